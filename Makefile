@@ -1,0 +1,55 @@
+# Tessera build. Every target installs what it needs (Bun comes from npm when missing).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+NODE_BIN := $(CURDIR)/node_modules/.bin
+# Use a Bun on PATH if there is one, else the one npm installs.
+BUN := $(or $(shell command -v bun 2>/dev/null),$(NODE_BIN)/bun)
+BUF := $(NODE_BIN)/buf
+PROTO := $(wildcard proto/tessera/v1/*.proto)
+GEN_STAMP := src/gen/.stamp
+SOURCES := $(shell find src cli -name '*.ts' -not -path 'src/gen/*' 2>/dev/null) package.json
+MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json)
+
+.PHONY: build deps proto dev test typecheck migrations clean
+
+# npm install (not ci: npm drops optional platform packages of buf from the lock, and ci then
+# refuses it). Versions are pinned exactly in package.json; the stamp runs it once per change.
+node_modules/.stamp: package.json package-lock.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.stamp
+
+# src/gen is generated, never committed: TypeScript (ts-proto) plus the descriptor set the
+# binary embeds for strict proto3 JSON parsing.
+$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml node_modules/.stamp
+	cd proto && $(BUF) lint && rm -rf ../src/gen && $(BUF) generate
+	$(BUF) build proto -o src/gen/tessera.binpb
+	@touch $@
+
+proto: $(GEN_STAMP)
+
+dist/tessera: $(GEN_STAMP) $(SOURCES) $(MIGRATIONS)
+	@mkdir -p dist
+	$(BUN) build --compile --minify --bytecode --format=esm cli/main.ts --outfile dist/tessera
+
+build: dist/tessera
+
+typecheck: $(GEN_STAMP)
+	$(NODE_BIN)/tsc --noEmit -p .
+
+# Runs the main job: a control plane and a local agent, zero config.
+dev: build
+	./dist/tessera dev
+
+# Every test, including end-to-end tests through dist/tessera. JUNIT=path also writes a JUnit report.
+test: build typecheck
+	$(BUN) test $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
+
+# Regenerates SQL migrations after a change to src/control/store/schema.ts.
+migrations: node_modules/.stamp
+	$(NODE_BIN)/drizzle-kit generate --config src/control/store/drizzle.config.ts
+
+clean:
+	rm -rf dist src/gen

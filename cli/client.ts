@@ -1,0 +1,46 @@
+/** The ctl side of the ControlPlane API: a grpc-js client with deadlines and clear errors. */
+import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
+
+/** A failure reported by (or about reaching) the server. */
+export class RemoteError extends Error {
+  constructor(
+    message: string,
+    /** The gRPC status code, when the server answered. */
+    readonly code?: status,
+  ) {
+    super(message);
+  }
+}
+
+const DEADLINE_MS = 10_000;
+
+type Unary<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+export class Ctl {
+  private readonly client: ControlPlaneClient;
+
+  constructor(readonly address: string) {
+    this.client = new ControlPlaneClient(address, credentials.createInsecure());
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Calls one unary method; server errors become RemoteError with one readable line. */
+  call<Req, Res>(method: Unary<Req, Res>, req: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, req, new Metadata(), { deadline: new Date(Date.now() + DEADLINE_MS) }, (err, res) => {
+        if (!err) return resolve(res);
+        if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
+          return reject(new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running? (${err.details})`));
+        reject(new RemoteError(`${status[err.code]}: ${err.details}`, err.code));
+      });
+    });
+  }
+
+  get api(): ControlPlaneClient {
+    return this.client;
+  }
+}

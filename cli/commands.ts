@@ -1,0 +1,288 @@
+/** The `tessera` commands. Each parses flags, calls into a shell or a client, renders output. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import { Command, Option, UsageError } from "clipanion";
+import { Agent } from "../src/agent/agent.js";
+import type { Executor } from "../src/agent/executor.js";
+import { ProcessExecutor } from "../src/agent/process-executor.js";
+import { SimulatedExecutor } from "../src/agent/simulated-executor.js";
+import { startControlPlane } from "../src/control/server.js";
+import type { Logger } from "../src/core/logger.js";
+import {
+  instanceStateToJSON,
+  nodeHealthToJSON,
+  type Workload,
+} from "../src/gen/tessera/v1/types.js";
+import pkg from "../package.json";
+import { Ctl, RemoteError } from "./client.js";
+import { DEFAULT_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
+import { processLogger } from "./log.js";
+import { InputError, parseWorkloadManifest } from "./manifest.js";
+import { age, renderTable } from "./table.js";
+
+export const VERSION: string = pkg.version;
+
+/** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
+const EXIT_GRACE_MS = 5_000;
+
+/** Resolves when the process is asked to stop. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+}
+
+function makeExecutor(kind: string, dataDir: string): Executor {
+  switch (kind) {
+    case "process":
+      return new ProcessExecutor(join(dataDir, "agent"));
+    case "simulated":
+      return new SimulatedExecutor();
+    default:
+      throw new UsageError(`--executor: expected process or simulated, got "${kind}"`);
+  }
+}
+
+async function runAgent(agent: Agent, log: Logger): Promise<number> {
+  agent.start();
+  const signal = await untilSignal();
+  log.info("stopping", { signal });
+  await agent.stopAll(EXIT_GRACE_MS);
+  agent.close();
+  return 0;
+}
+
+export class VersionCommand extends Command {
+  static paths = [["version"], ["--version"]];
+  static usage = Command.Usage({ description: "print the version of this binary" });
+  async execute() {
+    this.context.stdout.write(`tessera ${VERSION}\n`);
+  }
+}
+
+export class ControlCommand extends Command {
+  static paths = [["control"]];
+  static usage = Command.Usage({
+    category: "Servers",
+    description: "run the control plane",
+    details: "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir.",
+    examples: [
+      ["Listen on the default loopback address", "tessera control"],
+      ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
+    ],
+  });
+  listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
+  dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+
+  async execute() {
+    const log = processLogger("control");
+    const cp = await startControlPlane({ listen: this.listen, dataDir: this.dataDir ?? defaultDataDir(), log });
+    const signal = await untilSignal();
+    log.info("stopping", { signal });
+    await cp.stop();
+    return 0;
+  }
+}
+
+export class AgentCommand extends Command {
+  static paths = [["agent"]];
+  static usage = Command.Usage({
+    category: "Servers",
+    description: "run an agent: connect to the control plane and run what it says",
+    examples: [
+      ["Run processes for node-a", "tessera agent --name node-a"],
+      ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
+    ],
+  });
+  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+  name = Option.String("--name", { required: true, description: "this node's name, unique in the fleet" });
+  simulated = Option.Boolean("--simulated", false, { description: "run nothing for real (same as --executor simulated)" });
+  executor = Option.String("--executor", "process", { description: "process or simulated" });
+  dataDir = Option.String("--data-dir", { description: "where instance logs go (default $TESSERA_DATA_DIR or ~/.tessera)" });
+
+  async execute() {
+    const log = processLogger("agent").with({ node: this.name });
+    const executor = makeExecutor(this.simulated ? "simulated" : this.executor, this.dataDir ?? defaultDataDir());
+    const agent = new Agent({ control: this.control ?? defaultControl(), node: this.name, executor, version: VERSION, log });
+    return runAgent(agent, log);
+  }
+}
+
+export class DevCommand extends Command {
+  static paths = [["dev"]];
+  static usage = Command.Usage({
+    category: "Servers",
+    description: "run a control plane and one local agent (process executor) in one process",
+    details: "Zero configuration: listens on 127.0.0.1:7700, keeps state in $TESSERA_DATA_DIR or ~/.tessera, names its node node-a. Ctrl-C stops everything it started.",
+    examples: [["Start it, then use `tessera ctl` from another terminal", "tessera dev"]],
+  });
+  listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
+  dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  name = Option.String("--name", "node-a", { description: "the local node's name" });
+
+  async execute() {
+    const log = processLogger("dev");
+    const dataDir = this.dataDir ?? defaultDataDir();
+    const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }) });
+    const agentLog = log.with({ component: "agent", node: this.name });
+    const agent = new Agent({ control: cp.address, node: this.name, executor: makeExecutor("process", dataDir), version: VERSION, log: agentLog });
+    this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
+    const code = await runAgent(agent, agentLog);
+    await cp.stop();
+    return code;
+  }
+}
+
+/** Shared by every ctl command: where the control plane is, and error handling. */
+abstract class CtlCommand extends Command {
+  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+
+  abstract run(ctl: Ctl): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    const ctl = new Ctl(this.control ?? defaultControl());
+    try {
+      return (await this.run(ctl)) ?? 0;
+    } catch (err) {
+      if (err instanceof InputError || err instanceof UsageError) {
+        this.context.stderr.write(`error: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof RemoteError) {
+        this.context.stderr.write(`error: ${err.message}\n`);
+        // The server refusing our input is an input error, like a bad file.
+        return err.code === status.INVALID_ARGUMENT ? 2 : 1;
+      }
+      throw err;
+    } finally {
+      ctl.close();
+    }
+  }
+}
+
+export class ApplyCommand extends CtlCommand {
+  static paths = [["ctl", "apply"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "create or update a workload from a manifest",
+    details: "The manifest is the proto3 JSON form of tessera.v1.Workload (lowerCamelCase or original field names). Applying an unchanged manifest changes nothing.",
+    examples: [["Apply web.json", "tessera ctl apply -f web.json"]],
+  });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
+
+  async run(ctl: Ctl) {
+    const source = this.file === "-" ? "<stdin>" : this.file;
+    let text: string;
+    try {
+      text = this.file === "-" ? await new Response(Bun.stdin.stream()).text() : readFileSync(this.file, "utf8");
+    } catch (err) {
+      throw new InputError(`${source}: cannot read: ${(err as Error).message}`);
+    }
+    const workload = parseWorkloadManifest(text, source);
+    const res = await ctl.call(ctl.api.applyWorkload, { workload });
+    const w = res.workload!;
+    this.context.stdout.write(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})\n`);
+  }
+}
+
+function workloadRow(w: Workload, now: number): string[] {
+  const s = w.status;
+  return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+}
+
+export class GetWorkloadsCommand extends CtlCommand {
+  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "list workloads", examples: [["List", "tessera ctl get workloads"]] });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.listWorkloads, {});
+    const now = Date.now();
+    if (res.workloads.length === 0) {
+      this.context.stdout.write("No workloads.\n");
+      return;
+    }
+    this.context.stdout.write(`${renderTable(["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"], res.workloads.map((w) => workloadRow(w, now)))}\n`);
+  }
+}
+
+export class GetNodesCommand extends CtlCommand {
+  static paths = [["ctl", "get", "nodes"], ["ctl", "get", "node"]];
+  static usage = Command.Usage({ category: "Nodes", description: "list nodes", examples: [["List", "tessera ctl get nodes"]] });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.listNodes, {});
+    const now = Date.now();
+    if (res.nodes.length === 0) {
+      this.context.stdout.write("No nodes.\n");
+      return;
+    }
+    const rows = res.nodes.map((n) => [
+      n.name,
+      nodeHealthToJSON(n.health).replace("NODE_HEALTH_", "").toLowerCase().replace(/^./, (c) => c.toUpperCase()),
+      n.executors.join(","),
+      String(n.instances),
+      age(n.lastHeartbeat, now),
+      n.version,
+    ]);
+    this.context.stdout.write(`${renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "LAST-SEEN", "VERSION"], rows)}\n`);
+  }
+}
+
+function stateWord(s: number): string {
+  const w = instanceStateToJSON(s).replace("INSTANCE_STATE_", "").toLowerCase();
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
+export class DescribeWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "describe", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
+    const w = res.workload!;
+    const spec = w.spec!;
+    const now = Date.now();
+    const out: string[] = [
+      `Name:        ${w.name}`,
+      `Generation:  ${w.generation}`,
+      `Status:      ${w.status?.phase} (${w.status?.running}/${w.status?.desired} running)`,
+      `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
+      `Command:     ${[spec.command, ...spec.args].join(" ")}`,
+    ];
+    if (spec.image) out.push(`Image:       ${spec.image}`);
+    if (Object.keys(w.labels).length) out.push(`Labels:      ${Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(",")}`);
+    out.push("", "Instances:");
+    out.push(
+      res.instances.length === 0
+        ? "  <none>"
+        : renderTable(
+            ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "REASON"],
+            res.instances.map((i) => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), i.reason]),
+          )
+            .split("\n")
+            .map((l) => `  ${l}`)
+            .join("\n"),
+    );
+    out.push("", "Events:");
+    out.push(
+      res.events.length === 0
+        ? "  <none>"
+        : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(22)} ${e.instance || e.workload}  ${e.detail}`).join("\n"),
+    );
+    this.context.stdout.write(`${out.join("\n")}\n`);
+  }
+}
+
+export class DeleteWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "delete", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "stop every instance of a workload, then remove it", examples: [["Delete web", "tessera ctl delete workload web"]] });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    await ctl.call(ctl.api.deleteWorkload, { name: this.name });
+    this.context.stdout.write(`workload/${this.name} deleted\n`);
+  }
+}

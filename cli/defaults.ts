@@ -1,0 +1,13 @@
+/** Where things are when no flag says otherwise. */
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export const DEFAULT_LISTEN = "127.0.0.1:7700";
+
+export function defaultDataDir(): string {
+  return process.env.TESSERA_DATA_DIR || join(homedir(), ".tessera");
+}
+
+export function defaultControl(): string {
+  return process.env.TESSERA_CONTROL || DEFAULT_LISTEN;
+}

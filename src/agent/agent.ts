@@ -1,0 +1,207 @@
+/**
+ * The agent: holds one AgentGateway.Connect stream to the control plane, runs the instances
+ * it is told to with an executor, and reports every transition. Its instances move through
+ * the same state machine as the control plane's records (src/core/instance-machine.ts).
+ */
+import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
+import type { Logger } from "../core/logger.js";
+import { AgentGatewayClient, type AgentMessage, type ControlMessage, type StartInstance, type StopInstance } from "../gen/tessera/v1/agent_gateway.js";
+import { InstanceState as WireState } from "../gen/tessera/v1/types.js";
+import { describeExit, type Executor, type Running } from "./executor.js";
+
+export interface AgentOptions {
+  /** host:port of the control plane. */
+  control: string;
+  node: string;
+  executor: Executor;
+  version: string;
+  log: Logger;
+  heartbeatMs?: number;
+  /** First reconnect delay; doubles up to maxReconnectMs, with jitter. */
+  reconnectMs?: number;
+  maxReconnectMs?: number;
+}
+
+interface Held {
+  id: string;
+  generation: number;
+  state: InstanceState;
+  running?: Running;
+  /** Serializes operations on one instance (a stop waits for its start). */
+  op: Promise<void>;
+}
+
+const WIRE: { [S in ReportedState | "scheduled" | "stopping" | "pending"]: WireState } = {
+  pending: WireState.INSTANCE_STATE_PENDING,
+  scheduled: WireState.INSTANCE_STATE_SCHEDULED,
+  provisioning: WireState.INSTANCE_STATE_PROVISIONING,
+  running: WireState.INSTANCE_STATE_RUNNING,
+  failed: WireState.INSTANCE_STATE_FAILED,
+  stopping: WireState.INSTANCE_STATE_STOPPING,
+  stopped: WireState.INSTANCE_STATE_STOPPED,
+};
+
+export class Agent {
+  private readonly held = new Map<string, Held>();
+  private readonly client: AgentGatewayClient;
+  private stream: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private failures = 0;
+  private closed = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.client = new AgentGatewayClient(opts.control, credentials.createInsecure());
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Closes the stream. Instances keep running: a restarted agent reports them again. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  /** Stops every instance it holds (used by `tessera dev` on exit). */
+  async stopAll(gracePeriodMs: number): Promise<void> {
+    await Promise.all([...this.held.values()].map((h) => this.stopInstance({ instanceId: h.id, gracePeriodMs, generation: h.generation })));
+  }
+
+  private connect(): void {
+    const { log } = this.opts;
+    const stream = this.client.connect();
+    this.stream = stream;
+    let ended = false;
+    stream.write({
+      payload: {
+        $case: "hello",
+        value: {
+          node: this.opts.node,
+          executors: [this.opts.executor.kind],
+          version: this.opts.version,
+          instances: [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: WIRE[h.state] })),
+        },
+      },
+    });
+    this.heartbeat = setInterval(() => {
+      stream.write({ payload: { $case: "heartbeat", value: {} } });
+    }, this.opts.heartbeatMs ?? 1_000);
+    stream.on("data", (msg: ControlMessage) => {
+      this.failures = 0;
+      void this.handle(msg);
+    });
+    const lost = (why: string) => {
+      if (ended) return;
+      ended = true;
+      clearInterval(this.heartbeat);
+      if (this.stream === stream) this.stream = undefined;
+      if (this.closed) return;
+      const base = this.opts.reconnectMs ?? 250;
+      const delay = Math.min(this.opts.maxReconnectMs ?? 10_000, base * 2 ** this.failures) * (0.5 + Math.random() / 2);
+      this.failures++;
+      log.warn("control plane stream lost; reconnecting", { why, inMs: Math.round(delay) });
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    };
+    stream.on("error", (err: Error) => lost(err.message));
+    stream.on("end", () => lost("stream ended"));
+    log.info("connecting to control plane", { control: this.opts.control, node: this.opts.node });
+  }
+
+  private send(msg: AgentMessage): void {
+    this.stream?.write(msg);
+  }
+
+  private async handle(msg: ControlMessage): Promise<void> {
+    let error = "";
+    try {
+      switch (msg.command?.$case) {
+        case "start":
+          await this.startInstance(msg.command.value);
+          break;
+        case "stop":
+          await this.stopInstance(msg.command.value);
+          break;
+        default:
+          error = "unknown command";
+      }
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    this.send({ payload: { $case: "ack", value: { commandId: msg.commandId, error } } });
+  }
+
+  /** Applies an event to a held instance; reports the new state when the agent originated it. */
+  private apply(h: Held, event: InstanceEvent, report: boolean): boolean {
+    const result = transition(h.state, event);
+    if (!result.ok) {
+      this.opts.log.warn("transition refused", { instance: h.id, from: h.state, event: event.type });
+      return false;
+    }
+    h.state = result.state;
+    if (report) {
+      const reported = result.state as ReportedState;
+      this.send({
+        payload: {
+          $case: "report",
+          value: {
+            instanceId: h.id,
+            generation: h.generation,
+            state: WIRE[reported],
+            reason: event.type === "fail" ? event.reason : "",
+            exitCode: event.type === "fail" || event.type === "finish" ? event.exitCode : undefined,
+          },
+        },
+      });
+    }
+    return true;
+  }
+
+  private startInstance(cmd: StartInstance): Promise<void> {
+    if (this.held.has(cmd.instanceId)) return this.held.get(cmd.instanceId)!.op;
+    const h: Held = { id: cmd.instanceId, generation: cmd.generation, state: "scheduled", op: Promise.resolve() };
+    this.held.set(h.id, h);
+    h.op = (async () => {
+      this.apply(h, { type: "provision" }, true);
+      try {
+        const running = await this.opts.executor.start({ instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
+        h.running = running;
+        this.apply(h, { type: "run" }, true);
+        this.opts.log.info("instance running", { instance: h.id });
+        void running.exited.then((exit) => {
+          // An exit nobody asked for is a failure; one during a stop is handled by stopInstance.
+          if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
+        });
+      } catch (err) {
+        this.apply(h, { type: "fail", reason: (err as Error).message }, true);
+        throw err;
+      }
+    })();
+    return h.op;
+  }
+
+  private stopInstance(cmd: StopInstance): Promise<void> {
+    const h = this.held.get(cmd.instanceId);
+    if (!h) {
+      // Nothing held: it is stopped as far as this node knows.
+      this.send({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: WireState.INSTANCE_STATE_STOPPED, reason: "" } } });
+      return Promise.resolve();
+    }
+    h.op = h.op
+      .catch(() => {})
+      .then(async () => {
+        if (h.state === "stopped") return;
+        if (h.state !== "stopping") this.apply(h, { type: "stop", reason: "requested" }, false);
+        const exit = h.running ? await h.running.stop(cmd.gracePeriodMs) : undefined;
+        this.apply(h, { type: "finish", exitCode: exit?.exitCode ?? undefined }, true);
+        this.held.delete(h.id);
+        this.opts.log.info("instance stopped", { instance: h.id });
+      });
+    return h.op;
+  }
+}

@@ -1,0 +1,25 @@
+/** Pretends to run workloads: nothing is spawned. For tests, demos and fleet benchmarks. */
+import type { Executor, Exit, Running, StartRequest } from "./executor.js";
+
+export interface SimulatedOptions {
+  /** Delay before a start completes. */
+  startDelayMs?: number;
+}
+
+export class SimulatedExecutor implements Executor {
+  readonly kind = "simulated";
+
+  constructor(private readonly opts: SimulatedOptions = {}) {}
+
+  async start(_req: StartRequest): Promise<Running> {
+    if (this.opts.startDelayMs) await Bun.sleep(this.opts.startDelayMs);
+    const { promise: exited, resolve } = Promise.withResolvers<Exit>();
+    return {
+      exited,
+      async stop() {
+        resolve({ exitCode: null, signal: "SIGTERM" });
+        return exited;
+      },
+    };
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The AgentGateway service: one bidirectional stream per agent. Messages become writer
+ * commands; effects for a node are written to its stream as ControlMessages.
+ */
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { Command, HeldInstance } from "../core/decide.js";
+import type { Effect } from "../core/effects.js";
+import { isReportedState } from "../core/instance-machine.js";
+import type { Logger } from "../core/logger.js";
+import { describeRejection } from "../core/rejections.js";
+import { validateName } from "../core/validate.js";
+import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
+import { coreState } from "./wire.js";
+import type { Writer } from "./writer.js";
+
+type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
+
+interface Session {
+  id: number;
+  stream: Stream;
+}
+
+export class AgentGateway {
+  private readonly sessions = new Map<string, Session>();
+  private nextSession = 1;
+  private nextCommandId = 1;
+
+  constructor(
+    private readonly writer: Writer,
+    private readonly log: Logger,
+  ) {}
+
+  readonly service: AgentGatewayServer = {
+    connect: (stream) => this.accept(stream),
+  };
+
+  /** Writes each effect to its node's stream; an absent node gets it again on reconnect. */
+  dispatch(effects: Effect[]): void {
+    for (const effect of effects) {
+      const session = this.sessions.get(effect.node);
+      if (!session) {
+        this.log.debug("effect held: node not connected", { node: effect.node, effect: effect.type, instance: effect.instanceId });
+        continue;
+      }
+      const commandId = this.nextCommandId++;
+      const msg: ControlMessage =
+        effect.type === "StartInstance"
+          ? {
+              commandId,
+              command: {
+                $case: "start",
+                value: { instanceId: effect.instanceId, name: effect.name, workload: effect.workload, generation: effect.generation, spec: effect.spec },
+              },
+            }
+          : {
+              commandId,
+              command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } },
+            };
+      session.stream.write(msg);
+    }
+  }
+
+  /** Submits a command whose outcome only matters for logging. */
+  private fire(command: Command, node: string): void {
+    this.writer.submit(command).then(
+      (d) => {
+        if (d.rejection) this.log.warn(`${command.type} refused`, { node, details: describeRejection(d.rejection) });
+      },
+      (err: Error) => this.log.debug(`${command.type} dropped`, { node, error: err.message }),
+    );
+  }
+
+  /** Ends every stream (shutdown). */
+  closeAll(): void {
+    for (const s of this.sessions.values()) s.stream.end();
+    this.sessions.clear();
+  }
+
+  private accept(stream: Stream): void {
+    const id = this.nextSession++;
+    let node: string | undefined;
+    let closed = false;
+    const refuse = (details: string) => {
+      this.log.warn("agent stream refused", { details });
+      stream.emit("error", { code: status.INVALID_ARGUMENT, details });
+    };
+
+    stream.on("data", (msg: AgentMessage) => {
+      const payload = msg.payload;
+      if (node === undefined) {
+        if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
+        const hello = payload.value;
+        const problem = validateName(hello.node, "hello.node");
+        if (problem) return refuse(describeRejection(problem));
+        const instances: HeldInstance[] = [];
+        for (const h of hello.instances) {
+          const state = coreState(h.state);
+          if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
+          instances.push({ id: h.instanceId, generation: h.generation, state });
+        }
+        node = hello.node;
+        const previous = this.sessions.get(node);
+        if (previous) previous.stream.end();
+        this.sessions.set(node, { id, stream });
+        this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
+        this.fire({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, instances }, node);
+        return;
+      }
+      switch (payload?.$case) {
+        case "heartbeat":
+          this.fire({ type: "Heartbeat", node, session: id }, node);
+          return;
+        case "report": {
+          const r = payload.value;
+          const state = coreState(r.state);
+          if (state === undefined || !isReportedState(state)) {
+            this.log.warn("report refused", { node, instance: r.instanceId, details: `state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
+            return;
+          }
+          this.fire({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
+          return;
+        }
+        case "ack":
+          if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
+          return;
+        case "hello":
+          return refuse("hello may only be sent once per stream");
+        default:
+          return refuse("message has no payload");
+      }
+    });
+
+    // grpc-js emits several of these for one ending; 'close' and friends all mean "gone".
+    const gone = () => {
+      if (closed) return;
+      closed = true;
+      if (node === undefined) return;
+      if (this.sessions.get(node)?.id === id) this.sessions.delete(node);
+      this.log.info("agent disconnected", { node, session: id });
+      this.fire({ type: "AgentDisconnected", node, session: id }, node);
+    };
+    stream.on("end", () => {
+      gone();
+      stream.end();
+    });
+    stream.on("error", gone);
+    stream.on("close", gone);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
+ */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Logger } from "../core/logger.js";
+import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
+import { AgentGatewayService } from "../gen/tessera/v1/agent_gateway.js";
+import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
+import { AgentGateway } from "./agent-gateway.js";
+import { createControlPlaneService } from "./control-plane-service.js";
+import { Store } from "./store/store.js";
+import { Writer } from "./writer.js";
+
+export interface ControlPlaneOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  listen: string;
+  dataDir: string;
+  log: Logger;
+  policy?: Policy;
+  /** Periodic reconcile interval. */
+  tickMs?: number;
+}
+
+export interface RunningControlPlane {
+  /** host:port actually bound. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** Bun's HTTP/2 server breaks past ~5,000 concurrent streams on one connection; stay far below. */
+const MAX_CONCURRENT_STREAMS = 500;
+const SHUTDOWN_GRACE_MS = 2_000;
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const store = new Store(opts.dataDir);
+  let gateway: AgentGateway | undefined;
+  const writer = new Writer({ store, policy, tickMs: opts.tickMs ?? 2_000, log: opts.log, dispatch: (effects) => gateway?.dispatch(effects) });
+  gateway = new AgentGateway(writer, opts.log);
+
+  const server = new Server({ "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS });
+  server.addService(ControlPlaneService, createControlPlaneService(writer, store, policy, opts.log));
+  server.addService(AgentGatewayService, gateway.service);
+  const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(opts.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const address = `${host}:${port}`;
+  opts.log.info("control plane listening", { address, dataDir: opts.dataDir });
+
+  return {
+    address,
+    async stop() {
+      writer.stop();
+      gateway.closeAll();
+      // tryShutdown never calls back while a stream is open: fall back to force.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, SHUTDOWN_GRACE_MS);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/** The one table mapping core rejections to gRPC status codes. */
+import { status } from "@grpc/grpc-js";
+import { describeRejection, type Rejection } from "../core/rejections.js";
+
+const CODES: { [K in Rejection["kind"]]: status } = {
+  InvalidArgument: status.INVALID_ARGUMENT,
+  UnknownWorkload: status.NOT_FOUND,
+  WorkloadDeleting: status.FAILED_PRECONDITION,
+  UnknownInstance: status.NOT_FOUND,
+  WrongNode: status.PERMISSION_DENIED,
+  StaleGeneration: status.FAILED_PRECONDITION,
+  UnknownNode: status.FAILED_PRECONDITION,
+  InvalidTransition: status.FAILED_PRECONDITION,
+};
+
+/** A grpc-js service error for a rejection. */
+export function rejectionError(r: Rejection): { code: status; details: string } {
+  return { code: CODES[r.kind], details: describeRejection(r) };
+}

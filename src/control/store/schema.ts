@@ -1,0 +1,65 @@
+/**
+ * SQLite schema of the control plane's store (drizzle-orm). Migrations are generated from this
+ * file by drizzle-kit (`make migrations`) into ./migrations and embedded in the binary.
+ *
+ * `events` is the append-only log; the other tables are the state it derives, kept so a
+ * restart does not replay the whole log.
+ */
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const events = sqliteTable(
+  "events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    version: integer("version").notNull(),
+    type: text("type").notNull(),
+    workload: text("workload"),
+    instance: text("instance"),
+    node: text("node"),
+    /** The whole event as JSON. */
+    data: text("data").notNull(),
+  },
+  (t) => [index("events_workload").on(t.workload, t.seq)],
+);
+
+export const workloads = sqliteTable("workloads", {
+  name: text("name").primaryKey(),
+  labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull(),
+  /** proto3 JSON of tessera.v1.WorkloadSpec. */
+  spec: text("spec", { mode: "json" }).notNull(),
+  generation: integer("generation").notNull(),
+  deleting: integer("deleting", { mode: "boolean" }).notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const instances = sqliteTable(
+  "instances",
+  {
+    id: text("id").primaryKey(),
+    workload: text("workload").notNull(),
+    index: integer("idx").notNull(),
+    generation: integer("generation").notNull(),
+    node: text("node"),
+    desired: text("desired", { enum: ["run", "stop"] }).notNull(),
+    state: text("state").notNull(),
+    attempt: integer("attempt").notNull(),
+    reason: text("reason").notNull(),
+    exitCode: integer("exit_code"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("instances_workload").on(t.workload)],
+);
+
+export const nodes = sqliteTable("nodes", {
+  name: text("name").primaryKey(),
+  executors: text("executors", { mode: "json" }).$type<string[]>().notNull(),
+  version: text("version").notNull(),
+  lastHeartbeatAt: integer("last_heartbeat_at").notNull(),
+});
+
+/** Small key/value facts, e.g. the next instance sequence number. */
+export const meta = sqliteTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

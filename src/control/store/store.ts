@@ -1,0 +1,198 @@
+/**
+ * The control plane's durable store: drizzle-orm over bun:sqlite in WAL mode.
+ * Only the writer loop calls `commit`; one call is one SQLite transaction holding a turn's
+ * events and the rows they changed.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { desc, eq } from "drizzle-orm";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
+import type { InstanceState } from "../../core/instance-machine.js";
+import { type ClusterEvent, type ClusterState, EVENT_VERSION, emptyState, isVolatile, workloadOfInstanceId } from "../../core/model.js";
+import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
+import * as schema from "./schema.js";
+
+export interface StoredEvent {
+  seq: number;
+  /** Entities the event concerns, as indexed in the log. */
+  workload: string | null;
+  instance: string | null;
+  node: string | null;
+  event: ClusterEvent;
+}
+
+/** The entity keys an event touches, so a commit rewrites exactly those rows. */
+function touched(event: ClusterEvent): { workload?: string; instance?: string; node?: string } {
+  switch (event.type) {
+    case "WorkloadApplied":
+      return { workload: event.workload.name };
+    case "WorkloadDeleteRequested":
+    case "WorkloadRemoved":
+      return { workload: event.name };
+    case "InstanceCreated":
+      return { workload: event.workload, instance: event.id };
+    case "InstanceTransitioned":
+    case "InstanceRemoved":
+      return { instance: event.id };
+    case "NodeConnected":
+    case "NodeDisconnected":
+    case "NodeHeartbeatReceived":
+      return { node: event.name };
+  }
+}
+
+export class Store {
+  readonly sqlite: Database;
+  private readonly db: BunSQLiteDatabase<typeof schema>;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.sqlite = new Database(join(dataDir, "tessera.db"), { create: true, strict: true });
+    this.sqlite.exec("PRAGMA journal_mode = WAL");
+    // NORMAL in WAL mode: a commit survives a process crash (kill -9); only an OS crash or
+    // power loss can lose the last transactions. FULL would fsync every turn.
+    this.sqlite.exec("PRAGMA synchronous = NORMAL");
+    this.sqlite.exec("PRAGMA busy_timeout = 5000");
+    this.db = drizzle(this.sqlite, { schema });
+    // The dialect's migrator is what drizzle's folder migrator calls after reading the files.
+    (this.db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => void }; session: unknown }).dialect.migrate(
+      embeddedMigrations(),
+      (this.db as unknown as { session: unknown }).session,
+      { migrationsFolder: "embedded" },
+    );
+  }
+
+  close(): void {
+    this.sqlite.close();
+  }
+
+  /** Rebuilds the state from the derived tables. Nodes start disconnected: no stream is open yet. */
+  load(): ClusterState {
+    const state = emptyState();
+    for (const w of this.db.select().from(schema.workloads).all()) {
+      state.workloads.set(w.name, {
+        name: w.name,
+        labels: w.labels,
+        spec: WireSpec.fromJSON(w.spec),
+        generation: w.generation,
+        deleting: w.deleting,
+        createdAt: w.createdAt,
+      });
+    }
+    for (const i of this.db.select().from(schema.instances).all()) {
+      state.instances.set(i.id, {
+        id: i.id,
+        name: `${i.workload}-${i.index}`,
+        workload: i.workload,
+        index: i.index,
+        generation: i.generation,
+        node: i.node,
+        desired: i.desired,
+        state: i.state as InstanceState,
+        attempt: i.attempt,
+        reason: i.reason,
+        exitCode: i.exitCode,
+        updatedAt: i.updatedAt,
+      });
+    }
+    for (const n of this.db.select().from(schema.nodes).all()) {
+      state.nodes.set(n.name, { ...n, connected: false, session: 0 });
+    }
+    const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
+    state.nextInstanceSeq = seq ? Number(seq.value) : 1;
+    return state;
+  }
+
+  /**
+   * Appends the events (volatile ones excepted) and rewrites every row they touched from
+   * `state`, which must already have them applied. One transaction.
+   */
+  commit(events: ClusterEvent[], state: ClusterState): void {
+    const logged = events.filter((e) => !isVolatile(e));
+    const workloadKeys = new Set<string>();
+    const instanceKeys = new Set<string>();
+    const nodeKeys = new Set<string>();
+    for (const e of events) {
+      const t = touched(e);
+      if (t.workload) workloadKeys.add(t.workload);
+      if (t.instance) instanceKeys.add(t.instance);
+      if (t.node && e.type !== "NodeHeartbeatReceived") nodeKeys.add(t.node);
+    }
+    this.db.transaction((tx) => {
+      if (logged.length > 0) {
+        tx.insert(schema.events)
+          .values(
+            logged.map((e) => {
+              const t = touched(e);
+              return {
+                at: e.at,
+                version: EVENT_VERSION,
+                type: e.type,
+                workload: t.workload ?? (t.instance ? workloadOfInstanceId(t.instance) : null),
+                instance: t.instance ?? null,
+                node: t.node ?? (e.type === "InstanceTransitioned" && e.event.type === "place" ? e.event.node : null),
+                data: JSON.stringify(e),
+              };
+            }),
+          )
+          .run();
+      }
+      for (const name of workloadKeys) {
+        const w = state.workloads.get(name);
+        if (!w) {
+          tx.delete(schema.workloads).where(eq(schema.workloads.name, name)).run();
+          continue;
+        }
+        const row = { ...w, spec: WireSpec.toJSON(w.spec) };
+        tx.insert(schema.workloads).values(row).onConflictDoUpdate({ target: schema.workloads.name, set: row }).run();
+      }
+      for (const id of instanceKeys) {
+        const i = state.instances.get(id);
+        if (!i) {
+          tx.delete(schema.instances).where(eq(schema.instances.id, id)).run();
+          continue;
+        }
+        const row = {
+          id: i.id,
+          workload: i.workload,
+          index: i.index,
+          generation: i.generation,
+          node: i.node,
+          desired: i.desired,
+          state: i.state,
+          attempt: i.attempt,
+          reason: i.reason,
+          exitCode: i.exitCode,
+          updatedAt: i.updatedAt,
+        };
+        tx.insert(schema.instances).values(row).onConflictDoUpdate({ target: schema.instances.id, set: row }).run();
+      }
+      for (const name of nodeKeys) {
+        const n = state.nodes.get(name);
+        if (!n) continue;
+        const row = { name: n.name, executors: n.executors, version: n.version, lastHeartbeatAt: n.lastHeartbeatAt };
+        tx.insert(schema.nodes).values(row).onConflictDoUpdate({ target: schema.nodes.name, set: row }).run();
+      }
+      if (instanceKeys.size > 0) {
+        const row = { key: "next_instance_seq", value: String(state.nextInstanceSeq) };
+        tx.insert(schema.meta).values(row).onConflictDoUpdate({ target: schema.meta.key, set: row }).run();
+      }
+    });
+  }
+
+  /** The most recent `limit` events about a workload, oldest first. */
+  recentEvents(workload: string, limit: number): StoredEvent[] {
+    return this.db
+      .select()
+      .from(schema.events)
+      .where(eq(schema.events.workload, workload))
+      .orderBy(desc(schema.events.seq))
+      .limit(limit)
+      .all()
+      .reverse()
+      .map((r) => ({ seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent }));
+  }
+
+}

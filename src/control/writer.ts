@@ -1,0 +1,123 @@
+/**
+ * The single writer: the one task that mutates control-plane state.
+ *
+ * Commands queue up; each turn drains the queue, lets the core decide every command, runs one
+ * reconcile pass when anything changed (so a burst of applies costs one pass, not one each),
+ * commits the turn's events and rows in ONE SQLite transaction, and only then answers the
+ * callers and hands the effects to the agent gateway.
+ */
+import { type Command, type Decision, decide } from "../core/decide.js";
+import type { Effect } from "../core/effects.js";
+import type { Logger } from "../core/logger.js";
+import { type ClusterEvent, type ClusterState, evolve, isVolatile } from "../core/model.js";
+import { commitPlan, isEmptyPlan, type Policy, plan, summarize } from "../core/reconcile.js";
+import type { Store } from "./store/store.js";
+
+interface Pending {
+  command: Command;
+  resolve: (d: Decision) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface WriterOptions {
+  store: Store;
+  policy: Policy;
+  /** Interval of the periodic reconcile pass. */
+  tickMs: number;
+  log: Logger;
+  /** Carries effects out; called after the turn that produced them committed. */
+  dispatch: (effects: Effect[]) => void;
+  now?: () => number;
+}
+
+export class Writer {
+  readonly state: ClusterState;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private reconcileDue = true;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: WriterOptions) {
+    this.now = opts.now ?? Date.now;
+    this.state = opts.store.load();
+    this.timer = setInterval(() => {
+      this.reconcileDue = true;
+      this.schedule();
+    }, opts.tickMs);
+    this.schedule();
+  }
+
+  /** Queues a command; resolves with the core's decision once its turn is committed. */
+  submit(command: Command): Promise<Decision> {
+    if (this.stopped) return Promise.reject(new Error("control plane is shutting down"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops taking turns; queued commands are refused. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const item of this.queue) item.reject(new Error("control plane is shutting down"));
+    this.queue = [];
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.turn();
+    });
+  }
+
+  private turn(): void {
+    if (this.stopped) return;
+    const batch = this.queue;
+    this.queue = [];
+    const now = this.now();
+    const events: ClusterEvent[] = [];
+    const effects: Effect[] = [];
+    const decisions: Decision[] = [];
+    for (const item of batch) {
+      const decision = decide(this.state, item.command, now, this.opts.policy);
+      decisions.push(decision);
+      effects.push(...decision.effects);
+      for (const e of decision.events) {
+        evolve(this.state, e);
+        events.push(e);
+        if (!isVolatile(e)) this.reconcileDue = true;
+      }
+    }
+    if (this.reconcileDue) {
+      this.reconcileDue = false;
+      const started = performance.now();
+      const p = plan(this.state, now, this.opts.policy);
+      if (!isEmptyPlan(p)) {
+        const c = commitPlan(this.state, p, this.opts.policy);
+        for (const e of c.events) evolve(this.state, e);
+        events.push(...c.events);
+        effects.push(...c.effects);
+        // What we just did may enable more (a removed instance frees its workload).
+        this.reconcileDue = true;
+      }
+      this.opts.log.debug("reconcile", { plan: summarize(p), ms: +(performance.now() - started).toFixed(2) });
+    }
+    try {
+      if (events.length > 0) this.opts.store.commit(events, this.state);
+    } catch (err) {
+      // Memory now holds changes the disk does not: continuing would lie to callers.
+      this.opts.log.error("store commit failed; stopping", { error: String(err) });
+      for (const item of batch) item.reject(err);
+      this.stop();
+      throw err;
+    }
+    batch.forEach((item, i) => item.resolve(decisions[i]!));
+    if (effects.length > 0) this.opts.dispatch(effects);
+    if (this.queue.length > 0 || this.reconcileDue) this.schedule();
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Commands into the control plane and the decisions they lead to. PURE:
+ * decide(state, command, now) → events to record, effects to run, or a named rejection.
+ * It never mutates `state`; the single writer applies the returned events with `evolve`.
+ */
+import type { Effect } from "./effects.js";
+import {
+  type InstanceEvent,
+  type InstanceEventType,
+  type InstanceState,
+  pathBetween,
+  REPORTED_EVENTS,
+  type ReportedState,
+  transition,
+} from "./instance-machine.js";
+import type { ClusterEvent, ClusterState, Workload, WorkloadSpec } from "./model.js";
+import type { Rejection } from "./rejections.js";
+import { DEFAULT_POLICY, type Policy } from "./reconcile.js";
+import { validateName, validateWorkload } from "./validate.js";
+
+export interface HeldInstance {
+  id: string;
+  generation: number;
+  state: InstanceState;
+}
+
+export type Command =
+  | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
+  | { type: "DeleteWorkload"; name: string }
+  | { type: "AgentConnected"; node: string; session: number; executors: string[]; version: string; instances: HeldInstance[] }
+  | { type: "AgentDisconnected"; node: string; session: number }
+  | { type: "Heartbeat"; node: string; session: number }
+  | {
+      type: "ReportInstance";
+      node: string;
+      instanceId: string;
+      generation: number;
+      state: ReportedState;
+      reason: string;
+      exitCode?: number;
+    };
+export type CommandType = Command["type"];
+
+export interface Decision {
+  events: ClusterEvent[];
+  effects: Effect[];
+  /** Set when the command was refused; then events and effects are empty. */
+  rejection?: Rejection;
+  /** For ApplyWorkload: whether anything changed. */
+  changed?: boolean;
+}
+
+const accept = (events: ClusterEvent[] = [], effects: Effect[] = [], changed?: boolean): Decision => ({ events, effects, changed });
+const refuse = (rejection: Rejection): Decision => ({ events: [], effects: [], rejection });
+
+type Decider<K extends CommandType> = (state: ClusterState, command: Extract<Command, { type: K }>, now: number, policy: Policy) => Decision;
+
+/** Deep equality for plain JSON-like values (specs and label maps). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: number): InstanceEvent | undefined {
+  switch (type) {
+    case "provision":
+    case "run":
+      return { type };
+    case "fail":
+      return { type, reason, exitCode };
+    case "stop":
+      return { type, reason };
+    case "finish":
+      return { type, exitCode };
+    case "place":
+      return undefined;
+  }
+}
+
+const deciders: { [K in CommandType]: Decider<K> } = {
+  ApplyWorkload(state, c, now) {
+    const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
+    if (problems.length > 0) return refuse(problems[0]!);
+    const spec = c.spec!;
+    const prior = state.workloads.get(c.name);
+    if (prior?.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+    const specChanged = prior === undefined || !sameValue(prior.spec, spec);
+    if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], false);
+    const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
+    const workload: Omit<Workload, "deleting" | "createdAt"> = { name: c.name, labels: c.labels, spec, generation };
+    return accept([{ type: "WorkloadApplied", at: now, workload }], [], true);
+  },
+
+  DeleteWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (w.deleting) return accept();
+    return accept([{ type: "WorkloadDeleteRequested", at: now, name: c.name }]);
+  },
+
+  AgentConnected(state, c, now, policy) {
+    const events: ClusterEvent[] = [{ type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version }];
+    const effects: Effect[] = [];
+    const held = new Map(c.instances.map((h) => [h.id, h]));
+    const stop = (instanceId: string, generation: number) =>
+      effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: policy.stopGracePeriodMs });
+
+    // Catch the record up with what the agent holds; resend what it never received.
+    for (const inst of state.instances.values()) {
+      if (inst.node !== c.node || inst.state === "stopped" || inst.state === "pending") continue;
+      const h = held.get(inst.id);
+      held.delete(inst.id);
+      let target: InstanceState;
+      if (h === undefined) {
+        if (inst.state === "scheduled" && inst.desired === "run") {
+          const w = state.workloads.get(inst.workload)!;
+          effects.push({ type: "StartInstance", node: c.node, instanceId: inst.id, name: inst.name, workload: inst.workload, generation: inst.generation, spec: w.spec });
+          continue;
+        }
+        // The agent lost it (restarted without it): it is no longer running anywhere.
+        target = inst.desired === "stop" || inst.state === "stopping" || inst.state === "failed" ? "stopped" : "failed";
+      } else {
+        target = h.state;
+        if (inst.desired === "stop" && target !== "stopped") stop(inst.id, inst.generation);
+      }
+      const path = pathBetween(inst.state, target) ?? [];
+      for (const type of path) {
+        const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : "reported on reconnect");
+        if (event) events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event });
+      }
+    }
+    // Whatever the agent holds that the control plane does not want is stopped.
+    for (const h of held.values()) {
+      if (h.state !== "stopped") stop(h.id, h.generation);
+    }
+    return accept(events, effects);
+  },
+
+  AgentDisconnected(state, c, now) {
+    const node = state.nodes.get(c.node);
+    if (!node || node.session !== c.session || !node.connected) return accept();
+    return accept([{ type: "NodeDisconnected", at: now, name: c.node }]);
+  },
+
+  Heartbeat(state, c, now) {
+    const node = state.nodes.get(c.node);
+    if (!node || node.session !== c.session) return refuse({ kind: "UnknownNode", name: c.node });
+    return accept([{ type: "NodeHeartbeatReceived", at: now, name: c.node }]);
+  },
+
+  ReportInstance(state, c, now, policy) {
+    const inst = state.instances.get(c.instanceId);
+    if (!inst) {
+      // Something runs that nobody wants: have it stopped.
+      const effects: Effect[] =
+        c.state === "provisioning" || c.state === "running"
+          ? [{ type: "StopInstance", node: c.node, instanceId: c.instanceId, generation: c.generation, gracePeriodMs: policy.stopGracePeriodMs }]
+          : [];
+      return { events: [], effects, rejection: { kind: "UnknownInstance", id: c.instanceId } };
+    }
+    if (inst.node !== c.node) return refuse({ kind: "WrongNode", id: inst.id, node: inst.node, reportedBy: c.node });
+    if (c.generation < inst.generation) return refuse({ kind: "StaleGeneration", id: inst.id, reported: c.generation, current: inst.generation });
+    const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode)!;
+    const result = transition(inst.state, event);
+    if (!result.ok) return refuse(result.rejection);
+    return accept([{ type: "InstanceTransitioned", at: now, id: inst.id, event }]);
+  },
+};
+
+/** Decides one command against the current state. */
+export function decide(state: ClusterState, command: Command, now: number, policy: Policy = DEFAULT_POLICY): Decision {
+  return (deciders[command.type] as Decider<typeof command.type>)(state, command, now, policy);
+}

@@ -1,0 +1,6 @@
+/** Effects: what the core asks a shell to do, as data. PURE (types only). */
+import type { WorkloadSpec } from "./model.js";
+
+export type Effect =
+  | { type: "StartInstance"; node: string; instanceId: string; name: string; workload: string; generation: number; spec: WorkloadSpec }
+  | { type: "StopInstance"; node: string; instanceId: string; generation: number; gracePeriodMs: number };

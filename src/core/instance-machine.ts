@@ -1,0 +1,105 @@
+/**
+ * The instance lifecycle state machine. PURE: no I/O, no clock.
+ *
+ * The same module runs in the control plane (its record of every instance) and in the agent
+ * (the instances it holds), so both sides agree on what a transition means. Every
+ * (state, event) pair is either listed in TRANSITIONS or refused with InvalidTransition.
+ */
+
+export const INSTANCE_STATES = [
+  "pending",
+  "scheduled",
+  "provisioning",
+  "running",
+  "failed",
+  "stopping",
+  "stopped",
+] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+/** Events the machine consumes. Each is a fact about one instance. */
+export type InstanceEvent =
+  /** The control plane assigned the instance to a node. */
+  | { type: "place"; node: string }
+  /** The agent began starting it. */
+  | { type: "provision" }
+  /** Its process or container runs. */
+  | { type: "run" }
+  /** It exited or could not start. */
+  | { type: "fail"; reason: string; exitCode?: number }
+  /** A stop was requested. */
+  | { type: "stop"; reason: string }
+  /** It no longer runs. */
+  | { type: "finish"; exitCode?: number };
+export type InstanceEventType = InstanceEvent["type"];
+export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish"] as const satisfies readonly InstanceEventType[];
+
+/** The whole table. A missing entry is a refusal. */
+export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in InstanceEventType]?: InstanceState } } = {
+  pending: { place: "scheduled", stop: "stopped" },
+  scheduled: { provision: "provisioning", fail: "failed", stop: "stopping" },
+  provisioning: { run: "running", fail: "failed", stop: "stopping" },
+  running: { fail: "failed", stop: "stopping" },
+  failed: { stop: "stopping" },
+  stopping: { finish: "stopped", fail: "failed" },
+  stopped: {},
+};
+
+export interface InvalidTransition {
+  kind: "InvalidTransition";
+  from: InstanceState;
+  event: InstanceEventType;
+}
+
+export type TransitionResult = { ok: true; state: InstanceState } | { ok: false; rejection: InvalidTransition };
+
+/** Returns the state an event leads to, or names the refusal. Never throws. */
+export function transition(from: InstanceState, event: InstanceEvent): TransitionResult {
+  const to = TRANSITIONS[from][event.type];
+  return to === undefined ? { ok: false, rejection: { kind: "InvalidTransition", from, event: event.type } } : { ok: true, state: to };
+}
+
+/** States in which an instance still occupies, or may soon occupy, its node. */
+export function isLive(state: InstanceState): boolean {
+  return state === "scheduled" || state === "provisioning" || state === "running";
+}
+
+/**
+ * The events an agent originates, keyed by the state they enter. An agent reports the state
+ * its instance entered; the control plane turns it back into the event with this table.
+ */
+export const REPORTED_EVENTS = {
+  provisioning: "provision",
+  running: "run",
+  failed: "fail",
+  stopped: "finish",
+} as const satisfies { [S in InstanceState]?: InstanceEventType };
+export type ReportedState = keyof typeof REPORTED_EVENTS;
+
+export function isReportedState(state: InstanceState): state is ReportedState {
+  return state in REPORTED_EVENTS;
+}
+
+/**
+ * The shortest sequence of event types leading from one state to another, or undefined when
+ * none does. Used to catch a record up with what an agent says it holds after a reconnect.
+ */
+export function pathBetween(from: InstanceState, to: InstanceState): InstanceEventType[] | undefined {
+  const seen = new Set<InstanceState>([from]);
+  let frontier: Array<{ state: InstanceState; path: InstanceEventType[] }> = [{ state: from, path: [] }];
+  while (frontier.length > 0) {
+    const next: typeof frontier = [];
+    for (const { state, path } of frontier) {
+      if (state === to) return path;
+      for (const type of INSTANCE_EVENT_TYPES) {
+        const target = TRANSITIONS[state][type];
+        if (target !== undefined && !seen.has(target)) {
+          seen.add(target);
+          next.push({ state: target, path: [...path, type] });
+        }
+      }
+    }
+    frontier = next;
+  }
+  return undefined;
+}

@@ -1,0 +1,39 @@
+/**
+ * Named refusals returned by the core. PURE. The shells map each kind to a wire status once
+ * (src/control/status.ts); nothing matches on message text.
+ */
+import type { InvalidTransition } from "./instance-machine.js";
+
+export type { InvalidTransition };
+
+export type Rejection =
+  | { kind: "InvalidArgument"; field: string; expected: string }
+  | { kind: "UnknownWorkload"; name: string }
+  | { kind: "WorkloadDeleting"; name: string }
+  | { kind: "UnknownInstance"; id: string }
+  | { kind: "WrongNode"; id: string; node: string | null; reportedBy: string }
+  | { kind: "StaleGeneration"; id: string; reported: number; current: number }
+  | { kind: "UnknownNode"; name: string }
+  | InvalidTransition;
+
+/** One line for humans and logs. */
+export function describeRejection(r: Rejection): string {
+  switch (r.kind) {
+    case "InvalidArgument":
+      return `${r.field}: expected ${r.expected}`;
+    case "UnknownWorkload":
+      return `workload "${r.name}" not found`;
+    case "WorkloadDeleting":
+      return `workload "${r.name}" is being deleted; apply it again once it is gone`;
+    case "UnknownInstance":
+      return `instance "${r.id}" not found`;
+    case "WrongNode":
+      return `instance "${r.id}" is placed on ${r.node ?? "no node"}, not on ${r.reportedBy}`;
+    case "StaleGeneration":
+      return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
+    case "UnknownNode":
+      return `node "${r.name}" is not connected`;
+    case "InvalidTransition":
+      return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
+  }
+}

@@ -34,7 +34,7 @@ export class Ctl {
       method.call(this.client, req, new Metadata(), { deadline: new Date(Date.now() + DEADLINE_MS) }, (err, res) => {
         if (!err) return resolve(res);
         if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
-          return reject(new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running? (${err.details})`));
+          return reject(new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running?`, err.code));
         reject(new RemoteError(`${status[err.code]}: ${err.details}`, err.code));
       });
     });

@@ -13,6 +13,7 @@ import {
   VERSION,
   VersionCommand,
 } from "./commands.js";
+import { hoistCtlOptions } from "./argv.js";
 
 const cli = new Cli({
   binaryLabel: "Tessera — a small control plane",
@@ -35,5 +36,5 @@ for (const command of [
   cli.register(command);
 }
 
-const code = await cli.run(process.argv.slice(2));
+const code = await cli.run(hoistCtlOptions(process.argv.slice(2)));
 process.exit(code);

@@ -1,0 +1,149 @@
+/**
+ * Drives the compiled `dist/tessera` binary: starts servers on free loopback ports with
+ * temporary data dirs, runs ctl commands, polls with deadlines, and stops what it started.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const BINARY = join(import.meta.dir, "..", "..", "dist", "tessera");
+
+export function requireBinary(): void {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`make build\` (make test does) first`);
+}
+
+export interface Server {
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Parsed JSON log lines seen so far on stderr. */
+  logs: Array<Record<string, unknown>>;
+  /** Resolves with the first log line matching, or rejects at the deadline. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+export class Harness {
+  readonly dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
+  private readonly started: Server[] = [];
+
+  /** Starts `tessera ARGS...` with JSON logs collected from stderr. */
+  start(args: string[], env: Record<string, string> = {}): Server {
+    const proc = Bun.spawn([BINARY, ...args], {
+      cwd: this.dir,
+      env: { ...process.env, TESSERA_LOG: "debug", ...env },
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const logs: Array<Record<string, unknown>> = [];
+    const waiters: Array<() => void> = [];
+    void (async () => {
+      let buffer = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          try {
+            logs.push(JSON.parse(line));
+          } catch {
+            logs.push({ raw: line });
+          }
+          for (const w of waiters.splice(0)) w();
+        }
+      }
+    })();
+    const server: Server = {
+      proc,
+      logs,
+      waitForLog(match, timeoutMs = 10_000) {
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; saw:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`)), timeoutMs);
+          const check = () => {
+            const hit = logs.find(match);
+            if (hit) {
+              clearTimeout(timer);
+              resolve(hit);
+            } else if (proc.exitCode !== null) {
+              clearTimeout(timer);
+              reject(new Error(`tessera ${args.join(" ")} exited with ${proc.exitCode}; logs:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`));
+            } else waiters.push(check);
+          };
+          check();
+        });
+      },
+    };
+    this.started.push(server);
+    return server;
+  }
+
+  /** Starts a control plane (on a free loopback port unless `listen` is given); resolves with its address. */
+  async startControl(listen = "127.0.0.1:0"): Promise<{ server: Server; address: string }> {
+    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control")]);
+    const line = await server.waitForLog((l) => l.msg === "control plane listening");
+    return { server, address: String(line.address) };
+  }
+
+  /** Runs `tessera ARGS...` to completion. */
+  async run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const proc = Bun.spawn([BINARY, ...args], { cwd: this.dir, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, stdout, stderr };
+  }
+
+  /** Stops everything started, then removes the temporary directory. */
+  async stop(): Promise<void> {
+    for (const s of this.started) s.proc.kill("SIGTERM");
+    await Promise.all(
+      this.started.map(async (s) => {
+        const timer = setTimeout(() => s.proc.kill("SIGKILL"), 8_000);
+        await s.proc.exited;
+        clearTimeout(timer);
+      }),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+/** Children of a process, with their command lines (Linux /proc). */
+export function childrenOf(pid: number): Array<{ pid: number; cmdline: string[] }> {
+  const out: Array<{ pid: number; cmdline: string[] }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== pid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
+      out.push({ pid: Number(entry), cmdline });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+/** True while a process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}

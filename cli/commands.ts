@@ -1,5 +1,6 @@
 /** The `tessera` commands. Each parses flags, calls into a shell or a client, renders output. */
 import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { Command, Option, UsageError } from "clipanion";
@@ -8,10 +9,13 @@ import type { Executor } from "../src/agent/executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { startControlPlane } from "../src/control/server.js";
+import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
+import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import {
   instanceStateToJSON,
   nodeHealthToJSON,
+  type Resources,
   type Workload,
 } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
@@ -45,6 +49,30 @@ function makeExecutor(kind: string, dataDir: string): Executor {
   }
 }
 
+/** `k=v` flags into a label map; refuses anything else with the flag named. */
+export function parseLabels(flags: string[], flag = "--label"): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new UsageError(`${flag}: expected key=value, got "${f}"`);
+    labels[f.slice(0, eq)] = f.slice(eq + 1);
+  }
+  return labels;
+}
+
+function parseCount(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** What this host offers: all cores and memory for real executors; a roomy default when simulated. */
+function detectCapacity(simulated: boolean, cpuFlag: string | undefined, memFlag: string | undefined): Resources {
+  const cpuMillis = parseCount(cpuFlag, "--cpu-millis") ?? (simulated ? 64_000 : cpus().length * 1000);
+  const memoryMb = parseCount(memFlag, "--memory-mb") ?? (simulated ? 262_144 : Math.floor(totalmem() / 1024 / 1024));
+  return { cpuMillis, memoryMb };
+}
+
 async function runAgent(agent: Agent, log: Logger): Promise<number> {
   agent.start();
   const signal = await untilSignal();
@@ -75,10 +103,13 @@ export class ControlCommand extends Command {
   });
   listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  placement = Option.String("--placement", "spread", { description: "placement strategy: spread (default) or binpack" });
 
   async execute() {
     const log = processLogger("control");
-    const cp = await startControlPlane({ listen: this.listen, dataDir: this.dataDir ?? defaultDataDir(), log });
+    const placement = PLACEMENT_STRATEGIES.find((p) => p === this.placement);
+    if (!placement) throw new UsageError(`--placement: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${this.placement}"`);
+    const cp = await startControlPlane({ listen: this.listen, dataDir: this.dataDir ?? defaultDataDir(), log, policy: { ...DEFAULT_POLICY, placement } });
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();
@@ -101,11 +132,23 @@ export class AgentCommand extends Command {
   simulated = Option.Boolean("--simulated", false, { description: "run nothing for real (same as --executor simulated)" });
   executor = Option.String("--executor", "process", { description: "process or simulated" });
   dataDir = Option.String("--data-dir", { description: "where instance logs go (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  labels = Option.Array("--label", [], { description: "node label key=value (repeatable), matched by node_selector" });
+  cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
+  memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
 
   async execute() {
     const log = processLogger("agent").with({ node: this.name });
-    const executor = makeExecutor(this.simulated ? "simulated" : this.executor, this.dataDir ?? defaultDataDir());
-    const agent = new Agent({ control: this.control ?? defaultControl(), node: this.name, executor, version: VERSION, log });
+    const kind = this.simulated ? "simulated" : this.executor;
+    const executor = makeExecutor(kind, this.dataDir ?? defaultDataDir());
+    const agent = new Agent({
+      control: this.control ?? defaultControl(),
+      node: this.name,
+      executor,
+      version: VERSION,
+      log,
+      labels: parseLabels(this.labels),
+      capacity: detectCapacity(kind === "simulated", this.cpuMillis, this.memoryMb),
+    });
     return runAgent(agent, log);
   }
 }
@@ -127,7 +170,15 @@ export class DevCommand extends Command {
     const dataDir = this.dataDir ?? defaultDataDir();
     const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }) });
     const agentLog = log.with({ component: "agent", node: this.name });
-    const agent = new Agent({ control: cp.address, node: this.name, executor: makeExecutor("process", dataDir), version: VERSION, log: agentLog });
+    const agent = new Agent({
+      control: cp.address,
+      node: this.name,
+      executor: makeExecutor("process", dataDir),
+      version: VERSION,
+      log: agentLog,
+      labels: {},
+      capacity: detectCapacity(false, undefined, undefined),
+    });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
     const code = await runAgent(agent, agentLog);
     await cp.stop();

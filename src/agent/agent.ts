@@ -7,7 +7,8 @@ import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, type StartInstance, type StopInstance } from "../gen/tessera/v1/agent_gateway.js";
-import { InstanceState as WireState } from "../gen/tessera/v1/types.js";
+import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
+import type { Resources } from "../gen/tessera/v1/types.js";
 import { describeExit, type Executor, type Running } from "./executor.js";
 
 export interface AgentOptions {
@@ -16,6 +17,8 @@ export interface AgentOptions {
   node: string;
   executor: Executor;
   version: string;
+  labels: Record<string, string>;
+  capacity: Resources;
   log: Logger;
   heartbeatMs?: number;
   /** First reconnect delay; doubles up to maxReconnectMs, with jitter. */
@@ -31,16 +34,6 @@ interface Held {
   /** Serializes operations on one instance (a stop waits for its start). */
   op: Promise<void>;
 }
-
-const WIRE: { [S in ReportedState | "scheduled" | "stopping" | "pending"]: WireState } = {
-  pending: WireState.INSTANCE_STATE_PENDING,
-  scheduled: WireState.INSTANCE_STATE_SCHEDULED,
-  provisioning: WireState.INSTANCE_STATE_PROVISIONING,
-  running: WireState.INSTANCE_STATE_RUNNING,
-  failed: WireState.INSTANCE_STATE_FAILED,
-  stopping: WireState.INSTANCE_STATE_STOPPING,
-  stopped: WireState.INSTANCE_STATE_STOPPED,
-};
 
 export class Agent {
   private readonly held = new Map<string, Held>();
@@ -85,7 +78,9 @@ export class Agent {
           node: this.opts.node,
           executors: [this.opts.executor.kind],
           version: this.opts.version,
-          instances: [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: WIRE[h.state] })),
+          labels: this.opts.labels,
+          capacity: this.opts.capacity,
+          instances: [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: INSTANCE_STATE_TO_WIRE[h.state] })),
         },
       },
     });
@@ -146,13 +141,14 @@ export class Agent {
     h.state = result.state;
     if (report) {
       const reported = result.state as ReportedState;
+
       this.send({
         payload: {
           $case: "report",
           value: {
             instanceId: h.id,
             generation: h.generation,
-            state: WIRE[reported],
+            state: INSTANCE_STATE_TO_WIRE[reported],
             reason: event.type === "fail" ? event.reason : "",
             exitCode: event.type === "fail" || event.type === "finish" ? event.exitCode : undefined,
           },
@@ -189,7 +185,7 @@ export class Agent {
     const h = this.held.get(cmd.instanceId);
     if (!h) {
       // Nothing held: it is stopped as far as this node knows.
-      this.send({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: WireState.INSTANCE_STATE_STOPPED, reason: "" } } });
+      this.send({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "" } } });
       return Promise.resolve();
     }
     h.op = h.op

@@ -9,8 +9,8 @@ import { isReportedState } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
 import { describeRejection } from "../core/rejections.js";
 import { validateName } from "../core/validate.js";
+import { instanceStateFromWire } from "../core/wire-enums.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
-import { coreState } from "./wire.js";
 import type { Writer } from "./writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
@@ -94,7 +94,7 @@ export class AgentGateway {
         if (problem) return refuse(describeRejection(problem));
         const instances: HeldInstance[] = [];
         for (const h of hello.instances) {
-          const state = coreState(h.state);
+          const state = instanceStateFromWire(h.state);
           if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
           instances.push({ id: h.instanceId, generation: h.generation, state });
         }
@@ -103,7 +103,8 @@ export class AgentGateway {
         if (previous) previous.stream.end();
         this.sessions.set(node, { id, stream });
         this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
-        this.fire({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, instances }, node);
+        const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
+        this.fire({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, instances }, node);
         return;
       }
       switch (payload?.$case) {
@@ -112,7 +113,7 @@ export class AgentGateway {
           return;
         case "report": {
           const r = payload.value;
-          const state = coreState(r.state);
+          const state = instanceStateFromWire(r.state);
           if (state === undefined || !isReportedState(state)) {
             this.log.warn("report refused", { node, instance: r.instanceId, details: `state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
             return;

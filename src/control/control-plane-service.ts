@@ -5,12 +5,11 @@
 import { type sendUnaryData, type ServerUnaryCall, status } from "@grpc/grpc-js";
 import type { Logger } from "../core/logger.js";
 import type { Instance } from "../core/model.js";
-import type { Policy } from "../core/reconcile.js";
 import { validateName } from "../core/validate.js";
 import type { ControlPlaneServer } from "../gen/tessera/v1/control_plane.js";
 import { rejectionError } from "./status.js";
 import type { Store } from "./store/store.js";
-import { instancesPerNode, toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
+import { nodeUse, toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { Writer } from "./writer.js";
 
 /** How many recent events GetWorkload returns. */
@@ -18,7 +17,7 @@ const RECENT_EVENTS = 20;
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
-export function createControlPlaneService(writer: Writer, store: Store, policy: Policy, log: Logger): ControlPlaneServer {
+export function createControlPlaneService(writer: Writer, store: Store, log: Logger): ControlPlaneServer {
   const state = writer.state;
   const instancesOf = (workload: string): Instance[] =>
     [...state.instances.values()].filter((i) => i.workload === workload).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
@@ -88,10 +87,9 @@ export function createControlPlaneService(writer: Writer, store: Store, policy: 
     }),
 
     listNodes: unary("ListNodes", () => {
-      const now = Date.now();
-      const counts = instancesPerNode(state);
+      const use = nodeUse(state);
       const names = [...state.nodes.keys()].sort();
-      return { nodes: names.map((n) => toWireNode(state.nodes.get(n)!, counts.get(n) ?? 0, now, policy)) };
+      return { nodes: names.map((n) => toWireNode(state.nodes.get(n)!, use.get(n))) };
     }),
   };
 }

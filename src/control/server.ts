@@ -39,7 +39,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   gateway = new AgentGateway(writer, opts.log);
 
   const server = new Server({ "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS });
-  server.addService(ControlPlaneService, createControlPlaneService(writer, store, policy, opts.log));
+  server.addService(ControlPlaneService, createControlPlaneService(writer, store, opts.log));
   server.addService(AgentGatewayService, gateway.service);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = await new Promise<number>((resolve, reject) =>

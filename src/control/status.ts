@@ -9,7 +9,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   UnknownInstance: status.NOT_FOUND,
   WrongNode: status.PERMISSION_DENIED,
   StaleGeneration: status.FAILED_PRECONDITION,
-  UnknownNode: status.FAILED_PRECONDITION,
+  UnknownNode: status.NOT_FOUND,
+  StaleSession: status.FAILED_PRECONDITION,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

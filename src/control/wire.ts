@@ -1,48 +1,18 @@
 /** Mapping between the core's records and the generated wire types. */
-import type { StoredEvent } from "./store/store.js";
-import type { ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
+import { isLive, occupiesNode } from "../core/instance-machine.js";
+import type { Capacity, ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
 import { desiredReplicas } from "../core/model.js";
-import { type NodeHealth, nodeHealth } from "../core/node-health.js";
-import type { Policy } from "../core/reconcile.js";
-import type { InstanceState as CoreInstanceState } from "../core/instance-machine.js";
-import { isLive } from "../core/instance-machine.js";
+import { resolveSpec } from "../core/spec.js";
+import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
   DesiredState,
   type Event as WireEvent,
   type Instance as WireInstance,
-  InstanceState,
   type Node as WireNode,
-  NodeHealth as WireNodeHealth,
   type Workload as WireWorkload,
   type WorkloadStatus,
 } from "../gen/tessera/v1/types.js";
-
-const STATES: { [S in CoreInstanceState]: InstanceState } = {
-  pending: InstanceState.INSTANCE_STATE_PENDING,
-  scheduled: InstanceState.INSTANCE_STATE_SCHEDULED,
-  provisioning: InstanceState.INSTANCE_STATE_PROVISIONING,
-  running: InstanceState.INSTANCE_STATE_RUNNING,
-  failed: InstanceState.INSTANCE_STATE_FAILED,
-  stopping: InstanceState.INSTANCE_STATE_STOPPING,
-  stopped: InstanceState.INSTANCE_STATE_STOPPED,
-};
-
-const FROM_WIRE_STATE = new Map<InstanceState, CoreInstanceState>(Object.entries(STATES).map(([k, v]) => [v, k as CoreInstanceState]));
-
-export function wireState(s: CoreInstanceState): InstanceState {
-  return STATES[s];
-}
-
-/** The core state for a wire enum value, or undefined for UNSPECIFIED and unknown numbers. */
-export function coreState(s: InstanceState): CoreInstanceState | undefined {
-  return FROM_WIRE_STATE.get(s);
-}
-
-const HEALTH: { [H in NodeHealth]: WireNodeHealth } = {
-  ready: WireNodeHealth.NODE_HEALTH_READY,
-  suspect: WireNodeHealth.NODE_HEALTH_SUSPECT,
-  offline: WireNodeHealth.NODE_HEALTH_OFFLINE,
-};
+import type { StoredEvent } from "./store/store.js";
 
 export function workloadStatus(w: Workload, instances: Instance[]): WorkloadStatus {
   const desired = desiredReplicas(w);
@@ -65,31 +35,50 @@ export function toWireInstance(i: Instance): WireInstance {
     generation: i.generation,
     node: i.node ?? "",
     desiredState: i.desired === "run" ? DesiredState.DESIRED_STATE_RUN : DesiredState.DESIRED_STATE_STOP,
-    observedState: STATES[i.state],
+    observedState: INSTANCE_STATE_TO_WIRE[i.state],
     attempt: i.attempt,
     reason: i.reason,
     updatedAt: new Date(i.updatedAt),
   };
 }
 
-export function toWireNode(n: NodeRecord, instanceCount: number, now: number, policy: Policy): WireNode {
+export function toWireNode(n: NodeRecord, use: NodeUse | undefined): WireNode {
   return {
     name: n.name,
     executors: n.executors,
-    health: HEALTH[nodeHealth(n, now, policy)],
+    health: NODE_HEALTH_TO_WIRE[n.health],
     lastHeartbeat: new Date(n.lastHeartbeatAt),
     version: n.version,
-    instances: instanceCount,
+    instances: use?.instances ?? 0,
+    labels: n.labels,
+    capacity: n.capacity,
+    allocated: use?.allocated ?? { cpuMillis: 0, memoryMb: 0 },
+    schedulable: n.schedulable,
+    draining: n.draining,
   };
 }
 
-/** Instances placed on each node that still occupy it. */
-export function instancesPerNode(state: ClusterState): Map<string, number> {
-  const counts = new Map<string, number>();
+export interface NodeUse {
+  instances: number;
+  allocated: Capacity;
+}
+
+/** Per node: instances that hold it and the resources they reserve. */
+export function nodeUse(state: ClusterState): Map<string, NodeUse> {
+  const out = new Map<string, NodeUse>();
   for (const i of state.instances.values()) {
-    if (i.node !== null && (isLive(i.state) || i.state === "stopping")) counts.set(i.node, (counts.get(i.node) ?? 0) + 1);
+    if (i.node === null || !occupiesNode(i.state)) continue;
+    let u = out.get(i.node);
+    if (!u) out.set(i.node, (u = { instances: 0, allocated: { cpuMillis: 0, memoryMb: 0 } }));
+    const w = state.workloads.get(i.workload);
+    u.instances++;
+    if (w) {
+      const spec = resolveSpec(w.spec);
+      u.allocated.cpuMillis += spec.cpuMillis;
+      u.allocated.memoryMb += spec.memoryMb;
+    }
   }
-  return counts;
+  return out;
 }
 
 export function toWireEvent(stored: StoredEvent): WireEvent {

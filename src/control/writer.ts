@@ -1,16 +1,17 @@
 /**
  * The single writer: the one task that mutates control-plane state.
  *
- * Commands queue up; each turn drains the queue, lets the core decide every command, runs one
- * reconcile pass when anything changed (so a burst of applies costs one pass, not one each),
- * commits the turn's events and rows in ONE SQLite transaction, and only then answers the
- * callers and hands the effects to the agent gateway.
+ * Commands queue up; each turn drains the queue and hands it to the core's runTurn (decide
+ * every command, reconcile once if anything changed: a burst of applies costs one pass, not
+ * one each), commits the turn's events and rows in ONE SQLite transaction, and only then
+ * answers the callers and hands the effects to the agent gateway.
  */
-import { type Command, type Decision, decide } from "../core/decide.js";
+import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import type { Logger } from "../core/logger.js";
-import { type ClusterEvent, type ClusterState, evolve, isVolatile } from "../core/model.js";
-import { commitPlan, isEmptyPlan, type Policy, plan, summarize } from "../core/reconcile.js";
+import type { ClusterState } from "../core/model.js";
+import { type Policy, summarize } from "../core/reconcile.js";
+import { runTurn } from "../core/turn.js";
 import type { Store } from "./store/store.js";
 
 interface Pending {
@@ -41,7 +42,7 @@ export class Writer {
 
   constructor(private readonly opts: WriterOptions) {
     this.now = opts.now ?? Date.now;
-    this.state = opts.store.load();
+    this.state = opts.store.load(this.now());
     this.timer = setInterval(() => {
       this.reconcileDue = true;
       this.schedule();
@@ -79,36 +80,28 @@ export class Writer {
     if (this.stopped) return;
     const batch = this.queue;
     this.queue = [];
-    const now = this.now();
-    const events: ClusterEvent[] = [];
-    const effects: Effect[] = [];
-    const decisions: Decision[] = [];
-    for (const item of batch) {
-      const decision = decide(this.state, item.command, now, this.opts.policy);
-      decisions.push(decision);
-      effects.push(...decision.effects);
-      for (const e of decision.events) {
-        evolve(this.state, e);
-        events.push(e);
-        if (!isVolatile(e)) this.reconcileDue = true;
-      }
-    }
-    if (this.reconcileDue) {
-      this.reconcileDue = false;
-      const started = performance.now();
-      const p = plan(this.state, now, this.opts.policy);
-      if (!isEmptyPlan(p)) {
-        const c = commitPlan(this.state, p, this.opts.policy);
-        for (const e of c.events) evolve(this.state, e);
-        events.push(...c.events);
-        effects.push(...c.effects);
-        // What we just did may enable more (a removed instance frees its workload).
-        this.reconcileDue = true;
-      }
-      this.opts.log.debug("reconcile", { plan: summarize(p), ms: +(performance.now() - started).toFixed(2) });
+    const due = this.reconcileDue;
+    this.reconcileDue = false;
+    const started = performance.now();
+    const result = runTurn(
+      this.state,
+      batch.map((b) => b.command),
+      this.now(),
+      this.opts.policy,
+      due,
+    );
+    if (result.plan) {
+      const p = result.plan;
+      this.opts.log.debug("reconcile", {
+        plan: summarize(p),
+        nodes: this.state.nodes.size,
+        placed: p.place.length + p.schedule.length,
+        offline: p.health.filter((h) => h.to === "offline").length,
+        ms: +(performance.now() - started).toFixed(2),
+      });
     }
     try {
-      if (events.length > 0) this.opts.store.commit(events, this.state);
+      if (result.events.length > 0) this.opts.store.commit(result.events, this.state);
     } catch (err) {
       // Memory now holds changes the disk does not: continuing would lie to callers.
       this.opts.log.error("store commit failed; stopping", { error: String(err) });
@@ -116,8 +109,8 @@ export class Writer {
       this.stop();
       throw err;
     }
-    batch.forEach((item, i) => item.resolve(decisions[i]!));
-    if (effects.length > 0) this.opts.dispatch(effects);
-    if (this.queue.length > 0 || this.reconcileDue) this.schedule();
+    batch.forEach((item, i) => item.resolve(result.decisions[i]!));
+    if (result.effects.length > 0) this.opts.dispatch(result.effects);
+    if (this.queue.length > 0) this.schedule();
   }
 }

@@ -13,9 +13,9 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import type { ClusterEvent, ClusterState, Workload, WorkloadSpec } from "./model.js";
+import { type Capacity, type ClusterEvent, type ClusterState, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
+import { resolveSpec, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
-import { DEFAULT_POLICY, type Policy } from "./reconcile.js";
 import { validateName, validateWorkload } from "./validate.js";
 
 export interface HeldInstance {
@@ -27,9 +27,21 @@ export interface HeldInstance {
 export type Command =
   | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
   | { type: "DeleteWorkload"; name: string }
-  | { type: "AgentConnected"; node: string; session: number; executors: string[]; version: string; instances: HeldInstance[] }
+  | {
+      type: "AgentConnected";
+      node: string;
+      session: number;
+      executors: string[];
+      version: string;
+      labels: Record<string, string>;
+      capacity: Capacity;
+      instances: HeldInstance[];
+    }
   | { type: "AgentDisconnected"; node: string; session: number }
   | { type: "Heartbeat"; node: string; session: number }
+  | { type: "CordonNode"; node: string }
+  | { type: "UncordonNode"; node: string }
+  | { type: "DrainNode"; node: string }
   | {
       type: "ReportInstance";
       node: string;
@@ -53,7 +65,7 @@ export interface Decision {
 const accept = (events: ClusterEvent[] = [], effects: Effect[] = [], changed?: boolean): Decision => ({ events, effects, changed });
 const refuse = (rejection: Rejection): Decision => ({ events: [], effects: [], rejection });
 
-type Decider<K extends CommandType> = (state: ClusterState, command: Extract<Command, { type: K }>, now: number, policy: Policy) => Decision;
+type Decider<K extends CommandType> = (state: ClusterState, command: Extract<Command, { type: K }>, now: number) => Decision;
 
 /** Deep equality for plain JSON-like values (specs and label maps). */
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -82,6 +94,12 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
   }
 }
 
+/** The stop grace period of an instance's workload (the default when it is unknown). */
+function graceOf(state: ClusterState, instanceId: string): number {
+  const w = state.workloads.get(workloadOfInstanceId(instanceId));
+  return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
+}
+
 const deciders: { [K in CommandType]: Decider<K> } = {
   ApplyWorkload(state, c, now) {
     const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
@@ -105,12 +123,14 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     return accept([{ type: "WorkloadDeleteRequested", at: now, name: c.name }]);
   },
 
-  AgentConnected(state, c, now, policy) {
-    const events: ClusterEvent[] = [{ type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version }];
+  AgentConnected(state, c, now) {
+    const events: ClusterEvent[] = [
+      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity },
+    ];
     const effects: Effect[] = [];
     const held = new Map(c.instances.map((h) => [h.id, h]));
     const stop = (instanceId: string, generation: number) =>
-      effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: policy.stopGracePeriodMs });
+      effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: graceOf(state, instanceId) });
 
     // Catch the record up with what the agent holds; resend what it never received.
     for (const inst of state.instances.values()) {
@@ -126,6 +146,11 @@ const deciders: { [K in CommandType]: Decider<K> } = {
         }
         // The agent lost it (restarted without it): it is no longer running anywhere.
         target = inst.desired === "stop" || inst.state === "stopping" || inst.state === "failed" ? "stopped" : "failed";
+      } else if (inst.state === "lost") {
+        // Replaced while its node was away: stop the stale copy.
+        events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event: { type: "stop", reason: "replaced while its node was offline" } });
+        stop(inst.id, inst.generation);
+        continue;
       } else {
         target = h.state;
         if (inst.desired === "stop" && target !== "stopped") stop(inst.id, inst.generation);
@@ -151,17 +176,36 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 
   Heartbeat(state, c, now) {
     const node = state.nodes.get(c.node);
-    if (!node || node.session !== c.session) return refuse({ kind: "UnknownNode", name: c.node });
+    if (!node) return refuse({ kind: "UnknownNode", name: c.node });
+    if (node.session !== c.session) return refuse({ kind: "StaleSession", node: c.node });
     return accept([{ type: "NodeHeartbeatReceived", at: now, name: c.node }]);
   },
 
-  ReportInstance(state, c, now, policy) {
+  CordonNode(state, c, now) {
+    const node = state.nodes.get(c.node);
+    if (!node) return refuse({ kind: "UnknownNode", name: c.node });
+    return node.schedulable ? accept([{ type: "NodeCordoned", at: now, name: c.node }]) : accept();
+  },
+
+  UncordonNode(state, c, now) {
+    const node = state.nodes.get(c.node);
+    if (!node) return refuse({ kind: "UnknownNode", name: c.node });
+    return node.schedulable && !node.draining ? accept() : accept([{ type: "NodeUncordoned", at: now, name: c.node }]);
+  },
+
+  DrainNode(state, c, now) {
+    const node = state.nodes.get(c.node);
+    if (!node) return refuse({ kind: "UnknownNode", name: c.node });
+    return node.draining ? accept() : accept([{ type: "NodeDrainStarted", at: now, name: c.node }]);
+  },
+
+  ReportInstance(state, c, now) {
     const inst = state.instances.get(c.instanceId);
     if (!inst) {
       // Something runs that nobody wants: have it stopped.
       const effects: Effect[] =
         c.state === "provisioning" || c.state === "running"
-          ? [{ type: "StopInstance", node: c.node, instanceId: c.instanceId, generation: c.generation, gracePeriodMs: policy.stopGracePeriodMs }]
+          ? [{ type: "StopInstance", node: c.node, instanceId: c.instanceId, generation: c.generation, gracePeriodMs: graceOf(state, c.instanceId) }]
           : [];
       return { events: [], effects, rejection: { kind: "UnknownInstance", id: c.instanceId } };
     }
@@ -175,6 +219,6 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 };
 
 /** Decides one command against the current state. */
-export function decide(state: ClusterState, command: Command, now: number, policy: Policy = DEFAULT_POLICY): Decision {
-  return (deciders[command.type] as Decider<typeof command.type>)(state, command, now, policy);
+export function decide(state: ClusterState, command: Command, now: number): Decision {
+  return (deciders[command.type] as Decider<typeof command.type>)(state, command, now);
 }

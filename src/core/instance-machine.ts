@@ -14,6 +14,7 @@ export const INSTANCE_STATES = [
   "failed",
   "stopping",
   "stopped",
+  "lost",
 ] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
@@ -30,19 +31,23 @@ export type InstanceEvent =
   /** A stop was requested. */
   | { type: "stop"; reason: string }
   /** It no longer runs. */
-  | { type: "finish"; exitCode?: number };
+  | { type: "finish"; exitCode?: number }
+  /** Its node went Offline: nobody knows whether it still runs. */
+  | { type: "lose" };
 export type InstanceEventType = InstanceEvent["type"];
-export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish"] as const satisfies readonly InstanceEventType[];
+export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish", "lose"] as const satisfies readonly InstanceEventType[];
 
 /** The whole table. A missing entry is a refusal. */
 export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in InstanceEventType]?: InstanceState } } = {
   pending: { place: "scheduled", stop: "stopped" },
-  scheduled: { provision: "provisioning", fail: "failed", stop: "stopping" },
-  provisioning: { run: "running", fail: "failed", stop: "stopping" },
-  running: { fail: "failed", stop: "stopping" },
+  scheduled: { provision: "provisioning", fail: "failed", stop: "stopping", lose: "lost" },
+  provisioning: { run: "running", fail: "failed", stop: "stopping", lose: "lost" },
+  running: { fail: "failed", stop: "stopping", lose: "lost" },
   failed: { stop: "stopping" },
-  stopping: { finish: "stopped", fail: "failed" },
+  stopping: { finish: "stopped", fail: "failed", lose: "lost" },
   stopped: {},
+  // A lost instance's node came back: it is stopped there (stop), or was already gone (finish).
+  lost: { stop: "stopping", finish: "stopped" },
 };
 
 export interface InvalidTransition {
@@ -59,9 +64,19 @@ export function transition(from: InstanceState, event: InstanceEvent): Transitio
   return to === undefined ? { ok: false, rejection: { kind: "InvalidTransition", from, event: event.type } } : { ok: true, state: to };
 }
 
-/** States in which an instance still occupies, or may soon occupy, its node. */
+/** States in which an instance runs, or is about to, on its node. */
 export function isLive(state: InstanceState): boolean {
   return state === "scheduled" || state === "provisioning" || state === "running";
+}
+
+/** States in which an instance holds resources on its node. */
+export function occupiesNode(state: InstanceState): boolean {
+  return isLive(state) || state === "stopping";
+}
+
+/** Not yet finished: counted against a workload's replicas + max_surge. */
+export function isNonTerminal(state: InstanceState): boolean {
+  return state === "pending" || occupiesNode(state);
 }
 
 /**

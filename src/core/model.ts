@@ -7,6 +7,7 @@
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { type InstanceEvent, type InstanceState, transition } from "./instance-machine.js";
+import type { NodeHealth } from "./node-health.js";
 
 export type { WorkloadSpec };
 
@@ -41,10 +42,23 @@ export interface Instance {
   updatedAt: number;
 }
 
+export interface Capacity {
+  cpuMillis: number;
+  memoryMb: number;
+}
+
 export interface NodeRecord {
   name: string;
   executors: string[];
   version: string;
+  labels: Record<string, string>;
+  capacity: Capacity;
+  /** Health as last recorded by the reconciler (NodeHealthChanged); decisions use this. */
+  health: NodeHealth;
+  /** False once cordoned. */
+  schedulable: boolean;
+  /** Its instances are being moved elsewhere. */
+  draining: boolean;
   /** An agent stream for this node is open. */
   connected: boolean;
   /** Identifies the open stream, so a late close of an older stream is ignored. */
@@ -58,10 +72,19 @@ export interface ClusterState {
   nodes: Map<string, NodeRecord>;
   /** Next instance sequence number; makes instance ids unique without randomness. */
   nextInstanceSeq: number;
+  /** Recent failure times per workload and node (key: crashKey), for crash-loop quarantine. */
+  crashes: Map<string, number[]>;
+}
+
+/** How many failure times are kept per workload and node. */
+export const CRASH_HISTORY = 16;
+
+export function crashKey(workload: string, node: string): string {
+  return `${workload}\n${node}`;
 }
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), nodes: new Map(), nextInstanceSeq: 1 };
+  return { workloads: new Map(), instances: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map() };
 }
 
 /** Version of the event schema written to the log. Bump it when an event's shape changes. */
@@ -75,8 +98,21 @@ export type ClusterEvent =
   | { type: "InstanceCreated"; at: number; id: string; workload: string; index: number; generation: number; attempt: number; reason: string }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
-  | { type: "NodeConnected"; at: number; name: string; session: number; executors: string[]; version: string }
+  | {
+      type: "NodeConnected";
+      at: number;
+      name: string;
+      session: number;
+      executors: string[];
+      version: string;
+      labels: Record<string, string>;
+      capacity: Capacity;
+    }
   | { type: "NodeDisconnected"; at: number; name: string }
+  | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
+  | { type: "NodeCordoned"; at: number; name: string }
+  | { type: "NodeUncordoned"; at: number; name: string }
+  | { type: "NodeDrainStarted"; at: number; name: string }
   /** Volatile: evolves the state but is not written to the log (one per node per second). */
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];
@@ -96,7 +132,7 @@ export function workloadOfInstanceId(id: string): string {
   return name.slice(0, name.lastIndexOf("-"));
 }
 
-/** Replica count with the proto default applied: unset means 1. */
+/** Replica count with the proto default applied (unset means 1); 0 while deleting. */
 export function desiredReplicas(workload: Workload): number {
   return workload.deleting ? 0 : (workload.spec.replicas ?? 1);
 }
@@ -148,6 +184,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       case "fail":
         inst.reason = e.event.reason;
         inst.exitCode = e.event.exitCode ?? null;
+        if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
+        break;
+      case "lose":
+        inst.desired = "stop";
+        inst.reason = `node ${inst.node} went offline`;
         break;
       case "stop":
         inst.desired = "stop";
@@ -162,7 +203,43 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     state.instances.delete(e.id);
   },
   NodeConnected(state, e) {
-    state.nodes.set(e.name, { name: e.name, executors: e.executors, version: e.version, connected: true, session: e.session, lastHeartbeatAt: e.at });
+    const prior = state.nodes.get(e.name);
+    state.nodes.set(e.name, {
+      name: e.name,
+      executors: e.executors,
+      version: e.version,
+      labels: e.labels,
+      capacity: e.capacity,
+      health: "ready",
+      // Cordon and drain are the operator's decisions; a reconnect keeps them.
+      schedulable: prior?.schedulable ?? true,
+      draining: prior?.draining ?? false,
+      connected: true,
+      session: e.session,
+      lastHeartbeatAt: e.at,
+    });
+  },
+  NodeHealthChanged(state, e) {
+    const node = state.nodes.get(e.name);
+    if (node) node.health = e.to;
+  },
+  NodeCordoned(state, e) {
+    const node = state.nodes.get(e.name);
+    if (node) node.schedulable = false;
+  },
+  NodeUncordoned(state, e) {
+    const node = state.nodes.get(e.name);
+    if (node) {
+      node.schedulable = true;
+      node.draining = false;
+    }
+  },
+  NodeDrainStarted(state, e) {
+    const node = state.nodes.get(e.name);
+    if (node) {
+      node.schedulable = false;
+      node.draining = true;
+    }
   },
   NodeHeartbeatReceived(state, e) {
     const node = state.nodes.get(e.name);
@@ -173,6 +250,15 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     if (node) node.connected = false;
   },
 };
+
+/** Appends a failure time to the bounded history of (workload, node). */
+export function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
+  const key = crashKey(workload, node);
+  const times = state.crashes.get(key) ?? [];
+  times.push(at);
+  if (times.length > CRASH_HISTORY) times.shift();
+  state.crashes.set(key, times);
+}
 
 /** Applies one event to the state, in place. Throws only when the log itself is inconsistent. */
 export function evolve(state: ClusterState, event: ClusterEvent): ClusterState {

@@ -1,9 +1,9 @@
 /**
  * Node health from heartbeats. PURE: `now` is a parameter.
- * Ready while heartbeats arrive on time, Suspect once late, Offline when long silent or the
- * agent's stream closed.
+ * Ready while heartbeats arrive on time, Suspect once late, Offline when long silent. A closed
+ * stream alone does not make a node Offline (a network blip must not reschedule a fleet); it
+ * only stops new placements there, and silence does the rest.
  */
-import type { NodeRecord } from "./model.js";
 
 export type NodeHealth = "ready" | "suspect" | "offline";
 
@@ -14,8 +14,7 @@ export interface HealthThresholds {
   offlineAfterMs: number;
 }
 
-export function nodeHealth(node: NodeRecord, now: number, t: HealthThresholds): NodeHealth {
-  if (!node.connected) return "offline";
+export function nodeHealth(node: { lastHeartbeatAt: number }, now: number, t: HealthThresholds): NodeHealth {
   const silence = now - node.lastHeartbeatAt;
   if (silence <= t.suspectAfterMs) return "ready";
   if (silence <= t.offlineAfterMs) return "suspect";

@@ -3,40 +3,49 @@
  * and returns a Plan, one record of action buckets. PURE: (state, now, policy) → Plan.
  *
  * `commitPlan` turns a plan into the events that record it and the effects that carry it
- * out. Planning again after committing a plan yields an empty plan: the reconciler is
- * idempotent (test/core/reconcile.test.ts checks it directly and as a property).
+ * out. Planning again after committing a plan, at the same `now`, yields an empty plan.
  */
 import type { Effect } from "./effects.js";
-import { isLive } from "./instance-machine.js";
-import { type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instanceName, type NodeRecord, type Workload } from "./model.js";
-import { type HealthThresholds, nodeHealth } from "./node-health.js";
+import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
+import { isNonTerminal, occupiesNode } from "./instance-machine.js";
+import { type ClusterEvent, type ClusterState, type Instance, instanceName, type Workload } from "./model.js";
+import { type HealthThresholds, type NodeHealth, nodeHealth } from "./node-health.js";
+import { type PlacementStrategy, Placer } from "./placement.js";
+import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
 
-export interface Policy extends HealthThresholds {
-  /** Delay before replacing an instance that failed for the first time. */
-  restartInitialBackoffMs: number;
-  /** Upper bound of the exponential restart delay. */
-  restartMaxBackoffMs: number;
-  /** Time an instance gets between SIGTERM and SIGKILL. */
-  stopGracePeriodMs: number;
+export interface Policy extends HealthThresholds, QuarantinePolicy {
+  placement: PlacementStrategy;
+  /** How long a Lost instance stays visible before it is forgotten. */
+  lostRetentionMs: number;
 }
 
 export const DEFAULT_POLICY: Policy = {
+  placement: "spread",
   suspectAfterMs: 3_000,
   offlineAfterMs: 5_000,
-  restartInitialBackoffMs: 1_000,
-  restartMaxBackoffMs: 30_000,
-  stopGracePeriodMs: 10_000,
+  crashLoopFailures: 5,
+  crashLoopWindowMs: 60_000,
+  quarantineMs: 300_000,
+  lostRetentionMs: 300_000,
 };
+
+/** Why a new instance is created. */
+export type PlaceCause = "new" | "restart" | "update" | "drain" | "lost";
 
 export interface NewInstance {
   workload: string;
   index: number;
   generation: number;
   attempt: number;
+  cause: PlaceCause;
 }
 
 export interface Plan {
   at: number;
+  /** Node health changes detected from heartbeats. */
+  health: Array<{ node: string; from: NodeHealth; to: NodeHealth }>;
+  /** Instances on nodes that went Offline. */
+  markLost: Array<{ instance: string; node: string }>;
   /** New instances, each with the node it goes to. */
   place: Array<NewInstance & { node: string }>;
   /** New instances no node can take yet; they are recorded as Pending. */
@@ -45,177 +54,228 @@ export interface Plan {
   schedule: Array<{ instance: string; node: string }>;
   /** Instances to stop. */
   stop: Array<{ instance: string; reason: string }>;
-  /** Stopped instances to drop from the view (their history stays in the log). */
+  /** Stopped (or long-Lost) instances to drop from the view; their history stays in the log. */
   forget: Array<{ instance: string }>;
   /** Deleted workloads whose instances are all gone. */
   removeWorkload: Array<{ name: string }>;
-  /** Replacements held back by restart backoff, for information. */
-  wait: Array<{ instance: string; until: number; reason: string }>;
+  /** What was held back, and why. Not a change. */
+  skip: Skip[];
 }
 
-function emptyPlan(at: number): Plan {
-  return { at, place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], wait: [] };
+/** Something the reconciler could not do yet: held by a gate, unplaceable, or waiting on a node. */
+export interface Skip {
+  gate: GateName | "unplaceable" | "node-unreachable";
+  reason: string;
+  workload?: string;
+  instance?: string;
+  node?: string;
+  until?: number;
 }
 
-/** True when the plan asks for no change. Waits are not changes. */
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload"] as const;
+
+export function emptyPlan(at: number): Plan {
+  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], skip: [] };
+}
+
+/** True when the plan asks for no change. Skips are not changes. */
 export function isEmptyPlan(plan: Plan): boolean {
-  return (
-    plan.place.length + plan.pend.length + plan.schedule.length + plan.stop.length + plan.forget.length + plan.removeWorkload.length === 0
-  );
+  return BUCKETS.every((b) => plan[b].length === 0);
 }
 
 /** One line with the count of each bucket. */
 export function summarize(plan: Plan): string {
-  if (isEmptyPlan(plan)) return plan.wait.length > 0 ? `converged (${plan.wait.length} waiting)` : "converged";
-  const parts: string[] = [];
-  for (const key of ["place", "pend", "schedule", "stop", "forget", "removeWorkload", "wait"] as const) {
-    if (plan[key].length > 0) parts.push(`${key}=${plan[key].length}`);
-  }
-  return parts.join(" ");
+  const parts = BUCKETS.filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);
+  if (plan.skip.length > 0) parts.push(`skip=${plan.skip.length}`);
+  return isEmptyPlan(plan) ? `converged${plan.skip.length > 0 ? ` (${plan.skip.length} held)` : ""}` : parts.join(" ");
 }
 
-/** Executor kind a workload needs. */
-export function executorKind(workload: Workload): string {
-  return workload.spec.image !== "" ? "docker" : "process";
+function seqOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf(".") + 1));
 }
 
-/** Exponential restart delay for an instance that has failed `attempt + 1` times. */
-export function restartBackoffMs(attempt: number, policy: Policy): number {
-  return Math.min(policy.restartMaxBackoffMs, policy.restartInitialBackoffMs * 2 ** Math.min(attempt, 30));
-}
-
-/** Picks nodes for new work: spread over Ready nodes by instance count, ties by name. */
-class Placer {
-  private readonly candidates: NodeRecord[];
-  private readonly load = new Map<string, number>();
-
-  constructor(state: ClusterState, now: number, policy: Policy) {
-    this.candidates = [...state.nodes.values()]
-      .filter((n) => nodeHealth(n, now, policy) === "ready")
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const inst of state.instances.values()) {
-      if (inst.node !== null && inst.desired === "run" && isLive(inst.state)) this.load.set(inst.node, (this.load.get(inst.node) ?? 0) + 1);
-    }
-  }
-
-  /** The chosen node, or why none fits. Counts the placement for later choices in this pass. */
-  choose(workload: Workload): { node: string } | { reason: string } {
-    const kind = executorKind(workload);
-    let best: NodeRecord | undefined;
-    let bestLoad = Number.POSITIVE_INFINITY;
-    for (const node of this.candidates) {
-      if (!node.executors.includes(kind) && !node.executors.includes("simulated")) continue;
-      const load = this.load.get(node.name) ?? 0;
-      if (load < bestLoad) {
-        best = node;
-        bestLoad = load;
-      }
-    }
-    if (best === undefined) {
-      return { reason: this.candidates.length === 0 ? "no Ready node" : `no Ready node offers the ${kind} executor` };
-    }
-    this.load.set(best.name, bestLoad + 1);
-    return { node: best.name };
-  }
-}
-
-function byIdSeq(a: Instance, b: Instance): number {
-  return Number(a.id.slice(a.id.lastIndexOf(".") + 1)) - Number(b.id.slice(b.id.lastIndexOf(".") + 1));
+interface WorkloadView {
+  /** Desired-run instances that are not stopped or lost. */
+  running: Instance[];
+  /** Non-terminal instances of any desire (stopping ones included). */
+  nonTerminal: number;
+  /** Instances still holding a node (for removing a deleted workload). */
+  holding: number;
 }
 
 /** Diffs desired against observed. Never mutates `state`. */
 export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY): Plan {
   const out = emptyPlan(now);
-  const placer = new Placer(state, now, policy);
-  const byWorkload = new Map<string, Instance[]>();
-  /** Per workload, instances that still hold a node (neither Pending nor Stopped). */
-  const holding = new Map<string, number>();
+
+  const health = new Map<string, NodeHealth>();
+  for (const node of state.nodes.values()) {
+    const h = nodeHealth(node, now, policy);
+    health.set(node.name, h);
+    if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });
+  }
+
+  const views = new Map<string, WorkloadView>();
+  const view = (name: string) => {
+    let v = views.get(name);
+    if (!v) views.set(name, (v = { running: [], nonTerminal: 0, holding: 0 }));
+    return v;
+  };
+  const released = new Set<string>();
   for (const inst of state.instances.values()) {
-    if (inst.state !== "stopped" && inst.state !== "pending") holding.set(inst.workload, (holding.get(inst.workload) ?? 0) + 1);
     if (inst.state === "stopped") {
       out.forget.push({ instance: inst.id });
       continue;
     }
+    if (inst.state === "lost") {
+      if (now - inst.updatedAt >= policy.lostRetentionMs || !state.workloads.has(inst.workload)) out.forget.push({ instance: inst.id });
+      continue;
+    }
+    if (inst.node !== null && occupiesNode(inst.state)) {
+      const h = health.get(inst.node);
+      if (h === "offline") {
+        out.markLost.push({ instance: inst.id, node: inst.node });
+        released.add(inst.id);
+        continue;
+      }
+      // Late heartbeats: leave its instances alone until the node is Offline or back.
+      if (h === "suspect") out.skip.push({ gate: "node-unreachable", node: inst.node, instance: inst.id, workload: inst.workload, reason: "node Suspect" });
+    }
+    const v = view(inst.workload);
+    if (isNonTerminal(inst.state)) v.nonTerminal++;
+    if (inst.state !== "pending") v.holding++;
     if (inst.desired === "stop") {
       // A stop that failed is retried; a stop in flight is left alone.
       if (inst.state === "failed") out.stop.push({ instance: inst.id, reason: inst.reason });
       continue;
     }
-    let list = byWorkload.get(inst.workload);
-    if (!list) byWorkload.set(inst.workload, (list = []));
-    list.push(inst);
+    v.running.push(inst);
   }
 
+  const placer = new Placer(state, health, now, policy.placement, policy, released);
   const names = [...state.workloads.keys()].sort();
   for (const name of names) {
     const workload = state.workloads.get(name)!;
-    const running = (byWorkload.get(name) ?? []).sort(byIdSeq);
-    const replicas = desiredReplicas(workload);
-
-    if (workload.deleting) {
-      for (const inst of running) out.stop.push({ instance: inst.id, reason: "workload deleted" });
-      if ((holding.get(name) ?? 0) === 0) out.removeWorkload.push({ name });
-      continue;
-    }
-
-    const slots = new Map<number, Instance[]>();
-    for (const inst of running) {
-      if (inst.index >= replicas) {
-        out.stop.push({ instance: inst.id, reason: `scaled down to ${replicas}` });
-        continue;
-      }
-      let slot = slots.get(inst.index);
-      if (!slot) slots.set(inst.index, (slot = []));
-      slot.push(inst);
-    }
-    for (let index = 0; index < replicas; index++) planSlot(out, placer, workload, index, slots.get(index) ?? [], now, policy);
+    planWorkload(out, placer, state, workload, views.get(name) ?? { running: [], nonTerminal: 0, holding: 0 }, now);
   }
   return out;
 }
 
-/** Decides one replica slot: keep, schedule, replace or wait. */
-function planSlot(out: Plan, placer: Placer, workload: Workload, index: number, slot: Instance[], now: number, policy: Policy): void {
-  const current = slot.filter((i) => i.state !== "failed" && i.generation === workload.generation);
-  const others = slot.filter((i) => !current.includes(i));
-  const keep = current[0];
-  for (const dup of current.slice(1)) out.stop.push({ instance: dup.id, reason: `duplicate of ${keep!.id}` });
-
-  if (keep !== undefined && keep.state !== "pending") {
-    for (const old of others) out.stop.push({ instance: old.id, reason: replacedReason(old, keep.id) });
+function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: Workload, v: WorkloadView, now: number): void {
+  const insts = v.running.sort((a, b) => seqOf(a.id) - seqOf(b.id));
+  if (workload.deleting) {
+    for (const inst of insts) out.stop.push({ instance: inst.id, reason: "workload deleted" });
+    // Pending ones are dropped at once; the rest hold their node until they report stopped.
+    if (v.holding === 0) out.removeWorkload.push({ name: workload.name });
     return;
   }
-  if (keep !== undefined) {
-    const choice = placer.choose(workload);
-    if ("node" in choice) {
-      out.schedule.push({ instance: keep.id, node: choice.node });
-      for (const old of others) out.stop.push({ instance: old.id, reason: replacedReason(old, keep.id) });
+  const spec = resolveSpec(workload.spec);
+  const slots = new Map<number, Instance[]>();
+  for (const inst of insts) {
+    if (inst.index >= spec.replicas) {
+      out.stop.push({ instance: inst.id, reason: `scaled down to ${spec.replicas}` });
+      continue;
     }
-    return;
+    let slot = slots.get(inst.index);
+    if (!slot) slots.set(inst.index, (slot = []));
+    slot.push(inst);
   }
+  const isOutdated = (i: Instance) => i.generation !== workload.generation || (i.node !== null && state.nodes.get(i.node)?.draining === true);
+  let available = 0;
+  for (const slot of slots.values()) if (slot.some((i) => i.state === "running")) available++;
+  const budget = { nonTerminal: v.nonTerminal, available };
 
-  const failed = others.filter((i) => i.state === "failed");
-  const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || b.attempt > a.attempt ? b : a), undefined);
-  const attempt = others.reduce((max, i) => Math.max(max, i.attempt + 1), 0);
-  if (lastFailure !== undefined) {
-    const until = lastFailure.updatedAt + restartBackoffMs(lastFailure.attempt, policy);
-    if (now < until) {
-      out.wait.push({ instance: lastFailure.id, until, reason: `restart backoff after: ${lastFailure.reason}` });
-      return;
-    }
+  for (let index = 0; index < spec.replicas; index++) {
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now);
   }
-  const fresh = { workload: workload.name, index, generation: workload.generation, attempt };
-  const choice = placer.choose(workload);
-  if ("reason" in choice) {
-    out.pend.push({ ...fresh, reason: choice.reason });
-    return;
-  }
-  out.place.push({ ...fresh, node: choice.node });
-  const successor = `${instanceName(workload.name, index)} attempt ${attempt}`;
-  for (const old of others) out.stop.push({ instance: old.id, reason: replacedReason(old, successor) });
 }
 
-function replacedReason(old: Instance, by: string): string {
-  return old.state === "failed" ? old.reason : `replaced by ${by}`;
+interface Budget {
+  nonTerminal: number;
+  available: number;
+}
+
+/** Decides one replica slot: keep, schedule, replace, or hold. */
+function planSlot(
+  out: Plan,
+  placer: Placer,
+  workload: Workload,
+  spec: ResolvedSpec,
+  index: number,
+  slot: Instance[],
+  isOutdated: (i: Instance) => boolean,
+  budget: Budget,
+  now: number,
+): void {
+  const failed = slot.filter((i) => i.state === "failed");
+  const live = slot.filter((i) => i.state !== "failed");
+  const current = live.filter((i) => !isOutdated(i));
+  const outdated = live.filter(isOutdated);
+  const stop = (i: Instance, reason: string) => out.stop.push({ instance: i.id, reason });
+  const hold = (h: Hold | Skip, instance?: string) => out.skip.push({ workload: workload.name, instance, ...h });
+  const fresh = (attempt: number, cause: PlaceCause): NewInstance => ({ workload: workload.name, index, generation: workload.generation, attempt, cause });
+
+  /** Places a new instance if the surge budget allows; true when one was created. */
+  const create = (n: NewInstance): boolean => {
+    const refused = surgeGate(budget.nonTerminal, spec);
+    if (refused) {
+      hold(refused);
+      return false;
+    }
+    budget.nonTerminal++;
+    const choice = placer.choose(workload.name, spec);
+    if ("node" in choice) out.place.push({ ...n, node: choice.node });
+    else out.pend.push({ ...n, reason: choice.reason });
+    return true;
+  };
+
+  const keep = current[0];
+  for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);
+  if (keep !== undefined) {
+    for (const f of failed) stop(f, f.reason);
+    if (keep.state === "pending") {
+      const choice = placer.choose(workload.name, spec);
+      if ("node" in choice) out.schedule.push({ instance: keep.id, node: choice.node });
+      else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
+    }
+    // The old copies go once the new one runs: that is what keeps the budget whole.
+    if (keep.state === "running") for (const o of outdated) stop(o, `replaced by ${keep.id}`);
+    return;
+  }
+
+  if (outdated.length > 0) {
+    const [old, ...extra] = outdated;
+    for (const o of extra) stop(o, "duplicate");
+    for (const f of failed) stop(f, f.reason);
+    const cause: PlaceCause = old!.generation !== workload.generation ? "update" : "drain";
+    if (surgeGate(budget.nonTerminal, spec) === undefined) {
+      create(fresh(0, cause));
+      return;
+    }
+    if (old!.state !== "running") {
+      stop(old!, `${cause}: replaced`);
+      return;
+    }
+    const refused = disruptionGate(budget.available, spec);
+    if (refused) {
+      hold(refused, old!.id);
+      return;
+    }
+    budget.available--;
+    stop(old!, `${cause}: making room for generation ${workload.generation}`);
+    return;
+  }
+
+  const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || seqOf(b.id) > seqOf(a.id) ? b : a), undefined);
+  if (lastFailure === undefined) {
+    create(fresh(0, "new"));
+    return;
+  }
+  const held = restartGate(lastFailure, spec, now);
+  if (held) {
+    hold(held, lastFailure.id);
+    return;
+  }
+  if (create(fresh(lastFailure.attempt + 1, "restart"))) for (const f of failed) stop(f, f.reason);
 }
 
 export interface Commit {
@@ -224,7 +284,7 @@ export interface Commit {
 }
 
 /** Turns a plan into the events recording it and the effects carrying it out. PURE. */
-export function commitPlan(state: ClusterState, p: Plan, policy: Policy = DEFAULT_POLICY): Commit {
+export function commitPlan(state: ClusterState, p: Plan): Commit {
   const events: ClusterEvent[] = [];
   const effects: Effect[] = [];
   const at = p.at;
@@ -240,15 +300,17 @@ export function commitPlan(state: ClusterState, p: Plan, policy: Policy = DEFAUL
       spec: workload.spec,
     });
 
-  for (const p2 of p.place) {
-    const id = `${instanceName(p2.workload, p2.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: p2.workload, index: p2.index, generation: p2.generation, attempt: p2.attempt, reason: "" });
-    events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: p2.node } });
-    start(id, p2.node, state.workloads.get(p2.workload)!, p2.index);
+  for (const h of p.health) events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
+  for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
+  for (const n of p.place) {
+    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, reason: "" });
+    events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
+    start(id, n.node, state.workloads.get(n.workload)!, n.index);
   }
-  for (const p2 of p.pend) {
-    const id = `${instanceName(p2.workload, p2.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: p2.workload, index: p2.index, generation: p2.generation, attempt: p2.attempt, reason: p2.reason });
+  for (const n of p.pend) {
+    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, reason: n.reason });
   }
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;
@@ -259,13 +321,16 @@ export function commitPlan(state: ClusterState, p: Plan, policy: Policy = DEFAUL
     const inst = state.instances.get(s.instance)!;
     events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "stop", reason: s.reason } });
     if (inst.state === "pending") events.push({ type: "InstanceRemoved", at, id: s.instance });
-    else if (inst.node !== null) effects.push({
+    else if (inst.node !== null) {
+      const w = state.workloads.get(inst.workload);
+      effects.push({
         type: "StopInstance",
         node: inst.node,
         instanceId: inst.id,
         generation: inst.generation,
-        gracePeriodMs: policy.stopGracePeriodMs,
+        gracePeriodMs: w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs,
       });
+    }
   }
   for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });
   for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });

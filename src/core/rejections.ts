@@ -14,6 +14,7 @@ export type Rejection =
   | { kind: "WrongNode"; id: string; node: string | null; reportedBy: string }
   | { kind: "StaleGeneration"; id: string; reported: number; current: number }
   | { kind: "UnknownNode"; name: string }
+  | { kind: "StaleSession"; node: string }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -32,7 +33,9 @@ export function describeRejection(r: Rejection): string {
     case "StaleGeneration":
       return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
     case "UnknownNode":
-      return `node "${r.name}" is not connected`;
+      return `node "${r.name}" not found`;
+    case "StaleSession":
+      return `node "${r.node}" has a newer agent stream; this one is no longer current`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

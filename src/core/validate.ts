@@ -2,13 +2,21 @@
  * Validation of user input, field by field. PURE. Every refusal names the field and what was
  * expected, so a user can fix a manifest without reading source.
  */
+import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { WorkloadSpec } from "./model.js";
+import { durationMs } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
 export const MAX_REPLICAS = 10_000;
 
+export const MAX_CPU_MILLIS = 1_024_000;
+export const MAX_MEMORY_MB = 16 * 1024 * 1024;
+/** Durations longer than a day are almost certainly mistakes. */
+const MAX_DURATION_MS = 86_400_000;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface WorkloadInput {
@@ -19,6 +27,14 @@ export interface WorkloadInput {
 
 function invalid(field: string, expected: string): Rejection {
   return { kind: "InvalidArgument", field, expected };
+}
+
+function durationProblem(d: Duration | undefined, field: string): Rejection | undefined {
+  if (d === undefined) return undefined;
+  const ms = durationMs(d)!;
+  if (d.seconds < 0 || d.nanos < 0) return invalid(field, "a non-negative duration");
+  if (ms > MAX_DURATION_MS) return invalid(field, `at most 24h, got ${ms / 1000}s`);
+  return undefined;
 }
 
 /** Returns the first problem with a workload name, or undefined. */
@@ -51,5 +67,34 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   }
   if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
     problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));
+  if (spec.resources) {
+    if (spec.resources.cpuMillis > MAX_CPU_MILLIS)
+      problems.push(invalid("workload.spec.resources.cpu_millis", `at most ${MAX_CPU_MILLIS} (1024 cores), got ${spec.resources.cpuMillis}`));
+    if (spec.resources.memoryMb > MAX_MEMORY_MB)
+      problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
+  }
+  for (const [key, value] of Object.entries(spec.nodeSelector)) {
+    if (!LABEL_KEY.test(key)) problems.push(invalid(`workload.spec.node_selector.${key}`, "a label key (letters, digits, '-', '_', '.', '/'; at most 253 characters)"));
+    if (value.length > 63) problems.push(invalid(`workload.spec.node_selector.${key}`, "a label value of at most 63 characters"));
+  }
+  if (spec.restartPolicy) {
+    if (spec.restartPolicy.mode < 0) problems.push(invalid("workload.spec.restart_policy.mode", "ALWAYS, ON_FAILURE or NEVER"));
+    const initial = durationProblem(spec.restartPolicy.initialBackoff, "workload.spec.restart_policy.initial_backoff");
+    const max = durationProblem(spec.restartPolicy.maxBackoff, "workload.spec.restart_policy.max_backoff");
+    if (initial) problems.push(initial);
+    if (max) problems.push(max);
+    const i = durationMs(spec.restartPolicy.initialBackoff);
+    const m = durationMs(spec.restartPolicy.maxBackoff);
+    if (!initial && !max && i !== undefined && m !== undefined && i > m)
+      problems.push(invalid("workload.spec.restart_policy.max_backoff", `at least initial_backoff (${i} ms), got ${m} ms`));
+  }
+  if (spec.update && spec.update.maxSurge === 0 && spec.update.maxUnavailable === 0)
+    problems.push(invalid("workload.spec.update", "max_surge or max_unavailable above 0 (with both 0 no copy can ever be replaced)"));
+  const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
+  if (grace) problems.push(grace);
+  for (const [key, value] of Object.entries(input.labels)) {
+    if (!LABEL_KEY.test(key)) problems.push(invalid(`workload.labels.${key}`, "a label key (letters, digits, '-', '_', '.', '/'; at most 253 characters)"));
+    if (value.length > 63) problems.push(invalid(`workload.labels.${key}`, "a label value of at most 63 characters"));
+  }
   return problems;
 }

@@ -56,6 +56,12 @@ export const nodes = sqliteTable("nodes", {
   executors: text("executors", { mode: "json" }).$type<string[]>().notNull(),
   version: text("version").notNull(),
   lastHeartbeatAt: integer("last_heartbeat_at").notNull(),
+  labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+  cpuMillis: integer("cpu_millis").notNull().default(0),
+  memoryMb: integer("memory_mb").notNull().default(0),
+  health: text("health", { enum: ["ready", "suspect", "offline"] }).notNull().default("offline"),
+  schedulable: integer("schedulable", { mode: "boolean" }).notNull().default(true),
+  draining: integer("draining", { mode: "boolean" }).notNull().default(false),
 });
 
 /** Small key/value facts, e.g. the next instance sequence number. */

@@ -10,7 +10,7 @@ import { desc, eq } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type { InstanceState } from "../../core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, EVENT_VERSION, emptyState, isVolatile, workloadOfInstanceId } from "../../core/model.js";
+import { type ClusterEvent, type ClusterState, EVENT_VERSION, emptyState, isVolatile, recordCrash, workloadOfInstanceId } from "../../core/model.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
 import * as schema from "./schema.js";
 
@@ -39,6 +39,10 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
     case "NodeConnected":
     case "NodeDisconnected":
     case "NodeHeartbeatReceived":
+    case "NodeHealthChanged":
+    case "NodeCordoned":
+    case "NodeUncordoned":
+    case "NodeDrainStarted":
       return { node: event.name };
   }
 }
@@ -68,8 +72,12 @@ export class Store {
     this.sqlite.close();
   }
 
-  /** Rebuilds the state from the derived tables. Nodes start disconnected: no stream is open yet. */
-  load(): ClusterState {
+  /**
+   * Rebuilds the state from the derived tables. Nodes start disconnected (no stream is open
+   * yet) with their last heartbeat set to `now`: agents get the full Offline threshold to
+   * reconnect before their instances are declared lost.
+   */
+  load(now: number): ClusterState {
     const state = emptyState();
     for (const w of this.db.select().from(schema.workloads).all()) {
       state.workloads.set(w.name, {
@@ -98,11 +106,39 @@ export class Store {
       });
     }
     for (const n of this.db.select().from(schema.nodes).all()) {
-      state.nodes.set(n.name, { ...n, connected: false, session: 0 });
+      state.nodes.set(n.name, {
+        name: n.name,
+        executors: n.executors,
+        version: n.version,
+        labels: n.labels,
+        capacity: { cpuMillis: n.cpuMillis, memoryMb: n.memoryMb },
+        health: n.health,
+        schedulable: n.schedulable,
+        draining: n.draining,
+        // No stream is open yet; the agent's hello reconnects it.
+        connected: false,
+        session: 0,
+        lastHeartbeatAt: now,
+      });
     }
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
     state.nextInstanceSeq = seq ? Number(seq.value) : 1;
+    this.loadCrashes(state);
     return state;
+  }
+
+  /** Rebuilds recent failure history (for crash-loop quarantine) from the log. */
+  private loadCrashes(state: ClusterState): void {
+    const rows = this.sqlite
+      .query<{ instance: string; node: string | null; at: number }, []>(
+        `SELECT f.instance, (SELECT p.node FROM events p WHERE p.instance = f.instance AND p.node IS NOT NULL ORDER BY p.seq DESC LIMIT 1) AS node, f.at
+         FROM events f WHERE f.type = 'InstanceTransitioned' AND json_extract(f.data, '$.event.type') = 'fail' ORDER BY f.seq`,
+      )
+      .all();
+    for (const r of rows) {
+      if (r.node === null) continue;
+      recordCrash(state, workloadOfInstanceId(r.instance), r.node, r.at);
+    }
   }
 
   /**
@@ -172,7 +208,18 @@ export class Store {
       for (const name of nodeKeys) {
         const n = state.nodes.get(name);
         if (!n) continue;
-        const row = { name: n.name, executors: n.executors, version: n.version, lastHeartbeatAt: n.lastHeartbeatAt };
+        const row = {
+          name: n.name,
+          executors: n.executors,
+          version: n.version,
+          lastHeartbeatAt: n.lastHeartbeatAt,
+          labels: n.labels,
+          cpuMillis: n.capacity.cpuMillis,
+          memoryMb: n.capacity.memoryMb,
+          health: n.health,
+          schedulable: n.schedulable,
+          draining: n.draining,
+        };
         tx.insert(schema.nodes).values(row).onConflictDoUpdate({ target: schema.nodes.name, set: row }).run();
       }
       if (instanceKeys.size > 0) {

@@ -1,0 +1,6 @@
+ALTER TABLE `nodes` ADD `labels` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
+ALTER TABLE `nodes` ADD `cpu_millis` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `nodes` ADD `memory_mb` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `nodes` ADD `health` text DEFAULT 'offline' NOT NULL;--> statement-breakpoint
+ALTER TABLE `nodes` ADD `schedulable` integer DEFAULT true NOT NULL;--> statement-breakpoint
+ALTER TABLE `nodes` ADD `draining` integer DEFAULT false NOT NULL;

@@ -1,0 +1,71 @@
+/**
+ * Gates: pure functions that say why something may NOT happen now, or nothing when it may.
+ * The reconciler asks them; tests table them. PURE.
+ */
+import { crashKey, type ClusterState, type Instance, type NodeRecord } from "./model.js";
+import type { ResolvedSpec } from "./spec.js";
+
+export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption";
+
+/** A gate's refusal: which gate, why, and (when it is a matter of time) from when it will allow. */
+export interface Hold {
+  gate: GateName;
+  reason: string;
+  until?: number;
+}
+
+export interface QuarantinePolicy {
+  /** Failures of one workload on one node within the window that quarantine the node. */
+  crashLoopFailures: number;
+  crashLoopWindowMs: number;
+  /** How long the node is avoided after the last of those failures. */
+  quarantineMs: number;
+}
+
+/** Exponential restart delay after the `attempt`-th consecutive failure (0-based), capped. */
+export function restartBackoffMs(attempt: number, spec: ResolvedSpec): number {
+  return Math.min(spec.maxBackoffMs, spec.initialBackoffMs * 2 ** Math.min(attempt, 30));
+}
+
+/**
+ * Restart policy and backoff: may a failed instance be replaced at `now`?
+ * `never` holds forever; `on_failure` holds after a clean exit (the work completed).
+ */
+export function restartGate(failed: Instance, spec: ResolvedSpec, now: number): Hold | undefined {
+  if (spec.restart === "never") return { gate: "restart-policy", reason: `restart policy never: ${failed.reason}` };
+  if (spec.restart === "on_failure" && failed.exitCode === 0) return { gate: "restart-policy", reason: "completed (exit 0) under restart policy on_failure" };
+  const until = failed.updatedAt + restartBackoffMs(failed.attempt, spec);
+  if (now < until) return { gate: "restart-backoff", reason: `restart backoff after: ${failed.reason}`, until };
+  return undefined;
+}
+
+/** Crash-loop quarantine: has this workload failed too often on this node lately? */
+export function quarantineGate(state: ClusterState, workload: string, node: string, now: number, policy: QuarantinePolicy): Hold | undefined {
+  const times = state.crashes.get(crashKey(workload, node));
+  if (!times || times.length < policy.crashLoopFailures) return undefined;
+  const last = times[times.length - 1]!;
+  const kth = times[times.length - policy.crashLoopFailures]!;
+  if (last - kth > policy.crashLoopWindowMs) return undefined;
+  const until = last + policy.quarantineMs;
+  if (now >= until) return undefined;
+  return { gate: "quarantine", reason: `crash loop: ${policy.crashLoopFailures} failures within ${policy.crashLoopWindowMs / 1000}s`, until };
+}
+
+/** Cordon and drain: may new work go to this node? */
+export function cordonGate(node: NodeRecord): Hold | undefined {
+  if (node.draining) return { gate: "cordon", reason: "draining" };
+  if (!node.schedulable) return { gate: "cordon", reason: "cordoned" };
+  return undefined;
+}
+
+/** Surge budget: may one more non-terminal instance exist? */
+export function surgeGate(nonTerminal: number, spec: ResolvedSpec): Hold | undefined {
+  const limit = spec.replicas + spec.maxSurge;
+  return nonTerminal < limit ? undefined : { gate: "surge", reason: `max_surge: ${nonTerminal} instances exist, limit ${limit}` };
+}
+
+/** Unavailability budget: may one more available instance be taken down? */
+export function disruptionGate(available: number, spec: ResolvedSpec): Hold | undefined {
+  const floor = spec.replicas - spec.maxUnavailable;
+  return available - 1 >= floor ? undefined : { gate: "disruption", reason: `max_unavailable: ${available} available, floor ${floor}` };
+}

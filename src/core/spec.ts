@@ -1,0 +1,65 @@
+/**
+ * A workload spec with every default applied, in the units the core computes with. PURE.
+ * Defaults live here and nowhere else; the proto comments state the same values.
+ */
+import type { Duration } from "../gen/google/protobuf/duration.js";
+import type { RestartMode } from "../gen/tessera/v1/types.js";
+import type { WorkloadSpec } from "./model.js";
+
+export type RestartModeName = "always" | "on_failure" | "never";
+
+export interface ResolvedSpec {
+  replicas: number;
+  kind: "process" | "docker";
+  cpuMillis: number;
+  memoryMb: number;
+  nodeSelector: Record<string, string>;
+  restart: RestartModeName;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  maxUnavailable: number;
+  maxSurge: number;
+  stopGracePeriodMs: number;
+}
+
+export const SPEC_DEFAULTS = {
+  replicas: 1,
+  cpuMillis: 100,
+  memoryMb: 64,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  maxUnavailable: 1,
+  maxSurge: 1,
+  stopGracePeriodMs: 10_000,
+} as const;
+
+/** Milliseconds in a proto Duration; undefined when unset. */
+export function durationMs(d: Duration | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  return d.seconds * 1000 + Math.floor(d.nanos / 1e6);
+}
+
+/** tessera.v1.RestartMode by number (the core imports only types from generated code). */
+const MODES: { [M in RestartMode]: RestartModeName } = {
+  0: "always", // RESTART_MODE_UNSPECIFIED
+  1: "always", // RESTART_MODE_ALWAYS
+  2: "on_failure", // RESTART_MODE_ON_FAILURE
+  3: "never", // RESTART_MODE_NEVER
+  [-1]: "always", // UNRECOGNIZED
+};
+
+export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
+  return {
+    replicas: spec.replicas ?? SPEC_DEFAULTS.replicas,
+    kind: spec.image !== "" ? "docker" : "process",
+    cpuMillis: spec.resources?.cpuMillis || SPEC_DEFAULTS.cpuMillis,
+    memoryMb: spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb,
+    nodeSelector: spec.nodeSelector,
+    restart: MODES[spec.restartPolicy?.mode ?? 0] ?? "always",
+    initialBackoffMs: durationMs(spec.restartPolicy?.initialBackoff) ?? SPEC_DEFAULTS.initialBackoffMs,
+    maxBackoffMs: durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs,
+    maxUnavailable: spec.update?.maxUnavailable ?? SPEC_DEFAULTS.maxUnavailable,
+    maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
+    stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
+  };
+}

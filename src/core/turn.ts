@@ -1,0 +1,70 @@
+/**
+ * One turn of the single writer, as a function: decide every queued command, reconcile once
+ * if anything changed, and return what happened. The writer (src/control/writer.ts) is this
+ * plus I/O; replay tests fold recorded turns through it and compare the plans.
+ *
+ * Applies the returned events to `state` in place (see model.ts for why).
+ */
+import { type Command, type Decision, decide } from "./decide.js";
+import type { Effect } from "./effects.js";
+import { type ClusterEvent, type ClusterState, evolve, isVolatile } from "./model.js";
+import { commitPlan, isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
+
+export interface TurnResult {
+  decisions: Decision[];
+  events: ClusterEvent[];
+  effects: Effect[];
+  /** The reconcile pass, when one ran. */
+  plan?: Plan;
+}
+
+/** Upper bound on reconcile passes in one turn (each pass may enable the next). */
+const MAX_PASSES = 4;
+
+/**
+ * Runs one turn at `now`. `reconcile` forces a pass (the periodic tick); otherwise a pass runs
+ * only when a command produced a logged event.
+ */
+export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean): TurnResult {
+  const decisions: Decision[] = [];
+  const events: ClusterEvent[] = [];
+  const effects: Effect[] = [];
+  let due = reconcile;
+  for (const command of commands) {
+    const decision = decide(state, command, now);
+    decisions.push(decision);
+    effects.push(...decision.effects);
+    for (const e of decision.events) {
+      evolve(state, e);
+      events.push(e);
+      if (!isVolatile(e)) due = true;
+    }
+  }
+  let last: Plan | undefined;
+  for (let pass = 0; due && pass < MAX_PASSES; pass++) {
+    const p = plan(state, now, policy);
+    last = last === undefined ? p : mergePlans(last, p);
+    if (isEmptyPlan(p)) break;
+    const c = commitPlan(state, p);
+    for (const e of c.events) evolve(state, e);
+    events.push(...c.events);
+    effects.push(...c.effects);
+  }
+  return { decisions, events, effects, plan: last };
+}
+
+/** Concatenates the actions of consecutive passes; skips are those of the last pass. */
+function mergePlans(a: Plan, b: Plan): Plan {
+  return {
+    at: a.at,
+    health: [...a.health, ...b.health],
+    markLost: [...a.markLost, ...b.markLost],
+    place: [...a.place, ...b.place],
+    pend: [...a.pend, ...b.pend],
+    schedule: [...a.schedule, ...b.schedule],
+    stop: [...a.stop, ...b.stop],
+    forget: [...a.forget, ...b.forget],
+    removeWorkload: [...a.removeWorkload, ...b.removeWorkload],
+    skip: b.skip,
+  };
+}

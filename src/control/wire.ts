@@ -1,8 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
-import { isLive, occupiesNode } from "../core/instance-machine.js";
+import { isLive } from "../core/instance-machine.js";
 import type { Capacity, ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
-import { desiredReplicas } from "../core/model.js";
-import { resolveSpec } from "../core/spec.js";
+import { desiredReplicas, holdsNode } from "../core/model.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
   DesiredState,
@@ -16,7 +15,7 @@ import type { StoredEvent } from "./store/store.js";
 
 export function workloadStatus(w: Workload, instances: Instance[]): WorkloadStatus {
   const desired = desiredReplicas(w);
-  const running = instances.filter((i) => i.desired === "run" && i.state === "running" && i.generation === w.generation).length;
+  const running = instances.filter((i) => i.desired === "run" && i.state === "running" && i.generation >= w.templateGeneration).length;
   const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : running >= desired ? "Running" : running === 0 ? "Pending" : "Degraded";
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
   return { desired, running, phase, deleting: w.deleting, nodes };
@@ -67,16 +66,12 @@ export interface NodeUse {
 export function nodeUse(state: ClusterState): Map<string, NodeUse> {
   const out = new Map<string, NodeUse>();
   for (const i of state.instances.values()) {
-    if (i.node === null || !occupiesNode(i.state)) continue;
+    if (i.node === null || !holdsNode(i)) continue;
     let u = out.get(i.node);
     if (!u) out.set(i.node, (u = { instances: 0, allocated: { cpuMillis: 0, memoryMb: 0 } }));
-    const w = state.workloads.get(i.workload);
     u.instances++;
-    if (w) {
-      const spec = resolveSpec(w.spec);
-      u.allocated.cpuMillis += spec.cpuMillis;
-      u.allocated.memoryMb += spec.memoryMb;
-    }
+    u.allocated.cpuMillis += i.resources.cpuMillis;
+    u.allocated.memoryMb += i.resources.memoryMb;
   }
   return out;
 }

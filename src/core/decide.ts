@@ -14,7 +14,7 @@ import {
   transition,
 } from "./instance-machine.js";
 import { type Capacity, type ClusterEvent, type ClusterState, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
-import { resolveSpec, SPEC_DEFAULTS } from "./spec.js";
+import { instanceTemplate, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
 
@@ -110,7 +110,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const specChanged = prior === undefined || !sameValue(prior.spec, spec);
     if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], false);
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
-    const workload: Omit<Workload, "deleting" | "createdAt"> = { name: c.name, labels: c.labels, spec, generation };
+    const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
+    const templateGeneration = templateChanged ? generation : prior.templateGeneration;
+    const workload: Omit<Workload, "deleting" | "createdAt"> = { name: c.name, labels: c.labels, spec, generation, templateGeneration };
     return accept([{ type: "WorkloadApplied", at: now, workload }], [], true);
   },
 
@@ -147,8 +149,8 @@ const deciders: { [K in CommandType]: Decider<K> } = {
         // The agent lost it (restarted without it): it is no longer running anywhere.
         target = inst.desired === "stop" || inst.state === "stopping" || inst.state === "failed" ? "stopped" : "failed";
       } else if (inst.state === "lost") {
-        // Replaced while its node was away: stop the stale copy.
-        events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event: { type: "stop", reason: "replaced while its node was offline" } });
+        // Replaced while its node was away: stop the stale copy. It stays Lost (not counted
+        // against the workload's budget) until the agent reports it stopped.
         stop(inst.id, inst.generation);
         continue;
       } else {

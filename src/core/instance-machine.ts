@@ -46,8 +46,9 @@ export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in Inst
   failed: { stop: "stopping" },
   stopping: { finish: "stopped", fail: "failed", lose: "lost" },
   stopped: {},
-  // A lost instance's node came back: it is stopped there (stop), or was already gone (finish).
-  lost: { stop: "stopping", finish: "stopped" },
+  // A replacement runs elsewhere. If its node returns holding it, the agent is told to stop
+  // it and reports it stopped (finish); the record stays Lost until then.
+  lost: { finish: "stopped" },
 };
 
 export interface InvalidTransition {

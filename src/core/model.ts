@@ -6,7 +6,7 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { type InstanceEvent, type InstanceState, transition } from "./instance-machine.js";
+import { type InstanceEvent, type InstanceState, occupiesNode, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 
 export type { WorkloadSpec };
@@ -17,6 +17,11 @@ export interface Workload {
   spec: WorkloadSpec;
   /** Increases by one each time the spec changes. */
   generation: number;
+  /**
+   * The generation at which what an instance runs last changed (the spec minus replicas and
+   * update strategy). Instances older than this are replaced; scaling replaces nothing.
+   */
+  templateGeneration: number;
   /** Delete was requested: its instances are being stopped, then it is forgotten. */
   deleting: boolean;
   createdAt: number;
@@ -37,9 +42,26 @@ export interface Instance {
   state: InstanceState;
   /** How many instances with this name came before this one. */
   attempt: number;
+  /** What it reserves on its node (from the spec it was created with). */
+  resources: Capacity;
   reason: string;
   exitCode: number | null;
+  /** When it was last seen failing: its process is known to have exited. */
+  failedAt: number | null;
   updatedAt: number;
+}
+
+/**
+ * Reserves resources on its node: it runs or is about to, or is being stopped while still
+ * running. A failed copy being cleaned up (Failed → Stopping) has no process left to hold them.
+ */
+export function holdsNode(inst: Instance): boolean {
+  return occupiesNode(inst.state) && !(inst.state === "stopping" && inst.failedAt !== null);
+}
+
+/** Counted against a workload's replicas + max_surge: Pending, or holding its node. */
+export function countsAgainstSurge(inst: Instance): boolean {
+  return inst.state === "pending" || holdsNode(inst);
 }
 
 export interface Capacity {
@@ -95,7 +117,17 @@ export type ClusterEvent =
   | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt"> }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
   | { type: "WorkloadRemoved"; at: number; name: string }
-  | { type: "InstanceCreated"; at: number; id: string; workload: string; index: number; generation: number; attempt: number; reason: string }
+  | {
+      type: "InstanceCreated";
+      at: number;
+      id: string;
+      workload: string;
+      index: number;
+      generation: number;
+      attempt: number;
+      resources: Capacity;
+      reason: string;
+    }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
   | {
@@ -164,8 +196,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       desired: "run",
       state: "pending",
       attempt: e.attempt,
+      resources: e.resources,
       reason: e.reason,
       exitCode: null,
+      failedAt: null,
       updatedAt: e.at,
     });
   },
@@ -184,6 +218,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       case "fail":
         inst.reason = e.event.reason;
         inst.exitCode = e.event.exitCode ?? null;
+        inst.failedAt = e.at;
         if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
         break;
       case "lose":

@@ -11,10 +11,9 @@
  * from a cursor that rotates through the fleet. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import { occupiesNode } from "./instance-machine.js";
-import type { Capacity, ClusterState, NodeRecord } from "./model.js";
+import { type Capacity, type ClusterState, holdsNode, type NodeRecord } from "./model.js";
 import type { NodeHealth } from "./node-health.js";
-import { type ResolvedSpec, SPEC_DEFAULTS } from "./spec.js";
+import type { ResolvedSpec } from "./spec.js";
 
 export type PlacementStrategy = "spread" | "binpack";
 export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "binpack"];
@@ -46,10 +45,8 @@ export class Placer {
   ) {
     this.nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const inst of state.instances.values()) {
-      if (inst.node === null || !occupiesNode(inst.state) || released.has(inst.id)) continue;
-      const w = state.workloads.get(inst.workload);
-      const spec = w ? w.spec.resources : undefined;
-      this.add(inst.node, inst.workload, spec?.cpuMillis || SPEC_DEFAULTS.cpuMillis, spec?.memoryMb || SPEC_DEFAULTS.memoryMb);
+      if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
+      this.add(inst.node, inst.workload, inst.resources.cpuMillis, inst.resources.memoryMb);
     }
   }
 

@@ -7,8 +7,8 @@
  */
 import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
-import { isNonTerminal, occupiesNode } from "./instance-machine.js";
-import { type ClusterEvent, type ClusterState, type Instance, instanceName, type Workload } from "./model.js";
+import { occupiesNode } from "./instance-machine.js";
+import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, type Workload } from "./model.js";
 import { type HealthThresholds, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
@@ -37,6 +37,7 @@ export interface NewInstance {
   index: number;
   generation: number;
   attempt: number;
+  resources: Capacity;
   cause: PlaceCause;
 }
 
@@ -97,7 +98,7 @@ function seqOf(id: string): number {
 interface WorkloadView {
   /** Desired-run instances that are not stopped or lost. */
   running: Instance[];
-  /** Non-terminal instances of any desire (stopping ones included). */
+  /** Instances counted against replicas + max_surge (see countsAgainstSurge). */
   nonTerminal: number;
   /** Instances still holding a node (for removing a deleted workload). */
   holding: number;
@@ -141,7 +142,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       if (h === "suspect") out.skip.push({ gate: "node-unreachable", node: inst.node, instance: inst.id, workload: inst.workload, reason: "node Suspect" });
     }
     const v = view(inst.workload);
-    if (isNonTerminal(inst.state)) v.nonTerminal++;
+    if (countsAgainstSurge(inst)) v.nonTerminal++;
     if (inst.state !== "pending") v.holding++;
     if (inst.desired === "stop") {
       // A stop that failed is retried; a stop in flight is left alone.
@@ -179,7 +180,7 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
     if (!slot) slots.set(inst.index, (slot = []));
     slot.push(inst);
   }
-  const isOutdated = (i: Instance) => i.generation !== workload.generation || (i.node !== null && state.nodes.get(i.node)?.draining === true);
+  const isOutdated = (i: Instance) => i.generation < workload.templateGeneration || (i.node !== null && state.nodes.get(i.node)?.draining === true);
   let available = 0;
   for (const slot of slots.values()) if (slot.some((i) => i.state === "running")) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
@@ -212,7 +213,14 @@ function planSlot(
   const outdated = live.filter(isOutdated);
   const stop = (i: Instance, reason: string) => out.stop.push({ instance: i.id, reason });
   const hold = (h: Hold | Skip, instance?: string) => out.skip.push({ workload: workload.name, instance, ...h });
-  const fresh = (attempt: number, cause: PlaceCause): NewInstance => ({ workload: workload.name, index, generation: workload.generation, attempt, cause });
+  const fresh = (attempt: number, cause: PlaceCause): NewInstance => ({
+    workload: workload.name,
+    index,
+    generation: workload.generation,
+    attempt,
+    resources: { cpuMillis: spec.cpuMillis, memoryMb: spec.memoryMb },
+    cause,
+  });
 
   /** Places a new instance if the surge budget allows; true when one was created. */
   const create = (n: NewInstance): boolean => {
@@ -246,7 +254,7 @@ function planSlot(
     const [old, ...extra] = outdated;
     for (const o of extra) stop(o, "duplicate");
     for (const f of failed) stop(f, f.reason);
-    const cause: PlaceCause = old!.generation !== workload.generation ? "update" : "drain";
+    const cause: PlaceCause = old!.generation < workload.templateGeneration ? "update" : "drain";
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
       create(fresh(0, cause));
       return;
@@ -304,13 +312,13 @@ export function commitPlan(state: ClusterState, p: Plan): Commit {
   for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
   for (const n of p.place) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, reason: "" });
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, reason: "" });
     events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
     start(id, n.node, state.workloads.get(n.workload)!, n.index);
   }
   for (const n of p.pend) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, reason: n.reason });
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, reason: n.reason });
   }
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;

@@ -63,3 +63,9 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
   };
 }
+
+/** The part of a spec that an instance runs: everything but replicas and update strategy. */
+export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, "replicas" | "update"> {
+  const { replicas: _replicas, update: _update, ...template } = spec;
+  return template;
+}

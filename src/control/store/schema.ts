@@ -29,6 +29,7 @@ export const workloads = sqliteTable("workloads", {
   /** proto3 JSON of tessera.v1.WorkloadSpec. */
   spec: text("spec", { mode: "json" }).notNull(),
   generation: integer("generation").notNull(),
+  templateGeneration: integer("template_generation").notNull().default(1),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
 });
@@ -44,8 +45,11 @@ export const instances = sqliteTable(
     desired: text("desired", { enum: ["run", "stop"] }).notNull(),
     state: text("state").notNull(),
     attempt: integer("attempt").notNull(),
+    cpuMillis: integer("cpu_millis").notNull().default(0),
+    memoryMb: integer("memory_mb").notNull().default(0),
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
+    failedAt: integer("failed_at"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("instances_workload").on(t.workload)],

@@ -85,6 +85,7 @@ export class Store {
         labels: w.labels,
         spec: WireSpec.fromJSON(w.spec),
         generation: w.generation,
+        templateGeneration: w.templateGeneration,
         deleting: w.deleting,
         createdAt: w.createdAt,
       });
@@ -100,8 +101,10 @@ export class Store {
         desired: i.desired,
         state: i.state as InstanceState,
         attempt: i.attempt,
+        resources: { cpuMillis: i.cpuMillis, memoryMb: i.memoryMb },
         reason: i.reason,
         exitCode: i.exitCode,
+        failedAt: i.failedAt,
         updatedAt: i.updatedAt,
       });
     }
@@ -199,8 +202,11 @@ export class Store {
           desired: i.desired,
           state: i.state,
           attempt: i.attempt,
+          cpuMillis: i.resources.cpuMillis,
+          memoryMb: i.resources.memoryMb,
           reason: i.reason,
           exitCode: i.exitCode,
+          failedAt: i.failedAt,
           updatedAt: i.updatedAt,
         };
         tx.insert(schema.instances).values(row).onConflictDoUpdate({ target: schema.instances.id, set: row }).run();

@@ -1,0 +1,264 @@
+/**
+ * Property tests of the core over random fleets, specs and event sequences (fast-check, fixed
+ * printed seed). Each property names the invariant from the pure-core issue it proves.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { Command } from "../../src/core/decide.js";
+import { decide } from "../../src/core/decide.js";
+import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, transition } from "../../src/core/instance-machine.js";
+import { type ClusterState, countsAgainstSurge, holdsNode, replay } from "../../src/core/model.js";
+import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
+import { resolveSpec } from "../../src/core/spec.js";
+import { runTurn, type TurnResult } from "../../src/core/turn.js";
+import { Sim, type SimNode, spec } from "./sim.js";
+
+const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
+const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
+console.log(`fast-check seed ${SEED}, ${RUNS} runs per property (TESSERA_PROPERTY_SEED / TESSERA_PROPERTY_RUNS to change)`);
+const params = { seed: SEED, numRuns: RUNS, includeErrorInReport: true };
+
+const nodeArb = fc.record({
+  cpu: fc.integer({ min: 1, max: 8 }).map((c) => c * 1000),
+  mem: fc.integer({ min: 1, max: 16 }).map((m) => m * 512),
+  zone: fc.constantFrom("a", "b"),
+});
+const fleetArb = fc.array(nodeArb, { minLength: 1, maxLength: 6 }).map((ns) =>
+  ns.map((n, i): SimNode => ({ name: `node-${i}`, capacity: { cpuMillis: n.cpu, memoryMb: n.mem }, labels: { zone: n.zone } })),
+);
+const workloadArb = fc
+  .record({
+    replicas: fc.integer({ min: 0, max: 5 }),
+    cpu: fc.integer({ min: 1, max: 15 }).map((c) => c * 100),
+    mem: fc.integer({ min: 1, max: 16 }).map((m) => m * 64),
+    zone: fc.option(fc.constantFrom("a", "b"), { nil: undefined }),
+    maxSurge: fc.integer({ min: 0, max: 2 }),
+    maxUnavailable: fc.integer({ min: 0, max: 2 }),
+  })
+  .filter((w) => w.maxSurge + w.maxUnavailable > 0);
+type WorkloadGen = typeof workloadArb extends fc.Arbitrary<infer T> ? T : never;
+
+const opArb = fc.oneof(
+  fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: workloadArb, version: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ op: fc.constantFrom("kill" as const, "revive" as const, "cordon" as const, "uncordon" as const, "drain" as const), n: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ op: fc.constant("crash" as const), pick: fc.nat(), exitCode: fc.constantFrom(0, 1, 137) }),
+  fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
+);
+type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
+
+function applyCommand(name: string, w: WorkloadGen, version = 0): Command {
+  return {
+    type: "ApplyWorkload",
+    name,
+    labels: {},
+    spec: spec({
+      args: ["3600", `v${version}`],
+      replicas: w.replicas,
+      resources: { cpuMillis: w.cpu, memoryMb: w.mem },
+      nodeSelector: w.zone ? { zone: w.zone } : {},
+      update: { maxSurge: w.maxSurge, maxUnavailable: w.maxUnavailable },
+    }),
+  };
+}
+
+/** Runs one random operation against the simulated fleet. */
+function perform(sim: Sim, fleet: SimNode[], op: Op): void {
+  switch (op.op) {
+    case "apply":
+      sim.turn([applyCommand(`w${op.w}`, op.spec, op.version)]);
+      return;
+    case "delete":
+      if (sim.state.workloads.has(`w${op.w}`)) sim.turn([{ type: "DeleteWorkload", name: `w${op.w}` }]);
+      return;
+    case "advance":
+      sim.advance(op.ms);
+      return;
+    case "crash": {
+      const running = [...sim.state.instances.values()].filter((i) => i.state === "running");
+      if (running.length > 0) {
+        sim.crash(running[op.pick % running.length]!.id, op.exitCode);
+        sim.turn();
+      }
+      return;
+    }
+  }
+  const node = fleet[op.n % fleet.length]!;
+  if (op.op === "kill") sim.kill(node.name);
+  else if (op.op === "revive") {
+    if (sim.dead.has(node.name)) sim.connect(node);
+    sim.turn();
+  } else {
+    const type = op.op === "cordon" ? "CordonNode" : op.op === "uncordon" ? "UncordonNode" : "DrainNode";
+    sim.turn([{ type, node: node.name }]);
+  }
+}
+
+function nonTerminalByWorkload(state: ClusterState): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const i of state.instances.values()) if (countsAgainstSurge(i)) out.set(i.workload, (out.get(i.workload) ?? 0) + 1);
+  return out;
+}
+
+/** Checks every per-turn invariant; throws with the first violation. */
+function watch(sim: Sim, policy: Policy): void {
+  let before = nonTerminalByWorkload(sim.state);
+  sim.onTurn = (result: TurnResult) => {
+    const state = sim.state;
+    // 1. idempotence: planning again right after executing a plan changes nothing.
+    const again = plan(state, sim.now, policy);
+    if (result.plan && !isEmptyPlan(again)) throw new Error(`planning again is not empty at ${sim.now}: ${JSON.stringify(again)}`);
+
+    // 2. no node's capacity is ever exceeded.
+    const used = new Map<string, { cpu: number; mem: number }>();
+    for (const i of state.instances.values()) {
+      if (i.node === null || !holdsNode(i)) continue;
+      const u = used.get(i.node) ?? { cpu: 0, mem: 0 };
+      u.cpu += i.resources.cpuMillis;
+      u.mem += i.resources.memoryMb;
+      used.set(i.node, u);
+    }
+    for (const [name, u] of used) {
+      const cap = state.nodes.get(name)!.capacity;
+      if (u.cpu > cap.cpuMillis || u.mem > cap.memoryMb) throw new Error(`node ${name} overcommitted: ${JSON.stringify(u)} > ${JSON.stringify(cap)}`);
+    }
+
+    // 3. never more than replicas + max_surge non-terminal instances (unless already above before
+    //    this turn, as after scaling down); a failed copy being cleaned up does not count.
+    const after = nonTerminalByWorkload(state);
+    for (const [name, count] of after) {
+      const w = state.workloads.get(name);
+      if (!w || w.deleting) continue;
+      const s = resolveSpec(w.spec);
+      const limit = Math.max(s.replicas + s.maxSurge, before.get(name) ?? 0);
+      if (count > limit) throw new Error(`workload ${name} has ${count} non-terminal instances, limit ${limit}`);
+    }
+    before = after;
+
+    // 5. nothing is placed on an Offline, Suspect, cordoned or disconnected node.
+    const p = result.plan;
+    if (p) {
+      const targets = [...p.place.map((x) => x.node), ...p.schedule.map((x) => x.node)];
+      for (const t of targets) {
+        const n = state.nodes.get(t)!;
+        if (n.health !== "ready" || !n.schedulable || n.draining || !n.connected) throw new Error(`placed on ${t}: ${JSON.stringify(n)}`);
+      }
+    }
+  };
+}
+
+describe("core invariants over random fleets and event sequences", () => {
+  test("1, 2, 3, 5: idempotent, never overcommitted, within surge, only on healthy nodes; 8: replay(log) equals the live state", () => {
+    fc.assert(
+      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleet, workloads, ops) => {
+        const sim = new Sim(DEFAULT_POLICY);
+        watch(sim, DEFAULT_POLICY);
+        for (const n of fleet) sim.connect(n);
+        sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+        for (const op of ops) perform(sim, fleet, op);
+        sim.settle();
+        // 8. folding the log from nothing rebuilds exactly the live state.
+        expect(replay(sim.events)).toEqual(sim.state);
+      }),
+      params,
+    );
+  });
+
+  test("4: a rolling update with room never takes Running below replicas − max_unavailable", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 4 }),
+        (replicas, maxSurge, maxUnavailable, nodes) => {
+          fc.pre(maxSurge + maxUnavailable > 0);
+          const sim = new Sim();
+          for (let i = 0; i < nodes; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+          const w = { replicas, cpu: 100, mem: 64, zone: undefined, maxSurge, maxUnavailable };
+          sim.turn([applyCommand("web", w, 0)]);
+          sim.settle();
+          const running = () => [...sim.state.instances.values()].filter((i) => i.workload === "web" && i.state === "running").length;
+          expect(running()).toBe(replicas);
+          const floor = replicas - Math.min(maxUnavailable, replicas);
+          sim.onTurn = () => {
+            if (running() < floor) throw new Error(`only ${running()} Running during the update, floor ${floor}`);
+          };
+          sim.turn([applyCommand("web", w, 1)]);
+          sim.settle();
+          const gen2 = [...sim.state.instances.values()].filter((i) => i.state === "running" && i.generation === 2);
+          expect(gen2).toHaveLength(replicas);
+          expect(sim.state.instances.size).toBe(replicas);
+        },
+      ),
+      params,
+    );
+  });
+
+  test("6: every instance on an Offline node is replaced elsewhere", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 5 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), (nodes, replicaCounts, victim) => {
+        const sim = new Sim();
+        for (let i = 0; i < nodes; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+        sim.turn(replicaCounts.map((r, i) => applyCommand(`w${i}`, { replicas: r, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })));
+        sim.settle();
+        const dead = `node-${victim % nodes}`;
+        const onDead = [...sim.state.instances.values()].filter((i) => i.node === dead).map((i) => i.id);
+        sim.kill(dead);
+        sim.advance(DEFAULT_POLICY.offlineAfterMs + 1_000);
+        sim.settle();
+        expect(sim.state.nodes.get(dead)!.health).toBe("offline");
+        for (const id of onDead) expect(sim.state.instances.get(id)?.state ?? "forgotten").toBe("lost");
+        replicaCounts.forEach((r, i) => {
+          const live = [...sim.state.instances.values()].filter((x) => x.workload === `w${i}` && x.state === "running");
+          expect(live).toHaveLength(r);
+          for (const x of live) expect(x.node).not.toBe(dead);
+        });
+      }),
+      params,
+    );
+  });
+
+  test("7: a rejected transition or report never changes state", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...INSTANCE_STATES), fc.constantFrom(...INSTANCE_EVENT_TYPES), (from, type) => {
+        const event = type === "place" ? { type, node: "n" } : type === "fail" || type === "stop" ? { type, reason: "r" } : { type };
+        const r = transition(from, event as Parameters<typeof transition>[1]);
+        if (!r.ok) expect(r.rejection).toEqual({ kind: "InvalidTransition", from, event: type });
+      }),
+      params,
+    );
+    fc.assert(
+      fc.property(
+        fc.array(opArb, { maxLength: 10 }),
+        fc.record({
+          pick: fc.nat(),
+          node: fc.constantFrom("node-0", "node-1", "elsewhere"),
+          state: fc.constantFrom("provisioning" as const, "running" as const, "failed" as const, "stopped" as const),
+          generation: fc.integer({ min: 0, max: 3 }),
+        }),
+        (ops, report) => {
+          const fleet: SimNode[] = [0, 1].map((i) => ({ name: `node-${i}`, capacity: { cpuMillis: 4000, memoryMb: 4096 }, labels: { zone: "a" } }));
+          const sim = new Sim();
+          for (const n of fleet) sim.connect(n);
+          sim.turn([applyCommand("w0", { replicas: 3, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })]);
+          for (const op of ops) perform(sim, fleet, op);
+          const ids = [...sim.state.instances.keys()];
+          const instanceId = ids.length > 0 ? ids[report.pick % ids.length]! : "w0-0.999";
+          const snapshot = structuredClone(sim.state);
+          const d = decide(sim.state, { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" }, sim.now);
+          expect(sim.state).toEqual(snapshot);
+          if (d.rejection) {
+            expect(d.events).toEqual([]);
+            const command: Command = { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" };
+            const r = runTurn(sim.state, [command], sim.now, DEFAULT_POLICY, false);
+            expect(r.decisions[0]!.rejection).toEqual(d.rejection);
+            expect(r.events).toEqual([]);
+            expect(sim.state).toEqual(snapshot);
+          }
+        },
+      ),
+      params,
+    );
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * A simulated fleet around the pure core, for property tests and golden logs: agents that
+ * answer every effect at once (or never, when their node is dead), a clock that only moves
+ * when told, and a record of every turn and event.
+ */
+import type { Command } from "../../src/core/decide.js";
+import type { Effect } from "../../src/core/effects.js";
+import type { Capacity, ClusterEvent, ClusterState, WorkloadSpec } from "../../src/core/model.js";
+import { emptyState } from "../../src/core/model.js";
+import { DEFAULT_POLICY, type Plan, type Policy } from "../../src/core/reconcile.js";
+import { runTurn, type TurnResult } from "../../src/core/turn.js";
+
+export interface SimNode {
+  name: string;
+  capacity: Capacity;
+  labels: Record<string, string>;
+}
+
+/** One recorded turn: its inputs, enough to replay it. */
+export interface RecordedTurn {
+  now: number;
+  reconcile: boolean;
+  commands: Command[];
+}
+
+export function spec(overrides: Partial<WorkloadSpec> = {}): WorkloadSpec {
+  return { command: "/bin/sleep", args: ["3600"], env: {}, workingDir: "", image: "", nodeSelector: {}, ...overrides };
+}
+
+export class Sim {
+  readonly state: ClusterState = emptyState();
+  readonly events: ClusterEvent[] = [];
+  readonly turns: RecordedTurn[] = [];
+  readonly plans: Plan[] = [];
+  now: number;
+  /** Nodes whose agent neither heartbeats nor answers. */
+  readonly dead = new Set<string>();
+  /** What each live agent holds: instance id → generation. */
+  readonly held = new Map<string, Map<string, number>>();
+  private readonly sessions = new Map<string, number>();
+  private nextSession = 1;
+  private inbox: Command[] = [];
+  /** Every turn's result, for invariant checks. */
+  onTurn: (result: TurnResult, sim: Sim) => void = () => {};
+
+  constructor(
+    readonly policy: Policy = DEFAULT_POLICY,
+    start = 1_000_000,
+  ) {
+    this.now = start;
+  }
+
+  /** Runs one writer turn with the given commands plus whatever the agents reported. */
+  turn(commands: Command[] = [], reconcile = true): TurnResult {
+    const all = [...this.inbox, ...commands];
+    this.inbox = [];
+    this.turns.push({ now: this.now, reconcile, commands: structuredClone(all) });
+    const result = runTurn(this.state, all, this.now, this.policy, reconcile);
+    this.events.push(...result.events);
+    if (result.plan) this.plans.push(result.plan);
+    this.onTurn(result, this);
+    this.deliver(result.effects);
+    return result;
+  }
+
+  /** Turns until nothing is left to report and a reconcile pass changes nothing. */
+  settle(maxTurns = 50): void {
+    for (let i = 0; i < maxTurns; i++) {
+      const r = this.turn();
+      if (this.inbox.length === 0 && r.events.every((e) => e.type === "NodeHeartbeatReceived")) return;
+    }
+    throw new Error(`fleet did not settle within ${maxTurns} turns`);
+  }
+
+  connect(node: SimNode): void {
+    this.dead.delete(node.name);
+    const session = this.nextSession++;
+    this.sessions.set(node.name, session);
+    const held = this.held.get(node.name) ?? new Map<string, number>();
+    this.held.set(node.name, held);
+    this.inbox.push({
+      type: "AgentConnected",
+      node: node.name,
+      session,
+      executors: ["process", "docker"],
+      version: "sim",
+      labels: node.labels,
+      capacity: node.capacity,
+      instances: [...held].map(([id, generation]) => ({ id, generation, state: "running" as const })),
+    });
+  }
+
+  /** The node's agent stops answering (its processes keep running, as after a network cut). */
+  kill(node: string): void {
+    this.dead.add(node);
+  }
+
+  /** Moves the clock; live agents heartbeat once per second, and the periodic reconcile ticks. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now = Math.min(end, this.now + 1_000);
+      const beats: Command[] = [];
+      for (const [node, session] of this.sessions) if (!this.dead.has(node)) beats.push({ type: "Heartbeat", node, session });
+      this.turn(beats, true);
+    }
+  }
+
+  /** An instance exits on its own on its node. */
+  crash(instanceId: string, exitCode = 1): void {
+    const inst = this.state.instances.get(instanceId);
+    if (!inst?.node || this.dead.has(inst.node)) return;
+    this.held.get(inst.node)?.delete(instanceId);
+    this.inbox.push({ type: "ReportInstance", node: inst.node, instanceId, generation: inst.generation, state: "failed", reason: `exited with code ${exitCode}`, exitCode });
+  }
+
+  private deliver(effects: Effect[]): void {
+    for (const e of effects) {
+      if (this.dead.has(e.node)) continue;
+      const held = this.held.get(e.node)!;
+      const report = (state: "provisioning" | "running" | "stopped") =>
+        this.inbox.push({ type: "ReportInstance", node: e.node, instanceId: e.instanceId, generation: e.generation, state, reason: "" });
+      if (e.type === "StartInstance") {
+        held.set(e.instanceId, e.generation);
+        report("provisioning");
+        report("running");
+      } else {
+        held.delete(e.instanceId);
+        report("stopped");
+      }
+    }
+  }
+}

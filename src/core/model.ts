@@ -177,10 +177,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     state.workloads.set(e.workload.name, { ...e.workload, deleting: false, createdAt: prior?.createdAt ?? e.at });
   },
   WorkloadDeleteRequested(state, e) {
-    const w = state.workloads.get(e.name);
-    if (w) w.deleting = true;
+    must(state.workloads, e.name, "workload").deleting = true;
   },
   WorkloadRemoved(state, e) {
+    must(state.workloads, e.name, "workload");
     state.workloads.delete(e.name);
   },
   InstanceCreated(state, e) {
@@ -204,8 +204,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     });
   },
   InstanceTransitioned(state, e) {
-    const inst = state.instances.get(e.id);
-    if (!inst) throw new Error(`event log is inconsistent: InstanceTransitioned for unknown instance ${e.id}`);
+    const inst = must(state.instances, e.id, "instance");
     const result = transition(inst.state, e.event);
     if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
     inst.state = result.state;
@@ -235,6 +234,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     }
   },
   InstanceRemoved(state, e) {
+    must(state.instances, e.id, "instance");
     state.instances.delete(e.id);
   },
   NodeConnected(state, e) {
@@ -255,34 +255,28 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     });
   },
   NodeHealthChanged(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) node.health = e.to;
+    const node = must(state.nodes, e.name, "node");
+    if (node.health !== e.from) throw new Error(`event log is inconsistent: node ${e.name} is ${node.health}, not ${e.from}`);
+    node.health = e.to;
   },
   NodeCordoned(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) node.schedulable = false;
+    must(state.nodes, e.name, "node").schedulable = false;
   },
   NodeUncordoned(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) {
-      node.schedulable = true;
-      node.draining = false;
-    }
+    const node = must(state.nodes, e.name, "node");
+    node.schedulable = true;
+    node.draining = false;
   },
   NodeDrainStarted(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) {
-      node.schedulable = false;
-      node.draining = true;
-    }
+    const node = must(state.nodes, e.name, "node");
+    node.schedulable = false;
+    node.draining = true;
   },
   NodeHeartbeatReceived(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) node.lastHeartbeatAt = e.at;
+    must(state.nodes, e.name, "node").lastHeartbeatAt = e.at;
   },
   NodeDisconnected(state, e) {
-    const node = state.nodes.get(e.name);
-    if (node) node.connected = false;
+    must(state.nodes, e.name, "node").connected = false;
   },
 };
 
@@ -293,6 +287,13 @@ export function recordCrash(state: ClusterState, workload: string, node: string,
   times.push(at);
   if (times.length > CRASH_HISTORY) times.shift();
   state.crashes.set(key, times);
+}
+
+/** The entry an event refers to; a log that names a missing one is refused, loudly. */
+function must<V>(map: Map<string, V>, key: string, what: string): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`event log is inconsistent: unknown ${what} ${key}`);
+  return value;
 }
 
 /** Applies one event to the state, in place. Throws only when the log itself is inconsistent. */

@@ -39,7 +39,13 @@ export class AgentGateway {
     for (const effect of effects) {
       const session = this.sessions.get(effect.node);
       if (!session) {
-        this.log.debug("effect held: node not connected", { node: effect.node, effect: effect.type, instance: effect.instanceId });
+        this.log.debug("effect held: node not connected", { node: effect.node, effect: effect.type });
+        continue;
+      }
+      if (effect.type === "DisconnectNode") {
+        this.log.warn("node declared offline; closing its stream", { node: effect.node });
+        this.sessions.delete(effect.node);
+        session.stream.emit("error", { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" });
         continue;
       }
       const commandId = this.nextCommandId++;

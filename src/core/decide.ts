@@ -56,7 +56,10 @@ export type CommandType = Command["type"];
 export interface Decision {
   events: ClusterEvent[];
   effects: Effect[];
-  /** Set when the command was refused; then events and effects are empty. */
+  /**
+   * Set when the command was refused; then no events are recorded. Effects may remain: a
+   * report about an instance nobody knows is refused AND that instance is told to stop.
+   */
   rejection?: Rejection;
   /** For ApplyWorkload: whether anything changed. */
   changed?: boolean;
@@ -179,7 +182,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
   Heartbeat(state, c, now) {
     const node = state.nodes.get(c.node);
     if (!node) return refuse({ kind: "UnknownNode", name: c.node });
-    if (node.session !== c.session) return refuse({ kind: "StaleSession", node: c.node });
+    // An Offline node's instances were given up; it comes back only through a new hello,
+    // which reconciles what it still runs.
+    if (node.session !== c.session || node.health === "offline") return refuse({ kind: "StaleSession", node: c.node });
     return accept([{ type: "NodeHeartbeatReceived", at: now, name: c.node }]);
   },
 
@@ -213,6 +218,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     }
     if (inst.node !== c.node) return refuse({ kind: "WrongNode", id: inst.id, node: inst.node, reportedBy: c.node });
     if (c.generation < inst.generation) return refuse({ kind: "StaleGeneration", id: inst.id, reported: c.generation, current: inst.generation });
+    // A retried report of the state already recorded changes nothing (the agent resends after
+    // reconnecting); it is not an invalid transition.
+    if (inst.state === c.state) return accept();
     const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode)!;
     const result = transition(inst.state, event);
     if (!result.ok) return refuse(result.rejection);

@@ -3,4 +3,6 @@ import type { WorkloadSpec } from "./model.js";
 
 export type Effect =
   | { type: "StartInstance"; node: string; instanceId: string; name: string; workload: string; generation: number; spec: WorkloadSpec }
-  | { type: "StopInstance"; node: string; instanceId: string; generation: number; gracePeriodMs: number };
+  | { type: "StopInstance"; node: string; instanceId: string; generation: number; gracePeriodMs: number }
+  /** End the node's stream: it was declared Offline and must reconnect (hello) to return. */
+  | { type: "DisconnectNode"; node: string };

@@ -48,6 +48,8 @@ export interface Instance {
   exitCode: number | null;
   /** When it was last seen failing: its process is known to have exited. */
   failedAt: number | null;
+  /** When it was last seen entering Running. */
+  runningSince: number | null;
   updatedAt: number;
 }
 
@@ -200,6 +202,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       reason: e.reason,
       exitCode: null,
       failedAt: null,
+      runningSince: null,
       updatedAt: e.at,
     });
   },
@@ -219,6 +222,9 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         inst.exitCode = e.event.exitCode ?? null;
         inst.failedAt = e.at;
         if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
+        break;
+      case "run":
+        inst.runningSince = e.at;
         break;
       case "lose":
         inst.desired = "stop";

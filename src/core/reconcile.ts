@@ -96,6 +96,8 @@ function seqOf(id: string): number {
 }
 
 interface WorkloadView {
+  /** Replica indexes whose instance was lost: their replacements are placed with cause "lost". */
+  lostSlots: Set<number>;
   /** Desired-run instances that are not stopped or lost. */
   running: Instance[];
   /** Instances counted against replicas + max_surge (see countsAgainstSurge). */
@@ -118,7 +120,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
     let v = views.get(name);
-    if (!v) views.set(name, (v = { running: [], nonTerminal: 0, holding: 0 }));
+    if (!v) views.set(name, (v = { lostSlots: new Set(), running: [], nonTerminal: 0, holding: 0 }));
     return v;
   };
   const released = new Set<string>();
@@ -128,6 +130,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       continue;
     }
     if (inst.state === "lost") {
+      view(inst.workload).lostSlots.add(inst.index);
       if (now - inst.updatedAt >= policy.lostRetentionMs || !state.workloads.has(inst.workload)) out.forget.push({ instance: inst.id });
       continue;
     }
@@ -136,6 +139,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       if (h === "offline") {
         out.markLost.push({ instance: inst.id, node: inst.node });
         released.add(inst.id);
+        view(inst.workload).lostSlots.add(inst.index);
         continue;
       }
       // Late heartbeats: leave its instances alone until the node is Offline or back.
@@ -156,7 +160,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const names = [...state.workloads.keys()].sort();
   for (const name of names) {
     const workload = state.workloads.get(name)!;
-    planWorkload(out, placer, state, workload, views.get(name) ?? { running: [], nonTerminal: 0, holding: 0 }, now);
+    planWorkload(out, placer, state, workload, views.get(name) ?? { lostSlots: new Set(), running: [], nonTerminal: 0, holding: 0 }, now);
   }
   return out;
 }
@@ -186,7 +190,7 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
   const budget = { nonTerminal: v.nonTerminal, available };
 
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now);
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots.has(index));
   }
 }
 
@@ -206,6 +210,7 @@ function planSlot(
   isOutdated: (i: Instance) => boolean,
   budget: Budget,
   now: number,
+  lost: boolean,
 ): void {
   const failed = slot.filter((i) => i.state === "failed");
   const live = slot.filter((i) => i.state !== "failed");
@@ -275,7 +280,7 @@ function planSlot(
 
   const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || seqOf(b.id) > seqOf(a.id) ? b : a), undefined);
   if (lastFailure === undefined) {
-    create(fresh(0, "new"));
+    create(fresh(0, lost ? "lost" : "new"));
     return;
   }
   const held = restartGate(lastFailure, spec, now);
@@ -283,7 +288,9 @@ function planSlot(
     hold(held, lastFailure.id);
     return;
   }
-  if (create(fresh(lastFailure.attempt + 1, "restart"))) for (const f of failed) stop(f, f.reason);
+  // A copy that ran long enough before failing starts the backoff over.
+  const ranLong = lastFailure.runningSince !== null && lastFailure.failedAt! - lastFailure.runningSince >= spec.restartResetMs;
+  if (create(fresh(ranLong ? 0 : lastFailure.attempt + 1, "restart"))) for (const f of failed) stop(f, f.reason);
 }
 
 export interface Commit {
@@ -308,7 +315,10 @@ export function commitPlan(state: ClusterState, p: Plan): Commit {
       spec: workload.spec,
     });
 
-  for (const h of p.health) events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
+  for (const h of p.health) {
+    events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
+    if (h.to === "offline") effects.push({ type: "DisconnectNode", node: h.node });
+  }
   for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
   for (const n of p.place) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;

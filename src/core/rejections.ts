@@ -35,7 +35,7 @@ export function describeRejection(r: Rejection): string {
     case "UnknownNode":
       return `node "${r.name}" not found`;
     case "StaleSession":
-      return `node "${r.node}" has a newer agent stream; this one is no longer current`;
+      return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

@@ -20,6 +20,8 @@ export interface ResolvedSpec {
   maxUnavailable: number;
   maxSurge: number;
   stopGracePeriodMs: number;
+  /** A copy that ran this long before failing is restarted with the backoff reset. */
+  restartResetMs: number;
 }
 
 export const SPEC_DEFAULTS = {
@@ -32,6 +34,9 @@ export const SPEC_DEFAULTS = {
   maxSurge: 1,
   stopGracePeriodMs: 10_000,
 } as const;
+
+/** A copy that ran for this many max_backoffs before failing restarts the backoff (30s → 5 min). */
+const RESTART_RESET_FACTOR = 10;
 
 /** Milliseconds in a proto Duration; undefined when unset. */
 export function durationMs(d: Duration | undefined): number | undefined {
@@ -61,6 +66,7 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
     maxUnavailable: spec.update?.maxUnavailable ?? SPEC_DEFAULTS.maxUnavailable,
     maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
+    restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
   };
 }
 

@@ -24,6 +24,7 @@ function failed(attempt: number, exitCode: number | null, at: number): Instance 
     reason: `exited with code ${exitCode}`,
     exitCode,
     failedAt: at,
+    runningSince: null,
     updatedAt: at,
   };
 }

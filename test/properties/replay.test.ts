@@ -44,7 +44,7 @@ for (const name of ["fleet-lifecycle"]) {
     test("the story it tells: rolling update, lost node replaced, crash restarted with backoff, drain, delete", () => {
       const lines = plans.map((l) => JSON.parse(l));
       const causes = new Set(lines.filter((l) => l.action === "place").map((l) => l.cause));
-      expect([...causes].sort()).toEqual(["drain", "new", "restart", "update"]);
+      expect([...causes].sort()).toEqual(["drain", "lost", "new", "restart", "update"]);
       expect(lines.some((l) => l.action === "markLost")).toBe(true);
       expect(lines.some((l) => l.skip === "restart-backoff")).toBe(true);
       expect(lines.some((l) => l.skip === "node-unreachable")).toBe(true);

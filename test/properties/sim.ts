@@ -38,6 +38,7 @@ export class Sim {
   /** What each live agent holds: instance id → generation. */
   readonly held = new Map<string, Map<string, number>>();
   private readonly sessions = new Map<string, number>();
+  private readonly nodes = new Map<string, SimNode>();
   private nextSession = 1;
   private inbox: Command[] = [];
   /** Every turn's result, for invariant checks. */
@@ -73,6 +74,7 @@ export class Sim {
   }
 
   connect(node: SimNode): void {
+    this.nodes.set(node.name, node);
     this.dead.delete(node.name);
     const session = this.nextSession++;
     this.sessions.set(node.name, session);
@@ -117,6 +119,11 @@ export class Sim {
   private deliver(effects: Effect[]): void {
     for (const e of effects) {
       if (this.dead.has(e.node)) continue;
+      if (e.type === "DisconnectNode") {
+        // A live agent whose stream was cut reconnects at once.
+        this.connect(this.nodes.get(e.node)!);
+        continue;
+      }
       const held = this.held.get(e.node)!;
       const report = (state: "provisioning" | "running" | "stopped") =>
         this.inbox.push({ type: "ReportInstance", node: e.node, instanceId: e.instanceId, generation: e.generation, state, reason: "" });

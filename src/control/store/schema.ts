@@ -50,6 +50,7 @@ export const instances = sqliteTable(
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
     failedAt: integer("failed_at"),
+    runningSince: integer("running_since"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("instances_workload").on(t.workload)],

@@ -105,6 +105,7 @@ export class Store {
         reason: i.reason,
         exitCode: i.exitCode,
         failedAt: i.failedAt,
+        runningSince: i.runningSince,
         updatedAt: i.updatedAt,
       });
     }
@@ -207,6 +208,7 @@ export class Store {
           reason: i.reason,
           exitCode: i.exitCode,
           failedAt: i.failedAt,
+          runningSince: i.runningSince,
           updatedAt: i.updatedAt,
         };
         tx.insert(schema.instances).values(row).onConflictDoUpdate({ target: schema.instances.id, set: row }).run();

@@ -1,6 +1,7 @@
 ALTER TABLE `instances` ADD `cpu_millis` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `instances` ADD `memory_mb` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `instances` ADD `failed_at` integer;--> statement-breakpoint
+ALTER TABLE `instances` ADD `running_since` integer;--> statement-breakpoint
 ALTER TABLE `nodes` ADD `labels` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
 ALTER TABLE `nodes` ADD `cpu_millis` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `nodes` ADD `memory_mb` integer DEFAULT 0 NOT NULL;--> statement-breakpoint

@@ -1,0 +1,316 @@
+/**
+ * decide(): each command against a small state, asserting the events, effects and rejections
+ * it returns as plain data. A refused command records nothing and leaves the state as it was.
+ */
+import { describe, expect, test } from "bun:test";
+import { type Command, decide } from "../../src/core/decide.js";
+import { type ClusterState, emptyState, replay } from "../../src/core/model.js";
+import { CAPACITY, created, nodeConnected, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+
+const SPEC = spec();
+
+function applyCmd(name: string, over: { spec?: ReturnType<typeof spec> | undefined; labels?: Record<string, string> } = {}): Command {
+  return { type: "ApplyWorkload", name, labels: over.labels ?? {}, spec: "spec" in over ? over.spec : SPEC };
+}
+
+/** Node n1 (session 1), workload web with 3 replicas: web-0.1 scheduled, web-1.2 running, web-2.3 stopping, all on n1. */
+function clusterOnN1(): ClusterState {
+  return replay([
+    nodeConnected("n1", T0),
+    workloadApplied("web", T0, { spec: spec({ replicas: 3 }) }),
+    created("web-0.1", T0),
+    transitioned("web-0.1", T0, { type: "place", node: "n1" }),
+    created("web-1.2", T0),
+    transitioned("web-1.2", T0, { type: "place", node: "n1" }),
+    transitioned("web-1.2", T0, { type: "provision" }),
+    transitioned("web-1.2", T0, { type: "run" }),
+    created("web-2.3", T0),
+    transitioned("web-2.3", T0, { type: "place", node: "n1" }),
+    transitioned("web-2.3", T0, { type: "provision" }),
+    transitioned("web-2.3", T0, { type: "run" }),
+    transitioned("web-2.3", T0, { type: "stop", reason: "scaled down to 2" }),
+  ]);
+}
+
+describe("ApplyWorkload", () => {
+  test("a new workload is recorded at generation 1", () => {
+    expect(decide(emptyState(), applyCmd("web", { labels: { tier: "front" } }), T0)).toEqual({
+      events: [{ type: "WorkloadApplied", at: T0, workload: { name: "web", labels: { tier: "front" }, spec: SPEC, generation: 1, templateGeneration: 1 } }],
+      effects: [],
+      changed: true,
+    });
+  });
+
+  test("applying the identical workload again records nothing", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    // A fresh copy, not the same object: equality is by value.
+    const d = decide(state, applyCmd("web", { spec: structuredClone(SPEC) }), T0 + 1);
+    expect(d).toEqual({ events: [], effects: [], changed: false });
+    expect(d.rejection).toBeUndefined();
+  });
+
+  test("an unset optional field equals an absent one", () => {
+    const state = replay([workloadApplied("web", T0, { spec: spec({ replicas: undefined }) })]);
+    const { replicas: _, ...withoutReplicas } = SPEC;
+    expect(decide(state, applyCmd("web", { spec: withoutReplicas as typeof SPEC }), T0).changed).toBe(false);
+  });
+
+  test("a changed command line is recorded at the next generation, and instances must change", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    const v2 = spec({ args: ["2000"] });
+    expect(decide(state, applyCmd("web", { spec: v2 }), T0 + 1)).toEqual({
+      events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: {}, spec: v2, generation: 2, templateGeneration: 2 } }],
+      effects: [],
+      changed: true,
+    });
+  });
+
+  // What an instance runs is the spec minus replicas and update strategy: scaling or a new
+  // rollout budget bumps the generation but not templateGeneration, so nothing is replaced.
+  test.each([
+    { what: "replicas", s: spec({ replicas: 5 }) },
+    { what: "the update strategy", s: spec({ update: { maxSurge: 2, maxUnavailable: 0 } }) },
+  ])("a change of only $what keeps templateGeneration", ({ s }) => {
+    const state = replay([workloadApplied("web", T0, { generation: 3, templateGeneration: 2 })]);
+    expect(decide(state, applyCmd("web", { spec: s }), T0 + 1).events).toEqual([
+      { type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: {}, spec: s, generation: 4, templateGeneration: 2 } },
+    ]);
+  });
+
+  test("a labels-only change is recorded at the same generation", () => {
+    const state = replay([workloadApplied("web", T0, { generation: 4, templateGeneration: 3 })]);
+    expect(decide(state, applyCmd("web", { labels: { team: "a" } }), T0 + 1)).toEqual({
+      events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: { team: "a" }, spec: SPEC, generation: 4, templateGeneration: 3 } }],
+      effects: [],
+      changed: true,
+    });
+  });
+
+  test.each([
+    { what: "an upper-case name", name: "Web", s: SPEC, field: "workload.name" },
+    { what: "a 64-character name", name: "a".repeat(64), s: SPEC, field: "workload.name" },
+    { what: "an empty name", name: "", s: SPEC, field: "workload.name" },
+    { what: "a name ending in '-'", name: "web-", s: SPEC, field: "workload.name" },
+    { what: "no spec", name: "web", s: undefined, field: "workload.spec" },
+    { what: "no command and no image", name: "web", s: spec({ command: "" }), field: "workload.spec.command" },
+    { what: "a relative command", name: "web", s: spec({ command: "sleep" }), field: "workload.spec.command" },
+    { what: "too many replicas", name: "web", s: spec({ replicas: 10_001 }), field: "workload.spec.replicas" },
+    { what: "a bad env name", name: "web", s: spec({ env: { "1X": "v" } }), field: "workload.spec.env.1X" },
+  ])("$what is refused, naming $field", ({ name, s, field }) => {
+    const d = decide(emptyState(), applyCmd(name, { spec: s }), T0);
+    expect(d).toEqual({ events: [], effects: [], rejection: { kind: "InvalidArgument", field, expected: expect.any(String) } });
+  });
+
+  test("the refusal says what was expected", () => {
+    expect(decide(emptyState(), applyCmd("a".repeat(64)), T0).rejection).toEqual({
+      kind: "InvalidArgument",
+      field: "workload.name",
+      expected: "at most 63 characters, got 64",
+    });
+    expect(decide(emptyState(), applyCmd("a".repeat(63)), T0).rejection).toBeUndefined();
+  });
+
+  test("a workload being deleted cannot be applied", () => {
+    const state = replay([workloadApplied("web", T0), { type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
+    expect(decide(state, applyCmd("web"), T0)).toEqual({ events: [], effects: [], rejection: { kind: "WorkloadDeleting", name: "web" } });
+  });
+});
+
+describe("DeleteWorkload", () => {
+  test("an unknown workload is refused", () => {
+    expect(decide(emptyState(), { type: "DeleteWorkload", name: "nope" }, T0)).toEqual({
+      events: [],
+      effects: [],
+      rejection: { kind: "UnknownWorkload", name: "nope" },
+    });
+  });
+
+  test("a known workload is marked for deletion, once", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    expect(decide(state, { type: "DeleteWorkload", name: "web" }, T0).events).toEqual([{ type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
+    const deleting = replay([workloadApplied("web", T0), { type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
+    expect(decide(deleting, { type: "DeleteWorkload", name: "web" }, T0)).toEqual({ events: [], effects: [] });
+  });
+});
+
+describe("ReportInstance", () => {
+  test("a valid report becomes the matching transition", () => {
+    expect(decide(clusterOnN1(), report("n1", "web-0.1", "provisioning"), T0 + 5)).toEqual({
+      events: [{ type: "InstanceTransitioned", at: T0 + 5, id: "web-0.1", event: { type: "provision" } }],
+      effects: [],
+    });
+    expect(decide(clusterOnN1(), report("n1", "web-1.2", "failed", { reason: "exited with code 3", exitCode: 3 }), T0).events).toEqual([
+      { type: "InstanceTransitioned", at: T0, id: "web-1.2", event: { type: "fail", reason: "exited with code 3", exitCode: 3 } },
+    ]);
+  });
+
+  test("an unknown instance reported running is refused, and the agent is told to stop it", () => {
+    expect(decide(clusterOnN1(), report("n1", "web-0.99", "running"), T0)).toEqual({
+      events: [],
+      effects: [{ type: "StopInstance", node: "n1", instanceId: "web-0.99", generation: 1, gracePeriodMs: 10_000 }],
+      rejection: { kind: "UnknownInstance", id: "web-0.99" },
+    });
+  });
+
+  test("an unknown instance reported stopped is refused with nothing to do", () => {
+    expect(decide(clusterOnN1(), report("n1", "web-0.99", "stopped"), T0)).toEqual({
+      events: [],
+      effects: [],
+      rejection: { kind: "UnknownInstance", id: "web-0.99" },
+    });
+  });
+
+  // Each of these must leave the state exactly as it was and record nothing.
+  test.each([
+    { what: "from the wrong node", c: report("n2", "web-0.1", "provisioning"), rejection: { kind: "WrongNode", id: "web-0.1", node: "n1", reportedBy: "n2" } },
+    {
+      what: "with a stale generation",
+      c: report("n1", "web-0.1", "provisioning", { generation: 0 }),
+      rejection: { kind: "StaleGeneration", id: "web-0.1", reported: 0, current: 1 },
+    },
+    {
+      what: "running while scheduled (provision was skipped)",
+      c: report("n1", "web-0.1", "running"),
+      rejection: { kind: "InvalidTransition", from: "scheduled", event: "run" },
+    },
+    { what: "stopped while running", c: report("n1", "web-1.2", "stopped"), rejection: { kind: "InvalidTransition", from: "running", event: "finish" } },
+  ])("a report $what is refused", ({ c, rejection }) => {
+    const state = clusterOnN1();
+    const before = structuredClone(state);
+    expect(decide(state, c, T0)).toEqual({ events: [], effects: [], rejection });
+    expect(state).toEqual(before);
+  });
+});
+
+test("a retried report of the recorded state is accepted and changes nothing", () => {
+  const state = clusterOnN1();
+  const before = structuredClone(state);
+  expect(decide(state, report("n1", "web-1.2", "running"), T0)).toEqual({ events: [], effects: [], changed: undefined });
+  expect(state).toEqual(before);
+});
+
+describe("AgentConnected", () => {
+  const connect = (instances: Array<{ id: string; generation: number; state: "running" | "provisioning" | "stopped" | "failed" }>): Command => ({
+    type: "AgentConnected",
+    node: "n1",
+    session: 2,
+    executors: ["process"],
+    version: "test",
+    labels: { zone: "a" },
+    capacity: CAPACITY,
+    instances,
+  });
+  const NODE_CONNECTED = nodeConnected("n1", T0 + 1, { session: 2, labels: { zone: "a" } });
+
+  test("an agent holding nothing: Start resent for what it never got, the running one is lost, the stopping one finished", () => {
+    const state = clusterOnN1();
+    const before = structuredClone(state);
+    expect(decide(state, connect([]), T0 + 1)).toEqual({
+      events: [
+        NODE_CONNECTED,
+        { type: "InstanceTransitioned", at: T0 + 1, id: "web-1.2", event: { type: "fail", reason: "lost: the agent no longer holds it" } },
+        { type: "InstanceTransitioned", at: T0 + 1, id: "web-2.3", event: { type: "finish" } },
+      ],
+      effects: [
+        { type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: spec({ replicas: 3 }) },
+      ],
+    });
+    expect(state).toEqual(before);
+  });
+
+  test("an agent holding everything: the record catches up, the wanted stop is resent", () => {
+    const d = decide(
+      clusterOnN1(),
+      connect([
+        { id: "web-0.1", generation: 1, state: "provisioning" },
+        { id: "web-1.2", generation: 1, state: "running" },
+        { id: "web-2.3", generation: 1, state: "running" },
+      ]),
+      T0 + 1,
+    );
+    expect(d).toEqual({
+      events: [NODE_CONNECTED, { type: "InstanceTransitioned", at: T0 + 1, id: "web-0.1", event: { type: "provision" } }],
+      effects: [{ type: "StopInstance", node: "n1", instanceId: "web-2.3", generation: 1, gracePeriodMs: 10_000 }],
+    });
+  });
+
+  test("the record catches up along the machine: scheduled held as running is provision, run", () => {
+    const d = decide(clusterOnN1(), connect([{ id: "web-0.1", generation: 1, state: "running" }, { id: "web-1.2", generation: 1, state: "running" }]), T0 + 1);
+    expect(d.events.filter((e) => e.type === "InstanceTransitioned" && e.id === "web-0.1")).toEqual([
+      { type: "InstanceTransitioned", at: T0 + 1, id: "web-0.1", event: { type: "provision" } },
+      { type: "InstanceTransitioned", at: T0 + 1, id: "web-0.1", event: { type: "run" } },
+    ]);
+  });
+
+  test("an instance the control plane does not know is stopped; a stopped one is left alone", () => {
+    const d = decide(
+      replay([nodeConnected("n1", T0)]),
+      connect([
+        { id: "ghost-0.7", generation: 3, state: "running" },
+        { id: "gone-0.8", generation: 1, state: "stopped" },
+      ]),
+      T0 + 1,
+    );
+    expect(d).toEqual({
+      events: [NODE_CONNECTED],
+      effects: [{ type: "StopInstance", node: "n1", instanceId: "ghost-0.7", generation: 3, gracePeriodMs: 10_000 }],
+    });
+  });
+});
+
+describe("AgentConnected with a Lost instance (replaced while its node was Offline)", () => {
+  function lostOnN1(): ClusterState {
+    return replay([
+      nodeConnected("n1", T0),
+      workloadApplied("web", T0),
+      created("web-0.1", T0),
+      transitioned("web-0.1", T0, { type: "place", node: "n1" }),
+      transitioned("web-0.1", T0, { type: "provision" }),
+      transitioned("web-0.1", T0, { type: "run" }),
+      transitioned("web-0.1", T0 + 6_000, { type: "lose" }),
+    ]);
+  }
+  const reconnect = (instances: Array<{ id: string; generation: number; state: "running" }>): Command => ({
+    type: "AgentConnected",
+    node: "n1",
+    session: 2,
+    executors: ["process"],
+    version: "test",
+    labels: {},
+    capacity: CAPACITY,
+    instances,
+  });
+
+  test("still held: the agent is told to stop it; the record stays Lost until it reports stopped", () => {
+    const d = decide(lostOnN1(), reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000);
+    expect(d.events.map((e) => e.type)).toEqual(["NodeConnected"]);
+    expect(d.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+  });
+
+  test("no longer held: it is recorded as finished", () => {
+    const d = decide(lostOnN1(), reconnect([]), T0 + 7_000);
+    expect(d.events.slice(1)).toEqual([{ type: "InstanceTransitioned", at: T0 + 7_000, id: "web-0.1", event: { type: "finish" } }]);
+    expect(d.effects).toEqual([]);
+  });
+});
+
+describe("AgentDisconnected and Heartbeat", () => {
+  const state = replay([nodeConnected("n1", T0, { session: 2 })]);
+
+  test("a close of an older stream records nothing", () => {
+    expect(decide(state, { type: "AgentDisconnected", node: "n1", session: 1 }, T0)).toEqual({ events: [], effects: [] });
+  });
+
+  test("a close of the current stream records the disconnection", () => {
+    expect(decide(state, { type: "AgentDisconnected", node: "n1", session: 2 }, T0)).toEqual({
+      events: [{ type: "NodeDisconnected", at: T0, name: "n1" }],
+      effects: [],
+    });
+  });
+
+  test("heartbeats: current session accepted, older session and unknown node refused", () => {
+    expect(decide(state, { type: "Heartbeat", node: "n1", session: 2 }, T0 + 1).events).toEqual([{ type: "NodeHeartbeatReceived", at: T0 + 1, name: "n1" }]);
+    expect(decide(state, { type: "Heartbeat", node: "n1", session: 1 }, T0).rejection).toEqual({ kind: "StaleSession", node: "n1" });
+    expect(decide(state, { type: "Heartbeat", node: "n9", session: 2 }, T0).rejection).toEqual({ kind: "UnknownNode", name: "n9" });
+  });
+});

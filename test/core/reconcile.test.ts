@@ -1,0 +1,402 @@
+/**
+ * The reconciler as data: small cluster states built from events, the plan they lead to, the
+ * events and effects a commit records, and that planning again after executing changes nothing.
+ */
+import { describe, expect, test } from "bun:test";
+import { decide } from "../../src/core/decide.js";
+import { type ClusterState, replay } from "../../src/core/model.js";
+import { commitPlan, DEFAULT_POLICY, emptyPlan, isEmptyPlan, type Plan, plan, summarize } from "../../src/core/reconcile.js";
+import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+
+const SPEC = spec();
+
+/** Reports from the agent go through decide(), as the writer does. */
+function agentReports(state: ClusterState, now: number, ...commands: ReturnType<typeof report>[]): void {
+  for (const c of commands) {
+    const d = decide(state, c, now);
+    if (d.rejection) throw new Error(`report refused: ${JSON.stringify(d.rejection)}`);
+    apply(state, d.events);
+  }
+}
+
+/** One node n1 and workload `web` (1 replica) whose instance web-0.1 runs on n1. */
+function oneRunning(): ClusterState {
+  return replay([
+    nodeConnected("n1", T0),
+    workloadApplied("web", T0),
+    { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "" },
+    transitioned("web-0.1", T0, { type: "place", node: "n1" }),
+    transitioned("web-0.1", T0, { type: "provision" }),
+    transitioned("web-0.1", T0, { type: "run" }),
+  ]);
+}
+
+describe("a new workload on one Ready node", () => {
+  const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0)]);
+
+  test("plan places one instance there, and nothing else", () => {
+    expect(plan(state, T0)).toEqual({
+      ...emptyPlan(T0),
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "n1" }],
+    });
+  });
+
+  test("commitPlan records the instance and asks the node to start it", () => {
+    expect(commitPlan(state, plan(state, T0))).toEqual({
+      events: [
+        { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "" },
+        { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "place", node: "n1" } },
+      ],
+      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
+    });
+  });
+
+  test("plan and commitPlan do not change the state", () => {
+    const before = structuredClone(state);
+    commitPlan(state, plan(state, T0));
+    expect(state).toEqual(before);
+  });
+
+  test("after executing the plan, planning again makes no changes", () => {
+    const s = structuredClone(state);
+    reconcileOnce(s, T0);
+    const again = plan(s, T0);
+    expect(isEmptyPlan(again)).toBe(true);
+    expect(again).toEqual(emptyPlan(T0));
+    expect(summarize(again)).toBe("converged");
+    // Also once the agent has reported it running, a little later.
+    agentReports(s, T0 + 500, report("n1", "web-0.1", "provisioning"), report("n1", "web-0.1", "running"));
+    expect(plan(s, T0 + 1_000)).toEqual(emptyPlan(T0 + 1_000));
+  });
+});
+
+describe("spreading", () => {
+  test("3 replicas on 2 equal nodes go 2/1, ties broken by node name", () => {
+    // b connects first: the order of arrival must not matter, the name does.
+    const state = replay([nodeConnected("b", T0), nodeConnected("a", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
+    const p = plan(state, T0);
+    expect(p.place.map((x) => [x.index, x.node])).toEqual([
+      [0, "a"],
+      [1, "b"],
+      [2, "a"],
+    ]);
+    reconcileOnce(state, T0);
+    expect(isEmptyPlan(plan(state, T0))).toBe(true);
+  });
+});
+
+describe("no Ready node", () => {
+  test("with no nodes at all: pend with the reason, then planning again changes nothing", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    const { plan: p, commit } = reconcileOnce(state, T0);
+    expect(p).toEqual({
+      ...emptyPlan(T0),
+      pend: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no nodes" }],
+    });
+    expect(commit).toEqual({
+      events: [{ type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "no nodes" }],
+      effects: [],
+    });
+
+    const again = plan(state, T0);
+    expect(isEmptyPlan(again)).toBe(true);
+    expect(again.skip).toEqual([{ workload: "web", instance: "web-0.1", gate: "unplaceable", reason: "no nodes" }]);
+    expect(summarize(again)).toBe("converged (1 held)");
+  });
+
+  test("the Pending instance is scheduled once a node is Ready", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    apply(state, [nodeConnected("n1", T0 + 1_000)]);
+    const { plan: p, commit } = reconcileOnce(state, T0 + 1_000);
+    expect(p).toEqual({ ...emptyPlan(T0 + 1_000), schedule: [{ instance: "web-0.1", node: "n1" }] });
+    expect(commit).toEqual({
+      events: [{ type: "InstanceTransitioned", at: T0 + 1_000, id: "web-0.1", event: { type: "place", node: "n1" } }],
+      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
+    });
+    expect(isEmptyPlan(plan(state, T0 + 1_000))).toBe(true);
+  });
+
+  test("a node silent for longer than offlineAfterMs is not used (and is marked offline)", () => {
+    const silentSince = T0 - DEFAULT_POLICY.offlineAfterMs - 1;
+    const state = replay([nodeConnected("old", silentSince), nodeConnected("young", T0), workloadApplied("web", T0)]);
+    expect(plan(state, T0)).toEqual({
+      ...emptyPlan(T0),
+      health: [{ node: "old", from: "ready", to: "offline" }],
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "young" }],
+    });
+  });
+
+  test.each([
+    { silence: DEFAULT_POLICY.suspectAfterMs, health: "ready", placed: true },
+    { silence: DEFAULT_POLICY.suspectAfterMs + 1, health: "suspect", placed: false },
+    { silence: DEFAULT_POLICY.offlineAfterMs, health: "suspect", placed: false },
+    { silence: DEFAULT_POLICY.offlineAfterMs + 1, health: "offline", placed: false },
+  ])("a node silent for $silence ms is $health; used: $placed", ({ silence, health, placed }) => {
+    const state = replay([nodeConnected("n1", T0 - silence), workloadApplied("web", T0)]);
+    const p = plan(state, T0);
+    expect(p.health).toEqual(health === "ready" ? [] : [{ node: "n1", from: "ready", to: health }]);
+    if (placed) expect(p.place.map((x) => x.node)).toEqual(["n1"]);
+    else expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no node fits (1 not Ready)" }]);
+  });
+
+  test("an image workload on a process-only node pends, naming the docker executor", () => {
+    const state = replay([nodeConnected("n1", T0, { executors: ["process"] }), workloadApplied("web", T0, { spec: spec({ image: "nginx:1.27", command: "" }) })]);
+    const p = plan(state, T0);
+    expect(p.place).toEqual([]);
+    expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no node fits (1 no docker executor)" }]);
+    expect(p.pend[0]!.reason).toContain("docker");
+  });
+});
+
+describe("scaling down", () => {
+  test("stops the highest indexes, and planning again changes nothing", () => {
+    const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
+    reconcileOnce(state, T0);
+    for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
+
+    // The recorded fact, as given: replicas 1 at the same generation.
+    const t = T0 + 1_000;
+    apply(state, [heartbeat("n1", t), workloadApplied("web", t, { spec: spec({ replicas: 1 }), generation: 1 })]);
+    const { plan: p, commit } = reconcileOnce(state, t);
+    expect(p).toEqual({
+      ...emptyPlan(t),
+      stop: [
+        { instance: "web-1.2", reason: "scaled down to 1" },
+        { instance: "web-2.3", reason: "scaled down to 1" },
+      ],
+    });
+    expect(commit).toEqual({
+      events: [
+        { type: "InstanceTransitioned", at: t, id: "web-1.2", event: { type: "stop", reason: "scaled down to 1" } },
+        { type: "InstanceTransitioned", at: t, id: "web-2.3", event: { type: "stop", reason: "scaled down to 1" } },
+      ],
+      effects: [
+        { type: "StopInstance", node: "n1", instanceId: "web-1.2", generation: 1, gracePeriodMs: 10_000 },
+        { type: "StopInstance", node: "n1", instanceId: "web-2.3", generation: 1, gracePeriodMs: 10_000 },
+      ],
+    });
+    expect(isEmptyPlan(plan(state, t))).toBe(true);
+  });
+
+  test("scaling through ApplyWorkload stops only the extra copies; the others are kept", () => {
+    const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
+    reconcileOnce(state, T0);
+    for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
+    const d = decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0);
+    apply(state, d.events);
+    expect(state.workloads.get("web")).toMatchObject({ generation: 2, templateGeneration: 1 });
+    expect(plan(state, T0)).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-2.3", reason: "scaled down to 2" }] });
+  });
+
+  test("scaling up adds copies at the new generation and keeps the running ones", () => {
+    const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    agentReports(state, T0, report("n1", "web-0.1", "provisioning"), report("n1", "web-0.1", "running"));
+    apply(state, decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0).events);
+    expect(plan(state, T0)).toEqual({
+      ...emptyPlan(T0),
+      place: [{ workload: "web", index: 1, generation: 2, attempt: 0, resources: RES, cause: "new", node: "n1" }],
+    });
+  });
+});
+
+describe("deleting a workload", () => {
+  test("stops its instances, then forgets them and the workload once the agent reports them stopped", () => {
+    const state = oneRunning();
+    apply(state, [{ type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
+
+    const first = reconcileOnce(state, T0);
+    expect(first.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "workload deleted" }] });
+    expect(first.commit).toEqual({
+      events: [{ type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "stop", reason: "workload deleted" } }],
+      effects: [{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }],
+    });
+    // The stop is in flight: nothing more to do, and the workload stays until it lands.
+    expect(plan(state, T0)).toEqual(emptyPlan(T0));
+    expect(state.workloads.has("web")).toBe(true);
+
+    agentReports(state, T0 + 100, report("n1", "web-0.1", "stopped", { exitCode: 0 }));
+    expect(state.instances.get("web-0.1")!.state).toBe("stopped");
+
+    const second = reconcileOnce(state, T0 + 100);
+    expect(second.plan).toEqual({ ...emptyPlan(T0 + 100), forget: [{ instance: "web-0.1" }], removeWorkload: [{ name: "web" }] });
+    expect(second.commit).toEqual({
+      events: [
+        { type: "InstanceRemoved", at: T0 + 100, id: "web-0.1" },
+        { type: "WorkloadRemoved", at: T0 + 100, name: "web" },
+      ],
+      effects: [],
+    });
+    expect([...state.instances.keys()]).toEqual([]);
+    expect([...state.workloads.keys()]).toEqual([]);
+    expect(plan(state, T0 + 100)).toEqual(emptyPlan(T0 + 100));
+  });
+
+  test("a workload with only a Pending instance is removed in one pass, with no effects", () => {
+    const state = replay([workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    apply(state, [{ type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
+    const { plan: p, commit } = reconcileOnce(state, T0);
+    expect(p).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "workload deleted" }], removeWorkload: [{ name: "web" }] });
+    expect(commit).toEqual({
+      events: [
+        { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "stop", reason: "workload deleted" } },
+        { type: "InstanceRemoved", at: T0, id: "web-0.1" },
+        { type: "WorkloadRemoved", at: T0, name: "web" },
+      ],
+      effects: [],
+    });
+    expect(state.workloads.size + state.instances.size).toBe(0);
+  });
+});
+
+describe("a spec change (generation 2)", () => {
+  test("places a new instance, and stops the old one once the new one runs", () => {
+    const state = oneRunning();
+    const v2 = spec({ args: ["2000"] });
+    apply(state, [workloadApplied("web", T0, { spec: v2, generation: 2 })]);
+
+    const first = reconcileOnce(state, T0);
+    expect(first.plan).toEqual({
+      ...emptyPlan(T0),
+      place: [{ workload: "web", index: 0, generation: 2, attempt: 0, resources: RES, cause: "update", node: "n1" }],
+    });
+    expect(first.commit.effects).toEqual([
+      { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 2, spec: v2 },
+    ]);
+    // The old copy keeps serving until its successor runs.
+    expect(plan(state, T0)).toEqual(emptyPlan(T0));
+
+    agentReports(state, T0, report("n1", "web-0.2", "provisioning", { generation: 2 }), report("n1", "web-0.2", "running", { generation: 2 }));
+    const second = reconcileOnce(state, T0);
+    expect(second.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }] });
+    expect(second.commit.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+    expect(plan(state, T0)).toEqual(emptyPlan(T0));
+  });
+});
+
+describe("a failed instance", () => {
+  const FAILED_AT = T0 + 10_000;
+  const REASON = "exited with code 1";
+
+  function failedOnce(): ClusterState {
+    const state = oneRunning();
+    apply(state, [heartbeat("n1", FAILED_AT)]);
+    agentReports(state, FAILED_AT, report("n1", "web-0.1", "failed", { reason: REASON, exitCode: 1 }));
+    return state;
+  }
+
+  test.each([FAILED_AT, FAILED_AT + 999])("is held by restart backoff at %p, until failedAt + 1000", (now) => {
+    const state = failedOnce();
+    const p = plan(state, now);
+    expect(isEmptyPlan(p)).toBe(true);
+    expect(p.skip).toEqual([
+      { workload: "web", instance: "web-0.1", gate: "restart-backoff", reason: `restart backoff after: ${REASON}`, until: FAILED_AT + 1_000 },
+    ]);
+  });
+
+  test("is replaced with attempt + 1 once the backoff elapsed, and the failed copy is stopped", () => {
+    const state = failedOnce();
+    const now = FAILED_AT + 1_000;
+    const { plan: p, commit } = reconcileOnce(state, now);
+    expect(p).toEqual({
+      ...emptyPlan(now),
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, cause: "restart", node: "n1" }],
+      stop: [{ instance: "web-0.1", reason: REASON }],
+    });
+    expect(commit).toEqual({
+      events: [
+        { type: "InstanceCreated", at: now, id: "web-0.2", workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, reason: "" },
+        { type: "InstanceTransitioned", at: now, id: "web-0.2", event: { type: "place", node: "n1" } },
+        { type: "InstanceTransitioned", at: now, id: "web-0.1", event: { type: "stop", reason: REASON } },
+      ],
+      effects: [
+        { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 1, spec: SPEC },
+        { type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 },
+      ],
+    });
+    expect(isEmptyPlan(plan(state, now))).toBe(true);
+  });
+
+  test("a second consecutive failure doubles the backoff", () => {
+    const state = failedOnce();
+    reconcileOnce(state, FAILED_AT + 1_000);
+    const again = FAILED_AT + 5_000;
+    apply(state, [heartbeat("n1", again)]);
+    agentReports(state, again, report("n1", "web-0.2", "failed", { reason: REASON, exitCode: 1 }));
+    expect(plan(state, again).skip).toEqual([
+      { workload: "web", instance: "web-0.2", gate: "restart-backoff", reason: `restart backoff after: ${REASON}`, until: again + 2_000 },
+    ]);
+  });
+});
+
+describe("a node that goes Offline", () => {
+  test("its instances are marked lost and replaced on a Ready node", () => {
+    const state = replay([nodeConnected("a", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    agentReports(state, T0, report("a", "web-0.1", "provisioning"), report("a", "web-0.1", "running"));
+    const now = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
+    apply(state, [nodeConnected("b", now)]);
+
+    const { plan: p, commit } = reconcileOnce(state, now);
+    expect(p.health).toEqual([{ node: "a", from: "ready", to: "offline" }]);
+    expect(p.markLost).toEqual([{ instance: "web-0.1", node: "a" }]);
+    expect(p.place).toEqual([expect.objectContaining({ workload: "web", index: 0, generation: 1, node: "b" })]);
+    expect(commit.events.slice(0, 2)).toEqual([
+      { type: "NodeHealthChanged", at: now, name: "a", from: "ready", to: "offline" },
+      { type: "InstanceTransitioned", at: now, id: "web-0.1", event: { type: "lose" } },
+    ]);
+    expect(state.instances.get("web-0.1")).toMatchObject({ state: "lost", desired: "stop", reason: "node a went offline" });
+    expect(isEmptyPlan(plan(state, now))).toBe(true);
+  });
+
+  test("the replacement of a lost instance has cause lost", () => {
+    const state = replay([nodeConnected("a", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    const now = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
+    apply(state, [nodeConnected("b", now)]);
+    expect(plan(state, now).place).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "lost", node: "b" }]);
+  });
+
+  test("an Offline node is cut off: its stream is closed, late heartbeats are refused, a new hello stops the lost copy", () => {
+    const state = replay([nodeConnected("a", T0), nodeConnected("b", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    agentReports(state, T0, report("a", "web-0.1", "provisioning"), report("a", "web-0.1", "running"));
+    const away = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
+    apply(state, [heartbeat("b", away)]);
+    const { commit } = reconcileOnce(state, away);
+    expect(commit.effects).toContainEqual({ type: "DisconnectNode", node: "a" });
+    const back = away + 1_000;
+    expect(decide(state, { type: "Heartbeat", node: "a", session: 1 }, back).rejection).toEqual({ kind: "StaleSession", node: "a" });
+    const hello = decide(
+      state,
+      { type: "AgentConnected", node: "a", session: 2, executors: ["process"], version: "test", labels: {}, capacity: CAPACITY, instances: [{ id: "web-0.1", generation: 1, state: "running" }] },
+      back,
+    );
+    expect(hello.effects).toEqual([{ type: "StopInstance", node: "a", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+  });
+});
+
+describe("summarize", () => {
+  const ADD_WEB_0 = { workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "n1" } as const;
+  const cases: Array<{ name: string; p: Plan; line: string }> = [
+    { name: "empty", p: emptyPlan(T0), line: "converged" },
+    { name: "only holds", p: { ...emptyPlan(T0), skip: [{ gate: "unplaceable", reason: "no nodes" }] }, line: "converged (1 held)" },
+    {
+      name: "several buckets, in bucket order, then skips",
+      p: {
+        ...emptyPlan(T0),
+        stop: [{ instance: "web-1.2", reason: "x" }],
+        place: [ADD_WEB_0, { ...ADD_WEB_0, index: 1 }],
+        health: [{ node: "n2", from: "ready", to: "suspect" }],
+        skip: [{ gate: "unplaceable", reason: "no nodes" }],
+      },
+      line: "health=1 place=2 stop=1 skip=1",
+    },
+    { name: "removals", p: { ...emptyPlan(T0), forget: [{ instance: "a-0.1" }], removeWorkload: [{ name: "a" }] }, line: "forget=1 removeWorkload=1" },
+  ];
+  test.each(cases)("$name → $line", ({ p, line }) => {
+    expect(summarize(p)).toBe(line);
+  });
+});

@@ -4,7 +4,7 @@ import { cordonGate, disruptionGate, quarantineGate, restartBackoffMs, restartGa
 import { crashKey, emptyState, type Instance, type NodeRecord } from "../../src/core/model.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { type ResolvedSpec, resolveSpec } from "../../src/core/spec.js";
-import { spec } from "../properties/sim.js";
+import { spec } from "./fixtures.js";
 
 const base = resolveSpec(spec());
 const withSpec = (o: Partial<ResolvedSpec>): ResolvedSpec => ({ ...base, ...o });

@@ -11,7 +11,8 @@ import { type ClusterState, countsAgainstSurge, holdsNode, replay } from "../../
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
-import { Sim, type SimNode, spec } from "./sim.js";
+import { spec } from "../core/fixtures.js";
+import { Sim, type SimNode } from "./sim.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

@@ -5,7 +5,7 @@
  */
 import type { Command } from "../../src/core/decide.js";
 import type { Effect } from "../../src/core/effects.js";
-import type { Capacity, ClusterEvent, ClusterState, WorkloadSpec } from "../../src/core/model.js";
+import type { Capacity, ClusterEvent, ClusterState } from "../../src/core/model.js";
 import { emptyState } from "../../src/core/model.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "../../src/core/reconcile.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
@@ -23,9 +23,6 @@ export interface RecordedTurn {
   commands: Command[];
 }
 
-export function spec(overrides: Partial<WorkloadSpec> = {}): WorkloadSpec {
-  return { command: "/bin/sleep", args: ["3600"], env: {}, workingDir: "", image: "", nodeSelector: {}, ...overrides };
-}
 
 export class Sim {
   readonly state: ClusterState = emptyState();

@@ -271,13 +271,16 @@ export class GetNodesCommand extends CtlCommand {
     }
     const rows = res.nodes.map((n) => [
       n.name,
-      nodeHealthToJSON(n.health).replace("NODE_HEALTH_", "").toLowerCase().replace(/^./, (c) => c.toUpperCase()),
+      nodeHealthToJSON(n.health).replace("NODE_HEALTH_", "").toLowerCase().replace(/^./, (c) => c.toUpperCase()) +
+        (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled"),
       n.executors.join(","),
       String(n.instances),
+      `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
+      `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
       age(n.lastHeartbeat, now),
       n.version,
     ]);
-    this.context.stdout.write(`${renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "LAST-SEEN", "VERSION"], rows)}\n`);
+    this.context.stdout.write(`${renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"], rows)}\n`);
   }
 }
 

@@ -42,7 +42,7 @@ describe("quickstart with the process executor", () => {
     expect(sleeps).toHaveLength(1);
 
     const nodes = await ctl("get", "nodes");
-    expect(nodes.stdout).toMatch(/node-a\s+Ready\s+process\s+1/);
+    expect(nodes.stdout).toMatch(/node-a\s+Ready\s+process\s+1\s+100m\/\d+m\s+64Mi\/\d+Mi/);
 
     // Re-applying the same manifest changes nothing.
     const again = await ctl("apply", "-f", "web.json");

@@ -32,12 +32,18 @@ export class Ctl {
   call<Req, Res>(method: Unary<Req, Res>, req: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       method.call(this.client, req, new Metadata(), { deadline: new Date(Date.now() + DEADLINE_MS) }, (err, res) => {
-        if (!err) return resolve(res);
-        if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
-          return reject(new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running?`, err.code));
-        reject(new RemoteError(`${status[err.code]}: ${err.details}`, err.code));
+        if (err) reject(this.toRemoteError(err));
+        else resolve(res);
       });
     });
+  }
+
+  /** One readable line for a failed call. */
+  toRemoteError(err: { code: status; details: string }): RemoteError {
+    if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(err.details))
+      return new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running?`, err.code);
+    if (err.code === status.DEADLINE_EXCEEDED) return new RemoteError(`the control plane at ${this.address} did not answer in time`, err.code);
+    return new RemoteError(`${status[err.code]}: ${err.details}`, err.code);
   }
 
   get api(): ControlPlaneClient {

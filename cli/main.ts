@@ -1,19 +1,24 @@
 #!/usr/bin/env bun
 /** Entry point of the one `tessera` binary: control, agent, ctl, dev and version modes. */
 import { Builtins, Cli } from "clipanion";
+import { hoistCtlOptions } from "./argv.js";
 import {
-  AgentCommand,
   ApplyCommand,
-  ControlCommand,
+  CordonCommand,
   DeleteWorkloadCommand,
+  DescribeNodeCommand,
   DescribeWorkloadCommand,
-  DevCommand,
+  DrainCommand,
+  GetInstancesCommand,
   GetNodesCommand,
   GetWorkloadsCommand,
-  VERSION,
-  VersionCommand,
-} from "./commands.js";
-import { hoistCtlOptions } from "./argv.js";
+  HistoryCommand,
+  LogsCommand,
+  PlanCommand,
+  RolloutRestartCommand,
+  UncordonCommand,
+} from "./ctl-commands.js";
+import { AgentCommand, ControlCommand, DevCommand, VERSION, VersionCommand } from "./server-commands.js";
 
 const cli = new Cli({
   binaryLabel: "Tessera — a small control plane",
@@ -26,10 +31,19 @@ for (const command of [
   AgentCommand,
   DevCommand,
   ApplyCommand,
+  PlanCommand,
   GetWorkloadsCommand,
+  GetInstancesCommand,
   GetNodesCommand,
   DescribeWorkloadCommand,
+  DescribeNodeCommand,
   DeleteWorkloadCommand,
+  RolloutRestartCommand,
+  HistoryCommand,
+  LogsCommand,
+  CordonCommand,
+  UncordonCommand,
+  DrainCommand,
   VersionCommand,
   Builtins.HelpCommand,
 ]) {

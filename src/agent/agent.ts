@@ -6,7 +6,14 @@
 import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
-import { AgentGatewayClient, type AgentMessage, type ControlMessage, type StartInstance, type StopInstance } from "../gen/tessera/v1/agent_gateway.js";
+import {
+  AgentGatewayClient,
+  type AgentMessage,
+  type ControlMessage,
+  type StartInstance,
+  type StopInstance,
+  type StreamLogs,
+} from "../gen/tessera/v1/agent_gateway.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
 import { describeExit, type Executor, type Running } from "./executor.js";
@@ -37,6 +44,8 @@ interface Held {
 
 export class Agent {
   private readonly held = new Map<string, Held>();
+  /** Open log streams by command id. */
+  private readonly logStreams = new Map<number, AbortController>();
   private readonly client: AgentGatewayClient;
   private stream: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -57,6 +66,7 @@ export class Agent {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeat);
+    for (const a of this.logStreams.values()) a.abort();
     this.stream?.cancel();
     this.client.close();
   }
@@ -95,6 +105,8 @@ export class Agent {
       if (ended) return;
       ended = true;
       clearInterval(this.heartbeat);
+      // Whoever asked for logs on this stream is gone with it.
+      for (const a of this.logStreams.values()) a.abort();
       if (this.stream === stream) this.stream = undefined;
       if (this.closed) return;
       const base = this.opts.reconnectMs ?? 250;
@@ -113,6 +125,12 @@ export class Agent {
   }
 
   private async handle(msg: ControlMessage): Promise<void> {
+    // Log streams answer with LogChunks instead of an ack.
+    if (msg.command?.$case === "logs") return this.streamLogs(msg.commandId, msg.command.value);
+    if (msg.command?.$case === "cancelLogs") {
+      this.logStreams.get(msg.command.value.commandId)?.abort();
+      return;
+    }
     let error = "";
     try {
       switch (msg.command?.$case) {
@@ -129,6 +147,21 @@ export class Agent {
       error = (err as Error).message;
     }
     this.send({ payload: { $case: "ack", value: { commandId: msg.commandId, error } } });
+  }
+
+  private async streamLogs(commandId: number, req: StreamLogs): Promise<void> {
+    const abort = new AbortController();
+    this.logStreams.set(commandId, abort);
+    const chunk = (lines: string[], eof: boolean, error = "") =>
+      this.send({ payload: { $case: "logChunk", value: { commandId, lines, eof, error } } });
+    try {
+      await this.opts.executor.readLogs({ instanceId: req.instanceId, tail: req.tail, follow: req.follow, signal: abort.signal, emit: (lines) => chunk(lines, false) });
+      chunk([], true);
+    } catch (err) {
+      chunk([], true, (err as Error).message);
+    } finally {
+      this.logStreams.delete(commandId);
+    }
   }
 
   /** Applies an event to a held instance; reports the new state when the agent originated it. */

@@ -22,11 +22,31 @@ export interface Running {
   stop(gracePeriodMs: number): Promise<Exit>;
 }
 
+export interface LogRequest {
+  instanceId: string;
+  /** At most this many last lines first; 0 means all. */
+  tail: number;
+  /** Keep reading new output until `signal` aborts. */
+  follow: boolean;
+  signal: AbortSignal;
+  /** Receives lines in order, without newlines. */
+  emit(lines: string[]): void;
+}
+
 export interface Executor {
   /** "process", "docker" or "simulated". */
   readonly kind: string;
   /** Starts the work; rejects with a clear reason when it cannot. */
   start(req: StartRequest): Promise<Running>;
+  /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */
+  readLogs(req: LogRequest): Promise<void>;
+}
+
+/** Splits text into complete lines; returns them and the unfinished rest. */
+export function splitLines(carry: string, text: string): { lines: string[]; rest: string } {
+  const parts = (carry + text).split("\n");
+  const rest = parts.pop()!;
+  return { lines: parts, rest };
 }
 
 /** How an exit reads in a failure reason. */

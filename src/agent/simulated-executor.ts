@@ -1,5 +1,5 @@
 /** Pretends to run workloads: nothing is spawned. For tests, demos and fleet benchmarks. */
-import type { Executor, Exit, Running, StartRequest } from "./executor.js";
+import type { Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
 
 export interface SimulatedOptions {
   /** Delay before a start completes. */
@@ -10,6 +10,9 @@ export class SimulatedExecutor implements Executor {
   readonly kind = "simulated";
 
   constructor(private readonly opts: SimulatedOptions = {}) {}
+
+  /** Simulated work prints nothing. */
+  async readLogs(_req: LogRequest): Promise<void> {}
 
   async start(_req: StartRequest): Promise<Running> {
     if (this.opts.startDelayMs) await Bun.sleep(this.opts.startDelayMs);

@@ -20,10 +20,18 @@ interface Session {
   stream: Stream;
 }
 
+interface LogSubscription {
+  node: string;
+  onLines(lines: string[]): void;
+  /** Called once: when the agent is done, failed, or went away. */
+  onEnd(error?: string): void;
+}
+
 export class AgentGateway {
   private readonly sessions = new Map<string, Session>();
   private nextSession = 1;
   private nextCommandId = 1;
+  private readonly logs = new Map<number, LogSubscription>();
 
   constructor(
     private readonly writer: Writer,
@@ -45,6 +53,7 @@ export class AgentGateway {
       if (effect.type === "DisconnectNode") {
         this.log.warn("node declared offline; closing its stream", { node: effect.node });
         this.sessions.delete(effect.node);
+        this.endLogsOf(effect.node, `node ${effect.node} declared Offline`);
         session.stream.emit("error", { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" });
         continue;
       }
@@ -63,6 +72,33 @@ export class AgentGateway {
               command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } },
             };
       session.stream.write(msg);
+    }
+  }
+
+  /**
+   * Asks a node's agent for an instance's output. Returns the function that cancels it;
+   * `onEnd` is called exactly once unless cancelled first.
+   */
+  openLogs(node: string, instanceId: string, tail: number, follow: boolean, sub: Omit<LogSubscription, "node">): () => void {
+    const session = this.sessions.get(node);
+    if (!session) {
+      sub.onEnd(`node ${node} is not connected`);
+      return () => {};
+    }
+    const commandId = this.nextCommandId++;
+    this.logs.set(commandId, { node, ...sub });
+    session.stream.write({ commandId, command: { $case: "logs", value: { instanceId, tail, follow } } });
+    return () => {
+      if (!this.logs.delete(commandId)) return;
+      this.sessions.get(node)?.stream.write({ commandId: this.nextCommandId++, command: { $case: "cancelLogs", value: { commandId } } });
+    };
+  }
+
+  private endLogsOf(node: string, why: string): void {
+    for (const [id, sub] of this.logs) {
+      if (sub.node !== node) continue;
+      this.logs.delete(id);
+      sub.onEnd(why);
     }
   }
 
@@ -127,6 +163,17 @@ export class AgentGateway {
           this.fire({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
           return;
         }
+        case "logChunk": {
+          const chunk = payload.value;
+          const sub = this.logs.get(chunk.commandId);
+          if (!sub || sub.node !== node) return;
+          if (chunk.lines.length > 0) sub.onLines(chunk.lines);
+          if (chunk.eof) {
+            this.logs.delete(chunk.commandId);
+            sub.onEnd(chunk.error || undefined);
+          }
+          return;
+        }
         case "ack":
           if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
           return;
@@ -142,7 +189,10 @@ export class AgentGateway {
       if (closed) return;
       closed = true;
       if (node === undefined) return;
-      if (this.sessions.get(node)?.id === id) this.sessions.delete(node);
+      if (this.sessions.get(node)?.id === id) {
+        this.sessions.delete(node);
+        this.endLogsOf(node, `node ${node} disconnected`);
+      }
       this.log.info("agent disconnected", { node, session: id });
       this.fire({ type: "AgentDisconnected", node, session: id }, node);
     };

@@ -1,26 +1,69 @@
 /**
  * gRPC handlers of the ControlPlane service. They validate, submit commands to the writer and
  * await the committed decision; reads come from the writer's in-memory view between turns.
+ * Nothing here decides: Plan runs the core on a copy of the state.
  */
-import { type sendUnaryData, type ServerUnaryCall, status } from "@grpc/grpc-js";
+import { type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
+import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
-import type { Instance } from "../core/model.js";
+import type { ClusterState, Instance } from "../core/model.js";
+import { renderPlanJsonl } from "../core/plan-render.js";
+import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
+import type { Rejection } from "../core/rejections.js";
+import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
-import type { ControlPlaneServer } from "../gen/tessera/v1/control_plane.js";
+import type { ControlPlaneServer, LogsRequest, LogsResponse, WatchRequest, WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import type { Workload as WireWorkload } from "../gen/tessera/v1/types.js";
+import type { AgentGateway } from "./agent-gateway.js";
 import { rejectionError } from "./status.js";
 import type { Store } from "./store/store.js";
+import type { WatchHub } from "./watch-hub.js";
 import { nodeUse, toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { Writer } from "./writer.js";
 
 /** How many recent events GetWorkload returns. */
 const RECENT_EVENTS = 20;
+/** Bytes queued for a slow Watch or Logs client before it is cut off (it can resume). */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+type RpcError = { code: status; details: string };
 
-export function createControlPlaneService(writer: Writer, store: Store, log: Logger): ControlPlaneServer {
+export interface ServiceDeps {
+  writer: Writer;
+  store: Store;
+  gateway: AgentGateway;
+  hub: WatchHub;
+  policy: Policy;
+  log: Logger;
+  /** Hears every finished call (for metrics). */
+  observeRpc?: (method: string, code: string, seconds: number) => void;
+}
+
+function invalid(field: string, expected: string): RpcError {
+  return { code: status.INVALID_ARGUMENT, details: `${field}: expected ${expected}` };
+}
+
+function refused(r: Rejection): RpcError {
+  return rejectionError(r);
+}
+
+function byName(a: Instance, b: Instance): number {
+  return a.workload.localeCompare(b.workload) || a.index - b.index || a.id.localeCompare(b.id);
+}
+
+export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
+  const { writer, store, gateway, hub, policy, log } = deps;
   const state = writer.state;
-  const instancesOf = (workload: string): Instance[] =>
-    [...state.instances.values()].filter((i) => i.workload === workload).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  const instancesOf = (workload: string): Instance[] => [...state.instances.values()].filter((i) => i.workload === workload).sort(byName);
+
+  const finish = (method: string, started: number, code: status, details?: string) => {
+    const seconds = (performance.now() - started) / 1000;
+    deps.observeRpc?.(method, status[code], seconds);
+    const fields = { method, code: status[code], ms: +(seconds * 1000).toFixed(2), ...(details ? { details } : {}) };
+    if (code === status.INTERNAL || code === status.UNKNOWN) log.error("rpc", fields);
+    else log.info("rpc", fields);
+  };
 
   /** Wraps a handler: logs method, status and duration; turns surprises into INTERNAL. */
   function unary<Req, Res>(method: string, body: (req: Req) => Promise<Res> | Res): Handler<Req, Res> {
@@ -30,35 +73,57 @@ export function createControlPlaneService(writer: Writer, store: Store, log: Log
         .then(() => body(call.request))
         .then(
           (res) => {
-            log.info("rpc", { method, code: "OK", ms: +(performance.now() - started).toFixed(2) });
+            finish(method, started, status.OK);
             callback(null, res);
           },
-          (err: { code?: status; details?: string }) => {
+          (err: Partial<RpcError>) => {
             const known = typeof err?.code === "number";
             const code = known ? err.code! : status.INTERNAL;
             const details = known ? err.details! : `internal error: ${String(err)}`;
-            (known ? log.info : log.error).call(log, "rpc", { method, code: status[code], details, ms: +(performance.now() - started).toFixed(2) });
+            finish(method, started, code, details);
             callback({ code, details });
           },
         );
     };
   }
 
+  const mustName = (name: string, field = "name") => {
+    const problem = validateName(name, field);
+    if (problem) throw refused(problem);
+  };
+  const workloadNamed = (name: string, field = "name") => {
+    mustName(name, field);
+    const w = state.workloads.get(name);
+    if (!w) throw refused({ kind: "UnknownWorkload", name });
+    return w;
+  };
+  const nodeNamed = (name: string) => {
+    if (name === "") throw invalid("name", "a node name");
+    const n = state.nodes.get(name);
+    if (!n) throw refused({ kind: "UnknownNode", name });
+    return n;
+  };
+  const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name));
+  const submit = async (command: Command) => {
+    const decision = await writer.submit(command);
+    if (decision.rejection) throw refused(decision.rejection);
+    return decision;
+  };
+  const workloadInput = (w: WireWorkload | undefined): Extract<Command, { type: "ApplyWorkload" }> => {
+    if (!w) throw invalid("workload", "a Workload message");
+    return { type: "ApplyWorkload", name: w.name, labels: w.labels, spec: w.spec };
+  };
+
   return {
     applyWorkload: unary("ApplyWorkload", async (req) => {
-      if (!req.workload) throw { code: status.INVALID_ARGUMENT, details: "workload: expected a Workload message" };
-      const w = req.workload;
-      const decision = await writer.submit({ type: "ApplyWorkload", name: w.name, labels: w.labels, spec: w.spec });
-      if (decision.rejection) throw rejectionError(decision.rejection);
-      const stored = state.workloads.get(w.name)!;
-      return { workload: toWireWorkload(stored, instancesOf(w.name)), changed: decision.changed ?? false };
+      const command = workloadInput(req.workload);
+      const decision = await submit(command);
+      const stored = state.workloads.get(command.name)!;
+      return { workload: toWireWorkload(stored, instancesOf(command.name)), changed: decision.changed ?? false };
     }),
 
     getWorkload: unary("GetWorkload", (req) => {
-      const problem = validateName(req.name);
-      if (problem) throw rejectionError(problem);
-      const w = state.workloads.get(req.name);
-      if (!w) throw rejectionError({ kind: "UnknownWorkload", name: req.name });
+      const w = workloadNamed(req.name);
       const instances = instancesOf(w.name);
       return {
         workload: toWireWorkload(w, instances),
@@ -79,8 +144,8 @@ export function createControlPlaneService(writer: Writer, store: Store, log: Log
     }),
 
     deleteWorkload: unary("DeleteWorkload", async (req) => {
-      const decision = await writer.submit({ type: "DeleteWorkload", name: req.name });
-      if (decision.rejection) throw rejectionError(decision.rejection);
+      mustName(req.name);
+      await submit({ type: "DeleteWorkload", name: req.name });
       const w = state.workloads.get(req.name);
       // Deleting a workload with no instances removes it within the same turn.
       return { workload: w ? toWireWorkload(w, instancesOf(w.name)) : undefined };
@@ -91,6 +156,156 @@ export function createControlPlaneService(writer: Writer, store: Store, log: Log
       const names = [...state.nodes.keys()].sort();
       return { nodes: names.map((n) => toWireNode(state.nodes.get(n)!, use.get(n))) };
     }),
+
+    getNode: unary("GetNode", (req) => {
+      const n = nodeNamed(req.name);
+      const instances = [...state.instances.values()].filter((i) => i.node === n.name).sort(byName);
+      return { node: wireNode(n.name), instances: instances.map(toWireInstance) };
+    }),
+
+    listInstances: unary("ListInstances", (req) => {
+      if (req.workload !== "") workloadNamed(req.workload, "workload");
+      const all = [...state.instances.values()].filter((i) => req.workload === "" || i.workload === req.workload).sort(byName);
+      return { instances: all.map(toWireInstance) };
+    }),
+
+    cordonNode: unary("CordonNode", async (req) => {
+      nodeNamed(req.name);
+      await submit({ type: "CordonNode", node: req.name });
+      return { node: wireNode(req.name) };
+    }),
+
+    uncordonNode: unary("UncordonNode", async (req) => {
+      nodeNamed(req.name);
+      await submit({ type: "UncordonNode", node: req.name });
+      return { node: wireNode(req.name) };
+    }),
+
+    drainNode: unary("DrainNode", async (req) => {
+      nodeNamed(req.name);
+      await submit({ type: "DrainNode", node: req.name });
+      return { node: wireNode(req.name) };
+    }),
+
+    restartWorkload: unary("RestartWorkload", async (req) => {
+      workloadNamed(req.name);
+      await submit({ type: "RestartWorkload", name: req.name });
+      const w = state.workloads.get(req.name)!;
+      return { workload: toWireWorkload(w, instancesOf(w.name)) };
+    }),
+
+    plan: unary("Plan", (req) => {
+      const command = workloadInput(req.workload);
+      // The core runs on a copy: what it decides is shown, nothing is committed.
+      const copy: ClusterState = structuredClone(state);
+      const turn = runTurn(copy, [command], Date.now(), policy, true);
+      const decision = turn.decisions[0]!;
+      if (decision.rejection) throw refused(decision.rejection);
+      const p = turn.plan;
+      const applied = copy.workloads.get(command.name)!;
+      return {
+        changed: decision.changed ?? false,
+        generation: applied.generation,
+        summary: p ? summarize(p) : "converged",
+        actions: p && !isEmptyPlan(p) ? renderPlanJsonl(p) : [],
+      };
+    }),
+
+    getHistory: unary("GetHistory", (req) => {
+      mustName(req.workload, "workload");
+      return { events: store.recentEvents(req.workload, req.limit).map(toWireEvent) };
+    }),
+
+    watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {
+      const started = performance.now();
+      const req = call.request;
+      if (req.workload !== "") {
+        const problem = validateName(req.workload, "workload");
+        if (problem) return endWith(call, "Watch", started, refused(problem));
+      }
+      let ended = false;
+      const end = hub.watch(
+        {
+          workload: req.workload || undefined,
+          send: (e) => {
+            if (ended) return false;
+            if (call.writableLength > MAX_QUEUED_BYTES) {
+              ended = true;
+              endWith(call, "Watch", started, { code: status.RESOURCE_EXHAUSTED, details: `watcher too slow; resume with after_sequence ${e.seq - 1}` });
+              return false;
+            }
+            call.write({ event: toWireEvent(e) });
+            return true;
+          },
+        },
+        req.afterSequence,
+      );
+      call.on("cancelled", () => {
+        if (ended) return;
+        ended = true;
+        end();
+        finish("Watch", started, status.CANCELLED);
+      });
+    },
+
+    logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
+      const started = performance.now();
+      const req = call.request;
+      let targets: Instance[];
+      try {
+        const w = workloadNamed(req.workload, "workload");
+        targets = instancesOf(w.name).filter((i) => i.node !== null && (req.instance === "" || i.name === req.instance || i.id === req.instance));
+        if (req.instance !== "" && targets.length === 0) throw { code: status.NOT_FOUND, details: `instance "${req.instance}" of workload "${w.name}" not found on any node` };
+      } catch (err) {
+        return endWith(call, "Logs", started, err as RpcError);
+      }
+      // Without an explicit instance, a replica's earlier attempts are skipped: the newest per name.
+      if (req.instance === "") {
+        const newest = new Map<string, Instance>();
+        for (const i of targets) newest.set(i.name, i);
+        targets = [...newest.values()];
+      }
+      let open = targets.length;
+      let failure: string | undefined;
+      let done = false;
+      const close = () => {
+        if (done) return;
+        done = true;
+        for (const c of cancels) c();
+        if (failure && targets.length === 1) endWith(call, "Logs", started, { code: status.UNAVAILABLE, details: failure });
+        else {
+          finish("Logs", started, status.OK);
+          call.end();
+        }
+      };
+      const cancels = targets.map((inst) =>
+        gateway.openLogs(inst.node!, inst.id, req.tail, req.follow, {
+          onLines: (lines) => {
+            if (done) return;
+            for (const text of lines) call.write({ instance: inst.name, text });
+          },
+          onEnd: (error) => {
+            if (error) {
+              failure = error;
+              log.warn("logs ended", { instance: inst.id, error });
+            }
+            if (--open === 0) close();
+          },
+        }),
+      );
+      if (open === 0) close();
+      call.on("cancelled", () => {
+        if (done) return;
+        done = true;
+        for (const c of cancels) c();
+        finish("Logs", started, status.CANCELLED);
+      });
+    },
   };
+
+  function endWith(call: ServerWritableStream<unknown, unknown>, method: string, started: number, err: RpcError): void {
+    finish(method, started, err.code, err.details);
+    call.emit("error", { code: err.code, details: err.details });
+  }
 }
 

@@ -9,6 +9,7 @@ import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
 import { createControlPlaneService } from "./control-plane-service.js";
 import { Store } from "./store/store.js";
+import { WatchHub } from "./watch-hub.js";
 import { Writer } from "./writer.js";
 
 export interface ControlPlaneOptions {
@@ -30,16 +31,30 @@ export interface RunningControlPlane {
 /** Bun's HTTP/2 server breaks past ~5,000 concurrent streams on one connection; stay far below. */
 const MAX_CONCURRENT_STREAMS = 500;
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Largest request or response; a workload manifest is a few KiB. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
   const policy = opts.policy ?? DEFAULT_POLICY;
   const store = new Store(opts.dataDir);
+  const hub = new WatchHub(store);
   let gateway: AgentGateway | undefined;
-  const writer = new Writer({ store, policy, tickMs: opts.tickMs ?? 2_000, log: opts.log, dispatch: (effects) => gateway?.dispatch(effects) });
+  const writer = new Writer({
+    store,
+    policy,
+    tickMs: opts.tickMs ?? 2_000,
+    log: opts.log,
+    dispatch: (effects) => gateway?.dispatch(effects),
+    committed: (events) => hub.publish(events),
+  });
   gateway = new AgentGateway(writer, opts.log);
 
-  const server = new Server({ "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS });
-  server.addService(ControlPlaneService, createControlPlaneService(writer, store, opts.log));
+  const server = new Server({
+    "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  });
+  server.addService(ControlPlaneService, createControlPlaneService({ writer, store, gateway, hub, policy, log: opts.log }));
   server.addService(AgentGatewayService, gateway.service);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = await new Promise<number>((resolve, reject) =>

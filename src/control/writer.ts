@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import type { ClusterState } from "../core/model.js";
 import { type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
-import type { Store } from "./store/store.js";
+import type { Store, StoredEvent } from "./store/store.js";
 
 interface Pending {
   command: Command;
@@ -28,6 +28,8 @@ export interface WriterOptions {
   log: Logger;
   /** Carries effects out; called after the turn that produced them committed. */
   dispatch: (effects: Effect[]) => void;
+  /** Hears every committed, logged event (with its sequence number), in order. */
+  committed?: (events: StoredEvent[]) => void;
   now?: () => number;
 }
 
@@ -100,8 +102,9 @@ export class Writer {
         ms: +(performance.now() - started).toFixed(2),
       });
     }
+    let stored: StoredEvent[] = [];
     try {
-      if (result.events.length > 0) this.opts.store.commit(result.events, this.state);
+      if (result.events.length > 0) stored = this.opts.store.commit(result.events, this.state);
     } catch (err) {
       // Memory now holds changes the disk does not: continuing would lie to callers.
       this.opts.log.error("store commit failed; stopping", { error: String(err) });
@@ -110,6 +113,7 @@ export class Writer {
       throw err;
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
+    if (stored.length > 0) this.opts.committed?.(stored);
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
     if (this.queue.length > 0) this.schedule();
   }

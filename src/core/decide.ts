@@ -27,6 +27,7 @@ export interface HeldInstance {
 export type Command =
   | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
   | { type: "DeleteWorkload"; name: string }
+  | { type: "RestartWorkload"; name: string }
   | {
       type: "AgentConnected";
       node: string;
@@ -115,7 +116,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
     const templateGeneration = templateChanged ? generation : prior.templateGeneration;
-    const workload: Omit<Workload, "deleting" | "createdAt"> = { name: c.name, labels: c.labels, spec, generation, templateGeneration };
+    const workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq"> = { name: c.name, labels: c.labels, spec, generation, templateGeneration };
     return accept([{ type: "WorkloadApplied", at: now, workload }], [], true);
   },
 
@@ -126,6 +127,16 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
     if (w.deleting) return accept();
     return accept([{ type: "WorkloadDeleteRequested", at: now, name: c.name }]);
+  },
+
+  RestartWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (w.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+    // Every instance that exists now is replaced; ones created from here on are not.
+    return accept([{ type: "WorkloadRestartRequested", at: now, name: c.name, restartSeq: state.nextInstanceSeq }]);
   },
 
   AgentConnected(state, c, now) {

@@ -10,6 +10,7 @@ const KNOWN_TYPES = new Set<string>([
   "WorkloadApplied",
   "WorkloadDeleteRequested",
   "WorkloadRemoved",
+  "WorkloadRestartRequested",
   "InstanceCreated",
   "InstanceTransitioned",
   "InstanceRemoved",

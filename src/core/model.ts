@@ -24,6 +24,8 @@ export interface Workload {
   templateGeneration: number;
   /** Delete was requested: its instances are being stopped, then it is forgotten. */
   deleting: boolean;
+  /** Instances with a lower sequence number are replaced (RestartWorkload); 0 when never restarted. */
+  restartSeq: number;
   createdAt: number;
 }
 
@@ -116,7 +118,8 @@ export const EVENT_VERSION = 1;
 
 /** Facts recorded in the event log, past tense. */
 export type ClusterEvent =
-  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt"> }
+  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq"> }
+  | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
   | { type: "WorkloadRemoved"; at: number; name: string }
   | {
@@ -156,6 +159,11 @@ export function isVolatile(event: ClusterEvent): boolean {
   return event.type === "NodeHeartbeatReceived";
 }
 
+/** The sequence number in an instance id (`web-0.12` → 12): ids are handed out in order. */
+export function instanceSeq(id: string): number {
+  return Number(id.slice(id.lastIndexOf(".") + 1));
+}
+
 export function instanceName(workload: string, index: number): string {
   return `${workload}-${index}`;
 }
@@ -176,7 +184,10 @@ type Evolver<K extends ClusterEventType> = (state: ClusterState, event: Extract<
 const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadApplied(state, e) {
     const prior = state.workloads.get(e.workload.name);
-    state.workloads.set(e.workload.name, { ...e.workload, deleting: false, createdAt: prior?.createdAt ?? e.at });
+    state.workloads.set(e.workload.name, { ...e.workload, deleting: false, createdAt: prior?.createdAt ?? e.at, restartSeq: prior?.restartSeq ?? 0 });
+  },
+  WorkloadRestartRequested(state, e) {
+    must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
   },
   WorkloadDeleteRequested(state, e) {
     must(state.workloads, e.name, "workload").deleting = true;
@@ -186,8 +197,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     state.workloads.delete(e.name);
   },
   InstanceCreated(state, e) {
-    const seq = Number(e.id.slice(e.id.lastIndexOf(".") + 1));
-    state.nextInstanceSeq = Math.max(state.nextInstanceSeq, seq + 1);
+    state.nextInstanceSeq = Math.max(state.nextInstanceSeq, instanceSeq(e.id) + 1);
     state.instances.set(e.id, {
       id: e.id,
       name: instanceName(e.workload, e.index),

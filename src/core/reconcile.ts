@@ -8,7 +8,7 @@
 import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, type Workload } from "./model.js";
+import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, type Workload } from "./model.js";
 import { type HealthThresholds, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
@@ -30,7 +30,7 @@ export const DEFAULT_POLICY: Policy = {
 };
 
 /** Why a new instance is created. */
-export type PlaceCause = "new" | "restart" | "update" | "drain" | "lost";
+export type PlaceCause = "new" | "restart" | "update" | "rollout" | "drain" | "lost";
 
 export interface NewInstance {
   workload: string;
@@ -89,10 +89,6 @@ export function summarize(plan: Plan): string {
   const parts = BUCKETS.filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);
   if (plan.skip.length > 0) parts.push(`skip=${plan.skip.length}`);
   return isEmptyPlan(plan) ? `converged${plan.skip.length > 0 ? ` (${plan.skip.length} held)` : ""}` : parts.join(" ");
-}
-
-function seqOf(id: string): number {
-  return Number(id.slice(id.lastIndexOf(".") + 1));
 }
 
 interface WorkloadView {
@@ -166,7 +162,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
 }
 
 function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: Workload, v: WorkloadView, now: number): void {
-  const insts = v.running.sort((a, b) => seqOf(a.id) - seqOf(b.id));
+  const insts = v.running.sort((a, b) => instanceSeq(a.id) - instanceSeq(b.id));
   if (workload.deleting) {
     for (const inst of insts) out.stop.push({ instance: inst.id, reason: "workload deleted" });
     // Pending ones are dropped at once; the rest hold their node until they report stopped.
@@ -184,7 +180,8 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
     if (!slot) slots.set(inst.index, (slot = []));
     slot.push(inst);
   }
-  const isOutdated = (i: Instance) => i.generation < workload.templateGeneration || (i.node !== null && state.nodes.get(i.node)?.draining === true);
+  const isOutdated = (i: Instance) =>
+    i.generation < workload.templateGeneration || instanceSeq(i.id) < workload.restartSeq || (i.node !== null && state.nodes.get(i.node)?.draining === true);
   let available = 0;
   for (const slot of slots.values()) if (slot.some((i) => i.state === "running")) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
@@ -259,7 +256,7 @@ function planSlot(
     const [old, ...extra] = outdated;
     for (const o of extra) stop(o, "duplicate");
     for (const f of failed) stop(f, f.reason);
-    const cause: PlaceCause = old!.generation < workload.templateGeneration ? "update" : "drain";
+    const cause: PlaceCause = old!.generation < workload.templateGeneration ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
       create(fresh(0, cause));
       return;
@@ -278,7 +275,7 @@ function planSlot(
     return;
   }
 
-  const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || seqOf(b.id) > seqOf(a.id) ? b : a), undefined);
+  const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || instanceSeq(b.id) > instanceSeq(a.id) ? b : a), undefined);
   if (lastFailure === undefined) {
     create(fresh(0, lost ? "lost" : "new"));
     return;

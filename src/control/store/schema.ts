@@ -30,6 +30,7 @@ export const workloads = sqliteTable("workloads", {
   spec: text("spec", { mode: "json" }).notNull(),
   generation: integer("generation").notNull(),
   templateGeneration: integer("template_generation").notNull().default(1),
+  restartSeq: integer("restart_seq").notNull().default(0),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
 });

@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type { InstanceState } from "../../core/instance-machine.js";
@@ -30,6 +30,7 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
       return { workload: event.workload.name };
     case "WorkloadDeleteRequested":
     case "WorkloadRemoved":
+    case "WorkloadRestartRequested":
       return { workload: event.name };
     case "InstanceCreated":
       return { workload: event.workload, instance: event.id };
@@ -45,6 +46,13 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
     case "NodeDrainStarted":
       return { node: event.name };
   }
+}
+
+/** Rows per INSERT: 8 columns each, far below SQLite's variable limit. */
+const INSERT_SLICE = 500;
+
+function toStored(r: typeof schema.events.$inferSelect): StoredEvent {
+  return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent };
 }
 
 export class Store {
@@ -86,6 +94,7 @@ export class Store {
         spec: WireSpec.fromJSON(w.spec),
         generation: w.generation,
         templateGeneration: w.templateGeneration,
+        restartSeq: w.restartSeq,
         deleting: w.deleting,
         createdAt: w.createdAt,
       });
@@ -149,8 +158,9 @@ export class Store {
    * Appends the events (volatile ones excepted) and rewrites every row they touched from
    * `state`, which must already have them applied. One transaction.
    */
-  commit(events: ClusterEvent[], state: ClusterState): void {
+  commit(events: ClusterEvent[], state: ClusterState): StoredEvent[] {
     const logged = events.filter((e) => !isVolatile(e));
+    const stored: StoredEvent[] = [];
     const workloadKeys = new Set<string>();
     const instanceKeys = new Set<string>();
     const nodeKeys = new Set<string>();
@@ -161,23 +171,26 @@ export class Store {
       if (t.node && e.type !== "NodeHeartbeatReceived") nodeKeys.add(t.node);
     }
     this.db.transaction((tx) => {
-      if (logged.length > 0) {
-        tx.insert(schema.events)
-          .values(
-            logged.map((e) => {
-              const t = touched(e);
-              return {
-                at: e.at,
-                version: EVENT_VERSION,
-                type: e.type,
-                workload: t.workload ?? (t.instance ? workloadOfInstanceId(t.instance) : null),
-                instance: t.instance ?? null,
-                node: t.node ?? (e.type === "InstanceTransitioned" && e.event.type === "place" ? e.event.node : null),
-                data: JSON.stringify(e),
-              };
-            }),
-          )
-          .run();
+      const rows = logged.map((e) => {
+        const t = touched(e);
+        return {
+          at: e.at,
+          version: EVENT_VERSION,
+          type: e.type,
+          workload: t.workload ?? (t.instance ? workloadOfInstanceId(t.instance) : null),
+          instance: t.instance ?? null,
+          node: t.node ?? (e.type === "InstanceTransitioned" && e.event.type === "place" ? e.event.node : null),
+          data: JSON.stringify(e),
+        };
+      });
+      // SQLite caps the variables of one statement: insert in slices.
+      for (let k = 0; k < rows.length; k += INSERT_SLICE) {
+        const slice = rows.slice(k, k + INSERT_SLICE);
+        const seqs = tx.insert(schema.events).values(slice).returning({ seq: schema.events.seq }).all();
+        seqs.forEach((r, n) => {
+          const row = slice[n]!;
+          stored.push({ seq: r.seq, workload: row.workload, instance: row.instance, node: row.node, event: logged[k + n]! });
+        });
       }
       for (const name of workloadKeys) {
         const w = state.workloads.get(name);
@@ -235,19 +248,19 @@ export class Store {
         tx.insert(schema.meta).values(row).onConflictDoUpdate({ target: schema.meta.key, set: row }).run();
       }
     });
+    return stored;
   }
 
-  /** The most recent `limit` events about a workload, oldest first. */
+  /** The most recent `limit` events about a workload (0: all retained), oldest first. */
   recentEvents(workload: string, limit: number): StoredEvent[] {
-    return this.db
-      .select()
-      .from(schema.events)
-      .where(eq(schema.events.workload, workload))
-      .orderBy(desc(schema.events.seq))
-      .limit(limit)
-      .all()
-      .reverse()
-      .map((r) => ({ seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent }));
+    const q = this.db.select().from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq));
+    return (limit > 0 ? q.limit(limit) : q).all().reverse().map(toStored);
+  }
+
+  /** Up to `limit` events after a sequence number, oldest first; optionally of one workload. */
+  eventsAfter(seq: number, limit: number, workload?: string): StoredEvent[] {
+    const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);
+    return this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit).all().map(toStored);
   }
 
 }

@@ -1,8 +1,6 @@
-/** The `tessera` commands. Each parses flags, calls into a shell or a client, renders output. */
-import { readFileSync } from "node:fs";
+/** The server modes of `tessera`: control, agent, dev, and version. */
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { status } from "@grpc/grpc-js";
 import { Command, Option, UsageError } from "clipanion";
 import { Agent } from "../src/agent/agent.js";
 import type { Executor } from "../src/agent/executor.js";
@@ -12,18 +10,10 @@ import { startControlPlane } from "../src/control/server.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
-import {
-  instanceStateToJSON,
-  nodeHealthToJSON,
-  type Resources,
-  type Workload,
-} from "../src/gen/tessera/v1/types.js";
+import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
-import { Ctl, RemoteError } from "./client.js";
 import { DEFAULT_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
 import { processLogger } from "./log.js";
-import { InputError, parseWorkloadManifest } from "./manifest.js";
-import { age, renderTable } from "./table.js";
 
 export const VERSION: string = pkg.version;
 
@@ -186,157 +176,3 @@ export class DevCommand extends Command {
   }
 }
 
-/** Shared by every ctl command: where the control plane is, and error handling. */
-abstract class CtlCommand extends Command {
-  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
-
-  abstract run(ctl: Ctl): Promise<number | void>;
-
-  async execute(): Promise<number> {
-    const ctl = new Ctl(this.control ?? defaultControl());
-    try {
-      return (await this.run(ctl)) ?? 0;
-    } catch (err) {
-      if (err instanceof InputError || err instanceof UsageError) {
-        this.context.stderr.write(`error: ${err.message}\n`);
-        return 2;
-      }
-      if (err instanceof RemoteError) {
-        this.context.stderr.write(`error: ${err.message}\n`);
-        // The server refusing our input is an input error, like a bad file.
-        return err.code === status.INVALID_ARGUMENT ? 2 : 1;
-      }
-      throw err;
-    } finally {
-      ctl.close();
-    }
-  }
-}
-
-export class ApplyCommand extends CtlCommand {
-  static paths = [["ctl", "apply"]];
-  static usage = Command.Usage({
-    category: "Workloads",
-    description: "create or update a workload from a manifest",
-    details: "The manifest is the proto3 JSON form of tessera.v1.Workload (lowerCamelCase or original field names). Applying an unchanged manifest changes nothing.",
-    examples: [["Apply web.json", "tessera ctl apply -f web.json"]],
-  });
-  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
-
-  async run(ctl: Ctl) {
-    const source = this.file === "-" ? "<stdin>" : this.file;
-    let text: string;
-    try {
-      text = this.file === "-" ? await new Response(Bun.stdin.stream()).text() : readFileSync(this.file, "utf8");
-    } catch (err) {
-      throw new InputError(`${source}: cannot read: ${(err as Error).message}`);
-    }
-    const workload = parseWorkloadManifest(text, source);
-    const res = await ctl.call(ctl.api.applyWorkload, { workload });
-    const w = res.workload!;
-    this.context.stdout.write(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})\n`);
-  }
-}
-
-function workloadRow(w: Workload, now: number): string[] {
-  const s = w.status;
-  return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
-}
-
-export class GetWorkloadsCommand extends CtlCommand {
-  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
-  static usage = Command.Usage({ category: "Workloads", description: "list workloads", examples: [["List", "tessera ctl get workloads"]] });
-
-  async run(ctl: Ctl) {
-    const res = await ctl.call(ctl.api.listWorkloads, {});
-    const now = Date.now();
-    if (res.workloads.length === 0) {
-      this.context.stdout.write("No workloads.\n");
-      return;
-    }
-    this.context.stdout.write(`${renderTable(["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"], res.workloads.map((w) => workloadRow(w, now)))}\n`);
-  }
-}
-
-export class GetNodesCommand extends CtlCommand {
-  static paths = [["ctl", "get", "nodes"], ["ctl", "get", "node"]];
-  static usage = Command.Usage({ category: "Nodes", description: "list nodes", examples: [["List", "tessera ctl get nodes"]] });
-
-  async run(ctl: Ctl) {
-    const res = await ctl.call(ctl.api.listNodes, {});
-    const now = Date.now();
-    if (res.nodes.length === 0) {
-      this.context.stdout.write("No nodes.\n");
-      return;
-    }
-    const rows = res.nodes.map((n) => [
-      n.name,
-      nodeHealthToJSON(n.health).replace("NODE_HEALTH_", "").toLowerCase().replace(/^./, (c) => c.toUpperCase()) +
-        (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled"),
-      n.executors.join(","),
-      String(n.instances),
-      `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
-      `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
-      age(n.lastHeartbeat, now),
-      n.version,
-    ]);
-    this.context.stdout.write(`${renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"], rows)}\n`);
-  }
-}
-
-function stateWord(s: number): string {
-  const w = instanceStateToJSON(s).replace("INSTANCE_STATE_", "").toLowerCase();
-  return w.charAt(0).toUpperCase() + w.slice(1);
-}
-
-export class DescribeWorkloadCommand extends CtlCommand {
-  static paths = [["ctl", "describe", "workload"]];
-  static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
-  name = Option.String({ required: true });
-
-  async run(ctl: Ctl) {
-    const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
-    const w = res.workload!;
-    const spec = w.spec!;
-    const now = Date.now();
-    const out: string[] = [
-      `Name:        ${w.name}`,
-      `Generation:  ${w.generation}`,
-      `Status:      ${w.status?.phase} (${w.status?.running}/${w.status?.desired} running)`,
-      `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
-      `Command:     ${[spec.command, ...spec.args].join(" ")}`,
-    ];
-    if (spec.image) out.push(`Image:       ${spec.image}`);
-    if (Object.keys(w.labels).length) out.push(`Labels:      ${Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(",")}`);
-    out.push("", "Instances:");
-    out.push(
-      res.instances.length === 0
-        ? "  <none>"
-        : renderTable(
-            ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "REASON"],
-            res.instances.map((i) => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), i.reason]),
-          )
-            .split("\n")
-            .map((l) => `  ${l}`)
-            .join("\n"),
-    );
-    out.push("", "Events:");
-    out.push(
-      res.events.length === 0
-        ? "  <none>"
-        : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(22)} ${e.instance || e.workload}  ${e.detail}`).join("\n"),
-    );
-    this.context.stdout.write(`${out.join("\n")}\n`);
-  }
-}
-
-export class DeleteWorkloadCommand extends CtlCommand {
-  static paths = [["ctl", "delete", "workload"]];
-  static usage = Command.Usage({ category: "Workloads", description: "stop every instance of a workload, then remove it", examples: [["Delete web", "tessera ctl delete workload web"]] });
-  name = Option.String({ required: true });
-
-  async run(ctl: Ctl) {
-    await ctl.call(ctl.api.deleteWorkload, { name: this.name });
-    this.context.stdout.write(`workload/${this.name} deleted\n`);
-  }
-}

@@ -1,0 +1,370 @@
+/** `tessera ctl`: the CLI over the ControlPlane API. Parses, calls, renders; decides nothing. */
+import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { Command, Option, UsageError } from "clipanion";
+import type { ClientReadableStream } from "@grpc/grpc-js";
+import type { LogsResponse } from "../src/gen/tessera/v1/control_plane.js";
+import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload } from "../src/gen/tessera/v1/types.js";
+import { Ctl, RemoteError } from "./client.js";
+import { defaultControl } from "./defaults.js";
+import { InputError, parseWorkloadManifest } from "./manifest.js";
+import { age, renderTable } from "./table.js";
+
+/** Shared by every ctl command: where the control plane is, and error handling. */
+abstract class CtlCommand extends Command {
+  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+
+  abstract run(ctl: Ctl): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    const ctl = new Ctl(this.control ?? defaultControl());
+    try {
+      return (await this.run(ctl)) ?? 0;
+    } catch (err) {
+      if (err instanceof InputError || err instanceof UsageError) {
+        this.context.stderr.write(`error: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof RemoteError) {
+        this.context.stderr.write(`error: ${err.message}\n`);
+        // The server refusing our input is an input error, like a bad file.
+        return err.code === status.INVALID_ARGUMENT ? 2 : 1;
+      }
+      throw err;
+    } finally {
+      ctl.close();
+    }
+  }
+
+  protected out(text: string): void {
+    this.context.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  }
+}
+
+function readManifest(file: string) {
+  const source = file === "-" ? "<stdin>" : file;
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (err) {
+    throw new InputError(`${source}: cannot read: ${(err as Error).message}`);
+  }
+  return parseWorkloadManifest(text, source);
+}
+
+function word(json: string, prefix: string): string {
+  const w = json.replace(prefix, "").toLowerCase();
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+const stateWord = (s: number) => word(instanceStateToJSON(s), "INSTANCE_STATE_");
+const healthWord = (n: Node) => word(nodeHealthToJSON(n.health), "NODE_HEALTH_") + (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled");
+
+function instanceTable(instances: Instance[], now: number): string {
+  if (instances.length === 0) return "<none>";
+  return renderTable(
+    ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"],
+    instances.map((i) => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason]),
+  );
+}
+
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+
+export class ApplyCommand extends CtlCommand {
+  static paths = [["ctl", "apply"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "create or update a workload from a manifest",
+    details: "The manifest is the proto3 JSON form of tessera.v1.Workload (lowerCamelCase or original field names). Applying an unchanged manifest changes nothing.",
+    examples: [
+      ["Apply web.json", "tessera ctl apply -f web.json"],
+      ["Apply from stdin", "cat web.json | tessera ctl apply -f -"],
+    ],
+  });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
+
+  async run(ctl: Ctl) {
+    const workload = readManifest(this.file);
+    const res = await ctl.call(ctl.api.applyWorkload, { workload });
+    const w = res.workload!;
+    this.out(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
+  }
+}
+
+export class PlanCommand extends CtlCommand {
+  static paths = [["ctl", "plan"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "show what applying a manifest would do, without doing it",
+    details: "Exit code 0 when nothing would change, 1 when something would, 255 on error (like `nomad job plan`).",
+    examples: [
+      ["Preview a change", "tessera ctl plan -f web.json"],
+      ["As JSON Lines", "tessera ctl plan -f web.json -o json"],
+    ],
+  });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
+  output = Option.String("-o,--output", "text", { description: "text or json (JSON Lines)" });
+
+  async run(ctl: Ctl) {
+    if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
+    const workload = readManifest(this.file);
+    const res = await ctl.call(ctl.api.plan, { workload });
+    if (this.output === "json") {
+      for (const line of res.actions) this.out(line);
+    } else {
+      this.out(`workload/${workload.name}: ${res.changed ? `would change (generation ${res.generation})` : "unchanged"}; ${res.summary}`);
+      for (const line of res.actions.slice(1)) {
+        const { action, skip, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        this.out(`  ${String(action ?? `hold (${skip})`).padEnd(16)} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
+      }
+    }
+    return res.changed || res.actions.length > 0 ? 1 : 0;
+  }
+
+  override async execute(): Promise<number> {
+    const code = await super.execute();
+    return code === 0 || code === 1 ? code : 255;
+  }
+}
+
+function workloadRow(w: Workload, now: number): string[] {
+  const s = w.status;
+  return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+}
+
+export class GetWorkloadsCommand extends CtlCommand {
+  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "list workloads", examples: [["List", "tessera ctl get workloads"]] });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.listWorkloads, {});
+    const now = Date.now();
+    if (res.workloads.length === 0) return this.out("No workloads.");
+    this.out(renderTable(["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"], res.workloads.map((w) => workloadRow(w, now))));
+  }
+}
+
+export class GetInstancesCommand extends CtlCommand {
+  static paths = [["ctl", "get", "instances"], ["ctl", "get", "instance"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "list instances, of every workload or of one",
+    examples: [
+      ["All", "tessera ctl get instances"],
+      ["Of web", "tessera ctl get instances web"],
+    ],
+  });
+  workload = Option.String({ required: false });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.listInstances, { workload: this.workload ?? "" });
+    if (res.instances.length === 0) return this.out("No instances.");
+    this.out(instanceTable(res.instances, Date.now()));
+  }
+}
+
+export class GetNodesCommand extends CtlCommand {
+  static paths = [["ctl", "get", "nodes"], ["ctl", "get", "node"]];
+  static usage = Command.Usage({ category: "Nodes", description: "list nodes", examples: [["List", "tessera ctl get nodes"]] });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.listNodes, {});
+    const now = Date.now();
+    if (res.nodes.length === 0) return this.out("No nodes.");
+    const rows = res.nodes.map((n) => [
+      n.name,
+      healthWord(n),
+      n.executors.join(","),
+      String(n.instances),
+      `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
+      `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
+      age(n.lastHeartbeat, now),
+      n.version,
+    ]);
+    this.out(renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"], rows));
+  }
+}
+
+export class DescribeWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "describe", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
+    const w = res.workload!;
+    const spec = w.spec!;
+    const now = Date.now();
+    const out: string[] = [
+      `Name:        ${w.name}`,
+      `Generation:  ${w.generation}`,
+      `Status:      ${w.status?.phase} (${w.status?.running}/${w.status?.desired} running)`,
+      `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
+      `Command:     ${[spec.command, ...spec.args].join(" ")}`,
+    ];
+    if (spec.image) out.push(`Image:       ${spec.image}`);
+    if (Object.keys(w.labels).length) out.push(`Labels:      ${Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(",")}`);
+    out.push("", "Instances:", indent(instanceTable(res.instances, now)));
+    out.push("", "Events:");
+    out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));
+    this.out(out.join("\n"));
+  }
+}
+
+export class DescribeNodeCommand extends CtlCommand {
+  static paths = [["ctl", "describe", "node"]];
+  static usage = Command.Usage({ category: "Nodes", description: "show a node's capacity, labels and instances", examples: [["Describe node-a", "tessera ctl describe node node-a"]] });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.getNode, { name: this.name });
+    const n = res.node!;
+    const now = Date.now();
+    this.out(
+      [
+        `Name:        ${n.name}`,
+        `Status:      ${healthWord(n)}`,
+        `Executors:   ${n.executors.join(",")}`,
+        `Labels:      ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(",") || "<none>"}`,
+        `Capacity:    cpu ${n.capacity?.cpuMillis ?? 0}m, memory ${n.capacity?.memoryMb ?? 0}Mi`,
+        `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
+        `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
+        `Version:     ${n.version}`,
+        "",
+        "Instances:",
+        indent(instanceTable(res.instances, now)),
+      ].join("\n"),
+    );
+  }
+}
+
+export class DeleteWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "delete", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "stop every instance of a workload, then remove it", examples: [["Delete web", "tessera ctl delete workload web"]] });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    await ctl.call(ctl.api.deleteWorkload, { name: this.name });
+    this.out(`workload/${this.name} deleted`);
+  }
+}
+
+export class RolloutRestartCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "restart"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "replace every instance of a workload under its disruption budget, without a spec change",
+    examples: [["Restart web", "tessera ctl rollout restart web"]],
+  });
+  name = Option.String({ required: true });
+
+  async run(ctl: Ctl) {
+    await ctl.call(ctl.api.restartWorkload, { name: this.name });
+    this.out(`workload/${this.name} restarting`);
+  }
+}
+
+export class HistoryCommand extends CtlCommand {
+  static paths = [["ctl", "history"]];
+  static usage = Command.Usage({ category: "Workloads", description: "a workload's transitions from the event log", examples: [["History of web", "tessera ctl history web"]] });
+  name = Option.String({ required: true });
+  limit = Option.String("--limit", "0", { description: "only the last N events (0: all retained)" });
+
+  async run(ctl: Ctl) {
+    if (!/^\d+$/.test(this.limit)) throw new UsageError(`--limit: expected a whole number, got "${this.limit}"`);
+    const res = await ctl.call(ctl.api.getHistory, { workload: this.name, limit: Number(this.limit) });
+    if (res.events.length === 0) return this.out(`No history for ${this.name}.`);
+    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], res.events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
+  }
+}
+
+abstract class NodeCommand extends CtlCommand {
+  name = Option.String({ required: true });
+}
+
+export class CordonCommand extends NodeCommand {
+  static paths = [["ctl", "cordon"]];
+  static usage = Command.Usage({ category: "Nodes", description: "stop placing new instances on a node", examples: [["Cordon node-a", "tessera ctl cordon node-a"]] });
+  async run(ctl: Ctl) {
+    await ctl.call(ctl.api.cordonNode, { name: this.name });
+    this.out(`node/${this.name} cordoned`);
+  }
+}
+
+export class UncordonCommand extends NodeCommand {
+  static paths = [["ctl", "uncordon"]];
+  static usage = Command.Usage({ category: "Nodes", description: "allow placements on a node again (ends a drain)", examples: [["Uncordon node-a", "tessera ctl uncordon node-a"]] });
+  async run(ctl: Ctl) {
+    await ctl.call(ctl.api.uncordonNode, { name: this.name });
+    this.out(`node/${this.name} uncordoned`);
+  }
+}
+
+export class DrainCommand extends NodeCommand {
+  static paths = [["ctl", "drain"]];
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "move every instance off a node, replacements first, and wait until it is empty",
+    examples: [
+      ["Drain and wait", "tessera ctl drain node-a"],
+      ["Start the drain only", "tessera ctl drain node-a --detach"],
+    ],
+  });
+  detach = Option.Boolean("--detach", false, { description: "return once the drain has started" });
+  timeout = Option.String("--timeout", "300", { description: "seconds to wait for the node to empty" });
+
+  async run(ctl: Ctl) {
+    if (!/^\d+$/.test(this.timeout)) throw new UsageError(`--timeout: expected seconds, got "${this.timeout}"`);
+    await ctl.call(ctl.api.drainNode, { name: this.name });
+    this.out(`node/${this.name} draining`);
+    if (this.detach) return;
+    const deadline = Date.now() + Number(this.timeout) * 1000;
+    let last = -1;
+    for (;;) {
+      const res = await ctl.call(ctl.api.getNode, { name: this.name });
+      const left = res.instances.filter((i) => i.desiredState === 1 || stateWord(i.observedState) === "Stopping").length;
+      if (left !== last) this.out(`  ${left} instance(s) left on ${this.name}`);
+      last = left;
+      if (left === 0) {
+        this.out(`node/${this.name} drained`);
+        return;
+      }
+      if (Date.now() > deadline) throw new RemoteError(`node ${this.name} still holds ${left} instance(s) after ${this.timeout}s; see \`tessera ctl describe node ${this.name}\``);
+      await Bun.sleep(500);
+    }
+  }
+}
+
+export class LogsCommand extends CtlCommand {
+  static paths = [["ctl", "logs"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "print a workload's output, every replica interleaved and prefixed with its instance",
+    examples: [
+      ["Last 20 lines of each replica", "tessera ctl logs web --tail 20"],
+      ["Follow one instance", "tessera ctl logs web --instance web-0 -f"],
+    ],
+  });
+  workload = Option.String({ required: true });
+  instance = Option.String("--instance", { description: "only this instance (web-0, or an id like web-0.3)" });
+  follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output" });
+  tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
+
+  async run(ctl: Ctl) {
+    if (!/^\d+$/.test(this.tail)) throw new UsageError(`--tail: expected a whole number, got "${this.tail}"`);
+    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail: Number(this.tail) });
+    const prefix = this.instance === undefined;
+    process.once("SIGINT", () => call.cancel());
+    await new Promise<void>((resolve, reject) => {
+      call.on("data", (line: LogsResponse) => this.context.stdout.write(prefix ? `${line.instance} | ${line.text}\n` : `${line.text}\n`));
+      call.on("end", resolve);
+      call.on("error", (err: { code: status; details: string }) => {
+        if (err.code === status.CANCELLED) return resolve();
+        reject(ctl.toRemoteError(err));
+      });
+    });
+  }
+}

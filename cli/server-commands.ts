@@ -13,6 +13,7 @@ import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
 import { DEFAULT_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
+import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
 
 export const VERSION: string = pkg.version;
@@ -94,12 +95,24 @@ export class ControlCommand extends Command {
   listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
   placement = Option.String("--placement", "spread", { description: "placement strategy: spread (default) or binpack" });
+  suspectAfter = Option.String("--suspect-after", "3s", { description: "heartbeat silence after which a node is Suspect" });
+  offlineAfter = Option.String("--offline-after", "5s", { description: "heartbeat silence after which a node is Offline and its instances replaced" });
+  tick = Option.String("--tick", "2s", { description: "interval of the periodic reconcile pass" });
 
   async execute() {
     const log = processLogger("control");
     const placement = PLACEMENT_STRATEGIES.find((p) => p === this.placement);
     if (!placement) throw new UsageError(`--placement: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${this.placement}"`);
-    const cp = await startControlPlane({ listen: this.listen, dataDir: this.dataDir ?? defaultDataDir(), log, policy: { ...DEFAULT_POLICY, placement } });
+    const suspectAfterMs = parseDuration(this.suspectAfter, "--suspect-after");
+    const offlineAfterMs = parseDuration(this.offlineAfter, "--offline-after");
+    if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
+    const cp = await startControlPlane({
+      listen: this.listen,
+      dataDir: this.dataDir ?? defaultDataDir(),
+      log,
+      policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
+      tickMs: parseDuration(this.tick, "--tick"),
+    });
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();
@@ -125,6 +138,7 @@ export class AgentCommand extends Command {
   labels = Option.Array("--label", [], { description: "node label key=value (repeatable), matched by node_selector" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
+  heartbeat = Option.String("--heartbeat", "1s", { description: "interval between heartbeats" });
 
   async execute() {
     const log = processLogger("agent").with({ node: this.name });
@@ -138,6 +152,7 @@ export class AgentCommand extends Command {
       log,
       labels: parseLabels(this.labels),
       capacity: detectCapacity(kind === "simulated", this.cpuMillis, this.memoryMb),
+      heartbeatMs: parseDuration(this.heartbeat, "--heartbeat"),
     });
     return runAgent(agent, log);
   }

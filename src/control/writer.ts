@@ -10,7 +10,7 @@ import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import type { Logger } from "../core/logger.js";
 import type { ClusterState } from "../core/model.js";
-import { type Policy, summarize } from "../core/reconcile.js";
+import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import type { Store, StoredEvent } from "./store/store.js";
 
@@ -40,6 +40,9 @@ export class Writer {
   private reconcileDue = true;
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
+  /** The last reconcile pass, for the holds whose expiry should wake us. */
+  private lastPlan: Plan | undefined;
+  private wakeup: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: WriterOptions) {
@@ -61,10 +64,24 @@ export class Writer {
     });
   }
 
+  /** Reconciles again when the core says something will be due (a node going silent, a hold expiring). */
+  private armWakeup(): void {
+    const at = nextWakeup(this.state, this.opts.policy, this.lastPlan);
+    if (at === undefined || (this.wakeup && this.wakeup.at <= at)) return;
+    if (this.wakeup) clearTimeout(this.wakeup.timer);
+    const timer = setTimeout(() => {
+      this.wakeup = undefined;
+      this.reconcileDue = true;
+      this.schedule();
+    }, Math.max(0, at - this.now()));
+    this.wakeup = { at, timer };
+  }
+
   /** Stops taking turns; queued commands are refused. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    if (this.wakeup) clearTimeout(this.wakeup.timer);
     for (const item of this.queue) item.reject(new Error("control plane is shutting down"));
     this.queue = [];
   }
@@ -114,6 +131,8 @@ export class Writer {
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     if (stored.length > 0) this.opts.committed?.(stored);
+    if (result.plan) this.lastPlan = result.plan;
+    this.armWakeup();
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
     if (this.queue.length > 0) this.schedule();
   }

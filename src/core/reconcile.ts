@@ -84,6 +84,21 @@ export function isEmptyPlan(plan: Plan): boolean {
   return BUCKETS.every((b) => plan[b].length === 0);
 }
 
+/**
+ * When planning next could decide something new without any input arriving: a node's
+ * silence crossing a health threshold, or a gate's hold expiring. Undefined when nothing is
+ * pending. The writer wakes up then instead of waiting for its periodic tick.
+ */
+export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | undefined): number | undefined {
+  let at = Number.POSITIVE_INFINITY;
+  for (const node of state.nodes.values()) {
+    if (node.health === "ready") at = Math.min(at, node.lastHeartbeatAt + policy.suspectAfterMs + 1);
+    else if (node.health === "suspect") at = Math.min(at, node.lastHeartbeatAt + policy.offlineAfterMs + 1);
+  }
+  for (const s of last?.skip ?? []) if (s.until !== undefined) at = Math.min(at, s.until);
+  return Number.isFinite(at) ? at : undefined;
+}
+
 /** One line with the count of each bucket. */
 export function summarize(plan: Plan): string {
   const parts = BUCKETS.filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);

@@ -1,0 +1,62 @@
+/**
+ * Failure detection end to end: two agents, kill -9 one; its instances must run on the other
+ * within the Offline threshold (5 s by default) plus 2 s.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, Harness, requireBinary } from "./harness.js";
+
+const OFFLINE_AFTER_MS = 5_000;
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+/** Running instances per node, from `ctl get instances`. */
+async function runningByNode(workload: string): Promise<Record<string, number>> {
+  const out = (await ctl("get", "instances", workload)).stdout;
+  const counts: Record<string, number> = {};
+  for (const line of out.split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[3] === "Running") counts[cols[4]!] = (counts[cols[4]!] ?? 0) + 1;
+  }
+  return counts;
+}
+
+beforeAll(async () => {
+  requireBinary();
+  address = (await h.startControl()).address;
+});
+afterAll(() => h.stop());
+
+test("instances of a killed agent run elsewhere within the Offline threshold plus 2 s", async () => {
+  const a = h.start(["agent", "--control", address, "--name", "node-a", "--simulated"]);
+  const b = h.start(["agent", "--control", address, "--name", "node-b", "--simulated"]);
+  await eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined));
+  writeFileSync(join(h.dir, "fleet.json"), JSON.stringify({ name: "fleet", spec: { command: "/bin/sleep", args: ["3600"], replicas: 4 } }));
+  expect((await ctl("apply", "-f", "fleet.json")).code).toBe(0);
+  const before = await eventually("4 Running over both nodes", async () => {
+    const c = await runningByNode("fleet");
+    return c["node-a"] === 2 && c["node-b"] === 2 ? c : undefined;
+  });
+  expect(before).toEqual({ "node-a": 2, "node-b": 2 });
+
+  b.proc.kill("SIGKILL");
+  const killedAt = Date.now();
+  await eventually(
+    "all 4 Running on node-a",
+    async () => {
+      const c = await runningByNode("fleet");
+      return c["node-a"] === 4 && c["node-b"] === undefined ? c : undefined;
+    },
+    OFFLINE_AFTER_MS + 2_000,
+  );
+  const took = Date.now() - killedAt;
+  console.log(`failover took ${took} ms (Offline threshold ${OFFLINE_AFTER_MS} ms)`);
+  expect(took).toBeLessThanOrEqual(OFFLINE_AFTER_MS + 2_000);
+  const nodes = (await ctl("get", "nodes")).stdout;
+  expect(nodes).toMatch(/node-b\s+Offline/);
+  const lost = (await ctl("get", "instances", "fleet")).stdout.split("\n").filter((l) => /\bLost\b/.test(l));
+  expect(lost).toHaveLength(2);
+  expect(a.proc.exitCode).toBeNull();
+});

@@ -45,7 +45,7 @@ dev: build
 
 # Every test, including end-to-end tests through dist/tessera. JUNIT=path also writes a JUnit report.
 test: build typecheck
-	$(BUN) test $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
+	$(BUN) test --timeout 60000 $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
 
 # Re-records the golden event logs in test/fixtures; only when a change of decisions is intended.
 fixtures: $(GEN_STAMP)

@@ -2,12 +2,14 @@
  * The ControlPlane API end to end through dist/tessera: watch (resumable), logs proxied from
  * the agent, plan's exit codes, rollout restart, history, cordon and drain.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { eventually, Harness, requireBinary } from "./harness.js";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const h = new Harness();
 let address = "";

@@ -1,10 +1,12 @@
 /** dist/tessera stands alone: copied anywhere, run from any directory, no node_modules beside it. */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json";
-import { BINARY, requireBinary } from "./harness.js";
+import { BINARY, E2E_TIMEOUT_MS, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-bin-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,10 +2,12 @@
  * Failure detection end to end: two agents, kill -9 one; its instances must run on the other
  * within the Offline threshold (5 s by default) plus 2 s.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, requireBinary } from "./harness.js";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const OFFLINE_AFTER_MS = 5_000;
 const h = new Harness();

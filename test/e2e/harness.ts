@@ -2,14 +2,12 @@
  * Drives the compiled `dist/tessera` binary: starts servers on free loopback ports with
  * temporary data dirs, runs ctl commands, polls with deadlines, and stops what it started.
  */
-import { setDefaultTimeout } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-// End-to-end tests start real processes: every file using the harness gets room beyond
-// bun's 5 s default per test.
-setDefaultTimeout(30_000);
+/** End-to-end tests start real processes: each file gives its tests this much (bun's default is 5 s). */
+export const E2E_TIMEOUT_MS = 30_000;
 
 export const BINARY = join(import.meta.dir, "..", "..", "dist", "tessera");
 

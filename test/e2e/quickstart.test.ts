@@ -2,10 +2,12 @@
  * The README quickstart, end to end through dist/tessera: control plane and agent as separate
  * processes on free loopback ports, `tessera ctl` as a user would type it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { childrenOf, eventually, Harness, isAlive, requireBinary, type Server } from "./harness.js";
+import { childrenOf, E2E_TIMEOUT_MS, eventually, Harness, isAlive, requireBinary, type Server } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const QUICKSTART = '{"name":"web","spec":{"command":"/bin/sleep","args":["3600"]}}';
 

@@ -1,7 +1,12 @@
 /**
  * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
  */
+import { readFileSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import type { Logger } from "../core/logger.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
 import { AgentGatewayService } from "../gen/tessera/v1/agent_gateway.js";
@@ -31,6 +36,8 @@ export interface RunningControlPlane {
 /** Bun's HTTP/2 server breaks past ~5,000 concurrent streams on one connection; stay far below. */
 const MAX_CONCURRENT_STREAMS = 500;
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Service names reported by grpc.health.v1. */
+const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const;
 /** Largest request or response; a workload manifest is a few KiB. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -56,16 +63,23 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   });
   server.addService(ControlPlaneService, createControlPlaneService({ writer, store, gateway, hub, policy, log: opts.log }));
   server.addService(AgentGatewayService, gateway.service);
+  // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
+  const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
+  health.addToServer(server);
+  const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
+  new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(opts.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const address = `${host}:${port}`;
+  for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
   opts.log.info("control plane listening", { address, dataDir: opts.dataDir });
 
   return {
     address,
     async stop() {
+      for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
       writer.stop();
       gateway.closeAll();
       // tryShutdown never calls back while a stream is open: fall back to force.

@@ -130,3 +130,48 @@ describe("control plane API", () => {
     expect(res.stderr).toBe('error: NOT_FOUND: node "node-z" not found\n');
   });
 });
+
+describe("standard gRPC tooling", () => {
+  test("grpc.health.v1 answers SERVING for the server and both services", async () => {
+    const { service } = await import("grpc-health-check");
+    const { makeGenericClientConstructor } = await import("@grpc/grpc-js");
+    const Health = makeGenericClientConstructor(service, "Health");
+    const client = new Health(address, credentials.createInsecure()) as unknown as {
+      check(req: { service: string }, cb: (err: Error | null, res: { status: string }) => void): void;
+      close(): void;
+    };
+    for (const name of ["", "tessera.v1.ControlPlane", "tessera.v1.AgentGateway"]) {
+      const res = await new Promise<{ status: string }>((resolve, reject) => client.check({ service: name }, (err, r) => (err ? reject(err) : resolve(r))));
+      expect(res.status).toBe("SERVING");
+    }
+    client.close();
+  });
+
+  test("server reflection lists the services and serves their descriptors", async () => {
+    const { loadSync } = await import("@grpc/proto-loader");
+    const { loadPackageDefinition } = await import("@grpc/grpc-js");
+    const def = loadSync(join(import.meta.dir, "..", "..", "node_modules", "@grpc", "reflection", "build", "proto", "grpc", "reflection", "v1", "reflection.proto"));
+    const pkg = loadPackageDefinition(def) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => { serverReflectionInfo(): NodeJS.EventEmitter & { write(m: unknown): void; end(): void }; close(): void } } } };
+    };
+    const client = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
+    const call = client.serverReflectionInfo();
+    const answers: Array<Record<string, unknown>> = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on("data", (m: Record<string, unknown>) => {
+        answers.push(m);
+        if (answers.length === 2) call.end();
+      });
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    call.write({ listServices: "" });
+    call.write({ fileContainingSymbol: "tessera.v1.ControlPlane" });
+    await done;
+    client.close();
+    const services = (answers[0]!.listServicesResponse as { service: Array<{ name: string }> }).service.map((s) => s.name);
+    expect(services).toEqual(expect.arrayContaining(["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"]));
+    const files = (answers[1]!.fileDescriptorResponse as { fileDescriptorProto: unknown[] }).fileDescriptorProto;
+    expect(files.length).toBeGreaterThan(0);
+  });
+});

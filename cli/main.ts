@@ -18,6 +18,7 @@ import {
   RolloutRestartCommand,
   UncordonCommand,
 } from "./ctl-commands.js";
+import { ReplayCommand } from "./replay-command.js";
 import { AgentCommand, ControlCommand, DevCommand, VERSION, VersionCommand } from "./server-commands.js";
 
 const cli = new Cli({
@@ -44,6 +45,7 @@ for (const command of [
   CordonCommand,
   UncordonCommand,
   DrainCommand,
+  ReplayCommand,
   VersionCommand,
   Builtins.HelpCommand,
 ]) {

@@ -3,7 +3,8 @@
  * within the Offline threshold (5 s by default) plus 2 s.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
@@ -61,4 +62,30 @@ test("instances of a killed agent run elsewhere within the Offline threshold plu
   const lost = (await ctl("get", "instances", "fleet")).stdout.split("\n").filter((l) => /\bLost\b/.test(l));
   expect(lost).toHaveLength(2);
   expect(a.proc.exitCode).toBeNull();
+});
+
+test("tessera replay re-runs the copied log; --what-if moves the Offline detection", async () => {
+  const copy = join(h.dir, "copy");
+  cpSync(join(h.dir, "control"), copy, { recursive: true });
+  const replay = await h.run(["replay", "--data-dir", copy]);
+  expect(replay.stderr).toBe("");
+  expect(replay.code).toBe(0);
+  expect(replay.stdout).toContain("the log folds consistently");
+  expect(replay.stdout).toMatch(/fleet-\d\.\d+ lose/);
+  const offline = (await h.run(["ctl", "history", "fleet"], { TESSERA_CONTROL: address })).stdout;
+  expect(offline).toContain("InstanceTransitioned");
+  const seq = (await h.run(["replay", "--data-dir", copy, "--json"])).stdout;
+  expect(seq).toContain('"action":"markLost"');
+  // Find the NodeHealthChanged to offline in the log and move it 30 s later.
+  const db = new Database(join(copy, "tessera.db"), { readonly: true });
+  const row = db.query<{ seq: number }, []>("SELECT seq FROM events WHERE type = 'NodeHealthChanged' AND data LIKE '%\"to\":\"offline\"%'").get();
+  db.close();
+  const whatIf = await h.run(["replay", "--data-dir", copy, "--what-if", `${row!.seq}=+30s`]);
+  expect(whatIf.code).toBe(0);
+  expect(whatIf.stdout).toContain(`what if event ${row!.seq} (NodeHealthChanged)`);
+  expect(whatIf.stdout).toMatch(/\+ \S+ fleet-\d\.\d+ lose/);
+  expect(whatIf.stdout).toMatch(/- \S+ fleet-\d\.\d+ lose/);
+  const bad = await h.run(["replay", "--data-dir", copy, "--what-if", "1=soon"]);
+  expect(bad.code).toBe(1);
+  expect(bad.stdout + bad.stderr).toContain("--what-if: expected SEQ=+DURATION");
 });

@@ -13,6 +13,7 @@ import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
 import { DEFAULT_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
+import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
 
@@ -81,6 +82,27 @@ export class VersionCommand extends Command {
   }
 }
 
+const CONTROL_CONFIG: ConfigSchema = {
+  listen: "string",
+  "data-dir": "string",
+  placement: "string",
+  "suspect-after": "string",
+  "offline-after": "string",
+  tick: "string",
+};
+
+const AGENT_CONFIG: ConfigSchema = {
+  control: "string",
+  name: "string",
+  simulated: "boolean",
+  executor: "string",
+  "data-dir": "string",
+  label: "strings",
+  "cpu-millis": "string",
+  "memory-mb": "string",
+  heartbeat: "string",
+};
+
 export class ControlCommand extends Command {
   static paths = [["control"]];
   static usage = Command.Usage({
@@ -92,26 +114,29 @@ export class ControlCommand extends Command {
       ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
     ],
   });
-  listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
+  config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. offline-after = \"10s\")" });
+  listen = Option.String("--listen", { description: `host:port to serve gRPC on (default ${DEFAULT_LISTEN})` });
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  placement = Option.String("--placement", "spread", { description: "placement strategy: spread (default) or binpack" });
-  suspectAfter = Option.String("--suspect-after", "3s", { description: "heartbeat silence after which a node is Suspect" });
-  offlineAfter = Option.String("--offline-after", "5s", { description: "heartbeat silence after which a node is Offline and its instances replaced" });
-  tick = Option.String("--tick", "2s", { description: "interval of the periodic reconcile pass" });
+  placement = Option.String("--placement", { description: "placement strategy: spread (default) or binpack" });
+  suspectAfter = Option.String("--suspect-after", { description: "heartbeat silence after which a node is Suspect (default 3s)" });
+  offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
+  tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
 
   async execute() {
     const log = processLogger("control");
-    const placement = PLACEMENT_STRATEGIES.find((p) => p === this.placement);
-    if (!placement) throw new UsageError(`--placement: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${this.placement}"`);
-    const suspectAfterMs = parseDuration(this.suspectAfter, "--suspect-after");
-    const offlineAfterMs = parseDuration(this.offlineAfter, "--offline-after");
+    const cfg = this.config ? loadConfig(this.config, CONTROL_CONFIG) : {};
+    const placementName = pick(this.placement, cfg, "placement", "spread");
+    const placement = PLACEMENT_STRATEGIES.find((p) => p === placementName);
+    if (!placement) throw new UsageError(`--placement: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${placementName}"`);
+    const suspectAfterMs = parseDuration(pick(this.suspectAfter, cfg, "suspect-after", "3s"), "--suspect-after");
+    const offlineAfterMs = parseDuration(pick(this.offlineAfter, cfg, "offline-after", "5s"), "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
     const cp = await startControlPlane({
-      listen: this.listen,
-      dataDir: this.dataDir ?? defaultDataDir(),
+      listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
+      dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
-      tickMs: parseDuration(this.tick, "--tick"),
+      tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
     });
     const signal = await untilSignal();
     log.info("stopping", { signal });
@@ -130,29 +155,35 @@ export class AgentCommand extends Command {
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
     ],
   });
+  config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
   control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
-  name = Option.String("--name", { required: true, description: "this node's name, unique in the fleet" });
-  simulated = Option.Boolean("--simulated", false, { description: "run nothing for real (same as --executor simulated)" });
-  executor = Option.String("--executor", "process", { description: "process or simulated" });
+  name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
+  simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
+  executor = Option.String("--executor", { description: "process (default) or simulated" });
   dataDir = Option.String("--data-dir", { description: "where instance logs go (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  labels = Option.Array("--label", [], { description: "node label key=value (repeatable), matched by node_selector" });
+  labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
-  heartbeat = Option.String("--heartbeat", "1s", { description: "interval between heartbeats" });
+  heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });
 
   async execute() {
-    const log = processLogger("agent").with({ node: this.name });
-    const kind = this.simulated ? "simulated" : this.executor;
-    const executor = makeExecutor(kind, this.dataDir ?? defaultDataDir());
+    const cfg = this.config ? loadConfig(this.config, AGENT_CONFIG) : {};
+    const name = pick(this.name, cfg, "name", "");
+    if (name === "") throw new UsageError("--name: required (or `name` in --config): this node's name");
+    const log = processLogger("agent").with({ node: name });
+    const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
+    const executor = makeExecutor(kind, pick(this.dataDir, cfg, "data-dir", defaultDataDir()));
+    const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
+    const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const agent = new Agent({
-      control: this.control ?? defaultControl(),
-      node: this.name,
+      control: pick(this.control, cfg, "control", defaultControl()),
+      node: name,
       executor,
       version: VERSION,
       log,
-      labels: parseLabels(this.labels),
-      capacity: detectCapacity(kind === "simulated", this.cpuMillis, this.memoryMb),
-      heartbeatMs: parseDuration(this.heartbeat, "--heartbeat"),
+      labels: parseLabels(pick(this.labels, cfg, "label", [])),
+      capacity: detectCapacity(kind === "simulated", cpu, mem),
+      heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
     });
     return runAgent(agent, log);
   }

@@ -1,0 +1,41 @@
+/** `--config FILE` (TOML) mirrors the flags of control and agent; flags win; bad keys are named. */
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+const h = new Harness();
+afterAll(() => h.stop());
+
+test("control and agent read their settings from TOML", async () => {
+  requireBinary();
+  const controlToml = join(h.dir, "control.toml");
+  writeFileSync(controlToml, `listen = "127.0.0.1:0"\ndata-dir = "${join(h.dir, "cp")}"\nplacement = "binpack"\noffline-after = "9s"\n`);
+  const control = h.start(["control", "--config", controlToml]);
+  const address = String((await control.waitForLog((l) => l.msg === "control plane listening")).address);
+  expect((await control.waitForLog((l) => l.msg === "control plane listening")).dataDir).toBe(join(h.dir, "cp"));
+
+  const agentToml = join(h.dir, "agent.toml");
+  writeFileSync(agentToml, `control = "${address}"\nname = "from-file"\nsimulated = true\nlabel = ["zone=z"]\ncpu-millis = "1500"\n`);
+  h.start(["agent", "--config", agentToml, "--name", "from-flag"]);
+  const node = await eventually("the agent's node", async () => {
+    const out = (await h.run(["ctl", "describe", "node", "from-flag"], { TESSERA_CONTROL: address })).stdout;
+    return out.includes("Ready") ? out : undefined;
+  });
+  expect(node).toContain("Labels:      zone=z");
+  expect(node).toContain("Capacity:    cpu 1500m");
+  expect(node).toContain("Executors:   simulated");
+});
+
+test("unknown keys and wrong types are refused with the key named", async () => {
+  const bad = join(h.dir, "bad.toml");
+  writeFileSync(bad, `lisen = "127.0.0.1:0"\n`);
+  const res = await h.run(["control", "--config", bad]);
+  expect(res.code).not.toBe(0);
+  expect(res.stdout + res.stderr).toContain('unknown key "lisen"');
+  writeFileSync(bad, `name = "x"\nsimulated = "yes"\n`);
+  const res2 = await h.run(["agent", "--config", bad]);
+  expect(res2.stdout + res2.stderr).toContain('"simulated" expected a boolean');
+});

@@ -37,13 +37,23 @@ interface Held {
   id: string;
   generation: number;
   state: InstanceState;
+  /** Why it failed and how it exited, once it did (told again in every hello). */
+  reason: string;
+  exitCode?: number;
   running?: Running;
   /** Serializes operations on one instance (a stop waits for its start). */
   op: Promise<void>;
 }
 
+/** Reports kept while disconnected; beyond this the oldest go (hello still carries every current state). */
+const MAX_BACKLOG = 10_000;
+
 export class Agent {
   private readonly held = new Map<string, Held>();
+  /** Reports made while disconnected, in order. */
+  private backlog: AgentMessage[] = [];
+  /** The current stream has carried our hello. */
+  private synced = false;
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
   private readonly client: AgentGatewayClient;
@@ -90,13 +100,23 @@ export class Agent {
           version: this.opts.version,
           labels: this.opts.labels,
           capacity: this.opts.capacity,
-          instances: [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: INSTANCE_STATE_TO_WIRE[h.state] })),
+          instances: [...this.held.values()].map((h) => ({
+            instanceId: h.id,
+            generation: h.generation,
+            state: INSTANCE_STATE_TO_WIRE[h.state],
+            reason: h.reason,
+            exitCode: h.exitCode,
+          })),
         },
       },
     });
+    this.synced = true;
+    for (const msg of this.backlog.splice(0)) stream.write(msg);
     this.heartbeat = setInterval(() => {
-      stream.write({ payload: { $case: "heartbeat", value: {} } });
+      const ok = stream.write({ payload: { $case: "heartbeat", value: {} } });
+      log.debug("heartbeat", { buffered: !ok });
     }, this.opts.heartbeatMs ?? 1_000);
+    log.info("hello sent", { holds: this.held.size });
     stream.on("data", (msg: ControlMessage) => {
       this.failures = 0;
       void this.handle(msg);
@@ -104,6 +124,7 @@ export class Agent {
     const lost = (why: string) => {
       if (ended) return;
       ended = true;
+      this.synced = false;
       clearInterval(this.heartbeat);
       // Whoever asked for logs on this stream is gone with it.
       for (const a of this.logStreams.values()) a.abort();
@@ -122,6 +143,22 @@ export class Agent {
 
   private send(msg: AgentMessage): void {
     this.stream?.write(msg);
+  }
+
+  /**
+   * Sends an instance report, or keeps it while disconnected: kept reports follow the next
+   * hello in order (the control plane treats those its catch-up already covers as superseded).
+   */
+  private report(msg: AgentMessage): void {
+    if (this.stream && this.synced) {
+      this.stream.write(msg);
+      return;
+    }
+    this.backlog.push(msg);
+    if (this.backlog.length > MAX_BACKLOG) {
+      this.backlog.shift();
+      this.opts.log.warn("report backlog full; dropped the oldest (the next hello carries every current state)", { kept: MAX_BACKLOG });
+    }
   }
 
   private async handle(msg: ControlMessage): Promise<void> {
@@ -172,10 +209,13 @@ export class Agent {
       return false;
     }
     h.state = result.state;
+    if (event.type === "fail") {
+      h.reason = event.reason;
+      h.exitCode = event.exitCode;
+    }
     if (report) {
       const reported = result.state as ReportedState;
-
-      this.send({
+      this.report({
         payload: {
           $case: "report",
           value: {
@@ -193,7 +233,7 @@ export class Agent {
 
   private startInstance(cmd: StartInstance): Promise<void> {
     if (this.held.has(cmd.instanceId)) return this.held.get(cmd.instanceId)!.op;
-    const h: Held = { id: cmd.instanceId, generation: cmd.generation, state: "scheduled", op: Promise.resolve() };
+    const h: Held = { id: cmd.instanceId, generation: cmd.generation, state: "scheduled", reason: "", op: Promise.resolve() };
     this.held.set(h.id, h);
     h.op = (async () => {
       this.apply(h, { type: "provision" }, true);
@@ -218,7 +258,7 @@ export class Agent {
     const h = this.held.get(cmd.instanceId);
     if (!h) {
       // Nothing held: it is stopped as far as this node knows.
-      this.send({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "" } } });
+      this.report({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "" } } });
       return Promise.resolve();
     }
     h.op = h.op

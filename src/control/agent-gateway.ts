@@ -106,7 +106,10 @@ export class AgentGateway {
   private fire(command: Command, node: string): void {
     this.writer.submit(command).then(
       (d) => {
-        if (d.rejection) this.log.warn(`${command.type} refused`, { node, details: describeRejection(d.rejection) });
+        if (!d.rejection) return;
+        // Late reports after a reconnect are expected; anything else deserves attention.
+        const level = d.rejection.kind === "SupersededReport" ? "debug" : "warn";
+        this.log[level](`${command.type} refused`, { node, details: describeRejection(d.rejection) });
       },
       (err: Error) => this.log.debug(`${command.type} dropped`, { node, error: err.message }),
     );
@@ -138,7 +141,7 @@ export class AgentGateway {
         for (const h of hello.instances) {
           const state = instanceStateFromWire(h.state);
           if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
-          instances.push({ id: h.instanceId, generation: h.generation, state });
+          instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode });
         }
         node = hello.node;
         const previous = this.sessions.get(node);

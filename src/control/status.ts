@@ -11,6 +11,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   StaleGeneration: status.FAILED_PRECONDITION,
   UnknownNode: status.NOT_FOUND,
   StaleSession: status.FAILED_PRECONDITION,
+  SupersededReport: status.FAILED_PRECONDITION,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

@@ -121,7 +121,11 @@ export class Writer {
     }
     let stored: StoredEvent[] = [];
     try {
-      if (result.events.length > 0) stored = this.opts.store.commit(result.events, this.state);
+      if (result.events.length > 0) {
+        const t0 = performance.now();
+        stored = this.opts.store.commit(result.events, this.state);
+        this.opts.log.debug("store commit", { events: result.events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
+      }
     } catch (err) {
       // Memory now holds changes the disk does not: continuing would lie to callers.
       this.opts.log.error("store commit failed; stopping", { error: String(err) });

@@ -22,6 +22,9 @@ export interface HeldInstance {
   id: string;
   generation: number;
   state: InstanceState;
+  /** For a failed instance: why, and its exit code. */
+  reason?: string;
+  exitCode?: number;
 }
 
 export type Command =
@@ -173,7 +176,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       }
       const path = pathBetween(inst.state, target) ?? [];
       for (const type of path) {
-        const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : "reported on reconnect");
+        const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : (h.reason ?? "reported on reconnect"), h?.exitCode);
         if (event) events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event });
       }
     }
@@ -234,7 +237,12 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (inst.state === c.state) return accept();
     const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode)!;
     const result = transition(inst.state, event);
-    if (!result.ok) return refuse(result.rejection);
+    if (!result.ok) {
+      // A report the record has already moved past (delivered late, after a reconnect's
+      // catch-up) is superseded, not an error.
+      if (pathBetween(c.state, inst.state) !== undefined) return refuse({ kind: "SupersededReport", id: inst.id, reported: c.state, current: inst.state });
+      return refuse(result.rejection);
+    }
     return accept([{ type: "InstanceTransitioned", at: now, id: inst.id, event }]);
   },
 };

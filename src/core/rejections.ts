@@ -2,7 +2,7 @@
  * Named refusals returned by the core. PURE. The shells map each kind to a wire status once
  * (src/control/status.ts); nothing matches on message text.
  */
-import type { InvalidTransition } from "./instance-machine.js";
+import type { InstanceState, InvalidTransition } from "./instance-machine.js";
 
 export type { InvalidTransition };
 
@@ -15,6 +15,7 @@ export type Rejection =
   | { kind: "StaleGeneration"; id: string; reported: number; current: number }
   | { kind: "UnknownNode"; name: string }
   | { kind: "StaleSession"; node: string }
+  | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -34,6 +35,8 @@ export function describeRejection(r: Rejection): string {
       return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
     case "UnknownNode":
       return `node "${r.name}" not found`;
+    case "SupersededReport":
+      return `report that instance "${r.id}" is ${r.reported} is superseded: it is already ${r.current}`;
     case "StaleSession":
       return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
     case "InvalidTransition":

@@ -65,11 +65,15 @@ function detectCapacity(simulated: boolean, cpuFlag: string | undefined, memFlag
   return { cpuMillis, memoryMb };
 }
 
-async function runAgent(agent: Agent, log: Logger): Promise<number> {
-  agent.start();
+/**
+ * Runs an agent until a signal. A real agent leaves its instances running (a restarted agent
+ * adopts them, as Nomad's client does); `tessera dev` is a sandbox and stops them.
+ */
+async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Promise<number> {
+  await agent.start();
   const signal = await untilSignal();
-  log.info("stopping", { signal });
-  await agent.stopAll(EXIT_GRACE_MS);
+  log.info("stopping", { signal, instances: stopInstances ? "stopping them" : "left running" });
+  if (stopInstances) await agent.stopAll(EXIT_GRACE_MS);
   agent.close();
   return 0;
 }
@@ -185,7 +189,7 @@ export class AgentCommand extends Command {
       capacity: detectCapacity(kind === "simulated", cpu, mem),
       heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
     });
-    return runAgent(agent, log);
+    return runAgent(agent, log, false);
   }
 }
 
@@ -216,7 +220,7 @@ export class DevCommand extends Command {
       capacity: detectCapacity(false, undefined, undefined),
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
-    const code = await runAgent(agent, agentLog);
+    const code = await runAgent(agent, agentLog, true);
     await cp.stop();
     return code;
   }

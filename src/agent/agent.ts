@@ -45,6 +45,9 @@ interface Held {
   op: Promise<void>;
 }
 
+/** How often executors do their upkeep (log rotation). */
+const HOUSEKEEPING_MS = 10_000;
+
 /** Reports kept while disconnected; beyond this the oldest go (hello still carries every current state). */
 const MAX_BACKLOG = 10_000;
 
@@ -60,6 +63,7 @@ export class Agent {
   private stream: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private housekeeping: ReturnType<typeof setInterval> | undefined;
   private failures = 0;
   private closed = false;
 
@@ -67,7 +71,21 @@ export class Agent {
     this.client = new AgentGatewayClient(opts.control, credentials.createInsecure());
   }
 
-  start(): void {
+  /** Adopts what a previous run left behind, then connects. */
+  async start(): Promise<void> {
+    for (const a of await this.opts.executor.adopt()) {
+      const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
+      this.held.set(h.id, h);
+      if (a.running) {
+        h.running = a.running;
+        this.watchExit(h, a.running);
+        this.opts.log.info("adopted a running instance", { instance: h.id });
+      } else {
+        this.apply(h, { type: "fail", reason: describeExit(a.exit!), exitCode: a.exit!.exitCode ?? undefined }, true);
+        this.opts.log.info("an instance ended while the agent was away", { instance: h.id, reason: h.reason });
+      }
+    }
+    this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
     this.connect();
   }
 
@@ -75,6 +93,7 @@ export class Agent {
   close(): void {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.housekeeping);
     clearInterval(this.heartbeat);
     for (const a of this.logStreams.values()) a.abort();
     this.stream?.cancel();
@@ -231,6 +250,13 @@ export class Agent {
     return true;
   }
 
+  /** An exit nobody asked for is a failure; one during a stop is handled by stopInstance. */
+  private watchExit(h: Held, running: Running): void {
+    void running.exited.then((exit) => {
+      if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
+    });
+  }
+
   private startInstance(cmd: StartInstance): Promise<void> {
     if (this.held.has(cmd.instanceId)) return this.held.get(cmd.instanceId)!.op;
     const h: Held = { id: cmd.instanceId, generation: cmd.generation, state: "scheduled", reason: "", op: Promise.resolve() };
@@ -242,10 +268,7 @@ export class Agent {
         h.running = running;
         this.apply(h, { type: "run" }, true);
         this.opts.log.info("instance running", { instance: h.id });
-        void running.exited.then((exit) => {
-          // An exit nobody asked for is a failure; one during a stop is handled by stopInstance.
-          if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
-        });
+        this.watchExit(h, running);
       } catch (err) {
         this.apply(h, { type: "fail", reason: (err as Error).message }, true);
         throw err;

@@ -33,11 +33,25 @@ export interface LogRequest {
   emit(lines: string[]): void;
 }
 
+/** An instance found running (or found ended) when the agent starts. */
+export interface Adopted {
+  instanceId: string;
+  generation: number;
+  /** Set when it still runs. */
+  running?: Running;
+  /** Set when it ended while the agent was away. */
+  exit?: Exit;
+}
+
 export interface Executor {
   /** "process", "docker" or "simulated". */
   readonly kind: string;
+  /** Finds the instances a previous run of this agent left behind: running ones are taken over. */
+  adopt(): Promise<Adopted[]>;
   /** Starts the work; rejects with a clear reason when it cannot. */
   start(req: StartRequest): Promise<Running>;
+  /** Periodic upkeep, such as rotating log files. */
+  housekeeping(): void;
   /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */
   readLogs(req: LogRequest): Promise<void>;
 }

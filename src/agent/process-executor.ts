@@ -1,27 +1,184 @@
 /**
- * Runs workloads as local processes: Bun.spawn in their own process group, output appended to
- * a per-instance log file, stop = SIGTERM to the group, then SIGKILL after the grace period.
+ * Runs workloads as local processes.
+ *
+ * Each instance runs under a small /bin/sh shim, the leader of its own process group: the
+ * shim appends the output to the instance's log file (O_APPEND, so rotation by copy and
+ * truncate is safe), runs the command, and writes its exit status to a file. Its pid and
+ * start time are recorded, so an agent restarted after kill -9 adopts what still runs and
+ * reads how the rest ended. Stop = SIGTERM to the group, SIGKILL after the grace period.
  */
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 /** Lines per LogChunk message. */
 const LOG_CHUNK_LINES = 500;
-/** How often a followed log file is checked for growth. */
-const LOG_POLL_MS = 200;
+/** How often a followed log file, or an adopted process, is checked. */
+const POLL_MS = 200;
+
+/** Runs "$@" with output appended to $TESSERA_LOG and its exit status written to $TESSERA_STATUS. */
+const SHIM = 'exec >>"$TESSERA_LOG" 2>&1; "$@"; s=$?; echo "$s" >"$TESSERA_STATUS"; exit "$s"';
+
+export interface ProcessExecutorOptions {
+  /** A log file larger than this is rotated (one previous file kept). */
+  maxLogBytes?: number;
+}
+
+interface Record {
+  instanceId: string;
+  generation: number;
+  pid: number;
+  /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
+  startTime: string;
+}
+
+/** Field 22 of /proc/PID/stat, or undefined when the process is gone (or a zombie). */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
 
 export class ProcessExecutor implements Executor {
   readonly kind = "process";
   private readonly logDir: string;
+  private readonly runDir: string;
+  private readonly maxLogBytes: number;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, opts: ProcessExecutorOptions = {}) {
     this.logDir = join(dataDir, "logs");
+    this.runDir = join(dataDir, "instances");
+    this.maxLogBytes = opts.maxLogBytes ?? 10 * 1024 * 1024;
     mkdirSync(this.logDir, { recursive: true });
+    mkdirSync(this.runDir, { recursive: true });
   }
 
   private logPath(instanceId: string): string {
     return join(this.logDir, `${instanceId}.log`);
+  }
+
+  private statusPath(instanceId: string): string {
+    return join(this.runDir, `${instanceId}.status`);
+  }
+
+  private recordPath(instanceId: string): string {
+    return join(this.runDir, `${instanceId}.json`);
+  }
+
+  async start(req: StartRequest): Promise<Running> {
+    const spec = req.spec;
+    rmSync(this.statusPath(req.instanceId), { force: true });
+    if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
+    let proc: ReturnType<typeof Bun.spawn>;
+    try {
+      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...spec.args], {
+        cwd: spec.workingDir || undefined,
+        env: {
+          ...process.env,
+          ...spec.env,
+          TESSERA_INSTANCE: req.name,
+          TESSERA_INSTANCE_ID: req.instanceId,
+          TESSERA_WORKLOAD: req.workload,
+          TESSERA_LOG: this.logPath(req.instanceId),
+          TESSERA_STATUS: this.statusPath(req.instanceId),
+        },
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "ignore",
+        detached: true,
+      });
+    } catch (err) {
+      throw new Error(`cannot start ${spec.command}: ${(err as Error).message}`);
+    }
+    const record: Record = { instanceId: req.instanceId, generation: req.generation, pid: proc.pid, startTime: startTimeOf(proc.pid) ?? "" };
+    writeFileSync(this.recordPath(req.instanceId), JSON.stringify(record));
+    const exited: Promise<Exit> = proc.exited.then(() => this.ended(req.instanceId, proc.signalCode ? String(proc.signalCode) : null, proc.exitCode));
+    return this.handle(proc.pid, exited);
+  }
+
+  /** Stop handle for a process group whose end `exited` reports. */
+  private handle(pid: number, exited: Promise<Exit>): Running {
+    return {
+      exited,
+      async stop(gracePeriodMs) {
+        signalGroup(pid, "SIGTERM");
+        const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), gracePeriodMs);
+        const exit = await exited;
+        clearTimeout(timer);
+        // Children that ignored SIGTERM die with the group.
+        signalGroup(pid, "SIGKILL");
+        return exit;
+      },
+    };
+  }
+
+  /** How an instance ended: the status its shim wrote, else what the kernel said. */
+  private ended(instanceId: string, signal: string | null, code: number | null): Exit {
+    rmSync(this.recordPath(instanceId), { force: true });
+    const status = this.readStatus(instanceId);
+    if (status !== undefined) return { exitCode: status, signal: null };
+    return { exitCode: signal ? null : code, signal };
+  }
+
+  private readStatus(instanceId: string): number | undefined {
+    try {
+      const n = Number(readFileSync(this.statusPath(instanceId), "utf8").trim());
+      return Number.isInteger(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async adopt(): Promise<Adopted[]> {
+    const found: Adopted[] = [];
+    for (const file of readdirSync(this.runDir)) {
+      if (!file.endsWith(".json")) continue;
+      let record: Record;
+      try {
+        record = JSON.parse(readFileSync(join(this.runDir, file), "utf8")) as Record;
+      } catch {
+        continue;
+      }
+      const alive = record.startTime !== "" && startTimeOf(record.pid) === record.startTime;
+      if (!alive) {
+        const status = this.readStatus(record.instanceId);
+        rmSync(join(this.runDir, file), { force: true });
+        found.push({ instanceId: record.instanceId, generation: record.generation, exit: { exitCode: status ?? null, signal: status === undefined ? "unknown (ended while the agent was away)" : null } });
+        continue;
+      }
+      // Not our child any more: watch for the pid to go.
+      const exited = (async (): Promise<Exit> => {
+        while (startTimeOf(record.pid) === record.startTime) await Bun.sleep(POLL_MS);
+        return this.ended(record.instanceId, null, null);
+      })();
+      found.push({ instanceId: record.instanceId, generation: record.generation, running: this.handle(record.pid, exited) });
+    }
+    return found;
+  }
+
+  /** Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so writes continue at the new end). */
+  housekeeping(): void {
+    for (const file of readdirSync(this.logDir)) {
+      if (!file.endsWith(".log")) continue;
+      const path = join(this.logDir, file);
+      if (statSync(path).size <= this.maxLogBytes) continue;
+      // Like logrotate's copytruncate: lines written between the two calls are lost.
+      copyFileSync(path, `${path}.1`);
+      truncateSync(path, 0);
+    }
   }
 
   async readLogs(req: LogRequest): Promise<void> {
@@ -33,54 +190,15 @@ export class ProcessExecutor implements Executor {
     const first = req.tail > 0 ? all.lines.slice(-req.tail) : all.lines;
     for (let k = 0; k < first.length; k += LOG_CHUNK_LINES) req.emit(first.slice(k, k + LOG_CHUNK_LINES));
     while (req.follow && !req.signal.aborted) {
-      await Bun.sleep(LOG_POLL_MS);
+      await Bun.sleep(POLL_MS);
       if (!existsSync(path)) return;
       const size = statSync(path).size;
-      if (size < offset) offset = 0; // truncated or rotated: start over
+      if (size < offset) offset = 0; // truncated by rotation: start over
       if (size === offset) continue;
       const next = splitLines(carry, await Bun.file(path).slice(offset, size).text());
       offset = size;
       carry = next.rest;
       for (let k = 0; k < next.lines.length; k += LOG_CHUNK_LINES) req.emit(next.lines.slice(k, k + LOG_CHUNK_LINES));
     }
-  }
-
-  async start(req: StartRequest): Promise<Running> {
-    const spec = req.spec;
-    const log = Bun.file(this.logPath(req.instanceId));
-    let proc: ReturnType<typeof Bun.spawn>;
-    try {
-      proc = Bun.spawn([spec.command, ...spec.args], {
-        cwd: spec.workingDir || undefined,
-        env: { ...process.env, ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload },
-        stdin: "ignore",
-        stdout: log,
-        stderr: log,
-        detached: true,
-      });
-    } catch (err) {
-      throw new Error(`cannot start ${spec.command}: ${(err as Error).message}`);
-    }
-    const exited: Promise<Exit> = proc.exited.then(() => ({ exitCode: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode ? String(proc.signalCode) : null }));
-    const pid = proc.pid;
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // The group is already gone.
-      }
-    };
-    return {
-      exited,
-      async stop(gracePeriodMs) {
-        signalGroup("SIGTERM");
-        const timer = setTimeout(() => signalGroup("SIGKILL"), gracePeriodMs);
-        const exit = await exited;
-        clearTimeout(timer);
-        // Children that ignored SIGTERM die with the group.
-        signalGroup("SIGKILL");
-        return exit;
-      },
-    };
   }
 }

@@ -1,5 +1,5 @@
 /** Pretends to run workloads: nothing is spawned. For tests, demos and fleet benchmarks. */
-import type { Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
+import type { Adopted, Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
 
 export interface SimulatedOptions {
   /** Delay before a start completes. */
@@ -10,6 +10,13 @@ export class SimulatedExecutor implements Executor {
   readonly kind = "simulated";
 
   constructor(private readonly opts: SimulatedOptions = {}) {}
+
+  /** Simulated work does not outlive the agent. */
+  async adopt(): Promise<Adopted[]> {
+    return [];
+  }
+
+  housekeeping(): void {}
 
   /** Simulated work prints nothing. */
   async readLogs(_req: LogRequest): Promise<void> {}

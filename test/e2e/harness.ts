@@ -103,6 +103,14 @@ export class Harness {
         clearTimeout(timer);
       }),
     );
+    // Agents leave their instances running on exit (they are adopted on restart): end them.
+    for (const pid of recordedInstancePids(this.dir)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -123,22 +131,46 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
-/** Children of a process, with their command lines (Linux /proc). */
-export function childrenOf(pid: number): Array<{ pid: number; cmdline: string[] }> {
-  const out: Array<{ pid: number; cmdline: string[] }> = [];
+/** Process-group leaders recorded by process executors under a directory (their instances/*.json). */
+export function recordedInstancePids(dir: string): number[] {
+  const pids: number[] = [];
+  for (const file of readdirSync(dir, { recursive: true }) as string[]) {
+    if (!/(^|\/)instances\/[^/]+\.json$/.test(file)) continue;
+    try {
+      pids.push((JSON.parse(readFileSync(join(dir, file), "utf8")) as { pid: number }).pid);
+    } catch {
+      // Removed while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Descendants of a process (children, grandchildren, ...), with their command lines (Linux /proc). */
+export function descendantsOf(root: number): Array<{ pid: number; cmdline: string[] }> {
+  const all: Array<{ pid: number; ppid: number; cmdline: string[] }> = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== pid) continue;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
-      out.push({ pid: Number(entry), cmdline });
+      all.push({ pid: Number(entry), ppid, cmdline });
     } catch {
       // The process ended while we looked.
     }
   }
-  return out;
+  const found = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of all) {
+      if (!found.has(p.pid) && found.has(p.ppid)) {
+        found.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => p.pid !== root && found.has(p.pid)).map(({ pid, cmdline }) => ({ pid, cmdline }));
 }
 
 /** True while a process exists and is not a zombie. */

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { childrenOf, E2E_TIMEOUT_MS, eventually, Harness, isAlive, requireBinary, type Server } from "./harness.js";
+import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, isAlive, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -40,7 +40,7 @@ describe("quickstart with the process executor", () => {
     });
     expect(row).toContain("1/1");
 
-    const sleeps = childrenOf(agentPid).filter((c) => c.cmdline.join(" ") === "/bin/sleep 3600");
+    const sleeps = descendantsOf(agentPid).filter((c) => c.cmdline.join(" ") === "/bin/sleep 3600");
     expect(sleeps).toHaveLength(1);
 
     const nodes = await ctl("get", "nodes");
@@ -56,13 +56,13 @@ describe("quickstart with the process executor", () => {
   });
 
   test("delete stops the process and the workload leaves the list", async () => {
-    const before = childrenOf(agentPid).find((c) => c.cmdline.join(" ") === "/bin/sleep 3600");
+    const before = descendantsOf(agentPid).find((c) => c.cmdline.join(" ") === "/bin/sleep 3600");
     expect(before).toBeDefined();
     const deleted = await ctl("delete", "workload", "web");
     expect(deleted.code).toBe(0);
     await eventually("web gone from get workloads", async () => ((await ctl("get", "workloads")).stdout.includes("No workloads.") ? true : undefined));
     await eventually("the sleep process to end", () => (isAlive(before!.pid) ? undefined : true));
-    expect(childrenOf(agentPid).filter((c) => c.cmdline[0] === "/bin/sleep")).toHaveLength(0);
+    expect(descendantsOf(agentPid)).toHaveLength(0);
   });
 
   test("the control address can also be given right after ctl", async () => {
@@ -109,7 +109,7 @@ describe("quickstart with --simulated", () => {
     const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
     expect((await ctl("apply", "-f", "web.json")).code).toBe(0);
     await eventually("web Running", async () => ((await ctl("get", "workloads")).stdout.match(/^web\s+1\/1\s+Running/m) ? true : undefined));
-    expect(childrenOf(agent.proc.pid)).toHaveLength(0);
+    expect(descendantsOf(agent.proc.pid)).toHaveLength(0);
     const instanceId = (await ctl("describe", "workload", "web")).stdout.match(/web-0\.\d+/)![0];
 
     control.proc.kill("SIGKILL");

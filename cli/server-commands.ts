@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
 import { Agent } from "../src/agent/agent.js";
 import type { Executor } from "../src/agent/executor.js";
+import { DockerExecutor } from "../src/agent/docker-executor.js";
+import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { startControlPlane } from "../src/control/server.js";
@@ -30,15 +32,32 @@ function untilSignal(): Promise<string> {
   });
 }
 
-function makeExecutor(kind: string, dataDir: string): Executor {
-  switch (kind) {
-    case "process":
-      return new ProcessExecutor(join(dataDir, "agent"));
-    case "simulated":
-      return new SimulatedExecutor();
-    default:
-      throw new UsageError(`--executor: expected process or simulated, got "${kind}"`);
+/** Executors from `--executor process,docker` (simulated stands alone). */
+async function makeExecutor(kinds: string, node: string, dataDir: string): Promise<Executor> {
+  const list = kinds.split(",").map((k) => k.trim());
+  const executors: Executor[] = [];
+  for (const kind of list) {
+    switch (kind) {
+      case "process":
+        executors.push(new ProcessExecutor(join(dataDir, "agent")));
+        break;
+      case "docker": {
+        const docker = new DockerExecutor(node);
+        await docker.ping().catch((err: Error) => {
+          throw new UsageError(`--executor docker: ${err.message}`);
+        });
+        executors.push(docker);
+        break;
+      }
+      case "simulated":
+        if (list.length > 1) throw new UsageError("--executor: simulated cannot be combined with real executors");
+        executors.push(new SimulatedExecutor());
+        break;
+      default:
+        throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
+    }
   }
+  return new MultiExecutor(executors);
 }
 
 /** `k=v` flags into a label map; refuses anything else with the flag named. */
@@ -163,7 +182,7 @@ export class AgentCommand extends Command {
   control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
   name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
   simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
-  executor = Option.String("--executor", { description: "process (default) or simulated" });
+  executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
   dataDir = Option.String("--data-dir", { description: "where instance logs go (default $TESSERA_DATA_DIR or ~/.tessera)" });
   labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
@@ -176,7 +195,7 @@ export class AgentCommand extends Command {
     if (name === "") throw new UsageError("--name: required (or `name` in --config): this node's name");
     const log = processLogger("agent").with({ node: name });
     const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
-    const executor = makeExecutor(kind, pick(this.dataDir, cfg, "data-dir", defaultDataDir()));
+    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()));
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const agent = new Agent({
@@ -213,7 +232,7 @@ export class DevCommand extends Command {
     const agent = new Agent({
       control: cp.address,
       node: this.name,
-      executor: makeExecutor("process", dataDir),
+      executor: await makeExecutor("process", this.name, dataDir),
       version: VERSION,
       log: agentLog,
       labels: {},

@@ -115,7 +115,7 @@ export class Agent {
         $case: "hello",
         value: {
           node: this.opts.node,
-          executors: [this.opts.executor.kind],
+          executors: this.opts.executor.kinds,
           version: this.opts.version,
           labels: this.opts.labels,
           capacity: this.opts.capacity,

@@ -44,8 +44,8 @@ export interface Adopted {
 }
 
 export interface Executor {
-  /** "process", "docker" or "simulated". */
-  readonly kind: string;
+  /** What it runs: "process", "docker", "simulated" (or several, for a composite). */
+  readonly kinds: string[];
   /** Finds the instances a previous run of this agent left behind: running ones are taken over. */
   adopt(): Promise<Adopted[]>;
   /** Starts the work; rejects with a clear reason when it cannot. */

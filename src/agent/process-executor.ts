@@ -53,7 +53,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 export class ProcessExecutor implements Executor {
-  readonly kind = "process";
+  readonly kinds = ["process"];
   private readonly logDir: string;
   private readonly runDir: string;
   private readonly maxLogBytes: number;

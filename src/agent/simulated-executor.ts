@@ -7,7 +7,7 @@ export interface SimulatedOptions {
 }
 
 export class SimulatedExecutor implements Executor {
-  readonly kind = "simulated";
+  readonly kinds = ["simulated"];
 
   constructor(private readonly opts: SimulatedOptions = {}) {}
 

@@ -1,0 +1,182 @@
+/**
+ * Runs workloads as Docker containers through dockerode against a real engine
+ * (/var/run/docker.sock, or DOCKER_HOST). Containers carry labels naming node, workload,
+ * instance and generation, so a restarted agent finds its own; env, CPU and memory limits
+ * come from the spec. Stop = docker stop with the grace period, then remove.
+ */
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import { resolveSpec } from "../core/spec.js";
+import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+
+const LABEL = {
+  node: "tessera.node",
+  workload: "tessera.workload",
+  instance: "tessera.instance",
+  name: "tessera.name",
+  generation: "tessera.generation",
+} as const;
+
+
+export function containerName(instanceId: string): string {
+  return `tessera-${instanceId}`;
+}
+
+function statusCode(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+export class DockerExecutor implements Executor {
+  readonly kinds = ["docker"];
+
+  constructor(
+    private readonly node: string,
+    private readonly docker: Docker = new Docker(),
+  ) {}
+
+  /** Fails with a clear message when no engine answers. */
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new Error(`no Docker engine answers (${process.env.DOCKER_HOST ?? "/var/run/docker.sock"}): ${(err as Error).message}`);
+    }
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
+    } catch (err) {
+      throw new Error(`image ${image} is not present on node ${this.node} and cannot be pulled: ${(err as Error).message}`);
+    }
+  }
+
+  async start(req: StartRequest): Promise<Running> {
+    const spec = req.spec;
+    await this.ensureImage(spec.image);
+    // A container left by an earlier attempt at this same instance is replaced.
+    await this.docker
+      .getContainer(containerName(req.instanceId))
+      .remove({ force: true })
+      .catch(() => {});
+    const resources = resolveSpec(spec);
+    const env = { ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload };
+    const container = await this.docker.createContainer({
+      name: containerName(req.instanceId),
+      Image: spec.image,
+      Entrypoint: spec.command !== "" ? [spec.command] : undefined,
+      Cmd: spec.args.length > 0 ? spec.args : undefined,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: spec.workingDir || undefined,
+      Labels: {
+        [LABEL.node]: this.node,
+        [LABEL.workload]: req.workload,
+        [LABEL.instance]: req.instanceId,
+        [LABEL.name]: req.name,
+        [LABEL.generation]: String(req.generation),
+      },
+      HostConfig: {
+        NanoCpus: resources.cpuMillis * 1_000_000,
+        Memory: resources.memoryMb * 1024 * 1024,
+      },
+    });
+    try {
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      throw new Error(`cannot start container for ${req.instanceId}: ${(err as Error).message}`);
+    }
+    return this.handle(container);
+  }
+
+  private handle(container: Docker.Container): Running {
+    const exited: Promise<Exit> = container.wait().then(
+      (r: { StatusCode: number }) => ({ exitCode: r.StatusCode, signal: null }),
+      (err: Error) => ({ exitCode: null, signal: `lost track of the container: ${err.message}` }),
+    );
+    return {
+      exited,
+      async stop(gracePeriodMs) {
+        await container.stop({ t: Math.ceil(gracePeriodMs / 1000) }).catch((err) => {
+          // 304: already stopped; 404: already gone.
+          if (statusCode(err) !== 304 && statusCode(err) !== 404) throw err;
+        });
+        const exit = await exited;
+        await container.remove({ force: true }).catch(() => {});
+        return exit;
+      },
+    };
+  }
+
+  async adopt(): Promise<Adopted[]> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.node}=${this.node}`] } });
+    const found: Adopted[] = [];
+    for (const info of containers) {
+      const instanceId = info.Labels[LABEL.instance];
+      if (!instanceId) continue;
+      const generation = Number(info.Labels[LABEL.generation] ?? 0);
+      const container = this.docker.getContainer(info.Id);
+      if (info.State === "running") {
+        found.push({ instanceId, generation, running: this.handle(container) });
+        continue;
+      }
+      const inspected = await container.inspect();
+      await container.remove({ force: true }).catch(() => {});
+      found.push({ instanceId, generation, exit: { exitCode: inspected.State.ExitCode, signal: null } });
+    }
+    return found;
+  }
+
+  housekeeping(): void {}
+
+  async readLogs(req: LogRequest): Promise<void> {
+    const container = this.docker.getContainer(containerName(req.instanceId));
+    const tail = req.tail > 0 ? req.tail : undefined;
+    let carry = "";
+    const emit = (chunk: Buffer) => {
+      const next = splitLines(carry, chunk.toString());
+      carry = next.rest;
+      if (next.lines.length > 0) req.emit(next.lines);
+    };
+    try {
+      if (!req.follow) {
+        const buf = await container.logs({ stdout: true, stderr: true, follow: false, tail });
+        demuxBuffer(buf, emit);
+        if (carry !== "") req.emit([carry]);
+        return;
+      }
+      const stream = await container.logs({ stdout: true, stderr: true, follow: true, tail });
+      const out = new PassThrough();
+      out.on("data", emit);
+      this.docker.modem.demuxStream(stream, out, out);
+      await new Promise<void>((resolve) => {
+        req.signal.addEventListener("abort", () => {
+          (stream as unknown as { destroy(): void }).destroy();
+          resolve();
+        });
+        stream.on("end", resolve);
+        stream.on("error", () => resolve());
+      });
+    } catch (err) {
+      if (statusCode(err) === 404) throw new Error(`no container for ${req.instanceId} on this node (it was removed)`);
+      throw err;
+    }
+  }
+}
+
+/** Splits a non-TTY docker log buffer (8-byte frame headers) into its payloads. */
+function demuxBuffer(buf: Buffer, write: (payload: Buffer) => void): void {
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const size = buf.readUInt32BE(at + 4);
+    write(buf.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Several executors behind one: starts go to the docker executor when the spec names an
+ * image and to the process executor otherwise; adoption, upkeep and logs ask each.
+ */
+import type { Adopted, Executor, LogRequest, Running, StartRequest } from "./executor.js";
+
+export class MultiExecutor implements Executor {
+  readonly kinds: string[];
+  private readonly byKind = new Map<string, Executor>();
+  /** Which executor ran each instance this agent knows of. */
+  private readonly owner = new Map<string, Executor>();
+
+  constructor(private readonly executors: Executor[]) {
+    this.kinds = executors.flatMap((e) => e.kinds);
+    for (const e of executors) for (const k of e.kinds) this.byKind.set(k, e);
+  }
+
+  async start(req: StartRequest): Promise<Running> {
+    const kind = req.spec.image !== "" ? "docker" : "process";
+    const e = this.byKind.get(kind) ?? this.byKind.get("simulated");
+    if (!e) throw new Error(`this node has no ${kind} executor (it offers ${this.kinds.join(", ")})`);
+    this.owner.set(req.instanceId, e);
+    return e.start(req);
+  }
+
+  async adopt(): Promise<Adopted[]> {
+    const all: Adopted[] = [];
+    for (const e of this.executors) {
+      for (const a of await e.adopt()) {
+        this.owner.set(a.instanceId, e);
+        all.push(a);
+      }
+    }
+    return all;
+  }
+
+  housekeeping(): void {
+    for (const e of this.executors) e.housekeeping();
+  }
+
+  async readLogs(req: LogRequest): Promise<void> {
+    const known = this.owner.get(req.instanceId);
+    if (known) return known.readLogs(req);
+    let last: Error | undefined;
+    for (const e of this.executors) {
+      try {
+        return await e.readLogs(req);
+      } catch (err) {
+        last = err as Error;
+      }
+    }
+    throw last ?? new Error(`no output recorded for ${req.instanceId} on this node`);
+  }
+}

@@ -7,7 +7,7 @@ import type { Executor } from "../src/agent/executor.js";
 import { DockerExecutor } from "../src/agent/docker-executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
-import { SimulatedExecutor } from "../src/agent/simulated-executor.js";
+import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { startControlPlane } from "../src/control/server.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
@@ -33,7 +33,7 @@ function untilSignal(): Promise<string> {
 }
 
 /** Executors from `--executor process,docker` (simulated stands alone). */
-async function makeExecutor(kinds: string, node: string, dataDir: string): Promise<Executor> {
+async function makeExecutor(kinds: string, node: string, dataDir: string, sim: SimulatedOptions = {}): Promise<Executor> {
   const list = kinds.split(",").map((k) => k.trim());
   const executors: Executor[] = [];
   for (const kind of list) {
@@ -51,7 +51,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string): Promi
       }
       case "simulated":
         if (list.length > 1) throw new UsageError("--executor: simulated cannot be combined with real executors");
-        executors.push(new SimulatedExecutor());
+        executors.push(new SimulatedExecutor(sim));
         break;
       default:
         throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
@@ -124,6 +124,8 @@ const AGENT_CONFIG: ConfigSchema = {
   "cpu-millis": "string",
   "memory-mb": "string",
   heartbeat: "string",
+  "sim-start-delay": "string",
+  "sim-failure-rate": "string",
 };
 
 export class ControlCommand extends Command {
@@ -188,6 +190,8 @@ export class AgentCommand extends Command {
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
   heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });
+  simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
+  simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
 
   async execute() {
     const cfg = this.config ? loadConfig(this.config, AGENT_CONFIG) : {};
@@ -195,7 +199,12 @@ export class AgentCommand extends Command {
     if (name === "") throw new UsageError("--name: required (or `name` in --config): this node's name");
     const log = processLogger("agent").with({ node: name });
     const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
-    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()));
+    const failureRate = Number(pick(this.simFailureRate, cfg, "sim-failure-rate", "0"));
+    if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
+    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), {
+      startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"),
+      failureRate,
+    });
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const agent = new Agent({

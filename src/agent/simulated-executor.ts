@@ -4,6 +4,10 @@ import type { Adopted, Executor, Exit, LogRequest, Running, StartRequest } from 
 export interface SimulatedOptions {
   /** Delay before a start completes. */
   startDelayMs?: number;
+  /** Share of starts that fail (0..1). */
+  failureRate?: number;
+  /** Source of randomness for failures (injectable for tests). */
+  random?: () => number;
 }
 
 export class SimulatedExecutor implements Executor {
@@ -21,8 +25,9 @@ export class SimulatedExecutor implements Executor {
   /** Simulated work prints nothing. */
   async readLogs(_req: LogRequest): Promise<void> {}
 
-  async start(_req: StartRequest): Promise<Running> {
+  async start(req: StartRequest): Promise<Running> {
     if (this.opts.startDelayMs) await Bun.sleep(this.opts.startDelayMs);
+    if ((this.opts.random ?? Math.random)() < (this.opts.failureRate ?? 0)) throw new Error(`simulated failure starting ${req.instanceId}`);
     const { promise: exited, resolve } = Promise.withResolvers<Exit>();
     return {
       exited,

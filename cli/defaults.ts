@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 export const DEFAULT_LISTEN = "127.0.0.1:7700";
+export const DEFAULT_METRICS_LISTEN = "127.0.0.1:7701";
 
 export function defaultDataDir(): string {
   return process.env.TESSERA_DATA_DIR || join(homedir(), ".tessera");

@@ -14,7 +14,7 @@ import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
-import { DEFAULT_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
+import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
@@ -112,6 +112,7 @@ const CONTROL_CONFIG: ConfigSchema = {
   "suspect-after": "string",
   "offline-after": "string",
   tick: "string",
+  "metrics-listen": "string",
 };
 
 const AGENT_CONFIG: ConfigSchema = {
@@ -146,6 +147,7 @@ export class ControlCommand extends Command {
   suspectAfter = Option.String("--suspect-after", { description: "heartbeat silence after which a node is Suspect (default 3s)" });
   offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
+  metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
 
   async execute() {
     const log = processLogger("control");
@@ -162,6 +164,7 @@ export class ControlCommand extends Command {
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
       tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
+      metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
     });
     const signal = await untilSignal();
     log.info("stopping", { signal });
@@ -236,7 +239,7 @@ export class DevCommand extends Command {
   async execute() {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
-    const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }) });
+    const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });
     const agentLog = log.with({ component: "agent", node: this.name });
     const agent = new Agent({
       control: cp.address,

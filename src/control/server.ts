@@ -13,6 +13,8 @@ import { AgentGatewayService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
 import { createControlPlaneService } from "./control-plane-service.js";
+import { startHttpServer } from "./http-server.js";
+import { Metrics } from "./metrics.js";
 import { Store } from "./store/store.js";
 import { WatchHub } from "./watch-hub.js";
 import { Writer } from "./writer.js";
@@ -25,11 +27,15 @@ export interface ControlPlaneOptions {
   policy?: Policy;
   /** Periodic reconcile interval. */
   tickMs?: number;
+  /** host:port for /metrics, /healthz and /readyz; none when unset. */
+  metricsListen?: string;
 }
 
 export interface RunningControlPlane {
   /** host:port actually bound. */
   address: string;
+  /** host:port of the HTTP listener, when there is one. */
+  httpAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +51,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const policy = opts.policy ?? DEFAULT_POLICY;
   const store = new Store(opts.dataDir);
   const hub = new WatchHub(store);
+  const metrics = new Metrics();
   let gateway: AgentGateway | undefined;
   const writer = new Writer({
     store,
@@ -53,6 +60,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     log: opts.log,
     dispatch: (effects) => gateway?.dispatch(effects),
     committed: (events) => hub.publish(events),
+    metrics,
   });
   gateway = new AgentGateway(writer, opts.log);
 
@@ -61,7 +69,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
-  server.addService(ControlPlaneService, createControlPlaneService({ writer, store, gateway, hub, policy, log: opts.log }));
+  server.addService(ControlPlaneService, createControlPlaneService({
+      writer,
+      store,
+      gateway,
+      hub,
+      policy,
+      log: opts.log,
+      observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+    }));
   server.addService(AgentGatewayService, gateway.service);
   // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
@@ -74,11 +90,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   );
   const address = `${host}:${port}`;
   for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
+  let serving = true;
+  const http = opts.metricsListen
+    ? startHttpServer({ listen: opts.metricsListen, metrics, ready: () => serving, refresh: () => metrics.observeState(writer.state), log: opts.log })
+    : undefined;
   opts.log.info("control plane listening", { address, dataDir: opts.dataDir });
 
   return {
     address,
+    httpAddress: http?.address,
     async stop() {
+      serving = false;
+      await http?.stop();
       for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
       writer.stop();
       gateway.closeAll();

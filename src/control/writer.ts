@@ -12,6 +12,7 @@ import type { Logger } from "../core/logger.js";
 import type { ClusterState } from "../core/model.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
+import type { Metrics } from "./metrics.js";
 import type { Store, StoredEvent } from "./store/store.js";
 
 interface Pending {
@@ -30,6 +31,7 @@ export interface WriterOptions {
   dispatch: (effects: Effect[]) => void;
   /** Hears every committed, logged event (with its sequence number), in order. */
   committed?: (events: StoredEvent[]) => void;
+  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -111,6 +113,7 @@ export class Writer {
     );
     if (result.plan) {
       const p = result.plan;
+      this.opts.metrics?.observeReconcile((performance.now() - started) / 1000, p.place.length + p.schedule.length);
       this.opts.log.debug("reconcile", {
         plan: summarize(p),
         nodes: this.state.nodes.size,
@@ -124,6 +127,7 @@ export class Writer {
       if (result.events.length > 0) {
         const t0 = performance.now();
         stored = this.opts.store.commit(result.events, this.state);
+        this.opts.metrics?.observeCommit((performance.now() - t0) / 1000);
         this.opts.log.debug("store commit", { events: result.events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
       }
     } catch (err) {

@@ -7,12 +7,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const h = new Harness();
 let address = "";
+let control: Server;
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 const manifest = (name: string, body: object) => {
   writeFileSync(join(h.dir, `${name}.json`), JSON.stringify(body));
@@ -21,7 +22,7 @@ const manifest = (name: string, body: object) => {
 
 beforeAll(async () => {
   requireBinary();
-  address = (await h.startControl()).address;
+  ({ address, server: control } = await h.startControl());
   h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent-a")]);
   h.start(["agent", "--control", address, "--name", "node-b", "--simulated", "--label", "zone=b"]);
   await eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined));
@@ -128,6 +129,23 @@ describe("control plane API", () => {
     const res = await ctl("cordon", "node-z");
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: NOT_FOUND: node "node-z" not found\n');
+  });
+});
+
+describe("observability", () => {
+  test("/metrics, /healthz and /readyz on the HTTP listener", async () => {
+    const http = String((await control.waitForLog((l) => l.msg === "http listening")).address);
+    expect((await fetch(`http://${http}/healthz`)).status).toBe(200);
+    const ready = await fetch(`http://${http}/readyz`);
+    expect([ready.status, await ready.text()]).toEqual([200, "ready\n"]);
+    const metrics = await (await fetch(`http://${http}/metrics`)).text();
+    expect(metrics).toMatch(/^tessera_nodes\{health="ready"\} 2$/m);
+    expect(metrics).toMatch(/^tessera_instances\{state="running"\} \d+$/m);
+    expect(metrics).toMatch(/^tessera_placements_total \d+$/m);
+    expect(metrics).toMatch(/^tessera_reconcile_duration_seconds_count \d+$/m);
+    expect(metrics).toMatch(/^tessera_rpc_duration_seconds_count\{method="ApplyWorkload",code="OK"\} \d+$/m);
+    expect(metrics).toMatch(/^tessera_store_commit_duration_seconds_count \d+$/m);
+    expect((await fetch(`http://${http}/nope`)).status).toBe(404);
   });
 });
 

@@ -12,7 +12,7 @@ afterAll(() => h.stop());
 test("control and agent read their settings from TOML", async () => {
   requireBinary();
   const controlToml = join(h.dir, "control.toml");
-  writeFileSync(controlToml, `listen = "127.0.0.1:0"\ndata-dir = "${join(h.dir, "cp")}"\nplacement = "binpack"\noffline-after = "9s"\n`);
+  writeFileSync(controlToml, `listen = "127.0.0.1:0"\ndata-dir = "${join(h.dir, "cp")}"\nplacement = "binpack"\noffline-after = "9s"\nmetrics-listen = ""\n`);
   const control = h.start(["control", "--config", controlToml]);
   const address = String((await control.waitForLog((l) => l.msg === "control plane listening")).address);
   expect((await control.waitForLog((l) => l.msg === "control plane listening")).dataDir).toBe(join(h.dir, "cp"));

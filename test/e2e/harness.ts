@@ -81,7 +81,7 @@ export class Harness {
 
   /** Starts a control plane (on a free loopback port unless `listen` is given); resolves with its address. */
   async startControl(listen = "127.0.0.1:0"): Promise<{ server: Server; address: string }> {
-    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control")]);
+    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control"), "--metrics-listen", "127.0.0.1:0"]);
     const line = await server.waitForLog((l) => l.msg === "control plane listening");
     return { server, address: String(line.address) };
   }

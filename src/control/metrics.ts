@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics of one control plane (prom-client), in a registry of its own so several
+ * control planes can live in one process (tests).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { INSTANCE_STATES } from "../core/instance-machine.js";
+import type { ClusterState } from "../core/model.js";
+
+const HEALTHS = ["ready", "suspect", "offline"] as const;
+/** From 100 µs to 10 s. */
+const SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly nodes = new Gauge({ name: "tessera_nodes", help: "Nodes by health", labelNames: ["health"], registers: [this.registry] });
+  private readonly instances = new Gauge({ name: "tessera_instances", help: "Instances by observed state", labelNames: ["state"], registers: [this.registry] });
+  private readonly reconcile = new Histogram({ name: "tessera_reconcile_duration_seconds", help: "Duration of one writer turn's reconcile pass", buckets: SECONDS, registers: [this.registry] });
+  private readonly placements = new Counter({ name: "tessera_placements_total", help: "Instances placed on a node", registers: [this.registry] });
+  private readonly rpc = new Histogram({ name: "tessera_rpc_duration_seconds", help: "ControlPlane call latency by method and status code", labelNames: ["method", "code"], buckets: SECONDS, registers: [this.registry] });
+  private readonly commit = new Histogram({ name: "tessera_store_commit_duration_seconds", help: "Duration of one SQLite transaction of the writer", buckets: SECONDS, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "tessera_" });
+  }
+
+  /** Sets the gauges from the current state (every label value, zeros included). */
+  observeState(state: ClusterState): void {
+    const byHealth = new Map<string, number>(HEALTHS.map((h) => [h, 0]));
+    for (const n of state.nodes.values()) byHealth.set(n.health, byHealth.get(n.health)! + 1);
+    for (const [health, count] of byHealth) this.nodes.set({ health }, count);
+    const byState = new Map<string, number>(INSTANCE_STATES.map((s) => [s, 0]));
+    for (const i of state.instances.values()) byState.set(i.state, byState.get(i.state)! + 1);
+    for (const [s, count] of byState) this.instances.set({ state: s }, count);
+  }
+
+  observeReconcile(seconds: number, placed: number): void {
+    this.reconcile.observe(seconds);
+    if (placed > 0) this.placements.inc(placed);
+  }
+
+  observeRpc(method: string, code: string, seconds: number): void {
+    this.rpc.observe({ method, code }, seconds);
+  }
+
+  observeCommit(seconds: number): void {
+    this.commit.observe(seconds);
+  }
+}

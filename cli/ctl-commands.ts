@@ -3,53 +3,34 @@ import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { Command, Option, UsageError } from "clipanion";
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import type { LogsResponse } from "../src/gen/tessera/v1/control_plane.js";
+import type { JsonValue } from "@bufbuild/protobuf";
+import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse } from "../src/gen/tessera/v1/control_plane.js";
 import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload } from "../src/gen/tessera/v1/types.js";
 import { Ctl, RemoteError } from "./client.js";
 import { defaultControl } from "./defaults.js";
-import { InputError, parseWorkloadManifest } from "./manifest.js";
+import { readManifests, toProtoJson } from "./manifest.js";
+import { TesseraCommand } from "./base.js";
 import { age, renderTable } from "./table.js";
 
-/** Shared by every ctl command: where the control plane is, and error handling. */
-abstract class CtlCommand extends Command {
+/** Shared by every ctl command: where the control plane is. */
+abstract class CtlCommand extends TesseraCommand {
   control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
 
-  abstract run(ctl: Ctl): Promise<number | void>;
+  abstract runWith(ctl: Ctl): Promise<number | void>;
 
-  async execute(): Promise<number> {
+  async run(): Promise<number | void> {
     const ctl = new Ctl(this.control ?? defaultControl());
     try {
-      return (await this.run(ctl)) ?? 0;
-    } catch (err) {
-      if (err instanceof InputError || err instanceof UsageError) {
-        this.context.stderr.write(`error: ${err.message}\n`);
-        return 2;
-      }
-      if (err instanceof RemoteError) {
-        this.context.stderr.write(`error: ${err.message}\n`);
-        // The server refusing our input is an input error, like a bad file.
-        return err.code === status.INVALID_ARGUMENT ? 2 : 1;
-      }
-      throw err;
+      return await this.runWith(ctl);
     } finally {
       ctl.close();
     }
   }
-
-  protected out(text: string): void {
-    this.context.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-  }
 }
 
-function readManifest(file: string) {
-  const source = file === "-" ? "<stdin>" : file;
-  let text: string;
-  try {
-    text = readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (err) {
-    throw new InputError(`${source}: cannot read: ${(err as Error).message}`);
-  }
-  return parseWorkloadManifest(text, source);
+function wholeNumber(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
 }
 
 function word(json: string, prefix: string): string {
@@ -59,12 +40,17 @@ function word(json: string, prefix: string): string {
 const stateWord = (s: number) => word(instanceStateToJSON(s), "INSTANCE_STATE_");
 const healthWord = (n: Node) => word(nodeHealthToJSON(n.health), "NODE_HEALTH_") + (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled");
 
+const instanceRow =
+  (now: number) =>
+  (i: Instance): string[] => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason];
+
 function instanceTable(instances: Instance[], now: number): string {
   if (instances.length === 0) return "<none>";
-  return renderTable(
-    ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"],
-    instances.map((i) => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason]),
-  );
+  return renderTable(["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"], instances.map(instanceRow(now)));
+}
+
+function labelList(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") || "<none>";
 }
 
 const indent = (text: string) =>
@@ -77,20 +63,59 @@ export class ApplyCommand extends CtlCommand {
   static paths = [["ctl", "apply"]];
   static usage = Command.Usage({
     category: "Workloads",
-    description: "create or update a workload from a manifest",
-    details: "The manifest is the proto3 JSON form of tessera.v1.Workload (lowerCamelCase or original field names). Applying an unchanged manifest changes nothing.",
+    description: "create or update workloads from manifests",
+    details:
+      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. Every workload is checked by the control plane before any is applied, so a bad file applies nothing. Applying an unchanged manifest changes nothing.",
     examples: [
       ["Apply web.json", "tessera ctl apply -f web.json"],
-      ["Apply from stdin", "cat web.json | tessera ctl apply -f -"],
+      ["Apply a directory and wait until every replica runs", "tessera ctl apply -f ./manifests --wait"],
+      ["From stdin", "cat web.yaml | tessera ctl apply -f -"],
     ],
   });
-  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running" });
+  timeout = Option.String("--timeout", "300", { description: "seconds --wait waits before failing" });
 
-  async run(ctl: Ctl) {
-    const workload = readManifest(this.file);
-    const res = await ctl.call(ctl.api.applyWorkload, { workload });
-    const w = res.workload!;
-    this.out(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
+  async runWith(ctl: Ctl) {
+    const seconds = wholeNumber(this.timeout, "--timeout");
+    const workloads = readManifests(this.file);
+    // Nothing is applied unless everything would be accepted.
+    for (const workload of workloads) await ctl.call(ctl.api.plan, { workload });
+    for (const workload of workloads) {
+      const res = await ctl.call(ctl.api.applyWorkload, { workload });
+      const w = res.workload!;
+      this.out(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
+    }
+    if (this.wait) await this.waitForRollout(ctl, workloads.map((w) => w.name), seconds);
+  }
+
+  /** Polls until every named workload has all replicas Running at its generation. */
+  private async waitForRollout(ctl: Ctl, names: string[], seconds: number): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    const live = Boolean((this.context.stdout as NodeJS.WriteStream).isTTY);
+    let last = "";
+    for (;;) {
+      const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
+      const progress = states.map((r) => `${r.workload!.name} ${r.workload!.status?.running}/${r.workload!.status?.desired}`).join(", ");
+      if (progress !== last) {
+        if (live) this.context.stdout.write(`\r\x1b[2K${progress}`);
+        else this.out(progress);
+        last = progress;
+      }
+      if (states.every((r) => r.workload!.status!.running >= r.workload!.status!.desired)) {
+        if (live) this.context.stdout.write("\n");
+        this.out("rollout complete");
+        return;
+      }
+      // A replica that cannot be placed, or that keeps failing, is reported with its reason.
+      const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === 1 && i.reason !== "" && stateWord(i.observedState) !== "Running"));
+      if (Date.now() > deadline) {
+        if (live) this.context.stdout.write("\n");
+        const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${stateWord(i.observedState)} (${i.reason})`).join("; ")}` : "";
+        throw new RemoteError(`rollout not complete after ${seconds}s (${progress})${why}`);
+      }
+      await Bun.sleep(250);
+    }
   }
 }
 
@@ -98,30 +123,33 @@ export class PlanCommand extends CtlCommand {
   static paths = [["ctl", "plan"]];
   static usage = Command.Usage({
     category: "Workloads",
-    description: "show what applying a manifest would do, without doing it",
+    description: "show what applying manifests would do, without doing it",
     details: "Exit code 0 when nothing would change, 1 when something would, 255 on error (like `nomad job plan`).",
     examples: [
       ["Preview a change", "tessera ctl plan -f web.json"],
       ["As JSON Lines", "tessera ctl plan -f web.json -o json"],
     ],
   });
-  file = Option.String("-f,--file", { required: true, description: "manifest file, or - for stdin" });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
   output = Option.String("-o,--output", "text", { description: "text or json (JSON Lines)" });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
-    const workload = readManifest(this.file);
-    const res = await ctl.call(ctl.api.plan, { workload });
-    if (this.output === "json") {
-      for (const line of res.actions) this.out(line);
-    } else {
+    let changes = false;
+    for (const workload of readManifests(this.file)) {
+      const res = await ctl.call(ctl.api.plan, { workload });
+      changes ||= res.changed || res.actions.length > 0;
+      if (this.output === "json") {
+        for (const line of res.actions) this.out(line);
+        continue;
+      }
       this.out(`workload/${workload.name}: ${res.changed ? `would change (generation ${res.generation})` : "unchanged"}; ${res.summary}`);
       for (const line of res.actions.slice(1)) {
         const { action, skip, ...rest } = JSON.parse(line) as Record<string, unknown>;
         this.out(`  ${String(action ?? `hold (${skip})`).padEnd(16)} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
       }
     }
-    return res.changed || res.actions.length > 0 ? 1 : 0;
+    return changes ? 1 : 0;
   }
 
   override async execute(): Promise<number> {
@@ -130,61 +158,151 @@ export class PlanCommand extends CtlCommand {
   }
 }
 
-function workloadRow(w: Workload, now: number): string[] {
-  const s = w.status;
-  return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+/** What a `get` shows: the response as proto3 JSON, and its table (wide adds columns). */
+interface Listing {
+  json: JsonValue;
+  header: string[];
+  rows: string[][];
+  /** Columns added by -o wide, one list per row. */
+  wideHeader: string[];
+  wideRows: string[][];
+  empty: string;
 }
 
-export class GetWorkloadsCommand extends CtlCommand {
-  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
-  static usage = Command.Usage({ category: "Workloads", description: "list workloads", examples: [["List", "tessera ctl get workloads"]] });
+const OUTPUTS = ["table", "wide", "json", "yaml"] as const;
 
-  async run(ctl: Ctl) {
-    const res = await ctl.call(ctl.api.listWorkloads, {});
-    const now = Date.now();
-    if (res.workloads.length === 0) return this.out("No workloads.");
-    this.out(renderTable(["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"], res.workloads.map((w) => workloadRow(w, now))));
+/** `get`: one listing, in a chosen format, once or --watch. */
+abstract class GetCommand extends CtlCommand {
+  output = Option.String("-o,--output", "table", { description: "table, wide, json (proto3 JSON of the response) or yaml" });
+  watch = Option.Boolean("-w,--watch", false, { description: "keep printing changes until interrupted" });
+
+  abstract list(ctl: Ctl): Promise<Listing>;
+
+  async runWith(ctl: Ctl) {
+    const format = OUTPUTS.find((o) => o === this.output);
+    if (!format) throw new UsageError(`-o: expected ${OUTPUTS.join(", ")}, got "${this.output}"`);
+    let stop = false;
+    if (this.watch) process.once("SIGINT", () => (stop = true));
+    const printed = new Map<string, string>();
+    let lastDoc = "";
+    for (let first = true; first || !stop; first = false) {
+      const l = await this.list(ctl);
+      if (format === "json" || format === "yaml") {
+        const doc = format === "json" ? JSON.stringify(l.json, null, 2) : Bun.YAML.stringify(l.json, null, 2);
+        if (doc !== lastDoc) this.out(format === "yaml" && !first ? `---\n${doc}` : doc);
+        lastDoc = doc;
+      } else {
+        const header = format === "wide" ? [...l.header, ...l.wideHeader] : l.header;
+        const rows = format === "wide" ? l.rows.map((r, n) => [...r, ...l.wideRows[n]!]) : l.rows;
+        if (first && rows.length === 0) this.out(l.empty);
+        // Rows are keyed by name; while watching only rows that changed are printed again.
+        const lines = rows.length > 0 ? renderTable(header, rows).split("\n") : [];
+        lines.forEach((line, n) => {
+          if (n === 0) {
+            if (first) this.out(line);
+            return;
+          }
+          const key = rows[n - 1]![0]! + (rows[n - 1]![1] ?? "");
+          if (printed.get(key) !== line) this.out(line);
+          printed.set(key, line);
+        });
+      }
+      if (!this.watch) return;
+      await Bun.sleep(1_000);
+    }
   }
 }
 
-export class GetInstancesCommand extends CtlCommand {
+function protoJson<T>(typeName: string, codec: { encode(m: T): { finish(): Uint8Array } }, message: T): JsonValue {
+  return toProtoJson(typeName, codec.encode(message).finish());
+}
+
+export class GetWorkloadsCommand extends GetCommand {
+  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "list workloads",
+    examples: [
+      ["List", "tessera ctl get workloads"],
+      ["As proto3 JSON", "tessera ctl get workloads -o json"],
+      ["Follow changes", "tessera ctl get workloads --watch"],
+    ],
+  });
+
+  async list(ctl: Ctl): Promise<Listing> {
+    const res = await ctl.call(ctl.api.listWorkloads, {});
+    const now = Date.now();
+    return {
+      json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
+      header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
+      rows: res.workloads.map((w) => {
+        const s = w.status;
+        return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+      }),
+      wideHeader: ["IMAGE", "COMMAND", "LABELS"],
+      wideRows: res.workloads.map((w) => [w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
+      empty: "No workloads.",
+    };
+  }
+}
+
+export class GetInstancesCommand extends GetCommand {
   static paths = [["ctl", "get", "instances"], ["ctl", "get", "instance"]];
   static usage = Command.Usage({
     category: "Workloads",
     description: "list instances, of every workload or of one",
     examples: [
       ["All", "tessera ctl get instances"],
-      ["Of web", "tessera ctl get instances web"],
+      ["Of web, as YAML", "tessera ctl get instances web -o yaml"],
     ],
   });
   workload = Option.String({ required: false });
 
-  async run(ctl: Ctl) {
+  async list(ctl: Ctl): Promise<Listing> {
     const res = await ctl.call(ctl.api.listInstances, { workload: this.workload ?? "" });
-    if (res.instances.length === 0) return this.out("No instances.");
-    this.out(instanceTable(res.instances, Date.now()));
+    const now = Date.now();
+    return {
+      json: protoJson("tessera.v1.ListInstancesResponse", ListInstancesResponse, res),
+      header: ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"],
+      rows: res.instances.map(instanceRow(now)),
+      wideHeader: ["WORKLOAD", "GENERATION"],
+      wideRows: res.instances.map((i) => [i.workload, String(i.generation)]),
+      empty: "No instances.",
+    };
   }
 }
 
-export class GetNodesCommand extends CtlCommand {
+export class GetNodesCommand extends GetCommand {
   static paths = [["ctl", "get", "nodes"], ["ctl", "get", "node"]];
-  static usage = Command.Usage({ category: "Nodes", description: "list nodes", examples: [["List", "tessera ctl get nodes"]] });
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "list nodes",
+    examples: [
+      ["List", "tessera ctl get nodes"],
+      ["With labels", "tessera ctl get nodes -o wide"],
+    ],
+  });
 
-  async run(ctl: Ctl) {
+  async list(ctl: Ctl): Promise<Listing> {
     const res = await ctl.call(ctl.api.listNodes, {});
     const now = Date.now();
-    if (res.nodes.length === 0) return this.out("No nodes.");
-    const rows = res.nodes.map((n) => [
-      n.name,
-      healthWord(n),
-      n.executors.join(","),
-      String(n.instances),
-      `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
-      `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
-      age(n.lastHeartbeat, now),
-      n.version,
-    ]);
-    this.out(renderTable(["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"], rows));
+    return {
+      json: protoJson("tessera.v1.ListNodesResponse", ListNodesResponse, res),
+      header: ["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"],
+      rows: res.nodes.map((n) => [
+        n.name,
+        healthWord(n),
+        n.executors.join(","),
+        String(n.instances),
+        `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
+        `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
+        age(n.lastHeartbeat, now),
+        n.version,
+      ]),
+      wideHeader: ["LABELS"],
+      wideRows: res.nodes.map((n) => [labelList(n.labels)]),
+      empty: "No nodes.",
+    };
   }
 }
 
@@ -193,7 +311,7 @@ export class DescribeWorkloadCommand extends CtlCommand {
   static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
   name = Option.String({ required: true });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
     const w = res.workload!;
     const spec = w.spec!;
@@ -219,7 +337,7 @@ export class DescribeNodeCommand extends CtlCommand {
   static usage = Command.Usage({ category: "Nodes", description: "show a node's capacity, labels and instances", examples: [["Describe node-a", "tessera ctl describe node node-a"]] });
   name = Option.String({ required: true });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     const res = await ctl.call(ctl.api.getNode, { name: this.name });
     const n = res.node!;
     const now = Date.now();
@@ -246,7 +364,7 @@ export class DeleteWorkloadCommand extends CtlCommand {
   static usage = Command.Usage({ category: "Workloads", description: "stop every instance of a workload, then remove it", examples: [["Delete web", "tessera ctl delete workload web"]] });
   name = Option.String({ required: true });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.deleteWorkload, { name: this.name });
     this.out(`workload/${this.name} deleted`);
   }
@@ -261,7 +379,7 @@ export class RolloutRestartCommand extends CtlCommand {
   });
   name = Option.String({ required: true });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.restartWorkload, { name: this.name });
     this.out(`workload/${this.name} restarting`);
   }
@@ -273,7 +391,7 @@ export class HistoryCommand extends CtlCommand {
   name = Option.String({ required: true });
   limit = Option.String("--limit", "0", { description: "only the last N events (0: all retained)" });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     if (!/^\d+$/.test(this.limit)) throw new UsageError(`--limit: expected a whole number, got "${this.limit}"`);
     const res = await ctl.call(ctl.api.getHistory, { workload: this.name, limit: Number(this.limit) });
     if (res.events.length === 0) return this.out(`No history for ${this.name}.`);
@@ -288,7 +406,7 @@ abstract class NodeCommand extends CtlCommand {
 export class CordonCommand extends NodeCommand {
   static paths = [["ctl", "cordon"]];
   static usage = Command.Usage({ category: "Nodes", description: "stop placing new instances on a node", examples: [["Cordon node-a", "tessera ctl cordon node-a"]] });
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.cordonNode, { name: this.name });
     this.out(`node/${this.name} cordoned`);
   }
@@ -297,7 +415,7 @@ export class CordonCommand extends NodeCommand {
 export class UncordonCommand extends NodeCommand {
   static paths = [["ctl", "uncordon"]];
   static usage = Command.Usage({ category: "Nodes", description: "allow placements on a node again (ends a drain)", examples: [["Uncordon node-a", "tessera ctl uncordon node-a"]] });
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.uncordonNode, { name: this.name });
     this.out(`node/${this.name} uncordoned`);
   }
@@ -316,7 +434,7 @@ export class DrainCommand extends NodeCommand {
   detach = Option.Boolean("--detach", false, { description: "return once the drain has started" });
   timeout = Option.String("--timeout", "300", { description: "seconds to wait for the node to empty" });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     if (!/^\d+$/.test(this.timeout)) throw new UsageError(`--timeout: expected seconds, got "${this.timeout}"`);
     await ctl.call(ctl.api.drainNode, { name: this.name });
     this.out(`node/${this.name} draining`);
@@ -353,7 +471,7 @@ export class LogsCommand extends CtlCommand {
   follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output" });
   tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
 
-  async run(ctl: Ctl) {
+  async runWith(ctl: Ctl) {
     if (!/^\d+$/.test(this.tail)) throw new UsageError(`--tail: expected a whole number, got "${this.tail}"`);
     const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail: Number(this.tail) });
     const prefix = this.instance === undefined;

@@ -52,5 +52,12 @@ for (const command of [
   cli.register(command);
 }
 
-const code = await cli.run(hoistCtlOptions(process.argv.slice(2)));
-process.exit(code);
+let command: Awaited<ReturnType<typeof cli.process>>;
+try {
+  command = cli.process(hoistCtlOptions(process.argv.slice(2)));
+} catch (err) {
+  // Unknown commands and malformed flags are usage errors: exit 2, like other CLIs.
+  process.stderr.write(cli.error(err));
+  process.exit(2);
+}
+process.exit(await cli.run(command));

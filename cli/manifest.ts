@@ -1,10 +1,16 @@
 /**
- * Reads workload manifests: the proto3 JSON form of tessera.v1.Workload, parsed strictly by
- * @bufbuild/protobuf against the descriptor set embedded in the binary (unknown fields and
- * wrong types are refused with the field's name), then handed over as the ts-proto type.
+ * Manifests in, proto3 JSON out.
+ *
+ * A manifest holds workloads in the proto3 JSON form of tessera.v1.Workload, as JSON (one
+ * object or an array) or YAML (one document, several `---` documents, or a list). They are
+ * parsed strictly by @bufbuild/protobuf against the descriptor set embedded in the binary
+ * (unknown fields and wrong types are refused with the field's name), then handed over as
+ * the ts-proto type. The same registry renders responses as proto3 JSON for `-o json|yaml`,
+ * so scripts see the shape other-language clients see.
  */
-import { readFileSync } from "node:fs";
-import { createFileRegistry, fromBinary, fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { createFileRegistry, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../src/gen/tessera.binpb" with { type: "file" };
 import { Workload } from "../src/gen/tessera/v1/types.js";
@@ -14,24 +20,66 @@ export class InputError extends Error {}
 
 let registry: ReturnType<typeof createFileRegistry> | undefined;
 
-function workloadSchema() {
+function schema(typeName: string) {
   registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorPath)));
-  return registry.getMessage("tessera.v1.Workload")!;
+  const s = registry.getMessage(typeName);
+  if (!s) throw new Error(`${typeName} is not in the embedded descriptor set`);
+  return s;
 }
 
-/** Parses one manifest's text; `source` names it in errors. */
-export function parseWorkloadManifest(text: string, source: string): Workload {
-  let json: JsonValue;
+/** One workload from its proto3 JSON; `source` names it in errors. */
+export function parseWorkload(json: unknown, source: string): Workload {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InputError(`${source}: expected an object (a Workload)`);
   try {
-    json = JSON.parse(text) as JsonValue;
-  } catch (err) {
-    throw new InputError(`${source}: not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InputError(`${source}: expected a JSON object (a Workload)`);
-  try {
-    const schema = workloadSchema();
-    return Workload.decode(toBinary(schema, fromJson(schema, json)));
+    const s = schema("tessera.v1.Workload");
+    return Workload.decode(toBinary(s, fromJson(s, json as JsonValue)));
   } catch (err) {
     throw new InputError(`${source}: ${(err as Error).message}`);
   }
+}
+
+/** Every workload in one manifest's text. */
+export function parseManifestText(text: string, source: string, format: "json" | "yaml" | "guess"): Workload[] {
+  let docs: unknown;
+  const tryJson = format === "json" || (format === "guess" && /^\s*[[{]/.test(text));
+  try {
+    docs = tryJson ? JSON.parse(text) : Bun.YAML.parse(text);
+  } catch (err) {
+    throw new InputError(`${source}: not valid ${tryJson ? "JSON" : "YAML"}: ${(err as Error).message}`);
+  }
+  const items = (Array.isArray(docs) ? docs.flat() : [docs]).filter((d) => d !== null && d !== undefined);
+  if (items.length === 0) throw new InputError(`${source}: no workloads in it`);
+  return items.map((item, i) => parseWorkload(item, items.length > 1 ? `${source} (workload ${i + 1})` : source));
+}
+
+const EXTENSIONS: Record<string, "json" | "yaml"> = { ".json": "json", ".yaml": "yaml", ".yml": "yaml" };
+
+/** Reads `-f FILE|DIR|-`: a file, every .json/.yaml/.yml file of a directory (sorted), or stdin. */
+export function readManifests(path: string): Workload[] {
+  if (path === "-") return parseManifestText(readFileSync(0, "utf8"), "<stdin>", "guess");
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => extname(f) in EXTENSIONS)
+          .sort()
+          .map((f) => join(path, f))
+      : [path];
+  } catch (err) {
+    throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+  if (files.length === 0) throw new InputError(`${path}: no .json, .yaml or .yml files in it`);
+  const all = files.flatMap((f) => parseManifestText(readFileSync(f, "utf8"), f, EXTENSIONS[extname(f)] ?? "guess"));
+  const seen = new Set<string>();
+  for (const w of all) {
+    if (seen.has(w.name)) throw new InputError(`${path}: workload "${w.name}" is declared twice`);
+    seen.add(w.name);
+  }
+  return all;
+}
+
+/** The proto3 JSON of a message encoded as `typeName`. */
+export function toProtoJson(typeName: string, bytes: Uint8Array): JsonValue {
+  const s = schema(typeName);
+  return toJson(s, fromBinary(s, bytes));
 }

@@ -1,5 +1,6 @@
 /** `tessera replay`: re-run a data dir's event log through the core, offline, optionally with one event moved in time. */
 import { Command, Option, UsageError } from "clipanion";
+import { TesseraCommand } from "./base.js";
 import { readEventLog } from "../src/control/store/log-reader.js";
 import { replayLog, toLogged } from "../src/core/event-log.js";
 import { renderPlanJsonl } from "../src/core/plan-render.js";
@@ -25,7 +26,7 @@ function decisionKey(e: SimulatedTurn["decisions"][number]): string {
   }
 }
 
-export class ReplayCommand extends Command {
+export class ReplayCommand extends TesseraCommand {
   static paths = [["replay"]];
   static usage = Command.Usage({
     category: "Tools",
@@ -41,7 +42,7 @@ export class ReplayCommand extends Command {
   whatIf = Option.String("--what-if", { description: "SEQ=SHIFT: move event SEQ by SHIFT (e.g. 57=+30s)" });
   json = Option.Boolean("--json", false, { description: "print each turn's plan as JSON Lines" });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     let log: LoggedInput[];
     try {
       log = readEventLog(this.dataDir);

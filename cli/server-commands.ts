@@ -2,6 +2,7 @@
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
+import { TesseraCommand } from "./base.js";
 import { Agent } from "../src/agent/agent.js";
 import type { Executor } from "../src/agent/executor.js";
 import { DockerExecutor } from "../src/agent/docker-executor.js";
@@ -97,10 +98,10 @@ async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Prom
   return 0;
 }
 
-export class VersionCommand extends Command {
+export class VersionCommand extends TesseraCommand {
   static paths = [["version"], ["--version"]];
   static usage = Command.Usage({ description: "print the version of this binary" });
-  async execute() {
+  async run() {
     this.context.stdout.write(`tessera ${VERSION}\n`);
   }
 }
@@ -129,7 +130,7 @@ const AGENT_CONFIG: ConfigSchema = {
   "sim-failure-rate": "string",
 };
 
-export class ControlCommand extends Command {
+export class ControlCommand extends TesseraCommand {
   static paths = [["control"]];
   static usage = Command.Usage({
     category: "Servers",
@@ -149,7 +150,7 @@ export class ControlCommand extends Command {
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
   metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
 
-  async execute() {
+  async run() {
     const log = processLogger("control");
     const cfg = this.config ? loadConfig(this.config, CONTROL_CONFIG) : {};
     const placementName = pick(this.placement, cfg, "placement", "spread");
@@ -173,7 +174,7 @@ export class ControlCommand extends Command {
   }
 }
 
-export class AgentCommand extends Command {
+export class AgentCommand extends TesseraCommand {
   static paths = [["agent"]];
   static usage = Command.Usage({
     category: "Servers",
@@ -196,7 +197,7 @@ export class AgentCommand extends Command {
   simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
   simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
 
-  async execute() {
+  async run() {
     const cfg = this.config ? loadConfig(this.config, AGENT_CONFIG) : {};
     const name = pick(this.name, cfg, "name", "");
     if (name === "") throw new UsageError("--name: required (or `name` in --config): this node's name");
@@ -224,7 +225,7 @@ export class AgentCommand extends Command {
   }
 }
 
-export class DevCommand extends Command {
+export class DevCommand extends TesseraCommand {
   static paths = [["dev"]];
   static usage = Command.Usage({
     category: "Servers",
@@ -236,7 +237,7 @@ export class DevCommand extends Command {
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
   name = Option.String("--name", "node-a", { description: "the local node's name" });
 
-  async execute() {
+  async run() {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
     const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });

@@ -86,6 +86,6 @@ test("tessera replay re-runs the copied log; --what-if moves the Offline detecti
   expect(whatIf.stdout).toMatch(/\+ \S+ fleet-\d\.\d+ lose/);
   expect(whatIf.stdout).toMatch(/- \S+ fleet-\d\.\d+ lose/);
   const bad = await h.run(["replay", "--data-dir", copy, "--what-if", "1=soon"]);
-  expect(bad.code).toBe(1);
+  expect(bad.code).toBe(2);
   expect(bad.stdout + bad.stderr).toContain("--what-if: expected SEQ=+DURATION");
 });

@@ -18,6 +18,7 @@ import {
   RolloutRestartCommand,
   UncordonCommand,
 } from "./ctl-commands.js";
+import { CompletionCommand } from "./completion-command.js";
 import { ReplayCommand } from "./replay-command.js";
 import { AgentCommand, ControlCommand, DevCommand, VERSION, VersionCommand } from "./server-commands.js";
 
@@ -46,6 +47,7 @@ for (const command of [
   UncordonCommand,
   DrainCommand,
   ReplayCommand,
+  CompletionCommand,
   VersionCommand,
   Builtins.HelpCommand,
 ]) {

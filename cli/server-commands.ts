@@ -100,7 +100,7 @@ async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Prom
 
 export class VersionCommand extends TesseraCommand {
   static paths = [["version"], ["--version"]];
-  static usage = Command.Usage({ description: "print the version of this binary" });
+  static usage = Command.Usage({ description: "print the version of this binary", examples: [["Print it", "tessera version"]] });
   async run() {
     this.context.stdout.write(`tessera ${VERSION}\n`);
   }

@@ -1,0 +1,184 @@
+/**
+ * `tessera ctl` through the compiled binary: manifests in JSON and YAML (several per file, a
+ * directory, stdin), every output format parsed back, --wait, exit codes, help and completion.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+const write = (name: string, text: string) => {
+  writeFileSync(join(h.dir, name), text);
+  return join(h.dir, name);
+};
+
+beforeAll(async () => {
+  requireBinary();
+  address = (await h.startControl()).address;
+  h.start(["agent", "--control", address, "--name", "sim-1", "--simulated", "--cpu-millis", "2000", "--label", "tier=web"]);
+  await eventually("sim-1 Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+});
+afterAll(() => h.stop());
+
+describe("manifests", () => {
+  test("multi-document YAML applies every workload and --wait follows the rollout", async () => {
+    const file = write(
+      "two.yaml",
+      `name: alpha
+spec:
+  command: /bin/sleep
+  args: ["3600"]
+  replicas: 2
+---
+name: beta
+labels: {team: core}
+spec:
+  command: /bin/sleep
+  args: ["3600"]
+  node_selector: {tier: web}
+`,
+    );
+    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "20");
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("workload/alpha created (generation 1)");
+    expect(res.stdout).toContain("workload/beta created (generation 1)");
+    expect(res.stdout).toContain("rollout complete");
+  });
+
+  test("a directory of JSON and YAML files, and stdin", async () => {
+    const dir = join(h.dir, "manifests");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "a.json"), JSON.stringify([{ name: "gamma", spec: { command: "/bin/sleep" } }]));
+    writeFileSync(join(dir, "b.yml"), "- name: delta\n  spec: {command: /bin/sleep}\n");
+    writeFileSync(join(dir, "notes.txt"), "ignored");
+    const res = await ctl("apply", "-f", dir);
+    expect(res.stdout).toBe("workload/gamma created (generation 1)\nworkload/delta created (generation 1)\n");
+    const proc = Bun.spawn([BINARY, "ctl", "apply", "-f", "-"], { stdin: "pipe", stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address } });
+    proc.stdin.write('{"name":"epsilon","spec":{"command":"/bin/sleep"}}');
+    proc.stdin.end();
+    expect(await new Response(proc.stdout).text()).toBe("workload/epsilon created (generation 1)\n");
+    expect(await proc.exited).toBe(0);
+  });
+
+  test.each([
+    ["invalid JSON", "bad.json", '{"name": "zeta", ', "not valid JSON"],
+    ["an unknown field", "unknown.json", '{"name":"zeta","spec":{"command":"/bin/sleep","replica":2}}', 'key "replica" is unknown'],
+    ["a wrong type", "type.yaml", "name: zeta\nspec:\n  command: /bin/sleep\n  replicas: many\n", "tessera.v1.WorkloadSpec.replicas"],
+    ["a bad name", "name.json", '{"name":"Zeta!","spec":{"command":"/bin/sleep"}}', "workload.name: expected a DNS-1123 label"],
+    ["a relative command", "cmd.json", '{"name":"zeta","spec":{"command":"sleep"}}', "workload.spec.command: expected an absolute path"],
+  ])("%s is refused with exit 2, one clear line, and nothing applied", async (_, name, text, message) => {
+    const good = '{"name":"eta","spec":{"command":"/bin/sleep"}}';
+    const file = write(name, text);
+    const dir = join(h.dir, `set-${name}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "0-good.json"), good);
+    writeFileSync(join(dir, `1-${name}`), text);
+    for (const target of [file, dir]) {
+      const res = await ctl("apply", "-f", target);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain(message);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(res.stderr).not.toContain("    at ");
+    }
+    const names = (await ctl("get", "workloads")).stdout;
+    expect(names).not.toMatch(/^(zeta|eta)\s/m);
+  });
+
+  test("--wait fails with the reason when replicas cannot run", async () => {
+    const file = write("huge.json", JSON.stringify({ name: "huge", spec: { command: "/bin/sleep", resources: { cpuMillis: 64000 } } }));
+    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "2");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("rollout not complete after 2s (huge 0/1)");
+    expect(res.stderr).toContain("no node fits (1 short of cpu)");
+    expect((await ctl("delete", "workload", "huge")).code).toBe(0);
+  });
+});
+
+describe("output formats", () => {
+  test("-o json is the proto3 JSON of the response", async () => {
+    const res = await ctl("get", "workloads", "-o", "json");
+    const parsed = JSON.parse(res.stdout) as { workloads: Array<{ name: string; generation: string; spec: { replicas?: number }; status: { phase: string } }> };
+    const alpha = parsed.workloads.find((w) => w.name === "alpha")!;
+    expect(alpha.generation).toBe("1"); // uint64 is a string in proto3 JSON
+    expect(alpha.spec.replicas).toBe(2);
+    expect(alpha.status.phase).toBe("Running");
+    const nodes = JSON.parse((await ctl("get", "nodes", "-o", "json")).stdout) as { nodes: Array<{ name: string; health: string; labels: Record<string, string> }> };
+    expect(nodes.nodes[0]).toMatchObject({ name: "sim-1", health: "NODE_HEALTH_READY", labels: { tier: "web" } });
+  });
+
+  test("-o yaml parses back to the same document", async () => {
+    const yaml = Bun.YAML.parse((await ctl("get", "instances", "alpha", "-o", "yaml")).stdout) as { instances: Array<{ name: string; observedState: string }> };
+    const json = JSON.parse((await ctl("get", "instances", "alpha", "-o", "json")).stdout);
+    expect(yaml).toEqual(json);
+    expect(yaml.instances.map((i) => i.name).sort()).toEqual(["alpha-0", "alpha-1"]);
+    expect(new Set(yaml.instances.map((i) => i.observedState))).toEqual(new Set(["INSTANCE_STATE_RUNNING"]));
+  });
+
+  test("table and wide", async () => {
+    const table = (await ctl("get", "workloads")).stdout.split("\n");
+    expect(table[0]).toMatch(/^NAME\s+READY\s+STATUS\s+GEN\s+NODES\s+AGE$/);
+    expect(table.find((l) => l.startsWith("alpha "))).toMatch(/^alpha\s+2\/2\s+Running\s+1\s+sim-1\s+\d+s$/);
+    const wide = (await ctl("get", "nodes", "-o", "wide")).stdout;
+    expect(wide.split("\n")[0]).toMatch(/LABELS$/);
+    expect(wide).toContain("tier=web");
+  });
+
+  test("--watch prints the table, then the rows that change", async () => {
+    const proc = Bun.spawn([BINARY, "ctl", "get", "workloads", "--watch"], { stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address } });
+    const reader = proc.stdout.getReader();
+    let seen = "";
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(seen)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`watch ended; saw:\n${seen}`);
+        seen += new TextDecoder().decode(value);
+      }
+    };
+    await readUntil(/^alpha\s/m);
+    const file = write("theta.json", JSON.stringify({ name: "theta", spec: { command: "/bin/sleep" } }));
+    expect((await ctl("apply", "-f", file)).code).toBe(0);
+    await readUntil(/^theta\s+1\/1\s+Running/m);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(0);
+    expect(seen.match(/^NAME\s/gm)).toHaveLength(1);
+  });
+});
+
+describe("exit codes, help and completion", () => {
+  test("unknown commands and bad flags exit 2; server failures exit 1", async () => {
+    expect((await ctl("frobnicate")).code).toBe(2);
+    expect((await ctl("get", "workloads", "-o", "xml")).code).toBe(2);
+    const missing = await ctl("describe", "workload", "nope");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('error: NOT_FOUND: workload "nope" not found\n');
+  });
+
+  test("every command's --help has a description and an example", async () => {
+    const help = (await h.run(["--help"])).stdout;
+    const commands = [...help.matchAll(/^ {2}tessera ([a-z][a-z -]*?)(?: [[<]|$)/gm)].map((m) => m[1]!.trim());
+    expect(commands.length).toBeGreaterThanOrEqual(20);
+    for (const c of commands) {
+      const one = await h.run([...c.split(" "), "--help"]);
+      expect(one.stdout, c).toMatch(/\n\nExamples:?\n/);
+      expect(one.stdout.split("\n")[0]!, c).toMatch(/^[A-Z]\S* \S/);
+    }
+  });
+
+  test("bash completion completes commands and flags", async () => {
+    const script = (await h.run(["completion", "bash"])).stdout;
+    const probe = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(tessera ctl get ""); COMP_CWORD=3; _tessera; echo "\${COMPREPLY[*]}"`]);
+    const words = probe.stdout.toString().trim().split(/\s+/);
+    expect(words).toEqual(expect.arrayContaining(["workloads", "instances", "nodes"]));
+  });
+
+  test("no colours when piped", async () => {
+    const res = await h.run(["--help"]);
+    expect(res.stdout).not.toContain("\x1b[");
+  });
+});

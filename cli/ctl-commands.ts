@@ -5,7 +5,7 @@ import { Command, Option, UsageError } from "clipanion";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse } from "../src/gen/tessera/v1/control_plane.js";
-import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload } from "../src/gen/tessera/v1/types.js";
+import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
 import { Ctl, RemoteError } from "./client.js";
 import { defaultControl } from "./defaults.js";
 import { readManifests, toProtoJson } from "./manifest.js";
@@ -321,10 +321,10 @@ export class DescribeWorkloadCommand extends CtlCommand {
       `Generation:  ${w.generation}`,
       `Status:      ${w.status?.phase} (${w.status?.running}/${w.status?.desired} running)`,
       `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
-      `Command:     ${[spec.command, ...spec.args].join(" ")}`,
+      `Labels:      ${labelList(w.labels)}`,
+      "Spec:",
+      indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
     ];
-    if (spec.image) out.push(`Image:       ${spec.image}`);
-    if (Object.keys(w.labels).length) out.push(`Labels:      ${Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(",")}`);
     out.push("", "Instances:", indent(instanceTable(res.instances, now)));
     out.push("", "Events:");
     out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));

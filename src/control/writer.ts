@@ -32,6 +32,8 @@ export interface WriterOptions {
   /** Hears every committed, logged event (with its sequence number), in order. */
   committed?: (events: StoredEvent[]) => void;
   metrics?: Metrics;
+  /** How often the store is trimmed and checkpointed (Store.maintain). */
+  maintenanceMs?: number;
   now?: () => number;
 }
 
@@ -42,6 +44,8 @@ export class Writer {
   private reconcileDue = true;
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
+  private readonly maintenance: ReturnType<typeof setInterval>;
+  private maintenanceDue = false;
   /** The last reconcile pass, for the holds whose expiry should wake us. */
   private lastPlan: Plan | undefined;
   private wakeup: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
@@ -54,6 +58,10 @@ export class Writer {
       this.reconcileDue = true;
       this.schedule();
     }, opts.tickMs);
+    this.maintenance = setInterval(() => {
+      this.maintenanceDue = true;
+      this.schedule();
+    }, opts.maintenanceMs ?? 60_000);
     this.schedule();
   }
 
@@ -83,6 +91,7 @@ export class Writer {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.maintenance);
     if (this.wakeup) clearTimeout(this.wakeup.timer);
     for (const item of this.queue) item.reject(new Error("control plane is shutting down"));
     this.queue = [];
@@ -141,6 +150,11 @@ export class Writer {
     if (stored.length > 0) this.opts.committed?.(stored);
     if (result.plan) this.lastPlan = result.plan;
     this.armWakeup();
+    if (this.maintenanceDue) {
+      // The writer owns the store: maintenance runs between turns, never inside one.
+      this.maintenanceDue = false;
+      this.opts.log.debug("store maintenance", this.opts.store.maintain(this.now()));
+    }
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
     if (this.queue.length > 0) this.schedule();
   }

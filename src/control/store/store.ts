@@ -4,7 +4,7 @@
  * events and the rows they changed.
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
@@ -48,6 +48,20 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
   }
 }
 
+export interface Retention {
+  /** Events kept at most (the newest). */
+  maxEvents: number;
+  /** Events older than this are dropped. */
+  maxAgeMs: number;
+  /** Events deleted per maintain() call at most. */
+  batch: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { maxEvents: 200_000, maxAgeMs: 7 * 86_400_000, batch: 50_000 };
+
+/** The WAL is truncated back to this after checkpoints. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /** Rows per INSERT: 8 columns each, far below SQLite's variable limit. */
 const INSERT_SLICE = 500;
 
@@ -59,14 +73,22 @@ export class Store {
   readonly sqlite: Database;
   private readonly db: BunSQLiteDatabase<typeof schema>;
 
-  constructor(dataDir: string) {
+  private readonly retention: Retention;
+  /** The database file. */
+  readonly path: string;
+
+  constructor(dataDir: string, retention: Partial<Retention> = {}) {
+    this.retention = { ...DEFAULT_RETENTION, ...retention };
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    this.sqlite = new Database(join(dataDir, "tessera.db"), { create: true, strict: true });
+    this.path = join(dataDir, "tessera.db");
+    this.sqlite = new Database(this.path, { create: true, strict: true });
     this.sqlite.exec("PRAGMA journal_mode = WAL");
     // NORMAL in WAL mode: a commit survives a process crash (kill -9); only an OS crash or
     // power loss can lose the last transactions. FULL would fsync every turn.
     this.sqlite.exec("PRAGMA synchronous = NORMAL");
     this.sqlite.exec("PRAGMA busy_timeout = 5000");
+    // After a checkpoint the WAL file is cut back to this size instead of keeping its peak.
+    this.sqlite.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
     this.db = drizzle(this.sqlite, { schema });
     // The dialect's migrator is what drizzle's folder migrator calls after reading the files.
     (this.db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => void }; session: unknown }).dialect.migrate(
@@ -74,6 +96,25 @@ export class Store {
       (this.db as unknown as { session: unknown }).session,
       { migrationsFolder: "embedded" },
     );
+  }
+
+  /**
+   * Keeps the store bounded under endless churn: drops the oldest events beyond the
+   * retention (count and age; history is bounded, derived tables are not touched), then
+   * checkpoints the WAL and truncates it. Freed pages are reused by later inserts, so the
+   * database file stops growing once the log is at its cap. The writer calls this between
+   * turns; each call deletes at most `batch` events so it stays short.
+   */
+  maintain(now: number): { deleted: number; walBytes: number; ms: number } {
+    const started = performance.now();
+    const { maxEvents, maxAgeMs, batch } = this.retention;
+    const newest = this.sqlite.query<{ seq: number | null }, []>("SELECT MAX(seq) AS seq FROM events").get()?.seq ?? 0;
+    const deleted = this.sqlite
+      .query("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? OR at < ? ORDER BY seq LIMIT ?)")
+      .run(newest - maxEvents, now - maxAgeMs, batch).changes;
+    this.sqlite.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+    const walBytes = existsSync(`${this.path}-wal`) ? statSync(`${this.path}-wal`).size : 0;
+    return { deleted, walBytes, ms: +(performance.now() - started).toFixed(2) };
   }
 
   close(): void {

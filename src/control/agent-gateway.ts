@@ -10,6 +10,7 @@ import type { Logger } from "../core/logger.js";
 import { describeRejection } from "../core/rejections.js";
 import { validateName } from "../core/validate.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
+import { undecodable } from "./undecodable.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
 import type { Writer } from "./writer.js";
 
@@ -131,6 +132,8 @@ export class AgentGateway {
     };
 
     stream.on("data", (msg: AgentMessage) => {
+      const bad = undecodable(msg);
+      if (bad !== undefined) return refuse(`message: expected a tessera.v1.AgentMessage (${bad})`);
       const payload = msg.payload;
       if (node === undefined) {
         if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");

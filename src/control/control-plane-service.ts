@@ -16,6 +16,7 @@ import type { ControlPlaneServer, LogsRequest, LogsResponse, WatchRequest, Watch
 import type { Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import { rejectionError } from "./status.js";
+import { undecodable } from "./undecodable.js";
 import type { Store } from "./store/store.js";
 import type { WatchHub } from "./watch-hub.js";
 import { nodeUse, toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
@@ -48,6 +49,13 @@ function refused(r: Rejection): RpcError {
   return rejectionError(r);
 }
 
+/** The request, or an INVALID_ARGUMENT when its bytes did not decode. */
+function decoded<Req>(request: Req): Req {
+  const bad = undecodable(request);
+  if (bad !== undefined) throw invalid("request", `a valid protobuf message (${bad})`);
+  return request;
+}
+
 function byName(a: Instance, b: Instance): number {
   return a.workload.localeCompare(b.workload) || a.index - b.index || a.id.localeCompare(b.id);
 }
@@ -70,7 +78,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     return (call, callback) => {
       const started = performance.now();
       Promise.resolve()
-        .then(() => body(call.request))
+        .then(() => body(decoded(call.request)))
         .then(
           (res) => {
             finish(method, started, status.OK);
@@ -218,6 +226,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {
       const started = performance.now();
+      const bad = undecodable(call.request);
+      if (bad !== undefined) return endWith(call, "Watch", started, invalid("request", `a tessera.v1.WatchRequest (${bad})`));
       const req = call.request;
       if (req.workload !== "") {
         const problem = validateName(req.workload, "workload");
@@ -250,6 +260,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
       const started = performance.now();
+      const bad = undecodable(call.request);
+      if (bad !== undefined) return endWith(call, "Logs", started, invalid("request", `a tessera.v1.LogsRequest (${bad})`));
       const req = call.request;
       let targets: Instance[];
       try {

@@ -16,6 +16,7 @@ import { createControlPlaneService } from "./control-plane-service.js";
 import { startHttpServer } from "./http-server.js";
 import { Metrics } from "./metrics.js";
 import { Store } from "./store/store.js";
+import { tolerateUndecodable } from "./undecodable.js";
 import { WatchHub } from "./watch-hub.js";
 import { Writer } from "./writer.js";
 
@@ -69,7 +70,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
-  server.addService(ControlPlaneService, createControlPlaneService({
+  server.addService(tolerateUndecodable(ControlPlaneService), createControlPlaneService({
       writer,
       store,
       gateway,
@@ -78,7 +79,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       log: opts.log,
       observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
     }));
-  server.addService(AgentGatewayService, gateway.service);
+  server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
   // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
   health.addToServer(server);

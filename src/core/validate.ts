@@ -78,7 +78,8 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     if (value.length > 63) problems.push(invalid(`workload.spec.node_selector.${key}`, "a label value of at most 63 characters"));
   }
   if (spec.restartPolicy) {
-    if (spec.restartPolicy.mode < 0) problems.push(invalid("workload.spec.restart_policy.mode", "ALWAYS, ON_FAILURE or NEVER"));
+    if (![0, 1, 2, 3].includes(spec.restartPolicy.mode))
+      problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${spec.restartPolicy.mode}`));
     const initial = durationProblem(spec.restartPolicy.initialBackoff, "workload.spec.restart_policy.initial_backoff");
     const max = durationProblem(spec.restartPolicy.maxBackoff, "workload.spec.restart_policy.max_backoff");
     if (initial) problems.push(initial);

@@ -11,7 +11,7 @@ GEN_STAMP := src/gen/.stamp
 SOURCES := $(shell find src cli -name '*.ts' -not -path 'src/gen/*' 2>/dev/null) package.json
 MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json)
 
-.PHONY: build deps proto dev test typecheck migrations fixtures clean
+.PHONY: build deps proto dev test typecheck migrations fixtures bench clean
 
 # npm install (not ci: npm drops optional platform packages of buf from the lock, and ci then
 # refuses it). Versions are pinned exactly in package.json; the stamp runs it once per change.
@@ -48,6 +48,10 @@ dev: build
 # Every test, including end-to-end tests through dist/tessera. JUNIT=path also writes a JUnit report.
 test: build typecheck
 	$(BUN) test --timeout 60000 $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
+
+# Benchmarks: writes BENCHMARKS.md and bench-results/*.json (medians, min, max, ratios).
+bench: $(GEN_STAMP)
+	$(BUN) test/bench/run.ts
 
 # Re-records the golden event logs in test/fixtures; only when a change of decisions is intended.
 fixtures: $(GEN_STAMP)

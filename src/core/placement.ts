@@ -11,7 +11,7 @@
  * from a cursor that rotates through the fleet. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import { type Capacity, type ClusterState, holdsNode, type NodeRecord } from "./model.js";
+import { type ClusterState, holdsNode, type NodeRecord } from "./model.js";
 import type { NodeHealth } from "./node-health.js";
 import type { ResolvedSpec } from "./spec.js";
 
@@ -20,23 +20,28 @@ export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "bi
 
 export const CANDIDATE_LIMIT = 64;
 
-interface Usage {
-  cpuMillis: number;
-  memoryMb: number;
-}
-
 export type Choice = { node: string } | { reason: string };
 
+/**
+ * The fleet as seen by one reconcile pass, in arrays indexed like the sorted node list: the
+ * inner loop runs CANDIDATE_LIMIT times per placement, so it must not allocate or hash.
+ */
 export class Placer {
   private readonly nodes: NodeRecord[];
-  private readonly usage = new Map<string, Usage>();
-  /** Instances per workload and node, for spread. */
-  private readonly perWorkload = new Map<string, Map<string, number>>();
+  private readonly index = new Map<string, number>();
+  private readonly cpuUsed: Float64Array;
+  private readonly memUsed: Float64Array;
+  /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
+  private readonly closed: Array<string | undefined>;
+  /** Instances per workload and node index, for spread. */
+  private readonly perWorkload = new Map<string, Map<number, number>>();
   private cursor = 0;
+  /** Workloads with any failure history: only they can be quarantined anywhere. */
+  private readonly crashed = new Set<string>();
 
   constructor(
     private readonly state: ClusterState,
-    private readonly health: ReadonlyMap<string, NodeHealth>,
+    health: ReadonlyMap<string, NodeHealth>,
     private readonly now: number,
     private readonly strategy: PlacementStrategy,
     private readonly quarantine: QuarantinePolicy,
@@ -44,41 +49,42 @@ export class Placer {
     released: ReadonlySet<string>,
   ) {
     this.nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const n = this.nodes.length;
+    this.cpuUsed = new Float64Array(n);
+    this.memUsed = new Float64Array(n);
+    this.closed = this.nodes.map((node, i) => {
+      this.index.set(node.name, i);
+      if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
+      return cordonGate(node)?.reason;
+    });
+    for (const key of state.crashes.keys()) this.crashed.add(key.slice(0, key.indexOf("\n")));
     for (const inst of state.instances.values()) {
       if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
-      this.add(inst.node, inst.workload, inst.resources.cpuMillis, inst.resources.memoryMb);
+      const i = this.index.get(inst.node);
+      if (i !== undefined) this.add(i, inst.workload, inst.resources.cpuMillis, inst.resources.memoryMb);
     }
   }
 
-  /** What is reserved on a node right now, including this pass's placements. */
-  used(node: string): Usage {
-    return this.usage.get(node) ?? { cpuMillis: 0, memoryMb: 0 };
-  }
-
-  private add(node: string, workload: string, cpuMillis: number, memoryMb: number): void {
-    const u = this.usage.get(node);
-    if (u) {
-      u.cpuMillis += cpuMillis;
-      u.memoryMb += memoryMb;
-    } else this.usage.set(node, { cpuMillis, memoryMb });
+  private add(i: number, workload: string, cpuMillis: number, memoryMb: number): void {
+    this.cpuUsed[i]! += cpuMillis;
+    this.memUsed[i]! += memoryMb;
     let m = this.perWorkload.get(workload);
     if (!m) this.perWorkload.set(workload, (m = new Map()));
-    m.set(node, (m.get(node) ?? 0) + 1);
+    m.set(i, (m.get(i) ?? 0) + 1);
   }
 
-  /** Why a node cannot take one instance of the workload, or undefined when it can. */
-  infeasible(node: NodeRecord, workload: string, spec: ResolvedSpec): string | undefined {
-    if (!node.connected || this.health.get(node.name) !== "ready") return "not Ready";
-    const cordon = cordonGate(node);
-    if (cordon) return cordon.reason;
+  /** Why node `i` cannot take one instance of the workload, or undefined when it can. */
+  private infeasible(i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): string | undefined {
+    const closed = this.closed[i];
+    if (closed !== undefined) return closed;
+    const node = this.nodes[i]!;
     if (!node.executors.includes(spec.kind) && !node.executors.includes("simulated")) return `no ${spec.kind} executor`;
-    for (const [k, v] of Object.entries(spec.nodeSelector)) {
+    for (const [k, v] of selector) {
       if (node.labels[k] !== v) return `lacks label ${k}=${v}`;
     }
-    const u = this.used(node.name);
-    if (u.cpuMillis + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
-    if (u.memoryMb + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
-    if (quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
+    if (this.cpuUsed[i]! + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
+    if (this.memUsed[i]! + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
+    if (this.crashed.has(workload) && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
     return undefined;
   }
 
@@ -87,44 +93,42 @@ export class Placer {
     const n = this.nodes.length;
     if (n === 0) return { reason: "no nodes" };
     const same = this.perWorkload.get(workload);
-    let best: NodeRecord | undefined;
-    let bestAt = 0;
-    let bestKey: [number, number] = [0, 0];
+    const selector = Object.entries(spec.nodeSelector);
+    let best = -1;
+    let bestFirst = 0;
+    let bestSecond = 0;
     let found = 0;
-    const refusals = new Map<string, number>();
+    let refusals: Map<string, number> | undefined;
     for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
-      const at = (this.cursor + k) % n;
-      const node = this.nodes[at]!;
-      const why = this.infeasible(node, workload, spec);
+      const i = (this.cursor + k) % n;
+      const why = this.infeasible(i, workload, spec, selector);
       if (why !== undefined) {
+        refusals ??= new Map();
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
         continue;
       }
       found++;
-      const key = this.score(node, spec, same?.get(node.name) ?? 0);
-      if (best === undefined || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && node.name < best.name)))) {
-        best = node;
-        bestAt = at;
-        bestKey = key;
+      const node = this.nodes[i]!;
+      const utilization = ((this.cpuUsed[i]! + spec.cpuMillis) / node.capacity.cpuMillis + (this.memUsed[i]! + spec.memoryMb) / node.capacity.memoryMb) / 2;
+      // Lower is better: spread wants fewest copies of this workload, then the least used node;
+      // binpack the fullest node that still fits.
+      const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
+      const second = this.strategy === "spread" ? utilization : 0;
+      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && node.name < this.nodes[best]!.name)))) {
+        best = i;
+        bestFirst = first;
+        bestSecond = second;
       }
     }
-    if (best === undefined) {
-      const detail = [...refusals.entries()]
+    if (best < 0) {
+      const detail = [...(refusals ?? new Map<string, number>()).entries()]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .map(([why, count]) => `${count} ${why}`)
         .join(", ");
       return { reason: `no node fits (${detail})` };
     }
-    this.cursor = (bestAt + 1) % n;
-    this.add(best.name, workload, spec.cpuMillis, spec.memoryMb);
-    return { node: best.name };
-  }
-
-  /** Lower is better. */
-  private score(node: NodeRecord, spec: ResolvedSpec, sameWorkload: number): [number, number] {
-    const u = this.used(node.name);
-    const c: Capacity = node.capacity;
-    const utilization = ((u.cpuMillis + spec.cpuMillis) / c.cpuMillis + (u.memoryMb + spec.memoryMb) / c.memoryMb) / 2;
-    return this.strategy === "spread" ? [sameWorkload, utilization] : [-utilization, 0];
+    this.cursor = (best + 1) % n;
+    this.add(best, workload, spec.cpuMillis, spec.memoryMb);
+    return { node: this.nodes[best]!.name };
   }
 }

@@ -1,0 +1,15 @@
+/** A small run of the planner benchmark, so it cannot rot. No timing is asserted. */
+import { expect, test } from "bun:test";
+import { holdsNode } from "../../src/core/model.js";
+import { buildFleet, runPlanner } from "./planner.js";
+
+test("planner benchmark, smoke size: every workload placed once, no node over capacity, then converged", () => {
+  const state = buildFleet(100, 1_000, 1_000_000);
+  const run = runPlanner(state, 1_000_000);
+  expect(run.placed).toBe(1_000);
+  const used = new Map<string, number>();
+  for (const i of state.instances.values()) if (i.node && holdsNode(i)) used.set(i.node, (used.get(i.node) ?? 0) + i.resources.cpuMillis);
+  for (const [node, cpu] of used) expect(cpu).toBeLessThanOrEqual(state.nodes.get(node)!.capacity.cpuMillis);
+  // Spread: 1,000 one-replica workloads over 100 nodes land 10 per node.
+  expect(Math.max(...used.values()) / 100).toBeLessThanOrEqual(12);
+});

@@ -1,6 +1,7 @@
 /** The ctl side of the ControlPlane API: a grpc-js client with deadlines and clear errors. */
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
+import { InputError } from "./manifest.js";
 
 /** A failure reported by (or about reaching) the server. */
 export class RemoteError extends Error {
@@ -17,11 +18,34 @@ const DEADLINE_MS = 10_000;
 
 type Unary<Req, Res> = (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
+export interface CtlSecurity {
+  /** Plaintext, no credentials (a control plane started with --insecure). */
+  insecure: boolean;
+  token?: string;
+  caPem?: string;
+}
+
 export class Ctl {
   private readonly client: ControlPlaneClient;
 
-  constructor(readonly address: string) {
-    this.client = new ControlPlaneClient(address, credentials.createInsecure());
+  constructor(
+    readonly address: string,
+    security: CtlSecurity,
+  ) {
+    if (security.insecure) {
+      this.client = new ControlPlaneClient(address, credentials.createInsecure());
+      return;
+    }
+    if (!security.caPem) throw new InputError(`no CA certificate to trust ${address}: pass --ca-file, or run where the control plane's data dir is ($TESSERA_DATA_DIR or ~/.tessera)`);
+    const token = security.token;
+    const perCall = credentials.createFromMetadataGenerator((_params, cb) => {
+      const md = new Metadata();
+      if (token) md.set("authorization", `Bearer ${token}`);
+      cb(null, md);
+    });
+    this.client = new ControlPlaneClient(address, credentials.combineChannelCredentials(credentials.createSsl(Buffer.from(security.caPem)), perCall), {
+      "grpc.ssl_target_name_override": "tessera-control",
+    });
   }
 
   close(): void {

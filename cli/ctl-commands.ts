@@ -7,7 +7,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse } from "../src/gen/tessera/v1/control_plane.js";
 import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
 import { Ctl, RemoteError } from "./client.js";
-import { defaultControl } from "./defaults.js";
+import { defaultControl, localFile } from "./defaults.js";
 import { readManifests, toProtoJson } from "./manifest.js";
 import { TesseraCommand } from "./base.js";
 import { age, renderTable } from "./table.js";
@@ -15,11 +15,19 @@ import { age, renderTable } from "./table.js";
 /** Shared by every ctl command: where the control plane is. */
 abstract class CtlCommand extends TesseraCommand {
   control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+  token = Option.String("--token", { description: "API token (default $TESSERA_TOKEN, else the local data dir's admin-token)" });
+  caFile = Option.String("--ca-file", { description: "CA certificate to trust (default: the local data dir's pki/ca.pem)" });
+  insecure = Option.Boolean("--insecure", false, { description: "plaintext, for a control plane started with --insecure" });
 
   abstract runWith(ctl: Ctl): Promise<number | void>;
 
   async run(): Promise<number | void> {
-    const ctl = new Ctl(this.control ?? defaultControl());
+    const read = (path: string | undefined) => (path ? readFileSync(path, "utf8").trim() : undefined);
+    const ctl = new Ctl(this.control ?? defaultControl(), {
+      insecure: this.insecure,
+      token: this.token ?? (process.env.TESSERA_TOKEN || read(localFile("admin-token"))),
+      caPem: read(this.caFile ?? localFile("pki", "ca.pem")),
+    });
     try {
       return await this.runWith(ctl);
     } finally {

@@ -1,4 +1,5 @@
 /** Where things are when no flag says otherwise. */
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -7,6 +8,12 @@ export const DEFAULT_METRICS_LISTEN = "127.0.0.1:7701";
 
 export function defaultDataDir(): string {
   return process.env.TESSERA_DATA_DIR || join(homedir(), ".tessera");
+}
+
+/** A file of the local control plane's data dir, when it exists (k3s-style discovery). */
+export function localFile(...parts: string[]): string | undefined {
+  const path = join(defaultDataDir(), ...parts);
+  return existsSync(path) ? path : undefined;
 }
 
 export function defaultControl(): string {

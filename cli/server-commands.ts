@@ -3,7 +3,9 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
 import { TesseraCommand } from "./base.js";
+import { existsSync, readFileSync } from "node:fs";
 import { Agent } from "../src/agent/agent.js";
+import { caHashOf, NodeCredentials } from "../src/agent/credentials.js";
 import type { Executor } from "../src/agent/executor.js";
 import { DockerExecutor } from "../src/agent/docker-executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
@@ -15,7 +17,7 @@ import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
-import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir } from "./defaults.js";
+import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
@@ -85,6 +87,22 @@ function detectCapacity(simulated: boolean, cpuFlag: string | undefined, memFlag
   return { cpuMillis, memoryMb };
 }
 
+/** Plaintext is for loopback; anywhere else it takes --insecure twice. */
+function insecureAllowed(count: number, listen: string): boolean {
+  if (count === 0) return false;
+  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  if (!loopback && count < 2) throw new UsageError(`--insecure: ${listen} is not a loopback address; plaintext there exposes every node to anyone who can reach it (give --insecure twice to insist)`);
+  return true;
+}
+
+/** Where the credentials are, for the operator. */
+function announceSecurity(dataDir: string, out: NodeJS.WritableStream): void {
+  const ca = join(dataDir, "pki", "ca.pem");
+  if (!existsSync(ca)) return;
+  out.write(`CA ${caHashOf(readFileSync(ca, "utf8"))}; join token in ${join(dataDir, "join-token")}, admin token in ${join(dataDir, "admin-token")}\n`);
+}
+
 /**
  * Runs an agent until a signal. A real agent leaves its instances running (a restarted agent
  * adopts them, as Nomad's client does); `tessera dev` is a sandbox and stops them.
@@ -114,6 +132,7 @@ const CONTROL_CONFIG: ConfigSchema = {
   "offline-after": "string",
   tick: "string",
   "metrics-listen": "string",
+  advertise: "strings",
 };
 
 const AGENT_CONFIG: ConfigSchema = {
@@ -126,6 +145,10 @@ const AGENT_CONFIG: ConfigSchema = {
   "cpu-millis": "string",
   "memory-mb": "string",
   heartbeat: "string",
+  "join-token": "string",
+  "ca-hash": "string",
+  "ca-file": "string",
+  insecure: "boolean",
   "sim-start-delay": "string",
   "sim-failure-rate": "string",
 };
@@ -149,6 +172,8 @@ export class ControlCommand extends TesseraCommand {
   offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
   metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
+  insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
+  advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
 
   async run() {
     const log = processLogger("control");
@@ -166,7 +191,10 @@ export class ControlCommand extends TesseraCommand {
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
       tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
       metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
+      insecure: insecureAllowed(this.insecure ?? 0, pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
+      advertise: pick(this.advertise, cfg, "advertise", []),
     });
+    if (!(this.insecure ?? 0)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();
@@ -196,6 +224,10 @@ export class AgentCommand extends TesseraCommand {
   heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });
   simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
   simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
+  joinToken = Option.String("--join-token", { description: "to enroll this node (default: the local control plane's data dir join-token)" });
+  caHash = Option.String("--ca-hash", { description: "sha256:... of the control plane's CA, to trust it on first contact" });
+  caFile = Option.String("--ca-file", { description: "the control plane's CA certificate (default: the local data dir's pki/ca.pem)" });
+  insecure = Option.Boolean("--insecure", { description: "plaintext, for a control plane started with --insecure" });
 
   async run() {
     const cfg = this.config ? loadConfig(this.config, AGENT_CONFIG) : {};
@@ -211,8 +243,20 @@ export class AgentCommand extends TesseraCommand {
     });
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
+    const control = pick(this.control, cfg, "control", defaultControl());
+    const agentDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
+    const insecure = pick(this.insecure, cfg, "insecure", false);
+    const read = (path: string | undefined) => (path ? readFileSync(path, "utf8").trim() : undefined);
+    const caFile = this.caFile ?? (cfg["ca-file"] as string | undefined) ?? localFile("pki", "ca.pem");
     const agent = new Agent({
-      control: pick(this.control, cfg, "control", defaultControl()),
+      control,
+      credentials: insecure
+        ? undefined
+        : new NodeCredentials(agentDir, name, control, {
+            caPem: read(caFile),
+            caHash: this.caHash ?? (cfg["ca-hash"] as string | undefined),
+            joinToken: this.joinToken ?? (cfg["join-token"] as string | undefined) ?? read(localFile("join-token")),
+          }),
       node: name,
       executor,
       version: VERSION,
@@ -241,6 +285,7 @@ export class DevCommand extends TesseraCommand {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
     const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });
+    const read = (file: string) => readFileSync(join(dataDir, file), "utf8").trim();
     const agentLog = log.with({ component: "agent", node: this.name });
     const agent = new Agent({
       control: cp.address,
@@ -250,6 +295,7 @@ export class DevCommand extends TesseraCommand {
       log: agentLog,
       labels: {},
       capacity: detectCapacity(false, undefined, undefined),
+      credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: read("pki/ca.pem"), joinToken: read("join-token") }),
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
     const code = await runAgent(agent, agentLog, true);

@@ -16,6 +16,7 @@ import {
 } from "../gen/tessera/v1/agent_gateway.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
+import { CHANNEL_OPTIONS, channelCredentials, type Identity, type NodeCredentials, renewAt } from "./credentials.js";
 import { describeExit, type Executor, type Running } from "./executor.js";
 
 export interface AgentOptions {
@@ -28,6 +29,8 @@ export interface AgentOptions {
   capacity: Resources;
   log: Logger;
   heartbeatMs?: number;
+  /** The node's certificate (mTLS); unset for a plaintext control plane (--insecure). */
+  credentials?: NodeCredentials;
   /** First reconnect delay; doubles up to maxReconnectMs, with jitter. */
   reconnectMs?: number;
   maxReconnectMs?: number;
@@ -59,7 +62,8 @@ export class Agent {
   private synced = false;
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
-  private readonly client: AgentGatewayClient;
+  private client: AgentGatewayClient;
+  private renewal: ReturnType<typeof setTimeout> | undefined;
   private stream: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -71,8 +75,31 @@ export class Agent {
     this.client = new AgentGatewayClient(opts.control, credentials.createInsecure());
   }
 
+  /** Enrolls (or loads the stored certificate), connects with it, and schedules its renewal. */
+  private async useIdentity(id: Identity): Promise<void> {
+    this.client.close();
+    this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), CHANNEL_OPTIONS);
+    clearTimeout(this.renewal);
+    const creds = this.opts.credentials!;
+    this.renewal = setTimeout(
+      () => {
+        void creds.enroll(id).then(
+          async (renewed) => {
+            this.opts.log.info("certificate renewed", { until: renewAt(renewed.certPem) });
+            await this.useIdentity(renewed);
+            // Reconnect on the new certificate.
+            this.stream?.cancel();
+          },
+          (err: Error) => this.opts.log.warn("certificate renewal failed; will retry", { error: err.message }),
+        );
+      },
+      Math.max(1_000, Math.min(renewAt(id.certPem) - Date.now(), 2 ** 31 - 1)),
+    );
+  }
+
   /** Adopts what a previous run left behind, then connects. */
   async start(): Promise<void> {
+    if (this.opts.credentials) await this.useIdentity(await this.opts.credentials.ensure(Date.now()));
     for (const a of await this.opts.executor.adopt()) {
       const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
       this.held.set(h.id, h);
@@ -94,6 +121,7 @@ export class Agent {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.housekeeping);
+    clearTimeout(this.renewal);
     clearInterval(this.heartbeat);
     for (const a of this.logStreams.values()) a.abort();
     this.stream?.cancel();

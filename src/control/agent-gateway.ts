@@ -37,6 +37,8 @@ export class AgentGateway {
   constructor(
     private readonly writer: Writer,
     private readonly log: Logger,
+    /** Who the stream's client certificate says the caller is; undefined: any node (--insecure). */
+    private readonly identify?: (stream: Stream) => Promise<{ node: string } | { refusal: string }>,
   ) {}
 
   readonly service: AgentGatewayServer = {
@@ -126,12 +128,19 @@ export class AgentGateway {
     const id = this.nextSession++;
     let node: string | undefined;
     let closed = false;
-    const refuse = (details: string) => {
+    const refuse = (details: string, code = status.INVALID_ARGUMENT) => {
       this.log.warn("agent stream refused", { details });
-      stream.emit("error", { code: status.INVALID_ARGUMENT, details });
+      stream.emit("error", { code, details });
     };
-
+    const identity = this.identify?.(stream);
+    // Messages are handled one after another: the hello waits for the certificate check.
+    let queue = Promise.resolve();
     stream.on("data", (msg: AgentMessage) => {
+      queue = queue.then(() => handle(msg)).catch((err: Error) => refuse(`internal error: ${err.message}`, status.INTERNAL));
+    });
+
+    const handle = async (msg: AgentMessage): Promise<void> => {
+      if (closed) return;
       const bad = undecodable(msg);
       if (bad !== undefined) return refuse(`message: expected a tessera.v1.AgentMessage (${bad})`);
       const payload = msg.payload;
@@ -140,6 +149,11 @@ export class AgentGateway {
         const hello = payload.value;
         const problem = validateName(hello.node, "hello.node");
         if (problem) return refuse(describeRejection(problem));
+        if (identity) {
+          const who = await identity;
+          if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);
+          if (who.node !== hello.node) return refuse(`this certificate is for node ${who.node}; it cannot speak for node ${hello.node}`, status.PERMISSION_DENIED);
+        }
         const instances: HeldInstance[] = [];
         for (const h of hello.instances) {
           const state = instanceStateFromWire(h.state);
@@ -188,7 +202,7 @@ export class AgentGateway {
         default:
           return refuse("message has no payload");
       }
-    });
+    };
 
     // grpc-js emits several of these for one ending; 'close' and friends all mean "gone".
     const gone = () => {

@@ -3,7 +3,8 @@
  * await the committed decision; reads come from the writer's in-memory view between turns.
  * Nothing here decides: Plan runs the core on a copy of the state.
  */
-import { type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
+import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
+import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
 import type { ClusterState, Instance } from "../core/model.js";
@@ -12,9 +13,10 @@ import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import type { Rejection } from "../core/rejections.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
-import type { ControlPlaneServer, LogsRequest, LogsResponse, WatchRequest, WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import type { Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
+import type { Tokens } from "./security/tokens.js";
 import { rejectionError } from "./status.js";
 import { undecodable } from "./undecodable.js";
 import type { Store } from "./store/store.js";
@@ -28,6 +30,8 @@ const RECENT_EVENTS = 20;
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+/** The role a call's credentials carry, or undefined when it has none that are valid. */
+export type Authenticate = (metadata: Metadata) => Role | undefined;
 type RpcError = { code: status; details: string };
 
 export interface ServiceDeps {
@@ -37,6 +41,9 @@ export interface ServiceDeps {
   hub: WatchHub;
   policy: Policy;
   log: Logger;
+  authenticate: Authenticate;
+  /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
+  tokens?: Tokens;
   /** Hears every finished call (for metrics). */
   observeRpc?: (method: string, code: string, seconds: number) => void;
 }
@@ -74,11 +81,15 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
   };
 
   /** Wraps a handler: logs method, status and duration; turns surprises into INTERNAL. */
-  function unary<Req, Res>(method: string, body: (req: Req) => Promise<Res> | Res): Handler<Req, Res> {
+  function unary<Req, Res>(method: ControlPlaneMethod, body: (req: Req) => Promise<Res> | Res): Handler<Req, Res> {
     return (call, callback) => {
       const started = performance.now();
       Promise.resolve()
-        .then(() => body(decoded(call.request)))
+        .then(() => {
+          const denied = authorize(deps.authenticate(call.metadata), method);
+          if (denied) throw refused(denied);
+          return body(decoded(call.request));
+        })
         .then(
           (res) => {
             finish(method, started, status.OK);
@@ -219,6 +230,18 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       };
     }),
 
+    rotateToken: unary("RotateToken", (req) => {
+      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
+      const kind = req.kind === TokenKind.TOKEN_KIND_ADMIN ? "admin" : req.kind === TokenKind.TOKEN_KIND_JOIN ? "join" : undefined;
+      if (!kind) throw invalid("kind", "TOKEN_KIND_ADMIN or TOKEN_KIND_JOIN");
+      return { token: deps.tokens.rotate(kind, Date.now()) };
+    }),
+
+    createToken: unary("CreateToken", () => {
+      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
+      return { token: deps.tokens.rotate("readonly", Date.now()) };
+    }),
+
     getHistory: unary("GetHistory", (req) => {
       mustName(req.workload, "workload");
       return { events: store.recentEvents(req.workload, req.limit).map(toWireEvent) };
@@ -226,6 +249,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {
       const started = performance.now();
+      const denied = authorize(deps.authenticate(call.metadata), "Watch");
+      if (denied) return endWith(call, "Watch", started, refused(denied));
       const bad = undecodable(call.request);
       if (bad !== undefined) return endWith(call, "Watch", started, invalid("request", `a tessera.v1.WatchRequest (${bad})`));
       const req = call.request;
@@ -260,6 +285,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
       const started = performance.now();
+      const denied = authorize(deps.authenticate(call.metadata), "Logs");
+      if (denied) return endWith(call, "Logs", started, refused(denied));
       const bad = undecodable(call.request);
       if (bad !== undefined) return endWith(call, "Logs", started, invalid("request", `a tessera.v1.LogsRequest (${bad})`));
       const req = call.request;

@@ -2,17 +2,21 @@
  * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
  */
 import { readFileSync } from "node:fs";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { hostname } from "node:os";
+import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import type { Logger } from "../core/logger.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
-import { AgentGatewayService } from "../gen/tessera/v1/agent_gateway.js";
+import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
-import { createControlPlaneService } from "./control-plane-service.js";
+import { type Authenticate, createControlPlaneService } from "./control-plane-service.js";
+import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
+import { Pki, pkiFiles } from "./security/pki.js";
+import { Tokens } from "./security/tokens.js";
 import { startHttpServer } from "./http-server.js";
 import { Metrics } from "./metrics.js";
 import { Store } from "./store/store.js";
@@ -30,6 +34,10 @@ export interface ControlPlaneOptions {
   tickMs?: number;
   /** host:port for /metrics, /healthz and /readyz; none when unset. */
   metricsListen?: string;
+  /** Plaintext and no credentials. Refused unless the caller checked it is acceptable (loopback, or forced). */
+  insecure?: boolean;
+  /** Extra names or addresses the server certificate must carry (what agents dial). */
+  advertise?: string[];
 }
 
 export interface RunningControlPlane {
@@ -48,6 +56,44 @@ const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const
 /** Largest request or response; a workload manifest is a few KiB. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+interface Security {
+  pki: Pki;
+  tokens: Tokens;
+  credentials: ServerCredentials;
+  authenticate: Authenticate;
+  identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
+}
+
+/** CA, server certificate, tokens; TLS with optional client certificates (agents present theirs). */
+async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Security> {
+  const host = opts.listen.slice(0, opts.listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
+  const pki = await Pki.open(opts.dataDir, names);
+  const tokens = new Tokens(store.sqlite, opts.dataDir);
+  const files = pkiFiles(opts.dataDir);
+  const provider = new experimental.FileWatcherCertificateProvider({
+    caCertificateFile: files.caCert,
+    certificateFile: files.serverCert,
+    privateKeyFile: files.serverKey,
+    refreshIntervalMs: 60_000,
+  });
+  return {
+    pki,
+    tokens,
+    // Client certificates are optional at the TLS layer (ctl uses tokens); AgentGateway requires one.
+    credentials: experimental.createCertificateProviderServerCredentials(provider, provider, false),
+    authenticate: (metadata) => {
+      const token = bearer(metadata);
+      return token === undefined ? undefined : tokens.kindOf(token);
+    },
+    identifyAgent: async (stream) => {
+      const der = peerCertificate(stream);
+      if (!der) return { refusal: "agents must present their node certificate (enroll with --join-token)" };
+      return pki.verifyClient(der, Date.now());
+    },
+  };
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
   const policy = opts.policy ?? DEFAULT_POLICY;
   const store = new Store(opts.dataDir);
@@ -63,7 +109,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     committed: (events) => hub.publish(events),
     metrics,
   });
-  gateway = new AgentGateway(writer, opts.log);
+  const security = opts.insecure ? undefined : await openSecurity(opts, store);
+  gateway = new AgentGateway(writer, opts.log, security?.identifyAgent);
 
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -77,9 +124,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       hub,
       policy,
       log: opts.log,
+      authenticate: security ? security.authenticate : () => "admin",
+      tokens: security?.tokens,
       observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
     }));
   server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
+  if (security) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(security.pki, security.tokens, opts.log));
   // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
   health.addToServer(server);
@@ -87,7 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(opts.listen, security?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const address = `${host}:${port}`;
   for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
@@ -95,7 +145,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const http = opts.metricsListen
     ? startHttpServer({ listen: opts.metricsListen, metrics, ready: () => serving, refresh: () => metrics.observeState(writer.state), log: opts.log })
     : undefined;
-  opts.log.info("control plane listening", { address, dataDir: opts.dataDir });
+  opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: security !== undefined });
 
   return {
     address,

@@ -12,6 +12,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   UnknownNode: status.NOT_FOUND,
   StaleSession: status.FAILED_PRECONDITION,
   SupersededReport: status.FAILED_PRECONDITION,
+  Unauthenticated: status.UNAUTHENTICATED,
+  PermissionDenied: status.PERMISSION_DENIED,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

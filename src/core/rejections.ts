@@ -16,6 +16,8 @@ export type Rejection =
   | { kind: "UnknownNode"; name: string }
   | { kind: "StaleSession"; node: string }
   | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
+  | { kind: "Unauthenticated"; reason: string }
+  | { kind: "PermissionDenied"; reason: string }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -35,6 +37,9 @@ export function describeRejection(r: Rejection): string {
       return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
     case "UnknownNode":
       return `node "${r.name}" not found`;
+    case "Unauthenticated":
+    case "PermissionDenied":
+      return r.reason;
     case "SupersededReport":
       return `report that instance "${r.id}" is ${r.reported} is superseded: it is already ${r.current}`;
     case "StaleSession":

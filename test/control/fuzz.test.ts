@@ -28,7 +28,8 @@ let typed: ControlPlaneClient;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tessera-fuzz-"));
-  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, tickMs: 200 });
+  // The API surface itself; credentials are covered by the authorization matrix.
+  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, tickMs: 200, insecure: true });
   raw = new Client(cp.address, credentials.createInsecure());
   typed = new ControlPlaneClient(cp.address, credentials.createInsecure());
 });

@@ -5,9 +5,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
+import { adminChannel, E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -31,7 +30,7 @@ afterAll(() => h.stop());
 
 /** Collects Watch events after a sequence until `count` arrived. */
 function watch(after: number, count: number): Promise<WatchResponse[]> {
-  const client = new ControlPlaneClient(address, credentials.createInsecure());
+  const client = new ControlPlaneClient(address, adminChannel(join(h.dir, "control")).creds, adminChannel(join(h.dir, "control")).options);
   const got: WatchResponse[] = [];
   return new Promise((resolve, reject) => {
     const call = client.watch({ afterSequence: after, workload: "" });
@@ -154,7 +153,7 @@ describe("standard gRPC tooling", () => {
     const { service } = await import("grpc-health-check");
     const { makeGenericClientConstructor } = await import("@grpc/grpc-js");
     const Health = makeGenericClientConstructor(service, "Health");
-    const client = new Health(address, credentials.createInsecure()) as unknown as {
+    const client = new Health(address, adminChannel(join(h.dir, "control")).creds, adminChannel(join(h.dir, "control")).options) as unknown as {
       check(req: { service: string }, cb: (err: Error | null, res: { status: string }) => void): void;
       close(): void;
     };
@@ -170,9 +169,9 @@ describe("standard gRPC tooling", () => {
     const { loadPackageDefinition } = await import("@grpc/grpc-js");
     const def = loadSync(join(import.meta.dir, "..", "..", "node_modules", "@grpc", "reflection", "build", "proto", "grpc", "reflection", "v1", "reflection.proto"));
     const pkg = loadPackageDefinition(def) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => { serverReflectionInfo(): NodeJS.EventEmitter & { write(m: unknown): void; end(): void }; close(): void } } } };
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown, o: unknown) => { serverReflectionInfo(): NodeJS.EventEmitter & { write(m: unknown): void; end(): void }; close(): void } } } };
     };
-    const client = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
+    const client = new pkg.grpc.reflection.v1.ServerReflection(address, adminChannel(join(h.dir, "control")).creds, adminChannel(join(h.dir, "control")).options);
     const call = client.serverReflectionInfo();
     const answers: Array<Record<string, unknown>> = [];
     const done = new Promise<void>((resolve, reject) => {

@@ -35,7 +35,7 @@ test("--help lists every mode", () => {
 test("the proto descriptor is embedded: a copy parses manifests strictly", () => {
   const manifest = join(dir, "w.json");
   writeFileSync(manifest, '{"name":"web","spec":{"command":"/bin/sleep","replicas":"two"}}');
-  const res = runCopy(["ctl", "apply", "-f", manifest]);
+  const res = runCopy(["ctl", "apply", "--insecure", "-f", manifest]);
   expect(res.code).toBe(2);
   expect(res.stderr).toContain("tessera.v1.WorkloadSpec.replicas");
 });

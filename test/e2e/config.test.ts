@@ -19,9 +19,9 @@ test("control and agent read their settings from TOML", async () => {
 
   const agentToml = join(h.dir, "agent.toml");
   writeFileSync(agentToml, `control = "${address}"\nname = "from-file"\nsimulated = true\nlabel = ["zone=z"]\ncpu-millis = "1500"\n`);
-  h.start(["agent", "--config", agentToml, "--name", "from-flag"]);
+  h.start(["agent", "--config", agentToml, "--name", "from-flag", "--data-dir", join(h.dir, "agent")], { TESSERA_DATA_DIR: join(h.dir, "cp") });
   const node = await eventually("the agent's node", async () => {
-    const out = (await h.run(["ctl", "describe", "node", "from-flag"], { TESSERA_CONTROL: address })).stdout;
+    const out = (await h.run(["ctl", "describe", "node", "from-flag"], { TESSERA_CONTROL: address, TESSERA_DATA_DIR: join(h.dir, "cp") })).stdout;
     return out.includes("Ready") ? out : undefined;
   });
   expect(node).toContain("Labels:      zone=z");

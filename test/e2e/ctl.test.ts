@@ -59,7 +59,7 @@ spec:
     writeFileSync(join(dir, "notes.txt"), "ignored");
     const res = await ctl("apply", "-f", dir);
     expect(res.stdout).toBe("workload/gamma created (generation 1)\nworkload/delta created (generation 1)\n");
-    const proc = Bun.spawn([BINARY, "ctl", "apply", "-f", "-"], { stdin: "pipe", stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address } });
+    const proc = Bun.spawn([BINARY, "ctl", "apply", "-f", "-"], { stdin: "pipe", stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address, TESSERA_DATA_DIR: join(h.dir, "control") } });
     proc.stdin.write('{"name":"epsilon","spec":{"command":"/bin/sleep"}}');
     proc.stdin.end();
     expect(await new Response(proc.stdout).text()).toBe("workload/epsilon created (generation 1)\n");
@@ -130,7 +130,7 @@ describe("output formats", () => {
   });
 
   test("--watch prints the table, then the rows that change", async () => {
-    const proc = Bun.spawn([BINARY, "ctl", "get", "workloads", "--watch"], { stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address } });
+    const proc = Bun.spawn([BINARY, "ctl", "get", "workloads", "--watch"], { stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address, TESSERA_DATA_DIR: join(h.dir, "control") } });
     const reader = proc.stdout.getReader();
     let seen = "";
     const readUntil = async (pattern: RegExp) => {

@@ -2,6 +2,7 @@
  * Drives the compiled `dist/tessera` binary: starts servers on free loopback ports with
  * temporary data dirs, runs ctl commands, polls with deadlines, and stops what it started.
  */
+import { type ChannelCredentials, type ChannelOptions, credentials, Metadata } from "@grpc/grpc-js";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,11 +28,19 @@ export class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
   private readonly started: Server[] = [];
 
+  /**
+   * Every process runs as if on the control plane's host: ctl and agents find its CA, admin
+   * token and join token in its data dir (this.dir/control), as they would on a real node.
+   */
+  private localEnv(): Record<string, string> {
+    return { TESSERA_DATA_DIR: join(this.dir, "control") };
+  }
+
   /** Starts `tessera ARGS...` with JSON logs collected from stderr. */
   start(args: string[], env: Record<string, string> = {}): Server {
     const proc = Bun.spawn([BINARY, ...args], {
       cwd: this.dir,
-      env: { ...process.env, TESSERA_LOG: "debug", ...env },
+      env: { ...process.env, TESSERA_LOG: "debug", ...this.localEnv(), ...env },
       stdout: "ignore",
       stderr: "pipe",
     });
@@ -88,7 +97,7 @@ export class Harness {
 
   /** Runs `tessera ARGS...` to completion. */
   async run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    const proc = Bun.spawn([BINARY, ...args], { cwd: this.dir, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BINARY, ...args], { cwd: this.dir, env: { ...process.env, ...this.localEnv(), ...env }, stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { code, stdout, stderr };
   }
@@ -113,6 +122,20 @@ export class Harness {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** What a client on the control plane's host uses: its CA and admin token (TLS + bearer token). */
+export function adminChannel(controlDir: string): { creds: ChannelCredentials; options: ChannelOptions } {
+  const token = readFileSync(join(controlDir, "admin-token"), "utf8").trim();
+  const perCall = credentials.createFromMetadataGenerator((_p, cb) => {
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${token}`);
+    cb(null, md);
+  });
+  return {
+    creds: credentials.combineChannelCredentials(credentials.createSsl(readFileSync(join(controlDir, "pki", "ca.pem"))), perCall),
+    options: { "grpc.ssl_target_name_override": "tessera-control" },
+  };
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */

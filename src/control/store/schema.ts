@@ -70,6 +70,15 @@ export const nodes = sqliteTable("nodes", {
   draining: integer("draining", { mode: "boolean" }).notNull().default(false),
 });
 
+/** API tokens: only their SHA-256 is kept. */
+export const tokens = sqliteTable("tokens", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  role: text("role", { enum: ["admin", "readonly", "join"] }).notNull(),
+  hash: text("hash").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
 /** Small key/value facts, e.g. the next instance sequence number. */
 export const meta = sqliteTable("meta", {
   key: text("key").primaryKey(),

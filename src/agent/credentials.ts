@@ -1,0 +1,130 @@
+/**
+ * The agent's identity: a key pair made on the node and a client certificate the control
+ * plane issued for it (Enrollment), kept in the agent's data dir with mode 0600 and renewed
+ * after two thirds of its life.
+ */
+import "reflect-metadata";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import * as x509 from "@peculiar/x509";
+import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
+
+x509.cryptoProvider.set(crypto);
+
+const ALG = { name: "ECDSA", namedCurve: "P-256" } as const;
+/** The name every control plane certificate carries (clients may dial an IP). */
+export const CONTROL_SERVER_NAME = "tessera-control";
+export const CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": CONTROL_SERVER_NAME };
+
+export interface TlsSettings {
+  /** The CA certificate, when known locally (--ca-file, or the data dir on the control plane's host). */
+  caPem?: string;
+  /** `sha256:<hex>` the CA fetched from the control plane must match (--ca-hash). */
+  caHash?: string;
+  /** Join token, to enroll when the node has no valid certificate yet. */
+  joinToken?: string;
+}
+
+export interface Identity {
+  caPem: string;
+  keyPem: string;
+  certPem: string;
+}
+
+function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export function caHashOf(caPem: string): string {
+  return `sha256:${createHash("sha256").update(Buffer.from(new x509.X509Certificate(caPem).rawData)).digest("hex")}`;
+}
+
+/** When to renew: after two thirds of the certificate's life. */
+export function renewAt(certPem: string): number {
+  const cert = new x509.X509Certificate(certPem);
+  const from = cert.notBefore.getTime();
+  return from + ((cert.notAfter.getTime() - from) * 2) / 3;
+}
+
+function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: Error | null, res: Res) => void) => unknown, client: unknown, req: Req, md = new Metadata()): Promise<Res> {
+  return new Promise((resolve, reject) => fn.call(client, req, md, { deadline: new Date(Date.now() + 10_000) }, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export class NodeCredentials {
+  private readonly dir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly node: string,
+    private readonly control: string,
+    private readonly settings: TlsSettings,
+  ) {
+    this.dir = join(dataDir, "agent", "pki");
+  }
+
+  private paths() {
+    return { ca: join(this.dir, "ca.pem"), key: join(this.dir, `${this.node}.key`), cert: join(this.dir, `${this.node}.pem`) };
+  }
+
+  /** The stored identity, if it exists and has not expired. */
+  stored(now: number): Identity | undefined {
+    const p = this.paths();
+    if (!existsSync(p.ca) || !existsSync(p.key) || !existsSync(p.cert)) return undefined;
+    const certPem = readFileSync(p.cert, "utf8");
+    if (new x509.X509Certificate(certPem).notAfter.getTime() <= now) return undefined;
+    return { caPem: readFileSync(p.ca, "utf8"), keyPem: readFileSync(p.key, "utf8"), certPem };
+  }
+
+  /** A valid identity: the stored one, or a new one from enrolling with the join token. */
+  async ensure(now: number): Promise<Identity> {
+    return this.stored(now) ?? this.enroll(undefined);
+  }
+
+  /** Trades the join token (or, to renew, the current certificate) for a new certificate. */
+  async enroll(current: Identity | undefined): Promise<Identity> {
+    const caPem = current?.caPem ?? (await this.trustedCa());
+    if (!current && !this.settings.joinToken) throw new Error(`node ${this.node} has no certificate yet: give --join-token (from the control plane's data dir, join-token)`);
+    const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+    const publicKeyPem = x509.PemConverter.encode(await crypto.subtle.exportKey("spki", keys.publicKey), "PUBLIC KEY");
+    const keyPem = x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
+    const creds = current ? credentials.createSsl(Buffer.from(caPem), Buffer.from(current.keyPem), Buffer.from(current.certPem)) : credentials.createSsl(Buffer.from(caPem));
+    const client = new EnrollmentClient(this.control, creds, CHANNEL_OPTIONS);
+    const md = new Metadata();
+    if (!current) md.set("authorization", `Bearer ${this.settings.joinToken}`);
+    try {
+      const res = await call(client.enroll, client, { node: this.node, publicKeyPem }, md);
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      const p = this.paths();
+      writeSecret(p.ca, caPem);
+      writeSecret(p.key, keyPem);
+      writeSecret(p.cert, res.certificatePem);
+      return { caPem, keyPem, certPem: res.certificatePem };
+    } finally {
+      client.close();
+    }
+  }
+
+  /** The CA to trust: given locally, or fetched and checked against --ca-hash. */
+  private async trustedCa(): Promise<string> {
+    if (this.settings.caPem) return this.settings.caPem;
+    if (!this.settings.caHash) throw new Error("cannot trust the control plane: give --ca-hash sha256:... (printed by `tessera control`) or --ca-file");
+    // Nothing secret is sent on this connection: it only fetches the CA, which is then checked.
+    const client = new EnrollmentClient(this.control, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), CHANNEL_OPTIONS);
+    try {
+      const { caPem } = await call(client.getCa, client, {});
+      const got = caHashOf(caPem);
+      if (got !== this.settings.caHash) throw new Error(`the control plane's CA is ${got}, not the expected ${this.settings.caHash}`);
+      return caPem;
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** Channel credentials for an identity: mTLS against the control plane's CA. */
+export function channelCredentials(id: Identity): ChannelCredentials {
+  return credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem));
+}

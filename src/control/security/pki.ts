@@ -1,0 +1,145 @@
+/**
+ * The control plane's small PKI, with @peculiar/x509 over WebCrypto (ECDSA P-256): a CA made
+ * on first start, the server certificate it signs, and client certificates for enrolled
+ * nodes (subject CN = node name). Files are written with mode 0600.
+ */
+import "reflect-metadata";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+
+x509.cryptoProvider.set(crypto);
+
+const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+/** Every server certificate names this, so clients that dial an IP verify against it. */
+export const SERVER_NAME = "tessera-control";
+const DAY = 86_400_000;
+export const CA_LIFETIME_MS = 10 * 365 * DAY;
+export const SERVER_LIFETIME_MS = 365 * DAY;
+export const NODE_LIFETIME_MS = 30 * DAY;
+
+export interface PkiFiles {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+}
+
+export function pkiFiles(dataDir: string): PkiFiles {
+  const dir = join(dataDir, "pki");
+  return { caCert: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), serverCert: join(dir, "server.pem"), serverKey: join(dir, "server.key") };
+}
+
+export function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+function serial(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
+}
+
+async function exportKey(key: CryptoKey): Promise<string> {
+  return x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
+}
+
+async function importKey(pem: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), ALG, true, ["sign"]);
+}
+
+/** `sha256:<hex>` of the CA certificate's DER: what `--ca-hash` pins. */
+export function caHash(caPem: string): string {
+  return `sha256:${createHash("sha256").update(Buffer.from(new x509.X509Certificate(caPem).rawData)).digest("hex")}`;
+}
+
+export class Pki {
+  private constructor(
+    readonly caPem: string,
+    private readonly ca: x509.X509Certificate,
+    private readonly caKey: CryptoKey,
+  ) {}
+
+  /** Loads the data dir's CA, creating CA and server certificate on first start. */
+  static async open(dataDir: string, serverNames: string[]): Promise<Pki> {
+    const files = pkiFiles(dataDir);
+    mkdirSync(join(dataDir, "pki"), { recursive: true, mode: 0o700 });
+    if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
+      const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+      const now = Date.now();
+      const cert = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: serial(),
+        name: "CN=Tessera CA",
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + CA_LIFETIME_MS),
+        keys,
+        signingAlgorithm: ALG,
+        extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      });
+      writeSecret(files.caKey, await exportKey(keys.privateKey));
+      writeSecret(files.caCert, cert.toString("pem"));
+    }
+    const caPem = readFileSync(files.caCert, "utf8");
+    const pki = new Pki(caPem, new x509.X509Certificate(caPem), await importKey(readFileSync(files.caKey, "utf8")));
+    if (!existsSync(files.serverCert) || !pki.serverCertCovers(readFileSync(files.serverCert, "utf8"), serverNames)) {
+      const { certPem, keyPem } = await pki.issue(`CN=${SERVER_NAME}`, serverNames, SERVER_LIFETIME_MS, "server");
+      writeSecret(files.serverKey, keyPem);
+      writeSecret(files.serverCert, certPem);
+    }
+    return pki;
+  }
+
+  /** Whether an existing server certificate is valid for long enough and names every address. */
+  private serverCertCovers(pem: string, names: string[]): boolean {
+    const cert = new x509.X509Certificate(pem);
+    if (cert.notAfter.getTime() - Date.now() < SERVER_LIFETIME_MS / 3) return false;
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const have = new Set((san?.names.items ?? []).map((n) => n.value));
+    return [SERVER_NAME, ...names].every((n) => have.has(n));
+  }
+
+  /** Signs a certificate for a fresh key pair (server) or for a node's public key (client). */
+  async issue(subject: string, names: string[], lifetimeMs: number, usage: "server"): Promise<{ certPem: string; keyPem: string }>;
+  async issue(subject: string, names: string[], lifetimeMs: number, usage: "client", publicKeyPem: string, notBefore?: number): Promise<{ certPem: string }>;
+  async issue(subject: string, names: string[], lifetimeMs: number, usage: "server" | "client", publicKeyPem?: string, notBefore = Date.now() - 60_000) {
+    const keys = publicKeyPem === undefined ? ((await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair) : undefined;
+    const publicKey = keys ? keys.publicKey : await new x509.PublicKey(publicKeyPem!).export(ALG, ["verify"]);
+    const sans = [...new Set(usage === "server" ? [SERVER_NAME, ...names] : names)].map((n) => ({ type: isIP(n) ? "ip" : "dns", value: n }) as x509.JsonGeneralName);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject,
+      issuer: this.ca.subject,
+      notBefore: new Date(notBefore),
+      notAfter: new Date(notBefore + lifetimeMs),
+      signingKey: this.caKey,
+      publicKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension(sans),
+        new x509.ExtendedKeyUsageExtension([usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      ],
+    });
+    return keys ? { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) } : { certPem: cert.toString("pem") };
+  }
+
+  /**
+   * The node a client certificate (DER, as TLS presented it) was issued to, or why it is not
+   * acceptable: not signed by this CA, not yet valid, or expired.
+   */
+  async verifyClient(der: Uint8Array, now: number): Promise<{ node: string } | { refusal: string }> {
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(der);
+    } catch {
+      return { refusal: "the client certificate cannot be parsed" };
+    }
+    if (!(await cert.verify({ publicKey: this.ca.publicKey, signatureOnly: true }))) return { refusal: "the client certificate is not signed by this control plane's CA" };
+    if (now < cert.notBefore.getTime()) return { refusal: "the client certificate is not valid yet" };
+    if (now > cert.notAfter.getTime()) return { refusal: `the client certificate expired at ${cert.notAfter.toISOString()}` };
+    const cn = /CN=([^,]+)/.exec(cert.subject)?.[1];
+    if (!cn) return { refusal: "the client certificate names no node" };
+    return { node: cn };
+  }
+}

@@ -16,6 +16,8 @@ import {
   LogsCommand,
   PlanCommand,
   RolloutRestartCommand,
+  TokenCreateCommand,
+  TokenRotateCommand,
   UncordonCommand,
 } from "./ctl-commands.js";
 import { CompletionCommand } from "./completion-command.js";
@@ -46,6 +48,8 @@ for (const command of [
   CordonCommand,
   UncordonCommand,
   DrainCommand,
+  TokenRotateCommand,
+  TokenCreateCommand,
   ReplayCommand,
   CompletionCommand,
   VersionCommand,

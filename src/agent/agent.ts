@@ -48,6 +48,9 @@ interface Held {
   op: Promise<void>;
 }
 
+/** Wait before retrying a failed certificate renewal. */
+const RENEWAL_RETRY_MS = 60_000;
+
 /** How often executors do their upkeep (log rotation). */
 const HOUSEKEEPING_MS = 10_000;
 
@@ -75,31 +78,37 @@ export class Agent {
     this.client = new AgentGatewayClient(opts.control, credentials.createInsecure());
   }
 
-  /** Enrolls (or loads the stored certificate), connects with it, and schedules its renewal. */
-  private async useIdentity(id: Identity): Promise<void> {
+  /** Connects with an identity and schedules its renewal. */
+  private useIdentity(id: Identity): void {
     this.client.close();
     this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), CHANNEL_OPTIONS);
+    this.scheduleRenewal(id, renewAt(id.certPem) - Date.now());
+  }
+
+  private scheduleRenewal(id: Identity, inMs: number): void {
     clearTimeout(this.renewal);
-    const creds = this.opts.credentials!;
     this.renewal = setTimeout(
       () => {
-        void creds.enroll(id).then(
-          async (renewed) => {
-            this.opts.log.info("certificate renewed", { until: renewAt(renewed.certPem) });
-            await this.useIdentity(renewed);
+        void this.opts.credentials!.enroll(id).then(
+          (renewed) => {
+            this.opts.log.info("certificate renewed", { renewAt: new Date(renewAt(renewed.certPem)).toISOString() });
+            this.useIdentity(renewed);
             // Reconnect on the new certificate.
             this.stream?.cancel();
           },
-          (err: Error) => this.opts.log.warn("certificate renewal failed; will retry", { error: err.message }),
+          (err: Error) => {
+            this.opts.log.warn("certificate renewal failed; retrying in a minute", { error: err.message });
+            this.scheduleRenewal(id, RENEWAL_RETRY_MS);
+          },
         );
       },
-      Math.max(1_000, Math.min(renewAt(id.certPem) - Date.now(), 2 ** 31 - 1)),
+      Math.max(1_000, Math.min(inMs, 2 ** 31 - 1)),
     );
   }
 
   /** Adopts what a previous run left behind, then connects. */
   async start(): Promise<void> {
-    if (this.opts.credentials) await this.useIdentity(await this.opts.credentials.ensure(Date.now()));
+    if (this.opts.credentials) this.useIdentity(await this.opts.credentials.ensure(Date.now()));
     for (const a of await this.opts.executor.adopt()) {
       const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
       this.held.set(h.id, h);

@@ -182,3 +182,26 @@ describe("exit codes, help and completion", () => {
     expect(res.stdout).not.toContain("\x1b[");
   });
 });
+
+describe("security from the command line", () => {
+  test("token rotate and a read-only token", async () => {
+    const joinFile = join(h.dir, "control", "join-token");
+    const before = (await Bun.file(joinFile).text()).trim();
+    const rotated = await ctl("token", "rotate", "join");
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout.trim()).not.toBe(before);
+    expect((await Bun.file(joinFile).text()).trim()).toBe(rotated.stdout.trim());
+    const ro = (await ctl("token", "create", "--read-only")).stdout.trim();
+    expect((await ctl("get", "workloads", "--token", ro)).code).toBe(0);
+    const denied = await ctl("delete", "workload", "alpha", "--token", ro);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toBe("error: PERMISSION_DENIED: a readonly token may not call DeleteWorkload\n");
+    expect((await ctl("get", "workloads", "--token", "nope")).stderr).toContain("UNAUTHENTICATED");
+  });
+
+  test("plaintext is refused off loopback unless insisted on", async () => {
+    const res = await h.run(["control", "--insecure", "--listen", "0.0.0.0:0", "--metrics-listen", "", "--data-dir", join(h.dir, "plain")]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("--insecure: 0.0.0.0:0 is not a loopback address");
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * The authorization matrix, against a real control plane with TLS: every ControlPlane method
+ * under no credentials, a wrong token, a revoked token, a join token and a read-only token;
+ * agents with no certificate, an expired one, another node's; enrollment with a bad token.
+ * Each is refused with UNAUTHENTICATED or PERMISSION_DENIED and changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
+import { CHANNEL_OPTIONS, NodeCredentials } from "../../src/agent/credentials.js";
+import { Pki } from "../../src/control/security/pki.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
+import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
+import type { Logger } from "../../src/core/logger.js";
+import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
+import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
+import { spec } from "../core/fixtures.js";
+
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
+let cp: RunningControlPlane;
+let dir: string;
+let ca: Buffer;
+let admin: string;
+let revoked: string;
+let readonly: string;
+let join_: string;
+
+const withToken = (token?: string): ChannelCredentials =>
+  credentials.combineChannelCredentials(
+    credentials.createSsl(ca),
+    credentials.createFromMetadataGenerator((_p, cb) => {
+      const md = new Metadata();
+      if (token) md.set("authorization", `Bearer ${token}`);
+      cb(null, md);
+    }),
+  );
+const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(token), CHANNEL_OPTIONS);
+
+/** Calls a method with a minimal request; resolves with the status code. */
+function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<status> {
+  const requests: Record<ControlPlaneMethod, unknown> = {
+    ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
+    GetWorkload: { name: "authz" },
+    ListWorkloads: {},
+    DeleteWorkload: { name: "authz" },
+    ListNodes: {},
+    GetNode: { name: "node-a" },
+    ListInstances: { workload: "" },
+    CordonNode: { name: "node-a" },
+    UncordonNode: { name: "node-a" },
+    DrainNode: { name: "node-a" },
+    RestartWorkload: { name: "authz" },
+    Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
+    GetHistory: { workload: "authz", limit: 0 },
+    Watch: { afterSequence: 0, workload: "" },
+    Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
+    RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
+    CreateToken: {},
+  };
+  const name = method.charAt(0).toLowerCase() + method.slice(1);
+  const fn = (c as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+  return new Promise((resolve) => {
+    if (method === "Watch" || method === "Logs") {
+      const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
+      call.on("data", () => {});
+      call.on("error", (e: { code: status }) => resolve(e.code));
+      call.on("end", () => resolve(status.OK));
+      return;
+    }
+    fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 5_000) }, (e: { code: status } | null) => resolve(e ? e.code : status.OK));
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tessera-authz-"));
+  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, tickMs: 200 });
+  ca = readFileSync(join(dir, "pki", "ca.pem"));
+  revoked = readFileSync(join(dir, "admin-token"), "utf8").trim();
+  join_ = readFileSync(join(dir, "join-token"), "utf8").trim();
+  const first = client(revoked);
+  admin = await new Promise<string>((r, j) => first.rotateToken({ kind: TokenKind.TOKEN_KIND_ADMIN }, (e, res) => (e ? j(e) : r(res.token))));
+  first.close();
+  expect(readFileSync(join(dir, "admin-token"), "utf8").trim()).toBe(admin);
+  const a = client(admin);
+  readonly = await new Promise<string>((r, j) => a.createToken({}, (e, res) => (e ? j(e) : r(res.token))));
+  a.close();
+});
+afterAll(async () => {
+  await cp.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("ControlPlane API", () => {
+  const methods = Object.keys(METHOD_ACCESS) as ControlPlaneMethod[];
+  const cases: Array<[string, () => string | undefined, (m: ControlPlaneMethod) => status[]]> = [
+    ["no credentials", () => undefined, () => [status.UNAUTHENTICATED]],
+    ["a wrong token", () => "tessera-admin-not-a-real-token", () => [status.UNAUTHENTICATED]],
+    ["a revoked admin token", () => revoked, () => [status.UNAUTHENTICATED]],
+    ["the join token", () => join_, () => [status.PERMISSION_DENIED]],
+    ["a read-only token", () => readonly, (m) => (METHOD_ACCESS[m] === "write" ? [status.PERMISSION_DENIED] : [status.OK, status.NOT_FOUND, status.DEADLINE_EXCEEDED])],
+  ];
+  for (const [who, token, expected] of cases) {
+    test(`${who}: every method answers ${who === "a read-only token" ? "PERMISSION_DENIED for writes, and reads work" : "as refused"}`, async () => {
+      const c = client(token());
+      const answers = [];
+      for (const m of methods) answers.push({ method: m, code: await invoke(c, m) });
+      expect(answers.filter((a) => !expected(a.method).includes(a.code)).map((a) => `${a.method}: ${status[a.code]}`)).toEqual([]);
+      c.close();
+    });
+  }
+
+  test("nothing the refused calls tried happened; the admin token still works", async () => {
+    const c = client(admin);
+    const res = await new Promise<{ workloads: unknown[] }>((r, j) => c.listWorkloads({}, (e, x) => (e ? j(e) : r(x))));
+    expect(res.workloads).toEqual([]);
+    expect(readFileSync(join(dir, "join-token"), "utf8").trim()).toBe(join_);
+    expect(await invoke(c, "ApplyWorkload")).toBe(status.OK);
+    c.close();
+  });
+
+  test("the database keeps only hashes of tokens", async () => {
+    const db = readFileSync(join(dir, "tessera.db"));
+    const wal = (() => {
+      try {
+        return readFileSync(join(dir, "tessera.db-wal"));
+      } catch {
+        return Buffer.alloc(0);
+      }
+    })();
+    for (const t of [admin, join_, readonly]) {
+      expect(db.includes(Buffer.from(t))).toBe(false);
+      expect(wal.includes(Buffer.from(t))).toBe(false);
+    }
+  });
+});
+
+/** Opens an agent stream with a certificate and sends hello for `node`; resolves with the outcome. */
+function hello(creds: ChannelCredentials, node: string): Promise<status> {
+  const c = new AgentGatewayClient(cp.address, creds, CHANNEL_OPTIONS);
+  return new Promise((resolve) => {
+    const stream: ClientDuplexStream<AgentMessage, ControlMessage> = c.connect();
+    const timer = setTimeout(() => {
+      stream.cancel();
+      c.close();
+      resolve(status.OK);
+    }, 700);
+    stream.on("data", () => {});
+    stream.on("error", (e: { code: status }) => {
+      clearTimeout(timer);
+      c.close();
+      resolve(e.code);
+    });
+    stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 } } } });
+  });
+}
+
+describe("agents and enrollment", () => {
+  test("enrollment needs the join token; the CA hash pins the control plane", async () => {
+    const badToken = new NodeCredentials(mkdtempSync(join(tmpdir(), "tessera-node-")), "node-x", cp.address, { caPem: ca.toString(), joinToken: "wrong" });
+    await expect(badToken.ensure(Date.now())).rejects.toThrow(/UNAUTHENTICATED.*join token is not valid/);
+    const badHash = new NodeCredentials(mkdtempSync(join(tmpdir(), "tessera-node-")), "node-x", cp.address, { caHash: "sha256:00", joinToken: join_ });
+    await expect(badHash.ensure(Date.now())).rejects.toThrow(/CA is sha256:[0-9a-f]{64}, not the expected sha256:00/);
+  });
+
+  test("happy path over mTLS; a node cannot speak for another; no or an expired certificate is refused", async () => {
+    const nodeDir = mkdtempSync(join(tmpdir(), "tessera-node-"));
+    const { caHashOf } = await import("../../src/agent/credentials.js");
+    const creds = new NodeCredentials(nodeDir, "node-a", cp.address, { caHash: caHashOf(ca.toString()), joinToken: join_ });
+    const id = await creds.ensure(Date.now());
+    const mtls = credentials.createSsl(ca, Buffer.from(id.keyPem), Buffer.from(id.certPem));
+    expect(await hello(mtls, "node-a")).toBe(status.OK);
+    expect(await hello(mtls, "node-b")).toBe(status.PERMISSION_DENIED);
+    expect(await hello(credentials.createSsl(ca), "node-a")).toBe(status.UNAUTHENTICATED);
+
+    // An expired certificate for node-a, signed by the right CA.
+    const pki = await Pki.open(dir, []);
+    const { generateKeyPair } = await import("./authz-keys.js");
+    const keys = await generateKeyPair();
+    const old = await pki.issue("CN=node-a", ["node-a"], 86_400_000, "client", keys.publicKeyPem, Date.now() - 3 * 86_400_000);
+    expect(await hello(credentials.createSsl(ca, Buffer.from(keys.keyPem), Buffer.from(old.certPem)), "node-a")).toBe(status.UNAUTHENTICATED);
+
+    // Renewal: the node's own certificate can re-enroll itself, not another node.
+    const renewed = await creds.enroll(id);
+    expect(renewed.certPem).not.toBe(id.certPem);
+    const enroll = new EnrollmentClient(cp.address, mtls, CHANNEL_OPTIONS);
+    const code = await new Promise<status>((r) => enroll.enroll({ node: "node-b", publicKeyPem: keys.publicKeyPem }, (e) => r(e ? (e.code as status) : status.OK)));
+    enroll.close();
+    expect(code).toBe(status.PERMISSION_DENIED);
+    rmSync(nodeDir, { recursive: true, force: true });
+  });
+});

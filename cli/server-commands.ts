@@ -133,6 +133,7 @@ const CONTROL_CONFIG: ConfigSchema = {
   tick: "string",
   "metrics-listen": "string",
   advertise: "strings",
+  insecure: "boolean",
 };
 
 const AGENT_CONFIG: ConfigSchema = {
@@ -191,10 +192,10 @@ export class ControlCommand extends TesseraCommand {
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
       tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
       metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
-      insecure: insecureAllowed(this.insecure ?? 0, pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
+      insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
       advertise: pick(this.advertise, cfg, "advertise", []),
     });
-    if (!(this.insecure ?? 0)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+    if (!(this.insecure ?? cfg.insecure === true)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();

@@ -3,7 +3,7 @@
  * it is told to with an executor, and reports every transition. Its instances move through
  * the same state machine as the control plane's records (src/core/instance-machine.ts).
  */
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { type ClientDuplexStream, credentials, status } from "@grpc/grpc-js";
 import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
 import {
@@ -108,7 +108,7 @@ export class Agent {
 
   /** Adopts what a previous run left behind, then connects. */
   async start(): Promise<void> {
-    if (this.opts.credentials) this.useIdentity(await this.opts.credentials.ensure(Date.now()));
+    if (this.opts.credentials) this.useIdentity(await this.enrollWhenReachable(this.opts.credentials));
     for (const a of await this.opts.executor.adopt()) {
       const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
       this.held.set(h.id, h);
@@ -123,6 +123,20 @@ export class Agent {
     }
     this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
     this.connect();
+  }
+
+  /** Enrolls, waiting out a control plane that is not reachable yet; a refusal is final. */
+  private async enrollWhenReachable(creds: NodeCredentials): Promise<Identity> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await creds.ensure(Date.now());
+      } catch (err) {
+        if ((err as { code?: number }).code !== status.UNAVAILABLE || this.closed) throw err;
+        const delay = Math.min(this.opts.maxReconnectMs ?? 10_000, (this.opts.reconnectMs ?? 250) * 2 ** attempt);
+        this.opts.log.warn("control plane unreachable; retrying enrollment", { inMs: delay });
+        await Bun.sleep(delay);
+      }
+    }
   }
 
   /** Closes the stream. Instances keep running: a restarted agent reports them again. */

@@ -104,22 +104,22 @@ export class ApplyCommand extends CtlCommand {
     let last = "";
     for (;;) {
       const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
-      const progress = states.map((r) => `${r.workload!.name} ${r.workload!.status?.running}/${r.workload!.status?.desired}`).join(", ");
+      const progress = states.map((r) => `${r.workload!.name} ${r.workload!.status?.ready}/${r.workload!.status?.desired}`).join(", ");
       if (progress !== last) {
         if (live) this.context.stdout.write(`\r\x1b[2K${progress}`);
         else this.out(progress);
         last = progress;
       }
-      if (states.every((r) => r.workload!.status!.running >= r.workload!.status!.desired)) {
+      if (states.every((r) => r.workload!.status!.ready >= r.workload!.status!.desired)) {
         if (live) this.context.stdout.write("\n");
         this.out("rollout complete");
         return;
       }
-      // A replica that cannot be placed, or that keeps failing, is reported with its reason.
-      const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === 1 && i.reason !== "" && stateWord(i.observedState) !== "Running"));
+      // A replica that cannot be placed, keeps failing, or never passes its checks is reported.
+      const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === 1 && !i.ready));
       if (Date.now() > deadline) {
         if (live) this.context.stdout.write("\n");
-        const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${stateWord(i.observedState)} (${i.reason})`).join("; ")}` : "";
+        const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${stateWord(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === 4 ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
         throw new RemoteError(`rollout not complete after ${seconds}s (${progress})${why}`);
       }
       await Bun.sleep(250);
@@ -245,7 +245,7 @@ export class GetWorkloadsCommand extends GetCommand {
       header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, `${s?.running ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, `${s?.ready ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
       }),
       wideHeader: ["IMAGE", "COMMAND", "LABELS"],
       wideRows: res.workloads.map((w) => [w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
@@ -273,8 +273,8 @@ export class GetInstancesCommand extends GetCommand {
       json: protoJson("tessera.v1.ListInstancesResponse", ListInstancesResponse, res),
       header: ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"],
       rows: res.instances.map(instanceRow(now)),
-      wideHeader: ["WORKLOAD", "GENERATION"],
-      wideRows: res.instances.map((i) => [i.workload, String(i.generation)]),
+      wideHeader: ["WORKLOAD", "GENERATION", "READY", "CHECKS-PASSING"],
+      wideRows: res.instances.map((i) => [i.workload, String(i.generation), i.ready ? "yes" : "no", i.passingChecks.join(",") || "<none>"]),
       empty: "No instances.",
     };
   }

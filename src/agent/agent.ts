@@ -17,7 +17,8 @@ import {
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
 import { CHANNEL_OPTIONS, channelCredentials, type Identity, type NodeCredentials, renewAt } from "./credentials.js";
-import { describeExit, type Executor, type Running } from "./executor.js";
+import { runChecks } from "./checks.js";
+import { describeExit, type Executor, type Running, type StartRequest } from "./executor.js";
 
 export interface AgentOptions {
   /** host:port of the control plane. */
@@ -44,6 +45,8 @@ interface Held {
   reason: string;
   exitCode?: number;
   running?: Running;
+  /** Stops its readiness checks. */
+  stopChecks?: () => void;
   /** Serializes operations on one instance (a stop waits for its start). */
   op: Promise<void>;
 }
@@ -301,9 +304,31 @@ export class Agent {
     return true;
   }
 
+  /** Runs an instance's readiness checks while it runs, reporting each verdict change. */
+  private async startChecks(h: Held, req: StartRequest): Promise<void> {
+    const checks = req.spec.checks ?? [];
+    if (checks.length === 0) return;
+    const send = (check: string, passing: boolean, detail: string) => {
+      if (h.state !== "running") return;
+      this.opts.log.info(passing ? "check passing" : "check failing", { instance: h.id, check, detail });
+      this.report({ payload: { $case: "check", value: { instanceId: h.id, generation: h.generation, check, passing, detail } } });
+    };
+    const target = await this.opts.executor.probeTarget(req).catch((err: Error) => {
+      this.opts.log.warn("cannot run checks", { instance: h.id, error: err.message });
+      return null;
+    });
+    if (target === null) return;
+    if (target === undefined) {
+      for (const c of checks) send(c.name, true, "simulated");
+      return;
+    }
+    h.stopChecks = runChecks(req, target, send);
+  }
+
   /** An exit nobody asked for is a failure; one during a stop is handled by stopInstance. */
   private watchExit(h: Held, running: Running): void {
     void running.exited.then((exit) => {
+      h.stopChecks?.();
       if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
     });
   }
@@ -320,6 +345,7 @@ export class Agent {
         this.apply(h, { type: "run" }, true);
         this.opts.log.info("instance running", { instance: h.id });
         this.watchExit(h, running);
+        await this.startChecks(h, { instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
       } catch (err) {
         this.apply(h, { type: "fail", reason: (err as Error).message }, true);
         throw err;
@@ -339,6 +365,7 @@ export class Agent {
       .catch(() => {})
       .then(async () => {
         if (h.state === "stopped") return;
+        h.stopChecks?.();
         if (h.state !== "stopping") this.apply(h, { type: "stop", reason: "requested" }, false);
         const exit = h.running ? await h.running.stop(cmd.gracePeriodMs) : undefined;
         this.apply(h, { type: "finish", exitCode: exit?.exitCode ?? undefined }, true);

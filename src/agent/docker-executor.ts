@@ -7,6 +7,7 @@
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { resolveSpec } from "../core/spec.js";
+import type { ProbeTarget } from "./checks.js";
 import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
@@ -135,6 +136,26 @@ export class DockerExecutor implements Executor {
   }
 
   housekeeping(): void {}
+
+  async probeTarget(req: StartRequest): Promise<ProbeTarget> {
+    const container = this.docker.getContainer(containerName(req.instanceId));
+    const info = await container.inspect();
+    const networks = Object.values(info.NetworkSettings.Networks ?? {});
+    return {
+      host: networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1",
+      async exec(command, args, timeoutMs) {
+        const exec = await container.exec({ Cmd: [command, ...args], AttachStdout: false, AttachStderr: false });
+        await exec.start({ Detach: true });
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const state = await exec.inspect();
+          if (!state.Running) return state.ExitCode ?? 1;
+          if (Date.now() > deadline) return 124;
+          await Bun.sleep(50);
+        }
+      },
+    };
+  }
 
   async readLogs(req: LogRequest): Promise<void> {
     const container = this.docker.getContainer(containerName(req.instanceId));

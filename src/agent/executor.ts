@@ -1,5 +1,6 @@
 /** What an executor is: something that starts and stops one instance's work. */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { ProbeTarget } from "./checks.js";
 
 export interface StartRequest {
   instanceId: string;
@@ -50,6 +51,8 @@ export interface Executor {
   adopt(): Promise<Adopted[]>;
   /** Starts the work; rejects with a clear reason when it cannot. */
   start(req: StartRequest): Promise<Running>;
+  /** Where and how readiness checks probe an instance; undefined when checks are simulated (they pass). */
+  probeTarget(req: StartRequest): Promise<ProbeTarget | undefined>;
   /** Periodic upkeep, such as rotating log files. */
   housekeeping(): void;
   /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */

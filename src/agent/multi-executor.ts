@@ -2,6 +2,7 @@
  * Several executors behind one: starts go to the docker executor when the spec names an
  * image and to the process executor otherwise; adoption, upkeep and logs ask each.
  */
+import type { ProbeTarget } from "./checks.js";
 import type { Adopted, Executor, LogRequest, Running, StartRequest } from "./executor.js";
 
 export class MultiExecutor implements Executor {
@@ -32,6 +33,10 @@ export class MultiExecutor implements Executor {
       }
     }
     return all;
+  }
+
+  async probeTarget(req: StartRequest): Promise<ProbeTarget | undefined> {
+    return (this.owner.get(req.instanceId) ?? this.executors[0]!).probeTarget(req);
   }
 
   housekeeping(): void {

@@ -9,6 +9,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ProbeTarget } from "./checks.js";
 import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 /** Lines per LogChunk message. */
@@ -170,6 +171,24 @@ export class ProcessExecutor implements Executor {
   }
 
   /** Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so writes continue at the new end). */
+  async probeTarget(req: StartRequest): Promise<ProbeTarget> {
+    const spec = req.spec;
+    return {
+      host: "127.0.0.1",
+      async exec(command, args, timeoutMs) {
+        const proc = Bun.spawn([command, ...args], {
+          cwd: spec.workingDir || undefined,
+          env: { ...process.env, ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId },
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "ignore",
+          timeout: timeoutMs,
+        });
+        return proc.exited;
+      },
+    };
+  }
+
   housekeeping(): void {
     for (const file of readdirSync(this.logDir)) {
       if (!file.endsWith(".log")) continue;

@@ -22,6 +22,11 @@ export class SimulatedExecutor implements Executor {
 
   housekeeping(): void {}
 
+  /** Simulated checks pass. */
+  async probeTarget(): Promise<undefined> {
+    return undefined;
+  }
+
   /** Simulated work prints nothing. */
   async readLogs(_req: LogRequest): Promise<void> {}
 

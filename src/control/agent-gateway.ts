@@ -183,6 +183,11 @@ export class AgentGateway {
           this.fire({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
           return;
         }
+        case "check": {
+          const c = payload.value;
+          this.fire({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing }, node);
+          return;
+        }
         case "logChunk": {
           const chunk = payload.value;
           const sub = this.logs.get(chunk.commandId);

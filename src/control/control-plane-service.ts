@@ -117,7 +117,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     return w;
   };
   const nodeNamed = (name: string) => {
-    if (name === "") throw invalid("name", "a node name");
+    mustName(name);
     const n = state.nodes.get(name);
     if (!n) throw refused({ kind: "UnknownNode", name });
     return n;

@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
 import type { Capacity, ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
-import { desiredReplicas, holdsNode } from "../core/model.js";
+import { desiredReplicas, holdsNode, isReady } from "../core/model.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
   DesiredState,
@@ -15,10 +15,12 @@ import type { StoredEvent } from "./store/store.js";
 
 export function workloadStatus(w: Workload, instances: Instance[]): WorkloadStatus {
   const desired = desiredReplicas(w);
-  const running = instances.filter((i) => i.desired === "run" && i.state === "running" && i.generation >= w.templateGeneration).length;
-  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : running >= desired ? "Running" : running === 0 ? "Pending" : "Degraded";
+  const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
+  const running = current.filter((i) => i.state === "running").length;
+  const ready = current.filter(isReady).length;
+  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
-  return { desired, running, phase, deleting: w.deleting, nodes };
+  return { desired, running, phase, deleting: w.deleting, nodes, ready };
 }
 
 export function toWireWorkload(w: Workload, instances: Instance[]): WireWorkload {
@@ -38,6 +40,8 @@ export function toWireInstance(i: Instance): WireInstance {
     attempt: i.attempt,
     reason: i.reason,
     updatedAt: new Date(i.updatedAt),
+    ready: isReady(i),
+    passingChecks: i.passing,
   };
 }
 

@@ -43,6 +43,7 @@ export type Command =
     }
   | { type: "AgentDisconnected"; node: string; session: number }
   | { type: "Heartbeat"; node: string; session: number }
+  | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean }
   | { type: "CordonNode"; node: string }
   | { type: "UncordonNode"; node: string }
   | { type: "DrainNode"; node: string }
@@ -218,6 +219,18 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const node = state.nodes.get(c.node);
     if (!node) return refuse({ kind: "UnknownNode", name: c.node });
     return node.draining ? accept() : accept([{ type: "NodeDrainStarted", at: now, name: c.node }]);
+  },
+
+  ReportCheck(state, c, now) {
+    const inst = state.instances.get(c.instanceId);
+    if (!inst) return refuse({ kind: "UnknownInstance", id: c.instanceId });
+    if (inst.node !== c.node) return refuse({ kind: "WrongNode", id: inst.id, node: inst.node, reportedBy: c.node });
+    if (c.generation < inst.generation) return refuse({ kind: "StaleGeneration", id: inst.id, reported: c.generation, current: inst.generation });
+    if (!inst.readinessChecks.includes(c.check)) return refuse({ kind: "InvalidArgument", field: "check.check", expected: `one of the readiness checks of ${inst.id} (${inst.readinessChecks.join(", ") || "none"})` });
+    // A verdict about a copy that no longer runs arrived late: nothing to record.
+    if (inst.state !== "running") return refuse({ kind: "SupersededReport", id: inst.id, reported: "running", current: inst.state });
+    if (inst.passing.includes(c.check) === c.passing) return accept();
+    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing }]);
   },
 
   ReportInstance(state, c, now) {

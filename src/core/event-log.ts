@@ -14,6 +14,7 @@ const KNOWN_TYPES = new Set<string>([
   "InstanceCreated",
   "InstanceTransitioned",
   "InstanceRemoved",
+  "InstanceCheckReported",
   "NodeConnected",
   "NodeDisconnected",
   "NodeHeartbeatReceived",

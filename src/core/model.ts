@@ -46,6 +46,10 @@ export interface Instance {
   attempt: number;
   /** What it reserves on its node (from the spec it was created with). */
   resources: Capacity;
+  /** Names of the readiness checks of the spec it was created with. */
+  readinessChecks: string[];
+  /** Readiness checks currently passing (reported by its agent while it runs). */
+  passing: string[];
   reason: string;
   exitCode: number | null;
   /** When it was last seen failing: its process is known to have exited. */
@@ -61,6 +65,11 @@ export interface Instance {
  */
 export function holdsNode(inst: Instance): boolean {
   return occupiesNode(inst.state) && !(inst.state === "stopping" && inst.failedAt !== null);
+}
+
+/** Ready: running, and every readiness check of its spec passing. */
+export function isReady(inst: Instance): boolean {
+  return inst.state === "running" && inst.readinessChecks.every((c) => inst.passing.includes(c));
 }
 
 /** Counted against a workload's replicas + max_surge: Pending, or holding its node. */
@@ -131,8 +140,10 @@ export type ClusterEvent =
       generation: number;
       attempt: number;
       resources: Capacity;
+      readinessChecks: string[];
       reason: string;
     }
+  | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
   | {
@@ -209,6 +220,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       state: "pending",
       attempt: e.attempt,
       resources: e.resources,
+      readinessChecks: e.readinessChecks ?? [],
+      passing: [],
       reason: e.reason,
       exitCode: null,
       failedAt: null,
@@ -222,6 +235,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
     inst.state = result.state;
     inst.updatedAt = e.at;
+    // Checks speak for a running copy only; a new run starts without verdicts.
+    if (inst.state !== "running" || e.event.type === "run") inst.passing = [];
     switch (e.event.type) {
       case "place":
         inst.node = e.event.node;
@@ -248,6 +263,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         if (e.event.exitCode !== undefined) inst.exitCode = e.event.exitCode;
         break;
     }
+  },
+  InstanceCheckReported(state, e) {
+    const inst = must(state.instances, e.id, "instance");
+    const others = inst.passing.filter((c) => c !== e.check);
+    inst.passing = e.passing ? [...others, e.check].sort() : others;
   },
   InstanceRemoved(state, e) {
     must(state.instances, e.id, "instance");

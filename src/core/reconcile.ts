@@ -8,7 +8,7 @@
 import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, type Workload } from "./model.js";
+import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, isReady, type Workload } from "./model.js";
 import { type HealthThresholds, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
@@ -38,6 +38,7 @@ export interface NewInstance {
   generation: number;
   attempt: number;
   resources: Capacity;
+  readinessChecks: string[];
   cause: PlaceCause;
 }
 
@@ -198,7 +199,8 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
   const isOutdated = (i: Instance) =>
     i.generation < workload.templateGeneration || instanceSeq(i.id) < workload.restartSeq || (i.node !== null && state.nodes.get(i.node)?.draining === true);
   let available = 0;
-  for (const slot of slots.values()) if (slot.some((i) => i.state === "running")) available++;
+  // Only Ready copies count as available: a rollout or drain waits for its replacements' checks.
+  for (const slot of slots.values()) if (slot.some(isReady)) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
 
   for (let index = 0; index < spec.replicas; index++) {
@@ -236,6 +238,7 @@ function planSlot(
     generation: workload.generation,
     attempt,
     resources: { cpuMillis: spec.cpuMillis, memoryMb: spec.memoryMb },
+    readinessChecks: spec.readinessChecks,
     cause,
   });
 
@@ -262,8 +265,8 @@ function planSlot(
       if ("node" in choice) out.schedule.push({ instance: keep.id, node: choice.node });
       else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
     }
-    // The old copies go once the new one runs: that is what keeps the budget whole.
-    if (keep.state === "running") for (const o of outdated) stop(o, `replaced by ${keep.id}`);
+    // The old copies go once the new one is Ready: that is what keeps the budget whole.
+    if (isReady(keep)) for (const o of outdated) stop(o, `replaced by ${keep.id}`);
     return;
   }
 
@@ -276,7 +279,7 @@ function planSlot(
       create(fresh(0, cause));
       return;
     }
-    if (old!.state !== "running") {
+    if (!isReady(old!)) {
       stop(old!, `${cause}: replaced`);
       return;
     }
@@ -334,13 +337,13 @@ export function commitPlan(state: ClusterState, p: Plan): Commit {
   for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
   for (const n of p.place) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, reason: "" });
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
     events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
     start(id, n.node, state.workloads.get(n.workload)!, n.index);
   }
   for (const n of p.pend) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, reason: n.reason });
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: n.reason });
   }
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;

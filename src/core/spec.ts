@@ -22,6 +22,8 @@ export interface ResolvedSpec {
   stopGracePeriodMs: number;
   /** A copy that ran this long before failing is restarted with the backoff reset. */
   restartResetMs: number;
+  /** Names of the readiness checks. */
+  readinessChecks: string[];
 }
 
 export const SPEC_DEFAULTS = {
@@ -67,6 +69,7 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
     maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
+    readinessChecks: (spec.checks ?? []).map((c) => c.name),
   };
 }
 

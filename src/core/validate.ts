@@ -4,7 +4,7 @@
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { WorkloadSpec } from "./model.js";
-import { durationMs } from "./spec.js";
+import { durationMs, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
@@ -33,6 +33,7 @@ function durationProblem(d: Duration | undefined, field: string): Rejection | un
   if (d === undefined) return undefined;
   const ms = durationMs(d)!;
   if (d.seconds < 0 || d.nanos < 0) return invalid(field, "a non-negative duration");
+  if (d.nanos > 999_999_999) return invalid(field, `nanos from 0 to 999999999, got ${d.nanos}`);
   if (ms > MAX_DURATION_MS) return invalid(field, `at most 24h, got ${ms / 1000}s`);
   return undefined;
 }
@@ -65,6 +66,14 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   for (const key of Object.keys(spec.env)) {
     if (!ENV_NAME.test(key)) problems.push(invalid(`workload.spec.env.${key}`, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"));
   }
+  for (const [field, value] of [
+    ["command", spec.command],
+    ["working_dir", spec.workingDir],
+    ...spec.args.map((a, i) => [`args[${i}]`, a] as const),
+    ...Object.entries(spec.env).map(([k, v]) => [`env.${k}`, v] as const),
+  ] as const) {
+    if (value.includes("\0")) problems.push(invalid(`workload.spec.${field}`, "text without NUL bytes"));
+  }
   if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
     problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));
   if (spec.resources) {
@@ -85,12 +94,35 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     if (initial) problems.push(initial);
     if (max) problems.push(max);
     const i = durationMs(spec.restartPolicy.initialBackoff);
-    const m = durationMs(spec.restartPolicy.maxBackoff);
-    if (!initial && !max && i !== undefined && m !== undefined && i > m)
-      problems.push(invalid("workload.spec.restart_policy.max_backoff", `at least initial_backoff (${i} ms), got ${m} ms`));
+    const m = durationMs(spec.restartPolicy.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs;
+    if (!initial && !max && i !== undefined && i > m)
+      problems.push(invalid("workload.spec.restart_policy.max_backoff", `at least initial_backoff (${i} ms), got ${m} ms${spec.restartPolicy.maxBackoff ? "" : " (the default)"}`));
   }
   if (spec.update && spec.update.maxSurge === 0 && spec.update.maxUnavailable === 0)
     problems.push(invalid("workload.spec.update", "max_surge or max_unavailable above 0 (with both 0 no copy can ever be replaced)"));
+  const names = new Set<string>();
+  (spec.checks ?? []).forEach((c, i) => {
+    const field = `workload.spec.checks[${i}]`;
+    if (!DNS_LABEL.test(c.name) || c.name.length > 63) problems.push(invalid(`${field}.name`, `a short name (lower-case letters, digits, '-'), got "${c.name}"`));
+    else if (names.has(c.name)) problems.push(invalid(`${field}.name`, `a name not used by another check, got "${c.name}" twice`));
+    names.add(c.name);
+    if (c.role !== 0 && c.role !== 1) problems.push(invalid(`${field}.role`, `CHECK_ROLE_READINESS, got ${c.role}`));
+    const p = c.probe;
+    if (p === undefined) problems.push(invalid(field, "one of exec, http or tcp"));
+    else if (p.$case === "exec" && !p.value.command.startsWith("/")) problems.push(invalid(`${field}.exec.command`, `an absolute path, got "${p.value.command}"`));
+    else if ((p.$case === "http" || p.$case === "tcp") && (p.value.port < 1 || p.value.port > 65535)) problems.push(invalid(`${field}.${p.$case}.port`, `a port from 1 to 65535, got ${p.value.port}`));
+    else if (p.$case === "http" && p.value.path !== "" && !p.value.path.startsWith("/")) problems.push(invalid(`${field}.http.path`, `a path starting with /, got "${p.value.path}"`));
+    if (c.successThreshold > 100) problems.push(invalid(`${field}.success_threshold`, `at most 100, got ${c.successThreshold}`));
+    if (c.failureThreshold > 100) problems.push(invalid(`${field}.failure_threshold`, `at most 100, got ${c.failureThreshold}`));
+    for (const [d, name] of [
+      [c.interval, "interval"],
+      [c.timeout, "timeout"],
+      [c.initialDelay, "initial_delay"],
+    ] as const) {
+      const problem = durationProblem(d, `${field}.${name}`);
+      if (problem) problems.push(problem);
+    }
+  });
   const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
   if (grace) problems.push(grace);
   for (const [key, value] of Object.entries(input.labels)) {

@@ -31,6 +31,8 @@ export function isInput(e: ClusterEvent): boolean {
     case "NodeUncordoned":
     case "NodeDrainStarted":
       return true;
+    case "InstanceCheckReported":
+      return true;
     case "InstanceTransitioned":
       // What agents reported; place, stop and lose are the reconciler's.
       return e.event.type === "provision" || e.event.type === "run" || e.event.type === "fail" || e.event.type === "finish";

@@ -55,7 +55,7 @@ function churn(store: Store, rounds: number, onRound: (round: number, now: numbe
   }
 }
 
-test("with maintenance the log, the database and the WAL stay bounded", () => {
+test("with maintenance the log, the database and the WAL stay bounded", { timeout: 30_000 }, () => {
   const dir = tempDir();
   const store = new Store(dir, { maxEvents: 2_000, batch: 5_000 });
   const db = join(dir, "tessera.db");

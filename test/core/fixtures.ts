@@ -24,6 +24,7 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     workingDir: "",
     image: "",
     replicas: undefined,
+    checks: [],
     resources: undefined,
     nodeSelector: {},
     restartPolicy: undefined,
@@ -70,6 +71,7 @@ export function created(id: string, at: number, over: { generation?: number; att
     generation: over.generation ?? 1,
     attempt: over.attempt ?? 0,
     resources: DEFAULT_RESOURCES,
+    readinessChecks: [],
     reason: over.reason ?? "",
   };
 }

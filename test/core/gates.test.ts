@@ -21,6 +21,8 @@ function failed(attempt: number, exitCode: number | null, at: number): Instance 
     state: "failed",
     attempt,
     resources: { cpuMillis: 100, memoryMb: 64 },
+    readinessChecks: [],
+    passing: [],
     reason: `exited with code ${exitCode}`,
     exitCode,
     failedAt: at,

@@ -24,7 +24,7 @@ function oneRunning(): ClusterState {
   return replay([
     nodeConnected("n1", T0),
     workloadApplied("web", T0),
-    { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "" },
+    { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "" },
     transitioned("web-0.1", T0, { type: "place", node: "n1" }),
     transitioned("web-0.1", T0, { type: "provision" }),
     transitioned("web-0.1", T0, { type: "run" }),
@@ -37,14 +37,14 @@ describe("a new workload on one Ready node", () => {
   test("plan places one instance there, and nothing else", () => {
     expect(plan(state, T0)).toEqual({
       ...emptyPlan(T0),
-      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "n1" }],
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", node: "n1" }],
     });
   });
 
   test("commitPlan records the instance and asks the node to start it", () => {
     expect(commitPlan(state, plan(state, T0))).toEqual({
       events: [
-        { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "" },
+        { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "" },
         { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "place", node: "n1" } },
       ],
       effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
@@ -91,10 +91,10 @@ describe("no Ready node", () => {
     const { plan: p, commit } = reconcileOnce(state, T0);
     expect(p).toEqual({
       ...emptyPlan(T0),
-      pend: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no nodes" }],
+      pend: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", reason: "no nodes" }],
     });
     expect(commit).toEqual({
-      events: [{ type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, reason: "no nodes" }],
+      events: [{ type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "no nodes" }],
       effects: [],
     });
 
@@ -123,7 +123,7 @@ describe("no Ready node", () => {
     expect(plan(state, T0)).toEqual({
       ...emptyPlan(T0),
       health: [{ node: "old", from: "ready", to: "offline" }],
-      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "young" }],
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", node: "young" }],
     });
   });
 
@@ -137,14 +137,14 @@ describe("no Ready node", () => {
     const p = plan(state, T0);
     expect(p.health).toEqual(health === "ready" ? [] : [{ node: "n1", from: "ready", to: health }]);
     if (placed) expect(p.place.map((x) => x.node)).toEqual(["n1"]);
-    else expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no node fits (1 not Ready)" }]);
+    else expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", reason: "no node fits (1 not Ready)" }]);
   });
 
   test("an image workload on a process-only node pends, naming the docker executor", () => {
     const state = replay([nodeConnected("n1", T0, { executors: ["process"] }), workloadApplied("web", T0, { spec: spec({ image: "nginx:1.27", command: "" }) })]);
     const p = plan(state, T0);
     expect(p.place).toEqual([]);
-    expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", reason: "no node fits (1 no docker executor)" }]);
+    expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", reason: "no node fits (1 no docker executor)" }]);
     expect(p.pend[0]!.reason).toContain("docker");
   });
 });
@@ -196,7 +196,7 @@ describe("scaling down", () => {
     apply(state, decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0).events);
     expect(plan(state, T0)).toEqual({
       ...emptyPlan(T0),
-      place: [{ workload: "web", index: 1, generation: 2, attempt: 0, resources: RES, cause: "new", node: "n1" }],
+      place: [{ workload: "web", index: 1, generation: 2, attempt: 0, resources: RES, readinessChecks: [], cause: "new", node: "n1" }],
     });
   });
 });
@@ -260,7 +260,7 @@ describe("a spec change (generation 2)", () => {
     const first = reconcileOnce(state, T0);
     expect(first.plan).toEqual({
       ...emptyPlan(T0),
-      place: [{ workload: "web", index: 0, generation: 2, attempt: 0, resources: RES, cause: "update", node: "n1" }],
+      place: [{ workload: "web", index: 0, generation: 2, attempt: 0, resources: RES, readinessChecks: [], cause: "update", node: "n1" }],
     });
     expect(first.commit.effects).toEqual([
       { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 2, spec: v2 },
@@ -302,12 +302,12 @@ describe("a failed instance", () => {
     const { plan: p, commit } = reconcileOnce(state, now);
     expect(p).toEqual({
       ...emptyPlan(now),
-      place: [{ workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, cause: "restart", node: "n1" }],
+      place: [{ workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, readinessChecks: [], cause: "restart", node: "n1" }],
       stop: [{ instance: "web-0.1", reason: REASON }],
     });
     expect(commit).toEqual({
       events: [
-        { type: "InstanceCreated", at: now, id: "web-0.2", workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, reason: "" },
+        { type: "InstanceCreated", at: now, id: "web-0.2", workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, readinessChecks: [], reason: "" },
         { type: "InstanceTransitioned", at: now, id: "web-0.2", event: { type: "place", node: "n1" } },
         { type: "InstanceTransitioned", at: now, id: "web-0.1", event: { type: "stop", reason: REASON } },
       ],
@@ -356,7 +356,7 @@ describe("a node that goes Offline", () => {
     reconcileOnce(state, T0);
     const now = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
     apply(state, [nodeConnected("b", now)]);
-    expect(plan(state, now).place).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "lost", node: "b" }]);
+    expect(plan(state, now).place).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "lost", node: "b" }]);
   });
 
   test("an Offline node is cut off: its stream is closed, late heartbeats are refused, a new hello stops the lost copy", () => {
@@ -379,7 +379,7 @@ describe("a node that goes Offline", () => {
 });
 
 describe("summarize", () => {
-  const ADD_WEB_0 = { workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, cause: "new", node: "n1" } as const;
+  const ADD_WEB_0 = { workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [] as string[], cause: "new" as const, node: "n1" };
   const cases: Array<{ name: string; p: Plan; line: string }> = [
     { name: "empty", p: emptyPlan(T0), line: "converged" },
     { name: "only holds", p: { ...emptyPlan(T0), skip: [{ gate: "unplaceable", reason: "no nodes" }] }, line: "converged (1 held)" },

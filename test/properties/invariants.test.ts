@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, countsAgainstSurge, holdsNode, replay } from "../../src/core/model.js";
+import { type ClusterState, countsAgainstSurge, holdsNode, isReady, replay } from "../../src/core/model.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
@@ -259,6 +259,45 @@ describe("core invariants over random fleets and event sequences", () => {
           }
         },
       ),
+      params,
+    );
+  });
+});
+
+describe("readiness checks and the disruption budget", () => {
+  const check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp" as const, value: { port: 8080 } } };
+
+  test("a rolling update never takes Ready copies below replicas − max_unavailable when replacements fail their checks", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), (replicas, maxSurge, maxUnavailable) => {
+        fc.pre(maxSurge + maxUnavailable > 0);
+        const sim = new Sim();
+        for (let i = 0; i < 3; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+        const apply = (v: string): Command => ({
+          type: "ApplyWorkload",
+          name: "web",
+          labels: {},
+          spec: spec({ args: [v], replicas, checks: [check], update: { maxSurge, maxUnavailable } }),
+        });
+        sim.turn([apply("v1")]);
+        sim.settle();
+        const ready = () => [...sim.state.instances.values()].filter((i) => i.workload === "web" && isReady(i)).length;
+        expect(ready()).toBe(replicas);
+        // The new template's copies start but never pass their checks.
+        sim.failingChecks.add("web");
+        const floor = replicas - Math.min(maxUnavailable, replicas);
+        sim.onTurn = () => {
+          if (ready() < floor) throw new Error(`only ${ready()} Ready, floor ${floor}`);
+        };
+        sim.turn([apply("v2")]);
+        sim.settle();
+        sim.advance(30_000);
+        sim.settle();
+        expect(ready()).toBeGreaterThanOrEqual(floor);
+        // The rollout is held, not finished: old Ready copies remain.
+        const old = [...sim.state.instances.values()].filter((i) => i.generation === 1 && i.desired === "run");
+        expect(old.length).toBeGreaterThanOrEqual(floor);
+      }),
       params,
     );
   });

@@ -32,6 +32,8 @@ export class Sim {
   now: number;
   /** Nodes whose agent neither heartbeats nor answers. */
   readonly dead = new Set<string>();
+  /** Workloads whose readiness checks never pass (their copies run but are never Ready). */
+  readonly failingChecks = new Set<string>();
   /** What each live agent holds: instance id → generation. */
   readonly held = new Map<string, Map<string, number>>();
   private readonly sessions = new Map<string, number>();
@@ -128,6 +130,11 @@ export class Sim {
         held.set(e.instanceId, e.generation);
         report("provisioning");
         report("running");
+        if (!this.failingChecks.has(e.workload)) {
+          for (const check of e.spec.checks ?? []) {
+            this.inbox.push({ type: "ReportCheck", node: e.node, instanceId: e.instanceId, generation: e.generation, check: check.name, passing: true });
+          }
+        }
       } else {
         held.delete(e.instanceId);
         report("stopped");

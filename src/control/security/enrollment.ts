@@ -8,6 +8,7 @@ import type { Logger } from "../../core/logger.js";
 import { validateName } from "../../core/validate.js";
 import type { EnrollmentServer, EnrollRequest, EnrollResponse } from "../../gen/tessera/v1/agent_gateway.js";
 import { NODE_LIFETIME_MS, type Pki } from "./pki.js";
+import { undecodable } from "../undecodable.js";
 import type { Tokens } from "./tokens.js";
 
 /** The bearer token of a call, if any. */
@@ -27,6 +28,8 @@ export function createEnrollmentService(pki: Pki, tokens: Tokens, log: Logger): 
     getCa: (_call, callback) => callback(null, { caPem: pki.caPem }),
     enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback) => {
       void (async () => {
+        const bad = undecodable(call.request);
+        if (bad !== undefined) return callback({ code: status.INVALID_ARGUMENT, details: `request: expected a tessera.v1.EnrollRequest (${bad})` });
         const req = call.request;
         const problem = validateName(req.node, "node");
         if (problem) return callback({ code: status.INVALID_ARGUMENT, details: `node: expected a DNS-1123 label, got "${req.node}"` });
@@ -48,7 +51,7 @@ export function createEnrollmentService(pki: Pki, tokens: Tokens, log: Logger): 
         } catch (err) {
           callback({ code: status.INVALID_ARGUMENT, details: `public_key_pem: ${(err as Error).message}` });
         }
-      })();
+      })().catch((err: Error) => callback({ code: status.INTERNAL, details: `enrollment failed: ${err.message}` }));
     },
   };
 }

@@ -48,6 +48,8 @@ export const instances = sqliteTable(
     attempt: integer("attempt").notNull(),
     cpuMillis: integer("cpu_millis").notNull().default(0),
     memoryMb: integer("memory_mb").notNull().default(0),
+    readinessChecks: text("readiness_checks", { mode: "json" }).$type<string[]>().notNull().default([]),
+    passing: text("passing", { mode: "json" }).$type<string[]>().notNull().default([]),
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
     failedAt: integer("failed_at"),

@@ -36,6 +36,7 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
       return { workload: event.workload, instance: event.id };
     case "InstanceTransitioned":
     case "InstanceRemoved":
+    case "InstanceCheckReported":
       return { instance: event.id };
     case "NodeConnected":
     case "NodeDisconnected":
@@ -152,6 +153,8 @@ export class Store {
         state: i.state as InstanceState,
         attempt: i.attempt,
         resources: { cpuMillis: i.cpuMillis, memoryMb: i.memoryMb },
+        readinessChecks: i.readinessChecks,
+        passing: i.passing,
         reason: i.reason,
         exitCode: i.exitCode,
         failedAt: i.failedAt,
@@ -259,6 +262,8 @@ export class Store {
           attempt: i.attempt,
           cpuMillis: i.resources.cpuMillis,
           memoryMb: i.resources.memoryMb,
+          readinessChecks: i.readinessChecks,
+          passing: i.passing,
           reason: i.reason,
           exitCode: i.exitCode,
           failedAt: i.failedAt,

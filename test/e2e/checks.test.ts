@@ -1,0 +1,80 @@
+/**
+ * Readiness checks through dist/tessera: a real HTTP server passes its http check and its
+ * workload turns Ready; a check that cannot pass keeps the copy Running but not Ready, and
+ * `apply --wait` fails saying so.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  requireBinary();
+  address = (await h.startControl()).address;
+  h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+});
+afterAll(() => h.stop());
+
+test("an HTTP server passing its readiness check makes the workload Ready", async () => {
+  const port = await freePort();
+  const file = join(h.dir, "web.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "web",
+      spec: {
+        command: "/usr/bin/env",
+        args: ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1"],
+        checks: [{ name: "http", http: { port, path: "/" }, interval: "0.2s", timeout: "1s" }],
+      },
+    }),
+  );
+  const res = await ctl("apply", "-f", file, "--wait", "--timeout", "20");
+  expect(res.stderr).toBe("");
+  expect(res.stdout).toContain("rollout complete");
+  expect((await ctl("get", "workloads")).stdout).toMatch(/^web\s+1\/1\s+Running/m);
+  const wide = (await ctl("get", "instances", "web", "-o", "wide")).stdout;
+  expect(wide).toMatch(/web-0\s.*\byes\s+http$/m);
+});
+
+test("a check that cannot pass: Running but not Ready, and --wait says why", async () => {
+  const port = await freePort();
+  const file = join(h.dir, "closed.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "closed",
+      spec: { command: "/bin/sleep", args: ["3600"], checks: [{ name: "tcp", tcp: { port }, interval: "0.2s" }] },
+    }),
+  );
+  const res = await ctl("apply", "-f", file, "--wait", "--timeout", "3");
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain("rollout not complete after 3s (closed 0/1): closed-0 Running (readiness checks not passing)");
+  expect((await ctl("get", "workloads")).stdout).toMatch(/^closed\s+0\/1\s+NotReady/m);
+});
+
+test("bad checks are refused with the field named", async () => {
+  const file = join(h.dir, "bad.json");
+  writeFileSync(file, JSON.stringify({ name: "bad", spec: { command: "/bin/sleep", checks: [{ name: "x", http: { port: 70000 } }] } }));
+  const res = await ctl("apply", "-f", file);
+  expect(res.code).toBe(2);
+  expect(res.stderr).toContain("workload.spec.checks[0].http.port: expected a port from 1 to 65535, got 70000");
+});

@@ -17,7 +17,9 @@ import {
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
 import { CHANNEL_OPTIONS, channelCredentials, type Identity, type NodeCredentials, renewAt } from "./credentials.js";
-import { runChecks } from "./checks.js";
+import { resolveSpec } from "../core/spec.js";
+import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { isLiveness, runChecks } from "./checks.js";
 import { describeExit, type Executor, type Running, type StartRequest } from "./executor.js";
 
 export interface AgentOptions {
@@ -308,10 +310,15 @@ export class Agent {
   private async startChecks(h: Held, req: StartRequest): Promise<void> {
     const checks = req.spec.checks ?? [];
     if (checks.length === 0) return;
-    const send = (check: string, passing: boolean, detail: string) => {
+    const send = (check: Check, passing: boolean, detail: string) => {
       if (h.state !== "running") return;
-      this.opts.log.info(passing ? "check passing" : "check failing", { instance: h.id, check, detail });
-      this.report({ payload: { $case: "check", value: { instanceId: h.id, generation: h.generation, check, passing, detail } } });
+      this.opts.log.info(passing ? "check passing" : "check failing", { instance: h.id, check: check.name, detail });
+      if (isLiveness(check)) {
+        // The copy stopped working: end it; the control plane restarts it under its policy.
+        if (!passing) void this.failLiveness(h, `liveness check ${check.name} failed: ${detail}`, req.spec);
+        return;
+      }
+      this.report({ payload: { $case: "check", value: { instanceId: h.id, generation: h.generation, check: check.name, passing, detail } } });
     };
     const target = await this.opts.executor.probeTarget(req).catch((err: Error) => {
       this.opts.log.warn("cannot run checks", { instance: h.id, error: err.message });
@@ -319,10 +326,17 @@ export class Agent {
     });
     if (target === null) return;
     if (target === undefined) {
-      for (const c of checks) send(c.name, true, "simulated");
+      for (const c of checks) send(c, true, "simulated");
       return;
     }
     h.stopChecks = runChecks(req, target, send);
+  }
+
+  /** Ends a copy whose liveness check failed and reports it failed with that reason. */
+  private async failLiveness(h: Held, reason: string, spec: WorkloadSpec): Promise<void> {
+    h.stopChecks?.();
+    this.apply(h, { type: "fail", reason }, true);
+    await h.running?.stop(resolveSpec(spec).stopGracePeriodMs);
   }
 
   /** An exit nobody asked for is a failure; one during a stop is handled by stopInstance. */

@@ -51,15 +51,23 @@ export async function probe(check: Check, target: ProbeTarget): Promise<{ passed
   }
 }
 
-/** Runs an instance's readiness checks until stopped; `report` hears each verdict change. */
-export function runChecks(req: StartRequest, target: ProbeTarget, report: (check: string, passing: boolean, detail: string) => void): () => void {
+/** Whether a check restarts its copy (liveness) rather than deciding readiness. */
+export function isLiveness(check: Check): boolean {
+  return check.role === 2; // CHECK_ROLE_LIVENESS
+}
+
+/**
+ * Runs an instance's checks until stopped; `report` hears each verdict change. A liveness
+ * check starts out passing (the copy just started) and reports when it fails.
+ */
+export function runChecks(req: StartRequest, target: ProbeTarget, report: (check: Check, passing: boolean, detail: string) => void): () => void {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   let stopped = false;
   for (const check of req.spec.checks ?? []) {
     const interval = durationMs(check.interval) ?? DEFAULTS.intervalMs;
     const successes = check.successThreshold || DEFAULTS.successThreshold;
     const failures = check.failureThreshold || DEFAULTS.failureThreshold;
-    let passing = false;
+    let passing = isLiveness(check);
     let streak = 0;
     const tick = async () => {
       if (stopped) return;
@@ -70,7 +78,7 @@ export function runChecks(req: StartRequest, target: ProbeTarget, report: (check
       if (streak >= (passing ? failures : successes)) {
         passing = !passing;
         streak = 0;
-        report(check.name, passing, result.detail);
+        report(check, passing, result.detail);
       }
       timers.set(check.name, setTimeout(tick, interval));
     };

@@ -69,7 +69,7 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
     maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
-    readinessChecks: (spec.checks ?? []).map((c) => c.name),
+    readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),
   };
 }
 

@@ -106,7 +106,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     if (!DNS_LABEL.test(c.name) || c.name.length > 63) problems.push(invalid(`${field}.name`, `a short name (lower-case letters, digits, '-'), got "${c.name}"`));
     else if (names.has(c.name)) problems.push(invalid(`${field}.name`, `a name not used by another check, got "${c.name}" twice`));
     names.add(c.name);
-    if (c.role !== 0 && c.role !== 1) problems.push(invalid(`${field}.role`, `CHECK_ROLE_READINESS, got ${c.role}`));
+    if (c.role !== 0 && c.role !== 1 && c.role !== 2) problems.push(invalid(`${field}.role`, `CHECK_ROLE_READINESS or CHECK_ROLE_LIVENESS, got ${c.role}`));
     const p = c.probe;
     if (p === undefined) problems.push(invalid(field, "one of exec, http or tcp"));
     else if (p.$case === "exec" && !p.value.command.startsWith("/")) problems.push(invalid(`${field}.exec.command`, `an absolute path, got "${p.value.command}"`));

@@ -78,3 +78,29 @@ test("bad checks are refused with the field named", async () => {
   expect(res.code).toBe(2);
   expect(res.stderr).toContain("workload.spec.checks[0].http.port: expected a port from 1 to 65535, got 70000");
 });
+
+test("a failing liveness check restarts the copy under its restart policy", async () => {
+  const port = await freePort();
+  const file = join(h.dir, "zombie.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "zombie",
+      spec: {
+        command: "/bin/sleep",
+        args: ["3600"],
+        restartPolicy: { initialBackoff: "0.2s" },
+        checks: [{ name: "alive", role: "CHECK_ROLE_LIVENESS", tcp: { port }, interval: "0.2s", failureThreshold: 2 }],
+      },
+    }),
+  );
+  expect((await ctl("apply", "-f", file)).code).toBe(0);
+  const history = await eventually("two liveness restarts", async () => {
+    const out = (await ctl("history", "zombie")).stdout;
+    return (out.match(/liveness check alive failed/g)?.length ?? 0) >= 2 ? out : undefined;
+  });
+  expect(history).toContain('"type":"fail"');
+  const attempts = (await ctl("get", "instances", "zombie")).stdout.match(/zombie-0\.\d+\s+\S+\s+\S+\s+\S+\s+(\d+)/g) ?? [];
+  expect(attempts.length).toBeGreaterThan(0);
+  expect((await ctl("delete", "workload", "zombie")).code).toBe(0);
+});

@@ -327,7 +327,7 @@ export class DescribeWorkloadCommand extends CtlCommand {
     const out: string[] = [
       `Name:        ${w.name}`,
       `Generation:  ${w.generation}`,
-      `Status:      ${w.status?.phase} (${w.status?.running}/${w.status?.desired} running)`,
+      `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.running} running); rollout ${w.status?.rollout}`,
       `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
       `Labels:      ${labelList(w.labels)}`,
       "Spec:",
@@ -390,6 +390,21 @@ export class RolloutRestartCommand extends CtlCommand {
   async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.restartWorkload, { name: this.name });
     this.out(`workload/${this.name} restarting`);
+  }
+}
+
+export class RolloutUndoCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "undo"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "go back to the spec a workload ran before its last change (for a stalled rollout)",
+    examples: [["Undo web's last change", "tessera ctl rollout undo web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.rollbackWorkload, { name: this.name });
+    this.out(`workload/${this.name} rolled back (generation ${res.workload!.generation})`);
   }
 }
 

@@ -213,6 +213,13 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { workload: toWireWorkload(w, instancesOf(w.name)) };
     }),
 
+    rollbackWorkload: unary("RollbackWorkload", async (req) => {
+      workloadNamed(req.name);
+      await submit({ type: "RollbackWorkload", name: req.name });
+      const w = state.workloads.get(req.name)!;
+      return { workload: toWireWorkload(w, instancesOf(w.name)) };
+    }),
+
     plan: unary("Plan", (req) => {
       const command = workloadInput(req.workload);
       // The core runs on a copy: what it decides is shown, nothing is committed.

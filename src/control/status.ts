@@ -13,6 +13,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   StaleSession: status.FAILED_PRECONDITION,
   SupersededReport: status.FAILED_PRECONDITION,
   Unauthenticated: status.UNAUTHENTICATED,
+  NothingToUndo: status.FAILED_PRECONDITION,
   PermissionDenied: status.PERMISSION_DENIED,
   InvalidTransition: status.FAILED_PRECONDITION,
 };

@@ -1,7 +1,8 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
 import type { Capacity, ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
-import { desiredReplicas, holdsNode, isReady } from "../core/model.js";
+import { desiredReplicas, holdsNode, isReady, rolloutStatus } from "../core/model.js";
+import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
   DesiredState,
@@ -13,14 +14,15 @@ import {
 } from "../gen/tessera/v1/types.js";
 import type { StoredEvent } from "./store/store.js";
 
-export function workloadStatus(w: Workload, instances: Instance[]): WorkloadStatus {
+export function workloadStatus(w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
   const desired = desiredReplicas(w);
   const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
   const running = current.filter((i) => i.state === "running").length;
   const ready = current.filter(isReady).length;
   const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
-  return { desired, running, phase, deleting: w.deleting, nodes, ready };
+  const rollout = rolloutStatus(w, instances, now, resolveSpec(w.spec).progressDeadlineMs);
+  return { desired, running, phase: rollout.startsWith("stalled") && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout };
 }
 
 export function toWireWorkload(w: Workload, instances: Instance[]): WireWorkload {

@@ -153,9 +153,13 @@ export class Writer {
     if (this.maintenanceDue) {
       // The writer owns the store: maintenance runs between turns, never inside one.
       this.maintenanceDue = false;
-      this.opts.log.debug("store maintenance", this.opts.store.maintain(this.now()));
+      const stats = this.opts.store.maintain(this.now());
+      if (stats.checkpointBlocked) this.opts.log.warn("WAL checkpoint blocked by another connection; the WAL grows until it is released", stats);
+      else this.opts.log.debug("store maintenance", stats);
+      // Deleting is behind (its time budget ran out): go on after the next turn.
+      if (stats.more) this.maintenanceDue = true;
     }
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
-    if (this.queue.length > 0) this.schedule();
+    if (this.queue.length > 0 || this.maintenanceDue) this.schedule();
   }
 }

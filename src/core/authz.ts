@@ -20,6 +20,7 @@ export const METHOD_ACCESS = {
   UncordonNode: "write",
   DrainNode: "write",
   RestartWorkload: "write",
+  RollbackWorkload: "write",
   Plan: "read",
   GetHistory: "read",
   Watch: "read",

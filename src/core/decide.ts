@@ -31,6 +31,7 @@ export type Command =
   | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
+  | { type: "RollbackWorkload"; name: string }
   | {
       type: "AgentConnected";
       node: string;
@@ -120,8 +121,16 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
     const templateGeneration = templateChanged ? generation : prior.templateGeneration;
-    const workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq"> = { name: c.name, labels: c.labels, spec, generation, templateGeneration };
-    return accept([{ type: "WorkloadApplied", at: now, workload }], [], true);
+    const workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec"> = {
+      name: c.name,
+      labels: c.labels,
+      spec,
+      generation,
+      templateGeneration,
+    };
+    // What runs changes: remember what ran before, for `rollout undo`.
+    const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
+    return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}) }], [], true);
   },
 
   DeleteWorkload(state, c, now) {
@@ -141,6 +150,15 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (w.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
     // Every instance that exists now is replaced; ones created from here on are not.
     return accept([{ type: "WorkloadRestartRequested", at: now, name: c.name, restartSeq: state.nextInstanceSeq }]);
+  },
+
+  RollbackWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (!w.previousSpec) return refuse({ kind: "NothingToUndo", name: c.name });
+    return deciders.ApplyWorkload(state, { type: "ApplyWorkload", name: c.name, labels: w.labels, spec: w.previousSpec }, now);
   },
 
   AgentConnected(state, c, now) {

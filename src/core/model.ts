@@ -26,6 +26,10 @@ export interface Workload {
   deleting: boolean;
   /** Instances with a lower sequence number are replaced (RestartWorkload); 0 when never restarted. */
   restartSeq: number;
+  /** When what instances run last changed (the rollout's start). */
+  templateChangedAt: number;
+  /** The spec before that change: what `rollout undo` goes back to. */
+  previousSpec: WorkloadSpec | null;
   createdAt: number;
 }
 
@@ -70,6 +74,20 @@ export function holdsNode(inst: Instance): boolean {
 /** Ready: running, and every readiness check of its spec passing. */
 export function isReady(inst: Instance): boolean {
   return inst.state === "running" && inst.readinessChecks.every((c) => inst.passing.includes(c));
+}
+
+/**
+ * Where the latest change of what runs stands: complete when every replica has a Ready copy
+ * of the current template; stalled when that has not happened within the progress deadline.
+ */
+export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number): string {
+  const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
+  const replicas = desiredReplicas(w);
+  if (current.filter(isReady).length >= replicas) return "complete";
+  if (now - w.templateChangedAt <= progressDeadlineMs) return "progressing";
+  const stuck = current.find((i) => !isReady(i));
+  const why = stuck === undefined ? "new copies could not be created" : stuck.state === "running" ? `${stuck.name}: readiness checks not passing` : `${stuck.name} ${stuck.state}${stuck.reason ? `: ${stuck.reason}` : ""}`;
+  return `stalled: ${why}`;
 }
 
 /** Counted against a workload's replicas + max_surge: Pending, or holding its node. */
@@ -127,7 +145,7 @@ export const EVENT_VERSION = 1;
 
 /** Facts recorded in the event log, past tense. */
 export type ClusterEvent =
-  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq"> }
+  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec">; previousSpec?: WorkloadSpec | null }
   | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
   | { type: "WorkloadRemoved"; at: number; name: string }
@@ -195,7 +213,15 @@ type Evolver<K extends ClusterEventType> = (state: ClusterState, event: Extract<
 const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadApplied(state, e) {
     const prior = state.workloads.get(e.workload.name);
-    state.workloads.set(e.workload.name, { ...e.workload, deleting: false, createdAt: prior?.createdAt ?? e.at, restartSeq: prior?.restartSeq ?? 0 });
+    const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
+    state.workloads.set(e.workload.name, {
+      ...e.workload,
+      deleting: false,
+      createdAt: prior?.createdAt ?? e.at,
+      restartSeq: prior?.restartSeq ?? 0,
+      templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
+      previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
+    });
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;

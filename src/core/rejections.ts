@@ -17,6 +17,7 @@ export type Rejection =
   | { kind: "StaleSession"; node: string }
   | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
   | { kind: "Unauthenticated"; reason: string }
+  | { kind: "NothingToUndo"; name: string }
   | { kind: "PermissionDenied"; reason: string }
   | InvalidTransition;
 
@@ -37,6 +38,8 @@ export function describeRejection(r: Rejection): string {
       return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
     case "UnknownNode":
       return `node "${r.name}" not found`;
+    case "NothingToUndo":
+      return `workload "${r.name}" has no earlier spec to go back to`;
     case "Unauthenticated":
     case "PermissionDenied":
       return r.reason;

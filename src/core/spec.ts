@@ -24,6 +24,8 @@ export interface ResolvedSpec {
   restartResetMs: number;
   /** Names of the readiness checks. */
   readinessChecks: string[];
+  /** A rollout not complete this long after it started is stalled. */
+  progressDeadlineMs: number;
 }
 
 export const SPEC_DEFAULTS = {
@@ -35,6 +37,7 @@ export const SPEC_DEFAULTS = {
   maxUnavailable: 1,
   maxSurge: 1,
   stopGracePeriodMs: 10_000,
+  progressDeadlineMs: 60_000,
 } as const;
 
 /** A copy that ran for this many max_backoffs before failing restarts the backoff (30s → 5 min). */
@@ -70,6 +73,7 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
     readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),
+    progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
   };
 }
 

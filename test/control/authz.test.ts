@@ -52,6 +52,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     UncordonNode: { name: "node-a" },
     DrainNode: { name: "node-a" },
     RestartWorkload: { name: "authz" },
+    RollbackWorkload: { name: "authz" },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
     GetHistory: { workload: "authz", limit: 0 },
     Watch: { afterSequence: 0, workload: "" },

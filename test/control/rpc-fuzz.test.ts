@@ -294,6 +294,8 @@ function seedsFor(path: string): Buffer[] {
       return ["fz-seed", "web"].map((name) => cp.deleteWorkload.requestSerialize({ name }));
     case cp.restartWorkload.path:
       return named("fz-seed").map((name) => cp.restartWorkload.requestSerialize({ name }));
+    case cp.rollbackWorkload.path:
+      return named("fz-seed").map((name) => cp.rollbackWorkload.requestSerialize({ name }));
     case cp.getNode.path:
       return named(AGENT).map((name) => cp.getNode.requestSerialize({ name }));
     case cp.cordonNode.path:

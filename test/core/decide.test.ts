@@ -59,7 +59,7 @@ describe("ApplyWorkload", () => {
     const state = replay([workloadApplied("web", T0)]);
     const v2 = spec({ args: ["2000"] });
     expect(decide(state, applyCmd("web", { spec: v2 }), T0 + 1)).toEqual({
-      events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: {}, spec: v2, generation: 2, templateGeneration: 2 } }],
+      events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: {}, spec: v2, generation: 2, templateGeneration: 2 }, previousSpec: spec() }],
       effects: [],
       changed: true,
     });

@@ -104,3 +104,36 @@ test("a failing liveness check restarts the copy under its restart policy", asyn
   expect(attempts.length).toBeGreaterThan(0);
   expect((await ctl("delete", "workload", "zombie")).code).toBe(0);
 });
+
+test("a rollout whose new copies never get Ready is reported stalled, and rollout undo goes back", async () => {
+  const port = await freePort();
+  const closed = await freePort();
+  const manifest = (check: object) =>
+    JSON.stringify({
+      name: "svc",
+      spec: {
+        command: "/usr/bin/env",
+        args: ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1"],
+        update: { maxSurge: 0, maxUnavailable: 1 },
+        progressDeadline: "1s",
+        checks: [{ name: "ready", interval: "0.2s", ...check }],
+      },
+    });
+  const file = join(h.dir, "svc.json");
+  writeFileSync(file, manifest({ http: { port } }));
+  expect((await ctl("apply", "-f", file, "--wait", "--timeout", "20")).code).toBe(0);
+  writeFileSync(file, manifest({ tcp: { port: closed } }));
+  expect((await ctl("apply", "-f", file)).code).toBe(0);
+  const stalled = await eventually("svc Stalled", async () => {
+    const line = (await ctl("get", "workloads")).stdout.split("\n").find((l) => l.startsWith("svc "));
+    return line?.match(/\bStalled\b/) ? line : undefined;
+  });
+  expect(stalled).toMatch(/^svc\s+0\/1\s+Stalled\s+2\s/);
+  expect((await ctl("describe", "workload", "svc")).stdout).toContain("rollout stalled: svc-0: readiness checks not passing");
+  const undo = await ctl("rollout", "undo", "svc");
+  expect(undo.stdout).toBe("workload/svc rolled back (generation 3)\n");
+  await eventually("svc Ready again", async () => ((await ctl("get", "workloads")).stdout.match(/^svc\s+1\/1\s+Running\s+3\s/m) ? true : undefined), 20_000);
+  const spec = JSON.parse((await ctl("get", "workloads", "-o", "json")).stdout).workloads.find((w: { name: string }) => w.name === "svc").spec;
+  expect(spec.checks[0].http.port).toBe(port);
+  expect((await ctl("delete", "workload", "svc")).code).toBe(0);
+});

@@ -31,6 +31,9 @@ export const workloads = sqliteTable("workloads", {
   generation: integer("generation").notNull(),
   templateGeneration: integer("template_generation").notNull().default(1),
   restartSeq: integer("restart_seq").notNull().default(0),
+  templateChangedAt: integer("template_changed_at").notNull().default(0),
+  /** proto3 JSON of the spec before the last template change, or null. */
+  previousSpec: text("previous_spec", { mode: "json" }),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
 });

@@ -49,22 +49,79 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
   }
 }
 
+/**
+ * How much of the event log is kept. The log is history only (GetHistory, Watch, describe,
+ * crash-loop history, `tessera replay`): a restart rebuilds the state from the derived tables,
+ * so dropping old events never changes what the control plane does, only how far back one
+ * can look. An event is dropped once it is beyond the newest `maxEvents` OR older than
+ * `maxAgeMs`, whichever comes first; history is bounded by both.
+ */
 export interface Retention {
   /** Events kept at most (the newest). */
   maxEvents: number;
-  /** Events older than this are dropped. */
+  /** Events older than this (by their `at`, against maintain's `now`) are dropped. */
   maxAgeMs: number;
-  /** Events deleted per maintain() call at most. */
+  /** Events deleted per DELETE statement (one short write transaction each). */
   batch: number;
+  /** Time one maintain() call may spend deleting; it reports `more` when it stopped early. */
+  budgetMs: number;
 }
 
-export const DEFAULT_RETENTION: Retention = { maxEvents: 200_000, maxAgeMs: 7 * 86_400_000, batch: 50_000 };
+/** 200,000 events is about 40 MB of database; 7 days covers a week of `history`. */
+export const DEFAULT_MAX_EVENTS = 200_000;
+export const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
+/** About 10 ms of deleting per statement on a laptop. */
+export const DEFAULT_DELETE_BATCH = 5_000;
+/** Deleting runs on the writer's turn: a call never holds it for long. */
+export const DEFAULT_MAINTENANCE_BUDGET_MS = 50;
 
-/** The WAL is truncated back to this after checkpoints. */
-const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+export const DEFAULT_RETENTION: Readonly<Retention> = {
+  maxEvents: DEFAULT_MAX_EVENTS,
+  maxAgeMs: DEFAULT_MAX_AGE_MS,
+  batch: DEFAULT_DELETE_BATCH,
+  budgetMs: DEFAULT_MAINTENANCE_BUDGET_MS,
+};
+
+/** What one maintain() call did, for the writer to log (a type, not an interface: it is log fields). */
+export type MaintenanceStats = {
+  /** Events deleted by this call. */
+  deleted: number;
+  /** Some events are still beyond the retention (the budget ran out): call again soon. */
+  more: boolean;
+  /** Oldest sequence number still in the log (0: the log is empty). */
+  oldestSeq: number;
+  /** Newest sequence number ever assigned (AUTOINCREMENT: never reused after deletes). */
+  newestSeq: number;
+  walBytesBefore: number;
+  walBytesAfter: number;
+  /**
+   * The WAL could not be checkpointed to its end, i.e. another connection (a backup, a
+   * `sqlite3` shell, a reader holding an old snapshot) pins it. While that lasts the WAL
+   * cannot be reset and grows with every commit: worth a warning.
+   */
+  checkpointBlocked: boolean;
+  /** Size of the database file, and how much of it is free pages awaiting reuse. */
+  dbBytes: number;
+  freeBytes: number;
+  ms: number;
+};
+
+/**
+ * After a checkpoint that reaches the WAL's end, SQLite reuses the WAL from its start and cuts
+ * the file back to this size. Auto-checkpoints (every 1,000 pages, about 4 MiB) keep the WAL
+ * near 4 MiB between maintenance calls; the limit only bites after a turn bigger than that.
+ */
+export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** How long a statement waits for another connection's lock before failing. */
+const BUSY_TIMEOUT_MS = 5_000;
 
 /** Rows per INSERT: 8 columns each, far below SQLite's variable limit. */
 const INSERT_SLICE = 500;
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
 
 function toStored(r: typeof schema.events.$inferSelect): StoredEvent {
   return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent };
@@ -84,10 +141,12 @@ export class Store {
     this.path = join(dataDir, "tessera.db");
     this.sqlite = new Database(this.path, { create: true, strict: true });
     this.sqlite.exec("PRAGMA journal_mode = WAL");
-    // NORMAL in WAL mode: a commit survives a process crash (kill -9); only an OS crash or
-    // power loss can lose the last transactions. FULL would fsync every turn.
+    // NORMAL in WAL mode: a commit survives a process crash (kill -9: the WAL is in the OS's
+    // page cache and recovered on the next open; see store-churn.test.ts); only an OS crash
+    // or power loss can lose the last transactions, and never corrupts the file (the WAL is
+    // fsynced at each checkpoint). FULL would fsync on every turn of the writer.
     this.sqlite.exec("PRAGMA synchronous = NORMAL");
-    this.sqlite.exec("PRAGMA busy_timeout = 5000");
+    this.sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // After a checkpoint the WAL file is cut back to this size instead of keeping its peak.
     this.sqlite.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
     this.db = drizzle(this.sqlite, { schema });
@@ -100,22 +159,93 @@ export class Store {
   }
 
   /**
-   * Keeps the store bounded under endless churn: drops the oldest events beyond the
-   * retention (count and age; history is bounded, derived tables are not touched), then
-   * checkpoints the WAL and truncates it. Freed pages are reused by later inserts, so the
-   * database file stops growing once the log is at its cap. The writer calls this between
-   * turns; each call deletes at most `batch` events so it stays short.
+   * Keeps the store bounded under endless churn; the writer calls it between turns, every
+   * minute or so, and again soon while it reports `more`.
+   *
+   * 1. Retention: deletes the log's oldest events while they are beyond `maxEvents` or older
+   *    than `maxAgeMs`, `batch` at a time (by sequence range: no table scan), until none is
+   *    left or `budgetMs` is spent. Age is judged from the oldest end: the log is in commit
+   *    order, so its times only go up (a clock stepping back merely delays age deletion; the
+   *    count cap still holds). Derived tables are never touched.
+   * 2. Checkpoint: `wal_checkpoint(TRUNCATE)` copies the WAL into the database and truncates
+   *    it to zero bytes. It never waits: with busy_timeout 0 a reader that pins the WAL makes
+   *    it do what it can and report `checkpointBlocked` instead of stalling the writer.
+   * 3. The database file: deleted rows leave free pages that later inserts reuse, so once the
+   *    log is at its cap the file stops growing (measured in store-churn.test.ts); it does
+   *    not shrink (no auto_vacuum: it would need a VACUUM of existing stores, and a file at
+   *    its high-water mark is what the next peak needs anyway).
    */
-  maintain(now: number): { deleted: number; walBytes: number; ms: number } {
+  maintain(now: number): MaintenanceStats {
     const started = performance.now();
-    const { maxEvents, maxAgeMs, batch } = this.retention;
-    const newest = this.sqlite.query<{ seq: number | null }, []>("SELECT MAX(seq) AS seq FROM events").get()?.seq ?? 0;
-    const deleted = this.sqlite
-      .query("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? OR at < ? ORDER BY seq LIMIT ?)")
-      .run(newest - maxEvents, now - maxAgeMs, batch).changes;
-    this.sqlite.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
-    const walBytes = existsSync(`${this.path}-wal`) ? statSync(`${this.path}-wal`).size : 0;
-    return { deleted, walBytes, ms: +(performance.now() - started).toFixed(2) };
+    const { maxEvents, maxAgeMs, batch, budgetMs } = this.retention;
+    const walPath = `${this.path}-wal`;
+    const walBytesBefore = fileSize(walPath);
+    const newestSeq = this.newestSeq();
+    const countCut = newestSeq - maxEvents;
+    const ageCut = now - maxAgeMs;
+    const expired = (r: { seq: number; at: number }) => r.seq <= countCut || r.at < ageCut;
+    const oldest = this.sqlite.query<{ seq: number; at: number }, [number]>("SELECT seq, at FROM events ORDER BY seq LIMIT ?");
+    const cut = this.sqlite.query<never, [number]>("DELETE FROM events WHERE seq <= ?");
+    let deleted = 0;
+    let more = false;
+    for (;;) {
+      // The expired prefix of the oldest `batch` events.
+      const head = oldest.all(batch);
+      let upto = -1;
+      for (const r of head) {
+        if (!expired(r)) break;
+        upto = r.seq;
+      }
+      if (upto < 0) break;
+      deleted += cut.run(upto).changes;
+      more = upto === head[head.length - 1]!.seq && head.length === batch;
+      if (!more || performance.now() - started >= budgetMs) break;
+    }
+    if (more) {
+      const next = oldest.get(1);
+      more = next !== null && expired(next);
+    }
+    const checkpoint = this.checkpoint();
+    const pageSize = this.pragma("page_size");
+    return {
+      deleted,
+      more,
+      oldestSeq: this.oldestSeq(),
+      newestSeq,
+      walBytesBefore,
+      walBytesAfter: fileSize(walPath),
+      checkpointBlocked: checkpoint.busy !== 0 || checkpoint.log !== checkpoint.checkpointed,
+      dbBytes: fileSize(this.path),
+      freeBytes: this.pragma("freelist_count") * pageSize,
+      ms: +(performance.now() - started).toFixed(2),
+    };
+  }
+
+  /** Checkpoints and truncates the WAL without waiting for other connections. */
+  private checkpoint(): { busy: number; log: number; checkpointed: number } {
+    this.sqlite.exec("PRAGMA busy_timeout = 0");
+    try {
+      return this.sqlite.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get()!;
+    } finally {
+      this.sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
+  private pragma(name: "page_size" | "freelist_count"): number {
+    return Object.values(this.sqlite.query(`PRAGMA ${name}`).get() as Record<string, number>)[0] ?? 0;
+  }
+
+  /**
+   * The oldest sequence number the log still holds (0 when it is empty). A Watch resuming
+   * after a sequence number below `oldestSeq() - 1` has missed events that retention dropped.
+   */
+  oldestSeq(): number {
+    return this.sqlite.query<{ seq: number | null }, []>("SELECT MIN(seq) AS seq FROM events").get()?.seq ?? 0;
+  }
+
+  /** The newest sequence number ever assigned, even if retention has since dropped it (0: none). */
+  newestSeq(): number {
+    return this.sqlite.query<{ seq: number | null }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get()?.seq ?? 0;
   }
 
   close(): void {
@@ -137,6 +267,8 @@ export class Store {
         generation: w.generation,
         templateGeneration: w.templateGeneration,
         restartSeq: w.restartSeq,
+        templateChangedAt: w.templateChangedAt,
+        previousSpec: w.previousSpec === null ? null : WireSpec.fromJSON(w.previousSpec),
         deleting: w.deleting,
         createdAt: w.createdAt,
       });
@@ -184,17 +316,26 @@ export class Store {
     return state;
   }
 
-  /** Rebuilds recent failure history (for crash-loop quarantine) from the log. */
+  /**
+   * Rebuilds recent failure history (for crash-loop quarantine) from the log, in one pass in
+   * log order: a failure counts against the node the instance was last placed on. When
+   * retention dropped that placement, the instance's row still names its node if it exists.
+   */
   private loadCrashes(state: ClusterState): void {
     const rows = this.sqlite
       .query<{ instance: string; node: string | null; at: number }, []>(
-        `SELECT f.instance, (SELECT p.node FROM events p WHERE p.instance = f.instance AND p.node IS NOT NULL ORDER BY p.seq DESC LIMIT 1) AS node, f.at
-         FROM events f WHERE f.type = 'InstanceTransitioned' AND json_extract(f.data, '$.event.type') = 'fail' ORDER BY f.seq`,
+        `SELECT instance, node, at FROM events WHERE type = 'InstanceTransitioned'
+           AND (node IS NOT NULL OR json_extract(data, '$.event.type') = 'fail') ORDER BY seq`,
       )
       .all();
+    const placedOn = new Map<string, string>();
     for (const r of rows) {
-      if (r.node === null) continue;
-      recordCrash(state, workloadOfInstanceId(r.instance), r.node, r.at);
+      if (r.node !== null) {
+        placedOn.set(r.instance, r.node);
+        continue;
+      }
+      const node = placedOn.get(r.instance) ?? state.instances.get(r.instance)?.node ?? null;
+      if (node !== null) recordCrash(state, workloadOfInstanceId(r.instance), node, r.at);
     }
   }
 
@@ -242,7 +383,7 @@ export class Store {
           tx.delete(schema.workloads).where(eq(schema.workloads.name, name)).run();
           continue;
         }
-        const row = { ...w, spec: WireSpec.toJSON(w.spec) };
+        const row = { ...w, spec: WireSpec.toJSON(w.spec), previousSpec: w.previousSpec === null ? null : WireSpec.toJSON(w.previousSpec) };
         tx.insert(schema.workloads).values(row).onConflictDoUpdate({ target: schema.workloads.name, set: row }).run();
       }
       for (const id of instanceKeys) {

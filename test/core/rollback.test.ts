@@ -1,0 +1,33 @@
+/** rollout undo in the core: the spec before the last change of what runs, and when there is none. */
+import { expect, test } from "bun:test";
+import { decide } from "../../src/core/decide.js";
+import { evolve, replay, rolloutStatus } from "../../src/core/model.js";
+import { nodeConnected, spec, T0 } from "./fixtures.js";
+
+test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is not remembered", () => {
+  const state = replay([nodeConnected("n1", T0)]);
+  const apply = (args: string[], replicas = 1, at = T0) => {
+    const d = decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args, replicas }) }, at);
+    for (const e of d.events) evolve(state, e);
+    return d;
+  };
+  expect(decide(state, { type: "RollbackWorkload", name: "web" }, T0).rejection).toEqual({ kind: "UnknownWorkload", name: "web" });
+  apply(["v1"]);
+  expect(decide(state, { type: "RollbackWorkload", name: "web" }, T0).rejection).toEqual({ kind: "NothingToUndo", name: "web" });
+  apply(["v2"], 1, T0 + 10);
+  apply(["v2"], 3, T0 + 20); // scaling changes the generation, not what runs
+  const w = state.workloads.get("web")!;
+  expect([w.generation, w.templateGeneration, w.templateChangedAt, w.previousSpec?.args]).toEqual([3, 2, T0 + 10, ["v1"]]);
+  const undo = decide(state, { type: "RollbackWorkload", name: "web" }, T0 + 30);
+  for (const e of undo.events) evolve(state, e);
+  const after = state.workloads.get("web")!;
+  expect([after.generation, after.templateGeneration, after.spec.args, after.previousSpec?.args]).toEqual([4, 4, ["v1"], ["v2"]]);
+});
+
+test("rollout status: progressing within the deadline, then stalled with the reason", () => {
+  const state = replay([nodeConnected("n1", T0)]);
+  for (const e of decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec() }, T0).events) evolve(state, e);
+  const w = state.workloads.get("web")!;
+  expect(rolloutStatus(w, [], T0 + 1_000, 60_000)).toBe("progressing");
+  expect(rolloutStatus(w, [], T0 + 61_000, 60_000)).toBe("stalled: new copies could not be created");
+});

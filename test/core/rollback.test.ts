@@ -1,8 +1,8 @@
 /** rollout undo in the core: the spec before the last change of what runs, and when there is none. */
 import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
-import { evolve, replay, rolloutStatus } from "../../src/core/model.js";
-import { nodeConnected, spec, T0 } from "./fixtures.js";
+import { evolve, isReady, replay, rolloutStatus } from "../../src/core/model.js";
+import { created, nodeConnected, spec, T0 } from "./fixtures.js";
 
 test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is not remembered", () => {
   const state = replay([nodeConnected("n1", T0)]);
@@ -30,4 +30,15 @@ test("rollout status: progressing within the deadline, then stalled with the rea
   const w = state.workloads.get("web")!;
   expect(rolloutStatus(w, [], T0 + 1_000, 60_000)).toBe("progressing");
   expect(rolloutStatus(w, [], T0 + 61_000, 60_000)).toBe("stalled: new copies could not be created");
+});
+
+test.each([
+  ["running, no readiness checks", "running", [], [], true],
+  ["running, every check passing", "running", ["a", "b"], ["a", "b"], true],
+  ["running, one check not passing", "running", ["a", "b"], ["a"], false],
+  ["provisioning, checks passing", "provisioning", ["a"], ["a"], false],
+  ["failed", "failed", [], [], false],
+] as const)("Ready: %s → %p", (_, state, checks, passing, ready) => {
+  const inst = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
+  expect(isReady({ ...inst, state, readinessChecks: [...checks], passing: [...passing] })).toBe(ready);
 });

@@ -88,6 +88,22 @@ describe.skipIf(!available && !required)("docker executor", () => {
     await eventually("the container gone", () => (containers("box").length === 0 && sh(["docker", "ps", "-a", "-q", "--filter", `id=${id}`]).out.trim() === "" ? true : undefined), 20_000);
   });
 
+  test("readiness checks run inside the container (exec)", async () => {
+    await apply({
+      name: "checked",
+      spec: {
+        image: IMAGE,
+        command: "/bin/sh",
+        args: ["-c", "touch /ready; exec sleep 3600"],
+        stopGracePeriod: "1s",
+        checks: [{ name: "file", exec: { command: "/bin/cat", args: ["/ready"] }, interval: "0.3s" }],
+      },
+    });
+    await eventually("checked Ready", async () => ((await ctl("get", "workloads")).stdout.match(/^checked\s+1\/1\s+Running/m) ? true : undefined), 20_000);
+    expect((await ctl("get", "instances", "checked", "-o", "wide")).stdout).toMatch(/checked-0\s.*\byes\s+file$/m);
+    expect((await ctl("delete", "workload", "checked")).code).toBe(0);
+  });
+
   test("a missing image that cannot be pulled fails the instance with that reason", async () => {
     await apply({ name: "missing", spec: { image: "tessera-test/absent:1", restartPolicy: { mode: "RESTART_MODE_NEVER" } } });
     const line = await eventually(

@@ -71,12 +71,18 @@ async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Se
   const pki = await Pki.open(opts.dataDir, names);
   const tokens = new Tokens(store.sqlite, opts.dataDir);
   const files = pkiFiles(opts.dataDir);
-  const provider = new experimental.FileWatcherCertificateProvider({
-    caCertificateFile: files.caCert,
-    certificateFile: files.serverCert,
-    privateKeyFile: files.serverKey,
-    refreshIntervalMs: 60_000,
-  });
+  // The certificates are handed over right after grpc-js subscribes (a microtask: it must
+  // finish registering the server first), before any connection can be accepted. With
+  // grpc-js's file-watching provider they arrived after asynchronous reads, and a client
+  // connecting in between had its TLS handshake dropped.
+  const identity = { certificate: readFileSync(files.serverCert), privateKey: readFileSync(files.serverKey) };
+  const ca = { caCertificate: readFileSync(files.caCert) };
+  const provider: experimental.CertificateProvider = {
+    addCaCertificateListener: (listener) => queueMicrotask(() => listener(ca)),
+    removeCaCertificateListener: () => {},
+    addIdentityCertificateListener: (listener) => queueMicrotask(() => listener(identity)),
+    removeIdentityCertificateListener: () => {},
+  };
   return {
     pki,
     tokens,

@@ -11,6 +11,8 @@ import type { Rejection } from "./rejections.js";
 export const MAX_REPLICAS = 10_000;
 
 export const MAX_CPU_MILLIS = 1_024_000;
+/** Largest spec (with labels) accepted, as JSON; a list of 12 such workloads fits an answer. */
+export const MAX_SPEC_BYTES = 256 * 1024;
 export const MAX_MEMORY_MB = 16 * 1024 * 1024;
 /** Durations longer than a day are almost certainly mistakes. */
 const MAX_DURATION_MS = 86_400_000;
@@ -57,6 +59,10 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     problems.push(invalid("workload.spec", "an object with at least `command` or `image`"));
     return problems;
   }
+  // Responses and agent commands carry the spec with more around it: keep it far below the
+  // 4 MiB message limit so no answer about an accepted workload can exceed it.
+  const size = JSON.stringify(spec).length + JSON.stringify(input.labels).length;
+  if (size > MAX_SPEC_BYTES) problems.push(invalid("workload.spec", `at most ${MAX_SPEC_BYTES / 1024} KiB with its labels, got ${Math.ceil(size / 1024)} KiB`));
   if (spec.image === "" && spec.command === "")
     problems.push(invalid("workload.spec.command", "a command to run (or set spec.image to run a container)"));
   if (spec.image === "" && spec.command !== "" && !spec.command.startsWith("/"))

@@ -40,6 +40,19 @@ function durationProblem(d: Duration | undefined, field: string): Rejection | un
   return undefined;
 }
 
+/** Problems with a label map (workload labels, node selectors, node labels), each naming its key. */
+export function validateLabels(labels: Record<string, string>, field: string): Rejection[] {
+  const problems: Rejection[] = [];
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key)) problems.push(invalid(`${field}.${key}`, "a label key (letters, digits, '-', '_', '.', '/'; at most 253 characters)"));
+    if (value.length > 63) problems.push(invalid(`${field}.${key}`, "a label value of at most 63 characters"));
+  }
+  return problems;
+}
+
+/** The executor kinds an agent may offer. */
+export const EXECUTOR_KINDS = ["process", "docker", "simulated"] as const;
+
 /** Returns the first problem with a workload name, or undefined. */
 export function validateName(name: string, field = "name"): Rejection | undefined {
   if (name.length === 0) return invalid(field, "a non-empty name");
@@ -88,10 +101,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     if (spec.resources.memoryMb > MAX_MEMORY_MB)
       problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
   }
-  for (const [key, value] of Object.entries(spec.nodeSelector)) {
-    if (!LABEL_KEY.test(key)) problems.push(invalid(`workload.spec.node_selector.${key}`, "a label key (letters, digits, '-', '_', '.', '/'; at most 253 characters)"));
-    if (value.length > 63) problems.push(invalid(`workload.spec.node_selector.${key}`, "a label value of at most 63 characters"));
-  }
+  problems.push(...validateLabels(spec.nodeSelector, "workload.spec.node_selector"));
   if (spec.restartPolicy) {
     if (![0, 1, 2, 3].includes(spec.restartPolicy.mode))
       problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${spec.restartPolicy.mode}`));
@@ -131,9 +141,6 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   });
   const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
   if (grace) problems.push(grace);
-  for (const [key, value] of Object.entries(input.labels)) {
-    if (!LABEL_KEY.test(key)) problems.push(invalid(`workload.labels.${key}`, "a label key (letters, digits, '-', '_', '.', '/'; at most 253 characters)"));
-    if (value.length > 63) problems.push(invalid(`workload.labels.${key}`, "a label value of at most 63 characters"));
-  }
+  problems.push(...validateLabels(input.labels, "workload.labels"));
   return problems;
 }

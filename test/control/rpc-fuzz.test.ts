@@ -940,7 +940,7 @@ describe("bugs found by fuzzing (fixed ones are tests; open ones are test.todo)"
     expect(status[a.code]).toBe("INVALID_ARGUMENT");
   });
 
-  test.todo("an agent's hello labels and executors are validated like a workload's", async () => {
+  test("an agent's hello labels and executors are validated like a workload's", async () => {
     await scratchControlPlane(async (c, address) => {
       const node = new AgentGatewayClient(address, credentials.createInsecure());
       try {

@@ -1,5 +1,6 @@
 /** The ctl side of the ControlPlane API: a grpc-js client with deadlines and clear errors. */
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { CHANNEL_OPTIONS } from "../src/agent/credentials.js";
 import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
 import { InputError } from "./manifest.js";
 
@@ -43,9 +44,7 @@ export class Ctl {
       if (token) md.set("authorization", `Bearer ${token}`);
       cb(null, md);
     });
-    this.client = new ControlPlaneClient(address, credentials.combineChannelCredentials(credentials.createSsl(Buffer.from(security.caPem)), perCall), {
-      "grpc.ssl_target_name_override": "tessera-control",
-    });
+    this.client = new ControlPlaneClient(address, credentials.combineChannelCredentials(credentials.createSsl(Buffer.from(security.caPem)), perCall), CHANNEL_OPTIONS);
   }
 
   close(): void {

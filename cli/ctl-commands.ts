@@ -1,5 +1,4 @@
 /** `tessera ctl`: the CLI over the ControlPlane API. Parses, calls, renders; decides nothing. */
-import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { Command, Option, UsageError } from "clipanion";
 import type { ClientReadableStream } from "@grpc/grpc-js";
@@ -7,7 +6,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse, TokenKind } from "../src/gen/tessera/v1/control_plane.js";
 import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
 import { Ctl, RemoteError } from "./client.js";
-import { defaultControl, localFile } from "./defaults.js";
+import { defaultControl, localFile, readTrimmed } from "./defaults.js";
 import { readManifests, toProtoJson } from "./manifest.js";
 import { TesseraCommand } from "./base.js";
 import { age, renderTable } from "./table.js";
@@ -22,11 +21,10 @@ abstract class CtlCommand extends TesseraCommand {
   abstract runWith(ctl: Ctl): Promise<number | void>;
 
   async run(): Promise<number | void> {
-    const read = (path: string | undefined) => (path ? readFileSync(path, "utf8").trim() : undefined);
     const ctl = new Ctl(this.control ?? defaultControl(), {
       insecure: this.insecure,
-      token: this.token ?? (process.env.TESSERA_TOKEN || read(localFile("admin-token"))),
-      caPem: read(this.caFile ?? localFile("pki", "ca.pem")),
+      token: this.token ?? (process.env.TESSERA_TOKEN || readTrimmed(localFile("admin-token"))),
+      caPem: readTrimmed(this.caFile ?? localFile("pki", "ca.pem")),
     });
     try {
       return await this.runWith(ctl);

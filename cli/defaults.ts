@@ -1,5 +1,5 @@
 /** Where things are when no flag says otherwise. */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -14,6 +14,11 @@ export function defaultDataDir(): string {
 export function localFile(...parts: string[]): string | undefined {
   const path = join(defaultDataDir(), ...parts);
   return existsSync(path) ? path : undefined;
+}
+
+/** A small text file (token, certificate) without its trailing newline; undefined for no path. */
+export function readTrimmed(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : readFileSync(path, "utf8").trim();
 }
 
 export function defaultControl(): string {

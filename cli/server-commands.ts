@@ -17,7 +17,7 @@ import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import pkg from "../package.json";
-import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile } from "./defaults.js";
+import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
@@ -247,16 +247,15 @@ export class AgentCommand extends TesseraCommand {
     const control = pick(this.control, cfg, "control", defaultControl());
     const agentDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
     const insecure = pick(this.insecure, cfg, "insecure", false);
-    const read = (path: string | undefined) => (path ? readFileSync(path, "utf8").trim() : undefined);
     const caFile = this.caFile ?? (cfg["ca-file"] as string | undefined) ?? localFile("pki", "ca.pem");
     const agent = new Agent({
       control,
       credentials: insecure
         ? undefined
         : new NodeCredentials(agentDir, name, control, {
-            caPem: read(caFile),
+            caPem: readTrimmed(caFile),
             caHash: this.caHash ?? (cfg["ca-hash"] as string | undefined),
-            joinToken: this.joinToken ?? (cfg["join-token"] as string | undefined) ?? read(localFile("join-token")),
+            joinToken: this.joinToken ?? (cfg["join-token"] as string | undefined) ?? readTrimmed(localFile("join-token")),
           }),
       node: name,
       executor,
@@ -286,7 +285,6 @@ export class DevCommand extends TesseraCommand {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
     const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });
-    const read = (file: string) => readFileSync(join(dataDir, file), "utf8").trim();
     const agentLog = log.with({ component: "agent", node: this.name });
     const agent = new Agent({
       control: cp.address,
@@ -296,7 +294,7 @@ export class DevCommand extends TesseraCommand {
       log: agentLog,
       labels: {},
       capacity: detectCapacity(false, undefined, undefined),
-      credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: read("pki/ca.pem"), joinToken: read("join-token") }),
+      credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
     const code = await runAgent(agent, agentLog, true);

@@ -87,9 +87,7 @@ export class NodeCredentials {
   async enroll(current: Identity | undefined): Promise<Identity> {
     const caPem = current?.caPem ?? (await this.trustedCa());
     if (!current && !this.settings.joinToken) throw new Error(`node ${this.node} has no certificate yet: give --join-token (from the control plane's data dir, join-token)`);
-    const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
-    const publicKeyPem = x509.PemConverter.encode(await crypto.subtle.exportKey("spki", keys.publicKey), "PUBLIC KEY");
-    const keyPem = x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
+    const { keyPem, publicKeyPem } = await generateNodeKey();
     const creds = current ? credentials.createSsl(Buffer.from(caPem), Buffer.from(current.keyPem), Buffer.from(current.certPem)) : credentials.createSsl(Buffer.from(caPem));
     const client = new EnrollmentClient(this.control, creds, CHANNEL_OPTIONS);
     const md = new Metadata();
@@ -122,6 +120,15 @@ export class NodeCredentials {
       client.close();
     }
   }
+}
+
+/** A fresh key pair for a node: the private key stays on the node, the public key is sent to be certified. */
+export async function generateNodeKey(): Promise<{ keyPem: string; publicKeyPem: string }> {
+  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  return {
+    keyPem: x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY"),
+    publicKeyPem: x509.PemConverter.encode(await crypto.subtle.exportKey("spki", keys.publicKey), "PUBLIC KEY"),
+  };
 }
 
 /** Channel credentials for an identity: mTLS against the control plane's CA. */

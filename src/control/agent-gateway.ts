@@ -8,7 +8,7 @@ import type { Effect } from "../core/effects.js";
 import { isReportedState } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
 import { describeRejection } from "../core/rejections.js";
-import { EXECUTOR_KINDS, validateLabels, validateName } from "../core/validate.js";
+import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
@@ -147,12 +147,7 @@ export class AgentGateway {
       if (node === undefined) {
         if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
         const hello = payload.value;
-        const problem =
-          validateName(hello.node, "hello.node") ??
-          validateLabels(hello.labels, "hello.labels")[0] ??
-          (hello.executors.length > 0 && hello.executors.every((e) => (EXECUTOR_KINDS as readonly string[]).includes(e))
-            ? undefined
-            : ({ kind: "InvalidArgument", field: "hello.executors", expected: `one or more of ${EXECUTOR_KINDS.join(", ")}, got ${JSON.stringify(hello.executors)}` } as const));
+        const problem = validateName(hello.node, "hello.node") ?? validateLabels(hello.labels, "hello.labels")[0] ?? validateExecutors(hello.executors, "hello.executors");
         if (problem) return refuse(describeRejection(problem));
         if (identity) {
           const who = await identity;

@@ -53,6 +53,12 @@ export function validateLabels(labels: Record<string, string>, field: string): R
 /** The executor kinds an agent may offer. */
 export const EXECUTOR_KINDS = ["process", "docker", "simulated"] as const;
 
+/** Refuses an agent's executor list unless it names one or more known kinds. */
+export function validateExecutors(executors: string[], field: string): Rejection | undefined {
+  const known = executors.length > 0 && executors.every((e) => (EXECUTOR_KINDS as readonly string[]).includes(e));
+  return known ? undefined : invalid(field, `one or more of ${EXECUTOR_KINDS.join(", ")}, got ${JSON.stringify(executors)}`);
+}
+
 /** Returns the first problem with a workload name, or undefined. */
 export function validateName(name: string, field = "name"): Rejection | undefined {
   if (name.length === 0) return invalid(field, "a non-empty name");

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS, NodeCredentials } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS, generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
 import { Pki } from "../../src/control/security/pki.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
@@ -177,8 +177,7 @@ describe("agents and enrollment", () => {
 
     // An expired certificate for node-a, signed by the right CA.
     const pki = await Pki.open(dir, []);
-    const { generateKeyPair } = await import("./authz-keys.js");
-    const keys = await generateKeyPair();
+    const keys = await generateNodeKey();
     const old = await pki.issue("CN=node-a", ["node-a"], 86_400_000, "client", keys.publicKeyPem, Date.now() - 3 * 86_400_000);
     expect(await hello(credentials.createSsl(ca, Buffer.from(keys.keyPem), Buffer.from(old.certPem)), "node-a")).toBe(status.UNAUTHENTICATED);
 

@@ -37,7 +37,7 @@ import {
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as x509 from "@peculiar/x509";
 import fc from "fast-check";
-import { channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS, channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import type { Logger } from "../../src/core/logger.js";
 import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateName } from "../../src/core/validate.js";
@@ -83,7 +83,7 @@ const DEADLINE_MS = 3_000;
 const HOLD_MS = 400;
 /** The server's grpc.max_receive_message_length and max_send_message_length. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-const TLS_OPTIONS = { "grpc.ssl_target_name_override": "tessera-control" };
+
 /** The node the enrolled test agent speaks for. */
 const AGENT = "fz-agent";
 /** A workload that exists throughout; its nodeSelector matches no node, so it never changes by itself. */
@@ -138,14 +138,14 @@ beforeAll(async () => {
   controlDir = join(dir, "control");
   cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: controlDir, log, tickMs: 100 });
   caPem = readFileSync(join(controlDir, "pki", "ca.pem"));
-  admin = track(new Client(cp.address, adminCredentials(), TLS_OPTIONS));
-  typed = track(new ControlPlaneClient(cp.address, adminCredentials(), TLS_OPTIONS));
-  anonymous = track(new Client(cp.address, credentials.createSsl(caPem), TLS_OPTIONS));
+  admin = track(new Client(cp.address, adminCredentials(), CHANNEL_OPTIONS));
+  typed = track(new ControlPlaneClient(cp.address, adminCredentials(), CHANNEL_OPTIONS));
+  anonymous = track(new Client(cp.address, credentials.createSsl(caPem), CHANNEL_OPTIONS));
   // The agent enrolls as a real one does: join token in, node certificate out.
   const id = await new NodeCredentials(join(dir, "agent"), AGENT, cp.address, { caPem: caPem.toString(), joinToken: tokenOf("join") }).ensure(Date.now());
   nodeCreds = channelCredentials(id);
-  agentRaw = track(new Client(cp.address, nodeCreds, TLS_OPTIONS));
-  agent = track(new AgentGatewayClient(cp.address, nodeCreds, TLS_OPTIONS));
+  agentRaw = track(new Client(cp.address, nodeCreds, CHANNEL_OPTIONS));
+  agent = track(new AgentGatewayClient(cp.address, nodeCreds, CHANNEL_OPTIONS));
   const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
   publicKeyPem = x509.PemConverter.encode(await crypto.subtle.exportKey("spki", keys.publicKey), "PUBLIC KEY");
   const kept = await ask<unknown>((md, o, cb) => typed.applyWorkload({ workload: keepWorkload() }, md, o, cb));

@@ -3,6 +3,7 @@
  * temporary data dirs, runs ctl commands, polls with deadlines, and stops what it started.
  */
 import { type ChannelCredentials, type ChannelOptions, credentials, Metadata } from "@grpc/grpc-js";
+import { CHANNEL_OPTIONS } from "../../src/agent/credentials.js";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -134,7 +135,7 @@ export function adminChannel(controlDir: string): { creds: ChannelCredentials; o
   });
   return {
     creds: credentials.combineChannelCredentials(credentials.createSsl(readFileSync(join(controlDir, "pki", "ca.pem"))), perCall),
-    options: { "grpc.ssl_target_name_override": "tessera-control" },
+    options: CHANNEL_OPTIONS,
   };
 }
 

@@ -4,7 +4,6 @@
  * nodes (subject CN = node name). Files are written with mode 0600.
  */
 import "reflect-metadata";
-import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -47,11 +46,6 @@ async function exportKey(key: CryptoKey): Promise<string> {
 
 async function importKey(pem: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), ALG, true, ["sign"]);
-}
-
-/** `sha256:<hex>` of the CA certificate's DER: what `--ca-hash` pins. */
-export function caHash(caPem: string): string {
-  return `sha256:${createHash("sha256").update(Buffer.from(new x509.X509Certificate(caPem).rawData)).digest("hex")}`;
 }
 
 export class Pki {

@@ -130,13 +130,15 @@ export class Agent {
     this.connect();
   }
 
-  /** Enrolls, waiting out a control plane that is not reachable yet; a refusal is final. */
+  /** Enrolls, waiting out a control plane that is not reachable or not answering yet; a refusal is final. */
   private async enrollWhenReachable(creds: NodeCredentials): Promise<Identity> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await creds.ensure(Date.now());
       } catch (err) {
-        if ((err as { code?: number }).code !== status.UNAVAILABLE || this.closed) throw err;
+        const code = (err as { code?: number }).code;
+        // Unreachable, or too busy to answer in time (a fleet enrolling at once): try again.
+        if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || this.closed) throw err;
         const delay = Math.min(this.opts.maxReconnectMs ?? 10_000, (this.opts.reconnectMs ?? 250) * 2 ** attempt);
         this.opts.log.warn("control plane unreachable; retrying enrollment", { inMs: delay });
         await Bun.sleep(delay);

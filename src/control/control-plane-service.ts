@@ -7,7 +7,7 @@ import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWri
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
-import type { ClusterState, Instance } from "../core/model.js";
+import { type ClusterState, type Instance, instancesOfWorkload } from "../core/model.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import type { Rejection } from "../core/rejections.js";
@@ -70,7 +70,7 @@ function byName(a: Instance, b: Instance): number {
 export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
   const { writer, store, gateway, hub, policy, log } = deps;
   const state = writer.state;
-  const instancesOf = (workload: string): Instance[] => [...state.instances.values()].filter((i) => i.workload === workload).sort(byName);
+  const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
 
   const finish = (method: string, started: number, code: status, details?: string) => {
     const seconds = (performance.now() - started) / 1000;

@@ -122,6 +122,8 @@ export interface NodeRecord {
 export interface ClusterState {
   workloads: Map<string, Workload>;
   instances: Map<string, Instance>;
+  /** Instance ids of each workload: an index over `instances`, kept by putInstance and dropInstance. */
+  instancesByWorkload: Map<string, Set<string>>;
   nodes: Map<string, NodeRecord>;
   /** Next instance sequence number; makes instance ids unique without randomness. */
   nextInstanceSeq: number;
@@ -137,7 +139,27 @@ export function crashKey(workload: string, node: string): string {
 }
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map() };
+}
+
+/** Adds (or replaces) an instance and indexes it under its workload. */
+export function putInstance(state: ClusterState, inst: Instance): void {
+  state.instances.set(inst.id, inst);
+  let ids = state.instancesByWorkload.get(inst.workload);
+  if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
+  ids.add(inst.id);
+}
+
+function dropInstance(state: ClusterState, inst: Instance): void {
+  state.instances.delete(inst.id);
+  const ids = state.instancesByWorkload.get(inst.workload);
+  ids?.delete(inst.id);
+  if (ids?.size === 0) state.instancesByWorkload.delete(inst.workload);
+}
+
+/** A workload's instances, without visiting the others'. */
+export function instancesOfWorkload(state: ClusterState, workload: string): Instance[] {
+  return [...(state.instancesByWorkload.get(workload) ?? [])].map((id) => state.instances.get(id)!);
 }
 
 /** Version of the event schema written to the log. Bump it when an event's shape changes. */
@@ -235,7 +257,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   },
   InstanceCreated(state, e) {
     state.nextInstanceSeq = Math.max(state.nextInstanceSeq, instanceSeq(e.id) + 1);
-    state.instances.set(e.id, {
+    putInstance(state, {
       id: e.id,
       name: instanceName(e.workload, e.index),
       workload: e.workload,
@@ -296,8 +318,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     inst.passing = e.passing ? [...others, e.check].sort() : others;
   },
   InstanceRemoved(state, e) {
-    must(state.instances, e.id, "instance");
-    state.instances.delete(e.id);
+    dropInstance(state, must(state.instances, e.id, "instance"));
   },
   NodeConnected(state, e) {
     const prior = state.nodes.get(e.name);

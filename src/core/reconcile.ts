@@ -197,7 +197,10 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
     slot.push(inst);
   }
   const isOutdated = (i: Instance) =>
-    i.generation < workload.templateGeneration || instanceSeq(i.id) < workload.restartSeq || (i.node !== null && state.nodes.get(i.node)?.draining === true);
+    i.generation < workload.templateGeneration ||
+    // restartSeq 0 (never restarted) is the common case: skip parsing the id.
+    (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
+    (i.node !== null && state.nodes.get(i.node)?.draining === true);
   let available = 0;
   // Only Ready copies count as available: a rollout or drain waits for its replacements' checks.
   for (const slot of slots.values()) if (slot.some(isReady)) available++;

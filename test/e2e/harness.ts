@@ -11,7 +11,8 @@ import { join } from "node:path";
 /** End-to-end tests start real processes: each file gives its tests this much (bun's default is 5 s). */
 export const E2E_TIMEOUT_MS = 30_000;
 
-export const BINARY = join(import.meta.dir, "..", "..", "dist", "tessera");
+/** The executable under test: dist/tessera, or $TESSERA_BINARY (another build, or a wrapper that profiles). */
+export const BINARY = process.env.TESSERA_BINARY ?? join(import.meta.dir, "..", "..", "dist", "tessera");
 
 export function requireBinary(): void {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`make build\` (make test does) first`);
@@ -89,11 +90,12 @@ export class Harness {
     return server;
   }
 
-  /** Starts a control plane (on a free loopback port unless `listen` is given); resolves with its address. */
-  async startControl(listen = "127.0.0.1:0"): Promise<{ server: Server; address: string }> {
-    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control"), "--metrics-listen", "127.0.0.1:0"]);
+  /** Starts a control plane (on a free loopback port unless `listen` is given); resolves with its addresses. */
+  async startControl(listen = "127.0.0.1:0", env: Record<string, string> = {}): Promise<{ server: Server; address: string; metricsAddress: string }> {
+    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control"), "--metrics-listen", "127.0.0.1:0"], env);
     const line = await server.waitForLog((l) => l.msg === "control plane listening");
-    return { server, address: String(line.address) };
+    const http = await server.waitForLog((l) => l.msg === "http listening");
+    return { server, address: String(line.address), metricsAddress: String(http.address) };
   }
 
   /** Runs `tessera ARGS...` to completion. */

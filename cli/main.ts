@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-/** Entry point of the one `tessera` binary: control, agent, ctl, dev and version modes. */
+/** Entry point of the one `tessera` binary: control, agent, ctl, dev, replay, sim and version modes. */
 import { Builtins, Cli } from "clipanion";
 import { hoistCtlOptions } from "./argv.js";
 import {
@@ -23,6 +23,7 @@ import {
 } from "./ctl-commands.js";
 import { CompletionCommand } from "./completion-command.js";
 import { ReplayCommand } from "./replay-command.js";
+import { SimCommand } from "./sim-command.js";
 import { AgentCommand, ControlCommand, DevCommand, VERSION, VersionCommand } from "./server-commands.js";
 
 const cli = new Cli({
@@ -53,6 +54,7 @@ for (const command of [
   TokenRotateCommand,
   TokenCreateCommand,
   ReplayCommand,
+  SimCommand,
   CompletionCommand,
   VersionCommand,
   Builtins.HelpCommand,

@@ -38,15 +38,21 @@ export function parseWorkload(json: unknown, source: string): Workload {
   }
 }
 
-/** Every workload in one manifest's text. */
-export function parseManifestText(text: string, source: string, format: "json" | "yaml" | "guess"): Workload[] {
-  let docs: unknown;
+type Format = "json" | "yaml" | "guess";
+
+/** The value of a JSON or YAML text; "guess" takes it for JSON when it starts with { or [. */
+export function parseDocument(text: string, source: string, format: Format): unknown {
   const tryJson = format === "json" || (format === "guess" && /^\s*[[{]/.test(text));
   try {
-    docs = tryJson ? JSON.parse(text) : Bun.YAML.parse(text);
+    return tryJson ? JSON.parse(text) : Bun.YAML.parse(text);
   } catch (err) {
     throw new InputError(`${source}: not valid ${tryJson ? "JSON" : "YAML"}: ${(err as Error).message}`);
   }
+}
+
+/** Every workload in one manifest's text. */
+export function parseManifestText(text: string, source: string, format: Format): Workload[] {
+  const docs = parseDocument(text, source, format);
   const items = (Array.isArray(docs) ? docs.flat() : [docs]).filter((d) => d !== null && d !== undefined);
   if (items.length === 0) throw new InputError(`${source}: no workloads in it`);
   return items.map((item, i) => parseWorkload(item, items.length > 1 ? `${source} (workload ${i + 1})` : source));
@@ -54,22 +60,37 @@ export function parseManifestText(text: string, source: string, format: "json" |
 
 const EXTENSIONS: Record<string, "json" | "yaml"> = { ".json": "json", ".yaml": "yaml", ".yml": "yaml" };
 
+/** Reads `-f FILE|-` (stdin): its text, its name for errors, and its format by extension. */
+export function readInput(path: string): { text: string; source: string; format: Format } {
+  if (path === "-") return { text: readFileSync(0, "utf8"), source: "<stdin>", format: "guess" };
+  try {
+    return { text: readFileSync(path, "utf8"), source: path, format: EXTENSIONS[extname(path)] ?? "guess" };
+  } catch (err) {
+    throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+}
+
 /** Reads `-f FILE|DIR|-`: a file, every .json/.yaml/.yml file of a directory (sorted), or stdin. */
 export function readManifests(path: string): Workload[] {
-  if (path === "-") return parseManifestText(readFileSync(0, "utf8"), "<stdin>", "guess");
   let files: string[];
   try {
-    files = statSync(path).isDirectory()
-      ? readdirSync(path)
-          .filter((f) => extname(f) in EXTENSIONS)
-          .sort()
-          .map((f) => join(path, f))
-      : [path];
+    files =
+      path === "-"
+        ? [path]
+        : statSync(path).isDirectory()
+          ? readdirSync(path)
+              .filter((f) => extname(f) in EXTENSIONS)
+              .sort()
+              .map((f) => join(path, f))
+          : [path];
   } catch (err) {
     throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
   }
   if (files.length === 0) throw new InputError(`${path}: no .json, .yaml or .yml files in it`);
-  const all = files.flatMap((f) => parseManifestText(readFileSync(f, "utf8"), f, EXTENSIONS[extname(f)] ?? "guess"));
+  const all = files.flatMap((f) => {
+    const input = readInput(f);
+    return parseManifestText(input.text, input.source, input.format);
+  });
   const seen = new Set<string>();
   for (const w of all) {
     if (seen.has(w.name)) throw new InputError(`${path}: workload "${w.name}" is declared twice`);

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Command } from "../../src/core/decide.js";
 import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile.js";
-import { Sim, type SimNode } from "../properties/sim.js";
+import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
 import { spec } from "./fixtures.js";
 
 const node = (name: string, cpu = 4000, mem = 4096, labels: Record<string, string> = {}): SimNode => ({

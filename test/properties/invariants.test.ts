@@ -9,10 +9,12 @@ import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, transition } from "../../src/core/instance-machine.js";
 import { type ClusterState, countsAgainstSurge, holdsNode, isReady, replay } from "../../src/core/model.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
+import { simulate } from "../../src/core/sim-run.js";
+import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { spec } from "../core/fixtures.js";
-import { Sim, type SimNode } from "./sim.js";
+import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -299,6 +301,56 @@ describe("readiness checks and the disruption budget", () => {
         expect(old.length).toBeGreaterThanOrEqual(floor);
       }),
       params,
+    );
+  });
+});
+
+/** `tessera sim` scenarios as a user writes them: groups, a workload mix, failures within a minute. */
+const scenarioArb = fc
+  .record({
+    fleet: fc.array(fc.record({ count: fc.integer({ min: 1, max: 3 }), node: nodeArb }), { minLength: 1, maxLength: 3 }),
+    workloads: fc.array(fc.record({ count: fc.integer({ min: 1, max: 2 }), w: workloadArb }), { minLength: 1, maxLength: 3 }),
+    failures: fc.array(
+      fc.record({ second: fc.integer({ min: 0, max: 60 }), kind: fc.constantFrom("kill", "restore", "crash"), group: fc.nat(), count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), pick: fc.nat() }),
+      { maxLength: 4 },
+    ),
+  })
+  .map(({ fleet, workloads, failures }) => {
+    const groups = fleet.map(({ count, node }, i) => ({ name: `g${i}`, count, cpu_millis: node.cpu, memory_mb: node.mem, labels: { zone: node.zone } }));
+    const mix = workloads.map(({ count, w }, i) => ({
+      name: `w${i}`,
+      count,
+      replicas: w.replicas,
+      resources: { cpu_millis: w.cpu, memory_mb: w.mem },
+      node_selector: w.zone ? { zone: w.zone } : {},
+    }));
+    const replicas = mix.flatMap((m) => workloadNames(m).flatMap((name) => Array.from({ length: m.replicas }, (_, k) => `${name}-${k}`)));
+    const events = failures.flatMap((f) => {
+      const at = `${f.second}s`;
+      if (f.kind === "crash") return replicas.length === 0 ? [] : [{ at, crash: replicas[f.pick % replicas.length]! }];
+      const g = groups[f.group % groups.length]!;
+      return [{ at, [f.kind]: f.count === undefined ? { group: g.name } : { group: g.name, count: Math.min(f.count, g.count) } }];
+    });
+    return { fleet: groups, workloads: mix, failures: events };
+  });
+
+describe("tessera sim over random scenarios", () => {
+  test("no node ends over capacity; every desired replica ends placed or unschedulable", () => {
+    fc.assert(
+      fc.property(scenarioArb, (doc) => {
+        const parsed = parseScenario(doc);
+        if ("problems" in parsed) throw new Error(`refused: ${JSON.stringify(parsed.problems)}`);
+        for (const r of simulate(parsed.scenario).strategies) {
+          for (const n of r.nodes) {
+            expect(n.cpuMillis.used).toBeLessThanOrEqual(n.cpuMillis.capacity);
+            expect(n.memoryMb.used).toBeLessThanOrEqual(n.memoryMb.capacity);
+          }
+          expect(r.placed + r.unschedulable).toBe(r.desired);
+          expect(r.pending.reduce((n, p) => n + p.replicas, 0)).toBe(r.unschedulable);
+        }
+      }),
+      // Each run simulates two fleets for a minute or two of ticks: fewer runs keep it fast.
+      { ...params, numRuns: Math.ceil(RUNS / 4) },
     );
   });
 });

@@ -1,14 +1,15 @@
 /**
- * A simulated fleet around the pure core, for property tests and golden logs: agents that
- * answer every effect at once (or never, when their node is dead), a clock that only moves
- * when told, and a record of every turn and event.
+ * A simulated fleet around the pure core: agents that answer every effect at once (or never,
+ * when their node is dead), a clock that only moves when told, and a record of every turn and
+ * event. PURE (no I/O, no real clock). `tessera sim` compares placement strategies with it;
+ * property tests and golden logs drive it too, so they hold the same driver to account.
  */
-import type { Command } from "../../src/core/decide.js";
-import type { Effect } from "../../src/core/effects.js";
-import type { Capacity, ClusterEvent, ClusterState } from "../../src/core/model.js";
-import { emptyState } from "../../src/core/model.js";
-import { DEFAULT_POLICY, type Plan, type Policy } from "../../src/core/reconcile.js";
-import { runTurn, type TurnResult } from "../../src/core/turn.js";
+import type { Command } from "./decide.js";
+import type { Effect } from "./effects.js";
+import type { Capacity, ClusterEvent, ClusterState } from "./model.js";
+import { emptyState } from "./model.js";
+import { DEFAULT_POLICY, type Plan, type Policy } from "./reconcile.js";
+import { runTurn, type TurnResult } from "./turn.js";
 
 export interface SimNode {
   name: string;
@@ -22,7 +23,6 @@ export interface RecordedTurn {
   reconcile: boolean;
   commands: Command[];
 }
-
 
 export class Sim {
   readonly state: ClusterState = emptyState();
@@ -46,6 +46,8 @@ export class Sim {
   constructor(
     readonly policy: Policy = DEFAULT_POLICY,
     start = 1_000_000,
+    /** Keep turns, events and plans; off for long runs, where they would grow with every tick. */
+    private readonly record = true,
   ) {
     this.now = start;
   }
@@ -54,10 +56,12 @@ export class Sim {
   turn(commands: Command[] = [], reconcile = true): TurnResult {
     const all = [...this.inbox, ...commands];
     this.inbox = [];
-    this.turns.push({ now: this.now, reconcile, commands: structuredClone(all) });
+    if (this.record) this.turns.push({ now: this.now, reconcile, commands: structuredClone(all) });
     const result = runTurn(this.state, all, this.now, this.policy, reconcile);
-    this.events.push(...result.events);
-    if (result.plan) this.plans.push(result.plan);
+    if (this.record) {
+      this.events.push(...result.events);
+      if (result.plan) this.plans.push(result.plan);
+    }
     this.onTurn(result, this);
     this.deliver(result.effects);
     return result;

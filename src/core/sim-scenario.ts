@@ -1,0 +1,269 @@
+/**
+ * The input of `tessera sim`: a fleet, a workload mix and a failure schedule, read from a
+ * parsed JSON or YAML document. PURE. Every refusal names the field path and what was
+ * expected (`fleet[0].count: expected a positive integer, got -3`), like validate.ts does
+ * for manifests; keys are snake_case, as in manifests and their error messages.
+ */
+import { DURATION_EXPECTED, parseDurationMs } from "./duration.js";
+import type { Capacity } from "./model.js";
+import type { Rejection } from "./rejections.js";
+import { SPEC_DEFAULTS } from "./spec.js";
+import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateLabels, validateName } from "./validate.js";
+
+/**
+ * Bounds on one run's work: every simulated second is one writer turn with a heartbeat per node
+ * and a reconcile pass over every instance, for each strategy. A fleet of 1,000 nodes with
+ * 10,000 replicas simulates about 15 s per second of real time, per strategy.
+ */
+export const MAX_SIM_NODES = 1_000;
+export const MAX_SIM_REPLICAS = 10_000;
+export const MAX_SIM_DURATION_MS = 3_600_000;
+/** Without a `duration`, the run lasts this long after the last failure (or the start). */
+export const SETTLE_AFTER_MS = 60_000;
+
+export interface NodeGroup {
+  /** Its nodes are `<name>-0`, `<name>-1`, … */
+  name: string;
+  count: number;
+  capacity: Capacity;
+  labels: Record<string, string>;
+}
+
+export interface WorkloadMix {
+  /** The workload's name, or with `count` above 1 the prefix of `<name>-0`, `<name>-1`, … */
+  name: string;
+  count: number;
+  replicas: number;
+  resources: Capacity;
+  nodeSelector: Record<string, string>;
+}
+
+/** Nodes named outright, or `count` of a group's nodes (all of them when count is unset). */
+export type NodeSelection = { nodes: string[] } | { group: string; count?: number };
+
+export type Failure =
+  /** The agents stop answering (a crash or a network cut); their instances keep running. */
+  | { at: number; kill: NodeSelection }
+  /** Dead nodes' agents come back and reconnect. */
+  | { at: number; restore: NodeSelection }
+  /** The running copy of a replica (`web-0`) exits with code 1. */
+  | { at: number; crash: string };
+
+export interface Scenario {
+  fleet: NodeGroup[];
+  workloads: WorkloadMix[];
+  /** Sorted by time; events at the same time keep the file's order. */
+  failures: Failure[];
+  durationMs: number;
+}
+
+export type ScenarioResult = { scenario: Scenario } | { problems: Rejection[] };
+
+/** The names a workload mix expands to. */
+export function workloadNames(w: Pick<WorkloadMix, "name" | "count">): string[] {
+  return w.count === 1 ? [w.name] : Array.from({ length: w.count }, (_, i) => `${w.name}-${i}`);
+}
+
+export function nodeNames(g: Pick<NodeGroup, "name" | "count">): string[] {
+  return Array.from({ length: g.count }, (_, i) => `${g.name}-${i}`);
+}
+
+/** A value as a refusal quotes it. */
+function show(v: unknown): string {
+  if (v === undefined || v === null) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "an object";
+  return JSON.stringify(v);
+}
+
+/** Collects refusals while reading a document; each reader returns undefined for a bad value. */
+class Reader {
+  readonly problems: Rejection[] = [];
+
+  refuse(field: string, expected: string): undefined {
+    this.problems.push({ kind: "InvalidArgument", field, expected });
+    return undefined;
+  }
+
+  /** An object with only the given keys (a typo is refused, not ignored). */
+  object(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> | undefined {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.refuse(field, `an object with ${keys.join(", ")}, got ${show(v)}`);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!keys.includes(k)) this.refuse(`${field}.${k}`, `one of the fields ${keys.join(", ")} (unknown field)`);
+    return o;
+  }
+
+  list(v: unknown, field: string, what: string): unknown[] | undefined {
+    return Array.isArray(v) ? v : this.refuse(field, `a list of ${what}, got ${show(v)}`);
+  }
+
+  integer(v: unknown, field: string, min: number, max: number): number | undefined {
+    const what = min === 1 ? "a positive integer" : "a non-negative integer";
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) return this.refuse(field, `${what}, got ${show(v)}`);
+    if (v > max) return this.refuse(field, `at most ${max}, got ${v}`);
+    return v;
+  }
+
+  name(v: unknown, field: string): string | undefined {
+    if (typeof v !== "string") return this.refuse(field, `a name, got ${show(v)}`);
+    const problem = validateName(v, field);
+    if (problem) this.problems.push(problem);
+    return problem ? undefined : v;
+  }
+
+  /** A label map (or node selector); unset means none. */
+  labels(v: unknown, field: string): Record<string, string> | undefined {
+    if (v === undefined) return {};
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.refuse(field, `a map of labels (key: value), got ${show(v)}`);
+    const out: Record<string, string> = {};
+    let valid = true;
+    for (const [k, value] of Object.entries(v)) {
+      if (typeof value === "string") out[k] = value;
+      else valid = this.refuse(`${field}.${k}`, `a string value, got ${show(value)}`) ?? false;
+    }
+    const problems = validateLabels(out, field);
+    this.problems.push(...problems);
+    return valid && problems.length === 0 ? out : undefined;
+  }
+
+  duration(v: unknown, field: string): number | undefined {
+    const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
+    if (ms === undefined) return this.refuse(field, `${DURATION_EXPECTED}, got ${show(v)}`);
+    if (ms > MAX_SIM_DURATION_MS) return this.refuse(field, `at most ${MAX_SIM_DURATION_MS / 60_000}m, got ${v}`);
+    return ms;
+  }
+}
+
+const SCENARIO_KEYS = ["fleet", "workloads", "failures", "duration"] as const;
+const GROUP_KEYS = ["name", "count", "cpu_millis", "memory_mb", "labels"] as const;
+const WORKLOAD_KEYS = ["name", "count", "replicas", "resources", "node_selector"] as const;
+const RESOURCE_KEYS = ["cpu_millis", "memory_mb"] as const;
+const FAILURE_KEYS = ["at", "kill", "restore", "crash"] as const;
+const SELECTION_KEYS = ["nodes", "group", "count"] as const;
+
+/** Reads a scenario from a parsed document; every problem is reported, not just the first. */
+export function parseScenario(doc: unknown): ScenarioResult {
+  const r = new Reader();
+  const root = r.object(doc, "scenario", SCENARIO_KEYS);
+  if (root === undefined) return { problems: r.problems };
+
+  const fleet: NodeGroup[] = [];
+  const nodes = new Set<string>();
+  const groups = r.list(root.fleet, "fleet", "node groups (name, count, cpu_millis, memory_mb, labels)") ?? [];
+  if (Array.isArray(root.fleet) && groups.length === 0) r.refuse("fleet", "at least one node group");
+  groups.forEach((g, i) => {
+    const field = `fleet[${i}]`;
+    const o = r.object(g, field, GROUP_KEYS);
+    if (o === undefined) return;
+    const name = r.name(o.name, `${field}.name`);
+    const count = r.integer(o.count, `${field}.count`, 1, MAX_SIM_NODES);
+    const cpuMillis = r.integer(o.cpu_millis, `${field}.cpu_millis`, 1, MAX_CPU_MILLIS);
+    const memoryMb = r.integer(o.memory_mb, `${field}.memory_mb`, 1, MAX_MEMORY_MB);
+    const labels = r.labels(o.labels, `${field}.labels`);
+    if (name === undefined || count === undefined || cpuMillis === undefined || memoryMb === undefined || labels === undefined) return;
+    if (fleet.some((f) => f.name === name)) {
+      r.refuse(`${field}.name`, `a name not used by another group, got "${name}" twice`);
+      return;
+    }
+    // Names are checked as DNS labels, so `<group>-<index>` cannot collide across groups.
+    const last = nodeNames({ name, count }).at(-1)!;
+    const tooLong = validateName(last, `${field}.name`);
+    if (tooLong) r.problems.push(tooLong);
+    else fleet.push({ name, count, capacity: { cpuMillis, memoryMb }, labels });
+    for (const n of nodeNames({ name, count })) nodes.add(n);
+  });
+  const totalNodes = fleet.reduce((n, g) => n + g.count, 0);
+  if (totalNodes > MAX_SIM_NODES) r.refuse("fleet", `at most ${MAX_SIM_NODES} nodes in all, got ${totalNodes}`);
+
+  const workloads: WorkloadMix[] = [];
+  const replicaOf = new Set<string>();
+  const taken = new Set<string>();
+  const mixes = r.list(root.workloads, "workloads", "workloads (name, count, replicas, resources, node_selector)") ?? [];
+  if (Array.isArray(root.workloads) && mixes.length === 0) r.refuse("workloads", "at least one workload");
+  mixes.forEach((w, i) => {
+    const field = `workloads[${i}]`;
+    const o = r.object(w, field, WORKLOAD_KEYS);
+    if (o === undefined) return;
+    const name = r.name(o.name, `${field}.name`);
+    const count = o.count === undefined ? 1 : r.integer(o.count, `${field}.count`, 1, MAX_SIM_REPLICAS);
+    const replicas = o.replicas === undefined ? 1 : r.integer(o.replicas, `${field}.replicas`, 0, MAX_REPLICAS);
+    const res = o.resources === undefined ? {} : r.object(o.resources, `${field}.resources`, RESOURCE_KEYS);
+    // Unset resources take the manifest defaults, so a scenario means what the same manifest would.
+    const cpuMillis = res?.cpu_millis === undefined ? SPEC_DEFAULTS.cpuMillis : r.integer(res.cpu_millis, `${field}.resources.cpu_millis`, 1, MAX_CPU_MILLIS);
+    const memoryMb = res?.memory_mb === undefined ? SPEC_DEFAULTS.memoryMb : r.integer(res.memory_mb, `${field}.resources.memory_mb`, 1, MAX_MEMORY_MB);
+    const nodeSelector = r.labels(o.node_selector, `${field}.node_selector`);
+    if (name === undefined || count === undefined || replicas === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
+    const names = workloadNames({ name, count });
+    const twice = names.find((n) => taken.has(n));
+    if (twice !== undefined) {
+      r.refuse(`${field}.name`, `names not used by another workload, got "${twice}" twice`);
+      return;
+    }
+    const tooLong = validateName(names.at(-1)!, `${field}.name`);
+    if (tooLong) {
+      r.problems.push(tooLong);
+      return;
+    }
+    for (const n of names) {
+      taken.add(n);
+      for (let k = 0; k < replicas; k++) replicaOf.add(`${n}-${k}`);
+    }
+    workloads.push({ name, count, replicas, resources: { cpuMillis, memoryMb }, nodeSelector });
+  });
+  const totalReplicas = workloads.reduce((n, w) => n + w.count * w.replicas, 0);
+  if (totalReplicas > MAX_SIM_REPLICAS) r.refuse("workloads", `at most ${MAX_SIM_REPLICAS} replicas in all, got ${totalReplicas}`);
+
+  const failures: Failure[] = [];
+  const selection = (v: unknown, field: string): NodeSelection | undefined => {
+    const o = r.object(v, field, SELECTION_KEYS);
+    if (o === undefined) return undefined;
+    if ((o.nodes === undefined) === (o.group === undefined)) return r.refuse(field, "either nodes (a list of node names) or group (with an optional count)");
+    if (o.nodes !== undefined) {
+      if (o.count !== undefined) r.refuse(`${field}.count`, "no count with nodes (count goes with group)");
+      const list = r.list(o.nodes, `${field}.nodes`, "node names");
+      if (list === undefined) return undefined;
+      const bad = list.findIndex((n) => typeof n !== "string" || !nodes.has(n));
+      if (bad >= 0) return r.refuse(`${field}.nodes[${bad}]`, `a node of the fleet, got ${show(list[bad])}`);
+      return { nodes: list as string[] };
+    }
+    const group = fleet.find((g) => g.name === o.group);
+    if (group === undefined) {
+      const known = fleet.length > 0 ? ` (${fleet.map((g) => g.name).join(", ")})` : "";
+      return r.refuse(`${field}.group`, `a group of the fleet${known}, got ${show(o.group)}`);
+    }
+    if (o.count === undefined) return { group: group.name };
+    const count = r.integer(o.count, `${field}.count`, 1, group.count);
+    return count === undefined ? undefined : { group: group.name, count };
+  };
+  const events = root.failures === undefined ? [] : (r.list(root.failures, "failures", "failure events") ?? []);
+  events.forEach((f, i) => {
+    const field = `failures[${i}]`;
+    const o = r.object(f, field, FAILURE_KEYS);
+    if (o === undefined) return;
+    const at = r.duration(o.at, `${field}.at`);
+    const kinds = (["kill", "restore", "crash"] as const).filter((k) => o[k] !== undefined);
+    if (kinds.length !== 1) {
+      r.refuse(field, `exactly one of kill, restore or crash, got ${kinds.length === 0 ? "none" : kinds.join(" and ")}`);
+      return;
+    }
+    const kind = kinds[0]!;
+    if (kind === "crash") {
+      if (typeof o.crash !== "string" || !replicaOf.has(o.crash)) r.refuse(`${field}.crash`, `a replica of a workload (like ${[...replicaOf][0] ?? "web-0"}), got ${show(o.crash)}`);
+      else if (at !== undefined) failures.push({ at, crash: o.crash });
+      return;
+    }
+    const sel = selection(o[kind], `${field}.${kind}`);
+    if (at !== undefined && sel !== undefined) failures.push(kind === "kill" ? { at, kill: sel } : { at, restore: sel });
+  });
+  // Stable: events at the same time keep the file's order.
+  failures.sort((a, b) => a.at - b.at);
+
+  const last = failures.at(-1)?.at ?? 0;
+  let durationMs = Math.min(MAX_SIM_DURATION_MS, last + SETTLE_AFTER_MS);
+  if (root.duration !== undefined) {
+    const d = r.duration(root.duration, "duration");
+    if (d !== undefined && d < last) r.refuse("duration", `at least the last failure's time (${last / 1000}s), got ${root.duration as string}`);
+    else if (d !== undefined) durationMs = d;
+  }
+  return r.problems.length > 0 ? { problems: r.problems } : { scenario: { fleet, workloads, failures, durationMs } };
+}

@@ -1,0 +1,124 @@
+/** `tessera sim`'s runner: strategies on a simulated fleet, what it reports, how it ranks. */
+import { describe, expect, test } from "bun:test";
+import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { simulate, type StrategyReport } from "../../src/core/sim-run.js";
+import { parseScenario, type Scenario } from "../../src/core/sim-scenario.js";
+
+/** A scenario from its document, as `tessera sim` reads it. */
+function scenario(doc: unknown): Scenario {
+  const r = parseScenario(doc);
+  if ("problems" in r) throw new Error(JSON.stringify(r.problems));
+  return r.scenario;
+}
+
+const of = (runs: StrategyReport[], strategy: string) => runs.find((r) => r.strategy === strategy)!;
+
+const fourNodes = { name: "n", count: 4, cpu_millis: 4000, memory_mb: 4096 };
+
+describe("simulate", () => {
+  test("binpack uses fewer nodes than spread, and ranks first on empty nodes when nothing fails", () => {
+    const report = simulate(scenario({ fleet: [fourNodes], workloads: [{ name: "web", replicas: 4, resources: { cpu_millis: 1000, memory_mb: 512 } }] }));
+    const spread = of(report.strategies, "spread");
+    const binpack = of(report.strategies, "binpack");
+    expect(spread.utilization).toMatchObject({ nodesUsed: 4, emptyNodes: 0, cpuPercent: { mean: 25, max: 25 } });
+    expect(binpack.utilization).toMatchObject({ nodesUsed: 1, emptyNodes: 3, cpuPercent: { mean: 25, max: 100 } });
+    expect(binpack.nodes[0]).toEqual({ name: "n-0", alive: true, cpuMillis: { used: 4000, capacity: 4000 }, memoryMb: { used: 2048, capacity: 4096 }, instances: ["web-0", "web-1", "web-2", "web-3"] });
+    expect(report.strategies.map((r) => [r.rank, r.strategy])).toEqual([
+      [1, "binpack"],
+      [2, "spread"],
+    ]);
+    expect(report.summary).toBe("binpack ranks first on empty nodes (3 vs 0 for spread); tied on unschedulable (0), convergence (1s), reschedules (0)");
+  });
+
+  test("a node kill is rescheduled once the node is Offline; spread loses fewer copies and ranks first", () => {
+    const report = simulate(
+      scenario({
+        fleet: [fourNodes],
+        workloads: [{ name: "web", replicas: 3, resources: { cpu_millis: 1000, memory_mb: 512 } }],
+        failures: [{ at: "10s", kill: { group: "n", count: 1 } }],
+      }),
+    );
+    const spread = of(report.strategies, "spread");
+    const binpack = of(report.strategies, "binpack");
+    // The busiest node dies: binpack had all three copies there, spread one.
+    expect(spread.reschedules).toBe(1);
+    expect(binpack.reschedules).toBe(3);
+    for (const r of [spread, binpack]) {
+      expect(r.placed).toBe(3);
+      const [start, kill] = r.convergence;
+      expect(start).toEqual({ at: 0, event: "start", ms: 1_000 });
+      expect(kill!.at).toBe(10_000);
+      // Not before the node is declared Offline; then one tick to place, one for the reports.
+      expect(kill!.ms).toBeGreaterThan(DEFAULT_POLICY.offlineAfterMs);
+      expect(kill!.ms).toBeLessThanOrEqual(DEFAULT_POLICY.offlineAfterMs + 3_000);
+    }
+    expect(of(report.strategies, "binpack").convergence[1]!.event).toBe("kill n-0");
+    expect(report.strategies[0]!.strategy).toBe("spread");
+    expect(report.summary).toStartWith("spread ranks first on reschedules (1 vs 3 for binpack)");
+  });
+
+  test("a restored node comes back empty; a crashed replica is replaced after its backoff", () => {
+    const report = simulate(
+      scenario({
+        fleet: [fourNodes],
+        workloads: [{ name: "web", replicas: 2 }],
+        failures: [
+          { at: "5s", kill: { nodes: ["n-0", "n-3"] } },
+          { at: "20s", restore: { group: "n" } },
+          { at: "30s", crash: "web-0" },
+        ],
+        duration: "45s",
+      }),
+      ["spread"],
+    );
+    const [r] = report.strategies;
+    expect(r!.convergence.map((c) => c.event)).toEqual(["start", "kill n-0, n-3", "restore n-0, n-3", "crash web-0"]);
+    expect(r!.convergence.every((c) => c.ms !== null)).toBe(true);
+    expect(r!.convergence[3]!.ms).toBeGreaterThanOrEqual(1_000);
+    expect(r!.nodes.every((n) => n.alive)).toBe(true);
+    expect(r!.placed).toBe(2);
+    expect(report.summary).toBe("only spread simulated");
+  });
+
+  test("an over-full fleet reports its unschedulable replicas with the placer's reason", () => {
+    const report = simulate(
+      scenario({
+        fleet: [{ name: "a", count: 1, cpu_millis: 1000, memory_mb: 1024, labels: { zone: "a" } }],
+        workloads: [
+          { name: "web", replicas: 3, resources: { cpu_millis: 600 } },
+          { name: "db", node_selector: { zone: "b" } },
+        ],
+      }),
+    );
+    for (const r of report.strategies) {
+      expect(r.desired).toBe(4);
+      expect(r.placed).toBe(1);
+      expect(r.unschedulable).toBe(3);
+      expect(r.pending).toEqual([
+        { workload: "db", replicas: 1, reason: "no node fits (1 lacks label zone=b)" },
+        { workload: "web", replicas: 2, reason: "no node fits (1 short of cpu)" },
+      ]);
+    }
+  });
+
+  test("a failure the fleet has not settled from by the end shows as null", () => {
+    const report = simulate(scenario({ fleet: [fourNodes], workloads: [{ name: "web" }], failures: [{ at: "1s", kill: { group: "n" } }], duration: "3s" }));
+    for (const r of report.strategies) expect(r.convergence[1]).toEqual({ at: 1_000, event: "kill n-0, n-1, n-2, n-3", ms: null });
+  });
+
+  test("deterministic: the same scenario gives the same report", () => {
+    const doc = {
+      fleet: [fourNodes, { name: "big", count: 2, cpu_millis: 16000, memory_mb: 16384, labels: { zone: "b" } }],
+      workloads: [
+        { name: "web", replicas: 5, resources: { cpu_millis: 700, memory_mb: 300 } },
+        { name: "job", count: 3, replicas: 2, resources: { cpu_millis: 3000 }, node_selector: { zone: "b" } },
+      ],
+      failures: [
+        { at: "3s", kill: { group: "big", count: 1 } },
+        { at: "3s", crash: "web-1" },
+        { at: "12s", restore: { group: "big" } },
+      ],
+    };
+    expect(JSON.stringify(simulate(scenario(doc)))).toBe(JSON.stringify(simulate(scenario(structuredClone(doc)))));
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * What every benchmark returns, and the statistics they share: medians over several runs with
+ * min and max, since absolute times on shared machines are noisy and only ratios measured in
+ * the same run compare fairly.
+ */
+
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+/** One benchmark's result: raw numbers (bench-results/<name>.json) and its BENCHMARKS.md section. */
+export interface Section {
+  name: string;
+  /** Order in BENCHMARKS.md (the issue's numbering). */
+  order: number;
+  results: unknown;
+  markdown: string;
+}
+
+export function stats(xs: number[]): Stats {
+  if (xs.length === 0) throw new Error("no samples");
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median: round(median), min: round(s[0]!), max: round(s[s.length - 1]!), runs: s.length };
+}
+
+export function round(x: number, digits = 2): number {
+  return +x.toFixed(digits);
+}
+
+/** `| label | median | min | max |` cells of a Stats, with a unit. */
+export function cells(s: Stats, unit: string): string {
+  return `${s.median} ${unit} | ${s.min} ${unit} | ${s.max} ${unit}`;
+}
+
+export function verdict(ok: boolean): string {
+  return ok ? "✅" : "❌";
+}

@@ -3,13 +3,13 @@
  *
  * Commands queue up; each turn drains the queue and hands it to the core's runTurn (decide
  * every command, reconcile once if anything changed: a burst of applies costs one pass, not
- * one each), commits the turn's events and rows in ONE SQLite transaction, and only then
+ * one each; under load passes are paced, see PACING), commits the turn's events and rows in ONE SQLite transaction, and only then
  * answers the callers and hands the effects to the agent gateway.
  */
 import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import type { Logger } from "../core/logger.js";
-import type { ClusterState } from "../core/model.js";
+import { type ClusterState, isVolatile } from "../core/model.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import type { Metrics } from "./metrics.js";
@@ -32,16 +32,32 @@ export interface WriterOptions {
   /** Hears every committed, logged event (with its sequence number), in order. */
   committed?: (events: StoredEvent[]) => void;
   metrics?: Metrics;
+  /** Paced passes wait this many times the last reconciling turn's duration (default PACING). */
+  pacing?: number;
   /** How often the store is trimmed and checkpointed (Store.maintain). */
   maintenanceMs?: number;
   now?: () => number;
 }
 
+/**
+ * A pass triggered by changes waits PACING times the last turn's duration after it: under a
+ * burst, reconciling takes at most about half of the writer's time and the rest goes to
+ * committing and answering; when idle, a change is reconciled in the same turn. A 10,000-
+ * workload pass takes ~15 ms, so no change waits longer than that for its pass.
+ */
+const PACING = 1;
+
 export class Writer {
   readonly state: ClusterState;
   private queue: Pending[] = [];
   private scheduled = false;
+  /** A pass is owed regardless of pacing: the periodic tick, a wakeup, the first turn. */
   private reconcileDue = true;
+  /** Changes were committed without a pass (pacing deferred it). */
+  private changesPending = false;
+  /** Passes triggered by changes wait until then (performance.now() ms); see PACING. */
+  private reconcileNotBefore = 0;
+  private pacingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
   private readonly maintenance: ReturnType<typeof setInterval>;
@@ -87,12 +103,25 @@ export class Writer {
     this.wakeup = { at, timer };
   }
 
+  /** Takes a turn when paced changes may be reconciled. */
+  private armPacing(): void {
+    if (this.pacingTimer) return;
+    this.pacingTimer = setTimeout(
+      () => {
+        this.pacingTimer = undefined;
+        this.schedule();
+      },
+      Math.max(1, this.reconcileNotBefore - performance.now()),
+    );
+  }
+
   /** Stops taking turns; queued commands are refused. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.maintenance);
     if (this.wakeup) clearTimeout(this.wakeup.timer);
+    clearTimeout(this.pacingTimer);
     for (const item of this.queue) item.reject(new Error("control plane is shutting down"));
     this.queue = [];
   }
@@ -110,16 +139,26 @@ export class Writer {
     if (this.stopped) return;
     const batch = this.queue;
     this.queue = [];
-    const due = this.reconcileDue;
-    this.reconcileDue = false;
     const started = performance.now();
+    const paced = started < this.reconcileNotBefore;
+    const due = this.reconcileDue || (this.changesPending && !paced);
+    this.reconcileDue = false;
     const result = runTurn(
       this.state,
       batch.map((b) => b.command),
       this.now(),
       this.opts.policy,
       due,
+      !paced,
     );
+    if (result.plan) {
+      this.changesPending = false;
+      this.reconcileNotBefore = performance.now() + (performance.now() - started) * (this.opts.pacing ?? PACING);
+    } else if (result.events.some((e) => !isVolatile(e))) {
+      this.changesPending = true;
+    }
+    // Also when a timer fired a hair early and this turn was still paced.
+    if (this.changesPending) this.armPacing();
     if (result.plan) {
       const p = result.plan;
       this.opts.metrics?.observeReconcile((performance.now() - started) / 1000, p.place.length + p.schedule.length);

@@ -26,73 +26,93 @@ export type Choice = { node: string } | { reason: string };
  * The fleet as seen by one reconcile pass, in arrays indexed like the sorted node list: the
  * inner loop runs CANDIDATE_LIMIT times per placement, so it must not allocate or hash.
  */
-export class Placer {
-  private readonly nodes: NodeRecord[];
-  private readonly index = new Map<string, number>();
-  private readonly cpuUsed: Float64Array;
-  private readonly memUsed: Float64Array;
+interface Fleet {
+  nodes: NodeRecord[];
+  index: Map<string, number>;
+  cpuUsed: Float64Array;
+  memUsed: Float64Array;
   /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
-  private readonly closed: Array<string | undefined>;
+  closed: Array<string | undefined>;
   /** Instances per workload and node index, for spread. */
-  private readonly perWorkload = new Map<string, Map<number, number>>();
-  private cursor = 0;
+  perWorkload: Map<string, Map<number, number>>;
   /** Workloads with any failure history: only they can be quarantined anywhere. */
-  private readonly crashed = new Set<string>();
+  crashed: Set<string>;
+}
+
+/** Chooses nodes for one reconcile pass, reserving what it hands out. */
+export class Placer {
+  /** Built on the first choose(): a pass with nothing to place never pays for it. */
+  private fleet: Fleet | undefined;
+  private cursor = 0;
 
   constructor(
     private readonly state: ClusterState,
-    health: ReadonlyMap<string, NodeHealth>,
+    private readonly health: ReadonlyMap<string, NodeHealth>,
     private readonly now: number,
     private readonly strategy: PlacementStrategy,
     private readonly quarantine: QuarantinePolicy,
     /** Instances the current pass already gave up (lost): they no longer hold resources. */
-    released: ReadonlySet<string>,
-  ) {
-    this.nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const n = this.nodes.length;
-    this.cpuUsed = new Float64Array(n);
-    this.memUsed = new Float64Array(n);
-    this.closed = this.nodes.map((node, i) => {
-      this.index.set(node.name, i);
+    private readonly released: ReadonlySet<string>,
+  ) {}
+
+  private view(): Fleet {
+    if (this.fleet) return this.fleet;
+    const { state, health, released } = this;
+    const nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const f: Fleet = {
+      nodes,
+      index: new Map(),
+      cpuUsed: new Float64Array(nodes.length),
+      memUsed: new Float64Array(nodes.length),
+      closed: [],
+      perWorkload: new Map(),
+      crashed: new Set(),
+    };
+    f.closed = nodes.map((node, i) => {
+      f.index.set(node.name, i);
       if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
       return cordonGate(node)?.reason;
     });
-    for (const key of state.crashes.keys()) this.crashed.add(key.slice(0, key.indexOf("\n")));
+    for (const key of state.crashes.keys()) f.crashed.add(key.slice(0, key.indexOf("\n")));
+    this.fleet = f;
     for (const inst of state.instances.values()) {
       if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
-      const i = this.index.get(inst.node);
+      const i = f.index.get(inst.node);
       if (i !== undefined) this.add(i, inst.workload, inst.resources.cpuMillis, inst.resources.memoryMb);
     }
+    return f;
   }
 
   private add(i: number, workload: string, cpuMillis: number, memoryMb: number): void {
-    this.cpuUsed[i]! += cpuMillis;
-    this.memUsed[i]! += memoryMb;
-    let m = this.perWorkload.get(workload);
-    if (!m) this.perWorkload.set(workload, (m = new Map()));
+    const f = this.fleet!;
+    f.cpuUsed[i]! += cpuMillis;
+    f.memUsed[i]! += memoryMb;
+    let m = f.perWorkload.get(workload);
+    if (!m) f.perWorkload.set(workload, (m = new Map()));
     m.set(i, (m.get(i) ?? 0) + 1);
   }
 
   /** Why node `i` cannot take one instance of the workload, or undefined when it can. */
-  private infeasible(i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): string | undefined {
-    const closed = this.closed[i];
+  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): string | undefined {
+    const closed = f.closed[i];
     if (closed !== undefined) return closed;
-    const node = this.nodes[i]!;
+    const node = f.nodes[i]!;
     if (!node.executors.includes(spec.kind) && !node.executors.includes("simulated")) return `no ${spec.kind} executor`;
     for (const [k, v] of selector) {
       if (node.labels[k] !== v) return `lacks label ${k}=${v}`;
     }
-    if (this.cpuUsed[i]! + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
-    if (this.memUsed[i]! + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
-    if (this.crashed.has(workload) && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
+    if (f.cpuUsed[i]! + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
+    if (f.memUsed[i]! + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
+    if (f.crashed.has(workload) && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
     return undefined;
   }
 
   /** Picks a node and reserves the resources there, or explains why none fits. */
   choose(workload: string, spec: ResolvedSpec): Choice {
-    const n = this.nodes.length;
+    const f = this.view();
+    const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
-    const same = this.perWorkload.get(workload);
+    const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     let best = -1;
     let bestFirst = 0;
@@ -101,20 +121,20 @@ export class Placer {
     let refusals: Map<string, number> | undefined;
     for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
       const i = (this.cursor + k) % n;
-      const why = this.infeasible(i, workload, spec, selector);
+      const why = this.infeasible(f, i, workload, spec, selector);
       if (why !== undefined) {
         refusals ??= new Map();
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
         continue;
       }
       found++;
-      const node = this.nodes[i]!;
-      const utilization = ((this.cpuUsed[i]! + spec.cpuMillis) / node.capacity.cpuMillis + (this.memUsed[i]! + spec.memoryMb) / node.capacity.memoryMb) / 2;
+      const node = f.nodes[i]!;
+      const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / node.capacity.cpuMillis + (f.memUsed[i]! + spec.memoryMb) / node.capacity.memoryMb) / 2;
       // Lower is better: spread wants fewest copies of this workload, then the least used node;
       // binpack the fullest node that still fits.
       const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
       const second = this.strategy === "spread" ? utilization : 0;
-      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && node.name < this.nodes[best]!.name)))) {
+      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && node.name < f.nodes[best]!.name)))) {
         best = i;
         bestFirst = first;
         bestSecond = second;
@@ -129,6 +149,6 @@ export class Placer {
     }
     this.cursor = (best + 1) % n;
     this.add(best, workload, spec.cpuMillis, spec.memoryMb);
-    return { node: this.nodes[best]!.name };
+    return { node: f.nodes[best]!.name };
   }
 }

@@ -229,6 +229,9 @@ function planSlot(
   now: number,
   lost: boolean,
 ): void {
+  // The steady state, most slots on most passes: one current copy, placed and not failed.
+  // The general path below decides the same (keep it, nothing else to do) after allocating.
+  if (slot.length === 1 && slot[0]!.state !== "failed" && slot[0]!.state !== "pending" && !isOutdated(slot[0]!)) return;
   const failed = slot.filter((i) => i.state === "failed");
   const live = slot.filter((i) => i.state !== "failed");
   const current = live.filter((i) => !isOutdated(i));

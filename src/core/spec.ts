@@ -58,7 +58,20 @@ const MODES: { [M in RestartMode]: RestartModeName } = {
   [-1]: "always", // UNRECOGNIZED
 };
 
+/**
+ * Resolved specs by spec object: every reconcile pass resolves every workload's spec, and a
+ * spec is never mutated (an apply replaces it), so the result is computed once. A WeakMap
+ * keeps this pure in effect: same input, same (frozen) output, and nothing outlives the spec.
+ */
+const resolved = new WeakMap<WorkloadSpec, ResolvedSpec>();
+
 export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
+  let r = resolved.get(spec);
+  if (!r) resolved.set(spec, (r = Object.freeze(resolveNow(spec))));
+  return r;
+}
+
+function resolveNow(spec: WorkloadSpec): ResolvedSpec {
   return {
     replicas: spec.replicas ?? SPEC_DEFAULTS.replicas,
     kind: spec.image !== "" ? "docker" : "process",

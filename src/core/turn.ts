@@ -23,9 +23,10 @@ const MAX_PASSES = 4;
 
 /**
  * Runs one turn at `now`. `reconcile` forces a pass (the periodic tick); otherwise a pass runs
- * only when a command produced a logged event.
+ * when a command produced a logged event, unless `onChange` is false (the writer pacing its
+ * passes under load: the change is reconciled by a later turn).
  */
-export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean): TurnResult {
+export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean, onChange = true): TurnResult {
   const decisions: Decision[] = [];
   const events: ClusterEvent[] = [];
   const effects: Effect[] = [];
@@ -37,7 +38,7 @@ export function runTurn(state: ClusterState, commands: Command[], now: number, p
     for (const e of decision.events) {
       evolve(state, e);
       events.push(e);
-      if (!isVolatile(e)) due = true;
+      if (onChange && !isVolatile(e)) due = true;
     }
   }
   let last: Plan | undefined;

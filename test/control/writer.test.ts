@@ -8,9 +8,12 @@ import { Writer } from "../../src/control/writer.js";
 import type { Logger } from "../../src/core/logger.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { spec } from "../core/fixtures.js";
+import { eventually } from "../e2e/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 
 test("1,000 concurrent applies cost a handful of reconcile passes, and every one is committed before it is answered", async () => {
   let passes = 0;
@@ -34,6 +37,26 @@ test("1,000 concurrent applies cost a handful of reconcile passes, and every one
   expect(passes).toBeLessThanOrEqual(5);
   // Answered means committed: a fresh store on the same files sees all of them.
   expect(new Store(dir).load(0).workloads.size).toBe(1_000);
+  writer.stop();
+  store.close();
+});
+
+test("a change is reconciled in its own turn when the writer is idle, and after the pacing window under load", async () => {
+  const paced = join(dir, "paced");
+  const store = new Store(paced);
+  // A huge factor makes the window after the first pass long enough to observe.
+  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 200 });
+  await Bun.sleep(50);
+  const placed = (name: string) => writer.state.instancesByWorkload.get(name)?.size ?? 0;
+  // The node-less fleet still creates the instance (Pending): that is the reconcile pass.
+  await writer.submit({ type: "ApplyWorkload", name: "idle", labels: {}, spec: spec() });
+  expect(placed("idle")).toBe(1);
+  await writer.submit({ type: "ApplyWorkload", name: "burst", labels: {}, spec: spec() });
+  // Committed and answered, its pass deferred...
+  expect(store.load(0).workloads.has("burst")).toBe(true);
+  expect(placed("burst")).toBe(0);
+  // ...but not forgotten: the pacing timer takes the turn that reconciles it.
+  await eventually("burst reconciled", () => (placed("burst") === 1 ? true : undefined), 5_000, 5);
   writer.stop();
   store.close();
 });

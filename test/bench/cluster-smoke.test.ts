@@ -1,0 +1,30 @@
+/**
+ * Small runs of the benchmarks that drive a control plane (scale, latency, failure), so they
+ * cannot rot. No timing is asserted: speed goals live in `make bench`, not in tests.
+ */
+import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { requireBinary } from "../e2e/harness.js";
+import { runFailure } from "./failure.js";
+import { runLatency } from "./latency.js";
+import { runScale } from "./scale.js";
+
+setDefaultTimeout(60_000);
+beforeAll(requireBinary);
+
+test("scale, smoke size: 20 agents, 200 workloads, all Running", async () => {
+  const r = await runScale(20, 200);
+  expect(r.convergeMs).toBeGreaterThanOrEqual(r.applyMs);
+  expect(r.floorMs).toBeGreaterThan(0);
+  expect(r.controlPeakRssMb).toBeGreaterThan(0);
+});
+
+test("latency, smoke size: apply → Running and the bare round trip, measured", async () => {
+  const [run] = await runLatency(1, 5);
+  expect(run!.applyP50).toBeGreaterThan(run!.floorP50);
+  expect(run!.applyP99).toBeGreaterThanOrEqual(run!.applyP50);
+});
+
+test("failure, smoke size: an agent holding 5 instances is killed, they all run on the other", async () => {
+  // Nothing moves before the Offline threshold (5 s by default).
+  expect(await runFailure(5)).toBeGreaterThan(3_000);
+});

@@ -1,0 +1,175 @@
+/**
+ * A benchmark cluster: a real control plane (dist/tessera control: its own process, TLS, the
+ * embedded defaults) and simulated agents in this process, each with its own certificate,
+ * connection and Connect stream, as a fleet of separate nodes would have. Used by the scale
+ * benchmark (3) and the latency benchmark (2).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ClientReadableStream, status } from "@grpc/grpc-js";
+import { Agent } from "../../src/agent/agent.js";
+import { NodeCredentials } from "../../src/agent/credentials.js";
+import type { Running, StartRequest } from "../../src/agent/executor.js";
+import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
+import type { Logger } from "../../src/core/logger.js";
+import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { Workload } from "../../src/gen/tessera/v1/types.js";
+import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
+
+/** A logger that drops everything: a thousand agents' lines would be the benchmark. */
+const SILENT: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => SILENT };
+
+/** Agents enrolling at once: a fleet comes up over time, not in one instant of 1,000 TLS handshakes. */
+const ENROLL_CONCURRENCY = 50;
+
+/** Runs `task` `count` times, at most `width` at once. */
+export async function pool(width: number, count: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, count) }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+/** The simulated executor, counting the copies it started (so a waiter knows when to look). */
+class CountingExecutor extends SimulatedExecutor {
+  constructor(private readonly started: () => void) {
+    super();
+  }
+
+  override async start(req: StartRequest): Promise<Running> {
+    const running = await super.start(req);
+    this.started();
+    return running;
+  }
+}
+
+/** `name` from Prometheus text, summed over the series whose labels contain `labels`. */
+export function metric(text: string, name: string, labels = ""): number {
+  let total = 0;
+  for (const line of text.split("\n")) if (line.startsWith(`${name}{`) && line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return total;
+}
+
+/** Peak resident set of a process (VmHWM), in MiB. */
+export function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmHWM for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+export class BenchCluster {
+  private readonly harness = new Harness();
+  private readonly agents: Agent[] = [];
+  private control!: Server;
+  private metricsAddress = "";
+  client!: ControlPlaneClient;
+  /** Copies the agents started so far. */
+  started = 0;
+  private onStart: () => void = () => {};
+
+  /** Starts the control plane and `agents` agents; resolves when every node is Ready. */
+  static async start(agents: number): Promise<BenchCluster> {
+    const c = new BenchCluster();
+    try {
+      await c.boot(agents);
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  private async boot(agents: number): Promise<void> {
+    const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", { TESSERA_LOG: "info" });
+    this.control = server;
+    this.metricsAddress = metricsAddress;
+    const controlDir = join(this.harness.dir, "control");
+    const caPem = readFileSync(join(controlDir, "pki", "ca.pem"), "utf8");
+    const joinToken = readFileSync(join(controlDir, "join-token"), "utf8").trim();
+    await pool(ENROLL_CONCURRENCY, agents, async (i) => {
+      const node = `sim-${String(i).padStart(5, "0")}`;
+      const agent = new Agent({
+        control: address,
+        node,
+        executor: new CountingExecutor(() => {
+          this.started++;
+          this.onStart();
+        }),
+        version: "bench",
+        log: SILENT,
+        labels: {},
+        capacity: { cpuMillis: 64_000, memoryMb: 262_144 },
+        credentials: new NodeCredentials(join(this.harness.dir, "agents", node), node, address, { caPem, joinToken }),
+      });
+      this.agents.push(agent);
+      await agent.start();
+    });
+    await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), 120_000, 100);
+    const { creds, options } = adminChannel(controlDir);
+    this.client = new ControlPlaneClient(address, creds, options);
+  }
+
+  /** The control plane's /metrics. */
+  async scrape(): Promise<string> {
+    return (await fetch(`http://${this.metricsAddress}/metrics`)).text();
+  }
+
+  /** The control plane's peak RSS so far, MiB. */
+  controlPeakRssMb(): number {
+    return peakRssMb(this.control.proc.pid);
+  }
+
+  apply(name: string, replicas = 1): Promise<void> {
+    const workload = Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas, resources: { cpuMillis: 100, memoryMb: 64 } } });
+    return new Promise((resolve, reject) => this.client.applyWorkload({ workload }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * Resolves once the control plane counts `n` instances Running. Waits (without polling the
+   * control plane) until the agents have started `n` copies, then polls /metrics until the
+   * control plane has committed their reports.
+   */
+  async untilRunning(n: number): Promise<void> {
+    if (this.started < n) {
+      await new Promise<void>((resolve) => {
+        this.onStart = () => {
+          if (this.started >= n) resolve();
+        };
+      });
+      this.onStart = () => {};
+    }
+    await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), 60_000, 5);
+  }
+
+  /**
+   * Resolves when an instance of `workload` is reported Running: a Watch on it from the log's
+   * start, so it sees the events even if it opens after they were committed.
+   */
+  untilWorkloadRunning(workload: string): Promise<void> {
+    const call: ClientReadableStream<WatchResponse> = this.client.watch({ afterSequence: 0, workload });
+    return new Promise<void>((resolve, reject) => {
+      call.on("data", (r: WatchResponse) => {
+        if (r.event?.type === "InstanceTransitioned" && (JSON.parse(r.event.detail) as { event: { type: string } }).event.type === "run") {
+          resolve();
+          call.cancel();
+        }
+      });
+      call.on("error", (err: { code?: number }) => {
+        if (err.code !== status.CANCELLED) reject(err);
+      });
+    });
+  }
+
+  /** The control plane's data dir (its CA and server certificate, for the floor's server). */
+  get controlDir(): string {
+    return join(this.harness.dir, "control");
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    for (const a of this.agents) a.close();
+    await this.harness.stop();
+  }
+}

@@ -13,7 +13,6 @@ import type { BunPlugin } from "bun";
 import protobuf from "protobufjs";
 
 const ROOT = join(import.meta.dir, "..");
-const outfile = process.argv[2] ?? join(ROOT, "dist", "tessera");
 
 interface Patch {
   /** The module whose runtime proto loading is replaced. */
@@ -66,17 +65,18 @@ const inlineProtos: BunPlugin = {
   },
 };
 
-const result = await Bun.build({
-  entrypoints: [join(ROOT, "cli", "main.ts")],
-  compile: { outfile },
-  minify: true,
-  bytecode: true,
-  format: "esm",
-  target: "bun",
-  plugins: [inlineProtos],
-});
-if (!result.success) {
-  for (const log of result.logs) console.error(log);
-  process.exit(1);
+/**
+ * How the binary is compiled, apart from what it contains. The footprint benchmark compiles a
+ * hello-world with the same settings to tell the Bun runtime's share from ours.
+ */
+export const COMPILE_SETTINGS = { minify: true, bytecode: true, format: "esm", target: "bun" } as const;
+
+if (import.meta.main) {
+  const outfile = process.argv[2] ?? join(ROOT, "dist", "tessera");
+  const result = await Bun.build({ entrypoints: [join(ROOT, "cli", "main.ts")], compile: { outfile }, ...COMPILE_SETTINGS, plugins: [inlineProtos] });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    process.exit(1);
+  }
+  console.log(`built ${outfile}`);
 }
-console.log(`built ${outfile}`);

@@ -1,70 +1,82 @@
 #!/usr/bin/env bun
 /** Entry point of the one `tessera` binary: control, agent, ctl, dev, replay, sim and version modes. */
-import { Builtins, Cli } from "clipanion";
+// First, before any other module: in the compiled binary, Bun's bundler evaluates a lazily
+// imported module's ES imports before its CommonJS ones (oven-sh/bun#41601), so the X.509
+// code behind the commands imported below would not find the Reflect polyfill it imports.
+import "reflect-metadata";
+import { type BaseContext, Builtins, Cli, type CommandClass } from "clipanion";
 import { hoistCtlOptions } from "./argv.js";
-import {
-  ApplyCommand,
-  CordonCommand,
-  DeleteWorkloadCommand,
-  DescribeNodeCommand,
-  DescribeWorkloadCommand,
-  DrainCommand,
-  GetInstancesCommand,
-  GetNodesCommand,
-  GetWorkloadsCommand,
-  HistoryCommand,
-  LogsCommand,
-  PlanCommand,
-  RolloutRestartCommand,
-  RolloutUndoCommand,
-  TokenCreateCommand,
-  TokenRotateCommand,
-  UncordonCommand,
-} from "./ctl-commands.js";
-import { CompletionCommand } from "./completion-command.js";
-import { ReplayCommand } from "./replay-command.js";
-import { SimCommand } from "./sim-command.js";
-import { AgentCommand, ControlCommand, DevCommand, VERSION, VersionCommand } from "./server-commands.js";
+import { VERSION, VersionCommand } from "./version-command.js";
 
+type Commands = Array<CommandClass<BaseContext>>;
+
+async function serverCommands(): Promise<Commands> {
+  const { ControlCommand, AgentCommand, DevCommand } = await import("./server-commands.js");
+  return [ControlCommand, AgentCommand, DevCommand];
+}
+
+async function ctlCommands(): Promise<Commands> {
+  const c = await import("./ctl-commands.js");
+  return [
+    c.ApplyCommand,
+    c.PlanCommand,
+    c.GetWorkloadsCommand,
+    c.GetInstancesCommand,
+    c.GetNodesCommand,
+    c.DescribeWorkloadCommand,
+    c.DescribeNodeCommand,
+    c.DeleteWorkloadCommand,
+    c.RolloutRestartCommand,
+    c.RolloutUndoCommand,
+    c.HistoryCommand,
+    c.LogsCommand,
+    c.CordonCommand,
+    c.UncordonCommand,
+    c.DrainCommand,
+    c.TokenRotateCommand,
+    c.TokenCreateCommand,
+  ];
+}
+
+const replayCommands = async (): Promise<Commands> => [(await import("./replay-command.js")).ReplayCommand];
+const simCommands = async (): Promise<Commands> => [(await import("./sim-command.js")).SimCommand];
+
+/** Every command, in the order `tessera --help` lists them. */
+async function allCommands(): Promise<Commands> {
+  const [server, ctl, replay, sim, { CompletionCommand }] = await Promise.all([serverCommands(), ctlCommands(), replayCommands(), simCommands(), import("./completion-command.js")]);
+  return [...server, ...ctl, ...replay, ...sim, CompletionCommand, VersionCommand, Builtins.HelpCommand];
+}
+
+/**
+ * The commands a first word can lead to, so only their modules are imported and only their
+ * options compiled into clipanion's parser. Evaluating every command's modules (gRPC, X.509,
+ * SQLite, protobuf registries) and compiling a parser for all 25 commands took most of the
+ * time of `tessera version` and added to every process (BENCHMARKS.md, Footprint). Any other
+ * first word (help, completion, a typo, none) gets every command, as before.
+ */
+const BY_FIRST_WORD = new Map<string, () => Promise<Commands>>([
+  ["control", serverCommands],
+  ["agent", serverCommands],
+  ["dev", serverCommands],
+  ["ctl", ctlCommands],
+  ["replay", replayCommands],
+  ["sim", simCommands],
+  ["version", async () => [VersionCommand]],
+  ["--version", async () => [VersionCommand]],
+]);
+
+const args = hoistCtlOptions(process.argv.slice(2));
 const cli = new Cli({
   binaryLabel: "Tessera — a small control plane",
   binaryName: "tessera",
   binaryVersion: VERSION,
   enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 });
-for (const command of [
-  ControlCommand,
-  AgentCommand,
-  DevCommand,
-  ApplyCommand,
-  PlanCommand,
-  GetWorkloadsCommand,
-  GetInstancesCommand,
-  GetNodesCommand,
-  DescribeWorkloadCommand,
-  DescribeNodeCommand,
-  DeleteWorkloadCommand,
-  RolloutRestartCommand,
-  RolloutUndoCommand,
-  HistoryCommand,
-  LogsCommand,
-  CordonCommand,
-  UncordonCommand,
-  DrainCommand,
-  TokenRotateCommand,
-  TokenCreateCommand,
-  ReplayCommand,
-  SimCommand,
-  CompletionCommand,
-  VersionCommand,
-  Builtins.HelpCommand,
-]) {
-  cli.register(command);
-}
+for (const command of await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)()) cli.register(command);
 
 let command: Awaited<ReturnType<typeof cli.process>>;
 try {
-  command = cli.process(hoistCtlOptions(process.argv.slice(2)));
+  command = cli.process(args);
 } catch (err) {
   // Unknown commands and malformed flags are usage errors: exit 2, like other CLIs.
   process.stderr.write(cli.error(err));

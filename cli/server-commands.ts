@@ -1,28 +1,31 @@
-/** The server modes of `tessera`: control, agent, dev, and version. */
+/**
+ * The server modes of `tessera`: control, agent and dev.
+ *
+ * The control plane, the agent and dockerode are imported by the command that runs them, not
+ * here: an agent has no use for the control plane's modules, a control plane none for the
+ * agent's, and only an agent with `--executor docker` for dockerode (with ssh2 and its own
+ * proto-loader, the largest module graph in the binary).
+ */
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
 import { TesseraCommand } from "./base.js";
 import { existsSync, readFileSync } from "node:fs";
-import { Agent } from "../src/agent/agent.js";
+import type { Agent } from "../src/agent/agent.js";
 import { caHashOf, NodeCredentials } from "../src/agent/credentials.js";
 import type { Executor } from "../src/agent/executor.js";
-import { DockerExecutor } from "../src/agent/docker-executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
-import { startControlPlane } from "../src/control/server.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
-import pkg from "../package.json";
 import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
-
-export const VERSION: string = pkg.version;
+import { VERSION } from "./version-command.js";
 
 /** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
 const EXIT_GRACE_MS = 5_000;
@@ -45,6 +48,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, sim: S
         executors.push(new ProcessExecutor(join(dataDir, "agent")));
         break;
       case "docker": {
+        const { DockerExecutor } = await import("../src/agent/docker-executor.js");
         const docker = new DockerExecutor(node);
         await docker.ping().catch((err: Error) => {
           throw new UsageError(`--executor docker: ${err.message}`);
@@ -116,14 +120,6 @@ async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Prom
   return 0;
 }
 
-export class VersionCommand extends TesseraCommand {
-  static paths = [["version"], ["--version"]];
-  static usage = Command.Usage({ description: "print the version of this binary", examples: [["Print it", "tessera version"]] });
-  async run() {
-    this.context.stdout.write(`tessera ${VERSION}\n`);
-  }
-}
-
 const CONTROL_CONFIG: ConfigSchema = {
   listen: "string",
   "data-dir": "string",
@@ -185,6 +181,7 @@ export class ControlCommand extends TesseraCommand {
     const suspectAfterMs = parseDuration(pick(this.suspectAfter, cfg, "suspect-after", "3s"), "--suspect-after");
     const offlineAfterMs = parseDuration(pick(this.offlineAfter, cfg, "offline-after", "5s"), "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
+    const { startControlPlane } = await import("../src/control/server.js");
     const cp = await startControlPlane({
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
       dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
@@ -248,6 +245,7 @@ export class AgentCommand extends TesseraCommand {
     const agentDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
     const insecure = pick(this.insecure, cfg, "insecure", false);
     const caFile = this.caFile ?? (cfg["ca-file"] as string | undefined) ?? localFile("pki", "ca.pem");
+    const { Agent } = await import("../src/agent/agent.js");
     const agent = new Agent({
       control,
       credentials: insecure
@@ -284,6 +282,7 @@ export class DevCommand extends TesseraCommand {
   async run() {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
+    const [{ startControlPlane }, { Agent }] = await Promise.all([import("../src/control/server.js"), import("../src/agent/agent.js")]);
     const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });
     const agentLog = log.with({ component: "agent", node: this.name });
     const agent = new Agent({

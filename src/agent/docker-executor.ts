@@ -44,13 +44,7 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  private async ensureImage(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-    }
+  private async pull(image: string): Promise<void> {
     try {
       const stream = await this.docker.pull(image);
       await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
@@ -61,15 +55,9 @@ export class DockerExecutor implements Executor {
 
   async start(req: StartRequest): Promise<Running> {
     const spec = req.spec;
-    await this.ensureImage(spec.image);
-    // A container left by an earlier attempt at this same instance is replaced.
-    await this.docker
-      .getContainer(containerName(req.instanceId))
-      .remove({ force: true })
-      .catch(() => {});
     const resources = resolveSpec(spec);
     const env = { ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload };
-    const container = await this.docker.createContainer({
+    const container = await this.create({
       name: containerName(req.instanceId),
       Image: spec.image,
       Entrypoint: spec.command !== "" ? [spec.command] : undefined,
@@ -95,6 +83,34 @@ export class DockerExecutor implements Executor {
       throw new Error(`cannot start container for ${req.instanceId}: ${(err as Error).message}`);
     }
     return this.handle(container);
+  }
+
+  /**
+   * Creates a container with one engine call on the usual path. A burst of starts keeps the
+   * engine's CPU busy, so asking first whether the image is there and removing a leftover by
+   * name (a 200 and a 404 nearly every time) delayed every start; instead the rare cases are
+   * handled when create reports them, once each: a missing image (404) is pulled, and a
+   * container left by an earlier attempt at this same instance (409, name in use) is replaced.
+   */
+  private async create(options: Docker.ContainerCreateOptions & { name: string; Image: string }): Promise<Docker.Container> {
+    let pulled = false;
+    let replaced = false;
+    for (;;) {
+      try {
+        return await this.docker.createContainer(options);
+      } catch (err) {
+        if (statusCode(err) === 404 && !pulled) {
+          pulled = true;
+          await this.pull(options.Image);
+        } else if (statusCode(err) === 409 && !replaced) {
+          replaced = true;
+          await this.docker
+            .getContainer(options.name)
+            .remove({ force: true })
+            .catch(() => {});
+        } else throw err;
+      }
+    }
   }
 
   private handle(container: Docker.Container): Running {

@@ -1,41 +1,18 @@
 /**
  * The Docker executor against a real engine, through dist/tessera. In CI (TESSERA_REQUIRE_DOCKER=1)
  * a missing engine fails these tests; locally they are skipped with a visible message.
- * No registry is reachable: the test image is a busybox rootfs made with `docker import`.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
-const IMAGE = "tessera-test/busybox:1";
+const { available, skip } = dockerSuite("docker e2e");
 
-function sh(cmd: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-function dockerAvailable(): boolean {
-  return Bun.which("docker") !== null && sh(["docker", "version", "--format", "{{.Server.Version}}"]).code === 0;
-}
-
-/** Builds the test image from the host's busybox when it is missing. */
-function ensureImage(): void {
-  if (sh(["docker", "image", "inspect", IMAGE]).code === 0) return;
-  const busybox = Bun.which("busybox");
-  if (!busybox) throw new Error("busybox is not installed (apt-get install busybox-static)");
-  const script = `set -e; d=$(mktemp -d); mkdir -p $d/bin; cp ${busybox} $d/bin/busybox; for c in sh sleep echo cat ls env true false; do ln -s busybox $d/bin/$c; done; tar -C $d -c . | docker import -c 'ENV PATH=/bin' - ${IMAGE}; rm -rf $d`;
-  const r = sh(["sh", "-c", script]);
-  if (r.code !== 0) throw new Error(`cannot build ${IMAGE}: ${r.out}`);
-}
-
-const required = process.env.TESSERA_REQUIRE_DOCKER === "1";
-const available = dockerAvailable();
-if (!available && !required) console.warn("SKIP docker e2e: no Docker engine answers (set TESSERA_REQUIRE_DOCKER=1 to make this a failure)");
-
-describe.skipIf(!available && !required)("docker executor", () => {
+describe.skipIf(skip)("docker executor", () => {
   const h = new Harness();
   let address = "";
   let agent: Server;
@@ -58,8 +35,9 @@ describe.skipIf(!available && !required)("docker executor", () => {
     await eventually("node-d Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-d\s+Ready\s+process,docker/) ? true : undefined));
   });
   afterAll(async () => {
-    for (const w of ["box", "missing"]) await ctl("delete", "workload", w);
-    await eventually("containers removed", () => (containers("box").length === 0 ? true : undefined), 15_000).catch(() => {});
+    for (const w of ["box", "checked", "missing"]) await ctl("delete", "workload", w);
+    // Wait for removal, not just stopping (-a): an agent stopped mid-removal leaves the container behind.
+    await eventually("containers removed", () => (sh(["docker", "ps", "-a", "-q", "--filter", "label=tessera.node=node-d"]).out.trim() === "" ? true : undefined), 15_000).catch(() => {});
     await h.stop();
   });
 

@@ -15,6 +15,7 @@ import type { Logger } from "../../src/core/logger.js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
+import { statusMib } from "./report.js";
 
 /** A logger that drops everything: a thousand agents' lines would be the benchmark. */
 const SILENT: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => SILENT };
@@ -50,13 +51,6 @@ export function metric(text: string, name: string, labels = ""): number {
   let total = 0;
   for (const line of text.split("\n")) if (line.startsWith(`${name}{`) && line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
   return total;
-}
-
-/** Peak resident set of a process (VmHWM), in MiB. */
-export function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no VmHWM for pid ${pid}`);
-  return Number(m[1]) / 1024;
 }
 
 export class BenchCluster {
@@ -118,7 +112,7 @@ export class BenchCluster {
 
   /** The control plane's peak RSS so far, MiB. */
   controlPeakRssMb(): number {
-    return peakRssMb(this.control.proc.pid);
+    return statusMib(this.control.proc.pid, "VmHWM");
   }
 
   apply(name: string, replicas = 1): Promise<void> {

@@ -3,6 +3,7 @@
  * min and max, since absolute times on shared machines are noisy and only ratios measured in
  * the same run compare fairly.
  */
+import { readFileSync } from "node:fs";
 
 export interface Stats {
   median: number;
@@ -18,6 +19,13 @@ export interface Section {
   order: number;
   results: unknown;
   markdown: string;
+}
+
+/** A /proc/PID/status memory field in MiB: VmRSS = RssAnon (heaps) + RssFile (the binary's pages in use) + RssShmem. */
+export function statusMib(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
+  return Number(m[1]) / 1024;
 }
 
 export function stats(xs: number[]): Stats {

@@ -6,15 +6,25 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { benchContainers } from "./containers.js";
+import { benchFailure } from "./failure.js";
+import { benchFootprint } from "./footprint.js";
+import { benchLatency } from "./latency.js";
 import { benchPlanner } from "./planner.js";
 import type { Section } from "./report.js";
+import { benchScale } from "./scale.js";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const RESULTS = join(ROOT, "bench-results");
 const RUNS = Number(process.env.TESSERA_BENCH_RUNS ?? 5);
 
 const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
+  containers: benchContainers,
+  latency: benchLatency,
+  scale: benchScale,
   planner: benchPlanner,
+  failure: benchFailure,
+  footprint: benchFootprint,
 };
 
 const wanted = process.argv.slice(2);

@@ -71,7 +71,7 @@ export class ApplyCommand extends CtlCommand {
     category: "Workloads",
     description: "create or update workloads from manifests",
     details:
-      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. Every workload is checked by the control plane before any is applied, so a bad file applies nothing. Applying an unchanged manifest changes nothing.",
+      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
     examples: [
       ["Apply web.json", "tessera ctl apply -f web.json"],
       ["Apply a directory and wait until every replica runs", "tessera ctl apply -f ./manifests --wait"],
@@ -84,11 +84,17 @@ export class ApplyCommand extends CtlCommand {
 
   async runWith(ctl: Ctl) {
     const seconds = wholeNumber(this.timeout, "--timeout");
-    const workloads = readManifests(this.file);
-    // Nothing is applied unless everything would be accepted.
-    for (const workload of workloads) await ctl.call(ctl.api.plan, { workload });
-    for (const workload of workloads) {
-      const res = await ctl.call(ctl.api.applyWorkload, { workload });
+    const manifests = readManifests(this.file);
+    const workloads = manifests.map((m) => m.workload);
+    // One call, all or nothing: nothing is applied unless every workload is accepted.
+    const { results } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
+      // The server locates a refusal as workloads[i]: say which file that is.
+      const at = err instanceof RemoteError ? /workloads\[(\d+)\]/.exec(err.message) : null;
+      if (!at) throw err;
+      const { message, code } = err as RemoteError;
+      throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
+    });
+    for (const res of results) {
       const w = res.workload!;
       this.out(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
     }
@@ -142,7 +148,7 @@ export class PlanCommand extends CtlCommand {
   async runWith(ctl: Ctl) {
     if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
     let changes = false;
-    for (const workload of readManifests(this.file)) {
+    for (const { workload } of readManifests(this.file)) {
       const res = await ctl.call(ctl.api.plan, { workload });
       changes ||= res.changed || res.actions.length > 0;
       if (this.output === "json") {

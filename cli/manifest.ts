@@ -50,12 +50,22 @@ export function parseDocument(text: string, source: string, format: Format): unk
   }
 }
 
+/** A workload read from a manifest, and where it was read from (for errors). */
+export interface Manifest {
+  workload: Workload;
+  /** The file, with the document's position when the file holds several. */
+  source: string;
+}
+
 /** Every workload in one manifest's text. */
-export function parseManifestText(text: string, source: string, format: Format): Workload[] {
+export function parseManifestText(text: string, source: string, format: Format): Manifest[] {
   const docs = parseDocument(text, source, format);
   const items = (Array.isArray(docs) ? docs.flat() : [docs]).filter((d) => d !== null && d !== undefined);
   if (items.length === 0) throw new InputError(`${source}: no workloads in it`);
-  return items.map((item, i) => parseWorkload(item, items.length > 1 ? `${source} (workload ${i + 1})` : source));
+  return items.map((item, i) => {
+    const at = items.length > 1 ? `${source} (workload ${i + 1})` : source;
+    return { workload: parseWorkload(item, at), source: at };
+  });
 }
 
 const EXTENSIONS: Record<string, "json" | "yaml"> = { ".json": "json", ".yaml": "yaml", ".yml": "yaml" };
@@ -71,7 +81,7 @@ export function readInput(path: string): { text: string; source: string; format:
 }
 
 /** Reads `-f FILE|DIR|-`: a file, every .json/.yaml/.yml file of a directory (sorted), or stdin. */
-export function readManifests(path: string): Workload[] {
+export function readManifests(path: string): Manifest[] {
   let files: string[];
   try {
     files =
@@ -92,7 +102,7 @@ export function readManifests(path: string): Workload[] {
     return parseManifestText(input.text, input.source, input.format);
   });
   const seen = new Set<string>();
-  for (const w of all) {
+  for (const { workload: w } of all) {
     if (seen.has(w.name)) throw new InputError(`${path}: workload "${w.name}" is declared twice`);
     seen.add(w.name);
   }

@@ -141,6 +141,17 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { workload: toWireWorkload(stored, instancesOf(command.name)), changed: decision.changed ?? false };
     }),
 
+    applyWorkloads: unary("ApplyWorkloads", async (req) => {
+      const workloads = req.workloads.map((w) => {
+        const { name, labels, spec } = workloadInput(w);
+        return { name, labels, spec };
+      });
+      const decision = await submit({ type: "ApplyWorkloads", workloads });
+      return {
+        results: workloads.map((w, i) => ({ workload: toWireWorkload(state.workloads.get(w.name)!, instancesOf(w.name)), changed: decision.changedEach![i]! })),
+      };
+    }),
+
     getWorkload: unary("GetWorkload", (req) => {
       const w = workloadNamed(req.name);
       const instances = instancesOf(w.name);

@@ -10,6 +10,7 @@ export type Access = "read" | "write";
 /** Every ControlPlane method, by access level. The compiler checks the list is complete. */
 export const METHOD_ACCESS = {
   ApplyWorkload: "write",
+  ApplyWorkloads: "write",
   GetWorkload: "read",
   ListWorkloads: "read",
   DeleteWorkload: "write",

@@ -29,6 +29,8 @@ export interface HeldInstance {
 
 export type Command =
   | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
+  /** Several applies, all or nothing. */
+  | { type: "ApplyWorkloads"; workloads: Array<{ name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }> }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
   | { type: "RollbackWorkload"; name: string }
@@ -69,6 +71,8 @@ export interface Decision {
   rejection?: Rejection;
   /** For ApplyWorkload: whether anything changed. */
   changed?: boolean;
+  /** For ApplyWorkloads: whether anything changed, per workload in the command's order. */
+  changedEach?: boolean[];
 }
 
 const accept = (events: ClusterEvent[] = [], effects: Effect[] = [], changed?: boolean): Decision => ({ events, effects, changed });
@@ -109,7 +113,28 @@ function graceOf(state: ClusterState, instanceId: string): number {
   return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
 }
 
+/** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
+function atIndex(r: Rejection, i: number): Rejection {
+  return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
+}
+
 const deciders: { [K in CommandType]: Decider<K> } = {
+  ApplyWorkloads(state, c, now) {
+    if (c.workloads.length === 0) return refuse({ kind: "InvalidArgument", field: "workloads", expected: "at least one workload" });
+    const seen = new Set<string>();
+    const events: ClusterEvent[] = [];
+    const changedEach: boolean[] = [];
+    for (const [i, w] of c.workloads.entries()) {
+      if (seen.has(w.name)) return refuse({ kind: "InvalidArgument", field: `workloads[${i}].name`, expected: `a name not used earlier in the request, got "${w.name}" again` });
+      seen.add(w.name);
+      // Distinct names: each decision reads only its own workload, so all can read `state`.
+      const d = deciders.ApplyWorkload(state, { type: "ApplyWorkload", ...w }, now);
+      if (d.rejection) return refuse(atIndex(d.rejection, i));
+      events.push(...d.events);
+      changedEach.push(d.changed ?? false);
+    }
+    return { events, effects: [], changedEach };
+  },
   ApplyWorkload(state, c, now) {
     const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
     if (problems.length > 0) return refuse(problems[0]!);

@@ -115,9 +115,10 @@ export class BenchCluster {
     return statusMib(this.control.proc.pid, "VmHWM");
   }
 
-  apply(name: string, replicas = 1): Promise<void> {
-    const workload = Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas, resources: { cpuMillis: 100, memoryMb: 64 } } });
-    return new Promise((resolve, reject) => this.client.applyWorkload({ workload }, (err) => (err ? reject(err) : resolve())));
+  /** Applies one-replica workloads named `names` in one ApplyWorkloads call (what `ctl apply -f DIR` sends). */
+  apply(...names: string[]): Promise<void> {
+    const workloads = names.map((name) => Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 } } }));
+    return new Promise((resolve, reject) => this.client.applyWorkloads({ workloads }, (err) => (err ? reject(err) : resolve())));
   }
 
   /**

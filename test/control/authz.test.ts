@@ -42,6 +42,7 @@ const client = (token?: string) => new ControlPlaneClient(cp.address, token === 
 function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<status> {
   const requests: Record<ControlPlaneMethod, unknown> = {
     ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
+    ApplyWorkloads: { workloads: [{ name: "authz-2", labels: {}, spec: spec(), generation: 0 }] },
     GetWorkload: { name: "authz" },
     ListWorkloads: {},
     DeleteWorkload: { name: "authz" },

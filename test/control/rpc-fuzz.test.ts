@@ -285,6 +285,11 @@ function seedsFor(path: string): Buffer[] {
   switch (path) {
     case cp.applyWorkload.path:
       return [cp.applyWorkload.requestSerialize({ workload: keepWorkload() }), cp.applyWorkload.requestSerialize({ workload: { name: "fz-seed", labels: {}, spec: spec(), generation: 0 } })];
+    case cp.applyWorkloads.path:
+      return [
+        cp.applyWorkloads.requestSerialize({ workloads: [keepWorkload()] }),
+        cp.applyWorkloads.requestSerialize({ workloads: [{ name: "fz-seed", labels: {}, spec: spec(), generation: 0 }, { name: "fz-seed-2", labels: {}, spec: spec(), generation: 0 }] }),
+      ];
     case cp.plan.path:
       return [cp.plan.requestSerialize({ workload: keepWorkload() })];
     case cp.getWorkload.path:

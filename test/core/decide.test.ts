@@ -116,6 +116,36 @@ describe("ApplyWorkload", () => {
   });
 });
 
+describe("ApplyWorkloads", () => {
+  const item = (name: string, s = SPEC) => ({ name, labels: {}, spec: s });
+  const batch = (...workloads: Array<ReturnType<typeof item>>): Command => ({ type: "ApplyWorkloads", workloads });
+
+  test("records every workload and says, per workload, whether it changed", () => {
+    const state = replay([workloadApplied("old", T0, { spec: SPEC })]);
+    const d = decide(state, batch(item("new"), item("old")), T0);
+    expect(d.rejection).toBeUndefined();
+    expect(d.events.map((e) => e.type === "WorkloadApplied" && e.workload.name)).toEqual(["new"]);
+    expect(d.changedEach).toEqual([true, false]);
+  });
+
+  test.each([
+    ["a bad workload, located by its position", [item("a"), item("b", spec({ command: "sleep" }))], "workloads[1].spec.command"],
+    ["a name given twice", [item("a"), item("a")], "workloads[1].name"],
+    ["an empty request", [], "workloads"],
+  ])("refuses %s, and records none of them", (_what, workloads, field) => {
+    const d = decide(emptyState(), batch(...workloads), T0);
+    expect(d.rejection).toMatchObject({ kind: "InvalidArgument", field });
+    expect(d.events).toEqual([]);
+  });
+
+  test("a workload being deleted refuses the whole request", () => {
+    const state = replay([workloadApplied("gone", T0), { type: "WorkloadDeleteRequested", at: T0, name: "gone" }]);
+    const d = decide(state, batch(item("fresh"), item("gone")), T0);
+    expect(d.rejection).toEqual({ kind: "WorkloadDeleting", name: "gone" });
+    expect(d.events).toEqual([]);
+  });
+});
+
 describe("DeleteWorkload", () => {
   test("an unknown workload is refused", () => {
     expect(decide(emptyState(), { type: "DeleteWorkload", name: "nope" }, T0)).toEqual({

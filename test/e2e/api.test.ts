@@ -142,7 +142,7 @@ describe("observability", () => {
     expect(metrics).toMatch(/^tessera_instances\{state="running"\} \d+$/m);
     expect(metrics).toMatch(/^tessera_placements_total \d+$/m);
     expect(metrics).toMatch(/^tessera_reconcile_duration_seconds_count \d+$/m);
-    expect(metrics).toMatch(/^tessera_rpc_duration_seconds_count\{method="ApplyWorkload",code="OK"\} \d+$/m);
+    expect(metrics).toMatch(/^tessera_rpc_duration_seconds_count\{method="ApplyWorkloads",code="OK"\} \d+$/m);
     expect(metrics).toMatch(/^tessera_store_commit_duration_seconds_count \d+$/m);
     expect((await fetch(`http://${http}/nope`)).status).toBe(404);
   });

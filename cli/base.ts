@@ -5,8 +5,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import { Command, UsageError } from "clipanion";
-import { RemoteError } from "./client.js";
-import { InputError } from "./manifest.js";
+import { InputError, RemoteError } from "./errors.js";
 
 export abstract class TesseraCommand extends Command {
   abstract run(): Promise<number | void>;

@@ -2,18 +2,7 @@
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS } from "../src/agent/credentials.js";
 import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
-import { InputError } from "./manifest.js";
-
-/** A failure reported by (or about reaching) the server. */
-export class RemoteError extends Error {
-  constructor(
-    message: string,
-    /** The gRPC status code, when the server answered. */
-    readonly code?: status,
-  ) {
-    super(message);
-  }
-}
+import { InputError, RemoteError } from "./errors.js";
 
 const DEADLINE_MS = 10_000;
 

@@ -14,9 +14,7 @@ import { createFileRegistry, fromBinary, fromJson, type JsonValue, toBinary, toJ
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../src/gen/tessera.binpb" with { type: "file" };
 import { Workload } from "../src/gen/tessera/v1/types.js";
-
-/** A problem with the user's input (exit code 2). */
-export class InputError extends Error {}
+import { InputError } from "./errors.js";
 
 let registry: ReturnType<typeof createFileRegistry> | undefined;
 

@@ -1,7 +1,8 @@
 /** `tessera sim`: compare placement strategies on a simulated fleet, offline (no control plane). */
 import { Command, Option, UsageError } from "clipanion";
 import { TesseraCommand } from "./base.js";
-import { InputError, parseDocument, readInput } from "./manifest.js";
+import { InputError } from "./errors.js";
+import { parseDocument, readInput } from "./manifest.js";
 import { renderTable } from "./table.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { describeRejection } from "../src/core/rejections.js";

@@ -3,17 +3,12 @@
  * plane issued for it (Enrollment), kept in the agent's data dir with mode 0600 and renewed
  * after two thirds of its life.
  */
-import "reflect-metadata";
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
-import * as x509 from "@peculiar/x509";
 import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
 
-x509.cryptoProvider.set(crypto);
-
-const ALG = { name: "ECDSA", namedCurve: "P-256" } as const;
 /** The name every control plane certificate carries (clients may dial an IP). */
 export const CONTROL_SERVER_NAME = "tessera-control";
 export const CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": CONTROL_SERVER_NAME };
@@ -39,14 +34,14 @@ function writeSecret(path: string, text: string): void {
 }
 
 export function caHashOf(caPem: string): string {
-  return `sha256:${createHash("sha256").update(Buffer.from(new x509.X509Certificate(caPem).rawData)).digest("hex")}`;
+  return `sha256:${createHash("sha256").update(new X509Certificate(caPem).raw).digest("hex")}`;
 }
 
 /** When to renew: after two thirds of the certificate's life. */
 export function renewAt(certPem: string): number {
-  const cert = new x509.X509Certificate(certPem);
-  const from = cert.notBefore.getTime();
-  return from + ((cert.notAfter.getTime() - from) * 2) / 3;
+  const cert = new X509Certificate(certPem);
+  const from = Date.parse(cert.validFrom);
+  return from + ((Date.parse(cert.validTo) - from) * 2) / 3;
 }
 
 function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: Error | null, res: Res) => void) => unknown, client: unknown, req: Req, md = new Metadata()): Promise<Res> {
@@ -74,7 +69,7 @@ export class NodeCredentials {
     const p = this.paths();
     if (!existsSync(p.ca) || !existsSync(p.key) || !existsSync(p.cert)) return undefined;
     const certPem = readFileSync(p.cert, "utf8");
-    if (new x509.X509Certificate(certPem).notAfter.getTime() <= now) return undefined;
+    if (Date.parse(new X509Certificate(certPem).validTo) <= now) return undefined;
     return { caPem: readFileSync(p.ca, "utf8"), keyPem: readFileSync(p.key, "utf8"), certPem };
   }
 
@@ -124,11 +119,14 @@ export class NodeCredentials {
 
 /** A fresh key pair for a node: the private key stays on the node, the public key is sent to be certified. */
 export async function generateNodeKey(): Promise<{ keyPem: string; publicKeyPem: string }> {
-  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
-  return {
-    keyPem: x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY"),
-    publicKeyPem: x509.PemConverter.encode(await crypto.subtle.exportKey("spki", keys.publicKey), "PUBLIC KEY"),
-  };
+  // node:crypto, not the X.509 library the control plane signs with: the agent only needs a
+  // key and two dates of a certificate, and leaving that library out keeps its memory small.
+  const { privateKey, publicKey } = await new Promise<{ privateKey: string; publicKey: string }>((resolve, reject) =>
+    generateKeyPair("ec", { namedCurve: "P-256", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } }, (err, publicKey, privateKey) =>
+      err ? reject(err) : resolve({ privateKey, publicKey }),
+    ),
+  );
+  return { keyPem: privateKey, publicKeyPem: publicKey };
 }
 
 /** Channel credentials for an identity: mTLS against the control plane's CA. */

@@ -37,6 +37,17 @@ interface Fleet {
   perWorkload: Map<string, Map<number, number>>;
   /** Workloads with any failure history: only they can be quarantined anywhere. */
   crashed: Set<string>;
+  /** Per executor kind, 1 for the nodes that can run it (built on first use). */
+  runs: Map<string, Uint8Array>;
+}
+
+/** What one choose() looks up for every node, made once per call. */
+interface Reasons {
+  /** 1 for the nodes that have the workload's executor. */
+  runs: Uint8Array;
+  executor: string;
+  /** One per node_selector entry, in order. */
+  labels: string[];
 }
 
 /** Chooses nodes for one reconcile pass, reserving what it hands out. */
@@ -67,6 +78,7 @@ export class Placer {
       closed: [],
       perWorkload: new Map(),
       crashed: new Set(),
+      runs: new Map(),
     };
     f.closed = nodes.map((node, i) => {
       f.index.set(node.name, i);
@@ -92,14 +104,18 @@ export class Placer {
     m.set(i, (m.get(i) ?? 0) + 1);
   }
 
-  /** Why node `i` cannot take one instance of the workload, or undefined when it can. */
-  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): string | undefined {
+  /**
+   * Why node `i` cannot take one instance of the workload, or undefined when it can. Runs up
+   * to CANDIDATE_LIMIT times per placement and more when most nodes do not fit: the reasons
+   * are made once per choose() (`reasons`), never here.
+   */
+  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons): string | undefined {
     const closed = f.closed[i];
     if (closed !== undefined) return closed;
     const node = f.nodes[i]!;
-    if (!node.executors.includes(spec.kind) && !node.executors.includes("simulated")) return `no ${spec.kind} executor`;
-    for (const [k, v] of selector) {
-      if (node.labels[k] !== v) return `lacks label ${k}=${v}`;
+    if (reasons.runs[i] === 0) return reasons.executor;
+    for (let l = 0; l < selector.length; l++) {
+      if (node.labels[selector[l]![0]] !== selector[l]![1]) return reasons.labels[l];
     }
     if (f.cpuUsed[i]! + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
@@ -114,19 +130,16 @@ export class Placer {
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
+    let runs = f.runs.get(spec.kind);
+    if (!runs) f.runs.set(spec.kind, (runs = Uint8Array.from(f.nodes, (node) => (node.executors.includes(spec.kind) || node.executors.includes("simulated") ? 1 : 0))));
+    const reasons: Reasons = { runs, executor: `no ${spec.kind} executor`, labels: selector.map(([k, v]) => `lacks label ${k}=${v}`) };
     let best = -1;
     let bestFirst = 0;
     let bestSecond = 0;
     let found = 0;
-    let refusals: Map<string, number> | undefined;
     for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
       const i = (this.cursor + k) % n;
-      const why = this.infeasible(f, i, workload, spec, selector);
-      if (why !== undefined) {
-        refusals ??= new Map();
-        refusals.set(why, (refusals.get(why) ?? 0) + 1);
-        continue;
-      }
+      if (this.infeasible(f, i, workload, spec, selector, reasons) !== undefined) continue;
       found++;
       const node = f.nodes[i]!;
       const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / node.capacity.cpuMillis + (f.memUsed[i]! + spec.memoryMb) / node.capacity.memoryMb) / 2;
@@ -141,7 +154,13 @@ export class Placer {
       }
     }
     if (best < 0) {
-      const detail = [...(refusals ?? new Map<string, number>()).entries()]
+      // Nothing fits (every node was looked at): only now count why, node by node.
+      const refusals = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const why = this.infeasible(f, i, workload, spec, selector, reasons)!;
+        refusals.set(why, (refusals.get(why) ?? 0) + 1);
+      }
+      const detail = [...refusals.entries()]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .map(([why, count]) => `${count} ${why}`)
         .join(", ");

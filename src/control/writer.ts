@@ -188,7 +188,10 @@ export class Writer {
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     if (stored.length > 0) this.opts.committed?.(stored);
     if (result.plan) this.lastPlan = result.plan;
-    this.armWakeup();
+    // The next wakeup comes earlier only through a pass (its holds, health changes) or a node
+    // connecting; heartbeats and reports only move it later, and an armed timer that fires
+    // early merely runs a pass that finds nothing. nextWakeup visits every node: not per turn.
+    if (result.plan || !this.wakeup || result.events.some((e) => e.type === "NodeConnected")) this.armWakeup();
     if (this.maintenanceDue) {
       // The writer owns the store: maintenance runs between turns, never inside one.
       this.maintenanceDue = false;

@@ -1,15 +1,13 @@
 /** A short run of the footprint benchmark, so it cannot rot. No goal is asserted, only sane numbers. */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { compileHello, measureFootprint } from "./footprint.js";
+import { rmSync } from "node:fs";
+import { compileGrpcFloor, compileHello, measureFootprint, scratchWithModules } from "./footprint.js";
 
-const dir = mkdtempSync(join(tmpdir(), "tessera-footprint-smoke-"));
+const dir = scratchWithModules();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("footprint benchmark, smoke size: the agent connects and every number is positive and finite", async () => {
-  const run = await measureFootprint(await compileHello(dir), { versionSpawns: 2, settleMs: 500, cpuWindowMs: 1_000 });
+  const run = await measureFootprint(await compileHello(dir), await compileGrpcFloor(dir), { versionSpawns: 2, settleMs: 500, cpuWindowMs: 1_000 });
   for (const [key, value] of Object.entries(run)) {
     expect(Number.isFinite(value), key).toBe(true);
     // An idle process may use no CPU tick in a second; everything else is strictly positive.

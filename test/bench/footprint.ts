@@ -6,7 +6,6 @@
  * runs, medians) and by a smoke test (one short run).
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COMPILE_SETTINGS } from "../../cli/build.js";
 import { BINARY, eventually, Harness, requireBinary } from "../e2e/harness.js";
@@ -15,20 +14,41 @@ import { cells, round, type Section, type Stats, stats, statusMib, verdict } fro
 /** The runtime alone: prints a line like `tessera version`, or idles on a timer like a server. */
 const HELLO_SOURCE = `if (process.argv[2] === "idle") setInterval(() => {}, 1_000); else console.log("hello");\n`;
 
+/**
+ * The floor of any agent: a grpc-js client holding one TLS connection to the control plane,
+ * idle. It imports grpc-js, so it is compiled from a directory that resolves node_modules.
+ */
+const GRPC_FLOOR_SOURCE = `import { Client, credentials } from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+const [address, ca] = process.argv.slice(2);
+const client = new Client(address, credentials.createSsl(readFileSync(ca)), { "grpc.ssl_target_name_override": "tessera-control" });
+client.waitForReady(Date.now() + 10_000, (err) => { if (err) { console.error(err.message); process.exit(1); } });
+setInterval(() => {}, 1_000);
+`;
+
 /** Production logging: debug lines (a heartbeat a second) would be part of the measurement. */
 const QUIET = { TESSERA_LOG: "info" };
 
 const MIB = 2 ** 20;
 
-/** Compiles the hello-world into `dir` with the settings dist/tessera is compiled with. */
-export async function compileHello(dir: string): Promise<string> {
-  const source = join(dir, "hello.ts");
-  const outfile = join(dir, "hello");
-  writeFileSync(source, HELLO_SOURCE);
-  const result = await Bun.build({ entrypoints: [source], compile: { outfile }, ...COMPILE_SETTINGS });
-  if (!result.success) throw new Error(`compiling the hello-world failed:\n${result.logs.join("\n")}`);
+/** Compiles `source` as `name` into `dir` with the settings dist/tessera is compiled with. */
+async function compile(dir: string, name: string, source: string): Promise<string> {
+  const entry = join(dir, `${name}.ts`);
+  const outfile = join(dir, name);
+  writeFileSync(entry, source);
+  const result = await Bun.build({ entrypoints: [entry], compile: { outfile }, ...COMPILE_SETTINGS });
+  if (!result.success) throw new Error(`compiling ${name} failed:\n${result.logs.join("\n")}`);
   return outfile;
 }
+
+export const compileHello = (dir: string) => compile(dir, "hello", HELLO_SOURCE);
+
+/** A scratch directory under node_modules (ignored by git), where imports of packages resolve. */
+export function scratchWithModules(): string {
+  return mkdtempSync(join(import.meta.dir, "..", "..", "node_modules", ".tessera-footprint-"));
+}
+
+export const compileGrpcFloor = (dir: string) => compile(dir, "grpc-floor", GRPC_FLOOR_SOURCE);
 
 /** CPU time a process has used so far (user + system), in clock ticks. */
 function cpuTicks(pid: number): number {
@@ -75,6 +95,8 @@ export interface FootprintRun {
   agentCpuPct: number;
   controlRssMib: number;
   controlCpuPct: number;
+  /** An idle compiled grpc-js client with one TLS connection: the floor of any agent. */
+  grpcFloorRssMib: number;
   helloRssMib: number;
   helloRssAnonMib: number;
   helloRssFileMib: number;
@@ -83,7 +105,7 @@ export interface FootprintRun {
 }
 
 /** One measurement: version wall times, then a control plane, an agent and the idle hello side by side. */
-export async function measureFootprint(hello: string, opts: FootprintOptions): Promise<FootprintRun> {
+export async function measureFootprint(hello: string, grpcFloor: string, opts: FootprintOptions): Promise<FootprintRun> {
   requireBinary();
   const [versionMs, helloMs] = timeSpawns([[BINARY, "version"], [hello]], opts.versionSpawns) as [number, number];
   const h = new Harness();
@@ -91,6 +113,7 @@ export async function measureFootprint(hello: string, opts: FootprintOptions): P
   try {
     const { server: control, address } = await h.startControl("127.0.0.1:0", QUIET);
     const agent = h.start(["agent", "--control", address, "--name", "n1", "--data-dir", join(h.dir, "agent")], QUIET);
+    const floor = h.start([address, join(h.dir, "control", "pki", "ca.pem")], {}, grpcFloor);
     await eventually("n1 Ready", async () => (/^n1\s.*\bReady\b/m.test((await h.run(["ctl", "get", "nodes"], { TESSERA_CONTROL: address })).stdout) ? true : undefined), 15_000);
     await Bun.sleep(opts.settleMs);
     const pids = [control.proc.pid, agent.proc.pid, idle.pid] as const;
@@ -110,6 +133,7 @@ export async function measureFootprint(hello: string, opts: FootprintOptions): P
       agentCpuPct,
       controlRssMib: statusMib(control.proc.pid, "VmRSS"),
       controlCpuPct,
+      grpcFloorRssMib: statusMib(floor.proc.pid, "VmRSS"),
       helloRssMib: statusMib(idle.pid, "VmRSS"),
       helloRssAnonMib: statusMib(idle.pid, "RssAnon"),
       helloRssFileMib: statusMib(idle.pid, "RssFile"),
@@ -129,14 +153,15 @@ const FULL: FootprintOptions = { versionSpawns: 20, settleMs: 3_000, cpuWindowMs
 
 /** Benchmark 6: binary size, `tessera version` wall time, idle agent and control plane. */
 export async function benchFootprint(runs: number): Promise<Section> {
-  const dir = mkdtempSync(join(tmpdir(), "tessera-footprint-"));
+  const dir = scratchWithModules();
   try {
     const hello = await compileHello(dir);
+    const grpcFloor = await compileGrpcFloor(dir);
     const tesseraBytes = statSync(BINARY).size;
     const runtimeBytes = statSync(hello).size;
     const all: FootprintRun[] = [];
     for (let r = 0; r < runs; r++) {
-      const run = await measureFootprint(hello, FULL);
+      const run = await measureFootprint(hello, grpcFloor, FULL);
       all.push(run);
       console.log(
         `run ${r + 1}/${runs}: version ${run.versionMs.toFixed(1)} ms (hello ${run.helloMs.toFixed(1)} ms), agent RSS ${run.agentRssMib.toFixed(1)} MiB, control CPU ${run.controlCpuPct.toFixed(2)} %, control RSS ${run.controlRssMib.toFixed(1)} MiB`,
@@ -168,6 +193,7 @@ from /proc/PID/status after ${FULL.settleMs / 1000} s idle, CPU from /proc/PID/s
 |---|---|---|---|---|---|---|
 | \`tessera version\` wall time | ${cells(s.versionMs, "ms")} | ${s.helloMs.median} ms | ${ratio(s.versionMs, s.helloMs)} | ≤ ${VERSION_GOAL_MS} ms ${verdict(s.versionMs.median <= VERSION_GOAL_MS)} |
 | agent idle RSS (VmRSS) | ${cells(s.agentRssMib, "MiB")} | ${s.helloRssMib.median} MiB | ${ratio(s.agentRssMib, s.helloRssMib)} | ≤ ${AGENT_RSS_GOAL_MIB} MiB ${verdict(s.agentRssMib.median <= AGENT_RSS_GOAL_MIB)} |
+| floor: an idle grpc-js client, one TLS connection (compiled the same way) | ${cells(s.grpcFloorRssMib, "MiB")} | ${s.helloRssMib.median} MiB | ${ratio(s.grpcFloorRssMib, s.helloRssMib)} | agent × floor: ${ratio(s.agentRssMib, s.grpcFloorRssMib)} |
 | of which anonymous (RssAnon: heaps) | ${cells(s.agentRssAnonMib, "MiB")} | ${s.helloRssAnonMib.median} MiB | ${ratio(s.agentRssAnonMib, s.helloRssAnonMib)} | |
 | of which file-backed (RssFile: pages of the binary, shared by every tessera process) | ${cells(s.agentRssFileMib, "MiB")} | ${s.helloRssFileMib.median} MiB | ${ratio(s.agentRssFileMib, s.helloRssFileMib)} | |
 | agent peak RSS (VmHWM) | ${cells(s.agentPeakRssMib, "MiB")} | ${s.helloPeakRssMib.median} MiB | ${ratio(s.agentPeakRssMib, s.helloPeakRssMib)} | |

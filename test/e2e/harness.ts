@@ -38,9 +38,9 @@ export class Harness {
     return { TESSERA_DATA_DIR: join(this.dir, "control") };
   }
 
-  /** Starts `tessera ARGS...` with JSON logs collected from stderr. */
-  start(args: string[], env: Record<string, string> = {}): Server {
-    const proc = Bun.spawn([BINARY, ...args], {
+  /** Starts `tessera ARGS...` (or another executable) with JSON logs collected from stderr. */
+  start(args: string[], env: Record<string, string> = {}, executable = BINARY): Server {
+    const proc = Bun.spawn([executable, ...args], {
       cwd: this.dir,
       env: { ...process.env, TESSERA_LOG: "debug", ...this.localEnv(), ...env },
       stdout: "ignore",

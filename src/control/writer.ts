@@ -3,8 +3,9 @@
  *
  * Commands queue up; each turn drains the queue and hands it to the core's runTurn (decide
  * every command, reconcile once if anything changed: a burst of applies costs one pass, not
- * one each; under load passes are paced, see PACING), commits the turn's events and rows in ONE SQLite transaction, and only then
- * answers the callers and hands the effects to the agent gateway.
+ * one each; under load passes are paced, see PACING), commits the turn's events and rows in
+ * ONE SQLite transaction, and only then answers the callers and hands the effects to the
+ * agent gateway.
  */
 import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";

@@ -147,11 +147,16 @@ function watch(sim: Sim, policy: Policy): void {
         if (n.health !== "ready" || !n.schedulable || n.draining || !n.connected) throw new Error(`placed on ${t}: ${JSON.stringify(n)}`);
       }
     }
+
+    // 9. the per-workload index holds exactly the instances, each under its own workload.
+    const indexed = [...state.instancesByWorkload].flatMap(([w, ids]) => [...ids].map((id) => `${w}/${id}`)).sort();
+    const actual = [...state.instances.values()].map((i) => `${i.workload}/${i.id}`).sort();
+    if (JSON.stringify(indexed) !== JSON.stringify(actual)) throw new Error(`instance index out of step: ${JSON.stringify({ indexed, actual })}`);
   };
 }
 
 describe("core invariants over random fleets and event sequences", () => {
-  test("1, 2, 3, 5: idempotent, never overcommitted, within surge, only on healthy nodes; 8: replay(log) equals the live state", () => {
+  test("1, 2, 3, 5, 9: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step; 8: replay(log) equals the live state", () => {
     fc.assert(
       fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleet, workloads, ops) => {
         const sim = new Sim(DEFAULT_POLICY);

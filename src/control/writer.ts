@@ -154,7 +154,8 @@ export class Writer {
     );
     if (result.plan) {
       this.changesPending = false;
-      this.reconcileNotBefore = performance.now() + (performance.now() - started) * (this.opts.pacing ?? PACING);
+      const ended = performance.now();
+      this.reconcileNotBefore = ended + (ended - started) * (this.opts.pacing ?? PACING);
     } else if (result.events.some((e) => !isVolatile(e))) {
       this.changesPending = true;
     }

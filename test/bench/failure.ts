@@ -33,16 +33,14 @@ export async function runFailure(perNode: number): Promise<number> {
     const replicas = 2 * perNode;
     const running = async (notOn?: string) =>
       (await getWorkload(client!, "fo")).instances.filter((i) => i.observedState === InstanceState.INSTANCE_STATE_RUNNING && i.node !== notOn).length;
-    await eventually("both agents connected", async () => {
-      const workload = Workload.fromPartial({ name: "fo", spec: { command: "/bin/sleep", args: ["3600"], replicas, resources: { cpuMillis: 10, memoryMb: 1 } } });
-      // Spread puts half the replicas on each node: apply once both nodes are Ready.
-      const nodes = await new Promise<number>((resolve, reject) =>
+    const ready = () =>
+      new Promise<number>((resolve, reject) =>
         client!.listNodes({}, (err, res) => (err ? reject(err) : resolve(res.nodes.filter((n) => n.health === NodeHealth.NODE_HEALTH_READY).length))),
       );
-      if (nodes < 2) return undefined;
-      await new Promise<void>((resolve, reject) => client!.applyWorkload({ workload }, (err) => (err ? reject(err) : resolve())));
-      return true;
-    }, 30_000);
+    // Spread puts half the replicas on each node: apply once both nodes are Ready.
+    await eventually("both agents Ready", async () => ((await ready()) === 2 ? true : undefined), 30_000);
+    const workload = Workload.fromPartial({ name: "fo", spec: { command: "/bin/sleep", args: ["3600"], replicas, resources: { cpuMillis: 10, memoryMb: 1 } } });
+    await new Promise<void>((resolve, reject) => client!.applyWorkload({ workload }, (err) => (err ? reject(err) : resolve())));
     await eventually(`${replicas} running`, async () => ((await running()) === replicas ? true : undefined), 30_000);
     const held = (await getWorkload(client, "fo")).instances.filter((i) => i.node === "victim").length;
     if (held !== perNode) throw new Error(`the victim holds ${held} instances, not ${perNode}`);

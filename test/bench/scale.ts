@@ -11,7 +11,7 @@ import { cells, round, type Section, stats, verdict } from "./report.js";
 /** Workloads per ApplyWorkloads call, and calls in flight (a few `ctl apply -f DIR` at once). */
 const BATCH = Number(process.env.TESSERA_BENCH_BATCH ?? 500);
 const BATCHES_IN_FLIGHT = Number(process.env.TESSERA_BENCH_INFLIGHT ?? 4);
-/** Bare calls in flight for the floor, as many as the batches carry workloads. */
+/** Bare calls in flight for the floor: one call per workload, enough in flight to keep both ends busy. */
 const FLOOR_CONCURRENCY = 256;
 const GOAL_MS = 2_000;
 const GOAL_RSS_MB = 300;

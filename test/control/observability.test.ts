@@ -108,6 +108,11 @@ describe("Metrics", () => {
     expect(text).not.toMatch(/^process_cpu_seconds_total /m);
   });
 
+  test("no per-heap-space gauges: under Bun they walk the whole heap on every scrape", async () => {
+    const text = await new Metrics().registry.metrics();
+    expect(text).not.toContain("heap_space");
+  });
+
   test("several registries live in one process, each with its own values", async () => {
     const a = new Metrics();
     const b = new Metrics();

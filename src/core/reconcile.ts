@@ -108,8 +108,8 @@ export function summarize(plan: Plan): string {
 }
 
 interface WorkloadView {
-  /** Replica indexes whose instance was lost: their replacements are placed with cause "lost". */
-  lostSlots: Set<number>;
+  /** Replica indexes whose instance was lost: their replacements are placed with cause "lost" (made when needed). */
+  lostSlots?: Set<number>;
   /** Desired-run instances that are not stopped or lost. */
   running: Instance[];
   /** Instances counted against replicas + max_surge (see countsAgainstSurge). */
@@ -123,17 +123,24 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const out = emptyPlan(now);
 
   const health = new Map<string, NodeHealth>();
+  /** Nodes being drained: their copies count as outdated. Usually none, so the check is free. */
+  const draining = new Set<string>();
   for (const node of state.nodes.values()) {
     const h = nodeHealth(node, now, policy);
     health.set(node.name, h);
+    if (node.draining) draining.add(node.name);
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });
   }
 
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
     let v = views.get(name);
-    if (!v) views.set(name, (v = { lostSlots: new Set(), running: [], nonTerminal: 0, holding: 0 }));
+    if (!v) views.set(name, (v = { running: [], nonTerminal: 0, holding: 0 }));
     return v;
+  };
+  const lostSlot = (inst: Instance) => {
+    const v = view(inst.workload);
+    (v.lostSlots ??= new Set()).add(inst.index);
   };
   const released = new Set<string>();
   for (const inst of state.instances.values()) {
@@ -142,7 +149,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       continue;
     }
     if (inst.state === "lost") {
-      view(inst.workload).lostSlots.add(inst.index);
+      lostSlot(inst);
       if (now - inst.updatedAt >= policy.lostRetentionMs || !state.workloads.has(inst.workload)) out.forget.push({ instance: inst.id });
       continue;
     }
@@ -151,7 +158,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       if (h === "offline") {
         out.markLost.push({ instance: inst.id, node: inst.node });
         released.add(inst.id);
-        view(inst.workload).lostSlots.add(inst.index);
+        lostSlot(inst);
         continue;
       }
       // Late heartbeats: leave its instances alone until the node is Offline or back.
@@ -172,12 +179,12 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const names = [...state.workloads.keys()].sort();
   for (const name of names) {
     const workload = state.workloads.get(name)!;
-    planWorkload(out, placer, state, workload, views.get(name) ?? { lostSlots: new Set(), running: [], nonTerminal: 0, holding: 0 }, now);
+    planWorkload(out, placer, draining, workload, views.get(name) ?? { running: [], nonTerminal: 0, holding: 0 }, now);
   }
   return out;
 }
 
-function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: Workload, v: WorkloadView, now: number): void {
+function planWorkload(out: Plan, placer: Placer, draining: ReadonlySet<string>, workload: Workload, v: WorkloadView, now: number): void {
   const insts = v.running.sort((a, b) => instanceSeq(a.id) - instanceSeq(b.id));
   if (workload.deleting) {
     for (const inst of insts) out.stop.push({ instance: inst.id, reason: "workload deleted" });
@@ -186,6 +193,12 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
     return;
   }
   const spec = resolveSpec(workload.spec);
+  const isOutdated = (i: Instance) =>
+    i.generation < workload.templateGeneration ||
+    // restartSeq 0 (never restarted) is the common case: skip parsing the id.
+    (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
+    (draining.size > 0 && i.node !== null && draining.has(i.node));
+  if (isSteady(insts, spec.replicas, isOutdated)) return;
   const slots = new Map<number, Instance[]>();
   for (const inst of insts) {
     if (inst.index >= spec.replicas) {
@@ -196,19 +209,33 @@ function planWorkload(out: Plan, placer: Placer, state: ClusterState, workload: 
     if (!slot) slots.set(inst.index, (slot = []));
     slot.push(inst);
   }
-  const isOutdated = (i: Instance) =>
-    i.generation < workload.templateGeneration ||
-    // restartSeq 0 (never restarted) is the common case: skip parsing the id.
-    (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
-    (i.node !== null && state.nodes.get(i.node)?.draining === true);
   let available = 0;
   // Only Ready copies count as available: a rollout or drain waits for its replacements' checks.
   for (const slot of slots.values()) if (slot.some(isReady)) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
 
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots.has(index));
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true);
   }
+}
+
+/** Replica counts up to this take the steady-workload check (a bitmask of the slots seen). */
+const STEADY_CHECK_MAX_REPLICAS = 31;
+
+/**
+ * The steady state, most workloads on most passes: one copy in each of the `replicas` slots,
+ * each current, placed and not failed. planSlot keeps every such copy and does nothing else,
+ * so the pass skips building the workload's slots and budget.
+ */
+function isSteady(insts: Instance[], replicas: number, isOutdated: (i: Instance) => boolean): boolean {
+  if (insts.length !== replicas || replicas > STEADY_CHECK_MAX_REPLICAS) return false;
+  let seen = 0;
+  for (const i of insts) {
+    const bit = 1 << i.index;
+    if (i.index >= replicas || (seen & bit) !== 0 || i.state === "failed" || i.state === "pending" || isOutdated(i)) return false;
+    seen |= bit;
+  }
+  return true;
 }
 
 interface Budget {

@@ -66,7 +66,6 @@ const BY_FIRST_WORD = new Map<string, () => Promise<Commands>>([
 ]);
 
 const args = hoistCtlOptions(process.argv.slice(2));
-if (process.env.XJIT) Bun.unsafe.setJITPolicy(Number(process.env.XJIT));
 const cli = new Cli({
   binaryLabel: "Tessera — a small control plane",
   binaryName: "tessera",

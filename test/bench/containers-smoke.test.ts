@@ -5,20 +5,21 @@
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { dockerSuite, sh } from "../e2e/docker-engine.js";
-import { measureContainers, swarmFilter, tesseraFilter } from "./containers.js";
+import { floorFilter, measureContainers, swarmFilter, tesseraFilter } from "./containers.js";
 
 setDefaultTimeout(90_000);
 
 const { available, skip } = dockerSuite("containers benchmark smoke");
 const swarmState = () => sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).out.trim();
 
-test.skipIf(skip)("containers benchmark, smoke size: 3 replicas on Tessera and on Swarm, all removed afterwards", async () => {
+test.skipIf(skip)("containers benchmark, smoke size: 3 replicas on Tessera, on Swarm and on the engine alone, all removed afterwards", async () => {
   expect(available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
   const before = swarmState();
   const [run] = await measureContainers(3, 1);
   expect(run!.tessera.ms).toBeGreaterThan(0);
   expect(run!.swarm.ms).toBeGreaterThan(0);
-  for (const filter of [tesseraFilter(run!.tessera.name), swarmFilter(run!.swarm.name)]) expect(sh(["docker", "ps", "-a", "-q", "--filter", filter]).out.trim()).toBe("");
+  expect(run!.floor.ms).toBeGreaterThan(0);
+  for (const filter of [tesseraFilter(run!.tessera.name), swarmFilter(run!.swarm.name), floorFilter(run!.floor.name)]) expect(sh(["docker", "ps", "-a", "-q", "--filter", filter]).out.trim()).toBe("");
   // Swarm mode is left only when the benchmark entered it.
   expect(swarmState()).toBe(before);
 });

@@ -169,6 +169,11 @@ export class AgentGateway {
         this.fire({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, instances }, node);
         return;
       }
+      return afterHello(node, payload, "");
+    };
+
+    /** Handles one message of a synced stream; `at` locates it inside a batch ("batch.messages[3]."). */
+    const afterHello = (node: string, payload: AgentMessage["payload"], at: string): void => {
       switch (payload?.$case) {
         case "heartbeat":
           this.fire({ type: "Heartbeat", node, session: id }, node);
@@ -177,7 +182,7 @@ export class AgentGateway {
           const r = payload.value;
           const state = instanceStateFromWire(r.state);
           if (state === undefined || !isReportedState(state)) {
-            this.log.warn("report refused", { node, instance: r.instanceId, details: `state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
+            this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
             return;
           }
           this.fire({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
@@ -202,6 +207,14 @@ export class AgentGateway {
         case "ack":
           if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
           return;
+        case "batch": {
+          // Checked whole before any of it is handled: a refused batch changes nothing.
+          const messages = payload.value.messages;
+          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch");
+          if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
+          messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
+          return;
+        }
         case "hello":
           return refuse("hello may only be sent once per stream");
         default:

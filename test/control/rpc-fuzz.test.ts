@@ -275,6 +275,17 @@ const agentMessages: AgentMessage[] = [
   { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_FAILED, reason: "exit 1", exitCode: 1 } } },
   { payload: { $case: "ack", value: { commandId: 1, error: "" } } },
   { payload: { $case: "logChunk", value: { commandId: 1, lines: ["a", "b"], eof: true, error: "" } } },
+  {
+    payload: {
+      $case: "batch",
+      value: {
+        messages: [
+          { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "" } } },
+          { payload: { $case: "ack", value: { commandId: 1, error: "" } } },
+        ],
+      },
+    },
+  },
 ];
 const encodeAgent = (m: AgentMessage) => Buffer.from(AgentMessage.encode(m).finish());
 
@@ -666,6 +677,7 @@ describe("agent stream misuse ends the stream with an error status", () => {
     { payload: { $case: "heartbeat", value: {} } },
     { payload: { $case: "ack", value: { commandId: 7, error: "" } } },
     { payload: { $case: "logChunk", value: { commandId: 7, lines: ["x"], eof: true, error: "" } } },
+    { payload: { $case: "batch", value: { messages: [{ payload: { $case: "heartbeat", value: {} } }] } } },
     { payload: undefined },
   ] satisfies AgentMessage[];
 
@@ -706,6 +718,22 @@ describe("agent stream misuse ends the stream with an error status", () => {
   test("hello twice", async () => {
     const end = await agentSession([hello(AGENT), { payload: { $case: "heartbeat", value: {} } }, hello(AGENT)]);
     expect({ code: status[end.code], details: end.details }).toEqual({ code: "INVALID_ARGUMENT", details: "hello may only be sent once per stream" });
+  });
+
+  test("a batch holding a hello, another batch or an empty message is refused whole, naming the entry", async () => {
+    const heartbeat: AgentMessage = { payload: { $case: "heartbeat", value: {} } };
+    const cases: Array<[AgentMessage, string]> = [
+      [hello(AGENT), "hello"],
+      [{ payload: { $case: "batch", value: { messages: [heartbeat] } } }, "batch"],
+      [{ payload: undefined }, "no payload"],
+    ];
+    for (const [inner, got] of cases) {
+      const end = await agentSession([hello(AGENT), { payload: { $case: "batch", value: { messages: [heartbeat, inner] } } }]);
+      expect({ code: status[end.code], details: end.details }).toEqual({
+        code: "INVALID_ARGUMENT",
+        details: `batch.messages[1]: expected a report, check, ack, log_chunk or heartbeat, got ${got}`,
+      });
+    }
   });
 
   test("garbage bytes, first or after a valid hello", async () => {

@@ -30,8 +30,9 @@ $(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml node_modules/.stamp
 
 proto: $(GEN_STAMP)
 
-# cli/build.ts: bun build --compile --minify --bytecode, plus inlining the .proto files that
-# grpc-health-check and @grpc/reflection would otherwise read from node_modules at run time.
+# cli/build.ts: bun build --compile --minify --bytecode --splitting, plus inlining the .proto
+# files that grpc-health-check and @grpc/reflection would otherwise read from node_modules at
+# run time.
 dist/tessera: $(GEN_STAMP) $(SOURCES) $(MIGRATIONS)
 	@mkdir -p dist
 	$(BUN) cli/build.ts dist/tessera

@@ -38,6 +38,21 @@ async function ctlCommands(): Promise<Commands> {
   ];
 }
 
+/**
+ * An agent idles between heartbeats and runs little JavaScript of its own, yet at its default
+ * thresholds JavaScriptCore's optimizing JIT compiled some of the run-once startup code
+ * (module bodies, parsing the command line), paging in ~3 MiB of compiler code and ~1 MiB of
+ * heap that an idle agent then kept for good (BENCHMARKS.md, Footprint). A hundredfold threshold
+ * keeps that code in the lower tiers, for the agent's whole life: nothing it runs is hot
+ * enough to repay an optimizing compile (idle CPU dropped with it).
+ */
+const AGENT_JIT_POLICY = 100;
+
+async function agentCommands(): Promise<Commands> {
+  Bun.unsafe.setJITPolicy(AGENT_JIT_POLICY);
+  return serverCommands();
+}
+
 const replayCommands = async (): Promise<Commands> => [(await import("./replay-command.js")).ReplayCommand];
 const simCommands = async (): Promise<Commands> => [(await import("./sim-command.js")).SimCommand];
 
@@ -56,7 +71,7 @@ async function allCommands(): Promise<Commands> {
  */
 const BY_FIRST_WORD = new Map<string, () => Promise<Commands>>([
   ["control", serverCommands],
-  ["agent", serverCommands],
+  ["agent", agentCommands],
   ["dev", serverCommands],
   ["ctl", ctlCommands],
   ["replay", replayCommands],

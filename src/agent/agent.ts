@@ -62,10 +62,29 @@ const HOUSEKEEPING_MS = 10_000;
 /** Reports kept while disconnected; beyond this the oldest go (hello still carries every current state). */
 const MAX_BACKLOG = 10_000;
 
+/**
+ * Messages per AgentBatch. Reports, checks and acks are a few dozen bytes (a check's detail is
+ * one line): a full batch stays far below the 4 MiB message limit. Log chunks, which can be
+ * large, are never batched.
+ */
+const MAX_BATCH = 256;
+
+/** One message as itself, several as an AgentBatch. */
+function batch(messages: AgentMessage[]): AgentMessage {
+  return messages.length === 1 ? messages[0]! : { payload: { $case: "batch", value: { messages } } };
+}
+
 export class Agent {
   private readonly held = new Map<string, Held>();
   /** Reports made while disconnected, in order. */
   private backlog: AgentMessage[] = [];
+  /**
+   * Reports, checks and acks made during this turn of the event loop, sent together when it
+   * ends: starting a copy makes three (provisioning, running, the ack) in quick succession,
+   * and one message costs both ends about as much as three small ones in a batch.
+   */
+  private outbox: AgentMessage[] = [];
+  private flushScheduled = false;
   /** The current stream has carried our hello. */
   private synced = false;
   /** Open log streams by command id. */
@@ -148,6 +167,8 @@ export class Agent {
 
   /** Closes the stream. Instances keep running: a restarted agent reports them again. */
   close(): void {
+    // What this turn reported goes out before the stream is cancelled, as it did unbatched.
+    this.flush();
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.housekeeping);
@@ -188,7 +209,8 @@ export class Agent {
       },
     });
     this.synced = true;
-    for (const msg of this.backlog.splice(0)) stream.write(msg);
+    const kept = this.backlog.splice(0);
+    for (let i = 0; i < kept.length; i += MAX_BATCH) stream.write(batch(kept.slice(i, i + MAX_BATCH)));
     this.heartbeat = setInterval(() => {
       const ok = stream.write({ payload: { $case: "heartbeat", value: {} } });
       log.debug("heartbeat", { buffered: !ok });
@@ -218,8 +240,36 @@ export class Agent {
     log.info("connecting to control plane", { control: this.opts.control, node: this.opts.node });
   }
 
+  /** Sends an ack with the reports of this turn; one for a stream that is gone is dropped. */
   private send(msg: AgentMessage): void {
+    if (this.stream) this.enqueue(msg);
+  }
+
+  /** Writes a message at once, after what the outbox holds (order is kept). */
+  private sendNow(msg: AgentMessage): void {
+    this.flush();
     this.stream?.write(msg);
+  }
+
+  private enqueue(msg: AgentMessage): void {
+    this.outbox.push(msg);
+    if (this.outbox.length >= MAX_BATCH) return this.flush();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what the outbox holds as one message; reports and checks of a stream that went away are kept. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0) return;
+    const messages = this.outbox;
+    this.outbox = [];
+    if (this.stream && this.synced) {
+      this.stream.write(batch(messages));
+      return;
+    }
+    for (const m of messages) if (m.payload?.$case !== "ack") this.keep(m);
   }
 
   /**
@@ -227,10 +277,11 @@ export class Agent {
    * hello in order (the control plane treats those its catch-up already covers as superseded).
    */
   private report(msg: AgentMessage): void {
-    if (this.stream && this.synced) {
-      this.stream.write(msg);
-      return;
-    }
+    if (this.stream && this.synced) this.enqueue(msg);
+    else this.keep(msg);
+  }
+
+  private keep(msg: AgentMessage): void {
     this.backlog.push(msg);
     if (this.backlog.length > MAX_BACKLOG) {
       this.backlog.shift();
@@ -267,7 +318,7 @@ export class Agent {
     const abort = new AbortController();
     this.logStreams.set(commandId, abort);
     const chunk = (lines: string[], eof: boolean, error = "") =>
-      this.send({ payload: { $case: "logChunk", value: { commandId, lines, eof, error } } });
+      this.sendNow({ payload: { $case: "logChunk", value: { commandId, lines, eof, error } } });
     try {
       await this.opts.executor.readLogs({ instanceId: req.instanceId, tail: req.tail, follow: req.follow, signal: abort.signal, emit: (lines) => chunk(lines, false) });
       chunk([], true);

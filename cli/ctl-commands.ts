@@ -88,17 +88,14 @@ export class ApplyCommand extends CtlCommand {
     const manifests = readManifests(this.file);
     const workloads = manifests.map((m) => m.workload);
     // One call, all or nothing: nothing is applied unless every workload is accepted.
-    const { results } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
+    const { applied } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
       // The server locates a refusal as workloads[i]: say which file that is.
       const at = err instanceof RemoteError ? /workloads\[(\d+)\]/.exec(err.message) : null;
       if (!at) throw err;
       const { message, code } = err as RemoteError;
       throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
     });
-    for (const res of results) {
-      const w = res.workload!;
-      this.out(`workload/${w.name} ${res.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
-    }
+    for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
     if (this.wait) await this.waitForRollout(ctl, workloads.map((w) => w.name), seconds);
   }
 

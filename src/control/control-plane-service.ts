@@ -148,7 +148,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       });
       const decision = await submit({ type: "ApplyWorkloads", workloads });
       return {
-        results: workloads.map((w, i) => ({ workload: toWireWorkload(state.workloads.get(w.name)!, instancesOf(w.name)), changed: decision.changedEach![i]! })),
+        applied: workloads.map((w, i) => ({ name: w.name, generation: state.workloads.get(w.name)!.generation, changed: decision.changedEach![i]! })),
       };
     }),
 

@@ -59,6 +59,9 @@ spec:
     writeFileSync(join(dir, "notes.txt"), "ignored");
     const res = await ctl("apply", "-f", dir);
     expect(res.stdout).toBe("workload/gamma created (generation 1)\nworkload/delta created (generation 1)\n");
+    // One changed, one the same: each says what the apply did to it.
+    writeFileSync(join(dir, "a.json"), JSON.stringify([{ name: "gamma", spec: { command: "/bin/sleep", args: ["1"] } }]));
+    expect((await ctl("apply", "-f", dir)).stdout).toBe("workload/gamma configured (generation 2)\nworkload/delta unchanged (generation 1)\n");
     const proc = Bun.spawn([BINARY, "ctl", "apply", "-f", "-"], { stdin: "pipe", stdout: "pipe", env: { ...process.env, TESSERA_CONTROL: address, TESSERA_DATA_DIR: join(h.dir, "control") } });
     proc.stdin.write('{"name":"epsilon","spec":{"command":"/bin/sleep"}}');
     proc.stdin.end();

@@ -8,7 +8,8 @@
  *
  * On large fleets scoring every node for every placement is O(nodes × placements); like
  * Nomad's limit iterator, each placement scores at most CANDIDATE_LIMIT feasible nodes, taken
- * from a cursor that rotates through the fleet. Fleets up to that size are scored exactly.
+ * from a cursor: spread rotates it through the fleet, binpack keeps it on the node it last
+ * filled. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
 import { type ClusterState, holdsNode, type NodeRecord } from "./model.js";
@@ -166,7 +167,9 @@ export class Placer {
         .join(", ");
       return { reason: `no node fits (${detail})` };
     }
-    this.cursor = (best + 1) % n;
+    // Spread moves on past the chosen node; binpack starts the next look at it, so it fills
+    // that node before opening another (moving on, 2,000 small replicas took 937 of 1,000 nodes).
+    this.cursor = this.strategy === "spread" ? (best + 1) % n : best;
     this.add(best, workload, spec.cpuMillis, spec.memoryMb);
     return { node: f.nodes[best]!.name };
   }

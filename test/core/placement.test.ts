@@ -1,6 +1,7 @@
 /** Placement: feasibility reasons, spread and binpack scoring, ties by name, no overcommit. */
 import { describe, expect, test } from "bun:test";
 import type { Command } from "../../src/core/decide.js";
+import { CANDIDATE_LIMIT } from "../../src/core/placement.js";
 import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile.js";
 import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
 import { spec } from "./fixtures.js";
@@ -39,6 +40,16 @@ describe("placement", () => {
     sim.turn([apply("api", { replicas: 2, resources: { cpuMillis: 1000, memoryMb: 1024 } })]);
     expect(placements(sim, "web")).toEqual({ a: 3 });
     expect(placements(sim, "api")).toEqual({ a: 1, b: 1 });
+  });
+
+  test("binpack on a fleet larger than CANDIDATE_LIMIT fills nodes one after another", () => {
+    const nodes = Array.from({ length: CANDIDATE_LIMIT * 3 }, (_, i) => node(`n-${String(i).padStart(3, "0")}`));
+    const sim = fleet(nodes, { ...DEFAULT_POLICY, placement: "binpack" });
+    // 100 replicas of 500m on 4,000m nodes: 8 fit on a node, so 13 nodes hold them all.
+    sim.turn([apply("web", { replicas: 100, resources: { cpuMillis: 500, memoryMb: 64 } })]);
+    const used = placements(sim, "web");
+    expect(Object.keys(used)).toHaveLength(13);
+    expect(Object.values(used).filter((n) => n === 8)).toHaveLength(12);
   });
 
   test("never overcommits: what does not fit stays Pending with the reason", () => {

@@ -5,7 +5,7 @@
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { dockerSuite, sh } from "../e2e/docker-engine.js";
-import { floorFilter, measureContainers, swarmFilter, tesseraFilter } from "./containers.js";
+import { floorLabel, measureContainers, swarmLabel, tesseraLabel } from "./containers.js";
 
 setDefaultTimeout(90_000);
 
@@ -19,7 +19,7 @@ test.skipIf(skip)("containers benchmark, smoke size: 3 replicas on Tessera, on S
   expect(run!.tessera.ms).toBeGreaterThan(0);
   expect(run!.swarm.ms).toBeGreaterThan(0);
   expect(run!.floor.ms).toBeGreaterThan(0);
-  for (const filter of [tesseraFilter(run!.tessera.name), swarmFilter(run!.swarm.name), floorFilter(run!.floor.name)]) expect(sh(["docker", "ps", "-a", "-q", "--filter", filter]).out.trim()).toBe("");
+  for (const label of [tesseraLabel(run!.tessera.name), swarmLabel(run!.swarm.name), floorLabel(run!.floor.name)]) expect(sh(["docker", "ps", "-a", "-q", "--filter", `label=${label}`]).out.trim()).toBe("");
   // Swarm mode is left only when the benchmark entered it.
   expect(swarmState()).toBe(before);
 });

@@ -32,6 +32,8 @@ interface Fleet {
   index: Map<string, number>;
   cpuUsed: Float64Array;
   memUsed: Float64Array;
+  cpuCapacity: Float64Array;
+  memCapacity: Float64Array;
   /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
   closed: Array<string | undefined>;
   /** Instances per workload and node index, for spread. */
@@ -46,6 +48,8 @@ interface Fleet {
 interface Reasons {
   /** 1 for the nodes that have the workload's executor. */
   runs: Uint8Array;
+  /** The workload has failure history, so some node may have it quarantined. */
+  crashed: boolean;
   executor: string;
   /** One per node_selector entry, in order. */
   labels: string[];
@@ -76,6 +80,8 @@ export class Placer {
       index: new Map(),
       cpuUsed: new Float64Array(nodes.length),
       memUsed: new Float64Array(nodes.length),
+      cpuCapacity: Float64Array.from(nodes, (node) => node.capacity.cpuMillis),
+      memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
       closed: [],
       perWorkload: new Map(),
       crashed: new Set(),
@@ -118,9 +124,9 @@ export class Placer {
     for (let l = 0; l < selector.length; l++) {
       if (node.labels[selector[l]![0]] !== selector[l]![1]) return reasons.labels[l];
     }
-    if (f.cpuUsed[i]! + spec.cpuMillis > node.capacity.cpuMillis) return "short of cpu";
-    if (f.memUsed[i]! + spec.memoryMb > node.capacity.memoryMb) return "short of memory";
-    if (f.crashed.has(workload) && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
+    if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
+    if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
+    if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
     return undefined;
   }
 
@@ -133,7 +139,7 @@ export class Placer {
     const selector = Object.entries(spec.nodeSelector);
     let runs = f.runs.get(spec.kind);
     if (!runs) f.runs.set(spec.kind, (runs = Uint8Array.from(f.nodes, (node) => (node.executors.includes(spec.kind) || node.executors.includes("simulated") ? 1 : 0))));
-    const reasons: Reasons = { runs, executor: `no ${spec.kind} executor`, labels: selector.map(([k, v]) => `lacks label ${k}=${v}`) };
+    const reasons: Reasons = { runs, crashed: f.crashed.has(workload), executor: `no ${spec.kind} executor`, labels: selector.map(([k, v]) => `lacks label ${k}=${v}`) };
     let best = -1;
     let bestFirst = 0;
     let bestSecond = 0;
@@ -142,13 +148,13 @@ export class Placer {
       const i = (this.cursor + k) % n;
       if (this.infeasible(f, i, workload, spec, selector, reasons) !== undefined) continue;
       found++;
-      const node = f.nodes[i]!;
-      const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / node.capacity.cpuMillis + (f.memUsed[i]! + spec.memoryMb) / node.capacity.memoryMb) / 2;
+      const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
       // Lower is better: spread wants fewest copies of this workload, then the least used node;
       // binpack the fullest node that still fits.
       const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
       const second = this.strategy === "spread" ? utilization : 0;
-      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && node.name < f.nodes[best]!.name)))) {
+      // Nodes are sorted by name, so the lower index is the lower name.
+      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && i < best)))) {
         best = i;
         bestFirst = first;
         bestSecond = second;

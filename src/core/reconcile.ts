@@ -259,10 +259,6 @@ function planSlot(
   // The steady state, most slots on most passes: one current copy, placed and not failed.
   // The general path below decides the same (keep it, nothing else to do) after allocating.
   if (slot.length === 1 && slot[0]!.state !== "failed" && slot[0]!.state !== "pending" && !isOutdated(slot[0]!)) return;
-  const failed = slot.filter((i) => i.state === "failed");
-  const live = slot.filter((i) => i.state !== "failed");
-  const current = live.filter((i) => !isOutdated(i));
-  const outdated = live.filter(isOutdated);
   const stop = (i: Instance, reason: string) => out.stop.push({ instance: i.id, reason });
   const hold = (h: Hold | Skip, instance?: string) => out.skip.push({ workload: workload.name, instance, ...h });
   const fresh = (attempt: number, cause: PlaceCause): NewInstance => ({
@@ -288,6 +284,16 @@ function planSlot(
     else out.pend.push({ ...n, reason: choice.reason });
     return true;
   };
+
+  // No copy at all, as for every new replica: the general path below comes to the same.
+  if (slot.length === 0) {
+    create(fresh(0, lost ? "lost" : "new"));
+    return;
+  }
+  const failed = slot.filter((i) => i.state === "failed");
+  const live = slot.filter((i) => i.state !== "failed");
+  const current = live.filter((i) => !isOutdated(i));
+  const outdated = live.filter(isOutdated);
 
   const keep = current[0];
   for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);

@@ -143,24 +143,26 @@ function compile(sqlite: Database, query: SQLWrapper & { toSQL(): { sql: string;
   return (row: Row) => statement.run(...(binders.map((b) => b(row)) as SQLQueryBindings[]));
 }
 
-/**
- * An upsert of whole rows: every column is a placeholder named after its key, and a conflict
- * on `target` overwrites the row from `excluded` (drizzle's documented pattern).
- */
+/** Every column of `table` but `omit` as a placeholder named after its key. */
+function placeholders(table: SQLiteTable, omit: string[] = []) {
+  return Object.fromEntries(
+    Object.keys(getTableColumns(table))
+      .filter((key) => !omit.includes(key))
+      .map((key) => [key, sql.placeholder(key)]),
+  );
+}
+
+/** An upsert of whole rows: a conflict on `target` overwrites the row from `excluded` (drizzle's documented pattern). */
 function upsert<T extends SQLiteTable>(sqlite: Database, db: BunSQLiteDatabase<typeof schema>, table: T, target: SQLiteColumn) {
-  const columns = getTableColumns(table);
-  const values = Object.fromEntries(Object.keys(columns).map((key) => [key, sql.placeholder(key)]));
-  const set = Object.fromEntries(Object.entries(columns).map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]));
-  return compile(sqlite, db.insert(table).values(values as never).onConflictDoUpdate({ target, set: set as never }));
+  const set = Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]));
+  return compile(sqlite, db.insert(table).values(placeholders(table) as never).onConflictDoUpdate({ target, set: set as never }));
 }
 
 /** The writer's statements, compiled once per store. */
 function prepareWrites(sqlite: Database, db: BunSQLiteDatabase<typeof schema>) {
-  const columns = (table: SQLiteTable, omit: string[]) =>
-    Object.fromEntries(Object.keys(getTableColumns(table)).filter((k) => !omit.includes(k)).map((key) => [key, sql.placeholder(key)]));
   return {
     /** Its `lastInsertRowid` is the event's sequence number (AUTOINCREMENT). */
-    appendEvent: compile(sqlite, db.insert(schema.events).values(columns(schema.events, ["seq"]) as never)),
+    appendEvent: compile(sqlite, db.insert(schema.events).values(placeholders(schema.events, ["seq"]) as never)),
     upsertWorkload: upsert(sqlite, db, schema.workloads, schema.workloads.name),
     deleteWorkload: compile(sqlite, db.delete(schema.workloads).where(eq(schema.workloads.name, sql.placeholder("name")))),
     upsertInstance: upsert(sqlite, db, schema.instances, schema.instances.id),

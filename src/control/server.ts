@@ -1,6 +1,7 @@
 /**
  * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
  */
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
@@ -15,7 +16,7 @@ import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
 import { type Authenticate, createControlPlaneService } from "./control-plane-service.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
-import { Pki, pkiFiles } from "./security/pki.js";
+import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
 import { startHttpServer } from "./http-server.js";
 import { Metrics } from "./metrics.js";
@@ -38,6 +39,10 @@ export interface ControlPlaneOptions {
   insecure?: boolean;
   /** Extra names or addresses the server certificate must carry (what agents dial). */
   advertise?: string[];
+  /** Lifetime of the server certificates this control plane issues (default 365 days; tests shorten it). */
+  serverCertLifetimeMs?: number;
+  /** How often the server certificate is checked for renewal (default hourly). */
+  certCheckMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -56,34 +61,59 @@ const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const
 /** Largest request or response; a workload manifest is a few KiB. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/** A renewal is due once a third of the certificate's lifetime is left: months ahead by default. */
+const CERT_CHECK_MS = 3_600_000;
+
 interface Security {
   pki: Pki;
   tokens: Tokens;
   credentials: ServerCredentials;
   authenticate: Authenticate;
   identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
+  /** Stops the renewal checks. */
+  close(): void;
 }
 
 /** CA, server certificate, tokens; TLS with optional client certificates (agents present theirs). */
 async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Security> {
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
   const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
-  const pki = await Pki.open(opts.dataDir, names);
+  const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
+  const pki = await Pki.open(opts.dataDir, names, lifetimeMs);
   const tokens = new Tokens(store.sqlite, opts.dataDir);
   const files = pkiFiles(opts.dataDir);
   // The certificates are handed over right after grpc-js subscribes (a microtask: it must
   // finish registering the server first), before any connection can be accepted. With
   // grpc-js's file-watching provider they arrived after asynchronous reads, and a client
   // connecting in between had its TLS handshake dropped.
-  const identity = { certificate: readFileSync(files.serverCert), privateKey: readFileSync(files.serverKey) };
+  const readIdentity = () => ({ certificate: readFileSync(files.serverCert), privateKey: readFileSync(files.serverKey) });
+  let identity = readIdentity();
+  const identityListeners = new Set<(update: experimental.IdentityCertificateUpdate) => void>();
   const ca = { caCertificate: readFileSync(files.caCert) };
   const provider: experimental.CertificateProvider = {
     addCaCertificateListener: (listener) => queueMicrotask(() => listener(ca)),
     removeCaCertificateListener: () => {},
-    addIdentityCertificateListener: (listener) => queueMicrotask(() => listener(identity)),
-    removeIdentityCertificateListener: () => {},
+    addIdentityCertificateListener: (listener) => {
+      identityListeners.add(listener);
+      queueMicrotask(() => listener(identity));
+    },
+    removeIdentityCertificateListener: (listener) => identityListeners.delete(listener),
   };
+  // A renewed certificate goes to grpc-js's listener, which swaps the server's TLS context:
+  // new connections get it, open ones carry on.
+  const renewal = setInterval(() => {
+    pki.renewServerCertificate(opts.dataDir, names, lifetimeMs).then(
+      (renewed) => {
+        if (!renewed) return;
+        identity = readIdentity();
+        for (const listener of identityListeners) listener(identity);
+        opts.log.info("server certificate renewed", { validTo: new X509Certificate(identity.certificate).validTo });
+      },
+      (err: Error) => opts.log.error("server certificate renewal failed; retrying at the next check", { error: err.message }),
+    );
+  }, opts.certCheckMs ?? CERT_CHECK_MS);
   return {
+    close: () => clearInterval(renewal),
     pki,
     tokens,
     // Client certificates are optional at the TLS layer (ctl uses tokens); AgentGateway requires one.
@@ -161,6 +191,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       await http?.stop();
       for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
       writer.stop();
+      security?.close();
       gateway.closeAll();
       // tryShutdown never calls back while a stream is open: fall back to force.
       await new Promise<void>((resolve) => {

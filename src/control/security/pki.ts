@@ -4,8 +4,8 @@
  * nodes (subject CN = node name). Files are written with mode 0600.
  */
 import "reflect-metadata";
-import { type KeyObject, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -32,9 +32,12 @@ export function pkiFiles(dataDir: string): PkiFiles {
   return { caCert: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), serverCert: join(dir, "server.pem"), serverKey: join(dir, "server.key") };
 }
 
+/** Writes a file readable by its owner only, whole: a reader sees the old or the new text, never a part. */
 export function writeSecret(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
 }
 
 function serial(): string {
@@ -62,7 +65,7 @@ export class Pki {
   }
 
   /** Loads the data dir's CA, creating CA and server certificate on first start. */
-  static async open(dataDir: string, serverNames: string[]): Promise<Pki> {
+  static async open(dataDir: string, serverNames: string[], serverLifetimeMs = SERVER_LIFETIME_MS): Promise<Pki> {
     const files = pkiFiles(dataDir);
     mkdirSync(join(dataDir, "pki"), { recursive: true, mode: 0o700 });
     if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
@@ -82,18 +85,35 @@ export class Pki {
     }
     const caPem = readFileSync(files.caCert, "utf8");
     const pki = new Pki(caPem, new x509.X509Certificate(caPem), await importKey(readFileSync(files.caKey, "utf8")));
-    if (!existsSync(files.serverCert) || !pki.serverCertCovers(readFileSync(files.serverCert, "utf8"), serverNames)) {
-      const { certPem, keyPem } = await pki.issue(`CN=${SERVER_NAME}`, serverNames, SERVER_LIFETIME_MS, "server");
-      writeSecret(files.serverKey, keyPem);
-      writeSecret(files.serverCert, certPem);
-    }
+    await pki.renewServerCertificate(dataDir, serverNames, serverLifetimeMs);
     return pki;
   }
 
-  /** Whether an existing server certificate is valid for long enough and names every address. */
-  private serverCertCovers(pem: string, names: string[]): boolean {
+  /**
+   * Issues a new server certificate into the data dir unless the one there names every address
+   * and is valid for more than a third of `lifetimeMs`; true when it did. Called at start and
+   * then periodically, so a control plane that runs for a year renews its own.
+   */
+  async renewServerCertificate(dataDir: string, names: string[], lifetimeMs = SERVER_LIFETIME_MS): Promise<boolean> {
+    const files = pkiFiles(dataDir);
+    if (existsSync(files.serverCert) && existsSync(files.serverKey) && this.serverCertUsable(files, names, lifetimeMs)) return false;
+    const { certPem, keyPem } = await this.issue(`CN=${SERVER_NAME}`, names, lifetimeMs, "server");
+    writeSecret(files.serverKey, keyPem);
+    writeSecret(files.serverCert, certPem);
+    return true;
+  }
+
+  /**
+   * Whether the existing server certificate goes with the key beside it (a renewal cut short
+   * between the two files leaves a pair that does not), is valid for long enough, and names
+   * every address.
+   */
+  private serverCertUsable(files: PkiFiles, names: string[], lifetimeMs: number): boolean {
+    const pem = readFileSync(files.serverCert, "utf8");
+    const keyOf = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+    if (!keyOf(new X509Certificate(pem).publicKey).equals(keyOf(createPublicKey(createPrivateKey(readFileSync(files.serverKey)))))) return false;
     const cert = new x509.X509Certificate(pem);
-    if (cert.notAfter.getTime() - Date.now() < SERVER_LIFETIME_MS / 3) return false;
+    if (cert.notAfter.getTime() - Date.now() < lifetimeMs / 3) return false;
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
     const have = new Set((san?.names.items ?? []).map((n) => n.value));
     return [SERVER_NAME, ...names].every((n) => have.has(n));

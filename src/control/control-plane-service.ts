@@ -7,7 +7,7 @@ import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWri
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
-import { type ClusterState, type Instance, instancesOfWorkload } from "../core/model.js";
+import { forkState, type Instance, instancesOfWorkload } from "../core/model.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import type { Rejection } from "../core/rejections.js";
@@ -234,7 +234,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     plan: unary("Plan", (req) => {
       const command = workloadInput(req.workload);
       // The core runs on a copy: what it decides is shown, nothing is committed.
-      const copy: ClusterState = structuredClone(state);
+      const copy = forkState(state);
       const turn = runTurn(copy, [command], Date.now(), policy, true);
       const decision = turn.decisions[0]!;
       if (decision.rejection) throw refused(decision.rejection);

@@ -142,6 +142,35 @@ export function emptyState(): ClusterState {
   return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map() };
 }
 
+/**
+ * A copy of `state` that turns can run on without touching the original (what-if plans).
+ * Records are copied one level deep: evolve only reassigns their fields and replaces what
+ * they hold (specs, labels, resources, check lists are never changed in place); the two things
+ * it does change in place, crash histories and the per-workload index sets, are copied too.
+ * A property test runs random turns on forks and checks the original is untouched.
+ * structuredClone did the same in ~180 ms for 10,000 workloads (2.2 s for 100,000), on the
+ * control plane's one thread.
+ */
+export function forkState(state: ClusterState): ClusterState {
+  const copyRecords = <V extends object>(m: Map<string, V>) => {
+    const out = new Map<string, V>();
+    for (const [k, v] of m) out.set(k, { ...v });
+    return out;
+  };
+  const index = new Map<string, Set<string>>();
+  for (const [k, ids] of state.instancesByWorkload) index.set(k, new Set(ids));
+  const crashes = new Map<string, number[]>();
+  for (const [k, times] of state.crashes) crashes.set(k, [...times]);
+  return {
+    workloads: copyRecords(state.workloads),
+    instances: copyRecords(state.instances),
+    instancesByWorkload: index,
+    nodes: copyRecords(state.nodes),
+    nextInstanceSeq: state.nextInstanceSeq,
+    crashes,
+  };
+}
+
 /** Adds (or replaces) an instance and indexes it under its workload. */
 export function putInstance(state: ClusterState, inst: Instance): void {
   state.instances.set(inst.id, inst);

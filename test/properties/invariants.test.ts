@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, countsAgainstSurge, holdsNode, isReady, replay } from "../../src/core/model.js";
+import { type ClusterState, countsAgainstSurge, forkState, holdsNode, isReady, replay } from "../../src/core/model.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
@@ -167,6 +167,47 @@ describe("core invariants over random fleets and event sequences", () => {
         sim.settle();
         // 8. folding the log from nothing rebuilds exactly the live state.
         expect(replay(sim.events)).toEqual(sim.state);
+      }),
+      params,
+    );
+  });
+
+  test("10: turns on a fork (what-if plans) leave the original untouched and decide what turns on a deep copy decide", () => {
+    const whatIfArb = fc.array(
+      fc.oneof(
+        fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: workloadArb, version: fc.integer({ min: 0, max: 2 }) }),
+        fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({ op: fc.constant("fail" as const), pick: fc.nat() }),
+        fc.record({ op: fc.constant("later" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
+      ),
+      { minLength: 1, maxLength: 6 },
+    );
+    fc.assert(
+      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 15 }), whatIfArb, (fleet, workloads, ops, whatIf) => {
+        const sim = new Sim(DEFAULT_POLICY);
+        for (const n of fleet) sim.connect(n);
+        sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+        for (const op of ops) perform(sim, fleet, op);
+        const before = structuredClone(sim.state);
+        const fork = forkState(sim.state);
+        const deep = structuredClone(sim.state);
+        let now = sim.now;
+        for (const step of whatIf) {
+          let commands: Command[] = [];
+          if (step.op === "apply") commands = [applyCommand(`w${step.w}`, step.spec, step.version)];
+          else if (step.op === "delete") commands = [{ type: "DeleteWorkload", name: `w${step.w}` }];
+          else if (step.op === "later") now += step.ms;
+          else {
+            // A copy that fails records a crash: the one history evolve changes in place.
+            const placed = [...fork.instances.values()].filter((i) => i.node !== null && (i.state === "running" || i.state === "provisioning"));
+            if (placed.length === 0) continue;
+            const i = placed[step.pick % placed.length]!;
+            commands = [{ type: "ReportInstance", node: i.node!, instanceId: i.id, generation: i.generation, state: "failed", reason: "what-if", exitCode: 1 }];
+          }
+          expect(runTurn(fork, commands, now, DEFAULT_POLICY, true)).toEqual(runTurn(deep, commands, now, DEFAULT_POLICY, true));
+        }
+        expect(fork).toEqual(deep);
+        expect(sim.state).toEqual(before);
       }),
       params,
     );

@@ -61,7 +61,7 @@ const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const
 /** Largest request or response; a workload manifest is a few KiB. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-/** A renewal is due once a third of the certificate's lifetime is left: months ahead by default. */
+/** How often the server certificate is checked; a renewal is due with a third of its lifetime left (months ahead by default). */
 const CERT_CHECK_MS = 3_600_000;
 
 interface Security {

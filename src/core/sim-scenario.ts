@@ -97,6 +97,19 @@ class Reader {
     return Array.isArray(v) ? v : this.refuse(field, `a list of ${what}, got ${show(v)}`);
   }
 
+  /**
+   * The entries of a list of objects, each with its field path (`fleet[2]`); entries that are
+   * not objects with only `keys` are refused and left out. `atLeastOne` refuses an empty list.
+   */
+  objects(v: unknown, field: string, what: string, keys: readonly string[], atLeastOne?: string): Array<{ o: Record<string, unknown>; field: string }> {
+    const list = this.list(v, field, what) ?? [];
+    if (Array.isArray(v) && list.length === 0 && atLeastOne !== undefined) this.refuse(field, atLeastOne);
+    return list.flatMap((item, i) => {
+      const o = this.object(item, `${field}[${i}]`, keys);
+      return o === undefined ? [] : [{ o, field: `${field}[${i}]` }];
+    });
+  }
+
   integer(v: unknown, field: string, min: number, max: number): number | undefined {
     const what = min === 1 ? "a positive integer" : "a non-negative integer";
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) return this.refuse(field, `${what}, got ${show(v)}`);
@@ -149,12 +162,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
 
   const fleet: NodeGroup[] = [];
   const nodes = new Set<string>();
-  const groups = r.list(root.fleet, "fleet", "node groups (name, count, cpu_millis, memory_mb, labels)") ?? [];
-  if (Array.isArray(root.fleet) && groups.length === 0) r.refuse("fleet", "at least one node group");
-  groups.forEach((g, i) => {
-    const field = `fleet[${i}]`;
-    const o = r.object(g, field, GROUP_KEYS);
-    if (o === undefined) return;
+  r.objects(root.fleet, "fleet", "node groups (name, count, cpu_millis, memory_mb, labels)", GROUP_KEYS, "at least one node group").forEach(({ o, field }) => {
     const name = r.name(o.name, `${field}.name`);
     const count = r.integer(o.count, `${field}.count`, 1, MAX_SIM_NODES);
     const cpuMillis = r.integer(o.cpu_millis, `${field}.cpu_millis`, 1, MAX_CPU_MILLIS);
@@ -178,12 +186,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
   const workloads: WorkloadMix[] = [];
   const replicaOf = new Set<string>();
   const taken = new Set<string>();
-  const mixes = r.list(root.workloads, "workloads", "workloads (name, count, replicas, resources, node_selector)") ?? [];
-  if (Array.isArray(root.workloads) && mixes.length === 0) r.refuse("workloads", "at least one workload");
-  mixes.forEach((w, i) => {
-    const field = `workloads[${i}]`;
-    const o = r.object(w, field, WORKLOAD_KEYS);
-    if (o === undefined) return;
+  r.objects(root.workloads, "workloads", "workloads (name, count, replicas, resources, node_selector)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
     const name = r.name(o.name, `${field}.name`);
     const count = o.count === undefined ? 1 : r.integer(o.count, `${field}.count`, 1, MAX_SIM_REPLICAS);
     const replicas = o.replicas === undefined ? 1 : r.integer(o.replicas, `${field}.replicas`, 0, MAX_REPLICAS);
@@ -235,11 +238,8 @@ export function parseScenario(doc: unknown): ScenarioResult {
     const count = r.integer(o.count, `${field}.count`, 1, group.count);
     return count === undefined ? undefined : { group: group.name, count };
   };
-  const events = root.failures === undefined ? [] : (r.list(root.failures, "failures", "failure events") ?? []);
-  events.forEach((f, i) => {
-    const field = `failures[${i}]`;
-    const o = r.object(f, field, FAILURE_KEYS);
-    if (o === undefined) return;
+  const events = root.failures === undefined ? [] : r.objects(root.failures, "failures", "failure events", FAILURE_KEYS);
+  events.forEach(({ o, field }) => {
     const at = r.duration(o.at, `${field}.at`);
     const kinds = (["kill", "restore", "crash"] as const).filter((k) => o[k] !== undefined);
     if (kinds.length !== 1) {

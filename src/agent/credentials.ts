@@ -4,7 +4,7 @@
  * after two thirds of its life.
  */
 import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
@@ -28,9 +28,16 @@ export interface Identity {
   certPem: string;
 }
 
+/**
+ * Writes a file readable by its owner only, whole (via rename): a renewal cut short leaves the
+ * old file or the new one, never half of one. The control plane's pki.ts has the same five
+ * lines: agent and control plane share only src/core, which does no I/O.
+ */
 function writeSecret(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
 }
 
 export function caHashOf(caPem: string): string {

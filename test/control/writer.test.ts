@@ -44,9 +44,14 @@ test("1,000 concurrent applies cost a handful of reconcile passes, and every one
 test("a change is reconciled in its own turn when the writer is idle, and after the pacing window under load", async () => {
   const paced = join(dir, "paced");
   const store = new Store(paced);
-  // A huge factor makes the window after the first pass long enough to observe.
-  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 200 });
-  await Bun.sleep(50);
+  // A huge factor makes the window after a pass long enough to observe.
+  const PACING = 200;
+  const passMs: number[] = [];
+  const log: Logger = { ...silent, debug: (msg, fields) => void (msg === "reconcile" && passMs.push(Number(fields?.ms))), with: () => log };
+  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {}, pacing: PACING });
+  // Idle: past the window of the first pass (its length depends on the machine and a cold JIT).
+  await eventually("the first pass", () => (passMs.length > 0 ? true : undefined), 5_000, 5);
+  await Bun.sleep(passMs[0]! * PACING + 20);
   const placed = (name: string) => writer.state.instancesByWorkload.get(name)?.size ?? 0;
   // The node-less fleet still creates the instance (Pending): that is the reconcile pass.
   await writer.submit({ type: "ApplyWorkload", name: "idle", labels: {}, spec: spec() });

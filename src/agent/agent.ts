@@ -3,7 +3,7 @@
  * it is told to with an executor, and reports every transition. Its instances move through
  * the same state machine as the control plane's records (src/core/instance-machine.ts).
  */
-import { type ClientDuplexStream, credentials, status } from "@grpc/grpc-js";
+import { type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
 import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
 import {
@@ -38,6 +38,20 @@ export interface AgentOptions {
   reconnectMs?: number;
   maxReconnectMs?: number;
 }
+
+/**
+ * Reconnecting fast matters more than sparing a control plane that is down: its restart must
+ * look like a blip to the fleet (it judges silence only from its start plus a grace, see
+ * src/core/node-health.ts). A stream is retried within a second, and grpc-js's own connection
+ * backoff (1 s doubling to 120 s by default) is capped the same way, so an agent connects
+ * within about a second of the control plane listening again, however long it was down.
+ */
+const RECONNECT_MS = 250;
+const MAX_RECONNECT_MS = 1_000;
+const AGENT_CHANNEL_OPTIONS = {
+  "grpc.initial_reconnect_backoff_ms": RECONNECT_MS,
+  "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_MS,
+};
 
 interface Held {
   id: string;
@@ -99,13 +113,13 @@ export class Agent {
   private closed = false;
 
   constructor(private readonly opts: AgentOptions) {
-    this.client = new AgentGatewayClient(opts.control, credentials.createInsecure());
+    this.client = new AgentGatewayClient(opts.control, credentials.createInsecure(), AGENT_CHANNEL_OPTIONS);
   }
 
   /** Connects with an identity and schedules its renewal. */
   private useIdentity(id: Identity): void {
     this.client.close();
-    this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), CHANNEL_OPTIONS);
+    this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS });
     this.scheduleRenewal(id, renewAt(id.certPem) - Date.now());
   }
 
@@ -158,11 +172,17 @@ export class Agent {
         const code = (err as { code?: number }).code;
         // Unreachable, or too busy to answer in time (a fleet enrolling at once): try again.
         if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || this.closed) throw err;
-        const delay = Math.min(this.opts.maxReconnectMs ?? 10_000, (this.opts.reconnectMs ?? 250) * 2 ** attempt);
-        this.opts.log.warn("control plane unreachable; retrying enrollment", { inMs: delay });
+        const delay = this.reconnectDelay(attempt);
+        this.opts.log.warn("control plane unreachable; retrying enrollment", { inMs: Math.round(delay) });
         await Bun.sleep(delay);
       }
     }
+  }
+
+  /** Wait before the attempt after `failures` failed ones: doubling from reconnectMs up to maxReconnectMs, with jitter. */
+  private reconnectDelay(failures: number): number {
+    const cap = this.opts.maxReconnectMs ?? MAX_RECONNECT_MS;
+    return Math.min(cap, (this.opts.reconnectMs ?? RECONNECT_MS) * 2 ** Math.min(failures, 30)) * (0.5 + Math.random() / 2);
   }
 
   /** Closes the stream. Instances keep running: a restarted agent reports them again. */
@@ -186,7 +206,9 @@ export class Agent {
 
   private connect(): void {
     const { log } = this.opts;
-    const stream = this.client.connect();
+    // Waits for the channel to connect instead of failing at once while the control plane is
+    // away; the channel retries on its own (AGENT_CHANNEL_OPTIONS).
+    const stream = this.client.connect(new Metadata({ waitForReady: true }));
     this.stream = stream;
     let ended = false;
     stream.write({
@@ -229,9 +251,7 @@ export class Agent {
       for (const a of this.logStreams.values()) a.abort();
       if (this.stream === stream) this.stream = undefined;
       if (this.closed) return;
-      const base = this.opts.reconnectMs ?? 250;
-      const delay = Math.min(this.opts.maxReconnectMs ?? 10_000, base * 2 ** this.failures) * (0.5 + Math.random() / 2);
-      this.failures++;
+      const delay = this.reconnectDelay(this.failures++);
       log.warn("control plane stream lost; reconnecting", { why, inMs: Math.round(delay) });
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     };

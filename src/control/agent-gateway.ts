@@ -7,7 +7,10 @@ import type { Command, HeldInstance } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import { isReportedState } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
+import { sessionGate } from "../core/gates.js";
+import type { HealthThresholds } from "../core/node-health.js";
 import { describeRejection } from "../core/rejections.js";
+import { rejectionError } from "./status.js";
 import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
@@ -19,6 +22,8 @@ type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
 interface Session {
   id: number;
   stream: Stream;
+  /** When the agent last sent anything on it (Date.now()); a quiet stream may be taken over. */
+  lastHeardAt: number;
 }
 
 interface LogSubscription {
@@ -37,6 +42,7 @@ export class AgentGateway {
   constructor(
     private readonly writer: Writer,
     private readonly log: Logger,
+    private readonly thresholds: HealthThresholds,
     /** Who the stream's client certificate says the caller is; undefined: any node (--insecure). */
     private readonly identify?: (stream: Stream) => Promise<{ node: string } | { refusal: string }>,
   ) {}
@@ -118,9 +124,12 @@ export class AgentGateway {
     );
   }
 
-  /** Ends every stream (shutdown). */
-  closeAll(): void {
-    for (const s of this.sessions.values()) s.stream.end();
+  /** Ends every stream (shutdown, or a store that cannot record what agents say); agents reconnect. */
+  closeAll(why: string): void {
+    for (const [node, s] of this.sessions) {
+      this.endLogsOf(node, why);
+      s.stream.end();
+    }
     this.sessions.clear();
   }
 
@@ -136,6 +145,8 @@ export class AgentGateway {
     // Messages are handled one after another: the hello waits for the certificate check.
     let queue = Promise.resolve();
     stream.on("data", (msg: AgentMessage) => {
+      const session = node === undefined ? undefined : this.sessions.get(node);
+      if (session?.id === id) session.lastHeardAt = Date.now();
       queue = queue.then(() => handle(msg)).catch((err: Error) => refuse(`internal error: ${err.message}`, status.INTERNAL));
     });
 
@@ -160,13 +171,23 @@ export class AgentGateway {
           if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
           instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode });
         }
+        const previous = this.sessions.get(hello.node);
+        const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
+        if (taken) {
+          const { code, details } = rejectionError(taken);
+          return refuse(details, code);
+        }
         node = hello.node;
-        const previous = this.sessions.get(node);
         if (previous) previous.stream.end();
-        this.sessions.set(node, { id, stream });
+        this.sessions.set(node, { id, stream, lastHeardAt: Date.now() });
         this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
-        this.fire({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, instances }, node);
+        // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
+        // end it, and the agent tries again.
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, instances }).then(
+          (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
+          (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
+        );
         return;
       }
       return afterHello(node, payload, "");

@@ -7,7 +7,8 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-export function startHttpServer(opts: { listen: string; metrics: Metrics; ready: () => boolean; refresh: () => void; log: Logger }): HttpServer {
+/** `notReady` says why the control plane cannot take changes now (/readyz answers 503 with it), or undefined. */
+export function startHttpServer(opts: { listen: string; metrics: Metrics; notReady: () => string | undefined; refresh: () => void; log: Logger }): HttpServer {
   const at = opts.listen.lastIndexOf(":");
   const hostname = opts.listen.slice(0, at);
   const port = Number(opts.listen.slice(at + 1));
@@ -24,8 +25,10 @@ export function startHttpServer(opts: { listen: string; metrics: Metrics; ready:
           return new Response(await opts.metrics.registry.metrics(), { headers: { "content-type": opts.metrics.registry.contentType } });
         case "/healthz":
           return new Response("ok\n");
-        case "/readyz":
-          return opts.ready() ? new Response("ready\n") : new Response("not ready\n", { status: 503 });
+        case "/readyz": {
+          const why = opts.notReady();
+          return why === undefined ? new Response("ready\n") : new Response(`not ready: ${why}\n`, { status: 503 });
+        }
         default:
           return new Response("not found\n", { status: 404 });
       }

@@ -135,18 +135,19 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const store = new Store(opts.dataDir);
   const hub = new WatchHub(store);
   const metrics = new Metrics();
-  let gateway: AgentGateway | undefined;
   const writer = new Writer({
     store,
     policy,
     tickMs: opts.tickMs ?? 2_000,
     log: opts.log,
-    dispatch: (effects) => gateway?.dispatch(effects),
+    dispatch: (effects) => gateway.dispatch(effects),
     committed: (events) => hub.publish(events),
+    storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
     metrics,
   });
   const security = opts.insecure ? undefined : await openSecurity(opts, store);
-  gateway = new AgentGateway(writer, opts.log, security?.identifyAgent);
+  const gateway = new AgentGateway(writer, opts.log, policy, security?.identifyAgent);
+  writer.start();
 
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -179,7 +180,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
   let serving = true;
   const http = opts.metricsListen
-    ? startHttpServer({ listen: opts.metricsListen, metrics, ready: () => serving, refresh: () => metrics.observeState(writer.state), log: opts.log })
+    ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.state), log: opts.log })
     : undefined;
   opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: security !== undefined });
 
@@ -192,7 +193,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
       writer.stop();
       security?.close();
-      gateway.closeAll();
+      gateway.closeAll("control plane shutting down");
       // tryShutdown never calls back while a stream is open: fall back to force.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

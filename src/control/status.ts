@@ -11,6 +11,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   StaleGeneration: status.FAILED_PRECONDITION,
   UnknownNode: status.NOT_FOUND,
   StaleSession: status.FAILED_PRECONDITION,
+  NodeAlreadyConnected: status.ALREADY_EXISTS,
   SupersededReport: status.FAILED_PRECONDITION,
   Unauthenticated: status.UNAUTHENTICATED,
   NothingToUndo: status.FAILED_PRECONDITION,

@@ -6,15 +6,30 @@
  * one each; under load passes are paced, see PACING), commits the turn's events and rows in
  * ONE SQLite transaction, and only then answers the callers and hands the effects to the
  * agent gateway.
+ *
+ * A commit that fails (a full disk, a read-only file) leaves memory as the store is: the state
+ * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, and so does every
+ * command until a probe write succeeds again. Agents are disconnected meanwhile (their
+ * hellos cannot be recorded); recovery records ListeningStarted, so they get the same grace
+ * to come back as after a restart.
  */
+import { status } from "@grpc/grpc-js";
 import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import type { Logger } from "../core/logger.js";
-import { type ClusterState, isVolatile } from "../core/model.js";
+import { type ClusterState, isVolatile, type ListeningCause } from "../core/model.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import type { Metrics } from "./metrics.js";
 import type { Store, StoredEvent } from "./store/store.js";
+
+/** A command the writer cannot take now; the reason is for the caller (gRPC UNAVAILABLE). */
+export class WriterUnavailable extends Error {
+  readonly code = status.UNAVAILABLE;
+  get details(): string {
+    return this.message;
+  }
+}
 
 interface Pending {
   command: Command;
@@ -32,6 +47,8 @@ export interface WriterOptions {
   dispatch: (effects: Effect[]) => void;
   /** Hears every committed, logged event (with its sequence number), in order. */
   committed?: (events: StoredEvent[]) => void;
+  /** The store stopped taking writes (memory was reset to it); agents should be disconnected. */
+  storeFailed?: (reason: string) => void;
   metrics?: Metrics;
   /** Paced passes wait this many times the last reconciling turn's duration (default PACING). */
   pacing?: number;
@@ -59,9 +76,11 @@ export class Writer {
   /** Passes triggered by changes wait until then (performance.now() ms); see PACING. */
   private reconcileNotBefore = 0;
   private pacingTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
-  private readonly maintenance: ReturnType<typeof setInterval>;
+  /** Why the store cannot write, while it cannot. */
+  private storeProblem: string | undefined;
+  private maintenance: ReturnType<typeof setInterval> | undefined;
   private maintenanceDue = false;
   /** The last reconcile pass, for the holds whose expiry should wake us. */
   private lastPlan: Plan | undefined;
@@ -70,21 +89,39 @@ export class Writer {
 
   constructor(private readonly opts: WriterOptions) {
     this.now = opts.now ?? Date.now;
-    this.state = opts.store.load(this.now());
+    this.state = opts.store.load();
+  }
+
+  /**
+   * Starts taking turns, once whatever carries effects out is wired: the first turn records
+   * that the control plane listens from now, then reconciles.
+   */
+  start(): void {
+    if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
       this.reconcileDue = true;
       this.schedule();
-    }, opts.tickMs);
+    }, this.opts.tickMs);
     this.maintenance = setInterval(() => {
       this.maintenanceDue = true;
       this.schedule();
-    }, opts.maintenanceMs ?? 60_000);
-    this.schedule();
+    }, this.opts.maintenanceMs ?? 60_000);
+    this.startListening("start");
+  }
+
+  /** Why writes are refused now (the store cannot write), or undefined. */
+  unavailable(): string | undefined {
+    return this.storeProblem;
+  }
+
+  private startListening(cause: ListeningCause): void {
+    this.submit({ type: "StartListening", cause }).catch((err: Error) => this.opts.log.warn("could not record listening start", { error: err.message }));
   }
 
   /** Queues a command; resolves with the core's decision once its turn is committed. */
   submit(command: Command): Promise<Decision> {
-    if (this.stopped) return Promise.reject(new Error("control plane is shutting down"));
+    if (this.stopped) return Promise.reject(new WriterUnavailable("control plane is shutting down"));
+    if (this.storeProblem !== undefined) return Promise.reject(new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem}`));
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       this.schedule();
@@ -123,12 +160,39 @@ export class Writer {
     clearInterval(this.maintenance);
     if (this.wakeup) clearTimeout(this.wakeup.timer);
     clearTimeout(this.pacingTimer);
-    for (const item of this.queue) item.reject(new Error("control plane is shutting down"));
+    for (const item of this.queue) item.reject(new WriterUnavailable("control plane is shutting down"));
     this.queue = [];
   }
 
+  /** The store refused a write: memory goes back to what it holds; commands are refused until a probe succeeds. */
+  private failStore(err: unknown): void {
+    this.storeProblem = err instanceof Error ? err.message : String(err);
+    this.opts.log.error("store cannot write; refusing changes until it can", { error: this.storeProblem, database: this.opts.store.path });
+    Object.assign(this.state, this.opts.store.load());
+    this.lastPlan = undefined;
+    this.changesPending = false;
+    for (const item of this.queue.splice(0)) item.reject(new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem}`));
+    this.opts.storeFailed?.(this.storeProblem);
+  }
+
+  /** While the store cannot write, each tick tries a small write; when it works, changes are taken again. */
+  private probeStore(): void {
+    if (!this.reconcileDue) return;
+    this.reconcileDue = false;
+    try {
+      this.opts.store.probe(this.now());
+    } catch (err) {
+      this.storeProblem = err instanceof Error ? err.message : String(err);
+      return;
+    }
+    this.opts.log.warn("store writes again; taking changes", { was: this.storeProblem });
+    this.storeProblem = undefined;
+    this.reconcileDue = true;
+    this.startListening("store-recovered");
+  }
+
   private schedule(): void {
-    if (this.scheduled || this.stopped) return;
+    if (this.scheduled || this.stopped || this.timer === undefined) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -138,6 +202,7 @@ export class Writer {
 
   private turn(): void {
     if (this.stopped) return;
+    if (this.storeProblem !== undefined) return this.probeStore();
     const batch = this.queue;
     this.queue = [];
     const started = performance.now();
@@ -181,11 +246,12 @@ export class Writer {
         this.opts.log.debug("store commit", { events: result.events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
       }
     } catch (err) {
-      // Memory now holds changes the disk does not: continuing would lie to callers.
-      this.opts.log.error("store commit failed; stopping", { error: String(err) });
-      for (const item of batch) item.reject(err);
-      this.stop();
-      throw err;
+      // Memory holds changes the store does not: go back to what it holds, and take nothing
+      // until it can write again. Nothing of this turn happened: no answer, no effect.
+      this.failStore(err);
+      const refusal = new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem}`);
+      for (const item of batch) item.reject(refusal);
+      return;
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     if (stored.length > 0) this.opts.committed?.(stored);
@@ -197,7 +263,13 @@ export class Writer {
     if (this.maintenanceDue) {
       // The writer owns the store: maintenance runs between turns, never inside one.
       this.maintenanceDue = false;
-      const stats = this.opts.store.maintain(this.now());
+      let stats: ReturnType<Store["maintain"]>;
+      try {
+        stats = this.opts.store.maintain(this.now());
+      } catch (err) {
+        this.opts.dispatch(result.effects);
+        return this.failStore(err);
+      }
       if (stats.checkpointBlocked) this.opts.log.warn("WAL checkpoint blocked by another connection; the WAL grows until it is released", stats);
       else this.opts.log.debug("store maintenance", stats);
       // Deleting is behind (its time budget ran out): go on after the next turn.

@@ -13,7 +13,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
+import { type Capacity, type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instancesOfWorkload, type ListeningCause, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
 import { instanceTemplate, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
@@ -45,6 +45,8 @@ export type Command =
       instances: HeldInstance[];
     }
   | { type: "AgentDisconnected"; node: string; session: number }
+  /** The control plane listens to agents from now on (see ListeningStarted). */
+  | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
   | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean }
   | { type: "CordonNode"; node: string }
@@ -102,7 +104,10 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
       return { type, reason };
     case "finish":
       return { type, exitCode };
+    // Only the control plane decides these; no report leads to them.
     case "place":
+    case "lose":
+    case "reclaim":
       return undefined;
   }
 }
@@ -111,6 +116,17 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
 function graceOf(state: ClusterState, instanceId: string): number {
   const w = state.workloads.get(workloadOfInstanceId(instanceId));
   return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
+}
+
+/**
+ * Whether a Lost copy whose node came back running it is still wanted: its workload still
+ * wants its slot, and no other copy of that slot runs (a replacement that is only Pending,
+ * Scheduled or Provisioning is cancelled in its favour, as Nomad's disconnect reconcile does).
+ */
+function reclaimable(state: ClusterState, lost: Instance): boolean {
+  const w = state.workloads.get(lost.workload);
+  if (w === undefined || lost.index >= desiredReplicas(w)) return false;
+  return !instancesOfWorkload(state, lost.workload).some((i) => i.id !== lost.id && i.index === lost.index && i.desired === "run" && i.state === "running");
 }
 
 /** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
@@ -210,6 +226,12 @@ const deciders: { [K in CommandType]: Decider<K> } = {
         // The agent lost it (restarted without it): it is no longer running anywhere.
         target = inst.desired === "stop" || inst.state === "stopping" || inst.state === "failed" ? "stopped" : "failed";
       } else if (inst.state === "lost") {
+        if (h.state === "running" && reclaimable(state, inst)) {
+          // Nothing took its place yet: keep what runs rather than trade it for a cold start.
+          // The reconciler then stops the not-yet-running replacement as a duplicate.
+          events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event: { type: "reclaim" } });
+          continue;
+        }
         // Replaced while its node was away: stop the stale copy. It stays Lost (not counted
         // against the workload's budget) until the agent reports it stopped.
         stop(inst.id, inst.generation);
@@ -229,6 +251,10 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       if (h.state !== "stopped") stop(h.id, h.generation);
     }
     return accept(events, effects);
+  },
+
+  StartListening(_state, c, now) {
+    return accept([{ type: "ListeningStarted", at: now, cause: c.cause }]);
   },
 
   AgentDisconnected(state, c, now) {

@@ -22,6 +22,7 @@ const KNOWN_TYPES = new Set<string>([
   "NodeCordoned",
   "NodeUncordoned",
   "NodeDrainStarted",
+  "ListeningStarted",
 ] satisfies ClusterEvent["type"][]);
 
 export function toLogged(event: ClusterEvent): LoggedEvent {

@@ -95,6 +95,21 @@ export class Sim {
     });
   }
 
+  /**
+   * The control plane crashes and comes back `downMs` later with what it had committed (every
+   * turn commits): reports in flight are lost, no stream survives, and copies keep running.
+   * Its first turn records that it listens again; live agents reconnect `reconnectMs` later,
+   * their hellos carrying what they hold.
+   */
+  restart(downMs: number, reconnectMs: number): void {
+    this.inbox = [];
+    this.sessions.clear();
+    this.now += downMs;
+    this.turn([{ type: "StartListening", cause: "start" }]);
+    this.advance(reconnectMs);
+    for (const node of this.nodes.values()) if (!this.dead.has(node.name)) this.connect(node);
+  }
+
   /** The node's agent stops answering (its processes keep running, as after a network cut). */
   kill(node: string): void {
     this.dead.add(node);

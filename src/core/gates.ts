@@ -3,6 +3,8 @@
  * The reconciler asks them; tests table them. PURE.
  */
 import { crashKey, type ClusterState, type Instance, type NodeRecord } from "./model.js";
+import type { HealthThresholds } from "./node-health.js";
+import type { Rejection } from "./rejections.js";
 import type { ResolvedSpec } from "./spec.js";
 
 export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption";
@@ -68,4 +70,16 @@ export function surgeGate(nonTerminal: number, spec: ResolvedSpec): Hold | undef
 export function disruptionGate(available: number, spec: ResolvedSpec): Hold | undefined {
   const floor = spec.replicas - spec.maxUnavailable;
   return available - 1 >= floor ? undefined : { gate: "disruption", reason: `max_unavailable: ${available} available, floor ${floor}` };
+}
+
+/**
+ * May a new agent stream take over node `node`? Not while the current one is alive (heard
+ * within the Suspect threshold): two agents started with one name would otherwise replace each
+ * other's stream on every reconnect. A stream gone quiet (a half-open connection after a
+ * partition, an agent killed without its stream closing) is taken over.
+ */
+export function sessionGate(node: string, current: { lastHeardAt: number } | undefined, now: number, t: HealthThresholds): Rejection | undefined {
+  if (current === undefined) return undefined;
+  const heardMsAgo = now - current.lastHeardAt;
+  return heardMsAgo <= t.suspectAfterMs ? { kind: "NodeAlreadyConnected", node, heardMsAgo } : undefined;
 }

@@ -33,9 +33,11 @@ export type InstanceEvent =
   /** It no longer runs. */
   | { type: "finish"; exitCode?: number }
   /** Its node went Offline: nobody knows whether it still runs. */
-  | { type: "lose" };
+  | { type: "lose" }
+  /** Its node came back still running it, and nothing replaced it yet: it is wanted again. */
+  | { type: "reclaim" };
 export type InstanceEventType = InstanceEvent["type"];
-export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish", "lose"] as const satisfies readonly InstanceEventType[];
+export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish", "lose", "reclaim"] as const satisfies readonly InstanceEventType[];
 
 /** The whole table. A missing entry is a refusal. */
 export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in InstanceEventType]?: InstanceState } } = {
@@ -46,9 +48,10 @@ export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in Inst
   failed: { stop: "stopping" },
   stopping: { finish: "stopped", fail: "failed", lose: "lost" },
   stopped: {},
-  // A replacement runs elsewhere. If its node returns holding it, the agent is told to stop
-  // it and reports it stopped (finish); the record stays Lost until then.
-  lost: { finish: "stopped" },
+  // If its node returns still running it: when no replacement runs yet, it is taken back
+  // (reclaim) and the replacement cancelled; otherwise the agent is told to stop it and
+  // reports it stopped (finish), and the record stays Lost until then.
+  lost: { finish: "stopped", reclaim: "running" },
 };
 
 export interface InvalidTransition {
@@ -97,6 +100,12 @@ export function isReportedState(state: InstanceState): state is ReportedState {
 }
 
 /**
+ * Events a catch-up may pass through: all but those the control plane decides about a node's
+ * absence (lose, reclaim), which an agent's report can never imply.
+ */
+const CATCH_UP_EVENTS = INSTANCE_EVENT_TYPES.filter((t) => t !== "lose" && t !== "reclaim");
+
+/**
  * The shortest sequence of event types leading from one state to another, or undefined when
  * none does. Used to catch a record up with what an agent says it holds after a reconnect.
  */
@@ -107,7 +116,7 @@ export function pathBetween(from: InstanceState, to: InstanceState): InstanceEve
     const next: typeof frontier = [];
     for (const { state, path } of frontier) {
       if (state === to) return path;
-      for (const type of INSTANCE_EVENT_TYPES) {
+      for (const type of CATCH_UP_EVENTS) {
         const target = TRANSITIONS[state][type];
         if (target !== undefined && !seen.has(target)) {
           seen.add(target);

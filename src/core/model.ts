@@ -129,6 +129,11 @@ export interface ClusterState {
   nextInstanceSeq: number;
   /** Recent failure times per workload and node (key: crashKey), for crash-loop quarantine. */
   crashes: Map<string, number[]>;
+  /**
+   * When this control plane last started listening to agents (ListeningStarted); node silence
+   * before it was not observed (node-health.ts). -Infinity: always listening (a log without it).
+   */
+  listeningSince: number;
 }
 
 /** How many failure times are kept per workload and node. */
@@ -139,7 +144,7 @@ export function crashKey(workload: string, node: string): string {
 }
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY };
 }
 
 /**
@@ -168,6 +173,7 @@ export function forkState(state: ClusterState): ClusterState {
     nodes: copyRecords(state.nodes),
     nextInstanceSeq: state.nextInstanceSeq,
     crashes,
+    listeningSince: state.listeningSince,
   };
 }
 
@@ -190,6 +196,9 @@ function dropInstance(state: ClusterState, inst: Instance): void {
 export function instancesOfWorkload(state: ClusterState, workload: string): Instance[] {
   return [...(state.instancesByWorkload.get(workload) ?? [])].map((id) => state.instances.get(id)!);
 }
+
+/** Why a control plane (re)started listening to agents; more causes come with leadership. */
+export type ListeningCause = "start" | "store-recovered";
 
 /** Version of the event schema written to the log. Bump it when an event's shape changes. */
 export const EVENT_VERSION = 1;
@@ -230,6 +239,11 @@ export type ClusterEvent =
   | { type: "NodeCordoned"; at: number; name: string }
   | { type: "NodeUncordoned"; at: number; name: string }
   | { type: "NodeDrainStarted"; at: number; name: string }
+  /**
+   * The control plane listens to agents from now on, after not hearing them: it started
+   * (with the state it stored), or its store could write again after failing.
+   */
+  | { type: "ListeningStarted"; at: number; cause: ListeningCause }
   /** Volatile: evolves the state but is not written to the log (one per node per second). */
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];
@@ -312,8 +326,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
     inst.state = result.state;
     inst.updatedAt = e.at;
-    // Checks speak for a running copy only; a new run starts without verdicts.
-    if (inst.state !== "running" || e.event.type === "run") inst.passing = [];
+    // Checks speak for a running copy only; a new run starts without verdicts. A Lost copy
+    // keeps its last verdicts: if its node returns and it is reclaimed, they still hold (the
+    // agent's reports of any change while away follow its hello).
+    if ((inst.state !== "running" && inst.state !== "lost") || e.event.type === "run") inst.passing = [];
     switch (e.event.type) {
       case "place":
         inst.node = e.event.node;
@@ -331,6 +347,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       case "lose":
         inst.desired = "stop";
         inst.reason = `node ${inst.node} went offline`;
+        break;
+      case "reclaim":
+        inst.desired = "run";
+        inst.reason = "";
         break;
       case "stop":
         inst.desired = "stop";
@@ -389,6 +409,14 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   },
   NodeDisconnected(state, e) {
     must(state.nodes, e.name, "node").connected = false;
+  },
+  ListeningStarted(state, e) {
+    state.listeningSince = e.at;
+    // No agent stream survives a restart; each reconnects with a hello.
+    for (const node of state.nodes.values()) {
+      node.connected = false;
+      node.session = 0;
+    }
   },
 };
 

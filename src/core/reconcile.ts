@@ -9,7 +9,7 @@ import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
 import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, isReady, type Workload } from "./model.js";
-import { type HealthThresholds, type NodeHealth, nodeHealth } from "./node-health.js";
+import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
 
@@ -23,6 +23,10 @@ export const DEFAULT_POLICY: Policy = {
   placement: "spread",
   suspectAfterMs: 3_000,
   offlineAfterMs: 5_000,
+  // Agents come back within about a second of a restart (agent.ts); the grace covers a slow
+  // start with a large fleet reconnecting at once. A node that never returns is Offline
+  // startGraceMs + offlineAfterMs after the start.
+  startGraceMs: 10_000,
   crashLoopFailures: 5,
   crashLoopWindowMs: 60_000,
   quarantineMs: 300_000,
@@ -93,8 +97,9 @@ export function isEmptyPlan(plan: Plan): boolean {
 export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | undefined): number | undefined {
   let at = Number.POSITIVE_INFINITY;
   for (const node of state.nodes.values()) {
-    if (node.health === "ready") at = Math.min(at, node.lastHeartbeatAt + policy.suspectAfterMs + 1);
-    else if (node.health === "suspect") at = Math.min(at, node.lastHeartbeatAt + policy.offlineAfterMs + 1);
+    const from = heardFrom(node, state.listeningSince, policy);
+    if (node.health === "ready") at = Math.min(at, from + policy.suspectAfterMs + 1);
+    else if (node.health === "suspect") at = Math.min(at, from + policy.offlineAfterMs + 1);
   }
   for (const s of last?.skip ?? []) if (s.until !== undefined) at = Math.min(at, s.until);
   return Number.isFinite(at) ? at : undefined;
@@ -126,7 +131,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   /** Nodes being drained: their copies count as outdated. Usually none, so the check is free. */
   const draining = new Set<string>();
   for (const node of state.nodes.values()) {
-    const h = nodeHealth(node, now, policy);
+    const h = nodeHealth(node, now, policy, state.listeningSince);
     health.set(node.name, h);
     if (node.draining) draining.add(node.name);
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });

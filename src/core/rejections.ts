@@ -15,6 +15,7 @@ export type Rejection =
   | { kind: "StaleGeneration"; id: string; reported: number; current: number }
   | { kind: "UnknownNode"; name: string }
   | { kind: "StaleSession"; node: string }
+  | { kind: "NodeAlreadyConnected"; node: string; heardMsAgo: number }
   | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
   | { kind: "Unauthenticated"; reason: string }
   | { kind: "NothingToUndo"; name: string }
@@ -45,6 +46,8 @@ export function describeRejection(r: Rejection): string {
       return r.reason;
     case "SupersededReport":
       return `report that instance "${r.id}" is ${r.reported} is superseded: it is already ${r.current}`;
+    case "NodeAlreadyConnected":
+      return `node "${r.node}" already has a live agent stream (heard ${r.heardMsAgo} ms ago); is another agent running with this name? It is refused until that stream goes quiet`;
     case "StaleSession":
       return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
     case "InvalidTransition":

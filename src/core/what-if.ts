@@ -40,6 +40,10 @@ export function isInput(e: ClusterEvent): boolean {
     case "InstanceCreated":
     case "InstanceRemoved":
       return false;
+    // Node health follows the logged health changes here (heartbeats are not logged), so the
+    // grace a start gives silent nodes is already in them.
+    case "ListeningStarted":
+      return false;
   }
 }
 

@@ -20,11 +20,11 @@ afterAll(async () => {
   await Promise.all([...open].map((s) => s.stop()));
 });
 
-function serve(opts: { metrics: Metrics; ready?: () => boolean; refresh?: () => void; listen?: string }): HttpServer {
+function serve(opts: { metrics: Metrics; notReady?: () => string | undefined; refresh?: () => void; listen?: string }): HttpServer {
   const server = startHttpServer({
     listen: opts.listen ?? "127.0.0.1:0",
     metrics: opts.metrics,
-    ready: opts.ready ?? (() => true),
+    notReady: opts.notReady ?? (() => undefined),
     refresh: opts.refresh ?? (() => {}),
     log: silent,
   });
@@ -127,10 +127,10 @@ describe("HTTP listener", () => {
     const metrics = new Metrics();
     const state = tinyState();
     let refreshes = 0;
-    let ready = false;
+    let problem: string | undefined = "store full";
     const server = serve({
       metrics,
-      ready: () => ready,
+      notReady: () => problem,
       refresh: () => {
         refreshes++;
         metrics.observeState(state);
@@ -144,8 +144,8 @@ describe("HTTP listener", () => {
     expect([healthz.status, await healthz.text()]).toEqual([200, "ok\n"]);
 
     const notReady = await fetch(url("/readyz"));
-    expect([notReady.status, await notReady.text()]).toEqual([503, "not ready\n"]);
-    ready = true;
+    expect([notReady.status, await notReady.text()]).toEqual([503, "not ready: store full\n"]);
+    problem = undefined;
     const isReady = await fetch(url("/readyz"));
     expect([isReady.status, await isReady.text()]).toEqual([200, "ready\n"]);
 
@@ -172,7 +172,7 @@ describe("HTTP listener", () => {
   test("the bound address is logged at info", async () => {
     const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
     const log: Logger = { error() {}, warn() {}, debug() {}, info: (msg, fields) => lines.push({ msg, fields }), with: () => log };
-    const server = startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics(), ready: () => true, refresh: () => {}, log });
+    const server = startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics(), notReady: () => undefined, refresh: () => {}, log });
     open.add(server);
     expect(lines.some((l) => l.fields?.address === server.address)).toBe(true);
     await stop(server);

@@ -51,7 +51,7 @@ interface ChurnOptions {
 function churn(store: Store, rounds: number, onRound: (round: number, now: number) => void, opts: ChurnOptions = {}): ClusterState {
   const step = opts.step ?? 10;
   let now = 1_000_000;
-  const state = store.load(now);
+  const state = store.load();
   const turn = (commands: Command[]) => {
     const r = runTurn(state, commands, now, DEFAULT_POLICY, true);
     if (r.events.length > 0) store.commit(r.events, state);
@@ -156,12 +156,12 @@ test("events older than the maximum age go, newer ones stay; derived tables are 
   churn(store, 20, (_, now) => (end = now), { step: 1_000 });
   const cut = end - 10_500;
   const young = store.sqlite.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM events WHERE at >= ?").get(cut)!.n;
-  const before = store.load(end);
+  const before = store.load();
   const stats = store.maintain(end);
   expect(stats.deleted).toBeGreaterThan(0);
   expect(count(store)).toBe(young);
   expect(store.sqlite.query<{ at: number }, []>("SELECT MIN(at) AS at FROM events").get()!.at).toBeGreaterThanOrEqual(cut);
-  const after = store.load(end);
+  const after = store.load();
   expect([...after.nodes.keys()]).toEqual([...before.nodes.keys()]);
   expect(after.nextInstanceSeq).toBe(before.nextInstanceSeq);
   store.close();
@@ -210,7 +210,7 @@ test("a restart rebuilds crash-loop history from the log as the live state had i
   const store = new Store(dir);
   const live = churn(store, 40, () => {}, { step: 1_000, failEvery: 2 });
   expect(live.crashes.size).toBeGreaterThan(0);
-  const restarted = new Store(dir).load(0);
+  const restarted = new Store(dir).load();
   expect(restarted.crashes).toEqual(live.crashes);
   store.close();
 });
@@ -223,7 +223,7 @@ test("a commit survives kill -9 right after it (synchronous=NORMAL, nothing chec
     import { runTurn } from ${JSON.stringify(join(import.meta.dir, "../../src/core/turn.ts"))};
     import { spec } from ${JSON.stringify(join(import.meta.dir, "../core/fixtures.ts"))};
     const store = new Store(${JSON.stringify(dir)});
-    const state = store.load(1_000);
+    const state = store.load();
     let logged = 0;
     for (const commands of [
       [{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4_000, memoryMb: 4_096 }, instances: [] }],
@@ -241,7 +241,7 @@ test("a commit survives kill -9 right after it (synchronous=NORMAL, nothing chec
   // Everything is still in the WAL, which the dead process never checkpointed.
   expect(size(join(dir, "tessera.db-wal"))).toBeGreaterThan(0);
   const store = new Store(dir);
-  const state = store.load(2_000);
+  const state = store.load();
   expect(count(store)).toBe(committed.logged);
   expect(state.workloads.has("web")).toBe(true);
   expect(state.instances.size).toBe(committed.instances);

@@ -28,6 +28,7 @@ test("1,000 concurrent applies cost a handful of reconcile passes, and every one
   };
   const store = new Store(dir);
   const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {} });
+  writer.start();
   await Bun.sleep(10);
   passes = 0;
   const answers = await Promise.all(
@@ -36,7 +37,7 @@ test("1,000 concurrent applies cost a handful of reconcile passes, and every one
   expect(answers.every((d) => d.rejection === undefined && d.changed === true)).toBe(true);
   expect(passes).toBeLessThanOrEqual(5);
   // Answered means committed: a fresh store on the same files sees all of them.
-  expect(new Store(dir).load(0).workloads.size).toBe(1_000);
+  expect(new Store(dir).load().workloads.size).toBe(1_000);
   writer.stop();
   store.close();
 });
@@ -49,6 +50,7 @@ test("a change is reconciled in its own turn when the writer is idle, and after 
   const passMs: number[] = [];
   const log: Logger = { ...silent, debug: (msg, fields) => void (msg === "reconcile" && passMs.push(Number(fields?.ms))), with: () => log };
   const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {}, pacing: PACING });
+  writer.start();
   // Idle: past the window of the first pass (its length depends on the machine and a cold JIT).
   await eventually("the first pass", () => (passMs.length > 0 ? true : undefined), 5_000, 5);
   await Bun.sleep(passMs[0]! * PACING + 20);
@@ -58,7 +60,7 @@ test("a change is reconciled in its own turn when the writer is idle, and after 
   expect(placed("idle")).toBe(1);
   await writer.submit({ type: "ApplyWorkload", name: "burst", labels: {}, spec: spec() });
   // Committed and answered, its pass deferred...
-  expect(store.load(0).workloads.has("burst")).toBe(true);
+  expect(store.load().workloads.has("burst")).toBe(true);
   expect(placed("burst")).toBe(0);
   // ...but not forgotten: the pacing timer takes the turn that reconciles it.
   await eventually("burst reconciled", () => (placed("burst") === 1 ? true : undefined), 5_000, 5);

@@ -4,8 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { type Command, decide } from "../../src/core/decide.js";
-import { type ClusterState, emptyState, replay } from "../../src/core/model.js";
-import { CAPACITY, created, nodeConnected, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+import type { Effect } from "../../src/core/effects.js";
+import type { InstanceEvent } from "../../src/core/instance-machine.js";
+import { type ClusterEvent, type ClusterState, emptyState, replay } from "../../src/core/model.js";
+import { isEmptyPlan, plan } from "../../src/core/reconcile.js";
+import { apply, CAPACITY, created, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SPEC = spec();
 
@@ -288,19 +291,30 @@ describe("AgentConnected", () => {
   });
 });
 
-describe("AgentConnected with a Lost instance (replaced while its node was Offline)", () => {
-  function lostOnN1(): ClusterState {
+describe("AgentConnected with a Lost instance (its node was Offline)", () => {
+  /** web-0.1 ran on n1 and was lost; `then` says how far its replacement web-0.2 on n2 got. */
+  function lostOnN1(then: ClusterEvent[] = [], over: { replicas?: number } = {}): ClusterState {
     return replay([
       nodeConnected("n1", T0),
-      workloadApplied("web", T0),
+      nodeConnected("n2", T0),
+      workloadApplied("web", T0, { spec: spec({ replicas: over.replicas ?? 1 }) }),
       created("web-0.1", T0),
       transitioned("web-0.1", T0, { type: "place", node: "n1" }),
       transitioned("web-0.1", T0, { type: "provision" }),
       transitioned("web-0.1", T0, { type: "run" }),
       transitioned("web-0.1", T0 + 6_000, { type: "lose" }),
+      heartbeat("n2", T0 + 6_500),
+      ...then,
     ]);
   }
-  const reconnect = (instances: Array<{ id: string; generation: number; state: "running" }>): Command => ({
+  const replacement = (upTo: "pending" | "scheduled" | "provisioning" | "running"): ClusterEvent[] => {
+    const steps: ClusterEvent[] = [created("web-0.2", T0 + 6_000)];
+    const path: InstanceEvent[] = [{ type: "place", node: "n2" }, { type: "provision" }, { type: "run" }];
+    const n = ["pending", "scheduled", "provisioning", "running"].indexOf(upTo);
+    for (const e of path.slice(0, n)) steps.push(transitioned("web-0.2", T0 + 6_000, e));
+    return steps;
+  };
+  const reconnect = (instances: Array<{ id: string; generation: number; state: "running" | "provisioning" | "failed" }>): Command => ({
     type: "AgentConnected",
     node: "n1",
     session: 2,
@@ -310,11 +324,49 @@ describe("AgentConnected with a Lost instance (replaced while its node was Offli
     capacity: CAPACITY,
     instances,
   });
+  const RECLAIM: ClusterEvent = { type: "InstanceTransitioned", at: T0 + 7_000, id: "web-0.1", event: { type: "reclaim" } };
+  const STOP_IT: Effect = { type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 };
 
-  test("still held: the agent is told to stop it; the record stays Lost until it reports stopped", () => {
-    const d = decide(lostOnN1(), reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000);
-    expect(d.events.map((e) => e.type)).toEqual(["NodeConnected"]);
-    expect(d.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+  test.each<{ name: string; then: ClusterEvent[]; reclaimed: boolean }>([
+    { name: "nothing replaced it yet", then: [], reclaimed: true },
+    { name: "its replacement is Pending", then: replacement("pending"), reclaimed: true },
+    { name: "its replacement is Scheduled", then: replacement("scheduled"), reclaimed: true },
+    { name: "its replacement is Provisioning", then: replacement("provisioning"), reclaimed: true },
+    { name: "its replacement runs", then: replacement("running"), reclaimed: false },
+    { name: "the workload was deleted meanwhile", then: [{ type: "WorkloadDeleteRequested", at: T0 + 6_500, name: "web" } as ClusterEvent], reclaimed: false },
+    { name: "the workload was scaled to 0 meanwhile", then: [workloadApplied("web", T0 + 6_500, { spec: spec({ replicas: 0 }), generation: 2, templateGeneration: 1 })], reclaimed: false },
+  ])("still running on its node, $name → reclaimed: $reclaimed", ({ then, reclaimed }) => {
+    const d = decide(lostOnN1(then), reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000);
+    expect(d.events.slice(1)).toEqual(reclaimed ? [RECLAIM] : []);
+    expect(d.effects).toEqual(reclaimed ? [] : [STOP_IT]);
+  });
+
+  test("held but not running (still starting, or failed): it is stopped, not reclaimed", () => {
+    for (const state of ["provisioning", "failed"] as const) {
+      const d = decide(lostOnN1(), reconnect([{ id: "web-0.1", generation: 1, state }]), T0 + 7_000);
+      expect(d.events.map((e) => e.type)).toEqual(["NodeConnected"]);
+      expect(d.effects).toEqual([STOP_IT]);
+    }
+  });
+
+  test("reclaimed: it runs, is wanted again, and the replacement that was not running yet is cancelled", () => {
+    const state = lostOnN1(replacement("provisioning"));
+    const d = decide(state, reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000);
+    apply(state, d.events);
+    expect(state.instances.get("web-0.1")).toMatchObject({ state: "running", desired: "run", reason: "" });
+    const { plan: p, commit } = reconcileOnce(state, T0 + 7_000);
+    expect(p.stop).toEqual([{ instance: "web-0.2", reason: "duplicate of web-0.1" }]);
+    expect(p.place).toEqual([]);
+    expect(commit.effects).toEqual([{ type: "StopInstance", node: "n2", instanceId: "web-0.2", generation: 1, gracePeriodMs: 10_000 }]);
+    expect(isEmptyPlan(plan(state, T0 + 7_000))).toBe(true);
+  });
+
+  test("reclaimed: a Pending replacement is dropped at once", () => {
+    const state = lostOnN1(replacement("pending"));
+    apply(state, decide(state, reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000).events);
+    reconcileOnce(state, T0 + 7_000);
+    expect(state.instances.has("web-0.2")).toBe(false);
+    expect(isEmptyPlan(plan(state, T0 + 7_000))).toBe(true);
   });
 
   test("no longer held: it is recorded as finished", () => {

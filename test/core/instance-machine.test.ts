@@ -26,23 +26,24 @@ const SAMPLE: { [E in InstanceEventType]: Extract<InstanceEvent, { type: E }> } 
   stop: { type: "stop", reason: "requested" },
   finish: { type: "finish", exitCode: 0 },
   lose: { type: "lose" },
+  reclaim: { type: "reclaim" },
 };
 
 type Cell = InstanceState | "-";
 const _ = "-";
 
 // prettier-ignore
-const COLUMNS = ["place",     "provision",    "run",     "fail",   "stop",     "finish",  "lose"] as const;
+const COLUMNS = ["place",     "provision",    "run",     "fail",   "stop",     "finish",  "lose", "reclaim"] as const;
 // prettier-ignore
 const EXPECTED: Record<InstanceState, readonly Cell[]> = {
-  pending:      ["scheduled", _,              _,         _,        "stopped",  _,         _     ],
-  scheduled:    [_,           "provisioning", _,         "failed", "stopping", _,         "lost"],
-  provisioning: [_,           _,              "running", "failed", "stopping", _,         "lost"],
-  running:      [_,           _,              _,         "failed", "stopping", _,         "lost"],
-  failed:       [_,           _,              _,         _,        "stopping", _,         _     ],
-  stopping:     [_,           _,              _,         "failed", _,          "stopped", "lost"],
-  stopped:      [_,           _,              _,         _,        _,          _,         _     ],
-  lost:         [_,           _,              _,         _,        _,          "stopped", _     ],
+  pending:      ["scheduled", _,              _,         _,        "stopped",  _,         _,      _        ],
+  scheduled:    [_,           "provisioning", _,         "failed", "stopping", _,         "lost", _        ],
+  provisioning: [_,           _,              "running", "failed", "stopping", _,         "lost", _        ],
+  running:      [_,           _,              _,         "failed", "stopping", _,         "lost", _        ],
+  failed:       [_,           _,              _,         _,        "stopping", _,         _,      _        ],
+  stopping:     [_,           _,              _,         "failed", _,          "stopped", "lost", _        ],
+  stopped:      [_,           _,              _,         _,        _,          _,         _,      _        ],
+  lost:         [_,           _,              _,         _,        _,          "stopped", _,      "running"],
 };
 
 describe("the table above covers the machine", () => {
@@ -65,9 +66,9 @@ describe("transition(state, event) for every pair", () => {
     else expect(result).toEqual({ ok: true, state: to });
   });
 
-  test("the matrix has 8 × 7 cells, 18 of them allowed", () => {
-    expect(cases).toHaveLength(56);
-    expect(cases.filter((c) => c.to !== "-")).toHaveLength(18);
+  test("the matrix has 8 × 8 cells, 19 of them allowed", () => {
+    expect(cases).toHaveLength(64);
+    expect(cases.filter((c) => c.to !== "-")).toHaveLength(19);
   });
 });
 
@@ -90,6 +91,7 @@ describe("pathBetween", () => {
     { from: "running", to: "pending" },
     { from: "failed", to: "running" },
     { from: "stopping", to: "running" },
+    // Only the control plane reclaims a Lost copy (decide.ts); no report implies it.
     { from: "lost", to: "running" },
     { from: "lost", to: "stopping" },
   ] as const)("$from → $to is unreachable", ({ from, to }) => {

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
 import { type ClusterState, replay } from "../../src/core/model.js";
-import { commitPlan, DEFAULT_POLICY, emptyPlan, isEmptyPlan, type Plan, plan, summarize } from "../../src/core/reconcile.js";
+import { commitPlan, DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile.js";
 import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SPEC = spec();
@@ -146,6 +146,44 @@ describe("no Ready node", () => {
     expect(p.place).toEqual([]);
     expect(p.pend).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", reason: "no node fits (1 no docker executor)" }]);
     expect(p.pend[0]!.reason).toContain("docker");
+  });
+});
+
+describe("node health after the control plane starts listening (ListeningStarted)", () => {
+  const { suspectAfterMs, offlineAfterMs, startGraceMs } = DEFAULT_POLICY;
+  /** n1 was last heard a minute before a control plane that was down started at T0. */
+  const restarted = () => replay([nodeConnected("n1", T0 - 60_000), { type: "ListeningStarted", at: T0, cause: "start" }]);
+
+  test.each([
+    { after: 0, health: "ready" },
+    { after: startGraceMs + suspectAfterMs, health: "ready" },
+    { after: startGraceMs + suspectAfterMs + 1, health: "suspect" },
+    { after: startGraceMs + offlineAfterMs, health: "suspect" },
+    { after: startGraceMs + offlineAfterMs + 1, health: "offline" },
+  ] as const)("silence before the start does not count: $after ms after it, the node is $health", ({ after, health }) => {
+    const p = plan(restarted(), T0 + after);
+    expect(p.health).toEqual(health === "ready" ? [] : [{ node: "n1", from: "ready", to: health }]);
+  });
+
+  test("a node heard since the start is judged from its heartbeat: the grace is for finding the control plane again", () => {
+    const state = restarted();
+    apply(state, [heartbeat("n1", T0 + 1_000)]);
+    expect(plan(state, T0 + 1_000 + offlineAfterMs + 1).health).toEqual([{ node: "n1", from: "ready", to: "offline" }]);
+  });
+
+  test("a start records that no agent stream survived it", () => {
+    const state = replay([nodeConnected("n1", T0 - 1_000, { session: 7 }), { type: "ListeningStarted", at: T0, cause: "start" }]);
+    expect(state.nodes.get("n1")).toMatchObject({ connected: false, session: 0 });
+    expect(state.listeningSince).toBe(T0);
+  });
+
+  test("the writer is woken when the grace and the Suspect threshold have passed, not before", () => {
+    expect(nextWakeup(restarted(), DEFAULT_POLICY, undefined)).toBe(T0 + startGraceMs + suspectAfterMs + 1);
+  });
+
+  test("without a recorded start (an old log, a simulation), silence counts from the last heartbeat", () => {
+    const state = replay([nodeConnected("n1", T0 - offlineAfterMs - 1)]);
+    expect(plan(state, T0).health).toEqual([{ node: "n1", from: "ready", to: "offline" }]);
   });
 });
 
@@ -359,7 +397,7 @@ describe("a node that goes Offline", () => {
     expect(plan(state, now).place).toEqual([{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "lost", node: "b" }]);
   });
 
-  test("an Offline node is cut off: its stream is closed, late heartbeats are refused, a new hello stops the lost copy", () => {
+  test("an Offline node is cut off: its stream is closed, late heartbeats are refused, a new hello stops the replaced copy", () => {
     const state = replay([nodeConnected("a", T0), nodeConnected("b", T0), workloadApplied("web", T0)]);
     reconcileOnce(state, T0);
     agentReports(state, T0, report("a", "web-0.1", "provisioning"), report("a", "web-0.1", "running"));
@@ -368,6 +406,8 @@ describe("a node that goes Offline", () => {
     const { commit } = reconcileOnce(state, away);
     expect(commit.effects).toContainEqual({ type: "DisconnectNode", node: "a" });
     const back = away + 1_000;
+    // Its replacement runs: the copy that came back is the one to go.
+    agentReports(state, back, report("b", "web-0.2", "provisioning"), report("b", "web-0.2", "running"));
     expect(decide(state, { type: "Heartbeat", node: "a", session: 1 }, back).rejection).toEqual({ kind: "StaleSession", node: "a" });
     const hello = decide(
       state,

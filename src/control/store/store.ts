@@ -47,6 +47,8 @@ function touched(event: ClusterEvent): { workload?: string; instance?: string; n
     case "NodeUncordoned":
     case "NodeDrainStarted":
       return { node: event.name };
+    case "ListeningStarted":
+      return {};
   }
 }
 
@@ -276,6 +278,14 @@ export class Store {
     };
   }
 
+  /**
+   * A small write in a transaction of its own: succeeds once the store can take writes again
+   * (space came back, the file became writable). Throws what SQLite said otherwise.
+   */
+  probe(now: number): void {
+    this.sqlite.transaction(() => this.statements.upsertMeta({ key: "probed_at", value: String(now) }))();
+  }
+
   /** Checkpoints and truncates the WAL without waiting for other connections. */
   private checkpoint(): { busy: number; log: number; checkpointed: number } {
     this.sqlite.exec("PRAGMA busy_timeout = 0");
@@ -309,10 +319,10 @@ export class Store {
 
   /**
    * Rebuilds the state from the derived tables. Nodes start disconnected (no stream is open
-   * yet) with their last heartbeat set to `now`: agents get the full Offline threshold to
-   * reconnect before their instances are declared lost.
+   * yet) with the last heartbeat their row recorded; the writer's first turn records
+   * ListeningStarted, from which their silence is judged again (node-health.ts).
    */
-  load(now: number): ClusterState {
+  load(): ClusterState {
     const state = emptyState();
     for (const w of this.db.select().from(schema.workloads).all()) {
       state.workloads.set(w.name, {
@@ -362,7 +372,7 @@ export class Store {
         // No stream is open yet; the agent's hello reconnects it.
         connected: false,
         session: 0,
-        lastHeartbeatAt: now,
+        lastHeartbeatAt: n.lastHeartbeatAt,
       });
     }
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();

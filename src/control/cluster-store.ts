@@ -12,8 +12,8 @@ import { pkiFiles, writeSecret } from "./security/pki.js";
 import { tokenFile } from "./security/tokens.js";
 import { Store } from "./store/store.js";
 
-/** The database beside its write-ahead log and shared-memory index, which go wherever it goes. */
-const DATABASE_FILES = ["tessera.db", "tessera.db-wal", "tessera.db-shm"];
+/** A database's write-ahead log and shared-memory index: they go wherever it goes. */
+const SIDE_FILES = ["-wal", "-shm"];
 
 export function clusterIdFile(dataDir: string): string {
   return join(dataDir, "cluster-id");
@@ -69,14 +69,15 @@ function describe(refusal: IdentityRefusal, dataDir: string, damage: string | un
   }
 }
 
-/** Moves the database files aside under one suffix; nothing is deleted. */
+/**
+ * Moves the database aside, deleting nothing. Its WAL keeps its name's pattern (NAME-wal), so
+ * SQLite opening the moved file still finds the commits not yet checkpointed into it.
+ */
 function moveAside(dataDir: string, now: number): string {
-  const suffix = `.replaced-${new Date(now).toISOString().replace(/[:.]/g, "-")}`;
-  for (const name of DATABASE_FILES) {
-    const path = join(dataDir, name);
-    if (existsSync(path)) renameSync(path, `${path}${suffix}`);
-  }
-  return `${join(dataDir, "tessera.db")}${suffix}`;
+  const db = join(dataDir, "tessera.db");
+  const aside = `${db}.replaced-${new Date(now).toISOString().replace(/[:.]/g, "-")}`;
+  for (const side of ["", ...SIDE_FILES]) if (existsSync(`${db}${side}`)) renameSync(`${db}${side}`, `${aside}${side}`);
+  return aside;
 }
 
 export interface OpenClusterStoreOptions {

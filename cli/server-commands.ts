@@ -120,6 +120,9 @@ async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Prom
   return 0;
 }
 
+const REINITIALIZE_HELP =
+  "when the data dir's database is refused (emptied, replaced, another cluster's, damaged): move it aside and start this cluster over with an empty state, keeping its CA and tokens";
+
 const CONTROL_CONFIG: ConfigSchema = {
   listen: "string",
   "data-dir": "string",
@@ -155,7 +158,8 @@ export class ControlCommand extends TesseraCommand {
   static usage = Command.Usage({
     category: "Servers",
     description: "run the control plane",
-    details: "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir.",
+    details:
+      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir. One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the file named; `--reinitialize` starts the cluster over empty on purpose.",
     examples: [
       ["Listen on the default loopback address", "tessera control"],
       ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
@@ -171,6 +175,8 @@ export class ControlCommand extends TesseraCommand {
   metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
+  // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
+  reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
 
   async run() {
     const log = processLogger("control");
@@ -191,6 +197,7 @@ export class ControlCommand extends TesseraCommand {
       metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
       insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
       advertise: pick(this.advertise, cfg, "advertise", []),
+      reinitialize: this.reinitialize,
     });
     if (!(this.insecure ?? cfg.insecure === true)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
     const signal = await untilSignal();
@@ -278,12 +285,19 @@ export class DevCommand extends TesseraCommand {
   listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
   name = Option.String("--name", "node-a", { description: "the local node's name" });
+  reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
 
   async run() {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
     const [{ startControlPlane }, { Agent }] = await Promise.all([import("../src/control/server.js"), import("../src/agent/agent.js")]);
-    const cp = await startControlPlane({ listen: this.listen, dataDir, log: log.with({ component: "control" }), metricsListen: DEFAULT_METRICS_LISTEN });
+    const cp = await startControlPlane({
+      listen: this.listen,
+      dataDir,
+      log: log.with({ component: "control" }),
+      metricsListen: DEFAULT_METRICS_LISTEN,
+      reinitialize: this.reinitialize,
+    });
     const agentLog = log.with({ component: "agent", node: this.name });
     const agent = new Agent({
       control: cp.address,

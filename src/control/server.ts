@@ -1,7 +1,7 @@
 /**
  * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
  */
-import { X509Certificate } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
@@ -14,7 +14,9 @@ import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
+import { openClusterStore } from "./cluster-store.js";
 import { type Authenticate, createControlPlaneService } from "./control-plane-service.js";
+import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
@@ -43,6 +45,8 @@ export interface ControlPlaneOptions {
   serverCertLifetimeMs?: number;
   /** How often the server certificate is checked for renewal (default hourly). */
   certCheckMs?: number;
+  /** Start the cluster over with an empty state when its database is refused (emptied, replaced, damaged). */
+  reinitialize?: boolean;
 }
 
 export interface RunningControlPlane {
@@ -131,8 +135,29 @@ async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Se
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  // Before the store is opened: a second control plane on this data dir must not touch it.
+  const lock = lockDataDir(opts.dataDir, Date.now());
+  let store: Store | undefined;
+  try {
+    store = openClusterStore(opts.dataDir, { reinitialize: opts.reinitialize ?? false, log: opts.log, now: Date.now(), freshId: randomUUID() });
+    const running = await serve(opts, store);
+    return {
+      ...running,
+      async stop() {
+        await running.stop();
+        lock.release();
+      },
+    };
+  } catch (err) {
+    store?.close();
+    lock.release();
+    throw err;
+  }
+}
+
+/** Everything after the data dir is locked and its database known to be this cluster's. */
+async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningControlPlane> {
   const policy = opts.policy ?? DEFAULT_POLICY;
-  const store = new Store(opts.dataDir);
   const hub = new WatchHub(store);
   const metrics = new Metrics();
   const writer = new Writer({

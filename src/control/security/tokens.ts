@@ -5,6 +5,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSecret } from "./pki.js";
 
@@ -28,8 +29,24 @@ export class Tokens {
   ) {
     for (const r of db.query<{ hash: string; role: TokenKind }, []>("SELECT hash, role FROM tokens WHERE revoked_at IS NULL").all()) this.active.set(r.hash, r.role);
     const have = new Set(this.active.values());
-    if (!have.has("admin")) this.rotate("admin", Date.now());
-    if (!have.has("join")) this.rotate("join", Date.now());
+    for (const kind of ["admin", "join"] as const) if (!have.has(kind)) this.adoptOrRotate(kind, Date.now());
+  }
+
+  /**
+   * A database without an active token of a kind (a first start, or a cluster started over
+   * with `--reinitialize`) takes the data dir's token when there is one, so that ctl and the
+   * agents' join token keep working; only a data dir without one gets a new token.
+   */
+  private adoptOrRotate(kind: "admin" | "join", now: number): void {
+    const file = tokenFile(this.dataDir, kind);
+    const token = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+    if (!token.startsWith(`tessera-${kind}-`)) {
+      this.rotate(kind, now);
+      return;
+    }
+    const hash = hashToken(token);
+    this.db.query("INSERT INTO tokens (role, hash, created_at) VALUES (?, ?, ?)").run(kind, hash, now);
+    this.active.set(hash, kind);
   }
 
   /** The kind of an active token, or undefined. */

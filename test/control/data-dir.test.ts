@@ -56,7 +56,7 @@ test("a data dir from before cluster ids adopts one; a lost cluster-id file is r
   unlinkSync(clusterIdFile(dir));
   const store = open(dir, "unused");
   expect(store.clusterId()).toBe("adopted");
-  expect(store.load(0).nextInstanceSeq).toBe(7);
+  expect(store.load().nextInstanceSeq).toBe(7);
   store.close();
   expect(readFileSync(clusterIdFile(dir), "utf8").trim()).toBe("adopted");
 });

@@ -67,3 +67,30 @@ test("a change is reconciled in its own turn when the writer is idle, and after 
   writer.stop();
   store.close();
 });
+
+test("a store that refuses writes (read-only): memory stays as stored, commands get UNAVAILABLE with the reason, writes resume by themselves", async () => {
+  const store = new Store(join(dir, "readonly"));
+  const failures: string[] = [];
+  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 20, log: silent, dispatch: () => {}, storeFailed: (why) => failures.push(why) });
+  writer.start();
+  await writer.submit({ type: "ApplyWorkload", name: "kept", labels: {}, spec: spec() });
+  // SQLite's own read-only mode on the writer's connection: every write fails with SQLITE_READONLY.
+  store.sqlite.exec("PRAGMA query_only = ON");
+  const refused = writer.submit({ type: "ApplyWorkload", name: "lost", labels: {}, spec: spec() });
+  await expect(refused).rejects.toMatchObject({ code: 14, details: expect.stringContaining("readonly") });
+  expect(writer.state.workloads.has("lost")).toBe(false);
+  expect(writer.state.workloads.has("kept")).toBe(true);
+  expect(writer.unavailable()).toContain("readonly");
+  expect(failures).toHaveLength(1);
+  // Refused at once while it lasts, with the same reason.
+  await expect(writer.submit({ type: "DeleteWorkload", name: "kept" })).rejects.toMatchObject({ code: 14, details: expect.stringContaining("readonly") });
+  store.sqlite.exec("PRAGMA query_only = OFF");
+  await eventually("writes taken again", () => (writer.unavailable() === undefined ? true : undefined), 5_000, 10);
+  await writer.submit({ type: "ApplyWorkload", name: "later", labels: {}, spec: spec() });
+  expect(store.load().workloads.has("later")).toBe(true);
+  // The recovery is recorded: nodes get the grace of a restart to come back.
+  expect(writer.state.listeningSince).toBeGreaterThan(0);
+  expect(store.eventsAfter(0, 1_000).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
+  writer.stop();
+  store.close();
+});

@@ -240,7 +240,7 @@ export class GetWorkloadsCommand extends GetCommand {
   });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listWorkloads, {});
+    const res = { workloads: await ctl.all(ctl.api.listWorkloads, {}, (r) => r.workloads), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
@@ -269,7 +269,7 @@ export class GetInstancesCommand extends GetCommand {
   workload = Option.String({ required: false });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listInstances, { workload: this.workload ?? "" });
+    const res = { instances: await ctl.all(ctl.api.listInstances, { workload: this.workload ?? "" }, (r) => r.instances), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListInstancesResponse", ListInstancesResponse, res),
@@ -294,7 +294,7 @@ export class GetNodesCommand extends GetCommand {
   });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listNodes, {});
+    const res = { nodes: await ctl.all(ctl.api.listNodes, {}, (r) => r.nodes), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListNodesResponse", ListNodesResponse, res),
@@ -418,9 +418,9 @@ export class HistoryCommand extends CtlCommand {
 
   async runWith(ctl: Ctl) {
     if (!/^\d+$/.test(this.limit)) throw new UsageError(`--limit: expected a whole number, got "${this.limit}"`);
-    const res = await ctl.call(ctl.api.getHistory, { workload: this.name, limit: Number(this.limit) });
-    if (res.events.length === 0) return this.out(`No history for ${this.name}.`);
-    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], res.events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
+    const events = await ctl.all(ctl.api.getHistory, { workload: this.name, limit: Number(this.limit) }, (r) => r.events);
+    if (events.length === 0) return this.out(`No history for ${this.name}.`);
+    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
   }
 }
 

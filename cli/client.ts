@@ -1,6 +1,7 @@
 /** The ctl side of the ControlPlane API: a grpc-js client with deadlines and clear errors. */
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS } from "../src/agent/credentials.js";
+import { MAX_PAGE_SIZE, type PageRequest } from "../src/core/paging.js";
 import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
 import { InputError, RemoteError } from "./errors.js";
 
@@ -48,6 +49,22 @@ export class Ctl {
         else resolve(res);
       });
     });
+  }
+
+  /**
+   * Every item of a paged method (AIP-158): asks for the largest pages and follows
+   * next_page_token until it is empty. A page may hold fewer items than asked (the server
+   * keeps answers well under the message limit), so only the token says when it is the last.
+   */
+  async all<Req extends PageRequest, Res extends { nextPageToken: string }, Item>(method: Unary<Req, Res>, req: Omit<Req, keyof PageRequest>, items: (res: Res) => Item[]): Promise<Item[]> {
+    const out: Item[] = [];
+    let pageToken = "";
+    do {
+      const res = await this.call(method, { ...req, pageSize: MAX_PAGE_SIZE, pageToken } as Req);
+      out.push(...items(res));
+      pageToken = res.nextPageToken;
+    } while (pageToken !== "");
+    return out;
   }
 
   /** One readable line for a failed call. */

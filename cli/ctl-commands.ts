@@ -5,6 +5,7 @@ import type { ClientReadableStream } from "@grpc/grpc-js";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse, TokenKind } from "../src/gen/tessera/v1/control_plane.js";
 import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
+import { UINT32_MAX, wholeNumber } from "./argv.js";
 import { Ctl } from "./client.js";
 import { RemoteError } from "./errors.js";
 import { defaultControl, localFile, readTrimmed } from "./defaults.js";
@@ -33,11 +34,6 @@ abstract class CtlCommand extends TesseraCommand {
       ctl.close();
     }
   }
-}
-
-function wholeNumber(value: string, flag: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
-  return Number(value);
 }
 
 function word(json: string, prefix: string): string {
@@ -85,7 +81,7 @@ export class ApplyCommand extends CtlCommand {
 
   async runWith(ctl: Ctl) {
     const seconds = wholeNumber(this.timeout, "--timeout");
-    const manifests = readManifests(this.file);
+    const manifests = await readManifests(this.file);
     const workloads = manifests.map((m) => m.workload);
     // One call, all or nothing: nothing is applied unless every workload is accepted.
     const { applied } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
@@ -146,7 +142,7 @@ export class PlanCommand extends CtlCommand {
   async runWith(ctl: Ctl) {
     if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
     let changes = false;
-    for (const { workload } of readManifests(this.file)) {
+    for (const { workload } of await readManifests(this.file)) {
       const res = await ctl.call(ctl.api.plan, { workload });
       changes ||= res.changed || res.actions.length > 0;
       if (this.output === "json") {
@@ -240,7 +236,7 @@ export class GetWorkloadsCommand extends GetCommand {
   });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listWorkloads, {});
+    const res = { workloads: await ctl.all(ctl.api.listWorkloads, {}, (r) => r.workloads), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
@@ -269,7 +265,7 @@ export class GetInstancesCommand extends GetCommand {
   workload = Option.String({ required: false });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listInstances, { workload: this.workload ?? "" });
+    const res = { instances: await ctl.all(ctl.api.listInstances, { workload: this.workload ?? "" }, (r) => r.instances), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListInstancesResponse", ListInstancesResponse, res),
@@ -294,7 +290,7 @@ export class GetNodesCommand extends GetCommand {
   });
 
   async list(ctl: Ctl): Promise<Listing> {
-    const res = await ctl.call(ctl.api.listNodes, {});
+    const res = { nodes: await ctl.all(ctl.api.listNodes, {}, (r) => r.nodes), nextPageToken: "" };
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListNodesResponse", ListNodesResponse, res),
@@ -417,10 +413,10 @@ export class HistoryCommand extends CtlCommand {
   limit = Option.String("--limit", "0", { description: "only the last N events (0: all retained)" });
 
   async runWith(ctl: Ctl) {
-    if (!/^\d+$/.test(this.limit)) throw new UsageError(`--limit: expected a whole number, got "${this.limit}"`);
-    const res = await ctl.call(ctl.api.getHistory, { workload: this.name, limit: Number(this.limit) });
-    if (res.events.length === 0) return this.out(`No history for ${this.name}.`);
-    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], res.events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
+    const limit = wholeNumber(this.limit, "--limit", UINT32_MAX);
+    const events = await ctl.all(ctl.api.getHistory, { workload: this.name, limit }, (r) => r.events);
+    if (events.length === 0) return this.out(`No history for ${this.name}.`);
+    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
   }
 }
 
@@ -460,11 +456,11 @@ export class DrainCommand extends NodeCommand {
   timeout = Option.String("--timeout", "300", { description: "seconds to wait for the node to empty" });
 
   async runWith(ctl: Ctl) {
-    if (!/^\d+$/.test(this.timeout)) throw new UsageError(`--timeout: expected seconds, got "${this.timeout}"`);
+    const seconds = wholeNumber(this.timeout, "--timeout");
     await ctl.call(ctl.api.drainNode, { name: this.name });
     this.out(`node/${this.name} draining`);
     if (this.detach) return;
-    const deadline = Date.now() + Number(this.timeout) * 1000;
+    const deadline = Date.now() + seconds * 1000;
     let last = -1;
     for (;;) {
       const res = await ctl.call(ctl.api.getNode, { name: this.name });
@@ -497,8 +493,8 @@ export class LogsCommand extends CtlCommand {
   tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
 
   async runWith(ctl: Ctl) {
-    if (!/^\d+$/.test(this.tail)) throw new UsageError(`--tail: expected a whole number, got "${this.tail}"`);
-    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail: Number(this.tail) });
+    const tail = wholeNumber(this.tail, "--tail", UINT32_MAX);
+    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail });
     const prefix = this.instance === undefined;
     process.once("SIGINT", () => call.cancel());
     await new Promise<void>((resolve, reject) => {

@@ -80,6 +80,22 @@ const BY_FIRST_WORD = new Map<string, () => Promise<Commands>>([
   ["--version", async () => [VersionCommand]],
 ]);
 
+/**
+ * Exits once stdout and stderr have handed everything to the kernel. Bun writes to a pipe
+ * asynchronously: exiting at once cut `ctl get workloads -o json | wc -c` to its first 64 KiB
+ * on some runs. Ending a stream waits for its pending writes; a reader that went away (EPIPE)
+ * ends the wait too.
+ */
+async function exitFlushed(code: number): Promise<never> {
+  const flushed = (s: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      s.once("error", () => resolve());
+      s.end(() => resolve());
+    });
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
 const args = hoistCtlOptions(process.argv.slice(2));
 const cli = new Cli({
   binaryLabel: "Tessera — a small control plane",
@@ -89,12 +105,11 @@ const cli = new Cli({
 });
 for (const command of await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)()) cli.register(command);
 
-let command: Awaited<ReturnType<typeof cli.process>>;
+let command: Awaited<ReturnType<typeof cli.process>> | undefined;
 try {
   command = cli.process(args);
 } catch (err) {
   // Unknown commands and malformed flags are usage errors: exit 2, like other CLIs.
   process.stderr.write(cli.error(err));
-  process.exit(2);
 }
-process.exit(await cli.run(command));
+await exitFlushed(command ? await cli.run(command) : 2);

@@ -7,12 +7,16 @@
  * (unknown fields and wrong types are refused with the field's name), then handed over as
  * the ts-proto type. The same registry renders responses as proto3 JSON for `-o json|yaml`,
  * so scripts see the shape other-language clients see.
+ *
+ * Every manifest of one apply goes in one request, so more bytes than a request may hold are
+ * refused before anything is read whole (a 50 MB file would otherwise be parsed for nothing).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { createFileRegistry, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../src/gen/tessera.binpb" with { type: "file" };
+import { MAX_MESSAGE_BYTES } from "../src/core/paging.js";
 import { Workload } from "../src/gen/tessera/v1/types.js";
 import { InputError } from "./errors.js";
 
@@ -68,9 +72,39 @@ export function parseManifestText(text: string, source: string, format: Format):
 
 const EXTENSIONS: Record<string, "json" | "yaml"> = { ".json": "json", ".yaml": "yaml", ".yml": "yaml" };
 
-/** Reads `-f FILE|-` (stdin): its text, its name for errors, and its format by extension. */
-export function readInput(path: string): { text: string; source: string; format: Format } {
-  if (path === "-") return { text: readFileSync(0, "utf8"), source: "<stdin>", format: "guess" };
+/** `what`: how much the source holds, e.g. "52428800 bytes". */
+function tooLarge(source: string, what: string): InputError {
+  return new InputError(`${source}: ${what}, over the ${MAX_MESSAGE_BYTES}-byte (4 MiB) limit of one request; apply its workloads in several parts`);
+}
+
+/** Stdin, refused as soon as it passes `maxBytes`. */
+async function readStdin(maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of Bun.stdin.stream()) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge("<stdin>", `more than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (err) {
+    throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads `-f FILE|-` (stdin): its text, its name for errors, and its format by extension. More
+ * than `maxBytes` is refused before it is read whole.
+ */
+export async function readInput(path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<{ text: string; source: string; format: Format }> {
+  if (path === "-") return { text: await readStdin(maxBytes), source: "<stdin>", format: "guess" };
+  const size = sizeOf(path);
+  if (size > maxBytes) throw tooLarge(path, `${size} bytes`);
   try {
     return { text: readFileSync(path, "utf8"), source: path, format: EXTENSIONS[extname(path)] ?? "guess" };
   } catch (err) {
@@ -78,8 +112,11 @@ export function readInput(path: string): { text: string; source: string; format:
   }
 }
 
-/** Reads `-f FILE|DIR|-`: a file, every .json/.yaml/.yml file of a directory (sorted), or stdin. */
-export function readManifests(path: string): Manifest[] {
+/**
+ * Reads `-f FILE|DIR|-`: a file, every .json/.yaml/.yml file of a directory (sorted), or stdin;
+ * together at most one request's worth of bytes.
+ */
+export async function readManifests(path: string): Promise<Manifest[]> {
   let files: string[];
   try {
     files =
@@ -95,10 +132,13 @@ export function readManifests(path: string): Manifest[] {
     throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
   }
   if (files.length === 0) throw new InputError(`${path}: no .json, .yaml or .yml files in it`);
-  const all = files.flatMap((f) => {
-    const input = readInput(f);
-    return parseManifestText(input.text, input.source, input.format);
-  });
+  if (files.length > 1) {
+    const total = files.reduce((sum, f) => sum + sizeOf(f), 0);
+    if (total > MAX_MESSAGE_BYTES) throw tooLarge(path, `${total} bytes in its manifests`);
+  }
+  const inputs = [];
+  for (const f of files) inputs.push(await readInput(f, MAX_MESSAGE_BYTES));
+  const all = inputs.flatMap((input) => parseManifestText(input.text, input.source, input.format));
   const seen = new Set<string>();
   for (const { workload: w } of all) {
     if (seen.has(w.name)) throw new InputError(`${path}: workload "${w.name}" is declared twice`);

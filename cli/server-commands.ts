@@ -9,6 +9,7 @@
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
+import { UINT32_MAX, wholeNumber } from "./argv.js";
 import { TesseraCommand } from "./base.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
@@ -78,10 +79,9 @@ export function parseLabels(flags: string[], flag = "--label"): Record<string, s
   return labels;
 }
 
+/** Capacity is sent as uint32 fields: a larger number could not be encoded. */
 function parseCount(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a whole number, got "${value}"`);
-  return Number(value);
+  return value === undefined ? undefined : wholeNumber(value, flag, UINT32_MAX);
 }
 
 /** What this host offers: all cores and memory for real executors; a roomy default when simulated. */

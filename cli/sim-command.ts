@@ -37,7 +37,7 @@ export class SimCommand extends TesseraCommand {
       if (!known) throw new UsageError(`--strategy: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${s}"`);
       if (!strategies.includes(known)) strategies.push(known);
     }
-    const input = readInput(this.file);
+    const input = await readInput(this.file);
     const parsed = parseScenario(parseDocument(input.text, input.source, input.format));
     if ("problems" in parsed) throw new InputError(parsed.problems.map((p) => `${input.source}: ${describeRejection(p)}`).join("\n"));
     const report = simulate(parsed.scenario, strategies);

@@ -8,13 +8,14 @@ import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js"
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/model.js";
+import { compareKeys, type Cursor, isRejection, newestWithin, type PageRequest, readCursor, type SortKey, takePage } from "../core/paging.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import type { Rejection } from "../core/rejections.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
-import type { Workload as WireWorkload } from "../gen/tessera/v1/types.js";
+import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
 import { rejectionError } from "./status.js";
@@ -63,8 +64,26 @@ function decoded<Req>(request: Req): Req {
   return request;
 }
 
+/** Instances sort by workload, then replica index, then id (attempts of one replica). */
+const instanceKey = (i: Instance): SortKey => [i.workload, i.index, i.id];
+const nameKey = (x: { name: string }): SortKey => [x.name];
+const seqKey = (e: { seq: number }): SortKey => [e.seq];
+
 function byName(a: Instance, b: Instance): number {
-  return a.workload.localeCompare(b.workload) || a.index - b.index || a.id.localeCompare(b.id);
+  return compareKeys(instanceKey(a), instanceKey(b));
+}
+
+/** Encoded sizes, to cut pages well under the message limit. */
+const workloadBytes = (w: WireWorkload) => WireWorkload.encode(w).finish().length;
+const instanceBytes = (i: WireInstance) => WireInstance.encode(i).finish().length;
+const nodeBytes = (n: WireNode) => WireNode.encode(n).finish().length;
+const eventBytes = (e: WireEvent) => WireEvent.encode(e).finish().length;
+
+/** Where the requested page starts, or INVALID_ARGUMENT naming page_size or page_token. */
+function cursorOf(req: PageRequest, scope: string): Cursor {
+  const cursor = readCursor(req, scope);
+  if (isRejection(cursor)) throw refused(cursor);
+  return cursor;
 }
 
 export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
@@ -158,19 +177,24 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return {
         workload: toWireWorkload(w, instances),
         instances: instances.map(toWireInstance),
-        events: store.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent),
+        events: newestWithin(store.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent), eventBytes),
       };
     }),
 
-    listWorkloads: unary("ListWorkloads", () => {
+    listWorkloads: unary("ListWorkloads", (req) => {
+      const cursor = cursorOf(req, "workloads");
       const byWorkload = new Map<string, Instance[]>();
       for (const i of state.instances.values()) {
         const list = byWorkload.get(i.workload);
         if (list) list.push(i);
         else byWorkload.set(i.workload, [i]);
       }
-      const names = [...state.workloads.keys()].sort();
-      return { workloads: names.map((n) => toWireWorkload(state.workloads.get(n)!, byWorkload.get(n) ?? [])) };
+      const page = takePage(state.workloads.values(), cursor, "workloads", {
+        keyOf: nameKey,
+        render: (w) => toWireWorkload(w, byWorkload.get(w.name) ?? []),
+        sizeOf: workloadBytes,
+      });
+      return { workloads: page.items, nextPageToken: page.nextPageToken };
     }),
 
     deleteWorkload: unary("DeleteWorkload", async (req) => {
@@ -181,10 +205,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { workload: w ? toWireWorkload(w, instancesOf(w.name)) : undefined };
     }),
 
-    listNodes: unary("ListNodes", () => {
+    listNodes: unary("ListNodes", (req) => {
+      const cursor = cursorOf(req, "nodes");
       const use = nodeUse(state);
-      const names = [...state.nodes.keys()].sort();
-      return { nodes: names.map((n) => toWireNode(state.nodes.get(n)!, use.get(n))) };
+      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name)), sizeOf: nodeBytes });
+      return { nodes: page.items, nextPageToken: page.nextPageToken };
     }),
 
     getNode: unary("GetNode", (req) => {
@@ -195,8 +220,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     listInstances: unary("ListInstances", (req) => {
       if (req.workload !== "") workloadNamed(req.workload, "workload");
-      const all = [...state.instances.values()].filter((i) => req.workload === "" || i.workload === req.workload).sort(byName);
-      return { instances: all.map(toWireInstance) };
+      const scope = `instances:${req.workload}`;
+      const cursor = cursorOf(req, scope);
+      const of = req.workload === "" ? [...state.instances.values()] : instancesOfWorkload(state, req.workload);
+      const page = takePage(of, cursor, scope, { keyOf: instanceKey, render: toWireInstance, sizeOf: instanceBytes });
+      return { instances: page.items, nextPageToken: page.nextPageToken };
     }),
 
     cordonNode: unary("CordonNode", async (req) => {
@@ -262,7 +290,16 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     getHistory: unary("GetHistory", (req) => {
       mustName(req.workload, "workload");
-      return { events: store.recentEvents(req.workload, req.limit).map(toWireEvent) };
+      // The limit is part of the request a token belongs to: the window of the last `limit`
+      // events is fixed by the first page, later pages continue it.
+      const scope = `history:${req.workload}:${req.limit}`;
+      const cursor = cursorOf(req, scope);
+      const left = req.limit > 0 ? req.limit - cursor.returned : Infinity;
+      const after = cursor.after ? Number(cursor.after[0]) : store.historyStart(req.workload, req.limit);
+      // One event more than the page holds tells whether there is a next page.
+      const rows = store.eventsAfter(after, Math.min(cursor.size + 1, left), req.workload);
+      const page = takePage(rows, { ...cursor, size: Math.min(cursor.size, left) }, scope, { keyOf: seqKey, render: toWireEvent, sizeOf: eventBytes });
+      return { events: page.items, nextPageToken: page.nextPageToken };
     }),
 
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {

@@ -10,6 +10,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import type { Logger } from "../core/logger.js";
+import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
@@ -62,8 +63,6 @@ const MAX_CONCURRENT_STREAMS = 500;
 const SHUTDOWN_GRACE_MS = 2_000;
 /** Service names reported by grpc.health.v1. */
 const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const;
-/** Largest request or response; a workload manifest is a few KiB. */
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** How often the server certificate is checked; a renewal is due with a third of its lifetime left (months ahead by default). */
 const CERT_CHECK_MS = 3_600_000;

@@ -11,7 +11,7 @@ import type { Rejection } from "./rejections.js";
 export const MAX_REPLICAS = 10_000;
 
 export const MAX_CPU_MILLIS = 1_024_000;
-/** Largest spec (with labels) accepted, as JSON; a list of 12 such workloads fits an answer. */
+/** Largest spec (with labels) accepted, as JSON; lists page (core/paging.ts), so any number fit. */
 export const MAX_SPEC_BYTES = 256 * 1024;
 export const MAX_MEMORY_MB = 16 * 1024 * 1024;
 /** Durations longer than a day are almost certainly mistakes. */

@@ -35,7 +35,7 @@ export async function runFailure(perNode: number): Promise<number> {
       (await getWorkload(client!, "fo")).instances.filter((i) => i.observedState === InstanceState.INSTANCE_STATE_RUNNING && i.node !== notOn).length;
     const ready = () =>
       new Promise<number>((resolve, reject) =>
-        client!.listNodes({}, (err, res) => (err ? reject(err) : resolve(res.nodes.filter((n) => n.health === NodeHealth.NODE_HEALTH_READY).length))),
+        client!.listNodes({ pageSize: 0, pageToken: "" }, (err, res) => (err ? reject(err) : resolve(res.nodes.filter((n) => n.health === NodeHealth.NODE_HEALTH_READY).length))),
       );
     // Spread puts half the replicas on each node: apply once both nodes are Ready.
     await eventually("both agents Ready", async () => ((await ready()) === 2 ? true : undefined), 30_000);

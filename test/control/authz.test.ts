@@ -44,18 +44,18 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
     ApplyWorkloads: { workloads: [{ name: "authz-2", labels: {}, spec: spec(), generation: 0 }] },
     GetWorkload: { name: "authz" },
-    ListWorkloads: {},
+    ListWorkloads: { pageSize: 0, pageToken: "" },
     DeleteWorkload: { name: "authz" },
-    ListNodes: {},
+    ListNodes: { pageSize: 0, pageToken: "" },
     GetNode: { name: "node-a" },
-    ListInstances: { workload: "" },
+    ListInstances: { workload: "", pageSize: 0, pageToken: "" },
     CordonNode: { name: "node-a" },
     UncordonNode: { name: "node-a" },
     DrainNode: { name: "node-a" },
     RestartWorkload: { name: "authz" },
     RollbackWorkload: { name: "authz" },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
-    GetHistory: { workload: "authz", limit: 0 },
+    GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
     Watch: { afterSequence: 0, workload: "" },
     Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
     RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
@@ -115,7 +115,7 @@ describe("ControlPlane API", () => {
 
   test("nothing the refused calls tried happened; the admin token still works", async () => {
     const c = client(admin);
-    const res = await new Promise<{ workloads: unknown[] }>((r, j) => c.listWorkloads({}, (e, x) => (e ? j(e) : r(x))));
+    const res = await new Promise<{ workloads: unknown[] }>((r, j) => c.listWorkloads({ pageSize: 0, pageToken: "" }, (e, x) => (e ? j(e) : r(x))));
     expect(res.workloads).toEqual([]);
     expect(readFileSync(join(dir, "join-token"), "utf8").trim()).toBe(join_);
     expect(await invoke(c, "ApplyWorkload")).toBe(status.OK);

@@ -73,7 +73,7 @@ const methods = [
 ];
 
 async function stillServing(): Promise<void> {
-  const res = await new Promise<{ workloads: Workload[] }>((resolve, reject) => typed.listWorkloads({}, new Metadata(), deadline(), (err, r) => (err ? reject(err) : resolve(r))));
+  const res = await new Promise<{ workloads: Workload[] }>((resolve, reject) => typed.listWorkloads({ pageSize: 0, pageToken: "" }, new Metadata(), deadline(), (err, r) => (err ? reject(err) : resolve(r))));
   expect(Array.isArray(res.workloads)).toBe(true);
 }
 
@@ -122,7 +122,7 @@ describe("well-formed but wrong requests", () => {
     );
     expect((await applyAnswer(undefined)).code).toBe(status.INVALID_ARGUMENT);
     expect((await applyAnswer({ name: "nospec", labels: {}, generation: 0 })).details).toBe("workload.spec: expected an object with at least `command` or `image`");
-    const res = await new Promise<{ workloads: Workload[] }>((resolve, reject) => typed.listWorkloads({}, (err, r) => (err ? reject(err) : resolve(r))));
+    const res = await new Promise<{ workloads: Workload[] }>((resolve, reject) => typed.listWorkloads({ pageSize: 0, pageToken: "" }, (err, r) => (err ? reject(err) : resolve(r))));
     expect(res.workloads).toEqual([]);
   });
 
@@ -134,8 +134,8 @@ describe("well-formed but wrong requests", () => {
       (name) => new Promise((r) => typed.getNode({ name }, (e) => r(e ? (e.code as status) : status.OK))),
       (name) => new Promise((r) => typed.cordonNode({ name }, (e) => r(e ? (e.code as status) : status.OK))),
       (name) => new Promise((r) => typed.drainNode({ name }, (e) => r(e ? (e.code as status) : status.OK))),
-      (name) => new Promise((r) => typed.getHistory({ workload: name, limit: 0 }, (e) => r(e ? (e.code as status) : status.OK))),
-      (name) => new Promise((r) => typed.listInstances({ workload: name }, (e) => r(e ? (e.code as status) : status.OK))),
+      (name) => new Promise((r) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, (e) => r(e ? (e.code as status) : status.OK))),
+      (name) => new Promise((r) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, (e) => r(e ? (e.code as status) : status.OK))),
     ];
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 70 }), fc.nat({ max: lookups.length - 1 }), async (name, which) => {
@@ -145,6 +145,23 @@ describe("well-formed but wrong requests", () => {
         if (code === status.OK) expect(which === 6 || which === 7 ? true : name === "").toBe(true);
       }),
       { seed: SEED, numRuns: 200 },
+    );
+  });
+
+  test("random page fields to every paged method answer OK or INVALID_ARGUMENT naming page_size or page_token", async () => {
+    const paged: Array<(page: { pageSize: number; pageToken: string }) => Promise<{ code: status; details: string }>> = [
+      (page) => new Promise((r) => typed.listWorkloads(page, (e) => r(e ? { code: e.code as status, details: e.details } : { code: status.OK, details: "" }))),
+      (page) => new Promise((r) => typed.listNodes(page, (e) => r(e ? { code: e.code as status, details: e.details } : { code: status.OK, details: "" }))),
+      (page) => new Promise((r) => typed.listInstances({ workload: "", ...page }, (e) => r(e ? { code: e.code as status, details: e.details } : { code: status.OK, details: "" }))),
+      (page) => new Promise((r) => typed.getHistory({ workload: "web", limit: 3, ...page }, (e) => r(e ? { code: e.code as status, details: e.details } : { code: status.OK, details: "" }))),
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: paged.length - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.oneof(fc.constant(""), fc.string({ maxLength: 40 })), async (which, pageSize, pageToken) => {
+        const a = await paged[which]!({ pageSize, pageToken });
+        if (pageSize >= 0 && pageToken === "") expect(a.code).toBe(status.OK);
+        else expect([a.code, a.details.split(":")[0]]).toEqual([status.INVALID_ARGUMENT, pageSize < 0 ? "page_size" : "page_token"]);
+      }),
+      { seed: SEED, numRuns: 150 },
     );
   });
 

@@ -105,7 +105,7 @@ describe("a running control plane renews its server certificate in place", () =>
       md.set("authorization", `Bearer ${token}`);
       cb(null, md);
     });
-    const listNodes = (c: ControlPlaneClient) => new Promise<number>((resolve, reject) => c.listNodes({}, (err, res) => (err ? reject(err) : resolve(res.nodes.length))));
+    const listNodes = (c: ControlPlaneClient) => new Promise<number>((resolve, reject) => c.listNodes({ pageSize: 0, pageToken: "" }, (err, res) => (err ? reject(err) : resolve(res.nodes.length))));
     const presented = () =>
       new Promise<string>((resolve, reject) => {
         const port = Number(cp.address.slice(cp.address.lastIndexOf(":") + 1));

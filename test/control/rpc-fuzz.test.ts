@@ -40,6 +40,7 @@ import fc from "fast-check";
 import { CHANNEL_OPTIONS, channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import type { Logger } from "../../src/core/logger.js";
+import { type PageRequest, type SortKey, takePage } from "../../src/core/paging.js";
 import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateName } from "../../src/core/validate.js";
 import type { Duration } from "../../src/gen/google/protobuf/duration.js";
 import {
@@ -212,16 +213,16 @@ function sendRaw(client: Client, path: string, kind: Kind, bytes: Uint8Array, me
 }
 
 async function stillServing(): Promise<void> {
-  const res = await ask<{ workloads: Workload[] }>((md, o, cb) => typed.listWorkloads({}, md, o, cb));
+  const res = await ask<{ workloads: Workload[] }>((md, o, cb) => typed.listWorkloads({ pageSize: 0, pageToken: "" }, md, o, cb));
   expect(res.code).toBe(status.OK);
   expect(res.res!.workloads.some((w) => w.name === KEEP)).toBe(true);
 }
 
 /** What must not change when a request is refused: each workload's declared state. */
 async function snapshot(): Promise<string> {
-  const res = await ask<{ workloads: Workload[] }>((md, o, cb) => typed.listWorkloads({}, md, o, cb));
+  const res = await ask<{ workloads: Workload[] }>((md, o, cb) => typed.listWorkloads({ pageSize: 0, pageToken: "" }, md, o, cb));
   expect(res.code).toBe(status.OK);
-  const instances = await ask<{ instances: Array<{ id: string }> }>((md, o, cb) => typed.listInstances({ workload: "" }, md, o, cb));
+  const instances = await ask<{ instances: Array<{ id: string }> }>((md, o, cb) => typed.listInstances({ workload: "", pageSize: 0, pageToken: "" }, md, o, cb));
   expect(instances.code).toBe(status.OK);
   return JSON.stringify({
     workloads: res.res!.workloads.map((w) => ({ name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, deleting: w.status?.deleting })),
@@ -289,6 +290,20 @@ const agentMessages: AgentMessage[] = [
 ];
 const encodeAgent = (m: AgentMessage) => Buffer.from(AgentMessage.encode(m).finish());
 
+/** A page_token as the server would hand it out: the next page after `key` in `scope`. */
+function pageToken(scope: string, key: SortKey): string {
+  return takePage([key, [...key, 0]], { returned: 0, size: 1 }, scope, { keyOf: (k) => k, render: (k) => k, sizeOf: () => 1 }).nextPageToken;
+}
+
+/** The page fields of list requests: first pages of several sizes, and a real token. */
+function pageSeeds(scope: string, key: SortKey): PageRequest[] {
+  return [
+    { pageSize: 0, pageToken: "" },
+    { pageSize: 1, pageToken: "" },
+    { pageSize: 2, pageToken: pageToken(scope, key) },
+  ];
+}
+
 /** Valid requests per method path, encoded with the generated serializers. */
 function seedsFor(path: string): Buffer[] {
   const cp = ControlPlaneService;
@@ -321,17 +336,25 @@ function seedsFor(path: string): Buffer[] {
     case cp.drainNode.path:
       return named(AGENT).map((name) => cp.drainNode.requestSerialize({ name }));
     case cp.listInstances.path:
-      return named(KEEP).map((workload) => cp.listInstances.requestSerialize({ workload }));
+      return [
+        ...named(KEEP).map((workload) => cp.listInstances.requestSerialize({ workload, pageSize: 0, pageToken: "" })),
+        ...pageSeeds(`instances:${KEEP}`, [KEEP, 0, `${KEEP}-0.1`]).map((page) => cp.listInstances.requestSerialize({ workload: KEEP, ...page })),
+      ];
     case cp.getHistory.path:
-      return named(KEEP).map((workload) => cp.getHistory.requestSerialize({ workload, limit: 5 }));
+      return [
+        ...named(KEEP).map((workload) => cp.getHistory.requestSerialize({ workload, limit: 5, pageSize: 0, pageToken: "" })),
+        ...pageSeeds(`history:${KEEP}:0`, [3]).map((page) => cp.getHistory.requestSerialize({ workload: KEEP, limit: 0, ...page })),
+      ];
+    case cp.listWorkloads.path:
+      return pageSeeds("workloads", [KEEP]).map((page) => cp.listWorkloads.requestSerialize(page));
+    case cp.listNodes.path:
+      return pageSeeds("nodes", [AGENT]).map((page) => cp.listNodes.requestSerialize(page));
     case cp.watch.path:
       return [cp.watch.requestSerialize({ afterSequence: 0, workload: "" }), cp.watch.requestSerialize({ afterSequence: 3, workload: KEEP })];
     case cp.logs.path:
       return [cp.logs.requestSerialize({ workload: KEEP, instance: "", follow: false, tail: 10 }), cp.logs.requestSerialize({ workload: KEEP, instance: `${KEEP}-0`, follow: true, tail: 0 })];
     case cp.rotateToken.path:
       return [cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN }), cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_ADMIN })];
-    case cp.listWorkloads.path:
-    case cp.listNodes.path:
     case cp.createToken.path:
     case EnrollmentService.getCa.path:
       return [Buffer.alloc(0)];
@@ -576,8 +599,8 @@ describe("well-formed but wrong requests", () => {
       { what: "GetWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.getWorkload({ name }, md, o, cb)) },
       { what: "DeleteWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.deleteWorkload({ name }, md, o, cb)) },
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
-      { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name }, md, o, cb)) },
-      { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0 }, md, o, cb)) },
+      { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
+      { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetNode", kind: "node", call: (name) => ask((md, o, cb) => typed.getNode({ name }, md, o, cb)) },
       { what: "CordonNode", kind: "node", call: (name) => ask((md, o, cb) => typed.cordonNode({ name }, md, o, cb)) },
       { what: "UncordonNode", kind: "node", call: (name) => ask((md, o, cb) => typed.uncordonNode({ name }, md, o, cb)) },
@@ -627,6 +650,44 @@ describe("well-formed but wrong requests", () => {
       }),
       { seed: SEED, numRuns: 40 },
     );
+  });
+
+  test("random page_size and page_token at every paged method: OK, or INVALID_ARGUMENT naming the field", async () => {
+    type Paged = { what: string; scope: string; call: (page: PageRequest) => Promise<Answer & { res?: { nextPageToken: string } }> };
+    const paged: Paged[] = [
+      { what: "ListWorkloads", scope: "workloads", call: (page) => ask((md, o, cb) => typed.listWorkloads(page, md, o, cb)) },
+      { what: "ListNodes", scope: "nodes", call: (page) => ask((md, o, cb) => typed.listNodes(page, md, o, cb)) },
+      { what: "ListInstances", scope: `instances:${KEEP}`, call: (page) => ask((md, o, cb) => typed.listInstances({ workload: KEEP, ...page }, md, o, cb)) },
+      { what: "GetHistory", scope: `history:${KEEP}:0`, call: (page) => ask((md, o, cb) => typed.getHistory({ workload: KEEP, limit: 0, ...page }, md, o, cb)) },
+    ];
+    const token = (scope: string) =>
+      fc.oneof(
+        fc.constant(""),
+        fc.string({ unit: "binary", maxLength: 60 }),
+        fc.base64String({ maxLength: 80 }),
+        // A real token for some key, as is, or with a character changed.
+        fc.tuple(fc.oneof(fc.string({ maxLength: 20 }), fc.integer()), fc.nat(), fc.string({ minLength: 1, maxLength: 1 })).map(([k, at, ch]) => {
+          const t = pageToken(scope, [k]);
+          return at % 2 === 0 ? t : t.slice(0, at % t.length) + ch + t.slice((at % t.length) + 1);
+        }),
+      );
+    const tally: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paged).chain((p) => fc.tuple(fc.constant(p), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), token(p.scope))),
+        async ([p, pageSize, pageToken]) => {
+          const a = await p.call({ pageSize, pageToken });
+          tally[status[a.code]] = (tally[status[a.code]] ?? 0) + 1;
+          // A negative size is refused first; otherwise only the token can be wrong.
+          const field = pageSize < 0 ? "page_size" : "page_token";
+          if (pageSize < 0 || a.code !== status.OK) expect({ what: p.what, code: status[a.code], field: a.details.split(":")[0] }).toEqual({ what: p.what, code: "INVALID_ARGUMENT", field });
+          if (pageSize >= 0 && pageToken === "") expect(status[a.code]).toBe("OK");
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
+    );
+    expect(Object.keys(tally).sort()).toEqual(["INVALID_ARGUMENT", "OK"]);
+    await stillServing();
   });
 
   test("messages above 4 MiB are refused with RESOURCE_EXHAUSTED and nothing is applied", async () => {
@@ -760,7 +821,7 @@ describe("agent stream misuse ends the stream with an error status", () => {
   test("a well-behaved agent still connects afterwards; no refused name became a node", async () => {
     const end = await agentSession([hello(AGENT), { payload: { $case: "heartbeat", value: {} } }], 300);
     expect(status[end.code]).toBe("OK");
-    const nodes = await ask<{ nodes: Array<{ name: string }> }>((md, o, cb) => typed.listNodes({}, md, o, cb));
+    const nodes = await ask<{ nodes: Array<{ name: string }> }>((md, o, cb) => typed.listNodes({ pageSize: 0, pageToken: "" }, md, o, cb));
     expect(nodes.res!.nodes.map((n) => n.name)).toEqual([AGENT]);
     await stillServing();
   });
@@ -882,7 +943,7 @@ describe("bugs found by fuzzing (fixed ones are tests; open ones are test.todo)"
     await scratchControlPlane(async (c) => {
       const w = largestAcceptedWorkload("edge");
       const a = await ask((md, o, cb) => c.applyWorkload({ workload: w }, md, o, cb), 10_000);
-      const stored = await ask<{ workloads: Workload[] }>((md, o, cb) => c.listWorkloads({}, md, o, cb), 10_000);
+      const stored = await ask<{ workloads: Workload[] }>((md, o, cb) => c.listWorkloads({ pageSize: 0, pageToken: "" }, md, o, cb), 10_000);
       // Today: RESOURCE_EXHAUSTED "Sent message larger than max (4194350 vs. 4194304)" for the
       // answer, although the workload was committed (ListWorkloads fails the same way).
       expect(status[a.code]).not.toBe("RESOURCE_EXHAUSTED");
@@ -901,7 +962,7 @@ describe("bugs found by fuzzing (fixed ones are tests; open ones are test.todo)"
         expect(status[a.code]).toBe("OK");
       }
       const got = await ask((md, o, cb) => c.getWorkload({ name: "big-a" }, md, o, cb), 10_000);
-      const list = await ask((md, o, cb) => c.listWorkloads({}, md, o, cb), 10_000);
+      const list = await ask((md, o, cb) => c.listWorkloads({ pageSize: 0, pageToken: "" }, md, o, cb), 10_000);
       expect({ get: status[got.code], list: status[list.code] }).toEqual({ get: "OK", list: "OK" });
     });
   });

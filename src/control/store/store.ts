@@ -525,6 +525,16 @@ export class Store {
     return (limit > 0 ? q.limit(limit) : q).all().reverse().map(toStored);
   }
 
+  /**
+   * Where a workload's last `limit` events start: the sequence number just before them (0 when
+   * there are no more than `limit`, or when `limit` is 0, meaning all).
+   */
+  historyStart(workload: string, limit: number): number {
+    if (limit === 0) return 0;
+    const before = this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit).get();
+    return before?.seq ?? 0;
+  }
+
   /** Up to `limit` events after a sequence number, oldest first; optionally of one workload. */
   eventsAfter(seq: number, limit: number, workload?: string): StoredEvent[] {
     const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);

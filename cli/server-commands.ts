@@ -129,6 +129,7 @@ const CONTROL_CONFIG: ConfigSchema = {
   placement: "string",
   "suspect-after": "string",
   "offline-after": "string",
+  "start-grace": "string",
   tick: "string",
   "metrics-listen": "string",
   advertise: "strings",
@@ -171,6 +172,9 @@ export class ControlCommand extends TesseraCommand {
   placement = Option.String("--placement", { description: "placement strategy: spread (default) or binpack" });
   suspectAfter = Option.String("--suspect-after", { description: "heartbeat silence after which a node is Suspect (default 3s)" });
   offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
+  startGrace = Option.String("--start-grace", {
+    description: "after a start, how long nodes not heard yet have to reconnect before their silence counts (default 10s): a restart must not replace what kept running",
+  });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
   metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
@@ -187,12 +191,13 @@ export class ControlCommand extends TesseraCommand {
     const suspectAfterMs = parseDuration(pick(this.suspectAfter, cfg, "suspect-after", "3s"), "--suspect-after");
     const offlineAfterMs = parseDuration(pick(this.offlineAfter, cfg, "offline-after", "5s"), "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
+    const startGraceMs = parseDuration(pick(this.startGrace, cfg, "start-grace", "10s"), "--start-grace");
     const { startControlPlane } = await import("../src/control/server.js");
     const cp = await startControlPlane({
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
       dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
       log,
-      policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs },
+      policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
       tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
       metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
       insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),

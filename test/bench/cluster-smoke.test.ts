@@ -1,11 +1,12 @@
 /**
- * Small runs of the benchmarks that drive a control plane (scale, latency, failure), so they
+ * Small runs of the benchmarks that drive a control plane (scale, latency, failure, restart), so they
  * cannot rot. No timing is asserted: speed goals live in `make bench`, not in tests.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { requireBinary } from "../e2e/harness.js";
 import { runFailure } from "./failure.js";
 import { runLatency } from "./latency.js";
+import { runRestart } from "./restart.js";
 import { runScale } from "./scale.js";
 
 setDefaultTimeout(60_000);
@@ -27,4 +28,11 @@ test("latency, smoke size: apply → Running and the bare round trip, measured",
 test("failure, smoke size: an agent holding 5 instances is killed, they all run on the other", async () => {
   // Nothing moves before the Offline threshold (5 s by default).
   expect(await runFailure(5)).toBeGreaterThan(3_000);
+});
+
+test("restart, smoke size: kill -9 of the control plane under 20 agents and 100 copies restarts none and loses none", async () => {
+  const [run] = await runRestart(20, 100, 1);
+  expect(run!.restarted).toBe(0);
+  expect(run!.lost).toBe(0);
+  expect(run!.reconnectMs).toBeGreaterThan(0);
 });

@@ -57,6 +57,7 @@ export class BenchCluster {
   private readonly harness = new Harness();
   private readonly agents: Agent[] = [];
   private control!: Server;
+  private address = "";
   private metricsAddress = "";
   client!: ControlPlaneClient;
   /** Copies the agents started so far. */
@@ -78,6 +79,7 @@ export class BenchCluster {
   private async boot(agents: number): Promise<void> {
     const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", { TESSERA_LOG: "info" });
     this.control = server;
+    this.address = address;
     this.metricsAddress = metricsAddress;
     const controlDir = join(this.harness.dir, "control");
     const caPem = readFileSync(join(controlDir, "pki", "ca.pem"), "utf8");
@@ -103,6 +105,19 @@ export class BenchCluster {
     await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), 120_000, 100);
     const { creds, options } = adminChannel(controlDir);
     this.client = new ControlPlaneClient(address, creds, options);
+  }
+
+  /**
+   * kill -9 of the control plane and a new one on the same address and data dir, at once.
+   * Resolves when it listens, with the new process (its logs tell when agents reconnect).
+   */
+  async restartControl(): Promise<Server> {
+    this.control.proc.kill("SIGKILL");
+    await this.control.proc.exited;
+    const { server, metricsAddress } = await this.harness.startControl(this.address, { TESSERA_LOG: "info" });
+    this.control = server;
+    this.metricsAddress = metricsAddress;
+    return server;
   }
 
   /** The control plane's /metrics. */

@@ -11,6 +11,7 @@ import { benchFailure } from "./failure.js";
 import { benchFootprint } from "./footprint.js";
 import { benchLatency } from "./latency.js";
 import { benchPlanner } from "./planner.js";
+import { benchRestart } from "./restart.js";
 import type { Section } from "./report.js";
 import { benchScale } from "./scale.js";
 
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   planner: benchPlanner,
   failure: benchFailure,
   footprint: benchFootprint,
+  restart: benchRestart,
 };
 
 const wanted = process.argv.slice(2);

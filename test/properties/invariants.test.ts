@@ -1,6 +1,6 @@
 /**
  * Property tests of the core over random fleets, specs and event sequences (fast-check, fixed
- * printed seed). Each property names the invariant from the pure-core issue it proves.
+ * printed seed). Each property names the invariant it proves by its number in ARCHITECTURE.md.
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";

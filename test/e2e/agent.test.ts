@@ -109,7 +109,8 @@ test("a crashing command is restarted with growing backoff; its exit codes are v
 
 test("kill -9 of the agent during a burst of starts: after delete, no process it started survives", async () => {
   const burst = () => instanceProcesses(h.dir).filter((p) => p.env.TESSERA_WORKLOAD === "burst");
-  await apply({ name: "burst", spec: { command: "/bin/sleep", args: ["3604"], replicas: 20 } });
+  // Small shares, so that the copies other tests leave running do not keep any of the 20 from fitting.
+  await apply({ name: "burst", spec: { command: "/bin/sleep", args: ["3604"], replicas: 20, resources: { cpuMillis: 10, memoryMb: 8 } } });
   // Mid-burst: as soon as the first copy runs, while the others are being spawned.
   await agent.waitForLog((l) => l.msg === "instance running" && String(l.instance).startsWith("burst-"));
   agent.proc.kill("SIGKILL");

@@ -57,6 +57,9 @@ function startTimeOf(pid: number): string | undefined {
  * Live shims by the status file in their environment: every process-group leader running
  * SHIM, whichever agent started it. The status path (under an agent's own data dir) tells this
  * agent's shims from those of another agent on the machine with the same instance ids.
+ * Bun.spawn returns before the child has exec'd, and until it has, its /proc entry shows the
+ * agent's command line and environment; a restarted agent looks long after its predecessor
+ * died, by when such a child has exec'd.
  */
 function liveShims(): Map<string, { pid: number; startTime: string | undefined }> {
   const shims = new Map<string, { pid: number; startTime: string | undefined }>();

@@ -39,11 +39,22 @@ const req = (instanceId: string, generation = 3) => ({ instanceId, name: instanc
 const recordFile = (dir: string, id: string) => join(dir, "instances", `${id}.json`);
 const readRecord = (dir: string, id: string) => JSON.parse(readFileSync(recordFile(dir, id), "utf8")) as { instanceId: string; generation: number; pid?: number };
 
+/**
+ * Waits until a spawned shim has exec'd: Bun.spawn returns before the child has, and until then
+ * its /proc entry shows the parent's command line and environment. A restarted agent looks
+ * long after (it has to start first), by when a child whose parent died has exec'd.
+ */
+async function shimPid(dir: string, id: string): Promise<number> {
+  const pid = readRecord(dir, id).pid!;
+  groups.push(pid);
+  await eventually("the shim to exec", () => (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/bin/sh\0") ? true : undefined), 5_000, 5);
+  return pid;
+}
+
 /** Starts an instance, then leaves its record as the crash would: returns the shim's pid. */
 async function startThenCrash(dir: string, id: string, leave: (path: string) => void): Promise<number> {
   await new ProcessExecutor(dir).start(req(id));
-  const pid = readRecord(dir, id).pid!;
-  groups.push(pid);
+  const pid = await shimPid(dir, id);
   leave(recordFile(dir, id));
   return pid;
 }
@@ -100,7 +111,7 @@ test("an unreadable record with nothing running is reported ended", async () => 
 test("the search finds only this agent's shims, not another agent's with the same instance id", async () => {
   const [mine, theirs] = [dataDir(), dataDir()];
   running.push(await new ProcessExecutor(theirs).start(req("w-0.6")));
-  const theirPid = readRecord(theirs, "w-0.6").pid!;
+  const theirPid = await shimPid(theirs, "w-0.6");
   const myPid = await startThenCrash(mine, "w-0.6", (path) => writeFileSync(path, JSON.stringify({ instanceId: "w-0.6", generation: 3 })));
   const [adopted] = await new ProcessExecutor(mine).adopt();
   expect(readRecord(mine, "w-0.6").pid).toBe(myPid);

@@ -132,6 +132,13 @@ export class DockerExecutor implements Executor {
     };
   }
 
+  /**
+   * Takes over running containers and removes the rest. An agent killed between create and
+   * start leaves containers in state "created", some with a start still in flight in the
+   * engine: inspected again, one that runs by now is adopted; one that never ran is reported
+   * as not started, not with the exit code 0 the engine shows for it (under restart policy
+   * on_failure that read as completed, and the copy was never replaced).
+   */
   async adopt(): Promise<Adopted[]> {
     const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.node}=${this.node}`] } });
     const found: Adopted[] = [];
@@ -140,13 +147,14 @@ export class DockerExecutor implements Executor {
       if (!instanceId) continue;
       const generation = Number(info.Labels[LABEL.generation] ?? 0);
       const container = this.docker.getContainer(info.Id);
-      if (info.State === "running") {
+      const state = info.State === "running" ? undefined : (await container.inspect()).State;
+      if (state === undefined || state.Running) {
         found.push({ instanceId, generation, running: this.handle(container) });
         continue;
       }
-      const inspected = await container.inspect();
       await container.remove({ force: true }).catch(() => {});
-      found.push({ instanceId, generation, exit: { exitCode: inspected.State.ExitCode, signal: null } });
+      const ran = state.Status !== "created";
+      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
     }
     return found;
   }

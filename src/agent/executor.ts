@@ -34,9 +34,13 @@ export interface LogRequest {
   emit(lines: string[]): void;
 }
 
-/** An instance found running (or found ended) when the agent starts. */
+/**
+ * An instance found running (or found ended) when the agent starts: every instance a previous
+ * run may have started is one of these, those whose start a crash cut short included.
+ */
 export interface Adopted {
   instanceId: string;
+  /** 0 when the executor lost it (an unreadable record); such an instance is then ended, never running. */
   generation: number;
   /** Set when it still runs. */
   running?: Running;
@@ -47,7 +51,7 @@ export interface Adopted {
 export interface Executor {
   /** What it runs: "process", "docker", "simulated" (or several, for a composite). */
   readonly kinds: string[];
-  /** Finds the instances a previous run of this agent left behind: running ones are taken over. */
+  /** Finds the instances a previous run of this agent left behind: running ones are taken over, the rest reported ended. */
   adopt(): Promise<Adopted[]>;
   /** Starts the work; rejects with a clear reason when it cannot. */
   start(req: StartRequest): Promise<Running>;

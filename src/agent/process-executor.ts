@@ -3,14 +3,17 @@
  *
  * Each instance runs under a small /bin/sh shim, the leader of its own process group: the
  * shim appends the output to the instance's log file (O_APPEND, so rotation by copy and
- * truncate is safe), runs the command, and writes its exit status to a file. Its pid and
- * start time are recorded, so an agent restarted after kill -9 adopts what still runs and
- * reads how the rest ended. Stop = SIGTERM to the group, SIGKILL after the grace period.
+ * truncate is safe), runs the command, and writes its exit status to a file. An intent is
+ * recorded before the spawn and completed with the shim's pid and start time after, so an
+ * agent restarted after kill -9 adopts what still runs (found by its environment when the
+ * crash came between spawn and pid) and reads how the rest ended.
+ * Stop = SIGTERM to the group, SIGKILL after the grace period.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeTarget } from "./checks.js";
 import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { InstanceRecords } from "./instance-records.js";
 
 /** Lines per LogChunk message. */
 const LOG_CHUNK_LINES = 500;
@@ -28,21 +31,52 @@ export interface ProcessExecutorOptions {
 interface Record {
   instanceId: string;
   generation: number;
-  pid: number;
+  /** Unset in an intent (written before the spawn). */
+  pid?: number;
   /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
-  startTime: string;
+  startTime?: string;
 }
 
-/** Field 22 of /proc/PID/stat, or undefined when the process is gone (or a zombie). */
-function startTimeOf(pid: number): string | undefined {
+/** The fields of /proc/PID/stat after the command name (state first), or undefined when the process is gone (or a zombie). */
+function statOf(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return undefined;
-    return fields[19];
+    return fields[0] === "Z" ? undefined : fields;
   } catch {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/PID/stat. */
+function startTimeOf(pid: number): string | undefined {
+  return statOf(pid)?.[19];
+}
+
+/**
+ * Live shims by the status file in their environment: every process-group leader running
+ * SHIM, whichever agent started it. The status path (under an agent's own data dir) tells this
+ * agent's shims from those of another agent on the machine with the same instance ids.
+ * Bun.spawn returns before the child has exec'd, and until it has, its /proc entry shows the
+ * agent's command line and environment; a restarted agent looks long after its predecessor
+ * died, by when such a child has exec'd.
+ */
+function liveShims(): Map<string, { pid: number; startTime: string | undefined }> {
+  const shims = new Map<string, { pid: number; startTime: string | undefined }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const stat = statOf(pid);
+      if (argv[0] !== "/bin/sh" || argv[2] !== SHIM || stat?.[2] !== entry) continue;
+      const status = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("TESSERA_STATUS="));
+      if (status) shims.set(status.slice("TESSERA_STATUS=".length), { pid, startTime: stat[19] });
+    } catch {
+      // Ended while we looked, or not ours to read.
+    }
+  }
+  return shims;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -57,14 +91,15 @@ export class ProcessExecutor implements Executor {
   readonly kinds = ["process"];
   private readonly logDir: string;
   private readonly runDir: string;
+  private readonly records: InstanceRecords<Record>;
   private readonly maxLogBytes: number;
 
   constructor(dataDir: string, opts: ProcessExecutorOptions = {}) {
     this.logDir = join(dataDir, "logs");
     this.runDir = join(dataDir, "instances");
+    this.records = new InstanceRecords(this.runDir);
     this.maxLogBytes = opts.maxLogBytes ?? 10 * 1024 * 1024;
     mkdirSync(this.logDir, { recursive: true });
-    mkdirSync(this.runDir, { recursive: true });
   }
 
   private logPath(instanceId: string): string {
@@ -75,14 +110,12 @@ export class ProcessExecutor implements Executor {
     return join(this.runDir, `${instanceId}.status`);
   }
 
-  private recordPath(instanceId: string): string {
-    return join(this.runDir, `${instanceId}.json`);
-  }
-
   async start(req: StartRequest): Promise<Running> {
     const spec = req.spec;
     rmSync(this.statusPath(req.instanceId), { force: true });
     if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
+    const intent: Record = { instanceId: req.instanceId, generation: req.generation };
+    this.records.write(intent);
     let proc: ReturnType<typeof Bun.spawn>;
     try {
       proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...spec.args], {
@@ -102,10 +135,16 @@ export class ProcessExecutor implements Executor {
         detached: true,
       });
     } catch (err) {
+      this.records.remove(req.instanceId);
       throw new Error(`cannot start ${spec.command}: ${(err as Error).message}`);
     }
-    const record: Record = { instanceId: req.instanceId, generation: req.generation, pid: proc.pid, startTime: startTimeOf(proc.pid) ?? "" };
-    writeFileSync(this.recordPath(req.instanceId), JSON.stringify(record));
+    try {
+      this.records.write({ ...intent, pid: proc.pid, startTime: startTimeOf(proc.pid) ?? "" });
+    } catch (err) {
+      // A copy this agent reports as failed must not run on.
+      signalGroup(proc.pid, "SIGKILL");
+      throw new Error(`cannot record the start of ${req.instanceId}: ${(err as Error).message}`);
+    }
     const exited: Promise<Exit> = proc.exited.then(() => this.ended(req.instanceId, proc.signalCode ? String(proc.signalCode) : null, proc.exitCode));
     return this.handle(proc.pid, exited);
   }
@@ -128,7 +167,7 @@ export class ProcessExecutor implements Executor {
 
   /** How an instance ended: the status its shim wrote, else what the kernel said. */
   private ended(instanceId: string, signal: string | null, code: number | null): Exit {
-    rmSync(this.recordPath(instanceId), { force: true });
+    this.records.remove(instanceId);
     const status = this.readStatus(instanceId);
     if (status !== undefined) return { exitCode: status, signal: null };
     return { exitCode: signal ? null : code, signal };
@@ -145,32 +184,39 @@ export class ProcessExecutor implements Executor {
 
   async adopt(): Promise<Adopted[]> {
     const found: Adopted[] = [];
-    for (const file of readdirSync(this.runDir)) {
-      if (!file.endsWith(".json")) continue;
-      let record: Record;
-      try {
-        record = JSON.parse(readFileSync(join(this.runDir, file), "utf8")) as Record;
-      } catch {
-        continue;
-      }
-      const alive = record.startTime !== "" && startTimeOf(record.pid) === record.startTime;
+    const records = this.records.readAll();
+    // Only a start cut short between intent and pid needs the scan of every process.
+    const shims = records.some((r) => r.record?.pid === undefined) ? liveShims() : new Map<string, never>();
+    for (const { instanceId, record } of records) {
+      // An intent, or an unreadable record, means a shim may or may not have been started.
+      const shim = record?.pid !== undefined ? { pid: record.pid, startTime: record.startTime } : shims.get(this.statusPath(instanceId));
+      const alive = shim !== undefined && !!shim.startTime && startTimeOf(shim.pid) === shim.startTime;
       if (!alive) {
-        const status = this.readStatus(record.instanceId);
-        rmSync(join(this.runDir, file), { force: true });
-        found.push({ instanceId: record.instanceId, generation: record.generation, exit: { exitCode: status ?? null, signal: status === undefined ? "unknown (ended while the agent was away)" : null } });
+        const status = this.readStatus(instanceId);
+        this.records.remove(instanceId);
+        const why = record?.pid !== undefined ? "ended while the agent was away" : "not started, or ended while the agent was away";
+        found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null } });
         continue;
       }
+      if (record === undefined) {
+        // Its generation is unknown, and reports under a wrong one would be refused: end it
+        // and report it ended, so that the control plane replaces it.
+        signalGroup(shim.pid, "SIGKILL");
+        this.records.remove(instanceId);
+        found.push({ instanceId, generation: 0, exit: { exitCode: null, signal: "the agent: its record was unreadable" } });
+        continue;
+      }
+      if (record.pid === undefined) this.records.write({ ...record, ...shim });
       // Not our child any more: watch for the pid to go.
       const exited = (async (): Promise<Exit> => {
-        while (startTimeOf(record.pid) === record.startTime) await Bun.sleep(POLL_MS);
-        return this.ended(record.instanceId, null, null);
+        while (startTimeOf(shim.pid) === shim.startTime) await Bun.sleep(POLL_MS);
+        return this.ended(instanceId, null, null);
       })();
-      found.push({ instanceId: record.instanceId, generation: record.generation, running: this.handle(record.pid, exited) });
+      found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
     return found;
   }
 
-  /** Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so writes continue at the new end). */
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const spec = req.spec;
     return {
@@ -189,6 +235,7 @@ export class ProcessExecutor implements Executor {
     };
   }
 
+  /** Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so writes continue at the new end). */
   housekeeping(): void {
     for (const file of readdirSync(this.logDir)) {
       if (!file.endsWith(".log")) continue;

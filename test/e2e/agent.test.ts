@@ -1,11 +1,11 @@
 /**
  * The agent end to end with the process executor: adoption after kill -9, process groups,
- * restarts with growing backoff and visible exit codes.
+ * restarts with growing backoff and visible exit codes, no orphan after a crash mid-start.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
+import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, instanceProcesses, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -105,4 +105,21 @@ test("a crashing command is restarted with growing backoff; its exit codes are v
   expect(described).toMatch(/crash-0\s+crash-0\.\d+\s+\S+\s+\S+\s+node-a\s+[1-9]/);
   expect((await ctl("logs", "crash", "--tail", "1")).stdout).toBe("crash-0 | crashing\n");
   expect((await ctl("delete", "workload", "crash")).code).toBe(0);
+});
+
+test("kill -9 of the agent during a burst of starts: after delete, no process it started survives", async () => {
+  const burst = () => instanceProcesses(h.dir).filter((p) => p.env.TESSERA_WORKLOAD === "burst");
+  // Small shares, so that the copies other tests leave running do not keep any of the 20 from fitting.
+  await apply({ name: "burst", spec: { command: "/bin/sleep", args: ["3604"], replicas: 20, resources: { cpuMillis: 10, memoryMb: 8 } } });
+  // Mid-burst: as soon as the first copy runs, while the others are being spawned.
+  await agent.waitForLog((l) => l.msg === "instance running" && String(l.instance).startsWith("burst-"));
+  agent.proc.kill("SIGKILL");
+  await agent.proc.exited;
+  const atKill = burst().length;
+  agent = startAgent();
+  await eventually("burst 20/20 Running", async () => ((await ctl("get", "workloads")).stdout.match(/^burst\s+20\/20\s+Running/m) ? true : undefined), 20_000);
+  expect((await ctl("delete", "workload", "burst")).code).toBe(0);
+  await eventually(`every process of burst gone (${atKill} ran when the agent was killed)`, () => (burst().length === 0 ? true : undefined), 15_000, 200).catch((err) => {
+    throw new Error(`${err.message}; left: ${JSON.stringify(burst().map((p) => [p.pid, p.env.TESSERA_INSTANCE_ID]))}`);
+  });
 });

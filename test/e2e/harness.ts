@@ -115,10 +115,11 @@ export class Harness {
         clearTimeout(timer);
       }),
     );
-    // Agents leave their instances running on exit (they are adopted on restart): end them.
-    for (const pid of recordedInstancePids(this.dir)) {
+    // Agents leave their instances running on exit (they are adopted on restart): end them,
+    // recorded or not.
+    for (const { pid } of instanceProcesses(this.dir)) {
       try {
-        process.kill(-pid, "SIGKILL");
+        process.kill(pid, "SIGKILL");
       } catch {
         // Already gone.
       }
@@ -157,18 +158,43 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
-/** Process-group leaders recorded by process executors under a directory (their instances/*.json). */
+/** Process-group leaders recorded by process executors under a directory (their instances/*.json; intents have none yet). */
 export function recordedInstancePids(dir: string): number[] {
   const pids: number[] = [];
   for (const file of readdirSync(dir, { recursive: true }) as string[]) {
     if (!/(^|\/)instances\/[^/]+\.json$/.test(file)) continue;
     try {
-      pids.push((JSON.parse(readFileSync(join(dir, file), "utf8")) as { pid: number }).pid);
+      const { pid } = JSON.parse(readFileSync(join(dir, file), "utf8")) as { pid?: number };
+      if (pid !== undefined) pids.push(pid);
     } catch {
       // Removed while we looked.
     }
   }
   return pids;
+}
+
+/**
+ * Live processes started by process executors whose data dir is under `dir` (shims and what
+ * they run, at any depth), found by the environment the shim passes on, so that a process no
+ * record names is found too.
+ */
+export function instanceProcesses(dir: string): Array<{ pid: number; env: Record<string, string> }> {
+  const found: Array<{ pid: number; env: Record<string, string> }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = Object.fromEntries(
+        readFileSync(`/proc/${entry}/environ`, "utf8")
+          .split("\0")
+          .filter((v) => v.startsWith("TESSERA_"))
+          .map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]),
+      );
+      if (env.TESSERA_STATUS?.startsWith(`${dir}/`) && isAlive(Number(entry))) found.push({ pid: Number(entry), env });
+    } catch {
+      // Ended while we looked, or not ours to read.
+    }
+  }
+  return found;
 }
 
 /** Descendants of a process (children, grandchildren, ...), with their command lines (Linux /proc). */

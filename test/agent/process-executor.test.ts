@@ -1,0 +1,121 @@
+/**
+ * The process executor's records across a crash of the agent: a start cut short between the
+ * intent and the pid record, and records that cannot be read, are found and adopted or ended,
+ * never skipped. A crash is simulated by leaving the files as a kill -9 at that point would
+ * and adopting with a fresh executor on the same data dir.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Running } from "../../src/agent/executor.js";
+import { ProcessExecutor } from "../../src/agent/process-executor.js";
+import { spec } from "../core/fixtures.js";
+import { eventually, isAlive } from "../e2e/harness.js";
+
+const dirs: string[] = [];
+const running: Running[] = [];
+/** Shims started by a test, ended afterwards whatever the test did. */
+const groups: number[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop(100)));
+  for (const pid of groups.splice(0)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function dataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "tessera-proc-"));
+  dirs.push(d);
+  return d;
+}
+
+const req = (instanceId: string, generation = 3) => ({ instanceId, name: instanceId.split(".")[0]!, workload: "w", generation, spec: spec({ args: ["3700"] }) });
+const recordFile = (dir: string, id: string) => join(dir, "instances", `${id}.json`);
+const readRecord = (dir: string, id: string) => JSON.parse(readFileSync(recordFile(dir, id), "utf8")) as { instanceId: string; generation: number; pid?: number };
+
+/**
+ * Waits until a spawned shim has exec'd: Bun.spawn returns before the child has, and until then
+ * its /proc entry shows the parent's command line and environment. A restarted agent looks
+ * long after (it has to start first), by when a child whose parent died has exec'd.
+ */
+async function shimPid(dir: string, id: string): Promise<number> {
+  const pid = readRecord(dir, id).pid!;
+  groups.push(pid);
+  await eventually("the shim to exec", () => (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/bin/sh\0") ? true : undefined), 5_000, 5);
+  return pid;
+}
+
+/** Starts an instance, then leaves its record as the crash would: returns the shim's pid. */
+async function startThenCrash(dir: string, id: string, leave: (path: string) => void): Promise<number> {
+  await new ProcessExecutor(dir).start(req(id));
+  const pid = await shimPid(dir, id);
+  leave(recordFile(dir, id));
+  return pid;
+}
+
+test("a crash between intent and pid record: the restarted executor finds the shim and adopts it", async () => {
+  const dir = dataDir();
+  const pid = await startThenCrash(dir, "w-0.1", (path) => writeFileSync(path, JSON.stringify({ instanceId: "w-0.1", generation: 3 })));
+  const [adopted, ...rest] = await new ProcessExecutor(dir).adopt();
+  expect(rest).toEqual([]);
+  expect(adopted!.instanceId).toBe("w-0.1");
+  expect(adopted!.generation).toBe(3);
+  expect(adopted!.exit).toBeUndefined();
+  // Completed, so that the next restart needs no search.
+  expect(readRecord(dir, "w-0.1").pid).toBe(pid);
+  expect(isAlive(pid)).toBe(true);
+  await adopted!.running!.stop(1000);
+  expect(isAlive(pid)).toBe(false);
+  expect(readdirSync(join(dir, "instances")).filter((f) => f.endsWith(".json"))).toEqual([]);
+});
+
+test("an intent whose start never happened is reported ended and cleared", async () => {
+  const dir = dataDir();
+  new ProcessExecutor(dir);
+  writeFileSync(recordFile(dir, "w-0.2"), JSON.stringify({ instanceId: "w-0.2", generation: 5 }));
+  // A write cut short before its rename is dropped: what it was to replace stands.
+  writeFileSync(`${recordFile(dir, "w-0.3")}.tmp`, "{");
+  expect(await new ProcessExecutor(dir).adopt()).toEqual([
+    { instanceId: "w-0.2", generation: 5, exit: { exitCode: null, signal: "unknown (not started, or ended while the agent was away)" } },
+  ]);
+  expect(readdirSync(join(dir, "instances"))).toEqual([]);
+});
+
+test.each([
+  ["empty", ""],
+  ["partial JSON", '{"instanceId":"w-0.4","gen'],
+  ["another instance's record", JSON.stringify({ instanceId: "w-0.9", generation: 1, pid: 1, startTime: "1" })],
+])("a record that cannot be read (%s) is not skipped: its running shim is ended and reported", async (_, text) => {
+  const dir = dataDir();
+  const pid = await startThenCrash(dir, "w-0.4", (path) => writeFileSync(path, text));
+  expect(await new ProcessExecutor(dir).adopt()).toEqual([{ instanceId: "w-0.4", generation: 0, exit: { exitCode: null, signal: "the agent: its record was unreadable" } }]);
+  await eventually("the shim gone", () => (isAlive(pid) ? undefined : true), 5_000);
+  expect(readdirSync(join(dir, "instances")).filter((f) => f.endsWith(".json"))).toEqual([]);
+});
+
+test("an unreadable record with nothing running is reported ended", async () => {
+  const dir = dataDir();
+  new ProcessExecutor(dir);
+  writeFileSync(recordFile(dir, "w-0.5"), "");
+  expect(await new ProcessExecutor(dir).adopt()).toEqual([
+    { instanceId: "w-0.5", generation: 0, exit: { exitCode: null, signal: "unknown (not started, or ended while the agent was away)" } },
+  ]);
+});
+
+test("the search finds only this agent's shims, not another agent's with the same instance id", async () => {
+  const [mine, theirs] = [dataDir(), dataDir()];
+  running.push(await new ProcessExecutor(theirs).start(req("w-0.6")));
+  const theirPid = await shimPid(theirs, "w-0.6");
+  const myPid = await startThenCrash(mine, "w-0.6", (path) => writeFileSync(path, JSON.stringify({ instanceId: "w-0.6", generation: 3 })));
+  const [adopted] = await new ProcessExecutor(mine).adopt();
+  expect(readRecord(mine, "w-0.6").pid).toBe(myPid);
+  await adopted!.running!.stop(1000);
+  expect(isAlive(myPid)).toBe(false);
+  expect(isAlive(theirPid)).toBe(true);
+});

@@ -177,8 +177,32 @@ export function forkState(state: ClusterState): ClusterState {
   };
 }
 
+/**
+ * What the store keeps of a state between runs: its rows, and the failures crash-loop
+ * quarantine remembers (in the order they happened, each on the node its copy ran on).
+ */
+export interface StoredState {
+  workloads: Workload[];
+  instances: Instance[];
+  /** Their `connected` and `session` are ignored: no stream survives a restart. */
+  nodes: NodeRecord[];
+  nextInstanceSeq: number;
+  failures: Array<{ workload: string; node: string; at: number }>;
+}
+
+/** The state a control plane starts from, rebuilt from what its store kept. */
+export function restoreState(stored: StoredState): ClusterState {
+  const state = emptyState();
+  for (const w of stored.workloads) state.workloads.set(w.name, w);
+  for (const i of stored.instances) putInstance(state, i);
+  for (const n of stored.nodes) state.nodes.set(n.name, { ...n, connected: false, session: 0 });
+  state.nextInstanceSeq = stored.nextInstanceSeq;
+  for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
+  return state;
+}
+
 /** Adds (or replaces) an instance and indexes it under its workload. */
-export function putInstance(state: ClusterState, inst: Instance): void {
+function putInstance(state: ClusterState, inst: Instance): void {
   state.instances.set(inst.id, inst);
   let ids = state.instancesByWorkload.get(inst.workload);
   if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
@@ -421,7 +445,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
 };
 
 /** Appends a failure time to the bounded history of (workload, node). */
-export function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
+function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
   const key = crashKey(workload, node);
   const times = state.crashes.get(key) ?? [];
   times.push(at);

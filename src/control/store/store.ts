@@ -11,7 +11,7 @@ import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type { InstanceState } from "../../core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, EVENT_VERSION, emptyState, isVolatile, putInstance, recordCrash, workloadOfInstanceId } from "../../core/model.js";
+import { type ClusterEvent, type ClusterState, EVENT_VERSION, instanceName, isVolatile, restoreState, type StoredState, workloadOfInstanceId } from "../../core/model.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
 import * as schema from "./schema.js";
 
@@ -346,14 +346,16 @@ export class Store {
   }
 
   /**
-   * Rebuilds the state from the derived tables. Nodes start disconnected (no stream is open
-   * yet) with the last heartbeat their row recorded; the writer's first turn records
+   * Rebuilds the state from the derived tables, through the core (restoreState). Nodes start
+   * disconnected with the last heartbeat their row recorded; the writer's first turn records
    * ListeningStarted, from which their silence is judged again (node-health.ts).
    */
   load(): ClusterState {
-    const state = emptyState();
-    for (const w of this.db.select().from(schema.workloads).all()) {
-      state.workloads.set(w.name, {
+    const workloads = this.db
+      .select()
+      .from(schema.workloads)
+      .all()
+      .map((w) => ({
         name: w.name,
         labels: w.labels,
         spec: WireSpec.fromJSON(w.spec),
@@ -364,12 +366,14 @@ export class Store {
         previousSpec: w.previousSpec === null ? null : WireSpec.fromJSON(w.previousSpec),
         deleting: w.deleting,
         createdAt: w.createdAt,
-      });
-    }
-    for (const i of this.db.select().from(schema.instances).all()) {
-      putInstance(state, {
+      }));
+    const instances = this.db
+      .select()
+      .from(schema.instances)
+      .all()
+      .map((i) => ({
         id: i.id,
-        name: `${i.workload}-${i.index}`,
+        name: instanceName(i.workload, i.index),
         workload: i.workload,
         index: i.index,
         generation: i.generation,
@@ -385,10 +389,12 @@ export class Store {
         failedAt: i.failedAt,
         runningSince: i.runningSince,
         updatedAt: i.updatedAt,
-      });
-    }
-    for (const n of this.db.select().from(schema.nodes).all()) {
-      state.nodes.set(n.name, {
+      }));
+    const nodes = this.db
+      .select()
+      .from(schema.nodes)
+      .all()
+      .map((n) => ({
         name: n.name,
         executors: n.executors,
         version: n.version,
@@ -397,24 +403,21 @@ export class Store {
         health: n.health,
         schedulable: n.schedulable,
         draining: n.draining,
-        // No stream is open yet; the agent's hello reconnects it.
         connected: false,
         session: 0,
         lastHeartbeatAt: n.lastHeartbeatAt,
-      });
-    }
+      }));
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
-    state.nextInstanceSeq = seq ? Number(seq.value) : 1;
-    this.loadCrashes(state);
-    return state;
+    const placedNow = new Map(instances.map((i) => [i.id, i.node]));
+    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.failures(placedNow) });
   }
 
   /**
-   * Rebuilds recent failure history (for crash-loop quarantine) from the log, in one pass in
-   * log order: a failure counts against the node the instance was last placed on. When
-   * retention dropped that placement, the instance's row still names its node if it exists.
+   * Recent failures (for crash-loop quarantine) from the log, in log order: a failure counts
+   * against the node the instance was last placed on. When retention dropped that placement,
+   * the instance's row (`placedNow`) still names its node if it exists.
    */
-  private loadCrashes(state: ClusterState): void {
+  private failures(placedNow: ReadonlyMap<string, string | null>): StoredState["failures"] {
     const rows = this.sqlite
       .query<{ instance: string; node: string | null; at: number }, []>(
         `SELECT instance, node, at FROM events WHERE type = 'InstanceTransitioned'
@@ -422,14 +425,16 @@ export class Store {
       )
       .all();
     const placedOn = new Map<string, string>();
+    const out: StoredState["failures"] = [];
     for (const r of rows) {
       if (r.node !== null) {
         placedOn.set(r.instance, r.node);
         continue;
       }
-      const node = placedOn.get(r.instance) ?? state.instances.get(r.instance)?.node ?? null;
-      if (node !== null) recordCrash(state, workloadOfInstanceId(r.instance), node, r.at);
+      const node = placedOn.get(r.instance) ?? placedNow.get(r.instance) ?? null;
+      if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at });
     }
+    return out;
   }
 
   /**

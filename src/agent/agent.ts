@@ -16,7 +16,8 @@ import {
 } from "../gen/tessera/v1/agent_gateway.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
-import { CHANNEL_OPTIONS, channelCredentials, type Identity, type NodeCredentials, renewAt } from "./credentials.js";
+import { channelCredentials, type Identity, type NodeCredentials, renewAt } from "./credentials.js";
+import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
 import { resolveSpec } from "../core/spec.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { isLiveness, runChecks } from "./checks.js";

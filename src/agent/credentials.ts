@@ -3,15 +3,17 @@
  * plane issued for it (Enrollment), kept in the agent's data dir with mode 0600 and renewed
  * after two thirds of its life.
  */
-import { createHash, generateKeyPair, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { generateKeyPair, X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
+import { caHashOf } from "../shell/ca-hash.js";
+import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
+import { writeSecret } from "../shell/write-secret.js";
 
-/** The name every control plane certificate carries (clients may dial an IP). */
-export const CONTROL_SERVER_NAME = "tessera-control";
-export const CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": CONTROL_SERVER_NAME };
+/** Only for test/bench/floor.ts, which still imports it from here; its home is src/shell/control-channel.ts. */
+export { CHANNEL_OPTIONS };
 
 export interface TlsSettings {
   /** The CA certificate, when known locally (--ca-file, or the data dir on the control plane's host). */
@@ -26,22 +28,6 @@ export interface Identity {
   caPem: string;
   keyPem: string;
   certPem: string;
-}
-
-/**
- * Writes a file readable by its owner only, whole (via rename): a renewal cut short leaves the
- * old file or the new one, never half of one. The control plane's pki.ts has the same five
- * lines: agent and control plane share only src/core, which does no I/O.
- */
-function writeSecret(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-}
-
-export function caHashOf(caPem: string): string {
-  return `sha256:${createHash("sha256").update(new X509Certificate(caPem).raw).digest("hex")}`;
 }
 
 /** When to renew: after two thirds of the certificate's life. */

@@ -8,9 +8,10 @@ import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { decideIdentity, type IdentityFindings, type IdentityRefusal } from "../core/cluster-identity.js";
 import type { Logger } from "../core/logger.js";
-import { pkiFiles, writeSecret } from "./security/pki.js";
+import { pkiFiles } from "./security/pki.js";
 import { tokenFile } from "./security/tokens.js";
 import { Store } from "./store/store.js";
+import { writeSecret } from "../shell/write-secret.js";
 
 /** A database's write-ahead log and shared-memory index: they go wherever it goes. */
 const SIDE_FILES = ["-wal", "-shm"];

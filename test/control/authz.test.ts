@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS, generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
+import { generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { Pki } from "../../src/control/security/pki.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
@@ -168,7 +169,7 @@ describe("agents and enrollment", () => {
 
   test("happy path over mTLS; a node cannot speak for another; no or an expired certificate is refused", async () => {
     const nodeDir = mkdtempSync(join(tmpdir(), "tessera-node-"));
-    const { caHashOf } = await import("../../src/agent/credentials.js");
+    const { caHashOf } = await import("../../src/shell/ca-hash.js");
     const creds = new NodeCredentials(nodeDir, "node-a", cp.address, { caHash: caHashOf(ca.toString()), joinToken: join_ });
     const id = await creds.ensure(Date.now());
     const mtls = credentials.createSsl(ca, Buffer.from(id.keyPem), Buffer.from(id.certPem));

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS, generateNodeKey } from "../../src/agent/credentials.js";
-import { Pki, pkiFiles, SERVER_NAME } from "../../src/control/security/pki.js";
+import { generateNodeKey } from "../../src/agent/credentials.js";
+import { Pki, pkiFiles } from "../../src/control/security/pki.js";
+import { CHANNEL_OPTIONS, CONTROL_SERVER_NAME } from "../../src/shell/control-channel.js";
 import { startControlPlane } from "../../src/control/server.js";
 import type { Logger } from "../../src/core/logger.js";
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
@@ -109,7 +110,7 @@ describe("a running control plane renews its server certificate in place", () =>
     const presented = () =>
       new Promise<string>((resolve, reject) => {
         const port = Number(cp.address.slice(cp.address.lastIndexOf(":") + 1));
-        const s = tlsConnect({ host: "127.0.0.1", port, ca, servername: SERVER_NAME, ALPNProtocols: ["h2"] }, () => {
+        const s = tlsConnect({ host: "127.0.0.1", port, ca, servername: CONTROL_SERVER_NAME, ALPNProtocols: ["h2"] }, () => {
           resolve(s.getPeerCertificate().serialNumber);
           s.destroy();
         });

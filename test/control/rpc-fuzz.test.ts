@@ -37,7 +37,8 @@ import {
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as x509 from "@peculiar/x509";
 import fc from "fast-check";
-import { CHANNEL_OPTIONS, channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
+import { channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import type { Logger } from "../../src/core/logger.js";
 import { type PageRequest, type SortKey, takePage } from "../../src/core/paging.js";

@@ -3,7 +3,7 @@
  * temporary data dirs, runs ctl commands, polls with deadlines, and stops what it started.
  */
 import { type ChannelCredentials, type ChannelOptions, credentials, Metadata } from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -5,16 +5,16 @@
  */
 import "reflect-metadata";
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
+import { CONTROL_SERVER_NAME } from "../../shell/control-channel.js";
+import { writeSecret } from "../../shell/write-secret.js";
 
 x509.cryptoProvider.set(crypto);
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-/** Every server certificate names this, so clients that dial an IP verify against it. */
-export const SERVER_NAME = "tessera-control";
 const DAY = 86_400_000;
 export const CA_LIFETIME_MS = 10 * 365 * DAY;
 export const SERVER_LIFETIME_MS = 365 * DAY;
@@ -30,14 +30,6 @@ export interface PkiFiles {
 export function pkiFiles(dataDir: string): PkiFiles {
   const dir = join(dataDir, "pki");
   return { caCert: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), serverCert: join(dir, "server.pem"), serverKey: join(dir, "server.key") };
-}
-
-/** Writes a file readable by its owner only, whole: a reader sees the old or the new text, never a part. */
-export function writeSecret(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
 }
 
 function serial(): string {
@@ -97,7 +89,7 @@ export class Pki {
   async renewServerCertificate(dataDir: string, names: string[], lifetimeMs = SERVER_LIFETIME_MS): Promise<boolean> {
     const files = pkiFiles(dataDir);
     if (existsSync(files.serverCert) && existsSync(files.serverKey) && this.serverCertUsable(files, names, lifetimeMs)) return false;
-    const { certPem, keyPem } = await this.issue(`CN=${SERVER_NAME}`, names, lifetimeMs, "server");
+    const { certPem, keyPem } = await this.issue(`CN=${CONTROL_SERVER_NAME}`, names, lifetimeMs, "server");
     writeSecret(files.serverKey, keyPem);
     writeSecret(files.serverCert, certPem);
     return true;
@@ -116,7 +108,7 @@ export class Pki {
     if (cert.notAfter.getTime() - Date.now() < lifetimeMs / 3) return false;
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
     const have = new Set((san?.names.items ?? []).map((n) => n.value));
-    return [SERVER_NAME, ...names].every((n) => have.has(n));
+    return [CONTROL_SERVER_NAME, ...names].every((n) => have.has(n));
   }
 
   /** Signs a certificate for a fresh key pair (server) or for a node's public key (client). */
@@ -125,7 +117,7 @@ export class Pki {
   async issue(subject: string, names: string[], lifetimeMs: number, usage: "server" | "client", publicKeyPem?: string, notBefore = Date.now() - 60_000) {
     const keys = publicKeyPem === undefined ? ((await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair) : undefined;
     const publicKey = keys ? keys.publicKey : await new x509.PublicKey(publicKeyPem!).export(ALG, ["verify"]);
-    const sans = [...new Set(usage === "server" ? [SERVER_NAME, ...names] : names)].map((n) => ({ type: isIP(n) ? "ip" : "dns", value: n }) as x509.JsonGeneralName);
+    const sans = [...new Set(usage === "server" ? [CONTROL_SERVER_NAME, ...names] : names)].map((n) => ({ type: isIP(n) ? "ip" : "dns", value: n }) as x509.JsonGeneralName);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject,

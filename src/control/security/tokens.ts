@@ -7,7 +7,7 @@ import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeSecret } from "./pki.js";
+import { writeSecret } from "../../shell/write-secret.js";
 
 export type TokenKind = "admin" | "readonly" | "join";
 

@@ -59,8 +59,9 @@ export function runTurn(state: ClusterState, commands: Command[], now: number, p
  * Whether committing `p` can give the next pass something to do. Copies it placed or scheduled
  * are current and placed: the next pass keeps them; a slot it left pending or held stays so
  * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
- * a node for another action. Property 1 (idempotence) checks the claim on every turn; under a
- * burst of applies it spares each turn a pass over every workload.
+ * a node for another action. The property for invariant 1 (idempotence, ARCHITECTURE.md)
+ * checks the claim on every turn; under a burst of applies it spares each turn a pass over
+ * every workload.
  */
 function enablesMore(p: Plan): boolean {
   return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length > 0;

@@ -121,7 +121,7 @@ describe("ListWorkloads", () => {
   });
 
   test("18 workloads of 240 KB (over 4 MiB together) come in pages under the message limit", async () => {
-    // The report in issue 13: these made every ListWorkloads fail with RESOURCE_EXHAUSTED.
+    // As reported from use: before answers were paged by size, these made every ListWorkloads fail with RESOURCE_EXHAUSTED.
     for (let n = 0; n < 18; n++) await apply(`big-${String(n).padStart(2, "0")}`, stopped({ env: { BLOB: `${n}`.padEnd(240_000, "x") } }));
     const sizes: number[] = [];
     const names: string[] = [];

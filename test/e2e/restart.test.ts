@@ -1,7 +1,8 @@
 /**
- * What a control plane does not lose, it must not disrupt (ARCHITECTURE.md, "What survives
- * what"): kill -9 and restart of the control plane, however long it was down, and an agent that
- * comes back after its node was declared Offline, leave the same processes running.
+ * What a control plane does not lose, it must not disrupt (ARCHITECTURE.md, invariant 11 and
+ * "What survives what"): kill -9 and restart of the control plane, however long it was down,
+ * and an agent that comes back after its node was declared Offline, leave the same processes
+ * running.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";

@@ -138,7 +138,7 @@ function watch(sim: Sim, policy: Policy): void {
     }
     before = after;
 
-    // 5. nothing is placed on an Offline, Suspect, cordoned or disconnected node.
+    // 5. nothing is placed on an Offline, Suspect, cordoned, draining or disconnected node.
     const p = result.plan;
     if (p) {
       const targets = [...p.place.map((x) => x.node), ...p.schedule.map((x) => x.node)];
@@ -356,7 +356,7 @@ describe("core invariants over random fleets and event sequences", () => {
 describe("readiness checks and the disruption budget", () => {
   const check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp" as const, value: { port: 8080 } } };
 
-  test("a rolling update never takes Ready copies below replicas − max_unavailable when replacements fail their checks", () => {
+  test("4: a rolling update never takes Ready copies below replicas − max_unavailable when replacements fail their checks", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), (replicas, maxSurge, maxUnavailable) => {
         fc.pre(maxSurge + maxUnavailable > 0);
@@ -422,7 +422,7 @@ const scenarioArb = fc
   });
 
 describe("tessera sim over random scenarios", () => {
-  test("no node ends over capacity; every desired replica ends placed or unschedulable", () => {
+  test("2, 12: no node ends over capacity; every desired replica ends placed or pending with its reason", () => {
     fc.assert(
       fc.property(scenarioArb, (doc) => {
         const parsed = parseScenario(doc);

@@ -1,7 +1,7 @@
 /**
- * Golden logs (test/fixtures, recorded by `make fixtures`): replaying the recorded turns
- * through the core reproduces the recorded plans and events exactly; folding the recorded
- * events rebuilds the final state; a tampered log fails loudly.
+ * Golden logs (test/fixtures, recorded by `make fixtures`) check invariant 8 of ARCHITECTURE.md:
+ * replaying the recorded turns through the core reproduces the recorded plans and events
+ * exactly; folding the recorded events rebuilds the final state; a tampered log fails loudly.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -26,7 +26,7 @@ for (const name of ["fleet-lifecycle"]) {
     const events = readJsonl(`${name}.events.jsonl`);
     const plans = readFileSync(join(FIXTURES, `${name}.plans.jsonl`), "utf8").split("\n").filter(Boolean);
 
-    test("replaying the recorded turns yields the recorded plans and events", () => {
+    test("8: replaying the recorded turns yields the recorded plans and events", () => {
       const state = emptyState();
       const produced: unknown[] = [];
       const rendered: string[] = [];

@@ -28,8 +28,8 @@ const NODE = "bench-containers";
  * After a side's containers are gone the engine goes on tidying (network sandboxes, Swarm's
  * task records), which slowed whichever side ran next (Tessera measured ~15% slower right
  * after Swarm than before it). The next side starts once dockerd and containerd have used at
- * most IDLE_TICKS of CPU in each of IDLE_WINDOWS windows of IDLE_WINDOW_MS (ticks are 10 ms),
- * or after SETTLE_MAX_MS.
+ * most IDLE_TICKS of CPU in each of IDLE_WINDOWS windows of IDLE_WINDOW_MS (ticks are 10 ms);
+ * an engine still busy after SETTLE_MAX_MS fails the run.
  */
 const IDLE_WINDOW_MS = 250;
 const IDLE_TICKS = 2;
@@ -92,14 +92,21 @@ function engineTicks(): number {
   return total;
 }
 
-/** Waits until the engine has been idle for IDLE_WINDOWS windows in a row (see IDLE_TICKS). */
+/**
+ * Waits until the engine has been idle for IDLE_WINDOWS windows in a row (see IDLE_TICKS).
+ * Fails when it never is: the next side would start on a busy engine, and the times of the
+ * two sides would no longer compare.
+ */
 async function untilEngineIdle(): Promise<void> {
   const deadline = performance.now() + SETTLE_MAX_MS;
   let quiet = 0;
   let last = engineTicks();
-  while (quiet < IDLE_WINDOWS && performance.now() < deadline) {
+  const busy: number[] = [];
+  while (quiet < IDLE_WINDOWS) {
+    if (performance.now() >= deadline) throw new Error(`the engine was not idle within ${SETTLE_MAX_MS} ms (dockerd + containerd CPU ticks per ${IDLE_WINDOW_MS} ms, last windows: ${busy.slice(-8).join(" ")}; idle is ≤ ${IDLE_TICKS})`);
     await Bun.sleep(IDLE_WINDOW_MS);
     const now = engineTicks();
+    busy.push(now - last);
     quiet = now - last <= IDLE_TICKS ? quiet + 1 : 0;
     last = now;
   }

@@ -16,6 +16,7 @@ test("scale, smoke size: 20 agents, 200 workloads, all Running", async () => {
   const r = await runScale(20, 200);
   expect(r.convergeMs).toBeGreaterThanOrEqual(r.applyMs);
   expect(r.floorMs).toBeGreaterThan(0);
+  expect(r.unaryFloorMs).toBeGreaterThan(0);
   expect(r.controlPeakRssMb).toBeGreaterThan(0);
 });
 

@@ -12,7 +12,7 @@ import { NodeCredentials } from "../../src/agent/credentials.js";
 import type { Running, StartRequest } from "../../src/agent/executor.js";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
 import type { Logger } from "../../src/core/logger.js";
-import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { type ApplyWorkloadsRequest, ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
 import { statusMib } from "./report.js";
@@ -51,6 +51,11 @@ export function metric(text: string, name: string, labels = ""): number {
   let total = 0;
   for (const line of text.split("\n")) if (line.startsWith(`${name}{`) && line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
   return total;
+}
+
+/** The ApplyWorkloads request for one-replica workloads named `names`: what BenchCluster.apply sends. */
+export function applyRequest(names: string[]): ApplyWorkloadsRequest {
+  return { workloads: names.map((name) => Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 } } })) };
 }
 
 export class BenchCluster {
@@ -132,8 +137,7 @@ export class BenchCluster {
 
   /** Applies one-replica workloads named `names` in one ApplyWorkloads call (what `ctl apply -f DIR` sends). */
   apply(...names: string[]): Promise<void> {
-    const workloads = names.map((name) => Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 } } }));
-    return new Promise((resolve, reject) => this.client.applyWorkloads({ workloads }, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => this.client.applyWorkloads(applyRequest(names), (err) => (err ? reject(err) : resolve())));
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The floor the control plane is compared with: a bare grpc-js unary call (bytes in, the same
- * bytes out, no work) over TLS with the control plane's own certificate, client and server in
- * this process. Whatever Tessera costs above it is Tessera's.
+ * bytes out or a canned answer, no work) over TLS with the control plane's own certificate,
+ * client and server in this process. Whatever Tessera costs above it is Tessera's.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,11 +27,15 @@ export interface Floor {
   close(): void;
 }
 
-/** Starts the echo server on a free loopback port with the certificate in `controlDir`/pki. */
-export async function startFloor(controlDir: string): Promise<Floor> {
+/**
+ * Starts the server on a free loopback port with the certificate in `controlDir`/pki. It answers
+ * each request with `reply(request)`: the same bytes by default, or what the real call would
+ * answer (its size is part of the cost), made before the clock runs.
+ */
+export async function startFloor(controlDir: string, reply: (request: Buffer) => Buffer = identity): Promise<Floor> {
   const pki = (f: string) => readFileSync(join(controlDir, "pki", f));
   const server = new Server();
-  server.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request) });
+  server.addService(ECHO, { echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, reply(call.request)) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", ServerCredentials.createSsl(null, [{ private_key: pki("server.key"), cert_chain: pki("server.pem") }]), (err, p) => (err ? reject(err) : resolve(p))),
   );

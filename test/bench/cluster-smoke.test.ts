@@ -24,6 +24,7 @@ test("latency, smoke size: apply → Running and the bare round trip, measured",
   const [run] = await runLatency(1, 5);
   expect(run!.applyP50).toBeGreaterThan(run!.floorP50);
   expect(run!.applyP99).toBeGreaterThanOrEqual(run!.applyP50);
+  expect(run!.applyMax).toBeGreaterThanOrEqual(run!.applyP99);
 });
 
 test("failure, smoke size: an agent holding 5 instances is killed, they all run on the other", async () => {

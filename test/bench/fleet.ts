@@ -140,6 +140,13 @@ export class BenchCluster {
     return new Promise((resolve, reject) => this.client.applyWorkloads(applyRequest(names), (err) => (err ? reject(err) : resolve())));
   }
 
+  /** Deletes workload `name` and resolves once the control plane has removed it (its copies stopped). */
+  async remove(name: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.client.deleteWorkload({ name }, (err) => (err ? reject(err) : resolve())));
+    const gone = () => new Promise<boolean>((resolve, reject) => this.client.getWorkload({ name }, (err) => (err ? (err.code === status.NOT_FOUND ? resolve(true) : reject(err)) : resolve(false))));
+    await eventually(`workload ${name} removed`, async () => ((await gone()) ? true : undefined), 10_000, 2);
+  }
+
   /**
    * Resolves once the control plane counts `n` instances Running. Waits (without polling the
    * control plane) until the agents have started `n` copies, then polls /metrics until the

@@ -1,7 +1,7 @@
 /** A small run of the planner benchmark, so it cannot rot. No timing is asserted. */
 import { expect, test } from "bun:test";
 import { holdsNode } from "../../src/core/model.js";
-import { buildFleet, runPlanner } from "./planner.js";
+import { buildFleet, runNearlyFull, runPlanner } from "./planner.js";
 
 test("planner benchmark, smoke size: every workload placed once, no node over capacity, then converged", () => {
   const state = buildFleet(100, 1_000, 1_000_000);
@@ -12,4 +12,13 @@ test("planner benchmark, smoke size: every workload placed once, no node over ca
   for (const [node, cpu] of used) expect(cpu).toBeLessThanOrEqual(state.nodes.get(node)!.capacity.cpuMillis);
   // Spread: 1,000 one-replica workloads over 100 nodes land 10 per node.
   expect(Math.max(...used.values()) / 100).toBeLessThanOrEqual(12);
+});
+
+test("planner benchmark, smoke size: on a nearly full fleet most new workloads are placed and the ones that fit nowhere wait", () => {
+  const run = runNearlyFull(100, 1_000_000);
+  expect(run.allocatedBefore).toBeCloseTo(0.9, 2);
+  expect(run.placed + run.pending).toBe(100);
+  expect(run.placed).toBeGreaterThan(0);
+  // The ones left Pending are what makes placement scan every node and then explain why.
+  expect(run.pending).toBeGreaterThan(0);
 });

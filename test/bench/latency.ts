@@ -81,17 +81,18 @@ export async function benchLatency(runs: number): Promise<Section> {
 ${SAMPLES.toLocaleString("en")} samples per run, alternating with the floor (a bare grpc-js unary round trip over TLS, in the
 same process); each workload is deleted (untimed) before the next sample, so every sample meets
 the same control plane. The table gives the median over runs of each run's percentile, and each
-measure is compared with the floor's same percentile. The p99 is the nearest rank: ${SAMPLES - Math.floor(0.99 * SAMPLES) - 1} samples of
-each run lie above it; the max is the slowest one.
+percentile is compared with the floor's same percentile. The p99 is the nearest rank: ${SAMPLES - Math.floor(0.99 * SAMPLES) - 1} samples
+of each run lie above it. The max is each run's slowest sample, one event (a collection pause
+on either side), so it is given but not compared.
 
 | measure | median | min | max | × floor | goal |
 |---|---|---|---|---|---|
 | apply → Running, p50 | ${cells(s.applyP50Ms, "ms")} | ${ratio} | ≤ ${GOAL_RATIO}× ${verdict(ratio <= GOAL_RATIO)} and < ${GOAL_MS} ms ${verdict(s.applyP50Ms.median < GOAL_MS)} |
 | apply → Running, p99 | ${cells(s.applyP99Ms, "ms")} | ${round(s.applyP99Ms.median / s.floorP99Ms.median, 1)} | |
-| apply → Running, max | ${cells(s.applyMaxMs, "ms")} | ${round(s.applyMaxMs.median / s.floorMaxMs.median, 1)} | |
+| apply → Running, max | ${cells(s.applyMaxMs, "ms")} | | |
 | floor: bare unary round trip, p50 | ${cells(s.floorP50Ms, "ms")} | 1 | |
 | floor: bare unary round trip, p99 | ${cells(s.floorP99Ms, "ms")} | 1 | |
-| floor: bare unary round trip, max | ${cells(s.floorMaxMs, "ms")} | 1 | |
+| floor: bare unary round trip, max | ${cells(s.floorMaxMs, "ms")} | | |
 `,
   };
 }

@@ -53,7 +53,7 @@ test: build typecheck
 	$(BUN) test --timeout 60000 $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
 
 # Benchmarks: writes BENCHMARKS.md and bench-results/*.json (medians, min, max, ratios).
-bench: $(GEN_STAMP)
+bench: build
 	$(BUN) test/bench/run.ts
 
 # Re-records the golden event logs in test/fixtures; only when a change of decisions is intended.

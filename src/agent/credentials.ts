@@ -12,9 +12,6 @@ import { caHashOf } from "../shell/ca-hash.js";
 import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
 import { writeSecret } from "../shell/write-secret.js";
 
-/** Only for test/bench/floor.ts, which still imports it from here; its home is src/shell/control-channel.ts. */
-export { CHANNEL_OPTIONS };
-
 export interface TlsSettings {
   /** The CA certificate, when known locally (--ca-file, or the data dir on the control plane's host). */
   caPem?: string;

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Client, credentials, makeGenericClientConstructor, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS } from "../../src/agent/credentials.js";
+import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 
 const identity = (b: Buffer) => b;
 const ECHO: ServiceDefinition = {

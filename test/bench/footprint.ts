@@ -8,6 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMPILE_SETTINGS } from "../../cli/build.js";
+import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { BINARY, eventually, Harness, requireBinary } from "../e2e/harness.js";
 import { cells, round, type Section, type Stats, stats, statusMib, verdict } from "./report.js";
 
@@ -21,7 +22,7 @@ const HELLO_SOURCE = `if (process.argv[2] === "idle") setInterval(() => {}, 1_00
 const GRPC_FLOOR_SOURCE = `import { Client, credentials } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 const [address, ca] = process.argv.slice(2);
-const client = new Client(address, credentials.createSsl(readFileSync(ca)), { "grpc.ssl_target_name_override": "tessera-control" });
+const client = new Client(address, credentials.createSsl(readFileSync(ca)), ${JSON.stringify(CHANNEL_OPTIONS)});
 client.waitForReady(Date.now() + 10_000, (err) => { if (err) { console.error(err.message); process.exit(1); } });
 setInterval(() => {}, 1_000);
 `;

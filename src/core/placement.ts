@@ -60,6 +60,13 @@ export class Placer {
   /** Built on the first choose(): a pass with nothing to place never pays for it. */
   private fleet: Fleet | undefined;
   private cursor = 0;
+  /**
+   * Shapes (executor, selector, cpu, memory) that fit on no node this pass, with the reason
+   * counted for the first of them. Within a pass nodes only fill up, so such a shape fits
+   * nowhere for the rest of it: on a nearly full fleet, hundreds of identical copies that wait
+   * would otherwise each scan every node twice (~0.5 s a pass at 10,000 nodes).
+   */
+  private readonly fitsNowhere = new Map<string, string>();
 
   constructor(
     private readonly state: ClusterState,
@@ -137,6 +144,12 @@ export class Placer {
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
+    // Quarantine depends on the workload: only shapes free of it are remembered.
+    const shape = f.crashed.has(workload) ? undefined : `${spec.kind}\n${spec.cpuMillis}\n${spec.memoryMb}\n${JSON.stringify(selector)}`;
+    if (shape !== undefined && this.fitsNowhere.size > 0) {
+      const known = this.fitsNowhere.get(shape);
+      if (known !== undefined) return { reason: known };
+    }
     let runs = f.runs.get(spec.kind);
     if (!runs) f.runs.set(spec.kind, (runs = Uint8Array.from(f.nodes, (node) => (node.executors.includes(spec.kind) || node.executors.includes("simulated") ? 1 : 0))));
     const reasons: Reasons = { runs, crashed: f.crashed.has(workload), executor: `no ${spec.kind} executor`, labels: selector.map(([k, v]) => `lacks label ${k}=${v}`) };
@@ -171,7 +184,9 @@ export class Placer {
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .map(([why, count]) => `${count} ${why}`)
         .join(", ");
-      return { reason: `no node fits (${detail})` };
+      const reason = `no node fits (${detail})`;
+      if (shape !== undefined) this.fitsNowhere.set(shape, reason);
+      return { reason };
     }
     // Spread moves on past the chosen node; binpack starts the next look at it, so it fills
     // that node before opening another (moving on, 2,000 small replicas took 937 of 1,000 nodes).

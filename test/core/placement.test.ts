@@ -28,6 +28,23 @@ function placements(sim: Sim, workload: string): Record<string, number> {
 }
 
 describe("placement", () => {
+  test("copies that fit nowhere all wait with the reason; a smaller or differently constrained copy is judged afresh", () => {
+    const sim = fleet([node("a", 1000), node("b", 1000, 4096, { zone: "x" })]);
+    const big = { cpuMillis: 2000, memoryMb: 64 };
+    const r = sim.turn([
+      apply("big-1", { resources: big }),
+      apply("big-2", { resources: big }),
+      apply("big-zoned", { resources: big, nodeSelector: { zone: "x" } }),
+      apply("small", { resources: { cpuMillis: 100, memoryMb: 64 } }),
+    ]);
+    expect(r.plan!.pend.map((p) => [p.workload, p.reason])).toEqual([
+      ["big-1", "no node fits (2 short of cpu)"],
+      ["big-2", "no node fits (2 short of cpu)"],
+      ["big-zoned", "no node fits (1 lacks label zone=x, 1 short of cpu)"],
+    ]);
+    expect(r.plan!.place.map((p) => p.workload)).toEqual(["small"]);
+  });
+
   test("spread puts replicas on distinct nodes, ties broken by name", () => {
     const sim = fleet([node("c"), node("a"), node("b")]);
     const r = sim.turn([apply("web", { replicas: 4 })]);

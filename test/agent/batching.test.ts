@@ -52,6 +52,20 @@ async function connected(): Promise<{ gw: Gateway; agent: Agent }> {
   return { gw, agent };
 }
 
+/** Messages as sent one by one: batches opened. */
+const unpacked = (messages: AgentMessage[]) => messages.flatMap((m) => (m.payload?.$case === "batch" ? m.payload.value.messages : [m]));
+
+/**
+ * Sends a command the agent does not know and waits for its ack. The stream is ordered: what
+ * the agent sent before the ack has arrived, so a test can then check that nothing else did.
+ */
+async function acked(gw: Gateway, commandId: number): Promise<void> {
+  gw.send({ commandId, command: undefined });
+  await eventually(`the ack of command ${commandId}`, async () =>
+    unpacked(gw.received).some((m) => m.payload?.$case === "ack" && m.payload.value.commandId === commandId) ? true : undefined,
+  );
+}
+
 const start = (commandId: number, i: number): ControlMessage => ({
   commandId,
   command: { $case: "start", value: { instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: spec() } },
@@ -61,8 +75,8 @@ test("starting a copy sends provisioning, running and the ack in one AgentBatch,
   const { gw } = await connected();
   gw.send(start(7, 0));
   await eventually("a batch", async () => (gw.received.length > 1 ? true : undefined));
-  await Bun.sleep(50);
-  expect(gw.received.map((m) => m.payload?.$case)).toEqual(["hello", "batch"]);
+  await acked(gw, 8);
+  expect(gw.received.map((m) => m.payload?.$case)).toEqual(["hello", "batch", "ack"]);
   const inner = gw.received[1]!.payload!.$case === "batch" ? gw.received[1]!.payload!.value.messages : [];
   expect(inner.map((m) => (m.payload?.$case === "report" ? m.payload.value.state : m.payload?.$case))).toEqual([InstanceState.INSTANCE_STATE_PROVISIONING, InstanceState.INSTANCE_STATE_RUNNING, "ack"]);
 });
@@ -70,23 +84,18 @@ test("starting a copy sends provisioning, running and the ack in one AgentBatch,
 test("what the agent has ready at once goes together; a lone message goes as itself", async () => {
   const { gw } = await connected();
   for (let i = 0; i < 3; i++) gw.send(start(i + 1, i));
-  await eventually("three acks", async () => (gw.received.flatMap((m) => (m.payload?.$case === "batch" ? m.payload.value.messages : [m])).filter((m) => m.payload?.$case === "ack").length === 3 ? true : undefined));
-  const unpacked = gw.received.slice(1).flatMap((m) => (m.payload?.$case === "batch" ? m.payload.value.messages : [m]));
-  expect(unpacked).toHaveLength(9);
+  await eventually("three acks", async () => (unpacked(gw.received).filter((m) => m.payload?.$case === "ack").length === 3 ? true : undefined));
+  expect(unpacked(gw.received.slice(1))).toHaveLength(9);
   expect(gw.received.length).toBeLessThan(1 + 9);
   // A stop of something the agent does not hold is answered by a report and an ack, together.
   const before = gw.received.length;
   gw.send({ commandId: 9, command: { $case: "stop", value: { instanceId: "gone-0.1", gracePeriodMs: 0, generation: 1 } } });
   await eventually("the answer", async () => (gw.received.length > before ? true : undefined));
-  await Bun.sleep(50);
-  expect(gw.received.slice(before).map((m) => m.payload?.$case)).toEqual(["batch"]);
-  // A command it does not know is answered by a lone ack, sent as itself.
-  gw.send({ commandId: 10, command: undefined });
-  await eventually("the ack", async () => (gw.received.length > before + 1 ? true : undefined));
-  await Bun.sleep(50);
-  const last = gw.received.slice(before + 1);
-  expect(last.map((m) => m.payload?.$case)).toEqual(["ack"]);
-  expect(last[0]!.payload!.$case === "ack" && last[0]!.payload!.value).toEqual({ commandId: 10, error: "unknown command" });
+  // A command it does not know is answered by a lone ack, sent as itself; it follows all of the stop's answer.
+  await acked(gw, 10);
+  expect(gw.received.slice(before).map((m) => m.payload?.$case)).toEqual(["batch", "ack"]);
+  const last = gw.received[before + 1]!;
+  expect(last.payload!.$case === "ack" && last.payload!.value).toEqual({ commandId: 10, error: "unknown command" });
 });
 
 test("log chunks are never batched: each goes as its own message", async () => {

@@ -26,6 +26,7 @@ import {
 } from "../../src/gen/tessera/v1/control_plane.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
+import { eventually } from "../e2e/harness.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 let cp: RunningControlPlane;
@@ -76,9 +77,7 @@ async function pagesOfWorkloads(pageSize: number): Promise<string[][]> {
 /** Deletes every workload; waits (with a deadline) until those with instances are gone too. */
 async function clearWorkloads(): Promise<void> {
   for (const page of await pagesOfWorkloads(MAX_PAGE_SIZE)) for (const name of page) await remove(name);
-  const deadline = Date.now() + 10_000;
-  while ((await listWorkloads({})).workloads.length > 0 && Date.now() < deadline) await Bun.sleep(20);
-  expect((await listWorkloads({})).workloads).toEqual([]);
+  await eventually("every workload gone", async () => ((await listWorkloads({})).workloads.length === 0 ? true : undefined), 10_000, 20);
 }
 
 describe("ListWorkloads", () => {
@@ -212,8 +211,7 @@ describe("ListInstances and ListNodes", () => {
       return s;
     });
     try {
-      const deadline = Date.now() + 10_000;
-      while ((await must(c.listNodes, { pageSize: 0, pageToken: "" })).nodes.length < 3 && Date.now() < deadline) await Bun.sleep(20);
+      await eventually("three nodes", async () => ((await must(c.listNodes, { pageSize: 0, pageToken: "" })).nodes.length === 3 ? true : undefined), 10_000, 20);
       const first: ListNodesResponse = await must(c.listNodes, { pageSize: 2, pageToken: "" } satisfies ListNodesRequest);
       const second: ListNodesResponse = await must(c.listNodes, { pageSize: 2, pageToken: first.nextPageToken });
       expect([first.nodes.map((n) => n.name), second.nodes.map((n) => n.name), second.nextPageToken]).toEqual([["node-a", "node-b"], ["node-c"], ""]);

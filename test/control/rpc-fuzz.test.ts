@@ -15,8 +15,7 @@
  *   INTERNAL or UNKNOWN, and the server keeps answering ListWorkloads.
  *
  * Seeded: TESSERA_FUZZ_SEED=N runs another sequence, TESSERA_FUZZ_RUNS=N more calls per
- * method. Bugs found and not yet fixed are the test.todo cases at the end
- * (`bun test --todo test/control/rpc-fuzz.test.ts` runs them).
+ * method. The bugs it found are fixed; their reproducers are the tests at the end.
  */
 // @peculiar/x509 needs the Reflect polyfill loaded before it.
 import "reflect-metadata";
@@ -42,7 +41,7 @@ import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import type { Logger } from "../../src/core/logger.js";
 import { type PageRequest, type SortKey, takePage } from "../../src/core/paging.js";
-import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateName } from "../../src/core/validate.js";
+import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, MAX_SPEC_BYTES, validateName } from "../../src/core/validate.js";
 import type { Duration } from "../../src/gen/google/protobuf/duration.js";
 import {
   AgentGatewayClient,
@@ -63,6 +62,7 @@ import {
   WatchRequest,
 } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Event as WireEvent, InstanceState, Workload, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { eventually } from "../e2e/harness.js";
 
 x509.cryptoProvider.set(crypto);
 
@@ -90,6 +90,8 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 const AGENT = "fz-agent";
 /** A workload that exists throughout; its nodeSelector matches no node, so it never changes by itself. */
 const KEEP = "fz-keep";
+/** A workload of no replicas whose changes mark a point in the event log (markIn). */
+const MARK = "fz-mark";
 
 /** Server log lines at error level (INTERNAL/UNKNOWN answers, failed commits): there must be none. */
 const serverErrors: string[] = [];
@@ -474,11 +476,6 @@ function withNegativeReplicas(name: string, replicas: number): Uint8Array {
 
 const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/**
- * Map keys named __proto__ are silently dropped by the generated decoder (see the todo below):
- * they are kept out of the property so it tests validation, not that bug.
- */
-const notProto = (k: string) => k !== "__proto__";
 
 const badName: fc.Arbitrary<string> = fc
   .oneof(
@@ -522,7 +519,7 @@ function wrongWorkload(name: string): fc.Arbitrary<Wrong> {
     u32Above(MAX_MEMORY_MB + 1).map((memoryMb) => w({ resources: { cpuMillis: 100, memoryMb } }, "workload.spec.resources.memory_mb")),
     fc
       .oneof(fc.constantFrom("", "1X", "A-B", "A=B", "A B", "É", "PATH\n"), fc.string({ unit: "binary", maxLength: 20 }))
-      .filter((k) => !ENV_NAME.test(k) && notProto(k))
+      .filter((k) => !ENV_NAME.test(k))
       .map((key) => w({ env: { [key]: "v" } }, `workload.spec.env.${key}`)),
     fc
       .oneof(fc.constantFrom("sleep", "./run", "bin/x", " /bin/x", "~/x"), fc.string({ unit: "binary", minLength: 1, maxLength: 30 }))
@@ -536,12 +533,12 @@ function wrongWorkload(name: string): fc.Arbitrary<Wrong> {
     fc.constant(w({ update: { maxSurge: 0, maxUnavailable: 0 } }, "workload.spec.update")),
     fc
       .string({ unit: "binary", maxLength: 300 })
-      .filter((k) => !LABEL_KEY.test(k) && notProto(k))
+      .filter((k) => !LABEL_KEY.test(k))
       .map((key) => w({ nodeSelector: { [key]: "a" } }, `workload.spec.node_selector.${key}`)),
     fc.string({ minLength: 64, maxLength: 100 }).map((value) => w({ nodeSelector: { zone: value } }, "workload.spec.node_selector.zone")),
     fc
       .string({ unit: "binary", maxLength: 300 })
-      .filter((k) => !LABEL_KEY.test(k) && notProto(k))
+      .filter((k) => !LABEL_KEY.test(k))
       .map((key) => w({}, `workload.labels.${key}`, { [key]: "v" })),
     fc.string({ minLength: 64, maxLength: 100 }).map((value) => w({}, "workload.labels.team", { team: value })),
     fc.constant<Wrong>({ workload: { name, labels: {}, spec: undefined, generation: 0 }, field: "workload.spec: expected" }),
@@ -555,13 +552,22 @@ const wrongRequest: fc.Arbitrary<Wrong> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<Wrong>({ workload: undefined, field: "workload: expected a Workload message" }) },
 );
 
+/**
+ * Commits a change to a workload of no replicas, MARK, and resolves with its event's sequence
+ * number once `watch` delivered it: the events committed before it have been delivered too.
+ */
+async function markIn(watch: ReturnType<typeof watchAll>, version: string): Promise<number> {
+  const applied = await ask((md, o, cb) => typed.applyWorkload({ workload: { name: MARK, labels: {}, spec: spec({ args: [version], replicas: 0 }), generation: 0 } }, md, o, cb));
+  expect({ code: status[applied.code], details: applied.details }).toEqual({ code: "OK", details: "" });
+  const event = await eventually(`the watch delivering ${MARK} ${version}`, () => watch.events.find((e) => e.type === "WorkloadApplied" && e.workload === MARK && e.detail.includes(`"args":["${version}"]`)));
+  return event.sequence;
+}
+
 describe("well-formed but wrong requests", () => {
   test("wrong workloads are refused by ApplyWorkload and Plan with INVALID_ARGUMENT naming the field; nothing is applied", async () => {
-    const before = await snapshot();
     const watch = watchAll();
-    await Bun.sleep(150);
-    const mark = Math.max(0, ...watch.events.map((e) => e.sequence));
-    let sent = 0;
+    const mark = await markIn(watch, "before");
+    const before = await snapshot();
     await fc.assert(
       fc.asyncProperty(wrongRequest, async ({ workload, field, bytes }) => {
         let applied: Answer;
@@ -577,7 +583,6 @@ describe("well-formed but wrong requests", () => {
           applied = await ask((md, o, cb) => typed.applyWorkload({ workload }, md, o, cb));
           planned = await ask((md, o, cb) => typed.plan({ workload }, md, o, cb));
         }
-        sent += 2;
         expect({ code: status[applied.code], details: applied.details }).toMatchObject({ code: "INVALID_ARGUMENT" });
         expect(applied.details.startsWith(field)).toBe(true);
         expect(applied.details).toMatch(/^workload(\..*)?: expected /s);
@@ -585,13 +590,15 @@ describe("well-formed but wrong requests", () => {
       }),
       { seed: SEED, numRuns: 300 },
     );
-    await Bun.sleep(300);
-    watch.close();
-    // Nothing half-applied: no workload event was committed, and every workload reads as before.
-    const touchedWorkloads = watch.events.filter((e) => e.sequence > mark && /^Workload|^InstanceCreated$/.test(e.type));
-    expect(touchedWorkloads).toEqual([]);
+    // Nothing half-applied: every workload reads as before, and no workload event was committed
+    // between the marks.
     expect(await snapshot()).toBe(before);
-    expect(sent).toBe(600);
+    const end = await markIn(watch, "after");
+    watch.close();
+    const touchedWorkloads = watch.events.filter((e) => e.sequence > mark && e.sequence < end && /^Workload|^InstanceCreated$/.test(e.type));
+    expect(touchedWorkloads).toEqual([]);
+    expect((await ask((md, o, cb) => typed.deleteWorkload({ name: MARK }, md, o, cb))).code).toBe(status.OK);
+    await eventually(`${MARK} gone`, async () => ((await snapshot()).includes(MARK) ? undefined : true));
   });
 
   test("random names at every lookup answer INVALID_ARGUMENT or NOT_FOUND, never INTERNAL", async () => {
@@ -865,11 +872,9 @@ describe("random and mutated bytes at every method", () => {
     calls[EnrollmentService.getCa.path] = await fuzzMethod(EnrollmentService.getCa.path, "unary", { client: anonymous });
   }, FUZZ_TEST_TIMEOUT_MS);
 
-  test(`${EnrollmentService.enroll.path} (decodable requests, with and without the join token)`, async () => {
-    // Undecodable ones are never answered: see the todo below.
-    const decodable = bytesFor(EnrollmentService.enroll.path).filter((b) => decodes(EnrollRequest.decode, b));
-    calls[`${EnrollmentService.enroll.path} join token`] = await fuzzMethod(EnrollmentService.enroll.path, "unary", { client: anonymous, bytes: decodable, metadata: () => bearer(tokenOf("join")) });
-    calls[`${EnrollmentService.enroll.path} anonymous`] = await fuzzMethod(EnrollmentService.enroll.path, "unary", { client: anonymous, bytes: decodable });
+  test(`${EnrollmentService.enroll.path} (with and without the join token)`, async () => {
+    calls[`${EnrollmentService.enroll.path} join token`] = await fuzzMethod(EnrollmentService.enroll.path, "unary", { client: anonymous, metadata: () => bearer(tokenOf("join")) });
+    calls[`${EnrollmentService.enroll.path} anonymous`] = await fuzzMethod(EnrollmentService.enroll.path, "unary", { client: anonymous });
     await stillServing();
   }, FUZZ_TEST_TIMEOUT_MS);
 
@@ -906,8 +911,7 @@ describe("random and mutated bytes at every method", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bugs the fuzzing found. Each body is the reproducer and passes once the bug is fixed
-// (`bun test --todo` runs them; a todo that passes is reported so its .todo can go).
+// Bugs the fuzzing found, all fixed: each test is the reproducer, kept so that they stay fixed.
 
 /** A control plane of its own, for reproducers that leave it in a bad state. */
 async function scratchControlPlane<T>(body: (c: ControlPlaneClient, address: string) => Promise<T>): Promise<T> {
@@ -924,29 +928,29 @@ async function scratchControlPlane<T>(body: (c: ControlPlaneClient, address: str
 }
 
 /** The longest single-argument workload whose ApplyWorkloadRequest still fits in 4 MiB. */
-function largestAcceptedWorkload(name: string): Workload {
+function largestWorkloadThatFits(name: string): Workload {
   const make = (n: number): Workload => ({ name, labels: {}, spec: spec({ args: ["x".repeat(n)] }), generation: 0 });
   let n = MAX_MESSAGE_BYTES - 64;
   while (ApplyWorkloadRequest.encode({ workload: make(n + 1) }).finish().length <= MAX_MESSAGE_BYTES) n++;
   return make(n);
 }
 
-describe("bugs found by fuzzing (fixed ones are tests; open ones are test.todo)", () => {
+describe("bugs found by fuzzing stay fixed", () => {
   test("Enroll answers undecodable bytes (e.g. the single byte ff) with INVALID_ARGUMENT", async () => {
-    // createEnrollmentService never checks undecodable(): validateName(undefined) throws inside
-    // a floating async function, the rejection is unhandled and the callback never runs.
-    // No token is needed. Every ControlPlane and AgentGateway method answers these bytes.
+    // createEnrollmentService did not check undecodable(): validateName(undefined) threw inside
+    // a floating async function, the rejection was unhandled and the callback never ran. No
+    // token was needed.
     const a = await sendRaw(anonymous, EnrollmentService.enroll.path, "unary", Uint8Array.from([0xff]));
     expect(status[a.code]).toBe("INVALID_ARGUMENT");
   });
 
   test("an ApplyWorkload request that fits in 4 MiB is refused or answered OK", async () => {
     await scratchControlPlane(async (c) => {
-      const w = largestAcceptedWorkload("edge");
+      const w = largestWorkloadThatFits("edge");
       const a = await ask((md, o, cb) => c.applyWorkload({ workload: w }, md, o, cb), 10_000);
       const stored = await ask<{ workloads: Workload[] }>((md, o, cb) => c.listWorkloads({ pageSize: 0, pageToken: "" }, md, o, cb), 10_000);
-      // Today: RESOURCE_EXHAUSTED "Sent message larger than max (4194350 vs. 4194304)" for the
-      // answer, although the workload was committed (ListWorkloads fails the same way).
+      // Before the fix: RESOURCE_EXHAUSTED "Sent message larger than max (4194350 vs. 4194304)"
+      // for the answer, although the workload was committed (ListWorkloads failed the same way).
       expect(status[a.code]).not.toBe("RESOURCE_EXHAUSTED");
       expect(status[stored.code]).toBe("OK");
     });
@@ -972,17 +976,22 @@ describe("bugs found by fuzzing (fixed ones are tests; open ones are test.todo)"
     await scratchControlPlane(async (c, address) => {
       const node = new AgentGatewayClient(address, credentials.createInsecure());
       try {
-        const stream = node.connect();
-        const ended = new Promise<{ code: status; details: string }>((resolve) => stream.on("status", resolve));
-        stream.on("data", () => {});
+        const stream = node.connect(new Metadata(), { deadline: new Date(Date.now() + 10_000) });
+        // The workload's start command reaching the node, or how the stream ended first.
+        const outcome = new Promise<string>((resolve) => {
+          stream.on("status", (s: { code: status; details: string }) => resolve(`ended with ${status[s.code]}: ${s.details}`));
+          stream.on("data", (m: ControlMessage) => m.command?.$case === "start" && m.command.value.workload === "poison" && resolve("started"));
+        });
         stream.on("error", () => {});
         stream.write(hello("n1", { executors: ["process"] }));
-        await Bun.sleep(200);
-        await ask((md, o, cb) => c.applyWorkload({ workload: largestAcceptedWorkload("poison") }, md, o, cb), 10_000);
-        const end = await Promise.race([ended, Bun.sleep(1_000).then(() => ({ code: status.OK, details: "still open" }))]);
+        // About the largest spec accepted: its start command is the largest message a node gets.
+        const poison: Workload = { name: "poison", labels: {}, spec: spec({ args: ["x".repeat(MAX_SPEC_BYTES - 1024)] }), generation: 0 };
+        const applied = await ask((md, o, cb) => c.applyWorkload({ workload: poison }, md, o, cb), 10_000);
+        expect(status[applied.code]).toBe("OK");
+        // Before specs were capped, a 4 MiB workload was accepted and its start command ended
+        // the stream: RESOURCE_EXHAUSTED "Sent message larger than max (4194331 vs. 4194304)".
+        expect(await outcome).toBe("started");
         stream.end();
-        // Today: RESOURCE_EXHAUSTED "Sent message larger than max (4194331 vs. 4194304)".
-        expect(end.details).toBe("still open");
       } finally {
         node.close();
       }

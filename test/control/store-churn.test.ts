@@ -210,8 +210,9 @@ test("a restart rebuilds crash-loop history from the log as the live state had i
   const store = new Store(dir);
   const live = churn(store, 40, () => {}, { step: 1_000, failEvery: 2 });
   expect(live.crashes.size).toBeGreaterThan(0);
-  const restarted = new Store(dir).load();
-  expect(restarted.crashes).toEqual(live.crashes);
+  const restarted = new Store(dir);
+  expect(restarted.load().crashes).toEqual(live.crashes);
+  restarted.close();
   store.close();
 });
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, instanceProcesses, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
+import { checkUntilHeard, descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, instanceProcesses, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -51,8 +51,7 @@ test("kill -9 of the agent: the restarted agent adopts the same process, nothing
   expect(isAlive(pid!)).toBe(true);
   agent = startAgent();
   await agent.waitForLog((l) => l.msg === "adopted a running instance" && l.instance === id);
-  await Bun.sleep(1_500);
-  expect(pidsRunning("/bin/sleep 3601")).toEqual([pid!]);
+  await checkUntilHeard(h, address, agent, "node-a", () => expect(pidsRunning("/bin/sleep 3601")).toEqual([pid!]));
   const out = (await ctl("get", "instances", "keep")).stdout;
   expect(out.match(/keep-0\.\d+/g)!.every((x) => x === id)).toBe(true);
   expect(out).toMatch(/Running/);
@@ -63,7 +62,8 @@ test("an instance that ends while the agent is down is reported with its exit st
   await eventually("brief Running", async () => ((await ctl("get", "instances", "brief")).stdout.includes("Running") ? true : undefined));
   agent.proc.kill("SIGKILL");
   await agent.proc.exited;
-  await Bun.sleep(2_500);
+  const brief = () => instanceProcesses(h.dir).filter((p) => p.env.TESSERA_WORKLOAD === "brief");
+  await eventually("brief's processes ended, the agent still down", () => (brief().length === 0 ? true : undefined));
   agent = startAgent();
   const line = await eventually("brief Failed with its exit code", async () => {
     const l = (await ctl("get", "instances", "brief")).stdout.split("\n").find((x) => x.includes("Failed"));

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
+import { checkUntilHeard, E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -58,8 +58,7 @@ describe.skipIf(skip)("docker executor", () => {
     await agent.proc.exited;
     agent = startAgent();
     await agent.waitForLog((l) => l.msg === "adopted a running instance");
-    await Bun.sleep(1_500);
-    expect(containers("box").map((l) => l.split(" ")[0])).toEqual([id]);
+    await checkUntilHeard(h, address, agent, "node-d", () => expect(containers("box").map((l) => l.split(" ")[0])).toEqual([id]));
     expect((await ctl("get", "workloads")).stdout).toMatch(/^box\s+1\/1\s+Running/m);
 
     expect((await ctl("delete", "workload", "box")).code).toBe(0);

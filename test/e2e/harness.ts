@@ -158,6 +158,29 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
+/**
+ * Proves that an agent's (re)connection provokes nothing: polls until the control plane has
+ * taken the `beats`-th heartbeat the agent sent, calling `check` at every poll (a throw fails
+ * the wait at its deadline with that error). Heartbeats follow the hello on the stream and are
+ * taken in order, so whatever the hello provoked was sent to the agent in an earlier turn; the
+ * heartbeats after the first give the agent a heartbeat period each to act on it.
+ */
+export async function checkUntilHeard(h: Harness, address: string, agent: Server, node: string, check: () => void, beats = 2): Promise<void> {
+  await eventually(
+    `the control plane taking heartbeat ${beats} of ${node}`,
+    async () => {
+      check();
+      const sent = agent.logs.filter((l) => l.msg === "heartbeat");
+      if (sent.length < beats) return undefined;
+      const out = await h.run(["ctl", "get", "nodes", "-o", "json"], { TESSERA_CONTROL: address });
+      const heard = (JSON.parse(out.stdout) as { nodes?: Array<{ name: string; lastHeartbeat?: string }> }).nodes?.find((n) => n.name === node)?.lastHeartbeat;
+      return heard !== undefined && Date.parse(heard) >= Date.parse(String(sent[beats - 1]!.time)) ? true : undefined;
+    },
+    15_000,
+    200,
+  );
+}
+
 /** Process-group leaders recorded by process executors under a directory (their instances/*.json; intents have none yet). */
 export function recordedInstancePids(dir: string): number[] {
   const pids: number[] = [];

@@ -6,14 +6,14 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
-import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, countsAgainstSurge, forkState, holdsNode, isReady, replay } from "../../src/core/model.js";
+import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
+import { type ClusterState, countsAgainstSurge, emptyState, evolve, forkState, holdsNode, isReady, replay } from "../../src/core/model.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
-import { spec } from "../core/fixtures.js";
+import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
@@ -312,9 +312,18 @@ describe("core invariants over random fleets and event sequences", () => {
   test("7: a rejected transition or report never changes state", () => {
     fc.assert(
       fc.property(fc.constantFrom(...INSTANCE_STATES), fc.constantFrom(...INSTANCE_EVENT_TYPES), (from, type) => {
-        const event = type === "place" ? { type, node: "n" } : type === "fail" || type === "stop" ? { type, reason: "r" } : { type };
-        const r = transition(from, event as Parameters<typeof transition>[1]);
-        if (!r.ok) expect(r.rejection).toEqual({ kind: "InvalidTransition", from, event: type });
+        const eventOf = (t: InstanceEventType) => (t === "place" ? { type: t, node: "n" } : t === "fail" || t === "stop" ? { type: t, reason: "r" } : { type: t }) as InstanceEvent;
+        // A recorded instance in `from`, reached the way the record reaches it (lost: from running).
+        const path = from === "lost" ? [...pathBetween("pending", "running")!, "lose" as const] : pathBetween("pending", from)!;
+        const state = apply(emptyState(), [workloadApplied("w", T0), created("w-0.1", T0), ...path.map((t) => transitioned("w-0.1", T0, eventOf(t)))]);
+        expect(state.instances.get("w-0.1")!.state).toBe(from);
+        const snapshot = structuredClone(state);
+        const r = transition(from, eventOf(type));
+        if (r.ok) return;
+        expect(r.rejection).toEqual({ kind: "InvalidTransition", from, event: type });
+        // The record refuses it too, and is left as it was.
+        expect(() => evolve(state, transitioned("w-0.1", T0 + 1, eventOf(type)))).toThrow(`cannot ${type} from ${from}`);
+        expect(state).toEqual(snapshot);
       }),
       params,
     );

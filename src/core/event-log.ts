@@ -2,28 +2,10 @@
  * The event log's record format: every event carries the schema version it was written
  * with. `readLog` refuses records it cannot interpret instead of guessing. PURE.
  */
+import { isEventType } from "./event-facts.js";
 import { type ClusterEvent, type ClusterState, EVENT_VERSION, evolve, emptyState } from "./model.js";
 
 export type LoggedEvent = ClusterEvent & { v: number };
-
-const KNOWN_TYPES = new Set<string>([
-  "WorkloadApplied",
-  "WorkloadDeleteRequested",
-  "WorkloadRemoved",
-  "WorkloadRestartRequested",
-  "InstanceCreated",
-  "InstanceTransitioned",
-  "InstanceRemoved",
-  "InstanceCheckReported",
-  "NodeConnected",
-  "NodeDisconnected",
-  "NodeHeartbeatReceived",
-  "NodeHealthChanged",
-  "NodeCordoned",
-  "NodeUncordoned",
-  "NodeDrainStarted",
-  "ListeningStarted",
-] satisfies ClusterEvent["type"][]);
 
 export function toLogged(event: ClusterEvent): LoggedEvent {
   return { v: EVENT_VERSION, ...event };
@@ -34,7 +16,7 @@ export function fromLogged(record: unknown, where: string): ClusterEvent {
   if (typeof record !== "object" || record === null) throw new Error(`${where}: expected an event object`);
   const { v, ...event } = record as Record<string, unknown>;
   if (v !== EVENT_VERSION) throw new Error(`${where}: event schema version ${String(v)} is not supported (this build reads version ${EVENT_VERSION})`);
-  if (typeof event.type !== "string" || !KNOWN_TYPES.has(event.type)) throw new Error(`${where}: unknown event type ${JSON.stringify(event.type)}`);
+  if (typeof event.type !== "string" || !isEventType(event.type)) throw new Error(`${where}: unknown event type ${JSON.stringify(event.type)}`);
   if (typeof event.at !== "number") throw new Error(`${where}: event has no numeric "at"`);
   return event as unknown as ClusterEvent;
 }

@@ -7,7 +7,7 @@
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
 import type { Capacity, ClusterEvent, ClusterState } from "./model.js";
-import { emptyState } from "./model.js";
+import { emptyState, isVolatile } from "./model.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "./reconcile.js";
 import { runTurn, type TurnResult } from "./turn.js";
 
@@ -71,7 +71,7 @@ export class Sim {
   settle(maxTurns = 50): void {
     for (let i = 0; i < maxTurns; i++) {
       const r = this.turn();
-      if (this.inbox.length === 0 && r.events.every((e) => e.type === "NodeHeartbeatReceived")) return;
+      if (this.inbox.length === 0 && r.events.every(isVolatile)) return;
     }
     throw new Error(`fleet did not settle within ${maxTurns} turns`);
   }

@@ -6,6 +6,7 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, type InstanceState, occupiesNode, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 
@@ -274,7 +275,7 @@ export type ClusterEventType = ClusterEvent["type"];
 
 /** Events that are applied but not logged. */
 export function isVolatile(event: ClusterEvent): boolean {
-  return event.type === "NodeHeartbeatReceived";
+  return EVENT_FACTS[event.type].volatile;
 }
 
 /** The sequence number in an instance id (`web-0.12` → 12): ids are handed out in order. */

@@ -8,7 +8,7 @@
  */
 import type { Command } from "./decide.js";
 import { Sim, type SimNode } from "./fleet-sim.js";
-import { holdsNode } from "./model.js";
+import { holdsNode, isVolatile } from "./model.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
 import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";
@@ -153,7 +153,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
   sim.onTurn = (r) => {
     if (r.plan) reschedules += r.plan.markLost.length;
     lastPlan = r.plan;
-    if (r.events.some((e) => e.type !== "NodeHeartbeatReceived")) changed = true;
+    if (r.events.some((e) => !isVolatile(e))) changed = true;
   };
 
   for (const n of fleet) sim.connect(n);

@@ -10,6 +10,7 @@ import { and, asc, desc, eq, getTableColumns, gt, is, Param, Placeholder, type S
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
+import { touches } from "../../core/event-facts.js";
 import type { InstanceState } from "../../core/instance-machine.js";
 import { type ClusterEvent, type ClusterState, EVENT_VERSION, instanceName, isVolatile, restoreState, type StoredState, workloadOfInstanceId } from "../../core/model.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
@@ -22,34 +23,6 @@ export interface StoredEvent {
   instance: string | null;
   node: string | null;
   event: ClusterEvent;
-}
-
-/** The entity keys an event touches, so a commit rewrites exactly those rows. */
-function touched(event: ClusterEvent): { workload?: string; instance?: string; node?: string } {
-  switch (event.type) {
-    case "WorkloadApplied":
-      return { workload: event.workload.name };
-    case "WorkloadDeleteRequested":
-    case "WorkloadRemoved":
-    case "WorkloadRestartRequested":
-      return { workload: event.name };
-    case "InstanceCreated":
-      return { workload: event.workload, instance: event.id };
-    case "InstanceTransitioned":
-    case "InstanceRemoved":
-    case "InstanceCheckReported":
-      return { instance: event.id };
-    case "NodeConnected":
-    case "NodeDisconnected":
-    case "NodeHeartbeatReceived":
-    case "NodeHealthChanged":
-    case "NodeCordoned":
-    case "NodeUncordoned":
-    case "NodeDrainStarted":
-      return { node: event.name };
-    case "ListeningStarted":
-      return {};
-  }
 }
 
 /**
@@ -447,16 +420,18 @@ export class Store {
     const workloadKeys = new Set<string>();
     const instanceKeys = new Set<string>();
     const nodeKeys = new Set<string>();
-    for (const e of events) {
-      const t = touched(e);
+    // Nor are the rows only volatile events changed: a node's heartbeat time is written with
+    // its next logged change.
+    for (const e of logged) {
+      const t = touches(e);
       if (t.workload) workloadKeys.add(t.workload);
       if (t.instance) instanceKeys.add(t.instance);
-      if (t.node && e.type !== "NodeHeartbeatReceived") nodeKeys.add(t.node);
+      if (t.node) nodeKeys.add(t.node);
     }
     const w = this.statements;
     this.sqlite.transaction(() => {
       for (const e of logged) {
-        const t = touched(e);
+        const t = touches(e);
         const row = {
           at: e.at,
           version: EVENT_VERSION,

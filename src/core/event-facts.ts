@@ -1,0 +1,114 @@
+/**
+ * What each event type is, in one table: which records it changes, whether it is logged, and
+ * what replay does with it. PURE.
+ *
+ * The store, the event log's reader and what-if all read this table; it is typed over every
+ * ClusterEvent type, so a new event without an entry does not compile.
+ */
+import { transition } from "./instance-machine.js";
+import type { ClusterEvent, ClusterEventType, ClusterState } from "./model.js";
+
+/** The records an event changes: the store rewrites their rows and indexes the event by them. */
+export interface Touched {
+  workload?: string;
+  instance?: string;
+  node?: string;
+}
+
+/**
+ * Where an event comes from, for replay (what-if), which keeps inputs and lets the core decide
+ * again the rest. "input": a request, an agent's report, or an observation the log stands in
+ * for; "decision": the reconciler's; "catch-up-or-decision": a stop is recorded both by a
+ * reconnecting agent's hello (catching the record up with a copy it no longer runs) and by the
+ * reconciler, and only its place in the log tells them apart (what-if.ts).
+ */
+export type Origin = "input" | "decision" | "catch-up-or-decision";
+
+type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
+
+interface Facts<K extends ClusterEventType> {
+  touches(e: EventOf<K>): Touched;
+  /** Applied but never written to the log (one per node per second). */
+  volatile: boolean;
+  origin(e: EventOf<K>): Origin;
+  /**
+   * For an input: whether it still applies to a re-simulated state in which earlier inputs
+   * moved (what it names exists, its transition is allowed). Replay skips it otherwise.
+   */
+  fits(state: ClusterState, e: EventOf<K>): boolean;
+}
+
+const input = (): Origin => "input";
+const decision = (): Origin => "decision";
+const always = () => true;
+const never = () => false;
+const workloadExists = (state: ClusterState, e: { name: string }) => state.workloads.has(e.name);
+const nodeExists = (state: ClusterState, e: { name: string }) => state.nodes.has(e.name);
+const node = (e: { name: string }): Touched => ({ node: e.name });
+
+export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
+  WorkloadApplied: { touches: (e) => ({ workload: e.workload.name }), volatile: false, origin: input, fits: always },
+  WorkloadRestartRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
+  WorkloadDeleteRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
+  WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: never },
+  InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: never },
+  InstanceCheckReported: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
+  InstanceTransitioned: {
+    touches: (e) => ({ instance: e.id }),
+    volatile: false,
+    origin(e) {
+      switch (e.event.type) {
+        // What agents report, and a hello's taking back of a Lost copy (decide.ts).
+        case "provision":
+        case "run":
+        case "fail":
+        case "finish":
+        case "reclaim":
+          return "input";
+        case "stop":
+          return "catch-up-or-decision";
+        case "place":
+        case "lose":
+          return "decision";
+      }
+    },
+    fits(state, e) {
+      const inst = state.instances.get(e.id);
+      return inst !== undefined && transition(inst.state, e.event).ok;
+    },
+  },
+  InstanceRemoved: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: never },
+  NodeConnected: { touches: node, volatile: false, origin: input, fits: always },
+  NodeDisconnected: { touches: node, volatile: false, origin: input, fits: nodeExists },
+  // The reconciler records it from heartbeats, which are not logged: replay takes the recorded
+  // changes as the health its planner uses (Policy.recordedHealth).
+  NodeHealthChanged: { touches: node, volatile: false, origin: input, fits: (state, e) => state.nodes.get(e.name)?.health === e.from },
+  NodeCordoned: { touches: node, volatile: false, origin: input, fits: nodeExists },
+  NodeUncordoned: { touches: node, volatile: false, origin: input, fits: nodeExists },
+  NodeDrainStarted: { touches: node, volatile: false, origin: input, fits: nodeExists },
+  // Node rows do not hold what it changes (stream state, the listening time).
+  ListeningStarted: { touches: () => ({}), volatile: false, origin: input, fits: always },
+  NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
+};
+
+/** The entry of an event's own type. */
+function factsOf(e: ClusterEvent): Facts<ClusterEventType> {
+  return EVENT_FACTS[e.type] as Facts<ClusterEventType>;
+}
+
+export function touches(e: ClusterEvent): Touched {
+  return factsOf(e).touches(e);
+}
+
+export function originOf(e: ClusterEvent): Origin {
+  return factsOf(e).origin(e);
+}
+
+export function fits(state: ClusterState, e: ClusterEvent): boolean {
+  return factsOf(e).fits(state, e);
+}
+
+/** Whether a logged record names an event type this build knows. */
+export function isEventType(type: string): type is ClusterEventType {
+  return Object.hasOwn(EVENT_FACTS, type);
+}

@@ -14,7 +14,7 @@ import {
   transition,
 } from "./instance-machine.js";
 import { type Capacity, type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instancesOfWorkload, type ListeningCause, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
-import { instanceTemplate, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
+import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
 
@@ -112,12 +112,6 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
   }
 }
 
-/** The stop grace period of an instance's workload (the default when it is unknown). */
-function graceOf(state: ClusterState, instanceId: string): number {
-  const w = state.workloads.get(workloadOfInstanceId(instanceId));
-  return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
-}
-
 /**
  * Whether a Lost copy whose node came back running it is still wanted: its workload still
  * wants its slot, and no other copy of that slot runs (a replacement that is only Pending,
@@ -209,7 +203,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const effects: Effect[] = [];
     const held = new Map(c.instances.map((h) => [h.id, h]));
     const stop = (instanceId: string, generation: number) =>
-      effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: graceOf(state, instanceId) });
+      effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: stopGracePeriodOf(state, workloadOfInstanceId(instanceId)) });
 
     // Catch the record up with what the agent holds; resend what it never received.
     for (const inst of state.instances.values()) {
@@ -308,7 +302,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       // Something runs that nobody wants: have it stopped.
       const effects: Effect[] =
         c.state === "provisioning" || c.state === "running"
-          ? [{ type: "StopInstance", node: c.node, instanceId: c.instanceId, generation: c.generation, gracePeriodMs: graceOf(state, c.instanceId) }]
+          ? [{ type: "StopInstance", node: c.node, instanceId: c.instanceId, generation: c.generation, gracePeriodMs: stopGracePeriodOf(state, workloadOfInstanceId(c.instanceId)) }]
           : [];
       return { events: [], effects, rejection: { kind: "UnknownInstance", id: c.instanceId } };
     }

@@ -11,7 +11,7 @@ import { occupiesNode } from "./instance-machine.js";
 import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, isReady, type Workload } from "./model.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
-import { type ResolvedSpec, resolveSpec, SPEC_DEFAULTS } from "./spec.js";
+import { type ResolvedSpec, resolveSpec, stopGracePeriodOf } from "./spec.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
@@ -399,14 +399,7 @@ export function commitPlan(state: ClusterState, p: Plan): Commit {
     events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "stop", reason: s.reason } });
     if (inst.state === "pending") events.push({ type: "InstanceRemoved", at, id: s.instance });
     else if (inst.node !== null) {
-      const w = state.workloads.get(inst.workload);
-      effects.push({
-        type: "StopInstance",
-        node: inst.node,
-        instanceId: inst.id,
-        generation: inst.generation,
-        gracePeriodMs: w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs,
-      });
+      effects.push({ type: "StopInstance", node: inst.node, instanceId: inst.id, generation: inst.generation, gracePeriodMs: stopGracePeriodOf(state, inst.workload) });
     }
   }
   for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });

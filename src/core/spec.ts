@@ -4,7 +4,7 @@
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { RestartMode } from "../gen/tessera/v1/types.js";
-import type { WorkloadSpec } from "./model.js";
+import type { ClusterState, WorkloadSpec } from "./model.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
 
@@ -91,6 +91,12 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
 }
 
 /** The part of a spec that an instance runs: everything but replicas and update strategy. */
+/** How long a copy of workload `name` is given to stop: the default once the workload is gone. */
+export function stopGracePeriodOf(state: ClusterState, name: string): number {
+  const w = state.workloads.get(name);
+  return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
+}
+
 export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, "replicas" | "update"> {
   const { replicas: _replicas, update: _update, ...template } = spec;
   return template;

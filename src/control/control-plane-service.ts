@@ -7,7 +7,7 @@ import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWri
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
-import { forkState, type Instance, instancesOfWorkload } from "../core/model.js";
+import { forkState, type Instance, instancesOfWorkload, nodeUse } from "../core/model.js";
 import { compareKeys, type Cursor, isRejection, newestWithin, type PageRequest, readCursor, type SortKey, takePage } from "../core/paging.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
@@ -22,7 +22,7 @@ import { rejectionError } from "./status.js";
 import { undecodable } from "./undecodable.js";
 import type { Store } from "./store/store.js";
 import type { WatchHub } from "./watch-hub.js";
-import { nodeUse, toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
+import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { Writer } from "./writer.js";
 
 /** How many recent events GetWorkload returns. */

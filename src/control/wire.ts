@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
-import type { Capacity, ClusterState, Instance, NodeRecord, Workload } from "../core/model.js";
-import { desiredReplicas, holdsNode, isReady, rolloutStatus } from "../core/model.js";
+import type { Instance, NodeRecord, NodeUse, Workload } from "../core/model.js";
+import { desiredReplicas, isReady, rolloutStatus } from "../core/model.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
@@ -54,32 +54,13 @@ export function toWireNode(n: NodeRecord, use: NodeUse | undefined): WireNode {
     health: NODE_HEALTH_TO_WIRE[n.health],
     lastHeartbeat: new Date(n.lastHeartbeatAt),
     version: n.version,
-    instances: use?.instances ?? 0,
+    instances: use?.instances.length ?? 0,
     labels: n.labels,
     capacity: n.capacity,
     allocated: use?.allocated ?? { cpuMillis: 0, memoryMb: 0 },
     schedulable: n.schedulable,
     draining: n.draining,
   };
-}
-
-export interface NodeUse {
-  instances: number;
-  allocated: Capacity;
-}
-
-/** Per node: instances that hold it and the resources they reserve. */
-export function nodeUse(state: ClusterState): Map<string, NodeUse> {
-  const out = new Map<string, NodeUse>();
-  for (const i of state.instances.values()) {
-    if (i.node === null || !holdsNode(i)) continue;
-    let u = out.get(i.node);
-    if (!u) out.set(i.node, (u = { instances: 0, allocated: { cpuMillis: 0, memoryMb: 0 } }));
-    u.instances++;
-    u.allocated.cpuMillis += i.resources.cpuMillis;
-    u.allocated.memoryMb += i.resources.memoryMb;
-  }
-  return out;
 }
 
 export function toWireEvent(stored: StoredEvent): WireEvent {

@@ -12,7 +12,7 @@
  * filled. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import { type ClusterState, holdsNode, type NodeRecord } from "./model.js";
+import { type ClusterState, type NodeRecord, nodeUse } from "./model.js";
 import type { NodeHealth } from "./node-health.js";
 import type { ResolvedSpec } from "./spec.js";
 
@@ -101,18 +101,26 @@ export class Placer {
     });
     for (const key of state.crashes.keys()) f.crashed.add(key.slice(0, key.indexOf("\n")));
     this.fleet = f;
-    for (const inst of state.instances.values()) {
-      if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
-      const i = f.index.get(inst.node);
-      if (i !== undefined) this.add(i, inst.workload, inst.resources.cpuMillis, inst.resources.memoryMb);
+    for (const [name, use] of nodeUse(state, released)) {
+      const i = f.index.get(name);
+      if (i === undefined) continue;
+      f.cpuUsed[i] = use.allocated.cpuMillis;
+      f.memUsed[i] = use.allocated.memoryMb;
+      for (const inst of use.instances) this.count(i, inst.workload);
     }
     return f;
   }
 
+  /** Reserves one instance's resources on node `i`. */
   private add(i: number, workload: string, cpuMillis: number, memoryMb: number): void {
     const f = this.fleet!;
     f.cpuUsed[i]! += cpuMillis;
     f.memUsed[i]! += memoryMb;
+    this.count(i, workload);
+  }
+
+  private count(i: number, workload: string): void {
+    const f = this.fleet!;
     let m = f.perWorkload.get(workload);
     if (!m) f.perWorkload.set(workload, (m = new Map()));
     m.set(i, (m.get(i) ?? 0) + 1);

@@ -8,7 +8,7 @@
  */
 import type { Command } from "./decide.js";
 import { Sim, type SimNode } from "./fleet-sim.js";
-import { holdsNode, isVolatile } from "./model.js";
+import { isVolatile, nodeUse } from "./model.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
 import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";
@@ -228,9 +228,9 @@ function choose(sim: Sim, groups: Map<string, string[]>, sel: NodeSelection, kil
   if ("nodes" in sel) return sel.nodes.filter(eligible);
   const members = groups.get(sel.group)!.filter(eligible);
   if (kill) {
-    const load = new Map<string, number>();
-    for (const i of sim.state.instances.values()) if (i.node !== null && holdsNode(i)) load.set(i.node, (load.get(i.node) ?? 0) + 1);
-    members.sort((a, b) => (load.get(b) ?? 0) - (load.get(a) ?? 0) || (a < b ? -1 : 1));
+    const use = nodeUse(sim.state);
+    const load = (n: string) => use.get(n)?.instances.length ?? 0;
+    members.sort((a, b) => load(b) - load(a) || (a < b ? -1 : 1));
   } else members.sort();
   return members.slice(0, sel.count ?? members.length);
 }
@@ -242,7 +242,6 @@ function outcome(sim: Sim, fleet: SimNode[], lastPlan: Plan | undefined): Omit<S
   const pendingReason = new Map<string, string>();
   for (const s of lastPlan?.skip ?? []) if (s.gate === "unplaceable" && s.instance !== undefined) pendingReason.set(s.instance, s.reason);
   const pending = new Map<string, Unschedulable>();
-  const perNode = new Map<string, { cpu: number; mem: number; instances: string[] }>(fleet.map((n) => [n.name, { cpu: 0, mem: 0, instances: [] }]));
   for (const inst of sim.state.instances.values()) {
     if (inst.desired === "run" && inst.state === "running") running.add(inst.name);
     if (inst.desired === "run" && inst.state === "pending") {
@@ -252,21 +251,16 @@ function outcome(sim: Sim, fleet: SimNode[], lastPlan: Plan | undefined): Omit<S
       p.replicas++;
       pending.set(key, p);
     }
-    if (inst.node !== null && holdsNode(inst)) {
-      const u = perNode.get(inst.node)!;
-      u.cpu += inst.resources.cpuMillis;
-      u.mem += inst.resources.memoryMb;
-      u.instances.push(inst.name);
-    }
   }
+  const use = nodeUse(sim.state);
   const nodes: NodeReport[] = fleet.map((n) => {
-    const u = perNode.get(n.name)!;
+    const u = use.get(n.name);
     return {
       name: n.name,
       alive: !sim.dead.has(n.name),
-      cpuMillis: { used: u.cpu, capacity: n.capacity.cpuMillis },
-      memoryMb: { used: u.mem, capacity: n.capacity.memoryMb },
-      instances: u.instances.sort(),
+      cpuMillis: { used: u?.allocated.cpuMillis ?? 0, capacity: n.capacity.cpuMillis },
+      memoryMb: { used: u?.allocated.memoryMb ?? 0, capacity: n.capacity.memoryMb },
+      instances: (u?.instances ?? []).map((i) => i.name).sort(),
     };
   });
   const alive = nodes.filter((n) => n.alive);

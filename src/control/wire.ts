@@ -1,6 +1,6 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
-import type { Instance, NodeRecord, NodeUse, Workload } from "../core/model.js";
+import type { Instance, NodeRecord, NodeUse, RolloutStatus, Workload } from "../core/model.js";
 import { desiredReplicas, isReady, rolloutStatus } from "../core/model.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -22,7 +22,15 @@ export function workloadStatus(w: Workload, instances: Instance[], now = Date.no
   const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
   const rollout = rolloutStatus(w, instances, now, resolveSpec(w.spec).progressDeadlineMs);
-  return { desired, running, phase: rollout.startsWith("stalled") && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout };
+  return { desired, running, phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout: describeRollout(rollout) };
+}
+
+/** The rollout as `ctl describe` shows it, e.g. "stalled: web-0: readiness checks not passing". */
+function describeRollout(r: RolloutStatus): string {
+  if (r.phase !== "stalled") return r.phase;
+  const s = r.stuck;
+  const why = s === undefined ? "new copies could not be created" : s.state === "running" ? `${s.name}: readiness checks not passing` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
+  return `stalled: ${why}`;
 }
 
 export function toWireWorkload(w: Workload, instances: Instance[]): WireWorkload {

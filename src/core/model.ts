@@ -103,15 +103,16 @@ export function isReady(inst: Instance): boolean {
 /**
  * Where the latest change of what runs stands: complete when every replica has a Ready copy
  * of the current template; stalled when that has not happened within the progress deadline.
+ * A stalled rollout names a current copy that is not Ready; none when no copy could be created.
  */
-export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number): string {
+export type RolloutStatus = { phase: "complete" | "progressing" } | { phase: "stalled"; stuck?: Instance };
+
+export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number): RolloutStatus {
   const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
   const replicas = desiredReplicas(w);
-  if (current.filter(isReady).length >= replicas) return "complete";
-  if (now - w.templateChangedAt <= progressDeadlineMs) return "progressing";
-  const stuck = current.find((i) => !isReady(i));
-  const why = stuck === undefined ? "new copies could not be created" : stuck.state === "running" ? `${stuck.name}: readiness checks not passing` : `${stuck.name} ${stuck.state}${stuck.reason ? `: ${stuck.reason}` : ""}`;
-  return `stalled: ${why}`;
+  if (current.filter(isReady).length >= replicas) return { phase: "complete" };
+  if (now - w.templateChangedAt <= progressDeadlineMs) return { phase: "progressing" };
+  return { phase: "stalled", stuck: current.find((i) => !isReady(i)) };
 }
 
 /** Counted against a workload's replicas + max_surge: Pending, or holding its node. */

@@ -24,12 +24,15 @@ test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is
   expect([after.generation, after.templateGeneration, after.spec.args, after.previousSpec?.args]).toEqual([4, 4, ["v1"], ["v2"]]);
 });
 
-test("rollout status: progressing within the deadline, then stalled with the reason", () => {
+test("rollout status: progressing within the deadline, then stalled naming a copy that is not Ready", () => {
   const state = replay([nodeConnected("n1", T0)]);
   for (const e of decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec() }, T0).events) evolve(state, e);
   const w = state.workloads.get("web")!;
-  expect(rolloutStatus(w, [], T0 + 1_000, 60_000)).toBe("progressing");
-  expect(rolloutStatus(w, [], T0 + 61_000, 60_000)).toBe("stalled: new copies could not be created");
+  expect(rolloutStatus(w, [], T0 + 1_000, 60_000)).toEqual({ phase: "progressing" });
+  expect(rolloutStatus(w, [], T0 + 61_000, 60_000)).toEqual({ phase: "stalled", stuck: undefined });
+  const pending = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
+  expect(rolloutStatus(w, [pending], T0 + 61_000, 60_000)).toEqual({ phase: "stalled", stuck: pending });
+  expect(rolloutStatus(w, [{ ...pending, state: "running" }], T0 + 61_000, 60_000)).toEqual({ phase: "complete" });
 });
 
 test.each([

@@ -4,7 +4,7 @@ import { Command, Option, UsageError } from "clipanion";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { ListInstancesResponse, ListNodesResponse, ListWorkloadsResponse, type LogsResponse, TokenKind } from "../src/gen/tessera/v1/control_plane.js";
-import { type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
+import { DesiredState, type Instance, InstanceState, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../src/gen/tessera/v1/types.js";
 import { UINT32_MAX, wholeNumber } from "./argv.js";
 import { Ctl } from "./client.js";
 import { RemoteError } from "./errors.js";
@@ -45,7 +45,7 @@ const healthWord = (n: Node) => word(nodeHealthToJSON(n.health), "NODE_HEALTH_")
 
 const instanceRow =
   (now: number) =>
-  (i: Instance): string[] => [i.name, i.id, i.desiredState === 1 ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason];
+  (i: Instance): string[] => [i.name, i.id, i.desiredState === DesiredState.DESIRED_STATE_RUN ? "Run" : "Stop", stateWord(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason];
 
 function instanceTable(instances: Instance[], now: number): string {
   if (instances.length === 0) return "<none>";
@@ -114,10 +114,10 @@ export class ApplyCommand extends CtlCommand {
         return;
       }
       // A replica that cannot be placed, keeps failing, or never passes its checks is reported.
-      const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === 1 && !i.ready));
+      const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN && !i.ready));
       if (Date.now() > deadline) {
         if (live) this.context.stdout.write("\n");
-        const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${stateWord(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === 4 ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
+        const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${stateWord(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
         throw new RemoteError(`rollout not complete after ${seconds}s (${progress})${why}`);
       }
       await Bun.sleep(250);
@@ -352,7 +352,7 @@ export class DescribeNodeCommand extends CtlCommand {
         `Name:        ${n.name}`,
         `Status:      ${healthWord(n)}`,
         `Executors:   ${n.executors.join(",")}`,
-        `Labels:      ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(",") || "<none>"}`,
+        `Labels:      ${labelList(n.labels)}`,
         `Capacity:    cpu ${n.capacity?.cpuMillis ?? 0}m, memory ${n.capacity?.memoryMb ?? 0}Mi`,
         `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
         `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
@@ -464,7 +464,7 @@ export class DrainCommand extends NodeCommand {
     let last = -1;
     for (;;) {
       const res = await ctl.call(ctl.api.getNode, { name: this.name });
-      const left = res.instances.filter((i) => i.desiredState === 1 || stateWord(i.observedState) === "Stopping").length;
+      const left = res.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN || i.observedState === InstanceState.INSTANCE_STATE_STOPPING).length;
       if (left !== last) this.out(`  ${left} instance(s) left on ${this.name}`);
       last = left;
       if (left === 0) {

@@ -4,8 +4,8 @@ import { TesseraCommand } from "./base.js";
 import { readEventLog } from "../src/control/store/log-reader.js";
 import { replayLog, toLogged } from "../src/core/event-log.js";
 import { renderPlanJsonl } from "../src/core/plan-render.js";
-import { DEFAULT_POLICY } from "../src/core/reconcile.js";
-import { isInput, type LoggedInput, resimulate, type SimulatedTurn } from "../src/core/what-if.js";
+import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile.js";
+import { type LoggedInput, recordedTurns, resimulate, shiftInput, type SimulatedTurn } from "../src/core/what-if.js";
 import { parseDuration } from "./duration.js";
 
 /** A decision as a comparable line: what happened to what, without its time. */
@@ -19,8 +19,6 @@ function decisionKey(e: SimulatedTurn["decisions"][number]): string {
       return `${e.id} forgotten`;
     case "WorkloadRemoved":
       return `${e.name} removed`;
-    case "NodeHealthChanged":
-      return `${e.name} ${e.to}`;
     default:
       return e.type;
   }
@@ -54,8 +52,9 @@ export class ReplayCommand extends TesseraCommand {
     const complete = log.length > 0 && log[0]!.seq === 1;
     if (complete) replayLog(log.map((l) => toLogged(l.event)));
     else if (log.length > 0) out(`note: the log was compacted before event ${log[0]!.seq}; replaying the retained window`);
-    const inputs = log.filter((l) => isInput(l.event));
-    const baseline = resimulate(inputs, DEFAULT_POLICY);
+    const turns = recordedTurns(log);
+    const inputs = turns.flatMap((t) => t.inputs);
+    const baseline = resimulate(turns, DEFAULT_POLICY);
 
     let shown = baseline;
     if (this.whatIf !== undefined) {
@@ -68,12 +67,13 @@ export class ReplayCommand extends TesseraCommand {
         const any = log.find((l) => l.seq === seq);
         throw new UsageError(`--what-if: event ${seq} ${any ? `is a decision (${any.event.type}), not an input; shift the input that led to it` : "is not in the log"}`);
       }
-      const moved = inputs.map((l) => (l.seq === seq ? { seq, event: { ...l.event, at: l.event.at + shift } } : l));
       out(`what if event ${seq} (${target.event.type}) had happened at ${new Date(target.event.at + shift).toISOString()} (${m[2]}${m[3]})?`);
-      shown = resimulate(moved, DEFAULT_POLICY);
+      shown = resimulate(shiftInput(turns, seq, shift), DEFAULT_POLICY);
     }
 
-    for (const turn of shown.turns) {
+    // Turns that decided nothing and skipped nothing are left out.
+    const told = shown.turns.filter((t) => !isEmptyPlan(t.plan) || t.skipped.length > 0);
+    for (const turn of told) {
       if (this.json) {
         for (const line of renderPlanJsonl(turn.plan)) out(line);
         continue;
@@ -82,7 +82,7 @@ export class ReplayCommand extends TesseraCommand {
       out(`${new Date(turn.at).toISOString()}  ${turn.decisions.length === 0 ? "no decisions" : turn.decisions.map(decisionKey).join("; ")}${skipped}`);
     }
     const count = (r: typeof baseline) => r.turns.reduce((n, t) => n + t.decisions.length, 0);
-    out(`${inputs.length} inputs, ${shown.turns.length} turns, ${count(shown)} decisions${complete ? "; the log folds consistently" : ""}`);
+    out(`${inputs.length} inputs, ${told.length} turns, ${count(shown)} decisions${complete ? "; the log folds consistently" : ""}`);
     if (this.whatIf !== undefined) {
       const keyed = (r: typeof baseline) => new Set(r.turns.flatMap((t) => t.decisions.map((d) => `${new Date(t.at).toISOString()} ${decisionKey(d)}`)));
       const before = keyed(baseline);

@@ -17,6 +17,11 @@ export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
   /** How long a Lost instance stays visible before it is forgotten. */
   lostRetentionMs: number;
+  /**
+   * Node health is what was recorded (NodeHealthChanged), not judged from heartbeats: replay
+   * of a log, which keeps no heartbeats, feeds the recorded changes in as inputs (what-if.ts).
+   */
+  recordedHealth?: boolean;
 }
 
 export const DEFAULT_POLICY: Policy = {
@@ -131,7 +136,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   /** Nodes being drained: their copies count as outdated. Usually none, so the check is free. */
   const draining = new Set<string>();
   for (const node of state.nodes.values()) {
-    const h = nodeHealth(node, now, policy, state.listeningSince);
+    const h = policy.recordedHealth ? node.health : nodeHealth(node, now, policy, state.listeningSince);
     health.set(node.name, h);
     if (node.draining) draining.add(node.name);
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });

@@ -1,7 +1,8 @@
 /**
  * One turn of the single writer, as a function: decide every queued command, reconcile once
  * if anything changed, and return what happened. The writer (src/control/writer.ts) is this
- * plus I/O; replay tests fold recorded turns through it and compare the plans.
+ * plus I/O; replay tests fold recorded turns through it and compare the plans, and what-if
+ * (what-if.ts) runs a log's inputs through it, so replay decides as the writer did.
  *
  * Applies the returned events to `state` in place (see model.ts for why).
  */
@@ -21,18 +22,24 @@ export interface TurnResult {
 /** Upper bound on reconcile passes in one turn (each pass may enable the next). */
 const MAX_PASSES = 4;
 
+/** Decides one input of a turn against the state so far; the writer's is `decide`. */
+export type Decider<C> = (state: ClusterState, input: C, now: number) => Decision;
+
 /**
  * Runs one turn at `now`. `reconcile` forces a pass (the periodic tick); otherwise a pass runs
  * when a command produced a logged event, unless `onChange` is false (the writer pacing its
- * passes under load: the change is reconciled by a later turn).
+ * passes under load: the change is reconciled by a later turn). Replay passes its own
+ * `decideInput`, which admits events already recorded once.
  */
-export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean, onChange = true): TurnResult {
+export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean, onChange?: boolean): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy: Policy, reconcile: boolean, onChange: boolean, decideInput: Decider<C>): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy: Policy, reconcile: boolean, onChange = true, decideInput = decide as Decider<C>): TurnResult {
   const decisions: Decision[] = [];
   const events: ClusterEvent[] = [];
   const effects: Effect[] = [];
   let due = reconcile;
-  for (const command of commands) {
-    const decision = decide(state, command, now);
+  for (const input of inputs) {
+    const decision = decideInput(state, input, now);
     decisions.push(decision);
     effects.push(...decision.effects);
     for (const e of decision.events) {

@@ -1,116 +1,123 @@
 /**
  * Offline re-simulation of a recorded event log. PURE.
  *
- * The log holds two kinds of events: observations and requests that came from outside
- * (applies, deletes, cordons, agents' connections, their reports, node health changes) and
- * the decisions the reconciler took from them (instances created, placed, stopped, lost,
- * forgotten). `resimulate` keeps the first kind, optionally with one event moved in time,
- * and lets the core decide again: what would the control plane have done?
+ * The log holds two kinds of events: inputs, the requests and observations that came from
+ * outside the reconciler (applies, deletes, cordons, agents' connections and reports, node
+ * health changes), and the decisions the reconciler took from them (instances created,
+ * placed, stopped, lost, forgotten); event-facts.ts says which is which. `resimulate` keeps
+ * the inputs, optionally with one moved in time, and runs them through the writer's own turn
+ * (runTurn), so the core decides again what the control plane would have done.
+ *
+ * Heartbeats are not logged: node health follows the recorded health changes, which the
+ * planner takes as given (Policy.recordedHealth) instead of judging silence it cannot see.
  */
+import type { Decision } from "./decide.js";
+import { fits, originOf } from "./event-facts.js";
 import type { ClusterEvent, ClusterState } from "./model.js";
-import { emptyState, evolve } from "./model.js";
-import { commitPlan, isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
-import { transition } from "./instance-machine.js";
+import { emptyState } from "./model.js";
+import type { Plan, Policy } from "./reconcile.js";
+import { runTurn } from "./turn.js";
 
+/** One event of a log with its sequence number. */
 export interface LoggedInput {
   seq: number;
   event: ClusterEvent;
 }
 
-/** True for events that came from outside the reconciler. */
-export function isInput(e: ClusterEvent): boolean {
-  switch (e.type) {
-    case "WorkloadApplied":
-    case "WorkloadDeleteRequested":
-    case "WorkloadRestartRequested":
-    case "NodeConnected":
-    case "NodeDisconnected":
-    case "NodeHeartbeatReceived":
-    case "NodeHealthChanged":
-    case "NodeCordoned":
-    case "NodeUncordoned":
-    case "NodeDrainStarted":
-      return true;
-    case "InstanceCheckReported":
-      return true;
-    case "InstanceTransitioned":
-      // What agents reported; place, stop and lose are the reconciler's.
-      return e.event.type === "provision" || e.event.type === "run" || e.event.type === "fail" || e.event.type === "finish";
-    case "WorkloadRemoved":
-    case "InstanceCreated":
-    case "InstanceRemoved":
-      return false;
-    // Node health follows the logged health changes here (heartbeats are not logged), so the
-    // grace a start gives silent nodes is already in them.
-    case "ListeningStarted":
-      return false;
-  }
+/** A turn of the writer as the log shows it: when it ran and the inputs it took. */
+export interface ReplayTurn {
+  at: number;
+  inputs: LoggedInput[];
 }
 
 export interface SimulatedTurn {
   at: number;
-  /** Inputs applied at this instant (those that still made sense). */
+  /** Inputs applied in this turn (those that still made sense). */
   inputs: LoggedInput[];
-  /** Inputs that named an instance the re-simulated world does not have in that state. */
+  /** Inputs that named something the re-simulated world does not have in that state. */
   skipped: LoggedInput[];
   plan: Plan;
+  /** What the reconciler decided, after the inputs. */
   decisions: ClusterEvent[];
 }
 
 /**
- * Re-runs the reconciler over the inputs of a log, in time order (ties by sequence).
- * Heartbeats are not logged, so node health follows the logged health changes only.
+ * The writer's turns as the log shows them, with their inputs. A turn records its commands'
+ * events first, then its reconcile passes' decisions, all at one time: a new turn starts when
+ * the time changes or an input follows a decision. Turns that recorded decisions only (a tick
+ * that found something to do) are kept with no inputs, so replay ticks then too. Turns the
+ * log cannot tell apart (inputs of one and the next at the same time) decide alike merged,
+ * as the first one's pass found nothing to do.
  */
-export function resimulate(inputs: LoggedInput[], policy: Policy): { turns: SimulatedTurn[]; state: ClusterState } {
-  const ordered = [...inputs].sort((a, b) => a.event.at - b.event.at || a.seq - b.seq);
-  const state = emptyState();
-  const turns: SimulatedTurn[] = [];
-  for (let k = 0; k < ordered.length; ) {
-    const at = ordered[k]!.event.at;
-    const applied: LoggedInput[] = [];
-    const skipped: LoggedInput[] = [];
-    for (; k < ordered.length && ordered[k]!.event.at === at; k++) {
-      const input = ordered[k]!;
-      if (fits(state, input.event)) {
-        evolve(state, input.event);
-        applied.push(input);
-      } else skipped.push(input);
+export function recordedTurns(log: LoggedInput[]): ReplayTurn[] {
+  const turns: ReplayTurn[] = [];
+  let current: ReplayTurn | undefined;
+  let decided = false;
+  for (let k = 0; k < log.length; k++) {
+    const { event } = log[k]!;
+    const input = isInputAt(log, k);
+    if (current === undefined || event.at !== current.at || (input && decided)) {
+      turns.push((current = { at: event.at, inputs: [] }));
+      decided = false;
     }
-    // Heartbeats are not logged: each node's silence is set to match its logged health.
-    for (const node of state.nodes.values()) {
-      node.lastHeartbeatAt = at - (node.health === "ready" ? 0 : node.health === "suspect" ? policy.suspectAfterMs + 1 : policy.offlineAfterMs + 1);
-    }
-    const p = plan(state, at, policy);
-    const c = commitPlan(state, p);
-    for (const e of c.events) evolve(state, e);
-    if (!isEmptyPlan(p) || skipped.length > 0) turns.push({ at, inputs: applied, skipped, plan: p, decisions: c.events });
+    if (input) current.inputs.push(log[k]!);
+    else decided = true;
   }
-  return { turns, state };
+  return turns;
 }
 
-/** Whether an input still applies to the re-simulated state (its entities exist, its transition is valid). */
-function fits(state: ClusterState, e: ClusterEvent): boolean {
-  switch (e.type) {
-    case "InstanceTransitioned": {
-      const inst = state.instances.get(e.id);
-      return inst !== undefined && transition(inst.state, e.event).ok;
-    }
-    case "WorkloadDeleteRequested":
-    case "WorkloadRestartRequested":
-      return state.workloads.has(e.name);
-    case "NodeConnected":
-      return true;
-    case "NodeHealthChanged": {
-      const node = state.nodes.get(e.name);
-      return node !== undefined && node.health === e.from;
-    }
-    case "NodeDisconnected":
-    case "NodeHeartbeatReceived":
-    case "NodeCordoned":
-    case "NodeUncordoned":
-    case "NodeDrainStarted":
-      return state.nodes.has(e.name);
-    default:
-      return true;
+/**
+ * Whether log[k] is an input. A stop is one when a reconnecting agent's hello recorded it,
+ * catching the record up with a copy the agent no longer runs: then it follows the hello's
+ * NodeConnected among that hello's other catch-up transitions, and the copy's finish follows
+ * it at once. The reconciler's stops come after the turn's inputs, in its passes.
+ */
+function isInputAt(log: LoggedInput[], k: number): boolean {
+  const e = log[k]!.event;
+  const origin = originOf(e);
+  if (origin !== "catch-up-or-decision") return origin === "input";
+  const next = log[k + 1]?.event;
+  if (e.type !== "InstanceTransitioned" || next?.type !== "InstanceTransitioned" || next.id !== e.id || next.event.type !== "finish" || next.at !== e.at) return false;
+  for (let j = k - 1; j >= 0; j--) {
+    const before = log[j]!.event;
+    if (before.at !== e.at) return false;
+    if (before.type === "NodeConnected") return true;
+    if (before.type !== "InstanceTransitioned" || originOf(before) === "decision") return false;
   }
+  return false;
+}
+
+/** The turns with input `seq` moved by `shiftMs`: it arrives alone, after the turns then. */
+export function shiftInput(turns: ReplayTurn[], seq: number, shiftMs: number): ReplayTurn[] {
+  const moved = turns.flatMap((t) => t.inputs).find((i) => i.seq === seq);
+  if (moved === undefined) return turns;
+  const at = moved.event.at + shiftMs;
+  const rest = turns.map((t) => ({ at: t.at, inputs: t.inputs.filter((i) => i.seq !== seq) }));
+  const k = rest.findIndex((t) => t.at > at);
+  const alone: ReplayTurn = { at, inputs: [{ seq, event: { ...moved.event, at } }] };
+  return k < 0 ? [...rest, alone] : [...rest.slice(0, k), alone, ...rest.slice(k)];
+}
+
+/** An input is recorded again as it was if it still fits; otherwise it records nothing. */
+function admit(state: ClusterState, input: LoggedInput): Decision {
+  return { events: fits(state, input.event) ? [input.event] : [], effects: [] };
+}
+
+/**
+ * Re-runs the writer's turns over the inputs of a log, in time order, each through runTurn
+ * with a reconcile pass (the writer ticks every second, and reconciles after every change).
+ */
+export function resimulate(turns: ReplayTurn[], policy: Policy): { turns: SimulatedTurn[]; state: ClusterState } {
+  const ordered = [...turns].sort((a, b) => a.at - b.at);
+  const replayPolicy: Policy = { ...policy, recordedHealth: true };
+  const state = emptyState();
+  const out: SimulatedTurn[] = [];
+  for (const turn of ordered) {
+    const r = runTurn(state, turn.inputs, turn.at, replayPolicy, true, true, admit);
+    const inputs = turn.inputs.filter((_, i) => r.decisions[i]!.events.length > 0);
+    const skipped = turn.inputs.filter((_, i) => r.decisions[i]!.events.length === 0);
+    // A pass always runs (reconcile is forced), so there is a plan.
+    out.push({ at: turn.at, inputs, skipped, plan: r.plan!, decisions: r.events.slice(inputs.length) });
+  }
+  return { turns: out, state };
 }

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, countsAgainstSurge, emptyState, evolve, forkState, holdsNode, isReady, replay } from "../../src/core/model.js";
+import { type ClusterState, countsAgainstSurge, emptyState, evolve, forkState, holdsNode, isReady, isVolatile, replay } from "../../src/core/model.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
@@ -15,6 +15,7 @@ import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
+import { recordedTurns, resimulate } from "../../src/core/what-if.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -303,6 +304,33 @@ describe("core invariants over random fleets and event sequences", () => {
           // Still running; copies may have been added meanwhile (a restart backoff that ran out).
           const after = running();
           expect(before.filter((id) => !after.includes(id))).toEqual([]);
+        },
+      ),
+      params,
+    );
+  });
+
+  test("13: what-if with nothing moved replays a recorded log's turns as recorded, event for event", () => {
+    fc.assert(
+      fc.property(
+        fleetArb,
+        fc.array(workloadArb, { minLength: 1, maxLength: 4 }),
+        fc.array(opArb, { maxLength: 20 }),
+        fc.option(fc.record({ downMs: fc.integer({ min: 0, max: 30_000 }), reconnectMs: fc.integer({ min: 0, max: 2_000 }) }), { nil: undefined }),
+        fc.array(opArb, { maxLength: 10 }),
+        (fleet, workloads, ops, restart, after) => {
+          const sim = new Sim(DEFAULT_POLICY);
+          for (const n of fleet) sim.connect(n);
+          sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+          for (const op of ops) perform(sim, fleet, op);
+          if (restart) sim.restart(restart.downMs, restart.reconnectMs);
+          for (const op of after) perform(sim, fleet, op);
+          sim.settle();
+          // What the store would have logged.
+          const log = sim.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+          const again = resimulate(recordedTurns(log), DEFAULT_POLICY);
+          expect(again.turns.flatMap((t) => t.skipped)).toEqual([]);
+          expect(again.turns.flatMap((t) => [...t.inputs.map((i) => i.event), ...t.decisions])).toEqual(log.map((l) => l.event));
         },
       ),
       params,

@@ -41,7 +41,7 @@ interface Facts<K extends ClusterEventType> {
 const input = (): Origin => "input";
 const decision = (): Origin => "decision";
 const always = () => true;
-const never = () => false;
+const notInput = () => false;
 const workloadExists = (state: ClusterState, e: { name: string }) => state.workloads.has(e.name);
 const nodeExists = (state: ClusterState, e: { name: string }) => state.nodes.has(e.name);
 const node = (e: { name: string }): Touched => ({ node: e.name });
@@ -50,8 +50,8 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   WorkloadApplied: { touches: (e) => ({ workload: e.workload.name }), volatile: false, origin: input, fits: always },
   WorkloadRestartRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadDeleteRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
-  WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: never },
-  InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: never },
+  WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: notInput },
   InstanceCheckReported: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
   InstanceTransitioned: {
     touches: (e) => ({ instance: e.id }),
@@ -77,7 +77,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
       return inst !== undefined && transition(inst.state, e.event).ok;
     },
   },
-  InstanceRemoved: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: never },
+  InstanceRemoved: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: notInput },
   NodeConnected: { touches: node, volatile: false, origin: input, fits: always },
   NodeDisconnected: { touches: node, volatile: false, origin: input, fits: nodeExists },
   // The reconciler records it from heartbeats, which are not logged: replay takes the recorded

@@ -1,0 +1,49 @@
+/** What-if over a recorded log: moving one input moves what the core decides from it. */
+import { expect, test } from "bun:test";
+import { Sim } from "../../src/core/fleet-sim.js";
+import { isVolatile } from "../../src/core/model.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { recordedTurns, resimulate, shiftInput } from "../../src/core/what-if.js";
+import { CAPACITY, spec } from "./fixtures.js";
+
+/** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
+function lostNodeLog() {
+  const sim = new Sim(DEFAULT_POLICY);
+  for (const name of ["node-0", "node-1"]) sim.connect({ name, capacity: CAPACITY, labels: {} });
+  sim.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
+  sim.settle();
+  sim.kill("node-1");
+  sim.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
+  sim.settle();
+  return sim.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+}
+
+const losses = (turns: ReturnType<typeof resimulate>["turns"]) =>
+  turns.flatMap((t) => t.decisions.flatMap((d) => (d.type === "InstanceTransitioned" && d.event.type === "lose" ? [`${t.at} ${d.id}`] : [])));
+
+test("moving the Offline change 30 s later moves the losses with it", () => {
+  const log = lostNodeLog();
+  const turns = recordedTurns(log);
+  const offline = log.find((l) => l.event.type === "NodeHealthChanged" && l.event.to === "offline")!;
+  const baseline = resimulate(turns, DEFAULT_POLICY);
+  const lost = losses(baseline.turns);
+  expect(lost.length).toBeGreaterThan(0);
+  for (const l of lost) expect(l.startsWith(`${offline.event.at} `)).toBe(true);
+
+  const moved = resimulate(shiftInput(turns, offline.seq, 30_000), DEFAULT_POLICY);
+  expect(losses(moved.turns)).toEqual(lost.map((l) => l.replace(`${offline.event.at}`, `${offline.event.at + 30_000}`)));
+  // The agents' reports about the replacements made then name copies that now come later.
+  const replacements = baseline.turns.filter((t) => t.at === offline.event.at).flatMap((t) => t.decisions.flatMap((d) => (d.type === "InstanceCreated" ? [d.id] : [])));
+  expect(replacements.length).toBe(lost.length);
+  const skipped = moved.turns.flatMap((t) => t.skipped.map((s) => s.event));
+  expect(skipped.length).toBeGreaterThan(0);
+  for (const e of skipped) expect(e.type === "InstanceTransitioned" && replacements.includes(e.id)).toBe(true);
+});
+
+test("an input moved before what it names exists is skipped, not applied", () => {
+  const log = lostNodeLog();
+  const turns = recordedTurns(log);
+  const run = log.find((l) => l.event.type === "InstanceTransitioned" && l.event.event.type === "run")!;
+  const moved = resimulate(shiftInput(turns, run.seq, -60_000), DEFAULT_POLICY);
+  expect(moved.turns.flatMap((t) => t.skipped.map((s) => s.seq))).toEqual([run.seq]);
+});

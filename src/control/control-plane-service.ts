@@ -17,7 +17,8 @@ import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
-import type { Tokens } from "./security/tokens.js";
+import { bearer } from "./security/enrollment.js";
+import { fingerprint, type Tokens } from "./security/tokens.js";
 import { rejectionError } from "./status.js";
 import { undecodable } from "./undecodable.js";
 import type { Store } from "./store/store.js";
@@ -86,9 +87,15 @@ function cursorOf(req: PageRequest, scope: string): Cursor {
   return cursor;
 }
 
+/** Who made a call, as history shows it: the fingerprint of the token it presented. */
+function caller(metadata: Metadata): string {
+  const token = bearer(metadata);
+  return token === undefined ? "a call without a token" : `the holder of token ${fingerprint(token)}`;
+}
+
 export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
   const { writer, store, gateway, hub, policy, log } = deps;
-  const state = writer.state;
+  const state = writer.view;
   const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
 
   const finish = (method: string, started: number, code: status, details?: string) => {
@@ -100,14 +107,14 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
   };
 
   /** Wraps a handler: logs method, status and duration; turns surprises into INTERNAL. */
-  function unary<Req, Res>(method: ControlPlaneMethod, body: (req: Req) => Promise<Res> | Res): Handler<Req, Res> {
+  function unary<Req, Res>(method: ControlPlaneMethod, body: (req: Req, metadata: Metadata) => Promise<Res> | Res): Handler<Req, Res> {
     return (call, callback) => {
       const started = performance.now();
       Promise.resolve()
         .then(() => {
           const denied = authorize(deps.authenticate(call.metadata), method);
           if (denied) throw refused(denied);
-          return body(decoded(call.request));
+          return body(decoded(call.request), call.metadata);
         })
         .then(
           (res) => {
@@ -276,16 +283,16 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       };
     }),
 
-    rotateToken: unary("RotateToken", (req) => {
+    rotateToken: unary("RotateToken", async (req, metadata) => {
       if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
       const kind = req.kind === TokenKind.TOKEN_KIND_ADMIN ? "admin" : req.kind === TokenKind.TOKEN_KIND_JOIN ? "join" : undefined;
       if (!kind) throw invalid("kind", "TOKEN_KIND_ADMIN or TOKEN_KIND_JOIN");
-      return { token: deps.tokens.rotate(kind, Date.now()) };
+      return { token: await deps.tokens.issue(kind, caller(metadata)) };
     }),
 
-    createToken: unary("CreateToken", () => {
+    createToken: unary("CreateToken", async (_req, metadata) => {
       if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
-      return { token: deps.tokens.rotate("readonly", Date.now()) };
+      return { token: await deps.tokens.issue("readonly", caller(metadata)) };
     }),
 
     getHistory: unary("GetHistory", (req) => {

@@ -4,7 +4,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { INSTANCE_STATES } from "../core/instance-machine.js";
-import type { ClusterState } from "../core/model.js";
+import type { ClusterView } from "../core/model.js";
 
 const HEALTHS = ["ready", "suspect", "offline"] as const;
 /**
@@ -36,7 +36,7 @@ export class Metrics {
   }
 
   /** Sets the gauges from the current state (every label value, zeros included). */
-  observeState(state: ClusterState): void {
+  observeState(state: ClusterView): void {
     const byHealth = new Map<string, number>(HEALTHS.map((h) => [h, 0]));
     for (const n of state.nodes.values()) byHealth.set(n.health, byHealth.get(n.health)! + 1);
     for (const [health, count] of byHealth) this.nodes.set({ health }, count);

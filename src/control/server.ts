@@ -67,23 +67,20 @@ const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const
 /** How often the server certificate is checked; a renewal is due with a third of its lifetime left (months ahead by default). */
 const CERT_CHECK_MS = 3_600_000;
 
-interface Security {
+interface Tls {
   pki: Pki;
-  tokens: Tokens;
   credentials: ServerCredentials;
-  authenticate: Authenticate;
   identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
   /** Stops the renewal checks. */
   close(): void;
 }
 
-/** CA, server certificate, tokens; TLS with optional client certificates (agents present theirs). */
-async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Security> {
+/** CA and server certificate; TLS with optional client certificates (agents present theirs). */
+async function openTls(opts: ControlPlaneOptions): Promise<Tls> {
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
   const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
   const pki = await Pki.open(opts.dataDir, names, lifetimeMs);
-  const tokens = new Tokens(store.sqlite, opts.dataDir);
   const files = pkiFiles(opts.dataDir);
   // The certificates are handed over right after grpc-js subscribes (a microtask: it must
   // finish registering the server first), before any connection can be accepted. With
@@ -118,13 +115,8 @@ async function openSecurity(opts: ControlPlaneOptions, store: Store): Promise<Se
   return {
     close: () => clearInterval(renewal),
     pki,
-    tokens,
     // Client certificates are optional at the TLS layer (ctl uses tokens); AgentGateway requires one.
     credentials: experimental.createCertificateProviderServerCredentials(provider, provider, false),
-    authenticate: (metadata) => {
-      const token = bearer(metadata);
-      return token === undefined ? undefined : tokens.kindOf(token);
-    },
     identifyAgent: async (stream) => {
       const der = peerCertificate(stream);
       if (!der) return { refusal: "agents must present their node certificate (enroll with --join-token)" };
@@ -169,9 +161,18 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
     metrics,
   });
-  const security = opts.insecure ? undefined : await openSecurity(opts, store);
-  const gateway = new AgentGateway(writer, opts.log, policy, security?.identifyAgent);
+  const tls = opts.insecure ? undefined : await openTls(opts);
+  const gateway = new AgentGateway(writer, opts.log, policy, tls?.identifyAgent);
   writer.start();
+  // Tokens are issued through the writer, so they come once it takes turns.
+  const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
+  await tokens?.ensure();
+  const authenticate: Authenticate = tokens
+    ? (metadata) => {
+        const token = bearer(metadata);
+        return token === undefined ? undefined : tokens.kindOf(token);
+      }
+    : () => "admin";
 
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -185,12 +186,12 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
       hub,
       policy,
       log: opts.log,
-      authenticate: security ? security.authenticate : () => "admin",
-      tokens: security?.tokens,
+      authenticate,
+      tokens,
       observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
     }));
   server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
-  if (security) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(security.pki, security.tokens, opts.log));
+  if (tls && tokens) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(tls.pki, tokens, opts.log));
   // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
   health.addToServer(server);
@@ -198,15 +199,15 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
   new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
   const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, security?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const address = `${host}:${port}`;
   for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
   let serving = true;
   const http = opts.metricsListen
-    ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.state), log: opts.log })
+    ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.view), log: opts.log })
     : undefined;
-  opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: security !== undefined });
+  opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: tls !== undefined });
 
   return {
     address,
@@ -216,7 +217,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
       await http?.stop();
       for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
       writer.stop();
-      security?.close();
+      tls?.close();
       gateway.closeAll("control plane shutting down");
       // tryShutdown never calls back while a stream is open: fall back to force.
       await new Promise<void>((resolve) => {

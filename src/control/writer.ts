@@ -17,7 +17,7 @@ import { status } from "@grpc/grpc-js";
 import type { Command, Decision } from "../core/decide.js";
 import type { Effect } from "../core/effects.js";
 import type { Logger } from "../core/logger.js";
-import { type ClusterState, isVolatile, type ListeningCause } from "../core/model.js";
+import { type ClusterState, type ClusterView, isVolatile, type ListeningCause } from "../core/model.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import type { Metrics } from "./metrics.js";
@@ -66,7 +66,8 @@ export interface WriterOptions {
 const PACING = 1;
 
 export class Writer {
-  readonly state: ClusterState;
+  /** Only this class's turn changes it; everyone else reads `view`. */
+  private readonly state: ClusterState;
   private queue: Pending[] = [];
   private scheduled = false;
   /** A pass is owed regardless of pacing: the periodic tick, a wakeup, the first turn. */
@@ -107,6 +108,11 @@ export class Writer {
       this.schedule();
     }, this.opts.maintenanceMs ?? 60_000);
     this.startListening("start");
+  }
+
+  /** The state for readers (RPC handlers, metrics): read-only by type. */
+  get view(): ClusterView {
+    return this.state;
   }
 
   /** Why writes are refused now (the store cannot write), or undefined. */

@@ -13,7 +13,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instancesOfWorkload, type ListeningCause, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
+import { type Capacity, type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instancesOfWorkload, type ListeningCause, type TokenKind, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
 import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
@@ -45,6 +45,8 @@ export type Command =
       instances: HeldInstance[];
     }
   | { type: "AgentDisconnected"; node: string; session: number }
+  /** Issue an API token whose SHA-256 (hex) is `hash`; the shell made the secret. */
+  | { type: "IssueToken"; kind: TokenKind; hash: string; by: string }
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
@@ -245,6 +247,13 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       if (h.state !== "stopped") stop(h.id, h.generation);
     }
     return accept(events, effects);
+  },
+
+  IssueToken(state, c, now) {
+    if (!/^[0-9a-f]{64}$/.test(c.hash)) return refuse({ kind: "InvalidArgument", field: "token.hash", expected: "a SHA-256 in hex" });
+    // Issuing a token that is active already (a restart adopting the token file again) changes nothing.
+    if (state.tokens.get(c.hash) === c.kind) return accept();
+    return accept([{ type: "TokenIssued", at: now, kind: c.kind, hash: c.hash, by: c.by }]);
   },
 
   StartListening(_state, c, now) {

@@ -6,13 +6,15 @@
  * ClusterEvent type, so a new event without an entry does not compile.
  */
 import { transition } from "./instance-machine.js";
-import type { ClusterEvent, ClusterEventType, ClusterState } from "./model.js";
+import type { ClusterEvent, ClusterEventType, ClusterState, TokenKind } from "./model.js";
 
 /** The records an event changes: the store rewrites their rows and indexes the event by them. */
 export interface Touched {
   workload?: string;
   instance?: string;
   node?: string;
+  /** The active tokens of this kind (a new one may revoke the others). */
+  tokens?: TokenKind;
 }
 
 /**
@@ -88,6 +90,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   NodeDrainStarted: { touches: node, volatile: false, origin: input, fits: nodeExists },
   // Node rows do not hold what it changes (stream state, the listening time).
   ListeningStarted: { touches: () => ({}), volatile: false, origin: input, fits: always },
+  TokenIssued: { touches: (e) => ({ tokens: e.kind }), volatile: false, origin: input, fits: always },
   NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
 };
 

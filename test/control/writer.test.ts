@@ -59,7 +59,7 @@ test("a change is reconciled in its own turn when the writer is idle, and after 
   // tested is how the writer treats a change that comes after the window.
   await eventually("the first pass", () => (passMs.length > 0 ? true : undefined), 5_000, 5);
   await Bun.sleep(passMs[0]! * PACING + 20);
-  const placed = (name: string) => writer.state.instancesByWorkload.get(name)?.size ?? 0;
+  const placed = (name: string) => writer.view.instancesByWorkload.get(name)?.size ?? 0;
   // The node-less fleet still creates the instance (Pending): that is the reconcile pass.
   await writer.submit({ type: "ApplyWorkload", name: "idle", labels: {}, spec: spec() });
   expect(placed("idle")).toBe(1);
@@ -83,8 +83,8 @@ test("a store that refuses writes (read-only): memory stays as stored, commands 
   store.sqlite.exec("PRAGMA query_only = ON");
   const refused = writer.submit({ type: "ApplyWorkload", name: "lost", labels: {}, spec: spec() });
   await expect(refused).rejects.toMatchObject({ code: 14, details: expect.stringContaining("readonly") });
-  expect(writer.state.workloads.has("lost")).toBe(false);
-  expect(writer.state.workloads.has("kept")).toBe(true);
+  expect(writer.view.workloads.has("lost")).toBe(false);
+  expect(writer.view.workloads.has("kept")).toBe(true);
   expect(writer.unavailable()).toContain("readonly");
   expect(failures).toHaveLength(1);
   // Refused at once while it lasts, with the same reason.
@@ -94,7 +94,7 @@ test("a store that refuses writes (read-only): memory stays as stored, commands 
   await writer.submit({ type: "ApplyWorkload", name: "later", labels: {}, spec: spec() });
   expect(store.load().workloads.has("later")).toBe(true);
   // The recovery is recorded: nodes get the grace of a restart to come back.
-  expect(writer.state.listeningSince).toBeGreaterThan(0);
+  expect(writer.view.listeningSince).toBeGreaterThan(0);
   expect(store.eventsAfter(0, 1_000).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
   writer.stop();
   store.close();

@@ -1,18 +1,27 @@
 /**
- * API tokens. The database keeps only SHA-256 hashes; the admin and join tokens are also
- * written to the data dir (mode 0600) so ctl and agents on the same host find them, as k3s
- * does. Rotating a kind revokes every earlier token of it.
+ * API tokens, the shell's half. The secrets are made here and written to the data dir (mode
+ * 0600) for the admin and join kinds, so ctl and agents on the same host find them, as k3s
+ * does; the control plane's state and database keep only SHA-256 hashes, and every token is
+ * issued through the writer (IssueToken → TokenIssued), so history shows who issued what.
+ * Issuing an admin or join token revokes every earlier one of its kind.
  */
-import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TokenKind } from "../../core/model.js";
+import { describeRejection } from "../../core/rejections.js";
 import { writeSecret } from "../../shell/write-secret.js";
+import type { Writer } from "../writer.js";
 
-export type TokenKind = "admin" | "readonly" | "join";
+export type { TokenKind };
 
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
+}
+
+/** How a token shows in history: its hash's first 12 hex digits, never the token. */
+export function fingerprint(token: string): string {
+  return `sha256:${hashToken(token).slice(0, 12)}`;
 }
 
 export function tokenFile(dataDir: string, kind: "admin" | "join"): string {
@@ -20,53 +29,43 @@ export function tokenFile(dataDir: string, kind: "admin" | "join"): string {
 }
 
 export class Tokens {
-  /** hash → kind, for active tokens. */
-  private readonly active = new Map<string, TokenKind>();
-
   constructor(
-    private readonly db: Database,
+    private readonly writer: Writer,
     private readonly dataDir: string,
-  ) {
-    for (const r of db.query<{ hash: string; role: TokenKind }, []>("SELECT hash, role FROM tokens WHERE revoked_at IS NULL").all()) this.active.set(r.hash, r.role);
-    const have = new Set(this.active.values());
-    for (const kind of ["admin", "join"] as const) if (!have.has(kind)) this.adoptOrRotate(kind, Date.now());
-  }
+  ) {}
 
   /**
-   * A database without an active token of a kind (a first start, or a cluster started over
-   * with `--reinitialize`) takes the data dir's token when there is one, so that ctl and the
-   * agents' join token keep working; only a data dir without one gets a new token.
+   * Makes sure an admin and a join token are active. A state without one (a first start, or a
+   * cluster started over with `--reinitialize`) takes the data dir's token when there is one,
+   * so that ctl and the agents' join token keep working; only a data dir without one gets a
+   * new token.
    */
-  private adoptOrRotate(kind: "admin" | "join", now: number): void {
-    const file = tokenFile(this.dataDir, kind);
-    const token = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
-    if (!token.startsWith(`tessera-${kind}-`)) {
-      this.rotate(kind, now);
-      return;
+  async ensure(): Promise<void> {
+    const have = new Set(this.writer.view.tokens.values());
+    for (const kind of ["admin", "join"] as const) {
+      if (have.has(kind)) continue;
+      const file = tokenFile(this.dataDir, kind);
+      const token = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+      if (token.startsWith(`tessera-${kind}-`)) await this.record(kind, token, `control plane start (the token in ${file})`);
+      else await this.issue(kind, "control plane start");
     }
-    const hash = hashToken(token);
-    this.db.query("INSERT INTO tokens (role, hash, created_at) VALUES (?, ?, ?)").run(kind, hash, now);
-    this.active.set(hash, kind);
   }
 
   /** The kind of an active token, or undefined. */
   kindOf(token: string): TokenKind | undefined {
-    return this.active.get(hashToken(token));
+    return this.writer.view.tokens.get(hashToken(token));
   }
 
-  /** A new token of a kind; for admin and join, every earlier one is revoked and the file rewritten. */
-  rotate(kind: TokenKind, now: number): string {
+  /** A new token of a kind, issued through the writer; for admin and join the file is rewritten once it is recorded. */
+  async issue(kind: TokenKind, by: string): Promise<string> {
     const token = `tessera-${kind}-${randomBytes(24).toString("base64url")}`;
-    const hash = hashToken(token);
-    this.db.transaction(() => {
-      if (kind !== "readonly") {
-        this.db.query("UPDATE tokens SET revoked_at = ? WHERE role = ? AND revoked_at IS NULL").run(now, kind);
-        for (const [h, k] of this.active) if (k === kind) this.active.delete(h);
-      }
-      this.db.query("INSERT INTO tokens (role, hash, created_at) VALUES (?, ?, ?)").run(kind, hash, now);
-    })();
-    this.active.set(hash, kind);
+    await this.record(kind, token, by);
     if (kind !== "readonly") writeSecret(tokenFile(this.dataDir, kind), `${token}\n`);
     return token;
+  }
+
+  private async record(kind: TokenKind, token: string, by: string): Promise<void> {
+    const d = await this.writer.submit({ type: "IssueToken", kind, hash: hashToken(token), by });
+    if (d.rejection) throw new Error(`token not issued: ${describeRejection(d.rejection)}`);
   }
 }

@@ -12,7 +12,7 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import { touches } from "../../core/event-facts.js";
 import type { InstanceState } from "../../core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, EVENT_VERSION, instanceName, isVolatile, restoreState, type StoredState, workloadOfInstanceId } from "../../core/model.js";
+import { type ClusterEvent, type ClusterState, EVENT_VERSION, instanceName, isVolatile, restoreState, type StoredState, type TokenKind, workloadOfInstanceId } from "../../core/model.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
 import * as schema from "./schema.js";
 
@@ -382,7 +382,8 @@ export class Store {
       }));
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
     const placedNow = new Map(instances.map((i) => [i.id, i.node]));
-    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.failures(placedNow) });
+    const tokens = this.sqlite.query<{ hash: string; kind: TokenKind }, []>("SELECT hash, role AS kind FROM tokens WHERE revoked_at IS NULL").all();
+    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.failures(placedNow), tokens });
   }
 
   /**
@@ -420,6 +421,8 @@ export class Store {
     const workloadKeys = new Set<string>();
     const instanceKeys = new Set<string>();
     const nodeKeys = new Set<string>();
+    /** Token kinds whose active set changed, with when. */
+    const tokenKinds = new Map<TokenKind, number>();
     // Nor are the rows only volatile events changed: a node's heartbeat time is written with
     // its next logged change.
     for (const e of logged) {
@@ -427,6 +430,7 @@ export class Store {
       if (t.workload) workloadKeys.add(t.workload);
       if (t.instance) instanceKeys.add(t.instance);
       if (t.node) nodeKeys.add(t.node);
+      if (t.tokens) tokenKinds.set(t.tokens, e.at);
     }
     const w = this.statements;
     this.sqlite.transaction(() => {
@@ -493,6 +497,18 @@ export class Store {
           schedulable: n.schedulable,
           draining: n.draining,
         });
+      }
+      for (const [kind, at] of tokenKinds) {
+        const active = [...state.tokens].filter(([, k]) => k === kind).map(([hash]) => hash);
+        // Rows of the kind no longer active are revoked; active ones are there (once).
+        this.sqlite
+          .query(`UPDATE tokens SET revoked_at = ? WHERE role = ? AND revoked_at IS NULL AND hash NOT IN (SELECT value FROM json_each(?))`)
+          .run(at, kind, JSON.stringify(active));
+        for (const hash of active) {
+          this.sqlite
+            .query("INSERT INTO tokens (role, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET role = excluded.role, revoked_at = NULL")
+            .run(kind, hash, at);
+        }
       }
       if (instanceKeys.size > 0) w.upsertMeta({ key: "next_instance_seq", value: String(state.nextInstanceSeq) });
     })();

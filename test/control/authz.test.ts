@@ -18,6 +18,7 @@ import type { Logger } from "../../src/core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { spec } from "../core/fixtures.js";
+import { eventually } from "../e2e/harness.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 let cp: RunningControlPlane;
@@ -140,23 +141,35 @@ describe("ControlPlane API", () => {
 });
 
 /** Opens an agent stream with a certificate and sends hello for `node`; resolves with the outcome. */
+/**
+ * Sends a hello as `node`: resolves with the code the stream is refused with, or OK once the
+ * control plane recorded this very hello (the node's last heartbeat is no older than it).
+ */
 function hello(creds: ChannelCredentials, node: string): Promise<status> {
   const c = new AgentGatewayClient(cp.address, creds, CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const stream: ClientDuplexStream<AgentMessage, ControlMessage> = c.connect();
-    const timer = setTimeout(() => {
-      stream.cancel();
-      c.close();
-      resolve(status.OK);
-    }, 700);
-    stream.on("data", () => {});
-    stream.on("error", (e: { code: status }) => {
-      clearTimeout(timer);
-      c.close();
-      resolve(e.code);
-    });
-    stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 } } } });
-  });
+  const reader = client(admin);
+  const stream: ClientDuplexStream<AgentMessage, ControlMessage> = c.connect();
+  let settled = false;
+  const done = (code: status) => {
+    settled = true;
+    stream.cancel();
+    c.close();
+    reader.close();
+    return code;
+  };
+  const refused = new Promise<status>((resolve) => stream.on("error", (e: { code: status }) => resolve(e.code)));
+  stream.on("data", () => {});
+  const sentAt = Date.now();
+  stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 } } } });
+  // Stops polling once the stream was refused (its answer is then the refusal).
+  const recorded = eventually(`the hello of ${node} recorded`, () =>
+    settled
+      ? status.CANCELLED
+      : new Promise<status | undefined>((resolve) =>
+          reader.getNode({ name: node }, (e, res) => resolve(!e && res.node?.lastHeartbeat && res.node.lastHeartbeat.getTime() >= sentAt - 1 ? status.OK : undefined)),
+        ),
+  );
+  return Promise.race([refused, recorded]).then(done);
 }
 
 describe("agents and enrollment", () => {

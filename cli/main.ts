@@ -16,25 +16,25 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const c = await import("./ctl-commands.js");
+  const [w, n, l, t] = await Promise.all([import("./ctl/workload-commands.js"), import("./ctl/node-commands.js"), import("./ctl/log-commands.js"), import("./ctl/token-commands.js")]);
   return [
-    c.ApplyCommand,
-    c.PlanCommand,
-    c.GetWorkloadsCommand,
-    c.GetInstancesCommand,
-    c.GetNodesCommand,
-    c.DescribeWorkloadCommand,
-    c.DescribeNodeCommand,
-    c.DeleteWorkloadCommand,
-    c.RolloutRestartCommand,
-    c.RolloutUndoCommand,
-    c.HistoryCommand,
-    c.LogsCommand,
-    c.CordonCommand,
-    c.UncordonCommand,
-    c.DrainCommand,
-    c.TokenRotateCommand,
-    c.TokenCreateCommand,
+    w.ApplyCommand,
+    w.PlanCommand,
+    w.GetWorkloadsCommand,
+    w.GetInstancesCommand,
+    n.GetNodesCommand,
+    w.DescribeWorkloadCommand,
+    n.DescribeNodeCommand,
+    w.DeleteWorkloadCommand,
+    w.RolloutRestartCommand,
+    w.RolloutUndoCommand,
+    l.HistoryCommand,
+    l.LogsCommand,
+    n.CordonCommand,
+    n.UncordonCommand,
+    n.DrainCommand,
+    t.TokenRotateCommand,
+    t.TokenCreateCommand,
   ];
 }
 

@@ -1,0 +1,53 @@
+/** `tessera ctl` commands that read what happened: a workload's event history and its output. */
+import { type ClientReadableStream, status } from "@grpc/grpc-js";
+import { Command, Option } from "clipanion";
+import type { LogsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { UINT32_MAX, wholeNumber } from "../argv.js";
+import type { Ctl } from "../client.js";
+import { renderTable } from "../table.js";
+import { CtlCommand } from "./ctl-command.js";
+
+export class HistoryCommand extends CtlCommand {
+  static paths = [["ctl", "history"]];
+  static usage = Command.Usage({ category: "Workloads", description: "a workload's transitions from the event log", examples: [["History of web", "tessera ctl history web"]] });
+  name = Option.String({ required: true });
+  limit = Option.String("--limit", "0", { description: "only the last N events (0: all retained)" });
+
+  async runWith(ctl: Ctl) {
+    const limit = wholeNumber(this.limit, "--limit", UINT32_MAX);
+    const events = await ctl.all(ctl.api.getHistory, { workload: this.name, limit }, (r) => r.events);
+    if (events.length === 0) return this.out(`No history for ${this.name}.`);
+    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
+  }
+}
+
+export class LogsCommand extends CtlCommand {
+  static paths = [["ctl", "logs"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "print a workload's output, every replica interleaved and prefixed with its instance",
+    examples: [
+      ["Last 20 lines of each replica", "tessera ctl logs web --tail 20"],
+      ["Follow one instance", "tessera ctl logs web --instance web-0 -f"],
+    ],
+  });
+  workload = Option.String({ required: true });
+  instance = Option.String("--instance", { description: "only this instance (web-0, or an id like web-0.3)" });
+  follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output" });
+  tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
+
+  async runWith(ctl: Ctl) {
+    const tail = wholeNumber(this.tail, "--tail", UINT32_MAX);
+    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail });
+    const prefix = this.instance === undefined;
+    process.once("SIGINT", () => call.cancel());
+    await new Promise<void>((resolve, reject) => {
+      call.on("data", (line: LogsResponse) => this.context.stdout.write(prefix ? `${line.instance} | ${line.text}\n` : `${line.text}\n`));
+      call.on("end", resolve);
+      call.on("error", (err: { code: status; details: string }) => {
+        if (err.code === status.CANCELLED) return resolve();
+        reject(ctl.toRemoteError(err));
+      });
+    });
+  }
+}

@@ -1,0 +1,97 @@
+/** `tessera ctl` commands on nodes: get, describe, cordon, uncordon, drain. */
+import { Command, Option } from "clipanion";
+import { ListNodesResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { wholeNumber } from "../argv.js";
+import type { Ctl } from "../client.js";
+import { age } from "../table.js";
+import { CtlCommand } from "./ctl-command.js";
+import { GetCommand, type Listing } from "./get-command.js";
+import { describeNode, formatNodeStatus, labelList, protoJson } from "./render.js";
+import { waitForDrain } from "./waits.js";
+
+export class GetNodesCommand extends GetCommand {
+  static paths = [["ctl", "get", "nodes"], ["ctl", "get", "node"]];
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "list nodes",
+    examples: [
+      ["List", "tessera ctl get nodes"],
+      ["With labels", "tessera ctl get nodes -o wide"],
+    ],
+  });
+
+  async list(ctl: Ctl): Promise<Listing> {
+    const res = { nodes: await ctl.all(ctl.api.listNodes, {}, (r) => r.nodes), nextPageToken: "" };
+    const now = Date.now();
+    return {
+      json: protoJson("tessera.v1.ListNodesResponse", ListNodesResponse, res),
+      header: ["NAME", "STATUS", "EXECUTORS", "INSTANCES", "CPU", "MEMORY", "LAST-SEEN", "VERSION"],
+      rows: res.nodes.map((n) => [
+        n.name,
+        formatNodeStatus(n),
+        n.executors.join(","),
+        String(n.instances),
+        `${n.allocated?.cpuMillis ?? 0}m/${n.capacity?.cpuMillis ?? 0}m`,
+        `${n.allocated?.memoryMb ?? 0}Mi/${n.capacity?.memoryMb ?? 0}Mi`,
+        age(n.lastHeartbeat, now),
+        n.version,
+      ]),
+      wideHeader: ["LABELS"],
+      wideRows: res.nodes.map((n) => [labelList(n.labels)]),
+      empty: "No nodes.",
+    };
+  }
+}
+
+/** A command on one node, named by its first argument. */
+abstract class NodeCommand extends CtlCommand {
+  name = Option.String({ required: true });
+}
+
+export class DescribeNodeCommand extends NodeCommand {
+  static paths = [["ctl", "describe", "node"]];
+  static usage = Command.Usage({ category: "Nodes", description: "show a node's capacity, labels and instances", examples: [["Describe node-a", "tessera ctl describe node node-a"]] });
+
+  async runWith(ctl: Ctl) {
+    this.out(describeNode(await ctl.call(ctl.api.getNode, { name: this.name }), Date.now()));
+  }
+}
+
+export class CordonCommand extends NodeCommand {
+  static paths = [["ctl", "cordon"]];
+  static usage = Command.Usage({ category: "Nodes", description: "stop placing new instances on a node", examples: [["Cordon node-a", "tessera ctl cordon node-a"]] });
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.cordonNode, { name: this.name });
+    this.out(`node/${this.name} cordoned`);
+  }
+}
+
+export class UncordonCommand extends NodeCommand {
+  static paths = [["ctl", "uncordon"]];
+  static usage = Command.Usage({ category: "Nodes", description: "allow placements on a node again (ends a drain)", examples: [["Uncordon node-a", "tessera ctl uncordon node-a"]] });
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.uncordonNode, { name: this.name });
+    this.out(`node/${this.name} uncordoned`);
+  }
+}
+
+export class DrainCommand extends NodeCommand {
+  static paths = [["ctl", "drain"]];
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "move every instance off a node, replacements first, and wait until it is empty",
+    examples: [
+      ["Drain and wait", "tessera ctl drain node-a"],
+      ["Start the drain only", "tessera ctl drain node-a --detach"],
+    ],
+  });
+  detach = Option.Boolean("--detach", false, { description: "return once the drain has started" });
+  timeout = Option.String("--timeout", "300", { description: "seconds to wait for the node to empty" });
+
+  async runWith(ctl: Ctl) {
+    const seconds = wholeNumber(this.timeout, "--timeout");
+    await ctl.call(ctl.api.drainNode, { name: this.name });
+    this.out(`node/${this.name} draining`);
+    if (!this.detach) await waitForDrain(ctl, this.name, seconds, this.context.stdout);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * How ctl shows what the API returns: enum values as words, instance tables, label lists,
+ * proto3 JSON of a response, and the text of `describe`. Formatting only; no calls.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { DesiredState, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { toProtoJson } from "../manifest.js";
+import { age, renderTable } from "../table.js";
+
+/** An enum value's proto name as a word: ("INSTANCE_STATE_RUNNING", "INSTANCE_STATE_") → "Running". */
+function humanizeEnum(json: string, prefix: string): string {
+  const w = json.replace(prefix, "").toLowerCase();
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
+export const formatInstanceState = (s: number) => humanizeEnum(instanceStateToJSON(s), "INSTANCE_STATE_");
+
+/** A node's health, and why nothing is placed on it when it is healthy but closed. */
+export const formatNodeStatus = (n: Node) => humanizeEnum(nodeHealthToJSON(n.health), "NODE_HEALTH_") + (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled");
+
+export const INSTANCE_HEADER = ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"];
+
+export const instanceRow =
+  (now: number) =>
+  (i: Instance): string[] => [i.name, i.id, i.desiredState === DesiredState.DESIRED_STATE_RUN ? "Run" : "Stop", formatInstanceState(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason];
+
+function instanceTable(instances: Instance[], now: number): string {
+  if (instances.length === 0) return "<none>";
+  return renderTable(INSTANCE_HEADER, instances.map(instanceRow(now)));
+}
+
+export function labelList(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") || "<none>";
+}
+
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+
+/** A message as proto3 JSON, through its binary form: the one JSON mapping manifests use too. */
+export function protoJson<T>(typeName: string, codec: { encode(m: T): { finish(): Uint8Array } }, message: T): JsonValue {
+  return toProtoJson(typeName, codec.encode(message).finish());
+}
+
+/** `describe workload`: the workload, its spec as YAML, its instances and recent events. */
+export function describeWorkload(res: GetWorkloadResponse, now: number): string {
+  const w = res.workload!;
+  const spec = w.spec!;
+  const out: string[] = [
+    `Name:        ${w.name}`,
+    `Generation:  ${w.generation}`,
+    `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.running} running); rollout ${w.status?.rollout}`,
+    `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
+    `Labels:      ${labelList(w.labels)}`,
+    "Spec:",
+    indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
+  ];
+  out.push("", "Instances:", indent(instanceTable(res.instances, now)));
+  out.push("", "Events:");
+  out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));
+  return out.join("\n");
+}
+
+/** `describe node`: the node, its capacity and what it holds. */
+export function describeNode(res: GetNodeResponse, now: number): string {
+  const n = res.node!;
+  return [
+    `Name:        ${n.name}`,
+    `Status:      ${formatNodeStatus(n)}`,
+    `Executors:   ${n.executors.join(",")}`,
+    `Labels:      ${labelList(n.labels)}`,
+    `Capacity:    cpu ${n.capacity?.cpuMillis ?? 0}m, memory ${n.capacity?.memoryMb ?? 0}Mi`,
+    `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
+    `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
+    `Version:     ${n.version}`,
+    "",
+    "Instances:",
+    indent(instanceTable(res.instances, now)),
+  ].join("\n");
+}

@@ -1,0 +1,60 @@
+/**
+ * The polling loops that follow a change to its end: `apply --wait` until every replica is
+ * Running at its generation, `drain` until the node is empty. Each polls with a deadline and,
+ * when it runs out, names what is still in the way.
+ */
+import type { Writable } from "node:stream";
+import { DesiredState, InstanceState } from "../../src/gen/tessera/v1/types.js";
+import type { Ctl } from "../client.js";
+import { RemoteError } from "../errors.js";
+import { formatInstanceState } from "./render.js";
+
+const ROLLOUT_POLL_MS = 250;
+const DRAIN_POLL_MS = 500;
+
+/** Polls until every named workload has all replicas Running at its generation. */
+export async function waitForRollout(ctl: Ctl, names: string[], seconds: number, stdout: Writable): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  // On a terminal the progress line is rewritten in place; in a pipe each change is a line.
+  const live = Boolean((stdout as NodeJS.WriteStream).isTTY);
+  let last = "";
+  for (;;) {
+    const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
+    const progress = states.map((r) => `${r.workload!.name} ${r.workload!.status?.ready}/${r.workload!.status?.desired}`).join(", ");
+    if (progress !== last) {
+      stdout.write(live ? `\r\x1b[2K${progress}` : `${progress}\n`);
+      last = progress;
+    }
+    if (states.every((r) => r.workload!.status!.ready >= r.workload!.status!.desired)) {
+      if (live) stdout.write("\n");
+      stdout.write("rollout complete\n");
+      return;
+    }
+    // A replica that cannot be placed, keeps failing, or never passes its checks is reported.
+    const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN && !i.ready));
+    if (Date.now() > deadline) {
+      if (live) stdout.write("\n");
+      const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
+      throw new RemoteError(`rollout not complete after ${seconds}s (${progress})${why}`);
+    }
+    await Bun.sleep(ROLLOUT_POLL_MS);
+  }
+}
+
+/** Polls until nothing runs or is stopping on a draining node, printing the count as it falls. */
+export async function waitForDrain(ctl: Ctl, node: string, seconds: number, stdout: Writable): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  let last = -1;
+  for (;;) {
+    const res = await ctl.call(ctl.api.getNode, { name: node });
+    const left = res.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN || i.observedState === InstanceState.INSTANCE_STATE_STOPPING).length;
+    if (left !== last) stdout.write(`  ${left} instance(s) left on ${node}\n`);
+    last = left;
+    if (left === 0) {
+      stdout.write(`node/${node} drained\n`);
+      return;
+    }
+    if (Date.now() > deadline) throw new RemoteError(`node ${node} still holds ${left} instance(s) after ${seconds}s; see \`tessera ctl describe node ${node}\``);
+    await Bun.sleep(DRAIN_POLL_MS);
+  }
+}

@@ -1,0 +1,191 @@
+/** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
+import { Command, Option, UsageError } from "clipanion";
+import { ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { wholeNumber } from "../argv.js";
+import type { Ctl } from "../client.js";
+import { RemoteError } from "../errors.js";
+import { readManifests } from "../manifest.js";
+import { age } from "../table.js";
+import { CtlCommand } from "./ctl-command.js";
+import { GetCommand, type Listing } from "./get-command.js";
+import { describeWorkload, INSTANCE_HEADER, instanceRow, labelList, protoJson } from "./render.js";
+import { waitForRollout } from "./waits.js";
+
+export class ApplyCommand extends CtlCommand {
+  static paths = [["ctl", "apply"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "create or update workloads from manifests",
+    details:
+      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
+    examples: [
+      ["Apply web.json", "tessera ctl apply -f web.json"],
+      ["Apply a directory and wait until every replica runs", "tessera ctl apply -f ./manifests --wait"],
+      ["From stdin", "cat web.yaml | tessera ctl apply -f -"],
+    ],
+  });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running" });
+  timeout = Option.String("--timeout", "300", { description: "seconds --wait waits before failing" });
+
+  async runWith(ctl: Ctl) {
+    const seconds = wholeNumber(this.timeout, "--timeout");
+    const manifests = await readManifests(this.file);
+    const workloads = manifests.map((m) => m.workload);
+    // One call, all or nothing: nothing is applied unless every workload is accepted.
+    const { applied } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
+      // The server locates a refusal as workloads[i]: say which file that is.
+      const at = err instanceof RemoteError ? /workloads\[(\d+)\]/.exec(err.message) : null;
+      if (!at) throw err;
+      const { message, code } = err as RemoteError;
+      throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
+    });
+    for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
+    if (this.wait) await waitForRollout(ctl, workloads.map((w) => w.name), seconds, this.context.stdout);
+  }
+}
+
+export class PlanCommand extends CtlCommand {
+  static paths = [["ctl", "plan"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "show what applying manifests would do, without doing it",
+    details: "Exit code 0 when nothing would change, 1 when something would, 255 on error (like `nomad job plan`).",
+    examples: [
+      ["Preview a change", "tessera ctl plan -f web.json"],
+      ["As JSON Lines", "tessera ctl plan -f web.json -o json"],
+    ],
+  });
+  file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
+  output = Option.String("-o,--output", "text", { description: "text or json (JSON Lines)" });
+
+  async runWith(ctl: Ctl) {
+    if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
+    let changes = false;
+    for (const { workload } of await readManifests(this.file)) {
+      const res = await ctl.call(ctl.api.plan, { workload });
+      changes ||= res.changed || res.actions.length > 0;
+      if (this.output === "json") {
+        for (const line of res.actions) this.out(line);
+        continue;
+      }
+      this.out(`workload/${workload.name}: ${res.changed ? `would change (generation ${res.generation})` : "unchanged"}; ${res.summary}`);
+      for (const line of res.actions.slice(1)) {
+        const { action, skip, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        this.out(`  ${String(action ?? `hold (${skip})`).padEnd(16)} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
+      }
+    }
+    return changes ? 1 : 0;
+  }
+
+  override async execute(): Promise<number> {
+    const code = await super.execute();
+    return code === 0 || code === 1 ? code : 255;
+  }
+}
+
+export class GetWorkloadsCommand extends GetCommand {
+  static paths = [["ctl", "get", "workloads"], ["ctl", "get", "workload"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "list workloads",
+    examples: [
+      ["List", "tessera ctl get workloads"],
+      ["As proto3 JSON", "tessera ctl get workloads -o json"],
+      ["Follow changes", "tessera ctl get workloads --watch"],
+    ],
+  });
+
+  async list(ctl: Ctl): Promise<Listing> {
+    const res = { workloads: await ctl.all(ctl.api.listWorkloads, {}, (r) => r.workloads), nextPageToken: "" };
+    const now = Date.now();
+    return {
+      json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
+      header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
+      rows: res.workloads.map((w) => {
+        const s = w.status;
+        return [w.name, `${s?.ready ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+      }),
+      wideHeader: ["IMAGE", "COMMAND", "LABELS"],
+      wideRows: res.workloads.map((w) => [w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
+      empty: "No workloads.",
+    };
+  }
+}
+
+export class GetInstancesCommand extends GetCommand {
+  static paths = [["ctl", "get", "instances"], ["ctl", "get", "instance"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "list instances, of every workload or of one",
+    examples: [
+      ["All", "tessera ctl get instances"],
+      ["Of web, as YAML", "tessera ctl get instances web -o yaml"],
+    ],
+  });
+  workload = Option.String({ required: false });
+
+  async list(ctl: Ctl): Promise<Listing> {
+    const res = { instances: await ctl.all(ctl.api.listInstances, { workload: this.workload ?? "" }, (r) => r.instances), nextPageToken: "" };
+    const now = Date.now();
+    return {
+      json: protoJson("tessera.v1.ListInstancesResponse", ListInstancesResponse, res),
+      header: INSTANCE_HEADER,
+      rows: res.instances.map(instanceRow(now)),
+      wideHeader: ["WORKLOAD", "GENERATION", "READY", "CHECKS-PASSING"],
+      wideRows: res.instances.map((i) => [i.workload, String(i.generation), i.ready ? "yes" : "no", i.passingChecks.join(",") || "<none>"]),
+      empty: "No instances.",
+    };
+  }
+}
+
+export class DescribeWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "describe", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    this.out(describeWorkload(await ctl.call(ctl.api.getWorkload, { name: this.name }), Date.now()));
+  }
+}
+
+export class DeleteWorkloadCommand extends CtlCommand {
+  static paths = [["ctl", "delete", "workload"]];
+  static usage = Command.Usage({ category: "Workloads", description: "stop every instance of a workload, then remove it", examples: [["Delete web", "tessera ctl delete workload web"]] });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.deleteWorkload, { name: this.name });
+    this.out(`workload/${this.name} deleted`);
+  }
+}
+
+export class RolloutRestartCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "restart"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "replace every instance of a workload under its disruption budget, without a spec change",
+    examples: [["Restart web", "tessera ctl rollout restart web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.restartWorkload, { name: this.name });
+    this.out(`workload/${this.name} restarting`);
+  }
+}
+
+export class RolloutUndoCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "undo"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "go back to the spec a workload ran before its last change (for a stalled rollout)",
+    examples: [["Undo web's last change", "tessera ctl rollout undo web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.rollbackWorkload, { name: this.name });
+    this.out(`workload/${this.name} rolled back (generation ${res.workload!.generation})`);
+  }
+}

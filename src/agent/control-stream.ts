@@ -1,0 +1,130 @@
+/**
+ * The agent's one AgentGateway.Connect stream: dialing the control plane, the hello that
+ * opens each stream, heartbeats, and reconnecting with backoff when a stream is lost.
+ * Shell: owns the gRPC client, the stream and their timers; what arrives goes to the agent.
+ */
+import { type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
+import type { Logger } from "../core/logger.js";
+import { AgentGatewayClient, type AgentMessage, type ControlMessage, type Hello } from "../gen/tessera/v1/agent_gateway.js";
+import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
+import type { AgentOptions } from "./agent.js";
+import { channelCredentials, type Identity } from "./credentials.js";
+
+/**
+ * Reconnecting fast matters more than sparing a control plane that is down: its restart must
+ * look like a blip to the fleet (it judges silence only from its start plus a grace, see
+ * src/core/node-health.ts). A stream is retried within a second, and grpc-js's own connection
+ * backoff (1 s doubling to 120 s by default) is capped the same way, so an agent connects
+ * within about a second of the control plane listening again, however long it was down.
+ */
+const RECONNECT_MS = 250;
+const MAX_RECONNECT_MS = 1_000;
+const AGENT_CHANNEL_OPTIONS = {
+  "grpc.initial_reconnect_backoff_ms": RECONNECT_MS,
+  "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_MS,
+};
+
+export type Backoff = Pick<AgentOptions, "reconnectMs" | "maxReconnectMs">;
+
+/** Wait before the attempt after `failures` failed ones: doubling from reconnectMs up to maxReconnectMs, with jitter. */
+export function reconnectDelay(failures: number, backoff: Backoff): number {
+  const cap = backoff.maxReconnectMs ?? MAX_RECONNECT_MS;
+  return Math.min(cap, (backoff.reconnectMs ?? RECONNECT_MS) * 2 ** Math.min(failures, 30)) * (0.5 + Math.random() / 2);
+}
+
+/** What the stream asks of the agent: the hello to open with, and what to do with what happens on it. */
+export interface StreamHandlers {
+  /** The hello for a new stream: the node and every copy it holds, as they are now. */
+  hello(): Hello;
+  /** Right after the hello, on the same stream: what was kept while disconnected. */
+  synced(stream: ClientDuplexStream<AgentMessage, ControlMessage>): void;
+  command(msg: ControlMessage): void;
+  /** The stream is gone, and whatever was tied to it (log streams) with it. */
+  lost(): void;
+}
+
+export class ControlStream {
+  private client: AgentGatewayClient;
+  private current: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
+  /** The current stream has carried our hello. */
+  private synced = false;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private failures = 0;
+  private closed = false;
+
+  constructor(
+    private readonly opts: Pick<AgentOptions, "control" | "node" | "log" | "heartbeatMs"> & Backoff,
+    private readonly handlers: StreamHandlers,
+  ) {
+    this.client = new AgentGatewayClient(opts.control, credentials.createInsecure(), AGENT_CHANNEL_OPTIONS);
+  }
+
+  /** The stream, if there is one (it may not have carried a hello yet). */
+  get stream(): ClientDuplexStream<AgentMessage, ControlMessage> | undefined {
+    return this.current;
+  }
+
+  /** The stream, once it has carried our hello: reports written to it follow that hello. */
+  get syncedStream(): ClientDuplexStream<AgentMessage, ControlMessage> | undefined {
+    return this.synced ? this.current : undefined;
+  }
+
+  /** Closed for good: no reconnecting. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Dials with an identity from now on; a stream on the old one is ended, to reconnect on the new. */
+  useIdentity(id: Identity): void {
+    this.client.close();
+    this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS });
+    this.current?.cancel();
+  }
+
+  connect(): void {
+    const { log } = this.opts;
+    // Waits for the channel to connect instead of failing at once while the control plane is
+    // away; the channel retries on its own (AGENT_CHANNEL_OPTIONS).
+    const stream = this.client.connect(new Metadata({ waitForReady: true }));
+    this.current = stream;
+    let ended = false;
+    const hello = this.handlers.hello();
+    stream.write({ payload: { $case: "hello", value: hello } });
+    this.synced = true;
+    this.handlers.synced(stream);
+    this.heartbeat = setInterval(() => {
+      const ok = stream.write({ payload: { $case: "heartbeat", value: {} } });
+      log.debug("heartbeat", { buffered: !ok });
+    }, this.opts.heartbeatMs ?? 1_000);
+    log.info("hello sent", { holds: hello.instances.length });
+    stream.on("data", (msg: ControlMessage) => {
+      this.failures = 0;
+      this.handlers.command(msg);
+    });
+    const lost = (why: string) => {
+      if (ended) return;
+      ended = true;
+      this.synced = false;
+      clearInterval(this.heartbeat);
+      this.handlers.lost();
+      if (this.current === stream) this.current = undefined;
+      if (this.closed) return;
+      const delay = reconnectDelay(this.failures++, this.opts);
+      log.warn("control plane stream lost; reconnecting", { why, inMs: Math.round(delay) });
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    };
+    stream.on("error", (err: Error) => lost(err.message));
+    stream.on("end", () => lost("stream ended"));
+    log.info("connecting to control plane", { control: this.opts.control, node: this.opts.node });
+  }
+
+  /** Ends the stream and stops reconnecting. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    this.current?.cancel();
+    this.client.close();
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The copies an agent holds and what becomes of them: adopting what a previous run left,
+ * starting and stopping them on command, noticing exits nobody asked for, and running their
+ * readiness and liveness checks. Every change goes through the state machine the control
+ * plane's records use too (src/core/instance-machine.ts) and is reported. Shell: it drives
+ * the executor.
+ */
+import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
+import type { Logger } from "../core/logger.js";
+import { resolveSpec } from "../core/spec.js";
+import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
+import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
+import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { isLiveness, runChecks } from "./checks.js";
+import { describeExit, type Executor, type Running, type StartRequest } from "./executor.js";
+
+interface Held {
+  id: string;
+  generation: number;
+  state: InstanceState;
+  /** Why it failed and how it exited, once it did (told again in every hello). */
+  reason: string;
+  exitCode?: number;
+  running?: Running;
+  /** Stops its readiness checks. */
+  stopChecks?: () => void;
+  /** Serializes operations on one instance (a stop waits for its start). */
+  op: Promise<void>;
+}
+
+export class InstanceSupervisor {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly executor: Executor,
+    private readonly log: Logger,
+    /** Sends a report or check verdict up the stream, or keeps it for the next one. */
+    private readonly report: (msg: AgentMessage) => void,
+  ) {}
+
+  /** Takes over what a previous run of the agent left behind, running or ended. */
+  async adopt(): Promise<void> {
+    for (const a of await this.executor.adopt()) {
+      const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
+      this.held.set(h.id, h);
+      if (a.running) {
+        h.running = a.running;
+        this.watchExit(h, a.running);
+        this.log.info("adopted a running instance", { instance: h.id });
+      } else {
+        this.apply(h, { type: "fail", reason: describeExit(a.exit!), exitCode: a.exit!.exitCode ?? undefined }, true);
+        this.log.info("an instance ended while the agent was away", { instance: h.id, reason: h.reason });
+      }
+    }
+  }
+
+  /** Every copy held, as a hello tells the control plane. */
+  holdings(): RunningInstance[] {
+    return [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: INSTANCE_STATE_TO_WIRE[h.state], reason: h.reason, exitCode: h.exitCode }));
+  }
+
+  start(cmd: StartInstance): Promise<void> {
+    if (this.held.has(cmd.instanceId)) return this.held.get(cmd.instanceId)!.op;
+    const h: Held = { id: cmd.instanceId, generation: cmd.generation, state: "scheduled", reason: "", op: Promise.resolve() };
+    this.held.set(h.id, h);
+    h.op = (async () => {
+      this.apply(h, { type: "provision" }, true);
+      try {
+        const running = await this.executor.start({ instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
+        h.running = running;
+        this.apply(h, { type: "run" }, true);
+        this.log.info("instance running", { instance: h.id });
+        this.watchExit(h, running);
+        await this.startChecks(h, { instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
+      } catch (err) {
+        this.apply(h, { type: "fail", reason: (err as Error).message }, true);
+        throw err;
+      }
+    })();
+    return h.op;
+  }
+
+  stop(cmd: StopInstance): Promise<void> {
+    const h = this.held.get(cmd.instanceId);
+    if (!h) {
+      // Nothing held: it is stopped as far as this node knows.
+      this.report({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "" } } });
+      return Promise.resolve();
+    }
+    h.op = h.op
+      .catch(() => {})
+      .then(async () => {
+        if (h.state === "stopped") return;
+        h.stopChecks?.();
+        if (h.state !== "stopping") this.apply(h, { type: "stop", reason: "requested" }, false);
+        const exit = h.running ? await h.running.stop(cmd.gracePeriodMs) : undefined;
+        this.apply(h, { type: "finish", exitCode: exit?.exitCode ?? undefined }, true);
+        this.held.delete(h.id);
+        this.log.info("instance stopped", { instance: h.id });
+      });
+    return h.op;
+  }
+
+  /** Stops every copy held (used by `tessera dev` on exit). */
+  async stopAll(gracePeriodMs: number): Promise<void> {
+    await Promise.all([...this.held.values()].map((h) => this.stop({ instanceId: h.id, gracePeriodMs, generation: h.generation })));
+  }
+
+  /** Applies an event to a held instance; reports the new state when the agent originated it. */
+  private apply(h: Held, event: InstanceEvent, report: boolean): boolean {
+    const result = transition(h.state, event);
+    if (!result.ok) {
+      this.log.warn("transition refused", { instance: h.id, from: h.state, event: event.type });
+      return false;
+    }
+    h.state = result.state;
+    if (event.type === "fail") {
+      h.reason = event.reason;
+      h.exitCode = event.exitCode;
+    }
+    if (report) {
+      const reported = result.state as ReportedState;
+      this.report({
+        payload: {
+          $case: "report",
+          value: {
+            instanceId: h.id,
+            generation: h.generation,
+            state: INSTANCE_STATE_TO_WIRE[reported],
+            reason: event.type === "fail" ? event.reason : "",
+            exitCode: event.type === "fail" || event.type === "finish" ? event.exitCode : undefined,
+          },
+        },
+      });
+    }
+    return true;
+  }
+
+  /** Runs an instance's readiness checks while it runs, reporting each verdict change. */
+  private async startChecks(h: Held, req: StartRequest): Promise<void> {
+    const checks = req.spec.checks ?? [];
+    if (checks.length === 0) return;
+    const send = (check: Check, passing: boolean, detail: string) => {
+      if (h.state !== "running") return;
+      this.log.info(passing ? "check passing" : "check failing", { instance: h.id, check: check.name, detail });
+      if (isLiveness(check)) {
+        // The copy stopped working: end it; the control plane restarts it under its policy.
+        if (!passing) void this.failLiveness(h, `liveness check ${check.name} failed: ${detail}`, req.spec);
+        return;
+      }
+      this.report({ payload: { $case: "check", value: { instanceId: h.id, generation: h.generation, check: check.name, passing, detail } } });
+    };
+    const target = await this.executor.probeTarget(req).catch((err: Error) => {
+      this.log.warn("cannot run checks", { instance: h.id, error: err.message });
+      return null;
+    });
+    if (target === null) return;
+    if (target === undefined) {
+      for (const c of checks) send(c, true, "simulated");
+      return;
+    }
+    h.stopChecks = runChecks(req, target, send);
+  }
+
+  /** Ends a copy whose liveness check failed and reports it failed with that reason. */
+  private async failLiveness(h: Held, reason: string, spec: WorkloadSpec): Promise<void> {
+    h.stopChecks?.();
+    this.apply(h, { type: "fail", reason }, true);
+    await h.running?.stop(resolveSpec(spec).stopGracePeriodMs);
+  }
+
+  /** An exit nobody asked for is a failure; one during a stop is handled by stop(). */
+  private watchExit(h: Held, running: Running): void {
+    void running.exited.then((exit) => {
+      h.stopChecks?.();
+      if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
+    });
+  }
+}

@@ -111,8 +111,8 @@ export class AgentGateway {
     }
   }
 
-  /** Submits a command whose outcome only matters for logging. */
-  private fire(command: Command, node: string): void {
+  /** Submits a command nobody waits for: the agent is not answered, so a refusal or a drop is only logged. */
+  private submitAndLogRefusal(command: Command, node: string): void {
     this.writer.submit(command).then(
       (d) => {
         if (!d.rejection) return;
@@ -197,7 +197,7 @@ export class AgentGateway {
     const afterHello = (node: string, payload: AgentMessage["payload"], at: string): void => {
       switch (payload?.$case) {
         case "heartbeat":
-          this.fire({ type: "Heartbeat", node, session: id }, node);
+          this.submitAndLogRefusal({ type: "Heartbeat", node, session: id }, node);
           return;
         case "report": {
           const r = payload.value;
@@ -206,12 +206,12 @@ export class AgentGateway {
             this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
             return;
           }
-          this.fire({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
+          this.submitAndLogRefusal({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
           return;
         }
         case "check": {
           const c = payload.value;
-          this.fire({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing }, node);
+          this.submitAndLogRefusal({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing }, node);
           return;
         }
         case "logChunk": {
@@ -253,7 +253,7 @@ export class AgentGateway {
         this.endLogsOf(node, `node ${node} disconnected`);
       }
       this.log.info("agent disconnected", { node, session: id });
-      this.fire({ type: "AgentDisconnected", node, session: id }, node);
+      this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: id }, node);
     };
     stream.on("end", () => {
       gone();

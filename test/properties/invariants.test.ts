@@ -277,7 +277,7 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.array(workloadArb, { minLength: 1, maxLength: 4 }),
         fc.array(opArb, { maxLength: 20 }),
         fc.integer({ min: 0, max: 60_000 }),
-        // Agents reconnect within about a second of the control plane listening (agent.ts).
+        // Agents reconnect within about a second of the control plane listening (src/agent/control-stream.ts).
         fc.integer({ min: 0, max: 2_000 }),
         (fleet, workloads, ops, downMs, reconnectMs) => {
           const sim = new Sim(DEFAULT_POLICY);

@@ -28,7 +28,7 @@ export const DEFAULT_POLICY: Policy = {
   placement: "spread",
   suspectAfterMs: 3_000,
   offlineAfterMs: 5_000,
-  // Agents come back within about a second of a restart (agent.ts); the grace covers a slow
+  // Agents come back within about a second of a restart (src/agent/control-stream.ts); the grace covers a slow
   // start with a large fleet reconnecting at once. A node that never returns is Offline
   // startGraceMs + offlineAfterMs after the start.
   startGraceMs: 10_000,

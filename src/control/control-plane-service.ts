@@ -7,7 +7,8 @@ import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWri
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
 import type { Logger } from "../core/logger.js";
-import { forkState, type Instance, instancesOfWorkload, nodeUse } from "../core/model.js";
+import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
+import { nodeUse } from "../core/cluster-status.js";
 import { compareKeys, type Cursor, isRejection, newestWithin, type PageRequest, readCursor, type SortKey, takePage } from "../core/paging.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";

@@ -4,7 +4,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { INSTANCE_STATES } from "../core/instance-machine.js";
-import type { ClusterView } from "../core/model.js";
+import type { ClusterView } from "../core/cluster-state.js";
 
 const HEALTHS = ["ready", "suspect", "offline"] as const;
 /**

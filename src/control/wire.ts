@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
-import type { Instance, NodeRecord, NodeUse, RolloutStatus, Workload } from "../core/model.js";
-import { desiredReplicas, isReady, rolloutStatus } from "../core/model.js";
+import type { Instance, NodeRecord, Workload } from "../core/cluster-state.js";
+import { desiredReplicas, isReady, type NodeUse, type RolloutStatus, rolloutStatus } from "../core/cluster-status.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {

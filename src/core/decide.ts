@@ -3,6 +3,7 @@
  * decide(state, command, now) → events to record, effects to run, or a named rejection.
  * It never mutates `state`; the single writer applies the returned events with `evolve`.
  */
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { Effect } from "./effects.js";
 import {
   type InstanceEvent,
@@ -13,7 +14,9 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, desiredReplicas, type Instance, instancesOfWorkload, type ListeningCause, type TokenKind, type Workload, type WorkloadSpec, workloadOfInstanceId } from "./model.js";
+import { type Capacity, type ClusterState, type Instance, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
+import { desiredReplicas } from "./cluster-status.js";
 import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";

@@ -1,5 +1,5 @@
 /** Effects: what the core asks a shell to do, as data. PURE (types only). */
-import type { WorkloadSpec } from "./model.js";
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 
 export type Effect =
   | { type: "StartInstance"; node: string; instanceId: string; name: string; workload: string; generation: number; spec: WorkloadSpec }

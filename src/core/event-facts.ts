@@ -6,7 +6,8 @@
  * ClusterEvent type, so a new event without an entry does not compile.
  */
 import { transition } from "./instance-machine.js";
-import type { ClusterEvent, ClusterEventType, ClusterState, TokenKind } from "./model.js";
+import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
+import type { ClusterState, TokenKind } from "./cluster-state.js";
 
 /** The records an event changes: the store rewrites their rows and indexes the event by them. */
 export interface Touched {

@@ -6,8 +6,8 @@
  */
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
-import type { Capacity, ClusterEvent, ClusterState } from "./model.js";
-import { emptyState, isVolatile } from "./model.js";
+import { type Capacity, type ClusterState, emptyState } from "./cluster-state.js";
+import { type ClusterEvent, isVolatile } from "./cluster-events.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "./reconcile.js";
 import { runTurn, type TurnResult } from "./turn.js";
 

@@ -2,7 +2,7 @@
  * Gates: pure functions that say why something may NOT happen now, or nothing when it may.
  * The reconciler asks them; tests table them. PURE.
  */
-import { crashKey, type ClusterState, type Instance, type NodeRecord } from "./model.js";
+import { type ClusterState, crashKey, type Instance, type NodeRecord } from "./cluster-state.js";
 import type { HealthThresholds } from "./node-health.js";
 import type { Rejection } from "./rejections.js";
 import type { ResolvedSpec } from "./spec.js";

@@ -12,7 +12,8 @@
  * filled. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import { type ClusterState, type NodeRecord, nodeUse } from "./model.js";
+import type { ClusterState, NodeRecord } from "./cluster-state.js";
+import { nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
 import type { ResolvedSpec } from "./spec.js";
 

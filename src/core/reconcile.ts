@@ -8,7 +8,9 @@
 import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterEvent, type ClusterState, countsAgainstSurge, type Instance, instanceName, instanceSeq, isReady, type Workload } from "./model.js";
+import { type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, type Workload } from "./cluster-state.js";
+import type { ClusterEvent } from "./cluster-events.js";
+import { countsAgainstSurge, isReady } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import { type ResolvedSpec, resolveSpec, stopGracePeriodOf } from "./spec.js";

@@ -8,7 +8,8 @@
  */
 import type { Command } from "./decide.js";
 import { Sim, type SimNode } from "./fleet-sim.js";
-import { isVolatile, nodeUse } from "./model.js";
+import { isVolatile } from "./cluster-events.js";
+import { nodeUse } from "./cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
 import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";

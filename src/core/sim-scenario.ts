@@ -5,7 +5,7 @@
  * for manifests; keys are snake_case, as in manifests and their error messages.
  */
 import { DURATION_EXPECTED, parseDurationMs } from "./duration.js";
-import type { Capacity } from "./model.js";
+import type { Capacity } from "./cluster-state.js";
 import type { Rejection } from "./rejections.js";
 import { SPEC_DEFAULTS } from "./spec.js";
 import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateLabels, validateName } from "./validate.js";

@@ -3,8 +3,8 @@
  * Defaults live here and nowhere else; the proto comments state the same values.
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
-import type { RestartMode } from "../gen/tessera/v1/types.js";
-import type { ClusterState, WorkloadSpec } from "./model.js";
+import type { RestartMode, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { ClusterState } from "./cluster-state.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
 

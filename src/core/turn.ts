@@ -4,11 +4,12 @@
  * plus I/O; replay tests fold recorded turns through it and compare the plans, and what-if
  * (what-if.ts) runs a log's inputs through it, so replay decides as the writer did.
  *
- * Applies the returned events to `state` in place (see model.ts for why).
+ * Applies the returned events to `state` in place (see cluster-events.ts for why).
  */
 import { type Command, type Decision, decide } from "./decide.js";
 import type { Effect } from "./effects.js";
-import { type ClusterEvent, type ClusterState, evolve, isVolatile } from "./model.js";
+import { type ClusterEvent, evolve, isVolatile } from "./cluster-events.js";
+import type { ClusterState } from "./cluster-state.js";
 import { commitPlan, isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
 
 export interface TurnResult {

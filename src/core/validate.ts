@@ -3,7 +3,7 @@
  * expected, so a user can fix a manifest without reading source.
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
-import type { WorkloadSpec } from "./model.js";
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { durationMs, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 

@@ -13,8 +13,8 @@
  */
 import type { Decision } from "./decide.js";
 import { fits, originOf } from "./event-facts.js";
-import type { ClusterEvent, ClusterState } from "./model.js";
-import { emptyState } from "./model.js";
+import type { ClusterEvent } from "./cluster-events.js";
+import { type ClusterState, emptyState } from "./cluster-state.js";
 import type { Plan, Policy } from "./reconcile.js";
 import { runTurn } from "./turn.js";
 

@@ -2,7 +2,9 @@
  * The planner benchmark: one plan() pass over a large fleet, built deterministically.
  * Used by `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
-import { type ClusterEvent, type ClusterState, emptyState, evolve, holdsNode } from "../../src/core/model.js";
+import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
+import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
+import { holdsNode } from "../../src/core/cluster-status.js";
 import { commitPlan, DEFAULT_POLICY, isEmptyPlan, plan } from "../../src/core/reconcile.js";
 import { spec } from "../core/fixtures.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";

@@ -9,7 +9,7 @@ import { type HttpServer, startHttpServer } from "../../src/control/http-server.
 import { Metrics } from "../../src/control/metrics.js";
 import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
 import type { Logger } from "../../src/core/logger.js";
-import { type ClusterState, emptyState } from "../../src/core/model.js";
+import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
 import { apply, created, nodeConnected, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };

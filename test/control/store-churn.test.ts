@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MaintenanceStats, Store, WAL_SIZE_LIMIT } from "../../src/control/store/store.js";
 import type { Command } from "../../src/core/decide.js";
-import type { ClusterState } from "../../src/core/model.js";
+import type { ClusterState } from "../../src/core/cluster-state.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { runTurn } from "../../src/core/turn.js";
 import { spec } from "../core/fixtures.js";

@@ -6,7 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { type Command, decide } from "../../src/core/decide.js";
 import type { Effect } from "../../src/core/effects.js";
 import type { InstanceEvent } from "../../src/core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, emptyState, replay } from "../../src/core/model.js";
+import { type ClusterEvent, replay } from "../../src/core/cluster-events.js";
+import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
 import { isEmptyPlan, plan } from "../../src/core/reconcile.js";
 import { apply, CAPACITY, created, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 

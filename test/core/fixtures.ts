@@ -4,7 +4,9 @@
  */
 import type { Command } from "../../src/core/decide.js";
 import type { InstanceEvent } from "../../src/core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, evolve, type WorkloadSpec } from "../../src/core/model.js";
+import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
+import type { ClusterState } from "../../src/core/cluster-state.js";
+import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { type Commit, commitPlan, DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile.js";
 
 /** A fixed instant; every test clock is an offset from it. */

@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
-import { type ClusterState, replay } from "../../src/core/model.js";
+import type { ClusterState } from "../../src/core/cluster-state.js";
+import { replay } from "../../src/core/cluster-events.js";
 import { commitPlan, DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile.js";
 import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 

@@ -1,7 +1,8 @@
 /** rollout undo in the core: the spec before the last change of what runs, and when there is none. */
 import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
-import { evolve, isReady, replay, rolloutStatus } from "../../src/core/model.js";
+import { evolve, replay } from "../../src/core/cluster-events.js";
+import { isReady, rolloutStatus } from "../../src/core/cluster-status.js";
 import { created, nodeConnected, spec, T0 } from "./fixtures.js";
 
 test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is not remembered", () => {

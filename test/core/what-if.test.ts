@@ -1,7 +1,7 @@
 /** What-if over a recorded log: moving one input moves what the core decides from it. */
 import { expect, test } from "bun:test";
 import { Sim } from "../../src/core/fleet-sim.js";
-import { isVolatile } from "../../src/core/model.js";
+import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { recordedTurns, resimulate, shiftInput } from "../../src/core/what-if.js";
 import { CAPACITY, spec } from "./fixtures.js";

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { replayLog, toLogged } from "../../src/core/event-log.js";
-import { emptyState } from "../../src/core/model.js";
+import { emptyState } from "../../src/core/cluster-state.js";
 import { renderPlanJsonl } from "../../src/core/plan-render.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { runTurn } from "../../src/core/turn.js";

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TokenKind } from "../../core/model.js";
+import type { TokenKind } from "../../core/cluster-state.js";
 import { describeRejection } from "../../core/rejections.js";
 import { writeSecret } from "../../shell/write-secret.js";
 import type { Writer } from "../writer.js";

@@ -12,7 +12,8 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import { touches } from "../../core/event-facts.js";
 import type { InstanceState } from "../../core/instance-machine.js";
-import { type ClusterEvent, type ClusterState, EVENT_VERSION, instanceName, isVolatile, restoreState, type StoredState, type TokenKind, workloadOfInstanceId } from "../../core/model.js";
+import { type ClusterEvent, EVENT_VERSION, isVolatile, restoreState, type StoredState } from "../../core/cluster-events.js";
+import { type ClusterState, instanceName, type TokenKind, workloadOfInstanceId } from "../../core/cluster-state.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
 import * as schema from "./schema.js";
 

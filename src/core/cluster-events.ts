@@ -1,0 +1,296 @@
+/**
+ * The events that change the control plane's state, and the two ways a state is built:
+ * folding events (replay) or restoring what the store kept (restoreState). PURE.
+ *
+ * `evolve` is the only function that changes a ClusterState. It applies one recorded event in
+ * place (copying 100,000-entry maps per event would make the single writer slow) and is
+ * deterministic, so folding a log of events from an empty state rebuilds the same view.
+ */
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
+import { EVENT_FACTS } from "./event-facts.js";
+import { type InstanceEvent, transition } from "./instance-machine.js";
+import type { NodeHealth } from "./node-health.js";
+
+/** Why a control plane (re)started listening to agents; more causes come with leadership. */
+export type ListeningCause = "start" | "store-recovered";
+
+/** Version of the event schema written to the log. Bump it when an event's shape changes. */
+export const EVENT_VERSION = 1;
+
+/** Facts recorded in the event log, past tense. */
+export type ClusterEvent =
+  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec">; previousSpec?: WorkloadSpec | null }
+  | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
+  | { type: "WorkloadDeleteRequested"; at: number; name: string }
+  | { type: "WorkloadRemoved"; at: number; name: string }
+  | {
+      type: "InstanceCreated";
+      at: number;
+      id: string;
+      workload: string;
+      index: number;
+      generation: number;
+      attempt: number;
+      resources: Capacity;
+      readinessChecks: string[];
+      reason: string;
+    }
+  | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean }
+  | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
+  | { type: "InstanceRemoved"; at: number; id: string }
+  | {
+      type: "NodeConnected";
+      at: number;
+      name: string;
+      session: number;
+      executors: string[];
+      version: string;
+      labels: Record<string, string>;
+      capacity: Capacity;
+    }
+  | { type: "NodeDisconnected"; at: number; name: string }
+  | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
+  | { type: "NodeCordoned"; at: number; name: string }
+  | { type: "NodeUncordoned"; at: number; name: string }
+  | { type: "NodeDrainStarted"; at: number; name: string }
+  /**
+   * The control plane listens to agents from now on, after not hearing them: it started
+   * (with the state it stored), or its store could write again after failing.
+   */
+  | { type: "ListeningStarted"; at: number; cause: ListeningCause }
+  /**
+   * An API token was issued; the log keeps its SHA-256, never the secret. An admin or join
+   * token revokes the earlier ones of its kind. `by` says who asked (for history).
+   */
+  | { type: "TokenIssued"; at: number; kind: TokenKind; hash: string; by: string }
+  /** Volatile: evolves the state but is not written to the log (one per node per second). */
+  | { type: "NodeHeartbeatReceived"; at: number; name: string };
+export type ClusterEventType = ClusterEvent["type"];
+
+/** Events that are applied but not logged. */
+export function isVolatile(event: ClusterEvent): boolean {
+  return EVENT_FACTS[event.type].volatile;
+}
+
+type Evolver<K extends ClusterEventType> = (state: ClusterState, event: Extract<ClusterEvent, { type: K }>) => void;
+
+const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
+  WorkloadApplied(state, e) {
+    const prior = state.workloads.get(e.workload.name);
+    const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
+    state.workloads.set(e.workload.name, {
+      ...e.workload,
+      deleting: false,
+      createdAt: prior?.createdAt ?? e.at,
+      restartSeq: prior?.restartSeq ?? 0,
+      templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
+      previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
+    });
+  },
+  WorkloadRestartRequested(state, e) {
+    must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
+  },
+  WorkloadDeleteRequested(state, e) {
+    must(state.workloads, e.name, "workload").deleting = true;
+  },
+  WorkloadRemoved(state, e) {
+    must(state.workloads, e.name, "workload");
+    state.workloads.delete(e.name);
+  },
+  InstanceCreated(state, e) {
+    state.nextInstanceSeq = Math.max(state.nextInstanceSeq, instanceSeq(e.id) + 1);
+    putInstance(state, {
+      id: e.id,
+      name: instanceName(e.workload, e.index),
+      workload: e.workload,
+      index: e.index,
+      generation: e.generation,
+      node: null,
+      desired: "run",
+      state: "pending",
+      attempt: e.attempt,
+      resources: e.resources,
+      readinessChecks: e.readinessChecks ?? [],
+      passing: [],
+      reason: e.reason,
+      exitCode: null,
+      failedAt: null,
+      runningSince: null,
+      updatedAt: e.at,
+    });
+  },
+  InstanceTransitioned(state, e) {
+    const inst = must(state.instances, e.id, "instance");
+    const result = transition(inst.state, e.event);
+    if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
+    inst.state = result.state;
+    inst.updatedAt = e.at;
+    // Checks speak for a running copy only; a new run starts without verdicts. A Lost copy
+    // keeps its last verdicts: if its node returns and it is reclaimed, they still hold (the
+    // agent's reports of any change while away follow its hello).
+    if ((inst.state !== "running" && inst.state !== "lost") || e.event.type === "run") inst.passing = [];
+    switch (e.event.type) {
+      case "place":
+        inst.node = e.event.node;
+        inst.reason = "";
+        break;
+      case "fail":
+        inst.reason = e.event.reason;
+        inst.exitCode = e.event.exitCode ?? null;
+        inst.failedAt = e.at;
+        if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
+        break;
+      case "run":
+        inst.runningSince = e.at;
+        break;
+      case "lose":
+        inst.desired = "stop";
+        inst.reason = `node ${inst.node} went offline`;
+        break;
+      case "reclaim":
+        inst.desired = "run";
+        inst.reason = "";
+        break;
+      case "stop":
+        inst.desired = "stop";
+        if (inst.reason === "") inst.reason = e.event.reason;
+        break;
+      case "finish":
+        if (e.event.exitCode !== undefined) inst.exitCode = e.event.exitCode;
+        break;
+    }
+  },
+  InstanceCheckReported(state, e) {
+    const inst = must(state.instances, e.id, "instance");
+    const others = inst.passing.filter((c) => c !== e.check);
+    inst.passing = e.passing ? [...others, e.check].sort() : others;
+  },
+  InstanceRemoved(state, e) {
+    dropInstance(state, must(state.instances, e.id, "instance"));
+  },
+  NodeConnected(state, e) {
+    const prior = state.nodes.get(e.name);
+    state.nodes.set(e.name, {
+      name: e.name,
+      executors: e.executors,
+      version: e.version,
+      labels: e.labels,
+      capacity: e.capacity,
+      health: "ready",
+      // Cordon and drain are the operator's decisions; a reconnect keeps them.
+      schedulable: prior?.schedulable ?? true,
+      draining: prior?.draining ?? false,
+      connected: true,
+      session: e.session,
+      lastHeartbeatAt: e.at,
+    });
+  },
+  NodeHealthChanged(state, e) {
+    const node = must(state.nodes, e.name, "node");
+    if (node.health !== e.from) throw new Error(`event log is inconsistent: node ${e.name} is ${node.health}, not ${e.from}`);
+    node.health = e.to;
+  },
+  NodeCordoned(state, e) {
+    must(state.nodes, e.name, "node").schedulable = false;
+  },
+  NodeUncordoned(state, e) {
+    const node = must(state.nodes, e.name, "node");
+    node.schedulable = true;
+    node.draining = false;
+  },
+  NodeDrainStarted(state, e) {
+    const node = must(state.nodes, e.name, "node");
+    node.schedulable = false;
+    node.draining = true;
+  },
+  NodeHeartbeatReceived(state, e) {
+    must(state.nodes, e.name, "node").lastHeartbeatAt = e.at;
+  },
+  NodeDisconnected(state, e) {
+    must(state.nodes, e.name, "node").connected = false;
+  },
+  TokenIssued(state, e) {
+    if (e.kind !== "readonly") for (const [hash, kind] of state.tokens) if (kind === e.kind) state.tokens.delete(hash);
+    state.tokens.set(e.hash, e.kind);
+  },
+  ListeningStarted(state, e) {
+    state.listeningSince = e.at;
+    // No agent stream survives a restart; each reconnects with a hello.
+    for (const node of state.nodes.values()) {
+      node.connected = false;
+      node.session = 0;
+    }
+  },
+};
+
+/** Appends a failure time to the bounded history of (workload, node). */
+function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
+  const key = crashKey(workload, node);
+  const times = state.crashes.get(key) ?? [];
+  times.push(at);
+  if (times.length > CRASH_HISTORY) times.shift();
+  state.crashes.set(key, times);
+}
+
+/** The entry an event refers to; a log that names a missing one is refused, loudly. */
+function must<V>(map: Map<string, V>, key: string, what: string): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`event log is inconsistent: unknown ${what} ${key}`);
+  return value;
+}
+
+/** Applies one event to the state, in place. Throws only when the log itself is inconsistent. */
+export function evolve(state: ClusterState, event: ClusterEvent): ClusterState {
+  (evolvers[event.type] as Evolver<typeof event.type>)(state, event);
+  return state;
+}
+
+/** Rebuilds a state by folding events over an empty one. */
+export function replay(events: Iterable<ClusterEvent>): ClusterState {
+  const state = emptyState();
+  for (const event of events) evolve(state, event);
+  return state;
+}
+
+/**
+ * What the store keeps of a state between runs: its rows, and the failures crash-loop
+ * quarantine remembers (in the order they happened, each on the node its copy ran on).
+ */
+export interface StoredState {
+  workloads: Workload[];
+  instances: Instance[];
+  /** Their `connected` and `session` are ignored: no stream survives a restart. */
+  nodes: NodeRecord[];
+  nextInstanceSeq: number;
+  failures: Array<{ workload: string; node: string; at: number }>;
+  /** Active tokens. */
+  tokens: Array<{ hash: string; kind: TokenKind }>;
+}
+
+/** The state a control plane starts from, rebuilt from what its store kept. */
+export function restoreState(stored: StoredState): ClusterState {
+  const state = emptyState();
+  for (const w of stored.workloads) state.workloads.set(w.name, w);
+  for (const i of stored.instances) putInstance(state, i);
+  for (const n of stored.nodes) state.nodes.set(n.name, { ...n, connected: false, session: 0 });
+  state.nextInstanceSeq = stored.nextInstanceSeq;
+  for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
+  for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
+  return state;
+}
+
+/** Adds (or replaces) an instance and indexes it under its workload. */
+function putInstance(state: ClusterState, inst: Instance): void {
+  state.instances.set(inst.id, inst);
+  let ids = state.instancesByWorkload.get(inst.workload);
+  if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
+  ids.add(inst.id);
+}
+
+function dropInstance(state: ClusterState, inst: Instance): void {
+  state.instances.delete(inst.id);
+  const ids = state.instancesByWorkload.get(inst.workload);
+  ids?.delete(inst.id);
+  if (ids?.size === 0) state.instancesByWorkload.delete(inst.workload);
+}

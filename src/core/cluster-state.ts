@@ -1,0 +1,184 @@
+/**
+ * The control plane's view of the world: its records (workloads, instances, nodes, tokens),
+ * the state that holds them with its per-workload index, and the read-only view readers get.
+ * PURE. Nothing here changes a ClusterState: evolve (cluster-events.ts) does, one event at a time.
+ */
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { InstanceState } from "./instance-machine.js";
+import type { NodeHealth } from "./node-health.js";
+
+export interface Workload {
+  name: string;
+  labels: Record<string, string>;
+  spec: WorkloadSpec;
+  /** Increases by one each time the spec changes. */
+  generation: number;
+  /**
+   * The generation at which what an instance runs last changed (the spec minus replicas and
+   * update strategy). Instances older than this are replaced; scaling replaces nothing.
+   */
+  templateGeneration: number;
+  /** Delete was requested: its instances are being stopped, then it is forgotten. */
+  deleting: boolean;
+  /** Instances with a lower sequence number are replaced (RestartWorkload); 0 when never restarted. */
+  restartSeq: number;
+  /** When what instances run last changed (the rollout's start). */
+  templateChangedAt: number;
+  /** The spec before that change: what `rollout undo` goes back to. */
+  previousSpec: WorkloadSpec | null;
+  createdAt: number;
+}
+
+export type DesiredState = "run" | "stop";
+
+export interface Instance {
+  /** Unique and never reused: `<name>.<sequence>`. */
+  id: string;
+  /** Stable `<workload>-<index>`; replacements keep it. */
+  name: string;
+  workload: string;
+  index: number;
+  generation: number;
+  node: string | null;
+  desired: DesiredState;
+  state: InstanceState;
+  /** How many instances with this name came before this one. */
+  attempt: number;
+  /** What it reserves on its node (from the spec it was created with). */
+  resources: Capacity;
+  /** Names of the readiness checks of the spec it was created with. */
+  readinessChecks: string[];
+  /** Readiness checks currently passing (reported by its agent while it runs). */
+  passing: string[];
+  reason: string;
+  exitCode: number | null;
+  /** When it was last seen failing: its process is known to have exited. */
+  failedAt: number | null;
+  /** When it was last seen entering Running. */
+  runningSince: number | null;
+  updatedAt: number;
+}
+
+export interface Capacity {
+  cpuMillis: number;
+  memoryMb: number;
+}
+
+export interface NodeRecord {
+  name: string;
+  executors: string[];
+  version: string;
+  labels: Record<string, string>;
+  capacity: Capacity;
+  /** Health as last recorded by the reconciler (NodeHealthChanged); decisions use this. */
+  health: NodeHealth;
+  /** False once cordoned. */
+  schedulable: boolean;
+  /** Its instances are being moved elsewhere. */
+  draining: boolean;
+  /** An agent stream for this node is open. */
+  connected: boolean;
+  /** Identifies the open stream, so a late close of an older stream is ignored. */
+  session: number;
+  lastHeartbeatAt: number;
+}
+
+export interface ClusterState {
+  workloads: Map<string, Workload>;
+  instances: Map<string, Instance>;
+  /** Instance ids of each workload: an index over `instances`, kept in step by evolve. */
+  instancesByWorkload: Map<string, Set<string>>;
+  nodes: Map<string, NodeRecord>;
+  /** Next instance sequence number; makes instance ids unique without randomness. */
+  nextInstanceSeq: number;
+  /** Recent failure times per workload and node (key: crashKey), for crash-loop quarantine. */
+  crashes: Map<string, number[]>;
+  /**
+   * When this control plane last started listening to agents (ListeningStarted); node silence
+   * before it was not observed (node-health.ts). -Infinity: always listening (a log without it).
+   */
+  listeningSince: number;
+  /** Active API tokens: SHA-256 (hex) → kind. The secrets themselves are never held. */
+  tokens: Map<string, TokenKind>;
+}
+
+/** What an API token may do: everything, read and watch only, or enroll a node. */
+export type TokenKind = "admin" | "readonly" | "join";
+
+/**
+ * What readers (RPC handlers, metrics) get of the writer's state: its maps and records cannot
+ * be changed through it; only the writer's turn changes the state (through evolve). One level
+ * deep: the specs, labels and lists records hold are replaced by evolve, never changed in place.
+ */
+export interface ClusterView {
+  readonly workloads: ReadonlyMap<string, Readonly<Workload>>;
+  readonly instances: ReadonlyMap<string, Readonly<Instance>>;
+  readonly instancesByWorkload: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly nodes: ReadonlyMap<string, Readonly<NodeRecord>>;
+  readonly nextInstanceSeq: number;
+  readonly crashes: ReadonlyMap<string, readonly number[]>;
+  readonly listeningSince: number;
+  readonly tokens: ReadonlyMap<string, TokenKind>;
+}
+
+/** How many failure times are kept per workload and node. */
+export const CRASH_HISTORY = 16;
+
+export function crashKey(workload: string, node: string): string {
+  return `${workload}\n${node}`;
+}
+
+export function emptyState(): ClusterState {
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map() };
+}
+
+/**
+ * A copy of `state` that turns can run on without touching the original (what-if plans).
+ * Records are copied one level deep: evolve only reassigns their fields and replaces what
+ * they hold (specs, labels, resources, check lists are never changed in place); the two things
+ * it does change in place, crash histories and the per-workload index sets, are copied too.
+ * A property test runs random turns on forks and checks the original is untouched.
+ * structuredClone did the same in ~180 ms for 10,000 workloads (2.2 s for 100,000), on the
+ * control plane's one thread.
+ */
+export function forkState(state: ClusterView): ClusterState {
+  const copyRecords = <V extends object>(m: ReadonlyMap<string, V>) => {
+    const out = new Map<string, V>();
+    for (const [k, v] of m) out.set(k, { ...v });
+    return out;
+  };
+  const index = new Map<string, Set<string>>();
+  for (const [k, ids] of state.instancesByWorkload) index.set(k, new Set(ids));
+  const crashes = new Map<string, number[]>();
+  for (const [k, times] of state.crashes) crashes.set(k, [...times]);
+  return {
+    workloads: copyRecords(state.workloads),
+    instances: copyRecords(state.instances),
+    instancesByWorkload: index,
+    nodes: copyRecords(state.nodes),
+    nextInstanceSeq: state.nextInstanceSeq,
+    crashes,
+    listeningSince: state.listeningSince,
+    tokens: new Map(state.tokens),
+  };
+}
+
+/** A workload's instances, without visiting the others'. */
+export function instancesOfWorkload(state: ClusterView, workload: string): Instance[] {
+  return [...(state.instancesByWorkload.get(workload) ?? [])].map((id) => state.instances.get(id)!);
+}
+
+/** The sequence number in an instance id (`web-0.12` → 12): ids are handed out in order. */
+export function instanceSeq(id: string): number {
+  return Number(id.slice(id.lastIndexOf(".") + 1));
+}
+
+export function instanceName(workload: string, index: number): string {
+  return `${workload}-${index}`;
+}
+
+/** `web-0.12` → `web`: an instance id names its workload. */
+export function workloadOfInstanceId(id: string): string {
+  const name = id.slice(0, id.lastIndexOf("."));
+  return name.slice(0, name.lastIndexOf("-"));
+}

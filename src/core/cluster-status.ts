@@ -1,0 +1,67 @@
+/**
+ * What a state says once read: whether a copy is Ready or holds its node, what a node's copies
+ * take of it, how many replicas a workload wants, where its rollout stands. PURE; reads only.
+ */
+import { occupiesNode } from "./instance-machine.js";
+import type { Capacity, ClusterView, Instance, Workload } from "./cluster-state.js";
+
+/**
+ * Reserves resources on its node: it runs or is about to, or is being stopped while still
+ * running. A failed copy being cleaned up (Failed → Stopping) has no process left to hold them.
+ */
+export function holdsNode(inst: Instance): boolean {
+  return occupiesNode(inst.state) && !(inst.state === "stopping" && inst.failedAt !== null);
+}
+
+/** What the copies holding a node (holdsNode) take of it. */
+export interface NodeUse {
+  instances: Instance[];
+  allocated: Capacity;
+}
+
+/**
+ * Per node: the instances holding it and the resources they reserve. `except` leaves out
+ * instances a reconcile pass has already given up (lost ones: they no longer hold anything).
+ */
+export function nodeUse(state: ClusterView, except?: ReadonlySet<string>): Map<string, NodeUse> {
+  const out = new Map<string, NodeUse>();
+  for (const i of state.instances.values()) {
+    if (i.node === null || !holdsNode(i) || except?.has(i.id)) continue;
+    let u = out.get(i.node);
+    if (!u) out.set(i.node, (u = { instances: [], allocated: { cpuMillis: 0, memoryMb: 0 } }));
+    u.instances.push(i);
+    u.allocated.cpuMillis += i.resources.cpuMillis;
+    u.allocated.memoryMb += i.resources.memoryMb;
+  }
+  return out;
+}
+
+/** Ready: running, and every readiness check of its spec passing. */
+export function isReady(inst: Instance): boolean {
+  return inst.state === "running" && inst.readinessChecks.every((c) => inst.passing.includes(c));
+}
+
+/**
+ * Where the latest change of what runs stands: complete when every replica has a Ready copy
+ * of the current template; stalled when that has not happened within the progress deadline.
+ * A stalled rollout names a current copy that is not Ready; none when no copy could be created.
+ */
+export type RolloutStatus = { phase: "complete" | "progressing" } | { phase: "stalled"; stuck?: Instance };
+
+export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number): RolloutStatus {
+  const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
+  const replicas = desiredReplicas(w);
+  if (current.filter(isReady).length >= replicas) return { phase: "complete" };
+  if (now - w.templateChangedAt <= progressDeadlineMs) return { phase: "progressing" };
+  return { phase: "stalled", stuck: current.find((i) => !isReady(i)) };
+}
+
+/** Counted against a workload's replicas + max_surge: Pending, or holding its node. */
+export function countsAgainstSurge(inst: Instance): boolean {
+  return inst.state === "pending" || holdsNode(inst);
+}
+
+/** Replica count with the proto default applied (unset means 1); 0 while deleting. */
+export function desiredReplicas(workload: Workload): number {
+  return workload.deleting ? 0 : (workload.spec.replicas ?? 1);
+}

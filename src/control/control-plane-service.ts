@@ -22,7 +22,7 @@ import { bearer } from "./security/enrollment.js";
 import { fingerprint, type Tokens } from "./security/tokens.js";
 import { rejectionError } from "./status.js";
 import { undecodable } from "./undecodable.js";
-import type { Store } from "./store/store.js";
+import type { EventHistory } from "./store/event-history.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { Writer } from "./writer.js";
@@ -39,7 +39,7 @@ type RpcError = { code: status; details: string };
 
 export interface ServiceDeps {
   writer: Writer;
-  store: Store;
+  history: EventHistory;
   gateway: AgentGateway;
   hub: WatchHub;
   policy: Policy;
@@ -95,7 +95,7 @@ function caller(metadata: Metadata): string {
 }
 
 export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
-  const { writer, store, gateway, hub, policy, log } = deps;
+  const { writer, history, gateway, hub, policy, log } = deps;
   const state = writer.view;
   const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
 
@@ -185,7 +185,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return {
         workload: toWireWorkload(w, instances),
         instances: instances.map(toWireInstance),
-        events: newestWithin(store.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent), eventBytes),
+        events: newestWithin(history.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent), eventBytes),
       };
     }),
 
@@ -303,9 +303,9 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const scope = `history:${req.workload}:${req.limit}`;
       const cursor = cursorOf(req, scope);
       const left = req.limit > 0 ? req.limit - cursor.returned : Infinity;
-      const after = cursor.after ? Number(cursor.after[0]) : store.historyStart(req.workload, req.limit);
+      const after = cursor.after ? Number(cursor.after[0]) : history.historyStart(req.workload, req.limit);
       // One event more than the page holds tells whether there is a next page.
-      const rows = store.eventsAfter(after, Math.min(cursor.size + 1, left), req.workload);
+      const rows = history.eventsAfter(after, Math.min(cursor.size + 1, left), req.workload);
       const page = takePage(rows, { ...cursor, size: Math.min(cursor.size, left) }, scope, { keyOf: seqKey, render: toWireEvent, sizeOf: eventBytes });
       return { events: page.items, nextPageToken: page.nextPageToken };
     }),

@@ -149,7 +149,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
 /** Everything after the data dir is locked and its database known to be this cluster's. */
 async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningControlPlane> {
   const policy = opts.policy ?? DEFAULT_POLICY;
-  const hub = new WatchHub(store);
+  const hub = new WatchHub(store.history);
   const metrics = new Metrics();
   const writer = new Writer({
     store,
@@ -181,7 +181,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
   });
   server.addService(tolerateUndecodable(ControlPlaneService), createControlPlaneService({
       writer,
-      store,
+      history: store.history,
       gateway,
       hub,
       policy,

@@ -3,7 +3,8 @@
  * holds after its sequence number, then follows live commits. Catching up reads the store
  * synchronously, so no commit can slip in between the two: none is skipped or repeated.
  */
-import type { Store, StoredEvent } from "./store/store.js";
+import type { EventHistory } from "./store/event-history.js";
+import type { StoredEvent } from "./store/rows.js";
 
 /** Events read from the store per page while catching up. */
 const PAGE = 1_000;
@@ -22,14 +23,14 @@ interface Subscription {
 export class WatchHub {
   private readonly subs = new Set<Subscription>();
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly history: EventHistory) {}
 
   /** Starts a watch after `afterSeq`; returns the function that ends it. */
   watch(watcher: Watcher, afterSeq: number): () => void {
     const sub: Subscription = { watcher, lastSeq: afterSeq };
     const end = () => this.subs.delete(sub);
     for (;;) {
-      const page = this.store.eventsAfter(sub.lastSeq, PAGE, watcher.workload);
+      const page = this.history.eventsAfter(sub.lastSeq, PAGE, watcher.workload);
       for (const e of page) if (!this.deliver(sub, e)) return end;
       if (page.length < PAGE) break;
     }

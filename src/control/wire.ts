@@ -12,7 +12,7 @@ import {
   type Workload as WireWorkload,
   type WorkloadStatus,
 } from "../gen/tessera/v1/types.js";
-import type { StoredEvent } from "./store/store.js";
+import type { StoredEvent } from "./store/rows.js";
 
 export function workloadStatus(w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
   const desired = desiredReplicas(w);

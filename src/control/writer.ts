@@ -22,7 +22,8 @@ import { isVolatile, type ListeningCause } from "../core/cluster-events.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import type { Metrics } from "./metrics.js";
-import type { Store, StoredEvent } from "./store/store.js";
+import type { StoredEvent } from "./store/rows.js";
+import type { Store } from "./store/store.js";
 
 /** A command the writer cannot take now; the reason is for the caller (gRPC UNAVAILABLE). */
 export class WriterUnavailable extends Error {

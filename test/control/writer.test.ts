@@ -95,7 +95,7 @@ test("a store that refuses writes (read-only): memory stays as stored, commands 
   expect(store.load().workloads.has("later")).toBe(true);
   // The recovery is recorded: nodes get the grace of a restart to come back.
   expect(writer.view.listeningSince).toBeGreaterThan(0);
-  expect(store.eventsAfter(0, 1_000).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
+  expect(store.history.eventsAfter(0, 1_000).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
   writer.stop();
   store.close();
 });

@@ -1,0 +1,79 @@
+/**
+ * Reads of the event log: a workload's recent events (describe), pages of history after a
+ * sequence number (GetHistory, Watch), the log's bounds (retention), and the failures
+ * crash-loop quarantine remembers across a restart.
+ */
+import type { Database } from "bun:sqlite";
+import { and, asc, desc, eq, gt } from "drizzle-orm";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { StoredState } from "../../core/cluster-events.js";
+import { workloadOfInstanceId } from "../../core/cluster-state.js";
+import { eventFromRow, type StoredEvent } from "./rows.js";
+import * as schema from "./schema.js";
+
+export class EventHistory {
+  constructor(
+    private readonly sqlite: Database,
+    private readonly db: BunSQLiteDatabase<typeof schema>,
+  ) {}
+
+  /** The most recent `limit` events about a workload (0: all retained), oldest first. */
+  recentEvents(workload: string, limit: number): StoredEvent[] {
+    const q = this.db.select().from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq));
+    return (limit > 0 ? q.limit(limit) : q).all().reverse().map(eventFromRow);
+  }
+
+  /**
+   * Where a workload's last `limit` events start: the sequence number just before them (0 when
+   * there are no more than `limit`, or when `limit` is 0, meaning all).
+   */
+  historyStart(workload: string, limit: number): number {
+    if (limit === 0) return 0;
+    const before = this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit).get();
+    return before?.seq ?? 0;
+  }
+
+  /** Up to `limit` events after a sequence number, oldest first; optionally of one workload. */
+  eventsAfter(seq: number, limit: number, workload?: string): StoredEvent[] {
+    const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);
+    return this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit).all().map(eventFromRow);
+  }
+
+  /**
+   * The oldest sequence number the log still holds (0 when it is empty). A Watch resuming
+   * after a sequence number below `oldestSeq() - 1` has missed events that retention dropped.
+   */
+  oldestSeq(): number {
+    return this.sqlite.query<{ seq: number | null }, []>("SELECT MIN(seq) AS seq FROM events").get()?.seq ?? 0;
+  }
+
+  /** The newest sequence number ever assigned, even if retention has since dropped it (0: none). */
+  newestSeq(): number {
+    return this.sqlite.query<{ seq: number | null }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get()?.seq ?? 0;
+  }
+
+  /**
+   * Recent failures (for crash-loop quarantine) from the log, in log order: a failure counts
+   * against the node the instance was last placed on. When retention dropped that placement,
+   * the instance's row (`placedNow`) still names its node if it exists.
+   */
+  failures(placedNow: ReadonlyMap<string, string | null>): StoredState["failures"] {
+    const rows = this.sqlite
+      .query<{ instance: string; node: string | null; at: number }, []>(
+        `SELECT instance, node, at FROM events WHERE type = 'InstanceTransitioned'
+           AND (node IS NOT NULL OR json_extract(data, '$.event.type') = 'fail') ORDER BY seq`,
+      )
+      .all();
+    const placedOn = new Map<string, string>();
+    const out: StoredState["failures"] = [];
+    for (const r of rows) {
+      if (r.node !== null) {
+        placedOn.set(r.instance, r.node);
+        continue;
+      }
+      const node = placedOn.get(r.instance) ?? placedNow.get(r.instance) ?? null;
+      if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Rows ↔ the core's records, one function each way per table: `load` reads rows back with the
+ * same functions `commit` wrote them with, so a column added to one direction cannot be
+ * forgotten in the other. Specs are kept as proto3 JSON.
+ */
+import { type ClusterEvent, EVENT_VERSION } from "../../core/cluster-events.js";
+import { type Instance, instanceName, type NodeRecord, type Workload, workloadOfInstanceId } from "../../core/cluster-state.js";
+import { touches } from "../../core/event-facts.js";
+import type { InstanceState } from "../../core/instance-machine.js";
+import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
+import type * as schema from "./schema.js";
+
+type WorkloadRow = typeof schema.workloads.$inferSelect;
+type InstanceRow = typeof schema.instances.$inferSelect;
+type NodeRow = typeof schema.nodes.$inferSelect;
+type EventRow = typeof schema.events.$inferSelect;
+
+/** A logged event with its sequence number and the entities the log indexes it under. */
+export interface StoredEvent {
+  seq: number;
+  /** Entities the event concerns, as indexed in the log. */
+  workload: string | null;
+  instance: string | null;
+  node: string | null;
+  event: ClusterEvent;
+}
+
+export function workloadToRow(w: Workload): WorkloadRow {
+  return {
+    name: w.name,
+    labels: w.labels,
+    spec: WireSpec.toJSON(w.spec),
+    generation: w.generation,
+    templateGeneration: w.templateGeneration,
+    restartSeq: w.restartSeq,
+    templateChangedAt: w.templateChangedAt,
+    previousSpec: w.previousSpec === null ? null : WireSpec.toJSON(w.previousSpec),
+    deleting: w.deleting,
+    createdAt: w.createdAt,
+  };
+}
+
+export function workloadFromRow(r: WorkloadRow): Workload {
+  return {
+    name: r.name,
+    labels: r.labels,
+    spec: WireSpec.fromJSON(r.spec),
+    generation: r.generation,
+    templateGeneration: r.templateGeneration,
+    restartSeq: r.restartSeq,
+    templateChangedAt: r.templateChangedAt,
+    previousSpec: r.previousSpec === null ? null : WireSpec.fromJSON(r.previousSpec),
+    deleting: r.deleting,
+    createdAt: r.createdAt,
+  };
+}
+
+export function instanceToRow(i: Instance): InstanceRow {
+  return {
+    id: i.id,
+    workload: i.workload,
+    index: i.index,
+    generation: i.generation,
+    node: i.node,
+    desired: i.desired,
+    state: i.state,
+    attempt: i.attempt,
+    cpuMillis: i.resources.cpuMillis,
+    memoryMb: i.resources.memoryMb,
+    readinessChecks: i.readinessChecks,
+    passing: i.passing,
+    reason: i.reason,
+    exitCode: i.exitCode,
+    failedAt: i.failedAt,
+    runningSince: i.runningSince,
+    updatedAt: i.updatedAt,
+  };
+}
+
+/** The name is not stored: it follows from the workload and index. */
+export function instanceFromRow(r: InstanceRow): Instance {
+  return {
+    id: r.id,
+    name: instanceName(r.workload, r.index),
+    workload: r.workload,
+    index: r.index,
+    generation: r.generation,
+    node: r.node,
+    desired: r.desired,
+    state: r.state as InstanceState,
+    attempt: r.attempt,
+    resources: { cpuMillis: r.cpuMillis, memoryMb: r.memoryMb },
+    readinessChecks: r.readinessChecks,
+    passing: r.passing,
+    reason: r.reason,
+    exitCode: r.exitCode,
+    failedAt: r.failedAt,
+    runningSince: r.runningSince,
+    updatedAt: r.updatedAt,
+  };
+}
+
+/** `connected` and `session` are not stored: no agent stream survives a restart. */
+export function nodeToRow(n: NodeRecord): NodeRow {
+  return {
+    name: n.name,
+    executors: n.executors,
+    version: n.version,
+    lastHeartbeatAt: n.lastHeartbeatAt,
+    labels: n.labels,
+    cpuMillis: n.capacity.cpuMillis,
+    memoryMb: n.capacity.memoryMb,
+    health: n.health,
+    schedulable: n.schedulable,
+    draining: n.draining,
+  };
+}
+
+export function nodeFromRow(r: NodeRow): NodeRecord {
+  return {
+    name: r.name,
+    executors: r.executors,
+    version: r.version,
+    labels: r.labels,
+    capacity: { cpuMillis: r.cpuMillis, memoryMb: r.memoryMb },
+    health: r.health,
+    schedulable: r.schedulable,
+    draining: r.draining,
+    connected: false,
+    session: 0,
+    lastHeartbeatAt: r.lastHeartbeatAt,
+  };
+}
+
+/**
+ * The log's row of an event (its sequence number is assigned on insert). An instance's events
+ * are indexed under its workload too, and a placement under the node it names.
+ */
+export function eventToRow(e: ClusterEvent): Omit<EventRow, "seq"> {
+  const t = touches(e);
+  return {
+    at: e.at,
+    version: EVENT_VERSION,
+    type: e.type,
+    workload: t.workload ?? (t.instance ? workloadOfInstanceId(t.instance) : null),
+    instance: t.instance ?? null,
+    node: t.node ?? (e.type === "InstanceTransitioned" && e.event.type === "place" ? e.event.node : null),
+    data: JSON.stringify(e),
+  };
+}
+
+export function eventFromRow(r: EventRow): StoredEvent {
+  return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent };
+}

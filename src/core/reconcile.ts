@@ -2,18 +2,17 @@
  * The reconciler: diffs desired state (workloads) against observed state (instances, nodes)
  * and returns a Plan, one record of action buckets. PURE: (state, now, policy) → Plan.
  *
- * `commitPlan` turns a plan into the events that record it and the effects that carry it
- * out. Planning again after committing a plan, at the same `now`, yields an empty plan.
+ * planToEvents (plan-to-events.ts) turns a plan into the events that record it and the
+ * effects that carry it out. Planning again after applying those events, at the same `now`,
+ * yields an empty plan.
  */
-import type { Effect } from "./effects.js";
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, type Workload } from "./cluster-state.js";
-import type { ClusterEvent } from "./cluster-events.js";
+import { type Capacity, type ClusterState, type Instance, instanceSeq, type Workload } from "./cluster-state.js";
 import { countsAgainstSurge, isReady } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
-import { type ResolvedSpec, resolveSpec, stopGracePeriodOf } from "./spec.js";
+import { type ResolvedSpec, resolveSpec } from "./spec.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
@@ -357,59 +356,4 @@ function planSlot(
   // A copy that ran long enough before failing starts the backoff over.
   const ranLong = lastFailure.runningSince !== null && lastFailure.failedAt! - lastFailure.runningSince >= spec.restartResetMs;
   if (create(fresh(ranLong ? 0 : lastFailure.attempt + 1, "restart"))) for (const f of failed) stop(f, f.reason);
-}
-
-export interface Commit {
-  events: ClusterEvent[];
-  effects: Effect[];
-}
-
-/** Turns a plan into the events recording it and the effects carrying it out. PURE. */
-export function commitPlan(state: ClusterState, p: Plan): Commit {
-  const events: ClusterEvent[] = [];
-  const effects: Effect[] = [];
-  const at = p.at;
-  let seq = state.nextInstanceSeq;
-  const start = (id: string, node: string, workload: Workload, index: number) =>
-    effects.push({
-      type: "StartInstance",
-      node,
-      instanceId: id,
-      name: instanceName(workload.name, index),
-      workload: workload.name,
-      generation: workload.generation,
-      spec: workload.spec,
-    });
-
-  for (const h of p.health) {
-    events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
-    if (h.to === "offline") effects.push({ type: "DisconnectNode", node: h.node });
-  }
-  for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
-  for (const n of p.place) {
-    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
-    events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
-    start(id, n.node, state.workloads.get(n.workload)!, n.index);
-  }
-  for (const n of p.pend) {
-    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
-    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: n.reason });
-  }
-  for (const s of p.schedule) {
-    const inst = state.instances.get(s.instance)!;
-    events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "place", node: s.node } });
-    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index);
-  }
-  for (const s of p.stop) {
-    const inst = state.instances.get(s.instance)!;
-    events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "stop", reason: s.reason } });
-    if (inst.state === "pending") events.push({ type: "InstanceRemoved", at, id: s.instance });
-    else if (inst.node !== null) {
-      effects.push({ type: "StopInstance", node: inst.node, instanceId: inst.id, generation: inst.generation, gracePeriodMs: stopGracePeriodOf(state, inst.workload) });
-    }
-  }
-  for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });
-  for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });
-  return { events, effects };
 }

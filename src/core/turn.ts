@@ -10,7 +10,8 @@ import { type Command, type Decision, decide } from "./decide.js";
 import type { Effect } from "./effects.js";
 import { type ClusterEvent, evolve, isVolatile } from "./cluster-events.js";
 import type { ClusterState } from "./cluster-state.js";
-import { commitPlan, isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
+import { planToEvents } from "./plan-to-events.js";
+import { isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
 
 export interface TurnResult {
   decisions: Decision[];
@@ -54,7 +55,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy
     const p = plan(state, now, policy);
     last = last === undefined ? p : mergePlans(last, p);
     if (isEmptyPlan(p)) break;
-    const c = commitPlan(state, p);
+    const c = planToEvents(state, p);
     for (const e of c.events) evolve(state, e);
     events.push(...c.events);
     effects.push(...c.effects);
@@ -64,7 +65,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy
 }
 
 /**
- * Whether committing `p` can give the next pass something to do. Copies it placed or scheduled
+ * Whether applying `p` can give the next pass something to do. Copies it placed or scheduled
  * are current and placed: the next pass keeps them; a slot it left pending or held stays so
  * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
  * a node for another action. The property for invariant 1 (idempotence, ARCHITECTURE.md)

@@ -5,7 +5,8 @@
 import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
 import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
 import { holdsNode } from "../../src/core/cluster-status.js";
-import { commitPlan, DEFAULT_POLICY, isEmptyPlan, plan } from "../../src/core/reconcile.js";
+import { planToEvents } from "../../src/core/plan-to-events.js";
+import { DEFAULT_POLICY, isEmptyPlan, plan } from "../../src/core/reconcile.js";
 import { spec } from "../core/fixtures.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";
 
@@ -74,7 +75,7 @@ export function runPlanner(state: ClusterState, now: number): PlannerRun {
   const t0 = performance.now();
   const p = plan(state, now, DEFAULT_POLICY);
   const placeMs = performance.now() - t0;
-  for (const e of commitPlan(state, p).events) evolve(state, e);
+  for (const e of planToEvents(state, p).events) evolve(state, e);
   const t1 = performance.now();
   const again = plan(state, now, DEFAULT_POLICY);
   const steadyMs = performance.now() - t1;
@@ -117,7 +118,7 @@ export interface NearlyFullRun {
  */
 export function runNearlyFull(nodes: number, now: number): NearlyFullRun {
   const state = buildFleet(nodes, nodes * FULL_COPIES_PER_NODE, now, 7, FULL_NODE_CPU);
-  for (const e of commitPlan(state, plan(state, now, DEFAULT_POLICY)).events) evolve(state, e);
+  for (const e of planToEvents(state, plan(state, now, DEFAULT_POLICY)).events) evolve(state, e);
   let used = 0;
   for (const i of state.instances.values()) if (i.node && holdsNode(i)) used += i.resources.cpuMillis;
   const allocatedBefore = used / (nodes * FULL_NODE_CPU);
@@ -127,7 +128,7 @@ export function runNearlyFull(nodes: number, now: number): NearlyFullRun {
   const t0 = performance.now();
   const p = plan(state, now, DEFAULT_POLICY);
   const placeMs = performance.now() - t0;
-  for (const e of commitPlan(state, p).events) evolve(state, e);
+  for (const e of planToEvents(state, p).events) evolve(state, e);
   const t1 = performance.now();
   const again = plan(state, now, DEFAULT_POLICY);
   const retryMs = performance.now() - t1;

@@ -355,10 +355,10 @@ describe("AgentConnected with a Lost instance (its node was Offline)", () => {
     const d = decide(state, reconnect([{ id: "web-0.1", generation: 1, state: "running" }]), T0 + 7_000);
     apply(state, d.events);
     expect(state.instances.get("web-0.1")).toMatchObject({ state: "running", desired: "run", reason: "" });
-    const { plan: p, commit } = reconcileOnce(state, T0 + 7_000);
+    const { plan: p, outcome } = reconcileOnce(state, T0 + 7_000);
     expect(p.stop).toEqual([{ instance: "web-0.2", reason: "duplicate of web-0.1" }]);
     expect(p.place).toEqual([]);
-    expect(commit.effects).toEqual([{ type: "StopInstance", node: "n2", instanceId: "web-0.2", generation: 1, gracePeriodMs: 10_000 }]);
+    expect(outcome.effects).toEqual([{ type: "StopInstance", node: "n2", instanceId: "web-0.2", generation: 1, gracePeriodMs: 10_000 }]);
     expect(isEmptyPlan(plan(state, T0 + 7_000))).toBe(true);
   });
 

@@ -7,7 +7,8 @@ import type { InstanceEvent } from "../../src/core/instance-machine.js";
 import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { type Commit, commitPlan, DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile.js";
+import { planToEvents, type PlanOutcome } from "../../src/core/plan-to-events.js";
+import { DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile.js";
 
 /** A fixed instant; every test clock is an offset from it. */
 export const T0 = 1_700_000_000_000;
@@ -98,10 +99,10 @@ export function apply(state: ClusterState, events: ClusterEvent[]): ClusterState
   return state;
 }
 
-/** Plans at `now`, commits the plan and applies its events: what the writer does once. */
-export function reconcileOnce(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY): { plan: Plan; commit: Commit } {
+/** Plans at `now`, turns the plan into events and applies them: one pass of the writer's turn. */
+export function reconcileOnce(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY): { plan: Plan; outcome: PlanOutcome } {
   const p = plan(state, now, policy);
-  const commit = commitPlan(state, p);
-  apply(state, commit.events);
-  return { plan: p, commit };
+  const outcome = planToEvents(state, p);
+  apply(state, outcome.events);
+  return { plan: p, outcome };
 }

@@ -1,12 +1,13 @@
 /**
  * The reconciler as data: small cluster states built from events, the plan they lead to, the
- * events and effects a commit records, and that planning again after executing changes nothing.
+ * events and effects a plan turns into, and that planning again after executing changes nothing.
  */
 import { describe, expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import { replay } from "../../src/core/cluster-events.js";
-import { commitPlan, DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile.js";
+import { planToEvents } from "../../src/core/plan-to-events.js";
+import { DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile.js";
 import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SPEC = spec();
@@ -42,8 +43,8 @@ describe("a new workload on one Ready node", () => {
     });
   });
 
-  test("commitPlan records the instance and asks the node to start it", () => {
-    expect(commitPlan(state, plan(state, T0))).toEqual({
+  test("planToEvents creates the instance and asks the node to start it", () => {
+    expect(planToEvents(state, plan(state, T0))).toEqual({
       events: [
         { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "" },
         { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "place", node: "n1" } },
@@ -52,9 +53,9 @@ describe("a new workload on one Ready node", () => {
     });
   });
 
-  test("plan and commitPlan do not change the state", () => {
+  test("plan and planToEvents do not change the state", () => {
     const before = structuredClone(state);
-    commitPlan(state, plan(state, T0));
+    planToEvents(state, plan(state, T0));
     expect(state).toEqual(before);
   });
 
@@ -89,12 +90,12 @@ describe("spreading", () => {
 describe("no Ready node", () => {
   test("with no nodes at all: pend with the reason, then planning again changes nothing", () => {
     const state = replay([workloadApplied("web", T0)]);
-    const { plan: p, commit } = reconcileOnce(state, T0);
+    const { plan: p, outcome } = reconcileOnce(state, T0);
     expect(p).toEqual({
       ...emptyPlan(T0),
       pend: [{ workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], cause: "new", reason: "no nodes" }],
     });
-    expect(commit).toEqual({
+    expect(outcome).toEqual({
       events: [{ type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "no nodes" }],
       effects: [],
     });
@@ -109,9 +110,9 @@ describe("no Ready node", () => {
     const state = replay([workloadApplied("web", T0)]);
     reconcileOnce(state, T0);
     apply(state, [nodeConnected("n1", T0 + 1_000)]);
-    const { plan: p, commit } = reconcileOnce(state, T0 + 1_000);
+    const { plan: p, outcome } = reconcileOnce(state, T0 + 1_000);
     expect(p).toEqual({ ...emptyPlan(T0 + 1_000), schedule: [{ instance: "web-0.1", node: "n1" }] });
-    expect(commit).toEqual({
+    expect(outcome).toEqual({
       events: [{ type: "InstanceTransitioned", at: T0 + 1_000, id: "web-0.1", event: { type: "place", node: "n1" } }],
       effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
     });
@@ -197,7 +198,7 @@ describe("scaling down", () => {
     // The recorded fact, as given: replicas 1 at the same generation.
     const t = T0 + 1_000;
     apply(state, [heartbeat("n1", t), workloadApplied("web", t, { spec: spec({ replicas: 1 }), generation: 1 })]);
-    const { plan: p, commit } = reconcileOnce(state, t);
+    const { plan: p, outcome } = reconcileOnce(state, t);
     expect(p).toEqual({
       ...emptyPlan(t),
       stop: [
@@ -205,7 +206,7 @@ describe("scaling down", () => {
         { instance: "web-2.3", reason: "scaled down to 1" },
       ],
     });
-    expect(commit).toEqual({
+    expect(outcome).toEqual({
       events: [
         { type: "InstanceTransitioned", at: t, id: "web-1.2", event: { type: "stop", reason: "scaled down to 1" } },
         { type: "InstanceTransitioned", at: t, id: "web-2.3", event: { type: "stop", reason: "scaled down to 1" } },
@@ -247,7 +248,7 @@ describe("deleting a workload", () => {
 
     const first = reconcileOnce(state, T0);
     expect(first.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "workload deleted" }] });
-    expect(first.commit).toEqual({
+    expect(first.outcome).toEqual({
       events: [{ type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "stop", reason: "workload deleted" } }],
       effects: [{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }],
     });
@@ -260,7 +261,7 @@ describe("deleting a workload", () => {
 
     const second = reconcileOnce(state, T0 + 100);
     expect(second.plan).toEqual({ ...emptyPlan(T0 + 100), forget: [{ instance: "web-0.1" }], removeWorkload: [{ name: "web" }] });
-    expect(second.commit).toEqual({
+    expect(second.outcome).toEqual({
       events: [
         { type: "InstanceRemoved", at: T0 + 100, id: "web-0.1" },
         { type: "WorkloadRemoved", at: T0 + 100, name: "web" },
@@ -276,9 +277,9 @@ describe("deleting a workload", () => {
     const state = replay([workloadApplied("web", T0)]);
     reconcileOnce(state, T0);
     apply(state, [{ type: "WorkloadDeleteRequested", at: T0, name: "web" }]);
-    const { plan: p, commit } = reconcileOnce(state, T0);
+    const { plan: p, outcome } = reconcileOnce(state, T0);
     expect(p).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "workload deleted" }], removeWorkload: [{ name: "web" }] });
-    expect(commit).toEqual({
+    expect(outcome).toEqual({
       events: [
         { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "stop", reason: "workload deleted" } },
         { type: "InstanceRemoved", at: T0, id: "web-0.1" },
@@ -301,7 +302,7 @@ describe("a spec change (generation 2)", () => {
       ...emptyPlan(T0),
       place: [{ workload: "web", index: 0, generation: 2, attempt: 0, resources: RES, readinessChecks: [], cause: "update", node: "n1" }],
     });
-    expect(first.commit.effects).toEqual([
+    expect(first.outcome.effects).toEqual([
       { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 2, spec: v2 },
     ]);
     // The old copy keeps serving until its successor runs.
@@ -310,7 +311,7 @@ describe("a spec change (generation 2)", () => {
     agentReports(state, T0, report("n1", "web-0.2", "provisioning", { generation: 2 }), report("n1", "web-0.2", "running", { generation: 2 }));
     const second = reconcileOnce(state, T0);
     expect(second.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }] });
-    expect(second.commit.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+    expect(second.outcome.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
     expect(plan(state, T0)).toEqual(emptyPlan(T0));
   });
 });
@@ -338,13 +339,13 @@ describe("a failed instance", () => {
   test("is replaced with attempt + 1 once the backoff elapsed, and the failed copy is stopped", () => {
     const state = failedOnce();
     const now = FAILED_AT + 1_000;
-    const { plan: p, commit } = reconcileOnce(state, now);
+    const { plan: p, outcome } = reconcileOnce(state, now);
     expect(p).toEqual({
       ...emptyPlan(now),
       place: [{ workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, readinessChecks: [], cause: "restart", node: "n1" }],
       stop: [{ instance: "web-0.1", reason: REASON }],
     });
-    expect(commit).toEqual({
+    expect(outcome).toEqual({
       events: [
         { type: "InstanceCreated", at: now, id: "web-0.2", workload: "web", index: 0, generation: 1, attempt: 1, resources: RES, readinessChecks: [], reason: "" },
         { type: "InstanceTransitioned", at: now, id: "web-0.2", event: { type: "place", node: "n1" } },
@@ -378,11 +379,11 @@ describe("a node that goes Offline", () => {
     const now = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
     apply(state, [nodeConnected("b", now)]);
 
-    const { plan: p, commit } = reconcileOnce(state, now);
+    const { plan: p, outcome } = reconcileOnce(state, now);
     expect(p.health).toEqual([{ node: "a", from: "ready", to: "offline" }]);
     expect(p.markLost).toEqual([{ instance: "web-0.1", node: "a" }]);
     expect(p.place).toEqual([expect.objectContaining({ workload: "web", index: 0, generation: 1, node: "b" })]);
-    expect(commit.events.slice(0, 2)).toEqual([
+    expect(outcome.events.slice(0, 2)).toEqual([
       { type: "NodeHealthChanged", at: now, name: "a", from: "ready", to: "offline" },
       { type: "InstanceTransitioned", at: now, id: "web-0.1", event: { type: "lose" } },
     ]);
@@ -404,8 +405,8 @@ describe("a node that goes Offline", () => {
     agentReports(state, T0, report("a", "web-0.1", "provisioning"), report("a", "web-0.1", "running"));
     const away = T0 + DEFAULT_POLICY.offlineAfterMs + 1;
     apply(state, [heartbeat("b", away)]);
-    const { commit } = reconcileOnce(state, away);
-    expect(commit.effects).toContainEqual({ type: "DisconnectNode", node: "a" });
+    const { outcome } = reconcileOnce(state, away);
+    expect(outcome.effects).toContainEqual({ type: "DisconnectNode", node: "a" });
     const back = away + 1_000;
     // Its replacement runs: the copy that came back is the one to go.
     agentReports(state, back, report("b", "web-0.2", "provisioning"), report("b", "web-0.2", "running"));

@@ -1,0 +1,68 @@
+/**
+ * A plan as events and effects: new copies get ids (from the state's next sequence number),
+ * placements become start commands, stops of placed copies become stop commands. PURE.
+ */
+import type { ClusterEvent } from "./cluster-events.js";
+import { type ClusterState, instanceName, type Workload } from "./cluster-state.js";
+import type { Effect } from "./effects.js";
+import type { Plan } from "./reconcile.js";
+import { stopGracePeriodOf } from "./spec.js";
+
+/** What a plan amounts to: the events recording it and the effects carrying it out. */
+export interface PlanOutcome {
+  events: ClusterEvent[];
+  effects: Effect[];
+}
+
+/**
+ * Turns a plan into events and effects; it changes nothing: the caller applies the events
+ * (evolve) and the writer's store records them.
+ */
+export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
+  const events: ClusterEvent[] = [];
+  const effects: Effect[] = [];
+  const at = p.at;
+  let seq = state.nextInstanceSeq;
+  const start = (id: string, node: string, workload: Workload, index: number) =>
+    effects.push({
+      type: "StartInstance",
+      node,
+      instanceId: id,
+      name: instanceName(workload.name, index),
+      workload: workload.name,
+      generation: workload.generation,
+      spec: workload.spec,
+    });
+
+  for (const h of p.health) {
+    events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
+    if (h.to === "offline") effects.push({ type: "DisconnectNode", node: h.node });
+  }
+  for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
+  for (const n of p.place) {
+    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
+    events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
+    start(id, n.node, state.workloads.get(n.workload)!, n.index);
+  }
+  for (const n of p.pend) {
+    const id = `${instanceName(n.workload, n.index)}.${seq++}`;
+    events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: n.reason });
+  }
+  for (const s of p.schedule) {
+    const inst = state.instances.get(s.instance)!;
+    events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "place", node: s.node } });
+    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index);
+  }
+  for (const s of p.stop) {
+    const inst = state.instances.get(s.instance)!;
+    events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "stop", reason: s.reason } });
+    if (inst.state === "pending") events.push({ type: "InstanceRemoved", at, id: s.instance });
+    else if (inst.node !== null) {
+      effects.push({ type: "StopInstance", node: inst.node, instanceId: inst.id, generation: inst.generation, gracePeriodMs: stopGracePeriodOf(state, inst.workload) });
+    }
+  }
+  for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });
+  for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });
+  return { events, effects };
+}

@@ -271,7 +271,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const command = workloadInput(req.workload);
       // The core runs on a copy: what it decides is shown, nothing is committed.
       const copy = forkState(state);
-      const turn = runTurn(copy, [command], Date.now(), policy, true);
+      const turn = runTurn(copy, [command], { now: Date.now(), policy, reconcile: true });
       const decision = turn.decisions[0]!;
       if (decision.rejection) throw refused(decision.rejection);
       const p = turn.plan;

@@ -217,14 +217,7 @@ export class Writer {
     const paced = started < this.reconcileNotBefore;
     const due = this.reconcileDue || (this.changesPending && !paced);
     this.reconcileDue = false;
-    const result = runTurn(
-      this.state,
-      batch.map((b) => b.command),
-      this.now(),
-      this.opts.policy,
-      due,
-      !paced,
-    );
+    const result = runTurn(this.state, batch.map((b) => b.command), { now: this.now(), policy: this.opts.policy, reconcile: due, paced });
     if (result.plan) {
       this.changesPending = false;
       const ended = performance.now();

@@ -57,7 +57,7 @@ export class Sim {
     const all = [...this.inbox, ...commands];
     this.inbox = [];
     if (this.record) this.turns.push({ now: this.now, reconcile, commands: structuredClone(all) });
-    const result = runTurn(this.state, all, this.now, this.policy, reconcile);
+    const result = runTurn(this.state, all, { now: this.now, policy: this.policy, reconcile });
     if (this.record) {
       this.events.push(...result.events);
       if (result.plan) this.plans.push(result.plan);

@@ -27,15 +27,27 @@ const MAX_PASSES = 4;
 /** Decides one input of a turn against the state so far; the writer's is `decide`. */
 export type Decider<C> = (state: ClusterState, input: C, now: number) => Decision;
 
+/** How a turn runs. */
+export interface TurnOptions {
+  now: number;
+  policy: Policy;
+  /** Runs a reconcile pass even if nothing changed (the periodic tick). */
+  reconcile: boolean;
+  /**
+   * The writer is pacing its passes under load: a change alone does not start a pass; a later
+   * turn reconciles it. Default false: a command that produced a logged event starts one.
+   */
+  paced?: boolean;
+}
+
 /**
- * Runs one turn at `now`. `reconcile` forces a pass (the periodic tick); otherwise a pass runs
- * when a command produced a logged event, unless `onChange` is false (the writer pacing its
- * passes under load: the change is reconciled by a later turn). Replay passes its own
- * `decideInput`, which admits events already recorded once.
+ * Runs one turn of `commands`. Replay passes its own `decideInput`, which admits events
+ * already recorded once.
  */
-export function runTurn(state: ClusterState, commands: Command[], now: number, policy: Policy, reconcile: boolean, onChange?: boolean): TurnResult;
-export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy: Policy, reconcile: boolean, onChange: boolean, decideInput: Decider<C>): TurnResult;
-export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy: Policy, reconcile: boolean, onChange = true, decideInput = decide as Decider<C>): TurnResult {
+export function runTurn(state: ClusterState, commands: Command[], opts: TurnOptions): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput: Decider<C> }): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput?: Decider<C> }): TurnResult {
+  const { now, policy, reconcile, paced = false, decideInput = decide as Decider<C> } = opts;
   const decisions: Decision[] = [];
   const events: ClusterEvent[] = [];
   const effects: Effect[] = [];
@@ -47,7 +59,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], now: number, policy
     for (const e of decision.events) {
       evolve(state, e);
       events.push(e);
-      if (onChange && !isVolatile(e)) due = true;
+      if (!paced && !isVolatile(e)) due = true;
     }
   }
   let last: Plan | undefined;

@@ -113,7 +113,7 @@ export function resimulate(turns: ReplayTurn[], policy: Policy): { turns: Simula
   const state = emptyState();
   const out: SimulatedTurn[] = [];
   for (const turn of ordered) {
-    const r = runTurn(state, turn.inputs, turn.at, replayPolicy, true, true, admit);
+    const r = runTurn(state, turn.inputs, { now: turn.at, policy: replayPolicy, reconcile: true, decideInput: admit });
     const inputs = turn.inputs.filter((_, i) => r.decisions[i]!.events.length > 0);
     const skipped = turn.inputs.filter((_, i) => r.decisions[i]!.events.length === 0);
     // A pass always runs (reconcile is forced), so there is a plan.

@@ -54,7 +54,7 @@ function churn(store: Store, rounds: number, onRound: (round: number, now: numbe
   let now = 1_000_000;
   const state = store.load();
   const turn = (commands: Command[]) => {
-    const r = runTurn(state, commands, now, DEFAULT_POLICY, true);
+    const r = runTurn(state, commands, { now, policy: DEFAULT_POLICY, reconcile: true });
     if (r.events.length > 0) store.commit(r.events, state);
     return r;
   };
@@ -231,7 +231,7 @@ test("a commit survives kill -9 right after it (synchronous=NORMAL, nothing chec
       [{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4_000, memoryMb: 4_096 }, instances: [] }],
       [{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }],
     ]) {
-      const r = runTurn(state, commands, 1_000, DEFAULT_POLICY, true);
+      const r = runTurn(state, commands, { now: 1_000, policy: DEFAULT_POLICY, reconcile: true });
       logged += store.commit(r.events, state).length;
     }
     console.log(JSON.stringify({ logged, instances: state.instances.size, next: state.nextInstanceSeq }));

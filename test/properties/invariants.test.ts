@@ -207,7 +207,7 @@ describe("core invariants over random fleets and event sequences", () => {
             const i = placed[step.pick % placed.length]!;
             commands = [{ type: "ReportInstance", node: i.node!, instanceId: i.id, generation: i.generation, state: "failed", reason: "what-if", exitCode: 1 }];
           }
-          expect(runTurn(fork, commands, now, DEFAULT_POLICY, true)).toEqual(runTurn(deep, commands, now, DEFAULT_POLICY, true));
+          expect(runTurn(fork, commands, { now, policy: DEFAULT_POLICY, reconcile: true })).toEqual(runTurn(deep, commands, { now, policy: DEFAULT_POLICY, reconcile: true }));
         }
         expect(fork).toEqual(deep);
         expect(sim.state).toEqual(before);
@@ -380,7 +380,7 @@ describe("core invariants over random fleets and event sequences", () => {
           if (d.rejection) {
             expect(d.events).toEqual([]);
             const command: Command = { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" };
-            const r = runTurn(sim.state, [command], sim.now, DEFAULT_POLICY, false);
+            const r = runTurn(sim.state, [command], { now: sim.now, policy: DEFAULT_POLICY, reconcile: false });
             expect(r.decisions[0]!.rejection).toEqual(d.rejection);
             expect(r.events).toEqual([]);
             expect(sim.state).toEqual(snapshot);

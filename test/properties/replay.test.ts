@@ -31,7 +31,7 @@ for (const name of ["fleet-lifecycle"]) {
       const produced: unknown[] = [];
       const rendered: string[] = [];
       for (const t of turns) {
-        const r = runTurn(state, t.commands, t.now, DEFAULT_POLICY, t.reconcile);
+        const r = runTurn(state, t.commands, { now: t.now, policy: DEFAULT_POLICY, reconcile: t.reconcile });
         produced.push(...r.events.map(toLogged));
         if (r.plan) rendered.push(...renderPlanJsonl(r.plan));
       }

@@ -10,7 +10,7 @@ import type { Logger } from "../core/logger.js";
 import { sessionGate } from "../core/gates.js";
 import type { HealthThresholds } from "../core/node-health.js";
 import { describeRejection } from "../core/rejections.js";
-import { rejectionError } from "./status.js";
+import { rejectionError } from "./rejection-codes.js";
 import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";

@@ -20,7 +20,7 @@ import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workloa
 import type { AgentGateway } from "./agent-gateway.js";
 import { bearer } from "./security/enrollment.js";
 import { fingerprint, type Tokens } from "./security/tokens.js";
-import { rejectionError } from "./status.js";
+import { rejectionError } from "./rejection-codes.js";
 import { undecodable } from "./undecodable.js";
 import type { EventHistory } from "./store/event-history.js";
 import type { WatchHub } from "./watch-hub.js";

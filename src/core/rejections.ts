@@ -1,6 +1,6 @@
 /**
  * Named refusals returned by the core. PURE. The shells map each kind to a wire status once
- * (src/control/status.ts); nothing matches on message text.
+ * (src/control/rejection-codes.ts); nothing matches on message text.
  */
 import type { InstanceState, InvalidTransition } from "./instance-machine.js";
 

@@ -41,7 +41,7 @@ function untilSignal(): Promise<string> {
 }
 
 /** Executors from `--executor process,docker` (simulated stands alone). */
-async function makeExecutor(kinds: string, node: string, dataDir: string, sim: SimulatedOptions = {}): Promise<Executor> {
+async function makeExecutor(kinds: string, node: string, dataDir: string, simulated: SimulatedOptions = {}): Promise<Executor> {
   const list = kinds.split(",").map((k) => k.trim());
   const executors: Executor[] = [];
   for (const kind of list) {
@@ -60,7 +60,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, sim: S
       }
       case "simulated":
         if (list.length > 1) throw new UsageError("--executor: simulated cannot be combined with real executors");
-        executors.push(new SimulatedExecutor(sim));
+        executors.push(new SimulatedExecutor(simulated));
         break;
       default:
         throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);

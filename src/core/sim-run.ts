@@ -7,7 +7,7 @@
  * node (Suspect after 3 s, Offline after 5 s), not how long real copies take to start.
  */
 import type { Command } from "./decide.js";
-import { Sim, type SimNode } from "./fleet-sim.js";
+import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 import { isVolatile } from "./cluster-events.js";
 import { nodeUse } from "./cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
@@ -142,22 +142,22 @@ function summarize(runs: StrategyReport[]): string {
 }
 
 function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyReport {
-  const sim = new Sim({ ...DEFAULT_POLICY, placement: strategy }, undefined, false);
-  const start = sim.now;
+  const fleet = new SimulatedFleet({ ...DEFAULT_POLICY, placement: strategy }, undefined, false);
+  const start = fleet.now;
   const groups = new Map(scenario.fleet.map((g) => [g.name, nodeNames(g)]));
-  const fleet = scenario.fleet.flatMap((g) => groups.get(g.name)!.map((name): SimNode => ({ name, capacity: g.capacity, labels: g.labels })));
-  const byName = new Map(fleet.map((n) => [n.name, n]));
+  const fleetNodes = scenario.fleet.flatMap((g) => groups.get(g.name)!.map((name): FleetNode => ({ name, capacity: g.capacity, labels: g.labels })));
+  const byName = new Map(fleetNodes.map((n) => [n.name, n]));
 
   let reschedules = 0;
   let changed = false;
   let lastPlan: Plan | undefined;
-  sim.onTurn = (r) => {
+  fleet.onTurn = (r) => {
     if (r.plan) reschedules += r.plan.markLost.length;
     lastPlan = r.plan;
     if (r.events.some((e) => !isVolatile(e))) changed = true;
   };
 
-  for (const n of fleet) sim.connect(n);
+  for (const n of fleetNodes) fleet.connect(n);
   const applies: Command[] = scenario.workloads.flatMap((w) =>
     workloadNames(w).map((name): Command => ({
       type: "ApplyWorkload",
@@ -167,13 +167,13 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", replicas: w.replicas, resources: w.resources, nodeSelector: w.nodeSelector, checks: [] },
     })),
   );
-  const refused = sim.turn(applies).decisions.find((d) => d.rejection);
+  const refused = fleet.turn(applies).decisions.find((d) => d.rejection);
   // parseScenario accepts only what the core accepts; a refusal would silently drop a workload.
   if (refused?.rejection) throw new Error(`the core refused a scenario workload: ${describeRejection(refused.rejection)}`);
 
   /** Settled: every node's recorded health matches its agent, and no gate waits for a time. */
   const settled = () =>
-    [...sim.state.nodes.values()].every((n) => n.health === (sim.dead.has(n.name) ? "offline" : "ready")) &&
+    [...fleet.state.nodes.values()].every((n) => n.health === (fleet.dead.has(n.name) ? "offline" : "ready")) &&
     !(lastPlan?.skip ?? []).some((s) => s.until !== undefined);
 
   const convergence: Convergence[] = [{ at: 0, event: "start", ms: null }];
@@ -183,37 +183,37 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
   let next = 0;
   for (let elapsed = 0; elapsed < scenario.durationMs; ) {
     const due: string[] = [];
-    while (next < scenario.failures.length && scenario.failures[next]!.at <= elapsed) due.push(inject(sim, byName, groups, scenario.failures[next++]!));
+    while (next < scenario.failures.length && scenario.failures[next]!.at <= elapsed) due.push(inject(fleet, byName, groups, scenario.failures[next++]!));
     if (due.length > 0) {
       const c = { at: elapsed, event: due.join("; "), ms: null };
       convergence.push(c);
       open.push(c);
     }
     changed = false;
-    sim.advance(TICK_MS);
-    elapsed = sim.now - start;
+    fleet.advance(TICK_MS);
+    elapsed = fleet.now - start;
     if (changed) lastChange = elapsed;
     else if (open.length > 0 && settled()) {
       for (const c of open) c.ms = Math.max(0, lastChange - c.at);
       open = [];
     }
   }
-  return { strategy, rank: 0, ...outcome(sim, fleet, lastPlan), reschedules, convergence };
+  return { strategy, rank: 0, ...outcome(fleet, fleetNodes, lastPlan), reschedules, convergence };
 }
 
 /** Applies one failure event; returns what it did, naming the nodes it chose. */
-function inject(sim: Sim, byName: Map<string, SimNode>, groups: Map<string, string[]>, f: Failure): string {
+function inject(fleet: SimulatedFleet, byName: Map<string, FleetNode>, groups: Map<string, string[]>, f: Failure): string {
   if ("crash" in f) {
-    const inst = [...sim.state.instances.values()].find((i) => i.name === f.crash && i.desired === "run" && i.state === "running");
+    const inst = [...fleet.state.instances.values()].find((i) => i.name === f.crash && i.desired === "run" && i.state === "running");
     if (inst === undefined) return `crash ${f.crash} (not running)`;
-    sim.crash(inst.id);
+    fleet.crash(inst.id);
     return `crash ${f.crash}`;
   }
   const kill = "kill" in f;
-  const names = choose(sim, groups, kill ? f.kill : f.restore, kill);
+  const names = choose(fleet, groups, kill ? f.kill : f.restore, kill);
   for (const name of names) {
-    if (kill) sim.kill(name);
-    else sim.connect(byName.get(name)!);
+    if (kill) fleet.kill(name);
+    else fleet.connect(byName.get(name)!);
   }
   const verb = kill ? "kill" : "restore";
   return names.length > 0 ? `${verb} ${names.join(", ")}` : `${verb} (no node ${kill ? "alive" : "dead"})`;
@@ -224,26 +224,26 @@ function inject(sim: Sim, byName: Map<string, SimNode>, groups: Map<string, stri
  * group kills its busiest nodes, the worst case for the strategy under test (ties by name),
  * and restores its dead nodes in name order.
  */
-function choose(sim: Sim, groups: Map<string, string[]>, sel: NodeSelection, kill: boolean): string[] {
-  const eligible = (n: string) => sim.dead.has(n) !== kill;
+function choose(fleet: SimulatedFleet, groups: Map<string, string[]>, sel: NodeSelection, kill: boolean): string[] {
+  const eligible = (n: string) => fleet.dead.has(n) !== kill;
   if ("nodes" in sel) return sel.nodes.filter(eligible);
   const members = groups.get(sel.group)!.filter(eligible);
   if (kill) {
-    const use = nodeUse(sim.state);
+    const use = nodeUse(fleet.state);
     const load = (n: string) => use.get(n)?.instances.length ?? 0;
     members.sort((a, b) => load(b) - load(a) || (a < b ? -1 : 1));
   } else members.sort();
   return members.slice(0, sel.count ?? members.length);
 }
 
-function outcome(sim: Sim, fleet: SimNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence"> {
-  const workloads = [...sim.state.workloads.values()];
+function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence"> {
+  const workloads = [...fleet.state.workloads.values()];
   const desired = workloads.reduce((n, w) => n + resolveSpec(w.spec).replicas, 0);
   const running = new Set<string>();
   const pendingReason = new Map<string, string>();
   for (const s of lastPlan?.skip ?? []) if (s.gate === "unplaceable" && s.instance !== undefined) pendingReason.set(s.instance, s.reason);
   const pending = new Map<string, Unschedulable>();
-  for (const inst of sim.state.instances.values()) {
+  for (const inst of fleet.state.instances.values()) {
     if (inst.desired === "run" && inst.state === "running") running.add(inst.name);
     if (inst.desired === "run" && inst.state === "pending") {
       const reason = pendingReason.get(inst.id) ?? inst.reason;
@@ -253,12 +253,12 @@ function outcome(sim: Sim, fleet: SimNode[], lastPlan: Plan | undefined): Omit<S
       pending.set(key, p);
     }
   }
-  const use = nodeUse(sim.state);
-  const nodes: NodeReport[] = fleet.map((n) => {
+  const use = nodeUse(fleet.state);
+  const nodes: NodeReport[] = fleetNodes.map((n) => {
     const u = use.get(n.name);
     return {
       name: n.name,
-      alive: !sim.dead.has(n.name),
+      alive: !fleet.dead.has(n.name),
       cpuMillis: { used: u?.allocated.cpuMillis ?? 0, capacity: n.capacity.cpuMillis },
       memoryMb: { used: u?.allocated.memoryMb ?? 0, capacity: n.capacity.memoryMb },
       instances: (u?.instances ?? []).map((i) => i.name).sort(),

@@ -7,15 +7,15 @@ const req = (i: number) => ({ instanceId: `w-0.${i}`, name: "w-0", workload: "w"
 
 test("fails the configured share of starts", async () => {
   const draws = [0.1, 0.9, 0.2, 0.95];
-  const sim = new SimulatedExecutor({ failureRate: 0.5, random: () => draws.shift()! });
-  const results = await Promise.allSettled([0, 1, 2, 3].map((i) => sim.start(req(i))));
+  const executor = new SimulatedExecutor({ failureRate: 0.5, random: () => draws.shift()! });
+  const results = await Promise.allSettled([0, 1, 2, 3].map((i) => executor.start(req(i))));
   expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "rejected", "fulfilled"]);
 });
 
 test("a start takes the configured delay; stop ends it", async () => {
-  const sim = new SimulatedExecutor({ startDelayMs: 50 });
+  const executor = new SimulatedExecutor({ startDelayMs: 50 });
   const t0 = performance.now();
-  const running = await sim.start(req(1));
+  const running = await executor.start(req(1));
   expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
   expect(await running.stop(1000)).toEqual({ exitCode: null, signal: "SIGTERM" });
 });

@@ -1,8 +1,8 @@
 /**
  * A benchmark cluster: a real control plane (dist/tessera control: its own process, TLS, the
- * embedded defaults) and simulated agents in this process, each with its own certificate,
- * connection and Connect stream, as a fleet of separate nodes would have. Used by the scale
- * benchmark (3) and the latency benchmark (2).
+ * embedded defaults) and agents in this process (the real Agent on the simulated executor:
+ * nothing runs), each with its own certificate, connection and Connect stream, as a fleet of
+ * separate nodes would have. Used by the scale benchmark (3) and the latency benchmark (2).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

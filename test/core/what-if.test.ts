@@ -1,6 +1,6 @@
 /** What-if over a recorded log: moving one input moves what the core decides from it. */
 import { expect, test } from "bun:test";
-import { Sim } from "../../src/core/fleet-sim.js";
+import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { recordedTurns, resimulate, shiftInput } from "../../src/core/what-if.js";
@@ -8,14 +8,14 @@ import { CAPACITY, spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
 function lostNodeLog() {
-  const sim = new Sim(DEFAULT_POLICY);
-  for (const name of ["node-0", "node-1"]) sim.connect({ name, capacity: CAPACITY, labels: {} });
-  sim.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
-  sim.settle();
-  sim.kill("node-1");
-  sim.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
-  sim.settle();
-  return sim.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+  const fleet = new SimulatedFleet(DEFAULT_POLICY);
+  for (const name of ["node-0", "node-1"]) fleet.connect({ name, capacity: CAPACITY, labels: {} });
+  fleet.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
+  fleet.settle();
+  fleet.kill("node-1");
+  fleet.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
+  fleet.settle();
+  return fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
 }
 
 const losses = (turns: ReturnType<typeof resimulate>["turns"]) =>

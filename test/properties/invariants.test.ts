@@ -16,7 +16,7 @@ import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
-import { Sim, type SimNode } from "../../src/core/fleet-sim.js";
+import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { recordedTurns, resimulate } from "../../src/core/what-if.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
@@ -30,7 +30,7 @@ const nodeArb = fc.record({
   zone: fc.constantFrom("a", "b"),
 });
 const fleetArb = fc.array(nodeArb, { minLength: 1, maxLength: 6 }).map((ns) =>
-  ns.map((n, i): SimNode => ({ name: `node-${i}`, capacity: { cpuMillis: n.cpu, memoryMb: n.mem }, labels: { zone: n.zone } })),
+  ns.map((n, i): FleetNode => ({ name: `node-${i}`, capacity: { cpuMillis: n.cpu, memoryMb: n.mem }, labels: { zone: n.zone } })),
 );
 const workloadArb = fc
   .record({
@@ -69,34 +69,34 @@ function applyCommand(name: string, w: WorkloadGen, version = 0): Command {
 }
 
 /** Runs one random operation against the simulated fleet. */
-function perform(sim: Sim, fleet: SimNode[], op: Op): void {
+function perform(fleet: SimulatedFleet, fleetNodes: FleetNode[], op: Op): void {
   switch (op.op) {
     case "apply":
-      sim.turn([applyCommand(`w${op.w}`, op.spec, op.version)]);
+      fleet.turn([applyCommand(`w${op.w}`, op.spec, op.version)]);
       return;
     case "delete":
-      if (sim.state.workloads.has(`w${op.w}`)) sim.turn([{ type: "DeleteWorkload", name: `w${op.w}` }]);
+      if (fleet.state.workloads.has(`w${op.w}`)) fleet.turn([{ type: "DeleteWorkload", name: `w${op.w}` }]);
       return;
     case "advance":
-      sim.advance(op.ms);
+      fleet.advance(op.ms);
       return;
     case "crash": {
-      const running = [...sim.state.instances.values()].filter((i) => i.state === "running");
+      const running = [...fleet.state.instances.values()].filter((i) => i.state === "running");
       if (running.length > 0) {
-        sim.crash(running[op.pick % running.length]!.id, op.exitCode);
-        sim.turn();
+        fleet.crash(running[op.pick % running.length]!.id, op.exitCode);
+        fleet.turn();
       }
       return;
     }
   }
-  const node = fleet[op.n % fleet.length]!;
-  if (op.op === "kill") sim.kill(node.name);
+  const node = fleetNodes[op.n % fleetNodes.length]!;
+  if (op.op === "kill") fleet.kill(node.name);
   else if (op.op === "revive") {
-    if (sim.dead.has(node.name)) sim.connect(node);
-    sim.turn();
+    if (fleet.dead.has(node.name)) fleet.connect(node);
+    fleet.turn();
   } else {
     const type = op.op === "cordon" ? "CordonNode" : op.op === "uncordon" ? "UncordonNode" : "DrainNode";
-    sim.turn([{ type, node: node.name }]);
+    fleet.turn([{ type, node: node.name }]);
   }
 }
 
@@ -107,13 +107,13 @@ function nonTerminalByWorkload(state: ClusterState): Map<string, number> {
 }
 
 /** Checks every per-turn invariant; throws with the first violation. */
-function watch(sim: Sim, policy: Policy): void {
-  let before = nonTerminalByWorkload(sim.state);
-  sim.onTurn = (result: TurnResult) => {
-    const state = sim.state;
+function watch(fleet: SimulatedFleet, policy: Policy): void {
+  let before = nonTerminalByWorkload(fleet.state);
+  fleet.onTurn = (result: TurnResult) => {
+    const state = fleet.state;
     // 1. idempotence: planning again right after executing a plan changes nothing.
-    const again = plan(state, sim.now, policy);
-    if (result.plan && !isEmptyPlan(again)) throw new Error(`planning again is not empty at ${sim.now}: ${JSON.stringify(again)}`);
+    const again = plan(state, fleet.now, policy);
+    if (result.plan && !isEmptyPlan(again)) throw new Error(`planning again is not empty at ${fleet.now}: ${JSON.stringify(again)}`);
 
     // 2. no node's capacity is ever exceeded.
     const used = new Map<string, { cpu: number; mem: number }>();
@@ -161,15 +161,15 @@ function watch(sim: Sim, policy: Policy): void {
 describe("core invariants over random fleets and event sequences", () => {
   test("1, 2, 3, 5, 9: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step; 8: replay(log) equals the live state", () => {
     fc.assert(
-      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleet, workloads, ops) => {
-        const sim = new Sim(DEFAULT_POLICY);
-        watch(sim, DEFAULT_POLICY);
-        for (const n of fleet) sim.connect(n);
-        sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
-        for (const op of ops) perform(sim, fleet, op);
-        sim.settle();
+      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleetNodes, workloads, ops) => {
+        const fleet = new SimulatedFleet(DEFAULT_POLICY);
+        watch(fleet, DEFAULT_POLICY);
+        for (const n of fleetNodes) fleet.connect(n);
+        fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+        for (const op of ops) perform(fleet, fleetNodes, op);
+        fleet.settle();
         // 8. folding the log from nothing rebuilds exactly the live state.
-        expect(replay(sim.events)).toEqual(sim.state);
+        expect(replay(fleet.events)).toEqual(fleet.state);
       }),
       params,
     );
@@ -186,15 +186,15 @@ describe("core invariants over random fleets and event sequences", () => {
       { minLength: 1, maxLength: 6 },
     );
     fc.assert(
-      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 15 }), whatIfArb, (fleet, workloads, ops, whatIf) => {
-        const sim = new Sim(DEFAULT_POLICY);
-        for (const n of fleet) sim.connect(n);
-        sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
-        for (const op of ops) perform(sim, fleet, op);
-        const before = structuredClone(sim.state);
-        const fork = forkState(sim.state);
-        const deep = structuredClone(sim.state);
-        let now = sim.now;
+      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 15 }), whatIfArb, (fleetNodes, workloads, ops, whatIf) => {
+        const fleet = new SimulatedFleet(DEFAULT_POLICY);
+        for (const n of fleetNodes) fleet.connect(n);
+        fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+        for (const op of ops) perform(fleet, fleetNodes, op);
+        const before = structuredClone(fleet.state);
+        const fork = forkState(fleet.state);
+        const deep = structuredClone(fleet.state);
+        let now = fleet.now;
         for (const step of whatIf) {
           let commands: Command[] = [];
           if (step.op === "apply") commands = [applyCommand(`w${step.w}`, step.spec, step.version)];
@@ -210,7 +210,7 @@ describe("core invariants over random fleets and event sequences", () => {
           expect(runTurn(fork, commands, { now, policy: DEFAULT_POLICY, reconcile: true })).toEqual(runTurn(deep, commands, { now, policy: DEFAULT_POLICY, reconcile: true }));
         }
         expect(fork).toEqual(deep);
-        expect(sim.state).toEqual(before);
+        expect(fleet.state).toEqual(before);
       }),
       params,
     );
@@ -225,22 +225,22 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.integer({ min: 1, max: 4 }),
         (replicas, maxSurge, maxUnavailable, nodes) => {
           fc.pre(maxSurge + maxUnavailable > 0);
-          const sim = new Sim();
-          for (let i = 0; i < nodes; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+          const fleet = new SimulatedFleet();
+          for (let i = 0; i < nodes; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
           const w = { replicas, cpu: 100, mem: 64, zone: undefined, maxSurge, maxUnavailable };
-          sim.turn([applyCommand("web", w, 0)]);
-          sim.settle();
-          const running = () => [...sim.state.instances.values()].filter((i) => i.workload === "web" && i.state === "running").length;
+          fleet.turn([applyCommand("web", w, 0)]);
+          fleet.settle();
+          const running = () => [...fleet.state.instances.values()].filter((i) => i.workload === "web" && i.state === "running").length;
           expect(running()).toBe(replicas);
           const floor = replicas - Math.min(maxUnavailable, replicas);
-          sim.onTurn = () => {
+          fleet.onTurn = () => {
             if (running() < floor) throw new Error(`only ${running()} Running during the update, floor ${floor}`);
           };
-          sim.turn([applyCommand("web", w, 1)]);
-          sim.settle();
-          const gen2 = [...sim.state.instances.values()].filter((i) => i.state === "running" && i.generation === 2);
+          fleet.turn([applyCommand("web", w, 1)]);
+          fleet.settle();
+          const gen2 = [...fleet.state.instances.values()].filter((i) => i.state === "running" && i.generation === 2);
           expect(gen2).toHaveLength(replicas);
-          expect(sim.state.instances.size).toBe(replicas);
+          expect(fleet.state.instances.size).toBe(replicas);
         },
       ),
       params,
@@ -250,19 +250,19 @@ describe("core invariants over random fleets and event sequences", () => {
   test("6: every instance on an Offline node is replaced elsewhere", () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 5 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), (nodes, replicaCounts, victim) => {
-        const sim = new Sim();
-        for (let i = 0; i < nodes; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
-        sim.turn(replicaCounts.map((r, i) => applyCommand(`w${i}`, { replicas: r, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })));
-        sim.settle();
+        const fleet = new SimulatedFleet();
+        for (let i = 0; i < nodes; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+        fleet.turn(replicaCounts.map((r, i) => applyCommand(`w${i}`, { replicas: r, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })));
+        fleet.settle();
         const dead = `node-${victim % nodes}`;
-        const onDead = [...sim.state.instances.values()].filter((i) => i.node === dead).map((i) => i.id);
-        sim.kill(dead);
-        sim.advance(DEFAULT_POLICY.offlineAfterMs + 1_000);
-        sim.settle();
-        expect(sim.state.nodes.get(dead)!.health).toBe("offline");
-        for (const id of onDead) expect(sim.state.instances.get(id)?.state ?? "forgotten").toBe("lost");
+        const onDead = [...fleet.state.instances.values()].filter((i) => i.node === dead).map((i) => i.id);
+        fleet.kill(dead);
+        fleet.advance(DEFAULT_POLICY.offlineAfterMs + 1_000);
+        fleet.settle();
+        expect(fleet.state.nodes.get(dead)!.health).toBe("offline");
+        for (const id of onDead) expect(fleet.state.instances.get(id)?.state ?? "forgotten").toBe("lost");
         replicaCounts.forEach((r, i) => {
-          const live = [...sim.state.instances.values()].filter((x) => x.workload === `w${i}` && x.state === "running");
+          const live = [...fleet.state.instances.values()].filter((x) => x.workload === `w${i}` && x.state === "running");
           expect(live).toHaveLength(r);
           for (const x of live) expect(x.node).not.toBe(dead);
         });
@@ -281,25 +281,25 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.integer({ min: 0, max: 60_000 }),
         // Agents reconnect within about a second of the control plane listening (src/agent/control-stream.ts).
         fc.integer({ min: 0, max: 2_000 }),
-        (fleet, workloads, ops, downMs, reconnectMs) => {
-          const sim = new Sim(DEFAULT_POLICY);
-          for (const n of fleet) sim.connect(n);
-          sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
-          for (const op of ops) perform(sim, fleet, op);
+        (fleetNodes, workloads, ops, downMs, reconnectMs) => {
+          const fleet = new SimulatedFleet(DEFAULT_POLICY);
+          for (const n of fleetNodes) fleet.connect(n);
+          fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+          for (const op of ops) perform(fleet, fleetNodes, op);
           // Every agent alive, the world settled: whatever changes now, the restart changed.
-          for (const n of fleet) if (sim.dead.has(n.name)) sim.connect(n);
-          sim.settle();
+          for (const n of fleetNodes) if (fleet.dead.has(n.name)) fleet.connect(n);
+          fleet.settle();
           const running = () =>
-            [...sim.state.instances.values()]
+            [...fleet.state.instances.values()]
               .filter((i) => i.state === "running" && i.desired === "run")
               .map((i) => i.id)
               .sort();
           const before = running();
-          const from = sim.events.length;
-          sim.restart(downMs, reconnectMs);
-          sim.advance(startGraceMs + offlineAfterMs + 2_000);
-          sim.settle();
-          const disrupted = sim.events
+          const from = fleet.events.length;
+          fleet.restart(downMs, reconnectMs);
+          fleet.advance(startGraceMs + offlineAfterMs + 2_000);
+          fleet.settle();
+          const disrupted = fleet.events
             .slice(from)
             .filter((e) => e.type === "InstanceTransitioned" && before.includes(e.id) && (e.event.type === "lose" || e.event.type === "stop"));
           expect(disrupted).toEqual([]);
@@ -320,16 +320,16 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.array(opArb, { maxLength: 20 }),
         fc.option(fc.record({ downMs: fc.integer({ min: 0, max: 30_000 }), reconnectMs: fc.integer({ min: 0, max: 2_000 }) }), { nil: undefined }),
         fc.array(opArb, { maxLength: 10 }),
-        (fleet, workloads, ops, restart, after) => {
-          const sim = new Sim(DEFAULT_POLICY);
-          for (const n of fleet) sim.connect(n);
-          sim.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
-          for (const op of ops) perform(sim, fleet, op);
-          if (restart) sim.restart(restart.downMs, restart.reconnectMs);
-          for (const op of after) perform(sim, fleet, op);
-          sim.settle();
+        (fleetNodes, workloads, ops, restart, after) => {
+          const fleet = new SimulatedFleet(DEFAULT_POLICY);
+          for (const n of fleetNodes) fleet.connect(n);
+          fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+          for (const op of ops) perform(fleet, fleetNodes, op);
+          if (restart) fleet.restart(restart.downMs, restart.reconnectMs);
+          for (const op of after) perform(fleet, fleetNodes, op);
+          fleet.settle();
           // What the store would have logged.
-          const log = sim.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+          const log = fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
           const again = resimulate(recordedTurns(log), DEFAULT_POLICY);
           expect(again.turns.flatMap((t) => t.skipped)).toEqual([]);
           expect(again.turns.flatMap((t) => [...t.inputs.map((i) => i.event), ...t.decisions])).toEqual(log.map((l) => l.event));
@@ -367,23 +367,23 @@ describe("core invariants over random fleets and event sequences", () => {
           generation: fc.integer({ min: 0, max: 3 }),
         }),
         (ops, report) => {
-          const fleet: SimNode[] = [0, 1].map((i) => ({ name: `node-${i}`, capacity: { cpuMillis: 4000, memoryMb: 4096 }, labels: { zone: "a" } }));
-          const sim = new Sim();
-          for (const n of fleet) sim.connect(n);
-          sim.turn([applyCommand("w0", { replicas: 3, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })]);
-          for (const op of ops) perform(sim, fleet, op);
-          const ids = [...sim.state.instances.keys()];
+          const fleetNodes: FleetNode[] = [0, 1].map((i) => ({ name: `node-${i}`, capacity: { cpuMillis: 4000, memoryMb: 4096 }, labels: { zone: "a" } }));
+          const fleet = new SimulatedFleet();
+          for (const n of fleetNodes) fleet.connect(n);
+          fleet.turn([applyCommand("w0", { replicas: 3, cpu: 100, mem: 64, zone: undefined, maxSurge: 1, maxUnavailable: 1 })]);
+          for (const op of ops) perform(fleet, fleetNodes, op);
+          const ids = [...fleet.state.instances.keys()];
           const instanceId = ids.length > 0 ? ids[report.pick % ids.length]! : "w0-0.999";
-          const snapshot = structuredClone(sim.state);
-          const d = decide(sim.state, { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" }, sim.now);
-          expect(sim.state).toEqual(snapshot);
+          const snapshot = structuredClone(fleet.state);
+          const d = decide(fleet.state, { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" }, fleet.now);
+          expect(fleet.state).toEqual(snapshot);
           if (d.rejection) {
             expect(d.events).toEqual([]);
             const command: Command = { type: "ReportInstance", instanceId, node: report.node, state: report.state, generation: report.generation, reason: "" };
-            const r = runTurn(sim.state, [command], { now: sim.now, policy: DEFAULT_POLICY, reconcile: false });
+            const r = runTurn(fleet.state, [command], { now: fleet.now, policy: DEFAULT_POLICY, reconcile: false });
             expect(r.decisions[0]!.rejection).toEqual(d.rejection);
             expect(r.events).toEqual([]);
-            expect(sim.state).toEqual(snapshot);
+            expect(fleet.state).toEqual(snapshot);
           }
         },
       ),
@@ -399,31 +399,31 @@ describe("readiness checks and the disruption budget", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), (replicas, maxSurge, maxUnavailable) => {
         fc.pre(maxSurge + maxUnavailable > 0);
-        const sim = new Sim();
-        for (let i = 0; i < 3; i++) sim.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+        const fleet = new SimulatedFleet();
+        for (let i = 0; i < 3; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
         const apply = (v: string): Command => ({
           type: "ApplyWorkload",
           name: "web",
           labels: {},
           spec: spec({ args: [v], replicas, checks: [check], update: { maxSurge, maxUnavailable } }),
         });
-        sim.turn([apply("v1")]);
-        sim.settle();
-        const ready = () => [...sim.state.instances.values()].filter((i) => i.workload === "web" && isReady(i)).length;
+        fleet.turn([apply("v1")]);
+        fleet.settle();
+        const ready = () => [...fleet.state.instances.values()].filter((i) => i.workload === "web" && isReady(i)).length;
         expect(ready()).toBe(replicas);
         // The new template's copies start but never pass their checks.
-        sim.failingChecks.add("web");
+        fleet.failingChecks.add("web");
         const floor = replicas - Math.min(maxUnavailable, replicas);
-        sim.onTurn = () => {
+        fleet.onTurn = () => {
           if (ready() < floor) throw new Error(`only ${ready()} Ready, floor ${floor}`);
         };
-        sim.turn([apply("v2")]);
-        sim.settle();
-        sim.advance(30_000);
-        sim.settle();
+        fleet.turn([apply("v2")]);
+        fleet.settle();
+        fleet.advance(30_000);
+        fleet.settle();
         expect(ready()).toBeGreaterThanOrEqual(floor);
         // The rollout is held, not finished: old Ready copies remain.
-        const old = [...sim.state.instances.values()].filter((i) => i.generation === 1 && i.desired === "run");
+        const old = [...fleet.state.instances.values()].filter((i) => i.generation === 1 && i.desired === "run");
         expect(old.length).toBeGreaterThanOrEqual(floor);
       }),
       params,

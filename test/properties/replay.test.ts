@@ -11,7 +11,7 @@ import { emptyState } from "../../src/core/cluster-state.js";
 import { renderPlanJsonl } from "../../src/core/plan-render.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { runTurn } from "../../src/core/turn.js";
-import type { RecordedTurn } from "../../src/core/fleet-sim.js";
+import type { RecordedTurn } from "../../src/core/simulated-fleet.js";
 
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
 const readJsonl = (file: string) =>

@@ -3,6 +3,8 @@
  * when their node is dead), a clock that only moves when told, and a record of every turn and
  * event. PURE (no I/O, no real clock). `tessera sim` compares placement strategies with it;
  * property tests and golden logs drive it too, so they hold the same driver to account.
+ * Not to be confused with the agent's simulated executor (`--simulated`), which stands in for
+ * process and docker on a real agent talking to a real control plane.
  */
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
@@ -11,7 +13,7 @@ import { type ClusterEvent, isVolatile } from "./cluster-events.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "./reconcile.js";
 import { runTurn, type TurnResult } from "./turn.js";
 
-export interface SimNode {
+export interface FleetNode {
   name: string;
   capacity: Capacity;
   labels: Record<string, string>;
@@ -24,7 +26,7 @@ export interface RecordedTurn {
   commands: Command[];
 }
 
-export class Sim {
+export class SimulatedFleet {
   readonly state: ClusterState = emptyState();
   readonly events: ClusterEvent[] = [];
   readonly turns: RecordedTurn[] = [];
@@ -37,11 +39,11 @@ export class Sim {
   /** What each live agent holds: instance id → generation. */
   readonly held = new Map<string, Map<string, number>>();
   private readonly sessions = new Map<string, number>();
-  private readonly nodes = new Map<string, SimNode>();
+  private readonly nodes = new Map<string, FleetNode>();
   private nextSession = 1;
   private inbox: Command[] = [];
   /** Every turn's result, for invariant checks. */
-  onTurn: (result: TurnResult, sim: Sim) => void = () => {};
+  onTurn: (result: TurnResult, fleet: SimulatedFleet) => void = () => {};
 
   constructor(
     readonly policy: Policy = DEFAULT_POLICY,
@@ -76,7 +78,7 @@ export class Sim {
     throw new Error(`fleet did not settle within ${maxTurns} turns`);
   }
 
-  connect(node: SimNode): void {
+  connect(node: FleetNode): void {
     this.nodes.set(node.name, node);
     this.dead.delete(node.name);
     const session = this.nextSession++;

@@ -5,11 +5,11 @@ import { readEventLog } from "../src/control/store/log-reader.js";
 import { replayLog, toLogged } from "../src/core/event-log.js";
 import { renderPlanJsonl } from "../src/core/plan-render.js";
 import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile.js";
-import { type LoggedInput, recordedTurns, resimulate, shiftInput, type SimulatedTurn } from "../src/core/what-if.js";
+import { type LoggedInput, recordedTurns, rerunInputs, shiftInput, type RerunTurn } from "../src/core/what-if.js";
 import { parseDuration } from "./duration.js";
 
 /** A decision as a comparable line: what happened to what, without its time. */
-function decisionKey(e: SimulatedTurn["decisions"][number]): string {
+function decisionKey(e: RerunTurn["decisions"][number]): string {
   switch (e.type) {
     case "InstanceTransitioned":
       return `${e.id} ${e.event.type}${e.event.type === "place" ? ` ${e.event.node}` : ""}`;
@@ -54,7 +54,7 @@ export class ReplayCommand extends TesseraCommand {
     else if (log.length > 0) out(`note: the log was compacted before event ${log[0]!.seq}; replaying the retained window`);
     const turns = recordedTurns(log);
     const inputs = turns.flatMap((t) => t.inputs);
-    const baseline = resimulate(turns, DEFAULT_POLICY);
+    const baseline = rerunInputs(turns, DEFAULT_POLICY);
 
     let shown = baseline;
     if (this.whatIf !== undefined) {
@@ -68,7 +68,7 @@ export class ReplayCommand extends TesseraCommand {
         throw new UsageError(`--what-if: event ${seq} ${any ? `is a decision (${any.event.type}), not an input; shift the input that led to it` : "is not in the log"}`);
       }
       out(`what if event ${seq} (${target.event.type}) had happened at ${new Date(target.event.at + shift).toISOString()} (${m[2]}${m[3]})?`);
-      shown = resimulate(shiftInput(turns, seq, shift), DEFAULT_POLICY);
+      shown = rerunInputs(shiftInput(turns, seq, shift), DEFAULT_POLICY);
     }
 
     // Turns that decided nothing and skipped nothing are left out.

@@ -35,7 +35,7 @@ interface Facts<K extends ClusterEventType> {
   volatile: boolean;
   origin(e: EventOf<K>): Origin;
   /**
-   * For an input: whether it still applies to a re-simulated state in which earlier inputs
+   * For an input: whether it still applies to a re-run state in which earlier inputs
    * moved (what it names exists, its transition is allowed). Replay skips it otherwise.
    */
   fits(state: ClusterState, e: EventOf<K>): boolean;

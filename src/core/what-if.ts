@@ -1,10 +1,10 @@
 /**
- * Offline re-simulation of a recorded event log. PURE.
+ * Offline re-run of a recorded event log: its inputs through the writer's own turn. PURE.
  *
  * The log holds two kinds of events: inputs, the requests and observations that came from
  * outside the reconciler (applies, deletes, cordons, agents' connections and reports, node
  * health changes), and the decisions the reconciler took from them (instances created,
- * placed, stopped, lost, forgotten); event-facts.ts says which is which. `resimulate` keeps
+ * placed, stopped, lost, forgotten); event-facts.ts says which is which. `rerunInputs` keeps
  * the inputs, optionally with one moved in time, and runs them through the writer's own turn
  * (runTurn), so the core decides again what the control plane would have done.
  *
@@ -30,11 +30,12 @@ export interface ReplayTurn {
   inputs: LoggedInput[];
 }
 
-export interface SimulatedTurn {
+/** One turn of a re-run: the inputs it took and skipped, and what it decided from them. */
+export interface RerunTurn {
   at: number;
   /** Inputs applied in this turn (those that still made sense). */
   inputs: LoggedInput[];
-  /** Inputs that named something the re-simulated world does not have in that state. */
+  /** Inputs that named something the re-run state does not have in that state. */
   skipped: LoggedInput[];
   plan: Plan;
   /** What the reconciler decided, after the inputs. */
@@ -107,11 +108,11 @@ function admit(state: ClusterState, input: LoggedInput): Decision {
  * Re-runs the writer's turns over the inputs of a log, in time order, each through runTurn
  * with a reconcile pass (the writer ticks every second, and reconciles after every change).
  */
-export function resimulate(turns: ReplayTurn[], policy: Policy): { turns: SimulatedTurn[]; state: ClusterState } {
+export function rerunInputs(turns: ReplayTurn[], policy: Policy): { turns: RerunTurn[]; state: ClusterState } {
   const ordered = [...turns].sort((a, b) => a.at - b.at);
   const replayPolicy: Policy = { ...policy, recordedHealth: true };
   const state = emptyState();
-  const out: SimulatedTurn[] = [];
+  const out: RerunTurn[] = [];
   for (const turn of ordered) {
     const r = runTurn(state, turn.inputs, { now: turn.at, policy: replayPolicy, reconcile: true, decideInput: admit });
     const inputs = turn.inputs.filter((_, i) => r.decisions[i]!.events.length > 0);

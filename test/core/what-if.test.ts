@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { recordedTurns, resimulate, shiftInput } from "../../src/core/what-if.js";
+import { recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
 import { CAPACITY, spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
@@ -18,19 +18,19 @@ function lostNodeLog() {
   return fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
 }
 
-const losses = (turns: ReturnType<typeof resimulate>["turns"]) =>
+const losses = (turns: ReturnType<typeof rerunInputs>["turns"]) =>
   turns.flatMap((t) => t.decisions.flatMap((d) => (d.type === "InstanceTransitioned" && d.event.type === "lose" ? [`${t.at} ${d.id}`] : [])));
 
 test("moving the Offline change 30 s later moves the losses with it", () => {
   const log = lostNodeLog();
   const turns = recordedTurns(log);
   const offline = log.find((l) => l.event.type === "NodeHealthChanged" && l.event.to === "offline")!;
-  const baseline = resimulate(turns, DEFAULT_POLICY);
+  const baseline = rerunInputs(turns, DEFAULT_POLICY);
   const lost = losses(baseline.turns);
   expect(lost.length).toBeGreaterThan(0);
   for (const l of lost) expect(l.startsWith(`${offline.event.at} `)).toBe(true);
 
-  const moved = resimulate(shiftInput(turns, offline.seq, 30_000), DEFAULT_POLICY);
+  const moved = rerunInputs(shiftInput(turns, offline.seq, 30_000), DEFAULT_POLICY);
   expect(losses(moved.turns)).toEqual(lost.map((l) => l.replace(`${offline.event.at}`, `${offline.event.at + 30_000}`)));
   // The agents' reports about the replacements made then name copies that now come later.
   const replacements = baseline.turns.filter((t) => t.at === offline.event.at).flatMap((t) => t.decisions.flatMap((d) => (d.type === "InstanceCreated" ? [d.id] : [])));
@@ -44,6 +44,6 @@ test("an input moved before what it names exists is skipped, not applied", () =>
   const log = lostNodeLog();
   const turns = recordedTurns(log);
   const run = log.find((l) => l.event.type === "InstanceTransitioned" && l.event.event.type === "run")!;
-  const moved = resimulate(shiftInput(turns, run.seq, -60_000), DEFAULT_POLICY);
+  const moved = rerunInputs(shiftInput(turns, run.seq, -60_000), DEFAULT_POLICY);
   expect(moved.turns.flatMap((t) => t.skipped.map((s) => s.seq))).toEqual([run.seq]);
 });

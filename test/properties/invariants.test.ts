@@ -17,7 +17,7 @@ import { resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { recordedTurns, resimulate } from "../../src/core/what-if.js";
+import { recordedTurns, rerunInputs } from "../../src/core/what-if.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -330,7 +330,7 @@ describe("core invariants over random fleets and event sequences", () => {
           fleet.settle();
           // What the store would have logged.
           const log = fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
-          const again = resimulate(recordedTurns(log), DEFAULT_POLICY);
+          const again = rerunInputs(recordedTurns(log), DEFAULT_POLICY);
           expect(again.turns.flatMap((t) => t.skipped)).toEqual([]);
           expect(again.turns.flatMap((t) => [...t.inputs.map((i) => i.event), ...t.decisions])).toEqual(log.map((l) => l.event));
         },

@@ -13,7 +13,7 @@ import type { Running, StartRequest } from "../../src/agent/executor.js";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
 import type { Logger } from "../../src/core/logger.js";
 import { type ApplyWorkloadsRequest, ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { Workload } from "../../src/gen/tessera/v1/types.js";
+import { Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
 import { statusMib } from "./report.js";
 
@@ -68,6 +68,9 @@ export class BenchCluster {
   /** Copies the agents started so far. */
   started = 0;
   private onStart: () => void = () => {};
+  /** Per workload, who waits for which of its events (see untilEvent). */
+  private readonly waiters = new Map<string, Array<(e: WireEvent) => boolean>>();
+  private watching: ClientReadableStream<WatchResponse> | undefined;
 
   /** Starts the control plane and `agents` agents; resolves when every node is Ready. */
   static async start(agents: number): Promise<BenchCluster> {
@@ -142,9 +145,9 @@ export class BenchCluster {
 
   /** Deletes workload `name` and resolves once the control plane has removed it (its copies stopped). */
   async remove(name: string): Promise<void> {
+    const removed = this.untilEvent(name, (e) => e.type === "WorkloadRemoved");
     await new Promise<void>((resolve, reject) => this.client.deleteWorkload({ name }, (err) => (err ? reject(err) : resolve())));
-    const gone = () => new Promise<boolean>((resolve, reject) => this.client.getWorkload({ name }, (err) => (err ? (err.code === status.NOT_FOUND ? resolve(true) : reject(err)) : resolve(false))));
-    await eventually(`workload ${name} removed`, async () => ((await gone()) ? true : undefined), 10_000, 2);
+    await removed;
   }
 
   /**
@@ -164,23 +167,41 @@ export class BenchCluster {
     await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), 60_000, 5);
   }
 
-  /**
-   * Resolves when an instance of `workload` is reported Running: a Watch on it from the log's
-   * start, so it sees the events even if it opens after they were committed.
-   */
+  /** Resolves when an instance of `workload` is reported Running. */
   untilWorkloadRunning(workload: string): Promise<void> {
-    const call: ClientReadableStream<WatchResponse> = this.client.watch({ afterSequence: 0, workload });
-    return new Promise<void>((resolve, reject) => {
-      call.on("data", (r: WatchResponse) => {
-        if (r.event?.type === "InstanceTransitioned" && (JSON.parse(r.event.detail) as { event: { type: string } }).event.type === "run") {
-          resolve();
-          call.cancel();
-        }
-      });
-      call.on("error", (err: { code?: number }) => {
-        if (err.code !== status.CANCELLED) reject(err);
-      });
+    return this.untilEvent(workload, (e) => e.type === "InstanceTransitioned" && (JSON.parse(e.detail) as { event: { type: string } }).event.type === "run");
+  }
+
+  /**
+   * Resolves at the first event of `workload` that `match` accepts, committed after this call.
+   * One Watch serves every waiter for the cluster's life: a Watch opened and cancelled per
+   * sample (1,000 a run) sometimes tripped the HTTP/2 server's guard against floods of
+   * resets, which ends the connection with RESOURCE_EXHAUSTED.
+   */
+  private untilEvent(workload: string, match: (e: WireEvent) => boolean): Promise<void> {
+    this.watching ??= this.watchAll();
+    return new Promise<void>((resolve) => {
+      const waiting = this.waiters.get(workload) ?? [];
+      waiting.push((e) => (match(e) ? (resolve(), true) : false));
+      this.waiters.set(workload, waiting);
     });
+  }
+
+  /** The Watch from now on: each event goes to its workload's waiters; one that matched is done. */
+  private watchAll(): ClientReadableStream<WatchResponse> {
+    const call = this.client.watch({ afterSequence: 0, workload: "" });
+    call.on("data", (r: WatchResponse) => {
+      const e = r.event;
+      const waiting = e && this.waiters.get(e.workload);
+      if (!e || !waiting) return;
+      const left = waiting.filter((w) => !w(e));
+      if (left.length > 0) this.waiters.set(e.workload, left);
+      else this.waiters.delete(e.workload);
+    });
+    call.on("error", (err: { code?: number }) => {
+      if (err.code !== status.CANCELLED) throw new Error(`the benchmark's Watch failed: ${String(err)}`);
+    });
+    return call;
   }
 
   /** The control plane's data dir (its CA and server certificate, for the floor's server). */
@@ -189,6 +210,7 @@ export class BenchCluster {
   }
 
   async stop(): Promise<void> {
+    this.watching?.cancel();
     this.client?.close();
     for (const a of this.agents) a.close();
     await this.harness.stop();

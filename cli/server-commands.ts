@@ -28,6 +28,7 @@ import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
 import { VERSION } from "./version-command.js";
+import { parseNodePorts } from "./agent-ports.js";
 
 /** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
 const EXIT_GRACE_MS = 5_000;
@@ -147,6 +148,9 @@ const AGENT_CONFIG: ConfigSchema = {
   "cpu-millis": "string",
   "memory-mb": "string",
   heartbeat: "string",
+  "advertise-address": "string",
+  "port-range": "string",
+  "reserved-ports": "strings",
   "join-token": "string",
   "ca-hash": "string",
   "ca-file": "string",
@@ -233,6 +237,9 @@ export class AgentCommand extends TesseraCommand {
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
   heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });
+  advertiseAddress = Option.String("--advertise-address", { description: "IPv4 address copies on this node are reached at (default: the host's first non-loopback IPv4 address)" });
+  portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
+  reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
   simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
   simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
   joinToken = Option.String("--join-token", { description: "to enroll this node (default: the local control plane's data dir join-token)" });
@@ -274,6 +281,11 @@ export class AgentCommand extends TesseraCommand {
       log,
       labels: parseLabels(pick(this.labels, cfg, "label", [])),
       capacity: detectCapacity(kind === "simulated", cpu, mem),
+      ports: parseNodePorts(
+        this.advertiseAddress ?? (cfg["advertise-address"] as string | undefined),
+        this.portRange ?? (cfg["port-range"] as string | undefined),
+        pick(this.reservedPorts, cfg, "reserved-ports", []),
+      ),
       heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
     });
     return runAgent(agent, log, false);
@@ -313,6 +325,8 @@ export class DevCommand extends TesseraCommand {
       log: agentLog,
       labels: {},
       capacity: detectCapacity(false, undefined, undefined),
+      // A sandbox on this machine: its copies are reached on loopback.
+      ports: parseNodePorts("127.0.0.1", undefined, []),
       credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);

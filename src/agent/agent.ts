@@ -7,6 +7,7 @@
  * Shell, like all of src/agent.
  */
 import type { Logger } from "../core/logger.js";
+import { helloPorts, type NodePorts } from "../core/ports.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
@@ -24,6 +25,8 @@ export interface AgentOptions {
   version: string;
   labels: Record<string, string>;
   capacity: Resources;
+  /** Where its copies are reached, its dynamic port range and the ports the host keeps. */
+  ports: NodePorts;
   log: Logger;
   heartbeatMs?: number;
   /** The node's certificate (mTLS); unset for a plaintext control plane (--insecure). */
@@ -47,7 +50,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
-      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, instances: this.instances.holdings() }),
+      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), instances: this.instances.holdings() }),
       synced: (stream) => this.outbox.sendKept(stream),
       command: (msg) => void this.handle(msg),
       // Whoever asked for logs on a stream is gone with it.

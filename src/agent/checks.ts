@@ -11,6 +11,8 @@ import type { StartRequest } from "./executor.js";
 export interface ProbeTarget {
   /** Address the instance listens on (127.0.0.1 for processes). */
   host: string;
+  /** The port a check naming each of the spec's ports connects to (a container's own port for images). */
+  ports: Record<string, number>;
   /** Runs a command in the instance's environment; resolves with its exit code. */
   exec(command: string, args: string[], timeoutMs: number): Promise<number>;
 }
@@ -27,13 +29,13 @@ export async function probe(check: Check, target: ProbeTarget): Promise<{ passed
         return { passed: code === 0, detail: `exit code ${code}` };
       }
       case "http": {
-        const url = `http://${target.host}:${check.probe.value.port}${check.probe.value.path || "/"}`;
+        const url = `http://${target.host}:${portOf(check.probe.value, target)}${check.probe.value.path || "/"}`;
         const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
         await res.body?.cancel();
         return { passed: res.status >= 200 && res.status < 400, detail: `GET ${url}: ${res.status}` };
       }
       case "tcp": {
-        const port = check.probe.value.port;
+        const port = portOf(check.probe.value, target);
         const socket = await Promise.race([
           Bun.connect({ hostname: target.host, port, socket: { data() {} } }),
           Bun.sleep(timeoutMs).then(() => {
@@ -49,6 +51,11 @@ export async function probe(check: Check, target: ProbeTarget): Promise<{ passed
   } catch (err) {
     return { passed: false, detail: (err as Error).message };
   }
+}
+
+/** A probe's port: its number, or the copy's port of that name (validation made sure it has one). */
+function portOf(probe: { port: number; portName: string }, target: ProbeTarget): number {
+  return probe.portName === "" ? probe.port : (target.ports[probe.portName] ?? 0);
 }
 
 /** Whether a check restarts its copy (liveness) rather than deciding readiness. */

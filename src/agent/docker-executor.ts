@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { resolveSpec } from "../core/spec.js";
 import type { ProbeTarget } from "./checks.js";
-import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -56,14 +56,17 @@ export class DockerExecutor implements Executor {
   async start(req: StartRequest): Promise<Running> {
     const spec = req.spec;
     const resources = resolveSpec(spec);
-    const env = { ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload };
+    const copy = copyEnvironment(req);
+    // Each port published on the node's advertised address: host port → the container's port.
+    const published = req.ports.map((p) => ({ key: `${p.containerPort || p.hostPort}/${p.protocol}`, binding: { HostIp: req.hostIp, HostPort: String(p.hostPort) } }));
     const container = await this.create({
       name: containerName(req.instanceId),
       Image: spec.image,
       Entrypoint: spec.command !== "" ? [spec.command] : undefined,
-      Cmd: spec.args.length > 0 ? spec.args : undefined,
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      WorkingDir: spec.workingDir || undefined,
+      Cmd: copy.args.length > 0 ? copy.args : undefined,
+      Env: Object.entries(copy.env).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: copy.workingDir || undefined,
+      ExposedPorts: published.length > 0 ? Object.fromEntries(published.map((p) => [p.key, {}])) : undefined,
       Labels: {
         [LABEL.node]: this.node,
         [LABEL.workload]: req.workload,
@@ -74,6 +77,7 @@ export class DockerExecutor implements Executor {
       HostConfig: {
         NanoCpus: resources.cpuMillis * 1_000_000,
         Memory: resources.memoryMb * 1024 * 1024,
+        PortBindings: published.length > 0 ? Object.fromEntries(published.map((p) => [p.key, [p.binding]])) : undefined,
       },
     });
     try {
@@ -167,6 +171,8 @@ export class DockerExecutor implements Executor {
     const networks = Object.values(info.NetworkSettings.Networks ?? {});
     return {
       host: networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1",
+      // Checks reach the container on its own network address, so on its own ports.
+      ports: Object.fromEntries(req.ports.map((p) => [p.name, p.containerPort || p.hostPort])),
       async exec(command, args, timeoutMs) {
         const exec = await container.exec({ Cmd: [command, ...args], AttachStdout: false, AttachStderr: false });
         await exec.start({ Detach: true });

@@ -1,4 +1,6 @@
 /** What an executor is: something that starts and stops one instance's work. */
+import { expandSpec, portEnvironment } from "../core/port-env.js";
+import type { AssignedPort } from "../core/ports.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ProbeTarget } from "./checks.js";
 
@@ -8,6 +10,17 @@ export interface StartRequest {
   workload: string;
   generation: number;
   spec: WorkloadSpec;
+  /** The host ports placement gave it. */
+  ports: AssignedPort[];
+  /** The node's advertised address. */
+  hostIp: string;
+}
+
+/** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
+export function copyEnvironment(req: StartRequest): { env: Record<string, string>; args: string[]; workingDir: string } {
+  const vars = { TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload, ...portEnvironment(req.ports, req.hostIp) };
+  const expanded = expandSpec(req.spec, vars);
+  return { env: { ...expanded.env, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
 }
 
 export interface Exit {

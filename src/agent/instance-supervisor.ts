@@ -7,6 +7,7 @@
  */
 import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
+import { protocolOf } from "../core/ports.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
@@ -66,12 +67,21 @@ export class InstanceSupervisor {
     h.op = (async () => {
       this.apply(h, { type: "provision" }, true);
       try {
-        const running = await this.executor.start({ instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
+        const req: StartRequest = {
+          instanceId: cmd.instanceId,
+          name: cmd.name,
+          workload: cmd.workload,
+          generation: cmd.generation,
+          spec: cmd.spec!,
+          ports: cmd.ports.map((p) => ({ ...p, protocol: protocolOf(p.protocol) })),
+          hostIp: cmd.hostIp,
+        };
+        const running = await this.executor.start(req);
         h.running = running;
         this.apply(h, { type: "run" }, true);
         this.log.info("instance running", { instance: h.id });
         this.watchExit(h, running);
-        await this.startChecks(h, { instanceId: cmd.instanceId, name: cmd.name, workload: cmd.workload, generation: cmd.generation, spec: cmd.spec! });
+        await this.startChecks(h, req);
       } catch (err) {
         this.apply(h, { type: "fail", reason: (err as Error).message }, true);
         throw err;

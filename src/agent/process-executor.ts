@@ -12,7 +12,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeTarget } from "./checks.js";
-import { type Adopted, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 
 /** Lines per LogChunk message. */
@@ -118,14 +118,12 @@ export class ProcessExecutor implements Executor {
     this.records.write(intent);
     let proc: ReturnType<typeof Bun.spawn>;
     try {
-      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...spec.args], {
-        cwd: spec.workingDir || undefined,
+      const copy = copyEnvironment(req);
+      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...copy.args], {
+        cwd: copy.workingDir || undefined,
         env: {
           ...process.env,
-          ...spec.env,
-          TESSERA_INSTANCE: req.name,
-          TESSERA_INSTANCE_ID: req.instanceId,
-          TESSERA_WORKLOAD: req.workload,
+          ...copy.env,
           TESSERA_LOG: this.logPath(req.instanceId),
           TESSERA_STATUS: this.statusPath(req.instanceId),
         },
@@ -218,13 +216,15 @@ export class ProcessExecutor implements Executor {
   }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
-    const spec = req.spec;
+    const copy = copyEnvironment(req);
     return {
       host: "127.0.0.1",
+      // A process listens on its host port.
+      ports: Object.fromEntries(req.ports.map((p) => [p.name, p.hostPort])),
       async exec(command, args, timeoutMs) {
         const proc = Bun.spawn([command, ...args], {
-          cwd: spec.workingDir || undefined,
-          env: { ...process.env, ...spec.env, TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId },
+          cwd: copy.workingDir || undefined,
+          env: { ...process.env, ...copy.env },
           stdin: "ignore",
           stdout: "ignore",
           stderr: "ignore",

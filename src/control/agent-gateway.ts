@@ -12,6 +12,7 @@ import type { HealthThresholds } from "../core/node-health.js";
 import { describeRejection } from "../core/rejections.js";
 import { rejectionError } from "./rejection-codes.js";
 import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
+import { nodePortsOf, validateNodePorts } from "../core/ports.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
@@ -73,7 +74,15 @@ export class AgentGateway {
               commandId,
               command: {
                 $case: "start",
-                value: { instanceId: effect.instanceId, name: effect.name, workload: effect.workload, generation: effect.generation, spec: effect.spec },
+                value: {
+                  instanceId: effect.instanceId,
+                  name: effect.name,
+                  workload: effect.workload,
+                  generation: effect.generation,
+                  spec: effect.spec,
+                  ports: effect.ports,
+                  hostIp: effect.hostIp,
+                },
               },
             }
           : {
@@ -158,7 +167,9 @@ export class AgentGateway {
       if (node === undefined) {
         if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
         const hello = payload.value;
-        const problem = validateName(hello.node, "hello.node") ?? validateLabels(hello.labels, "hello.labels")[0] ?? validateExecutors(hello.executors, "hello.executors");
+        const ports = nodePortsOf(hello);
+        const problem =
+          validateName(hello.node, "hello.node") ?? validateLabels(hello.labels, "hello.labels")[0] ?? validateExecutors(hello.executors, "hello.executors") ?? validateNodePorts(ports);
         if (problem) return refuse(describeRejection(problem));
         if (identity) {
           const who = await identity;
@@ -184,7 +195,7 @@ export class AgentGateway {
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
         // end it, and the agent tries again.
-        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, instances }).then(
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, instances }).then(
           (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
           (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
         );

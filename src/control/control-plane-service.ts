@@ -184,7 +184,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const instances = instancesOf(w.name);
       return {
         workload: toWireWorkload(w, instances),
-        instances: instances.map(toWireInstance),
+        instances: instances.map((i) => toWireInstance(i, state.nodes)),
         events: newestWithin(history.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent), eventBytes),
       };
     }),
@@ -223,7 +223,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     getNode: unary("GetNode", (req) => {
       const n = nodeNamed(req.name);
       const instances = [...state.instances.values()].filter((i) => i.node === n.name).sort(byName);
-      return { node: wireNode(n.name), instances: instances.map(toWireInstance) };
+      return { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
     }),
 
     listInstances: unary("ListInstances", (req) => {
@@ -231,7 +231,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const scope = `instances:${req.workload}`;
       const cursor = cursorOf(req, scope);
       const of = req.workload === "" ? [...state.instances.values()] : instancesOfWorkload(state, req.workload);
-      const page = takePage(of, cursor, scope, { keyOf: instanceKey, render: toWireInstance, sizeOf: instanceBytes });
+      const page = takePage(of, cursor, scope, { keyOf: instanceKey, render: (i) => toWireInstance(i, state.nodes), sizeOf: instanceBytes });
       return { instances: page.items, nextPageToken: page.nextPageToken };
     }),
 

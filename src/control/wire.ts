@@ -1,6 +1,6 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
-import type { Instance, NodeRecord, Workload } from "../core/cluster-state.js";
+import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { desiredReplicas, isReady, type NodeUse, type RolloutStatus, rolloutStatus } from "../core/cluster-status.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -37,7 +37,8 @@ export function toWireWorkload(w: Workload, instances: Instance[]): WireWorkload
   return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: workloadStatus(w, instances), createdAt: new Date(w.createdAt) };
 }
 
-export function toWireInstance(i: Instance): WireInstance {
+/** `nodes` tell where its ports answer: the address its node advertises. */
+export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireInstance {
   return {
     id: i.id,
     name: i.name,
@@ -52,6 +53,8 @@ export function toWireInstance(i: Instance): WireInstance {
     updatedAt: new Date(i.updatedAt),
     ready: isReady(i),
     passingChecks: i.passing,
+    ports: i.ports,
+    address: i.node === null ? "" : (nodes.get(i.node)?.ports.address ?? ""),
   };
 }
 
@@ -68,6 +71,9 @@ export function toWireNode(n: NodeRecord, use: NodeUse | undefined): WireNode {
     allocated: use?.allocated ?? { cpuMillis: 0, memoryMb: 0 },
     schedulable: n.schedulable,
     draining: n.draining,
+    address: n.ports.address,
+    portRange: n.ports.address === "" ? undefined : n.ports.range,
+    reservedPorts: n.ports.reserved,
   };
 }
 

@@ -11,6 +11,7 @@ import { type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, 
 import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
+import { NO_PORTS, type NodePorts } from "./ports.js";
 
 /** Why a control plane (re)started listening to agents; more causes come with leadership. */
 export type ListeningCause = "start" | "store-recovered";
@@ -48,6 +49,8 @@ export type ClusterEvent =
       version: string;
       labels: Record<string, string>;
       capacity: Capacity;
+      /** Absent in logs from before ports: such a node offers none. */
+      ports?: NodePorts;
     }
   | { type: "NodeDisconnected"; at: number; name: string }
   | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
@@ -113,6 +116,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       resources: e.resources,
       readinessChecks: e.readinessChecks ?? [],
       passing: [],
+      ports: [],
       reason: e.reason,
       exitCode: null,
       failedAt: null,
@@ -133,6 +137,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     switch (e.event.type) {
       case "place":
         inst.node = e.event.node;
+        inst.ports = e.event.ports ?? [];
         inst.reason = "";
         break;
       case "fail":
@@ -177,6 +182,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       version: e.version,
       labels: e.labels,
       capacity: e.capacity,
+      ports: e.ports ?? NO_PORTS,
       health: "ready",
       // Cordon and drain are the operator's decisions; a reconnect keeps them.
       schedulable: prior?.schedulable ?? true,

@@ -6,6 +6,7 @@
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { InstanceState } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
+import type { AssignedPort, NodePorts } from "./ports.js";
 
 export interface Workload {
   name: string;
@@ -50,6 +51,8 @@ export interface Instance {
   readinessChecks: string[];
   /** Readiness checks currently passing (reported by its agent while it runs). */
   passing: string[];
+  /** Host ports placement gave it on its node (its `place` event); empty while Pending. */
+  ports: AssignedPort[];
   reason: string;
   exitCode: number | null;
   /** When it was last seen failing: its process is known to have exited. */
@@ -70,6 +73,8 @@ export interface NodeRecord {
   version: string;
   labels: Record<string, string>;
   capacity: Capacity;
+  /** Its address, dynamic port range and reserved ports, from its agent's hello. */
+  ports: NodePorts;
   /** Health as last recorded by the reconciler (NodeHealthChanged); decisions use this. */
   health: NodeHealth;
   /** False once cordoned. */

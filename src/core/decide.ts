@@ -17,6 +17,7 @@ import {
 import { type Capacity, type ClusterState, type Instance, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
 import { desiredReplicas } from "./cluster-status.js";
+import type { NodePorts } from "./ports.js";
 import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
@@ -45,6 +46,8 @@ export type Command =
       version: string;
       labels: Record<string, string>;
       capacity: Capacity;
+      /** Absent in turns recorded before ports (golden logs): such a node offers none. */
+      ports?: NodePorts;
       instances: HeldInstance[];
     }
   | { type: "AgentDisconnected"; node: string; session: number }
@@ -203,7 +206,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 
   AgentConnected(state, c, now) {
     const events: ClusterEvent[] = [
-      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity },
+      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}) },
     ];
     const effects: Effect[] = [];
     const held = new Map(c.instances.map((h) => [h.id, h]));
@@ -219,7 +222,8 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       if (h === undefined) {
         if (inst.state === "scheduled" && inst.desired === "run") {
           const w = state.workloads.get(inst.workload)!;
-          effects.push({ type: "StartInstance", node: c.node, instanceId: inst.id, name: inst.name, workload: inst.workload, generation: inst.generation, spec: w.spec });
+          // Resent with the ports it was placed with, at the address the agent gives now.
+          effects.push({ type: "StartInstance", node: c.node, instanceId: inst.id, name: inst.name, workload: inst.workload, generation: inst.generation, spec: w.spec, ports: inst.ports, hostIp: c.ports?.address ?? "" });
           continue;
         }
         // The agent lost it (restarted without it): it is no longer running anywhere.

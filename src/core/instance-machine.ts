@@ -5,6 +5,7 @@
  * (the instances it holds), so both sides agree on what a transition means. Every
  * (state, event) pair is either listed in TRANSITIONS or refused with InvalidTransition.
  */
+import type { AssignedPort } from "./ports.js";
 
 export const INSTANCE_STATES = [
   "pending",
@@ -20,8 +21,8 @@ export type InstanceState = (typeof INSTANCE_STATES)[number];
 
 /** Events the machine consumes. Each is a fact about one instance. */
 export type InstanceEvent =
-  /** The control plane assigned the instance to a node. */
-  | { type: "place"; node: string }
+  /** The control plane assigned the instance to a node, with the host ports it gets there (none: no key, as in logs from before ports). */
+  | { type: "place"; node: string; ports?: AssignedPort[] }
   /** The agent began starting it. */
   | { type: "provision" }
   /** Its process or container runs. */

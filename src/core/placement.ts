@@ -2,8 +2,8 @@
  * Placement: feasibility, then scoring. PURE and deterministic (ties broken by node name).
  *
  * Feasible: node Ready and connected, schedulable (not cordoned or draining), offers the
- * executor, carries every node_selector label, has the resources free, and is not quarantined
- * for this workload. Among feasible nodes `spread` prefers fewest instances of the same
+ * executor, carries every node_selector label, has the resources free, has every static port
+ * free and enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible nodes `spread` prefers fewest instances of the same
  * workload, then lowest utilization; `binpack` prefers highest utilization.
  *
  * On large fleets scoring every node for every placement is O(nodes × placements); like
@@ -15,6 +15,8 @@ import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
 import type { ClusterState, NodeRecord } from "./cluster-state.js";
 import { nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
+import { PortPool } from "./port-pool.js";
+import type { AssignedPort } from "./ports.js";
 import type { ResolvedSpec } from "./spec.js";
 
 export type PlacementStrategy = "spread" | "binpack";
@@ -22,7 +24,11 @@ export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "bi
 
 export const CANDIDATE_LIMIT = 64;
 
-export type Choice = { node: string } | { reason: string };
+/** A node, with the ports the copy gets there when its spec asks for any. */
+export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
+
+/** Distinct refusal reasons shown when nothing fits; port reasons name nodes, so there may be many. */
+const MAX_REASONS = 6;
 
 /**
  * The fleet as seen by one reconcile pass, in arrays indexed like the sorted node list: the
@@ -43,6 +49,7 @@ interface Fleet {
   crashed: Set<string>;
   /** Per executor kind, 1 for the nodes that can run it (built on first use). */
   runs: Map<string, Uint8Array>;
+  ports: PortPool;
 }
 
 /** What one choose() looks up for every node, made once per call. */
@@ -62,7 +69,7 @@ export class Placer {
   private fleet: Fleet | undefined;
   private cursor = 0;
   /**
-   * Shapes (executor, selector, cpu, memory) that fit on no node this pass, with the reason
+   * Shapes (executor, selector, cpu, memory, ports) that fit on no node this pass, with the reason
    * counted for the first of them. Within a pass nodes only fill up, so such a shape fits
    * nowhere for the rest of it: on a nearly full fleet, hundreds of identical copies that wait
    * would otherwise each scan every node twice (~0.5 s a pass at 10,000 nodes).
@@ -94,6 +101,7 @@ export class Placer {
       perWorkload: new Map(),
       crashed: new Set(),
       runs: new Map(),
+      ports: new PortPool(nodes),
     };
     f.closed = nodes.map((node, i) => {
       f.index.set(node.name, i);
@@ -107,7 +115,10 @@ export class Placer {
       if (i === undefined) continue;
       f.cpuUsed[i] = use.allocated.cpuMillis;
       f.memUsed[i] = use.allocated.memoryMb;
-      for (const inst of use.instances) this.count(i, inst.workload);
+      for (const inst of use.instances) {
+        this.count(i, inst.workload);
+        if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
+      }
     }
     return f;
   }
@@ -142,19 +153,23 @@ export class Placer {
     }
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
+    if (spec.ports.length > 0) {
+      const ports = f.ports.refusal(i, spec.ports);
+      if (ports !== undefined) return ports;
+    }
     if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
     return undefined;
   }
 
-  /** Picks a node and reserves the resources there, or explains why none fits. */
-  choose(workload: string, spec: ResolvedSpec): Choice {
+  /** Picks a node and reserves the resources (and ports, held by `holder`) there, or explains why none fits. */
+  choose(workload: string, spec: ResolvedSpec, holder: string): Choice {
     const f = this.view();
     const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.kind}\n${spec.cpuMillis}\n${spec.memoryMb}\n${JSON.stringify(selector)}`;
+    const shape = f.crashed.has(workload) ? undefined : `${spec.kind}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${JSON.stringify(selector)}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -189,10 +204,10 @@ export class Placer {
         const why = this.infeasible(f, i, workload, spec, selector, reasons)!;
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
       }
-      const detail = [...refusals.entries()]
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-        .map(([why, count]) => `${count} ${why}`)
-        .join(", ");
+      const sorted = [...refusals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      const shown = sorted.slice(0, MAX_REASONS).map(([why, count]) => `${count} ${why}`);
+      if (sorted.length > MAX_REASONS) shown.push(`${sorted.slice(MAX_REASONS).reduce((sum, [, count]) => sum + count, 0)} for other reasons`);
+      const detail = shown.join(", ");
       const reason = `no node fits (${detail})`;
       if (shape !== undefined) this.fitsNowhere.set(shape, reason);
       return { reason };
@@ -201,6 +216,7 @@ export class Placer {
     // that node before opening another (moving on, 2,000 small replicas took 937 of 1,000 nodes).
     this.cursor = this.strategy === "spread" ? (best + 1) % n : best;
     this.add(best, workload, spec.cpuMillis, spec.memoryMb);
-    return { node: f.nodes[best]!.name };
+    if (spec.ports.length === 0) return { node: f.nodes[best]!.name };
+    return { node: f.nodes[best]!.name, ports: f.ports.assign(best, holder, spec.ports, spec.kind === "docker") };
   }
 }

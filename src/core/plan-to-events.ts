@@ -5,6 +5,7 @@
 import type { ClusterEvent } from "./cluster-events.js";
 import { type ClusterState, instanceName, type Workload } from "./cluster-state.js";
 import type { Effect } from "./effects.js";
+import type { AssignedPort } from "./ports.js";
 import type { Plan } from "./reconcile.js";
 import { stopGracePeriodOf } from "./spec.js";
 
@@ -23,7 +24,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   const effects: Effect[] = [];
   const at = p.at;
   let seq = state.nextInstanceSeq;
-  const start = (id: string, node: string, workload: Workload, index: number) =>
+  const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined) =>
     effects.push({
       type: "StartInstance",
       node,
@@ -32,7 +33,16 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
       workload: workload.name,
       generation: workload.generation,
       spec: workload.spec,
+      ports: ports ?? [],
+      hostIp: state.nodes.get(node)?.ports.address ?? "",
     });
+  /** The place event: `ports` only when it has any, as before ports existed (golden logs keep their shape). */
+  const place = (id: string, node: string, ports: AssignedPort[] | undefined): ClusterEvent => ({
+    type: "InstanceTransitioned",
+    at,
+    id,
+    event: ports === undefined ? { type: "place", node } : { type: "place", node, ports },
+  });
 
   for (const h of p.health) {
     events.push({ type: "NodeHealthChanged", at, name: h.node, from: h.from, to: h.to });
@@ -42,8 +52,8 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const n of p.place) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
     events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
-    events.push({ type: "InstanceTransitioned", at, id, event: { type: "place", node: n.node } });
-    start(id, n.node, state.workloads.get(n.workload)!, n.index);
+    events.push(place(id, n.node, n.ports));
+    start(id, n.node, state.workloads.get(n.workload)!, n.index, n.ports);
   }
   for (const n of p.pend) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
@@ -51,8 +61,8 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   }
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;
-    events.push({ type: "InstanceTransitioned", at, id: s.instance, event: { type: "place", node: s.node } });
-    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index);
+    events.push(place(s.instance, s.node, s.ports));
+    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index, s.ports);
   }
   for (const s of p.stop) {
     const inst = state.instances.get(s.instance)!;

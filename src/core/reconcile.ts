@@ -8,10 +8,11 @@
  */
 import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instanceSeq, type Workload } from "./cluster-state.js";
+import { type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, type Workload } from "./cluster-state.js";
 import { countsAgainstSurge, isReady } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
-import { type PlacementStrategy, Placer } from "./placement.js";
+import { type Choice, type PlacementStrategy, Placer } from "./placement.js";
+import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
@@ -58,12 +59,12 @@ export interface Plan {
   health: Array<{ node: string; from: NodeHealth; to: NodeHealth }>;
   /** Instances on nodes that went Offline. */
   markLost: Array<{ instance: string; node: string }>;
-  /** New instances, each with the node it goes to. */
-  place: Array<NewInstance & { node: string }>;
+  /** New instances, each with the node it goes to (and its ports there, when it asks for any). */
+  place: Array<NewInstance & { node: string; ports?: AssignedPort[] }>;
   /** New instances no node can take yet; they are recorded as Pending. */
   pend: Array<NewInstance & { reason: string }>;
   /** Existing Pending instances that a node can now take. */
-  schedule: Array<{ instance: string; node: string }>;
+  schedule: Array<{ instance: string; node: string; ports?: AssignedPort[] }>;
   /** Instances to stop. */
   stop: Array<{ instance: string; reason: string }>;
   /** Stopped (or long-Lost) instances to drop from the view; their history stays in the log. */
@@ -230,6 +231,11 @@ function planWorkload(out: Plan, placer: Placer, draining: ReadonlySet<string>, 
   }
 }
 
+/** A node choice as a plan records it: `ports` only when the copy has any, so plans of port-less workloads keep their shape. */
+function placed(choice: Extract<Choice, { node: string }>): { node: string; ports?: AssignedPort[] } {
+  return choice.ports === undefined ? { node: choice.node } : { node: choice.node, ports: choice.ports };
+}
+
 /** Replica counts up to this take the steady-workload check (a bitmask of the slots seen). */
 const STEADY_CHECK_MAX_REPLICAS = 31;
 
@@ -290,8 +296,8 @@ function planSlot(
       return false;
     }
     budget.nonTerminal++;
-    const choice = placer.choose(workload.name, spec);
-    if ("node" in choice) out.place.push({ ...n, node: choice.node });
+    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index));
+    if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
     else out.pend.push({ ...n, reason: choice.reason });
     return true;
   };
@@ -311,8 +317,8 @@ function planSlot(
   if (keep !== undefined) {
     for (const f of failed) stop(f, f.reason);
     if (keep.state === "pending") {
-      const choice = placer.choose(workload.name, spec);
-      if ("node" in choice) out.schedule.push({ instance: keep.id, node: choice.node });
+      const choice = placer.choose(workload.name, spec, keep.name);
+      if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
       else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
     }
     // The old copies go once the new one is Ready: that is what keeps the budget whole.

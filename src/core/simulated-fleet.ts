@@ -6,6 +6,7 @@
  * Not to be confused with the agent's simulated executor (`--simulated`), which stands in for
  * process and docker on a real agent talking to a real control plane.
  */
+import type { NodePorts } from "./ports.js";
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
 import { type Capacity, type ClusterState, emptyState } from "./cluster-state.js";
@@ -17,6 +18,8 @@ export interface FleetNode {
   name: string;
   capacity: Capacity;
   labels: Record<string, string>;
+  /** What its agent advertises about ports; unset: none (as the golden logs were recorded). */
+  ports?: NodePorts;
 }
 
 /** One recorded turn: its inputs, enough to replay it. */
@@ -93,6 +96,7 @@ export class SimulatedFleet {
       version: "sim",
       labels: node.labels,
       capacity: node.capacity,
+      ...(node.ports ? { ports: node.ports } : {}),
       instances: [...held].map(([id, generation]) => ({ id, generation, state: "running" as const })),
     });
   }

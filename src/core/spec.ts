@@ -5,6 +5,7 @@
 import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { RestartMode, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
+import { type PortRequest, portRequests, portShape } from "./ports.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
 
@@ -26,6 +27,9 @@ export interface ResolvedSpec {
   readinessChecks: string[];
   /** A rollout not complete this long after it started is stalled. */
   progressDeadlineMs: number;
+  ports: PortRequest[];
+  /** What placement's feasibility depends on in `ports` (see portShape). */
+  portShape: string;
 }
 
 export const SPEC_DEFAULTS = {
@@ -87,6 +91,8 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
     readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),
     progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
+    ports: portRequests(spec),
+    portShape: portShape(portRequests(spec)),
   };
 }
 

@@ -6,6 +6,8 @@ import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { durationMs, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
+import { validateReferences } from "./port-env.js";
+import { validatePorts } from "./ports.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
 export const MAX_REPLICAS = 10_000;
@@ -99,6 +101,8 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   ] as const) {
     if (value.includes("\0")) problems.push(invalid(`workload.spec.${field}`, "text without NUL bytes"));
   }
+  problems.push(...validatePorts(spec), ...validateReferences(spec));
+  // An expanded working dir is still absolute when it starts with "/".
   if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
     problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));
   if (spec.resources) {
@@ -132,8 +136,11 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     const p = c.probe;
     if (p === undefined) problems.push(invalid(field, "one of exec, http or tcp"));
     else if (p.$case === "exec" && !p.value.command.startsWith("/")) problems.push(invalid(`${field}.exec.command`, `an absolute path, got "${p.value.command}"`));
-    else if ((p.$case === "http" || p.$case === "tcp") && (p.value.port < 1 || p.value.port > 65535)) problems.push(invalid(`${field}.${p.$case}.port`, `a port from 1 to 65535, got ${p.value.port}`));
-    else if (p.$case === "http" && p.value.path !== "" && !p.value.path.startsWith("/")) problems.push(invalid(`${field}.http.path`, `a path starting with /, got "${p.value.path}"`));
+    else if ((p.$case === "http" || p.$case === "tcp") && p.value.portName !== "") {
+      if (p.value.port !== 0) problems.push(invalid(`${field}.${p.$case}.port_name`, "either port or port_name, not both"));
+      else if (!(spec.ports ?? []).some((port) => port.name === p.value.portName)) problems.push(invalid(`${field}.${p.$case}.port_name`, `the name of one of spec.ports, got "${p.value.portName}"`));
+    } else if ((p.$case === "http" || p.$case === "tcp") && (p.value.port < 1 || p.value.port > 65535)) problems.push(invalid(`${field}.${p.$case}.port`, `a port from 1 to 65535, got ${p.value.port}`));
+    if (p?.$case === "http" && p.value.path !== "" && !p.value.path.startsWith("/")) problems.push(invalid(`${field}.http.path`, `a path starting with /, got "${p.value.path}"`));
     if (c.successThreshold > 100) problems.push(invalid(`${field}.success_threshold`, `at most 100, got ${c.successThreshold}`));
     if (c.failureThreshold > 100) problems.push(invalid(`${field}.failure_threshold`, `at most 100, got ${c.failureThreshold}`));
     for (const [d, name] of [

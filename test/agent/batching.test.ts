@@ -3,6 +3,7 @@
  * grpc-js AgentGateway server (plaintext, loopback) that records every message it receives
  * and sends the commands a test gives it.
  */
+import { NO_PORTS } from "../../src/core/ports.js";
 import { afterEach, expect, test } from "bun:test";
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { Agent } from "../../src/agent/agent.js";
@@ -45,7 +46,7 @@ afterEach(() => {
 
 async function connected(): Promise<{ gw: Gateway; agent: Agent }> {
   const { gw, address } = await gateway();
-  const agent = new Agent({ control: address, node: "n1", executor: new SimulatedExecutor(), version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, log: silent, heartbeatMs: 60_000 });
+  const agent = new Agent({ control: address, node: "n1", executor: new SimulatedExecutor(), version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, ports: NO_PORTS, log: silent, heartbeatMs: 60_000 });
   cleanup.push(() => agent.close(), () => gw.stop());
   await agent.start();
   await eventually("hello", async () => (gw.received.length > 0 ? true : undefined));
@@ -68,7 +69,7 @@ async function acked(gw: Gateway, commandId: number): Promise<void> {
 
 const start = (commandId: number, i: number): ControlMessage => ({
   commandId,
-  command: { $case: "start", value: { instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: spec() } },
+  command: { $case: "start", value: { instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: spec(), ports: [], hostIp: "" } },
 });
 
 test("starting a copy sends provisioning, running and the ack in one AgentBatch, in that order", async () => {

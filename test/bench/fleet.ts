@@ -4,6 +4,7 @@
  * nothing runs), each with its own certificate, connection and Connect stream, as a fleet of
  * separate nodes would have. Used by the scale benchmark (3) and the latency benchmark (2).
  */
+import { NO_PORTS } from "../../src/core/ports.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
@@ -102,6 +103,7 @@ export class BenchCluster {
           this.onStart();
         }),
         version: "bench",
+        ports: NO_PORTS,
         log: SILENT,
         labels: {},
         capacity: { cpuMillis: 64_000, memoryMb: 262_144 },

@@ -201,7 +201,7 @@ describe("ListInstances and ListNodes", () => {
   test("nodes page by name", async () => {
     const agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
     const hello = (node: string): AgentMessage => ({
-      payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 } } },
+      payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [] } },
     });
     const streams = ["node-c", "node-a", "node-b"].map((node) => {
       const s = agents.connect();

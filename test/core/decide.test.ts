@@ -246,7 +246,7 @@ describe("AgentConnected", () => {
         { type: "InstanceTransitioned", at: T0 + 1, id: "web-2.3", event: { type: "finish" } },
       ],
       effects: [
-        { type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: spec({ replicas: 3 }) },
+        { type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: spec({ replicas: 3 }), ports: [], hostIp: "" },
       ],
     });
     expect(state).toEqual(before);

@@ -28,6 +28,7 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     image: "",
     replicas: undefined,
     checks: [],
+    ports: [],
     resources: undefined,
     nodeSelector: {},
     restartPolicy: undefined,

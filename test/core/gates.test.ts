@@ -17,6 +17,7 @@ function failed(attempt: number, exitCode: number | null, at: number): Instance 
     index: 0,
     generation: 1,
     node: "n1",
+    ports: [],
     desired: "run",
     state: "failed",
     attempt,

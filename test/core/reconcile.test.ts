@@ -49,7 +49,7 @@ describe("a new workload on one Ready node", () => {
         { type: "InstanceCreated", at: T0, id: "web-0.1", workload: "web", index: 0, generation: 1, attempt: 0, resources: RES, readinessChecks: [], reason: "" },
         { type: "InstanceTransitioned", at: T0, id: "web-0.1", event: { type: "place", node: "n1" } },
       ],
-      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
+      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC, ports: [], hostIp: "" }],
     });
   });
 
@@ -114,7 +114,7 @@ describe("no Ready node", () => {
     expect(p).toEqual({ ...emptyPlan(T0 + 1_000), schedule: [{ instance: "web-0.1", node: "n1" }] });
     expect(outcome).toEqual({
       events: [{ type: "InstanceTransitioned", at: T0 + 1_000, id: "web-0.1", event: { type: "place", node: "n1" } }],
-      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC }],
+      effects: [{ type: "StartInstance", node: "n1", instanceId: "web-0.1", name: "web-0", workload: "web", generation: 1, spec: SPEC, ports: [], hostIp: "" }],
     });
     expect(isEmptyPlan(plan(state, T0 + 1_000))).toBe(true);
   });
@@ -303,7 +303,7 @@ describe("a spec change (generation 2)", () => {
       place: [{ workload: "web", index: 0, generation: 2, attempt: 0, resources: RES, readinessChecks: [], cause: "update", node: "n1" }],
     });
     expect(first.outcome.effects).toEqual([
-      { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 2, spec: v2 },
+      { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 2, spec: v2, ports: [], hostIp: "" },
     ]);
     // The old copy keeps serving until its successor runs.
     expect(plan(state, T0)).toEqual(emptyPlan(T0));
@@ -352,7 +352,7 @@ describe("a failed instance", () => {
         { type: "InstanceTransitioned", at: now, id: "web-0.1", event: { type: "stop", reason: REASON } },
       ],
       effects: [
-        { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 1, spec: SPEC },
+        { type: "StartInstance", node: "n1", instanceId: "web-0.2", name: "web-0", workload: "web", generation: 1, spec: SPEC, ports: [], hostIp: "" },
         { type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 },
       ],
     });

@@ -393,7 +393,7 @@ describe("core invariants over random fleets and event sequences", () => {
 });
 
 describe("readiness checks and the disruption budget", () => {
-  const check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp" as const, value: { port: 8080 } } };
+  const check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp" as const, value: { port: 8080, portName: "" } } };
 
   test("4: a rolling update never takes Ready copies below replicas − max_unavailable when replacements fail their checks", () => {
     fc.assert(

@@ -69,6 +69,7 @@ export function instanceToRow(i: Instance): InstanceRow {
     memoryMb: i.resources.memoryMb,
     readinessChecks: i.readinessChecks,
     passing: i.passing,
+    ports: i.ports,
     reason: i.reason,
     exitCode: i.exitCode,
     failedAt: i.failedAt,
@@ -92,6 +93,7 @@ export function instanceFromRow(r: InstanceRow): Instance {
     resources: { cpuMillis: r.cpuMillis, memoryMb: r.memoryMb },
     readinessChecks: r.readinessChecks,
     passing: r.passing,
+    ports: r.ports,
     reason: r.reason,
     exitCode: r.exitCode,
     failedAt: r.failedAt,
@@ -113,6 +115,7 @@ export function nodeToRow(n: NodeRecord): NodeRow {
     health: n.health,
     schedulable: n.schedulable,
     draining: n.draining,
+    ports: n.ports,
   };
 }
 
@@ -123,6 +126,7 @@ export function nodeFromRow(r: NodeRow): NodeRecord {
     version: r.version,
     labels: r.labels,
     capacity: { cpuMillis: r.cpuMillis, memoryMb: r.memoryMb },
+    ports: r.ports,
     health: r.health,
     schedulable: r.schedulable,
     draining: r.draining,

@@ -6,6 +6,7 @@
  * restart does not replay the whole log.
  */
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { type AssignedPort, NO_PORTS, type NodePorts } from "../../core/ports.js";
 
 export const events = sqliteTable(
   "events",
@@ -53,6 +54,7 @@ export const instances = sqliteTable(
     memoryMb: integer("memory_mb").notNull().default(0),
     readinessChecks: text("readiness_checks", { mode: "json" }).$type<string[]>().notNull().default([]),
     passing: text("passing", { mode: "json" }).$type<string[]>().notNull().default([]),
+    ports: text("ports", { mode: "json" }).$type<AssignedPort[]>().notNull().default([]),
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
     failedAt: integer("failed_at"),
@@ -73,6 +75,8 @@ export const nodes = sqliteTable("nodes", {
   health: text("health", { enum: ["ready", "suspect", "offline"] }).notNull().default("offline"),
   schedulable: integer("schedulable", { mode: "boolean" }).notNull().default(true),
   draining: integer("draining", { mode: "boolean" }).notNull().default(false),
+  /** What its agent advertised (address, range, reserved); a node from before ports offers none. */
+  ports: text("ports", { mode: "json" }).$type<NodePorts>().notNull().default(NO_PORTS),
 });
 
 /** API tokens: only their SHA-256 is kept. */

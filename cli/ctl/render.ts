@@ -19,11 +19,26 @@ export const formatInstanceState = (s: number) => humanizeEnum(instanceStateToJS
 /** A node's health, and why nothing is placed on it when it is healthy but closed. */
 export const formatNodeStatus = (n: Node) => humanizeEnum(nodeHealthToJSON(n.health), "NODE_HEALTH_") + (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled");
 
-export const INSTANCE_HEADER = ["NAME", "ID", "DESIRED", "STATE", "NODE", "ATTEMPT", "AGE", "REASON"];
+export const INSTANCE_HEADER = ["NAME", "ID", "DESIRED", "STATE", "NODE", "PORTS", "ATTEMPT", "AGE", "REASON"];
+
+/** Where a copy's ports answer: `http=10.0.0.1:20000,dns=10.0.0.1:20001/udp`. */
+export function formatPorts(i: Instance): string {
+  return i.ports.map((p) => `${p.name}=${i.address}:${p.hostPort}${p.protocol === "udp" ? "/udp" : ""}`).join(",") || "<none>";
+}
 
 export const instanceRow =
   (now: number) =>
-  (i: Instance): string[] => [i.name, i.id, i.desiredState === DesiredState.DESIRED_STATE_RUN ? "Run" : "Stop", formatInstanceState(i.observedState), i.node || "<none>", String(i.attempt), age(i.updatedAt, now), i.reason];
+  (i: Instance): string[] => [
+    i.name,
+    i.id,
+    i.desiredState === DesiredState.DESIRED_STATE_RUN ? "Run" : "Stop",
+    formatInstanceState(i.observedState),
+    i.node || "<none>",
+    formatPorts(i),
+    String(i.attempt),
+    age(i.updatedAt, now),
+    i.reason,
+  ];
 
 function instanceTable(instances: Instance[], now: number): string {
   if (instances.length === 0) return "<none>";
@@ -74,6 +89,7 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Labels:      ${labelList(n.labels)}`,
     `Capacity:    cpu ${n.capacity?.cpuMillis ?? 0}m, memory ${n.capacity?.memoryMb ?? 0}Mi`,
     `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
+    `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
     `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
     `Version:     ${n.version}`,
     "",

@@ -102,7 +102,7 @@ test("a crashing command is restarted with growing backoff; its exit codes are v
   const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
   expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
   const described = (await ctl("describe", "workload", "crash")).stdout;
-  expect(described).toMatch(/crash-0\s+crash-0\.\d+\s+\S+\s+\S+\s+node-a\s+[1-9]/);
+  expect(described).toMatch(/crash-0\s+crash-0\.\d+\s+\S+\s+\S+\s+node-a\s+<none>\s+[1-9]/);
   expect((await ctl("logs", "crash", "--tail", "1")).stdout).toBe("crash-0 | crashing\n");
   expect((await ctl("delete", "workload", "crash")).code).toBe(0);
 });

@@ -100,7 +100,7 @@ test("a failing liveness check restarts the copy under its restart policy", asyn
     return (out.match(/liveness check alive failed/g)?.length ?? 0) >= 2 ? out : undefined;
   });
   expect(history).toContain('"type":"fail"');
-  const attempts = (await ctl("get", "instances", "zombie")).stdout.match(/zombie-0\.\d+\s+\S+\s+\S+\s+\S+\s+(\d+)/g) ?? [];
+  const attempts = (await ctl("get", "instances", "zombie")).stdout.match(/zombie-0\.\d+\s+\S+\s+\S+\s+\S+\s+\S+\s+(\d+)/g) ?? [];
   expect(attempts.length).toBeGreaterThan(0);
   expect((await ctl("delete", "workload", "zombie")).code).toBe(0);
 });

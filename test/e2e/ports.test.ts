@@ -1,0 +1,154 @@
+/**
+ * Ports through dist/tessera, on one node as `make dev` has it (one control plane, one process
+ * agent advertising 127.0.0.1): the README's fuller manifest runs 3 Ready copies side by side,
+ * each answering HTTP where `get instances` says; a static port leaves the second copy Pending
+ * naming the port; and (with a Docker engine) a busybox httpd answers on its published port.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+/** Whether nothing listens on a loopback port right now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free loopback ports: the agent's dynamic range. */
+async function freeRange(count: number): Promise<{ from: number; to: number }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const from = 40000 + Math.floor(Math.random() * 20000);
+    const ports = Array.from({ length: count }, (_, k) => from + k);
+    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return { from, to: from + count - 1 };
+  }
+  throw new Error(`no ${count} consecutive free loopback ports found`);
+}
+
+interface JsonInstance {
+  name: string;
+  observedState: string;
+  ready?: boolean;
+  reason?: string;
+  address?: string;
+  ports?: Array<{ name: string; hostPort: number; protocol: string; containerPort?: number }>;
+}
+
+async function instances(workload: string): Promise<JsonInstance[]> {
+  const res = await ctl("get", "instances", workload, "-o", "json");
+  expect(res.stderr).toBe("");
+  return (JSON.parse(res.stdout) as { instances?: JsonInstance[] }).instances ?? [];
+}
+
+async function apply(body: object): Promise<void> {
+  const file = join(h.dir, `${(body as { name: string }).name}.json`);
+  writeFileSync(file, JSON.stringify(body));
+  const res = await ctl("apply", "-f", file);
+  expect(res.stderr).toBe("");
+}
+
+/** The README's "fuller manifest", exactly as written there. */
+function readmeManifest(): string {
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+  const after = readme.slice(readme.indexOf("A fuller manifest"));
+  return after.slice(after.indexOf("```json") + "```json".length, after.indexOf("```", after.indexOf("```json") + 7));
+}
+
+const docker = dockerSuite("ports with docker e2e");
+let range = { from: 0, to: 0 };
+
+beforeAll(async () => {
+  requireBinary();
+  range = await freeRange(8);
+  address = (await h.startControl()).address;
+  const executors = docker.available ? "process,docker" : "process";
+  if (docker.available) ensureImage();
+  h.start(["agent", "--control", address, "--name", "node-a", "--executor", executors, "--data-dir", join(h.dir, "agent"), "--advertise-address", "127.0.0.1", "--port-range", `${range.from}-${range.to}`]);
+  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+});
+afterAll(async () => {
+  if (docker.available) {
+    await ctl("delete", "workload", "box");
+    await eventually("containers removed", () => (sh(["docker", "ps", "-a", "-q", "--filter", "label=tessera.node=node-a"]).out.trim() === "" ? true : undefined), 15_000).catch(() => {});
+  }
+  await h.stop();
+});
+
+test("the README's fuller manifest runs 3 Ready copies on one node, each answering HTTP on the port get instances shows", async () => {
+  const file = join(h.dir, "readme-web.json");
+  writeFileSync(file, readmeManifest());
+  const res = await ctl("apply", "-f", file, "--wait", "--timeout", "25");
+  expect(res.stderr).toBe("");
+  expect(res.stdout).toContain("rollout complete");
+  const copies = await instances("web");
+  expect(copies.map((i) => [i.name, i.observedState, i.ready])).toEqual([
+    ["web-0", "INSTANCE_STATE_RUNNING", true],
+    ["web-1", "INSTANCE_STATE_RUNNING", true],
+    ["web-2", "INSTANCE_STATE_RUNNING", true],
+  ]);
+  const ports = copies.map((i) => i.ports![0]!.hostPort);
+  expect(new Set(ports).size).toBe(3);
+  for (const i of copies) {
+    expect(i.address).toBe("127.0.0.1");
+    const p = i.ports![0]!;
+    expect(p.name).toBe("http");
+    expect(p.hostPort >= range.from && p.hostPort <= range.to).toBe(true);
+    const answer = await fetch(`http://${i.address}:${p.hostPort}/`);
+    expect(answer.status).toBe(200);
+  }
+  const table = (await ctl("get", "instances", "web")).stdout;
+  expect(table).toMatch(/^NAME\s+ID\s+DESIRED\s+STATE\s+NODE\s+PORTS\s/m);
+  for (const port of ports) expect(table).toContain(`http=127.0.0.1:${port}`);
+  expect((await ctl("describe", "workload", "web")).stdout).toContain(`http=127.0.0.1:${ports[0]}`);
+});
+
+test("a static port on a one-node fleet: the second copy stays Pending, naming the port, the node and its holder", async () => {
+  const [port] = [range.to];
+  await apply({ name: "fixed", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2, ports: [{ name: "http", static: port }] } });
+  const pending = await eventually("fixed-1 Pending with its reason", async () => (await instances("fixed")).find((i) => i.name === "fixed-1" && i.reason));
+  expect(pending.observedState).toBe("INSTANCE_STATE_PENDING");
+  expect(pending.reason).toBe(`no node fits (1 port ${port} taken on node-a by fixed-0)`);
+  const held = (await instances("fixed")).find((i) => i.name === "fixed-0")!;
+  expect(held.ports).toEqual([{ name: "http", hostPort: port, protocol: "tcp" }]);
+  await ctl("delete", "workload", "fixed");
+});
+
+test("bad ports are refused at apply, naming the field", async () => {
+  const file = join(h.dir, "bad-ports.json");
+  writeFileSync(file, JSON.stringify({ name: "bad", spec: { command: "/bin/sleep", args: ["${TESSERA_PORT_WEB}"], ports: [{ name: "http", to: 80 }] } }));
+  const res = await ctl("apply", "-f", file);
+  expect(res.code).toBe(2);
+  expect(res.stderr).toContain("workload.spec.ports[0].to: expected no container port for a process workload");
+});
+
+describe.skipIf(docker.skip)("with docker", () => {
+  test("a busybox httpd container answers on its published port", async () => {
+    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    await apply({
+      name: "box",
+      spec: {
+        image: IMAGE,
+        command: "/bin/sh",
+        args: ["-c", "busybox mkdir -p /www && echo hello from $TESSERA_INSTANCE on $TESSERA_PORT_WEB > /www/index.html && exec busybox httpd -f -p 80 -h /www"],
+        ports: [{ name: "web", to: 80 }],
+        checks: [{ name: "web", http: { portName: "web" }, interval: "0.3s" }],
+        stopGracePeriod: "1s",
+      },
+    });
+    const copy = await eventually("box-0 Ready", async () => (await instances("box")).find((i) => i.ready), 20_000);
+    const p = copy.ports![0]!;
+    expect(p).toMatchObject({ name: "web", protocol: "tcp", containerPort: 80 });
+    expect(await (await fetch(`http://${copy.address}:${p.hostPort}/`)).text()).toBe("hello from box-0 on 80\n");
+  });
+});

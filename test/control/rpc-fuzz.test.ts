@@ -1066,4 +1066,27 @@ describe("bugs found by fuzzing stay fixed", () => {
       }
     });
   });
+
+  test.each([
+    [{ advertiseAddress: "node-a.example" }, 'hello.advertise_address: expected an IPv4 address, got "node-a.example"'],
+    [{ advertiseAddress: "10.0.0.1", portRange: { from: 32000, to: 20000 } }, "hello.port_range: expected ports from 1 to 65535, from ≤ to, got 32000-20000"],
+    [{ advertiseAddress: "10.0.0.1", reservedPorts: [{ from: 22, to: 22 }, { from: 0, to: 80 }] }, "hello.reserved_ports[1]: expected ports from 1 to 65535, from ≤ to, got 0-80"],
+  ])("an agent's advertised ports are refused naming the field (%#)", async (over, details) => {
+    await scratchControlPlane(async (_c, address) => {
+      const node = new AgentGatewayClient(address, credentials.createInsecure());
+      try {
+        const end = await new Promise<{ code: status; details: string }>((resolve) => {
+          const stream = node.connect();
+          stream.on("status", resolve);
+          stream.on("data", () => {});
+          stream.on("error", () => {});
+          stream.write(hello("n1", over));
+          setTimeout(() => stream.end(), 200);
+        });
+        expect([status[end.code], end.details]).toEqual(["INVALID_ARGUMENT", details]);
+      } finally {
+        node.close();
+      }
+    });
+  });
 });

@@ -4,14 +4,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import { replay } from "../../src/core/cluster-events.js";
-import type { Command } from "../../src/core/decide.js";
+import { type Command, decide } from "../../src/core/decide.js";
 import { expand, expandSpec, portEnvironment } from "../../src/core/port-env.js";
 import { type NodePorts, NO_PORTS } from "../../src/core/ports.js";
 import { describeRejection } from "../../src/core/rejections.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { validateWorkload } from "../../src/core/validate.js";
 import type { Port } from "../../src/gen/tessera/v1/types.js";
-import { spec } from "./fixtures.js";
+import { created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const ports = (over: Partial<NodePorts> = {}): NodePorts => ({ address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [], ...over });
 const node = (name: string, p: NodePorts = ports()): FleetNode => ({ name, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {}, ports: p });
@@ -120,6 +120,18 @@ describe("port feasibility and allocation", () => {
     expect(live.length).toBe(5);
     expect([...replay(fleet.events).instances.values()].map((i) => [i.id, i.node, i.ports])).toEqual(live);
   });
+});
+
+test("a reconnecting agent that never got a copy's start gets it again with the copy's ports, at the address it gives now", () => {
+  const http = [{ name: "http", hostPort: 20000, protocol: "tcp" as const, containerPort: 0 }];
+  const state = replay([
+    nodeConnected("a", T0, { ports: ports() }),
+    workloadApplied("web", T0, { spec: spec({ ports: [port("http")] }) }),
+    created("web-0.1", T0),
+    transitioned("web-0.1", T0, { type: "place", node: "a", ports: http }),
+  ]);
+  const d = decide(state, { type: "AgentConnected", node: "a", session: 2, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4000, memoryMb: 8192 }, ports: ports({ address: "10.0.0.9" }), instances: [] }, T0 + 1);
+  expect(d.effects).toMatchObject([{ type: "StartInstance", instanceId: "web-0.1", ports: http, hostIp: "10.0.0.9" }]);
 });
 
 describe("port validation", () => {

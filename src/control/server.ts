@@ -164,73 +164,84 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
   const tls = opts.insecure ? undefined : await openTls(opts);
   const gateway = new AgentGateway(writer, opts.log, policy, tls?.identifyAgent);
   writer.start();
-  // Tokens are issued through the writer, so they come once it takes turns.
-  const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
-  await tokens?.ensure();
-  const authenticate: Authenticate = tokens
-    ? (metadata) => {
-        const token = bearer(metadata);
-        return token === undefined ? undefined : tokens.kindOf(token);
-      }
-    : () => "admin";
+  // From here on the writer takes turns: a start that fails must stop it (and what else runs)
+  // before the caller closes the store under it.
+  let listening: Server | undefined;
+  try {
+    // Tokens are issued through the writer, so they come once it takes turns.
+    const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
+    await tokens?.ensure();
+    const authenticate: Authenticate = tokens
+      ? (metadata) => {
+          const token = bearer(metadata);
+          return token === undefined ? undefined : tokens.kindOf(token);
+        }
+      : () => "admin";
 
-  const server = new Server({
-    "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-  });
-  server.addService(tolerateUndecodable(ControlPlaneService), createControlPlaneService({
-      writer,
-      history: store.history,
-      gateway,
-      hub,
-      policy,
-      log: opts.log,
-      authenticate,
-      tokens,
-      observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+    const server = (listening = new Server({
+      "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     }));
-  server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
-  if (tls && tokens) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(tls.pki, tokens, opts.log));
-  // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
-  const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
-  health.addToServer(server);
-  const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
-  new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
-  const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  const address = `${host}:${port}`;
-  for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
-  let serving = true;
-  const http = opts.metricsListen
-    ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.view), log: opts.log })
-    : undefined;
-  opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: tls !== undefined });
+    server.addService(tolerateUndecodable(ControlPlaneService), createControlPlaneService({
+        writer,
+        history: store.history,
+        gateway,
+        hub,
+        policy,
+        log: opts.log,
+        authenticate,
+        tokens,
+        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+      }));
+    server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
+    if (tls && tokens) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(tls.pki, tokens, opts.log));
+    // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
+    const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
+    health.addToServer(server);
+    const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
+    new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+    const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const address = `${host}:${port}`;
+    for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
+    let serving = true;
+    const http = opts.metricsListen
+      ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.view), log: opts.log })
+      : undefined;
+    opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: tls !== undefined });
 
-  return {
-    address,
-    httpAddress: http?.address,
-    async stop() {
-      serving = false;
-      await http?.stop();
-      for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
-      writer.stop();
-      tls?.close();
-      gateway.closeAll("control plane shutting down");
-      // tryShutdown never calls back while a stream is open: fall back to force.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, SHUTDOWN_GRACE_MS);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+    return {
+      address,
+      httpAddress: http?.address,
+      async stop() {
+        serving = false;
+        await http?.stop();
+        for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
+        writer.stop();
+        tls?.close();
+        gateway.closeAll("control plane shutting down");
+        // tryShutdown never calls back while a stream is open: fall back to force.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, SHUTDOWN_GRACE_MS);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
-      store.close();
-    },
-  };
+        store.close();
+      },
+    };
+  } catch (err) {
+    writer.stop();
+    tls?.close();
+    gateway.closeAll("control plane failed to start");
+    listening?.forceShutdown();
+    throw err;
+  }
 }

@@ -98,8 +98,8 @@ test("ListEndpoints pages through every endpoint in endpointsOf's order, of one 
   });
   expect(all.map((e) => [e.workload, e.name, e.portName])).toEqual(
     ["api-0", "api-1", "web-0", "web-1", "web-2"].flatMap((n) => [
-      [n.split("-")[0], n, "admin"],
-      [n.split("-")[0], n, "http"],
+      [n.slice(0, 3), n, "admin"],
+      [n.slice(0, 3), n, "http"],
     ]),
   );
   for (const e of all) {

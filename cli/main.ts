@@ -22,6 +22,7 @@ async function ctlCommands(): Promise<Commands> {
     w.PlanCommand,
     w.GetWorkloadsCommand,
     w.GetInstancesCommand,
+    w.GetEndpointsCommand,
     n.GetNodesCommand,
     w.DescribeWorkloadCommand,
     n.DescribeNodeCommand,

@@ -4,7 +4,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, type Endpoint, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { toProtoJson } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 
@@ -40,6 +40,11 @@ export const instanceRow =
     i.reason,
   ];
 
+export const ENDPOINT_HEADER = ["INSTANCE", "PORT", "ENDPOINT", "READY", "NODE"];
+
+/** One endpoint: the copy's id first (unique, unlike its name while a replacement starts). */
+export const endpointRow = (e: Endpoint): string[] => [e.instance, e.portName, `${e.address}:${e.hostPort}${e.protocol === "udp" ? "/udp" : ""}`, e.ready ? "yes" : "no", e.node];
+
 function instanceTable(instances: Instance[], now: number): string {
   if (instances.length === 0) return "<none>";
   return renderTable(INSTANCE_HEADER, instances.map(instanceRow(now)));
@@ -60,8 +65,8 @@ export function protoJson<T>(typeName: string, codec: { encode(m: T): { finish()
   return toProtoJson(typeName, codec.encode(message).finish());
 }
 
-/** `describe workload`: the workload, its spec as YAML, its instances and recent events. */
-export function describeWorkload(res: GetWorkloadResponse, now: number): string {
+/** `describe workload`: the workload, its spec as YAML, its instances, endpoints and recent events. */
+export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[], now: number): string {
   const w = res.workload!;
   const spec = w.spec!;
   const out: string[] = [
@@ -74,6 +79,7 @@ export function describeWorkload(res: GetWorkloadResponse, now: number): string 
     indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
   ];
   out.push("", "Instances:", indent(instanceTable(res.instances, now)));
+  out.push("", "Endpoints:", indent(endpoints.length === 0 ? "<none>" : renderTable(ENDPOINT_HEADER, endpoints.map(endpointRow))));
   out.push("", "Events:");
   out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));
   return out.join("\n");

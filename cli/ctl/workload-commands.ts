@@ -1,6 +1,6 @@
 /** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
 import { Command, Option, UsageError } from "clipanion";
-import { ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { wholeNumber } from "../argv.js";
 import type { Ctl } from "../client.js";
 import { RemoteError } from "../errors.js";
@@ -8,7 +8,7 @@ import { readManifests } from "../manifest.js";
 import { age } from "../table.js";
 import { CtlCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
-import { describeWorkload, INSTANCE_HEADER, instanceRow, labelList, protoJson } from "./render.js";
+import { describeWorkload, ENDPOINT_HEADER, endpointRow, INSTANCE_HEADER, instanceRow, labelList, protoJson } from "./render.js";
 import { waitForRollout } from "./waits.js";
 
 export class ApplyCommand extends CtlCommand {
@@ -139,13 +139,40 @@ export class GetInstancesCommand extends GetCommand {
   }
 }
 
+export class GetEndpointsCommand extends GetCommand {
+  static paths = [["ctl", "get", "endpoints"], ["ctl", "get", "endpoint"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "list where copies answer (one row per port of each running copy, with its readiness), of every workload or of one",
+    examples: [
+      ["All", "tessera ctl get endpoints"],
+      ["Of web, following changes", "tessera ctl get endpoints web --watch"],
+    ],
+  });
+  workload = Option.String({ required: false });
+
+  async list(ctl: Ctl): Promise<Listing> {
+    const res = { endpoints: await ctl.all(ctl.api.listEndpoints, { workload: this.workload ?? "" }, (r) => r.endpoints), nextPageToken: "" };
+    return {
+      json: protoJson("tessera.v1.ListEndpointsResponse", ListEndpointsResponse, res),
+      header: ENDPOINT_HEADER,
+      rows: res.endpoints.map(endpointRow),
+      wideHeader: ["WORKLOAD", "NAME", "PROTOCOL"],
+      wideRows: res.endpoints.map((e) => [e.workload, e.name, e.protocol]),
+      empty: "No endpoints.",
+    };
+  }
+}
+
 export class DescribeWorkloadCommand extends CtlCommand {
   static paths = [["ctl", "describe", "workload"]];
   static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
   name = Option.String({ required: true });
 
   async runWith(ctl: Ctl) {
-    this.out(describeWorkload(await ctl.call(ctl.api.getWorkload, { name: this.name }), Date.now()));
+    const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
+    const endpoints = await ctl.all(ctl.api.listEndpoints, { workload: this.name }, (r) => r.endpoints);
+    this.out(describeWorkload(res, endpoints, Date.now()));
   }
 }
 

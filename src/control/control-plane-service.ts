@@ -3,16 +3,13 @@
  * await the committed decision; reads come from the writer's in-memory view between turns.
  * Nothing here decides: Plan runs the core on a copy of the state.
  */
-import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
-import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
+import { type Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
 import type { Command } from "../core/decide.js";
-import type { Logger } from "../core/logger.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
 import { nodeUse } from "../core/cluster-status.js";
-import { compareKeys, type Cursor, isRejection, newestWithin, type PageRequest, readCursor, type SortKey, takePage } from "../core/paging.js";
+import { compareKeys, newestWithin, type SortKey, takePage } from "../core/paging.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
-import type { Rejection } from "../core/rejections.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
@@ -20,8 +17,9 @@ import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workloa
 import type { AgentGateway } from "./agent-gateway.js";
 import { bearer } from "./security/enrollment.js";
 import { fingerprint, type Tokens } from "./security/tokens.js";
-import { rejectionError } from "./rejection-codes.js";
-import { undecodable } from "./undecodable.js";
+import { createEndpointsHandlers } from "./endpoints-service.js";
+import type { EndpointsHub } from "./endpoints-hub.js";
+import { createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/event-history.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
@@ -29,41 +27,16 @@ import type { Writer } from "./writer.js";
 
 /** How many recent events GetWorkload returns. */
 const RECENT_EVENTS = 20;
-/** Bytes queued for a slow Watch or Logs client before it is cut off (it can resume). */
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
-type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
-/** The role a call's credentials carry, or undefined when it has none that are valid. */
-export type Authenticate = (metadata: Metadata) => Role | undefined;
-type RpcError = { code: status; details: string };
-
-export interface ServiceDeps {
+export interface ServiceDeps extends RpcDeps {
   writer: Writer;
   history: EventHistory;
   gateway: AgentGateway;
   hub: WatchHub;
+  endpoints: EndpointsHub;
   policy: Policy;
-  log: Logger;
-  authenticate: Authenticate;
   /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
   tokens?: Tokens;
-  /** Hears every finished call (for metrics). */
-  observeRpc?: (method: string, code: string, seconds: number) => void;
-}
-
-function invalid(field: string, expected: string): RpcError {
-  return { code: status.INVALID_ARGUMENT, details: `${field}: expected ${expected}` };
-}
-
-function refused(r: Rejection): RpcError {
-  return rejectionError(r);
-}
-
-/** The request, or an INVALID_ARGUMENT when its bytes did not decode. */
-function decoded<Req>(request: Req): Req {
-  const bad = undecodable(request);
-  if (bad !== undefined) throw invalid("request", `a valid protobuf message (${bad})`);
-  return request;
 }
 
 /** Instances sort by workload, then replica index, then id (attempts of one replica). */
@@ -81,13 +54,6 @@ const instanceBytes = (i: WireInstance) => WireInstance.encode(i).finish().lengt
 const nodeBytes = (n: WireNode) => WireNode.encode(n).finish().length;
 const eventBytes = (e: WireEvent) => WireEvent.encode(e).finish().length;
 
-/** Where the requested page starts, or INVALID_ARGUMENT naming page_size or page_token. */
-function cursorOf(req: PageRequest, scope: string): Cursor {
-  const cursor = readCursor(req, scope);
-  if (isRejection(cursor)) throw refused(cursor);
-  return cursor;
-}
-
 /** Who made a call, as history shows it: the fingerprint of the token it presented. */
 function caller(metadata: Metadata): string {
   const token = bearer(metadata);
@@ -99,39 +65,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
   const state = writer.view;
   const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
 
-  const finish = (method: string, started: number, code: status, details?: string) => {
-    const seconds = (performance.now() - started) / 1000;
-    deps.observeRpc?.(method, status[code], seconds);
-    const fields = { method, code: status[code], ms: +(seconds * 1000).toFixed(2), ...(details ? { details } : {}) };
-    if (code === status.INTERNAL || code === status.UNKNOWN) log.error("rpc", fields);
-    else log.info("rpc", fields);
-  };
-
-  /** Wraps a handler: logs method, status and duration; turns surprises into INTERNAL. */
-  function unary<Req, Res>(method: ControlPlaneMethod, body: (req: Req, metadata: Metadata) => Promise<Res> | Res): Handler<Req, Res> {
-    return (call, callback) => {
-      const started = performance.now();
-      Promise.resolve()
-        .then(() => {
-          const denied = authorize(deps.authenticate(call.metadata), method);
-          if (denied) throw refused(denied);
-          return body(decoded(call.request), call.metadata);
-        })
-        .then(
-          (res) => {
-            finish(method, started, status.OK);
-            callback(null, res);
-          },
-          (err: Partial<RpcError>) => {
-            const known = typeof err?.code === "number";
-            const code = known ? err.code! : status.INTERNAL;
-            const details = known ? err.details! : `internal error: ${String(err)}`;
-            finish(method, started, code, details);
-            callback({ code, details });
-          },
-        );
-    };
-  }
+  const rpc = createRpc(deps);
+  const { unary, opened, finish, endWith } = rpc;
 
   const mustName = (name: string, field = "name") => {
     const problem = validateName(name, field);
@@ -161,6 +96,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
   };
 
   return {
+    ...createEndpointsHandlers(rpc, writer, deps.endpoints),
+
     applyWorkload: unary("ApplyWorkload", async (req) => {
       const command = workloadInput(req.workload);
       const decision = await submit(command);
@@ -312,10 +249,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {
       const started = performance.now();
-      const denied = authorize(deps.authenticate(call.metadata), "Watch");
-      if (denied) return endWith(call, "Watch", started, refused(denied));
-      const bad = undecodable(call.request);
-      if (bad !== undefined) return endWith(call, "Watch", started, invalid("request", `a tessera.v1.WatchRequest (${bad})`));
+      if (!opened(call, "Watch", started, "tessera.v1.WatchRequest")) return;
       const req = call.request;
       if (req.workload !== "") {
         const problem = validateName(req.workload, "workload");
@@ -348,10 +282,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
     logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
       const started = performance.now();
-      const denied = authorize(deps.authenticate(call.metadata), "Logs");
-      if (denied) return endWith(call, "Logs", started, refused(denied));
-      const bad = undecodable(call.request);
-      if (bad !== undefined) return endWith(call, "Logs", started, invalid("request", `a tessera.v1.LogsRequest (${bad})`));
+      if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
       const req = call.request;
       let targets: Instance[];
       try {
@@ -405,9 +336,5 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     },
   };
 
-  function endWith(call: ServerWritableStream<unknown, unknown>, method: string, started: number, err: RpcError): void {
-    finish(method, started, err.code, err.details);
-    call.emit("error", { code: err.code, details: err.details });
-  }
 }
 

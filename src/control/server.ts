@@ -16,7 +16,9 @@ import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { AgentGateway } from "./agent-gateway.js";
 import { openClusterStore } from "./cluster-store.js";
-import { type Authenticate, createControlPlaneService } from "./control-plane-service.js";
+import { createControlPlaneService } from "./control-plane-service.js";
+import { EndpointsHub } from "./endpoints-hub.js";
+import type { Authenticate } from "./rpc.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
@@ -157,10 +159,14 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     tickMs: opts.tickMs ?? 2_000,
     log: opts.log,
     dispatch: (effects) => gateway.dispatch(effects),
-    committed: (events) => hub.publish(events),
+    committed: (events) => {
+      hub.publish(events);
+      endpoints.publish(events);
+    },
     storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
     metrics,
   });
+  const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const tls = opts.insecure ? undefined : await openTls(opts);
   const gateway = new AgentGateway(writer, opts.log, policy, tls?.identifyAgent);
   writer.start();
@@ -188,6 +194,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
         history: store.history,
         gateway,
         hub,
+        endpoints,
         policy,
         log: opts.log,
         authenticate,

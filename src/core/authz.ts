@@ -17,6 +17,8 @@ export const METHOD_ACCESS = {
   ListNodes: "read",
   GetNode: "read",
   ListInstances: "read",
+  ListEndpoints: "read",
+  WatchEndpoints: "read",
   CordonNode: "write",
   UncordonNode: "write",
   DrainNode: "write",

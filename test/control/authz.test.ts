@@ -51,6 +51,8 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     ListNodes: { pageSize: 0, pageToken: "" },
     GetNode: { name: "node-a" },
     ListInstances: { workload: "", pageSize: 0, pageToken: "" },
+    ListEndpoints: { workload: "", pageSize: 0, pageToken: "" },
+    WatchEndpoints: { workload: "" },
     CordonNode: { name: "node-a" },
     UncordonNode: { name: "node-a" },
     DrainNode: { name: "node-a" },
@@ -66,7 +68,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
   const name = method.charAt(0).toLowerCase() + method.slice(1);
   const fn = (c as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
   return new Promise((resolve) => {
-    if (method === "Watch" || method === "Logs") {
+    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs") {
       const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
       call.on("data", () => {});
       call.on("error", (e: { code: status }) => resolve(e.code));

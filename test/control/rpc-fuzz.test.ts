@@ -59,6 +59,7 @@ import {
   LogsRequest,
   PlanRequest,
   TokenKind,
+  WatchEndpointsRequest,
   WatchRequest,
 } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Event as WireEvent, InstanceState, Workload, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
@@ -343,6 +344,13 @@ function seedsFor(path: string): Buffer[] {
         ...named(KEEP).map((workload) => cp.listInstances.requestSerialize({ workload, pageSize: 0, pageToken: "" })),
         ...pageSeeds(`instances:${KEEP}`, [KEEP, 0, `${KEEP}-0.1`]).map((page) => cp.listInstances.requestSerialize({ workload: KEEP, ...page })),
       ];
+    case cp.listEndpoints.path:
+      return [
+        ...named(KEEP).map((workload) => cp.listEndpoints.requestSerialize({ workload, pageSize: 0, pageToken: "" })),
+        ...pageSeeds(`endpoints:${KEEP}`, [KEEP, `${KEEP}-0`, "http", `${KEEP}-0.1`]).map((page) => cp.listEndpoints.requestSerialize({ workload: KEEP, ...page })),
+      ];
+    case cp.watchEndpoints.path:
+      return [cp.watchEndpoints.requestSerialize({ workload: "" }), cp.watchEndpoints.requestSerialize({ workload: KEEP })];
     case cp.getHistory.path:
       return [
         ...named(KEEP).map((workload) => cp.getHistory.requestSerialize({ workload, limit: 5, pageSize: 0, pageToken: "" })),
@@ -402,11 +410,16 @@ function decodes(decode: (b: Uint8Array) => unknown, bytes: Uint8Array): boolean
   }
 }
 
-/** Watch and Logs may stay open for a valid request (waiting for events or an agent). */
+/** Watch, WatchEndpoints and Logs may stay open for a valid request (waiting for events or an agent). */
 function mayStayOpen(path: string, bytes: Uint8Array): boolean {
-  if (path === ControlPlaneService.watch.path) {
-    if (!decodes(WatchRequest.decode, bytes)) return false;
-    const w = WatchRequest.decode(bytes).workload;
+  const watches = [
+    [ControlPlaneService.watch.path, WatchRequest],
+    [ControlPlaneService.watchEndpoints.path, WatchEndpointsRequest],
+  ] as const;
+  for (const [watchPath, message] of watches) {
+    if (path !== watchPath) continue;
+    if (!decodes(message.decode, bytes)) return false;
+    const w = message.decode(bytes).workload;
     return w === "" || validateName(w) === undefined;
   }
   if (path === ControlPlaneService.logs.path) return decodes(LogsRequest.decode, bytes) && validateName(LogsRequest.decode(bytes).workload) === undefined;
@@ -608,6 +621,7 @@ describe("well-formed but wrong requests", () => {
       { what: "DeleteWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.deleteWorkload({ name }, md, o, cb)) },
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
       { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
+      { what: "ListEndpoints", kind: "workload", call: (name) => ask((md, o, cb) => typed.listEndpoints({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetNode", kind: "node", call: (name) => ask((md, o, cb) => typed.getNode({ name }, md, o, cb)) },
       { what: "CordonNode", kind: "node", call: (name) => ask((md, o, cb) => typed.cordonNode({ name }, md, o, cb)) },
@@ -629,7 +643,7 @@ describe("well-formed but wrong requests", () => {
         if (lookup.kind === "workload") {
           // A workload name is checked before it is looked up; a never-seen one has an empty history.
           const expected =
-            lookup.what === "ListInstances" && name === "" ? status.OK // every workload's instances
+            (lookup.what === "ListInstances" || lookup.what === "ListEndpoints") && name === "" ? status.OK // every workload's
             : !valid ? status.INVALID_ARGUMENT
             : lookup.what === "GetHistory" ? status.OK
             : status.NOT_FOUND;
@@ -666,6 +680,7 @@ describe("well-formed but wrong requests", () => {
       { what: "ListWorkloads", scope: "workloads", call: (page) => ask((md, o, cb) => typed.listWorkloads(page, md, o, cb)) },
       { what: "ListNodes", scope: "nodes", call: (page) => ask((md, o, cb) => typed.listNodes(page, md, o, cb)) },
       { what: "ListInstances", scope: `instances:${KEEP}`, call: (page) => ask((md, o, cb) => typed.listInstances({ workload: KEEP, ...page }, md, o, cb)) },
+      { what: "ListEndpoints", scope: `endpoints:${KEEP}`, call: (page) => ask((md, o, cb) => typed.listEndpoints({ workload: KEEP, ...page }, md, o, cb)) },
       { what: "GetHistory", scope: `history:${KEEP}:0`, call: (page) => ask((md, o, cb) => typed.getHistory({ workload: KEEP, limit: 0, ...page }, md, o, cb)) },
     ];
     const token = (scope: string) =>

@@ -5,11 +5,12 @@
  * naming the port; and (with a Docker engine) a busybox httpd answers on its published port.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+import { ControlPlaneClient, EndpointChange, type WatchEndpointsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { adminChannel, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -111,6 +112,54 @@ test("the README's fuller manifest runs 3 Ready copies on one node, each answeri
   expect(table).toMatch(/^NAME\s+ID\s+DESIRED\s+STATE\s+NODE\s+PORTS\s/m);
   for (const port of ports) expect(table).toContain(`http=127.0.0.1:${port}`);
   expect((await ctl("describe", "workload", "web")).stdout).toContain(`http=127.0.0.1:${ports[0]}`);
+});
+
+test("get endpoints lists the 3 copies of the dynamic-port workload, each answering HTTP at its address:port", async () => {
+  const res = await ctl("get", "endpoints", "web", "-o", "json");
+  expect(res.stderr).toBe("");
+  const endpoints = (JSON.parse(res.stdout) as { endpoints: Array<{ name: string; address: string; portName: string; hostPort: number; protocol: string; ready: boolean }> }).endpoints;
+  expect(endpoints.map((e) => [e.name, e.portName, e.protocol, e.ready])).toEqual([
+    ["web-0", "http", "tcp", true],
+    ["web-1", "http", "tcp", true],
+    ["web-2", "http", "tcp", true],
+  ]);
+  for (const e of endpoints) expect((await fetch(`http://${e.address}:${e.hostPort}/`)).status).toBe(200);
+  const table = (await ctl("get", "endpoints")).stdout;
+  expect(table).toMatch(/^INSTANCE\s+PORT\s+ENDPOINT\s+READY\s+NODE$/m);
+  for (const e of endpoints) expect(table).toMatch(new RegExp(`^${e.name}\\.\\d+\\s+http\\s+127\\.0\\.0\\.1:${e.hostPort}\\s+yes\\s+node-a$`, "m"));
+  expect((await ctl("describe", "workload", "web")).stdout).toMatch(new RegExp(`Endpoints:\n  INSTANCE.*\n  web-0\\.\\d+\\s+http\\s+127\\.0\\.0\\.1:${endpoints[0]!.hostPort}\\s+yes`));
+});
+
+test("an endpoints watch sees a copy flip to not ready when its readiness check starts failing", async () => {
+  const flag = join(h.dir, "flip-ready");
+  writeFileSync(flag, "");
+  await apply({
+    name: "flip",
+    spec: {
+      command: "/bin/sleep",
+      args: ["3600"],
+      ports: [{ name: "http" }],
+      checks: [{ name: "flag", exec: { command: "/usr/bin/test", args: ["-f", flag] }, interval: "0.2s", failureThreshold: 1 }],
+    },
+  });
+  const { creds, options } = adminChannel(join(h.dir, "control"));
+  const client = new ControlPlaneClient(address, creds, options);
+  const got: WatchEndpointsResponse[] = [];
+  const call = client.watchEndpoints({ workload: "flip" });
+  call.on("data", (m: WatchEndpointsResponse) => got.push(m));
+  call.on("error", () => {});
+  try {
+    await eventually("flip-0 seen Ready", () => (got.some((m) => m.endpoint?.name === "flip-0" && m.endpoint.ready) ? true : undefined), 15_000);
+    rmSync(flag);
+    const flipped = await eventually("flip-0 seen not Ready", () => got.find((m) => m.change === EndpointChange.ENDPOINT_CHANGE_CHANGED && m.endpoint?.ready === false), 10_000);
+    expect(flipped.endpoint).toMatchObject({ workload: "flip", name: "flip-0", portName: "http", address: "127.0.0.1" });
+    // Deleting the workload stops the copy: its endpoint leaves.
+    await ctl("delete", "workload", "flip");
+    await eventually("flip-0 removed", () => (got.some((m) => m.change === EndpointChange.ENDPOINT_CHANGE_REMOVED && m.endpoint?.name === "flip-0") ? true : undefined), 10_000);
+  } finally {
+    call.cancel();
+    client.close();
+  }
 });
 
 test("a static port on a one-node fleet: the second copy stays Pending, naming the port, the node and its holder", async () => {

@@ -1,9 +1,12 @@
 /**
  * The AgentGateway service: one bidirectional stream per agent. Messages become writer
- * commands; effects for a node are written to its stream as ControlMessages.
+ * commands; effects for a node are written to its stream as ControlMessages, and every agent
+ * is kept up to date with the cluster's endpoints (its DNS answers from them).
  */
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { ClusterEvent } from "../core/cluster-events.js";
 import type { Command, HeldInstance } from "../core/decide.js";
+import { EndpointTable, type EndpointsDiff, isEmptyDiff } from "../core/endpoint-table.js";
 import type { Effect } from "../core/effects.js";
 import { isReportedState } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
@@ -39,6 +42,8 @@ export class AgentGateway {
   private nextSession = 1;
   private nextCommandId = 1;
   private readonly logs = new Map<number, LogSubscription>();
+  /** The endpoints every connected agent holds: what was last sent them. */
+  private readonly endpoints = new EndpointTable();
 
   constructor(
     private readonly writer: Writer,
@@ -46,7 +51,9 @@ export class AgentGateway {
     private readonly thresholds: HealthThresholds,
     /** Who the stream's client certificate says the caller is; undefined: any node (--insecure). */
     private readonly identify?: (stream: Stream) => Promise<{ node: string } | { refusal: string }>,
-  ) {}
+  ) {
+    this.endpoints.refresh(writer.view, writer.view.workloads.keys());
+  }
 
   readonly service: AgentGatewayServer = {
     connect: (stream) => this.accept(stream),
@@ -91,6 +98,16 @@ export class AgentGateway {
             };
       session.stream.write(msg);
     }
+  }
+
+  /**
+   * After the writer committed `events`: recomputes the endpoints of the workloads they touch
+   * and sends every connected agent what changed, if anything did.
+   */
+  committed(events: ClusterEvent[]): void {
+    const diff = this.endpoints.refresh(this.writer.view, this.endpoints.touchedBy(events, this.writer.view));
+    if (isEmptyDiff(diff)) return;
+    for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
   }
 
   /**
@@ -191,6 +208,7 @@ export class AgentGateway {
         node = hello.node;
         if (previous) previous.stream.end();
         this.sessions.set(node, { id, stream, lastHeardAt: Date.now() });
+        sendEndpoints(stream, this.endpoints.snapshot());
         this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
@@ -273,4 +291,9 @@ export class AgentGateway {
     stream.on("error", gone);
     stream.on("close", gone);
   }
+}
+
+/** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */
+function sendEndpoints(stream: Stream, diff: EndpointsDiff): void {
+  stream.write({ commandId: 0, command: { $case: "endpoints", value: diff } });
 }

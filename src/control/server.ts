@@ -157,7 +157,10 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     tickMs: opts.tickMs ?? 2_000,
     log: opts.log,
     dispatch: (effects) => gateway.dispatch(effects),
-    committed: (events) => hub.publish(events),
+    committed: (events) => {
+      hub.publish(events);
+      gateway.committed(events.map((e) => e.event));
+    },
     storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
     metrics,
   });

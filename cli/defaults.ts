@@ -5,6 +5,8 @@ import { join } from "node:path";
 
 export const DEFAULT_LISTEN = "127.0.0.1:7700";
 export const DEFAULT_METRICS_LISTEN = "127.0.0.1:7701";
+/** Where agents answer DNS for `tessera.`: the mDNS port, free on most hosts, as Consul's 8600 is its own. */
+export const DEFAULT_DNS_LISTEN = "127.0.0.1:5353";
 
 export function defaultDataDir(): string {
   return process.env.TESSERA_DATA_DIR || join(homedir(), ".tessera");

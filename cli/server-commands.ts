@@ -23,7 +23,7 @@ import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
-import { DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
+import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
@@ -151,6 +151,7 @@ const AGENT_CONFIG: ConfigSchema = {
   "advertise-address": "string",
   "port-range": "string",
   "reserved-ports": "strings",
+  "dns-listen": "string",
   "join-token": "string",
   "ca-hash": "string",
   "ca-file": "string",
@@ -240,6 +241,9 @@ export class AgentCommand extends TesseraCommand {
   advertiseAddress = Option.String("--advertise-address", { description: "IPv4 address copies on this node are reached at (default: the host's first non-loopback IPv4 address)" });
   portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
   reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
+  dnsListen = Option.String("--dns-listen", {
+    description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
+  });
   simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
   simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
   joinToken = Option.String("--join-token", { description: "to enroll this node (default: the local control plane's data dir join-token)" });
@@ -287,6 +291,7 @@ export class AgentCommand extends TesseraCommand {
         pick(this.reservedPorts, cfg, "reserved-ports", []),
       ),
       heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
+      dnsListen: pick(this.dnsListen, cfg, "dns-listen", DEFAULT_DNS_LISTEN) || undefined,
     });
     return runAgent(agent, log, false);
   }
@@ -304,6 +309,9 @@ export class DevCommand extends TesseraCommand {
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
   name = Option.String("--name", "node-a", { description: "the local node's name" });
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
+  dnsListen = Option.String("--dns-listen", {
+    description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
+  });
 
   async run() {
     const log = processLogger("dev");
@@ -328,6 +336,7 @@ export class DevCommand extends TesseraCommand {
       // A sandbox on this machine: its copies are reached on loopback.
       ports: parseNodePorts("127.0.0.1", undefined, []),
       credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
+      dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
     const code = await runAgent(agent, agentLog, true);

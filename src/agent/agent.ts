@@ -3,7 +3,8 @@
  * it is told to with an executor, and reports every transition. This file puts the parts
  * together and answers the commands that come down the stream; each part has its own file:
  * certificate-renewal.ts (its identity), control-stream.ts (the stream, hello, reconnecting),
- * outbox.ts (batching and the backlog), instance-supervisor.ts (the copies and their checks).
+ * outbox.ts (batching and the backlog), instance-supervisor.ts (the copies and their checks),
+ * dns-server.ts (DNS answers from the endpoints the control plane sends).
  * Shell, like all of src/agent.
  */
 import type { Logger } from "../core/logger.js";
@@ -13,6 +14,7 @@ import type { Resources } from "../gen/tessera/v1/types.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
 import type { NodeCredentials } from "./credentials.js";
+import { DnsServer, parseDnsListen } from "./dns-server.js";
 import type { Executor } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
@@ -34,6 +36,8 @@ export interface AgentOptions {
   /** First reconnect delay; doubles up to maxReconnectMs, with jitter. */
   reconnectMs?: number;
   maxReconnectMs?: number;
+  /** host:port to answer DNS on (port 0: a free one); unset: no DNS. */
+  dnsListen?: string;
 }
 
 /** How often executors do their upkeep (log rotation). */
@@ -47,6 +51,7 @@ export class Agent {
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
   private housekeeping: ReturnType<typeof setInterval> | undefined;
+  private dns: DnsServer | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
@@ -65,6 +70,15 @@ export class Agent {
   async start(): Promise<void> {
     if (this.renewal) await this.renewal.start(this.opts, () => this.stream.isClosed);
     await this.instances.adopt();
+    if (this.opts.dnsListen !== undefined) {
+      const at = parseDnsListen(this.opts.dnsListen);
+      // Running copies is the agent's job and DNS an aid to it: a second agent on a host, whose
+      // default port is taken, runs without DNS rather than not at all.
+      this.dns = await DnsServer.start(at, this.opts.log).catch((err: Error) => {
+        this.opts.log.error("not answering DNS", { error: err.message });
+        return undefined;
+      });
+    }
     this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
     this.stream.connect();
   }
@@ -76,8 +90,10 @@ export class Agent {
     clearInterval(this.housekeeping);
     this.renewal?.stop();
     this.abortLogStreams();
+    this.dns?.close();
     this.stream.close();
   }
+
 
   /** Stops every instance it holds (used by `tessera dev` on exit). */
   stopAll(gracePeriodMs: number): Promise<void> {
@@ -93,6 +109,10 @@ export class Agent {
     if (msg.command?.$case === "logs") return this.streamLogs(msg.commandId, msg.command.value);
     if (msg.command?.$case === "cancelLogs") {
       this.logStreams.get(msg.command.value.commandId)?.abort();
+      return;
+    }
+    if (msg.command?.$case === "endpoints") {
+      this.dns?.update(msg.command.value);
       return;
     }
     let error = "";

@@ -1,9 +1,11 @@
 /**
  * The AgentGateway service: one bidirectional stream per agent. Messages become writer
- * commands; effects for a node are written to its stream as ControlMessages.
+ * commands; effects for a node are written to its stream as ControlMessages, and every agent
+ * is kept up to date with the cluster's endpoints (its DNS answers from them).
  */
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Command, HeldInstance } from "../core/decide.js";
+import type { EndpointsDiff } from "../core/endpoint-table.js";
 import type { Effect } from "../core/effects.js";
 import { isReportedState } from "../core/instance-machine.js";
 import type { Logger } from "../core/logger.js";
@@ -16,6 +18,7 @@ import { nodePortsOf, validateNodePorts } from "../core/ports.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
+import type { EndpointsHub } from "./endpoints-hub.js";
 import type { Writer } from "./writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
@@ -44,9 +47,15 @@ export class AgentGateway {
     private readonly writer: Writer,
     private readonly log: Logger,
     private readonly thresholds: HealthThresholds,
+    /** The cluster's endpoints: a snapshot after each hello, then every difference, to every agent. */
+    private readonly endpoints: EndpointsHub,
     /** Who the stream's client certificate says the caller is; undefined: any node (--insecure). */
     private readonly identify?: (stream: Stream) => Promise<{ node: string } | { refusal: string }>,
-  ) {}
+  ) {
+    endpoints.subscribe((diff) => {
+      for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
+    });
+  }
 
   readonly service: AgentGatewayServer = {
     connect: (stream) => this.accept(stream),
@@ -191,6 +200,7 @@ export class AgentGateway {
         node = hello.node;
         if (previous) previous.stream.end();
         this.sessions.set(node, { id, stream, lastHeardAt: Date.now() });
+        sendEndpoints(stream, this.endpoints.snapshot());
         this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
@@ -273,4 +283,9 @@ export class AgentGateway {
     stream.on("error", gone);
     stream.on("close", gone);
   }
+}
+
+/** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */
+function sendEndpoints(stream: Stream, diff: EndpointsDiff): void {
+  stream.write({ commandId: 0, command: { $case: "endpoints", value: diff } });
 }

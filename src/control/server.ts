@@ -168,7 +168,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
   });
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const tls = opts.insecure ? undefined : await openTls(opts);
-  const gateway = new AgentGateway(writer, opts.log, policy, tls?.identifyAgent);
+  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it (and what else runs)
   // before the caller closes the store under it.

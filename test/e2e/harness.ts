@@ -5,6 +5,7 @@
 import { type ChannelCredentials, type ChannelOptions, credentials, Metadata } from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -256,4 +257,23 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether nothing listens on a loopback port right now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free loopback ports: an agent's dynamic range. */
+export async function freeRange(count: number): Promise<{ from: number; to: number }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const from = 40000 + Math.floor(Math.random() * 20000);
+    const ports = Array.from({ length: count }, (_, k) => from + k);
+    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return { from, to: from + count - 1 };
+  }
+  throw new Error(`no ${count} consecutive free loopback ports found`);
 }

@@ -6,36 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
 import { ControlPlaneClient, EndpointChange, type WatchEndpointsResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { adminChannel, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+import { adminChannel, E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
 const h = new Harness();
 let address = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
-
-/** Whether nothing listens on a loopback port right now. */
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive free loopback ports: the agent's dynamic range. */
-async function freeRange(count: number): Promise<{ from: number; to: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const from = 40000 + Math.floor(Math.random() * 20000);
-    const ports = Array.from({ length: count }, (_, k) => from + k);
-    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return { from, to: from + count - 1 };
-  }
-  throw new Error(`no ${count} consecutive free loopback ports found`);
-}
 
 interface JsonInstance {
   name: string;

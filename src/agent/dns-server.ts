@@ -1,0 +1,106 @@
+/**
+ * The agent's DNS server: answers for `tessera.` from the endpoints the control plane sends
+ * (EndpointsUpdate), over UDP. Shell: the socket and the wire (dns-packet); what a name
+ * resolves to is decided in src/core/dns-answers.ts.
+ */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import { AUTHORITATIVE_ANSWER, type Answer, decode, type DecodedPacket, encode, type Packet, RECURSION_DESIRED } from "dns-packet";
+import { answerDns, type DnsReply } from "../core/dns-answers.js";
+import { EndpointTable } from "../core/endpoint-table.js";
+import type { Endpoint } from "../core/endpoints.js";
+import type { Logger } from "../core/logger.js";
+import type { EndpointsUpdate } from "../gen/tessera/v1/agent_gateway.js";
+
+/** Response codes (RFC 1035 4.1.1), the low bits of the header's flags. */
+const RCODES = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, REFUSED: 5 } as const;
+/** A client that does not say (EDNS) how large a UDP answer it takes gets at most this (RFC 1035 4.2.1). */
+const PLAIN_UDP_LIMIT = 512;
+/** What we offer in EDNS answers: the size recommended to avoid fragmentation (DNS flag day 2020). */
+const EDNS_UDP_SIZE = 1232;
+
+/** `host:port` (`[::1]:53` for IPv6); a bad one is refused naming the flag. */
+export function parseDnsListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(":");
+  const port = Number(listen.slice(at + 1));
+  if (at <= 0 || !/^\d+$/.test(listen.slice(at + 1)) || port > 65535) throw new Error(`--dns-listen: expected host:port such as 127.0.0.1:5353, got "${listen}"`);
+  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ""), port };
+}
+
+export class DnsServer {
+  private readonly table = new EndpointTable();
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly log: Logger,
+  ) {
+    socket.on("message", (msg, from) => this.answer(msg, from));
+    // A failed send (the client went away) must not end the agent.
+    socket.on("error", (err) => log.warn("dns socket error", { error: err.message }));
+  }
+
+  /** Listens on host:port (port 0 picks a free one). */
+  static async start({ host, port }: { host: string; port: number }, log: Logger): Promise<DnsServer> {
+    const listen = `${host}:${port}`;
+    const socket = createSocket(isIPv6(host) ? "udp6" : "udp4");
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", (err) => {
+        socket.close();
+        reject(new Error(`--dns-listen ${listen}: ${err.message}`));
+      });
+      socket.bind(port, host, () => resolve());
+    });
+    // The real port when 0 was asked: tests read it from this line.
+    log.info("dns listening", { address: `${isIPv6(host) ? `[${host}]` : host}:${socket.address().port}` });
+    return new DnsServer(socket, log);
+  }
+
+  /** Applies what the control plane sent. */
+  update(u: EndpointsUpdate): void {
+    const set: Endpoint[] = [];
+    for (const e of u.set) {
+      // A newer control plane's protocol this agent cannot name in an SRV owner.
+      if (e.protocol !== "tcp" && e.protocol !== "udp") {
+        this.log.warn("endpoint skipped", { instance: e.instance, details: `endpoints.set.protocol: expected tcp or udp, got "${e.protocol}"` });
+        continue;
+      }
+      set.push({ ...e, protocol: e.protocol });
+    }
+    this.table.apply({ full: u.full, set, removed: u.removed });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private answer(msg: Buffer, from: RemoteInfo): void {
+    let query: DecodedPacket;
+    try {
+      query = decode(msg);
+    } catch {
+      // Not DNS, or damaged: there is no id to answer to.
+      return;
+    }
+    if (query.type !== "query") return;
+    const question = query.questions?.[0];
+    const reply: DnsReply | undefined = question && answerDns({ name: question.name, type: question.type }, (w) => this.table.list(w));
+    const rcode = reply ? RCODES[reply.rcode] : RCODES.FORMERR;
+    const edns = query.additionals?.find((a) => a.type === "OPT");
+    const limit = edns && "udpPayloadSize" in edns ? Math.max(PLAIN_UDP_LIMIT, Math.min(edns.udpPayloadSize, EDNS_UDP_SIZE)) : PLAIN_UDP_LIMIT;
+    const response: Packet = {
+      id: query.id,
+      type: "response",
+      flags: (reply && reply.rcode !== "REFUSED" ? AUTHORITATIVE_ANSWER : 0) | ((query.flags ?? 0) & RECURSION_DESIRED) | rcode,
+      questions: question ? [question] : [],
+      answers: (reply?.answers ?? []) as Answer[],
+      additionals: [...((reply?.additionals ?? []) as Answer[]), ...(edns ? [{ type: "OPT", name: ".", udpPayloadSize: EDNS_UDP_SIZE } as Answer] : [])],
+    };
+    // Too large for what the client takes over UDP: fewer records rather than none (as Consul
+    // trims), since this server speaks no TCP to send them all. Additionals go first.
+    const opt = edns ? response.additionals!.slice(-1) : [];
+    let wire = encode(response);
+    if (wire.length > limit) response.additionals = opt;
+    while ((wire = encode(response)).length > limit && response.answers!.length > 0) response.answers!.pop();
+    this.socket.send(wire, from.port, from.address);
+  }
+}

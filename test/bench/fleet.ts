@@ -2,9 +2,10 @@
  * A benchmark cluster: a real control plane (dist/tessera control: its own process, TLS, the
  * embedded defaults) and agents in this process (the real Agent on the simulated executor:
  * nothing runs), each with its own certificate, connection and Connect stream, as a fleet of
- * separate nodes would have. Used by the scale benchmark (3) and the latency benchmark (2).
+ * separate nodes would have. Used by the scale benchmark (3), the latency benchmark (2) and the
+ * endpoints benchmark (8).
  */
-import { NO_PORTS } from "../../src/core/ports.js";
+import { DEFAULT_PORT_RANGE, NO_PORTS, type NodePorts } from "../../src/core/ports.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
@@ -13,8 +14,8 @@ import { NodeCredentials } from "../../src/agent/credentials.js";
 import type { Running, StartRequest } from "../../src/agent/executor.js";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
 import type { Logger } from "../../src/core/logger.js";
-import { type ApplyWorkloadsRequest, ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
+import { type ApplyWorkloadsRequest, ControlPlaneClient, EndpointChange, type WatchEndpointsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { type Port, Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
 import { statusMib } from "./report.js";
 
@@ -34,16 +35,43 @@ export async function pool(width: number, count: number, task: (i: number) => Pr
   );
 }
 
-/** The simulated executor, counting the copies it started (so a waiter knows when to look). */
+/** The simulated executor, telling of each copy it started (so a waiter knows when to look). */
 class CountingExecutor extends SimulatedExecutor {
-  constructor(private readonly started: () => void) {
+  constructor(private readonly started: (req: StartRequest) => void) {
     super();
   }
 
+  /** The agent reports the copy Running as soon as this resolves (instance-supervisor.ts). */
   override async start(req: StartRequest): Promise<Running> {
     const running = await super.start(req);
-    this.started();
+    this.started(req);
     return running;
+  }
+}
+
+/**
+ * Who waits for what, per workload: each waiter resolves, with the time (performance.now()) the
+ * thing it matched was delivered, at the first one it accepts; delivered before it waited is
+ * not seen.
+ */
+class Waiters<T> {
+  private readonly byWorkload = new Map<string, Array<(x: T, at: number) => boolean>>();
+
+  wait(workload: string, match: (x: T) => boolean): Promise<number> {
+    return new Promise<number>((resolve) => {
+      const waiting = this.byWorkload.get(workload) ?? [];
+      waiting.push((x, at) => (match(x) ? (resolve(at), true) : false));
+      this.byWorkload.set(workload, waiting);
+    });
+  }
+
+  deliver(workload: string, x: T): void {
+    const waiting = this.byWorkload.get(workload);
+    if (!waiting) return;
+    const at = performance.now();
+    const left = waiting.filter((w) => !w(x, at));
+    if (left.length > 0) this.byWorkload.set(workload, left);
+    else this.byWorkload.delete(workload);
   }
 }
 
@@ -55,9 +83,12 @@ export function metric(text: string, name: string, labels = ""): number {
 }
 
 /** The ApplyWorkloads request for one-replica workloads named `names`: what BenchCluster.apply sends. */
-export function applyRequest(names: string[]): ApplyWorkloadsRequest {
-  return { workloads: names.map((name) => Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 } } })) };
+export function applyRequest(names: string[], ports: Port[] = []): ApplyWorkloadsRequest {
+  return { workloads: names.map((name) => Workload.fromPartial({ name, spec: { command: "/bin/sleep", args: ["3600"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 }, ports } })) };
 }
+
+/** What agents advertise when a benchmark asks for ports: loopback and the default dynamic range. */
+export const LOOPBACK_PORTS: NodePorts = { address: "127.0.0.1", range: DEFAULT_PORT_RANGE, reserved: [] };
 
 export class BenchCluster {
   private readonly harness = new Harness();
@@ -70,14 +101,22 @@ export class BenchCluster {
   started = 0;
   private onStart: () => void = () => {};
   /** Per workload, who waits for which of its events (see untilEvent). */
-  private readonly waiters = new Map<string, Array<(e: WireEvent) => boolean>>();
+  private readonly events = new Waiters<WireEvent>();
   private watching: ClientReadableStream<WatchResponse> | undefined;
+  /** Per workload, who waits for which change of its endpoints (see untilEndpoint). */
+  private readonly endpointChanges = new Waiters<WatchEndpointsResponse>();
+  private watchingEndpoints: ClientReadableStream<WatchEndpointsResponse> | undefined;
+  /** Per workload, who waits for an agent to start one of its copies (see untilCopyStarted). */
+  private readonly starts = new Waiters<StartRequest>();
 
-  /** Starts the control plane and `agents` agents; resolves when every node is Ready. */
-  static async start(agents: number): Promise<BenchCluster> {
+  /**
+   * Starts the control plane and `agents` agents; resolves when every node is Ready. The agents
+   * advertise `ports` (by default none: no copy asking for a port fits).
+   */
+  static async start(agents: number, ports: NodePorts = NO_PORTS): Promise<BenchCluster> {
     const c = new BenchCluster();
     try {
-      await c.boot(agents);
+      await c.boot(agents, ports);
     } catch (err) {
       await c.stop();
       throw err;
@@ -85,7 +124,7 @@ export class BenchCluster {
     return c;
   }
 
-  private async boot(agents: number): Promise<void> {
+  private async boot(agents: number, ports: NodePorts): Promise<void> {
     const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", { TESSERA_LOG: "info" });
     this.control = server;
     this.address = address;
@@ -98,12 +137,13 @@ export class BenchCluster {
       const agent = new Agent({
         control: address,
         node,
-        executor: new CountingExecutor(() => {
+        executor: new CountingExecutor((req) => {
           this.started++;
           this.onStart();
+          this.starts.deliver(req.workload, req);
         }),
         version: "bench",
-        ports: NO_PORTS,
+        ports,
         log: SILENT,
         labels: {},
         capacity: { cpuMillis: 64_000, memoryMb: 262_144 },
@@ -142,7 +182,16 @@ export class BenchCluster {
 
   /** Applies one-replica workloads named `names` in one ApplyWorkloads call (what `ctl apply -f DIR` sends). */
   apply(...names: string[]): Promise<void> {
-    return new Promise((resolve, reject) => this.client.applyWorkloads(applyRequest(names), (err) => (err ? reject(err) : resolve())));
+    return this.applyRequest(applyRequest(names));
+  }
+
+  /** Applies one one-replica workload asking for one dynamic tcp port, `http`. */
+  applyWithPort(name: string): Promise<void> {
+    return this.applyRequest(applyRequest([name], [{ name: "http", protocol: "tcp" }]));
+  }
+
+  private applyRequest(req: ApplyWorkloadsRequest): Promise<void> {
+    return new Promise((resolve, reject) => this.client.applyWorkloads(req, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Deletes workload `name` and resolves once the control plane has removed it (its copies stopped). */
@@ -170,40 +219,70 @@ export class BenchCluster {
   }
 
   /** Resolves when an instance of `workload` is reported Running. */
-  untilWorkloadRunning(workload: string): Promise<void> {
-    return this.untilEvent(workload, (e) => e.type === "InstanceTransitioned" && (JSON.parse(e.detail) as { event: { type: string } }).event.type === "run");
+  async untilWorkloadRunning(workload: string): Promise<void> {
+    await this.untilEvent(workload, (e) => e.type === "InstanceTransitioned" && (JSON.parse(e.detail) as { event: { type: string } }).event.type === "run");
   }
 
   /**
-   * Resolves at the first event of `workload` that `match` accepts, committed after this call.
-   * One Watch serves every waiter for the cluster's life: a Watch opened and cancelled per
-   * sample (1,000 a run) sometimes tripped the HTTP/2 server's guard against floods of
-   * resets, which ends the connection with RESOURCE_EXHAUSTED.
+   * Resolves, with the time it did, when an agent has started a copy of `workload`: the moment
+   * the agent reports it Running (and, with no readiness checks, Ready).
    */
-  private untilEvent(workload: string, match: (e: WireEvent) => boolean): Promise<void> {
-    this.watching ??= this.watchAll();
-    return new Promise<void>((resolve) => {
-      const waiting = this.waiters.get(workload) ?? [];
-      waiting.push((e) => (match(e) ? (resolve(), true) : false));
-      this.waiters.set(workload, waiting);
-    });
+  untilCopyStarted(workload: string): Promise<number> {
+    return this.starts.wait(workload, () => true);
   }
 
-  /** The Watch from now on: each event goes to its workload's waiters; one that matched is done. */
+  /**
+   * Resolves, with the time it arrived, when the endpoints watch tells of a Ready endpoint of
+   * `workload` (added, or changed to Ready). Call watchEndpoints first.
+   */
+  untilEndpointReady(workload: string): Promise<number> {
+    if (!this.watchingEndpoints) throw new Error("untilEndpointReady before watchEndpoints");
+    return this.endpointChanges.wait(workload, (r) => (r.change === EndpointChange.ENDPOINT_CHANGE_ADDED || r.change === EndpointChange.ENDPOINT_CHANGE_CHANGED) && r.endpoint?.ready === true);
+  }
+
+  /**
+   * Resolves at the first event of `workload` that `match` accepts, committed after this call,
+   * with the time it arrived. One Watch serves every waiter for the cluster's life: a Watch
+   * opened and cancelled per sample (1,000 a run) sometimes tripped the HTTP/2 server's guard
+   * against floods of resets, which ends the connection with RESOURCE_EXHAUSTED.
+   */
+  private untilEvent(workload: string, match: (e: WireEvent) => boolean): Promise<number> {
+    this.watching ??= this.watchAll();
+    return this.events.wait(workload, match);
+  }
+
+  /** The Watch from now on: each event goes to its workload's waiters. */
   private watchAll(): ClientReadableStream<WatchResponse> {
     const call = this.client.watch({ afterSequence: 0, workload: "" });
     call.on("data", (r: WatchResponse) => {
-      const e = r.event;
-      const waiting = e && this.waiters.get(e.workload);
-      if (!e || !waiting) return;
-      const left = waiting.filter((w) => !w(e));
-      if (left.length > 0) this.waiters.set(e.workload, left);
-      else this.waiters.delete(e.workload);
+      if (r.event) this.events.deliver(r.event.workload, r.event);
     });
     call.on("error", (err: { code?: number }) => {
       if (err.code !== status.CANCELLED) throw new Error(`the benchmark's Watch failed: ${String(err)}`);
     });
     return call;
+  }
+
+  /**
+   * Opens the one WatchEndpoints stream of the cluster's life (one per sample would meet the
+   * same reset-flood guard as Watch, above); resolves once its snapshot is complete, so what
+   * arrives after is news, not the snapshot.
+   */
+  watchEndpoints(): Promise<void> {
+    if (this.watchingEndpoints) return Promise.resolve();
+    const call = this.client.watchEndpoints({ workload: "" });
+    this.watchingEndpoints = call;
+    return new Promise<void>((resolve, reject) => {
+      call.on("data", (r: WatchEndpointsResponse) => {
+        if (r.change === EndpointChange.ENDPOINT_CHANGE_SYNCED) resolve();
+        else if (r.endpoint) this.endpointChanges.deliver(r.endpoint.workload, r);
+      });
+      call.on("error", (err: { code?: number }) => {
+        if (err.code === status.CANCELLED) return;
+        reject(err);
+        throw new Error(`the benchmark's WatchEndpoints failed: ${String(err)}`);
+      });
+    });
   }
 
   /** The control plane's data dir (its CA and server certificate, for the floor's server). */
@@ -213,6 +292,7 @@ export class BenchCluster {
 
   async stop(): Promise<void> {
     this.watching?.cancel();
+    this.watchingEndpoints?.cancel();
     this.client?.close();
     for (const a of this.agents) a.close();
     await this.harness.stop();

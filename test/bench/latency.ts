@@ -5,7 +5,7 @@
  */
 import { BenchCluster } from "./fleet.js";
 import { startFloor } from "./floor.js";
-import { cells, round, type Section, stats, verdict } from "./report.js";
+import { cells, percentile, round, type Section, stats, verdict } from "./report.js";
 
 const GOAL_RATIO = 5;
 const GOAL_MS = 20;
@@ -19,12 +19,6 @@ export interface LatencyRun {
   floorP50: number;
   floorP99: number;
   floorMax: number;
-}
-
-/** Nearest rank: of 1,000 samples the p99 is the 991st smallest, with 9 above it. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
 /** `batches` × `samples` alternating samples on one cluster; one LatencyRun per batch. */

@@ -1,9 +1,11 @@
 /**
- * Small runs of the benchmarks that drive a control plane (scale, latency, failure, restart), so they
- * cannot rot. No timing is asserted: speed goals live in `make bench`, not in tests.
+ * Small runs of the benchmarks that drive a control plane (scale, latency, failure, restart,
+ * endpoints), so they cannot rot. No timing is asserted: speed goals live in `make bench`, not
+ * in tests.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { requireBinary } from "../e2e/harness.js";
+import { runEndpoints } from "./endpoints.js";
 import { runFailure } from "./failure.js";
 import { runLatency } from "./latency.js";
 import { runRestart } from "./restart.js";
@@ -25,6 +27,15 @@ test("latency, smoke size: apply → Running and the bare round trip, measured",
   expect(run!.applyP50).toBeGreaterThan(run!.floorP50);
   expect(run!.applyP99).toBeGreaterThanOrEqual(run!.applyP50);
   expect(run!.applyMax).toBeGreaterThanOrEqual(run!.applyP99);
+});
+
+test("endpoints, smoke size: each copy's endpoint arrives Ready on the one watch, after the agent started it", async () => {
+  const [run] = await runEndpoints(1, 5);
+  // Orders only: the copy is started before its endpoint can be seen, and the apply call before both.
+  expect(run!.readyP50).toBeGreaterThan(0);
+  expect(run!.applyP50).toBeGreaterThan(run!.readyP50);
+  expect(run!.readyMax).toBeGreaterThanOrEqual(run!.readyP99);
+  expect(run!.floorP50).toBeGreaterThan(0);
 });
 
 test("failure, smoke size: an agent holding 5 instances is killed, they all run on the other", async () => {

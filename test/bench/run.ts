@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchContainers } from "./containers.js";
+import { benchEndpoints } from "./endpoints.js";
 import { benchFailure } from "./failure.js";
 import { benchFootprint } from "./footprint.js";
 import { benchLatency } from "./latency.js";
@@ -29,6 +30,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   failure: benchFailure,
   footprint: benchFootprint,
   restart: benchRestart,
+  endpoints: benchEndpoints,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

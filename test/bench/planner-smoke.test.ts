@@ -22,3 +22,16 @@ test("planner benchmark, smoke size: on a nearly full fleet most new workloads a
   // The ones left Pending are what makes placement scan every node and then explain why.
   expect(run.pending).toBeGreaterThan(0);
 });
+
+test("planner benchmark, smoke size: with one dynamic port per workload every workload is placed, each copy with its own host port", () => {
+  const state = buildFleet(100, 1_000, 1_000_000, 7, 64_000, true);
+  const run = runPlanner(state, 1_000_000);
+  expect(run.placed).toBe(1_000);
+  const held = new Set<string>();
+  for (const i of state.instances.values()) {
+    expect(i.ports).toHaveLength(1);
+    const key = `${i.node}:${i.ports[0]!.hostPort}`;
+    expect(held.has(key)).toBe(false);
+    held.add(key);
+  }
+});

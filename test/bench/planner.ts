@@ -5,6 +5,7 @@
 import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
 import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
 import { holdsNode } from "../../src/core/cluster-status.js";
+import { DEFAULT_PORT_RANGE } from "../../src/core/ports.js";
 import { planToEvents } from "../../src/core/plan-to-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, type Plan, plan } from "../../src/core/reconcile.js";
 import { spec } from "../core/fixtures.js";
@@ -24,8 +25,8 @@ function prng(seed: number): () => number {
 
 const ZONES = ["a", "b", "c", "d"];
 
-/** One-replica workloads `w-<from>`… asking `cpuMillis` each, a tenth pinned to a zone. */
-function workloadEvents(from: number, count: number, cpuMillis: number, now: number, rand: () => number): ClusterEvent[] {
+/** One-replica workloads `w-<from>`… asking `cpuMillis` each (and one dynamic port if `withPorts`), a tenth pinned to a zone. */
+function workloadEvents(from: number, count: number, cpuMillis: number, now: number, rand: () => number, withPorts = false): ClusterEvent[] {
   return Array.from({ length: count }, (_, k) => {
     const pinned = rand() < 0.1;
     return {
@@ -34,7 +35,12 @@ function workloadEvents(from: number, count: number, cpuMillis: number, now: num
       workload: {
         name: `w-${from + k}`,
         labels: {},
-        spec: spec({ replicas: 1, resources: { cpuMillis, memoryMb: 64 }, nodeSelector: pinned ? { zone: ZONES[Math.floor(rand() * 4)]! } : {} }),
+        spec: spec({
+          replicas: 1,
+          resources: { cpuMillis, memoryMb: 64 },
+          nodeSelector: pinned ? { zone: ZONES[Math.floor(rand() * 4)]! } : {},
+          ports: withPorts ? [{ name: "http", protocol: "tcp" }] : [],
+        }),
         generation: 1,
         templateGeneration: 1,
       },
@@ -42,8 +48,12 @@ function workloadEvents(from: number, count: number, cpuMillis: number, now: num
   });
 }
 
-/** `nodes` nodes of `nodeCpuMillis` in 4 zones and `workloads` one-replica workloads of 100m, a tenth pinned to a zone. */
-export function buildFleet(nodes: number, workloads: number, now: number, seed = 7, nodeCpuMillis = 64_000): ClusterState {
+/**
+ * `nodes` nodes of `nodeCpuMillis` in 4 zones and `workloads` one-replica workloads of 100m, a
+ * tenth pinned to a zone. With `withPorts`, every node advertises an address and the default
+ * dynamic range and every workload asks for one dynamic port.
+ */
+export function buildFleet(nodes: number, workloads: number, now: number, seed = 7, nodeCpuMillis = 64_000, withPorts = false): ClusterState {
   const rand = prng(seed);
   const state = emptyState();
   const events: ClusterEvent[] = [];
@@ -57,9 +67,10 @@ export function buildFleet(nodes: number, workloads: number, now: number, seed =
       version: "bench",
       labels: { zone: ZONES[i % ZONES.length]! },
       capacity: { cpuMillis: nodeCpuMillis, memoryMb: 262_144 },
+      ...(withPorts ? { ports: { address: `10.0.${i >> 8}.${i & 255}`, range: DEFAULT_PORT_RANGE, reserved: [] } } : {}),
     });
   }
-  events.push(...workloadEvents(0, workloads, 100, now, rand));
+  events.push(...workloadEvents(0, workloads, 100, now, rand, withPorts));
   for (const e of events) evolve(state, e);
   return state;
 }
@@ -148,6 +159,7 @@ export async function benchPlanner(runs: number): Promise<Section> {
   const steady: number[] = [];
   const base: number[] = [];
   const full: NearlyFullRun[] = [];
+  const ported: PlannerRun[] = [];
   for (let r = 0; r < runs; r++) {
     const now = 1_000_000;
     const state = buildFleet(NODES, WORKLOADS, now);
@@ -164,8 +176,18 @@ export async function benchPlanner(runs: number): Promise<Section> {
     full.push(f);
     console.log(`nearly full, run ${r + 1}/${runs}: ${f.placeMs.toFixed(1)} ms (${f.placed} placed, ${f.pending} pending), next pass ${f.retryMs.toFixed(1)} ms`);
   }
+  // The same fleet with one dynamic port per workload; after the others, for the same reason.
+  for (let r = 0; r < runs; r++) {
+    const now = 1_000_000;
+    const run = runPlanner(buildFleet(NODES, WORKLOADS, now, 7, 64_000, true), now);
+    if (run.placed !== WORKLOADS) throw new Error(`with ports, placed ${run.placed} of ${WORKLOADS}`);
+    ported.push(run);
+    console.log(`with ports, run ${r + 1}/${runs}: placing pass ${run.placeMs.toFixed(1)} ms, steady pass ${run.steadyMs.toFixed(1)} ms`);
+  }
   const p = {
     placingPassMs: stats(place),
+    portsPlacingPassMs: stats(ported.map((r) => r.placeMs)),
+    portsSteadyPassMs: stats(ported.map((r) => r.steadyMs)),
     steadyPassMs: stats(steady),
     baselineVisitMs: stats(base),
     nearlyFullPassMs: stats(full.map((f) => f.placeMs)),
@@ -183,12 +205,18 @@ export async function benchPlanner(runs: number): Promise<Section> {
 |---|---|---|---|---|---|
 | placing every workload | ${cells(p.placingPassMs, "ms")} | ${ratio(p.placingPassMs.median)} | ≤ ${GOAL_MS} ms ${verdict(p.placingPassMs.median <= GOAL_MS)} |
 | steady state (converged) | ${cells(p.steadyPassMs, "ms")} | ${ratio(p.steadyPassMs.median)} | |
+| placing every workload, one dynamic port each | ${cells(p.portsPlacingPassMs, "ms")} | ${ratio(p.portsPlacingPassMs.median)} | ≤ ${GOAL_MS} ms ${verdict(p.portsPlacingPassMs.median <= GOAL_MS)} |
+| steady state with those ports | ${cells(p.portsSteadyPassMs, "ms")} | ${ratio(p.portsSteadyPassMs.median)} | |
 | nearly full fleet: one new workload per node | ${cells(p.nearlyFullPassMs, "ms")} | ${ratio(p.nearlyFullPassMs.median)} | |
 | nearly full fleet: the next pass, ${pending.toLocaleString("en")} still fitting nowhere | ${cells(p.nearlyFullRetryMs, "ms")} | ${ratio(p.nearlyFullRetryMs.median)} | |
 | baseline: visit every workload and node | ${cells(p.baselineVisitMs, "ms")} | 1 | |
 
 The placing pass scores at most 64 feasible nodes per placement (a rotating cursor, like
 Nomad's limit iterator), so it grows with workloads, not workloads × nodes.
+
+With ports: the same fleet, but every node advertises an address and the dynamic range
+${DEFAULT_PORT_RANGE.from}-${DEFAULT_PORT_RANGE.to} and every workload asks for one dynamic tcp port, so each placement also checks
+the node has a free port and takes the lowest one.
 
 The nearly full fleet: ${NODES.toLocaleString("en")} nodes again, with ${FULL_NODE_CPU}m of CPU each, ${round(allocatedBefore * 100, 1)}% allocated by
 ${(NODES * FULL_COPIES_PER_NODE).toLocaleString("en")} copies of 100m (placed untimed), then ${NODES.toLocaleString("en")} new one-replica workloads: nine in ten ask

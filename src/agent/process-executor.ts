@@ -14,6 +14,7 @@ import { join } from "node:path";
 import type { ProbeTarget } from "./checks.js";
 import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
+import { assertPortsFree } from "./port-check.js";
 
 /** Lines per LogChunk message. */
 const LOG_CHUNK_LINES = 500;
@@ -114,6 +115,8 @@ export class ProcessExecutor implements Executor {
     const spec = req.spec;
     rmSync(this.statusPath(req.instanceId), { force: true });
     if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
+    // A container's published port is checked by the engine, whose error names it.
+    await assertPortsFree(req.ports, req.hostIp);
     const intent: Record = { instanceId: req.instanceId, generation: req.generation };
     this.records.write(intent);
     let proc: ReturnType<typeof Bun.spawn>;

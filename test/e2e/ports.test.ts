@@ -153,6 +153,18 @@ test("a static port on a one-node fleet: the second copy stays Pending, naming t
   await ctl("delete", "workload", "fixed");
 });
 
+test("a port another program holds: the copy fails saying so, not as a crash of what it runs", async () => {
+  const squatter = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    await apply({ name: "squat", spec: { command: "/bin/sleep", args: ["3600"], ports: [{ name: "http", static: squatter.port }] } });
+    const failed = await eventually("squat-0 failed with the reason", async () => (await instances("squat")).find((i) => i.reason?.includes("taken by another program")));
+    expect(failed.reason).toContain(`port ${squatter.port}/tcp on 127.0.0.1 (http) is taken by another program`);
+  } finally {
+    squatter.stop(true);
+    await ctl("delete", "workload", "squat");
+  }
+});
+
 test("bad ports are refused at apply, naming the field", async () => {
   const file = join(h.dir, "bad-ports.json");
   writeFileSync(file, JSON.stringify({ name: "bad", spec: { command: "/bin/sleep", args: ["${TESSERA_PORT_WEB}"], ports: [{ name: "http", to: 80 }] } }));

@@ -5,7 +5,7 @@
  */
 import type { udp } from "bun";
 import { isIPv6 } from "node:net";
-import { AUTHORITATIVE_ANSWER, type Answer, decode, type DecodedPacket, encode, type Packet, RECURSION_DESIRED } from "dns-packet";
+import type { Answer, DecodedPacket, Packet } from "dns-packet";
 import { answerDns, type DnsReply } from "../core/dns-answers.js";
 import { EndpointTable } from "../core/endpoint-table.js";
 import type { Endpoint } from "../core/endpoints.js";
@@ -79,7 +79,18 @@ export class DnsServer {
     this.socket.close();
   }
 
+  /**
+   * The wire codec, loaded with the first query: an agent nobody asks (most, most of the time)
+   * does not page it in (the binary is built with splitting).
+   */
+  private wire: Promise<typeof import("dns-packet")> | undefined;
+
   private answer(msg: Buffer, fromPort: number, fromAddress: string): void {
+    this.wire ??= import("dns-packet");
+    void this.wire.then((codec) => this.reply(codec, msg, fromPort, fromAddress));
+  }
+
+  private reply({ AUTHORITATIVE_ANSWER, decode, encode, RECURSION_DESIRED }: typeof import("dns-packet"), msg: Buffer, fromPort: number, fromAddress: string): void {
     let query: DecodedPacket;
     try {
       query = decode(msg);

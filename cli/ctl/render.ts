@@ -5,6 +5,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Endpoint, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { lastStderrLine } from "../../src/core/stderr-tail.js";
 import { toProtoJson } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 
@@ -37,8 +38,18 @@ export const instanceRow =
     formatPorts(i),
     String(i.attempt),
     age(i.updatedAt, now),
-    i.reason,
+    formatReason(i),
   ];
+
+/** An instance's reason on one line: a failure's quotes the last line it wrote to stderr. */
+export function formatReason(i: Instance): string {
+  return i.stderrTail === "" ? i.reason : `${i.reason}: ${lastStderrLine(i.stderrTail)}`;
+}
+
+/** Under each instance that failed with output on stderr, that output's tail. */
+function stderrTails(instances: Instance[]): string[] {
+  return instances.filter((i) => i.stderrTail !== "").flatMap((i) => [`${i.name} (${i.id}) stderr:`, indent(i.stderrTail)]);
+}
 
 export const ENDPOINT_HEADER = ["INSTANCE", "PORT", "ENDPOINT", "READY", "NODE"];
 
@@ -79,6 +90,8 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
     indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
   ];
   out.push("", "Instances:", indent(instanceTable(res.instances, now)));
+  const tails = stderrTails(res.instances);
+  if (tails.length > 0) out.push("", "Last stderr of failed instances:", indent(tails.join("\n")));
   out.push("", "Endpoints:", indent(endpoints.length === 0 ? "<none>" : renderTable(ENDPOINT_HEADER, endpoints.map(endpointRow))));
   out.push("", "Events:");
   out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));

@@ -7,6 +7,7 @@
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { resolveSpec } from "../core/spec.js";
+import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
@@ -118,8 +119,9 @@ export class DockerExecutor implements Executor {
   }
 
   private handle(container: Docker.Container): Running {
+    // The tail is read before anything removes the container (stop() removes it after this).
     const exited: Promise<Exit> = container.wait().then(
-      (r: { StatusCode: number }) => ({ exitCode: r.StatusCode, signal: null }),
+      async (r: { StatusCode: number }) => ({ exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container) }),
       (err: Error) => ({ exitCode: null, signal: `lost track of the container: ${err.message}` }),
     );
     return {
@@ -156,9 +158,10 @@ export class DockerExecutor implements Executor {
         found.push({ instanceId, generation, running: this.handle(container) });
         continue;
       }
-      await container.remove({ force: true }).catch(() => {});
       const ran = state.Status !== "created";
-      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
+      const stderrTail = ran ? await stderrTailOf(container) : undefined;
+      await container.remove({ force: true }).catch(() => {});
+      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
     }
     return found;
   }
@@ -219,6 +222,18 @@ export class DockerExecutor implements Executor {
       if (statusCode(err) === 404) throw new Error(`no container for ${req.instanceId} on this node (it was removed)`);
       throw err;
     }
+  }
+}
+
+/** The last lines a container wrote to stderr, bounded like a process's; unset when the engine cannot tell. */
+async function stderrTailOf(container: Docker.Container): Promise<string | undefined> {
+  try {
+    const buf = await container.logs({ stdout: false, stderr: true, follow: false, tail: STDERR_TAIL_LINES });
+    const parts: Buffer[] = [];
+    demuxBuffer(buf, (payload) => parts.push(payload));
+    return boundStderrTail(Buffer.concat(parts).toString("utf8"));
+  } catch {
+    return undefined;
   }
 }
 

@@ -26,6 +26,8 @@ export function copyEnvironment(req: StartRequest): { env: Record<string, string
 export interface Exit {
   exitCode: number | null;
   signal: string | null;
+  /** The last lines it wrote to stderr, bounded by boundStderrTail; unset when unknown. */
+  stderrTail?: string;
 }
 
 /** A started instance. */

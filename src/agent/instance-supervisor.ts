@@ -13,7 +13,7 @@ import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { isLiveness, runChecks } from "./checks.js";
-import { describeExit, type Executor, type Running, type StartRequest } from "./executor.js";
+import { describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
 
 interface Held {
   id: string;
@@ -22,6 +22,9 @@ interface Held {
   /** Why it failed and how it exited, once it did (told again in every hello). */
   reason: string;
   exitCode?: number;
+  stderrTail?: string;
+  /** Set when a failing liveness check is ending it: the reason its exit reports. */
+  livenessFailure?: string;
   running?: Running;
   /** Stops its readiness checks. */
   stopChecks?: () => void;
@@ -49,7 +52,7 @@ export class InstanceSupervisor {
         this.watchExit(h, a.running);
         this.log.info("adopted a running instance", { instance: h.id });
       } else {
-        this.apply(h, { type: "fail", reason: describeExit(a.exit!), exitCode: a.exit!.exitCode ?? undefined }, true);
+        this.apply(h, failOf(a.exit!), true);
         this.log.info("an instance ended while the agent was away", { instance: h.id, reason: h.reason });
       }
     }
@@ -57,7 +60,7 @@ export class InstanceSupervisor {
 
   /** Every copy held, as a hello tells the control plane. */
   holdings(): RunningInstance[] {
-    return [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: INSTANCE_STATE_TO_WIRE[h.state], reason: h.reason, exitCode: h.exitCode }));
+    return [...this.held.values()].map((h) => ({ instanceId: h.id, generation: h.generation, state: INSTANCE_STATE_TO_WIRE[h.state], reason: h.reason, exitCode: h.exitCode, stderrTail: h.stderrTail ?? "" }));
   }
 
   start(cmd: StartInstance): Promise<void> {
@@ -94,7 +97,7 @@ export class InstanceSupervisor {
     const h = this.held.get(cmd.instanceId);
     if (!h) {
       // Nothing held: it is stopped as far as this node knows.
-      this.report({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "" } } });
+      this.report({ payload: { $case: "report", value: { instanceId: cmd.instanceId, generation: cmd.generation, state: INSTANCE_STATE_TO_WIRE.stopped, reason: "", stderrTail: "" } } });
       return Promise.resolve();
     }
     h.op = h.op
@@ -127,6 +130,7 @@ export class InstanceSupervisor {
     if (event.type === "fail") {
       h.reason = event.reason;
       h.exitCode = event.exitCode;
+      h.stderrTail = event.stderrTail;
     }
     if (report) {
       const reported = result.state as ReportedState;
@@ -139,6 +143,7 @@ export class InstanceSupervisor {
             state: INSTANCE_STATE_TO_WIRE[reported],
             reason: event.type === "fail" ? event.reason : "",
             exitCode: event.type === "fail" || event.type === "finish" ? event.exitCode : undefined,
+            stderrTail: event.type === "fail" ? (event.stderrTail ?? "") : "",
           },
         },
       });
@@ -172,18 +177,29 @@ export class InstanceSupervisor {
     h.stopChecks = runChecks(req, target, send);
   }
 
-  /** Ends a copy whose liveness check failed and reports it failed with that reason. */
+  /**
+   * Ends a copy whose liveness check failed; watchExit reports it failed with that reason once
+   * it has ended, so that the report carries how it ended and what it wrote to stderr.
+   */
   private async failLiveness(h: Held, reason: string, spec: WorkloadSpec): Promise<void> {
     h.stopChecks?.();
-    this.apply(h, { type: "fail", reason }, true);
+    h.livenessFailure = reason;
     await h.running?.stop(resolveSpec(spec).stopGracePeriodMs);
   }
 
-  /** An exit nobody asked for is a failure; one during a stop is handled by stop(). */
+  /** An exit nobody asked for (or a liveness check caused) is a failure; one during a stop is handled by stop(). */
   private watchExit(h: Held, running: Running): void {
     void running.exited.then((exit) => {
       h.stopChecks?.();
-      if (h.state === "running") this.apply(h, { type: "fail", reason: describeExit(exit), exitCode: exit.exitCode ?? undefined }, true);
+      if (h.state !== "running") return;
+      const fail = failOf(exit);
+      this.apply(h, h.livenessFailure ? { ...fail, reason: `${h.livenessFailure} (then ${fail.reason})` } : fail, true);
     });
   }
+}
+
+/** The fail event of a copy that ended: how, and its stderr's tail when the executor read it. */
+function failOf(exit: Exit): InstanceEvent & { type: "fail" } {
+  const fail = { type: "fail" as const, reason: describeExit(exit), exitCode: exit.exitCode ?? undefined };
+  return exit.stderrTail ? { ...fail, stderrTail: exit.stderrTail } : fail;
 }

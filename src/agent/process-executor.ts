@@ -3,14 +3,16 @@
  *
  * Each instance runs under a small /bin/sh shim, the leader of its own process group: the
  * shim appends the output to the instance's log file (O_APPEND, so rotation by copy and
- * truncate is safe), runs the command, and writes its exit status to a file. An intent is
+ * truncate is safe), runs the command, and writes its exit status to a file. Its stderr also
+ * goes to a file of its own, whose last lines a failure report carries (see SHIM). An intent is
  * recorded before the spawn and completed with the shim's pid and start time after, so an
  * agent restarted after kill -9 adopts what still runs (found by its environment when the
  * crash came between spawn and pid) and reads how the rest ended.
  * Stop = SIGTERM to the group, SIGKILL after the grace period.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
+import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
@@ -21,8 +23,19 @@ const LOG_CHUNK_LINES = 500;
 /** How often a followed log file, or an adopted process, is checked. */
 const POLL_MS = 200;
 
-/** Runs "$@" with output appended to $TESSERA_LOG and its exit status written to $TESSERA_STATUS. */
-const SHIM = 'exec >>"$TESSERA_LOG" 2>&1; "$@"; s=$?; echo "$s" >"$TESSERA_STATUS"; exit "$s"';
+/**
+ * Runs "$@" with stdout and stderr appended to $TESSERA_LOG, stderr to $TESSERA_ERR as well,
+ * and its exit status written to $TESSERA_STATUS. /bin/sh has no `2> >(tee ...)`, so stderr
+ * goes through a pipe to tee; one log file with both streams keeps `ctl logs` (and its
+ * rotation) as it was, at the cost of stderr lines possibly landing a little after stdout
+ * lines written just after them. tee ignores SIGTERM so that what a stopping copy says on its
+ * way out is still written (and its writes do not fail with EPIPE); it ends at the pipe's EOF,
+ * or with the group's SIGKILL.
+ */
+const SHIM =
+  'exec 3>>"$TESSERA_LOG"; { "$@" 2>&1 >&3 3>&-; echo "$?" >"$TESSERA_STATUS"; } | (trap "" TERM INT; exec tee -a "$TESSERA_LOG" >>"$TESSERA_ERR")';
+/** How much of the end of a stderr file is read for a tail (boundStderrTail keeps less). */
+const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 
 export interface ProcessExecutorOptions {
   /** A log file larger than this is rotated (one previous file kept). */
@@ -111,9 +124,31 @@ export class ProcessExecutor implements Executor {
     return join(this.runDir, `${instanceId}.status`);
   }
 
+  private stderrPath(instanceId: string): string {
+    return join(this.runDir, `${instanceId}.stderr`);
+  }
+
+  /** The end of what the instance wrote to stderr, bounded; unset when it left no file. */
+  private stderrTail(instanceId: string): string | undefined {
+    try {
+      const fd = openSync(this.stderrPath(instanceId), "r");
+      try {
+        const size = fstatSync(fd).size;
+        const buf = Buffer.alloc(Math.min(size, STDERR_READ_BYTES));
+        readSync(fd, buf, 0, buf.length, size - buf.length);
+        return boundStderrTail(buf.toString("utf8"));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
   async start(req: StartRequest): Promise<Running> {
     const spec = req.spec;
     rmSync(this.statusPath(req.instanceId), { force: true });
+    rmSync(this.stderrPath(req.instanceId), { force: true });
     if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
     // A container's published port is checked by the engine, whose error names it.
     await assertPortsFree(req.ports, req.hostIp);
@@ -129,6 +164,7 @@ export class ProcessExecutor implements Executor {
           ...copy.env,
           TESSERA_LOG: this.logPath(req.instanceId),
           TESSERA_STATUS: this.statusPath(req.instanceId),
+          TESSERA_ERR: this.stderrPath(req.instanceId),
         },
         stdin: "ignore",
         stdout: "ignore",
@@ -166,12 +202,13 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** How an instance ended: the status its shim wrote, else what the kernel said. */
+  /** How an instance ended: the status its shim wrote, else what the kernel said; and its stderr's tail. */
   private ended(instanceId: string, signal: string | null, code: number | null): Exit {
     this.records.remove(instanceId);
     const status = this.readStatus(instanceId);
-    if (status !== undefined) return { exitCode: status, signal: null };
-    return { exitCode: signal ? null : code, signal };
+    const stderrTail = this.stderrTail(instanceId);
+    if (status !== undefined) return { exitCode: status, signal: null, stderrTail };
+    return { exitCode: signal ? null : code, signal, stderrTail };
   }
 
   private readStatus(instanceId: string): number | undefined {
@@ -196,7 +233,8 @@ export class ProcessExecutor implements Executor {
         const status = this.readStatus(instanceId);
         this.records.remove(instanceId);
         const why = record?.pid !== undefined ? "ended while the agent was away" : "not started, or ended while the agent was away";
-        found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null } });
+        const stderrTail = this.stderrTail(instanceId);
+        found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail } });
         continue;
       }
       if (record === undefined) {
@@ -238,8 +276,16 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so writes continue at the new end). */
+  /**
+   * Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so
+   * writes continue at the new end). A stderr file is only read for its tail, so one above the
+   * cap is truncated without a copy.
+   */
   housekeeping(): void {
+    for (const file of readdirSync(this.runDir)) {
+      const path = join(this.runDir, file);
+      if (file.endsWith(".stderr") && statSync(path).size > this.maxLogBytes) truncateSync(path, 0);
+    }
     for (const file of readdirSync(this.logDir)) {
       if (!file.endsWith(".log")) continue;
       const path = join(this.logDir, file);

@@ -189,7 +189,7 @@ export class AgentGateway {
         for (const h of hello.instances) {
           const state = instanceStateFromWire(h.state);
           if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
-          instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode });
+          instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode, stderrTail: h.stderrTail });
         }
         const previous = this.sessions.get(hello.node);
         const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
@@ -227,7 +227,7 @@ export class AgentGateway {
             this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
             return;
           }
-          this.submitAndLogRefusal({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode }, node);
+          this.submitAndLogRefusal({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode, stderrTail: r.stderrTail }, node);
           return;
         }
         case "check": {

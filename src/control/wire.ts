@@ -50,6 +50,7 @@ export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireIn
     observedState: INSTANCE_STATE_TO_WIRE[i.state],
     attempt: i.attempt,
     reason: i.reason,
+    stderrTail: i.stderrTail,
     updatedAt: new Date(i.updatedAt),
     ready: isReady(i),
     passingChecks: i.passing,

@@ -119,6 +119,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       ports: [],
       reason: e.reason,
       exitCode: null,
+      stderrTail: "",
       failedAt: null,
       runningSince: null,
       updatedAt: e.at,
@@ -143,6 +144,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       case "fail":
         inst.reason = e.event.reason;
         inst.exitCode = e.event.exitCode ?? null;
+        inst.stderrTail = e.event.stderrTail ?? "";
         inst.failedAt = e.at;
         if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
         break;

@@ -55,6 +55,8 @@ export interface Instance {
   ports: AssignedPort[];
   reason: string;
   exitCode: number | null;
+  /** The end of its stderr when it last failed ("" when it wrote none, or never failed). */
+  stderrTail: string;
   /** When it was last seen failing: its process is known to have exited. */
   failedAt: number | null;
   /** When it was last seen entering Running. */

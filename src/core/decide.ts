@@ -3,6 +3,7 @@
  * decide(state, command, now) → events to record, effects to run, or a named rejection.
  * It never mutates `state`; the single writer applies the returned events with `evolve`.
  */
+import { boundStderrTail } from "./stderr-tail.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { Effect } from "./effects.js";
 import {
@@ -29,6 +30,8 @@ export interface HeldInstance {
   /** For a failed instance: why, and its exit code. */
   reason?: string;
   exitCode?: number;
+  /** For a failed instance: the end of its stderr, as the agent read it (bounded again here). */
+  stderrTail?: string;
 }
 
 export type Command =
@@ -68,6 +71,8 @@ export type Command =
       state: ReportedState;
       reason: string;
       exitCode?: number;
+      /** For FAILED: the end of its stderr, as the agent read it (bounded again here). */
+      stderrTail?: string;
     };
 export type CommandType = Command["type"];
 
@@ -101,13 +106,16 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: number): InstanceEvent | undefined {
+function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: number, stderrTail?: string): InstanceEvent | undefined {
   switch (type) {
     case "provision":
     case "run":
       return { type };
-    case "fail":
-      return { type, reason, exitCode };
+    case "fail": {
+      // Whatever size the agent sent, the event log keeps a bounded tail; none, no key.
+      const tail = boundStderrTail(stderrTail ?? "");
+      return tail === "" ? { type, reason, exitCode } : { type, reason, exitCode, stderrTail: tail };
+    }
     case "stop":
       return { type, reason };
     case "finish":
@@ -245,7 +253,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       }
       const path = pathBetween(inst.state, target) ?? [];
       for (const type of path) {
-        const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : (h.reason ?? "reported on reconnect"), h?.exitCode);
+        const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : (h.reason ?? "reported on reconnect"), h?.exitCode, h?.stderrTail);
         if (event) events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event });
       }
     }
@@ -327,7 +335,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     // A retried report of the state already recorded changes nothing (the agent resends after
     // reconnecting); it is not an invalid transition.
     if (inst.state === c.state) return accept();
-    const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode)!;
+    const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode, c.stderrTail)!;
     const result = transition(inst.state, event);
     if (!result.ok) {
       // A report the record has already moved past (delivered late, after a reconnect's

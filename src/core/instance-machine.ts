@@ -27,8 +27,8 @@ export type InstanceEvent =
   | { type: "provision" }
   /** Its process or container runs. */
   | { type: "run" }
-  /** It exited or could not start. */
-  | { type: "fail"; reason: string; exitCode?: number }
+  /** It exited or could not start; `stderrTail` is the end of what it wrote to stderr (see stderr-tail.ts). */
+  | { type: "fail"; reason: string; exitCode?: number; stderrTail?: string }
   /** A stop was requested. */
   | { type: "stop"; reason: string }
   /** It no longer runs. */

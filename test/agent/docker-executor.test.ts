@@ -45,7 +45,7 @@ describe.skipIf(skip)("docker executor adoption", () => {
     const adopted = await new DockerExecutor(node, docker).adopt();
     const byId = new Map(adopted.map((a) => [a.instanceId, a]));
     expect(byId.get(`w-0.${process.pid}1`)).toEqual({ instanceId: `w-0.${process.pid}1`, generation: 2, exit: { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
-    expect(byId.get(`w-0.${process.pid}2`)).toEqual({ instanceId: `w-0.${process.pid}2`, generation: 2, exit: { exitCode: 3, signal: null } });
+    expect(byId.get(`w-0.${process.pid}2`)).toEqual({ instanceId: `w-0.${process.pid}2`, generation: 2, exit: { exitCode: 3, signal: null, stderrTail: "" } });
     const live = byId.get(`w-0.${process.pid}3`)!;
     expect(live.exit).toBeUndefined();
     expect(leftovers()).toHaveLength(1);

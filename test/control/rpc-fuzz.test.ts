@@ -275,9 +275,9 @@ function hello(node: string, over: Partial<Hello> = {}): AgentMessage {
 
 const agentMessages: AgentMessage[] = [
   hello(AGENT),
-  hello(AGENT, { instances: [{ instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "" }] }),
+  hello(AGENT, { instances: [{ instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "", stderrTail: "" }] }),
   { payload: { $case: "heartbeat", value: {} } },
-  { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_FAILED, reason: "exit 1", exitCode: 1 } } },
+  { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_FAILED, reason: "exit 1", exitCode: 1, stderrTail: "" } } },
   { payload: { $case: "ack", value: { commandId: 1, error: "" } } },
   { payload: { $case: "logChunk", value: { commandId: 1, lines: ["a", "b"], eof: true, error: "" } } },
   {
@@ -285,7 +285,7 @@ const agentMessages: AgentMessage[] = [
       $case: "batch",
       value: {
         messages: [
-          { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "" } } },
+          { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "", stderrTail: "" } } },
           { payload: { $case: "ack", value: { commandId: 1, error: "" } } },
         ],
       },
@@ -757,7 +757,7 @@ function agentSession(messages: AgentMessage[], endAfterMs = 200): Promise<Strea
 
 describe("agent stream misuse ends the stream with an error status", () => {
   const before = [
-    { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "" } } },
+    { payload: { $case: "report", value: { instanceId: `${KEEP}-0.1`, generation: 1, state: InstanceState.INSTANCE_STATE_RUNNING, reason: "", stderrTail: "" } } },
     { payload: { $case: "heartbeat", value: {} } },
     { payload: { $case: "ack", value: { commandId: 7, error: "" } } },
     { payload: { $case: "logChunk", value: { commandId: 7, lines: ["x"], eof: true, error: "" } } },
@@ -792,7 +792,7 @@ describe("agent stream misuse ends the stream with an error status", () => {
   test("hello with an instance in an unknown state", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.constant(0), fc.integer({ min: 9, max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31), max: -1 })), async (state) => {
-        const end = await agentSession([hello(AGENT, { instances: [{ instanceId: "x-0.1", generation: 1, state, reason: "" }] })], 100);
+        const end = await agentSession([hello(AGENT, { instances: [{ instanceId: "x-0.1", generation: 1, state, reason: "", stderrTail: "" }] })], 100);
         expect({ code: status[end.code], details: end.details }).toEqual({ code: "INVALID_ARGUMENT", details: `hello.instances.state: expected a known InstanceState, got ${state}` });
       }),
       { seed: SEED, numRuns: 20 },

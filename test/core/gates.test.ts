@@ -26,6 +26,7 @@ function failed(attempt: number, exitCode: number | null, at: number): Instance 
     passing: [],
     reason: `exited with code ${exitCode}`,
     exitCode,
+    stderrTail: "",
     failedAt: at,
     runningSince: null,
     updatedAt: at,

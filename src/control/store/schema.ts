@@ -57,6 +57,7 @@ export const instances = sqliteTable(
     ports: text("ports", { mode: "json" }).$type<AssignedPort[]>().notNull().default([]),
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
+    stderrTail: text("stderr_tail").notNull().default(""),
     failedAt: integer("failed_at"),
     runningSince: integer("running_since"),
     updatedAt: integer("updated_at").notNull(),

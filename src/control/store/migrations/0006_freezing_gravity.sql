@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `stderr_tail` text DEFAULT '' NOT NULL;

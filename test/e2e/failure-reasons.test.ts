@@ -1,0 +1,67 @@
+/**
+ * Why a copy failed, end to end: a copy that writes a line to stderr and exits 7 shows that
+ * line and the code in `get instances` (one line) and `describe workload` (the tail under the
+ * instance), for a process and for a container.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { dockerSuite, ensureImage, IMAGE } from "./docker-engine.js";
+import { eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(60_000);
+
+const docker = dockerSuite("container failure reasons");
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+async function apply(body: object): Promise<void> {
+  const file = join(h.dir, `${(body as { name: string }).name}.json`);
+  writeFileSync(file, JSON.stringify(body));
+  expect((await ctl("apply", "-f", file)).code).toBe(0);
+}
+
+beforeAll(async () => {
+  requireBinary();
+  address = (await h.startControl()).address;
+  const executors = docker.available ? "process,docker" : "process";
+  h.start(["agent", "--control", address, "--name", "node-f", "--executor", executors, "--data-dir", join(h.dir, "agent")]);
+  await eventually("node-f Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-f\s+Ready/) ? true : undefined));
+});
+afterAll(async () => {
+  for (const w of ["crash", "crashbox"]) await ctl("delete", "workload", w);
+  await h.stop();
+});
+
+/** Waits for the copy to fail, then checks what `get instances` and `describe` say. */
+async function expectReason(workload: string, marker: string): Promise<void> {
+  const line = await eventually(
+    `${workload} failed, with its stderr`,
+    async () => (await ctl("get", "instances", workload)).stdout.split("\n").find((l) => l.includes("exited with code 7")),
+    20_000,
+  );
+  expect(line).toContain(`exited with code 7: ${marker}`);
+  const described = await ctl("describe", "workload", workload);
+  expect(described.code).toBe(0);
+  const tail = described.stdout.slice(described.stdout.indexOf("Last stderr of failed instances:"));
+  expect(tail).toMatch(new RegExp(`${workload}-0 \\(${workload}-0\\.\\d+\\) stderr:\\n\\s+before\\n\\s+${marker}`));
+}
+
+test("a process that writes to stderr and exits 7 says so in get instances and describe", async () => {
+  await apply({ name: "crash", spec: { command: "/bin/sh", args: ["-c", "echo out-line; echo before >&2; echo process-marker-42 >&2; exit 7"], restartPolicy: { mode: "RESTART_MODE_NEVER" } } });
+  await expectReason("crash", "process-marker-42");
+  // Both streams still reach the log.
+  const logs = await ctl("logs", "crash");
+  expect(logs.stdout).toContain("out-line");
+  expect(logs.stdout).toContain("process-marker-42");
+});
+
+describe.skipIf(docker.skip)("containers", () => {
+  test("a container that writes to stderr and exits 7 says so in get instances and describe", async () => {
+    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    ensureImage();
+    await apply({ name: "crashbox", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "echo before >&2; echo container-marker-42 >&2; exit 7"], restartPolicy: { mode: "RESTART_MODE_NEVER" } } });
+    await expectReason("crashbox", "container-marker-42");
+  });
+});

@@ -104,7 +104,28 @@ const cli = new Cli({
   binaryVersion: VERSION,
   enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 });
-for (const command of await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)()) cli.register(command);
+const commands = await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)();
+
+/**
+ * The words of `tessera ctl get --help` that lead only to longer command paths (a group such
+ * as `ctl`, `ctl get`, `ctl token`), or undefined. clipanion knows no command there and
+ * answered "Command not found" with every usage; a group's help lists its commands instead.
+ */
+function helpGroup(): string[] | undefined {
+  const flag = args.at(-1);
+  if (flag !== "--help" && flag !== "-h") return undefined;
+  const words = args.slice(0, -1);
+  if (words.length === 0 || words.some((w) => w.startsWith("-"))) return undefined;
+  const paths = commands.flatMap((c) => c.paths ?? []);
+  const under = (p: string[]) => p.length > words.length && words.every((w, i) => p[i] === w);
+  return paths.some(under) && !paths.some((p) => p.join(" ") === words.join(" ")) ? words : undefined;
+}
+const group = helpGroup();
+for (const command of commands) if (!group || command.paths?.some((p) => group.every((w, i) => p[i] === w))) cli.register(command);
+if (group) {
+  process.stdout.write(cli.usage());
+  await exitFlushed(0);
+}
 
 let command: Awaited<ReturnType<typeof cli.process>> | undefined;
 try {

@@ -173,6 +173,21 @@ describe("exit codes, help and completion", () => {
     }
   });
 
+  test("a command group's --help lists that group's commands and exits 0", async () => {
+    const ctlHelp = await h.run(["ctl", "--help"]);
+    expect(ctlHelp.code).toBe(0);
+    expect(ctlHelp.stdout).not.toContain("Command not found");
+    for (const c of ["tessera ctl apply", "tessera ctl get workloads", "tessera ctl token rotate"]) expect(ctlHelp.stdout).toContain(c);
+    expect(ctlHelp.stdout).toContain("create or update workloads from manifests");
+    const getHelp = await h.run(["ctl", "get", "-h"]);
+    expect(getHelp.code).toBe(0);
+    expect(getHelp.stdout).toContain("tessera ctl get nodes");
+    expect(getHelp.stdout).not.toContain("tessera ctl apply");
+    const tokenHelp = await h.run(["ctl", "token", "--help"]);
+    expect(tokenHelp.code).toBe(0);
+    expect(tokenHelp.stdout).toContain("tessera ctl token create");
+  });
+
   test("bash completion completes commands and flags", async () => {
     const script = (await h.run(["completion", "bash"])).stdout;
     const probe = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(tessera ctl get ""); COMP_CWORD=3; _tessera; echo "\${COMPREPLY[*]}"`]);

@@ -43,7 +43,7 @@ spec:
   node_selector: {tier: web}
 `,
     );
-    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "20");
+    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "30s");
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("workload/alpha created (generation 1)");
@@ -93,11 +93,14 @@ spec:
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
   });
 
-  test("--wait fails with the reason when replicas cannot run", async () => {
+  test("--wait fails with the reason when replicas cannot run; --timeout takes a bare number of seconds, and refuses what is no duration", async () => {
     const file = write("huge.json", JSON.stringify({ name: "huge", spec: { command: "/bin/sleep", resources: { cpuMillis: 64000 } } }));
     const res = await ctl("apply", "-f", file, "--wait", "--timeout", "2");
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("rollout not complete after 2s (huge 0/1)");
+    const bad = await ctl("apply", "-f", file, "--wait", "--timeout", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--timeout: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got "soon"');
     expect(res.stderr).toContain("no node fits (1 short of cpu)");
     expect((await ctl("delete", "workload", "huge")).code).toBe(0);
   });

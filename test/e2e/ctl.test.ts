@@ -93,6 +93,21 @@ spec:
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
   });
 
+  test("enums may be spelled short, in any case, and come back as their proto names", async () => {
+    const spec = { command: "/bin/sleep", restartPolicy: { mode: "on_failure" }, checks: [{ name: "alive", role: "Liveness", exec: { command: "/bin/true" } }] };
+    const res = await ctl("apply", "-f", write("short.json", JSON.stringify({ name: "kappa", spec })));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const listed = JSON.parse((await ctl("get", "workloads", "-o", "json")).stdout) as { workloads: Array<{ name: string; spec: { restartPolicy: { mode: string }; checks: Array<{ role: string }> } }> };
+    const kappa = listed.workloads.find((w) => w.name === "kappa")!;
+    expect(kappa.spec.restartPolicy.mode).toBe("RESTART_MODE_ON_FAILURE");
+    expect(kappa.spec.checks[0]!.role).toBe("CHECK_ROLE_LIVENESS");
+    const bad = await ctl("apply", "-f", write("bad-enum.yaml", "name: kappa\nspec: {command: /bin/sleep, restart_policy: {mode: sometimes}}\n"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('tessera.v1.RestartPolicy.mode: expected always, on_failure, never (or RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE, RESTART_MODE_NEVER), got "sometimes"');
+    expect((await ctl("delete", "workload", "kappa")).code).toBe(0);
+  });
+
   test("--wait fails with the reason when replicas cannot run; --timeout takes a bare number of seconds, and refuses what is no duration", async () => {
     const file = write("huge.json", JSON.stringify({ name: "huge", spec: { command: "/bin/sleep", resources: { cpuMillis: 64000 } } }));
     const res = await ctl("apply", "-f", file, "--wait", "--timeout", "2");

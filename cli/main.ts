@@ -5,7 +5,7 @@
 // code behind the commands imported below would not find the Reflect polyfill it imports.
 import "reflect-metadata";
 import { type BaseContext, Builtins, Cli, type CommandClass } from "clipanion";
-import { hoistCtlOptions } from "./argv.js";
+import { hoistCtlOptions, nameOptionValues } from "./argv.js";
 import { VERSION, VersionCommand } from "./version-command.js";
 
 type Commands = Array<CommandClass<BaseContext>>;
@@ -97,8 +97,19 @@ async function exitFlushed(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** Every usage text clipanion prints (help, and the usages listed with an error) passes here. */
+class TesseraCli extends Cli {
+  override usage(...a: Parameters<Cli["usage"]>): string {
+    return nameOptionValues(super.usage(...a));
+  }
+
+  override error(...a: Parameters<Cli["error"]>): string {
+    return nameOptionValues(super.error(...a));
+  }
+}
+
 const args = hoistCtlOptions(process.argv.slice(2));
-const cli = new Cli({
+const cli = new TesseraCli({
   binaryLabel: "Tessera — a small control plane",
   binaryName: "tessera",
   binaryVersion: VERSION,

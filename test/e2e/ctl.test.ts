@@ -206,6 +206,15 @@ describe("exit codes, help and completion", () => {
     expect(tokenHelp.stdout).toContain("tessera ctl token create");
   });
 
+  test("usage lines name what each flag's value is", async () => {
+    const all = (await h.run(["--help"])).stdout;
+    expect(all).not.toMatch(/#\d/);
+    for (const shown of ["[--control ADDR]", "<-f,--file FILE>", "[--timeout DURATION]", "[--data-dir DIR]", "[--heartbeat DURATION]", "[-o,--output FORMAT]"]) expect(all).toContain(shown);
+    const apply = (await h.run(["ctl", "apply", "--help"])).stdout;
+    expect(apply).toMatch(/^ {2}--timeout DURATION {4}how long/m);
+    expect(apply).toMatch(/^ {2}--wait {16}follow/m);
+  });
+
   test("bash completion completes commands and flags", async () => {
     const script = (await h.run(["completion", "bash"])).stdout;
     const probe = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(tessera ctl get ""); COMP_CWORD=3; _tessera; echo "\${COMPREPLY[*]}"`]);

@@ -29,3 +29,60 @@ export function wholeNumber(value: string, flag: string, max = Number.MAX_SAFE_I
   if (n <= max) return n;
   throw new UsageError(`${flag}: expected a whole number${max === Number.MAX_SAFE_INTEGER ? "" : ` from 0 to ${max}`}, got "${value}"`);
 }
+
+/**
+ * What each flag's value means, shown in usage lines (`--control ADDR`) where clipanion 3.2
+ * can only print `#0`: its options take no value name (only positionals do).
+ */
+const VALUE_NAMES: Record<string, string> = {
+  "--advertise": "NAME",
+  "--advertise-address": "IP",
+  "--ca-file": "FILE",
+  "--ca-hash": "HASH",
+  "--config": "FILE",
+  "--control": "ADDR",
+  "--cpu-millis": "N",
+  "--data-dir": "DIR",
+  "--dns-listen": "ADDR",
+  "--executor": "KINDS",
+  "--file": "FILE",
+  "--heartbeat": "DURATION",
+  "--instance": "INSTANCE",
+  "--join-token": "TOKEN",
+  "--label": "KEY=VALUE",
+  "--limit": "N",
+  "--listen": "ADDR",
+  "--memory-mb": "N",
+  "--metrics-listen": "ADDR",
+  "--name": "NAME",
+  "--offline-after": "DURATION",
+  "--output": "FORMAT",
+  "--placement": "STRATEGY",
+  "--port-range": "RANGE",
+  "--reserved-ports": "PORTS",
+  "--sim-failure-rate": "RATE",
+  "--sim-start-delay": "DURATION",
+  "--start-grace": "DURATION",
+  "--strategy": "STRATEGY",
+  "--suspect-after": "DURATION",
+  "--tail": "N",
+  "--tick": "DURATION",
+  "--timeout": "DURATION",
+  "--token": "TOKEN",
+  "--what-if": "SEQ=SHIFT",
+};
+
+/**
+ * clipanion's usage text with `-f,--file #0` read as `-f,--file FILE`; a command's option table
+ * (lines `  --flag VALUE    description`) is aligned again for the longer names.
+ */
+export function nameOptionValues(text: string): string {
+  const named = text.replace(/([\w,-]+) #0/g, (all, names: string) => {
+    const value = VALUE_NAMES[names.split(",").at(-1)!];
+    return value ? `${names} ${value}` : all;
+  });
+  const row = /^ {2}(-\S*(?: [^ ]+)?) {2,}(\S.*)$/;
+  const lines = named.split("\n");
+  const width = Math.max(0, ...lines.map((l) => row.exec(l)?.[1]!.length ?? 0));
+  return lines.map((l) => l.replace(row, (_, def: string, description: string) => `  ${def.padEnd(width + 4)}${description}`)).join("\n");
+}

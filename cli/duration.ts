@@ -1,4 +1,4 @@
-/** Parses durations as flags give them: 500ms, 3s, 2m. */
+/** Parses durations as flags give them: 500ms, 40s, 1m30s, or a bare number of seconds. */
 import { UsageError } from "clipanion";
 import { DURATION_EXPECTED, parseDurationMs } from "../src/core/duration.js";
 

@@ -5,7 +5,7 @@
 // code behind the commands imported below would not find the Reflect polyfill it imports.
 import "reflect-metadata";
 import { type BaseContext, Builtins, Cli, type CommandClass } from "clipanion";
-import { hoistCtlOptions } from "./argv.js";
+import { hoistCtlOptions, nameOptionValues } from "./argv.js";
 import { VERSION, VersionCommand } from "./version-command.js";
 
 type Commands = Array<CommandClass<BaseContext>>;
@@ -97,14 +97,46 @@ async function exitFlushed(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** Every usage text clipanion prints (help, and the usages listed with an error) passes here. */
+class TesseraCli extends Cli {
+  override usage(...a: Parameters<Cli["usage"]>): string {
+    return nameOptionValues(super.usage(...a));
+  }
+
+  override error(...a: Parameters<Cli["error"]>): string {
+    return nameOptionValues(super.error(...a));
+  }
+}
+
 const args = hoistCtlOptions(process.argv.slice(2));
-const cli = new Cli({
+const cli = new TesseraCli({
   binaryLabel: "Tessera — a small control plane",
   binaryName: "tessera",
   binaryVersion: VERSION,
   enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 });
-for (const command of await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)()) cli.register(command);
+const commands = await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)();
+
+/**
+ * The words of `tessera ctl get --help` that lead only to longer command paths (a group such
+ * as `ctl`, `ctl get`, `ctl token`), or undefined. clipanion knows no command there and
+ * answered "Command not found" with every usage; a group's help lists its commands instead.
+ */
+function helpGroup(): string[] | undefined {
+  const flag = args.at(-1);
+  if (flag !== "--help" && flag !== "-h") return undefined;
+  const words = args.slice(0, -1);
+  if (words.length === 0 || words.some((w) => w.startsWith("-"))) return undefined;
+  const paths = commands.flatMap((c) => c.paths ?? []);
+  const under = (p: string[]) => p.length > words.length && words.every((w, i) => p[i] === w);
+  return paths.some(under) && !paths.some((p) => p.join(" ") === words.join(" ")) ? words : undefined;
+}
+const group = helpGroup();
+for (const command of commands) if (!group || command.paths?.some((p) => group.every((w, i) => p[i] === w))) cli.register(command);
+if (group) {
+  process.stdout.write(cli.usage());
+  await exitFlushed(0);
+}
 
 let command: Awaited<ReturnType<typeof cli.process>> | undefined;
 try {

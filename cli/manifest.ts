@@ -5,7 +5,8 @@
  * object or an array) or YAML (one document, several `---` documents, or a list). They are
  * parsed strictly by @bufbuild/protobuf against the descriptor set embedded in the binary
  * (unknown fields and wrong types are refused with the field's name), then handed over as
- * the ts-proto type. The same registry renders responses as proto3 JSON for `-o json|yaml`,
+ * the ts-proto type. Enum values may also be given short (on_failure for RESTART_MODE_ON_FAILURE).
+ * The same registry renders responses as proto3 JSON for `-o json|yaml`,
  * so scripts see the shape other-language clients see.
  *
  * Every manifest of one apply goes in one request, so more bytes than a request may hold are
@@ -13,7 +14,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { createFileRegistry, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
+import { createFileRegistry, type DescEnum, type DescField, type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../src/gen/tessera.binpb" with { type: "file" };
 import { MAX_MESSAGE_BYTES } from "../src/core/paging.js";
@@ -29,12 +30,58 @@ function schema(typeName: string) {
   return s;
 }
 
+/**
+ * An enum value as people write it: the proto name (RESTART_MODE_ON_FAILURE) or, as kubectl
+ * and Nomad users expect, the name without the enum's shared prefix (on_failure), in any case.
+ * Read back as the proto name, so everything after the reader (and every output) has one spelling.
+ */
+function protoEnumName(e: DescEnum, value: JsonValue, field: DescField): JsonValue {
+  if (typeof value !== "string" || e.values.some((v) => v.name === value)) return value;
+  const short = (name: string) => name.slice(e.sharedPrefix?.length ?? 0).toLowerCase();
+  const wanted = value.toLowerCase();
+  const match = e.values.find((v) => v.name.toLowerCase() === wanted || short(v.name) === wanted);
+  if (match) return match.name;
+  // The strict reader would only name the enum type; say which field, and what it takes.
+  const named = e.values.filter((v) => v.number !== 0);
+  throw new Error(`${field.parent.typeName}.${field.name}: expected ${named.map((v) => short(v.name)).join(", ")} (or ${named.map((v) => v.name).join(", ")}), got "${value}"`);
+}
+
+function withProtoEnumNames(field: DescField, value: JsonValue): JsonValue {
+  switch (field.fieldKind) {
+    case "enum":
+      return protoEnumName(field.enum, value, field);
+    case "message":
+      return withProtoEnumNamesIn(field.message, value);
+    case "list":
+      if (!Array.isArray(value) || field.listKind === "scalar") return value;
+      return field.listKind === "enum" ? value.map((v) => protoEnumName(field.enum, v, field)) : value.map((v) => withProtoEnumNamesIn(field.message, v));
+    case "map": {
+      if (typeof value !== "object" || value === null || Array.isArray(value) || field.mapKind === "scalar") return value;
+      const of = (v: JsonValue) => (field.mapKind === "enum" ? protoEnumName(field.enum, v, field) : withProtoEnumNamesIn(field.message, v));
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, of(v)]));
+    }
+    default:
+      return value;
+  }
+}
+
+/** `json` with every enum value in its proto name; anything malformed is left for the strict reader to refuse. */
+function withProtoEnumNamesIn(message: DescMessage, json: JsonValue): JsonValue {
+  // Well-known types have JSON forms of their own (Duration is "1s", Struct is free-form): not fields to walk.
+  if (message.typeName.startsWith("google.protobuf.") || typeof json !== "object" || json === null || Array.isArray(json)) return json;
+  const out: JsonObject = { ...json };
+  for (const field of message.fields) {
+    for (const key of new Set([field.jsonName, field.name])) if (key in out) out[key] = withProtoEnumNames(field, out[key]!);
+  }
+  return out;
+}
+
 /** One workload from its proto3 JSON; `source` names it in errors. */
 export function parseWorkload(json: unknown, source: string): Workload {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InputError(`${source}: expected an object (a Workload)`);
   try {
     const s = schema("tessera.v1.Workload");
-    return Workload.decode(toBinary(s, fromJson(s, json as JsonValue)));
+    return Workload.decode(toBinary(s, fromJson(s, withProtoEnumNamesIn(s, json as JsonValue))));
   } catch (err) {
     throw new InputError(`${source}: ${(err as Error).message}`);
   }

@@ -1,7 +1,7 @@
 /** `tessera ctl` commands on nodes: get, describe, cordon, uncordon, drain. */
 import { Command, Option } from "clipanion";
 import { ListNodesResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { wholeNumber } from "../argv.js";
+import { parseDuration } from "../duration.js";
 import type { Ctl } from "../client.js";
 import { age } from "../table.js";
 import { CtlCommand } from "./ctl-command.js";
@@ -86,12 +86,12 @@ export class DrainCommand extends NodeCommand {
     ],
   });
   detach = Option.Boolean("--detach", false, { description: "return once the drain has started" });
-  timeout = Option.String("--timeout", "300", { description: "seconds to wait for the node to empty" });
+  timeout = Option.String("--timeout", "5m", { description: "how long to wait for the node to empty" });
 
   async runWith(ctl: Ctl) {
-    const seconds = wholeNumber(this.timeout, "--timeout");
+    const timeoutMs = parseDuration(this.timeout, "--timeout");
     await ctl.call(ctl.api.drainNode, { name: this.name });
     this.out(`node/${this.name} draining`);
-    if (!this.detach) await waitForDrain(ctl, this.name, seconds, this.context.stdout);
+    if (!this.detach) await waitForDrain(ctl, this.name, timeoutMs, this.context.stdout);
   }
 }

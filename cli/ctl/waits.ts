@@ -7,14 +7,15 @@ import type { Writable } from "node:stream";
 import { DesiredState, InstanceState } from "../../src/gen/tessera/v1/types.js";
 import type { Ctl } from "../client.js";
 import { RemoteError } from "../errors.js";
+import { formatDurationMs } from "../../src/core/duration.js";
 import { formatInstanceState } from "./render.js";
 
 const ROLLOUT_POLL_MS = 250;
 const DRAIN_POLL_MS = 500;
 
 /** Polls until every named workload has all replicas Running at its generation. */
-export async function waitForRollout(ctl: Ctl, names: string[], seconds: number, stdout: Writable): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
+export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: number, stdout: Writable): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   // On a terminal the progress line is rewritten in place; in a pipe each change is a line.
   const live = Boolean((stdout as NodeJS.WriteStream).isTTY);
   let last = "";
@@ -35,15 +36,15 @@ export async function waitForRollout(ctl: Ctl, names: string[], seconds: number,
     if (Date.now() > deadline) {
       if (live) stdout.write("\n");
       const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
-      throw new RemoteError(`rollout not complete after ${seconds}s (${progress})${why}`);
+      throw new RemoteError(`rollout not complete after ${formatDurationMs(timeoutMs)} (${progress})${why}`);
     }
     await Bun.sleep(ROLLOUT_POLL_MS);
   }
 }
 
 /** Polls until nothing runs or is stopping on a draining node, printing the count as it falls. */
-export async function waitForDrain(ctl: Ctl, node: string, seconds: number, stdout: Writable): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
+export async function waitForDrain(ctl: Ctl, node: string, timeoutMs: number, stdout: Writable): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let last = -1;
   for (;;) {
     const res = await ctl.call(ctl.api.getNode, { name: node });
@@ -54,7 +55,7 @@ export async function waitForDrain(ctl: Ctl, node: string, seconds: number, stdo
       stdout.write(`node/${node} drained\n`);
       return;
     }
-    if (Date.now() > deadline) throw new RemoteError(`node ${node} still holds ${left} instance(s) after ${seconds}s; see \`tessera ctl describe node ${node}\``);
+    if (Date.now() > deadline) throw new RemoteError(`node ${node} still holds ${left} instance(s) after ${formatDurationMs(timeoutMs)}; see \`tessera ctl describe node ${node}\``);
     await Bun.sleep(DRAIN_POLL_MS);
   }
 }

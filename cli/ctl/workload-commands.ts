@@ -1,8 +1,8 @@
 /** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
 import { Command, Option, UsageError } from "clipanion";
 import { ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { wholeNumber } from "../argv.js";
 import type { Ctl } from "../client.js";
+import { parseDuration } from "../duration.js";
 import { RemoteError } from "../errors.js";
 import { readManifests } from "../manifest.js";
 import { age } from "../table.js";
@@ -26,10 +26,10 @@ export class ApplyCommand extends CtlCommand {
   });
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
   wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running" });
-  timeout = Option.String("--timeout", "300", { description: "seconds --wait waits before failing" });
+  timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
 
   async runWith(ctl: Ctl) {
-    const seconds = wholeNumber(this.timeout, "--timeout");
+    const timeoutMs = parseDuration(this.timeout, "--timeout");
     const manifests = await readManifests(this.file);
     const workloads = manifests.map((m) => m.workload);
     // One call, all or nothing: nothing is applied unless every workload is accepted.
@@ -41,7 +41,7 @@ export class ApplyCommand extends CtlCommand {
       throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
     });
     for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
-    if (this.wait) await waitForRollout(ctl, workloads.map((w) => w.name), seconds, this.context.stdout);
+    if (this.wait) await waitForRollout(ctl, workloads.map((w) => w.name), timeoutMs, this.context.stdout);
   }
 }
 

@@ -1,14 +1,32 @@
 /**
- * Durations as people write them in flags and files: 500ms, 3s, 2m. PURE. The CLI's flags and
+ * Durations as people write them in flags and files, in Go's form: 500ms, 40s, 1m30s, 2h; a
+ * bare number is seconds (what `--timeout 300` always meant). PURE. The CLI's flags and
  * `tessera sim` scenarios both read them here, so both accept the same forms.
  */
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+// "ms" before "m": 1m30s is a minute and 30 seconds, never 1 millisecond-and-something.
+const PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|h|m|s))+$/;
 
 /** What a refusal says is expected. */
-export const DURATION_EXPECTED = "a duration like 500ms, 3s or 2m";
+export const DURATION_EXPECTED = "a duration like 500ms, 40s or 1m30s (a bare number is seconds)";
 
 /** Milliseconds, or undefined when `value` is not a duration. */
 export function parseDurationMs(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
-  return m ? Math.round(Number(m[1]) * UNITS[m[2]!]!) : undefined;
+  if (/^\d+(?:\.\d+)?$/.test(value)) return Math.round(Number(value) * 1_000);
+  if (!WHOLE.test(value)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of value.matchAll(PART)) ms += Number(n) * UNITS[unit!]!;
+  return Math.round(ms);
+}
+
+/** `ms` the way parseDurationMs reads it back: 1m30s, 40s, 500ms. */
+export function formatDurationMs(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1_000], ["ms", 1]] as const) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  return parts.join("") || "0s";
 }

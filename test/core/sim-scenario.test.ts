@@ -48,7 +48,7 @@ describe("parseScenario", () => {
     ["a name used twice", { fleet: [group], workloads: [{ name: "web", count: 2 }, { name: "web-1" }] }, ['workloads[1].name: expected names not used by another workload, got "web-1" twice']],
     ["fractional resources", { fleet: [group], workloads: [{ name: "web", resources: { cpu_millis: 0.5 } }] }, ["workloads[0].resources.cpu_millis: expected a positive integer, got 0.5"]],
     ["negative replicas", { fleet: [group], workloads: [{ name: "web", replicas: -1 }] }, ["workloads[0].replicas: expected a non-negative integer, got -1"]],
-    ["a time without unit", { fleet: [group], workloads: [web], failures: [{ at: 5, kill: { group: "n" } }] }, ["failures[0].at: expected a duration like 500ms, 3s or 2m, got 5"]],
+    ["a time without unit", { fleet: [group], workloads: [web], failures: [{ at: 5, kill: { group: "n" } }] }, ["failures[0].at: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got 5"]],
     ["no action", { fleet: [group], workloads: [web], failures: [{ at: "5s" }] }, ["failures[0]: expected exactly one of kill, restore or crash, got none"]],
     ["an unknown group", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { group: "x" } }] }, ['failures[0].kill.group: expected a group of the fleet (n), got "x"']],
     ["a count above the group's", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { group: "n", count: 3 } }] }, ["failures[0].kill.count: expected at most 2, got 3"]],

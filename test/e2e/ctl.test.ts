@@ -43,7 +43,7 @@ spec:
   node_selector: {tier: web}
 `,
     );
-    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "20");
+    const res = await ctl("apply", "-f", file, "--wait", "--timeout", "30s");
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("workload/alpha created (generation 1)");
@@ -93,11 +93,29 @@ spec:
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
   });
 
-  test("--wait fails with the reason when replicas cannot run", async () => {
+  test("enums may be spelled short, in any case, and come back as their proto names", async () => {
+    const spec = { command: "/bin/sleep", restartPolicy: { mode: "on_failure" }, checks: [{ name: "alive", role: "Liveness", exec: { command: "/bin/true" } }] };
+    const res = await ctl("apply", "-f", write("short.json", JSON.stringify({ name: "kappa", spec })));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const listed = JSON.parse((await ctl("get", "workloads", "-o", "json")).stdout) as { workloads: Array<{ name: string; spec: { restartPolicy: { mode: string }; checks: Array<{ role: string }> } }> };
+    const kappa = listed.workloads.find((w) => w.name === "kappa")!;
+    expect(kappa.spec.restartPolicy.mode).toBe("RESTART_MODE_ON_FAILURE");
+    expect(kappa.spec.checks[0]!.role).toBe("CHECK_ROLE_LIVENESS");
+    const bad = await ctl("apply", "-f", write("bad-enum.yaml", "name: kappa\nspec: {command: /bin/sleep, restart_policy: {mode: sometimes}}\n"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('tessera.v1.RestartPolicy.mode: expected always, on_failure, never (or RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE, RESTART_MODE_NEVER), got "sometimes"');
+    expect((await ctl("delete", "workload", "kappa")).code).toBe(0);
+  });
+
+  test("--wait fails with the reason when replicas cannot run; --timeout takes a bare number of seconds, and refuses what is no duration", async () => {
     const file = write("huge.json", JSON.stringify({ name: "huge", spec: { command: "/bin/sleep", resources: { cpuMillis: 64000 } } }));
     const res = await ctl("apply", "-f", file, "--wait", "--timeout", "2");
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("rollout not complete after 2s (huge 0/1)");
+    const bad = await ctl("apply", "-f", file, "--wait", "--timeout", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--timeout: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got "soon"');
     expect(res.stderr).toContain("no node fits (1 short of cpu)");
     expect((await ctl("delete", "workload", "huge")).code).toBe(0);
   });
@@ -171,6 +189,30 @@ describe("exit codes, help and completion", () => {
       expect(one.stdout, c).toMatch(/\n\nExamples:?\n/);
       expect(one.stdout.split("\n")[0]!, c).toMatch(/^[A-Z]\S* \S/);
     }
+  });
+
+  test("a command group's --help lists that group's commands and exits 0", async () => {
+    const ctlHelp = await h.run(["ctl", "--help"]);
+    expect(ctlHelp.code).toBe(0);
+    expect(ctlHelp.stdout).not.toContain("Command not found");
+    for (const c of ["tessera ctl apply", "tessera ctl get workloads", "tessera ctl token rotate"]) expect(ctlHelp.stdout).toContain(c);
+    expect(ctlHelp.stdout).toContain("create or update workloads from manifests");
+    const getHelp = await h.run(["ctl", "get", "-h"]);
+    expect(getHelp.code).toBe(0);
+    expect(getHelp.stdout).toContain("tessera ctl get nodes");
+    expect(getHelp.stdout).not.toContain("tessera ctl apply");
+    const tokenHelp = await h.run(["ctl", "token", "--help"]);
+    expect(tokenHelp.code).toBe(0);
+    expect(tokenHelp.stdout).toContain("tessera ctl token create");
+  });
+
+  test("usage lines name what each flag's value is", async () => {
+    const all = (await h.run(["--help"])).stdout;
+    expect(all).not.toMatch(/#\d/);
+    for (const shown of ["[--control ADDR]", "<-f,--file FILE>", "[--timeout DURATION]", "[--data-dir DIR]", "[--heartbeat DURATION]", "[-o,--output FORMAT]"]) expect(all).toContain(shown);
+    const apply = (await h.run(["ctl", "apply", "--help"])).stdout;
+    expect(apply).toMatch(/^ {2}--timeout DURATION {4}how long/m);
+    expect(apply).toMatch(/^ {2}--wait {16}follow/m);
   });
 
   test("bash completion completes commands and flags", async () => {

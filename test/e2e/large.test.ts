@@ -103,7 +103,7 @@ describe("numeric flags out of range are usage errors", () => {
     [["history", "big-00", "--limit", "99999999999"], '--limit: expected a whole number from 0 to 4294967295, got "99999999999"'],
     [["history", "big-00", "--limit=-1"], '--limit: expected a whole number from 0 to 4294967295, got "-1"'],
     [["logs", "big-00", "--tail", "4294967296"], '--tail: expected a whole number from 0 to 4294967295, got "4294967296"'],
-    [["apply", "-f", "x.json", "--timeout", "soon"], '--timeout: expected a whole number, got "soon"'],
+    [["apply", "-f", "x.json", "--timeout", "soon"], '--timeout: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got "soon"'],
   ])("ctl %p: exit 2 naming the flag and the range", async (args, message) => {
     const res = await ctl(...args);
     expect([res.code, res.stderr, res.stdout]).toEqual([2, `error: ${message}\n`, ""]);

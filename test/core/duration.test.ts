@@ -1,0 +1,24 @@
+/** Durations in flags and scenarios: Go's forms, a bare number as seconds, and back. */
+import { expect, test } from "bun:test";
+import { formatDurationMs, parseDurationMs } from "../../src/core/duration.js";
+
+test.each([
+  ["500ms", 500],
+  ["40s", 40_000],
+  ["1m30s", 90_000],
+  ["2h", 7_200_000],
+  ["1.5s", 1_500],
+  ["1m500ms", 60_500],
+  ["300", 300_000],
+  ["0", 0],
+])("%s is %d ms", (text, ms) => {
+  expect(parseDurationMs(text)).toBe(ms);
+});
+
+test.each(["", "s", "soon", "1x", "-1s", "1 s", "1s ", "m1"])("%p is no duration", (text) => {
+  expect(parseDurationMs(text)).toBeUndefined();
+});
+
+test.each([0, 500, 2_000, 90_000, 60_500, 7_200_000])("%d ms reads back the same", (ms) => {
+  expect(parseDurationMs(formatDurationMs(ms))).toBe(ms);
+});

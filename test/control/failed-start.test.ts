@@ -13,6 +13,7 @@ import type { Logger } from "../../src/core/logger.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { AgentGatewayClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
+import { NodeHealth } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-failed-start-"));
@@ -42,13 +43,18 @@ test("a control plane whose start fails leaves no writer running on the closed s
   try {
     const hasty = { ...DEFAULT_POLICY, startGraceMs: 0, suspectAfterMs: 10, offlineAfterMs: 20 };
     await expect(startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log, tickMs, policy: hasty, insecure: true, metricsListen: `127.0.0.1:${taken.port}` })).rejects.toThrow();
-    // Proving that nothing happens takes a window: fifty of the writer's ticks, long past n1's
-    // Offline threshold.
-    await Bun.sleep(tickMs * 50);
+    // The data dir is free at once. The new control plane runs the same policy on the same store,
+    // started later than the failed one: once it has judged n1 Offline (and committed that), a
+    // writer the failed start left running would have tried the same commit on its closed store.
+    const again = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log, tickMs, policy: hasty, insecure: true });
+    const watcher = new ControlPlaneClient(again.address, credentials.createInsecure());
+    await eventually("n1 judged Offline by the new control plane", () =>
+      new Promise<true | undefined>((r) => watcher.getNode({ name: "n1" }, (e, res) => r(!e && res.node?.health === NodeHealth.NODE_HEALTH_OFFLINE ? true : undefined))),
+    );
+    watcher.close();
+    await again.stop();
     expect(uncaught).toEqual([]);
     expect(errors).toEqual([]);
-    const again = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log, tickMs, insecure: true });
-    await again.stop();
   } finally {
     taken.stop(true);
     process.off("uncaughtException", onUncaught);

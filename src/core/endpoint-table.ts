@@ -1,8 +1,9 @@
 /**
  * A table of endpoints kept in step by differences. PURE. The control plane keeps one to send
- * its agents only what changed (recomputing only the workloads a turn's events touch); each
- * agent keeps one, filled from those differences, to answer DNS. It is changed in place, as
- * the cluster state is (copying 10,000 endpoints per turn would cost more than the turn).
+ * endpoint watchers and agents only what changed (recomputing only the workloads a turn's
+ * events touch); each agent keeps one, filled from those differences, to answer DNS. It is
+ * changed in place, as the cluster state is (copying 10,000 endpoints per turn would cost more
+ * than the turn).
  */
 import type { ClusterEvent } from "./cluster-events.js";
 import type { ClusterView } from "./cluster-state.js";

@@ -116,8 +116,9 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
       const tail = boundStderrTail(stderrTail ?? "");
       return tail === "" ? { type, reason, exitCode } : { type, reason, exitCode, stderrTail: tail };
     }
+    // Only a hello's catch-up leads here (no report is of a stop).
     case "stop":
-      return { type, reason };
+      return { type, reason, caughtUp: true };
     case "finish":
       return { type, exitCode };
     // Only the control plane decides these; no report leads to them.

@@ -21,11 +21,9 @@ export interface Touched {
 /**
  * Where an event comes from, for replay (what-if), which keeps inputs and lets the core decide
  * again the rest. "input": a request, an agent's report, or an observation the log stands in
- * for; "decision": the reconciler's; "catch-up-or-decision": a stop is recorded both by a
- * reconnecting agent's hello (catching the record up with a copy it no longer runs) and by the
- * reconciler, and only its place in the log tells them apart (what-if.ts).
+ * for; "decision": the reconciler's.
  */
-export type Origin = "input" | "decision" | "catch-up-or-decision";
+export type Origin = "input" | "decision";
 
 type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
 
@@ -68,8 +66,9 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
         case "finish":
         case "reclaim":
           return "input";
+        // A hello's catch-up says so on the event; every other stop is the reconciler's.
         case "stop":
-          return "catch-up-or-decision";
+          return e.event.caughtUp ? "input" : "decision";
         case "place":
         case "lose":
           return "decision";

@@ -30,7 +30,15 @@ export type InstanceEvent =
   /** It exited or could not start; `stderrTail` is the end of what it wrote to stderr (see stderr-tail.ts). */
   | { type: "fail"; reason: string; exitCode?: number; stderrTail?: string }
   /** A stop was requested. */
-  | { type: "stop"; reason: string }
+  | {
+      type: "stop";
+      reason: string;
+      /**
+       * Set when a reconnecting agent's hello recorded it, catching the record up with a copy
+       * the agent no longer runs (an observation, not a decision): replay keeps it as an input.
+       */
+      caughtUp?: true;
+    }
   /** It no longer runs. */
   | { type: "finish"; exitCode?: number }
   /** Its node went Offline: nobody knows whether it still runs. */

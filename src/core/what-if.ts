@@ -56,7 +56,7 @@ export function recordedTurns(log: LoggedInput[]): ReplayTurn[] {
   let decided = false;
   for (let k = 0; k < log.length; k++) {
     const { event } = log[k]!;
-    const input = isInputAt(log, k);
+    const input = originOf(event) === "input";
     if (current === undefined || event.at !== current.at || (input && decided)) {
       turns.push((current = { at: event.at, inputs: [] }));
       decided = false;
@@ -65,27 +65,6 @@ export function recordedTurns(log: LoggedInput[]): ReplayTurn[] {
     else decided = true;
   }
   return turns;
-}
-
-/**
- * Whether log[k] is an input. A stop is one when a reconnecting agent's hello recorded it,
- * catching the record up with a copy the agent no longer runs: then it follows the hello's
- * NodeConnected among that hello's other catch-up transitions, and the copy's finish follows
- * it at once. The reconciler's stops come after the turn's inputs, in its passes.
- */
-function isInputAt(log: LoggedInput[], k: number): boolean {
-  const e = log[k]!.event;
-  const origin = originOf(e);
-  if (origin !== "catch-up-or-decision") return origin === "input";
-  const next = log[k + 1]?.event;
-  if (e.type !== "InstanceTransitioned" || next?.type !== "InstanceTransitioned" || next.id !== e.id || next.event.type !== "finish" || next.at !== e.at) return false;
-  for (let j = k - 1; j >= 0; j--) {
-    const before = log[j]!.event;
-    if (before.at !== e.at) return false;
-    if (before.type === "NodeConnected") return true;
-    if (before.type !== "InstanceTransitioned" || originOf(before) === "decision") return false;
-  }
-  return false;
 }
 
 /** The turns with input `seq` moved by `shiftMs`: it arrives alone, after the turns then. */

@@ -5,7 +5,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Endpoint, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { lastStderrLine } from "../../src/core/stderr-tail.js";
+import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { toProtoJson } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 
@@ -38,13 +38,9 @@ export const instanceRow =
     formatPorts(i),
     String(i.attempt),
     age(i.updatedAt, now),
-    formatReason(i),
+    // A failure's reason quotes the last line it wrote to stderr.
+    reasonWithStderr(i.reason, i.stderrTail),
   ];
-
-/** An instance's reason on one line: a failure's quotes the last line it wrote to stderr. */
-export function formatReason(i: Instance): string {
-  return i.stderrTail === "" ? i.reason : `${i.reason}: ${lastStderrLine(i.stderrTail)}`;
-}
 
 /** Under each instance that failed with output on stderr, that output's tail. */
 function stderrTails(instances: Instance[]): string[] {

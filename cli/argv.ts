@@ -30,6 +30,14 @@ export function wholeNumber(value: string, flag: string, max = Number.MAX_SAFE_I
   throw new UsageError(`${flag}: expected a whole number${max === Number.MAX_SAFE_INTEGER ? "" : ` from 0 to ${max}`}, got "${value}"`);
 }
 
+/** A flag's value as one of `choices`; anything else is a usage error (exit 2) naming them. */
+export function oneOf<C extends string>(value: string, flag: string, choices: readonly C[]): C {
+  const found = choices.find((c) => c === value);
+  if (found !== undefined) return found;
+  const expected = choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : String(choices[0]);
+  throw new UsageError(`${flag}: expected ${expected}, got "${value}"`);
+}
+
 /**
  * What each flag's value means, shown in usage lines (`--control ADDR`) where clipanion 3.2
  * can only print `#0`: its options take no value name (only positionals do).

@@ -1,5 +1,6 @@
 /** `tessera sim`: compare placement strategies on a simulated fleet, offline (no control plane). */
-import { Command, Option, UsageError } from "clipanion";
+import { Command, Option } from "clipanion";
+import { oneOf } from "./argv.js";
 import { TesseraCommand } from "./base.js";
 import { InputError } from "./errors.js";
 import { parseDocument, readInput } from "./manifest.js";
@@ -29,12 +30,10 @@ export class SimCommand extends TesseraCommand {
   strategies = Option.Array("--strategy", { description: `a strategy to simulate (${PLACEMENT_STRATEGIES.join(", ")}); repeat for several (default: all)` });
 
   async run(): Promise<number> {
-    const format = OUTPUTS.find((o) => o === this.output);
-    if (!format) throw new UsageError(`-o: expected ${OUTPUTS.join(" or ")}, got "${this.output}"`);
+    const format = oneOf(this.output, "-o", OUTPUTS);
     const strategies: PlacementStrategy[] = [];
     for (const s of this.strategies ?? PLACEMENT_STRATEGIES) {
-      const known = PLACEMENT_STRATEGIES.find((p) => p === s);
-      if (!known) throw new UsageError(`--strategy: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${s}"`);
+      const known = oneOf(s, "--strategy", PLACEMENT_STRATEGIES);
       if (!strategies.includes(known)) strategies.push(known);
     }
     const input = await readInput(this.file);

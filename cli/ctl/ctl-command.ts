@@ -1,5 +1,9 @@
-/** What every `tessera ctl` command shares: where the control plane is and how to trust it. */
+/**
+ * What every `tessera ctl` command shares: where the control plane is and how to trust it; and
+ * what those that show one thing share: text, or its structured form with -o json|yaml.
+ */
 import { Option } from "clipanion";
+import { oneOf } from "../argv.js";
 import { TesseraCommand } from "../base.js";
 import { Ctl } from "../client.js";
 import { defaultControl, localFile, readTrimmed } from "../defaults.js";
@@ -24,5 +28,17 @@ export abstract class CtlCommand extends TesseraCommand {
     } finally {
       ctl.close();
     }
+  }
+}
+
+const SHOW_OUTPUTS = ["text", "json", "yaml"] as const;
+
+/** A ctl command that prints text for people, or with -o json|yaml the response's proto3 JSON. */
+export abstract class ShowCommand extends CtlCommand {
+  output = Option.String("-o,--output", "text", { description: "text, json or yaml (the response as proto3 JSON)" });
+
+  /** The chosen output, read before any call: a bad -o is a usage error. */
+  protected format(): (typeof SHOW_OUTPUTS)[number] {
+    return oneOf(this.output, "-o", SHOW_OUTPUTS);
   }
 }

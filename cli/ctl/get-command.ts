@@ -3,10 +3,12 @@
  * YAML, once or again every second with --watch (then only what changed).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Option, UsageError } from "clipanion";
+import { Option } from "clipanion";
+import { oneOf } from "../argv.js";
 import type { Ctl } from "../client.js";
 import { renderTable } from "../table.js";
 import { CtlCommand } from "./ctl-command.js";
+import { renderDocument } from "./render.js";
 
 /** What a `get` shows: the response as proto3 JSON, and its table (wide adds columns). */
 export interface Listing {
@@ -29,8 +31,7 @@ export abstract class GetCommand extends CtlCommand {
   abstract list(ctl: Ctl): Promise<Listing>;
 
   async runWith(ctl: Ctl) {
-    const format = OUTPUTS.find((o) => o === this.output);
-    if (!format) throw new UsageError(`-o: expected ${OUTPUTS.join(", ")}, got "${this.output}"`);
+    const format = oneOf(this.output, "-o", OUTPUTS);
     let stop = false;
     if (this.watch) process.once("SIGINT", () => (stop = true));
     const printed = new Map<string, string>();
@@ -38,7 +39,7 @@ export abstract class GetCommand extends CtlCommand {
     for (let first = true; first || !stop; first = false) {
       const l = await this.list(ctl);
       if (format === "json" || format === "yaml") {
-        const doc = format === "json" ? JSON.stringify(l.json, null, 2) : Bun.YAML.stringify(l.json, null, 2);
+        const doc = renderDocument(format, l.json);
         if (doc !== lastDoc) this.out(format === "yaml" && !first ? `---\n${doc}` : doc);
         lastDoc = doc;
       } else {

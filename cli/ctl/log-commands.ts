@@ -1,23 +1,32 @@
 /** `tessera ctl` commands that read what happened: a workload's event history and its output. */
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
 import { Command, Option } from "clipanion";
-import type { LogsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { GetHistoryResponse, type LogsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { UINT32_MAX, wholeNumber } from "../argv.js";
 import type { Ctl } from "../client.js";
-import { renderTable } from "../table.js";
-import { CtlCommand } from "./ctl-command.js";
+import { CtlCommand, ShowCommand } from "./ctl-command.js";
+import { historyTable, protoJson, renderDocument } from "./render.js";
 
-export class HistoryCommand extends CtlCommand {
+export class HistoryCommand extends ShowCommand {
   static paths = [["ctl", "history"]];
-  static usage = Command.Usage({ category: "Workloads", description: "a workload's transitions from the event log", examples: [["History of web", "tessera ctl history web"]] });
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "a workload's transitions from the event log",
+    details: "One line per event; under each failure, the end of what that copy wrote to stderr. -o json or yaml prints the events as GetHistory's response in proto3 JSON (each with `detail`, its fields as JSON).",
+    examples: [
+      ["History of web", "tessera ctl history web"],
+      ["Its last 50 events as JSON", "tessera ctl history web --limit 50 -o json"],
+    ],
+  });
   name = Option.String({ required: true });
   limit = Option.String("--limit", "0", { description: "only the last N events (0: all retained)" });
 
   async runWith(ctl: Ctl) {
+    const format = this.format();
     const limit = wholeNumber(this.limit, "--limit", UINT32_MAX);
     const events = await ctl.all(ctl.api.getHistory, { workload: this.name, limit }, (r) => r.events);
-    if (events.length === 0) return this.out(`No history for ${this.name}.`);
-    this.out(renderTable(["SEQ", "TIME", "EVENT", "INSTANCE", "NODE", "DETAIL"], events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.instance, e.node, e.detail])));
+    if (format !== "text") return this.out(renderDocument(format, protoJson("tessera.v1.GetHistoryResponse", GetHistoryResponse, { events, nextPageToken: "" })));
+    this.out(events.length === 0 ? `No history for ${this.name}.` : historyTable(events));
   }
 }
 

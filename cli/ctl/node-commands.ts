@@ -1,12 +1,12 @@
 /** `tessera ctl` commands on nodes: get, describe, cordon, uncordon, drain. */
 import { Command, Option } from "clipanion";
-import { ListNodesResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { GetNodeResponse, ListNodesResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { parseDuration } from "../duration.js";
 import type { Ctl } from "../client.js";
 import { age } from "../table.js";
-import { CtlCommand } from "./ctl-command.js";
+import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
-import { describeNode, formatNodeStatus, labelList, protoJson } from "./render.js";
+import { describeNode, formatNodeStatus, labelList, protoJson, renderDocument } from "./render.js";
 import { waitForDrain } from "./waits.js";
 
 export class GetNodesCommand extends GetCommand {
@@ -48,12 +48,23 @@ abstract class NodeCommand extends CtlCommand {
   name = Option.String({ required: true });
 }
 
-export class DescribeNodeCommand extends NodeCommand {
+export class DescribeNodeCommand extends ShowCommand {
   static paths = [["ctl", "describe", "node"]];
-  static usage = Command.Usage({ category: "Nodes", description: "show a node's capacity, labels and instances", examples: [["Describe node-a", "tessera ctl describe node node-a"]] });
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "show a node's capacity, labels, instances and recent events",
+    details: "-o json or yaml prints GetNode's response as proto3 JSON.",
+    examples: [
+      ["Describe node-a", "tessera ctl describe node node-a"],
+      ["As YAML", "tessera ctl describe node node-a -o yaml"],
+    ],
+  });
+  name = Option.String({ required: true });
 
   async runWith(ctl: Ctl) {
-    this.out(describeNode(await ctl.call(ctl.api.getNode, { name: this.name }), Date.now()));
+    const format = this.format();
+    const res = await ctl.call(ctl.api.getNode, { name: this.name });
+    this.out(format === "text" ? describeNode(res, Date.now()) : renderDocument(format, protoJson("tessera.v1.GetNodeResponse", GetNodeResponse, res)));
   }
 }
 

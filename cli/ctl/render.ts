@@ -4,8 +4,8 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState, type Endpoint, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { lastStderrLine } from "../../src/core/stderr-tail.js";
+import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { toProtoJson } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 
@@ -38,13 +38,9 @@ export const instanceRow =
     formatPorts(i),
     String(i.attempt),
     age(i.updatedAt, now),
-    formatReason(i),
+    // A failure's reason quotes the last line it wrote to stderr.
+    reasonWithStderr(i.reason, i.stderrTail),
   ];
-
-/** An instance's reason on one line: a failure's quotes the last line it wrote to stderr. */
-export function formatReason(i: Instance): string {
-  return i.stderrTail === "" ? i.reason : `${i.reason}: ${lastStderrLine(i.stderrTail)}`;
-}
 
 /** Under each instance that failed with output on stderr, that output's tail. */
 function stderrTails(instances: Instance[]): string[] {
@@ -55,6 +51,28 @@ export const ENDPOINT_HEADER = ["INSTANCE", "PORT", "ENDPOINT", "READY", "NODE"]
 
 /** One endpoint: the copy's id first (unique, unlike its name while a replacement starts). */
 export const endpointRow = (e: Endpoint): string[] => [e.instance, e.portName, `${e.address}:${e.hostPort}${e.protocol === "udp" ? "/udp" : ""}`, e.ready ? "yes" : "no", e.node];
+
+/**
+ * `history`: one row per event, its summary last; under a failure, the end of the copy's
+ * stderr (the event's `stderrTail`, up to 20 lines), each line behind a bar.
+ */
+export function historyTable(events: Event[]): string {
+  const rows = renderTable(["SEQ", "TIME", "EVENT", "SUMMARY"], events.map((e) => [String(e.sequence), e.at?.toISOString() ?? "", e.type, e.summary])).split("\n");
+  return [rows[0]!, ...events.flatMap((e, n) => [rows[n + 1]!, ...stderrTailOf(e).map((l) => `    | ${l}`)])].join("\n");
+}
+
+/** The stderr tail a failure's event carries (its `detail` holds the event's fields), as lines. */
+function stderrTailOf(e: Event): string[] {
+  if (e.type !== "InstanceTransitioned") return [];
+  const tail = (JSON.parse(e.detail) as { event?: { stderrTail?: unknown } }).event?.stderrTail;
+  return typeof tail === "string" && tail !== "" ? tail.split("\n") : [];
+}
+
+/** Recent events, oldest first, one readable line each. */
+function eventTable(events: Event[]): string {
+  if (events.length === 0) return "<none>";
+  return renderTable(["TIME", "TYPE", "SUMMARY"], events.map((e) => [e.at?.toISOString() ?? "", e.type, e.summary]));
+}
 
 function instanceTable(instances: Instance[], now: number): string {
   if (instances.length === 0) return "<none>";
@@ -76,6 +94,11 @@ export function protoJson<T>(typeName: string, codec: { encode(m: T): { finish()
   return toProtoJson(typeName, codec.encode(message).finish());
 }
 
+/** A response's structured form (`-o json|yaml`): its proto3 JSON as JSON or YAML text. */
+export function renderDocument(format: "json" | "yaml", json: JsonValue): string {
+  return format === "json" ? JSON.stringify(json, null, 2) : Bun.YAML.stringify(json, null, 2);
+}
+
 /** `describe workload`: the workload, its spec as YAML, its instances, endpoints and recent events. */
 export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[], now: number): string {
   const w = res.workload!;
@@ -93,12 +116,11 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
   const tails = stderrTails(res.instances);
   if (tails.length > 0) out.push("", "Last stderr of failed instances:", indent(tails.join("\n")));
   out.push("", "Endpoints:", indent(endpoints.length === 0 ? "<none>" : renderTable(ENDPOINT_HEADER, endpoints.map(endpointRow))));
-  out.push("", "Events:");
-  out.push(res.events.length === 0 ? "  <none>" : res.events.map((e) => `  ${e.at?.toISOString()}  ${e.type.padEnd(24)} ${e.instance || e.workload}  ${e.detail}`).join("\n"));
+  out.push("", "Events:", indent(eventTable(res.events)));
   return out.join("\n");
 }
 
-/** `describe node`: the node, its capacity and what it holds. */
+/** `describe node`: the node, its capacity, what it holds and its recent events. */
 export function describeNode(res: GetNodeResponse, now: number): string {
   const n = res.node!;
   return [
@@ -114,5 +136,8 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     "",
     "Instances:",
     indent(instanceTable(res.instances, now)),
+    "",
+    "Events:",
+    indent(eventTable(res.events)),
   ].join("\n");
 }

@@ -1,14 +1,16 @@
 /** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
-import { Command, Option, UsageError } from "clipanion";
-import { ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { Command, Option } from "clipanion";
+import { GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { oneOf } from "../argv.js";
 import type { Ctl } from "../client.js";
 import { parseDuration } from "../duration.js";
 import { RemoteError } from "../errors.js";
 import { readManifests } from "../manifest.js";
 import { age } from "../table.js";
-import { CtlCommand } from "./ctl-command.js";
+import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
-import { describeWorkload, ENDPOINT_HEADER, endpointRow, INSTANCE_HEADER, instanceRow, labelList, protoJson } from "./render.js";
+import { describeWorkload, ENDPOINT_HEADER, endpointRow, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
 import { waitForRollout } from "./waits.js";
 
 export class ApplyCommand extends CtlCommand {
@@ -60,7 +62,7 @@ export class PlanCommand extends CtlCommand {
   output = Option.String("-o,--output", "text", { description: "text or json (JSON Lines)" });
 
   async runWith(ctl: Ctl) {
-    if (this.output !== "text" && this.output !== "json") throw new UsageError(`-o: expected text or json, got "${this.output}"`);
+    oneOf(this.output, "-o", ["text", "json"]);
     let changes = false;
     for (const { workload } of await readManifests(this.file)) {
       const res = await ctl.call(ctl.api.plan, { workload });
@@ -164,15 +166,27 @@ export class GetEndpointsCommand extends GetCommand {
   }
 }
 
-export class DescribeWorkloadCommand extends CtlCommand {
+export class DescribeWorkloadCommand extends ShowCommand {
   static paths = [["ctl", "describe", "workload"]];
-  static usage = Command.Usage({ category: "Workloads", description: "show a workload's spec, instances and recent events", examples: [["Describe web", "tessera ctl describe workload web"]] });
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "show a workload's spec, instances, endpoints and recent events",
+    details: "-o json or yaml prints GetWorkload's response as proto3 JSON, with the workload's endpoints (ListEndpoints) added as `endpoints`.",
+    examples: [
+      ["Describe web", "tessera ctl describe workload web"],
+      ["As proto3 JSON", "tessera ctl describe workload web -o json"],
+    ],
+  });
   name = Option.String({ required: true });
 
   async runWith(ctl: Ctl) {
+    const format = this.format();
     const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
     const endpoints = await ctl.all(ctl.api.listEndpoints, { workload: this.name }, (r) => r.endpoints);
-    this.out(describeWorkload(res, endpoints, Date.now()));
+    if (format === "text") return this.out(describeWorkload(res, endpoints, Date.now()));
+    const described = protoJson("tessera.v1.GetWorkloadResponse", GetWorkloadResponse, res) as JsonObject;
+    const listed = protoJson("tessera.v1.ListEndpointsResponse", ListEndpointsResponse, { endpoints, nextPageToken: "" }) as JsonObject;
+    this.out(renderDocument(format, { ...described, ...listed }));
   }
 }
 

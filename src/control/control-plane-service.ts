@@ -21,11 +21,12 @@ import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/event-history.js";
+import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { Writer } from "./writer.js";
 
-/** How many recent events GetWorkload returns. */
+/** How many recent events GetWorkload and GetNode return (fewer when more would not fit a page). */
 const RECENT_EVENTS = 20;
 
 export interface ServiceDeps extends RpcDeps {
@@ -84,6 +85,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     if (!n) throw refused({ kind: "UnknownNode", name });
     return n;
   };
+  /** The newest of a workload's or node's recent events that fit a page, oldest first. */
+  const recent = (events: StoredEvent[]) => newestWithin(events.map(toWireEvent), eventBytes);
   const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name));
   const submit = async (command: Command) => {
     const decision = await writer.submit(command);
@@ -122,7 +125,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return {
         workload: toWireWorkload(w, instances),
         instances: instances.map((i) => toWireInstance(i, state.nodes)),
-        events: newestWithin(history.recentEvents(w.name, RECENT_EVENTS).map(toWireEvent), eventBytes),
+        events: recent(history.recentEvents(w.name, RECENT_EVENTS)),
       };
     }),
 
@@ -160,7 +163,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     getNode: unary("GetNode", (req) => {
       const n = nodeNamed(req.name);
       const instances = [...state.instances.values()].filter((i) => i.node === n.name).sort(byName);
-      return { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
+      return { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)), events: recent(history.recentNodeEvents(n.name, RECENT_EVENTS)) };
     }),
 
     listInstances: unary("ListInstances", (req) => {

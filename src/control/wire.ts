@@ -2,6 +2,7 @@
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { desiredReplicas, isReady, type NodeUse, type RolloutStatus, rolloutStatus } from "../core/cluster-status.js";
+import { summarizeEvent } from "../core/event-summary.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
@@ -88,5 +89,6 @@ export function toWireEvent(stored: StoredEvent): WireEvent {
     instance: stored.instance ?? "",
     node: stored.node ?? "",
     detail: JSON.stringify(detail),
+    summary: summarizeEvent(stored.event),
   };
 }

@@ -29,3 +29,12 @@ export function boundStderrTail(text: string): string {
 export function lastStderrLine(tail: string): string {
   return tail.slice(tail.lastIndexOf("\n") + 1);
 }
+
+/**
+ * A failure on one line, as `get instances` and event summaries show it: its reason, then the
+ * last line of its stderr tail when there is one ("exited with code 1: OSError: ...").
+ */
+export function reasonWithStderr(reason: string, tail: string): string {
+  if (tail === "") return reason;
+  return reason === "" ? lastStderrLine(tail) : `${reason}: ${lastStderrLine(tail)}`;
+}

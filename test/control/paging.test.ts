@@ -2,7 +2,7 @@
  * Paging of the List RPCs and GetHistory (AIP-158) against a control plane in process: page
  * boundaries, pages cut by size well under the 4 MiB message limit, tokens that neither skip
  * nor repeat when workloads come and go between pages, and refusals of a bad page_size or
- * page_token that name the field.
+ * page_token that name the field; and GetNode's recent events, bounded like GetWorkload's.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -270,5 +270,36 @@ describe("GetHistory and GetWorkload", () => {
     } while (pageToken !== "");
     expect(events).toBe(12);
     await remove("heavy");
+  });
+});
+
+describe("GetNode", () => {
+  test("a node's events are its newest 20, oldest first, and only its own", async () => {
+    const agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
+    const lastEvent = async (node: string) => (await must(c.getNode, { name: node })).events.at(-1);
+    /** Connects `node` and ends its stream, each recorded: two events. */
+    const cycle = async (node: string) => {
+      const s = agents.connect();
+      s.on("data", () => {});
+      s.on("error", () => {});
+      s.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [] } } });
+      await eventually(`${node} connected`, async () => ((await lastEvent(node))?.type === "NodeConnected" ? true : undefined), 10_000, 20);
+      s.end();
+      await eventually(`${node} disconnected`, async () => ((await lastEvent(node))?.type === "NodeDisconnected" ? true : undefined), 10_000, 20);
+    };
+    try {
+      await cycle("ev-a");
+      const first = (await must(c.getNode, { name: "ev-a" })).events.map((e) => e.sequence);
+      await cycle("ev-b");
+      for (let n = 0; n < 10; n++) await cycle("ev-a");
+      const events = (await must(c.getNode, { name: "ev-a" })).events;
+      expect(events).toHaveLength(20);
+      expect(events.map((e) => e.sequence)).toEqual(events.map((e) => e.sequence).sort((a, b) => a - b));
+      expect(events.map((e) => e.sequence)).not.toContain(first[0]);
+      expect(events.every((e) => e.node === "ev-a" && e.summary.startsWith("ev-a "))).toBe(true);
+      expect(events.at(-1)!.summary).toBe("ev-a disconnected");
+    } finally {
+      agents.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { boundStderrTail, lastStderrLine, STDERR_TAIL_BYTES, STDERR_TAIL_LINES } from "../../src/core/stderr-tail.js";
+import { boundStderrTail, lastStderrLine, reasonWithStderr, STDERR_TAIL_BYTES, STDERR_TAIL_LINES } from "../../src/core/stderr-tail.js";
 
 test.each([
   ["empty", "", ""],
@@ -30,4 +30,12 @@ test("a single long line is cut at a character boundary", () => {
 test("the last line is what a reason quotes", () => {
   expect(lastStderrLine("a\nb")).toBe("b");
   expect(lastStderrLine("only")).toBe("only");
+});
+
+test.each([
+  ["no tail: the reason alone", "exited with code 1", "", "exited with code 1"],
+  ["a tail: its last line after the reason", "exited with code 1", "Traceback\nOSError: [Errno 98] Address already in use", "exited with code 1: OSError: [Errno 98] Address already in use"],
+  ["no reason: the last line alone", "", "a\nb", "b"],
+])("one line of a failure, %s", (_, reason, tail, line) => {
+  expect(reasonWithStderr(reason, tail)).toBe(line);
 });

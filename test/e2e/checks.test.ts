@@ -99,7 +99,7 @@ test("a failing liveness check restarts the copy under its restart policy", asyn
     const out = (await ctl("history", "zombie")).stdout;
     return (out.match(/liveness check alive failed/g)?.length ?? 0) >= 2 ? out : undefined;
   });
-  expect(history).toContain('"type":"fail"');
+  expect(history).toMatch(/InstanceTransitioned\s+zombie-0\.\d+ liveness check alive failed: /);
   const attempts = (await ctl("get", "instances", "zombie")).stdout.match(/zombie-0\.\d+\s+\S+\s+\S+\s+\S+\s+\S+\s+(\d+)/g) ?? [];
   expect(attempts.length).toBeGreaterThan(0);
   expect((await ctl("delete", "workload", "zombie")).code).toBe(0);

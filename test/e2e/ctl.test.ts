@@ -141,6 +141,32 @@ describe("output formats", () => {
     expect(new Set(yaml.instances.map((i) => i.observedState))).toEqual(new Set(["INSTANCE_STATE_RUNNING"]));
   });
 
+  test("describe and history: events as readable lines; -o json|yaml the response as proto3 JSON", async () => {
+    const node = (await ctl("describe", "node", "sim-1")).stdout;
+    expect(node).toMatch(/\nEvents:\n {2}TIME\s+TYPE\s+SUMMARY\n/);
+    expect(node).toMatch(/^ {2}\S+Z\s+NodeConnected\s+sim-1 connected: /m);
+    expect(node).toMatch(/^ {2}\S+Z\s+InstanceTransitioned\s+alpha-\d\.\d+ placed on sim-1$/m);
+    const nodeDoc = JSON.parse((await ctl("describe", "node", "sim-1", "-o", "json")).stdout) as { node: { name: string }; events: Array<{ type: string; summary: string }> };
+    expect(nodeDoc.node.name).toBe("sim-1");
+    expect(nodeDoc.events.find((e) => e.type === "NodeConnected")?.summary).toStartWith("sim-1 connected: ");
+    expect((Bun.YAML.parse((await ctl("describe", "node", "sim-1", "-o", "yaml")).stdout) as { node: { name: string } }).node.name).toBe("sim-1");
+
+    const workload = JSON.parse((await ctl("describe", "workload", "alpha", "-o", "json")).stdout) as { workload: { name: string }; instances: unknown[]; events: Array<{ summary: string }> };
+    expect(workload.workload.name).toBe("alpha");
+    expect(workload.instances).toHaveLength(2);
+    expect(workload.events.map((e) => e.summary)).toContainEqual(expect.stringMatching(/^alpha-\d\.\d+ running$/));
+
+    const history = (await ctl("history", "alpha")).stdout.split("\n");
+    expect(history[0]).toMatch(/^SEQ\s+TIME\s+EVENT\s+SUMMARY$/);
+    expect(history).toContainEqual(expect.stringMatching(/^\d+\s+\S+Z\s+WorkloadApplied\s+alpha applied: generation 1, 2 replicas$/));
+    const historyDoc = JSON.parse((await ctl("history", "alpha", "-o", "json")).stdout) as { events: Array<{ type: string; summary: string; detail: string }> };
+    expect(historyDoc.events[0]).toMatchObject({ type: "WorkloadApplied", summary: "alpha applied: generation 1, 2 replicas" });
+    expect(JSON.parse(historyDoc.events[0]!.detail)).toMatchObject({ workload: { name: "alpha" } });
+
+    const bad = await ctl("describe", "node", "sim-1", "-o", "xml");
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, 'error: -o: expected text, json or yaml, got "xml"']);
+  });
+
   test("table and wide", async () => {
     const table = (await ctl("get", "workloads")).stdout.split("\n");
     expect(table[0]).toMatch(/^NAME\s+READY\s+STATUS\s+GEN\s+NODES\s+AGE$/);

@@ -1,7 +1,8 @@
 /**
  * Why a copy failed, end to end: a copy that writes a line to stderr and exits 7 shows that
- * line and the code in `get instances` (one line) and `describe workload` (the tail under the
- * instance), for a process and for a container.
+ * line and the code in `get instances` (one line), `describe workload` (the tail under the
+ * instance, and the failure as a readable event line; -o json the same as data) and `history`
+ * (the tail under the failure's row), for a process and for a container.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -34,7 +35,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-/** Waits for the copy to fail, then checks what `get instances` and `describe` say. */
+/** Waits for the copy to fail, then checks what `get instances`, `describe` and `history` say. */
 async function expectReason(workload: string, marker: string): Promise<void> {
   const line = await eventually(
     `${workload} failed, with its stderr`,
@@ -42,13 +43,33 @@ async function expectReason(workload: string, marker: string): Promise<void> {
     20_000,
   );
   expect(line).toContain(`exited with code 7: ${marker}`);
+  const id = line!.match(new RegExp(`${workload}-0\\.\\d+`))![0];
   const described = await ctl("describe", "workload", workload);
   expect(described.code).toBe(0);
   const tail = described.stdout.slice(described.stdout.indexOf("Last stderr of failed instances:"));
-  expect(tail).toMatch(new RegExp(`${workload}-0 \\(${workload}-0\\.\\d+\\) stderr:\\n\\s+before\\n\\s+${marker}`));
+  expect(tail).toMatch(new RegExp(`${workload}-0 \\(${id}\\) stderr:\\n\\s+before\\n\\s+${marker}`));
+  // The failure as an event line: time, type, then what happened to which copy.
+  const events = described.stdout.slice(described.stdout.indexOf("Events:"));
+  expect(events).toMatch(/^ {2}TIME\s+TYPE\s+SUMMARY$/m);
+  expect(events).toMatch(new RegExp(`^  \\S+Z\\s+InstanceTransitioned\\s+${id} exited with code 7: ${marker}$`, "m"));
+  expect(events).not.toContain('"type"');
+
+  // The same, as data.
+  const json = await ctl("describe", "workload", workload, "-o", "json");
+  expect(json.code).toBe(0);
+  const doc = JSON.parse(json.stdout) as { workload: { name: string }; instances: Array<{ id: string; stderrTail: string }>; events: Array<{ summary: string; detail: string }> };
+  expect(doc.workload.name).toBe(workload);
+  expect(doc.instances.find((i) => i.id === id)!.stderrTail).toBe(`before\n${marker}`);
+  const failure = doc.events.find((e) => e.summary === `${id} exited with code 7: ${marker}`)!;
+  expect(JSON.parse(failure.detail)).toMatchObject({ id, event: { type: "fail", exitCode: 7, stderrTail: `before\n${marker}` } });
+  expect(Bun.YAML.parse((await ctl("describe", "workload", workload, "-o", "yaml")).stdout)).toEqual(doc);
+
+  // history: the failure's row, the whole tail under it.
+  const history = (await ctl("history", workload)).stdout;
+  expect(history).toMatch(new RegExp(`InstanceTransitioned\\s+${id} exited with code 7: ${marker}\\n {4}\\| before\\n {4}\\| ${marker}\\n`));
 }
 
-test("a process that writes to stderr and exits 7 says so in get instances and describe", async () => {
+test("a process that writes to stderr and exits 7 says so in get instances, describe and history", async () => {
   await apply({ name: "crash", spec: { command: "/bin/sh", args: ["-c", "echo out-line; echo before >&2; echo process-marker-42 >&2; exit 7"], restartPolicy: { mode: "RESTART_MODE_NEVER" } } });
   await expectReason("crash", "process-marker-42");
   // Both streams still reach the log.
@@ -58,7 +79,7 @@ test("a process that writes to stderr and exits 7 says so in get instances and d
 });
 
 describe.skipIf(docker.skip)("containers", () => {
-  test("a container that writes to stderr and exits 7 says so in get instances and describe", async () => {
+  test("a container that writes to stderr and exits 7 says so in get instances, describe and history", async () => {
     expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
     ensureImage();
     await apply({ name: "crashbox", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "echo before >&2; echo container-marker-42 >&2; exit 7"], restartPolicy: { mode: "RESTART_MODE_NEVER" } } });

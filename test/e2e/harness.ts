@@ -182,6 +182,17 @@ export async function checkUntilHeard(h: Harness, address: string, agent: Server
   );
 }
 
+/**
+ * The instance transitions in a workload's history, oldest first ("place", "run", "fail",
+ * "lose", ...), read from `ctl history -o json` (each event's `detail`): what a test asserts
+ * never happened does not hang on the wording of the readable summaries.
+ */
+export async function transitionsOf(h: Harness, address: string, workload: string): Promise<string[]> {
+  const out = await h.run(["ctl", "history", workload, "-o", "json"], { TESSERA_CONTROL: address });
+  const events = (JSON.parse(out.stdout) as { events?: Array<{ type: string; detail: string }> }).events ?? [];
+  return events.filter((e) => e.type === "InstanceTransitioned").map((e) => (JSON.parse(e.detail) as { event: { type: string } }).event.type);
+}
+
 /** Process-group leaders recorded by process executors under a directory (their instances/*.json; intents have none yet). */
 export function recordedInstancePids(dir: string): number[] {
   const pids: number[] = [];

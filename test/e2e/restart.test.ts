@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
+import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
 
 setDefaultTimeout(90_000);
 
@@ -92,8 +92,9 @@ test.each([0, 20_000])("kill -9 of the control plane, down %d ms, then restarted
   const before = await steady("web");
   const listening = await restartControl(downMs);
   await unchangedUntil("web", before, listening + OFFLINE_AFTER_MS + 1_000);
-  const history = (await ctl("history", "web")).stdout;
-  expect(history).not.toMatch(/\blose\b/);
+  const transitions = await transitionsOf(h, address, "web");
+  expect(transitions).toContain("run");
+  expect(transitions).not.toContain("lose");
   expect(agent.proc.exitCode).toBeNull();
 });
 
@@ -122,5 +123,6 @@ test("an agent frozen until its node is Offline gets its copies back when it ret
     15_000,
   );
   expect(recordedInstancePids(agentDir).filter(isAlive).sort()).toEqual(before.pids);
-  expect((await ctl("history", "web")).stdout).toMatch(/\breclaim\b/);
+  expect(await transitionsOf(h, address, "web")).toContain("reclaim");
+  expect((await ctl("history", "web")).stdout).toMatch(/ web-\d\.\d+ taken back: its node returned still running it$/m);
 });

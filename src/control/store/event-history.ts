@@ -1,10 +1,10 @@
 /**
- * Reads of the event log: a workload's recent events (describe), pages of history after a
+ * Reads of the event log: a workload's or a node's recent events (describe), pages of history after a
  * sequence number (GetHistory, Watch), the log's bounds (retention), and the failures
  * crash-loop quarantine remembers across a restart.
  */
 import type { Database } from "bun:sqlite";
-import { and, asc, desc, eq, gt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { StoredState } from "../../core/cluster-events.js";
 import { workloadOfInstanceId } from "../../core/cluster-state.js";
@@ -19,7 +19,20 @@ export class EventHistory {
 
   /** The most recent `limit` events about a workload (0: all retained), oldest first. */
   recentEvents(workload: string, limit: number): StoredEvent[] {
-    const q = this.db.select().from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq));
+    return this.newest(eq(schema.events.workload, workload), limit);
+  }
+
+  /**
+   * The most recent `limit` events the log indexes under a node (0: all retained), oldest
+   * first: its own (connected, health, cordon, drain) and the placements of copies on it.
+   */
+  recentNodeEvents(node: string, limit: number): StoredEvent[] {
+    return this.newest(eq(schema.events.node, node), limit);
+  }
+
+  /** Read backwards along the index `cond` uses: no more rows than it returns. */
+  private newest(cond: SQL, limit: number): StoredEvent[] {
+    const q = this.db.select().from(schema.events).where(cond).orderBy(desc(schema.events.seq));
     return (limit > 0 ? q.limit(limit) : q).all().reverse().map(eventFromRow);
   }
 

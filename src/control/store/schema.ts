@@ -5,6 +5,7 @@
  * `events` is the append-only log; the other tables are the state it derives, kept so a
  * restart does not replay the whole log.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../core/ports.js";
 
@@ -21,7 +22,9 @@ export const events = sqliteTable(
     /** The whole event as JSON. */
     data: text("data").notNull(),
   },
-  (t) => [index("events_workload").on(t.workload, t.seq)],
+  // A node's recent events (GetNode) are read by the node index; most events name no node,
+  // and the partial index leaves them out.
+  (t) => [index("events_workload").on(t.workload, t.seq), index("events_node").on(t.node, t.seq).where(sql`${t.node} IS NOT NULL`)],
 );
 
 export const workloads = sqliteTable("workloads", {

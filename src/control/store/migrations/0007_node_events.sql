@@ -1,0 +1,1 @@
+CREATE INDEX `events_node` ON `events` (`node`,`seq`) WHERE "events"."node" IS NOT NULL;

@@ -1,0 +1,77 @@
+/**
+ * Each event said in one line for people (`describe`, `history`): what happened, to which
+ * instance or node, e.g. "web-1.9 exited with code 1: OSError: [Errno 98] Address already in
+ * use". PURE.
+ *
+ * The table is typed over every ClusterEvent type and the instance transitions over every
+ * InstanceEvent type, so a new event without a summary does not compile. The wire Event keeps
+ * the fields as JSON (`detail`) for tools; this is the text a person reads.
+ */
+import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
+import type { InstanceEvent } from "./instance-machine.js";
+import type { AssignedPort } from "./ports.js";
+import { resolveSpec } from "./spec.js";
+import { reasonWithStderr } from "./stderr-tail.js";
+
+type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
+
+/** `http=20000,dns=20001/udp`: the host ports a placement gave. */
+function portList(ports: AssignedPort[]): string {
+  return ports.map((p) => `${p.name}=${p.hostPort}${p.protocol === "udp" ? "/udp" : ""}`).join(",");
+}
+
+/** What happened to an instance, after its id. */
+function transitionSummary(e: InstanceEvent): string {
+  switch (e.type) {
+    case "place":
+      return `placed on ${e.node}${e.ports && e.ports.length > 0 ? ` (ports ${portList(e.ports)})` : ""}`;
+    case "provision":
+      return "starting";
+    case "run":
+      return "running";
+    case "fail":
+      // The agent's reason already says how it ended: "exited with code 1", "killed by SIGKILL".
+      return reasonWithStderr(e.reason || "failed", e.stderrTail ?? "");
+    case "stop":
+      return `stopping: ${e.reason}${e.caughtUp ? " (seen at its agent's reconnect)" : ""}`;
+    case "finish":
+      return e.exitCode === undefined ? "stopped" : `stopped (exit code ${e.exitCode})`;
+    case "lose":
+      return "lost: its node went offline";
+    case "reclaim":
+      return "taken back: its node returned still running it";
+  }
+}
+
+const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
+  WorkloadApplied({ workload: w }) {
+    const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : "";
+    const replicas = resolveSpec(w.spec).replicas;
+    return `${w.name} applied: generation ${w.generation}, ${replicas} ${replicas === 1 ? "replica" : "replicas"}${rollout}`;
+  },
+  WorkloadRestartRequested: (e) => `${e.name} restart requested: every copy is replaced`,
+  WorkloadDeleteRequested: (e) => `${e.name} delete requested: its copies are stopped`,
+  WorkloadRemoved: (e) => `${e.name} removed`,
+  InstanceCreated(e) {
+    const made = `${e.id} created (generation ${e.generation}, attempt ${e.attempt})`;
+    return e.reason === "" ? made : `${made}, pending: ${e.reason}`;
+  },
+  InstanceCheckReported: (e) => `${e.id} check ${e.check} ${e.passing ? "passing" : "failing"}`,
+  InstanceTransitioned: (e) => `${e.id} ${transitionSummary(e.event)}`,
+  InstanceRemoved: (e) => `${e.id} forgotten`,
+  NodeConnected: (e) =>
+    `${e.name} connected: ${e.executors.join(",")}, cpu ${e.capacity.cpuMillis}m, memory ${e.capacity.memoryMb}Mi${e.ports?.address ? `, address ${e.ports.address}` : ""}, version ${e.version}`,
+  NodeDisconnected: (e) => `${e.name} disconnected`,
+  NodeHealthChanged: (e) => `${e.name} ${e.to} (was ${e.from})`,
+  NodeCordoned: (e) => `${e.name} cordoned: nothing new is placed on it`,
+  NodeUncordoned: (e) => `${e.name} uncordoned`,
+  NodeDrainStarted: (e) => `${e.name} draining: its copies move elsewhere`,
+  ListeningStarted: (e) => `control plane listening to agents (${e.cause === "start" ? "started" : "its store writes again"})`,
+  TokenIssued: (e) => `${e.kind} token issued by ${e.by}`,
+  NodeHeartbeatReceived: (e) => `${e.name} heartbeat`,
+};
+
+/** The event in one line. */
+export function summarizeEvent(e: ClusterEvent): string {
+  return (SUMMARIES[e.type] as (e: ClusterEvent) => string)(e);
+}

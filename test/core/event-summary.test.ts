@@ -1,0 +1,82 @@
+/**
+ * Every event type, and every instance transition, said in one line: the table covers them
+ * all (it fails naming a type that has no row), and each line names the instance or node.
+ */
+import { describe, expect, test } from "bun:test";
+import type { ClusterEvent, ClusterEventType } from "../../src/core/cluster-events.js";
+import { EVENT_FACTS } from "../../src/core/event-facts.js";
+import { summarizeEvent } from "../../src/core/event-summary.js";
+import { INSTANCE_EVENT_TYPES, type InstanceEventType } from "../../src/core/instance-machine.js";
+import { created, nodeConnected, T0, transitioned, workloadApplied, spec } from "./fixtures.js";
+
+const ID = "web-1.9";
+
+/** One row per event type: the event and the line it reads as. */
+const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
+  ["WorkloadApplied", workloadApplied("web", T0, { spec: spec({ replicas: 3 }), generation: 4, templateGeneration: 2 }), "web applied: generation 4, 3 replicas"],
+  ["WorkloadRestartRequested", { type: "WorkloadRestartRequested", at: T0, name: "web", restartSeq: 2 }, "web restart requested: every copy is replaced"],
+  ["WorkloadDeleteRequested", { type: "WorkloadDeleteRequested", at: T0, name: "web" }, "web delete requested: its copies are stopped"],
+  ["WorkloadRemoved", { type: "WorkloadRemoved", at: T0, name: "web" }, "web removed"],
+  ["InstanceCreated", created(ID, T0, { generation: 2, attempt: 3 }), "web-1.9 created (generation 2, attempt 3)"],
+  ["InstanceCheckReported", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false }, "web-1.9 check http failing"],
+  [
+    "InstanceTransitioned",
+    transitioned(ID, T0, { type: "fail", reason: "exited with code 1", exitCode: 1, stderrTail: "Traceback (most recent call last):\nOSError: [Errno 98] Address already in use" }),
+    "web-1.9 exited with code 1: OSError: [Errno 98] Address already in use",
+  ],
+  ["InstanceRemoved", { type: "InstanceRemoved", at: T0, id: ID }, "web-1.9 forgotten"],
+  ["NodeConnected", nodeConnected("node-a", T0, { executors: ["process", "docker"], version: "0.9.0" }), "node-a connected: process,docker, cpu 4000m, memory 8192Mi, version 0.9.0"],
+  ["NodeDisconnected", { type: "NodeDisconnected", at: T0, name: "node-a" }, "node-a disconnected"],
+  ["NodeHealthChanged", { type: "NodeHealthChanged", at: T0, name: "node-a", from: "ready", to: "suspect" }, "node-a suspect (was ready)"],
+  ["NodeCordoned", { type: "NodeCordoned", at: T0, name: "node-a" }, "node-a cordoned: nothing new is placed on it"],
+  ["NodeUncordoned", { type: "NodeUncordoned", at: T0, name: "node-a" }, "node-a uncordoned"],
+  ["NodeDrainStarted", { type: "NodeDrainStarted", at: T0, name: "node-a" }, "node-a draining: its copies move elsewhere"],
+  ["ListeningStarted", { type: "ListeningStarted", at: T0, cause: "store-recovered" }, "control plane listening to agents (its store writes again)"],
+  ["TokenIssued", { type: "TokenIssued", at: T0, kind: "readonly", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "readonly token issued by the holder of token 1a2b"],
+  ["NodeHeartbeatReceived", { type: "NodeHeartbeatReceived", at: T0, name: "node-a" }, "node-a heartbeat"],
+];
+
+/** One row per instance transition. */
+const BY_TRANSITION: Array<[InstanceEventType, ClusterEvent, string]> = [
+  ["place", transitioned(ID, T0, { type: "place", node: "node-a", ports: [{ name: "http", hostPort: 20000, protocol: "tcp", containerPort: 0 }, { name: "dns", hostPort: 20001, protocol: "udp", containerPort: 0 }] }), "web-1.9 placed on node-a (ports http=20000,dns=20001/udp)"],
+  ["provision", transitioned(ID, T0, { type: "provision" }), "web-1.9 starting"],
+  ["run", transitioned(ID, T0, { type: "run" }), "web-1.9 running"],
+  ["fail", transitioned(ID, T0, { type: "fail", reason: "killed by SIGKILL" }), "web-1.9 killed by SIGKILL"],
+  ["stop", transitioned(ID, T0, { type: "stop", reason: "scaled down to 1" }), "web-1.9 stopping: scaled down to 1"],
+  ["finish", transitioned(ID, T0, { type: "finish", exitCode: 143 }), "web-1.9 stopped (exit code 143)"],
+  ["lose", transitioned(ID, T0, { type: "lose" }), "web-1.9 lost: its node went offline"],
+  ["reclaim", transitioned(ID, T0, { type: "reclaim" }), "web-1.9 taken back: its node returned still running it"],
+];
+
+describe("every event type has a summary", () => {
+  test("the table has a row for each event type", () => {
+    expect(BY_TYPE.map(([type]) => type).sort()).toEqual(Object.keys(EVENT_FACTS).sort() as ClusterEventType[]);
+    for (const [type, event] of BY_TYPE) expect(event.type).toBe(type);
+  });
+
+  test.each(BY_TYPE)("%s", (_, event, line) => {
+    expect(summarizeEvent(event)).toBe(line);
+  });
+});
+
+describe("every instance transition has a summary", () => {
+  test("the table has a row for each transition", () => {
+    expect(BY_TRANSITION.map(([type]) => type).sort()).toEqual([...INSTANCE_EVENT_TYPES].sort());
+  });
+
+  test.each(BY_TRANSITION)("%s", (_, event, line) => {
+    expect(summarizeEvent(event)).toBe(line);
+  });
+});
+
+test.each<[string, ClusterEvent, string]>([
+  ["a new template says copies are replaced", workloadApplied("web", T0, { generation: 2 }), "web applied: generation 2, 1 replica, new template: copies are replaced"],
+  ["a created copy that cannot be placed says why", created(ID, T0, { reason: "no node has 500m cpu free" }), "web-1.9 created (generation 1, attempt 0), pending: no node has 500m cpu free"],
+  ["a placement without ports names only the node", transitioned(ID, T0, { type: "place", node: "node-a" }), "web-1.9 placed on node-a"],
+  ["a stop seen at a reconnect says so", transitioned(ID, T0, { type: "stop", reason: "lost: the agent no longer holds it", caughtUp: true }), "web-1.9 stopping: lost: the agent no longer holds it (seen at its agent's reconnect)"],
+  ["a stop without an exit code", transitioned(ID, T0, { type: "finish" }), "web-1.9 stopped"],
+  ["a node with an address names it", nodeConnected("node-a", T0, { ports: { address: "10.0.0.7", range: { from: 20000, to: 20999 }, reserved: [] } }), "node-a connected: process, cpu 4000m, memory 8192Mi, address 10.0.0.7, version test"],
+  ["a first start", { type: "ListeningStarted", at: T0, cause: "start" }, "control plane listening to agents (started)"],
+])("%s", (_, event, line) => {
+  expect(summarizeEvent(event)).toBe(line);
+});

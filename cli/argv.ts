@@ -9,7 +9,8 @@ export const UINT32_MAX = 4_294_967_295;
 
 /**
  * `tessera ctl --control ADDR get workloads`: clipanion only reads options after the full
- * command path, so a --control given right after `ctl` is moved to the end.
+ * command path, so a --control given right after `ctl` is moved to the end (before a `--`,
+ * after which `ctl exec` takes everything as the command).
  */
 export function hoistCtlOptions(args: string[]): string[] {
   if (args[0] !== "ctl") return args;
@@ -20,7 +21,8 @@ export function hoistCtlOptions(args: string[]): string[] {
     moved.push(flag);
     if (flag === "--control" && rest.length > 0) moved.push(rest.shift()!);
   }
-  return ["ctl", ...rest, ...moved];
+  const dashes = rest.indexOf("--");
+  return dashes < 0 ? ["ctl", ...rest, ...moved] : ["ctl", ...rest.slice(0, dashes), ...moved, ...rest.slice(dashes)];
 }
 
 /** A flag's value as a whole number from 0 to `max`; anything else is a usage error (exit 2). */

@@ -16,7 +16,13 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t] = await Promise.all([import("./ctl/workload-commands.js"), import("./ctl/node-commands.js"), import("./ctl/log-commands.js"), import("./ctl/token-commands.js")]);
+  const [w, n, l, t, x] = await Promise.all([
+    import("./ctl/workload-commands.js"),
+    import("./ctl/node-commands.js"),
+    import("./ctl/log-commands.js"),
+    import("./ctl/token-commands.js"),
+    import("./ctl/exec-command.js"),
+  ]);
   return [
     w.ApplyCommand,
     w.PlanCommand,
@@ -31,6 +37,7 @@ async function ctlCommands(): Promise<Commands> {
     w.RolloutUndoCommand,
     l.HistoryCommand,
     l.LogsCommand,
+    x.ExecCommand,
     n.CordonCommand,
     n.UncordonCommand,
     n.DrainCommand,

@@ -4,7 +4,8 @@
  * together and answers the commands that come down the stream; each part has its own file:
  * certificate-renewal.ts (its identity), control-stream.ts (the stream, hello, reconnecting),
  * outbox.ts (batching and the backlog), instance-supervisor.ts (the copies and their checks),
- * dns-server.ts (DNS answers from the endpoints the control plane sends).
+ * dns-server.ts (DNS answers from the endpoints the control plane sends), exec-sessions.ts
+ * (commands run in copies for `tessera ctl exec`).
  * Shell, like all of src/agent.
  */
 import type { Logger } from "../core/logger.js";
@@ -15,6 +16,7 @@ import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
 import type { NodeCredentials } from "./credentials.js";
 import { DnsServer, parseDnsListen } from "./dns-server.js";
+import { ExecSessions } from "./exec-sessions.js";
 import type { Executor } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
@@ -50,6 +52,7 @@ export class Agent {
   private readonly renewal: CertificateRenewal | undefined;
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
+  private readonly execs: ExecSessions;
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
 
@@ -58,11 +61,12 @@ export class Agent {
       hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), instances: this.instances.holdings() }),
       synced: (stream) => this.outbox.sendKept(stream),
       command: (msg) => void this.handle(msg),
-      // Whoever asked for logs on a stream is gone with it.
-      lost: () => this.abortLogStreams(),
+      // Whoever asked for logs or ran a command on a stream is gone with it.
+      lost: () => this.endStreamed(),
     });
     this.outbox = new Outbox(this.stream, opts.log);
     this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg));
+    this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }
 
@@ -89,7 +93,7 @@ export class Agent {
     this.outbox.flush();
     clearInterval(this.housekeeping);
     this.renewal?.stop();
-    this.abortLogStreams();
+    this.endStreamed();
     this.dns?.close();
     this.stream.close();
   }
@@ -100,8 +104,9 @@ export class Agent {
     return this.instances.stopAll(gracePeriodMs);
   }
 
-  private abortLogStreams(): void {
+  private endStreamed(): void {
     for (const a of this.logStreams.values()) a.abort();
+    this.execs.killAll();
   }
 
   private async handle(msg: ControlMessage): Promise<void> {
@@ -111,6 +116,9 @@ export class Agent {
       this.logStreams.get(msg.command.value.commandId)?.abort();
       return;
     }
+    // An exec answers with ExecOutputs; its input is not acknowledged.
+    if (msg.command?.$case === "exec") return this.execs.start(msg.commandId, msg.command.value);
+    if (msg.command?.$case === "execInput") return this.execs.input(msg.command.value);
     if (msg.command?.$case === "endpoints") {
       this.dns?.update(msg.command.value);
       return;

@@ -9,7 +9,7 @@ import Docker from "dockerode";
 import { resolveSpec } from "../core/spec.js";
 import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
-import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -187,6 +187,44 @@ export class DockerExecutor implements Executor {
           await Bun.sleep(50);
         }
       },
+    };
+  }
+
+  /**
+   * `docker exec -i`: the engine's hijacked connection carries stdin up and the multiplexed
+   * output down; ending stdin half-closes it, so output written after that still arrives. The
+   * engine has no call to signal an exec, so a signal goes to its process by the host pid
+   * that inspect reports (the agent runs on the engine's host).
+   */
+  async exec(req: ExecRequest): Promise<ExecProcess> {
+    const container = this.docker.getContainer(containerName(req.instanceId));
+    let exec: Docker.Exec;
+    try {
+      exec = await container.exec({ Cmd: req.command, AttachStdin: req.stdin, AttachStdout: true, AttachStderr: true, Tty: false });
+    } catch (err) {
+      if (statusCode(err) === 404 || statusCode(err) === 409) throw new Error(`instance ${req.instanceId} is not running on this node`);
+      throw err;
+    }
+    const socket = (await exec.start({ hijack: true, stdin: req.stdin })) as unknown as NodeJS.ReadWriteStream & { destroy(): void };
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on("data", (d: Buffer) => req.output("stdout", d));
+    stderr.on("data", (d: Buffer) => req.output("stderr", d));
+    this.docker.modem.demuxStream(socket, stdout, stderr);
+    const exited = new Promise<void>((resolve) => {
+      socket.on("end", resolve);
+      socket.on("close", resolve);
+      socket.on("error", () => resolve());
+    }).then(async (): Promise<Exit> => ({ exitCode: (await exec.inspect()).ExitCode ?? null, signal: null }));
+    return {
+      exited,
+      write: (data) => void socket.write(data),
+      endInput: () => void socket.end(),
+      signal: (name) =>
+        void exec.inspect().then(
+          (info) => info.Running && info.Pid > 0 && process.kill(info.Pid, name),
+          () => {},
+        ),
     };
   }
 

@@ -49,6 +49,28 @@ export interface LogRequest {
   emit(lines: string[]): void;
 }
 
+/** A command to run in a running instance's environment (`tessera ctl exec`). */
+export interface ExecRequest {
+  instanceId: string;
+  /** The program and its arguments; at least one. */
+  command: string[];
+  /** Whether stdin comes (through ExecProcess.write); otherwise the command's stdin is empty. */
+  stdin: boolean;
+  /** Receives what the command writes, in order per stream. */
+  output(stream: "stdout" | "stderr", data: Uint8Array): void;
+}
+
+/** A command started by Executor.exec. */
+export interface ExecProcess {
+  /** Resolves when it has ended and all its output was passed to `output`. */
+  exited: Promise<Exit>;
+  write(data: Uint8Array): void;
+  /** Its stdin ends. */
+  endInput(): void;
+  /** Delivers a signal to it (e.g. "SIGINT"); nothing when it has ended. */
+  signal(name: NodeJS.Signals): void;
+}
+
 /**
  * An instance found running (or found ended) when the agent starts: every instance a previous
  * run may have started is one of these, those whose start a crash cut short included.
@@ -76,6 +98,12 @@ export interface Executor {
   housekeeping(): void;
   /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */
   readLogs(req: LogRequest): Promise<void>;
+  /**
+   * Runs a command in a running instance's environment; rejects when it cannot (no such
+   * instance running here). A program that cannot be found is not a rejection: like a shell,
+   * the command says so on stderr and exits 127 (Docker's engine: 126, as `docker exec`).
+   */
+  exec(req: ExecRequest): Promise<ExecProcess>;
 }
 
 /** Splits text into complete lines; returns them and the unfinished rest. */

@@ -33,6 +33,16 @@ export class InstanceRecords<T extends { instanceId: string }> {
     renameSync(`${path}.tmp`, path);
   }
 
+  /** The record of one instance; undefined when there is none or it cannot be parsed. */
+  read(instanceId: string): T | undefined {
+    try {
+      const parsed = JSON.parse(readFileSync(this.pathOf(instanceId), "utf8")) as T;
+      return parsed?.instanceId === instanceId ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   remove(instanceId: string): void {
     rmSync(this.pathOf(instanceId), { force: true });
   }
@@ -51,14 +61,7 @@ export class InstanceRecords<T extends { instanceId: string }> {
       }
       if (!file.endsWith(".json")) continue;
       const instanceId = file.slice(0, -".json".length);
-      let record: T | undefined;
-      try {
-        const parsed = JSON.parse(readFileSync(join(this.dir, file), "utf8")) as T;
-        record = parsed?.instanceId === instanceId ? parsed : undefined;
-      } catch {
-        record = undefined;
-      }
-      found.push({ instanceId, record });
+      found.push({ instanceId, record: this.read(instanceId) });
     }
     return found;
   }

@@ -1,9 +1,10 @@
 /**
  * Several executors behind one: starts go to the docker executor when the spec names an
- * image and to the process executor otherwise; adoption, upkeep and logs ask each.
+ * image and to the process executor otherwise; adoption, upkeep and logs ask each; exec
+ * goes to the one that runs the instance.
  */
 import type { ProbeTarget } from "./checks.js";
-import type { Adopted, Executor, LogRequest, Running, StartRequest } from "./executor.js";
+import type { Adopted, ExecProcess, ExecRequest, Executor, LogRequest, Running, StartRequest } from "./executor.js";
 
 export class MultiExecutor implements Executor {
   readonly kinds: string[];
@@ -37,6 +38,12 @@ export class MultiExecutor implements Executor {
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget | undefined> {
     return (this.owner.get(req.instanceId) ?? this.executors[0]!).probeTarget(req);
+  }
+
+  async exec(req: ExecRequest): Promise<ExecProcess> {
+    const owner = this.owner.get(req.instanceId);
+    if (!owner) throw new Error(`instance ${req.instanceId} is not running on this node`);
+    return owner.exec(req);
   }
 
   housekeeping(): void {

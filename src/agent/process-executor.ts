@@ -10,11 +10,11 @@
  * crash came between spawn and pid) and reads how the rest ended.
  * Stop = SIGTERM to the group, SIGKILL after the grace period.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
-import { type Adopted, copyEnvironment, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 import { assertPortsFree } from "./port-check.js";
 
@@ -91,6 +91,58 @@ function liveShims(): Map<string, { pid: number; startTime: string | undefined }
     }
   }
   return shims;
+}
+
+/** The shim's own variables, which an exec'd command does not inherit. */
+const SHIM_VARIABLES = new Set(["TESSERA_LOG", "TESSERA_STATUS", "TESSERA_ERR"]);
+
+/** The environment and working directory a running shim (so its copy) was started with, from /proc. */
+function environmentOf(pid: number): { env: { [name: string]: string }; cwd: string } {
+  const env: { [name: string]: string } = {};
+  for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0 && !SHIM_VARIABLES.has(entry.slice(0, eq))) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return { env, cwd: readlinkSync(`/proc/${pid}/cwd`) };
+}
+
+/**
+ * Runs an exec'd command as the leader of its own process group, so a signal reaches what it
+ * starts too. A program that cannot be started reads as a shell reports it: a line on stderr
+ * and exit code 127.
+ */
+function spawnExec(req: ExecRequest, env: { [name: string]: string }, cwd: string): ExecProcess {
+  let proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
+  try {
+    proc = Bun.spawn(req.command, { cwd, env, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+  } catch (err) {
+    req.output("stderr", Buffer.from(`tessera: cannot run ${req.command[0]}: ${(err as Error).message}\n`));
+    return { exited: Promise.resolve({ exitCode: 127, signal: null }), write() {}, endInput() {}, signal() {} };
+  }
+  const stdin = proc.stdin;
+  if (!req.stdin) stdin.end();
+  const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
+    for await (const chunk of stream) req.output(name, chunk);
+  };
+  const exited = Promise.all([proc.exited, pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]).then(
+    (): Exit => {
+      const signal = proc.signalCode;
+      return signal ? { exitCode: null, signal: String(signal) } : { exitCode: proc.exitCode, signal: null };
+    },
+  );
+  const ignoreEnded = (f: () => unknown) => {
+    try {
+      f();
+    } catch {
+      // The command already ended (or closed its stdin).
+    }
+  };
+  return {
+    exited,
+    write: (data) => ignoreEnded(() => (stdin.write(data), stdin.flush())),
+    endInput: () => ignoreEnded(() => stdin.end()),
+    signal: (name) => signalGroup(proc.pid, name),
+  };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -254,6 +306,15 @@ export class ProcessExecutor implements Executor {
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
     return found;
+  }
+
+  /** Runs a command with the environment and working directory of a running copy's shim (which hold its own). */
+  async exec(req: ExecRequest): Promise<ExecProcess> {
+    const record = this.records.read(req.instanceId);
+    const alive = record?.pid !== undefined && !!record.startTime && startTimeOf(record.pid) === record.startTime;
+    if (!alive) throw new Error(`instance ${req.instanceId} is not running on this node`);
+    const { env, cwd } = environmentOf(record.pid!);
+    return spawnExec(req, env, cwd);
   }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {

@@ -1,5 +1,5 @@
 /** Pretends to run workloads: nothing is spawned. For tests, demos and fleet benchmarks. */
-import type { Adopted, Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
+import type { Adopted, ExecProcess, ExecRequest, Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
 
 export interface SimulatedOptions {
   /** Delay before a start completes. */
@@ -25,6 +25,11 @@ export class SimulatedExecutor implements Executor {
   /** Simulated checks pass. */
   async probeTarget(): Promise<undefined> {
     return undefined;
+  }
+
+  /** Simulated work has no environment to run a command in. */
+  async exec(req: ExecRequest): Promise<ExecProcess> {
+    throw new Error(`instance ${req.instanceId} is simulated: there is nothing to run a command in`);
   }
 
   /** Simulated work prints nothing. */

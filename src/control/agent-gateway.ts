@@ -37,11 +37,29 @@ interface LogSubscription {
   onEnd(error?: string): void;
 }
 
+/** How an exec'd command ended, or why it could not run (`nodeGone`: its node's stream is not there). */
+export type ExecEnd = { exitCode: number; signal: string } | { error: string; nodeGone: boolean };
+
+interface ExecSubscription {
+  node: string;
+  onOutput(stdout: Buffer, stderr: Buffer): void;
+  /** Called once: when the command ended, could not run, or its node went away. */
+  onEnd(end: ExecEnd): void;
+}
+
+/** Talks to a running exec: its stdin, the end of it, a signal. */
+export interface ExecHandle {
+  input(input: { stdin?: Buffer; stdinEof?: boolean; signal?: string }): void;
+  /** The caller went away: the command is killed and nothing more is passed on. */
+  cancel(): void;
+}
+
 export class AgentGateway {
   private readonly sessions = new Map<string, Session>();
   private nextSession = 1;
   private nextCommandId = 1;
   private readonly logs = new Map<number, LogSubscription>();
+  private readonly execs = new Map<number, ExecSubscription>();
 
   constructor(
     private readonly writer: Writer,
@@ -72,7 +90,7 @@ export class AgentGateway {
       if (effect.type === "DisconnectNode") {
         this.log.warn("node declared offline; closing its stream", { node: effect.node });
         this.sessions.delete(effect.node);
-        this.endLogsOf(effect.node, `node ${effect.node} declared Offline`);
+        this.endStreamsOf(effect.node, `node ${effect.node} declared Offline`);
         session.stream.emit("error", { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" });
         continue;
       }
@@ -121,11 +139,45 @@ export class AgentGateway {
     };
   }
 
-  private endLogsOf(node: string, why: string): void {
+  /**
+   * Runs a command in an instance on a node (see ExecCommand). `onEnd` is called exactly once
+   * unless cancelled first.
+   */
+  openExec(node: string, instanceId: string, command: string[], stdin: boolean, sub: Omit<ExecSubscription, "node">): ExecHandle {
+    const session = this.sessions.get(node);
+    if (!session) {
+      sub.onEnd({ error: `node ${node} is not connected`, nodeGone: true });
+      return { input() {}, cancel() {} };
+    }
+    const commandId = this.nextCommandId++;
+    this.execs.set(commandId, { node, ...sub });
+    session.stream.write({ commandId, command: { $case: "exec", value: { instanceId, command, stdin } } });
+    const send = (input: { stdin?: Buffer; stdinEof?: boolean; signal?: string }) =>
+      this.sessions.get(node)?.stream.write({
+        commandId: this.nextCommandId++,
+        command: { $case: "execInput", value: { commandId, stdin: input.stdin ?? Buffer.alloc(0), stdinEof: input.stdinEof ?? false, signal: input.signal ?? "" } },
+      });
+    return {
+      input: (input) => {
+        if (this.execs.has(commandId)) send(input);
+      },
+      cancel: () => {
+        if (this.execs.delete(commandId)) send({ signal: "SIGKILL" });
+      },
+    };
+  }
+
+  /** Ends the log streams and execs of a node whose stream is gone. */
+  private endStreamsOf(node: string, why: string): void {
     for (const [id, sub] of this.logs) {
       if (sub.node !== node) continue;
       this.logs.delete(id);
       sub.onEnd(why);
+    }
+    for (const [id, sub] of this.execs) {
+      if (sub.node !== node) continue;
+      this.execs.delete(id);
+      sub.onEnd({ error: why, nodeGone: true });
     }
   }
 
@@ -145,7 +197,7 @@ export class AgentGateway {
   /** Ends every stream (shutdown, or a store that cannot record what agents say); agents reconnect. */
   closeAll(why: string): void {
     for (const [node, s] of this.sessions) {
-      this.endLogsOf(node, why);
+      this.endStreamsOf(node, why);
       s.stream.end();
     }
     this.sessions.clear();
@@ -246,6 +298,17 @@ export class AgentGateway {
           }
           return;
         }
+        case "execOutput": {
+          const out = payload.value;
+          const sub = this.execs.get(out.commandId);
+          if (!sub || sub.node !== node) return;
+          if (out.stdout.length > 0 || out.stderr.length > 0) sub.onOutput(out.stdout, out.stderr);
+          if (out.exited) {
+            this.execs.delete(out.commandId);
+            sub.onEnd(out.error !== "" ? { error: out.error, nodeGone: false } : { exitCode: out.exitCode, signal: out.signal });
+          }
+          return;
+        }
         case "ack":
           if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
           return;
@@ -253,7 +316,7 @@ export class AgentGateway {
           // Checked whole before any of it is handled: a refused batch changes nothing.
           const messages = payload.value.messages;
           const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch");
-          if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
+          if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
           messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
           return;
         }
@@ -271,7 +334,7 @@ export class AgentGateway {
       if (node === undefined) return;
       if (this.sessions.get(node)?.id === id) {
         this.sessions.delete(node);
-        this.endLogsOf(node, `node ${node} disconnected`);
+        this.endStreamsOf(node, `node ${node} disconnected`);
       }
       this.log.info("agent disconnected", { node, session: id });
       this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: id }, node);

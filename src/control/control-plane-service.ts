@@ -15,11 +15,11 @@ import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
-import { bearer } from "./security/enrollment.js";
-import { fingerprint, type Tokens } from "./security/tokens.js";
+import type { Tokens } from "./security/tokens.js";
 import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
-import { createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
+import { createExecHandler } from "./exec-service.js";
+import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/event-history.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -54,12 +54,6 @@ const workloadBytes = (w: WireWorkload) => WireWorkload.encode(w).finish().lengt
 const instanceBytes = (i: WireInstance) => WireInstance.encode(i).finish().length;
 const nodeBytes = (n: WireNode) => WireNode.encode(n).finish().length;
 const eventBytes = (e: WireEvent) => WireEvent.encode(e).finish().length;
-
-/** Who made a call, as history shows it: the fingerprint of the token it presented. */
-function caller(metadata: Metadata): string {
-  const token = bearer(metadata);
-  return token === undefined ? "a call without a token" : `the holder of token ${fingerprint(token)}`;
-}
 
 export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
   const { writer, history, gateway, hub, policy, log } = deps;
@@ -100,6 +94,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
+    exec: createExecHandler(rpc, writer, gateway),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
       const command = workloadInput(req.workload);

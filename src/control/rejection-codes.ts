@@ -16,6 +16,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   Unauthenticated: status.UNAUTHENTICATED,
   NothingToUndo: status.FAILED_PRECONDITION,
   PermissionDenied: status.PERMISSION_DENIED,
+  NotRunning: status.FAILED_PRECONDITION,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

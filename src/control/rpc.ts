@@ -3,12 +3,14 @@
  * request whose bytes did not decode, log and measure the call, and map refusals to gRPC
  * status codes. The service's handlers live in more than one file; they share this.
  */
-import { type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
+import { type Metadata, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, status } from "@grpc/grpc-js";
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Logger } from "../core/logger.js";
 import { type Cursor, isRejection, type PageRequest, readCursor } from "../core/paging.js";
 import type { Rejection } from "../core/rejections.js";
 import { rejectionError } from "./rejection-codes.js";
+import { bearer } from "./security/enrollment.js";
+import { fingerprint } from "./security/tokens.js";
 import { undecodable } from "./undecodable.js";
 
 /** Bytes queued for a slow streaming client before it is cut off (it can resume). */
@@ -41,6 +43,12 @@ export function cursorOf(req: PageRequest, scope: string): Cursor {
   return cursor;
 }
 
+/** Who made a call, as history shows it: the fingerprint of the token it presented. */
+export function caller(metadata: Metadata): string {
+  const token = bearer(metadata);
+  return token === undefined ? "a call without a token" : `the holder of token ${fingerprint(token)}`;
+}
+
 export interface RpcDeps {
   log: Logger;
   authenticate: Authenticate;
@@ -56,10 +64,12 @@ export interface Rpc {
    * call has been ended with the refusal.
    */
   opened(call: ServerWritableStream<unknown, unknown>, method: ControlPlaneMethod, started: number, message: string): boolean;
+  /** Checks a bidirectional call's token (its requests are checked as they come): as `opened`. */
+  admitted(call: ServerDuplexStream<unknown, unknown>, method: ControlPlaneMethod, started: number): boolean;
   /** Logs and measures a finished call. */
   finish(method: string, started: number, code: status, details?: string): void;
   /** Ends a streaming call with an error. */
-  endWith(call: ServerWritableStream<unknown, unknown>, method: string, started: number, err: RpcError): void;
+  endWith(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: string, started: number, err: RpcError): void;
 }
 
 export function createRpc(deps: RpcDeps): Rpc {
@@ -71,9 +81,15 @@ export function createRpc(deps: RpcDeps): Rpc {
     else deps.log.info("rpc", fields);
   };
 
-  const endWith = (call: ServerWritableStream<unknown, unknown>, method: string, started: number, err: RpcError) => {
+  const endWith = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: string, started: number, err: RpcError) => {
     finish(method, started, err.code, err.details);
     call.emit("error", { code: err.code, details: err.details });
+  };
+
+  const admitted = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: ControlPlaneMethod, started: number) => {
+    const denied = authorize(deps.authenticate(call.metadata), method);
+    if (denied) endWith(call, method, started, refused(denied));
+    return denied === undefined;
   };
 
   return {
@@ -101,12 +117,9 @@ export function createRpc(deps: RpcDeps): Rpc {
           },
         );
     },
+    admitted,
     opened(call, method, started, message) {
-      const denied = authorize(deps.authenticate(call.metadata), method);
-      if (denied) {
-        endWith(call, method, started, refused(denied));
-        return false;
-      }
+      if (!admitted(call, method, started)) return false;
       const bad = undecodable(call.request);
       if (bad !== undefined) {
         endWith(call, method, started, invalid("request", `a ${message} (${bad})`));

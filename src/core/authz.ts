@@ -28,6 +28,7 @@ export const METHOD_ACCESS = {
   GetHistory: "read",
   Watch: "read",
   Logs: "read",
+  Exec: "write",
   RotateToken: "write",
   CreateToken: "write",
 } as const satisfies Record<string, Access>;

@@ -40,6 +40,8 @@ export type ClusterEvent =
   | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
+  /** Someone ran a command in a running copy (`tessera ctl exec`); its output is not recorded. */
+  | { type: "InstanceExecStarted"; at: number; id: string; node: string; command: string[]; by: string }
   | {
       type: "NodeConnected";
       at: number;
@@ -176,6 +178,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   InstanceRemoved(state, e) {
     dropInstance(state, must(state.instances, e.id, "instance"));
   },
+  // A record for the audit trail: running a command changes nothing the control plane holds.
+  InstanceExecStarted() {},
   NodeConnected(state, e) {
     const prior = state.nodes.get(e.name);
     state.nodes.set(e.name, {

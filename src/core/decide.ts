@@ -22,6 +22,7 @@ import type { NodePorts } from "./ports.js";
 import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
+import { execTarget, validateExecCommand } from "./exec.js";
 
 export interface HeldInstance {
   id: string;
@@ -63,6 +64,8 @@ export type Command =
   | { type: "CordonNode"; node: string }
   | { type: "UncordonNode"; node: string }
   | { type: "DrainNode"; node: string }
+  /** Record that `by` runs `command` in a copy of `workload` (`instance`: a name, an id, or "" for the first running). */
+  | { type: "RecordExec"; workload: string; instance: string; command: string[]; by: string }
   | {
       type: "ReportInstance";
       node: string;
@@ -307,6 +310,14 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const node = state.nodes.get(c.node);
     if (!node) return refuse({ kind: "UnknownNode", name: c.node });
     return node.draining ? accept() : accept([{ type: "NodeDrainStarted", at: now, name: c.node }]);
+  },
+
+  RecordExec(state, c, now) {
+    const bad = validateExecCommand(c.command, "start.command");
+    if (bad) return refuse(bad);
+    const target = execTarget(state, c.workload, c.instance);
+    if ("kind" in target) return refuse(target);
+    return accept([{ type: "InstanceExecStarted", at: now, id: target.id, node: target.node!, command: c.command, by: c.by }]);
   },
 
   ReportCheck(state, c, now) {

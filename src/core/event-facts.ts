@@ -80,6 +80,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
     },
   },
   InstanceRemoved: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: notInput },
+  InstanceExecStarted: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
   NodeConnected: { touches: node, volatile: false, origin: input, fits: always },
   NodeDisconnected: { touches: node, volatile: false, origin: input, fits: nodeExists },
   // The reconciler records it from heartbeats, which are not logged: replay takes the recorded

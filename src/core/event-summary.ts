@@ -43,6 +43,11 @@ function transitionSummary(e: InstanceEvent): string {
   }
 }
 
+/** An argument as a POSIX shell would need it written: bare when that is safe, else in single quotes. */
+function shellWord(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
 const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadApplied({ workload: w }) {
     const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : "";
@@ -59,6 +64,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   InstanceCheckReported: (e) => `${e.id} check ${e.check} ${e.passing ? "passing" : "failing"}`,
   InstanceTransitioned: (e) => `${e.id} ${transitionSummary(e.event)}`,
   InstanceRemoved: (e) => `${e.id} forgotten`,
+  InstanceExecStarted: (e) => `${e.id} on ${e.node}: ${e.by} ran ${e.command.map(shellWord).join(" ")}`,
   NodeConnected: (e) =>
     `${e.name} connected: ${e.executors.join(",")}, cpu ${e.capacity.cpuMillis}m, memory ${e.capacity.memoryMb}Mi${e.ports?.address ? `, address ${e.ports.address}` : ""}, version ${e.version}`,
   NodeDisconnected: (e) => `${e.name} disconnected`,

@@ -20,6 +20,8 @@ export type Rejection =
   | { kind: "Unauthenticated"; reason: string }
   | { kind: "NothingToUndo"; name: string }
   | { kind: "PermissionDenied"; reason: string }
+  /** Exec needs a running copy: of the workload (no `id`), or the named one, which is in `state`. */
+  | { kind: "NotRunning"; workload: string; id?: string; state?: InstanceState }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -50,6 +52,8 @@ export function describeRejection(r: Rejection): string {
       return `node "${r.node}" already has a live agent stream (heard ${r.heardMsAgo} ms ago); is another agent running with this name? It is refused until that stream goes quiet`;
     case "StaleSession":
       return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
+    case "NotRunning":
+      return r.id === undefined ? `workload "${r.workload}" has no running copy` : `instance "${r.id}" is ${r.state}, not running`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

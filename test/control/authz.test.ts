@@ -16,7 +16,7 @@ import { type RunningControlPlane, startControlPlane } from "../../src/control/s
 import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
 import type { Logger } from "../../src/core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
-import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
+import { ControlPlaneClient, type ExecRequest, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
 
@@ -64,10 +64,19 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
     RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
     CreateToken: {},
+    Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
   };
   const name = method.charAt(0).toLowerCase() + method.slice(1);
   const fn = (c as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
   return new Promise((resolve) => {
+    if (method === "Exec") {
+      const call = c.exec(new Metadata(), { deadline: new Date(Date.now() + 5_000) });
+      call.on("data", () => {});
+      call.on("error", (e: { code: status }) => resolve(e.code));
+      call.on("end", () => resolve(status.OK));
+      call.write(requests.Exec as ExecRequest);
+      return;
+    }
     if (method === "Watch" || method === "WatchEndpoints" || method === "Logs") {
       const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
       call.on("data", () => {});

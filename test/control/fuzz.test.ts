@@ -68,7 +68,7 @@ function sendRaw(path: string, kind: "unary" | "server" | "bidi", bytes: Uint8Ar
 }
 
 const methods = [
-  ...Object.values(ControlPlaneService).map((m) => ({ path: m.path, kind: (m.responseStream ? "server" : "unary") as "unary" | "server" })),
+  ...Object.values(ControlPlaneService).map((m) => ({ path: m.path, kind: m.requestStream ? ("bidi" as const) : m.responseStream ? ("server" as const) : ("unary" as const) })),
   { path: AgentGatewayService.connect.path, kind: "bidi" as const },
 ];
 

@@ -364,6 +364,13 @@ function seedsFor(path: string): Buffer[] {
       return [cp.watch.requestSerialize({ afterSequence: 0, workload: "" }), cp.watch.requestSerialize({ afterSequence: 3, workload: KEEP })];
     case cp.logs.path:
       return [cp.logs.requestSerialize({ workload: KEEP, instance: "", follow: false, tail: 10 }), cp.logs.requestSerialize({ workload: KEEP, instance: `${KEEP}-0`, follow: true, tail: 0 })];
+    case cp.exec.path:
+      return [
+        cp.exec.requestSerialize({ request: { $case: "start", value: { workload: KEEP, instance: "", command: ["true"], stdin: false } } }),
+        cp.exec.requestSerialize({ request: { $case: "start", value: { workload: KEEP, instance: `${KEEP}-1`, command: ["sh", "-c", "cat"], stdin: true } } }),
+        cp.exec.requestSerialize({ request: { $case: "stdin", value: Buffer.from("input\n") } }),
+        cp.exec.requestSerialize({ request: { $case: "signal", value: "SIGINT" } }),
+      ];
     case cp.rotateToken.path:
       return [cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN }), cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_ADMIN })];
     case cp.createToken.path:
@@ -628,6 +635,12 @@ describe("well-formed but wrong requests", () => {
       { what: "UncordonNode", kind: "node", call: (name) => ask((md, o, cb) => typed.uncordonNode({ name }, md, o, cb)) },
       { what: "DrainNode", kind: "node", call: (name) => ask((md, o, cb) => typed.drainNode({ name }, md, o, cb)) },
       {
+        what: "Exec",
+        kind: "workload",
+        call: (name) =>
+          sendRaw(admin, ControlPlaneService.exec.path, "bidi", ControlPlaneService.exec.requestSerialize({ request: { $case: "start", value: { workload: name, instance: "", command: ["true"], stdin: false } } })),
+      },
+      {
         what: "Logs",
         kind: "workload",
         call: (name) => sendRaw(admin, ControlPlaneService.logs.path, "server", LogsRequest.encode({ workload: name, instance: "", follow: false, tail: 1 }).finish()),
@@ -648,7 +661,7 @@ describe("well-formed but wrong requests", () => {
             : lookup.what === "GetHistory" ? status.OK
             : status.NOT_FOUND;
           expect({ name, lookup: lookup.what, code: status[a.code] }).toEqual({ name, lookup: lookup.what, code: status[expected] });
-          if (a.code === status.INVALID_ARGUMENT) expect(a.details).toMatch(/^(name|workload): expected /);
+          if (a.code === status.INVALID_ARGUMENT) expect(a.details).toMatch(/^(name|workload|start\.workload): expected /);
         } else {
           // Node names are checked like workload names before they are looked up.
           expect({ name, lookup: lookup.what, code: status[a.code] }).toEqual({
@@ -815,7 +828,7 @@ describe("agent stream misuse ends the stream with an error status", () => {
       const end = await agentSession([hello(AGENT), { payload: { $case: "batch", value: { messages: [heartbeat, inner] } } }]);
       expect({ code: status[end.code], details: end.details }).toEqual({
         code: "INVALID_ARGUMENT",
-        details: `batch.messages[1]: expected a report, check, ack, log_chunk or heartbeat, got ${got}`,
+        details: `batch.messages[1]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${got}`,
       });
     }
   });
@@ -853,7 +866,7 @@ describe("agent stream misuse ends the stream with an error status", () => {
 // ---------------------------------------------------------------------------------------------
 // Random and mutated bytes at every method
 
-const controlPlaneMethods = Object.values(ControlPlaneService).map((m) => ({ path: m.path, kind: (m.responseStream ? "server" : "unary") as Kind }));
+const controlPlaneMethods = Object.values(ControlPlaneService).map((m) => ({ path: m.path, kind: (m.requestStream ? "bidi" : m.responseStream ? "server" : "unary") as Kind }));
 const calls: Record<string, Record<string, number>> = {};
 
 describe("random and mutated bytes at every method", () => {

@@ -32,6 +32,11 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["NodeUncordoned", { type: "NodeUncordoned", at: T0, name: "node-a" }, "node-a uncordoned"],
   ["NodeDrainStarted", { type: "NodeDrainStarted", at: T0, name: "node-a" }, "node-a draining: its copies move elsewhere"],
   ["ListeningStarted", { type: "ListeningStarted", at: T0, cause: "store-recovered" }, "control plane listening to agents (its store writes again)"],
+  [
+    "InstanceExecStarted",
+    { type: "InstanceExecStarted", at: T0, id: "web-0.3", node: "n1", command: ["sh", "-c", "echo 'hi' $HOME"], by: "the holder of token 1a2b" },
+    "web-0.3 on n1: the holder of token 1a2b ran sh -c 'echo '\\''hi'\\'' $HOME'",
+  ],
   ["TokenIssued", { type: "TokenIssued", at: T0, kind: "readonly", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "readonly token issued by the holder of token 1a2b"],
   ["NodeHeartbeatReceived", { type: "NodeHeartbeatReceived", at: T0, name: "node-a" }, "node-a heartbeat"],
 ];

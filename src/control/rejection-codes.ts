@@ -16,6 +16,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   Unauthenticated: status.UNAUTHENTICATED,
   NothingToUndo: status.FAILED_PRECONDITION,
   PermissionDenied: status.PERMISSION_DENIED,
+  NoEndedCopy: status.NOT_FOUND,
+  NeverRan: status.NOT_FOUND,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

@@ -20,6 +20,10 @@ export type Rejection =
   | { kind: "Unauthenticated"; reason: string }
   | { kind: "NothingToUndo"; name: string }
   | { kind: "PermissionDenied"; reason: string }
+  /** Logs: a replica (web-1), or a workload's every replica, has no copy that ran and ended. */
+  | { kind: "NoEndedCopy"; of: string }
+  /** Logs: a replica or a copy that has printed nothing, since it has not run. */
+  | { kind: "NeverRan"; instance: string }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -50,6 +54,10 @@ export function describeRejection(r: Rejection): string {
       return `node "${r.node}" already has a live agent stream (heard ${r.heardMsAgo} ms ago); is another agent running with this name? It is refused until that stream goes quiet`;
     case "StaleSession":
       return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
+    case "NoEndedCopy":
+      return `${r.of} has no ended copy`;
+    case "NeverRan":
+      return `${r.instance} has no output: it has not run`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

@@ -132,7 +132,7 @@ export function replicasAsked(asked: LogsAsked, replicas: number, instances: rea
       if (asked.previous) return { kind: "InvalidArgument", field: "instance", expected: `a replica's name (${nameOfInstanceId(asked.instance)}) with previous: ${asked.instance} names one copy` };
       return new Set();
     default:
-      return { kind: "UnknownInstance", id: asked.instance };
+      return { kind: "UnknownInstance", id: asked.instance, workload: asked.workload };
   }
 }
 
@@ -151,7 +151,7 @@ export interface LogTarget {
 export function logTargets(asked: LogsAsked, replicas: number, instances: readonly Instance[], lastEnded: ReadonlyMap<string, CopyOnNode>): LogTarget[] | Rejection {
   if (named(asked.workload, asked.instance) === "copy") {
     const copy = instances.find((i) => i.id === asked.instance);
-    if (copy === undefined) return { kind: "UnknownInstance", id: asked.instance };
+    if (copy === undefined) return { kind: "UnknownInstance", id: asked.instance, workload: asked.workload };
     if (copy.node === null || copy.runningSince === null) return { kind: "NeverRan", instance: copy.id };
     return [{ name: copy.name, copies: [{ id: copy.id, node: copy.node }] }];
   }
@@ -174,5 +174,5 @@ export function logTargets(asked: LogsAsked, replicas: number, instances: readon
   if (targets.length > 0) return targets;
   if (asked.previous) return { kind: "NoEndedCopy", of: asked.instance || asked.workload };
   if (asked.instance === "") return targets;
-  return currentReplicas(asked.workload, replicas, instances).has(asked.instance) ? { kind: "NeverRan", instance: asked.instance } : { kind: "UnknownInstance", id: asked.instance };
+  return currentReplicas(asked.workload, replicas, instances).has(asked.instance) ? { kind: "NeverRan", instance: asked.instance } : { kind: "UnknownInstance", id: asked.instance, workload: asked.workload };
 }

@@ -10,7 +10,8 @@ export type Rejection =
   | { kind: "InvalidArgument"; field: string; expected: string }
   | { kind: "UnknownWorkload"; name: string }
   | { kind: "WorkloadDeleting"; name: string }
-  | { kind: "UnknownInstance"; id: string }
+  /** `workload` when the request named one (Logs), for the message. */
+  | { kind: "UnknownInstance"; id: string; workload?: string }
   | { kind: "WrongNode"; id: string; node: string | null; reportedBy: string }
   | { kind: "StaleGeneration"; id: string; reported: number; current: number }
   | { kind: "UnknownNode"; name: string }
@@ -36,7 +37,7 @@ export function describeRejection(r: Rejection): string {
     case "WorkloadDeleting":
       return `workload "${r.name}" is being deleted; apply it again once it is gone`;
     case "UnknownInstance":
-      return `instance "${r.id}" not found`;
+      return r.workload === undefined ? `instance "${r.id}" not found` : `instance "${r.id}" of workload "${r.workload}" not found`;
     case "WrongNode":
       return `instance "${r.id}" is placed on ${r.node ?? "no node"}, not on ${r.reportedBy}`;
     case "StaleGeneration":

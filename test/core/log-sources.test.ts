@@ -92,10 +92,10 @@ describe("replicasAsked and logTargets", () => {
     ["previous of one replica that has none", ask("web-1", true), 2, [], {}, ["web-1"], { kind: "NoEndedCopy", of: "web-1" }],
     ["previous of a replica scaled away: its copies' ends are still in the log", ask("web-7", true), 2, [], { "web-7": onN("web-7.1") }, ["web-7"], [{ name: "web-7", copies: [onN("web-7.1")] }]],
     ["one replica that has not run and never ended", ask("web-1"), 2, [inst("web-1.5", "pending", { node: null, ran: false })], {}, ["web-1"], { kind: "NeverRan", instance: "web-1" }],
-    ["a replica the workload does not have", ask("web-9"), 2, [], {}, ["web-9"], { kind: "UnknownInstance", id: "web-9" }],
+    ["a replica the workload does not have", ask("web-9"), 2, [], {}, ["web-9"], { kind: "UnknownInstance", id: "web-9", workload: "web" }],
     ["one copy by id, as it is", ask("web-0.3"), 1, [inst("web-0.3", "failed"), inst("web-0.4", "running")], {}, [], [{ name: "web-0", copies: [onN("web-0.3")] }]],
     ["a copy by id that has not run", ask("web-0.4"), 1, [inst("web-0.4", "scheduled", { ran: false })], {}, [], { kind: "NeverRan", instance: "web-0.4" }],
-    ["a copy by id the state no longer holds", ask("web-0.2"), 1, [], {}, [], { kind: "UnknownInstance", id: "web-0.2" }],
+    ["a copy by id the state no longer holds", ask("web-0.2"), 1, [], {}, [], { kind: "UnknownInstance", id: "web-0.2", workload: "web" }],
   ])("%s", (_, asked, replicas, instances, lastEnded, wanted, expected) => {
     expect([...(replicasAsked(asked, replicas, instances) as Set<string>)].sort()).toEqual(wanted);
     expect(logTargets(asked, replicas, instances, new Map(Object.entries(lastEnded)))).toEqual(expected);
@@ -103,8 +103,8 @@ describe("replicasAsked and logTargets", () => {
 
   test.each<[string, LogsAsked, Rejection]>([
     ["previous of one copy: it names one copy already", ask("web-0.3", true), { kind: "InvalidArgument", field: "instance", expected: "a replica's name (web-0) with previous: web-0.3 names one copy" }],
-    ["another workload's replica", ask("api-0"), { kind: "UnknownInstance", id: "api-0" }],
-    ["a workload whose name starts the same", ask("web-x-0"), { kind: "UnknownInstance", id: "web-x-0" }],
+    ["another workload's replica", ask("api-0"), { kind: "UnknownInstance", id: "api-0", workload: "web" }],
+    ["a workload whose name starts the same", ask("web-x-0"), { kind: "UnknownInstance", id: "web-x-0", workload: "web" }],
   ])("refused: %s", (_, asked, rejection) => {
     expect(replicasAsked(asked, 1, [])).toEqual(rejection);
   });

@@ -3,11 +3,12 @@
  * to stderr and exits 7, restarted until the crash loop is quarantined (its replica Pending,
  * every copy that ran stopped and forgotten by the control plane), still shows that marker in
  * `ctl logs --previous` and in plain `ctl logs` (exit 0), for a process and for a container.
- * A replica with no ended copy is NOT_FOUND saying so; when the node that ran the copy is not
- * connected, UNAVAILABLE names the node.
+ * A copy that recovered: --previous shows the crash before it, plain logs the running copy, or
+ * the crash's output when the running copy's node has none. A replica with no ended copy is
+ * NOT_FOUND saying so; when the node that ran the copy is not connected, UNAVAILABLE names it.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
 import { eventually, Harness, requireBinary, type Server } from "./harness.js";
@@ -100,6 +101,23 @@ test("a replica with no ended copy is NOT_FOUND, one copy's id with --previous i
   const byId = await ctl("logs", "steady", "--instance", id, "--previous");
   expect(byId.code).toBe(2);
   expect(byId.stderr).toContain(`${id} names one copy`);
+});
+
+test("a copy that recovered: --previous prints the crash before it; plain logs its own output, or the crash's when its node has none of it", async () => {
+  const ok = join(h.dir, "recovered");
+  await apply({
+    name: "recovers",
+    spec: { command: "/bin/sh", args: ["-c", `if [ -e ${ok} ]; then echo now running; exec sleep 3600; fi; touch ${ok}; echo recovers-marker >&2; exit 7`], restartPolicy: crashing, stopGracePeriod: "1s" },
+  });
+  const id = await eventually("the second copy running", async () => (await ctl("get", "instances", "recovers")).stdout.match(/(recovers-0\.\d+).*Running/)?.[1]);
+  const previous = await ctl("logs", "recovers", "--previous");
+  expect(previous.stdout).toBe("recovers-0 | recovers-marker\n");
+  await eventually("the running copy's output", async () => ((await ctl("logs", "recovers")).stdout === "recovers-0 | now running\n" ? true : undefined));
+  // Its node no longer has its output (as if someone removed the file): the crash's instead.
+  rmSync(join(h.dir, "agent", "agent", "logs", `${id}.log`));
+  const logs = await ctl("logs", "recovers");
+  expect(logs.code).toBe(0);
+  expect(logs.stdout).toBe("recovers-0 | recovers-marker\n");
 });
 
 test("the node that ran the ended copy is not connected: UNAVAILABLE naming it", async () => {

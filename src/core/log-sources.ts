@@ -78,6 +78,7 @@ export function lastEndedCopies(factsNewestFirst: Iterable<CopyFact>, replicas: 
     }
   }
   const held = new Map(instances.map((i) => [i.id, i]));
+  const copiesOf = byReplica(instances);
   for (const replica of replicas) {
     if (found.has(replica)) continue;
     // What retention dropped: the state's copy knows where it ran and whether it did.
@@ -90,12 +91,23 @@ export function lastEndedCopies(factsNewestFirst: Iterable<CopyFact>, replicas: 
       }
     }
     if (found.has(replica)) continue;
-    const failed = instances
-      .filter((i) => i.name === replica && i.state === "failed" && i.node !== null && i.runningSince !== null)
+    const failed = (copiesOf.get(replica) ?? [])
+      .filter((i) => i.state === "failed" && i.node !== null && i.runningSince !== null)
       .sort((a, b) => (b.failedAt ?? 0) - (a.failedAt ?? 0) || instanceSeq(b.id) - instanceSeq(a.id))[0];
     if (failed) found.set(replica, { id: failed.id, node: failed.node! });
   }
   return found;
+}
+
+/** A workload's copies by replica. */
+function byReplica(instances: readonly Instance[]): Map<string, Instance[]> {
+  const of = new Map<string, Instance[]>();
+  for (const i of instances) {
+    const list = of.get(i.name);
+    if (list) list.push(i);
+    else of.set(i.name, [i]);
+  }
+  return of;
 }
 
 /** What a Logs request asks for. */
@@ -157,6 +169,7 @@ export function logTargets(asked: LogsAsked, replicas: number, instances: readon
   }
   const wanted = asked.instance === "" ? currentReplicas(asked.workload, replicas, instances) : new Set([asked.instance]);
   const index = (name: string) => Number(name.slice(name.lastIndexOf("-") + 1));
+  const copiesOf = byReplica(instances);
   const targets: LogTarget[] = [];
   for (const name of [...wanted].sort((a, b) => index(a) - index(b))) {
     const ended = lastEnded.get(name);
@@ -164,8 +177,8 @@ export function logTargets(asked: LogsAsked, replicas: number, instances: readon
       if (ended) targets.push({ name, copies: [ended] });
       continue;
     }
-    const current = instances
-      .filter((i) => i.name === name && i.node !== null && i.runningSince !== null)
+    const current = (copiesOf.get(name) ?? [])
+      .filter((i) => i.node !== null && i.runningSince !== null)
       .reduce<Instance | undefined>((a, b) => (a === undefined || instanceSeq(b.id) > instanceSeq(a.id) ? b : a), undefined);
     const copies = current ? [{ id: current.id, node: current.node! }] : [];
     if (ended && ended.id !== current?.id) copies.push(ended);

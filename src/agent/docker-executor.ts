@@ -22,6 +22,8 @@ const LABEL = {
   generation: "tessera.generation",
 } as const;
 
+/** How long copying an ended container's output out may take (a slow engine, gigabytes printed). */
+const COPY_OUT_MS = 10_000;
 
 export function containerName(instanceId: string): string {
   return `tessera-${instanceId}`;
@@ -180,8 +182,9 @@ export class DockerExecutor implements Executor {
 
   /**
    * Copies a container's output (both streams, in order) to the ended copies', its last
-   * `maxBytes` only: it is streamed, so a container that printed gigabytes costs no more memory.
-   * A container gone already has nothing to copy; the copy is a courtesy, never a reason to fail.
+   * `maxBytes` only: it is streamed, so a container that printed gigabytes costs no more memory,
+   * and cut off after COPY_OUT_MS, since the copy's end is reported only after it. A container
+   * gone already has nothing to copy; the copy is a courtesy, never a reason to fail.
    */
   private async keepOutput(container: Docker.Container, instanceId: string, endedAt: number): Promise<void> {
     const max = this.endedLogs.maxBytes;
@@ -198,9 +201,18 @@ export class DockerExecutor implements Executor {
       });
       this.docker.modem.demuxStream(stream, out, out);
       await new Promise<void>((resolve, reject) => {
+        const cutOff = setTimeout(() => (stream as unknown as { destroy(): void }).destroy(), COPY_OUT_MS);
+        // Destroyed at the cut-off: what came until then is kept.
+        stream.on("close", () => out.end());
         stream.on("end", () => out.end());
-        stream.on("error", reject);
-        out.on("end", resolve);
+        stream.on("error", (err: Error) => {
+          clearTimeout(cutOff);
+          reject(err);
+        });
+        out.on("end", () => {
+          clearTimeout(cutOff);
+          resolve();
+        });
       });
       this.endedLogs.keepOutput(instanceId, Buffer.concat(chunks), endedAt);
     } catch {

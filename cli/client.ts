@@ -69,7 +69,9 @@ export class Ctl {
 
   /** One readable line for a failed call. */
   toRemoteError(err: { code: status; details: string }): RemoteError {
-    if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(err.details))
+    // grpc-js's own words for a control plane it cannot reach; a server's UNAVAILABLE (such as
+    // Logs' "node n1, which is not connected") is shown as it is.
+    if (err.code === status.UNAVAILABLE && /No connection established|Connection dropped|Failed to connect|ECONNREFUSED/.test(err.details))
       return new RemoteError(`cannot reach the control plane at ${this.address} — is \`tessera control\` running?`, err.code);
     if (err.code === status.DEADLINE_EXCEEDED) return new RemoteError(`the control plane at ${this.address} did not answer in time`, err.code);
     return new RemoteError(`${status[err.code]}: ${err.details}`, err.code);

@@ -52,7 +52,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, simula
         break;
       case "docker": {
         const { DockerExecutor } = await import("../src/agent/docker-executor.js");
-        const docker = new DockerExecutor(node);
+        const docker = new DockerExecutor(node, join(dataDir, "agent"));
         await docker.ping().catch((err: Error) => {
           throw new UsageError(`--executor docker: ${err.message}`);
         });

@@ -35,19 +35,26 @@ export class LogsCommand extends CtlCommand {
   static usage = Command.Usage({
     category: "Workloads",
     description: "print a workload's output, every replica interleaved and prefixed with its instance",
+    details: `
+      Each replica's current copy, or, when no copy of it has run yet (pending, backing off) or its node has none of the current one's output, its last ended copy: a workload whose copies all crashed prints what they printed.
+
+      \`--previous\` prints each replica's last ended copy instead: the one that ended last (failed, or stopped) of those that ran. Agents keep the output of the last two ended copies of each replica, fifty in all per node, each up to its last 10 MiB.
+    `,
     examples: [
       ["Last 20 lines of each replica", "tessera ctl logs web --tail 20"],
       ["Follow one instance", "tessera ctl logs web --instance web-0 -f"],
+      ["What web-0's copy printed before it crashed", "tessera ctl logs web --instance web-0 --previous"],
     ],
   });
   workload = Option.String({ required: true });
-  instance = Option.String("--instance", { description: "only this instance (web-0, or an id like web-0.3)" });
+  instance = Option.String("--instance", { description: "only this replica (web-0), or this one copy (an id like web-0.3)" });
   follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output" });
   tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
+  previous = Option.Boolean("-p,--previous", false, { description: "the output of each replica's last ended copy" });
 
   async runWith(ctl: Ctl) {
     const tail = wholeNumber(this.tail, "--tail", UINT32_MAX);
-    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail });
+    const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail, previous: this.previous });
     const prefix = this.instance === undefined;
     process.once("SIGINT", () => call.cancel());
     await new Promise<void>((resolve, reject) => {

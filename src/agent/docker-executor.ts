@@ -2,13 +2,16 @@
  * Runs workloads as Docker containers through dockerode against a real engine
  * (/var/run/docker.sock, or DOCKER_HOST). Containers carry labels naming node, workload,
  * instance and generation, so a restarted agent finds its own; env, CPU and memory limits
- * come from the spec. Stop = docker stop with the grace period, then remove.
+ * come from the spec. Stop = docker stop with the grace period, then remove. A container that
+ * ran has its output copied out to ended-logs.ts when it exits, before anything removes it, so
+ * `logs` of a removed container reads that copy.
  */
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { resolveSpec } from "../core/spec.js";
 import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
+import { EndedLogs } from "./ended-logs.js";
 import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
@@ -19,6 +22,8 @@ const LABEL = {
   generation: "tessera.generation",
 } as const;
 
+/** How long copying an ended container's output out may take (a slow engine, gigabytes printed). */
+const COPY_OUT_MS = 10_000;
 
 export function containerName(instanceId: string): string {
   return `tessera-${instanceId}`;
@@ -30,11 +35,16 @@ function statusCode(err: unknown): number | undefined {
 
 export class DockerExecutor implements Executor {
   readonly kinds = ["docker"];
+  private readonly endedLogs: EndedLogs;
 
   constructor(
     private readonly node: string,
+    /** The agent's data dir (DATA_DIR/agent): ended containers' output is kept under it. */
+    dataDir: string,
     private readonly docker: Docker = new Docker(),
-  ) {}
+  ) {
+    this.endedLogs = new EndedLogs(dataDir);
+  }
 
   /** Fails with a clear message when no engine answers. */
   async ping(): Promise<void> {
@@ -87,7 +97,7 @@ export class DockerExecutor implements Executor {
       await container.remove({ force: true }).catch(() => {});
       throw new Error(`cannot start container for ${req.instanceId}: ${(err as Error).message}`);
     }
-    return this.handle(container);
+    return this.handle(container, req.instanceId);
   }
 
   /**
@@ -118,10 +128,13 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  private handle(container: Docker.Container): Running {
-    // The tail is read before anything removes the container (stop() removes it after this).
+  private handle(container: Docker.Container, instanceId: string): Running {
+    // Its output and the tail are read before anything removes the container (stop() removes it after this).
     const exited: Promise<Exit> = container.wait().then(
-      async (r: { StatusCode: number }) => ({ exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container) }),
+      async (r: { StatusCode: number }) => {
+        await this.keepOutput(container, instanceId, Date.now());
+        return { exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container) };
+      },
       (err: Error) => ({ exitCode: null, signal: `lost track of the container: ${err.message}` }),
     );
     return {
@@ -155,15 +168,56 @@ export class DockerExecutor implements Executor {
       const container = this.docker.getContainer(info.Id);
       const state = info.State === "running" ? undefined : (await container.inspect()).State;
       if (state === undefined || state.Running) {
-        found.push({ instanceId, generation, running: this.handle(container) });
+        found.push({ instanceId, generation, running: this.handle(container, instanceId) });
         continue;
       }
       const ran = state.Status !== "created";
+      if (ran) await this.keepOutput(container, instanceId, Date.parse(state.FinishedAt) || Date.now());
       const stderrTail = ran ? await stderrTailOf(container) : undefined;
       await container.remove({ force: true }).catch(() => {});
       found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
     }
     return found;
+  }
+
+  /**
+   * Copies a container's output (both streams, in order) to the ended copies', its last
+   * `maxBytes` only: it is streamed, so a container that printed gigabytes costs no more memory,
+   * and cut off after COPY_OUT_MS, since the copy's end is reported only after it. A container
+   * gone already has nothing to copy; the copy is a courtesy, never a reason to fail.
+   */
+  private async keepOutput(container: Docker.Container, instanceId: string, endedAt: number): Promise<void> {
+    const max = this.endedLogs.maxBytes;
+    try {
+      // Following an exited container's output ends with what it printed.
+      const stream = await container.logs({ stdout: true, stderr: true, follow: true });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const out = new PassThrough();
+      out.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        while (size - chunks[0]!.length >= max) size -= chunks.shift()!.length;
+      });
+      this.docker.modem.demuxStream(stream, out, out);
+      await new Promise<void>((resolve, reject) => {
+        const cutOff = setTimeout(() => (stream as unknown as { destroy(): void }).destroy(), COPY_OUT_MS);
+        // Destroyed at the cut-off: what came until then is kept.
+        stream.on("close", () => out.end());
+        stream.on("end", () => out.end());
+        stream.on("error", (err: Error) => {
+          clearTimeout(cutOff);
+          reject(err);
+        });
+        out.on("end", () => {
+          clearTimeout(cutOff);
+          resolve();
+        });
+      });
+      this.endedLogs.keepOutput(instanceId, Buffer.concat(chunks), endedAt);
+    } catch {
+      // Nothing kept: `logs` of it says there is no output.
+    }
   }
 
   housekeeping(): void {}
@@ -257,8 +311,9 @@ export class DockerExecutor implements Executor {
         stream.on("error", () => resolve());
       });
     } catch (err) {
-      if (statusCode(err) === 404) throw new Error(`no container for ${req.instanceId} on this node (it was removed)`);
-      throw err;
+      if (statusCode(err) !== 404) throw err;
+      if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
+      throw new Error(`no container for ${req.instanceId} on this node (it was removed), and none of its output is kept`);
     }
   }
 }

@@ -8,18 +8,19 @@
  * recorded before the spawn and completed with the shim's pid and start time after, so an
  * agent restarted after kill -9 adopts what still runs (found by its environment when the
  * crash came between spawn and pid) and reads how the rest ended.
- * Stop = SIGTERM to the group, SIGKILL after the grace period.
+ * Stop = SIGTERM to the group, SIGKILL after the grace period. Once a copy has ended and how
+ * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
+ * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
  */
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
+import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
 import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
+import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
-
-/** Lines per LogChunk message. */
-const LOG_CHUNK_LINES = 500;
 /** How often a followed log file, or an adopted process, is checked. */
 const POLL_MS = 200;
 
@@ -38,7 +39,7 @@ const SHIM =
 const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 
 export interface ProcessExecutorOptions {
-  /** A log file larger than this is rotated (one previous file kept). */
+  /** A log file larger than this is rotated (one previous file kept); an ended copy's is cut to this. */
   maxLogBytes?: number;
 }
 
@@ -159,12 +160,14 @@ export class ProcessExecutor implements Executor {
   private readonly runDir: string;
   private readonly records: InstanceRecords<Record>;
   private readonly maxLogBytes: number;
+  private readonly endedLogs: EndedLogs;
 
   constructor(dataDir: string, opts: ProcessExecutorOptions = {}) {
     this.logDir = join(dataDir, "logs");
     this.runDir = join(dataDir, "instances");
     this.records = new InstanceRecords(this.runDir);
-    this.maxLogBytes = opts.maxLogBytes ?? 10 * 1024 * 1024;
+    this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES;
+    this.endedLogs = new EndedLogs(dataDir, this.maxLogBytes);
     mkdirSync(this.logDir, { recursive: true });
   }
 
@@ -183,17 +186,26 @@ export class ProcessExecutor implements Executor {
   /** The end of what the instance wrote to stderr, bounded; unset when it left no file. */
   private stderrTail(instanceId: string): string | undefined {
     try {
-      const fd = openSync(this.stderrPath(instanceId), "r");
-      try {
-        const size = fstatSync(fd).size;
-        const buf = Buffer.alloc(Math.min(size, STDERR_READ_BYTES));
-        readSync(fd, buf, 0, buf.length, size - buf.length);
-        return boundStderrTail(buf.toString("utf8"));
-      } finally {
-        closeSync(fd);
-      }
+      return boundStderrTail(readLastBytes(this.stderrPath(instanceId), STDERR_READ_BYTES).toString("utf8"));
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * What an ended copy leaves once how it ended is read: its status and stderr files go, its
+   * log (the rotated part of which `logs` never read) is kept with the ended copies' output.
+   * Never throws: how the copy ended is reported regardless, and what a full disk left behind
+   * is released again at the next start (releaseLeftovers).
+   */
+  private release(instanceId: string, endedAt: number): void {
+    try {
+      rmSync(this.statusPath(instanceId), { force: true });
+      rmSync(this.stderrPath(instanceId), { force: true });
+      rmSync(`${this.logPath(instanceId)}.1`, { force: true });
+      this.endedLogs.keepFile(instanceId, this.logPath(instanceId), endedAt);
+    } catch {
+      // Left for the next start.
     }
   }
 
@@ -259,6 +271,7 @@ export class ProcessExecutor implements Executor {
     this.records.remove(instanceId);
     const status = this.readStatus(instanceId);
     const stderrTail = this.stderrTail(instanceId);
+    this.release(instanceId, Date.now());
     if (status !== undefined) return { exitCode: status, signal: null, stderrTail };
     return { exitCode: signal ? null : code, signal, stderrTail };
   }
@@ -286,6 +299,7 @@ export class ProcessExecutor implements Executor {
         this.records.remove(instanceId);
         const why = record?.pid !== undefined ? "ended while the agent was away" : "not started, or ended while the agent was away";
         const stderrTail = this.stderrTail(instanceId);
+        this.release(instanceId, this.lastWriteOf(instanceId));
         found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail } });
         continue;
       }
@@ -294,6 +308,7 @@ export class ProcessExecutor implements Executor {
         // and report it ended, so that the control plane replaces it.
         signalGroup(shim.pid, "SIGKILL");
         this.records.remove(instanceId);
+        this.release(instanceId, Date.now());
         found.push({ instanceId, generation: 0, exit: { exitCode: null, signal: "the agent: its record was unreadable" } });
         continue;
       }
@@ -305,6 +320,7 @@ export class ProcessExecutor implements Executor {
       })();
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
+    this.releaseLeftovers(new Set(found.filter((a) => a.running).map((a) => a.instanceId)));
     return found;
   }
 
@@ -315,6 +331,27 @@ export class ProcessExecutor implements Executor {
     if (!alive) throw new Error(`instance ${req.instanceId} is not running on this node`);
     const { env, cwd } = environmentOf(record.pid!);
     return spawnExec(req, env, cwd);
+  }
+
+  /** When an ended copy last wrote its log: when it ended, as near as a later look can tell. */
+  private lastWriteOf(instanceId: string): number {
+    try {
+      return statSync(this.logPath(instanceId)).mtimeMs;
+    } catch {
+      return Date.now();
+    }
+  }
+
+  /**
+   * Releases the files of copies that no longer run and have no record: what agents from
+   * before ended-logs.ts left (they kept every log), or a start whose record could not be
+   * written. Runs in adopt(), before this run starts anything.
+   */
+  private releaseLeftovers(running: ReadonlySet<string>): void {
+    const ids = new Set<string>();
+    for (const file of readdirSync(this.logDir)) ids.add(file.replace(/\.log(\.1)?$/, ""));
+    for (const file of readdirSync(this.runDir)) if (/\.(status|stderr)$/.test(file)) ids.add(file.replace(/\.(status|stderr)$/, ""));
+    for (const id of ids) if (!running.has(id)) this.release(id, this.lastWriteOf(id));
   }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
@@ -357,24 +394,43 @@ export class ProcessExecutor implements Executor {
     }
   }
 
+  /**
+   * A running copy's log, followed through rotation; an ended copy's kept output. The log is
+   * read through one open descriptor, so that when the copy ends and its log is moved to the
+   * ended copies' what it wrote last is still read, and the read ends there.
+   */
   async readLogs(req: LogRequest): Promise<void> {
     const path = this.logPath(req.instanceId);
-    if (!existsSync(path)) throw new Error(`no output recorded for ${req.instanceId} on this node`);
-    let offset = statSync(path).size;
-    const all = splitLines("", await Bun.file(path).slice(0, offset).text());
-    let carry = all.rest;
-    const first = req.tail > 0 ? all.lines.slice(-req.tail) : all.lines;
-    for (let k = 0; k < first.length; k += LOG_CHUNK_LINES) req.emit(first.slice(k, k + LOG_CHUNK_LINES));
-    while (req.follow && !req.signal.aborted) {
-      await Bun.sleep(POLL_MS);
-      if (!existsSync(path)) return;
-      const size = statSync(path).size;
-      if (size < offset) offset = 0; // truncated by rotation: start over
-      if (size === offset) continue;
-      const next = splitLines(carry, await Bun.file(path).slice(offset, size).text());
-      offset = size;
-      carry = next.rest;
-      for (let k = 0; k < next.lines.length; k += LOG_CHUNK_LINES) req.emit(next.lines.slice(k, k + LOG_CHUNK_LINES));
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
+      throw new Error(`no output recorded for ${req.instanceId} on this node`);
+    }
+    try {
+      let offset = fstatSync(fd).size;
+      const all = splitLines("", readRange(fd, 0, offset).toString("utf8"));
+      let carry = all.rest;
+      emitInChunks(req.tail > 0 ? all.lines.slice(-req.tail) : all.lines, req.emit);
+      while (req.follow && !req.signal.aborted) {
+        await Bun.sleep(POLL_MS);
+        const ended = !existsSync(path);
+        const size = fstatSync(fd).size;
+        if (size < offset) offset = 0; // truncated by rotation: start over
+        if (size > offset) {
+          const next = splitLines(carry, readRange(fd, offset, size).toString("utf8"));
+          offset = size;
+          carry = next.rest;
+          emitInChunks(next.lines, req.emit);
+        }
+        if (ended) {
+          if (carry !== "") req.emit([carry]);
+          return;
+        }
+      }
+    } finally {
+      closeSync(fd);
     }
   }
 }

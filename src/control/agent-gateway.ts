@@ -127,7 +127,7 @@ export class AgentGateway {
   openLogs(node: string, instanceId: string, tail: number, follow: boolean, sub: Omit<LogSubscription, "node">): () => void {
     const session = this.sessions.get(node);
     if (!session) {
-      sub.onEnd(`node ${node} is not connected`);
+      sub.onEnd(`the output of ${instanceId} is on node ${node}, which is not connected`);
       return () => {};
     }
     const commandId = this.nextCommandId++;

@@ -8,8 +8,10 @@ import type { Command } from "../core/decide.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
 import { nodeUse } from "../core/cluster-status.js";
 import { compareKeys, newestWithin, type SortKey, takePage } from "../core/paging.js";
+import { lastEndedCopies, type LogTarget, logTargets, replicasAsked } from "../core/log-sources.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
+import { resolveSpec } from "../core/spec.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
@@ -282,23 +284,25 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const started = performance.now();
       if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
       const req = call.request;
-      let targets: Instance[];
+      let targets: LogTarget[];
       try {
         const w = workloadNamed(req.workload, "workload");
-        targets = instancesOf(w.name).filter((i) => i.node !== null && (req.instance === "" || i.name === req.instance || i.id === req.instance));
-        if (req.instance !== "" && targets.length === 0) throw { code: status.NOT_FOUND, details: `instance "${req.instance}" of workload "${w.name}" not found on any node` };
+        const asked = { workload: w.name, instance: req.instance, previous: req.previous };
+        const replicas = resolveSpec(w.spec).replicas;
+        const instances = instancesOf(w.name);
+        const wanted = replicasAsked(asked, replicas, instances);
+        if (!(wanted instanceof Set)) throw refused(wanted);
+        const found = logTargets(asked, replicas, instances, lastEndedCopies(history.copyFacts(w.name), wanted, instances));
+        if (!Array.isArray(found)) throw refused(found);
+        targets = found;
       } catch (err) {
         return endWith(call, "Logs", started, err as RpcError);
-      }
-      // Without an explicit instance, a replica's earlier attempts are skipped: the newest per name.
-      if (req.instance === "") {
-        const newest = new Map<string, Instance>();
-        for (const i of targets) newest.set(i.name, i);
-        targets = [...newest.values()];
       }
       let open = targets.length;
       let failure: string | undefined;
       let done = false;
+      /** Every read opened; cancelling one that has ended does nothing. */
+      const cancels: Array<() => void> = [];
       const close = () => {
         if (done) return;
         done = true;
@@ -309,21 +313,31 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
           call.end();
         }
       };
-      const cancels = targets.map((inst) =>
-        gateway.openLogs(inst.node!, inst.id, req.tail, req.follow, {
-          onLines: (lines) => {
-            if (done) return;
-            for (const text of lines) call.write({ instance: inst.name, text });
-          },
-          onEnd: (error) => {
-            if (error) {
-              failure = error;
-              log.warn("logs ended", { instance: inst.id, error });
-            }
-            if (--open === 0) close();
-          },
-        }),
-      );
+      /** Reads a replica's k-th copy; one that fails before a line is sent gives way to the next. */
+      const read = (target: LogTarget, k: number, earlier?: string) => {
+        const copy = target.copies[k]!;
+        let sent = false;
+        cancels.push(
+          // An ended copy prints nothing more: there is nothing to follow.
+          gateway.openLogs(copy.node, copy.id, req.tail, req.follow && !req.previous, {
+            onLines: (lines) => {
+              if (done) return;
+              sent = true;
+              for (const text of lines) call.write({ instance: target.name, text });
+            },
+            onEnd: (error) => {
+              if (done) return;
+              if (error && !sent && k + 1 < target.copies.length) return read(target, k + 1, error);
+              if (error) {
+                failure = earlier ? `${earlier} (and its last ended copy: ${error})` : error;
+                log.warn("logs ended", { instance: copy.id, error });
+              }
+              if (--open === 0) close();
+            },
+          }),
+        );
+      };
+      for (const t of targets) read(t, 0);
       if (open === 0) close();
       call.on("cancelled", () => {
         if (done) return;

@@ -17,6 +17,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   NothingToUndo: status.FAILED_PRECONDITION,
   PermissionDenied: status.PERMISSION_DENIED,
   NotRunning: status.FAILED_PRECONDITION,
+  NoEndedCopy: status.NOT_FOUND,
+  NeverRan: status.NOT_FOUND,
   InvalidTransition: status.FAILED_PRECONDITION,
 };
 

@@ -184,8 +184,13 @@ export function instanceName(workload: string, index: number): string {
   return `${workload}-${index}`;
 }
 
+/** `web-0.12` → `web-0`: an instance id names its replica (the slot its attempts share). */
+export function nameOfInstanceId(id: string): string {
+  return id.slice(0, id.lastIndexOf("."));
+}
+
 /** `web-0.12` → `web`: an instance id names its workload. */
 export function workloadOfInstanceId(id: string): string {
-  const name = id.slice(0, id.lastIndexOf("."));
+  const name = nameOfInstanceId(id);
   return name.slice(0, name.lastIndexOf("-"));
 }

@@ -10,7 +10,8 @@ export type Rejection =
   | { kind: "InvalidArgument"; field: string; expected: string }
   | { kind: "UnknownWorkload"; name: string }
   | { kind: "WorkloadDeleting"; name: string }
-  | { kind: "UnknownInstance"; id: string }
+  /** `workload` when the request named one (Logs), for the message. */
+  | { kind: "UnknownInstance"; id: string; workload?: string }
   | { kind: "WrongNode"; id: string; node: string | null; reportedBy: string }
   | { kind: "StaleGeneration"; id: string; reported: number; current: number }
   | { kind: "UnknownNode"; name: string }
@@ -22,6 +23,10 @@ export type Rejection =
   | { kind: "PermissionDenied"; reason: string }
   /** Exec needs a running copy: of the workload (no `id`), or the named one, which is in `state`. */
   | { kind: "NotRunning"; workload: string; id?: string; state?: InstanceState }
+  /** Logs: a replica (web-1), or a workload's every replica, has no copy that ran and ended. */
+  | { kind: "NoEndedCopy"; of: string }
+  /** Logs: a replica or a copy that has printed nothing, since it has not run. */
+  | { kind: "NeverRan"; instance: string }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -34,7 +39,7 @@ export function describeRejection(r: Rejection): string {
     case "WorkloadDeleting":
       return `workload "${r.name}" is being deleted; apply it again once it is gone`;
     case "UnknownInstance":
-      return `instance "${r.id}" not found`;
+      return r.workload === undefined ? `instance "${r.id}" not found` : `instance "${r.id}" of workload "${r.workload}" not found`;
     case "WrongNode":
       return `instance "${r.id}" is placed on ${r.node ?? "no node"}, not on ${r.reportedBy}`;
     case "StaleGeneration":
@@ -54,6 +59,10 @@ export function describeRejection(r: Rejection): string {
       return `node "${r.node}": this agent stream is no longer current (replaced, or the node was declared Offline); reconnect`;
     case "NotRunning":
       return r.id === undefined ? `workload "${r.workload}" has no running copy` : `instance "${r.id}" is ${r.state}, not running`;
+    case "NoEndedCopy":
+      return `${r.of} has no ended copy`;
+    case "NeverRan":
+      return `${r.instance} has no output: it has not run`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

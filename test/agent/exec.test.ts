@@ -137,7 +137,9 @@ describe.skipIf(skip)("docker", () => {
     if (ids.length > 0) sh(["docker", "rm", "-f", ...ids]);
   });
   contract("docker executor exec", () => {
-    const executor = new DockerExecutor(node);
+    const dir = mkdtempSync(join(tmpdir(), "tessera-exec-docker-"));
+    dirs.push(dir);
+    const executor = new DockerExecutor(node, dir);
     return { executor, workingDir: "/tmp", start: (id) => executor.start(request(id, { image: IMAGE, command: "/bin/sleep", args: ["3600"], workingDir: "/tmp" })) };
   });
 });

@@ -2,10 +2,11 @@
  * The process executor's records across a crash of the agent: a start cut short between the
  * intent and the pid record, and records that cannot be read, are found and adopted or ended,
  * never skipped. A crash is simulated by leaving the files as a kill -9 at that point would
- * and adopting with a fresh executor on the same data dir.
+ * and adopting with a fresh executor on the same data dir. And what an ended copy leaves: its
+ * output stays readable, within the retention, and nothing else of it stays.
  */
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Running } from "../../src/agent/executor.js";
@@ -69,6 +70,8 @@ test("a crash between intent and pid record: the restarted executor finds the sh
   expect(adopted!.exit).toBeUndefined();
   // Completed, so that the next restart needs no search.
   expect(readRecord(dir, "w-0.1").pid).toBe(pid);
+  // A copy that runs keeps writing its own log.
+  expect(existsSync(join(dir, "logs", "w-0.1.log"))).toBe(true);
   expect(isAlive(pid)).toBe(true);
   await adopted!.running!.stop(1000);
   expect(isAlive(pid)).toBe(false);
@@ -118,4 +121,62 @@ test("the search finds only this agent's shims, not another agent's with the sam
   await adopted!.running!.stop(1000);
   expect(isAlive(myPid)).toBe(false);
   expect(isAlive(theirPid)).toBe(true);
+});
+
+/** Everything readLogs sends for a copy, not following. */
+async function output(executor: ProcessExecutor, instanceId: string, tail = 0): Promise<string[]> {
+  const lines: string[] = [];
+  await executor.readLogs({ instanceId, tail, follow: false, signal: new AbortController().signal, emit: (l) => lines.push(...l) });
+  return lines;
+}
+
+/** Starts a copy of `name` that prints `text` on both streams and exits 3; resolves when it has ended. */
+async function runToEnd(executor: ProcessExecutor, instanceId: string, text: string): Promise<void> {
+  const r = await executor.start({ ...req(instanceId), spec: spec({ command: "/bin/sh", args: ["-c", `echo ${text}; echo ${text}-err >&2; exit 3`] }) });
+  expect((await r.exited).exitCode).toBe(3);
+}
+
+test("an ended copy's output stays readable, its other files go, and only the newest two of a replica are kept", async () => {
+  const dir = dataDir();
+  const executor = new ProcessExecutor(dir);
+  await runToEnd(executor, "w-0.1", "first");
+  // stderr reaches the log through tee: the two lines may come in either order.
+  expect((await output(executor, "w-0.1")).sort()).toEqual(["first", "first-err"]);
+  expect(readdirSync(join(dir, "logs"))).toEqual([]);
+  expect(readdirSync(join(dir, "instances"))).toEqual([]);
+
+  await runToEnd(executor, "w-0.2", "second");
+  await runToEnd(executor, "w-1.3", "other");
+  await runToEnd(executor, "w-0.4", "fourth");
+  expect(readdirSync(join(dir, "ended-logs")).sort()).toEqual(["w-0.2.log", "w-0.4.log", "w-1.3.log"]);
+  await expect(output(executor, "w-0.1")).rejects.toThrow("no output recorded for w-0.1 on this node");
+  expect(await output(executor, "w-0.4", 1)).toHaveLength(1);
+});
+
+test("following a copy ends when the copy does, with the last thing it wrote", async () => {
+  const dir = dataDir();
+  const executor = new ProcessExecutor(dir);
+  const go = join(dir, "go");
+  await executor.start({ ...req("w-0.8"), spec: spec({ command: "/bin/sh", args: ["-c", `echo first; until [ -e ${go} ]; do sleep 0.05; done; printf 'last, no newline'`] }) });
+  const lines: string[] = [];
+  await eventually("the copy's log", () => (existsSync(join(dir, "logs", "w-0.8.log")) ? true : undefined));
+  const following = executor.readLogs({ instanceId: "w-0.8", tail: 0, follow: true, signal: new AbortController().signal, emit: (l) => lines.push(...l) });
+  await eventually("its first line", () => (lines.length > 0 ? true : undefined));
+  writeFileSync(go, "");
+  await following;
+  expect(lines).toEqual(["first", "last, no newline"]);
+});
+
+test("what an agent from before ended-logs left is released at the next start: the log kept as ended, the rest gone", async () => {
+  const dir = dataDir();
+  new ProcessExecutor(dir);
+  writeFileSync(join(dir, "logs", "w-0.7.log"), "old output\n");
+  writeFileSync(join(dir, "logs", "w-0.7.log.1"), "older output\n");
+  writeFileSync(join(dir, "instances", "w-0.7.status"), "0\n");
+  writeFileSync(join(dir, "instances", "w-0.7.stderr"), "");
+  const executor = new ProcessExecutor(dir);
+  expect(await executor.adopt()).toEqual([]);
+  expect(readdirSync(join(dir, "logs"))).toEqual([]);
+  expect(readdirSync(join(dir, "instances"))).toEqual([]);
+  expect(await output(executor, "w-0.7")).toEqual(["old output"]);
 });

@@ -363,7 +363,11 @@ function seedsFor(path: string): Buffer[] {
     case cp.watch.path:
       return [cp.watch.requestSerialize({ afterSequence: 0, workload: "" }), cp.watch.requestSerialize({ afterSequence: 3, workload: KEEP })];
     case cp.logs.path:
-      return [cp.logs.requestSerialize({ workload: KEEP, instance: "", follow: false, tail: 10 }), cp.logs.requestSerialize({ workload: KEEP, instance: `${KEEP}-0`, follow: true, tail: 0 })];
+      return [
+        cp.logs.requestSerialize({ workload: KEEP, instance: "", follow: false, tail: 10, previous: false }),
+        cp.logs.requestSerialize({ workload: KEEP, instance: `${KEEP}-0`, follow: true, tail: 0, previous: false }),
+        cp.logs.requestSerialize({ workload: KEEP, instance: `${KEEP}-0`, follow: false, tail: 0, previous: true }),
+      ];
     case cp.exec.path:
       return [
         cp.exec.requestSerialize({ request: { $case: "start", value: { workload: KEEP, instance: "", command: ["true"], stdin: false } } }),
@@ -643,7 +647,7 @@ describe("well-formed but wrong requests", () => {
       {
         what: "Logs",
         kind: "workload",
-        call: (name) => sendRaw(admin, ControlPlaneService.logs.path, "server", LogsRequest.encode({ workload: name, instance: "", follow: false, tail: 1 }).finish()),
+        call: (name) => sendRaw(admin, ControlPlaneService.logs.path, "server", LogsRequest.encode({ workload: name, instance: "", follow: false, tail: 1, previous: false }).finish()),
       },
     ];
     const names = fc.oneof(badName, fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/).filter((n) => n !== KEEP && n !== AGENT));

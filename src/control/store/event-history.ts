@@ -1,13 +1,15 @@
 /**
- * Reads of the event log: a workload's or a node's recent events (describe), pages of history after a
- * sequence number (GetHistory, Watch), the log's bounds (retention), and the failures
- * crash-loop quarantine remembers across a restart.
+ * Reads of the event log: a workload's or a node's recent events (describe), pages of history
+ * after a sequence number (GetHistory, Watch), the log's bounds (retention), the failures
+ * crash-loop quarantine remembers across a restart, and what `logs` needs to find copies that
+ * ended.
  */
 import type { Database } from "bun:sqlite";
 import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { StoredState } from "../../core/cluster-events.js";
 import { workloadOfInstanceId } from "../../core/cluster-state.js";
+import type { CopyFact } from "../../core/log-sources.js";
 import { eventFromRow, type StoredEvent } from "./rows.js";
 import * as schema from "./schema.js";
 
@@ -63,6 +65,28 @@ export class EventHistory {
   /** The newest sequence number ever assigned, even if retention has since dropped it (0: none). */
   newestSeq(): number {
     return this.sqlite.query<{ seq: number | null }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get()?.seq ?? 0;
+  }
+
+  /**
+   * What the log says of a workload's copies, newest first: where each was placed, that it
+   * ran, that it ended (failed, or finished). Read lazily, by the workload's index: the
+   * reader (lastEndedCopies) stops once it has what it needs. The statement is its own (a
+   * cached one has one cursor, which another read would take over) and finalized either way.
+   */
+  *copyFacts(workload: string): Generator<CopyFact> {
+    const q = this.sqlite.prepare<{ instance: string; node: string | null; kind: string }, [string]>(
+      `SELECT instance, node, json_extract(data, '$.event.type') AS kind FROM events
+         WHERE workload = ? AND type = 'InstanceTransitioned' AND json_extract(data, '$.event.type') IN ('place', 'run', 'fail', 'finish')
+         ORDER BY seq DESC`,
+    );
+    try {
+      for (const r of q.iterate(workload)) {
+        if (r.kind === "place") yield { instance: r.instance, fact: "placed", node: r.node ?? "" };
+        else yield { instance: r.instance, fact: r.kind === "run" ? "ran" : "ended" };
+      }
+    } finally {
+      q.finalize();
+    }
   }
 
   /**

@@ -17,9 +17,9 @@ import {
 } from "./instance-machine.js";
 import { type Capacity, type ClusterState, type Instance, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
-import { desiredReplicas } from "./cluster-status.js";
+import { desiredCopies, succeededIndexes } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
-import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
+import { instanceTemplate, resolveSpec, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
 import { execTarget, validateExecCommand } from "./exec.js";
@@ -139,8 +139,19 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
  */
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
-  if (w === undefined || lost.index >= desiredReplicas(w)) return false;
-  return !instancesOfWorkload(state, lost.workload).some((i) => i.id !== lost.id && i.index === lost.index && i.desired === "run" && i.state === "running");
+  if (w === undefined || w.deleting) return false;
+  const spec = resolveSpec(w.spec);
+  const copies = instancesOfWorkload(state, lost.workload);
+  const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";
+  switch (spec.kind) {
+    // A system copy belongs to its node: wanted again unless another runs there.
+    case "system":
+      return !copies.some((i) => runs(i) && i.node === lost.node);
+    case "batch":
+      return w.finished === null && lost.index < spec.replicas && !succeededIndexes(w, copies).has(lost.index) && !copies.some((i) => runs(i) && i.index === lost.index);
+    case "service":
+      return lost.index < desiredCopies(state, w) && !copies.some((i) => runs(i) && i.index === lost.index);
+  }
 }
 
 /** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
@@ -176,7 +187,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
     const templateGeneration = templateChanged ? generation : prior.templateGeneration;
-    const workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec"> = {
+    const workload: Extract<ClusterEvent, { type: "WorkloadApplied" }>["workload"] = {
       name: c.name,
       labels: c.labels,
       spec,

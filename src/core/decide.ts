@@ -15,7 +15,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { type Capacity, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
 import { desiredCopies, succeededIndexes } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
@@ -155,6 +155,8 @@ function release(state: ClusterState, inst: Instance): Effect {
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
   if (w === undefined || w.deleting) return false;
+  // A copy of an older template would only be replaced again: its replacement stays.
+  if (lost.generation < w.templateGeneration || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
   const spec = resolveSpec(w.spec);
   const copies = instancesOfWorkload(state, lost.workload);
   const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";

@@ -299,13 +299,14 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
   }
   const qualifying = [...state.nodes.values()].filter((n) => qualifiesForSystem(n, health.get(n.name), spec)).map((n) => n.name).sort();
   const wanted = new Set(qualifying);
-  // Copies on nodes that no longer want one.
+  // Copies on nodes that no longer want one. What runs on a node not heard lately (late
+  // heartbeats, a control plane just restarted) or cordoned (which only keeps new work away)
+  // stays; on a draining node it goes last; where the node no longer matches, it goes.
   for (const [node, copies] of byNode) {
     if (wanted.has(node)) continue;
     const record = state.nodes.get(node);
-    // Late heartbeats, or cordoned: what runs there stays (cordon only keeps new work away).
-    if (record !== undefined && (health.get(node) === "suspect" || (!record.draining && !record.schedulable))) continue;
-    if (record?.draining) {
+    if (record === undefined || !record.connected || health.get(node) !== "ready") continue;
+    if (record.draining) {
       if (!onlySystemCopiesOn(pass, node)) {
         for (const c of copies) hold({ gate: "cordon", reason: "draining: a system copy is stopped once the node's other copies are gone" }, c.id, node);
         continue;
@@ -313,9 +314,17 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
       for (const c of copies) stop(c, "node drained");
       continue;
     }
-    if (record === undefined || health.get(node) !== "ready") continue;
+    if (!record.schedulable) {
+      // Cordoned: one copy stays as it is (the current one, if there is one).
+      const keep = copies.find((c) => c.state !== "failed" && !outdatedBy(workload)(c)) ?? copies.find((c) => c.state !== "failed");
+      for (const c of copies) if (c !== keep) stop(c, c.state === "failed" ? c.reason : `duplicate of ${keep!.id}`);
+      continue;
+    }
     for (const c of copies) stop(c, `node ${node} no longer qualifies (node_selector, executor)`);
   }
+  // A node whose old copy is still stopping gets its new one after: never two on a node.
+  const stopping = new Map<string, string>();
+  for (const i of instancesOfWorkload(state, workload.name)) if (i.desired === "stop" && i.node !== null && holdsNode(i)) stopping.set(i.node, i.id);
 
   const isOutdated = outdatedBy(workload);
   // The disruption budget counts the nodes that qualify, each available while its copy is Ready.
@@ -354,6 +363,11 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
         available--;
       }
       stop(old!, `${cause}: making room for generation ${workload.generation}`);
+      continue;
+    }
+    const leaving = stopping.get(node);
+    if (leaving !== undefined) {
+      hold({ gate: "surge", reason: `a system workload has one copy a node: waiting for ${leaving} to stop` }, undefined, node);
       continue;
     }
     const lastFailure = newestFailure(failed);
@@ -399,7 +413,8 @@ function onlySystemCopiesOn(pass: Pass, node: string): boolean {
  * A batch workload: index 0..completions-1 each runs until one copy of it succeeds (exits 0),
  * at most `parallelism` at once. A failed run is retried after the restart backoff; once the
  * failures exceed backoff_limit the workload is Failed, and once every index succeeded it is
- * Complete. A finished workload runs nothing more and is deleted after ttl_after_finished.
+ * Complete. A finished workload runs nothing more and is deleted after ttl_after_finished. A
+ * run on a draining node is stopped and its index runs again elsewhere.
  */
 function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, v: WorkloadView): void {
   const { placer, now } = pass;
@@ -427,7 +442,10 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
     out.finish.push({ name: workload.name, outcome: "failed", reason: `backoff limit ${spec.backoffLimit} reached (${workload.failures} failed runs)${last ? `: ${last.reason}` : ""}` });
     return;
   }
-  const isOutdated = outdatedBy(workload);
+  const outdated = outdatedBy(workload);
+  const drained = (i: Instance) => pass.draining.size > 0 && i.node !== null && pass.draining.has(i.node);
+  // A run on a draining node is stopped and its index runs again elsewhere (not a failure).
+  const isOutdated = (i: Instance) => outdated(i) || drained(i);
   const slots = new Map<number, Instance[]>();
   for (const inst of insts) {
     if (inst.index >= completions) {
@@ -449,7 +467,7 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
     }
     const failed = slot.filter((i) => i.state === "failed");
     const live = slot.filter((i) => i.state !== "failed");
-    for (const o of live.filter(isOutdated)) stop(o, `update: generation ${workload.generation} runs this index again`);
+    for (const o of live.filter(isOutdated)) stop(o, drained(o) ? `node ${o.node} draining: this index runs again elsewhere` : `update: generation ${workload.generation} runs this index again`);
     const current = live.filter((i) => !isOutdated(i));
     if (current.length > 0) {
       const keep = current[0]!;

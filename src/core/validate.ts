@@ -51,7 +51,8 @@ export const MAX_BACKOFF_LIMIT = 1_000;
 /** What a workload's kind allows: replicas for services only, the batch fields for batches only. */
 function validateKind(spec: WorkloadSpec): Rejection[] {
   const problems: Rejection[] = [];
-  if (![0, 1, 2, 3].includes(spec.kind)) {
+  // Absent in specs recorded before kinds (golden logs): a service.
+  if (![0, 1, 2, 3].includes(spec.kind ?? 0)) {
     problems.push(invalid("workload.spec.kind", `service, system or batch (WORKLOAD_KIND_SERVICE, _SYSTEM, _BATCH), got ${spec.kind}`));
     return problems;
   }

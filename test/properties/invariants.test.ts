@@ -539,7 +539,7 @@ describe("readiness checks and the disruption budget", () => {
 const scenarioArb = fc
   .record({
     fleet: fc.array(fc.record({ count: fc.integer({ min: 1, max: 3 }), node: nodeArb }), { minLength: 1, maxLength: 3 }),
-    workloads: fc.array(fc.record({ count: fc.integer({ min: 1, max: 2 }), w: workloadArb }), { minLength: 1, maxLength: 3 }),
+    workloads: fc.array(fc.record({ count: fc.integer({ min: 1, max: 2 }), w: anyWorkloadArb }), { minLength: 1, maxLength: 3 }),
     failures: fc.array(
       fc.record({ second: fc.integer({ min: 0, max: 60 }), kind: fc.constantFrom("kill", "restore", "crash"), group: fc.nat(), count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), pick: fc.nat() }),
       { maxLength: 4 },
@@ -550,11 +550,14 @@ const scenarioArb = fc
     const mix = workloads.map(({ count, w }, i) => ({
       name: `w${i}`,
       count,
-      replicas: w.replicas,
+      kind: w.kind,
+      ...(w.kind === "service" ? { replicas: w.replicas } : w.kind === "batch" ? { completions: w.completions, parallelism: w.parallelism } : {}),
       resources: { cpu_millis: w.cpu, memory_mb: w.mem },
       node_selector: w.zone ? { zone: w.zone } : {},
     }));
-    const replicas = mix.flatMap((m) => workloadNames(m).flatMap((name) => Array.from({ length: m.replicas }, (_, k) => `${name}-${k}`)));
+    // Crashes name copies of services and batches (a system workload's are numbered as nodes take them).
+    const copiesOf = (m: (typeof mix)[number]) => ("replicas" in m ? m.replicas : "completions" in m ? m.completions : 0);
+    const replicas = mix.flatMap((m) => workloadNames(m).flatMap((name) => Array.from({ length: copiesOf(m) }, (_, k) => `${name}-${k}`)));
     const events = failures.flatMap((f) => {
       const at = `${f.second}s`;
       if (f.kind === "crash") return replicas.length === 0 ? [] : [{ at, crash: replicas[f.pick % replicas.length]! }];

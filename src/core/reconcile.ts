@@ -14,6 +14,7 @@ import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from ".
 import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import { reasonWithStderr } from "./stderr-tail.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
@@ -439,7 +440,7 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
   }
   if (workload.failures > spec.backoffLimit) {
     const last = newestFailure(insts);
-    out.finish.push({ name: workload.name, outcome: "failed", reason: `backoff limit ${spec.backoffLimit} reached (${workload.failures} failed runs)${last ? `: ${last.reason}` : ""}` });
+    out.finish.push({ name: workload.name, outcome: "failed", reason: `backoff limit ${spec.backoffLimit} reached (${workload.failures} failed runs)${last ? `: ${reasonWithStderr(last.reason, last.stderrTail)}` : ""}` });
     return;
   }
   const outdated = outdatedBy(workload);

@@ -268,7 +268,7 @@ function hello(node: string, over: Partial<Hello> = {}): AgentMessage {
   return {
     payload: {
       $case: "hello",
-      value: { node, executors: ["simulated"], version: "fuzz", instances: [], labels: { zone: "fuzz" }, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], ...over } as Hello,
+      value: { node, executors: ["simulated"], version: "fuzz", instances: [], labels: { zone: "fuzz" }, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], ...over } as Hello,
     },
   };
 }

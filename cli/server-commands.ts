@@ -231,6 +231,7 @@ export class AgentCommand extends TesseraCommand {
     examples: [
       ["Run processes for node-a", "tessera agent --name node-a"],
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
+      ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });

@@ -4,7 +4,7 @@
  * its host volume and the file is on the host; copies naming a host volume the agent does not
  * declare, or writing to a read-only one, wait Pending with the reason; a declared path that does
  * not exist fails the copy saying so; manifests that try to mount a host path by themselves are
- * refused at apply, naming the field. With a Docker engine, a container gets its host volume
+ * refused at apply, naming the field; README's example is accepted. With a Docker engine, a container gets its host volume
  * bind-mounted (the file it writes is on the host), a read-only one it cannot write, a Docker named
  * volume and a tmpfs of the size asked.
  */
@@ -121,6 +121,24 @@ test.each([
   expect(res.code).toBe(2);
   expect(res.stderr).toContain(expected);
   expect((await ctl("get", "workloads")).stdout).not.toContain("sneaky");
+});
+
+/** The manifest of README's Volumes section, exactly as written there. */
+function readmeManifest(): string {
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+  const after = readme.slice(readme.indexOf("## Volumes"));
+  return after.slice(after.indexOf("```json") + "```json".length, after.indexOf("```", after.indexOf("```json") + 7));
+}
+
+test("README's volumes example is accepted as written; planned here, its copy would wait for a node declaring its host volumes", async () => {
+  const file = join(h.dir, "readme-db.json");
+  writeFileSync(file, readmeManifest());
+  const res = await ctl("plan", "-f", file);
+  expect(res.stderr).toBe("");
+  expect(res.code).toBe(1);
+  expect(res.stdout).toStartWith("workload/db: would change");
+  // This node declares data but not certs (and, without an engine, runs no containers at all).
+  expect(res.stdout).toContain(docker.available ? "no node fits (1 lacks host volume certs)" : "no node fits (1 no docker executor)");
 });
 
 describe.skipIf(docker.skip)("with docker", () => {

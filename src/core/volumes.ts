@@ -39,6 +39,9 @@ export interface HostVolumeNeed {
   readOnly: boolean;
 }
 
+/** Docker's own rule for volume names; anything with a `/` the engine would take for a host path. */
+const DOCKER_VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]+$/;
+
 /** tessera.v1.VolumeType by number (the core imports only types from generated code). */
 const KINDS: { [T in VolumeType]: VolumeKind | undefined } = {
   0: "host", // VOLUME_TYPE_UNSPECIFIED
@@ -87,6 +90,8 @@ export function offeredVolume(offered: readonly HostVolume[], name: string): Hos
 export function mountsOf(mounts: readonly VolumeMount[], offered: readonly HostVolume[], node: string): { mounts: VolumeMount[] } | { problem: string } {
   const out: VolumeMount[] = [];
   for (const m of mounts) {
+    // The control plane refuses such a spec at apply; an agent checks again rather than trust it.
+    if (m.kind === "volume" && !DOCKER_VOLUME_NAME.test(m.source)) return { problem: `volume ${m.name}: "${m.source}" is not a Docker volume name` };
     if (m.kind !== "host") {
       out.push(m);
       continue;
@@ -110,8 +115,6 @@ export function describeHostVolumes(volumes: readonly HostVolume[]): string {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Docker's own rule for volume names; anything with a `/` the engine would take for a host path. */
-const DOCKER_VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]+$/;
 
 function invalid(field: string, expected: string): Rejection {
   return { kind: "InvalidArgument", field, expected };

@@ -174,6 +174,7 @@ describe("what a copy gets on its node", () => {
   test.each([
     ["a host volume the agent does not declare", [volume("data", { mountPath: "/data" })], [host("logs")], "host volume data is not declared on node-a"],
     ["a read-only host volume a copy would write to", [volume("data", { mountPath: "/data" })], [host("data", "/srv/data", true)], "host volume data is read-only on node-a, and the copy does not mount it read_only"],
+    ["a Docker volume whose source is a path (refused at apply; an agent does not trust that)", [volume("c", { type: VolumeType.VOLUME_TYPE_VOLUME, source: "/var/run/docker.sock", mountPath: "/c" })], [], 'volume c: "/var/run/docker.sock" is not a Docker volume name'],
   ] as const)("refuses %s", (_what, volumes, offered, problem) => {
     expect(mountsOf(mounts([...volumes]), [...offered], "node-a")).toEqual({ problem });
   });

@@ -1,5 +1,5 @@
 /**
- * Invariant 15 of ARCHITECTURE.md over random fleets and specs with host volumes (fast-check,
+ * Invariant 16 of ARCHITECTURE.md over random fleets and specs with host volumes (fast-check,
  * fixed printed seed): a copy is only ever placed on a node that offers, at that moment, every
  * host volume its spec names, writable unless the spec mounts it read_only; a copy that waits
  * does so with the volume reason while no Ready node could take it; folding the log reproduces
@@ -45,7 +45,7 @@ function satisfies(offered: readonly HostVolume[], needs: readonly HostVolumeNee
 describe("host volumes over random fleets and specs", () => {
   let placements = 0;
   let waited = 0;
-  test("15: a copy is placed only where every host volume it names is offered (writable when it writes), else waits with the volume reason; 8: replay reproduces nodes' volumes and placements", () => {
+  test("16: a copy is placed only where every host volume it names is offered (writable when it writes), else waits with the volume reason; 8: replay reproduces nodes' volumes and placements", () => {
     fc.assert(
       fc.property(fleetArb, fc.array(opArb, { maxLength: 25 }), (nodes, ops) => {
         const fleet = new SimulatedFleet();

@@ -164,7 +164,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       name,
       labels: {},
       // Nothing runs in the simulation; validation wants a command all the same.
-      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", replicas: w.replicas, resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [] },
+      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", replicas: w.replicas, resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], volumes: [] },
     })),
   );
   const refused = fleet.turn(applies).decisions.find((d) => d.rejection);

@@ -6,6 +6,7 @@ import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { RestartMode, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
+import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
 
@@ -30,6 +31,11 @@ export interface ResolvedSpec {
   ports: PortRequest[];
   /** What placement's feasibility depends on in `ports` (see portShape). */
   portShape: string;
+  volumes: VolumeMount[];
+  /** The host volumes among `volumes`: a node must offer each (writable unless read_only). */
+  hostVolumes: HostVolumeNeed[];
+  /** What placement's feasibility depends on in `volumes` (see volumeShape). */
+  volumeShape: string;
 }
 
 export const SPEC_DEFAULTS = {
@@ -76,11 +82,14 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
 }
 
 function resolveNow(spec: WorkloadSpec): ResolvedSpec {
+  const memoryMb = spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb;
+  const volumes = volumeMounts(spec, memoryMb);
+  const hostVolumes = hostVolumeNeeds(volumes);
   return {
     replicas: spec.replicas ?? SPEC_DEFAULTS.replicas,
     kind: spec.image !== "" ? "docker" : "process",
     cpuMillis: spec.resources?.cpuMillis || SPEC_DEFAULTS.cpuMillis,
-    memoryMb: spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb,
+    memoryMb,
     nodeSelector: spec.nodeSelector,
     restart: MODES[spec.restartPolicy?.mode ?? 0] ?? "always",
     initialBackoffMs: durationMs(spec.restartPolicy?.initialBackoff) ?? SPEC_DEFAULTS.initialBackoffMs,
@@ -93,6 +102,9 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
     ports: portRequests(spec),
     portShape: portShape(portRequests(spec)),
+    volumes,
+    hostVolumes,
+    volumeShape: volumeShape(hostVolumes),
   };
 }
 

@@ -57,6 +57,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--executor": "KINDS",
   "--file": "FILE",
   "--heartbeat": "DURATION",
+  "--host-volume": "NAME=PATH",
   "--instance": "INSTANCE",
   "--join-token": "TOKEN",
   "--label": "KEY=VALUE",

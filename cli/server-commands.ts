@@ -29,6 +29,7 @@ import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
 import { VERSION } from "./version-command.js";
 import { parseNodePorts } from "./agent-ports.js";
+import { parseHostVolumes } from "./agent-volumes.js";
 
 /** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
 const EXIT_GRACE_MS = 5_000;
@@ -138,6 +139,9 @@ const CONTROL_CONFIG: ConfigSchema = {
   insecure: "boolean",
 };
 
+const HOST_VOLUME_HELP =
+  "a directory copies on this node may use, NAME=PATH (:ro appended: read-only), named by workloads' spec.volumes; containers get it mounted, processes its path in TESSERA_VOLUME_<NAME> (repeatable)";
+
 const AGENT_CONFIG: ConfigSchema = {
   control: "string",
   name: "string",
@@ -151,6 +155,7 @@ const AGENT_CONFIG: ConfigSchema = {
   "advertise-address": "string",
   "port-range": "string",
   "reserved-ports": "strings",
+  "host-volume": "strings",
   "dns-listen": "string",
   "join-token": "string",
   "ca-hash": "string",
@@ -226,6 +231,7 @@ export class AgentCommand extends TesseraCommand {
     examples: [
       ["Run processes for node-a", "tessera agent --name node-a"],
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
+      ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
@@ -241,6 +247,7 @@ export class AgentCommand extends TesseraCommand {
   advertiseAddress = Option.String("--advertise-address", { description: "IPv4 address copies on this node are reached at (default: the host's first non-loopback IPv4 address)" });
   portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
   reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
+  hostVolumes = Option.Array("--host-volume", { description: HOST_VOLUME_HELP });
   dnsListen = Option.String("--dns-listen", {
     description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
   });
@@ -290,6 +297,7 @@ export class AgentCommand extends TesseraCommand {
         this.portRange ?? (cfg["port-range"] as string | undefined),
         pick(this.reservedPorts, cfg, "reserved-ports", []),
       ),
+      hostVolumes: parseHostVolumes(pick(this.hostVolumes, cfg, "host-volume", [])),
       heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
       dnsListen: pick(this.dnsListen, cfg, "dns-listen", DEFAULT_DNS_LISTEN) || undefined,
     });
@@ -309,6 +317,7 @@ export class DevCommand extends TesseraCommand {
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
   name = Option.String("--name", "node-a", { description: "the local node's name" });
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
+  hostVolumes = Option.Array("--host-volume", [], { description: HOST_VOLUME_HELP });
   dnsListen = Option.String("--dns-listen", {
     description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
   });
@@ -335,6 +344,7 @@ export class DevCommand extends TesseraCommand {
       capacity: detectCapacity(false, undefined, undefined),
       // A sandbox on this machine: its copies are reached on loopback.
       ports: parseNodePorts("127.0.0.1", undefined, []),
+      hostVolumes: parseHostVolumes(this.hostVolumes),
       credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
       dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
     });

@@ -52,7 +52,7 @@ export class DescribeNodeCommand extends ShowCommand {
   static paths = [["ctl", "describe", "node"]];
   static usage = Command.Usage({
     category: "Nodes",
-    description: "show a node's capacity, labels, instances and recent events",
+    description: "show a node's capacity, labels, ports, host volumes, instances and recent events",
     details: "-o json or yaml prints GetNode's response as proto3 JSON.",
     examples: [
       ["Describe node-a", "tessera ctl describe node node-a"],

@@ -6,6 +6,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
+import { describeHostVolumes } from "../../src/core/volumes.js";
 import { toProtoJson } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 
@@ -143,6 +144,7 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Capacity:    cpu ${n.capacity?.cpuMillis ?? 0}m, memory ${n.capacity?.memoryMb ?? 0}Mi`,
     `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
     `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
+    `Volumes:     ${describeHostVolumes(n.hostVolumes) || "<none> (agent without --host-volume)"}`,
     `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
     `Version:     ${n.version}`,
     "",

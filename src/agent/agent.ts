@@ -10,6 +10,7 @@
  */
 import type { Logger } from "../core/logger.js";
 import { helloPorts, type NodePorts } from "../core/ports.js";
+import type { HostVolume } from "../core/volumes.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
@@ -31,6 +32,8 @@ export interface AgentOptions {
   capacity: Resources;
   /** Where its copies are reached, its dynamic port range and the ports the host keeps. */
   ports: NodePorts;
+  /** Directories copies may use (--host-volume): advertised in the hello, and what their volumes resolve to. */
+  hostVolumes: HostVolume[];
   log: Logger;
   heartbeatMs?: number;
   /** The node's certificate (mTLS); unset for a plaintext control plane (--insecure). */
@@ -58,14 +61,14 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
-      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), instances: this.instances.holdings() }),
+      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), hostVolumes: opts.hostVolumes, instances: this.instances.holdings() }),
       synced: (stream) => this.outbox.sendKept(stream),
       command: (msg) => void this.handle(msg),
       // Whoever asked for logs or ran a command on a stream is gone with it.
       lost: () => this.endStreamed(),
     });
     this.outbox = new Outbox(this.stream, opts.log);
-    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg));
+    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }

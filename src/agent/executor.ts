@@ -1,6 +1,7 @@
 /** What an executor is: something that starts and stops one instance's work. */
 import { expandSpec, portEnvironment } from "../core/port-env.js";
 import type { AssignedPort } from "../core/ports.js";
+import { type VolumeMount, volumeEnvironment } from "../core/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ProbeTarget } from "./checks.js";
 
@@ -14,11 +15,19 @@ export interface StartRequest {
   ports: AssignedPort[];
   /** The node's advertised address. */
   hostIp: string;
+  /** Its spec's volumes, host volumes resolved to this node's paths (host-volumes.ts). */
+  mounts: VolumeMount[];
 }
 
 /** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
 export function copyEnvironment(req: StartRequest): { env: Record<string, string>; args: string[]; workingDir: string } {
-  const vars = { TESSERA_INSTANCE: req.name, TESSERA_INSTANCE_ID: req.instanceId, TESSERA_WORKLOAD: req.workload, ...portEnvironment(req.ports, req.hostIp) };
+  const vars = {
+    TESSERA_INSTANCE: req.name,
+    TESSERA_INSTANCE_ID: req.instanceId,
+    TESSERA_WORKLOAD: req.workload,
+    ...portEnvironment(req.ports, req.hostIp),
+    ...volumeEnvironment(req.mounts, req.spec.image !== ""),
+  };
   const expanded = expandSpec(req.spec, vars);
   return { env: { ...expanded.env, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
 }

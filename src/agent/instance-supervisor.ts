@@ -12,7 +12,9 @@ import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
 import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { HostVolume } from "../core/volumes.js";
 import { isLiveness, runChecks } from "./checks.js";
+import { resolveMounts } from "./host-volumes.js";
 import { describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
 
 interface Held {
@@ -40,6 +42,9 @@ export class InstanceSupervisor {
     private readonly log: Logger,
     /** Sends a report or check verdict up the stream, or keeps it for the next one. */
     private readonly report: (msg: AgentMessage) => void,
+    /** This node's name and the host volumes its agent declares: what copies' volumes resolve to. */
+    private readonly node: string,
+    private readonly hostVolumes: readonly HostVolume[],
   ) {}
 
   /** Takes over what a previous run of the agent left behind, running or ended. */
@@ -78,6 +83,7 @@ export class InstanceSupervisor {
           spec: cmd.spec!,
           ports: cmd.ports.map((p) => ({ ...p, protocol: protocolOf(p.protocol) })),
           hostIp: cmd.hostIp,
+          mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
         };
         const running = await this.executor.start(req);
         h.running = running;

@@ -15,6 +15,7 @@ import { describeRejection } from "../core/rejections.js";
 import { rejectionError } from "./rejection-codes.js";
 import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
 import { nodePortsOf, validateNodePorts } from "../core/ports.js";
+import { validateHostVolumes } from "../core/volumes.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
@@ -229,8 +230,13 @@ export class AgentGateway {
         if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
         const hello = payload.value;
         const ports = nodePortsOf(hello);
+        const volumes = hello.hostVolumes.map((v) => ({ name: v.name, path: v.path, readOnly: v.readOnly }));
         const problem =
-          validateName(hello.node, "hello.node") ?? validateLabels(hello.labels, "hello.labels")[0] ?? validateExecutors(hello.executors, "hello.executors") ?? validateNodePorts(ports);
+          validateName(hello.node, "hello.node") ??
+          validateLabels(hello.labels, "hello.labels")[0] ??
+          validateExecutors(hello.executors, "hello.executors") ??
+          validateNodePorts(ports) ??
+          validateHostVolumes(volumes);
         if (problem) return refuse(describeRejection(problem));
         if (identity) {
           const who = await identity;
@@ -257,7 +263,7 @@ export class AgentGateway {
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
         // end it, and the agent tries again.
-        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, instances }).then(
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, instances }).then(
           (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
           (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
         );

@@ -84,6 +84,7 @@ export function toWireNode(n: NodeRecord, use: NodeUse | undefined): WireNode {
     address: n.ports.address,
     portRange: n.ports.address === "" ? undefined : n.ports.range,
     reservedPorts: n.ports.reserved,
+    hostVolumes: n.volumes,
   };
 }
 

@@ -13,6 +13,7 @@ import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import { NO_PORTS, type NodePorts } from "./ports.js";
 import { kindOf } from "./spec.js";
+import type { HostVolume } from "./volumes.js";
 
 /** Why a control plane (re)started listening to agents; more causes come with leadership. */
 export type ListeningCause = "start" | "store-recovered";
@@ -63,6 +64,8 @@ export type ClusterEvent =
       capacity: Capacity;
       /** Absent in logs from before ports: such a node offers none. */
       ports?: NodePorts;
+      /** Absent in logs from before host volumes: such a node offers none. */
+      volumes?: HostVolume[];
     }
   | { type: "NodeDisconnected"; at: number; name: string }
   | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
@@ -210,6 +213,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       labels: e.labels,
       capacity: e.capacity,
       ports: e.ports ?? NO_PORTS,
+      volumes: e.volumes ?? [],
       health: "ready",
       // Cordon and drain are the operator's decisions; a reconnect keeps them.
       schedulable: prior?.schedulable ?? true,

@@ -7,6 +7,7 @@ import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { InstanceState } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import type { AssignedPort, NodePorts } from "./ports.js";
+import type { HostVolume } from "./volumes.js";
 
 export interface Workload {
   name: string;
@@ -89,6 +90,8 @@ export interface NodeRecord {
   capacity: Capacity;
   /** Its address, dynamic port range and reserved ports, from its agent's hello. */
   ports: NodePorts;
+  /** The host volumes its agent declares (--host-volume), from its hello. */
+  volumes: HostVolume[];
   /** Health as last recorded by the reconciler (NodeHealthChanged); decisions use this. */
   health: NodeHealth;
   /** False once cordoned. */

@@ -19,6 +19,7 @@ import { type Capacity, type ClusterState, type Instance, instanceSeq, instances
 import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
 import { desiredCopies, succeededIndexes } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
+import type { HostVolume } from "./volumes.js";
 import { instanceTemplate, kindOf, resolveSpec, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
@@ -52,6 +53,8 @@ export type Command =
       capacity: Capacity;
       /** Absent in turns recorded before ports (golden logs): such a node offers none. */
       ports?: NodePorts;
+      /** Absent in turns recorded before host volumes (golden logs): such a node offers none. */
+      volumes?: HostVolume[];
       instances: HeldInstance[];
     }
   | { type: "AgentDisconnected"; node: string; session: number }
@@ -246,7 +249,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 
   AgentConnected(state, c, now) {
     const events: ClusterEvent[] = [
-      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}) },
+      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}), ...(c.volumes ? { volumes: c.volumes } : {}) },
     ];
     const effects: Effect[] = [];
     const held = new Map(c.instances.map((h) => [h.id, h]));

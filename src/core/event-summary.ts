@@ -12,6 +12,7 @@ import type { InstanceEvent } from "./instance-machine.js";
 import type { AssignedPort } from "./ports.js";
 import { resolveSpec } from "./spec.js";
 import { reasonWithStderr } from "./stderr-tail.js";
+import { describeHostVolumes } from "./volumes.js";
 
 type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
 
@@ -70,7 +71,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   InstanceRemoved: (e) => `${e.id} forgotten`,
   InstanceExecStarted: (e) => `${e.id} on ${e.node}: ${e.by} ran ${e.command.map(shellWord).join(" ")}`,
   NodeConnected: (e) =>
-    `${e.name} connected: ${e.executors.join(",")}, cpu ${e.capacity.cpuMillis}m, memory ${e.capacity.memoryMb}Mi${e.ports?.address ? `, address ${e.ports.address}` : ""}, version ${e.version}`,
+    `${e.name} connected: ${e.executors.join(",")}, cpu ${e.capacity.cpuMillis}m, memory ${e.capacity.memoryMb}Mi${e.ports?.address ? `, address ${e.ports.address}` : ""}${e.volumes?.length ? `, host volumes ${describeHostVolumes(e.volumes)}` : ""}, version ${e.version}`,
   NodeDisconnected: (e) => `${e.name} disconnected`,
   NodeHealthChanged: (e) => `${e.name} ${e.to} (was ${e.from})`,
   NodeCordoned: (e) => `${e.name} cordoned: nothing new is placed on it`,

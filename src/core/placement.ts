@@ -2,11 +2,12 @@
  * Placement: feasibility, then scoring. PURE and deterministic (ties broken by node name).
  *
  * Feasible: node Ready and connected, schedulable (not cordoned or draining), offers the
- * executor, carries every node_selector label, has the resources free, has every static port
- * free and enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among
- * feasible nodes `spread` prefers fewest instances of the same workload, then lowest
- * utilization; `binpack` prefers highest utilization. A system workload's copy is not chosen a
- * node: it goes to the one it belongs to, if feasible there (chooseOn).
+ * executor, carries every node_selector label, offers every host volume the spec names (writable
+ * unless the spec mounts it read_only), has the resources free, has every static port free and
+ * enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
+ * nodes `spread` prefers fewest instances of the same workload, then lowest utilization;
+ * `binpack` prefers highest utilization. A system workload's copy is not chosen a node: it goes
+ * to the one it belongs to, if feasible there (chooseOn).
  *
  * On large fleets scoring every node for every placement is O(nodes × placements); like
  * Nomad's limit iterator, each placement scores at most CANDIDATE_LIMIT feasible nodes, taken
@@ -20,6 +21,7 @@ import type { NodeHealth } from "./node-health.js";
 import { PortPool } from "./port-pool.js";
 import type { AssignedPort } from "./ports.js";
 import type { ResolvedSpec } from "./spec.js";
+import { offeredVolume } from "./volumes.js";
 
 export type PlacementStrategy = "spread" | "binpack";
 export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "binpack"];
@@ -63,6 +65,10 @@ interface Reasons {
   executor: string;
   /** One per node_selector entry, in order. */
   labels: string[];
+  /** One per host volume the spec names (spec.hostVolumes), in order: the node lacks it. */
+  lacksVolume: string[];
+  /** Likewise: the node offers it read-only, and the spec writes. */
+  readOnlyVolume: string[];
 }
 
 /** Chooses nodes for one reconcile pass, reserving what it hands out. */
@@ -71,7 +77,7 @@ export class Placer {
   private fleet: Fleet | undefined;
   private cursor = 0;
   /**
-   * Shapes (executor, selector, cpu, memory, ports) that fit on no node this pass, with the reason
+   * Shapes (executor, selector, host volumes, cpu, memory, ports) that fit on no node this pass, with the reason
    * counted for the first of them. Within a pass nodes only fill up, so such a shape fits
    * nowhere for the rest of it: on a nearly full fleet, hundreds of identical copies that wait
    * would otherwise each scan every node twice (~0.5 s a pass at 10,000 nodes).
@@ -153,6 +159,11 @@ export class Placer {
     for (let l = 0; l < selector.length; l++) {
       if (node.labels[selector[l]![0]] !== selector[l]![1]) return reasons.labels[l];
     }
+    for (let v = 0; v < spec.hostVolumes.length; v++) {
+      const offered = offeredVolume(node.volumes, spec.hostVolumes[v]!.name);
+      if (offered === undefined) return reasons.lacksVolume[v];
+      if (offered.readOnly && !spec.hostVolumes[v]!.readOnly) return reasons.readOnlyVolume[v];
+    }
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
     if (spec.ports.length > 0) {
@@ -171,7 +182,7 @@ export class Placer {
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${JSON.stringify(selector)}`;
+    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -235,7 +246,14 @@ export class Placer {
   private reasonsFor(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): Reasons {
     let runs = f.runs.get(spec.executor);
     if (!runs) f.runs.set(spec.executor, (runs = Uint8Array.from(f.nodes, (node) => (offersExecutor(node, spec) ? 1 : 0))));
-    return { runs, crashed: f.crashed.has(workload), executor: `no ${spec.executor} executor`, labels: selector.map(([k, v]) => `lacks label ${k}=${v}`) };
+    return {
+      runs,
+      crashed: f.crashed.has(workload),
+      executor: `no ${spec.executor} executor`,
+      labels: selector.map(([k, v]) => `lacks label ${k}=${v}`),
+      lacksVolume: spec.hostVolumes.map((v) => `lacks host volume ${v.name}`),
+      readOnlyVolume: spec.hostVolumes.map((v) => `host volume ${v.name} is read-only`),
+    };
   }
 
   /** Reserves one copy's resources (and ports, held by `holder`) on node `i`. */

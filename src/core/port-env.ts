@@ -1,7 +1,8 @@
 /**
- * What a copy learns of its ports: the environment the agent gives it, and the expansion of
- * `${TESSERA_...}` in its args, env values and working dir. PURE, shared by the control plane
- * (which refuses a reference no copy could ever have, at apply) and the agent (which expands).
+ * What a copy learns of its ports (and, by name, of its volumes: volumes.ts sets those): the
+ * environment the agent gives it, and the expansion of `${TESSERA_...}` in its args, env values
+ * and working dir. PURE, shared by the control plane (which refuses a reference no copy could
+ * ever have, at apply) and the agent (which expands).
  *
  * Names follow Nomad's: TESSERA_PORT_<NAME> is the port the copy listens on (a container's
  * port when the port has `to`), TESSERA_HOST_PORT_<NAME> the host's, TESSERA_ADDR_<NAME>
@@ -11,9 +12,9 @@ import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { AssignedPort } from "./ports.js";
 import type { Rejection } from "./rejections.js";
 
-/** NAME in TESSERA_PORT_<NAME>: `admin-http` → `ADMIN_HTTP`. */
-export function envName(port: string): string {
-  return port.toUpperCase().replaceAll("-", "_");
+/** NAME in TESSERA_PORT_<NAME> and TESSERA_VOLUME_<NAME>: `admin-http` → `ADMIN_HTTP`. */
+export function envName(name: string): string {
+  return name.toUpperCase().replaceAll("-", "_");
 }
 
 /** Variables the agent sets on every copy, ports or not. */
@@ -23,6 +24,7 @@ const ALWAYS = ["TESSERA_INSTANCE", "TESSERA_INSTANCE_ID", "TESSERA_WORKLOAD", "
 export function knownVariables(spec: WorkloadSpec): Set<string> {
   const names = new Set(ALWAYS);
   for (const p of spec.ports ?? []) for (const v of ["PORT", "HOST_PORT", "ADDR"]) names.add(`TESSERA_${v}_${envName(p.name)}`);
+  for (const v of spec.volumes ?? []) names.add(`TESSERA_VOLUME_${envName(v.name)}`);
   return names;
 }
 

@@ -166,7 +166,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       name,
       labels: {},
       // Nothing runs in the simulation; validation wants a command all the same.
-      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], ...kindFields(w) },
+      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], volumes: [], ...kindFields(w) },
     })),
   );
   const refused = fleet.turn(applies).decisions.find((d) => d.rejection);

@@ -7,6 +7,7 @@
  * process and docker on a real agent talking to a real control plane.
  */
 import type { NodePorts } from "./ports.js";
+import type { HostVolume } from "./volumes.js";
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
 import { type Capacity, type ClusterState, emptyState } from "./cluster-state.js";
@@ -20,6 +21,8 @@ export interface FleetNode {
   labels: Record<string, string>;
   /** What its agent advertises about ports; unset: none (as the golden logs were recorded). */
   ports?: NodePorts;
+  /** The host volumes its agent declares; unset: none (as the golden logs were recorded). */
+  volumes?: HostVolume[];
 }
 
 /** One recorded turn: its inputs, enough to replay it. */
@@ -97,6 +100,7 @@ export class SimulatedFleet {
       labels: node.labels,
       capacity: node.capacity,
       ...(node.ports ? { ports: node.ports } : {}),
+      ...(node.volumes ? { volumes: node.volumes } : {}),
       instances: [...held].map(([id, generation]) => ({ id, generation, state: "running" as const })),
     });
   }

@@ -6,6 +6,7 @@ import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { RestartMode, WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
+import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
 export type WorkloadKindName = "service" | "system" | "batch";
@@ -39,6 +40,11 @@ export interface ResolvedSpec {
   backoffLimit: number;
   /** Batch: a finished workload is deleted this long after; undefined: kept. */
   ttlAfterFinishedMs: number | undefined;
+  volumes: VolumeMount[];
+  /** The host volumes among `volumes`: a node must offer each (writable unless read_only). */
+  hostVolumes: HostVolumeNeed[];
+  /** What placement's feasibility depends on in `volumes` (see volumeShape). */
+  volumeShape: string;
 }
 
 export const SPEC_DEFAULTS = {
@@ -103,12 +109,15 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
 
 function resolveNow(spec: WorkloadSpec): ResolvedSpec {
   const kind = kindOf(spec);
+  const memoryMb = spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb;
+  const volumes = volumeMounts(spec, memoryMb);
+  const hostVolumes = hostVolumeNeeds(volumes);
   return {
     kind,
     replicas: kind === "system" ? 0 : kind === "batch" ? (spec.completions ?? SPEC_DEFAULTS.completions) : (spec.replicas ?? SPEC_DEFAULTS.replicas),
     executor: spec.image !== "" ? "docker" : "process",
     cpuMillis: spec.resources?.cpuMillis || SPEC_DEFAULTS.cpuMillis,
-    memoryMb: spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb,
+    memoryMb,
     nodeSelector: spec.nodeSelector,
     restart: MODES[spec.restartPolicy?.mode ?? 0] ?? "always",
     initialBackoffMs: durationMs(spec.restartPolicy?.initialBackoff) ?? SPEC_DEFAULTS.initialBackoffMs,
@@ -124,6 +133,9 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     parallelism: spec.parallelism ?? SPEC_DEFAULTS.parallelism,
     backoffLimit: spec.backoffLimit ?? SPEC_DEFAULTS.backoffLimit,
     ttlAfterFinishedMs: durationMs(spec.ttlAfterFinished),
+    volumes,
+    hostVolumes,
+    volumeShape: volumeShape(hostVolumes),
   };
 }
 

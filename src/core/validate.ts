@@ -9,6 +9,7 @@ import { durationMs, kindOf, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
+import { validateVolumes } from "./volumes.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
 export const MAX_REPLICAS = 10_000;
@@ -142,7 +143,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   ] as const) {
     if (value.includes("\0")) problems.push(invalid(`workload.spec.${field}`, "text without NUL bytes"));
   }
-  problems.push(...validateKind(spec), ...validatePorts(spec), ...validateReferences(spec));
+  problems.push(...validateKind(spec), ...validatePorts(spec), ...validateVolumes(spec, spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb), ...validateReferences(spec));
   // An expanded working dir is still absolute when it starts with "/".
   if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
     problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));

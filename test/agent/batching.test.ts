@@ -46,7 +46,7 @@ afterEach(() => {
 
 async function connected(): Promise<{ gw: Gateway; agent: Agent }> {
   const { gw, address } = await gateway();
-  const agent = new Agent({ control: address, node: "n1", executor: new SimulatedExecutor(), version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, ports: NO_PORTS, log: silent, heartbeatMs: 60_000 });
+  const agent = new Agent({ control: address, node: "n1", executor: new SimulatedExecutor(), version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, ports: NO_PORTS, hostVolumes: [], log: silent, heartbeatMs: 60_000 });
   cleanup.push(() => agent.close(), () => gw.stop());
   await agent.start();
   await eventually("hello", async () => (gw.received.length > 0 ? true : undefined));

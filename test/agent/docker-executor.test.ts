@@ -78,6 +78,7 @@ describe.skipIf(skip)("docker executor", () => {
       generation: 1,
       spec: spec({ image: IMAGE, command: "/bin/sh", args: ["-c", "echo to stdout; echo to stderr >&2; exit 7"] }),
       ports: [],
+      mounts: [],
       hostIp: "127.0.0.1",
     });
     expect((await running.exited).exitCode).toBe(7);

@@ -110,6 +110,7 @@ const request = (instanceId: string, over: Partial<StartRequest["spec"]>): Start
   spec: spec({ env: { MARKER: "from-spec" }, ...over }),
   ports: [],
   hostIp: "127.0.0.1",
+  mounts: [],
 });
 
 const dirs: string[] = [];

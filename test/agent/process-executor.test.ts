@@ -36,7 +36,7 @@ function dataDir(): string {
   return d;
 }
 
-const req = (instanceId: string, generation = 3) => ({ instanceId, name: instanceId.split(".")[0]!, workload: "w", generation, spec: spec({ args: ["3700"] }), ports: [], hostIp: "127.0.0.1" });
+const req = (instanceId: string, generation = 3) => ({ instanceId, name: instanceId.split(".")[0]!, workload: "w", generation, spec: spec({ args: ["3700"] }), ports: [], hostIp: "127.0.0.1", mounts: [] });
 const recordFile = (dir: string, id: string) => join(dir, "instances", `${id}.json`);
 const readRecord = (dir: string, id: string) => JSON.parse(readFileSync(recordFile(dir, id), "utf8")) as { instanceId: string; generation: number; pid?: number };
 

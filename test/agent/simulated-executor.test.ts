@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
 import { spec } from "../core/fixtures.js";
 
-const req = (i: number) => ({ instanceId: `w-0.${i}`, name: "w-0", workload: "w", generation: 1, spec: spec(), ports: [], hostIp: "127.0.0.1" });
+const req = (i: number) => ({ instanceId: `w-0.${i}`, name: "w-0", workload: "w", generation: 1, spec: spec(), ports: [], hostIp: "127.0.0.1", mounts: [] });
 
 test("fails the configured share of starts", async () => {
   const draws = [0.1, 0.9, 0.2, 0.95];

@@ -144,6 +144,7 @@ export class BenchCluster {
         }),
         version: "bench",
         ports,
+        hostVolumes: [],
         log: SILENT,
         labels: {},
         capacity: { cpuMillis: 64_000, memoryMb: 262_144 },

@@ -77,6 +77,7 @@ beforeAll(async () => {
     labels: {},
     capacity: { cpuMillis: 100_000, memoryMb: 100_000 },
     ports: { address: "127.0.0.1", range: { from: 30000, to: 30100 }, reserved: [] },
+    hostVolumes: [],
     log: silent,
     heartbeatMs: 200,
   });

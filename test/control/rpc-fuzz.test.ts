@@ -268,7 +268,7 @@ function hello(node: string, over: Partial<Hello> = {}): AgentMessage {
   return {
     payload: {
       $case: "hello",
-      value: { node, executors: ["simulated"], version: "fuzz", instances: [], labels: { zone: "fuzz" }, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], ...over } as Hello,
+      value: { node, executors: ["simulated"], version: "fuzz", instances: [], labels: { zone: "fuzz" }, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], ...over } as Hello,
     },
   };
 }
@@ -1103,7 +1103,9 @@ describe("bugs found by fuzzing stay fixed", () => {
     [{ advertiseAddress: "node-a.example" }, 'hello.advertise_address: expected an IPv4 address, got "node-a.example"'],
     [{ advertiseAddress: "10.0.0.1", portRange: { from: 32000, to: 20000 } }, "hello.port_range: expected ports from 1 to 65535, from ≤ to, got 32000-20000"],
     [{ advertiseAddress: "10.0.0.1", reservedPorts: [{ from: 22, to: 22 }, { from: 0, to: 80 }] }, "hello.reserved_ports[1]: expected ports from 1 to 65535, from ≤ to, got 0-80"],
-  ])("an agent's advertised ports are refused naming the field (%#)", async (over, details) => {
+    [{ hostVolumes: [{ name: "Data", path: "/srv/data", readOnly: false }] }, `hello.host_volumes[0].name: expected a DNS label (lower-case letters, digits, '-'; at most 63 characters), got "Data"`],
+    [{ hostVolumes: [{ name: "data", path: "/srv/data", readOnly: false }, { name: "logs", path: "srv/logs", readOnly: true }] }, 'hello.host_volumes[1].path: expected an absolute path, got "srv/logs"'],
+  ])("an agent's advertised ports and host volumes are refused naming the field (%#)", async (over, details) => {
     await scratchControlPlane(async (_c, address) => {
       const node = new AgentGatewayClient(address, credentials.createInsecure());
       try {

@@ -84,6 +84,11 @@ test.each<[string, ClusterEvent, string]>([
   ["a stop seen at a reconnect says so", transitioned(ID, T0, { type: "stop", reason: "lost: the agent no longer holds it", caughtUp: true }), "web-1.9 stopping: lost: the agent no longer holds it (seen at its agent's reconnect)"],
   ["a stop without an exit code", transitioned(ID, T0, { type: "finish" }), "web-1.9 stopped"],
   ["a node with an address names it", nodeConnected("node-a", T0, { ports: { address: "10.0.0.7", range: { from: 20000, to: 20999 }, reserved: [] } }), "node-a connected: process, cpu 4000m, memory 8192Mi, address 10.0.0.7, version test"],
+  [
+    "a node with host volumes lists them as --host-volume takes them",
+    nodeConnected("node-a", T0, { volumes: [{ name: "data", path: "/srv/data", readOnly: false }, { name: "logs", path: "/var/log", readOnly: true }] }),
+    "node-a connected: process, cpu 4000m, memory 8192Mi, host volumes data=/srv/data,logs=/var/log:ro, version test",
+  ],
   ["a first start", { type: "ListeningStarted", at: T0, cause: "start" }, "control plane listening to agents (started)"],
 ])("%s", (_, event, line) => {
   expect(summarizeEvent(event)).toBe(line);

@@ -29,6 +29,7 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     replicas: undefined,
     checks: [],
     ports: [],
+    volumes: [],
     resources: undefined,
     nodeSelector: {},
     restartPolicy: undefined,

@@ -132,7 +132,7 @@ function succeededByWorkload(state: ClusterState): Map<string, { template: numbe
   return out;
 }
 
-/** Invariant 16 (ARCHITECTURE.md) after one turn; `succeededBefore` as it stood before the turn. */
+/** Invariant 17 (ARCHITECTURE.md) after one turn; `succeededBefore` as it stood before the turn. */
 function checkKinds(state: ClusterState, result: TurnResult, succeededBefore: ReturnType<typeof succeededByWorkload>): void {
   for (const w of state.workloads.values()) {
     if (w.deleting) continue;
@@ -160,7 +160,7 @@ function checkKinds(state: ClusterState, result: TurnResult, succeededBefore: Re
 }
 
 /**
- * Invariant 16 once the fleet settled: a system workload has a copy on every node that
+ * Invariant 17 once the fleet settled: a system workload has a copy on every node that
  * qualifies (or says why not: no room, a restart backoff) and none on a node that does not,
  * but for cordoned nodes keeping what ran there, nodes not heard lately, and a draining node
  * whose other copies have not stopped yet (held, with that reason); a batch that is
@@ -216,7 +216,7 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
 
     // 3. never more than replicas + max_surge non-terminal instances (unless already above before
     //    this turn, as after scaling down); a failed copy being cleaned up does not count.
-    //    16. a system workload never wants two copies on one node; a batch never
+    //    17. a system workload never wants two copies on one node; a batch never
     //    runs more than `parallelism` copies of its template, never more than `completions`
     //    succeed, and never starts again an index whose run succeeded.
     const after = nonTerminalByWorkload(state);
@@ -250,7 +250,7 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
 }
 
 describe("core invariants over random fleets and event sequences", () => {
-  test("1, 2, 3, 5, 9, 16: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step, kinds keep their shape; 8: replay(log) equals the live state", () => {
+  test("1, 2, 3, 5, 9, 17: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step, kinds keep their shape; 8: replay(log) equals the live state", () => {
     fc.assert(
       fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleetNodes, workloads, ops) => {
         const fleet = new SimulatedFleet(DEFAULT_POLICY);

@@ -122,6 +122,7 @@ export function nodeToRow(n: NodeRecord): NodeRow {
     schedulable: n.schedulable,
     draining: n.draining,
     ports: n.ports,
+    volumes: n.volumes,
   };
 }
 
@@ -133,6 +134,7 @@ export function nodeFromRow(r: NodeRow): NodeRecord {
     labels: r.labels,
     capacity: { cpuMillis: r.cpuMillis, memoryMb: r.memoryMb },
     ports: r.ports,
+    volumes: r.volumes,
     health: r.health,
     schedulable: r.schedulable,
     draining: r.draining,

@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { BatchOutcome } from "../../core/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../core/ports.js";
+import type { HostVolume } from "../../core/volumes.js";
 
 export const events = sqliteTable(
   "events",
@@ -86,6 +87,8 @@ export const nodes = sqliteTable("nodes", {
   draining: integer("draining", { mode: "boolean" }).notNull().default(false),
   /** What its agent advertised (address, range, reserved); a node from before ports offers none. */
   ports: text("ports", { mode: "json" }).$type<NodePorts>().notNull().default(NO_PORTS),
+  /** The host volumes its agent declared; a node from before host volumes offers none. */
+  volumes: text("volumes", { mode: "json" }).$type<HostVolume[]>().notNull().default([]),
 });
 
 /** API tokens: only their SHA-256 is kept. */

@@ -27,7 +27,7 @@ export class ApplyCommand extends CtlCommand {
     ],
   });
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
-  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running (a batch: Complete; exit 1 if it Failed)" });
   timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
 
   async runWith(ctl: Ctl) {

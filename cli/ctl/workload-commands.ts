@@ -104,13 +104,13 @@ export class GetWorkloadsCommand extends GetCommand {
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
       // READY is a batch's runs that succeeded, of its completions.
-      header: ["NAME", "KIND", "READY", "STATUS", "GEN", "NODES", "AGE"],
+      header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, formatKind(w.spec), progressOf(w), s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
       }),
-      wideHeader: ["IMAGE", "COMMAND", "LABELS"],
-      wideRows: res.workloads.map((w) => [w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
+      wideHeader: ["KIND", "IMAGE", "COMMAND", "LABELS"],
+      wideRows: res.workloads.map((w) => [formatKind(w.spec), w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
       empty: "No workloads.",
     };
   }

@@ -59,8 +59,8 @@ test("a system workload runs on the 2 labelled nodes of 3; a third labelled node
       .map((i) => i.node)
       .sort();
   expect(await running()).toEqual(["edge-a", "edge-b"]);
-  const listed = await ctl("get", "workloads");
-  expect(listed.stdout).toMatch(/logship\s+System\s+2\/2\s+Running/);
+  const listed = await ctl("get", "workloads", "-o", "wide");
+  expect(listed.stdout).toMatch(/logship\s+2\/2\s+Running\s.*\sSystem\s/);
 
   agent("edge-c", "edge");
   await eventually("edge-c's copy running", async () => ((await running()).includes("edge-c") ? true : undefined), 20_000);
@@ -77,7 +77,7 @@ test("a batch with completions 3 and parallelism 2 ends Complete with exactly 3 
   const runs = await instances("etl");
   expect(runs.filter((i) => i.observedState === "INSTANCE_STATE_SUCCEEDED").map((i) => i.name).sort()).toEqual(["etl-0", "etl-1", "etl-2"]);
   expect(runs.filter((i) => i.observedState !== "INSTANCE_STATE_SUCCEEDED")).toEqual([]);
-  expect((await ctl("get", "workloads")).stdout).toMatch(/etl\s+Batch\s+3\/3\s+Complete/);
+  expect((await ctl("get", "workloads", "-o", "wide")).stdout).toMatch(/etl\s+3\/3\s+Complete\s.*\sBatch\s/);
   const described = await ctl("describe", "workload", "etl");
   expect(described.stdout).toContain("Status:      Complete (3/3 succeeded, 0 failed, 0 running); complete: 3 of 3 succeeded");
   // Their output stays readable.

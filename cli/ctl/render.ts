@@ -4,7 +4,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { describeHostVolumes } from "../../src/core/volumes.js";
 import { toProtoJson } from "../manifest.js";
@@ -17,6 +17,15 @@ function humanizeEnum(json: string, prefix: string): string {
 }
 
 export const formatInstanceState = (s: number) => humanizeEnum(instanceStateToJSON(s), "INSTANCE_STATE_");
+
+/** A workload's kind as a word: Service (unset), System, Batch. */
+export const formatKind = (spec: WorkloadSpec | undefined) => humanizeEnum(workloadKindToJSON(spec?.kind || WorkloadKind.WORKLOAD_KIND_SERVICE), "WORKLOAD_KIND_");
+
+/** How far a workload is, as `get` shows it: ready of desired copies, a batch's runs that succeeded of its completions. */
+export function progressOf(w: Workload): string {
+  const s = w.status;
+  return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? `${s?.succeeded ?? 0}/${s?.desired ?? 0}` : `${s?.ready ?? 0}/${s?.desired ?? 0}`;
+}
 
 /** A node's health, and why nothing is placed on it when it is healthy but closed. */
 export const formatNodeStatus = (n: Node) => humanizeEnum(nodeHealthToJSON(n.health), "NODE_HEALTH_") + (n.draining ? ",Draining" : n.schedulable ? "" : ",SchedulingDisabled");
@@ -107,7 +116,10 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
   const out: string[] = [
     `Name:        ${w.name}`,
     `Generation:  ${w.generation}`,
-    `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.running} running); rollout ${w.status?.rollout}`,
+    `Kind:        ${formatKind(spec)}`,
+    spec.kind === WorkloadKind.WORKLOAD_KIND_BATCH
+      ? `Status:      ${w.status?.phase} (${w.status?.succeeded}/${w.status?.desired} succeeded, ${w.status?.failed} failed, ${w.status?.running} running); ${w.status?.rollout}`
+      : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.running} running); rollout ${w.status?.rollout}`,
     `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
     `Labels:      ${labelList(w.labels)}`,
     "Spec:",

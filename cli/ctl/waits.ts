@@ -1,19 +1,27 @@
 /**
  * The polling loops that follow a change to its end: `apply --wait` until every replica is
- * Running at its generation, `drain` until the node is empty. Each polls with a deadline and,
+ * Running at its generation (a batch: Complete), `drain` until the node is empty. Each polls with a deadline and,
  * when it runs out, names what is still in the way.
  */
 import type { Writable } from "node:stream";
-import { DesiredState, InstanceState } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, InstanceState, type Workload, WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import type { Ctl } from "../client.js";
 import { RemoteError } from "../errors.js";
 import { formatDurationMs } from "../../src/core/duration.js";
-import { formatInstanceState } from "./render.js";
+import { formatInstanceState, progressOf } from "./render.js";
 
 const ROLLOUT_POLL_MS = 250;
 const DRAIN_POLL_MS = 500;
 
-/** Polls until every named workload has all replicas Running at its generation. */
+/** Whether a workload is where `apply --wait` waits for it: every copy Ready, or a batch Complete. */
+function arrived(w: Workload): boolean {
+  return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? w.status?.phase === "Complete" : w.status!.ready >= w.status!.desired;
+}
+
+/**
+ * Polls until every named workload has all replicas Running at its generation, or for a batch
+ * until it is Complete; a batch that Failed ends the wait with its reason.
+ */
 export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: number, stdout: Writable): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // On a terminal the progress line is rewritten in place; in a pipe each change is a line.
@@ -21,12 +29,17 @@ export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: numbe
   let last = "";
   for (;;) {
     const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
-    const progress = states.map((r) => `${r.workload!.name} ${r.workload!.status?.ready}/${r.workload!.status?.desired}`).join(", ");
+    const progress = states.map((r) => `${r.workload!.name} ${progressOf(r.workload!)}`).join(", ");
     if (progress !== last) {
       stdout.write(live ? `\r\x1b[2K${progress}` : `${progress}\n`);
       last = progress;
     }
-    if (states.every((r) => r.workload!.status!.ready >= r.workload!.status!.desired)) {
+    const failed = states.find((r) => r.workload!.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH && r.workload!.status?.phase === "Failed");
+    if (failed) {
+      if (live) stdout.write("\n");
+      throw new RemoteError(`${failed.workload!.name} ${failed.workload!.status!.rollout}`);
+    }
+    if (states.every((r) => arrived(r.workload!))) {
       if (live) stdout.write("\n");
       stdout.write("rollout complete\n");
       return;

@@ -10,7 +10,7 @@ import { readManifests } from "../manifest.js";
 import { age } from "../table.js";
 import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
-import { describeWorkload, ENDPOINT_HEADER, endpointRow, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
+import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
 import { waitForRollout } from "./waits.js";
 
 export class ApplyCommand extends CtlCommand {
@@ -27,7 +27,7 @@ export class ApplyCommand extends CtlCommand {
     ],
   });
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
-  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running (a batch: Complete; exit 1 if it Failed)" });
   timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
 
   async runWith(ctl: Ctl) {
@@ -103,13 +103,14 @@ export class GetWorkloadsCommand extends GetCommand {
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
+      // READY is a batch's runs that succeeded, of its completions.
       header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, `${s?.ready ?? 0}/${s?.desired ?? 0}`, s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
       }),
-      wideHeader: ["IMAGE", "COMMAND", "LABELS"],
-      wideRows: res.workloads.map((w) => [w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
+      wideHeader: ["KIND", "IMAGE", "COMMAND", "LABELS"],
+      wideRows: res.workloads.map((w) => [formatKind(w.spec), w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
       empty: "No workloads.",
     };
   }

@@ -102,7 +102,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const command = workloadInput(req.workload);
       const decision = await submit(command);
       const stored = state.workloads.get(command.name)!;
-      return { workload: toWireWorkload(stored, instancesOf(command.name)), changed: decision.changed ?? false };
+      return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.changed ?? false };
     }),
 
     applyWorkloads: unary("ApplyWorkloads", async (req) => {
@@ -120,7 +120,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const w = workloadNamed(req.name);
       const instances = instancesOf(w.name);
       return {
-        workload: toWireWorkload(w, instances),
+        workload: toWireWorkload(state, w, instances),
         instances: instances.map((i) => toWireInstance(i, state.nodes)),
         events: recent(history.recentEvents(w.name, RECENT_EVENTS)),
       };
@@ -136,7 +136,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       }
       const page = takePage(state.workloads.values(), cursor, "workloads", {
         keyOf: nameKey,
-        render: (w) => toWireWorkload(w, byWorkload.get(w.name) ?? []),
+        render: (w) => toWireWorkload(state, w, byWorkload.get(w.name) ?? []),
         sizeOf: workloadBytes,
       });
       return { workloads: page.items, nextPageToken: page.nextPageToken };
@@ -147,7 +147,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       await submit({ type: "DeleteWorkload", name: req.name });
       const w = state.workloads.get(req.name);
       // Deleting a workload with no instances removes it within the same turn.
-      return { workload: w ? toWireWorkload(w, instancesOf(w.name)) : undefined };
+      return { workload: w ? toWireWorkload(state, w, instancesOf(w.name)) : undefined };
     }),
 
     listNodes: unary("ListNodes", (req) => {
@@ -194,14 +194,14 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       workloadNamed(req.name);
       await submit({ type: "RestartWorkload", name: req.name });
       const w = state.workloads.get(req.name)!;
-      return { workload: toWireWorkload(w, instancesOf(w.name)) };
+      return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
     }),
 
     rollbackWorkload: unary("RollbackWorkload", async (req) => {
       workloadNamed(req.name);
       await submit({ type: "RollbackWorkload", name: req.name });
       const w = state.workloads.get(req.name)!;
-      return { workload: toWireWorkload(w, instancesOf(w.name)) };
+      return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
     }),
 
     plan: unary("Plan", (req) => {

@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
-import { desiredReplicas, isReady, type NodeUse, type RolloutStatus, rolloutStatus } from "../core/cluster-status.js";
+import { desiredCopies, isReady, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -15,15 +15,23 @@ import {
 } from "../gen/tessera/v1/types.js";
 import type { StoredEvent } from "./store/rows.js";
 
-export function workloadStatus(w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
-  const desired = desiredReplicas(w);
+export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
+  const spec = resolveSpec(w.spec);
+  const desired = desiredCopies(view, w);
   const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
   const running = current.filter((i) => i.state === "running").length;
   const ready = current.filter(isReady).length;
-  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
-  const rollout = rolloutStatus(w, instances, now, resolveSpec(w.spec).progressDeadlineMs);
-  return { desired, running, phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout: describeRollout(rollout) };
+  if (spec.kind === "batch") {
+    const succeeded = [...succeededIndexes(w, instances)].filter((i) => i < desired).length;
+    const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
+    // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
+    const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures };
+  }
+  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
+  const rollout = rolloutStatus(w, instances, now, spec.progressDeadlineMs, desired);
+  return { desired, running, phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout: describeRollout(rollout), succeeded: 0, failed: 0 };
 }
 
 /** The rollout as `ctl describe` shows it, e.g. "stalled: web-0: readiness checks not passing". */
@@ -34,8 +42,8 @@ function describeRollout(r: RolloutStatus): string {
   return `stalled: ${why}`;
 }
 
-export function toWireWorkload(w: Workload, instances: Instance[]): WireWorkload {
-  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: workloadStatus(w, instances), createdAt: new Date(w.createdAt) };
+export function toWireWorkload(view: ClusterView, w: Workload, instances: Instance[]): WireWorkload {
+  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: workloadStatus(view, w, instances), createdAt: new Date(w.createdAt) };
 }
 
 /** `nodes` tell where its ports answer: the address its node advertises. */

@@ -7,11 +7,12 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
+import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
 import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import { NO_PORTS, type NodePorts } from "./ports.js";
+import { kindOf } from "./spec.js";
 import type { HostVolume } from "./volumes.js";
 
 /** Why a control plane (re)started listening to agents; more causes come with leadership. */
@@ -22,10 +23,19 @@ export const EVENT_VERSION = 1;
 
 /** Facts recorded in the event log, past tense. */
 export type ClusterEvent =
-  | { type: "WorkloadApplied"; at: number; workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec">; previousSpec?: WorkloadSpec | null }
+  | {
+      type: "WorkloadApplied";
+      at: number;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished">;
+      previousSpec?: WorkloadSpec | null;
+    }
   | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
   | { type: "WorkloadRemoved"; at: number; name: string }
+  /** A batch workload is Complete or Failed (the reconciler's verdict); its copies are done. */
+  | ({ type: "WorkloadFinished"; name: string } & BatchOutcome)
+  /** A finished batch workload's ttl_after_finished passed: it is deleted as if asked to. */
+  | { type: "WorkloadExpired"; at: number; name: string }
   | {
       type: "InstanceCreated";
       at: number;
@@ -94,6 +104,9 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       restartSeq: prior?.restartSeq ?? 0,
       templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
       previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
+      // A batch whose runs change starts over.
+      failures: templateChanged ? 0 : prior.failures,
+      finished: templateChanged ? null : prior.finished,
     });
   },
   WorkloadRestartRequested(state, e) {
@@ -105,6 +118,12 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadRemoved(state, e) {
     must(state.workloads, e.name, "workload");
     state.workloads.delete(e.name);
+  },
+  WorkloadFinished(state, e) {
+    must(state.workloads, e.name, "workload").finished = { at: e.at, outcome: e.outcome, reason: e.reason };
+  },
+  WorkloadExpired(state, e) {
+    must(state.workloads, e.name, "workload").deleting = true;
   },
   InstanceCreated(state, e) {
     state.nextInstanceSeq = Math.max(state.nextInstanceSeq, instanceSeq(e.id) + 1);
@@ -134,6 +153,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     const inst = must(state.instances, e.id, "instance");
     const result = transition(inst.state, e.event);
     if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
+    // A run of a batch that failed (not a copy failing to stop) counts toward its backoff limit.
+    if (e.event.type === "fail" && inst.state !== "stopping") countBatchFailure(state, inst.workload);
     inst.state = result.state;
     inst.updatedAt = e.at;
     // Checks speak for a running copy only; a new run starts without verdicts. A Lost copy
@@ -239,6 +260,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     }
   },
 };
+
+function countBatchFailure(state: ClusterState, name: string): void {
+  const w = state.workloads.get(name);
+  if (w !== undefined && kindOf(w.spec) === "batch") w.failures++;
+}
 
 /** Appends a failure time to the bounded history of (workload, node). */
 function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {

@@ -29,6 +29,18 @@ export interface Workload {
   /** The spec before that change: what `rollout undo` goes back to. */
   previousSpec: WorkloadSpec | null;
   createdAt: number;
+  /** Batch: runs of the current template that failed; 0 for other kinds. */
+  failures: number;
+  /** Batch: how it ended, once Complete or Failed (until its template changes); null otherwise. */
+  finished: BatchOutcome | null;
+}
+
+/** How a batch workload ended (WorkloadFinished). */
+export interface BatchOutcome {
+  at: number;
+  outcome: "complete" | "failed";
+  /** For people: "3 of 3 succeeded", "backoff limit 6 reached: exited with code 3". */
+  reason: string;
 }
 
 export type DesiredState = "run" | "stop";

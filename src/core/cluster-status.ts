@@ -4,6 +4,8 @@
  */
 import { occupiesNode } from "./instance-machine.js";
 import type { Capacity, ClusterView, Instance, Workload } from "./cluster-state.js";
+import { qualifiesForSystem } from "./placement.js";
+import { resolveSpec } from "./spec.js";
 
 /**
  * Reserves resources on its node: it runs or is about to, or is being stopped while still
@@ -48,10 +50,9 @@ export function isReady(inst: Instance): boolean {
  */
 export type RolloutStatus = { phase: "complete" | "progressing" } | { phase: "stalled"; stuck?: Instance };
 
-export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number): RolloutStatus {
+export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number, desired: number): RolloutStatus {
   const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
-  const replicas = desiredReplicas(w);
-  if (current.filter(isReady).length >= replicas) return { phase: "complete" };
+  if (current.filter(isReady).length >= desired) return { phase: "complete" };
   if (now - w.templateChangedAt <= progressDeadlineMs) return { phase: "progressing" };
   return { phase: "stalled", stuck: current.find((i) => !isReady(i)) };
 }
@@ -61,7 +62,20 @@ export function countsAgainstSurge(inst: Instance): boolean {
   return inst.state === "pending" || holdsNode(inst);
 }
 
-/** Replica count with the proto default applied (unset means 1); 0 while deleting. */
-export function desiredReplicas(workload: Workload): number {
-  return workload.deleting ? 0 : (workload.spec.replicas ?? 1);
+/**
+ * Copies a workload wants: a service's replicas (unset means 1), a batch's completions, one per
+ * node that qualifies for a system workload (by its recorded health); 0 while deleting.
+ */
+export function desiredCopies(view: ClusterView, workload: Workload): number {
+  if (workload.deleting) return 0;
+  const spec = resolveSpec(workload.spec);
+  if (spec.kind !== "system") return spec.replicas;
+  let n = 0;
+  for (const node of view.nodes.values()) if (qualifiesForSystem(node, node.health, spec)) n++;
+  return n;
+}
+
+/** A batch's indexes whose run of its current template succeeded. */
+export function succeededIndexes(workload: Workload, instances: Instance[]): Set<number> {
+  return new Set(instances.filter((i) => i.state === "succeeded" && i.generation >= workload.templateGeneration).map((i) => i.index));
 }

@@ -15,12 +15,12 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { type Capacity, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
-import { desiredReplicas } from "./cluster-status.js";
+import { desiredCopies, succeededIndexes } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
 import type { HostVolume } from "./volumes.js";
-import { instanceTemplate, stopGracePeriodOf } from "./spec.js";
+import { instanceTemplate, kindOf, resolveSpec, stopGracePeriodOf } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
 import { execTarget, validateExecCommand } from "./exec.js";
@@ -127,12 +127,27 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
       return { type, reason, caughtUp: true };
     case "finish":
       return { type, exitCode };
+    // A batch run's exit 0 (see succeeds).
+    case "succeed":
+      return { type };
     // Only the control plane decides these; no report leads to them.
     case "place":
     case "lose":
     case "reclaim":
       return undefined;
   }
+}
+
+/** Whether what an agent says of a copy (it ended, with this exit code) is a batch run's success. */
+function succeeds(state: ClusterState, inst: Instance, reported: InstanceState, exitCode: number | undefined): boolean {
+  if (reported !== "failed" || exitCode !== 0 || inst.desired !== "run") return false;
+  const w = state.workloads.get(inst.workload);
+  return w !== undefined && kindOf(w.spec) === "batch";
+}
+
+/** Tells a copy's agent to let go of it (it stops what still runs, forgets what ended). */
+function release(state: ClusterState, inst: Instance): Effect {
+  return { type: "StopInstance", node: inst.node!, instanceId: inst.id, generation: inst.generation, gracePeriodMs: stopGracePeriodOf(state, inst.workload) };
 }
 
 /**
@@ -142,8 +157,21 @@ function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: nu
  */
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
-  if (w === undefined || lost.index >= desiredReplicas(w)) return false;
-  return !instancesOfWorkload(state, lost.workload).some((i) => i.id !== lost.id && i.index === lost.index && i.desired === "run" && i.state === "running");
+  if (w === undefined || w.deleting) return false;
+  // A copy of an older template would only be replaced again: its replacement stays.
+  if (lost.generation < w.templateGeneration || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
+  const spec = resolveSpec(w.spec);
+  const copies = instancesOfWorkload(state, lost.workload);
+  const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";
+  switch (spec.kind) {
+    // A system copy belongs to its node: wanted again unless another runs there.
+    case "system":
+      return !copies.some((i) => runs(i) && i.node === lost.node);
+    case "batch":
+      return w.finished === null && lost.index < spec.replicas && !succeededIndexes(w, copies).has(lost.index) && !copies.some((i) => runs(i) && i.index === lost.index);
+    case "service":
+      return lost.index < desiredCopies(state, w) && !copies.some((i) => runs(i) && i.index === lost.index);
+  }
 }
 
 /** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
@@ -179,7 +207,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
     const templateGeneration = templateChanged ? generation : prior.templateGeneration;
-    const workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec"> = {
+    const workload: Extract<ClusterEvent, { type: "WorkloadApplied" }>["workload"] = {
       name: c.name,
       labels: c.labels,
       spec,
@@ -233,6 +261,11 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       if (inst.node !== c.node || inst.state === "stopped" || inst.state === "pending") continue;
       const h = held.get(inst.id);
       held.delete(inst.id);
+      if (inst.state === "succeeded") {
+        // Done: an agent that still holds it lets it go.
+        if (h !== undefined && h.state !== "stopped") stop(inst.id, inst.generation);
+        continue;
+      }
       let target: InstanceState;
       if (h === undefined) {
         if (inst.state === "scheduled" && inst.desired === "run") {
@@ -254,6 +287,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
         // against the workload's budget) until the agent reports it stopped.
         stop(inst.id, inst.generation);
         continue;
+      } else if (succeeds(state, inst, h.state, h.exitCode)) {
+        target = "succeeded";
+        stop(inst.id, inst.generation);
       } else {
         target = h.state;
         if (inst.desired === "stop" && target !== "stopped") stop(inst.id, inst.generation);
@@ -350,6 +386,14 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     // A retried report of the state already recorded changes nothing (the agent resends after
     // reconnecting); it is not an invalid transition.
     if (inst.state === c.state) return accept();
+    // Its agent lets go of a succeeded copy, reporting it stopped: the run is done already.
+    if (inst.state === "succeeded") return refuse({ kind: "SupersededReport", id: inst.id, reported: c.state, current: inst.state });
+    if (succeeds(state, inst, c.state, c.exitCode)) {
+      const result = transition(inst.state, { type: "succeed" });
+      if (!result.ok) return refuse(result.rejection);
+      // Agents hold an exited copy until told to stop it: this one is done, so let it go.
+      return accept([{ type: "InstanceTransitioned", at: now, id: inst.id, event: { type: "succeed" } }], [release(state, inst)]);
+    }
     const event = instanceEventFor(REPORTED_EVENTS[c.state], c.reason, c.exitCode, c.stderrTail)!;
     const result = transition(inst.state, event);
     if (!result.ok) {

@@ -7,7 +7,7 @@
  */
 import { transition } from "./instance-machine.js";
 import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
-import type { ClusterState, TokenKind } from "./cluster-state.js";
+import { type ClusterState, type TokenKind, workloadOfInstanceId } from "./cluster-state.js";
 
 /** The records an event changes: the store rewrites their rows and indexes the event by them. */
 export interface Touched {
@@ -52,10 +52,13 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   WorkloadRestartRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadDeleteRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  WorkloadFinished: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  WorkloadExpired: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: notInput },
   InstanceCheckReported: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
   InstanceTransitioned: {
-    touches: (e) => ({ instance: e.id }),
+    // A batch's failures are counted on its workload (a fail rewrites its row too).
+    touches: (e) => (e.event.type === "fail" ? { instance: e.id, workload: workloadOfInstanceId(e.id) } : { instance: e.id }),
     volatile: false,
     origin(e) {
       switch (e.event.type) {
@@ -65,6 +68,8 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
         case "fail":
         case "finish":
         case "reclaim":
+        // A batch copy's exit 0, as its agent reported it.
+        case "succeed":
           return "input";
         // A hello's catch-up says so on the event; every other stop is the reconciler's.
         case "stop":

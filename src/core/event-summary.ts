@@ -41,6 +41,8 @@ function transitionSummary(e: InstanceEvent): string {
       return "lost: its node went offline";
     case "reclaim":
       return "taken back: its node returned still running it";
+    case "succeed":
+      return "succeeded (exit 0)";
   }
 }
 
@@ -58,6 +60,8 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadRestartRequested: (e) => `${e.name} restart requested: every copy is replaced`,
   WorkloadDeleteRequested: (e) => `${e.name} delete requested: its copies are stopped`,
   WorkloadRemoved: (e) => `${e.name} removed`,
+  WorkloadFinished: (e) => `${e.name} ${e.outcome === "complete" ? "complete" : "failed"}: ${e.reason}`,
+  WorkloadExpired: (e) => `${e.name} expired: deleted after its ttl_after_finished`,
   InstanceCreated(e) {
     const made = `${e.id} created (generation ${e.generation}, attempt ${e.attempt})`;
     return e.reason === "" ? made : `${made}, pending: ${e.reason}`;

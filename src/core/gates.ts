@@ -2,12 +2,12 @@
  * Gates: pure functions that say why something may NOT happen now, or nothing when it may.
  * The reconciler asks them; tests table them. PURE.
  */
-import { type ClusterState, crashKey, type Instance, type NodeRecord } from "./cluster-state.js";
+import { type BatchOutcome, type ClusterState, crashKey, type Instance, type NodeRecord } from "./cluster-state.js";
 import type { HealthThresholds } from "./node-health.js";
 import type { Rejection } from "./rejections.js";
 import type { ResolvedSpec } from "./spec.js";
 
-export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption";
+export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl";
 
 /** A gate's refusal: which gate, why, and (when it is a matter of time) from when it will allow. */
 export interface Hold {
@@ -64,6 +64,18 @@ export function cordonGate(node: NodeRecord): Hold | undefined {
 export function surgeGate(nonTerminal: number, spec: ResolvedSpec): Hold | undefined {
   const limit = spec.replicas + spec.maxSurge;
   return nonTerminal < limit ? undefined : { gate: "surge", reason: `max_surge: ${nonTerminal} instances exist, limit ${limit}` };
+}
+
+/** Batch parallelism: may one more copy run, with `active` running or about to? */
+export function parallelismGate(active: number, spec: ResolvedSpec): Hold | undefined {
+  return active < spec.parallelism ? undefined : { gate: "parallelism", reason: `parallelism ${spec.parallelism}: ${active} running` };
+}
+
+/** A finished batch's time to live: may it be deleted at `now`? Never without ttl_after_finished. */
+export function ttlGate(finished: BatchOutcome, spec: ResolvedSpec, now: number): Hold | undefined {
+  if (spec.ttlAfterFinishedMs === undefined) return { gate: "ttl", reason: `${finished.outcome}: kept until deleted (no ttl_after_finished)` };
+  const until = finished.at + spec.ttlAfterFinishedMs;
+  return now >= until ? undefined : { gate: "ttl", reason: `${finished.outcome}: deleted once its ttl_after_finished has passed`, until };
 }
 
 /** Unavailability budget: may one more available instance be taken down? */

@@ -16,6 +16,7 @@ export const INSTANCE_STATES = [
   "stopping",
   "stopped",
   "lost",
+  "succeeded",
 ] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
@@ -41,19 +42,24 @@ export type InstanceEvent =
     }
   /** It no longer runs. */
   | { type: "finish"; exitCode?: number }
+  /**
+   * A batch copy exited 0: its run is done. Agents report every exit as a failure with its
+   * code; the control plane, which knows the workload's kind, decides this.
+   */
+  | { type: "succeed" }
   /** Its node went Offline: nobody knows whether it still runs. */
   | { type: "lose" }
   /** Its node came back still running it, and nothing replaced it yet: it is wanted again. */
   | { type: "reclaim" };
 export type InstanceEventType = InstanceEvent["type"];
-export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish", "lose", "reclaim"] as const satisfies readonly InstanceEventType[];
+export const INSTANCE_EVENT_TYPES = ["place", "provision", "run", "fail", "stop", "finish", "lose", "reclaim", "succeed"] as const satisfies readonly InstanceEventType[];
 
 /** The whole table. A missing entry is a refusal. */
 export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in InstanceEventType]?: InstanceState } } = {
   pending: { place: "scheduled", stop: "stopped" },
   scheduled: { provision: "provisioning", fail: "failed", stop: "stopping", lose: "lost" },
-  provisioning: { run: "running", fail: "failed", stop: "stopping", lose: "lost" },
-  running: { fail: "failed", stop: "stopping", lose: "lost" },
+  provisioning: { run: "running", fail: "failed", stop: "stopping", lose: "lost", succeed: "succeeded" },
+  running: { fail: "failed", stop: "stopping", lose: "lost", succeed: "succeeded" },
   failed: { stop: "stopping" },
   stopping: { finish: "stopped", fail: "failed", lose: "lost" },
   stopped: {},
@@ -61,6 +67,8 @@ export const TRANSITIONS: { readonly [S in InstanceState]: { readonly [E in Inst
   // (reclaim) and the replacement cancelled; otherwise the agent is told to stop it and
   // reports it stopped (finish), and the record stays Lost until then.
   lost: { finish: "stopped", reclaim: "running" },
+  // Done for good: its index never runs again (until the batch's template changes).
+  succeeded: {},
 };
 
 export interface InvalidTransition {

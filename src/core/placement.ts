@@ -4,8 +4,10 @@
  * Feasible: node Ready and connected, schedulable (not cordoned or draining), offers the
  * executor, carries every node_selector label, offers every host volume the spec names (writable
  * unless the spec mounts it read_only), has the resources free, has every static port free and
- * enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible nodes `spread` prefers fewest instances of the same
- * workload, then lowest utilization; `binpack` prefers highest utilization.
+ * enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
+ * nodes `spread` prefers fewest instances of the same workload, then lowest utilization;
+ * `binpack` prefers highest utilization. A system workload's copy is not chosen a node: it goes
+ * to the one it belongs to, if feasible there (chooseOn).
  *
  * On large fleets scoring every node for every placement is O(nodes × placements); like
  * Nomad's limit iterator, each placement scores at most CANDIDATE_LIMIT feasible nodes, taken
@@ -180,21 +182,12 @@ export class Placer {
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.kind}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
+    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
     }
-    let runs = f.runs.get(spec.kind);
-    if (!runs) f.runs.set(spec.kind, (runs = Uint8Array.from(f.nodes, (node) => (node.executors.includes(spec.kind) || node.executors.includes("simulated") ? 1 : 0))));
-    const reasons: Reasons = {
-      runs,
-      crashed: f.crashed.has(workload),
-      executor: `no ${spec.kind} executor`,
-      labels: selector.map(([k, v]) => `lacks label ${k}=${v}`),
-      lacksVolume: spec.hostVolumes.map((v) => `lacks host volume ${v.name}`),
-      readOnlyVolume: spec.hostVolumes.map((v) => `host volume ${v.name} is read-only`),
-    };
+    const reasons = this.reasonsFor(f, workload, spec, selector);
     let best = -1;
     let bestFirst = 0;
     let bestSecond = 0;
@@ -233,8 +226,55 @@ export class Placer {
     // Spread moves on past the chosen node; binpack starts the next look at it, so it fills
     // that node before opening another (moving on, 2,000 small replicas took 937 of 1,000 nodes).
     this.cursor = this.strategy === "spread" ? (best + 1) % n : best;
-    this.add(best, workload, spec.cpuMillis, spec.memoryMb);
-    if (spec.ports.length === 0) return { node: f.nodes[best]!.name };
-    return { node: f.nodes[best]!.name, ports: f.ports.assign(best, holder, spec.ports, spec.kind === "docker") };
+    return this.reserve(f, best, workload, spec, holder);
   }
+
+  /**
+   * A system workload's copy on the node it belongs to: reserves it there, or says why that
+   * node cannot take it (prefixed with the node's name).
+   */
+  chooseOn(node: string, workload: string, spec: ResolvedSpec, holder: string): Choice {
+    const f = this.view();
+    const i = f.index.get(node);
+    if (i === undefined) return { reason: `${node}: not a known node` };
+    const selector = Object.entries(spec.nodeSelector);
+    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector));
+    return why === undefined ? this.reserve(f, i, workload, spec, holder) : { reason: `${node}: ${why}` };
+  }
+
+  /** What choose() and chooseOn() look up for every node they check, made once per call. */
+  private reasonsFor(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): Reasons {
+    let runs = f.runs.get(spec.executor);
+    if (!runs) f.runs.set(spec.executor, (runs = Uint8Array.from(f.nodes, (node) => (offersExecutor(node, spec) ? 1 : 0))));
+    return {
+      runs,
+      crashed: f.crashed.has(workload),
+      executor: `no ${spec.executor} executor`,
+      labels: selector.map(([k, v]) => `lacks label ${k}=${v}`),
+      lacksVolume: spec.hostVolumes.map((v) => `lacks host volume ${v.name}`),
+      readOnlyVolume: spec.hostVolumes.map((v) => `host volume ${v.name} is read-only`),
+    };
+  }
+
+  /** Reserves one copy's resources (and ports, held by `holder`) on node `i`. */
+  private reserve(f: Fleet, i: number, workload: string, spec: ResolvedSpec, holder: string): Choice {
+    this.add(i, workload, spec.cpuMillis, spec.memoryMb);
+    if (spec.ports.length === 0) return { node: f.nodes[i]!.name };
+    return { node: f.nodes[i]!.name, ports: f.ports.assign(i, holder, spec.ports, spec.executor === "docker") };
+  }
+}
+
+function offersExecutor(node: NodeRecord, spec: ResolvedSpec): boolean {
+  return node.executors.includes(spec.executor) || node.executors.includes("simulated");
+}
+
+/**
+ * Whether a system workload wants a copy on this node: it is Ready and connected, takes new
+ * work (not cordoned or draining), carries every node_selector label and runs the executor.
+ * Whether the copy fits (resources, ports, quarantine) is placement's to say (chooseOn).
+ */
+export function qualifiesForSystem(node: NodeRecord, health: NodeHealth | undefined, spec: ResolvedSpec): boolean {
+  if (!node.connected || health !== "ready" || cordonGate(node) !== undefined || !offersExecutor(node, spec)) return false;
+  for (const key in spec.nodeSelector) if (node.labels[key] !== spec.nodeSelector[key]) return false;
+  return true;
 }

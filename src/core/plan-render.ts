@@ -17,6 +17,8 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const s of plan.stop) lines.push({ action: "stop", ...s });
   for (const f of plan.forget) lines.push({ action: "forget", ...f });
   for (const r of plan.removeWorkload) lines.push({ action: "removeWorkload", workload: r.name });
+  for (const f of plan.finish) lines.push({ action: "finish", workload: f.name, outcome: f.outcome, reason: f.reason });
+  for (const e of plan.expire) lines.push({ action: "expire", workload: e.name });
   const unreachable = plan.skip.filter((s) => s.gate === "node-unreachable");
   for (const s of plan.skip) if (s.gate !== "node-unreachable") lines.push({ skip: s.gate, ...s, gate: undefined });
   if (unreachable.length > 0) {

@@ -74,5 +74,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   }
   for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });
   for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });
+  for (const f of p.finish) events.push({ type: "WorkloadFinished", at, name: f.name, outcome: f.outcome, reason: f.reason });
+  for (const e of p.expire) events.push({ type: "WorkloadExpired", at, name: e.name });
   return { events, effects };
 }

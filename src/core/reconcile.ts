@@ -6,14 +6,15 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { disruptionGate, type GateName, type Hold, type QuarantinePolicy, restartGate, surgeGate } from "./gates.js";
+import { disruptionGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, surgeGate, ttlGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, type Workload } from "./cluster-state.js";
-import { countsAgainstSurge, isReady } from "./cluster-status.js";
+import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
+import { countsAgainstSurge, holdsNode, isReady } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
-import { type Choice, type PlacementStrategy, Placer } from "./placement.js";
+import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import { reasonWithStderr } from "./stderr-tail.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
@@ -71,6 +72,10 @@ export interface Plan {
   forget: Array<{ instance: string }>;
   /** Deleted workloads whose instances are all gone. */
   removeWorkload: Array<{ name: string }>;
+  /** Batch workloads that are now Complete or Failed. */
+  finish: Array<{ name: string } & Omit<BatchOutcome, "at">>;
+  /** Finished batch workloads whose ttl_after_finished passed: they are deleted. */
+  expire: Array<{ name: string }>;
   /** What was held back, and why. Not a change. */
   skip: Skip[];
 }
@@ -85,10 +90,10 @@ export interface Skip {
   until?: number;
 }
 
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload"] as const;
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire"] as const;
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], skip: [] };
+  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], skip: [] };
 }
 
 /** True when the plan asks for no change. Skips are not changes. */
@@ -122,6 +127,8 @@ export function summarize(plan: Plan): string {
 interface WorkloadView {
   /** Replica indexes whose instance was lost: their replacements are placed with cause "lost" (made when needed). */
   lostSlots?: Set<number>;
+  /** Batch: indexes whose run of the current template succeeded (made when needed). */
+  succeeded?: Set<number>;
   /** Desired-run instances that are not stopped or lost. */
   running: Instance[];
   /** Instances counted against replicas + max_surge (see countsAgainstSurge). */
@@ -160,6 +167,13 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
       out.forget.push({ instance: inst.id });
       continue;
     }
+    if (inst.state === "succeeded") {
+      // A batch remembers its done runs while it exists and they are of its current template.
+      const w = state.workloads.get(inst.workload);
+      if (w === undefined || w.deleting || inst.generation < w.templateGeneration) out.forget.push({ instance: inst.id });
+      else (view(inst.workload).succeeded ??= new Set()).add(inst.index);
+      continue;
+    }
     if (inst.state === "lost") {
       lostSlot(inst);
       if (now - inst.updatedAt >= policy.lostRetentionMs || !state.workloads.has(inst.workload)) out.forget.push({ instance: inst.id });
@@ -187,16 +201,29 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     v.running.push(inst);
   }
 
-  const placer = new Placer(state, health, now, policy.placement, policy, released);
+  const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now };
   const names = [...state.workloads.keys()].sort();
   for (const name of names) {
     const workload = state.workloads.get(name)!;
-    planWorkload(out, placer, draining, workload, views.get(name) ?? { running: [], nonTerminal: 0, holding: 0 }, now);
+    planWorkload(out, pass, workload, views.get(name) ?? { running: [], nonTerminal: 0, holding: 0 });
   }
   return out;
 }
 
-function planWorkload(out: Plan, placer: Placer, draining: ReadonlySet<string>, workload: Workload, v: WorkloadView, now: number): void {
+/** What every workload's planning in one pass reads. */
+interface Pass {
+  state: ClusterState;
+  /** Node health as this pass judges it. */
+  health: ReadonlyMap<string, NodeHealth>;
+  /** Nodes being drained. */
+  draining: ReadonlySet<string>;
+  placer: Placer;
+  now: number;
+  /** Draining nodes where only system workloads' copies are left (made on first use). */
+  systemOnly?: Set<string>;
+}
+
+function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView): void {
   const insts = v.running.sort((a, b) => instanceSeq(a.id) - instanceSeq(b.id));
   if (workload.deleting) {
     for (const inst of insts) out.stop.push({ instance: inst.id, reason: "workload deleted" });
@@ -205,6 +232,9 @@ function planWorkload(out: Plan, placer: Placer, draining: ReadonlySet<string>, 
     return;
   }
   const spec = resolveSpec(workload.spec);
+  if (spec.kind === "system") return planSystem(out, pass, workload, spec, insts);
+  if (spec.kind === "batch") return planBatch(out, pass, workload, spec, v);
+  const { placer, draining, now } = pass;
   const isOutdated = (i: Instance) =>
     i.generation < workload.templateGeneration ||
     // restartSeq 0 (never restarted) is the common case: skip parsing the id.
@@ -228,6 +258,251 @@ function planWorkload(out: Plan, placer: Placer, draining: ReadonlySet<string>, 
 
   for (let index = 0; index < spec.replicas; index++) {
     planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true);
+  }
+}
+
+/** A copy of the workload's current template, not replaced by a restart. */
+function outdatedBy(workload: Workload): (i: Instance) => boolean {
+  return (i) => i.generation < workload.templateGeneration || (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq);
+}
+
+/** The newest failed copy, by id. */
+function newestFailure(copies: Instance[]): Instance | undefined {
+  return copies.reduce<Instance | undefined>((a, b) => (b.state !== "failed" ? a : a === undefined || instanceSeq(b.id) > instanceSeq(a.id) ? b : a), undefined);
+}
+
+/** A new copy of `index`, as the plan records it. */
+function freshCopy(workload: Workload, spec: ResolvedSpec, index: number, attempt: number, cause: PlaceCause): NewInstance {
+  return { workload: workload.name, index, generation: workload.generation, attempt, resources: { cpuMillis: spec.cpuMillis, memoryMb: spec.memoryMb }, readinessChecks: spec.readinessChecks, cause };
+}
+
+/**
+ * A system workload: one copy on every node that qualifies (qualifiesForSystem) and has room
+ * for it, none elsewhere. A copy stays with its node: when the node goes Offline it is Lost
+ * with it, never replaced on another. On a draining node its copy is stopped last, once no
+ * other workload's copy holds the node; on a cordoned one it keeps running. A changed template
+ * is rolled node by node: the old copy is stopped under the disruption budget (of the nodes
+ * that qualify) and the node then gets a new one.
+ */
+function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, insts: Instance[]): void {
+  const { state, health, placer, now } = pass;
+  const stop = (i: Instance, reason: string) => out.stop.push({ instance: i.id, reason });
+  const hold = (h: Hold | Skip, instance?: string, node?: string) => out.skip.push({ workload: workload.name, instance, node, ...h });
+  const byNode = new Map<string, Instance[]>();
+  for (const inst of insts) {
+    if (inst.node === null) {
+      stop(inst, "a system workload's copy belongs to a node");
+      continue;
+    }
+    let copies = byNode.get(inst.node);
+    if (!copies) byNode.set(inst.node, (copies = []));
+    copies.push(inst);
+  }
+  const qualifying = [...state.nodes.values()].filter((n) => qualifiesForSystem(n, health.get(n.name), spec)).map((n) => n.name).sort();
+  const wanted = new Set(qualifying);
+  // Copies on nodes that no longer want one. What runs on a node not heard lately (late
+  // heartbeats, a control plane just restarted) or cordoned (which only keeps new work away)
+  // stays; on a draining node it goes last; where the node no longer matches, it goes.
+  for (const [node, copies] of byNode) {
+    if (wanted.has(node)) continue;
+    const record = state.nodes.get(node);
+    if (record === undefined || !record.connected || health.get(node) !== "ready") continue;
+    if (record.draining) {
+      if (!onlySystemCopiesOn(pass, node)) {
+        for (const c of copies) hold({ gate: "cordon", reason: "draining: a system copy is stopped once the node's other copies are gone" }, c.id, node);
+        continue;
+      }
+      for (const c of copies) stop(c, "node drained");
+      continue;
+    }
+    if (!record.schedulable) {
+      // Cordoned: one copy stays as it is (the current one, if there is one).
+      const keep = copies.find((c) => c.state !== "failed" && !outdatedBy(workload)(c)) ?? copies.find((c) => c.state !== "failed");
+      for (const c of copies) if (c !== keep) stop(c, c.state === "failed" ? c.reason : `duplicate of ${keep!.id}`);
+      continue;
+    }
+    for (const c of copies) stop(c, `node ${node} no longer qualifies (node_selector, executor)`);
+  }
+  // A node whose old copy is still stopping gets its new one after: never two on a node.
+  const stopping = new Map<string, string>();
+  for (const i of instancesOfWorkload(state, workload.name)) if (i.desired === "stop" && i.node !== null && holdsNode(i)) stopping.set(i.node, i.id);
+
+  const isOutdated = outdatedBy(workload);
+  // The disruption budget counts the nodes that qualify, each available while its copy is Ready.
+  let available = qualifying.filter((n) => byNode.get(n)?.some(isReady) === true).length;
+  const budget = { ...spec, replicas: qualifying.length };
+  const used = new Set(instancesOfWorkload(state, workload.name).map((i) => i.index));
+  let nextIndex = 0;
+  const newIndex = () => {
+    while (used.has(nextIndex)) nextIndex++;
+    used.add(nextIndex);
+    return nextIndex;
+  };
+  for (const node of qualifying) {
+    const copies = byNode.get(node) ?? [];
+    const failed = copies.filter((i) => i.state === "failed");
+    const live = copies.filter((i) => i.state !== "failed");
+    const current = live.filter((i) => !isOutdated(i));
+    const outdated = live.filter(isOutdated);
+    if (current.length > 0) {
+      for (const dup of current.slice(1)) stop(dup, `duplicate of ${current[0]!.id}`);
+      for (const o of outdated) stop(o, `replaced by ${current[0]!.id}`);
+      for (const f of failed) stop(f, f.reason);
+      continue;
+    }
+    if (outdated.length > 0) {
+      const [old, ...extra] = outdated;
+      for (const o of extra) stop(o, "duplicate");
+      for (const f of failed) stop(f, f.reason);
+      const cause = old!.generation < workload.templateGeneration ? "update" : "rollout";
+      if (isReady(old!)) {
+        const refused = disruptionGate(available, budget);
+        if (refused) {
+          hold(refused, old!.id, node);
+          continue;
+        }
+        available--;
+      }
+      stop(old!, `${cause}: making room for generation ${workload.generation}`);
+      continue;
+    }
+    const leaving = stopping.get(node);
+    if (leaving !== undefined) {
+      hold({ gate: "surge", reason: `a system workload has one copy a node: waiting for ${leaving} to stop` }, undefined, node);
+      continue;
+    }
+    const lastFailure = newestFailure(failed);
+    let attempt = 0;
+    let cause: PlaceCause = "new";
+    if (lastFailure !== undefined) {
+      const held = restartGate(lastFailure, spec, now);
+      if (held) {
+        hold(held, lastFailure.id, node);
+        continue;
+      }
+      const ranLong = lastFailure.runningSince !== null && lastFailure.failedAt! - lastFailure.runningSince >= spec.restartResetMs;
+      attempt = ranLong ? 0 : lastFailure.attempt + 1;
+      cause = "restart";
+    }
+    const index = lastFailure?.index ?? newIndex();
+    const choice = placer.chooseOn(node, workload.name, spec, instanceName(workload.name, index));
+    if (!("node" in choice)) {
+      if (lastFailure === undefined) used.delete(index);
+      hold({ gate: "unplaceable", reason: choice.reason }, undefined, node);
+      continue;
+    }
+    out.place.push({ ...freshCopy(workload, spec, index, attempt, cause), ...placed(choice) });
+    for (const f of failed) stop(f, f.reason);
+  }
+}
+
+/** Whether every copy still holding a draining node is a system workload's (made once per pass). */
+function onlySystemCopiesOn(pass: Pass, node: string): boolean {
+  if (pass.systemOnly === undefined) {
+    const blocked = new Set<string>();
+    for (const inst of pass.state.instances.values()) {
+      if (inst.node === null || !pass.draining.has(inst.node) || !holdsNode(inst)) continue;
+      const w = pass.state.workloads.get(inst.workload);
+      if (w === undefined || resolveSpec(w.spec).kind !== "system") blocked.add(inst.node);
+    }
+    pass.systemOnly = new Set([...pass.draining].filter((n) => !blocked.has(n)));
+  }
+  return pass.systemOnly.has(node);
+}
+
+/**
+ * A batch workload: index 0..completions-1 each runs until one copy of it succeeds (exits 0),
+ * at most `parallelism` at once. A failed run is retried after the restart backoff; once the
+ * failures exceed backoff_limit the workload is Failed, and once every index succeeded it is
+ * Complete. A finished workload runs nothing more and is deleted after ttl_after_finished. A
+ * run on a draining node is stopped and its index runs again elsewhere.
+ */
+function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, v: WorkloadView): void {
+  const { placer, now } = pass;
+  const stop = (i: Instance, reason: string) => out.stop.push({ instance: i.id, reason });
+  const hold = (h: Hold | Skip, instance?: string) => out.skip.push({ workload: workload.name, instance, ...h });
+  const insts = v.running;
+  if (workload.finished !== null) {
+    for (const inst of insts) stop(inst, inst.state === "failed" ? inst.reason : `${workload.name} is ${workload.finished.outcome}`);
+    if (spec.ttlAfterFinishedMs === undefined) return;
+    const held = ttlGate(workload.finished, spec, now);
+    if (held) hold(held);
+    else out.expire.push({ name: workload.name });
+    return;
+  }
+  const completions = spec.replicas;
+  const succeeded = v.succeeded ?? new Set<number>();
+  let done = 0;
+  for (const index of succeeded) if (index < completions) done++;
+  if (done >= completions) {
+    out.finish.push({ name: workload.name, outcome: "complete", reason: `${done} of ${completions} succeeded` });
+    return;
+  }
+  if (workload.failures > spec.backoffLimit) {
+    const last = newestFailure(insts);
+    out.finish.push({ name: workload.name, outcome: "failed", reason: `backoff limit ${spec.backoffLimit} reached (${workload.failures} failed runs)${last ? `: ${reasonWithStderr(last.reason, last.stderrTail)}` : ""}` });
+    return;
+  }
+  const outdated = outdatedBy(workload);
+  const drained = (i: Instance) => pass.draining.size > 0 && i.node !== null && pass.draining.has(i.node);
+  // A run on a draining node is stopped and its index runs again elsewhere (not a failure).
+  const isOutdated = (i: Instance) => outdated(i) || drained(i);
+  const slots = new Map<number, Instance[]>();
+  for (const inst of insts) {
+    if (inst.index >= completions) {
+      stop(inst, `completions lowered to ${completions}`);
+      continue;
+    }
+    let slot = slots.get(inst.index);
+    if (!slot) slots.set(inst.index, (slot = []));
+    slot.push(inst);
+  }
+  let active = 0;
+  for (const [index, slot] of slots) if (!succeeded.has(index) && slot.some((i) => i.state !== "failed")) active++;
+  let parallelismHeld = false;
+  for (let index = 0; index < completions; index++) {
+    const slot = slots.get(index) ?? [];
+    if (succeeded.has(index)) {
+      for (const i of slot) stop(i, i.state === "failed" ? i.reason : `${instanceName(workload.name, index)} already succeeded`);
+      continue;
+    }
+    const failed = slot.filter((i) => i.state === "failed");
+    const live = slot.filter((i) => i.state !== "failed");
+    for (const o of live.filter(isOutdated)) stop(o, drained(o) ? `node ${o.node} draining: this index runs again elsewhere` : `update: generation ${workload.generation} runs this index again`);
+    const current = live.filter((i) => !isOutdated(i));
+    if (current.length > 0) {
+      const keep = current[0]!;
+      for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep.id}`);
+      for (const f of failed) stop(f, f.reason);
+      if (keep.state === "pending") {
+        const choice = placer.choose(workload.name, spec, keep.name);
+        if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
+        else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
+      }
+      continue;
+    }
+    // An outdated run still stopping holds its index (and counts as running) until it is gone.
+    if (live.length > 0) continue;
+    const refused = parallelismGate(active, spec);
+    if (refused) {
+      if (!parallelismHeld) hold(refused);
+      parallelismHeld = true;
+      continue;
+    }
+    const lastFailure = newestFailure(failed);
+    if (lastFailure !== undefined) {
+      const held = restartGate(lastFailure, spec, now);
+      if (held) {
+        hold(held, lastFailure.id);
+        continue;
+      }
+    }
+    const n = freshCopy(workload, spec, index, lastFailure === undefined ? 0 : lastFailure.attempt + 1, lastFailure !== undefined ? "restart" : v.lostSlots?.has(index) ? "lost" : "new");
+    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index));
+    if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
+    else out.pend.push({ ...n, reason: choice.reason });
+    for (const f of failed) stop(f, f.reason);
+    active++;
   }
 }
 

@@ -9,12 +9,14 @@
 import type { Command } from "./decide.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 import { isVolatile } from "./cluster-events.js";
-import { nodeUse } from "./cluster-status.js";
+import type { Workload } from "./cluster-state.js";
+import { desiredCopies, nodeUse } from "./cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
 import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";
-import { resolveSpec } from "./spec.js";
-import { type Failure, type NodeSelection, nodeNames, type Scenario, workloadNames } from "./sim-scenario.js";
+import { resolveSpec, type WorkloadKindName } from "./spec.js";
+import { type Failure, type NodeSelection, nodeNames, type Scenario, type WorkloadMix, workloadNames } from "./sim-scenario.js";
+import type { WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
 
 const TICK_MS = 1_000;
 
@@ -164,7 +166,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       name,
       labels: {},
       // Nothing runs in the simulation; validation wants a command all the same.
-      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", replicas: w.replicas, resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], volumes: [] },
+      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], volumes: [], ...kindFields(w) },
     })),
   );
   const refused = fleet.turn(applies).decisions.find((d) => d.rejection);
@@ -236,13 +238,44 @@ function choose(fleet: SimulatedFleet, groups: Map<string, string[]>, sel: NodeS
   return members.slice(0, sel.count ?? members.length);
 }
 
+/** tessera.v1.WorkloadKind by name (the core imports only types from generated code). */
+const KIND_NUMBER = { service: 1, system: 2, batch: 3 } as const satisfies Record<WorkloadKindName, WorkloadKind>;
+
+/** A scenario workload's kind and how many it wants, as spec fields. */
+function kindFields(w: WorkloadMix): Pick<WorkloadSpec, "kind" | "replicas" | "completions" | "parallelism"> {
+  if (w.kind === "service") return { kind: KIND_NUMBER.service, replicas: w.replicas };
+  if (w.kind === "system") return { kind: KIND_NUMBER.system };
+  return { kind: KIND_NUMBER.batch, completions: w.replicas, parallelism: w.parallelism };
+}
+
+/**
+ * Copies a workload wants running at the end of a simulation: a service's replicas, a copy per
+ * qualifying node of a system workload, and a batch's runs at once (nothing exits in a
+ * simulation, so none completes).
+ */
+function wantedNow(fleet: SimulatedFleet, w: Workload): number {
+  const spec = resolveSpec(w.spec);
+  return spec.kind === "batch" ? Math.min(spec.parallelism, spec.replicas) : desiredCopies(fleet.state, w);
+}
+
 function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence"> {
   const workloads = [...fleet.state.workloads.values()];
-  const desired = workloads.reduce((n, w) => n + resolveSpec(w.spec).replicas, 0);
+  const desired = workloads.reduce((n, w) => n + wantedNow(fleet, w), 0);
   const running = new Set<string>();
   const pendingReason = new Map<string, string>();
-  for (const s of lastPlan?.skip ?? []) if (s.gate === "unplaceable" && s.instance !== undefined) pendingReason.set(s.instance, s.reason);
   const pending = new Map<string, Unschedulable>();
+  for (const s of lastPlan?.skip ?? []) {
+    if (s.gate !== "unplaceable") continue;
+    if (s.instance !== undefined) pendingReason.set(s.instance, s.reason);
+    // A system workload's copy that no node can take is a node without it, not a Pending copy.
+    else if (s.node !== undefined && s.workload !== undefined) {
+      const reason = s.reason.startsWith(`${s.node}: `) ? s.reason.slice(s.node.length + 2) : s.reason;
+      const key = `${s.workload}\n${reason}`;
+      const p = pending.get(key) ?? { workload: s.workload, replicas: 0, reason };
+      p.replicas++;
+      pending.set(key, p);
+    }
+  }
   for (const inst of fleet.state.instances.values()) {
     if (inst.desired === "run" && inst.state === "running") running.add(inst.name);
     if (inst.desired === "run" && inst.state === "pending") {

@@ -7,7 +7,7 @@
 import { DURATION_EXPECTED, parseDurationMs } from "./duration.js";
 import type { Capacity } from "./cluster-state.js";
 import type { Rejection } from "./rejections.js";
-import { SPEC_DEFAULTS } from "./spec.js";
+import { SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
 import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateLabels, validateName } from "./validate.js";
 
 /**
@@ -33,7 +33,12 @@ export interface WorkloadMix {
   /** The workload's name, or with `count` above 1 the prefix of `<name>-0`, `<name>-1`, … */
   name: string;
   count: number;
+  /** As `spec.kind`: service (the default), system (a copy per qualifying node) or batch. */
+  kind: WorkloadKindName;
+  /** A service's replicas; a batch's completions; unused for a system workload. */
   replicas: number;
+  /** A batch's parallelism (1 for the other kinds). */
+  parallelism: number;
   resources: Capacity;
   nodeSelector: Record<string, string>;
 }
@@ -149,7 +154,8 @@ class Reader {
 
 const SCENARIO_KEYS = ["fleet", "workloads", "failures", "duration"] as const;
 const GROUP_KEYS = ["name", "count", "cpu_millis", "memory_mb", "labels"] as const;
-const WORKLOAD_KEYS = ["name", "count", "replicas", "resources", "node_selector"] as const;
+const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector"] as const;
+const KINDS: readonly WorkloadKindName[] = ["service", "system", "batch"];
 const RESOURCE_KEYS = ["cpu_millis", "memory_mb"] as const;
 const FAILURE_KEYS = ["at", "kill", "restore", "crash"] as const;
 const SELECTION_KEYS = ["nodes", "group", "count"] as const;
@@ -186,16 +192,30 @@ export function parseScenario(doc: unknown): ScenarioResult {
   const workloads: WorkloadMix[] = [];
   const replicaOf = new Set<string>();
   const taken = new Set<string>();
-  r.objects(root.workloads, "workloads", "workloads (name, count, replicas, resources, node_selector)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
+  r.objects(root.workloads, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
     const name = r.name(o.name, `${field}.name`);
     const count = o.count === undefined ? 1 : r.integer(o.count, `${field}.count`, 1, MAX_SIM_REPLICAS);
-    const replicas = o.replicas === undefined ? 1 : r.integer(o.replicas, `${field}.replicas`, 0, MAX_REPLICAS);
+    const kind = o.kind === undefined ? "service" : KINDS.find((k) => k === o.kind);
+    if (kind === undefined) r.refuse(`${field}.kind`, `service, system or batch, got ${show(o.kind)}`);
+    // What the kind does not have is refused, as a manifest's would be.
+    const only = (key: "replicas" | "completions" | "parallelism", kinds: WorkloadKindName[]) => {
+      if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) r.refuse(`${field}.${key}`, `none for a ${kind} workload`);
+    };
+    only("replicas", ["service"]);
+    only("completions", ["batch"]);
+    only("parallelism", ["batch"]);
+    const replicas =
+      kind === "batch"
+        ? o.completions === undefined ? SPEC_DEFAULTS.completions : r.integer(o.completions, `${field}.completions`, 1, MAX_REPLICAS)
+        : kind === "system" ? 0
+        : o.replicas === undefined ? 1 : r.integer(o.replicas, `${field}.replicas`, 0, MAX_REPLICAS);
+    const parallelism = kind === "batch" && o.parallelism !== undefined ? r.integer(o.parallelism, `${field}.parallelism`, 1, MAX_REPLICAS) : 1;
     const res = o.resources === undefined ? {} : r.object(o.resources, `${field}.resources`, RESOURCE_KEYS);
     // Unset resources take the manifest defaults, so a scenario means what the same manifest would.
     const cpuMillis = res?.cpu_millis === undefined ? SPEC_DEFAULTS.cpuMillis : r.integer(res.cpu_millis, `${field}.resources.cpu_millis`, 1, MAX_CPU_MILLIS);
     const memoryMb = res?.memory_mb === undefined ? SPEC_DEFAULTS.memoryMb : r.integer(res.memory_mb, `${field}.resources.memory_mb`, 1, MAX_MEMORY_MB);
     const nodeSelector = r.labels(o.node_selector, `${field}.node_selector`);
-    if (name === undefined || count === undefined || replicas === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
+    if (name === undefined || count === undefined || kind === undefined || replicas === undefined || parallelism === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
     const names = workloadNames({ name, count });
     const twice = names.find((n) => taken.has(n));
     if (twice !== undefined) {
@@ -207,13 +227,15 @@ export function parseScenario(doc: unknown): ScenarioResult {
       r.problems.push(tooLong);
       return;
     }
+    // A system workload's copies are numbered as nodes take them: up to one per node.
+    const copies = kind === "system" ? totalNodes : replicas;
     for (const n of names) {
       taken.add(n);
-      for (let k = 0; k < replicas; k++) replicaOf.add(`${n}-${k}`);
+      for (let k = 0; k < copies; k++) replicaOf.add(`${n}-${k}`);
     }
-    workloads.push({ name, count, replicas, resources: { cpuMillis, memoryMb }, nodeSelector });
+    workloads.push({ name, count, kind, replicas, parallelism, resources: { cpuMillis, memoryMb }, nodeSelector });
   });
-  const totalReplicas = workloads.reduce((n, w) => n + w.count * w.replicas, 0);
+  const totalReplicas = workloads.reduce((n, w) => n + w.count * (w.kind === "system" ? totalNodes : w.replicas), 0);
   if (totalReplicas > MAX_SIM_REPLICAS) r.refuse("workloads", `at most ${MAX_SIM_REPLICAS} replicas in all, got ${totalReplicas}`);
 
   const failures: Failure[] = [];

@@ -3,16 +3,19 @@
  * Defaults live here and nowhere else; the proto comments state the same values.
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
-import type { RestartMode, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { RestartMode, WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
+export type WorkloadKindName = "service" | "system" | "batch";
 
 export interface ResolvedSpec {
+  kind: WorkloadKindName;
+  /** Copies wanted: a service's replicas; a batch's completions; 0 for a system workload (its nodes decide). */
   replicas: number;
-  kind: "process" | "docker";
+  executor: "process" | "docker";
   cpuMillis: number;
   memoryMb: number;
   nodeSelector: Record<string, string>;
@@ -31,6 +34,12 @@ export interface ResolvedSpec {
   ports: PortRequest[];
   /** What placement's feasibility depends on in `ports` (see portShape). */
   portShape: string;
+  /** Batch: copies running at once, at most. */
+  parallelism: number;
+  /** Batch: failed runs retried before the workload is Failed. */
+  backoffLimit: number;
+  /** Batch: a finished workload is deleted this long after; undefined: kept. */
+  ttlAfterFinishedMs: number | undefined;
   volumes: VolumeMount[];
   /** The host volumes among `volumes`: a node must offer each (writable unless read_only). */
   hostVolumes: HostVolumeNeed[];
@@ -48,6 +57,9 @@ export const SPEC_DEFAULTS = {
   maxSurge: 1,
   stopGracePeriodMs: 10_000,
   progressDeadlineMs: 60_000,
+  completions: 1,
+  parallelism: 1,
+  backoffLimit: 6,
 } as const;
 
 /** A copy that ran for this many max_backoffs before failing restarts the backoff (30s → 5 min). */
@@ -68,6 +80,20 @@ const MODES: { [M in RestartMode]: RestartModeName } = {
   [-1]: "always", // UNRECOGNIZED
 };
 
+/** tessera.v1.WorkloadKind by number. */
+const KINDS: { [K in WorkloadKind]: WorkloadKindName } = {
+  0: "service", // WORKLOAD_KIND_UNSPECIFIED
+  1: "service", // WORKLOAD_KIND_SERVICE
+  2: "system", // WORKLOAD_KIND_SYSTEM
+  3: "batch", // WORKLOAD_KIND_BATCH
+  [-1]: "service", // UNRECOGNIZED
+};
+
+/** A workload's kind, without resolving the rest of its spec. */
+export function kindOf(spec: WorkloadSpec): WorkloadKindName {
+  return KINDS[spec.kind ?? 0] ?? "service";
+}
+
 /**
  * Resolved specs by spec object: every reconcile pass resolves every workload's spec, and a
  * spec is never mutated (an apply replaces it), so the result is computed once. A WeakMap
@@ -82,12 +108,14 @@ export function resolveSpec(spec: WorkloadSpec): ResolvedSpec {
 }
 
 function resolveNow(spec: WorkloadSpec): ResolvedSpec {
+  const kind = kindOf(spec);
   const memoryMb = spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb;
   const volumes = volumeMounts(spec, memoryMb);
   const hostVolumes = hostVolumeNeeds(volumes);
   return {
-    replicas: spec.replicas ?? SPEC_DEFAULTS.replicas,
-    kind: spec.image !== "" ? "docker" : "process",
+    kind,
+    replicas: kind === "system" ? 0 : kind === "batch" ? (spec.completions ?? SPEC_DEFAULTS.completions) : (spec.replicas ?? SPEC_DEFAULTS.replicas),
+    executor: spec.image !== "" ? "docker" : "process",
     cpuMillis: spec.resources?.cpuMillis || SPEC_DEFAULTS.cpuMillis,
     memoryMb,
     nodeSelector: spec.nodeSelector,
@@ -102,20 +130,27 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
     ports: portRequests(spec),
     portShape: portShape(portRequests(spec)),
+    parallelism: spec.parallelism ?? SPEC_DEFAULTS.parallelism,
+    backoffLimit: spec.backoffLimit ?? SPEC_DEFAULTS.backoffLimit,
+    ttlAfterFinishedMs: durationMs(spec.ttlAfterFinished),
     volumes,
     hostVolumes,
     volumeShape: volumeShape(hostVolumes),
   };
 }
 
-/** The part of a spec that an instance runs: everything but replicas and update strategy. */
 /** How long a copy of workload `name` is given to stop: the default once the workload is gone. */
 export function stopGracePeriodOf(state: ClusterState, name: string): number {
   const w = state.workloads.get(name);
   return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
 }
 
-export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, "replicas" | "update"> {
-  const { replicas: _replicas, update: _update, ...template } = spec;
+/**
+ * The part of a spec that an instance runs: everything but how many (replicas, a batch's
+ * completions and parallelism), the update strategy, and what happens around the runs
+ * (backoff limit, time to live).
+ */
+export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, "replicas" | "update" | "completions" | "parallelism" | "backoffLimit" | "ttlAfterFinished"> {
+  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, ...template } = spec;
   return template;
 }

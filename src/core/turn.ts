@@ -80,12 +80,12 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
  * Whether applying `p` can give the next pass something to do. Copies it placed or scheduled
  * are current and placed: the next pass keeps them; a slot it left pending or held stays so
  * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
- * a node for another action. The property for invariant 1 (idempotence, ARCHITECTURE.md)
+ * a node for another action; a batch that finished or expired has its copies stopped next. The property for invariant 1 (idempotence, ARCHITECTURE.md)
  * checks the claim on every turn; under a burst of applies it spares each turn a pass over
  * every workload.
  */
 function enablesMore(p: Plan): boolean {
-  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length > 0;
+  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length + p.finish.length + p.expire.length > 0;
 }
 
 /** Concatenates the actions of consecutive passes; skips are those of the last pass. */
@@ -100,6 +100,8 @@ function mergePlans(a: Plan, b: Plan): Plan {
     stop: [...a.stop, ...b.stop],
     forget: [...a.forget, ...b.forget],
     removeWorkload: [...a.removeWorkload, ...b.removeWorkload],
+    finish: [...a.finish, ...b.finish],
+    expire: [...a.expire, ...b.expire],
     skip: b.skip,
   };
 }

@@ -4,7 +4,8 @@
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { durationMs, SPEC_DEFAULTS } from "./spec.js";
+import { formatDurationMs } from "./duration.js";
+import { durationMs, kindOf, SPEC_DEFAULTS } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
@@ -34,13 +35,53 @@ function invalid(field: string, expected: string): Rejection {
   return { kind: "InvalidArgument", field, expected };
 }
 
-function durationProblem(d: Duration | undefined, field: string): Rejection | undefined {
+function durationProblem(d: Duration | undefined, field: string, maxMs = MAX_DURATION_MS): Rejection | undefined {
   if (d === undefined) return undefined;
   const ms = durationMs(d)!;
   if (d.seconds < 0 || d.nanos < 0) return invalid(field, "a non-negative duration");
   if (d.nanos > 999_999_999) return invalid(field, `nanos from 0 to 999999999, got ${d.nanos}`);
-  if (ms > MAX_DURATION_MS) return invalid(field, `at most 24h, got ${ms / 1000}s`);
+  if (ms > maxMs) return invalid(field, `at most ${formatDurationMs(maxMs)}, got ${ms / 1000}s`);
   return undefined;
+}
+
+/** A finished batch kept this long at most before ttl_after_finished deletes it. */
+const MAX_TTL_MS = 30 * MAX_DURATION_MS;
+/** Retries of a batch's failed runs, at most. */
+export const MAX_BACKOFF_LIMIT = 1_000;
+
+/** What a workload's kind allows: replicas for services only, the batch fields for batches only. */
+function validateKind(spec: WorkloadSpec): Rejection[] {
+  const problems: Rejection[] = [];
+  // Absent in specs recorded before kinds (golden logs): a service.
+  if (![0, 1, 2, 3].includes(spec.kind ?? 0)) {
+    problems.push(invalid("workload.spec.kind", `service, system or batch (WORKLOAD_KIND_SERVICE, _SYSTEM, _BATCH), got ${spec.kind}`));
+    return problems;
+  }
+  const kind = kindOf(spec);
+  if (kind !== "service" && spec.replicas !== undefined)
+    problems.push(invalid("workload.spec.replicas", `none for a ${kind} workload: ${kind === "system" ? "it runs one copy on every node that qualifies" : "it runs `completions` runs, `parallelism` at a time"}`));
+  const batchFields = [
+    ["completions", spec.completions],
+    ["parallelism", spec.parallelism],
+    ["backoff_limit", spec.backoffLimit],
+    ["ttl_after_finished", spec.ttlAfterFinished],
+  ] as const;
+  if (kind !== "batch") {
+    for (const [field, value] of batchFields) if (value !== undefined) problems.push(invalid(`workload.spec.${field}`, `none for a ${kind} workload (only kind batch has it)`));
+    return problems;
+  }
+  if (spec.completions !== undefined && (spec.completions < 1 || spec.completions > MAX_REPLICAS))
+    problems.push(invalid("workload.spec.completions", `from 1 to ${MAX_REPLICAS}, got ${spec.completions}`));
+  if (spec.parallelism !== undefined && (spec.parallelism < 1 || spec.parallelism > MAX_REPLICAS))
+    problems.push(invalid("workload.spec.parallelism", `from 1 to ${MAX_REPLICAS}, got ${spec.parallelism}`));
+  if (spec.backoffLimit !== undefined && spec.backoffLimit > MAX_BACKOFF_LIMIT)
+    problems.push(invalid("workload.spec.backoff_limit", `at most ${MAX_BACKOFF_LIMIT}, got ${spec.backoffLimit}`));
+  const ttl = durationProblem(spec.ttlAfterFinished, "workload.spec.ttl_after_finished", MAX_TTL_MS);
+  if (ttl) problems.push(ttl);
+  const mode = spec.restartPolicy?.mode ?? 0;
+  if (mode === 1 || mode === 3)
+    problems.push(invalid("workload.spec.restart_policy.mode", "on_failure or unset for a batch workload: a run that exits 0 is done, and failed runs are retried up to backoff_limit (0 for none)"));
+  return problems;
 }
 
 /** Problems with a label map (workload labels, node selectors, node labels), each naming its key. */
@@ -102,7 +143,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   ] as const) {
     if (value.includes("\0")) problems.push(invalid(`workload.spec.${field}`, "text without NUL bytes"));
   }
-  problems.push(...validatePorts(spec), ...validateVolumes(spec, spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb), ...validateReferences(spec));
+  problems.push(...validateKind(spec), ...validatePorts(spec), ...validateVolumes(spec, spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb), ...validateReferences(spec));
   // An expanded working dir is still absolute when it starts with "/".
   if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
     problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));

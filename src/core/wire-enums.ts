@@ -16,6 +16,7 @@ export const INSTANCE_STATE_TO_WIRE = {
   stopping: 6 satisfies WireInstanceState.INSTANCE_STATE_STOPPING,
   stopped: 7 satisfies WireInstanceState.INSTANCE_STATE_STOPPED,
   lost: 8 satisfies WireInstanceState.INSTANCE_STATE_LOST,
+  succeeded: 9 satisfies WireInstanceState.INSTANCE_STATE_SUCCEEDED,
 } as const satisfies { [S in InstanceState]: WireInstanceState };
 
 const FROM_WIRE = new Map<number, InstanceState>(Object.entries(INSTANCE_STATE_TO_WIRE).map(([k, v]) => [v, k as InstanceState]));

@@ -17,6 +17,8 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["WorkloadRestartRequested", { type: "WorkloadRestartRequested", at: T0, name: "web", restartSeq: 2 }, "web restart requested: every copy is replaced"],
   ["WorkloadDeleteRequested", { type: "WorkloadDeleteRequested", at: T0, name: "web" }, "web delete requested: its copies are stopped"],
   ["WorkloadRemoved", { type: "WorkloadRemoved", at: T0, name: "web" }, "web removed"],
+  ["WorkloadFinished", { type: "WorkloadFinished", at: T0, name: "job", outcome: "failed", reason: "backoff limit 2 reached (3 failed runs): exited with code 3" }, "job failed: backoff limit 2 reached (3 failed runs): exited with code 3"],
+  ["WorkloadExpired", { type: "WorkloadExpired", at: T0, name: "job" }, "job expired: deleted after its ttl_after_finished"],
   ["InstanceCreated", created(ID, T0, { generation: 2, attempt: 3 }), "web-1.9 created (generation 2, attempt 3)"],
   ["InstanceCheckReported", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false }, "web-1.9 check http failing"],
   [
@@ -51,6 +53,7 @@ const BY_TRANSITION: Array<[InstanceEventType, ClusterEvent, string]> = [
   ["finish", transitioned(ID, T0, { type: "finish", exitCode: 143 }), "web-1.9 stopped (exit code 143)"],
   ["lose", transitioned(ID, T0, { type: "lose" }), "web-1.9 lost: its node went offline"],
   ["reclaim", transitioned(ID, T0, { type: "reclaim" }), "web-1.9 taken back: its node returned still running it"],
+  ["succeed", transitioned(ID, T0, { type: "succeed" }), "web-1.9 succeeded (exit 0)"],
 ];
 
 describe("every event type has a summary", () => {

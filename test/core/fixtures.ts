@@ -6,7 +6,7 @@ import type { Command } from "../../src/core/decide.js";
 import type { InstanceEvent } from "../../src/core/instance-machine.js";
 import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
-import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { planToEvents, type PlanOutcome } from "../../src/core/plan-to-events.js";
 import { DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile.js";
 
@@ -35,6 +35,7 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     restartPolicy: undefined,
     update: undefined,
     stopGracePeriod: undefined,
+    kind: WorkloadKind.WORKLOAD_KIND_UNSPECIFIED,
     ...over,
   };
 }

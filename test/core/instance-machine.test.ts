@@ -27,23 +27,25 @@ const SAMPLE: { [E in InstanceEventType]: Extract<InstanceEvent, { type: E }> } 
   finish: { type: "finish", exitCode: 0 },
   lose: { type: "lose" },
   reclaim: { type: "reclaim" },
+  succeed: { type: "succeed" },
 };
 
 type Cell = InstanceState | "-";
 const _ = "-";
 
 // prettier-ignore
-const COLUMNS = ["place",     "provision",    "run",     "fail",   "stop",     "finish",  "lose", "reclaim"] as const;
+const COLUMNS = ["place",     "provision",    "run",     "fail",   "stop",     "finish",  "lose", "reclaim", "succeed"] as const;
 // prettier-ignore
 const EXPECTED: Record<InstanceState, readonly Cell[]> = {
-  pending:      ["scheduled", _,              _,         _,        "stopped",  _,         _,      _        ],
-  scheduled:    [_,           "provisioning", _,         "failed", "stopping", _,         "lost", _        ],
-  provisioning: [_,           _,              "running", "failed", "stopping", _,         "lost", _        ],
-  running:      [_,           _,              _,         "failed", "stopping", _,         "lost", _        ],
-  failed:       [_,           _,              _,         _,        "stopping", _,         _,      _        ],
-  stopping:     [_,           _,              _,         "failed", _,          "stopped", "lost", _        ],
-  stopped:      [_,           _,              _,         _,        _,          _,         _,      _        ],
-  lost:         [_,           _,              _,         _,        _,          "stopped", _,      "running"],
+  pending:      ["scheduled", _,              _,         _,        "stopped",  _,         _,      _,         _          ],
+  scheduled:    [_,           "provisioning", _,         "failed", "stopping", _,         "lost", _,         _          ],
+  provisioning: [_,           _,              "running", "failed", "stopping", _,         "lost", _,         "succeeded"],
+  running:      [_,           _,              _,         "failed", "stopping", _,         "lost", _,         "succeeded"],
+  failed:       [_,           _,              _,         _,        "stopping", _,         _,      _,         _          ],
+  stopping:     [_,           _,              _,         "failed", _,          "stopped", "lost", _,         _          ],
+  stopped:      [_,           _,              _,         _,        _,          _,         _,      _,         _          ],
+  lost:         [_,           _,              _,         _,        _,          "stopped", _,      "running", _          ],
+  succeeded:    [_,           _,              _,         _,        _,          _,         _,      _,         _          ],
 };
 
 describe("the table above covers the machine", () => {
@@ -66,9 +68,9 @@ describe("transition(state, event) for every pair", () => {
     else expect(result).toEqual({ ok: true, state: to });
   });
 
-  test("the matrix has 8 × 8 cells, 19 of them allowed", () => {
-    expect(cases).toHaveLength(64);
-    expect(cases.filter((c) => c.to !== "-")).toHaveLength(19);
+  test("the matrix has 9 × 9 cells, 21 of them allowed", () => {
+    expect(cases).toHaveLength(81);
+    expect(cases.filter((c) => c.to !== "-")).toHaveLength(21);
   });
 });
 
@@ -82,6 +84,9 @@ describe("pathBetween", () => {
     { from: "provisioning", to: "failed", path: ["fail"] },
     { from: "running", to: "running", path: [] },
     { from: "stopped", to: "stopped", path: [] },
+    // A batch copy whose exit 0 a reconnecting agent reports.
+    { from: "scheduled", to: "succeeded", path: ["provision", "succeed"] },
+    { from: "running", to: "succeeded", path: ["succeed"] },
   ] as const)("$from → $to = $path", ({ from, to, path }) => {
     expect(pathBetween(from, to)).toEqual([...path]);
   });
@@ -94,6 +99,10 @@ describe("pathBetween", () => {
     // Only the control plane reclaims a Lost copy (decide.ts); no report implies it.
     { from: "lost", to: "running" },
     { from: "lost", to: "stopping" },
+    // Done is done: a succeeded run neither fails nor runs again.
+    { from: "succeeded", to: "failed" },
+    { from: "succeeded", to: "running" },
+    { from: "failed", to: "succeeded" },
   ] as const)("$from → $to is unreachable", ({ from, to }) => {
     expect(pathBetween(from, to)).toBeUndefined();
   });
@@ -126,6 +135,7 @@ describe("state predicates", () => {
     ["stopping",     { reported: false, live: false, occupies: true,  nonTerminal: true  }],
     ["stopped",      { reported: true,  live: false, occupies: false, nonTerminal: false }],
     ["lost",         { reported: false, live: false, occupies: false, nonTerminal: false }],
+    ["succeeded",    { reported: false, live: false, occupies: false, nonTerminal: false }],
   ];
 
   test("the table lists every state", () => {

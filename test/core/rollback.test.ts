@@ -29,11 +29,11 @@ test("rollout status: progressing within the deadline, then stalled naming a cop
   const state = replay([nodeConnected("n1", T0)]);
   for (const e of decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec() }, T0).events) evolve(state, e);
   const w = state.workloads.get("web")!;
-  expect(rolloutStatus(w, [], T0 + 1_000, 60_000)).toEqual({ phase: "progressing" });
-  expect(rolloutStatus(w, [], T0 + 61_000, 60_000)).toEqual({ phase: "stalled", stuck: undefined });
+  expect(rolloutStatus(w, [], T0 + 1_000, 60_000, 1)).toEqual({ phase: "progressing" });
+  expect(rolloutStatus(w, [], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: undefined });
   const pending = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
-  expect(rolloutStatus(w, [pending], T0 + 61_000, 60_000)).toEqual({ phase: "stalled", stuck: pending });
-  expect(rolloutStatus(w, [{ ...pending, state: "running" }], T0 + 61_000, 60_000)).toEqual({ phase: "complete" });
+  expect(rolloutStatus(w, [pending], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: pending });
+  expect(rolloutStatus(w, [{ ...pending, state: "running" }], T0 + 61_000, 60_000, 1)).toEqual({ phase: "complete" });
 });
 
 test.each([

@@ -101,6 +101,28 @@ describe("simulate", () => {
     }
   });
 
+  test("every kind: a system workload on each node that qualifies (none moved when one dies), a batch's runs at once", () => {
+    const report = simulate(
+      scenario({
+        fleet: [
+          { name: "edge", count: 3, cpu_millis: 1000, memory_mb: 1024, labels: { role: "edge" } },
+          { name: "core", count: 1, cpu_millis: 1000, memory_mb: 1024 },
+        ],
+        workloads: [
+          { name: "logs", kind: "system", node_selector: { role: "edge" }, resources: { cpu_millis: 100 } },
+          { name: "etl", kind: "batch", completions: 5, parallelism: 2, resources: { cpu_millis: 300 } },
+        ],
+        failures: [{ at: "10s", kill: { nodes: ["edge-2"] } }],
+      }),
+    );
+    for (const r of report.strategies) {
+      // 2 live edge nodes with a system copy each, 2 batch runs at once.
+      expect([r.desired, r.placed, r.unschedulable]).toEqual([4, 4, 0]);
+      const logs = r.nodes.flatMap((n) => n.instances.filter((i) => i.startsWith("logs-")).map((i) => `${n.name}:${i}`));
+      expect(logs.map((l) => l.split(":")[0])).toEqual(["edge-0", "edge-1"]);
+    }
+  });
+
   test("a failure the fleet has not settled from by the end shows as null", () => {
     const report = simulate(scenario({ fleet: [fourNodes], workloads: [{ name: "web" }], failures: [{ at: "1s", kill: { group: "n" } }], duration: "3s" }));
     for (const r of report.strategies) expect(r.convergence[1]).toEqual({ at: 1_000, event: "kill n-0, n-1, n-2, n-3", ms: null });

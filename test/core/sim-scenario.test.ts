@@ -26,7 +26,7 @@ describe("parseScenario", () => {
     expect(r).toEqual({
       scenario: {
         fleet: [{ name: "n", count: 2, capacity: { cpuMillis: 1000, memoryMb: 1024 }, labels: { zone: "a" } }],
-        workloads: [{ name: "job", count: 2, replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 }, nodeSelector: { zone: "a" } }],
+        workloads: [{ name: "job", count: 2, kind: "service", replicas: 1, parallelism: 1, resources: { cpuMillis: 100, memoryMb: 64 }, nodeSelector: { zone: "a" } }],
         failures: [
           { at: 500, kill: { group: "n", count: 1 } },
           { at: 2_000, crash: "job-1-0" },
@@ -39,7 +39,7 @@ describe("parseScenario", () => {
 
   test.each<[string, unknown, string[]]>([
     ["not an object", [1], ["scenario: expected an object with fleet, workloads, failures, duration, got a list"]],
-    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, replicas, resources, node_selector), got nothing"]],
+    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector), got nothing"]],
     ["a negative count", { fleet: [{ ...group, count: -3 }], workloads: [web] }, ["fleet[0].count: expected a positive integer, got -3"]],
     ["an unknown field", { fleet: [{ ...group, cpuMillis: 5 }], workloads: [web] }, ["fleet[0].cpuMillis: expected one of the fields name, count, cpu_millis, memory_mb, labels (unknown field)"]],
     ["a bad label", { fleet: [{ ...group, labels: { zone: 1 } }], workloads: [web] }, ["fleet[0].labels.zone: expected a string value, got 1"]],
@@ -48,6 +48,9 @@ describe("parseScenario", () => {
     ["a name used twice", { fleet: [group], workloads: [{ name: "web", count: 2 }, { name: "web-1" }] }, ['workloads[1].name: expected names not used by another workload, got "web-1" twice']],
     ["fractional resources", { fleet: [group], workloads: [{ name: "web", resources: { cpu_millis: 0.5 } }] }, ["workloads[0].resources.cpu_millis: expected a positive integer, got 0.5"]],
     ["negative replicas", { fleet: [group], workloads: [{ name: "web", replicas: -1 }] }, ["workloads[0].replicas: expected a non-negative integer, got -1"]],
+    ["an unknown kind", { fleet: [group], workloads: [{ name: "web", kind: "daemon" }] }, ['workloads[0].kind: expected service, system or batch, got "daemon"']],
+    ["replicas of a system workload", { fleet: [group], workloads: [{ name: "logs", kind: "system", replicas: 2 }] }, ["workloads[0].replicas: expected none for a system workload"]],
+    ["completions of a service", { fleet: [group], workloads: [{ name: "web", completions: 2 }] }, ["workloads[0].completions: expected none for a service workload"]],
     ["a time without unit", { fleet: [group], workloads: [web], failures: [{ at: 5, kill: { group: "n" } }] }, ["failures[0].at: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got 5"]],
     ["no action", { fleet: [group], workloads: [web], failures: [{ at: "5s" }] }, ["failures[0]: expected exactly one of kill, restore or crash, got none"]],
     ["an unknown group", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { group: "x" } }] }, ['failures[0].kill.group: expected a group of the fleet (n), got "x"']],

@@ -7,8 +7,10 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, emptyState, forkState } from "../../src/core/cluster-state.js";
-import { countsAgainstSurge, holdsNode, isReady } from "../../src/core/cluster-status.js";
+import { type ClusterState, emptyState, forkState, instancesOfWorkload } from "../../src/core/cluster-state.js";
+import { countsAgainstSurge, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
+import { qualifiesForSystem } from "../../src/core/placement.js";
+import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
@@ -44,8 +46,20 @@ const workloadArb = fc
   .filter((w) => w.maxSurge + w.maxUnavailable > 0);
 type WorkloadGen = typeof workloadArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** What makes a workload a system or batch one (issue 17); services are the most common still. */
+const kindArb = fc.record({
+  kind: fc.constantFrom("service" as const, "service" as const, "system" as const, "batch" as const),
+  completions: fc.integer({ min: 1, max: 4 }),
+  parallelism: fc.integer({ min: 1, max: 3 }),
+  backoffLimit: fc.integer({ min: 0, max: 3 }),
+});
+type KindGen = typeof kindArb extends fc.Arbitrary<infer T> ? T : never;
+/** A workload of any kind. */
+const anyWorkloadArb = fc.tuple(workloadArb, kindArb).map(([w, k]): WorkloadGen & KindGen => ({ ...w, ...k }));
+const KIND_NUMBER = { service: WorkloadKind.WORKLOAD_KIND_SERVICE, system: WorkloadKind.WORKLOAD_KIND_SYSTEM, batch: WorkloadKind.WORKLOAD_KIND_BATCH } as const;
+
 const opArb = fc.oneof(
-  fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: workloadArb, version: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: anyWorkloadArb, version: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ op: fc.constantFrom("kill" as const, "revive" as const, "cordon" as const, "uncordon" as const, "drain" as const), n: fc.integer({ min: 0, max: 5 }) }),
   fc.record({ op: fc.constant("crash" as const), pick: fc.nat(), exitCode: fc.constantFrom(0, 1, 137) }),
@@ -53,19 +67,22 @@ const opArb = fc.oneof(
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
-function applyCommand(name: string, w: WorkloadGen, version = 0): Command {
-  return {
-    type: "ApplyWorkload",
-    name,
-    labels: {},
-    spec: spec({
-      args: ["3600", `v${version}`],
-      replicas: w.replicas,
-      resources: { cpuMillis: w.cpu, memoryMb: w.mem },
-      nodeSelector: w.zone ? { zone: w.zone } : {},
-      update: { maxSurge: w.maxSurge, maxUnavailable: w.maxUnavailable },
-    }),
+function applyCommand(name: string, w: WorkloadGen & Partial<KindGen>, version = 0): Command {
+  const kind = w.kind ?? "service";
+  const common: Partial<WorkloadSpec> = {
+    args: ["3600", `v${version}`],
+    resources: { cpuMillis: w.cpu, memoryMb: w.mem },
+    nodeSelector: w.zone ? { zone: w.zone } : {},
+    update: { maxSurge: w.maxSurge, maxUnavailable: w.maxUnavailable },
+    kind: KIND_NUMBER[kind],
   };
+  const byKind: Partial<WorkloadSpec> =
+    kind === "service"
+      ? { replicas: w.replicas }
+      : kind === "system"
+        ? {}
+        : { completions: w.completions, parallelism: w.parallelism, backoffLimit: w.backoffLimit, restartPolicy: { mode: 2, initialBackoff: { seconds: 1, nanos: 0 }, maxBackoff: { seconds: 2, nanos: 0 } } };
+  return { type: "ApplyWorkload", name, labels: {}, spec: spec({ ...common, ...byKind }) };
 }
 
 /** Runs one random operation against the simulated fleet. */
@@ -106,9 +123,77 @@ function nonTerminalByWorkload(state: ClusterState): Map<string, number> {
   return out;
 }
 
+/** Per batch workload, its template generation and the indexes whose run of that template succeeded. */
+function succeededByWorkload(state: ClusterState): Map<string, { template: number; done: Set<number> }> {
+  const out = new Map<string, { template: number; done: Set<number> }>();
+  for (const w of state.workloads.values()) {
+    if (resolveSpec(w.spec).kind === "batch") out.set(w.name, { template: w.templateGeneration, done: succeededIndexes(w, instancesOfWorkload(state, w.name)) });
+  }
+  return out;
+}
+
+/** Invariant 17 (ARCHITECTURE.md) after one turn; `succeededBefore` as it stood before the turn. */
+function checkKinds(state: ClusterState, result: TurnResult, succeededBefore: ReturnType<typeof succeededByWorkload>): void {
+  for (const w of state.workloads.values()) {
+    if (w.deleting) continue;
+    const s = resolveSpec(w.spec);
+    const copies = instancesOfWorkload(state, w.name);
+    if (s.kind === "system") {
+      const perNode = new Map<string, number>();
+      for (const i of copies) if (i.node !== null && i.desired === "run" && countsAgainstSurge(i)) perNode.set(i.node, (perNode.get(i.node) ?? 0) + 1);
+      for (const [node, n] of perNode) if (n > 1) throw new Error(`system workload ${w.name} has ${n} copies on ${node}`);
+    } else if (s.kind === "batch") {
+      const running = copies.filter((i) => i.state === "running" && i.desired === "run" && i.generation >= w.templateGeneration).length;
+      if (running > s.parallelism) throw new Error(`batch ${w.name} runs ${running} copies, parallelism ${s.parallelism}`);
+      const done = succeededIndexes(w, copies);
+      if ([...done].filter((i) => i < s.replicas).length > s.replicas) throw new Error(`batch ${w.name}: more than ${s.replicas} succeeded`);
+    }
+  }
+  for (const e of result.events) {
+    if (e.type !== "InstanceCreated") continue;
+    const before = succeededBefore.get(e.workload);
+    const w = state.workloads.get(e.workload);
+    // Its template unchanged (a changed one runs every index again).
+    if (before?.done.has(e.index) && w !== undefined && w.templateGeneration === before.template && resolveSpec(w.spec).kind === "batch")
+      throw new Error(`batch ${e.workload} started index ${e.index} again after it succeeded`);
+  }
+}
+
+/**
+ * Invariant 17 once the fleet settled: a system workload has a copy on every node that
+ * qualifies (or says why not: no room, a restart backoff) and none on a node that does not,
+ * but for cordoned nodes keeping what ran there, nodes not heard lately, and a draining node
+ * whose other copies have not stopped yet (held, with that reason); a batch that is
+ * Complete has exactly `completions` successes.
+ */
+function checkSettledKinds(fleet: SimulatedFleet): void {
+  const state = fleet.state;
+  const skips = fleet.plans.at(-1)?.skip ?? [];
+  for (const w of state.workloads.values()) {
+    if (w.deleting) continue;
+    const s = resolveSpec(w.spec);
+    const copies = instancesOfWorkload(state, w.name).filter((i) => i.node !== null && i.desired === "run" && countsAgainstSurge(i));
+    if (s.kind === "system") {
+      for (const node of state.nodes.values()) {
+        const here = copies.filter((i) => i.node === node.name);
+        if (qualifiesForSystem(node, node.health, s)) {
+          const why = skips.some((k) => k.workload === w.name && (k.node === node.name || here.some((i) => i.id === k.instance)));
+          if (here.length !== 1 && !why) throw new Error(`system workload ${w.name}: ${here.length} copies on qualifying ${node.name}, and no reason`);
+        } else if (here.length > 0 && node.health === "ready" && (node.draining || node.schedulable) && !here.every((i) => skips.some((k) => k.instance === i.id))) {
+          throw new Error(`system workload ${w.name} keeps ${here.map((i) => i.id)} on ${node.name}, which does not qualify`);
+        }
+      }
+    } else if (s.kind === "batch" && w.finished?.outcome === "complete") {
+      const done = [...succeededIndexes(w, instancesOfWorkload(state, w.name))].filter((i) => i < s.replicas).length;
+      if (done !== s.replicas) throw new Error(`batch ${w.name} Complete with ${done} of ${s.replicas} succeeded`);
+    }
+  }
+}
+
 /** Checks every per-turn invariant; throws with the first violation. */
 function watch(fleet: SimulatedFleet, policy: Policy): void {
   let before = nonTerminalByWorkload(fleet.state);
+  let succeededBefore = succeededByWorkload(fleet.state);
   fleet.onTurn = (result: TurnResult) => {
     const state = fleet.state;
     // 1. idempotence: planning again right after executing a plan changes nothing.
@@ -131,15 +216,21 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
 
     // 3. never more than replicas + max_surge non-terminal instances (unless already above before
     //    this turn, as after scaling down); a failed copy being cleaned up does not count.
+    //    17. a system workload never wants two copies on one node; a batch never
+    //    runs more than `parallelism` copies of its template, never more than `completions`
+    //    succeed, and never starts again an index whose run succeeded.
     const after = nonTerminalByWorkload(state);
     for (const [name, count] of after) {
       const w = state.workloads.get(name);
       if (!w || w.deleting) continue;
       const s = resolveSpec(w.spec);
+      if (s.kind !== "service") continue;
       const limit = Math.max(s.replicas + s.maxSurge, before.get(name) ?? 0);
       if (count > limit) throw new Error(`workload ${name} has ${count} non-terminal instances, limit ${limit}`);
     }
     before = after;
+    checkKinds(state, result, succeededBefore);
+    succeededBefore = succeededByWorkload(state);
 
     // 5. nothing is placed on an Offline, Suspect, cordoned, draining or disconnected node.
     const p = result.plan;
@@ -159,15 +250,16 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
 }
 
 describe("core invariants over random fleets and event sequences", () => {
-  test("1, 2, 3, 5, 9: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step; 8: replay(log) equals the live state", () => {
+  test("1, 2, 3, 5, 9, 17: idempotent, never overcommitted, within surge, only on healthy nodes, instance index in step, kinds keep their shape; 8: replay(log) equals the live state", () => {
     fc.assert(
-      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleetNodes, workloads, ops) => {
+      fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), (fleetNodes, workloads, ops) => {
         const fleet = new SimulatedFleet(DEFAULT_POLICY);
         watch(fleet, DEFAULT_POLICY);
         for (const n of fleetNodes) fleet.connect(n);
         fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
         for (const op of ops) perform(fleet, fleetNodes, op);
         fleet.settle();
+        checkSettledKinds(fleet);
         // 8. folding the log from nothing rebuilds exactly the live state.
         expect(replay(fleet.events)).toEqual(fleet.state);
       }),
@@ -178,7 +270,7 @@ describe("core invariants over random fleets and event sequences", () => {
   test("10: turns on a fork (what-if plans) leave the original untouched and decide what turns on a deep copy decide", () => {
     const whatIfArb = fc.array(
       fc.oneof(
-        fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: workloadArb, version: fc.integer({ min: 0, max: 2 }) }),
+        fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 3 }), spec: anyWorkloadArb, version: fc.integer({ min: 0, max: 2 }) }),
         fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 3 }) }),
         fc.record({ op: fc.constant("fail" as const), pick: fc.nat() }),
         fc.record({ op: fc.constant("later" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
@@ -186,7 +278,7 @@ describe("core invariants over random fleets and event sequences", () => {
       { minLength: 1, maxLength: 6 },
     );
     fc.assert(
-      fc.property(fleetArb, fc.array(workloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 15 }), whatIfArb, (fleetNodes, workloads, ops, whatIf) => {
+      fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 15 }), whatIfArb, (fleetNodes, workloads, ops, whatIf) => {
         const fleet = new SimulatedFleet(DEFAULT_POLICY);
         for (const n of fleetNodes) fleet.connect(n);
         fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
@@ -276,36 +368,48 @@ describe("core invariants over random fleets and event sequences", () => {
     fc.assert(
       fc.property(
         fleetArb,
-        fc.array(workloadArb, { minLength: 1, maxLength: 4 }),
+        fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }),
         fc.array(opArb, { maxLength: 20 }),
         fc.integer({ min: 0, max: 60_000 }),
         // Agents reconnect within about a second of the control plane listening (src/agent/control-stream.ts).
         fc.integer({ min: 0, max: 2_000 }),
         (fleetNodes, workloads, ops, downMs, reconnectMs) => {
-          const fleet = new SimulatedFleet(DEFAULT_POLICY);
-          for (const n of fleetNodes) fleet.connect(n);
-          fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
-          for (const op of ops) perform(fleet, fleetNodes, op);
-          // Every agent alive, the world settled: whatever changes now, the restart changed.
-          for (const n of fleetNodes) if (fleet.dead.has(n.name)) fleet.connect(n);
-          fleet.settle();
-          const running = () =>
+          /** The same fleet after the same operations, every agent alive, the world settled. */
+          const prepared = () => {
+            const fleet = new SimulatedFleet(DEFAULT_POLICY);
+            for (const n of fleetNodes) fleet.connect(n);
+            fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+            for (const op of ops) perform(fleet, fleetNodes, op);
+            for (const n of fleetNodes) if (fleet.dead.has(n.name)) fleet.connect(n);
+            fleet.settle();
+            return fleet;
+          };
+          const runningIn = (fleet: SimulatedFleet) =>
             [...fleet.state.instances.values()]
               .filter((i) => i.state === "running" && i.desired === "run")
               .map((i) => i.id)
               .sort();
-          const before = running();
-          const from = fleet.events.length;
-          fleet.restart(downMs, reconnectMs);
-          fleet.advance(startGraceMs + offlineAfterMs + 2_000);
-          fleet.settle();
-          const disrupted = fleet.events
-            .slice(from)
-            .filter((e) => e.type === "InstanceTransitioned" && before.includes(e.id) && (e.event.type === "lose" || e.event.type === "stop"));
-          expect(disrupted).toEqual([]);
-          // Still running; copies may have been added meanwhile (a restart backoff that ran out).
-          const after = running();
-          expect(before.filter((id) => !after.includes(id))).toEqual([]);
+          /** Copies running at the start that a stop or loss hit within the next minutes, with or without a restart. */
+          const disruptedIn = (restart: boolean) => {
+            const fleet = prepared();
+            const before = runningIn(fleet);
+            const from = fleet.events.length;
+            if (restart) fleet.restart(downMs, reconnectMs);
+            else fleet.advance(downMs + reconnectMs);
+            fleet.advance(startGraceMs + offlineAfterMs + 2_000);
+            fleet.settle();
+            const hit = fleet.events
+              .slice(from)
+              .flatMap((e) => (e.type === "InstanceTransitioned" && before.includes(e.id) && (e.event.type === "lose" || e.event.type === "stop") ? [e.id] : []));
+            return { hit: [...new Set(hit)].sort(), gone: before.filter((id) => !runningIn(fleet).includes(id)) };
+          };
+          // What a restart disrupts, the fleet would have disrupted anyway: work that was only
+          // waiting for time to pass (a restart backoff ending lets a held rollout go on).
+          // Copies may be added meanwhile.
+          const withRestart = disruptedIn(true);
+          const without = disruptedIn(false);
+          expect(withRestart.hit.filter((id) => !without.hit.includes(id))).toEqual([]);
+          expect(withRestart.gone.filter((id) => !without.gone.includes(id))).toEqual([]);
         },
       ),
       params,
@@ -316,7 +420,7 @@ describe("core invariants over random fleets and event sequences", () => {
     fc.assert(
       fc.property(
         fleetArb,
-        fc.array(workloadArb, { minLength: 1, maxLength: 4 }),
+        fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }),
         fc.array(opArb, { maxLength: 20 }),
         fc.option(fc.record({ downMs: fc.integer({ min: 0, max: 30_000 }), reconnectMs: fc.integer({ min: 0, max: 2_000 }) }), { nil: undefined }),
         fc.array(opArb, { maxLength: 10 }),
@@ -435,7 +539,7 @@ describe("readiness checks and the disruption budget", () => {
 const scenarioArb = fc
   .record({
     fleet: fc.array(fc.record({ count: fc.integer({ min: 1, max: 3 }), node: nodeArb }), { minLength: 1, maxLength: 3 }),
-    workloads: fc.array(fc.record({ count: fc.integer({ min: 1, max: 2 }), w: workloadArb }), { minLength: 1, maxLength: 3 }),
+    workloads: fc.array(fc.record({ count: fc.integer({ min: 1, max: 2 }), w: anyWorkloadArb }), { minLength: 1, maxLength: 3 }),
     failures: fc.array(
       fc.record({ second: fc.integer({ min: 0, max: 60 }), kind: fc.constantFrom("kill", "restore", "crash"), group: fc.nat(), count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), pick: fc.nat() }),
       { maxLength: 4 },
@@ -446,11 +550,14 @@ const scenarioArb = fc
     const mix = workloads.map(({ count, w }, i) => ({
       name: `w${i}`,
       count,
-      replicas: w.replicas,
+      kind: w.kind,
+      ...(w.kind === "service" ? { replicas: w.replicas } : w.kind === "batch" ? { completions: w.completions, parallelism: w.parallelism } : {}),
       resources: { cpu_millis: w.cpu, memory_mb: w.mem },
       node_selector: w.zone ? { zone: w.zone } : {},
     }));
-    const replicas = mix.flatMap((m) => workloadNames(m).flatMap((name) => Array.from({ length: m.replicas }, (_, k) => `${name}-${k}`)));
+    // Crashes name copies of services and batches (a system workload's are numbered as nodes take them).
+    const copiesOf = (m: (typeof mix)[number]) => ("replicas" in m ? m.replicas : "completions" in m ? m.completions : 0);
+    const replicas = mix.flatMap((m) => workloadNames(m).flatMap((name) => Array.from({ length: copiesOf(m) }, (_, k) => `${name}-${k}`)));
     const events = failures.flatMap((f) => {
       const at = `${f.second}s`;
       if (f.kind === "crash") return replicas.length === 0 ? [] : [{ at, crash: replicas[f.pick % replicas.length]! }];

@@ -37,6 +37,8 @@ export function workloadToRow(w: Workload): WorkloadRow {
     previousSpec: w.previousSpec === null ? null : WireSpec.toJSON(w.previousSpec),
     deleting: w.deleting,
     createdAt: w.createdAt,
+    failures: w.failures,
+    finished: w.finished,
   };
 }
 
@@ -52,6 +54,8 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     previousSpec: r.previousSpec === null ? null : WireSpec.fromJSON(r.previousSpec),
     deleting: r.deleting,
     createdAt: r.createdAt,
+    failures: r.failures,
+    finished: r.finished,
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { BatchOutcome } from "../../core/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../core/ports.js";
 import type { HostVolume } from "../../core/volumes.js";
 
@@ -41,6 +42,10 @@ export const workloads = sqliteTable("workloads", {
   previousSpec: text("previous_spec", { mode: "json" }),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Batch: failed runs of the current template. */
+  failures: integer("failures").notNull().default(0),
+  /** Batch: how it ended ({at, outcome, reason}), or null. */
+  finished: text("finished", { mode: "json" }).$type<BatchOutcome>(),
 });
 
 export const instances = sqliteTable(

@@ -248,6 +248,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
     (draining.size > 0 && i.node !== null && draining.has(i.node));
   const canary = rolloutMilestones(out, workload, spec, insts, now);
+  // Reverting: the next pass plans for the restored spec; this one changes nothing more.
+  if (canary === undefined) return;
   if (isSteady(insts, spec.replicas, isOutdated)) return;
   const slots = new Map<number, Instance[]>();
   for (const inst of insts) {
@@ -275,9 +277,10 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
  * available copy of the current template: what auto_revert goes back to from now on), failed
  * under auto_revert (not complete within progress_deadline: back to the last completed spec),
  * promoted by auto_promote (every canary available). Returns how many slots are canaries
- * waiting for promotion (0 when no rollout waits at its canaries).
+ * waiting for promotion (0 when no rollout waits at its canaries), or undefined when the
+ * rollout is reverted: nothing else of the workload is planned in that pass.
  */
-function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, insts: Instance[], now: number): number {
+function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, insts: Instance[], now: number): number | undefined {
   const canaries = waitingCanaries(workload, spec, insts);
   if (workload.stable?.generation === workload.templateGeneration) return canaries;
   const status = rolloutStatus(workload, insts, now, spec.progressDeadlineMs, spec.replicas, spec.minHealthyMs);
@@ -292,7 +295,7 @@ function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, in
     const s = status.stuck;
     const why = s === undefined ? "new copies could not be created" : `${s.id} ${s.state === "running" ? (isReady(s) ? "not soaked" : "not Ready") : s.state}${s.reason ? `: ${s.reason}` : ""}`;
     out.revert.push({ name: workload.name, reason: `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${why})` });
-    return 0;
+    return undefined;
   }
   if (canaries > 0 && spec.autoPromote) {
     const soaked = (index: number) => insts.some((i) => i.index === index && runsCurrentTemplate(workload, i) && isAvailable(i, spec.minHealthyMs, now));

@@ -596,6 +596,11 @@ describe("readiness checks and the disruption budget", () => {
         fc.pre(maxSurge + maxUnavailable > 0);
         const { fleet, apply } = rolledOut(replicas, { maxSurge, maxUnavailable, canary, autoRevert: true }, { progressDeadline: { seconds: 20, nanos: 0 } });
         fleet.failingChecks.add("web");
+        // The turn that reverts stops no copy of the restored spec (only the failed spec's go).
+        fleet.onTurn = (r) => {
+          const good = r.plan?.revert.length ? r.plan.stop.filter((x) => fleet.state.instances.get(x.instance)?.generation === 1) : [];
+          if (good.length > 0) throw new Error(`the reverting turn also stopped ${good.map((x) => x.instance)}, of the restored spec`);
+        };
         fleet.turn([apply("v2")]);
         fleet.advance(60_000);
         fleet.settle();

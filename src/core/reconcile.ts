@@ -282,7 +282,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
  */
 function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, insts: Instance[], now: number): number | undefined {
   const canaries = waitingCanaries(workload, spec, insts);
-  if (workload.stable?.generation === workload.templateGeneration) return canaries;
+  // A workload scaled to nothing rolls nothing out: no milestone to record.
+  if (workload.stable?.generation === workload.templateGeneration || spec.replicas === 0) return canaries;
   const status = rolloutStatus(workload, insts, now, spec.progressDeadlineMs, spec.replicas, spec.minHealthyMs);
   if (status.phase === "complete" && canaries === 0) {
     out.complete.push({ name: workload.name, generation: workload.templateGeneration });

@@ -35,6 +35,8 @@ async function ctlCommands(): Promise<Commands> {
     w.DeleteWorkloadCommand,
     w.RolloutRestartCommand,
     w.RolloutUndoCommand,
+    w.RolloutPromoteCommand,
+    w.RolloutStatusCommand,
     l.HistoryCommand,
     l.LogsCommand,
     x.ExecCommand,

@@ -2,6 +2,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "clipanion";
 import { GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { DesiredState } from "../../src/gen/tessera/v1/types.js";
 import { oneOf } from "../argv.js";
 import type { Ctl } from "../client.js";
 import { parseDuration } from "../duration.js";
@@ -29,13 +30,14 @@ export class ApplyCommand extends CtlCommand {
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
   wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running (a batch: Complete; exit 1 if it Failed)" });
   timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
+  force = Option.Boolean("--force", false, { description: "apply even a spec whose rollout failed and was reverted (auto_revert)" });
 
   async runWith(ctl: Ctl) {
     const timeoutMs = parseDuration(this.timeout, "--timeout");
     const manifests = await readManifests(this.file);
     const workloads = manifests.map((m) => m.workload);
     // One call, all or nothing: nothing is applied unless every workload is accepted.
-    const { applied } = await ctl.call(ctl.api.applyWorkloads, { workloads }).catch((err: unknown) => {
+    const { applied } = await ctl.call(ctl.api.applyWorkloads, { workloads, force: this.force }).catch((err: unknown) => {
       // The server locates a refusal as workloads[i]: say which file that is.
       const at = err instanceof RemoteError ? /workloads\[(\d+)\]/.exec(err.message) : null;
       if (!at) throw err;
@@ -214,6 +216,47 @@ export class RolloutRestartCommand extends CtlCommand {
   async runWith(ctl: Ctl) {
     await ctl.call(ctl.api.restartWorkload, { name: this.name });
     this.out(`workload/${this.name} restarting`);
+  }
+}
+
+export class RolloutPromoteCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "promote"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "let a rollout held at its canaries (update.canary) replace the rest of its copies",
+    examples: [["Promote web's canaries", "tessera ctl rollout promote web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.promoteRollout, { name: this.name });
+    this.out(`workload/${this.name} promoted (generation ${res.workload!.generation}); rollout ${res.workload!.status?.rollout}`);
+  }
+}
+
+export class RolloutStatusCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "status"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "where a workload's latest change stands: its generation, phase, counts and what holds it",
+    examples: [["Status of web's rollout", "tessera ctl rollout status web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    const res = await ctl.call(ctl.api.getWorkload, { name: this.name });
+    const w = res.workload!;
+    const s = w.status!;
+    const byGeneration = new Map<number, number>();
+    for (const i of res.instances) if (i.desiredState === DesiredState.DESIRED_STATE_RUN) byGeneration.set(i.generation, (byGeneration.get(i.generation) ?? 0) + 1);
+    const copies = [...byGeneration].sort((a, b) => a[0] - b[0]).map(([g, n]) => `${n} of generation ${g}`);
+    this.out(
+      [
+        `workload/${w.name} generation ${w.generation}: ${s.rollout}`,
+        `  desired ${s.desired}, running ${s.running}, ready ${s.ready}, available ${s.available} (of the current spec)`,
+        `  copies: ${copies.join(", ") || "none"}`,
+      ].join("\n"),
+    );
   }
 }
 

@@ -89,9 +89,9 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     if (decision.rejection) throw refused(decision.rejection);
     return decision;
   };
-  const workloadInput = (w: WireWorkload | undefined): Extract<Command, { type: "ApplyWorkload" }> => {
+  const workloadInput = (w: WireWorkload | undefined, force?: boolean): Extract<Command, { type: "ApplyWorkload" }> => {
     if (!w) throw invalid("workload", "a Workload message");
-    return { type: "ApplyWorkload", name: w.name, labels: w.labels, spec: w.spec };
+    return { type: "ApplyWorkload", name: w.name, labels: w.labels, spec: w.spec, force };
   };
 
   return {
@@ -99,7 +99,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     exec: createExecHandler(rpc, writer, gateway),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
-      const command = workloadInput(req.workload);
+      const command = workloadInput(req.workload, req.force);
       const decision = await submit(command);
       const stored = state.workloads.get(command.name)!;
       return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.changed ?? false };
@@ -110,7 +110,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
         const { name, labels, spec } = workloadInput(w);
         return { name, labels, spec };
       });
-      const decision = await submit({ type: "ApplyWorkloads", workloads });
+      const decision = await submit({ type: "ApplyWorkloads", workloads, force: req.force });
       return {
         applied: workloads.map((w, i) => ({ name: w.name, generation: state.workloads.get(w.name)!.generation, changed: decision.changedEach![i]! })),
       };
@@ -200,6 +200,13 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     rollbackWorkload: unary("RollbackWorkload", async (req) => {
       workloadNamed(req.name);
       await submit({ type: "RollbackWorkload", name: req.name });
+      const w = state.workloads.get(req.name)!;
+      return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
+    }),
+
+    promoteRollout: unary("PromoteRollout", async (req, metadata) => {
+      workloadNamed(req.name);
+      await submit({ type: "PromoteRollout", name: req.name, by: caller(metadata) });
       const w = state.workloads.get(req.name)!;
       return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
     }),

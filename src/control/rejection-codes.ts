@@ -15,6 +15,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   SupersededReport: status.FAILED_PRECONDITION,
   Unauthenticated: status.UNAUTHENTICATED,
   NothingToUndo: status.FAILED_PRECONDITION,
+  QuarantinedSpec: status.FAILED_PRECONDITION,
+  NothingToPromote: status.FAILED_PRECONDITION,
   PermissionDenied: status.PERMISSION_DENIED,
   NotRunning: status.FAILED_PRECONDITION,
   NoEndedCopy: status.NOT_FOUND,

@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
-import { desiredCopies, isReady, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
+import { desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -18,7 +18,7 @@ import type { StoredEvent } from "./store/rows.js";
 export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
   const spec = resolveSpec(w.spec);
   const desired = desiredCopies(view, w);
-  const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
+  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
   const running = current.filter((i) => i.state === "running").length;
   const ready = current.filter(isReady).length;
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
@@ -27,18 +27,43 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready };
   }
+  const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
   const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
-  const rollout = rolloutStatus(w, instances, now, spec.progressDeadlineMs, desired);
-  return { desired, running, phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase, deleting: w.deleting, nodes, ready, rollout: describeRollout(rollout), succeeded: 0, failed: 0 };
+  const rollout = rolloutStatus(w, instances, now, spec.progressDeadlineMs, desired, spec.minHealthyMs);
+  const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
+  return {
+    desired,
+    running,
+    phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase,
+    deleting: w.deleting,
+    nodes,
+    ready,
+    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now),
+    succeeded: 0,
+    failed: 0,
+    available,
+  };
 }
 
-/** The rollout as `ctl describe` shows it, e.g. "stalled: web-0: readiness checks not passing". */
-function describeRollout(r: RolloutStatus): string {
-  if (r.phase !== "stalled") return r.phase;
+/**
+ * The rollout as `ctl describe` and `rollout status` show it: "complete", "progressing",
+ * "canary: held until promoted (1 of 2 canaries available)", "soaking: web-0.7 available at
+ * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing".
+ */
+function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number): string {
+  const reverted = w.reverted !== null ? w.quarantined.at(-1) : undefined;
+  if (canaries > 0) {
+    const up = current.filter((i) => i.index < canaries && isAvailable(i, minHealthyMs, now)).length;
+    return `canary: held until promoted (${up} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;
+  }
+  if (r.phase === "complete") return reverted ? `complete (reverted from generation ${reverted.generation}: ${reverted.reason})` : "complete";
+  if (reverted) return `reverting from generation ${reverted.generation}: ${reverted.reason}`;
+  const soaking = current.flatMap((i) => (isReady(i) && !isAvailable(i, minHealthyMs, now) ? [i] : [])).sort((a, b) => a.readySince! - b.readySince!)[0];
+  if (r.phase !== "stalled") return soaking ? `soaking: ${soaking.id} available at ${new Date(soaking.readySince! + minHealthyMs).toISOString()}` : "progressing";
   const s = r.stuck;
-  const why = s === undefined ? "new copies could not be created" : s.state === "running" ? `${s.name}: readiness checks not passing` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
+  const why = s === undefined ? "new copies could not be created" : s.state === "running" ? `${s.name}: ${isReady(s) ? "soaking" : "readiness checks not passing"}` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
   return `stalled: ${why}`;
 }
 

@@ -24,6 +24,7 @@ export const METHOD_ACCESS = {
   DrainNode: "write",
   RestartWorkload: "write",
   RollbackWorkload: "write",
+  PromoteRollout: "write",
   Plan: "read",
   GetHistory: "read",
   Watch: "read",

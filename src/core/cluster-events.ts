@@ -12,7 +12,7 @@ import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import { NO_PORTS, type NodePorts } from "./ports.js";
-import { kindOf } from "./spec.js";
+import { instanceTemplate, kindOf } from "./spec.js";
 import type { HostVolume } from "./volumes.js";
 
 /** Why a control plane (re)started listening to agents; more causes come with leadership. */
@@ -26,12 +26,23 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted">;
       previousSpec?: WorkloadSpec | null;
+      /** Applied with force: a quarantined spec it names is no longer refused. */
+      forced?: true;
     }
   | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
   | { type: "WorkloadRemoved"; at: number; name: string }
+  /** The rollout of the workload's current template goes past its canaries (`by` a person, or auto_promote). */
+  | { type: "RolloutPromoted"; at: number; name: string; by: string }
+  /** Every copy of the current template is available: this spec is the one auto_revert goes back to. */
+  | { type: "RolloutCompleted"; at: number; name: string; generation: number }
+  /**
+   * The rollout of `failedGeneration` failed (auto_revert): the workload goes back to its last
+   * completed spec as a new generation, and the failed spec is quarantined.
+   */
+  | { type: "RolloutReverted"; at: number; name: string; failedGeneration: number; generation: number; reason: string }
   /** A batch workload is Complete or Failed (the reconciler's verdict); its copies are done. */
   | ({ type: "WorkloadFinished"; name: string } & BatchOutcome)
   /** A finished batch workload's ttl_after_finished passed: it is deleted as if asked to. */
@@ -107,7 +118,32 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       // A batch whose runs change starts over.
       failures: templateChanged ? 0 : prior.failures,
       finished: templateChanged ? null : prior.finished,
+      promoted: templateChanged ? false : prior.promoted,
+      reverted: templateChanged ? null : prior.reverted,
+      stable: prior?.stable ?? null,
+      quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
+  },
+  RolloutPromoted(state, e) {
+    must(state.workloads, e.name, "workload").promoted = true;
+  },
+  RolloutCompleted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    w.stable = { spec: w.spec, generation: e.generation };
+  },
+  RolloutReverted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    if (w.stable === null) throw new Error(`event log is inconsistent: ${e.name} reverted without a completed rollout`);
+    const failed = w.spec;
+    w.quarantined = [...w.quarantined.filter((q) => !sameTemplate(q.spec, failed)), { spec: failed, generation: e.failedGeneration, reason: e.reason }].slice(-MAX_QUARANTINED);
+    w.previousSpec = failed;
+    // The restored spec's copies, still running, stay current; the failed spec's are outdated.
+    w.reverted = { from: w.templateGeneration, to: w.generation };
+    w.spec = w.stable.spec;
+    w.generation = e.generation;
+    w.templateGeneration = w.stable.generation;
+    w.templateChangedAt = e.at;
+    w.promoted = false;
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
@@ -146,6 +182,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       stderrTail: "",
       failedAt: null,
       runningSince: null,
+      readySince: null,
       updatedAt: e.at,
     });
   },
@@ -193,11 +230,13 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         if (e.event.exitCode !== undefined) inst.exitCode = e.event.exitCode;
         break;
     }
+    trackReady(inst, e.at);
   },
   InstanceCheckReported(state, e) {
     const inst = must(state.instances, e.id, "instance");
     const others = inst.passing.filter((c) => c !== e.check);
     inst.passing = e.passing ? [...others, e.check].sort() : others;
+    trackReady(inst, e.at);
   },
   InstanceRemoved(state, e) {
     dropInstance(state, must(state.instances, e.id, "instance"));
@@ -260,6 +299,25 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     }
   },
 };
+
+/** Specs a workload remembers as failed rollouts, at most (the oldest goes). */
+const MAX_QUARANTINED = 10;
+
+/** Whether two specs run the same thing (what a rollout replaces copies for). */
+export function sameTemplate(a: WorkloadSpec, b: WorkloadSpec): boolean {
+  return JSON.stringify(instanceTemplate(a)) === JSON.stringify(instanceTemplate(b));
+}
+
+/**
+ * Keeps `readySince`: set when the copy becomes Ready (running, every readiness check passing),
+ * cleared when it stops being so. A Lost copy keeps it, as it keeps its verdicts: reclaimed, it
+ * is as Ready as it was.
+ */
+function trackReady(inst: Instance, at: number): void {
+  const ready = inst.state === "running" && inst.readinessChecks.every((c) => inst.passing.includes(c));
+  if (ready) inst.readySince ??= at;
+  else if (inst.state !== "lost") inst.readySince = null;
+}
 
 function countBatchFailure(state: ClusterState, name: string): void {
   const w = state.workloads.get(name);

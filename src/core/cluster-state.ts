@@ -33,6 +33,24 @@ export interface Workload {
   failures: number;
   /** Batch: how it ended, once Complete or Failed (until its template changes); null otherwise. */
   finished: BatchOutcome | null;
+  /** The current template's rollout was promoted past its canaries (false again on a template change). */
+  promoted: boolean;
+  /** The last spec whose rollout completed, and its generation: where auto_revert goes back to. */
+  stable: { spec: WorkloadSpec; generation: number } | null;
+  /** Specs whose rollout failed and was reverted: applying one again is refused unless forced. */
+  quarantined: QuarantinedSpec[];
+  /**
+   * After a revert, the generations whose copies run the failed spec (inclusive): outdated
+   * although newer than templateGeneration, which is the restored spec's. Null otherwise.
+   */
+  reverted: { from: number; to: number } | null;
+}
+
+/** A spec whose rollout failed and was reverted (auto_revert). */
+export interface QuarantinedSpec {
+  spec: WorkloadSpec;
+  generation: number;
+  reason: string;
 }
 
 /** How a batch workload ended (WorkloadFinished). */
@@ -74,6 +92,8 @@ export interface Instance {
   failedAt: number | null;
   /** When it was last seen entering Running. */
   runningSince: number | null;
+  /** Since when it has been Ready (running, every readiness check passing); null while not. */
+  readySince: number | null;
   updatedAt: number;
 }
 

@@ -5,7 +5,7 @@
 import { occupiesNode } from "./instance-machine.js";
 import type { Capacity, ClusterView, Instance, Workload } from "./cluster-state.js";
 import { qualifiesForSystem } from "./placement.js";
-import { resolveSpec } from "./spec.js";
+import { type ResolvedSpec, resolveSpec } from "./spec.js";
 
 /**
  * Reserves resources on its node: it runs or is about to, or is being stopped while still
@@ -38,9 +38,34 @@ export function nodeUse(state: ClusterView, except?: ReadonlySet<string>): Map<s
   return out;
 }
 
+/** Whether a copy runs its workload's current template (a later change, or a revert, outdates it). */
+export function runsCurrentTemplate(w: Workload, i: Instance): boolean {
+  return i.generation >= w.templateGeneration && !(w.reverted !== null && i.generation >= w.reverted.from && i.generation <= w.reverted.to);
+}
+
+/**
+ * Slots that are canaries of a rollout waiting for its promotion: a changed spec whose update
+ * strategy has canaries, not promoted yet, with old copies still wanted. 0 when none waits (a
+ * revert, going back to the last completed spec, has none).
+ */
+export function waitingCanaries(w: Workload, spec: ResolvedSpec, instances: Instance[]): number {
+  if (spec.canary === 0 || w.promoted || w.reverted !== null) return 0;
+  return instances.some((i) => i.desired === "run" && i.state !== "failed" && !runsCurrentTemplate(w, i)) ? Math.min(spec.canary, spec.replicas) : 0;
+}
+
 /** Ready: running, and every readiness check of its spec passing. */
 export function isReady(inst: Instance): boolean {
   return inst.state === "running" && inst.readinessChecks.every((c) => inst.passing.includes(c));
+}
+
+/** Available: Ready for at least `minHealthyMs` (the update strategy's soak) at `now`. */
+export function isAvailable(inst: Instance, minHealthyMs: number, now: number): boolean {
+  return isReady(inst) && inst.readySince !== null && now - inst.readySince >= minHealthyMs;
+}
+
+/** When a Ready copy becomes available; undefined when it is not Ready. */
+export function availableAt(inst: Instance, minHealthyMs: number): number | undefined {
+  return isReady(inst) && inst.readySince !== null ? inst.readySince + minHealthyMs : undefined;
 }
 
 /**
@@ -50,9 +75,9 @@ export function isReady(inst: Instance): boolean {
  */
 export type RolloutStatus = { phase: "complete" | "progressing" } | { phase: "stalled"; stuck?: Instance };
 
-export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number, desired: number): RolloutStatus {
-  const current = instances.filter((i) => i.desired === "run" && i.generation >= w.templateGeneration);
-  if (current.filter(isReady).length >= desired) return { phase: "complete" };
+export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number, desired: number, minHealthyMs = 0): RolloutStatus {
+  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
+  if (current.filter((i) => isAvailable(i, minHealthyMs, now)).length >= desired) return { phase: "complete" };
   if (now - w.templateChangedAt <= progressDeadlineMs) return { phase: "progressing" };
   return { phase: "stalled", stuck: current.find((i) => !isReady(i)) };
 }
@@ -77,5 +102,5 @@ export function desiredCopies(view: ClusterView, workload: Workload): number {
 
 /** A batch's indexes whose run of its current template succeeded. */
 export function succeededIndexes(workload: Workload, instances: Instance[]): Set<number> {
-  return new Set(instances.filter((i) => i.state === "succeeded" && i.generation >= workload.templateGeneration).map((i) => i.index));
+  return new Set(instances.filter((i) => i.state === "succeeded" && runsCurrentTemplate(workload, i)).map((i) => i.index));
 }

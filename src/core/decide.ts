@@ -16,8 +16,8 @@ import {
   transition,
 } from "./instance-machine.js";
 import { type Capacity, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
-import type { ClusterEvent, ListeningCause } from "./cluster-events.js";
-import { desiredCopies, succeededIndexes } from "./cluster-status.js";
+import { type ClusterEvent, type ListeningCause, sameTemplate } from "./cluster-events.js";
+import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
 import type { HostVolume } from "./volumes.js";
 import { instanceTemplate, kindOf, resolveSpec, stopGracePeriodOf } from "./spec.js";
@@ -37,9 +37,12 @@ export interface HeldInstance {
 }
 
 export type Command =
-  | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }
+  /** `force`: apply even a spec whose rollout failed and was reverted. */
+  | { type: "ApplyWorkload"; name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined; force?: boolean }
   /** Several applies, all or nothing. */
-  | { type: "ApplyWorkloads"; workloads: Array<{ name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }> }
+  | { type: "ApplyWorkloads"; workloads: Array<{ name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }>; force?: boolean }
+  /** Promote a rollout held at its canaries; `by` says who (for history). */
+  | { type: "PromoteRollout"; name: string; by: string }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
   | { type: "RollbackWorkload"; name: string }
@@ -159,7 +162,7 @@ function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
   if (w === undefined || w.deleting) return false;
   // A copy of an older template would only be replaced again: its replacement stays.
-  if (lost.generation < w.templateGeneration || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
+  if (!runsCurrentTemplate(w, lost) || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
   const spec = resolveSpec(w.spec);
   const copies = instancesOfWorkload(state, lost.workload);
   const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";
@@ -189,7 +192,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       if (seen.has(w.name)) return refuse({ kind: "InvalidArgument", field: `workloads[${i}].name`, expected: `a name not used earlier in the request, got "${w.name}" again` });
       seen.add(w.name);
       // Distinct names: each decision reads only its own workload, so all can read `state`.
-      const d = deciders.ApplyWorkload(state, { type: "ApplyWorkload", ...w }, now);
+      const d = deciders.ApplyWorkload(state, { type: "ApplyWorkload", ...w, force: c.force }, now);
       if (d.rejection) return refuse(atIndex(d.rejection, i));
       events.push(...d.events);
       changedEach.push(d.changed ?? false);
@@ -202,6 +205,8 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const spec = c.spec!;
     const prior = state.workloads.get(c.name);
     if (prior?.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+    const failed = prior?.quarantined.find((q) => sameTemplate(q.spec, spec));
+    if (failed !== undefined && !c.force) return refuse({ kind: "QuarantinedSpec", name: c.name, generation: failed.generation, reason: failed.reason });
     const specChanged = prior === undefined || !sameValue(prior.spec, spec);
     if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], false);
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
@@ -216,7 +221,18 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     };
     // What runs changes: remember what ran before, for `rollout undo`.
     const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
-    return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}) }], [], true);
+    return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], true);
+  },
+
+  PromoteRollout(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    const spec = resolveSpec(w.spec);
+    if (waitingCanaries(w, spec, instancesOfWorkload(state, c.name)) === 0)
+      return refuse({ kind: "NothingToPromote", name: c.name, why: spec.canary === 0 ? "its update strategy has no canary" : w.promoted ? "its rollout was promoted already" : "no rollout waits at its canaries" });
+    return accept([{ type: "RolloutPromoted", at: now, name: c.name, by: c.by }]);
   },
 
   DeleteWorkload(state, c, now) {

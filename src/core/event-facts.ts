@@ -39,6 +39,9 @@ interface Facts<K extends ClusterEventType> {
   fits(state: ClusterState, e: EventOf<K>): boolean;
 }
 
+/** Who promotes a rollout when auto_promote does (RolloutPromoted.by). */
+export const AUTO_PROMOTE = "auto_promote";
+
 const input = (): Origin => "input";
 const decision = (): Origin => "decision";
 const always = () => true;
@@ -52,6 +55,10 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   WorkloadRestartRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadDeleteRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  // Promoted by a person (an input), or by auto_promote (the reconciler's decision).
+  RolloutPromoted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: (e) => (e.by === AUTO_PROMOTE ? "decision" : "input"), fits: (state, e) => state.workloads.get(e.name)?.promoted === false },
+  RolloutCompleted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  RolloutReverted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadFinished: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadExpired: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: notInput },

@@ -60,6 +60,9 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadRestartRequested: (e) => `${e.name} restart requested: every copy is replaced`,
   WorkloadDeleteRequested: (e) => `${e.name} delete requested: its copies are stopped`,
   WorkloadRemoved: (e) => `${e.name} removed`,
+  RolloutPromoted: (e) => `${e.name} rollout promoted by ${e.by}: the rest of its copies are replaced`,
+  RolloutCompleted: (e) => `${e.name} rollout of generation ${e.generation} complete: every copy available`,
+  RolloutReverted: (e) => `${e.name} rollout of generation ${e.failedGeneration} failed (${e.reason}): back to the last completed spec as generation ${e.generation}`,
   WorkloadFinished: (e) => `${e.name} ${e.outcome === "complete" ? "complete" : "failed"}: ${e.reason}`,
   WorkloadExpired: (e) => `${e.name} expired: deleted after its ttl_after_finished`,
   InstanceCreated(e) {

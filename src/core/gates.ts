@@ -3,11 +3,12 @@
  * The reconciler asks them; tests table them. PURE.
  */
 import { type BatchOutcome, type ClusterState, crashKey, type Instance, type NodeRecord } from "./cluster-state.js";
+import { formatDurationMs } from "./duration.js";
 import type { HealthThresholds } from "./node-health.js";
 import type { Rejection } from "./rejections.js";
 import type { ResolvedSpec } from "./spec.js";
 
-export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl";
+export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl" | "canary" | "soak";
 
 /** A gate's refusal: which gate, why, and (when it is a matter of time) from when it will allow. */
 export interface Hold {
@@ -76,6 +77,21 @@ export function ttlGate(finished: BatchOutcome, spec: ResolvedSpec, now: number)
   if (spec.ttlAfterFinishedMs === undefined) return { gate: "ttl", reason: `${finished.outcome}: kept until deleted (no ttl_after_finished)` };
   const until = finished.at + spec.ttlAfterFinishedMs;
   return now >= until ? undefined : { gate: "ttl", reason: `${finished.outcome}: deleted once its ttl_after_finished has passed`, until };
+}
+
+/**
+ * Canary hold: may slot `index` go on with the rollout? Not while the rollout waits for its
+ * promotion: a canary's old copy stays, and slots past the canaries are not replaced yet.
+ */
+export function canaryGate(canaries: number, index: number): Hold | undefined {
+  if (canaries === 0) return undefined;
+  return { gate: "canary", reason: index < canaries ? "canary: its old copy stays until the rollout is promoted" : `held until the rollout is promoted (${canaries} canar${canaries === 1 ? "y" : "ies"} first)` };
+}
+
+/** Soak: has a Ready copy been Ready for min_healthy_time (so it is available)? Holds until it has. */
+export function soakGate(copy: Instance, minHealthyMs: number, now: number): Hold | undefined {
+  const until = (copy.readySince ?? now) + minHealthyMs;
+  return now >= until ? undefined : { gate: "soak", reason: `${copy.id} soaking for min_healthy_time, ${formatDurationMs(until - now)} left`, until };
 }
 
 /** Unavailability budget: may one more available instance be taken down? */

@@ -19,6 +19,9 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const r of plan.removeWorkload) lines.push({ action: "removeWorkload", workload: r.name });
   for (const f of plan.finish) lines.push({ action: "finish", workload: f.name, outcome: f.outcome, reason: f.reason });
   for (const e of plan.expire) lines.push({ action: "expire", workload: e.name });
+  for (const c of plan.complete) lines.push({ action: "complete", workload: c.name, generation: c.generation });
+  for (const r of plan.promote) lines.push({ action: "promote", workload: r.name });
+  for (const r of plan.revert) lines.push({ action: "revert", workload: r.name, reason: r.reason });
   const unreachable = plan.skip.filter((s) => s.gate === "node-unreachable");
   for (const s of plan.skip) if (s.gate !== "node-unreachable") lines.push({ skip: s.gate, ...s, gate: undefined });
   if (unreachable.length > 0) {

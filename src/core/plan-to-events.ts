@@ -7,6 +7,7 @@ import { type ClusterState, instanceName, type Workload } from "./cluster-state.
 import type { Effect } from "./effects.js";
 import type { AssignedPort } from "./ports.js";
 import type { Plan } from "./reconcile.js";
+import { AUTO_PROMOTE } from "./event-facts.js";
 import { stopGracePeriodOf } from "./spec.js";
 
 /** What a plan amounts to: the events recording it and the effects carrying it out. */
@@ -76,5 +77,11 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });
   for (const f of p.finish) events.push({ type: "WorkloadFinished", at, name: f.name, outcome: f.outcome, reason: f.reason });
   for (const e of p.expire) events.push({ type: "WorkloadExpired", at, name: e.name });
+  for (const c of p.complete) events.push({ type: "RolloutCompleted", at, name: c.name, generation: c.generation });
+  for (const r of p.promote) events.push({ type: "RolloutPromoted", at, name: r.name, by: AUTO_PROMOTE });
+  for (const r of p.revert) {
+    const w = state.workloads.get(r.name)!;
+    events.push({ type: "RolloutReverted", at, name: r.name, failedGeneration: w.templateGeneration, generation: w.generation + 1, reason: r.reason });
+  }
   return { events, effects };
 }

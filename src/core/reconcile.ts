@@ -6,10 +6,11 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { disruptionGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, surgeGate, ttlGate } from "./gates.js";
+import { canaryGate, disruptionGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
+import { sameTemplate } from "./cluster-events.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
-import { countsAgainstSurge, holdsNode, isReady } from "./cluster-status.js";
+import { availableAt, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
@@ -76,6 +77,12 @@ export interface Plan {
   finish: Array<{ name: string } & Omit<BatchOutcome, "at">>;
   /** Finished batch workloads whose ttl_after_finished passed: they are deleted. */
   expire: Array<{ name: string }>;
+  /** Rollouts whose canaries have all been available long enough (auto_promote). */
+  promote: Array<{ name: string }>;
+  /** Rollouts now complete: every replica has an available copy of the current template. */
+  complete: Array<{ name: string; generation: number }>;
+  /** Rollouts that failed under auto_revert: back to the last completed spec. */
+  revert: Array<{ name: string; reason: string }>;
   /** What was held back, and why. Not a change. */
   skip: Skip[];
 }
@@ -90,10 +97,10 @@ export interface Skip {
   until?: number;
 }
 
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire"] as const;
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert"] as const;
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], skip: [] };
+  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], skip: [] };
 }
 
 /** True when the plan asks for no change. Skips are not changes. */
@@ -170,7 +177,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     if (inst.state === "succeeded") {
       // A batch remembers its done runs while it exists and they are of its current template.
       const w = state.workloads.get(inst.workload);
-      if (w === undefined || w.deleting || inst.generation < w.templateGeneration) out.forget.push({ instance: inst.id });
+      if (w === undefined || w.deleting || !runsCurrentTemplate(w, inst)) out.forget.push({ instance: inst.id });
       else (view(inst.workload).succeeded ??= new Set()).add(inst.index);
       continue;
     }
@@ -236,10 +243,13 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   if (spec.kind === "batch") return planBatch(out, pass, workload, spec, v);
   const { placer, draining, now } = pass;
   const isOutdated = (i: Instance) =>
-    i.generation < workload.templateGeneration ||
+    !runsCurrentTemplate(workload, i) ||
     // restartSeq 0 (never restarted) is the common case: skip parsing the id.
     (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
     (draining.size > 0 && i.node !== null && draining.has(i.node));
+  const canary = rolloutMilestones(out, workload, spec, insts, now);
+  // Reverting: the next pass plans for the restored spec; this one changes nothing more.
+  if (canary === undefined) return;
   if (isSteady(insts, spec.replicas, isOutdated)) return;
   const slots = new Map<number, Instance[]>();
   for (const inst of insts) {
@@ -252,18 +262,52 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     slot.push(inst);
   }
   let available = 0;
-  // Only Ready copies count as available: a rollout or drain waits for its replacements' checks.
-  for (const slot of slots.values()) if (slot.some(isReady)) available++;
+  // Only available copies count (Ready, and soaked for min_healthy_time): a rollout or drain
+  // waits for its replacements' checks and soak.
+  for (const slot of slots.values()) if (slot.some((i) => isAvailable(i, spec.minHealthyMs, now))) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
 
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true);
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary);
   }
+}
+
+/**
+ * A service's rollout milestones, decided before its slots: complete (every replica has an
+ * available copy of the current template: what auto_revert goes back to from now on), failed
+ * under auto_revert (not complete within progress_deadline: back to the last completed spec),
+ * promoted by auto_promote (every canary available). Returns how many slots are canaries
+ * waiting for promotion (0 when no rollout waits at its canaries), or undefined when the
+ * rollout is reverted: nothing else of the workload is planned in that pass.
+ */
+function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, insts: Instance[], now: number): number | undefined {
+  const canaries = waitingCanaries(workload, spec, insts);
+  // A workload scaled to nothing rolls nothing out: no milestone to record.
+  if (workload.stable?.generation === workload.templateGeneration || spec.replicas === 0) return canaries;
+  const status = rolloutStatus(workload, insts, now, spec.progressDeadlineMs, spec.replicas, spec.minHealthyMs);
+  if (status.phase === "complete" && canaries === 0) {
+    out.complete.push({ name: workload.name, generation: workload.templateGeneration });
+    return 0;
+  }
+  // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
+  const soakEnds = insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
+  if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
+  if (status.phase === "stalled" && spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec)) {
+    const s = status.stuck;
+    const why = s === undefined ? "new copies could not be created" : `${s.id} ${s.state === "running" ? (isReady(s) ? "not soaked" : "not Ready") : s.state}${s.reason ? `: ${s.reason}` : ""}`;
+    out.revert.push({ name: workload.name, reason: `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${why})` });
+    return undefined;
+  }
+  if (canaries > 0 && spec.autoPromote) {
+    const soaked = (index: number) => insts.some((i) => i.index === index && runsCurrentTemplate(workload, i) && isAvailable(i, spec.minHealthyMs, now));
+    if (Array.from({ length: canaries }, (_, k) => k).every(soaked)) out.promote.push({ name: workload.name });
+  }
+  return canaries;
 }
 
 /** A copy of the workload's current template, not replaced by a restart. */
 function outdatedBy(workload: Workload): (i: Instance) => boolean {
-  return (i) => i.generation < workload.templateGeneration || (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq);
+  return (i) => !runsCurrentTemplate(workload, i) || (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq);
 }
 
 /** The newest failed copy, by id. */
@@ -354,7 +398,7 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
       const [old, ...extra] = outdated;
       for (const o of extra) stop(o, "duplicate");
       for (const f of failed) stop(f, f.reason);
-      const cause = old!.generation < workload.templateGeneration ? "update" : "rollout";
+      const cause = !runsCurrentTemplate(workload, old!) ? "update" : "rollout";
       if (isReady(old!)) {
         const refused = disruptionGate(available, budget);
         if (refused) {
@@ -547,6 +591,8 @@ function planSlot(
   budget: Budget,
   now: number,
   lost: boolean,
+  /** Slots that are canaries of a rollout waiting for promotion; 0: none waits. */
+  canaries: number,
 ): void {
   // The steady state, most slots on most passes: one current copy, placed and not failed.
   // The general path below decides the same (keep it, nothing else to do) after allocating.
@@ -563,9 +609,9 @@ function planSlot(
     cause,
   });
 
-  /** Places a new instance if the surge budget allows; true when one was created. */
-  const create = (n: NewInstance): boolean => {
-    const refused = surgeGate(budget.nonTerminal, spec);
+  /** Places a new instance if the surge budget allows (a canary is beside the budget); true when one was created. */
+  const create = (n: NewInstance, canary = false): boolean => {
+    const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);
       return false;
@@ -596,8 +642,18 @@ function planSlot(
       if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
       else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
     }
-    // The old copies go once the new one is Ready: that is what keeps the budget whole.
-    if (isReady(keep)) for (const o of outdated) stop(o, `replaced by ${keep.id}`);
+    if (outdated.length === 0) return;
+    // The old copies go once the new one is available (Ready and soaked): that is what keeps
+    // the budget whole. A canary's old copy stays until the rollout is promoted.
+    const canaryHold = canaryGate(canaries, index);
+    if (canaryHold) {
+      hold(canaryHold, outdated[0]!.id);
+      return;
+    }
+    if (!isReady(keep)) return;
+    const soaking = soakGate(keep, spec.minHealthyMs, now);
+    if (soaking) hold(soaking, outdated[0]!.id);
+    else for (const o of outdated) stop(o, `replaced by ${keep.id}`);
     return;
   }
 
@@ -605,12 +661,18 @@ function planSlot(
     const [old, ...extra] = outdated;
     for (const o of extra) stop(o, "duplicate");
     for (const f of failed) stop(f, f.reason);
-    const cause: PlaceCause = old!.generation < workload.templateGeneration ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
+    const cause: PlaceCause = !runsCurrentTemplate(workload, old!) ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
+    if (canaries > 0 && cause === "update") {
+      // Canaries start beside the old copies; the rest wait for the promotion.
+      if (index < canaries) create(fresh(0, cause), true);
+      else hold(canaryGate(canaries, index)!, old!.id);
+      return;
+    }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
       create(fresh(0, cause));
       return;
     }
-    if (!isReady(old!)) {
+    if (!isAvailable(old!, spec.minHealthyMs, now)) {
       stop(old!, `${cause}: replaced`);
       return;
     }

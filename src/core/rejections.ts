@@ -20,6 +20,9 @@ export type Rejection =
   | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
   | { kind: "Unauthenticated"; reason: string }
   | { kind: "NothingToUndo"; name: string }
+  /** Applying exactly a spec whose rollout failed and was reverted, without force. */
+  | { kind: "QuarantinedSpec"; name: string; generation: number; reason: string }
+  | { kind: "NothingToPromote"; name: string; why: string }
   | { kind: "PermissionDenied"; reason: string }
   /** Exec needs a running copy: of the workload (no `id`), or the named one, which is in `state`. */
   | { kind: "NotRunning"; workload: string; id?: string; state?: InstanceState }
@@ -48,6 +51,10 @@ export function describeRejection(r: Rejection): string {
       return `node "${r.name}" not found`;
     case "NothingToUndo":
       return `workload "${r.name}" has no earlier spec to go back to`;
+    case "QuarantinedSpec":
+      return `workload "${r.name}": this spec's rollout (generation ${r.generation}) failed and was reverted: ${r.reason}; apply it with --force to roll it out again`;
+    case "NothingToPromote":
+      return `workload "${r.name}" has nothing to promote: ${r.why}`;
     case "Unauthenticated":
     case "PermissionDenied":
       return r.reason;

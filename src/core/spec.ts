@@ -24,6 +24,12 @@ export interface ResolvedSpec {
   maxBackoffMs: number;
   maxUnavailable: number;
   maxSurge: number;
+  /** New copies started beside the old ones before the rollout is promoted; 0: no canary. */
+  canary: number;
+  autoPromote: boolean;
+  /** A new copy is available once it has been Ready this long. */
+  minHealthyMs: number;
+  autoRevert: boolean;
   stopGracePeriodMs: number;
   /** A copy that ran this long before failing is restarted with the backoff reset. */
   restartResetMs: number;
@@ -124,6 +130,10 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     maxBackoffMs: durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs,
     maxUnavailable: spec.update?.maxUnavailable ?? SPEC_DEFAULTS.maxUnavailable,
     maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
+    canary: spec.update?.canary ?? 0,
+    autoPromote: spec.update?.autoPromote ?? false,
+    minHealthyMs: durationMs(spec.update?.minHealthyTime) ?? 0,
+    autoRevert: spec.update?.autoRevert ?? false,
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
     readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),

@@ -85,7 +85,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
  * every workload.
  */
 function enablesMore(p: Plan): boolean {
-  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length + p.finish.length + p.expire.length > 0;
+  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length + p.finish.length + p.expire.length + p.promote.length + p.revert.length > 0;
 }
 
 /** Concatenates the actions of consecutive passes; skips are those of the last pass. */
@@ -102,6 +102,9 @@ function mergePlans(a: Plan, b: Plan): Plan {
     removeWorkload: [...a.removeWorkload, ...b.removeWorkload],
     finish: [...a.finish, ...b.finish],
     expire: [...a.expire, ...b.expire],
+    promote: [...a.promote, ...b.promote],
+    complete: [...a.complete, ...b.complete],
+    revert: [...a.revert, ...b.revert],
     skip: b.skip,
   };
 }

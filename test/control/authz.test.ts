@@ -58,6 +58,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     DrainNode: { name: "node-a" },
     RestartWorkload: { name: "authz" },
     RollbackWorkload: { name: "authz" },
+    PromoteRollout: { name: "authz" },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
     GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
     Watch: { afterSequence: 0, workload: "" },

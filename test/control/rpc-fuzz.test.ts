@@ -331,6 +331,8 @@ function seedsFor(path: string): Buffer[] {
       return named("fz-seed").map((name) => cp.restartWorkload.requestSerialize({ name }));
     case cp.rollbackWorkload.path:
       return named("fz-seed").map((name) => cp.rollbackWorkload.requestSerialize({ name }));
+    case cp.promoteRollout.path:
+      return named("fz-seed").map((name) => cp.promoteRollout.requestSerialize({ name }));
     case cp.getNode.path:
       return named(AGENT).map((name) => cp.getNode.requestSerialize({ name }));
     case cp.cordonNode.path:
@@ -631,6 +633,7 @@ describe("well-formed but wrong requests", () => {
       { what: "GetWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.getWorkload({ name }, md, o, cb)) },
       { what: "DeleteWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.deleteWorkload({ name }, md, o, cb)) },
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
+      { what: "PromoteRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.promoteRollout({ name }, md, o, cb)) },
       { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "ListEndpoints", kind: "workload", call: (name) => ask((md, o, cb) => typed.listEndpoints({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, md, o, cb)) },

@@ -18,6 +18,13 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["WorkloadDeleteRequested", { type: "WorkloadDeleteRequested", at: T0, name: "web" }, "web delete requested: its copies are stopped"],
   ["WorkloadRemoved", { type: "WorkloadRemoved", at: T0, name: "web" }, "web removed"],
   ["WorkloadFinished", { type: "WorkloadFinished", at: T0, name: "job", outcome: "failed", reason: "backoff limit 2 reached (3 failed runs): exited with code 3" }, "job failed: backoff limit 2 reached (3 failed runs): exited with code 3"],
+  ["RolloutPromoted", { type: "RolloutPromoted", at: T0, name: "web", by: "auto_promote" }, "web rollout promoted by auto_promote: the rest of its copies are replaced"],
+  ["RolloutCompleted", { type: "RolloutCompleted", at: T0, name: "web", generation: 3 }, "web rollout of generation 3 complete: every copy available"],
+  [
+    "RolloutReverted",
+    { type: "RolloutReverted", at: T0, name: "web", failedGeneration: 4, generation: 5, reason: "not complete within progress_deadline 60s (web-0.9 not Ready)" },
+    "web rollout of generation 4 failed (not complete within progress_deadline 60s (web-0.9 not Ready)): back to the last completed spec as generation 5",
+  ],
   ["WorkloadExpired", { type: "WorkloadExpired", at: T0, name: "job" }, "job expired: deleted after its ttl_after_finished"],
   ["InstanceCreated", created(ID, T0, { generation: 2, attempt: 3 }), "web-1.9 created (generation 2, attempt 3)"],
   ["InstanceCheckReported", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false }, "web-1.9 check http failing"],

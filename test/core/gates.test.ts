@@ -29,6 +29,7 @@ function failed(attempt: number, exitCode: number | null, at: number): Instance 
     stderrTail: "",
     failedAt: at,
     runningSince: null,
+    readySince: null,
     updatedAt: at,
   };
 }

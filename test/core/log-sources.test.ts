@@ -27,6 +27,7 @@ function inst(id: string, state: InstanceState, over: { node?: string | null; ra
     stderrTail: "",
     failedAt: over.failedAt ?? null,
     runningSince: over.ran === false ? null : 1,
+    readySince: null,
     updatedAt: 1,
   };
 }

@@ -68,6 +68,8 @@ describe("a new workload on one Ready node", () => {
     expect(summarize(again)).toBe("converged");
     // Also once the agent has reported it running, a little later.
     agentReports(s, T0 + 500, report("n1", "web-0.1", "provisioning"), report("n1", "web-0.1", "running"));
+    // Every replica runs its template: the rollout is recorded complete, once.
+    expect(reconcileOnce(s, T0 + 1_000).plan).toEqual({ ...emptyPlan(T0 + 1_000), complete: [{ name: "web", generation: 1 }] });
     expect(plan(s, T0 + 1_000)).toEqual(emptyPlan(T0 + 1_000));
   });
 });
@@ -194,6 +196,7 @@ describe("scaling down", () => {
     const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
     reconcileOnce(state, T0);
     for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
+    reconcileOnce(state, T0); // the rollout recorded complete
 
     // The recorded fact, as given: replicas 1 at the same generation.
     const t = T0 + 1_000;
@@ -223,6 +226,7 @@ describe("scaling down", () => {
     const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
     reconcileOnce(state, T0);
     for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
+    reconcileOnce(state, T0); // the rollout recorded complete
     const d = decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0);
     apply(state, d.events);
     expect(state.workloads.get("web")).toMatchObject({ generation: 2, templateGeneration: 1 });
@@ -310,7 +314,7 @@ describe("a spec change (generation 2)", () => {
 
     agentReports(state, T0, report("n1", "web-0.2", "provisioning", { generation: 2 }), report("n1", "web-0.2", "running", { generation: 2 }));
     const second = reconcileOnce(state, T0);
-    expect(second.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }] });
+    expect(second.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }], complete: [{ name: "web", generation: 2 }] });
     expect(second.outcome.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
     expect(plan(state, T0)).toEqual(emptyPlan(T0));
   });

@@ -33,7 +33,7 @@ test("rollout status: progressing within the deadline, then stalled naming a cop
   expect(rolloutStatus(w, [], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: undefined });
   const pending = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
   expect(rolloutStatus(w, [pending], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: pending });
-  expect(rolloutStatus(w, [{ ...pending, state: "running" }], T0 + 61_000, 60_000, 1)).toEqual({ phase: "complete" });
+  expect(rolloutStatus(w, [{ ...pending, state: "running", readySince: T0 }], T0 + 61_000, 60_000, 1)).toEqual({ phase: "complete" });
 });
 
 test.each([

@@ -10,12 +10,12 @@ import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type Instanc
 import { type ClusterState, emptyState, forkState, instancesOfWorkload } from "../../src/core/cluster-state.js";
 import { countsAgainstSurge, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
 import { qualifiesForSystem } from "../../src/core/placement.js";
-import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
-import { resolveSpec } from "../../src/core/spec.js";
+import { durationMs, resolveSpec } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
@@ -529,6 +529,87 @@ describe("readiness checks and the disruption budget", () => {
         // The rollout is held, not finished: old Ready copies remain.
         const old = [...fleet.state.instances.values()].filter((i) => i.generation === 1 && i.desired === "run");
         expect(old.length).toBeGreaterThanOrEqual(floor);
+      }),
+      params,
+    );
+  });
+
+  /** A fleet of three roomy nodes running `web` v1 with this update strategy, every copy available. */
+  function rolledOut(replicas: number, update: UpdateStrategy, over: Partial<WorkloadSpec> = {}) {
+    const fleet = new SimulatedFleet();
+    for (let i = 0; i < 3; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+    const apply = (v: string): Command => ({ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [v], replicas, checks: [check], update, ...over }) });
+    fleet.turn([apply("v1")]);
+    fleet.settle();
+    fleet.advance(durationMs(update.minHealthyTime) ?? 0);
+    fleet.settle();
+    return { fleet, apply };
+  }
+  const web = (fleet: SimulatedFleet) => [...fleet.state.instances.values()].filter((i) => i.workload === "web");
+
+  test("18: with min_healthy_time, a rollout never takes available (Ready and soaked) copies below replicas − max_unavailable, failing or not", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 20 }), fc.boolean(), (replicas, maxSurge, maxUnavailable, soakS, failing) => {
+        fc.pre(maxSurge + maxUnavailable > 0);
+        const minHealthyMs = soakS * 1000;
+        const { fleet, apply } = rolledOut(replicas, { maxSurge, maxUnavailable, minHealthyTime: { seconds: soakS, nanos: 0 } });
+        // Judged here, not with the core's isAvailable: Ready, and Ready for min_healthy_time.
+        const available = () => web(fleet).filter((i) => isReady(i) && i.readySince !== null && fleet.now - i.readySince >= minHealthyMs).length;
+        const floor = replicas - Math.min(maxUnavailable, replicas);
+        expect(available()).toBe(replicas);
+        if (failing) fleet.failingChecks.add("web");
+        fleet.onTurn = () => {
+          if (available() < floor) throw new Error(`only ${available()} available at ${fleet.now}, floor ${floor}`);
+        };
+        fleet.turn([apply("v2")]);
+        fleet.advance(90_000);
+        fleet.settle();
+        if (!failing) expect(web(fleet).filter((i) => i.desired === "run").map((i) => i.generation)).toEqual(Array.from({ length: replicas }, () => 2));
+      }),
+      params,
+    );
+  });
+
+  test("18: never more than `canary` copies of a new template before the rollout is promoted", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.integer({ min: 0, max: 60_000 }), (replicas, canary, maxSurge, failing, waitMs) => {
+        const { fleet, apply } = rolledOut(replicas, { canary, maxSurge, maxUnavailable: 1 });
+        if (failing) fleet.failingChecks.add("web");
+        const fresh = () => web(fleet).filter((i) => i.generation === 2 && i.desired === "run").length;
+        fleet.onTurn = () => {
+          if (!fleet.state.workloads.get("web")!.promoted && fresh() > canary) throw new Error(`${fresh()} new copies before promotion, canary ${canary}`);
+        };
+        fleet.turn([apply("v2")]);
+        fleet.advance(waitMs);
+        fleet.settle();
+        // Held: every old copy still there, the canaries beside them.
+        expect(web(fleet).filter((i) => i.generation === 1 && i.desired === "run")).toHaveLength(replicas);
+        expect(fresh()).toBe(Math.min(canary, replicas));
+      }),
+      params,
+    );
+  });
+
+  test("18: after an auto-revert the workload converges to the last completed spec, and no copy of the failed spec remains", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), (replicas, maxSurge, maxUnavailable, canary) => {
+        fc.pre(maxSurge + maxUnavailable > 0);
+        const { fleet, apply } = rolledOut(replicas, { maxSurge, maxUnavailable, canary, autoRevert: true }, { progressDeadline: { seconds: 20, nanos: 0 } });
+        fleet.failingChecks.add("web");
+        // The turn that reverts stops no copy of the restored spec (only the failed spec's go).
+        fleet.onTurn = (r) => {
+          const good = r.plan?.revert.length ? r.plan.stop.filter((x) => fleet.state.instances.get(x.instance)?.generation === 1) : [];
+          if (good.length > 0) throw new Error(`the reverting turn also stopped ${good.map((x) => x.instance)}, of the restored spec`);
+        };
+        fleet.turn([apply("v2")]);
+        fleet.advance(60_000);
+        fleet.settle();
+        const w = fleet.state.workloads.get("web")!;
+        expect(w.spec.args).toEqual(["v1"]);
+        expect(w.quarantined.map((q) => q.spec.args)).toEqual([["v2"]]);
+        const left = web(fleet).filter((i) => i.desired === "run");
+        expect(left.filter((i) => i.generation === 2)).toEqual([]);
+        expect(left.filter((i) => i.state === "running")).toHaveLength(replicas);
       }),
       params,
     );

@@ -39,7 +39,16 @@ export function workloadToRow(w: Workload): WorkloadRow {
     createdAt: w.createdAt,
     failures: w.failures,
     finished: w.finished,
+    promoted: w.promoted,
+    stable: w.stable === null ? null : { spec: WireSpec.toJSON(w.stable.spec), generation: w.stable.generation },
+    quarantined: w.quarantined.map((q) => ({ spec: WireSpec.toJSON(q.spec), generation: q.generation, reason: q.reason })),
+    reverted: w.reverted,
   };
+}
+
+interface StoredSpecAt {
+  spec: unknown;
+  generation: number;
 }
 
 export function workloadFromRow(r: WorkloadRow): Workload {
@@ -56,6 +65,10 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     createdAt: r.createdAt,
     failures: r.failures,
     finished: r.finished,
+    promoted: r.promoted,
+    stable: r.stable === null ? null : { spec: WireSpec.fromJSON((r.stable as StoredSpecAt).spec), generation: (r.stable as StoredSpecAt).generation },
+    quarantined: (r.quarantined as Array<StoredSpecAt & { reason: string }>).map((q) => ({ spec: WireSpec.fromJSON(q.spec), generation: q.generation, reason: q.reason })),
+    reverted: r.reverted,
   };
 }
 
@@ -79,6 +92,7 @@ export function instanceToRow(i: Instance): InstanceRow {
     stderrTail: i.stderrTail,
     failedAt: i.failedAt,
     runningSince: i.runningSince,
+    readySince: i.readySince,
     updatedAt: i.updatedAt,
   };
 }
@@ -104,6 +118,7 @@ export function instanceFromRow(r: InstanceRow): Instance {
     stderrTail: r.stderrTail,
     failedAt: r.failedAt,
     runningSince: r.runningSince,
+    readySince: r.readySince,
     updatedAt: r.updatedAt,
   };
 }

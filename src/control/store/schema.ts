@@ -46,6 +46,14 @@ export const workloads = sqliteTable("workloads", {
   failures: integer("failures").notNull().default(0),
   /** Batch: how it ended ({at, outcome, reason}), or null. */
   finished: text("finished", { mode: "json" }).$type<BatchOutcome>(),
+  /** The current template's rollout was promoted past its canaries. */
+  promoted: integer("promoted", { mode: "boolean" }).notNull().default(false),
+  /** {spec (proto3 JSON), generation} of the last completed rollout, or null. */
+  stable: text("stable", { mode: "json" }),
+  /** [{spec (proto3 JSON), generation, reason}] of reverted rollouts. */
+  quarantined: text("quarantined", { mode: "json" }).notNull().default([]),
+  /** {from, to}: generations whose copies run a reverted spec, or null. */
+  reverted: text("reverted", { mode: "json" }).$type<{ from: number; to: number }>(),
 });
 
 export const instances = sqliteTable(
@@ -69,6 +77,7 @@ export const instances = sqliteTable(
     stderrTail: text("stderr_tail").notNull().default(""),
     failedAt: integer("failed_at"),
     runningSince: integer("running_since"),
+    readySince: integer("ready_since"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("instances_workload").on(t.workload)],

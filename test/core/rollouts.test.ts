@@ -1,0 +1,139 @@
+/**
+ * Progressive delivery through the pure core, on the simulated fleet: canaries held until
+ * promoted (by hand or auto_promote), min_healthy_time soaking new copies before old ones go,
+ * auto_revert going back to the last completed spec and quarantining the failed one.
+ */
+import { describe, expect, test } from "bun:test";
+import type { Instance } from "../../src/core/cluster-state.js";
+import { decide } from "../../src/core/decide.js";
+import { describeRejection } from "../../src/core/rejections.js";
+import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { spec } from "./fixtures.js";
+
+const READY_CHECK: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 8080, portName: "" } } };
+const BIG = { cpuMillis: 64_000, memoryMb: 65_536 };
+
+function fleet(): SimulatedFleet {
+  const f = new SimulatedFleet();
+  for (const name of ["n1", "n2"]) f.connect({ name, capacity: BIG, labels: {} });
+  f.settle();
+  return f;
+}
+
+const web = (version: string, update: WorkloadSpec["update"], over: Partial<WorkloadSpec> = {}) => spec({ args: [version], replicas: 4, checks: [READY_CHECK], update, ...over });
+
+function apply(f: SimulatedFleet, s: WorkloadSpec, force = false) {
+  return f.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: s, force }]).decisions[0]!;
+}
+
+const copies = (f: SimulatedFleet, keep: (i: Instance) => boolean) => [...f.state.instances.values()].filter((i) => i.workload === "web" && i.desired === "run" && keep(i));
+const running = (f: SimulatedFleet, version: string) => copies(f, (i) => i.state === "running" && f.state.workloads.get("web")!.spec.args[0] !== undefined && argsOf(f, i) === version).length;
+/** The version a copy runs: its generation's spec, as the log recorded it. */
+function argsOf(f: SimulatedFleet, i: Instance): string {
+  const applied = f.events.filter((e) => e.type === "WorkloadApplied" && e.workload.name === "web" && e.workload.generation <= i.generation);
+  const last = applied.at(-1);
+  return last?.type === "WorkloadApplied" ? last.workload.spec.args[0]! : "?";
+}
+const rollout = (f: SimulatedFleet) => f.plans.at(-1)?.skip.filter((s) => s.workload === "web").map((s) => s.gate) ?? [];
+
+describe("canaries", () => {
+  test("a changed spec starts `canary` new copies beside the old ones and stops none until promoted", () => {
+    const f = fleet();
+    apply(f, web("v1", { canary: 1 }));
+    f.settle();
+    expect(running(f, "v1")).toBe(4);
+    apply(f, web("v2", { canary: 1 }));
+    f.settle();
+    f.advance(5_000);
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([4, 1]);
+    expect(rollout(f)).toContain("canary");
+    const promoted = f.turn([{ type: "PromoteRollout", name: "web", by: "someone" }]);
+    expect(promoted.decisions[0]!.rejection).toBeUndefined();
+    f.settle();
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([0, 4]);
+    // Nothing waits any more.
+    const again = decide(f.state, { type: "PromoteRollout", name: "web", by: "someone" }, f.now);
+    expect(describeRejection(again.rejection!)).toBe('workload "web" has nothing to promote: its rollout was promoted already');
+  });
+
+  test("auto_promote promotes once every canary has been available for min_healthy_time", () => {
+    const f = fleet();
+    const update = { canary: 2, autoPromote: true, minHealthyTime: { seconds: 10, nanos: 0 } };
+    apply(f, web("v1", update));
+    f.settle();
+    apply(f, web("v2", update));
+    f.settle();
+    f.advance(5_000);
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([4, 2]);
+    f.advance(6_000);
+    f.settle();
+    expect(f.events.some((e) => e.type === "RolloutPromoted" && e.by === "auto_promote")).toBe(true);
+    f.advance(40_000);
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([0, 4]);
+  });
+
+  test("a workload without a canary has nothing to promote", () => {
+    const f = fleet();
+    apply(f, web("v1", {}));
+    const d = decide(f.state, { type: "PromoteRollout", name: "web", by: "someone" }, f.now);
+    expect(describeRejection(d.rejection!)).toBe('workload "web" has nothing to promote: its update strategy has no canary');
+  });
+});
+
+describe("min_healthy_time", () => {
+  test("an old copy goes only once its replacement has been Ready that long", () => {
+    const f = fleet();
+    const update = { maxSurge: 1, maxUnavailable: 0, minHealthyTime: { seconds: 10, nanos: 0 } };
+    apply(f, web("v1", update, { replicas: 1 }));
+    f.settle();
+    apply(f, web("v2", update, { replicas: 1 }));
+    f.settle();
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([1, 1]);
+    f.advance(9_000);
+    expect(running(f, "v1")).toBe(1);
+    f.advance(2_000);
+    f.settle();
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([0, 1]);
+  });
+});
+
+describe("auto_revert", () => {
+  const update = { maxSurge: 1, maxUnavailable: 0, autoRevert: true };
+  const deadline = { progressDeadline: { seconds: 30, nanos: 0 } };
+
+  test("a rollout not complete within its deadline goes back to the last completed spec; the failed spec is refused unless forced", () => {
+    const f = fleet();
+    apply(f, web("v1", update, deadline));
+    f.settle();
+    expect(f.state.workloads.get("web")!.stable?.generation).toBe(1);
+    f.failingChecks.add("web");
+    apply(f, web("v2", update, deadline));
+    f.settle();
+    f.advance(35_000);
+    f.settle();
+    const w = f.state.workloads.get("web")!;
+    expect(w.spec.args).toEqual(["v1"]);
+    expect(w.generation).toBe(3);
+    expect(w.quarantined.map((q) => q.generation)).toEqual([2]);
+    expect(copies(f, (i) => i.generation === 2)).toEqual([]);
+    expect(running(f, "v1")).toBe(4);
+    // The v1 copies kept running throughout: none was replaced.
+    expect(copies(f, (i) => i.generation !== 1)).toEqual([]);
+
+    const refused = apply(f, web("v2", update, deadline));
+    expect(describeRejection(refused.rejection!)).toStartWith('workload "web": this spec\'s rollout (generation 2) failed and was reverted: not complete within progress_deadline 30s');
+    const forced = apply(f, web("v2", update, deadline), true);
+    expect(forced.rejection).toBeUndefined();
+    expect(f.state.workloads.get("web")!.quarantined).toEqual([]);
+  });
+
+  test("without a completed rollout there is nothing to go back to: the rollout stalls", () => {
+    const f = fleet();
+    f.failingChecks.add("web");
+    apply(f, web("v1", update, deadline));
+    f.advance(35_000);
+    f.settle();
+    expect(f.events.some((e) => e.type === "RolloutReverted")).toBe(false);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Progressive delivery end to end through dist/tessera, with exec readiness checks on real
+ * processes: a bad spec's canary never takes a Ready old copy away and is reverted
+ * automatically, and applying that spec again is refused without --force; a good spec's
+ * canary holds until `rollout promote`, then the rest roll.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(60_000);
+
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+/** `web`, 3 copies, Ready while its MODE is good; a canary, auto_revert, a 4 s progress deadline. */
+function manifest(mode: string, version: string): string {
+  const file = join(h.dir, `web-${mode}-${version}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "web",
+      spec: {
+        command: "/bin/sh",
+        args: ["-c", "exec sleep 3600", version],
+        env: { MODE: mode },
+        replicas: 3,
+        checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
+        update: { canary: 1, autoRevert: true, maxUnavailable: 1, maxSurge: 1 },
+        progressDeadline: "4s",
+      },
+    }),
+  );
+  return file;
+}
+
+/** The copies wanted, as `generation:state:ready`, by name. */
+async function copies(): Promise<string[]> {
+  const out = JSON.parse((await ctl("get", "instances", "web", "-o", "json")).stdout) as { instances: Array<{ name: string; generation: string; desiredState: string; observedState: string; ready: boolean }> };
+  return out.instances
+    .filter((i) => i.desiredState === "DESIRED_STATE_RUN")
+    .map((i) => `${i.name}:${i.generation}:${i.observedState.replace("INSTANCE_STATE_", "").toLowerCase()}:${i.ready ? "ready" : "not-ready"}`)
+    .sort();
+}
+
+beforeAll(async () => {
+  requireBinary();
+  address = (await h.startControl()).address;
+  h.start(["agent", "--control", address, "--name", "node-r", "--data-dir", join(h.dir, "agent"), "--dns-listen", ""]);
+  await eventually("node-r Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  const first = await ctl("apply", "-f", manifest("good", "v1"), "--wait", "--timeout", "30s");
+  expect(first.stderr).toBe("");
+  expect(first.code).toBe(0);
+});
+afterAll(async () => {
+  await ctl("delete", "workload", "web");
+  await h.stop();
+});
+
+test("a bad canary never takes a Ready copy away, is reverted automatically, and is refused again without --force", async () => {
+  const bad = manifest("bad", "v2");
+  expect((await ctl("apply", "-f", bad)).code).toBe(0);
+  // Watch every state until the revert: the three generation-1 copies stay Ready throughout.
+  const seen: string[][] = [];
+  const reverted = await eventually(
+    "the rollout reverted",
+    async () => {
+      const now = await copies();
+      seen.push(now);
+      const status = (await ctl("rollout", "status", "web")).stdout;
+      return status.includes("generation 3") ? status : undefined;
+    },
+    30_000,
+    200,
+  );
+  expect(reverted).toContain("reverted from generation 2");
+  for (const snapshot of seen) expect(snapshot.filter((c) => c.includes(":1:running:ready"))).toHaveLength(3);
+  await eventually("the canary gone", async () => ((await copies()).some((c) => c.includes(":2:")) ? undefined : true));
+  expect(await copies()).toEqual(["web-0:1:running:ready", "web-1:1:running:ready", "web-2:1:running:ready"]);
+
+  const again = await ctl("apply", "-f", bad);
+  expect(again.code).toBe(1);
+  expect(again.stderr).toContain("this spec's rollout (generation 2) failed and was reverted");
+  expect(again.stderr).toContain("--force");
+  const history = await ctl("history", "web");
+  expect(history.stdout).toContain("RolloutReverted");
+});
+
+test("a good canary holds until `rollout promote`, then the rest roll", async () => {
+  expect((await ctl("apply", "-f", manifest("good", "v4"))).code).toBe(0);
+  const held = await eventually("the canary Ready and held", async () => {
+    const status = (await ctl("rollout", "status", "web")).stdout;
+    return status.includes("canary: held until promoted (1 of 1 canary available)") ? status : undefined;
+  });
+  expect(held).toContain("copies: 3 of generation 1, 1 of generation 4");
+  const promoted = await ctl("rollout", "promote", "web");
+  expect(promoted.stderr).toBe("");
+  expect(promoted.code).toBe(0);
+  await eventually("every copy at generation 4", async () => {
+    const now = await copies();
+    return now.length === 3 && now.every((c) => c.includes(":4:running:ready")) ? true : undefined;
+  }, 30_000);
+  expect((await ctl("rollout", "status", "web")).stdout).toContain("generation 4: complete");
+  const nothing = await ctl("rollout", "promote", "web");
+  expect(nothing.stderr).toContain("nothing to promote");
+});

@@ -19,6 +19,7 @@ import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
+import { isLoopback } from "../src/core/listen-address.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
@@ -97,9 +98,7 @@ function detectCapacity(simulated: boolean, cpuFlag: string | undefined, memFlag
 /** Plaintext is for loopback; anywhere else it takes --insecure twice. */
 function insecureAllowed(count: number, listen: string): boolean {
   if (count === 0) return false;
-  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
-  if (!loopback && count < 2) throw new UsageError(`--insecure: ${listen} is not a loopback address; plaintext there exposes every node to anyone who can reach it (give --insecure twice to insist)`);
+  if (!isLoopback(listen) && count < 2) throw new UsageError(`--insecure: ${listen} is not a loopback address; plaintext there exposes every node to anyone who can reach it (give --insecure twice to insist)`);
   return true;
 }
 

@@ -102,6 +102,12 @@ function insecureAllowed(count: number, listen: string): boolean {
   return true;
 }
 
+/** Where the web page is, and how to sign in to it. */
+function announceWeb(url: string | undefined, dataDir: string, secure: boolean, out: NodeJS.WritableStream): void {
+  if (url === undefined) return;
+  out.write(secure ? `web: ${url} (sign in with a token: ${url}?token=$(cat ${join(dataDir, "admin-token")}))\n` : `web: ${url}\n`);
+}
+
 /** Where the credentials are, for the operator. */
 function announceSecurity(dataDir: string, out: NodeJS.WritableStream): void {
   const ca = join(dataDir, "pki", "ca.pem");
@@ -186,7 +192,7 @@ export class ControlCommand extends TesseraCommand {
     description: "after a start, how long nodes not heard yet have to reconnect before their silence counts (default 10s): a restart must not replace what kept running",
   });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
-  metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
+  metricsListen = Option.String("--metrics-listen", { description: `host:port for the web page (/), /metrics, /healthz, /readyz; HTTPS beyond loopback (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
@@ -214,7 +220,9 @@ export class ControlCommand extends TesseraCommand {
       advertise: pick(this.advertise, cfg, "advertise", []),
       reinitialize: this.reinitialize,
     });
-    if (!(this.insecure ?? cfg.insecure === true)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+    const secure = !(this.insecure ?? cfg.insecure === true);
+    if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+    announceWeb(cp.webUrl, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), secure, this.context.stdout);
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();
@@ -348,6 +356,7 @@ export class DevCommand extends TesseraCommand {
       dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
+    announceWeb(cp.webUrl, dataDir, true, this.context.stdout);
     const code = await runAgent(agent, agentLog, true);
     await cp.stop();
     return code;

@@ -201,3 +201,25 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     await screenshot(page, "offline");
   });
 });
+
+describe("the web page's listener beyond loopback", () => {
+  const other = new Harness();
+  afterAll(() => other.stop());
+
+  test("serves HTTPS with the control plane's server certificate, and the API still wants a token", async () => {
+    requireBinary();
+    const { from: port } = await freeRange(1);
+    const server = other.start(["control", "--listen", "127.0.0.1:0", "--data-dir", join(other.dir, "control"), "--metrics-listen", `0.0.0.0:${port}`]);
+    const line = await server.waitForLog((l) => l.msg === "http listening");
+    expect(line.url).toBe(`https://127.0.0.1:${port}/`);
+    const ca = readFileSync(join(other.dir, "control", "pki", "ca.pem"), "utf8");
+    const session = await fetch(`https://127.0.0.1:${port}/api/session`, { tls: { ca } });
+    expect(session.status).toBe(401);
+    const page = await fetch(`https://127.0.0.1:${port}/`, { tls: { ca } });
+    expect(await page.text()).toContain("<title>Tessera</title>");
+    const token = readFileSync(join(other.dir, "control", "admin-token"), "utf8").trim();
+    const signIn = await fetch(`https://127.0.0.1:${port}/api/session`, { method: "POST", body: JSON.stringify({ token }), tls: { ca } });
+    expect(signIn.headers.get("set-cookie")).toMatch(/; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    await expect(fetch(`http://127.0.0.1:${port}/api/session`)).rejects.toThrow();
+  });
+});

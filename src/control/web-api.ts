@@ -8,7 +8,8 @@
  */
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
-import { fleetChange, fleetSnapshot } from "../core/fleet-view.js";
+import { replay } from "../core/cluster-events.js";
+import { fleetChange, type FleetSnapshot, fleetSnapshot } from "../core/fleet-view.js";
 import type { Rejection } from "../core/rejections.js";
 import { validateName } from "../core/validate.js";
 import type { AgentGateway } from "./agent-gateway.js";
@@ -26,6 +27,8 @@ const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 1_000;
 /** Log lines a copy's log stream starts with. */
 const LOG_TAIL = 100;
+/** Events read from the log per page when rebuilding the past. */
+const REPLAY_PAGE = 5_000;
 
 export interface WebApiDeps {
   writer: Writer;
@@ -108,6 +111,26 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
     };
   };
 
+  /**
+   * The fleet as it was right after event `seq`: the log folded from its first event through
+   * the core's replay (invariant 8: folding the log rebuilds the live state). Only while
+   * retention has dropped nothing.
+   */
+  const fleetAt = (seq: number): FleetSnapshot | Response => {
+    const newest = history.newestSeq();
+    if (!Number.isInteger(seq) || seq < 1 || seq > newest) return json({ error: `seq: expected a whole number from 1 to ${newest}` }, 400);
+    const oldest = history.oldestSeq();
+    if (oldest > 1) return json({ error: `seq: retention dropped the log's first ${oldest - 1} events; the past cannot be rebuilt` }, 409);
+    const events = [];
+    for (let after = 0; after < seq; ) {
+      const page = history.eventsAfter(after, Math.min(REPLAY_PAGE, seq - after));
+      if (page.length === 0) break;
+      for (const e of page) if (e.seq <= seq) events.push(e.event);
+      after = page.at(-1)!.seq;
+    }
+    return fleetSnapshot(replay(events), seq);
+  };
+
   const nodeAction: Route = async (req) => {
     const method = NODE_ACTIONS[req.params.action as keyof typeof NODE_ACTIONS];
     if (!method) return json({ error: `action: expected one of ${Object.keys(NODE_ACTIONS).join(", ")}` }, 404);
@@ -165,6 +188,14 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
       const limit = Number(query.get("limit") ?? HISTORY_DEFAULT);
       if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) return json({ error: `limit: expected a whole number from 1 to ${HISTORY_MAX}` }, 400);
       return json({ events: history.eventsAfter(history.historyStart(workload, limit), limit, workload).map(toWireEvent) });
+    },
+
+    /** The fleet as it was at a sequence number of the event log (the page's time slider). */
+    "/api/at": (req) => {
+      const role = admit(req, "GetHistory");
+      if (role instanceof Response) return role;
+      const at = fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));
+      return at instanceof Response ? at : json(at);
     },
 
     /** A copy's last lines, then what it prints, as `line` events; `end` says why it stopped. */

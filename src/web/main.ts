@@ -3,6 +3,8 @@
  * The mosaic page's entry: signs in (a `?token=` in the address, or the form), then follows the
  * fleet over one EventSource on /api/events (a snapshot, then changes; after a control-plane
  * restart the browser reconnects by itself and a new snapshot replaces what the page held).
+ * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
+ * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
  * Mutations ask for confirmation, then POST; only an admin is offered them.
  */
 import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
@@ -12,6 +14,8 @@ import { Panel, type WorkloadAction } from "./panel.js";
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 /** How soon a stream the browser gave up on (it answered an error status) is tried again. */
 const RETRY_MS = 1_000;
+/** The slider asks for the past once it rests this long. */
+const SCRUB_MS = 150;
 
 type Role = "admin" | "readonly";
 
@@ -49,7 +53,9 @@ function follow(role: Role): void {
   $("picker").hidden = false;
   const admin = role === "admin";
   let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
-  const current = () => fleet;
+  /** The fleet at an earlier event, while the slider shows one. */
+  let past: Fleet | undefined;
+  const current = () => past ?? fleet;
   const panel = new Panel($("panel"), current, {
     admin,
     workloadAction: (workload, action: WorkloadAction) =>
@@ -66,11 +72,11 @@ function follow(role: Role): void {
     showProgress();
   };
   const showProgress = () => {
-    const w = fleet.workloads.get(picker.value);
+    const w = current().workloads.get(picker.value);
     $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
   };
   const showWorkloads = () => {
-    const names = [...fleet.workloads.keys()].sort();
+    const names = [...current().workloads.keys()].sort();
     const have = [...picker.options].slice(1).map((o) => o.value);
     if (names.join("\n") !== have.join("\n")) {
       const keep = picker.value;
@@ -84,23 +90,53 @@ function follow(role: Role): void {
     $("status").textContent = text;
     $("status").dataset.live = String(on);
   };
+  const slider = $<HTMLInputElement>("seq");
+  const showing = () => {
+    $("time").hidden = false;
+    slider.max = String(fleet.seq);
+    if (past === undefined) slider.value = slider.max;
+    $("live").hidden = past === undefined;
+    live(past === undefined ? `live · #${fleet.seq}` : `past · #${past.seq}`, past === undefined);
+  };
+  const redraw = () => {
+    mosaic.reset();
+    showWorkloads();
+    panel.refresh();
+    showing();
+  };
+  const goLive = () => {
+    past = undefined;
+    redraw();
+  };
+  let scrub: ReturnType<typeof setTimeout> | undefined;
+  slider.oninput = () => {
+    clearTimeout(scrub);
+    scrub = setTimeout(async () => {
+      const seq = Number(slider.value);
+      if (seq >= fleet.seq) return goLive();
+      const res = await fetch(`/api/at?seq=${seq}`);
+      if (!res.ok) return alert(((await res.json()) as { error: string }).error);
+      if (Number(slider.value) !== seq) return;
+      past = fleetOf((await res.json()) as FleetSnapshot);
+      redraw();
+    }, SCRUB_MS);
+  };
+  $("live").onclick = goLive;
 
   const connect = () => {
     const events = new EventSource("/api/events");
     events.addEventListener("snapshot", (e) => {
       fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
-      mosaic.reset();
-      showWorkloads();
-      panel.refresh();
-      live(`live · #${fleet.seq}`, true);
+      redraw();
     });
     events.addEventListener("change", (e) => {
       const c = JSON.parse((e as MessageEvent<string>).data) as FleetChange;
       applyChange(fleet, c);
+      showing();
+      if (past !== undefined) return;
       mosaic.touch(c);
       showWorkloads();
       if (c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected)) panel.refresh();
-      live(`live · #${fleet.seq}`, true);
     });
     events.onerror = () => {
       live("reconnecting…", false);

@@ -177,6 +177,22 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     await screenshot(page, "read-only");
   });
 
+  test("the time slider shows a deleted workload at an earlier event, and goes back to live", async () => {
+    const page = await open(adminToken());
+    await apply("gone", { command: "/bin/sleep", args: ["3600"] });
+    await page.getByRole("button", { name: /^gone-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    const seq = Number((await page.locator("#status").textContent())!.match(/#(\d+)/)![1]);
+    expect((await ctl("delete", "workload", "gone")).code).toBe(0);
+    await copy(page, "gone-0").waitFor({ state: "detached", timeout: SHOWN_MS });
+    await page.locator("#seq").fill(String(seq));
+    await page.getByRole("button", { name: /^gone-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    expect(await page.locator("#status").textContent()).toBe(`past · #${seq}`);
+    await screenshot(page, "past");
+    await page.locator("#live").click();
+    await copy(page, "gone-0").waitFor({ state: "detached", timeout: SHOWN_MS });
+    expect(await page.locator("#status").textContent()).toMatch(/^live · #\d+$/);
+  });
+
   test("the page reconnects after a control-plane restart and follows what changes after it", async () => {
     const page = await open(adminToken());
     await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });

@@ -8,7 +8,8 @@ BUN := $(or $(shell command -v bun 2>/dev/null),$(NODE_BIN)/bun)
 BUF := $(NODE_BIN)/buf
 PROTO := $(wildcard proto/tessera/v1/*.proto)
 GEN_STAMP := src/gen/.stamp
-SOURCES := $(shell find src cli -name '*.ts' -not -path 'src/gen/*' 2>/dev/null) package.json
+# The web page's HTML and CSS are bundled into the binary too.
+SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json
 MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json)
 
 .PHONY: build deps proto dev test typecheck migrations fixtures bench clean

@@ -19,6 +19,7 @@ import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
+import { isLoopback } from "../src/core/listen-address.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
@@ -97,10 +98,14 @@ function detectCapacity(simulated: boolean, cpuFlag: string | undefined, memFlag
 /** Plaintext is for loopback; anywhere else it takes --insecure twice. */
 function insecureAllowed(count: number, listen: string): boolean {
   if (count === 0) return false;
-  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
-  if (!loopback && count < 2) throw new UsageError(`--insecure: ${listen} is not a loopback address; plaintext there exposes every node to anyone who can reach it (give --insecure twice to insist)`);
+  if (!isLoopback(listen) && count < 2) throw new UsageError(`--insecure: ${listen} is not a loopback address; plaintext there exposes every node to anyone who can reach it (give --insecure twice to insist)`);
   return true;
+}
+
+/** Where the web page is, and how to sign in to it. */
+function announceWeb(url: string | undefined, dataDir: string, secure: boolean, out: NodeJS.WritableStream): void {
+  if (url === undefined) return;
+  out.write(secure ? `web: ${url} (sign in with a token: ${url}?token=$(cat ${join(dataDir, "admin-token")}))\n` : `web: ${url}\n`);
 }
 
 /** Where the credentials are, for the operator. */
@@ -187,7 +192,7 @@ export class ControlCommand extends TesseraCommand {
     description: "after a start, how long nodes not heard yet have to reconnect before their silence counts (default 10s): a restart must not replace what kept running",
   });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
-  metricsListen = Option.String("--metrics-listen", { description: `host:port for /metrics, /healthz, /readyz (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
+  metricsListen = Option.String("--metrics-listen", { description: `host:port for the web page (/), /metrics, /healthz, /readyz; HTTPS beyond loopback (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
@@ -215,7 +220,9 @@ export class ControlCommand extends TesseraCommand {
       advertise: pick(this.advertise, cfg, "advertise", []),
       reinitialize: this.reinitialize,
     });
-    if (!(this.insecure ?? cfg.insecure === true)) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+    const secure = !(this.insecure ?? cfg.insecure === true);
+    if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+    announceWeb(cp.webUrl, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), secure, this.context.stdout);
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();
@@ -349,6 +356,7 @@ export class DevCommand extends TesseraCommand {
       dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
+    announceWeb(cp.webUrl, dataDir, true, this.context.stdout);
     const code = await runAgent(agent, agentLog, true);
     await cp.stop();
     return code;

@@ -1,4 +1,4 @@
-/** The one table mapping core rejections to gRPC status codes. */
+/** The one table mapping core rejections to wire codes: gRPC status codes, and HTTP statuses for the web page's API. */
 import { status } from "@grpc/grpc-js";
 import { describeRejection, type Rejection } from "../core/rejections.js";
 
@@ -27,4 +27,19 @@ const CODES: { [K in Rejection["kind"]]: status } = {
 /** A grpc-js service error for a rejection. */
 export function rejectionError(r: Rejection): { code: status; details: string } {
   return { code: CODES[r.kind], details: describeRejection(r) };
+}
+
+/** gRPC status → HTTP status, for the codes CODES uses. */
+const HTTP: { [C in status]?: number } = {
+  [status.INVALID_ARGUMENT]: 400,
+  [status.NOT_FOUND]: 404,
+  [status.FAILED_PRECONDITION]: 409,
+  [status.PERMISSION_DENIED]: 403,
+  [status.ALREADY_EXISTS]: 409,
+  [status.UNAUTHENTICATED]: 401,
+};
+
+/** An HTTP status and message for a rejection. */
+export function rejectionHttp(r: Rejection): { status: number; error: string } {
+  return { status: HTTP[CODES[r.kind]] ?? 500, error: describeRejection(r) };
 }

@@ -9,6 +9,8 @@ import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
+import { hostOf } from "../core/listen-address.js";
+import type { Role } from "../core/authz.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
@@ -57,6 +59,8 @@ export interface RunningControlPlane {
   address: string;
   /** host:port of the HTTP listener, when there is one. */
   httpAddress?: string;
+  /** The web page's address on it. */
+  webUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -79,7 +83,7 @@ interface Tls {
 
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */
 async function openTls(opts: ControlPlaneOptions): Promise<Tls> {
-  const host = opts.listen.slice(0, opts.listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  const host = hostOf(opts.listen);
   const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
   const pki = await Pki.open(opts.dataDir, names, lifetimeMs);
@@ -177,12 +181,8 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     // Tokens are issued through the writer, so they come once it takes turns.
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
-    const authenticate: Authenticate = tokens
-      ? (metadata) => {
-          const token = bearer(metadata);
-          return token === undefined ? undefined : tokens.kindOf(token);
-        }
-      : () => "admin";
+    const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
+    const authenticate: Authenticate = (metadata) => roleOf(bearer(metadata));
 
     const server = (listening = new Server({
       "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -216,13 +216,22 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
     let serving = true;
     const http = opts.metricsListen
-      ? startHttpServer({ listen: opts.metricsListen, metrics, notReady: () => (serving ? writer.unavailable() : "shutting down"), refresh: () => metrics.observeState(writer.view), log: opts.log })
+      ? startHttpServer({
+          listen: opts.metricsListen,
+          metrics,
+          notReady: () => (serving ? writer.unavailable() : "shutting down"),
+          refresh: () => metrics.observeState(writer.view),
+          log: opts.log,
+          web: { writer, history: store.history, hub, gateway, roleOf },
+          tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
+        })
       : undefined;
     opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: tls !== undefined });
 
     return {
       address,
       httpAddress: http?.address,
+      webUrl: http?.url,
       async stop() {
         serving = false;
         await http?.stop();

@@ -12,8 +12,8 @@ import { type Import, lineOf, readImports } from "./source-scan.js";
 const ROOT = resolve(import.meta.dir, "..", "..");
 
 /** The layers: each source file belongs to one, by its folder; imports also reach the runtime and npm packages. */
-type Layer = "cli" | "src/core" | "src/gen" | "src/control" | "src/agent" | "src/shell" | "src/ (ambient declarations)" | "outside src/ and cli/" | "the runtime" | "an npm package" | "an unreadable import";
-const FOLDERS = ["cli", "src/core", "src/gen", "src/control", "src/agent", "src/shell"] as const;
+type Layer = "cli" | "src/core" | "src/gen" | "src/control" | "src/agent" | "src/shell" | "src/web" | "src/ (ambient declarations)" | "outside src/ and cli/" | "the runtime" | "an npm package" | "an unreadable import";
+const FOLDERS = ["cli", "src/core", "src/gen", "src/control", "src/agent", "src/shell", "src/web"] as const;
 const BUILTINS = new Set(builtinModules);
 
 /** The layer of a path relative to the root (forward slashes). */
@@ -71,6 +71,16 @@ const RULES: Rule[] = [
     breaks: (to) => !(to === "src/gen" || to === "an npm package"),
   },
   {
+    text: "src/web runs in the browser: it imports only src/web and src/core (pure, so it runs there too)",
+    applies: (from) => from === "src/web",
+    breaks: (to) => !(to === "src/web" || to === "src/core"),
+  },
+  {
+    text: "only src/control imports src/web (the page it serves)",
+    applies: (from) => from !== "src/web" && from !== "src/control",
+    breaks: (to) => to === "src/web",
+  },
+  {
     text: "nothing under src/ imports cli/",
     applies: (from) => from !== "cli",
     breaks: (to) => to === "cli",
@@ -110,6 +120,7 @@ describe("layer boundaries", () => {
     for (const layer of FOLDERS) expect(layers).toContain(layer);
     expect(files).toContain("cli/client.ts");
     expect(files).toContain("src/agent/agent.ts");
+    expect(files).toContain("src/web/main.ts");
   });
 
   test("every file under src/ belongs to a layer ARCHITECTURE.md names", () => {

@@ -1,0 +1,60 @@
+/**
+ * A Server-Sent Events response: named events with JSON data, a comment every few seconds so
+ * that idle streams are not timed out (Bun's default idle timeout is 10 s), and a bound on what
+ * may queue for a client that does not read: past it the stream is closed, and the browser's
+ * EventSource reconnects and starts again from a snapshot.
+ */
+
+/** Bytes queued for one client before its stream is closed. */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+const KEEPALIVE_MS = 5_000;
+/** How soon an EventSource retries after the stream ends (a control-plane restart). */
+const RETRY_MS = 1_000;
+
+export interface SseStream {
+  /** Sends one event; false once the stream is closed. */
+  send(event: string, data: unknown): boolean;
+  close(): void;
+}
+
+/** `open` starts what feeds the stream and returns what stops it (called once, however the stream ends). */
+export function sseResponse(open: (stream: SseStream) => () => void): Response {
+  const encoder = new TextEncoder();
+  let end = () => {};
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let closed = false;
+        let stop: (() => void) | undefined;
+        end = () => {
+          if (closed) return;
+          closed = true;
+          clearInterval(keepalive);
+          stop?.();
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the client.
+          }
+        };
+        const write = (text: string) => {
+          if (closed) return false;
+          if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) {
+            end();
+            return false;
+          }
+          controller.enqueue(encoder.encode(text));
+          return true;
+        };
+        const keepalive = setInterval(() => write(": keep-alive\n\n"), KEEPALIVE_MS);
+        write(`retry: ${RETRY_MS}\n\n`);
+        const stream = { send: (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), close: () => end() };
+        stop = open(stream);
+        if (closed) stop();
+      },
+      cancel: () => end(),
+    },
+    { highWaterMark: 0, size: (chunk) => chunk?.byteLength ?? 0 },
+  );
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+}

@@ -1,0 +1,180 @@
+/// <reference lib="dom" />
+/**
+ * The mosaic page's entry: signs in (a `?token=` in the address, or the form), then follows the
+ * fleet over one EventSource on /api/events (a snapshot, then changes; after a control-plane
+ * restart the browser reconnects by itself and a new snapshot replaces what the page held).
+ * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
+ * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
+ * Mutations ask for confirmation, then POST; only an admin is offered them.
+ */
+import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
+import { Mosaic } from "./mosaic.js";
+import { Panel, type WorkloadAction } from "./panel.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+/** How soon a stream the browser gave up on (it answered an error status) is tried again. */
+const RETRY_MS = 1_000;
+/** The slider asks for the past once it rests this long. */
+const SCRUB_MS = 150;
+
+type Role = "admin" | "readonly";
+
+async function signIn(token: string): Promise<string | undefined> {
+  const res = await fetch("/api/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  return res.ok ? undefined : ((await res.json()) as { error: string }).error;
+}
+
+/** The role the cookie carries, or undefined when there is none that is valid. */
+async function session(): Promise<Role | undefined> {
+  const res = await fetch("/api/session");
+  return res.ok ? ((await res.json()) as { role: Role }).role : undefined;
+}
+
+function showSignIn(error = ""): void {
+  $("app").hidden = true;
+  $("picker").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = error;
+  $("status").textContent = "signed out";
+  $("status").dataset.live = "false";
+  $<HTMLInputElement>("token").focus();
+}
+
+/** Asks, then POSTs; a refusal is shown as the server words it. */
+async function act(path: string, question: string): Promise<void> {
+  if (!confirm(question)) return;
+  const res = await fetch(path, { method: "POST" });
+  if (!res.ok) alert(((await res.json()) as { error: string }).error);
+}
+
+function follow(role: Role): void {
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("picker").hidden = false;
+  const admin = role === "admin";
+  let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
+  /** The fleet at an earlier event, while the slider shows one. */
+  let past: Fleet | undefined;
+  const current = () => past ?? fleet;
+  const panel = new Panel($("panel"), current, {
+    admin,
+    workloadAction: (workload, action: WorkloadAction) =>
+      void act(`/api/workloads/${encodeURIComponent(workload)}/${action}`, action === "delete" ? `Delete workload ${workload} and stop all its copies?` : `Rollout ${action} ${workload}?`),
+  });
+  const mosaic = new Mosaic($("mosaic"), current, {
+    admin,
+    select: (id) => panel.show(id),
+    nodeAction: (node, action) => void act(`/api/nodes/${encodeURIComponent(node)}/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} node ${node}?`),
+  });
+  const picker = $<HTMLSelectElement>("workload");
+  picker.onchange = () => {
+    mosaic.setPicked(picker.value);
+    showProgress();
+  };
+  const showProgress = () => {
+    const w = current().workloads.get(picker.value);
+    $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
+  };
+  const showWorkloads = () => {
+    const names = [...current().workloads.keys()].sort();
+    const have = [...picker.options].slice(1).map((o) => o.value);
+    if (names.join("\n") !== have.join("\n")) {
+      const keep = picker.value;
+      picker.replaceChildren(new Option("(none)", ""), ...names.map((n) => new Option(n, n)));
+      picker.value = names.includes(keep) ? keep : "";
+      if (picker.value !== keep) mosaic.setPicked("");
+    }
+    showProgress();
+  };
+  const live = (text: string, on: boolean) => {
+    $("status").textContent = text;
+    $("status").dataset.live = String(on);
+  };
+  const slider = $<HTMLInputElement>("seq");
+  const showing = () => {
+    $("time").hidden = false;
+    slider.max = String(fleet.seq);
+    if (past === undefined) slider.value = slider.max;
+    $("live").hidden = past === undefined;
+    live(past === undefined ? `live · #${fleet.seq}` : `past · #${past.seq}`, past === undefined);
+  };
+  const redraw = () => {
+    mosaic.reset();
+    showWorkloads();
+    panel.refresh();
+    showing();
+  };
+  const goLive = () => {
+    past = undefined;
+    redraw();
+  };
+  let scrub: ReturnType<typeof setTimeout> | undefined;
+  slider.oninput = () => {
+    clearTimeout(scrub);
+    scrub = setTimeout(async () => {
+      const seq = Number(slider.value);
+      if (seq >= fleet.seq) return goLive();
+      const res = await fetch(`/api/at?seq=${seq}`);
+      if (!res.ok) return alert(((await res.json()) as { error: string }).error);
+      if (Number(slider.value) !== seq) return;
+      past = fleetOf((await res.json()) as FleetSnapshot);
+      redraw();
+    }, SCRUB_MS);
+  };
+  $("live").onclick = goLive;
+
+  const connect = () => {
+    const events = new EventSource("/api/events");
+    events.addEventListener("snapshot", (e) => {
+      fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
+      redraw();
+    });
+    events.addEventListener("change", (e) => {
+      const c = JSON.parse((e as MessageEvent<string>).data) as FleetChange;
+      applyChange(fleet, c);
+      showing();
+      if (past !== undefined) return;
+      mosaic.touch(c);
+      showWorkloads();
+      if (c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected)) panel.refresh();
+    });
+    events.onerror = () => {
+      live("reconnecting…", false);
+      // The browser retries a dropped stream by itself; one answered with an error status
+      // (signed out, token revoked) it closes: ask again whether the cookie is still good.
+      if (events.readyState !== EventSource.CLOSED) return;
+      setTimeout(async () => {
+        const role = await session().catch(() => "unreachable" as const);
+        if (role === undefined) showSignIn("the session ended: sign in again");
+        else connect();
+      }, RETRY_MS);
+    };
+  };
+  connect();
+}
+
+async function boot(): Promise<void> {
+  $("signin").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = await signIn($<HTMLInputElement>("token").value.trim());
+    if (error) return showSignIn(error);
+    $<HTMLInputElement>("token").value = "";
+    await start();
+  });
+  // The token leaves the address before anything else happens, then becomes the cookie.
+  const token = new URLSearchParams(location.search).get("token");
+  if (token !== null) {
+    history.replaceState(null, "", "/");
+    const error = await signIn(token);
+    if (error) return showSignIn(error);
+  }
+  await start();
+}
+
+async function start(): Promise<void> {
+  const role = await session();
+  if (role === undefined) showSignIn();
+  else follow(role);
+}
+
+void boot();

@@ -1,0 +1,251 @@
+/// <reference lib="dom" />
+/**
+ * Draws the fleet as a mosaic: a tile per node, holding a small tile per copy. Keyed DOM: each
+ * node and copy keeps its element; a change marks what it names dirty and the next animation
+ * frame redraws only that, a bounded number of tiles per frame (a snapshot of 10,000 copies is
+ * drawn over a few frames, the page answering in between). Copy tiles are buttons with a
+ * roving tabindex: Tab reaches the mosaic once, arrows move between copies, Enter picks one.
+ */
+import { copyLabel, type Fleet, type FleetChange, nodeLabel, STATE_LETTER } from "../core/fleet-view.js";
+
+/** Tiles drawn per animation frame. */
+const BATCH = 2_000;
+/** The group of copies not placed on a node. */
+const UNPLACED = "";
+
+interface NodeView {
+  el: HTMLElement;
+  title: HTMLElement;
+  flags: HTMLElement;
+  use: HTMLElement;
+  actions: HTMLElement;
+  copies: HTMLElement;
+}
+
+export interface MosaicOptions {
+  admin: boolean;
+  select(copyId: string): void;
+  nodeAction(node: string, action: "cordon" | "uncordon" | "drain"): void;
+}
+
+export class Mosaic {
+  private readonly nodes = new Map<string, NodeView>();
+  private readonly copies = new Map<string, HTMLButtonElement>();
+  private readonly dirtyNodes = new Set<string>();
+  private readonly dirtyCopies = new Set<string>();
+  private frame = 0;
+  private picked = "";
+  private selected = "";
+  /** The copy tile Tab lands on. */
+  private active = "";
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly fleet: () => Fleet,
+    private readonly opts: MosaicOptions,
+  ) {
+    root.addEventListener("click", (e) => {
+      const target = e.target as HTMLElement;
+      const copy = target.closest<HTMLElement>(".copy");
+      if (copy) return this.pick(copy.dataset.id!);
+      const action = target.closest<HTMLButtonElement>("button[data-action]");
+      if (action) opts.nodeAction(action.dataset.node!, action.dataset.action as "cordon" | "uncordon" | "drain");
+    });
+    root.addEventListener("keydown", (e) => this.move(e));
+  }
+
+  /** Everything again (a snapshot). */
+  reset(): void {
+    const f = this.fleet();
+    for (const name of this.nodes.keys()) this.dirtyNodes.add(name);
+    for (const id of this.copies.keys()) this.dirtyCopies.add(id);
+    for (const name of f.nodes.keys()) this.dirtyNodes.add(name);
+    for (const id of f.copies.keys()) this.dirtyCopies.add(id);
+    this.schedule();
+  }
+
+  /** What a change named, once folded into the fleet. */
+  touch(c: FleetChange): void {
+    for (const n of c.nodes) this.dirtyNodes.add(n.name);
+    for (const n of c.goneNodes) this.dirtyNodes.add(n);
+    for (const x of c.copies) this.dirtyCopies.add(x.id);
+    for (const id of c.goneCopies) this.dirtyCopies.add(id);
+    this.schedule();
+  }
+
+  /** Lights up a workload's copies ("" for none). */
+  setPicked(workload: string): void {
+    this.picked = workload;
+    this.root.classList.toggle("picking", workload !== "");
+    for (const el of this.copies.values()) el.classList.toggle("lit", el.dataset.workload === workload);
+  }
+
+  private pick(id: string): void {
+    this.copies.get(this.selected)?.setAttribute("aria-pressed", "false");
+    this.selected = id;
+    this.copies.get(id)?.setAttribute("aria-pressed", "true");
+    this.setActive(id);
+    this.opts.select(id);
+  }
+
+  private setActive(id: string): void {
+    const before = this.copies.get(this.active);
+    if (before) before.tabIndex = -1;
+    this.active = id;
+    const now = this.copies.get(id);
+    if (now) now.tabIndex = 0;
+  }
+
+  /** Arrows: previous or next copy (left, right), first copy of the previous or next node (up, down); Home, End. */
+  private move(e: KeyboardEvent): void {
+    const at = (e.target as HTMLElement).closest<HTMLElement>(".copy");
+    if (!at || !["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
+    e.preventDefault();
+    const all = [...this.root.querySelectorAll<HTMLElement>(".copy")];
+    const i = all.indexOf(at);
+    let to: HTMLElement | undefined;
+    if (e.key === "ArrowLeft") to = all[i - 1];
+    else if (e.key === "ArrowRight") to = all[i + 1];
+    else if (e.key === "Home") to = all[0];
+    else if (e.key === "End") to = all.at(-1);
+    else {
+      const nodes = [...this.root.querySelectorAll<HTMLElement>(".node")].filter((n) => n.querySelector(".copy"));
+      const here = nodes.indexOf(at.closest<HTMLElement>(".node")!);
+      to = nodes[here + (e.key === "ArrowDown" ? 1 : -1)]?.querySelector<HTMLElement>(".copy") ?? undefined;
+    }
+    if (!to) return;
+    this.setActive(to.dataset.id!);
+    to.focus();
+  }
+
+  private schedule(): void {
+    if (this.frame === 0) this.frame = requestAnimationFrame(() => this.draw());
+  }
+
+  private draw(): void {
+    this.frame = 0;
+    let budget = BATCH;
+    for (const id of this.dirtyCopies) {
+      if (budget-- === 0) break;
+      this.dirtyCopies.delete(id);
+      this.drawCopy(id);
+    }
+    for (const name of this.dirtyNodes) {
+      if (budget-- <= 0) break;
+      this.dirtyNodes.delete(name);
+      this.drawNode(name);
+    }
+    if (this.dirtyCopies.size > 0 || this.dirtyNodes.size > 0) this.schedule();
+  }
+
+  private drawCopy(id: string): void {
+    const c = this.fleet().copies.get(id);
+    let el = this.copies.get(id);
+    if (!c) {
+      if (!el) return;
+      this.dirtyNodes.add(el.dataset.node!);
+      el.remove();
+      this.copies.delete(id);
+      if (this.active === id) this.active = "";
+      return;
+    }
+    if (!el) {
+      el = document.createElement("button");
+      el.className = "copy";
+      el.dataset.id = id;
+      el.dataset.name = c.name;
+      el.dataset.workload = c.workload;
+      el.tabIndex = -1;
+      el.setAttribute("aria-pressed", String(id === this.selected));
+      el.classList.toggle("lit", c.workload === this.picked);
+      this.copies.set(id, el);
+      if (this.active === "") this.setActive(id);
+    }
+    const node = c.node ?? UNPLACED;
+    if (el.dataset.node !== node || !el.isConnected) {
+      if (el.dataset.node !== undefined) this.dirtyNodes.add(el.dataset.node);
+      el.dataset.node = node;
+      this.viewOf(node).copies.append(el);
+      this.dirtyNodes.add(node);
+    }
+    el.dataset.state = c.state;
+    el.dataset.ready = String(c.ready);
+    el.dataset.desired = c.desired;
+    el.textContent = STATE_LETTER[c.state];
+    const label = copyLabel(c);
+    el.setAttribute("aria-label", label);
+    el.title = label;
+  }
+
+  private drawNode(name: string): void {
+    const n = this.fleet().nodes.get(name);
+    const view = this.nodes.get(name);
+    if (!view) {
+      if (n) this.viewOf(name);
+      else return;
+    }
+    const v = this.nodes.get(name)!;
+    const count = v.copies.childElementCount;
+    if (!n) {
+      // A node that is gone (or the unplaced group) goes when it holds nothing.
+      if (count === 0) {
+        v.el.remove();
+        this.nodes.delete(name);
+      }
+      return;
+    }
+    v.el.dataset.health = n.health;
+    v.el.dataset.cordoned = String(n.cordoned);
+    v.el.dataset.draining = String(n.draining);
+    v.el.setAttribute("aria-label", nodeLabel(n, count));
+    v.flags.textContent = [n.health[0]!.toUpperCase() + n.health.slice(1), n.cordoned ? "cordoned" : "", n.draining ? "draining" : ""].filter(Boolean).join(" · ");
+    const used = n.capacity.cpuMillis > 0 ? Math.min(100, (100 * n.allocated.cpuMillis) / n.capacity.cpuMillis) : 0;
+    (v.use.firstElementChild as HTMLElement).style.width = `${used}%`;
+    v.use.title = `${n.allocated.cpuMillis}m of ${n.capacity.cpuMillis}m CPU, ${n.allocated.memoryMb} of ${n.capacity.memoryMb} MB`;
+    if (this.opts.admin) {
+      v.actions.replaceChildren(
+        this.actionButton(name, n.cordoned ? "uncordon" : "cordon"),
+        ...(n.draining ? [] : [this.actionButton(name, "drain")]),
+      );
+    }
+  }
+
+  private actionButton(node: string, action: "cordon" | "uncordon" | "drain"): HTMLButtonElement {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.node = node;
+    b.dataset.action = action;
+    b.textContent = action;
+    b.setAttribute("aria-label", `${action} ${node}`);
+    return b;
+  }
+
+  /** A node's tile, made the first time it is needed; nodes keep the order they first came in, the unplaced group first. */
+  private viewOf(name: string): NodeView {
+    const have = this.nodes.get(name);
+    if (have) return have;
+    const el = document.createElement("section");
+    el.className = "node";
+    el.dataset.node = name;
+    el.setAttribute("role", "group");
+    const title = document.createElement("h3");
+    title.textContent = name === UNPLACED ? "Not placed" : name;
+    const flags = document.createElement("div");
+    flags.className = "flags";
+    const use = document.createElement("div");
+    use.className = "use";
+    use.append(document.createElement("div"));
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const copies = document.createElement("div");
+    copies.className = "copies";
+    el.append(title, flags, use, actions, copies);
+    if (name === UNPLACED) {
+      el.setAttribute("aria-label", "Copies not placed on a node");
+      this.root.prepend(el);
+    } else this.root.append(el);
+    const view = { el, title, flags, use, actions, copies };
+    this.nodes.set(name, view);
+    return view;
+  }
+}

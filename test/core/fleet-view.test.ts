@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { emptyState } from "../../src/core/cluster-state.js";
+import { applyChange, copyLabel, fleetChange, fleetOf, fleetSnapshot, nodeLabel, STATE_LETTER } from "../../src/core/fleet-view.js";
+import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
+import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+
+/** node-a with web-0 running on it and web-1 pending. */
+function fleet() {
+  return apply(emptyState(), [
+    nodeConnected("node-a", T0),
+    workloadApplied("web", T0, { spec: spec({ replicas: 2 }) }),
+    created("web-0.1", T0),
+    created("web-1.2", T0, { reason: "no node has room" }),
+    transitioned("web-0.1", T0, { type: "place", node: "node-a", ports: [] }),
+    transitioned("web-0.1", T0, { type: "provision" }),
+    transitioned("web-0.1", T0, { type: "run" }),
+  ]);
+}
+
+describe("fleet view", () => {
+  test("a snapshot has every node, copy and workload, with the node's use and the rollout's progress", () => {
+    const s = fleetSnapshot(fleet(), 7);
+    expect(s.seq).toBe(7);
+    expect(s.nodes).toEqual([{ name: "node-a", health: "ready", cordoned: false, draining: false, capacity: expect.any(Object), allocated: DEFAULT_RESOURCES }]);
+    expect(s.copies.map((c) => [c.name, c.state, c.node, c.ready])).toEqual([
+      ["web-0", "running", "node-a", true],
+      ["web-1", "pending", null, false],
+    ]);
+    expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1 }]);
+  });
+
+  test("a change carries what a commit touched, with the node and workload of each touched copy", () => {
+    const state = fleet();
+    apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "exited with code 1" })]);
+    const c = fleetChange(state, 8, { workloads: [], instances: ["web-0.1"], nodes: [] });
+    expect(c.copies.map((x) => [x.id, x.state, x.reason])).toEqual([["web-0.1", "failed", "exited with code 1"]]);
+    expect(c.nodes.map((n) => [n.name, n.allocated.cpuMillis])).toEqual([["node-a", 0]]);
+    expect(c.workloads.map((w) => [w.name, w.ready])).toEqual([["web", 0]]);
+  });
+
+  test("a touched workload brings all its copies; what is gone is named", () => {
+    const state = fleet();
+    expect(fleetChange(state, 9, { workloads: ["web"], instances: [], nodes: [] }).copies.map((c) => c.id).sort()).toEqual(["web-0.1", "web-1.2"]);
+    const gone = fleetChange(state, 9, { workloads: ["db"], instances: ["db-0.3"], nodes: ["node-z"] });
+    expect([gone.goneWorkloads, gone.goneCopies, gone.goneNodes]).toEqual([["db"], ["db-0.3"], ["node-z"]]);
+  });
+
+  test("the page folds changes into its fleet and ignores one older than what it holds", () => {
+    const state = fleet();
+    const f = fleetOf(fleetSnapshot(state, 7));
+    apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "boom" })]);
+    applyChange(f, fleetChange(state, 8, { workloads: [], instances: ["web-0.1", "web-9.9"], nodes: [] }));
+    expect(f.copies.get("web-0.1")!.state).toBe("failed");
+    expect(f.seq).toBe(8);
+    applyChange(f, { ...fleetChange(fleet(), 5, { workloads: [], instances: ["web-0.1"], nodes: [] }) });
+    expect(f.copies.get("web-0.1")!.state).toBe("failed");
+  });
+
+  test("every state has its own letter; labels name the copy, its state and its node", () => {
+    expect(new Set(INSTANCE_STATES.map((s) => STATE_LETTER[s])).size).toBe(INSTANCE_STATES.length);
+    const [running, pending] = fleetSnapshot(fleet(), 1).copies;
+    expect(copyLabel(running!)).toBe("web-0 Running Ready on node-a");
+    expect(copyLabel(pending!)).toBe("web-1 Pending: no node has room");
+    const node = fleetSnapshot(fleet(), 1).nodes[0]!;
+    expect(nodeLabel({ ...node, cordoned: true }, 1)).toBe("node-a Ready, cordoned, 1 copy, 100m of 4000m CPU, 64 of 8192 MB");
+  });
+});

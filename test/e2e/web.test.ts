@@ -1,0 +1,241 @@
+/**
+ * The mosaic (issue 19) in a real browser: Debian's Chromium driven by playwright-core against
+ * a control plane and two agents started through dist/tessera. Each test saves a screenshot
+ * under test-artifacts/web/. Without Chromium the suite skips, visibly; under TESSERA_CI=1
+ * it fails instead.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary, type Server } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(import.meta.dir, "..", "..", "test-artifacts", "web");
+/** How long the page may take to show what the control plane committed. */
+const SHOWN_MS = 10_000;
+
+const available = existsSync(CHROMIUM);
+const skip = !available && process.env.TESSERA_CI !== "1";
+if (skip) console.warn(`SKIP the mosaic's browser tests: ${CHROMIUM} is missing (apt-get install chromium; under TESSERA_CI=1 this is a failure)`);
+
+const h = new Harness();
+let control: Server;
+let grpcPort = 0;
+let httpPort = 0;
+let browser: Browser;
+const agents = new Map<string, Server>();
+const contexts: BrowserContext[] = [];
+const address = () => `127.0.0.1:${grpcPort}`;
+const web = () => `http://127.0.0.1:${httpPort}`;
+const adminToken = () => readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address() });
+
+async function apply(name: string, spec: object): Promise<void> {
+  const file = join(h.dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ name, spec }));
+  const out = await ctl("apply", "-f", file);
+  expect(out.stderr).toBe("");
+  expect(out.code).toBe(0);
+}
+
+/** The control plane on fixed ports, so that a restarted one is where the page looks for it. */
+async function startControl(): Promise<void> {
+  control = h.start(["control", "--listen", address(), "--data-dir", join(h.dir, "control"), "--metrics-listen", `127.0.0.1:${httpPort}`]);
+  await control.waitForLog((l) => l.msg === "http listening");
+}
+
+function startAgent(name: string): void {
+  agents.set(name, h.start(["agent", "--control", address(), "--name", name, "--data-dir", join(h.dir, name)]));
+}
+
+async function open(token?: string): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(token === undefined ? web() : `${web()}/?token=${encodeURIComponent(token)}`);
+  return page;
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+const copy = (page: Page, name: string) => page.locator(`.copy[data-name="${name}"]`);
+const node = (page: Page, name: string) => page.locator(`.node[data-node="${name}"]`);
+
+describe.skipIf(skip)("the mosaic in a browser", () => {
+  beforeAll(async () => {
+    requireBinary();
+    expect(available).toBe(true);
+    const ports = await freeRange(2);
+    [grpcPort, httpPort] = [ports.from, ports.to];
+    await startControl();
+    startAgent("node-a");
+    startAgent("node-b");
+    await eventually("two nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined), 15_000);
+    await apply("web", { command: "/bin/sh", args: ["-c", "echo hello from $TESSERA_INSTANCE; exec sleep 3600"], replicas: 2 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await h.stop();
+  });
+
+  test("without a token no fleet data reaches the browser: the sign-in form, and the API answers 401", async () => {
+    const page = await open();
+    const answers: Array<[string, number]> = [];
+    page.on("response", (r) => answers.push([new URL(r.url()).pathname, r.status()]));
+    await page.reload();
+    await page.locator("#signin").waitFor({ state: "visible" });
+    expect(await page.locator(".copy, .node").count()).toBe(0);
+    expect(await page.locator("#app").isVisible()).toBe(false);
+    // The page asked only whether it is signed in; asked directly, every data endpoint refuses.
+    const asked = answers.filter(([path]) => path.startsWith("/api/"));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.filter(([path, status]) => path !== "/api/session" || status !== 401)).toEqual([]);
+    const statuses = await page.evaluate(async () => Promise.all(["/api/events", "/api/history?workload=web", "/api/logs?copy=web-0.1"].map(async (p) => (await fetch(p)).status)));
+    expect(statuses).toEqual([401, 401, 401]);
+    // A wrong token is refused and says so.
+    await page.locator("#token").fill("tessera-admin-not-a-token");
+    await page.locator("#signin button").click();
+    await eventually("the refusal shown", async () => ((await page.locator("#signin-error").textContent())?.includes("not an active") ? true : undefined), SHOWN_MS);
+    await screenshot(page, "signed-out");
+  });
+
+  test("an admin token signs in, leaves the address, and the nodes and copies are shown; an applied workload appears without a reload", async () => {
+    const page = await open(adminToken());
+    await copy(page, "web-1").waitFor({ timeout: SHOWN_MS });
+    expect(new URL(page.url()).search).toBe("");
+    expect(await page.locator("#signin").isVisible()).toBe(false);
+    const cookies = await page.context().cookies();
+    expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite])).toEqual([["tessera_session", true, "Strict"]]);
+    await node(page, "node-a").waitFor();
+    await node(page, "node-b").waitFor();
+    await page.getByRole("button", { name: /^web-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    await page.evaluate(() => ((window as unknown as { kept: boolean }).kept = true));
+    await apply("api", { command: "/bin/sleep", args: ["3600"], replicas: 3 });
+    await page.getByRole("button", { name: /^api-2 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    expect(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept)).toBe(true);
+    // Picking a workload lights up its copies, with its rollout's progress.
+    await page.locator("#workload").selectOption("api");
+    expect(await page.locator(".copy.lit").count()).toBe(3);
+    await eventually("api's progress", async () => ((await page.locator("#progress").textContent()) === "api: 3 of 3 Ready, generation 1" ? true : undefined), SHOWN_MS);
+    await screenshot(page, "mosaic");
+  });
+
+  test("a copy picked with the keyboard opens its panel: workload, node, events and its log lines", async () => {
+    const page = await open(adminToken());
+    await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
+    // Tab reaches the mosaic's one focusable copy; arrows move between copies; Enter picks.
+    await copy(page, "web-0").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowLeft");
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.name)).toBe("web-0");
+    await page.keyboard.press("Enter");
+    const panel = page.locator("#panel");
+    await panel.waitFor({ state: "visible" });
+    expect(await panel.locator("h2").textContent()).toMatch(/^web-0 Running Ready on node-[ab]$/);
+    expect(await panel.locator("dl").textContent()).toContain("Workloadweb");
+    await eventually("web-0's log line", async () => ((await panel.locator("pre").textContent())?.includes("hello from web-0\n") ? true : undefined), SHOWN_MS);
+    await eventually("web-0's events", async () => ((await panel.locator("ol li").allTextContents()).some((t) => t.includes("web-0")) ? true : undefined), SHOWN_MS);
+    await screenshot(page, "panel");
+  });
+
+  test("a cordon with ctl shows; an admin uncordons from the page after confirming", async () => {
+    const page = await open(adminToken());
+    await node(page, "node-b").waitFor({ timeout: SHOWN_MS });
+    expect((await ctl("cordon", "node-b")).code).toBe(0);
+    await page.locator('.node[data-node="node-b"][data-cordoned="true"]').waitFor({ timeout: SHOWN_MS });
+    expect(await node(page, "node-b").locator(".flags").textContent()).toContain("cordoned");
+    await screenshot(page, "cordoned");
+    const asked: string[] = [];
+    page.on("dialog", (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
+    await page.getByRole("button", { name: "uncordon node-b" }).click();
+    await page.locator('.node[data-node="node-b"][data-cordoned="false"]').waitFor({ timeout: SHOWN_MS });
+    expect(asked).toEqual(["Uncordon node node-b?"]);
+    expect((await ctl("get", "nodes")).stdout).not.toContain("SchedulingDisabled");
+  });
+
+  test("a read-only token sees the fleet but no mutation controls, and the API refuses it a mutation", async () => {
+    const created = await ctl("token", "create", "--read-only");
+    expect(created.code).toBe(0);
+    const page = await open(created.stdout.trim());
+    await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
+    await copy(page, "web-0").click();
+    await page.locator("#panel h2").waitFor();
+    expect(await page.locator("button[data-action]").count()).toBe(0);
+    const status = await page.evaluate(async () => (await fetch("/api/nodes/node-a/cordon", { method: "POST" })).status);
+    expect(status).toBe(403);
+    await screenshot(page, "read-only");
+  });
+
+  test("the time slider shows a deleted workload at an earlier event, and goes back to live", async () => {
+    const page = await open(adminToken());
+    await apply("gone", { command: "/bin/sleep", args: ["3600"] });
+    await page.getByRole("button", { name: /^gone-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    const seq = Number((await page.locator("#status").textContent())!.match(/#(\d+)/)![1]);
+    expect((await ctl("delete", "workload", "gone")).code).toBe(0);
+    await copy(page, "gone-0").waitFor({ state: "detached", timeout: SHOWN_MS });
+    await page.locator("#seq").fill(String(seq));
+    await page.getByRole("button", { name: /^gone-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
+    expect(await page.locator("#status").textContent()).toBe(`past · #${seq}`);
+    await screenshot(page, "past");
+    await page.locator("#live").click();
+    await copy(page, "gone-0").waitFor({ state: "detached", timeout: SHOWN_MS });
+    expect(await page.locator("#status").textContent()).toMatch(/^live · #\d+$/);
+  });
+
+  test("the page reconnects after a control-plane restart and follows what changes after it", async () => {
+    const page = await open(adminToken());
+    await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
+    control.proc.kill("SIGTERM");
+    await control.proc.exited;
+    await eventually("the page saying it reconnects", async () => ((await page.locator("#status").textContent()) === "reconnecting…" ? true : undefined), SHOWN_MS);
+    await startControl();
+    await eventually("the page live again", async () => ((await page.locator("#status").textContent())?.startsWith("live") ? true : undefined), SHOWN_MS);
+    await apply("late", { command: "/bin/sleep", args: ["3600"] });
+    await copy(page, "late-0").waitFor({ timeout: SHOWN_MS });
+  });
+
+  test("an agent killed with -9 turns its node Offline on the page", async () => {
+    const page = await open(adminToken());
+    await page.locator('.node[data-node="node-b"][data-health="ready"]').waitFor({ timeout: SHOWN_MS });
+    const agent = agents.get("node-b")!;
+    agent.proc.kill("SIGKILL");
+    await agent.proc.exited;
+    // Suspect after 3 s of silence, Offline after 5 s (the defaults), judged at the next tick.
+    await page.locator('.node[data-node="node-b"][data-health="offline"]').waitFor({ timeout: 15_000 });
+    expect(await node(page, "node-b").getAttribute("aria-label")).toMatch(/^node-b Offline/);
+    await screenshot(page, "offline");
+  });
+});
+
+describe("the web page's listener beyond loopback", () => {
+  const other = new Harness();
+  afterAll(() => other.stop());
+
+  test("serves HTTPS with the control plane's server certificate, and the API still wants a token", async () => {
+    requireBinary();
+    const { from: port } = await freeRange(1);
+    const server = other.start(["control", "--listen", "127.0.0.1:0", "--data-dir", join(other.dir, "control"), "--metrics-listen", `0.0.0.0:${port}`]);
+    const line = await server.waitForLog((l) => l.msg === "http listening");
+    expect(line.url).toBe(`https://127.0.0.1:${port}/`);
+    const ca = readFileSync(join(other.dir, "control", "pki", "ca.pem"), "utf8");
+    const session = await fetch(`https://127.0.0.1:${port}/api/session`, { tls: { ca } });
+    expect(session.status).toBe(401);
+    const page = await fetch(`https://127.0.0.1:${port}/`, { tls: { ca } });
+    expect(await page.text()).toContain("<title>Tessera</title>");
+    const token = readFileSync(join(other.dir, "control", "admin-token"), "utf8").trim();
+    const signIn = await fetch(`https://127.0.0.1:${port}/api/session`, { method: "POST", body: JSON.stringify({ token }), tls: { ca } });
+    expect(signIn.headers.get("set-cookie")).toMatch(/; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    await expect(fetch(`http://127.0.0.1:${port}/api/session`)).rejects.toThrow();
+  });
+});

@@ -59,6 +59,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     RestartWorkload: { name: "authz" },
     RollbackWorkload: { name: "authz" },
     PromoteRollout: { name: "authz" },
+    PauseRollout: { name: "authz", paused: true },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
     GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
     Watch: { afterSequence: 0, workload: "" },

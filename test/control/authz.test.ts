@@ -57,7 +57,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     UncordonNode: { name: "node-a" },
     DrainNode: { name: "node-a" },
     RestartWorkload: { name: "authz" },
-    RollbackWorkload: { name: "authz" },
+    RollbackWorkload: { name: "authz", toRevision: 0 },
     PromoteRollout: { name: "authz" },
     PauseRollout: { name: "authz", paused: true },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },

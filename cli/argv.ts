@@ -79,6 +79,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--tail": "N",
   "--tick": "DURATION",
   "--timeout": "DURATION",
+  "--to-revision": "N",
   "--token": "TOKEN",
   "--what-if": "SEQ=SHIFT",
 };

@@ -37,6 +37,8 @@ async function ctlCommands(): Promise<Commands> {
     w.RolloutUndoCommand,
     w.RolloutPromoteCommand,
     w.RolloutStatusCommand,
+    w.RolloutPauseCommand,
+    w.RolloutHistoryCommand,
     l.HistoryCommand,
     l.LogsCommand,
     x.ExecCommand,

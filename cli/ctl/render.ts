@@ -5,6 +5,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import type { ClusterEvent } from "../../src/core/cluster-events.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { describeHostVolumes } from "../../src/core/volumes.js";
 import { toProtoJson } from "../manifest.js";
@@ -25,6 +26,11 @@ export const formatKind = (spec: WorkloadSpec | undefined) => humanizeEnum(workl
 export function progressOf(w: Workload): string {
   const s = w.status;
   return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? `${s?.succeeded ?? 0}/${s?.desired ?? 0}` : `${s?.ready ?? 0}/${s?.desired ?? 0}`;
+}
+
+/** A wire event as the core's event: its type and time, and its fields from `detail`. */
+export function clusterEventOf(e: Event): ClusterEvent {
+  return { type: e.type, at: e.at?.getTime() ?? 0, ...(JSON.parse(e.detail) as object) } as ClusterEvent;
 }
 
 /** A node's health, and why nothing is placed on it when it is healthy but closed. */

@@ -3,12 +3,14 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "clipanion";
 import { GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState } from "../../src/gen/tessera/v1/types.js";
-import { oneOf } from "../argv.js";
+import { oneOf, wholeNumber } from "../argv.js";
+import { rolloutRevisions } from "../../src/core/rollout-history.js";
+import { clusterEventOf } from "./render.js";
 import type { Ctl } from "../client.js";
 import { parseDuration } from "../duration.js";
 import { RemoteError } from "../errors.js";
 import { readManifests } from "../manifest.js";
-import { age } from "../table.js";
+import { age, renderTable } from "../table.js";
 import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
 import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
@@ -264,13 +266,57 @@ export class RolloutUndoCommand extends CtlCommand {
   static paths = [["ctl", "rollout", "undo"]];
   static usage = Command.Usage({
     category: "Workloads",
-    description: "go back to the spec a workload ran before its last change (for a stalled rollout)",
-    examples: [["Undo web's last change", "tessera ctl rollout undo web"]],
+    description: "go back to the spec a workload ran before its last change, or to a revision `rollout history` lists",
+    examples: [
+      ["Undo web's last change", "tessera ctl rollout undo web"],
+      ["Go back to revision 3", "tessera ctl rollout undo web --to-revision 3"],
+    ],
+  });
+  name = Option.String({ required: true });
+  toRevision = Option.String("--to-revision", "0", { description: "the revision (a generation, see rollout history) to go back to; 0: the one before the last change" });
+
+  async runWith(ctl: Ctl) {
+    const toRevision = wholeNumber(this.toRevision, "--to-revision");
+    const res = await ctl.call(ctl.api.rollbackWorkload, { name: this.name, toRevision });
+    this.out(`workload/${this.name} rolled back (generation ${res.workload!.generation})`);
+  }
+}
+
+export class RolloutPauseCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "pause"], ["ctl", "rollout", "resume"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "pause a workload's rollout (no old copy is replaced until resumed), or resume it",
+    examples: [
+      ["Pause web's rollout", "tessera ctl rollout pause web"],
+      ["Resume it", "tessera ctl rollout resume web"],
+    ],
   });
   name = Option.String({ required: true });
 
   async runWith(ctl: Ctl) {
-    const res = await ctl.call(ctl.api.rollbackWorkload, { name: this.name });
-    this.out(`workload/${this.name} rolled back (generation ${res.workload!.generation})`);
+    const paused = this.path.at(-1) === "pause";
+    const res = await ctl.call(ctl.api.pauseRollout, { name: this.name, paused });
+    this.out(`workload/${this.name} rollout ${paused ? "paused" : "resumed"}; ${res.workload!.status?.rollout}`);
+  }
+}
+
+export class RolloutHistoryCommand extends CtlCommand {
+  static paths = [["ctl", "rollout", "history"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "a workload's revisions (each change of what runs) and how each rollout ended",
+    examples: [["Revisions of web", "tessera ctl rollout history web"]],
+  });
+  name = Option.String({ required: true });
+
+  async runWith(ctl: Ctl) {
+    const events = await ctl.all(ctl.api.getHistory, { workload: this.name, limit: 0 }, (r) => r.events);
+    const revisions = rolloutRevisions(events.map(clusterEventOf));
+    if (revisions.length === 0) return this.out(`No revisions of ${this.name} in the event log.`);
+    // The last one's outcome is where its rollout stands now.
+    const live = await ctl.call(ctl.api.getWorkload, { name: this.name }).then((r) => r.workload?.status?.rollout, () => undefined);
+    const rows = revisions.map((r, i) => [String(r.revision), new Date(r.at).toISOString(), r.cause, i === revisions.length - 1 && r.outcome === "in progress" && live ? live : r.outcome]);
+    this.out(renderTable(["REVISION", "TIME", "CAUSE", "OUTCOME"], rows));
   }
 }

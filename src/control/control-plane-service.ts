@@ -198,8 +198,20 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     }),
 
     rollbackWorkload: unary("RollbackWorkload", async (req) => {
+      const current = workloadNamed(req.name);
+      if (req.toRevision > 0) {
+        // A revision is a generation the workload was applied at; the log keeps its spec.
+        const spec = history.appliedSpec(req.name, req.toRevision);
+        if (spec === undefined) throw refused({ kind: "UnknownRevision", name: req.name, revision: req.toRevision });
+        await submit({ type: "ApplyWorkload", name: req.name, labels: current.labels, spec });
+      } else await submit({ type: "RollbackWorkload", name: req.name });
+      const w = state.workloads.get(req.name)!;
+      return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
+    }),
+
+    pauseRollout: unary("PauseRollout", async (req, metadata) => {
       workloadNamed(req.name);
-      await submit({ type: "RollbackWorkload", name: req.name });
+      await submit({ type: "PauseRollout", name: req.name, paused: req.paused, by: caller(metadata) });
       const w = state.workloads.get(req.name)!;
       return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
     }),

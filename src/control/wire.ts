@@ -2,6 +2,7 @@
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
+import { waveCount } from "../core/waves.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -40,7 +41,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     deleting: w.deleting,
     nodes,
     ready,
-    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now),
+    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now, spec.waves.length > 0 ? waveCount(spec.waves, instances.filter((i) => i.desired === "run"), view) : 0),
     succeeded: 0,
     failed: 0,
     available,
@@ -49,11 +50,14 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
 
 /**
  * The rollout as `ctl describe` and `rollout status` show it: "complete", "progressing",
+ * "paused (…)", "wave 2 of 3",
  * "canary: held until promoted (1 of 2 canaries available)", "soaking: web-0.7 available at
  * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing".
  */
-function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number): string {
+function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: number): string {
   const reverted = w.reverted !== null ? w.quarantined.at(-1) : undefined;
+  if (r.phase !== "complete" && w.paused) return "paused (tessera ctl rollout resume to go on)";
+  if (r.phase === "progressing" && waves > 0 && w.wave >= 0) return `wave ${w.wave + 1} of ${waves}`;
   if (canaries > 0) {
     const up = current.filter((i) => i.index < canaries && isAvailable(i, minHealthyMs, now)).length;
     return `canary: held until promoted (${up} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;

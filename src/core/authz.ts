@@ -25,6 +25,7 @@ export const METHOD_ACCESS = {
   RestartWorkload: "write",
   RollbackWorkload: "write",
   PromoteRollout: "write",
+  PauseRollout: "write",
   Plan: "read",
   GetHistory: "read",
   Watch: "read",

@@ -26,7 +26,7 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave">;
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;
@@ -36,13 +36,17 @@ export type ClusterEvent =
   | { type: "WorkloadRemoved"; at: number; name: string }
   /** The rollout of the workload's current template goes past its canaries (`by` a person, or auto_promote). */
   | { type: "RolloutPromoted"; at: number; name: string; by: string }
+  /** `rollout pause` (paused) or `rollout resume` (not), `by` whom. */
+  | { type: "RolloutPaused"; at: number; name: string; paused: boolean; by: string }
+  /** The rollout moves on to replacing the old copies of wave `wave` (0-based) of `waves`. */
+  | { type: "RolloutWaveStarted"; at: number; name: string; wave: number; waves: number }
   /** Every copy of the current template is available: this spec is the one auto_revert goes back to. */
   | { type: "RolloutCompleted"; at: number; name: string; generation: number }
   /**
    * The rollout of `failedGeneration` failed (auto_revert): the workload goes back to its last
    * completed spec as a new generation, and the failed spec is quarantined.
    */
-  | { type: "RolloutReverted"; at: number; name: string; failedGeneration: number; generation: number; reason: string }
+  | { type: "RolloutReverted"; at: number; name: string; failedGeneration: number; generation: number; reason: string; to: number }
   /** A batch workload is Complete or Failed (the reconciler's verdict); its copies are done. */
   | ({ type: "WorkloadFinished"; name: string } & BatchOutcome)
   /** A finished batch workload's ttl_after_finished passed: it is deleted as if asked to. */
@@ -120,9 +124,17 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       finished: templateChanged ? null : prior.finished,
       promoted: templateChanged ? false : prior.promoted,
       reverted: templateChanged ? null : prior.reverted,
+      paused: prior?.paused ?? false,
+      wave: templateChanged ? -1 : prior.wave,
       stable: prior?.stable ?? null,
       quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
+  },
+  RolloutPaused(state, e) {
+    must(state.workloads, e.name, "workload").paused = e.paused;
+  },
+  RolloutWaveStarted(state, e) {
+    must(state.workloads, e.name, "workload").wave = e.wave;
   },
   RolloutPromoted(state, e) {
     must(state.workloads, e.name, "workload").promoted = true;
@@ -144,6 +156,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     w.templateGeneration = w.stable.generation;
     w.templateChangedAt = e.at;
     w.promoted = false;
+    w.wave = -1;
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;

@@ -44,6 +44,10 @@ export interface Workload {
    * although newer than templateGeneration, which is the restored spec's. Null otherwise.
    */
   reverted: { from: number; to: number } | null;
+  /** Its rollout is paused (`rollout pause`): no old copy is replaced until resumed. */
+  paused: boolean;
+  /** The rollout wave (update.waves) whose old copies are being replaced; -1 before the first. */
+  wave: number;
 }
 
 /** A spec whose rollout failed and was reverted (auto_revert). */

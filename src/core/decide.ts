@@ -43,6 +43,8 @@ export type Command =
   | { type: "ApplyWorkloads"; workloads: Array<{ name: string; labels: Record<string, string>; spec: WorkloadSpec | undefined }>; force?: boolean }
   /** Promote a rollout held at its canaries; `by` says who (for history). */
   | { type: "PromoteRollout"; name: string; by: string }
+  /** Pause a workload's rollout, or resume it. */
+  | { type: "PauseRollout"; name: string; paused: boolean; by: string }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
   | { type: "RollbackWorkload"; name: string }
@@ -222,6 +224,14 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     // What runs changes: remember what ran before, for `rollout undo`.
     const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
     return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], true);
+  },
+
+  PauseRollout(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    return w.paused === c.paused ? accept() : accept([{ type: "RolloutPaused", at: now, name: c.name, paused: c.paused, by: c.by }]);
   },
 
   PromoteRollout(state, c, now) {

@@ -61,8 +61,10 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadDeleteRequested: (e) => `${e.name} delete requested: its copies are stopped`,
   WorkloadRemoved: (e) => `${e.name} removed`,
   RolloutPromoted: (e) => `${e.name} rollout promoted by ${e.by}: the rest of its copies are replaced`,
+  RolloutPaused: (e) => `${e.name} rollout ${e.paused ? "paused" : "resumed"} by ${e.by}`,
+  RolloutWaveStarted: (e) => `${e.name} rollout wave ${e.wave + 1} of ${e.waves} started: its old copies are replaced`,
   RolloutCompleted: (e) => `${e.name} rollout of generation ${e.generation} complete: every copy available`,
-  RolloutReverted: (e) => `${e.name} rollout of generation ${e.failedGeneration} failed (${e.reason}): back to the last completed spec as generation ${e.generation}`,
+  RolloutReverted: (e) => `${e.name} rollout of generation ${e.failedGeneration} failed (${e.reason}): back to generation ${e.to}'s spec as generation ${e.generation}`,
   WorkloadFinished: (e) => `${e.name} ${e.outcome === "complete" ? "complete" : "failed"}: ${e.reason}`,
   WorkloadExpired: (e) => `${e.name} expired: deleted after its ttl_after_finished`,
   InstanceCreated(e) {

@@ -8,7 +8,7 @@ import type { HealthThresholds } from "./node-health.js";
 import type { Rejection } from "./rejections.js";
 import type { ResolvedSpec } from "./spec.js";
 
-export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl" | "canary" | "soak";
+export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl" | "canary" | "soak" | "paused" | "wave";
 
 /** A gate's refusal: which gate, why, and (when it is a matter of time) from when it will allow. */
 export interface Hold {
@@ -86,6 +86,11 @@ export function ttlGate(finished: BatchOutcome, spec: ResolvedSpec, now: number)
 export function canaryGate(canaries: number, index: number): Hold | undefined {
   if (canaries === 0) return undefined;
   return { gate: "canary", reason: index < canaries ? "canary: its old copy stays until the rollout is promoted" : `held until the rollout is promoted (${canaries} canar${canaries === 1 ? "y" : "ies"} first)` };
+}
+
+/** Pause: may a rollout go on replacing old copies? Not while paused. */
+export function pausedGate(paused: boolean): Hold | undefined {
+  return paused ? { gate: "paused", reason: "rollout paused (tessera ctl rollout resume to go on)" } : undefined;
 }
 
 /** Soak: has a Ready copy been Ready for min_healthy_time (so it is available)? Holds until it has. */

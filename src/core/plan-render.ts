@@ -22,6 +22,7 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const c of plan.complete) lines.push({ action: "complete", workload: c.name, generation: c.generation });
   for (const r of plan.promote) lines.push({ action: "promote", workload: r.name });
   for (const r of plan.revert) lines.push({ action: "revert", workload: r.name, reason: r.reason });
+  for (const w of plan.wave) lines.push({ action: "wave", workload: w.name, wave: w.wave, waves: w.waves });
   const unreachable = plan.skip.filter((s) => s.gate === "node-unreachable");
   for (const s of plan.skip) if (s.gate !== "node-unreachable") lines.push({ skip: s.gate, ...s, gate: undefined });
   if (unreachable.length > 0) {

@@ -50,6 +50,8 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
     if (h.to === "offline") effects.push({ type: "DisconnectNode", node: h.node });
   }
   for (const l of p.markLost) events.push({ type: "InstanceTransitioned", at, id: l.instance, event: { type: "lose" } });
+  // A wave starts before the replacements it lets through.
+  for (const w of p.wave) events.push({ type: "RolloutWaveStarted", at, name: w.name, wave: w.wave, waves: w.waves });
   for (const n of p.place) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
     events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
@@ -81,7 +83,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const r of p.promote) events.push({ type: "RolloutPromoted", at, name: r.name, by: AUTO_PROMOTE });
   for (const r of p.revert) {
     const w = state.workloads.get(r.name)!;
-    events.push({ type: "RolloutReverted", at, name: r.name, failedGeneration: w.templateGeneration, generation: w.generation + 1, reason: r.reason });
+    events.push({ type: "RolloutReverted", at, name: r.name, failedGeneration: w.templateGeneration, generation: w.generation + 1, reason: r.reason, to: w.stable!.generation });
   }
   return { events, effects };
 }

@@ -6,9 +6,10 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { canaryGate, disruptionGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
+import { canaryGate, disruptionGate, pausedGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
 import { sameTemplate } from "./cluster-events.js";
+import { waveOrder } from "./waves.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
 import { availableAt, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
@@ -83,6 +84,8 @@ export interface Plan {
   complete: Array<{ name: string; generation: number }>;
   /** Rollouts that failed under auto_revert: back to the last completed spec. */
   revert: Array<{ name: string; reason: string }>;
+  /** Rollouts moving on to their next wave (update.waves). */
+  wave: Array<{ name: string; wave: number; waves: number }>;
   /** What was held back, and why. Not a change. */
   skip: Skip[];
 }
@@ -97,10 +100,10 @@ export interface Skip {
   until?: number;
 }
 
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert"] as const;
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "wave"] as const;
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], skip: [] };
+  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], wave: [], skip: [] };
 }
 
 /** True when the plan asks for no change. Skips are not changes. */
@@ -266,10 +269,16 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   // waits for its replacements' checks and soak.
   for (const slot of slots.values()) if (slot.some((i) => isAvailable(i, spec.minHealthyMs, now))) available++;
   const budget = { nonTerminal: v.nonTerminal, available };
+  // A rollout (a changed template, a restart) replaces old copies wave by wave; a drain does not wait.
+  const rolledOut = (i: Instance) => i.state !== "failed" && (!runsCurrentTemplate(workload, i) || (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq));
+  const waves = spec.waves.length > 0 ? waveOrder(pass.state, workload, spec.replicas, spec.waves, insts.filter(rolledOut), insts.filter((i) => i.state !== "failed" && !isOutdated(i)), spec.minHealthyMs, now) : undefined;
+  const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
 
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary);
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary, replaceGate);
   }
+  const moved = waves?.started();
+  if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
 }
 
 /**
@@ -593,6 +602,8 @@ function planSlot(
   lost: boolean,
   /** Slots that are canaries of a rollout waiting for promotion; 0: none waits. */
   canaries: number,
+  /** Whether an old copy may be replaced now (pause, waves); a hold if not. */
+  replaceGate: (old: Instance) => Hold | undefined,
 ): void {
   // The steady state, most slots on most passes: one current copy, placed and not failed.
   // The general path below decides the same (keep it, nothing else to do) after allocating.
@@ -645,7 +656,9 @@ function planSlot(
     if (outdated.length === 0) return;
     // The old copies go once the new one is available (Ready and soaked): that is what keeps
     // the budget whole. A canary's old copy stays until the rollout is promoted.
-    const canaryHold = canaryGate(canaries, index);
+    // A paused rollout does not finish a replacement either (a drain's does).
+    const rollout = outdated.some((o) => !runsCurrentTemplate(workload, o) || instanceSeq(o.id) < workload.restartSeq);
+    const canaryHold = canaryGate(canaries, index) ?? (rollout ? pausedGate(workload.paused) : undefined);
     if (canaryHold) {
       hold(canaryHold, outdated[0]!.id);
       return;
@@ -666,6 +679,11 @@ function planSlot(
       // Canaries start beside the old copies; the rest wait for the promotion.
       if (index < canaries) create(fresh(0, cause), true);
       else hold(canaryGate(canaries, index)!, old!.id);
+      return;
+    }
+    const held = replaceGate(old!);
+    if (held) {
+      hold(held, old!.id);
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {

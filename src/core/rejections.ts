@@ -23,6 +23,7 @@ export type Rejection =
   /** Applying exactly a spec whose rollout failed and was reverted, without force. */
   | { kind: "QuarantinedSpec"; name: string; generation: number; reason: string }
   | { kind: "NothingToPromote"; name: string; why: string }
+  | { kind: "UnknownRevision"; name: string; revision: number }
   | { kind: "PermissionDenied"; reason: string }
   /** Exec needs a running copy: of the workload (no `id`), or the named one, which is in `state`. */
   | { kind: "NotRunning"; workload: string; id?: string; state?: InstanceState }
@@ -53,6 +54,8 @@ export function describeRejection(r: Rejection): string {
       return `workload "${r.name}" has no earlier spec to go back to`;
     case "QuarantinedSpec":
       return `workload "${r.name}": this spec's rollout (generation ${r.generation}) failed and was reverted: ${r.reason}; apply it with --force to roll it out again`;
+    case "UnknownRevision":
+      return `workload "${r.name}" has no revision ${r.revision} in the event log (see tessera ctl rollout history)`;
     case "NothingToPromote":
       return `workload "${r.name}" has nothing to promote: ${r.why}`;
     case "Unauthenticated":

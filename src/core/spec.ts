@@ -30,6 +30,8 @@ export interface ResolvedSpec {
   /** A new copy is available once it has been Ready this long. */
   minHealthyMs: number;
   autoRevert: boolean;
+  /** Node selectors of the rollout's waves, in order; empty: no waves. */
+  waves: Array<Record<string, string>>;
   stopGracePeriodMs: number;
   /** A copy that ran this long before failing is restarted with the backoff reset. */
   restartResetMs: number;
@@ -134,6 +136,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     autoPromote: spec.update?.autoPromote ?? false,
     minHealthyMs: durationMs(spec.update?.minHealthyTime) ?? 0,
     autoRevert: spec.update?.autoRevert ?? false,
+    waves: (spec.update?.waves ?? []).map((w) => w.nodeSelector),
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
     readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),

@@ -105,6 +105,7 @@ function mergePlans(a: Plan, b: Plan): Plan {
     promote: [...a.promote, ...b.promote],
     complete: [...a.complete, ...b.complete],
     revert: [...a.revert, ...b.revert],
+    wave: [...a.wave, ...b.wave],
     skip: b.skip,
   };
 }

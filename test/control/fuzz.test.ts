@@ -99,7 +99,7 @@ const wrongSpec = fc.oneof(
   fc.integer({ min: -1_000_000, max: -1 }).map((seconds) => spec({ stopGracePeriod: { seconds, nanos: 0 } })),
   fc.integer({ min: 1_024_001, max: 2 ** 31 }).map((cpuMillis) => spec({ resources: { cpuMillis, memoryMb: 0 } })),
   fc.constantFrom("1BAD", "", "a b", "x=y").map((key) => spec({ env: { [key]: "v" } })),
-  fc.constant(spec({ update: { maxSurge: 0, maxUnavailable: 0 } })),
+  fc.constant(spec({ update: { maxSurge: 0, maxUnavailable: 0, waves: [] } })),
   fc.constant(spec({ workingDir: "relative/dir" })),
 );
 const badName = fc.oneof(fc.constantFrom("", "Web", "web_1", "-web", "web-", "ünïcode", "a".repeat(64)), fc.string({ minLength: 1, maxLength: 80 }).filter((s) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) || s.length > 63));

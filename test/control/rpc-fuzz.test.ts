@@ -257,7 +257,7 @@ function keepWorkload(): Workload {
       resources: { cpuMillis: 200, memoryMb: 64 },
       nodeSelector: { zone: "nowhere" },
       restartPolicy: { mode: 2, initialBackoff: { seconds: 1, nanos: 0 }, maxBackoff: { seconds: 30, nanos: 0 } },
-      update: { maxUnavailable: 0, maxSurge: 1 },
+      update: { maxUnavailable: 0, maxSurge: 1, waves: [] },
       stopGracePeriod: { seconds: 5, nanos: 0 },
     }),
     generation: 0,
@@ -330,9 +330,11 @@ function seedsFor(path: string): Buffer[] {
     case cp.restartWorkload.path:
       return named("fz-seed").map((name) => cp.restartWorkload.requestSerialize({ name }));
     case cp.rollbackWorkload.path:
-      return named("fz-seed").map((name) => cp.rollbackWorkload.requestSerialize({ name }));
+      return named("fz-seed").map((name) => cp.rollbackWorkload.requestSerialize({ name, toRevision: 0 }));
     case cp.promoteRollout.path:
       return named("fz-seed").map((name) => cp.promoteRollout.requestSerialize({ name }));
+    case cp.pauseRollout.path:
+      return named("fz-seed").map((name) => cp.pauseRollout.requestSerialize({ name, paused: name.length % 2 === 0 }));
     case cp.getNode.path:
       return named(AGENT).map((name) => cp.getNode.requestSerialize({ name }));
     case cp.cordonNode.path:
@@ -556,7 +558,7 @@ function wrongWorkload(name: string): fc.Arbitrary<Wrong> {
       .string({ unit: "binary", minLength: 1, maxLength: 30 })
       .filter((d) => !d.startsWith("/"))
       .map((workingDir) => w({ workingDir }, "workload.spec.working_dir")),
-    fc.constant(w({ update: { maxSurge: 0, maxUnavailable: 0 } }, "workload.spec.update")),
+    fc.constant(w({ update: { maxSurge: 0, maxUnavailable: 0, waves: [] } }, "workload.spec.update")),
     fc
       .string({ unit: "binary", maxLength: 300 })
       .filter((k) => !LABEL_KEY.test(k))
@@ -634,6 +636,7 @@ describe("well-formed but wrong requests", () => {
       { what: "DeleteWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.deleteWorkload({ name }, md, o, cb)) },
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
       { what: "PromoteRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.promoteRollout({ name }, md, o, cb)) },
+      { what: "PauseRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.pauseRollout({ name, paused: true }, md, o, cb)) },
       { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "ListEndpoints", kind: "workload", call: (name) => ask((md, o, cb) => typed.listEndpoints({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, md, o, cb)) },

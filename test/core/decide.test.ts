@@ -73,7 +73,7 @@ describe("ApplyWorkload", () => {
   // rollout budget bumps the generation but not templateGeneration, so nothing is replaced.
   test.each([
     { what: "replicas", s: spec({ replicas: 5 }) },
-    { what: "the update strategy", s: spec({ update: { maxSurge: 2, maxUnavailable: 0 } }) },
+    { what: "the update strategy", s: spec({ update: { maxSurge: 2, maxUnavailable: 0, waves: [] } }) },
   ])("a change of only $what keeps templateGeneration", ({ s }) => {
     const state = replay([workloadApplied("web", T0, { generation: 3, templateGeneration: 2 })]);
     expect(decide(state, applyCmd("web", { spec: s }), T0 + 1).events).toEqual([

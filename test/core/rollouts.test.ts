@@ -7,8 +7,10 @@ import { describe, expect, test } from "bun:test";
 import type { Instance } from "../../src/core/cluster-state.js";
 import { decide } from "../../src/core/decide.js";
 import { describeRejection } from "../../src/core/rejections.js";
+import { rolloutRevisions } from "../../src/core/rollout-history.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { waveOf } from "../../src/core/waves.js";
+import type { Check, UpdateStrategy, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 
 const READY_CHECK: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 8080, portName: "" } } };
@@ -21,7 +23,7 @@ function fleet(): SimulatedFleet {
   return f;
 }
 
-const web = (version: string, update: WorkloadSpec["update"], over: Partial<WorkloadSpec> = {}) => spec({ args: [version], replicas: 4, checks: [READY_CHECK], update, ...over });
+const web = (version: string, update: Partial<UpdateStrategy>, over: Partial<WorkloadSpec> = {}) => spec({ args: [version], replicas: 4, checks: [READY_CHECK], update: { waves: [], ...update }, ...over });
 
 function apply(f: SimulatedFleet, s: WorkloadSpec, force = false) {
   return f.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: s, force }]).decisions[0]!;
@@ -135,5 +137,105 @@ describe("auto_revert", () => {
     f.advance(35_000);
     f.settle();
     expect(f.events.some((e) => e.type === "RolloutReverted")).toBe(false);
+  });
+});
+
+describe("waves", () => {
+  /** Six nodes in three zones, two each; web on every one of them. */
+  function zoned(): SimulatedFleet {
+    const f = new SimulatedFleet();
+    for (const zone of ["a", "b", "c"]) for (const k of [1, 2]) f.connect({ name: `${zone}${k}`, capacity: { cpuMillis: 150, memoryMb: 1024 }, labels: { zone } });
+    f.settle();
+    return f;
+  }
+  const waves = [{ nodeSelector: { zone: "a" } }, { nodeSelector: { zone: "b" } }];
+  const zoneOf = (f: SimulatedFleet, i: Instance) => f.state.nodes.get(i.node!)!.labels.zone;
+
+  test("a copy belongs to the first wave its node matches; copies matching none go last", () => {
+    const node = (labels: Record<string, string>) => ({ labels }) as Parameters<typeof waveOf>[1];
+    const selectors: Array<Record<string, string>> = [{ zone: "a" }, { zone: "b", disk: "ssd" }];
+    expect(waveOf(selectors, node({ zone: "a", disk: "ssd" }))).toBe(0);
+    expect(waveOf(selectors, node({ zone: "b", disk: "ssd" }))).toBe(1);
+    expect(waveOf(selectors, node({ zone: "b" }))).toBe(2);
+    expect(waveOf(selectors, undefined)).toBe(2);
+  });
+
+  test("old copies are replaced wave by wave: zone a, then b, then the rest, each once the new copies are available", () => {
+    const f = zoned();
+    // One copy fits a node (cpu 150 of 150 with 100 each... 1 copy a node): a replacement waits for the old to go.
+    const update = { maxSurge: 0, maxUnavailable: 2, waves, minHealthyTime: { seconds: 5, nanos: 0 } };
+    apply(f, web("v1", update, { replicas: 6 }));
+    f.settle();
+    f.advance(6_000);
+    expect(running(f, "v1")).toBe(6);
+    const stops: string[] = [];
+    f.onTurn = (r) => {
+      for (const e of r.events) if (e.type === "InstanceTransitioned" && e.event.type === "stop") stops.push(zoneOf(f, f.state.instances.get(e.id)!) ?? "?");
+    };
+    apply(f, web("v2", update, { replicas: 6 }));
+    f.advance(60_000);
+    f.settle();
+    expect(running(f, "v2")).toBe(6);
+    // Every zone-a copy went before any zone-b copy, and every zone-b one before zone c.
+    expect(stops).toEqual(["a", "a", "b", "b", "c", "c"]);
+    expect(f.events.filter((e) => e.type === "RolloutWaveStarted").map((e) => (e.type === "RolloutWaveStarted" ? `${e.wave + 1}/${e.waves}` : ""))).toEqual(["1/3", "2/3", "3/3"]);
+  });
+
+  test("a wave whose new copies never become Ready halts the rollout there", () => {
+    const f = zoned();
+    const update = { maxSurge: 0, maxUnavailable: 2, waves };
+    apply(f, web("v1", update, { replicas: 6 }));
+    f.settle();
+    f.failingChecks.add("web");
+    apply(f, web("v2", update, { replicas: 6 }));
+    f.advance(60_000);
+    f.settle();
+    const old = copies(f, (i) => i.generation === 1);
+    expect(old.map((i) => zoneOf(f, i)).sort()).toEqual(["b", "b", "c", "c"]);
+    expect(f.plans.at(-1)!.skip.some((s) => s.gate === "wave" && s.reason.startsWith("wave 2 of 3 held"))).toBe(true);
+  });
+});
+
+describe("pause", () => {
+  test("a paused rollout replaces no old copy until resumed", () => {
+    const f = fleet();
+    const update = { maxSurge: 1, maxUnavailable: 0 };
+    apply(f, web("v1", update));
+    f.settle();
+    f.turn([{ type: "PauseRollout", name: "web", paused: true, by: "someone" }]);
+    apply(f, web("v2", update));
+    f.advance(30_000);
+    f.settle();
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([4, 0]);
+    expect(rollout(f)).toContain("paused");
+    f.turn([{ type: "PauseRollout", name: "web", paused: false, by: "someone" }]);
+    f.advance(30_000);
+    f.settle();
+    expect([running(f, "v1"), running(f, "v2")]).toEqual([0, 4]);
+  });
+});
+
+describe("rollout history", () => {
+  test("each change of what runs is a revision with how its rollout ended", () => {
+    const f = fleet();
+    const update = { maxSurge: 1, maxUnavailable: 0, autoRevert: true };
+    const deadline = { progressDeadline: { seconds: 20, nanos: 0 } };
+    apply(f, web("v1", update, deadline));
+    f.settle();
+    apply(f, web("v1", update, { ...deadline, replicas: 5 }));
+    f.settle();
+    apply(f, web("v2", update, { ...deadline, replicas: 5 }));
+    f.settle();
+    f.failingChecks.add("web");
+    apply(f, web("v3", update, { ...deadline, replicas: 5 }));
+    f.advance(30_000);
+    f.settle();
+    const revisions = rolloutRevisions(f.events.filter((e) => e.type !== "NodeHeartbeatReceived"));
+    expect(revisions.map((r) => [r.revision, r.cause, r.outcome.replace(/:.*/, "")])).toEqual([
+      [1, "applied", "complete"],
+      [3, "applied", "complete"],
+      [4, "applied", "reverted"],
+      [5, "revert to generation 3", "in progress"],
+    ]);
   });
 });

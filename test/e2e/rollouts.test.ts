@@ -2,12 +2,15 @@
  * Progressive delivery end to end through dist/tessera, with exec readiness checks on real
  * processes: a bad spec's canary never takes a Ready old copy away and is reverted
  * automatically, and applying that spec again is refused without --force; a good spec's
- * canary holds until `rollout promote`, then the rest roll.
+ * canary holds until `rollout promote`, then the rest roll; a three-wave rollout across
+ * labelled nodes replaces wave by wave, as the Watch RPC's events show; a paused rollout waits.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, requireBinary } from "./harness.js";
+import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
+import type { Event } from "../../src/gen/tessera/v1/types.js";
+import { adminChannel, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(60_000);
 
@@ -55,7 +58,7 @@ beforeAll(async () => {
   expect(first.code).toBe(0);
 });
 afterAll(async () => {
-  await ctl("delete", "workload", "web");
+  for (const w of ["web", "zoned"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -105,4 +108,67 @@ test("a good canary holds until `rollout promote`, then the rest roll", async ()
   expect((await ctl("rollout", "status", "web")).stdout).toContain("generation 4: complete");
   const nothing = await ctl("rollout", "promote", "web");
   expect(nothing.stderr).toContain("nothing to promote");
+});
+
+test("a three-wave rollout across labelled nodes replaces wave by wave, as Watch shows; pause holds it", async () => {
+  for (const zone of ["a", "b", "c"]) h.start(["agent", "--control", address, "--name", `zone-${zone}`, "--label", `zone=${zone}`, "--data-dir", join(h.dir, `zone-${zone}`), "--dns-listen", ""]);
+  for (const zone of ["a", "b", "c"]) await eventually(`zone-${zone} Ready`, async () => ((await ctl("get", "nodes")).stdout.match(new RegExp(`zone-${zone}\\s+Ready`)) ? true : undefined));
+  const zoned = (version: string) => {
+    const file = join(h.dir, `zoned-${version}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: "zoned",
+        spec: {
+          command: "/bin/sh",
+          args: ["-c", "exec sleep 3600", version],
+          replicas: 3,
+          nodeSelector: {},
+          checks: [{ name: "up", exec: { command: "/bin/true" }, interval: "0.2s" }],
+          update: { maxSurge: 0, maxUnavailable: 1, minHealthyTime: "1s", waves: [{ nodeSelector: { zone: "a" } }, { nodeSelector: { zone: "b" } }] },
+        },
+      }),
+    );
+    return file;
+  };
+  // One copy in each zone (placement spreads; node-r, holding web, is the fullest).
+  await ctl("cordon", "node-r");
+  const first = await ctl("apply", "-f", zoned("v1"), "--wait", "--timeout", "30s");
+  expect(first.code).toBe(0);
+  const nodesOf = async () => (JSON.parse((await ctl("get", "instances", "zoned", "-o", "json")).stdout).instances as Array<{ node: string; desiredState: string }>).filter((i) => i.desiredState === "DESIRED_STATE_RUN").map((i) => i.node).sort();
+  expect(await nodesOf()).toEqual(["zone-a", "zone-b", "zone-c"]);
+
+  const channel = adminChannel(join(h.dir, "control"));
+  const client = new ControlPlaneClient(address, channel.creds, channel.options);
+  const events: Event[] = [];
+  const watch = client.watch({ afterSequence: 0, workload: "zoned" });
+  watch.on("data", (r: { event?: Event }) => r.event && events.push(r.event));
+  watch.on("error", () => {});
+  try {
+    expect((await ctl("rollout", "pause", "zoned")).code).toBe(0);
+    expect((await ctl("apply", "-f", zoned("v2"))).code).toBe(0);
+    await eventually("the pause reported", async () => ((await ctl("rollout", "status", "zoned")).stdout.includes("paused") ? true : undefined));
+    expect(events.filter((e) => e.type === "InstanceTransitioned" && e.detail.includes('"stop"'))).toEqual([]);
+    expect((await ctl("rollout", "resume", "zoned")).code).toBe(0);
+    await eventually("every copy at generation 2, complete", async () => ((await ctl("rollout", "status", "zoned")).stdout.includes("generation 2: complete") ? true : undefined), 40_000);
+    const seen = events.map((e) => ({ type: e.type, node: e.node, summary: e.summary }));
+    const waves = seen.filter((e) => e.type === "RolloutWaveStarted").map((e) => e.summary.replace(/ started.*/, ""));
+    expect(waves).toEqual(["zoned rollout wave 1 of 3", "zoned rollout wave 2 of 3", "zoned rollout wave 3 of 3"]);
+    // Each wave's old copy stopped before the next wave started, in zone order.
+    const order = seen.filter((e) => e.type === "RolloutWaveStarted" || (e.type === "InstanceTransitioned" && e.summary.includes("stopping: update"))).map((e) => (e.type === "RolloutWaveStarted" ? "wave" : "stop"));
+    expect(order).toEqual(["wave", "stop", "wave", "stop", "wave", "stop"]);
+  } finally {
+    watch.cancel();
+    client.close();
+    await ctl("uncordon", "node-r");
+  }
+  const history = await ctl("rollout", "history", "zoned");
+  // v2 came before v1's copies had soaked (apply --wait waits for Ready): v1's rollout never completed.
+  expect(history.stdout).toMatch(/^1\s.*applied\s+superseded$/m);
+  expect(history.stdout).toMatch(/^2\s.*applied\s+complete$/m);
+  const undo = await ctl("rollout", "undo", "zoned", "--to-revision", "1");
+  expect(undo.code).toBe(0);
+  expect(undo.stdout).toContain("rolled back (generation 3)");
+  const missing = await ctl("rollout", "undo", "zoned", "--to-revision", "9");
+  expect(missing.stderr).toContain("has no revision 9 in the event log");
 });

@@ -7,9 +7,10 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, emptyState, forkState, instancesOfWorkload } from "../../src/core/cluster-state.js";
+import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/cluster-state.js";
 import { countsAgainstSurge, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
 import { qualifiesForSystem } from "../../src/core/placement.js";
+import { waveOf } from "../../src/core/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
@@ -73,7 +74,7 @@ function applyCommand(name: string, w: WorkloadGen & Partial<KindGen>, version =
     args: ["3600", `v${version}`],
     resources: { cpuMillis: w.cpu, memoryMb: w.mem },
     nodeSelector: w.zone ? { zone: w.zone } : {},
-    update: { maxSurge: w.maxSurge, maxUnavailable: w.maxUnavailable },
+    update: { maxSurge: w.maxSurge, maxUnavailable: w.maxUnavailable, waves: [] },
     kind: KIND_NUMBER[kind],
   };
   const byKind: Partial<WorkloadSpec> =
@@ -509,7 +510,7 @@ describe("readiness checks and the disruption budget", () => {
           type: "ApplyWorkload",
           name: "web",
           labels: {},
-          spec: spec({ args: [v], replicas, checks: [check], update: { maxSurge, maxUnavailable } }),
+          spec: spec({ args: [v], replicas, checks: [check], update: { maxSurge, maxUnavailable, waves: [] } }),
         });
         fleet.turn([apply("v1")]);
         fleet.settle();
@@ -535,7 +536,8 @@ describe("readiness checks and the disruption budget", () => {
   });
 
   /** A fleet of three roomy nodes running `web` v1 with this update strategy, every copy available. */
-  function rolledOut(replicas: number, update: UpdateStrategy, over: Partial<WorkloadSpec> = {}) {
+  function rolledOut(replicas: number, strategy: Partial<UpdateStrategy>, over: Partial<WorkloadSpec> = {}) {
+    const update: UpdateStrategy = { waves: [], ...strategy };
     const fleet = new SimulatedFleet();
     for (let i = 0; i < 3; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
     const apply = (v: string): Command => ({ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [v], replicas, checks: [check], update, ...over }) });
@@ -586,6 +588,44 @@ describe("readiness checks and the disruption budget", () => {
         expect(web(fleet).filter((i) => i.generation === 1 && i.desired === "run")).toHaveLength(replicas);
         expect(fresh()).toBe(Math.min(canary, replicas));
       }),
+      params,
+    );
+  });
+
+  test("18: waves: no old copy of a wave is replaced while an earlier wave still has old copies", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a", "b", "c"), { minLength: 2, maxLength: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 1 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.boolean(),
+        (zones, replicas, maxSurge, maxUnavailable, failing) => {
+          const fleet = new SimulatedFleet();
+          zones.forEach((zone, i) => fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: { zone } }));
+          const waves = [{ nodeSelector: { zone: "a" } }, { nodeSelector: { zone: "b" } }];
+          const apply = (v: string): Command => ({ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [v], replicas, checks: [check], update: { maxSurge, maxUnavailable, waves } }) });
+          fleet.turn([apply("v1")]);
+          fleet.settle();
+          if (failing) fleet.failingChecks.add("web");
+          const waveOfCopy = (i: Instance) => waveOf(waves.map((w) => w.nodeSelector), i.node === null ? undefined : fleet.state.nodes.get(i.node));
+          fleet.onTurn = (r) => {
+            const oldLeft = web(fleet).filter((i) => i.generation === 1 && i.desired === "run");
+            for (const e of r.events) {
+              if (e.type !== "InstanceTransitioned" || e.event.type !== "stop") continue;
+              const stopped = fleet.state.instances.get(e.id);
+              if (!stopped || stopped.generation !== 1) continue;
+              const w = waveOfCopy(stopped);
+              const earlier = oldLeft.filter((i) => waveOfCopy(i) < w);
+              if (earlier.length > 0) throw new Error(`${e.id} (wave ${w + 1}) replaced while ${earlier.map((i) => i.id)} of an earlier wave still run`);
+            }
+          };
+          fleet.turn([apply("v2")]);
+          fleet.advance(60_000);
+          fleet.settle();
+          if (!failing) expect(web(fleet).filter((i) => i.desired === "run").every((i) => i.generation === 2)).toBe(true);
+        },
+      ),
       params,
     );
   });

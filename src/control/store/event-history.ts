@@ -10,6 +10,7 @@ import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { StoredState } from "../../core/cluster-events.js";
 import { workloadOfInstanceId } from "../../core/cluster-state.js";
 import type { CopyFact } from "../../core/log-sources.js";
+import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { eventFromRow, type StoredEvent } from "./rows.js";
 import * as schema from "./schema.js";
 
@@ -46,6 +47,24 @@ export class EventHistory {
     if (limit === 0) return 0;
     const before = this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit).get();
     return before?.seq ?? 0;
+  }
+
+  /**
+   * The spec a workload was applied with at `generation` (a revision `rollout undo
+   * --to-revision` goes back to), while the log retains it; undefined otherwise.
+   */
+  appliedSpec(workload: string, generation: number): WorkloadSpec | undefined {
+    const rows = this.db
+      .select()
+      .from(schema.events)
+      .where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied")))
+      .orderBy(desc(schema.events.seq))
+      .all();
+    for (const row of rows) {
+      const e = eventFromRow(row).event;
+      if (e.type === "WorkloadApplied" && e.workload.generation === generation) return e.workload.spec;
+    }
+    return undefined;
   }
 
   /** Up to `limit` events after a sequence number, oldest first; optionally of one workload. */

@@ -43,6 +43,8 @@ export function workloadToRow(w: Workload): WorkloadRow {
     stable: w.stable === null ? null : { spec: WireSpec.toJSON(w.stable.spec), generation: w.stable.generation },
     quarantined: w.quarantined.map((q) => ({ spec: WireSpec.toJSON(q.spec), generation: q.generation, reason: q.reason })),
     reverted: w.reverted,
+    paused: w.paused,
+    wave: w.wave,
   };
 }
 
@@ -69,6 +71,8 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     stable: r.stable === null ? null : { spec: WireSpec.fromJSON((r.stable as StoredSpecAt).spec), generation: (r.stable as StoredSpecAt).generation },
     quarantined: (r.quarantined as Array<StoredSpecAt & { reason: string }>).map((q) => ({ spec: WireSpec.fromJSON(q.spec), generation: q.generation, reason: q.reason })),
     reverted: r.reverted,
+    paused: r.paused,
+    wave: r.wave,
   };
 }
 

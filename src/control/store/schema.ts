@@ -54,6 +54,10 @@ export const workloads = sqliteTable("workloads", {
   quarantined: text("quarantined", { mode: "json" }).notNull().default([]),
   /** {from, to}: generations whose copies run a reverted spec, or null. */
   reverted: text("reverted", { mode: "json" }).$type<{ from: number; to: number }>(),
+  /** Its rollout is paused. */
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  /** The rollout wave being replaced; -1 before the first. */
+  wave: integer("wave").notNull().default(-1),
 });
 
 export const instances = sqliteTable(

@@ -1,0 +1,47 @@
+/**
+ * A workload's rollouts from its event log, as `rollout history` lists them: each change of
+ * what runs is a revision (its generation), with how its rollout ended. PURE.
+ */
+import type { ClusterEvent } from "./cluster-events.js";
+
+export interface Revision {
+  /** The generation it was applied (or reverted) at: what `rollout undo --to-revision` names. */
+  revision: number;
+  at: number;
+  /** What started it: "applied", or "revert to generation N". */
+  cause: string;
+  /** "complete", "reverted: <why>", "superseded", or "in progress". */
+  outcome: string;
+}
+
+/** The revisions of one workload's events, oldest first. Events of other workloads are ignored by the caller. */
+export function rolloutRevisions(events: ClusterEvent[]): Revision[] {
+  const out: Revision[] = [];
+  const byRevision = new Map<number, Revision>();
+  const open = (r: Revision) => {
+    const last = out.at(-1);
+    if (last?.outcome === "in progress") last.outcome = "superseded";
+    out.push(r);
+    byRevision.set(r.revision, r);
+  };
+  for (const e of events) {
+    switch (e.type) {
+      case "WorkloadApplied":
+        // A change of what runs (not a scaling) starts a revision.
+        if (e.workload.templateGeneration === e.workload.generation) open({ revision: e.workload.generation, at: e.at, cause: "applied", outcome: "in progress" });
+        break;
+      case "RolloutCompleted": {
+        const r = byRevision.get(e.generation);
+        if (r) r.outcome = "complete";
+        break;
+      }
+      case "RolloutReverted": {
+        const failed = byRevision.get(e.failedGeneration);
+        if (failed) failed.outcome = `reverted: ${e.reason}`;
+        open({ revision: e.generation, at: e.at, cause: `revert to generation ${e.to}`, outcome: "in progress" });
+        break;
+      }
+    }
+  }
+  return out;
+}

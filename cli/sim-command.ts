@@ -18,7 +18,7 @@ export class SimCommand extends TesseraCommand {
     category: "Tools",
     description: "simulate a fleet, a workload mix and a failure schedule under each placement strategy, and rank them",
     details:
-      "Reads a scenario (JSON or YAML): `fleet` (node groups: name, count, cpu_millis, memory_mb, labels), `workloads` (name, count, replicas, resources, node_selector), `failures` (at a time: kill or restore nodes by name or a count of a group, or crash a replica) and an optional `duration` (default: 60s after the last failure). Each strategy runs through the real reconciler in simulated time, offline. Strategies are ranked by fewest unschedulable replicas, then fastest convergence, then fewest reschedules, then most empty nodes. Killing a count of a group kills its busiest nodes.",
+      "Reads a scenario (JSON or YAML): `fleet` (node groups: name, count, cpu_millis, memory_mb, labels), `workloads` (name, count, kind, replicas, completions, parallelism, resources, node_selector, update), `failures` (at a time: kill or restore nodes by name or a count of a group, crash a replica, or roll out a new version of a service, optionally `fails: true`, under its `update`: max_surge, max_unavailable, canary, auto_promote, min_healthy_time, auto_revert, progress_deadline) and an optional `duration` (default: 60s after the last failure). Each strategy runs through the real reconciler in simulated time, offline. Strategies are ranked by fewest unschedulable replicas, then fastest convergence, then fewest reschedules, then most empty nodes. Killing a count of a group kills its busiest nodes.",
     examples: [
       ["Compare spread and binpack", "tessera sim -f examples/sim-fleet.yaml"],
       ["The full report as JSON", "tessera sim -f examples/sim-fleet.yaml -o json"],
@@ -68,6 +68,9 @@ function renderReport(report: SimReport): string {
     renderTable(["RANK", "STRATEGY", "PLACED", "UNSCHEDULABLE", "RESCHEDULES", "START", "RECOVERY", "NODES USED", "EMPTY", "CPU MEAN/MAX", "MEMORY MEAN/MAX"], rows),
   ];
   for (const r of report.strategies) for (const p of r.pending) lines.push(`${r.strategy}: ${p.workload} ×${p.replicas} pending: ${p.reason}`);
+  for (const r of report.strategies) {
+    for (const ro of r.rollouts) lines.push(`${r.strategy}: rollout of ${ro.workload} at ${showMs(ro.at)}: ${ro.outcome}${ro.ms === null ? "" : ` in ${showMs(ro.ms)}`}`);
+  }
   lines.push(report.summary);
   return lines.join("\n");
 }

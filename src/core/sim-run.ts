@@ -16,7 +16,7 @@ import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";
 import { resolveSpec, type WorkloadKindName } from "./spec.js";
 import { type Failure, type NodeSelection, nodeNames, type Scenario, type WorkloadMix, workloadNames } from "./sim-scenario.js";
-import type { WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { Check, WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
 
 const TICK_MS = 1_000;
 
@@ -45,6 +45,16 @@ export interface Unschedulable {
   reason: string;
 }
 
+/** How a scenario's rollout went under one strategy. */
+export interface RolloutReport {
+  workload: string;
+  /** When its spec changed, from the start. */
+  at: number;
+  outcome: "complete" | "reverted" | "unfinished";
+  /** From the change to the outcome; null when unfinished. */
+  ms: number | null;
+}
+
 export interface StrategyReport {
   strategy: PlacementStrategy;
   rank: number;
@@ -57,6 +67,8 @@ export interface StrategyReport {
   /** Instances displaced by node loss (each was replaced: placed elsewhere, or pending). */
   reschedules: number;
   convergence: Convergence[];
+  /** The scenario's rollouts, in order. */
+  rollouts: RolloutReport[];
   /** Over the nodes alive at the end; percentages of capacity. */
   utilization: {
     cpuPercent: { mean: number; max: number };
@@ -153,10 +165,19 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
   let reschedules = 0;
   let changed = false;
   let lastPlan: Plan | undefined;
+  const rollouts: Array<RolloutReport & { generation: number }> = [];
   fleet.onTurn = (r) => {
     if (r.plan) reschedules += r.plan.markLost.length;
     lastPlan = r.plan;
     if (r.events.some((e) => !isVolatile(e))) changed = true;
+    for (const e of r.events) {
+      if (e.type !== "RolloutCompleted" && e.type !== "RolloutReverted") continue;
+      const generation = e.type === "RolloutCompleted" ? e.generation : e.failedGeneration;
+      const ro = rollouts.find((x) => x.workload === e.name && x.generation === generation && x.outcome === "unfinished");
+      if (!ro) continue;
+      ro.outcome = e.type === "RolloutCompleted" ? "complete" : "reverted";
+      ro.ms = fleet.now - start - ro.at;
+    }
   };
 
   for (const n of fleetNodes) fleet.connect(n);
@@ -166,7 +187,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       name,
       labels: {},
       // Nothing runs in the simulation; validation wants a command all the same.
-      spec: { command: "/bin/sleep", args: [], env: {}, workingDir: "", image: "", resources: w.resources, nodeSelector: w.nodeSelector, checks: [], ports: [], volumes: [], ...kindFields(w) },
+      spec: simSpec(w, 0),
     })),
   );
   const refused = fleet.turn(applies).decisions.find((d) => d.rejection);
@@ -185,7 +206,14 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
   let next = 0;
   for (let elapsed = 0; elapsed < scenario.durationMs; ) {
     const due: string[] = [];
-    while (next < scenario.failures.length && scenario.failures[next]!.at <= elapsed) due.push(inject(fleet, byName, groups, scenario.failures[next++]!));
+    while (next < scenario.failures.length && scenario.failures[next]!.at <= elapsed) {
+      const f = scenario.failures[next++]!;
+      if ("rollout" in f) {
+        due.push(rollOut(fleet, scenario, f, elapsed, rollouts));
+        continue;
+      }
+      due.push(inject(fleet, byName, groups, f));
+    }
     if (due.length > 0) {
       const c = { at: elapsed, event: due.join("; "), ms: null };
       convergence.push(c);
@@ -200,11 +228,50 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       open = [];
     }
   }
-  return { strategy, rank: 0, ...outcome(fleet, fleetNodes, lastPlan), reschedules, convergence };
+  return { strategy, rank: 0, ...outcome(fleet, fleetNodes, lastPlan), reschedules, convergence, rollouts: rollouts.map(({ generation: _g, ...r }) => r) };
+}
+
+/** A readiness check for a workload with rollout settings: what soak and a failing rollout are judged by. */
+const SIM_READY: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 1, portName: "" } } };
+
+/** A scenario workload's spec at its `version`-th rollout. Nothing runs in the simulation; validation wants a command all the same. */
+function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
+  const u = w.update;
+  const ms = (v: number | undefined) => (v === undefined ? undefined : { seconds: Math.floor(v / 1000), nanos: (v % 1000) * 1_000_000 });
+  return {
+    command: "/bin/sleep",
+    args: version === 0 ? [] : [`v${version}`],
+    env: {},
+    workingDir: "",
+    image: "",
+    resources: w.resources,
+    nodeSelector: w.nodeSelector,
+    checks: u ? [SIM_READY] : [],
+    ports: [],
+    volumes: [],
+    ...kindFields(w),
+    ...(u
+      ? {
+          update: { maxSurge: u.maxSurge, maxUnavailable: u.maxUnavailable, canary: u.canary, autoPromote: u.autoPromote, minHealthyTime: ms(u.minHealthyMs), autoRevert: u.autoRevert, waves: [] },
+          progressDeadline: ms(u.progressDeadlineMs),
+        }
+      : {}),
+  };
+}
+
+/** Changes a workload's spec (its next version); with `fails` its new copies never become Ready. */
+function rollOut(fleet: SimulatedFleet, scenario: Scenario, f: Extract<Failure, { rollout: string }>, elapsed: number, rollouts: Array<RolloutReport & { generation: number }>): string {
+  const mix = scenario.workloads.find((w) => workloadNames(w).includes(f.rollout))!;
+  const version = rollouts.filter((r) => r.workload === f.rollout).length + 1;
+  if (f.fails) fleet.failingChecks.add(f.rollout);
+  else fleet.failingChecks.delete(f.rollout);
+  fleet.turn([{ type: "ApplyWorkload", name: f.rollout, labels: {}, spec: simSpec(mix, version) }]);
+  rollouts.push({ workload: f.rollout, at: elapsed, outcome: "unfinished", ms: null, generation: fleet.state.workloads.get(f.rollout)!.templateGeneration });
+  return `rollout ${f.rollout}${f.fails ? " (failing)" : ""}`;
 }
 
 /** Applies one failure event; returns what it did, naming the nodes it chose. */
-function inject(fleet: SimulatedFleet, byName: Map<string, FleetNode>, groups: Map<string, string[]>, f: Failure): string {
+function inject(fleet: SimulatedFleet, byName: Map<string, FleetNode>, groups: Map<string, string[]>, f: Exclude<Failure, { rollout: string }>): string {
   if ("crash" in f) {
     const inst = [...fleet.state.instances.values()].find((i) => i.name === f.crash && i.desired === "run" && i.state === "running");
     if (inst === undefined) return `crash ${f.crash} (not running)`;
@@ -258,7 +325,7 @@ function wantedNow(fleet: SimulatedFleet, w: Workload): number {
   return spec.kind === "batch" ? Math.min(spec.parallelism, spec.replicas) : desiredCopies(fleet.state, w);
 }
 
-function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence"> {
+function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence" | "rollouts"> {
   const workloads = [...fleet.state.workloads.values()];
   const desired = workloads.reduce((n, w) => n + wantedNow(fleet, w), 0);
   const running = new Set<string>();

@@ -41,6 +41,19 @@ export interface WorkloadMix {
   parallelism: number;
   resources: Capacity;
   nodeSelector: Record<string, string>;
+  /** How its rollouts go (`update` of the spec, and progress_deadline); unset: the defaults. */
+  update?: RolloutStrategy;
+}
+
+/** A scenario workload's rollout settings, as its spec's `update` and `progress_deadline` would say. */
+export interface RolloutStrategy {
+  maxSurge?: number;
+  maxUnavailable?: number;
+  canary?: number;
+  autoPromote?: boolean;
+  minHealthyMs?: number;
+  autoRevert?: boolean;
+  progressDeadlineMs?: number;
 }
 
 /** Nodes named outright, or `count` of a group's nodes (all of them when count is unset). */
@@ -52,7 +65,9 @@ export type Failure =
   /** Dead nodes' agents come back and reconnect. */
   | { at: number; restore: NodeSelection }
   /** The running copy of a replica (`web-0`) exits with code 1. */
-  | { at: number; crash: string };
+  | { at: number; crash: string }
+  /** A workload's spec changes: its copies are replaced under its update strategy; with `fails`, the new ones never become Ready. */
+  | { at: number; rollout: string; fails: boolean };
 
 export interface Scenario {
   fleet: NodeGroup[];
@@ -144,6 +159,26 @@ class Reader {
     return valid && problems.length === 0 ? out : undefined;
   }
 
+  boolean(v: unknown, field: string): boolean | undefined {
+    return typeof v === "boolean" ? v : this.refuse(field, `true or false, got ${show(v)}`);
+  }
+
+  /** A scenario workload's `update`: its rollout settings, each optional. */
+  update(v: unknown, field: string): RolloutStrategy | undefined {
+    const o = this.object(v, field, UPDATE_KEYS);
+    if (o === undefined) return undefined;
+    const u: RolloutStrategy = {};
+    if (o.max_surge !== undefined) u.maxSurge = this.integer(o.max_surge, `${field}.max_surge`, 0, MAX_REPLICAS);
+    if (o.max_unavailable !== undefined) u.maxUnavailable = this.integer(o.max_unavailable, `${field}.max_unavailable`, 0, MAX_REPLICAS);
+    if (o.canary !== undefined) u.canary = this.integer(o.canary, `${field}.canary`, 0, MAX_REPLICAS);
+    if (o.auto_promote !== undefined) u.autoPromote = this.boolean(o.auto_promote, `${field}.auto_promote`);
+    if (o.min_healthy_time !== undefined) u.minHealthyMs = this.duration(o.min_healthy_time, `${field}.min_healthy_time`);
+    if (o.auto_revert !== undefined) u.autoRevert = this.boolean(o.auto_revert, `${field}.auto_revert`);
+    if (o.progress_deadline !== undefined) u.progressDeadlineMs = this.duration(o.progress_deadline, `${field}.progress_deadline`);
+    if (u.maxSurge === 0 && u.maxUnavailable === 0) this.refuse(field, "max_surge or max_unavailable above 0");
+    return u;
+  }
+
   duration(v: unknown, field: string): number | undefined {
     const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
     if (ms === undefined) return this.refuse(field, `${DURATION_EXPECTED}, got ${show(v)}`);
@@ -154,10 +189,11 @@ class Reader {
 
 const SCENARIO_KEYS = ["fleet", "workloads", "failures", "duration"] as const;
 const GROUP_KEYS = ["name", "count", "cpu_millis", "memory_mb", "labels"] as const;
-const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector"] as const;
+const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector", "update"] as const;
+const UPDATE_KEYS = ["max_surge", "max_unavailable", "canary", "auto_promote", "min_healthy_time", "auto_revert", "progress_deadline"] as const;
 const KINDS: readonly WorkloadKindName[] = ["service", "system", "batch"];
 const RESOURCE_KEYS = ["cpu_millis", "memory_mb"] as const;
-const FAILURE_KEYS = ["at", "kill", "restore", "crash"] as const;
+const FAILURE_KEYS = ["at", "kill", "restore", "crash", "rollout", "fails"] as const;
 const SELECTION_KEYS = ["nodes", "group", "count"] as const;
 
 /** Reads a scenario from a parsed document; every problem is reported, not just the first. */
@@ -192,7 +228,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
   const workloads: WorkloadMix[] = [];
   const replicaOf = new Set<string>();
   const taken = new Set<string>();
-  r.objects(root.workloads, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
+  r.objects(root.workloads, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
     const name = r.name(o.name, `${field}.name`);
     const count = o.count === undefined ? 1 : r.integer(o.count, `${field}.count`, 1, MAX_SIM_REPLICAS);
     const kind = o.kind === undefined ? "service" : KINDS.find((k) => k === o.kind);
@@ -215,6 +251,8 @@ export function parseScenario(doc: unknown): ScenarioResult {
     const cpuMillis = res?.cpu_millis === undefined ? SPEC_DEFAULTS.cpuMillis : r.integer(res.cpu_millis, `${field}.resources.cpu_millis`, 1, MAX_CPU_MILLIS);
     const memoryMb = res?.memory_mb === undefined ? SPEC_DEFAULTS.memoryMb : r.integer(res.memory_mb, `${field}.resources.memory_mb`, 1, MAX_MEMORY_MB);
     const nodeSelector = r.labels(o.node_selector, `${field}.node_selector`);
+    const update = o.update === undefined ? undefined : r.update(o.update, `${field}.update`);
+    if (o.update !== undefined && kind !== undefined && kind !== "service") r.refuse(`${field}.update`, `none for a ${kind} workload (rollouts are simulated for services)`);
     if (name === undefined || count === undefined || kind === undefined || replicas === undefined || parallelism === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
     const names = workloadNames({ name, count });
     const twice = names.find((n) => taken.has(n));
@@ -233,7 +271,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
       taken.add(n);
       for (let k = 0; k < copies; k++) replicaOf.add(`${n}-${k}`);
     }
-    workloads.push({ name, count, kind, replicas, parallelism, resources: { cpuMillis, memoryMb }, nodeSelector });
+    workloads.push({ name, count, kind, replicas, parallelism, resources: { cpuMillis, memoryMb }, nodeSelector, ...(update ? { update } : {}) });
   });
   const totalReplicas = workloads.reduce((n, w) => n + w.count * (w.kind === "system" ? totalNodes : w.replicas), 0);
   if (totalReplicas > MAX_SIM_REPLICAS) r.refuse("workloads", `at most ${MAX_SIM_REPLICAS} replicas in all, got ${totalReplicas}`);
@@ -263,12 +301,20 @@ export function parseScenario(doc: unknown): ScenarioResult {
   const events = root.failures === undefined ? [] : r.objects(root.failures, "failures", "failure events", FAILURE_KEYS);
   events.forEach(({ o, field }) => {
     const at = r.duration(o.at, `${field}.at`);
-    const kinds = (["kill", "restore", "crash"] as const).filter((k) => o[k] !== undefined);
+    const kinds = (["kill", "restore", "crash", "rollout"] as const).filter((k) => o[k] !== undefined);
     if (kinds.length !== 1) {
-      r.refuse(field, `exactly one of kill, restore or crash, got ${kinds.length === 0 ? "none" : kinds.join(" and ")}`);
+      r.refuse(field, `exactly one of kill, restore, crash or rollout, got ${kinds.length === 0 ? "none" : kinds.join(" and ")}`);
       return;
     }
     const kind = kinds[0]!;
+    if (o.fails !== undefined && kind !== "rollout") r.refuse(`${field}.fails`, "only with rollout");
+    if (kind === "rollout") {
+      const services = workloads.filter((w) => w.kind === "service").flatMap(workloadNames);
+      const fails = o.fails === undefined ? false : r.boolean(o.fails, `${field}.fails`);
+      if (typeof o.rollout !== "string" || !services.includes(o.rollout)) r.refuse(`${field}.rollout`, `a service workload of the scenario (like ${services[0] ?? "web"}), got ${show(o.rollout)}`);
+      else if (at !== undefined && fails !== undefined) failures.push({ at, rollout: o.rollout, fails });
+      return;
+    }
     if (kind === "crash") {
       if (typeof o.crash !== "string" || !replicaOf.has(o.crash)) r.refuse(`${field}.crash`, `a replica of a workload (like ${[...replicaOf][0] ?? "web-0"}), got ${show(o.crash)}`);
       else if (at !== undefined) failures.push({ at, crash: o.crash });

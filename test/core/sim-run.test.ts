@@ -123,6 +123,38 @@ describe("simulate", () => {
     }
   });
 
+  test("rollouts: how long a rollout takes to complete, or to be reverted, under each strategy", () => {
+    const report = simulate(
+      scenario({
+        fleet: [fourNodes],
+        workloads: [
+          { name: "web", replicas: 4, update: { max_surge: 1, max_unavailable: 0, min_healthy_time: "5s", auto_revert: true, progress_deadline: "60s" } },
+          { name: "api", replicas: 2, update: { canary: 1, auto_promote: true, min_healthy_time: "10s" } },
+        ],
+        failures: [
+          { at: "10s", rollout: "web" },
+          { at: "10s", rollout: "api" },
+          { at: "2m", rollout: "web", fails: true },
+        ],
+        duration: "5m",
+      }),
+    );
+    for (const r of report.strategies) {
+      const [good, canaried, bad] = r.rollouts;
+      // One copy at a time, each soaking 5 s: about 4 × 5 s.
+      expect(good).toMatchObject({ workload: "web", at: 10_000, outcome: "complete" });
+      expect(good!.ms!).toBeGreaterThanOrEqual(20_000);
+      expect(good!.ms!).toBeLessThan(40_000);
+      // The canary soaks 10 s before auto_promote, then the rest soak too.
+      expect(canaried).toMatchObject({ workload: "api", outcome: "complete" });
+      expect(canaried!.ms!).toBeGreaterThanOrEqual(20_000);
+      // Its new copies never Ready: reverted once the progress deadline passes.
+      expect(bad).toMatchObject({ workload: "web", at: 120_000, outcome: "reverted" });
+      expect(bad!.ms!).toBeGreaterThanOrEqual(60_000);
+      expect(bad!.ms!).toBeLessThan(70_000);
+    }
+  });
+
   test("a failure the fleet has not settled from by the end shows as null", () => {
     const report = simulate(scenario({ fleet: [fourNodes], workloads: [{ name: "web" }], failures: [{ at: "1s", kill: { group: "n" } }], duration: "3s" }));
     for (const r of report.strategies) expect(r.convergence[1]).toEqual({ at: 1_000, event: "kill n-0, n-1, n-2, n-3", ms: null });

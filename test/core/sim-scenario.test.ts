@@ -39,7 +39,7 @@ describe("parseScenario", () => {
 
   test.each<[string, unknown, string[]]>([
     ["not an object", [1], ["scenario: expected an object with fleet, workloads, failures, duration, got a list"]],
-    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector), got nothing"]],
+    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update), got nothing"]],
     ["a negative count", { fleet: [{ ...group, count: -3 }], workloads: [web] }, ["fleet[0].count: expected a positive integer, got -3"]],
     ["an unknown field", { fleet: [{ ...group, cpuMillis: 5 }], workloads: [web] }, ["fleet[0].cpuMillis: expected one of the fields name, count, cpu_millis, memory_mb, labels (unknown field)"]],
     ["a bad label", { fleet: [{ ...group, labels: { zone: 1 } }], workloads: [web] }, ["fleet[0].labels.zone: expected a string value, got 1"]],
@@ -51,8 +51,11 @@ describe("parseScenario", () => {
     ["an unknown kind", { fleet: [group], workloads: [{ name: "web", kind: "daemon" }] }, ['workloads[0].kind: expected service, system or batch, got "daemon"']],
     ["replicas of a system workload", { fleet: [group], workloads: [{ name: "logs", kind: "system", replicas: 2 }] }, ["workloads[0].replicas: expected none for a system workload"]],
     ["completions of a service", { fleet: [group], workloads: [{ name: "web", completions: 2 }] }, ["workloads[0].completions: expected none for a service workload"]],
+    ["a rollout of an unknown workload", { fleet: [group], workloads: [web], failures: [{ at: "5s", rollout: "db" }] }, ['failures[0].rollout: expected a service workload of the scenario (like web), got "db"']],
+    ["fails without a rollout", { fleet: [group], workloads: [web], failures: [{ at: "5s", crash: "web-0", fails: true }] }, ["failures[0].fails: expected only with rollout"]],
+    ["a bad update", { fleet: [group], workloads: [{ name: "web", update: { canary: -1, auto_revert: "yes" } }] }, ["workloads[0].update.canary: expected a non-negative integer, got -1", "workloads[0].update.auto_revert: expected true or false, got \"yes\""]],
     ["a time without unit", { fleet: [group], workloads: [web], failures: [{ at: 5, kill: { group: "n" } }] }, ["failures[0].at: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got 5"]],
-    ["no action", { fleet: [group], workloads: [web], failures: [{ at: "5s" }] }, ["failures[0]: expected exactly one of kill, restore or crash, got none"]],
+    ["no action", { fleet: [group], workloads: [web], failures: [{ at: "5s" }] }, ["failures[0]: expected exactly one of kill, restore, crash or rollout, got none"]],
     ["an unknown group", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { group: "x" } }] }, ['failures[0].kill.group: expected a group of the fleet (n), got "x"']],
     ["a count above the group's", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { group: "n", count: 3 } }] }, ["failures[0].kill.count: expected at most 2, got 3"]],
     ["an unknown node", { fleet: [group], workloads: [web], failures: [{ at: "5s", restore: { nodes: ["n-0", "n-2"] } }] }, ['failures[0].restore.nodes[1]: expected a node of the fleet, got "n-2"']],

@@ -16,11 +16,16 @@ test("the example scenario as a ranked table, one row per strategy, and the winn
   expect(res.stderr).toBe("");
   expect(res.code).toBe(0);
   const lines = res.stdout.trimEnd().split("\n");
-  expect(lines[0]).toBe("6 nodes, 17 replicas, 3m00s simulated");
+  expect(lines[0]).toBe("6 nodes, 17 replicas, 6m00s simulated");
   expect(lines[1]).toMatch(/^RANK\s+STRATEGY\s+PLACED\s+UNSCHEDULABLE\s+RESCHEDULES\s+START\s+RECOVERY\s+NODES USED\s+EMPTY\s+CPU MEAN\/MAX\s+MEMORY MEAN\/MAX$/);
   expect(lines[2]).toMatch(/^1\s+binpack\s+17\/17\s+0\s/);
   expect(lines[3]).toMatch(/^2\s+spread\s+16\/17\s+1\s/);
   expect(lines).toContain("spread: db ×1 pending: no node fits (4 lacks label zone=b, 2 short of cpu)");
+  // web's rollout completes under its update strategy; the failing one is reverted at the deadline.
+  for (const strategy of ["binpack", "spread"]) {
+    expect(lines).toContain(`${strategy}: rollout of web at 2m30s: complete in 35s`);
+    expect(lines).toContain(`${strategy}: rollout of web at 4m00s: reverted in 1m01s`);
+  }
   expect(lines.at(-1)).toBe("binpack ranks first on unschedulable (0 vs 1 for spread)");
 });
 
@@ -31,7 +36,11 @@ test("-o json prints the full report, and --strategy limits it", async () => {
   expect(report.strategies).toHaveLength(1);
   const [spread] = report.strategies;
   expect(spread).toMatchObject({ strategy: "spread", rank: 1, desired: 17, placed: 16, unschedulable: 1 });
-  expect(spread.convergence.map((c: { event: string }) => c.event)).toEqual(["start", expect.stringMatching(/^kill small-\d$/), expect.stringMatching(/^restore small-\d$/), "crash web-0"]);
+  expect(spread.convergence.map((c: { event: string }) => c.event)).toEqual(["start", expect.stringMatching(/^kill small-\d$/), expect.stringMatching(/^restore small-\d$/), "crash web-0", "rollout web", "rollout web (failing)"]);
+  expect(spread.rollouts).toEqual([
+    { workload: "web", at: 150_000, outcome: "complete", ms: 35_000 },
+    { workload: "web", at: 240_000, outcome: "reverted", ms: 61_000 },
+  ]);
   expect(spread.nodes).toHaveLength(6);
   expect(report.summary).toBe("only spread simulated");
 });

@@ -75,9 +75,12 @@ function follow(role: Role): void {
     const w = current().workloads.get(picker.value);
     $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
   };
+  /** The workloads the picker lists: a change naming only these leaves the list as it is. */
+  let listed = new Set<string>();
   const showWorkloads = () => {
     const names = [...current().workloads.keys()].sort();
     const have = [...picker.options].slice(1).map((o) => o.value);
+    listed = new Set(names);
     if (names.join("\n") !== have.join("\n")) {
       const keep = picker.value;
       picker.replaceChildren(new Option("(none)", ""), ...names.map((n) => new Option(n, n)));
@@ -135,7 +138,8 @@ function follow(role: Role): void {
       showing();
       if (past !== undefined) return;
       mosaic.touch(c);
-      showWorkloads();
+      if (c.goneWorkloads.length > 0 || c.workloads.some((w) => !listed.has(w.name))) showWorkloads();
+      else showProgress();
       if (c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected)) panel.refresh();
     });
     events.onerror = () => {

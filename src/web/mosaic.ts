@@ -221,7 +221,9 @@ export class Mosaic {
     const used = n.capacity.cpuMillis > 0 ? Math.min(100, (100 * n.allocated.cpuMillis) / n.capacity.cpuMillis) : 0;
     (v.use.firstElementChild as HTMLElement).style.width = `${used}%`;
     v.use.title = `${n.allocated.cpuMillis}m of ${n.capacity.cpuMillis}m CPU, ${n.allocated.memoryMb} of ${n.capacity.memoryMb} MB`;
-    if (this.opts.admin) {
+    const offered = `${n.cordoned} ${n.draining}`;
+    if (this.opts.admin && v.actions.dataset.offered !== offered) {
+      v.actions.dataset.offered = offered;
       v.actions.replaceChildren(
         this.actionButton(name, n.cordoned ? "uncordon" : "cordon"),
         ...(n.draining ? [] : [this.actionButton(name, "drain")]),

@@ -27,6 +27,8 @@ interface NodeView {
   use: HTMLElement;
   actions: HTMLElement;
   copies: HTMLElement;
+  /** Its accessible name as last drawn: it names everything the tile shows. */
+  label: string;
 }
 
 export interface MosaicOptions {
@@ -213,10 +215,14 @@ export class Mosaic {
       }
       return;
     }
+    // A node tile is sent again whenever one of its copies changes; most of the time it reads the same.
+    const label = nodeLabel(n, count);
+    if (v.label === label) return;
+    v.label = label;
     v.el.dataset.health = n.health;
     v.el.dataset.cordoned = String(n.cordoned);
     v.el.dataset.draining = String(n.draining);
-    v.el.setAttribute("aria-label", nodeLabel(n, count));
+    v.el.setAttribute("aria-label", label);
     v.flags.textContent = [n.health[0]!.toUpperCase() + n.health.slice(1), n.cordoned ? "cordoned" : "", n.draining ? "draining" : ""].filter(Boolean).join(" · ");
     const used = n.capacity.cpuMillis > 0 ? Math.min(100, (100 * n.allocated.cpuMillis) / n.capacity.cpuMillis) : 0;
     (v.use.firstElementChild as HTMLElement).style.width = `${used}%`;
@@ -265,7 +271,7 @@ export class Mosaic {
       el.setAttribute("aria-label", "Copies not placed on a node");
       this.root.prepend(el);
     } else this.root.append(el);
-    const view = { el, title, flags, use, actions, copies };
+    const view = { el, title, flags, use, actions, copies, label: "" };
     this.nodes.set(name, view);
     return view;
   }

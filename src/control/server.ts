@@ -20,6 +20,7 @@ import { AgentGateway } from "./agent-gateway.js";
 import { openClusterStore } from "./cluster-store.js";
 import { createControlPlaneService } from "./control-plane-service.js";
 import { EndpointsHub } from "./endpoints-hub.js";
+import { FleetHub } from "./fleet-hub.js";
 import type { Authenticate } from "./rpc.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
@@ -166,11 +167,13 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
     committed: (events) => {
       hub.publish(events);
       endpoints.publish(events);
+      fleet.publish(events);
     },
     storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
     metrics,
   });
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
+  const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
   const tls = opts.insecure ? undefined : await openTls(opts);
   const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
   writer.start();
@@ -222,7 +225,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
           notReady: () => (serving ? writer.unavailable() : "shutting down"),
           refresh: () => metrics.observeState(writer.view),
           log: opts.log,
-          web: { writer, history: store.history, hub, gateway, roleOf },
+          web: { writer, history: store.history, fleet, gateway, roleOf },
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
         })
       : undefined;

@@ -14,12 +14,20 @@ const RETRY_MS = 1_000;
 export interface SseStream {
   /** Sends one event; false once the stream is closed. */
   send(event: string, data: unknown): boolean;
+  /** Sends an event encoded once by sseFrame for many streams; false once the stream is closed. */
+  sendFrame(frame: Uint8Array): boolean;
   close(): void;
+}
+
+const encoder = new TextEncoder();
+
+/** One named event with JSON data, as the stream carries it. */
+export function sseFrame(event: string, data: unknown): Uint8Array {
+  return encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
 /** `open` starts what feeds the stream and returns what stops it (called once, however the stream ends). */
 export function sseResponse(open: (stream: SseStream) => () => void): Response {
-  const encoder = new TextEncoder();
   let end = () => {};
   const body = new ReadableStream<Uint8Array>(
     {
@@ -37,18 +45,18 @@ export function sseResponse(open: (stream: SseStream) => () => void): Response {
             // Already cancelled by the client.
           }
         };
-        const write = (text: string) => {
+        const write = (bytes: Uint8Array) => {
           if (closed) return false;
           if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) {
             end();
             return false;
           }
-          controller.enqueue(encoder.encode(text));
+          controller.enqueue(bytes);
           return true;
         };
-        const keepalive = setInterval(() => write(": keep-alive\n\n"), KEEPALIVE_MS);
-        write(`retry: ${RETRY_MS}\n\n`);
-        const stream = { send: (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), close: () => end() };
+        const keepalive = setInterval(() => write(encoder.encode(": keep-alive\n\n")), KEEPALIVE_MS);
+        write(encoder.encode(`retry: ${RETRY_MS}\n\n`));
+        const stream = { send: (event: string, data: unknown) => write(sseFrame(event, data)), sendFrame: write, close: () => end() };
         stop = open(stream);
         if (closed) stop();
       },

@@ -1,22 +1,23 @@
 /**
  * The web page's API, on the HTTP listener: sign-in (a token becomes an HttpOnly cookie), one
- * Server-Sent Events stream of the fleet (a snapshot, then one change per commit, from the
- * feed Watch follows), a workload's history (as GetHistory reads it), a copy's log lines
- * following live (through the gateway, as Logs reads them), and the admin's mutations, which
+ * Server-Sent Events stream of the fleet (a snapshot, then one change per commit, from
+ * fleet-hub.ts), the fleet at an earlier event (the time slider), a workload's history (as
+ * GetHistory reads it), a copy's log lines following live (through the gateway, as Logs reads
+ * them), and the admin's mutations, which
  * are the writer's commands that the gRPC handlers submit. Every call but sign-in checks the
  * cookie's role with the core's authorize(), like every RPC.
  */
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
-import { replay } from "../core/cluster-events.js";
-import { fleetChange, type FleetSnapshot, fleetSnapshot } from "../core/fleet-view.js";
+import { fleetSnapshot } from "../core/fleet-view.js";
+import { ReplayCheckpoints } from "../core/replay-checkpoints.js";
 import type { Rejection } from "../core/rejections.js";
 import { validateName } from "../core/validate.js";
 import type { AgentGateway } from "./agent-gateway.js";
+import type { FleetHub } from "./fleet-hub.js";
 import { rejectionHttp } from "./rejection-codes.js";
 import { type SseStream, sseResponse } from "./sse.js";
 import type { EventHistory } from "./store/event-history.js";
-import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent } from "./wire.js";
 import type { Writer } from "./writer.js";
 
@@ -29,11 +30,17 @@ const HISTORY_MAX = 1_000;
 const LOG_TAIL = 100;
 /** Events read from the log per page when rebuilding the past. */
 const REPLAY_PAGE = 5_000;
+/**
+ * States of the past kept for the time slider: one per this many events at first, at most this
+ * many (each a whole fleet: ~10,000 copies' records), spread wider as the log grows.
+ */
+const CHECKPOINT_EVERY = 1_000;
+const CHECKPOINTS_KEPT = 16;
 
 export interface WebApiDeps {
   writer: Writer;
   history: EventHistory;
-  hub: WatchHub;
+  fleet: FleetHub;
   gateway: AgentGateway;
   /** The role a token carries, or undefined (no token, or not an active one). */
   roleOf: (token: string | undefined) => Role | undefined;
@@ -62,7 +69,7 @@ const NODE_ACTIONS = { cordon: "CordonNode", uncordon: "UncordonNode", drain: "D
 const WORKLOAD_ACTIONS = { restart: "RestartWorkload", undo: "RollbackWorkload", delete: "DeleteWorkload" } as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
 
 export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<string, Route>> {
-  const { writer, history, hub, gateway } = deps;
+  const { writer, history, fleet, gateway } = deps;
   const view = writer.view;
 
   /** The call's role when it may make `method`; otherwise the refusal (401 or 403). */
@@ -77,58 +84,30 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
     return decision.rejection ? refusal(decision.rejection) : json({ ok: true });
   };
 
-  /** One change per commit: the events a commit publishes arrive together, and a microtask later the view is that commit's. */
-  const followFleet = (stream: SseStream): (() => void) => {
-    const seq = history.newestSeq();
-    stream.send("snapshot", fleetSnapshot(view, seq));
-    let touched: { workloads: Set<string>; instances: Set<string>; nodes: Set<string>; seq: number } | undefined;
-    let open = true;
-    const flush = () => {
-      const t = touched!;
-      touched = undefined;
-      if (!stream.send("change", fleetChange(view, t.seq, t))) stop();
-    };
-    const stop = hub.watch(
-      {
-        send: (e) => {
-          if (!open) return false;
-          if (!touched) {
-            touched = { workloads: new Set(), instances: new Set(), nodes: new Set(), seq: e.seq };
-            queueMicrotask(flush);
-          }
-          touched.seq = e.seq;
-          if (e.workload) touched.workloads.add(e.workload);
-          if (e.instance) touched.instances.add(e.instance);
-          if (e.node) touched.nodes.add(e.node);
-          return true;
-        },
-      },
-      seq,
-    );
-    return () => {
-      open = false;
-      stop();
-    };
-  };
-
   /**
-   * The fleet as it was right after event `seq`: the log folded from its first event through
-   * the core's replay (invariant 8: folding the log rebuilds the live state). Only while
-   * retention has dropped nothing.
+   * The fleet as it was right after event `seq`: the log folded through the core's evolve
+   * (invariant 8: folding the log rebuilds the live state), from the nearest state kept on the
+   * way by an earlier request. Only while retention has dropped nothing. The last answer is
+   * kept too: a slider resting on one event asks once.
    */
-  const fleetAt = (seq: number): FleetSnapshot | Response => {
+  const checkpoints = new ReplayCheckpoints(CHECKPOINT_EVERY, CHECKPOINTS_KEPT);
+  let last: { seq: number; body: string } | undefined;
+  const fleetAt = (seq: number): Response => {
     const newest = history.newestSeq();
     if (!Number.isInteger(seq) || seq < 1 || seq > newest) return json({ error: `seq: expected a whole number from 1 to ${newest}` }, 400);
     const oldest = history.oldestSeq();
     if (oldest > 1) return json({ error: `seq: retention dropped the log's first ${oldest - 1} events; the past cannot be rebuilt` }, 409);
-    const events = [];
-    for (let after = 0; after < seq; ) {
-      const page = history.eventsAfter(after, Math.min(REPLAY_PAGE, seq - after));
-      if (page.length === 0) break;
-      for (const e of page) if (e.seq <= seq) events.push(e.event);
-      after = page.at(-1)!.seq;
+    if (last?.seq !== seq) {
+      const fold = checkpoints.from(seq);
+      while (fold.seq < seq) {
+        const page = history.eventsAfter(fold.seq, Math.min(REPLAY_PAGE, seq - fold.seq));
+        if (page.length === 0) break;
+        for (const e of page) if (e.seq <= seq) fold.step(e.seq, e.event);
+        if (page.at(-1)!.seq >= seq) break;
+      }
+      last = { seq, body: JSON.stringify(fleetSnapshot(fold.state, seq)) };
     }
-    return fleetSnapshot(replay(events), seq);
+    return new Response(last.body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
   };
 
   const nodeAction: Route = async (req) => {
@@ -174,7 +153,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
 
     "/api/events": (req) => {
       const role = admit(req, "Watch");
-      return role instanceof Response ? role : sseResponse(followFleet);
+      return role instanceof Response ? role : sseResponse((stream) => fleet.follow(stream));
     },
 
     /** A workload's last events, oldest first, as `ctl history` shows them. */
@@ -194,8 +173,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
     "/api/at": (req) => {
       const role = admit(req, "GetHistory");
       if (role instanceof Response) return role;
-      const at = fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));
-      return at instanceof Response ? at : json(at);
+      return fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));
     },
 
     /** A copy's last lines, then what it prints, as `line` events; `end` says why it stopped. */

@@ -4,8 +4,8 @@
  * Also the page's own reading of those records: a copy's letter and accessible name, and how
  * a change is folded into what the page holds. PURE: the control plane and the browser share it.
  */
-import type { Capacity, ClusterView, DesiredState, Instance, NodeRecord, Workload } from "./cluster-state.js";
-import { desiredCopies, isReady, type NodeUse, nodeUse } from "./cluster-status.js";
+import { type Capacity, type ClusterView, type DesiredState, type Instance, type NodeRecord, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { desiredCopies, holdsNode, isReady, nodeUse } from "./cluster-status.js";
 import type { InstanceState } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import type { AssignedPort } from "./ports.js";
@@ -101,36 +101,79 @@ export function fleetSnapshot(view: ClusterView, seq: number): FleetSnapshot {
 }
 
 /**
- * The records a commit touched, as they are now. A touched copy's node and workload are
- * touched too (its node's use, its workload's progress), and so is every copy of a touched
- * workload (a delete or restart changes what they want). A node's use is summed over all
- * copies (a node does not index its copies), once per commit.
+ * Each node's use, kept by differences: what every copy holding a node (holdsNode) takes of it.
+ * A commit moves only the shares of the copies it touched, so following the fleet costs what
+ * each commit touched, not a sum over every copy (nodeUse) per commit.
  */
-export function fleetChange(view: ClusterView, seq: number, touched: Touched): FleetChange {
-  const workloads = new Set(touched.workloads);
-  const instances = new Set(touched.instances);
-  const nodes = new Set(touched.nodes);
-  for (const w of workloads) for (const id of view.instancesByWorkload.get(w) ?? []) instances.add(id);
-  const change: FleetChange = { seq, nodes: [], copies: [], workloads: [], goneNodes: [], goneCopies: [], goneWorkloads: [] };
-  for (const id of instances) {
-    const i = view.instances.get(id);
-    if (!i) {
-      change.goneCopies.push(id);
-      continue;
+export class NodeUseTable {
+  /** Per copy holding a node: that node and what it takes. */
+  private readonly shares = new Map<string, { node: string; take: Capacity }>();
+  private readonly used = new Map<string, Capacity>();
+
+  constructor(view: ClusterView) {
+    this.refresh(view, view.instances.keys());
+  }
+
+  /** Moves these copies' shares to what the view holds of them; returns the nodes whose use changed. */
+  refresh(view: ClusterView, ids: Iterable<string>): Set<string> {
+    const moved = new Set<string>();
+    for (const id of ids) {
+      const before = this.shares.get(id);
+      const i = view.instances.get(id);
+      const now = i && i.node !== null && holdsNode(i) ? { node: i.node, take: i.resources } : undefined;
+      if (before?.node === now?.node && before?.take === now?.take) continue;
+      if (before) {
+        this.add(before.node, before.take, -1);
+        this.shares.delete(id);
+        moved.add(before.node);
+      }
+      if (now) {
+        this.add(now.node, now.take, 1);
+        this.shares.set(id, now);
+        moved.add(now.node);
+      }
     }
-    change.copies.push(copyTile(i));
-    workloads.add(i.workload);
-    if (i.node !== null) nodes.add(i.node);
+    return moved;
+  }
+
+  /** What the copies holding `node` take of it. */
+  allocated(node: string): Capacity {
+    const u = this.used.get(node);
+    return u ? { ...u } : NOTHING;
+  }
+
+  private add(node: string, take: Capacity, sign: 1 | -1): void {
+    const u = this.used.get(node) ?? { cpuMillis: 0, memoryMb: 0 };
+    u.cpuMillis += sign * take.cpuMillis;
+    u.memoryMb += sign * take.memoryMb;
+    this.used.set(node, u);
+  }
+}
+
+/**
+ * The records a commit touched, as they are now, each node's use read from `use` (refreshed
+ * with the commit's copies first; the nodes whose use it moved belong in `touched.nodes`). A
+ * touched copy's workload is touched too (its rollout's progress). A copy's tile changes only
+ * through events that name it (a delete or restart stops copies one event each), so a touched
+ * workload does not bring its copies.
+ */
+export function fleetChange(view: ClusterView, seq: number, touched: Touched, use: NodeUseTable): FleetChange {
+  const workloads = new Set(touched.workloads);
+  const change: FleetChange = { seq, nodes: [], copies: [], workloads: [], goneNodes: [], goneCopies: [], goneWorkloads: [] };
+  for (const id of new Set(touched.instances)) {
+    const i = view.instances.get(id);
+    if (i) change.copies.push(copyTile(i));
+    else change.goneCopies.push(id);
+    workloads.add(i?.workload ?? workloadOfInstanceId(id));
   }
   for (const name of workloads) {
     const w = view.workloads.get(name);
     if (w) change.workloads.push(workloadTile(view, w));
     else change.goneWorkloads.push(name);
   }
-  let use: Map<string, NodeUse> | undefined;
-  for (const name of nodes) {
+  for (const name of new Set(touched.nodes)) {
     const n = view.nodes.get(name);
-    if (n) change.nodes.push(nodeTile(n, (use ??= nodeUse(view)).get(name)?.allocated ?? NOTHING));
+    if (n) change.nodes.push(nodeTile(n, use.allocated(name)));
     else change.goneNodes.push(name);
   }
   return change;

@@ -75,9 +75,12 @@ function follow(role: Role): void {
     const w = current().workloads.get(picker.value);
     $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
   };
+  /** The workloads the picker lists: a change naming only these leaves the list as it is. */
+  let listed = new Set<string>();
   const showWorkloads = () => {
     const names = [...current().workloads.keys()].sort();
     const have = [...picker.options].slice(1).map((o) => o.value);
+    listed = new Set(names);
     if (names.join("\n") !== have.join("\n")) {
       const keep = picker.value;
       picker.replaceChildren(new Option("(none)", ""), ...names.map((n) => new Option(n, n)));
@@ -123,6 +126,17 @@ function follow(role: Role): void {
   };
   $("live").onclick = goLive;
 
+  /** What changes asked of the header and panel, done once per animation frame however many arrive (a burst). */
+  const header = { frame: 0, relist: false, panel: false };
+  const showHeader = () => {
+    showing();
+    if (past === undefined) {
+      if (header.relist) showWorkloads();
+      else showProgress();
+      if (header.panel) panel.refresh();
+    }
+    Object.assign(header, { frame: 0, relist: false, panel: false });
+  };
   const connect = () => {
     const events = new EventSource("/api/events");
     events.addEventListener("snapshot", (e) => {
@@ -132,11 +146,10 @@ function follow(role: Role): void {
     events.addEventListener("change", (e) => {
       const c = JSON.parse((e as MessageEvent<string>).data) as FleetChange;
       applyChange(fleet, c);
-      showing();
-      if (past !== undefined) return;
-      mosaic.touch(c);
-      showWorkloads();
-      if (c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected)) panel.refresh();
+      header.relist ||= c.goneWorkloads.length > 0 || c.workloads.some((w) => !listed.has(w.name));
+      header.panel ||= c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected);
+      if (past === undefined) mosaic.touch(c);
+      if (header.frame === 0) header.frame = requestAnimationFrame(showHeader);
     });
     events.onerror = () => {
       live("reconnecting…", false);

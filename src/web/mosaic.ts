@@ -12,6 +12,13 @@ import { copyLabel, type Fleet, type FleetChange, nodeLabel, STATE_LETTER } from
 const BATCH = 2_000;
 /** The group of copies not placed on a node. */
 const UNPLACED = "";
+const KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
+/**
+ * The page's one performance mark, made again (the last one cleared) whenever the mosaic has
+ * drawn all it was told of: its detail says as of which event and how many tiles. Benchmarks
+ * and tests wait on it.
+ */
+export const DRAWN_MARK = "tessera:drawn";
 
 interface NodeView {
   el: HTMLElement;
@@ -20,6 +27,8 @@ interface NodeView {
   use: HTMLElement;
   actions: HTMLElement;
   copies: HTMLElement;
+  /** Its accessible name as last drawn: it names everything the tile shows. */
+  label: string;
 }
 
 export interface MosaicOptions {
@@ -96,26 +105,36 @@ export class Mosaic {
     if (now) now.tabIndex = 0;
   }
 
-  /** Arrows: previous or next copy (left, right), first copy of the previous or next node (up, down); Home, End. */
+  /**
+   * Arrows: previous or next copy (left, right), first copy of the previous or next node holding
+   * any (up, down); Home, End. The DOM's own sibling links are the index: a step visits the
+   * copy's neighbours, and only nodes holding nothing in between, never every tile.
+   */
   private move(e: KeyboardEvent): void {
     const at = (e.target as HTMLElement).closest<HTMLElement>(".copy");
-    if (!at || !["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
+    if (!at || !KEYS.has(e.key)) return;
     e.preventDefault();
-    const all = [...this.root.querySelectorAll<HTMLElement>(".copy")];
-    const i = all.indexOf(at);
-    let to: HTMLElement | undefined;
-    if (e.key === "ArrowLeft") to = all[i - 1];
-    else if (e.key === "ArrowRight") to = all[i + 1];
-    else if (e.key === "Home") to = all[0];
-    else if (e.key === "End") to = all.at(-1);
-    else {
-      const nodes = [...this.root.querySelectorAll<HTMLElement>(".node")].filter((n) => n.querySelector(".copy"));
-      const here = nodes.indexOf(at.closest<HTMLElement>(".node")!);
-      to = nodes[here + (e.key === "ArrowDown" ? 1 : -1)]?.querySelector<HTMLElement>(".copy") ?? undefined;
-    }
-    if (!to) return;
+    const node = at.closest<HTMLElement>(".node")!;
+    let to: Element | null | undefined;
+    if (e.key === "ArrowLeft") to = at.previousElementSibling ?? this.edge(node.previousElementSibling, -1, "last");
+    else if (e.key === "ArrowRight") to = at.nextElementSibling ?? this.edge(node.nextElementSibling, 1, "first");
+    else if (e.key === "ArrowUp") to = this.edge(node.previousElementSibling, -1, "first");
+    else if (e.key === "ArrowDown") to = this.edge(node.nextElementSibling, 1, "first");
+    else if (e.key === "Home") to = this.edge(this.root.firstElementChild, 1, "first");
+    else to = this.edge(this.root.lastElementChild, -1, "last");
+    if (!(to instanceof HTMLElement)) return;
     this.setActive(to.dataset.id!);
     to.focus();
+  }
+
+  /** The first or last copy of `from`, or of the nearest node holding any past it in direction `step`. */
+  private edge(from: Element | null, step: 1 | -1, which: "first" | "last"): Element | undefined {
+    for (let n = from; n; n = step === 1 ? n.nextElementSibling : n.previousElementSibling) {
+      const copies = this.nodes.get((n as HTMLElement).dataset.node!)?.copies;
+      const c = which === "first" ? copies?.firstElementChild : copies?.lastElementChild;
+      if (c) return c;
+    }
+    return undefined;
   }
 
   private schedule(): void {
@@ -135,7 +154,9 @@ export class Mosaic {
       this.dirtyNodes.delete(name);
       this.drawNode(name);
     }
-    if (this.dirtyCopies.size > 0 || this.dirtyNodes.size > 0) this.schedule();
+    if (this.dirtyCopies.size > 0 || this.dirtyNodes.size > 0) return this.schedule();
+    performance.clearMarks(DRAWN_MARK);
+    performance.mark(DRAWN_MARK, { detail: { seq: this.fleet().seq, copies: this.copies.size, nodes: this.nodes.size } });
   }
 
   private drawCopy(id: string): void {
@@ -194,15 +215,21 @@ export class Mosaic {
       }
       return;
     }
+    // A node tile is sent again whenever one of its copies changes; most of the time it reads the same.
+    const label = nodeLabel(n, count);
+    if (v.label === label) return;
+    v.label = label;
     v.el.dataset.health = n.health;
     v.el.dataset.cordoned = String(n.cordoned);
     v.el.dataset.draining = String(n.draining);
-    v.el.setAttribute("aria-label", nodeLabel(n, count));
+    v.el.setAttribute("aria-label", label);
     v.flags.textContent = [n.health[0]!.toUpperCase() + n.health.slice(1), n.cordoned ? "cordoned" : "", n.draining ? "draining" : ""].filter(Boolean).join(" · ");
     const used = n.capacity.cpuMillis > 0 ? Math.min(100, (100 * n.allocated.cpuMillis) / n.capacity.cpuMillis) : 0;
     (v.use.firstElementChild as HTMLElement).style.width = `${used}%`;
     v.use.title = `${n.allocated.cpuMillis}m of ${n.capacity.cpuMillis}m CPU, ${n.allocated.memoryMb} of ${n.capacity.memoryMb} MB`;
-    if (this.opts.admin) {
+    const offered = `${n.cordoned} ${n.draining}`;
+    if (this.opts.admin && v.actions.dataset.offered !== offered) {
+      v.actions.dataset.offered = offered;
       v.actions.replaceChildren(
         this.actionButton(name, n.cordoned ? "uncordon" : "cordon"),
         ...(n.draining ? [] : [this.actionButton(name, "drain")]),
@@ -244,7 +271,7 @@ export class Mosaic {
       el.setAttribute("aria-label", "Copies not placed on a node");
       this.root.prepend(el);
     } else this.root.append(el);
-    const view = { el, title, flags, use, actions, copies };
+    const view = { el, title, flags, use, actions, copies, label: "" };
     this.nodes.set(name, view);
     return view;
   }

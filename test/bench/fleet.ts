@@ -2,8 +2,8 @@
  * A benchmark cluster: a real control plane (dist/tessera control: its own process, TLS, the
  * embedded defaults) and agents in this process (the real Agent on the simulated executor:
  * nothing runs), each with its own certificate, connection and Connect stream, as a fleet of
- * separate nodes would have. Used by the scale benchmark (3), the latency benchmark (2) and the
- * endpoints benchmark (8).
+ * separate nodes would have. Used by the scale benchmark (3), the latency benchmark (2), the
+ * endpoints benchmark (8) and the mosaic benchmark (9).
  */
 import { DEFAULT_PORT_RANGE, NO_PORTS, type NodePorts } from "../../src/core/ports.js";
 import { readFileSync } from "node:fs";
@@ -284,6 +284,11 @@ export class BenchCluster {
         throw new Error(`the benchmark's WatchEndpoints failed: ${String(err)}`);
       });
     });
+  }
+
+  /** The web page (plain HTTP: the listener is on loopback) and the admin token that signs in to it. */
+  get web(): { url: string; adminToken: string } {
+    return { url: `http://${this.metricsAddress}/`, adminToken: readFileSync(join(this.controlDir, "admin-token"), "utf8").trim() };
   }
 
   /** The control plane's data dir (its CA and server certificate, for the floor's server). */

@@ -17,6 +17,7 @@ import { benchPlanner } from "./planner.js";
 import { benchRestart } from "./restart.js";
 import type { Section } from "./report.js";
 import { benchScale } from "./scale.js";
+import { benchWeb } from "./web.js";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const RESULTS = join(ROOT, "bench-results");
@@ -31,6 +32,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   footprint: benchFootprint,
   restart: benchRestart,
   endpoints: benchEndpoints,
+  web: benchWeb,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

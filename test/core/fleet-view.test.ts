@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { emptyState } from "../../src/core/cluster-state.js";
-import { applyChange, copyLabel, fleetChange, fleetOf, fleetSnapshot, nodeLabel, STATE_LETTER } from "../../src/core/fleet-view.js";
+import { nodeUse } from "../../src/core/cluster-status.js";
+import { applyChange, copyLabel, fleetChange, fleetOf, fleetSnapshot, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/fleet-view.js";
 import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
 import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
@@ -29,30 +30,50 @@ describe("fleet view", () => {
     expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1 }]);
   });
 
-  test("a change carries what a commit touched, with the node and workload of each touched copy", () => {
+  test("a change carries what a commit touched, with each touched copy's workload and the nodes whose use moved", () => {
     const state = fleet();
+    const use = new NodeUseTable(state);
     apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "exited with code 1" })]);
-    const c = fleetChange(state, 8, { workloads: [], instances: ["web-0.1"], nodes: [] });
+    const moved = use.refresh(state, ["web-0.1"]);
+    expect([...moved]).toEqual(["node-a"]);
+    const c = fleetChange(state, 8, { workloads: [], instances: ["web-0.1"], nodes: moved }, use);
     expect(c.copies.map((x) => [x.id, x.state, x.reason])).toEqual([["web-0.1", "failed", "exited with code 1"]]);
     expect(c.nodes.map((n) => [n.name, n.allocated.cpuMillis])).toEqual([["node-a", 0]]);
     expect(c.workloads.map((w) => [w.name, w.ready])).toEqual([["web", 0]]);
   });
 
-  test("a touched workload brings all its copies; what is gone is named", () => {
+  test("a touched workload does not bring its copies; what is gone is named, a gone copy's workload with it", () => {
     const state = fleet();
-    expect(fleetChange(state, 9, { workloads: ["web"], instances: [], nodes: [] }).copies.map((c) => c.id).sort()).toEqual(["web-0.1", "web-1.2"]);
-    const gone = fleetChange(state, 9, { workloads: ["db"], instances: ["db-0.3"], nodes: ["node-z"] });
+    const use = new NodeUseTable(state);
+    expect(fleetChange(state, 9, { workloads: ["web"], instances: [], nodes: [] }, use).copies).toEqual([]);
+    const gone = fleetChange(state, 9, { workloads: [], instances: ["db-0.3"], nodes: ["node-z"] }, use);
     expect([gone.goneWorkloads, gone.goneCopies, gone.goneNodes]).toEqual([["db"], ["db-0.3"], ["node-z"]]);
+  });
+
+  test("the node-use table, refreshed with each commit's copies, holds what summing over every copy gives", () => {
+    const state = fleet();
+    const use = new NodeUseTable(state);
+    const steps = [
+      [created("web-2.3", T0), transitioned("web-2.3", T0, { type: "place", node: "node-a", ports: [] })],
+      [transitioned("web-2.3", T0, { type: "provision" }), transitioned("web-0.1", T0, { type: "stop", reason: "scaled down" })],
+      [transitioned("web-0.1", T0, { type: "finish" })],
+    ];
+    for (const events of steps) {
+      apply(state, events);
+      use.refresh(state, events.map((e) => (e as { id: string }).id));
+      expect(use.allocated("node-a")).toEqual(nodeUse(state).get("node-a")?.allocated ?? { cpuMillis: 0, memoryMb: 0 });
+    }
+    expect(use.allocated("node-a")).toEqual(DEFAULT_RESOURCES);
   });
 
   test("the page folds changes into its fleet and ignores one older than what it holds", () => {
     const state = fleet();
     const f = fleetOf(fleetSnapshot(state, 7));
     apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "boom" })]);
-    applyChange(f, fleetChange(state, 8, { workloads: [], instances: ["web-0.1", "web-9.9"], nodes: [] }));
+    applyChange(f, fleetChange(state, 8, { workloads: [], instances: ["web-0.1", "web-9.9"], nodes: [] }, new NodeUseTable(state)));
     expect(f.copies.get("web-0.1")!.state).toBe("failed");
     expect(f.seq).toBe(8);
-    applyChange(f, { ...fleetChange(fleet(), 5, { workloads: [], instances: ["web-0.1"], nodes: [] }) });
+    applyChange(f, fleetChange(fleet(), 5, { workloads: [], instances: ["web-0.1"], nodes: [] }, new NodeUseTable(fleet())));
     expect(f.copies.get("web-0.1")!.state).toBe("failed");
   });
 

@@ -133,9 +133,23 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
     // Tab reaches the mosaic's one focusable copy; arrows move between copies; Enter picks.
     await copy(page, "web-0").focus();
+    const focused = () => page.evaluate(() => [(document.activeElement as HTMLElement).dataset.name, (document.activeElement as HTMLElement).dataset.node]);
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("ArrowLeft");
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.name)).toBe("web-0");
+    expect((await focused())[0]).toBe("web-0");
+    // Up and down go to the first copy of the node before or after; Home and End to the ends.
+    const nodes = (await page.locator(".node").evaluateAll((els) => els.map((el) => [(el as HTMLElement).dataset.node, el.querySelector<HTMLElement>(".copy")?.dataset.name]))).filter(([, first]) => first !== undefined);
+    expect(nodes.length).toBeGreaterThanOrEqual(2);
+    await page.keyboard.press("End");
+    const last = await focused();
+    expect(last[1]).toBe(nodes.at(-1)![0]);
+    await page.keyboard.press("ArrowUp");
+    expect(await focused()).toEqual([nodes.at(-2)![1], nodes.at(-2)![0]]);
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toEqual([nodes.at(-1)![1], nodes.at(-1)![0]]);
+    await page.keyboard.press("Home");
+    expect(await focused()).toEqual([nodes[0]![1], nodes[0]![0]]);
+    await copy(page, "web-0").focus();
     await page.keyboard.press("Enter");
     const panel = page.locator("#panel");
     await panel.waitFor({ state: "visible" });

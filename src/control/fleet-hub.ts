@@ -1,0 +1,47 @@
+/**
+ * Fans the fleet out to the web page's Server-Sent Events streams: each stream starts with a
+ * snapshot, then gets one change per commit. After each commit the writer hands it the logged
+ * events; the change of the records they touch (the log's index columns, from the core's
+ * event-facts table) is computed ONCE, with each node's use kept by differences in one
+ * NodeUseTable, encoded once, and the same bytes go to every stream. Like every reader of the
+ * view it runs between turns, so a new stream's snapshot and the changes after it line up.
+ */
+import type { ClusterView } from "../core/cluster-state.js";
+import { fleetChange, fleetSnapshot, NodeUseTable } from "../core/fleet-view.js";
+import { type SseStream, sseFrame } from "./sse.js";
+import type { StoredEvent } from "./store/rows.js";
+
+export class FleetHub {
+  private readonly streams = new Set<SseStream>();
+  private readonly use: NodeUseTable;
+
+  constructor(
+    private readonly view: ClusterView,
+    /** The sequence number of the newest logged event. */
+    private readonly newestSeq: () => number,
+  ) {
+    this.use = new NodeUseTable(view);
+  }
+
+  /** Sends the fleet as of now, then every commit's change; returns the function that ends it. */
+  follow(stream: SseStream): () => void {
+    const end = () => void this.streams.delete(stream);
+    if (stream.send("snapshot", fleetSnapshot(this.view, this.newestSeq()))) this.streams.add(stream);
+    return end;
+  }
+
+  /** Called by the writer after each commit. The table follows every commit, watched or not. */
+  publish(events: StoredEvent[]): void {
+    const instances = new Set<string>();
+    const workloads = new Set<string>();
+    for (const e of events) {
+      if (e.instance) instances.add(e.instance);
+      if (e.workload) workloads.add(e.workload);
+    }
+    const nodes = this.use.refresh(this.view, instances);
+    if (this.streams.size === 0) return;
+    for (const e of events) if (e.node) nodes.add(e.node);
+    const frame = sseFrame("change", fleetChange(this.view, events.at(-1)!.seq, { workloads, instances, nodes }, this.use));
+    for (const stream of this.streams) if (!stream.sendFrame(frame)) this.streams.delete(stream);
+  }
+}

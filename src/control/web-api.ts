@@ -15,7 +15,7 @@ import { validateName } from "../core/validate.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import { rejectionHttp } from "./rejection-codes.js";
 import { type SseStream, sseResponse } from "./sse.js";
-import type { EventHistory } from "./store/event-history.js";
+import type { EventHistory } from "./store/store.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent } from "./wire.js";
 import type { Writer } from "./writer.js";
@@ -104,6 +104,8 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
         },
       },
       seq,
+      // The browser's EventSource reconnects and starts over from a snapshot.
+      () => stream.close(),
     );
     return () => {
       open = false;
@@ -116,14 +118,14 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
    * the core's replay (invariant 8: folding the log rebuilds the live state). Only while
    * retention has dropped nothing.
    */
-  const fleetAt = (seq: number): FleetSnapshot | Response => {
+  const fleetAt = async (seq: number): Promise<FleetSnapshot | Response> => {
     const newest = history.newestSeq();
     if (!Number.isInteger(seq) || seq < 1 || seq > newest) return json({ error: `seq: expected a whole number from 1 to ${newest}` }, 400);
-    const oldest = history.oldestSeq();
+    const oldest = await history.oldestSeq();
     if (oldest > 1) return json({ error: `seq: retention dropped the log's first ${oldest - 1} events; the past cannot be rebuilt` }, 409);
     const events = [];
     for (let after = 0; after < seq; ) {
-      const page = history.eventsAfter(after, Math.min(REPLAY_PAGE, seq - after));
+      const page = await history.eventsAfter(after, Math.min(REPLAY_PAGE, seq - after));
       if (page.length === 0) break;
       for (const e of page) if (e.seq <= seq) events.push(e.event);
       after = page.at(-1)!.seq;
@@ -178,7 +180,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
     },
 
     /** A workload's last events, oldest first, as `ctl history` shows them. */
-    "/api/history": (req) => {
+    "/api/history": async (req) => {
       const role = admit(req, "GetHistory");
       if (role instanceof Response) return role;
       const query = new URL(req.url).searchParams;
@@ -187,14 +189,14 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
       if (bad) return refusal(bad);
       const limit = Number(query.get("limit") ?? HISTORY_DEFAULT);
       if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) return json({ error: `limit: expected a whole number from 1 to ${HISTORY_MAX}` }, 400);
-      return json({ events: history.eventsAfter(history.historyStart(workload, limit), limit, workload).map(toWireEvent) });
+      return json({ events: (await history.eventsAfter(await history.historyStart(workload, limit), limit, workload)).map(toWireEvent) });
     },
 
     /** The fleet as it was at a sequence number of the event log (the page's time slider). */
-    "/api/at": (req) => {
+    "/api/at": async (req) => {
       const role = admit(req, "GetHistory");
       if (role instanceof Response) return role;
-      const at = fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));
+      const at = await fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));
       return at instanceof Response ? at : json(at);
     },
 

@@ -10,7 +10,7 @@ PROTO := $(wildcard proto/tessera/v1/*.proto)
 GEN_STAMP := src/gen/.stamp
 # The web page's HTML and CSS are bundled into the binary too.
 SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json
-MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json)
+MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json src/control/store/postgres/migrations/*.sql src/control/store/postgres/migrations/meta/*.json)
 
 .PHONY: build deps proto dev test typecheck migrations fixtures bench clean
 
@@ -61,9 +61,11 @@ bench: build
 fixtures: $(GEN_STAMP)
 	$(BUN) test/fixtures/record.ts
 
-# Regenerates SQL migrations after a change to src/control/store/schema.ts.
+# Regenerates SQL migrations after a change to src/control/store/schema.ts and its mirror,
+# src/control/store/postgres/schema.ts: one folder of migrations per dialect.
 migrations: node_modules/.stamp
 	$(NODE_BIN)/drizzle-kit generate --config src/control/store/drizzle.config.ts
+	$(NODE_BIN)/drizzle-kit generate --config src/control/store/postgres/drizzle.config.ts
 
 clean:
 	rm -rf dist src/gen

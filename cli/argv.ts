@@ -74,6 +74,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--sim-failure-rate": "RATE",
   "--sim-start-delay": "DURATION",
   "--start-grace": "DURATION",
+  "--store": "URL",
   "--strategy": "STRATEGY",
   "--suspect-after": "DURATION",
   "--tail": "N",

@@ -134,6 +134,7 @@ const REINITIALIZE_HELP =
 const CONTROL_CONFIG: ConfigSchema = {
   listen: "string",
   "data-dir": "string",
+  store: "string",
   placement: "string",
   "suspect-after": "string",
   "offline-after": "string",
@@ -176,15 +177,19 @@ export class ControlCommand extends TesseraCommand {
     category: "Servers",
     description: "run the control plane",
     details:
-      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir. One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the file named; `--reinitialize` starts the cluster over empty on purpose.",
+      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir, or in PostgreSQL with `--store postgres://USER@HOST:PORT/DB` (the data dir still holds the CA and tokens). One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the database named; `--reinitialize` starts the cluster over empty on purpose (SQLite only).",
     examples: [
       ["Listen on the default loopback address", "tessera control"],
       ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
+      ["Keep the state in PostgreSQL", "tessera control --store postgres://tessera@db.internal:5432/tessera"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. offline-after = \"10s\")" });
   listen = Option.String("--listen", { description: `host:port to serve gRPC on (default ${DEFAULT_LISTEN})` });
   dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  store = Option.String("--store", {
+    description: "keep the cluster's state in PostgreSQL, postgres://USER@HOST:PORT/DB (default $TESSERA_STORE; unset: SQLite in the data dir); give a URL with a password through $TESSERA_STORE, not on a command line others can read",
+  });
   placement = Option.String("--placement", { description: "placement strategy: spread (default) or binpack" });
   suspectAfter = Option.String("--suspect-after", { description: "heartbeat silence after which a node is Suspect (default 3s)" });
   offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
@@ -212,6 +217,7 @@ export class ControlCommand extends TesseraCommand {
     const cp = await startControlPlane({
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
       dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
+      store: pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") || undefined,
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
       tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),

@@ -1,7 +1,8 @@
 /**
- * Opens the data dir's database only if it belongs to the data dir's cluster: gathers what
- * core/cluster-identity.ts decides on, and carries its decision out (records the id, moves a
- * database aside for `--reinitialize`, or refuses with the file named and what to do).
+ * Opens the cluster's store (SQLite in the data dir, or PostgreSQL with `--store`) only if it
+ * belongs to the data dir's cluster: gathers what core/cluster-identity.ts decides on, and
+ * carries its decision out (records the id, moves a SQLite database aside for
+ * `--reinitialize`, or refuses with the database named and what to do).
  * Imperative shell; the caller holds the data dir's lock.
  */
 import { existsSync, readFileSync, renameSync } from "node:fs";
@@ -10,7 +11,9 @@ import { decideIdentity, type IdentityFindings, type IdentityRefusal } from "../
 import type { Logger } from "../core/logger.js";
 import { pkiFiles } from "./security/pki.js";
 import { tokenFile } from "./security/tokens.js";
-import { Store } from "./store/store.js";
+import { PostgresStore, redactUrl } from "./store/postgres/store.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import { writeSecret } from "../shell/write-secret.js";
 
 /** A database's write-ahead log and shared-memory index: they go wherever it goes. */
@@ -29,22 +32,35 @@ function isDamage(err: unknown): boolean {
   return typeof code === "string" && (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB"));
 }
 
-/** The database and what it holds, or why it cannot be read. */
-function inspect(dataDir: string): { store: Store; id: string | undefined; hasState: boolean } | { damage: string } {
-  let store: Store | undefined;
+type Found = { store: Store; id: string | undefined; hasState: boolean } | { damage: string };
+
+/** The data dir's SQLite database and what it holds, or why it cannot be read. */
+async function inspectSqlite(dataDir: string): Promise<Found> {
+  let store: SqliteStore | undefined;
   try {
-    store = new Store(dataDir);
+    store = new SqliteStore(dataDir);
     const damage = store.damage();
     if (damage !== undefined) {
-      store.close();
+      await store.close();
       return { damage };
     }
-    return { store, id: store.clusterId(), hasState: store.hasState() };
+    return { store, id: await store.clusterId(), hasState: await store.hasState() };
   } catch (err) {
-    store?.close();
+    await store?.close();
     if (isDamage(err)) return { damage: (err as Error).message };
     throw new ClusterStoreRefused(`cannot open ${join(dataDir, "tessera.db")}: ${(err as Error).message}`);
   }
+}
+
+/** The PostgreSQL database and what it holds; one that cannot be reached or migrated is refused. */
+async function inspectPostgres(url: string): Promise<Found> {
+  let store: PostgresStore;
+  try {
+    store = await PostgresStore.open(url);
+  } catch (err) {
+    throw new ClusterStoreRefused(`--store ${redactUrl(url)}: cannot use the database: ${(err as Error).message}`);
+  }
+  return { store, id: await store.clusterId(), hasState: await store.hasState() };
 }
 
 function readId(file: string): string | undefined {
@@ -55,9 +71,8 @@ function readId(file: string): string | undefined {
 const REINITIALIZE = "start with --reinitialize to move it aside and start this cluster over with an empty state (keeping its CA and tokens)";
 const WHAT_TO_DO = `restore the cluster's database from a backup, or ${REINITIALIZE}`;
 
-/** A refusal as the operator reads it: the file, what is wrong, what to do. */
-function describe(refusal: IdentityRefusal, dataDir: string, damage: string | undefined): string {
-  const db = join(dataDir, "tessera.db");
+/** A refusal as the operator reads it: the database, what is wrong, what to do. */
+function describe(refusal: IdentityRefusal, db: string, dataDir: string, damage: string | undefined): string {
   switch (refusal.type) {
     case "DatabaseLostIdentity":
       return `${db} does not hold the state of cluster ${refusal.dirId} (recorded in ${clusterIdFile(dataDir)}): the database was emptied or replaced; ${WHAT_TO_DO}`;
@@ -82,6 +97,8 @@ function moveAside(dataDir: string, now: number): string {
 }
 
 export interface OpenClusterStoreOptions {
+  /** A postgres:// URL (`--store`); SQLite in the data dir without it. */
+  store?: string;
   reinitialize: boolean;
   log: Logger;
   now: number;
@@ -89,10 +106,11 @@ export interface OpenClusterStoreOptions {
   freshId: string;
 }
 
-/** The data dir's store, once its database is known to be this cluster's; throws ClusterStoreRefused otherwise. */
-export function openClusterStore(dataDir: string, opts: OpenClusterStoreOptions): Store {
+/** The cluster's store, once its database is known to be this cluster's; throws ClusterStoreRefused otherwise. */
+export async function openClusterStore(dataDir: string, opts: OpenClusterStoreOptions): Promise<Store> {
   const idFile = clusterIdFile(dataDir);
-  const found = inspect(dataDir);
+  const found = opts.store === undefined ? await inspectSqlite(dataDir) : await inspectPostgres(opts.store);
+  const location = opts.store === undefined ? join(dataDir, "tessera.db") : `--store ${redactUrl(opts.store)}`;
   const findings: IdentityFindings = {
     dirId: readId(idFile),
     database: "damage" in found ? "unreadable" : { id: found.id, hasState: found.hasState },
@@ -107,21 +125,24 @@ export function openClusterStore(dataDir: string, opts: OpenClusterStoreOptions)
       if (opts.reinitialize) opts.log.warn("--reinitialize ignored: the database belongs to this data dir's cluster and is kept", { cluster: decision.id });
       return store!;
     case "Record":
-      if (decision.inDatabase) store!.recordClusterId(decision.id);
+      if (decision.inDatabase) await store!.recordClusterId(decision.id);
       if (decision.inDir) writeSecret(idFile, `${decision.id}\n`);
       opts.log.info("cluster id recorded", { cluster: decision.id, file: decision.inDir ? idFile : undefined, database: decision.inDatabase });
       return store!;
     case "StartOver": {
-      store?.close();
+      await store?.close();
+      if (opts.store !== undefined) {
+        throw new ClusterStoreRefused(`--reinitialize works on the data dir's SQLite database only; to start over on ${location}, drop its tables (or give --store an empty database)`);
+      }
       const aside = moveAside(dataDir, opts.now);
-      const fresh = new Store(dataDir);
-      fresh.recordClusterId(decision.id);
+      const fresh = new SqliteStore(dataDir);
+      await fresh.recordClusterId(decision.id);
       if (decision.inDir) writeSecret(idFile, `${decision.id}\n`);
       opts.log.warn("started the cluster over with an empty state (--reinitialize)", { cluster: decision.id, was: decision.overrides.type, movedAside: aside });
       return fresh;
     }
     case "Refuse":
-      store?.close();
-      throw new ClusterStoreRefused(describe(decision.refusal, dataDir, "damage" in found ? found.damage : undefined));
+      await store?.close();
+      throw new ClusterStoreRefused(describe(decision.refusal, location, dataDir, "damage" in found ? found.damage : undefined));
   }
 }

@@ -22,7 +22,7 @@ import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
 import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
-import type { EventHistory } from "./store/event-history.js";
+import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
@@ -116,14 +116,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       };
     }),
 
-    getWorkload: unary("GetWorkload", (req) => {
+    getWorkload: unary("GetWorkload", async (req) => {
       const w = workloadNamed(req.name);
       const instances = instancesOf(w.name);
-      return {
-        workload: toWireWorkload(state, w, instances),
-        instances: instances.map((i) => toWireInstance(i, state.nodes)),
-        events: recent(history.recentEvents(w.name, RECENT_EVENTS)),
-      };
+      const found = { workload: toWireWorkload(state, w, instances), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
+      return { ...found, events: recent(await history.recentEvents(w.name, RECENT_EVENTS)) };
     }),
 
     listWorkloads: unary("ListWorkloads", (req) => {
@@ -157,10 +154,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { nodes: page.items, nextPageToken: page.nextPageToken };
     }),
 
-    getNode: unary("GetNode", (req) => {
+    getNode: unary("GetNode", async (req) => {
       const n = nodeNamed(req.name);
       const instances = [...state.instances.values()].filter((i) => i.node === n.name).sort(byName);
-      return { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)), events: recent(history.recentNodeEvents(n.name, RECENT_EVENTS)) };
+      const found = { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
+      return { ...found, events: recent(await history.recentNodeEvents(n.name, RECENT_EVENTS)) };
     }),
 
     listInstances: unary("ListInstances", (req) => {
@@ -201,7 +199,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       const current = workloadNamed(req.name);
       if (req.toRevision > 0) {
         // A revision is a generation the workload was applied at; the log keeps its spec.
-        const spec = history.appliedSpec(req.name, req.toRevision);
+        const spec = await history.appliedSpec(req.name, req.toRevision);
         if (spec === undefined) throw refused({ kind: "UnknownRevision", name: req.name, revision: req.toRevision });
         await submit({ type: "ApplyWorkload", name: req.name, labels: current.labels, spec });
       } else await submit({ type: "RollbackWorkload", name: req.name });
@@ -252,16 +250,16 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { token: await deps.tokens.issue("readonly", caller(metadata)) };
     }),
 
-    getHistory: unary("GetHistory", (req) => {
+    getHistory: unary("GetHistory", async (req) => {
       mustName(req.workload, "workload");
       // The limit is part of the request a token belongs to: the window of the last `limit`
       // events is fixed by the first page, later pages continue it.
       const scope = `history:${req.workload}:${req.limit}`;
       const cursor = cursorOf(req, scope);
       const left = req.limit > 0 ? req.limit - cursor.returned : Infinity;
-      const after = cursor.after ? Number(cursor.after[0]) : history.historyStart(req.workload, req.limit);
+      const after = cursor.after ? Number(cursor.after[0]) : await history.historyStart(req.workload, req.limit);
       // One event more than the page holds tells whether there is a next page.
-      const rows = history.eventsAfter(after, Math.min(cursor.size + 1, left), req.workload);
+      const rows = await history.eventsAfter(after, Math.min(cursor.size + 1, left), req.workload);
       const page = takePage(rows, { ...cursor, size: Math.min(cursor.size, left) }, scope, { keyOf: seqKey, render: toWireEvent, sizeOf: eventBytes });
       return { events: page.items, nextPageToken: page.nextPageToken };
     }),
@@ -290,6 +288,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
           },
         },
         req.afterSequence,
+        (reason) => {
+          if (ended) return;
+          ended = true;
+          endWith(call, "Watch", started, { code: status.UNAVAILABLE, details: reason });
+        },
       );
       call.on("cancelled", () => {
         if (ended) return;
@@ -299,7 +302,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       });
     },
 
-    logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
+    logs: async (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
       const started = performance.now();
       if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
       const req = call.request;
@@ -311,12 +314,15 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
         const instances = instancesOf(w.name);
         const wanted = replicasAsked(asked, replicas, instances);
         if (!(wanted instanceof Set)) throw refused(wanted);
-        const found = logTargets(asked, replicas, instances, lastEndedCopies(history.copyFacts(w.name), wanted, instances));
+        const found = logTargets(asked, replicas, instances, lastEndedCopies(await history.copyFacts(w.name), wanted, instances));
         if (!Array.isArray(found)) throw refused(found);
         targets = found;
       } catch (err) {
-        return endWith(call, "Logs", started, err as RpcError);
+        const known = typeof (err as RpcError).code === "number";
+        return endWith(call, "Logs", started, known ? (err as RpcError) : { code: status.UNAVAILABLE, details: `cannot read the event log: ${(err as Error).message}` });
       }
+      // The caller may have gone while the log was read.
+      if (call.cancelled) return finish("Logs", started, status.CANCELLED);
       let open = targets.length;
       let failure: string | undefined;
       let done = false;

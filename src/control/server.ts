@@ -28,7 +28,7 @@ import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
 import { startHttpServer } from "./http-server.js";
 import { Metrics } from "./metrics.js";
-import { Store } from "./store/store.js";
+import type { Store } from "./store/store.js";
 import { tolerateUndecodable } from "./undecodable.js";
 import { WatchHub } from "./watch-hub.js";
 import { Writer } from "./writer.js";
@@ -37,6 +37,8 @@ export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
   listen: string;
   dataDir: string;
+  /** postgres://USER@HOST:PORT/DB (`--store`): the state lives there; SQLite in the data dir without it. */
+  store?: string;
   log: Logger;
   policy?: Policy;
   /** Periodic reconcile interval. */
@@ -137,7 +139,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const lock = lockDataDir(opts.dataDir, Date.now());
   let store: Store | undefined;
   try {
-    store = openClusterStore(opts.dataDir, { reinitialize: opts.reinitialize ?? false, log: opts.log, now: Date.now(), freshId: randomUUID() });
+    store = await openClusterStore(opts.dataDir, { store: opts.store, reinitialize: opts.reinitialize ?? false, log: opts.log, now: Date.now(), freshId: randomUUID() });
     const running = await serve(opts, store);
     return {
       ...running,
@@ -147,7 +149,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       },
     };
   } catch (err) {
-    store?.close();
+    await store?.close();
     lock.release();
     throw err;
   }
@@ -158,7 +160,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
   const policy = opts.policy ?? DEFAULT_POLICY;
   const hub = new WatchHub(store.history);
   const metrics = new Metrics();
-  const writer = new Writer({
+  const writer = await Writer.open({
     store,
     policy,
     tickMs: opts.tickMs ?? 2_000,
@@ -229,7 +231,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
         })
       : undefined;
-    opts.log.info("control plane listening", { address, dataDir: opts.dataDir, tls: tls !== undefined });
+    opts.log.info("control plane listening", { address, dataDir: opts.dataDir, store: store.location, tls: tls !== undefined });
 
     return {
       address,
@@ -239,7 +241,7 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
         serving = false;
         await http?.stop();
         for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
-        writer.stop();
+        const stopped = writer.stop();
         tls?.close();
         gateway.closeAll("control plane shutting down");
         // tryShutdown never calls back while a stream is open: fall back to force.
@@ -253,11 +255,12 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
             resolve();
           });
         });
-        store.close();
+        await stopped;
+        await store.close();
       },
     };
   } catch (err) {
-    writer.stop();
+    await writer.stop();
     tls?.close();
     gateway.closeAll("control plane failed to start");
     listening?.forceShutdown();

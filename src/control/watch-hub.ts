@@ -1,10 +1,12 @@
 /**
  * Fans committed events out to Watch streams. A watcher first reads what the log already
- * holds after its sequence number, then follows live commits. Catching up reads the store
- * synchronously, so no commit can slip in between the two: none is skipped or repeated.
+ * holds after its sequence number, then follows live commits. Reading the log takes time
+ * (PostgreSQL's is a round trip): commits published meanwhile are held and delivered after
+ * it, those the read already returned skipped by sequence number, so none is skipped or
+ * repeated.
  */
-import type { EventHistory } from "./store/event-history.js";
 import type { StoredEvent } from "./store/rows.js";
+import type { EventHistory } from "./store/store.js";
 
 /** Events read from the store per page while catching up. */
 const PAGE = 1_000;
@@ -18,6 +20,8 @@ export interface Watcher {
 interface Subscription {
   watcher: Watcher;
   lastSeq: number;
+  /** Commits published while the log is read, until it has been. */
+  held: StoredEvent[] | undefined;
 }
 
 export class WatchHub {
@@ -25,26 +29,49 @@ export class WatchHub {
 
   constructor(private readonly history: EventHistory) {}
 
-  /** Starts a watch after `afterSeq`; returns the function that ends it. */
-  watch(watcher: Watcher, afterSeq: number): () => void {
-    const sub: Subscription = { watcher, lastSeq: afterSeq };
-    const end = () => this.subs.delete(sub);
+  /**
+   * Starts a watch after `afterSeq`; returns the function that ends it. A log that cannot be
+   * read ends the watcher with the reason (`failed`).
+   */
+  watch(watcher: Watcher, afterSeq: number, failed?: (reason: string) => void): () => void {
+    const sub: Subscription = { watcher, lastSeq: afterSeq, held: [] };
+    let ended = false;
+    const end = () => {
+      ended = true;
+      this.subs.delete(sub);
+    };
+    this.subs.add(sub);
+    void this.catchUp(sub, () => ended).catch((err: Error) => {
+      end();
+      failed?.(`cannot read the event log: ${err.message}`);
+    });
+    return end;
+  }
+
+  private async catchUp(sub: Subscription, ended: () => boolean): Promise<void> {
     for (;;) {
-      const page = this.history.eventsAfter(sub.lastSeq, PAGE, watcher.workload);
-      for (const e of page) if (!this.deliver(sub, e)) return end;
+      const page = await this.history.eventsAfter(sub.lastSeq, PAGE, sub.watcher.workload);
+      if (ended()) return;
+      for (const e of page) if (!this.deliver(sub, e)) return;
       if (page.length < PAGE) break;
     }
-    this.subs.add(sub);
-    return end;
+    const held = sub.held!;
+    sub.held = undefined;
+    this.send(sub, held);
   }
 
   /** Called by the writer after each commit. */
   publish(events: StoredEvent[]): void {
     for (const sub of this.subs) {
-      for (const e of events) {
-        if (sub.watcher.workload && e.workload !== sub.watcher.workload) continue;
-        if (!this.deliver(sub, e)) break;
-      }
+      if (sub.held) sub.held.push(...events);
+      else this.send(sub, events);
+    }
+  }
+
+  private send(sub: Subscription, events: StoredEvent[]): void {
+    for (const e of events) {
+      if (e.seq <= sub.lastSeq || (sub.watcher.workload && e.workload !== sub.watcher.workload)) continue;
+      if (!this.deliver(sub, e)) break;
     }
   }
 

@@ -17,7 +17,7 @@ import type { AgentGateway } from "./agent-gateway.js";
 import type { FleetHub } from "./fleet-hub.js";
 import { rejectionHttp } from "./rejection-codes.js";
 import { type SseStream, sseResponse } from "./sse.js";
-import type { EventHistory } from "./store/event-history.js";
+import type { EventHistory } from "./store/store.js";
 import { toWireEvent } from "./wire.js";
 import type { Writer } from "./writer.js";
 
@@ -92,15 +92,15 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
    */
   const checkpoints = new ReplayCheckpoints(CHECKPOINT_EVERY, CHECKPOINTS_KEPT);
   let last: { seq: number; body: string } | undefined;
-  const fleetAt = (seq: number): Response => {
+  const fleetAt = async (seq: number): Promise<Response> => {
     const newest = history.newestSeq();
     if (!Number.isInteger(seq) || seq < 1 || seq > newest) return json({ error: `seq: expected a whole number from 1 to ${newest}` }, 400);
-    const oldest = history.oldestSeq();
+    const oldest = await history.oldestSeq();
     if (oldest > 1) return json({ error: `seq: retention dropped the log's first ${oldest - 1} events; the past cannot be rebuilt` }, 409);
     if (last?.seq !== seq) {
       const fold = checkpoints.from(seq);
       while (fold.seq < seq) {
-        const page = history.eventsAfter(fold.seq, Math.min(REPLAY_PAGE, seq - fold.seq));
+        const page = await history.eventsAfter(fold.seq, Math.min(REPLAY_PAGE, seq - fold.seq));
         if (page.length === 0) break;
         for (const e of page) if (e.seq <= seq) fold.step(e.seq, e.event);
         if (page.at(-1)!.seq >= seq) break;
@@ -157,7 +157,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
     },
 
     /** A workload's last events, oldest first, as `ctl history` shows them. */
-    "/api/history": (req) => {
+    "/api/history": async (req) => {
       const role = admit(req, "GetHistory");
       if (role instanceof Response) return role;
       const query = new URL(req.url).searchParams;
@@ -166,11 +166,11 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route | Record<st
       if (bad) return refusal(bad);
       const limit = Number(query.get("limit") ?? HISTORY_DEFAULT);
       if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) return json({ error: `limit: expected a whole number from 1 to ${HISTORY_MAX}` }, 400);
-      return json({ events: history.eventsAfter(history.historyStart(workload, limit), limit, workload).map(toWireEvent) });
+      return json({ events: (await history.eventsAfter(await history.historyStart(workload, limit), limit, workload)).map(toWireEvent) });
     },
 
     /** The fleet as it was at a sequence number of the event log (the page's time slider). */
-    "/api/at": (req) => {
+    "/api/at": async (req) => {
       const role = admit(req, "GetHistory");
       if (role instanceof Response) return role;
       return fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""));

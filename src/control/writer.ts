@@ -4,8 +4,10 @@
  * Commands queue up; each turn drains the queue and hands it to the core's runTurn (decide
  * every command, reconcile once if anything changed: a burst of applies costs one pass, not
  * one each; under load passes are paced, see PACING), commits the turn's events and rows in
- * ONE SQLite transaction, and only then answers the callers and hands the effects to the
- * agent gateway.
+ * ONE store transaction, and only then answers the callers and hands the effects to the
+ * agent gateway. One turn at a time: the next waits for the commit (SQLite's is done when it
+ * returns; PostgreSQL's is a round trip, during which readers may see the turn's state
+ * before it is committed, and no caller has been answered yet).
  *
  * A commit that fails (a full disk, a read-only file) leaves memory as the store is: the state
  * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, and so does every
@@ -71,7 +73,13 @@ export class Writer {
   /** Only this class's turn changes it; everyone else reads `view`. */
   private readonly state: ClusterState;
   private queue: Pending[] = [];
+  /** A turn is due or under way; `again` asks for another once it ends. */
   private scheduled = false;
+  private again = false;
+  /** The turn under way, if one is: stopping waits for its commit. */
+  private current: Promise<void> | undefined;
+  /** Memory may hold a failed turn's changes: it is reloaded before changes are taken again. */
+  private reloadOwed = false;
   /** A pass is owed regardless of pacing: the periodic tick, a wakeup, the first turn. */
   private reconcileDue = true;
   /** Changes were committed without a pass (pacing deferred it). */
@@ -90,9 +98,17 @@ export class Writer {
   private wakeup: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
   private readonly now: () => number;
 
-  constructor(private readonly opts: WriterOptions) {
+  private constructor(
+    private readonly opts: WriterOptions,
+    state: ClusterState,
+  ) {
     this.now = opts.now ?? Date.now;
-    this.state = opts.store.load();
+    this.state = state;
+  }
+
+  /** A writer starting from what the store holds. */
+  static async open(opts: WriterOptions): Promise<Writer> {
+    return new Writer(opts, await opts.store.load());
   }
 
   /**
@@ -161,8 +177,8 @@ export class Writer {
     );
   }
 
-  /** Stops taking turns; queued commands are refused. */
-  stop(): void {
+  /** Stops taking turns; queued commands are refused. Resolves once a turn under way has ended (its commit too). */
+  stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.maintenance);
@@ -170,25 +186,34 @@ export class Writer {
     clearTimeout(this.pacingTimer);
     for (const item of this.queue) item.reject(new WriterUnavailable("control plane is shutting down"));
     this.queue = [];
+    return this.current?.catch(() => undefined) ?? Promise.resolve();
   }
 
   /** The store refused a write: memory goes back to what it holds; commands are refused until a probe succeeds. */
-  private failStore(err: unknown): void {
+  private async failStore(err: unknown): Promise<void> {
     this.storeProblem = err instanceof Error ? err.message : String(err);
-    this.opts.log.error("store cannot write; refusing changes until it can", { error: this.storeProblem, database: this.opts.store.path });
-    Object.assign(this.state, this.opts.store.load());
+    this.opts.log.error("store cannot write; refusing changes until it can", { error: this.storeProblem, database: this.opts.store.location });
     this.lastPlan = undefined;
     this.changesPending = false;
     for (const item of this.queue.splice(0)) item.reject(new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem}`));
     this.opts.storeFailed?.(this.storeProblem);
+    this.reloadOwed = true;
+    await this.reload().catch(() => undefined);
+  }
+
+  /** Memory goes back to what the store holds (a store that cannot be read keeps it owed). */
+  private async reload(): Promise<void> {
+    Object.assign(this.state, await this.opts.store.load());
+    this.reloadOwed = false;
   }
 
   /** While the store cannot write, each tick tries a small write; when it works, changes are taken again. */
-  private probeStore(): void {
+  private async probeStore(): Promise<void> {
     if (!this.reconcileDue) return;
     this.reconcileDue = false;
     try {
-      this.opts.store.probe(this.now());
+      await this.opts.store.probe(this.now());
+      if (this.reloadOwed) await this.reload();
     } catch (err) {
       this.storeProblem = err instanceof Error ? err.message : String(err);
       return;
@@ -200,15 +225,29 @@ export class Writer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.stopped || this.timer === undefined) return;
+    if (this.stopped || this.timer === undefined) return;
+    if (this.scheduled) {
+      this.again = true;
+      return;
+    }
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.turn();
-    });
+    setImmediate(() => void this.takeTurn());
   }
 
-  private turn(): void {
+  /** One turn, then another if something asked for one meanwhile. */
+  private async takeTurn(): Promise<void> {
+    this.again = false;
+    this.current = this.turn();
+    try {
+      await this.current;
+    } finally {
+      this.current = undefined;
+      this.scheduled = false;
+    }
+    if (this.again || this.queue.length > 0 || this.maintenanceDue) this.schedule();
+  }
+
+  private async turn(): Promise<void> {
     if (this.stopped) return;
     if (this.storeProblem !== undefined) return this.probeStore();
     const batch = this.queue;
@@ -242,17 +281,16 @@ export class Writer {
     try {
       if (result.events.length > 0) {
         const t0 = performance.now();
-        stored = this.opts.store.commit(result.events, this.state);
+        stored = await this.opts.store.commit(result.events, this.state);
         this.opts.metrics?.observeCommit((performance.now() - t0) / 1000);
         this.opts.log.debug("store commit", { events: result.events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
       }
     } catch (err) {
       // Memory holds changes the store does not: go back to what it holds, and take nothing
       // until it can write again. Nothing of this turn happened: no answer, no effect.
-      this.failStore(err);
-      const refusal = new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem}`);
+      const refusal = new WriterUnavailable(`control plane cannot record changes: ${err instanceof Error ? err.message : String(err)}`);
       for (const item of batch) item.reject(refusal);
-      return;
+      return this.failStore(err);
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     if (stored.length > 0) this.opts.committed?.(stored);
@@ -264,19 +302,18 @@ export class Writer {
     if (this.maintenanceDue) {
       // The writer owns the store: maintenance runs between turns, never inside one.
       this.maintenanceDue = false;
-      let stats: ReturnType<Store["maintain"]>;
+      let stats: Awaited<ReturnType<Store["maintain"]>>;
       try {
-        stats = this.opts.store.maintain(this.now());
+        stats = await this.opts.store.maintain(this.now());
       } catch (err) {
         this.opts.dispatch(result.effects);
         return this.failStore(err);
       }
-      if (stats.checkpointBlocked) this.opts.log.warn("WAL checkpoint blocked by another connection; the WAL grows until it is released", stats);
+      if (stats.warning) this.opts.log.warn(stats.warning, stats);
       else this.opts.log.debug("store maintenance", stats);
       // Deleting is behind (its time budget ran out): go on after the next turn.
       if (stats.more) this.maintenanceDue = true;
     }
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
-    if (this.queue.length > 0 || this.maintenanceDue) this.schedule();
   }
 }

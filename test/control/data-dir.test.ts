@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { Logger } from "../../src/core/logger.js";
 import { clusterIdFile, ClusterStoreRefused, openClusterStore } from "../../src/control/cluster-store.js";
 import { DataDirInUse, lockDataDir } from "../../src/control/data-dir-lock.js";
-import { Store } from "../../src/control/store/store.js";
+import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import { postgresSuite, startPostgres } from "../e2e/postgres-server.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 const dirs: string[] = [];
@@ -26,7 +27,7 @@ function tempDir(): string {
   return dir;
 }
 
-const open = (dir: string, freshId: string, reinitialize = false) => openClusterStore(dir, { reinitialize, log: silent, now: 0, freshId });
+const open = (dir: string, freshId: string, reinitialize = false, store?: string) => openClusterStore(dir, { store, reinitialize, log: silent, now: 0, freshId });
 
 test("the lock refuses a second holder, naming this process, and is free once released", () => {
   const dir = tempDir();
@@ -45,36 +46,58 @@ test("the lock refuses a second holder, naming this process, and is free once re
   lockDataDir(dir, 0).release();
 });
 
-test("a data dir from before cluster ids adopts one; a lost cluster-id file is restored from the database", () => {
+test("a data dir from before cluster ids adopts one; a lost cluster-id file is restored from the database", async () => {
   const dir = tempDir();
-  const old = new Store(dir);
+  const old = new SqliteStore(dir);
   old.sqlite.query("INSERT INTO meta (key, value) VALUES ('next_instance_seq', '7')").run();
-  old.close();
-  open(dir, "adopted").close();
+  await old.close();
+  await (await open(dir, "adopted")).close();
   expect(readFileSync(clusterIdFile(dir), "utf8").trim()).toBe("adopted");
 
   unlinkSync(clusterIdFile(dir));
-  const store = open(dir, "unused");
-  expect(store.clusterId()).toBe("adopted");
-  expect(store.load().nextInstanceSeq).toBe(7);
-  store.close();
+  const store = await open(dir, "unused");
+  expect(await store.clusterId()).toBe("adopted");
+  expect((await store.load()).nextInstanceSeq).toBe(7);
+  await store.close();
   expect(readFileSync(clusterIdFile(dir), "utf8").trim()).toBe("adopted");
 });
 
-test("another cluster's database is refused; --reinitialize moves it aside and keeps the data dir's id", () => {
+test("another cluster's database is refused; --reinitialize moves it aside and keeps the data dir's id", async () => {
   const dir = tempDir();
-  open(dir, "ours").close();
-  const foreign = new Store(dir);
-  foreign.recordClusterId("theirs");
-  foreign.close();
-  expect(() => open(dir, "unused")).toThrow(new ClusterStoreRefused(`${join(dir, "tessera.db")} belongs to another cluster (theirs; this data dir is cluster ours); put this cluster's database back, or start with --reinitialize to move it aside and start this cluster over with an empty state (keeping its CA and tokens)`));
+  await (await open(dir, "ours")).close();
+  const foreign = new SqliteStore(dir);
+  await foreign.recordClusterId("theirs");
+  await foreign.close();
+  await expect(open(dir, "unused")).rejects.toThrow(new ClusterStoreRefused(`${join(dir, "tessera.db")} belongs to another cluster (theirs; this data dir is cluster ours); put this cluster's database back, or start with --reinitialize to move it aside and start this cluster over with an empty state (keeping its CA and tokens)`));
 
-  const fresh = open(dir, "unused", true);
-  expect(fresh.clusterId()).toBe("ours");
-  fresh.close();
+  const fresh = await open(dir, "unused", true);
+  expect(await fresh.clusterId()).toBe("ours");
+  await fresh.close();
   // Nothing deleted: the other cluster's database is beside, whole.
   const aside = readdirSync(dir).find((f) => /^tessera\.db\.replaced-[^.]+$/.test(f));
   const moved = new Database(join(dir, aside!));
   expect(moved.query("SELECT value FROM meta WHERE key = 'cluster_id'").get()).toEqual({ value: "theirs" });
   moved.close();
+});
+
+const pg = postgresSuite("the data dir's identity checks on PostgreSQL");
+
+test.skipIf(pg.skip)("--store: an unreachable or malformed database is refused naming --store; another cluster's is refused; --reinitialize does not touch it", async () => {
+  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  const server = await startPostgres();
+  try {
+    const dir = tempDir();
+    await expect(open(dir, "ours", false, `postgres://postgres@127.0.0.1:${server.port}/missing`)).rejects.toThrow(/^--store postgres:\/\/postgres@127\.0\.0\.1:\d+\/missing: cannot use the database: .*missing/);
+    const ours = await open(dir, "ours", false, server.url);
+    expect(await ours.clusterId()).toBe("ours");
+    await ours.close();
+    // Another cluster's data dir pointed at the same database.
+    const other = tempDir();
+    await (await open(other, "theirs")).close();
+    await expect(open(other, "theirs", false, server.url)).rejects.toThrow(/^--store postgres:\/\/postgres@127\.0\.0\.1:\d+\/tessera belongs to another cluster \(ours; this data dir is cluster theirs\)/);
+    // No aside for a database elsewhere: --reinitialize is refused with what to do instead.
+    await expect(open(other, "theirs", true, server.url)).rejects.toThrow("--reinitialize works on the data dir's SQLite database only");
+  } finally {
+    server.remove();
+  }
 });

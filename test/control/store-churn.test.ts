@@ -1,21 +1,23 @@
 /**
  * Store hygiene: under endless apply/delete churn, with maintenance as the writer runs it,
- * the event log, the database file and the WAL stay bounded; without it the log and the file
- * grow. Retention by age, batching, crash-loop history after a restart, and a commit that
- * survives a real kill -9.
+ * the event log stays bounded on both stores, and SQLite's database file and WAL too; without
+ * it the log and the file grow. Retention by count and age, batching and crash-loop history
+ * after a restart on both stores; a SQLite commit that survives a real kill -9.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type MaintenanceStats, WAL_SIZE_LIMIT } from "../../src/control/store/maintenance.js";
-import { Store } from "../../src/control/store/store.js";
+import { type SqliteMaintenanceStats, WAL_SIZE_LIMIT } from "../../src/control/store/maintenance.js";
+import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import type { Store } from "../../src/control/store/store.js";
 import type { Command } from "../../src/core/decide.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { runTurn } from "../../src/core/turn.js";
 import { spec } from "../core/fixtures.js";
+import { storeBackends } from "./store-backends.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -33,7 +35,9 @@ const size = (path: string) => {
     return 0;
   }
 };
-const count = (store: Store) => store.sqlite.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM events").get()!.n;
+const count = (store: SqliteStore) => store.sqlite.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM events").get()!.n;
+/** The whole retained log, through the Store interface (the tests' logs are small). */
+const logOf = (store: Store) => store.history.eventsAfter(0, 10_000_000);
 const MiB = 1024 * 1024;
 
 interface ChurnOptions {
@@ -49,32 +53,32 @@ interface ChurnOptions {
  * them provisioning then running, delete them (stopping), the agent reports them stopped
  * (removed). About 70 logged events per round.
  */
-function churn(store: Store, rounds: number, onRound: (round: number, now: number) => void, opts: ChurnOptions = {}): ClusterState {
+async function churn(store: Store, rounds: number, onRound: (round: number, now: number) => Promise<void> | void, opts: ChurnOptions = {}): Promise<ClusterState> {
   const step = opts.step ?? 10;
   let now = 1_000_000;
-  const state = store.load();
-  const turn = (commands: Command[]) => {
+  const state = await store.load();
+  const turn = async (commands: Command[]) => {
     const r = runTurn(state, commands, { now, policy: DEFAULT_POLICY, reconcile: true });
-    if (r.events.length > 0) store.commit(r.events, state);
+    if (r.events.length > 0) await store.commit(r.events, state);
     return r;
   };
-  turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]);
+  await turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]);
   for (let round = 0; round < rounds; round++) {
     now += step;
     const names = [0, 1, 2, 3, 4].map((i) => `w${i}`);
-    turn([{ type: "Heartbeat", node: "n1", session: 1 }]);
-    const placed = turn(names.map((name) => ({ type: "ApplyWorkload", name, labels: {}, spec: spec({ args: [String(round)], replicas: 2 }) })));
+    await turn([{ type: "Heartbeat", node: "n1", session: 1 }]);
+    const placed = await turn(names.map((name) => ({ type: "ApplyWorkload", name, labels: {}, spec: spec({ args: [String(round)], replicas: 2 }) })));
     const started = placed.effects.flatMap((e) => (e.type === "StartInstance" ? [e] : []));
     const fails = opts.failEvery !== undefined && opts.failEvery > 0 && round % opts.failEvery === 0;
-    turn(started.flatMap((e, k): Command[] => [
+    await turn(started.flatMap((e, k): Command[] => [
       { type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "provisioning", reason: "" },
       fails && k === 0
         ? { type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "failed", reason: "exit 1", exitCode: 1 }
         : { type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "running", reason: "" },
     ]));
-    const stopping = turn(names.map((name) => ({ type: "DeleteWorkload", name })));
-    turn(stopping.effects.flatMap((e): Command[] => (e.type === "StopInstance" ? [{ type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "stopped", reason: "" }] : [])));
-    onRound(round, now);
+    const stopping = await turn(names.map((name) => ({ type: "DeleteWorkload", name })));
+    await turn(stopping.effects.flatMap((e): Command[] => (e.type === "StopInstance" ? [{ type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "stopped", reason: "" }] : [])));
+    await onRound(round, now);
   }
   return state;
 }
@@ -85,9 +89,9 @@ const EVERY = 50;
 /** After this round the log has been at its cap for a while: the file has reached its working size. */
 const WARM = 299;
 
-test("with maintenance the log, the database and the WAL stay bounded", { timeout: 30_000 }, () => {
+test("sqlite: with maintenance the log, the database and the WAL stay bounded", { timeout: 30_000 }, async () => {
   const dir = tempDir();
-  const store = new Store(dir, { maxEvents: CAP, batch: 500 });
+  const store = new SqliteStore(dir, { maxEvents: CAP, batch: 500 });
   const db = join(dir, "tessera.db");
   let warm = 0;
   let lastNewest = 0;
@@ -95,14 +99,14 @@ test("with maintenance the log, the database and the WAL stay bounded", { timeou
   let peakWal = 0;
   let perInterval = 0;
   let placements = 0;
-  const runs: MaintenanceStats[] = [];
-  churn(store, ROUNDS, (round, now) => {
+  const runs: SqliteMaintenanceStats[] = [];
+  await churn(store, ROUNDS, async (round, now) => {
     if (round % EVERY !== EVERY - 1) return;
     // Between two calls the log grows by what the writer committed meanwhile: the peak.
     const events = count(store);
     peakEvents = Math.max(peakEvents, events);
     peakWal = Math.max(peakWal, size(`${db}-wal`));
-    const stats = store.maintain(now);
+    const stats = await store.maintain(now);
     runs.push(stats);
     perInterval = Math.max(perInterval, stats.newestSeq - lastNewest);
     lastNewest = stats.newestSeq;
@@ -132,15 +136,15 @@ test("with maintenance the log, the database and the WAL stay bounded", { timeou
   expect(final).toBeLessThan(4 * MiB);
   // The WAL: auto-checkpoints (every 1,000 pages, ~4 MiB) bound it between calls.
   expect(peakWal).toBeLessThan(Math.min(8 * MiB, WAL_SIZE_LIMIT));
-  store.close();
+  await store.close();
 });
 
-test("without maintenance the log and the database file keep growing (the bounds above are not free)", { timeout: 30_000 }, () => {
+test("sqlite: without maintenance the log and the database file keep growing (the bounds above are not free)", { timeout: 30_000 }, async () => {
   const dir = tempDir();
-  const store = new Store(dir, { maxEvents: CAP });
+  const store = new SqliteStore(dir, { maxEvents: CAP });
   const db = join(dir, "tessera.db");
   let warm = 0;
-  churn(store, 600, (round) => {
+  await churn(store, 600, (round) => {
     if (round === WARM) warm = size(db);
   });
   const final = size(db);
@@ -148,91 +152,110 @@ test("without maintenance the log and the database file keep growing (the bounds
   expect(count(store)).toBeGreaterThan(CAP * 10);
   // The very assertion the maintained run passes fails here.
   expect(final).toBeGreaterThan(warm * 1.5);
-  store.close();
+  await store.close();
 });
 
-test("events older than the maximum age go, newer ones stay; derived tables are untouched", () => {
-  const store = new Store(tempDir(), { maxEvents: 1_000_000, maxAgeMs: 10_500 });
-  let end = 0;
-  churn(store, 20, (_, now) => (end = now), { step: 1_000 });
-  const cut = end - 10_500;
-  const young = store.sqlite.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM events WHERE at >= ?").get(cut)!.n;
-  const before = store.load();
-  const stats = store.maintain(end);
-  expect(stats.deleted).toBeGreaterThan(0);
-  expect(count(store)).toBe(young);
-  expect(store.sqlite.query<{ at: number }, []>("SELECT MIN(at) AS at FROM events").get()!.at).toBeGreaterThanOrEqual(cut);
-  const after = store.load();
-  expect([...after.nodes.keys()]).toEqual([...before.nodes.keys()]);
-  expect(after.nextInstanceSeq).toBe(before.nextInstanceSeq);
-  store.close();
-});
+for (const backend of storeBackends("retention on PostgreSQL")) {
+  test.skipIf(backend.skip)(`${backend.name}: with maintenance the log stays at its cap, its newest end kept`, { timeout: 30_000 }, async () => {
+    const cap = 500;
+    const { store } = await backend.fresh({ maxEvents: cap, batch: 200 });
+    let maintained = 0;
+    await churn(store, 60, async (round, now) => {
+      if (round % 20 !== 19) return;
+      const stats = await store.maintain(now);
+      maintained += stats.deleted;
+      expect(stats.more).toBe(false);
+      expect((await logOf(store)).length).toBe(cap);
+      expect(stats.oldestSeq).toBe(stats.newestSeq - cap + 1);
+      expect(stats.newestSeq).toBe(store.history.newestSeq());
+    });
+    expect(maintained).toBeGreaterThan(cap);
+    await store.close();
+  });
 
-test("deleting stops at the time budget and says there is more", () => {
-  const store = new Store(tempDir(), { maxEvents: 100, batch: 200, budgetMs: 0 });
-  churn(store, 20, () => {});
-  const total = count(store);
-  const first = store.maintain(2_000_000);
-  // One batch per call with no budget: the caller is told to come back.
-  expect(first.deleted).toBe(200);
-  expect(first.more).toBe(true);
-  let calls = 1;
-  for (let more = first.more; more; calls++) more = store.maintain(2_000_000).more;
-  expect(count(store)).toBe(100);
-  expect(calls).toBe(Math.ceil((total - 100) / 200));
-  store.close();
-});
+  test.skipIf(backend.skip)(`${backend.name}: events older than the maximum age go, newer ones stay; derived tables are untouched`, async () => {
+    const { store } = await backend.fresh({ maxEvents: 1_000_000, maxAgeMs: 10_500 });
+    let end = 0;
+    await churn(store, 20, (_, now) => void (end = now), { step: 1_000 });
+    const cut = end - 10_500;
+    const young = (await logOf(store)).filter((e) => e.event.at >= cut).length;
+    const before = await store.load();
+    const stats = await store.maintain(end);
+    expect(stats.deleted).toBeGreaterThan(0);
+    const kept = await logOf(store);
+    expect(kept.length).toBe(young);
+    expect(Math.min(...kept.map((e) => e.event.at))).toBeGreaterThanOrEqual(cut);
+    const after = await store.load();
+    expect([...after.nodes.keys()]).toEqual([...before.nodes.keys()]);
+    expect(after.nextInstanceSeq).toBe(before.nextInstanceSeq);
+    await store.close();
+  });
 
-test("a reader pinning the WAL is reported, and does not stall the writer's maintenance", () => {
+  test.skipIf(backend.skip)(`${backend.name}: deleting stops at the time budget and says there is more`, async () => {
+    const { store } = await backend.fresh({ maxEvents: 100, batch: 200, budgetMs: 0 });
+    await churn(store, 20, () => {});
+    const total = (await logOf(store)).length;
+    const first = await store.maintain(2_000_000);
+    // One batch per call with no budget: the caller is told to come back.
+    expect(first.deleted).toBe(200);
+    expect(first.more).toBe(true);
+    let calls = 1;
+    for (let more = first.more; more; calls++) more = (await store.maintain(2_000_000)).more;
+    expect((await logOf(store)).length).toBe(100);
+    expect(calls).toBe(Math.ceil((total - 100) / 200));
+    await store.close();
+  });
+
+  test.skipIf(backend.skip)(`${backend.name}: a restart rebuilds crash-loop history from the log as the live state had it`, async () => {
+    const { store, reopen } = await backend.fresh();
+    const live = await churn(store, 40, () => {}, { step: 1_000, failEvery: 2 });
+    expect(live.crashes.size).toBeGreaterThan(0);
+    const restarted = await reopen();
+    expect((await restarted.load()).crashes).toEqual(live.crashes);
+    await restarted.close();
+    await store.close();
+  });
+}
+
+test("sqlite: a reader pinning the WAL is reported, and does not stall the writer's maintenance", async () => {
   const dir = tempDir();
-  const store = new Store(dir, { maxEvents: 500 });
-  churn(store, 20, () => {});
+  const store = new SqliteStore(dir, { maxEvents: 500 });
+  await churn(store, 20, () => {});
   // Another connection (a backup, a sqlite3 shell) holds a read snapshot open.
   const reader = new Database(join(dir, "tessera.db"), { readonly: true });
   reader.exec("BEGIN");
   reader.query("SELECT COUNT(*) FROM events").get();
-  churn(store, 5, () => {});
+  await churn(store, 5, () => {});
   const started = performance.now();
-  const stats = store.maintain(2_000_000);
+  const stats = await store.maintain(2_000_000);
   // No wait for the busy timeout (5 s): the checkpoint does what it can and says so.
   expect(performance.now() - started).toBeLessThan(1_000);
   expect(stats.checkpointBlocked).toBe(true);
   expect(stats.walBytesAfter).toBeGreaterThan(0);
   reader.exec("COMMIT");
   reader.close();
-  const next = store.maintain(2_000_000);
+  const next = await store.maintain(2_000_000);
   expect(next.checkpointBlocked).toBe(false);
   expect(next.walBytesAfter).toBe(0);
-  store.close();
+  await store.close();
 });
 
-test("a restart rebuilds crash-loop history from the log as the live state had it", () => {
-  const dir = tempDir();
-  const store = new Store(dir);
-  const live = churn(store, 40, () => {}, { step: 1_000, failEvery: 2 });
-  expect(live.crashes.size).toBeGreaterThan(0);
-  const restarted = new Store(dir);
-  expect(restarted.load().crashes).toEqual(live.crashes);
-  restarted.close();
-  store.close();
-});
-
-test("a commit survives kill -9 right after it (synchronous=NORMAL, nothing checkpointed)", () => {
+test("sqlite: a commit survives kill -9 right after it (synchronous=NORMAL, nothing checkpointed)", async () => {
   const dir = tempDir();
   const child = `
-    import { Store } from ${JSON.stringify(join(import.meta.dir, "../../src/control/store/store.ts"))};
+    import { SqliteStore } from ${JSON.stringify(join(import.meta.dir, "../../src/control/store/sqlite-store.ts"))};
     import { DEFAULT_POLICY } from ${JSON.stringify(join(import.meta.dir, "../../src/core/reconcile.ts"))};
     import { runTurn } from ${JSON.stringify(join(import.meta.dir, "../../src/core/turn.ts"))};
     import { spec } from ${JSON.stringify(join(import.meta.dir, "../core/fixtures.ts"))};
-    const store = new Store(${JSON.stringify(dir)});
-    const state = store.load();
+    const store = new SqliteStore(${JSON.stringify(dir)});
+    const state = await store.load();
     let logged = 0;
     for (const commands of [
       [{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4_000, memoryMb: 4_096 }, instances: [] }],
       [{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }],
     ]) {
       const r = runTurn(state, commands, { now: 1_000, policy: DEFAULT_POLICY, reconcile: true });
-      logged += store.commit(r.events, state).length;
+      logged += (await store.commit(r.events, state)).length;
     }
     console.log(JSON.stringify({ logged, instances: state.instances.size, next: state.nextInstanceSeq }));
     process.kill(process.pid, "SIGKILL");
@@ -242,13 +265,13 @@ test("a commit survives kill -9 right after it (synchronous=NORMAL, nothing chec
   const committed = JSON.parse(run.stdout.toString()) as { logged: number; instances: number; next: number };
   // Everything is still in the WAL, which the dead process never checkpointed.
   expect(size(join(dir, "tessera.db-wal"))).toBeGreaterThan(0);
-  const store = new Store(dir);
-  const state = store.load();
+  const store = new SqliteStore(dir);
+  const state = await store.load();
   expect(count(store)).toBe(committed.logged);
   expect(state.workloads.has("web")).toBe(true);
   expect(state.instances.size).toBe(committed.instances);
   expect(committed.instances).toBe(3);
   expect(state.nextInstanceSeq).toBe(committed.next);
   expect(state.nodes.has("n1")).toBe(true);
-  store.close();
+  await store.close();
 });

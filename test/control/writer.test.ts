@@ -3,80 +3,83 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Store } from "../../src/control/store/store.js";
+import { SqliteStore } from "../../src/control/store/sqlite-store.js";
 import { Writer } from "../../src/control/writer.js";
 import type { Logger } from "../../src/core/logger.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
+import { storeBackends } from "./store-backends.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
+const backends = storeBackends("the writer's tests on PostgreSQL");
 
-test("1,000 concurrent applies cost a handful of reconcile passes, and every one is committed before it is answered", async () => {
-  let passes = 0;
-  const log: Logger = {
-    error() {},
-    warn() {},
-    info() {},
-    debug(msg) {
-      if (msg === "reconcile") passes++;
-    },
-    with: () => log,
-  };
-  const store = new Store(dir);
-  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {} });
-  writer.start();
-  // The first turn (recording the start) reconciles once; only the burst's passes count.
-  await eventually("the first turn's pass", () => (passes > 0 ? true : undefined), 5_000, 5);
-  passes = 0;
-  const answers = await Promise.all(
-    Array.from({ length: 1_000 }, (_, i) => writer.submit({ type: "ApplyWorkload", name: `w-${i}`, labels: {}, spec: spec() })),
-  );
-  expect(answers.every((d) => d.rejection === undefined && d.changed === true)).toBe(true);
-  expect(passes).toBeLessThanOrEqual(5);
-  // Answered means committed: a fresh store on the same files sees all of them.
-  const fresh = new Store(dir);
-  expect(fresh.load().workloads.size).toBe(1_000);
-  fresh.close();
-  writer.stop();
-  store.close();
-});
+for (const backend of backends) {
+  test.skipIf(backend.skip)(`${backend.name}: 1,000 concurrent applies cost a handful of reconcile passes, and every one is committed before it is answered`, async () => {
+    let passes = 0;
+    const log: Logger = {
+      error() {},
+      warn() {},
+      info() {},
+      debug(msg) {
+        if (msg === "reconcile") passes++;
+      },
+      with: () => log,
+    };
+    const { store, reopen } = await backend.fresh();
+    const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {} });
+    writer.start();
+    // The first turn (recording the start) reconciles once; only the burst's passes count.
+    await eventually("the first turn's pass", () => (passes > 0 ? true : undefined), 5_000, 5);
+    passes = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) => writer.submit({ type: "ApplyWorkload", name: `w-${i}`, labels: {}, spec: spec() })),
+    );
+    expect(answers.every((d) => d.rejection === undefined && d.changed === true)).toBe(true);
+    expect(passes).toBeLessThanOrEqual(5);
+    // Answered means committed: a fresh store on the same files sees all of them.
+    const fresh = await reopen();
+    expect((await fresh.load()).workloads.size).toBe(1_000);
+    await fresh.close();
+    await writer.stop();
+    await store.close();
+  });
 
-test("a change is reconciled in its own turn when the writer is idle, and after the pacing window under load", async () => {
-  const paced = join(dir, "paced");
-  const store = new Store(paced);
-  // A huge factor makes the window after a pass long enough to observe.
-  const PACING = 200;
-  const passMs: number[] = [];
-  const log: Logger = { ...silent, debug: (msg, fields) => void (msg === "reconcile" && passMs.push(Number(fields?.ms))), with: () => log };
-  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {}, pacing: PACING });
-  writer.start();
-  // Idle: past the window of the first pass (its length depends on the machine and a cold JIT).
-  // This wait is the scenario, not a wait for something: no turn runs meanwhile, and what is
-  // tested is how the writer treats a change that comes after the window.
-  await eventually("the first pass", () => (passMs.length > 0 ? true : undefined), 5_000, 5);
-  await Bun.sleep(passMs[0]! * PACING + 20);
-  const placed = (name: string) => writer.view.instancesByWorkload.get(name)?.size ?? 0;
-  // The node-less fleet still creates the instance (Pending): that is the reconcile pass.
-  await writer.submit({ type: "ApplyWorkload", name: "idle", labels: {}, spec: spec() });
-  expect(placed("idle")).toBe(1);
-  await writer.submit({ type: "ApplyWorkload", name: "burst", labels: {}, spec: spec() });
-  // Committed and answered, its pass deferred...
-  expect(store.load().workloads.has("burst")).toBe(true);
-  expect(placed("burst")).toBe(0);
-  // ...but not forgotten: the pacing timer takes the turn that reconciles it.
-  await eventually("burst reconciled", () => (placed("burst") === 1 ? true : undefined), 5_000, 5);
-  writer.stop();
-  store.close();
-});
+  test.skipIf(backend.skip)(`${backend.name}: a change is reconciled in its own turn when the writer is idle, and after the pacing window under load`, async () => {
+    const { store } = await backend.fresh();
+    // A huge factor makes the window after a pass long enough to observe.
+    const PACING = 200;
+    const passMs: number[] = [];
+    const log: Logger = { ...silent, debug: (msg, fields) => void (msg === "reconcile" && passMs.push(Number(fields?.ms))), with: () => log };
+    const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log, dispatch: () => {}, pacing: PACING });
+    writer.start();
+    // Idle: past the window of the first pass (its length depends on the machine and a cold JIT).
+    // This wait is the scenario, not a wait for something: no turn runs meanwhile, and what is
+    // tested is how the writer treats a change that comes after the window.
+    await eventually("the first pass", () => (passMs.length > 0 ? true : undefined), 5_000, 5);
+    await Bun.sleep(passMs[0]! * PACING + 20);
+    const placed = (name: string) => writer.view.instancesByWorkload.get(name)?.size ?? 0;
+    // The node-less fleet still creates the instance (Pending): that is the reconcile pass.
+    await writer.submit({ type: "ApplyWorkload", name: "idle", labels: {}, spec: spec() });
+    expect(placed("idle")).toBe(1);
+    await writer.submit({ type: "ApplyWorkload", name: "burst", labels: {}, spec: spec() });
+    // Committed and answered, its pass deferred...
+    expect((await store.load()).workloads.has("burst")).toBe(true);
+    expect(placed("burst")).toBe(0);
+    // ...but not forgotten: the pacing timer takes the turn that reconciles it.
+    await eventually("burst reconciled", () => (placed("burst") === 1 ? true : undefined), 5_000, 5);
+    await writer.stop();
+    await store.close();
+  });
+}
 
 test("a store that refuses writes (read-only): memory stays as stored, commands get UNAVAILABLE with the reason, writes resume by themselves", async () => {
-  const store = new Store(join(dir, "readonly"));
+  const store = new SqliteStore(join(dir, "readonly"));
   const failures: string[] = [];
-  const writer = new Writer({ store, policy: DEFAULT_POLICY, tickMs: 20, log: silent, dispatch: () => {}, storeFailed: (why) => failures.push(why) });
+  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 20, log: silent, dispatch: () => {}, storeFailed: (why) => failures.push(why) });
   writer.start();
   await writer.submit({ type: "ApplyWorkload", name: "kept", labels: {}, spec: spec() });
   // SQLite's own read-only mode on the writer's connection: every write fails with SQLITE_READONLY.
@@ -92,10 +95,10 @@ test("a store that refuses writes (read-only): memory stays as stored, commands 
   store.sqlite.exec("PRAGMA query_only = OFF");
   await eventually("writes taken again", () => (writer.unavailable() === undefined ? true : undefined), 5_000, 10);
   await writer.submit({ type: "ApplyWorkload", name: "later", labels: {}, spec: spec() });
-  expect(store.load().workloads.has("later")).toBe(true);
+  expect((await store.load()).workloads.has("later")).toBe(true);
   // The recovery is recorded: nodes get the grace of a restart to come back.
   expect(writer.view.listeningSince).toBeGreaterThan(0);
-  expect(store.history.eventsAfter(0, 1_000).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
+  expect((await store.history.eventsAfter(0, 1_000)).filter((e) => e.event.type === "ListeningStarted").map((e) => (e.event as { cause: string }).cause)).toEqual(["start", "store-recovered"]);
   writer.stop();
   store.close();
 });

@@ -1,9 +1,10 @@
 /**
- * Bun macro: runs at bundle/transpile time and inlines drizzle's migration list, so the
- * compiled binary carries its migrations (the folder migrator cannot read files inside it).
+ * Bun macro: runs at bundle/transpile time and inlines drizzle's migration list of `folder`
+ * (relative to this one: "migrations" for SQLite, "postgres/migrations"), so the compiled
+ * binary carries its migrations (the folder migrator cannot read files inside it).
  */
 import { readMigrationFiles } from "drizzle-orm/migrator";
 
-export function embeddedMigrations() {
-  return readMigrationFiles({ migrationsFolder: `${import.meta.dir}/migrations` });
+export function embeddedMigrations(folder: "migrations" | "postgres/migrations") {
+  return readMigrationFiles({ migrationsFolder: `${import.meta.dir}/${folder}` });
 }

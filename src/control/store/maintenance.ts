@@ -1,54 +1,15 @@
 /**
- * Keeps the store bounded under endless churn: retention trims the event log's oldest end,
- * and a checkpoint folds the WAL back into the database. The writer runs it between turns.
+ * Keeps the SQLite store bounded under endless churn: retention (retention.ts) trims the event
+ * log's oldest end, and a checkpoint folds the WAL back into the database. The writer runs it
+ * between turns.
  */
 import type { Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
-import type { EventHistory } from "./event-history.js";
+import { expiredThrough, expiry, type MaintenanceStats, type Retention } from "./retention.js";
+import type { SqliteEventHistory } from "./sqlite-history.js";
 
-/**
- * How much of the event log is kept. The log is history only (GetHistory, Watch, describe,
- * crash-loop history, `tessera replay`): a restart rebuilds the state from the derived tables,
- * so dropping old events never changes what the control plane does, only how far back one
- * can look. An event is dropped once it is beyond the newest `maxEvents` OR older than
- * `maxAgeMs`, whichever comes first; history is bounded by both.
- */
-export interface Retention {
-  /** Events kept at most (the newest). */
-  maxEvents: number;
-  /** Events older than this (by their `at`, against maintain's `now`) are dropped. */
-  maxAgeMs: number;
-  /** Events deleted per DELETE statement (one short write transaction each). */
-  batch: number;
-  /** Time one maintain() call may spend deleting; it reports `more` when it stopped early. */
-  budgetMs: number;
-}
-
-/** 200,000 events is about 40 MB of database; 7 days covers a week of `history`. */
-const DEFAULT_MAX_EVENTS = 200_000;
-const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
-/** About 10 ms of deleting per statement on a laptop. */
-const DEFAULT_DELETE_BATCH = 5_000;
-/** Deleting runs on the writer's turn: a call never holds it for long. */
-const DEFAULT_MAINTENANCE_BUDGET_MS = 50;
-
-export const DEFAULT_RETENTION: Readonly<Retention> = {
-  maxEvents: DEFAULT_MAX_EVENTS,
-  maxAgeMs: DEFAULT_MAX_AGE_MS,
-  batch: DEFAULT_DELETE_BATCH,
-  budgetMs: DEFAULT_MAINTENANCE_BUDGET_MS,
-};
-
-/** What one maintain() call did, for the writer to log (a type, not an interface: it is log fields). */
-export type MaintenanceStats = {
-  /** Events deleted by this call. */
-  deleted: number;
-  /** Some events are still beyond the retention (the budget ran out): call again soon. */
-  more: boolean;
-  /** Oldest sequence number still in the log (0: the log is empty). */
-  oldestSeq: number;
-  /** Newest sequence number ever assigned (AUTOINCREMENT: never reused after deletes). */
-  newestSeq: number;
+/** SQLite's maintenance: the common stats plus the WAL's and the file's. */
+export type SqliteMaintenanceStats = MaintenanceStats & {
   walBytesBefore: number;
   walBytesAfter: number;
   /**
@@ -60,7 +21,6 @@ export type MaintenanceStats = {
   /** Size of the database file, and how much of it is free pages awaiting reuse. */
   dbBytes: number;
   freeBytes: number;
-  ms: number;
 };
 
 /**
@@ -87,15 +47,13 @@ export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
  *    not shrink (no auto_vacuum: it would need a VACUUM of existing stores, and a file at
  *    its high-water mark is what the next peak needs anyway).
  */
-export function maintain(sqlite: Database, path: string, history: EventHistory, retention: Retention, now: number): MaintenanceStats {
+export function maintain(sqlite: Database, path: string, history: SqliteEventHistory, retention: Retention, now: number): SqliteMaintenanceStats {
   const started = performance.now();
-  const { maxEvents, maxAgeMs, batch, budgetMs } = retention;
+  const { batch, budgetMs } = retention;
   const walPath = `${path}-wal`;
   const walBytesBefore = fileSize(walPath);
   const newestSeq = history.newestSeq();
-  const countCut = newestSeq - maxEvents;
-  const ageCut = now - maxAgeMs;
-  const expired = (r: { seq: number; at: number }) => r.seq <= countCut || r.at < ageCut;
+  const expired = expiry(retention, newestSeq, now);
   const oldest = sqlite.query<{ seq: number; at: number }, [number]>("SELECT seq, at FROM events ORDER BY seq LIMIT ?");
   const cut = sqlite.query<never, [number]>("DELETE FROM events WHERE seq <= ?");
   let deleted = 0;
@@ -103,11 +61,7 @@ export function maintain(sqlite: Database, path: string, history: EventHistory, 
   for (;;) {
     // The expired prefix of the oldest `batch` events.
     const head = oldest.all(batch);
-    let upto = -1;
-    for (const r of head) {
-      if (!expired(r)) break;
-      upto = r.seq;
-    }
+    const upto = expiredThrough(head, expired);
     if (upto < 0) break;
     deleted += cut.run(upto).changes;
     more = upto === head[head.length - 1]!.seq && head.length === batch;
@@ -119,14 +73,16 @@ export function maintain(sqlite: Database, path: string, history: EventHistory, 
   }
   const checkpoint = checkpointWithoutWaiting(sqlite);
   const pageSize = pragma(sqlite, "page_size");
+  const checkpointBlocked = checkpoint.busy !== 0 || checkpoint.log !== checkpoint.checkpointed;
   return {
     deleted,
     more,
-    oldestSeq: history.oldestSeq(),
+    oldestSeq: history.oldestSeqNow(),
     newestSeq,
     walBytesBefore,
     walBytesAfter: fileSize(walPath),
-    checkpointBlocked: checkpoint.busy !== 0 || checkpoint.log !== checkpoint.checkpointed,
+    checkpointBlocked,
+    warning: checkpointBlocked ? "WAL checkpoint blocked by another connection; the WAL grows until it is released" : undefined,
     dbBytes: fileSize(path),
     freeBytes: pragma(sqlite, "freelist_count") * pageSize,
     ms: +(performance.now() - started).toFixed(2),

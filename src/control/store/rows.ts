@@ -3,10 +3,11 @@
  * same functions `commit` wrote them with, so a column added to one direction cannot be
  * forgotten in the other. Specs are kept as proto3 JSON.
  */
-import { type ClusterEvent, EVENT_VERSION } from "../../core/cluster-events.js";
+import { type ClusterEvent, EVENT_VERSION, type StoredState } from "../../core/cluster-events.js";
 import { type Instance, instanceName, type NodeRecord, type Workload, workloadOfInstanceId } from "../../core/cluster-state.js";
 import { touches } from "../../core/event-facts.js";
 import type { InstanceState } from "../../core/instance-machine.js";
+import type { CopyFact } from "../../core/log-sources.js";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type * as schema from "./schema.js";
 
@@ -180,6 +181,44 @@ export function eventToRow(e: ClusterEvent): Omit<EventRow, "seq"> {
   };
 }
 
+/** The spec of the WorkloadApplied event at `generation` among a workload's WorkloadApplied rows, if any. */
+export function appliedSpecIn(rows: EventRow[], generation: number): WireSpec | undefined {
+  for (const row of rows) {
+    const e = eventFromRow(row).event;
+    if (e.type === "WorkloadApplied" && e.workload.generation === generation) return e.workload.spec;
+  }
+  return undefined;
+}
+
 export function eventFromRow(r: EventRow): StoredEvent {
   return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent };
+}
+
+/** A row of the log's copy facts: an instance's place, run, fail or finish (`kind`). */
+export function copyFactFromRow(r: { instance: string; node: string | null; kind: string }): CopyFact {
+  if (r.kind === "place") return { instance: r.instance, fact: "placed", node: r.node ?? "" };
+  return { instance: r.instance, fact: r.kind === "run" ? "ran" : "ended" };
+}
+
+/**
+ * Recent failures (for crash-loop quarantine) from the log's placements (a node) and failures
+ * (none), in log order: a failure counts against the node the instance was last placed on.
+ * When retention dropped that placement, the instance's row (`placedNow`) still names its
+ * node if it exists.
+ */
+export function failuresFromRows(
+  rows: Iterable<{ instance: string; node: string | null; at: number }>,
+  placedNow: ReadonlyMap<string, string | null>,
+): StoredState["failures"] {
+  const placedOn = new Map<string, string>();
+  const out: StoredState["failures"] = [];
+  for (const r of rows) {
+    if (r.node !== null) {
+      placedOn.set(r.instance, r.node);
+      continue;
+    }
+    const node = placedOn.get(r.instance) ?? placedNow.get(r.instance) ?? null;
+    if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at });
+  }
+  return out;
 }

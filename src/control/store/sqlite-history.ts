@@ -1,27 +1,28 @@
 /**
- * Reads of the event log: a workload's or a node's recent events (describe), pages of history
- * after a sequence number (GetHistory, Watch), the log's bounds (retention), the failures
- * crash-loop quarantine remembers across a restart, and what `logs` needs to find copies that
- * ended.
+ * Reads of the SQLite event log (store.ts's EventHistory): a workload's or a node's recent
+ * events (describe), pages of history after a sequence number (GetHistory, Watch), the log's
+ * bounds (retention), the failures crash-loop quarantine remembers across a restart, and what
+ * `logs` needs to find copies that ended. bun:sqlite is synchronous: each read is done when
+ * its promise is returned.
  */
 import type { Database } from "bun:sqlite";
 import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { StoredState } from "../../core/cluster-events.js";
-import { workloadOfInstanceId } from "../../core/cluster-state.js";
 import type { CopyFact } from "../../core/log-sources.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
-import { eventFromRow, type StoredEvent } from "./rows.js";
+import { appliedSpecIn, copyFactFromRow, eventFromRow, failuresFromRows, type StoredEvent } from "./rows.js";
 import * as schema from "./schema.js";
+import type { EventHistory } from "./store.js";
 
-export class EventHistory {
+export class SqliteEventHistory implements EventHistory {
   constructor(
     private readonly sqlite: Database,
     private readonly db: BunSQLiteDatabase<typeof schema>,
   ) {}
 
   /** The most recent `limit` events about a workload (0: all retained), oldest first. */
-  recentEvents(workload: string, limit: number): StoredEvent[] {
+  async recentEvents(workload: string, limit: number): Promise<StoredEvent[]> {
     return this.newest(eq(schema.events.workload, workload), limit);
   }
 
@@ -29,7 +30,7 @@ export class EventHistory {
    * The most recent `limit` events the log indexes under a node (0: all retained), oldest
    * first: its own (connected, health, cordon, drain) and the placements of copies on it.
    */
-  recentNodeEvents(node: string, limit: number): StoredEvent[] {
+  async recentNodeEvents(node: string, limit: number): Promise<StoredEvent[]> {
     return this.newest(eq(schema.events.node, node), limit);
   }
 
@@ -43,7 +44,7 @@ export class EventHistory {
    * Where a workload's last `limit` events start: the sequence number just before them (0 when
    * there are no more than `limit`, or when `limit` is 0, meaning all).
    */
-  historyStart(workload: string, limit: number): number {
+  async historyStart(workload: string, limit: number): Promise<number> {
     if (limit === 0) return 0;
     const before = this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit).get();
     return before?.seq ?? 0;
@@ -53,22 +54,13 @@ export class EventHistory {
    * The spec a workload was applied with at `generation` (a revision `rollout undo
    * --to-revision` goes back to), while the log retains it; undefined otherwise.
    */
-  appliedSpec(workload: string, generation: number): WorkloadSpec | undefined {
-    const rows = this.db
-      .select()
-      .from(schema.events)
-      .where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied")))
-      .orderBy(desc(schema.events.seq))
-      .all();
-    for (const row of rows) {
-      const e = eventFromRow(row).event;
-      if (e.type === "WorkloadApplied" && e.workload.generation === generation) return e.workload.spec;
-    }
-    return undefined;
+  async appliedSpec(workload: string, generation: number): Promise<WorkloadSpec | undefined> {
+    return appliedSpecIn(this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied"))).all(), generation);
   }
 
+
   /** Up to `limit` events after a sequence number, oldest first; optionally of one workload. */
-  eventsAfter(seq: number, limit: number, workload?: string): StoredEvent[] {
+  async eventsAfter(seq: number, limit: number, workload?: string): Promise<StoredEvent[]> {
     const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);
     return this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit).all().map(eventFromRow);
   }
@@ -77,7 +69,11 @@ export class EventHistory {
    * The oldest sequence number the log still holds (0 when it is empty). A Watch resuming
    * after a sequence number below `oldestSeq() - 1` has missed events that retention dropped.
    */
-  oldestSeq(): number {
+  async oldestSeq(): Promise<number> {
+    return this.oldestSeqNow();
+  }
+
+  oldestSeqNow(): number {
     return this.sqlite.query<{ seq: number | null }, []>("SELECT MIN(seq) AS seq FROM events").get()?.seq ?? 0;
   }
 
@@ -92,27 +88,24 @@ export class EventHistory {
    * reader (lastEndedCopies) stops once it has what it needs. The statement is its own (a
    * cached one has one cursor, which another read would take over) and finalized either way.
    */
-  *copyFacts(workload: string): Generator<CopyFact> {
+  async copyFacts(workload: string): Promise<Iterable<CopyFact>> {
+    return this.copyFactsLazily(workload);
+  }
+
+  private *copyFactsLazily(workload: string): Generator<CopyFact> {
     const q = this.sqlite.prepare<{ instance: string; node: string | null; kind: string }, [string]>(
       `SELECT instance, node, json_extract(data, '$.event.type') AS kind FROM events
          WHERE workload = ? AND type = 'InstanceTransitioned' AND json_extract(data, '$.event.type') IN ('place', 'run', 'fail', 'finish')
          ORDER BY seq DESC`,
     );
     try {
-      for (const r of q.iterate(workload)) {
-        if (r.kind === "place") yield { instance: r.instance, fact: "placed", node: r.node ?? "" };
-        else yield { instance: r.instance, fact: r.kind === "run" ? "ran" : "ended" };
-      }
+      for (const r of q.iterate(workload)) yield copyFactFromRow(r);
     } finally {
       q.finalize();
     }
   }
 
-  /**
-   * Recent failures (for crash-loop quarantine) from the log, in log order: a failure counts
-   * against the node the instance was last placed on. When retention dropped that placement,
-   * the instance's row (`placedNow`) still names its node if it exists.
-   */
+  /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows. */
   failures(placedNow: ReadonlyMap<string, string | null>): StoredState["failures"] {
     const rows = this.sqlite
       .query<{ instance: string; node: string | null; at: number }, []>(
@@ -120,16 +113,6 @@ export class EventHistory {
            AND (node IS NOT NULL OR json_extract(data, '$.event.type') = 'fail') ORDER BY seq`,
       )
       .all();
-    const placedOn = new Map<string, string>();
-    const out: StoredState["failures"] = [];
-    for (const r of rows) {
-      if (r.node !== null) {
-        placedOn.set(r.instance, r.node);
-        continue;
-      }
-      const node = placedOn.get(r.instance) ?? placedNow.get(r.instance) ?? null;
-      if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at });
-    }
-    return out;
+    return failuresFromRows(rows, placedNow);
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * Reads of the PostgreSQL event log (store.ts's EventHistory), the same queries as
+ * sqlite-history.ts's over postgres/schema.ts. The newest sequence number is kept in memory:
+ * read once on open, then advanced by each commit of the one writer.
+ */
+import { and, asc, desc, eq, gt, type SQL, sql } from "drizzle-orm";
+import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
+import type { StoredState } from "../../../core/cluster-events.js";
+import type { CopyFact } from "../../../core/log-sources.js";
+import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";
+import { appliedSpecIn, copyFactFromRow, eventFromRow, failuresFromRows, type StoredEvent } from "../rows.js";
+import type { EventHistory } from "../store.js";
+import * as schema from "./schema.js";
+
+export type PostgresDatabase = BunSQLDatabase<typeof schema>;
+
+/** The event's own type inside an InstanceTransitioned row (data is JSON text). */
+const TRANSITION = sql`((${schema.events.data})::jsonb -> 'event' ->> 'type')`;
+
+export class PostgresEventHistory implements EventHistory {
+  private newest = 0;
+
+  constructor(private readonly db: PostgresDatabase) {}
+
+  /** Reads the newest sequence number the log's sequence ever gave (0: none yet). */
+  async open(): Promise<void> {
+    const rows = await this.db.execute<{ last_value: string; is_called: boolean }>(sql`SELECT last_value, is_called FROM events_seq_seq`);
+    this.newest = rows[0]?.is_called ? Number(rows[0].last_value) : 0;
+  }
+
+  /** The writer committed events up to `seq`. */
+  advance(seq: number): void {
+    if (seq > this.newest) this.newest = seq;
+  }
+
+  recentEvents(workload: string, limit: number): Promise<StoredEvent[]> {
+    return this.newestOf(eq(schema.events.workload, workload), limit);
+  }
+
+  recentNodeEvents(node: string, limit: number): Promise<StoredEvent[]> {
+    return this.newestOf(eq(schema.events.node, node), limit);
+  }
+
+  private async newestOf(cond: SQL, limit: number): Promise<StoredEvent[]> {
+    const q = this.db.select().from(schema.events).where(cond).orderBy(desc(schema.events.seq));
+    return (await (limit > 0 ? q.limit(limit) : q)).reverse().map(eventFromRow);
+  }
+
+  async historyStart(workload: string, limit: number): Promise<number> {
+    if (limit === 0) return 0;
+    const before = await this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit);
+    return before[0]?.seq ?? 0;
+  }
+
+  async eventsAfter(seq: number, limit: number, workload?: string): Promise<StoredEvent[]> {
+    const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);
+    return (await this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit)).map(eventFromRow);
+  }
+
+  async appliedSpec(workload: string, generation: number): Promise<WorkloadSpec | undefined> {
+    return appliedSpecIn(await this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied"))), generation);
+  }
+
+  async oldestSeq(): Promise<number> {
+    const rows = await this.db.select({ seq: sql<string | null>`MIN(${schema.events.seq})` }).from(schema.events);
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  newestSeq(): number {
+    return this.newest;
+  }
+
+  /** Read whole (retention bounds it): the reader is synchronous. */
+  async copyFacts(workload: string): Promise<Iterable<CopyFact>> {
+    const rows = await this.db
+      .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, kind: sql<string>`${TRANSITION}` })
+      .from(schema.events)
+      .where(and(eq(schema.events.workload, workload), eq(schema.events.type, "InstanceTransitioned"), sql`${TRANSITION} IN ('place', 'run', 'fail', 'finish')`))
+      .orderBy(desc(schema.events.seq));
+    return rows.map(copyFactFromRow);
+  }
+
+  /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows. */
+  async failures(placedNow: ReadonlyMap<string, string | null>): Promise<StoredState["failures"]> {
+    const rows = await this.db
+      .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, at: schema.events.at })
+      .from(schema.events)
+      .where(and(eq(schema.events.type, "InstanceTransitioned"), sql`(${schema.events.node} IS NOT NULL OR ${TRANSITION} = 'fail')`))
+      .orderBy(asc(schema.events.seq));
+    return failuresFromRows(rows, placedNow);
+  }
+}

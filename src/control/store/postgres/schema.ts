@@ -1,0 +1,108 @@
+/**
+ * PostgreSQL schema of the control plane's store (drizzle-orm): a mirror of ../schema.ts,
+ * table for table and column for column (same names, same TypeScript row types, so rows.ts
+ * serves both; postgres/store.ts does not compile when they drift). A column added there is
+ * added here too, then `make migrations` generates both dialects' SQL.
+ *
+ * Times are epoch milliseconds (bigint read as numbers); JSON is jsonb.
+ */
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import type { BatchOutcome } from "../../../core/cluster-state.js";
+import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/ports.js";
+import type { HostVolume } from "../../../core/volumes.js";
+
+/** Epoch milliseconds: beyond int4, within a double. */
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const events = pgTable(
+  "events",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    at: ms("at").notNull(),
+    version: integer("version").notNull(),
+    type: text("type").notNull(),
+    workload: text("workload"),
+    instance: text("instance"),
+    node: text("node"),
+    /** The whole event as JSON text (as SQLite keeps it: parsed only where a reader asks). */
+    data: text("data").notNull(),
+  },
+  (t) => [index("events_workload").on(t.workload, t.seq), index("events_node").on(t.node, t.seq).where(sql`${t.node} IS NOT NULL`)],
+);
+
+export const workloads = pgTable("workloads", {
+  name: text("name").primaryKey(),
+  labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+  spec: jsonb("spec").$type<unknown>().notNull(),
+  generation: integer("generation").notNull(),
+  templateGeneration: integer("template_generation").notNull().default(1),
+  restartSeq: integer("restart_seq").notNull().default(0),
+  templateChangedAt: ms("template_changed_at").notNull().default(0),
+  previousSpec: jsonb("previous_spec").$type<unknown>(),
+  deleting: boolean("deleting").notNull(),
+  createdAt: ms("created_at").notNull(),
+  failures: integer("failures").notNull().default(0),
+  finished: jsonb("finished").$type<BatchOutcome>(),
+  promoted: boolean("promoted").notNull().default(false),
+  stable: jsonb("stable").$type<unknown>(),
+  quarantined: jsonb("quarantined").$type<unknown>().notNull().default([]),
+  reverted: jsonb("reverted").$type<{ from: number; to: number }>(),
+  paused: boolean("paused").notNull().default(false),
+  wave: integer("wave").notNull().default(-1),
+});
+
+export const instances = pgTable(
+  "instances",
+  {
+    id: text("id").primaryKey(),
+    workload: text("workload").notNull(),
+    index: integer("idx").notNull(),
+    generation: integer("generation").notNull(),
+    node: text("node"),
+    desired: text("desired", { enum: ["run", "stop"] }).notNull(),
+    state: text("state").notNull(),
+    attempt: integer("attempt").notNull(),
+    cpuMillis: integer("cpu_millis").notNull().default(0),
+    memoryMb: integer("memory_mb").notNull().default(0),
+    readinessChecks: jsonb("readiness_checks").$type<string[]>().notNull().default([]),
+    passing: jsonb("passing").$type<string[]>().notNull().default([]),
+    ports: jsonb("ports").$type<AssignedPort[]>().notNull().default([]),
+    reason: text("reason").notNull(),
+    exitCode: integer("exit_code"),
+    stderrTail: text("stderr_tail").notNull().default(""),
+    failedAt: ms("failed_at"),
+    runningSince: ms("running_since"),
+    readySince: ms("ready_since"),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("instances_workload").on(t.workload)],
+);
+
+export const nodes = pgTable("nodes", {
+  name: text("name").primaryKey(),
+  executors: jsonb("executors").$type<string[]>().notNull(),
+  version: text("version").notNull(),
+  lastHeartbeatAt: ms("last_heartbeat_at").notNull(),
+  labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
+  cpuMillis: integer("cpu_millis").notNull().default(0),
+  memoryMb: integer("memory_mb").notNull().default(0),
+  health: text("health", { enum: ["ready", "suspect", "offline"] }).notNull().default("offline"),
+  schedulable: boolean("schedulable").notNull().default(true),
+  draining: boolean("draining").notNull().default(false),
+  ports: jsonb("ports").$type<NodePorts>().notNull().default(NO_PORTS),
+  volumes: jsonb("volumes").$type<HostVolume[]>().notNull().default([]),
+});
+
+export const tokens = pgTable("tokens", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  role: text("role", { enum: ["admin", "readonly", "join"] }).notNull(),
+  hash: text("hash").notNull().unique(),
+  createdAt: ms("created_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const meta = pgTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

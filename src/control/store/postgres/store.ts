@@ -1,0 +1,187 @@
+/**
+ * The control plane's store on PostgreSQL (store.ts's Store, `--store postgres://…`):
+ * drizzle-orm over Bun's built-in client, a bounded pool of prepared-statement connections.
+ * A commit is one transaction of multi-row statements (one per table and kind of write): on
+ * loopback a round trip costs about as much as writing a thousand rows in one.
+ */
+import { SQL } from "bun";
+import { and, eq, getTableColumns, inArray, isNull, notInArray, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/bun-sql";
+import type { PgTable } from "drizzle-orm/pg-core";
+import { type ClusterEvent, restoreState } from "../../../core/cluster-events.js";
+import type { ClusterState, TokenKind } from "../../../core/cluster-state.js";
+import { embeddedMigrations } from "../embedded-migrations.js" with { type: "macro" };
+import { DEFAULT_RETENTION, type Retention } from "../retention.js";
+import { instanceFromRow, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
+import type { Store } from "../store.js";
+import { turnWrites } from "../turn-writes.js";
+import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
+import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
+import * as schema from "./schema.js";
+
+/** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
+const POOL_MAX = 4;
+/** Rows per multi-row statement: well inside PostgreSQL's 65,535 parameters for the widest table. */
+const ROWS_PER_STATEMENT = 1_000;
+const CONNECT_TIMEOUT_S = 5;
+
+/** The meta row holding the cluster's id. */
+const CLUSTER_ID_KEY = "cluster_id";
+
+/** `url` without its password, for logs and refusals. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+/** Refuses what is not a postgres:// URL with a database, before any connection. */
+export function checkUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error("expected postgres://USER@HOST:PORT/DB, got something that is not a URL");
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`expected postgres://USER@HOST:PORT/DB, got a ${u.protocol}// URL`);
+  if (u.hostname === "" || u.pathname.length <= 1) throw new Error("expected postgres://USER@HOST:PORT/DB: the host or the database is missing");
+}
+
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
+/** On a conflict on the key, the whole row is overwritten from `excluded`. */
+function overwrite(table: PgTable) {
+  return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
+}
+
+export class PostgresStore implements Store {
+  readonly history: PostgresEventHistory;
+  readonly location: string;
+  private readonly retention: Retention;
+
+  private constructor(
+    private readonly client: SQL,
+    private readonly db: PostgresDatabase,
+    url: string,
+    retention: Partial<Retention>,
+  ) {
+    this.location = redactUrl(url);
+    this.retention = { ...DEFAULT_RETENTION, ...retention };
+    this.history = new PostgresEventHistory(db);
+  }
+
+  /** Connects, migrates and reads the log's bounds; rejects with PostgreSQL's (or the client's) reason. */
+  static async open(url: string, retention: Partial<Retention> = {}): Promise<PostgresStore> {
+    checkUrl(url);
+    const client = new SQL({ url, max: POOL_MAX, prepare: true, connectionTimeout: CONNECT_TIMEOUT_S });
+    const db = drizzle({ client, schema });
+    const store = new PostgresStore(client, db, url, retention);
+    try {
+      // Reached first, so that a refusal says PostgreSQL's reason, not a migration's query.
+      await client`SELECT 1`;
+      // The dialect's migrator is what drizzle's folder migrator calls after reading the files.
+      await (db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => Promise<void> }; session: unknown }).dialect.migrate(
+        embeddedMigrations("postgres/migrations"),
+        (db as unknown as { session: unknown }).session,
+        { migrationsFolder: "embedded" },
+      );
+      await store.history.open();
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async load(): Promise<ClusterState> {
+    const [workloads, instances, nodes, seq, tokens] = await Promise.all([
+      this.db.select().from(schema.workloads),
+      this.db.select().from(schema.instances),
+      this.db.select().from(schema.nodes),
+      this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")),
+      this.db.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt)),
+    ]);
+    const restored = instances.map(instanceFromRow);
+    const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])));
+    return restoreState({
+      workloads: workloads.map(workloadFromRow),
+      instances: restored,
+      nodes: nodes.map(nodeFromRow),
+      nextInstanceSeq: seq[0] ? Number(seq[0].value) : 1,
+      failures,
+      tokens: tokens as { hash: string; kind: TokenKind }[],
+    });
+  }
+
+  async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
+    const writes = turnWrites(events, state);
+    const stored = await this.db.transaction(async (tx) => {
+      const stored: StoredEvent[] = [];
+      for (const batch of chunks(writes.events)) {
+        // The sequence hands out numbers in VALUES order; sorted, they pair up with the batch.
+        const seqs = (await tx.insert(schema.events).values(batch.map((e) => e.row)).returning({ seq: schema.events.seq })).map((r) => r.seq).sort((a, b) => a - b);
+        batch.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
+      }
+      for (const rows of chunks(writes.workloads.upsert)) await tx.insert(schema.workloads).values(rows).onConflictDoUpdate({ target: schema.workloads.name, set: overwrite(schema.workloads) });
+      for (const names of chunks(writes.workloads.delete)) await tx.delete(schema.workloads).where(inArray(schema.workloads.name, names));
+      for (const rows of chunks(writes.instances.upsert)) await tx.insert(schema.instances).values(rows).onConflictDoUpdate({ target: schema.instances.id, set: overwrite(schema.instances) });
+      for (const ids of chunks(writes.instances.delete)) await tx.delete(schema.instances).where(inArray(schema.instances.id, ids));
+      for (const rows of chunks(writes.nodes)) await tx.insert(schema.nodes).values(rows).onConflictDoUpdate({ target: schema.nodes.name, set: overwrite(schema.nodes) });
+      for (const { kind, at, active } of writes.tokens) {
+        // Rows of the kind no longer active are revoked; active ones are there (once).
+        const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active) : undefined;
+        await tx.update(schema.tokens).set({ revokedAt: at }).where(and(eq(schema.tokens.role, kind), isNull(schema.tokens.revokedAt), stillActive));
+        if (active.length > 0) {
+          await tx
+            .insert(schema.tokens)
+            .values(active.map((hash) => ({ role: kind, hash, createdAt: at })))
+            .onConflictDoUpdate({ target: schema.tokens.hash, set: { role: sql.raw(`excluded."role"`), revokedAt: null } });
+        }
+      }
+      if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
+      return stored;
+    });
+    if (stored.length > 0) this.history.advance(stored[stored.length - 1]!.seq);
+    return stored;
+  }
+
+  private async upsertMeta(db: Pick<PostgresDatabase, "insert">, key: string, value: string): Promise<void> {
+    await db.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } });
+  }
+
+  /** Trims the event log to the retention (postgres/maintenance.ts). */
+  maintain(now: number): Promise<PostgresMaintenanceStats> {
+    return maintain(this.db, this.history, this.retention, now);
+  }
+
+  async probe(now: number): Promise<void> {
+    await this.upsertMeta(this.db, "probed_at", String(now));
+  }
+
+  async clusterId(): Promise<string | undefined> {
+    return (await this.db.select().from(schema.meta).where(eq(schema.meta.key, CLUSTER_ID_KEY)))[0]?.value;
+  }
+
+  async recordClusterId(id: string): Promise<void> {
+    await this.upsertMeta(this.db, CLUSTER_ID_KEY, id);
+  }
+
+  async hasState(): Promise<boolean> {
+    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.meta];
+    const found = await Promise.all(tables.map((t) => this.db.select({ one: sql`1` }).from(t as PgTable).limit(1)));
+    return found.some((rows) => rows.length > 0);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+

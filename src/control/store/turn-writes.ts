@@ -1,0 +1,62 @@
+/**
+ * What one writer turn writes, whichever store holds it: the logged events (volatile ones are
+ * not), and, from the state with them applied, every row they touched, rewritten or deleted.
+ * Pure: each store runs it in one transaction, SQLite row by row through its compiled
+ * statements, PostgreSQL in multi-row statements.
+ */
+import { type ClusterEvent, isVolatile } from "../../core/cluster-events.js";
+import type { ClusterState, TokenKind } from "../../core/cluster-state.js";
+import { touches } from "../../core/event-facts.js";
+import { eventToRow, instanceToRow, nodeToRow, workloadToRow } from "./rows.js";
+
+export interface TurnWrites {
+  /** In log order, with the row each is appended as. */
+  events: { event: ClusterEvent; row: ReturnType<typeof eventToRow> }[];
+  workloads: { upsert: ReturnType<typeof workloadToRow>[]; delete: string[] };
+  instances: { upsert: ReturnType<typeof instanceToRow>[]; delete: string[] };
+  nodes: ReturnType<typeof nodeToRow>[];
+  /** Per token kind whose active set changed: when, and its active hashes (the others are revoked). */
+  tokens: { kind: TokenKind; at: number; active: string[] }[];
+  /** Written when instances changed. */
+  nextInstanceSeq: number | undefined;
+}
+
+export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWrites {
+  const logged = events.filter((e) => !isVolatile(e));
+  const workloadKeys = new Set<string>();
+  const instanceKeys = new Set<string>();
+  const nodeKeys = new Set<string>();
+  const tokenKinds = new Map<TokenKind, number>();
+  // Nor are the rows only volatile events changed: a node's heartbeat time is written with
+  // its next logged change.
+  for (const e of logged) {
+    const t = touches(e);
+    if (t.workload) workloadKeys.add(t.workload);
+    if (t.instance) instanceKeys.add(t.instance);
+    if (t.node) nodeKeys.add(t.node);
+    if (t.tokens) tokenKinds.set(t.tokens, e.at);
+  }
+  const out: TurnWrites = {
+    events: logged.map((event) => ({ event, row: eventToRow(event) })),
+    workloads: { upsert: [], delete: [] },
+    instances: { upsert: [], delete: [] },
+    nodes: [],
+    tokens: [...tokenKinds].map(([kind, at]) => ({ kind, at, active: [...state.tokens].filter(([, k]) => k === kind).map(([hash]) => hash) })),
+    nextInstanceSeq: instanceKeys.size > 0 ? state.nextInstanceSeq : undefined,
+  };
+  for (const name of workloadKeys) {
+    const w = state.workloads.get(name);
+    if (w) out.workloads.upsert.push(workloadToRow(w));
+    else out.workloads.delete.push(name);
+  }
+  for (const id of instanceKeys) {
+    const i = state.instances.get(id);
+    if (i) out.instances.upsert.push(instanceToRow(i));
+    else out.instances.delete.push(id);
+  }
+  for (const name of nodeKeys) {
+    const n = state.nodes.get(name);
+    if (n) out.nodes.push(nodeToRow(n));
+  }
+  return out;
+}

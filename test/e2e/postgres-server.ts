@@ -1,0 +1,98 @@
+/**
+ * A private PostgreSQL for tests: initdb in a temporary directory, started as the `postgres`
+ * user (the server refuses root) on a free loopback port, trust authentication, stopped with
+ * `-m immediate` and its directory removed. Without PostgreSQL the suites skip, visibly; under
+ * TESSERA_CI=1 that is a failure (their beforeAll asserts `available`), like docker-engine.ts.
+ */
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const BIN = "/usr/lib/postgresql/15/bin";
+
+export interface PostgresServer {
+  /** postgres://postgres@127.0.0.1:PORT/DB for a database created for the caller. */
+  url: string;
+  port: number;
+  /** Creates another empty database on the same server and returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Stops the server (immediate: like a crash; the data dir survives until `remove`). */
+  stop(): void;
+  /** Starts it again on the same port and data. */
+  start(): void;
+  /** Stops it and removes its directory. */
+  remove(): void;
+}
+
+export function postgresAvailable(): boolean {
+  return existsSync(join(BIN, "initdb")) && Bun.spawnSync(["id", "postgres"]).exitCode === 0;
+}
+
+/** Whether PostgreSQL tests skip: never under TESSERA_CI=1, where a missing server must fail them. */
+export function postgresSuite(what: string): { available: boolean; skip: boolean } {
+  const available = postgresAvailable();
+  const skip = !available && process.env.TESSERA_CI !== "1";
+  if (skip) console.warn(`SKIP ${what}: PostgreSQL 15 is not installed (apt-get install postgresql; under TESSERA_CI=1 this is a failure)`);
+  return { available, skip };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command as the postgres user; throws with its output when it fails. */
+function asPostgres(cmd: string): void {
+  const r = Bun.spawnSync(["su", "postgres", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stdout.toString()}${r.stderr.toString()}`);
+}
+
+/** Starts a private server with one database `tessera`. ~1 s. */
+export async function startPostgres(): Promise<PostgresServer> {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-pg-"));
+  chmodSync(dir, 0o755);
+  Bun.spawnSync(["chown", "postgres", dir]);
+  const data = join(dir, "data");
+  const port = await freePort();
+  asPostgres(`${BIN}/initdb -A trust -U postgres -D ${data} >/dev/null`);
+  const start = () => asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off' -l ${dir}/log -w start >/dev/null`);
+  const stop = () => asPostgres(`${BIN}/pg_ctl -D ${data} -m immediate -w stop >/dev/null`);
+  start();
+  const urlOf = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  const createDatabase = async (name: string) => {
+    const admin = new Bun.SQL(urlOf("postgres"));
+    try {
+      await admin.unsafe(`CREATE DATABASE "${name}"`);
+    } finally {
+      await admin.close();
+    }
+    return urlOf(name);
+  };
+  const url = await createDatabase("tessera");
+  let running = true;
+  return {
+    url,
+    port,
+    createDatabase,
+    stop() {
+      if (running) stop();
+      running = false;
+    },
+    start() {
+      if (!running) start();
+      running = true;
+    },
+    remove() {
+      if (running) stop();
+      running = false;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

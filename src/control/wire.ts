@@ -2,9 +2,9 @@
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
-import { waveCount } from "../core/waves.js";
+import { waveOrder } from "../core/waves.js";
 import { summarizeEvent } from "../core/event-summary.js";
-import { resolveSpec } from "../core/spec.js";
+import { type ResolvedSpec, resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
 import {
   DesiredState,
@@ -41,11 +41,19 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     deleting: w.deleting,
     nodes,
     ready,
-    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now, spec.waves.length > 0 ? waveCount(spec.waves, instances.filter((i) => i.desired === "run"), view) : 0),
+    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now, spec.waves.length > 0 ? waveHold(view, w, spec, instances, now) : undefined),
     succeeded: 0,
     failed: 0,
     available,
   };
+}
+
+/** A rollout's waves, and what holds the next one, as the reconciler's wave gate says. */
+function waveHold(view: ClusterView, w: Workload, spec: ResolvedSpec, instances: Instance[], now: number): { count: number; held?: string } {
+  const wanted = instances.filter((i) => i.desired === "run" && i.state !== "failed");
+  const old = wanted.filter((i) => !runsCurrentTemplate(w, i));
+  const order = waveOrder(view, w, spec.replicas, spec.waves, old, wanted.filter((i) => runsCurrentTemplate(w, i)), spec.minHealthyMs, now);
+  return { count: order.count, held: old.map((o) => order.gate(o)).find((h) => h !== undefined)?.reason };
 }
 
 /**
@@ -54,10 +62,10 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
  * "canary: held until promoted (1 of 2 canaries available)", "soaking: web-0.7 available at
  * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing".
  */
-function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: number): string {
+function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: { count: number; held?: string } | undefined): string {
   const reverted = w.reverted !== null ? w.quarantined.at(-1) : undefined;
   if (r.phase !== "complete" && w.paused) return "paused (tessera ctl rollout resume to go on)";
-  if (r.phase === "progressing" && waves > 0 && w.wave >= 0) return `wave ${w.wave + 1} of ${waves}`;
+  if (r.phase === "progressing" && waves !== undefined && w.wave >= 0) return `wave ${w.wave + 1} of ${waves.count}${waves.held ? `; ${waves.held}` : ""}`;
   if (canaries > 0) {
     const up = current.filter((i) => i.index < canaries && isAvailable(i, minHealthyMs, now)).length;
     return `canary: held until promoted (${up} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;

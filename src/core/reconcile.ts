@@ -6,11 +6,11 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { canaryGate, disruptionGate, pausedGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
+import { canaryGate, disruptionGate, pausedGate, quarantineGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
 import { sameTemplate } from "./cluster-events.js";
 import { waveOrder } from "./waves.js";
-import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
+import { type BatchOutcome, type Capacity, type ClusterState, crashKey, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
 import { availableAt, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
@@ -211,7 +211,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     v.running.push(inst);
   }
 
-  const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now };
+  const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };
   const names = [...state.workloads.keys()].sort();
   for (const name of names) {
     const workload = state.workloads.get(name)!;
@@ -229,6 +229,8 @@ interface Pass {
   draining: ReadonlySet<string>;
   placer: Placer;
   now: number;
+  /** When a workload crash-loops on a node (auto_revert then does not wait for the deadline). */
+  quarantine: QuarantinePolicy;
   /** Draining nodes where only system workloads' copies are left (made on first use). */
   systemOnly?: Set<string>;
 }
@@ -250,7 +252,7 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     // restartSeq 0 (never restarted) is the common case: skip parsing the id.
     (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
     (draining.size > 0 && i.node !== null && draining.has(i.node));
-  const canary = rolloutMilestones(out, workload, spec, insts, now);
+  const canary = rolloutMilestones(out, pass, workload, spec, insts);
   // Reverting: the next pass plans for the restored spec; this one changes nothing more.
   if (canary === undefined) return;
   if (isSteady(insts, spec.replicas, isOutdated)) return;
@@ -289,7 +291,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
  * waiting for promotion (0 when no rollout waits at its canaries), or undefined when the
  * rollout is reverted: nothing else of the workload is planned in that pass.
  */
-function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, insts: Instance[], now: number): number | undefined {
+function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, insts: Instance[]): number | undefined {
+  const { now } = pass;
   const canaries = waitingCanaries(workload, spec, insts);
   // A workload scaled to nothing rolls nothing out: no milestone to record.
   if (workload.stable?.generation === workload.templateGeneration || spec.replicas === 0) return canaries;
@@ -301,10 +304,17 @@ function rolloutMilestones(out: Plan, workload: Workload, spec: ResolvedSpec, in
   // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
   const soakEnds = insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
   if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
-  if (status.phase === "stalled" && spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec)) {
-    const s = status.stuck;
+  // New copies crash-looping (the workload quarantined on a node since its template changed)
+  // fail the rollout before its deadline.
+  const looping = [...pass.state.nodes.keys()].find((n) => (pass.state.crashes.get(crashKey(workload.name, n))?.at(-1) ?? 0) >= workload.templateChangedAt && quarantineGate(pass.state, workload.name, n, now, pass.quarantine));
+  if ((status.phase === "stalled" || looping !== undefined) && spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec)) {
+    const s = status.phase === "stalled" ? status.stuck : undefined;
     const why = s === undefined ? "new copies could not be created" : `${s.id} ${s.state === "running" ? (isReady(s) ? "not soaked" : "not Ready") : s.state}${s.reason ? `: ${s.reason}` : ""}`;
-    out.revert.push({ name: workload.name, reason: `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${why})` });
+    const last = insts.filter((i) => i.state === "failed" && runsCurrentTemplate(workload, i)).at(-1);
+    const reason = looping
+      ? `new copies crash-looping on ${looping}${last ? ` (${last.id}: ${reasonWithStderr(last.reason, last.stderrTail)})` : ""}`
+      : `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${why})`;
+    out.revert.push({ name: workload.name, reason });
     return undefined;
   }
   if (canaries > 0 && spec.autoPromote) {

@@ -130,6 +130,26 @@ describe("auto_revert", () => {
     expect(f.state.workloads.get("web")!.quarantined).toEqual([]);
   });
 
+  test("a new copy that crash-loops fails the rollout before its deadline", () => {
+    const f = fleet();
+    const slow = { progressDeadline: { seconds: 600, nanos: 0 } };
+    // A soak keeps the rollout open while its new copies start and crash.
+    const soaking = { ...update, minHealthyTime: { seconds: 30, nanos: 0 } };
+    apply(f, web("v1", soaking, slow));
+    f.settle();
+    f.advance(31_000);
+    apply(f, web("v2", soaking, slow));
+    f.settle();
+    for (let k = 0; k < 60 && !f.events.some((e) => e.type === "RolloutReverted"); k++) {
+      for (const i of copies(f, (c) => c.generation === 2 && c.state === "running")) f.crash(i.id, 2);
+      f.advance(1_000);
+    }
+    const reverted = f.events.find((e) => e.type === "RolloutReverted");
+    expect(reverted?.type === "RolloutReverted" && reverted.reason).toMatch(/^new copies crash-looping on n[12]/);
+    expect(reverted!.at - f.events.find((e) => e.type === "WorkloadApplied" && e.workload.generation === 2)!.at).toBeLessThan(60_000);
+    expect(f.state.workloads.get("web")!.spec.args).toEqual(["v1"]);
+  });
+
   test("without a completed rollout there is nothing to go back to: the rollout stalls", () => {
     const f = fleet();
     f.failingChecks.add("web");

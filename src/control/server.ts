@@ -315,7 +315,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     );
     address = `${host}:${port}`;
 
-    const lead = async () => {
+    const lead = async (epoch = 0) => {
+      metrics.observeTerm(epoch);
       term = await startTerm(opts, {
         store,
         tls,

@@ -61,6 +61,8 @@ const VALUE_NAMES: Record<string, string> = {
   "--instance": "INSTANCE",
   "--join-token": "TOKEN",
   "--label": "KEY=VALUE",
+  "--lease-renew": "DURATION",
+  "--lease-ttl": "DURATION",
   "--limit": "N",
   "--listen": "ADDR",
   "--memory-mb": "N",

@@ -16,12 +16,13 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x] = await Promise.all([
+  const [w, n, l, t, x, c] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
     import("./ctl/token-commands.js"),
     import("./ctl/exec-command.js"),
+    import("./ctl/control-plane-commands.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -47,6 +48,7 @@ async function ctlCommands(): Promise<Commands> {
     n.DrainCommand,
     t.TokenRotateCommand,
     t.TokenCreateCommand,
+    c.GetControlPlanesCommand,
   ];
 }
 

@@ -20,6 +20,7 @@ import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { isLoopback } from "../src/core/listen-address.js";
+import { checkLeaseTiming } from "../src/core/lease.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
@@ -143,6 +144,8 @@ const CONTROL_CONFIG: ConfigSchema = {
   "metrics-listen": "string",
   advertise: "strings",
   insecure: "boolean",
+  "lease-ttl": "string",
+  "lease-renew": "string",
 };
 
 const HOST_VOLUME_HELP =
@@ -198,6 +201,10 @@ export class ControlCommand extends TesseraCommand {
   });
   tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
   metricsListen = Option.String("--metrics-listen", { description: `host:port for the web page (/), /metrics, /healthz, /readyz; HTTPS beyond loopback (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
+  leaseTtl = Option.String("--lease-ttl", {
+    description: "with --store postgres://…: how long the leader's lease lasts on the database's clock; a standby takes over this long after the leader is gone (default 5s)",
+  });
+  leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it, at most a third of --lease-ttl (default 1s)" });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
@@ -213,8 +220,12 @@ export class ControlCommand extends TesseraCommand {
     const offlineAfterMs = parseDuration(pick(this.offlineAfter, cfg, "offline-after", "5s"), "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
     const startGraceMs = parseDuration(pick(this.startGrace, cfg, "start-grace", "10s"), "--start-grace");
+    const lease = { ttlMs: parseDuration(pick(this.leaseTtl, cfg, "lease-ttl", "5s"), "--lease-ttl"), renewMs: parseDuration(pick(this.leaseRenew, cfg, "lease-renew", "1s"), "--lease-renew") };
+    const badLease = checkLeaseTiming(lease);
+    if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/server.js");
     const cp = await startControlPlane({
+      lease,
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
       dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
       store: pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") || undefined,

@@ -14,7 +14,8 @@ import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import { resolveSpec } from "../core/spec.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
-import { type ControlPlaneServer, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import type { ControlPlaneRow } from "../core/lease.js";
+import { type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
@@ -40,7 +41,11 @@ export interface ServiceDeps extends RpcDeps {
   policy: Policy;
   /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
   tokens?: Tokens;
+  /** The control planes on this one's database (ListControlPlanes). */
+  controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
+
+const WIRE_ROLES = { leader: ControlPlaneRole.CONTROL_PLANE_ROLE_LEADER, standby: ControlPlaneRole.CONTROL_PLANE_ROLE_STANDBY, gone: ControlPlaneRole.CONTROL_PLANE_ROLE_GONE } as const;
 
 /** Instances sort by workload, then replica index, then id (attempts of one replica). */
 const instanceKey = (i: Instance): SortKey => [i.workload, i.index, i.id];
@@ -245,6 +250,9 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       return { token: await deps.tokens.issue(kind, caller(metadata)) };
     }),
 
+    listControlPlanes: unary("ListControlPlanes", async () => ({
+      controlPlanes: (await deps.controlPlanes()).map((r) => ({ id: r.id, address: r.address, role: WIRE_ROLES[r.role], epoch: r.epoch, lastRenewal: r.lastRenewal > 0 ? new Date(r.lastRenewal) : undefined })),
+    })),
     createToken: unary("CreateToken", async (_req, metadata) => {
       if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
       return { token: await deps.tokens.issue("readonly", caller(metadata)) };

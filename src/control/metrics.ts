@@ -26,6 +26,8 @@ export class Metrics {
   private readonly placements = new Counter({ name: "tessera_placements_total", help: "Instances placed on a node", registers: [this.registry] });
   private readonly rpc = new Histogram({ name: "tessera_rpc_duration_seconds", help: "ControlPlane call latency by method and status code", labelNames: ["method", "code"], buckets: SECONDS, registers: [this.registry] });
   private readonly commit = new Histogram({ name: "tessera_store_commit_duration_seconds", help: "Duration of one SQLite transaction of the writer", buckets: SECONDS, registers: [this.registry] });
+  private readonly epoch = new Gauge({ name: "tessera_lease_epoch", help: "Epoch of the lease this control plane leads in (0 on SQLite, which has none)", registers: [this.registry] });
+  private readonly terms = new Counter({ name: "tessera_leader_terms_total", help: "Times this control plane began leading", registers: [this.registry] });
 
   constructor() {
     // The event-loop lag histogram samples on a timer: at prom-client's default 10 ms it was
@@ -52,6 +54,12 @@ export class Metrics {
 
   observeRpc(method: string, code: string, seconds: number): void {
     this.rpc.observe({ method, code }, seconds);
+  }
+
+  /** This control plane leads from now on, in `epoch`. */
+  observeTerm(epoch: number): void {
+    this.epoch.set(epoch);
+    this.terms.inc();
   }
 
   observeCommit(seconds: number): void {

@@ -4,11 +4,12 @@
 import { randomUUID, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
+import { experimental, Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
+import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
 import { hostOf } from "../core/listen-address.js";
 import type { Role } from "../core/authz.js";
 import type { Logger } from "../core/logger.js";
@@ -26,7 +27,10 @@ import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
-import { startHttpServer } from "./http-server.js";
+import { type HttpServer, startHttpServer } from "./http-server.js";
+import { LeadershipLoop } from "./leadership.js";
+import { PostgresLease } from "./store/postgres/lease.js";
+import { PostgresStore } from "./store/postgres/store.js";
 import { Metrics } from "./metrics.js";
 import type { Store } from "./store/store.js";
 import { tolerateUndecodable } from "./undecodable.js";
@@ -55,21 +59,25 @@ export interface ControlPlaneOptions {
   certCheckMs?: number;
   /** Start the cluster over with an empty state when its database is refused (emptied, replaced, damaged). */
   reinitialize?: boolean;
+  /** The lease on leadership, on PostgreSQL (`--lease-ttl`, `--lease-renew`; default 5 s and 1 s). */
+  lease?: LeaseTiming;
 }
 
 export interface RunningControlPlane {
   /** host:port actually bound. */
   address: string;
-  /** host:port of the HTTP listener, when there is one. */
-  httpAddress?: string;
+  /** host:port of the HTTP listener, while there is one (a standby has none). */
+  readonly httpAddress?: string;
   /** The web page's address on it. */
-  webUrl?: string;
+  readonly webUrl?: string;
   stop(): Promise<void>;
 }
 
 /** Bun's HTTP/2 server breaks past ~5,000 concurrent streams on one connection; stay far below. */
 const MAX_CONCURRENT_STREAMS = 500;
 const SHUTDOWN_GRACE_MS = 2_000;
+/** A control plane unheard for this long is left out of `get control-planes`. */
+const FORGET_MEMBERS_MS = 3_600_000;
 /** Service names reported by grpc.health.v1. */
 const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const;
 
@@ -135,12 +143,15 @@ async function openTls(opts: ControlPlaneOptions): Promise<Tls> {
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const timing = opts.lease ?? DEFAULT_LEASE_TIMING;
+  const badTiming = checkLeaseTiming(timing);
+  if (badTiming) throw new Error(badTiming);
   // Before the store is opened: a second control plane on this data dir must not touch it.
   const lock = lockDataDir(opts.dataDir, Date.now());
   let store: Store | undefined;
   try {
     store = await openClusterStore(opts.dataDir, { store: opts.store, reinitialize: opts.reinitialize ?? false, log: opts.log, now: Date.now(), freshId: randomUUID() });
-    const running = await serve(opts, store);
+    const running = await serve(opts, store, timing);
     return {
       ...running,
       async stop() {
@@ -155,11 +166,29 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   }
 }
 
-/** Everything after the data dir is locked and its database known to be this cluster's. */
-async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningControlPlane> {
+/** What one term of leading runs: the writer, its hubs, the agent gateway, the services' handlers, the HTTP listener. */
+interface Term {
+  controlPlane: UntypedServiceImplementation;
+  agentGateway: UntypedServiceImplementation;
+  enrollment?: UntypedServiceImplementation;
+  http?: HttpServer;
+  stop(): Promise<void>;
+}
+
+interface TermDeps {
+  store: Store;
+  tls: Tls | undefined;
+  metrics: Metrics;
+  controlPlanes: () => Promise<ControlPlaneRow[]>;
+  /** A write failed: on a shared database, maybe because another control plane took the lease. */
+  writeFailed?: () => void;
+}
+
+/** Starts the writer from what the store holds, and what serves through it. On SQLite the one term lasts the process. */
+async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Term> {
+  const { store, tls, metrics } = deps;
   const policy = opts.policy ?? DEFAULT_POLICY;
   const hub = new WatchHub(store.history);
-  const metrics = new Metrics();
   const writer = await Writer.open({
     store,
     policy,
@@ -171,54 +200,24 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
       endpoints.publish(events);
       fleet.publish(events);
     },
-    storeFailed: (reason) => gateway.closeAll(`control plane cannot record changes: ${reason}`),
+    storeFailed: (reason) => {
+      gateway.closeAll(`control plane cannot record changes: ${reason}`);
+      deps.writeFailed?.();
+    },
     metrics,
   });
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const tls = opts.insecure ? undefined : await openTls(opts);
   const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
   writer.start();
-  // From here on the writer takes turns: a start that fails must stop it (and what else runs)
-  // before the caller closes the store under it.
-  let listening: Server | undefined;
+  // From here on the writer takes turns: a start that fails must stop it before the caller
+  // closes the store under it.
   try {
     // Tokens are issued through the writer, so they come once it takes turns.
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
     const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
     const authenticate: Authenticate = (metadata) => roleOf(bearer(metadata));
-
-    const server = (listening = new Server({
-      "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
-      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-    }));
-    server.addService(tolerateUndecodable(ControlPlaneService), createControlPlaneService({
-        writer,
-        history: store.history,
-        gateway,
-        hub,
-        endpoints,
-        policy,
-        log: opts.log,
-        authenticate,
-        tokens,
-        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
-      }));
-    server.addService(tolerateUndecodable(AgentGatewayService), gateway.service);
-    if (tls && tokens) server.addService(tolerateUndecodable(EnrollmentService), createEnrollmentService(tls.pki, tokens, opts.log));
-    // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
-    const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
-    health.addToServer(server);
-    const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
-    new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
-    const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const address = `${host}:${port}`;
-    for (const name of ["", ...SERVICES]) health.setStatus(name, "SERVING");
     let serving = true;
     const http = opts.metricsListen
       ? startHttpServer({
@@ -231,19 +230,137 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
         })
       : undefined;
-    opts.log.info("control plane listening", { address, dataDir: opts.dataDir, store: store.location, tls: tls !== undefined });
-
     return {
-      address,
-      httpAddress: http?.address,
-      webUrl: http?.url,
+      controlPlane: createControlPlaneService({
+        writer,
+        history: store.history,
+        gateway,
+        hub,
+        endpoints,
+        policy,
+        log: opts.log,
+        authenticate,
+        tokens,
+        controlPlanes: deps.controlPlanes,
+        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+      }) as unknown as UntypedServiceImplementation,
+      agentGateway: gateway.service as unknown as UntypedServiceImplementation,
+      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
+      http,
       async stop() {
         serving = false;
         await http?.stop();
-        for (const name of ["", ...SERVICES]) health.setStatus(name, "NOT_SERVING");
         const stopped = writer.stop();
-        tls?.close();
         gateway.closeAll("control plane shutting down");
+        await stopped;
+      },
+    };
+  } catch (err) {
+    await writer.stop();
+    gateway.closeAll("control plane failed to start");
+    throw err;
+  }
+}
+
+/**
+ * A service whose calls go to the current term's handlers, or, with none (a standby, a term
+ * starting or ending), are refused with UNAVAILABLE saying why.
+ */
+function throughTerm(service: ServiceDefinition, handlers: () => UntypedServiceImplementation | undefined, refusal: () => string): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(service)) {
+    out[name] = ((call: ServerWritableStream<unknown, unknown>, callback?: (err: { code: status; details: string }) => void) => {
+      const handler = handlers()?.[name] as ((...args: unknown[]) => void) | undefined;
+      if (handler) return handler(call, callback);
+      const err = { code: status.UNAVAILABLE, details: refusal() };
+      // Unary and client-streaming calls answer through their callback; the others end their stream.
+      if (!method.responseStream) callback!(err);
+      else call.emit("error", err);
+    }) as UntypedServiceImplementation[string];
+  }
+  return out;
+}
+
+/** The gRPC server, and the terms it serves through: one for the process on SQLite, one per lease taken on PostgreSQL. */
+async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTiming): Promise<RunningControlPlane> {
+  const tls = opts.insecure ? undefined : await openTls(opts);
+  const metrics = new Metrics();
+  let term: Term | undefined;
+  let leadership: LeadershipLoop | undefined;
+  let lease: PostgresLease | undefined;
+  let address = "";
+  const refusal = () => leadership?.notLeader() ?? "control plane is shutting down";
+  let health: HealthImplementation | undefined;
+  const setHealth = (s: "SERVING" | "NOT_SERVING") => {
+    for (const name of ["", ...SERVICES]) health?.setStatus(name, s);
+  };
+
+  const server = new Server({
+    "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  });
+  try {
+    server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane, refusal));
+    server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => term?.agentGateway, refusal));
+    if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
+    // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
+    health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
+    health.addToServer(server);
+    const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
+    new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+    const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    address = `${host}:${port}`;
+
+    const lead = async (epoch = 0) => {
+      metrics.observeTerm(epoch);
+      term = await startTerm(opts, {
+        store,
+        tls,
+        metrics,
+        controlPlanes,
+        writeFailed: () => leadership?.verify(),
+      });
+      setHealth("SERVING");
+    };
+    const stepDown = async () => {
+      const ending = term;
+      term = undefined;
+      setHealth("NOT_SERVING");
+      await ending?.stop();
+    };
+    const controlPlanes = async (): Promise<ControlPlaneRow[]> => {
+      if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0 }];
+      const { lease: current, members, dbNow } = await lease.survey();
+      return describeControlPlanes(members, current, dbNow, timing, FORGET_MEMBERS_MS);
+    };
+
+    if (store instanceof PostgresStore) {
+      // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
+      lease = new PostgresLease(opts.store!, timing.renewMs);
+      leadership = new LeadershipLoop({ lease, store, me: { id: randomUUID(), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown });
+      leadership.start();
+    } else {
+      await lead();
+    }
+    opts.log.info("control plane listening", { address, dataDir: opts.dataDir, store: store.location, tls: tls !== undefined, ...(leadership ? { role: "standby until it takes the lease" } : {}) });
+
+    return {
+      address,
+      get httpAddress() {
+        return term?.http?.address;
+      },
+      get webUrl() {
+        return term?.http?.url;
+      },
+      async stop() {
+        setHealth("NOT_SERVING");
+        if (leadership) await leadership.stop();
+        else await stepDown();
+        tls?.close();
         // tryShutdown never calls back while a stream is open: fall back to force.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -255,15 +372,22 @@ async function serve(opts: ControlPlaneOptions, store: Store): Promise<RunningCo
             resolve();
           });
         });
-        await stopped;
+        await lease?.close();
         await store.close();
       },
     };
   } catch (err) {
-    await writer.stop();
+    await leadership?.stop();
+    await term?.stop();
+    await lease?.close();
     tls?.close();
-    gateway.closeAll("control plane failed to start");
-    listening?.forceShutdown();
+    server.forceShutdown();
     throw err;
   }
+}
+
+/** What other control planes and `get control-planes` show for this one: a wildcard host is this host's name. */
+function advertisedAddress(bound: string): string {
+  const host = hostOf(bound);
+  return host === "0.0.0.0" || host === "::" || host === "" || host === "[::]" ? `${hostname()}:${bound.slice(bound.lastIndexOf(":") + 1)}` : bound;
 }

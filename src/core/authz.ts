@@ -33,6 +33,7 @@ export const METHOD_ACCESS = {
   Exec: "write",
   RotateToken: "write",
   CreateToken: "write",
+  ListControlPlanes: "read",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;
 

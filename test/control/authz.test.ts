@@ -66,6 +66,7 @@ function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<stat
     Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
     RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
     CreateToken: {},
+    ListControlPlanes: {},
     Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
   };
   const name = method.charAt(0).toLowerCase() + method.slice(1);

@@ -382,6 +382,7 @@ function seedsFor(path: string): Buffer[] {
     case cp.rotateToken.path:
       return [cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN }), cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_ADMIN })];
     case cp.createToken.path:
+    case cp.listControlPlanes.path:
     case EnrollmentService.getCa.path:
       return [Buffer.alloc(0)];
     case AgentGatewayService.connect.path:

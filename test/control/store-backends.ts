@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { Retention } from "../../src/control/store/retention.js";
 import { SqliteStore } from "../../src/control/store/sqlite-store.js";
@@ -15,7 +16,7 @@ import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgr
 
 export interface FreshStore {
   store: Store;
-  /** Another store on the same database (a restart's). */
+  /** Another store on the same database (a restart's, to read: on PostgreSQL writes need the lease). */
   reopen(): Promise<Store>;
 }
 
@@ -24,6 +25,20 @@ export interface Backend {
   skip: boolean;
   /** A store on a new, empty database. */
   fresh(retention?: Partial<Retention>): Promise<FreshStore>;
+}
+
+/** A PostgreSQL store holding the lease (long enough for any test): its commits pass the fence. */
+export async function leading(url: string, retention?: Partial<Retention>): Promise<PostgresStore> {
+  const store = await PostgresStore.open(url, retention);
+  const lease = new PostgresLease(url, 5_000);
+  try {
+    const taken = await lease.take({ id: "store-tests", address: "127.0.0.1:0" }, 3_600_000);
+    if (!taken) throw new Error("the store tests could not take the lease of a fresh database");
+    store.fenceWith({ holder: taken.holder, epoch: taken.epoch });
+  } finally {
+    await lease.close();
+  }
+  return store;
 }
 
 /** Both backends for `what` (a file's tests); registers the PostgreSQL server's start and stop. */
@@ -55,7 +70,7 @@ export function storeBackends(what: string): Backend[] {
       skip: pg.skip,
       async fresh(retention) {
         const url = await server!.createDatabase(`store_${++databases}`);
-        return { store: await PostgresStore.open(url, retention), reopen: () => PostgresStore.open(url, retention) };
+        return { store: await leading(url, retention), reopen: () => PostgresStore.open(url, retention) };
       },
     },
   ];

@@ -7,7 +7,7 @@
  * Times are epoch milliseconds (bigint read as numbers); JSON is jsonb.
  */
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 import type { BatchOutcome } from "../../../core/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/ports.js";
 import type { HostVolume } from "../../../core/volumes.js";
@@ -27,6 +27,12 @@ export const events = pgTable(
     node: text("node"),
     /** The whole event as JSON text (as SQLite keeps it: parsed only where a reader asks). */
     data: text("data").notNull(),
+    /**
+     * PostgreSQL only (no lease on SQLite): the leader that committed it and the lease's epoch
+     * it held, checked inside the same transaction; an audit of the fencing.
+     */
+    leader: text("leader"),
+    epoch: bigint("epoch", { mode: "number" }),
   },
   (t) => [index("events_workload").on(t.workload, t.seq), index("events_node").on(t.node, t.seq).where(sql`${t.node} IS NOT NULL`)],
 );
@@ -105,4 +111,29 @@ export const tokens = pgTable("tokens", {
 export const meta = pgTable("meta", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
+});
+
+/**
+ * PostgreSQL only: the lease on leadership among the control planes on this database (one
+ * row, id 1). Times are the database's clock (timestamptz): only it decides expiry.
+ */
+export const leadership = pgTable(
+  "leadership",
+  {
+    id: integer("id").primaryKey(),
+    holder: text("holder").notNull(),
+    address: text("address").notNull(),
+    epoch: bigint("epoch", { mode: "number" }).notNull(),
+    renewedAt: timestamp("renewed_at", { withTimezone: true }).notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [check("leadership_one_row", sql`${t.id} = 1`)],
+);
+
+/** PostgreSQL only: every control plane on this database, as of its last attempt at the lease. */
+export const controlPlanes = pgTable("control_planes", {
+  id: text("id").primaryKey(),
+  address: text("address").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+  seenAt: timestamp("seen_at", { withTimezone: true }).notNull(),
 });

@@ -16,6 +16,7 @@ import { instanceFromRow, nodeFromRow, type StoredEvent, workloadFromRow } from 
 import type { Store } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
+import type { Fence } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 
@@ -62,10 +63,18 @@ function overwrite(table: PgTable) {
   return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
 }
 
+/**
+ * A commit or probe refused because this control plane does not hold the lease in its epoch
+ * (deposed, paused past its lease, partitioned): nothing of it was written.
+ */
+export class NotLeader extends Error {}
+
 export class PostgresStore implements Store {
   readonly history: PostgresEventHistory;
   readonly location: string;
   private readonly retention: Retention;
+  /** The lease every write is checked against; none: writes are refused (a standby). */
+  private fence: Fence | undefined;
 
   private constructor(
     private readonly client: SQL,
@@ -121,13 +130,36 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** From now on every write is checked against `fence` (the lease this control plane took), or refused (undefined). */
+  fenceWith(fence: Fence | undefined): void {
+    this.fence = fence;
+  }
+
+  /**
+   * Inside a write's transaction, first: the lease must still be ours, in our epoch, in force
+   * on the database's clock. FOR SHARE holds the row until the transaction ends, so a take
+   * (an UPDATE of it) waits for this commit: no write of an earlier epoch lands after a later
+   * epoch has begun, and the new leader's load sees it.
+   */
+  private async checkFence(tx: Pick<PostgresDatabase, "execute">): Promise<Fence> {
+    const fence = this.fence;
+    if (fence === undefined) throw new NotLeader("not the leader: this control plane does not hold the lease");
+    const held = await tx.execute(
+      sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`,
+    );
+    if (held.length === 0) throw new NotLeader(`not the leader any more: the lease of epoch ${fence.epoch} is no longer this control plane's (taken over, or expired)`);
+    return fence;
+  }
+
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);
     const stored = await this.db.transaction(async (tx) => {
+      const fence = await this.checkFence(tx);
       const stored: StoredEvent[] = [];
       for (const batch of chunks(writes.events)) {
         // The sequence hands out numbers in VALUES order; sorted, they pair up with the batch.
-        const seqs = (await tx.insert(schema.events).values(batch.map((e) => e.row)).returning({ seq: schema.events.seq })).map((r) => r.seq).sort((a, b) => a - b);
+        const rows = batch.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
+        const seqs = (await tx.insert(schema.events).values(rows).returning({ seq: schema.events.seq })).map((r) => r.seq).sort((a, b) => a - b);
         batch.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
       }
       for (const rows of chunks(writes.workloads.upsert)) await tx.insert(schema.workloads).values(rows).onConflictDoUpdate({ target: schema.workloads.name, set: overwrite(schema.workloads) });
@@ -163,7 +195,10 @@ export class PostgresStore implements Store {
   }
 
   async probe(now: number): Promise<void> {
-    await this.upsertMeta(this.db, "probed_at", String(now));
+    await this.db.transaction(async (tx) => {
+      await this.checkFence(tx);
+      await this.upsertMeta(tx, "probed_at", String(now));
+    });
   }
 
   async clusterId(): Promise<string | undefined> {

@@ -1,0 +1,141 @@
+/**
+ * Leadership of several control planes on one PostgreSQL database (issue 20): what a control
+ * plane decides about the lease the database hands out. PURE.
+ *
+ * The database's clock decides whether a lease has expired (the shell's SQL compares with its
+ * own clock, never ours). What is decided here, on the control plane's monotonic clock, is when
+ * a leader must stop believing it leads: a renewal sent at `sentAt` that succeeded set the
+ * expiry to the database's clock at the statement plus the TTL, and the statement ran after
+ * `sentAt`, so the lease lasts at least until `sentAt + ttl` on our clock. A leader steps down
+ * a renewal interval before that moment, whether or not anyone is there to take over.
+ */
+
+export interface LeaseTiming {
+  /** How long a taken or renewed lease lasts, on the database's clock. */
+  ttlMs: number;
+  /** How often the leader renews it and a standby tries to take it. */
+  renewMs: number;
+}
+
+export const DEFAULT_LEASE_TIMING: LeaseTiming = { ttlMs: 5_000, renewMs: 1_000 };
+
+/** The lease as the database holds it; times are the database's clock, epoch ms. */
+export interface Lease {
+  /** The id of the control plane holding it (a new one at each start). */
+  holder: string;
+  /** Where the holder serves gRPC (host:port). */
+  address: string;
+  /** Bumped at every take: the fencing token every commit is checked against. */
+  epoch: number;
+  renewedAt: number;
+  expiresAt: number;
+}
+
+/** Refuses timings under which a leader could not renew well inside its lease, naming the flag. */
+export function checkLeaseTiming(t: LeaseTiming): string | undefined {
+  if (!Number.isFinite(t.ttlMs) || t.ttlMs < 1_000) return `--lease-ttl: expected at least 1s, got ${t.ttlMs}ms`;
+  // Two renewals may fail and the leader still has a renewal interval to stop before expiry.
+  if (!Number.isFinite(t.renewMs) || t.renewMs < 50 || t.renewMs * 3 > t.ttlMs) {
+    return `--lease-renew: expected between 50ms and a third of --lease-ttl (${t.ttlMs}ms), got ${t.renewMs}ms`;
+  }
+  return undefined;
+}
+
+/** The latest moment (our monotonic ms) a leader whose last successful renewal was sent at `sentAt` still leads. */
+export function stepDownAt(sentAt: number, t: LeaseTiming): number {
+  return sentAt + t.ttlMs - t.renewMs;
+}
+
+export type Leadership = { role: "standby" } | { role: "leader"; epoch: number; until: number };
+
+/** What an attempt to take or renew the lease came back with. */
+export type LeaseOutcome =
+  /** The database granted it (took or renewed) to us, for the statement sent at `sentAt`. */
+  | { type: "Granted"; lease: Lease; sentAt: number }
+  /** Someone else holds it, or ours lapsed (`lease` is the row as it is, if any). */
+  | { type: "Refused"; lease: Lease | undefined }
+  /** The database did not answer (down, unreachable, timed out). */
+  | { type: "Failed"; reason: string };
+
+export type LeadershipAction = { type: "Lead"; epoch: number } | { type: "StepDown"; reason: string } | { type: "None" };
+
+export interface LeadershipStep {
+  leadership: Leadership;
+  action: LeadershipAction;
+}
+
+const none = (leadership: Leadership): LeadershipStep => ({ leadership, action: { type: "None" } });
+const STANDBY: Leadership = { role: "standby" };
+
+/** Folds an attempt's outcome in; `now` is our monotonic clock when it came back. */
+export function onLeaseOutcome(current: Leadership, outcome: LeaseOutcome, now: number, t: LeaseTiming): LeadershipStep {
+  if (outcome.type === "Granted") {
+    const until = stepDownAt(outcome.sentAt, t);
+    // An answer that took too long proves nothing about now: the lease may have lapsed since.
+    if (now >= until) {
+      return current.role === "leader" ? { leadership: STANDBY, action: { type: "StepDown", reason: `the lease renewal took ${now - outcome.sentAt}ms, too long to know it still holds` } } : none(STANDBY);
+    }
+    if (current.role === "standby") return { leadership: { role: "leader", epoch: outcome.lease.epoch, until }, action: { type: "Lead", epoch: outcome.lease.epoch } };
+    if (outcome.lease.epoch !== current.epoch) return { leadership: STANDBY, action: { type: "StepDown", reason: `the lease moved to epoch ${outcome.lease.epoch} while leading in epoch ${current.epoch}` } };
+    return none({ ...current, until: Math.max(current.until, until) });
+  }
+  if (current.role === "standby") return none(current);
+  if (outcome.type === "Refused") {
+    const held = outcome.lease;
+    return { leadership: STANDBY, action: { type: "StepDown", reason: held ? `the lease is held by ${held.address} in epoch ${held.epoch}` : "the lease is gone" } };
+  }
+  // The database may come back before the lease runs out: keep leading until then (onTick).
+  return onTick(current, now);
+}
+
+/** Checked on every tick of our clock: a leader past its deadline steps down. */
+export function onTick(current: Leadership, now: number): LeadershipStep {
+  if (current.role === "leader" && now >= current.until) return { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } };
+  return none(current);
+}
+
+/** Whether a lease is in force on the database's clock (`dbNow`). */
+export function inForce(lease: Lease | undefined, dbNow: number): lease is Lease {
+  return lease !== undefined && lease.expiresAt > dbNow;
+}
+
+/** What a standby answers every call with. */
+export function notLeaderMessage(lease: Lease | undefined, dbNow: number): string {
+  return inForce(lease, dbNow) ? `not the leader; the leader is at ${lease.address} (epoch ${lease.epoch})` : "not the leader; no control plane leads at the moment (a standby takes over within the lease's TTL)";
+}
+
+/** A control plane that said it was there (each one, at every attempt), times on the database's clock. */
+export interface Member {
+  id: string;
+  address: string;
+  startedAt: number;
+  seenAt: number;
+}
+
+export type MemberRole = "leader" | "standby" | "gone";
+
+export interface ControlPlaneRow {
+  id: string;
+  address: string;
+  role: MemberRole;
+  /** The lease's epoch for the leader; 0 for the others. */
+  epoch: number;
+  /** The leader's last renewal, or when a standby last tried to take the lease (database clock, epoch ms). */
+  lastRenewal: number;
+}
+
+/**
+ * The control planes on one database, leader first, then by address: a member unheard for a
+ * TTL is "gone" (its row stays until it is `forgetAfterMs` old, then it is left out).
+ */
+export function describeControlPlanes(members: readonly Member[], lease: Lease | undefined, dbNow: number, t: LeaseTiming, forgetAfterMs: number): ControlPlaneRow[] {
+  const leading = inForce(lease, dbNow) ? lease : undefined;
+  const rows = members
+    .filter((m) => m.id === leading?.holder || dbNow - m.seenAt <= forgetAfterMs)
+    .map((m): ControlPlaneRow => {
+      if (m.id === leading?.holder) return { id: m.id, address: leading.address, role: "leader", epoch: leading.epoch, lastRenewal: leading.renewedAt };
+      return { id: m.id, address: m.address, role: dbNow - m.seenAt <= t.ttlMs ? "standby" : "gone", epoch: 0, lastRenewal: m.seenAt };
+    });
+  const rank = (r: ControlPlaneRow) => (r.role === "leader" ? 0 : r.role === "standby" ? 1 : 2);
+  return rows.sort((a, b) => rank(a) - rank(b) || a.address.localeCompare(b.address) || a.id.localeCompare(b.id));
+}

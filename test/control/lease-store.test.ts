@@ -1,0 +1,135 @@
+/**
+ * The lease in PostgreSQL (src/control/store/postgres/lease.ts) and the fence every write of
+ * the store checks (postgres/store.ts), against a private server: taking, renewing, expiry on
+ * the database's clock, the epoch bumped at each take; a deposed leader's commit refused once
+ * another took the lease, and the log telling which leader committed in which epoch.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { SQL } from "bun";
+import type { Lease } from "../../src/core/lease.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { runTurn } from "../../src/core/turn.js";
+import { PostgresLease } from "../../src/control/store/postgres/lease.js";
+import { NotLeader, PostgresStore } from "../../src/control/store/postgres/store.js";
+import { eventually } from "../e2e/harness.js";
+import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+
+const pg = postgresSuite("the lease on PostgreSQL");
+let server: PostgresServer | undefined;
+let databases = 0;
+const opened: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  if (pg.skip) return;
+  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  server = await startPostgres();
+});
+afterAll(async () => {
+  for (const o of opened) await o.close();
+  server?.remove();
+});
+
+/** A migrated database and a lease client on it. */
+async function fresh(): Promise<{ url: string; store: PostgresStore; lease: PostgresLease }> {
+  const url = await server!.createDatabase(`lease_${++databases}`);
+  const store = await PostgresStore.open(url);
+  const lease = new PostgresLease(url, 2_000);
+  opened.push(store, lease);
+  return { url, store, lease };
+}
+
+const A = { id: "cp-a", address: "127.0.0.1:7001" };
+const B = { id: "cp-b", address: "127.0.0.1:7002" };
+const fenceOf = (l: Lease) => ({ holder: l.holder, epoch: l.epoch });
+
+/** One turn's worth of events: a node connecting, so that the commit writes a row and an event. */
+function connect(state: Awaited<ReturnType<PostgresStore["load"]>>, node: string) {
+  return runTurn(state, [{ type: "AgentConnected", node, session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, instances: [] }], {
+    now: 1_000_000,
+    policy: DEFAULT_POLICY,
+    reconcile: false,
+  }).events;
+}
+
+test.skipIf(pg.skip)("take, refuse, renew, expire on the database's clock, take again in the next epoch", async () => {
+  const { lease } = await fresh();
+  const first = (await lease.take(A, 60_000))!;
+  expect(first).toMatchObject({ holder: "cp-a", address: A.address, epoch: 1 });
+  expect(first.expiresAt - first.renewedAt).toBeCloseTo(60_000, -1);
+  // Held and in force: nobody else takes it.
+  expect(await lease.take(B, 60_000)).toBeUndefined();
+  const renewed = (await lease.renew(fenceOf(first), 60_000))!;
+  expect(renewed.epoch).toBe(1);
+  expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
+  // A renewal in another epoch is no renewal.
+  expect(await lease.renew({ holder: "cp-a", epoch: 2 }, 60_000)).toBeUndefined();
+
+  // A short lease, then B polls until the database says it expired.
+  const short = (await lease.renew(fenceOf(first), 300))!;
+  const taken = await eventually("B takes the expired lease", () => lease.take(B, 60_000), 5_000, 20);
+  expect(taken).toMatchObject({ holder: "cp-b", address: B.address, epoch: 2 });
+  expect(taken.renewedAt).toBeGreaterThanOrEqual(short.expiresAt);
+  // A cannot renew what it lost.
+  expect(await lease.renew(fenceOf(first), 60_000)).toBeUndefined();
+  // Released, it can be taken at once, and every take bumps the epoch.
+  await lease.release(fenceOf(taken));
+  expect((await lease.take(A, 60_000))!.epoch).toBe(3);
+  // Taken again by its own holder (a control plane that stepped down): a new epoch.
+  expect((await lease.take(A, 60_000))!.epoch).toBe(4);
+});
+
+test.skipIf(pg.skip)("a deposed leader's commit is refused inside its transaction; the log says who committed in which epoch", async () => {
+  const { url, store: a, lease } = await fresh();
+  const b = await PostgresStore.open(url);
+  opened.push(b);
+  const state = await a.load();
+
+  // Without the lease, nothing is written.
+  await expect(a.commit(connect(state, "n0"), state)).rejects.toBeInstanceOf(NotLeader);
+  await expect(a.probe(1)).rejects.toBeInstanceOf(NotLeader);
+
+  const leaseA = (await lease.take(A, 500))!;
+  a.fenceWith(fenceOf(leaseA));
+  expect((await a.commit(connect(state, "n1"), state)).length).toBeGreaterThan(0);
+  await a.probe(2);
+
+  // A is paused past its lease (it does not renew); B takes over in the next epoch.
+  const leaseB = await eventually("B takes the lease after A's expiry", () => lease.take(B, 60_000), 5_000, 20);
+  expect(leaseB.epoch).toBe(leaseA.epoch + 1);
+  b.fenceWith(fenceOf(leaseB));
+  const stateB = await b.load();
+  expect([...stateB.nodes.keys()]).toEqual(["n1"]);
+
+  // A wakes up and commits its next turn: refused, nothing of it written.
+  const lastOfA = a.history.newestSeq();
+  await expect(a.commit(connect(state, "n2"), state)).rejects.toThrow("not the leader any more: the lease of epoch 1 is no longer this control plane's");
+  await expect(a.probe(3)).rejects.toBeInstanceOf(NotLeader);
+  expect((await b.load()).nodes.has("n2")).toBe(false);
+  expect((await b.commit(connect(stateB, "n3"), stateB)).length).toBeGreaterThan(0);
+
+  const sql = new SQL(url);
+  try {
+    const rows: Array<{ leader: string; epoch: string; first: string; last: string }> = await sql`SELECT leader, epoch, min(seq) AS first, max(seq) AS last FROM events GROUP BY leader, epoch ORDER BY min(seq)`;
+    // One leader per epoch, epochs in the order of the log, and none of A's after B's first.
+    expect(rows.map((r) => [r.leader, Number(r.epoch)])).toEqual([
+      ["cp-a", 1],
+      ["cp-b", 2],
+    ]);
+    expect(Number(rows[0]!.last)).toBeLessThan(Number(rows[1]!.first));
+    expect(Number(rows[0]!.last)).toBe(lastOfA);
+    expect(a.history.newestSeq()).toBe(lastOfA);
+  } finally {
+    await sql.close();
+  }
+});
+
+test.skipIf(pg.skip)("the roll: each control plane attends; the survey reads the lease and the database's clock", async () => {
+  const { lease } = await fresh();
+  await lease.attend(A);
+  await lease.attend(B);
+  await lease.take(A, 60_000);
+  const { lease: current, members, dbNow } = await lease.survey();
+  expect(current).toMatchObject({ holder: "cp-a", epoch: 1 });
+  expect(members.map((m) => m.id).sort()).toEqual(["cp-a", "cp-b"]);
+  for (const m of members) expect(Math.abs(dbNow - m.seenAt)).toBeLessThan(5_000);
+});

@@ -1,0 +1,102 @@
+/**
+ * The lease decisions (src/core/lease.ts): every role × outcome, the deadline, the timing
+ * refusals, the standby's message and the control-planes listing.
+ */
+import { describe, expect, test } from "bun:test";
+import {
+  checkLeaseTiming,
+  describeControlPlanes,
+  type Lease,
+  type Leadership,
+  type LeadershipStep,
+  type LeaseOutcome,
+  notLeaderMessage,
+  onLeaseOutcome,
+  onTick,
+  stepDownAt,
+} from "../../src/core/lease.js";
+
+const T = { ttlMs: 5_000, renewMs: 1_000 };
+const lease = (over: Partial<Lease> = {}): Lease => ({ holder: "me", address: "a:7700", epoch: 3, renewedAt: 100, expiresAt: 5_100, ...over });
+const STANDBY: Leadership = { role: "standby" };
+const LEADER: Leadership = { role: "leader", epoch: 3, until: 4_000 };
+
+describe("onLeaseOutcome", () => {
+  const cases: Array<[string, Leadership, LeaseOutcome, number, LeadershipStep]> = [
+    ["a standby granted the lease leads in its epoch", STANDBY, { type: "Granted", lease: lease(), sentAt: 1_000 }, 1_010, { leadership: { role: "leader", epoch: 3, until: 5_000 }, action: { type: "Lead", epoch: 3 } }],
+    ["a standby granted it too late does not lead", STANDBY, { type: "Granted", lease: lease(), sentAt: 1_000 }, 5_000, { leadership: STANDBY, action: { type: "None" } }],
+    ["a standby refused stays one", STANDBY, { type: "Refused", lease: lease({ holder: "other" }) }, 10, { leadership: STANDBY, action: { type: "None" } }],
+    ["a standby whose database fails stays one", STANDBY, { type: "Failed", reason: "down" }, 10, { leadership: STANDBY, action: { type: "None" } }],
+    ["a leader's renewal moves its deadline", LEADER, { type: "Granted", lease: lease(), sentAt: 2_000 }, 2_005, { leadership: { role: "leader", epoch: 3, until: 6_000 }, action: { type: "None" } }],
+    ["a renewal answered out of order never moves the deadline back", { role: "leader", epoch: 3, until: 7_000 }, { type: "Granted", lease: lease(), sentAt: 2_000 }, 2_005, { leadership: { role: "leader", epoch: 3, until: 7_000 }, action: { type: "None" } }],
+    [
+      "a renewal answered past the deadline steps down",
+      LEADER,
+      { type: "Granted", lease: lease(), sentAt: 1_000 },
+      5_000,
+      { leadership: STANDBY, action: { type: "StepDown", reason: "the lease renewal took 4000ms, too long to know it still holds" } },
+    ],
+    [
+      "a grant in another epoch steps down",
+      LEADER,
+      { type: "Granted", lease: lease({ epoch: 4 }), sentAt: 2_000 },
+      2_005,
+      { leadership: STANDBY, action: { type: "StepDown", reason: "the lease moved to epoch 4 while leading in epoch 3" } },
+    ],
+    ["a refused leader steps down, naming the holder", LEADER, { type: "Refused", lease: lease({ holder: "b", address: "b:7700", epoch: 4 }) }, 10, { leadership: STANDBY, action: { type: "StepDown", reason: "the lease is held by b:7700 in epoch 4" } }],
+    ["a leader whose database fails keeps leading until its deadline", LEADER, { type: "Failed", reason: "down" }, 3_999, { leadership: LEADER, action: { type: "None" } }],
+    ["a leader whose database fails past its deadline steps down", LEADER, { type: "Failed", reason: "down" }, 4_000, { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } }],
+  ];
+  test.each(cases)("%s", (_what, current, outcome, now, expected) => {
+    expect(onLeaseOutcome(current, outcome, now, T)).toEqual(expected);
+  });
+});
+
+describe("onTick and the deadline", () => {
+  test("the deadline is a renewal interval before the earliest expiry on our clock", () => {
+    expect(stepDownAt(1_000, T)).toBe(5_000);
+    // However the database's clock is set: only when the statement was sent matters.
+    expect(stepDownAt(1_000, T)).toBeLessThan(1_000 + T.ttlMs);
+  });
+  test.each([
+    [LEADER, 3_999, { leadership: LEADER, action: { type: "None" } }],
+    [LEADER, 4_000, { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } }],
+    [STANDBY, 1e12, { leadership: STANDBY, action: { type: "None" } }],
+  ] as Array<[Leadership, number, LeadershipStep]>)("%j at %d", (current, now, expected) => {
+    expect(onTick(current, now)).toEqual(expected);
+  });
+});
+
+test.each([
+  [{ ttlMs: 5_000, renewMs: 1_000 }, undefined],
+  [{ ttlMs: 3_000, renewMs: 1_000 }, undefined],
+  [{ ttlMs: 500, renewMs: 100 }, "--lease-ttl: expected at least 1s, got 500ms"],
+  [{ ttlMs: 5_000, renewMs: 2_000 }, "--lease-renew: expected between 50ms and a third of --lease-ttl (5000ms), got 2000ms"],
+  [{ ttlMs: 5_000, renewMs: 0 }, "--lease-renew: expected between 50ms and a third of --lease-ttl (5000ms), got 0ms"],
+  [{ ttlMs: Number.NaN, renewMs: 1_000 }, "--lease-ttl: expected at least 1s, got NaNms"],
+])("checkLeaseTiming(%j)", (t, expected) => {
+  expect(checkLeaseTiming(t)).toBe(expected);
+});
+
+test("a standby names the leader only while its lease is in force", () => {
+  expect(notLeaderMessage(lease(), 5_000)).toBe("not the leader; the leader is at a:7700 (epoch 3)");
+  expect(notLeaderMessage(lease(), 5_100)).toStartWith("not the leader; no control plane leads");
+  expect(notLeaderMessage(undefined, 0)).toStartWith("not the leader; no control plane leads");
+});
+
+test("describeControlPlanes: leader first, standbys, then the gone; the long gone left out", () => {
+  const members = [
+    { id: "c", address: "c:7700", startedAt: 0, seenAt: 9_500 },
+    { id: "me", address: "a:7700", startedAt: 0, seenAt: 9_900 },
+    { id: "b", address: "b:7700", startedAt: 0, seenAt: 2_000 },
+    { id: "old", address: "z:7700", startedAt: 0, seenAt: -100_000 },
+  ];
+  const rows = describeControlPlanes(members, lease({ renewedAt: 9_800, expiresAt: 14_800 }), 10_000, T, 60_000);
+  expect(rows).toEqual([
+    { id: "me", address: "a:7700", role: "leader", epoch: 3, lastRenewal: 9_800 },
+    { id: "c", address: "c:7700", role: "standby", epoch: 0, lastRenewal: 9_500 },
+    { id: "b", address: "b:7700", role: "gone", epoch: 0, lastRenewal: 2_000 },
+  ]);
+  // An expired lease leads nobody.
+  expect(describeControlPlanes(members, lease({ expiresAt: 9_000 }), 10_000, T, 60_000).map((r) => r.role)).toEqual(["standby", "standby", "gone"]);
+});

@@ -1,14 +1,13 @@
 /// <reference lib="dom" />
 /**
  * The mosaic page's entry: signs in (a `?token=` in the address, or the form), then follows the
- * fleet over one stream on /api/events (a snapshot, then changes; after a control-plane restart
- * it connects again and a new snapshot replaces what the page held).
+ * fleet over one EventSource on /api/events (a snapshot, then changes; after a control-plane
+ * restart the browser reconnects by itself and a new snapshot replaces what the page held).
  * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
  * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
  * Mutations ask for confirmation, then POST; only an admin is offered them.
  */
 import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
-import { followEvents } from "./event-stream.js";
 import { Mosaic } from "./mosaic.js";
 import { Panel, type WorkloadAction } from "./panel.js";
 
@@ -127,57 +126,43 @@ function follow(role: Role): void {
   };
   $("live").onclick = goLive;
 
-  /**
-   * Changes wait for the next animation frame and are folded in there, all at once: a burst of
-   * a thousand messages costs one pass of parsing and one redraw of the header and panel, not a
-   * thousand handler runs that each schedule work.
-   */
-  let queued: string[] = [];
-  let frame = 0;
-  const applyQueued = () => {
-    frame = 0;
-    const datas = queued;
-    queued = [];
-    let relist = false;
-    let refreshPanel = false;
-    for (const data of datas) {
-      const c = JSON.parse(data) as FleetChange;
-      applyChange(fleet, c);
-      relist ||= c.goneWorkloads.length > 0 || c.workloads.some((w) => !listed.has(w.name));
-      refreshPanel ||= c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected);
-      if (past === undefined) mosaic.touch(c);
-    }
+  /** What changes asked of the header and panel, done once per animation frame however many arrive (a burst). */
+  const header = { frame: 0, relist: false, panel: false };
+  const showHeader = () => {
     showing();
-    if (past !== undefined) return;
-    if (relist) showWorkloads();
-    else showProgress();
-    if (refreshPanel) panel.refresh();
+    if (past === undefined) {
+      if (header.relist) showWorkloads();
+      else showProgress();
+      if (header.panel) panel.refresh();
+    }
+    Object.assign(header, { frame: 0, relist: false, panel: false });
   };
-  const connect = () =>
-    followEvents("/api/events", {
-      messages: (batch) => {
-        for (const m of batch) {
-          if (m.event === "snapshot") {
-            // Changes queued before it are older than it: it replaces them.
-            queued = [];
-            fleet = fleetOf(JSON.parse(m.data) as FleetSnapshot);
-            redraw();
-          } else if (m.event === "change") queued.push(m.data);
-        }
-        if (queued.length > 0 && frame === 0) frame = requestAnimationFrame(applyQueued);
-      },
-      broken: () => live("reconnecting…", false),
-      // Signed out or the token revoked, or the control plane not yet answering: ask again
-      // whether the cookie is still good.
-      refused: () => {
-        live("reconnecting…", false);
-        setTimeout(async () => {
-          const role = await session().catch(() => "unreachable" as const);
-          if (role === undefined) showSignIn("the session ended: sign in again");
-          else connect();
-        }, RETRY_MS);
-      },
+  const connect = () => {
+    const events = new EventSource("/api/events");
+    events.addEventListener("snapshot", (e) => {
+      fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
+      redraw();
     });
+    events.addEventListener("change", (e) => {
+      const c = JSON.parse((e as MessageEvent<string>).data) as FleetChange;
+      applyChange(fleet, c);
+      header.relist ||= c.goneWorkloads.length > 0 || c.workloads.some((w) => !listed.has(w.name));
+      header.panel ||= c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected);
+      if (past === undefined) mosaic.touch(c);
+      if (header.frame === 0) header.frame = requestAnimationFrame(showHeader);
+    });
+    events.onerror = () => {
+      live("reconnecting…", false);
+      // The browser retries a dropped stream by itself; one answered with an error status
+      // (signed out, token revoked) it closes: ask again whether the cookie is still good.
+      if (events.readyState !== EventSource.CLOSED) return;
+      setTimeout(async () => {
+        const role = await session().catch(() => "unreachable" as const);
+        if (role === undefined) showSignIn("the session ended: sign in again");
+        else connect();
+      }, RETRY_MS);
+    };
+  };
   connect();
 }
 

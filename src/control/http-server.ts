@@ -32,6 +32,8 @@ export function startHttpServer(opts: {
   const hostname = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = Number(opts.listen.slice(opts.listen.lastIndexOf(":") + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--metrics-listen: expected host:port, got "${opts.listen}"`);
+  // Read once: Bun's server.reload() ignores `tls` (Bun 1.4.5, oven-sh/bun#43815), so a renewed
+  // certificate is served from the next start (README, the mosaic).
   const tls = opts.tls && !isLoopback(opts.listen) ? { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } : undefined;
   const server = Bun.serve({
     hostname,

@@ -1,0 +1,141 @@
+/**
+ * The web page's fan-out (FleetHub) fed by a real writer on SQLite: every stream gets a snapshot,
+ * then one change per commit, the same bytes for all of them; the snapshot and the changes fold
+ * into the fleet as the view holds it; a stream that stops taking frames is dropped and the
+ * others go on.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FleetHub } from "../../src/control/fleet-hub.js";
+import type { SseStream } from "../../src/control/sse.js";
+import type { StoredEvent } from "../../src/control/store/rows.js";
+import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import { Writer } from "../../src/control/writer.js";
+import { applyChange, type FleetChange, type FleetSnapshot, fleetOf, fleetSnapshot } from "../../src/core/fleet-view.js";
+import type { Logger } from "../../src/core/logger.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { spec } from "../core/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tessera-fleet-hub-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
+const decoder = new TextDecoder();
+
+/** A stream that records what it is sent; it takes `room` frames after its snapshot, then refuses (as sse.ts does past its bound). */
+function recorder(room = Infinity) {
+  const frames: Uint8Array[] = [];
+  let snapshot: FleetSnapshot | undefined;
+  let offered = 0;
+  const stream: SseStream = {
+    send(event, data) {
+      expect(event).toBe("snapshot");
+      snapshot = data as FleetSnapshot;
+      return true;
+    },
+    sendFrame(frame) {
+      offered++;
+      if (frames.length >= room) return false;
+      frames.push(frame);
+      return true;
+    },
+    close() {},
+  };
+  /** The changes, decoded from the frames as the page reads them. */
+  const changes = () =>
+    frames.map((f) => {
+      const [event, data] = decoder.decode(f).split("\n");
+      expect(event).toBe("event: change");
+      return JSON.parse(data!.slice("data: ".length)) as FleetChange;
+    });
+  return { stream, frames, changes, snapshot: () => snapshot!, offered: () => offered };
+}
+
+async function start(name: string) {
+  const store = new SqliteStore(join(dir, name));
+  const commits: StoredEvent[][] = [];
+  let hub: FleetHub | undefined;
+  const writer = await Writer.open({
+    store,
+    policy: DEFAULT_POLICY,
+    tickMs: 60_000,
+    log: silent,
+    dispatch: () => {},
+    committed: (events) => {
+      commits.push(events);
+      hub?.publish(events);
+    },
+  });
+  hub = new FleetHub(writer.view, () => store.history.newestSeq());
+  writer.start();
+  const apply = (w: string, replicas = 2) => writer.submit({ type: "ApplyWorkload", name: w, labels: {}, spec: spec({ replicas }) });
+  const stop = async () => {
+    await writer.stop();
+    await store.close();
+  };
+  return { hub, writer, store, commits, apply, stop };
+}
+
+test("every stream gets a snapshot, then one change per commit, the same bytes for all; they fold into what the view holds", async () => {
+  const cp = await start("fan-out");
+  await cp.apply("before");
+  const a = recorder();
+  const b = recorder();
+  cp.hub.follow(a.stream);
+  cp.hub.follow(b.stream);
+  const seen = cp.commits.length;
+  expect(a.snapshot().seq).toBe(cp.store.history.newestSeq());
+  expect(a.snapshot().copies.map((c) => c.workload)).toEqual(["before", "before"]);
+  // Each submit is answered once its turn committed: one commit each, and their passes.
+  for (const w of ["web", "db", "cache"]) await cp.apply(w, 3);
+  await cp.writer.submit({ type: "DeleteWorkload", name: "before" });
+
+  const after = cp.commits.slice(seen);
+  expect(after.length).toBeGreaterThanOrEqual(4);
+  expect(a.frames).toHaveLength(after.length);
+  // One encoding per commit, the very same bytes on every stream.
+  a.frames.forEach((f, i) => expect(b.frames[i]).toBe(f));
+  expect(a.changes().map((c) => c.seq)).toEqual(after.map((events) => events.at(-1)!.seq));
+  // Every copy a commit names is in its change.
+  a.changes().forEach((c, i) => {
+    const named = new Set(after[i]!.flatMap((e) => (e.instance ? [e.instance] : [])));
+    expect(new Set([...c.copies.map((x) => x.id), ...c.goneCopies])).toEqual(named);
+  });
+
+  const page = fleetOf(a.snapshot());
+  for (const c of a.changes()) applyChange(page, c);
+  const now = fleetOf(fleetSnapshot(cp.writer.view, cp.store.history.newestSeq()));
+  expect(page).toEqual(now);
+  expect(["cache", "db", "web"].every((w) => page.workloads.has(w))).toBe(true);
+  // Gone, or still going when the pass that removes it has not run yet (the writer paces passes).
+  expect(page.workloads.get("before")?.deleting ?? true).toBe(true);
+  await cp.stop();
+});
+
+test("a stream that stops taking frames is dropped; the others keep getting every change", async () => {
+  const cp = await start("slow");
+  const slow = recorder(1);
+  const fast = recorder();
+  cp.hub.follow(slow.stream);
+  cp.hub.follow(fast.stream);
+  for (const w of ["a", "b", "c", "d"]) await cp.apply(w);
+  expect(fast.frames.length).toBeGreaterThanOrEqual(4);
+  expect(slow.frames).toHaveLength(1);
+  // Refused once (its second frame), never offered one again.
+  expect(slow.offered()).toBe(2);
+  await cp.stop();
+});
+
+test("a stream that ends is not sent to again", async () => {
+  const cp = await start("ended");
+  const s = recorder();
+  const end = cp.hub.follow(s.stream);
+  await cp.apply("a");
+  const had = s.frames.length;
+  expect(had).toBeGreaterThan(0);
+  end();
+  await cp.apply("b");
+  expect(s.frames).toHaveLength(had);
+  await cp.stop();
+});

@@ -253,11 +253,13 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
         const stopped = writer.stop();
         gateway.closeAll("control plane shutting down");
         await stopped;
+        fleet.close();
       },
     };
   } catch (err) {
     await writer.stop();
     gateway.closeAll("control plane failed to start");
+    fleet.close();
     throw err;
   }
 }

@@ -192,6 +192,24 @@ export function fleetOf(s: FleetSnapshot): Fleet {
 }
 
 /** Folds a change into what the page holds, in place (the page keeps one Fleet); a change older than it is ignored. */
+/**
+ * Two changes in a row as one: applying the result is applying `a`, then `b` (a record `b`
+ * sets replaces `a`'s; gone in `b` is gone; gone in `a` and set again in `b` is back).
+ */
+export function mergeChanges(a: FleetChange, b: FleetChange): FleetChange {
+  const merge = <T>(aSet: T[], aGone: string[], bSet: T[], bGone: string[], key: (t: T) => string) => {
+    const again = new Set(bSet.map(key));
+    return {
+      set: [...aSet.filter((t) => !again.has(key(t))), ...bSet],
+      gone: [...new Set([...aGone.filter((k) => !again.has(k)), ...bGone])],
+    };
+  };
+  const nodes = merge(a.nodes, a.goneNodes, b.nodes, b.goneNodes, (n) => n.name);
+  const copies = merge(a.copies, a.goneCopies, b.copies, b.goneCopies, (c) => c.id);
+  const workloads = merge(a.workloads, a.goneWorkloads, b.workloads, b.goneWorkloads, (w) => w.name);
+  return { seq: b.seq, nodes: nodes.set, copies: copies.set, workloads: workloads.set, goneNodes: nodes.gone, goneCopies: copies.gone, goneWorkloads: workloads.gone };
+}
+
 export function applyChange(fleet: Fleet, c: FleetChange): void {
   if (c.seq < fleet.seq) return;
   fleet.seq = c.seq;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { emptyState } from "../../src/core/cluster-state.js";
 import { nodeUse } from "../../src/core/cluster-status.js";
-import { applyChange, copyLabel, fleetChange, fleetOf, fleetSnapshot, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/fleet-view.js";
+import fc from "fast-check";
+import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, mergeChanges, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/fleet-view.js";
 import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
 import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
@@ -84,5 +85,41 @@ describe("fleet view", () => {
     expect(copyLabel(pending!)).toBe("web-1 Pending: no node has room");
     const node = fleetSnapshot(fleet(), 1).nodes[0]!;
     expect(nodeLabel({ ...node, cordoned: true }, 1)).toBe("node-a Ready, cordoned, 1 copy, 100m of 4000m CPU, 64 of 8192 MB");
+  });
+});
+
+describe("mergeChanges", () => {
+  const tileArb = (keys: string[]) => fc.constantFrom(...keys).chain((k) => fc.nat({ max: 9 }).map((v) => ({ k, v })));
+  const changeArb = (seq: number) =>
+    fc
+      .record({
+        nodes: fc.array(tileArb(["n1", "n2", "n3"]), { maxLength: 4 }),
+        copies: fc.array(tileArb(["c1", "c2", "c3", "c4"]), { maxLength: 5 }),
+        goneNodes: fc.array(fc.constantFrom("n1", "n2", "n3"), { maxLength: 2 }),
+        goneCopies: fc.array(fc.constantFrom("c1", "c2", "c3", "c4"), { maxLength: 3 }),
+      })
+      .map(
+        (r): FleetChange => ({
+          seq,
+          nodes: r.nodes.map(({ k, v }) => ({ name: k, health: "ready", cordoned: v % 2 === 0, draining: false, capacity: { cpuMillis: v, memoryMb: v }, allocated: { cpuMillis: 0, memoryMb: 0 } })),
+          copies: r.copies.map(({ k, v }) => ({ id: k, name: k, workload: "w", generation: v, state: "running", desired: "run", ready: true, node: null, ports: [], reason: "" })),
+          workloads: [],
+          goneNodes: r.goneNodes,
+          goneCopies: r.goneCopies,
+          goneWorkloads: [],
+        }),
+      );
+
+  test("merged changes fold into what the changes fold into one after another (the hub's flush window)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }).chain((ns) => fc.tuple(...ns.map((_, i) => changeArb(i + 1)))), (changes) => {
+        const one = fleetOf(fleetSnapshot(fleet(), 0));
+        const merged = fleetOf(fleetSnapshot(fleet(), 0));
+        for (const c of changes) applyChange(one, c);
+        applyChange(merged, changes.reduce(mergeChanges));
+        expect(merged).toEqual(one);
+      }),
+      { seed: 20261127, numRuns: 300 },
+    );
   });
 });

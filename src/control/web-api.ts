@@ -1,6 +1,6 @@
 /**
  * The web page's API, on the HTTP listener: sign-in (a token becomes an HttpOnly cookie), one
- * Server-Sent Events stream of the fleet (a snapshot, then one change per commit, from
+ * Server-Sent Events stream of the fleet (a snapshot, then the commits' changes, merged per flush window, from
  * fleet-hub.ts), the fleet at an earlier event (the time slider), a workload's history (as
  * GetHistory reads it), a copy's log lines following live (through the gateway, as Logs reads
  * them), and the admin's mutations, which

@@ -239,7 +239,7 @@ Running copy turned Failed, with its node and workload, sent as the control plan
 sends them — the changes of one ${FLUSH_MS} ms flush window merged into one message — from a proxy
 that serves the stream and passes the rest to the control plane); measured as the
 renderer's main-thread time (Chromium's TaskDuration over CDP) until the last change is drawn,
-and its longest task. Its floor: JSON.parse of the same messages in the page.
+and its longest task. Its floor: JSON.parse of the same message in the page.
 
 | measure | median | min | max | × floor | goal |
 |---|---|---|---|---|---|

@@ -26,7 +26,7 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;
@@ -38,6 +38,11 @@ export type ClusterEvent =
   | { type: "RolloutPromoted"; at: number; name: string; by: string }
   /** `rollout pause` (paused) or `rollout resume` (not), `by` whom. */
   | { type: "RolloutPaused"; at: number; name: string; paused: boolean; by: string }
+  /**
+   * A delivery gate (canary, soak, wave, paused) now holds the workload's rollout, with why; gate ""
+   * when none does any more. Recorded when the holding gate changes, not every pass.
+   */
+  | { type: "RolloutHeld"; at: number; name: string; gate: string; reason: string }
   /** The rollout moves on to replacing the old copies of wave `wave` (0-based) of `waves`. */
   | { type: "RolloutWaveStarted"; at: number; name: string; wave: number; waves: number }
   /** Every copy of the current template is available: this spec is the one auto_revert goes back to. */
@@ -126,12 +131,16 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       reverted: templateChanged ? null : prior.reverted,
       paused: prior?.paused ?? false,
       wave: templateChanged ? -1 : prior.wave,
+      rolloutHold: templateChanged ? "" : prior.rolloutHold,
       stable: prior?.stable ?? null,
       quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
   },
   RolloutPaused(state, e) {
     must(state.workloads, e.name, "workload").paused = e.paused;
+  },
+  RolloutHeld(state, e) {
+    must(state.workloads, e.name, "workload").rolloutHold = e.gate;
   },
   RolloutWaveStarted(state, e) {
     must(state.workloads, e.name, "workload").wave = e.wave;
@@ -142,6 +151,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   RolloutCompleted(state, e) {
     const w = must(state.workloads, e.name, "workload");
     w.stable = { spec: w.spec, generation: e.generation };
+    w.rolloutHold = "";
   },
   RolloutReverted(state, e) {
     const w = must(state.workloads, e.name, "workload");
@@ -157,6 +167,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     w.templateChangedAt = e.at;
     w.promoted = false;
     w.wave = -1;
+    w.rolloutHold = "";
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;

@@ -48,6 +48,8 @@ export interface Workload {
   paused: boolean;
   /** The rollout wave (update.waves) whose old copies are being replaced; -1 before the first. */
   wave: number;
+  /** The delivery gate (canary, soak, wave, paused) holding its rollout now; "" when none. */
+  rolloutHold: string;
 }
 
 /** A spec whose rollout failed and was reverted (auto_revert). */

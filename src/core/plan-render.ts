@@ -23,6 +23,7 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const r of plan.promote) lines.push({ action: "promote", workload: r.name });
   for (const r of plan.revert) lines.push({ action: "revert", workload: r.name, reason: r.reason });
   for (const w of plan.wave) lines.push({ action: "wave", workload: w.name, wave: w.wave, waves: w.waves });
+  for (const h of plan.held) lines.push({ action: "held", workload: h.name, gate: h.gate, reason: h.reason });
   const unreachable = plan.skip.filter((s) => s.gate === "node-unreachable");
   for (const s of plan.skip) if (s.gate !== "node-unreachable") lines.push({ skip: s.gate, ...s, gate: undefined });
   if (unreachable.length > 0) {

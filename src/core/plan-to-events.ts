@@ -81,6 +81,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const e of p.expire) events.push({ type: "WorkloadExpired", at, name: e.name });
   for (const c of p.complete) events.push({ type: "RolloutCompleted", at, name: c.name, generation: c.generation });
   for (const r of p.promote) events.push({ type: "RolloutPromoted", at, name: r.name, by: AUTO_PROMOTE });
+  for (const h of p.held) events.push({ type: "RolloutHeld", at, name: h.name, gate: h.gate, reason: h.reason });
   for (const r of p.revert) {
     const w = state.workloads.get(r.name)!;
     events.push({ type: "RolloutReverted", at, name: r.name, failedGeneration: w.templateGeneration, generation: w.generation + 1, reason: r.reason, to: w.stable!.generation });

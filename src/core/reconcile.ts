@@ -86,6 +86,8 @@ export interface Plan {
   revert: Array<{ name: string; reason: string }>;
   /** Rollouts moving on to their next wave (update.waves). */
   wave: Array<{ name: string; wave: number; waves: number }>;
+  /** Rollouts whose holding delivery gate changed (gate "": none holds any more). */
+  held: Array<{ name: string; gate: string; reason: string }>;
   /** What was held back, and why. Not a change. */
   skip: Skip[];
 }
@@ -100,10 +102,10 @@ export interface Skip {
   until?: number;
 }
 
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "wave"] as const;
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "wave", "held"] as const;
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], wave: [], skip: [] };
+  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], wave: [], held: [], skip: [] };
 }
 
 /** True when the plan asks for no change. Skips are not changes. */
@@ -252,6 +254,7 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     // restartSeq 0 (never restarted) is the common case: skip parsing the id.
     (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
     (draining.size > 0 && i.node !== null && draining.has(i.node));
+  const skipsBefore = out.skip.length;
   const canary = rolloutMilestones(out, pass, workload, spec, insts);
   // Reverting: the next pass plans for the restored spec; this one changes nothing more.
   if (canary === undefined) return;
@@ -281,7 +284,13 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   }
   const moved = waves?.started();
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
+  // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
+  const hold = out.skip.slice(skipsBefore).find((s) => DELIVERY_GATES.has(s.gate));
+  if ((hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
 }
+
+/** The gates of progressive delivery, whose holds are recorded (the budget's, every rollout's, are not). */
+const DELIVERY_GATES: ReadonlySet<string> = new Set<GateName>(["canary", "soak", "wave", "paused"]);
 
 /**
  * A service's rollout milestones, decided before its slots: complete (every replica has an

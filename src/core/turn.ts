@@ -106,6 +106,7 @@ function mergePlans(a: Plan, b: Plan): Plan {
     complete: [...a.complete, ...b.complete],
     revert: [...a.revert, ...b.revert],
     wave: [...a.wave, ...b.wave],
+    held: [...a.held, ...b.held],
     skip: b.skip,
   };
 }

@@ -75,6 +75,19 @@ describe("canaries", () => {
     expect([running(f, "v1"), running(f, "v2")]).toEqual([0, 4]);
   });
 
+  test("each change of the gate that holds a rollout is an event, not each pass", () => {
+    const f = fleet();
+    apply(f, web("v1", { canary: 1 }));
+    f.settle();
+    apply(f, web("v2", { canary: 1 }));
+    f.settle();
+    f.advance(10_000);
+    f.turn([{ type: "PromoteRollout", name: "web", by: "someone" }]);
+    f.advance(10_000);
+    const held = f.events.flatMap((e) => (e.type === "RolloutHeld" ? [e.gate] : []));
+    expect(held).toEqual(["canary", ""]);
+  });
+
   test("a workload without a canary has nothing to promote", () => {
     const f = fleet();
     apply(f, web("v1", {}));

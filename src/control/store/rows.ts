@@ -46,6 +46,7 @@ export function workloadToRow(w: Workload): WorkloadRow {
     reverted: w.reverted,
     paused: w.paused,
     wave: w.wave,
+    rolloutHold: w.rolloutHold,
   };
 }
 
@@ -74,6 +75,7 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     reverted: r.reverted,
     paused: r.paused,
     wave: r.wave,
+    rolloutHold: r.rolloutHold,
   };
 }
 

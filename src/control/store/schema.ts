@@ -58,6 +58,8 @@ export const workloads = sqliteTable("workloads", {
   paused: integer("paused", { mode: "boolean" }).notNull().default(false),
   /** The rollout wave being replaced; -1 before the first. */
   wave: integer("wave").notNull().default(-1),
+  /** The delivery gate holding its rollout; "" when none. */
+  rolloutHold: text("rollout_hold").notNull().default(""),
 });
 
 export const instances = sqliteTable(

@@ -56,6 +56,7 @@ export const workloads = pgTable("workloads", {
   reverted: jsonb("reverted").$type<{ from: number; to: number }>(),
   paused: boolean("paused").notNull().default(false),
   wave: integer("wave").notNull().default(-1),
+  rolloutHold: text("rollout_hold").notNull().default(""),
 });
 
 export const instances = pgTable(

@@ -1,0 +1,1 @@
+ALTER TABLE `workloads` ADD `rollout_hold` text DEFAULT '' NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE "workloads" ADD COLUMN "rollout_hold" text DEFAULT '' NOT NULL;

@@ -6,7 +6,7 @@
  * new leader says what the agent runs, so its copies are adopted, not restarted.
  * Shell: owns the gRPC client, the stream and their timers; what arrives goes to the agent.
  */
-import { type ChannelCredentials, type ClientDuplexStream, type ChannelOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, connectivityState, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { isNotLeader, leaderNamedIn, nextAfter, parseAddressList } from "../core/control-addresses.js";
 import type { Logger } from "../core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, type Hello } from "../gen/tessera/v1/agent_gateway.js";
@@ -27,6 +27,19 @@ const AGENT_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": RECONNECT_MS,
   "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_MS,
 };
+
+/**
+ * With several control planes, one that stops answering (frozen, cut off) must be noticed to
+ * move to the next: HTTP/2 pings every 2 s, the connection given up after 2 s without answer.
+ */
+const FAILOVER_CHANNEL_OPTIONS = {
+  "grpc.keepalive_time_ms": 2_000,
+  "grpc.keepalive_timeout_ms": 2_000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+/** With several control planes, one that accepts connections but does not finish them (frozen) is given this long. */
+const CONNECT_TIMEOUT_MS = 3_000;
 
 export type Backoff = Pick<AgentOptions, "reconnectMs" | "maxReconnectMs">;
 
@@ -70,6 +83,7 @@ export class ControlStream {
     if (!parsed.ok) throw new Error(parsed.error);
     this.addresses = parsed.addresses;
     this.address = parsed.addresses[0]!;
+    if (this.addresses.length > 1) this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...FAILOVER_CHANNEL_OPTIONS };
     this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
   }
 
@@ -100,7 +114,7 @@ export class ControlStream {
   useIdentity(id: Identity): void {
     this.client.close();
     this.creds = channelCredentials(id);
-    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS };
+    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...(this.addresses.length > 1 ? FAILOVER_CHANNEL_OPTIONS : {}) };
     this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
     this.current?.cancel();
   }
@@ -113,6 +127,15 @@ export class ControlStream {
     const stream = this.client.connect(new Metadata({ waitForReady: this.addresses.length === 1 }));
     this.current = stream;
     let ended = false;
+    let connectTimedOut = false;
+    const connectTimer =
+      this.addresses.length > 1
+        ? setTimeout(() => {
+            if (this.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+            connectTimedOut = true;
+            stream.cancel();
+          }, CONNECT_TIMEOUT_MS)
+        : undefined;
     const hello = this.handlers.hello();
     stream.write({ payload: { $case: "hello", value: hello } });
     this.synced = true;
@@ -129,6 +152,7 @@ export class ControlStream {
     const lost = (why: string, next?: string) => {
       if (ended) return;
       ended = true;
+      clearTimeout(connectTimer);
       this.synced = false;
       clearInterval(this.heartbeat);
       this.handlers.lost();
@@ -144,8 +168,8 @@ export class ControlStream {
     stream.on("error", (err: ServiceError) => {
       // A standby names the leader; a control plane gone or unreachable makes way for the next.
       const refused = err.code === status.UNAVAILABLE && isNotLeader(err.details ?? "");
-      const next = refused || (this.addresses.length > 1 && err.code === status.UNAVAILABLE) ? nextAfter(this.addresses, this.address, refused ? leaderNamedIn(err.details) : undefined) : undefined;
-      lost(err.message, next);
+      const next = refused || connectTimedOut || (this.addresses.length > 1 && err.code === status.UNAVAILABLE) ? nextAfter(this.addresses, this.address, refused ? leaderNamedIn(err.details) : undefined) : undefined;
+      lost(connectTimedOut ? `no connection within ${CONNECT_TIMEOUT_MS} ms` : err.message, next);
     });
     stream.on("end", () => lost("stream ended"));
     log.info("connecting to control plane", { control: this.address, node: this.opts.node });

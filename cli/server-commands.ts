@@ -256,6 +256,7 @@ export class AgentCommand extends TesseraCommand {
     examples: [
       ["Run processes for node-a", "tessera agent --name node-a"],
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
+      ["Follow the leader of several control planes", "tessera agent --name node-a --control a.internal:7700,b.internal:7700"],
       ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
     ],
   });

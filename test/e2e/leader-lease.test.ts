@@ -191,4 +191,8 @@ test.skipIf(pg.skip)("a leader frozen past its lease does not commit when resume
   writeFileSync(join(h.dir, "third.json"), JSON.stringify({ name: "third", spec: { command: "/bin/sleep", args: ["3600"], replicas: 1 } }));
   expect((await ctl(a.address, "apply", "-f", "third.json")).code).toBe(0);
   await running(a.address, "third", 1);
+
+  // A new node given the standby first enrolls (join token) and connects on the leader it names.
+  h.start(["agent", "--control", `${b.address},${a.address}`, "--name", "node-b", "--simulated", "--data-dir", join(h.dir, "agent-b")]);
+  await a.server.waitForLog((l) => l.msg === "agent connected" && l.node === "node-b", 15_000);
 });

@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "clipanion";
 
-export type ConfigKind = "string" | "boolean" | "strings";
+/** "list": a comma-separated string, or an array of strings read as one (`control = ["a:7700", "b:7700"]`). */
+export type ConfigKind = "string" | "boolean" | "strings" | "list";
 export type ConfigSchema = Record<string, ConfigKind>;
 export type ConfigValues = Record<string, string | boolean | string[]>;
 
@@ -25,7 +26,9 @@ export function loadConfig(path: string, schema: ConfigSchema): ConfigValues {
     if (kind === "boolean" && typeof value === "boolean") values[key] = value;
     else if (kind === "string" && (typeof value === "string" || typeof value === "number")) values[key] = String(value);
     else if (kind === "strings" && Array.isArray(value) && value.every((v) => typeof v === "string")) values[key] = value as string[];
-    else throw new UsageError(`--config ${path}: "${key}" expected ${kind === "strings" ? "an array of strings" : `a ${kind}`}, got ${JSON.stringify(value)}`);
+    else if (kind === "list" && typeof value === "string") values[key] = value;
+    else if (kind === "list" && Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string")) values[key] = value.join(",");
+    else throw new UsageError(`--config ${path}: "${key}" expected ${kind === "strings" ? "an array of strings" : kind === "list" ? "a string or an array of strings" : `a ${kind}`}, got ${JSON.stringify(value)}`);
   }
   return values;
 }

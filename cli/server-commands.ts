@@ -25,6 +25,7 @@ import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
 import type { Resources } from "../src/gen/tessera/v1/types.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
+import { parseAddressList } from "../src/core/control-addresses.js";
 import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
@@ -152,7 +153,7 @@ const HOST_VOLUME_HELP =
   "a directory copies on this node may use, NAME=PATH (:ro appended: read-only), named by workloads' spec.volumes; containers get it mounted, processes its path in TESSERA_VOLUME_<NAME> (repeatable)";
 
 const AGENT_CONFIG: ConfigSchema = {
-  control: "string",
+  control: "list",
   name: "string",
   simulated: "boolean",
   executor: "string",
@@ -255,11 +256,14 @@ export class AgentCommand extends TesseraCommand {
     examples: [
       ["Run processes for node-a", "tessera agent --name node-a"],
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
+      ["Follow the leader of several control planes", "tessera agent --name node-a --control a.internal:7700,b.internal:7700"],
       ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
-  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+  control = Option.String("--control", {
+    description: "control plane host:port, or several (a:7700,b:7700,c:7700): the agent finds the leader among them and moves to the next when it goes (default $TESSERA_CONTROL or 127.0.0.1:7700)",
+  });
   name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
   simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
   executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
@@ -297,6 +301,8 @@ export class AgentCommand extends TesseraCommand {
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const control = pick(this.control, cfg, "control", defaultControl());
+    const addresses = parseAddressList(control, "--control");
+    if (!addresses.ok) throw new UsageError(addresses.error);
     const agentDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
     const insecure = pick(this.insecure, cfg, "insecure", false);
     const caFile = this.caFile ?? (cfg["ca-file"] as string | undefined) ?? localFile("pki", "ca.pem");

@@ -10,7 +10,7 @@ import { defaultControl, localFile, readTrimmed } from "../defaults.js";
 
 /** A ctl command: runs with a client to the control plane, closed when it is done. */
 export abstract class CtlCommand extends TesseraCommand {
-  control = Option.String("--control", { description: "control plane host:port (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
+  control = Option.String("--control", { description: "control plane host:port, or several (a:7700,b:7700,c:7700): the leader among them is found and followed (default $TESSERA_CONTROL or 127.0.0.1:7700)" });
   token = Option.String("--token", { description: "API token (default $TESSERA_TOKEN, else the local data dir's admin-token)" });
   caFile = Option.String("--ca-file", { description: "CA certificate to trust (default: the local data dir's pki/ca.pem)" });
   insecure = Option.Boolean("--insecure", false, { description: "plaintext, for a control plane started with --insecure" });

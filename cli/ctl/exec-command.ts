@@ -27,6 +27,7 @@ export class ExecCommand extends CtlCommand {
   command = Option.Rest({ required: 1 });
 
   async runWith(ctl: Ctl): Promise<number> {
+    await ctl.findLeader();
     const call: ClientDuplexStream<ExecRequest, ExecResponse> = ctl.api.exec();
     const forwardStdin = !process.stdin.isTTY;
     call.write({ request: { $case: "start", value: { workload: this.workload, instance: this.instance ?? "", command: this.command, stdin: forwardStdin } } });

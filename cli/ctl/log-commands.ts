@@ -54,6 +54,7 @@ export class LogsCommand extends CtlCommand {
 
   async runWith(ctl: Ctl) {
     const tail = wholeNumber(this.tail, "--tail", UINT32_MAX);
+    await ctl.findLeader();
     const call: ClientReadableStream<LogsResponse> = ctl.api.logs({ workload: this.workload, instance: this.instance ?? "", follow: this.follow, tail, previous: this.previous });
     const prefix = this.instance === undefined;
     process.once("SIGINT", () => call.cancel());

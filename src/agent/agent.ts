@@ -23,7 +23,7 @@ import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
 
 export interface AgentOptions {
-  /** host:port of the control plane. */
+  /** host:port of the control plane, or several comma-separated (the leader among them is followed). */
   control: string;
   node: string;
   executor: Executor;

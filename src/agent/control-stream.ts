@@ -1,9 +1,13 @@
 /**
  * The agent's one AgentGateway.Connect stream: dialing the control plane, the hello that
- * opens each stream, heartbeats, and reconnecting with backoff when a stream is lost.
+ * opens each stream, heartbeats, and reconnecting with backoff when a stream is lost. Given
+ * several control planes (`--control a:7700,b:7700`), a stream refused by a standby moves to
+ * the leader it names, and a lost or unreachable one to the next address: the hello on the
+ * new leader says what the agent runs, so its copies are adopted, not restarted.
  * Shell: owns the gRPC client, the stream and their timers; what arrives goes to the agent.
  */
-import { type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, connectivityState, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { isNotLeader, leaderNamedIn, nextAfter, parseAddressList } from "../core/control-addresses.js";
 import type { Logger } from "../core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, type Hello } from "../gen/tessera/v1/agent_gateway.js";
 import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
@@ -23,6 +27,19 @@ const AGENT_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": RECONNECT_MS,
   "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_MS,
 };
+
+/**
+ * With several control planes, one that stops answering (frozen, cut off) must be noticed to
+ * move to the next: HTTP/2 pings every 2 s, the connection given up after 2 s without answer.
+ */
+const FAILOVER_CHANNEL_OPTIONS = {
+  "grpc.keepalive_time_ms": 2_000,
+  "grpc.keepalive_timeout_ms": 2_000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+/** With several control planes, one that accepts connections but does not finish them (frozen) is given this long. */
+const CONNECT_TIMEOUT_MS = 3_000;
 
 export type Backoff = Pick<AgentOptions, "reconnectMs" | "maxReconnectMs">;
 
@@ -45,6 +62,11 @@ export interface StreamHandlers {
 
 export class ControlStream {
   private client: AgentGatewayClient;
+  private readonly addresses: string[];
+  /** The control plane dialed now. */
+  private address: string;
+  private creds: ChannelCredentials = credentials.createInsecure();
+  private channelOptions: ChannelOptions = AGENT_CHANNEL_OPTIONS;
   private current: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
   /** The current stream has carried our hello. */
   private synced = false;
@@ -57,7 +79,20 @@ export class ControlStream {
     private readonly opts: Pick<AgentOptions, "control" | "node" | "log" | "heartbeatMs"> & Backoff,
     private readonly handlers: StreamHandlers,
   ) {
-    this.client = new AgentGatewayClient(opts.control, credentials.createInsecure(), AGENT_CHANNEL_OPTIONS);
+    const parsed = parseAddressList(opts.control, "--control");
+    if (!parsed.ok) throw new Error(parsed.error);
+    this.addresses = parsed.addresses;
+    this.address = parsed.addresses[0]!;
+    if (this.addresses.length > 1) this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...FAILOVER_CHANNEL_OPTIONS };
+    this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
+  }
+
+  /** Dials `address` from now on (the stream on the old client is already gone). */
+  private moveTo(address: string): void {
+    if (address === this.address) return;
+    this.client.close();
+    this.address = address;
+    this.client = new AgentGatewayClient(address, this.creds, this.channelOptions);
   }
 
   /** The stream, if there is one (it may not have carried a hello yet). */
@@ -78,17 +113,29 @@ export class ControlStream {
   /** Dials with an identity from now on; a stream on the old one is ended, to reconnect on the new. */
   useIdentity(id: Identity): void {
     this.client.close();
-    this.client = new AgentGatewayClient(this.opts.control, channelCredentials(id), { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS });
+    this.creds = channelCredentials(id);
+    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...(this.addresses.length > 1 ? FAILOVER_CHANNEL_OPTIONS : {}) };
+    this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
     this.current?.cancel();
   }
 
   connect(): void {
     const { log } = this.opts;
-    // Waits for the channel to connect instead of failing at once while the control plane is
-    // away; the channel retries on its own (AGENT_CHANNEL_OPTIONS).
-    const stream = this.client.connect(new Metadata({ waitForReady: true }));
+    // With one address, waits for the channel to connect instead of failing at once while the
+    // control plane is away; the channel retries on its own (AGENT_CHANNEL_OPTIONS). With
+    // several, fails at once, to try the next.
+    const stream = this.client.connect(new Metadata({ waitForReady: this.addresses.length === 1 }));
     this.current = stream;
     let ended = false;
+    let connectTimedOut = false;
+    const connectTimer =
+      this.addresses.length > 1
+        ? setTimeout(() => {
+            if (this.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+            connectTimedOut = true;
+            stream.cancel();
+          }, CONNECT_TIMEOUT_MS)
+        : undefined;
     const hello = this.handlers.hello();
     stream.write({ payload: { $case: "hello", value: hello } });
     this.synced = true;
@@ -102,21 +149,30 @@ export class ControlStream {
       this.failures = 0;
       this.handlers.command(msg);
     });
-    const lost = (why: string) => {
+    const lost = (why: string, next?: string) => {
       if (ended) return;
       ended = true;
+      clearTimeout(connectTimer);
       this.synced = false;
       clearInterval(this.heartbeat);
       this.handlers.lost();
       if (this.current === stream) this.current = undefined;
       if (this.closed) return;
       const delay = reconnectDelay(this.failures++, this.opts);
-      log.warn("control plane stream lost; reconnecting", { why, inMs: Math.round(delay) });
-      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+      log.warn("control plane stream lost; reconnecting", { why, inMs: Math.round(delay), ...(next !== undefined && next !== this.address ? { to: next } : {}) });
+      this.reconnectTimer = setTimeout(() => {
+        if (next !== undefined) this.moveTo(next);
+        this.connect();
+      }, delay);
     };
-    stream.on("error", (err: Error) => lost(err.message));
+    stream.on("error", (err: ServiceError) => {
+      // A standby names the leader; a control plane gone or unreachable makes way for the next.
+      const refused = err.code === status.UNAVAILABLE && isNotLeader(err.details ?? "");
+      const next = refused || connectTimedOut || (this.addresses.length > 1 && err.code === status.UNAVAILABLE) ? nextAfter(this.addresses, this.address, refused ? leaderNamedIn(err.details) : undefined) : undefined;
+      lost(connectTimedOut ? `no connection within ${CONNECT_TIMEOUT_MS} ms` : err.message, next);
+    });
     stream.on("end", () => lost("stream ended"));
-    log.info("connecting to control plane", { control: this.opts.control, node: this.opts.node });
+    log.info("connecting to control plane", { control: this.address, node: this.opts.node });
   }
 
   /** Ends the stream and stops reconnecting. */

@@ -6,7 +6,8 @@
 import { generateKeyPair, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../core/control-addresses.js";
 import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
 import { caHashOf } from "../shell/ca-hash.js";
 import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
@@ -40,14 +41,41 @@ function call<Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: Date }, c
 
 export class NodeCredentials {
   private readonly dir: string;
+  private readonly addresses: string[];
 
   constructor(
     dataDir: string,
     private readonly node: string,
-    private readonly control: string,
+    control: string,
     private readonly settings: TlsSettings,
   ) {
     this.dir = join(dataDir, "agent", "pki");
+    const parsed = parseAddressList(control, "--control");
+    if (!parsed.ok) throw new Error(parsed.error);
+    this.addresses = parsed.addresses;
+  }
+
+  /**
+   * Calls the leader among the addresses: tries them in order, following a standby's hint,
+   * each at most once; when none answers as the leader, the last error (UNAVAILABLE: the
+   * caller waits and tries again).
+   */
+  private async onLeader<T>(call: (address: string) => Promise<T>): Promise<T> {
+    const tried: string[] = [];
+    let named: string | undefined;
+    for (let address = this.addresses[0]!; ; ) {
+      tried.push(address);
+      try {
+        return await call(address);
+      } catch (e) {
+        const err = e as ServiceError;
+        if (err.code !== status.UNAVAILABLE) throw err;
+        named = isNotLeader(err.details ?? "") ? leaderNamedIn(err.details) : undefined;
+        const next = nextUntried(this.addresses, tried, named);
+        if (next === undefined) throw err;
+        address = next;
+      }
+    }
   }
 
   private paths() {
@@ -74,20 +102,22 @@ export class NodeCredentials {
     if (!current && !this.settings.joinToken) throw new Error(`node ${this.node} has no certificate yet: give --join-token (from the control plane's data dir, join-token)`);
     const { keyPem, publicKeyPem } = await generateNodeKey();
     const creds = current ? credentials.createSsl(Buffer.from(caPem), Buffer.from(current.keyPem), Buffer.from(current.certPem)) : credentials.createSsl(Buffer.from(caPem));
-    const client = new EnrollmentClient(this.control, creds, CHANNEL_OPTIONS);
     const md = new Metadata();
     if (!current) md.set("authorization", `Bearer ${this.settings.joinToken}`);
-    try {
-      const res = await call(client.enroll, client, { node: this.node, publicKeyPem }, md);
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      const p = this.paths();
-      writeSecret(p.ca, caPem);
-      writeSecret(p.key, keyPem);
-      writeSecret(p.cert, res.certificatePem);
-      return { caPem, keyPem, certPem: res.certificatePem };
-    } finally {
-      client.close();
-    }
+    const res = await this.onLeader(async (address) => {
+      const client = new EnrollmentClient(address, creds, CHANNEL_OPTIONS);
+      try {
+        return await call(client.enroll, client, { node: this.node, publicKeyPem }, md);
+      } finally {
+        client.close();
+      }
+    });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const p = this.paths();
+    writeSecret(p.ca, caPem);
+    writeSecret(p.key, keyPem);
+    writeSecret(p.cert, res.certificatePem);
+    return { caPem, keyPem, certPem: res.certificatePem };
   }
 
   /** The CA to trust: given locally, or fetched and checked against --ca-hash. */
@@ -95,15 +125,17 @@ export class NodeCredentials {
     if (this.settings.caPem) return this.settings.caPem;
     if (!this.settings.caHash) throw new Error("cannot trust the control plane: give --ca-hash sha256:... (printed by `tessera control`) or --ca-file");
     // Nothing secret is sent on this connection: it only fetches the CA, which is then checked.
-    const client = new EnrollmentClient(this.control, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), CHANNEL_OPTIONS);
-    try {
-      const { caPem } = await call(client.getCa, client, {});
-      const got = caHashOf(caPem);
-      if (got !== this.settings.caHash) throw new Error(`the control plane's CA is ${got}, not the expected ${this.settings.caHash}`);
-      return caPem;
-    } finally {
-      client.close();
-    }
+    const { caPem } = await this.onLeader(async (address) => {
+      const client = new EnrollmentClient(address, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), CHANNEL_OPTIONS);
+      try {
+        return await call(client.getCa, client, {});
+      } finally {
+        client.close();
+      }
+    });
+    const got = caHashOf(caPem);
+    if (got !== this.settings.caHash) throw new Error(`the control plane's CA is ${got}, not the expected ${this.settings.caHash}`);
+    return caPem;
   }
 }
 

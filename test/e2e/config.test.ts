@@ -18,7 +18,7 @@ test("control and agent read their settings from TOML", async () => {
   expect((await control.waitForLog((l) => l.msg === "control plane listening")).dataDir).toBe(join(h.dir, "cp"));
 
   const agentToml = join(h.dir, "agent.toml");
-  writeFileSync(agentToml, `control = "${address}"\nname = "from-file"\nsimulated = true\nlabel = ["zone=z"]\ncpu-millis = "1500"\nhost-volume = ["data=${h.dir}:ro"]\n`);
+  writeFileSync(agentToml, `control = ["${address}", "127.0.0.1:1"]\nname = "from-file"\nsimulated = true\nlabel = ["zone=z"]\ncpu-millis = "1500"\nhost-volume = ["data=${h.dir}:ro"]\n`);
   h.start(["agent", "--config", agentToml, "--name", "from-flag", "--data-dir", join(h.dir, "agent")], { TESSERA_DATA_DIR: join(h.dir, "cp") });
   const node = await eventually("the agent's node", async () => {
     const out = (await h.run(["ctl", "describe", "node", "from-flag"], { TESSERA_CONTROL: address, TESSERA_DATA_DIR: join(h.dir, "cp") })).stdout;

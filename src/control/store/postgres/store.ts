@@ -209,6 +209,22 @@ export class PostgresStore implements Store {
     await this.upsertMeta(this.db, CLUSTER_ID_KEY, id);
   }
 
+  /**
+   * The cluster's CA row; made by `create` and written when the database has none. A concurrent
+   * first start loses cleanly: its insert waits for the winner's to commit, then does nothing,
+   * and both read the winner's row. (`create` may thus have made a CA that is thrown away.)
+   */
+  async clusterCa(create: () => Promise<{ cert: string; sealedKey: string }>): Promise<{ cert: string; sealedKey: string; created: boolean }> {
+    const read = async () => (await this.db.select({ cert: schema.clusterCa.cert, sealedKey: schema.clusterCa.sealedKey }).from(schema.clusterCa).where(eq(schema.clusterCa.id, 1)))[0];
+    const found = await read();
+    if (found) return { ...found, created: false };
+    const made = await create();
+    const inserted = await this.db.insert(schema.clusterCa).values({ id: 1, ...made, createdAt: Date.now() }).onConflictDoNothing().returning({ id: schema.clusterCa.id });
+    const row = await read();
+    if (!row) throw new Error("the cluster CA was written but cannot be read back");
+    return { ...row, created: inserted.length > 0 };
+  }
+
   async hasState(): Promise<boolean> {
     const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.meta];
     const found = await Promise.all(tables.map((t) => this.db.select({ one: sql`1` }).from(t as PgTable).limit(1)));

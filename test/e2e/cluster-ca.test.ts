@@ -2,7 +2,8 @@
  * The cluster CA in PostgreSQL (issue 20), through dist/tessera: two control planes started at
  * the same moment on a fresh database, each with an empty data dir and the same CA secret, end
  * up with one CA (one row; the same ca.pem), each with its own server certificate signed by
- * it. A control plane given another secret, or none, is refused naming --ca-secret-file.
+ * it. A control plane given another secret, or none, is refused naming --ca-secret-file. A
+ * cluster that kept its CA in the first control plane's data dir keeps it: that CA goes in.
  * (leader-lease.test.ts shows an agent enrolled with one control plane trusting the other.)
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -10,6 +11,8 @@ import { SQL } from "bun";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createCa, pkiFiles } from "../../src/control/security/pki.js";
+import { writeSecret } from "../../src/shell/write-secret.js";
 import { BINARY, Harness, requireBinary } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
 
@@ -83,4 +86,31 @@ test.skipIf(pg.skip)("another secret is refused: it cannot decrypt the stored CA
   expect(none.stderr).toStartWith("error: --ca-secret-file: required with --store postgres://");
   expect(none.stderr.trimEnd().split("\n")).toHaveLength(1);
   expect(existsSync(join(dir("none"), "cluster-id"))).toBe(false);
+});
+
+test.skipIf(pg.skip)("a data dir that holds a CA (a cluster from before the CA was in the database) puts that CA in the database", async () => {
+  const fresh = await server!.createDatabase("upgraded");
+  const env = { TESSERA_STORE: fresh, TESSERA_CA_SECRET: SECRET };
+  const first = h.start(controlArgs("upgraded"), env);
+  await first.waitForLog((l) => l.msg === "control plane listening", 30_000);
+  first.proc.kill("SIGTERM");
+  await first.proc.exited;
+  // As before the upgrade: the database without a CA, the data dir with one (its key too).
+  const sql = new SQL(fresh);
+  try {
+    await sql`DELETE FROM cluster_ca`;
+    const own = await createCa();
+    const files = pkiFiles(dir("upgraded"));
+    writeSecret(files.caKey, own.keyPem);
+    writeSecret(files.caCert, own.certPem);
+    const again = h.start(controlArgs("upgraded"), env);
+    await again.waitForLog((l) => l.msg === "cluster CA stored in the database, its key sealed with the CA secret" && l.ca === files.caCert, 30_000);
+    await again.waitForLog((l) => l.msg === "control plane listening", 30_000);
+    const rows: Array<{ cert: string }> = await sql`SELECT cert FROM cluster_ca`;
+    expect(rows.map((r) => r.cert)).toEqual([own.certPem]);
+    // The server certificate the first start issued was another CA's: a new one, from this one.
+    expect(new X509Certificate(readFileSync(files.serverCert)).verify(new X509Certificate(own.certPem).publicKey)).toBe(true);
+  } finally {
+    await sql.close();
+  }
 });

@@ -49,6 +49,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--advertise-address": "IP",
   "--ca-file": "FILE",
   "--ca-hash": "HASH",
+  "--ca-secret-file": "FILE",
   "--config": "FILE",
   "--control": "ADDR",
   "--cpu-millis": "N",

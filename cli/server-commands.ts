@@ -110,11 +110,28 @@ function announceWeb(url: string | undefined, dataDir: string, secure: boolean, 
   out.write(secure ? `web: ${url} (sign in with a token: ${url}?token=$(cat ${join(dataDir, "admin-token")}))\n` : `web: ${url}\n`);
 }
 
-/** Where the credentials are, for the operator. */
+/**
+ * Where the credentials are, for the operator. A control plane that joined a cluster on
+ * PostgreSQL has no token files of its own: the cluster's tokens are not rotated for it.
+ */
 function announceSecurity(dataDir: string, out: NodeJS.WritableStream): void {
   const ca = join(dataDir, "pki", "ca.pem");
   if (!existsSync(ca)) return;
-  out.write(`CA ${caHashOf(readFileSync(ca, "utf8"))}; join token in ${join(dataDir, "join-token")}, admin token in ${join(dataDir, "admin-token")}\n`);
+  const tokens = ["join", "admin"].map((kind) => {
+    const file = join(dataDir, `${kind}-token`);
+    return existsSync(file) ? `${kind} token in ${file}` : `no ${kind} token file here (copy the first control plane's ${kind}-token, or run \`tessera ctl token rotate ${kind}\` with the admin token)`;
+  });
+  out.write(`CA ${caHashOf(readFileSync(ca, "utf8"))}; ${tokens.join(", ")}\n`);
+}
+
+/** The CA secret for `--store postgres://…`: the file's contents (without a trailing newline), or `$TESSERA_CA_SECRET`. */
+function readCaSecret(file: string | undefined): string | undefined {
+  if (file === undefined) return process.env.TESSERA_CA_SECRET;
+  try {
+    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new UsageError(`--ca-secret-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /**
@@ -147,6 +164,7 @@ const CONTROL_CONFIG: ConfigSchema = {
   insecure: "boolean",
   "lease-ttl": "string",
   "lease-renew": "string",
+  "ca-secret-file": "string",
 };
 
 const HOST_VOLUME_HELP =
@@ -181,7 +199,7 @@ export class ControlCommand extends TesseraCommand {
     category: "Servers",
     description: "run the control plane",
     details:
-      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir, or in PostgreSQL with `--store postgres://USER@HOST:PORT/DB` (the data dir still holds the CA and tokens). One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the database named; `--reinitialize` starts the cluster over empty on purpose (SQLite only).",
+      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir, or in PostgreSQL with `--store postgres://USER@HOST:PORT/DB`, where several control planes may share one database, one leading; the cluster CA is kept in the database, its key sealed with `--ca-secret-file` (the same secret for every control plane), and each control plane issues its own server certificate into its data dir; tokens are hashes in the database, so a control plane joining the cluster gets no token files (copy the first's, or `ctl token rotate`). One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the database named; `--reinitialize` starts the cluster over empty on purpose (SQLite only).",
     examples: [
       ["Listen on the default loopback address", "tessera control"],
       ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
@@ -204,6 +222,10 @@ export class ControlCommand extends TesseraCommand {
   metricsListen = Option.String("--metrics-listen", { description: `host:port for the web page (/), /metrics, /healthz, /readyz; HTTPS beyond loopback (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
   leaseTtl = Option.String("--lease-ttl", {
     description: "with --store postgres://…: how long the leader's lease lasts on the database's clock; a standby takes over this long after the leader is gone (default 5s)",
+  });
+  caSecretFile = Option.String("--ca-secret-file", {
+    description:
+      "with --store postgres://… (required there): a file holding the secret, at least 16 characters, that seals the cluster CA's key in the database; the same for every control plane on it (default: the secret itself in $TESSERA_CA_SECRET)",
   });
   leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it, at most a third of --lease-ttl (default 1s)" });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
@@ -237,6 +259,7 @@ export class ControlCommand extends TesseraCommand {
       insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
       advertise: pick(this.advertise, cfg, "advertise", []),
       reinitialize: this.reinitialize,
+      caSecret: readCaSecret(this.caSecretFile ?? (cfg["ca-secret-file"] as string | undefined)),
     });
     const secure = !(this.insecure ?? cfg.insecure === true);
     if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);

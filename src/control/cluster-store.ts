@@ -124,11 +124,17 @@ export async function openClusterStore(dataDir: string, opts: OpenClusterStoreOp
     case "Go":
       if (opts.reinitialize) opts.log.warn("--reinitialize ignored: the database belongs to this data dir's cluster and is kept", { cluster: decision.id });
       return store!;
-    case "Record":
-      if (decision.inDatabase) await store!.recordClusterId(decision.id);
-      if (decision.inDir) writeSecret(idFile, `${decision.id}\n`);
-      opts.log.info("cluster id recorded", { cluster: decision.id, file: decision.inDir ? idFile : undefined, database: decision.inDatabase });
+    case "Record": {
+      let id = decision.id;
+      if (decision.inDatabase) {
+        await store!.recordClusterId(id);
+        // On a shared database another control plane starting at the same moment may have recorded its id first: that one is the cluster's.
+        id = (await store!.clusterId()) ?? id;
+      }
+      if (decision.inDir) writeSecret(idFile, `${id}\n`);
+      opts.log.info("cluster id recorded", { cluster: id, file: decision.inDir ? idFile : undefined, database: decision.inDatabase });
       return store!;
+    }
     case "StartOver": {
       await store?.close();
       if (opts.store !== undefined) {

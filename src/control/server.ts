@@ -25,6 +25,8 @@ import { FleetHub } from "./fleet-hub.js";
 import type { Authenticate } from "./rpc.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
+import { checkCaSecret } from "./security/ca-seal.js";
+import { CaSecretRefused, databaseCa } from "./security/ca-source.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
@@ -61,6 +63,11 @@ export interface ControlPlaneOptions {
   reinitialize?: boolean;
   /** The lease on leadership, on PostgreSQL (`--lease-ttl`, `--lease-renew`; default 5 s and 1 s). */
   lease?: LeaseTiming;
+  /**
+   * Seals the cluster CA's key in the database (`--ca-secret-file` or `$TESSERA_CA_SECRET`):
+   * required with `store` unless insecure; every control plane on the database gets the same.
+   */
+  caSecret?: string;
 }
 
 export interface RunningControlPlane {
@@ -93,11 +100,13 @@ interface Tls {
 }
 
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */
-async function openTls(opts: ControlPlaneOptions): Promise<Tls> {
+async function openTls(opts: ControlPlaneOptions, store: Store): Promise<Tls> {
   const host = hostOf(opts.listen);
   const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
-  const pki = await Pki.open(opts.dataDir, names, lifetimeMs);
+  // On PostgreSQL the CA is the cluster's, in the database; the server certificate stays this control plane's own.
+  const source = store instanceof PostgresStore ? databaseCa(store, opts.caSecret!, opts.dataDir, opts.log) : undefined;
+  const pki = await Pki.open(opts.dataDir, names, lifetimeMs, source);
   const files = pkiFiles(opts.dataDir);
   // The certificates are handed over right after grpc-js subscribes (a microtask: it must
   // finish registering the server first), before any connection can be accepted. With
@@ -146,6 +155,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const timing = opts.lease ?? DEFAULT_LEASE_TIMING;
   const badTiming = checkLeaseTiming(timing);
   if (badTiming) throw new Error(badTiming);
+  if (opts.store !== undefined && !opts.insecure) {
+    if (opts.caSecret === undefined) {
+      throw new CaSecretRefused(
+        "--ca-secret-file: required with --store postgres://… (or $TESSERA_CA_SECRET): the cluster CA's key is kept in the database sealed with it, and every control plane on the database is given the same secret",
+      );
+    }
+    const weak = checkCaSecret(opts.caSecret);
+    if (weak) throw new CaSecretRefused(`--ca-secret-file: ${weak}`);
+  }
   // Before the store is opened: a second control plane on this data dir must not touch it.
   const lock = lockDataDir(opts.dataDir, Date.now());
   let store: Store | undefined;
@@ -285,7 +303,7 @@ function throughTerm(service: ServiceDefinition, handlers: () => UntypedServiceI
 
 /** The gRPC server, and the terms it serves through: one for the process on SQLite, one per lease taken on PostgreSQL. */
 async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTiming): Promise<RunningControlPlane> {
-  const tls = opts.insecure ? undefined : await openTls(opts);
+  const tls = opts.insecure ? undefined : await openTls(opts, store);
   const metrics = new Metrics();
   let term: Term | undefined;
   let leadership: LeadershipLoop | undefined;

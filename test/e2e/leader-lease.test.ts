@@ -6,13 +6,17 @@
  * SIGSTOP past its lease, then resumed: it steps down, and the event log shows no two control
  * planes committing in one epoch and no epoch's commits after a later one's.
  *
+ * The second control plane starts with an empty data dir: the cluster CA is in the database
+ * (its key sealed with the CA secret both are given), so it issues its own server certificate
+ * from the same CA, and the agent enrolled with the first trusts it after the failover.
+ *
  * The agent and ctl are given both addresses (`--control a,b`) and find the leader by
  * themselves: the agent moves to the new leader after the kill, or away from a frozen one
  * (keepalive, connect timeout), with no help, and ctl follows a standby's "the leader is at" hint.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
-import { cpSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
@@ -27,7 +31,7 @@ const TAKEOVER_MS = TTL_MS + 3_000;
 const pg = postgresSuite("several control planes on PostgreSQL, end to end");
 const h = new Harness();
 const agentDir = join(h.dir, "agent");
-/** The first control plane's data dir is the harness's: ctl and the agent read its CA and tokens. */
+/** The first control plane's data dir is the harness's: ctl and the agent read its CA and tokens. The second's starts empty. */
 const dirA = join(h.dir, "control");
 const dirB = join(h.dir, "control-b");
 let server: PostgresServer | undefined;
@@ -91,13 +95,15 @@ beforeAll(async () => {
   expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
   requireBinary();
   server = await startPostgres();
-  env = { TESSERA_STORE: server.url };
+  env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
   a = await startControl(dirA);
   await a.server.waitForLog((l) => l.msg === "leading");
-  // Until the CA and tokens live in the database, each control plane gets a copy of the first's.
   await eventually("A serves", async () => ((await controlPlanes(a.address)).length > 0 ? true : undefined), 20_000);
-  cpSync(dirA, dirB, { recursive: true, filter: (src) => !src.endsWith("control.lock") });
   b = await startControl(dirB);
+  // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
+  expect(readFileSync(join(dirB, "pki", "ca.pem"), "utf8")).toBe(readFileSync(join(dirA, "pki", "ca.pem"), "utf8"));
+  expect(readFileSync(join(dirB, "pki", "server.pem"), "utf8")).not.toBe(readFileSync(join(dirA, "pki", "server.pem"), "utf8"));
+  expect(["pki/ca.key", "admin-token", "join-token"].filter((f) => existsSync(join(dirB, f)))).toEqual([]);
   h.start(["agent", "--control", `${a.address},${b.address}`, "--name", "node-a", "--data-dir", agentDir]);
   await eventually("node-a Ready", async () => ((await ctl(a.address, "get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
 });

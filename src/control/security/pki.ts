@@ -2,6 +2,11 @@
  * The control plane's small PKI, with @peculiar/x509 over WebCrypto (ECDSA P-256): a CA made
  * on first start, the server certificate it signs, and client certificates for enrolled
  * nodes (subject CN = node name). Files are written with mode 0600.
+ *
+ * Where the CA comes from is the caller's: the data dir's files (SQLite, the default), or the
+ * database shared by several control planes (`--store postgres://…`, its key sealed:
+ * ca-source.ts). Either way the server certificate is each control plane's own, in its data
+ * dir, naming its own addresses.
  */
 import "reflect-metadata";
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
@@ -44,6 +49,38 @@ async function importKey(pem: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), ALG, true, ["sign"]);
 }
 
+/** A CA's certificate and private key, PEM. */
+export interface CaMaterial {
+  certPem: string;
+  keyPem: string;
+}
+
+/** Where a control plane gets its CA when not from its data dir's files. */
+export type CaSource = () => Promise<CaMaterial>;
+
+/** A new self-signed CA. */
+export async function createCa(): Promise<CaMaterial> {
+  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: "CN=Tessera CA",
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + CA_LIFETIME_MS),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+  });
+  return { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) };
+}
+
+/** The data dir's CA, when it holds both files. */
+export function readDirCa(dataDir: string): CaMaterial | undefined {
+  const files = pkiFiles(dataDir);
+  if (!existsSync(files.caCert) || !existsSync(files.caKey)) return undefined;
+  return { certPem: readFileSync(files.caCert, "utf8"), keyPem: readFileSync(files.caKey, "utf8") };
+}
+
 export class Pki {
   /** The CA's public key for node:crypto, which verifies client certificates. */
   private readonly caPublicKey: KeyObject;
@@ -56,27 +93,27 @@ export class Pki {
     this.caPublicKey = new X509Certificate(caPem).publicKey;
   }
 
-  /** Loads the data dir's CA, creating CA and server certificate on first start. */
-  static async open(dataDir: string, serverNames: string[], serverLifetimeMs = SERVER_LIFETIME_MS): Promise<Pki> {
+  /**
+   * Loads the CA (from `source`, or the data dir's files, made on first start) and makes sure
+   * the data dir holds a server certificate it signed. With a `source`, the data dir gets the
+   * CA certificate (for ctl and agents on this host) but never its key.
+   */
+  static async open(dataDir: string, serverNames: string[], serverLifetimeMs = SERVER_LIFETIME_MS, source?: CaSource): Promise<Pki> {
     const files = pkiFiles(dataDir);
     mkdirSync(join(dataDir, "pki"), { recursive: true, mode: 0o700 });
-    if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
-      const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
-      const now = Date.now();
-      const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: serial(),
-        name: "CN=Tessera CA",
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + CA_LIFETIME_MS),
-        keys,
-        signingAlgorithm: ALG,
-        extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
-      });
-      writeSecret(files.caKey, await exportKey(keys.privateKey));
-      writeSecret(files.caCert, cert.toString("pem"));
+    let ca: CaMaterial;
+    if (source) {
+      ca = await source();
+      if (!existsSync(files.caCert) || readFileSync(files.caCert, "utf8") !== ca.certPem) writeSecret(files.caCert, ca.certPem);
+    } else {
+      if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
+        const made = await createCa();
+        writeSecret(files.caKey, made.keyPem);
+        writeSecret(files.caCert, made.certPem);
+      }
+      ca = readDirCa(dataDir)!;
     }
-    const caPem = readFileSync(files.caCert, "utf8");
-    const pki = new Pki(caPem, new x509.X509Certificate(caPem), await importKey(readFileSync(files.caKey, "utf8")));
+    const pki = new Pki(ca.certPem, new x509.X509Certificate(ca.certPem), await importKey(ca.keyPem));
     await pki.renewServerCertificate(dataDir, serverNames, serverLifetimeMs);
     return pki;
   }
@@ -97,12 +134,14 @@ export class Pki {
 
   /**
    * Whether the existing server certificate goes with the key beside it (a renewal cut short
-   * between the two files leaves a pair that does not), is valid for long enough, and names
-   * every address.
+   * between the two files leaves a pair that does not), was signed by this CA (a data dir
+   * that joined a cluster whose CA is in the database had one of its own), is valid for long
+   * enough, and names every address.
    */
   private serverCertUsable(files: PkiFiles, names: string[], lifetimeMs: number): boolean {
     const pem = readFileSync(files.serverCert, "utf8");
     const keyOf = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+    if (!new X509Certificate(pem).verify(this.caPublicKey)) return false;
     if (!keyOf(new X509Certificate(pem).publicKey).equals(keyOf(createPublicKey(createPrivateKey(readFileSync(files.serverKey)))))) return false;
     const cert = new x509.X509Certificate(pem);
     if (cert.notAfter.getTime() - Date.now() < lifetimeMs / 3) return false;

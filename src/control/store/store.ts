@@ -67,6 +67,7 @@ export interface Store {
   probe(now: number): Promise<void>;
   /** The id of the cluster this database belongs to (see core/cluster-identity.ts), if recorded. */
   clusterId(): Promise<string | undefined>;
+  /** On PostgreSQL, only when none is recorded (the first of control planes starting together wins); read it back. */
   recordClusterId(id: string): Promise<void>;
   /** Whether anything was ever recorded: a control plane ran on this database. */
   hasState(): Promise<boolean>;

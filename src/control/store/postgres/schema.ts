@@ -138,3 +138,21 @@ export const controlPlanes = pgTable("control_planes", {
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   seenAt: timestamp("seen_at", { withTimezone: true }).notNull(),
 });
+
+/**
+ * PostgreSQL only: the cluster's CA (one row, id 1), so that every control plane on this
+ * database serves the same identity. Written once, by the first control plane (INSERT … ON
+ * CONFLICT DO NOTHING: a concurrent first start reads the winner's). The private key is sealed
+ * with the control planes' `--ca-secret-file` (security/ca-seal.ts); the database never sees it
+ * in the clear.
+ */
+export const clusterCa = pgTable(
+  "cluster_ca",
+  {
+    id: integer("id").primaryKey(),
+    cert: text("cert").notNull(),
+    sealedKey: text("sealed_key").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [check("cluster_ca_one_row", sql`${t.id} = 1`)],
+);

@@ -26,6 +26,9 @@ const POOL_MAX = 4;
 const ROWS_PER_STATEMENT = 1_000;
 const CONNECT_TIMEOUT_S = 5;
 
+/** The advisory lock migrations are run under (any constant: "tessera" in ASCII). */
+const MIGRATION_LOCK = "7310020693061771617";
+
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
 
@@ -96,12 +99,22 @@ export class PostgresStore implements Store {
     try {
       // Reached first, so that a refusal says PostgreSQL's reason, not a migration's query.
       await client`SELECT 1`;
-      // The dialect's migrator is what drizzle's folder migrator calls after reading the files.
-      await (db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => Promise<void> }; session: unknown }).dialect.migrate(
-        embeddedMigrations("postgres/migrations"),
-        (db as unknown as { session: unknown }).session,
-        { migrationsFolder: "embedded" },
-      );
+      // Control planes started together on a fresh database would each create the tables and
+      // all but one fail: they migrate one at a time, under a session lock on a connection of
+      // its own (the migrator takes another from the pool).
+      const locked = await client.reserve();
+      try {
+        await locked.unsafe(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+        // The dialect's migrator is what drizzle's folder migrator calls after reading the files.
+        await (db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => Promise<void> }; session: unknown }).dialect.migrate(
+          embeddedMigrations("postgres/migrations"),
+          (db as unknown as { session: unknown }).session,
+          { migrationsFolder: "embedded" },
+        );
+      } finally {
+        await locked.unsafe(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
+        locked.release();
+      }
       await store.history.open();
     } catch (err) {
       await client.close();
@@ -205,8 +218,25 @@ export class PostgresStore implements Store {
     return (await this.db.select().from(schema.meta).where(eq(schema.meta.key, CLUSTER_ID_KEY)))[0]?.value;
   }
 
+  /** Unless one is recorded already: two control planes starting together on a fresh database both try, and the first is the cluster's. */
   async recordClusterId(id: string): Promise<void> {
-    await this.upsertMeta(this.db, CLUSTER_ID_KEY, id);
+    await this.db.insert(schema.meta).values({ key: CLUSTER_ID_KEY, value: id }).onConflictDoNothing();
+  }
+
+  /**
+   * The cluster's CA row; made by `create` and written when the database has none. A concurrent
+   * first start loses cleanly: its insert waits for the winner's to commit, then does nothing,
+   * and both read the winner's row. (`create` may thus have made a CA that is thrown away.)
+   */
+  async clusterCa(create: () => Promise<{ cert: string; sealedKey: string }>): Promise<{ cert: string; sealedKey: string; created: boolean }> {
+    const read = async () => (await this.db.select({ cert: schema.clusterCa.cert, sealedKey: schema.clusterCa.sealedKey }).from(schema.clusterCa).where(eq(schema.clusterCa.id, 1)))[0];
+    const found = await read();
+    if (found) return { ...found, created: false };
+    const made = await create();
+    const inserted = await this.db.insert(schema.clusterCa).values({ id: 1, ...made, createdAt: Date.now() }).onConflictDoNothing().returning({ id: schema.clusterCa.id });
+    const row = await read();
+    if (!row) throw new Error("the cluster CA was written but cannot be read back");
+    return { ...row, created: inserted.length > 0 };
   }
 
   async hasState(): Promise<boolean> {

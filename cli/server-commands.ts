@@ -107,7 +107,14 @@ function insecureAllowed(count: number, listen: string): boolean {
 /** Where the web page is, and how to sign in to it. */
 function announceWeb(url: string | undefined, dataDir: string, secure: boolean, out: NodeJS.WritableStream): void {
   if (url === undefined) return;
-  out.write(secure ? `web: ${url} (sign in with a token: ${url}?token=$(cat ${join(dataDir, "admin-token")}))\n` : `web: ${url}\n`);
+  if (!secure) {
+    out.write(`web: ${url}\n`);
+    return;
+  }
+  // A control plane that joined a cluster on PostgreSQL has no admin-token file of its own.
+  const tokenFile = join(dataDir, "admin-token");
+  const token = existsSync(tokenFile) ? `$(cat ${tokenFile})` : "ADMIN_TOKEN";
+  out.write(`web: ${url} (sign in with a token: ${url}?token=${token})\n`);
 }
 
 /**

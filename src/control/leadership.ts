@@ -12,7 +12,7 @@
 import type { Logger } from "../core/logger.js";
 import { type Leadership, type LeadershipStep, type LeaseOutcome, type LeaseTiming, notLeaderMessage, onLeaseOutcome, onTick } from "../core/lease.js";
 import type { Candidate, PostgresLease } from "./store/postgres/lease.js";
-import type { PostgresStore } from "./store/postgres/store.js";
+import { describeDatabaseError, type PostgresStore } from "./store/postgres/store.js";
 
 export interface LeadershipOptions {
   lease: PostgresLease;
@@ -24,6 +24,8 @@ export interface LeadershipOptions {
   lead: (epoch: number) => Promise<void>;
   /** Ends the term: stops the writer and the gateway. */
   stepDown: () => Promise<void>;
+  /** The database stopped answering: the term stays, its writes fenced off, to answer reads from memory. */
+  suspend: () => Promise<void>;
 }
 
 export class LeadershipLoop {
@@ -78,13 +80,14 @@ export class LeadershipLoop {
         outcome = { type: "Refused", lease: current };
       }
     } catch (err) {
-      outcome = { type: "Failed", reason: err instanceof Error ? err.message : String(err) };
+      outcome = { type: "Failed", reason: describeDatabaseError(err, this.opts.store.location).message };
       if (this.leadership.role === "standby") this.refusal = `not the leader; the database cannot be reached to find out who is (${outcome.reason})`;
     }
     if (!this.stopped) this.apply(onLeaseOutcome(this.leadership, outcome, performance.now(), timing), outcome);
   }
 
   private apply(step: LeadershipStep, outcome?: LeaseOutcome): void {
+    const was = this.leadership;
     this.leadership = step.leadership;
     const { store, me, log } = this.opts;
     switch (step.action.type) {
@@ -93,9 +96,15 @@ export class LeadershipLoop {
         return;
       case "Lead": {
         const epoch = step.action.epoch;
-        store.fenceWith({ holder: me.id, epoch });
+        const fence = { holder: me.id, epoch };
         log.info("leading", { epoch, address: me.address, id: me.id });
+        // A term kept for reads stops before the fence lets the new epoch write: its writer never commits in it.
+        if (was.role === "standby" && was.servingReads) this.chain(() => this.opts.stepDown());
+        else store.fenceWith(fence);
         this.chain(async () => {
+          const still = this.leadership;
+          if (still.role !== "leader" || still.epoch !== epoch) return;
+          store.fenceWith(fence);
           try {
             await this.opts.lead(epoch);
           } catch (err) {
@@ -105,11 +114,19 @@ export class LeadershipLoop {
         });
         return;
       }
+      case "Suspend":
+        // Writes are refused from now on; the term stays to answer reads until the database answers.
+        store.fenceWith(undefined, `this control plane stopped writing (${step.action.reason})`);
+        log.warn("stepping down; answering reads from memory until the database answers", { reason: step.action.reason, id: me.id });
+        this.refusal = `not the leader; this control plane just stepped down (${step.action.reason})`;
+        this.chain(() => this.opts.suspend());
+        return;
       case "StepDown":
         // Writes are refused from now on, even before the term has stopped.
         store.fenceWith(undefined);
         log.warn("stepping down", { reason: step.action.reason, id: me.id });
-        this.refusal = `not the leader; this control plane just stepped down (${step.action.reason})`;
+        // Refused: the attempt has just named the leader, which ctl and agents follow.
+        if (outcome?.type !== "Refused") this.refusal = `not the leader; this control plane just stepped down (${step.action.reason})`;
         this.chain(() => this.opts.stepDown());
         return;
     }
@@ -133,7 +150,8 @@ export class LeadershipLoop {
     clearInterval(this.timer);
     await this.attempt;
     const held = this.leadership;
-    this.chain(() => (held.role === "leader" ? this.resign(held.epoch) : Promise.resolve()));
+    // A term kept for reads ends too.
+    this.chain(() => (held.role === "leader" ? this.resign(held.epoch) : held.servingReads ? this.opts.stepDown() : Promise.resolve()));
     await this.transitions;
   }
 }

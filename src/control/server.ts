@@ -336,6 +336,10 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     address = `${host}:${port}`;
 
     const lead = async (epoch = 0) => {
+      // A term kept for reads while the database was down ends first: the new one loads what the database holds.
+      const kept = term;
+      term = undefined;
+      await kept?.stop();
       metrics.observeTerm(epoch);
       term = await startTerm(opts, {
         store,
@@ -361,7 +365,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     if (store instanceof PostgresStore) {
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
       lease = new PostgresLease(opts.store!, timing.renewMs);
-      leadership = new LeadershipLoop({ lease, store, me: { id: randomUUID(), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown });
+      const suspend = async () => setHealth("NOT_SERVING");
+      leadership = new LeadershipLoop({ lease, store, me: { id: randomUUID(), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown, suspend });
       leadership.start();
     } else {
       await lead();

@@ -46,7 +46,12 @@ export function stepDownAt(sentAt: number, t: LeaseTiming): number {
   return sentAt + t.ttlMs - t.renewMs;
 }
 
-export type Leadership = { role: "standby" } | { role: "leader"; epoch: number; until: number };
+/**
+ * A standby `servingReads` led until the database stopped answering: it keeps its term's memory
+ * to answer reads from (changes refused) until the database answers again, and then either
+ * takes the lease again (a new term, loaded from the database) or, held by another, drops it.
+ */
+export type Leadership = { role: "standby"; servingReads?: boolean } | { role: "leader"; epoch: number; until: number };
 
 /** What an attempt to take or renew the lease came back with. */
 export type LeaseOutcome =
@@ -57,7 +62,11 @@ export type LeaseOutcome =
   /** The database did not answer (down, unreachable, timed out). */
   | { type: "Failed"; reason: string };
 
-export type LeadershipAction = { type: "Lead"; epoch: number } | { type: "StepDown"; reason: string } | { type: "None" };
+/**
+ * Lead: start a term in `epoch` (ending any term kept for reads first). StepDown: end the term.
+ * Suspend: stop writing (the fence) but keep the term to answer reads from memory.
+ */
+export type LeadershipAction = { type: "Lead"; epoch: number } | { type: "StepDown"; reason: string } | { type: "Suspend"; reason: string } | { type: "None" };
 
 export interface LeadershipStep {
   leadership: Leadership;
@@ -73,24 +82,37 @@ export function onLeaseOutcome(current: Leadership, outcome: LeaseOutcome, now: 
     const until = stepDownAt(outcome.sentAt, t);
     // An answer that took too long proves nothing about now: the lease may have lapsed since.
     if (now >= until) {
-      return current.role === "leader" ? { leadership: STANDBY, action: { type: "StepDown", reason: `the lease renewal took ${now - outcome.sentAt}ms, too long to know it still holds` } } : none(STANDBY);
+      return current.role === "leader" ? { leadership: STANDBY, action: { type: "StepDown", reason: `the lease renewal took ${now - outcome.sentAt}ms, too long to know it still holds` } } : none(current);
     }
     if (current.role === "standby") return { leadership: { role: "leader", epoch: outcome.lease.epoch, until }, action: { type: "Lead", epoch: outcome.lease.epoch } };
     if (outcome.lease.epoch !== current.epoch) return { leadership: STANDBY, action: { type: "StepDown", reason: `the lease moved to epoch ${outcome.lease.epoch} while leading in epoch ${current.epoch}` } };
     return none({ ...current, until: Math.max(current.until, until) });
   }
-  if (current.role === "standby") return none(current);
+  if (current.role === "standby") {
+    // The database answers again and another holds the lease: what memory holds may be stale now.
+    if (current.servingReads && outcome.type === "Refused") return { leadership: STANDBY, action: { type: "StepDown", reason: refusedReason(outcome.lease) } };
+    return none(current);
+  }
   if (outcome.type === "Refused") {
-    const held = outcome.lease;
-    return { leadership: STANDBY, action: { type: "StepDown", reason: held ? `the lease is held by ${held.address} in epoch ${held.epoch}` : "the lease is gone" } };
+    return { leadership: STANDBY, action: { type: "StepDown", reason: refusedReason(outcome.lease) } };
   }
   // The database may come back before the lease runs out: keep leading until then (onTick).
   return onTick(current, now);
 }
 
-/** Checked on every tick of our clock: a leader past its deadline steps down. */
+function refusedReason(held: Lease | undefined): string {
+  return held ? `the lease is held by ${held.address} in epoch ${held.epoch}` : "the lease is gone";
+}
+
+/**
+ * Checked on every tick of our clock: a leader past its deadline stops writing. Nothing said
+ * the lease went to another (the database did not answer in time), so it keeps answering reads
+ * from memory until the database does (onLeaseOutcome).
+ */
 export function onTick(current: Leadership, now: number): LeadershipStep {
-  if (current.role === "leader" && now >= current.until) return { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } };
+  if (current.role === "leader" && now >= current.until) {
+    return { leadership: { role: "standby", servingReads: true }, action: { type: "Suspend", reason: "could not renew the lease in time; changes are refused, reads answered from memory until the database answers" } };
+  }
   return none(current);
 }
 

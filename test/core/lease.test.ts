@@ -19,6 +19,10 @@ import {
 const T = { ttlMs: 5_000, renewMs: 1_000 };
 const lease = (over: Partial<Lease> = {}): Lease => ({ holder: "me", address: "a:7700", epoch: 3, renewedAt: 100, expiresAt: 5_100, ...over });
 const STANDBY: Leadership = { role: "standby" };
+const SUSPENDED = {
+  leadership: { role: "standby", servingReads: true },
+  action: { type: "Suspend", reason: "could not renew the lease in time; changes are refused, reads answered from memory until the database answers" },
+} as const;
 const LEADER: Leadership = { role: "leader", epoch: 3, until: 4_000 };
 
 describe("onLeaseOutcome", () => {
@@ -45,7 +49,23 @@ describe("onLeaseOutcome", () => {
     ],
     ["a refused leader steps down, naming the holder", LEADER, { type: "Refused", lease: lease({ holder: "b", address: "b:7700", epoch: 4 }) }, 10, { leadership: STANDBY, action: { type: "StepDown", reason: "the lease is held by b:7700 in epoch 4" } }],
     ["a leader whose database fails keeps leading until its deadline", LEADER, { type: "Failed", reason: "down" }, 3_999, { leadership: LEADER, action: { type: "None" } }],
-    ["a leader whose database fails past its deadline steps down", LEADER, { type: "Failed", reason: "down" }, 4_000, { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } }],
+    ["a leader whose database fails past its deadline stops writing and keeps answering reads", LEADER, { type: "Failed", reason: "down" }, 4_000, SUSPENDED],
+    ["serving reads, a database still down changes nothing", SUSPENDED.leadership, { type: "Failed", reason: "down" }, 10, { leadership: SUSPENDED.leadership, action: { type: "None" } }],
+    [
+      "serving reads, the database back and the lease free again: leads in the new epoch",
+      SUSPENDED.leadership,
+      { type: "Granted", lease: lease({ epoch: 4 }), sentAt: 1_000 },
+      1_010,
+      { leadership: { role: "leader", epoch: 4, until: 5_000 }, action: { type: "Lead", epoch: 4 } },
+    ],
+    [
+      "serving reads, the database back with the lease held by another: drops the term",
+      SUSPENDED.leadership,
+      { type: "Refused", lease: lease({ holder: "b", address: "b:7700", epoch: 4 }) },
+      10,
+      { leadership: STANDBY, action: { type: "StepDown", reason: "the lease is held by b:7700 in epoch 4" } },
+    ],
+    ["serving reads, a grant answered too late keeps serving reads", SUSPENDED.leadership, { type: "Granted", lease: lease(), sentAt: 1_000 }, 5_000, { leadership: SUSPENDED.leadership, action: { type: "None" } }],
   ];
   test.each(cases)("%s", (_what, current, outcome, now, expected) => {
     expect(onLeaseOutcome(current, outcome, now, T)).toEqual(expected);
@@ -60,7 +80,7 @@ describe("onTick and the deadline", () => {
   });
   test.each([
     [LEADER, 3_999, { leadership: LEADER, action: { type: "None" } }],
-    [LEADER, 4_000, { leadership: STANDBY, action: { type: "StepDown", reason: "could not renew the lease in time" } }],
+    [LEADER, 4_000, SUSPENDED],
     [STANDBY, 1e12, { leadership: STANDBY, action: { type: "None" } }],
   ] as Array<[Leadership, number, LeadershipStep]>)("%j at %d", (current, now, expected) => {
     expect(onTick(current, now)).toEqual(expected);

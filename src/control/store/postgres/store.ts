@@ -66,6 +66,29 @@ function overwrite(table: PgTable) {
   return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
 }
 
+/** Bun's client's codes for a connection it could not make or lost, in words. */
+const CONNECTION_FAILURES: Record<string, string> = {
+  ERR_POSTGRES_CONNECTION_REFUSED: "connection refused",
+  ERR_POSTGRES_CONNECTION_CLOSED: "connection closed",
+  ERR_POSTGRES_CONNECTION_TIMEOUT: "connection timed out",
+  ERR_POSTGRES_IDLE_TIMEOUT: "connection timed out",
+};
+
+/**
+ * An error of the client in words a caller of the control plane can act on: a database that
+ * cannot be reached is said to be one, naming it (the client's own "Failed to connect" would
+ * read, to ctl, as the control plane itself being unreachable). Other errors pass unchanged.
+ */
+export function describeDatabaseError(err: unknown, location: string): Error {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const failure = typeof code === "string" ? CONNECTION_FAILURES[code] : undefined;
+  // 57P01: the server is shutting down and terminated the connection (pg_ctl stop).
+  const terminated = (err as { errno?: unknown } | undefined)?.errno === "57P01" || /terminating connection due to administrator command/.test(message);
+  if (failure === undefined && !terminated && !/^(Failed to connect|Connection closed)/i.test(message)) return err instanceof Error ? err : new Error(message);
+  return new Error(`the database cannot be reached (PostgreSQL at ${location}: ${failure ?? (terminated ? "the server is shutting down" : message.toLowerCase())})`);
+}
+
 /**
  * A commit or probe refused because this control plane does not hold the lease in its epoch
  * (deposed, paused past its lease, partitioned): nothing of it was written.
@@ -78,6 +101,8 @@ export class PostgresStore implements Store {
   private readonly retention: Retention;
   /** The lease every write is checked against; none: writes are refused (a standby). */
   private fence: Fence | undefined;
+  /** Why writes are refused while there is no fence. */
+  private unfenced = "this control plane does not hold the lease";
 
   private constructor(
     private readonly client: SQL,
@@ -123,7 +148,11 @@ export class PostgresStore implements Store {
     return store;
   }
 
-  async load(): Promise<ClusterState> {
+  load(): Promise<ClusterState> {
+    return this.said(() => this.loadState());
+  }
+
+  private async loadState(): Promise<ClusterState> {
     const [workloads, instances, nodes, seq, tokens] = await Promise.all([
       this.db.select().from(schema.workloads),
       this.db.select().from(schema.instances),
@@ -144,8 +173,18 @@ export class PostgresStore implements Store {
   }
 
   /** From now on every write is checked against `fence` (the lease this control plane took), or refused (undefined). */
-  fenceWith(fence: Fence | undefined): void {
+  fenceWith(fence: Fence | undefined, why?: string): void {
     this.fence = fence;
+    this.unfenced = why ?? "this control plane does not hold the lease";
+  }
+
+  /** Runs a read or write, a database that cannot be reached said in words (describeDatabaseError). */
+  private async said<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw describeDatabaseError(err, this.location);
+    }
   }
 
   /**
@@ -156,7 +195,7 @@ export class PostgresStore implements Store {
    */
   private async checkFence(tx: Pick<PostgresDatabase, "execute">): Promise<Fence> {
     const fence = this.fence;
-    if (fence === undefined) throw new NotLeader("not the leader: this control plane does not hold the lease");
+    if (fence === undefined) throw new NotLeader(`not the leader: ${this.unfenced}`);
     const held = await tx.execute(
       sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`,
     );
@@ -166,7 +205,7 @@ export class PostgresStore implements Store {
 
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);
-    const stored = await this.db.transaction(async (tx) => {
+    const stored = await this.said(() => this.db.transaction(async (tx) => {
       const fence = await this.checkFence(tx);
       const stored: StoredEvent[] = [];
       for (const batch of chunks(writes.events)) {
@@ -193,7 +232,7 @@ export class PostgresStore implements Store {
       }
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
       return stored;
-    });
+    }));
     if (stored.length > 0) this.history.advance(stored[stored.length - 1]!.seq);
     return stored;
   }
@@ -208,10 +247,12 @@ export class PostgresStore implements Store {
   }
 
   async probe(now: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await this.checkFence(tx);
-      await this.upsertMeta(tx, "probed_at", String(now));
-    });
+    await this.said(() =>
+      this.db.transaction(async (tx) => {
+        await this.checkFence(tx);
+        await this.upsertMeta(tx, "probed_at", String(now));
+      }),
+    );
   }
 
   async clusterId(): Promise<string | undefined> {

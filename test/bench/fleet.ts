@@ -95,6 +95,7 @@ export class BenchCluster {
   private readonly agents: Agent[] = [];
   private control!: Server;
   private address = "";
+  private env: Record<string, string> = {};
   private metricsAddress = "";
   client!: ControlPlaneClient;
   /** Copies the agents started so far. */
@@ -111,12 +112,13 @@ export class BenchCluster {
 
   /**
    * Starts the control plane and `agents` agents; resolves when every node is Ready. The agents
-   * advertise `ports` (by default none: no copy asking for a port fits).
+   * advertise `ports` (by default none: no copy asking for a port fits). `env` goes to the
+   * control plane (TESSERA_STORE: PostgreSQL instead of the embedded SQLite).
    */
-  static async start(agents: number, ports: NodePorts = NO_PORTS): Promise<BenchCluster> {
+  static async start(agents: number, ports: NodePorts = NO_PORTS, env: Record<string, string> = {}): Promise<BenchCluster> {
     const c = new BenchCluster();
     try {
-      await c.boot(agents, ports);
+      await c.boot(agents, ports, env);
     } catch (err) {
       await c.stop();
       throw err;
@@ -124,8 +126,9 @@ export class BenchCluster {
     return c;
   }
 
-  private async boot(agents: number, ports: NodePorts): Promise<void> {
-    const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", { TESSERA_LOG: "info" });
+  private async boot(agents: number, ports: NodePorts, env: Record<string, string>): Promise<void> {
+    this.env = { TESSERA_LOG: "info", ...env };
+    const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", this.env);
     this.control = server;
     this.address = address;
     this.metricsAddress = metricsAddress;
@@ -165,7 +168,7 @@ export class BenchCluster {
   async restartControl(): Promise<Server> {
     this.control.proc.kill("SIGKILL");
     await this.control.proc.exited;
-    const { server, metricsAddress } = await this.harness.startControl(this.address, { TESSERA_LOG: "info" });
+    const { server, metricsAddress } = await this.harness.startControl(this.address, this.env);
     this.control = server;
     this.metricsAddress = metricsAddress;
     return server;

@@ -17,6 +17,7 @@ import { benchPlanner } from "./planner.js";
 import { benchRestart } from "./restart.js";
 import type { Section } from "./report.js";
 import { benchScale } from "./scale.js";
+import { benchTakeover } from "./takeover.js";
 import { benchWeb } from "./web.js";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -33,6 +34,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   restart: benchRestart,
   endpoints: benchEndpoints,
   web: benchWeb,
+  takeover: benchTakeover,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

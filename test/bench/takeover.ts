@@ -255,25 +255,23 @@ export async function runTakeover(agents: number, workers: number, batch: number
             } catch (err) {
               if (!isUnavailable(err)) throw err;
               refused++;
+              // A refused client backs off before its next apply (the load's shape, not a wait for a signal).
               await Bun.sleep(50);
             }
           }
         }),
       );
+      // The scenario: the leader dies this far into the storm.
       await Bun.sleep(beforeKillMs);
       const killedAt = await c.kill(leader);
       const leading = c.planes[standby]!.server.waitForLog((l) => l.msg === "leading", 30_000).then(() => performance.now() - killedAt);
       const name = `after-${r}`;
       const started = c.untilStarted(name);
-      for (;;) {
-        try {
-          await c.apply(standby, applyRequest([name]));
-          break;
-        } catch (err) {
-          if (!isUnavailable(err)) throw err;
-          await Bun.sleep(100);
-        }
-      }
+      // As a client would: applied again until the standby leads and takes it.
+      await eventually("the new leader takes an apply", async () => {
+        await c.apply(standby, applyRequest([name]));
+        return true;
+      }, 30_000, 100);
       const applyRunningMs = (await started) - killedAt;
       const leadingMs = await leading;
       storming = false;

@@ -31,12 +31,14 @@ function pidsRunning(cmd: string): number[] {
   });
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  agent = startAgent();
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    agent = startAgent();
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(() => h.stop());
 
 test("kill -9 of the agent: the restarted agent adopts the same process, nothing starts twice", async () => {

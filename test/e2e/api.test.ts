@@ -19,13 +19,15 @@ const manifest = (name: string, body: object) => {
   return `${name}.json`;
 };
 
-beforeAll(async () => {
-  requireBinary();
-  ({ address, server: control } = await h.startControl());
-  h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent-a")]);
-  h.start(["agent", "--control", address, "--name", "node-b", "--simulated", "--label", "zone=b"]);
-  await eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    ({ address, server: control } = await h.startControl());
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent-a")]);
+    h.start(["agent", "--control", address, "--name", "node-b", "--simulated", "--label", "zone=b"]);
+    await eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined));
+  }),
+);
 afterAll(() => h.stop());
 
 /** Collects Watch events after a sequence until `count` arrived. */

@@ -25,12 +25,14 @@ function freePort(): Promise<number> {
   });
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(() => h.stop());
 
 test("an HTTP server passing its readiness check makes the workload Ready", async () => {

@@ -34,13 +34,15 @@ async function runRefused(name: string, env: Record<string, string | undefined>)
   return { code, stderr };
 }
 
-beforeAll(async () => {
-  if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  requireBinary();
-  server = await startPostgres();
-  url = server.url;
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    if (pg.skip) return;
+    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+    requireBinary();
+    server = await startPostgres();
+    url = server.url;
+  }),
+);
 afterAll(async () => {
   await h.stop();
   server?.remove();

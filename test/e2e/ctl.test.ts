@@ -17,12 +17,14 @@ const write = (name: string, text: string) => {
   return join(h.dir, name);
 };
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  h.start(["agent", "--control", address, "--name", "sim-1", "--simulated", "--cpu-millis", "2000", "--label", "tier=web"]);
-  await eventually("sim-1 Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    h.start(["agent", "--control", address, "--name", "sim-1", "--simulated", "--cpu-millis", "2000", "--label", "tier=web"]);
+    await eventually("sim-1 Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(() => h.stop());
 
 describe("manifests", () => {

@@ -45,21 +45,23 @@ async function instances(): Promise<JsonInstance[]> {
   return (JSON.parse(res.stdout) as { instances?: JsonInstance[] }).instances ?? [];
 }
 
-beforeAll(async () => {
-  requireBinary();
-  const [range, cp] = await Promise.all([freeRange(4), h.startControl()]);
-  control = cp.address;
-  const agent = h.start(["agent", "--control", control, "--name", "node-a", "--data-dir", join(h.dir, "agent"), "--advertise-address", "127.0.0.1", "--port-range", `${range.from}-${range.to}`, "--dns-listen", "127.0.0.1:0"]);
-  const line = await agent.waitForLog((l) => l.msg === "dns listening");
-  dnsPort = Number(String(line.address).split(":")[1]);
-  mkdirSync(flags);
-  const manifest = join(h.dir, "web.json");
-  // Each copy is Ready while no file named after its port exists: the test takes one copy out.
-  const check = { name: "flag", exec: { command: "/bin/sh", args: ["-c", `test ! -e ${flags}/$TESSERA_PORT_HTTP`] }, interval: "0.2s", failureThreshold: 1 };
-  writeFileSync(manifest, JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2, ports: [{ name: "http" }], checks: [check] } }));
-  const res = await ctl("apply", "-f", manifest, "--wait", "--timeout", "25");
-  expect(res.stderr).toBe("");
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    const [range, cp] = await Promise.all([freeRange(4), h.startControl()]);
+    control = cp.address;
+    const agent = h.start(["agent", "--control", control, "--name", "node-a", "--data-dir", join(h.dir, "agent"), "--advertise-address", "127.0.0.1", "--port-range", `${range.from}-${range.to}`, "--dns-listen", "127.0.0.1:0"]);
+    const line = await agent.waitForLog((l) => l.msg === "dns listening");
+    dnsPort = Number(String(line.address).split(":")[1]);
+    mkdirSync(flags);
+    const manifest = join(h.dir, "web.json");
+    // Each copy is Ready while no file named after its port exists: the test takes one copy out.
+    const check = { name: "flag", exec: { command: "/bin/sh", args: ["-c", `test ! -e ${flags}/$TESSERA_PORT_HTTP`] }, interval: "0.2s", failureThreshold: 1 };
+    writeFileSync(manifest, JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2, ports: [{ name: "http" }], checks: [check] } }));
+    const res = await ctl("apply", "-f", manifest, "--wait", "--timeout", "25");
+    expect(res.stderr).toBe("");
+  }),
+);
 afterAll(() => h.stop());
 
 test("A lists the Ready copies' address, SRV their ports with the copies' names as targets; unknown names are NXDOMAIN, others REFUSED", async () => {

@@ -14,10 +14,12 @@ let address = "";
 const agent = (dir: string) => h.start(["agent", "--control", address, "--name", "node-x", "--simulated", "--data-dir", join(h.dir, dir)]);
 const connections = () => control.logs.filter((l) => l.msg === "agent connected" && l.node === "node-x").length;
 
-beforeAll(async () => {
-  requireBinary();
-  ({ server: control, address } = await h.startControl());
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    ({ server: control, address } = await h.startControl());
+  }),
+);
 afterAll(() => h.stop());
 
 test("a second agent with a live node's name is refused, saying why; the first keeps its stream", async () => {

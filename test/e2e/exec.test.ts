@@ -36,14 +36,16 @@ async function applyReady(body: { name: string; spec: object }): Promise<void> {
   expect(applied.code).toBe(0);
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  const executors = docker.available ? "process,docker" : "process";
-  h.start(["agent", "--control", address, "--name", "node-exec", "--executor", executors, "--data-dir", join(h.dir, "agent")]);
-  await eventually("node-exec Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-exec\s+Ready/) ? true : undefined));
-  await applyReady({ name: "shell", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2, env: { MARKER: "exec-marker-7" }, workingDir: h.dir } });
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    const executors = docker.available ? "process,docker" : "process";
+    h.start(["agent", "--control", address, "--name", "node-exec", "--executor", executors, "--data-dir", join(h.dir, "agent")]);
+    await eventually("node-exec Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-exec\s+Ready/) ? true : undefined));
+    await applyReady({ name: "shell", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2, env: { MARKER: "exec-marker-7" }, workingDir: h.dir } });
+  }),
+);
 afterAll(async () => {
   for (const w of ["shell", "shellbox"]) await ctl("delete", "workload", w);
   // Wait for removal, not just stopping: a container left behind would be adopted by the next

@@ -27,10 +27,12 @@ async function runningByNode(workload: string): Promise<Record<string, number>> 
   return counts;
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+  }),
+);
 afterAll(() => h.stop());
 
 test("instances of a killed agent are declared Lost and run elsewhere", async () => {

@@ -23,13 +23,15 @@ async function apply(body: object): Promise<void> {
   expect((await ctl("apply", "-f", file)).code).toBe(0);
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  const executors = docker.available ? "process,docker" : "process";
-  h.start(["agent", "--control", address, "--name", "node-f", "--executor", executors, "--data-dir", join(h.dir, "agent")]);
-  await eventually("node-f Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-f\s+Ready/) ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    const executors = docker.available ? "process,docker" : "process";
+    h.start(["agent", "--control", address, "--name", "node-f", "--executor", executors, "--data-dir", join(h.dir, "agent")]);
+    await eventually("node-f Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-f\s+Ready/) ? true : undefined));
+  }),
+);
 afterAll(async () => {
   for (const w of ["crash", "crashbox"]) await ctl("delete", "workload", w);
   await h.stop();

@@ -25,7 +25,12 @@ export interface Server {
   logs: Array<Record<string, unknown>>;
   /** Resolves with the first log line matching, or rejects at the deadline. */
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** `tessera ARGS...` as started, for reports. */
+  readonly command: string;
 }
+
+/** Log lines per process an explained failure carries: the last ones say what it was doing. */
+const EXPLAIN_LINES = 25;
 
 export class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
@@ -70,6 +75,7 @@ export class Harness {
     const server: Server = {
       proc,
       logs,
+      command: [executable === BINARY ? "tessera" : executable, ...args].join(" "),
       waitForLog(match, timeoutMs = 10_000) {
         return new Promise((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; saw:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`)), timeoutMs);
@@ -97,6 +103,21 @@ export class Harness {
     const line = await server.waitForLog((l) => l.msg === "control plane listening");
     const http = await server.waitForLog((l) => l.msg === "http listening");
     return { server, address: String(line.address), metricsAddress: String(http.address) };
+  }
+
+  /**
+   * Runs a setup step (a suite's beforeAll); when it fails, its error carries the last log
+   * lines of every process started so far, which say why (a CI log may keep only the error).
+   */
+  async explaining<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      const recent = this.started.map(
+        (s) => `--- ${s.command} (pid ${s.proc.pid}, ${s.proc.exitCode === null ? "running" : `exited ${s.proc.exitCode}`}), last log lines:\n${s.logs.slice(-EXPLAIN_LINES).map((l) => JSON.stringify(l)).join("\n")}`,
+      );
+      throw new Error([err instanceof Error ? err.message : String(err), ...recent].join("\n"));
+    }
   }
 
   /** Runs `tessera ARGS...` to completion. */

@@ -36,14 +36,16 @@ async function instances(workload: string): Promise<Array<{ name: string; node: 
   return (JSON.parse(out.stdout).instances ?? []) as Array<{ name: string; node: string; observedState: string; desiredState: string }>;
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  agent("edge-a", "edge");
-  agent("edge-b", "edge");
-  agent("db-a", "db");
-  for (const n of ["edge-a", "edge-b", "db-a"]) await ready(n);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    agent("edge-a", "edge");
+    agent("edge-b", "edge");
+    agent("db-a", "db");
+    for (const n of ["edge-a", "edge-b", "db-a"]) await ready(n);
+  }),
+);
 afterAll(async () => {
   for (const w of ["logship", "etl", "broken"]) await ctl("delete", "workload", w);
   await h.stop();

@@ -19,21 +19,23 @@ const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: ad
 /** 25 workloads of ~200 KB: about 5 MB, more than one answer may hold. */
 const NAMES = Array.from({ length: 25 }, (_, n) => `big-${String(n).padStart(2, "0")}`);
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  const { creds, options } = adminChannel(join(h.dir, "control"));
-  const client = new ControlPlaneClient(address, creds, options);
-  try {
-    // One call each: together they would not fit one request either.
-    for (const name of NAMES) {
-      const spec = WorkloadSpec.fromPartial({ command: "/bin/sleep", args: ["3600"], replicas: 0, env: { PAYLOAD: name.padEnd(200_000, "x") } });
-      await new Promise((resolve, reject) => client.applyWorkload({ workload: { name, labels: {}, spec, generation: 0 } }, (err, res) => (err ? reject(err) : resolve(res))));
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    const { creds, options } = adminChannel(join(h.dir, "control"));
+    const client = new ControlPlaneClient(address, creds, options);
+    try {
+      // One call each: together they would not fit one request either.
+      for (const name of NAMES) {
+        const spec = WorkloadSpec.fromPartial({ command: "/bin/sleep", args: ["3600"], replicas: 0, env: { PAYLOAD: name.padEnd(200_000, "x") } });
+        await new Promise((resolve, reject) => client.applyWorkload({ workload: { name, labels: {}, spec, generation: 0 } }, (err, res) => (err ? reject(err) : resolve(res))));
+      }
+    } finally {
+      client.close();
     }
-  } finally {
-    client.close();
-  }
-});
+  }),
+);
 afterAll(() => h.stop());
 
 describe("lists over the message limit", () => {

@@ -90,23 +90,25 @@ function expectFenced(log: Array<{ leader: string; epoch: number }>): void {
 let a: { server: Server; address: string };
 let b: { server: Server; address: string };
 
-beforeAll(async () => {
-  if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  requireBinary();
-  server = await startPostgres();
-  env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
-  a = await startControl(dirA);
-  await a.server.waitForLog((l) => l.msg === "leading");
-  await eventually("A serves", async () => ((await controlPlanes(a.address)).length > 0 ? true : undefined), 20_000);
-  b = await startControl(dirB);
-  // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
-  expect(readFileSync(join(dirB, "pki", "ca.pem"), "utf8")).toBe(readFileSync(join(dirA, "pki", "ca.pem"), "utf8"));
-  expect(readFileSync(join(dirB, "pki", "server.pem"), "utf8")).not.toBe(readFileSync(join(dirA, "pki", "server.pem"), "utf8"));
-  expect(["pki/ca.key", "admin-token", "join-token"].filter((f) => existsSync(join(dirB, f)))).toEqual([]);
-  h.start(["agent", "--control", `${a.address},${b.address}`, "--name", "node-a", "--data-dir", agentDir]);
-  await eventually("node-a Ready", async () => ((await ctl(a.address, "get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    if (pg.skip) return;
+    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+    requireBinary();
+    server = await startPostgres();
+    env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
+    a = await startControl(dirA);
+    await a.server.waitForLog((l) => l.msg === "leading");
+    await eventually("A serves", async () => ((await controlPlanes(a.address)).length > 0 ? true : undefined), 20_000);
+    b = await startControl(dirB);
+    // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
+    expect(readFileSync(join(dirB, "pki", "ca.pem"), "utf8")).toBe(readFileSync(join(dirA, "pki", "ca.pem"), "utf8"));
+    expect(readFileSync(join(dirB, "pki", "server.pem"), "utf8")).not.toBe(readFileSync(join(dirA, "pki", "server.pem"), "utf8"));
+    expect(["pki/ca.key", "admin-token", "join-token"].filter((f) => existsSync(join(dirB, f)))).toEqual([]);
+    h.start(["agent", "--control", `${a.address},${b.address}`, "--name", "node-a", "--data-dir", agentDir]);
+    await eventually("node-a Ready", async () => ((await ctl(a.address, "get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
+  }),
+);
 afterAll(async () => {
   // A frozen process would not hear SIGTERM.
   for (const s of [a?.server, b?.server]) s?.proc.kill("SIGCONT");

@@ -49,15 +49,17 @@ function readmeManifest(): string {
 const docker = dockerSuite("ports with docker e2e");
 let range = { from: 0, to: 0 };
 
-beforeAll(async () => {
-  requireBinary();
-  range = await freeRange(8);
-  address = (await h.startControl()).address;
-  const executors = docker.available ? "process,docker" : "process";
-  if (docker.available) ensureImage();
-  h.start(["agent", "--control", address, "--name", "node-a", "--executor", executors, "--data-dir", join(h.dir, "agent"), "--advertise-address", "127.0.0.1", "--port-range", `${range.from}-${range.to}`]);
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    range = await freeRange(8);
+    address = (await h.startControl()).address;
+    const executors = docker.available ? "process,docker" : "process";
+    if (docker.available) ensureImage();
+    h.start(["agent", "--control", address, "--name", "node-a", "--executor", executors, "--data-dir", join(h.dir, "agent"), "--advertise-address", "127.0.0.1", "--port-range", `${range.from}-${range.to}`]);
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(async () => {
   if (docker.available) {
     await ctl("delete", "workload", "box");

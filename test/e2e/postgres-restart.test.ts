@@ -57,17 +57,19 @@ async function workloadNames(): Promise<string[]> {
   return ((JSON.parse(out.stdout || "{}") as { workloads?: Array<{ name: string }> }).workloads ?? []).map((w) => w.name);
 }
 
-beforeAll(async () => {
-  if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  requireBinary();
-  server = await startPostgres();
-  control = h.start(["control", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" });
-  address = String((await control.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
-  await control.waitForLog((l) => l.msg === "leading", 20_000);
-  h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    if (pg.skip) return;
+    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+    requireBinary();
+    server = await startPostgres();
+    control = h.start(["control", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" });
+    address = String((await control.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
+    await control.waitForLog((l) => l.msg === "leading", 20_000);
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
+  }),
+);
 afterAll(async () => {
   await h.stop();
   server?.remove();

@@ -39,16 +39,18 @@ async function running(): Promise<{ ids: string[]; pids: number[] }> {
   );
 }
 
-beforeAll(async () => {
-  if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  requireBinary();
-  server = await startPostgres();
-  env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres test CA secret" };
-  ({ server: control, address } = await h.startControl("127.0.0.1:0", env));
-  h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    if (pg.skip) return;
+    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+    requireBinary();
+    server = await startPostgres();
+    env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres test CA secret" };
+    ({ server: control, address } = await h.startControl("127.0.0.1:0", env));
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(async () => {
   await h.stop();
   server?.remove();

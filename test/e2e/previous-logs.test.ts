@@ -31,13 +31,15 @@ async function apply(body: object): Promise<void> {
 /** Restarted quickly, so that the crash loop is quarantined within seconds. */
 const crashing = { mode: "RESTART_MODE_ALWAYS", initialBackoff: "0.1s", maxBackoff: "0.5s" };
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  const executors = docker.available ? "process,docker" : "process";
-  agent = h.start(["agent", "--control", address, "--name", NODE, "--executor", executors, "--data-dir", join(h.dir, "agent")]);
-  await eventually(`${NODE} Ready`, async () => ((await ctl("get", "nodes")).stdout.match(new RegExp(`${NODE}\\s+Ready`)) ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    const executors = docker.available ? "process,docker" : "process";
+    agent = h.start(["agent", "--control", address, "--name", NODE, "--executor", executors, "--data-dir", join(h.dir, "agent")]);
+    await eventually(`${NODE} Ready`, async () => ((await ctl("get", "nodes")).stdout.match(new RegExp(`${NODE}\\s+Ready`)) ? true : undefined));
+  }),
+);
 afterAll(async () => {
   await h.stop();
   // The agent was killed: nothing removed what its containers left.

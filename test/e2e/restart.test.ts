@@ -78,14 +78,16 @@ async function restartControl(downMs: number): Promise<number> {
   return listening;
 }
 
-beforeAll(async () => {
-  requireBinary();
-  ({ server: control, address } = await h.startControl());
-  agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
-  await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-  writeFileSync(join(h.dir, "web.json"), JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: REPLICAS } }));
-  expect((await ctl("apply", "-f", "web.json")).code).toBe(0);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    ({ server: control, address } = await h.startControl());
+    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
+    await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+    writeFileSync(join(h.dir, "web.json"), JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: REPLICAS } }));
+    expect((await ctl("apply", "-f", "web.json")).code).toBe(0);
+  }),
+);
 afterAll(() => h.stop());
 
 test.each([0, 20_000])("kill -9 of the control plane, down %d ms, then restarted: every copy keeps running, none is replaced", async (downMs) => {

@@ -48,15 +48,17 @@ async function copies(): Promise<string[]> {
     .sort();
 }
 
-beforeAll(async () => {
-  requireBinary();
-  address = (await h.startControl()).address;
-  h.start(["agent", "--control", address, "--name", "node-r", "--data-dir", join(h.dir, "agent"), "--dns-listen", ""]);
-  await eventually("node-r Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-  const first = await ctl("apply", "-f", manifest("good", "v1"), "--wait", "--timeout", "30s");
-  expect(first.stderr).toBe("");
-  expect(first.code).toBe(0);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    h.start(["agent", "--control", address, "--name", "node-r", "--data-dir", join(h.dir, "agent"), "--dns-listen", ""]);
+    await eventually("node-r Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+    const first = await ctl("apply", "-f", manifest("good", "v1"), "--wait", "--timeout", "30s");
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+  }),
+);
 afterAll(async () => {
   for (const w of ["web", "zoned"]) await ctl("delete", "workload", w);
   await h.stop();

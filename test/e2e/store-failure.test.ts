@@ -39,15 +39,17 @@ async function workloads(): Promise<string> {
   return (await ctl("get", "workloads")).stdout;
 }
 
-beforeAll(async () => {
-  requireBinary();
-  mkdirSync(dataDir, { recursive: true });
-  sh("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dataDir);
-  ({ server: control, address, metricsAddress: metrics } = await h.startControl());
-  agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
-  expect((await apply("before")).code).toBe(0);
-  await eventually("before Running", async () => ((await ctl("get", "instances", "before")).stdout.includes("Running") ? true : undefined), 15_000);
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    mkdirSync(dataDir, { recursive: true });
+    sh("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dataDir);
+    ({ server: control, address, metricsAddress: metrics } = await h.startControl());
+    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
+    expect((await apply("before")).code).toBe(0);
+    await eventually("before Running", async () => ((await ctl("get", "instances", "before")).stdout.includes("Running") ? true : undefined), 15_000);
+  }),
+);
 
 afterAll(async () => {
   for (const s of [control, agent]) s?.proc.kill("SIGKILL");

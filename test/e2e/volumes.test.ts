@@ -46,25 +46,27 @@ async function apply(body: object): Promise<{ code: number; stderr: string }> {
 
 const docker = dockerSuite("volumes with docker e2e");
 
-beforeAll(async () => {
-  requireBinary();
-  mkdirSync(data, { recursive: true });
-  mkdirSync(conf, { recursive: true });
-  writeFileSync(join(conf, "settings"), "from the host\n");
-  address = (await h.startControl()).address;
-  if (docker.available) ensureImage();
-  h.start([
-    "agent",
-    "--control", address,
-    "--name", NODE,
-    "--executor", docker.available ? "process,docker" : "process",
-    "--data-dir", join(h.dir, "agent"),
-    "--host-volume", `data=${data}`,
-    "--host-volume", `conf=${conf}:ro`,
-    "--host-volume", `gone=${missing}`,
-  ]);
-  await eventually(`${NODE} Ready`, async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-});
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    mkdirSync(data, { recursive: true });
+    mkdirSync(conf, { recursive: true });
+    writeFileSync(join(conf, "settings"), "from the host\n");
+    address = (await h.startControl()).address;
+    if (docker.available) ensureImage();
+    h.start([
+      "agent",
+      "--control", address,
+      "--name", NODE,
+      "--executor", docker.available ? "process,docker" : "process",
+      "--data-dir", join(h.dir, "agent"),
+      "--host-volume", `data=${data}`,
+      "--host-volume", `conf=${conf}:ro`,
+      "--host-volume", `gone=${missing}`,
+    ]);
+    await eventually(`${NODE} Ready`, async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
 afterAll(async () => {
   if (docker.available) {
     await ctl("delete", "workload", "boxed");

@@ -349,6 +349,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
         writeFailed: () => leadership?.verify(),
       });
       setHealth("SERVING");
+      // After "leading": the term now takes calls, and its tokens are in the data dir.
+      if (leadership) opts.log.info("serving as the leader", { epoch });
     };
     const stepDown = async () => {
       const ending = term;

@@ -105,7 +105,8 @@ class TakeoverCluster {
     const dirA = join(this.harness.dir, "control");
     const dirB = join(this.harness.dir, "control-b");
     const a = await this.startPlane(dirA);
-    await a.server.waitForLog((l) => l.msg === "leading", 20_000);
+    // Not "leading": the admin and join tokens read below are written once the term serves.
+    await a.server.waitForLog((l) => l.msg === "serving as the leader", 20_000);
     const b = await this.startPlane(dirB);
     const { creds, options } = adminChannel(dirA);
     this.planes = [

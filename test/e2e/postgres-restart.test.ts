@@ -65,7 +65,8 @@ beforeAll(() =>
     server = await startPostgres();
     control = h.start(["control", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" });
     address = String((await control.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
-    await control.waitForLog((l) => l.msg === "leading", 20_000);
+    // Not "leading": the agent needs the join token, which the term writes once it serves.
+    await control.waitForLog((l) => l.msg === "serving as the leader", 20_000);
     h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
   }),

@@ -234,8 +234,8 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
 /** A readiness check for a workload with rollout settings: what soak and a failing rollout are judged by. */
 const SIM_READY: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 1, portName: "" } } };
 
-/** A scenario workload's spec at its `version`-th rollout. Nothing runs in the simulation; validation wants a command all the same. */
-function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
+/** A scenario workload's spec at its `version`-th rollout. Nothing runs in the simulation; validation wants a command all the same. Cost runs (cost-run.ts) scale their services with it. */
+export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
   const u = w.update;
   const ms = (v: number | undefined) => (v === undefined ? undefined : { seconds: Math.floor(v / 1000), nanos: (v % 1000) * 1_000_000 });
   return {

@@ -24,6 +24,8 @@ import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 /** Binpack empties nodes as demand falls, so scale-to-fit has nodes to let go. */
 const COST_POLICY: Policy = { ...DEFAULT_POLICY, placement: "binpack" };
 const HOUR_MS = 3_600_000;
+/** As SimulatedFleet.settle's bound: a moment that takes more turns than this is a bug. */
+const MAX_SETTLE_TURNS = 50;
 
 export interface WaitStats {
   /** Ms from a copy being wanted (or its node interrupted) to it Running; copies still waiting at the end count their wait so far. */
@@ -147,6 +149,8 @@ interface SimNode {
   /** When it was last seen holding no copy; null while it holds one or is not up. */
   idleSince: number | null;
   interruptAt: number;
+  /** Cordoned when it was let go: uncordoned when it comes back. */
+  cordoned: boolean;
 }
 
 interface PoolRun {
@@ -180,6 +184,7 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
       readyAt: 0,
       idleSince: null,
       interruptAt: Number.POSITIVE_INFINITY,
+      cordoned: false,
     }));
     return run;
   });
@@ -196,7 +201,8 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
     for (const lost of r.plan?.markLost ?? []) {
       const inst = fleet.state.instances.get(lost.instance)!;
       reschedules++;
-      if (!waiting.has(inst.name)) waiting.set(inst.name, killedAt.get(lost.node) ?? now);
+      // A copy the demand has stopped wanting since its node went is not waited for.
+      if (inst.index < wanted.get(inst.workload)! && !waiting.has(inst.name)) waiting.set(inst.name, killedAt.get(lost.node) ?? now);
     }
     for (const e of r.events) {
       if (e.type !== "InstanceTransitioned" || e.event.type !== "run") continue;
@@ -223,14 +229,18 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
   const offlineChecks: number[] = [];
 
   const commands: Command[] = [];
+  /** Whether the reconciler has something new to see: a command, an agent's hello, a silence long enough to be Offline. */
+  let needTurn = true;
   const bringUp = (n: SimNode) => {
     n.phase = "up";
     n.idleSince = now;
     // A fresh machine (or a started one) holds no copy: its agent's hello says so.
     fleet.held.get(n.node.name)?.clear();
     fleet.connect(n.node);
-    // Let go earlier: cordoned then, taking copies again now.
-    if (fleet.state.nodes.get(n.node.name)?.schedulable === false) commands.push({ type: "UncordonNode", node: n.node.name });
+    // Let go earlier: cordoned then, taking copies again now (after its hello, in the same turn).
+    if (n.cordoned) commands.push({ type: "UncordonNode", node: n.node.name });
+    n.cordoned = false;
+    needTurn = true;
     if (n.pool.lifecycle === "spot") n.interruptAt = now + interruptionAfterMs(random, n.pool.pool.spot!.interruptionsPerHour);
   };
 
@@ -248,9 +258,17 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
   let rate = { price: 0, reservedCpu: 0, upCpu: 0 };
 
   for (;;) {
-    fleet.turn([...fleet.heartbeats(), ...commands]);
-    fleet.settle();
-    commands.length = 0;
+    if (needTurn) {
+      // Agents answer at once and only to effects, and a turn reconciles what it took in: a turn
+      // that asked nothing of the agents leaves nothing for another turn.
+      let r = fleet.turn([...fleet.heartbeats(), ...commands]);
+      for (let k = 0; r.effects.length > 0; k++) {
+        if (k === MAX_SETTLE_TURNS) throw new Error(`the fleet did not settle within ${MAX_SETTLE_TURNS} turns at ${now} ms`);
+        r = fleet.turn();
+      }
+      commands.length = 0;
+      needTurn = false;
+    }
 
     // What the fleet looks like now; idle nodes and waiting copies drive the pools.
     const use = nodeUse(fleet.state);
@@ -276,10 +294,11 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
         released.push(name);
       }
     }
-    if (released.length > 0) {
-      // Cordoned first, so nothing is placed on a node on its way out; then its agent goes quiet.
-      fleet.turn(released.map((node): Command => ({ type: "CordonNode", node })));
-      for (const name of released) fleet.kill(name);
+    for (const name of released) {
+      // Cordoned by the next turn, before its pass: nothing is placed on a node on its way out. Empty, it loses nothing when its silence makes it Offline.
+      commands.push({ type: "CordonNode", node: name });
+      byName.get(name)!.cordoned = true;
+      fleet.kill(name);
     }
     const waitingByShape = new Map<string, number>();
     for (const inst of fleet.state.instances.values()) {
@@ -347,11 +366,16 @@ function runPlan(scenario: CostScenario, lifecycles: LifecyclePlan): LifecycleRe
       // Its copies are replaced once its silence makes it Offline.
       offlineChecks.push(now + COST_POLICY.offlineAfterMs + 1);
     }
-    for (let i = offlineChecks.length - 1; i >= 0; i--) if (offlineChecks[i]! <= now) offlineChecks.splice(i, 1);
+    for (let i = offlineChecks.length - 1; i >= 0; i--) {
+      if (offlineChecks[i]! > now) continue;
+      offlineChecks.splice(i, 1);
+      needTurn = true;
+    }
     while (nextChange < changes.length && changes[nextChange]! <= now) {
       const t = changes[nextChange++]!;
       for (const d of scenario.demand) if (d.steps.some((s) => s.at === t)) commands.push(applyDemand(d, replicasAt(d, t)));
     }
+    if (commands.length > 0) needTurn = true;
   }
   samples.push({ at: now, demandCpu: samples.at(-1)!.demandCpu, capacityCpu: samples.at(-1)!.capacityCpu, cost });
 

@@ -38,18 +38,21 @@ export function copiesPerNode(pool: Pick<PoolRoom, "capacity" | "labels">, copie
  */
 export function planBoots(waiting: readonly WaitingCopies[], pools: readonly PoolRoom[]): Map<string, number> {
   const need = new Map<string, number>(pools.map((p) => [p.name, 0]));
+  /** Nodes each pool can still give: those coming and those it may boot. */
+  const room = new Map<string, number>(pools.map((p) => [p.name, p.coming + p.available]));
   for (const w of waiting) {
     let left = w.count;
     for (const p of pools) {
       const per = copiesPerNode(p, w);
       if (per === 0 || left === 0) continue;
-      const nodes = Math.ceil(left / per);
+      const nodes = Math.min(Math.ceil(left / per), room.get(p.name)!);
       need.set(p.name, need.get(p.name)! + nodes);
+      room.set(p.name, room.get(p.name)! - nodes);
       left = Math.max(0, left - nodes * per);
     }
   }
   const boots = new Map<string, number>();
-  for (const p of pools) boots.set(p.name, Math.max(0, Math.min(p.available, need.get(p.name)! - p.coming)));
+  for (const p of pools) boots.set(p.name, Math.max(0, need.get(p.name)! - p.coming));
   return boots;
 }
 

@@ -22,7 +22,7 @@ describe("parseCostScenario", () => {
         seed: 1,
         objective: "cheapest-within-wait",
         maxP95WaitMs: 300_000,
-        plans: ["always-on", "scale-to-fit", "hybrid"].map((l) => ({ name: l, pools: { gp: l } })),
+        plans: (["always-on", "scale-to-fit", "hybrid"] as const).map((l) => ({ name: l, pools: { gp: l } })),
       },
     });
   });

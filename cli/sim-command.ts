@@ -10,7 +10,7 @@ import { InputError } from "./errors.js";
 import { parseDocument, readInput } from "./manifest.js";
 import { renderTable } from "./table.js";
 import { plotCost } from "../src/core/cost-plot.js";
-import { type CostReport, showCost, showWait, simulateCost } from "../src/core/cost-run.js";
+import { type CostReport, showCost, simulateCost } from "../src/core/cost-run.js";
 import { isCostScenario, parseCostScenario } from "../src/core/cost-scenario.js";
 import { formatDurationMs } from "../src/core/duration.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/placement.js";
@@ -101,16 +101,16 @@ function renderCostReport(report: CostReport): string {
     String(r.rank),
     r.name,
     showCost(r.cost),
-    showWait(r.waitMs.p50),
-    showWait(r.waitMs.p95),
-    showWait(r.waitMs.max),
+    showMs(r.waitMs.p50),
+    showMs(r.waitMs.p95),
+    showMs(r.waitMs.max),
     String(r.unschedulableReplicaMinutes),
     String(r.boots),
     String(r.interruptions),
     String(r.reschedules),
     `${r.utilizationPercent}%`,
   ]);
-  const bound = report.objective === "cheapest-within-wait" ? `, p95 wait bound ${showWait(report.maxP95WaitMs)}` : "";
+  const bound = report.objective === "cheapest-within-wait" ? `, p95 wait bound ${showMs(report.maxP95WaitMs)}` : "";
   return [
     `${report.nodes} nodes at most, ${report.peakReplicas} replicas at peak, ${formatDurationMs(report.durationMs)} simulated; ranked by ${report.objective}${bound}`,
     renderTable(["RANK", "STRATEGY", "COST", "WAIT P50", "WAIT P95", "WAIT MAX", "UNSCHEDULABLE REPLICA-MIN", "BOOTS", "INTERRUPTIONS", "RESCHEDULES", "UTILIZATION"], rows),

@@ -17,7 +17,7 @@ import { percentile } from "./percentile.js";
 import { baselineNodes, interruptionAfterMs, planBoots, planReleases, type PoolRoom, type WaitingCopies } from "./pool-lifecycle.js";
 import { DEFAULT_POLICY, type Policy } from "./reconcile.js";
 import { seededRandom } from "./seeded-random.js";
-import { simSpec } from "./sim-run.js";
+import { showMs, simSpec } from "./sim-run.js";
 import { nodeNames } from "./sim-scenario.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 
@@ -108,20 +108,12 @@ export function showCost(cost: number): string {
   return cost.toFixed(2);
 }
 
-/** 0s, 45s, 3m05s, 2h10m. */
-export function showWait(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
-
 function summarize(scenario: CostScenario, runs: LifecycleReport[]): string {
   const [first, second] = runs;
   if (first === undefined) return "no strategy simulated";
-  const bound = scenario.objective === "cheapest-within-wait" ? ` (bound ${showWait(scenario.maxP95WaitMs)}${first.meetsWaitBound ? "" : ", which none meets"})` : "";
-  const line = `${first.name} ranks first by ${scenario.objective}: cost ${showCost(first.cost)}, p95 wait ${showWait(first.waitMs.p95)}${bound}`;
-  return second === undefined ? line : `${line}; next ${second.name}: cost ${showCost(second.cost)}, p95 wait ${showWait(second.waitMs.p95)}`;
+  const bound = scenario.objective === "cheapest-within-wait" ? ` (bound ${showMs(scenario.maxP95WaitMs)}${first.meetsWaitBound ? "" : ", which none meets"})` : "";
+  const line = `${first.name} ranks first by ${scenario.objective}: cost ${showCost(first.cost)}, p95 wait ${showMs(first.waitMs.p95)}${bound}`;
+  return second === undefined ? line : `${line}; next ${second.name}: cost ${showCost(second.cost)}, p95 wait ${showMs(second.waitMs.p95)}`;
 }
 
 function peakReplicas(demand: readonly Demand[]): number {

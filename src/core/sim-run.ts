@@ -108,11 +108,13 @@ function slowestConvergence(r: StrategyReport): number {
   return Math.max(...r.convergence.map((c) => c.ms ?? Number.POSITIVE_INFINITY));
 }
 
-/** 0s, 7s, 1m05s, or "never". */
+/** 0s, 7s, 1m05s, 2h10m, or "never". */
 export function showMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return "never";
   const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** Simulates the scenario under each strategy and ranks them. */

@@ -3,7 +3,8 @@
  * under a daily demand curve, every lifecycle strategy, through the real reconciler. Used by
  * `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
-import { type CostReport, showWait, simulateCost } from "../../src/core/cost-run.js";
+import { type CostReport, simulateCost } from "../../src/core/cost-run.js";
+import { showMs } from "../../src/core/sim-run.js";
 import { type CostScenario, parseCostScenario } from "../../src/core/cost-scenario.js";
 import { cells, type Section, stats, verdict } from "./report.js";
 
@@ -72,7 +73,7 @@ export async function benchCost(runs: number): Promise<Section> {
   }
   const total = stats(totals);
   const strategies = report!.strategies;
-  const rows = strategies.map((s) => `| ${s.name} | ${cells(stats(per[s.name]!), "ms")} | ${s.cost.toFixed(2)} | ${showWait(s.waitMs.p95)} | ${s.boots} | ${s.interruptions} | |`).join("\n");
+  const rows = strategies.map((s) => `| ${s.name} | ${cells(stats(per[s.name]!), "ms")} | ${s.cost.toFixed(2)} | ${showMs(s.waitMs.p95)} | ${s.boots} | ${s.interruptions} | |`).join("\n");
   return {
     name: "cost",
     order: 11,

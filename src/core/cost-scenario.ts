@@ -7,6 +7,7 @@
  */
 import type { Capacity } from "./cluster-state.js";
 import { MAX_SIM_NODES, MAX_SIM_REPLICAS, nodeNames, Reader, show } from "./sim-scenario.js";
+import { copiesPerNode } from "./pool-lifecycle.js";
 import type { Rejection } from "./rejections.js";
 import { SPEC_DEFAULTS } from "./spec.js";
 import { MAX_CPU_MILLIS, MAX_MEMORY_MB, validateName } from "./validate.js";
@@ -180,6 +181,11 @@ export function parseCostScenario(doc: unknown): CostScenarioResult {
     if (workload === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
     if (demand.some((d) => d.workload === workload)) {
       r.refuse(`${field}.workload`, `a name not used by another forecast, got "${workload}" twice`);
+      return;
+    }
+    // A copy no pool's node can take would wait the whole run under every strategy: a typo, most likely.
+    if (pools.length > 0 && !pools.some((p) => copiesPerNode(p, { resources: { cpuMillis, memoryMb }, nodeSelector }) > 0)) {
+      r.refuse(field, `a workload some pool's nodes can take (labels and size), got ${cpuMillis}m and ${memoryMb} MB${Object.keys(nodeSelector).length > 0 ? ` on ${Object.entries(nodeSelector).map(([k, v]) => `${k}=${v}`).join(",")}` : ""}`);
       return;
     }
     const steps = daily ? repeatDaily(points, durationMs) : points;

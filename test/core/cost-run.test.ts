@@ -96,6 +96,21 @@ describe("spot", () => {
   });
 });
 
+test("a combination: an always-on base pool takes what it holds, a spot pool boots only for the overflow", () => {
+  const doc = {
+    pools: [{ ...pool, name: "base", count: 1 }, { ...pool, name: "burst", spot_interruptions_per_hour: 0 }],
+    demand: [burst],
+    duration: "4h",
+    strategies: [{ name: "base+spot", pools: { base: "always-on", burst: "spot" } }],
+  };
+  const r = run(doc, "base+spot");
+  // The 4 copies run on base at once; the 8 of the burst wait for 2 spot nodes.
+  expect(r.boots).toBe(2);
+  expect(r.waitMs).toMatchObject({ p50: 2 * M, max: 2 * M, copies: 12 });
+  expect(r.unschedulableReplicaMinutes).toBe(8 * 2);
+  expect(r.cost).toBeCloseTo(4 + 2 * (70 / 60) * 0.25, 4);
+});
+
 describe("ranking", () => {
   const names = (doc: Record<string, unknown>) => simulateCost(scenario(doc)).strategies.map((s) => [s.rank, s.name]);
   test("by default the cheapest whose p95 wait is within the bound (5m): always-on is the dearest", () => {

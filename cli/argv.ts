@@ -72,6 +72,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--offline-after": "DURATION",
   "--output": "FORMAT",
   "--placement": "STRATEGY",
+  "--plot": "FILE",
   "--port-range": "RANGE",
   "--reserved-ports": "PORTS",
   "--sim-failure-rate": "RATE",

@@ -1,10 +1,18 @@
-/** `tessera sim`: compare placement strategies on a simulated fleet, offline (no control plane). */
+/**
+ * `tessera sim`: compare placement strategies on a simulated fleet, or node pools' lifecycle
+ * strategies by cost and wait against a demand forecast; offline (no control plane).
+ */
+import { writeFileSync } from "node:fs";
 import { Command, Option } from "clipanion";
 import { oneOf } from "./argv.js";
 import { TesseraCommand } from "./base.js";
 import { InputError } from "./errors.js";
 import { parseDocument, readInput } from "./manifest.js";
 import { renderTable } from "./table.js";
+import { plotCost } from "../src/core/cost-plot.js";
+import { type CostReport, showCost, simulateCost } from "../src/core/cost-run.js";
+import { isCostScenario, parseCostScenario } from "../src/core/cost-scenario.js";
+import { formatDurationMs } from "../src/core/duration.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { describeRejection } from "../src/core/rejections.js";
 import { showMs, simulate, type SimReport } from "../src/core/sim-run.js";
@@ -16,18 +24,20 @@ export class SimCommand extends TesseraCommand {
   static paths = [["sim"]];
   static usage = Command.Usage({
     category: "Tools",
-    description: "simulate a fleet, a workload mix and a failure schedule under each placement strategy, and rank them",
+    description: "simulate a fleet under each placement strategy, or node pools under each lifecycle strategy against a demand forecast, and rank them",
     details:
-      "Reads a scenario (JSON or YAML): `fleet` (node groups: name, count, cpu_millis, memory_mb, labels), `workloads` (name, count, kind, replicas, completions, parallelism, resources, node_selector, update), `failures` (at a time: kill or restore nodes by name or a count of a group, crash a replica, or roll out a new version of a service, optionally `fails: true`, under its `update`: max_surge, max_unavailable, canary, auto_promote, min_healthy_time, auto_revert, progress_deadline) and an optional `duration` (default: 60s after the last failure). Each strategy runs through the real reconciler in simulated time, offline. Strategies are ranked by fewest unschedulable replicas, then fastest convergence, then fewest reschedules, then most empty nodes. Killing a count of a group kills its busiest nodes.",
+      "Reads a scenario (JSON or YAML): `fleet` (node groups: name, count, cpu_millis, memory_mb, labels), `workloads` (name, count, kind, replicas, completions, parallelism, resources, node_selector, update), `failures` (at a time: kill or restore nodes by name or a count of a group, crash a replica, or roll out a new version of a service, optionally `fails: true`, under its `update`: max_surge, max_unavailable, canary, auto_promote, min_healthy_time, auto_revert, progress_deadline) and an optional `duration` (default: 60s after the last failure). Each strategy runs through the real reconciler in simulated time, offline. Strategies are ranked by fewest unschedulable replicas, then fastest convergence, then fewest reschedules, then most empty nodes. Killing a count of a group kills its busiest nodes.\n\nA cost scenario instead has `pools` (name, count, cpu_millis, memory_mb, labels, price_per_hour, boot, stoppable with start and stopped_price_per_hour, spot_price_per_hour, spot_interruptions_per_hour, idle_release, baseline) and `demand` (workload, resources, node_selector, and a `series` or a `daily` curve of {at, replicas}), with optional `duration` (default 168h), `seed`, `objective` (cheapest-within-wait, cheapest or fastest), `max_p95_wait` (default 5m) and `strategies` (combinations: a lifecycle per pool; default: each of always-on, scale-to-fit, stopped-pool, spot and hybrid on every pool that supports it). Each runs through the real reconciler in event-driven simulated time and reports cost, the wait from demand to Running (p50, p95, max), replica-minutes unschedulable, boots, interruptions, reschedules and utilization; `--plot` draws demand against capacity and cost over time as SVG.",
     examples: [
       ["Compare spread and binpack", "tessera sim -f examples/sim-fleet.yaml"],
       ["The full report as JSON", "tessera sim -f examples/sim-fleet.yaml -o json"],
       ["Only binpack", "tessera sim -f examples/sim-fleet.yaml --strategy binpack"],
+      ["Rank lifecycle strategies by cost and wait, with a plot", "tessera sim -f examples/cost-bursty.yaml --plot cost.svg"],
     ],
   });
   file = Option.String("-f,--file", { required: true, description: "scenario file (JSON or YAML), or - for stdin" });
   output = Option.String("-o,--output", "table", { description: "table or json (the full report)" });
-  strategies = Option.Array("--strategy", { description: `a strategy to simulate (${PLACEMENT_STRATEGIES.join(", ")}); repeat for several (default: all)` });
+  strategies = Option.Array("--strategy", { description: `a placement strategy to simulate (${PLACEMENT_STRATEGIES.join(", ")}); repeat for several (default: all)` });
+  plot = Option.String("--plot", { description: "cost scenarios: write demand against capacity and cost over time, per strategy, to this SVG file" });
 
   async run(): Promise<number> {
     const format = oneOf(this.output, "-o", OUTPUTS);
@@ -37,7 +47,18 @@ export class SimCommand extends TesseraCommand {
       if (!strategies.includes(known)) strategies.push(known);
     }
     const input = await readInput(this.file);
-    const parsed = parseScenario(parseDocument(input.text, input.source, input.format));
+    const doc = parseDocument(input.text, input.source, input.format);
+    if (isCostScenario(doc)) {
+      if (this.strategies !== undefined) throw new InputError("--strategy: placement strategies are for placement scenarios; a cost scenario lists its combinations under `strategies`");
+      const cost = parseCostScenario(doc);
+      if ("problems" in cost) throw new InputError(cost.problems.map((p) => `${input.source}: ${describeRejection(p)}`).join("\n"));
+      const report = simulateCost(cost.scenario);
+      if (this.plot !== undefined) writeFileSync(this.plot, plotCost(report));
+      this.out(format === "json" ? JSON.stringify(report, null, 2) : renderCostReport(report));
+      return 0;
+    }
+    if (this.plot !== undefined) throw new InputError("--plot: plots are drawn for cost scenarios (with pools and demand)");
+    const parsed = parseScenario(doc);
     if ("problems" in parsed) throw new InputError(parsed.problems.map((p) => `${input.source}: ${describeRejection(p)}`).join("\n"));
     const report = simulate(parsed.scenario, strategies);
     this.out(format === "json" ? JSON.stringify(report, null, 2) : renderReport(report));
@@ -73,4 +94,26 @@ function renderReport(report: SimReport): string {
   }
   lines.push(report.summary);
   return lines.join("\n");
+}
+
+function renderCostReport(report: CostReport): string {
+  const rows = report.strategies.map((r) => [
+    String(r.rank),
+    r.name,
+    showCost(r.cost),
+    showMs(r.waitMs.p50),
+    showMs(r.waitMs.p95),
+    showMs(r.waitMs.max),
+    String(r.unschedulableReplicaMinutes),
+    String(r.boots),
+    String(r.interruptions),
+    String(r.reschedules),
+    `${r.utilizationPercent}%`,
+  ]);
+  const bound = report.objective === "cheapest-within-wait" ? `, p95 wait bound ${showMs(report.maxP95WaitMs)}` : "";
+  return [
+    `${report.nodes} nodes at most, ${report.peakReplicas} replicas at peak, ${formatDurationMs(report.durationMs)} simulated; ranked by ${report.objective}${bound}`,
+    renderTable(["RANK", "STRATEGY", "COST", "WAIT P50", "WAIT P95", "WAIT MAX", "UNSCHEDULABLE REPLICA-MIN", "BOOTS", "INTERRUPTIONS", "RESCHEDULES", "UTILIZATION"], rows),
+    report.summary,
+  ].join("\n");
 }

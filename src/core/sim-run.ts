@@ -108,11 +108,13 @@ function slowestConvergence(r: StrategyReport): number {
   return Math.max(...r.convergence.map((c) => c.ms ?? Number.POSITIVE_INFINITY));
 }
 
-/** 0s, 7s, 1m05s, or "never". */
+/** 0s, 7s, 1m05s, 2h10m, or "never". */
 export function showMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return "never";
   const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** Simulates the scenario under each strategy and ranks them. */
@@ -234,8 +236,8 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
 /** A readiness check for a workload with rollout settings: what soak and a failing rollout are judged by. */
 const SIM_READY: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 1, portName: "" } } };
 
-/** A scenario workload's spec at its `version`-th rollout. Nothing runs in the simulation; validation wants a command all the same. */
-function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
+/** A scenario workload's spec at its `version`-th rollout. Nothing runs in the simulation; validation wants a command all the same. Cost runs (cost-run.ts) scale their services with it. */
+export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
   const u = w.update;
   const ms = (v: number | undefined) => (v === undefined ? undefined : { seconds: Math.floor(v / 1000), nanos: (v % 1000) * 1_000_000 });
   return {

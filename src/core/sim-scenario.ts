@@ -4,7 +4,7 @@
  * expected (`fleet[0].count: expected a positive integer, got -3`), like validate.ts does
  * for manifests; keys are snake_case, as in manifests and their error messages.
  */
-import { DURATION_EXPECTED, parseDurationMs } from "./duration.js";
+import { DURATION_EXPECTED, formatDurationMs, parseDurationMs } from "./duration.js";
 import type { Capacity } from "./cluster-state.js";
 import type { Rejection } from "./rejections.js";
 import { SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
@@ -89,15 +89,15 @@ export function nodeNames(g: Pick<NodeGroup, "name" | "count">): string[] {
 }
 
 /** A value as a refusal quotes it. */
-function show(v: unknown): string {
+export function show(v: unknown): string {
   if (v === undefined || v === null) return "nothing";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
   return JSON.stringify(v);
 }
 
-/** Collects refusals while reading a document; each reader returns undefined for a bad value. */
-class Reader {
+/** Collects refusals while reading a document; each reader returns undefined for a bad value. Cost scenarios (cost-scenario.ts) read with it too. */
+export class Reader {
   readonly problems: Rejection[] = [];
 
   refuse(field: string, expected: string): undefined {
@@ -179,10 +179,11 @@ class Reader {
     return u;
   }
 
-  duration(v: unknown, field: string): number | undefined {
+  /** A duration of at most `max` (a placement scenario's hour unless told). */
+  duration(v: unknown, field: string, max = MAX_SIM_DURATION_MS): number | undefined {
     const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
     if (ms === undefined) return this.refuse(field, `${DURATION_EXPECTED}, got ${show(v)}`);
-    if (ms > MAX_SIM_DURATION_MS) return this.refuse(field, `at most ${MAX_SIM_DURATION_MS / 60_000}m, got ${v}`);
+    if (ms > max) return this.refuse(field, `at most ${formatDurationMs(max)}, got ${v}`);
     return ms;
   }
 }

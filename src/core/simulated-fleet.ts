@@ -130,10 +130,15 @@ export class SimulatedFleet {
     const end = this.now + ms;
     while (this.now < end) {
       this.now = Math.min(end, this.now + 1_000);
-      const beats: Command[] = [];
-      for (const [node, session] of this.sessions) if (!this.dead.has(node)) beats.push({ type: "Heartbeat", node, session });
-      this.turn(beats, true);
+      this.turn(this.heartbeats(), true);
     }
+  }
+
+  /** A heartbeat from every live agent, as of now; a driver that jumps the clock sends them itself. */
+  heartbeats(): Command[] {
+    const beats: Command[] = [];
+    for (const [node, session] of this.sessions) if (!this.dead.has(node)) beats.push({ type: "Heartbeat", node, session });
+    return beats;
   }
 
   /** An instance exits on its own on its node. */

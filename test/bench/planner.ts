@@ -8,20 +8,9 @@ import { holdsNode } from "../../src/core/cluster-status.js";
 import { DEFAULT_PORT_RANGE } from "../../src/core/ports.js";
 import { planToEvents } from "../../src/core/plan-to-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, type Plan, plan } from "../../src/core/reconcile.js";
+import { seededRandom } from "../../src/core/seeded-random.js";
 import { spec } from "../core/fixtures.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";
-
-/** mulberry32: a small seeded PRNG, so every run builds the same fleet. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ZONES = ["a", "b", "c", "d"];
 
@@ -54,7 +43,7 @@ function workloadEvents(from: number, count: number, cpuMillis: number, now: num
  * dynamic range and every workload asks for one dynamic port.
  */
 export function buildFleet(nodes: number, workloads: number, now: number, seed = 7, nodeCpuMillis = 64_000, withPorts = false): ClusterState {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const state = emptyState();
   const events: ClusterEvent[] = [];
   for (let i = 0; i < nodes; i++) {
@@ -142,7 +131,7 @@ export function runNearlyFull(nodes: number, now: number): NearlyFullRun {
   let used = 0;
   for (const i of state.instances.values()) if (i.node && holdsNode(i)) used += i.resources.cpuMillis;
   const allocatedBefore = used / (nodes * FULL_NODE_CPU);
-  const rand = prng(11);
+  const rand = seededRandom(11);
   const fresh = nodes * FULL_COPIES_PER_NODE;
   for (let k = 0; k < nodes; k++) for (const e of workloadEvents(fresh + k, 1, k % 10 === 9 ? 200 : 100, now, rand)) evolve(state, e);
   const { first, firstMs, secondMs } = timeTwoPasses(state, now, "on the nearly full fleet");

@@ -36,11 +36,7 @@ export function stats(xs: number[]): Stats {
   return { median: round(median), min: round(s[0]!), max: round(s[s.length - 1]!), runs: s.length };
 }
 
-/** Nearest rank: of 1,000 samples the p99 is the 991st smallest, with 9 above it. */
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
+export { percentile } from "../../src/core/percentile.js";
 
 export function round(x: number, digits = 2): number {
   return +x.toFixed(digits);

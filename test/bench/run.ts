@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchContainers } from "./containers.js";
+import { benchCost } from "./cost.js";
 import { benchEndpoints } from "./endpoints.js";
 import { benchFailure } from "./failure.js";
 import { benchFootprint } from "./footprint.js";
@@ -35,6 +36,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   endpoints: benchEndpoints,
   web: benchWeb,
   takeover: benchTakeover,
+  cost: benchCost,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

@@ -62,7 +62,7 @@ describe("parseScenario", () => {
     ["nodes and group", { fleet: [group], workloads: [web], failures: [{ at: "5s", kill: { nodes: ["n-0"], group: "n" } }] }, ["failures[0].kill: expected either nodes (a list of node names) or group (with an optional count)"]],
     ["an unknown replica", { fleet: [group], workloads: [web], failures: [{ at: "5s", crash: "web-2" }] }, ['failures[0].crash: expected a replica of a workload (like web-0), got "web-2"']],
     ["a duration before the last failure", { fleet: [group], workloads: [web], failures: [{ at: "2m", crash: "web-0" }], duration: "1m" }, ["duration: expected at least the last failure's time (120s), got 1m"]],
-    ["a duration too long", { fleet: [group], workloads: [web], duration: "61m" }, ["duration: expected at most 60m, got 61m"]],
+    ["a duration too long", { fleet: [group], workloads: [web], duration: "61m" }, ["duration: expected at most 1h, got 61m"]],
   ])("refuses %s", (_, doc, expected) => {
     expect(problems(doc)).toEqual(expected);
   });

@@ -23,6 +23,7 @@ import { createControlPlaneService } from "./control-plane-service.js";
 import { EndpointsHub } from "./endpoints-hub.js";
 import { FleetHub } from "./fleet-hub.js";
 import type { Authenticate } from "./rpc.js";
+import { controlPlaneId } from "./control-plane-id.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
 import { checkCaSecret } from "./security/ca-seal.js";
@@ -368,7 +369,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
       lease = new PostgresLease(opts.store!, timing.renewMs);
       const suspend = async () => setHealth("NOT_SERVING");
-      leadership = new LeadershipLoop({ lease, store, me: { id: randomUUID(), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown, suspend });
+      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown, suspend });
       leadership.start();
     } else {
       await lead();

@@ -21,7 +21,7 @@ export const DEFAULT_LEASE_TIMING: LeaseTiming = { ttlMs: 5_000, renewMs: 1_000 
 
 /** The lease as the database holds it; times are the database's clock, epoch ms. */
 export interface Lease {
-  /** The id of the control plane holding it (a new one at each start). */
+  /** The id of the control plane holding it (kept in its data dir across restarts). */
   holder: string;
   /** Where the holder serves gRPC (host:port). */
   address: string;

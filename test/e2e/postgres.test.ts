@@ -68,10 +68,15 @@ test.skipIf(pg.skip)("a workload runs; after kill -9 and a restart on the same d
   const history = (await ctl("history", "web", "--limit", "0")).stdout.trimEnd();
   expect(history.split("\n").length).toBeGreaterThan(REPLICAS);
 
+  const led = await control.waitForLog((l) => l.msg === "leading");
   control.proc.kill("SIGKILL");
   await control.proc.exited;
   control = (await h.startControl(address, env)).server;
   const restarted = Date.now();
+  // The same control plane (its id is kept in the data dir): it takes its own lease again in
+  // the next epoch, without waiting for the killed process's lease to expire.
+  const ledAgain = await control.waitForLog((l) => l.msg === "leading");
+  expect({ id: ledAgain.id, epoch: ledAgain.epoch }).toEqual({ id: led.id, epoch: Number(led.epoch) + 1 });
   await control.waitForLog((l) => l.msg === "agent connected" && l.node === "node-a", 15_000);
 
   // Past the moment silence would have made the node Offline: the same copies, the same processes.

@@ -38,7 +38,8 @@ afterAll(() => h.stop());
 test("instances of a killed agent are declared Lost and run elsewhere", async () => {
   const a = h.start(["agent", "--control", address, "--name", "node-a", "--simulated"]);
   const b = h.start(["agent", "--control", address, "--name", "node-b", "--simulated"]);
-  await eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined));
+  // Two enrollments and two streams: on a loaded machine this took over 10 s once (the agents' logs say why, should it fail).
+  await h.explaining(() => eventually("both nodes Ready", async () => ((await ctl("get", "nodes")).stdout.match(/Ready/g)?.length === 2 ? true : undefined), 20_000));
   writeFileSync(join(h.dir, "fleet.json"), JSON.stringify({ name: "fleet", spec: { command: "/bin/sleep", args: ["3600"], replicas: 4 } }));
   expect((await ctl("apply", "-f", "fleet.json")).code).toBe(0);
   await eventually("4 Running over both nodes", async () => {

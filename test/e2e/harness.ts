@@ -106,7 +106,7 @@ export class Harness {
   }
 
   /**
-   * Runs a setup step (a suite's beforeAll); when it fails, its error carries the last log
+   * Runs a step (a suite's beforeAll, a wait); when it fails, its error carries the last log
    * lines of every process started so far, which say why (a CI log may keep only the error).
    */
   async explaining<T>(step: () => Promise<T>): Promise<T> {

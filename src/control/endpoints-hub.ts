@@ -7,7 +7,7 @@
  * like every reader of the view, so a new watcher's snapshot and the changes after it line up.
  */
 import type { ClusterView } from "../core/cluster-state.js";
-import { diffOf, EndpointTable, type EndpointsDiff, hasChanges } from "../core/endpoint-table.js";
+import { diffOf, type EndpointChanges, EndpointTable, type EndpointsDiff, hasChanges } from "../core/endpoint-table.js";
 import { type Endpoint, endpointsOf } from "../core/endpoints.js";
 import type { StoredEvent } from "./store/rows.js";
 
@@ -62,8 +62,17 @@ export class EndpointsHub {
         this.view,
       ),
     );
+    this.send(changes, events[events.length - 1]!.seq);
+  }
+
+  /** The view was replaced whole (a standby's new snapshot, as of `seq`): every workload is recomputed. */
+  resync(seq: number): void {
+    const names = new Set([...this.view.workloads.keys(), ...this.table.list().map((e) => e.workload)]);
+    this.send(this.table.refresh(this.view, names), seq);
+  }
+
+  private send(changes: EndpointChanges, seq: number): void {
     if (!hasChanges(changes)) return;
-    const seq = events[events.length - 1]!.seq;
     // Added and changed before removed: a load balancer never briefly sees none.
     const ordered: Array<[EndpointChangeKind, Endpoint]> = [
       ...changes.added.map((e): [EndpointChangeKind, Endpoint] => ["added", e]),

@@ -26,14 +26,18 @@ export interface FollowerOptions {
   pollMs: number;
   /** Hears the events folded in, in order, after the state has them (the hubs). */
   applied?: (events: StoredEvent[]) => void;
-  /** Hears the sequence number applied after each catch-up (metrics, the roll). */
-  progressed?: (seq: number) => void;
+  /** A snapshot replaced the state whole, as of `seq` (hubs recompute what they keep of it). */
+  loaded?: (seq: number) => void;
+  /** Hears the sequence number applied, and how many committed events it has heard of beyond it, as either changes (metrics). */
+  progressed?: (seq: number, behind: number) => void;
 }
 
 export class Follower {
   /** One object for the life of the follower: readers keep it; a new snapshot is copied into it. */
   private readonly state: ClusterState = emptyState();
   private seq = 0;
+  /** The newest sequence number a commit's NOTIFY announced. */
+  private heard = 0;
   private loaded = false;
   private stopped = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -96,7 +100,10 @@ export class Follower {
     // Listening first: a commit after the snapshot is then either in what is read next or notified.
     if (listen) this.unlisten ??= await store.followCommits(
       (seq) => {
-        if (seq > this.seq) void this.catchUp();
+        this.heard = Math.max(this.heard, seq);
+        if (seq <= this.seq) return;
+        this.opts.progressed?.(this.seq, this.heard - this.seq);
+        void this.catchUp();
       },
       () => void this.catchUp(),
     );
@@ -108,7 +115,7 @@ export class Follower {
       if (page.length > 0) this.apply(page);
       if (page.length < PAGE) break;
     }
-    this.opts.progressed?.(this.seq);
+    this.opts.progressed?.(this.seq, Math.max(0, this.heard - this.seq));
   }
 
   private async load(why: string): Promise<void> {
@@ -117,7 +124,8 @@ export class Follower {
     this.seq = seq;
     this.loaded = true;
     this.opts.log.info("following the leader's commits from a snapshot", { seq, why });
-    this.opts.progressed?.(seq);
+    this.opts.loaded?.(seq);
+    this.opts.progressed?.(seq, Math.max(0, this.heard - seq));
   }
 
   private apply(page: StoredEvent[]): void {

@@ -18,6 +18,8 @@ export interface LeadershipOptions {
   lease: PostgresLease;
   store: PostgresStore;
   me: Candidate;
+  /** The newest event this control plane's state holds, recorded in the roll at each attempt (how far behind it is). */
+  appliedSeq: () => number;
   timing: LeaseTiming;
   log: Logger;
   /** Starts a term (writer, gateway, services) in `epoch`; the store's writes are fenced by it already. */
@@ -70,7 +72,7 @@ export class LeadershipLoop {
     const sentAt = performance.now();
     let outcome: LeaseOutcome;
     try {
-      await lease.attend(me);
+      await lease.attend(me, this.opts.appliedSeq());
       const held = this.leadership;
       const granted = held.role === "leader" ? await lease.renew({ holder: me.id, epoch: held.epoch }, timing.ttlMs) : await lease.take(me, timing.ttlMs);
       if (granted) outcome = { type: "Granted", lease: granted, sentAt };

@@ -36,7 +36,7 @@ export class LeadershipLoop {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Terms start and stop in order. */
   private transitions: Promise<void> = Promise.resolve();
-  /** What a standby answers calls with, as of the last attempt. */
+  /** What a standby refuses calls with (changes, or all before it follows a state), as of the last attempt. */
   private refusal = notLeaderMessage(undefined, 0);
   private stopped = false;
 

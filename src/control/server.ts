@@ -11,7 +11,7 @@ import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
 import { hostOf } from "../core/listen-address.js";
-import type { Role } from "../core/authz.js";
+import { type ControlPlaneMethod, METHOD_ACCESS, type Role } from "../core/authz.js";
 import type { ClusterState } from "../core/cluster-state.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
@@ -328,9 +328,10 @@ function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Standby {
     progressed: (seq, behind) => metrics.observeApplied(seq, behind),
   });
   const endpoints = new EndpointsHub(follower.view, () => follower.appliedSeq);
+  // Changes are not routed here (below); a submit from a read would be refused all the same.
   const port: CommandPort = { view: follower.view, submit: () => Promise.reject(new WriterUnavailable(deps.notLeader())) };
   const tokens = deps.tls ? new Tokens(port, opts.dataDir) : undefined;
-  const controlPlane = createControlPlaneService({
+  const handlers = createControlPlaneService({
     writer: port,
     history: store.history,
     hub,
@@ -342,6 +343,14 @@ function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Standby {
     controlPlanes: deps.controlPlanes,
     observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
   }) as unknown as UntypedServiceImplementation;
+  // Only the reads (METHOD_ACCESS), and of those not Logs (no agent streams here: it has no
+  // handler). A change is the leader's to judge on its state: refused naming it before anything
+  // is looked at, so a standby behind never answers NOT_FOUND for what the leader holds.
+  const controlPlane = Object.fromEntries(
+    Object.entries(ControlPlaneService)
+      .filter(([name, method]) => METHOD_ACCESS[method.path.slice(method.path.lastIndexOf("/") + 1) as ControlPlaneMethod] === "read" && handlers[name] !== undefined)
+      .map(([name]) => [name, handlers[name]!]),
+  );
   follower.start();
   return {
     follower,

@@ -121,7 +121,7 @@ export function inForce(lease: Lease | undefined, dbNow: number): lease is Lease
   return lease !== undefined && lease.expiresAt > dbNow;
 }
 
-/** What a standby answers every call with. */
+/** What a standby refuses a change with (and every call before it follows a state). */
 export function notLeaderMessage(lease: Lease | undefined, dbNow: number): string {
   return inForce(lease, dbNow) ? `not the leader; the leader is at ${lease.address} (epoch ${lease.epoch})` : "not the leader; no control plane leads at the moment (a standby takes over within the lease's TTL)";
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ClientDuplexStream, credentials, status } from "@grpc/grpc-js";
 import { generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { Pki } from "../../src/control/security/pki.js";
@@ -17,8 +17,7 @@ import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js"
 import type { Logger } from "../../src/core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
-import { invoke } from "./invoke.js";
-import { spec } from "../core/fixtures.js";
+import { invoke, withToken } from "./authz-calls.js";
 import { eventually } from "../e2e/harness.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
@@ -30,16 +29,7 @@ let revoked: string;
 let readonly: string;
 let join_: string;
 
-const withToken = (token?: string): ChannelCredentials =>
-  credentials.combineChannelCredentials(
-    credentials.createSsl(ca),
-    credentials.createFromMetadataGenerator((_p, cb) => {
-      const md = new Metadata();
-      if (token) md.set("authorization", `Bearer ${token}`);
-      cb(null, md);
-    }),
-  );
-const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(token), CHANNEL_OPTIONS);
+const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(ca, token), CHANNEL_OPTIONS);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tessera-authz-"));

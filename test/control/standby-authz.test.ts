@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/authz.js";
 import type { Logger } from "../../src/core/logger.js";
@@ -20,7 +20,7 @@ import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
-import { invoke } from "./invoke.js";
+import { invoke, withToken } from "./authz-calls.js";
 
 const pg = postgresSuite("authorization on a standby");
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
@@ -33,19 +33,7 @@ let admin: string;
 let readonly: string;
 let join_: string;
 
-const client = (address: string, token?: string) =>
-  new ControlPlaneClient(
-    address,
-    credentials.combineChannelCredentials(
-      credentials.createSsl(ca),
-      credentials.createFromMetadataGenerator((_p, cb) => {
-        const md = new Metadata();
-        if (token) md.set("authorization", `Bearer ${token}`);
-        cb(null, md);
-      }),
-    ),
-    CHANNEL_OPTIONS,
-  );
+const client = (address: string, token?: string) => new ControlPlaneClient(address, withToken(ca, token), CHANNEL_OPTIONS);
 
 /** Resolves with the call's status code and details. */
 function listWorkloads(c: ControlPlaneClient): Promise<{ code: status; details: string; names: string[] }> {

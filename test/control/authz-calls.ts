@@ -1,10 +1,21 @@
-/** Every ControlPlane method called once with a minimal request, for the authorization matrices. */
-import { Metadata, status } from "@grpc/grpc-js";
+/** What the authorization matrices call with: TLS credentials carrying a token, and every ControlPlane method once with a minimal request. */
+import { type ChannelCredentials, credentials, Metadata, status } from "@grpc/grpc-js";
 import type { ControlPlaneMethod } from "../../src/core/authz.js";
 import { type ControlPlaneClient, type ExecRequest, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { spec } from "../core/fixtures.js";
 
 /** Calls a method with a minimal request; resolves with the status code. */
+/** TLS trusting `ca`, each call carrying `token` as a bearer token (none: no authorization header). */
+export const withToken = (ca: Buffer, token?: string): ChannelCredentials =>
+  credentials.combineChannelCredentials(
+    credentials.createSsl(ca),
+    credentials.createFromMetadataGenerator((_p, cb) => {
+      const md = new Metadata();
+      if (token) md.set("authorization", `Bearer ${token}`);
+      cb(null, md);
+    }),
+  );
+
 export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<status> {
   const requests: Record<ControlPlaneMethod, unknown> = {
     ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },

@@ -19,6 +19,8 @@ export interface EndpointWatcher {
   snapshot(endpoints: Endpoint[], seq: number): boolean;
   /** Delivers one change; false when the watcher must be dropped (too slow, gone). */
   change(kind: EndpointChangeKind, endpoint: Endpoint, seq: number): boolean;
+  /** The hub closed: no more changes will come from it. */
+  closed(reason: string): void;
 }
 
 export class EndpointsHub {
@@ -51,6 +53,15 @@ export class EndpointsHub {
   /** Calls `listener` with each commit's difference (the gateway forwards it to agents). */
   subscribe(listener: (diff: EndpointsDiff) => void): void {
     this.agents.add(listener);
+  }
+
+  /**
+   * Ends every watch with `reason`: the state it follows stops being served here (a term ends,
+   * a standby starts leading). Watchers watch again for a fresh snapshot.
+   */
+  close(reason: string): void {
+    for (const w of this.watchers) w.closed(reason);
+    this.watchers.clear();
   }
 
   /** Called by the writer after each commit: what changed goes to watchers and agents. */

@@ -66,6 +66,11 @@ export function createEndpointsHandlers(rpc: Rpc, writer: CommandPort, hub: Endp
           endpoints.every((endpoint) => write({ change: EndpointChange.ENDPOINT_CHANGE_ADDED, endpoint, sequence })) &&
           write({ change: EndpointChange.ENDPOINT_CHANGE_SYNCED, sequence }),
         change: (kind, endpoint, sequence) => write({ change: CHANGE[kind], endpoint, sequence }),
+        closed: (reason) => {
+          if (ended) return;
+          ended = true;
+          rpc.endWith(call, "WatchEndpoints", started, { code: status.UNAVAILABLE, details: reason });
+        },
       });
       call.on("cancelled", () => {
         if (ended) return;

@@ -283,6 +283,8 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: C
         gateway.closeAll("control plane shutting down");
         await stopped;
         fleet.close();
+        hub.close("this control plane stopped leading (stepped down, or shutting down): watch again");
+        endpoints.close("this control plane stopped leading (stepped down, or shutting down): watch again");
       },
     };
   } catch (err) {
@@ -300,6 +302,8 @@ interface Standby {
   reads(): UntypedServiceImplementation | undefined;
   /** Stops following; the state, caught up and normalized, for the term that starts (undefined: load instead). */
   handOver(): Promise<{ state: ClusterState; seq: number } | undefined>;
+  /** Stops following (the control plane stops). */
+  close(): Promise<void>;
 }
 
 interface StandbyDeps {
@@ -351,12 +355,22 @@ function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Standby {
       .filter(([name, method]) => METHOD_ACCESS[method.path.slice(method.path.lastIndexOf("/") + 1) as ControlPlaneMethod] === "read" && handlers[name] !== undefined)
       .map(([name]) => [name, handlers[name]!]),
   );
+  // Streams opened here end when this state stops being served; clients watch again.
+  const closeStreams = (reason: string) => {
+    hub.close(reason);
+    endpoints.close(reason);
+  };
   follower.start();
   return {
     follower,
     reads: () => (follower.ready ? controlPlane : undefined),
+    async close() {
+      await follower.close();
+      closeStreams("control plane shutting down");
+    },
     async handOver() {
       const followed = await follower.handOver();
+      closeStreams("this control plane leads now: watch again");
       // The log's newest number, which Watch and the hubs pair with the state, is where the state is.
       if (followed) store.history.advance(followed.seq);
       return followed;
@@ -422,6 +436,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
 
     const lead = async (epoch = 0) => {
       // A term kept for reads while the database was down ends first: the new one loads what the database holds.
+      const started = performance.now();
       const kept = term;
       term = undefined;
       await kept?.stop();
@@ -441,8 +456,9 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
         },
         followed?.state,
       );
-      if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq });
-      else if (leadership) opts.log.info("leading from a load of the database", { epoch });
+      const ms = Math.round(performance.now() - started);
+      if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq, ms });
+      else if (leadership) opts.log.info("leading from a load of the database", { epoch, ms });
       setHealth("SERVING");
     };
     const follow = () => {
@@ -491,7 +507,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
         setHealth("NOT_SERVING");
         if (leadership) await leadership.stop();
         else await stepDown();
-        await standby?.follower.close();
+        await standby?.close();
         tls?.close();
         // tryShutdown never calls back while a stream is open: fall back to force.
         await new Promise<void>((resolve) => {
@@ -511,7 +527,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   } catch (err) {
     stopping = true;
     await leadership?.stop();
-    await standby?.follower.close();
+    await standby?.close();
     await term?.stop();
     await lease?.close();
     tls?.close();

@@ -20,7 +20,9 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { adminChannel, eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
@@ -129,6 +131,15 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   ]);
   const epochA = Number(planes[0]!.epoch);
 
+  // A Watch on the standby hears the leader's commits (it follows them), until it starts leading.
+  const { creds, options } = adminChannel(dirA);
+  const watcher = new ControlPlaneClient(b.address, creds, options);
+  const watched: string[] = [];
+  let watchEnded: ServiceError | undefined;
+  const stream = watcher.watch({ afterSequence: 0, workload: "web" });
+  stream.on("data", (r: WatchResponse) => watched.push(r.event?.type ?? ""));
+  stream.on("error", (e: ServiceError) => (watchEnded = e));
+
   // ctl given only the standby: its apply is refused naming the leader, which ctl follows.
   writeFileSync(join(h.dir, "web.json"), JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: REPLICAS } }));
   const applied = Date.now();
@@ -136,6 +147,7 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   const before = await running(a.address, "web", REPLICAS);
   // The standby answers reads from the state it follows: the same copies, Running there too.
   expect(await running(b.address, "web", REPLICAS)).toEqual(before);
+  await eventually("the standby's Watch sees the apply and the copies running", () => (watched.includes("WorkloadApplied") && watched.includes("InstanceTransitioned") ? true : undefined), 5_000);
   const workloads = await ctl(b.address, "get", "workloads");
   expect(workloads.stdout).toContain("web");
   console.log(`apply through the standby to both showing ${REPLICAS} copies Running: ${Date.now() - applied} ms`);
@@ -159,7 +171,11 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   const takeoverMs = Date.now() - killed;
   // It starts from the state it followed, not a load of the database.
   const fromMemory = await b.server.waitForLog((l) => l.msg === "leading from memory", 5_000);
-  console.log(`kill -9 to leading from memory at seq ${String(fromMemory.seq)}: ${Date.now() - killed} ms`);
+  console.log(`kill -9 to leading from memory at seq ${String(fromMemory.seq)}: ${Date.now() - killed} ms (lease taken to serving: ${String(fromMemory.ms)} ms)`);
+  // The standby's Watch ended when it began leading: the client watches again, on the leader.
+  const ended = await eventually("the standby's Watch ended", () => watchEnded, 5_000);
+  expect({ code: ended.code, details: ended.details }).toEqual({ code: status.UNAVAILABLE, details: "this control plane leads now: watch again" });
+  watcher.close();
   console.log(`takeover after kill -9: ${takeoverMs} ms (lease TTL ${TTL_MS} ms)`);
   expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_MS);
   expect(Number(leading.epoch)).toBe(epochA + 1);

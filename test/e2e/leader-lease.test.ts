@@ -148,6 +148,11 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   // The standby answers reads from the state it follows: the same copies, Running there too.
   expect(await running(b.address, "web", REPLICAS)).toEqual(before);
   await eventually("the standby's Watch sees the apply and the copies running", () => (watched.includes("WorkloadApplied") && watched.includes("InstanceTransitioned") ? true : undefined), 5_000);
+  // Streams are opened on the leader the roll names, the standby listed first: logs are the leader's (the agents' streams).
+  const logs = await ctl(`${b.address},${a.address}`, "logs", "web");
+  expect({ code: logs.code, stderr: logs.stderr }).toEqual({ code: 0, stderr: "" });
+  const refusedLogs = await ctl(b.address, "logs", "web");
+  expect(refusedLogs.stderr).toContain(`not the leader; the leader is at ${a.address}`);
   const workloads = await ctl(b.address, "get", "workloads");
   expect(workloads.stdout).toContain("web");
   console.log(`apply through the standby to both showing ${REPLICAS} copies Running: ${Date.now() - applied} ms`);

@@ -22,7 +22,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { adminChannel, eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
+import { adminChannel, eventually, Harness, isAlive, leadingServes, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
@@ -103,8 +103,7 @@ beforeAll(async () => {
   server = await startPostgres();
   env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
   a = await startControl(dirA);
-  await a.server.waitForLog((l) => l.msg === "leading");
-  await eventually("A serves", async () => ((await controlPlanes(a.address)).length > 0 ? true : undefined), 20_000);
+  await a.server.waitForLog(leadingServes, 20_000);
   b = await startControl(dirB);
   // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
   expect(readFileSync(join(dirB, "pki", "ca.pem"), "utf8")).toBe(readFileSync(join(dirA, "pki", "ca.pem"), "utf8"));

@@ -3,7 +3,7 @@ import { type CallOptions, credentials, Metadata, type ServiceError, status } fr
 import { CHANNEL_OPTIONS } from "../src/shell/control-channel.js";
 import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../src/core/control-addresses.js";
 import { MAX_PAGE_SIZE, type PageRequest } from "../src/core/paging.js";
-import { ControlPlaneClient } from "../src/gen/tessera/v1/control_plane.js";
+import { ControlPlaneClient, ControlPlaneRole } from "../src/gen/tessera/v1/control_plane.js";
 import { InputError, RemoteError } from "./errors.js";
 
 const DEADLINE_MS = 10_000;
@@ -61,10 +61,14 @@ export class Ctl {
 
   /**
    * With several addresses, makes the client's control plane the leader (one small read),
-   * for streams, which are not made again on another control plane once opened.
+   * for streams, which are not made again on another control plane once opened: a standby
+   * answers reads itself, so the leader is the one its roll names.
    */
   async findLeader(): Promise<void> {
-    if (this.addresses.length > 1) await this.call(this.client.listControlPlanes, {});
+    if (this.addresses.length <= 1) return;
+    const { controlPlanes } = await this.call(this.client.listControlPlanes, {});
+    const leader = controlPlanes.find((p) => p.role === ControlPlaneRole.CONTROL_PLANE_ROLE_LEADER)?.address;
+    if (leader !== undefined && leader !== this.current) this.moveTo(leader);
   }
 
   private moveTo(address: string): void {

@@ -206,7 +206,7 @@ export class ControlCommand extends TesseraCommand {
     category: "Servers",
     description: "run the control plane",
     details:
-      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir, or in PostgreSQL with `--store postgres://USER@HOST:PORT/DB`, where several control planes may share one database, one leading; the cluster CA is kept in the database, its key sealed with `--ca-secret-file` (the same secret for every control plane), and each control plane issues its own server certificate into its data dir; tokens are hashes in the database, so a control plane joining the cluster gets no token files (copy the first's, or `ctl token rotate`). One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the database named; `--reinitialize` starts the cluster over empty on purpose (SQLite only).",
+      "Serves the ControlPlane API for ctl and the AgentGateway stream for agents; keeps state in SQLite under the data dir, or in PostgreSQL with `--store postgres://USER@HOST:PORT/DB`, where several control planes may share one database, one leading and the others following its commits (they answer reads, refuse changes naming the leader, and lead from memory when it goes); the cluster CA is kept in the database, its key sealed with `--ca-secret-file` (the same secret for every control plane), and each control plane issues its own server certificate into its data dir; tokens are hashes in the database, so a control plane joining the cluster gets no token files (copy the first's, or `ctl token rotate`). One control plane per data dir: a second one refuses to start and names the process holding it. A database that is not the data dir's cluster's (emptied, replaced, damaged) is refused with the database named; `--reinitialize` starts the cluster over empty on purpose (SQLite only).",
     examples: [
       ["Listen on the default loopback address", "tessera control"],
       ["Choose address and data dir", "tessera control --listen 127.0.0.1:7700 --data-dir /var/lib/tessera"],
@@ -234,7 +234,7 @@ export class ControlCommand extends TesseraCommand {
     description:
       "with --store postgres://… (required there): a file holding the secret, at least 16 characters, that seals the cluster CA's key in the database; the same for every control plane on it (default: the secret itself in $TESSERA_CA_SECRET)",
   });
-  leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it, at most a third of --lease-ttl (default 1s)" });
+  leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it (and catches up with the leader's commits, should a notification of one be lost), at most a third of --lease-ttl (default 1s)" });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.

@@ -1,4 +1,4 @@
-/** `tessera ctl get control-planes`: the control planes sharing the database, which leads, in which epoch. */
+/** `tessera ctl get control-planes`: the control planes sharing the database, which leads, in which epoch, how far behind each is. */
 import { Command } from "clipanion";
 import { ControlPlaneRole, ListControlPlanesResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import type { Ctl } from "../client.js";
@@ -18,8 +18,9 @@ export class GetControlPlanesCommand extends GetCommand {
   static paths = [["ctl", "get", "control-planes"], ["ctl", "get", "control-plane"]];
   static usage = Command.Usage({
     category: "Control planes",
-    description: "list the control planes sharing the database: address, role, the lease's epoch, last renewal",
-    details: "Several control planes on one PostgreSQL database (`--store`): one leads (holds the lease, in an epoch bumped at each takeover), the others stand by. On SQLite, only the one control plane, leading in epoch 0. -o wide adds each one's id.",
+    description: "list the control planes sharing the database: address, role, the lease's epoch, last renewal, how far behind",
+    details:
+      "Several control planes on one PostgreSQL database (`--store`): one leads (holds the lease, in an epoch bumped at each takeover), the others stand by, following its committed events to answer reads and to lead from memory if it goes. BEHIND is how many committed events a control plane's state lacked when last heard (each --lease-renew); the leader's is 0. On SQLite, only the one control plane, leading in epoch 0. -o wide adds each one's id.",
     examples: [["List", "tessera ctl get control-planes"]],
   });
 
@@ -28,8 +29,8 @@ export class GetControlPlanesCommand extends GetCommand {
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListControlPlanesResponse", ListControlPlanesResponse, res),
-      header: ["ADDRESS", "ROLE", "EPOCH", "LAST-RENEWAL"],
-      rows: res.controlPlanes.map((c) => [c.address, ROLES[c.role], String(c.epoch), c.lastRenewal ? age(c.lastRenewal, now) : "-"]),
+      header: ["ADDRESS", "ROLE", "EPOCH", "LAST-RENEWAL", "BEHIND"],
+      rows: res.controlPlanes.map((c) => [c.address, ROLES[c.role], String(c.epoch), c.lastRenewal ? age(c.lastRenewal, now) : "-", String(c.behind)]),
       wideHeader: ["ID"],
       wideRows: res.controlPlanes.map((c) => [c.id || "-"]),
       empty: "No control planes.",

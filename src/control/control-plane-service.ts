@@ -1,7 +1,9 @@
 /**
  * gRPC handlers of the ControlPlane service. They validate, submit commands to the writer and
  * await the committed decision; reads come from the writer's in-memory view between turns.
- * Nothing here decides: Plan runs the core on a copy of the state.
+ * Nothing here decides: Plan runs the core on a copy of the state. On a standby the same
+ * handlers read its follower's state, and `submit` refuses (server.ts); with no agent streams
+ * there, Logs and Exec are left out.
  */
 import { type Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
 import type { Command } from "../core/decide.js";
@@ -27,15 +29,16 @@ import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
-import type { Writer } from "./writer.js";
+import type { CommandPort } from "./writer.js";
 
 /** How many recent events GetWorkload and GetNode return (fewer when more would not fit a page). */
 const RECENT_EVENTS = 20;
 
 export interface ServiceDeps extends RpcDeps {
-  writer: Writer;
+  writer: CommandPort;
   history: EventHistory;
-  gateway: AgentGateway;
+  /** The agents' streams; none on a standby (Logs and Exec need them: they go to the leader). */
+  gateway?: AgentGateway;
   hub: WatchHub;
   endpoints: EndpointsHub;
   policy: Policy;
@@ -62,7 +65,10 @@ const instanceBytes = (i: WireInstance) => WireInstance.encode(i).finish().lengt
 const nodeBytes = (n: WireNode) => WireNode.encode(n).finish().length;
 const eventBytes = (e: WireEvent) => WireEvent.encode(e).finish().length;
 
-export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer {
+/** Every handler; Logs and Exec only with the agents' streams. */
+export type ControlPlaneHandlers = { [M in keyof ControlPlaneServer as M extends "logs" | "exec" ? never : M]: ControlPlaneServer[M] } & Partial<Pick<ControlPlaneServer, "logs" | "exec">>;
+
+export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandlers {
   const { writer, history, gateway, hub, policy, log } = deps;
   const state = writer.view;
   const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
@@ -101,7 +107,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
 
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
-    exec: createExecHandler(rpc, writer, gateway),
+    ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: logsThrough(gateway) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
       const command = workloadInput(req.workload, req.force);
@@ -251,7 +257,14 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
     }),
 
     listControlPlanes: unary("ListControlPlanes", async () => ({
-      controlPlanes: (await deps.controlPlanes()).map((r) => ({ id: r.id, address: r.address, role: WIRE_ROLES[r.role], epoch: r.epoch, lastRenewal: r.lastRenewal > 0 ? new Date(r.lastRenewal) : undefined })),
+      controlPlanes: (await deps.controlPlanes()).map((r) => ({
+        id: r.id,
+        address: r.address,
+        role: WIRE_ROLES[r.role],
+        epoch: r.epoch,
+        lastRenewal: r.lastRenewal > 0 ? new Date(r.lastRenewal) : undefined,
+        behind: r.behind,
+      })),
     })),
     createToken: unary("CreateToken", async (_req, metadata) => {
       if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
@@ -310,7 +323,11 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
       });
     },
 
-    logs: async (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
+  };
+
+  /** Logs reads the copies' output from their agents, through their streams. */
+  function logsThrough(gateway: AgentGateway) {
+    return async (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
       const started = performance.now();
       if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
       const req = call.request;
@@ -378,8 +395,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneServer
         for (const c of cancels) c();
         finish("Logs", started, status.CANCELLED);
       });
-    },
-  };
-
+    };
+  }
 }
 

@@ -7,7 +7,7 @@
  * like every reader of the view, so a new watcher's snapshot and the changes after it line up.
  */
 import type { ClusterView } from "../core/cluster-state.js";
-import { diffOf, EndpointTable, type EndpointsDiff, hasChanges } from "../core/endpoint-table.js";
+import { diffOf, type EndpointChanges, EndpointTable, type EndpointsDiff, hasChanges } from "../core/endpoint-table.js";
 import { type Endpoint, endpointsOf } from "../core/endpoints.js";
 import type { StoredEvent } from "./store/rows.js";
 
@@ -19,6 +19,8 @@ export interface EndpointWatcher {
   snapshot(endpoints: Endpoint[], seq: number): boolean;
   /** Delivers one change; false when the watcher must be dropped (too slow, gone). */
   change(kind: EndpointChangeKind, endpoint: Endpoint, seq: number): boolean;
+  /** The hub closed: no more changes will come from it. */
+  closed(reason: string): void;
 }
 
 export class EndpointsHub {
@@ -53,6 +55,15 @@ export class EndpointsHub {
     this.agents.add(listener);
   }
 
+  /**
+   * Ends every watch with `reason`: the state it follows stops being served here (a term ends,
+   * a standby starts leading). Watchers watch again for a fresh snapshot.
+   */
+  close(reason: string): void {
+    for (const w of this.watchers) w.closed(reason);
+    this.watchers.clear();
+  }
+
   /** Called by the writer after each commit: what changed goes to watchers and agents. */
   publish(events: StoredEvent[]): void {
     const changes = this.table.refresh(
@@ -62,8 +73,17 @@ export class EndpointsHub {
         this.view,
       ),
     );
+    this.send(changes, events[events.length - 1]!.seq);
+  }
+
+  /** The view was replaced whole (a standby's new snapshot, as of `seq`): every workload is recomputed. */
+  resync(seq: number): void {
+    const names = new Set([...this.view.workloads.keys(), ...this.table.list().map((e) => e.workload)]);
+    this.send(this.table.refresh(this.view, names), seq);
+  }
+
+  private send(changes: EndpointChanges, seq: number): void {
     if (!hasChanges(changes)) return;
-    const seq = events[events.length - 1]!.seq;
     // Added and changed before removed: a load balancer never briefly sees none.
     const ordered: Array<[EndpointChangeKind, Endpoint]> = [
       ...changes.added.map((e): [EndpointChangeKind, Endpoint] => ["added", e]),

@@ -11,7 +11,7 @@ import { EndpointChange, type ControlPlaneServer, type WatchEndpointsRequest, ty
 import { Endpoint as WireEndpoint } from "../gen/tessera/v1/types.js";
 import type { EndpointChangeKind, EndpointsHub } from "./endpoints-hub.js";
 import { cursorOf, MAX_QUEUED_BYTES, refused, type Rpc } from "./rpc.js";
-import type { Writer } from "./writer.js";
+import type { CommandPort } from "./writer.js";
 
 /** endpointsOf's order, as a page token names it. */
 const endpointKey = (e: Endpoint): SortKey => [e.workload, e.name, e.portName, e.instance];
@@ -25,7 +25,7 @@ const CHANGE: Record<EndpointChangeKind, EndpointChange> = {
 
 type EndpointsHandlers = Pick<ControlPlaneServer, "listEndpoints" | "watchEndpoints">;
 
-export function createEndpointsHandlers(rpc: Rpc, writer: Writer, hub: EndpointsHub): EndpointsHandlers {
+export function createEndpointsHandlers(rpc: Rpc, writer: CommandPort, hub: EndpointsHub): EndpointsHandlers {
   const state = writer.view;
   return {
     listEndpoints: rpc.unary("ListEndpoints", (req) => {
@@ -66,6 +66,11 @@ export function createEndpointsHandlers(rpc: Rpc, writer: Writer, hub: Endpoints
           endpoints.every((endpoint) => write({ change: EndpointChange.ENDPOINT_CHANGE_ADDED, endpoint, sequence })) &&
           write({ change: EndpointChange.ENDPOINT_CHANGE_SYNCED, sequence }),
         change: (kind, endpoint, sequence) => write({ change: CHANGE[kind], endpoint, sequence }),
+        closed: (reason) => {
+          if (ended) return;
+          ended = true;
+          rpc.endWith(call, "WatchEndpoints", started, { code: status.UNAVAILABLE, details: reason });
+        },
       });
       call.on("cancelled", () => {
         if (ended) return;

@@ -11,7 +11,7 @@ import type { ExecHandle } from "./agent-gateway.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import { undecodable } from "./undecodable.js";
 import { caller, invalid, MAX_QUEUED_BYTES, refused, type Rpc, type RpcError } from "./rpc.js";
-import type { Writer } from "./writer.js";
+import type { CommandPort } from "./writer.js";
 
 type Call = ServerDuplexStream<ExecRequest, ExecResponse>;
 type Input = Parameters<ExecHandle["input"]>[0];
@@ -36,7 +36,7 @@ function inputOf(msg: ExecRequest, stdinWanted: boolean): Input | RpcError {
   }
 }
 
-export function createExecHandler(rpc: Rpc, writer: Writer, gateway: AgentGateway): (call: Call) => void {
+export function createExecHandler(rpc: Rpc, writer: CommandPort, gateway: AgentGateway): (call: Call) => void {
   return (call) => {
     const started = performance.now();
     if (!rpc.admitted(call, "Exec", started)) return;

@@ -18,6 +18,8 @@ export interface LeadershipOptions {
   lease: PostgresLease;
   store: PostgresStore;
   me: Candidate;
+  /** The newest event this control plane's state holds, recorded in the roll at each attempt (how far behind it is). */
+  appliedSeq: () => number;
   timing: LeaseTiming;
   log: Logger;
   /** Starts a term (writer, gateway, services) in `epoch`; the store's writes are fenced by it already. */
@@ -34,7 +36,7 @@ export class LeadershipLoop {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Terms start and stop in order. */
   private transitions: Promise<void> = Promise.resolve();
-  /** What a standby answers calls with, as of the last attempt. */
+  /** What a standby refuses calls with (changes, or all before it follows a state), as of the last attempt. */
   private refusal = notLeaderMessage(undefined, 0);
   private stopped = false;
 
@@ -70,7 +72,7 @@ export class LeadershipLoop {
     const sentAt = performance.now();
     let outcome: LeaseOutcome;
     try {
-      await lease.attend(me);
+      await lease.attend(me, this.opts.appliedSeq());
       const held = this.leadership;
       const granted = held.role === "leader" ? await lease.renew({ holder: me.id, epoch: held.epoch }, timing.ttlMs) : await lease.take(me, timing.ttlMs);
       if (granted) outcome = { type: "Granted", lease: granted, sentAt };

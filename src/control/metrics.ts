@@ -27,6 +27,9 @@ export class Metrics {
   private readonly rpc = new Histogram({ name: "tessera_rpc_duration_seconds", help: "ControlPlane call latency by method and status code", labelNames: ["method", "code"], buckets: SECONDS, registers: [this.registry] });
   private readonly commit = new Histogram({ name: "tessera_store_commit_duration_seconds", help: "Duration of one SQLite transaction of the writer", buckets: SECONDS, registers: [this.registry] });
   private readonly epoch = new Gauge({ name: "tessera_lease_epoch", help: "Epoch of the lease this control plane leads in (0 on SQLite, which has none)", registers: [this.registry] });
+  private readonly applied = new Gauge({ name: "tessera_applied_seq", help: "Sequence number of the newest committed event in this control plane's state (its commits as the leader, those it followed as a standby)", registers: [this.registry] });
+  private readonly behind = new Gauge({ name: "tessera_behind_events", help: "Committed events this control plane has heard of and not yet applied (0 on the leader)", registers: [this.registry] });
+  private readonly role = new Gauge({ name: "tessera_role", help: "1 for this control plane's role (leader or standby), 0 for the other", labelNames: ["role"], registers: [this.registry] });
   private readonly terms = new Counter({ name: "tessera_leader_terms_total", help: "Times this control plane began leading", registers: [this.registry] });
 
   constructor() {
@@ -60,6 +63,24 @@ export class Metrics {
   observeTerm(epoch: number): void {
     this.epoch.set(epoch);
     this.terms.inc();
+    this.observeRole("leader");
+  }
+
+  /** This control plane stands by from now on, following the leader's commits. */
+  observeStandby(): void {
+    this.observeRole("standby");
+  }
+
+  private observeRole(role: "leader" | "standby"): void {
+    this.role.set({ role: "leader" }, role === "leader" ? 1 : 0);
+    this.role.set({ role: "standby" }, role === "standby" ? 1 : 0);
+    if (role === "leader") this.behind.set(0);
+  }
+
+  /** This control plane's state holds the events up to `seq`; `behind` more are committed that it has heard of. */
+  observeApplied(seq: number, behind = 0): void {
+    this.applied.set(seq);
+    this.behind.set(behind);
   }
 
   observeCommit(seconds: number): void {

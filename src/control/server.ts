@@ -11,7 +11,8 @@ import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
 import { hostOf } from "../core/listen-address.js";
-import type { Role } from "../core/authz.js";
+import { type ControlPlaneMethod, METHOD_ACCESS, type Role } from "../core/authz.js";
+import type { ClusterState } from "../core/cluster-state.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
@@ -38,7 +39,8 @@ import { Metrics } from "./metrics.js";
 import type { Store } from "./store/store.js";
 import { tolerateUndecodable } from "./undecodable.js";
 import { WatchHub } from "./watch-hub.js";
-import { Writer } from "./writer.js";
+import { type CommandPort, Writer, WriterUnavailable } from "./writer.js";
+import { Follower } from "./follower.js";
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -203,8 +205,17 @@ interface TermDeps {
   writeFailed?: () => void;
 }
 
-/** Starts the writer from what the store holds, and what serves through it. On SQLite the one term lasts the process. */
-async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Term> {
+/** Who a call is: every role with security off, else the kind of the token it carries (tokens read from `tokens`' state). */
+function authenticator(tokens: Tokens | undefined): { roleOf: (token: string | undefined) => Role | undefined; authenticate: Authenticate } {
+  const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
+  return { roleOf, authenticate: (metadata) => roleOf(bearer(metadata)) };
+}
+
+/**
+ * Starts the writer from what the store holds, or from the state this control plane followed
+ * as a standby (`followed`), and what serves through it. On SQLite the one term lasts the process.
+ */
+async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: ClusterState): Promise<Term> {
   const { store, tls, metrics } = deps;
   const policy = opts.policy ?? DEFAULT_POLICY;
   const hub = new WatchHub(store.history);
@@ -215,6 +226,7 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
     log: opts.log,
     dispatch: (effects) => gateway.dispatch(effects),
     committed: (events) => {
+      metrics.observeApplied(events[events.length - 1]!.seq);
       hub.publish(events);
       endpoints.publish(events);
       fleet.publish(events);
@@ -224,7 +236,7 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
       deps.writeFailed?.();
     },
     metrics,
-  });
+  }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
   const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
@@ -235,8 +247,7 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
     // Tokens are issued through the writer, so they come once it takes turns.
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
-    const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
-    const authenticate: Authenticate = (metadata) => roleOf(bearer(metadata));
+    const { roleOf, authenticate } = authenticator(tokens);
     let serving = true;
     const http = opts.metricsListen
       ? startHttpServer({
@@ -273,6 +284,8 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
         gateway.closeAll("control plane shutting down");
         await stopped;
         fleet.close();
+        hub.close("this control plane stopped leading (stepped down, or shutting down): watch again");
+        endpoints.close("this control plane stopped leading (stepped down, or shutting down): watch again");
       },
     };
   } catch (err) {
@@ -281,6 +294,89 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps): Promise<Ter
     fleet.close();
     throw err;
   }
+}
+
+/** What a standby runs on PostgreSQL: a follower of the leader's commits and the ControlPlane's reads over its state. */
+interface Standby {
+  follower: Follower;
+  /** The ControlPlane's handlers once the follower has a state: reads; changes refused naming the leader; no Logs or Exec. */
+  reads(): UntypedServiceImplementation | undefined;
+  /** Stops following; the state, caught up and normalized, for the term that starts (undefined: load instead). */
+  handOver(): Promise<{ state: ClusterState; seq: number } | undefined>;
+  /** Stops following (the control plane stops). */
+  close(): Promise<void>;
+}
+
+interface StandbyDeps {
+  store: PostgresStore;
+  tls: Tls | undefined;
+  metrics: Metrics;
+  timing: LeaseTiming;
+  controlPlanes: () => Promise<ControlPlaneRow[]>;
+  /** What a change is refused with: not the leader, naming it. */
+  notLeader: () => string;
+}
+
+/** Follows the leader's commits (catching up at least every renewal interval) and serves reads from them. */
+function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Standby {
+  const { store, metrics } = deps;
+  const hub = new WatchHub(store.history);
+  const follower: Follower = new Follower({
+    store,
+    log: opts.log,
+    pollMs: deps.timing.renewMs,
+    applied: (events) => {
+      hub.publish(events);
+      endpoints.publish(events);
+    },
+    loaded: (seq) => endpoints.resync(seq),
+    progressed: (seq, behind) => metrics.observeApplied(seq, behind),
+  });
+  const endpoints = new EndpointsHub(follower.view, () => follower.appliedSeq);
+  // Changes are not routed here (below); a submit from a read would be refused all the same.
+  const port: CommandPort = { view: follower.view, submit: () => Promise.reject(new WriterUnavailable(deps.notLeader())) };
+  const tokens = deps.tls ? new Tokens(port, opts.dataDir) : undefined;
+  const handlers = createControlPlaneService({
+    writer: port,
+    history: store.history,
+    hub,
+    endpoints,
+    policy: opts.policy ?? DEFAULT_POLICY,
+    log: opts.log,
+    authenticate: authenticator(tokens).authenticate,
+    tokens,
+    controlPlanes: deps.controlPlanes,
+    observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+  }) as unknown as UntypedServiceImplementation;
+  // Only the reads (METHOD_ACCESS), and of those not Logs (no agent streams here: it has no
+  // handler). A change is the leader's to judge on its state: refused naming it before anything
+  // is looked at, so a standby behind never answers NOT_FOUND for what the leader holds.
+  const controlPlane = Object.fromEntries(
+    Object.entries(ControlPlaneService)
+      .filter(([name, method]) => METHOD_ACCESS[method.path.slice(method.path.lastIndexOf("/") + 1) as ControlPlaneMethod] === "read" && handlers[name] !== undefined)
+      .map(([name]) => [name, handlers[name]!]),
+  );
+  // Streams opened here end when this state stops being served; clients watch again.
+  const closeStreams = (reason: string) => {
+    hub.close(reason);
+    endpoints.close(reason);
+  };
+  follower.start();
+  return {
+    follower,
+    reads: () => (follower.ready ? controlPlane : undefined),
+    async close() {
+      await follower.close();
+      closeStreams("control plane shutting down");
+    },
+    async handOver() {
+      const followed = await follower.handOver();
+      closeStreams("this control plane leads now: watch again");
+      // The log's newest number, which Watch and the hubs pair with the state, is where the state is.
+      if (followed) store.history.advance(followed.seq);
+      return followed;
+    },
+  };
 }
 
 /**
@@ -307,6 +403,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   const tls = opts.insecure ? undefined : await openTls(opts, store);
   const metrics = new Metrics();
   let term: Term | undefined;
+  let standby: Standby | undefined;
+  let stopping = false;
   let leadership: LeadershipLoop | undefined;
   let lease: PostgresLease | undefined;
   let address = "";
@@ -322,7 +420,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
   try {
-    server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane, refusal));
+    // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
+    server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal));
     server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => term?.agentGateway, refusal));
     if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
     // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
@@ -338,38 +437,58 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
 
     const lead = async (epoch = 0) => {
       // A term kept for reads while the database was down ends first: the new one loads what the database holds.
+      const started = performance.now();
       const kept = term;
       term = undefined;
       await kept?.stop();
+      // A standby's state, caught up: the lease is taken, so no earlier epoch commits again.
+      const following = standby;
+      standby = undefined;
+      const followed = await following?.handOver();
       metrics.observeTerm(epoch);
-      term = await startTerm(opts, {
-        store,
-        tls,
-        metrics,
-        controlPlanes,
-        writeFailed: () => leadership?.verify(),
-      });
+      term = await startTerm(
+        opts,
+        {
+          store,
+          tls,
+          metrics,
+          controlPlanes,
+          writeFailed: () => leadership?.verify(),
+        },
+        followed?.state,
+      );
+      const ms = Math.round(performance.now() - started);
+      if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq, ms });
+      else if (leadership) opts.log.info("leading from a load of the database", { epoch, ms });
       setHealth("SERVING");
-      // After "leading": the term now takes calls, and its tokens are in the data dir.
-      if (leadership) opts.log.info("serving as the leader", { epoch });
+    };
+    const follow = () => {
+      if (!stopping && standby === undefined && store instanceof PostgresStore) {
+        metrics.observeStandby();
+        standby = startStandby(opts, { store, tls, metrics, timing, controlPlanes, notLeader: refusal });
+      }
     };
     const stepDown = async () => {
       const ending = term;
       term = undefined;
       setHealth("NOT_SERVING");
       await ending?.stop();
+      follow();
     };
     const controlPlanes = async (): Promise<ControlPlaneRow[]> => {
-      if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0 }];
-      const { lease: current, members, dbNow } = await lease.survey();
-      return describeControlPlanes(members, current, dbNow, timing, FORGET_MEMBERS_MS);
+      if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0, behind: 0 }];
+      const { lease: current, members, newestSeq, dbNow } = await lease.survey();
+      return describeControlPlanes(members, current, newestSeq, dbNow, timing, FORGET_MEMBERS_MS);
     };
 
     if (store instanceof PostgresStore) {
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
       lease = new PostgresLease(opts.store!, timing.renewMs);
       const suspend = async () => setHealth("NOT_SERVING");
-      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address) }, timing, log: opts.log, lead, stepDown, suspend });
+      // A term's state holds what it committed; a standby's what it followed.
+      const appliedSeq = () => (term ? store.history.newestSeq() : (standby?.follower.appliedSeq ?? 0));
+      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
+      follow();
       leadership.start();
     } else {
       await lead();
@@ -385,9 +504,11 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
         return term?.http?.url;
       },
       async stop() {
+        stopping = true;
         setHealth("NOT_SERVING");
         if (leadership) await leadership.stop();
         else await stepDown();
+        await standby?.close();
         tls?.close();
         // tryShutdown never calls back while a stream is open: fall back to force.
         await new Promise<void>((resolve) => {
@@ -405,7 +526,9 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       },
     };
   } catch (err) {
+    stopping = true;
     await leadership?.stop();
+    await standby?.close();
     await term?.stop();
     await lease?.close();
     tls?.close();

@@ -22,6 +22,8 @@ interface Subscription {
   lastSeq: number;
   /** Commits published while the log is read, until it has been. */
   held: StoredEvent[] | undefined;
+  ended: boolean;
+  failed?: (reason: string) => void;
 }
 
 export class WatchHub {
@@ -34,24 +36,35 @@ export class WatchHub {
    * read ends the watcher with the reason (`failed`).
    */
   watch(watcher: Watcher, afterSeq: number, failed?: (reason: string) => void): () => void {
-    const sub: Subscription = { watcher, lastSeq: afterSeq, held: [] };
-    let ended = false;
+    const sub: Subscription = { watcher, lastSeq: afterSeq, held: [], ended: false, failed };
     const end = () => {
-      ended = true;
+      sub.ended = true;
       this.subs.delete(sub);
     };
     this.subs.add(sub);
-    void this.catchUp(sub, () => ended).catch((err: Error) => {
+    void this.catchUp(sub).catch((err: Error) => {
       end();
       failed?.(`cannot read the event log: ${err.message}`);
     });
     return end;
   }
 
-  private async catchUp(sub: Subscription, ended: () => boolean): Promise<void> {
+  /**
+   * Ends every watch with `reason`: the state these commits came from stops being served here
+   * (a term ends, a standby starts leading). Watchers resume by sequence number.
+   */
+  close(reason: string): void {
+    for (const sub of this.subs) {
+      sub.ended = true;
+      sub.failed?.(reason);
+    }
+    this.subs.clear();
+  }
+
+  private async catchUp(sub: Subscription): Promise<void> {
     for (;;) {
       const page = await this.history.eventsAfter(sub.lastSeq, PAGE, sub.watcher.workload);
-      if (ended()) return;
+      if (sub.ended) return;
       for (const e of page) if (!this.deliver(sub, e)) return;
       if (page.length < PAGE) break;
     }

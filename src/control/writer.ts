@@ -27,6 +27,12 @@ import type { Metrics } from "./metrics.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { Store } from "./store/store.js";
 
+/**
+ * What handlers need of the writer: its view to read, `submit` for changes. A standby offers the
+ * same over its follower's state, refusing every change with the leader's address (server.ts).
+ */
+export type CommandPort = Pick<Writer, "view" | "submit">;
+
 /** A command the writer cannot take now; the reason is for the caller (gRPC UNAVAILABLE). */
 export class WriterUnavailable extends Error {
   readonly code = status.UNAVAILABLE;
@@ -106,9 +112,13 @@ export class Writer {
     this.state = state;
   }
 
-  /** A writer starting from what the store holds. */
-  static async open(opts: WriterOptions): Promise<Writer> {
-    return new Writer(opts, await opts.store.load());
+  /**
+   * A writer starting from what the store holds, or from `followed`: the state a standby that
+   * took the lease followed from the log, caught up with the last commit and normalized as a
+   * restored one (no agent stream survives).
+   */
+  static async open(opts: WriterOptions, followed?: ClusterState): Promise<Writer> {
+    return new Writer(opts, followed ?? (await opts.store.load()));
   }
 
   /**

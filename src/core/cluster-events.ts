@@ -316,11 +316,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   },
   ListeningStarted(state, e) {
     state.listeningSince = e.at;
-    // No agent stream survives a restart; each reconnects with a hello.
-    for (const node of state.nodes.values()) {
-      node.connected = false;
-      node.session = 0;
-    }
+    dropAgentStreams(state);
   },
 };
 
@@ -397,10 +393,24 @@ export function restoreState(stored: StoredState): ClusterState {
   const state = emptyState();
   for (const w of stored.workloads) state.workloads.set(w.name, w);
   for (const i of stored.instances) putInstance(state, i);
-  for (const n of stored.nodes) state.nodes.set(n.name, { ...n, connected: false, session: 0 });
+  for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
+  dropAgentStreams(state);
   state.nextInstanceSeq = stored.nextInstanceSeq;
   for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
   for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
+  return state;
+}
+
+/**
+ * No agent stream survives a restart or a change of leader: every node waits for its agent's
+ * hello again (a new session). What a state restored from the store, or followed from the
+ * log by a standby that now leads, starts with; ListeningStarted records the same.
+ */
+export function dropAgentStreams(state: ClusterState): ClusterState {
+  for (const node of state.nodes.values()) {
+    node.connected = false;
+    node.session = 0;
+  }
   return state;
 }
 

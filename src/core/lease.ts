@@ -121,7 +121,7 @@ export function inForce(lease: Lease | undefined, dbNow: number): lease is Lease
   return lease !== undefined && lease.expiresAt > dbNow;
 }
 
-/** What a standby answers every call with. */
+/** What a standby refuses a change with (and every call before it follows a state). */
 export function notLeaderMessage(lease: Lease | undefined, dbNow: number): string {
   return inForce(lease, dbNow) ? `not the leader; the leader is at ${lease.address} (epoch ${lease.epoch})` : "not the leader; no control plane leads at the moment (a standby takes over within the lease's TTL)";
 }
@@ -132,6 +132,8 @@ export interface Member {
   address: string;
   startedAt: number;
   seenAt: number;
+  /** The newest event its state held when it was last seen (a leader's commits, a standby's following). */
+  appliedSeq: number;
 }
 
 export type MemberRole = "leader" | "standby" | "gone";
@@ -144,19 +146,22 @@ export interface ControlPlaneRow {
   epoch: number;
   /** The leader's last renewal, or when a standby last tried to take the lease (database clock, epoch ms). */
   lastRenewal: number;
+  /** How many committed events its state lacked when last seen: the newest committed minus what it had applied; the leader 0. */
+  behind: number;
 }
 
 /**
  * The control planes on one database, leader first, then by address: a member unheard for a
- * TTL is "gone" (its row stays until it is `forgetAfterMs` old, then it is left out).
+ * TTL is "gone" (its row stays until it is `forgetAfterMs` old, then it is left out). `newestSeq`
+ * is the newest committed event: a standby is behind by what it had not applied when last seen.
  */
-export function describeControlPlanes(members: readonly Member[], lease: Lease | undefined, dbNow: number, t: LeaseTiming, forgetAfterMs: number): ControlPlaneRow[] {
+export function describeControlPlanes(members: readonly Member[], lease: Lease | undefined, newestSeq: number, dbNow: number, t: LeaseTiming, forgetAfterMs: number): ControlPlaneRow[] {
   const leading = inForce(lease, dbNow) ? lease : undefined;
   const rows = members
     .filter((m) => m.id === leading?.holder || dbNow - m.seenAt <= forgetAfterMs)
     .map((m): ControlPlaneRow => {
-      if (m.id === leading?.holder) return { id: m.id, address: leading.address, role: "leader", epoch: leading.epoch, lastRenewal: leading.renewedAt };
-      return { id: m.id, address: m.address, role: dbNow - m.seenAt <= t.ttlMs ? "standby" : "gone", epoch: 0, lastRenewal: m.seenAt };
+      if (m.id === leading?.holder) return { id: m.id, address: leading.address, role: "leader", epoch: leading.epoch, lastRenewal: leading.renewedAt, behind: 0 };
+      return { id: m.id, address: m.address, role: dbNow - m.seenAt <= t.ttlMs ? "standby" : "gone", epoch: 0, lastRenewal: m.seenAt, behind: Math.max(0, newestSeq - m.appliedSeq) };
     });
   const rank = (r: ControlPlaneRow) => (r.role === "leader" ? 0 : r.role === "standby" ? 1 : 2);
   return rows.sort((a, b) => rank(a) - rank(b) || a.address.localeCompare(b.address) || a.id.localeCompare(b.id));

@@ -25,7 +25,7 @@ import type { Logger } from "../../src/core/logger.js";
 import { NO_PORTS } from "../../src/core/ports.js";
 import { type ApplyWorkloadsRequest, ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Instance, InstanceState, type Workload } from "../../src/gen/tessera/v1/types.js";
-import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
+import { adminChannel, eventually, Harness, leadingServes, type Server } from "../e2e/harness.js";
 import { type PostgresServer, postgresAvailable, startPostgres } from "../e2e/postgres-server.js";
 import { applyRequest, BenchCluster, pool } from "./fleet.js";
 import { cells, type Section, stats, verdict } from "./report.js";
@@ -105,8 +105,8 @@ class TakeoverCluster {
     const dirA = join(this.harness.dir, "control");
     const dirB = join(this.harness.dir, "control-b");
     const a = await this.startPlane(dirA);
-    // Not "leading": the admin and join tokens read below are written once the term serves.
-    await a.server.waitForLog((l) => l.msg === "serving as the leader", 20_000);
+    // Serving, not only leading: its tokens, read below, are written by then.
+    await a.server.waitForLog(leadingServes, 20_000);
     const b = await this.startPlane(dirB);
     const { creds, options } = adminChannel(dirA);
     this.planes = [

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ClientDuplexStream, credentials, status } from "@grpc/grpc-js";
 import { generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { Pki } from "../../src/control/security/pki.js";
@@ -16,8 +16,8 @@ import { type RunningControlPlane, startControlPlane } from "../../src/control/s
 import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
 import type { Logger } from "../../src/core/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
-import { ControlPlaneClient, type ExecRequest, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
-import { spec } from "../core/fixtures.js";
+import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
+import { invoke, withToken } from "./authz-calls.js";
 import { eventually } from "../e2e/harness.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
@@ -29,67 +29,7 @@ let revoked: string;
 let readonly: string;
 let join_: string;
 
-const withToken = (token?: string): ChannelCredentials =>
-  credentials.combineChannelCredentials(
-    credentials.createSsl(ca),
-    credentials.createFromMetadataGenerator((_p, cb) => {
-      const md = new Metadata();
-      if (token) md.set("authorization", `Bearer ${token}`);
-      cb(null, md);
-    }),
-  );
-const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(token), CHANNEL_OPTIONS);
-
-/** Calls a method with a minimal request; resolves with the status code. */
-function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<status> {
-  const requests: Record<ControlPlaneMethod, unknown> = {
-    ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
-    ApplyWorkloads: { workloads: [{ name: "authz-2", labels: {}, spec: spec(), generation: 0 }] },
-    GetWorkload: { name: "authz" },
-    ListWorkloads: { pageSize: 0, pageToken: "" },
-    DeleteWorkload: { name: "authz" },
-    ListNodes: { pageSize: 0, pageToken: "" },
-    GetNode: { name: "node-a" },
-    ListInstances: { workload: "", pageSize: 0, pageToken: "" },
-    ListEndpoints: { workload: "", pageSize: 0, pageToken: "" },
-    WatchEndpoints: { workload: "" },
-    CordonNode: { name: "node-a" },
-    UncordonNode: { name: "node-a" },
-    DrainNode: { name: "node-a" },
-    RestartWorkload: { name: "authz" },
-    RollbackWorkload: { name: "authz", toRevision: 0 },
-    PromoteRollout: { name: "authz" },
-    PauseRollout: { name: "authz", paused: true },
-    Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
-    GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
-    Watch: { afterSequence: 0, workload: "" },
-    Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
-    RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
-    CreateToken: {},
-    ListControlPlanes: {},
-    Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
-  };
-  const name = method.charAt(0).toLowerCase() + method.slice(1);
-  const fn = (c as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
-  return new Promise((resolve) => {
-    if (method === "Exec") {
-      const call = c.exec(new Metadata(), { deadline: new Date(Date.now() + 5_000) });
-      call.on("data", () => {});
-      call.on("error", (e: { code: status }) => resolve(e.code));
-      call.on("end", () => resolve(status.OK));
-      call.write(requests.Exec as ExecRequest);
-      return;
-    }
-    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs") {
-      const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
-      call.on("data", () => {});
-      call.on("error", (e: { code: status }) => resolve(e.code));
-      call.on("end", () => resolve(status.OK));
-      return;
-    }
-    fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 5_000) }, (e: { code: status } | null) => resolve(e ? e.code : status.OK));
-  });
-}
+const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(ca, token), CHANNEL_OPTIONS);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tessera-authz-"));

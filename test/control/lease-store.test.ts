@@ -123,13 +123,18 @@ test.skipIf(pg.skip)("a deposed leader's commit is refused inside its transactio
   }
 });
 
-test.skipIf(pg.skip)("the roll: each control plane attends; the survey reads the lease and the database's clock", async () => {
+test.skipIf(pg.skip)("the roll: each control plane attends with the newest event it applied; the survey reads the lease, the newest commit and the database's clock", async () => {
   const { lease } = await fresh();
-  await lease.attend(A);
-  await lease.attend(B);
+  await lease.attend(A, 0);
+  await lease.attend(B, 0);
+  await lease.attend(B, 7);
   await lease.take(A, 60_000);
-  const { lease: current, members, dbNow } = await lease.survey();
+  const { lease: current, members, newestSeq, dbNow } = await lease.survey();
   expect(current).toMatchObject({ holder: "cp-a", epoch: 1 });
-  expect(members.map((m) => m.id).sort()).toEqual(["cp-a", "cp-b"]);
+  expect(members.map((m) => [m.id, m.appliedSeq]).sort()).toEqual([
+    ["cp-a", 0],
+    ["cp-b", 7],
+  ]);
+  expect(newestSeq).toBe(0);
   for (const m of members) expect(Math.abs(dbNow - m.seenAt)).toBeLessThan(5_000);
 });

@@ -13,6 +13,9 @@
  * - Random and mutated bytes at every method of ControlPlane, AgentGateway and Enrollment,
  *   with and without credentials: each call is answered before its deadline, never with
  *   INTERNAL or UNKNOWN, and the server keeps answering ListWorkloads.
+ * - The same at every ControlPlane method of a standby following a leader on PostgreSQL
+ *   (issue 20): reads answered from its state as above; changes, Logs and Exec always
+ *   UNAVAILABLE naming the leader.
  *
  * Seeded: TESSERA_FUZZ_SEED=N runs another sequence, TESSERA_FUZZ_RUNS=N more calls per
  * method. The bugs it found are fixed; their reproducers are the tests at the end.
@@ -20,7 +23,7 @@
 // @peculiar/x509 needs the Reflect polyfill loaded before it.
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -64,6 +67,8 @@ import {
 } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Event as WireEvent, InstanceState, Workload, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";
+import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/authz.js";
 
 x509.cryptoProvider.set(crypto);
 
@@ -945,6 +950,50 @@ describe("random and mutated bytes at every method", () => {
     await stillServing();
     const total = Object.values(calls).reduce((n, codes) => n + Object.values(codes).reduce((a, b) => a + b, 0), 0);
     console.log(`rpc-fuzz: ${total} raw calls; answers by method:\n${Object.entries(calls).map(([p, c]) => `  ${p}: ${JSON.stringify(c)}`).join("\n")}`);
+    expect(serverErrors).toEqual([]);
+  });
+});
+
+describe("random and mutated bytes at every method of a standby (PostgreSQL)", () => {
+  const pg = postgresSuite("fuzzing a standby");
+  let database: PostgresServer | undefined;
+  const planes: RunningControlPlane[] = [];
+  let standby: Client;
+  let leaderAddress = "";
+  const pgDir = (name: string) => join(dir, `pg-${name}`);
+
+  beforeAll(async () => {
+    if (pg.skip) return;
+    database = await startPostgres();
+    const common = { listen: "127.0.0.1:0", store: await database.createDatabase("rpc_fuzz"), caSecret: "rpc fuzz test CA secret", log, tickMs: 100, metricsListen: "", lease: { ttlMs: 3_000, renewMs: 500 } };
+    const leader = await startControlPlane({ ...common, dataDir: pgDir("a") });
+    planes.push(leader);
+    leaderAddress = leader.address;
+    await eventually("the leader's tokens", () => (existsSync(join(pgDir("a"), "admin-token")) ? true : undefined));
+    planes.push(await startControlPlane({ ...common, dataDir: pgDir("b") }));
+    const perCall = credentials.createFromMetadataGenerator((_params, cb) => cb(null, bearer(readFileSync(join(pgDir("a"), "admin-token"), "utf8").trim())));
+    standby = track(new Client(planes[1]!.address, credentials.combineChannelCredentials(credentials.createSsl(readFileSync(join(pgDir("a"), "pki", "ca.pem"))), perCall), CHANNEL_OPTIONS));
+    await eventually("the standby answers reads", async () => ((await sendRaw(standby, ControlPlaneService.listWorkloads.path, "unary", new Uint8Array(0), new Metadata())).code === status.OK ? true : undefined));
+  });
+  afterAll(async () => {
+    for (const p of planes.reverse()) await p.stop();
+    database?.remove();
+  });
+
+  for (const m of controlPlaneMethods) {
+    const method = m.path.slice(m.path.lastIndexOf("/") + 1) as ControlPlaneMethod;
+    const leaderOnly = METHOD_ACCESS[method] === "write" || m.path === ControlPlaneService.logs.path;
+    test.skipIf(pg.skip)(`${m.path} on a standby: ${leaderOnly ? "refused naming the leader" : "answered from its state"}`, async () => {
+      calls[`${m.path} standby`] = await fuzzMethod(m.path, m.kind, {
+        client: standby,
+        check: (bytes, a) =>
+          !leaderOnly ? problemWith(m.path, bytes, a) : a.code === status.UNAVAILABLE && a.details.startsWith(`not the leader; the leader is at ${leaderAddress} `) ? undefined : `answered ${status[a.code]} (${a.details})`,
+      });
+    }, FUZZ_TEST_TIMEOUT_MS);
+  }
+
+  test.skipIf(pg.skip)("the standby still answers, and nothing logged an error", async () => {
+    expect((await sendRaw(standby, ControlPlaneService.listWorkloads.path, "unary", new Uint8Array(0), new Metadata())).code).toBe(status.OK);
     expect(serverErrors).toEqual([]);
   });
 });

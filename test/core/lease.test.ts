@@ -104,19 +104,24 @@ test("a standby names the leader only while its lease is in force", () => {
   expect(notLeaderMessage(undefined, 0)).toStartWith("not the leader; no control plane leads");
 });
 
-test("describeControlPlanes: leader first, standbys, then the gone; the long gone left out", () => {
+test("describeControlPlanes: leader first, standbys, then the gone; the long gone left out; each behind the newest commit by what it had not applied, the leader 0", () => {
   const members = [
-    { id: "c", address: "c:7700", startedAt: 0, seenAt: 9_500 },
-    { id: "me", address: "a:7700", startedAt: 0, seenAt: 9_900 },
-    { id: "b", address: "b:7700", startedAt: 0, seenAt: 2_000 },
-    { id: "old", address: "z:7700", startedAt: 0, seenAt: -100_000 },
+    { id: "c", address: "c:7700", startedAt: 0, seenAt: 9_500, appliedSeq: 40 },
+    { id: "me", address: "a:7700", startedAt: 0, seenAt: 9_900, appliedSeq: 38 },
+    { id: "b", address: "b:7700", startedAt: 0, seenAt: 2_000, appliedSeq: 7 },
+    { id: "old", address: "z:7700", startedAt: 0, seenAt: -100_000, appliedSeq: 0 },
   ];
-  const rows = describeControlPlanes(members, lease({ renewedAt: 9_800, expiresAt: 14_800 }), 10_000, T, 60_000);
+  const rows = describeControlPlanes(members, lease({ renewedAt: 9_800, expiresAt: 14_800 }), 42, 10_000, T, 60_000);
   expect(rows).toEqual([
-    { id: "me", address: "a:7700", role: "leader", epoch: 3, lastRenewal: 9_800 },
-    { id: "c", address: "c:7700", role: "standby", epoch: 0, lastRenewal: 9_500 },
-    { id: "b", address: "b:7700", role: "gone", epoch: 0, lastRenewal: 2_000 },
+    { id: "me", address: "a:7700", role: "leader", epoch: 3, lastRenewal: 9_800, behind: 0 },
+    { id: "c", address: "c:7700", role: "standby", epoch: 0, lastRenewal: 9_500, behind: 2 },
+    { id: "b", address: "b:7700", role: "gone", epoch: 0, lastRenewal: 2_000, behind: 35 },
   ]);
-  // An expired lease leads nobody.
-  expect(describeControlPlanes(members, lease({ expiresAt: 9_000 }), 10_000, T, 60_000).map((r) => r.role)).toEqual(["standby", "standby", "gone"]);
+  // An expired lease leads nobody; a report newer than the survey's newest is not ahead.
+  const expired = describeControlPlanes(members, lease({ expiresAt: 9_000 }), 39, 10_000, T, 60_000);
+  expect(expired.map((r) => [r.role, r.behind])).toEqual([
+    ["standby", 1],
+    ["standby", 0],
+    ["gone", 32],
+  ]);
 });

@@ -164,6 +164,12 @@ export function adminChannel(controlDir: string): { creds: ChannelCredentials; o
   };
 }
 
+/**
+ * A control plane's log line saying its term serves (the writer started, from memory or a load,
+ * and its tokens are issued): later than "leading", which is logged when the lease is taken.
+ */
+export const leadingServes = (l: Record<string, unknown>): boolean => l.msg === "leading from memory" || l.msg === "leading from a load of the database";
+
 /** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,10 @@
 /**
  * Several control planes on one PostgreSQL database (issue 20), through dist/tessera: one
- * leads, the other stands by (answering UNAVAILABLE, naming the leader). The leader killed
- * with -9: the standby leads within the lease's TTL and a few seconds, and the agent's copies
- * are adopted (same ids, same processes); an apply afterwards converges. A leader frozen with
+ * leads, the other stands by, following its commits: it answers reads from that state (an
+ * apply on the leader shows on the standby) and refuses changes with UNAVAILABLE, naming the
+ * leader. The leader killed with -9: the standby still answers reads, leads from memory within
+ * the lease's TTL and a few seconds, and the agent's copies are adopted (same ids, same
+ * processes); an apply afterwards converges. A leader frozen with
  * SIGSTOP past its lease, then resumed: it steps down, and the event log shows no two control
  * planes committing in one epoch and no epoch's commits after a later one's.
  *
@@ -18,7 +20,9 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { adminChannel, eventually, Harness, isAlive, leadingServes, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
@@ -46,10 +50,12 @@ async function startControl(dataDir: string, listen = "127.0.0.1:0"): Promise<{ 
   return { server: s, address: String(line.address) };
 }
 
-async function controlPlanes(address: string): Promise<Array<{ address: string; role: string; epoch?: string }>> {
+type Member = { address: string; role: string; epoch?: string; behind?: string };
+
+async function controlPlanes(address: string): Promise<Member[]> {
   const out = await ctl(address, "get", "control-planes", "-o", "json");
   if (out.code !== 0) throw new Error(out.stderr);
-  return (JSON.parse(out.stdout) as { controlPlanes: Array<{ address: string; role: string; epoch?: string }> }).controlPlanes;
+  return (JSON.parse(out.stdout) as { controlPlanes: Member[] }).controlPlanes;
 }
 
 async function running(address: string, workload: string, replicas: number): Promise<{ ids: string[] }> {
@@ -98,8 +104,7 @@ beforeAll(() =>
     server = await startPostgres();
     env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
     a = await startControl(dirA);
-    await a.server.waitForLog((l) => l.msg === "leading");
-    await eventually("A serves", async () => ((await controlPlanes(a.address)).length > 0 ? true : undefined), 20_000);
+    await a.server.waitForLog(leadingServes, 20_000);
     b = await startControl(dirB);
     // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
     expect(readFileSync(join(dirB, "pki", "ca.pem"), "utf8")).toBe(readFileSync(join(dirA, "pki", "ca.pem"), "utf8"));
@@ -116,7 +121,7 @@ afterAll(async () => {
   server?.remove();
 });
 
-test.skipIf(pg.skip)("one leads, the other stands by naming it; kill -9 of the leader: the standby leads within the TTL and adopts the agent's copies; an apply converges", async () => {
+test.skipIf(pg.skip)("one leads, the other follows it, answering reads and naming it for changes; kill -9 of the leader: the standby leads from memory within the TTL and adopts the agent's copies; an apply converges", async () => {
   const planes = await eventually("both control planes in the roll", async () => {
     const p = await controlPlanes(a.address);
     return p.length === 2 ? p : undefined;
@@ -126,24 +131,57 @@ test.skipIf(pg.skip)("one leads, the other stands by naming it; kill -9 of the l
     [b.address, "CONTROL_PLANE_ROLE_STANDBY"],
   ]);
   const epochA = Number(planes[0]!.epoch);
-  // ctl given only the standby follows the leader it names.
-  expect((await ctl(b.address, "get", "workloads")).code).toBe(0);
 
+  // A Watch on the standby hears the leader's commits (it follows them), until it starts leading.
+  const { creds, options } = adminChannel(dirA);
+  const watcher = new ControlPlaneClient(b.address, creds, options);
+  const watched: string[] = [];
+  let watchEnded: ServiceError | undefined;
+  const stream = watcher.watch({ afterSequence: 0, workload: "web" });
+  stream.on("data", (r: WatchResponse) => watched.push(r.event?.type ?? ""));
+  stream.on("error", (e: ServiceError) => (watchEnded = e));
+
+  // ctl given only the standby: its apply is refused naming the leader, which ctl follows.
   writeFileSync(join(h.dir, "web.json"), JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: REPLICAS } }));
-  expect((await ctl(a.address, "apply", "-f", "web.json")).code).toBe(0);
+  const applied = Date.now();
+  expect((await ctl(b.address, "apply", "-f", "web.json")).code).toBe(0);
   const before = await running(a.address, "web", REPLICAS);
+  // The standby answers reads from the state it follows: the same copies, Running there too.
+  expect(await running(b.address, "web", REPLICAS)).toEqual(before);
+  await eventually("the standby's Watch sees the apply and the copies running", () => (watched.includes("WorkloadApplied") && watched.includes("InstanceTransitioned") ? true : undefined), 5_000);
+  // Streams are opened on the leader the roll names, the standby listed first: logs are the leader's (the agents' streams).
+  const logs = await ctl(`${b.address},${a.address}`, "logs", "web");
+  expect({ code: logs.code, stderr: logs.stderr }).toEqual({ code: 0, stderr: "" });
+  const refusedLogs = await ctl(b.address, "logs", "web");
+  expect(refusedLogs.stderr).toContain(`not the leader; the leader is at ${a.address}`);
+  const workloads = await ctl(b.address, "get", "workloads");
+  expect(workloads.stdout).toContain("web");
+  console.log(`apply through the standby to both showing ${REPLICAS} copies Running: ${Date.now() - applied} ms`);
+  // Each shows how far behind the leader's commits it is: the leader 0, the standby caught up.
+  const roll = await ctl(b.address, "get", "control-planes");
+  expect(roll.stdout.split("\n")[0]).toContain("BEHIND");
+  await eventually("the standby caught up", async () => ((await controlPlanes(b.address)).every((p) => Number(p.behind ?? 0) === 0) ? true : undefined));
   const pids = recordedInstancePids(agentDir).filter(isAlive).sort();
   expect(pids.length).toBe(REPLICAS);
 
   const killed = Date.now();
   a.server.proc.kill("SIGKILL");
   await a.server.proc.exited;
-  // Before the lease expires, the standby still names the dead leader: ctl tries both and says so.
-  const none = await ctl(`${b.address},${a.address}`, "get", "nodes");
+  // Before the lease expires, the standby answers reads from memory, the leader gone...
+  expect(await running(b.address, "web", REPLICAS)).toEqual(before);
+  // ...and still names the dead leader for changes: ctl tries both and says so.
+  const none = await ctl(`${b.address},${a.address}`, "apply", "-f", "web.json");
   expect(none.code).not.toBe(0);
   expect(none.stderr).toContain(`no control plane answered as the leader; tried ${b.address} (not the leader; the leader is at ${a.address} (epoch ${epochA})), ${a.address} (unreachable)`);
   const leading = await b.server.waitForLog((l) => l.msg === "leading", TAKEOVER_MS + 5_000);
   const takeoverMs = Date.now() - killed;
+  // It starts from the state it followed, not a load of the database.
+  const fromMemory = await b.server.waitForLog((l) => l.msg === "leading from memory", 5_000);
+  console.log(`kill -9 to leading from memory at seq ${String(fromMemory.seq)}: ${Date.now() - killed} ms (lease taken to serving: ${String(fromMemory.ms)} ms)`);
+  // The standby's Watch ended when it began leading: the client watches again, on the leader.
+  const ended = await eventually("the standby's Watch ended", () => watchEnded, 5_000);
+  expect({ code: ended.code, details: ended.details }).toEqual({ code: status.UNAVAILABLE, details: "this control plane leads now: watch again" });
+  watcher.close();
   console.log(`takeover after kill -9: ${takeoverMs} ms (lease TTL ${TTL_MS} ms)`);
   expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_MS);
   expect(Number(leading.epoch)).toBe(epochA + 1);
@@ -183,6 +221,8 @@ test.skipIf(pg.skip)("a leader frozen past its lease does not commit when resume
   const leading = await a.server.waitForLog((l) => l.msg === "leading", TAKEOVER_MS + 5_000);
   console.log(`takeover after SIGSTOP: ${Date.now() - frozen} ms`);
   expect(Number(leading.epoch)).toBe(epochB + 1);
+  // A followed B's commits as a standby: it leads from that state.
+  await a.server.waitForLog((l) => l.msg === "leading from memory", 5_000);
   await a.server.waitForLog((l) => l.msg === "agent connected" && l.node === "node-a", 15_000);
   const seqAtResume = (await audit()).at(-1)!.seq;
 

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
+import { eventually, Harness, isAlive, leadingServes, recordedInstancePids, requireBinary, type Server } from "./harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
@@ -65,8 +65,8 @@ beforeAll(() =>
     server = await startPostgres();
     control = h.start(["control", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" });
     address = String((await control.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
-    // Not "leading": the agent needs the join token, which the term writes once it serves.
-    await control.waitForLog((l) => l.msg === "serving as the leader", 20_000);
+    // Serving, not only leading: the agent reads the join token the term writes.
+    await control.waitForLog(leadingServes, 20_000);
     h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
   }),

@@ -12,7 +12,7 @@ import { countsAgainstSurge, holdsNode, isReady, succeededIndexes } from "../../
 import { qualifiesForSystem } from "../../src/core/placement.js";
 import { waveOf } from "../../src/core/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
+import { dropAgentStreams, evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
@@ -263,6 +263,33 @@ describe("core invariants over random fleets and event sequences", () => {
         checkSettledKinds(fleet);
         // 8. folding the log from nothing rebuilds exactly the live state.
         expect(replay(fleet.events)).toEqual(fleet.state);
+      }),
+      params,
+    );
+  });
+
+  test("22: a follower that starts from the leader's state at any turn and folds only the logged events after it ends with the leader's state", () => {
+    /** What a new leader starts from (no agent stream survives), heartbeats aside: they are volatile, never logged. */
+    const asLeading = (state: ClusterState) => {
+      const s = dropAgentStreams(structuredClone(state));
+      for (const n of s.nodes.values()) n.lastHeartbeatAt = 0;
+      return s;
+    };
+    fc.assert(
+      fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), fc.nat(), (fleetNodes, workloads, ops, cut) => {
+        const fleet = new SimulatedFleet(DEFAULT_POLICY);
+        for (const n of fleetNodes) fleet.connect(n);
+        fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+        const k = cut % (ops.length + 1);
+        for (const op of ops.slice(0, k)) perform(fleet, fleetNodes, op);
+        // The follower's start: a snapshot of the leader's state (its load) and where the log stood.
+        const follower = structuredClone(fleet.state);
+        const from = fleet.events.length;
+        for (const op of ops.slice(k)) perform(fleet, fleetNodes, op);
+        fleet.settle();
+        // What the log carries: logged events only, as the store hands them back (copies).
+        for (const e of fleet.events.slice(from)) if (!isVolatile(e)) evolve(follower, structuredClone(e));
+        expect(asLeading(follower)).toEqual(asLeading(fleet.state));
       }),
       params,
     );

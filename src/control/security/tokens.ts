@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { TokenKind } from "../../core/cluster-state.js";
 import { describeRejection } from "../../core/rejections.js";
 import { writeSecret } from "../../shell/write-secret.js";
-import type { Writer } from "../writer.js";
+import type { CommandPort } from "../writer.js";
 
 export type { TokenKind };
 
@@ -30,7 +30,7 @@ export function tokenFile(dataDir: string, kind: "admin" | "join"): string {
 
 export class Tokens {
   constructor(
-    private readonly writer: Writer,
+    private readonly writer: CommandPort,
     private readonly dataDir: string,
   ) {}
 

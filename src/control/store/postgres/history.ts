@@ -80,9 +80,9 @@ export class PostgresEventHistory implements EventHistory {
     return rows.map(copyFactFromRow);
   }
 
-  /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows. */
-  async failures(placedNow: ReadonlyMap<string, string | null>): Promise<StoredState["failures"]> {
-    const rows = await this.db
+  /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows; in `db`'s snapshot (a load's transaction). */
+  async failures(placedNow: ReadonlyMap<string, string | null>, db: Pick<PostgresDatabase, "select"> = this.db): Promise<StoredState["failures"]> {
+    const rows = await db
       .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, at: schema.events.at })
       .from(schema.events)
       .where(and(eq(schema.events.type, "InstanceTransitioned"), sql`(${schema.events.node} IS NOT NULL OR ${TRANSITION} = 'fail')`))

@@ -81,27 +81,29 @@ export class PostgresLease {
     await this.client.unsafe(`UPDATE leadership SET expires_at = clock_timestamp() WHERE id = 1 AND holder = $1 AND epoch = $2`, [fence.holder, fence.epoch]);
   }
 
-  /** Records that this control plane is there (the roll `get control-planes` reads). */
-  async attend(me: Candidate): Promise<void> {
+  /** Records that this control plane is there, with the newest event its state holds (the roll `get control-planes` reads). */
+  async attend(me: Candidate, appliedSeq: number): Promise<void> {
     await this.client.unsafe(
-      `INSERT INTO control_planes (id, address, started_at, seen_at) VALUES ($1, $2, clock_timestamp(), clock_timestamp())
-       ON CONFLICT (id) DO UPDATE SET address = excluded.address, seen_at = excluded.seen_at`,
-      [me.id, me.address],
+      `INSERT INTO control_planes (id, address, started_at, seen_at, applied_seq) VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3)
+       ON CONFLICT (id) DO UPDATE SET address = excluded.address, seen_at = excluded.seen_at, applied_seq = excluded.applied_seq`,
+      [me.id, me.address, appliedSeq],
     );
   }
 
-  /** The lease as it stands, the roll, and the database's clock now. */
-  async survey(): Promise<{ lease: Lease | undefined; members: Member[]; dbNow: number }> {
-    const [leases, members, now] = await Promise.all([
+  /** The lease as it stands, the roll, the newest committed event and the database's clock now. */
+  async survey(): Promise<{ lease: Lease | undefined; members: Member[]; newestSeq: number; dbNow: number }> {
+    const [leases, members, newest, now] = await Promise.all([
       this.client.unsafe(`SELECT ${LEASE_COLUMNS} FROM leadership WHERE id = 1`) as Promise<LeaseRow[]>,
       this.client.unsafe(
-        `SELECT id, address, extract(epoch FROM started_at) * 1000 AS started_at, extract(epoch FROM seen_at) * 1000 AS seen_at FROM control_planes`,
-      ) as Promise<Array<{ id: string; address: string; started_at: number; seen_at: number }>>,
+        `SELECT id, address, extract(epoch FROM started_at) * 1000 AS started_at, extract(epoch FROM seen_at) * 1000 AS seen_at, applied_seq FROM control_planes`,
+      ) as Promise<Array<{ id: string; address: string; started_at: number; seen_at: number; applied_seq: number | string }>>,
+      this.client.unsafe(`SELECT COALESCE(MAX(seq), 0) AS seq FROM events`) as Promise<Array<{ seq: number | string }>>,
       this.client.unsafe(`SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now`) as Promise<Array<{ now: number }>>,
     ]);
     return {
       lease: leaseOf(leases[0]),
-      members: members.map((m) => ({ id: m.id, address: m.address, startedAt: Number(m.started_at), seenAt: Number(m.seen_at) })),
+      members: members.map((m) => ({ id: m.id, address: m.address, startedAt: Number(m.started_at), seenAt: Number(m.seen_at), appliedSeq: Number(m.applied_seq) })),
+      newestSeq: Number(newest[0]!.seq),
       dbNow: Number(now[0]!.now),
     };
   }

@@ -137,6 +137,8 @@ export const controlPlanes = pgTable("control_planes", {
   address: text("address").notNull(),
   startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
   seenAt: timestamp("seen_at", { withTimezone: true }).notNull(),
+  /** The sequence number of the newest event in its state, as of its last attempt (how far behind it is). */
+  appliedSeq: bigint("applied_seq", { mode: "number" }).notNull().default(0),
 });
 
 /**

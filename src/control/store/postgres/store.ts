@@ -29,6 +29,9 @@ const CONNECT_TIMEOUT_S = 5;
 /** The advisory lock migrations are run under (any constant: "tessera" in ASCII). */
 const MIGRATION_LOCK = "7310020693061771617";
 
+/** What a leader's commits NOTIFY (the newest sequence number each wrote) and followers LISTEN to. */
+const COMMITS_CHANNEL = "tessera_events";
+
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
 
@@ -148,28 +151,51 @@ export class PostgresStore implements Store {
     return store;
   }
 
-  load(): Promise<ClusterState> {
-    return this.said(() => this.loadState());
+  async load(): Promise<ClusterState> {
+    return (await this.loadWithSeq()).state;
   }
 
-  private async loadState(): Promise<ClusterState> {
-    const [workloads, instances, nodes, seq, tokens] = await Promise.all([
-      this.db.select().from(schema.workloads),
-      this.db.select().from(schema.instances),
-      this.db.select().from(schema.nodes),
-      this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")),
-      this.db.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt)),
-    ]);
+  /**
+   * The state and the newest sequence number committed with it, read in ONE snapshot (a
+   * REPEATABLE READ, READ ONLY transaction): a follower starts from it and folds the events
+   * after `seq`, none missing or twice. Commits are serialized by the one writer and its fence,
+   * so no event below the newest one seen can commit later.
+   */
+  loadWithSeq(): Promise<{ state: ClusterState; seq: number }> {
+    return this.said(() => this.db.transaction((tx) => this.loadState(tx), { isolationLevel: "repeatable read", accessMode: "read only" }));
+  }
+
+  private async loadState(tx: Pick<PostgresDatabase, "select">): Promise<{ state: ClusterState; seq: number }> {
+    // One connection, one snapshot: the statements go one after another.
+    const workloads = await tx.select().from(schema.workloads);
+    const instances = await tx.select().from(schema.instances);
+    const nodes = await tx.select().from(schema.nodes);
+    const nextSeq = await tx.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq"));
+    const tokens = await tx.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt));
+    const newest = await tx.select({ seq: sql<string | null>`MAX(${schema.events.seq})` }).from(schema.events);
     const restored = instances.map(instanceFromRow);
-    const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])));
-    return restoreState({
+    const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])), tx);
+    const state = restoreState({
       workloads: workloads.map(workloadFromRow),
       instances: restored,
       nodes: nodes.map(nodeFromRow),
-      nextInstanceSeq: seq[0] ? Number(seq[0].value) : 1,
+      nextInstanceSeq: nextSeq[0] ? Number(nextSeq[0].value) : 1,
       failures,
       tokens: tokens as { hash: string; kind: TokenKind }[],
     });
+    return { state, seq: Number(newest[0]?.seq ?? 0) };
+  }
+
+  /**
+   * Hears every commit of the leader: `committed` gets the newest sequence number it wrote,
+   * at its commit, in commit order (NOTIFY inside the commit's transaction). One connection of
+   * its own, reconnected by the client with a backoff; `listening` runs each time the LISTEN is
+   * acknowledged, initially and after a reconnect, when notifications may have been missed.
+   * Resolves, once listening, with what stops it.
+   */
+  async followCommits(committed: (seq: number) => void, listening: () => void): Promise<() => Promise<void>> {
+    const subscription = await this.said(() => this.client.listen(COMMITS_CHANNEL, (payload) => committed(Number(payload)), listening));
+    return () => subscription.unlisten();
   }
 
   /** From now on every write is checked against `fence` (the lease this control plane took), or refused (undefined). */
@@ -231,6 +257,8 @@ export class PostgresStore implements Store {
         }
       }
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
+      // Delivered to followers when (and only if) this transaction commits, in commit order.
+      if (stored.length > 0) await tx.execute(sql`SELECT pg_notify(${COMMITS_CHANNEL}, ${String(stored[stored.length - 1]!.seq)})`);
       return stored;
     }));
     if (stored.length > 0) this.history.advance(stored[stored.length - 1]!.seq);

@@ -1,0 +1,1 @@
+ALTER TABLE "control_planes" ADD COLUMN "applied_seq" bigint DEFAULT 0 NOT NULL;

@@ -1,0 +1,130 @@
+/**
+ * A follower on PostgreSQL (src/control/follower.ts) against a private server: it hears a
+ * leader's commits through NOTIFY (its fallback timer is far too slow to be what delivers
+ * them) and folds them into a state equal to a fresh load; it hands over a state caught up
+ * with the last commit; events retention dropped before it applied them mean a new snapshot.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { SQL } from "bun";
+import type { Command } from "../../src/core/decide.js";
+import { dropAgentStreams } from "../../src/core/cluster-events.js";
+import type { ClusterState } from "../../src/core/cluster-state.js";
+import type { Logger } from "../../src/core/logger.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { runTurn } from "../../src/core/turn.js";
+import { Follower } from "../../src/control/follower.js";
+import { PostgresLease } from "../../src/control/store/postgres/lease.js";
+import { PostgresStore } from "../../src/control/store/postgres/store.js";
+import type { StoredEvent } from "../../src/control/store/rows.js";
+import { spec } from "../core/fixtures.js";
+import { eventually } from "../e2e/harness.js";
+import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+
+const pg = postgresSuite("followers on PostgreSQL");
+let server: PostgresServer | undefined;
+let databases = 0;
+const opened: Array<{ close(): Promise<void> }> = [];
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
+
+beforeAll(async () => {
+  if (pg.skip) return;
+  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  server = await startPostgres();
+});
+afterAll(async () => {
+  for (const o of opened.reverse()) await o.close();
+  server?.remove();
+});
+
+/** A database with a leader holding the lease, its store fenced, and a second store for the follower. */
+async function cluster() {
+  const url = await server!.createDatabase(`follow_${++databases}`);
+  const leader = await PostgresStore.open(url);
+  const lease = new PostgresLease(url, 2_000);
+  const standby = await PostgresStore.open(url);
+  opened.push(leader, lease, standby);
+  const held = (await lease.take({ id: "cp-a", address: "127.0.0.1:7001" }, 60_000))!;
+  leader.fenceWith({ holder: held.holder, epoch: held.epoch });
+  const state = await leader.load();
+  let now = 1_000_000;
+  /** One writer turn on the leader, committed. */
+  const turn = async (commands: Command[]) => {
+    now += 1_000;
+    const { events } = runTurn(state, commands, { now, policy: DEFAULT_POLICY, reconcile: true });
+    return leader.commit(events, state);
+  };
+  return { url, leader, standby, state, turn };
+}
+
+const connect = (node: string): Command => ({ type: "AgentConnected", node, session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4000, memoryMb: 4096 }, instances: [] });
+const apply = (name: string, replicas: number): Command => ({ type: "ApplyWorkload", name, labels: {}, spec: spec({ replicas }) });
+
+/** What a new leader would start from: no agent stream survives, heartbeats are not logged. */
+function comparable(state: ClusterState): ClusterState {
+  const s = dropAgentStreams(structuredClone(state));
+  for (const n of s.nodes.values()) n.lastHeartbeatAt = 0;
+  return s;
+}
+
+test.skipIf(pg.skip)("a follower hears the leader's commits through NOTIFY and its state equals a fresh load", async () => {
+  const { standby, turn } = await cluster();
+  await turn([connect("n1"), connect("n2")]);
+  const heard: StoredEvent[] = [];
+  // An hour between catch-ups of its own: only a NOTIFY makes it read within the deadline.
+  const follower = new Follower({ store: standby, log: silent, pollMs: 3_600_000, applied: (events) => heard.push(...events) });
+  opened.push(follower);
+  follower.start();
+  await eventually("the first snapshot", () => follower.ready || undefined, 5_000);
+  const at = follower.appliedSeq;
+  expect(at).toBeGreaterThan(0);
+
+  const t0 = performance.now();
+  const stored = await turn([apply("web", 3)]);
+  const last = stored.at(-1)!.seq;
+  await eventually(`seq ${last} applied`, () => follower.appliedSeq === last || undefined, 2_000);
+  console.log(`follower caught up ${(performance.now() - t0).toFixed(1)} ms after the commit began`);
+  expect(heard.map((e) => e.seq)).toEqual(stored.map((e) => e.seq));
+  expect(follower.view.instances.size).toBe(3);
+  expect(comparable(follower.view as ClusterState)).toEqual(comparable(await standby.load()));
+
+  // More turns, several commits in a row: folded in order, none missed.
+  for (let i = 0; i < 5; i++) await turn([apply(`batch-${i}`, 1)]);
+  const newest = (await standby.loadWithSeq()).seq;
+  await eventually(`seq ${newest} applied`, () => follower.appliedSeq === newest || undefined, 2_000);
+  expect(comparable(follower.view as ClusterState)).toEqual(comparable(await standby.load()));
+});
+
+test.skipIf(pg.skip)("handing over: caught up with the last commit, agent streams dropped", async () => {
+  const { standby, turn } = await cluster();
+  await turn([connect("n1")]);
+  const follower = new Follower({ store: standby, log: silent, pollMs: 3_600_000 });
+  follower.start();
+  await eventually("the first snapshot", () => follower.ready || undefined, 5_000);
+  const stored = await turn([apply("api", 2)]);
+  const handed = (await follower.handOver())!;
+  expect(handed.seq).toBe(stored.at(-1)!.seq);
+  expect([...handed.state.nodes.values()].every((n) => !n.connected && n.session === 0)).toBe(true);
+  expect(comparable(handed.state)).toEqual(comparable(await standby.load()));
+});
+
+test.skipIf(pg.skip)("events retention dropped before they were applied: a new snapshot", async () => {
+  const { url, standby, turn } = await cluster();
+  await turn([connect("n1")]);
+  const follower = new Follower({ store: standby, log: silent, pollMs: 3_600_000 });
+  follower.start();
+  await eventually("the first snapshot", () => follower.ready || undefined, 5_000);
+  // It stops hearing (its LISTEN gone) while the leader commits and the log is trimmed past it.
+  await follower.close();
+  const behind = follower.appliedSeq;
+  await turn([apply("gone", 1)]);
+  const stored = await turn([apply("kept", 1)]);
+  const raw = new SQL(url);
+  await raw`DELETE FROM events WHERE seq <= ${stored[0]!.seq - 1}`;
+  await raw.close();
+  // The handover's last catch-up finds the gap and loads a snapshot instead of folding around it.
+  const handed = (await follower.handOver())!;
+  expect(handed.seq).toBe(stored.at(-1)!.seq);
+  expect(handed.seq).toBeGreaterThan(behind);
+  expect(handed.state.workloads.has("gone")).toBe(true);
+  expect(comparable(handed.state)).toEqual(comparable(await standby.load()));
+});

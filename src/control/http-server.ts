@@ -3,6 +3,11 @@
  * page (the mosaic) at / with its API under /api/. The page, its script and styles are bundled
  * into the binary (a Bun HTML import). TLS, with the control plane's server certificate, when
  * it listens beyond loopback.
+ *
+ * It lasts as long as the process: a standby on PostgreSQL serves /metrics (its lag, its role)
+ * and /healthz, and answers /readyz, the page and its API with 503 saying why (not the leader,
+ * naming it). The page and its API come with a term (`serveWeb`), swapped in and out of the
+ * running server (Bun's `reload` takes new routes; nothing is unbound).
  */
 import page from "../web/index.html";
 import { hostOf, isLoopback } from "../core/listen-address.js";
@@ -14,8 +19,13 @@ export interface HttpServer {
   address: string;
   /** Where the web page is: http(s)://host:port/. */
   url: string;
+  /** Serves the page and its API from a term's state and writer; undefined: answers them 503 with `notReady`'s reason. */
+  serveWeb(web: Omit<WebApiDeps, "secure"> | undefined): void;
   stop(): Promise<void>;
 }
+
+/** The page and the API's paths, answered 503 while no term serves them. */
+const isWebPath = (pathname: string) => pathname === "/" || pathname.startsWith("/api/");
 
 /** `notReady` says why the control plane cannot take changes now (/readyz answers 503 with it), or undefined. */
 export function startHttpServer(opts: {
@@ -24,8 +34,6 @@ export function startHttpServer(opts: {
   notReady: () => string | undefined;
   refresh: () => void;
   log: Logger;
-  /** The page and its API; none serves only the paths above (the listener's own tests). */
-  web?: Omit<WebApiDeps, "secure">;
   /** PEM files of the server certificate, used beyond loopback; none: plaintext everywhere (--insecure). */
   tls?: { cert: string; key: string };
 }): HttpServer {
@@ -35,38 +43,39 @@ export function startHttpServer(opts: {
   // Read once: Bun's server.reload() ignores `tls` (Bun 1.4.5, oven-sh/bun#43815), so a renewed
   // certificate is served from the next start (README, the mosaic).
   const tls = opts.tls && !isLoopback(opts.listen) ? { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } : undefined;
-  const server = Bun.serve({
-    hostname,
-    port,
-    tls,
-    development: false,
-    routes: opts.web ? { "/": page, ...createWebApi({ ...opts.web, secure: tls !== undefined }) } : undefined,
-    fetch: async (req) => {
-      const { pathname } = new URL(req.url);
-      if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
-      switch (pathname) {
-        case "/metrics":
-          opts.refresh();
-          return new Response(await opts.metrics.registry.metrics(), { headers: { "content-type": opts.metrics.registry.contentType } });
-        case "/healthz":
-          return new Response("ok\n");
-        case "/readyz": {
-          const why = opts.notReady();
-          return why === undefined ? new Response("ready\n") : new Response(`not ready: ${why}\n`, { status: 503 });
-        }
-        default:
-          return new Response("not found\n", { status: 404 });
+  const fetch = async (req: Request): Promise<Response> => {
+    const { pathname } = new URL(req.url);
+    // Reached only while no term serves the page (its routes answer first otherwise).
+    if (isWebPath(pathname)) return Response.json({ error: `not ready: ${opts.notReady() ?? "starting"}` }, { status: 503, headers: { "cache-control": "no-store" } });
+    if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+    switch (pathname) {
+      case "/metrics":
+        opts.refresh();
+        return new Response(await opts.metrics.registry.metrics(), { headers: { "content-type": opts.metrics.registry.contentType } });
+      case "/healthz":
+        return new Response("ok\n");
+      case "/readyz": {
+        const why = opts.notReady();
+        return why === undefined ? new Response("ready\n") : new Response(`not ready: ${why}\n`, { status: 503 });
       }
-    },
-  });
+      default:
+        return new Response("not found\n", { status: 404 });
+    }
+  };
+  const server = Bun.serve({ hostname, port, tls, development: false, fetch });
   const address = `${hostname}:${server.port}`;
   const host = hostOf(opts.listen);
   const shown = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `${tls ? "https" : "http"}://${shown}:${server.port}/`;
-  opts.log.info("http listening", { address, url, paths: [...(opts.web ? ["/", "/api/"] : []), "/metrics", "/healthz", "/readyz"] });
+  opts.log.info("http listening", { address, url, paths: ["/", "/api/", "/metrics", "/healthz", "/readyz"] });
   return {
     address,
     url,
+    serveWeb(web) {
+      // Routes left out of a reload stay: none is an empty table.
+      const routes = web ? { "/": page, ...createWebApi({ ...web, secure: tls !== undefined }) } : {};
+      server.reload({ routes: routes as Bun.Serve.Routes<undefined, string>, fetch });
+    },
     async stop() {
       await server.stop(true);
     },

@@ -12,7 +12,7 @@ import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
 import { hostOf } from "../core/listen-address.js";
 import { type ControlPlaneMethod, METHOD_ACCESS, type Role } from "../core/authz.js";
-import type { ClusterState } from "../core/cluster-state.js";
+import type { ClusterState, ClusterView } from "../core/cluster-state.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
@@ -32,6 +32,7 @@ import { CaSecretRefused, databaseCa } from "./security/ca-source.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
 import { Tokens } from "./security/tokens.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
+import type { WebApiDeps } from "./web-api.js";
 import { LeadershipLoop } from "./leadership.js";
 import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
@@ -76,10 +77,10 @@ export interface ControlPlaneOptions {
 export interface RunningControlPlane {
   /** host:port actually bound. */
   address: string;
-  /** host:port of the HTTP listener, while there is one (a standby has none). */
-  readonly httpAddress?: string;
+  /** host:port of the HTTP listener (`metricsListen`), for the process's life. */
+  httpAddress?: string;
   /** The web page's address on it. */
-  readonly webUrl?: string;
+  webUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -187,12 +188,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   }
 }
 
-/** What one term of leading runs: the writer, its hubs, the agent gateway, the services' handlers, the HTTP listener. */
+/** What one term of leading runs: the writer, its hubs, the agent gateway, the services' handlers, what the web page serves from. */
 interface Term {
   controlPlane: UntypedServiceImplementation;
   agentGateway: UntypedServiceImplementation;
   enrollment?: UntypedServiceImplementation;
-  http?: HttpServer;
+  /** The page's API's writer, hubs and gateway (the HTTP listener is the process's). */
+  web: Omit<WebApiDeps, "secure">;
+  /** The writer's state, for /metrics. */
+  view: ClusterView;
+  /** Why changes are refused now (the store cannot write), or undefined: /readyz. */
+  unavailable(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -248,18 +254,6 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: C
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
     const { roleOf, authenticate } = authenticator(tokens);
-    let serving = true;
-    const http = opts.metricsListen
-      ? startHttpServer({
-          listen: opts.metricsListen,
-          metrics,
-          notReady: () => (serving ? writer.unavailable() : "shutting down"),
-          refresh: () => metrics.observeState(writer.view),
-          log: opts.log,
-          web: { writer, history: store.history, fleet, gateway, roleOf },
-          tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
-        })
-      : undefined;
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -276,10 +270,10 @@ async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: C
       }) as unknown as UntypedServiceImplementation,
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
-      http,
+      web: { writer, history: store.history, fleet, gateway, roleOf },
+      view: writer.view,
+      unavailable: () => writer.unavailable(),
       async stop() {
-        serving = false;
-        await http?.stop();
         const stopped = writer.stop();
         gateway.closeAll("control plane shutting down");
         await stopped;
@@ -407,6 +401,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   let stopping = false;
   let leadership: LeadershipLoop | undefined;
   let lease: PostgresLease | undefined;
+  let http: HttpServer | undefined;
   let address = "";
   const refusal = () => leadership?.notLeader() ?? "control plane is shutting down";
   let health: HealthImplementation | undefined;
@@ -434,6 +429,20 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     address = `${host}:${port}`;
+    // The process's, not a term's: a standby too serves /metrics, and says why it is not ready.
+    http = opts.metricsListen
+      ? startHttpServer({
+          listen: opts.metricsListen,
+          metrics,
+          notReady: () => (stopping ? "shutting down" : term ? term.unavailable() : leadership ? refusal() : "starting"),
+          refresh: () => {
+            const view = term?.view ?? standby?.follower.view;
+            if (view) metrics.observeState(view);
+          },
+          log: opts.log,
+          tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
+        })
+      : undefined;
 
     const lead = async (epoch = 0) => {
       // A term kept for reads while the database was down ends first: the new one loads what the database holds.
@@ -460,6 +469,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       const ms = Math.round(performance.now() - started);
       if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq, ms });
       else if (leadership) opts.log.info("leading from a load of the database", { epoch, ms });
+      http?.serveWeb(term.web);
       setHealth("SERVING");
     };
     const follow = () => {
@@ -471,6 +481,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     const stepDown = async () => {
       const ending = term;
       term = undefined;
+      http?.serveWeb(undefined);
       setHealth("NOT_SERVING");
       await ending?.stop();
       follow();
@@ -497,12 +508,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
 
     return {
       address,
-      get httpAddress() {
-        return term?.http?.address;
-      },
-      get webUrl() {
-        return term?.http?.url;
-      },
+      httpAddress: http?.address,
+      webUrl: http?.url,
       async stop() {
         stopping = true;
         setHealth("NOT_SERVING");
@@ -521,6 +528,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
             resolve();
           });
         });
+        await http?.stop();
         await lease?.close();
         await store.close();
       },
@@ -530,6 +538,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     await leadership?.stop();
     await standby?.close();
     await term?.stop();
+    await http?.stop();
     await lease?.close();
     tls?.close();
     server.forceShutdown();

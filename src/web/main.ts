@@ -25,9 +25,12 @@ async function signIn(token: string): Promise<string | undefined> {
 }
 
 /** The role the cookie carries, or undefined when there is none that is valid. */
+/** The cookie's role; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
 async function session(): Promise<Role | undefined> {
   const res = await fetch("/api/session");
-  return res.ok ? ((await res.json()) as { role: Role }).role : undefined;
+  if (res.ok) return ((await res.json()) as { role: Role }).role;
+  if (res.status === 401 || res.status === 403) return undefined;
+  throw new Error(`the control plane answered ${res.status}`);
 }
 
 function showSignIn(error = ""): void {
@@ -185,8 +188,9 @@ async function boot(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const role = await session();
-  if (role === undefined) showSignIn();
+  const role = await session().catch(() => "unreachable" as const);
+  if (role === "unreachable") setTimeout(() => void start(), RETRY_MS);
+  else if (role === undefined) showSignIn();
   else follow(role);
 }
 

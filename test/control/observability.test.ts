@@ -165,7 +165,12 @@ describe("HTTP listener", () => {
     expect(text).toContain("tessera_store_commit_duration_seconds_count 1");
     expect(text).toMatch(/^tessera_process_cpu_seconds_total \d/m);
 
-    for (const path of ["/", "/nope", "/metrics/extra"]) expect([path, (await fetch(url(path))).status]).toEqual([path, 404]);
+    for (const path of ["/nope", "/metrics/extra"]) expect([path, (await fetch(url(path))).status]).toEqual([path, 404]);
+    // The page and its API while no term serves them (a standby, a start): 503 saying why.
+    for (const path of ["/", "/api/session"]) {
+      const res = await fetch(url(path));
+      expect([path, res.status, await res.json()]).toEqual([path, 503, { error: "not ready: starting" }]);
+    }
     await stop(server);
   });
 

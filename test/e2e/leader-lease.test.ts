@@ -43,11 +43,12 @@ let env: Record<string, string> = {};
 
 const ctl = (address: string, ...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
-/** Starts a control plane on the shared database; resolves once it listens (leading or not). */
-async function startControl(dataDir: string, listen = "127.0.0.1:0"): Promise<{ server: Server; address: string }> {
-  const s = h.start(["control", "--listen", listen, "--data-dir", dataDir, "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], env);
+/** Starts a control plane on the shared database; resolves once it listens, gRPC and HTTP (leading or not). */
+async function startControl(dataDir: string, listen = "127.0.0.1:0"): Promise<{ server: Server; address: string; http: string }> {
+  const s = h.start(["control", "--listen", listen, "--data-dir", dataDir, "--metrics-listen", "127.0.0.1:0", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], env);
   const line = await s.waitForLog((l) => l.msg === "control plane listening", 20_000);
-  return { server: s, address: String(line.address) };
+  const http = await s.waitForLog((l) => l.msg === "http listening", 20_000);
+  return { server: s, address: String(line.address), http: String(http.address) };
 }
 
 type Member = { address: string; role: string; epoch?: string; behind?: string };
@@ -93,8 +94,8 @@ function expectFenced(log: Array<{ leader: string; epoch: number }>): void {
   }
 }
 
-let a: { server: Server; address: string };
-let b: { server: Server; address: string };
+let a: { server: Server; address: string; http: string };
+let b: { server: Server; address: string; http: string };
 
 beforeAll(() =>
   h.explaining(async () => {
@@ -161,6 +162,19 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   const roll = await ctl(b.address, "get", "control-planes");
   expect(roll.stdout.split("\n")[0]).toContain("BEHIND");
   await eventually("the standby caught up", async () => ((await controlPlanes(b.address)).every((p) => Number(p.behind ?? 0) === 0) ? true : undefined));
+  // The standby's HTTP listener is its process's: /metrics says its role and how far it has
+  // applied; /readyz, the page and its API answer 503 naming the leader.
+  const standbyMetrics = await (await fetch(`http://${b.http}/metrics`)).text();
+  expect(standbyMetrics).toContain('tessera_role{role="standby"} 1');
+  expect(standbyMetrics).toMatch(/^tessera_applied_seq [1-9]\d*$/m);
+  expect(standbyMetrics).toMatch(/^tessera_instances\{state="running"\} 2$/m);
+  const notLeader = `not the leader; the leader is at ${a.address} (epoch ${epochA})`;
+  const readyz = await fetch(`http://${b.http}/readyz`);
+  expect([readyz.status, await readyz.text()]).toEqual([503, `not ready: ${notLeader}\n`]);
+  for (const path of ["/", "/api/session"]) {
+    const res = await fetch(`http://${b.http}${path}`);
+    expect([path, res.status, await res.json()]).toEqual([path, 503, { error: `not ready: ${notLeader}` }]);
+  }
   const pids = recordedInstancePids(agentDir).filter(isAlive).sort();
   expect(pids.length).toBe(REPLICAS);
 
@@ -185,6 +199,12 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   console.log(`takeover after kill -9: ${takeoverMs} ms (lease TTL ${TTL_MS} ms)`);
   expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_MS);
   expect(Number(leading.epoch)).toBe(epochA + 1);
+
+  // Its HTTP listener, the same since it started, now serves the page (a token wanted) and is ready.
+  expect((await fetch(`http://${b.http}/readyz`)).status).toBe(200);
+  expect((await fetch(`http://${b.http}/`)).status).toBe(200);
+  expect((await fetch(`http://${b.http}/api/session`)).status).toBe(401);
+  expect(await (await fetch(`http://${b.http}/metrics`)).text()).toContain('tessera_role{role="leader"} 1');
 
   // The agent moves to the new leader by itself.
   await b.server.waitForLog((l) => l.msg === "agent connected" && l.node === "node-a", 15_000);

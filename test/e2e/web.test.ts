@@ -44,7 +44,7 @@ async function apply(name: string, spec: object): Promise<void> {
 /** The control plane on fixed ports, so that a restarted one is where the page looks for it. */
 async function startControl(): Promise<void> {
   control = h.start(["control", "--listen", address(), "--data-dir", join(h.dir, "control"), "--metrics-listen", `127.0.0.1:${httpPort}`]);
-  await control.waitForLog((l) => l.msg === "http listening");
+  await control.waitForLog((l) => l.msg === "control plane listening");
 }
 
 function startAgent(name: string): void {
@@ -242,6 +242,8 @@ describe("the web page's listener beyond loopback", () => {
     const server = other.start(["control", "--listen", "127.0.0.1:0", "--data-dir", join(other.dir, "control"), "--metrics-listen", `0.0.0.0:${port}`]);
     const line = await server.waitForLog((l) => l.msg === "http listening");
     expect(line.url).toBe(`https://127.0.0.1:${port}/`);
+    // The listener is up before the control plane serves (the page answers 503 until then).
+    await server.waitForLog((l) => l.msg === "control plane listening");
     const ca = readFileSync(join(other.dir, "control", "pki", "ca.pem"), "utf8");
     const session = await fetch(`https://127.0.0.1:${port}/api/session`, { tls: { ca } });
     expect(session.status).toBe(401);

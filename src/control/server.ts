@@ -1,47 +1,39 @@
 /**
- * Starts the control plane: store, single writer, gRPC services. The imperative shell's root.
+ * Starts the control plane: store, TLS, the gRPC server and the HTTP listener, which last the
+ * process, and what they serve through: one term (term.ts) on SQLite; on PostgreSQL the
+ * leadership loop's terms, and a standby (standby.ts) between them. The imperative shell's root.
  */
-import { randomUUID, X509Certificate } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { experimental, Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
 import { hostOf } from "../core/listen-address.js";
-import { type ControlPlaneMethod, METHOD_ACCESS, type Role } from "../core/authz.js";
-import type { ClusterState, ClusterView } from "../core/cluster-state.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
-import { DEFAULT_POLICY, type Policy } from "../core/reconcile.js";
+import type { Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
-import { AgentGateway } from "./agent-gateway.js";
 import { openClusterStore } from "./cluster-store.js";
-import { createControlPlaneService } from "./control-plane-service.js";
-import { EndpointsHub } from "./endpoints-hub.js";
-import { FleetHub } from "./fleet-hub.js";
-import type { Authenticate } from "./rpc.js";
 import { controlPlaneId } from "./control-plane-id.js";
 import { lockDataDir } from "./data-dir-lock.js";
-import { bearer, createEnrollmentService, peerCertificate } from "./security/enrollment.js";
-import { checkCaSecret } from "./security/ca-seal.js";
-import { CaSecretRefused, databaseCa } from "./security/ca-source.js";
-import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./security/pki.js";
-import { Tokens } from "./security/tokens.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
-import type { WebApiDeps } from "./web-api.js";
 import { LeadershipLoop } from "./leadership.js";
+import { Metrics } from "./metrics.js";
+import { checkCaSecret } from "./security/ca-seal.js";
+import { CaSecretRefused } from "./security/ca-source.js";
+import { pkiFiles } from "./security/pki.js";
+import { openTls } from "./security/server-tls.js";
+import { type Standby, startStandby } from "./standby.js";
 import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
-import { Metrics } from "./metrics.js";
 import type { Store } from "./store/store.js";
+import { startTerm, type Term } from "./term.js";
 import { tolerateUndecodable } from "./undecodable.js";
-import { WatchHub } from "./watch-hub.js";
-import { type CommandPort, Writer, WriterUnavailable } from "./writer.js";
-import { Follower } from "./follower.js";
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -92,68 +84,6 @@ const FORGET_MEMBERS_MS = 3_600_000;
 /** Service names reported by grpc.health.v1. */
 const SERVICES = ["tessera.v1.ControlPlane", "tessera.v1.AgentGateway"] as const;
 
-/** How often the server certificate is checked; a renewal is due with a third of its lifetime left (months ahead by default). */
-const CERT_CHECK_MS = 3_600_000;
-
-interface Tls {
-  pki: Pki;
-  credentials: ServerCredentials;
-  identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
-  /** Stops the renewal checks. */
-  close(): void;
-}
-
-/** CA and server certificate; TLS with optional client certificates (agents present theirs). */
-async function openTls(opts: ControlPlaneOptions, store: Store): Promise<Tls> {
-  const host = hostOf(opts.listen);
-  const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
-  const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
-  // On PostgreSQL the CA is the cluster's, in the database; the server certificate stays this control plane's own.
-  const source = store instanceof PostgresStore ? databaseCa(store, opts.caSecret!, opts.dataDir, opts.log) : undefined;
-  const pki = await Pki.open(opts.dataDir, names, lifetimeMs, source);
-  const files = pkiFiles(opts.dataDir);
-  // The certificates are handed over right after grpc-js subscribes (a microtask: it must
-  // finish registering the server first), before any connection can be accepted. With
-  // grpc-js's file-watching provider they arrived after asynchronous reads, and a client
-  // connecting in between had its TLS handshake dropped.
-  const readIdentity = () => ({ certificate: readFileSync(files.serverCert), privateKey: readFileSync(files.serverKey) });
-  let identity = readIdentity();
-  const identityListeners = new Set<(update: experimental.IdentityCertificateUpdate) => void>();
-  const ca = { caCertificate: readFileSync(files.caCert) };
-  const provider: experimental.CertificateProvider = {
-    addCaCertificateListener: (listener) => queueMicrotask(() => listener(ca)),
-    removeCaCertificateListener: () => {},
-    addIdentityCertificateListener: (listener) => {
-      identityListeners.add(listener);
-      queueMicrotask(() => listener(identity));
-    },
-    removeIdentityCertificateListener: (listener) => identityListeners.delete(listener),
-  };
-  // A renewed certificate goes to grpc-js's listener, which swaps the server's TLS context:
-  // new connections get it, open ones carry on.
-  const renewal = setInterval(() => {
-    pki.renewServerCertificate(opts.dataDir, names, lifetimeMs).then(
-      (renewed) => {
-        if (!renewed) return;
-        identity = readIdentity();
-        for (const listener of identityListeners) listener(identity);
-        opts.log.info("server certificate renewed", { validTo: new X509Certificate(identity.certificate).validTo });
-      },
-      (err: Error) => opts.log.error("server certificate renewal failed; retrying at the next check", { error: err.message }),
-    );
-  }, opts.certCheckMs ?? CERT_CHECK_MS);
-  return {
-    close: () => clearInterval(renewal),
-    pki,
-    // Client certificates are optional at the TLS layer (ctl uses tokens); AgentGateway requires one.
-    credentials: experimental.createCertificateProviderServerCredentials(provider, provider, false),
-    identifyAgent: async (stream) => {
-      const der = peerCertificate(stream);
-      if (!der) return { refusal: "agents must present their node certificate (enroll with --join-token)" };
-      return pki.verifyClient(der, Date.now());
-    },
-  };
-}
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
   const timing = opts.lease ?? DEFAULT_LEASE_TIMING;
@@ -188,190 +118,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   }
 }
 
-/** What one term of leading runs: the writer, its hubs, the agent gateway, the services' handlers, what the web page serves from. */
-interface Term {
-  controlPlane: UntypedServiceImplementation;
-  agentGateway: UntypedServiceImplementation;
-  enrollment?: UntypedServiceImplementation;
-  /** The page's API's writer, hubs and gateway (the HTTP listener is the process's). */
-  web: Omit<WebApiDeps, "secure">;
-  /** The writer's state, for /metrics. */
-  view: ClusterView;
-  /** Why changes are refused now (the store cannot write), or undefined: /readyz. */
-  unavailable(): string | undefined;
-  stop(): Promise<void>;
-}
-
-interface TermDeps {
-  store: Store;
-  tls: Tls | undefined;
-  metrics: Metrics;
-  controlPlanes: () => Promise<ControlPlaneRow[]>;
-  /** A write failed: on a shared database, maybe because another control plane took the lease. */
-  writeFailed?: () => void;
-}
-
-/** Who a call is: every role with security off, else the kind of the token it carries (tokens read from `tokens`' state). */
-function authenticator(tokens: Tokens | undefined): { roleOf: (token: string | undefined) => Role | undefined; authenticate: Authenticate } {
-  const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
-  return { roleOf, authenticate: (metadata) => roleOf(bearer(metadata)) };
-}
-
-/**
- * Starts the writer from what the store holds, or from the state this control plane followed
- * as a standby (`followed`), and what serves through it. On SQLite the one term lasts the process.
- */
-async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: ClusterState): Promise<Term> {
-  const { store, tls, metrics } = deps;
-  const policy = opts.policy ?? DEFAULT_POLICY;
-  const hub = new WatchHub(store.history);
-  const writer = await Writer.open({
-    store,
-    policy,
-    tickMs: opts.tickMs ?? 2_000,
-    log: opts.log,
-    dispatch: (effects) => gateway.dispatch(effects),
-    committed: (events) => {
-      metrics.observeApplied(events[events.length - 1]!.seq);
-      hub.publish(events);
-      endpoints.publish(events);
-      fleet.publish(events);
-    },
-    storeFailed: (reason) => {
-      gateway.closeAll(`control plane cannot record changes: ${reason}`);
-      deps.writeFailed?.();
-    },
-    metrics,
-  }, followed);
-  const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
-  const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
-  writer.start();
-  // From here on the writer takes turns: a start that fails must stop it before the caller
-  // closes the store under it.
-  try {
-    // Tokens are issued through the writer, so they come once it takes turns.
-    const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
-    await tokens?.ensure();
-    const { roleOf, authenticate } = authenticator(tokens);
-    return {
-      controlPlane: createControlPlaneService({
-        writer,
-        history: store.history,
-        gateway,
-        hub,
-        endpoints,
-        policy,
-        log: opts.log,
-        authenticate,
-        tokens,
-        controlPlanes: deps.controlPlanes,
-        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
-      }) as unknown as UntypedServiceImplementation,
-      agentGateway: gateway.service as unknown as UntypedServiceImplementation,
-      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
-      web: { writer, history: store.history, fleet, gateway, roleOf },
-      view: writer.view,
-      unavailable: () => writer.unavailable(),
-      async stop() {
-        const stopped = writer.stop();
-        gateway.closeAll("control plane shutting down");
-        await stopped;
-        fleet.close();
-        hub.close("this control plane stopped leading (stepped down, or shutting down): watch again");
-        endpoints.close("this control plane stopped leading (stepped down, or shutting down): watch again");
-      },
-    };
-  } catch (err) {
-    await writer.stop();
-    gateway.closeAll("control plane failed to start");
-    fleet.close();
-    throw err;
-  }
-}
-
-/** What a standby runs on PostgreSQL: a follower of the leader's commits and the ControlPlane's reads over its state. */
-interface Standby {
-  follower: Follower;
-  /** The ControlPlane's handlers once the follower has a state: reads; changes refused naming the leader; no Logs or Exec. */
-  reads(): UntypedServiceImplementation | undefined;
-  /** Stops following; the state, caught up and normalized, for the term that starts (undefined: load instead). */
-  handOver(): Promise<{ state: ClusterState; seq: number } | undefined>;
-  /** Stops following (the control plane stops). */
-  close(): Promise<void>;
-}
-
-interface StandbyDeps {
-  store: PostgresStore;
-  tls: Tls | undefined;
-  metrics: Metrics;
-  timing: LeaseTiming;
-  controlPlanes: () => Promise<ControlPlaneRow[]>;
-  /** What a change is refused with: not the leader, naming it. */
-  notLeader: () => string;
-}
-
-/** Follows the leader's commits (catching up at least every renewal interval) and serves reads from them. */
-function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Standby {
-  const { store, metrics } = deps;
-  const hub = new WatchHub(store.history);
-  const follower: Follower = new Follower({
-    store,
-    log: opts.log,
-    pollMs: deps.timing.renewMs,
-    applied: (events) => {
-      hub.publish(events);
-      endpoints.publish(events);
-    },
-    loaded: (seq) => endpoints.resync(seq),
-    progressed: (seq, behind) => metrics.observeApplied(seq, behind),
-  });
-  const endpoints = new EndpointsHub(follower.view, () => follower.appliedSeq);
-  // Changes are not routed here (below); a submit from a read would be refused all the same.
-  const port: CommandPort = { view: follower.view, submit: () => Promise.reject(new WriterUnavailable(deps.notLeader())) };
-  const tokens = deps.tls ? new Tokens(port, opts.dataDir) : undefined;
-  const handlers = createControlPlaneService({
-    writer: port,
-    history: store.history,
-    hub,
-    endpoints,
-    policy: opts.policy ?? DEFAULT_POLICY,
-    log: opts.log,
-    authenticate: authenticator(tokens).authenticate,
-    tokens,
-    controlPlanes: deps.controlPlanes,
-    observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
-  }) as unknown as UntypedServiceImplementation;
-  // Only the reads (METHOD_ACCESS), and of those not Logs (no agent streams here: it has no
-  // handler). A change is the leader's to judge on its state: refused naming it before anything
-  // is looked at, so a standby behind never answers NOT_FOUND for what the leader holds.
-  const controlPlane = Object.fromEntries(
-    Object.entries(ControlPlaneService)
-      .filter(([name, method]) => METHOD_ACCESS[method.path.slice(method.path.lastIndexOf("/") + 1) as ControlPlaneMethod] === "read" && handlers[name] !== undefined)
-      .map(([name]) => [name, handlers[name]!]),
-  );
-  // Streams opened here end when this state stops being served; clients watch again.
-  const closeStreams = (reason: string) => {
-    hub.close(reason);
-    endpoints.close(reason);
-  };
-  follower.start();
-  return {
-    follower,
-    reads: () => (follower.ready ? controlPlane : undefined),
-    async close() {
-      await follower.close();
-      closeStreams("control plane shutting down");
-    },
-    async handOver() {
-      const followed = await follower.handOver();
-      closeStreams("this control plane leads now: watch again");
-      // The log's newest number, which Watch and the hubs pair with the state, is where the state is.
-      if (followed) store.history.advance(followed.seq);
-      return followed;
-    },
-  };
-}
 
 /**
  * A service whose calls go to the current term's handlers, or, with none (a standby, a term

@@ -1,0 +1,127 @@
+/**
+ * A term of leading: the writer started from the store (or from the state a standby followed),
+ * its hubs, the agent gateway, the ControlPlane, AgentGateway and Enrollment handlers, and what
+ * the web page serves from. On SQLite one term lasts the process; on PostgreSQL there is one per
+ * lease taken (server.ts starts and stops them).
+ */
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { Role } from "../core/authz.js";
+import type { ClusterState, ClusterView } from "../core/cluster-state.js";
+import type { ControlPlaneRow } from "../core/lease.js";
+import { DEFAULT_POLICY } from "../core/reconcile.js";
+import { AgentGateway } from "./agent-gateway.js";
+import { createControlPlaneService } from "./control-plane-service.js";
+import { EndpointsHub } from "./endpoints-hub.js";
+import { FleetHub } from "./fleet-hub.js";
+import type { Metrics } from "./metrics.js";
+import type { Authenticate } from "./rpc.js";
+import { bearer, createEnrollmentService } from "./security/enrollment.js";
+import type { Tls } from "./security/server-tls.js";
+import { Tokens } from "./security/tokens.js";
+import type { ControlPlaneOptions } from "./server.js";
+import type { Store } from "./store/store.js";
+import { WatchHub } from "./watch-hub.js";
+import type { WebApiDeps } from "./web-api.js";
+import { Writer } from "./writer.js";
+
+/** What one term of leading runs: the writer, its hubs, the agent gateway, the services' handlers, what the web page serves from. */
+export interface Term {
+  controlPlane: UntypedServiceImplementation;
+  agentGateway: UntypedServiceImplementation;
+  enrollment?: UntypedServiceImplementation;
+  /** The page's API's writer, hubs and gateway (the HTTP listener is the process's). */
+  web: Omit<WebApiDeps, "secure">;
+  /** The writer's state, for /metrics. */
+  view: ClusterView;
+  /** Why changes are refused now (the store cannot write), or undefined: /readyz. */
+  unavailable(): string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface TermDeps {
+  store: Store;
+  tls: Tls | undefined;
+  metrics: Metrics;
+  controlPlanes: () => Promise<ControlPlaneRow[]>;
+  /** A write failed: on a shared database, maybe because another control plane took the lease. */
+  writeFailed?: () => void;
+}
+
+/** Who a call is: every role with security off, else the kind of the token it carries (tokens read from `tokens`' state). */
+export function authenticator(tokens: Tokens | undefined): { roleOf: (token: string | undefined) => Role | undefined; authenticate: Authenticate } {
+  const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
+  return { roleOf, authenticate: (metadata) => roleOf(bearer(metadata)) };
+}
+
+/**
+ * Starts the writer from what the store holds, or from the state this control plane followed
+ * as a standby (`followed`), and what serves through it. On SQLite the one term lasts the process.
+ */
+export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: ClusterState): Promise<Term> {
+  const { store, tls, metrics } = deps;
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const hub = new WatchHub(store.history);
+  const writer = await Writer.open({
+    store,
+    policy,
+    tickMs: opts.tickMs ?? 2_000,
+    log: opts.log,
+    dispatch: (effects) => gateway.dispatch(effects),
+    committed: (events) => {
+      metrics.observeApplied(events[events.length - 1]!.seq);
+      hub.publish(events);
+      endpoints.publish(events);
+      fleet.publish(events);
+    },
+    storeFailed: (reason) => {
+      gateway.closeAll(`control plane cannot record changes: ${reason}`);
+      deps.writeFailed?.();
+    },
+    metrics,
+  }, followed);
+  const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
+  const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
+  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
+  writer.start();
+  // From here on the writer takes turns: a start that fails must stop it before the caller
+  // closes the store under it.
+  try {
+    // Tokens are issued through the writer, so they come once it takes turns.
+    const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
+    await tokens?.ensure();
+    const { roleOf, authenticate } = authenticator(tokens);
+    return {
+      controlPlane: createControlPlaneService({
+        writer,
+        history: store.history,
+        gateway,
+        hub,
+        endpoints,
+        policy,
+        log: opts.log,
+        authenticate,
+        tokens,
+        controlPlanes: deps.controlPlanes,
+        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+      }) as unknown as UntypedServiceImplementation,
+      agentGateway: gateway.service as unknown as UntypedServiceImplementation,
+      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
+      web: { writer, history: store.history, fleet, gateway, roleOf },
+      view: writer.view,
+      unavailable: () => writer.unavailable(),
+      async stop() {
+        const stopped = writer.stop();
+        gateway.closeAll("control plane shutting down");
+        await stopped;
+        fleet.close();
+        hub.close("this control plane stopped leading (stepped down, or shutting down): watch again");
+        endpoints.close("this control plane stopped leading (stepped down, or shutting down): watch again");
+      },
+    };
+  } catch (err) {
+    await writer.stop();
+    gateway.closeAll("control plane failed to start");
+    fleet.close();
+    throw err;
+  }
+}

@@ -258,7 +258,9 @@ test.skipIf(pg.skip)("a leader frozen past its lease does not commit when resume
   // The new leader applies and converges.
   writeFileSync(join(h.dir, "third.json"), JSON.stringify({ name: "third", spec: { command: "/bin/sleep", args: ["3600"], replicas: 1 } }));
   expect((await ctl(a.address, "apply", "-f", "third.json")).code).toBe(0);
-  await running(a.address, "third", 1);
+  const third = await running(a.address, "third", 1);
+  // B, deposed, became a follower of A: it answers with A's state, the new workload included.
+  expect(await running(b.address, "third", 1)).toEqual(third);
 
   // A new node given the standby first enrolls (join token) and connects on the leader it names.
   h.start(["agent", "--control", `${b.address},${a.address}`, "--name", "node-b", "--simulated", "--data-dir", join(h.dir, "agent-b")]);

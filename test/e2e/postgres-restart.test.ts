@@ -1,11 +1,11 @@
 /**
- * PostgreSQL restarted under load (issue 20, faults), through dist/tessera: one control plane
- * on PostgreSQL and a process agent running a workload, while a stream of applies runs. The
- * database stopped like a crash (`pg_ctl -m immediate`): reads still answer from memory, a
- * change is refused with UNAVAILABLE naming the database. Started again on the same port and
- * data, without touching the control plane: within a deadline an apply converges, every apply
- * that was acknowledged is there, and the running copies were not restarted (same ids, same
- * processes).
+ * PostgreSQL restarted under load (issue 20, faults), through dist/tessera: two control planes
+ * on PostgreSQL (a leader and a standby following it) and a process agent running a workload,
+ * while a stream of applies runs against the first. The database stopped like a crash
+ * (`pg_ctl -m immediate`): reads still answer from memory on both, a change is refused with
+ * UNAVAILABLE naming the database. Started again on the same port and data, without touching
+ * the control planes: within a deadline an apply converges, every apply that was acknowledged
+ * is there on both, and the running copies were not restarted (same ids, same processes).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -26,7 +26,10 @@ const agentDir = join(h.dir, "agent");
 let server: PostgresServer | undefined;
 let control: Server;
 let address = "";
+/** The second control plane, a standby following the first. */
+let standbyAddress = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+const ctlAt = (at: string, ...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: at });
 
 function writeWorkload(name: string, replicas: number): string {
   const file = `${name}.json`;
@@ -51,8 +54,8 @@ async function running(workload: string, replicas: number, timeoutMs = 30_000): 
   );
 }
 
-async function workloadNames(): Promise<string[]> {
-  const out = await ctl("get", "workloads", "-o", "json");
+async function workloadNames(at = address): Promise<string[]> {
+  const out = await ctlAt(at, "get", "workloads", "-o", "json");
   if (out.code !== 0) throw new Error(out.stderr);
   return ((JSON.parse(out.stdout || "{}") as { workloads?: Array<{ name: string }> }).workloads ?? []).map((w) => w.name);
 }
@@ -63,10 +66,14 @@ beforeAll(() =>
     expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
     requireBinary();
     server = await startPostgres();
-    control = h.start(["control", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" });
+    const env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" };
+    const controlArgs = (dataDir: string) => ["control", "--listen", "127.0.0.1:0", "--data-dir", join(h.dir, dataDir), "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"];
+    control = h.start(controlArgs("control"), env);
     address = String((await control.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
     // Serving, not only leading: the agent reads the join token the term writes.
     await control.waitForLog(leadingServes, 20_000);
+    const standby = h.start(controlArgs("control-b"), env);
+    standbyAddress = String((await standby.waitForLog((l) => l.msg === "control plane listening", 20_000)).address);
     h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined), 20_000);
   }),
@@ -76,9 +83,10 @@ afterAll(async () => {
   server?.remove();
 });
 
-test.skipIf(pg.skip)("PostgreSQL stopped under a stream of applies: reads answer, changes are refused naming the database; started again, the control plane recovers by itself, nothing acknowledged lost, nothing restarted", async () => {
+test.skipIf(pg.skip)("PostgreSQL stopped under a stream of applies: both control planes answer reads, changes are refused naming the database; started again, they recover by themselves, nothing acknowledged lost, nothing restarted", async () => {
   expect((await ctl("apply", "-f", writeWorkload("web", REPLICAS))).code).toBe(0);
   const ids = await running("web", REPLICAS);
+  await eventually("the standby follows", async () => ((await workloadNames(standbyAddress)).includes("web") ? true : undefined));
   const pids = recordedInstancePids(agentDir).filter(isAlive).sort();
   expect(pids.length).toBe(REPLICAS);
 
@@ -109,14 +117,21 @@ test.skipIf(pg.skip)("PostgreSQL stopped under a stream of applies: reads answer
   console.log(`apply while PostgreSQL is down: ${change.stderr.trim()}`);
   expect(change.stderr).toContain("UNAVAILABLE");
   expect(change.stderr.toLowerCase()).toMatch(/database|store|postgres/);
-  // Reads still answer, from memory, for as long as the database is down (past the lease's TTL).
+  // The standby refuses it too: it cannot even find out who leads.
+  const viaStandby = await ctlAt(standbyAddress, "apply", "-f", writeWorkload("during-b", 1));
+  expect(viaStandby.code).not.toBe(0);
+  expect(viaStandby.stderr).toContain("UNAVAILABLE");
+  expect(viaStandby.stderr.toLowerCase()).toMatch(/database|store|postgres/);
+  // Reads still answer on both, from memory, for as long as the database is down (past the lease's TTL).
   await eventually(
     "reads answered past the lease's TTL with the database down",
     async () => {
-      expect(await workloadNames()).toContain("web");
-      const nodes = await ctl("get", "nodes");
-      expect(nodes.code, nodes.stderr).toBe(0);
-      expect(nodes.stdout).toContain("node-a");
+      for (const at of [address, standbyAddress]) {
+        expect(await workloadNames(at)).toContain("web");
+        const nodes = await ctlAt(at, "get", "nodes");
+        expect(nodes.code, nodes.stderr).toBe(0);
+        expect(nodes.stdout).toContain("node-a");
+      }
       return Date.now() > stopped + TTL_MS + 2_000 ? true : undefined;
     },
     TTL_MS + 10_000,
@@ -141,9 +156,11 @@ test.skipIf(pg.skip)("PostgreSQL stopped under a stream of applies: reads answer
   streaming = false;
   await stream;
 
-  // Every acknowledged apply is there; the copies that were running still are, untouched.
+  // Every acknowledged apply is there, on both (whichever leads now, the other follows it); the
+  // copies that were running still are, untouched.
   const names = await workloadNames();
   for (const name of acknowledged) expect(names).toContain(name);
+  await eventually("the other control plane caught up", async () => ((await workloadNames(standbyAddress)).sort().join() === [...names].sort().join() ? true : undefined));
   expect(acknowledged.length).toBeGreaterThanOrEqual(3);
   console.log(`applies in the stream: ${acknowledged.length} acknowledged, ${refused.length} refused`);
   expect(await running("web", REPLICAS)).toEqual(ids);

@@ -195,6 +195,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       const started = performance.now();
       const kept = term;
       term = undefined;
+      if (kept) http?.serveWeb(undefined);
       await kept?.stop();
       // A standby's state, caught up: the lease is taken, so no earlier epoch commits again.
       const following = standby;

@@ -316,10 +316,14 @@ function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: Reso
   // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
   const soakEnds = insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
   if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
+  const revertible = spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec);
   // New copies crash-looping (the workload quarantined on a node since its template changed)
-  // fail the rollout before its deadline.
-  const looping = [...pass.state.nodes.keys()].find((n) => (pass.state.crashes.get(crashKey(workload.name, n))?.at(-1) ?? 0) >= workload.templateChangedAt && quarantineGate(pass.state, workload.name, n, now, pass.quarantine));
-  if ((status.phase === "stalled" || looping !== undefined) && spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec)) {
+  // fail the rollout before its deadline. Looked for only where a revert can follow: it visits
+  // every node, and every workload of a fresh fleet is in its first rollout.
+  const looping = revertible
+    ? [...pass.state.nodes.keys()].find((n) => (pass.state.crashes.get(crashKey(workload.name, n))?.at(-1) ?? 0) >= workload.templateChangedAt && quarantineGate(pass.state, workload.name, n, now, pass.quarantine))
+    : undefined;
+  if (revertible && (status.phase === "stalled" || looping !== undefined)) {
     const s = status.phase === "stalled" ? status.stuck : undefined;
     const why = s === undefined ? "new copies could not be created" : `${s.id} ${s.state === "running" ? (isReady(s) ? "not soaked" : "not Ready") : s.state}${s.reason ? `: ${s.reason}` : ""}`;
     const last = insts.filter((i) => i.state === "failed" && runsCurrentTemplate(workload, i)).at(-1);

@@ -238,9 +238,12 @@ interface Pass {
 }
 
 function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView): void {
-  // In id order, each id parsed once: a large workload's sort would otherwise parse ids n log n times.
-  const keyed = v.running.map((i) => ({ i, seq: instanceSeq(i.id) })).sort((a, b) => a.seq - b.seq);
-  keyed.forEach((k, j) => (v.running[j] = k.i));
+  // In id order, each id parsed once: a large workload's sort would otherwise parse ids n log n
+  // times. One copy (most workloads) is in order already: no parse, no allocation.
+  if (v.running.length > 1) {
+    const keyed = v.running.map((i) => ({ i, seq: instanceSeq(i.id) })).sort((a, b) => a.seq - b.seq);
+    keyed.forEach((k, j) => (v.running[j] = k.i));
+  }
   const insts = v.running;
   if (workload.deleting) {
     for (const inst of insts) out.stop.push({ instance: inst.id, reason: "workload deleted" });
@@ -288,7 +291,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   const moved = waves?.started();
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
   // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
-  const hold = out.skip.slice(skipsBefore).find((s) => DELIVERY_GATES.has(s.gate));
+  let hold: Skip | undefined;
+  for (let k = skipsBefore; k < out.skip.length && hold === undefined; k++) if (DELIVERY_GATES.has(out.skip[k]!.gate)) hold = out.skip[k];
   if ((hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
 }
 
@@ -314,7 +318,8 @@ function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: Reso
     return 0;
   }
   // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
-  const soakEnds = insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
+  // (Without min_healthy_time a Ready copy is available at once: nothing soaks.)
+  const soakEnds = spec.minHealthyMs === 0 ? [] : insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
   if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
   const revertible = spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec);
   // New copies crash-looping (the workload quarantined on a node since its template changed)

@@ -24,7 +24,6 @@ async function signIn(token: string): Promise<string | undefined> {
   return res.ok ? undefined : ((await res.json()) as { error: string }).error;
 }
 
-/** The role the cookie carries, or undefined when there is none that is valid. */
 /** The cookie's role; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
 async function session(): Promise<Role | undefined> {
   const res = await fetch("/api/session");

@@ -13,7 +13,7 @@ setDefaultTimeout(120_000);
 const pg = postgresSuite("the takeover benchmark's smoke test");
 beforeAll(() => {
   if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  pg.require();
   requireBinary();
 });
 

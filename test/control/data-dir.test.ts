@@ -13,7 +13,7 @@ import type { Logger } from "../../src/core/logger.js";
 import { clusterIdFile, ClusterStoreRefused, openClusterStore } from "../../src/control/cluster-store.js";
 import { DataDirInUse, lockDataDir } from "../../src/control/data-dir-lock.js";
 import { SqliteStore } from "../../src/control/store/sqlite-store.js";
-import { postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { postgresSuite } from "../e2e/postgres-server.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 const dirs: string[] = [];
@@ -83,8 +83,7 @@ test("another cluster's database is refused; --reinitialize moves it aside and k
 const pg = postgresSuite("the data dir's identity checks on PostgreSQL");
 
 test.skipIf(pg.skip)("--store: an unreachable or malformed database is refused naming --store; another cluster's is refused; --reinitialize does not touch it", async () => {
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  const server = await startPostgres();
+  const server = await pg.start();
   try {
     const dir = tempDir();
     await expect(open(dir, "ours", false, `postgres://postgres@127.0.0.1:${server.port}/missing`)).rejects.toThrow(/^--store postgres:\/\/postgres@127\.0\.0\.1:\d+\/missing: cannot use the database: .*missing/);

@@ -18,7 +18,7 @@ import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { StoredEvent } from "../../src/control/store/rows.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
 
 const pg = postgresSuite("followers on PostgreSQL");
 let server: PostgresServer | undefined;
@@ -28,8 +28,7 @@ const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () 
 
 beforeAll(async () => {
   if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  server = await startPostgres();
+  server = await pg.start();
 });
 afterAll(async () => {
   for (const o of opened.reverse()) await o.close();

@@ -12,7 +12,7 @@ import { runTurn } from "../../src/core/turn.js";
 import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { NotLeader, PostgresStore } from "../../src/control/store/postgres/store.js";
 import { eventually } from "../e2e/harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
 
 const pg = postgresSuite("the lease on PostgreSQL");
 let server: PostgresServer | undefined;
@@ -21,8 +21,7 @@ const opened: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  server = await startPostgres();
+  server = await pg.start();
 });
 afterAll(async () => {
   for (const o of opened) await o.close();

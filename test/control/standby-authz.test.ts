@@ -19,7 +19,7 @@ import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
 import { invoke, withToken } from "./authz-calls.js";
 
 const pg = postgresSuite("authorization on a standby");
@@ -44,8 +44,7 @@ function listWorkloads(c: ControlPlaneClient): Promise<{ code: status; details: 
 
 beforeAll(async () => {
   if (pg.skip) return;
-  expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-  server = await startPostgres();
+  server = await pg.start();
   const url = await server.createDatabase("standby_authz");
   dir = mkdtempSync(join(tmpdir(), "tessera-standby-authz-"));
   const common = { listen: "127.0.0.1:0", store: url, caSecret: "standby authz test CA secret", log: silent, tickMs: 200, metricsListen: "", lease: { ttlMs: 3_000, renewMs: 500 } };

@@ -3,7 +3,7 @@
  * private server (test/e2e/postgres-server.ts) started once per file, a new database per store.
  * PostgreSQL skips visibly where it is not installed, and fails under TESSERA_CI=1.
  */
-import { afterAll, beforeAll, expect } from "bun:test";
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { Retention } from "../../src/control/store/retention.js";
 import { SqliteStore } from "../../src/control/store/sqlite-store.js";
 import type { Store } from "../../src/control/store/store.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
+import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
 
 export interface FreshStore {
   store: Store;
@@ -49,8 +49,7 @@ export function storeBackends(what: string): Backend[] {
   let databases = 0;
   beforeAll(async () => {
     if (pg.skip) return;
-    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
-    server = await startPostgres();
+    server = await pg.start();
   });
   afterAll(() => {
     server?.remove();

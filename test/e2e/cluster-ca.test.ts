@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { createCa, pkiFiles } from "../../src/control/security/pki.js";
 import { writeSecret } from "../../src/shell/write-secret.js";
 import { BINARY, Harness, requireBinary } from "./harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
+import { type PostgresServer, postgresSuite } from "./postgres-server.js";
 
 setDefaultTimeout(60_000);
 
@@ -37,9 +37,8 @@ async function runRefused(name: string, env: Record<string, string | undefined>)
 beforeAll(() =>
   h.explaining(async () => {
     if (pg.skip) return;
-    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
     requireBinary();
-    server = await startPostgres();
+    server = await pg.start();
     url = server.url;
   }),
 );

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { adminChannel, eventually, Harness, isAlive, leadingServes, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
+import { type PostgresServer, postgresSuite } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
 
@@ -100,9 +100,8 @@ let b: { server: Server; address: string; http: string };
 beforeAll(() =>
   h.explaining(async () => {
     if (pg.skip) return;
-    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
     requireBinary();
-    server = await startPostgres();
+    server = await pg.start();
     env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
     a = await startControl(dirA);
     await a.server.waitForLog(leadingServes, 20_000);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, Harness, isAlive, leadingServes, recordedInstancePids, requireBinary, type Server } from "./harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
+import { type PostgresServer, postgresSuite } from "./postgres-server.js";
 
 setDefaultTimeout(120_000);
 
@@ -63,9 +63,8 @@ async function workloadNames(at = address): Promise<string[]> {
 beforeAll(() =>
   h.explaining(async () => {
     if (pg.skip) return;
-    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
     requireBinary();
-    server = await startPostgres();
+    server = await pg.start();
     const env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres-restart test CA secret" };
     const controlArgs = (dataDir: string) => ["control", "--listen", "127.0.0.1:0", "--data-dir", join(h.dir, dataDir), "--metrics-listen", "", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"];
     control = h.start(controlArgs("control"), env);

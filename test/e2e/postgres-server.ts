@@ -4,6 +4,7 @@
  * `-m immediate` and its directory removed. Without PostgreSQL the suites skip, visibly; under
  * TESSERA_CI=1 that is a failure (their beforeAll asserts `available`), like docker-engine.ts.
  */
+import { expect } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,12 +30,31 @@ export function postgresAvailable(): boolean {
   return existsSync(join(BIN, "initdb")) && Bun.spawnSync(["id", "postgres"]).exitCode === 0;
 }
 
-/** Whether PostgreSQL tests skip: never under TESSERA_CI=1, where a missing server must fail them. */
-export function postgresSuite(what: string): { available: boolean; skip: boolean } {
+export interface PostgresSuite {
+  available: boolean;
+  /** Whether its tests skip: never under TESSERA_CI=1, where a missing server must fail them. */
+  skip: boolean;
+  /** Fails (a suite's setup) when PostgreSQL is not installed: under TESSERA_CI=1 it must be. */
+  require(): void;
+  /** require(), then a private server (startPostgres). */
+  start(): Promise<PostgresServer>;
+}
+
+/** A suite of PostgreSQL tests: they skip, visibly, without PostgreSQL, except under TESSERA_CI=1. */
+export function postgresSuite(what: string): PostgresSuite {
   const available = postgresAvailable();
   const skip = !available && process.env.TESSERA_CI !== "1";
   if (skip) console.warn(`SKIP ${what}: PostgreSQL 15 is not installed (apt-get install postgresql; under TESSERA_CI=1 this is a failure)`);
-  return { available, skip };
+  const require = () => expect(available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  return {
+    available,
+    skip,
+    require,
+    start: () => {
+      require();
+      return startPostgres();
+    },
+  };
 }
 
 async function freePort(): Promise<number> {

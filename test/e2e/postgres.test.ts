@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server, transitionsOf } from "./harness.js";
-import { type PostgresServer, postgresSuite, startPostgres } from "./postgres-server.js";
+import { type PostgresServer, postgresSuite } from "./postgres-server.js";
 
 setDefaultTimeout(90_000);
 
@@ -42,9 +42,8 @@ async function running(): Promise<{ ids: string[]; pids: number[] }> {
 beforeAll(() =>
   h.explaining(async () => {
     if (pg.skip) return;
-    expect(pg.available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
     requireBinary();
-    server = await startPostgres();
+    server = await pg.start();
     env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "postgres test CA secret" };
     ({ server: control, address } = await h.startControl("127.0.0.1:0", env));
     h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);

@@ -5,24 +5,8 @@ import { readEventLog } from "../src/control/store/log-reader.js";
 import { replayLog, toLogged } from "../src/core/event-log.js";
 import { renderPlanJsonl } from "../src/core/plan-render.js";
 import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile.js";
-import { type LoggedInput, recordedTurns, rerunInputs, shiftInput, type RerunTurn } from "../src/core/what-if.js";
+import { compareReruns, describeDecision, type LoggedInput, namesAsRecorded, recordedTurns, rerunInputs, shiftInput } from "../src/core/what-if.js";
 import { parseDuration } from "./duration.js";
-
-/** A decision as a comparable line: what happened to what, without its time. */
-function decisionKey(e: RerunTurn["decisions"][number]): string {
-  switch (e.type) {
-    case "InstanceTransitioned":
-      return `${e.id} ${e.event.type}${e.event.type === "place" ? ` ${e.event.node}` : ""}`;
-    case "InstanceCreated":
-      return `${e.id} created`;
-    case "InstanceRemoved":
-      return `${e.id} forgotten`;
-    case "WorkloadRemoved":
-      return `${e.name} removed`;
-    default:
-      return e.type;
-  }
-}
 
 export class ReplayCommand extends TesseraCommand {
   static paths = [["replay"]];
@@ -30,7 +14,7 @@ export class ReplayCommand extends TesseraCommand {
     category: "Tools",
     description: "re-run a data dir's event log through the core, offline, and print the decisions",
     details:
-      "Reads DATA_DIR/tessera.db read-only (copy it from a live control plane first), checks that the log folds without inconsistencies, and lets the reconciler decide again from the log's inputs (applies, deletes, node changes, agent reports). `--what-if SEQ=SHIFT` moves one event in time (SHIFT like +30s, -2s, +1m) and shows what the control plane would have decided instead.",
+      "Reads DATA_DIR/tessera.db read-only (copy it from a live control plane first), checks that the log folds without inconsistencies, and lets the reconciler decide again from the log's inputs (applies, deletes, node changes, agent reports). `--what-if SEQ=SHIFT` moves one event in time (SHIFT like +30s, -2s, +1m) and shows what the control plane would have decided instead, and which decisions differ. Copies are matched by workload, replica and order, not by instance id, so a copy keeps the log's name in the what-if and only what the move reaches differs; a copy the log does not have is marked *.",
     examples: [
       ["Replay a copied data dir", "tessera replay --data-dir ./copy"],
       ["What if node-b had gone offline 30 s later?", "tessera replay --data-dir ./copy --what-if 57=+30s"],
@@ -71,27 +55,25 @@ export class ReplayCommand extends TesseraCommand {
       shown = rerunInputs(shiftInput(turns, seq, shift), DEFAULT_POLICY);
     }
 
-    // Turns that decided nothing and skipped nothing are left out.
+    // Turns that decided nothing and skipped nothing are left out; a what-if's copies go by the log's names.
     const told = shown.turns.filter((t) => !isEmptyPlan(t.plan) || t.skipped.length > 0);
+    const name = shown === baseline ? undefined : namesAsRecorded(baseline, shown);
     for (const turn of told) {
       if (this.json) {
         for (const line of renderPlanJsonl(turn.plan)) out(line);
         continue;
       }
       const skipped = turn.skipped.length > 0 ? ` (${turn.skipped.length} input(s) no longer apply: ${turn.skipped.map((s) => s.seq).join(", ")})` : "";
-      out(`${new Date(turn.at).toISOString()}  ${turn.decisions.length === 0 ? "no decisions" : turn.decisions.map(decisionKey).join("; ")}${skipped}`);
+      out(`${new Date(turn.at).toISOString()}  ${turn.decisions.length === 0 ? "no decisions" : turn.decisions.map((d) => describeDecision(d, name)).join("; ")}${skipped}`);
     }
     const count = (r: typeof baseline) => r.turns.reduce((n, t) => n + t.decisions.length, 0);
     out(`${inputs.length} inputs, ${told.length} turns, ${count(shown)} decisions${complete ? "; the log folds consistently" : ""}`);
     if (this.whatIf !== undefined) {
-      const keyed = (r: typeof baseline) => new Set(r.turns.flatMap((t) => t.decisions.map((d) => `${new Date(t.at).toISOString()} ${decisionKey(d)}`)));
-      const before = keyed(baseline);
-      const after = keyed(shown);
-      const gone = [...before].filter((k) => !after.has(k));
-      const added = [...after].filter((k) => !before.has(k));
+      const { added, gone } = compareReruns(baseline, shown);
       out(`compared with the log as recorded: ${added.length} decision(s) only in the what-if, ${gone.length} only as recorded`);
-      for (const k of added) out(`  + ${k}`);
-      for (const k of gone) out(`  - ${k}`);
+      for (const l of added) out(`  + ${new Date(l.at).toISOString()} ${l.what}`);
+      for (const l of gone) out(`  - ${new Date(l.at).toISOString()} ${l.what}`);
+      if (added.some((l) => l.what.includes("* "))) out("  (*: a copy the log does not have, by its id in the what-if)");
     }
     return 0;
   }

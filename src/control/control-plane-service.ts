@@ -207,12 +207,12 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     }),
 
     rollbackWorkload: unary("RollbackWorkload", async (req) => {
-      const current = workloadNamed(req.name);
+      workloadNamed(req.name);
       if (req.toRevision > 0) {
-        // A revision is a generation the workload was applied at; the log keeps its spec.
-        const spec = await history.appliedSpec(req.name, req.toRevision);
+        // A revision is a generation of this workload (not of a deleted one of its name); the log keeps its spec.
+        const spec = await history.revisionSpec(req.name, req.toRevision);
         if (spec === undefined) throw refused({ kind: "UnknownRevision", name: req.name, revision: req.toRevision });
-        await submit({ type: "ApplyWorkload", name: req.name, labels: current.labels, spec });
+        await submit({ type: "RollbackWorkload", name: req.name, to: { revision: req.toRevision, spec } });
       } else await submit({ type: "RollbackWorkload", name: req.name });
       const w = state.workloads.get(req.name)!;
       return { workload: toWireWorkload(state, w, instancesOf(w.name)) };

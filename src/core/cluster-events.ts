@@ -30,6 +30,8 @@ export type ClusterEvent =
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;
+      /** A `rollout undo`: `to` the revision asked for; absent for the spec before the last change. */
+      undo?: { to?: number };
     }
   | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }

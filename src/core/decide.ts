@@ -47,7 +47,8 @@ export type Command =
   | { type: "PauseRollout"; name: string; paused: boolean; by: string }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
-  | { type: "RollbackWorkload"; name: string }
+  /** `rollout undo`: to the spec before the last change, or `to` a revision (its spec, read from the log). */
+  | { type: "RollbackWorkload"; name: string; to?: { revision: number; spec: WorkloadSpec } }
   | {
       type: "AgentConnected";
       node: string;
@@ -269,8 +270,11 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (nameProblem) return refuse(nameProblem);
     const w = state.workloads.get(c.name);
     if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
-    if (!w.previousSpec) return refuse({ kind: "NothingToUndo", name: c.name });
-    return deciders.ApplyWorkload(state, { type: "ApplyWorkload", name: c.name, labels: w.labels, spec: w.previousSpec }, now);
+    if (!c.to && !w.previousSpec) return refuse({ kind: "NothingToUndo", name: c.name });
+    const d = deciders.ApplyWorkload(state, { type: "ApplyWorkload", name: c.name, labels: w.labels, spec: c.to?.spec ?? w.previousSpec! }, now);
+    // Recorded as an undo, so that `rollout history` says so.
+    const undo = c.to ? { to: c.to.revision } : {};
+    return { ...d, events: d.events.map((e) => (e.type === "WorkloadApplied" ? { ...e, undo } : e)) };
   },
 
   AgentConnected(state, c, now) {

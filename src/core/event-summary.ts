@@ -52,10 +52,11 @@ function shellWord(arg: string): string {
 }
 
 const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
-  WorkloadApplied({ workload: w }) {
+  WorkloadApplied({ workload: w, undo }) {
     const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : "";
     const replicas = resolveSpec(w.spec).replicas;
-    return `${w.name} applied: generation ${w.generation}, ${replicas} ${replicas === 1 ? "replica" : "replicas"}${rollout}`;
+    const how = undo === undefined ? "applied" : `rolled back${undo.to === undefined ? "" : ` to revision ${undo.to}`}`;
+    return `${w.name} ${how}: generation ${w.generation}, ${replicas} ${replicas === 1 ? "replica" : "replicas"}${rollout}`;
   },
   WorkloadRestartRequested: (e) => `${e.name} restart requested: every copy is replaced`,
   WorkloadDeleteRequested: (e) => `${e.name} delete requested: its copies are stopped`,

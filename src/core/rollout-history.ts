@@ -1,47 +1,124 @@
 /**
- * A workload's rollouts from its event log, as `rollout history` lists them: each change of
- * what runs is a revision (its generation), with how its rollout ended. PURE.
+ * A workload's rollouts from its event log, as `rollout history` lists them, and the spec of
+ * each revision, as `rollout undo --to-revision` brings it back. PURE.
+ *
+ * Both read one incarnation of a name: a delete ends a workload, and a workload applied again
+ * under the same name is a new one (its generations start over at 1), with revisions of its
+ * own. The log is indexed by name, so the fold starts over at each creation.
  */
-import type { ClusterEvent } from "./cluster-events.js";
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
 
 export interface Revision {
-  /** The generation it was applied (or reverted) at: what `rollout undo --to-revision` names. */
+  /** The generation it was applied (or reverted, or restarted) at: what `rollout undo --to-revision` names. */
   revision: number;
   at: number;
-  /** What started it: "applied", or "revert to generation N". */
+  /** What started it: "applied", "undo to revision N", "restart", or "revert to generation N". */
   cause: string;
-  /** "complete", "reverted: <why>", "superseded", or "in progress". */
+  /**
+   * "complete", "reverted: <why>", "superseded", "deleted" or "in progress"; a restart's is
+   * "requested" (the log records the request, not when its last copy was replaced).
+   */
   outcome: string;
 }
 
-/** The revisions of one workload's events, oldest first. Events of other workloads are ignored by the caller. */
+/** The event types a workload's revisions are read from: what a store reads for `rollout undo --to-revision`. */
+export const REVISION_EVENTS = [
+  "WorkloadApplied",
+  "WorkloadRestartRequested",
+  "WorkloadDeleteRequested",
+  "WorkloadExpired",
+  "WorkloadRemoved",
+  "RolloutCompleted",
+  "RolloutReverted",
+] as const satisfies readonly ClusterEventType[];
+
+interface Incarnation {
+  revisions: Revision[];
+  /** The spec the workload had at each generation (what undo brings back). */
+  specs: Map<number, WorkloadSpec>;
+}
+
+/** The revisions of one workload's events (its last incarnation), oldest first. Events of other workloads are ignored by the caller. */
 export function rolloutRevisions(events: ClusterEvent[]): Revision[] {
-  const out: Revision[] = [];
-  const byRevision = new Map<number, Revision>();
+  return lastIncarnation(events).revisions;
+}
+
+/**
+ * The spec of revision `revision` of the workload's last incarnation in `events` (of that
+ * workload, oldest first), while the log retains it: the one applied at that generation, or
+ * for a revert the completed spec it went back to. Undefined otherwise.
+ */
+export function specAtRevision(events: ClusterEvent[], revision: number): WorkloadSpec | undefined {
+  return lastIncarnation(events).specs.get(revision);
+}
+
+function lastIncarnation(events: ClusterEvent[]): Incarnation {
+  let out: Incarnation = { revisions: [], specs: new Map() };
+  // As evolve keeps them: the generation and spec now, the last completed spec, and the
+  // changes of what runs by generation (restarts are rows too, but no change).
+  let generation = 0;
+  let spec: WorkloadSpec | undefined;
+  let stable: WorkloadSpec | undefined;
+  let changes = new Map<number, Revision>();
+  let latest: Revision | undefined;
   const open = (r: Revision) => {
-    const last = out.at(-1);
-    if (last?.outcome === "in progress") last.outcome = "superseded";
-    out.push(r);
-    byRevision.set(r.revision, r);
+    if (latest?.outcome === "in progress") latest.outcome = "superseded";
+    out.revisions.push((latest = r));
+    changes.set(r.revision, r);
   };
   for (const e of events) {
     switch (e.type) {
-      case "WorkloadApplied":
+      case "WorkloadApplied": {
+        const w = e.workload;
+        // Generation 1 is a creation: what the log holds of the name before is another workload's.
+        if (w.generation === 1) {
+          out = { revisions: [], specs: new Map() };
+          changes = new Map();
+          latest = stable = undefined;
+        }
+        generation = w.generation;
+        out.specs.set(generation, (spec = w.spec));
         // A change of what runs (not a scaling) starts a revision.
-        if (e.workload.templateGeneration === e.workload.generation) open({ revision: e.workload.generation, at: e.at, cause: "applied", outcome: "in progress" });
+        if (w.templateGeneration === w.generation) open({ revision: generation, at: e.at, cause: e.undo ? undoCause(e.undo.to, changes) : "applied", outcome: "in progress" });
+        break;
+      }
+      case "WorkloadRestartRequested":
+        out.revisions.push({ revision: generation, at: e.at, cause: "restart", outcome: "requested" });
+        break;
+      case "WorkloadDeleteRequested":
+      case "WorkloadExpired":
+        if (latest?.outcome === "in progress") latest.outcome = "deleted";
+        break;
+      // Its revisions stay to be read; none can be brought back.
+      case "WorkloadRemoved":
+        out.specs = new Map();
         break;
       case "RolloutCompleted": {
-        const r = byRevision.get(e.generation);
+        const r = changes.get(e.generation);
         if (r) r.outcome = "complete";
+        stable = spec;
         break;
       }
       case "RolloutReverted": {
-        const failed = byRevision.get(e.failedGeneration);
+        const failed = changes.get(e.failedGeneration);
         if (failed) failed.outcome = `reverted: ${e.reason}`;
-        open({ revision: e.generation, at: e.at, cause: `revert to generation ${e.to}`, outcome: "in progress" });
+        generation = e.generation;
+        spec = stable;
+        if (stable) out.specs.set(generation, stable);
+        open({ revision: generation, at: e.at, cause: `revert to generation ${e.to}`, outcome: "in progress" });
         break;
       }
     }
   }
   return out;
+}
+
+/**
+ * An undo's cause: to the revision asked for, or, for "the spec before the last change", to
+ * the revision before the last change of what runs (the one it restores), when the log has it.
+ */
+function undoCause(to: number | undefined, changes: ReadonlyMap<number, Revision>): string {
+  const target = to ?? [...changes.keys()].at(-2);
+  return target === undefined ? "undo" : `undo to revision ${target}`;
 }

@@ -89,6 +89,8 @@ describe("every instance transition has a summary", () => {
 
 test.each<[string, ClusterEvent, string]>([
   ["a new template says copies are replaced", workloadApplied("web", T0, { generation: 2 }), "web applied: generation 2, 1 replica, new template: copies are replaced"],
+  ["an undo to a revision says so", { ...workloadApplied("web", T0, { generation: 3 }), undo: { to: 1 } } as ClusterEvent, "web rolled back to revision 1: generation 3, 1 replica, new template: copies are replaced"],
+  ["an undo of the last change says so", { ...workloadApplied("web", T0, { generation: 3 }), undo: {} } as ClusterEvent, "web rolled back: generation 3, 1 replica, new template: copies are replaced"],
   ["a created copy that cannot be placed says why", created(ID, T0, { reason: "no node has 500m cpu free" }), "web-1.9 created (generation 1, attempt 0), pending: no node has 500m cpu free"],
   ["a placement without ports names only the node", transitioned(ID, T0, { type: "place", node: "node-a" }), "web-1.9 placed on node-a"],
   ["a stop seen at a reconnect says so", transitioned(ID, T0, { type: "stop", reason: "lost: the agent no longer holds it", caughtUp: true }), "web-1.9 stopping: lost: the agent no longer holds it (seen at its agent's reconnect)"],

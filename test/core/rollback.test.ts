@@ -46,3 +46,19 @@ test.each([
   const inst = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
   expect(isReady({ ...inst, state, readinessChecks: [...checks], passing: [...passing] })).toBe(ready);
 });
+
+test("undo is recorded as such: to the spec before the last change, or to the revision asked for", () => {
+  const state = replay([nodeConnected("n1", T0)]);
+  const run = (c: Parameters<typeof decide>[1]) => {
+    const d = decide(state, c, T0);
+    for (const e of d.events) evolve(state, e);
+    return d.events;
+  };
+  run({ type: "ApplyWorkload", name: "web", labels: { team: "a" }, spec: spec({ args: ["v1"] }) });
+  run({ type: "ApplyWorkload", name: "web", labels: { team: "a" }, spec: spec({ args: ["v2"] }) });
+  expect(run({ type: "RollbackWorkload", name: "web" })).toMatchObject([{ type: "WorkloadApplied", undo: {}, workload: { generation: 3, spec: { args: ["v1"] } } }]);
+  const to = run({ type: "RollbackWorkload", name: "web", to: { revision: 2, spec: spec({ args: ["v2"] }) } });
+  expect(to).toMatchObject([{ type: "WorkloadApplied", undo: { to: 2 }, workload: { generation: 4, labels: { team: "a" }, spec: { args: ["v2"] } } }]);
+  // Undo to what runs already changes nothing, and records nothing.
+  expect(run({ type: "RollbackWorkload", name: "web", to: { revision: 4, spec: spec({ args: ["v2"] }) } })).toEqual([]);
+});

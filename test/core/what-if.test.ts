@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
+import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
 import { CAPACITY, spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
@@ -46,4 +46,50 @@ test("an input moved before what it names exists is skipped, not applied", () =>
   const run = log.find((l) => l.event.type === "InstanceTransitioned" && l.event.event.type === "run")!;
   const moved = rerunInputs(shiftInput(turns, run.seq, -60_000), DEFAULT_POLICY);
   expect(moved.turns.flatMap((t) => t.skipped.map((s) => s.seq))).toEqual([run.seq]);
+});
+
+/**
+ * node-1 is lost with web's copies there; 10 s later api is applied, so its copies take
+ * ids after the replacements' in the log. A what-if with node-1 Offline 30 s later creates the
+ * replacements after api's copies: every id shifts, but the same copies are the same.
+ */
+function lostNodeThenApplyLog() {
+  const fleet = new SimulatedFleet(DEFAULT_POLICY);
+  for (const name of ["node-0", "node-1"]) fleet.connect({ name, capacity: CAPACITY, labels: {} });
+  fleet.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
+  fleet.settle();
+  fleet.kill("node-1");
+  fleet.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
+  fleet.settle();
+  fleet.advance(10_000);
+  fleet.turn([{ type: "ApplyWorkload", name: "api", labels: {}, spec: spec({ replicas: 2 }) }]);
+  fleet.settle();
+  fleet.turn([{ type: "RestartWorkload", name: "api" }]);
+  fleet.settle();
+  fleet.advance(40_000);
+  fleet.settle();
+  return fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+}
+
+test("a node Offline 30 s later differs only in what follows from it: its copies' loss and replacement move, nothing else", () => {
+  const log = lostNodeThenApplyLog();
+  const turns = recordedTurns(log);
+  const offline = log.find((l) => l.event.type === "NodeHealthChanged" && l.event.to === "offline")!;
+  const t = offline.event.at;
+  const baseline = rerunInputs(turns, DEFAULT_POLICY);
+  const moved = rerunInputs(shiftInput(turns, offline.seq, 30_000), DEFAULT_POLICY);
+
+  // The oracle, from the log as recorded: web's decisions when node-1 went Offline (its copies
+  // lost, their replacements created and placed) happen 30 s later instead, and that is all.
+  const then = baseline.turns.filter((x) => x.at === t).flatMap((x) => x.decisions.map((d) => describeDecision(d)));
+  const lost = then.filter((d) => d.endsWith(" lose")).length;
+  expect(lost).toBeGreaterThan(0);
+  expect(then.filter((d) => d.endsWith(" created"))).toHaveLength(lost);
+  const { added, gone } = compareReruns(baseline, moved);
+  expect(gone).toEqual(then.map((what) => ({ at: t, what })));
+  expect(added).toEqual(then.map((what) => ({ at: t + 30_000, what })));
+  // The agents' reports about the replacements come before the what-if has them; api's all apply.
+  const skipped = moved.turns.flatMap((x) => x.skipped.map((s) => s.event));
+  expect(skipped.length).toBeGreaterThan(0);
+  for (const e of skipped) expect(e.type === "InstanceTransitioned" && e.id.startsWith("web-")).toBe(true);
 });

@@ -63,7 +63,13 @@ test("instances of a killed agent are declared Lost and run elsewhere", async ()
   expect(a.proc.exitCode).toBeNull();
 });
 
-test("tessera replay re-runs the copied log; --what-if moves the Offline detection", async () => {
+test("tessera replay re-runs the copied log; --what-if moves the Offline detection, and only what follows from it", async () => {
+  // Applied within 30 s of node-b's loss: in a what-if with node-b Offline 30 s later, its
+  // copies are created before the replacements and take other instance ids than in the log.
+  writeFileSync(join(h.dir, "other.json"), JSON.stringify({ name: "other", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2 } }));
+  const other = await ctl("apply", "-f", "other.json", "--wait", "--timeout", "20s");
+  expect(other.stderr).toBe("");
+  expect(other.code).toBe(0);
   const copy = join(h.dir, "copy");
   cpSync(join(h.dir, "control"), copy, { recursive: true });
   const replay = await h.run(["replay", "--data-dir", copy]);
@@ -88,6 +94,9 @@ test("tessera replay re-runs the copied log; --what-if moves the Offline detecti
   expect(whatIf.stdout).toContain(`what if event ${row!.seq} (NodeHealthChanged)`);
   expect(whatIf.stdout).toMatch(/\+ \S+ fleet-\d\.\d+ lose/);
   expect(whatIf.stdout).toMatch(/- \S+ fleet-\d\.\d+ lose/);
+  // The same copies of other, whatever ids the what-if gave them: none of its decisions differ.
+  expect(whatIf.stdout.split("\n").filter((l) => /^ {2}[+-] /.test(l) && l.includes("other"))).toEqual([]);
+  expect(whatIf.stdout).toMatch(/only in the what-if, \d+ only as recorded/);
   const bad = await h.run(["replay", "--data-dir", copy, "--what-if", "1=soon"]);
   expect(bad.code).toBe(2);
   expect(bad.stdout + bad.stderr).toContain("--what-if: expected SEQ=+DURATION");

@@ -8,6 +8,7 @@ import { type Instance, instanceName, type NodeRecord, type Workload, workloadOf
 import { touches } from "../../core/event-facts.js";
 import type { InstanceState } from "../../core/instance-machine.js";
 import type { CopyFact } from "../../core/log-sources.js";
+import { specAtRevision } from "../../core/rollout-history.js";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type * as schema from "./schema.js";
 
@@ -183,13 +184,9 @@ export function eventToRow(e: ClusterEvent): Omit<EventRow, "seq"> {
   };
 }
 
-/** The spec of the WorkloadApplied event at `generation` among a workload's WorkloadApplied rows, if any. */
-export function appliedSpecIn(rows: EventRow[], generation: number): WireSpec | undefined {
-  for (const row of rows) {
-    const e = eventFromRow(row).event;
-    if (e.type === "WorkloadApplied" && e.workload.generation === generation) return e.workload.spec;
-  }
-  return undefined;
+/** The spec of revision `revision` among a workload's rows of the REVISION_EVENTS types, oldest first. */
+export function revisionSpecIn(rows: EventRow[], revision: number): WireSpec | undefined {
+  return specAtRevision(rows.map((r) => eventFromRow(r).event), revision);
 }
 
 export function eventFromRow(r: EventRow): StoredEvent {

@@ -6,12 +6,13 @@
  * its promise is returned.
  */
 import type { Database } from "bun:sqlite";
-import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { StoredState } from "../../core/cluster-events.js";
 import type { CopyFact } from "../../core/log-sources.js";
+import { REVISION_EVENTS } from "../../core/rollout-history.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
-import { appliedSpecIn, copyFactFromRow, eventFromRow, failuresFromRows, type StoredEvent } from "./rows.js";
+import { copyFactFromRow, eventFromRow, failuresFromRows, revisionSpecIn, type StoredEvent } from "./rows.js";
 import * as schema from "./schema.js";
 import type { EventHistory } from "./store.js";
 
@@ -50,12 +51,10 @@ export class SqliteEventHistory implements EventHistory {
     return before?.seq ?? 0;
   }
 
-  /**
-   * The spec a workload was applied with at `generation` (a revision `rollout undo
-   * --to-revision` goes back to), while the log retains it; undefined otherwise.
-   */
-  async appliedSpec(workload: string, generation: number): Promise<WorkloadSpec | undefined> {
-    return appliedSpecIn(this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied"))).all(), generation);
+  /** The spec of a revision of the workload now named `workload` (store.ts), from its revision events in log order. */
+  async revisionSpec(workload: string, revision: number): Promise<WorkloadSpec | undefined> {
+    const rows = this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), inArray(schema.events.type, [...REVISION_EVENTS]))).orderBy(asc(schema.events.seq)).all();
+    return revisionSpecIn(rows, revision);
   }
 
 

@@ -44,10 +44,11 @@ export interface EventHistory {
    */
   copyFacts(workload: string): Promise<Iterable<CopyFact>>;
   /**
-   * The spec a workload was applied with at `generation` (a revision `rollout undo
-   * --to-revision` goes back to), while the log retains it; undefined otherwise.
+   * The spec of revision `revision` of the workload now named `workload` (what `rollout undo
+   * --to-revision` goes back to; rollout-history.ts reads it from the log), while the log
+   * retains it; undefined otherwise.
    */
-  appliedSpec(workload: string, generation: number): Promise<WorkloadSpec | undefined>;
+  revisionSpec(workload: string, revision: number): Promise<WorkloadSpec | undefined>;
 }
 
 export interface Store {

@@ -3,12 +3,13 @@
  * sqlite-history.ts's over postgres/schema.ts. The newest sequence number is kept in memory:
  * read once on open, then advanced by each commit of the one writer.
  */
-import { and, asc, desc, eq, gt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
 import type { StoredState } from "../../../core/cluster-events.js";
 import type { CopyFact } from "../../../core/log-sources.js";
+import { REVISION_EVENTS } from "../../../core/rollout-history.js";
 import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";
-import { appliedSpecIn, copyFactFromRow, eventFromRow, failuresFromRows, type StoredEvent } from "../rows.js";
+import { copyFactFromRow, eventFromRow, failuresFromRows, revisionSpecIn, type StoredEvent } from "../rows.js";
 import type { EventHistory } from "../store.js";
 import * as schema from "./schema.js";
 
@@ -57,8 +58,9 @@ export class PostgresEventHistory implements EventHistory {
     return (await this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit)).map(eventFromRow);
   }
 
-  async appliedSpec(workload: string, generation: number): Promise<WorkloadSpec | undefined> {
-    return appliedSpecIn(await this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), eq(schema.events.type, "WorkloadApplied"))), generation);
+  async revisionSpec(workload: string, revision: number): Promise<WorkloadSpec | undefined> {
+    const rows = await this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), inArray(schema.events.type, [...REVISION_EVENTS]))).orderBy(asc(schema.events.seq));
+    return revisionSpecIn(rows, revision);
   }
 
   async oldestSeq(): Promise<number> {

@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Instance } from "../../src/core/cluster-state.js";
 import { rolloutStatus } from "../../src/core/cluster-status.js";
+import { rolloutRevisions } from "../../src/core/rollout-history.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { resolveSpec } from "../../src/core/spec.js";
 import type { Check, UpdateStrategy, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
@@ -66,6 +67,7 @@ describe("a canary held past its progress deadline", () => {
     expect(stalls[0]).toMatchObject({ name: "web", generation: 2 });
     expect(stalls[0]!.type === "RolloutStalled" && stalls[0]!.reason).toMatch(/^not complete within progress_deadline 6s \(web-0\.\d+ not Ready\)$/);
     expect(f.state.workloads.get("web")!.rolloutHold).toBe("stalled");
+    expect(rolloutRevisions(f.events).map((r) => r.outcome.replace(/ \(.*/, ""))).toEqual(["complete", "stalled: not complete within progress_deadline 6s"]);
     expect(status(f)).toMatchObject({ phase: "stalled" });
     // Once the canary gets Ready it waits for its promotion, which the deadline does not count.
     f.failingChecks.delete("web");
@@ -165,6 +167,7 @@ describe("going back to a template keeps the copies that run it", () => {
     expect(w.spec.args).toEqual(["v2"]);
     expect(wanted(f).every((i) => i.generation === 2 || i.generation === w.generation)).toBe(true);
     expect(wanted(f)).toHaveLength(4);
+    expect(rolloutRevisions(f.events).map((r) => [r.revision, r.outcome.replace(/:.*/, "")])).toEqual([[1, "complete"], [2, "complete"], [3, "superseded"], [4, "in progress"]]);
   });
 });
 

@@ -19,19 +19,23 @@ import type { StoredEvent } from "./store/rows.js";
 export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
   const spec = resolveSpec(w.spec);
   const desired = desiredCopies(view, w);
-  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
+  const wanted = instances.filter((i) => i.desired === "run");
+  const current = wanted.filter((i) => runsCurrentTemplate(w, i));
   const running = current.filter((i) => i.state === "running").length;
-  const ready = current.filter(isReady).length;
+  // READY counts what serves, of any generation: a rollout's old copies serve until replaced.
+  const ready = wanted.filter(isReady).length;
+  const upToDate = new Set(current.flatMap((i) => (i.state === "failed" ? [] : [i.index]))).size;
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
   if (spec.kind === "batch") {
     const succeeded = [...succeededIndexes(w, instances)].filter((i) => i < desired).length;
     const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, upToDate };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
-  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
+  const serving = wanted.some((i) => i.state === "running");
+  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : !serving ? "Pending" : ready === 0 ? "NotReady" : "Degraded";
   const rollout = rolloutStatus(w, spec, instances, now, desired);
   const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
   return {
@@ -45,6 +49,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     succeeded: 0,
     failed: 0,
     available,
+    upToDate,
   };
 }
 

@@ -1,0 +1,105 @@
+/**
+ * A canary held at its progress deadline, end to end through dist/tessera (#25, #26): while the
+ * old copies serve, READY counts them and UP-TO-DATE the canary; a canary that never gets
+ * Ready stalls the rollout, and the stall is an event in history and `rollout history`; an
+ * available canary waiting past the deadline for `rollout promote` is not stalled, and the
+ * promote says what held it and lets the rest roll.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, Harness, requireBinary } from "./harness.js";
+
+setDefaultTimeout(60_000);
+
+const h = new Harness();
+let address = "";
+const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+
+/** `name`, 3 copies, Ready while its MODE is good; one canary held until promoted. */
+function manifest(name: string, mode: string, version: string, progressDeadline: string): string {
+  const file = join(h.dir, `${name}-${mode}-${version}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name,
+      spec: {
+        command: "/bin/sh",
+        args: ["-c", "exec sleep 3600", version],
+        env: { MODE: mode },
+        replicas: 3,
+        checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
+        update: { canary: 1, autoPromote: false, maxUnavailable: 1, maxSurge: 1 },
+        progressDeadline,
+      },
+    }),
+  );
+  return file;
+}
+
+/** The `get workloads` row of `name`. */
+async function row(name: string): Promise<string | undefined> {
+  return (await ctl("get", "workloads")).stdout.split("\n").find((l) => l.startsWith(`${name} `));
+}
+
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    address = (await h.startControl()).address;
+    h.start(["agent", "--control", address, "--name", "node-p", "--data-dir", join(h.dir, "agent"), "--dns-listen", ""]);
+    await eventually("node-p Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
+  }),
+);
+afterAll(async () => {
+  for (const w of ["held", "waits"]) await ctl("delete", "workload", w);
+  await h.stop();
+});
+
+test("a canary that never gets Ready: READY counts the three old copies, UP-TO-DATE the canary, and the stall is an event", async () => {
+  const first = await ctl("apply", "-f", manifest("held", "good", "v1", "6s"), "--wait", "--timeout", "30s");
+  expect(first.code).toBe(0);
+  expect((await ctl("get", "workloads")).stdout.split("\n")[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+STATUS\s+GEN\s+NODES\s+AGE$/);
+  expect((await ctl("apply", "-f", manifest("held", "bad", "v2", "6s"))).code).toBe(0);
+  const during = await eventually("the canary running, held", async () => {
+    const line = await row("held");
+    return line?.match(/^held\s+3\/3\s+1\s+Running\s+2\s/) ? line : undefined;
+  });
+  expect(during).toBeDefined();
+  const json = JSON.parse((await ctl("get", "workloads", "-o", "json")).stdout) as { workloads: Array<{ name: string; status: { ready: number; upToDate: number; desired: number } }> };
+  expect(json.workloads.find((w) => w.name === "held")!.status).toMatchObject({ ready: 3, upToDate: 1, desired: 3 });
+  expect((await ctl("describe", "workload", "held")).stdout).toContain("Status:      Running (3/3 ready, 1 up-to-date");
+
+  const stalled = await eventually("held Stalled", async () => {
+    const line = await row("held");
+    return line?.match(/\bStalled\b/) ? line : undefined;
+  }, 20_000);
+  expect(stalled).toMatch(/^held\s+3\/3\s+1\s+Stalled\s+2\s/);
+  expect((await ctl("rollout", "status", "held")).stdout).toMatch(/generation 2: stalled: held-0: readiness checks not passing; canary held until promoted \(0 of 1 canary available\)/);
+  const history = (await ctl("history", "held")).stdout;
+  expect(history).toMatch(/RolloutStalled\s+held rollout of generation 2 stalled: not complete within progress_deadline 6s \(held-0\.\d+ not Ready\)/);
+  expect((await ctl("rollout", "history", "held")).stdout).toMatch(/^2\s.*applied\s+stalled: not complete within progress_deadline 6s/m);
+});
+
+test("an available canary waiting past its deadline is not stalled; promote lets the rest roll", async () => {
+  expect((await ctl("apply", "-f", manifest("waits", "good", "v1", "3s"), "--wait", "--timeout", "30s")).code).toBe(0);
+  expect((await ctl("apply", "-f", manifest("waits", "good", "v2", "3s"))).code).toBe(0);
+  const changed = Date.now();
+  // Well past the deadline, the canary still only waits for its promotion.
+  await eventually(
+    "the deadline passed with the canary available",
+    async () => {
+      const status = (await ctl("rollout", "status", "waits")).stdout;
+      expect(status).not.toContain("stalled");
+      return Date.now() - changed > 5_000 && status.includes("canary: held until promoted (1 of 1 canary available)") ? true : undefined;
+    },
+    20_000,
+    250,
+  );
+  expect(await row("waits")).toMatch(/^waits\s+4\/3\s+1\s+Running\s+2\s/);
+  const promoted = await ctl("rollout", "promote", "waits");
+  expect(promoted.stderr).toBe("");
+  expect(promoted.stdout).toMatch(/^workload\/waits promoted \(generation 2\); rollout (progressing|soaking|complete)/);
+  await eventually("every copy at generation 2", async () => ((await ctl("rollout", "status", "waits")).stdout.includes("generation 2: complete") ? true : undefined), 30_000);
+  expect(await row("waits")).toMatch(/^waits\s+3\/3\s+3\s+Running\s+2\s/);
+  expect((await ctl("history", "waits")).stdout).not.toContain("RolloutStalled");
+});

@@ -109,10 +109,10 @@ export class GetWorkloadsCommand extends GetCommand {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
       // READY counts the copies that serve, of any generation (a batch: its runs that
       // succeeded, of its completions); UP-TO-DATE the replicas with a copy of the current spec.
-      header: ["NAME", "READY", "UP-TO-DATE", "STATUS", "GEN", "NODES", "AGE"],
+      header: ["NAME", "READY", "STATUS", "GEN", "UP-TO-DATE", "NODES", "AGE"],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, progressOf(w), String(s?.upToDate ?? 0), s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), String(s?.upToDate ?? 0), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
       }),
       wideHeader: ["KIND", "IMAGE", "COMMAND", "LABELS"],
       wideRows: res.workloads.map((w) => [formatKind(w.spec), w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),

@@ -69,7 +69,8 @@ function waveHold(view: ClusterView, w: Workload, spec: ResolvedSpec, instances:
  * hold, when a canary is what stalled).
  */
 function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: { count: number; held?: string } | undefined): string {
-  const reverted = w.reverted !== null ? w.quarantined.at(-1) : undefined;
+  // Reverted by auto_revert (its failed spec quarantined), not gone back to by an undo.
+  const reverted = w.reverted !== null ? w.quarantined.find((q) => q.generation === w.reverted!.from) : undefined;
   if (r.phase === "waiting" && r.on === "paused") return "paused (tessera ctl rollout resume to go on)";
   const held = `held until promoted (${availableCanaries(w, current, canaries, minHealthyMs, now)} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;
   if (r.phase === "stalled" && !reverted) {

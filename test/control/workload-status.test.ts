@@ -30,3 +30,25 @@ test("three Ready copies of generation 1 and a held canary of generation 2 that 
   expect(status()).toMatchObject({ ready: 3, upToDate: 1, phase: "Stalled" });
   expect(status().rollout).toMatch(/^stalled: web-0: readiness checks not passing; canary held until promoted \(0 of 1 canary available\)$/);
 });
+
+test("an undo is not reported as an earlier auto-revert", () => {
+  const f = new SimulatedFleet();
+  f.connect({ name: "n1", capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+  const apply = (version: string) => f.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [version], replicas: 2, checks: [READY_CHECK], update: { autoRevert: true, maxSurge: 1, maxUnavailable: 0, waves: [] }, progressDeadline: { seconds: 6, nanos: 0 } }), force: false }]);
+  apply("v1");
+  f.settle();
+  f.failingChecks.add("web");
+  apply("v2");
+  f.advance(10_000);
+  f.failingChecks.delete("web");
+  f.settle();
+  const status = () => workloadStatus(f.state, f.state.workloads.get("web")!, instancesOfWorkload(f.state, "web"), f.now);
+  expect(status().rollout).toStartWith("complete (reverted from generation 2: not complete within progress_deadline 6s");
+  apply("v3");
+  f.advance(3_000);
+  apply("v4");
+  f.turn([{ type: "RollbackWorkload", name: "web" }]);
+  f.advance(3_000);
+  expect(f.state.workloads.get("web")!.spec.args).toEqual(["v3"]);
+  expect(status().rollout).toBe("complete");
+});

@@ -3,7 +3,7 @@
  * old copies serve, READY counts them and UP-TO-DATE the canary; a canary that never gets
  * Ready stalls the rollout, and the stall is an event in history and `rollout history`; an
  * available canary waiting past the deadline for `rollout promote` is not stalled, and the
- * promote says what held it and lets the rest roll.
+ * promote lets the rest roll; a Pending copy's reason is why it waits now.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -51,7 +51,7 @@ beforeAll(() =>
   }),
 );
 afterAll(async () => {
-  for (const w of ["held", "waits"]) await ctl("delete", "workload", w);
+  for (const w of ["held", "waits", "huge"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -106,4 +106,20 @@ test("an available canary waiting past its deadline is not stalled; promote lets
   await eventually("every copy at generation 2", async () => ((await ctl("rollout", "status", "waits")).stdout.includes("generation 2: complete") ? true : undefined), 30_000);
   expect(await row("waits")).toMatch(/^waits\s+3\/3\s+Running\s+2\s+3\s/);
   expect((await ctl("history", "waits")).stdout).not.toContain("RolloutStalled");
+});
+
+test("a Pending copy's reason is why it waits now, not why it waited when it was created", async () => {
+  expect((await ctl("cordon", "node-p")).code).toBe(0);
+  try {
+    const file = join(h.dir, "huge.json");
+    writeFileSync(file, JSON.stringify({ name: "huge", spec: { command: "/bin/sleep", args: ["3600"], resources: { cpuMillis: 64_000 } } }));
+    expect((await ctl("apply", "-f", file)).code).toBe(0);
+    const reason = async () => (await ctl("get", "instances", "huge")).stdout;
+    await eventually("Pending on the cordoned node", async () => ((await reason()).includes("no node fits (1 cordoned)") ? true : undefined));
+    expect((await ctl("uncordon", "node-p")).code).toBe(0);
+    await eventually("Pending for its size", async () => ((await reason()).includes("no node fits (1 short of cpu)") ? true : undefined));
+    expect(await reason()).not.toContain("cordoned");
+  } finally {
+    await ctl("uncordon", "node-p");
+  }
 });

@@ -151,8 +151,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   RolloutPaused(state, e) {
     const w = must(state.workloads, e.name, "workload");
     w.paused = e.paused;
-    // A paused rollout waits on an operator: its deadline counts again from the resume.
+    // A paused rollout waits on an operator: its deadline counts again from the resume, and a
+    // stall recorded before no longer stands.
     w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
   },
   RolloutHeld(state, e) {
     must(state.workloads, e.name, "workload").rolloutHold = e.gate;
@@ -168,6 +170,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     w.promoted = true;
     // The time its canaries waited for the promotion does not count against the deadline.
     w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
   },
   RolloutCompleted(state, e) {
     const w = must(state.workloads, e.name, "workload");

@@ -190,3 +190,20 @@ describe("a Pending copy's reason", () => {
     expect(f.events.some((e) => e.type === "InstanceWaiting" && e.reason === "no node fits (1 short of cpu)")).toBe(true);
   });
 });
+
+test("a rollout that stalls again after a resume records the new stall too", () => {
+  const f = new SimulatedFleet();
+  f.connect({ name: "n1", capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+  f.settle();
+  const update = { maxSurge: 0, maxUnavailable: 1 };
+  apply(f, web("v1", update, { ...SIX_SECONDS, replicas: 1 }));
+  f.settle();
+  f.failingChecks.add("web");
+  apply(f, web("v2", update, { ...SIX_SECONDS, replicas: 1 }));
+  // One copy, current and not Ready: a steady slot, past which no gate is recorded.
+  f.advance(10_000);
+  f.turn([{ type: "PauseRollout", name: "web", paused: true, by: "someone" }]);
+  f.turn([{ type: "PauseRollout", name: "web", paused: false, by: "someone" }]);
+  f.advance(10_000);
+  expect(rolloutEvents(f).filter((e) => e.type === "RolloutStalled")).toHaveLength(2);
+});

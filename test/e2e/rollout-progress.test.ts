@@ -3,7 +3,8 @@
  * old copies serve, READY counts them and UP-TO-DATE the canary; a canary that never gets
  * Ready stalls the rollout, and the stall is an event in history and `rollout history`; an
  * available canary waiting past the deadline for `rollout promote` is not stalled, and the
- * promote lets the rest roll; a Pending copy's reason is why it waits now.
+ * promote lets the rest roll; an undo mid-rollout keeps the copies that already run the spec
+ * it goes back to; a Pending copy's reason is why it waits now.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -51,7 +52,7 @@ beforeAll(() =>
   }),
 );
 afterAll(async () => {
-  for (const w of ["held", "waits", "huge"]) await ctl("delete", "workload", w);
+  for (const w of ["held", "waits", "huge", "undo"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -122,4 +123,46 @@ test("a Pending copy's reason is why it waits now, not why it waited when it was
   } finally {
     await ctl("uncordon", "node-p");
   }
+});
+
+test("rollout undo mid-rollout keeps the copies that already run the spec it goes back to", async () => {
+  const undoManifest = (mode: string, version: string) => {
+    const file = join(h.dir, `undo-${mode}-${version}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: "undo",
+        spec: {
+          command: "/bin/sh",
+          args: ["-c", "exec sleep 3600", version],
+          env: { MODE: mode },
+          replicas: 3,
+          checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
+          update: { maxUnavailable: 1, maxSurge: 0 },
+        },
+      }),
+    );
+    return file;
+  };
+  const wantedIds = async () =>
+    (JSON.parse((await ctl("get", "instances", "undo", "-o", "json")).stdout).instances as Array<{ id: string; generation: string; desiredState: string }>)
+      .filter((i) => i.desiredState === "DESIRED_STATE_RUN")
+      .map((i) => `${i.id}@${i.generation}`)
+      .sort();
+  expect((await ctl("apply", "-f", undoManifest("good", "v1"), "--wait", "--timeout", "30s")).code).toBe(0);
+  expect((await ctl("apply", "-f", undoManifest("good", "v2"), "--wait", "--timeout", "30s")).code).toBe(0);
+  // v3 never gets Ready: it replaces one copy (max_unavailable 1) and goes no further.
+  expect((await ctl("apply", "-f", undoManifest("bad", "v3"))).code).toBe(0);
+  const midway = await eventually("one copy of v3, two of v2", async () => {
+    const ids = await wantedIds();
+    return ids.filter((i) => i.endsWith("@3")).length === 1 && ids.filter((i) => i.endsWith("@2")).length === 2 ? ids : undefined;
+  });
+  const untouched = midway.filter((i) => i.endsWith("@2"));
+  const undo = await ctl("rollout", "undo", "undo");
+  expect(undo.stdout).toBe("workload/undo rolled back (generation 4)\n");
+  await eventually("back to v2, every copy Ready", async () => ((await ctl("rollout", "status", "undo")).stdout.includes("generation 4: complete") ? true : undefined), 20_000);
+  const after = await wantedIds();
+  expect(after).toHaveLength(3);
+  for (const id of untouched) expect(after).toContain(id);
+  expect((await ctl("history", "undo")).stdout).toContain("back to generation 2's template: only copies of the templates since are replaced");
 });

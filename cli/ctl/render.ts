@@ -22,7 +22,7 @@ export const formatInstanceState = (s: number) => humanizeEnum(instanceStateToJS
 /** A workload's kind as a word: Service (unset), System, Batch. */
 export const formatKind = (spec: WorkloadSpec | undefined) => humanizeEnum(workloadKindToJSON(spec?.kind || WorkloadKind.WORKLOAD_KIND_SERVICE), "WORKLOAD_KIND_");
 
-/** How far a workload is, as `get` shows it: ready of desired copies, a batch's runs that succeeded of its completions. */
+/** How far a workload is, as `get` shows it: copies that serve (of any generation) of desired ones, a batch's runs that succeeded of its completions. */
 export function progressOf(w: Workload): string {
   const s = w.status;
   return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? `${s?.succeeded ?? 0}/${s?.desired ?? 0}` : `${s?.ready ?? 0}/${s?.desired ?? 0}`;
@@ -125,7 +125,7 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
     `Kind:        ${formatKind(spec)}`,
     spec.kind === WorkloadKind.WORKLOAD_KIND_BATCH
       ? `Status:      ${w.status?.phase} (${w.status?.succeeded}/${w.status?.desired} succeeded, ${w.status?.failed} failed, ${w.status?.running} running); ${w.status?.rollout}`
-      : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.running} running); rollout ${w.status?.rollout}`,
+      : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.upToDate} up-to-date, ${w.status?.running} of the current spec running); rollout ${w.status?.rollout}`,
     `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
     `Labels:      ${labelList(w.labels)}`,
     "Spec:",

@@ -1,6 +1,6 @@
 /**
- * The polling loops that follow a change to its end: `apply --wait` until every replica is
- * Running at its generation (a batch: Complete), `drain` until the node is empty. Each polls with a deadline and,
+ * The polling loops that follow a change to its end: `apply --wait` until every replica has an
+ * available copy of its spec (a batch: Complete), `drain` until the node is empty. Each polls with a deadline and,
  * when it runs out, names what is still in the way.
  */
 import type { Writable } from "node:stream";
@@ -13,13 +13,23 @@ import { formatInstanceState, progressOf } from "./render.js";
 const ROLLOUT_POLL_MS = 250;
 const DRAIN_POLL_MS = 500;
 
-/** Whether a workload is where `apply --wait` waits for it: every copy Ready, or a batch Complete. */
+/**
+ * Whether a workload is where `apply --wait` waits for it: every replica with an available copy
+ * of the current spec (READY counts the old copies still serving too), or a batch Complete.
+ */
 function arrived(w: Workload): boolean {
-  return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? w.status?.phase === "Complete" : w.status!.ready >= w.status!.desired;
+  return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? w.status?.phase === "Complete" : w.status!.available >= w.status!.desired;
+}
+
+/** A workload's progress line: READY of desired, and how many replicas run the current spec while not all do. */
+function progressLine(w: Workload): string {
+  const s = w.status!;
+  const behind = w.spec?.kind !== WorkloadKind.WORKLOAD_KIND_BATCH && s.upToDate < s.desired ? `, ${s.upToDate} up-to-date` : "";
+  return `${w.name} ${progressOf(w)}${behind}`;
 }
 
 /**
- * Polls until every named workload has all replicas Running at its generation, or for a batch
+ * Polls until every named workload has all replicas available at its spec, or for a batch
  * until it is Complete; a batch that Failed ends the wait with its reason.
  */
 export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: number, stdout: Writable): Promise<void> {
@@ -29,7 +39,7 @@ export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: numbe
   let last = "";
   for (;;) {
     const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
-    const progress = states.map((r) => `${r.workload!.name} ${progressOf(r.workload!)}`).join(", ");
+    const progress = states.map((r) => progressLine(r.workload!)).join("; ");
     if (progress !== last) {
       stdout.write(live ? `\r\x1b[2K${progress}` : `${progress}\n`);
       last = progress;

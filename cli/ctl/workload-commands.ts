@@ -107,11 +107,12 @@ export class GetWorkloadsCommand extends GetCommand {
     const now = Date.now();
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
-      // READY is a batch's runs that succeeded, of its completions.
-      header: ["NAME", "READY", "STATUS", "GEN", "NODES", "AGE"],
+      // READY counts the copies that serve, of any generation (a batch: its runs that
+      // succeeded, of its completions); UP-TO-DATE the replicas with a copy of the current spec.
+      header: ["NAME", "READY", "STATUS", "GEN", "UP-TO-DATE", "NODES", "AGE"],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), String(s?.upToDate ?? 0), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
       }),
       wideHeader: ["KIND", "IMAGE", "COMMAND", "LABELS"],
       wideRows: res.workloads.map((w) => [formatKind(w.spec), w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
@@ -255,7 +256,7 @@ export class RolloutStatusCommand extends CtlCommand {
     this.out(
       [
         `workload/${w.name} generation ${w.generation}: ${s.rollout}`,
-        `  desired ${s.desired}, running ${s.running}, ready ${s.ready}, available ${s.available} (of the current spec)`,
+        `  desired ${s.desired}, ready ${s.ready} (serving, of any generation); of the current spec: up-to-date ${s.upToDate}, running ${s.running}, available ${s.available}`,
         `  copies: ${copies.join(", ") || "none"}`,
       ].join("\n"),
     );

@@ -1,7 +1,7 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
-import { desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
+import { availableCanaries, desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, stallCause, succeededIndexes } from "../core/cluster-status.js";
 import { waveOrder } from "../core/waves.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { type ResolvedSpec, resolveSpec } from "../core/spec.js";
@@ -19,20 +19,24 @@ import type { StoredEvent } from "./store/rows.js";
 export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
   const spec = resolveSpec(w.spec);
   const desired = desiredCopies(view, w);
-  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
+  const wanted = instances.filter((i) => i.desired === "run");
+  const current = wanted.filter((i) => runsCurrentTemplate(w, i));
   const running = current.filter((i) => i.state === "running").length;
-  const ready = current.filter(isReady).length;
+  // READY counts what serves, of any generation: a rollout's old copies serve until replaced.
+  const ready = wanted.filter(isReady).length;
+  const upToDate = new Set(current.flatMap((i) => (i.state === "failed" ? [] : [i.index]))).size;
   const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
   if (spec.kind === "batch") {
     const succeeded = [...succeededIndexes(w, instances)].filter((i) => i < desired).length;
     const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, upToDate };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
-  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
-  const rollout = rolloutStatus(w, instances, now, spec.progressDeadlineMs, desired, spec.minHealthyMs);
+  const serving = wanted.some((i) => i.state === "running");
+  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : !serving ? "Pending" : ready === 0 ? "NotReady" : "Degraded";
+  const rollout = rolloutStatus(w, spec, instances, now, desired);
   const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
   return {
     desired,
@@ -45,6 +49,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     succeeded: 0,
     failed: 0,
     available,
+    upToDate,
   };
 }
 
@@ -60,23 +65,25 @@ function waveHold(view: ClusterView, w: Workload, spec: ResolvedSpec, instances:
  * The rollout as `ctl describe` and `rollout status` show it: "complete", "progressing",
  * "paused (…)", "wave 2 of 3",
  * "canary: held until promoted (1 of 2 canaries available)", "soaking: web-0.7 available at
- * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing".
+ * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing" (and the canary
+ * hold, when a canary is what stalled).
  */
 function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: { count: number; held?: string } | undefined): string {
-  const reverted = w.reverted !== null ? w.quarantined.at(-1) : undefined;
-  if (r.phase !== "complete" && w.paused) return "paused (tessera ctl rollout resume to go on)";
-  if (r.phase === "progressing" && waves !== undefined && w.wave >= 0) return `wave ${w.wave + 1} of ${waves.count}${waves.held ? `; ${waves.held}` : ""}`;
-  if (canaries > 0) {
-    const up = current.filter((i) => i.index < canaries && isAvailable(i, minHealthyMs, now)).length;
-    return `canary: held until promoted (${up} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;
+  // Reverted by auto_revert (its failed spec quarantined), not gone back to by an undo.
+  const reverted = w.reverted !== null ? w.quarantined.find((q) => q.generation === w.reverted!.from) : undefined;
+  if (r.phase === "waiting" && r.on === "paused") return "paused (tessera ctl rollout resume to go on)";
+  const held = `held until promoted (${availableCanaries(w, current, canaries, minHealthyMs, now)} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;
+  if (r.phase === "stalled" && !reverted) {
+    const s = r.stuck;
+    const why = s === undefined ? stallCause(r) : s.state === "running" ? `${s.name}: ${isReady(s) ? "soaking" : "readiness checks not passing"}` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
+    return `stalled: ${why}${canaries > 0 ? `; canary ${held}` : ""}`;
   }
+  if (r.phase === "progressing" && waves !== undefined && w.wave >= 0) return `wave ${w.wave + 1} of ${waves.count}${waves.held ? `; ${waves.held}` : ""}`;
+  if (canaries > 0) return `canary: ${held}`;
   if (r.phase === "complete") return reverted ? `complete (reverted from generation ${reverted.generation}: ${reverted.reason})` : "complete";
   if (reverted) return `reverting from generation ${reverted.generation}: ${reverted.reason}`;
   const soaking = current.flatMap((i) => (isReady(i) && !isAvailable(i, minHealthyMs, now) ? [i] : [])).sort((a, b) => a.readySince! - b.readySince!)[0];
-  if (r.phase !== "stalled") return soaking ? `soaking: ${soaking.id} available at ${new Date(soaking.readySince! + minHealthyMs).toISOString()}` : "progressing";
-  const s = r.stuck;
-  const why = s === undefined ? "new copies could not be created" : s.state === "running" ? `${s.name}: ${isReady(s) ? "soaking" : "readiness checks not passing"}` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
-  return `stalled: ${why}`;
+  return soaking ? `soaking: ${soaking.id} available at ${new Date(soaking.readySince! + minHealthyMs).toISOString()}` : "progressing";
 }
 
 export function toWireWorkload(view: ClusterView, w: Workload, instances: Instance[]): WireWorkload {

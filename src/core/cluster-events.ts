@@ -7,7 +7,7 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
+import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, STALLED, type TokenKind, type Workload } from "./cluster-state.js";
 import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
@@ -26,7 +26,7 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "previousSpec" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "progressSince" | "previousSpec" | "previousTemplateGeneration" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;
@@ -47,6 +47,11 @@ export type ClusterEvent =
   | { type: "RolloutHeld"; at: number; name: string; gate: string; reason: string }
   /** The rollout moves on to replacing the old copies of wave `wave` (0-based) of `waves`. */
   | { type: "RolloutWaveStarted"; at: number; name: string; wave: number; waves: number }
+  /**
+   * The rollout of `generation` did not complete within its progress deadline and nothing
+   * reverts it (no auto_revert, or no completed spec to go back to); it goes on trying.
+   */
+  | { type: "RolloutStalled"; at: number; name: string; generation: number; reason: string }
   /** Every copy of the current template is available: this spec is the one auto_revert goes back to. */
   | { type: "RolloutCompleted"; at: number; name: string; generation: number }
   /**
@@ -70,6 +75,8 @@ export type ClusterEvent =
       readinessChecks: string[];
       reason: string;
     }
+  /** A Pending instance still waits for a node, now for another reason (the reconciler's, each pass). */
+  | { type: "InstanceWaiting"; at: number; id: string; reason: string }
   | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
@@ -119,18 +126,23 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadApplied(state, e) {
     const prior = state.workloads.get(e.workload.name);
     const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
+    // Back to the template an earlier generation's copies run (decide.ts keepsCopiesOf): they
+    // stay current, and the copies of the generations since are outdated.
+    const backTo = prior !== undefined && e.workload.templateGeneration < prior.templateGeneration;
     state.workloads.set(e.workload.name, {
       ...e.workload,
       deleting: false,
       createdAt: prior?.createdAt ?? e.at,
       restartSeq: prior?.restartSeq ?? 0,
       templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
+      progressSince: templateChanged ? e.at : prior.progressSince,
       previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
+      previousTemplateGeneration: e.previousSpec !== undefined && prior !== undefined ? prior.templateGeneration : (prior?.previousTemplateGeneration ?? 0),
       // A batch whose runs change starts over.
       failures: templateChanged ? 0 : prior.failures,
       finished: templateChanged ? null : prior.finished,
       promoted: templateChanged ? false : prior.promoted,
-      reverted: templateChanged ? null : prior.reverted,
+      reverted: backTo ? { from: prior.templateGeneration, to: prior.generation } : templateChanged ? null : prior.reverted,
       paused: prior?.paused ?? false,
       wave: templateChanged ? -1 : prior.wave,
       rolloutHold: templateChanged ? "" : prior.rolloutHold,
@@ -139,16 +151,28 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     });
   },
   RolloutPaused(state, e) {
-    must(state.workloads, e.name, "workload").paused = e.paused;
+    const w = must(state.workloads, e.name, "workload");
+    w.paused = e.paused;
+    // A paused rollout waits on an operator: its deadline counts again from the resume, and a
+    // stall recorded before no longer stands.
+    w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
   },
   RolloutHeld(state, e) {
     must(state.workloads, e.name, "workload").rolloutHold = e.gate;
+  },
+  RolloutStalled(state, e) {
+    must(state.workloads, e.name, "workload").rolloutHold = STALLED;
   },
   RolloutWaveStarted(state, e) {
     must(state.workloads, e.name, "workload").wave = e.wave;
   },
   RolloutPromoted(state, e) {
-    must(state.workloads, e.name, "workload").promoted = true;
+    const w = must(state.workloads, e.name, "workload");
+    w.promoted = true;
+    // The time its canaries waited for the promotion does not count against the deadline.
+    w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
   },
   RolloutCompleted(state, e) {
     const w = must(state.workloads, e.name, "workload");
@@ -161,12 +185,14 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     const failed = w.spec;
     w.quarantined = [...w.quarantined.filter((q) => !sameTemplate(q.spec, failed)), { spec: failed, generation: e.failedGeneration, reason: e.reason }].slice(-MAX_QUARANTINED);
     w.previousSpec = failed;
+    w.previousTemplateGeneration = w.templateGeneration;
     // The restored spec's copies, still running, stay current; the failed spec's are outdated.
     w.reverted = { from: w.templateGeneration, to: w.generation };
     w.spec = w.stable.spec;
     w.generation = e.generation;
     w.templateGeneration = w.stable.generation;
     w.templateChangedAt = e.at;
+    w.progressSince = e.at;
     w.promoted = false;
     w.wave = -1;
     w.rolloutHold = "";
@@ -257,6 +283,9 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         break;
     }
     trackReady(inst, e.at);
+  },
+  InstanceWaiting(state, e) {
+    must(state.instances, e.id, "instance").reason = e.reason;
   },
   InstanceCheckReported(state, e) {
     const inst = must(state.instances, e.id, "instance");

@@ -28,6 +28,16 @@ export interface Workload {
   templateChangedAt: number;
   /** The spec before that change: what `rollout undo` goes back to. */
   previousSpec: WorkloadSpec | null;
+  /**
+   * The template generation of previousSpec: copies from it up to the change run that spec, so
+   * going back to it keeps them. 0 when not known (from before this was recorded).
+   */
+  previousTemplateGeneration: number;
+  /**
+   * When the rollout's progress deadline started counting: its start, or the end of its last
+   * wait on an operator (a promotion, a resume). A wait itself does not count.
+   */
+  progressSince: number;
   createdAt: number;
   /** Batch: runs of the current template that failed; 0 for other kinds. */
   failures: number;
@@ -48,9 +58,15 @@ export interface Workload {
   paused: boolean;
   /** The rollout wave (update.waves) whose old copies are being replaced; -1 before the first. */
   wave: number;
-  /** The delivery gate (canary, soak, wave, paused) holding its rollout now; "" when none. */
+  /**
+   * The delivery gate (canary, soak, wave, paused) holding its rollout now, or "stalled" once
+   * its progress deadline passed (RolloutStalled); "" when none.
+   */
   rolloutHold: string;
 }
+
+/** Workload.rolloutHold of a rollout whose progress deadline passed (RolloutStalled). */
+export const STALLED = "stalled";
 
 /** A spec whose rollout failed and was reverted (auto_revert). */
 export interface QuarantinedSpec {

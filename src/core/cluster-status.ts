@@ -68,18 +68,42 @@ export function availableAt(inst: Instance, minHealthyMs: number): number | unde
   return isReady(inst) && inst.readySince !== null ? inst.readySince + minHealthyMs : undefined;
 }
 
-/**
- * Where the latest change of what runs stands: complete when every replica has a Ready copy
- * of the current template; stalled when that has not happened within the progress deadline.
- * A stalled rollout names a current copy that is not Ready; none when no copy could be created.
- */
-export type RolloutStatus = { phase: "complete" | "progressing" } | { phase: "stalled"; stuck?: Instance };
+/** How many of the first `canaries` slots have an available copy of the current template. */
+export function availableCanaries(w: Workload, instances: Instance[], canaries: number, minHealthyMs: number, now: number): number {
+  let up = 0;
+  for (let index = 0; index < canaries; index++) if (instances.some((i) => i.index === index && i.desired === "run" && runsCurrentTemplate(w, i) && isAvailable(i, minHealthyMs, now))) up++;
+  return up;
+}
 
-export function rolloutStatus(w: Workload, instances: Instance[], now: number, progressDeadlineMs: number, desired: number, minHealthyMs = 0): RolloutStatus {
+/**
+ * Where the latest change of what runs stands: complete when every replica has an available
+ * copy of the current template; waiting while an operator holds it (paused, or every canary
+ * available and held until promoted: time the deadline does not count, as Kubernetes does not
+ * count a paused rollout); stalled when it has not completed within the progress deadline of
+ * its start or of the end of its last wait (Workload.progressSince). A stalled rollout names a
+ * current copy that is not available; none when the copies it lacks were not created.
+ */
+export type RolloutStatus =
+  | { phase: "complete" | "progressing" }
+  | { phase: "waiting"; on: "paused" | "promotion" }
+  | { phase: "stalled"; stuck?: Instance; available: number; desired: number };
+
+export function rolloutStatus(w: Workload, spec: ResolvedSpec, instances: Instance[], now: number, desired: number): RolloutStatus {
   const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
-  if (current.filter((i) => isAvailable(i, minHealthyMs, now)).length >= desired) return { phase: "complete" };
-  if (now - w.templateChangedAt <= progressDeadlineMs) return { phase: "progressing" };
-  return { phase: "stalled", stuck: current.find((i) => !isReady(i)) };
+  const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
+  if (available >= desired) return { phase: "complete" };
+  if (w.paused) return { phase: "waiting", on: "paused" };
+  const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
+  if (canaries > 0 && availableCanaries(w, current, canaries, spec.minHealthyMs, now) === canaries) return { phase: "waiting", on: "promotion" };
+  if (now - w.progressSince <= spec.progressDeadlineMs) return { phase: "progressing" };
+  return { phase: "stalled", stuck: current.find((i) => !isAvailable(i, spec.minHealthyMs, now)), available, desired };
+}
+
+/** Why a rollout stalled, for its events and status: the copy holding it, or what is missing. */
+export function stallCause(s: Extract<RolloutStatus, { phase: "stalled" }>): string {
+  const c = s.stuck;
+  if (c === undefined) return `${s.available} of ${s.desired} copies of the new spec available, no more created yet`;
+  return `${c.id} ${c.state === "running" ? (isReady(c) ? "not soaked" : "not Ready") : c.state}${c.reason ? `: ${c.reason}` : ""}`;
 }
 
 /** Counted against a workload's replicas + max_surge: Pending, or holding its node. */

@@ -180,6 +180,17 @@ function reclaimable(state: ClusterState, lost: Instance): boolean {
   }
 }
 
+/**
+ * Going back to the template before the last change (`rollout undo`, or that spec applied
+ * again): the generation its copies start at, so the copies still running it are kept (as
+ * auto_revert keeps them) and only those of the template undone are replaced. Undefined when
+ * they cannot be told apart: after a revert, or with no record of that generation.
+ */
+function keptFrom(prior: Workload | undefined, spec: WorkloadSpec): number | undefined {
+  if (prior === undefined || prior.reverted !== null || prior.previousSpec === null || prior.previousTemplateGeneration === 0) return undefined;
+  return sameTemplate(prior.previousSpec, spec) ? prior.previousTemplateGeneration : undefined;
+}
+
 /** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
 function atIndex(r: Rejection, i: number): Rejection {
   return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
@@ -214,7 +225,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], false);
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
-    const templateGeneration = templateChanged ? generation : prior.templateGeneration;
+    const templateGeneration = templateChanged ? (keptFrom(prior, spec) ?? generation) : prior.templateGeneration;
     const workload: Extract<ClusterEvent, { type: "WorkloadApplied" }>["workload"] = {
       name: c.name,
       labels: c.labels,

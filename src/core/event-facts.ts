@@ -60,11 +60,13 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   RolloutPaused: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   RolloutHeld: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   RolloutWaveStarted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
+  RolloutStalled: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   RolloutCompleted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   RolloutReverted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadFinished: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadExpired: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: notInput },
+  InstanceWaiting: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: notInput },
   InstanceCheckReported: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
   InstanceTransitioned: {
     // A batch's failures are counted on its workload (a fail rewrites its row too).

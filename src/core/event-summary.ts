@@ -52,8 +52,10 @@ function shellWord(arg: string): string {
 }
 
 const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
-  WorkloadApplied({ workload: w, undo }) {
-    const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : "";
+  WorkloadApplied({ workload: w, previousSpec, undo }) {
+    // A change of what runs back to an earlier generation's template keeps that generation's copies.
+    const back = previousSpec !== undefined && w.templateGeneration < w.generation ? `, back to generation ${w.templateGeneration}'s template: only copies of the templates since are replaced` : "";
+    const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : back;
     const replicas = resolveSpec(w.spec).replicas;
     const how = undo === undefined ? "applied" : `rolled back${undo.to === undefined ? "" : ` to revision ${undo.to}`}`;
     return `${w.name} ${how}: generation ${w.generation}, ${replicas} ${replicas === 1 ? "replica" : "replicas"}${rollout}`;
@@ -65,6 +67,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   RolloutPaused: (e) => `${e.name} rollout ${e.paused ? "paused" : "resumed"} by ${e.by}`,
   RolloutHeld: (e) => (e.gate === "" ? `${e.name} rollout goes on` : `${e.name} rollout held by ${e.gate}: ${e.reason}`),
   RolloutWaveStarted: (e) => `${e.name} rollout wave ${e.wave + 1} of ${e.waves} started: its old copies are replaced`,
+  RolloutStalled: (e) => `${e.name} rollout of generation ${e.generation} stalled: ${e.reason}`,
   RolloutCompleted: (e) => `${e.name} rollout of generation ${e.generation} complete: every copy available`,
   RolloutReverted: (e) => `${e.name} rollout of generation ${e.failedGeneration} failed (${e.reason}): back to generation ${e.to}'s spec as generation ${e.generation}`,
   WorkloadFinished: (e) => `${e.name} ${e.outcome === "complete" ? "complete" : "failed"}: ${e.reason}`,
@@ -73,6 +76,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
     const made = `${e.id} created (generation ${e.generation}, attempt ${e.attempt})`;
     return e.reason === "" ? made : `${made}, pending: ${e.reason}`;
   },
+  InstanceWaiting: (e) => `${e.id} pending: ${e.reason}`,
   InstanceCheckReported: (e) => `${e.id} check ${e.check} ${e.passing ? "passing" : "failing"}`,
   InstanceTransitioned: (e) => `${e.id} ${transitionSummary(e.event)}`,
   InstanceRemoved: (e) => `${e.id} forgotten`,

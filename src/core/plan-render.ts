@@ -13,6 +13,7 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const l of plan.markLost) lines.push({ action: "markLost", ...l });
   for (const p of plan.place) lines.push({ action: "place", ...p });
   for (const p of plan.pend) lines.push({ action: "pend", ...p });
+  for (const w of plan.waiting) lines.push({ action: "waiting", ...w });
   for (const s of plan.schedule) lines.push({ action: "schedule", ...s });
   for (const s of plan.stop) lines.push({ action: "stop", ...s });
   for (const f of plan.forget) lines.push({ action: "forget", ...f });
@@ -22,6 +23,7 @@ export function renderPlanJsonl(plan: Plan): string[] {
   for (const c of plan.complete) lines.push({ action: "complete", workload: c.name, generation: c.generation });
   for (const r of plan.promote) lines.push({ action: "promote", workload: r.name });
   for (const r of plan.revert) lines.push({ action: "revert", workload: r.name, reason: r.reason });
+  for (const st of plan.stalled) lines.push({ action: "stalled", workload: st.name, generation: st.generation, reason: st.reason });
   for (const w of plan.wave) lines.push({ action: "wave", workload: w.name, wave: w.wave, waves: w.waves });
   for (const h of plan.held) lines.push({ action: "held", workload: h.name, gate: h.gate, reason: h.reason });
   const unreachable = plan.skip.filter((s) => s.gate === "node-unreachable");

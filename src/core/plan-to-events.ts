@@ -62,6 +62,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
     events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: n.reason });
   }
+  for (const w of p.waiting) events.push({ type: "InstanceWaiting", at, id: w.instance, reason: w.reason });
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;
     events.push(place(s.instance, s.node, s.ports));
@@ -82,6 +83,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const c of p.complete) events.push({ type: "RolloutCompleted", at, name: c.name, generation: c.generation });
   for (const r of p.promote) events.push({ type: "RolloutPromoted", at, name: r.name, by: AUTO_PROMOTE });
   for (const h of p.held) events.push({ type: "RolloutHeld", at, name: h.name, gate: h.gate, reason: h.reason });
+  for (const st of p.stalled) events.push({ type: "RolloutStalled", at, name: st.name, generation: st.generation, reason: st.reason });
   for (const r of p.revert) {
     const w = state.workloads.get(r.name)!;
     events.push({ type: "RolloutReverted", at, name: r.name, failedGeneration: w.templateGeneration, generation: w.generation + 1, reason: r.reason, to: w.stable!.generation });

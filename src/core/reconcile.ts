@@ -10,8 +10,8 @@ import { canaryGate, disruptionGate, pausedGate, quarantineGate, type GateName, 
 import { occupiesNode } from "./instance-machine.js";
 import { sameTemplate } from "./cluster-events.js";
 import { waveOrder } from "./waves.js";
-import { type BatchOutcome, type Capacity, type ClusterState, crashKey, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
-import { availableAt, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, waitingCanaries } from "./cluster-status.js";
+import { type BatchOutcome, type Capacity, type ClusterState, crashKey, type Instance, instanceName, instanceSeq, instancesOfWorkload, STALLED, type Workload } from "./cluster-state.js";
+import { availableAt, availableCanaries, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, stallCause, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
@@ -66,6 +66,8 @@ export interface Plan {
   place: Array<NewInstance & { node: string; ports?: AssignedPort[] }>;
   /** New instances no node can take yet; they are recorded as Pending. */
   pend: Array<NewInstance & { reason: string }>;
+  /** Pending instances still unplaceable for another reason than the one recorded: the reason is recorded again. */
+  waiting: Array<{ instance: string; reason: string }>;
   /** Existing Pending instances that a node can now take. */
   schedule: Array<{ instance: string; node: string; ports?: AssignedPort[] }>;
   /** Instances to stop. */
@@ -84,6 +86,8 @@ export interface Plan {
   complete: Array<{ name: string; generation: number }>;
   /** Rollouts that failed under auto_revert: back to the last completed spec. */
   revert: Array<{ name: string; reason: string }>;
+  /** Rollouts past their progress deadline that nothing reverts: recorded once, they go on trying. */
+  stalled: Array<{ name: string; generation: number; reason: string }>;
   /** Rollouts moving on to their next wave (update.waves). */
   wave: Array<{ name: string; wave: number; waves: number }>;
   /** Rollouts whose holding delivery gate changed (gate "": none holds any more). */
@@ -102,13 +106,18 @@ export interface Skip {
   until?: number;
 }
 
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "wave", "held"] as const;
+/**
+ * The buckets of actions. `waiting` is not one: a Pending copy's reason recorded again moves
+ * nothing, and a placement later in the same pass may change it (the fleet filled up), so a
+ * plan with only reasons to record counts as converged.
+ */
+const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "stalled", "wave", "held"] as const;
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], wave: [], held: [], skip: [] };
+  return { at, health: [], markLost: [], place: [], pend: [], waiting: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], stalled: [], wave: [], held: [], skip: [] };
 }
 
-/** True when the plan asks for no change. Skips are not changes. */
+/** True when the plan asks for no change. Skips are not changes, nor Pending reasons to record again. */
 export function isEmptyPlan(plan: Plan): boolean {
   return BUCKETS.every((b) => plan[b].length === 0);
 }
@@ -132,6 +141,7 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
 /** One line with the count of each bucket. */
 export function summarize(plan: Plan): string {
   const parts = BUCKETS.filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);
+  if (plan.waiting.length > 0) parts.push(`waiting=${plan.waiting.length}`);
   if (plan.skip.length > 0) parts.push(`skip=${plan.skip.length}`);
   return isEmptyPlan(plan) ? `converged${plan.skip.length > 0 ? ` (${plan.skip.length} held)` : ""}` : parts.join(" ");
 }
@@ -261,9 +271,10 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     (workload.restartSeq > 0 && instanceSeq(i.id) < workload.restartSeq) ||
     (draining.size > 0 && i.node !== null && draining.has(i.node));
   const skipsBefore = out.skip.length;
-  const canary = rolloutMilestones(out, pass, workload, spec, insts);
+  const milestones = rolloutMilestones(out, pass, workload, spec, insts);
   // Reverting: the next pass plans for the restored spec; this one changes nothing more.
-  if (canary === undefined) return;
+  if (milestones === undefined) return;
+  const canary = milestones.canaries;
   if (isSteady(insts, spec.replicas, isOutdated)) return;
   const slots = new Map<number, Instance[]>();
   for (const inst of insts) {
@@ -293,7 +304,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
   let hold: Skip | undefined;
   for (let k = skipsBefore; k < out.skip.length && hold === undefined; k++) if (DELIVERY_GATES.has(out.skip[k]!.gate)) hold = out.skip[k];
-  if ((hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
+  // A stall, recorded by rolloutMilestones, stands until the rollout is no longer stalled.
+  if (!milestones.stalled && (hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
 }
 
 /** The gates of progressive delivery, whose holds are recorded (the budget's, every rollout's, are not). */
@@ -303,19 +315,20 @@ const DELIVERY_GATES: ReadonlySet<string> = new Set<GateName>(["canary", "soak",
  * A service's rollout milestones, decided before its slots: complete (every replica has an
  * available copy of the current template: what auto_revert goes back to from now on), failed
  * under auto_revert (not complete within progress_deadline: back to the last completed spec),
- * promoted by auto_promote (every canary available). Returns how many slots are canaries
- * waiting for promotion (0 when no rollout waits at its canaries), or undefined when the
- * rollout is reverted: nothing else of the workload is planned in that pass.
+ * stalled (past the deadline with nothing to revert it: recorded once), promoted by
+ * auto_promote (every canary available). Returns how many slots are canaries waiting for
+ * promotion (0 when no rollout waits at its canaries) and whether it is stalled, or undefined
+ * when the rollout is reverted: nothing else of the workload is planned in that pass.
  */
-function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, insts: Instance[]): number | undefined {
+function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, insts: Instance[]): { canaries: number; stalled: boolean } | undefined {
   const { now } = pass;
   const canaries = waitingCanaries(workload, spec, insts);
   // A workload scaled to nothing rolls nothing out: no milestone to record.
-  if (workload.stable?.generation === workload.templateGeneration || spec.replicas === 0) return canaries;
-  const status = rolloutStatus(workload, insts, now, spec.progressDeadlineMs, spec.replicas, spec.minHealthyMs);
+  if (workload.stable?.generation === workload.templateGeneration || spec.replicas === 0) return { canaries, stalled: false };
+  const status = rolloutStatus(workload, spec, insts, now, spec.replicas);
   if (status.phase === "complete" && canaries === 0) {
     out.complete.push({ name: workload.name, generation: workload.templateGeneration });
-    return 0;
+    return { canaries: 0, stalled: false };
   }
   // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
   // (Without min_healthy_time a Ready copy is available at once: nothing soaks.)
@@ -328,21 +341,19 @@ function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: Reso
   const looping = revertible
     ? [...pass.state.nodes.keys()].find((n) => (pass.state.crashes.get(crashKey(workload.name, n))?.at(-1) ?? 0) >= workload.templateChangedAt && quarantineGate(pass.state, workload.name, n, now, pass.quarantine))
     : undefined;
+  const late = status.phase === "stalled" ? `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${stallCause(status)})` : "";
   if (revertible && (status.phase === "stalled" || looping !== undefined)) {
-    const s = status.phase === "stalled" ? status.stuck : undefined;
-    const why = s === undefined ? "new copies could not be created" : `${s.id} ${s.state === "running" ? (isReady(s) ? "not soaked" : "not Ready") : s.state}${s.reason ? `: ${s.reason}` : ""}`;
     const last = insts.filter((i) => i.state === "failed" && runsCurrentTemplate(workload, i)).at(-1);
-    const reason = looping
-      ? `new copies crash-looping on ${looping}${last ? ` (${last.id}: ${reasonWithStderr(last.reason, last.stderrTail)})` : ""}`
-      : `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${why})`;
+    const reason = looping ? `new copies crash-looping on ${looping}${last ? ` (${last.id}: ${reasonWithStderr(last.reason, last.stderrTail)})` : ""}` : late;
     out.revert.push({ name: workload.name, reason });
     return undefined;
   }
-  if (canaries > 0 && spec.autoPromote) {
-    const soaked = (index: number) => insts.some((i) => i.index === index && runsCurrentTemplate(workload, i) && isAvailable(i, spec.minHealthyMs, now));
-    if (Array.from({ length: canaries }, (_, k) => k).every(soaked)) out.promote.push({ name: workload.name });
+  if (status.phase === "stalled" && workload.rolloutHold !== STALLED) {
+    const unrevertible = spec.autoRevert && workload.stable === null ? "; auto_revert has nothing to go back to: no rollout of this workload completed" : "";
+    out.stalled.push({ name: workload.name, generation: workload.templateGeneration, reason: late + unrevertible });
   }
-  return canaries;
+  if (canaries > 0 && spec.autoPromote && availableCanaries(workload, insts, canaries, spec.minHealthyMs, now) === canaries) out.promote.push({ name: workload.name });
+  return { canaries, stalled: status.phase === "stalled" };
 }
 
 /** A copy of the workload's current template, not replaced by a restart. */
@@ -561,7 +572,7 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
       if (keep.state === "pending") {
         const choice = placer.choose(workload.name, spec, keep.name);
         if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
-        else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
+        else waitPending(out, keep, choice.reason);
       }
       continue;
     }
@@ -588,6 +599,15 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
     for (const f of failed) stop(f, f.reason);
     active++;
   }
+}
+
+/**
+ * A Pending copy no node takes this pass: held, and its reason recorded again when it changed,
+ * so what `get instances` says is why it waits now, not why it waited when created.
+ */
+function waitPending(out: Plan, inst: Instance, reason: string): void {
+  out.skip.push({ gate: "unplaceable", reason, workload: inst.workload, instance: inst.id });
+  if (reason !== inst.reason) out.waiting.push({ instance: inst.id, reason });
 }
 
 /** A node choice as a plan records it: `ports` only when the copy has any, so plans of port-less workloads keep their shape. */
@@ -682,7 +702,7 @@ function planSlot(
     if (keep.state === "pending") {
       const choice = placer.choose(workload.name, spec, keep.name);
       if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
-      else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
+      else waitPending(out, keep, choice.reason);
     }
     if (outdated.length === 0) return;
     // The old copies go once the new one is available (Ready and soaked): that is what keeps

@@ -16,8 +16,9 @@ export interface Revision {
   /** What started it: "applied", "undo to revision N", "restart", or "revert to generation N". */
   cause: string;
   /**
-   * "complete", "reverted: <why>", "superseded", "deleted" or "in progress"; a restart's is
-   * "requested" (the log records the request, not when its last copy was replaced).
+   * "complete", "reverted: <why>", "superseded", "stalled: <why>" (still trying), "deleted" or
+   * "in progress"; a restart's is "requested" (the log records the request, not when its last
+   * copy was replaced).
    */
   outcome: string;
 }
@@ -60,12 +61,14 @@ function lastIncarnation(events: ClusterEvent[]): Incarnation {
   let generation = 0;
   let spec: WorkloadSpec | undefined;
   let stable: WorkloadSpec | undefined;
-  let changes = new Map<number, Revision>();
+  // Rollout events name the template generation; going back to a template (undo keeping its
+  // copies) makes a new revision of an earlier one: the latest revision of each is meant.
+  let byTemplate = new Map<number, Revision>();
   let latest: Revision | undefined;
-  const open = (r: Revision) => {
-    if (latest?.outcome === "in progress") latest.outcome = "superseded";
+  const open = (r: Revision, template: number) => {
+    if (latest?.outcome === "in progress" || latest?.outcome.startsWith("stalled: ")) latest.outcome = "superseded";
     out.revisions.push((latest = r));
-    changes.set(r.revision, r);
+    byTemplate.set(template, r);
   };
   for (const e of events) {
     switch (e.type) {
@@ -74,13 +77,15 @@ function lastIncarnation(events: ClusterEvent[]): Incarnation {
         // Generation 1 is a creation: what the log holds of the name before is another workload's.
         if (w.generation === 1) {
           out = { revisions: [], specs: new Map() };
-          changes = new Map();
+          byTemplate = new Map();
           latest = stable = undefined;
         }
         generation = w.generation;
         out.specs.set(generation, (spec = w.spec));
-        // A change of what runs (not a scaling) starts a revision.
-        if (w.templateGeneration === w.generation) open({ revision: generation, at: e.at, cause: e.undo ? undoCause(e.undo.to, changes) : "applied", outcome: "in progress" });
+        // A change of what runs (not a scaling) starts a revision; previousSpec comes with one.
+        if (w.templateGeneration === w.generation || e.previousSpec !== undefined) {
+          open({ revision: generation, at: e.at, cause: e.undo ? undoCause(e.undo.to, out.revisions) : "applied", outcome: "in progress" }, w.templateGeneration);
+        }
         break;
       }
       case "WorkloadRestartRequested":
@@ -95,18 +100,23 @@ function lastIncarnation(events: ClusterEvent[]): Incarnation {
         out.specs = new Map();
         break;
       case "RolloutCompleted": {
-        const r = changes.get(e.generation);
+        const r = byTemplate.get(e.generation);
         if (r) r.outcome = "complete";
         stable = spec;
         break;
       }
+      case "RolloutStalled": {
+        const r = byTemplate.get(e.generation);
+        if (r?.outcome === "in progress") r.outcome = `stalled: ${e.reason}`;
+        break;
+      }
       case "RolloutReverted": {
-        const failed = changes.get(e.failedGeneration);
+        const failed = byTemplate.get(e.failedGeneration);
         if (failed) failed.outcome = `reverted: ${e.reason}`;
         generation = e.generation;
         spec = stable;
         if (stable) out.specs.set(generation, stable);
-        open({ revision: generation, at: e.at, cause: `revert to generation ${e.to}`, outcome: "in progress" });
+        open({ revision: generation, at: e.at, cause: `revert to generation ${e.to}`, outcome: "in progress" }, e.to);
         break;
       }
     }
@@ -118,7 +128,7 @@ function lastIncarnation(events: ClusterEvent[]): Incarnation {
  * An undo's cause: to the revision asked for, or, for "the spec before the last change", to
  * the revision before the last change of what runs (the one it restores), when the log has it.
  */
-function undoCause(to: number | undefined, changes: ReadonlyMap<number, Revision>): string {
-  const target = to ?? [...changes.keys()].at(-2);
+function undoCause(to: number | undefined, revisions: readonly Revision[]): string {
+  const target = to ?? revisions.filter((r) => r.cause !== "restart").at(-2)?.revision;
   return target === undefined ? "undo" : `undo to revision ${target}`;
 }

@@ -66,7 +66,8 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
   for (let pass = 0; due && pass < MAX_PASSES; pass++) {
     const p = plan(state, now, policy);
     last = last === undefined ? p : mergePlans(last, p);
-    if (isEmptyPlan(p)) break;
+    // Reasons of Pending copies to record again are recorded, but give no pass more to do.
+    if (isEmptyPlan(p) && p.waiting.length === 0) break;
     const c = planToEvents(state, p);
     for (const e of c.events) evolve(state, e);
     events.push(...c.events);
@@ -96,6 +97,7 @@ function mergePlans(a: Plan, b: Plan): Plan {
     markLost: [...a.markLost, ...b.markLost],
     place: [...a.place, ...b.place],
     pend: [...a.pend, ...b.pend],
+    waiting: [...a.waiting, ...b.waiting],
     schedule: [...a.schedule, ...b.schedule],
     stop: [...a.stop, ...b.stop],
     forget: [...a.forget, ...b.forget],
@@ -105,6 +107,7 @@ function mergePlans(a: Plan, b: Plan): Plan {
     promote: [...a.promote, ...b.promote],
     complete: [...a.complete, ...b.complete],
     revert: [...a.revert, ...b.revert],
+    stalled: [...a.stalled, ...b.stalled],
     wave: [...a.wave, ...b.wave],
     held: [...a.held, ...b.held],
     skip: b.skip,

@@ -28,8 +28,14 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
     { type: "RolloutReverted", at: T0, name: "web", failedGeneration: 4, generation: 5, reason: "not complete within progress_deadline 60s (web-0.9 not Ready)", to: 3 },
     "web rollout of generation 4 failed (not complete within progress_deadline 60s (web-0.9 not Ready)): back to generation 3's spec as generation 5",
   ],
+  [
+    "RolloutStalled",
+    { type: "RolloutStalled", at: T0, name: "web", generation: 2, reason: "not complete within progress_deadline 6s (web-0.4 not Ready)" },
+    "web rollout of generation 2 stalled: not complete within progress_deadline 6s (web-0.4 not Ready)",
+  ],
   ["WorkloadExpired", { type: "WorkloadExpired", at: T0, name: "job" }, "job expired: deleted after its ttl_after_finished"],
   ["InstanceCreated", created(ID, T0, { generation: 2, attempt: 3 }), "web-1.9 created (generation 2, attempt 3)"],
+  ["InstanceWaiting", { type: "InstanceWaiting", at: T0, id: ID, reason: "no node fits (1 short of cpu)" }, "web-1.9 pending: no node fits (1 short of cpu)"],
   ["InstanceCheckReported", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false }, "web-1.9 check http failing"],
   [
     "InstanceTransitioned",
@@ -91,6 +97,11 @@ test.each<[string, ClusterEvent, string]>([
   ["a new template says copies are replaced", workloadApplied("web", T0, { generation: 2 }), "web applied: generation 2, 1 replica, new template: copies are replaced"],
   ["an undo to a revision says so", { ...workloadApplied("web", T0, { generation: 3 }), undo: { to: 1 } } as ClusterEvent, "web rolled back to revision 1: generation 3, 1 replica, new template: copies are replaced"],
   ["an undo of the last change says so", { ...workloadApplied("web", T0, { generation: 3 }), undo: {} } as ClusterEvent, "web rolled back: generation 3, 1 replica, new template: copies are replaced"],
+  [
+    "going back to an earlier generation's template says its copies are kept",
+    { ...workloadApplied("web", T0, { generation: 4, templateGeneration: 2 }), previousSpec: spec({ args: ["v3"] }) } as ClusterEvent,
+    "web applied: generation 4, 1 replica, back to generation 2's template: only copies of the templates since are replaced",
+  ],
   ["a created copy that cannot be placed says why", created(ID, T0, { reason: "no node has 500m cpu free" }), "web-1.9 created (generation 1, attempt 0), pending: no node has 500m cpu free"],
   ["a placement without ports names only the node", transitioned(ID, T0, { type: "place", node: "node-a" }), "web-1.9 placed on node-a"],
   ["a stop seen at a reconnect says so", transitioned(ID, T0, { type: "stop", reason: "lost: the agent no longer holds it", caughtUp: true }), "web-1.9 stopping: lost: the agent no longer holds it (seen at its agent's reconnect)"],

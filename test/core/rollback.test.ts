@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide.js";
 import { evolve, replay } from "../../src/core/cluster-events.js";
 import { isReady, rolloutStatus } from "../../src/core/cluster-status.js";
+import { resolveSpec } from "../../src/core/spec.js";
 import { created, nodeConnected, spec, T0 } from "./fixtures.js";
 
 test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is not remembered", () => {
@@ -22,18 +23,24 @@ test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is
   const undo = decide(state, { type: "RollbackWorkload", name: "web" }, T0 + 30);
   for (const e of undo.events) evolve(state, e);
   const after = state.workloads.get("web")!;
-  expect([after.generation, after.templateGeneration, after.spec.args, after.previousSpec?.args]).toEqual([4, 4, ["v1"], ["v2"]]);
+  // Generation 1's copies run v1 still: they stay current; those of generations 2 and 3 (v2) do not.
+  expect([after.generation, after.templateGeneration, after.reverted, after.spec.args, after.previousSpec?.args]).toEqual([4, 1, { from: 2, to: 3 }, ["v1"], ["v2"]]);
+  // Undoing the undo cannot tell v2's copies apart from v1's any more: every copy is replaced.
+  for (const e of decide(state, { type: "RollbackWorkload", name: "web" }, T0 + 40).events) evolve(state, e);
+  const again = state.workloads.get("web")!;
+  expect([again.generation, again.templateGeneration, again.reverted, again.spec.args]).toEqual([5, 5, null, ["v2"]]);
 });
 
 test("rollout status: progressing within the deadline, then stalled naming a copy that is not Ready", () => {
   const state = replay([nodeConnected("n1", T0)]);
   for (const e of decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec() }, T0).events) evolve(state, e);
   const w = state.workloads.get("web")!;
-  expect(rolloutStatus(w, [], T0 + 1_000, 60_000, 1)).toEqual({ phase: "progressing" });
-  expect(rolloutStatus(w, [], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: undefined });
+  const s = resolveSpec(w.spec);
+  expect(rolloutStatus(w, s, [], T0 + 1_000, 1)).toEqual({ phase: "progressing" });
+  expect(rolloutStatus(w, s, [], T0 + 61_000, 1)).toEqual({ phase: "stalled", stuck: undefined, available: 0, desired: 1 });
   const pending = replay([created("web-0.1", T0)]).instances.get("web-0.1")!;
-  expect(rolloutStatus(w, [pending], T0 + 61_000, 60_000, 1)).toEqual({ phase: "stalled", stuck: pending });
-  expect(rolloutStatus(w, [{ ...pending, state: "running", readySince: T0 }], T0 + 61_000, 60_000, 1)).toEqual({ phase: "complete" });
+  expect(rolloutStatus(w, s, [pending], T0 + 61_000, 1)).toEqual({ phase: "stalled", stuck: pending, available: 0, desired: 1 });
+  expect(rolloutStatus(w, s, [{ ...pending, state: "running", readySince: T0 }], T0 + 61_000, 1)).toEqual({ phase: "complete" });
 });
 
 test.each([

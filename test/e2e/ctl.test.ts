@@ -171,8 +171,8 @@ describe("output formats", () => {
 
   test("table and wide", async () => {
     const table = (await ctl("get", "workloads")).stdout.split("\n");
-    expect(table[0]).toMatch(/^NAME\s+READY\s+STATUS\s+GEN\s+NODES\s+AGE$/);
-    expect(table.find((l) => l.startsWith("alpha "))).toMatch(/^alpha\s+2\/2\s+Running\s+1\s+sim-1\s+\d+s$/);
+    expect(table[0]).toMatch(/^NAME\s+READY\s+STATUS\s+GEN\s+UP-TO-DATE\s+NODES\s+AGE$/);
+    expect(table.find((l) => l.startsWith("alpha "))).toMatch(/^alpha\s+2\/2\s+Running\s+1\s+2\s+sim-1\s+\d+s$/);
     const wide = (await ctl("get", "nodes", "-o", "wide")).stdout;
     expect(wide.split("\n")[0]).toMatch(/LABELS$/);
     expect(wide).toContain("tier=web");

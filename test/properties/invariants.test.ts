@@ -614,6 +614,8 @@ describe("readiness checks and the disruption budget", () => {
         // Held: every old copy still there, the canaries beside them.
         expect(web(fleet).filter((i) => i.generation === 1 && i.desired === "run")).toHaveLength(replicas);
         expect(fresh()).toBe(Math.min(canary, replicas));
+        // Available canaries wait for their promotion: never a stall, however long they wait.
+        if (!failing) expect(fleet.events.filter((e) => e.type === "RolloutStalled")).toEqual([]);
       }),
       params,
     );
@@ -653,6 +655,32 @@ describe("readiness checks and the disruption budget", () => {
           if (!failing) expect(web(fleet).filter((i) => i.desired === "run").every((i) => i.generation === 2)).toBe(true);
         },
       ),
+      params,
+    );
+  });
+
+  test("18: an undo, whenever it comes in a rollout, stops no copy of the spec it goes back to, and converges to it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 20_000 }), fc.boolean(), (replicas, maxSurge, maxUnavailable, undoAfterMs, failing) => {
+        fc.pre(maxSurge + maxUnavailable > 0);
+        const { fleet, apply } = rolledOut(replicas, { maxSurge, maxUnavailable });
+        if (failing) fleet.failingChecks.add("web");
+        fleet.turn([apply("v2")]);
+        fleet.advance(undoAfterMs);
+        fleet.failingChecks.delete("web");
+        fleet.onTurn = (r) => {
+          const kept = r.plan?.stop.filter((x) => fleet.state.instances.get(x.instance)?.generation === 1 && fleet.state.instances.get(x.instance)?.state !== "failed") ?? [];
+          if (kept.length > 0) throw new Error(`the undo stopped ${kept.map((x) => x.instance)}, which run the spec it goes back to`);
+        };
+        expect(fleet.turn([{ type: "RollbackWorkload", name: "web" }]).decisions[0]!.rejection).toBeUndefined();
+        fleet.advance(30_000);
+        fleet.settle();
+        const w = fleet.state.workloads.get("web")!;
+        expect(w.spec.args).toEqual(["v1"]);
+        const left = web(fleet).filter((i) => i.desired === "run");
+        expect(left.filter((i) => i.generation === 2)).toEqual([]);
+        expect(left.filter((i) => i.state === "running")).toHaveLength(replicas);
+      }),
       params,
     );
   });

@@ -38,8 +38,12 @@ export const workloads = sqliteTable("workloads", {
   templateGeneration: integer("template_generation").notNull().default(1),
   restartSeq: integer("restart_seq").notNull().default(0),
   templateChangedAt: integer("template_changed_at").notNull().default(0),
+  /** When the rollout's progress deadline started counting (its start, a promotion, a resume). */
+  progressSince: integer("progress_since").notNull().default(0),
   /** proto3 JSON of the spec before the last template change, or null. */
   previousSpec: text("previous_spec", { mode: "json" }),
+  /** The template generation of previous_spec; 0: not known. */
+  previousTemplateGeneration: integer("previous_template_generation").notNull().default(0),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
   /** Batch: failed runs of the current template. */

@@ -8,11 +8,11 @@ import { SQL } from "bun";
 import { and, eq, getTableColumns, inArray, isNull, notInArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import type { PgTable } from "drizzle-orm/pg-core";
-import { type ClusterEvent, restoreState } from "../../../core/cluster-events.js";
+import { type ClusterEvent, dropAgentStreams, storedState } from "../../../core/cluster-events.js";
 import type { ClusterState, TokenKind } from "../../../core/cluster-state.js";
 import { embeddedMigrations } from "../embedded-migrations.js" with { type: "macro" };
 import { DEFAULT_RETENTION, type Retention } from "../retention.js";
-import { instanceFromRow, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
+import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
 import type { Store } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
@@ -152,13 +152,14 @@ export class PostgresStore implements Store {
   }
 
   async load(): Promise<ClusterState> {
-    return (await this.loadWithSeq()).state;
+    return dropAgentStreams((await this.loadWithSeq()).state);
   }
 
   /**
    * The state and the newest sequence number committed with it, read in ONE snapshot (a
    * REPEATABLE READ, READ ONLY transaction): a follower starts from it and folds the events
-   * after `seq`, none missing or twice. Commits are serialized by the one writer and its fence,
+   * after `seq`, none missing or twice. It is the leader's state as committed, its agent
+   * streams included (load, what a control plane leads from, drops them). Commits are serialized by the one writer and its fence,
    * so no event below the newest one seen can commit later.
    */
   loadWithSeq(): Promise<{ state: ClusterState; seq: number }> {
@@ -171,17 +172,19 @@ export class PostgresStore implements Store {
     const instances = await tx.select().from(schema.instances);
     const nodes = await tx.select().from(schema.nodes);
     const nextSeq = await tx.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq"));
+    const listening = await tx.select().from(schema.meta).where(eq(schema.meta.key, LISTENING_SINCE_KEY));
     const tokens = await tx.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt));
     const newest = await tx.select({ seq: sql<string | null>`MAX(${schema.events.seq})` }).from(schema.events);
     const restored = instances.map(instanceFromRow);
     const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])), tx);
-    const state = restoreState({
+    const state = storedState({
       workloads: workloads.map(workloadFromRow),
       instances: restored,
       nodes: nodes.map(nodeFromRow),
       nextInstanceSeq: nextSeq[0] ? Number(nextSeq[0].value) : 1,
       failures,
       tokens: tokens as { hash: string; kind: TokenKind }[],
+      listeningSince: listening[0] ? Number(listening[0].value) : undefined,
     });
     return { state, seq: Number(newest[0]?.seq ?? 0) };
   }
@@ -257,6 +260,7 @@ export class PostgresStore implements Store {
         }
       }
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
+      if (writes.listeningSince !== undefined) await this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince));
       // Delivered to followers when (and only if) this transaction commits, in commit order.
       if (stored.length > 0) await tx.execute(sql`SELECT pg_notify(${COMMITS_CHANNEL}, ${String(stored[stored.length - 1]!.seq)})`);
       return stored;

@@ -16,6 +16,7 @@ import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, wo
 import type { Store } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
+import { said } from "./unreachable.js";
 import type { Fence } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
@@ -69,29 +70,6 @@ function overwrite(table: PgTable) {
   return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
 }
 
-/** Bun's client's codes for a connection it could not make or lost, in words. */
-const CONNECTION_FAILURES: Record<string, string> = {
-  ERR_POSTGRES_CONNECTION_REFUSED: "connection refused",
-  ERR_POSTGRES_CONNECTION_CLOSED: "connection closed",
-  ERR_POSTGRES_CONNECTION_TIMEOUT: "connection timed out",
-  ERR_POSTGRES_IDLE_TIMEOUT: "connection timed out",
-};
-
-/**
- * An error of the client in words a caller of the control plane can act on: a database that
- * cannot be reached is said to be one, naming it (the client's own "Failed to connect" would
- * read, to ctl, as the control plane itself being unreachable). Other errors pass unchanged.
- */
-export function describeDatabaseError(err: unknown, location: string): Error {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const failure = typeof code === "string" ? CONNECTION_FAILURES[code] : undefined;
-  // 57P01: the server is shutting down and terminated the connection (pg_ctl stop).
-  const terminated = (err as { errno?: unknown } | undefined)?.errno === "57P01" || /terminating connection due to administrator command/.test(message);
-  if (failure === undefined && !terminated && !/^(Failed to connect|Connection closed)/i.test(message)) return err instanceof Error ? err : new Error(message);
-  return new Error(`the database cannot be reached (PostgreSQL at ${location}: ${failure ?? (terminated ? "the server is shutting down" : message.toLowerCase())})`);
-}
-
 /**
  * A commit or probe refused because this control plane does not hold the lease in its epoch
  * (deposed, paused past its lease, partitioned): nothing of it was written.
@@ -115,7 +93,7 @@ export class PostgresStore implements Store {
   ) {
     this.location = redactUrl(url);
     this.retention = { ...DEFAULT_RETENTION, ...retention };
-    this.history = new PostgresEventHistory(db);
+    this.history = new PostgresEventHistory(db, this.location);
   }
 
   /** Connects, migrates and reads the log's bounds; rejects with PostgreSQL's (or the client's) reason. */
@@ -208,12 +186,8 @@ export class PostgresStore implements Store {
   }
 
   /** Runs a read or write, a database that cannot be reached said in words (describeDatabaseError). */
-  private async said<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      throw describeDatabaseError(err, this.location);
-    }
+  private said<T>(run: () => Promise<T>): Promise<T> {
+    return said(this.location, run);
   }
 
   /**

@@ -4,7 +4,8 @@
  * store rather than hearing their hellos, it shows every kind of workload (a system workload
  * wants a copy per connected Ready node) and every node as the leader does. The nodes'
  * heartbeats reach the leader only: the standby leaves a node's last heartbeat unknown
- * rather than showing the silence it cannot hear.
+ * rather than showing the silence it cannot hear, and its `plan` takes nodes' health as the
+ * leader recorded it rather than judging a silence it never heard.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -20,6 +21,8 @@ let server: PostgresServer | undefined;
 let env: Record<string, string> = {};
 let leader = "";
 let standby = "";
+/** When both nodes were Ready: their rows' last heartbeat is no later. */
+let nodesReadyAt = 0;
 
 const ctl = (address: string, ...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
@@ -48,6 +51,7 @@ beforeAll(() =>
     await first.waitForLog(leadingServes, 20_000);
     for (const name of ["node-a", "node-b"]) h.start(["agent", "--control", leader, "--name", name, "--data-dir", join(h.dir, name)]);
     await eventually("two nodes Ready", async () => ((await json<Nodes>(leader, "get", "nodes")).nodes.filter((n) => n.health === "NODE_HEALTH_READY").length === 2 ? true : undefined), 20_000);
+    nodesReadyAt = Date.now();
   }),
 );
 afterAll(async () => {
@@ -90,4 +94,16 @@ test.skipIf(pg.skip)("a standby started after the agents connected shows every k
   const table = await ctl(standby, "get", "nodes");
   expect(table.stdout).toMatch(/^node-a\s+Ready\s.*<unknown>/m);
   expect((await ctl(standby, "describe", "node", "node-a")).stdout).toContain("Last seen:   <unknown> (heartbeats reach the leader only)");
+});
+
+test.skipIf(pg.skip)("plan on the standby decides as on the leader: nodes' health as the leader recorded it, not judged from heartbeats the standby never hears", async () => {
+  // The scenario: the last heartbeat the standby's rows carry is older than the Offline threshold (5 s).
+  await eventually("the nodes' recorded heartbeats older than the Offline threshold", () => (Date.now() > nodesReadyAt + 6_000 ? true : undefined), 15_000, 250);
+  writeFileSync(join(h.dir, "more.json"), JSON.stringify({ name: "more", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2 } }));
+  const plans = await Promise.all([leader, standby].map((at) => ctl(at, "plan", "-f", "more.json", "-o", "json")));
+  // Each line is the tick (its time) or an action: the actions must be the same.
+  const actions = (out: string) => out.trim().split("\n").slice(1).map((l) => JSON.parse(l) as Record<string, unknown>).map(({ at, ...a }) => a);
+  expect(plans.map((p) => p.code)).toEqual([1, 1]);
+  expect(actions(plans[1]!.stdout)).toEqual(actions(plans[0]!.stdout));
+  expect(plans[1]!.stdout).not.toContain("offline");
 });

@@ -18,9 +18,12 @@ const CONNECTION_FAILURES: Record<string, string> = {
  * read, to ctl, as the control plane itself being unreachable). Other errors pass unchanged.
  */
 export function describeDatabaseError(err: unknown, location: string): Error {
-  // drizzle wraps the client's error ("Failed query: …"): its cause says what happened.
+  // drizzle wraps the client's error ("Failed query: …"): its cause says whether the database was reached.
   const cause = (err as { cause?: unknown } | undefined)?.cause;
-  if (err instanceof Error && err.message.startsWith("Failed query") && cause !== undefined) return describeDatabaseError(cause, location);
+  if (err instanceof Error && err.message.startsWith("Failed query") && cause !== undefined) {
+    const said = describeDatabaseError(cause, location);
+    return said instanceof StoreUnreachable ? said : err;
+  }
   const code = (err as { code?: unknown } | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
   const failure = typeof code === "string" ? CONNECTION_FAILURES[code] : undefined;

@@ -91,6 +91,8 @@ export class DrainCommand extends NodeCommand {
   static usage = Command.Usage({
     category: "Nodes",
     description: "move every instance off a node, replacements first, and wait until it is empty",
+    details:
+      "Out of --timeout it exits 1 naming each copy still on the node and what it waits for: its replacement (a Pending one says why no node fits, e.g. no other node offers docker) or, without one, what holds its workload's rollout. The drain goes on; `tessera ctl uncordon NODE` ends it.",
     examples: [
       ["Drain and wait", "tessera ctl drain node-a"],
       ["Start the drain only", "tessera ctl drain node-a --detach"],

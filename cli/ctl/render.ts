@@ -151,7 +151,7 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
     `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
     `Volumes:     ${describeHostVolumes(n.hostVolumes) || "<none> (agent without --host-volume)"}`,
-    `Last seen:   ${n.lastHeartbeat?.toISOString()} (${age(n.lastHeartbeat, now)} ago)`,
+    `Last seen:   ${n.lastHeartbeat ? `${n.lastHeartbeat.toISOString()} (${age(n.lastHeartbeat, now)} ago)` : "<unknown> (heartbeats reach the leader only)"}`,
     `Version:     ${n.version}`,
     "",
     "Instances:",

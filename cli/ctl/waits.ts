@@ -8,6 +8,7 @@ import { DesiredState, InstanceState, type Workload, WorkloadKind } from "../../
 import type { Ctl } from "../client.js";
 import { RemoteError } from "../errors.js";
 import { formatDurationMs } from "../../src/core/duration.js";
+import { describeDrainHolds, holdingNode } from "./drain-holds.js";
 import { formatInstanceState, progressOf } from "./render.js";
 
 const ROLLOUT_POLL_MS = 250;
@@ -65,20 +66,32 @@ export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: numbe
   }
 }
 
-/** Polls until nothing runs or is stopping on a draining node, printing the count as it falls. */
+/**
+ * Polls until nothing runs or is stopping on a draining node, printing the count as it falls.
+ * Out of time, it names each copy still there and what it waits for; the drain goes on.
+ */
 export async function waitForDrain(ctl: Ctl, node: string, timeoutMs: number, stdout: Writable): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = -1;
   for (;;) {
     const res = await ctl.call(ctl.api.getNode, { name: node });
-    const left = res.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN || i.observedState === InstanceState.INSTANCE_STATE_STOPPING).length;
-    if (left !== last) stdout.write(`  ${left} instance(s) left on ${node}\n`);
-    last = left;
-    if (left === 0) {
+    const held = holdingNode(res.instances);
+    if (held.length !== last) stdout.write(`  ${held.length} instance(s) left on ${node}\n`);
+    last = held.length;
+    if (held.length === 0) {
       stdout.write(`node/${node} drained\n`);
       return;
     }
-    if (Date.now() > deadline) throw new RemoteError(`node ${node} still holds ${left} instance(s) after ${formatDurationMs(timeoutMs)}; see \`tessera ctl describe node ${node}\``);
+    if (Date.now() > deadline) {
+      const names = [...new Set(held.map((i) => i.workload))];
+      // A workload gone meanwhile just has nothing more to say.
+      const found = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name }).then((w) => [name, w] as const, () => undefined)));
+      const workloads = new Map(found.filter((w) => w !== undefined));
+      const why = describeDrainHolds(node, held, workloads).map((line) => `\n  ${line}`).join("");
+      throw new RemoteError(
+        `node ${node} still holds ${held.length} instance(s) after ${formatDurationMs(timeoutMs)}; the drain goes on (no new copies go there, each one moves as soon as it can; \`tessera ctl uncordon ${node}\` ends it):${why}`,
+      );
+    }
     await Bun.sleep(DRAIN_POLL_MS);
   }
 }

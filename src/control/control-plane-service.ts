@@ -94,7 +94,9 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
   };
   /** The newest of a workload's or node's recent events that fit a page, oldest first. */
   const recent = (events: StoredEvent[]) => newestWithin(events.map(toWireEvent), eventBytes);
-  const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name));
+  // Heartbeats arrive on the agents' streams, which only the leader holds (its gateway).
+  const heard = gateway !== undefined;
+  const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name), heard);
   const submit = async (command: Command) => {
     const decision = await writer.submit(command);
     if (decision.rejection) throw refused(decision.rejection);
@@ -161,7 +163,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     listNodes: unary("ListNodes", (req) => {
       const cursor = cursorOf(req, "nodes");
       const use = nodeUse(state);
-      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name)), sizeOf: nodeBytes });
+      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name), heard), sizeOf: nodeBytes });
       return { nodes: page.items, nextPageToken: page.nextPageToken };
     }),
 

@@ -12,7 +12,8 @@
 import type { Logger } from "../core/logger.js";
 import { type Leadership, type LeadershipStep, type LeaseOutcome, type LeaseTiming, notLeaderMessage, onLeaseOutcome, onTick } from "../core/lease.js";
 import type { Candidate, PostgresLease } from "./store/postgres/lease.js";
-import { describeDatabaseError, type PostgresStore } from "./store/postgres/store.js";
+import type { PostgresStore } from "./store/postgres/store.js";
+import { describeDatabaseError } from "./store/postgres/unreachable.js";
 
 export interface LeadershipOptions {
   lease: PostgresLease;

@@ -8,6 +8,7 @@ import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js"
 import type { Logger } from "../core/logger.js";
 import { type Cursor, isRejection, type PageRequest, readCursor } from "../core/paging.js";
 import type { Rejection } from "../core/rejections.js";
+import { StoreUnreachable } from "./store/store.js";
 import { rejectionError } from "./rejection-codes.js";
 import { bearer } from "./security/enrollment.js";
 import { fingerprint } from "./security/tokens.js";
@@ -57,7 +58,7 @@ export interface RpcDeps {
 }
 
 export interface Rpc {
-  /** Wraps a unary handler: logs method, status and duration; turns surprises into INTERNAL. */
+  /** Wraps a unary handler: logs method, status and duration; a store out of reach is UNAVAILABLE, other surprises INTERNAL. */
   unary<Req, Res>(method: ControlPlaneMethod, body: (req: Req, metadata: Metadata) => Promise<Res> | Res): Handler<Req, Res>;
   /**
    * Checks a streaming call's token and request: true when the handler may go on; otherwise the
@@ -110,8 +111,9 @@ export function createRpc(deps: RpcDeps): Rpc {
           },
           (err: Partial<RpcError>) => {
             const known = typeof err?.code === "number";
-            const code = known ? err.code! : status.INTERNAL;
-            const details = known ? err.details! : `internal error: ${String(err)}`;
+            // A store out of reach is a condition to retry, named, not a fault of this process.
+            const code = known ? err.code! : err instanceof StoreUnreachable ? status.UNAVAILABLE : status.INTERNAL;
+            const details = known ? err.details! : err instanceof StoreUnreachable ? err.message : `internal error: ${String(err)}`;
             finish(method, started, code, details);
             callback({ code, details });
           },

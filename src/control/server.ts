@@ -31,7 +31,8 @@ import { openTls } from "./security/server-tls.js";
 import { type Standby, startStandby } from "./standby.js";
 import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
-import type { Store } from "./store/store.js";
+import { describeDatabaseError } from "./store/postgres/unreachable.js";
+import { type Store, StoreUnreachable } from "./store/store.js";
 import { startTerm, type Term } from "./term.js";
 import { tolerateUndecodable } from "./undecodable.js";
 
@@ -235,7 +236,10 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     };
     const controlPlanes = async (): Promise<ControlPlaneRow[]> => {
       if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0, behind: 0 }];
-      const { lease: current, members, newestSeq, dbNow } = await lease.survey();
+      // The roll is the database's alone: out of reach, it is refused naming the database (reads of memory still answer).
+      const { lease: current, members, newestSeq, dbNow } = await lease.survey().catch((err: unknown) => {
+        throw new StoreUnreachable(`cannot list the control planes, which only the database knows: ${describeDatabaseError(err, store.location).message}`);
+      });
       return describeControlPlanes(members, current, newestSeq, dbNow, timing, FORGET_MEMBERS_MS);
     };
 

@@ -66,7 +66,9 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
     history: store.history,
     hub,
     endpoints,
-    policy: opts.policy ?? DEFAULT_POLICY,
+    // Heartbeats reach the leader only: a plan here takes nodes' health as the leader recorded
+    // it, rather than judging as silence the heartbeats it never hears (and marking copies lost).
+    policy: { ...(opts.policy ?? DEFAULT_POLICY), recordedHealth: true },
     log: opts.log,
     authenticate: authenticator(tokens).authenticate,
     tokens,

@@ -112,12 +112,17 @@ export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireIn
   };
 }
 
-export function toWireNode(n: NodeRecord, use: NodeUse | undefined): WireNode {
+/**
+ * `heard`: whether this control plane hears the agents' heartbeats (the leader). A standby
+ * leaves the last heartbeat unknown: its record's is the last one a commit carried, and its
+ * age would show a silence the leader, whose judgment `health` is, did not hear.
+ */
+export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boolean): WireNode {
   return {
     name: n.name,
     executors: n.executors,
     health: NODE_HEALTH_TO_WIRE[n.health],
-    lastHeartbeat: new Date(n.lastHeartbeatAt),
+    lastHeartbeat: heard ? new Date(n.lastHeartbeatAt) : undefined,
     version: n.version,
     instances: use?.instances.length ?? 0,
     labels: n.labels,

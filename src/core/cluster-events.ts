@@ -405,31 +405,38 @@ export function replay(events: Iterable<ClusterEvent>): ClusterState {
 }
 
 /**
- * What the store keeps of a state between runs: its rows, and the failures crash-loop
- * quarantine remembers (in the order they happened, each on the node its copy ran on).
+ * What the store keeps of a state: its rows, and the failures crash-loop quarantine remembers
+ * (in the order they happened, each on the node its copy ran on). The rows are the leader's
+ * state as of its last commit, agent streams included: a follower starts from them as they are.
  */
 export interface StoredState {
   workloads: Workload[];
   instances: Instance[];
-  /** Their `connected` and `session` are ignored: no stream survives a restart. */
   nodes: NodeRecord[];
   nextInstanceSeq: number;
   failures: Array<{ workload: string; node: string; at: number }>;
   /** Active tokens. */
   tokens: Array<{ hash: string; kind: TokenKind }>;
+  /** When the leader last started listening to agents; absent before it first did. */
+  listeningSince?: number;
 }
 
-/** The state a control plane starts from, rebuilt from what its store kept. */
-export function restoreState(stored: StoredState): ClusterState {
+/** The leader's state as its store kept it at its last commit: what a follower starts from. */
+export function storedState(stored: StoredState): ClusterState {
   const state = emptyState();
   for (const w of stored.workloads) state.workloads.set(w.name, w);
   for (const i of stored.instances) putInstance(state, i);
   for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
-  dropAgentStreams(state);
   state.nextInstanceSeq = stored.nextInstanceSeq;
   for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
   for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
+  if (stored.listeningSince !== undefined) state.listeningSince = stored.listeningSince;
   return state;
+}
+
+/** The state a control plane starts leading from, rebuilt from what its store kept: no agent stream survives. */
+export function restoreState(stored: StoredState): ClusterState {
+  return dropAgentStreams(storedState(stored));
 }
 
 /**

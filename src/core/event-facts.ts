@@ -16,6 +16,8 @@ export interface Touched {
   node?: string;
   /** The active tokens of this kind (a new one may revoke the others). */
   tokens?: TokenKind;
+  /** When listening started, and every node: no agent stream is open any more. */
+  listening?: true;
 }
 
 /**
@@ -107,7 +109,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   NodeUncordoned: { touches: node, volatile: false, origin: input, fits: nodeExists },
   NodeDrainStarted: { touches: node, volatile: false, origin: input, fits: nodeExists },
   // Node rows do not hold what it changes (stream state, the listening time).
-  ListeningStarted: { touches: () => ({}), volatile: false, origin: input, fits: always },
+  ListeningStarted: { touches: () => ({ listening: true }), volatile: false, origin: input, fits: always },
   TokenIssued: { touches: (e) => ({ tokens: e.kind }), volatile: false, origin: input, fits: always },
   NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
 };

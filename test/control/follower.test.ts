@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
 import type { Command } from "../../src/core/decide.js";
 import { dropAgentStreams } from "../../src/core/cluster-events.js";
-import type { ClusterState } from "../../src/core/cluster-state.js";
+import type { ClusterState, ClusterView } from "../../src/core/cluster-state.js";
+import { desiredCopies } from "../../src/core/cluster-status.js";
 import type { Logger } from "../../src/core/logger.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { runTurn } from "../../src/core/turn.js";
@@ -16,6 +17,7 @@ import { Follower } from "../../src/control/follower.js";
 import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { StoredEvent } from "../../src/control/store/rows.js";
+import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
 import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
@@ -57,6 +59,14 @@ async function cluster() {
 
 const connect = (node: string): Command => ({ type: "AgentConnected", node, session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4000, memoryMb: 4096 }, instances: [] });
 const apply = (name: string, replicas: number): Command => ({ type: "ApplyWorkload", name, labels: {}, spec: spec({ replicas }) });
+const applySystem = (name: string): Command => ({ type: "ApplyWorkload", name, labels: {}, spec: spec({ kind: WorkloadKind.WORKLOAD_KIND_SYSTEM }) });
+
+/** The leader's state but for heartbeat times: volatile, never logged, heard by the leader only. */
+function heartbeatsAside(state: ClusterView): ClusterState {
+  const s = structuredClone(state) as ClusterState;
+  for (const n of s.nodes.values()) n.lastHeartbeatAt = 0;
+  return s;
+}
 
 /** What a new leader would start from: no agent stream survives, heartbeats are not logged. */
 function comparable(state: ClusterState): ClusterState {
@@ -126,4 +136,30 @@ test.skipIf(pg.skip)("events retention dropped before they were applied: a new s
   expect(handed.seq).toBeGreaterThan(behind);
   expect(handed.state.workloads.has("gone")).toBe(true);
   expect(comparable(handed.state)).toEqual(comparable(await standby.load()));
+});
+
+test.skipIf(pg.skip)("a follower started after the agents connected holds their streams as the leader does: a system workload wants a copy on each node, there as on the leader", async () => {
+  const { standby, state, turn } = await cluster();
+  await turn([connect("n1"), connect("n2"), applySystem("hs"), apply("web", 1)]);
+  const follower = new Follower({ store: standby, log: silent, pollMs: 3_600_000 });
+  opened.push(follower);
+  follower.start();
+  await eventually("the first snapshot", () => follower.ready || undefined, 5_000);
+  expect(heartbeatsAside(follower.view)).toEqual(heartbeatsAside(state));
+  expect(desiredCopies(follower.view, state.workloads.get("hs")!)).toBe(2);
+
+  // A stream closing, then the leader starting over (no stream survives): a snapshot taken after each holds it.
+  for (const next of [[{ type: "AgentDisconnected", node: "n2", session: 1 }], [{ type: "StartListening", cause: "start" }]] satisfies Command[][]) {
+    await turn(next);
+    const later = new Follower({ store: standby, log: silent, pollMs: 3_600_000 });
+    opened.push(later);
+    later.start();
+    await eventually("a snapshot", () => later.ready || undefined, 5_000);
+    expect(heartbeatsAside(later.view)).toEqual(heartbeatsAside(state));
+    // The first follower, folding the events, holds the same.
+    const newest = (await standby.loadWithSeq()).seq;
+    await eventually(`seq ${newest} applied`, () => follower.appliedSeq === newest || undefined, 2_000);
+    expect(heartbeatsAside(follower.view)).toEqual(heartbeatsAside(state));
+  }
+  expect([...state.nodes.values()].map((n) => n.connected)).toEqual([false, false]);
 });

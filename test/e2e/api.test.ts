@@ -1,6 +1,7 @@
 /**
  * The ControlPlane API end to end through dist/tessera: watch (resumable), logs proxied from
- * the agent, plan's exit codes, rollout restart, history, cordon and drain.
+ * the agent, plan's exit codes, rollout restart, history, cordon and drain (and what a drain
+ * that runs out of time says holds the node).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -124,6 +125,21 @@ describe("control plane API", () => {
     expect(out.split("\n").filter((l) => /\bRunning\b/.test(l) && l.includes("node-a"))).toHaveLength(4);
     expect((await ctl("uncordon", "node-b")).code).toBe(0);
     expect((await ctl("get", "nodes")).stdout).toMatch(/node-b\s+Ready\s/);
+  });
+
+  test("a drain that times out names each copy still there and why it cannot move, and goes on", async () => {
+    // Pinned to zone b, which only node-b offers: its replacement has nowhere to go.
+    const pinned = manifest("pinned", { name: "pinned", spec: { command: "/bin/sleep", args: ["3600"], nodeSelector: { zone: "b" } } });
+    expect((await ctl("apply", "-f", pinned, "--wait", "--timeout", "20")).code).toBe(0);
+    const held = (JSON.parse((await ctl("get", "instances", "pinned", "-o", "json")).stdout) as { instances: Array<{ id: string }> }).instances[0]!.id;
+    const drain = await ctl("drain", "node-b", "--timeout", "1s");
+    expect(drain.code).toBe(1);
+    expect(drain.stderr).toContain("error: node node-b still holds 1 instance(s) after 1s; the drain goes on (no new copies go there, each one moves as soon as it can; `tessera ctl uncordon node-b` ends it):\n");
+    expect(drain.stderr).toMatch(new RegExp(`\\n  ${held.replace(".", "\\.")} \\(Running\\): its replacement pinned-0\\.\\d+ is Pending: no node fits \\(1 draining, 1 lacks label zone=b\\)\\n$`));
+    // The drain goes on: node-b stays draining, the replacement waits.
+    expect((await ctl("get", "nodes")).stdout).toMatch(/node-b\s+Ready,Draining/);
+    expect((await ctl("uncordon", "node-b")).code).toBe(0);
+    expect((await ctl("delete", "workload", "pinned")).code).toBe(0);
   });
 
   test("unknown names are refused with NOT_FOUND", async () => {

@@ -2,6 +2,8 @@
  * The agent's DNS through dist/tessera, asked by a resolver no one here wrote (`dig`, Debian's
  * dnsutils): A and SRV answers list the Ready copies of a workload with a dynamic port, an
  * unknown name is NXDOMAIN, and a copy whose readiness check starts failing leaves the answers.
+ * A held canary and the copy it replaces, on two hosts: two SRV targets, each with its own
+ * host's address; the replica's name answers the canary alone.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -35,13 +37,15 @@ async function dig(name: string, type: string): Promise<{ status: string; answer
 }
 
 interface JsonInstance {
+  id: string;
   name: string;
+  address?: string;
   ready?: boolean;
   ports?: Array<{ name: string; hostPort: number }>;
 }
 
-async function instances(): Promise<JsonInstance[]> {
-  const res = await ctl("get", "instances", "web", "-o", "json");
+async function instances(workload = "web"): Promise<JsonInstance[]> {
+  const res = await ctl("get", "instances", workload, "-o", "json");
   return (JSON.parse(res.stdout) as { instances?: JsonInstance[] }).instances ?? [];
 }
 
@@ -71,6 +75,8 @@ test("A lists the Ready copies' address, SRV their ports with the copies' names 
     ["web-1", true],
   ]);
   const port = (name: string) => copies.find((i) => i.name === name)!.ports![0]!.hostPort;
+  // Targets name the copy: its instance id, the dot a dash.
+  const target = (name: string) => `${copies.find((i) => i.name === name)!.id.replace(".", "-")}.web.tessera.`;
   const a = await eventually("web.tessera resolves", async () => {
     const r = await dig("web.tessera", "A");
     return r.answers.length > 0 ? r : undefined;
@@ -78,10 +84,11 @@ test("A lists the Ready copies' address, SRV their ports with the copies' names 
   expect(a).toEqual({ status: "NOERROR", answers: ["web.tessera. A 127.0.0.1"], additionals: [] });
   expect(await dig("_http._tcp.web.tessera", "SRV")).toEqual({
     status: "NOERROR",
-    answers: [`_http._tcp.web.tessera. SRV 0 1 ${port("web-0")} web-0.web.tessera.`, `_http._tcp.web.tessera. SRV 0 1 ${port("web-1")} web-1.web.tessera.`],
-    additionals: ["web-0.web.tessera. A 127.0.0.1", "web-1.web.tessera. A 127.0.0.1"],
+    answers: [`_http._tcp.web.tessera. SRV 0 1 ${port("web-0")} ${target("web-0")}`, `_http._tcp.web.tessera. SRV 0 1 ${port("web-1")} ${target("web-1")}`],
+    additionals: [`${target("web-0")} A 127.0.0.1`, `${target("web-1")} A 127.0.0.1`],
   });
   expect((await dig("web-1.web.tessera", "A")).answers).toEqual(["web-1.web.tessera. A 127.0.0.1"]);
+  expect((await dig(target("web-1"), "A")).answers).toEqual([`${target("web-1")} A 127.0.0.1`]);
   expect((await dig("nothing.tessera", "A")).status).toBe("NXDOMAIN");
   expect((await dig("_ftp._tcp.web.tessera", "SRV")).status).toBe("NXDOMAIN");
   expect((await dig("example.com", "A")).status).toBe("REFUSED");
@@ -91,6 +98,7 @@ test("a copy whose readiness check fails leaves the SRV answer and its own name;
   const copies = await instances();
   const leaving = copies.find((i) => i.name === "web-1")!.ports![0]!.hostPort;
   const staying = copies.find((i) => i.name === "web-0")!.ports![0]!.hostPort;
+  const stayingTarget = `${copies.find((i) => i.name === "web-0")!.id.replace(".", "-")}.web.tessera.`;
   writeFileSync(join(flags, String(leaving)), "");
   const srv = await eventually(
     "web-1 gone from the SRV answer",
@@ -100,7 +108,7 @@ test("a copy whose readiness check fails leaves the SRV answer and its own name;
     },
     10_000,
   );
-  expect(srv.answers).toEqual([`_http._tcp.web.tessera. SRV 0 1 ${staying} web-0.web.tessera.`]);
+  expect(srv.answers).toEqual([`_http._tcp.web.tessera. SRV 0 1 ${staying} ${stayingTarget}`]);
   expect(await dig("web-1.web.tessera", "A")).toEqual({ status: "NOERROR", answers: [], additionals: [] });
   expect((await dig("web.tessera", "A")).answers).toEqual(["web.tessera. A 127.0.0.1"]);
   // The last Ready copy on the address going takes the address out of the A answer.
@@ -110,4 +118,34 @@ test("a copy whose readiness check fails leaves the SRV answer and its own name;
     return r.answers.length === 0 ? r : undefined;
   });
   expect(none.status).toBe("NOERROR");
+});
+
+test("a held canary and the copy it replaces, on two hosts: each its own SRV target with its own host's address; the replica's name, the canary's", async () => {
+  // A second host (127.0.0.2 is loopback too); its agent answers no DNS (node-a's does).
+  const [range, fixed] = await Promise.all([freeRange(4), freeRange(1)]);
+  h.start(["agent", "--control", control, "--name", "node-b", "--data-dir", join(h.dir, "agent-b"), "--advertise-address", "127.0.0.2", "--port-range", `${range.from}-${range.to}`, "--dns-listen", ""]);
+  await eventually("node-b Ready", async () => ((await ctl("get", "nodes")).stdout.match(/^node-b\s+Ready/m) ? true : undefined), 15_000);
+  // A static port: the canary cannot share the old copy's host.
+  const p6 = (seconds: string) => ({ name: "p6", spec: { command: "/bin/sleep", args: [seconds], replicas: 1, ports: [{ name: "http", static: fixed.from }], update: { canary: 1 } } });
+  writeFileSync(join(h.dir, "p6.json"), JSON.stringify(p6("3600")));
+  expect((await ctl("apply", "-f", "p6.json", "--wait", "--timeout", "20")).code).toBe(0);
+  writeFileSync(join(h.dir, "p6.json"), JSON.stringify(p6("3601")));
+  expect((await ctl("apply", "-f", "p6.json")).code).toBe(0);
+  const [old, canary] = await eventually("the canary Ready beside the old copy", async () => {
+    const copies = (await instances("p6")).filter((i) => i.ready);
+    return copies.length === 2 ? copies.sort((a, b) => Number(a.id.split(".")[1]) - Number(b.id.split(".")[1])) : undefined;
+  }, 20_000);
+  expect(new Set([old!.address, canary!.address])).toEqual(new Set(["127.0.0.1", "127.0.0.2"]));
+  const target = (i: JsonInstance) => `${i.id.replace(".", "-")}.p6.tessera.`;
+  const srv = await eventually("both copies in the SRV answer", async () => {
+    const r = await dig("_http._tcp.p6.tessera", "SRV");
+    return r.answers.length === 2 ? r : undefined;
+  });
+  expect(srv).toEqual({
+    status: "NOERROR",
+    answers: [`_http._tcp.p6.tessera. SRV 0 1 ${fixed.from} ${target(old!)}`, `_http._tcp.p6.tessera. SRV 0 1 ${fixed.from} ${target(canary!)}`].sort(),
+    additionals: [`${target(old!)} A ${old!.address}`, `${target(canary!)} A ${canary!.address}`].sort(),
+  });
+  for (const copy of [old!, canary!]) expect((await dig(target(copy), "A")).answers).toEqual([`${target(copy)} A ${copy.address}`]);
+  expect((await dig("p6-0.p6.tessera", "A")).answers).toEqual([`p6-0.p6.tessera. A ${canary!.address}`]);
 });

@@ -136,6 +136,19 @@ test.skipIf(pg.skip)("PostgreSQL stopped under a stream of applies: both control
     TTL_MS + 10_000,
     250,
   );
+  // What only the database holds (the roll of control planes, the event log describe and
+  // history read) is refused UNAVAILABLE naming it, on both, never INTERNAL.
+  const unreachable = "the database cannot be reached (PostgreSQL at postgres://";
+  for (const at of [address, standbyAddress]) {
+    const roll = await ctlAt(at, "get", "control-planes");
+    console.log(`get control-planes while PostgreSQL is down: ${roll.stderr.trim()}`);
+    expect(roll.code).not.toBe(0);
+    expect(roll.stderr).toContain(`UNAVAILABLE: cannot list the control planes, which only the database knows: ${unreachable}`);
+    for (const args of [["describe", "workload", "web"], ["rollout", "history", "web"]]) {
+      const read = await ctlAt(at, ...args);
+      expect({ args, code: read.code, unavailable: read.stderr.includes(`UNAVAILABLE: ${unreachable}`) }).toEqual({ args, code: 1, unavailable: true });
+    }
+  }
 
   server!.start();
   const started = Date.now();

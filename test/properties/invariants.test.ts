@@ -8,11 +8,11 @@ import type { Command } from "../../src/core/decide.js";
 import { decide } from "../../src/core/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
 import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/cluster-state.js";
-import { countsAgainstSurge, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
+import { countsAgainstSurge, desiredCopies, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
 import { qualifiesForSystem } from "../../src/core/placement.js";
 import { waveOf } from "../../src/core/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { dropAgentStreams, evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
+import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
@@ -21,6 +21,7 @@ import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { recordedTurns, rerunInputs } from "../../src/core/what-if.js";
+import { StoredRows } from "./stored-rows.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -268,28 +269,35 @@ describe("core invariants over random fleets and event sequences", () => {
     );
   });
 
-  test("22: a follower that starts from the leader's state at any turn and folds only the logged events after it ends with the leader's state", () => {
-    /** What a new leader starts from (no agent stream survives), heartbeats aside: they are volatile, never logged. */
-    const asLeading = (state: ClusterState) => {
-      const s = dropAgentStreams(structuredClone(state));
+  test("22: a follower that starts from the store's snapshot at any turn and folds only the logged events after it holds the leader's state, every kind of workload and every node's agent stream included", () => {
+    /** Heartbeat times are volatile, never logged: the leader hears them, a follower cannot. */
+    const heartbeatsAside = (state: ClusterState) => {
+      const s = structuredClone(state);
       for (const n of s.nodes.values()) n.lastHeartbeatAt = 0;
       return s;
     };
+    const followerOpArb = fc.oneof(opArb, fc.record({ op: fc.constant("restart" as const), downMs: fc.integer({ min: 0, max: 20_000 }), reconnectMs: fc.integer({ min: 0, max: 3_000 }) }));
     fc.assert(
-      fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { maxLength: 25 }), fc.nat(), (fleetNodes, workloads, ops, cut) => {
+      fc.property(fleetArb, fc.array(anyWorkloadArb, { minLength: 1, maxLength: 4 }), fc.array(followerOpArb, { maxLength: 25 }), fc.nat(), (fleetNodes, workloads, ops, cut) => {
         const fleet = new SimulatedFleet(DEFAULT_POLICY);
+        // Every turn commits: the store's rows, as both stores write them.
+        const stored = new StoredRows();
+        fleet.onTurn = (result, f) => stored.commit(result.events, f.state);
+        const act = (op: (typeof ops)[number]) => (op.op === "restart" ? fleet.restart(op.downMs, op.reconnectMs) : perform(fleet, fleetNodes, op));
         for (const n of fleetNodes) fleet.connect(n);
         fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
         const k = cut % (ops.length + 1);
-        for (const op of ops.slice(0, k)) perform(fleet, fleetNodes, op);
-        // The follower's start: a snapshot of the leader's state (its load) and where the log stood.
-        const follower = structuredClone(fleet.state);
+        for (const op of ops.slice(0, k)) act(op);
+        // The follower's start: a snapshot of the store, and where the log stood.
+        const follower = stored.snapshot();
         const from = fleet.events.length;
-        for (const op of ops.slice(k)) perform(fleet, fleetNodes, op);
+        for (const op of ops.slice(k)) act(op);
         fleet.settle();
         // What the log carries: logged events only, as the store hands them back (copies).
         for (const e of fleet.events.slice(from)) if (!isVolatile(e)) evolve(follower, structuredClone(e));
-        expect(asLeading(follower)).toEqual(asLeading(fleet.state));
+        expect(heartbeatsAside(follower)).toEqual(heartbeatsAside(fleet.state));
+        // What reads derive from it, such as the copies a system workload wants (one per connected Ready node).
+        for (const w of fleet.state.workloads.values()) expect([w.name, desiredCopies(follower, w)]).toEqual([w.name, desiredCopies(fleet.state, w)]);
       }),
       params,
     );

@@ -17,6 +17,9 @@ type InstanceRow = typeof schema.instances.$inferSelect;
 type NodeRow = typeof schema.nodes.$inferSelect;
 type EventRow = typeof schema.events.$inferSelect;
 
+/** The meta key of when the leader last started listening to agents (ListeningStarted), for a follower's snapshot. */
+export const LISTENING_SINCE_KEY = "listening_since";
+
 /** A logged event with its sequence number and the entities the log indexes it under. */
 export interface StoredEvent {
   seq: number;
@@ -135,7 +138,7 @@ export function instanceFromRow(r: InstanceRow): Instance {
   };
 }
 
-/** `connected` and `session` are not stored: no agent stream survives a restart. */
+/** `connected` and `session` are the leader's as of the commit: a follower's snapshot holds them, a start drops them (restoreState). */
 export function nodeToRow(n: NodeRecord): NodeRow {
   return {
     name: n.name,
@@ -150,6 +153,8 @@ export function nodeToRow(n: NodeRecord): NodeRow {
     draining: n.draining,
     ports: n.ports,
     volumes: n.volumes,
+    connected: n.connected,
+    session: n.session,
   };
 }
 
@@ -165,8 +170,8 @@ export function nodeFromRow(r: NodeRow): NodeRecord {
     health: r.health,
     schedulable: r.schedulable,
     draining: r.draining,
-    connected: false,
-    session: 0,
+    connected: r.connected,
+    session: r.session,
     lastHeartbeatAt: r.lastHeartbeatAt,
   };
 }

@@ -108,6 +108,9 @@ export const nodes = sqliteTable("nodes", {
   ports: text("ports", { mode: "json" }).$type<NodePorts>().notNull().default(NO_PORTS),
   /** The host volumes its agent declared; a node from before host volumes offers none. */
   volumes: text("volumes", { mode: "json" }).$type<HostVolume[]>().notNull().default([]),
+  /** Whether the leader had its agent's stream open at the commit, and which (a follower's snapshot holds them; a start drops them). */
+  connected: integer("connected", { mode: "boolean" }).notNull().default(false),
+  session: integer("session").notNull().default(0),
 });
 
 /** API tokens: only their SHA-256 is kept. */

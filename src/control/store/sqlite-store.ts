@@ -13,7 +13,7 @@ import type { ClusterState, TokenKind } from "../../core/cluster-state.js";
 import { embeddedMigrations } from "./embedded-migrations.js" with { type: "macro" };
 import { maintain, type SqliteMaintenanceStats, WAL_SIZE_LIMIT } from "./maintenance.js";
 import { DEFAULT_RETENTION, type Retention } from "./retention.js";
-import { instanceFromRow, nodeFromRow, type StoredEvent, workloadFromRow } from "./rows.js";
+import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "./rows.js";
 import * as schema from "./schema.js";
 import { SqliteEventHistory } from "./sqlite-history.js";
 import { prepareWrites, type Writes } from "./statements.js";
@@ -110,9 +110,10 @@ export class SqliteStore implements Store {
     const instances = this.db.select().from(schema.instances).all().map(instanceFromRow);
     const nodes = this.db.select().from(schema.nodes).all().map(nodeFromRow);
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
+    const listening = this.db.select().from(schema.meta).where(eq(schema.meta.key, LISTENING_SINCE_KEY)).get();
     const placedNow = new Map(instances.map((i) => [i.id, i.node]));
     const tokens = this.sqlite.query<{ hash: string; kind: TokenKind }, []>("SELECT hash, role AS kind FROM tokens WHERE revoked_at IS NULL").all();
-    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens });
+    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens, listeningSince: listening ? Number(listening.value) : undefined });
   }
 
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
@@ -141,6 +142,7 @@ export class SqliteStore implements Store {
         }
       }
       if (writes.nextInstanceSeq !== undefined) w.upsertMeta({ key: "next_instance_seq", value: String(writes.nextInstanceSeq) });
+      if (writes.listeningSince !== undefined) w.upsertMeta({ key: LISTENING_SINCE_KEY, value: String(writes.listeningSince) });
     })();
     return stored;
   }

@@ -12,6 +12,13 @@ import type { CopyFact } from "../../core/log-sources.js";
 import type { MaintenanceStats } from "./retention.js";
 import type { StoredEvent } from "./rows.js";
 
+/**
+ * The store cannot be reached (PostgreSQL down or cut off), said in words naming it: a call that
+ * needs the store is refused UNAVAILABLE with this message, while what memory holds is still
+ * answered.
+ */
+export class StoreUnreachable extends Error {}
+
 /** Reads of the event log: describe, GetHistory, Watch, `logs` (the copies that ended). */
 export interface EventHistory {
   /** The most recent `limit` events about a workload (0: all retained), oldest first. */

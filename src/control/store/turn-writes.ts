@@ -19,6 +19,8 @@ export interface TurnWrites {
   tokens: { kind: TokenKind; at: number; active: string[] }[];
   /** Written when instances changed. */
   nextInstanceSeq: number | undefined;
+  /** Written when the control plane started listening to agents (its node rows are all rewritten then). */
+  listeningSince: number | undefined;
 }
 
 export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWrites {
@@ -27,6 +29,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
   const instanceKeys = new Set<string>();
   const nodeKeys = new Set<string>();
   const tokenKinds = new Map<TokenKind, number>();
+  let listening = false;
   // Nor are the rows only volatile events changed: a node's heartbeat time is written with
   // its next logged change.
   for (const e of logged) {
@@ -35,7 +38,10 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
     if (t.instance) instanceKeys.add(t.instance);
     if (t.node) nodeKeys.add(t.node);
     if (t.tokens) tokenKinds.set(t.tokens, e.at);
+    if (t.listening) listening = true;
   }
+  // Every agent stream closed: each node row says so, for a follower's snapshot.
+  if (listening) for (const name of state.nodes.keys()) nodeKeys.add(name);
   const out: TurnWrites = {
     events: logged.map((event) => ({ event, row: eventToRow(event) })),
     workloads: { upsert: [], delete: [] },
@@ -43,6 +49,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
     nodes: [],
     tokens: [...tokenKinds].map(([kind, at]) => ({ kind, at, active: [...state.tokens].filter(([, k]) => k === kind).map(([hash]) => hash) })),
     nextInstanceSeq: instanceKeys.size > 0 ? state.nextInstanceSeq : undefined,
+    listeningSince: listening ? state.listeningSince : undefined,
   };
   for (const name of workloadKeys) {
     const w = state.workloads.get(name);

@@ -12,6 +12,7 @@ import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";
 import { copyFactFromRow, eventFromRow, failuresFromRows, revisionSpecIn, type StoredEvent } from "../rows.js";
 import type { EventHistory } from "../store.js";
 import * as schema from "./schema.js";
+import { said } from "./unreachable.js";
 
 export type PostgresDatabase = BunSQLDatabase<typeof schema>;
 
@@ -21,7 +22,11 @@ const TRANSITION = sql`((${schema.events.data})::jsonb -> 'event' ->> 'type')`;
 export class PostgresEventHistory implements EventHistory {
   private newest = 0;
 
-  constructor(private readonly db: PostgresDatabase) {}
+  /** `location`: the database, as a refusal names it when it cannot be reached (calls answer UNAVAILABLE). */
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly location: string,
+  ) {}
 
   /** Reads the newest sequence number the log's sequence ever gave (0: none yet). */
   async open(): Promise<void> {
@@ -44,27 +49,27 @@ export class PostgresEventHistory implements EventHistory {
 
   private async newestOf(cond: SQL, limit: number): Promise<StoredEvent[]> {
     const q = this.db.select().from(schema.events).where(cond).orderBy(desc(schema.events.seq));
-    return (await (limit > 0 ? q.limit(limit) : q)).reverse().map(eventFromRow);
+    return (await this.said(() => (limit > 0 ? q.limit(limit) : q))).reverse().map(eventFromRow);
   }
 
   async historyStart(workload: string, limit: number): Promise<number> {
     if (limit === 0) return 0;
-    const before = await this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit);
+    const before = await this.said(() => this.db.select({ seq: schema.events.seq }).from(schema.events).where(eq(schema.events.workload, workload)).orderBy(desc(schema.events.seq)).limit(1).offset(limit));
     return before[0]?.seq ?? 0;
   }
 
   async eventsAfter(seq: number, limit: number, workload?: string): Promise<StoredEvent[]> {
     const cond = workload ? and(gt(schema.events.seq, seq), eq(schema.events.workload, workload)) : gt(schema.events.seq, seq);
-    return (await this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit)).map(eventFromRow);
+    return (await this.said(() => this.db.select().from(schema.events).where(cond).orderBy(asc(schema.events.seq)).limit(limit))).map(eventFromRow);
   }
 
   async revisionSpec(workload: string, revision: number): Promise<WorkloadSpec | undefined> {
-    const rows = await this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), inArray(schema.events.type, [...REVISION_EVENTS]))).orderBy(asc(schema.events.seq));
+    const rows = await this.said(() => this.db.select().from(schema.events).where(and(eq(schema.events.workload, workload), inArray(schema.events.type, [...REVISION_EVENTS]))).orderBy(asc(schema.events.seq)));
     return revisionSpecIn(rows, revision);
   }
 
   async oldestSeq(): Promise<number> {
-    const rows = await this.db.select({ seq: sql<string | null>`MIN(${schema.events.seq})` }).from(schema.events);
+    const rows = await this.said(() => this.db.select({ seq: sql<string | null>`MIN(${schema.events.seq})` }).from(schema.events));
     return Number(rows[0]?.seq ?? 0);
   }
 
@@ -72,13 +77,19 @@ export class PostgresEventHistory implements EventHistory {
     return this.newest;
   }
 
+  private said<T>(run: () => PromiseLike<T>): Promise<T> {
+    return said(this.location, async () => await run());
+  }
+
   /** Read whole (retention bounds it): the reader is synchronous. */
   async copyFacts(workload: string): Promise<Iterable<CopyFact>> {
-    const rows = await this.db
-      .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, kind: sql<string>`${TRANSITION}` })
-      .from(schema.events)
-      .where(and(eq(schema.events.workload, workload), eq(schema.events.type, "InstanceTransitioned"), sql`${TRANSITION} IN ('place', 'run', 'fail', 'finish')`))
-      .orderBy(desc(schema.events.seq));
+    const rows = await this.said(() =>
+      this.db
+        .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, kind: sql<string>`${TRANSITION}` })
+        .from(schema.events)
+        .where(and(eq(schema.events.workload, workload), eq(schema.events.type, "InstanceTransitioned"), sql`${TRANSITION} IN ('place', 'run', 'fail', 'finish')`))
+        .orderBy(desc(schema.events.seq)),
+    );
     return rows.map(copyFactFromRow);
   }
 

@@ -101,6 +101,8 @@ export const nodes = pgTable("nodes", {
   draining: boolean("draining").notNull().default(false),
   ports: jsonb("ports").$type<NodePorts>().notNull().default(NO_PORTS),
   volumes: jsonb("volumes").$type<HostVolume[]>().notNull().default([]),
+  connected: boolean("connected").notNull().default(false),
+  session: integer("session").notNull().default(0),
 });
 
 export const tokens = pgTable("tokens", {

@@ -8,14 +8,15 @@ import { SQL } from "bun";
 import { and, eq, getTableColumns, inArray, isNull, notInArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import type { PgTable } from "drizzle-orm/pg-core";
-import { type ClusterEvent, restoreState } from "../../../core/cluster-events.js";
+import { type ClusterEvent, dropAgentStreams, storedState } from "../../../core/cluster-events.js";
 import type { ClusterState, TokenKind } from "../../../core/cluster-state.js";
 import { embeddedMigrations } from "../embedded-migrations.js" with { type: "macro" };
 import { DEFAULT_RETENTION, type Retention } from "../retention.js";
-import { instanceFromRow, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
+import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
 import type { Store } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
+import { said } from "./unreachable.js";
 import type { Fence } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
@@ -69,29 +70,6 @@ function overwrite(table: PgTable) {
   return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
 }
 
-/** Bun's client's codes for a connection it could not make or lost, in words. */
-const CONNECTION_FAILURES: Record<string, string> = {
-  ERR_POSTGRES_CONNECTION_REFUSED: "connection refused",
-  ERR_POSTGRES_CONNECTION_CLOSED: "connection closed",
-  ERR_POSTGRES_CONNECTION_TIMEOUT: "connection timed out",
-  ERR_POSTGRES_IDLE_TIMEOUT: "connection timed out",
-};
-
-/**
- * An error of the client in words a caller of the control plane can act on: a database that
- * cannot be reached is said to be one, naming it (the client's own "Failed to connect" would
- * read, to ctl, as the control plane itself being unreachable). Other errors pass unchanged.
- */
-export function describeDatabaseError(err: unknown, location: string): Error {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const failure = typeof code === "string" ? CONNECTION_FAILURES[code] : undefined;
-  // 57P01: the server is shutting down and terminated the connection (pg_ctl stop).
-  const terminated = (err as { errno?: unknown } | undefined)?.errno === "57P01" || /terminating connection due to administrator command/.test(message);
-  if (failure === undefined && !terminated && !/^(Failed to connect|Connection closed)/i.test(message)) return err instanceof Error ? err : new Error(message);
-  return new Error(`the database cannot be reached (PostgreSQL at ${location}: ${failure ?? (terminated ? "the server is shutting down" : message.toLowerCase())})`);
-}
-
 /**
  * A commit or probe refused because this control plane does not hold the lease in its epoch
  * (deposed, paused past its lease, partitioned): nothing of it was written.
@@ -115,7 +93,7 @@ export class PostgresStore implements Store {
   ) {
     this.location = redactUrl(url);
     this.retention = { ...DEFAULT_RETENTION, ...retention };
-    this.history = new PostgresEventHistory(db);
+    this.history = new PostgresEventHistory(db, this.location);
   }
 
   /** Connects, migrates and reads the log's bounds; rejects with PostgreSQL's (or the client's) reason. */
@@ -152,13 +130,14 @@ export class PostgresStore implements Store {
   }
 
   async load(): Promise<ClusterState> {
-    return (await this.loadWithSeq()).state;
+    return dropAgentStreams((await this.loadWithSeq()).state);
   }
 
   /**
    * The state and the newest sequence number committed with it, read in ONE snapshot (a
    * REPEATABLE READ, READ ONLY transaction): a follower starts from it and folds the events
-   * after `seq`, none missing or twice. Commits are serialized by the one writer and its fence,
+   * after `seq`, none missing or twice. It is the leader's state as committed, its agent
+   * streams included (load, what a control plane leads from, drops them). Commits are serialized by the one writer and its fence,
    * so no event below the newest one seen can commit later.
    */
   loadWithSeq(): Promise<{ state: ClusterState; seq: number }> {
@@ -171,17 +150,19 @@ export class PostgresStore implements Store {
     const instances = await tx.select().from(schema.instances);
     const nodes = await tx.select().from(schema.nodes);
     const nextSeq = await tx.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq"));
+    const listening = await tx.select().from(schema.meta).where(eq(schema.meta.key, LISTENING_SINCE_KEY));
     const tokens = await tx.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt));
     const newest = await tx.select({ seq: sql<string | null>`MAX(${schema.events.seq})` }).from(schema.events);
     const restored = instances.map(instanceFromRow);
     const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])), tx);
-    const state = restoreState({
+    const state = storedState({
       workloads: workloads.map(workloadFromRow),
       instances: restored,
       nodes: nodes.map(nodeFromRow),
       nextInstanceSeq: nextSeq[0] ? Number(nextSeq[0].value) : 1,
       failures,
       tokens: tokens as { hash: string; kind: TokenKind }[],
+      listeningSince: listening[0] ? Number(listening[0].value) : undefined,
     });
     return { state, seq: Number(newest[0]?.seq ?? 0) };
   }
@@ -205,12 +186,8 @@ export class PostgresStore implements Store {
   }
 
   /** Runs a read or write, a database that cannot be reached said in words (describeDatabaseError). */
-  private async said<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      throw describeDatabaseError(err, this.location);
-    }
+  private said<T>(run: () => Promise<T>): Promise<T> {
+    return said(this.location, run);
   }
 
   /**
@@ -257,6 +234,7 @@ export class PostgresStore implements Store {
         }
       }
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
+      if (writes.listeningSince !== undefined) await this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince));
       // Delivered to followers when (and only if) this transaction commits, in commit order.
       if (stored.length > 0) await tx.execute(sql`SELECT pg_notify(${COMMITS_CHANNEL}, ${String(stored[stored.length - 1]!.seq)})`);
       return stored;

@@ -14,7 +14,7 @@ import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { VolumeMount } from "../core/volumes.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -331,7 +331,7 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
       if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
-      throw new Error(`no container for ${req.instanceId} on this node (it was removed), and none of its output is kept`);
+      throw new NoOutputRecorded(req.instanceId, "no container of it here, and none of its output kept");
     }
   }
 }

@@ -6,8 +6,9 @@
  * truncate is safe), runs the command, and writes its exit status to a file. Its stderr also
  * goes to a file of its own, whose last lines a failure report carries (see SHIM). An intent is
  * recorded before the spawn and completed with the shim's pid and start time after, so an
- * agent restarted after kill -9 adopts what still runs (found by its environment when the
- * crash came between spawn and pid) and reads how the rest ended.
+ * agent restarted after kill -9 adopts what still runs (found by its command line when the
+ * crash came between spawn and pid) and reads how the rest ended. Each record names the node
+ * it was made for: an agent never adopts another node's copies.
  * Stop = SIGTERM to the group, SIGKILL after the grace period. Once a copy has ended and how
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
@@ -17,7 +18,7 @@ import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
@@ -25,16 +26,19 @@ import { assertPortsFree } from "./port-check.js";
 const POLL_MS = 200;
 
 /**
- * Runs "$@" with stdout and stderr appended to $TESSERA_LOG, stderr to $TESSERA_ERR as well,
- * and its exit status written to $TESSERA_STATUS. /bin/sh has no `2> >(tee ...)`, so stderr
- * goes through a pipe to tee; one log file with both streams keeps `ctl logs` (and its
- * rotation) as it was, at the cost of stderr lines possibly landing a little after stdout
- * lines written just after them. tee ignores SIGTERM so that what a stopping copy says on its
- * way out is still written (and its writes do not fail with EPIPE); it ends at the pipe's EOF,
- * or with the group's SIGKILL.
+ * `sh -c SHIM tessera-shim LOG STATUS ERR COMMAND ARGS...` runs COMMAND ARGS with stdout and
+ * stderr appended to LOG, stderr to ERR as well, and its exit status written to STATUS. The
+ * three paths are positional parameters, never variables, so the copy's environment holds
+ * only what it is given (and a restarted agent finds its shims by their command line). /bin/sh
+ * has no `2> >(tee ...)`, so stderr goes through a pipe to tee; one log file with both streams
+ * keeps `ctl logs` (and its rotation) as it was, at the cost of stderr lines possibly landing a
+ * little after stdout lines written just after them. tee ignores SIGTERM so that what a
+ * stopping copy says on its way out is still written (and its writes do not fail with EPIPE);
+ * it ends at the pipe's EOF, or with the group's SIGKILL.
  */
-const SHIM =
-  'exec 3>>"$TESSERA_LOG"; { "$@" 2>&1 >&3 3>&-; echo "$?" >"$TESSERA_STATUS"; } | (trap "" TERM INT; exec tee -a "$TESSERA_LOG" >>"$TESSERA_ERR")';
+const SHIM = 'exec 3>>"$1"; { (shift 3; exec "$@") 2>&1 >&3 3>&-; echo "$?" >"$2"; } | (trap "" TERM INT; exec tee -a "$1" >>"$3")';
+/** Where the status path is in a shim's argv: /bin/sh -c SHIM tessera-shim LOG STATUS ERR. */
+const SHIM_STATUS_ARG = 5;
 /** How much of the end of a stderr file is read for a tail (boundStderrTail keeps less). */
 const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 
@@ -46,6 +50,8 @@ export interface ProcessExecutorOptions {
 interface Record {
   instanceId: string;
   generation: number;
+  /** The node it was started for; unset in records of agents from before nodes were recorded. */
+  node?: string;
   /** Unset in an intent (written before the spawn). */
   pid?: number;
   /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
@@ -69,7 +75,7 @@ function startTimeOf(pid: number): string | undefined {
 }
 
 /**
- * Live shims by the status file in their environment: every process-group leader running
+ * Live shims by the status file on their command line: every process-group leader running
  * SHIM, whichever agent started it. The status path (under an agent's own data dir) tells this
  * agent's shims from those of another agent on the machine with the same instance ids.
  * Bun.spawn returns before the child has exec'd, and until it has, its /proc entry shows the
@@ -85,8 +91,7 @@ function liveShims(): Map<string, { pid: number; startTime: string | undefined }
       const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
       const stat = statOf(pid);
       if (argv[0] !== "/bin/sh" || argv[2] !== SHIM || stat?.[2] !== entry) continue;
-      const status = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("TESSERA_STATUS="));
-      if (status) shims.set(status.slice("TESSERA_STATUS=".length), { pid, startTime: stat[19] });
+      shims.set(argv[SHIM_STATUS_ARG]!, { pid, startTime: stat[19] });
     } catch {
       // Ended while we looked, or not ours to read.
     }
@@ -94,15 +99,33 @@ function liveShims(): Map<string, { pid: number; startTime: string | undefined }
   return shims;
 }
 
-/** The shim's own variables, which an exec'd command does not inherit. */
-const SHIM_VARIABLES = new Set(["TESSERA_LOG", "TESSERA_STATUS", "TESSERA_ERR"]);
+/** How long a copy just started may take to become its shim (see untilShim). */
+const SHIM_EXEC_MS = 2_000;
+
+/**
+ * Whether `pid` runs SHIM, waiting for it a little: Bun.spawn returns before its child has
+ * exec'd, and until then its /proc entry shows the agent's environment, not the copy's (an exec
+ * right after a start).
+ */
+async function untilShim(pid: number): Promise<boolean> {
+  const deadline = Date.now() + SHIM_EXEC_MS;
+  for (;;) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[2] === SHIM) return true;
+    } catch {
+      return false;
+    }
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(5);
+  }
+}
 
 /** The environment and working directory a running shim (so its copy) was started with, from /proc. */
 function environmentOf(pid: number): { env: { [name: string]: string }; cwd: string } {
   const env: { [name: string]: string } = {};
   for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
     const eq = entry.indexOf("=");
-    if (eq > 0 && !SHIM_VARIABLES.has(entry.slice(0, eq))) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return { env, cwd: readlinkSync(`/proc/${pid}/cwd`) };
 }
@@ -162,7 +185,12 @@ export class ProcessExecutor implements Executor {
   private readonly maxLogBytes: number;
   private readonly endedLogs: EndedLogs;
 
-  constructor(dataDir: string, opts: ProcessExecutorOptions = {}) {
+  constructor(
+    dataDir: string,
+    /** This agent's node name: recorded with each copy, and only copies recorded for it are adopted. */
+    private readonly node: string,
+    opts: ProcessExecutorOptions = {},
+  ) {
     this.logDir = join(dataDir, "logs");
     this.runDir = join(dataDir, "instances");
     this.records = new InstanceRecords(this.runDir);
@@ -216,20 +244,14 @@ export class ProcessExecutor implements Executor {
     if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
     // A container's published port is checked by the engine, whose error names it.
     await assertPortsFree(req.ports, req.hostIp);
-    const intent: Record = { instanceId: req.instanceId, generation: req.generation };
+    const intent: Record = { instanceId: req.instanceId, generation: req.generation, node: this.node };
     this.records.write(intent);
     let proc: ReturnType<typeof Bun.spawn>;
     try {
       const copy = copyEnvironment(req);
-      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...copy.args], {
+      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", this.logPath(req.instanceId), this.statusPath(req.instanceId), this.stderrPath(req.instanceId), spec.command, ...copy.args], {
         cwd: copy.workingDir || undefined,
-        env: {
-          ...process.env,
-          ...copy.env,
-          TESSERA_LOG: this.logPath(req.instanceId),
-          TESSERA_STATUS: this.statusPath(req.instanceId),
-          TESSERA_ERR: this.stderrPath(req.instanceId),
-        },
+        env: { ...hostEnvironment(), ...copy.env },
         stdin: "ignore",
         stdout: "ignore",
         stderr: "ignore",
@@ -287,7 +309,12 @@ export class ProcessExecutor implements Executor {
 
   async adopt(): Promise<Adopted[]> {
     const found: Adopted[] = [];
-    const records = this.records.readAll();
+    const all = this.records.readAll();
+    // Another node's copies (an agent started here under another name) are left as they are,
+    // running or not, records and files: that node's own agent adopts them.
+    const others = all.filter((r) => r.record?.node !== undefined && r.record.node !== this.node);
+    for (const { instanceId, record } of others) found.push({ instanceId, generation: record!.generation, otherNode: record!.node });
+    const records = all.filter((r) => !others.includes(r));
     // Only a start cut short between intent and pid needs the scan of every process.
     const shims = records.some((r) => r.record?.pid === undefined) ? liveShims() : new Map<string, never>();
     for (const { instanceId, record } of records) {
@@ -320,7 +347,7 @@ export class ProcessExecutor implements Executor {
       })();
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
-    this.releaseLeftovers(new Set(found.filter((a) => a.running).map((a) => a.instanceId)));
+    this.releaseLeftovers(new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId)));
     return found;
   }
 
@@ -328,7 +355,7 @@ export class ProcessExecutor implements Executor {
   async exec(req: ExecRequest): Promise<ExecProcess> {
     const record = this.records.read(req.instanceId);
     const alive = record?.pid !== undefined && !!record.startTime && startTimeOf(record.pid) === record.startTime;
-    if (!alive) throw new Error(`instance ${req.instanceId} is not running on this node`);
+    if (!alive || !(await untilShim(record.pid!))) throw new Error(`instance ${req.instanceId} is not running on this node`);
     const { env, cwd } = environmentOf(record.pid!);
     return spawnExec(req, env, cwd);
   }
@@ -345,13 +372,14 @@ export class ProcessExecutor implements Executor {
   /**
    * Releases the files of copies that no longer run and have no record: what agents from
    * before ended-logs.ts left (they kept every log), or a start whose record could not be
-   * written. Runs in adopt(), before this run starts anything.
+   * written. Runs in adopt(), before this run starts anything; `kept` are the copies whose
+   * files stay (those running here, and another node's).
    */
-  private releaseLeftovers(running: ReadonlySet<string>): void {
+  private releaseLeftovers(kept: ReadonlySet<string>): void {
     const ids = new Set<string>();
     for (const file of readdirSync(this.logDir)) ids.add(file.replace(/\.log(\.1)?$/, ""));
     for (const file of readdirSync(this.runDir)) if (/\.(status|stderr)$/.test(file)) ids.add(file.replace(/\.(status|stderr)$/, ""));
-    for (const id of ids) if (!running.has(id)) this.release(id, this.lastWriteOf(id));
+    for (const id of ids) if (!kept.has(id)) this.release(id, this.lastWriteOf(id));
   }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
@@ -363,7 +391,7 @@ export class ProcessExecutor implements Executor {
       async exec(command, args, timeoutMs) {
         const proc = Bun.spawn([command, ...args], {
           cwd: copy.workingDir || undefined,
-          env: { ...process.env, ...copy.env },
+          env: { ...hostEnvironment(), ...copy.env },
           stdin: "ignore",
           stdout: "ignore",
           stderr: "ignore",
@@ -406,7 +434,7 @@ export class ProcessExecutor implements Executor {
       fd = openSync(path, "r");
     } catch {
       if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
-      throw new Error(`no output recorded for ${req.instanceId} on this node`);
+      throw new NoOutputRecorded(req.instanceId);
     }
     try {
       let offset = fstatSync(fd).size;

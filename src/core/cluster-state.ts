@@ -225,6 +225,11 @@ export function instanceName(workload: string, index: number): string {
   return `${workload}-${index}`;
 }
 
+/** `web-3` of workload `web` → 3: the index instanceName put in the name (a batch's completion index). */
+export function indexOfInstanceName(workload: string, name: string): number {
+  return Number(name.slice(workload.length + 1));
+}
+
 /** `web-0.12` → `web-0`: an instance id names its replica (the slot its attempts share). */
 export function nameOfInstanceId(id: string): string {
   return id.slice(0, id.lastIndexOf("."));

@@ -244,8 +244,9 @@ export class DockerExecutor implements Executor {
     const container = this.docker.getContainer(containerName(req.instanceId));
     const info = await container.inspect();
     const networks = Object.values(info.NetworkSettings.Networks ?? {});
+    const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
     return {
-      host: networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1",
+      addressesOf: () => [address],
       // Checks reach the container on its own network address, so on its own ports.
       ports: Object.fromEntries(req.ports.map((p) => [p.name, p.containerPort || p.hostPort])),
       async exec(command, args, timeoutMs) {

@@ -22,6 +22,8 @@ import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
+/** Where a check reaches a copy that was told no address. */
+const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
 const POLL_MS = 200;
 
@@ -384,8 +386,13 @@ export class ProcessExecutor implements Executor {
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const copy = copyEnvironment(req);
+    const told = req.hostIp || LOOPBACK;
     return {
-      host: "127.0.0.1",
+      // A port of the copy's own is checked where it was told to listen, and where its
+      // endpoint is (TESSERA_ADDR_<NAME>: the node's advertised address), as Nomad checks a
+      // service's address. It was told no address for a bare port number: loopback first, then
+      // the advertised address when nothing listens on loopback.
+      addressesOf: (p) => (p.portName !== "" ? [told] : [...new Set([LOOPBACK, told])]),
       // A process listens on its host port.
       ports: Object.fromEntries(req.ports.map((p) => [p.name, p.hostPort])),
       async exec(command, args, timeoutMs) {

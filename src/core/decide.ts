@@ -15,7 +15,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import { type ClusterEvent, type ListeningCause, sameTemplate } from "./cluster-events.js";
 import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
@@ -68,7 +68,8 @@ export type Command =
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
-  | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean }
+  /** A readiness check's verdict; a failing one says why in `detail` (what its last probe said). */
+  | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean; detail?: string }
   | { type: "CordonNode"; node: string }
   | { type: "UncordonNode"; node: string }
   | { type: "DrainNode"; node: string }
@@ -393,8 +394,10 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (!inst.readinessChecks.includes(c.check)) return refuse({ kind: "InvalidArgument", field: "check.check", expected: `one of the readiness checks of ${inst.id} (${inst.readinessChecks.join(", ") || "none"})` });
     // A verdict about a copy that no longer runs arrived late: nothing to record.
     if (inst.state !== "running") return refuse({ kind: "SupersededReport", id: inst.id, reported: "running", current: inst.state });
-    if (inst.passing.includes(c.check) === c.passing) return accept();
-    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing }]);
+    // A failing check is recorded with why, and again when why changes: it is the copy's reason.
+    const why = c.passing || !c.detail ? undefined : checkFailureReason(c.check, c.detail);
+    if (inst.passing.includes(c.check) === c.passing && (why === undefined || inst.reason === why)) return accept();
+    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing, ...(why === undefined ? {} : { detail: c.detail }) }]);
   },
 
   ReportInstance(state, c, now) {

@@ -4,7 +4,7 @@
  * Each instance runs under a small /bin/sh shim, the leader of its own process group: the
  * shim appends the output to the instance's log file (O_APPEND, so rotation by copy and
  * truncate is safe), runs the command, and writes its exit status to a file. Its stderr also
- * goes to a file of its own, whose last lines a failure report carries (see SHIM). An intent is
+ * goes to a file of its own, whose last lines a failure report carries (see shim.ts). An intent is
  * recorded before the spawn and completed with the shim's pid and start time after, so an
  * agent restarted after kill -9 adopts what still runs (found by its command line when the
  * crash came between spawn and pid) and reads how the rest ended. Each record names the node
@@ -13,7 +13,7 @@
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
@@ -22,25 +22,12 @@ import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
+import { environmentOf, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
 /** Where a check reaches a copy that was told no address. */
 const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
 const POLL_MS = 200;
 
-/**
- * `sh -c SHIM tessera-shim LOG STATUS ERR COMMAND ARGS...` runs COMMAND ARGS with stdout and
- * stderr appended to LOG, stderr to ERR as well, and its exit status written to STATUS. The
- * three paths are positional parameters, never variables, so the copy's environment holds
- * only what it is given (and a restarted agent finds its shims by their command line). /bin/sh
- * has no `2> >(tee ...)`, so stderr goes through a pipe to tee; one log file with both streams
- * keeps `ctl logs` (and its rotation) as it was, at the cost of stderr lines possibly landing a
- * little after stdout lines written just after them. tee ignores SIGTERM so that what a
- * stopping copy says on its way out is still written (and its writes do not fail with EPIPE);
- * it ends at the pipe's EOF, or with the group's SIGKILL.
- */
-const SHIM = 'exec 3>>"$1"; { (shift 3; exec "$@") 2>&1 >&3 3>&-; echo "$?" >"$2"; } | (trap "" TERM INT; exec tee -a "$1" >>"$3")';
-/** Where the status path is in a shim's argv: /bin/sh -c SHIM tessera-shim LOG STATUS ERR. */
-const SHIM_STATUS_ARG = 5;
 /** How much of the end of a stderr file is read for a tail (boundStderrTail keeps less). */
 const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 
@@ -58,78 +45,6 @@ interface Record {
   pid?: number;
   /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
   startTime?: string;
-}
-
-/** The fields of /proc/PID/stat after the command name (state first), or undefined when the process is gone (or a zombie). */
-function statOf(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[0] === "Z" ? undefined : fields;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Field 22 of /proc/PID/stat. */
-function startTimeOf(pid: number): string | undefined {
-  return statOf(pid)?.[19];
-}
-
-/**
- * Live shims by the status file on their command line: every process-group leader running
- * SHIM, whichever agent started it. The status path (under an agent's own data dir) tells this
- * agent's shims from those of another agent on the machine with the same instance ids.
- * Bun.spawn returns before the child has exec'd, and until it has, its /proc entry shows the
- * agent's command line and environment; a restarted agent looks long after its predecessor
- * died, by when such a child has exec'd.
- */
-function liveShims(): Map<string, { pid: number; startTime: string | undefined }> {
-  const shims = new Map<string, { pid: number; startTime: string | undefined }>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      const stat = statOf(pid);
-      if (argv[0] !== "/bin/sh" || argv[2] !== SHIM || stat?.[2] !== entry) continue;
-      shims.set(argv[SHIM_STATUS_ARG]!, { pid, startTime: stat[19] });
-    } catch {
-      // Ended while we looked, or not ours to read.
-    }
-  }
-  return shims;
-}
-
-/** How long a copy just started may take to become its shim (see untilShim). */
-const SHIM_EXEC_MS = 2_000;
-
-/**
- * Whether `pid` runs SHIM, waiting for it a little: Bun.spawn returns before its child has
- * exec'd, and until then its /proc entry shows the agent's environment, not the copy's (an exec
- * right after a start).
- */
-async function untilShim(pid: number): Promise<boolean> {
-  const deadline = Date.now() + SHIM_EXEC_MS;
-  for (;;) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[2] === SHIM) return true;
-    } catch {
-      return false;
-    }
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(5);
-  }
-}
-
-/** The environment and working directory a running shim (so its copy) was started with, from /proc. */
-function environmentOf(pid: number): { env: { [name: string]: string }; cwd: string } {
-  const env: { [name: string]: string } = {};
-  for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return { env, cwd: readlinkSync(`/proc/${pid}/cwd`) };
 }
 
 /**
@@ -169,14 +84,6 @@ function spawnExec(req: ExecRequest, env: { [name: string]: string }, cwd: strin
     endInput: () => ignoreEnded(() => stdin.end()),
     signal: (name) => signalGroup(proc.pid, name),
   };
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
 }
 
 export class ProcessExecutor implements Executor {
@@ -251,7 +158,8 @@ export class ProcessExecutor implements Executor {
     let proc: ReturnType<typeof Bun.spawn>;
     try {
       const copy = copyEnvironment(req);
-      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", this.logPath(req.instanceId), this.statusPath(req.instanceId), this.stderrPath(req.instanceId), spec.command, ...copy.args], {
+      const files = { log: this.logPath(req.instanceId), status: this.statusPath(req.instanceId), stderr: this.stderrPath(req.instanceId) };
+      proc = Bun.spawn(shimCommand(files, spec.command, copy.args), {
         cwd: copy.workingDir || undefined,
         env: { ...hostEnvironment(), ...copy.env },
         stdin: "ignore",

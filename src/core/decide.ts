@@ -185,6 +185,9 @@ function atIndex(r: Rejection, i: number): Rejection {
   return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
 }
 
+/** How much of a failing check's detail is kept: a line for people (an agent's probe says a few words). */
+const CHECK_DETAIL_CHARS = 300;
+
 const deciders: { [K in CommandType]: Decider<K> } = {
   ApplyWorkloads(state, c, now) {
     if (c.workloads.length === 0) return refuse({ kind: "InvalidArgument", field: "workloads", expected: "at least one workload" });
@@ -395,9 +398,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     // A verdict about a copy that no longer runs arrived late: nothing to record.
     if (inst.state !== "running") return refuse({ kind: "SupersededReport", id: inst.id, reported: "running", current: inst.state });
     // A failing check is recorded with why, and again when why changes: it is the copy's reason.
-    const why = c.passing || !c.detail ? undefined : checkFailureReason(c.check, c.detail);
-    if (inst.passing.includes(c.check) === c.passing && (why === undefined || inst.reason === why)) return accept();
-    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing, ...(why === undefined ? {} : { detail: c.detail }) }]);
+    const detail = c.passing || !c.detail ? undefined : c.detail.slice(0, CHECK_DETAIL_CHARS);
+    if (inst.passing.includes(c.check) === c.passing && (detail === undefined || inst.reason === checkFailureReason(c.check, detail))) return accept();
+    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing, ...(detail === undefined ? {} : { detail }) }]);
   },
 
   ReportInstance(state, c, now) {

@@ -234,6 +234,7 @@ describe("ReportCheck", () => {
     { what: "a failing verdict without why (an older agent): nothing new", before: [], c: check("http", false), events: [] },
     { what: "a pass after a failure: recorded", before: [checked("http", false, refused)], c: check("http", true, "GET http://10.0.0.1:20000/: 200"), events: [checked("http", true)] },
     { what: "a pass again: nothing", before: [checked("http", true)], c: check("http", true), events: [] },
+    { what: "a very long why: kept to its first 300 characters", before: [], c: check("http", false, "x".repeat(1000)), events: [checked("http", false, "x".repeat(300))] },
   ])("$what", ({ before, c, events }) => {
     expect(decide(withChecks(...before), c, T0).events).toEqual(events);
   });

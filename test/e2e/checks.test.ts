@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -30,7 +30,9 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     address = (await h.startControl()).address;
-    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    // Dynamic ports from a range nothing else on this machine uses right now.
+    const range = await freeRange(20);
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent"), "--port-range", `${range.from}-${range.to}`]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
   }),
 );

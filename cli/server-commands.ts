@@ -52,7 +52,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, simula
   for (const kind of list) {
     switch (kind) {
       case "process":
-        executors.push(new ProcessExecutor(join(dataDir, "agent")));
+        executors.push(new ProcessExecutor(join(dataDir, "agent"), node));
         break;
       case "docker": {
         const { DockerExecutor } = await import("../src/agent/docker-executor.js");
@@ -297,7 +297,7 @@ export class AgentCommand extends TesseraCommand {
   name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
   simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
   executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
-  dataDir = Option.String("--data-dir", { description: "where instance logs go (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  dataDir = Option.String("--data-dir", { description: "where instance records and logs go, one agent's own (default $TESSERA_DATA_DIR or ~/.tessera)" });
   labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
@@ -360,6 +360,8 @@ export class AgentCommand extends TesseraCommand {
       hostVolumes: parseHostVolumes(pick(this.hostVolumes, cfg, "host-volume", [])),
       heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
       dnsListen: pick(this.dnsListen, cfg, "dns-listen", DEFAULT_DNS_LISTEN) || undefined,
+      // A simulated agent runs nothing and keeps nothing there but its certificate (named by node).
+      dataDir: kind === "simulated" ? undefined : agentDir,
     });
     return runAgent(agent, log, false);
   }
@@ -407,6 +409,7 @@ export class DevCommand extends TesseraCommand {
       hostVolumes: parseHostVolumes(this.hostVolumes),
       credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
       dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
+      dataDir,
     });
     this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
     announceWeb(cp.webUrl, dataDir, true, this.context.stdout);

@@ -13,12 +13,13 @@ import { helloPorts, type NodePorts } from "../core/ports.js";
 import type { HostVolume } from "../core/volumes.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
 import type { Resources } from "../gen/tessera/v1/types.js";
+import { type DataDirLock, lockDataDir } from "../shell/data-dir-lock.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
 import type { NodeCredentials } from "./credentials.js";
 import { DnsServer, parseDnsListen } from "./dns-server.js";
 import { ExecSessions } from "./exec-sessions.js";
-import type { Executor } from "./executor.js";
+import { type Executor, NoOutputRecorded } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
 
@@ -43,6 +44,12 @@ export interface AgentOptions {
   maxReconnectMs?: number;
   /** host:port to answer DNS on (port 0: a free one); unset: no DNS. */
   dnsListen?: string;
+  /**
+   * The data dir its executors keep their copies' records and output in: locked for the
+   * agent's life (DATA_DIR/agent.lock), so that a second agent there is refused rather than
+   * adopting this one's copies. Unset when nothing real runs (the simulated executor).
+   */
+  dataDir?: string;
 }
 
 /** How often executors do their upkeep (log rotation). */
@@ -58,6 +65,7 @@ export class Agent {
   private readonly execs: ExecSessions;
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
+  private lock: DataDirLock | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
@@ -73,8 +81,10 @@ export class Agent {
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }
 
-  /** Adopts what a previous run left behind, then connects. */
+  /** Locks its data dir, adopts what a previous run left behind, then connects. */
   async start(): Promise<void> {
+    // First of all: a second agent on this data dir must not touch its copies or its identity.
+    if (this.opts.dataDir !== undefined) this.lock = lockDataDir(this.opts.dataDir, "agent", Date.now());
     if (this.renewal) await this.renewal.start(this.opts, () => this.stream.isClosed);
     await this.instances.adopt();
     if (this.opts.dnsListen !== undefined) {
@@ -99,6 +109,7 @@ export class Agent {
     this.endStreamed();
     this.dns?.close();
     this.stream.close();
+    this.lock?.release();
   }
 
 
@@ -153,7 +164,7 @@ export class Agent {
       await this.opts.executor.readLogs({ instanceId: req.instanceId, tail: req.tail, follow: req.follow, signal: abort.signal, emit: (lines) => chunk(lines, false) });
       chunk([], true);
     } catch (err) {
-      chunk([], true, (err as Error).message);
+      chunk([], true, err instanceof NoOutputRecorded ? err.onNode(this.opts.node) : (err as Error).message);
     } finally {
       this.logStreams.delete(commandId);
     }

@@ -1,16 +1,27 @@
 /**
  * Readiness checks, run by the agent next to each running instance: exec (a command in the
  * instance's environment), http (GET, 2xx/3xx passes) and tcp (a connection passes). A
- * check's verdict flips after `success_threshold` passes or `failure_threshold` failures in
- * a row; each flip is reported to the control plane, which derives the Ready condition.
+ * check's verdict is reported once `success_threshold` passes or `failure_threshold` failures
+ * in a row settle it, at its first and at each flip; a failing readiness check is reported
+ * again when what its probe says changes, since that is why its copy is not Ready (the control
+ * plane shows it as the copy's reason and records it in the history).
  */
 import { durationMs } from "../core/spec.js";
 import type { Check } from "../gen/tessera/v1/types.js";
 import type { StartRequest } from "./executor.js";
 
+/** A probe's port: a number, or the name of one of the copy's ports. */
+export interface ProbePort {
+  port: number;
+  portName: string;
+}
+
 export interface ProbeTarget {
-  /** Address the instance listens on (127.0.0.1 for processes). */
-  host: string;
+  /**
+   * Where an http or tcp check of `port` connects, in order: the next address is tried only
+   * when one refuses the connection (nothing listens there).
+   */
+  addressesOf(port: ProbePort): string[];
   /** The port a check naming each of the spec's ports connects to (a container's own port for images). */
   ports: Record<string, number>;
   /** Runs a command in the instance's environment; resolves with its exit code. */
@@ -19,42 +30,86 @@ export interface ProbeTarget {
 
 const DEFAULTS = { intervalMs: 5_000, timeoutMs: 1_000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 3 };
 
+/** One probe's result: whether it passed, and a line saying what happened (why, when it failed). */
+export interface ProbeResult {
+  passed: boolean;
+  detail: string;
+}
+
+/** A connection attempt at one address; `refused`: nothing listens there, so the next may be tried. */
+type Attempt = ProbeResult & { refused?: boolean };
+
+/** Why a connection or request failed, in a few words. */
+function whyNot(err: unknown, timeoutMs: number): string {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.code === "ECONNREFUSED") return "connection refused";
+  if (e.name === "TimeoutError") return `no answer within ${timeoutMs} ms`;
+  return e.message ?? String(err);
+}
+
+/** Tries each address until one does not refuse; when all refuse, says so of each. */
+async function atFirstListening(addresses: string[], attempt: (host: string) => Promise<Attempt>): Promise<ProbeResult> {
+  const refused: string[] = [];
+  for (const host of addresses) {
+    const a = await attempt(host);
+    if (!a.refused) return { passed: a.passed, detail: a.detail };
+    refused.push(a.detail);
+  }
+  return { passed: false, detail: refused.join("; ") };
+}
+
 /** One probe: whether it passed, and a line saying what happened. */
-export async function probe(check: Check, target: ProbeTarget): Promise<{ passed: boolean; detail: string }> {
+export async function probe(check: Check, target: ProbeTarget): Promise<ProbeResult> {
   const timeoutMs = durationMs(check.timeout) ?? DEFAULTS.timeoutMs;
-  try {
-    switch (check.probe?.$case) {
-      case "exec": {
-        const code = await target.exec(check.probe.value.command, check.probe.value.args, timeoutMs);
-        return { passed: code === 0, detail: `exit code ${code}` };
+  switch (check.probe?.$case) {
+    case "exec": {
+      const { command, args } = check.probe.value;
+      try {
+        const code = await target.exec(command, args, timeoutMs);
+        return { passed: code === 0, detail: `${command}: exit code ${code}` };
+      } catch (err) {
+        return { passed: false, detail: `${command}: ${(err as Error).message}` };
       }
-      case "http": {
-        const url = `http://${target.host}:${portOf(check.probe.value, target)}${check.probe.value.path || "/"}`;
-        const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-        await res.body?.cancel();
-        return { passed: res.status >= 200 && res.status < 400, detail: `GET ${url}: ${res.status}` };
-      }
-      case "tcp": {
-        const port = portOf(check.probe.value, target);
-        const socket = await Promise.race([
-          Bun.connect({ hostname: target.host, port, socket: { data() {} } }),
-          Bun.sleep(timeoutMs).then(() => {
-            throw new Error(`no connection within ${timeoutMs} ms`);
-          }),
-        ]);
-        socket.end();
-        return { passed: true, detail: `connected to ${target.host}:${port}` };
-      }
-      default:
-        return { passed: false, detail: "the check has no probe" };
     }
-  } catch (err) {
-    return { passed: false, detail: (err as Error).message };
+    case "http": {
+      const http = check.probe.value;
+      const port = portOf(http, target);
+      return atFirstListening(target.addressesOf(http), async (host) => {
+        const url = `http://${host}:${port}${http.path || "/"}`;
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+          await res.body?.cancel();
+          return { passed: res.status >= 200 && res.status < 400, detail: `GET ${url}: ${res.status}` };
+        } catch (err) {
+          return { passed: false, refused: (err as { code?: string }).code === "ECONNREFUSED", detail: `GET ${url}: ${whyNot(err, timeoutMs)}` };
+        }
+      });
+    }
+    case "tcp": {
+      const tcp = check.probe.value;
+      const port = portOf(tcp, target);
+      return atFirstListening(target.addressesOf(tcp), async (host) => {
+        try {
+          const socket = await Promise.race([
+            Bun.connect({ hostname: host, port, socket: { data() {} } }),
+            Bun.sleep(timeoutMs).then(() => {
+              throw Object.assign(new Error("timed out"), { name: "TimeoutError" });
+            }),
+          ]);
+          socket.end();
+          return { passed: true, detail: `connected to ${host}:${port}` };
+        } catch (err) {
+          return { passed: false, refused: (err as { code?: string }).code === "ECONNREFUSED", detail: `tcp ${host}:${port}: ${whyNot(err, timeoutMs)}` };
+        }
+      });
+    }
+    default:
+      return { passed: false, detail: "the check has no probe" };
   }
 }
 
 /** A probe's port: its number, or the copy's port of that name (validation made sure it has one). */
-function portOf(probe: { port: number; portName: string }, target: ProbeTarget): number {
+function portOf(probe: ProbePort, target: ProbeTarget): number {
   return probe.portName === "" ? probe.port : (target.ports[probe.portName] ?? 0);
 }
 
@@ -64,8 +119,9 @@ export function isLiveness(check: Check): boolean {
 }
 
 /**
- * Runs an instance's checks until stopped; `report` hears each verdict change. A liveness
- * check starts out passing (the copy just started) and reports when it fails.
+ * Runs an instance's checks until stopped; `report` hears each verdict as it settles and flips,
+ * and a failing readiness check's new reasons. A liveness check starts out passing (the copy
+ * just started) and reports when it fails.
  */
 export function runChecks(req: StartRequest, target: ProbeTarget, report: (check: Check, passing: boolean, detail: string) => void): () => void {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -74,18 +130,22 @@ export function runChecks(req: StartRequest, target: ProbeTarget, report: (check
     const interval = durationMs(check.interval) ?? DEFAULTS.intervalMs;
     const successes = check.successThreshold || DEFAULTS.successThreshold;
     const failures = check.failureThreshold || DEFAULTS.failureThreshold;
-    let passing = isLiveness(check);
-    let streak = 0;
+    const liveness = isLiveness(check);
+    /** The verdict last reported (a readiness check has none until its first settles), and its detail. */
+    let verdict: boolean | undefined = liveness ? true : undefined;
+    let said = "";
+    /** The latest probes' result and how many in a row gave it. */
+    let run = { passed: false, count: 0 };
     const tick = async () => {
       if (stopped) return;
       const result = await probe(check, target);
       if (stopped) return;
-      // A streak counts probes that disagree with the current verdict.
-      streak = result.passed !== passing ? streak + 1 : 0;
-      if (streak >= (passing ? failures : successes)) {
-        passing = !passing;
-        streak = 0;
-        report(check, passing, result.detail);
+      run = result.passed === run.passed ? { passed: run.passed, count: run.count + 1 } : { passed: result.passed, count: 1 };
+      const settled = run.count >= (result.passed ? successes : failures);
+      if (settled && (result.passed !== verdict || (!result.passed && !liveness && result.detail !== said))) {
+        verdict = result.passed;
+        said = result.detail;
+        report(check, result.passed, result.detail);
       }
       timers.set(check.name, setTimeout(tick, interval));
     };

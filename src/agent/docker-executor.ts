@@ -14,7 +14,7 @@ import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { VolumeMount } from "../core/volumes.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -244,8 +244,9 @@ export class DockerExecutor implements Executor {
     const container = this.docker.getContainer(containerName(req.instanceId));
     const info = await container.inspect();
     const networks = Object.values(info.NetworkSettings.Networks ?? {});
+    const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
     return {
-      host: networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1",
+      addressesOf: () => [address],
       // Checks reach the container on its own network address, so on its own ports.
       ports: Object.fromEntries(req.ports.map((p) => [p.name, p.containerPort || p.hostPort])),
       async exec(command, args, timeoutMs) {
@@ -331,7 +332,7 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
       if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
-      throw new Error(`no container for ${req.instanceId} on this node (it was removed), and none of its output is kept`);
+      throw new NoOutputRecorded(req.instanceId, "no container of it here, and none of its output kept");
     }
   }
 }

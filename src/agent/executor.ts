@@ -1,5 +1,5 @@
 /** What an executor is: something that starts and stops one instance's work. */
-import { expandSpec, portEnvironment } from "../core/port-env.js";
+import { expandSpec, identityEnvironment, portEnvironment } from "../core/port-env.js";
 import type { AssignedPort } from "../core/ports.js";
 import { type VolumeMount, volumeEnvironment } from "../core/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
@@ -22,14 +22,23 @@ export interface StartRequest {
 /** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
 export function copyEnvironment(req: StartRequest): { env: Record<string, string>; args: string[]; workingDir: string } {
   const vars = {
-    TESSERA_INSTANCE: req.name,
-    TESSERA_INSTANCE_ID: req.instanceId,
-    TESSERA_WORKLOAD: req.workload,
+    ...identityEnvironment(req.spec, req),
     ...portEnvironment(req.ports, req.hostIp),
     ...volumeEnvironment(req.mounts, req.spec.image !== ""),
   };
   const expanded = expandSpec(req.spec, vars);
   return { env: { ...expanded.env, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
+}
+
+/**
+ * The agent's environment as a process copy inherits it (PATH, HOME, LANG and the like) without
+ * the agent's own TESSERA_* settings (its log level, data dir, control address, tokens): the
+ * only TESSERA_ variables a copy sees are those documented for it (copyEnvironment).
+ */
+export function hostEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("TESSERA_")) env[name] = value;
+  return env;
 }
 
 export interface Exit {
@@ -92,6 +101,8 @@ export interface Adopted {
   running?: Running;
   /** Set when it ended while the agent was away. */
   exit?: Exit;
+  /** Set when it was recorded for another node (an agent of another name on this data dir): left alone. */
+  otherNode?: string;
 }
 
 export interface Executor {
@@ -113,6 +124,22 @@ export interface Executor {
    * the command says so on stderr and exits 127 (Docker's engine: 126, as `docker exec`).
    */
   exec(req: ExecRequest): Promise<ExecProcess>;
+}
+
+/** readLogs of a copy this node has no output of (never ran here, or its kept output is gone). */
+export class NoOutputRecorded extends Error {
+  constructor(
+    readonly instanceId: string,
+    /** What the executor found instead, when it says more (a container's removal). */
+    readonly detail = "",
+  ) {
+    super(`no output recorded for copy ${instanceId} on this node${detail ? ` (${detail})` : ""}`);
+  }
+
+  /** The message as its agent sends it: the node named, since the reader is elsewhere. */
+  onNode(node: string): string {
+    return `no output recorded for copy ${this.instanceId} on node ${node}${this.detail ? ` (${this.detail})` : ""}`;
+  }
 }
 
 /** Splits text into complete lines; returns them and the unfinished rest. */

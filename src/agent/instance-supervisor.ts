@@ -50,6 +50,11 @@ export class InstanceSupervisor {
   /** Takes over what a previous run of the agent left behind, running or ended. */
   async adopt(): Promise<void> {
     for (const a of await this.executor.adopt()) {
+      if (a.otherNode !== undefined) {
+        // Not ours to report or stop: the agent of that node adopts it when it starts here again.
+        this.log.warn("left alone: a copy recorded for another node on this data dir", { instance: a.instanceId, recordedFor: a.otherNode });
+        continue;
+      }
       const h: Held = { id: a.instanceId, generation: a.generation, state: "running", reason: "", op: Promise.resolve() };
       this.held.set(h.id, h);
       if (a.running) {

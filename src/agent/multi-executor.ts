@@ -4,7 +4,7 @@
  * goes to the one that runs the instance.
  */
 import type { ProbeTarget } from "./checks.js";
-import type { Adopted, ExecProcess, ExecRequest, Executor, LogRequest, Running, StartRequest } from "./executor.js";
+import { type Adopted, type ExecProcess, type ExecRequest, type Executor, type LogRequest, NoOutputRecorded, type Running, type StartRequest } from "./executor.js";
 
 export class MultiExecutor implements Executor {
   readonly kinds: string[];
@@ -50,17 +50,22 @@ export class MultiExecutor implements Executor {
     for (const e of this.executors) e.housekeeping();
   }
 
+  /**
+   * A copy no executor here knows of is asked of each: the first that has its output reads it.
+   * When none has, that is the answer, not the last executor's own wording (a process copy's
+   * output was not missing "a container"); another failure (an engine down) says itself.
+   */
   async readLogs(req: LogRequest): Promise<void> {
     const known = this.owner.get(req.instanceId);
     if (known) return known.readLogs(req);
-    let last: Error | undefined;
+    let failure: Error | undefined;
     for (const e of this.executors) {
       try {
         return await e.readLogs(req);
       } catch (err) {
-        last = err as Error;
+        if (!(err instanceof NoOutputRecorded)) failure ??= err as Error;
       }
     }
-    throw last ?? new Error(`no output recorded for ${req.instanceId} on this node`);
+    throw failure ?? new NoOutputRecorded(req.instanceId);
   }
 }

@@ -4,37 +4,30 @@
  * Each instance runs under a small /bin/sh shim, the leader of its own process group: the
  * shim appends the output to the instance's log file (O_APPEND, so rotation by copy and
  * truncate is safe), runs the command, and writes its exit status to a file. Its stderr also
- * goes to a file of its own, whose last lines a failure report carries (see SHIM). An intent is
+ * goes to a file of its own, whose last lines a failure report carries (see shim.ts). An intent is
  * recorded before the spawn and completed with the shim's pid and start time after, so an
- * agent restarted after kill -9 adopts what still runs (found by its environment when the
- * crash came between spawn and pid) and reads how the rest ended.
+ * agent restarted after kill -9 adopts what still runs (found by its command line when the
+ * crash came between spawn and pid) and reads how the rest ended. Each record names the node
+ * it was made for: an agent never adopts another node's copies.
  * Stop = SIGTERM to the group, SIGKILL after the grace period. Once a copy has ended and how
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
+import { environmentOf, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
+/** Where a check reaches a copy that was told no address. */
+const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
 const POLL_MS = 200;
 
-/**
- * Runs "$@" with stdout and stderr appended to $TESSERA_LOG, stderr to $TESSERA_ERR as well,
- * and its exit status written to $TESSERA_STATUS. /bin/sh has no `2> >(tee ...)`, so stderr
- * goes through a pipe to tee; one log file with both streams keeps `ctl logs` (and its
- * rotation) as it was, at the cost of stderr lines possibly landing a little after stdout
- * lines written just after them. tee ignores SIGTERM so that what a stopping copy says on its
- * way out is still written (and its writes do not fail with EPIPE); it ends at the pipe's EOF,
- * or with the group's SIGKILL.
- */
-const SHIM =
-  'exec 3>>"$TESSERA_LOG"; { "$@" 2>&1 >&3 3>&-; echo "$?" >"$TESSERA_STATUS"; } | (trap "" TERM INT; exec tee -a "$TESSERA_LOG" >>"$TESSERA_ERR")';
 /** How much of the end of a stderr file is read for a tail (boundStderrTail keeps less). */
 const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 
@@ -46,65 +39,12 @@ export interface ProcessExecutorOptions {
 interface Record {
   instanceId: string;
   generation: number;
+  /** The node it was started for; unset in records of agents from before nodes were recorded. */
+  node?: string;
   /** Unset in an intent (written before the spawn). */
   pid?: number;
   /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
   startTime?: string;
-}
-
-/** The fields of /proc/PID/stat after the command name (state first), or undefined when the process is gone (or a zombie). */
-function statOf(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[0] === "Z" ? undefined : fields;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Field 22 of /proc/PID/stat. */
-function startTimeOf(pid: number): string | undefined {
-  return statOf(pid)?.[19];
-}
-
-/**
- * Live shims by the status file in their environment: every process-group leader running
- * SHIM, whichever agent started it. The status path (under an agent's own data dir) tells this
- * agent's shims from those of another agent on the machine with the same instance ids.
- * Bun.spawn returns before the child has exec'd, and until it has, its /proc entry shows the
- * agent's command line and environment; a restarted agent looks long after its predecessor
- * died, by when such a child has exec'd.
- */
-function liveShims(): Map<string, { pid: number; startTime: string | undefined }> {
-  const shims = new Map<string, { pid: number; startTime: string | undefined }>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      const stat = statOf(pid);
-      if (argv[0] !== "/bin/sh" || argv[2] !== SHIM || stat?.[2] !== entry) continue;
-      const status = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("TESSERA_STATUS="));
-      if (status) shims.set(status.slice("TESSERA_STATUS=".length), { pid, startTime: stat[19] });
-    } catch {
-      // Ended while we looked, or not ours to read.
-    }
-  }
-  return shims;
-}
-
-/** The shim's own variables, which an exec'd command does not inherit. */
-const SHIM_VARIABLES = new Set(["TESSERA_LOG", "TESSERA_STATUS", "TESSERA_ERR"]);
-
-/** The environment and working directory a running shim (so its copy) was started with, from /proc. */
-function environmentOf(pid: number): { env: { [name: string]: string }; cwd: string } {
-  const env: { [name: string]: string } = {};
-  for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0 && !SHIM_VARIABLES.has(entry.slice(0, eq))) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return { env, cwd: readlinkSync(`/proc/${pid}/cwd`) };
 }
 
 /**
@@ -146,14 +86,6 @@ function spawnExec(req: ExecRequest, env: { [name: string]: string }, cwd: strin
   };
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
 export class ProcessExecutor implements Executor {
   readonly kinds = ["process"];
   private readonly logDir: string;
@@ -162,7 +94,12 @@ export class ProcessExecutor implements Executor {
   private readonly maxLogBytes: number;
   private readonly endedLogs: EndedLogs;
 
-  constructor(dataDir: string, opts: ProcessExecutorOptions = {}) {
+  constructor(
+    dataDir: string,
+    /** This agent's node name: recorded with each copy, and only copies recorded for it are adopted. */
+    private readonly node: string,
+    opts: ProcessExecutorOptions = {},
+  ) {
     this.logDir = join(dataDir, "logs");
     this.runDir = join(dataDir, "instances");
     this.records = new InstanceRecords(this.runDir);
@@ -216,20 +153,15 @@ export class ProcessExecutor implements Executor {
     if (!existsSync(spec.command)) throw new Error(`cannot start ${spec.command}: no such file`);
     // A container's published port is checked by the engine, whose error names it.
     await assertPortsFree(req.ports, req.hostIp);
-    const intent: Record = { instanceId: req.instanceId, generation: req.generation };
+    const intent: Record = { instanceId: req.instanceId, generation: req.generation, node: this.node };
     this.records.write(intent);
     let proc: ReturnType<typeof Bun.spawn>;
     try {
       const copy = copyEnvironment(req);
-      proc = Bun.spawn(["/bin/sh", "-c", SHIM, "tessera-shim", spec.command, ...copy.args], {
+      const files = { log: this.logPath(req.instanceId), status: this.statusPath(req.instanceId), stderr: this.stderrPath(req.instanceId) };
+      proc = Bun.spawn(shimCommand(files, spec.command, copy.args), {
         cwd: copy.workingDir || undefined,
-        env: {
-          ...process.env,
-          ...copy.env,
-          TESSERA_LOG: this.logPath(req.instanceId),
-          TESSERA_STATUS: this.statusPath(req.instanceId),
-          TESSERA_ERR: this.stderrPath(req.instanceId),
-        },
+        env: { ...hostEnvironment(), ...copy.env },
         stdin: "ignore",
         stdout: "ignore",
         stderr: "ignore",
@@ -287,7 +219,12 @@ export class ProcessExecutor implements Executor {
 
   async adopt(): Promise<Adopted[]> {
     const found: Adopted[] = [];
-    const records = this.records.readAll();
+    const all = this.records.readAll();
+    // Another node's copies (an agent started here under another name) are left as they are,
+    // running or not, records and files: that node's own agent adopts them.
+    const others = all.filter((r) => r.record?.node !== undefined && r.record.node !== this.node);
+    for (const { instanceId, record } of others) found.push({ instanceId, generation: record!.generation, otherNode: record!.node });
+    const records = all.filter((r) => !others.includes(r));
     // Only a start cut short between intent and pid needs the scan of every process.
     const shims = records.some((r) => r.record?.pid === undefined) ? liveShims() : new Map<string, never>();
     for (const { instanceId, record } of records) {
@@ -320,7 +257,7 @@ export class ProcessExecutor implements Executor {
       })();
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
-    this.releaseLeftovers(new Set(found.filter((a) => a.running).map((a) => a.instanceId)));
+    this.releaseLeftovers(new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId)));
     return found;
   }
 
@@ -328,7 +265,7 @@ export class ProcessExecutor implements Executor {
   async exec(req: ExecRequest): Promise<ExecProcess> {
     const record = this.records.read(req.instanceId);
     const alive = record?.pid !== undefined && !!record.startTime && startTimeOf(record.pid) === record.startTime;
-    if (!alive) throw new Error(`instance ${req.instanceId} is not running on this node`);
+    if (!alive || !(await untilShim(record.pid!))) throw new Error(`instance ${req.instanceId} is not running on this node`);
     const { env, cwd } = environmentOf(record.pid!);
     return spawnExec(req, env, cwd);
   }
@@ -345,25 +282,31 @@ export class ProcessExecutor implements Executor {
   /**
    * Releases the files of copies that no longer run and have no record: what agents from
    * before ended-logs.ts left (they kept every log), or a start whose record could not be
-   * written. Runs in adopt(), before this run starts anything.
+   * written. Runs in adopt(), before this run starts anything; `kept` are the copies whose
+   * files stay (those running here, and another node's).
    */
-  private releaseLeftovers(running: ReadonlySet<string>): void {
+  private releaseLeftovers(kept: ReadonlySet<string>): void {
     const ids = new Set<string>();
     for (const file of readdirSync(this.logDir)) ids.add(file.replace(/\.log(\.1)?$/, ""));
     for (const file of readdirSync(this.runDir)) if (/\.(status|stderr)$/.test(file)) ids.add(file.replace(/\.(status|stderr)$/, ""));
-    for (const id of ids) if (!running.has(id)) this.release(id, this.lastWriteOf(id));
+    for (const id of ids) if (!kept.has(id)) this.release(id, this.lastWriteOf(id));
   }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const copy = copyEnvironment(req);
+    const told = req.hostIp || LOOPBACK;
     return {
-      host: "127.0.0.1",
+      // A port of the copy's own is checked where it was told to listen, and where its
+      // endpoint is (TESSERA_ADDR_<NAME>: the node's advertised address), as Nomad checks a
+      // service's address. It was told no address for a bare port number: loopback first, then
+      // the advertised address when nothing listens on loopback.
+      addressesOf: (p) => (p.portName !== "" ? [told] : [...new Set([LOOPBACK, told])]),
       // A process listens on its host port.
       ports: Object.fromEntries(req.ports.map((p) => [p.name, p.hostPort])),
       async exec(command, args, timeoutMs) {
         const proc = Bun.spawn([command, ...args], {
           cwd: copy.workingDir || undefined,
-          env: { ...process.env, ...copy.env },
+          env: { ...hostEnvironment(), ...copy.env },
           stdin: "ignore",
           stdout: "ignore",
           stderr: "ignore",
@@ -406,7 +349,7 @@ export class ProcessExecutor implements Executor {
       fd = openSync(path, "r");
     } catch {
       if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
-      throw new Error(`no output recorded for ${req.instanceId} on this node`);
+      throw new NoOutputRecorded(req.instanceId);
     }
     try {
       let offset = fstatSync(fd).size;

@@ -290,7 +290,7 @@ export class AgentGateway {
         }
         case "check": {
           const c = payload.value;
-          this.submitAndLogRefusal({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing }, node);
+          this.submitAndLogRefusal({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing, detail: c.detail }, node);
           return;
         }
         case "logChunk": {

@@ -18,9 +18,9 @@ import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import type { Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
+import { lockDataDir } from "../shell/data-dir-lock.js";
 import { openClusterStore } from "./cluster-store.js";
 import { controlPlaneId } from "./control-plane-id.js";
-import { lockDataDir } from "./data-dir-lock.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
 import { LeadershipLoop } from "./leadership.js";
 import { Metrics } from "./metrics.js";
@@ -100,7 +100,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     if (weak) throw new CaSecretRefused(`--ca-secret-file: ${weak}`);
   }
   // Before the store is opened: a second control plane on this data dir must not touch it.
-  const lock = lockDataDir(opts.dataDir, Date.now());
+  const lock = lockDataDir(opts.dataDir, "control plane", Date.now());
   let store: Store | undefined;
   try {
     store = await openClusterStore(opts.dataDir, { store: opts.store, reinitialize: opts.reinitialize ?? false, log: opts.log, now: Date.now(), freshId: randomUUID() });

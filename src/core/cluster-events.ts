@@ -7,7 +7,23 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, STALLED, type TokenKind, type Workload } from "./cluster-state.js";
+import {
+  type BatchOutcome,
+  type Capacity,
+  checkFailureReason,
+  CRASH_HISTORY,
+  type ClusterState,
+  crashKey,
+  emptyState,
+  type Instance,
+  instanceName,
+  instanceSeq,
+  isCheckFailure,
+  type NodeRecord,
+  STALLED,
+  type TokenKind,
+  type Workload,
+} from "./cluster-state.js";
 import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
@@ -77,7 +93,8 @@ export type ClusterEvent =
     }
   /** A Pending instance still waits for a node, now for another reason (the reconciler's, each pass). */
   | { type: "InstanceWaiting"; at: number; id: string; reason: string }
-  | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean }
+  /** `detail`: a failing check's last error, which becomes the copy's reason (absent in logs from before). */
+  | { type: "InstanceCheckReported"; at: number; id: string; check: string; passing: boolean; detail?: string }
   | { type: "InstanceTransitioned"; at: number; id: string; event: InstanceEvent }
   | { type: "InstanceRemoved"; at: number; id: string }
   /** Someone ran a command in a running copy (`tessera ctl exec`); its output is not recorded. */
@@ -249,7 +266,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     // Checks speak for a running copy only; a new run starts without verdicts. A Lost copy
     // keeps its last verdicts: if its node returns and it is reclaimed, they still hold (the
     // agent's reports of any change while away follow its hello).
-    if ((inst.state !== "running" && inst.state !== "lost") || e.event.type === "run") inst.passing = [];
+    if ((inst.state !== "running" && inst.state !== "lost") || e.event.type === "run") {
+      inst.passing = [];
+      // Nor does a check's failure say any more why it is not Ready.
+      if (isCheckFailure(inst.reason)) inst.reason = "";
+    }
     switch (e.event.type) {
       case "place":
         inst.node = e.event.node;
@@ -291,6 +312,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     const inst = must(state.instances, e.id, "instance");
     const others = inst.passing.filter((c) => c !== e.check);
     inst.passing = e.passing ? [...others, e.check].sort() : others;
+    if (!e.passing && e.detail !== undefined) inst.reason = checkFailureReason(e.check, e.detail);
+    else if (e.passing && isCheckFailure(inst.reason, e.check)) inst.reason = "";
     trackReady(inst, e.at);
   },
   InstanceRemoved(state, e) {

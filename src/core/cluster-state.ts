@@ -106,6 +106,10 @@ export interface Instance {
   passing: string[];
   /** Host ports placement gave it on its node (its `place` event); empty while Pending. */
   ports: AssignedPort[];
+  /**
+   * Why it waits (Pending), failed, was lost or stops; while it runs, why it is not Ready: a
+   * failing readiness check's last error (checkFailureReason), "" once the check passes.
+   */
   reason: string;
   exitCode: number | null;
   /** The end of its stderr when it last failed ("" when it wrote none, or never failed). */
@@ -239,6 +243,21 @@ export function instanceSeq(id: string): number {
 
 export function instanceName(workload: string, index: number): string {
   return `${workload}-${index}`;
+}
+
+/** A running copy's reason while one of its readiness checks fails: what the check's last probe said. */
+export function checkFailureReason(check: string, detail: string): string {
+  return `readiness check ${check} failing: ${detail}`;
+}
+
+/** Whether `reason` is that of a failing readiness check (of `check`, when named), as checkFailureReason makes it. */
+export function isCheckFailure(reason: string, check?: string): boolean {
+  return reason.startsWith(check === undefined ? "readiness check " : `readiness check ${check} failing: `);
+}
+
+/** `web-3` of workload `web` → 3: the index instanceName put in the name (a batch's completion index). */
+export function indexOfInstanceName(workload: string, name: string): number {
+  return Number(name.slice(workload.length + 1));
 }
 
 /** `web-0.12` → `web-0`: an instance id names its replica (the slot its attempts share). */

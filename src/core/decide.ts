@@ -15,7 +15,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import { type ClusterEvent, type ListeningCause, sameTemplate } from "./cluster-events.js";
 import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
@@ -69,7 +69,8 @@ export type Command =
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
-  | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean }
+  /** A readiness check's verdict; a failing one says why in `detail` (what its last probe said). */
+  | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean; detail?: string }
   | { type: "CordonNode"; node: string }
   | { type: "UncordonNode"; node: string }
   | { type: "DrainNode"; node: string }
@@ -195,6 +196,9 @@ function keptFrom(prior: Workload | undefined, spec: WorkloadSpec): number | und
 function atIndex(r: Rejection, i: number): Rejection {
   return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
 }
+
+/** How much of a failing check's detail is kept: a line for people (an agent's probe says a few words). */
+const CHECK_DETAIL_CHARS = 300;
 
 const deciders: { [K in CommandType]: Decider<K> } = {
   ApplyWorkloads(state, c, now) {
@@ -408,8 +412,10 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (!inst.readinessChecks.includes(c.check)) return refuse({ kind: "InvalidArgument", field: "check.check", expected: `one of the readiness checks of ${inst.id} (${inst.readinessChecks.join(", ") || "none"})` });
     // A verdict about a copy that no longer runs arrived late: nothing to record.
     if (inst.state !== "running") return refuse({ kind: "SupersededReport", id: inst.id, reported: "running", current: inst.state });
-    if (inst.passing.includes(c.check) === c.passing) return accept();
-    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing }]);
+    // A failing check is recorded with why, and again when why changes: it is the copy's reason.
+    const detail = c.passing || !c.detail ? undefined : c.detail.slice(0, CHECK_DETAIL_CHARS);
+    if (inst.passing.includes(c.check) === c.passing && (detail === undefined || inst.reason === checkFailureReason(c.check, detail))) return accept();
+    return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing, ...(detail === undefined ? {} : { detail }) }]);
   },
 
   ReportInstance(state, c, now) {

@@ -77,7 +77,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
     return e.reason === "" ? made : `${made}, pending: ${e.reason}`;
   },
   InstanceWaiting: (e) => `${e.id} pending: ${e.reason}`,
-  InstanceCheckReported: (e) => `${e.id} check ${e.check} ${e.passing ? "passing" : "failing"}`,
+  InstanceCheckReported: (e) => `${e.id} check ${e.check} ${e.passing ? "passing" : "failing"}${e.detail ? `: ${e.detail}` : ""}`,
   InstanceTransitioned: (e) => `${e.id} ${transitionSummary(e.event)}`,
   InstanceRemoved: (e) => `${e.id} forgotten`,
   InstanceExecStarted: (e) => `${e.id} on ${e.node}: ${e.by} ran ${e.command.map(shellWord).join(" ")}`,

@@ -1,16 +1,19 @@
 /**
- * What a copy learns of its ports (and, by name, of its volumes: volumes.ts sets those): the
- * environment the agent gives it, and the expansion of `${TESSERA_...}` in its args, env values
- * and working dir. PURE, shared by the control plane (which refuses a reference no copy could
- * ever have, at apply) and the agent (which expands).
+ * What a copy learns of itself and its ports (and, by name, of its volumes: volumes.ts sets
+ * those): the environment the agent gives it, and the expansion of `${TESSERA_...}` in its args,
+ * env values and working dir. PURE, shared by the control plane (which refuses a reference no
+ * copy could ever have, at apply) and the agent (which expands).
  *
  * Names follow Nomad's: TESSERA_PORT_<NAME> is the port the copy listens on (a container's
  * port when the port has `to`), TESSERA_HOST_PORT_<NAME> the host's, TESSERA_ADDR_<NAME>
- * host ip:host port, TESSERA_HOST_IP the node's advertised address.
+ * host ip:host port, TESSERA_HOST_IP the node's advertised address. A batch copy's index is
+ * TESSERA_COMPLETION_INDEX, as Kubernetes' JOB_COMPLETION_INDEX.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { indexOfInstanceName } from "./cluster-state.js";
 import type { AssignedPort } from "./ports.js";
 import type { Rejection } from "./rejections.js";
+import { kindOf } from "./spec.js";
 
 /** NAME in TESSERA_PORT_<NAME> and TESSERA_VOLUME_<NAME>: `admin-http` → `ADMIN_HTTP`. */
 export function envName(name: string): string {
@@ -19,13 +22,23 @@ export function envName(name: string): string {
 
 /** Variables the agent sets on every copy, ports or not. */
 const ALWAYS = ["TESSERA_INSTANCE", "TESSERA_INSTANCE_ID", "TESSERA_WORKLOAD", "TESSERA_HOST_IP"];
+/** A batch copy's index, 0 to completions − 1: which part of the work it does. */
+const COMPLETION_INDEX = "TESSERA_COMPLETION_INDEX";
 
 /** The names a copy of `spec` is given, whatever numbers placement chooses. */
 export function knownVariables(spec: WorkloadSpec): Set<string> {
   const names = new Set(ALWAYS);
+  if (kindOf(spec) === "batch") names.add(COMPLETION_INDEX);
   for (const p of spec.ports ?? []) for (const v of ["PORT", "HOST_PORT", "ADDR"]) names.add(`TESSERA_${v}_${envName(p.name)}`);
   for (const v of spec.volumes ?? []) names.add(`TESSERA_VOLUME_${envName(v.name)}`);
   return names;
+}
+
+/** Which copy it is: its name (`web-0`), id and workload, and a batch copy's completion index. */
+export function identityEnvironment(spec: WorkloadSpec, copy: { instanceId: string; name: string; workload: string }): Record<string, string> {
+  const env: Record<string, string> = { TESSERA_INSTANCE: copy.name, TESSERA_INSTANCE_ID: copy.instanceId, TESSERA_WORKLOAD: copy.workload };
+  if (kindOf(spec) === "batch") env[COMPLETION_INDEX] = String(indexOfInstanceName(copy.workload, copy.name));
+  return env;
 }
 
 /** The port variables of one copy. */

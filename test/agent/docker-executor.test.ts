@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { containerName, DockerExecutor } from "../../src/agent/docker-executor.js";
+import { NoOutputRecorded } from "../../src/agent/executor.js";
+import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { dockerSuite, ensureImage, IMAGE, sh } from "../e2e/docker-engine.js";
 
@@ -88,7 +90,25 @@ describe.skipIf(skip)("docker executor", () => {
     expect((await output(instanceId)).sort()).toEqual(["to stderr", "to stdout"]);
   });
 
+  test("a batch container is told its completion index, and no TESSERA_ variable but those documented", async () => {
+    const instanceId = `job-2.${process.pid}6`;
+    const running = await executor.start({
+      instanceId,
+      name: "job-2",
+      workload: "job",
+      generation: 1,
+      spec: spec({ kind: WorkloadKind.WORKLOAD_KIND_BATCH, image: IMAGE, command: "/bin/sh", args: ["-c", "env | grep ^TESSERA_ | sort"] }),
+      ports: [],
+      mounts: [],
+      hostIp: "127.0.0.1",
+    });
+    expect((await running.exited).exitCode).toBe(0);
+    await running.stop(1000);
+    expect(await output(instanceId)).toEqual(["TESSERA_COMPLETION_INDEX=2", "TESSERA_HOST_IP=127.0.0.1", "TESSERA_INSTANCE=job-2", `TESSERA_INSTANCE_ID=${instanceId}`, "TESSERA_WORKLOAD=job"]);
+  });
+
   test("a container never seen and not kept: the error says so", async () => {
-    await expect(output(`w-2.${process.pid}5`)).rejects.toThrow("no container for");
+    const id = `w-2.${process.pid}5`;
+    await expect(output(id)).rejects.toThrow(new NoOutputRecorded(id, "no container of it here, and none of its output kept"));
   });
 });

@@ -122,7 +122,7 @@ contract("process executor exec", () => {
   const dir = mkdtempSync(join(tmpdir(), "tessera-exec-"));
   const workingDir = realpathSync(mkdtempSync(join(tmpdir(), "tessera-exec-cwd-")));
   dirs.push(dir, workingDir);
-  const executor = new ProcessExecutor(dir);
+  const executor = new ProcessExecutor(dir, "node-a");
   return { executor, workingDir, start: (id) => executor.start(request(id, { command: "/bin/sleep", args: ["3600"], workingDir })) };
 });
 

@@ -50,7 +50,7 @@ describe("resolving a copy's volumes on its node", () => {
 
 test("a process copy writes to its host volume through TESSERA_VOLUME_<NAME>; its checks and exec'd commands see the same", async () => {
   const data = tempDir("tessera-hostvol-data-");
-  const executor = new ProcessExecutor(tempDir("tessera-hostvol-agent-"));
+  const executor = new ProcessExecutor(tempDir("tessera-hostvol-agent-"), "node-a");
   const s = spec({ command: "/bin/sh", args: ["-c", 'echo written > "$TESSERA_VOLUME_APP_DATA/out"; echo "$1" > "$TESSERA_VOLUME_APP_DATA/arg"; exec sleep 3600', "sh", "${TESSERA_VOLUME_APP_DATA}"], volumes: [volume("app-data")] });
   const req: StartRequest = { instanceId: "vol-0.1", name: "vol-0", workload: "vol", generation: 1, spec: s, ports: [], hostIp: "127.0.0.1", mounts: resolveMounts(s, [{ name: "app-data", path: data, readOnly: false }], "node-a") };
   running.push(await executor.start(req));

@@ -9,8 +9,9 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Running } from "../../src/agent/executor.js";
+import { NoOutputRecorded, type Running } from "../../src/agent/executor.js";
 import { ProcessExecutor } from "../../src/agent/process-executor.js";
+import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { eventually, isAlive } from "../e2e/harness.js";
 
@@ -54,7 +55,7 @@ async function shimPid(dir: string, id: string): Promise<number> {
 
 /** Starts an instance, then leaves its record as the crash would: returns the shim's pid. */
 async function startThenCrash(dir: string, id: string, leave: (path: string) => void): Promise<number> {
-  await new ProcessExecutor(dir).start(req(id));
+  await new ProcessExecutor(dir, "node-a").start(req(id));
   const pid = await shimPid(dir, id);
   leave(recordFile(dir, id));
   return pid;
@@ -63,7 +64,7 @@ async function startThenCrash(dir: string, id: string, leave: (path: string) => 
 test("a crash between intent and pid record: the restarted executor finds the shim and adopts it", async () => {
   const dir = dataDir();
   const pid = await startThenCrash(dir, "w-0.1", (path) => writeFileSync(path, JSON.stringify({ instanceId: "w-0.1", generation: 3 })));
-  const [adopted, ...rest] = await new ProcessExecutor(dir).adopt();
+  const [adopted, ...rest] = await new ProcessExecutor(dir, "node-a").adopt();
   expect(rest).toEqual([]);
   expect(adopted!.instanceId).toBe("w-0.1");
   expect(adopted!.generation).toBe(3);
@@ -80,11 +81,11 @@ test("a crash between intent and pid record: the restarted executor finds the sh
 
 test("an intent whose start never happened is reported ended and cleared", async () => {
   const dir = dataDir();
-  new ProcessExecutor(dir);
+  new ProcessExecutor(dir, "node-a");
   writeFileSync(recordFile(dir, "w-0.2"), JSON.stringify({ instanceId: "w-0.2", generation: 5 }));
   // A write cut short before its rename is dropped: what it was to replace stands.
   writeFileSync(`${recordFile(dir, "w-0.3")}.tmp`, "{");
-  expect(await new ProcessExecutor(dir).adopt()).toEqual([
+  expect(await new ProcessExecutor(dir, "node-a").adopt()).toEqual([
     { instanceId: "w-0.2", generation: 5, exit: { exitCode: null, signal: "unknown (not started, or ended while the agent was away)" } },
   ]);
   expect(readdirSync(join(dir, "instances"))).toEqual([]);
@@ -97,30 +98,77 @@ test.each([
 ])("a record that cannot be read (%s) is not skipped: its running shim is ended and reported", async (_, text) => {
   const dir = dataDir();
   const pid = await startThenCrash(dir, "w-0.4", (path) => writeFileSync(path, text));
-  expect(await new ProcessExecutor(dir).adopt()).toEqual([{ instanceId: "w-0.4", generation: 0, exit: { exitCode: null, signal: "the agent: its record was unreadable" } }]);
+  expect(await new ProcessExecutor(dir, "node-a").adopt()).toEqual([{ instanceId: "w-0.4", generation: 0, exit: { exitCode: null, signal: "the agent: its record was unreadable" } }]);
   await eventually("the shim gone", () => (isAlive(pid) ? undefined : true), 5_000);
   expect(readdirSync(join(dir, "instances")).filter((f) => f.endsWith(".json"))).toEqual([]);
 });
 
 test("an unreadable record with nothing running is reported ended", async () => {
   const dir = dataDir();
-  new ProcessExecutor(dir);
+  new ProcessExecutor(dir, "node-a");
   writeFileSync(recordFile(dir, "w-0.5"), "");
-  expect(await new ProcessExecutor(dir).adopt()).toEqual([
+  expect(await new ProcessExecutor(dir, "node-a").adopt()).toEqual([
     { instanceId: "w-0.5", generation: 0, exit: { exitCode: null, signal: "unknown (not started, or ended while the agent was away)" } },
   ]);
 });
 
 test("the search finds only this agent's shims, not another agent's with the same instance id", async () => {
   const [mine, theirs] = [dataDir(), dataDir()];
-  running.push(await new ProcessExecutor(theirs).start(req("w-0.6")));
+  running.push(await new ProcessExecutor(theirs, "node-a").start(req("w-0.6")));
   const theirPid = await shimPid(theirs, "w-0.6");
   const myPid = await startThenCrash(mine, "w-0.6", (path) => writeFileSync(path, JSON.stringify({ instanceId: "w-0.6", generation: 3 })));
-  const [adopted] = await new ProcessExecutor(mine).adopt();
+  const [adopted] = await new ProcessExecutor(mine, "node-a").adopt();
   expect(readRecord(mine, "w-0.6").pid).toBe(myPid);
   await adopted!.running!.stop(1000);
   expect(isAlive(myPid)).toBe(false);
   expect(isAlive(theirPid)).toBe(true);
+});
+
+test("another node's copies on this data dir are left alone: not adopted, not ended, their files kept", async () => {
+  const dir = dataDir();
+  const theirs = new ProcessExecutor(dir, "node-a");
+  await theirs.start(req("w-0.7"));
+  const pid = await shimPid(dir, "w-0.7");
+  // An intent of theirs too: it is not searched for, let alone ended.
+  writeFileSync(recordFile(dir, "w-0.8"), JSON.stringify({ instanceId: "w-0.8", generation: 2, node: "node-a" }));
+
+  expect(await new ProcessExecutor(dir, "node-b").adopt()).toEqual([
+    { instanceId: "w-0.7", generation: 3, otherNode: "node-a" },
+    { instanceId: "w-0.8", generation: 2, otherNode: "node-a" },
+  ]);
+  expect(isAlive(pid)).toBe(true);
+  expect(readRecord(dir, "w-0.7").pid).toBe(pid);
+  expect(existsSync(recordFile(dir, "w-0.8"))).toBe(true);
+  expect(existsSync(join(dir, "logs", "w-0.7.log"))).toBe(true);
+
+  // Its own agent, back on this data dir, adopts it.
+  const [adopted] = (await new ProcessExecutor(dir, "node-a").adopt()).filter((a) => a.instanceId === "w-0.7");
+  expect(adopted!.running).toBeDefined();
+  await adopted!.running!.stop(1000);
+  expect(isAlive(pid)).toBe(false);
+});
+
+test("a copy sees only the TESSERA_ variables documented for it: no shim paths, none of the agent's own; a batch copy its completion index", async () => {
+  const dir = dataDir();
+  const executor = new ProcessExecutor(dir, "node-a");
+  const own = { TESSERA_LOG: "debug", TESSERA_DATA_DIR: dir, TESSERA_TOKEN: "secret" };
+  Object.assign(process.env, own);
+  const seen = async (instanceId: string, name: string, kind: WorkloadKind) => {
+    const r = await executor.start({ ...req(instanceId), name, workload: "w", spec: spec({ kind, command: "/bin/sh", args: ["-c", "env | grep ^TESSERA_ | sort"] }) });
+    expect((await r.exited).exitCode).toBe(0);
+    return Object.fromEntries((await output(executor, instanceId)).map((l) => l.split("=")));
+  };
+  try {
+    const copy = { TESSERA_HOST_IP: "127.0.0.1", TESSERA_INSTANCE: "w-2", TESSERA_INSTANCE_ID: "w-2.1", TESSERA_WORKLOAD: "w" };
+    expect(await seen("w-2.1", "w-2", WorkloadKind.WORKLOAD_KIND_SERVICE)).toEqual(copy);
+    expect(await seen("w-2.2", "w-2", WorkloadKind.WORKLOAD_KIND_BATCH)).toEqual({ ...copy, TESSERA_INSTANCE_ID: "w-2.2", TESSERA_COMPLETION_INDEX: "2" });
+  } finally {
+    for (const name of Object.keys(own)) delete process.env[name];
+  }
+  // The host's own environment still reaches it.
+  const r = await executor.start({ ...req("w-3.1"), spec: spec({ command: "/bin/sh", args: ["-c", 'echo "$PATH"'] }) });
+  await r.exited;
+  expect(await output(executor, "w-3.1")).toEqual([process.env.PATH!]);
 });
 
 /** Everything readLogs sends for a copy, not following. */
@@ -138,7 +186,7 @@ async function runToEnd(executor: ProcessExecutor, instanceId: string, text: str
 
 test("an ended copy's output stays readable, its other files go, and only the newest two of a replica are kept", async () => {
   const dir = dataDir();
-  const executor = new ProcessExecutor(dir);
+  const executor = new ProcessExecutor(dir, "node-a");
   await runToEnd(executor, "w-0.1", "first");
   // stderr reaches the log through tee: the two lines may come in either order.
   expect((await output(executor, "w-0.1")).sort()).toEqual(["first", "first-err"]);
@@ -149,13 +197,13 @@ test("an ended copy's output stays readable, its other files go, and only the ne
   await runToEnd(executor, "w-1.3", "other");
   await runToEnd(executor, "w-0.4", "fourth");
   expect(readdirSync(join(dir, "ended-logs")).sort()).toEqual(["w-0.2.log", "w-0.4.log", "w-1.3.log"]);
-  await expect(output(executor, "w-0.1")).rejects.toThrow("no output recorded for w-0.1 on this node");
+  await expect(output(executor, "w-0.1")).rejects.toThrow(new NoOutputRecorded("w-0.1"));
   expect(await output(executor, "w-0.4", 1)).toHaveLength(1);
 });
 
 test("following a copy ends when the copy does, with the last thing it wrote", async () => {
   const dir = dataDir();
-  const executor = new ProcessExecutor(dir);
+  const executor = new ProcessExecutor(dir, "node-a");
   const go = join(dir, "go");
   await executor.start({ ...req("w-0.8"), spec: spec({ command: "/bin/sh", args: ["-c", `echo first; until [ -e ${go} ]; do sleep 0.05; done; printf 'last, no newline'`] }) });
   const lines: string[] = [];
@@ -169,12 +217,12 @@ test("following a copy ends when the copy does, with the last thing it wrote", a
 
 test("what an agent from before ended-logs left is released at the next start: the log kept as ended, the rest gone", async () => {
   const dir = dataDir();
-  new ProcessExecutor(dir);
+  new ProcessExecutor(dir, "node-a");
   writeFileSync(join(dir, "logs", "w-0.7.log"), "old output\n");
   writeFileSync(join(dir, "logs", "w-0.7.log.1"), "older output\n");
   writeFileSync(join(dir, "instances", "w-0.7.status"), "0\n");
   writeFileSync(join(dir, "instances", "w-0.7.stderr"), "");
-  const executor = new ProcessExecutor(dir);
+  const executor = new ProcessExecutor(dir, "node-a");
   expect(await executor.adopt()).toEqual([]);
   expect(readdirSync(join(dir, "logs"))).toEqual([]);
   expect(readdirSync(join(dir, "instances"))).toEqual([]);

@@ -7,12 +7,12 @@
 import { afterAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../src/core/logger.js";
 import { clusterIdFile, ClusterStoreRefused, openClusterStore } from "../../src/control/cluster-store.js";
-import { DataDirInUse, lockDataDir } from "../../src/control/data-dir-lock.js";
 import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import { DataDirInUse, lockDataDir } from "../../src/shell/data-dir-lock.js";
 import { postgresSuite } from "../e2e/postgres-server.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
@@ -31,10 +31,10 @@ const open = (dir: string, freshId: string, reinitialize = false, store?: string
 
 test("the lock refuses a second holder, naming this process, and is free once released", () => {
   const dir = tempDir();
-  const lock = lockDataDir(dir, Date.parse("2026-01-01T12:00:01Z"));
+  const lock = lockDataDir(dir, "control plane", Date.parse("2026-01-01T12:00:01Z"));
   let refusal: unknown;
   try {
-    lockDataDir(dir, 0);
+    lockDataDir(dir, "control plane", 0);
   } catch (err) {
     refusal = err;
   }
@@ -43,7 +43,19 @@ test("the lock refuses a second holder, naming this process, and is free once re
   expect((refusal as Error).message).toContain("started 2026-01-01T12:00:01.000Z");
   lock.release();
   lock.release();
-  lockDataDir(dir, 0).release();
+  lockDataDir(dir, "control plane", 0).release();
+});
+
+test("an agent's lock is a file of its own: it shares a data dir with a control plane (tessera dev), never with another agent", () => {
+  const dir = tempDir();
+  const control = lockDataDir(dir, "control plane", 0);
+  const agent = lockDataDir(dir, "agent", Date.parse("2026-01-01T12:00:02Z"));
+  expect(() => lockDataDir(dir, "agent", 0)).toThrow(
+    new DataDirInUse(dir, "agent", { pid: process.pid, host: hostname(), startedAt: "2026-01-01T12:00:02.000Z" }),
+  );
+  expect(() => lockDataDir(dir, "agent", 0)).toThrow("each agent on a host needs its own");
+  agent.release();
+  control.release();
 });
 
 test("a data dir from before cluster ids adopts one; a lost cluster-id file is restored from the database", async () => {

@@ -216,6 +216,40 @@ describe("ReportInstance", () => {
   });
 });
 
+describe("ReportCheck", () => {
+  /** web-1.2 running on n1 with readiness checks http and db, neither reported yet. */
+  const withChecks = (...then: ClusterEvent[]) => {
+    const state = clusterOnN1();
+    state.instances.get("web-1.2")!.readinessChecks = ["db", "http"];
+    return apply(state, then);
+  };
+  const check = (name: string, passing: boolean, detail?: string): Command => ({ type: "ReportCheck", node: "n1", instanceId: "web-1.2", generation: 1, check: name, passing, detail });
+  const checked = (name: string, passing: boolean, detail?: string): ClusterEvent => ({ type: "InstanceCheckReported", at: T0, id: "web-1.2", check: name, passing, ...(detail === undefined ? {} : { detail }) });
+  const refused = "GET http://10.0.0.1:20000/: connection refused";
+
+  test.each<{ what: string; before: ClusterEvent[]; c: Command; events: ClusterEvent[] }>([
+    { what: "a first failing verdict with why: recorded, though the check was not passing", before: [], c: check("http", false, refused), events: [checked("http", false, refused)] },
+    { what: "the same failure again: nothing", before: [checked("http", false, refused)], c: check("http", false, refused), events: [] },
+    { what: "a failure that says something else: recorded", before: [checked("http", false, refused)], c: check("http", false, "GET http://10.0.0.1:20000/: 503"), events: [checked("http", false, "GET http://10.0.0.1:20000/: 503")] },
+    { what: "a failing verdict without why (an older agent): nothing new", before: [], c: check("http", false), events: [] },
+    { what: "a pass after a failure: recorded", before: [checked("http", false, refused)], c: check("http", true, "GET http://10.0.0.1:20000/: 200"), events: [checked("http", true)] },
+    { what: "a pass again: nothing", before: [checked("http", true)], c: check("http", true), events: [] },
+    { what: "a very long why: kept to its first 300 characters", before: [], c: check("http", false, "x".repeat(1000)), events: [checked("http", false, "x".repeat(300))] },
+  ])("$what", ({ before, c, events }) => {
+    expect(decide(withChecks(...before), c, T0).events).toEqual(events);
+  });
+
+  test("a failing check's error is the copy's reason until it passes, or the copy stops running", () => {
+    const state = withChecks(checked("http", false, refused), checked("db", false, "exit code 1"));
+    expect(state.instances.get("web-1.2")!.reason).toBe("readiness check db failing: exit code 1");
+    // Another check passing does not clear it; this one's does.
+    expect(apply(structuredClone(state), [checked("http", true)]).instances.get("web-1.2")!.reason).toBe("readiness check db failing: exit code 1");
+    expect(apply(structuredClone(state), [checked("db", true)]).instances.get("web-1.2")!.reason).toBe("");
+    // Stopped, it says why it stops, not why it was not Ready.
+    expect(apply(structuredClone(state), [transitioned("web-1.2", T0, { type: "stop", reason: "scaled down to 1" })]).instances.get("web-1.2")!.reason).toBe("scaled down to 1");
+  });
+});
+
 test("a retried report of the recorded state is accepted and changes nothing", () => {
   const state = clusterOnN1();
   const before = structuredClone(state);

@@ -113,6 +113,7 @@ test.each<[string, ClusterEvent, string]>([
     "node-a connected: process, cpu 4000m, memory 8192Mi, host volumes data=/srv/data,logs=/var/log:ro, version test",
   ],
   ["a first start", { type: "ListeningStarted", at: T0, cause: "start" }, "control plane listening to agents (started)"],
+  ["a failing check says why", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false, detail: "GET http://10.0.0.1:20000/: connection refused" }, "web-1.9 check http failing: GET http://10.0.0.1:20000/: connection refused"],
 ])("%s", (_, event, line) => {
   expect(summarizeEvent(event)).toBe(line);
 });

@@ -5,12 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import { replay } from "../../src/core/cluster-events.js";
 import { type Command, decide } from "../../src/core/decide.js";
-import { expand, expandSpec, portEnvironment } from "../../src/core/port-env.js";
+import { expand, expandSpec, identityEnvironment, portEnvironment } from "../../src/core/port-env.js";
 import { type NodePorts, NO_PORTS } from "../../src/core/ports.js";
 import { describeRejection } from "../../src/core/rejections.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { validateWorkload } from "../../src/core/validate.js";
-import type { Port } from "../../src/gen/tessera/v1/types.js";
+import { type Port, WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const ports = (over: Partial<NodePorts> = {}): NodePorts => ({ address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [], ...over });
@@ -163,6 +163,22 @@ describe("port validation", () => {
     expect(refused[0]).toStartWith("workload.spec.args[0]: expected a variable a copy has (");
     expect(refused[0]).toEndWith("got ${TESSERA_PORT_WEB}");
     expect(refusal([], { env: { X: "${TESSERA_PORT_HTTP}" } })[0]).toStartWith("workload.spec.env.X: expected a variable a copy has");
+  });
+
+  test("${TESSERA_COMPLETION_INDEX} is a batch copy's: refused for a service", () => {
+    expect(refusal([], { kind: WorkloadKind.WORKLOAD_KIND_BATCH, args: ["--shard=${TESSERA_COMPLETION_INDEX}"] })).toEqual([]);
+    expect(refusal([], { args: ["--shard=${TESSERA_COMPLETION_INDEX}"] })[0]).toEndWith("got ${TESSERA_COMPLETION_INDEX}");
+  });
+});
+
+describe("what copies learn of themselves", () => {
+  const copy = { instanceId: "migrate-12.40", name: "migrate-12", workload: "migrate" };
+  test("every copy its name, id and workload; a batch copy its completion index, the index in its name", () => {
+    expect(identityEnvironment(spec(), copy)).toEqual({ TESSERA_INSTANCE: "migrate-12", TESSERA_INSTANCE_ID: "migrate-12.40", TESSERA_WORKLOAD: "migrate" });
+    expect(identityEnvironment(spec({ kind: WorkloadKind.WORKLOAD_KIND_SYSTEM }), copy)).not.toHaveProperty("TESSERA_COMPLETION_INDEX");
+    expect(identityEnvironment(spec({ kind: WorkloadKind.WORKLOAD_KIND_BATCH }), copy)).toEqual({ TESSERA_INSTANCE: "migrate-12", TESSERA_INSTANCE_ID: "migrate-12.40", TESSERA_WORKLOAD: "migrate", TESSERA_COMPLETION_INDEX: "12" });
+    // A workload name may end in a number itself.
+    expect(identityEnvironment(spec({ kind: WorkloadKind.WORKLOAD_KIND_BATCH }), { instanceId: "job-2-0.3", name: "job-2-0", workload: "job-2" }).TESSERA_COMPLETION_INDEX).toBe("0");
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * Readiness checks through dist/tessera: a real HTTP server passes its http check and its
- * workload turns Ready; a check that cannot pass keeps the copy Running but not Ready, and
- * `apply --wait` fails saying so.
+ * workload turns Ready, also one listening only on the address its copy was told; a check that
+ * cannot pass keeps the copy Running but not Ready, with the check's error as its reason in
+ * `get instances` and `history`, and `apply --wait` fails saying so.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
+import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -29,7 +30,9 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     address = (await h.startControl()).address;
-    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    // Dynamic ports from a range nothing else on this machine uses right now.
+    const range = await freeRange(20);
+    h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent"), "--port-range", `${range.from}-${range.to}`]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
   }),
 );
@@ -69,8 +72,38 @@ test("a check that cannot pass: Running but not Ready, and --wait says why", asy
   );
   const res = await ctl("apply", "-f", file, "--wait", "--timeout", "3");
   expect(res.code).toBe(1);
-  expect(res.stderr).toContain("rollout not complete after 3s (closed 0/1): closed-0 Running (readiness checks not passing)");
+  // Three failures in a row (the default threshold) settle the check failing, and say why: a
+  // bare port number is tried on loopback, then at the node's advertised address.
+  const why = `readiness check tcp failing: tcp 127\\.0\\.0\\.1:${port}: connection refused; tcp [\\d.]+:${port}: connection refused`;
+  expect(res.stderr).toMatch(new RegExp(`rollout not complete after 3s \\(closed 0/1\\): closed-0 Running \\(${why}\\)`));
   expect((await ctl("get", "workloads")).stdout).toMatch(/^closed\s+0\/1\s+NotReady/m);
+  expect((await ctl("get", "instances", "closed")).stdout).toMatch(new RegExp(`^closed-0\\s.*\\sRunning\\s.*\\s${why}$`, "m"));
+  // Recorded once, not at every probe.
+  const history = (await ctl("history", "closed")).stdout.split("\n").filter((l) => l.includes("InstanceCheckReported"));
+  expect(history).toHaveLength(1);
+  expect(history[0]).toMatch(new RegExp(`closed-0\\.\\d+ check ${why.slice("readiness check ".length)}$`));
+  expect((await ctl("delete", "workload", "closed")).code).toBe(0);
+});
+
+test("a copy listening on the address it was told (TESSERA_HOST_IP) is checked there and gets Ready", async () => {
+  const file = join(h.dir, "bound.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "bound",
+      spec: {
+        command: "/usr/bin/env",
+        args: ["python3", "-m", "http.server", "${TESSERA_PORT_WEB}", "--bind", "${TESSERA_HOST_IP}"],
+        ports: [{ name: "web" }],
+        checks: [{ name: "http", http: { portName: "web", path: "/" }, interval: "0.2s", timeout: "1s" }],
+      },
+    }),
+  );
+  const res = await ctl("apply", "-f", file, "--wait", "--timeout", "20");
+  expect(res.stderr).toBe("");
+  expect(res.stdout).toContain("rollout complete");
+  expect((await ctl("get", "workloads")).stdout).toMatch(/^bound\s+1\/1\s+Running/m);
+  expect((await ctl("delete", "workload", "bound")).code).toBe(0);
 });
 
 test("bad checks are refused with the field named", async () => {

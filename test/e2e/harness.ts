@@ -238,22 +238,34 @@ export function recordedInstancePids(dir: string): number[] {
 }
 
 /**
- * Live processes started by process executors whose data dir is under `dir` (shims and what
- * they run, at any depth), found by the environment the shim passes on, so that a process no
- * record names is found too.
+ * Live processes started by process executors whose data dir is under `dir`: their shims
+ * (found by the status path on their command line: /bin/sh -c SHIM tessera-shim LOG STATUS
+ * ERR ...) and everything in the shims' process groups, each with its TESSERA_ variables.
  */
 export function instanceProcesses(dir: string): Array<{ pid: number; env: Record<string, string> }> {
-  const found: Array<{ pid: number; env: Record<string, string> }> = [];
+  const all: Array<{ pid: number; group: number; shimOf: string | undefined }> = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      all.push({ pid: Number(entry), group: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]), shimOf: argv[3] === "tessera-shim" ? argv[5] : undefined });
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  const shims = new Set(all.filter((p) => p.shimOf?.startsWith(`${dir}/`)).map((p) => p.pid));
+  const found: Array<{ pid: number; env: Record<string, string> }> = [];
+  for (const p of all) {
+    if (!shims.has(p.group) || !isAlive(p.pid)) continue;
+    try {
       const env = Object.fromEntries(
-        readFileSync(`/proc/${entry}/environ`, "utf8")
+        readFileSync(`/proc/${p.pid}/environ`, "utf8")
           .split("\0")
           .filter((v) => v.startsWith("TESSERA_"))
           .map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]),
       );
-      if (env.TESSERA_STATUS?.startsWith(`${dir}/`) && isAlive(Number(entry))) found.push({ pid: Number(entry), env });
+      found.push({ pid: p.pid, env });
     } catch {
       // Ended while we looked, or not ours to read.
     }

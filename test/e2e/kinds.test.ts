@@ -1,7 +1,8 @@
 /**
  * Workload kinds end to end through dist/tessera, with real process agents: a system workload
  * on the labelled nodes, and a node that joins with the label gets its copy; a batch that ends
- * Complete with exactly its completions; a batch that always fails ends Failed after its
+ * Complete with exactly its completions, each run told its index (TESSERA_COMPLETION_INDEX) and
+ * no TESSERA_ variable but those documented for it; a batch that always fails ends Failed after its
  * backoff limit, and `apply --wait` says so and exits non-zero.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -71,7 +72,9 @@ test("a system workload runs on the 2 labelled nodes of 3; a third labelled node
 });
 
 test("a batch with completions 3 and parallelism 2 ends Complete with exactly 3 successes", async () => {
-  const file = manifest({ name: "etl", spec: { kind: "batch", command: "/bin/sh", args: ["-c", "sleep 0.3; echo done $TESSERA_INSTANCE"], completions: 3, parallelism: 2, nodeSelector: { role: "db" } } });
+  // Each run says which index it is, from its environment and from its args, and which TESSERA_ variables it sees.
+  const script = 'sleep 0.3; echo done $TESSERA_INSTANCE index $TESSERA_COMPLETION_INDEX arg $1; echo $(env | grep ^TESSERA_ | cut -d= -f1 | sort)';
+  const file = manifest({ name: "etl", spec: { kind: "batch", command: "/bin/sh", args: ["-c", script, "sh", "${TESSERA_COMPLETION_INDEX}"], completions: 3, parallelism: 2, nodeSelector: { role: "db" } } });
   const applied = await ctl("apply", "-f", file, "--wait", "--timeout", "40s");
   expect(applied.stderr).toBe("");
   expect(applied.code).toBe(0);
@@ -82,8 +85,9 @@ test("a batch with completions 3 and parallelism 2 ends Complete with exactly 3 
   expect((await ctl("get", "workloads", "-o", "wide")).stdout).toMatch(/etl\s+3\/3\s+Complete\s.*\sBatch\s/);
   const described = await ctl("describe", "workload", "etl");
   expect(described.stdout).toContain("Status:      Complete (3/3 succeeded, 0 failed, 0 running); complete: 3 of 3 succeeded");
-  // Their output stays readable.
-  expect((await ctl("logs", "etl", "--instance", "etl-1")).stdout).toContain("done etl-1");
+  // Their output stays readable. The agent's own TESSERA_LOG and TESSERA_DATA_DIR (set by the
+  // harness), and the shim's paths, are not among a copy's variables.
+  expect((await ctl("logs", "etl", "--instance", "etl-1")).stdout).toBe("done etl-1 index 1 arg 1\nTESSERA_COMPLETION_INDEX TESSERA_HOST_IP TESSERA_INSTANCE TESSERA_INSTANCE_ID TESSERA_WORKLOAD\n");
 });
 
 test("a batch that always exits 3 ends Failed after backoffLimit retries; apply --wait exits non-zero with the reason", async () => {

@@ -5,7 +5,8 @@
  * `ctl logs --previous` and in plain `ctl logs` (exit 0), for a process and for a container.
  * A copy that recovered: --previous shows the crash before it, plain logs the running copy, or
  * the crash's output when the running copy's node has none. A replica with no ended copy is
- * NOT_FOUND saying so; when the node that ran the copy is not connected, UNAVAILABLE names it.
+ * NOT_FOUND saying so; one whose output is gone says no output is recorded for it on its node;
+ * when the node that ran the copy is not connected, UNAVAILABLE names it.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
@@ -120,6 +121,22 @@ test("a copy that recovered: --previous prints the crash before it; plain logs i
   const logs = await ctl("logs", "recovers");
   expect(logs.code).toBe(0);
   expect(logs.stdout).toBe("recovers-0 | recovers-marker\n");
+});
+
+test("a process copy whose output is gone: the error says no output is recorded for it on its node, not that a container is missing", async () => {
+  await apply({ name: "quiet", spec: { kind: "batch", command: "/bin/true" } });
+  const id = await eventually("quiet Succeeded", async () => (await ctl("get", "instances", "quiet")).stdout.match(/(quiet-0\.\d+).*Succeeded/)?.[1]);
+  rmSync(join(h.dir, "agent", "agent", "ended-logs", `${id}.log`), { force: true });
+  // Restarted, the agent no longer knows which executor ran it, and asks each.
+  agent.proc.kill("SIGKILL");
+  await agent.proc.exited;
+  agent = h.start(["agent", "--control", address, "--name", NODE, "--executor", docker.available ? "process,docker" : "process", "--data-dir", join(h.dir, "agent")]);
+  const res = await eventually("the restarted agent answering", async () => {
+    const r = await ctl("logs", "quiet");
+    return /not connected/.test(r.stderr) ? undefined : r;
+  });
+  expect(res.stderr).toBe(`error: UNAVAILABLE: no output recorded for copy ${id} on node ${NODE}\n`);
+  expect(res.code).toBe(1);
 });
 
 test("the node that ran the ended copy is not connected: UNAVAILABLE naming it", async () => {

@@ -1,7 +1,10 @@
 /**
- * One control plane per data dir: an exclusive flock(2) on DATA_DIR/control.lock, taken before
- * the store is opened. Two control planes on one data dir both ran and diverged (duplicate
- * instance sequence numbers, a node declared Offline by one of them).
+ * One control plane and one agent per data dir: an exclusive flock(2) on DATA_DIR/control.lock,
+ * taken before the store is opened, and on DATA_DIR/agent.lock, taken before an agent adopts
+ * what it finds there. Two control planes on one data dir both ran and diverged (duplicate
+ * instance sequence numbers, a node declared Offline by one of them); a second agent on one data
+ * dir adopted the first one's copies and stopped them. The two locks are separate files, so
+ * that `tessera dev` (both in one process, on one data dir) holds both.
  *
  * flock, not a pid file: the kernel drops the lock when its process ends, however it ends
  * (kill -9 leaves nothing stale to clean up), and no pid is ever guessed alive or dead. Node
@@ -55,14 +58,26 @@ interface Holder {
   startedAt: string;
 }
 
-/** Refusal to start: another control plane holds the data dir. */
+/** Who takes a data dir's lock: each has a lock file of its own there. */
+export type DataDirRole = "control plane" | "agent";
+
+const LOCK_FILES: { [R in DataDirRole]: string } = { "control plane": "control.lock", agent: "agent.lock" };
+
+/** What to do about a refusal, beyond stopping the holder. */
+const ADVICE: { [R in DataDirRole]: string } = {
+  "control plane": "stop it or use another --data-dir",
+  agent: "stop it or use another --data-dir (each agent on a host needs its own)",
+};
+
+/** Refusal to start: another control plane (or agent) holds the data dir. */
 export class DataDirInUse extends Error {
   constructor(
     readonly dataDir: string,
+    readonly role: DataDirRole,
     readonly holder: Holder | undefined,
   ) {
     const who = holder ? `pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}` : "it has not recorded its pid yet";
-    super(`data dir ${dataDir} is in use by another control plane (${who}); stop it or use another --data-dir`);
+    super(`data dir ${dataDir} is in use by another ${role} (${who}); ${ADVICE[role]}`);
   }
 }
 
@@ -82,17 +97,17 @@ function readHolder(path: string): Holder | undefined {
   }
 }
 
-/** Takes the data dir's lock without waiting; throws DataDirInUse when another process has it. */
-export function lockDataDir(dataDir: string, now: number): DataDirLock {
+/** Takes the data dir's lock for `role` without waiting; throws DataDirInUse when another process has it. */
+export function lockDataDir(dataDir: string, role: DataDirRole, now: number): DataDirLock {
   const { flock, __errno_location } = openLibc();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, "control.lock");
+  const path = join(dataDir, LOCK_FILES[role]);
   // Opened without truncating: the text belongs to whoever holds the lock.
   const fd = openSync(path, "a+", 0o600);
   if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errno = read.i32(__errno_location()!, 0);
     closeSync(fd);
-    if (errno === EWOULDBLOCK) throw new DataDirInUse(dataDir, readHolder(path));
+    if (errno === EWOULDBLOCK) throw new DataDirInUse(dataDir, role, readHolder(path));
     throw new Error(`cannot lock ${path}: flock failed with errno ${errno}`);
   }
   ftruncateSync(fd, 0);

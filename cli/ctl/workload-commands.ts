@@ -30,7 +30,7 @@ export class ApplyCommand extends CtlCommand {
     ],
   });
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
-  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running (a batch: Complete; exit 1 if it Failed)" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is an available copy of the generation applied (a batch: Complete); exit 1 if that generation is reverted, superseded by another, stalled past its progress deadline, or (a batch) Failed" });
   timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
   force = Option.Boolean("--force", false, { description: "apply even a spec whose rollout failed and was reverted (auto_revert)" });
 
@@ -47,7 +47,7 @@ export class ApplyCommand extends CtlCommand {
       throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
     });
     for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
-    if (this.wait) await waitForRollout(ctl, workloads.map((w) => w.name), timeoutMs, this.context.stdout);
+    if (this.wait) await waitForRollout(ctl, applied, timeoutMs, this.context.stdout);
   }
 }
 

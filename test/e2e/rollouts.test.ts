@@ -165,8 +165,8 @@ test("a three-wave rollout across labelled nodes replaces wave by wave, as Watch
     await ctl("uncordon", "node-r");
   }
   const history = await ctl("rollout", "history", "zoned");
-  // v2 came before v1's copies had soaked (apply --wait waits for Ready): v1's rollout never completed.
-  expect(history.stdout).toMatch(/^1\s.*applied\s+superseded$/m);
+  // apply --wait waited for v1's copies to soak: its rollout completed before v2 came.
+  expect(history.stdout).toMatch(/^1\s.*applied\s+complete$/m);
   expect(history.stdout).toMatch(/^2\s.*applied\s+complete$/m);
   const undo = await ctl("rollout", "undo", "zoned", "--to-revision", "1");
   expect(undo.code).toBe(0);

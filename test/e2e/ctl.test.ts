@@ -3,7 +3,7 @@
  * directory, stdin), every output format parsed back, --wait, exit codes, help and completion.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
@@ -206,6 +206,42 @@ describe("exit codes, help and completion", () => {
     const missing = await ctl("describe", "workload", "nope");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('error: NOT_FOUND: workload "nope" not found\n');
+  });
+
+  test("ctl's global flags work before, between or after the command's words", async () => {
+    const token = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+    const ca = join(h.dir, "control", "pki", "ca.pem");
+    const forms = [
+      ["--token", token, "get", "nodes"],
+      ["--ca-file", ca, "get", "nodes"],
+      ["get", "--token", token, "nodes"],
+      ["get", "nodes", "--ca-file", ca, "--token", token],
+      ["--control", address, "--token", token, "--ca-file", ca, "get", "nodes"],
+    ];
+    for (const args of forms) {
+      const res = await h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+      expect(res.stderr, args.join(" ")).toBe("");
+      expect(res.stdout, args.join(" ")).toContain("sim-1");
+    }
+    // The flag is read, not dropped: a wrong token before the command is refused as such.
+    const wrong = await ctl("--token", "not-a-token", "get", "nodes");
+    expect(wrong.stderr).toContain("UNAUTHENTICATED");
+    expect(wrong.code).toBe(1);
+  });
+
+  test("a missing -f says so; bare `ctl` prints its help; each suggestion is listed once", async () => {
+    for (const command of ["apply", "plan"]) {
+      const res = await ctl(command, "-o", "json");
+      expect(res.stderr).toBe(`error: -f FILE is required; see \`tessera ctl ${command} --help\`\n`);
+      expect(res.code).toBe(2);
+    }
+    const bare = await h.run(["ctl"]);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toContain("tessera ctl apply");
+    expect(bare.stdout).not.toContain("Command not found");
+    const typo = await ctl("frobnicate");
+    expect(typo.code).toBe(2);
+    for (const usage of ["tessera ctl get workloads ", "tessera ctl get nodes ", "tessera ctl rollout pause "]) expect(typo.stderr.split(usage).length - 1, usage).toBe(1);
   });
 
   test("every command's --help has a description and an example", async () => {

@@ -72,7 +72,9 @@ spec:
   });
 
   test.each([
-    ["invalid JSON", "bad.json", '{"name": "zeta", ', "not valid JSON"],
+    ["invalid JSON", "bad.json", '{"name": "zeta", ', "bad.json: not valid JSON: line 1, column 18: expected a property name in double quotes, found the end"],
+    ["invalid YAML", "bad.yaml", "name: zeta\nspec:\n\t- x\n", "bad.yaml: not valid YAML: line 3, column 1: Tabs are not allowed as indentation"],
+    ["a bad duration", "late.yaml", "name: zeta\nspec: {command: /bin/sleep, progressDeadline: soon}\n", 'spec.progressDeadline: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got "soon"'],
     ["an unknown field", "unknown.json", '{"name":"zeta","spec":{"command":"/bin/sleep","replica":2}}', 'key "replica" is unknown'],
     ["a wrong type", "type.yaml", "name: zeta\nspec:\n  command: /bin/sleep\n  replicas: many\n", "tessera.v1.WorkloadSpec.replicas"],
     ["a bad name", "name.json", '{"name":"Zeta!","spec":{"command":"/bin/sleep"}}', "workload.name: expected a DNS-1123 label"],
@@ -93,6 +95,15 @@ spec:
     }
     const names = (await ctl("get", "workloads")).stdout;
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
+  });
+
+  test("durations take Go's form, as flags do, and come back in proto3's", async () => {
+    const res = await ctl("apply", "-f", write("go-durations.yaml", "name: lambda\nspec:\n  command: /bin/sleep\n  progressDeadline: 1m30s\n  stopGracePeriod: 500ms\n  update: {minHealthyTime: 1m}\n"));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const spec = JSON.parse((await ctl("describe", "workload", "lambda", "-o", "json")).stdout).workload.spec as Record<string, unknown>;
+    expect([spec.progressDeadline, spec.stopGracePeriod, (spec.update as Record<string, unknown>).minHealthyTime]).toEqual(["90s", "0.500s", "60s"]);
+    expect((await ctl("delete", "workload", "lambda")).code).toBe(0);
   });
 
   test("enums may be spelled short, in any case, and come back as their proto names", async () => {

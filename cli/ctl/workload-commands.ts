@@ -1,7 +1,7 @@
 /** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "clipanion";
-import { GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { type AppliedWorkload, ApplyOutcome, GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState } from "../../src/gen/tessera/v1/types.js";
 import { oneOf, wholeNumber } from "../argv.js";
 import { rolloutRevisions } from "../../src/core/rollout-history.js";
@@ -15,6 +15,18 @@ import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
 import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
 import { waitForRollout } from "./waits.js";
+
+/**
+ * What apply says it did to one workload: "created (generation 1)", "configured (generation 2)",
+ * "configured (labels only; generation 1)" (the generation stays, no copy is touched), or
+ * "unchanged (generation 1)".
+ */
+function appliedLine(w: AppliedWorkload): string {
+  const relabeled = w.outcome === ApplyOutcome.APPLY_OUTCOME_RELABELED;
+  // A control plane that predates `outcome` says only whether anything changed.
+  const word = w.outcome === ApplyOutcome.APPLY_OUTCOME_CREATED ? "created" : relabeled || w.outcome === ApplyOutcome.APPLY_OUTCOME_CONFIGURED || (w.outcome === ApplyOutcome.APPLY_OUTCOME_UNSPECIFIED && w.changed) ? "configured" : "unchanged";
+  return `workload/${w.name} ${word} (${relabeled ? "labels only; " : ""}generation ${w.generation})`;
+}
 
 export class ApplyCommand extends CtlCommand {
   static paths = [["ctl", "apply"]];
@@ -46,7 +58,7 @@ export class ApplyCommand extends CtlCommand {
       const { message, code } = err as RemoteError;
       throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
     });
-    for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
+    for (const w of applied) this.out(appliedLine(w));
     if (this.wait) await waitForRollout(ctl, applied, timeoutMs, this.context.stdout);
   }
 }

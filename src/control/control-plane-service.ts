@@ -6,7 +6,7 @@
  * there, Logs and Exec are left out.
  */
 import { type Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
-import type { Command } from "../core/decide.js";
+import type { ApplyOutcome as CoreApplyOutcome, Command } from "../core/decide.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
 import { nodeUse } from "../core/cluster-status.js";
 import { compareKeys, newestWithin, type SortKey, takePage } from "../core/paging.js";
@@ -17,7 +17,7 @@ import { resolveSpec } from "../core/spec.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import type { ControlPlaneRow } from "../core/lease.js";
-import { type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import { ApplyOutcome, type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
@@ -48,6 +48,12 @@ export interface ServiceDeps extends RpcDeps {
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
 
+const APPLY_OUTCOME_TO_WIRE = {
+  created: ApplyOutcome.APPLY_OUTCOME_CREATED,
+  configured: ApplyOutcome.APPLY_OUTCOME_CONFIGURED,
+  relabeled: ApplyOutcome.APPLY_OUTCOME_RELABELED,
+  unchanged: ApplyOutcome.APPLY_OUTCOME_UNCHANGED,
+} as const satisfies { [O in CoreApplyOutcome]: ApplyOutcome };
 const WIRE_ROLES = { leader: ControlPlaneRole.CONTROL_PLANE_ROLE_LEADER, standby: ControlPlaneRole.CONTROL_PLANE_ROLE_STANDBY, gone: ControlPlaneRole.CONTROL_PLANE_ROLE_GONE } as const;
 
 /** Instances sort by workload, then replica index, then id (attempts of one replica). */
@@ -113,7 +119,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       const command = workloadInput(req.workload, req.force);
       const decision = await submit(command);
       const stored = state.workloads.get(command.name)!;
-      return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.changed ?? false };
+      return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.applied !== "unchanged" };
     }),
 
     applyWorkloads: unary("ApplyWorkloads", async (req) => {
@@ -123,7 +129,10 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       });
       const decision = await submit({ type: "ApplyWorkloads", workloads, force: req.force });
       return {
-        applied: workloads.map((w, i) => ({ name: w.name, generation: state.workloads.get(w.name)!.generation, changed: decision.changedEach![i]! })),
+        applied: workloads.map((w, i) => {
+          const outcome = decision.appliedEach![i]!;
+          return { name: w.name, generation: state.workloads.get(w.name)!.generation, changed: outcome !== "unchanged", outcome: APPLY_OUTCOME_TO_WIRE[outcome] };
+        }),
       };
     }),
 
@@ -242,7 +251,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       const p = turn.plan;
       const applied = copy.workloads.get(command.name)!;
       return {
-        changed: decision.changed ?? false,
+        changed: decision.applied !== "unchanged",
         generation: applied.generation,
         summary: p ? summarize(p) : "converged",
         actions: p && !isEmptyPlan(p) ? renderPlanJsonl(p) : [],

@@ -97,6 +97,15 @@ spec:
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
   });
 
+  test("apply says what it did: created, configured, labels only, unchanged", async () => {
+    const said = async (doc: object) => (await ctl("apply", "-f", write("mu.json", JSON.stringify(doc)))).stdout;
+    expect(await said({ name: "mu", spec: { command: "/bin/sleep" } })).toBe("workload/mu created (generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep" } })).toBe("workload/mu configured (labels only; generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep" } })).toBe("workload/mu unchanged (generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep", replicas: 2 } })).toBe("workload/mu configured (generation 2)\n");
+    expect((await ctl("delete", "workload", "mu")).code).toBe(0);
+  });
+
   test("durations take Go's form, as flags do, and come back in proto3's", async () => {
     const res = await ctl("apply", "-f", write("go-durations.yaml", "name: lambda\nspec:\n  command: /bin/sleep\n  progressDeadline: 1m30s\n  stopGracePeriod: 500ms\n  update: {minHealthyTime: 1m}\n"));
     expect(res.stderr).toBe("");

@@ -34,10 +34,10 @@ export class ApplyCommand extends CtlCommand {
     category: "Workloads",
     description: "create or update workloads from manifests",
     details:
-      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
+      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. Durations take Go's form as flags do (500ms, 1m30s) or proto3's (90s); a syntax error is refused with its line and column. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
     examples: [
       ["Apply web.json", "tessera ctl apply -f web.json"],
-      ["Apply a directory and wait until every replica runs", "tessera ctl apply -f ./manifests --wait"],
+      ["Apply a directory and wait until its rollouts complete (exit 1 if one is reverted, superseded or stalled)", "tessera ctl apply -f ./manifests --wait"],
       ["From stdin", "cat web.yaml | tessera ctl apply -f -"],
     ],
   });

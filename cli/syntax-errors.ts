@@ -2,7 +2,7 @@
  * Where a JSON or YAML text stops being valid, as line and column: Bun's parsers say only what
  * they expected ("JSON Parse error: Expected '}'"), never where. Read only once a parse failed.
  */
-import { parseAllDocuments } from "yaml";
+import type * as Yaml from "yaml";
 
 /** A syntax error at a 1-based line and column, and what was wrong there. */
 export interface SyntaxProblem {
@@ -18,6 +18,8 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
 
 /** The first error a YAML text has (a document of it), or undefined when there is none. */
 export function yamlSyntaxProblem(text: string): SyntaxProblem | undefined {
+  // Loaded only now, on a refused text: no ctl command pays for it otherwise.
+  const { parseAllDocuments } = require("yaml") as typeof Yaml;
   const docs = parseAllDocuments(text);
   const error = (Array.isArray(docs) ? docs : [docs]).flatMap((d) => d.errors)[0];
   if (!error) return undefined;

@@ -79,8 +79,10 @@ export async function waitForRollout(ctl: Ctl, targets: Array<{ name: string; ge
     const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN && !i.ready));
     if (Date.now() > deadline) {
       if (live) stdout.write("\n");
-      const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
-      throw new RemoteError(`rollout not complete after ${formatDurationMs(timeoutMs)} (${progress})${why}`);
+      // Where each rollout not done stands (held at a canary, soaking, paused), then its copies in the way.
+      const holds = states.filter((_, k) => verdicts[k]!.kind !== "done").map((r) => `${r.workload!.name} ${r.workload!.status!.rollout}`);
+      const copies = stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`);
+      throw new RemoteError(`rollout not complete after ${formatDurationMs(timeoutMs)} (${progress}): ${[...holds, ...copies].join("; ")}`);
     }
     await Bun.sleep(ROLLOUT_POLL_MS);
   }

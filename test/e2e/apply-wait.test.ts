@@ -49,7 +49,7 @@ beforeAll(() =>
   }),
 );
 afterAll(async () => {
-  for (const w of ["rev", "stall", "sup", "soak"]) await ctl("delete", "workload", w);
+  for (const w of ["rev", "stall", "sup", "soak", "held"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -94,4 +94,13 @@ test("the wait ends once the new copies have soaked for minHealthyTime and Rollo
   expect(history.stdout).toContain("soak rollout of generation 2 complete");
   const wanted = (JSON.parse((await ctl("get", "instances", "soak", "-o", "json")).stdout).instances as Array<{ generation: string; desiredState: string }>).filter((i) => i.desiredState === "DESIRED_STATE_RUN");
   expect(wanted.map((i) => i.generation)).toEqual(["2", "2"]);
+});
+
+test("a wait that runs out says what holds the rollout: a canary waiting for promotion", async () => {
+  const canary = { update: { canary: 1, autoPromote: false } };
+  expect((await applyWaiting(manifest("held", "good", "v1", canary))).code).toBe(0);
+  const res = await ctl("apply", "-f", manifest("held", "good", "v2", canary), "--wait", "--timeout", "3s");
+  // (READY's count during a canary is another matter: only what holds the rollout is checked.)
+  expect(res.stderr).toMatch(/^error: rollout not complete after 3s \(held \d\/2\): held canary: held until promoted \(1 of 1 canary available\)$/m);
+  expect(res.code).toBe(1);
 });

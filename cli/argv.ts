@@ -7,22 +7,72 @@ import { UsageError } from "clipanion";
 /** Largest value of a uint32 proto field, such as `--limit` and `--tail` are sent as. */
 export const UINT32_MAX = 4_294_967_295;
 
+/** ctl's global flags (every ctl command's options): those that take a value, and the switch. */
+const CTL_FLAGS_WITH_VALUE: ReadonlySet<string> = new Set(["--control", "--token", "--ca-file"]);
+const CTL_SWITCHES: ReadonlySet<string> = new Set(["--insecure"]);
+
 /**
- * `tessera ctl --control ADDR get workloads`: clipanion only reads options after the full
- * command path, so a --control given right after `ctl` is moved to the end (before a `--`,
- * after which `ctl exec` takes everything as the command).
+ * `tessera ctl --token T get nodes`: clipanion only reads options after the full command path,
+ * so ctl's global flags given anywhere before it (as kubectl takes them) are moved to the end
+ * (before a `--`, after which `ctl exec` takes everything as the command).
  */
 export function hoistCtlOptions(args: string[]): string[] {
   if (args[0] !== "ctl") return args;
-  const rest = args.slice(1);
+  const dashes = args.indexOf("--");
+  const end = dashes < 0 ? args.length : dashes;
+  const kept: string[] = [];
   const moved: string[] = [];
-  while (rest[0]?.startsWith("--control")) {
-    const flag = rest.shift()!;
-    moved.push(flag);
-    if (flag === "--control" && rest.length > 0) moved.push(rest.shift()!);
+  for (let k = 1; k < end; k++) {
+    const arg = args[k]!;
+    const name = arg.split("=")[0]!;
+    if (CTL_SWITCHES.has(arg)) moved.push(arg);
+    else if (!CTL_FLAGS_WITH_VALUE.has(name)) kept.push(arg);
+    else {
+      moved.push(arg);
+      if (arg === name && k + 1 < end) moved.push(args[++k]!);
+    }
   }
-  const dashes = rest.indexOf("--");
-  return dashes < 0 ? ["ctl", ...rest, ...moved] : ["ctl", ...rest.slice(0, dashes), ...moved, ...rest.slice(dashes)];
+  return ["ctl", ...kept, ...moved, ...args.slice(end)];
+}
+
+/**
+ * `tessera ctl apply` without -f: clipanion matches no command then and answers "Command not
+ * found; did you mean…". When the words name a command whose usage (a candidate's, `<-f,--file
+ * #0>` for a required option) has a required option the arguments lack, says that instead:
+ * "-f FILE is required; see `tessera ctl apply --help`". Undefined when that is not why.
+ */
+export function missingRequiredOption(args: string[], candidates: ReadonlyArray<{ usage: string }>): string | undefined {
+  const words = args.filter((a) => !a.startsWith("-"));
+  const given = new Set(args.map((a) => a.split("=")[0]!));
+  for (const { usage } of candidates) {
+    const tokens = usage.split(" ");
+    const path = tokens.slice(1, tokens.findIndex((t, i) => i > 0 && /^[[<]/.test(t)) >>> 0);
+    if (path.length === 0 || !path.every((w, i) => words[i] === w)) continue;
+    for (const [, names] of usage.matchAll(/<(-[\w,-]+) #0>/g)) {
+      const flags = names!.split(",");
+      if (!flags.some((f) => given.has(f))) return `${flags[0]} ${VALUE_NAMES[flags.at(-1)!] ?? "VALUE"} is required; see \`tessera ${path.join(" ")} --help\``;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * clipanion lists a command once per path in "did you mean" (`get workloads` and `get
+ * workload` both as `get workloads`): each usage once, numbered again.
+ */
+export function dedupeSuggestions(text: string): string {
+  const seen = new Set<string>();
+  let n = 0;
+  return text
+    .split("\n")
+    .flatMap((line) => {
+      const m = /^ *\d+\. (.*)$/.exec(line);
+      if (!m) return [line];
+      if (seen.has(m[1]!)) return [];
+      seen.add(m[1]!);
+      return [`${`${n++}.`.padStart(4)} ${m[1]}`];
+    })
+    .join("\n");
 }
 
 /** A flag's value as a whole number from 0 to `max`; anything else is a usage error (exit 2). */

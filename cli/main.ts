@@ -5,7 +5,7 @@
 // code behind the commands imported below would not find the Reflect polyfill it imports.
 import "reflect-metadata";
 import { type BaseContext, Builtins, Cli, type CommandClass } from "clipanion";
-import { hoistCtlOptions, nameOptionValues } from "./argv.js";
+import { dedupeSuggestions, hoistCtlOptions, missingRequiredOption, nameOptionValues } from "./argv.js";
 import { VERSION, VersionCommand } from "./version-command.js";
 
 type Commands = Array<CommandClass<BaseContext>>;
@@ -117,7 +117,7 @@ class TesseraCli extends Cli {
   }
 
   override error(...a: Parameters<Cli["error"]>): string {
-    return nameOptionValues(super.error(...a));
+    return dedupeSuggestions(nameOptionValues(super.error(...a)));
   }
 }
 
@@ -131,14 +131,14 @@ const cli = new TesseraCli({
 const commands = await (BY_FIRST_WORD.get(args[0] ?? "") ?? allCommands)();
 
 /**
- * The words of `tessera ctl get --help` that lead only to longer command paths (a group such
- * as `ctl`, `ctl get`, `ctl token`), or undefined. clipanion knows no command there and
- * answered "Command not found" with every usage; a group's help lists its commands instead.
+ * The words of `tessera ctl get --help`, or of a bare `tessera ctl`, that lead only to longer
+ * command paths (a group such as `ctl`, `ctl get`, `ctl token`), or undefined. clipanion knows
+ * no command there and answered "Command not found" with every usage; a group's help lists its
+ * commands instead.
  */
 function helpGroup(): string[] | undefined {
   const flag = args.at(-1);
-  if (flag !== "--help" && flag !== "-h") return undefined;
-  const words = args.slice(0, -1);
+  const words = flag === "--help" || flag === "-h" ? args.slice(0, -1) : args;
   if (words.length === 0 || words.some((w) => w.startsWith("-"))) return undefined;
   const paths = commands.flatMap((c) => c.paths ?? []);
   const under = (p: string[]) => p.length > words.length && words.every((w, i) => p[i] === w);
@@ -156,6 +156,9 @@ try {
   command = cli.process(args);
 } catch (err) {
   // Unknown commands and malformed flags are usage errors: exit 2, like other CLIs.
-  process.stderr.write(cli.error(err));
+  // clipanion's index does not export UnknownSyntaxError: known by its name and candidates.
+  const candidates = err instanceof Error && err.name === "UnknownSyntaxError" ? (err as Error & { candidates: Array<{ usage: string }> }).candidates : [];
+  const missing = missingRequiredOption(args, candidates);
+  process.stderr.write(missing ? `error: ${missing}\n` : cli.error(err));
 }
 await exitFlushed(command ? await cli.run(command) : 2);

@@ -5,7 +5,8 @@
  * object or an array) or YAML (one document, several `---` documents, or a list). They are
  * parsed strictly by @bufbuild/protobuf against the descriptor set embedded in the binary
  * (unknown fields and wrong types are refused with the field's name), then handed over as
- * the ts-proto type. Enum values may also be given short (on_failure for RESTART_MODE_ON_FAILURE).
+ * the ts-proto type. Enum values may also be given short (on_failure for RESTART_MODE_ON_FAILURE),
+ * and durations in Go's form as flags take them (1m30s, 500ms; proto3's 90s too).
  * The same registry renders responses as proto3 JSON for `-o json|yaml`,
  * so scripts see the shape other-language clients see.
  *
@@ -17,9 +18,11 @@ import { extname, join } from "node:path";
 import { createFileRegistry, type DescEnum, type DescField, type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../src/gen/tessera.binpb" with { type: "file" };
+import { DURATION_EXPECTED, parseDurationMs } from "../src/core/duration.js";
 import { MAX_MESSAGE_BYTES } from "../src/core/paging.js";
 import { Workload } from "../src/gen/tessera/v1/types.js";
 import { InputError } from "./errors.js";
+import { jsonSyntaxProblem, yamlSyntaxProblem } from "./syntax-errors.js";
 
 let registry: ReturnType<typeof createFileRegistry> | undefined;
 
@@ -46,32 +49,50 @@ function protoEnumName(e: DescEnum, value: JsonValue, field: DescField): JsonVal
   throw new Error(`${field.parent.typeName}.${field.name}: expected ${named.map((v) => short(v.name)).join(", ")} (or ${named.map((v) => v.name).join(", ")}), got "${value}"`);
 }
 
-function withProtoEnumNames(field: DescField, value: JsonValue): JsonValue {
+/**
+ * A google.protobuf.Duration as people write it, in proto3 JSON's form ("60s", "0.5s"): Go's
+ * form as every duration flag takes it ("1m30s", "500ms", "2h"), or a bare number of seconds.
+ * The strict reader would refuse all but "60s", naming google.protobuf.Duration; a bad one is
+ * refused here naming the field (`path`) and the forms it takes.
+ */
+function protoDuration(value: JsonValue, path: string): JsonValue {
+  if (typeof value === "string" && /^-?\d+(?:\.\d{1,9})?s$/.test(value)) return value;
+  const ms = typeof value === "number" ? (Number.isFinite(value) && value >= 0 ? Math.round(value * 1_000) : undefined) : typeof value === "string" ? parseDurationMs(value) : undefined;
+  if (ms === undefined) throw new Error(`${path}: expected ${DURATION_EXPECTED}, got ${JSON.stringify(value)}`);
+  return `${ms / 1_000}s`;
+}
+
+/** `value` of `field`, at `path` (as written: spec.update.minHealthyTime), in the form the strict reader takes. */
+function withProtoForms(field: DescField, value: JsonValue, path: string): JsonValue {
   switch (field.fieldKind) {
     case "enum":
       return protoEnumName(field.enum, value, field);
     case "message":
-      return withProtoEnumNamesIn(field.message, value);
+      return withProtoFormsIn(field.message, value, path);
     case "list":
       if (!Array.isArray(value) || field.listKind === "scalar") return value;
-      return field.listKind === "enum" ? value.map((v) => protoEnumName(field.enum, v, field)) : value.map((v) => withProtoEnumNamesIn(field.message, v));
+      return field.listKind === "enum" ? value.map((v) => protoEnumName(field.enum, v, field)) : value.map((v, i) => withProtoFormsIn(field.message, v, `${path}[${i}]`));
     case "map": {
       if (typeof value !== "object" || value === null || Array.isArray(value) || field.mapKind === "scalar") return value;
-      const of = (v: JsonValue) => (field.mapKind === "enum" ? protoEnumName(field.enum, v, field) : withProtoEnumNamesIn(field.message, v));
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, of(v)]));
+      const of = (v: JsonValue, k: string) => (field.mapKind === "enum" ? protoEnumName(field.enum, v, field) : withProtoFormsIn(field.message, v, `${path}.${k}`));
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, of(v, k)]));
     }
     default:
       return value;
   }
 }
 
-/** `json` with every enum value in its proto name; anything malformed is left for the strict reader to refuse. */
-function withProtoEnumNamesIn(message: DescMessage, json: JsonValue): JsonValue {
-  // Well-known types have JSON forms of their own (Duration is "1s", Struct is free-form): not fields to walk.
+/**
+ * `json` with every enum value in its proto name and every duration in proto3's form; anything
+ * malformed is left for the strict reader to refuse.
+ */
+function withProtoFormsIn(message: DescMessage, json: JsonValue, path = ""): JsonValue {
+  if (message.typeName === "google.protobuf.Duration") return protoDuration(json, path);
+  // Other well-known types have JSON forms of their own (Struct is free-form): not fields to walk.
   if (message.typeName.startsWith("google.protobuf.") || typeof json !== "object" || json === null || Array.isArray(json)) return json;
   const out: JsonObject = { ...json };
   for (const field of message.fields) {
-    for (const key of new Set([field.jsonName, field.name])) if (key in out) out[key] = withProtoEnumNames(field, out[key]!);
+    for (const key of new Set([field.jsonName, field.name])) if (key in out) out[key] = withProtoForms(field, out[key]!, path ? `${path}.${key}` : key);
   }
   return out;
 }
@@ -81,21 +102,29 @@ export function parseWorkload(json: unknown, source: string): Workload {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InputError(`${source}: expected an object (a Workload)`);
   try {
     const s = schema("tessera.v1.Workload");
-    return Workload.decode(toBinary(s, fromJson(s, withProtoEnumNamesIn(s, json as JsonValue))));
+    return Workload.decode(toBinary(s, fromJson(s, withProtoFormsIn(s, json as JsonValue))));
   } catch (err) {
-    throw new InputError(`${source}: ${(err as Error).message}`);
+    // The reader says "cannot decode field X from JSON: …" of YAML too: the field and what is wrong suffice.
+    throw new InputError(`${source}: ${(err as Error).message.replace(/^cannot decode (?:message|field) (\S+) from JSON: /, "$1: ")}`);
   }
 }
 
 type Format = "json" | "yaml" | "guess";
 
-/** The value of a JSON or YAML text; "guess" takes it for JSON when it starts with { or [. */
+/**
+ * The value of a JSON or YAML text; "guess" takes it for JSON when it starts with { or [. A
+ * syntax error is refused with its line and column.
+ */
 export function parseDocument(text: string, source: string, format: Format): unknown {
   const tryJson = format === "json" || (format === "guess" && /^\s*[[{]/.test(text));
   try {
     return tryJson ? JSON.parse(text) : Bun.YAML.parse(text);
   } catch (err) {
-    throw new InputError(`${source}: not valid ${tryJson ? "JSON" : "YAML"}: ${(err as Error).message}`);
+    const kind = tryJson ? "JSON" : "YAML";
+    const problem = tryJson ? jsonSyntaxProblem(text) : yamlSyntaxProblem(text);
+    // Bun's own words ("JSON Parse error: Expected '}'") when the locator finds nothing wrong.
+    const what = problem ? `line ${problem.line}, column ${problem.column}: ${problem.message}` : (err as Error).message.replace(/^(JSON|YAML) Parse error: /, "");
+    throw new InputError(`${source}: not valid ${kind}: ${what}`);
   }
 }
 

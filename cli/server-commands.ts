@@ -254,7 +254,12 @@ export class ControlCommand extends TesseraCommand {
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/server.js");
+    // The CA and token files are in place once it leads: on PostgreSQL a first control plane
+    // writes them only then. The banner waits for that (a standby that never leads shows none).
+    let leading!: () => void;
+    const led = new Promise<void>((resolve) => (leading = resolve));
     const cp = await startControlPlane({
+      onLead: () => leading(),
       lease,
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
       dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
@@ -269,8 +274,10 @@ export class ControlCommand extends TesseraCommand {
       caSecret: readCaSecret(this.caSecretFile ?? (cfg["ca-secret-file"] as string | undefined)),
     });
     const secure = !(this.insecure ?? cfg.insecure === true);
-    if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
-    announceWeb(cp.webUrl, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), secure, this.context.stdout);
+    void led.then(() => {
+      if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
+      announceWeb(cp.webUrl, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), secure, this.context.stdout);
+    });
     const signal = await untilSignal();
     log.info("stopping", { signal });
     await cp.stop();

@@ -48,7 +48,7 @@ export class LogsCommand extends CtlCommand {
   });
   workload = Option.String({ required: true });
   instance = Option.String("--instance", { description: "only this replica (web-0), or this one copy (an id like web-0.3)" });
-  follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output" });
+  follow = Option.Boolean("-f,--follow", false, { description: "keep printing new output, and each replica's next copy once the one read ends (a crash, a replacement)" });
   tail = Option.String("--tail", "0", { description: "start with the last N lines of each instance (0: all)" });
   previous = Option.Boolean("-p,--previous", false, { description: "the output of each replica's last ended copy" });
 

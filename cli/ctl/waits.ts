@@ -1,7 +1,7 @@
 /**
- * The polling loops that follow a change to its end: `apply --wait` until every replica has an
- * available copy of its spec (a batch: Complete), `drain` until the node is empty. Each polls with a deadline and,
- * when it runs out, names what is still in the way.
+ * The polling loops that follow a change to its end: `apply --wait` until the generation it
+ * applied has rolled out (a batch: Complete), `drain` until the node is empty. Each polls with
+ * a deadline and, when it runs out, names what is still in the way.
  */
 import type { Writable } from "node:stream";
 import { DesiredState, InstanceState, type Workload, WorkloadKind } from "../../src/gen/tessera/v1/types.js";
@@ -14,14 +14,6 @@ import { formatInstanceState, progressOf } from "./render.js";
 const ROLLOUT_POLL_MS = 250;
 const DRAIN_POLL_MS = 500;
 
-/**
- * Whether a workload is where `apply --wait` waits for it: every replica with an available copy
- * of the current spec (READY counts the old copies still serving too), or a batch Complete.
- */
-function arrived(w: Workload): boolean {
-  return w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH ? w.status?.phase === "Complete" : w.status!.available >= w.status!.desired;
-}
-
 /** A workload's progress line: READY of desired, and how many replicas run the current spec while not all do. */
 function progressLine(w: Workload): string {
   const s = w.status!;
@@ -29,28 +21,64 @@ function progressLine(w: Workload): string {
   return `${w.name} ${progressOf(w)}${behind}`;
 }
 
+/** Where the rollout of one applied generation stands, as `apply --wait` judges it. */
+export type RolloutVerdict = { kind: "done" } | { kind: "waiting" } | { kind: "failed"; why: string };
+
 /**
- * Polls until every named workload has all replicas available at its spec, or for a batch
- * until it is Complete; a batch that Failed ends the wait with its reason.
+ * How long a stall under auto_revert is given to become its revert: the control plane reverts
+ * at its next pass, within its tick (2 s by default). Past that the stall is reported (a first
+ * rollout has no completed spec to go back to).
  */
-export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: number, stdout: Writable): Promise<void> {
+export const REVERT_GRACE_MS = 5_000;
+
+/**
+ * Whether the generation `applied` of workload `w` rolled out: done only when that very
+ * generation's rollout is complete (soaked and promoted, no older copy wanted); failed when it
+ * was reverted (auto_revert), superseded by another generation, stalled past its
+ * progress_deadline, or (a batch) Failed. A stall under auto_revert, seen for `stalledForMs`,
+ * is reported only after REVERT_GRACE_MS: until then it is the moment before its revert.
+ */
+export function rolloutVerdict(w: Workload, applied: number, stalledForMs: number): RolloutVerdict {
+  const s = w.status!;
+  if (w.generation !== applied) {
+    if (s.revertedGeneration >= applied && w.generation > applied) return { kind: "failed", why: `generation ${applied} was reverted: ${s.rollout}` };
+    return { kind: "failed", why: `generation ${applied} was superseded by generation ${w.generation}` };
+  }
+  if (s.rolloutComplete) return { kind: "done" };
+  if (w.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH && s.phase === "Failed") return { kind: "failed", why: s.rollout };
+  if (s.phase === "Stalled" && (stalledForMs >= REVERT_GRACE_MS || !w.spec?.update?.autoRevert)) return { kind: "failed", why: `generation ${applied} ${s.rollout}` };
+  return { kind: "waiting" };
+}
+
+/**
+ * Polls until every named workload's applied generation has rolled out (every replica an
+ * available copy of it; a batch Complete); the first that fails (reverted, superseded,
+ * stalled, a batch Failed) ends the wait with its reason.
+ */
+export async function waitForRollout(ctl: Ctl, targets: Array<{ name: string; generation: number }>, timeoutMs: number, stdout: Writable): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // On a terminal the progress line is rewritten in place; in a pipe each change is a line.
   const live = Boolean((stdout as NodeJS.WriteStream).isTTY);
   let last = "";
+  // When each workload was first seen Stalled.
+  const stalled = new Map<string, number>();
   for (;;) {
-    const states = await Promise.all(names.map((name) => ctl.call(ctl.api.getWorkload, { name })));
+    const states = await Promise.all(targets.map(({ name }) => ctl.call(ctl.api.getWorkload, { name })));
     const progress = states.map((r) => progressLine(r.workload!)).join("; ");
     if (progress !== last) {
       stdout.write(live ? `\r\x1b[2K${progress}` : `${progress}\n`);
       last = progress;
     }
-    const failed = states.find((r) => r.workload!.spec?.kind === WorkloadKind.WORKLOAD_KIND_BATCH && r.workload!.status?.phase === "Failed");
-    if (failed) {
+    const now = Date.now();
+    for (const r of states) if (r.workload!.status?.phase !== "Stalled") stalled.delete(r.workload!.name);
+    else if (!stalled.has(r.workload!.name)) stalled.set(r.workload!.name, now);
+    const verdicts = states.map((r, k) => rolloutVerdict(r.workload!, targets[k]!.generation, now - (stalled.get(r.workload!.name) ?? now)));
+    const failed = verdicts.findIndex((v) => v.kind === "failed");
+    if (failed >= 0) {
       if (live) stdout.write("\n");
-      throw new RemoteError(`${failed.workload!.name} ${failed.workload!.status!.rollout}`);
+      throw new RemoteError(`${targets[failed]!.name} ${(verdicts[failed] as { why: string }).why}`);
     }
-    if (states.every((r) => arrived(r.workload!))) {
+    if (verdicts.every((v) => v.kind === "done")) {
       if (live) stdout.write("\n");
       stdout.write("rollout complete\n");
       return;
@@ -59,8 +87,10 @@ export async function waitForRollout(ctl: Ctl, names: string[], timeoutMs: numbe
     const stuck = states.flatMap((r) => r.instances.filter((i) => i.desiredState === DesiredState.DESIRED_STATE_RUN && !i.ready));
     if (Date.now() > deadline) {
       if (live) stdout.write("\n");
-      const why = stuck.length > 0 ? `: ${stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`).join("; ")}` : "";
-      throw new RemoteError(`rollout not complete after ${formatDurationMs(timeoutMs)} (${progress})${why}`);
+      // Where each rollout not done stands (held at a canary, soaking, paused), then its copies in the way.
+      const holds = states.filter((_, k) => verdicts[k]!.kind !== "done").map((r) => `${r.workload!.name} ${r.workload!.status!.rollout}`);
+      const copies = stuck.map((i) => `${i.name} ${formatInstanceState(i.observedState)}${i.reason ? ` (${i.reason})` : i.observedState === InstanceState.INSTANCE_STATE_RUNNING ? " (readiness checks not passing)" : ""}`);
+      throw new RemoteError(`rollout not complete after ${formatDurationMs(timeoutMs)} (${progress}): ${[...holds, ...copies].join("; ")}`);
     }
     await Bun.sleep(ROLLOUT_POLL_MS);
   }

@@ -1,7 +1,7 @@
 /** `tessera ctl` commands on workloads: apply, plan, get, describe, delete, rollout. */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "clipanion";
-import { GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { type AppliedWorkload, ApplyOutcome, GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState } from "../../src/gen/tessera/v1/types.js";
 import { oneOf, wholeNumber } from "../argv.js";
 import { rolloutRevisions } from "../../src/core/rollout-history.js";
@@ -16,21 +16,33 @@ import { GetCommand, type Listing } from "./get-command.js";
 import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
 import { waitForRollout } from "./waits.js";
 
+/**
+ * What apply says it did to one workload: "created (generation 1)", "configured (generation 2)",
+ * "configured (labels only; generation 1)" (the generation stays, no copy is touched), or
+ * "unchanged (generation 1)".
+ */
+function appliedLine(w: AppliedWorkload): string {
+  const relabeled = w.outcome === ApplyOutcome.APPLY_OUTCOME_RELABELED;
+  // A control plane that predates `outcome` says only whether anything changed.
+  const word = w.outcome === ApplyOutcome.APPLY_OUTCOME_CREATED ? "created" : relabeled || w.outcome === ApplyOutcome.APPLY_OUTCOME_CONFIGURED || (w.outcome === ApplyOutcome.APPLY_OUTCOME_UNSPECIFIED && w.changed) ? "configured" : "unchanged";
+  return `workload/${w.name} ${word} (${relabeled ? "labels only; " : ""}generation ${w.generation})`;
+}
+
 export class ApplyCommand extends CtlCommand {
   static paths = [["ctl", "apply"]];
   static usage = Command.Usage({
     category: "Workloads",
     description: "create or update workloads from manifests",
     details:
-      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
+      "A manifest is the proto3 JSON (or YAML) form of tessera.v1.Workload; a file may hold several (a JSON array, YAML documents separated by ---, or a YAML list), and a directory applies every .json/.yaml/.yml file in it. Durations take Go's form as flags do (500ms, 1m30s) or proto3's (90s); a syntax error is refused with its line and column. All of them go in one ApplyWorkloads call, committed together or not at all: a bad file applies nothing. Applying an unchanged manifest changes nothing.",
     examples: [
       ["Apply web.json", "tessera ctl apply -f web.json"],
-      ["Apply a directory and wait until every replica runs", "tessera ctl apply -f ./manifests --wait"],
+      ["Apply a directory and wait until its rollouts complete (exit 1 if one is reverted, superseded or stalled)", "tessera ctl apply -f ./manifests --wait"],
       ["From stdin", "cat web.yaml | tessera ctl apply -f -"],
     ],
   });
   file = Option.String("-f,--file", { required: true, description: "manifest file, directory, or - for stdin" });
-  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is Running (a batch: Complete; exit 1 if it Failed)" });
+  wait = Option.Boolean("--wait", false, { description: "follow the rollout until every replica is an available copy of the generation applied (a batch: Complete); exit 1 if that generation is reverted, superseded by another, stalled past its progress deadline, or (a batch) Failed" });
   timeout = Option.String("--timeout", "5m", { description: "how long --wait waits before failing" });
   force = Option.Boolean("--force", false, { description: "apply even a spec whose rollout failed and was reverted (auto_revert)" });
 
@@ -46,8 +58,8 @@ export class ApplyCommand extends CtlCommand {
       const { message, code } = err as RemoteError;
       throw new RemoteError(`${message.replace(at[0], "workload")} (${manifests[Number(at[1])]?.source})`, code);
     });
-    for (const w of applied) this.out(`workload/${w.name} ${w.changed ? (w.generation === 1 ? "created" : "configured") : "unchanged"} (generation ${w.generation})`);
-    if (this.wait) await waitForRollout(ctl, workloads.map((w) => w.name), timeoutMs, this.context.stdout);
+    for (const w of applied) this.out(appliedLine(w));
+    if (this.wait) await waitForRollout(ctl, applied, timeoutMs, this.context.stdout);
   }
 }
 

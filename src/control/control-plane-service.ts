@@ -6,25 +6,24 @@
  * there, Logs and Exec are left out.
  */
 import { type Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
-import type { Command } from "../core/decide.js";
+import type { ApplyOutcome as CoreApplyOutcome, Command } from "../core/decide.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
 import { nodeUse } from "../core/cluster-status.js";
 import { compareKeys, newestWithin, type SortKey, takePage } from "../core/paging.js";
-import { lastEndedCopies, type LogTarget, logTargets, replicasAsked } from "../core/log-sources.js";
 import { renderPlanJsonl } from "../core/plan-render.js";
 import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
-import { resolveSpec } from "../core/spec.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import type { ControlPlaneRow } from "../core/lease.js";
-import { type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import { ApplyOutcome, type ControlPlaneServer, ControlPlaneRole, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
 import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
-import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
+import { createLogsHandler } from "./logs-service.js";
+import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -48,6 +47,12 @@ export interface ServiceDeps extends RpcDeps {
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
 
+const APPLY_OUTCOME_TO_WIRE = {
+  created: ApplyOutcome.APPLY_OUTCOME_CREATED,
+  configured: ApplyOutcome.APPLY_OUTCOME_CONFIGURED,
+  relabeled: ApplyOutcome.APPLY_OUTCOME_RELABELED,
+  unchanged: ApplyOutcome.APPLY_OUTCOME_UNCHANGED,
+} as const satisfies { [O in CoreApplyOutcome]: ApplyOutcome };
 const WIRE_ROLES = { leader: ControlPlaneRole.CONTROL_PLANE_ROLE_LEADER, standby: ControlPlaneRole.CONTROL_PLANE_ROLE_STANDBY, gone: ControlPlaneRole.CONTROL_PLANE_ROLE_GONE } as const;
 
 /** Instances sort by workload, then replica index, then id (attempts of one replica). */
@@ -109,13 +114,13 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
 
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
-    ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: logsThrough(gateway) } : {}),
+    ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state, history, gateway, log, workloadNamed, instancesOf }) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
       const command = workloadInput(req.workload, req.force);
       const decision = await submit(command);
       const stored = state.workloads.get(command.name)!;
-      return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.changed ?? false };
+      return { workload: toWireWorkload(state, stored, instancesOf(command.name)), changed: decision.applied !== "unchanged" };
     }),
 
     applyWorkloads: unary("ApplyWorkloads", async (req) => {
@@ -125,7 +130,10 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       });
       const decision = await submit({ type: "ApplyWorkloads", workloads, force: req.force });
       return {
-        applied: workloads.map((w, i) => ({ name: w.name, generation: state.workloads.get(w.name)!.generation, changed: decision.changedEach![i]! })),
+        applied: workloads.map((w, i) => {
+          const outcome = decision.appliedEach![i]!;
+          return { name: w.name, generation: state.workloads.get(w.name)!.generation, changed: outcome !== "unchanged", outcome: APPLY_OUTCOME_TO_WIRE[outcome] };
+        }),
       };
     }),
 
@@ -244,7 +252,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       const p = turn.plan;
       const applied = copy.workloads.get(command.name)!;
       return {
-        changed: decision.changed ?? false,
+        changed: decision.applied !== "unchanged",
         generation: applied.generation,
         summary: p ? summarize(p) : "converged",
         actions: p && !isEmptyPlan(p) ? renderPlanJsonl(p) : [],
@@ -327,77 +335,5 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
 
   };
 
-  /** Logs reads the copies' output from their agents, through their streams. */
-  function logsThrough(gateway: AgentGateway) {
-    return async (call: ServerWritableStream<LogsRequest, LogsResponse>) => {
-      const started = performance.now();
-      if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
-      const req = call.request;
-      let targets: LogTarget[];
-      try {
-        const w = workloadNamed(req.workload, "workload");
-        const asked = { workload: w.name, instance: req.instance, previous: req.previous };
-        const replicas = resolveSpec(w.spec).replicas;
-        const instances = instancesOf(w.name);
-        const wanted = replicasAsked(asked, replicas, instances);
-        if (!(wanted instanceof Set)) throw refused(wanted);
-        const found = logTargets(asked, replicas, instances, lastEndedCopies(await history.copyFacts(w.name), wanted, instances));
-        if (!Array.isArray(found)) throw refused(found);
-        targets = found;
-      } catch (err) {
-        const known = typeof (err as RpcError).code === "number";
-        return endWith(call, "Logs", started, known ? (err as RpcError) : { code: status.UNAVAILABLE, details: `cannot read the event log: ${(err as Error).message}` });
-      }
-      // The caller may have gone while the log was read.
-      if (call.cancelled) return finish("Logs", started, status.CANCELLED);
-      let open = targets.length;
-      let failure: string | undefined;
-      let done = false;
-      /** Every read opened; cancelling one that has ended does nothing. */
-      const cancels: Array<() => void> = [];
-      const close = () => {
-        if (done) return;
-        done = true;
-        for (const c of cancels) c();
-        if (failure && targets.length === 1) endWith(call, "Logs", started, { code: status.UNAVAILABLE, details: failure });
-        else {
-          finish("Logs", started, status.OK);
-          call.end();
-        }
-      };
-      /** Reads a replica's k-th copy; one that fails before a line is sent gives way to the next. */
-      const read = (target: LogTarget, k: number, earlier?: string) => {
-        const copy = target.copies[k]!;
-        let sent = false;
-        cancels.push(
-          // An ended copy prints nothing more: there is nothing to follow.
-          gateway.openLogs(copy.node, copy.id, req.tail, req.follow && !req.previous, {
-            onLines: (lines) => {
-              if (done) return;
-              sent = true;
-              for (const text of lines) call.write({ instance: target.name, text });
-            },
-            onEnd: (error) => {
-              if (done) return;
-              if (error && !sent && k + 1 < target.copies.length) return read(target, k + 1, error);
-              if (error) {
-                failure = earlier ? `${earlier} (and its last ended copy: ${error})` : error;
-                log.warn("logs ended", { instance: copy.id, error });
-              }
-              if (--open === 0) close();
-            },
-          }),
-        );
-      };
-      for (const t of targets) read(t, 0);
-      if (open === 0) close();
-      call.on("cancelled", () => {
-        if (done) return;
-        done = true;
-        for (const c of cancels) c();
-        finish("Logs", started, status.CANCELLED);
-      });
-    };
-  }
 }
 

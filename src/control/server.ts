@@ -40,6 +40,12 @@ export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
   listen: string;
   dataDir: string;
+  /**
+   * Called each time this control plane starts leading, once its term serves (its CA and
+   * token files in place): on SQLite before startControlPlane resolves; on PostgreSQL when it
+   * takes the lease, perhaps never.
+   */
+  onLead?: () => void;
   /** postgres://USER@HOST:PORT/DB (`--store`): the state lives there; SQLite in the data dir without it. */
   store?: string;
   log: Logger;
@@ -219,6 +225,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       else if (leadership) opts.log.info("leading from a load of the database", { epoch, ms });
       http?.serveWeb(term.web);
       setHealth("SERVING");
+      opts.onLead?.();
     };
     const follow = () => {
       if (!stopping && standby === undefined && store instanceof PostgresStore) {

@@ -31,7 +31,8 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, upToDate };
+    const rolloutComplete = w.finished?.outcome === "complete";
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
   const serving = wanted.some((i) => i.state === "running");
@@ -50,7 +51,21 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     failed: 0,
     available,
     upToDate,
+    rolloutComplete: rolloutDone(w, spec, instances, desired, available),
+    revertedGeneration: w.reverted?.to ?? 0,
   };
+}
+
+/**
+ * Whether a service's or system workload's rollout of its current generation is done: every
+ * copy wanted is current and available and, for a service, its RolloutCompleted is recorded
+ * (soaked and promoted: what `apply --wait` must not report early). A system workload records
+ * no such event; a workload scaled to nothing has no rollout.
+ */
+function rolloutDone(w: Workload, spec: ResolvedSpec, instances: Instance[], desired: number, available: number): boolean {
+  if (instances.some((i) => i.desired === "run" && !runsCurrentTemplate(w, i))) return false;
+  if (desired === 0) return !instances.some((i) => i.desired === "run");
+  return available >= desired && (spec.kind === "system" || w.stable?.generation === w.templateGeneration);
 }
 
 /** A rollout's waves, and what holds the next one, as the reconciler's wave gate says. */

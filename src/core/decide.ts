@@ -97,13 +97,16 @@ export interface Decision {
    * report about an instance nobody knows is refused AND that instance is told to stop.
    */
   rejection?: Rejection;
-  /** For ApplyWorkload: whether anything changed. */
-  changed?: boolean;
-  /** For ApplyWorkloads: whether anything changed, per workload in the command's order. */
-  changedEach?: boolean[];
+  /** For ApplyWorkload: what it did. */
+  applied?: ApplyOutcome;
+  /** For ApplyWorkloads: what it did, per workload in the command's order. */
+  appliedEach?: ApplyOutcome[];
 }
 
-const accept = (events: ClusterEvent[] = [], effects: Effect[] = [], changed?: boolean): Decision => ({ events, effects, changed });
+/** What an apply did to a workload: new, a changed spec (a new generation), only new labels, nothing. */
+export type ApplyOutcome = "created" | "configured" | "relabeled" | "unchanged";
+
+const accept = (events: ClusterEvent[] = [], effects: Effect[] = [], applied?: ApplyOutcome): Decision => ({ events, effects, applied });
 const refuse = (rejection: Rejection): Decision => ({ events: [], effects: [], rejection });
 
 type Decider<K extends CommandType> = (state: ClusterState, command: Extract<Command, { type: K }>, now: number) => Decision;
@@ -205,7 +208,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     if (c.workloads.length === 0) return refuse({ kind: "InvalidArgument", field: "workloads", expected: "at least one workload" });
     const seen = new Set<string>();
     const events: ClusterEvent[] = [];
-    const changedEach: boolean[] = [];
+    const appliedEach: ApplyOutcome[] = [];
     for (const [i, w] of c.workloads.entries()) {
       if (seen.has(w.name)) return refuse({ kind: "InvalidArgument", field: `workloads[${i}].name`, expected: `a name not used earlier in the request, got "${w.name}" again` });
       seen.add(w.name);
@@ -213,9 +216,9 @@ const deciders: { [K in CommandType]: Decider<K> } = {
       const d = deciders.ApplyWorkload(state, { type: "ApplyWorkload", ...w, force: c.force }, now);
       if (d.rejection) return refuse(atIndex(d.rejection, i));
       events.push(...d.events);
-      changedEach.push(d.changed ?? false);
+      appliedEach.push(d.applied!);
     }
-    return { events, effects: [], changedEach };
+    return { events, effects: [], appliedEach };
   },
   ApplyWorkload(state, c, now) {
     const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
@@ -226,7 +229,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const failed = prior?.quarantined.find((q) => sameTemplate(q.spec, spec));
     if (failed !== undefined && !c.force) return refuse({ kind: "QuarantinedSpec", name: c.name, generation: failed.generation, reason: failed.reason });
     const specChanged = prior === undefined || !sameValue(prior.spec, spec);
-    if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], false);
+    if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], "unchanged");
     const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
     const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
     const templateGeneration = templateChanged ? (keptFrom(prior, spec) ?? generation) : prior.templateGeneration;
@@ -239,7 +242,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     };
     // What runs changes: remember what ran before, for `rollout undo`.
     const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
-    return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], true);
+    return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], prior === undefined ? "created" : specChanged ? "configured" : "relabeled");
   },
 
   PauseRollout(state, c, now) {

@@ -4,7 +4,7 @@
  * the control plane counts every instance Running. The floor: the same batches as bare grpc-js
  * unary calls over TLS, in the same run; and, labelled apart, one bare call per workload.
  */
-import { ApplyWorkloadsRequest, ApplyWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { ApplyOutcome, ApplyWorkloadsRequest, ApplyWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { applyRequest, BenchCluster, pool } from "./fleet.js";
 import { startFloor } from "./floor.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";
@@ -41,7 +41,7 @@ export async function runScale(agents: number, workloads: number): Promise<Scale
     const answers = new Map<number, Buffer>();
     for (let b = 0; b < batches; b++) {
       const names = batch(b);
-      const answer = ApplyWorkloadsResponse.encode({ applied: names.map((name) => ({ name, generation: 1, changed: true })) }).finish();
+      const answer = ApplyWorkloadsResponse.encode({ applied: names.map((name) => ({ name, generation: 1, changed: true, outcome: ApplyOutcome.APPLY_OUTCOME_CREATED })) }).finish();
       answers.set(ApplyWorkloadsRequest.encode(applyRequest(names)).finish().length, Buffer.from(answer));
     }
     const floor = await startFloor(c.controlDir, (request) => answers.get(request.length) ?? request);

@@ -38,7 +38,7 @@ for (const backend of backends) {
     const answers = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => writer.submit({ type: "ApplyWorkload", name: `w-${i}`, labels: {}, spec: spec() })),
     );
-    expect(answers.every((d) => d.rejection === undefined && d.changed === true)).toBe(true);
+    expect(answers.every((d) => d.rejection === undefined && d.applied === "created")).toBe(true);
     expect(passes).toBeLessThanOrEqual(5);
     // Answered means committed: a fresh store on the same files sees all of them.
     const fresh = await reopen();

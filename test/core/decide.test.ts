@@ -41,7 +41,7 @@ describe("ApplyWorkload", () => {
     expect(decide(emptyState(), applyCmd("web", { labels: { tier: "front" } }), T0)).toEqual({
       events: [{ type: "WorkloadApplied", at: T0, workload: { name: "web", labels: { tier: "front" }, spec: SPEC, generation: 1, templateGeneration: 1 } }],
       effects: [],
-      changed: true,
+      applied: "created",
     });
   });
 
@@ -49,14 +49,14 @@ describe("ApplyWorkload", () => {
     const state = replay([workloadApplied("web", T0)]);
     // A fresh copy, not the same object: equality is by value.
     const d = decide(state, applyCmd("web", { spec: structuredClone(SPEC) }), T0 + 1);
-    expect(d).toEqual({ events: [], effects: [], changed: false });
+    expect(d).toEqual({ events: [], effects: [], applied: "unchanged" });
     expect(d.rejection).toBeUndefined();
   });
 
   test("an unset optional field equals an absent one", () => {
     const state = replay([workloadApplied("web", T0, { spec: spec({ replicas: undefined }) })]);
     const { replicas: _, ...withoutReplicas } = SPEC;
-    expect(decide(state, applyCmd("web", { spec: withoutReplicas as typeof SPEC }), T0).changed).toBe(false);
+    expect(decide(state, applyCmd("web", { spec: withoutReplicas as typeof SPEC }), T0).applied).toBe("unchanged");
   });
 
   test("a changed command line is recorded at the next generation, and instances must change", () => {
@@ -65,7 +65,7 @@ describe("ApplyWorkload", () => {
     expect(decide(state, applyCmd("web", { spec: v2 }), T0 + 1)).toEqual({
       events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: {}, spec: v2, generation: 2, templateGeneration: 2 }, previousSpec: spec() }],
       effects: [],
-      changed: true,
+      applied: "configured",
     });
   });
 
@@ -81,12 +81,12 @@ describe("ApplyWorkload", () => {
     ]);
   });
 
-  test("a labels-only change is recorded at the same generation", () => {
+  test("a labels-only change is recorded at the same generation, and answered as such (not as a creation)", () => {
     const state = replay([workloadApplied("web", T0, { generation: 4, templateGeneration: 3 })]);
     expect(decide(state, applyCmd("web", { labels: { team: "a" } }), T0 + 1)).toEqual({
       events: [{ type: "WorkloadApplied", at: T0 + 1, workload: { name: "web", labels: { team: "a" }, spec: SPEC, generation: 4, templateGeneration: 3 } }],
       effects: [],
-      changed: true,
+      applied: "relabeled",
     });
   });
 
@@ -129,7 +129,7 @@ describe("ApplyWorkloads", () => {
     const d = decide(state, batch(item("new"), item("old")), T0);
     expect(d.rejection).toBeUndefined();
     expect(d.events.map((e) => e.type === "WorkloadApplied" && e.workload.name)).toEqual(["new"]);
-    expect(d.changedEach).toEqual([true, false]);
+    expect(d.appliedEach).toEqual(["created", "unchanged"]);
   });
 
   test.each([
@@ -253,7 +253,7 @@ describe("ReportCheck", () => {
 test("a retried report of the recorded state is accepted and changes nothing", () => {
   const state = clusterOnN1();
   const before = structuredClone(state);
-  expect(decide(state, report("n1", "web-1.2", "running"), T0)).toEqual({ events: [], effects: [], changed: undefined });
+  expect(decide(state, report("n1", "web-1.2", "running"), T0)).toEqual({ events: [], effects: [], applied: undefined });
   expect(state).toEqual(before);
 });
 

@@ -3,7 +3,7 @@
  * directory, stdin), every output format parsed back, --wait, exit codes, help and completion.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
@@ -72,7 +72,9 @@ spec:
   });
 
   test.each([
-    ["invalid JSON", "bad.json", '{"name": "zeta", ', "not valid JSON"],
+    ["invalid JSON", "bad.json", '{"name": "zeta", ', "bad.json: not valid JSON: line 1, column 18: expected a property name in double quotes, found the end"],
+    ["invalid YAML", "bad.yaml", "name: zeta\nspec:\n\t- x\n", "bad.yaml: not valid YAML: line 3, column 1: Tabs are not allowed as indentation"],
+    ["a bad duration", "late.yaml", "name: zeta\nspec: {command: /bin/sleep, progressDeadline: soon}\n", 'spec.progressDeadline: expected a duration like 500ms, 40s or 1m30s (a bare number is seconds), got "soon"'],
     ["an unknown field", "unknown.json", '{"name":"zeta","spec":{"command":"/bin/sleep","replica":2}}', 'key "replica" is unknown'],
     ["a wrong type", "type.yaml", "name: zeta\nspec:\n  command: /bin/sleep\n  replicas: many\n", "tessera.v1.WorkloadSpec.replicas"],
     ["a bad name", "name.json", '{"name":"Zeta!","spec":{"command":"/bin/sleep"}}', "workload.name: expected a DNS-1123 label"],
@@ -93,6 +95,24 @@ spec:
     }
     const names = (await ctl("get", "workloads")).stdout;
     expect(names).not.toMatch(/^(zeta|eta)\s/m);
+  });
+
+  test("apply says what it did: created, configured, labels only, unchanged", async () => {
+    const said = async (doc: object) => (await ctl("apply", "-f", write("mu.json", JSON.stringify(doc)))).stdout;
+    expect(await said({ name: "mu", spec: { command: "/bin/sleep" } })).toBe("workload/mu created (generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep" } })).toBe("workload/mu configured (labels only; generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep" } })).toBe("workload/mu unchanged (generation 1)\n");
+    expect(await said({ name: "mu", labels: { team: "a" }, spec: { command: "/bin/sleep", replicas: 2 } })).toBe("workload/mu configured (generation 2)\n");
+    expect((await ctl("delete", "workload", "mu")).code).toBe(0);
+  });
+
+  test("durations take Go's form, as flags do, and come back in proto3's", async () => {
+    const res = await ctl("apply", "-f", write("go-durations.yaml", "name: lambda\nspec:\n  command: /bin/sleep\n  progressDeadline: 1m30s\n  stopGracePeriod: 500ms\n  update: {minHealthyTime: 1m}\n"));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const spec = JSON.parse((await ctl("describe", "workload", "lambda", "-o", "json")).stdout).workload.spec as Record<string, unknown>;
+    expect([spec.progressDeadline, spec.stopGracePeriod, (spec.update as Record<string, unknown>).minHealthyTime]).toEqual(["90s", "0.500s", "60s"]);
+    expect((await ctl("delete", "workload", "lambda")).code).toBe(0);
   });
 
   test("enums may be spelled short, in any case, and come back as their proto names", async () => {
@@ -206,6 +226,42 @@ describe("exit codes, help and completion", () => {
     const missing = await ctl("describe", "workload", "nope");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('error: NOT_FOUND: workload "nope" not found\n');
+  });
+
+  test("ctl's global flags work before, between or after the command's words", async () => {
+    const token = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+    const ca = join(h.dir, "control", "pki", "ca.pem");
+    const forms = [
+      ["--token", token, "get", "nodes"],
+      ["--ca-file", ca, "get", "nodes"],
+      ["get", "--token", token, "nodes"],
+      ["get", "nodes", "--ca-file", ca, "--token", token],
+      ["--control", address, "--token", token, "--ca-file", ca, "get", "nodes"],
+    ];
+    for (const args of forms) {
+      const res = await h.run(["ctl", ...args], { TESSERA_CONTROL: address });
+      expect(res.stderr, args.join(" ")).toBe("");
+      expect(res.stdout, args.join(" ")).toContain("sim-1");
+    }
+    // The flag is read, not dropped: a wrong token before the command is refused as such.
+    const wrong = await ctl("--token", "not-a-token", "get", "nodes");
+    expect(wrong.stderr).toContain("UNAUTHENTICATED");
+    expect(wrong.code).toBe(1);
+  });
+
+  test("a missing -f says so; bare `ctl` prints its help; each suggestion is listed once", async () => {
+    for (const command of ["apply", "plan"]) {
+      const res = await ctl(command, "-o", "json");
+      expect(res.stderr).toBe(`error: -f FILE is required; see \`tessera ctl ${command} --help\`\n`);
+      expect(res.code).toBe(2);
+    }
+    const bare = await h.run(["ctl"]);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toContain("tessera ctl apply");
+    expect(bare.stdout).not.toContain("Command not found");
+    const typo = await ctl("frobnicate");
+    expect(typo.code).toBe(2);
+    for (const usage of ["tessera ctl get workloads ", "tessera ctl get nodes ", "tessera ctl rollout pause "]) expect(typo.stderr.split(usage).length - 1, usage).toBe(1);
   });
 
   test("every command's --help has a description and an example", async () => {

@@ -97,9 +97,9 @@ export class Harness {
     return server;
   }
 
-  /** Starts a control plane (on a free loopback port unless `listen` is given); resolves with its addresses once it serves. */
-  async startControl(listen = "127.0.0.1:0", env: Record<string, string> = {}): Promise<{ server: Server; address: string; metricsAddress: string }> {
-    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control"), "--metrics-listen", "127.0.0.1:0"], env);
+  /** Starts a control plane (on a free loopback port unless `listen` is given, with `flags` added); resolves with its addresses once it serves. */
+  async startControl(listen = "127.0.0.1:0", env: Record<string, string> = {}, flags: string[] = []): Promise<{ server: Server; address: string; metricsAddress: string }> {
+    const server = this.start(["control", "--listen", listen, "--data-dir", join(this.dir, "control"), "--metrics-listen", "127.0.0.1:0", ...flags], env);
     const line = await server.waitForLog((l) => l.msg === "control plane listening");
     // On PostgreSQL it listens first as a standby: it serves (its tokens written) once it leads.
     if (String(line.store).startsWith("postgres://")) await server.waitForLog(leadingServes, 20_000);

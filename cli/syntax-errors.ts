@@ -1,7 +1,9 @@
 /**
  * Where a JSON or YAML text stops being valid, as line and column: Bun's parsers say only what
- * they expected ("JSON Parse error: Expected '}'"), never where. Read only once a parse failed.
+ * they expected ("JSON Parse error: Expected '}'"), never where. Read only once a parse failed,
+ * with jsonc-parser (VS Code's, strict: no comments or trailing commas) and yaml.
  */
+import type * as JsonC from "jsonc-parser";
 import type * as Yaml from "yaml";
 
 /** A syntax error at a 1-based line and column, and what was wrong there. */
@@ -29,66 +31,28 @@ export function yamlSyntaxProblem(text: string): SyntaxProblem | undefined {
   return { line: at.line, column: "col" in at ? at.col : at.column, message };
 }
 
-const WORDS = ["true", "false", "null"];
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+/** What jsonc-parser's errors (by name) mean, as a person reads them; the rest keep their name. */
+const JSON_EXPECTED: Record<string, string> = {
+  PropertyNameExpected: "expected a property name in double quotes",
+  ValueExpected: "expected a value",
+  ColonExpected: 'expected ":"',
+  CommaExpected: 'expected ","',
+  CloseBraceExpected: 'expected "," or "}"',
+  CloseBracketExpected: 'expected "," or "]"',
+  EndOfFileExpected: "expected the end of the text",
+  InvalidSymbol: "expected a value",
+  InvalidCommentToken: "comments are not JSON",
+};
 
-/**
- * The first error of a JSON text (RFC 8259), or undefined when there is none: a small
- * recursive-descent reader that only finds where the text goes wrong.
- */
+/** The first error of a JSON text (RFC 8259: no comments, no trailing commas), or undefined when there is none. */
 export function jsonSyntaxProblem(text: string): SyntaxProblem | undefined {
-  let i = 0;
-  const fail = (expected: string): never => {
-    const found = i >= text.length ? "the end" : JSON.stringify(text[i]);
-    throw Object.assign(lineAndColumn(text, i), { message: `expected ${expected}, found ${found}` });
-  };
-  const space = () => {
-    while (i < text.length && " \t\r\n".includes(text[i]!)) i++;
-  };
-  const token = (re: RegExp) => {
-    re.lastIndex = i;
-    const m = re.exec(text);
-    if (m) i += m[0].length;
-    return m !== null;
-  };
-  const list = (close: string, item: () => void) => {
-    i++;
-    space();
-    if (text[i] === close) return void i++;
-    for (;;) {
-      item();
-      space();
-      if (text[i] === close) return void i++;
-      if (text[i] !== ",") fail(`"," or "${close}"`);
-      i++;
-      space();
-    }
-  };
-  const value = (): void => {
-    space();
-    const c = text[i];
-    if (c === "{")
-      return list("}", () => {
-        if (!token(STRING)) fail("a property name in double quotes");
-        space();
-        if (text[i] !== ":") fail('":"');
-        i++;
-        value();
-      });
-    if (c === "[") return list("]", value);
-    if (token(STRING) || token(NUMBER)) return;
-    const word = WORDS.find((w) => text.startsWith(w, i));
-    if (word) i += word.length;
-    else fail("a value");
-  };
-  try {
-    value();
-    space();
-    if (i < text.length) fail("the end of the text");
-    return undefined;
-  } catch (problem) {
-    if (problem instanceof Error) throw problem;
-    return problem as SyntaxProblem;
-  }
+  // Loaded only now, on a refused text: no ctl command pays for it otherwise.
+  const { parse, printParseErrorCode } = require("jsonc-parser") as typeof JsonC;
+  const errors: JsonC.ParseError[] = [];
+  parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first === undefined) return undefined;
+  const found = first.offset >= text.length ? "the end" : JSON.stringify(text[first.offset]);
+  const code = printParseErrorCode(first.error);
+  return { ...lineAndColumn(text, first.offset), message: `${JSON_EXPECTED[code] ?? code}, found ${found}` };
 }

@@ -7,7 +7,8 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
-import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, crashKey, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
+import { runsCurrentTemplate } from "./cluster-status.js";
+import { type BatchOutcome, type Capacity, CRASH_HISTORY, type ClusterState, emptyState, type Instance, instanceName, instanceSeq, type NodeRecord, type TokenKind, type Workload } from "./cluster-state.js";
 import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
@@ -43,6 +44,11 @@ export type ClusterEvent =
    * when none does any more. Recorded when the holding gate changes, not every pass.
    */
   | { type: "RolloutHeld"; at: number; name: string; gate: string; reason: string }
+  /**
+   * `by` lifted the workload's crash-loop quarantine on `node` (every node when absent): its
+   * failure history there starts over.
+   */
+  | { type: "QuarantineLifted"; at: number; name: string; node?: string; by: string }
   /** The rollout moves on to replacing the old copies of wave `wave` (0-based) of `waves`. */
   | { type: "RolloutWaveStarted"; at: number; name: string; wave: number; waves: number }
   /** Every copy of the current template is available: this spec is the one auto_revert goes back to. */
@@ -117,6 +123,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadApplied(state, e) {
     const prior = state.workloads.get(e.workload.name);
     const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
+    // A crash-loop quarantine is the failed spec's: a changed one is placed at once.
+    if (templateChanged) state.crashes.delete(e.workload.name);
+    // A change that replaces no copy of a completed rollout completes at once: it is what
+    // auto_revert goes back to from now on.
+    const completedAtOnce = !templateChanged && prior.stable !== null && prior.stable.generation === prior.templateGeneration;
     state.workloads.set(e.workload.name, {
       ...e.workload,
       deleting: false,
@@ -132,9 +143,16 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       paused: prior?.paused ?? false,
       wave: templateChanged ? -1 : prior.wave,
       rolloutHold: templateChanged ? "" : prior.rolloutHold,
-      stable: prior?.stable ?? null,
+      stable: completedAtOnce ? { spec: e.workload.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
       quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
+  },
+  QuarantineLifted(state, e) {
+    must(state.workloads, e.name, "workload");
+    const byNode = state.crashes.get(e.name);
+    if (e.node !== undefined) byNode?.delete(e.node);
+    // A workload with no failure left has no entry: only workloads with one are looked at.
+    if (e.node === undefined || byNode?.size === 0) state.crashes.delete(e.name);
   },
   RolloutPaused(state, e) {
     must(state.workloads, e.name, "workload").paused = e.paused;
@@ -168,6 +186,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     w.promoted = false;
     w.wave = -1;
     w.rolloutHold = "";
+    state.crashes.delete(e.name);
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
@@ -178,6 +197,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadRemoved(state, e) {
     must(state.workloads, e.name, "workload");
     state.workloads.delete(e.name);
+    // A workload created again under the name starts without the old one's quarantine.
+    state.crashes.delete(e.name);
   },
   WorkloadFinished(state, e) {
     must(state.workloads, e.name, "workload").finished = { at: e.at, outcome: e.outcome, reason: e.reason };
@@ -233,7 +254,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         inst.exitCode = e.event.exitCode ?? null;
         inst.stderrTail = e.event.stderrTail ?? "";
         inst.failedAt = e.at;
-        if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
+        if (inst.node !== null && countsForQuarantine(state, inst)) recordCrash(state, inst.workload, inst.node, e.at);
         break;
       case "run":
         inst.runningSince = e.at;
@@ -344,13 +365,20 @@ function countBatchFailure(state: ClusterState, name: string): void {
   if (w !== undefined && kindOf(w.spec) === "batch") w.failures++;
 }
 
+/** Whether a copy's failure is its workload's current template's (an older spec's quarantine holds no changed one). */
+function countsForQuarantine(state: ClusterState, inst: Instance): boolean {
+  const w = state.workloads.get(inst.workload);
+  return w !== undefined && runsCurrentTemplate(w, inst);
+}
+
 /** Appends a failure time to the bounded history of (workload, node). */
 function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
-  const key = crashKey(workload, node);
-  const times = state.crashes.get(key) ?? [];
+  let byNode = state.crashes.get(workload);
+  if (!byNode) state.crashes.set(workload, (byNode = new Map()));
+  const times = byNode.get(node) ?? [];
   times.push(at);
   if (times.length > CRASH_HISTORY) times.shift();
-  state.crashes.set(key, times);
+  byNode.set(node, times);
 }
 
 /** The entry an event refers to; a log that names a missing one is refused, loudly. */
@@ -383,7 +411,7 @@ export interface StoredState {
   /** Their `connected` and `session` are ignored: no stream survives a restart. */
   nodes: NodeRecord[];
   nextInstanceSeq: number;
-  failures: Array<{ workload: string; node: string; at: number }>;
+  failures: Array<{ workload: string; node: string; at: number; instance: string }>;
   /** Active tokens. */
   tokens: Array<{ hash: string; kind: TokenKind }>;
 }
@@ -396,9 +424,21 @@ export function restoreState(stored: StoredState): ClusterState {
   for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
   dropAgentStreams(state);
   state.nextInstanceSeq = stored.nextInstanceSeq;
-  for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
+  for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);
   for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
   return state;
+}
+
+/**
+ * Whether a stored failure is of its workload's current template, as evolve records them: the
+ * workload exists and its template has not changed since. A copy the state still holds says
+ * which template it ran; a forgotten one is judged by the time alone.
+ */
+function isCurrentFailure(state: ClusterState, f: StoredState["failures"][number]): boolean {
+  const w = state.workloads.get(f.workload);
+  if (w === undefined || f.at < w.templateChangedAt) return false;
+  const inst = state.instances.get(f.instance);
+  return inst === undefined || runsCurrentTemplate(w, inst);
 }
 
 /**

@@ -3,6 +3,8 @@ import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, succeededIndexes } from "../core/cluster-status.js";
 import { waveOrder } from "../core/waves.js";
+import { quarantinesOf } from "../core/gates.js";
+import { DEFAULT_POLICY } from "../core/reconcile.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { type ResolvedSpec, resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -11,6 +13,7 @@ import {
   type Event as WireEvent,
   type Instance as WireInstance,
   type Node as WireNode,
+  type Quarantine as WireQuarantine,
   type Workload as WireWorkload,
   type WorkloadStatus,
 } from "../gen/tessera/v1/types.js";
@@ -28,7 +31,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, quarantines: quarantinesAt(view, w, now) };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
   const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : running === 0 ? "Pending" : ready === 0 && running > 0 ? "NotReady" : "Degraded";
@@ -45,7 +48,13 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     succeeded: 0,
     failed: 0,
     available,
+    quarantines: quarantinesAt(view, w, now),
   };
+}
+
+/** Where its current spec is in crash-loop quarantine, and until when (the policy's quarantine fields are not configurable). */
+function quarantinesAt(view: ClusterView, w: Workload, now: number): WireQuarantine[] {
+  return quarantinesOf(view, w.name, now, DEFAULT_POLICY).map((q) => ({ node: q.node, until: new Date(q.until!), reason: q.reason }));
 }
 
 /** A rollout's waves, and what holds the next one, as the reconciler's wave gate says. */

@@ -106,6 +106,20 @@ describe("a bad deploy (a binary that exits 1 at once)", () => {
     expect(quarantinesOf(f.state, "svc", f.now, DEFAULT_POLICY)).toEqual([]);
   });
 
+  test("copies of the older spec failing after the change never quarantine the changed spec", () => {
+    const f = fleet("n1");
+    apply(f, svc("v1", { replicas: 6 }));
+    f.settle();
+    f.advance(11_000);
+    apply(f, svc("v2", { replicas: 6 }));
+    for (const i of copies(f, (c) => c.generation === 1 && c.state === "running")) f.crash(i.id);
+    f.turn(f.heartbeats());
+    expect(f.events.filter((e) => e.type === "InstanceTransitioned" && e.event.type === "fail").length).toBeGreaterThanOrEqual(DEFAULT_POLICY.crashLoopFailures);
+    f.settle();
+    expect(quarantinesOf(f.state, "svc", f.now, DEFAULT_POLICY)).toEqual([]);
+    expect(copies(f, (i) => i.state === "pending")).toEqual([]);
+  });
+
   test("the plan says where a quarantine holds and until when, and the writer wakes when it ends", () => {
     const f = quarantinedOnN1();
     const last = f.events.findLast((e) => e.type === "InstanceTransitioned" && e.event.type === "fail")!;

@@ -675,13 +675,16 @@ function planSlot(
   const failed = slot.filter((i) => i.state === "failed");
   const live = slot.filter((i) => i.state !== "failed");
   const current = live.filter((i) => !isOutdated(i));
-  // An outdated copy never placed serves nothing: it goes at once (never two Pending rows for a slot).
-  const outdated = live.filter((i) => {
-    if (!isOutdated(i) || i.state !== "pending") return isOutdated(i);
-    stop(i, `update: generation ${workload.generation} replaces it`);
-    budget.nonTerminal--;
-    return false;
-  });
+  const outdated: Instance[] = [];
+  for (const i of live) {
+    if (!isOutdated(i)) continue;
+    if (i.state !== "pending") outdated.push(i);
+    else {
+      // Never placed, it serves nothing: it goes at once (never two Pending rows for a slot).
+      stop(i, `update: generation ${workload.generation} replaces it`);
+      budget.nonTerminal--;
+    }
+  }
   // The slot's restart backoff: its newest failure of the current template holds whichever copy
   // comes next, beside an old copy or not (a changed template starts at once).
   const lastFailure = newestFailure(failed.filter((f) => runsCurrentTemplate(workload, f)));
@@ -721,9 +724,10 @@ function planSlot(
       return;
     }
     const attempt = lastFailure === undefined ? 0 : nextAttempt(lastFailure, spec);
-    // Failed copies go with their replacement's creation: until then the newest holds the backoff.
+    // The newest failure stays until its replacement is created: it holds the backoff.
+    for (const f of failed) if (f !== lastFailure) stop(f, f.reason);
     const replaced = (created: boolean) => {
-      if (created) for (const f of failed) stop(f, f.reason);
+      if (created && lastFailure !== undefined) stop(lastFailure, lastFailure.reason);
     };
     const cause: PlaceCause = !runsCurrentTemplate(workload, old!) ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
     if (canaries > 0 && cause === "update") {

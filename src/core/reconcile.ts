@@ -745,7 +745,10 @@ function planSlot(
       replaced(create(fresh(attempt, cause)));
       return;
     }
-    if (!isAvailable(old!, spec.minHealthyMs, now)) {
+    // An old copy that serves nothing goes freely; one Ready but not yet soaked serves, so it
+    // waits for the budget (which counts soaked copies) like the others: without checks every
+    // copy soaks 10 s, and a change right after a deploy must not stop every Ready copy.
+    if (!isReady(old!)) {
       stop(old!, `${cause}: replaced`);
       return;
     }

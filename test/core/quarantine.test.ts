@@ -100,6 +100,8 @@ describe("a bad deploy (a binary that exits 1 at once)", () => {
     const pending = copies(f, (i) => i.state === "pending" && i.generation === 2);
     if (pending.length > 0) expect(pending[0]!.reason).toContain("crash-loop quarantine");
     apply(f, svc("v3"));
+    // The bad binary's copies still exit at once.
+    crashLoop(f, 2, 1_000);
     f.settle();
     expect(copies(f, (i) => i.state === "pending")).toEqual([]);
     expect(copies(f, (i) => i.generation === 3 && i.state === "running").map((i) => i.node)).toEqual(["n1", "n1"]);

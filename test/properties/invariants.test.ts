@@ -345,15 +345,17 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.integer({ min: 0, max: 2 }),
         fc.integer({ min: 0, max: 2 }),
         fc.integer({ min: 1, max: 4 }),
-        (replicas, maxSurge, maxUnavailable, nodes) => {
+        fc.boolean(),
+        (replicas, maxSurge, maxUnavailable, nodes, soakedFirst) => {
           fc.pre(maxSurge + maxUnavailable > 0);
           const fleet = new SimulatedFleet();
           for (let i = 0; i < nodes; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
           const w = { replicas, cpu: 100, mem: 64, zone: undefined, maxSurge, maxUnavailable };
           fleet.turn([applyCommand("web", w, 0)]);
           fleet.settle();
-          // Copies without readiness checks are available once up for min_healthy_time (10 s).
-          fleet.advance(SOAK_MS);
+          // Copies without readiness checks are available once up for min_healthy_time (10 s);
+          // the change comes after that, or at once (its old copies Ready, not yet soaked).
+          if (soakedFirst) fleet.advance(SOAK_MS);
           const running = () => [...fleet.state.instances.values()].filter((i) => i.workload === "web" && i.state === "running").length;
           expect(running()).toBe(replicas);
           const floor = replicas - Math.min(maxUnavailable, replicas);
@@ -362,7 +364,7 @@ describe("core invariants over random fleets and event sequences", () => {
           };
           fleet.turn([applyCommand("web", w, 1)]);
           // At worst one replica at a time, each replacement soaking before the next.
-          fleet.advance((replicas + 1) * SOAK_MS);
+          fleet.advance((replicas + 2) * SOAK_MS);
           fleet.settle();
           const gen2 = [...fleet.state.instances.values()].filter((i) => i.state === "running" && i.generation === 2);
           expect(gen2).toHaveLength(replicas);

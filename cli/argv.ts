@@ -119,6 +119,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--memory-mb": "N",
   "--metrics-listen": "ADDR",
   "--name": "NAME",
+  "--node": "NODE",
   "--offline-after": "DURATION",
   "--output": "FORMAT",
   "--placement": "STRATEGY",

@@ -16,13 +16,14 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c] = await Promise.all([
+  const [w, n, l, t, x, c, q] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
     import("./ctl/token-commands.js"),
     import("./ctl/exec-command.js"),
     import("./ctl/control-plane-commands.js"),
+    import("./ctl/quarantine-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -40,6 +41,7 @@ async function ctlCommands(): Promise<Commands> {
     w.RolloutStatusCommand,
     w.RolloutPauseCommand,
     w.RolloutHistoryCommand,
+    q.RolloutUnquarantineCommand,
     l.HistoryCommand,
     l.LogsCommand,
     x.ExecCommand,

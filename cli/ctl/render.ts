@@ -131,12 +131,24 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
     "Spec:",
     indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
   ];
+  const quarantines = quarantineLines(w);
+  if (quarantines.length > 0) out.push("", "Crash-loop quarantines (no copy of this spec is placed there):", indent(quarantines.join("\n")));
   out.push("", "Instances:", indent(instanceTable(res.instances, now)));
   const tails = stderrTails(res.instances);
   if (tails.length > 0) out.push("", "Last stderr of failed instances:", indent(tails.join("\n")));
   out.push("", "Endpoints:", indent(endpoints.length === 0 ? "<none>" : renderTable(ENDPOINT_HEADER, endpoints.map(endpointRow))));
   out.push("", "Events:", indent(eventTable(res.events)));
   return out.join("\n");
+}
+
+/**
+ * Where a workload's current spec is in crash-loop quarantine, until when, and how to lift it:
+ * `describe workload` and `rollout status` show these lines.
+ */
+export function quarantineLines(w: Workload): string[] {
+  return (w.status?.quarantines ?? []).map(
+    (q) => `${q.node}: until ${q.until?.toISOString()} (${q.reason}); lift it: tessera ctl rollout unquarantine ${w.name} --node ${q.node}`,
+  );
 }
 
 /** `describe node`: the node, its capacity, what it holds and its recent events. */

@@ -13,7 +13,7 @@ import { readManifests } from "../manifest.js";
 import { age, renderTable } from "../table.js";
 import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { GetCommand, type Listing } from "./get-command.js";
-import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, renderDocument } from "./render.js";
+import { describeWorkload, ENDPOINT_HEADER, endpointRow, formatKind, progressOf, INSTANCE_HEADER, instanceRow, labelList, protoJson, quarantineLines, renderDocument } from "./render.js";
 import { waitForRollout } from "./waits.js";
 
 /**
@@ -270,6 +270,7 @@ export class RolloutStatusCommand extends CtlCommand {
         `workload/${w.name} generation ${w.generation}: ${s.rollout}`,
         `  desired ${s.desired}, ready ${s.ready} (serving, of any generation); of the current spec: up-to-date ${s.upToDate}, running ${s.running}, available ${s.available}`,
         `  copies: ${copies.join(", ") || "none"}`,
+        ...quarantineLines(w).map((l) => `  crash-loop quarantine on ${l}`),
       ].join("\n"),
     );
   }

@@ -91,8 +91,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     if (!w) throw refused({ kind: "UnknownWorkload", name });
     return w;
   };
-  const nodeNamed = (name: string) => {
-    mustName(name);
+  const nodeNamed = (name: string, field = "name") => {
+    mustName(name, field);
     const n = state.nodes.get(name);
     if (!n) throw refused({ kind: "UnknownNode", name });
     return n;
@@ -231,6 +231,14 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     pauseRollout: unary("PauseRollout", async (req, metadata) => {
       workloadNamed(req.name);
       await submit({ type: "PauseRollout", name: req.name, paused: req.paused, by: caller(metadata) });
+      const w = state.workloads.get(req.name)!;
+      return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
+    }),
+
+    liftQuarantine: unary("LiftQuarantine", async (req, metadata) => {
+      workloadNamed(req.name);
+      if (req.node !== "") nodeNamed(req.node, "node");
+      await submit({ type: "LiftQuarantine", name: req.name, ...(req.node !== "" ? { node: req.node } : {}), by: caller(metadata) });
       const w = state.workloads.get(req.name)!;
       return { workload: toWireWorkload(state, w, instancesOf(w.name)) };
     }),

@@ -17,6 +17,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   NothingToUndo: status.FAILED_PRECONDITION,
   QuarantinedSpec: status.FAILED_PRECONDITION,
   NothingToPromote: status.FAILED_PRECONDITION,
+  NotQuarantined: status.FAILED_PRECONDITION,
   UnknownRevision: status.NOT_FOUND,
   PermissionDenied: status.PERMISSION_DENIED,
   NotRunning: status.FAILED_PRECONDITION,

@@ -3,6 +3,8 @@ import { isLive } from "../core/instance-machine.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
 import { availableCanaries, desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, stallCause, succeededIndexes } from "../core/cluster-status.js";
 import { waveOrder } from "../core/waves.js";
+import { quarantinesOf } from "../core/gates.js";
+import { DEFAULT_POLICY } from "../core/reconcile.js";
 import { summarizeEvent } from "../core/event-summary.js";
 import { type ResolvedSpec, resolveSpec } from "../core/spec.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../core/wire-enums.js";
@@ -11,6 +13,7 @@ import {
   type Event as WireEvent,
   type Instance as WireInstance,
   type Node as WireNode,
+  type Quarantine as WireQuarantine,
   type Workload as WireWorkload,
   type WorkloadStatus,
 } from "../gen/tessera/v1/types.js";
@@ -32,7 +35,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
     const rolloutComplete = w.finished?.outcome === "complete";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate, quarantines: quarantinesAt(view, w, now) };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
   const serving = wanted.some((i) => i.state === "running");
@@ -53,6 +56,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     upToDate,
     rolloutComplete: rolloutDone(w, spec, instances, desired, available),
     revertedGeneration: w.reverted?.to ?? 0,
+    quarantines: quarantinesAt(view, w, now),
   };
 }
 
@@ -66,6 +70,11 @@ function rolloutDone(w: Workload, spec: ResolvedSpec, instances: Instance[], des
   if (instances.some((i) => i.desired === "run" && !runsCurrentTemplate(w, i))) return false;
   if (desired === 0) return !instances.some((i) => i.desired === "run");
   return available >= desired && (spec.kind === "system" || w.stable?.generation === w.templateGeneration);
+}
+
+/** Where its current spec is in crash-loop quarantine, and until when (the policy's quarantine fields are not configurable). */
+function quarantinesAt(view: ClusterView, w: Workload, now: number): WireQuarantine[] {
+  return quarantinesOf(view, w.name, now, DEFAULT_POLICY).map((q) => ({ node: q.node, until: new Date(q.until!), reason: q.reason }));
 }
 
 /** A rollout's waves, and what holds the next one, as the reconciler's wave gate says. */

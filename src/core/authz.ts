@@ -26,6 +26,7 @@ export const METHOD_ACCESS = {
   RollbackWorkload: "write",
   PromoteRollout: "write",
   PauseRollout: "write",
+  LiftQuarantine: "write",
   Plan: "read",
   GetHistory: "read",
   Watch: "read",

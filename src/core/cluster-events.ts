@@ -7,13 +7,13 @@
  * deterministic, so folding a log of events from an empty state rebuilds the same view.
  */
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import { runsCurrentTemplate } from "./cluster-status.js";
 import {
   type BatchOutcome,
   type Capacity,
   checkFailureReason,
   CRASH_HISTORY,
   type ClusterState,
-  crashKey,
   emptyState,
   type Instance,
   instanceName,
@@ -61,6 +61,11 @@ export type ClusterEvent =
    * when none does any more. Recorded when the holding gate changes, not every pass.
    */
   | { type: "RolloutHeld"; at: number; name: string; gate: string; reason: string }
+  /**
+   * `by` lifted the workload's crash-loop quarantine on `node` (every node when absent): its
+   * failure history there starts over.
+   */
+  | { type: "QuarantineLifted"; at: number; name: string; node?: string; by: string }
   /** The rollout moves on to replacing the old copies of wave `wave` (0-based) of `waves`. */
   | { type: "RolloutWaveStarted"; at: number; name: string; wave: number; waves: number }
   /**
@@ -146,6 +151,11 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     // Back to the template an earlier generation's copies run (decide.ts keepsCopiesOf): they
     // stay current, and the copies of the generations since are outdated.
     const backTo = prior !== undefined && e.workload.templateGeneration < prior.templateGeneration;
+    // A crash-loop quarantine is the failed spec's: a changed one is placed at once.
+    if (templateChanged) state.crashes.delete(e.workload.name);
+    // A change that replaces no copy of a completed rollout completes at once: it is what
+    // auto_revert goes back to from now on.
+    const completedAtOnce = !templateChanged && prior.stable !== null && prior.stable.generation === prior.templateGeneration;
     state.workloads.set(e.workload.name, {
       ...e.workload,
       deleting: false,
@@ -163,9 +173,16 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       paused: prior?.paused ?? false,
       wave: templateChanged ? -1 : prior.wave,
       rolloutHold: templateChanged ? "" : prior.rolloutHold,
-      stable: prior?.stable ?? null,
+      stable: completedAtOnce ? { spec: e.workload.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
       quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
+  },
+  QuarantineLifted(state, e) {
+    must(state.workloads, e.name, "workload");
+    const byNode = state.crashes.get(e.name);
+    if (e.node !== undefined) byNode?.delete(e.node);
+    // A workload with no failure left has no entry: only workloads with one are looked at.
+    if (e.node === undefined || byNode?.size === 0) state.crashes.delete(e.name);
   },
   RolloutPaused(state, e) {
     const w = must(state.workloads, e.name, "workload");
@@ -213,6 +230,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     w.promoted = false;
     w.wave = -1;
     w.rolloutHold = "";
+    state.crashes.delete(e.name);
   },
   WorkloadRestartRequested(state, e) {
     must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
@@ -223,6 +241,8 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
   WorkloadRemoved(state, e) {
     must(state.workloads, e.name, "workload");
     state.workloads.delete(e.name);
+    // A workload created again under the name starts without the old one's quarantine.
+    state.crashes.delete(e.name);
   },
   WorkloadFinished(state, e) {
     must(state.workloads, e.name, "workload").finished = { at: e.at, outcome: e.outcome, reason: e.reason };
@@ -282,7 +302,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
         inst.exitCode = e.event.exitCode ?? null;
         inst.stderrTail = e.event.stderrTail ?? "";
         inst.failedAt = e.at;
-        if (inst.node !== null) recordCrash(state, inst.workload, inst.node, e.at);
+        if (inst.node !== null && countsForQuarantine(state, inst)) recordCrash(state, inst.workload, inst.node, e.at);
         break;
       case "run":
         inst.runningSince = e.at;
@@ -398,13 +418,20 @@ function countBatchFailure(state: ClusterState, name: string): void {
   if (w !== undefined && kindOf(w.spec) === "batch") w.failures++;
 }
 
+/** Whether a copy's failure is its workload's current template's (an older spec's quarantine holds no changed one). */
+function countsForQuarantine(state: ClusterState, inst: Instance): boolean {
+  const w = state.workloads.get(inst.workload);
+  return w !== undefined && runsCurrentTemplate(w, inst);
+}
+
 /** Appends a failure time to the bounded history of (workload, node). */
 function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
-  const key = crashKey(workload, node);
-  const times = state.crashes.get(key) ?? [];
+  let byNode = state.crashes.get(workload);
+  if (!byNode) state.crashes.set(workload, (byNode = new Map()));
+  const times = byNode.get(node) ?? [];
   times.push(at);
   if (times.length > CRASH_HISTORY) times.shift();
-  state.crashes.set(key, times);
+  byNode.set(node, times);
 }
 
 /** The entry an event refers to; a log that names a missing one is refused, loudly. */
@@ -437,7 +464,7 @@ export interface StoredState {
   instances: Instance[];
   nodes: NodeRecord[];
   nextInstanceSeq: number;
-  failures: Array<{ workload: string; node: string; at: number }>;
+  failures: Array<{ workload: string; node: string; at: number; instance: string }>;
   /** Active tokens. */
   tokens: Array<{ hash: string; kind: TokenKind }>;
   /** When the leader last started listening to agents; absent before it first did. */
@@ -451,7 +478,7 @@ export function storedState(stored: StoredState): ClusterState {
   for (const i of stored.instances) putInstance(state, i);
   for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
   state.nextInstanceSeq = stored.nextInstanceSeq;
-  for (const f of stored.failures) recordCrash(state, f.workload, f.node, f.at);
+  for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);
   for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
   if (stored.listeningSince !== undefined) state.listeningSince = stored.listeningSince;
   return state;
@@ -460,6 +487,18 @@ export function storedState(stored: StoredState): ClusterState {
 /** The state a control plane starts leading from, rebuilt from what its store kept: no agent stream survives. */
 export function restoreState(stored: StoredState): ClusterState {
   return dropAgentStreams(storedState(stored));
+}
+
+/**
+ * Whether a stored failure is of its workload's current template, as evolve records them: the
+ * workload exists and its template has not changed since. A copy the state still holds says
+ * which template it ran; a forgotten one is judged by the time alone.
+ */
+function isCurrentFailure(state: ClusterState, f: StoredState["failures"][number]): boolean {
+  const w = state.workloads.get(f.workload);
+  if (w === undefined || f.at < w.templateChangedAt) return false;
+  const inst = state.instances.get(f.instance);
+  return inst === undefined || runsCurrentTemplate(w, inst);
 }
 
 /**

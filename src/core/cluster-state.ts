@@ -159,8 +159,12 @@ export interface ClusterState {
   nodes: Map<string, NodeRecord>;
   /** Next instance sequence number; makes instance ids unique without randomness. */
   nextInstanceSeq: number;
-  /** Recent failure times per workload and node (key: crashKey), for crash-loop quarantine. */
-  crashes: Map<string, number[]>;
+  /**
+   * Recent failure times of each workload's current template, per node, for crash-loop
+   * quarantine: a quarantine belongs to the spec that crash-looped, so a change of what runs,
+   * a revert or a delete starts the workload's history over.
+   */
+  crashes: Map<string, Map<string, number[]>>;
   /**
    * When this control plane last started listening to agents (ListeningStarted); node silence
    * before it was not observed (node-health.ts). -Infinity: always listening (a log without it).
@@ -184,17 +188,13 @@ export interface ClusterView {
   readonly instancesByWorkload: ReadonlyMap<string, ReadonlySet<string>>;
   readonly nodes: ReadonlyMap<string, Readonly<NodeRecord>>;
   readonly nextInstanceSeq: number;
-  readonly crashes: ReadonlyMap<string, readonly number[]>;
+  readonly crashes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
   readonly listeningSince: number;
   readonly tokens: ReadonlyMap<string, TokenKind>;
 }
 
 /** How many failure times are kept per workload and node. */
 export const CRASH_HISTORY = 16;
-
-export function crashKey(workload: string, node: string): string {
-  return `${workload}\n${node}`;
-}
 
 export function emptyState(): ClusterState {
   return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map() };
@@ -217,8 +217,8 @@ export function forkState(state: ClusterView): ClusterState {
   };
   const index = new Map<string, Set<string>>();
   for (const [k, ids] of state.instancesByWorkload) index.set(k, new Set(ids));
-  const crashes = new Map<string, number[]>();
-  for (const [k, times] of state.crashes) crashes.set(k, [...times]);
+  const crashes = new Map<string, Map<string, number[]>>();
+  for (const [w, byNode] of state.crashes) crashes.set(w, new Map([...byNode].map(([n, times]) => [n, [...times]])));
   return {
     workloads: copyRecords(state.workloads),
     instances: copyRecords(state.instances),

@@ -45,6 +45,8 @@ export type Command =
   | { type: "PromoteRollout"; name: string; by: string }
   /** Pause a workload's rollout, or resume it. */
   | { type: "PauseRollout"; name: string; paused: boolean; by: string }
+  /** Lift a workload's crash-loop quarantine on `node` (absent: every node); `by` says who. */
+  | { type: "LiftQuarantine"; name: string; node?: string; by: string }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
   /** `rollout undo`: to the spec before the last change, or `to` a revision (its spec, read from the log). */
@@ -251,6 +253,17 @@ const deciders: { [K in CommandType]: Decider<K> } = {
     const w = state.workloads.get(c.name);
     if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
     return w.paused === c.paused ? accept() : accept([{ type: "RolloutPaused", at: now, name: c.name, paused: c.paused, by: c.by }]);
+  },
+
+  LiftQuarantine(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    if (!state.workloads.has(c.name)) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (c.node !== undefined && !state.nodes.has(c.node)) return refuse({ kind: "UnknownNode", name: c.node });
+    // Its history holds only its current spec's failures: anything there is what may hold it.
+    const history = state.crashes.get(c.name);
+    if (history === undefined || (c.node !== undefined && !history.has(c.node))) return refuse({ kind: "NotQuarantined", name: c.name, node: c.node });
+    return accept([{ type: "QuarantineLifted", at: now, name: c.name, ...(c.node !== undefined ? { node: c.node } : {}), by: c.by }]);
   },
 
   PromoteRollout(state, c, now) {

@@ -60,6 +60,8 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   // Promoted by a person (an input), or by auto_promote (the reconciler's decision).
   RolloutPromoted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: (e) => (e.by === AUTO_PROMOTE ? "decision" : "input"), fits: (state, e) => state.workloads.get(e.name)?.promoted === false },
   RolloutPaused: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
+  // The node (when one is named) indexes the event, so a restart's failure history can see it.
+  QuarantineLifted: { touches: (e) => (e.node === undefined ? { workload: e.name } : { workload: e.name, node: e.node }), volatile: false, origin: input, fits: workloadExists },
   RolloutHeld: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   RolloutWaveStarted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   RolloutStalled: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },

@@ -65,6 +65,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadRemoved: (e) => `${e.name} removed`,
   RolloutPromoted: (e) => `${e.name} rollout promoted by ${e.by}: the rest of its copies are replaced`,
   RolloutPaused: (e) => `${e.name} rollout ${e.paused ? "paused" : "resumed"} by ${e.by}`,
+  QuarantineLifted: (e) => `${e.name} crash-loop quarantine lifted ${e.node === undefined ? "on every node" : `on ${e.node}`} by ${e.by}`,
   RolloutHeld: (e) => (e.gate === "" ? `${e.name} rollout goes on` : `${e.name} rollout held by ${e.gate}: ${e.reason}`),
   RolloutWaveStarted: (e) => `${e.name} rollout wave ${e.wave + 1} of ${e.waves} started: its old copies are replaced`,
   RolloutStalled: (e) => `${e.name} rollout of generation ${e.generation} stalled: ${e.reason}`,

@@ -2,7 +2,7 @@
  * Gates: pure functions that say why something may NOT happen now, or nothing when it may.
  * The reconciler asks them; tests table them. PURE.
  */
-import { type BatchOutcome, type ClusterState, crashKey, type Instance, type NodeRecord } from "./cluster-state.js";
+import type { BatchOutcome, ClusterView, Instance, NodeRecord } from "./cluster-state.js";
 import { formatDurationMs } from "./duration.js";
 import type { HealthThresholds } from "./node-health.js";
 import type { Rejection } from "./rejections.js";
@@ -42,9 +42,12 @@ export function restartGate(failed: Instance, spec: ResolvedSpec, now: number): 
   return undefined;
 }
 
-/** Crash-loop quarantine: has this workload failed too often on this node lately? */
-export function quarantineGate(state: ClusterState, workload: string, node: string, now: number, policy: QuarantinePolicy): Hold | undefined {
-  const times = state.crashes.get(crashKey(workload, node));
+/**
+ * Crash-loop quarantine: has this workload's current template failed too often on this node
+ * lately? (Its history holds only the current template's failures: cluster-state.ts.)
+ */
+export function quarantineGate(state: ClusterView, workload: string, node: string, now: number, policy: QuarantinePolicy): Hold | undefined {
+  const times = state.crashes.get(workload)?.get(node);
   if (!times || times.length < policy.crashLoopFailures) return undefined;
   const last = times[times.length - 1]!;
   const kth = times[times.length - policy.crashLoopFailures]!;
@@ -52,6 +55,16 @@ export function quarantineGate(state: ClusterState, workload: string, node: stri
   const until = last + policy.quarantineMs;
   if (now >= until) return undefined;
   return { gate: "quarantine", reason: `crash loop: ${policy.crashLoopFailures} failures within ${policy.crashLoopWindowMs / 1000}s`, until };
+}
+
+/** The nodes where the workload is in crash-loop quarantine at `now`, by name; only nodes where it failed are looked at. */
+export function quarantinesOf(state: ClusterView, workload: string, now: number, policy: QuarantinePolicy): Array<{ node: string } & Hold> {
+  const out: Array<{ node: string } & Hold> = [];
+  for (const node of state.crashes.get(workload)?.keys() ?? []) {
+    const held = quarantineGate(state, workload, node, now, policy);
+    if (held) out.push({ node, ...held });
+  }
+  return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
 /** Cordon and drain: may new work go to this node? */

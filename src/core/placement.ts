@@ -116,7 +116,7 @@ export class Placer {
       if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
       return cordonGate(node)?.reason;
     });
-    for (const key of state.crashes.keys()) f.crashed.add(key.slice(0, key.indexOf("\n")));
+    for (const workload of state.crashes.keys()) f.crashed.add(workload);
     this.fleet = f;
     for (const [name, use] of nodeUse(state, released)) {
       const i = f.index.get(name);

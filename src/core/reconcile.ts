@@ -6,11 +6,11 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { canaryGate, disruptionGate, pausedGate, quarantineGate, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
+import { canaryGate, disruptionGate, pausedGate, quarantinesOf, type GateName, type Hold, parallelismGate, type QuarantinePolicy, restartGate, soakGate, surgeGate, ttlGate } from "./gates.js";
 import { occupiesNode } from "./instance-machine.js";
 import { sameTemplate } from "./cluster-events.js";
 import { waveOrder } from "./waves.js";
-import { type BatchOutcome, type Capacity, type ClusterState, crashKey, type Instance, instanceName, instanceSeq, instancesOfWorkload, STALLED, type Workload } from "./cluster-state.js";
+import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, STALLED, type Workload } from "./cluster-state.js";
 import { availableAt, availableCanaries, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, stallCause, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
 import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
@@ -261,6 +261,11 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     if (v.holding === 0) out.removeWorkload.push({ name: workload.name });
     return;
   }
+  // Where its current spec is quarantined, placement avoids: the plan says so, and the writer
+  // wakes when it ends. Only a workload with failures recorded is looked at.
+  if (pass.state.crashes.has(workload.name)) {
+    for (const q of quarantinesOf(pass.state, workload.name, pass.now, pass.quarantine)) out.skip.push({ workload: workload.name, node: q.node, gate: "quarantine", reason: `${q.reason}: no copy is placed on ${q.node}`, until: q.until });
+  }
   const spec = resolveSpec(workload.spec);
   if (spec.kind === "system") return planSystem(out, pass, workload, spec, insts);
   if (spec.kind === "batch") return planBatch(out, pass, workload, spec, v);
@@ -335,12 +340,10 @@ function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spec: Reso
   const soakEnds = spec.minHealthyMs === 0 ? [] : insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
   if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
   const revertible = spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec);
-  // New copies crash-looping (the workload quarantined on a node since its template changed)
-  // fail the rollout before its deadline. Looked for only where a revert can follow: it visits
-  // every node, and every workload of a fresh fleet is in its first rollout.
-  const looping = revertible
-    ? [...pass.state.nodes.keys()].find((n) => (pass.state.crashes.get(crashKey(workload.name, n))?.at(-1) ?? 0) >= workload.templateChangedAt && quarantineGate(pass.state, workload.name, n, now, pass.quarantine))
-    : undefined;
+  // New copies crash-looping (the current template quarantined on a node: its failure history
+  // is the current template's alone) fail the rollout before its deadline. Looked for only where
+  // a revert can follow; only the nodes where the workload failed are visited.
+  const looping = revertible ? quarantinesOf(pass.state, workload.name, now, pass.quarantine)[0]?.node : undefined;
   const late = status.phase === "stalled" ? `not complete within progress_deadline ${spec.progressDeadlineMs / 1000}s (${stallCause(status)})` : "";
   if (revertible && (status.phase === "stalled" || looping !== undefined)) {
     const last = insts.filter((i) => i.state === "failed" && runsCurrentTemplate(workload, i)).at(-1);
@@ -466,7 +469,7 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
       hold({ gate: "surge", reason: `a system workload has one copy a node: waiting for ${leaving} to stop` }, undefined, node);
       continue;
     }
-    const lastFailure = newestFailure(failed);
+    const lastFailure = newestFailure(failed.filter((f) => runsCurrentTemplate(workload, f)));
     let attempt = 0;
     let cause: PlaceCause = "new";
     if (lastFailure !== undefined) {
@@ -475,8 +478,7 @@ function planSystem(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpe
         hold(held, lastFailure.id, node);
         continue;
       }
-      const ranLong = lastFailure.runningSince !== null && lastFailure.failedAt! - lastFailure.runningSince >= spec.restartResetMs;
-      attempt = ranLong ? 0 : lastFailure.attempt + 1;
+      attempt = nextAttempt(lastFailure, spec);
       cause = "restart";
     }
     const index = lastFailure?.index ?? newIndex();
@@ -584,7 +586,7 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
       parallelismHeld = true;
       continue;
     }
-    const lastFailure = newestFailure(failed);
+    const lastFailure = newestFailure(failed.filter((f) => runsCurrentTemplate(workload, f)));
     if (lastFailure !== undefined) {
       const held = restartGate(lastFailure, spec, now);
       if (held) {
@@ -693,7 +695,19 @@ function planSlot(
   const failed = slot.filter((i) => i.state === "failed");
   const live = slot.filter((i) => i.state !== "failed");
   const current = live.filter((i) => !isOutdated(i));
-  const outdated = live.filter(isOutdated);
+  const outdated: Instance[] = [];
+  for (const i of live) {
+    if (!isOutdated(i)) continue;
+    if (i.state !== "pending") outdated.push(i);
+    else {
+      // Never placed, it serves nothing: it goes at once (never two Pending rows for a slot).
+      stop(i, `update: generation ${workload.generation} replaces it`);
+      budget.nonTerminal--;
+    }
+  }
+  // The slot's restart backoff: its newest failure of the current template holds whichever copy
+  // comes next, beside an old copy or not (a changed template starts at once).
+  const lastFailure = newestFailure(failed.filter((f) => runsCurrentTemplate(workload, f)));
 
   const keep = current[0];
   for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);
@@ -724,11 +738,21 @@ function planSlot(
   if (outdated.length > 0) {
     const [old, ...extra] = outdated;
     for (const o of extra) stop(o, "duplicate");
-    for (const f of failed) stop(f, f.reason);
+    const backoff = lastFailure === undefined ? undefined : restartGate(lastFailure, spec, now);
+    if (backoff) {
+      hold(backoff, lastFailure!.id);
+      return;
+    }
+    const attempt = lastFailure === undefined ? 0 : nextAttempt(lastFailure, spec);
+    // The newest failure stays until its replacement is created: it holds the backoff.
+    for (const f of failed) if (f !== lastFailure) stop(f, f.reason);
+    const replaced = (created: boolean) => {
+      if (created && lastFailure !== undefined) stop(lastFailure, lastFailure.reason);
+    };
     const cause: PlaceCause = !runsCurrentTemplate(workload, old!) ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
     if (canaries > 0 && cause === "update") {
       // Canaries start beside the old copies; the rest wait for the promotion.
-      if (index < canaries) create(fresh(0, cause), true);
+      if (index < canaries) replaced(create(fresh(attempt, cause), true));
       else hold(canaryGate(canaries, index)!, old!.id);
       return;
     }
@@ -738,10 +762,13 @@ function planSlot(
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
-      create(fresh(0, cause));
+      replaced(create(fresh(attempt, cause)));
       return;
     }
-    if (!isAvailable(old!, spec.minHealthyMs, now)) {
+    // An old copy that serves nothing goes freely; one Ready but not yet soaked serves, so it
+    // waits for the budget (which counts soaked copies) like the others: without checks every
+    // copy soaks 10 s, and a change right after a deploy must not stop every Ready copy.
+    if (!isReady(old!)) {
       stop(old!, `${cause}: replaced`);
       return;
     }
@@ -755,9 +782,9 @@ function planSlot(
     return;
   }
 
-  const lastFailure = failed.reduce<Instance | undefined>((a, b) => (a === undefined || instanceSeq(b.id) > instanceSeq(a.id) ? b : a), undefined);
   if (lastFailure === undefined) {
-    create(fresh(0, lost ? "lost" : "new"));
+    // Only an older template's copies failed here: the changed one starts at once.
+    if (create(fresh(0, lost ? "lost" : failed.length > 0 ? "update" : "new"))) for (const f of failed) stop(f, f.reason);
     return;
   }
   const held = restartGate(lastFailure, spec, now);
@@ -765,7 +792,11 @@ function planSlot(
     hold(held, lastFailure.id);
     return;
   }
-  // A copy that ran long enough before failing starts the backoff over.
-  const ranLong = lastFailure.runningSince !== null && lastFailure.failedAt! - lastFailure.runningSince >= spec.restartResetMs;
-  if (create(fresh(ranLong ? 0 : lastFailure.attempt + 1, "restart"))) for (const f of failed) stop(f, f.reason);
+  if (create(fresh(nextAttempt(lastFailure, spec), "restart"))) for (const f of failed) stop(f, f.reason);
+}
+
+/** The attempt a failed copy's replacement is: the next, unless it ran long enough before failing to start the backoff over. */
+function nextAttempt(failed: Instance, spec: ResolvedSpec): number {
+  const ranLong = failed.runningSince !== null && failed.failedAt! - failed.runningSince >= spec.restartResetMs;
+  return ranLong ? 0 : failed.attempt + 1;
 }

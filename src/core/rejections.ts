@@ -23,6 +23,8 @@ export type Rejection =
   /** Applying exactly a spec whose rollout failed and was reverted, without force. */
   | { kind: "QuarantinedSpec"; name: string; generation: number; reason: string }
   | { kind: "NothingToPromote"; name: string; why: string }
+  /** Lifting a quarantine where no failure of the workload's current spec is recorded (`node` absent: anywhere). */
+  | { kind: "NotQuarantined"; name: string; node?: string }
   | { kind: "UnknownRevision"; name: string; revision: number }
   | { kind: "PermissionDenied"; reason: string }
   /** Exec needs a running copy: of the workload (no `id`), or the named one, which is in `state`. */
@@ -58,6 +60,8 @@ export function describeRejection(r: Rejection): string {
       return `workload "${r.name}" has no revision ${r.revision} in the event log (see tessera ctl rollout history)`;
     case "NothingToPromote":
       return `workload "${r.name}" has nothing to promote: ${r.why}`;
+    case "NotQuarantined":
+      return `workload "${r.name}" has no crash-loop quarantine to lift${r.node === undefined ? "" : ` on ${r.node}`}: no failure of its current spec is recorded ${r.node === undefined ? "on any node" : "there"}`;
     case "Unauthenticated":
     case "PermissionDenied":
       return r.reason;

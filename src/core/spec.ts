@@ -27,7 +27,7 @@ export interface ResolvedSpec {
   /** New copies started beside the old ones before the rollout is promoted; 0: no canary. */
   canary: number;
   autoPromote: boolean;
-  /** A new copy is available once it has been Ready this long. */
+  /** A new copy is available once it has been Ready this long (unset: 0 with readiness checks, 10 s without). */
   minHealthyMs: number;
   autoRevert: boolean;
   /** Node selectors of the rollout's waves, in order; empty: no waves. */
@@ -65,6 +65,9 @@ export const SPEC_DEFAULTS = {
   maxSurge: 1,
   stopGracePeriodMs: 10_000,
   progressDeadlineMs: 60_000,
+  // A copy without readiness checks is available once it has run this long (Nomad's
+  // min_healthy_time): a binary that crashes at start never replaces a copy that serves.
+  minHealthyWithoutChecksMs: 10_000,
   completions: 1,
   parallelism: 1,
   backoffLimit: 6,
@@ -120,6 +123,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
   const memoryMb = spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb;
   const volumes = volumeMounts(spec, memoryMb);
   const hostVolumes = hostVolumeNeeds(volumes);
+  const readinessChecks = (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name);
   return {
     kind,
     replicas: kind === "system" ? 0 : kind === "batch" ? (spec.completions ?? SPEC_DEFAULTS.completions) : (spec.replicas ?? SPEC_DEFAULTS.replicas),
@@ -134,12 +138,12 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     maxSurge: spec.update?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
     canary: spec.update?.canary ?? 0,
     autoPromote: spec.update?.autoPromote ?? false,
-    minHealthyMs: durationMs(spec.update?.minHealthyTime) ?? 0,
+    minHealthyMs: durationMs(spec.update?.minHealthyTime) ?? (readinessChecks.length === 0 ? SPEC_DEFAULTS.minHealthyWithoutChecksMs : 0),
     autoRevert: spec.update?.autoRevert ?? false,
     waves: (spec.update?.waves ?? []).map((w) => w.nodeSelector),
     stopGracePeriodMs: durationMs(spec.stopGracePeriod) ?? SPEC_DEFAULTS.stopGracePeriodMs,
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
-    readinessChecks: (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name),
+    readinessChecks,
     progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
     ports: portRequests(spec),
     portShape: portShape(portRequests(spec)),
@@ -158,12 +162,17 @@ export function stopGracePeriodOf(state: ClusterState, name: string): number {
   return w ? resolveSpec(w.spec).stopGracePeriodMs : SPEC_DEFAULTS.stopGracePeriodMs;
 }
 
+/** What a spec says that does not change what a copy runs: changing only these rolls no copy. */
+type AroundTheRuns = "replicas" | "update" | "completions" | "parallelism" | "backoffLimit" | "ttlAfterFinished" | "progressDeadline" | "stopGracePeriod" | "restartPolicy";
+
 /**
  * The part of a spec that an instance runs: everything but how many (replicas, a batch's
- * completions and parallelism), the update strategy, and what happens around the runs
- * (backoff limit, time to live).
+ * completions and parallelism), the update strategy and its progress deadline, and what the
+ * control plane does around the runs (restart policy, stop grace period, backoff limit, time to
+ * live): those are read from the current spec when they apply, never from a copy's (a stop
+ * sends the current grace period), so a change of them alone replaces nothing.
  */
-export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, "replicas" | "update" | "completions" | "parallelism" | "backoffLimit" | "ttlAfterFinished"> {
-  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, ...template } = spec;
+export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, AroundTheRuns> {
+  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, ...template } = spec;
   return template;
 }

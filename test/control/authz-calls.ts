@@ -35,6 +35,7 @@ export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promi
     RollbackWorkload: { name: "authz", toRevision: 0 },
     PromoteRollout: { name: "authz" },
     PauseRollout: { name: "authz", paused: true },
+    LiftQuarantine: { name: "authz", node: "" },
     Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
     GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
     Watch: { afterSequence: 0, workload: "" },

@@ -340,6 +340,8 @@ function seedsFor(path: string): Buffer[] {
       return named("fz-seed").map((name) => cp.promoteRollout.requestSerialize({ name }));
     case cp.pauseRollout.path:
       return named("fz-seed").map((name) => cp.pauseRollout.requestSerialize({ name, paused: name.length % 2 === 0 }));
+    case cp.liftQuarantine.path:
+      return [...named(KEEP).map((name) => cp.liftQuarantine.requestSerialize({ name, node: "" })), ...named(AGENT).map((node) => cp.liftQuarantine.requestSerialize({ name: KEEP, node }))];
     case cp.getNode.path:
       return named(AGENT).map((name) => cp.getNode.requestSerialize({ name }));
     case cp.cordonNode.path:
@@ -643,6 +645,7 @@ describe("well-formed but wrong requests", () => {
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
       { what: "PromoteRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.promoteRollout({ name }, md, o, cb)) },
       { what: "PauseRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.pauseRollout({ name, paused: true }, md, o, cb)) },
+      { what: "LiftQuarantine", kind: "workload", call: (name) => ask((md, o, cb) => typed.liftQuarantine({ name, node: "" }, md, o, cb)) },
       { what: "ListInstances", kind: "workload", call: (name) => ask((md, o, cb) => typed.listInstances({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "ListEndpoints", kind: "workload", call: (name) => ask((md, o, cb) => typed.listEndpoints({ workload: name, pageSize: 0, pageToken: "" }, md, o, cb)) },
       { what: "GetHistory", kind: "workload", call: (name) => ask((md, o, cb) => typed.getHistory({ workload: name, limit: 0, pageSize: 0, pageToken: "" }, md, o, cb)) },

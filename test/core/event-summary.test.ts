@@ -20,6 +20,7 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["WorkloadFinished", { type: "WorkloadFinished", at: T0, name: "job", outcome: "failed", reason: "backoff limit 2 reached (3 failed runs): exited with code 3" }, "job failed: backoff limit 2 reached (3 failed runs): exited with code 3"],
   ["RolloutPromoted", { type: "RolloutPromoted", at: T0, name: "web", by: "auto_promote" }, "web rollout promoted by auto_promote: the rest of its copies are replaced"],
   ["RolloutPaused", { type: "RolloutPaused", at: T0, name: "web", paused: true, by: "the holder of token 1a2b" }, "web rollout paused by the holder of token 1a2b"],
+  ["QuarantineLifted", { type: "QuarantineLifted", at: T0, name: "web", node: "node-a", by: "the holder of token 1a2b" }, "web crash-loop quarantine lifted on node-a by the holder of token 1a2b"],
   ["RolloutHeld", { type: "RolloutHeld", at: T0, name: "web", gate: "canary", reason: "held until the rollout is promoted (1 canary first)" }, "web rollout held by canary: held until the rollout is promoted (1 canary first)"],
   ["RolloutWaveStarted", { type: "RolloutWaveStarted", at: T0, name: "web", wave: 1, waves: 3 }, "web rollout wave 2 of 3 started: its old copies are replaced"],
   ["RolloutCompleted", { type: "RolloutCompleted", at: T0, name: "web", generation: 3 }, "web rollout of generation 3 complete: every copy available"],

@@ -40,6 +40,14 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
   };
 }
 
+/**
+ * A valid process spec whose copies count as available once Ready: without readiness checks a
+ * spec soaks 10 s by default (issue 25), which tests about something else would have to wait out.
+ */
+export function specWithoutSoak(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
+  return spec({ update: { minHealthyTime: { seconds: 0, nanos: 0 }, waves: [] }, ...over });
+}
+
 export function nodeConnected(
   name: string,
   at: number,

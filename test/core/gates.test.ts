@@ -1,7 +1,7 @@
 /** Table tests for every gate: each returns a named hold or nothing. */
 import { describe, expect, test } from "bun:test";
 import { cordonGate, disruptionGate, quarantineGate, restartBackoffMs, restartGate, surgeGate } from "../../src/core/gates.js";
-import { crashKey, emptyState, type Instance, type NodeRecord } from "../../src/core/cluster-state.js";
+import { emptyState, type Instance, type NodeRecord } from "../../src/core/cluster-state.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { type ResolvedSpec, resolveSpec } from "../../src/core/spec.js";
 import { spec } from "./fixtures.js";
@@ -63,7 +63,7 @@ describe("crash-loop quarantine", () => {
   const policy = { crashLoopFailures: 3, crashLoopWindowMs: 10_000, quarantineMs: 60_000 };
   const stateWith = (times: number[]) => {
     const s = emptyState();
-    s.crashes.set(crashKey("web", "n1"), times);
+    s.crashes.set("web", new Map([["n1", times]]));
     return s;
   };
   test.each([

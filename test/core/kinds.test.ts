@@ -97,6 +97,8 @@ describe("system workloads", () => {
     const sysOnN1 = copies(fleet, "sys", (i) => i.node === "n1")[0]!;
     const first = fleet.turn([{ type: "DrainNode", node: "n1" }]);
     expect(first.plan!.skip.some((s) => s.workload === "sys" && s.node === "n1" && s.reason.startsWith("draining"))).toBe(true);
+    // The service copy goes once its replacement has run for min_healthy_time (10 s without checks).
+    fleet.advance(11_000);
     fleet.settle();
     expect(copies(fleet, "sys", (i) => i.node === "n1")).toEqual([]);
     expect(copies(fleet, "web", (i) => i.node === "n1")).toEqual([]);

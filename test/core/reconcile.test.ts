@@ -33,6 +33,15 @@ function oneRunning(): ClusterState {
   ]);
 }
 
+/** When copies started at T0 without readiness checks have run for min_healthy_time (10 s by default). */
+const SOAKED = T0 + 10_000;
+
+/** Past the soak of copies started at T0 (the node still heard): their rollout is recorded complete. */
+function completeAfterSoak(state: ClusterState): void {
+  apply(state, [heartbeat("n1", SOAKED)]);
+  expect(reconcileOnce(state, SOAKED).plan.complete).toEqual([{ name: "web", generation: state.workloads.get("web")!.templateGeneration }]);
+}
+
 describe("a new workload on one Ready node", () => {
   const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0)]);
 
@@ -68,9 +77,12 @@ describe("a new workload on one Ready node", () => {
     expect(summarize(again)).toBe("converged");
     // Also once the agent has reported it running, a little later.
     agentReports(s, T0 + 500, report("n1", "web-0.1", "provisioning"), report("n1", "web-0.1", "running"));
-    // Every replica runs its template: the rollout is recorded complete, once.
-    expect(reconcileOnce(s, T0 + 1_000).plan).toEqual({ ...emptyPlan(T0 + 1_000), complete: [{ name: "web", generation: 1 }] });
-    expect(plan(s, T0 + 1_000)).toEqual(emptyPlan(T0 + 1_000));
+    // Every replica runs its template, and has for min_healthy_time (10 s for a copy without
+    // readiness checks): the rollout is recorded complete, once.
+    const soaked = T0 + 10_500;
+    apply(s, [heartbeat("n1", soaked)]);
+    expect(reconcileOnce(s, soaked).plan).toEqual({ ...emptyPlan(soaked), complete: [{ name: "web", generation: 1 }] });
+    expect(plan(s, soaked)).toEqual(emptyPlan(soaked));
   });
 });
 
@@ -196,10 +208,10 @@ describe("scaling down", () => {
     const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
     reconcileOnce(state, T0);
     for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
-    reconcileOnce(state, T0); // the rollout recorded complete
+    completeAfterSoak(state);
 
     // The recorded fact, as given: replicas 1 at the same generation.
-    const t = T0 + 1_000;
+    const t = SOAKED + 1_000;
     apply(state, [heartbeat("n1", t), workloadApplied("web", t, { spec: spec({ replicas: 1 }), generation: 1 })]);
     const { plan: p, outcome } = reconcileOnce(state, t);
     expect(p).toEqual({
@@ -226,20 +238,21 @@ describe("scaling down", () => {
     const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0, { spec: spec({ replicas: 3 }) })]);
     reconcileOnce(state, T0);
     for (const id of ["web-0.1", "web-1.2", "web-2.3"]) agentReports(state, T0, report("n1", id, "provisioning"), report("n1", id, "running"));
-    reconcileOnce(state, T0); // the rollout recorded complete
-    const d = decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0);
+    completeAfterSoak(state);
+    const d = decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, SOAKED);
     apply(state, d.events);
     expect(state.workloads.get("web")).toMatchObject({ generation: 2, templateGeneration: 1 });
-    expect(plan(state, T0)).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-2.3", reason: "scaled down to 2" }] });
+    expect(plan(state, SOAKED)).toEqual({ ...emptyPlan(SOAKED), stop: [{ instance: "web-2.3", reason: "scaled down to 2" }] });
   });
 
   test("scaling up adds copies at the new generation and keeps the running ones", () => {
     const state = replay([nodeConnected("n1", T0), workloadApplied("web", T0)]);
     reconcileOnce(state, T0);
     agentReports(state, T0, report("n1", "web-0.1", "provisioning"), report("n1", "web-0.1", "running"));
-    apply(state, decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, T0).events);
-    expect(plan(state, T0)).toEqual({
-      ...emptyPlan(T0),
+    completeAfterSoak(state);
+    apply(state, decide(state, { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2 }) }, SOAKED).events);
+    expect(plan(state, SOAKED)).toEqual({
+      ...emptyPlan(SOAKED),
       place: [{ workload: "web", index: 1, generation: 2, attempt: 0, resources: RES, readinessChecks: [], cause: "new", node: "n1" }],
     });
   });
@@ -313,10 +326,13 @@ describe("a spec change (generation 2)", () => {
     expect(plan(state, T0)).toEqual(emptyPlan(T0));
 
     agentReports(state, T0, report("n1", "web-0.2", "provisioning", { generation: 2 }), report("n1", "web-0.2", "running", { generation: 2 }));
-    const second = reconcileOnce(state, T0);
-    expect(second.plan).toEqual({ ...emptyPlan(T0), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }], complete: [{ name: "web", generation: 2 }] });
+    // Without readiness checks it must have run for min_healthy_time (10 s by default) first.
+    expect(plan(state, T0).stop).toEqual([]);
+    apply(state, [heartbeat("n1", SOAKED)]);
+    const second = reconcileOnce(state, SOAKED);
+    expect(second.plan).toEqual({ ...emptyPlan(SOAKED), stop: [{ instance: "web-0.1", reason: "replaced by web-0.2" }], complete: [{ name: "web", generation: 2 }] });
     expect(second.outcome.effects).toEqual([{ type: "StopInstance", node: "n1", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
-    expect(plan(state, T0)).toEqual(emptyPlan(T0));
+    expect(plan(state, SOAKED)).toEqual(emptyPlan(SOAKED));
   });
 });
 

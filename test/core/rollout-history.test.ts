@@ -8,7 +8,7 @@ import type { Command } from "../../src/core/decide.js";
 import { rolloutRevisions, specAtRevision } from "../../src/core/rollout-history.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { spec } from "./fixtures.js";
+import { specWithoutSoak as spec } from "./fixtures.js";
 
 const READY_CHECK: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 8080, portName: "" } } };
 const BIG = { cpuMillis: 64_000, memoryMb: 65_536 };

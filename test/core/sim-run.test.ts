@@ -27,7 +27,7 @@ describe("simulate", () => {
       [1, "binpack"],
       [2, "spread"],
     ]);
-    expect(report.summary).toBe("binpack ranks first on empty nodes (3 vs 0 for spread); tied on unschedulable (0), convergence (1s), reschedules (0)");
+    expect(report.summary).toBe("binpack ranks first on empty nodes (3 vs 0 for spread); tied on unschedulable (0), convergence (11s), reschedules (0)");
   });
 
   test("a node kill is rescheduled once the node is Offline; spread loses fewer copies and ranks first", () => {
@@ -35,7 +35,7 @@ describe("simulate", () => {
       scenario({
         fleet: [fourNodes],
         workloads: [{ name: "web", replicas: 3, resources: { cpu_millis: 1000, memory_mb: 512 } }],
-        failures: [{ at: "10s", kill: { group: "n", count: 1 } }],
+        failures: [{ at: "20s", kill: { group: "n", count: 1 } }],
       }),
     );
     const spread = of(report.strategies, "spread");
@@ -46,8 +46,9 @@ describe("simulate", () => {
     for (const r of [spread, binpack]) {
       expect(r.placed).toBe(3);
       const [start, kill] = r.convergence;
-      expect(start).toEqual({ at: 0, event: "start", ms: 1_000 });
-      expect(kill!.at).toBe(10_000);
+      // Copies without readiness checks complete their rollout once up for min_healthy_time (10 s).
+      expect(start).toEqual({ at: 0, event: "start", ms: 11_000 });
+      expect(kill!.at).toBe(20_000);
       // Not before the node is declared Offline; then one tick to place, one for the reports.
       expect(kill!.ms).toBeGreaterThan(DEFAULT_POLICY.offlineAfterMs);
       expect(kill!.ms).toBeLessThanOrEqual(DEFAULT_POLICY.offlineAfterMs + 3_000);

@@ -4,7 +4,7 @@ import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
-import { CAPACITY, spec } from "./fixtures.js";
+import { CAPACITY, specWithoutSoak as spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
 function lostNodeLog() {

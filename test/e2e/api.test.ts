@@ -97,11 +97,16 @@ describe("control plane API", () => {
     const ids = async () => (await ctl("get", "instances", "planned")).stdout.match(/planned-0\.\d+/g) ?? [];
     const [before] = await ids();
     expect((await ctl("rollout", "restart", "planned")).code).toBe(0);
-    const after = await eventually("a new Running instance", async () => {
-      const out = (await ctl("get", "instances", "planned")).stdout;
-      const running = out.split("\n").filter((l) => /\bRunning\b/.test(l));
-      return running.length === 1 && !running[0]!.includes(before!) ? running[0] : undefined;
-    });
+    // The old copy goes once its replacement has run for min_healthy_time (10 s without checks).
+    const after = await eventually(
+      "a new Running instance",
+      async () => {
+        const out = (await ctl("get", "instances", "planned")).stdout;
+        const running = out.split("\n").filter((l) => /\bRunning\b/.test(l));
+        return running.length === 1 && !running[0]!.includes(before!) ? running[0] : undefined;
+      },
+      20_000,
+    );
     expect(after).toMatch(/planned-0\.\d+/);
     const history = (await ctl("history", "planned")).stdout;
     expect(history).toContain("WorkloadRestartRequested");

@@ -16,7 +16,7 @@ import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
 import { simulate } from "../../src/core/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
-import { durationMs, resolveSpec } from "../../src/core/spec.js";
+import { durationMs, resolveSpec, SPEC_DEFAULTS } from "../../src/core/spec.js";
 import { runTurn, type TurnResult } from "../../src/core/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
@@ -27,6 +27,8 @@ const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
 console.log(`fast-check seed ${SEED}, ${RUNS} runs per property (TESSERA_PROPERTY_SEED / TESSERA_PROPERTY_RUNS to change)`);
 const params = { seed: SEED, numRuns: RUNS, includeErrorInReport: true };
+/** A little more than the default min_healthy_time of a copy without readiness checks. */
+const SOAK_MS = SPEC_DEFAULTS.minHealthyWithoutChecksMs + 1_000;
 
 const nodeArb = fc.record({
   cpu: fc.integer({ min: 1, max: 8 }).map((c) => c * 1000),
@@ -351,13 +353,17 @@ describe("core invariants over random fleets and event sequences", () => {
         fc.integer({ min: 0, max: 2 }),
         fc.integer({ min: 0, max: 2 }),
         fc.integer({ min: 1, max: 4 }),
-        (replicas, maxSurge, maxUnavailable, nodes) => {
+        fc.boolean(),
+        (replicas, maxSurge, maxUnavailable, nodes, soakedFirst) => {
           fc.pre(maxSurge + maxUnavailable > 0);
           const fleet = new SimulatedFleet();
           for (let i = 0; i < nodes; i++) fleet.connect({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
           const w = { replicas, cpu: 100, mem: 64, zone: undefined, maxSurge, maxUnavailable };
           fleet.turn([applyCommand("web", w, 0)]);
           fleet.settle();
+          // Copies without readiness checks are available once up for min_healthy_time (10 s);
+          // the change comes after that, or at once (its old copies Ready, not yet soaked).
+          if (soakedFirst) fleet.advance(SOAK_MS);
           const running = () => [...fleet.state.instances.values()].filter((i) => i.workload === "web" && i.state === "running").length;
           expect(running()).toBe(replicas);
           const floor = replicas - Math.min(maxUnavailable, replicas);
@@ -365,6 +371,8 @@ describe("core invariants over random fleets and event sequences", () => {
             if (running() < floor) throw new Error(`only ${running()} Running during the update, floor ${floor}`);
           };
           fleet.turn([applyCommand("web", w, 1)]);
+          // At worst one replica at a time, each replacement soaking before the next.
+          fleet.advance((replicas + 2) * SOAK_MS);
           fleet.settle();
           const gen2 = [...fleet.state.instances.values()].filter((i) => i.state === "running" && i.generation === 2);
           expect(gen2).toHaveLength(replicas);

@@ -11,7 +11,7 @@ import type { Command } from "../../src/core/decide.js";
 import { rolloutRevisions, specAtRevision } from "../../src/core/rollout-history.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { spec } from "../core/fixtures.js";
+import { specWithoutSoak as spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

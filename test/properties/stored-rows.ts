@@ -40,14 +40,15 @@ export class StoredRows {
   /** What a follower loads: the rows read back (structuredClone: a database hands back copies). */
   snapshot(): ClusterState {
     const instances = [...this.instances.values()].map((r) => instanceFromRow(structuredClone(r)));
-    const failing = this.log.filter((r) => r.type === "InstanceTransitioned" && r.instance !== null && (r.node !== null || (JSON.parse(r.data) as { event: { type: string } }).event.type === "fail"));
+    // As the stores read them: placements and failures of copies, and quarantine lifts.
+    const failing = this.log.filter((r) => r.type === "QuarantineLifted" || (r.type === "InstanceTransitioned" && r.instance !== null && (r.node !== null || (JSON.parse(r.data) as { event: { type: string } }).event.type === "fail")));
     return storedState({
       workloads: [...this.workloads.values()].map((r) => workloadFromRow(structuredClone(r))),
       instances,
       nodes: [...this.nodes.values()].map((r) => nodeFromRow(structuredClone(r))),
       nextInstanceSeq: this.nextInstanceSeq,
       failures: failuresFromRows(
-        failing.map((r) => ({ instance: r.instance!, node: r.node, at: r.at })),
+        failing.map((r) => ({ instance: r.instance, node: r.node, at: r.at, lifted: r.type === "QuarantineLifted" ? r.workload : null })),
         new Map(instances.map((i) => [i.id, i.node])),
       ),
       tokens: [...this.tokens].map(([hash, kind]) => ({ hash, kind })),

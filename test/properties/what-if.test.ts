@@ -12,7 +12,7 @@ import { isVolatile } from "../../src/core/cluster-events.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import { compareReruns, recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
-import { CAPACITY, spec } from "../core/fixtures.js";
+import { CAPACITY, specWithoutSoak as spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 100);

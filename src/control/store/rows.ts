@@ -209,24 +209,30 @@ export function copyFactFromRow(r: { instance: string; node: string | null; kind
 }
 
 /**
- * Recent failures (for crash-loop quarantine) from the log's placements (a node) and failures
- * (none), in log order: a failure counts against the node the instance was last placed on.
- * When retention dropped that placement, the instance's row (`placedNow`) still names its
- * node if it exists.
+ * Recent failures (for crash-loop quarantine) from the log's placements (a node), failures
+ * (none) and quarantine lifts (`lifted`: the workload, and the node when one was named), in log
+ * order: a failure counts against the node the instance was last placed on; a lift forgets the
+ * failures before it. When retention dropped a placement, the instance's row (`placedNow`)
+ * still names its node if it exists.
  */
 export function failuresFromRows(
-  rows: Iterable<{ instance: string; node: string | null; at: number }>,
+  rows: Iterable<{ instance: string | null; node: string | null; at: number; lifted: string | null }>,
   placedNow: ReadonlyMap<string, string | null>,
 ): StoredState["failures"] {
   const placedOn = new Map<string, string>();
-  const out: StoredState["failures"] = [];
+  let out: StoredState["failures"] = [];
   for (const r of rows) {
+    if (r.lifted !== null) {
+      out = out.filter((f) => f.workload !== r.lifted || (r.node !== null && f.node !== r.node));
+      continue;
+    }
+    if (r.instance === null) continue;
     if (r.node !== null) {
       placedOn.set(r.instance, r.node);
       continue;
     }
     const node = placedOn.get(r.instance) ?? placedNow.get(r.instance) ?? null;
-    if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at });
+    if (node !== null) out.push({ workload: workloadOfInstanceId(r.instance), node, at: r.at, instance: r.instance });
   }
   return out;
 }

@@ -107,9 +107,10 @@ export class SqliteEventHistory implements EventHistory {
   /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows. */
   failures(placedNow: ReadonlyMap<string, string | null>): StoredState["failures"] {
     const rows = this.sqlite
-      .query<{ instance: string; node: string | null; at: number }, []>(
-        `SELECT instance, node, at FROM events WHERE type = 'InstanceTransitioned'
-           AND (node IS NOT NULL OR json_extract(data, '$.event.type') = 'fail') ORDER BY seq`,
+      .query<{ instance: string | null; node: string | null; at: number; lifted: string | null }, []>(
+        `SELECT instance, node, at, CASE WHEN type = 'QuarantineLifted' THEN workload END AS lifted FROM events
+           WHERE (type = 'InstanceTransitioned' AND (node IS NOT NULL OR json_extract(data, '$.event.type') = 'fail'))
+              OR type = 'QuarantineLifted' ORDER BY seq`,
       )
       .all();
     return failuresFromRows(rows, placedNow);

@@ -3,7 +3,7 @@
  * sqlite-history.ts's over postgres/schema.ts. The newest sequence number is kept in memory:
  * read once on open, then advanced by each commit of the one writer.
  */
-import { and, asc, desc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
 import type { StoredState } from "../../../core/cluster-events.js";
 import type { CopyFact } from "../../../core/log-sources.js";
@@ -96,9 +96,19 @@ export class PostgresEventHistory implements EventHistory {
   /** Recent failures (for crash-loop quarantine), read for rows.ts's failuresFromRows; in `db`'s snapshot (a load's transaction). */
   async failures(placedNow: ReadonlyMap<string, string | null>, db: Pick<PostgresDatabase, "select"> = this.db): Promise<StoredState["failures"]> {
     const rows = await db
-      .select({ instance: sql<string>`${schema.events.instance}`, node: schema.events.node, at: schema.events.at })
+      .select({
+        instance: schema.events.instance,
+        node: schema.events.node,
+        at: schema.events.at,
+        lifted: sql<string | null>`CASE WHEN ${schema.events.type} = 'QuarantineLifted' THEN ${schema.events.workload} END`,
+      })
       .from(schema.events)
-      .where(and(eq(schema.events.type, "InstanceTransitioned"), sql`(${schema.events.node} IS NOT NULL OR ${TRANSITION} = 'fail')`))
+      .where(
+        or(
+          and(eq(schema.events.type, "InstanceTransitioned"), sql`(${schema.events.node} IS NOT NULL OR ${TRANSITION} = 'fail')`),
+          eq(schema.events.type, "QuarantineLifted"),
+        ),
+      )
       .orderBy(asc(schema.events.seq));
     return failuresFromRows(rows, placedNow);
   }

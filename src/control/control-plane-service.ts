@@ -24,7 +24,7 @@ import type { Tokens } from "./security/tokens.js";
 import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
-import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
+import { boundedWriter, caller, createRpc, cursorOf, invalid, refused, type RpcDeps, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -294,17 +294,18 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
         if (problem) return endWith(call, "Watch", started, refused(problem));
       }
       let ended = false;
+      const write = boundedWriter<WatchResponse>(call);
       const end = hub.watch(
         {
           workload: req.workload || undefined,
           send: (e) => {
             if (ended) return false;
-            if (call.writableLength > MAX_QUEUED_BYTES) {
+            const event = toWireEvent(e);
+            if (!write({ event }, eventBytes(event))) {
               ended = true;
               endWith(call, "Watch", started, { code: status.RESOURCE_EXHAUSTED, details: `watcher too slow; resume with after_sequence ${e.seq - 1}` });
               return false;
             }
-            call.write({ event: toWireEvent(e) });
             return true;
           },
         },
@@ -351,6 +352,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       let open = targets.length;
       let failure: string | undefined;
       let done = false;
+      const write = boundedWriter<LogsResponse>(call);
       /** Every read opened; cancelling one that has ended does nothing. */
       const cancels: Array<() => void> = [];
       const close = () => {
@@ -363,6 +365,12 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
           call.end();
         }
       };
+      /** A follower that stops reading: its reads end on the agents too, and so does the call. */
+      const tooSlow = () => {
+        done = true;
+        for (const c of cancels) c();
+        endWith(call, "Logs", started, { code: status.RESOURCE_EXHAUSTED, details: "the client reads the log too slowly; ask again (with --tail) to go on" });
+      };
       /** Reads a replica's k-th copy; one that fails before a line is sent gives way to the next. */
       const read = (target: LogTarget, k: number, earlier?: string) => {
         const copy = target.copies[k]!;
@@ -373,7 +381,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
             onLines: (lines) => {
               if (done) return;
               sent = true;
-              for (const text of lines) call.write({ instance: target.name, text });
+              for (const text of lines) if (!write({ instance: target.name, text }, Buffer.byteLength(text) + target.name.length)) return tooSlow();
             },
             onEnd: (error) => {
               if (done) return;

@@ -27,7 +27,7 @@ import { Metrics } from "./metrics.js";
 import { checkCaSecret } from "./security/ca-seal.js";
 import { CaSecretRefused } from "./security/ca-source.js";
 import { pkiFiles } from "./security/pki.js";
-import { openTls } from "./security/server-tls.js";
+import { openTls, servedNames } from "./security/server-tls.js";
 import { type Standby, startStandby } from "./standby.js";
 import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
@@ -187,6 +187,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           },
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
+          names: [...servedNames(opts), hostOf(opts.metricsListen)],
         })
       : undefined;
 

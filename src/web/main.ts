@@ -5,7 +5,8 @@
  * restart the browser reconnects by itself and a new snapshot replaces what the page held).
  * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
  * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
- * Mutations ask for confirmation, then POST; only an admin is offered them.
+ * Mutations ask for confirmation, then POST; only an admin is offered them. Signing out ends the
+ * session on the control plane (the cookie holds only its id).
  */
 import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
 import { Mosaic } from "./mosaic.js";
@@ -35,6 +36,7 @@ async function session(): Promise<Role | undefined> {
 function showSignIn(error = ""): void {
   $("app").hidden = true;
   $("picker").hidden = true;
+  $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = error;
   $("status").textContent = "signed out";
@@ -42,17 +44,25 @@ function showSignIn(error = ""): void {
   $<HTMLInputElement>("token").focus();
 }
 
-/** Asks, then POSTs; a refusal is shown as the server words it. */
+/** Asks, then POSTs (a JSON body: the control plane takes no other for a change); a refusal is shown as the server words it. */
 async function act(path: string, question: string): Promise<void> {
   if (!confirm(question)) return;
-  const res = await fetch(path, { method: "POST" });
+  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   if (!res.ok) alert(((await res.json()) as { error: string }).error);
+}
+
+/** Ends the session on the control plane, then reloads: the page starts over at the sign-in form. */
+async function signOut(): Promise<void> {
+  await fetch("/api/session", { method: "DELETE", headers: { "content-type": "application/json" }, body: "{}" });
+  location.reload();
 }
 
 function follow(role: Role): void {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("picker").hidden = false;
+  $("signout").hidden = false;
+  $("signout").onclick = () => void signOut();
   const admin = role === "admin";
   let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
   /** The fleet at an earlier event, while the slider shows one. */

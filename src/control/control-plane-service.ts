@@ -381,7 +381,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
             onLines: (lines) => {
               if (done) return;
               sent = true;
-              for (const text of lines) if (!write({ instance: target.name, text }, Buffer.byteLength(text) + target.name.length)) return tooSlow();
+              for (const text of lines) if (!write({ instance: target.name, text }, Buffer.byteLength(text))) return tooSlow();
             },
             onEnd: (error) => {
               if (done) return;

@@ -53,7 +53,7 @@ export function createEndpointsHandlers(rpc: Rpc, writer: CommandPort, hub: Endp
       /** Writes one message, or cuts a client off that lets too much queue up (it can watch again). */
       const write = (msg: WatchEndpointsResponse): boolean => {
         if (ended) return false;
-        if (!bounded(msg, msg.endpoint ? endpointBytes(msg.endpoint) : 16)) {
+        if (!bounded(msg, msg.endpoint ? endpointBytes(msg.endpoint) : 0)) {
           ended = true;
           rpc.endWith(call, "WatchEndpoints", started, { code: status.RESOURCE_EXHAUSTED, details: "watcher too slow; watch again for a fresh snapshot" });
           return false;

@@ -56,8 +56,7 @@ export function createExecHandler(rpc: Rpc, writer: CommandPort, gateway: AgentG
     const write = (msg: ExecResponse) => {
       if (ended) return;
       const r = msg.response;
-      const bytes = r?.$case === "stdout" || r?.$case === "stderr" ? r.value.length + 8 : 64;
-      if (!bounded(msg, bytes)) fail({ code: status.RESOURCE_EXHAUSTED, details: "the client reads the command's output too slowly; the command was killed" });
+      if (!bounded(msg, r?.$case === "stdout" || r?.$case === "stderr" ? r.value.length : 0)) fail({ code: status.RESOURCE_EXHAUSTED, details: "the client reads the command's output too slowly; the command was killed" });
     };
     const forward = (input: Input) => (handle ? handle.input(input) : early.push(input));
 

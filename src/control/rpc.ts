@@ -16,17 +16,22 @@ import { undecodable } from "./undecodable.js";
 
 /** Bytes queued for a slow streaming client before it is cut off (it can resume). */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** What a queued message costs in memory besides its bytes (measured: ~3× the text of 100-byte log lines). */
+const MESSAGE_OVERHEAD = 200;
 
 /**
  * Writes to a streaming call while what it has written and the connection has not yet taken
  * stays under MAX_QUEUED_BYTES (grpc-js's writableLength counts messages, not bytes, and a
  * client that stops reading lets them pile up in memory). Answers false, writing nothing, once
- * a message would go past it: the caller ends the call RESOURCE_EXHAUSTED. `bytes` is the
- * message's size, or near it.
+ * a message would go past it: the caller ends the call RESOURCE_EXHAUSTED. `size` is the
+ * message's encoded size, or near it; each queued message costs MESSAGE_OVERHEAD more (the
+ * object, its place in the queue, its callback), so that many short log lines count for what
+ * they hold in memory.
  */
-export function boundedWriter<T>(call: { write(msg: T, done: () => void): unknown }, limit = MAX_QUEUED_BYTES): (msg: T, bytes: number) => boolean {
+export function boundedWriter<T>(call: { write(msg: T, done: () => void): unknown }, limit = MAX_QUEUED_BYTES): (msg: T, size: number) => boolean {
   let queued = 0;
-  return (msg, bytes) => {
+  return (msg, size) => {
+    const bytes = size + MESSAGE_OVERHEAD;
     if (queued + bytes > limit) return false;
     queued += bytes;
     call.write(msg, () => {

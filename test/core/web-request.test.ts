@@ -36,7 +36,7 @@ test.each([
 });
 
 const page: WebRequest = { method: "POST", host: "127.0.0.1:7701", origin: "http://127.0.0.1:7701", fetchSite: "same-origin", contentType: "application/json" };
-test.each<[string, Partial<WebRequest>, number | undefined]>([
+test.each<[string, Partial<WebRequest>, 403 | 415 | undefined]>([
   ["the page's own POST", {}, undefined],
   ["a JSON type with a charset", { contentType: "application/json; charset=utf-8" }, undefined],
   ["a client that sends no Sec-Fetch-Site but the page's Origin", { fetchSite: null }, undefined],

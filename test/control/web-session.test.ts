@@ -2,14 +2,20 @@
  * The web page's sessions and request checks against a real control plane (TLS on gRPC; its
  * page on loopback, plaintext): the cookie holds a session id, not the token; sign-out and a
  * rotated token end sessions; malformed input is refused with a status, never a 500; bodies are
- * small; under --insecure the page only reads.
+ * small; under --insecure the page only reads; the time slider's replay runs one at a time per token.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
+import type { AgentGateway } from "../../src/control/agent-gateway.js";
+import type { FleetHub } from "../../src/control/fleet-hub.js";
+import type { EventHistory } from "../../src/control/store/store.js";
+import { StreamLimits } from "../../src/control/stream-limits.js";
+import { createWebApi } from "../../src/control/web-api.js";
 import { WebSessions } from "../../src/control/web-sessions.js";
+import type { Writer } from "../../src/control/writer.js";
 import { hashToken } from "../../src/control/security/tokens.js";
 import type { Logger } from "../../src/core/logger.js";
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
@@ -163,5 +169,30 @@ describe("a session's life", () => {
     const other = sessions.open("t", "admin");
     active = false;
     expect(sessions.callerOf(other)).toBeUndefined();
+  });
+});
+
+describe("the time slider's replay", () => {
+  test("runs one at a time per token: asked again before the last is answered, 429", async () => {
+    // The log's first page is held back until the test lets it go.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const history = { newestSeq: () => 10, oldestSeq: async () => 1, eventsAfter: async () => (await held, []) } as unknown as EventHistory;
+    const writer = { view: { nodes: new Map(), workloads: new Map(), instances: new Map() } } as unknown as Writer;
+    const routes = createWebApi({ writer, history, fleet: {} as FleetHub, gateway: {} as AgentGateway, roleOfHash: () => "readonly", streams: new StreamLimits(), secure: false });
+    const handle = (route: string, method: string, init: RequestInit & { url?: string } = {}) => {
+      const r = routes[route]!;
+      const h = typeof r === "function" ? r : r[method]!;
+      return h(Object.assign(new Request(init.url ?? `http://127.0.0.1${route}`, { method, ...init }), { params: {} }));
+    };
+    const signedIn = await handle("/api/session", "POST", { body: JSON.stringify({ token: "t" }) });
+    const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
+    const at = (seq: number) => handle("/api/at", "GET", { url: `http://127.0.0.1/api/at?seq=${seq}`, headers: { cookie } });
+    const first = at(5);
+    const second = await at(6);
+    expect(second.status).toBe(429);
+    release();
+    expect((await first).status).toBe(200);
+    expect((await at(6)).status).toBe(200);
   });
 });

@@ -33,6 +33,7 @@ import { processLogger } from "./log.js";
 import { VERSION } from "./version-command.js";
 import { parseNodePorts } from "./agent-ports.js";
 import { parseHostVolumes } from "./agent-volumes.js";
+import { checkSecretFile, ensurePrivateDir } from "../src/shell/private-dir.js";
 
 /** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
 const EXIT_GRACE_MS = 5_000;
@@ -134,11 +135,18 @@ function announceSecurity(dataDir: string, out: NodeJS.WritableStream): void {
 /** The CA secret for `--store postgres://…`: the file's contents (without a trailing newline), or `$TESSERA_CA_SECRET`. */
 function readCaSecret(file: string | undefined): string | undefined {
   if (file === undefined) return process.env.TESSERA_CA_SECRET;
+  let secret: string;
   try {
-    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    secret = readFileSync(file, "utf8").replace(/\r?\n$/, "");
   } catch (err) {
     throw new UsageError(`--ca-secret-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  try {
+    checkSecretFile(file, "--ca-secret-file");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return secret;
 }
 
 /**
@@ -324,6 +332,8 @@ export class AgentCommand extends TesseraCommand {
     const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
     const failureRate = Number(pick(this.simFailureRate, cfg, "sim-failure-rate", "0"));
     if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
+    // Copies' logs and the node's key are for its owner only.
+    ensurePrivateDir(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), "--data-dir");
     const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), {
       startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"),
       failureRate,

@@ -18,6 +18,7 @@ import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import type { Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
+import { ensurePrivateDir } from "../shell/private-dir.js";
 import { openClusterStore } from "./cluster-store.js";
 import { controlPlaneId } from "./control-plane-id.js";
 import { lockDataDir } from "./data-dir-lock.js";
@@ -98,6 +99,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const weak = checkCaSecret(opts.caSecret);
     if (weak) throw new CaSecretRefused(`--ca-secret-file: ${weak}`);
   }
+  // Its tokens, keys and database are for its owner only.
+  ensurePrivateDir(opts.dataDir, "--data-dir");
   // Before the store is opened: a second control plane on this data dir must not touch it.
   const lock = lockDataDir(opts.dataDir, Date.now());
   let store: Store | undefined;

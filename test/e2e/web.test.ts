@@ -321,3 +321,22 @@ describe("the web page's listener beyond loopback", () => {
     await expect(fetch(`http://127.0.0.1:${port}/api/session`)).rejects.toThrow();
   });
 });
+
+describe("the web page under --insecure", () => {
+  const plain = new Harness();
+  afterAll(() => plain.stop());
+
+  test("reads without signing in and changes nothing: every caller would be admin, and any page the operator visits could POST", async () => {
+    requireBinary();
+    const server = plain.start(["control", "--insecure", "--listen", "127.0.0.1:0", "--data-dir", join(plain.dir, "control"), "--metrics-listen", "127.0.0.1:0"]);
+    const http = String((await server.waitForLog((l) => l.msg === "http listening")).address);
+    await server.waitForLog((l) => l.msg === "control plane listening");
+    const origin = `http://${http}`;
+    expect(await (await fetch(`${origin}/api/session`)).json()).toEqual({ role: "readonly" });
+    const change = (headers: Record<string, string>) => fetch(`${origin}/api/nodes/n1/cordon`, { method: "POST", headers, body: "{}" });
+    expect((await change({ origin, "content-type": "application/json" })).status).toBe(403);
+    expect((await change({ origin: "http://evil.example", "content-type": "application/json" })).status).toBe(403);
+    expect((await fetch(`${origin}/api/session`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
+    expect((await fetch(`${origin}/api/session`, { method: "POST", headers: { origin, "content-type": "application/json" }, body: JSON.stringify({ token: "x" }) })).status).toBe(409);
+  });
+});

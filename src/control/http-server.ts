@@ -15,7 +15,7 @@ import { hostOf, isLoopback } from "../core/listen-address.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "./metrics.js";
 import { createWebApi, type WebApiDeps } from "./web-api.js";
-import { guardAll, type Route } from "./web-guard.js";
+import { guardAll, type Route, SECURITY_HEADERS } from "./web-guard.js";
 
 export interface HttpServer {
   address: string;
@@ -69,8 +69,9 @@ export function startHttpServer(opts: {
     const { pathname } = new URL(req.url);
     // Reached by the page's paths only when no route has them: no term serves them yet, or none is there.
     if (isWebPath(pathname)) {
-      if (serving) return Response.json({ error: `path: no ${pathname} here` }, { status: 404, headers: { "cache-control": "no-store" } });
-      return Response.json({ error: `not ready: ${opts.notReady() ?? "starting"}` }, { status: 503, headers: { "cache-control": "no-store" } });
+      const headers = { ...SECURITY_HEADERS, "cache-control": "no-store" };
+      if (serving) return Response.json({ error: `path: no ${pathname} here` }, { status: 404, headers });
+      return Response.json({ error: `not ready: ${opts.notReady() ?? "starting"}` }, { status: 503, headers });
     }
     if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
     switch (pathname) {

@@ -239,6 +239,8 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
     expect(headers["content-security-policy"]).toContain("script-src 'self'");
     expect(headers["referrer-policy"]).toBe("no-referrer");
+    // The page and its files answer only to a Host the control plane serves as (DNS rebinding).
+    expect((await fetch(`${web()}/`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
     await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
     await copy(page, "web-0").click();
     await page.locator("#panel pre").waitFor();

@@ -12,8 +12,6 @@
  */
 import { authorize, type ControlPlaneMethod, type Role } from "../core/authz.js";
 import type { Command } from "../core/decide.js";
-import { fleetSnapshot } from "../core/fleet-view.js";
-import { ReplayCheckpoints } from "../core/replay-checkpoints.js";
 import type { Rejection } from "../core/rejections.js";
 import { validateName } from "../core/validate.js";
 import type { AgentGateway } from "./agent-gateway.js";
@@ -23,7 +21,8 @@ import { hashToken } from "./security/tokens.js";
 import { type SseStream, sseResponse } from "./sse.js";
 import type { StreamLimits } from "./stream-limits.js";
 import type { EventHistory } from "./store/store.js";
-import type { Route } from "./web-guard.js";
+import { pastFleets } from "./web-past.js";
+import type { Handler, Route } from "./web-guard.js";
 import { WebSessions } from "./web-sessions.js";
 import { toWireEvent } from "./wire.js";
 import type { Writer } from "./writer.js";
@@ -35,14 +34,6 @@ const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 1_000;
 /** Log lines a copy's log stream starts with. */
 const LOG_TAIL = 100;
-/** Events read from the log per page when rebuilding the past. */
-const REPLAY_PAGE = 5_000;
-/**
- * States of the past kept for the time slider: one per this many events at first, at most this
- * many (each a whole fleet: ~10,000 copies' records), spread wider as the log grows.
- */
-const CHECKPOINT_EVERY = 1_000;
-const CHECKPOINTS_KEPT = 16;
 /** A session id as web-sessions.ts makes it; a cookie value that is not one is no session. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -58,8 +49,6 @@ export interface WebApiDeps {
   /** The listener serves TLS: the cookie is `__Host-` prefixed and Secure. */
   secure: boolean;
 }
-
-type Handler = (req: Request & { params: Record<string, string> }) => Response | Promise<Response>;
 
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
 const refusal = (r: Rejection) => {
@@ -117,38 +106,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
     return decision.rejection ? refusal(decision.rejection) : json({ ok: true });
   };
 
-  /**
-   * The fleet as it was right after event `seq`: the log folded through the core's evolve
-   * (invariant 8: folding the log rebuilds the live state), from the nearest state kept on the
-   * way by an earlier request. Only while retention has dropped nothing. The last answer is
-   * kept too: a slider resting on one event asks once. One fold at a time per token: each
-   * holds a fleet's state, and a caller asking again before the last is done is refused (429).
-   */
-  const checkpoints = new ReplayCheckpoints(CHECKPOINT_EVERY, CHECKPOINTS_KEPT);
-  let last: { seq: number; body: string } | undefined;
-  const replaying = new Set<string>();
-  const fleetAt = async (seq: number, key: string): Promise<Response> => {
-    const newest = history.newestSeq();
-    if (!Number.isInteger(seq) || seq < 1 || seq > newest) return json({ error: `seq: expected a whole number from 1 to ${newest}` }, 400);
-    if (last?.seq === seq) return new Response(last.body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
-    if (replaying.has(key)) return json({ error: "seq: this token's last request for the past is still being rebuilt; ask again when it is answered" }, 429);
-    replaying.add(key);
-    try {
-      const oldest = await history.oldestSeq();
-      if (oldest > 1) return json({ error: `seq: retention dropped the log's first ${oldest - 1} events; the past cannot be rebuilt` }, 409);
-      const fold = checkpoints.from(seq);
-      while (fold.seq < seq) {
-        const page = await history.eventsAfter(fold.seq, Math.min(REPLAY_PAGE, seq - fold.seq));
-        if (page.length === 0) break;
-        for (const e of page) if (e.seq <= seq) fold.step(e.seq, e.event);
-        if (page.at(-1)!.seq >= seq) break;
-      }
-      last = { seq, body: JSON.stringify(fleetSnapshot(fold.state, seq)) };
-      return new Response(last.body, { headers: { "content-type": "application/json", "cache-control": "no-store" } });
-    } finally {
-      replaying.delete(key);
-    }
-  };
+  const fleetAt = pastFleets(history);
 
   const nodeAction: Handler = async (req) => {
     const method = NODE_ACTIONS[req.params.action as keyof typeof NODE_ACTIONS];

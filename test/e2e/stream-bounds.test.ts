@@ -13,7 +13,7 @@ import { ControlPlaneClient, type LogsResponse } from "../../src/gen/tessera/v1/
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { BINARY, E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
-setDefaultTimeout(E2E_TIMEOUT_MS * 2);
+setDefaultTimeout(E2E_TIMEOUT_MS * 4);
 
 /** The control plane may grow this much (MiB) while four followers stop reading: generous (each may queue 8 MiB); unbounded queues grew it by hundreds in seconds. */
 const RSS_GROWTH_MIB = 150;
@@ -55,9 +55,10 @@ beforeAll(() =>
     ({ address, server: control } = await h.startControl());
     h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent-a")]);
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
-    // ~50 KB of lines per round with a pause between: a few MB/s, far from the disk's full speed.
-    const line = "x".repeat(100);
-    writeFileSync(join(h.dir, "loud.json"), JSON.stringify({ name: "loud", spec: { command: "/bin/sh", args: ["-c", `while :; do yes ${line} | head -n 500; sleep 0.02; done`] } }));
+    // Long lines, ~200 KB a round with a pause between: about 1.3 MB/s in few messages. Much more,
+    // on a loaded machine, and the agent's heartbeats wait behind its log chunks (the node goes Offline).
+    const line = "x".repeat(2_000);
+    writeFileSync(join(h.dir, "loud.json"), JSON.stringify({ name: "loud", spec: { command: "/bin/sh", args: ["-c", `while :; do yes ${line} | head -n 100; sleep 0.15; done`] } }));
     expect((await ctl("apply", "-f", "loud.json")).code).toBe(0);
     await eventually("loud Running", async () => ((await ctl("get", "instances")).stdout.match(/loud-0\s.*Running/) ? true : undefined), 15_000);
     readonly = (await ctl("token", "create", "--read-only")).stdout.trim();
@@ -83,7 +84,7 @@ describe("bounded streams", () => {
         const ends = control.logs.filter((l) => l.msg === "rpc" && l.method === "Logs");
         return ends.length >= followers.length ? ends : undefined;
       },
-      60_000,
+      90_000,
       200,
     );
     expect(ended.map((l) => [l.code, l.details])).toEqual(followers.map(() => ["RESOURCE_EXHAUSTED", "the client reads the log too slowly; ask again (with --tail) to go on"]));

@@ -109,7 +109,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       }) as unknown as UntypedServiceImplementation,
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
-      web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => writer.view.tokens.get(hash)), streams },
+      web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },
       view: writer.view,
       unavailable: () => writer.unavailable(),
       async stop() {

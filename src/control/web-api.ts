@@ -137,9 +137,10 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
 
   return {
     "/api/session": {
+      /** The caller's role, and whether it is signed in (under --insecure no one is: there is nothing to sign out of). */
       GET: (req) => {
         const who = admit(req, "Watch");
-        return who instanceof Response ? who : json({ role: who.role });
+        return who instanceof Response ? who : json({ role: who.role, signedIn: sessions !== undefined });
       },
       /** Signs in: `{"token": "..."}` opens a session; its id goes into an HttpOnly, SameSite=Strict cookie the page's script cannot read. */
       POST: async (req) => {

@@ -19,16 +19,18 @@ const RETRY_MS = 1_000;
 const SCRUB_MS = 150;
 
 type Role = "admin" | "readonly";
+/** Without tokens (--insecure) every caller reads, signed in to nothing. */
+type Session = { role: Role; signedIn: boolean };
 
 async function signIn(token: string): Promise<string | undefined> {
   const res = await fetch("/api/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
   return res.ok ? undefined : ((await res.json()) as { error: string }).error;
 }
 
-/** The cookie's role; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
-async function session(): Promise<Role | undefined> {
+/** The cookie's role and whether it is a session to sign out of; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
+async function session(): Promise<Session | undefined> {
   const res = await fetch("/api/session");
-  if (res.ok) return ((await res.json()) as { role: Role }).role;
+  if (res.ok) return (await res.json()) as Session;
   if (res.status === 401 || res.status === 403) return undefined;
   throw new Error(`the control plane answered ${res.status}`);
 }
@@ -57,11 +59,11 @@ async function signOut(): Promise<void> {
   location.reload();
 }
 
-function follow(role: Role): void {
+function follow({ role, signedIn }: Session): void {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("picker").hidden = false;
-  $("signout").hidden = false;
+  $("signout").hidden = !signedIn;
   $("signout").onclick = () => void signOut();
   const admin = role === "admin";
   let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
@@ -169,8 +171,8 @@ function follow(role: Role): void {
       // (signed out, token revoked) it closes: ask again whether the cookie is still good.
       if (events.readyState !== EventSource.CLOSED) return;
       setTimeout(async () => {
-        const role = await session().catch(() => "unreachable" as const);
-        if (role === undefined) showSignIn("the session ended: sign in again");
+        const signed = await session().catch(() => "unreachable" as const);
+        if (signed === undefined) showSignIn("the session ended: sign in again");
         else connect();
       }, RETRY_MS);
     };
@@ -197,10 +199,10 @@ async function boot(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const role = await session().catch(() => "unreachable" as const);
-  if (role === "unreachable") setTimeout(() => void start(), RETRY_MS);
-  else if (role === undefined) showSignIn();
-  else follow(role);
+  const signed = await session().catch(() => "unreachable" as const);
+  if (signed === "unreachable") setTimeout(() => void start(), RETRY_MS);
+  else if (signed === undefined) showSignIn();
+  else follow(signed);
 }
 
 void boot();

@@ -57,7 +57,7 @@ describe("with tokens", () => {
     expect(first.cookie).toMatch(/^tessera_session=[A-Za-z0-9_-]{43}$/);
     expect(first.cookie).not.toContain(admin());
     expect(first.cookie).not.toBe(second.cookie);
-    expect((await fetch(`${web}/api/session`, { headers: { cookie: first.cookie! } })).status).toBe(200);
+    expect(await (await fetch(`${web}/api/session`, { headers: { cookie: first.cookie! } })).json()).toEqual({ role: "admin", signedIn: true });
     // The token itself in the cookie is no session.
     expect((await fetch(`${web}/api/session`, { headers: { cookie: `tessera_session=${admin()}` } })).status).toBe(401);
   });
@@ -143,7 +143,7 @@ describe("under --insecure", () => {
   });
 
   test("the page reads without signing in, and changes nothing", async () => {
-    expect(await (await fetch(`${web}/api/session`)).json()).toEqual({ role: "readonly" });
+    expect(await (await fetch(`${web}/api/session`)).json()).toEqual({ role: "readonly", signedIn: false });
     const res = await fetch(`${web}/api/nodes/n1/cordon`, { method: "POST", headers: fromPage(web), body: "{}" });
     expect(res.status).toBe(403);
     expect((await signIn(web, "anything")).status).toBe(409);

@@ -334,11 +334,28 @@ describe("the web page under --insecure", () => {
     const http = String((await server.waitForLog((l) => l.msg === "http listening")).address);
     await server.waitForLog((l) => l.msg === "control plane listening");
     const origin = `http://${http}`;
-    expect(await (await fetch(`${origin}/api/session`)).json()).toEqual({ role: "readonly" });
+    expect(await (await fetch(`${origin}/api/session`)).json()).toEqual({ role: "readonly", signedIn: false });
     const change = (headers: Record<string, string>) => fetch(`${origin}/api/nodes/n1/cordon`, { method: "POST", headers, body: "{}" });
     expect((await change({ origin, "content-type": "application/json" })).status).toBe(403);
     expect((await change({ origin: "http://evil.example", "content-type": "application/json" })).status).toBe(403);
     expect((await fetch(`${origin}/api/session`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
     expect((await fetch(`${origin}/api/session`, { method: "POST", headers: { origin, "content-type": "application/json" }, body: JSON.stringify({ token: "x" }) })).status).toBe(409);
+
+    if (skip) return;
+    // In a browser: the fleet without signing in, and nothing to sign out of or change.
+    const address = String((await server.waitForLog((l) => l.msg === "control plane listening")).address);
+    writeFileSync(join(plain.dir, "idle.json"), JSON.stringify({ name: "idle", spec: { command: "/bin/sleep", args: ["3600"] } }));
+    expect((await plain.run(["ctl", "apply", "--insecure", "-f", join(plain.dir, "idle.json")], { TESSERA_CONTROL: address })).code).toBe(0);
+    const chromium_ = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const page = await chromium_.newPage();
+      await page.goto(`${origin}/`);
+      await page.locator('.copy[data-name="idle-0"]').waitFor({ timeout: SHOWN_MS });
+      await page.locator('.copy[data-name="idle-0"]').click();
+      await page.locator("#panel h2").waitFor();
+      expect([await page.locator("#signin").isVisible(), await page.locator("#signout").isVisible(), await page.locator("button[data-action]").count()]).toEqual([false, false, 0]);
+    } finally {
+      await chromium_.close();
+    }
   });
 });

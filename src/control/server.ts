@@ -190,7 +190,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           },
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
-          names: [...servedNames(opts), hostOf(opts.metricsListen)],
+          names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
         })
       : undefined;
 

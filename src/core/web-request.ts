@@ -30,7 +30,7 @@ const SAFE = new Set(["GET", "HEAD"]);
 
 /** Why a request is refused, or undefined when it may go on to its route. `names` are the names and addresses the control plane serves as. */
 export function refuseWebRequest(req: WebRequest, scheme: "http" | "https", names: readonly string[]): WebRefusal | undefined {
-  if (!hostServed(req.host, names)) return { status: 403, error: `Host: expected a name this control plane serves as (${["loopback", ...names].join(", ")}), got "${req.host ?? ""}"` };
+  if (!hostServed(req.host, names)) return { status: 403, error: `Host: expected a name this control plane serves as (${["loopback", ...names].join(", ")}; more with --advertise), got "${req.host ?? ""}"` };
   if (SAFE.has(req.method)) return undefined;
   if (req.fetchSite !== null && req.fetchSite !== "same-origin") return { status: 403, error: `Sec-Fetch-Site: expected same-origin for a ${req.method}, got "${req.fetchSite}"` };
   const own = `${scheme}://${req.host!.toLowerCase()}`;

@@ -33,6 +33,7 @@ import { processLogger } from "./log.js";
 import { VERSION } from "./version-command.js";
 import { parseNodePorts } from "./agent-ports.js";
 import { parseHostVolumes } from "./agent-volumes.js";
+import { checkSecretFile, ensurePrivateDir } from "../src/shell/private-dir.js";
 
 /** Grace period for instances stopped when `tessera dev` or `tessera agent` exits. */
 const EXIT_GRACE_MS = 5_000;
@@ -134,11 +135,18 @@ function announceSecurity(dataDir: string, out: NodeJS.WritableStream): void {
 /** The CA secret for `--store postgres://…`: the file's contents (without a trailing newline), or `$TESSERA_CA_SECRET`. */
 function readCaSecret(file: string | undefined): string | undefined {
   if (file === undefined) return process.env.TESSERA_CA_SECRET;
+  let secret: string;
   try {
-    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    secret = readFileSync(file, "utf8").replace(/\r?\n$/, "");
   } catch (err) {
     throw new UsageError(`--ca-secret-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  try {
+    checkSecretFile(file, "--ca-secret-file");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return secret;
 }
 
 /**
@@ -215,7 +223,7 @@ export class ControlCommand extends TesseraCommand {
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. offline-after = \"10s\")" });
   listen = Option.String("--listen", { description: `host:port to serve gRPC on (default ${DEFAULT_LISTEN})` });
-  dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  dataDir = Option.String("--data-dir", { description: "state directory, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
   store = Option.String("--store", {
     description: "keep the cluster's state in PostgreSQL, postgres://USER@HOST:PORT/DB (default $TESSERA_STORE; unset: SQLite in the data dir); give a URL with a password through $TESSERA_STORE, not on a command line others can read",
   });
@@ -235,7 +243,7 @@ export class ControlCommand extends TesseraCommand {
       "with --store postgres://… (required there): a file holding the secret, at least 16 characters, that seals the cluster CA's key in the database; the same for every control plane on it (default: the secret itself in $TESSERA_CA_SECRET)",
   });
   leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it (and catches up with the leader's commits, should a notification of one be lost), at most a third of --lease-ttl (default 1s)" });
-  insecure = Option.Counter("--insecure", { description: "plaintext and no credentials; only on a loopback address unless given twice" });
+  insecure = Option.Counter("--insecure", { description: "plaintext and no credentials (every gRPC caller is admin; the web page is read-only); only on a loopback address unless given twice" });
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
@@ -304,7 +312,7 @@ export class AgentCommand extends TesseraCommand {
   name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
   simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
   executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
-  dataDir = Option.String("--data-dir", { description: "where instance records and logs go, one agent's own (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  dataDir = Option.String("--data-dir", { description: "where instance records and logs go, one agent's own, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
   labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
@@ -331,6 +339,8 @@ export class AgentCommand extends TesseraCommand {
     const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
     const failureRate = Number(pick(this.simFailureRate, cfg, "sim-failure-rate", "0"));
     if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
+    // Copies' logs and the node's key are for its owner only.
+    ensurePrivateDir(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), "--data-dir");
     const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), {
       startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"),
       failureRate,
@@ -383,7 +393,7 @@ export class DevCommand extends TesseraCommand {
     examples: [["Start it, then use `tessera ctl` from another terminal", "tessera dev"]],
   });
   listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
-  dataDir = Option.String("--data-dir", { description: "state directory (default $TESSERA_DATA_DIR or ~/.tessera)" });
+  dataDir = Option.String("--data-dir", { description: "state directory, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
   name = Option.String("--name", "node-a", { description: "the local node's name" });
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
   hostVolumes = Option.Array("--host-volume", [], { description: HOST_VOLUME_HELP });

@@ -39,7 +39,7 @@ export class EndedLogs {
     private readonly retention: Readonly<OutputRetention> = OUTPUT_RETENTION,
   ) {
     this.dir = join(dataDir, "ended-logs");
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     // A write cut short by a crash; what it was to replace, if anything, stands.
     for (const file of readdirSync(this.dir)) if (file.endsWith(".tmp")) rmSync(join(this.dir, file), { force: true });
   }
@@ -70,7 +70,7 @@ export class EndedLogs {
 
   /** Replaces a file whole (tmp + rename): a reader never sees half of it. */
   private write(path: string, bytes: Buffer): void {
-    writeFileSync(`${path}.tmp`, bytes);
+    writeFileSync(`${path}.tmp`, bytes, { mode: 0o600 });
     renameSync(`${path}.tmp`, path);
   }
 

@@ -20,7 +20,7 @@ export interface FoundRecord<T> {
 
 export class InstanceRecords<T extends { instanceId: string }> {
   constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
   private pathOf(instanceId: string): string {

@@ -105,7 +105,7 @@ export class ProcessExecutor implements Executor {
     this.records = new InstanceRecords(this.runDir);
     this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES;
     this.endedLogs = new EndedLogs(dataDir, this.maxLogBytes);
-    mkdirSync(this.logDir, { recursive: true });
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
   }
 
   private logPath(instanceId: string): string {
@@ -155,6 +155,8 @@ export class ProcessExecutor implements Executor {
     await assertPortsFree(req.ports, req.hostIp);
     const intent: Record = { instanceId: req.instanceId, generation: req.generation, node: this.node };
     this.records.write(intent);
+    // What a copy prints may hold its secrets: the shim appends to files made for the owner only.
+    for (const path of [this.logPath(req.instanceId), this.stderrPath(req.instanceId)]) closeSync(openSync(path, "a", 0o600));
     let proc: ReturnType<typeof Bun.spawn>;
     try {
       const copy = copyEnvironment(req);

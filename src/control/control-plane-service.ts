@@ -23,7 +23,7 @@ import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
 import { createLogsHandler } from "./logs-service.js";
-import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps } from "./rpc.js";
+import { boundedWriter, caller, createRpc, cursorOf, invalid, refused, type RpcDeps } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -312,17 +312,18 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
         if (problem) return endWith(call, "Watch", started, refused(problem));
       }
       let ended = false;
+      const write = boundedWriter<WatchResponse>(call);
       const end = hub.watch(
         {
           workload: req.workload || undefined,
           send: (e) => {
             if (ended) return false;
-            if (call.writableLength > MAX_QUEUED_BYTES) {
+            const event = toWireEvent(e);
+            if (!write({ event }, eventBytes(event))) {
               ended = true;
               endWith(call, "Watch", started, { code: status.RESOURCE_EXHAUSTED, details: `watcher too slow; resume with after_sequence ${e.seq - 1}` });
               return false;
             }
-            call.write({ event: toWireEvent(e) });
             return true;
           },
         },

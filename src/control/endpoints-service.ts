@@ -10,7 +10,7 @@ import { validateName } from "../core/validate.js";
 import { EndpointChange, type ControlPlaneServer, type WatchEndpointsRequest, type WatchEndpointsResponse } from "../gen/tessera/v1/control_plane.js";
 import { Endpoint as WireEndpoint } from "../gen/tessera/v1/types.js";
 import type { EndpointChangeKind, EndpointsHub } from "./endpoints-hub.js";
-import { cursorOf, MAX_QUEUED_BYTES, refused, type Rpc } from "./rpc.js";
+import { boundedWriter, cursorOf, refused, type Rpc } from "./rpc.js";
 import type { CommandPort } from "./writer.js";
 
 /** endpointsOf's order, as a page token names it. */
@@ -49,15 +49,15 @@ export function createEndpointsHandlers(rpc: Rpc, writer: CommandPort, hub: Endp
         if (problem) return rpc.endWith(call, "WatchEndpoints", started, refused(problem));
       }
       let ended = false;
+      const bounded = boundedWriter<WatchEndpointsResponse>(call);
       /** Writes one message, or cuts a client off that lets too much queue up (it can watch again). */
       const write = (msg: WatchEndpointsResponse): boolean => {
         if (ended) return false;
-        if (call.writableLength > MAX_QUEUED_BYTES) {
+        if (!bounded(msg, msg.endpoint ? endpointBytes(msg.endpoint) : 0)) {
           ended = true;
           rpc.endWith(call, "WatchEndpoints", started, { code: status.RESOURCE_EXHAUSTED, details: "watcher too slow; watch again for a fresh snapshot" });
           return false;
         }
-        call.write(msg);
         return true;
       };
       const end = hub.watch({

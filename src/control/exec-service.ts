@@ -10,7 +10,7 @@ import type { ExecRequest, ExecResponse, ExecStart } from "../gen/tessera/v1/con
 import type { ExecHandle } from "./agent-gateway.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import { undecodable } from "./undecodable.js";
-import { caller, invalid, MAX_QUEUED_BYTES, refused, type Rpc, type RpcError } from "./rpc.js";
+import { boundedWriter, caller, invalid, refused, type Rpc, type RpcError } from "./rpc.js";
 import type { CommandPort } from "./writer.js";
 
 type Call = ServerDuplexStream<ExecRequest, ExecResponse>;
@@ -52,10 +52,11 @@ export function createExecHandler(rpc: Rpc, writer: CommandPort, gateway: AgentG
       handle?.cancel();
       rpc.endWith(call, "Exec", started, err);
     };
+    const bounded = boundedWriter<ExecResponse>(call);
     const write = (msg: ExecResponse) => {
       if (ended) return;
-      if (call.writableLength > MAX_QUEUED_BYTES) return fail({ code: status.RESOURCE_EXHAUSTED, details: "the client reads the command's output too slowly; the command was killed" });
-      call.write(msg);
+      const r = msg.response;
+      if (!bounded(msg, r?.$case === "stdout" || r?.$case === "stderr" ? r.value.length : 0)) fail({ code: status.RESOURCE_EXHAUSTED, details: "the client reads the command's output too slowly; the command was killed" });
     };
     const forward = (input: Input) => (handle ? handle.input(input) : early.push(input));
 

@@ -7,13 +7,15 @@
  * It lasts as long as the process: a standby on PostgreSQL serves /metrics (its lag, its role)
  * and /healthz, and answers /readyz, the page and its API with 503 saying why (not the leader,
  * naming it). The page and its API come with a term (`serveWeb`), swapped in and out of the
- * running server (Bun's `reload` takes new routes; nothing is unbound).
+ * running server (Bun's `reload` takes new routes; nothing is unbound). Every route of the page
+ * and its API goes through web-guard.ts; bodies are small (a sign-in's token at most).
  */
 import page from "../web/index.html";
 import { hostOf, isLoopback } from "../core/listen-address.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "./metrics.js";
 import { createWebApi, type WebApiDeps } from "./web-api.js";
+import { guardAll, type Route, SECURITY_HEADERS } from "./web-guard.js";
 
 export interface HttpServer {
   address: string;
@@ -26,6 +28,23 @@ export interface HttpServer {
 
 /** The page and the API's paths, answered 503 while no term serves them. */
 const isWebPath = (pathname: string) => pathname === "/" || pathname.startsWith("/api/");
+/** The largest request body read: a sign-in's JSON (Bun's default is 128 MiB). */
+const MAX_BODY_BYTES = 16 * 1024;
+
+/**
+ * The page's files, each with its own headers. A compiled binary carries them as files (the
+ * guard then adds its headers to each); run from source, Bun bundles the page as it is asked
+ * for, which only a bundle route can serve.
+ */
+function pageRoutes(): Record<string, Route> {
+  if (!page.files) return {};
+  return Object.fromEntries(
+    page.files.map((f) => {
+      const path = f.loader === "html" ? "/" : `/${f.path.slice(f.path.lastIndexOf("/") + 1)}`;
+      return [path, { GET: () => new Response(Bun.file(f.path), { headers: { ...f.headers, "cache-control": f.loader === "html" ? "no-cache" : "public, max-age=31536000, immutable" } }) }];
+    }),
+  );
+}
 
 /** `notReady` says why the control plane cannot take changes now (/readyz answers 503 with it), or undefined. */
 export function startHttpServer(opts: {
@@ -36,6 +55,8 @@ export function startHttpServer(opts: {
   log: Logger;
   /** PEM files of the server certificate, used beyond loopback; none: plaintext everywhere (--insecure). */
   tls?: { cert: string; key: string };
+  /** Names and addresses the control plane serves as, besides loopback: the only Host headers the page and its API answer. */
+  names: readonly string[];
 }): HttpServer {
   const hostname = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = Number(opts.listen.slice(opts.listen.lastIndexOf(":") + 1));
@@ -43,10 +64,15 @@ export function startHttpServer(opts: {
   // Read once: Bun's server.reload() ignores `tls` (Bun 1.4.5, oven-sh/bun#43815), so a renewed
   // certificate is served from the next start (README, the mosaic).
   const tls = opts.tls && !isLoopback(opts.listen) ? { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } : undefined;
+  let serving = false;
   const fetch = async (req: Request): Promise<Response> => {
     const { pathname } = new URL(req.url);
-    // Reached only while no term serves the page (its routes answer first otherwise).
-    if (isWebPath(pathname)) return Response.json({ error: `not ready: ${opts.notReady() ?? "starting"}` }, { status: 503, headers: { "cache-control": "no-store" } });
+    // Reached by the page's paths only when no route has them: no term serves them yet, or none is there.
+    if (isWebPath(pathname)) {
+      const headers = { ...SECURITY_HEADERS, "cache-control": "no-store" };
+      if (serving) return Response.json({ error: `path: no ${pathname} here` }, { status: 404, headers });
+      return Response.json({ error: `not ready: ${opts.notReady() ?? "starting"}` }, { status: 503, headers });
+    }
     if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
     switch (pathname) {
       case "/metrics":
@@ -62,7 +88,7 @@ export function startHttpServer(opts: {
         return new Response("not found\n", { status: 404 });
     }
   };
-  const server = Bun.serve({ hostname, port, tls, development: false, fetch });
+  const server = Bun.serve({ hostname, port, tls, development: false, maxRequestBodySize: MAX_BODY_BYTES, fetch });
   const address = `${hostname}:${server.port}`;
   const host = hostOf(opts.listen);
   const shown = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
@@ -72,8 +98,10 @@ export function startHttpServer(opts: {
     address,
     url,
     serveWeb(web) {
+      serving = web !== undefined;
+      const guarded = web && guardAll({ ...pageRoutes(), ...createWebApi({ ...web, secure: tls !== undefined }) }, { scheme: tls ? "https" : "http", names: opts.names });
       // Routes left out of a reload stay: none is an empty table.
-      const routes = web ? { "/": page, ...createWebApi({ ...web, secure: tls !== undefined }) } : {};
+      const routes = guarded ? { ...(page.files ? {} : { "/": page }), ...guarded } : {};
       server.reload({ routes: routes as Bun.Serve.Routes<undefined, string>, fetch });
     },
     async stop() {

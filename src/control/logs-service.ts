@@ -11,7 +11,7 @@ import type { Logger } from "../core/logger.js";
 import { resolveSpec } from "../core/spec.js";
 import type { LogsRequest, LogsResponse } from "../gen/tessera/v1/control_plane.js";
 import type { AgentGateway } from "./agent-gateway.js";
-import { refused, type Rpc, type RpcError } from "./rpc.js";
+import { boundedWriter, refused, type Rpc, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 
 /** How often a followed replica between copies is looked at for its next one. */
@@ -65,6 +65,7 @@ export function createLogsHandler(rpc: Rpc, deps: LogsDeps): (call: ServerWritab
     let open = targets.length;
     let failure: string | undefined;
     let done = false;
+    const write = boundedWriter<LogsResponse>(call);
     /** Every read and wait opened; cancelling one that has ended does nothing. */
     const cancels: Array<() => void> = [];
     const close = () => {
@@ -79,6 +80,12 @@ export function createLogsHandler(rpc: Rpc, deps: LogsDeps): (call: ServerWritab
     };
     const ended = () => {
       if (--open === 0) close();
+    };
+    /** A follower that stops reading: its reads end on the agents too, and so does the call. */
+    const tooSlow = () => {
+      done = true;
+      for (const c of cancels) c();
+      endWith(call, "Logs", started, { code: status.RESOURCE_EXHAUSTED, details: "the client reads the log too slowly; ask again (with --tail) to go on" });
     };
     /** Waits for the copy that follows `after` in replica `name` to run, then reads all of it; ends when the replica is no longer wanted. */
     const awaitNext = (name: string, after: string) => {
@@ -108,7 +115,7 @@ export function createLogsHandler(rpc: Rpc, deps: LogsDeps): (call: ServerWritab
           onLines: (lines) => {
             if (done) return;
             sent = true;
-            for (const text of lines) call.write({ instance: name, text });
+            for (const text of lines) if (!write({ instance: name, text }, Buffer.byteLength(text))) return tooSlow();
           },
           onEnd: (error) => {
             if (done) return;

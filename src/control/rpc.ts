@@ -11,11 +11,36 @@ import type { Rejection } from "../core/rejections.js";
 import { StoreUnreachable } from "./store/store.js";
 import { rejectionError } from "./rejection-codes.js";
 import { bearer } from "./security/enrollment.js";
-import { fingerprint } from "./security/tokens.js";
+import { fingerprint, hashToken } from "./security/tokens.js";
+import type { StreamLimits } from "./stream-limits.js";
 import { undecodable } from "./undecodable.js";
 
 /** Bytes queued for a slow streaming client before it is cut off (it can resume). */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** What a queued message costs in memory besides its bytes (measured: ~3× the text of 100-byte log lines). */
+const MESSAGE_OVERHEAD = 200;
+
+/**
+ * Writes to a streaming call while what it has written and the connection has not yet taken
+ * stays under MAX_QUEUED_BYTES (grpc-js's writableLength counts messages, not bytes, and a
+ * client that stops reading lets them pile up in memory). Answers false, writing nothing, once
+ * a message would go past it: the caller ends the call RESOURCE_EXHAUSTED. `size` is the
+ * message's encoded size, or near it; each queued message costs MESSAGE_OVERHEAD more (the
+ * object, its place in the queue, its callback), so that many short log lines count for what
+ * they hold in memory.
+ */
+export function boundedWriter<T>(call: { write(msg: T, done: () => void): unknown }, limit = MAX_QUEUED_BYTES): (msg: T, size: number) => boolean {
+  let queued = 0;
+  return (msg, size) => {
+    const bytes = size + MESSAGE_OVERHEAD;
+    if (queued + bytes > limit) return false;
+    queued += bytes;
+    call.write(msg, () => {
+      queued -= bytes;
+    });
+    return true;
+  };
+}
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 /** The role a call's credentials carry, or undefined when it has none that are valid. */
@@ -55,6 +80,8 @@ export interface RpcDeps {
   authenticate: Authenticate;
   /** Hears every finished call (for metrics). */
   observeRpc?: (method: string, code: string, seconds: number) => void;
+  /** Streams open per token (shared with the web page's); none: not counted. */
+  streams?: StreamLimits;
 }
 
 export interface Rpc {
@@ -89,8 +116,19 @@ export function createRpc(deps: RpcDeps): Rpc {
 
   const admitted = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: ControlPlaneMethod, started: number) => {
     const denied = authorize(deps.authenticate(call.metadata), method);
-    if (denied) endWith(call, method, started, refused(denied));
-    return denied === undefined;
+    if (denied) {
+      endWith(call, method, started, refused(denied));
+      return false;
+    }
+    if (!deps.streams) return true;
+    const token = bearer(call.metadata);
+    const release = deps.streams.take(token === undefined ? "a call without a token" : hashToken(token));
+    if (!release) {
+      endWith(call, method, started, { code: status.RESOURCE_EXHAUSTED, details: `too many open streams for this token (at most ${deps.streams.perKey}); close some` });
+      return false;
+    }
+    for (const end of ["finish", "close", "cancelled", "error"]) call.once(end, release);
+    return true;
   };
 
   return {

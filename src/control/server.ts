@@ -19,6 +19,7 @@ import type { Policy } from "../core/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { lockDataDir } from "../shell/data-dir-lock.js";
+import { ensurePrivateDir } from "../shell/private-dir.js";
 import { openClusterStore } from "./cluster-store.js";
 import { controlPlaneId } from "./control-plane-id.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
@@ -27,7 +28,7 @@ import { Metrics } from "./metrics.js";
 import { checkCaSecret } from "./security/ca-seal.js";
 import { CaSecretRefused } from "./security/ca-source.js";
 import { pkiFiles } from "./security/pki.js";
-import { openTls } from "./security/server-tls.js";
+import { openTls, servedNames } from "./security/server-tls.js";
 import { type Standby, startStandby } from "./standby.js";
 import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
@@ -105,6 +106,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const weak = checkCaSecret(opts.caSecret);
     if (weak) throw new CaSecretRefused(`--ca-secret-file: ${weak}`);
   }
+  // Its tokens, keys and database are for its owner only.
+  ensurePrivateDir(opts.dataDir, "--data-dir");
   // Before the store is opened: a second control plane on this data dir must not touch it.
   const lock = lockDataDir(opts.dataDir, "control plane", Date.now());
   let store: Store | undefined;
@@ -194,6 +197,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           },
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
+          names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
         })
       : undefined;
 

@@ -15,6 +15,7 @@ import { Follower } from "./follower.js";
 import type { Metrics } from "./metrics.js";
 import type { Tls } from "./security/server-tls.js";
 import { Tokens } from "./security/tokens.js";
+import { StreamLimits } from "./stream-limits.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { PostgresStore } from "./store/postgres/store.js";
 import { authenticator } from "./term.js";
@@ -74,6 +75,7 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
     tokens,
     controlPlanes: deps.controlPlanes,
     observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+    streams: new StreamLimits(),
   }) as unknown as UntypedServiceImplementation;
   // Only the reads (METHOD_ACCESS), and of those not Logs (no agent streams here: it has no
   // handler). A change is the leader's to judge on its state: refused naming it before anything

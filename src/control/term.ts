@@ -18,6 +18,7 @@ import type { Authenticate } from "./rpc.js";
 import { bearer, createEnrollmentService } from "./security/enrollment.js";
 import type { Tls } from "./security/server-tls.js";
 import { Tokens } from "./security/tokens.js";
+import { StreamLimits } from "./stream-limits.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
 import { WatchHub } from "./watch-hub.js";
@@ -29,7 +30,7 @@ export interface Term {
   controlPlane: UntypedServiceImplementation;
   agentGateway: UntypedServiceImplementation;
   enrollment?: UntypedServiceImplementation;
-  /** The page's API's writer, hubs and gateway (the HTTP listener is the process's). */
+  /** The page's API's writer, hubs, gateway and tokens (the HTTP listener is the process's). */
   web: Omit<WebApiDeps, "secure">;
   /** The writer's state, for /metrics. */
   view: ClusterView;
@@ -89,7 +90,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     // Tokens are issued through the writer, so they come once it takes turns.
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
-    const { roleOf, authenticate } = authenticator(tokens);
+    const { authenticate } = authenticator(tokens);
+    const streams = new StreamLimits();
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -103,10 +105,11 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         tokens,
         controlPlanes: deps.controlPlanes,
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+        streams,
       }) as unknown as UntypedServiceImplementation,
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
-      web: { writer, history: store.history, fleet, gateway, roleOf },
+      web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },
       view: writer.view,
       unavailable: () => writer.unavailable(),
       async stop() {

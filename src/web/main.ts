@@ -5,7 +5,8 @@
  * restart the browser reconnects by itself and a new snapshot replaces what the page held).
  * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
  * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
- * Mutations ask for confirmation, then POST; only an admin is offered them.
+ * Mutations ask for confirmation, then POST; only an admin is offered them. Signing out ends the
+ * session on the control plane (the cookie holds only its id).
  */
 import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
 import { Mosaic } from "./mosaic.js";
@@ -18,16 +19,18 @@ const RETRY_MS = 1_000;
 const SCRUB_MS = 150;
 
 type Role = "admin" | "readonly";
+/** Without tokens (--insecure) every caller reads, signed in to nothing. */
+type Session = { role: Role; signedIn: boolean };
 
 async function signIn(token: string): Promise<string | undefined> {
   const res = await fetch("/api/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
   return res.ok ? undefined : ((await res.json()) as { error: string }).error;
 }
 
-/** The cookie's role; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
-async function session(): Promise<Role | undefined> {
+/** The cookie's role and whether it is a session to sign out of; undefined when signed out. Throws when the control plane cannot say (a start, a standby: 503): ask again. */
+async function session(): Promise<Session | undefined> {
   const res = await fetch("/api/session");
-  if (res.ok) return ((await res.json()) as { role: Role }).role;
+  if (res.ok) return (await res.json()) as Session;
   if (res.status === 401 || res.status === 403) return undefined;
   throw new Error(`the control plane answered ${res.status}`);
 }
@@ -35,6 +38,7 @@ async function session(): Promise<Role | undefined> {
 function showSignIn(error = ""): void {
   $("app").hidden = true;
   $("picker").hidden = true;
+  $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = error;
   $("status").textContent = "signed out";
@@ -42,17 +46,25 @@ function showSignIn(error = ""): void {
   $<HTMLInputElement>("token").focus();
 }
 
-/** Asks, then POSTs; a refusal is shown as the server words it. */
+/** Asks, then POSTs (a JSON body: the control plane takes no other for a change); a refusal is shown as the server words it. */
 async function act(path: string, question: string): Promise<void> {
   if (!confirm(question)) return;
-  const res = await fetch(path, { method: "POST" });
+  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   if (!res.ok) alert(((await res.json()) as { error: string }).error);
 }
 
-function follow(role: Role): void {
+/** Ends the session on the control plane, then reloads: the page starts over at the sign-in form. */
+async function signOut(): Promise<void> {
+  await fetch("/api/session", { method: "DELETE", headers: { "content-type": "application/json" }, body: "{}" });
+  location.reload();
+}
+
+function follow({ role, signedIn }: Session): void {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("picker").hidden = false;
+  $("signout").hidden = !signedIn;
+  $("signout").onclick = () => void signOut();
   const admin = role === "admin";
   let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
   /** The fleet at an earlier event, while the slider shows one. */
@@ -159,8 +171,8 @@ function follow(role: Role): void {
       // (signed out, token revoked) it closes: ask again whether the cookie is still good.
       if (events.readyState !== EventSource.CLOSED) return;
       setTimeout(async () => {
-        const role = await session().catch(() => "unreachable" as const);
-        if (role === undefined) showSignIn("the session ended: sign in again");
+        const signed = await session().catch(() => "unreachable" as const);
+        if (signed === undefined) showSignIn("the session ended: sign in again");
         else connect();
       }, RETRY_MS);
     };
@@ -187,10 +199,10 @@ async function boot(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const role = await session().catch(() => "unreachable" as const);
-  if (role === "unreachable") setTimeout(() => void start(), RETRY_MS);
-  else if (role === undefined) showSignIn();
-  else follow(role);
+  const signed = await session().catch(() => "unreachable" as const);
+  if (signed === "unreachable") setTimeout(() => void start(), RETRY_MS);
+  else if (signed === undefined) showSignIn();
+  else follow(signed);
 }
 
 void boot();

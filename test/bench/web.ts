@@ -19,7 +19,6 @@
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { FLUSH_MS } from "../../src/control/fleet-hub.js";
-import { SESSION_COOKIE } from "../../src/control/web-api.js";
 import { type FleetChange, type FleetSnapshot, mergeChanges } from "../../src/core/fleet-view.js";
 import { DRAWN_MARK } from "../../src/web/mosaic.js";
 import { BenchCluster, pool } from "./fleet.js";
@@ -43,9 +42,13 @@ export interface WebRun {
   parseMs: number;
 }
 
-/** The first `snapshot` event of /api/events, as its data text. */
+/** The first `snapshot` event of /api/events, as its data text (signed in as the page is: a session, from the page's origin). */
 async function readSnapshot(web: string, token: string): Promise<string> {
-  const res = await fetch(new URL("api/events", web), { headers: { cookie: `${SESSION_COOKIE}=${encodeURIComponent(token)}` } });
+  const origin = new URL(web).origin;
+  const signIn = await fetch(new URL("api/session", web), { method: "POST", headers: { origin, "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  if (!signIn.ok) throw new Error(`/api/session answered ${signIn.status}`);
+  const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+  const res = await fetch(new URL("api/events", web), { headers: { cookie } });
   if (!res.ok || !res.body) throw new Error(`/api/events answered ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -131,6 +134,8 @@ function startProxy(target: string, snapshot: string) {
       }
       const headers = new Headers(req.headers);
       headers.delete("host");
+      // The page's origin is the proxy's; the control plane takes a change only from its own.
+      if (headers.has("origin")) headers.set("origin", new URL(target).origin);
       const res = await fetch(new URL(url.pathname + url.search, target), { method: req.method, headers, body: req.method === "GET" ? undefined : await req.arrayBuffer(), redirect: "manual" });
       const back = new Headers(res.headers);
       back.delete("content-encoding");

@@ -1,7 +1,9 @@
 /**
  * The authorization matrix, against a real control plane with TLS: every ControlPlane method
  * under no credentials, a wrong token, a revoked token, a join token and a read-only token;
- * agents with no certificate, an expired one, another node's; enrollment with a bad token.
+ * agents with no certificate, an expired one, another node's; enrollment with a bad token; the
+ * web page's API under no cookie, a made-up or malformed one, the token itself, a rotated
+ * token's and a signed-out session, and a read-only session.
  * Each is refused with UNAUTHENTICATED or PERMISSION_DENIED and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -28,15 +30,27 @@ let admin: string;
 let revoked: string;
 let readonly: string;
 let join_: string;
+/** A page session opened with the admin token before it was rotated. */
+let revokedSession: string | undefined;
+
+const web = () => `http://${cp.httpAddress}`;
+/** What the page itself sends with a change. */
+const fromPage = () => ({ origin: web(), "content-type": "application/json" });
+/** The cookie a sign-in with `token` sets, or undefined when it is refused. */
+async function webSession(token: string): Promise<string | undefined> {
+  const res = await fetch(`${web()}/api/session`, { method: "POST", headers: fromPage(), body: JSON.stringify({ token }) });
+  return res.ok ? res.headers.get("set-cookie")!.split(";")[0] : undefined;
+}
 
 const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(ca, token), CHANNEL_OPTIONS);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tessera-authz-"));
-  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, tickMs: 200 });
+  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, tickMs: 200, metricsListen: "127.0.0.1:0" });
   ca = readFileSync(join(dir, "pki", "ca.pem"));
   revoked = readFileSync(join(dir, "admin-token"), "utf8").trim();
   join_ = readFileSync(join(dir, "join-token"), "utf8").trim();
+  revokedSession = await webSession(revoked);
   const first = client(revoked);
   admin = await new Promise<string>((r, j) => first.rotateToken({ kind: TokenKind.TOKEN_KIND_ADMIN }, (e, res) => (e ? j(e) : r(res.token))));
   first.close();
@@ -91,6 +105,65 @@ describe("ControlPlane API", () => {
       expect(db.includes(Buffer.from(t))).toBe(false);
       expect(wal.includes(Buffer.from(t))).toBe(false);
     }
+  });
+});
+
+describe("the web page's API", () => {
+  /** Every route, with the method the page uses (a stream's status is read from its headers). */
+  const routes: Array<[string, string, "read" | "write"]> = [
+    ["GET", "/api/session", "read"],
+    ["GET", "/api/events", "read"],
+    ["GET", "/api/history?workload=nope", "read"],
+    ["GET", "/api/at?seq=1", "read"],
+    ["GET", "/api/logs?copy=nope", "read"],
+    ["POST", "/api/nodes/nope/cordon", "write"],
+    ["POST", "/api/nodes/nope/drain", "write"],
+    ["POST", "/api/workloads/nope/restart", "write"],
+    ["POST", "/api/workloads/nope/delete", "write"],
+  ];
+  const call = async (method: string, path: string, cookie: string | undefined) => {
+    const res = await fetch(`${web()}${path}`, { method, headers: { ...fromPage(), ...(cookie ? { cookie } : {}) }, body: method === "GET" ? undefined : "{}" });
+    await res.body?.cancel();
+    return res.status;
+  };
+  const cases: Array<[string, () => Promise<string | undefined>, (access: "read" | "write") => number[]]> = [
+    ["no cookie", async () => undefined, () => [401]],
+    ["a made-up session id", async () => "tessera_session=aGVsbG8td29ybGQtbm90LWEtc2Vzc2lvbi1pZC1hdC1hbGw", () => [401]],
+    ["a malformed cookie", async () => "tessera_session=%E0%A4%A", () => [401]],
+    ["the token itself as the cookie", async () => `tessera_session=${admin}`, () => [401]],
+    ["a session of the rotated admin token", async () => revokedSession, () => [401]],
+    [
+      "a signed-out session",
+      async () => {
+        const cookie = await webSession(admin);
+        await fetch(`${web()}/api/session`, { method: "DELETE", headers: { ...fromPage(), cookie: cookie! }, body: "{}" });
+        return cookie;
+      },
+      () => [401],
+    ],
+    ["a read-only session", () => webSession(readonly), (access) => (access === "write" ? [403] : [200, 404])],
+  ];
+  for (const [who, cookie, expected] of cases) {
+    test(`${who}: every route answers as expected`, async () => {
+      const c = await cookie();
+      const answers = [];
+      for (const [method, path, access] of routes) answers.push({ route: `${method} ${path}`, status: await call(method, path, c), ok: expected(access) });
+      expect(answers.filter((a) => !a.ok.includes(a.status)).map((a) => `${a.route}: ${a.status}`)).toEqual([]);
+    });
+  }
+
+  test("the join token and wrong tokens cannot sign in; sign-out needs no session", async () => {
+    expect(await webSession(join_)).toBeUndefined();
+    expect(await webSession(revoked)).toBeUndefined();
+    expect(await webSession("tessera-admin-not-a-real-token")).toBeUndefined();
+    expect(await call("DELETE", "/api/session", undefined)).toBe(200);
+  });
+
+  test("an admin session reaches every route (a missing node or workload is 404, not a refusal)", async () => {
+    const c = await webSession(admin);
+    const answers = [];
+    for (const [method, path] of routes) answers.push(`${method} ${path}: ${await call(method, path, c)}`);
+    expect(answers.filter((a) => !/: (200|404)$/.test(a))).toEqual([]);
   });
 });
 

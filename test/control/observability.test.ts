@@ -27,6 +27,7 @@ function serve(opts: { metrics: Metrics; notReady?: () => string | undefined; re
     notReady: opts.notReady ?? (() => undefined),
     refresh: opts.refresh ?? (() => {}),
     log: silent,
+    names: [],
   });
   open.add(server);
   return server;
@@ -177,7 +178,7 @@ describe("HTTP listener", () => {
   test("the bound address is logged at info", async () => {
     const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
     const log: Logger = { error() {}, warn() {}, debug() {}, info: (msg, fields) => lines.push({ msg, fields }), with: () => log };
-    const server = startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics(), notReady: () => undefined, refresh: () => {}, log });
+    const server = startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics(), notReady: () => undefined, refresh: () => {}, log, names: [] });
     open.add(server);
     expect(lines.some((l) => l.fields?.address === server.address)).toBe(true);
     await stop(server);

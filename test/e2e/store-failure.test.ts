@@ -43,7 +43,8 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     mkdirSync(dataDir, { recursive: true });
-    sh("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dataDir);
+    // mode=0700: the control plane refuses a data dir others can use (a tmpfs root is 1777).
+    sh("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", dataDir);
     ({ server: control, address, metricsAddress: metrics } = await h.startControl());
     agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", agentDir]);
     expect((await apply("before")).code).toBe(0);

@@ -51,10 +51,16 @@ function startAgent(name: string): void {
   agents.set(name, h.start(["agent", "--control", address(), "--name", name, "--data-dir", join(h.dir, name)]));
 }
 
+/** What the pages logged about their Content-Security-Policy: the page must need nothing it forbids. */
+const cspViolations: string[] = [];
+
 async function open(token?: string): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   const page = await context.newPage();
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   await page.goto(token === undefined ? web() : `${web()}/?token=${encodeURIComponent(token)}`);
   return page;
 }
@@ -112,8 +118,11 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     await copy(page, "web-1").waitFor({ timeout: SHOWN_MS });
     expect(new URL(page.url()).search).toBe("");
     expect(await page.locator("#signin").isVisible()).toBe(false);
+    // The cookie holds a session's random id, never the token.
     const cookies = await page.context().cookies();
     expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite])).toEqual([["tessera_session", true, "Strict"]]);
+    expect(cookies[0]!.value).not.toContain(adminToken());
+    expect(cookies[0]!.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await node(page, "node-a").waitFor();
     await node(page, "node-b").waitFor();
     await page.getByRole("button", { name: /^web-0 Running Ready on node-[ab]$/ }).waitFor({ timeout: SHOWN_MS });
@@ -186,7 +195,7 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     await copy(page, "web-0").click();
     await page.locator("#panel h2").waitFor();
     expect(await page.locator("button[data-action]").count()).toBe(0);
-    const status = await page.evaluate(async () => (await fetch("/api/nodes/node-a/cordon", { method: "POST" })).status);
+    const status = await page.evaluate(async () => (await fetch("/api/nodes/node-a/cordon", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status);
     expect(status).toBe(403);
     await screenshot(page, "read-only");
   });
@@ -207,16 +216,74 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     expect(await page.locator("#status").textContent()).toMatch(/^live · #\d+$/);
   });
 
-  test("the page reconnects after a control-plane restart and follows what changes after it", async () => {
+  test("after a control-plane restart the page asks to sign in again (sessions live in its memory), then follows what changes", async () => {
     const page = await open(adminToken());
     await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
     control.proc.kill("SIGTERM");
     await control.proc.exited;
     await eventually("the page saying it reconnects", async () => ((await page.locator("#status").textContent()) === "reconnecting…" ? true : undefined), SHOWN_MS);
     await startControl();
+    await page.locator("#signin").waitFor({ state: "visible", timeout: SHOWN_MS });
+    expect(await page.locator("#signin-error").textContent()).toBe("the session ended: sign in again");
+    await page.locator("#token").fill(adminToken());
+    await page.locator("#signin button").click();
     await eventually("the page live again", async () => ((await page.locator("#status").textContent())?.startsWith("live") ? true : undefined), SHOWN_MS);
     await apply("late", { command: "/bin/sleep", args: ["3600"] });
     await copy(page, "late-0").waitFor({ timeout: SHOWN_MS });
+  });
+
+  test("the page is served with a CSP, frame-ancestors and Referrer-Policy, and breaks none of them", async () => {
+    const page = await open(adminToken());
+    const res = await page.goto(web());
+    const headers = res!.headers();
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(headers["referrer-policy"]).toBe("no-referrer");
+    // The page and its files answer only to a Host the control plane serves as (DNS rebinding).
+    expect((await fetch(`${web()}/`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
+    await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
+    await copy(page, "web-0").click();
+    await page.locator("#panel pre").waitFor();
+    expect(cspViolations).toEqual([]);
+  });
+
+  test("a page on another port of this host gets the cookie sent, and still changes nothing", async () => {
+    const page = await open(adminToken());
+    await node(page, "node-a").waitFor({ timeout: SHOWN_MS });
+    // What any page the operator visits could do: a form-like POST (no preflight) with the cookie.
+    const evil = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(
+          `<script>fetch("${web()}/api/nodes/node-a/cordon", { method: "POST", mode: "no-cors", credentials: "include", headers: { "content-type": "text/plain" }, body: "{}" }).then(() => document.title = "sent");</script>`,
+          { headers: { "content-type": "text/html" } },
+        ),
+    });
+    try {
+      const answered: number[] = [];
+      page.on("response", (r) => {
+        if (r.url().endsWith("/cordon")) answered.push(r.status());
+      });
+      await page.goto(`http://127.0.0.1:${evil.port}/`);
+      await eventually("the cross-origin POST sent", async () => ((await page.title()) === "sent" ? true : undefined), SHOWN_MS);
+      expect(answered).toEqual([403]);
+      expect((await ctl("get", "nodes")).stdout).not.toContain("SchedulingDisabled");
+    } finally {
+      await evil.stop(true);
+    }
+  });
+
+  test("sign-out ends the session on the control plane: its cookie no longer reads anything", async () => {
+    const page = await open(adminToken());
+    await copy(page, "web-0").waitFor({ timeout: SHOWN_MS });
+    const [cookie] = await page.context().cookies();
+    const header = { cookie: `${cookie!.name}=${cookie!.value}` };
+    expect((await fetch(`${web()}/api/session`, { headers: header })).status).toBe(200);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator("#signin").waitFor({ state: "visible", timeout: SHOWN_MS });
+    expect((await fetch(`${web()}/api/session`, { headers: header })).status).toBe(401);
+    expect((await fetch(`${web()}/api/events`, { headers: header })).status).toBe(401);
   });
 
   test("an agent killed with -9 turns its node Offline on the page", async () => {
@@ -250,8 +317,45 @@ describe("the web page's listener beyond loopback", () => {
     const page = await fetch(`https://127.0.0.1:${port}/`, { tls: { ca } });
     expect(await page.text()).toContain("<title>Tessera</title>");
     const token = readFileSync(join(other.dir, "control", "admin-token"), "utf8").trim();
-    const signIn = await fetch(`https://127.0.0.1:${port}/api/session`, { method: "POST", body: JSON.stringify({ token }), tls: { ca } });
-    expect(signIn.headers.get("set-cookie")).toMatch(/; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    const origin = `https://127.0.0.1:${port}`;
+    const signIn = await fetch(`${origin}/api/session`, { method: "POST", body: JSON.stringify({ token }), headers: { origin, "content-type": "application/json" }, tls: { ca } });
+    expect(signIn.headers.get("set-cookie")).toMatch(/^__Host-tessera_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
     await expect(fetch(`http://127.0.0.1:${port}/api/session`)).rejects.toThrow();
+  });
+});
+
+describe("the web page under --insecure", () => {
+  const plain = new Harness();
+  afterAll(() => plain.stop());
+
+  test("reads without signing in and changes nothing: every caller would be admin, and any page the operator visits could POST", async () => {
+    requireBinary();
+    const server = plain.start(["control", "--insecure", "--listen", "127.0.0.1:0", "--data-dir", join(plain.dir, "control"), "--metrics-listen", "127.0.0.1:0"]);
+    const http = String((await server.waitForLog((l) => l.msg === "http listening")).address);
+    await server.waitForLog((l) => l.msg === "control plane listening");
+    const origin = `http://${http}`;
+    expect(await (await fetch(`${origin}/api/session`)).json()).toEqual({ role: "readonly", signedIn: false });
+    const change = (headers: Record<string, string>) => fetch(`${origin}/api/nodes/n1/cordon`, { method: "POST", headers, body: "{}" });
+    expect((await change({ origin, "content-type": "application/json" })).status).toBe(403);
+    expect((await change({ origin: "http://evil.example", "content-type": "application/json" })).status).toBe(403);
+    expect((await fetch(`${origin}/api/session`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
+    expect((await fetch(`${origin}/api/session`, { method: "POST", headers: { origin, "content-type": "application/json" }, body: JSON.stringify({ token: "x" }) })).status).toBe(409);
+
+    if (skip) return;
+    // In a browser: the fleet without signing in, and nothing to sign out of or change.
+    const address = String((await server.waitForLog((l) => l.msg === "control plane listening")).address);
+    writeFileSync(join(plain.dir, "idle.json"), JSON.stringify({ name: "idle", spec: { command: "/bin/sleep", args: ["3600"] } }));
+    expect((await plain.run(["ctl", "apply", "--insecure", "-f", join(plain.dir, "idle.json")], { TESSERA_CONTROL: address })).code).toBe(0);
+    const chromium_ = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const page = await chromium_.newPage();
+      await page.goto(`${origin}/`);
+      await page.locator('.copy[data-name="idle-0"]').waitFor({ timeout: SHOWN_MS });
+      await page.locator('.copy[data-name="idle-0"]').click();
+      await page.locator("#panel h2").waitFor();
+      expect([await page.locator("#signin").isVisible(), await page.locator("#signout").isVisible(), await page.locator("button[data-action]").count()]).toEqual([false, false, 0]);
+    } finally {
+      await chromium_.close();
+    }
   });
 });

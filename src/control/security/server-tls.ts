@@ -26,10 +26,15 @@ export interface Tls {
   close(): void;
 }
 
+/** The names and addresses this control plane serves as: its server certificate's, and the only Host headers its web page answers besides loopback. */
+export function servedNames(opts: Pick<ControlPlaneOptions, "listen" | "advertise">): string[] {
+  const host = hostOf(opts.listen);
+  return [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
+}
+
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */
 export async function openTls(opts: ControlPlaneOptions, store: Store): Promise<Tls> {
-  const host = hostOf(opts.listen);
-  const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
+  const names = servedNames(opts);
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
   // On PostgreSQL the CA is the cluster's, in the database; the server certificate stays this control plane's own.
   const source = store instanceof PostgresStore ? databaseCa(store, opts.caSecret!, opts.dataDir, opts.log) : undefined;

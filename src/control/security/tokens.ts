@@ -53,7 +53,12 @@ export class Tokens {
 
   /** The kind of an active token, or undefined. */
   kindOf(token: string): TokenKind | undefined {
-    return this.writer.view.tokens.get(hashToken(token));
+    return this.kindOfHash(hashToken(token));
+  }
+
+  /** The kind of the active token with this hash (what a web session keeps), or undefined. */
+  kindOfHash(hash: string): TokenKind | undefined {
+    return this.writer.view.tokens.get(hash);
   }
 
   /** A new token of a kind, issued through the writer; for admin and join the file is rewritten once it is recorded. */

@@ -4,7 +4,7 @@
  * returns its promise, so a commit is on disk in the same turn of the event loop.
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
@@ -42,6 +42,9 @@ export class SqliteStore implements Store {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.path = join(dataDir, "tessera.db");
     this.location = this.path;
+    // The owner's only, as its WAL and shared-memory files then are (SQLite gives them the database's mode).
+    closeSync(openSync(this.path, "a", 0o600));
+    chmodSync(this.path, 0o600);
     this.sqlite = new Database(this.path, { create: true, strict: true });
     this.sqlite.exec("PRAGMA journal_mode = WAL");
     // NORMAL in WAL mode: a commit survives a process crash (kill -9: the WAL is in the OS's

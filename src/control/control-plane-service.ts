@@ -17,13 +17,14 @@ import { resolveSpec } from "../core/spec.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import type { ControlPlaneRow } from "../core/lease.js";
-import { type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import { type ControlPlaneServer, ControlPlaneRole, type LogsRequest, type LogsResponse, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
 import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
+import { createIdentityHandlers } from "./identity-service.js";
 import { caller, createRpc, cursorOf, invalid, MAX_QUEUED_BYTES, refused, type RpcDeps, type RpcError } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
@@ -42,7 +43,7 @@ export interface ServiceDeps extends RpcDeps {
   hub: WatchHub;
   endpoints: EndpointsHub;
   policy: Policy;
-  /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
+  /** Mints, lists and revokes tokens (identity-service.ts); absent when security is off. */
   tokens?: Tokens;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
@@ -107,6 +108,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
 
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
+    ...createIdentityHandlers(rpc, writer, deps.tokens),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: logsThrough(gateway) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
@@ -249,13 +251,6 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       };
     }),
 
-    rotateToken: unary("RotateToken", async (req, metadata) => {
-      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
-      const kind = req.kind === TokenKind.TOKEN_KIND_ADMIN ? "admin" : req.kind === TokenKind.TOKEN_KIND_JOIN ? "join" : undefined;
-      if (!kind) throw invalid("kind", "TOKEN_KIND_ADMIN or TOKEN_KIND_JOIN");
-      return { token: await deps.tokens.issue(kind, caller(metadata)) };
-    }),
-
     listControlPlanes: unary("ListControlPlanes", async () => ({
       controlPlanes: (await deps.controlPlanes()).map((r) => ({
         id: r.id,
@@ -266,10 +261,6 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
         behind: r.behind,
       })),
     })),
-    createToken: unary("CreateToken", async (_req, metadata) => {
-      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
-      return { token: await deps.tokens.issue("readonly", caller(metadata)) };
-    }),
 
     getHistory: unary("GetHistory", async (req) => {
       mustName(req.workload, "workload");

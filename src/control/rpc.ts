@@ -11,6 +11,7 @@ import type { Rejection } from "../core/rejections.js";
 import { rejectionError } from "./rejection-codes.js";
 import { bearer } from "./security/enrollment.js";
 import { fingerprint } from "./security/tokens.js";
+import type { TokenStreams } from "./token-streams.js";
 import { undecodable } from "./undecodable.js";
 
 /** Bytes queued for a slow streaming client before it is cut off (it can resume). */
@@ -54,6 +55,8 @@ export interface RpcDeps {
   authenticate: Authenticate;
   /** Hears every finished call (for metrics). */
   observeRpc?: (method: string, code: string, seconds: number) => void;
+  /** Ends streams whose token stops working; absent when security is off. */
+  streams?: TokenStreams;
 }
 
 export interface Rpc {
@@ -89,6 +92,8 @@ export function createRpc(deps: RpcDeps): Rpc {
   const admitted = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: ControlPlaneMethod, started: number) => {
     const denied = authorize(deps.authenticate(call.metadata), method);
     if (denied) endWith(call, method, started, refused(denied));
+    const token = bearer(call.metadata);
+    if (!denied && token !== undefined) deps.streams?.track(call, method, token);
     return denied === undefined;
   };
 

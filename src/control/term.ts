@@ -18,6 +18,7 @@ import type { Authenticate } from "./rpc.js";
 import { bearer, createEnrollmentService } from "./security/enrollment.js";
 import type { Tls } from "./security/server-tls.js";
 import { Tokens } from "./security/tokens.js";
+import { TokenStreams } from "./token-streams.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
 import { WatchHub } from "./watch-hub.js";
@@ -61,6 +62,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   const { store, tls, metrics } = deps;
   const policy = opts.policy ?? DEFAULT_POLICY;
   const hub = new WatchHub(store.history);
+  // Made once tokens are (below); a turn that changed tokens ends the streams they no longer allow.
+  let streams: TokenStreams | undefined;
   const writer = await Writer.open({
     store,
     policy,
@@ -72,6 +75,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       hub.publish(events);
       endpoints.publish(events);
       fleet.publish(events);
+      if (events.some((e) => e.event.type === "TokenRevoked" || e.event.type === "TokenIssued")) streams?.sweep();
     },
     storeFailed: (reason) => {
       gateway.closeAll(`control plane cannot record changes: ${reason}`);
@@ -90,6 +94,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const tokens = tls ? new Tokens(writer, opts.dataDir) : undefined;
     await tokens?.ensure();
     const { roleOf, authenticate } = authenticator(tokens);
+    streams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -101,16 +106,18 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         log: opts.log,
         authenticate,
         tokens,
+        streams,
         controlPlanes: deps.controlPlanes,
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
       }) as unknown as UntypedServiceImplementation,
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
-      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
+      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOf },
       view: writer.view,
       unavailable: () => writer.unavailable(),
       async stop() {
         const stopped = writer.stop();
+        streams?.close();
         gateway.closeAll("control plane shutting down");
         await stopped;
         fleet.close();
@@ -120,6 +127,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     };
   } catch (err) {
     await writer.stop();
+    streams?.close();
     gateway.closeAll("control plane failed to start");
     fleet.close();
     throw err;

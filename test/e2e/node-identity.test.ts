@@ -63,6 +63,8 @@ test("the join token cannot take over an enrolled node, connected or gone; its o
 
 test("a removed node's certificate no longer connects; an approved re-enrollment does", async () => {
   expect(await ctl("node", "remove", "n1")).toBe("node/n1 removed: its certificates are refused");
+  // Its open stream is closed, and its agent's reconnect with the same certificate refused.
+  await control.waitForLog((l) => l.msg === "node n1 was removed; closing its stream");
   await control.waitForLog((l) => l.msg === "agent stream refused" && /node n1 was removed/.test(String(l.details)));
   const again = await refusedAgent(agent("n1", "impostor-3"));
   expect(again.said).toContain("node n1 is enrolled already");
@@ -113,5 +115,23 @@ test("a revoked read-only token's open Watch ends UNAUTHENTICATED, and the token
   expect(err.details).toContain("revoked");
   const refused = await h.run(["ctl", "--control", address, "--token", token, "get", "nodes"]);
   expect(refused.code).not.toBe(0);
+  client.close();
+});
+
+test("rotating the admin token ends the open streams of the one it replaced", async () => {
+  const before = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${before}`);
+  const ca = readFileSync(join(h.dir, "control", "pki", "ca.pem"));
+  const client = new ControlPlaneClient(address, credentials.createSsl(ca), CHANNEL_OPTIONS);
+  const watch: ClientReadableStream<WatchResponse> = client.watch({ afterSequence: 0, workload: "" }, md);
+  const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
+  let events = 0;
+  watch.on("data", () => events++);
+  await eventually("the watch streams", () => (events > 0 ? true : undefined));
+  const after = await ctl("token", "rotate", "admin");
+  expect(after).not.toBe(before);
+  const err = await ended;
+  expect(err.code).toBe(status.UNAUTHENTICATED);
   client.close();
 });

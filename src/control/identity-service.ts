@@ -8,11 +8,14 @@ import type { TokenKind as CoreTokenKind } from "../core/cluster-state.js";
 import { validateName } from "../core/validate.js";
 import { type ControlPlaneServer, TokenKind } from "../gen/tessera/v1/control_plane.js";
 import { caller, invalid, refused, type Rpc } from "./rpc.js";
+import { CA_LIFETIME_MS } from "./security/pki.js";
 import { fingerprint, type Tokens } from "./security/tokens.js";
 import type { CommandPort } from "./writer.js";
 
 /** A bootstrap join token created without a lifetime lasts this long (as kubeadm's do). */
 export const JOIN_TOKEN_DEFAULT_TTL_MS = 24 * 3_600_000;
+/** The longest lifetime a created token may be given: the CA's. */
+const MAX_TTL_MS = CA_LIFETIME_MS;
 
 const WIRE_KINDS: Record<CoreTokenKind, TokenKind> = { admin: TokenKind.TOKEN_KIND_ADMIN, join: TokenKind.TOKEN_KIND_JOIN, readonly: TokenKind.TOKEN_KIND_READONLY };
 
@@ -44,6 +47,7 @@ export function createIdentityHandlers(rpc: Rpc, writer: CommandPort, tokens: To
       const kind = req.kind === TokenKind.TOKEN_KIND_UNSPECIFIED || req.kind === TokenKind.TOKEN_KIND_READONLY ? "readonly" : req.kind === TokenKind.TOKEN_KIND_JOIN ? "join" : undefined;
       if (!kind) throw invalid("kind", "TOKEN_KIND_READONLY or TOKEN_KIND_JOIN (the admin token is rotated, not created)");
       if (req.uses > 0 && kind !== "join") throw invalid("uses", "0 for a read-only token (uses count enrollments)");
+      if (req.ttlMs > MAX_TTL_MS) throw invalid("ttl_ms", `at most ${MAX_TTL_MS} (10 years), got ${req.ttlMs}`);
       const ttlMs = req.ttlMs > 0 ? req.ttlMs : kind === "join" ? JOIN_TOKEN_DEFAULT_TTL_MS : undefined;
       const token = await t.create(kind, caller(metadata), { ttlMs, uses: req.uses > 0 ? req.uses : undefined });
       return { token, id: fingerprint(token) };

@@ -14,6 +14,7 @@ import type { TokenKind } from "../../core/cluster-state.js";
 import { tokenId, workingToken } from "../../core/node-identity.js";
 import { describeRejection, type Rejection } from "../../core/rejections.js";
 import { writeSecret } from "../../shell/write-secret.js";
+import { rejectionError } from "../rejection-codes.js";
 import type { CommandPort } from "../writer.js";
 
 export type { TokenKind };
@@ -105,7 +106,8 @@ export class Tokens {
 
   private async record(kind: TokenKind, token: string, by: string, limits: { expiresAt?: number; uses?: number; keepOthers?: boolean } = {}): Promise<void> {
     const d = await this.writer.submit({ type: "IssueToken", kind, hash: hashToken(token), by, ...definedOnly(limits) });
-    if (d.rejection) throw Object.assign(new Error(`token not issued: ${describeRejection(d.rejection)}`), { rejection: d.rejection });
+    // With its wire code, so an RPC that asked answers it (unary passes a code and details on).
+    if (d.rejection) throw Object.assign(new Error(`token not issued: ${describeRejection(d.rejection)}`), rejectionError(d.rejection));
   }
 }
 

@@ -111,6 +111,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--host-volume": "NAME=PATH",
   "--instance": "INSTANCE",
   "--join-token": "TOKEN",
+  "--kind": "KIND",
   "--label": "KEY=VALUE",
   "--lease-renew": "DURATION",
   "--lease-ttl": "DURATION",
@@ -137,6 +138,8 @@ const VALUE_NAMES: Record<string, string> = {
   "--timeout": "DURATION",
   "--to-revision": "N",
   "--token": "TOKEN",
+  "--ttl": "DURATION",
+  "--uses": "N",
   "--what-if": "SEQ=SHIFT",
 };
 

@@ -48,8 +48,12 @@ async function ctlCommands(): Promise<Commands> {
     n.CordonCommand,
     n.UncordonCommand,
     n.DrainCommand,
+    n.NodeApproveCommand,
+    n.NodeRemoveCommand,
     t.TokenRotateCommand,
     t.TokenCreateCommand,
+    t.TokenListCommand,
+    t.TokenRevokeCommand,
     c.GetControlPlanesCommand,
   ];
 }

@@ -1,4 +1,4 @@
-/** `tessera ctl` commands on nodes: get, describe, cordon, uncordon, drain. */
+/** `tessera ctl` commands on nodes: get, describe, cordon, uncordon, drain, approve, remove. */
 import { Command, Option } from "clipanion";
 import { GetNodeResponse, ListNodesResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { parseDuration } from "../duration.js";
@@ -106,5 +106,34 @@ export class DrainCommand extends NodeCommand {
     await ctl.call(ctl.api.drainNode, { name: this.name });
     this.out(`node/${this.name} draining`);
     if (!this.detach) await waitForDrain(ctl, this.name, timeoutMs, this.context.stdout);
+  }
+}
+
+export class NodeApproveCommand extends NodeCommand {
+  static paths = [["ctl", "node", "approve"]];
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "let the next enrollment with a join token take a node name that is enrolled already",
+    details:
+      "A node name, once enrolled, belongs to the certificate it got: a join token cannot enroll it again, so a stolen join token cannot take over a node. When a node's machine or data dir was replaced (or it was removed), approve it, then start its agent with the join token. Its earlier certificate stops working once the new one is issued.",
+    examples: [["Approve node-a", "tessera ctl node approve node-a"]],
+  });
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.approveNode, { name: this.name });
+    this.out(`node/${this.name} approved: the next enrollment with a join token may take it`);
+  }
+}
+
+export class NodeRemoveCommand extends NodeCommand {
+  static paths = [["ctl", "node", "remove"]];
+  static usage = Command.Usage({
+    category: "Nodes",
+    description: "revoke a node: close its stream and refuse its certificates from now on",
+    details: "Its copies are replaced elsewhere as for a node gone Offline. The name stays taken: to enroll it again, `node approve` it.",
+    examples: [["Remove node-a", "tessera ctl node remove node-a"]],
+  });
+  async runWith(ctl: Ctl) {
+    await ctl.call(ctl.api.removeNode, { name: this.name });
+    this.out(`node/${this.name} removed: its certificates are refused`);
   }
 }

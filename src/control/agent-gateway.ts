@@ -12,6 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { sessionGate } from "../core/gates.js";
 import type { HealthThresholds } from "../core/node-health.js";
 import { describeRejection } from "../core/rejections.js";
+import { checkNodeCertificate } from "../core/node-identity.js";
 import { rejectionError } from "./rejection-codes.js";
 import { validateExecutors, validateLabels, validateName } from "../core/validate.js";
 import { nodePortsOf, validateNodePorts } from "../core/ports.js";
@@ -68,8 +69,8 @@ export class AgentGateway {
     private readonly thresholds: HealthThresholds,
     /** The cluster's endpoints: a snapshot after each hello, then every difference, to every agent. */
     private readonly endpoints: EndpointsHub,
-    /** Who the stream's client certificate says the caller is; undefined: any node (--insecure). */
-    private readonly identify?: (stream: Stream) => Promise<{ node: string } | { refusal: string }>,
+    /** Who the stream's client certificate says the caller is, and its serial; undefined: any node (--insecure). */
+    private readonly identify?: (stream: Stream) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>,
   ) {
     endpoints.subscribe((diff) => {
       for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
@@ -89,10 +90,12 @@ export class AgentGateway {
         continue;
       }
       if (effect.type === "DisconnectNode") {
-        this.log.warn("node declared offline; closing its stream", { node: effect.node });
+        const why = effect.removed ? `node ${effect.node} was removed` : `node ${effect.node} declared Offline`;
+        this.log.warn(`${why}; closing its stream`, { node: effect.node });
         this.sessions.delete(effect.node);
-        this.endStreamsOf(effect.node, `node ${effect.node} declared Offline`);
-        session.stream.emit("error", { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" });
+        this.endStreamsOf(effect.node, why);
+        const err = effect.removed ? { code: status.UNAUTHENTICATED, details: `${why}: its certificate is refused` } : { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" };
+        session.stream.emit("error", err);
         continue;
       }
       const commandId = this.nextCommandId++;
@@ -204,6 +207,19 @@ export class AgentGateway {
     this.sessions.clear();
   }
 
+  /**
+   * Why a verified certificate may not speak for its node (it is not the node's current one:
+   * renewed, enrolled again, or removed), or undefined. A node without a recorded certificate
+   * (enrolled before they were recorded) has this one recorded now.
+   */
+  private async admitCertificate(node: string, serial: string, notAfter: number): Promise<string | undefined> {
+    const verdict = checkNodeCertificate(this.writer.view, node, serial);
+    if (verdict === undefined) return undefined;
+    if (verdict !== "adopt") return describeRejection(verdict);
+    const d = await this.writer.submit({ type: "CertifyNode", node, serial, notAfter, proof: { via: "connection" } });
+    return d.rejection && describeRejection(d.rejection);
+  }
+
   private accept(stream: Stream): void {
     const id = this.nextSession++;
     let node: string | undefined;
@@ -242,6 +258,8 @@ export class AgentGateway {
           const who = await identity;
           if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);
           if (who.node !== hello.node) return refuse(`this certificate is for node ${who.node}; it cannot speak for node ${hello.node}`, status.PERMISSION_DENIED);
+          const notCurrent = await this.admitCertificate(who.node, who.serial, who.notAfter);
+          if (notCurrent) return refuse(notCurrent, status.UNAUTHENTICATED);
         }
         const instances: HeldInstance[] = [];
         for (const h of hello.instances) {

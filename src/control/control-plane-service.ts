@@ -23,6 +23,7 @@ import { createEndpointsHandlers } from "./endpoints-service.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
 import { createLogsHandler } from "./logs-service.js";
+import { createIdentityHandlers } from "./identity-service.js";
 import { boundedWriter, caller, createRpc, cursorOf, invalid, refused, type RpcDeps } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
@@ -41,7 +42,7 @@ export interface ServiceDeps extends RpcDeps {
   hub: WatchHub;
   endpoints: EndpointsHub;
   policy: Policy;
-  /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
+  /** Mints, lists and revokes tokens (identity-service.ts); absent when security is off. */
   tokens?: Tokens;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
@@ -114,6 +115,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
 
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
+    ...createIdentityHandlers(rpc, writer, deps.tokens),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state, history, gateway, log, workloadNamed, instancesOf }) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
@@ -267,13 +269,6 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       };
     }),
 
-    rotateToken: unary("RotateToken", async (req, metadata) => {
-      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
-      const kind = req.kind === TokenKind.TOKEN_KIND_ADMIN ? "admin" : req.kind === TokenKind.TOKEN_KIND_JOIN ? "join" : undefined;
-      if (!kind) throw invalid("kind", "TOKEN_KIND_ADMIN or TOKEN_KIND_JOIN");
-      return { token: await deps.tokens.issue(kind, caller(metadata)) };
-    }),
-
     listControlPlanes: unary("ListControlPlanes", async () => ({
       controlPlanes: (await deps.controlPlanes()).map((r) => ({
         id: r.id,
@@ -284,10 +279,6 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
         behind: r.behind,
       })),
     })),
-    createToken: unary("CreateToken", async (_req, metadata) => {
-      if (!deps.tokens) throw { code: status.FAILED_PRECONDITION, details: "this control plane runs with --insecure: it has no tokens" };
-      return { token: await deps.tokens.issue("readonly", caller(metadata)) };
-    }),
 
     getHistory: unary("GetHistory", async (req) => {
       mustName(req.workload, "workload");

@@ -24,6 +24,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   NoEndedCopy: status.NOT_FOUND,
   NeverRan: status.NOT_FOUND,
   InvalidTransition: status.FAILED_PRECONDITION,
+  NodeNameTaken: status.PERMISSION_DENIED,
+  UnknownToken: status.NOT_FOUND,
 };
 
 /** A grpc-js service error for a rejection. */

@@ -13,6 +13,7 @@ import { rejectionError } from "./rejection-codes.js";
 import { bearer } from "./security/enrollment.js";
 import { fingerprint, hashToken } from "./security/tokens.js";
 import type { StreamLimits } from "./stream-limits.js";
+import type { TokenStreams } from "./token-streams.js";
 import { undecodable } from "./undecodable.js";
 
 /** Bytes queued for a slow streaming client before it is cut off (it can resume). */
@@ -82,6 +83,8 @@ export interface RpcDeps {
   observeRpc?: (method: string, code: string, seconds: number) => void;
   /** Streams open per token (shared with the web page's); none: not counted. */
   streams?: StreamLimits;
+  /** Ends streams whose token stops working; absent when security is off. */
+  tokenStreams?: TokenStreams;
 }
 
 export interface Rpc {
@@ -120,14 +123,16 @@ export function createRpc(deps: RpcDeps): Rpc {
       endWith(call, method, started, refused(denied));
       return false;
     }
-    if (!deps.streams) return true;
     const token = bearer(call.metadata);
-    const release = deps.streams.take(token === undefined ? "a call without a token" : hashToken(token));
-    if (!release) {
-      endWith(call, method, started, { code: status.RESOURCE_EXHAUSTED, details: `too many open streams for this token (at most ${deps.streams.perKey}); close some` });
-      return false;
+    if (deps.streams) {
+      const release = deps.streams.take(token === undefined ? "a call without a token" : hashToken(token));
+      if (!release) {
+        endWith(call, method, started, { code: status.RESOURCE_EXHAUSTED, details: `too many open streams for this token (at most ${deps.streams.perKey}); close some` });
+        return false;
+      }
+      for (const end of ["finish", "close", "cancelled", "error"]) call.once(end, release);
     }
-    for (const end of ["finish", "close", "cancelled", "error"]) call.once(end, release);
+    if (token !== undefined) deps.tokenStreams?.track(call, method, token);
     return true;
   };
 

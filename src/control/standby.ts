@@ -16,6 +16,7 @@ import type { Metrics } from "./metrics.js";
 import type { Tls } from "./security/server-tls.js";
 import { Tokens } from "./security/tokens.js";
 import { StreamLimits } from "./stream-limits.js";
+import { TokenStreams } from "./token-streams.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { PostgresStore } from "./store/postgres/store.js";
 import { authenticator } from "./term.js";
@@ -62,6 +63,8 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
   // Changes are not routed here (below); a submit from a read would be refused all the same.
   const port: CommandPort = { view: follower.view, submit: () => Promise.reject(new WriterUnavailable(deps.notLeader())) };
   const tokens = deps.tls ? new Tokens(port, opts.dataDir) : undefined;
+  // Revocations reach a standby through the log it follows; its sweep ends what they disallow.
+  const tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
   const handlers = createControlPlaneService({
     writer: port,
     history: store.history,
@@ -73,6 +76,7 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
     log: opts.log,
     authenticate: authenticator(tokens).authenticate,
     tokens,
+    tokenStreams,
     controlPlanes: deps.controlPlanes,
     observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
     streams: new StreamLimits(),
@@ -87,6 +91,7 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
   );
   // Streams opened here end when this state stops being served; clients watch again.
   const closeStreams = (reason: string) => {
+    tokenStreams?.close();
     hub.close(reason);
     endpoints.close(reason);
   };

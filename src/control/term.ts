@@ -19,6 +19,7 @@ import { bearer, createEnrollmentService } from "./security/enrollment.js";
 import type { Tls } from "./security/server-tls.js";
 import { Tokens } from "./security/tokens.js";
 import { StreamLimits } from "./stream-limits.js";
+import { TokenStreams } from "./token-streams.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
 import { WatchHub } from "./watch-hub.js";
@@ -62,6 +63,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   const { store, tls, metrics } = deps;
   const policy = opts.policy ?? DEFAULT_POLICY;
   const hub = new WatchHub(store.history);
+  // Made once tokens are (below); a turn that changed tokens ends the streams they no longer allow.
+  let tokenStreams: TokenStreams | undefined;
   const writer = await Writer.open({
     store,
     policy,
@@ -73,6 +76,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       hub.publish(events);
       endpoints.publish(events);
       fleet.publish(events);
+      if (events.some((e) => e.event.type === "TokenRevoked" || e.event.type === "TokenIssued")) tokenStreams?.sweep();
     },
     storeFailed: (reason) => {
       gateway.closeAll(`control plane cannot record changes: ${reason}`);
@@ -92,6 +96,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     await tokens?.ensure();
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
+    tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -103,17 +108,19 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         log: opts.log,
         authenticate,
         tokens,
+        tokenStreams,
         controlPlanes: deps.controlPlanes,
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
         streams,
       }) as unknown as UntypedServiceImplementation,
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
-      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, tokens, opts.log) as unknown as UntypedServiceImplementation) : undefined,
+      enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },
       view: writer.view,
       unavailable: () => writer.unavailable(),
       async stop() {
         const stopped = writer.stop();
+        tokenStreams?.close();
         gateway.closeAll("control plane shutting down");
         await stopped;
         fleet.close();
@@ -123,6 +130,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     };
   } catch (err) {
     await writer.stop();
+    tokenStreams?.close();
     gateway.closeAll("control plane failed to start");
     fleet.close();
     throw err;

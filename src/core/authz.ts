@@ -34,6 +34,11 @@ export const METHOD_ACCESS = {
   Exec: "write",
   RotateToken: "write",
   CreateToken: "write",
+  // Admin only although they change nothing: the list says which tokens could be tried.
+  ListTokens: "write",
+  RevokeToken: "write",
+  ApproveNode: "write",
+  RemoveNode: "write",
   ListControlPlanes: "read",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;

@@ -19,9 +19,11 @@ import {
   instanceName,
   instanceSeq,
   isCheckFailure,
+  type NodeIdentity,
   type NodeRecord,
   STALLED,
   type TokenKind,
+  type TokenRecord,
   type Workload,
 } from "./cluster-state.js";
 import { EVENT_FACTS } from "./event-facts.js";
@@ -30,6 +32,7 @@ import type { NodeHealth } from "./node-health.js";
 import { NO_PORTS, type NodePorts } from "./ports.js";
 import { instanceTemplate, kindOf } from "./spec.js";
 import type { HostVolume } from "./volumes.js";
+import { type IdentityEvent, identityEvolvers } from "./node-identity.js";
 
 /** Why a control plane (re)started listening to agents; more causes come with leadership. */
 export type ListeningCause = "start" | "store-recovered";
@@ -132,7 +135,20 @@ export type ClusterEvent =
    * An API token was issued; the log keeps its SHA-256, never the secret. An admin or join
    * token revokes the earlier ones of its kind. `by` says who asked (for history).
    */
-  | { type: "TokenIssued"; at: number; kind: TokenKind; hash: string; by: string }
+  | {
+      type: "TokenIssued";
+      at: number;
+      kind: TokenKind;
+      hash: string;
+      by: string;
+      /** When it stops working; absent: never. */
+      expiresAt?: number;
+      /** Join tokens: how many enrollments it is good for; absent: any number. */
+      uses?: number;
+      /** A token created beside the others of its kind (a bootstrap join token), not a rotation. */
+      keepOthers?: boolean;
+    }
+  | IdentityEvent
   /** Volatile: evolves the state but is not written to the log (one per node per second). */
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];
@@ -385,9 +401,10 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
     must(state.nodes, e.name, "node").connected = false;
   },
   TokenIssued(state, e) {
-    if (e.kind !== "readonly") for (const [hash, kind] of state.tokens) if (kind === e.kind) state.tokens.delete(hash);
-    state.tokens.set(e.hash, e.kind);
+    if (e.kind !== "readonly" && !e.keepOthers) for (const [hash, t] of state.tokens) if (t.kind === e.kind) state.tokens.delete(hash);
+    state.tokens.set(e.hash, { kind: e.kind, createdAt: e.at, expiresAt: e.expiresAt ?? null, usesLeft: e.uses ?? null });
   },
+  ...identityEvolvers,
   ListeningStarted(state, e) {
     state.listeningSince = e.at;
     dropAgentStreams(state);
@@ -466,7 +483,9 @@ export interface StoredState {
   nextInstanceSeq: number;
   failures: Array<{ workload: string; node: string; at: number; instance: string }>;
   /** Active tokens. */
-  tokens: Array<{ hash: string; kind: TokenKind }>;
+  tokens: Array<{ hash: string } & TokenRecord>;
+  /** Absent in a store from before identities were recorded. */
+  nodeIdentities?: Array<{ node: string } & NodeIdentity>;
   /** When the leader last started listening to agents; absent before it first did. */
   listeningSince?: number;
 }
@@ -479,7 +498,8 @@ export function storedState(stored: StoredState): ClusterState {
   for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
   state.nextInstanceSeq = stored.nextInstanceSeq;
   for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);
-  for (const t of stored.tokens) state.tokens.set(t.hash, t.kind);
+  for (const { hash, ...t } of stored.tokens) state.tokens.set(hash, t);
+  for (const { node, ...identity } of stored.nodeIdentities ?? []) state.nodeIdentities.set(node, identity);
   if (stored.listeningSince !== undefined) state.listeningSince = stored.listeningSince;
   return state;
 }

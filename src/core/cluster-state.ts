@@ -1,5 +1,5 @@
 /**
- * The control plane's view of the world: its records (workloads, instances, nodes, tokens),
+ * The control plane's view of the world: its records (workloads, instances, nodes, tokens, node identities),
  * the state that holds them with its per-workload index, and the read-only view readers get.
  * PURE. Nothing here changes a ClusterState: evolve (cluster-events.ts) does, one event at a time.
  */
@@ -170,12 +170,40 @@ export interface ClusterState {
    * before it was not observed (node-health.ts). -Infinity: always listening (a log without it).
    */
   listeningSince: number;
-  /** Active API tokens: SHA-256 (hex) → kind. The secrets themselves are never held. */
-  tokens: Map<string, TokenKind>;
+  /** Active API tokens by SHA-256 (hex). The secrets themselves are never held. */
+  tokens: Map<string, TokenRecord>;
+  /** The certificate each enrolled node may connect with (node-identity.ts). */
+  nodeIdentities: Map<string, NodeIdentity>;
 }
 
 /** What an API token may do: everything, read and watch only, or enroll a node. */
 export type TokenKind = "admin" | "readonly" | "join";
+
+/** An active token: its kind and its limits (a token past either is refused, then revoked). */
+export interface TokenRecord {
+  kind: TokenKind;
+  createdAt: number;
+  /** When it stops working; null: never. */
+  expiresAt: number | null;
+  /** Join tokens: enrollments it may still make; null: any number. */
+  usesLeft: number | null;
+}
+
+/**
+ * The certificate (by serial) a node name may connect and renew with; null when none is
+ * recorded (a name approved before any was). `pending`: the one a renewal issued, which
+ * replaces it when first used (until then both work: an agent whose renewal answer was lost
+ * keeps its old one). `removed`: its certificates are refused and the name stays taken.
+ * `approved`: an admin let the next join-token enrollment take the name.
+ */
+export interface NodeIdentity {
+  serial: string | null;
+  pending: string | null;
+  /** When the newest certificate issued for it expires. */
+  notAfter: number;
+  removed: boolean;
+  approved: boolean;
+}
 
 /**
  * What readers (RPC handlers, metrics) get of the writer's state: its maps and records cannot
@@ -190,14 +218,15 @@ export interface ClusterView {
   readonly nextInstanceSeq: number;
   readonly crashes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
   readonly listeningSince: number;
-  readonly tokens: ReadonlyMap<string, TokenKind>;
+  readonly tokens: ReadonlyMap<string, Readonly<TokenRecord>>;
+  readonly nodeIdentities: ReadonlyMap<string, Readonly<NodeIdentity>>;
 }
 
 /** How many failure times are kept per workload and node. */
 export const CRASH_HISTORY = 16;
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map() };
 }
 
 /**
@@ -227,7 +256,8 @@ export function forkState(state: ClusterView): ClusterState {
     nextInstanceSeq: state.nextInstanceSeq,
     crashes,
     listeningSince: state.listeningSince,
-    tokens: new Map(state.tokens),
+    tokens: copyRecords(state.tokens),
+    nodeIdentities: copyRecords(state.nodeIdentities),
   };
 }
 

@@ -24,6 +24,7 @@ import { instanceTemplate, kindOf, resolveSpec, stopGracePeriodOf } from "./spec
 import type { Rejection } from "./rejections.js";
 import { validateName, validateWorkload } from "./validate.js";
 import { execTarget, validateExecCommand } from "./exec.js";
+import { type IdentityCommand, identityDeciders } from "./node-identity.js";
 
 export interface HeldInstance {
   id: string;
@@ -67,7 +68,8 @@ export type Command =
     }
   | { type: "AgentDisconnected"; node: string; session: number }
   /** Issue an API token whose SHA-256 (hex) is `hash`; the shell made the secret. */
-  | { type: "IssueToken"; kind: TokenKind; hash: string; by: string }
+  | { type: "IssueToken"; kind: TokenKind; hash: string; by: string; expiresAt?: number; uses?: number; keepOthers?: boolean }
+  | IdentityCommand
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
@@ -371,9 +373,13 @@ const deciders: { [K in CommandType]: Decider<K> } = {
   IssueToken(state, c, now) {
     if (!/^[0-9a-f]{64}$/.test(c.hash)) return refuse({ kind: "InvalidArgument", field: "token.hash", expected: "a SHA-256 in hex" });
     // Issuing a token that is active already (a restart adopting the token file again) changes nothing.
-    if (state.tokens.get(c.hash) === c.kind) return accept();
-    return accept([{ type: "TokenIssued", at: now, kind: c.kind, hash: c.hash, by: c.by }]);
+    if (state.tokens.get(c.hash)?.kind === c.kind) return accept();
+    if (c.expiresAt !== undefined && !(c.expiresAt > now)) return refuse({ kind: "InvalidArgument", field: "ttl", expected: "a lifetime above zero" });
+    if (c.uses !== undefined && (c.kind !== "join" || !(Number.isInteger(c.uses) && c.uses > 0))) return refuse({ kind: "InvalidArgument", field: "uses", expected: "a whole number above zero, for a join token" });
+    const limits = { ...(c.expiresAt !== undefined && { expiresAt: c.expiresAt }), ...(c.uses !== undefined && { uses: c.uses }), ...(c.keepOthers && { keepOthers: true }) };
+    return accept([{ type: "TokenIssued", at: now, kind: c.kind, hash: c.hash, by: c.by, ...limits }]);
   },
+  ...identityDeciders,
 
   StartListening(_state, c, now) {
     return accept([{ type: "ListeningStarted", at: now, cause: c.cause }]);

@@ -18,6 +18,8 @@ export interface Touched {
   tokens?: TokenKind;
   /** When listening started, and every node: no agent stream is open any more. */
   listening?: true;
+  /** The node whose identity (its current certificate, node-identity.ts) changed. */
+  identity?: string;
 }
 
 /**
@@ -113,6 +115,10 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   // Node rows do not hold what it changes (stream state, the listening time).
   ListeningStarted: { touches: () => ({ listening: true }), volatile: false, origin: input, fits: always },
   TokenIssued: { touches: (e) => ({ tokens: e.kind }), volatile: false, origin: input, fits: always },
+  TokenRevoked: { touches: (e) => ({ tokens: e.kind }), volatile: false, origin: input, fits: always },
+  NodeCertified: { touches: (e) => ({ node: e.node, identity: e.node, ...(e.token !== undefined && { tokens: "join" as const }) }), volatile: false, origin: input, fits: always },
+  NodeApproved: { touches: (e) => ({ node: e.node, identity: e.node }), volatile: false, origin: input, fits: always },
+  NodeRemoved: { touches: (e) => ({ node: e.node, identity: e.node }), volatile: false, origin: input, fits: always },
   NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
 };
 

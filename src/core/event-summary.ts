@@ -13,6 +13,8 @@ import type { AssignedPort } from "./ports.js";
 import { resolveSpec } from "./spec.js";
 import { reasonWithStderr } from "./stderr-tail.js";
 import { describeHostVolumes } from "./volumes.js";
+import { tokenId } from "./node-identity.js";
+import { formatDurationMs } from "./duration.js";
 
 type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
 
@@ -90,7 +92,11 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   NodeUncordoned: (e) => `${e.name} uncordoned`,
   NodeDrainStarted: (e) => `${e.name} draining: its copies move elsewhere`,
   ListeningStarted: (e) => `control plane listening to agents (${e.cause === "start" ? "started" : "its store writes again"})`,
-  TokenIssued: (e) => `${e.kind} token issued by ${e.by}`,
+  TokenIssued: (e) => `${e.kind} token ${tokenId(e.hash)} issued by ${e.by}${e.expiresAt === undefined ? "" : `, expires in ${formatDurationMs(e.expiresAt - e.at)}`}${e.uses === undefined ? "" : `, ${e.uses} uses`}`,
+  TokenRevoked: (e) => `${e.kind} token ${tokenId(e.hash)} revoked by ${e.by}`,
+  NodeCertified: (e) => `${e.node} certified (serial ${e.serial}, ${e.via === "join" ? `join token ${tokenId(e.token ?? "")}` : e.via === "renewal" ? "renewal" : "adopted from its first connection"})`,
+  NodeApproved: (e) => `${e.node} approved by ${e.by}: the next join-token enrollment may take the name`,
+  NodeRemoved: (e) => `${e.node} removed by ${e.by}: its certificates are refused`,
   NodeHeartbeatReceived: (e) => `${e.name} heartbeat`,
 };
 

@@ -33,6 +33,9 @@ export type Rejection =
   | { kind: "NoEndedCopy"; of: string }
   /** Logs: a replica or a copy that has printed nothing, since it has not run. */
   | { kind: "NeverRan"; instance: string }
+  /** Enrolling with the join token as a node name that is enrolled already (node-identity.ts). */
+  | { kind: "NodeNameTaken"; node: string }
+  | { kind: "UnknownToken"; id: string }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -77,6 +80,10 @@ export function describeRejection(r: Rejection): string {
       return `${r.of} has no ended copy`;
     case "NeverRan":
       return `${r.instance} has no output: it has not run`;
+    case "NodeNameTaken":
+      return `node ${r.node} is enrolled already: its agent renews with its own certificate; to enroll it again (a new machine or data dir), an admin runs tessera ctl node approve ${r.node}`;
+    case "UnknownToken":
+      return `token ${r.id} not found (tessera ctl token list shows the active ones)`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

@@ -41,7 +41,11 @@ export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promi
     Watch: { afterSequence: 0, workload: "" },
     Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
     RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
-    CreateToken: {},
+    CreateToken: { kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 },
+    ListTokens: {},
+    RevokeToken: { id: "sha256:000000000000" },
+    ApproveNode: { name: "node-a" },
+    RemoveNode: { name: "node-never-enrolled" },
     ListControlPlanes: {},
     Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
   };

@@ -41,6 +41,8 @@ async function webSession(token: string): Promise<string | undefined> {
   const res = await fetch(`${web()}/api/session`, { method: "POST", headers: fromPage(), body: JSON.stringify({ token }) });
   return res.ok ? res.headers.get("set-cookie")!.split(";")[0] : undefined;
 }
+let expired: string;
+let revokedReadonly: string;
 
 const client = (token?: string) => new ControlPlaneClient(cp.address, token === undefined ? credentials.createSsl(ca) : withToken(ca, token), CHANNEL_OPTIONS);
 
@@ -56,7 +58,11 @@ beforeAll(async () => {
   first.close();
   expect(readFileSync(join(dir, "admin-token"), "utf8").trim()).toBe(admin);
   const a = client(admin);
-  readonly = await new Promise<string>((r, j) => a.createToken({}, (e, res) => (e ? j(e) : r(res.token))));
+  readonly = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
+  expired = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 1, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
+  const made = await new Promise<{ token: string; id: string }>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res))));
+  await new Promise<void>((r, j) => a.revokeToken({ id: made.id }, (e) => (e ? j(e) : r())));
+  revokedReadonly = made.token;
   a.close();
 });
 afterAll(async () => {
@@ -71,6 +77,8 @@ describe("ControlPlane API", () => {
     ["a wrong token", () => "tessera-admin-not-a-real-token", () => [status.UNAUTHENTICATED]],
     ["a revoked admin token", () => revoked, () => [status.UNAUTHENTICATED]],
     ["the join token", () => join_, () => [status.PERMISSION_DENIED]],
+    ["an expired read-only token", () => expired, () => [status.UNAUTHENTICATED]],
+    ["a revoked read-only token", () => revokedReadonly, () => [status.UNAUTHENTICATED]],
     ["a read-only token", () => readonly, (m) => (METHOD_ACCESS[m] === "write" ? [status.PERMISSION_DENIED] : [status.OK, status.NOT_FOUND, status.DEADLINE_EXCEEDED])],
   ];
   for (const [who, token, expected] of cases) {
@@ -230,6 +238,28 @@ describe("agents and enrollment", () => {
     const code = await new Promise<status>((r) => enroll.enroll({ node: "node-b", publicKeyPem: keys.publicKeyPem }, (e) => r(e ? (e.code as status) : status.OK)));
     enroll.close();
     expect(code).toBe(status.PERMISSION_DENIED);
+    rmSync(nodeDir, { recursive: true, force: true });
+  });
+
+  test("only a node's current certificate connects and renews: a renewed one replaces it once used; one this CA signed outside enrollment is refused (#27)", async () => {
+    const nodeDir = mkdtempSync(join(tmpdir(), "tessera-node-"));
+    const creds = new NodeCredentials(nodeDir, "node-c", cp.address, { caPem: ca.toString(), joinToken: join_ });
+    const mtlsOf = (id: { keyPem: string; certPem: string }) => credentials.createSsl(ca, Buffer.from(id.keyPem), Buffer.from(id.certPem));
+    const first = await creds.ensure(Date.now());
+    expect(await hello(mtlsOf(first), "node-c")).toBe(status.OK);
+    const second = await creds.enroll(first);
+    // Until the renewed certificate is used, the one before still works (its answer may have been lost).
+    expect(await hello(mtlsOf(first), "node-c")).toBe(status.OK);
+    expect(await hello(mtlsOf(second), "node-c")).toBe(status.OK);
+    expect(await hello(mtlsOf(first), "node-c")).toBe(status.UNAUTHENTICATED);
+    await expect(creds.enroll(first)).rejects.toThrow(/UNAUTHENTICATED.*not node node-c's current one/);
+
+    // Signed by the CA (its key stolen, or a certificate kept from before), never recorded.
+    const pki = await Pki.open(dir, []);
+    const keys = await generateNodeKey();
+    const forged = await pki.issue("CN=node-c", ["node-c"], 86_400_000, "client", keys.publicKeyPem);
+    expect(await hello(credentials.createSsl(ca, Buffer.from(keys.keyPem), Buffer.from(forged.certPem)), "node-c")).toBe(status.UNAUTHENTICATED);
+    expect(await hello(mtlsOf(second), "node-c")).toBe(status.OK);
     rmSync(nodeDir, { recursive: true, force: true });
   });
 });

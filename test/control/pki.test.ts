@@ -37,7 +37,7 @@ describe("verifyClient", async () => {
 
   test("a certificate this CA issued names its node", async () => {
     const { certPem } = await pki.issue("CN=node-a", ["node-a"], DAY, "client", publicKeyPem);
-    expect(await pki.verifyClient(der(certPem), now)).toEqual({ node: "node-a" });
+    expect(await pki.verifyClient(der(certPem), now)).toEqual({ node: "node-a", serial: expect.stringMatching(/^[0-9a-f]+$/), notAfter: expect.any(Number) });
   });
 
   test("one issued by another control plane's CA is refused", async () => {
@@ -52,6 +52,11 @@ describe("verifyClient", async () => {
     expect(await pki.verifyClient(der(certPem), now)).toEqual({ refusal: `the client certificate expired at ${new Date(expiry).toISOString()}` });
     const { certPem: future } = await pki.issue("CN=node-a", ["node-a"], DAY, "client", publicKeyPem, now + DAY);
     expect(await pki.verifyClient(der(future), now)).toEqual({ refusal: "the client certificate is not valid yet" });
+  });
+
+  test("a certificate this CA signed for a server, not for client authentication, names no node (#27)", async () => {
+    const { certPem } = await pki.issue("CN=node-a", ["node-a"], DAY, "server");
+    expect(await pki.verifyClient(der(certPem), now)).toEqual({ refusal: "the client certificate is not for client authentication (extended key usage clientAuth)" });
   });
 
   test("bytes that are not a certificate are refused", async () => {

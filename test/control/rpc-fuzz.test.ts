@@ -389,6 +389,14 @@ function seedsFor(path: string): Buffer[] {
     case cp.rotateToken.path:
       return [cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN }), cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_ADMIN })];
     case cp.createToken.path:
+      return [Buffer.alloc(0), cp.createToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN, ttlMs: 60_000, uses: 2 })];
+    case cp.revokeToken.path:
+      return [cp.revokeToken.requestSerialize({ id: "sha256:000000000000" })];
+    case cp.approveNode.path:
+      return [cp.approveNode.requestSerialize({ name: "fz-approved" })];
+    case cp.removeNode.path:
+      return [cp.removeNode.requestSerialize({ name: "fz-removed" })];
+    case cp.listTokens.path:
     case cp.listControlPlanes.path:
     case EnrollmentService.getCa.path:
       return [Buffer.alloc(0)];

@@ -15,7 +15,7 @@ import { status } from "@grpc/grpc-js";
 import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
 import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/authz.js";
 import type { Logger } from "../../src/core/logger.js";
-import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
+import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
@@ -56,7 +56,7 @@ beforeAll(async () => {
   join_ = readFileSync(join(dir, "a", "join-token"), "utf8").trim();
   const a = client(leader.address, admin);
   await eventually("the first answers", async () => ((await listWorkloads(a)).code === status.OK ? true : undefined));
-  readonly = await new Promise<string>((r, j) => a.createToken({}, (e, res) => (e ? j(e) : r(res.token))));
+  readonly = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
   a.close();
   standby = await startControlPlane({ ...common, dataDir: join(dir, "b") });
   // It answers reads once it follows a state holding the token just created.

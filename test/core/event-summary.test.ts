@@ -56,7 +56,11 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
     { type: "InstanceExecStarted", at: T0, id: "web-0.3", node: "n1", command: ["sh", "-c", "echo 'hi' $HOME"], by: "the holder of token 1a2b" },
     "web-0.3 on n1: the holder of token 1a2b ran sh -c 'echo '\\''hi'\\'' $HOME'",
   ],
-  ["TokenIssued", { type: "TokenIssued", at: T0, kind: "readonly", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "readonly token issued by the holder of token 1a2b"],
+  ["TokenIssued", { type: "TokenIssued", at: T0, kind: "readonly", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "readonly token sha256:abababababab issued by the holder of token 1a2b"],
+  ["TokenRevoked", { type: "TokenRevoked", at: T0, kind: "join", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "join token sha256:abababababab revoked by the holder of token 1a2b"],
+  ["NodeCertified", { type: "NodeCertified", at: T0, node: "n1", serial: "1f", notAfter: T0, via: "renewal" }, "n1 certified (serial 1f, renewal)"],
+  ["NodeApproved", { type: "NodeApproved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 approved by the holder of token 1a2b: the next join-token enrollment may take the name"],
+  ["NodeRemoved", { type: "NodeRemoved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 removed by the holder of token 1a2b: its certificates are refused"],
   ["NodeHeartbeatReceived", { type: "NodeHeartbeatReceived", at: T0, name: "node-a" }, "node-a heartbeat"],
 ];
 

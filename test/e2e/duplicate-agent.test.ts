@@ -1,11 +1,13 @@
 /**
- * Two agents started with one node name: the second is refused while the first's stream is
- * alive, instead of the two taking turns kicking each other off. Two agents on one data dir
- * (the default one, say): the second is refused while the first runs, and an agent never adopts
- * the copies recorded there for another node name; before, it adopted and stopped them.
+ * Two agents started with one node's identity (a copied data dir, a cloned machine): the second
+ * is refused while the first's stream is alive, instead of the two taking turns kicking each
+ * other off. (A second agent with a data dir of its own is refused at enrollment: the name is
+ * enrolled already, node-identity.test.ts.) Two agents on one data dir (the default one, say):
+ * the second is refused while the first runs, and an agent never adopts the copies recorded
+ * there for another node name; before, it adopted and stopped them.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, checkUntilHeard, E2E_TIMEOUT_MS, eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
 
@@ -28,6 +30,7 @@ afterAll(() => h.stop());
 test("a second agent with a live node's name is refused, saying why; the first keeps its stream", async () => {
   const first = agent("first");
   await control.waitForLog((l) => l.msg === "agent connected" && l.node === "node-x");
+  cpSync(join(h.dir, "first", "agent", "pki"), join(h.dir, "second", "agent", "pki"), { recursive: true });
   const second = agent("second");
   await second.waitForLog((l) => l.msg === "control plane stream lost; reconnecting" && /already has a live agent stream/.test(String(l.why)));
   // It keeps trying (the first may die); each try is refused while the first is heard.

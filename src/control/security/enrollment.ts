@@ -1,15 +1,20 @@
 /**
  * The Enrollment service: hands out the CA (no credentials; the caller checks its hash) and
- * certifies a node's public key for a valid join token, or for the node's own current
- * certificate (renewal).
+ * certifies a node's public key for a valid join token (a name not enrolled yet, or one an
+ * admin approved), or for the node's own current certificate (renewal). A certificate is
+ * handed out only once the writer recorded it as the node's one (CertifyNode): the core
+ * decides, the refused ones are never seen.
  */
 import { type Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
 import type { Logger } from "../../core/logger.js";
 import { validateName } from "../../core/validate.js";
 import type { EnrollmentServer, EnrollRequest, EnrollResponse } from "../../gen/tessera/v1/agent_gateway.js";
+import type { EnrollmentProof } from "../../core/node-identity.js";
 import { NODE_LIFETIME_MS, type Pki } from "./pki.js";
+import { rejectionError } from "../rejection-codes.js";
 import { undecodable } from "../undecodable.js";
-import type { Tokens } from "./tokens.js";
+import { hashToken } from "./tokens.js";
+import type { CommandPort } from "../writer.js";
 
 /** The bearer token of a call, if any. */
 export function bearer(metadata: Metadata): string | undefined {
@@ -23,7 +28,7 @@ export function peerCertificate(call: { getAuthContext?: () => { sslPeerCertific
   return call.getAuthContext?.().sslPeerCertificate?.raw;
 }
 
-export function createEnrollmentService(pki: Pki, tokens: Tokens, log: Logger): EnrollmentServer {
+export function createEnrollmentService(pki: Pki, writer: CommandPort, log: Logger): EnrollmentServer {
   return {
     getCa: (_call, callback) => callback(null, { caPem: pki.caPem }),
     enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback) => {
@@ -35,22 +40,30 @@ export function createEnrollmentService(pki: Pki, tokens: Tokens, log: Logger): 
         if (problem) return callback({ code: status.INVALID_ARGUMENT, details: `node: expected a DNS-1123 label, got "${req.node}"` });
         if (!req.publicKeyPem.includes("PUBLIC KEY")) return callback({ code: status.INVALID_ARGUMENT, details: "public_key_pem: expected a PEM public key (SPKI)" });
         const token = bearer(call.metadata);
+        let proof: EnrollmentProof;
         if (token !== undefined) {
-          if (tokens.kindOf(token) !== "join") return callback({ code: status.UNAUTHENTICATED, details: "the join token is not valid (rotated or mistyped?)" });
+          proof = { via: "join", token: hashToken(token) };
         } else {
           const der = peerCertificate(call as never);
           if (!der) return callback({ code: status.UNAUTHENTICATED, details: "enrolling needs a join token (--join-token) or, to renew, the node's current certificate" });
           const who = await pki.verifyClient(der, Date.now());
           if ("refusal" in who) return callback({ code: status.UNAUTHENTICATED, details: who.refusal });
           if (who.node !== req.node) return callback({ code: status.PERMISSION_DENIED, details: `this certificate is for node ${who.node}, not ${req.node}` });
+          proof = { via: "renewal", serial: who.serial };
         }
+        let issued;
         try {
-          const { certPem } = await pki.issue(`CN=${req.node}`, [req.node], NODE_LIFETIME_MS, "client", req.publicKeyPem);
-          log.info("node enrolled", { node: req.node, by: token !== undefined ? "join token" : "renewal" });
-          callback(null, { certificatePem: certPem });
+          issued = await pki.issueNode(req.node, req.publicKeyPem, NODE_LIFETIME_MS);
         } catch (err) {
-          callback({ code: status.INVALID_ARGUMENT, details: `public_key_pem: ${(err as Error).message}` });
+          return callback({ code: status.INVALID_ARGUMENT, details: `public_key_pem: ${(err as Error).message}` });
         }
+        const d = await writer.submit({ type: "CertifyNode", node: req.node, serial: issued.serial, notAfter: issued.notAfter, proof });
+        if (d.rejection) {
+          log.warn("enrollment refused", { node: req.node, via: proof.via, details: rejectionError(d.rejection).details });
+          return callback(rejectionError(d.rejection));
+        }
+        log.info("node enrolled", { node: req.node, by: proof.via === "join" ? "join token" : "renewal", serial: issued.serial });
+        callback(null, { certificatePem: issued.certPem });
       })().catch((err: Error) => callback({ code: status.INTERNAL, details: `enrollment failed: ${err.message}` }));
     },
   };

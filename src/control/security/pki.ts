@@ -25,6 +25,21 @@ export const CA_LIFETIME_MS = 10 * 365 * DAY;
 export const SERVER_LIFETIME_MS = 365 * DAY;
 export const NODE_LIFETIME_MS = 30 * DAY;
 
+/** The extended key usage a node certificate must carry: TLS client authentication. */
+const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
+
+/** A certificate's serial as the control plane records it: lower-case hex, no leading zeros. */
+export function serialOf(cert: X509Certificate): string {
+  return cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+}
+
+/** A node certificate the control plane issued: what it records of it (node-identity.ts). */
+export interface IssuedNodeCertificate {
+  certPem: string;
+  serial: string;
+  notAfter: number;
+}
+
 export interface PkiFiles {
   caCert: string;
   caKey: string;
@@ -175,11 +190,20 @@ export class Pki {
     return keys ? { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) } : { certPem: cert.toString("pem") };
   }
 
+  /** Signs a node's public key: a client certificate naming the node, with what is recorded of it. */
+  async issueNode(node: string, publicKeyPem: string, lifetimeMs: number): Promise<IssuedNodeCertificate> {
+    const { certPem } = await this.issue(`CN=${node}`, [node], lifetimeMs, "client", publicKeyPem);
+    const cert = new X509Certificate(certPem);
+    return { certPem, serial: serialOf(cert), notAfter: Date.parse(cert.validTo) };
+  }
+
   /**
-   * The node a client certificate (DER, as TLS presented it) was issued to, or why it is not
-   * acceptable: not signed by this CA, not yet valid, or expired.
+   * The node a client certificate (DER, as TLS presented it) was issued to and its serial, or
+   * why it is not acceptable: not signed by this CA, not for client authentication (a server
+   * certificate this CA signed), not yet valid, or expired. Whether it is the node's current
+   * one is the core's to say (checkNodeCertificate).
    */
-  async verifyClient(der: Uint8Array, now: number): Promise<{ node: string } | { refusal: string }> {
+  async verifyClient(der: Uint8Array, now: number): Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }> {
     // Every agent stream (and a reconnecting fleet's thousand at once) comes through here:
     // node:crypto checks in ~0.1 ms what the JavaScript ASN.1 parser took ~1 ms for.
     let cert: X509Certificate;
@@ -189,11 +213,12 @@ export class Pki {
       return { refusal: "the client certificate cannot be parsed" };
     }
     if (!cert.verify(this.caPublicKey)) return { refusal: "the client certificate is not signed by this control plane's CA" };
+    if (!(cert.keyUsage ?? []).includes(CLIENT_AUTH_OID)) return { refusal: "the client certificate is not for client authentication (extended key usage clientAuth)" };
     if (now < Date.parse(cert.validFrom)) return { refusal: "the client certificate is not valid yet" };
     const notAfter = Date.parse(cert.validTo);
     if (now > notAfter) return { refusal: `the client certificate expired at ${new Date(notAfter).toISOString()}` };
     const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1];
     if (!cn) return { refusal: "the client certificate names no node" };
-    return { node: cn };
+    return { node: cn, serial: serialOf(cert), notAfter };
   }
 }

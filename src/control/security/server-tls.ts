@@ -21,7 +21,7 @@ const CERT_CHECK_MS = 3_600_000;
 export interface Tls {
   pki: Pki;
   credentials: ServerCredentials;
-  identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
+  identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>;
   /** Stops the renewal checks. */
   close(): void;
 }

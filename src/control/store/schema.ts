@@ -120,6 +120,20 @@ export const tokens = sqliteTable("tokens", {
   hash: text("hash").notNull().unique(),
   createdAt: integer("created_at").notNull(),
   revokedAt: integer("revoked_at"),
+  /** When it stops working; null: never. */
+  expiresAt: integer("expires_at"),
+  /** Join tokens: enrollments left; null: any number. */
+  usesLeft: integer("uses_left"),
+});
+
+/** The one certificate (by serial) each enrolled node may connect with (node-identity.ts). */
+export const nodeIdentities = sqliteTable("node_identities", {
+  node: text("node").primaryKey(),
+  serial: text("serial"),
+  pending: text("pending"),
+  notAfter: integer("not_after").notNull(),
+  removed: integer("removed", { mode: "boolean" }).notNull().default(false),
+  approved: integer("approved", { mode: "boolean" }).notNull().default(false),
 });
 
 /** Small key/value facts, e.g. the next instance sequence number. */

@@ -99,7 +99,7 @@ export class SqliteStore implements Store {
   }
 
   async hasState(): Promise<boolean> {
-    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.meta];
+    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.meta];
     return tables.some((t) => this.db.select({ one: sql`1` }).from(t).limit(1).get() !== undefined);
   }
 
@@ -115,8 +115,13 @@ export class SqliteStore implements Store {
     const seq = this.db.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq")).get();
     const listening = this.db.select().from(schema.meta).where(eq(schema.meta.key, LISTENING_SINCE_KEY)).get();
     const placedNow = new Map(instances.map((i) => [i.id, i.node]));
-    const tokens = this.sqlite.query<{ hash: string; kind: TokenKind }, []>("SELECT hash, role AS kind FROM tokens WHERE revoked_at IS NULL").all();
-    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens, listeningSince: listening ? Number(listening.value) : undefined });
+    const tokens = this.sqlite
+      .query<{ hash: string; kind: TokenKind; createdAt: number; expiresAt: number | null; usesLeft: number | null }, []>(
+        "SELECT hash, role AS kind, created_at AS createdAt, expires_at AS expiresAt, uses_left AS usesLeft FROM tokens WHERE revoked_at IS NULL",
+      )
+      .all();
+    const nodeIdentities = this.db.select().from(schema.nodeIdentities).all();
+    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens, nodeIdentities, listeningSince: listening ? Number(listening.value) : undefined });
   }
 
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
@@ -137,13 +142,16 @@ export class SqliteStore implements Store {
         // Rows of the kind no longer active are revoked; active ones are there (once).
         this.sqlite
           .query(`UPDATE tokens SET revoked_at = ? WHERE role = ? AND revoked_at IS NULL AND hash NOT IN (SELECT value FROM json_each(?))`)
-          .run(at, kind, JSON.stringify(active));
-        for (const hash of active) {
+          .run(at, kind, JSON.stringify(active.map((t) => t.hash)));
+        for (const t of active) {
           this.sqlite
-            .query("INSERT INTO tokens (role, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET role = excluded.role, revoked_at = NULL")
-            .run(kind, hash, at);
+            .query(
+              "INSERT INTO tokens (role, hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET role = excluded.role, revoked_at = NULL, expires_at = excluded.expires_at, uses_left = excluded.uses_left",
+            )
+            .run(kind, t.hash, t.createdAt, t.expiresAt, t.usesLeft);
         }
       }
+      for (const row of writes.identities) this.db.insert(schema.nodeIdentities).values(row).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: row }).run();
       if (writes.nextInstanceSeq !== undefined) w.upsertMeta({ key: "next_instance_seq", value: String(writes.nextInstanceSeq) });
       if (writes.listeningSince !== undefined) w.upsertMeta({ key: LISTENING_SINCE_KEY, value: String(writes.listeningSince) });
     })();

@@ -5,7 +5,7 @@
  * statements, PostgreSQL in multi-row statements.
  */
 import { type ClusterEvent, isVolatile } from "../../core/cluster-events.js";
-import type { ClusterState, TokenKind } from "../../core/cluster-state.js";
+import type { ClusterState, NodeIdentity, TokenKind, TokenRecord } from "../../core/cluster-state.js";
 import { touches } from "../../core/event-facts.js";
 import { eventToRow, instanceToRow, nodeToRow, workloadToRow } from "./rows.js";
 
@@ -15,8 +15,10 @@ export interface TurnWrites {
   workloads: { upsert: ReturnType<typeof workloadToRow>[]; delete: string[] };
   instances: { upsert: ReturnType<typeof instanceToRow>[]; delete: string[] };
   nodes: ReturnType<typeof nodeToRow>[];
-  /** Per token kind whose active set changed: when, and its active hashes (the others are revoked). */
-  tokens: { kind: TokenKind; at: number; active: string[] }[];
+  /** Per token kind whose active set changed: when, and its active tokens (the others are revoked). */
+  tokens: { kind: TokenKind; at: number; active: Array<{ hash: string } & TokenRecord> }[];
+  /** Node identities that changed. */
+  identities: Array<{ node: string } & NodeIdentity>;
   /** Written when instances changed. */
   nextInstanceSeq: number | undefined;
   /** Written when the control plane started listening to agents (its node rows are all rewritten then). */
@@ -30,6 +32,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
   const nodeKeys = new Set<string>();
   const tokenKinds = new Map<TokenKind, number>();
   let listening = false;
+  const identityKeys = new Set<string>();
   // Nor are the rows only volatile events changed: a node's heartbeat time is written with
   // its next logged change.
   for (const e of logged) {
@@ -39,6 +42,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
     if (t.node) nodeKeys.add(t.node);
     if (t.tokens) tokenKinds.set(t.tokens, e.at);
     if (t.listening) listening = true;
+    if (t.identity) identityKeys.add(t.identity);
   }
   // Every agent stream closed: each node row says so, for a follower's snapshot.
   if (listening) for (const name of state.nodes.keys()) nodeKeys.add(name);
@@ -47,7 +51,11 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
     workloads: { upsert: [], delete: [] },
     instances: { upsert: [], delete: [] },
     nodes: [],
-    tokens: [...tokenKinds].map(([kind, at]) => ({ kind, at, active: [...state.tokens].filter(([, k]) => k === kind).map(([hash]) => hash) })),
+    tokens: [...tokenKinds].map(([kind, at]) => ({ kind, at, active: [...state.tokens].filter(([, t]) => t.kind === kind).map(([hash, t]) => ({ hash, ...t })) })),
+    identities: [...identityKeys].flatMap((node) => {
+      const identity = state.nodeIdentities.get(node);
+      return identity ? [{ node, ...identity }] : [];
+    }),
     nextInstanceSeq: instanceKeys.size > 0 ? state.nextInstanceSeq : undefined,
     listeningSince: listening ? state.listeningSince : undefined,
   };

@@ -111,6 +111,17 @@ export const tokens = pgTable("tokens", {
   hash: text("hash").notNull().unique(),
   createdAt: ms("created_at").notNull(),
   revokedAt: ms("revoked_at"),
+  expiresAt: ms("expires_at"),
+  usesLeft: integer("uses_left"),
+});
+
+export const nodeIdentities = pgTable("node_identities", {
+  node: text("node").primaryKey(),
+  serial: text("serial"),
+  pending: text("pending"),
+  notAfter: ms("not_after").notNull(),
+  removed: boolean("removed").notNull().default(false),
+  approved: boolean("approved").notNull().default(false),
 });
 
 export const meta = pgTable("meta", {

@@ -151,7 +151,11 @@ export class PostgresStore implements Store {
     const nodes = await tx.select().from(schema.nodes);
     const nextSeq = await tx.select().from(schema.meta).where(eq(schema.meta.key, "next_instance_seq"));
     const listening = await tx.select().from(schema.meta).where(eq(schema.meta.key, LISTENING_SINCE_KEY));
-    const tokens = await tx.select({ hash: schema.tokens.hash, kind: schema.tokens.role }).from(schema.tokens).where(isNull(schema.tokens.revokedAt));
+    const tokens = await tx
+      .select({ hash: schema.tokens.hash, kind: schema.tokens.role, createdAt: schema.tokens.createdAt, expiresAt: schema.tokens.expiresAt, usesLeft: schema.tokens.usesLeft })
+      .from(schema.tokens)
+      .where(isNull(schema.tokens.revokedAt));
+    const nodeIdentities = await tx.select().from(schema.nodeIdentities);
     const newest = await tx.select({ seq: sql<string | null>`MAX(${schema.events.seq})` }).from(schema.events);
     const restored = instances.map(instanceFromRow);
     const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])), tx);
@@ -161,7 +165,8 @@ export class PostgresStore implements Store {
       nodes: nodes.map(nodeFromRow),
       nextInstanceSeq: nextSeq[0] ? Number(nextSeq[0].value) : 1,
       failures,
-      tokens: tokens as { hash: string; kind: TokenKind }[],
+      tokens,
+      nodeIdentities,
       listeningSince: listening[0] ? Number(listening[0].value) : undefined,
     });
     return { state, seq: Number(newest[0]?.seq ?? 0) };
@@ -224,15 +229,19 @@ export class PostgresStore implements Store {
       for (const rows of chunks(writes.nodes)) await tx.insert(schema.nodes).values(rows).onConflictDoUpdate({ target: schema.nodes.name, set: overwrite(schema.nodes) });
       for (const { kind, at, active } of writes.tokens) {
         // Rows of the kind no longer active are revoked; active ones are there (once).
-        const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active) : undefined;
+        const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active.map((t) => t.hash)) : undefined;
         await tx.update(schema.tokens).set({ revokedAt: at }).where(and(eq(schema.tokens.role, kind), isNull(schema.tokens.revokedAt), stillActive));
         if (active.length > 0) {
           await tx
             .insert(schema.tokens)
-            .values(active.map((hash) => ({ role: kind, hash, createdAt: at })))
-            .onConflictDoUpdate({ target: schema.tokens.hash, set: { role: sql.raw(`excluded."role"`), revokedAt: null } });
+            .values(active.map((t) => ({ role: kind, hash: t.hash, createdAt: t.createdAt, expiresAt: t.expiresAt, usesLeft: t.usesLeft })))
+            .onConflictDoUpdate({
+              target: schema.tokens.hash,
+              set: { role: sql.raw(`excluded."role"`), revokedAt: null, expiresAt: sql.raw(`excluded."expires_at"`), usesLeft: sql.raw(`excluded."uses_left"`) },
+            });
         }
       }
+      for (const rows of chunks(writes.identities)) await tx.insert(schema.nodeIdentities).values(rows).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: overwrite(schema.nodeIdentities) });
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
       if (writes.listeningSince !== undefined) await this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince));
       // Delivered to followers when (and only if) this transaction commits, in commit order.
@@ -287,7 +296,7 @@ export class PostgresStore implements Store {
   }
 
   async hasState(): Promise<boolean> {
-    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.meta];
+    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.meta];
     const found = await Promise.all(tables.map((t) => this.db.select({ one: sql`1` }).from(t as PgTable).limit(1)));
     return found.some((rows) => rows.length > 0);
   }

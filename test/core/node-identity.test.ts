@@ -1,0 +1,105 @@
+/**
+ * Node identity and token lifetimes (#27): a join token enrolls only a name nobody holds; a
+ * node's current certificate alone renews it and connects as it; approve and remove are the
+ * admin's; tokens expire, run out of uses and are revoked.
+ */
+import { describe, expect, test } from "bun:test";
+import { emptyState } from "../../src/core/cluster-state.js";
+import { type Command, decide } from "../../src/core/decide.js";
+import { evolve } from "../../src/core/cluster-events.js";
+import { checkNodeCertificate, workingToken } from "../../src/core/node-identity.js";
+
+const T0 = 1_700_000_000_000;
+const JOIN = "a".repeat(64);
+const BOOTSTRAP = "b".repeat(64);
+const READONLY = "c".repeat(64);
+const ADMIN = "d".repeat(64);
+
+/** Decides and applies each command in turn; returns the state and each decision's rejection kind. */
+function run(commands: Command[], at = T0) {
+  const state = emptyState();
+  const refused: Array<string | undefined> = [];
+  for (const c of commands) {
+    const d = decide(state, c, at);
+    refused.push(d.rejection?.kind);
+    for (const e of d.events) evolve(state, e);
+  }
+  return { state, refused };
+}
+
+const tokens: Command[] = [
+  { type: "IssueToken", kind: "admin", hash: ADMIN, by: "start" },
+  { type: "IssueToken", kind: "join", hash: JOIN, by: "start" },
+];
+const join = (node: string, serial: string, token = JOIN): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "join", token } });
+const renew = (node: string, serial: string, presented: string): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "renewal", serial: presented } });
+const connect = (node: string, serial: string): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "connection" } });
+
+describe("enrollment", () => {
+  test.each<[string, Command[], Array<string | undefined>]>([
+    ["a join token enrolls a new name", [join("n1", "01")], [undefined]],
+    ["a join token cannot take a name enrolled already: the takeover", [join("n1", "01"), join("n1", "02")], [undefined, "NodeNameTaken"]],
+    ["the node renews with its current certificate", [join("n1", "01"), renew("n1", "02", "01")], [undefined, undefined]],
+    ["until the renewed certificate connects, the one before renews again (its answer was lost)", [join("n1", "01"), renew("n1", "02", "01"), renew("n1", "03", "01"), connect("n1", "03")], [undefined, undefined, undefined, undefined]],
+    ["once the renewed certificate connected, the one before is refused", [join("n1", "01"), renew("n1", "02", "01"), connect("n1", "02"), renew("n1", "03", "01"), connect("n1", "01")], [undefined, undefined, undefined, "Unauthenticated", "Unauthenticated"]],
+    ["a certificate lost to a later renewal is refused", [join("n1", "01"), renew("n1", "02", "01"), renew("n1", "03", "01"), connect("n1", "02")], [undefined, undefined, undefined, "Unauthenticated"]],
+    ["an approved name is taken by the next join, once", [join("n1", "01"), { type: "ApproveNode", node: "n1", by: "admin" }, join("n1", "02"), join("n1", "03")], [undefined, undefined, undefined, "NodeNameTaken"]],
+    ["a removed node's certificate does not renew; its name stays taken", [join("n1", "01"), { type: "RemoveNode", node: "n1", by: "admin" }, renew("n1", "02", "01"), join("n1", "03")], [undefined, undefined, "Unauthenticated", "NodeNameTaken"]],
+    ["a removed node comes back when approved", [join("n1", "01"), { type: "RemoveNode", node: "n1", by: "admin" }, { type: "ApproveNode", node: "n1", by: "admin" }, join("n1", "02")], [undefined, undefined, undefined, undefined]],
+    ["removing a name never enrolled is refused", [{ type: "RemoveNode", node: "n9", by: "admin" }], ["UnknownNode"]],
+    ["a wrong token enrolls nothing", [join("n1", "01", READONLY)], ["Unauthenticated"]],
+  ])("%s", (_name, commands, expected) => {
+    expect(run([...tokens, ...commands]).refused.slice(tokens.length)).toEqual(expected);
+  });
+
+  test("a node known from before identities were recorded keeps its name: a join is refused, its certificate is adopted", () => {
+    const { state } = run(tokens);
+    state.nodes.set("old", { name: "old" } as never);
+    expect(decide(state, join("old", "05"), T0).rejection?.kind).toBe("NodeNameTaken");
+    expect(checkNodeCertificate(state, "old", "04")).toBe("adopt");
+    const d = decide(state, { type: "CertifyNode", node: "old", serial: "04", notAfter: T0 + 1, proof: { via: "connection" } }, T0);
+    for (const e of d.events) evolve(state, e);
+    expect(checkNodeCertificate(state, "old", "04")).toBeUndefined();
+    expect(checkNodeCertificate(state, "old", "05")).toMatchObject({ kind: "Unauthenticated" });
+  });
+
+  test("removing closes the node's stream", () => {
+    const { state } = run([...tokens, join("n1", "01")]);
+    expect(decide(state, { type: "RemoveNode", node: "n1", by: "admin" }, T0).effects).toEqual([{ type: "DisconnectNode", node: "n1", removed: true }]);
+  });
+});
+
+describe("token lifetimes", () => {
+  test("a bootstrap join token works until it expires, beside the data dir's", () => {
+    const { state } = run([...tokens, { type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", expiresAt: T0 + 3_600_000, keepOthers: true }]);
+    expect(workingToken(state, BOOTSTRAP, T0 + 3_599_999)?.kind).toBe("join");
+    expect(workingToken(state, BOOTSTRAP, T0 + 3_600_000)).toBeUndefined();
+    expect(workingToken(state, JOIN, T0 + 3_600_000)?.kind).toBe("join");
+    expect(decide(state, join("n1", "01", BOOTSTRAP), T0 + 3_600_000).rejection?.kind).toBe("Unauthenticated");
+  });
+
+  test("a join token with 2 uses enrolls two nodes, then none", () => {
+    const { refused, state } = run([...tokens, { type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", uses: 2, keepOthers: true }, join("n1", "01", BOOTSTRAP), join("n2", "02", BOOTSTRAP), join("n3", "03", BOOTSTRAP)]);
+    expect(refused.slice(3)).toEqual([undefined, undefined, "Unauthenticated"]);
+    expect(state.tokens.get(BOOTSTRAP)?.usesLeft).toBe(0);
+  });
+
+  test("rotating the join token revokes the bootstrap ones too", () => {
+    const { state } = run([...tokens, { type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", uses: 2, keepOthers: true }, { type: "IssueToken", kind: "join", hash: "e".repeat(64), by: "admin" }]);
+    expect([...state.tokens.keys()].sort()).toEqual([ADMIN, "e".repeat(64)]);
+  });
+
+  test.each<[string, Command, string | undefined]>([
+    ["a read-only token is revoked by its id", { type: "RevokeToken", id: "sha256:cccccccccccc", by: "admin" }, undefined],
+    ["a bootstrap join token is revoked by a prefix of its id", { type: "RevokeToken", id: "bbbbbb", by: "admin" }, undefined],
+    ["the admin token is rotated, not revoked", { type: "RevokeToken", id: "sha256:dddddddddddd", by: "admin" }, "PermissionDenied"],
+    ["the data dir's join token is rotated, not revoked", { type: "RevokeToken", id: "sha256:aaaaaaaaaaaa", by: "admin" }, "PermissionDenied"],
+    ["an unknown id is refused", { type: "RevokeToken", id: "sha256:012345678901", by: "admin" }, "UnknownToken"],
+    ["an id that is not one is refused naming the field", { type: "RevokeToken", id: "nope", by: "admin" }, "InvalidArgument"],
+  ])("%s", (_name, command, expected) => {
+    const setup: Command[] = [...tokens, { type: "IssueToken", kind: "readonly", hash: READONLY, by: "admin" }, { type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", expiresAt: T0 + 1, keepOthers: true }];
+    const { state, refused } = run([...setup, command]);
+    expect(refused.at(-1)).toBe(expected);
+    if (expected === undefined) expect(state.tokens.size).toBe(3);
+  });
+});

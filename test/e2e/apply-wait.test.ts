@@ -101,6 +101,6 @@ test("a wait that runs out says what holds the rollout: a canary waiting for pro
   expect((await applyWaiting(manifest("held", "good", "v1", canary))).code).toBe(0);
   const res = await ctl("apply", "-f", manifest("held", "good", "v2", canary), "--wait", "--timeout", "3s");
   // (READY's count during a canary is another matter: only what holds the rollout is checked.)
-  expect(res.stderr).toMatch(/^error: rollout not complete after 3s \(held \d\/2\): held canary: held until promoted \(1 of 1 canary available\)$/m);
+  expect(res.stderr).toMatch(/^error: rollout not complete after 3s \(held \d\/2, 1 up-to-date\): held canary: held until promoted \(1 of 1 canary available\)$/m);
   expect(res.code).toBe(1);
 });

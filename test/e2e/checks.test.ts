@@ -75,7 +75,8 @@ test("a check that cannot pass: Running but not Ready, and --wait says why", asy
   // Three failures in a row (the default threshold) settle the check failing, and say why: a
   // bare port number is tried on loopback, then at the node's advertised address.
   const why = `readiness check tcp failing: tcp 127\\.0\\.0\\.1:${port}: connection refused; tcp [\\d.]+:${port}: connection refused`;
-  expect(res.stderr).toMatch(new RegExp(`rollout not complete after 3s \\(closed 0/1\\): closed-0 Running \\(${why}\\)`));
+  // Where the rollout stands, then the copy in the way and why.
+  expect(res.stderr).toMatch(new RegExp(`rollout not complete after 3s \\(closed 0/1\\): closed progressing; closed-0 Running \\(${why}\\)`));
   expect((await ctl("get", "workloads")).stdout).toMatch(/^closed\s+0\/1\s+NotReady/m);
   expect((await ctl("get", "instances", "closed")).stdout).toMatch(new RegExp(`^closed-0\\s.*\\sRunning\\s.*\\s${why}$`, "m"));
   // Recorded once, not at every probe.

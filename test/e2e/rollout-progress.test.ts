@@ -81,7 +81,7 @@ test("a canary that never gets Ready: READY counts the three old copies, UP-TO-D
     const out = (await ctl("history", "held")).stdout;
     return out.includes("RolloutStalled") ? out : undefined;
   });
-  expect(history).toMatch(/RolloutStalled\s+held rollout of generation 2 stalled: not complete within progress_deadline 6s \(held-0\.\d+ not Ready\)/);
+  expect(history).toMatch(/RolloutStalled\s+held rollout of generation 2 stalled: not complete within progress_deadline 6s \(held-0\.\d+ not Ready: readiness check mode failing: \/bin\/sh: exit code 1\)/);
   expect((await ctl("rollout", "history", "held")).stdout).toMatch(/^2\s.*applied\s+stalled: not complete within progress_deadline 6s/m);
 });
 

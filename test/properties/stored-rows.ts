@@ -5,7 +5,7 @@
  */
 import type { ClusterEvent } from "../../src/core/cluster-events.js";
 import { storedState } from "../../src/core/cluster-events.js";
-import type { ClusterState, TokenKind } from "../../src/core/cluster-state.js";
+import type { ClusterState, NodeIdentity, TokenRecord } from "../../src/core/cluster-state.js";
 import { eventToRow, failuresFromRows, instanceFromRow, nodeFromRow, workloadFromRow } from "../../src/control/store/rows.js";
 import { turnWrites } from "../../src/control/store/turn-writes.js";
 
@@ -15,7 +15,8 @@ export class StoredRows {
   private readonly workloads = new Map<string, Writes["workloads"]["upsert"][number]>();
   private readonly instances = new Map<string, Writes["instances"]["upsert"][number]>();
   private readonly nodes = new Map<string, Writes["nodes"][number]>();
-  private readonly tokens = new Map<string, TokenKind>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly identities = new Map<string, NodeIdentity>();
   private readonly log: ReturnType<typeof eventToRow>[] = [];
   private nextInstanceSeq = 1;
   private listeningSince: number | undefined;
@@ -30,9 +31,10 @@ export class StoredRows {
     for (const id of w.instances.delete) this.instances.delete(id);
     for (const row of w.nodes) this.nodes.set(row.name, row);
     for (const { kind, active } of w.tokens) {
-      for (const [hash, k] of this.tokens) if (k === kind) this.tokens.delete(hash);
-      for (const hash of active) this.tokens.set(hash, kind);
+      for (const [hash, t] of this.tokens) if (t.kind === kind) this.tokens.delete(hash);
+      for (const { hash, ...t } of active) this.tokens.set(hash, t);
     }
+    for (const { node, ...identity } of w.identities) this.identities.set(node, identity);
     if (w.nextInstanceSeq !== undefined) this.nextInstanceSeq = w.nextInstanceSeq;
     if (w.listeningSince !== undefined) this.listeningSince = w.listeningSince;
   }
@@ -51,7 +53,8 @@ export class StoredRows {
         failing.map((r) => ({ instance: r.instance, node: r.node, at: r.at, lifted: r.type === "QuarantineLifted" ? r.workload : null })),
         new Map(instances.map((i) => [i.id, i.node])),
       ),
-      tokens: [...this.tokens].map(([hash, kind]) => ({ hash, kind })),
+      tokens: [...this.tokens].map(([hash, t]) => ({ hash, ...structuredClone(t) })),
+      nodeIdentities: [...this.identities].map(([node, identity]) => ({ node, ...structuredClone(identity) })),
       listeningSince: this.listeningSince,
     });
   }

@@ -14,10 +14,10 @@ const h = new Harness();
 let address = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
-/** `web` running `sleep SECONDS` in `replicas` copies. */
+/** `web` running `sleep SECONDS` in `replicas` copies, available once running (no 10 s default soak to wait out). */
 function web(seconds: string, replicas: number): string {
   const file = join(h.dir, `web-${seconds}-${replicas}.json`);
-  writeFileSync(file, JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: [seconds], replicas } }));
+  writeFileSync(file, JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: [seconds], replicas, update: { minHealthyTime: "0s" } } }));
   return file;
 }
 

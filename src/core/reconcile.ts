@@ -721,16 +721,20 @@ function planSlot(
       create(fresh(0, cause));
       return;
     }
-    if (!isAvailable(old!, spec.minHealthyMs, now)) {
+    // A copy that is not Ready serves nothing: it goes at once. A Ready one serves, soaked or
+    // not (a spec applied while the last one's copies soak), so it goes only within the budget.
+    if (!isReady(old!)) {
       stop(old!, `${cause}: replaced`);
       return;
     }
+    const soaked = isAvailable(old!, spec.minHealthyMs, now);
     const refused = disruptionGate(budget.available, spec);
     if (refused) {
-      hold(refused, old!.id);
+      // Still soaking, it counts once available: the budget may allow it then.
+      hold(soaked ? refused : { ...refused, until: availableAt(old!, spec.minHealthyMs) }, old!.id);
       return;
     }
-    budget.available--;
+    if (soaked) budget.available--;
     stop(old!, `${cause}: making room for generation ${workload.generation}`);
     return;
   }

@@ -28,6 +28,14 @@ export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "bi
 
 export const CANDIDATE_LIMIT = 64;
 
+/**
+ * Where one placement may go beyond what feasibility says (a rollout's started waves): why a
+ * node is refused, or undefined when it may take the copy.
+ */
+export interface NodeFilter {
+  refusal(node: NodeRecord): string | undefined;
+}
+
 /** A node, with the ports the copy gets there when its spec asks for any. */
 export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
 
@@ -151,13 +159,17 @@ export class Placer {
    * to CANDIDATE_LIMIT times per placement and more when most nodes do not fit: the reasons
    * are made once per choose() (`reasons`), never here.
    */
-  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons): string | undefined {
+  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined): string | undefined {
     const closed = f.closed[i];
     if (closed !== undefined) return closed;
     const node = f.nodes[i]!;
     if (reasons.runs[i] === 0) return reasons.executor;
     for (let l = 0; l < selector.length; l++) {
       if (node.labels[selector[l]![0]] !== selector[l]![1]) return reasons.labels[l];
+    }
+    if (only !== undefined) {
+      const refused = only.refusal(node);
+      if (refused !== undefined) return refused;
     }
     for (let v = 0; v < spec.hostVolumes.length; v++) {
       const offered = offeredVolume(node.volumes, spec.hostVolumes[v]!.name);
@@ -174,15 +186,18 @@ export class Placer {
     return undefined;
   }
 
-  /** Picks a node and reserves the resources (and ports, held by `holder`) there, or explains why none fits. */
-  choose(workload: string, spec: ResolvedSpec, holder: string): Choice {
+  /**
+   * Picks a node and reserves the resources (and ports, held by `holder`) there, or explains why
+   * none fits; `only` narrows the nodes it may pick.
+   */
+  choose(workload: string, spec: ResolvedSpec, holder: string, only?: NodeFilter): Choice {
     const f = this.view();
     const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
-    // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
+    // Quarantine and a filter depend on the workload: only shapes free of both are remembered.
+    const shape = f.crashed.has(workload) || only !== undefined ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -194,7 +209,7 @@ export class Placer {
     let found = 0;
     for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
       const i = (this.cursor + k) % n;
-      if (this.infeasible(f, i, workload, spec, selector, reasons) !== undefined) continue;
+      if (this.infeasible(f, i, workload, spec, selector, reasons, only) !== undefined) continue;
       found++;
       const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
       // Lower is better: spread wants fewest copies of this workload, then the least used node;
@@ -212,7 +227,7 @@ export class Placer {
       // Nothing fits (every node was looked at): only now count why, node by node.
       const refusals = new Map<string, number>();
       for (let i = 0; i < n; i++) {
-        const why = this.infeasible(f, i, workload, spec, selector, reasons)!;
+        const why = this.infeasible(f, i, workload, spec, selector, reasons, only)!;
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
       }
       const sorted = [...refusals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -238,7 +253,7 @@ export class Placer {
     const i = f.index.get(node);
     if (i === undefined) return { reason: `${node}: not a known node` };
     const selector = Object.entries(spec.nodeSelector);
-    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector));
+    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector), undefined);
     return why === undefined ? this.reserve(f, i, workload, spec, holder) : { reason: `${node}: ${why}` };
   }
 

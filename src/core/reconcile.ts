@@ -13,7 +13,7 @@ import { waveOrder } from "./waves.js";
 import { type BatchOutcome, type Capacity, type ClusterState, crashKey, type Instance, instanceName, instanceSeq, instancesOfWorkload, type Workload } from "./cluster-state.js";
 import { availableAt, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
-import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
+import { type Choice, type NodeFilter, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
 import { reasonWithStderr } from "./stderr-tail.js";
@@ -285,10 +285,11 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   const waves = spec.waves.length > 0 ? waveOrder(pass.state, workload, spec.replicas, spec.waves, insts.filter(rolledOut), insts.filter((i) => i.state !== "failed" && !isOutdated(i)), spec.minHealthyMs, now) : undefined;
   const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
 
+  const placedBefore = out.place.length + out.schedule.length;
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary, replaceGate);
+    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary, replaceGate, waves?.placement);
   }
-  const moved = waves?.started();
+  const moved = waves?.started(out.place.length + out.schedule.length > placedBefore);
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
   // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
   let hold: Skip | undefined;
@@ -635,6 +636,8 @@ function planSlot(
   canaries: number,
   /** Whether an old copy may be replaced now (pause, waves); a hold if not. */
   replaceGate: (old: Instance) => Hold | undefined,
+  /** Where its new copies may go (a rollout's started waves); undefined: wherever they fit. */
+  only: NodeFilter | undefined,
 ): void {
   // The steady state, most slots on most passes: one current copy, placed and not failed.
   // The general path below decides the same (keep it, nothing else to do) after allocating.
@@ -659,7 +662,7 @@ function planSlot(
       return false;
     }
     budget.nonTerminal++;
-    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index));
+    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index), only);
     if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
     else out.pend.push({ ...n, reason: choice.reason });
     return true;
@@ -680,7 +683,7 @@ function planSlot(
   if (keep !== undefined) {
     for (const f of failed) stop(f, f.reason);
     if (keep.state === "pending") {
-      const choice = placer.choose(workload.name, spec, keep.name);
+      const choice = placer.choose(workload.name, spec, keep.name, only);
       if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
       else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
     }

@@ -43,3 +43,46 @@ describe("the disruption budget under applies arriving mid-rollout", () => {
     expect(wanted(f).map((i) => i.generation)).toEqual([2, 2, 2]);
   });
 });
+
+describe("waves", () => {
+  const waves = [{ nodeSelector: { zone: "a" } }, { nodeSelector: { zone: "b" } }];
+
+  test("a wave's replacements go to the wave's nodes: none of the new version runs in a wave not started", () => {
+    const f = new SimulatedFleet();
+    for (const [name, zone] of [["a1", "a"], ["b1", "b"], ["b2", "b"]] as const) f.connect({ name, capacity: BIG, labels: { zone } });
+    f.settle();
+    const update = { maxSurge: 1, maxUnavailable: 0, waves };
+    apply(f, web("v1", update, { replicas: 2 }));
+    f.settle();
+    expect(wanted(f).map((i) => i.node).sort()).toEqual(["a1", "b1"]);
+    const placed: string[] = [];
+    f.onTurn = (r) => {
+      for (const e of r.events) {
+        if (e.type !== "InstanceTransitioned" || e.event.type !== "place") continue;
+        const w = f.state.workloads.get("web")!;
+        placed.push(`${e.event.node} in wave ${waveOf([{ zone: "a" }, { zone: "b" }], f.state.nodes.get(e.event.node)) + 1}, started ${w.wave + 1}`);
+      }
+    };
+    apply(f, web("v2", update, { replicas: 2 }));
+    f.settle();
+    // Wave 1's replacement went to a1 (b2, emptier, is in wave 2); then wave 2's to zone b.
+    expect(placed).toEqual(["a1 in wave 1, started 1", "b2 in wave 2, started 2"]);
+    expect(wanted(f).map((i) => i.generation)).toEqual([2, 2]);
+  });
+
+  test("a replacement with no room in the started waves waits, saying so", () => {
+    const f = new SimulatedFleet();
+    // a1 takes one copy only: the surge copy of wave 1 fits nowhere in zone a.
+    f.connect({ name: "a1", capacity: { cpuMillis: 100, memoryMb: 1024 }, labels: { zone: "a" } });
+    f.connect({ name: "b1", capacity: BIG, labels: { zone: "b" } });
+    f.settle();
+    const update = { maxSurge: 1, maxUnavailable: 0, waves };
+    apply(f, web("v1", update, { replicas: 2 }));
+    f.settle();
+    apply(f, web("v2", update, { replicas: 2 }));
+    f.settle();
+    const pending = wanted(f).filter((i) => i.state === "pending");
+    expect(pending.map((i) => [i.generation, i.reason])).toEqual([[2, "no node fits (1 in rollout wave 2 of 2, not started, 1 short of cpu)"]]);
+    expect(wanted(f).filter((i) => i.generation === 1 && isReady(i))).toHaveLength(2);
+  });
+});

@@ -15,8 +15,8 @@
  * filled. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import type { ClusterState, NodeRecord } from "./cluster-state.js";
-import { nodeUse } from "./cluster-status.js";
+import type { ClusterState, Instance, NodeRecord } from "./cluster-state.js";
+import { holdsNode, nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
 import { PortPool } from "./port-pool.js";
 import type { AssignedPort } from "./ports.js";
@@ -159,7 +159,7 @@ export class Placer {
    * to CANDIDATE_LIMIT times per placement and more when most nodes do not fit: the reasons
    * are made once per choose() (`reasons`), never here.
    */
-  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined): string | undefined {
+  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined, except?: string): string | undefined {
     const closed = f.closed[i];
     if (closed !== undefined) return closed;
     const node = f.nodes[i]!;
@@ -179,7 +179,7 @@ export class Placer {
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
     if (spec.ports.length > 0) {
-      const ports = f.ports.refusal(i, spec.ports);
+      const ports = f.ports.refusal(i, spec.ports, except);
       if (ports !== undefined) return ports;
     }
     if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
@@ -255,6 +255,23 @@ export class Placer {
     const selector = Object.entries(spec.nodeSelector);
     const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector), undefined);
     return why === undefined ? this.reserve(f, i, workload, spec, holder) : { reason: `${node}: ${why}` };
+  }
+
+  /**
+   * Whether a copy of the spec would fit on `old`'s node once `old` is gone, its cpu, memory and
+   * ports given back: what stopping it before its replacement starts makes room for. Reserves nothing.
+   */
+  fitsInPlaceOf(old: Instance, workload: string, spec: ResolvedSpec, only?: NodeFilter): boolean {
+    const f = this.view();
+    const i = old.node === null || !holdsNode(old) ? undefined : f.index.get(old.node);
+    if (i === undefined) return false;
+    const selector = Object.entries(spec.nodeSelector);
+    f.cpuUsed[i]! -= old.resources.cpuMillis;
+    f.memUsed[i]! -= old.resources.memoryMb;
+    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector), only, old.name);
+    f.cpuUsed[i]! += old.resources.cpuMillis;
+    f.memUsed[i]! += old.resources.memoryMb;
+    return why === undefined;
   }
 
   /** What choose() and chooseOn() look up for every node they check, made once per call. */

@@ -591,6 +591,40 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
   }
 }
 
+/** How well a copy serves, for choosing which of a slot's old copies stays: available, Ready, placed, Pending. */
+function serves(i: Instance, minHealthyMs: number, now: number): number {
+  return isAvailable(i, minHealthyMs, now) ? 3 : isReady(i) ? 2 : i.state === "pending" ? 0 : 1;
+}
+
+/** What stopFirst reads of the slot's planning. */
+interface SlotContext {
+  placer: Placer;
+  workload: Workload;
+  spec: ResolvedSpec;
+  budget: Budget;
+  now: number;
+  only: NodeFilter | undefined;
+}
+
+/**
+ * Stop-then-start (Nomad's order; Kubernetes scales the old pod down within max_unavailable): a
+ * new copy that fits nowhere beside its slot's old copy may fit in its place, as a static port
+ * on the only node that matches. The old copy is stopped first when that makes room and the
+ * disruption budget allows it. Returns why the new copy waits, for its Pending reason.
+ */
+function stopFirst(out: Plan, c: SlotContext, old: Instance, cause: PlaceCause, unplaceable: string): string {
+  if (!c.placer.fitsInPlaceOf(old, c.workload.name, c.spec, c.only)) return unplaceable;
+  const soaked = isAvailable(old, c.spec.minHealthyMs, c.now);
+  const refused = isReady(old) ? disruptionGate(c.budget.available, c.spec) : undefined;
+  if (refused) {
+    out.skip.push({ workload: c.workload.name, instance: old.id, ...refused });
+    return `${unplaceable}; ${old.id} would have to stop first to make room on ${old.node}, and max_unavailable ${c.spec.maxUnavailable} keeps it running`;
+  }
+  if (soaked) c.budget.available--;
+  out.stop.push({ instance: old.id, reason: `${cause}: stopped before its replacement starts (it needs its place on ${old.node})` });
+  return `waiting for ${old.id} to stop: this copy needs its place on ${old.node}`;
+}
+
 /** A node choice as a plan records it: `ports` only when the copy has any, so plans of port-less workloads keep their shape. */
 function placed(choice: Extract<Choice, { node: string }>): { node: string; ports?: AssignedPort[] } {
   return choice.ports === undefined ? { node: choice.node } : { node: choice.node, ports: choice.ports };
@@ -654,8 +688,12 @@ function planSlot(
     cause,
   });
 
-  /** Places a new instance if the surge budget allows (a canary is beside the budget); true when one was created. */
-  const create = (n: NewInstance, canary = false): boolean => {
+  /**
+   * Places a new instance if the surge budget allows (a canary is beside the budget); true when
+   * one was created. One that fits nowhere is Pending: `replacing`, its slot's old copy, may be
+   * stopped first to make room for it.
+   */
+  const create = (n: NewInstance, canary = false, replacing?: Instance): boolean => {
     const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);
@@ -664,7 +702,7 @@ function planSlot(
     budget.nonTerminal++;
     const choice = placer.choose(workload.name, spec, instanceName(workload.name, index), only);
     if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
-    else out.pend.push({ ...n, reason: choice.reason });
+    else out.pend.push({ ...n, reason: replacing === undefined ? choice.reason : stopFirst(out, { placer, workload, spec, budget, now, only }, replacing, n.cause, choice.reason) });
     return true;
   };
 
@@ -682,10 +720,11 @@ function planSlot(
   for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);
   if (keep !== undefined) {
     for (const f of failed) stop(f, f.reason);
+    let unplaceable: string | undefined;
     if (keep.state === "pending") {
       const choice = placer.choose(workload.name, spec, keep.name, only);
       if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
-      else hold({ gate: "unplaceable", reason: choice.reason }, keep.id);
+      else hold({ gate: "unplaceable", reason: (unplaceable = choice.reason) }, keep.id);
     }
     if (outdated.length === 0) return;
     // The old copies go once the new one is available (Ready and soaked): that is what keeps
@@ -697,6 +736,9 @@ function planSlot(
       hold(canaryHold, outdated[0]!.id);
       return;
     }
+    // Its new copy waits for room the old one holds: stop-then-start, as when it was created.
+    const o = outdated[0]!;
+    if (unplaceable !== undefined && replaceGate(o) === undefined) stopFirst(out, { placer, workload, spec, budget, now, only }, o, runsCurrentTemplate(workload, o) ? "rollout" : "update", unplaceable);
     if (!isReady(keep)) return;
     const soaking = soakGate(keep, spec.minHealthyMs, now);
     if (soaking) hold(soaking, outdated[0]!.id);
@@ -705,7 +747,9 @@ function planSlot(
   }
 
   if (outdated.length > 0) {
-    const [old, ...extra] = outdated;
+    // Of several old copies (specs applied in a row), the one serving best stays: stopping the
+    // others leaves the slot served as it was, which the budget counted.
+    const [old, ...extra] = outdated.length === 1 ? outdated : [...outdated].sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
     for (const o of extra) stop(o, "duplicate");
     for (const f of failed) stop(f, f.reason);
     const cause: PlaceCause = !runsCurrentTemplate(workload, old!) ? "update" : instanceSeq(old!.id) < workload.restartSeq ? "rollout" : "drain";
@@ -721,7 +765,7 @@ function planSlot(
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
-      create(fresh(0, cause));
+      create(fresh(0, cause), false, old);
       return;
     }
     // A copy that is not Ready serves nothing: it goes at once. A Ready one serves, soaked or

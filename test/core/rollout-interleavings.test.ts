@@ -42,6 +42,25 @@ describe("the disruption budget under applies arriving mid-rollout", () => {
     expect(low).toEqual([]);
     expect(wanted(f).map((i) => i.generation)).toEqual([2, 2, 2]);
   });
+
+  test("specs applied in a row: of a slot's old copies the one that serves stays, and the budget counts it", () => {
+    const f = new SimulatedFleet();
+    // A static port: one copy a node, so each replacement waits for its old copy's place.
+    const ports = { address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [] };
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {}, ports });
+    f.settle();
+    const pinned = (v: string) => web(v, { maxSurge: 1, maxUnavailable: 1 }, { ports: [{ name: "http", static: 18080, to: undefined, protocol: "" }] });
+    apply(f, pinned("v1"));
+    f.settle();
+    const low: number[] = [];
+    f.onTurn = () => {
+      if (serving(f) < 2) low.push(serving(f));
+    };
+    for (const v of ["v2", "v3", "v4"]) apply(f, pinned(v));
+    f.settle();
+    expect(low).toEqual([]);
+    expect(wanted(f).map((i) => `${i.generation}:${i.state}`)).toEqual(["4:running", "4:running", "4:running"]);
+  });
 });
 
 describe("waves", () => {
@@ -82,7 +101,44 @@ describe("waves", () => {
     apply(f, web("v2", update, { replicas: 2 }));
     f.settle();
     const pending = wanted(f).filter((i) => i.state === "pending");
-    expect(pending.map((i) => [i.generation, i.reason])).toEqual([[2, "no node fits (1 in rollout wave 2 of 2, not started, 1 short of cpu)"]]);
+    expect(pending.map((i) => [i.generation, i.reason])).toEqual([[2, "no node fits (1 in rollout wave 2 of 2, not started, 1 short of cpu); web-1.2 would have to stop first to make room on a1, and max_unavailable 0 keeps it running"]]);
     expect(wanted(f).filter((i) => i.generation === 1 && isReady(i))).toHaveLength(2);
+  });
+});
+
+describe("a static port on the only node that fits", () => {
+  const NODE_PORTS = { address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [] };
+  /** p1: one copy holding port 18080, on the one node its selector matches (b1). */
+  function pinned(update: Partial<UpdateStrategy> | undefined) {
+    const f = new SimulatedFleet();
+    f.connect({ name: "b1", capacity: BIG, labels: { pool: "p" }, ports: NODE_PORTS });
+    f.connect({ name: "b2", capacity: BIG, labels: {}, ports: NODE_PORTS });
+    f.settle();
+    const p1 = (version: string): WorkloadSpec =>
+      spec({ args: [version], replicas: 1, nodeSelector: { pool: "p" }, ports: [{ name: "http", static: 18080, to: undefined, protocol: "" }], update: update === undefined ? undefined : { waves: [], ...update } });
+    const applyP1 = (version: string) => f.turn([{ type: "ApplyWorkload", name: "p1", labels: {}, spec: p1(version) }]);
+    applyP1("v1");
+    f.settle();
+    return { f, applyP1 };
+  }
+  const p1Copies = (f: SimulatedFleet) => [...f.state.instances.values()].filter((i) => i.workload === "p1" && i.desired === "run");
+
+  test("under the default update (max_unavailable 1) the old copy stops first, then the new one starts", () => {
+    const { f, applyP1 } = pinned(undefined);
+    applyP1("v2");
+    f.settle();
+    expect(p1Copies(f).map((i) => `${i.generation}:${i.state}:${i.node}`)).toEqual(["2:running:b1"]);
+    const stop = f.events.find((e) => e.type === "InstanceTransitioned" && e.event.type === "stop");
+    expect(stop?.type === "InstanceTransitioned" && stop.event.type === "stop" && stop.event.reason).toBe("update: stopped before its replacement starts (it needs its place on b1)");
+  });
+
+  test("under max_unavailable 0 the new copy waits, saying what holds it", () => {
+    const { f, applyP1 } = pinned({ maxSurge: 1, maxUnavailable: 0 });
+    applyP1("v2");
+    f.advance(10_000);
+    f.settle();
+    expect(p1Copies(f).map((i) => `${i.generation}:${i.state}`)).toEqual(["1:running", "2:pending"]);
+    expect(p1Copies(f)[1]!.reason).toBe("no node fits (1 lacks label pool=p, 1 port 18080 taken on b1 by p1-0); p1-0.1 would have to stop first to make room on b1, and max_unavailable 0 keeps it running");
+    expect(f.plans.at(-1)!.skip.find((s) => s.workload === "p1" && s.gate === "disruption")?.instance).toBe("p1-0.1");
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Rollouts under every interleaving (issue 26), fast-check with a printed seed: random update
- * strategies (surge, budget, soak, canaries, waves), and applies, promotions, pauses, drains and
+ * strategies (surge, budget, soak, canaries, waves, a static port), and applies, promotions, pauses, drains and
  * the clock's moves in random order, mid-rollout included. Each turn's events are folded one by
  * one into a copy of the state before it, so every stop and every placement is judged at the
  * moment it happens. Each property names its invariants by their numbers in ARCHITECTURE.md.
@@ -33,6 +33,8 @@ const strategyArb = fc
     canary: fc.constantFrom(0, 0, 1, 2),
     autoPromote: fc.boolean(),
     waves: fc.boolean(),
+    /** A static host port: one copy a node, and a replacement may fit only in its old copy's place. */
+    staticPort: fc.boolean(),
   })
   .filter((s) => s.maxSurge + s.maxUnavailable > 0);
 type Strategy = typeof strategyArb extends fc.Arbitrary<infer T> ? T : never;
@@ -56,13 +58,15 @@ function applyCommand(s: Strategy, version: number): Command {
     autoPromote: s.autoPromote,
     waves: s.waves ? WAVES : [],
   };
-  return { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [`v${version}`], replicas: s.replicas, checks: [CHECK], update }) };
+  const ports = s.staticPort ? [{ name: "http", static: 18080, to: undefined, protocol: "" }] : [];
+  return { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [`v${version}`], replicas: s.replicas, checks: [CHECK], update, ports }) };
 }
 
 /** Runs the operations on a fleet of one roomy node per zone entry; `judge` sees each event with the state just before it. */
 function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterState, e: ClusterEvent) => void): void {
   const fleet = new SimulatedFleet();
-  const nodes = zones.map((zone, i) => ({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: { zone } }));
+  const ports = { address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [] };
+  const nodes = zones.map((zone, i) => ({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: { zone }, ports }));
   for (const n of nodes) fleet.connect(n);
   let version = 1;
   fleet.turn([applyCommand(s, version)]);

@@ -34,6 +34,8 @@ export const CANDIDATE_LIMIT = 64;
  */
 export interface NodeFilter {
   refusal(node: NodeRecord): string | undefined;
+  /** Names what it allows now: placements that fit nowhere are remembered under it. */
+  key(): string;
 }
 
 /** A node, with the ports the copy gets there when its spec asks for any. */
@@ -196,8 +198,8 @@ export class Placer {
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
-    // Quarantine and a filter depend on the workload: only shapes free of both are remembered.
-    const shape = f.crashed.has(workload) || only !== undefined ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
+    // Quarantine depends on the workload: only shapes free of it are remembered.
+    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };

@@ -61,6 +61,7 @@ export function waveOrder(state: ClusterView, workload: Workload, replicas: numb
   let moved: number | undefined;
   // Before any wave started, the first to start is where a new copy may go.
   const open = () => (current >= 0 ? current : lowest);
+  const selectors = old.length === 0 ? "" : JSON.stringify(waves);
   const placement: NodeFilter | undefined =
     old.length === 0
       ? undefined
@@ -69,6 +70,7 @@ export function waveOrder(state: ClusterView, workload: Workload, replicas: numb
             const w = waveOf(waves, node);
             return w <= open() ? undefined : `in rollout wave ${w + 1} of ${count}, not started`;
           },
+          key: () => `waves up to ${open()} of ${count}: ${selectors}`,
         };
   return {
     count,

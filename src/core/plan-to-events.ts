@@ -25,15 +25,15 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   const effects: Effect[] = [];
   const at = p.at;
   let seq = state.nextInstanceSeq;
-  const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined) =>
+  /** A copy older than its workload's template is one of its last completed spec (moved while a canary holds the rollout). */
+  const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined, generation: number) =>
     effects.push({
       type: "StartInstance",
       node,
       instanceId: id,
       name: instanceName(workload.name, index),
       workload: workload.name,
-      generation: workload.generation,
-      spec: workload.spec,
+      ...(generation < workload.templateGeneration && workload.stable !== null ? { generation, spec: workload.stable.spec } : { generation: workload.generation, spec: workload.spec }),
       ports: ports ?? [],
       hostIp: state.nodes.get(node)?.ports.address ?? "",
     });
@@ -56,7 +56,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
     events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
     events.push(place(id, n.node, n.ports));
-    start(id, n.node, state.workloads.get(n.workload)!, n.index, n.ports);
+    start(id, n.node, state.workloads.get(n.workload)!, n.index, n.ports, n.generation);
   }
   for (const n of p.pend) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
@@ -65,7 +65,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;
     events.push(place(s.instance, s.node, s.ports));
-    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index, s.ports);
+    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index, s.ports, inst.generation);
   }
   for (const s of p.stop) {
     const inst = state.instances.get(s.instance)!;

@@ -286,8 +286,26 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
 
   const placedBefore = out.place.length + out.schedule.length;
+  const kept = canary > 0 && workload.stable !== null ? keptTemplate(workload, spec) : undefined;
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary, replaceGate, waves?.placement);
+    const slot = slots.get(index) ?? [];
+    const lost = v.lostSlots?.has(index) === true;
+    if (kept === undefined) {
+      planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
+      continue;
+    }
+    // A canary holds the rollout: the slot's old copies are planned as copies of the last
+    // completed spec (a drained one moves, one lost is made again), its canary as the new one's.
+    const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
+    const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
+    planSlot(out, placer, kept.workload, kept.spec, index, old, drained, budget, now, lost, 0, () => undefined, undefined);
+    const waiting = old.find((i) => i.state !== "failed");
+    if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
+    if (index >= canary) continue;
+    // A drained canary stops before it starts again elsewhere: never more than `canary` new copies.
+    const fresh = slot.filter((i) => runsCurrentTemplate(workload, i));
+    for (const c of fresh) if (c.state !== "failed" && drained(c)) out.stop.push({ instance: c.id, reason: `node ${c.node} draining: the canary starts again elsewhere` });
+    planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !drained(c)), isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
   }
   const moved = waves?.started(out.place.length + out.schedule.length > placedBefore);
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
@@ -591,6 +609,19 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
   }
 }
 
+/**
+ * The last completed spec as the workload its old copies are planned by while a canary holds
+ * the rollout (as Kubernetes keeps the old ReplicaSet's pods): its template, with the current
+ * replicas and update strategy. Copies made by it run that spec (plan-to-events.ts).
+ */
+function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload: Workload; spec: ResolvedSpec } {
+  const stable = workload.stable!;
+  return {
+    workload: { ...workload, spec: stable.spec, generation: stable.generation, templateGeneration: stable.generation, restartSeq: 0, reverted: null },
+    spec: { ...resolveSpec(stable.spec), replicas: spec.replicas, maxSurge: spec.maxSurge, maxUnavailable: spec.maxUnavailable, minHealthyMs: spec.minHealthyMs, canary: 0, waves: [] },
+  };
+}
+
 /** How well a copy serves, for choosing which of a slot's old copies stays: available, Ready, placed, Pending. */
 function serves(i: Instance, minHealthyMs: number, now: number): number {
   return isAvailable(i, minHealthyMs, now) ? 3 : isReady(i) ? 2 : i.state === "pending" ? 0 : 1;
@@ -693,7 +724,7 @@ function planSlot(
    * one was created. One that fits nowhere is Pending: `replacing`, its slot's old copy, may be
    * stopped first to make room for it.
    */
-  const create = (n: NewInstance, canary = false, replacing?: Instance): boolean => {
+  const create = (n: NewInstance, canary = index < canaries, replacing?: Instance): boolean => {
     const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);

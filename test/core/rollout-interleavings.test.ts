@@ -142,3 +142,61 @@ describe("a static port on the only node that fits", () => {
     expect(f.plans.at(-1)!.skip.find((s) => s.workload === "p1" && s.gate === "disruption")?.instance).toBe("p1-0.1");
   });
 });
+
+describe("a drain while a canary is held", () => {
+  /** web v1 on n1..n3, one copy each; v2's canary (slot 0) held, not promoted. */
+  function held() {
+    const f = new SimulatedFleet();
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    apply(f, web("v1", { canary: 1 }));
+    f.settle();
+    apply(f, web("v2", { canary: 1 }));
+    f.settle();
+    return f;
+  }
+  /** Wanted copies as `slot:version@node`, the version read from the spec their generation ran. */
+  const layout = (f: SimulatedFleet) =>
+    wanted(f)
+      .map((i) => `${i.index}:${versionOf(f, i)}@${i.node}`)
+      .sort();
+  function versionOf(f: SimulatedFleet, i: Instance): string {
+    const applied = f.events.filter((e) => e.type === "WorkloadApplied" && e.workload.generation <= i.generation).at(-1);
+    return applied?.type === "WorkloadApplied" ? applied.workload.spec.args[0]! : "?";
+  }
+
+  test.each([
+    ["an old copy only", 1],
+    ["the old copy beside the canary", 0],
+  ])("moves %s, as a copy of the last completed spec, and the canary stays the only new copy", (_what, slot) => {
+    const f = held();
+    const oldCopy = wanted(f).find((i) => i.index === slot && i.generation === 1)!;
+    const node = oldCopy.node!;
+    const before = layout(f).filter((l) => !l.endsWith(`@${node}`) || l.includes(":v2@"));
+    expect(wanted(f).filter((i) => i.generation === 2)).toHaveLength(1);
+    const started: string[] = [];
+    f.onTurn = (r) => {
+      for (const e of r.effects) if (e.type === "StartInstance") started.push(`${e.instanceId} ${e.spec.args[0]} generation ${e.generation}`);
+    };
+    f.turn([{ type: "DrainNode", node }]);
+    f.advance(5_000);
+    f.settle();
+    const after = layout(f);
+    expect(after.filter((l) => l.endsWith(`@${node}`) && !l.includes(":v2@"))).toEqual([]);
+    expect(after.filter((l) => l.includes(":v1@"))).toHaveLength(3);
+    expect(after.filter((l) => l.includes(":v2@"))).toHaveLength(1);
+    for (const l of before) if (!l.endsWith(`@${node}`)) expect(after).toContain(l);
+    const moved = wanted(f).find((i) => i.index === slot && i.generation === 1)!;
+    expect(moved.id).not.toBe(oldCopy.id);
+    // The canary too is moved when it was on that node: stopped first, then started elsewhere.
+    expect(started.filter((x) => x.includes(" v1 "))).toEqual([`${moved.id} v1 generation 1`]);
+    expect(started.filter((x) => !x.includes(" v1 ")).every((x) => x.startsWith("web-0.") && x.endsWith(" v2 generation 2"))).toBe(true);
+    expect(f.state.workloads.get("web")!.promoted).toBe(false);
+    // Promoted, the rollout goes on as before, the moved copy replaced like the others.
+    f.turn([{ type: "PromoteRollout", name: "web", by: "someone" }]);
+    f.advance(30_000);
+    f.settle();
+    expect(layout(f).map((l) => l.replace(/@.*/, ""))).toEqual(["0:v2", "1:v2", "2:v2"]);
+    expect(layout(f).some((l) => l.endsWith(`@${node}`))).toBe(false);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Rollouts under every interleaving (issue 26), fast-check with a printed seed: random update
- * strategies (surge, budget, soak, canaries, waves, a static port), and applies, promotions, pauses, drains and
- * the clock's moves in random order, mid-rollout included. Each turn's events are folded one by
+ * strategies (surge, budget, soak, canaries, waves, a static port), and applies, promotions, pauses, drains,
+ * nodes lost and back, and the clock's moves in random order, mid-rollout included. Each turn's events are folded one by
  * one into a copy of the state before it, so every stop and every placement is judged at the
  * moment it happens. Each property names its invariants by their numbers in ARCHITECTURE.md.
  */
@@ -43,7 +43,7 @@ const opArb = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant("apply" as const), failing: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 15_000 }) }) },
   fc.record({ op: fc.constantFrom("promote" as const, "pause" as const, "resume" as const) }),
-  fc.record({ op: fc.constantFrom("drain" as const, "uncordon" as const), n: fc.nat() }),
+  fc.record({ op: fc.constantFrom("drain" as const, "uncordon" as const, "kill" as const, "revive" as const), n: fc.nat() }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -62,8 +62,11 @@ function applyCommand(s: Strategy, version: number): Command {
   return { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [`v${version}`], replicas: s.replicas, checks: [CHECK], update, ports }) };
 }
 
-/** Runs the operations on a fleet of one roomy node per zone entry; `judge` sees each event with the state just before it. */
-function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterState, e: ClusterEvent) => void): void {
+/**
+ * Runs the operations on a fleet of one roomy node per zone entry; `judge` sees each event with
+ * the state just before it, `judgeTurn` the state each turn commits.
+ */
+function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterState, e: ClusterEvent) => void, judgeTurn: (state: ClusterState) => void = () => {}): void {
   const fleet = new SimulatedFleet();
   const ports = { address: "10.0.0.1", range: { from: 20000, to: 20009 }, reserved: [] };
   const nodes = zones.map((zone, i) => ({ name: `node-${i}`, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: { zone }, ports }));
@@ -77,6 +80,7 @@ function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterSta
       judge(shadow, e);
       evolve(shadow, e);
     }
+    judgeTurn(fleet.state);
     shadow = structuredClone(fleet.state);
   };
   for (const op of ops) {
@@ -85,7 +89,14 @@ function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterSta
       else fleet.failingChecks.delete("web");
       fleet.turn([applyCommand(s, ++version)]);
     } else if ("ms" in op) fleet.advance(op.ms);
-    else if ("n" in op) fleet.turn([{ type: op.op === "drain" ? "DrainNode" : "UncordonNode", node: nodes[op.n % nodes.length]!.name }]);
+    else if ("n" in op) {
+      const node = nodes[op.n % nodes.length]!;
+      if (op.op === "kill") fleet.kill(node.name);
+      else if (op.op === "revive") {
+        if (fleet.dead.has(node.name)) fleet.connect(node);
+        fleet.turn();
+      } else fleet.turn([{ type: op.op === "drain" ? "DrainNode" : "UncordonNode", node: node.name }]);
+    }
     else if (op.op === "promote") fleet.turn([{ type: "PromoteRollout", name: "web", by: "someone" }]);
     else fleet.turn([{ type: "PauseRollout", name: "web", paused: op.op === "pause", by: "someone" }]);
   }
@@ -127,6 +138,23 @@ describe("rollouts under interleaved applies, soaks, canaries, waves, pauses and
           if (!runsCurrentTemplate(w, inst) || !wanted(before).some((i) => !runsCurrentTemplate(w, i))) return;
           const wave = waveOf(selectors, before.nodes.get(e.event.node));
           if (wave > w.wave) throw new Error(`${e.id} placed on ${e.event.node} (wave ${wave + 1}) while the rollout has started waves up to ${w.wave + 1}`);
+        });
+      }),
+      params,
+    );
+  });
+
+  test("18: while a canary holds a rollout, no more than `canary` copies of the new template are wanted, drains and lost nodes included", () => {
+    fc.assert(
+      fc.property(zonesArb, strategyArb.map((s) => ({ ...s, canary: s.canary === 0 ? (1 as const) : s.canary })), fc.array(opArb, { maxLength: 20 }), (zones, s, ops) => {
+        // As each turn commits it (a moved canary's start and its old copy's stop are one turn).
+        run(zones, s, ops, () => {}, (state) => {
+          const w = state.workloads.get("web")!;
+          // Held with a completed spec to keep: the old copies run it, moved or made again.
+          if (w.promoted || w.stable === null || w.stable.generation === w.templateGeneration) return;
+          if (!wanted(state).some((i) => !runsCurrentTemplate(w, i))) return;
+          const fresh = wanted(state).filter((i) => runsCurrentTemplate(w, i));
+          if (fresh.length > Math.min(s.canary, s.replicas)) throw new Error(`${fresh.map((i) => i.id)} of the new template before promotion (canary ${s.canary})`);
         });
       }),
       params,

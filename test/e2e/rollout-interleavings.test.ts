@@ -3,7 +3,7 @@
  * zones: a wave's replacements stay in the waves that have started, as Watch's events show; a
  * spec applied while the last one's copies still soak never takes a Ready copy below
  * replicas − max_unavailable; a static-port copy on the only node that matches rolls, its old
- * copy stopped first.
+ * copy stopped first; a drain while a canary is held moves the old copies as the old spec.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -84,7 +84,7 @@ beforeAll(() =>
   }),
 );
 afterAll(async () => {
-  for (const w of ["zoned", "soaked", "pinned"]) await ctl("delete", "workload", w);
+  for (const w of ["zoned", "soaked", "pinned", "held"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -149,4 +149,28 @@ test("a static-port copy on the only node that matches rolls under the default u
   }, 30_000);
   const history = (await ctl("history", "pinned")).stdout;
   expect(history).toContain("update: stopped before its replacement starts (it needs its place on b2)");
+});
+
+test("a drain while a canary is held moves the node's old copy as a copy of the old spec; the canary stays the only new one", async () => {
+  // Only `held` on the fleet: its three copies one a node.
+  for (const w of ["zoned", "soaked", "pinned"]) await ctl("delete", "workload", w);
+  await eventually("the fleet empty", async () => ((await ctl("get", "instances")).stdout.trim().split("\n").length <= 1 ? true : undefined), 20_000);
+  const spec = (version: string) => manifest("held", version, { replicas: 3, update: { canary: 1, autoPromote: false } });
+  await apply(spec("v1"));
+  await eventually("held v1 Ready", async () => ((await copies("held")).filter((c) => c.ready).length === 3 ? true : undefined), 20_000);
+  await apply(spec("v2"));
+  await eventually("the canary held", async () => ((await ctl("rollout", "status", "held")).stdout.includes("canary: held until promoted (1 of 1 canary available)") ? true : undefined), 20_000);
+  const canary = (await copies("held")).find((c) => c.generation === 2)!;
+  const node = (await copies("held")).find((c) => c.generation === 1 && c.node !== canary.node)!.node;
+  try {
+    const drained = await ctl("drain", node, "--timeout", "30s");
+    expect(drained.stderr).toBe("");
+    expect(drained.code).toBe(0);
+    const now = await copies("held");
+    expect(now.filter((c) => c.node === node)).toEqual([]);
+    expect(now.map((c) => `${c.generation}:${c.ready}`).sort()).toEqual(["1:true", "1:true", "1:true", "2:true"]);
+    expect((await ctl("rollout", "status", "held")).stdout).toContain("canary: held until promoted");
+  } finally {
+    await ctl("uncordon", node);
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * Rollouts under every interleaving (issue 26), fast-check with a printed seed: random update
- * strategies (surge, budget, soak, canaries, waves, a static port), and applies, promotions, pauses, drains,
+ * strategies (surge, budget, soak, canaries, waves, auto_revert, a static port), and applies, promotions, pauses, drains,
  * nodes lost and back, and the clock's moves in random order, mid-rollout included. Each turn's events are folded one by
  * one into a copy of the state before it, so every stop and every placement is judged at the
  * moment it happens. Each property names its invariants by their numbers in ARCHITECTURE.md.
@@ -32,6 +32,8 @@ const strategyArb = fc
     soakS: fc.constantFrom(0, 0, 5, 20),
     canary: fc.constantFrom(0, 0, 1, 2),
     autoPromote: fc.boolean(),
+    /** With a 10 s progress deadline: a failing spec goes back to the last completed one. */
+    autoRevert: fc.boolean(),
     waves: fc.boolean(),
     /** A static host port: one copy a node, and a replacement may fit only in its old copy's place. */
     staticPort: fc.boolean(),
@@ -56,10 +58,11 @@ function applyCommand(s: Strategy, version: number): Command {
     minHealthyTime: { seconds: s.soakS, nanos: 0 },
     canary: s.canary,
     autoPromote: s.autoPromote,
+    autoRevert: s.autoRevert,
     waves: s.waves ? WAVES : [],
   };
   const ports = s.staticPort ? [{ name: "http", static: 18080, to: undefined, protocol: "" }] : [];
-  return { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [`v${version}`], replicas: s.replicas, checks: [CHECK], update, ports }) };
+  return { type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: [`v${version}`], replicas: s.replicas, checks: [CHECK], update, ports, progressDeadline: { seconds: 10, nanos: 0 } }) };
 }
 
 /**
@@ -107,7 +110,7 @@ const wanted = (state: ClusterState): Instance[] => [...state.instances.values()
 /** Replicas with a Ready copy that serves (wanted, running, checks passing). */
 const serving = (state: ClusterState, replicas: number) => new Set(wanted(state).filter((i) => isReady(i) && i.index < replicas).map((i) => i.index)).size;
 
-describe("rollouts under interleaved applies, soaks, canaries, waves, pauses and drains", () => {
+describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, pauses, drains and lost nodes", () => {
   test("4: no stop takes the replicas served by a Ready copy below replicas − max_unavailable", () => {
     fc.assert(
       fc.property(zonesArb, strategyArb, fc.array(opArb, { maxLength: 20 }), (zones, s, ops) => {

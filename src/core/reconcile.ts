@@ -16,6 +16,7 @@ import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from ".
 import { type Choice, type NodeFilter, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import { keptTemplate, serves, stopFirst } from "./replacement.js";
 import { reasonWithStderr } from "./stderr-tail.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
@@ -607,53 +608,6 @@ function planBatch(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec
     for (const f of failed) stop(f, f.reason);
     active++;
   }
-}
-
-/**
- * The last completed spec as the workload its old copies are planned by while a canary holds
- * the rollout (as Kubernetes keeps the old ReplicaSet's pods): its template, with the current
- * replicas and update strategy. Copies made by it run that spec (plan-to-events.ts).
- */
-function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload: Workload; spec: ResolvedSpec } {
-  const stable = workload.stable!;
-  return {
-    workload: { ...workload, spec: stable.spec, generation: stable.generation, templateGeneration: stable.generation, restartSeq: 0, reverted: null },
-    spec: { ...resolveSpec(stable.spec), replicas: spec.replicas, maxSurge: spec.maxSurge, maxUnavailable: spec.maxUnavailable, minHealthyMs: spec.minHealthyMs, canary: 0, waves: [] },
-  };
-}
-
-/** How well a copy serves, for choosing which of a slot's old copies stays: available, Ready, placed, Pending. */
-function serves(i: Instance, minHealthyMs: number, now: number): number {
-  return isAvailable(i, minHealthyMs, now) ? 3 : isReady(i) ? 2 : i.state === "pending" ? 0 : 1;
-}
-
-/** What stopFirst reads of the slot's planning. */
-interface SlotContext {
-  placer: Placer;
-  workload: Workload;
-  spec: ResolvedSpec;
-  budget: Budget;
-  now: number;
-  only: NodeFilter | undefined;
-}
-
-/**
- * Stop-then-start (Nomad's order; Kubernetes scales the old pod down within max_unavailable): a
- * new copy that fits nowhere beside its slot's old copy may fit in its place, as a static port
- * on the only node that matches. The old copy is stopped first when that makes room and the
- * disruption budget allows it. Returns why the new copy waits, for its Pending reason.
- */
-function stopFirst(out: Plan, c: SlotContext, old: Instance, cause: PlaceCause, unplaceable: string): string {
-  if (!c.placer.fitsInPlaceOf(old, c.workload.name, c.spec, c.only)) return unplaceable;
-  const soaked = isAvailable(old, c.spec.minHealthyMs, c.now);
-  const refused = isReady(old) ? disruptionGate(c.budget.available, c.spec) : undefined;
-  if (refused) {
-    out.skip.push({ workload: c.workload.name, instance: old.id, ...refused });
-    return `${unplaceable}; ${old.id} would have to stop first to make room on ${old.node}, and max_unavailable ${c.spec.maxUnavailable} keeps it running`;
-  }
-  if (soaked) c.budget.available--;
-  out.stop.push({ instance: old.id, reason: `${cause}: stopped before its replacement starts (it needs its place on ${old.node})` });
-  return `waiting for ${old.id} to stop: this copy needs its place on ${old.node}`;
 }
 
 /** A node choice as a plan records it: `ports` only when the copy has any, so plans of port-less workloads keep their shape. */

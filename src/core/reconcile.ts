@@ -760,9 +760,9 @@ function planSlot(
       return;
     }
     const soaked = isAvailable(old!, spec.minHealthyMs, now);
-    const refused = disruptionGate(budget.available, spec);
+    const refused = disruptionGate(budget.available, spec, soaked);
     if (refused) {
-      // Still soaking, it counts once available: the budget may allow it then.
+      // Old copies soaking (this one too) count once available: the budget may allow it then.
       hold(soaked ? refused : { ...refused, until: availableAt(old!, spec.minHealthyMs) }, old!.id);
       return;
     }

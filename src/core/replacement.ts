@@ -49,7 +49,7 @@ export interface SlotContext {
 export function stopFirst(out: Plan, c: SlotContext, old: Instance, cause: PlaceCause, unplaceable: string): string {
   if (!c.placer.fitsInPlaceOf(old, c.workload.name, c.spec, c.only)) return unplaceable;
   const soaked = isAvailable(old, c.spec.minHealthyMs, c.now);
-  const refused = isReady(old) ? disruptionGate(c.budget.available, c.spec) : undefined;
+  const refused = isReady(old) ? disruptionGate(c.budget.available, c.spec, soaked) : undefined;
   if (refused) {
     out.skip.push({ workload: c.workload.name, instance: old.id, ...refused });
     return `${unplaceable}; ${old.id} would have to stop first to make room on ${old.node}, and max_unavailable ${c.spec.maxUnavailable} keeps it running`;

@@ -132,6 +132,14 @@ describe("a static port on the only node that fits", () => {
     expect(stop?.type === "InstanceTransitioned" && stop.event.type === "stop" && stop.event.reason).toBe("update: stopped before its replacement starts (it needs its place on b1)");
   });
 
+  test("a copy still soaking stops first too when the floor allows it: it is not counted among the available ones", () => {
+    const { f, applyP1 } = pinned({ minHealthyTime: seconds(30) });
+    applyP1("v2");
+    f.advance(2_000);
+    f.settle();
+    expect(p1Copies(f).map((i) => `${i.generation}:${i.state}:${i.node}`)).toEqual(["2:running:b1"]);
+  });
+
   test("under max_unavailable 0 the new copy waits, saying what holds it", () => {
     const { f, applyP1 } = pinned({ maxSurge: 1, maxUnavailable: 0 });
     applyP1("v2");

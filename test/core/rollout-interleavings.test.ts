@@ -2,7 +2,8 @@
  * Rollouts used in sequence, through the pure core on the simulated fleet (issue 26): a spec
  * arriving while the last one's copies still soak keeps the disruption budget; a wave's
  * replacements stay in the waves that have started; a static-port copy on its only node is
- * stopped before its replacement starts when the budget allows it, and says why it waits when not.
+ * stopped before its replacement starts when the budget allows it, and says why it waits when not;
+ * a drain while a canary is held moves old copies as copies of the last completed spec.
  */
 import { describe, expect, test } from "bun:test";
 import type { Instance } from "../../src/core/cluster-state.js";

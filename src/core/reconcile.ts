@@ -286,7 +286,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   const waves = spec.waves.length > 0 ? waveOrder(pass.state, workload, spec.replicas, spec.waves, insts.filter(rolledOut), insts.filter((i) => i.state !== "failed" && !isOutdated(i)), spec.minHealthyMs, now) : undefined;
   const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
 
-  const placedBefore = out.place.length + out.schedule.length;
+  const placeBefore = out.place.length;
+  const scheduleBefore = out.schedule.length;
   const kept = canary > 0 && workload.stable !== null ? keptTemplate(workload, spec) : undefined;
   for (let index = 0; index < spec.replicas; index++) {
     const slot = slots.get(index) ?? [];
@@ -299,7 +300,9 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     // completed spec (a drained one moves, one lost is made again), its canary as the new one's.
     const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
     const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
-    planSlot(out, placer, kept.workload, kept.spec, index, old, drained, budget, now, lost, 0, () => undefined, undefined);
+    // One of a spec superseded before it was placed is not started as the kept one.
+    const moves = (i: Instance) => drained(i) || (i.state === "pending" && i.generation !== kept.workload.generation);
+    planSlot(out, placer, kept.workload, kept.spec, index, old, moves, budget, now, lost, 0, () => undefined, undefined);
     const waiting = old.find((i) => i.state !== "failed");
     if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
     if (index >= canary) continue;
@@ -308,7 +311,9 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     for (const c of fresh) if (c.state !== "failed" && drained(c)) out.stop.push({ instance: c.id, reason: `node ${c.node} draining: the canary starts again elsewhere` });
     planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !drained(c)), isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
   }
-  const moved = waves?.started(out.place.length + out.schedule.length > placedBefore);
+  // A new copy placed before any wave started opens the first (old copies moved do not).
+  const placedNew = () => out.place.slice(placeBefore).some((n) => n.generation === workload.generation) || out.schedule.slice(scheduleBefore).some((n) => runsCurrentTemplate(workload, pass.state.instances.get(n.instance)!));
+  const moved = waves?.started(placedNew());
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
   // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
   let hold: Skip | undefined;

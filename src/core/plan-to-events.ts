@@ -8,6 +8,7 @@ import type { Effect } from "./effects.js";
 import type { AssignedPort } from "./ports.js";
 import type { Plan } from "./reconcile.js";
 import { AUTO_PROMOTE } from "./event-facts.js";
+import { keptSpec } from "./replacement.js";
 import { stopGracePeriodOf } from "./spec.js";
 
 /** What a plan amounts to: the events recording it and the effects carrying it out. */
@@ -25,7 +26,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   const effects: Effect[] = [];
   const at = p.at;
   let seq = state.nextInstanceSeq;
-  /** A copy older than its workload's template is one of its last completed spec (moved while a canary holds the rollout). */
+  /** A copy older than its workload's template runs the spec kept for old copies (moved while a canary holds the rollout). */
   const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined, generation: number) =>
     effects.push({
       type: "StartInstance",
@@ -33,7 +34,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
       instanceId: id,
       name: instanceName(workload.name, index),
       workload: workload.name,
-      ...(generation < workload.templateGeneration && workload.stable !== null ? { generation, spec: workload.stable.spec } : { generation: workload.generation, spec: workload.spec }),
+      ...((generation < workload.templateGeneration ? keptSpec(workload) : undefined) ?? { generation: workload.generation, spec: workload.spec }),
       ports: ports ?? [],
       hostIp: state.nodes.get(node)?.ports.address ?? "",
     });

@@ -288,7 +288,7 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
 
   const placeBefore = out.place.length;
   const scheduleBefore = out.schedule.length;
-  const kept = canary > 0 && workload.stable !== null ? keptTemplate(workload, spec) : undefined;
+  const kept = canary > 0 ? keptTemplate(workload, spec) : undefined;
   for (let index = 0; index < spec.replicas; index++) {
     const slot = slots.get(index) ?? [];
     const lost = v.lostSlots?.has(index) === true;

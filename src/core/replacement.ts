@@ -10,17 +10,29 @@ import { disruptionGate } from "./gates.js";
 import type { NodeFilter, Placer } from "./placement.js";
 import type { PlaceCause, Plan } from "./reconcile.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 
 /**
- * The last completed spec as the workload its old copies are planned by while a canary holds
- * the rollout (as Kubernetes keeps the old ReplicaSet's pods): its template, with the current
- * replicas and update strategy. Copies made by it run that spec (plan-to-events.ts).
+ * The spec a held canary's old copies keep, and the generation copies made of it get: the last
+ * completed spec; without one, the spec before the change (the one of the generation before).
+ * A copy older than its workload's template, started, runs it (plan-to-events.ts).
  */
-export function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload: Workload; spec: ResolvedSpec } {
-  const stable = workload.stable!;
+export function keptSpec(workload: Workload): { spec: WorkloadSpec; generation: number } | undefined {
+  if (workload.stable !== null) return workload.stable;
+  return workload.previousSpec === null ? undefined : { spec: workload.previousSpec, generation: workload.templateGeneration - 1 };
+}
+
+/**
+ * The kept spec as the workload its old copies are planned by while a canary holds the rollout
+ * (as Kubernetes keeps the old ReplicaSet's pods): its template, with the current replicas and
+ * update strategy. Undefined when there is none to keep.
+ */
+export function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload: Workload; spec: ResolvedSpec } | undefined {
+  const kept = keptSpec(workload);
+  if (kept === undefined) return undefined;
   return {
-    workload: { ...workload, spec: stable.spec, generation: stable.generation, templateGeneration: stable.generation, restartSeq: 0, reverted: null },
-    spec: { ...resolveSpec(stable.spec), replicas: spec.replicas, maxSurge: spec.maxSurge, maxUnavailable: spec.maxUnavailable, minHealthyMs: spec.minHealthyMs, canary: 0, waves: [] },
+    workload: { ...workload, spec: kept.spec, generation: kept.generation, templateGeneration: kept.generation, restartSeq: 0, reverted: null },
+    spec: { ...resolveSpec(kept.spec), replicas: spec.replicas, maxSurge: spec.maxSurge, maxUnavailable: spec.maxUnavailable, minHealthyMs: spec.minHealthyMs, canary: 0, waves: [] },
   };
 }
 

@@ -208,4 +208,30 @@ describe("a drain while a canary is held", () => {
     expect(layout(f).map((l) => l.replace(/@.*/, ""))).toEqual(["0:v2", "1:v2", "2:v2"]);
     expect(layout(f).some((l) => l.endsWith(`@${node}`))).toBe(false);
   });
+
+  test("without a completed rollout to go back to, the old copies keep the spec before the change", () => {
+    const f = new SimulatedFleet();
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    // v2 comes before v1's copies have soaked: v1's rollout never completes.
+    const update = { canary: 1, minHealthyTime: seconds(10) };
+    apply(f, web("v1", update));
+    f.settle();
+    apply(f, web("v2", update));
+    f.settle();
+    expect(f.state.workloads.get("web")!.stable).toBeNull();
+    const canary = wanted(f).find((i) => i.generation === 2)!;
+    const node = wanted(f).find((i) => i.generation === 1 && i.node !== canary.node)!.node!;
+    const started: string[] = [];
+    f.onTurn = (r) => {
+      for (const e of r.effects) if (e.type === "StartInstance") started.push(`${e.spec.args[0]} generation ${e.generation}`);
+    };
+    f.turn([{ type: "DrainNode", node }]);
+    // The moved copy soaks too before the drained one goes.
+    f.advance(15_000);
+    f.settle();
+    expect(wanted(f).filter((i) => i.node === node)).toEqual([]);
+    expect(started).toEqual(["v1 generation 1"]);
+    expect(wanted(f).map((i) => i.generation).sort()).toEqual([1, 1, 1, 2]);
+  });
 });

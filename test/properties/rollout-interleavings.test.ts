@@ -153,8 +153,8 @@ describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, p
         // As each turn commits it (a moved canary's start and its old copy's stop are one turn).
         run(zones, s, ops, () => {}, (state) => {
           const w = state.workloads.get("web")!;
-          // Held with a completed spec to keep: the old copies run it, moved or made again.
-          if (w.promoted || w.stable === null || w.stable.generation === w.templateGeneration) return;
+          // Held (a revert has no canaries): the old copies keep their spec, moved or made again.
+          if (w.promoted || w.reverted !== null) return;
           if (!wanted(state).some((i) => !runsCurrentTemplate(w, i))) return;
           const fresh = wanted(state).filter((i) => runsCurrentTemplate(w, i));
           if (fresh.length > Math.min(s.canary, s.replicas)) throw new Error(`${fresh.map((i) => i.id)} of the new template before promotion (canary ${s.canary})`);

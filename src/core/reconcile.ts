@@ -296,8 +296,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
       planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
       continue;
     }
-    // A canary holds the rollout: the slot's old copies are planned as copies of the last
-    // completed spec (a drained one moves, one lost is made again), its canary as the new one's.
+    // A canary holds the rollout: the slot's old copies are planned as copies of the kept spec
+    // (keptSpec: a drained one moves, one lost is made again), its canary as the new one's.
     const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
     const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
     // One of a spec superseded before it was placed is not started as the kept one.

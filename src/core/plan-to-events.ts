@@ -26,7 +26,11 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   const effects: Effect[] = [];
   const at = p.at;
   let seq = state.nextInstanceSeq;
-  /** A copy older than its workload's template runs the spec kept for old copies (moved while a canary holds the rollout). */
+  /** The spec a copy of `generation` runs: a copy of the spec kept for old copies (moved while a canary holds the rollout) runs that. */
+  const specOf = (workload: Workload, generation: number) => {
+    const kept = generation < workload.templateGeneration ? keptSpec(workload) : undefined;
+    return kept?.generation === generation ? kept : { generation: workload.generation, spec: workload.spec };
+  };
   const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined, generation: number) =>
     effects.push({
       type: "StartInstance",
@@ -34,7 +38,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
       instanceId: id,
       name: instanceName(workload.name, index),
       workload: workload.name,
-      ...((generation < workload.templateGeneration ? keptSpec(workload) : undefined) ?? { generation: workload.generation, spec: workload.spec }),
+      ...specOf(workload, generation),
       ports: ports ?? [],
       hostIp: state.nodes.get(node)?.ports.address ?? "",
     });

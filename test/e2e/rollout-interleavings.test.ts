@@ -3,7 +3,8 @@
  * zones: a wave's replacements stay in the waves that have started, as Watch's events show; a
  * spec applied while the last one's copies still soak never takes a Ready copy below
  * replicas − max_unavailable; a static-port copy on the only node that matches rolls, its old
- * copy stopped first; a drain while a canary is held moves the old copies as the old spec.
+ * copy stopped first (or, under maxUnavailable 0, waits saying why); a drain while a canary is
+ * held moves the old copies as the old spec.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -151,9 +152,24 @@ test("a static-port copy on the only node that matches rolls under the default u
   expect(history).toContain("update: stopped before its replacement starts (it needs its place on b2)");
 });
 
+test("under maxUnavailable 0 the pinned copy's replacement waits Pending, saying what holds it", async () => {
+  const spec = (version: string) => manifest("pinned0", version, { replicas: 1, nodeSelector: { pool: "p" }, ports: [{ name: "http", static: staticPort - 1 }], update: { maxUnavailable: 0, maxSurge: 1 } });
+  await apply(spec("v1"));
+  const old = await eventually("pinned0 v1 Ready on b2", async () => (await copies("pinned0")).find((c) => c.ready && c.node === "b2"), 20_000);
+  await apply(spec("v2"));
+  const waiting = await eventually("pinned0's generation 2 Pending", async () => {
+    const out = JSON.parse((await ctl("get", "instances", "pinned0", "-o", "json")).stdout) as { instances: Array<{ generation: string; observedState: string; reason: string }> };
+    return out.instances.find((i) => i.generation === "2");
+  });
+  expect(waiting.observedState).toBe("INSTANCE_STATE_PENDING");
+  expect(waiting.reason).toEndWith(`; ${old.id} would have to stop first to make room on b2, and max_unavailable 0 keeps it running`);
+  expect((await copies("pinned0")).find((c) => c.generation === 1)?.ready).toBe(true);
+  await ctl("delete", "workload", "pinned0");
+});
+
 test("a drain while a canary is held moves the node's old copy as a copy of the old spec; the canary stays the only new one", async () => {
   // Only `held` on the fleet: its three copies one a node.
-  for (const w of ["zoned", "soaked", "pinned"]) await ctl("delete", "workload", w);
+  for (const w of ["zoned", "soaked", "pinned", "pinned0"]) await ctl("delete", "workload", w);
   await eventually("the fleet empty", async () => ((await ctl("get", "instances")).stdout.trim().split("\n").length <= 1 ? true : undefined), 20_000);
   const spec = (version: string) => manifest("held", version, { replicas: 3, update: { canary: 1, autoPromote: false } });
   await apply(spec("v1"));

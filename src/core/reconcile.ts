@@ -292,24 +292,8 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   for (let index = 0; index < spec.replicas; index++) {
     const slot = slots.get(index) ?? [];
     const lost = v.lostSlots?.has(index) === true;
-    if (kept === undefined) {
-      planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
-      continue;
-    }
-    // A canary holds the rollout: the slot's old copies are planned as copies of the kept spec
-    // (keptSpec: a drained one moves, one lost is made again), its canary as the new one's.
-    const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
-    const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
-    // One of a spec superseded before it was placed is not started as the kept one.
-    const moves = (i: Instance) => drained(i) || (i.state === "pending" && i.generation !== kept.workload.generation);
-    planSlot(out, placer, kept.workload, kept.spec, index, old, moves, budget, now, lost, 0, () => undefined, undefined);
-    const waiting = old.find((i) => i.state !== "failed");
-    if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
-    if (index >= canary) continue;
-    // A drained canary stops before it starts again elsewhere: never more than `canary` new copies.
-    const fresh = slot.filter((i) => runsCurrentTemplate(workload, i));
-    for (const c of fresh) if (c.state !== "failed" && drained(c)) out.stop.push({ instance: c.id, reason: `node ${c.node} draining: the canary starts again elsewhere` });
-    planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !drained(c)), isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
+    if (kept === undefined) planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
+    else planHeldSlot(out, pass, workload, spec, kept, index, slot, isOutdated, budget, lost, canary, replaceGate, waves?.placement);
   }
   // A new copy placed before any wave started opens the first (old copies moved do not).
   const placedNew = () => out.place.slice(placeBefore).some((n) => n.generation === workload.generation) || out.schedule.slice(scheduleBefore).some((n) => runsCurrentTemplate(workload, pass.state.instances.get(n.instance)!));
@@ -319,6 +303,40 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   let hold: Skip | undefined;
   for (let k = skipsBefore; k < out.skip.length && hold === undefined; k++) if (DELIVERY_GATES.has(out.skip[k]!.gate)) hold = out.skip[k];
   if ((hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
+}
+
+/**
+ * One replica slot while a canary holds the rollout: its old copies are planned as copies of the
+ * kept spec (keptSpec: a drained one moves, one lost is made again), its canary as the new one's.
+ */
+function planHeldSlot(
+  out: Plan,
+  pass: Pass,
+  workload: Workload,
+  spec: ResolvedSpec,
+  kept: { workload: Workload; spec: ResolvedSpec },
+  index: number,
+  slot: Instance[],
+  isOutdated: (i: Instance) => boolean,
+  budget: Budget,
+  lost: boolean,
+  canary: number,
+  replaceGate: (old: Instance) => Hold | undefined,
+  only: NodeFilter | undefined,
+): void {
+  const { placer, draining, now } = pass;
+  const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
+  const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
+  // One of a spec superseded before it was placed is not started as the kept one.
+  const moves = (i: Instance) => drained(i) || (i.state === "pending" && i.generation !== kept.workload.generation);
+  planSlot(out, placer, kept.workload, kept.spec, index, old, moves, budget, now, lost, 0, () => undefined, undefined);
+  const waiting = old.find((i) => i.state !== "failed");
+  if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
+  if (index >= canary) return;
+  // A drained canary stops before it starts again elsewhere: never more than `canary` new copies.
+  const fresh = slot.filter((i) => runsCurrentTemplate(workload, i));
+  for (const c of fresh) if (c.state !== "failed" && drained(c)) out.stop.push({ instance: c.id, reason: `node ${c.node} draining: the canary starts again elsewhere` });
+  planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !drained(c)), isOutdated, budget, now, lost, canary, replaceGate, only);
 }
 
 /** The gates of progressive delivery, whose holds are recorded (the budget's, every rollout's, are not). */

@@ -293,7 +293,7 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
     const slot = slots.get(index) ?? [];
     const lost = v.lostSlots?.has(index) === true;
     if (kept === undefined) planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
-    else planHeldSlot(out, pass, workload, spec, kept, index, slot, isOutdated, budget, lost, canary, replaceGate, waves?.placement);
+    else planHeldSlot(out, pass, workload, spec, kept, index, slot, isOutdated, budget, lost, canary, waves?.placement);
   }
   // A new copy placed before any wave started opens the first (old copies moved do not).
   const placedNew = () => out.place.slice(placeBefore).some((n) => n.generation === workload.generation) || out.schedule.slice(scheduleBefore).some((n) => runsCurrentTemplate(workload, pass.state.instances.get(n.instance)!));
@@ -321,7 +321,6 @@ function planHeldSlot(
   budget: Budget,
   lost: boolean,
   canary: number,
-  replaceGate: (old: Instance) => Hold | undefined,
   only: NodeFilter | undefined,
 ): void {
   const { placer, draining, now } = pass;
@@ -333,10 +332,11 @@ function planHeldSlot(
   const waiting = old.find((i) => i.state !== "failed");
   if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
   if (index >= canary) return;
-  // A drained canary stops before it starts again elsewhere: never more than `canary` new copies.
+  // A canary replaced (drained, restarted) stops before it starts again: never more than `canary` new copies.
   const fresh = slot.filter((i) => runsCurrentTemplate(workload, i));
-  for (const c of fresh) if (c.state !== "failed" && drained(c)) out.stop.push({ instance: c.id, reason: `node ${c.node} draining: the canary starts again elsewhere` });
-  planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !drained(c)), isOutdated, budget, now, lost, canary, replaceGate, only);
+  for (const c of fresh) if (c.state !== "failed" && isOutdated(c)) out.stop.push({ instance: c.id, reason: drained(c) ? `node ${c.node} draining: the canary starts again elsewhere` : "rollout restart: the canary starts again" });
+  // What is left of the slot has no old copy: no gate of replacing applies.
+  planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !isOutdated(c)), isOutdated, budget, now, lost, canary, () => undefined, only);
 }
 
 /** The gates of progressive delivery, whose holds are recorded (the budget's, every rollout's, are not). */

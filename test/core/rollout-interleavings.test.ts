@@ -152,15 +152,15 @@ describe("a static port on the only node that fits", () => {
   });
 });
 
-describe("a drain while a canary is held", () => {
+describe("drains and restarts while a canary is held", () => {
   /** web v1 on n1..n3, one copy each; v2's canary (slot 0) held, not promoted. */
-  function held() {
+  function held(update: Partial<UpdateStrategy> = {}) {
     const f = new SimulatedFleet();
     for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
     f.settle();
-    apply(f, web("v1", { canary: 1 }));
+    apply(f, web("v1", { canary: 1, ...update }));
     f.settle();
-    apply(f, web("v2", { canary: 1 }));
+    apply(f, web("v2", { canary: 1, ...update }));
     f.settle();
     return f;
   }
@@ -207,6 +207,22 @@ describe("a drain while a canary is held", () => {
     f.settle();
     expect(layout(f).map((l) => l.replace(/@.*/, ""))).toEqual(["0:v2", "1:v2", "2:v2"]);
     expect(layout(f).some((l) => l.endsWith(`@${node}`))).toBe(false);
+  });
+
+  test("a restart replaces the canary stop-first: never two copies of the new spec before the promotion", () => {
+    // Room to surge: the canary would otherwise be replaced beside itself.
+    const f = held({ maxSurge: 2 });
+    const most: number[] = [];
+    f.onTurn = () => {
+      most.push(wanted(f).filter((i) => i.generation === 2).length);
+    };
+    const canary = wanted(f).find((i) => i.generation === 2)!;
+    f.turn([{ type: "RestartWorkload", name: "web" }]);
+    f.advance(5_000);
+    f.settle();
+    expect(Math.max(...most)).toBe(1);
+    expect(wanted(f).filter((i) => i.generation === 2).map((i) => i.id)).not.toEqual([canary.id]);
+    expect(wanted(f).filter((i) => i.generation === 1)).toHaveLength(3);
   });
 
   test("without a completed rollout to go back to, the old copies keep the spec before the change", () => {

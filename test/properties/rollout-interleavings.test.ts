@@ -1,9 +1,10 @@
 /**
  * Rollouts under every interleaving (issue 26), fast-check with a printed seed: random update
- * strategies (surge, budget, soak, canaries, waves, auto_revert, a static port), and applies, promotions, pauses, drains,
- * nodes lost and back, and the clock's moves in random order, mid-rollout included. Each turn's events are folded one by
- * one into a copy of the state before it, so every stop and every placement is judged at the
- * moment it happens. Each property names its invariants by their numbers in ARCHITECTURE.md.
+ * strategies (surge, budget, soak, canaries, waves, auto_revert, a static port), and applies,
+ * promotions, pauses, restarts, drains, nodes lost and back, and the clock's moves in random
+ * order, mid-rollout included. Each turn's events are folded one by one into a copy of the state
+ * before it, so every stop and every placement is judged at the moment it happens. Each
+ * property names its invariants by their numbers in ARCHITECTURE.md.
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
@@ -44,7 +45,7 @@ type Strategy = typeof strategyArb extends fc.Arbitrary<infer T> ? T : never;
 const opArb = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant("apply" as const), failing: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 15_000 }) }) },
-  fc.record({ op: fc.constantFrom("promote" as const, "pause" as const, "resume" as const) }),
+  fc.record({ op: fc.constantFrom("promote" as const, "pause" as const, "resume" as const, "restart" as const) }),
   fc.record({ op: fc.constantFrom("drain" as const, "uncordon" as const, "kill" as const, "revive" as const), n: fc.nat() }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
@@ -101,6 +102,7 @@ function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterSta
       } else fleet.turn([{ type: op.op === "drain" ? "DrainNode" : "UncordonNode", node: node.name }]);
     }
     else if (op.op === "promote") fleet.turn([{ type: "PromoteRollout", name: "web", by: "someone" }]);
+    else if (op.op === "restart") fleet.turn([{ type: "RestartWorkload", name: "web" }]);
     else fleet.turn([{ type: "PauseRollout", name: "web", paused: op.op === "pause", by: "someone" }]);
   }
   fleet.advance(60_000);
@@ -110,7 +112,7 @@ const wanted = (state: ClusterState): Instance[] => [...state.instances.values()
 /** Replicas with a Ready copy that serves (wanted, running, checks passing). */
 const serving = (state: ClusterState, replicas: number) => new Set(wanted(state).filter((i) => isReady(i) && i.index < replicas).map((i) => i.index)).size;
 
-describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, pauses, drains and lost nodes", () => {
+describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, pauses, restarts, drains and lost nodes", () => {
   test("4: no stop takes the replicas served by a Ready copy below replicas − max_unavailable", () => {
     fc.assert(
       fc.property(zonesArb, strategyArb, fc.array(opArb, { maxLength: 20 }), (zones, s, ops) => {

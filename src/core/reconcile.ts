@@ -724,6 +724,9 @@ function planSlot(
   const current = live.filter((i) => !isOutdated(i));
   const outdated = live.filter(isOutdated);
 
+  // Of several current copies (a held canary's slot keeps old copies of more than one spec),
+  // the one serving best stays.
+  if (current.length > 1) current.sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
   const keep = current[0];
   for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);
   if (keep !== undefined) {

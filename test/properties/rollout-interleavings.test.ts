@@ -1,7 +1,7 @@
 /**
  * Rollouts under every interleaving (issue 26), fast-check with a printed seed: random update
  * strategies (surge, budget, soak, canaries, waves, auto_revert, a static port), and applies,
- * promotions, pauses, restarts, drains, nodes lost and back, and the clock's moves in random
+ * promotions, pauses, restarts, drains, crashes, nodes lost and back, and the clock's moves in random
  * order, mid-rollout included. Each turn's events are folded one by one into a copy of the state
  * before it, so every stop and every placement is judged at the moment it happens. Each
  * property names its invariants by their numbers in ARCHITECTURE.md.
@@ -46,7 +46,7 @@ const opArb = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant("apply" as const), failing: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 15_000 }) }) },
   fc.record({ op: fc.constantFrom("promote" as const, "pause" as const, "resume" as const, "restart" as const) }),
-  fc.record({ op: fc.constantFrom("drain" as const, "uncordon" as const, "kill" as const, "revive" as const), n: fc.nat() }),
+  fc.record({ op: fc.constantFrom("drain" as const, "uncordon" as const, "kill" as const, "revive" as const, "crash" as const), n: fc.nat() }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -95,7 +95,11 @@ function run(zones: string[], s: Strategy, ops: Op[], judge: (before: ClusterSta
     } else if ("ms" in op) fleet.advance(op.ms);
     else if ("n" in op) {
       const node = nodes[op.n % nodes.length]!;
-      if (op.op === "kill") fleet.kill(node.name);
+      const running = wanted(fleet.state).filter((i) => i.state === "running");
+      if (op.op === "crash") {
+        if (running.length > 0) fleet.crash(running[op.n % running.length]!.id);
+        fleet.turn();
+      } else if (op.op === "kill") fleet.kill(node.name);
       else if (op.op === "revive") {
         if (fleet.dead.has(node.name)) fleet.connect(node);
         fleet.turn();
@@ -112,7 +116,7 @@ const wanted = (state: ClusterState): Instance[] => [...state.instances.values()
 /** Replicas with a Ready copy that serves (wanted, running, checks passing). */
 const serving = (state: ClusterState, replicas: number) => new Set(wanted(state).filter((i) => isReady(i) && i.index < replicas).map((i) => i.index)).size;
 
-describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, pauses, restarts, drains and lost nodes", () => {
+describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, pauses, restarts, drains, crashes and lost nodes", () => {
   test("4: no stop takes the replicas served by a Ready copy below replicas − max_unavailable", () => {
     fc.assert(
       fc.property(zonesArb, strategyArb, fc.array(opArb, { maxLength: 20 }), (zones, s, ops) => {
@@ -140,7 +144,8 @@ describe("rollouts under interleaved applies, soaks, canaries, waves, reverts, p
           if (e.type !== "InstanceTransitioned" || e.event.type !== "place") return;
           const w = before.workloads.get("web")!;
           const inst = before.instances.get(e.id)!;
-          if (!runsCurrentTemplate(w, inst) || !wanted(before).some((i) => !runsCurrentTemplate(w, i))) return;
+          // Old copies that run (a failed one is replaced wherever it fits: it holds no wave back).
+          if (!runsCurrentTemplate(w, inst) || !wanted(before).some((i) => !runsCurrentTemplate(w, i) && i.state !== "failed")) return;
           const wave = waveOf(selectors, before.nodes.get(e.event.node));
           if (wave > w.wave) throw new Error(`${e.id} placed on ${e.event.node} (wave ${wave + 1}) while the rollout has started waves up to ${w.wave + 1}`);
         });

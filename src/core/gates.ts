@@ -112,10 +112,14 @@ export function soakGate(copy: Instance, minHealthyMs: number, now: number): Hol
   return now >= until ? undefined : { gate: "soak", reason: `${copy.id} soaking for min_healthy_time, ${formatDurationMs(until - now)} left`, until };
 }
 
-/** Unavailability budget: may one more available instance be taken down? */
-export function disruptionGate(available: number, spec: ResolvedSpec): Hold | undefined {
+/**
+ * Unavailability budget: may one more Ready copy be taken down? One not `counted` among the
+ * `available` (Ready, not soaked yet) leaves them as they are: allowed while they hold the floor,
+ * so Ready copies, never fewer than available ones, hold it too.
+ */
+export function disruptionGate(available: number, spec: ResolvedSpec, counted = true): Hold | undefined {
   const floor = spec.replicas - spec.maxUnavailable;
-  return available - 1 >= floor ? undefined : { gate: "disruption", reason: `max_unavailable: ${available} available, floor ${floor}` };
+  return (counted ? available - 1 : available) >= floor ? undefined : { gate: "disruption", reason: `max_unavailable: ${available} available, floor ${floor}` };
 }
 
 /**

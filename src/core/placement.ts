@@ -15,8 +15,8 @@
  * filled. Fleets up to that size are scored exactly.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
-import type { ClusterState, NodeRecord } from "./cluster-state.js";
-import { nodeUse } from "./cluster-status.js";
+import type { ClusterState, Instance, NodeRecord } from "./cluster-state.js";
+import { holdsNode, nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
 import { PortPool } from "./port-pool.js";
 import type { AssignedPort } from "./ports.js";
@@ -27,6 +27,16 @@ export type PlacementStrategy = "spread" | "binpack";
 export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "binpack"];
 
 export const CANDIDATE_LIMIT = 64;
+
+/**
+ * Where one placement may go beyond what feasibility says (a rollout's started waves): why a
+ * node is refused, or undefined when it may take the copy.
+ */
+export interface NodeFilter {
+  refusal(node: NodeRecord): string | undefined;
+  /** Names what it allows now: placements that fit nowhere are remembered under it. */
+  key(): string;
+}
 
 /** A node, with the ports the copy gets there when its spec asks for any. */
 export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
@@ -151,13 +161,17 @@ export class Placer {
    * to CANDIDATE_LIMIT times per placement and more when most nodes do not fit: the reasons
    * are made once per choose() (`reasons`), never here.
    */
-  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons): string | undefined {
+  private infeasible(f: Fleet, i: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined, except?: string): string | undefined {
     const closed = f.closed[i];
     if (closed !== undefined) return closed;
     const node = f.nodes[i]!;
     if (reasons.runs[i] === 0) return reasons.executor;
     for (let l = 0; l < selector.length; l++) {
       if (node.labels[selector[l]![0]] !== selector[l]![1]) return reasons.labels[l];
+    }
+    if (only !== undefined) {
+      const refused = only.refusal(node);
+      if (refused !== undefined) return refused;
     }
     for (let v = 0; v < spec.hostVolumes.length; v++) {
       const offered = offeredVolume(node.volumes, spec.hostVolumes[v]!.name);
@@ -167,22 +181,25 @@ export class Placer {
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
     if (spec.ports.length > 0) {
-      const ports = f.ports.refusal(i, spec.ports);
+      const ports = f.ports.refusal(i, spec.ports, except);
       if (ports !== undefined) return ports;
     }
     if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
     return undefined;
   }
 
-  /** Picks a node and reserves the resources (and ports, held by `holder`) there, or explains why none fits. */
-  choose(workload: string, spec: ResolvedSpec, holder: string): Choice {
+  /**
+   * Picks a node and reserves the resources (and ports, held by `holder`) there, or explains why
+   * none fits; `only` narrows the nodes it may pick.
+   */
+  choose(workload: string, spec: ResolvedSpec, holder: string, only?: NodeFilter): Choice {
     const f = this.view();
     const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
+    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -194,7 +211,7 @@ export class Placer {
     let found = 0;
     for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
       const i = (this.cursor + k) % n;
-      if (this.infeasible(f, i, workload, spec, selector, reasons) !== undefined) continue;
+      if (this.infeasible(f, i, workload, spec, selector, reasons, only) !== undefined) continue;
       found++;
       const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
       // Lower is better: spread wants fewest copies of this workload, then the least used node;
@@ -212,7 +229,7 @@ export class Placer {
       // Nothing fits (every node was looked at): only now count why, node by node.
       const refusals = new Map<string, number>();
       for (let i = 0; i < n; i++) {
-        const why = this.infeasible(f, i, workload, spec, selector, reasons)!;
+        const why = this.infeasible(f, i, workload, spec, selector, reasons, only)!;
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
       }
       const sorted = [...refusals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -238,8 +255,25 @@ export class Placer {
     const i = f.index.get(node);
     if (i === undefined) return { reason: `${node}: not a known node` };
     const selector = Object.entries(spec.nodeSelector);
-    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector));
+    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector), undefined);
     return why === undefined ? this.reserve(f, i, workload, spec, holder) : { reason: `${node}: ${why}` };
+  }
+
+  /**
+   * Whether a copy of the spec would fit on `old`'s node once `old` is gone, its cpu, memory and
+   * ports given back: what stopping it before its replacement starts makes room for. Reserves nothing.
+   */
+  fitsInPlaceOf(old: Instance, workload: string, spec: ResolvedSpec, only?: NodeFilter): boolean {
+    const f = this.view();
+    const i = old.node === null || !holdsNode(old) ? undefined : f.index.get(old.node);
+    if (i === undefined) return false;
+    const selector = Object.entries(spec.nodeSelector);
+    f.cpuUsed[i]! -= old.resources.cpuMillis;
+    f.memUsed[i]! -= old.resources.memoryMb;
+    const why = this.infeasible(f, i, workload, spec, selector, this.reasonsFor(f, workload, spec, selector), only, old.name);
+    f.cpuUsed[i]! += old.resources.cpuMillis;
+    f.memUsed[i]! += old.resources.memoryMb;
+    return why === undefined;
   }
 
   /** What choose() and chooseOn() look up for every node they check, made once per call. */

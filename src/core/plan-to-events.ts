@@ -8,6 +8,7 @@ import type { Effect } from "./effects.js";
 import type { AssignedPort } from "./ports.js";
 import type { Plan } from "./reconcile.js";
 import { AUTO_PROMOTE } from "./event-facts.js";
+import { keptSpec } from "./replacement.js";
 import { stopGracePeriodOf } from "./spec.js";
 
 /** What a plan amounts to: the events recording it and the effects carrying it out. */
@@ -25,15 +26,19 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   const effects: Effect[] = [];
   const at = p.at;
   let seq = state.nextInstanceSeq;
-  const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined) =>
+  /** The spec a copy of `generation` runs: a copy of the spec kept for old copies (moved while a canary holds the rollout) runs that. */
+  const specOf = (workload: Workload, generation: number) => {
+    const kept = generation < workload.templateGeneration ? keptSpec(workload) : undefined;
+    return kept?.generation === generation ? kept : { generation: workload.generation, spec: workload.spec };
+  };
+  const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined, generation: number) =>
     effects.push({
       type: "StartInstance",
       node,
       instanceId: id,
       name: instanceName(workload.name, index),
       workload: workload.name,
-      generation: workload.generation,
-      spec: workload.spec,
+      ...specOf(workload, generation),
       ports: ports ?? [],
       hostIp: state.nodes.get(node)?.ports.address ?? "",
     });
@@ -56,7 +61,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
     events.push({ type: "InstanceCreated", at, id, workload: n.workload, index: n.index, generation: n.generation, attempt: n.attempt, resources: n.resources, readinessChecks: n.readinessChecks, reason: "" });
     events.push(place(id, n.node, n.ports));
-    start(id, n.node, state.workloads.get(n.workload)!, n.index, n.ports);
+    start(id, n.node, state.workloads.get(n.workload)!, n.index, n.ports, n.generation);
   }
   for (const n of p.pend) {
     const id = `${instanceName(n.workload, n.index)}.${seq++}`;
@@ -66,7 +71,7 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const s of p.schedule) {
     const inst = state.instances.get(s.instance)!;
     events.push(place(s.instance, s.node, s.ports));
-    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index, s.ports);
+    start(inst.id, s.node, state.workloads.get(inst.workload)!, inst.index, s.ports, inst.generation);
   }
   for (const s of p.stop) {
     const inst = state.instances.get(s.instance)!;

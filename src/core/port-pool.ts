@@ -77,25 +77,37 @@ export class PortPool {
     if (port >= range.from && port <= range.to && !isReserved(reserved, port)) u.free[protocol]--;
   }
 
-  /** Why node `i` cannot give these ports, or undefined when it can. */
-  refusal(i: number, requests: readonly PortRequest[]): string | undefined {
+  /**
+   * Why node `i` cannot give these ports, or undefined when it can; with `except`, as if the
+   * ports copy `except` holds were free (what stopping it first would give back).
+   */
+  refusal(i: number, requests: readonly PortRequest[], except?: string): string | undefined {
     const node = this.nodes[i]!;
     if (node.ports.address === "") return "advertises no ports (agent without --advertise-address)";
     const u = this.useOf(i);
     const { range, reserved } = node.ports;
     const need: Record<PortProtocol, number> = { tcp: 0, udp: 0 };
+    const freed: Record<PortProtocol, number> = { tcp: 0, udp: 0 };
+    if (except !== undefined) {
+      for (const [key, holder] of u.held) {
+        if (holder !== except) continue;
+        const slash = key.indexOf("/");
+        const port = Number(key.slice(slash + 1));
+        if (port >= range.from && port <= range.to && !isReserved(reserved, port)) freed[key.slice(0, slash) as PortProtocol]++;
+      }
+    }
     for (const r of requests) {
       if (r.static === undefined) {
         need[r.protocol]++;
         continue;
       }
       const holder = u.held.get(portKey(r.protocol, r.static));
-      if (holder !== undefined) return `port ${describePort(r.protocol, r.static)} taken on ${node.name} by ${holder}`;
+      if (holder !== undefined && holder !== except) return `port ${describePort(r.protocol, r.static)} taken on ${node.name} by ${holder}`;
       if (isReserved(reserved, r.static)) return `port ${describePort(r.protocol, r.static)} reserved on ${node.name}`;
       // A static port inside the range leaves one dynamic port fewer.
       if (r.static >= range.from && r.static <= range.to) need[r.protocol]++;
     }
-    if (need.tcp > u.free.tcp || need.udp > u.free.udp) return "short of dynamic ports";
+    if (need.tcp > u.free.tcp + freed.tcp || need.udp > u.free.udp + freed.udp) return "short of dynamic ports";
     return undefined;
   }
 

@@ -13,9 +13,10 @@ import { waveOrder } from "./waves.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, STALLED, type Workload } from "./cluster-state.js";
 import { availableAt, availableCanaries, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, stallCause, waitingCanaries } from "./cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "./node-health.js";
-import { type Choice, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
+import { type Choice, type NodeFilter, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
 import type { AssignedPort } from "./ports.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import { keptTemplate, serves, stopFirst } from "./replacement.js";
 import { reasonWithStderr } from "./stderr-tail.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
@@ -301,16 +302,58 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   const waves = spec.waves.length > 0 ? waveOrder(pass.state, workload, spec.replicas, spec.waves, insts.filter(rolledOut), insts.filter((i) => i.state !== "failed" && !isOutdated(i)), spec.minHealthyMs, now) : undefined;
   const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
 
+  const placeBefore = out.place.length;
+  const scheduleBefore = out.schedule.length;
+  const kept = canary > 0 ? keptTemplate(workload, spec) : undefined;
   for (let index = 0; index < spec.replicas; index++) {
-    planSlot(out, placer, workload, spec, index, slots.get(index) ?? [], isOutdated, budget, now, v.lostSlots?.has(index) === true, canary, replaceGate);
+    const slot = slots.get(index) ?? [];
+    const lost = v.lostSlots?.has(index) === true;
+    if (kept === undefined) planSlot(out, placer, workload, spec, index, slot, isOutdated, budget, now, lost, canary, replaceGate, waves?.placement);
+    else planHeldSlot(out, pass, workload, spec, kept, index, slot, isOutdated, budget, lost, canary, waves?.placement);
   }
-  const moved = waves?.started();
+  // A new copy placed before any wave started opens the first (old copies moved do not).
+  const placedNew = () => out.place.slice(placeBefore).some((n) => n.generation === workload.generation) || out.schedule.slice(scheduleBefore).some((n) => runsCurrentTemplate(workload, pass.state.instances.get(n.instance)!));
+  const moved = waves?.started(placedNew());
   if (moved !== undefined) out.wave.push({ name: workload.name, wave: moved, waves: waves!.count });
   // Which delivery gate holds the rollout is recorded when it changes: history explains each step.
   let hold: Skip | undefined;
   for (let k = skipsBefore; k < out.skip.length && hold === undefined; k++) if (DELIVERY_GATES.has(out.skip[k]!.gate)) hold = out.skip[k];
   // A stall, recorded by rolloutMilestones, stands until the rollout is no longer stalled.
   if (!milestones.stalled && (hold?.gate ?? "") !== workload.rolloutHold) out.held.push({ name: workload.name, gate: hold?.gate ?? "", reason: hold?.reason ?? "" });
+}
+
+/**
+ * One replica slot while a canary holds the rollout: its old copies are planned as copies of the
+ * kept spec (keptSpec: a drained one moves, one lost is made again), its canary as the new one's.
+ */
+function planHeldSlot(
+  out: Plan,
+  pass: Pass,
+  workload: Workload,
+  spec: ResolvedSpec,
+  kept: { workload: Workload; spec: ResolvedSpec },
+  index: number,
+  slot: Instance[],
+  isOutdated: (i: Instance) => boolean,
+  budget: Budget,
+  lost: boolean,
+  canary: number,
+  only: NodeFilter | undefined,
+): void {
+  const { placer, draining, now } = pass;
+  const drained = (i: Instance) => draining.size > 0 && i.node !== null && draining.has(i.node);
+  const old = slot.filter((i) => !runsCurrentTemplate(workload, i));
+  // One of a spec superseded before it was placed is not started as the kept one.
+  const moves = (i: Instance) => drained(i) || (i.state === "pending" && i.generation !== kept.workload.generation);
+  planSlot(out, placer, kept.workload, kept.spec, index, old, moves, budget, now, lost, 0, () => undefined, undefined);
+  const waiting = old.find((i) => i.state !== "failed");
+  if (waiting !== undefined) out.skip.push({ workload: workload.name, instance: waiting.id, ...canaryGate(canary, index)! });
+  if (index >= canary) return;
+  // A canary replaced (drained, restarted) stops before it starts again: never more than `canary` new copies.
+  const fresh = slot.filter((i) => runsCurrentTemplate(workload, i));
+  for (const c of fresh) if (c.state !== "failed" && isOutdated(c)) out.stop.push({ instance: c.id, reason: drained(c) ? `node ${c.node} draining: the canary starts again elsewhere` : "rollout restart: the canary starts again" });
+  // What is left of the slot has no old copy: no gate of replacing applies.
+  planSlot(out, placer, workload, spec, index, fresh.filter((c) => c.state === "failed" || !isOutdated(c)), isOutdated, budget, now, lost, canary, () => undefined, only);
 }
 
 /** The gates of progressive delivery, whose holds are recorded (the budget's, every rollout's, are not). */
@@ -657,6 +700,8 @@ function planSlot(
   canaries: number,
   /** Whether an old copy may be replaced now (pause, waves); a hold if not. */
   replaceGate: (old: Instance) => Hold | undefined,
+  /** Where its new copies may go (a rollout's started waves); undefined: wherever they fit. */
+  only: NodeFilter | undefined,
 ): void {
   // The steady state, most slots on most passes: one current copy, placed and not failed.
   // The general path below decides the same (keep it, nothing else to do) after allocating.
@@ -673,17 +718,21 @@ function planSlot(
     cause,
   });
 
-  /** Places a new instance if the surge budget allows (a canary is beside the budget); true when one was created. */
-  const create = (n: NewInstance, canary = false): boolean => {
+  /**
+   * Places a new instance if the surge budget allows (a canary is beside the budget); true when
+   * one was created. One that fits nowhere is Pending: `replacing`, its slot's old copy, may be
+   * stopped first to make room for it.
+   */
+  const create = (n: NewInstance, canary = index < canaries, replacing?: Instance): boolean => {
     const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);
       return false;
     }
     budget.nonTerminal++;
-    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index));
+    const choice = placer.choose(workload.name, spec, instanceName(workload.name, index), only);
     if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
-    else out.pend.push({ ...n, reason: choice.reason });
+    else out.pend.push({ ...n, reason: replacing === undefined ? choice.reason : stopFirst(out, { placer, workload, spec, budget, now, only }, replacing, n.cause, choice.reason) });
     return true;
   };
 
@@ -709,23 +758,37 @@ function planSlot(
   // comes next, beside an old copy or not (a changed template starts at once).
   const lastFailure = newestFailure(failed.filter((f) => runsCurrentTemplate(workload, f)));
 
+  // Of several current copies (a held canary's slot keeps old copies of more than one spec),
+  // the one serving best stays.
+  if (current.length > 1) current.sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
   const keep = current[0];
   for (const dup of current.slice(1)) stop(dup, `duplicate of ${keep!.id}`);
   if (keep !== undefined) {
     for (const f of failed) stop(f, f.reason);
+    let unplaceable: string | undefined;
     if (keep.state === "pending") {
-      const choice = placer.choose(workload.name, spec, keep.name);
+      const choice = placer.choose(workload.name, spec, keep.name, only);
       if ("node" in choice) out.schedule.push({ instance: keep.id, ...placed(choice) });
-      else waitPending(out, keep, choice.reason);
+      else unplaceable = choice.reason;
     }
-    if (outdated.length === 0) return;
+    if (outdated.length === 0) {
+      if (unplaceable !== undefined) waitPending(out, keep, unplaceable);
+      return;
+    }
     // The old copies go once the new one is available (Ready and soaked): that is what keeps
     // the budget whole. A canary's old copy stays until the rollout is promoted.
     // A paused rollout does not finish a replacement either (a drain's does).
     const rollout = outdated.some((o) => !runsCurrentTemplate(workload, o) || instanceSeq(o.id) < workload.restartSeq);
     const canaryHold = canaryGate(canaries, index) ?? (rollout ? pausedGate(workload.paused) : undefined);
+    const o = outdated[0]!;
+    // Its new copy waits for room the old one holds: stop-then-start, as when it was created;
+    // its reason says so.
+    if (unplaceable !== undefined) {
+      const stopsFirst = canaryHold === undefined && replaceGate(o) === undefined;
+      waitPending(out, keep, stopsFirst ? stopFirst(out, { placer, workload, spec, budget, now, only }, o, runsCurrentTemplate(workload, o) ? "rollout" : "update", unplaceable) : unplaceable);
+    }
     if (canaryHold) {
-      hold(canaryHold, outdated[0]!.id);
+      hold(canaryHold, o.id);
       return;
     }
     if (!isReady(keep)) return;
@@ -736,7 +799,9 @@ function planSlot(
   }
 
   if (outdated.length > 0) {
-    const [old, ...extra] = outdated;
+    // Of several old copies (specs applied in a row), the one serving best stays: stopping the
+    // others leaves the slot served as it was, which the budget counted.
+    const [old, ...extra] = outdated.length === 1 ? outdated : [...outdated].sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
     for (const o of extra) stop(o, "duplicate");
     const backoff = lastFailure === undefined ? undefined : restartGate(lastFailure, spec, now);
     if (backoff) {
@@ -762,22 +827,24 @@ function planSlot(
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
-      replaced(create(fresh(attempt, cause)));
+      replaced(create(fresh(attempt, cause), false, old));
       return;
     }
-    // An old copy that serves nothing goes freely; one Ready but not yet soaked serves, so it
-    // waits for the budget (which counts soaked copies) like the others: without checks every
-    // copy soaks 10 s, and a change right after a deploy must not stop every Ready copy.
+    // A copy that is not Ready serves nothing: it goes at once. A Ready one serves, soaked or
+    // not (a spec applied while the last one's copies soak, or one soaking the 10 s default
+    // without checks), so it goes only within the budget.
     if (!isReady(old!)) {
       stop(old!, `${cause}: replaced`);
       return;
     }
-    const refused = disruptionGate(budget.available, spec);
+    const soaked = isAvailable(old!, spec.minHealthyMs, now);
+    const refused = disruptionGate(budget.available, spec, soaked);
     if (refused) {
-      hold(refused, old!.id);
+      // Old copies soaking (this one too) count once available: the budget may allow it then.
+      hold(soaked ? refused : { ...refused, until: availableAt(old!, spec.minHealthyMs) }, old!.id);
       return;
     }
-    budget.available--;
+    if (soaked) budget.available--;
     stop(old!, `${cause}: making room for generation ${workload.generation}`);
     return;
   }

@@ -5,11 +5,14 @@
  * A copy belongs to the first wave whose node_selector its node carries; copies matching none,
  * or not placed, form a last wave of their own. A wave's old copies are replaced only once no
  * earlier wave has old copies left and every new copy is available (Ready and soaked): a
- * rollout whose new copies fail halts at its wave.
+ * rollout whose new copies fail halts at its wave. While old copies remain, copies of the new
+ * template go only to the nodes of the waves that have started (a canary, or a replacement
+ * placed before any wave started, opens the first wave that has old copies).
  */
 import { availableAt, isAvailable } from "./cluster-status.js";
 import type { ClusterView, Instance, NodeRecord, Workload } from "./cluster-state.js";
 import type { Hold } from "./gates.js";
+import type { NodeFilter } from "./placement.js";
 
 export function waveOf(waves: ReadonlyArray<Record<string, string>>, node: NodeRecord | undefined): number {
   if (node !== undefined) {
@@ -23,9 +26,13 @@ export function waveOf(waves: ReadonlyArray<Record<string, string>>, node: NodeR
   return waves.length;
 }
 
-/** How many waves a rollout has: the declared ones, and the last one when some copy matches none. */
+/**
+ * How many waves a rollout has: the declared ones, and the last one when some placed copy
+ * matches none (a Pending copy is in no wave yet: counting it would change the count as copies
+ * wait and are placed).
+ */
 export function waveCount(waves: ReadonlyArray<Record<string, string>>, copies: Instance[], state: ClusterView): number {
-  return copies.some((i) => waveOf(waves, i.node === null ? undefined : state.nodes.get(i.node)) === waves.length) ? waves.length + 1 : waves.length;
+  return copies.some((i) => i.node !== null && waveOf(waves, state.nodes.get(i.node)) === waves.length) ? waves.length + 1 : waves.length;
 }
 
 export interface WaveOrder {
@@ -33,8 +40,13 @@ export interface WaveOrder {
   count: number;
   /** Whether an old copy may be replaced now; a hold naming the wave and what holds it if not. */
   gate(old: Instance): Hold | undefined;
-  /** A wave this pass moved on to (its old copies started being replaced), if any. */
-  started(): number | undefined;
+  /** Where a copy of the new template may be placed now; undefined when no old copy is left. */
+  placement: NodeFilter | undefined;
+  /**
+   * A wave this pass moved on to (its old copies started being replaced, or, before any wave
+   * started, `placedNew`: a copy of the new template was placed in the first), if any.
+   */
+  started(placedNew: boolean): number | undefined;
 }
 
 /**
@@ -51,8 +63,22 @@ export function waveOrder(state: ClusterView, workload: Workload, replicas: numb
   const unsoaked = fresh.filter((i) => !isAvailable(i, minHealthyMs, now)).sort((a, b) => (availableAt(a, minHealthyMs) ?? Infinity) - (availableAt(b, minHealthyMs) ?? Infinity))[0];
   let current = workload.wave;
   let moved: number | undefined;
+  // Before any wave started, the first to start is where a new copy may go.
+  const open = () => (current >= 0 ? current : lowest);
+  const selectors = old.length === 0 ? "" : JSON.stringify(waves);
+  const placement: NodeFilter | undefined =
+    old.length === 0
+      ? undefined
+      : {
+          refusal(node) {
+            const w = waveOf(waves, node);
+            return w <= open() ? undefined : `in rollout wave ${w + 1} of ${count}, not started`;
+          },
+          key: () => `waves up to ${open()} of ${count}: ${selectors}`,
+        };
   return {
     count,
+    placement,
     gate(copy) {
       const w = waveOfCopy(copy);
       if (w > lowest) return { gate: "wave", reason: `wave ${w + 1} of ${count} held: wave ${lowest + 1} still has old copies` };
@@ -67,6 +93,6 @@ export function waveOrder(state: ClusterView, workload: Workload, replicas: numb
       moved = w;
       return undefined;
     },
-    started: () => moved,
+    started: (placedNew) => moved ?? (placedNew && current < 0 && placement !== undefined ? lowest : undefined),
   };
 }

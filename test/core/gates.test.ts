@@ -116,6 +116,16 @@ describe("disruption budget", () => {
   ])("unavailable: replicas %d, max_unavailable %d, %d available → may stop one: %p", (replicas, maxUnavailable, available, allowed) => {
     expect(disruptionGate(available, withSpec({ replicas, maxUnavailable })) === undefined).toBe(allowed);
   });
+  test.each([
+    // replicas, maxUnavailable, available → may stop a Ready copy not counted among them (still soaking)?
+    [1, 1, 0, true],
+    [3, 1, 2, true],
+    [3, 1, 1, false],
+    [3, 0, 3, true],
+    [3, 0, 2, false],
+  ])("unavailable: replicas %d, max_unavailable %d, %d available → may stop a copy still soaking: %p", (replicas, maxUnavailable, available, allowed) => {
+    expect(disruptionGate(available, withSpec({ replicas, maxUnavailable }), false) === undefined).toBe(allowed);
+  });
   test("a refusal names its limit", () => {
     expect(surgeGate(4, withSpec({ replicas: 3, maxSurge: 1 }))).toEqual({ gate: "surge", reason: "max_surge: 4 instances exist, limit 4" });
     expect(disruptionGate(2, withSpec({ replicas: 3, maxUnavailable: 1 }))).toEqual({ gate: "disruption", reason: "max_unavailable: 2 available, floor 2" });

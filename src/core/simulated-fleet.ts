@@ -42,6 +42,8 @@ export class SimulatedFleet {
   readonly dead = new Set<string>();
   /** Workloads whose readiness checks never pass (their copies run but are never Ready). */
   readonly failingChecks = new Set<string>();
+  /** Whether a started copy's checks pass; a driver may judge by the spec it was started with. */
+  checksPass: (start: Extract<Effect, { type: "StartInstance" }>) => boolean = (start) => !this.failingChecks.has(start.workload);
   /** What each live agent holds: instance id → generation. */
   readonly held = new Map<string, Map<string, number>>();
   private readonly sessions = new Map<string, number>();
@@ -164,7 +166,7 @@ export class SimulatedFleet {
         held.set(e.instanceId, e.generation);
         report("provisioning");
         report("running");
-        if (!this.failingChecks.has(e.workload)) {
+        if (this.checksPass(e)) {
           for (const check of e.spec.checks ?? []) {
             this.inbox.push({ type: "ReportCheck", node: e.node, instanceId: e.instanceId, generation: e.generation, check: check.name, passing: true });
           }

@@ -4,9 +4,9 @@
  * recorded), and 1 with the reason when that generation is reverted, superseded or stalled.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, Harness, requireBinary } from "./harness.js";
+import { type Mode, modeManifest } from "./mode-manifest.js";
 
 setDefaultTimeout(60_000);
 
@@ -14,26 +14,10 @@ const h = new Harness();
 let address = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
-/** NAME, 2 copies of `sleep` (VERSION tells specs apart), Ready while MODE is good. */
-function manifest(name: string, mode: "good" | "bad", version: string, extra: Record<string, unknown> = {}): string {
-  const file = join(h.dir, `${name}-${mode}-${version}.json`);
+/** NAME, 2 copies Ready while MODE is good (mode-manifest.ts); `extra` adds to the spec and its update. */
+function manifest(name: string, mode: Mode, version: string, extra: Record<string, unknown> = {}): string {
   const { update, ...spec } = extra;
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name,
-      spec: {
-        command: "/bin/sh",
-        args: ["-c", "exec sleep 3600", version],
-        env: { MODE: mode },
-        replicas: 2,
-        checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
-        update: { maxUnavailable: 1, maxSurge: 1, ...(update as object) },
-        ...spec,
-      },
-    }),
-  );
-  return file;
+  return modeManifest(h.dir, name, mode, version, { replicas: 2, update: { maxUnavailable: 1, maxSurge: 1, ...(update as object) }, ...spec });
 }
 
 /** `apply -f FILE --wait`, its exit code and output. */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, Harness, requireBinary } from "./harness.js";
+import { type Mode, modeManifest } from "./mode-manifest.js";
 
 setDefaultTimeout(60_000);
 
@@ -17,25 +18,9 @@ const h = new Harness();
 let address = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
-/** `name`, 3 copies, Ready while its MODE is good; one canary held until promoted. */
-function manifest(name: string, mode: string, version: string, progressDeadline: string): string {
-  const file = join(h.dir, `${name}-${mode}-${version}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name,
-      spec: {
-        command: "/bin/sh",
-        args: ["-c", "exec sleep 3600", version],
-        env: { MODE: mode },
-        replicas: 3,
-        checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
-        update: { canary: 1, autoPromote: false, maxUnavailable: 1, maxSurge: 1 },
-        progressDeadline,
-      },
-    }),
-  );
-  return file;
+/** `name`, 3 copies Ready while its MODE is good (mode-manifest.ts); one canary held until promoted. */
+function manifest(name: string, mode: Mode, version: string, progressDeadline: string): string {
+  return modeManifest(h.dir, name, mode, version, { replicas: 3, update: { canary: 1, autoPromote: false, maxUnavailable: 1, maxSurge: 1 }, progressDeadline });
 }
 
 /** The `get workloads` row of `name`. */
@@ -126,24 +111,7 @@ test("a Pending copy's reason is why it waits now, not why it waited when it was
 });
 
 test("rollout undo mid-rollout keeps the copies that already run the spec it goes back to", async () => {
-  const undoManifest = (mode: string, version: string) => {
-    const file = join(h.dir, `undo-${mode}-${version}.json`);
-    writeFileSync(
-      file,
-      JSON.stringify({
-        name: "undo",
-        spec: {
-          command: "/bin/sh",
-          args: ["-c", "exec sleep 3600", version],
-          env: { MODE: mode },
-          replicas: 3,
-          checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
-          update: { maxUnavailable: 1, maxSurge: 0 },
-        },
-      }),
-    );
-    return file;
-  };
+  const undoManifest = (mode: Mode, version: string) => modeManifest(h.dir, "undo", mode, version, { replicas: 3, update: { maxUnavailable: 1, maxSurge: 0 } });
   const wantedIds = async () =>
     (JSON.parse((await ctl("get", "instances", "undo", "-o", "json")).stdout).instances as Array<{ id: string; generation: string; desiredState: string }>)
       .filter((i) => i.desiredState === "DESIRED_STATE_RUN")

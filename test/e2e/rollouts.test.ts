@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import type { Event } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, requireBinary } from "./harness.js";
+import { type Mode, modeManifest } from "./mode-manifest.js";
 
 setDefaultTimeout(60_000);
 
@@ -18,25 +19,9 @@ const h = new Harness();
 let address = "";
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
-/** `web`, 3 copies, Ready while its MODE is good; a canary, auto_revert, a 4 s progress deadline. */
-function manifest(mode: string, version: string): string {
-  const file = join(h.dir, `web-${mode}-${version}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: "web",
-      spec: {
-        command: "/bin/sh",
-        args: ["-c", "exec sleep 3600", version],
-        env: { MODE: mode },
-        replicas: 3,
-        checks: [{ name: "mode", exec: { command: "/bin/sh", args: ["-c", 'test "$MODE" = good'] }, interval: "0.2s", timeout: "1s" }],
-        update: { canary: 1, autoRevert: true, maxUnavailable: 1, maxSurge: 1 },
-        progressDeadline: "4s",
-      },
-    }),
-  );
-  return file;
+/** `web`, 3 copies Ready while its MODE is good (mode-manifest.ts); a canary, auto_revert, a 4 s progress deadline. */
+function manifest(mode: Mode, version: string): string {
+  return modeManifest(h.dir, "web", mode, version, { replicas: 3, update: { canary: 1, autoRevert: true, maxUnavailable: 1, maxSurge: 1 }, progressDeadline: "4s" });
 }
 
 /** The copies wanted, as `generation:state:ready`, by name. */

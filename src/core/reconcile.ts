@@ -673,15 +673,24 @@ function planSlot(
     cause,
   });
 
-  /** Places a new instance if the surge budget allows (a canary is beside the budget); true when one was created. */
-  const create = (n: NewInstance, canary = false): boolean => {
+  /** Why the last create(…, placedOnly) found no node. */
+  let unplaced = "";
+  /**
+   * Places a new instance if the surge budget allows (a canary is beside the budget); true when
+   * one was created. `placedOnly`: a copy that fits nowhere is not created Pending (unplaced says why).
+   */
+  const create = (n: NewInstance, canary = false, placedOnly = false): boolean => {
     const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);
       return false;
     }
-    budget.nonTerminal++;
     const choice = placer.choose(workload.name, spec, instanceName(workload.name, index));
+    if (placedOnly && !("node" in choice)) {
+      unplaced = choice.reason;
+      return false;
+    }
+    budget.nonTerminal++;
     if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
     else out.pend.push({ ...n, reason: choice.reason });
     return true;
@@ -762,8 +771,18 @@ function planSlot(
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
-      replaced(create(fresh(attempt, cause)));
-      return;
+      // Under the workload's own rules (maxPerNode, a hard spread) a surge copy may fit nowhere
+      // until an old copy goes: a drain waits for room (its old copy stays where it serves); a
+      // rollout stops the old copy first, as a full surge budget would.
+      const ownRules = spec.placement.ownCounts;
+      if (create(fresh(attempt, cause), false, ownRules)) {
+        replaced(true);
+        return;
+      }
+      if (cause === "drain") {
+        hold({ gate: "unplaceable", reason: `drain waits for room: ${unplaced}` }, old!.id);
+        return;
+      }
     }
     // An old copy that serves nothing goes freely; one Ready but not yet soaked serves, so it
     // waits for the budget (which counts soaked copies) like the others: without checks every

@@ -177,6 +177,18 @@ describe("affinity", () => {
   });
 });
 
+describe("changing the rules", () => {
+  test("replaces no copy: the rules shape where new copies go", () => {
+    const fleet = connectedFleet([node("a"), node("b")]);
+    fleet.turn([apply("db", {}, { replicas: 4 })]);
+    fleet.settle();
+    const r = fleet.turn([apply("db", { maxPerNode: 1 }, { replicas: 4 })]);
+    expect(r.plan!.stop).toEqual([]);
+    expect(fleet.state.workloads.get("db")!.templateGeneration).toBe(1);
+    expect(perNode(fleet, "db")).toEqual({ a: 2, b: 2 });
+  });
+});
+
 describe("system workloads", () => {
   test("a system workload's copies go to every node that qualifies, under a cap of 1", () => {
     const fleet = connectedFleet([node("a"), node("b")]);

@@ -109,8 +109,9 @@ export function groupNodes(nodes: readonly NodeRecord[], labels: readonly string
   return [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, g]) => g);
 }
 
-/** The share (0..1) of a value under a spread with targets: listed, or an even part of what they leave. */
-function share(rule: SpreadRule, value: string, values: readonly string[]): number {
+/** The share (0..1) of a value: an even part without targets; with them, its own or an even part of what they leave. */
+export function shareOf(rule: SpreadRule, value: string, values: readonly string[]): number {
+  if (rule.targets.size === 0) return 1 / values.length;
   const listed = rule.targets.get(value);
   if (listed !== undefined) return listed / 100;
   let left = 100;
@@ -126,7 +127,7 @@ function share(rule: SpreadRule, value: string, values: readonly string[]): numb
  */
 export function spreadBoost(rule: SpreadRule, value: string | undefined, counts: ReadonlyMap<string, number>, total: number, values: readonly string[]): number {
   if (value === undefined) return -1;
-  const wanted = (rule.targets.size === 0 ? 1 / values.length : share(rule, value, values)) * (total + 1);
+  const wanted = shareOf(rule, value, values) * (total + 1);
   if (wanted <= 0) return -1;
   return (wanted - (counts.get(value) ?? 0)) / wanted;
 }
@@ -154,7 +155,7 @@ const EMPTY: ReadonlyMap<string, number> = new Map();
  */
 export function allowedValues(rule: SpreadRule, counts: ReadonlyMap<string, number>, total: number, values: readonly string[], hasRoom: (value: string) => boolean): Set<string> {
   const count = (v: string) => counts.get(v) ?? 0;
-  if (rule.targets.size > 0) return new Set(values.filter((v) => count(v) + 1 <= Math.ceil(share(rule, v, values) * (total + 1))));
+  if (rule.targets.size > 0) return new Set(values.filter((v) => count(v) + 1 <= Math.ceil(shareOf(rule, v, values) * (total + 1))));
   const byCount = [...values].sort((a, b) => count(a) - count(b) || (a < b ? -1 : 1));
   const fewest = byCount.find(hasRoom);
   if (fewest === undefined) return new Set();

@@ -3,9 +3,9 @@
  * expected, so a user can fix a manifest without reading source.
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
-import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { Placement, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { formatDurationMs } from "./duration.js";
-import { durationMs, kindOf, SPEC_DEFAULTS } from "./spec.js";
+import { durationMs, kindOf, SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
@@ -87,14 +87,15 @@ function validateKind(spec: WorkloadSpec): Rejection[] {
 /** Largest weight of a spread or affinity (Nomad's scale). */
 const MAX_WEIGHT = 100;
 
-/** Problems with spec.placement: labels, weights, targets; a system workload takes only max_per_node. */
-function validatePlacement(spec: WorkloadSpec): Rejection[] {
-  const p = spec.placement;
+/**
+ * Problems with a placement (spec.placement, or a `tessera sim` workload's, under `field`):
+ * labels, weights, targets; a system workload takes only max_per_node.
+ */
+export function validatePlacement(p: Placement | undefined, kind: WorkloadKindName, field: string): Rejection[] {
   if (p === undefined) return [];
   const problems: Rejection[] = [];
-  const field = "workload.spec.placement";
   if (p.maxPerNode > MAX_REPLICAS) problems.push(invalid(`${field}.max_per_node`, `at most ${MAX_REPLICAS}, got ${p.maxPerNode}`));
-  if (kindOf(spec) === "system" && (p.spread.length > 0 || p.affinity.length > 0))
+  if (kind === "system" && (p.spread.length > 0 || p.affinity.length > 0))
     problems.push(invalid(`${field}.${p.spread.length > 0 ? "spread" : "affinity"}`, "none for a system workload: it runs one copy on every node that qualifies (use node_selector)"));
   const labelKey = (key: string, at: string) => {
     if (!LABEL_KEY.test(key)) problems.push(invalid(at, `a node label key (letters, digits, '-', '_', '.', '/'; at most 253 characters), got "${key}"`));
@@ -197,7 +198,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
       problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
   }
   problems.push(...validateLabels(spec.nodeSelector, "workload.spec.node_selector"));
-  problems.push(...validatePlacement(spec));
+  problems.push(...validatePlacement(spec.placement, kindOf(spec), "workload.spec.placement"));
   if (spec.restartPolicy) {
     if (![0, 1, 2, 3].includes(spec.restartPolicy.mode))
       problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${spec.restartPolicy.mode}`));

@@ -97,7 +97,7 @@ export interface NodeGroup {
 }
 
 /** Groups nodes by their values of `labels`, ordered by those values (deterministic). */
-export function groupNodes(nodes: readonly NodeRecord[], labels: readonly string[]): NodeGroup[] {
+function groupNodes(nodes: readonly NodeRecord[], labels: readonly string[]): NodeGroup[] {
   const groups = new Map<string, NodeGroup>();
   nodes.forEach((node, i) => {
     const values = labels.map((l) => node.labels[l]);
@@ -107,6 +107,47 @@ export function groupNodes(nodes: readonly NodeRecord[], labels: readonly string
     g.nodes.push(i);
   });
   return [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, g]) => g);
+}
+
+/** The fleet's nodes by their label values, for one reconcile pass: each index built on first use. */
+export class FleetLabels {
+  private readonly byLabel = new Map<string, Map<string, number[]>>();
+  private readonly valueLists = new Map<string, string[]>();
+  private readonly valueSets = new Map<string, Set<string>>();
+  private readonly grouped = new Map<string, NodeGroup[]>();
+
+  constructor(private readonly nodes: readonly NodeRecord[]) {}
+
+  /** Node indices per value of `label` (nodes without it left out). */
+  byValue(label: string): Map<string, number[]> {
+    let m = this.byLabel.get(label);
+    if (m) return m;
+    m = new Map(groupNodes(this.nodes, [label]).flatMap((g) => (g.values[0] === undefined ? [] : [[g.values[0], g.nodes] as const])));
+    this.byLabel.set(label, m);
+    this.valueLists.set(label, [...m.keys()]);
+    return m;
+  }
+
+  /** The values of `label` the nodes carry, in order. */
+  values(label: string): string[] {
+    if (!this.valueLists.has(label)) this.byValue(label);
+    return this.valueLists.get(label)!;
+  }
+
+  /** The same, as a set. */
+  allValues(label: string): Set<string> {
+    let all = this.valueSets.get(label);
+    if (!all) this.valueSets.set(label, (all = new Set(this.values(label))));
+    return all;
+  }
+
+  /** The nodes grouped by their values of `labels` (groupNodes). */
+  groups(labels: readonly string[]): NodeGroup[] {
+    const key = labels.join("\n");
+    let g = this.grouped.get(key);
+    if (!g) this.grouped.set(key, (g = groupNodes(this.nodes, labels)));
+    return g;
+  }
 }
 
 /** The share (0..1) of a value: an even part without targets; with them, its own or an even part of what they leave. */

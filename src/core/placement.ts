@@ -25,7 +25,7 @@ import { nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
 import { PortPool } from "./port-pool.js";
 import type { AssignedPort } from "./ports.js";
-import { allowedValues, capRefusal, countedReason, groupNodes, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, WorkloadCopies } from "./placement-rules.js";
+import { allowedValues, capRefusal, countedReason, FleetLabels, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, WorkloadCopies } from "./placement-rules.js";
 import type { ResolvedSpec } from "./spec.js";
 import { offeredVolume } from "./volumes.js";
 
@@ -36,6 +36,8 @@ export const CANDIDATE_LIMIT = 64;
 
 /** A node, with the ports the copy gets there when its spec asks for any. */
 export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
+
+const NO_COUNTS: ReadonlyMap<string, number> = new Map();
 
 /** Distinct refusal reasons shown when nothing fits; port reasons name nodes, so there may be many. */
 const MAX_REASONS = 6;
@@ -55,11 +57,8 @@ interface Fleet {
   closed: Array<string | undefined>;
   /** Copies per workload (per node index, per label value), for spread and the workload's rules. */
   copies: Map<string, WorkloadCopies>;
-  /** Node indices per value of a label, and those values, built on first use. */
-  byValue: Map<string, Map<string, number[]>>;
-  values: Map<string, string[]>;
-  /** Nodes grouped by their values of some labels (keyed by the labels), built on first use. */
-  groups: Map<string, NodeGroup[]>;
+  /** Nodes by their label values (spread, affinity), built on first use. */
+  labels: FleetLabels;
   /** Workloads with any failure history: only they can be quarantined anywhere. */
   crashed: Set<string>;
   /** Per executor kind, 1 for the nodes that can run it (built on first use). */
@@ -136,9 +135,7 @@ export class Placer {
       memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
       closed: [],
       copies: new Map(),
-      byValue: new Map(),
-      values: new Map(),
-      groups: new Map(),
+      labels: new FleetLabels(nodes),
       crashed: new Set(),
       runs: new Map(),
       ports: new PortPool(nodes),
@@ -176,22 +173,6 @@ export class Placer {
     let c = f.copies.get(workload);
     if (!c) f.copies.set(workload, (c = new WorkloadCopies()));
     c.add(i, f.nodes[i]!);
-  }
-
-  /** Node indices per value of `label` (nodes without it left out), made once per pass. */
-  private nodesByValue(f: Fleet, label: string): Map<string, number[]> {
-    let m = f.byValue.get(label);
-    if (m) return m;
-    m = new Map(groupNodes(f.nodes, [label]).flatMap((g) => (g.values[0] === undefined ? [] : [[g.values[0], g.nodes] as const])));
-    f.byValue.set(label, m);
-    f.values.set(label, [...m.keys()]);
-    return m;
-  }
-
-  /** The values of `label` the fleet's nodes carry, made once per pass. */
-  private valuesOf(f: Fleet, label: string): string[] {
-    if (!f.values.has(label)) this.nodesByValue(f, label);
-    return f.values.get(label)!;
   }
 
   /**
@@ -304,11 +285,8 @@ export class Placer {
    */
   private scanByRank(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, best: Best): void {
     const rules = spec.placement;
-    const key = rules.rankLabels.join("\n");
-    let groups = f.groups.get(key);
-    if (!groups) f.groups.set(key, (groups = groupNodes(f.nodes, rules.rankLabels)));
-    const valuesOf = (label: string) => this.valuesOf(f, label);
-    const scored = groups.map((g, order) => ({ g, order, score: groupScore(rules, g, reasons.copies, f.nodes, valuesOf) }));
+    const valuesOf = (label: string) => f.labels.values(label);
+    const scored = f.labels.groups(rules.rankLabels).map((g, order) => ({ g, order, score: groupScore(rules, g, reasons.copies, f.nodes, valuesOf) }));
     scored.sort((a, b) => b.score - a.score || a.order - b.order);
     for (let t = 0; t < scored.length && best.i < 0; ) {
       const score = scored[t]!.score;
@@ -355,11 +333,12 @@ export class Placer {
     const hard = [];
     for (const rule of rules.spread) {
       if (!rule.hard) continue;
-      const byValue = this.nodesByValue(f, rule.label);
-      const counts = copies?.perValue(rule.label, f.nodes) ?? new Map<string, number>();
+      const byValue = f.labels.byValue(rule.label);
+      const counts = copies?.perValue(rule.label, f.nodes) ?? NO_COUNTS;
       const hasRoom = (value: string) => byValue.get(value)!.some((i) => this.infeasible(f, i, workload, spec, selector, reasons) === undefined);
-      const values = this.valuesOf(f, rule.label);
-      const allowed = allowedValues(rule, counts, copies?.total ?? 0, values, hasRoom);
+      const values = f.labels.values(rule.label);
+      // A workload's first copy may go to any value: most workloads' only placement, so it is kept cheap.
+      const allowed = counts.size === 0 && rule.targets.size === 0 ? f.labels.allValues(rule.label) : allowedValues(rule, counts, copies?.total ?? 0, values, hasRoom);
       // Made when first asked: most placements never need the words.
       const refusals = new Map<string | undefined, string>();
       const refusal = (value: string | undefined) => {

@@ -111,6 +111,11 @@ export class Placer {
    * would otherwise each scan every node twice (~0.5 s a pass at 10,000 nodes).
    */
   private readonly fitsNowhere = new Map<string, string>();
+  /**
+   * Likewise per group of nodes (scanByRank): a copy pinned by node_selector to one zone, under
+   * a spread over zones, would otherwise scan every node of each other zone first, each time.
+   */
+  private readonly groupFitsNot = new Map<string, Set<NodeGroup>>();
 
   constructor(
     private readonly state: ClusterState,
@@ -226,7 +231,7 @@ export class Placer {
     const reasons = this.reasonsFor(f, workload, spec, selector);
     const best: Best = { i: -1, first: 0, second: 0, found: 0, at: 0, group: undefined };
     if (rules.rankLabels.length === 0) this.scan(f, undefined, this.cursor, workload, spec, selector, reasons, best);
-    else this.scanByRank(f, workload, spec, selector, reasons, best);
+    else this.scanByRank(f, workload, spec, selector, reasons, best, shape);
     if (best.i < 0) {
       // Nothing fits (every node was looked at): only now count why, node by node.
       const refusals = new Map<string, number>();
@@ -283,8 +288,12 @@ export class Placer {
    * Soft spreads and affinities: nodes grouped by the labels they rank by, groups of equal score
    * looked at together, best score first; the first such tier with a feasible node decides.
    */
-  private scanByRank(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, best: Best): void {
+  private scanByRank(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, best: Best, shape: string | undefined): void {
     const rules = spec.placement;
+    // What a hard spread allows changes as the pass places copies: only without one does a
+    // group that fits nothing stay so.
+    const key = shape !== undefined && reasons.hard.length === 0 ? shape : undefined;
+    let fitsNot = key === undefined ? undefined : this.groupFitsNot.get(key);
     const valuesOf = (label: string) => f.labels.values(label);
     const scored = f.labels.groups(rules.rankLabels).map((g, order) => ({ g, order, score: groupScore(rules, g, reasons.copies, f.nodes, valuesOf) }));
     scored.sort((a, b) => b.score - a.score || a.order - b.order);
@@ -293,7 +302,14 @@ export class Placer {
       best.found = 0;
       for (; t < scored.length && scored[t]!.score === score; t++) {
         const g = scored[t]!.g;
+        if (fitsNot?.has(g)) continue;
+        const found = best.found;
         this.scan(f, g.nodes, g.cursor, workload, spec, selector, reasons, best, g);
+        // Nothing found below the limit: every node of the group was looked at.
+        if (best.found === found && found < CANDIDATE_LIMIT && key !== undefined) {
+          if (!fitsNot) this.groupFitsNot.set(key, (fitsNot = new Set()));
+          fitsNot.add(g);
+        }
       }
     }
   }

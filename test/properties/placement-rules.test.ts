@@ -3,7 +3,7 @@
  * seed), checked after every writer turn:
  * - maxPerNode: no node ever holds more copies of the workload than the cap (copies still
  *   stopping count), whatever happens — scaling, rollouts with surge, drains, crashes, nodes
- *   lost and joining;
+ *   lost and joining — and planning again after a turn changes nothing;
  * - a hard spread (whenUnsatisfiable: wait, even split): as copies are added, the zones that
  *   still have room never differ by more than one copy.
  */
@@ -11,6 +11,7 @@ import { describe, test } from "bun:test";
 import fc from "fast-check";
 import type { Command } from "../../src/core/decide.js";
 import { holdsNode } from "../../src/core/cluster-status.js";
+import { isEmptyPlan, plan } from "../../src/core/reconcile.js";
 import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
 import type { Placement } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
@@ -62,8 +63,11 @@ describe("placement rules", () => {
             labels: {},
             spec: spec({ args: [`v${version}`], replicas, resources: COPY, placement, update: { maxSurge, maxUnavailable, minHealthyTime: { seconds: 1, nanos: 0 }, waves: [] } }),
           });
-          f.onTurn = (_, fleet) => {
+          f.onTurn = (result, fleet) => {
             for (const [n, count] of held(fleet, "db")) if (count > cap) throw new Error(`${n} holds ${count} copies of db, over maxPerNode ${cap}`);
+            // Planning again right after executing a plan changes nothing (invariant 1), under the rules too.
+            const again = plan(fleet.state, fleet.now, fleet.policy);
+            if (result.plan && !isEmptyPlan(again)) throw new Error(`planning again is not empty at ${fleet.now}: ${JSON.stringify(again)}`);
           };
           f.turn([apply()]);
           for (const o of ops) {

@@ -2,7 +2,7 @@
  * A workload's own placement rules end to end through dist/tessera, with real process agents:
  * a zone spread over 2+2 nodes puts one copy in each zone where the cluster's spread alone
  * would fill the first zone's nodes; 3 replicas with maxPerNode 1 on 2 nodes leave one Pending
- * with the reason, placed once a third node joins.
+ * with the reason, placed once a third node joins; a bad placement is refused naming the field.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -80,4 +80,15 @@ test("3 replicas with maxPerNode 1 on 2 nodes: one Pending with the reason, plac
   agent("c-1", "zone=c", "role=db");
   await eventually("the third copy running on c-1", async () => ((await runningOn("db")).length === 3 ? true : undefined), 20_000);
   expect(await runningOn("db")).toEqual(["a-1", "b-1", "c-1"]);
+});
+
+test("a bad placement is refused naming the field and what it takes", async () => {
+  const file = manifest({ name: "bad", spec: { command: "/bin/sleep", placement: { affinity: [{ label: "disk", value: "ssd", weight: 200 }], spread: [{ label: "zone", whenUnsatisfiable: "never" }] } } });
+  const res = await ctl("apply", "-f", file);
+  expect(res.code).not.toBe(0);
+  expect(res.stderr).toContain('when_unsatisfiable: expected schedule, wait (or WHEN_UNSATISFIABLE_SCHEDULE, WHEN_UNSATISFIABLE_WAIT), got "never"');
+  const weight = manifest({ name: "bad", spec: { command: "/bin/sleep", placement: { affinity: [{ label: "disk", value: "ssd", weight: 200 }] } } });
+  const refused = await ctl("apply", "-f", weight);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain("workload.spec.placement.affinity[0].weight: expected from -100 to 100 (0: the default 50), got 200");
 });

@@ -313,7 +313,7 @@ export class AgentCommand extends TesseraCommand {
   simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
   executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
   dataDir = Option.String("--data-dir", { description: "where instance records and logs go, one agent's own, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector" });
+  labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector and by placement spread and affinity" });
   cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
   memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
   heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });

@@ -13,6 +13,11 @@
  * Nomad's limit iterator, each placement scores at most CANDIDATE_LIMIT feasible nodes, taken
  * from a cursor: spread rotates it through the fleet, binpack keeps it on the node it last
  * filled. Fleets up to that size are scored exactly.
+ *
+ * A workload's own rules (spec.placement, placement-rules.ts) come first: a node at the
+ * workload's maxPerNode, or of a label value a hard spread does not allow now, is infeasible;
+ * soft spreads and affinities rank nodes by label values, so nodes are looked at group by group,
+ * best-scoring first, and spread/binpack ranks within the group.
  */
 import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
 import type { ClusterState, Instance, NodeRecord } from "./cluster-state.js";
@@ -20,6 +25,7 @@ import { holdsNode, nodeUse } from "./cluster-status.js";
 import type { NodeHealth } from "./node-health.js";
 import { PortPool } from "./port-pool.js";
 import type { AssignedPort } from "./ports.js";
+import { allowedValues, capRefusal, countedReason, FleetLabels, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, WorkloadCopies } from "./placement-rules.js";
 import type { ResolvedSpec } from "./spec.js";
 import { offeredVolume } from "./volumes.js";
 
@@ -41,6 +47,8 @@ export interface NodeFilter {
 /** A node, with the ports the copy gets there when its spec asks for any. */
 export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
 
+const NO_COUNTS: ReadonlyMap<string, number> = new Map();
+
 /** Distinct refusal reasons shown when nothing fits; port reasons name nodes, so there may be many. */
 const MAX_REASONS = 6;
 
@@ -57,8 +65,10 @@ interface Fleet {
   memCapacity: Float64Array;
   /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
   closed: Array<string | undefined>;
-  /** Instances per workload and node index, for spread. */
-  perWorkload: Map<string, Map<number, number>>;
+  /** Copies per workload (per node index, per label value), for spread and the workload's rules. */
+  copies: Map<string, WorkloadCopies>;
+  /** Nodes by their label values (spread, affinity), built on first use. */
+  labels: FleetLabels;
   /** Workloads with any failure history: only they can be quarantined anywhere. */
   crashed: Set<string>;
   /** Per executor kind, 1 for the nodes that can run it (built on first use). */
@@ -79,6 +89,24 @@ interface Reasons {
   lacksVolume: string[];
   /** Likewise: the node offers it read-only, and the spec writes. */
   readOnlyVolume: string[];
+  /** The workload's copies so far this pass. */
+  copies: WorkloadCopies | undefined;
+  /** spec.placement.maxPerNode (0: none), and the refusal of a node at it. */
+  cap: number;
+  capReason: string;
+  /** Hard spreads: the values each allows now, and why a node of another value (or none) is refused. */
+  hard: Array<{ rule: SpreadRule; allowed: Set<string>; refusal: (value: string | undefined) => string }>;
+}
+
+/** The best node of one choose() so far, and where it was found. */
+interface Best {
+  i: number;
+  first: number;
+  second: number;
+  found: number;
+  /** Its position in the group looked at (or the fleet), and that group. */
+  at: number;
+  group: NodeGroup | undefined;
 }
 
 /** Chooses nodes for one reconcile pass, reserving what it hands out. */
@@ -93,6 +121,11 @@ export class Placer {
    * would otherwise each scan every node twice (~0.5 s a pass at 10,000 nodes).
    */
   private readonly fitsNowhere = new Map<string, string>();
+  /**
+   * Likewise per group of nodes (scanByRank): a copy pinned by node_selector to one zone, under
+   * a spread over zones, would otherwise scan every node of each other zone first, each time.
+   */
+  private readonly groupFitsNot = new Map<string, Set<NodeGroup>>();
 
   constructor(
     private readonly state: ClusterState,
@@ -116,7 +149,8 @@ export class Placer {
       cpuCapacity: Float64Array.from(nodes, (node) => node.capacity.cpuMillis),
       memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
       closed: [],
-      perWorkload: new Map(),
+      copies: new Map(),
+      labels: new FleetLabels(nodes),
       crashed: new Set(),
       runs: new Map(),
       ports: new PortPool(nodes),
@@ -151,9 +185,9 @@ export class Placer {
 
   private count(i: number, workload: string): void {
     const f = this.fleet!;
-    let m = f.perWorkload.get(workload);
-    if (!m) f.perWorkload.set(workload, (m = new Map()));
-    m.set(i, (m.get(i) ?? 0) + 1);
+    let c = f.copies.get(workload);
+    if (!c) f.copies.set(workload, (c = new WorkloadCopies()));
+    c.add(i, f.nodes[i]!);
   }
 
   /**
@@ -185,6 +219,12 @@ export class Placer {
       if (ports !== undefined) return ports;
     }
     if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
+    if (reasons.cap > 0 && (reasons.copies?.perNode.get(i) ?? 0) >= reasons.cap) return reasons.capReason;
+    for (let h = 0; h < reasons.hard.length; h++) {
+      const { rule, allowed, refusal } = reasons.hard[h]!;
+      const value = node.labels[rule.label];
+      if (value === undefined || !allowed.has(value)) return refusal(value);
+    }
     return undefined;
   }
 
@@ -196,36 +236,20 @@ export class Placer {
     const f = this.view();
     const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
-    const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
-    // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
+    // Quarantine depends on the workload: only shapes free of it are remembered; a cap or a hard
+    // spread depends on the workload's own copies, so such a shape is remembered per workload.
+    const rules = spec.placement;
+    const shape = f.crashed.has(workload) ? undefined : `${rules.ownCounts ? workload : ""}\n${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
     }
     const reasons = this.reasonsFor(f, workload, spec, selector);
-    let best = -1;
-    let bestFirst = 0;
-    let bestSecond = 0;
-    let found = 0;
-    for (let k = 0; k < n && found < CANDIDATE_LIMIT; k++) {
-      const i = (this.cursor + k) % n;
-      if (this.infeasible(f, i, workload, spec, selector, reasons, only) !== undefined) continue;
-      found++;
-      const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
-      // Lower is better: spread wants fewest copies of this workload, then the least used node;
-      // binpack the fullest node that still fits.
-      const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
-      const second = this.strategy === "spread" ? utilization : 0;
-      // Nodes are sorted by name, so the lower index is the lower name.
-      if (best < 0 || first < bestFirst || (first === bestFirst && (second < bestSecond || (second === bestSecond && i < best)))) {
-        best = i;
-        bestFirst = first;
-        bestSecond = second;
-      }
-    }
-    if (best < 0) {
+    const best: Best = { i: -1, first: 0, second: 0, found: 0, at: 0, group: undefined };
+    if (rules.rankLabels.length === 0) this.scan(f, undefined, this.cursor, workload, spec, selector, reasons, only, best);
+    else this.scanByRank(f, workload, spec, selector, reasons, only, best, shape);
+    if (best.i < 0) {
       // Nothing fits (every node was looked at): only now count why, node by node.
       const refusals = new Map<string, number>();
       for (let i = 0; i < n; i++) {
@@ -233,7 +257,7 @@ export class Placer {
         refusals.set(why, (refusals.get(why) ?? 0) + 1);
       }
       const sorted = [...refusals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-      const shown = sorted.slice(0, MAX_REASONS).map(([why, count]) => `${count} ${why}`);
+      const shown = sorted.slice(0, MAX_REASONS).map(([why, count]) => countedReason(why, count));
       if (sorted.length > MAX_REASONS) shown.push(`${sorted.slice(MAX_REASONS).reduce((sum, [, count]) => sum + count, 0)} for other reasons`);
       const detail = shown.join(", ");
       const reason = `no node fits (${detail})`;
@@ -242,8 +266,69 @@ export class Placer {
     }
     // Spread moves on past the chosen node; binpack starts the next look at it, so it fills
     // that node before opening another (moving on, 2,000 small replicas took 937 of 1,000 nodes).
-    this.cursor = this.strategy === "spread" ? (best + 1) % n : best;
-    return this.reserve(f, best, workload, spec, holder);
+    const size = best.group ? best.group.nodes.length : n;
+    const next = this.strategy === "spread" ? (best.at + 1) % size : best.at;
+    if (best.group) best.group.cursor = next;
+    else this.cursor = next;
+    return this.reserve(f, best.i, workload, spec, holder);
+  }
+
+  /**
+   * Looks at up to CANDIDATE_LIMIT feasible nodes of `members` (the whole fleet when undefined),
+   * from position `start`, keeping the best in `best`. Allocates nothing: it runs per copy.
+   */
+  private scan(f: Fleet, members: readonly number[] | undefined, start: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined, best: Best, group?: NodeGroup): void {
+    const n = members ? members.length : f.nodes.length;
+    const same = reasons.copies?.perNode;
+    for (let k = 0; k < n && best.found < CANDIDATE_LIMIT; k++) {
+      const at = (start + k) % n;
+      const i = members ? members[at]! : at;
+      if (this.infeasible(f, i, workload, spec, selector, reasons, only) !== undefined) continue;
+      best.found++;
+      const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
+      // Lower is better: spread wants fewest copies of this workload, then the least used node;
+      // binpack the fullest node that still fits.
+      const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
+      const second = this.strategy === "spread" ? utilization : 0;
+      // Nodes are sorted by name, so the lower index is the lower name.
+      if (best.i < 0 || first < best.first || (first === best.first && (second < best.second || (second === best.second && i < best.i)))) {
+        best.i = i;
+        best.first = first;
+        best.second = second;
+        best.at = at;
+        best.group = group;
+      }
+    }
+  }
+
+  /**
+   * Soft spreads and affinities: nodes grouped by the labels they rank by, groups of equal score
+   * looked at together, best score first; the first such tier with a feasible node decides.
+   */
+  private scanByRank(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined, best: Best, shape: string | undefined): void {
+    const rules = spec.placement;
+    // What a hard spread allows changes as the pass places copies: only without one does a
+    // group that fits nothing stay so.
+    const key = shape !== undefined && reasons.hard.length === 0 ? shape : undefined;
+    let fitsNot = key === undefined ? undefined : this.groupFitsNot.get(key);
+    const valuesOf = (label: string) => f.labels.values(label);
+    const scored = f.labels.groups(rules.rankLabels).map((g, order) => ({ g, order, score: groupScore(rules, g, reasons.copies, f.nodes, valuesOf) }));
+    scored.sort((a, b) => b.score - a.score || a.order - b.order);
+    for (let t = 0; t < scored.length && best.i < 0; ) {
+      const score = scored[t]!.score;
+      best.found = 0;
+      for (; t < scored.length && scored[t]!.score === score; t++) {
+        const g = scored[t]!.g;
+        if (fitsNot?.has(g)) continue;
+        const found = best.found;
+        this.scan(f, g.nodes, g.cursor, workload, spec, selector, reasons, only, best, g);
+        // Nothing found below the limit: every node of the group was looked at.
+        if (best.found === found && found < CANDIDATE_LIMIT && key !== undefined) {
+          if (!fitsNot) this.groupFitsNot.set(key, (fitsNot = new Set()));
+          fitsNot.add(g);
+        }
+      }
+    }
   }
 
   /**
@@ -280,14 +365,41 @@ export class Placer {
   private reasonsFor(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): Reasons {
     let runs = f.runs.get(spec.executor);
     if (!runs) f.runs.set(spec.executor, (runs = Uint8Array.from(f.nodes, (node) => (offersExecutor(node, spec) ? 1 : 0))));
-    return {
+    const copies = f.copies.get(workload);
+    const rules = spec.placement;
+    const reasons: Reasons = {
       runs,
       crashed: f.crashed.has(workload),
       executor: `no ${spec.executor} executor`,
       labels: selector.map(([k, v]) => `lacks label ${k}=${v}`),
       lacksVolume: spec.hostVolumes.map((v) => `lacks host volume ${v.name}`),
       readOnlyVolume: spec.hostVolumes.map((v) => `host volume ${v.name} is read-only`),
+      copies,
+      cap: rules.maxPerNode,
+      capReason: rules.maxPerNode > 0 ? capRefusal(workload, rules.maxPerNode) : "",
+      hard: [],
     };
+    // Each hard spread asks which values have a node with room without the hard spreads.
+    const hard = [];
+    for (const rule of rules.spread) {
+      if (!rule.hard) continue;
+      const byValue = f.labels.byValue(rule.label);
+      const counts = copies?.perValue(rule.label, f.nodes) ?? NO_COUNTS;
+      const hasRoom = (value: string) => byValue.get(value)!.some((i) => this.infeasible(f, i, workload, spec, selector, reasons, undefined) === undefined);
+      const values = f.labels.values(rule.label);
+      // A workload's first copy may go to any value: most workloads' only placement, so it is kept cheap.
+      const allowed = counts.size === 0 && rule.targets.size === 0 ? f.labels.allValues(rule.label) : allowedValues(rule, counts, copies?.total ?? 0, values, hasRoom);
+      // Made when first asked: most placements never need the words.
+      const refusals = new Map<string | undefined, string>();
+      const refusal = (value: string | undefined) => {
+        let why = refusals.get(value);
+        if (why === undefined) refusals.set(value, (why = spreadRefusal(rule, workload, value, counts)));
+        return why;
+      };
+      hard.push({ rule, allowed, refusal });
+    }
+    reasons.hard = hard;
+    return reasons;
   }
 
   /** Reserves one copy's resources (and ports, held by `holder`) on node `i`. */

@@ -718,19 +718,25 @@ function planSlot(
     cause,
   });
 
+  /** Why the last create(…, placedOnly) found no node. */
+  let unplaced = "";
   /**
    * Places a new instance if the surge budget allows (a canary is beside the budget); true when
    * one was created. One that fits nowhere is Pending: `replacing`, its slot's old copy, may be
-   * stopped first to make room for it.
+   * stopped first to make room for it; with `placedOnly` it is not created (unplaced says why).
    */
-  const create = (n: NewInstance, canary = index < canaries, replacing?: Instance): boolean => {
+  const create = (n: NewInstance, canary = index < canaries, replacing?: Instance, placedOnly = false): boolean => {
     const refused = canary ? undefined : surgeGate(budget.nonTerminal, spec);
     if (refused) {
       hold(refused);
       return false;
     }
-    budget.nonTerminal++;
     const choice = placer.choose(workload.name, spec, instanceName(workload.name, index), only);
+    if (placedOnly && !("node" in choice)) {
+      unplaced = choice.reason;
+      return false;
+    }
+    budget.nonTerminal++;
     if ("node" in choice) out.place.push({ ...n, ...placed(choice) });
     else out.pend.push({ ...n, reason: replacing === undefined ? choice.reason : stopFirst(out, { placer, workload, spec, budget, now, only }, replacing, n.cause, choice.reason) });
     return true;
@@ -827,8 +833,21 @@ function planSlot(
       return;
     }
     if (surgeGate(budget.nonTerminal, spec) === undefined) {
-      replaced(create(fresh(attempt, cause), false, old));
-      return;
+      // Under the workload's own rules (maxPerNode, a hard spread) a surge copy may fit nowhere
+      // until an old copy goes: a drain waits for room (its old copy stays where it serves); a
+      // rollout stops the old copy first, as a full surge budget would.
+      if (!spec.placement.ownCounts) {
+        replaced(create(fresh(attempt, cause), false, old));
+        return;
+      }
+      if (create(fresh(attempt, cause), false, old, true)) {
+        replaced(true);
+        return;
+      }
+      if (cause === "drain") {
+        hold({ gate: "unplaceable", reason: `drain waits for room: ${unplaced}` }, old!.id);
+        return;
+      }
     }
     // A copy that is not Ready serves nothing: it goes at once. A Ready one serves, soaked or
     // not (a spec applied while the last one's copies soak, or one soaking the 10 s default

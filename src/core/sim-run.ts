@@ -12,6 +12,7 @@ import { isVolatile } from "./cluster-events.js";
 import type { Workload } from "./cluster-state.js";
 import { desiredCopies, nodeUse } from "./cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "./placement.js";
+import { type RuleViolation, ruleViolations } from "./placement-audit.js";
 import { DEFAULT_POLICY, type Plan } from "./reconcile.js";
 import { describeRejection } from "./rejections.js";
 import { resolveSpec, type WorkloadKindName } from "./spec.js";
@@ -69,6 +70,8 @@ export interface StrategyReport {
   convergence: Convergence[];
   /** The scenario's rollouts, in order. */
   rollouts: RolloutReport[];
+  /** At the end, where workloads' copies depart from their own placement rules (soft ones given up for room). */
+  violations: RuleViolation[];
   /** Over the nodes alive at the end; percentages of capacity. */
   utilization: {
     cpuPercent: { mean: number; max: number };
@@ -248,6 +251,7 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     image: "",
     resources: w.resources,
     nodeSelector: w.nodeSelector,
+    ...(w.placement ? { placement: w.placement } : {}),
     checks: u ? [SIM_READY] : [],
     ports: [],
     volumes: [],
@@ -378,6 +382,7 @@ function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan 
     placed: running.size,
     unschedulable: list.reduce((n, p) => n + p.replicas, 0),
     pending: list,
+    violations: ruleViolations(fleet.state),
     utilization: {
       cpuPercent: percent((n) => n.cpuMillis),
       memoryPercent: percent((n) => n.memoryMb),

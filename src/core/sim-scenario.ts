@@ -8,7 +8,8 @@ import { DURATION_EXPECTED, formatDurationMs, parseDurationMs } from "./duration
 import type { Capacity } from "./cluster-state.js";
 import type { Rejection } from "./rejections.js";
 import { SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
-import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateLabels, validateName } from "./validate.js";
+import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, validateLabels, validateName, validatePlacement } from "./validate.js";
+import type { Placement } from "../gen/tessera/v1/types.js";
 
 /**
  * Bounds on one run's work: every simulated second is one writer turn with a heartbeat per node
@@ -43,6 +44,8 @@ export interface WorkloadMix {
   nodeSelector: Record<string, string>;
   /** How its rollouts go (`update` of the spec, and progress_deadline); unset: the defaults. */
   update?: RolloutStrategy;
+  /** Its own placement rules (`placement` of the spec); unset: none. */
+  placement?: Placement;
 }
 
 /** A scenario workload's rollout settings, as its spec's `update` and `progress_deadline` would say. */
@@ -179,6 +182,31 @@ export class Reader {
     return u;
   }
 
+  /** A scenario workload's `placement`, in a manifest's words (snake_case keys), checked as a manifest's is. */
+  placement(v: unknown, field: string, kind: WorkloadKindName): Placement | undefined {
+    const o = this.object(v, field, PLACEMENT_KEYS);
+    if (o === undefined) return undefined;
+    const before = this.problems.length;
+    const text = (x: unknown, at: string) => (typeof x === "string" ? x : (this.refuse(at, `a string, got ${show(x)}`) ?? ""));
+    const int = (x: unknown, at: string, min: number, max: number) => (x === undefined ? 0 : (this.integer(x, at, min, max) ?? 0));
+    const p: Placement = {
+      maxPerNode: int(o.max_per_node, `${field}.max_per_node`, 0, MAX_REPLICAS),
+      spread: (o.spread === undefined ? [] : this.objects(o.spread, `${field}.spread`, "spreads (label, weight, targets, when_unsatisfiable)", SPREAD_KEYS)).map(({ o: s, field: at }) => ({
+        label: text(s.label, `${at}.label`),
+        weight: int(s.weight, `${at}.weight`, 0, 100),
+        targets: (s.targets === undefined ? [] : this.objects(s.targets, `${at}.targets`, "targets (value, percent)", TARGET_KEYS)).map(({ o: t, field: tf }) => ({ value: text(t.value, `${tf}.value`), percent: int(t.percent, `${tf}.percent`, 0, 100) })),
+        whenUnsatisfiable: s.when_unsatisfiable === undefined ? 0 : s.when_unsatisfiable === "schedule" ? 1 : s.when_unsatisfiable === "wait" ? 2 : (this.refuse(`${at}.when_unsatisfiable`, `schedule or wait, got ${show(s.when_unsatisfiable)}`) ?? 0),
+      })),
+      affinity: (o.affinity === undefined ? [] : this.objects(o.affinity, `${field}.affinity`, "affinities (label, value, weight)", AFFINITY_KEYS)).map(({ o: a, field: at }) => ({
+        label: text(a.label, `${at}.label`),
+        value: text(a.value, `${at}.value`),
+        weight: typeof a.weight === "number" && Number.isInteger(a.weight) ? a.weight : a.weight === undefined ? 0 : (this.refuse(`${at}.weight`, `an integer from -100 to 100, got ${show(a.weight)}`) ?? 0),
+      })),
+    };
+    this.problems.push(...validatePlacement(p, kind, field));
+    return this.problems.length > before ? undefined : p;
+  }
+
   /** A duration of at most `max` (a placement scenario's hour unless told). */
   duration(v: unknown, field: string, max = MAX_SIM_DURATION_MS): number | undefined {
     const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
@@ -190,7 +218,11 @@ export class Reader {
 
 const SCENARIO_KEYS = ["fleet", "workloads", "failures", "duration"] as const;
 const GROUP_KEYS = ["name", "count", "cpu_millis", "memory_mb", "labels"] as const;
-const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector", "update"] as const;
+const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector", "update", "placement"] as const;
+const PLACEMENT_KEYS = ["max_per_node", "spread", "affinity"] as const;
+const SPREAD_KEYS = ["label", "weight", "targets", "when_unsatisfiable"] as const;
+const TARGET_KEYS = ["value", "percent"] as const;
+const AFFINITY_KEYS = ["label", "value", "weight"] as const;
 const UPDATE_KEYS = ["max_surge", "max_unavailable", "canary", "auto_promote", "min_healthy_time", "auto_revert", "progress_deadline"] as const;
 const KINDS: readonly WorkloadKindName[] = ["service", "system", "batch"];
 const RESOURCE_KEYS = ["cpu_millis", "memory_mb"] as const;
@@ -229,7 +261,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
   const workloads: WorkloadMix[] = [];
   const replicaOf = new Set<string>();
   const taken = new Set<string>();
-  r.objects(root.workloads, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
+  r.objects(root.workloads, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update, placement)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
     const name = r.name(o.name, `${field}.name`);
     const count = o.count === undefined ? 1 : r.integer(o.count, `${field}.count`, 1, MAX_SIM_REPLICAS);
     const kind = o.kind === undefined ? "service" : KINDS.find((k) => k === o.kind);
@@ -254,6 +286,8 @@ export function parseScenario(doc: unknown): ScenarioResult {
     const nodeSelector = r.labels(o.node_selector, `${field}.node_selector`);
     const update = o.update === undefined ? undefined : r.update(o.update, `${field}.update`);
     if (o.update !== undefined && kind !== undefined && kind !== "service") r.refuse(`${field}.update`, `none for a ${kind} workload (rollouts are simulated for services)`);
+    const placement = o.placement === undefined || kind === undefined ? undefined : r.placement(o.placement, `${field}.placement`, kind);
+    if (o.placement !== undefined && placement === undefined) return;
     if (name === undefined || count === undefined || kind === undefined || replicas === undefined || parallelism === undefined || res === undefined || cpuMillis === undefined || memoryMb === undefined || nodeSelector === undefined) return;
     const names = workloadNames({ name, count });
     const twice = names.find((n) => taken.has(n));
@@ -272,7 +306,7 @@ export function parseScenario(doc: unknown): ScenarioResult {
       taken.add(n);
       for (let k = 0; k < copies; k++) replicaOf.add(`${n}-${k}`);
     }
-    workloads.push({ name, count, kind, replicas, parallelism, resources: { cpuMillis, memoryMb }, nodeSelector, ...(update ? { update } : {}) });
+    workloads.push({ name, count, kind, replicas, parallelism, resources: { cpuMillis, memoryMb }, nodeSelector, ...(update ? { update } : {}), ...(placement ? { placement } : {}) });
   });
   const totalReplicas = workloads.reduce((n, w) => n + w.count * (w.kind === "system" ? totalNodes : w.replicas), 0);
   if (totalReplicas > MAX_SIM_REPLICAS) r.refuse("workloads", `at most ${MAX_SIM_REPLICAS} replicas in all, got ${totalReplicas}`);

@@ -5,6 +5,7 @@
 import type { Duration } from "../gen/google/protobuf/duration.js";
 import type { RestartMode, WorkloadKind, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
+import { type PlacementRules, placementRules } from "./placement-rules.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
@@ -53,6 +54,8 @@ export interface ResolvedSpec {
   hostVolumes: HostVolumeNeed[];
   /** What placement's feasibility depends on in `volumes` (see volumeShape). */
   volumeShape: string;
+  /** The workload's own placement rules (spec.placement). */
+  placement: PlacementRules;
 }
 
 export const SPEC_DEFAULTS = {
@@ -153,6 +156,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     volumes,
     hostVolumes,
     volumeShape: volumeShape(hostVolumes),
+    placement: placementRules(spec.placement),
   };
 }
 
@@ -163,16 +167,17 @@ export function stopGracePeriodOf(state: ClusterState, name: string): number {
 }
 
 /** What a spec says that does not change what a copy runs: changing only these rolls no copy. */
-type AroundTheRuns = "replicas" | "update" | "completions" | "parallelism" | "backoffLimit" | "ttlAfterFinished" | "progressDeadline" | "stopGracePeriod" | "restartPolicy";
+type AroundTheRuns = "replicas" | "update" | "completions" | "parallelism" | "backoffLimit" | "ttlAfterFinished" | "progressDeadline" | "stopGracePeriod" | "restartPolicy" | "placement";
 
 /**
  * The part of a spec that an instance runs: everything but how many (replicas, a batch's
- * completions and parallelism), the update strategy and its progress deadline, and what the
+ * completions and parallelism), where (placement: it shapes where new copies go, never moves
+ * one), the update strategy and its progress deadline, and what the
  * control plane does around the runs (restart policy, stop grace period, backoff limit, time to
  * live): those are read from the current spec when they apply, never from a copy's (a stop
  * sends the current grace period), so a change of them alone replaces nothing.
  */
 export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, AroundTheRuns> {
-  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, ...template } = spec;
+  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, placement: _pl, ...template } = spec;
   return template;
 }

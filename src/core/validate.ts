@@ -3,9 +3,9 @@
  * expected, so a user can fix a manifest without reading source.
  */
 import type { Duration } from "../gen/google/protobuf/duration.js";
-import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+import type { Placement, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import { formatDurationMs } from "./duration.js";
-import { durationMs, kindOf, SPEC_DEFAULTS } from "./spec.js";
+import { durationMs, kindOf, SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
@@ -84,6 +84,50 @@ function validateKind(spec: WorkloadSpec): Rejection[] {
   return problems;
 }
 
+/** Largest weight of a spread or affinity (Nomad's scale). */
+const MAX_WEIGHT = 100;
+
+/**
+ * Problems with a placement (spec.placement, or a `tessera sim` workload's, under `field`):
+ * labels, weights, targets; a system workload takes only max_per_node.
+ */
+export function validatePlacement(p: Placement | undefined, kind: WorkloadKindName, field: string): Rejection[] {
+  if (p === undefined) return [];
+  const problems: Rejection[] = [];
+  if (p.maxPerNode > MAX_REPLICAS) problems.push(invalid(`${field}.max_per_node`, `at most ${MAX_REPLICAS}, got ${p.maxPerNode}`));
+  if (kind === "system" && (p.spread.length > 0 || p.affinity.length > 0))
+    problems.push(invalid(`${field}.${p.spread.length > 0 ? "spread" : "affinity"}`, "none for a system workload: it runs one copy on every node that qualifies (use node_selector)"));
+  const labelKey = (key: string, at: string) => {
+    if (!LABEL_KEY.test(key)) problems.push(invalid(at, `a node label key (letters, digits, '-', '_', '.', '/'; at most 253 characters), got "${key}"`));
+  };
+  const spreadLabels = new Set<string>();
+  p.spread.forEach((s, i) => {
+    const at = `${field}.spread[${i}]`;
+    labelKey(s.label, `${at}.label`);
+    if (spreadLabels.has(s.label)) problems.push(invalid(`${at}.label`, `a label no other spread names, got "${s.label}" twice`));
+    spreadLabels.add(s.label);
+    if (s.weight > MAX_WEIGHT) problems.push(invalid(`${at}.weight`, `from 1 to ${MAX_WEIGHT} (0: the default 50), got ${s.weight}`));
+    if (![0, 1, 2].includes(s.whenUnsatisfiable)) problems.push(invalid(`${at}.when_unsatisfiable`, `schedule or wait, got ${s.whenUnsatisfiable}`));
+    const values = new Set<string>();
+    let sum = 0;
+    s.targets.forEach((t, j) => {
+      if (t.value === "" || t.value.length > 63) problems.push(invalid(`${at}.targets[${j}].value`, "a label value of 1 to 63 characters"));
+      if (values.has(t.value)) problems.push(invalid(`${at}.targets[${j}].value`, `a value no other target names, got "${t.value}" twice`));
+      values.add(t.value);
+      if (t.percent > 100) problems.push(invalid(`${at}.targets[${j}].percent`, `from 0 to 100, got ${t.percent}`));
+      sum += t.percent;
+    });
+    if (sum > 100) problems.push(invalid(`${at}.targets`, `percents adding up to at most 100, got ${sum}`));
+  });
+  p.affinity.forEach((a, i) => {
+    const at = `${field}.affinity[${i}]`;
+    labelKey(a.label, `${at}.label`);
+    if (a.value.length > 63) problems.push(invalid(`${at}.value`, "a label value of at most 63 characters"));
+    if (a.weight < -MAX_WEIGHT || a.weight > MAX_WEIGHT) problems.push(invalid(`${at}.weight`, `from -${MAX_WEIGHT} to ${MAX_WEIGHT} (0: the default 50), got ${a.weight}`));
+  });
+  return problems;
+}
+
 /** Problems with a label map (workload labels, node selectors, node labels), each naming its key. */
 export function validateLabels(labels: Record<string, string>, field: string): Rejection[] {
   const problems: Rejection[] = [];
@@ -154,6 +198,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
       problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
   }
   problems.push(...validateLabels(spec.nodeSelector, "workload.spec.node_selector"));
+  problems.push(...validatePlacement(spec.placement, kindOf(spec), "workload.spec.placement"));
   if (spec.restartPolicy) {
     if (![0, 1, 2, 3].includes(spec.restartPolicy.mode))
       problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${spec.restartPolicy.mode}`));

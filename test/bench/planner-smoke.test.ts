@@ -1,7 +1,7 @@
 /** A small run of the planner benchmark, so it cannot rot. No timing is asserted. */
 import { expect, test } from "bun:test";
 import { holdsNode } from "../../src/core/cluster-status.js";
-import { buildFleet, runNearlyFull, runPlanner } from "./planner.js";
+import { BENCH_RULES, buildFleet, runNearlyFull, runPlanner } from "./planner.js";
 
 test("planner benchmark, smoke size: every workload placed once, no node over capacity, then converged", () => {
   const state = buildFleet(100, 1_000, 1_000_000);
@@ -33,5 +33,12 @@ test("planner benchmark, smoke size: with one dynamic port per workload every wo
     const key = `${i.node}:${i.ports[0]!.hostPort}`;
     expect(held.has(key)).toBe(false);
     held.add(key);
+  }
+});
+
+test("planner benchmark, smoke size: with a hard zone spread or maxPerNode 1 on every workload every workload is placed", () => {
+  for (const rules of Object.values(BENCH_RULES)) {
+    const state = buildFleet(100, 1_000, 1_000_000, 7, 64_000, false, rules);
+    expect(runPlanner(state, 1_000_000).placed).toBe(1_000);
   }
 });

@@ -9,13 +9,14 @@ import { DEFAULT_PORT_RANGE } from "../../src/core/ports.js";
 import { planToEvents } from "../../src/core/plan-to-events.js";
 import { DEFAULT_POLICY, isEmptyPlan, type Plan, plan } from "../../src/core/reconcile.js";
 import { seededRandom } from "../../src/core/seeded-random.js";
+import type { Placement } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";
 
 const ZONES = ["a", "b", "c", "d"];
 
 /** One-replica workloads `w-<from>`… asking `cpuMillis` each (and one dynamic port if `withPorts`), a tenth pinned to a zone. */
-function workloadEvents(from: number, count: number, cpuMillis: number, now: number, rand: () => number, withPorts = false): ClusterEvent[] {
+function workloadEvents(from: number, count: number, cpuMillis: number, now: number, rand: () => number, withPorts = false, placement?: Placement): ClusterEvent[] {
   return Array.from({ length: count }, (_, k) => {
     const pinned = rand() < 0.1;
     return {
@@ -29,6 +30,7 @@ function workloadEvents(from: number, count: number, cpuMillis: number, now: num
           resources: { cpuMillis, memoryMb: 64 },
           nodeSelector: pinned ? { zone: ZONES[Math.floor(rand() * 4)]! } : {},
           ports: withPorts ? [{ name: "http", protocol: "tcp" }] : [],
+          ...(placement ? { placement } : {}),
         }),
         generation: 1,
         templateGeneration: 1,
@@ -40,9 +42,10 @@ function workloadEvents(from: number, count: number, cpuMillis: number, now: num
 /**
  * `nodes` nodes of `nodeCpuMillis` in 4 zones and `workloads` one-replica workloads of 100m, a
  * tenth pinned to a zone. With `withPorts`, every node advertises an address and the default
- * dynamic range and every workload asks for one dynamic port.
+ * dynamic range and every workload asks for one dynamic port. With `placement`, every workload
+ * has those rules of its own (spec.placement).
  */
-export function buildFleet(nodes: number, workloads: number, now: number, seed = 7, nodeCpuMillis = 64_000, withPorts = false): ClusterState {
+export function buildFleet(nodes: number, workloads: number, now: number, seed = 7, nodeCpuMillis = 64_000, withPorts = false, placement?: Placement): ClusterState {
   const rand = seededRandom(seed);
   const state = emptyState();
   const events: ClusterEvent[] = [];
@@ -59,7 +62,7 @@ export function buildFleet(nodes: number, workloads: number, now: number, seed =
       ...(withPorts ? { ports: { address: `10.0.${i >> 8}.${i & 255}`, range: DEFAULT_PORT_RANGE, reserved: [] } } : {}),
     });
   }
-  events.push(...workloadEvents(0, workloads, 100, now, rand, withPorts));
+  events.push(...workloadEvents(0, workloads, 100, now, rand, withPorts, placement));
   for (const e of events) evolve(state, e);
   return state;
 }
@@ -141,6 +144,14 @@ export function runNearlyFull(nodes: number, now: number): NearlyFullRun {
 const NODES = 10_000;
 const WORKLOADS = 100_000;
 const GOAL_MS = 1_000;
+/** The goal of a placing pass where every workload has placement rules of its own (issue 32). */
+const RULES_GOAL_MS = 1_500;
+
+/** The workload rules the planner is timed with: a hard spread over the zones, and one copy per node. */
+export const BENCH_RULES: Record<"spread" | "maxPerNode", Placement> = {
+  spread: { maxPerNode: 0, spread: [{ label: "zone", weight: 0, targets: [], whenUnsatisfiable: 2 }], affinity: [] },
+  maxPerNode: { maxPerNode: 1, spread: [], affinity: [] },
+};
 
 /** Benchmark 4: one pass for 100,000 workloads on 10,000 nodes. */
 export async function benchPlanner(runs: number): Promise<Section> {
@@ -168,6 +179,17 @@ export async function benchPlanner(runs: number): Promise<Section> {
     ported.push(run);
     console.log(`with ports, run ${r + 1}/${runs}: placing pass ${run.placeMs.toFixed(1)} ms, steady pass ${run.steadyMs.toFixed(1)} ms`);
   }
+  // Every workload with rules of its own: a hard zone spread, then maxPerNode 1.
+  const ruled = { spread: [] as PlannerRun[], maxPerNode: [] as PlannerRun[] };
+  for (const kind of ["spread", "maxPerNode"] as const) {
+    for (let r = 0; r < runs; r++) {
+      const now = 1_000_000;
+      const run = runPlanner(buildFleet(NODES, WORKLOADS, now, 7, 64_000, false, BENCH_RULES[kind]), now);
+      if (run.placed !== WORKLOADS) throw new Error(`with ${kind}, placed ${run.placed} of ${WORKLOADS}`);
+      ruled[kind].push(run);
+      console.log(`with ${kind}, run ${r + 1}/${runs}: placing pass ${run.placeMs.toFixed(1)} ms, steady pass ${run.steadyMs.toFixed(1)} ms`);
+    }
+  }
   // After every run of the fleets above, so its passes never run on the heap these leave.
   for (let r = 0; r < runs; r++) {
     const f = runNearlyFull(NODES, 1_000_000);
@@ -179,6 +201,8 @@ export async function benchPlanner(runs: number): Promise<Section> {
     portsPlacingPassMs: stats(ported.map((r) => r.placeMs)),
     portsSteadyPassMs: stats(ported.map((r) => r.steadyMs)),
     steadyPassMs: stats(steady),
+    spreadPlacingPassMs: stats(ruled.spread.map((r) => r.placeMs)),
+    maxPerNodePlacingPassMs: stats(ruled.maxPerNode.map((r) => r.placeMs)),
     baselineVisitMs: stats(base),
     nearlyFullPassMs: stats(full.map((f) => f.placeMs)),
     nearlyFullRetryMs: stats(full.map((f) => f.retryMs)),
@@ -197,12 +221,18 @@ export async function benchPlanner(runs: number): Promise<Section> {
 | steady state (converged) | ${cells(p.steadyPassMs, "ms")} | ${ratio(p.steadyPassMs.median)} | |
 | placing every workload, one dynamic port each | ${cells(p.portsPlacingPassMs, "ms")} | ${ratio(p.portsPlacingPassMs.median)} | ≤ ${GOAL_MS} ms ${verdict(p.portsPlacingPassMs.median <= GOAL_MS)} |
 | steady state with those ports | ${cells(p.portsSteadyPassMs, "ms")} | ${ratio(p.portsSteadyPassMs.median)} | |
+| placing every workload, each with a hard zone spread | ${cells(p.spreadPlacingPassMs, "ms")} | ${ratio(p.spreadPlacingPassMs.median)} | ≤ ${RULES_GOAL_MS} ms ${verdict(p.spreadPlacingPassMs.median <= RULES_GOAL_MS)} |
+| placing every workload, each with maxPerNode 1 | ${cells(p.maxPerNodePlacingPassMs, "ms")} | ${ratio(p.maxPerNodePlacingPassMs.median)} | ≤ ${RULES_GOAL_MS} ms ${verdict(p.maxPerNodePlacingPassMs.median <= RULES_GOAL_MS)} |
 | nearly full fleet: one new workload per node | ${cells(p.nearlyFullPassMs, "ms")} | ${ratio(p.nearlyFullPassMs.median)} | |
 | nearly full fleet: the next pass, ${pending.toLocaleString("en")} still fitting nowhere | ${cells(p.nearlyFullRetryMs, "ms")} | ${ratio(p.nearlyFullRetryMs.median)} | |
 | baseline: visit every workload and node | ${cells(p.baselineVisitMs, "ms")} | 1 | |
 
 The placing pass scores at most 64 feasible nodes per placement (a rotating cursor, like
 Nomad's limit iterator), so it grows with workloads, not workloads × nodes.
+
+With rules: the same fleet, every workload with a spread over the zones that waits rather than
+unbalance (\`whenUnsatisfiable: wait\`), or with \`maxPerNode: 1\`; both count the workload's copies
+per node and per zone from an index kept through the pass.
 
 With ports: the same fleet, but every node advertises an address and the dynamic range
 ${DEFAULT_PORT_RANGE.from}-${DEFAULT_PORT_RANGE.to} and every workload asks for one dynamic tcp port, so each placement also checks

@@ -1,6 +1,7 @@
 /** `tessera sim`'s runner: strategies on a simulated fleet, what it reports, how it ranks. */
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
+import { describeRejection } from "../../src/core/rejections.js";
 import { simulate, type StrategyReport } from "../../src/core/sim-run.js";
 import { parseScenario, type Scenario } from "../../src/core/sim-scenario.js";
 
@@ -175,5 +176,60 @@ describe("simulate", () => {
       ],
     };
     expect(JSON.stringify(simulate(scenario(doc)))).toBe(JSON.stringify(simulate(scenario(structuredClone(doc)))));
+  });
+});
+
+describe("simulate: a workload's placement rules", () => {
+  const zones = [
+    { name: "a", count: 2, cpu_millis: 4000, memory_mb: 4096, labels: { zone: "a" } },
+    { name: "b", count: 1, cpu_millis: 1000, memory_mb: 4096, labels: { zone: "b" } },
+  ];
+
+  test("binpack under maxPerNode 1 still puts each copy on its own node; a soft zone spread given up for room is reported per strategy", () => {
+    const report = simulate(
+      scenario({
+        fleet: zones,
+        workloads: [
+          { name: "db", replicas: 3, placement: { max_per_node: 1 } },
+          { name: "web", replicas: 6, resources: { cpu_millis: 500, memory_mb: 64 }, placement: { spread: [{ label: "zone" }], affinity: [{ label: "zone", value: "b", weight: 10 }] } },
+        ],
+      }),
+    );
+    for (const strategy of ["spread", "binpack"]) {
+      const r = of(report.strategies, strategy);
+      const dbNodes = r.nodes.filter((n) => n.instances.some((i) => i.startsWith("db-"))).map((n) => n.name);
+      expect(dbNodes).toEqual(["a-0", "a-1", "b-0"]);
+      // b-0 has 1000m: db-? (100m) and one web copy (500m); the rest of web goes to zone a.
+      expect(r.violations).toEqual([
+        { workload: "web", rule: "spread zone", detail: "a 5, b 1 (want a 3, b 3)" },
+        { workload: "web", rule: "affinity zone=b", detail: "5 of 6 copies elsewhere" },
+      ]);
+    }
+  });
+
+  test("a hard spread's copy beyond its zone's share waits, unschedulable with the reason", () => {
+    const half = [
+      { value: "a", percent: 50 },
+      { value: "b", percent: 50 },
+    ];
+    const report = simulate(
+      scenario({
+        fleet: zones,
+        workloads: [{ name: "web", replicas: 4, resources: { cpu_millis: 600, memory_mb: 64 }, placement: { spread: [{ label: "zone", targets: half, when_unsatisfiable: "wait" }] } }],
+      }),
+    );
+    const r = of(report.strategies, "spread");
+    expect(r.pending).toEqual([{ workload: "web", replicas: 1, reason: "no node fits (2 zone=a holds 2 copies of web, its share (50%) (spread, wait), 1 short of cpu)" }]);
+    expect(r.violations).toEqual([]);
+  });
+
+  test("placement in a scenario is checked as a manifest's is", () => {
+    const r = parseScenario({ fleet: zones, workloads: [{ name: "web", placement: { max_per_node: -1, spread: [{ label: "zone", when_unsatisfiable: "never" }], affinity: [{ label: "zone", value: "a", weight: 200 }], bogus: 1 } }] });
+    expect("problems" in r && r.problems.map(describeRejection)).toEqual([
+      "workloads[0].placement.bogus: expected one of the fields max_per_node, spread, affinity (unknown field)",
+      "workloads[0].placement.max_per_node: expected a non-negative integer, got -1",
+      "workloads[0].placement.spread[0].when_unsatisfiable: expected schedule or wait, got \"never\"",
+      "workloads[0].placement.affinity[0].weight: expected from -100 to 100 (0: the default 50), got 200",
+    ]);
   });
 });

@@ -7,7 +7,7 @@
  * there for another node name; before, it adopted and stopped them.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, checkUntilHeard, E2E_TIMEOUT_MS, eventually, Harness, isAlive, recordedInstancePids, requireBinary, type Server } from "./harness.js";
 
@@ -30,6 +30,8 @@ afterAll(() => h.stop());
 test("a second agent with a live node's name is refused, saying why; the first keeps its stream", async () => {
   const first = agent("first");
   await control.waitForLog((l) => l.msg === "agent connected" && l.node === "node-x");
+  // As an operator copies a data dir: its owner's alone (an agent refuses one others can read).
+  mkdirSync(join(h.dir, "second"), { mode: 0o700 });
   cpSync(join(h.dir, "first", "agent", "pki"), join(h.dir, "second", "agent", "pki"), { recursive: true });
   const second = agent("second");
   await second.waitForLog((l) => l.msg === "control plane stream lost; reconnecting" && /already has a live agent stream/.test(String(l.why)));

@@ -85,7 +85,8 @@ function workloadTile(view: ClusterView, w: Readonly<Workload>): WorkloadTile {
   let ready = 0;
   for (const id of view.instancesByWorkload.get(w.name) ?? []) {
     const i = view.instances.get(id)!;
-    if (i.desired === "run" && i.generation >= w.templateGeneration && isReady(i)) ready++;
+    // As `get workloads` counts READY: every copy that serves, whichever spec it runs.
+    if (i.desired === "run" && isReady(i)) ready++;
   }
   return { name: w.name, kind: resolveSpec(w.spec).kind, generation: w.generation, deleting: w.deleting, desired: desiredCopies(view, w), ready };
 }

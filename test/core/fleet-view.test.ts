@@ -31,6 +31,11 @@ describe("fleet view", () => {
     expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1 }]);
   });
 
+  test("a workload's ready count is `get workloads`' READY: an old copy still serving during a rollout counts", () => {
+    const state = apply(fleet(), [workloadApplied("web", T0 + 1, { spec: spec({ replicas: 2, args: ["v2"] }), generation: 2 })]);
+    expect(fleetSnapshot(state, 8).workloads).toEqual([{ name: "web", kind: "service", generation: 2, deleting: false, desired: 2, ready: 1 }]);
+  });
+
   test("a change carries what a commit touched, with each touched copy's workload and the nodes whose use moved", () => {
     const state = fleet();
     const use = new NodeUseTable(state);

@@ -71,6 +71,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--name": "NAME",
   "--offline-after": "DURATION",
   "--output": "FORMAT",
+  "--pass-env": "NAME",
   "--placement": "STRATEGY",
   "--plot": "FILE",
   "--port-range": "RANGE",

@@ -14,7 +14,7 @@ import { TesseraCommand } from "./base.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
-import type { Executor } from "../src/agent/executor.js";
+import { checkPassEnv, type Executor } from "../src/agent/executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
@@ -46,13 +46,13 @@ function untilSignal(): Promise<string> {
 }
 
 /** Executors from `--executor process,docker` (simulated stands alone). */
-async function makeExecutor(kinds: string, node: string, dataDir: string, simulated: SimulatedOptions = {}): Promise<Executor> {
+async function makeExecutor(kinds: string, node: string, dataDir: string, simulated: SimulatedOptions = {}, passEnv: string[] = []): Promise<Executor> {
   const list = kinds.split(",").map((k) => k.trim());
   const executors: Executor[] = [];
   for (const kind of list) {
     switch (kind) {
       case "process":
-        executors.push(new ProcessExecutor(join(dataDir, "agent"), node));
+        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv }));
         break;
       case "docker": {
         const { DockerExecutor } = await import("../src/agent/docker-executor.js");
@@ -191,6 +191,7 @@ const AGENT_CONFIG: ConfigSchema = {
   "port-range": "string",
   "reserved-ports": "strings",
   "host-volume": "strings",
+  "pass-env": "strings",
   "dns-listen": "string",
   "join-token": "string",
   "ca-hash": "string",
@@ -288,6 +289,7 @@ export class AgentCommand extends TesseraCommand {
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
       ["Follow the leader of several control planes", "tessera agent --name node-a --control a.internal:7700,b.internal:7700"],
       ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
+      ["Let copies use the host's proxy", "tessera agent --name node-a --pass-env HTTPS_PROXY"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
@@ -306,6 +308,9 @@ export class AgentCommand extends TesseraCommand {
   portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
   reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
   hostVolumes = Option.Array("--host-volume", { description: HOST_VOLUME_HELP });
+  passEnv = Option.Array("--pass-env", {
+    description: "a variable of the agent's environment that process copies, their checks and exec get too (repeatable); otherwise they get only PATH, HOME, LANG and their own TESSERA_ variables",
+  });
   dnsListen = Option.String("--dns-listen", {
     description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
   });
@@ -324,10 +329,11 @@ export class AgentCommand extends TesseraCommand {
     const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
     const failureRate = Number(pick(this.simFailureRate, cfg, "sim-failure-rate", "0"));
     if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
-    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), {
-      startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"),
-      failureRate,
-    });
+    const passEnv = pick(this.passEnv, cfg, "pass-env", []);
+    const badPassEnv = checkPassEnv(passEnv);
+    if (badPassEnv) throw new UsageError(badPassEnv);
+    const simulated = { startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"), failureRate };
+    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), simulated, passEnv);
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const control = pick(this.control, cfg, "control", defaultControl());

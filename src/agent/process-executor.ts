@@ -34,6 +34,8 @@ const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 export interface ProcessExecutorOptions {
   /** A log file larger than this is rotated (one previous file kept); an ended copy's is cut to this. */
   maxLogBytes?: number;
+  /** Variables of the agent's environment its copies get besides PATH, HOME and LANG (--pass-env). */
+  passEnv?: readonly string[];
 }
 
 interface Record {
@@ -93,6 +95,7 @@ export class ProcessExecutor implements Executor {
   private readonly records: InstanceRecords<Record>;
   private readonly maxLogBytes: number;
   private readonly endedLogs: EndedLogs;
+  private readonly passEnv: readonly string[];
 
   constructor(
     dataDir: string,
@@ -105,6 +108,7 @@ export class ProcessExecutor implements Executor {
     this.records = new InstanceRecords(this.runDir);
     this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES;
     this.endedLogs = new EndedLogs(dataDir, this.maxLogBytes);
+    this.passEnv = opts.passEnv ?? [];
     mkdirSync(this.logDir, { recursive: true });
   }
 
@@ -161,7 +165,7 @@ export class ProcessExecutor implements Executor {
       const files = { log: this.logPath(req.instanceId), status: this.statusPath(req.instanceId), stderr: this.stderrPath(req.instanceId) };
       proc = Bun.spawn(shimCommand(files, spec.command, copy.args), {
         cwd: copy.workingDir || undefined,
-        env: { ...hostEnvironment(), ...copy.env },
+        env: { ...hostEnvironment(this.passEnv), ...copy.env },
         stdin: "ignore",
         stdout: "ignore",
         stderr: "ignore",
@@ -295,6 +299,7 @@ export class ProcessExecutor implements Executor {
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const copy = copyEnvironment(req);
     const told = req.hostIp || LOOPBACK;
+    const env = { ...hostEnvironment(this.passEnv), ...copy.env };
     return {
       // A port of the copy's own is checked where it was told to listen, and where its
       // endpoint is (TESSERA_ADDR_<NAME>: the node's advertised address), as Nomad checks a
@@ -306,7 +311,7 @@ export class ProcessExecutor implements Executor {
       async exec(command, args, timeoutMs) {
         const proc = Bun.spawn([command, ...args], {
           cwd: copy.workingDir || undefined,
-          env: { ...hostEnvironment(), ...copy.env },
+          env,
           stdin: "ignore",
           stdout: "ignore",
           stderr: "ignore",

@@ -16,14 +16,15 @@ import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
 import { checkPassEnv, type Executor } from "../src/agent/executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
-import { ProcessExecutor } from "../src/agent/process-executor.js";
+import { DEFAULT_PIDS_MAX, ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { isLoopback } from "../src/core/listen-address.js";
 import { checkLeaseTiming } from "../src/core/lease.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
-import type { Resources } from "../src/gen/tessera/v1/types.js";
+import type { NodeLimits, Resources } from "../src/gen/tessera/v1/types.js";
+import { type LimitFlags, processLimits } from "./agent-limits.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
 import { parseAddressList } from "../src/core/control-addresses.js";
 import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
@@ -45,15 +46,30 @@ function untilSignal(): Promise<string> {
   });
 }
 
-/** Executors from `--executor process,docker` (simulated stands alone). */
-async function makeExecutor(kinds: string, node: string, dataDir: string, simulated: SimulatedOptions = {}, passEnv: string[] = []): Promise<Executor> {
+/** What a process executor is given: what passes from the agent's environment, how copies are limited. */
+interface ProcessFlags {
+  passEnv: string[];
+  limits: LimitFlags;
+}
+
+const DEFAULT_PROCESS_FLAGS: ProcessFlags = { passEnv: [], limits: { cgroups: "auto", pidsLimit: undefined, allowUnenforced: false } };
+
+/**
+ * Executors from `--executor process,docker` (simulated stands alone), and with a process
+ * executor, whether it enforces limits (what the hello says; unset without one).
+ */
+async function makeExecutor(kinds: string, node: string, dataDir: string, log: Logger, simulated: SimulatedOptions = {}, proc = DEFAULT_PROCESS_FLAGS): Promise<{ executor: Executor; limits?: NodeLimits }> {
   const list = kinds.split(",").map((k) => k.trim());
   const executors: Executor[] = [];
+  let limits: NodeLimits | undefined;
   for (const kind of list) {
     switch (kind) {
-      case "process":
-        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv }));
+      case "process": {
+        const held = processLimits(proc.limits, node, dataDir, log);
+        limits = held.limits;
+        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv: proc.passEnv, cgroups: held.cgroups, pidsMax: held.pidsMax }));
         break;
+      }
       case "docker": {
         const { DockerExecutor } = await import("../src/agent/docker-executor.js");
         const docker = new DockerExecutor(node, join(dataDir, "agent"));
@@ -71,7 +87,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, simula
         throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
     }
   }
-  return new MultiExecutor(executors);
+  return { executor: new MultiExecutor(executors), limits };
 }
 
 /** `k=v` flags into a label map; refuses anything else with the flag named. */
@@ -192,6 +208,9 @@ const AGENT_CONFIG: ConfigSchema = {
   "reserved-ports": "strings",
   "host-volume": "strings",
   "pass-env": "strings",
+  cgroups: "string",
+  "pids-limit": "string",
+  "allow-unenforced-limits": "boolean",
   "dns-listen": "string",
   "join-token": "string",
   "ca-hash": "string",
@@ -311,6 +330,13 @@ export class AgentCommand extends TesseraCommand {
   passEnv = Option.Array("--pass-env", {
     description: "a variable of the agent's environment that process copies, their checks and exec get too (repeatable); otherwise they get only PATH, HOME, LANG and their own TESSERA_ variables",
   });
+  cgroups = Option.String("--cgroups", {
+    description: "auto (default): hold each process copy to the resources its spec states and a pids limit, in a cgroup of its own (v2, else v1); off: do not (the node then says limits: not enforced)",
+  });
+  pidsLimit = Option.String("--pids-limit", { description: `most processes a process copy may have at once, with cgroups (default ${DEFAULT_PIDS_MAX})` });
+  allowUnenforcedLimits = Option.Boolean("--allow-unenforced-limits", {
+    description: "where this agent cannot enforce limits (no usable cgroups, or --cgroups off), still take process copies whose spec states resources (otherwise they are placed elsewhere)",
+  });
   dnsListen = Option.String("--dns-listen", {
     description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
   });
@@ -333,7 +359,12 @@ export class AgentCommand extends TesseraCommand {
     const badPassEnv = checkPassEnv(passEnv);
     if (badPassEnv) throw new UsageError(badPassEnv);
     const simulated = { startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"), failureRate };
-    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), simulated, passEnv);
+    const limitFlags = {
+      cgroups: pick(this.cgroups, cfg, "cgroups", "auto"),
+      pidsLimit: this.pidsLimit ?? (cfg["pids-limit"] as string | undefined),
+      allowUnenforced: pick(this.allowUnenforcedLimits, cfg, "allow-unenforced-limits", false),
+    };
+    const { executor, limits } = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), log, simulated, { passEnv, limits: limitFlags });
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const control = pick(this.control, cfg, "control", defaultControl());
@@ -354,6 +385,7 @@ export class AgentCommand extends TesseraCommand {
           }),
       node: name,
       executor,
+      limits,
       version: VERSION,
       log,
       labels: parseLabels(pick(this.labels, cfg, "label", [])),
@@ -402,10 +434,12 @@ export class DevCommand extends TesseraCommand {
       reinitialize: this.reinitialize,
     });
     const agentLog = log.with({ component: "agent", node: this.name });
+    const { executor, limits } = await makeExecutor("process", this.name, dataDir, agentLog);
     const agent = new Agent({
       control: cp.address,
       node: this.name,
-      executor: await makeExecutor("process", this.name, dataDir),
+      executor,
+      limits,
       version: VERSION,
       log: agentLog,
       labels: {},

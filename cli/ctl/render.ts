@@ -4,7 +4,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, type NodeLimits, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import type { ClusterEvent } from "../../src/core/cluster-events.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { describeHostVolumes } from "../../src/core/volumes.js";
@@ -139,6 +139,14 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
   return out.join("\n");
 }
 
+/** Whether a node holds process copies to their resources, as `describe node` says it. */
+function describeLimits(limits: NodeLimits | undefined): string {
+  if (limits === undefined) return "<unknown> (agent without the process executor, or older)";
+  if (limits.enforcedBy !== "") return `enforced (${limits.enforcedBy}: memory, cpu, pids)`;
+  const placed = limits.allowUnenforced ? "copies that state resources are placed here all the same" : "copies that state resources are placed elsewhere";
+  return `not enforced (${limits.notEnforcedReason}); ${placed}`;
+}
+
 /** `describe node`: the node, its capacity, what it holds and its recent events. */
 export function describeNode(res: GetNodeResponse, now: number): string {
   const n = res.node!;
@@ -151,6 +159,7 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
     `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
     `Volumes:     ${describeHostVolumes(n.hostVolumes) || "<none> (agent without --host-volume)"}`,
+    `Limits:      ${describeLimits(n.limits)}`,
     `Last seen:   ${n.lastHeartbeat ? `${n.lastHeartbeat.toISOString()} (${age(n.lastHeartbeat, now)} ago)` : "<unknown> (heartbeats reach the leader only)"}`,
     `Version:     ${n.version}`,
     "",

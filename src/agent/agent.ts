@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { helloPorts, type NodePorts } from "../core/ports.js";
 import type { HostVolume } from "../core/volumes.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
-import type { Resources } from "../gen/tessera/v1/types.js";
+import type { NodeLimits, Resources } from "../gen/tessera/v1/types.js";
 import { type DataDirLock, lockDataDir } from "../shell/data-dir-lock.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
@@ -28,6 +28,8 @@ export interface AgentOptions {
   control: string;
   node: string;
   executor: Executor;
+  /** Whether its process copies are held to their resources (the hello says); unset without a process executor. */
+  limits?: NodeLimits;
   version: string;
   labels: Record<string, string>;
   capacity: Resources;
@@ -69,7 +71,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
-      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), hostVolumes: opts.hostVolumes, instances: this.instances.holdings() }),
+      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), hostVolumes: opts.hostVolumes, limits: opts.limits, instances: this.instances.holdings() }),
       synced: (stream) => this.outbox.sendKept(stream),
       command: (msg) => void this.handle(msg),
       // Whoever asked for logs or ran a command on a stream is gone with it.

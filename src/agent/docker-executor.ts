@@ -151,7 +151,7 @@ export class DockerExecutor implements Executor {
     const exited: Promise<Exit> = container.wait().then(
       async (r: { StatusCode: number }) => {
         await this.keepOutput(container, instanceId, Date.now());
-        return { exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container) };
+        return { exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container), ...(await oomOf(container)) };
       },
       (err: Error) => ({ exitCode: null, signal: `lost track of the container: ${err.message}` }),
     );
@@ -193,7 +193,7 @@ export class DockerExecutor implements Executor {
       if (ran) await this.keepOutput(container, instanceId, Date.parse(state.FinishedAt) || Date.now());
       const stderrTail = ran ? await stderrTailOf(container) : undefined;
       await container.remove({ force: true }).catch(() => {});
-      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
+      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail, ...(await oomOf(container)) } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
     }
     return found;
   }
@@ -356,5 +356,15 @@ function demuxBuffer(buf: Buffer, write: (payload: Buffer) => void): void {
     const size = buf.readUInt32BE(at + 4);
     write(buf.subarray(at + 8, at + 8 + size));
     at += 8 + size;
+  }
+}
+
+/** Whether the engine's OOM killer ended the container at its memory limit (Docker's State.OOMKilled), as an Exit field. */
+async function oomOf(container: Docker.Container): Promise<{ oomKilledAtMb?: number }> {
+  try {
+    const info = await container.inspect();
+    return info.State.OOMKilled && info.HostConfig.Memory ? { oomKilledAtMb: Math.round(info.HostConfig.Memory / (1024 * 1024)) } : {};
+  } catch {
+    return {};
   }
 }

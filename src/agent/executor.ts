@@ -65,6 +65,8 @@ export interface Exit {
   signal: string | null;
   /** The last lines it wrote to stderr, bounded by boundStderrTail; unset when unknown. */
   stderrTail?: string;
+  /** Set when the kernel's OOM killer ended it at its memory limit (this many MiB). */
+  oomKilledAtMb?: number;
 }
 
 /** A started instance. */
@@ -170,6 +172,7 @@ export function splitLines(carry: string, text: string): { lines: string[]; rest
 
 /** How an exit reads in a failure reason. */
 export function describeExit(exit: Exit): string {
+  if (exit.oomKilledAtMb !== undefined) return `OOM killed (memory limit ${exit.oomKilledAtMb} MiB)`;
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exited with code ${exit.exitCode}`;
 }

@@ -22,7 +22,8 @@ import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
-import { environmentOf, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
+import type { Cgroups } from "./cgroups.js";
+import { environmentOf, joinCgroups, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
 /** Where a check reaches a copy that was told no address. */
 const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
@@ -36,7 +37,14 @@ export interface ProcessExecutorOptions {
   maxLogBytes?: number;
   /** Variables of the agent's environment its copies get besides PATH, HOME and LANG (--pass-env). */
   passEnv?: readonly string[];
+  /** Where copies are held to their limits; unset: limits are not enforced (the agent said why at start). */
+  cgroups?: Cgroups;
+  /** Each copy's pids limit, with cgroups (--pids-limit). */
+  pidsMax?: number;
 }
+
+/** A copy's pids limit when the agent is given none: room for any ordinary service, not for a fork bomb. */
+export const DEFAULT_PIDS_MAX = 4096;
 
 interface Record {
   instanceId: string;
@@ -96,6 +104,8 @@ export class ProcessExecutor implements Executor {
   private readonly maxLogBytes: number;
   private readonly endedLogs: EndedLogs;
   private readonly passEnv: readonly string[];
+  private readonly cgroups: Cgroups | undefined;
+  private readonly pidsMax: number;
 
   constructor(
     dataDir: string,
@@ -109,6 +119,8 @@ export class ProcessExecutor implements Executor {
     this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES;
     this.endedLogs = new EndedLogs(dataDir, this.maxLogBytes);
     this.passEnv = opts.passEnv ?? [];
+    this.cgroups = opts.cgroups;
+    this.pidsMax = opts.pidsMax ?? DEFAULT_PIDS_MAX;
     mkdirSync(this.logDir, { recursive: true });
   }
 
@@ -163,7 +175,11 @@ export class ProcessExecutor implements Executor {
     try {
       const copy = copyEnvironment(req);
       const files = { log: this.logPath(req.instanceId), status: this.statusPath(req.instanceId), stderr: this.stderrPath(req.instanceId) };
-      proc = Bun.spawn(shimCommand(files, spec.command, copy.args), {
+      // Only limits the spec states are enforced: the defaults placement reserves for a spec
+      // without resources are a guess, not a promise about what the copy needs.
+      const limits = { memoryMb: spec.resources?.memoryMb ?? 0, cpuMillis: spec.resources?.cpuMillis ?? 0, pidsMax: this.pidsMax };
+      const run = joinCgroups(this.cgroups?.create(req.instanceId, limits) ?? [], spec.command, copy.args);
+      proc = Bun.spawn(shimCommand(files, run.command, run.args), {
         cwd: copy.workingDir || undefined,
         env: { ...hostEnvironment(this.passEnv), ...copy.env },
         stdin: "ignore",
@@ -173,6 +189,7 @@ export class ProcessExecutor implements Executor {
       });
     } catch (err) {
       this.records.remove(req.instanceId);
+      await this.cgroups?.remove(req.instanceId);
       throw new Error(`cannot start ${spec.command}: ${(err as Error).message}`);
     }
     try {
@@ -202,14 +219,21 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** How an instance ended: the status its shim wrote, else what the kernel said; and its stderr's tail. */
-  private ended(instanceId: string, signal: string | null, code: number | null): Exit {
+  /**
+   * How an instance ended: the status its shim wrote, else what the kernel said; its stderr's
+   * tail; whether its memory limit killed it. What it left running in its cgroup goes with it.
+   */
+  private async ended(instanceId: string, signal: string | null, code: number | null): Promise<Exit> {
+    // Read before the record goes: housekeeping removes the cgroups of copies without one.
+    const oomKilledAtMb = this.cgroups?.oomKilledAt(instanceId);
     this.records.remove(instanceId);
     const status = this.readStatus(instanceId);
     const stderrTail = this.stderrTail(instanceId);
+    await this.cgroups?.remove(instanceId);
     this.release(instanceId, Date.now());
-    if (status !== undefined) return { exitCode: status, signal: null, stderrTail };
-    return { exitCode: signal ? null : code, signal, stderrTail };
+    const oom = oomKilledAtMb !== undefined ? { oomKilledAtMb } : {};
+    if (status !== undefined) return { exitCode: status, signal: null, stderrTail, ...oom };
+    return { exitCode: signal ? null : code, signal, stderrTail, ...oom };
   }
 
   private readStatus(instanceId: string): number | undefined {
@@ -240,8 +264,10 @@ export class ProcessExecutor implements Executor {
         this.records.remove(instanceId);
         const why = record?.pid !== undefined ? "ended while the agent was away" : "not started, or ended while the agent was away";
         const stderrTail = this.stderrTail(instanceId);
+        const oomKilledAtMb = this.cgroups?.oomKilledAt(instanceId);
         this.release(instanceId, this.lastWriteOf(instanceId));
-        found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail } });
+        const exit: Exit = { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail, ...(oomKilledAtMb !== undefined ? { oomKilledAtMb } : {}) };
+        found.push({ instanceId, generation: record?.generation ?? 0, exit });
         continue;
       }
       if (record === undefined) {
@@ -261,8 +287,18 @@ export class ProcessExecutor implements Executor {
       })();
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
-    this.releaseLeftovers(new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId)));
+    const kept = new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId));
+    this.releaseLeftovers(kept);
+    await this.removeCgroups(kept);
     return found;
+  }
+
+  /**
+   * Removes the cgroups of copies that no longer run here (ended while the agent was away, or
+   * whose removal failed), killing what is left in them. `kept` are the copies whose stay.
+   */
+  private async removeCgroups(kept: ReadonlySet<string>): Promise<void> {
+    for (const id of this.cgroups?.list() ?? []) if (!kept.has(id)) await this.cgroups!.remove(id);
   }
 
   /** Runs a command with the environment and working directory of a running copy's shim (which hold its own). */
@@ -328,6 +364,8 @@ export class ProcessExecutor implements Executor {
    * cap is truncated without a copy.
    */
   housekeeping(): void {
+    // A removal that failed (a process that would not die in time) is tried again.
+    void this.removeCgroups(new Set(this.records.readAll().map((r) => r.instanceId)));
     for (const file of readdirSync(this.runDir)) {
       const path = join(this.runDir, file);
       if (file.endsWith(".stderr") && statSync(path).size > this.maxLogBytes) truncateSync(path, 0);

@@ -263,7 +263,7 @@ export class AgentGateway {
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
         // end it, and the agent tries again.
-        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, instances }).then(
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, ...(hello.limits ? { limits: hello.limits } : {}), instances }).then(
           (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
           (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
         );

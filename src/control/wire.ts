@@ -134,6 +134,7 @@ export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boole
     portRange: n.ports.address === "" ? undefined : n.ports.range,
     reservedPorts: n.ports.reserved,
     hostVolumes: n.volumes,
+    limits: n.limits,
   };
 }
 

@@ -10,6 +10,7 @@ import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import {
   type BatchOutcome,
   type Capacity,
+  type NodeLimits,
   checkFailureReason,
   CRASH_HISTORY,
   type ClusterState,
@@ -112,6 +113,8 @@ export type ClusterEvent =
       ports?: NodePorts;
       /** Absent in logs from before host volumes: such a node offers none. */
       volumes?: HostVolume[];
+      /** Absent in logs from before limits, and for agents that said nothing of them. */
+      limits?: NodeLimits;
     }
   | { type: "NodeDisconnected"; at: number; name: string }
   | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
@@ -331,6 +334,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       capacity: e.capacity,
       ports: e.ports ?? NO_PORTS,
       volumes: e.volumes ?? [],
+      ...(e.limits ? { limits: e.limits } : {}),
       health: "ready",
       // Cordon and drain are the operator's decisions; a reconnect keeps them.
       schedulable: prior?.schedulable ?? true,

@@ -3,8 +3,9 @@
  *
  * Feasible: node Ready and connected, schedulable (not cordoned or draining), offers the
  * executor, carries every node_selector label, offers every host volume the spec names (writable
- * unless the spec mounts it read_only), has the resources free, has every static port free and
- * enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
+ * unless the spec mounts it read_only), has the resources free, holds a process copy to the
+ * resources its spec states (or its operator allows it not to: NodeLimits), has every static
+ * port free and enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
  * nodes `spread` prefers fewest instances of the same workload, then lowest utilization;
  * `binpack` prefers highest utilization. A system workload's copy is not chosen a node: it goes
  * to the one it belongs to, if feasible there (chooseOn).
@@ -166,6 +167,7 @@ export class Placer {
     }
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
+    if (spec.statesLimits && spec.executor === "process" && !limitsHold(node)) return "limits not enforced";
     if (spec.ports.length > 0) {
       const ports = f.ports.refusal(i, spec.ports);
       if (ports !== undefined) return ports;
@@ -182,7 +184,7 @@ export class Placer {
     const same = f.perWorkload.get(workload);
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered.
-    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
+    const shape = f.crashed.has(workload) ? undefined : `${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.statesLimits}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -262,6 +264,11 @@ export class Placer {
     if (spec.ports.length === 0) return { node: f.nodes[i]!.name };
     return { node: f.nodes[i]!.name, ports: f.ports.assign(i, holder, spec.ports, spec.executor === "docker") };
   }
+}
+
+/** Whether a process copy that states resources is held to them there: an agent that says nothing of limits (older, simulated) is taken at its word. */
+function limitsHold(node: NodeRecord): boolean {
+  return node.limits === undefined || node.limits.enforcedBy !== "" || node.limits.allowUnenforced;
 }
 
 function offersExecutor(node: NodeRecord, spec: ResolvedSpec): boolean {

@@ -16,13 +16,14 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c] = await Promise.all([
+  const [w, n, l, t, x, c, top] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
     import("./ctl/token-commands.js"),
     import("./ctl/exec-command.js"),
     import("./ctl/control-plane-commands.js"),
+    import("./ctl/top-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -49,6 +50,9 @@ async function ctlCommands(): Promise<Commands> {
     t.TokenRotateCommand,
     t.TokenCreateCommand,
     c.GetControlPlanesCommand,
+    top.TopNodesCommand,
+    top.TopWorkloadsCommand,
+    top.TopInstancesCommand,
   ];
 }
 

@@ -160,6 +160,7 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
     `Volumes:     ${describeHostVolumes(n.hostVolumes) || "<none> (agent without --host-volume)"}`,
     `Limits:      ${describeLimits(n.limits)}`,
+    `Usage:       ${n.usage ? `cpu ${n.usage.cpuMillis}m, memory ${Math.round(n.usage.memoryBytes / (1024 * 1024))}Mi (its copies, sampled ${n.usage.sampledAt?.toISOString()})` : "<unknown> (no sample heard)"}`,
     `Last seen:   ${n.lastHeartbeat ? `${n.lastHeartbeat.toISOString()} (${age(n.lastHeartbeat, now)} ago)` : "<unknown> (heartbeats reach the leader only)"}`,
     `Version:     ${n.version}`,
     "",

@@ -22,6 +22,7 @@ import { ExecSessions } from "./exec-sessions.js";
 import { type Executor, NoOutputRecorded } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
+import { UsageSampler } from "./usage-sampler.js";
 
 export interface AgentOptions {
   /** host:port of the control plane, or several comma-separated (the leader among them is followed). */
@@ -52,6 +53,8 @@ export interface AgentOptions {
    * adopting this one's copies. Unset when nothing real runs (the simulated executor).
    */
   dataDir?: string;
+  /** How often its copies' usage is sampled and sent (default USAGE_SAMPLE_MS). */
+  usageSampleMs?: number;
 }
 
 /** How often executors do their upkeep (log rotation). */
@@ -65,6 +68,7 @@ export class Agent {
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
   private readonly execs: ExecSessions;
+  private readonly usage: UsageSampler;
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
   private lock: DataDirLock | undefined;
@@ -79,6 +83,8 @@ export class Agent {
     });
     this.outbox = new Outbox(this.stream, opts.log);
     this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes);
+    // Volatile: sent when a stream is up, never kept for the next one.
+    this.usage = new UsageSampler(opts.executor, (copies) => this.outbox.sendNow({ payload: { $case: "usage", value: { copies } } }), opts.usageSampleMs);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }
@@ -99,6 +105,7 @@ export class Agent {
       });
     }
     this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
+    this.usage.start();
     this.stream.connect();
   }
 
@@ -107,6 +114,7 @@ export class Agent {
     // What this turn reported goes out before the stream is cancelled, as it did unbatched.
     this.outbox.flush();
     clearInterval(this.housekeeping);
+    this.usage.stop();
     this.renewal?.stop();
     this.endStreamed();
     this.dns?.close();

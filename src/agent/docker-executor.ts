@@ -14,7 +14,7 @@ import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { VolumeMount } from "../core/volumes.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, type CopyCounters, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -240,6 +240,24 @@ export class DockerExecutor implements Executor {
 
   housekeeping(): void {}
 
+  /** The engine's stats of this node's running containers (one-shot: no second sample waited for). */
+  async usage(): Promise<CopyCounters[]> {
+    const running = await this.docker.listContainers({ filters: { label: [`${LABEL.node}=${this.node}`], status: ["running"] } });
+    const out: CopyCounters[] = [];
+    for (const info of running) {
+      const instanceId = info.Labels[LABEL.instance];
+      if (!instanceId) continue;
+      try {
+        const stats = (await this.docker.getContainer(info.Id).stats({ stream: false, "one-shot": true } as { stream: false })) as unknown as EngineStats;
+        const inactive = stats.memory_stats.stats?.inactive_file ?? stats.memory_stats.stats?.total_inactive_file ?? 0;
+        out.push({ instanceId, cpuNanos: stats.cpu_stats.cpu_usage.total_usage, memoryBytes: Math.max(0, (stats.memory_stats.usage ?? 0) - inactive) });
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    return out;
+  }
+
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const container = this.docker.getContainer(containerName(req.instanceId));
     const info = await container.inspect();
@@ -367,4 +385,10 @@ async function oomOf(container: Docker.Container): Promise<{ oomKilledAtMb?: num
   } catch {
     return {};
   }
+}
+
+/** The parts of the engine's container stats usage reads (cgroup v1 names the cache total_inactive_file, v2 inactive_file). */
+interface EngineStats {
+  cpu_stats: { cpu_usage: { total_usage: number } };
+  memory_stats: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }

@@ -60,6 +60,13 @@ export function checkPassEnv(names: readonly string[], flag = "--pass-env"): str
   return undefined;
 }
 
+/** A copy's usage counters: CPU time in all (a rate needs two samples), memory now. */
+export interface CopyCounters {
+  instanceId: string;
+  cpuNanos: number;
+  memoryBytes: number;
+}
+
 export interface Exit {
   exitCode: number | null;
   signal: string | null;
@@ -137,6 +144,8 @@ export interface Executor {
   probeTarget(req: StartRequest): Promise<ProbeTarget | undefined>;
   /** Periodic upkeep, such as rotating log files. */
   housekeeping(): void;
+  /** What its running copies have used, for those it can measure (none for simulated ones). */
+  usage(): Promise<CopyCounters[]>;
   /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */
   readLogs(req: LogRequest): Promise<void>;
   /**

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
@@ -356,6 +356,17 @@ export class ProcessExecutor implements Executor {
         return proc.exited;
       },
     };
+  }
+
+  /** Each running copy's cgroup counters; none without cgroups. */
+  async usage(): Promise<CopyCounters[]> {
+    if (!this.cgroups) return [];
+    const out: CopyCounters[] = [];
+    for (const { instanceId, record } of this.records.readAll()) {
+      const used = record?.pid !== undefined && (record.node ?? this.node) === this.node ? this.cgroups.usage(instanceId) : undefined;
+      if (used) out.push({ instanceId, ...used });
+    }
+    return out;
   }
 
   /**

@@ -18,6 +18,7 @@ import { nodePortsOf, validateNodePorts } from "../core/ports.js";
 import { validateHostVolumes } from "../core/volumes.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
+import { MAX_USAGE_COPIES, UsageBoard } from "./usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import type { Writer } from "./writer.js";
@@ -61,6 +62,8 @@ export class AgentGateway {
   private nextCommandId = 1;
   private readonly logs = new Map<number, LogSubscription>();
   private readonly execs = new Map<number, ExecSubscription>();
+  /** What the connected nodes' copies use (their agents' last samples). */
+  readonly usage = new UsageBoard();
 
   constructor(
     private readonly writer: Writer,
@@ -315,13 +318,20 @@ export class AgentGateway {
           }
           return;
         }
+        case "usage": {
+          // Volatile: not through the writer, not logged (a batch never carries one).
+          const copies = payload.value.copies;
+          if (copies.length > MAX_USAGE_COPIES) return refuse(`usage.copies: expected at most ${MAX_USAGE_COPIES}, got ${copies.length}`);
+          this.usage.record(node, copies, Date.now());
+          return;
+        }
         case "ack":
           if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
           return;
         case "batch": {
           // Checked whole before any of it is handled: a refused batch changes nothing.
           const messages = payload.value.messages;
-          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch");
+          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch" || m.payload.$case === "usage");
           if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
           messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
           return;
@@ -340,6 +350,7 @@ export class AgentGateway {
       if (node === undefined) return;
       if (this.sessions.get(node)?.id === id) {
         this.sessions.delete(node);
+        this.usage.forget(node);
         this.endStreamsOf(node, `node ${node} disconnected`);
       }
       this.log.info("agent disconnected", { node, session: id });

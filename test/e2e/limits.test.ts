@@ -15,6 +15,7 @@ setDefaultTimeout(4 * E2E_TIMEOUT_MS);
 
 const h = new Harness();
 let address = "";
+let metricsAddress = "";
 let agent: Server;
 const agentDir = () => join(h.dir, "agent");
 const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
@@ -46,7 +47,7 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     if (process.getuid?.() !== 0) throw new Error("these tests make cgroups: run them as root");
-    address = (await h.startControl()).address;
+    ({ address, metricsAddress } = await h.startControl());
     agent = startAgent();
     await agent.waitForLog((l) => l.msg === "limits enforced");
     await eventually("node-a Ready", async () => ((await ctl("get", "nodes")).stdout.includes("Ready") ? true : undefined));
@@ -90,6 +91,38 @@ test("a CPU burner with cpuMillis 200 uses about 0.2 of a core, measured from it
   expect(cores).toBeLessThan(0.26);
   expect(cores).toBeGreaterThan(0.1);
   expect((await ctl("delete", "workload", "burn")).code).toBe(0);
+});
+
+test("ctl top and /metrics show what a copy uses, agreeing with its cgroup", async () => {
+  // Burns a fifth of a core and holds ~30 MiB (a shell variable) while it does.
+  await apply({ name: "busy", spec: { command: "/bin/sh", args: ["-c", "x=$(head -c 30000000 /dev/zero | tr '\\0' a); while :; do :; done"], resources: { cpuMillis: 200, memoryMb: 256 }, ...onNodeA } });
+  const [id] = await eventually("busy running", async () => ((await ctl("get", "instances", "busy")).stdout.includes("Running") ? await instanceIds("busy") : undefined));
+  const t0 = performance.now();
+  const c0 = cpuNanos(id!);
+  const row = await eventually(
+    "a sample of busy in ctl top",
+    async () => {
+      const line = (await ctl("top", "instances", "busy")).stdout.split("\n").find((l) => l.startsWith("busy-0 "));
+      return line && !line.includes("<unknown>") && performance.now() - t0 > 6_000 ? line : undefined;
+    },
+    20_000,
+    500,
+  );
+  const measured = (cpuNanos(id!) - c0) / 1e6 / (performance.now() - t0);
+  const [, cpu, mem] = row.match(/(\d+)m\/200m \(\d+%\)\s+(\d+)Mi\/256Mi/)!;
+  // Both are rates over a few seconds of the same loop: within 0.06 of a core of each other.
+  expect(Math.abs(Number(cpu) / 1000 - measured)).toBeLessThan(0.06);
+  // ~30 MiB held (the shell's copy of the variable, and the command substitution's while it lasted).
+  expect(Number(mem)).toBeGreaterThan(25);
+  expect(Number(mem)).toBeLessThan(100);
+  expect((await ctl("top", "workloads")).stdout).toMatch(/busy\s+1\s+1\s+\d+m\/200m/);
+  expect((await ctl("top", "nodes")).stdout).toMatch(/node-a\s+\d+m\/\d+m \(\d+%\)\s+\d+Mi\/\d+Mi/);
+  const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  expect(metrics).toMatch(/tessera_workload_cpu_millicores\{workload="busy"\} \d+/);
+  expect(metrics).toMatch(/tessera_node_memory_bytes\{node="node-a"\} \d+/);
+  // Never a series per copy.
+  expect(metrics).not.toContain(id!);
+  expect((await ctl("delete", "workload", "busy")).code).toBe(0);
 });
 
 test("a fork bomb stops at the pids limit, the node survives, and delete removes it all", async () => {

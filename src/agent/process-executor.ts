@@ -9,6 +9,9 @@
  * agent restarted after kill -9 adopts what still runs (found by its command line when the
  * crash came between spawn and pid) and reads how the rest ended. Each record names the node
  * it was made for: an agent never adopts another node's copies.
+ * With cgroups (cgroups.ts), each copy joins a cgroup of its own before its command runs
+ * (shim.ts joinCgroups), which holds it to the resources its spec states and a pids limit, says
+ * whether the OOM killer ended it, and measures it; the cgroup goes when the copy has ended.
  * Stop = SIGTERM to the group, SIGKILL after the grace period. Once a copy has ended and how
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.

@@ -128,6 +128,7 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
       : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.upToDate} up-to-date, ${w.status?.running} of the current spec running); rollout ${w.status?.rollout}`,
     `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
     `Labels:      ${labelList(w.labels)}`,
+    `Usage:       ${describeUsage(res.instances)}`,
     "Spec:",
     indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
   ];
@@ -137,6 +138,15 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
   out.push("", "Endpoints:", indent(endpoints.length === 0 ? "<none>" : renderTable(ENDPOINT_HEADER, endpoints.map(endpointRow))));
   out.push("", "Events:", indent(eventTable(res.events)));
   return out.join("\n");
+}
+
+/** What a workload's copies use in all, from their agents' last samples (see `ctl top`). */
+function describeUsage(instances: Instance[]): string {
+  const sampled = instances.filter((i) => i.usage !== undefined);
+  if (sampled.length === 0) return "<unknown> (no sample heard)";
+  const cpu = sampled.reduce((sum, i) => sum + i.usage!.cpuMillis, 0);
+  const mem = sampled.reduce((sum, i) => sum + i.usage!.memoryBytes, 0);
+  return `cpu ${cpu}m, memory ${Math.round(mem / (1024 * 1024))}Mi (${sampled.length} running cop${sampled.length === 1 ? "y" : "ies"} sampled)`;
 }
 
 /** Whether a node holds process copies to their resources, as `describe node` says it. */

@@ -116,6 +116,8 @@ test("ctl top and /metrics show what a copy uses, agreeing with its cgroup", asy
   expect(Number(mem)).toBeGreaterThan(25);
   expect(Number(mem)).toBeLessThan(100);
   expect((await ctl("top", "workloads")).stdout).toMatch(/busy\s+1\s+1\s+\d+m\/200m/);
+  expect((await ctl("describe", "workload", "busy")).stdout).toMatch(/Usage: {7}cpu \d+m, memory \d+Mi \(1 running copy sampled\)/);
+  expect((await ctl("describe", "node", "node-a")).stdout).toMatch(/Usage: {7}cpu \d+m, memory \d+Mi \(its copies, sampled /);
   expect((await ctl("top", "nodes")).stdout).toMatch(/node-a\s+\d+m\/\d+m \(\d+%\)\s+\d+Mi\/\d+Mi/);
   const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
   expect(metrics).toMatch(/tessera_workload_cpu_millicores\{workload="busy"\} \d+/);

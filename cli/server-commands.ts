@@ -434,7 +434,10 @@ export class DevCommand extends TesseraCommand {
       reinitialize: this.reinitialize,
     });
     const agentLog = log.with({ component: "agent", node: this.name });
-    const { executor, limits } = await makeExecutor("process", this.name, dataDir, agentLog);
+    // A sandbox on one machine, often not run as root: copies that state resources run there
+    // unlimited (it says so at start) rather than wait for ever for a node that enforces them.
+    const sandbox = { ...DEFAULT_PROCESS_FLAGS, limits: { ...DEFAULT_PROCESS_FLAGS.limits, allowUnenforced: true } };
+    const { executor, limits } = await makeExecutor("process", this.name, dataDir, agentLog, {}, sandbox);
     const agent = new Agent({
       control: cp.address,
       node: this.name,

@@ -124,6 +124,13 @@ test("ctl top and /metrics show what a copy uses, agreeing with its cgroup", asy
   expect(metrics).toMatch(/tessera_node_memory_bytes\{node="node-a"\} \d+/);
   // Never a series per copy.
   expect(metrics).not.toContain(id!);
+  // The web page's panel reads the same sample.
+  const token = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+  const signIn = await fetch(`http://${metricsAddress}/api/session`, { method: "POST", body: JSON.stringify({ token }) });
+  const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+  const usage = (await (await fetch(`http://${metricsAddress}/api/usage?copy=${id}`, { headers: { cookie } })).json()) as { usage: { cpuMillis: number; memoryBytes: number } };
+  expect(usage.usage.cpuMillis).toBeGreaterThan(0);
+  expect((await fetch(`http://${metricsAddress}/api/usage?copy=${id}`)).status).toBe(401);
   expect((await ctl("delete", "workload", "busy")).code).toBe(0);
 });
 

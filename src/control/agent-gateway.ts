@@ -56,6 +56,9 @@ export interface ExecHandle {
   cancel(): void;
 }
 
+/** How long what a hello says of limits may be (a reason such as "no cgroup v1 memory mount" is far shorter). */
+const MAX_LIMITS_TEXT = 1024;
+
 export class AgentGateway {
   private readonly sessions = new Map<string, Session>();
   private nextSession = 1;
@@ -241,6 +244,8 @@ export class AgentGateway {
           validateNodePorts(ports) ??
           validateHostVolumes(volumes);
         if (problem) return refuse(describeRejection(problem));
+        // Recorded in the node's NodeConnected event: bounded like any text an agent sends.
+        if ((hello.limits?.enforcedBy.length ?? 0) > MAX_LIMITS_TEXT || (hello.limits?.notEnforcedReason.length ?? 0) > MAX_LIMITS_TEXT) return refuse(`hello.limits: expected enforced_by and not_enforced_reason of at most ${MAX_LIMITS_TEXT} characters`);
         if (identity) {
           const who = await identity;
           if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);

@@ -16,7 +16,7 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c, q] = await Promise.all([
+  const [w, n, l, t, x, c, q, top] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
@@ -24,6 +24,7 @@ async function ctlCommands(): Promise<Commands> {
     import("./ctl/exec-command.js"),
     import("./ctl/control-plane-commands.js"),
     import("./ctl/quarantine-command.js"),
+    import("./ctl/top-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -55,6 +56,9 @@ async function ctlCommands(): Promise<Commands> {
     t.TokenListCommand,
     t.TokenRevokeCommand,
     c.GetControlPlanesCommand,
+    top.TopNodesCommand,
+    top.TopWorkloadsCommand,
+    top.TopInstancesCommand,
   ];
 }
 

@@ -14,16 +14,17 @@ import { TesseraCommand } from "./base.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
-import type { Executor } from "../src/agent/executor.js";
+import { checkPassEnv, type Executor } from "../src/agent/executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
-import { ProcessExecutor } from "../src/agent/process-executor.js";
+import { DEFAULT_PIDS_MAX, ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
 import { isLoopback } from "../src/core/listen-address.js";
 import { checkLeaseTiming } from "../src/core/lease.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile.js";
 import type { Logger } from "../src/core/logger.js";
-import type { Resources } from "../src/gen/tessera/v1/types.js";
+import type { NodeLimits, Resources } from "../src/gen/tessera/v1/types.js";
+import { type LimitFlags, processLimits } from "./agent-limits.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
 import { parseAddressList } from "../src/core/control-addresses.js";
 import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
@@ -46,15 +47,30 @@ function untilSignal(): Promise<string> {
   });
 }
 
-/** Executors from `--executor process,docker` (simulated stands alone). */
-async function makeExecutor(kinds: string, node: string, dataDir: string, simulated: SimulatedOptions = {}): Promise<Executor> {
+/** What a process executor is given: what passes from the agent's environment, how copies are limited. */
+interface ProcessFlags {
+  passEnv: string[];
+  limits: LimitFlags;
+}
+
+const DEFAULT_PROCESS_FLAGS: ProcessFlags = { passEnv: [], limits: { cgroups: "auto", pidsLimit: undefined, allowUnenforced: false } };
+
+/**
+ * Executors from `--executor process,docker` (simulated stands alone), and with a process
+ * executor, whether it enforces limits (what the hello says; unset without one).
+ */
+async function makeExecutor(kinds: string, node: string, dataDir: string, log: Logger, simulated: SimulatedOptions = {}, proc = DEFAULT_PROCESS_FLAGS): Promise<{ executor: Executor; limits?: NodeLimits }> {
   const list = kinds.split(",").map((k) => k.trim());
   const executors: Executor[] = [];
+  let limits: NodeLimits | undefined;
   for (const kind of list) {
     switch (kind) {
-      case "process":
-        executors.push(new ProcessExecutor(join(dataDir, "agent"), node));
+      case "process": {
+        const held = processLimits(proc.limits, node, dataDir, log);
+        limits = held.limits;
+        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv: proc.passEnv, cgroups: held.cgroups, pidsMax: held.pidsMax }));
         break;
+      }
       case "docker": {
         const { DockerExecutor } = await import("../src/agent/docker-executor.js");
         const docker = new DockerExecutor(node, join(dataDir, "agent"));
@@ -72,7 +88,7 @@ async function makeExecutor(kinds: string, node: string, dataDir: string, simula
         throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
     }
   }
-  return new MultiExecutor(executors);
+  return { executor: new MultiExecutor(executors), limits };
 }
 
 /** `k=v` flags into a label map; refuses anything else with the flag named. */
@@ -199,6 +215,10 @@ const AGENT_CONFIG: ConfigSchema = {
   "port-range": "string",
   "reserved-ports": "strings",
   "host-volume": "strings",
+  "pass-env": "strings",
+  cgroups: "string",
+  "pids-limit": "string",
+  "allow-unenforced-limits": "boolean",
   "dns-listen": "string",
   "join-token": "string",
   "ca-hash": "string",
@@ -303,6 +323,7 @@ export class AgentCommand extends TesseraCommand {
       ["Pretend to run everything", "tessera agent --name sim-1 --simulated"],
       ["Follow the leader of several control planes", "tessera agent --name node-a --control a.internal:7700,b.internal:7700"],
       ["Offer copies a directory, and another read-only", "tessera agent --name node-a --host-volume data=/srv/data --host-volume certs=/etc/ssl/certs:ro"],
+      ["Let copies use the host's proxy", "tessera agent --name node-a --pass-env HTTPS_PROXY"],
     ],
   });
   config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
@@ -321,6 +342,16 @@ export class AgentCommand extends TesseraCommand {
   portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
   reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
   hostVolumes = Option.Array("--host-volume", { description: HOST_VOLUME_HELP });
+  passEnv = Option.Array("--pass-env", {
+    description: "a variable of the agent's environment that process copies, their checks and exec get too (repeatable); otherwise they get only PATH, HOME, LANG and their own TESSERA_ variables",
+  });
+  cgroups = Option.String("--cgroups", {
+    description: "auto (default): hold each process copy to the resources its spec states and a pids limit, in a cgroup of its own (v2, else v1); off: do not (the node then says limits: not enforced)",
+  });
+  pidsLimit = Option.String("--pids-limit", { description: `most processes a process copy may have at once, with cgroups (default ${DEFAULT_PIDS_MAX})` });
+  allowUnenforcedLimits = Option.Boolean("--allow-unenforced-limits", {
+    description: "where this agent cannot enforce limits (no usable cgroups, or --cgroups off), still take process copies whose spec states resources (otherwise they are placed elsewhere)",
+  });
   dnsListen = Option.String("--dns-listen", {
     description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
   });
@@ -341,10 +372,16 @@ export class AgentCommand extends TesseraCommand {
     if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
     // Copies' logs and the node's key are for its owner only.
     ensurePrivateDir(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), "--data-dir");
-    const executor = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), {
-      startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"),
-      failureRate,
-    });
+    const passEnv = pick(this.passEnv, cfg, "pass-env", []);
+    const badPassEnv = checkPassEnv(passEnv);
+    if (badPassEnv) throw new UsageError(badPassEnv);
+    const simulated = { startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"), failureRate };
+    const limitFlags = {
+      cgroups: pick(this.cgroups, cfg, "cgroups", "auto"),
+      pidsLimit: this.pidsLimit ?? (cfg["pids-limit"] as string | undefined),
+      allowUnenforced: pick(this.allowUnenforcedLimits, cfg, "allow-unenforced-limits", false),
+    };
+    const { executor, limits } = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), log, simulated, { passEnv, limits: limitFlags });
     const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
     const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
     const control = pick(this.control, cfg, "control", defaultControl());
@@ -365,6 +402,7 @@ export class AgentCommand extends TesseraCommand {
           }),
       node: name,
       executor,
+      limits,
       version: VERSION,
       log,
       labels: parseLabels(pick(this.labels, cfg, "label", [])),
@@ -413,10 +451,15 @@ export class DevCommand extends TesseraCommand {
       reinitialize: this.reinitialize,
     });
     const agentLog = log.with({ component: "agent", node: this.name });
+    // A sandbox on one machine, often not run as root: copies that state resources run there
+    // unlimited (it says so at start) rather than wait for ever for a node that enforces them.
+    const sandbox = { ...DEFAULT_PROCESS_FLAGS, limits: { ...DEFAULT_PROCESS_FLAGS.limits, allowUnenforced: true } };
+    const { executor, limits } = await makeExecutor("process", this.name, dataDir, agentLog, {}, sandbox);
     const agent = new Agent({
       control: cp.address,
       node: this.name,
-      executor: await makeExecutor("process", this.name, dataDir),
+      executor,
+      limits,
       version: VERSION,
       log: agentLog,
       labels: {},

@@ -4,7 +4,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, type NodeLimits, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import type { ClusterEvent } from "../../src/core/cluster-events.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { describeHostVolumes } from "../../src/core/volumes.js";
@@ -128,6 +128,7 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
       : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.upToDate} up-to-date, ${w.status?.running} of the current spec running); rollout ${w.status?.rollout}`,
     `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,
     `Labels:      ${labelList(w.labels)}`,
+    `Usage:       ${describeUsage(res.instances)}`,
     "Spec:",
     indent(Bun.YAML.stringify(protoJson("tessera.v1.WorkloadSpec", WorkloadSpec, spec), null, 2).trimEnd()),
   ];
@@ -151,6 +152,23 @@ export function quarantineLines(w: Workload): string[] {
   );
 }
 
+/** What a workload's copies use in all, from their agents' last samples (see `ctl top`). */
+function describeUsage(instances: Instance[]): string {
+  const sampled = instances.filter((i) => i.usage !== undefined);
+  if (sampled.length === 0) return "<unknown> (no sample heard)";
+  const cpu = sampled.reduce((sum, i) => sum + i.usage!.cpuMillis, 0);
+  const mem = sampled.reduce((sum, i) => sum + i.usage!.memoryBytes, 0);
+  return `cpu ${cpu}m, memory ${Math.round(mem / (1024 * 1024))}Mi (${sampled.length} running cop${sampled.length === 1 ? "y" : "ies"} sampled)`;
+}
+
+/** Whether a node holds process copies to their resources, as `describe node` says it. */
+function describeLimits(limits: NodeLimits | undefined): string {
+  if (limits === undefined) return "<unknown> (agent without the process executor, or older)";
+  if (limits.enforcedBy !== "") return `enforced (${limits.enforcedBy}: memory, cpu, pids)`;
+  const placed = limits.allowUnenforced ? "copies that state resources are placed here all the same" : "copies that state resources are placed elsewhere";
+  return `not enforced (${limits.notEnforcedReason}); ${placed}`;
+}
+
 /** `describe node`: the node, its capacity, what it holds and its recent events. */
 export function describeNode(res: GetNodeResponse, now: number): string {
   const n = res.node!;
@@ -163,6 +181,8 @@ export function describeNode(res: GetNodeResponse, now: number): string {
     `Allocated:   cpu ${n.allocated?.cpuMillis ?? 0}m, memory ${n.allocated?.memoryMb ?? 0}Mi`,
     `Ports:       ${n.address === "" ? "<none> (agent without --advertise-address)" : `${n.address}, dynamic ${n.portRange?.from}-${n.portRange?.to}, reserved ${n.reservedPorts.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(",") || "<none>"}`}`,
     `Volumes:     ${describeHostVolumes(n.hostVolumes) || "<none> (agent without --host-volume)"}`,
+    `Limits:      ${describeLimits(n.limits)}`,
+    `Usage:       ${n.usage ? `cpu ${n.usage.cpuMillis}m, memory ${Math.round(n.usage.memoryBytes / (1024 * 1024))}Mi (its copies, sampled ${n.usage.sampledAt?.toISOString()})` : "<unknown> (no sample heard)"}`,
     `Last seen:   ${n.lastHeartbeat ? `${n.lastHeartbeat.toISOString()} (${age(n.lastHeartbeat, now)} ago)` : "<unknown> (heartbeats reach the leader only)"}`,
     `Version:     ${n.version}`,
     "",

@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { helloPorts, type NodePorts } from "../core/ports.js";
 import type { HostVolume } from "../core/volumes.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
-import type { Resources } from "../gen/tessera/v1/types.js";
+import type { NodeLimits, Resources } from "../gen/tessera/v1/types.js";
 import { type DataDirLock, lockDataDir } from "../shell/data-dir-lock.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
@@ -22,12 +22,15 @@ import { ExecSessions } from "./exec-sessions.js";
 import { type Executor, NoOutputRecorded } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
 import { Outbox } from "./outbox.js";
+import { UsageSampler } from "./usage-sampler.js";
 
 export interface AgentOptions {
   /** host:port of the control plane, or several comma-separated (the leader among them is followed). */
   control: string;
   node: string;
   executor: Executor;
+  /** Whether its process copies are held to their resources (the hello says); unset without a process executor. */
+  limits?: NodeLimits;
   version: string;
   labels: Record<string, string>;
   capacity: Resources;
@@ -50,6 +53,8 @@ export interface AgentOptions {
    * adopting this one's copies. Unset when nothing real runs (the simulated executor).
    */
   dataDir?: string;
+  /** How often its copies' usage is sampled and sent (default USAGE_SAMPLE_MS). */
+  usageSampleMs?: number;
 }
 
 /** How often executors do their upkeep (log rotation). */
@@ -63,13 +68,14 @@ export class Agent {
   /** Open log streams by command id. */
   private readonly logStreams = new Map<number, AbortController>();
   private readonly execs: ExecSessions;
+  private readonly usage: UsageSampler;
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
   private lock: DataDirLock | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.stream = new ControlStream(opts, {
-      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), hostVolumes: opts.hostVolumes, instances: this.instances.holdings() }),
+      hello: () => ({ node: opts.node, executors: opts.executor.kinds, version: opts.version, labels: opts.labels, capacity: opts.capacity, ...helloPorts(opts.ports), hostVolumes: opts.hostVolumes, limits: opts.limits, instances: this.instances.holdings() }),
       synced: (stream) => this.outbox.sendKept(stream),
       command: (msg) => void this.handle(msg),
       // Whoever asked for logs or ran a command on a stream is gone with it.
@@ -77,6 +83,8 @@ export class Agent {
     });
     this.outbox = new Outbox(this.stream, opts.log);
     this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes);
+    // Volatile: sent when a stream is up, never kept for the next one.
+    this.usage = new UsageSampler(opts.executor, (copies) => this.outbox.sendNow({ payload: { $case: "usage", value: { copies } } }), opts.usageSampleMs);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }
@@ -97,6 +105,7 @@ export class Agent {
       });
     }
     this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
+    this.usage.start();
     this.stream.connect();
   }
 
@@ -105,6 +114,7 @@ export class Agent {
     // What this turn reported goes out before the stream is cancelled, as it did unbatched.
     this.outbox.flush();
     clearInterval(this.housekeeping);
+    this.usage.stop();
     this.renewal?.stop();
     this.endStreamed();
     this.dns?.close();

@@ -14,7 +14,7 @@ import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
 import type { VolumeMount } from "../core/volumes.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, type CopyCounters, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 
 const LABEL = {
   node: "tessera.node",
@@ -151,7 +151,7 @@ export class DockerExecutor implements Executor {
     const exited: Promise<Exit> = container.wait().then(
       async (r: { StatusCode: number }) => {
         await this.keepOutput(container, instanceId, Date.now());
-        return { exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container) };
+        return { exitCode: r.StatusCode, signal: null, stderrTail: await stderrTailOf(container), ...(await oomOf(container)) };
       },
       (err: Error) => ({ exitCode: null, signal: `lost track of the container: ${err.message}` }),
     );
@@ -193,7 +193,7 @@ export class DockerExecutor implements Executor {
       if (ran) await this.keepOutput(container, instanceId, Date.parse(state.FinishedAt) || Date.now());
       const stderrTail = ran ? await stderrTailOf(container) : undefined;
       await container.remove({ force: true }).catch(() => {});
-      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
+      found.push({ instanceId, generation, exit: ran ? { exitCode: state.ExitCode, signal: null, stderrTail, ...(await oomOf(container)) } : { exitCode: null, signal: "unknown (not started: the agent stopped between create and start)" } });
     }
     return found;
   }
@@ -239,6 +239,24 @@ export class DockerExecutor implements Executor {
   }
 
   housekeeping(): void {}
+
+  /** The engine's stats of this node's running containers (one-shot: no second sample waited for). */
+  async usage(): Promise<CopyCounters[]> {
+    const running = await this.docker.listContainers({ filters: { label: [`${LABEL.node}=${this.node}`], status: ["running"] } });
+    const out: CopyCounters[] = [];
+    for (const info of running) {
+      const instanceId = info.Labels[LABEL.instance];
+      if (!instanceId) continue;
+      try {
+        const stats = (await this.docker.getContainer(info.Id).stats({ stream: false, "one-shot": true } as { stream: false })) as unknown as EngineStats;
+        const inactive = stats.memory_stats.stats?.inactive_file ?? stats.memory_stats.stats?.total_inactive_file ?? 0;
+        out.push({ instanceId, cpuNanos: stats.cpu_stats.cpu_usage.total_usage, memoryBytes: Math.max(0, (stats.memory_stats.usage ?? 0) - inactive) });
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    return out;
+  }
 
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const container = this.docker.getContainer(containerName(req.instanceId));
@@ -357,4 +375,20 @@ function demuxBuffer(buf: Buffer, write: (payload: Buffer) => void): void {
     write(buf.subarray(at + 8, at + 8 + size));
     at += 8 + size;
   }
+}
+
+/** Whether the engine's OOM killer ended the container at its memory limit (Docker's State.OOMKilled), as an Exit field. */
+async function oomOf(container: Docker.Container): Promise<{ oomKilledAtMb?: number }> {
+  try {
+    const info = await container.inspect();
+    return info.State.OOMKilled && info.HostConfig.Memory ? { oomKilledAtMb: Math.round(info.HostConfig.Memory / (1024 * 1024)) } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The parts of the engine's container stats usage reads (cgroup v1 names the cache total_inactive_file, v2 inactive_file). */
+interface EngineStats {
+  cpu_stats: { cpu_usage: { total_usage: number } };
+  memory_stats: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }

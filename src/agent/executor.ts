@@ -30,15 +30,41 @@ export function copyEnvironment(req: StartRequest): { env: Record<string, string
   return { env: { ...expanded.env, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
 }
 
+/** The agent's variables every process copy gets: enough to find programs, a home and a locale. */
+const BASE_ENVIRONMENT = ["PATH", "HOME", "LANG"];
+/** A copy's PATH when the agent has none. */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /**
- * The agent's environment as a process copy inherits it (PATH, HOME, LANG and the like) without
- * the agent's own TESSERA_* settings (its log level, data dir, control address, tokens): the
- * only TESSERA_ variables a copy sees are those documented for it (copyEnvironment).
+ * What a process copy (and its checks and `exec`) gets of the agent's environment: PATH, HOME,
+ * LANG and the variables its operator passes through (--pass-env), nothing else. An agent is
+ * often started with secrets in its environment (TESSERA_CA_SECRET, a TESSERA_STORE URL with a
+ * password, cloud keys) that a copy must not see and could write to its log; the only
+ * TESSERA_ variables a copy sees are those documented for it (copyEnvironment).
  */
-export function hostEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("TESSERA_")) env[name] = value;
+export function hostEnvironment(passEnv: readonly string[] = [], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH };
+  for (const name of [...BASE_ENVIRONMENT, ...passEnv]) {
+    const value = from[name];
+    if (value !== undefined) env[name] = value;
+  }
   return env;
+}
+
+/** --pass-env NAME: a variable name, never a TESSERA_ one (those are the agent's own settings and secrets). */
+export function checkPassEnv(names: readonly string[], flag = "--pass-env"): string | undefined {
+  for (const name of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `${flag}: expected an environment variable name (letters, digits, _), got "${name}"`;
+    if (name.startsWith("TESSERA_")) return `${flag}: ${name} is one of the agent's own settings, never passed to copies (a copy gets its own TESSERA_ variables)`;
+  }
+  return undefined;
+}
+
+/** A copy's usage counters: CPU time in all (a rate needs two samples), memory now. */
+export interface CopyCounters {
+  instanceId: string;
+  cpuNanos: number;
+  memoryBytes: number;
 }
 
 export interface Exit {
@@ -46,6 +72,8 @@ export interface Exit {
   signal: string | null;
   /** The last lines it wrote to stderr, bounded by boundStderrTail; unset when unknown. */
   stderrTail?: string;
+  /** Set when the kernel's OOM killer ended it at its memory limit (this many MiB). */
+  oomKilledAtMb?: number;
 }
 
 /** A started instance. */
@@ -116,6 +144,8 @@ export interface Executor {
   probeTarget(req: StartRequest): Promise<ProbeTarget | undefined>;
   /** Periodic upkeep, such as rotating log files. */
   housekeeping(): void;
+  /** What its running copies have used, for those it can measure (none for simulated ones). */
+  usage(): Promise<CopyCounters[]>;
   /** Reads an instance's recorded output; resolves when done (or aborted), rejects when it cannot. */
   readLogs(req: LogRequest): Promise<void>;
   /**
@@ -151,6 +181,7 @@ export function splitLines(carry: string, text: string): { lines: string[]; rest
 
 /** How an exit reads in a failure reason. */
 export function describeExit(exit: Exit): string {
+  if (exit.oomKilledAtMb !== undefined) return `OOM killed (memory limit ${exit.oomKilledAtMb} MiB)`;
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exited with code ${exit.exitCode}`;
 }

@@ -4,7 +4,7 @@
  * goes to the one that runs the instance.
  */
 import type { ProbeTarget } from "./checks.js";
-import { type Adopted, type ExecProcess, type ExecRequest, type Executor, type LogRequest, NoOutputRecorded, type Running, type StartRequest } from "./executor.js";
+import { type Adopted, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type LogRequest, NoOutputRecorded, type Running, type StartRequest } from "./executor.js";
 
 export class MultiExecutor implements Executor {
   readonly kinds: string[];
@@ -44,6 +44,10 @@ export class MultiExecutor implements Executor {
     const owner = this.owner.get(req.instanceId);
     if (!owner) throw new Error(`instance ${req.instanceId} is not running on this node`);
     return owner.exec(req);
+  }
+
+  async usage(): Promise<CopyCounters[]> {
+    return (await Promise.all(this.executors.map((e) => e.usage()))).flat();
   }
 
   housekeeping(): void {

@@ -9,6 +9,9 @@
  * agent restarted after kill -9 adopts what still runs (found by its command line when the
  * crash came between spawn and pid) and reads how the rest ended. Each record names the node
  * it was made for: an agent never adopts another node's copies.
+ * With cgroups (cgroups.ts), each copy joins a cgroup of its own before its command runs
+ * (shim.ts joinCgroups), which holds it to the resources its spec states and a pids limit, says
+ * whether the OOM killer ended it, and measures it; the cgroup goes when the copy has ended.
  * Stop = SIGTERM to the group, SIGKILL after the grace period. Once a copy has ended and how
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
@@ -18,11 +21,12 @@ import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
 import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
-import { environmentOf, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
+import type { Cgroups } from "./cgroups.js";
+import { environmentOf, joinCgroups, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
 /** Where a check reaches a copy that was told no address. */
 const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
@@ -34,7 +38,16 @@ const STDERR_READ_BYTES = 4 * STDERR_TAIL_BYTES;
 export interface ProcessExecutorOptions {
   /** A log file larger than this is rotated (one previous file kept); an ended copy's is cut to this. */
   maxLogBytes?: number;
+  /** Variables of the agent's environment its copies get besides PATH, HOME and LANG (--pass-env). */
+  passEnv?: readonly string[];
+  /** Where copies are held to their limits; unset: limits are not enforced (the agent said why at start). */
+  cgroups?: Cgroups;
+  /** Each copy's pids limit, with cgroups (--pids-limit). */
+  pidsMax?: number;
 }
+
+/** A copy's pids limit when the agent is given none: room for any ordinary service, not for a fork bomb. */
+export const DEFAULT_PIDS_MAX = 4096;
 
 interface Record {
   instanceId: string;
@@ -93,6 +106,9 @@ export class ProcessExecutor implements Executor {
   private readonly records: InstanceRecords<Record>;
   private readonly maxLogBytes: number;
   private readonly endedLogs: EndedLogs;
+  private readonly passEnv: readonly string[];
+  private readonly cgroups: Cgroups | undefined;
+  private readonly pidsMax: number;
 
   constructor(
     dataDir: string,
@@ -105,6 +121,9 @@ export class ProcessExecutor implements Executor {
     this.records = new InstanceRecords(this.runDir);
     this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES;
     this.endedLogs = new EndedLogs(dataDir, this.maxLogBytes);
+    this.passEnv = opts.passEnv ?? [];
+    this.cgroups = opts.cgroups;
+    this.pidsMax = opts.pidsMax ?? DEFAULT_PIDS_MAX;
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
   }
 
@@ -161,9 +180,13 @@ export class ProcessExecutor implements Executor {
     try {
       const copy = copyEnvironment(req);
       const files = { log: this.logPath(req.instanceId), status: this.statusPath(req.instanceId), stderr: this.stderrPath(req.instanceId) };
-      proc = Bun.spawn(shimCommand(files, spec.command, copy.args), {
+      // Only limits the spec states are enforced: the defaults placement reserves for a spec
+      // without resources are a guess, not a promise about what the copy needs.
+      const limits = { memoryMb: spec.resources?.memoryMb ?? 0, cpuMillis: spec.resources?.cpuMillis ?? 0, pidsMax: this.pidsMax };
+      const run = joinCgroups(this.cgroups?.create(req.instanceId, limits) ?? [], spec.command, copy.args);
+      proc = Bun.spawn(shimCommand(files, run.command, run.args), {
         cwd: copy.workingDir || undefined,
-        env: { ...hostEnvironment(), ...copy.env },
+        env: { ...hostEnvironment(this.passEnv), ...copy.env },
         stdin: "ignore",
         stdout: "ignore",
         stderr: "ignore",
@@ -171,6 +194,7 @@ export class ProcessExecutor implements Executor {
       });
     } catch (err) {
       this.records.remove(req.instanceId);
+      await this.cgroups?.remove(req.instanceId);
       throw new Error(`cannot start ${spec.command}: ${(err as Error).message}`);
     }
     try {
@@ -200,14 +224,21 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** How an instance ended: the status its shim wrote, else what the kernel said; and its stderr's tail. */
-  private ended(instanceId: string, signal: string | null, code: number | null): Exit {
+  /**
+   * How an instance ended: the status its shim wrote, else what the kernel said; its stderr's
+   * tail; whether its memory limit killed it. What it left running in its cgroup goes with it.
+   */
+  private async ended(instanceId: string, signal: string | null, code: number | null): Promise<Exit> {
+    // Read before the record goes: housekeeping removes the cgroups of copies without one.
+    const oomKilledAtMb = this.cgroups?.oomKilledAt(instanceId);
     this.records.remove(instanceId);
     const status = this.readStatus(instanceId);
     const stderrTail = this.stderrTail(instanceId);
+    await this.cgroups?.remove(instanceId);
     this.release(instanceId, Date.now());
-    if (status !== undefined) return { exitCode: status, signal: null, stderrTail };
-    return { exitCode: signal ? null : code, signal, stderrTail };
+    const oom = oomKilledAtMb !== undefined ? { oomKilledAtMb } : {};
+    if (status !== undefined) return { exitCode: status, signal: null, stderrTail, ...oom };
+    return { exitCode: signal ? null : code, signal, stderrTail, ...oom };
   }
 
   private readStatus(instanceId: string): number | undefined {
@@ -238,8 +269,10 @@ export class ProcessExecutor implements Executor {
         this.records.remove(instanceId);
         const why = record?.pid !== undefined ? "ended while the agent was away" : "not started, or ended while the agent was away";
         const stderrTail = this.stderrTail(instanceId);
+        const oomKilledAtMb = this.cgroups?.oomKilledAt(instanceId);
         this.release(instanceId, this.lastWriteOf(instanceId));
-        found.push({ instanceId, generation: record?.generation ?? 0, exit: { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail } });
+        const exit: Exit = { exitCode: status ?? null, signal: status === undefined ? `unknown (${why})` : null, stderrTail, ...(oomKilledAtMb !== undefined ? { oomKilledAtMb } : {}) };
+        found.push({ instanceId, generation: record?.generation ?? 0, exit });
         continue;
       }
       if (record === undefined) {
@@ -259,8 +292,18 @@ export class ProcessExecutor implements Executor {
       })();
       found.push({ instanceId, generation: record.generation, running: this.handle(shim.pid, exited) });
     }
-    this.releaseLeftovers(new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId)));
+    const kept = new Set(found.filter((a) => a.running || a.otherNode).map((a) => a.instanceId));
+    this.releaseLeftovers(kept);
+    await this.removeCgroups(kept);
     return found;
+  }
+
+  /**
+   * Removes the cgroups of copies that no longer run here (ended while the agent was away, or
+   * whose removal failed), killing what is left in them. `kept` are the copies whose stay.
+   */
+  private async removeCgroups(kept: ReadonlySet<string>): Promise<void> {
+    for (const id of this.cgroups?.list() ?? []) if (!kept.has(id)) await this.cgroups!.remove(id);
   }
 
   /** Runs a command with the environment and working directory of a running copy's shim (which hold its own). */
@@ -297,6 +340,7 @@ export class ProcessExecutor implements Executor {
   async probeTarget(req: StartRequest): Promise<ProbeTarget> {
     const copy = copyEnvironment(req);
     const told = req.hostIp || LOOPBACK;
+    const env = { ...hostEnvironment(this.passEnv), ...copy.env };
     return {
       // A port of the copy's own is checked where it was told to listen, and where its
       // endpoint is (TESSERA_ADDR_<NAME>: the node's advertised address), as Nomad checks a
@@ -308,7 +352,7 @@ export class ProcessExecutor implements Executor {
       async exec(command, args, timeoutMs) {
         const proc = Bun.spawn([command, ...args], {
           cwd: copy.workingDir || undefined,
-          env: { ...hostEnvironment(), ...copy.env },
+          env,
           stdin: "ignore",
           stdout: "ignore",
           stderr: "ignore",
@@ -319,12 +363,25 @@ export class ProcessExecutor implements Executor {
     };
   }
 
+  /** Each running copy's cgroup counters; none without cgroups. */
+  async usage(): Promise<CopyCounters[]> {
+    if (!this.cgroups) return [];
+    const out: CopyCounters[] = [];
+    for (const { instanceId, record } of this.records.readAll()) {
+      const used = record?.pid !== undefined && (record.node ?? this.node) === this.node ? this.cgroups.usage(instanceId) : undefined;
+      if (used) out.push({ instanceId, ...used });
+    }
+    return out;
+  }
+
   /**
    * Rotates log files above the size cap: copy to .1, then truncate (the shim appends, so
    * writes continue at the new end). A stderr file is only read for its tail, so one above the
    * cap is truncated without a copy.
    */
   housekeeping(): void {
+    // A removal that failed (a process that would not die in time) is tried again.
+    void this.removeCgroups(new Set(this.records.readAll().map((r) => r.instanceId)));
     for (const file of readdirSync(this.runDir)) {
       const path = join(this.runDir, file);
       if (file.endsWith(".stderr") && statSync(path).size > this.maxLogBytes) truncateSync(path, 0);

@@ -18,6 +18,19 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
  * it ends at the pipe's EOF, or with the group's SIGKILL.
  */
 const SHIM = 'exec 3>>"$1"; { (shift 3; exec "$@") 2>&1 >&3 3>&-; echo "$?" >"$2"; } | (trap "" TERM INT; exec tee -a "$1" >>"$3")';
+/**
+ * `sh -c JOIN tessera-join N FILE1..FILEN COMMAND ARGS...` writes its own pid to each FILE (the
+ * cgroup.procs of the copy's cgroups), then becomes COMMAND: the copy, and all it starts, runs
+ * in its cgroups from its first instruction. It fails (125) rather than run a copy unlimited.
+ */
+const JOIN = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ >"$1" || { echo "tessera: cannot join the cgroup $1" >&2; exit 125; }; shift; n=$((n-1)); done; exec "$@"';
+
+/** The command and args that run `command` in the cgroups whose cgroup.procs files are `procs` (as is, with none). */
+export function joinCgroups(procs: string[], command: string, args: string[]): { command: string; args: string[] } {
+  if (procs.length === 0) return { command, args };
+  return { command: "/bin/sh", args: ["-c", JOIN, "tessera-join", String(procs.length), ...procs, command, ...args] };
+}
+
 /** Where the status path is in a shim's argv: /bin/sh -c SHIM tessera-shim LOG STATUS ERR. */
 const SHIM_STATUS_ARG = 5;
 

@@ -1,5 +1,5 @@
 /** Pretends to run workloads: nothing is spawned. For tests, demos and fleet benchmarks. */
-import type { Adopted, ExecProcess, ExecRequest, Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
+import type { Adopted, CopyCounters, ExecProcess, ExecRequest, Executor, Exit, LogRequest, Running, StartRequest } from "./executor.js";
 
 export interface SimulatedOptions {
   /** Delay before a start completes. */
@@ -21,6 +21,11 @@ export class SimulatedExecutor implements Executor {
   }
 
   housekeeping(): void {}
+
+  /** Nothing runs, so nothing is used: a simulated copy reports no usage. */
+  async usage(): Promise<CopyCounters[]> {
+    return [];
+  }
 
   /** Simulated checks pass. */
   async probeTarget(): Promise<undefined> {

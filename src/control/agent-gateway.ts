@@ -19,6 +19,7 @@ import { nodePortsOf, validateNodePorts } from "../core/ports.js";
 import { validateHostVolumes } from "../core/volumes.js";
 import { instanceStateFromWire } from "../core/wire-enums.js";
 import { undecodable } from "./undecodable.js";
+import { MAX_USAGE_COPIES, UsageBoard } from "./usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
 import type { EndpointsHub } from "./endpoints-hub.js";
 import type { Writer } from "./writer.js";
@@ -56,12 +57,17 @@ export interface ExecHandle {
   cancel(): void;
 }
 
+/** How long what a hello says of limits may be (a reason such as "no cgroup v1 memory mount" is far shorter). */
+const MAX_LIMITS_TEXT = 1024;
+
 export class AgentGateway {
   private readonly sessions = new Map<string, Session>();
   private nextSession = 1;
   private nextCommandId = 1;
   private readonly logs = new Map<number, LogSubscription>();
   private readonly execs = new Map<number, ExecSubscription>();
+  /** What the connected nodes' copies use (their agents' last samples). */
+  readonly usage = new UsageBoard();
 
   constructor(
     private readonly writer: Writer,
@@ -254,6 +260,8 @@ export class AgentGateway {
           validateNodePorts(ports) ??
           validateHostVolumes(volumes);
         if (problem) return refuse(describeRejection(problem));
+        // Recorded in the node's NodeConnected event: bounded like any text an agent sends.
+        if ((hello.limits?.enforcedBy.length ?? 0) > MAX_LIMITS_TEXT || (hello.limits?.notEnforcedReason.length ?? 0) > MAX_LIMITS_TEXT) return refuse(`hello.limits: expected enforced_by and not_enforced_reason of at most ${MAX_LIMITS_TEXT} characters`);
         if (identity) {
           const who = await identity;
           if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);
@@ -281,7 +289,7 @@ export class AgentGateway {
         const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
         // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
         // end it, and the agent tries again.
-        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, instances }).then(
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, ...(hello.limits ? { limits: hello.limits } : {}), instances }).then(
           (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
           (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
         );
@@ -333,13 +341,20 @@ export class AgentGateway {
           }
           return;
         }
+        case "usage": {
+          // Volatile: not through the writer, not logged (a batch never carries one).
+          const copies = payload.value.copies;
+          if (copies.length > MAX_USAGE_COPIES) return refuse(`usage.copies: expected at most ${MAX_USAGE_COPIES}, got ${copies.length}`);
+          this.usage.record(node, copies, Date.now());
+          return;
+        }
         case "ack":
           if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
           return;
         case "batch": {
           // Checked whole before any of it is handled: a refused batch changes nothing.
           const messages = payload.value.messages;
-          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch");
+          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch" || m.payload.$case === "usage");
           if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
           messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
           return;
@@ -358,6 +373,7 @@ export class AgentGateway {
       if (node === undefined) return;
       if (this.sessions.get(node)?.id === id) {
         this.sessions.delete(node);
+        this.usage.forget(node);
         this.endStreamsOf(node, `node ${node} disconnected`);
       }
       this.log.info("agent disconnected", { node, session: id });

@@ -102,7 +102,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
   const recent = (events: StoredEvent[]) => newestWithin(events.map(toWireEvent), eventBytes);
   // Heartbeats arrive on the agents' streams, which only the leader holds (its gateway).
   const heard = gateway !== undefined;
-  const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name), heard);
+  const wireNode = (name: string) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name), heard, gateway?.usage.totals(state).nodes.get(name));
   const submit = async (command: Command) => {
     const decision = await writer.submit(command);
     if (decision.rejection) throw refused(decision.rejection);
@@ -142,7 +142,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     getWorkload: unary("GetWorkload", async (req) => {
       const w = workloadNamed(req.name);
       const instances = instancesOf(w.name);
-      const found = { workload: toWireWorkload(state, w, instances), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
+      const found = { workload: toWireWorkload(state, w, instances), instances: instances.map((i) => toWireInstance(i, state.nodes, gateway?.usage.ofInstance(i))) };
       return { ...found, events: recent(await history.recentEvents(w.name, RECENT_EVENTS)) };
     }),
 
@@ -173,14 +173,15 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     listNodes: unary("ListNodes", (req) => {
       const cursor = cursorOf(req, "nodes");
       const use = nodeUse(state);
-      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name), heard), sizeOf: nodeBytes });
+      const used = gateway?.usage.totals(state).nodes;
+      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name), heard, used?.get(n.name)), sizeOf: nodeBytes });
       return { nodes: page.items, nextPageToken: page.nextPageToken };
     }),
 
     getNode: unary("GetNode", async (req) => {
       const n = nodeNamed(req.name);
       const instances = [...state.instances.values()].filter((i) => i.node === n.name).sort(byName);
-      const found = { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes)) };
+      const found = { node: wireNode(n.name), instances: instances.map((i) => toWireInstance(i, state.nodes, gateway?.usage.ofInstance(i))) };
       return { ...found, events: recent(await history.recentNodeEvents(n.name, RECENT_EVENTS)) };
     }),
 
@@ -189,7 +190,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       const scope = `instances:${req.workload}`;
       const cursor = cursorOf(req, scope);
       const of = req.workload === "" ? [...state.instances.values()] : instancesOfWorkload(state, req.workload);
-      const page = takePage(of, cursor, scope, { keyOf: instanceKey, render: (i) => toWireInstance(i, state.nodes), sizeOf: instanceBytes });
+      const page = takePage(of, cursor, scope, { keyOf: instanceKey, render: (i) => toWireInstance(i, state.nodes, gateway?.usage.ofInstance(i)), sizeOf: instanceBytes });
       return { instances: page.items, nextPageToken: page.nextPageToken };
     }),
 

@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { INSTANCE_STATES } from "../core/instance-machine.js";
 import type { ClusterView } from "../core/cluster-state.js";
+import type { UsageBoard } from "./usage-board.js";
 
 const HEALTHS = ["ready", "suspect", "offline"] as const;
 /**
@@ -31,6 +32,12 @@ export class Metrics {
   private readonly behind = new Gauge({ name: "tessera_behind_events", help: "Committed events this control plane has heard of and not yet applied (0 on the leader)", registers: [this.registry] });
   private readonly role = new Gauge({ name: "tessera_role", help: "1 for this control plane's role (leader or standby), 0 for the other", labelNames: ["role"], registers: [this.registry] });
   private readonly terms = new Counter({ name: "tessera_leader_terms_total", help: "Times this control plane began leading", registers: [this.registry] });
+  // What copies use, summed per workload and per node (never per copy: the label sets stay as
+  // small as the fleet's workloads and nodes). From the agents' last samples, on the leader.
+  private readonly workloadCpu = new Gauge({ name: "tessera_workload_cpu_millicores", help: "CPU its running copies use, in millicores, as their agents last sampled it", labelNames: ["workload"], registers: [this.registry] });
+  private readonly workloadMemory = new Gauge({ name: "tessera_workload_memory_bytes", help: "Memory (working set) its running copies use, as their agents last sampled it", labelNames: ["workload"], registers: [this.registry] });
+  private readonly nodeCpu = new Gauge({ name: "tessera_node_cpu_millicores", help: "CPU the copies on the node use, in millicores, as its agent last sampled it", labelNames: ["node"], registers: [this.registry] });
+  private readonly nodeMemory = new Gauge({ name: "tessera_node_memory_bytes", help: "Memory (working set) the copies on the node use, as its agent last sampled it", labelNames: ["node"], registers: [this.registry] });
 
   constructor() {
     // The event-loop lag histogram samples on a timer: at prom-client's default 10 ms it was
@@ -40,14 +47,29 @@ export class Metrics {
     for (const name of HEAP_WALKING) this.registry.removeSingleMetric(name);
   }
 
-  /** Sets the gauges from the current state (every label value, zeros included). */
-  observeState(state: ClusterView): void {
+  /** Sets the gauges from the current state (every label value, zeros included), and usage when this control plane hears the agents (`usage`). */
+  observeState(state: ClusterView, usage?: UsageBoard): void {
+    this.observeUsage(usage?.totals(state));
     const byHealth = new Map<string, number>(HEALTHS.map((h) => [h, 0]));
     for (const n of state.nodes.values()) byHealth.set(n.health, byHealth.get(n.health)! + 1);
     for (const [health, count] of byHealth) this.nodes.set({ health }, count);
     const byState = new Map<string, number>(INSTANCE_STATES.map((s) => [s, 0]));
     for (const i of state.instances.values()) byState.set(i.state, byState.get(i.state)! + 1);
     for (const [s, count] of byState) this.instances.set({ state: s }, count);
+  }
+
+  /** Usage per workload and node; series of workloads and nodes gone (or none heard) go. */
+  private observeUsage(totals: ReturnType<UsageBoard["totals"]> | undefined): void {
+    for (const g of [this.workloadCpu, this.workloadMemory, this.nodeCpu, this.nodeMemory]) g.reset();
+    if (!totals) return;
+    for (const [workload, u] of totals.workloads) {
+      this.workloadCpu.set({ workload }, u.cpuMillis);
+      this.workloadMemory.set({ workload }, u.memoryBytes);
+    }
+    for (const [node, u] of totals.nodes) {
+      this.nodeCpu.set({ node }, u.cpuMillis);
+      this.nodeMemory.set({ node }, u.memoryBytes);
+    }
   }
 
   observeReconcile(seconds: number, placed: number): void {

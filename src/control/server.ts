@@ -193,7 +193,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           notReady: () => (stopping ? "shutting down" : term ? term.unavailable() : leadership ? refusal() : "starting"),
           refresh: () => {
             const view = term?.view ?? standby?.follower.view;
-            if (view) metrics.observeState(view);
+            if (view) metrics.observeState(view, term?.web.gateway?.usage);
           },
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },

@@ -207,6 +207,16 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
       });
     },
 
+    /** What a running copy uses, from its agent's last sample (null when none was heard), as `ctl top` shows it. */
+    "/api/usage": (req) => {
+      const role = admit(req, "ListInstances");
+      if (role instanceof Response) return role;
+      const id = new URL(req.url).searchParams.get("copy") ?? "";
+      const copy = view.instances.get(id);
+      if (!copy) return json({ error: `copy: no copy with id "${id}"` }, 404);
+      return json({ usage: gateway.usage.ofInstance(copy) ?? null });
+    },
+
     "/api/nodes/:name/:action": { POST: nodeAction },
     "/api/workloads/:name/:action": { POST: workloadAction },
   };

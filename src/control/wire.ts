@@ -14,6 +14,7 @@ import {
   type Instance as WireInstance,
   type Node as WireNode,
   type Quarantine as WireQuarantine,
+  type ResourceUsage,
   type Workload as WireWorkload,
   type WorkloadStatus,
 } from "../gen/tessera/v1/types.js";
@@ -115,7 +116,8 @@ export function toWireWorkload(view: ClusterView, w: Workload, instances: Instan
 }
 
 /** `nodes` tell where its ports answer: the address its node advertises. */
-export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireInstance {
+/** `usage`: its agent's last sample, on the leader (usage-board.ts). */
+export function toWireInstance(i: Instance, nodes: ClusterView["nodes"], usage?: ResourceUsage): WireInstance {
   return {
     id: i.id,
     name: i.name,
@@ -133,6 +135,7 @@ export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireIn
     passingChecks: i.passing,
     ports: i.ports,
     address: i.node === null ? "" : (nodes.get(i.node)?.ports.address ?? ""),
+    usage,
   };
 }
 
@@ -141,7 +144,7 @@ export function toWireInstance(i: Instance, nodes: ClusterView["nodes"]): WireIn
  * leaves the last heartbeat unknown: its record's is the last one a commit carried, and its
  * age would show a silence the leader, whose judgment `health` is, did not hear.
  */
-export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boolean): WireNode {
+export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boolean, usage?: ResourceUsage): WireNode {
   return {
     name: n.name,
     executors: n.executors,
@@ -158,6 +161,8 @@ export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boole
     portRange: n.ports.address === "" ? undefined : n.ports.range,
     reservedPorts: n.ports.reserved,
     hostVolumes: n.volumes,
+    limits: n.limits,
+    usage,
   };
 }
 

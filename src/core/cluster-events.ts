@@ -11,6 +11,7 @@ import { runsCurrentTemplate } from "./cluster-status.js";
 import {
   type BatchOutcome,
   type Capacity,
+  type NodeLimits,
   checkFailureReason,
   CRASH_HISTORY,
   type ClusterState,
@@ -120,6 +121,8 @@ export type ClusterEvent =
       ports?: NodePorts;
       /** Absent in logs from before host volumes: such a node offers none. */
       volumes?: HostVolume[];
+      /** Absent in logs from before limits, and for agents that said nothing of them. */
+      limits?: NodeLimits;
     }
   | { type: "NodeDisconnected"; at: number; name: string }
   | { type: "NodeHealthChanged"; at: number; name: string; from: NodeHealth; to: NodeHealth }
@@ -367,6 +370,7 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
       capacity: e.capacity,
       ports: e.ports ?? NO_PORTS,
       volumes: e.volumes ?? [],
+      ...(e.limits ? { limits: e.limits } : {}),
       health: "ready",
       // Cordon and drain are the operator's decisions; a reconnect keeps them.
       schedulable: prior?.schedulable ?? true,

@@ -128,6 +128,16 @@ export interface Capacity {
   memoryMb: number;
 }
 
+/** Whether a node's agent enforces process copies' resources (cgroups), from its hello. */
+export interface NodeLimits {
+  /** "cgroup v2", "cgroup v1"; "" when nothing does. */
+  enforcedBy: string;
+  /** Why nothing does, when enforcedBy is "". */
+  notEnforcedReason: string;
+  /** Its operator lets copies that state resources be placed there all the same. */
+  allowUnenforced: boolean;
+}
+
 export interface NodeRecord {
   name: string;
   executors: string[];
@@ -138,6 +148,8 @@ export interface NodeRecord {
   ports: NodePorts;
   /** The host volumes its agent declares (--host-volume), from its hello. */
   volumes: HostVolume[];
+  /** Whether its agent holds process copies to their resources; unset when its hello said nothing (no process executor, an older agent). */
+  limits?: NodeLimits;
   /** Health as last recorded by the reconciler (NodeHealthChanged); decisions use this. */
   health: NodeHealth;
   /** False once cordoned. */

@@ -15,7 +15,7 @@ import {
   type ReportedState,
   transition,
 } from "./instance-machine.js";
-import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
+import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, type NodeLimits, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "./cluster-state.js";
 import { type ClusterEvent, type ListeningCause, sameTemplate } from "./cluster-events.js";
 import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "./cluster-status.js";
 import type { NodePorts } from "./ports.js";
@@ -64,6 +64,8 @@ export type Command =
       ports?: NodePorts;
       /** Absent in turns recorded before host volumes (golden logs): such a node offers none. */
       volumes?: HostVolume[];
+      /** Absent when the agent said nothing of limits (no process executor, an older agent). */
+      limits?: NodeLimits;
       instances: HeldInstance[];
     }
   | { type: "AgentDisconnected"; node: string; session: number }
@@ -312,7 +314,7 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 
   AgentConnected(state, c, now) {
     const events: ClusterEvent[] = [
-      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}), ...(c.volumes ? { volumes: c.volumes } : {}) },
+      { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}), ...(c.volumes ? { volumes: c.volumes } : {}), ...(c.limits ? { limits: c.limits } : {}) },
     ];
     const effects: Effect[] = [];
     const held = new Map(c.instances.map((h) => [h.id, h]));

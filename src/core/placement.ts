@@ -3,8 +3,9 @@
  *
  * Feasible: node Ready and connected, schedulable (not cordoned or draining), offers the
  * executor, carries every node_selector label, offers every host volume the spec names (writable
- * unless the spec mounts it read_only), has the resources free, has every static port free and
- * enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
+ * unless the spec mounts it read_only), has the resources free, holds a process copy to the
+ * resources its spec states (or its operator allows it not to: NodeLimits), has every static
+ * port free and enough dynamic ones (port-pool.ts), and is not quarantined for this workload. Among feasible
  * nodes `spread` prefers fewest instances of the same workload, then lowest utilization;
  * `binpack` prefers highest utilization. A system workload's copy is not chosen a node: it goes
  * to the one it belongs to, if feasible there (chooseOn).
@@ -214,6 +215,7 @@ export class Placer {
     }
     if (f.cpuUsed[i]! + spec.cpuMillis > f.cpuCapacity[i]!) return "short of cpu";
     if (f.memUsed[i]! + spec.memoryMb > f.memCapacity[i]!) return "short of memory";
+    if (spec.statesLimits && spec.executor === "process" && !limitsHold(node)) return "limits not enforced";
     if (spec.ports.length > 0) {
       const ports = f.ports.refusal(i, spec.ports, except);
       if (ports !== undefined) return ports;
@@ -240,7 +242,7 @@ export class Placer {
     // Quarantine depends on the workload: only shapes free of it are remembered; a cap or a hard
     // spread depends on the workload's own copies, so such a shape is remembered per workload.
     const rules = spec.placement;
-    const shape = f.crashed.has(workload) ? undefined : `${rules.ownCounts ? workload : ""}\n${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
+    const shape = f.crashed.has(workload) ? undefined : `${rules.ownCounts ? workload : ""}\n${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.statesLimits}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -408,6 +410,11 @@ export class Placer {
     if (spec.ports.length === 0) return { node: f.nodes[i]!.name };
     return { node: f.nodes[i]!.name, ports: f.ports.assign(i, holder, spec.ports, spec.executor === "docker") };
   }
+}
+
+/** Whether a process copy that states resources is held to them there: an agent that says nothing of limits (older, simulated) is taken at its word. */
+function limitsHold(node: NodeRecord): boolean {
+  return node.limits === undefined || node.limits.enforcedBy !== "" || node.limits.allowUnenforced;
 }
 
 function offersExecutor(node: NodeRecord, spec: ResolvedSpec): boolean {

@@ -10,7 +10,7 @@ import type { NodePorts } from "./ports.js";
 import type { HostVolume } from "./volumes.js";
 import type { Command } from "./decide.js";
 import type { Effect } from "./effects.js";
-import { type Capacity, type ClusterState, emptyState } from "./cluster-state.js";
+import { type Capacity, type ClusterState, emptyState, type NodeLimits } from "./cluster-state.js";
 import { type ClusterEvent, isVolatile } from "./cluster-events.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "./reconcile.js";
 import { runTurn, type TurnResult } from "./turn.js";
@@ -23,6 +23,8 @@ export interface FleetNode {
   ports?: NodePorts;
   /** The host volumes its agent declares; unset: none (as the golden logs were recorded). */
   volumes?: HostVolume[];
+  /** Whether its agent enforces process copies' resources; unset: it says nothing (as the golden logs were recorded). */
+  limits?: NodeLimits;
 }
 
 /** One recorded turn: its inputs, enough to replay it. */
@@ -103,6 +105,7 @@ export class SimulatedFleet {
       capacity: node.capacity,
       ...(node.ports ? { ports: node.ports } : {}),
       ...(node.volumes ? { volumes: node.volumes } : {}),
+      ...(node.limits ? { limits: node.limits } : {}),
       instances: [...held].map(([id, generation]) => ({ id, generation, state: "running" as const })),
     });
   }

@@ -19,6 +19,8 @@ export interface ResolvedSpec {
   executor: "process" | "docker";
   cpuMillis: number;
   memoryMb: number;
+  /** The spec states resources (not the defaults): an agent holds the copy to them, and places it only where it can (placement.ts). */
+  statesLimits: boolean;
   nodeSelector: Record<string, string>;
   restart: RestartModeName;
   initialBackoffMs: number;
@@ -133,6 +135,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     executor: spec.image !== "" ? "docker" : "process",
     cpuMillis: spec.resources?.cpuMillis || SPEC_DEFAULTS.cpuMillis,
     memoryMb,
+    statesLimits: !!(spec.resources?.cpuMillis || spec.resources?.memoryMb),
     nodeSelector: spec.nodeSelector,
     restart: MODES[spec.restartPolicy?.mode ?? 0] ?? "always",
     initialBackoffMs: durationMs(spec.restartPolicy?.initialBackoff) ?? SPEC_DEFAULTS.initialBackoffMs,

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /**
- * The side panel of the copy picked: its workload, generation, node, ports and failure reason;
+ * The side panel of the copy picked: its workload, generation, node, ports, failure reason and
+ * what it uses (GET /api/usage, its agent's last sample);
  * the workload's recent events that concern it (GET /api/history); its last log lines, then
  * what it prints (an EventSource on /api/logs). An admin also gets the workload's actions.
  */
@@ -108,7 +109,22 @@ export class Panel {
       parts.push(actions);
     }
     this.details.replaceChildren(...parts);
+    void this.loadUsage(c.id, dl);
     void this.loadEvents(c.workload, c.id);
+  }
+
+  /** Adds what the copy uses to its details, once its agent's last sample is read. */
+  private async loadUsage(id: string, dl: HTMLElement): Promise<void> {
+    const res = await fetch(`/api/usage?copy=${encodeURIComponent(id)}`);
+    if (!res.ok || this.id !== id || !dl.isConnected) return;
+    const { usage } = (await res.json()) as { usage: { cpuMillis: number; memoryBytes: number; sampledAt: string } | null };
+    const dt = document.createElement("dt");
+    dt.textContent = "Usage";
+    const dd = document.createElement("dd");
+    dd.textContent = usage
+      ? `cpu ${usage.cpuMillis}m, memory ${Math.round(usage.memoryBytes / (1024 * 1024))} MiB (sampled ${new Date(usage.sampledAt).toLocaleTimeString()})`
+      : "unknown (no sample heard)";
+    dl.append(dt, dd);
   }
 
   private async loadEvents(workload: string, id: string): Promise<void> {

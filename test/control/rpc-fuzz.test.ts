@@ -839,6 +839,15 @@ describe("agent stream misuse ends the stream with an error status", () => {
     );
   });
 
+  test("a hello whose limits text is unbounded, or a usage report past its bound", async () => {
+    const long = "x".repeat(1025);
+    const end = await agentSession([hello(AGENT, { limits: { enforcedBy: "", notEnforcedReason: long, allowUnenforced: false } })], 100);
+    expect({ code: status[end.code], details: end.details }).toEqual({ code: "INVALID_ARGUMENT", details: "hello.limits: expected enforced_by and not_enforced_reason of at most 1024 characters" });
+    const copies = Array.from({ length: 10_001 }, (_, k) => ({ instanceId: `x-0.${k}`, cpuMillis: 1, memoryBytes: 1 }));
+    const many = await agentSession([hello(AGENT), { payload: { $case: "usage", value: { copies } } }], 100);
+    expect({ code: status[many.code], details: many.details }).toEqual({ code: "INVALID_ARGUMENT", details: "usage.copies: expected at most 10000, got 10001" });
+  });
+
   test("hello twice", async () => {
     const end = await agentSession([hello(AGENT), { payload: { $case: "heartbeat", value: {} } }, hello(AGENT)]);
     expect({ code: status[end.code], details: end.details }).toEqual({ code: "INVALID_ARGUMENT", details: "hello may only be sent once per stream" });
@@ -850,6 +859,8 @@ describe("agent stream misuse ends the stream with an error status", () => {
       [hello(AGENT), "hello"],
       [{ payload: { $case: "batch", value: { messages: [heartbeat] } } }, "batch"],
       [{ payload: undefined }, "no payload"],
+      // Usage is volatile, sent on its own: never in a batch.
+      [{ payload: { $case: "usage", value: { copies: [] } } }, "usage"],
     ];
     for (const [inner, got] of cases) {
       const end = await agentSession([hello(AGENT), { payload: { $case: "batch", value: { messages: [heartbeat, inner] } } }]);

@@ -35,7 +35,7 @@ describe.skipIf(skip)("docker executor", () => {
     await eventually("node-d Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-d\s+Ready\s+process,docker/) ? true : undefined));
   });
   afterAll(async () => {
-    for (const w of ["box", "checked", "missing"]) await ctl("delete", "workload", w);
+    for (const w of ["box", "checked", "missing", "hog", "spin"]) await ctl("delete", "workload", w);
     // Wait for removal, not just stopping (-a): an agent stopped mid-removal leaves the container behind.
     await eventually("containers removed", () => (sh(["docker", "ps", "-a", "-q", "--filter", "label=tessera.node=node-d"]).out.trim() === "" ? true : undefined), 15_000).catch(() => {});
     await h.stop();
@@ -63,6 +63,31 @@ describe.skipIf(skip)("docker executor", () => {
 
     expect((await ctl("delete", "workload", "box")).code).toBe(0);
     await eventually("the container gone", () => (containers("box").length === 0 && sh(["docker", "ps", "-a", "-q", "--filter", `id=${id}`]).out.trim() === "" ? true : undefined), 20_000);
+  });
+
+  test("a container past its memory is OOM-killed with that reason, as a process copy is (#31)", async () => {
+    await apply({
+      name: "hog",
+      spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "/bin/busybox head -c 200m /dev/zero | /bin/busybox tail"], resources: { memoryMb: 16 }, restartPolicy: { initialBackoff: "0.5s", maxBackoff: "2s" } },
+    });
+    const reason = "OOM killed (memory limit 16 MiB)";
+    await eventually("hog OOM-killed", async () => ((await ctl("history", "hog")).stdout.includes(reason) ? true : undefined), 30_000, 300);
+    expect((await ctl("delete", "workload", "hog")).code).toBe(0);
+  });
+
+  test("a container's usage, from the engine's stats, shows in ctl top (#31)", async () => {
+    await apply({ name: "spin", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "while :; do :; done"], resources: { cpuMillis: 200, memoryMb: 32 }, stopGracePeriod: "1s" } });
+    const row = await eventually(
+      "a sample of spin",
+      async () => (await ctl("top", "instances", "spin")).stdout.split("\n").find((l) => l.startsWith("spin-0 ") && !l.includes("<unknown>")),
+      30_000,
+      500,
+    );
+    // The engine's quota holds it near 200m; a loaded machine may give it less.
+    const cpu = Number(row.match(/(\d+)m\/200m/)![1]);
+    expect(cpu).toBeGreaterThan(50);
+    expect(cpu).toBeLessThan(260);
+    expect((await ctl("delete", "workload", "spin")).code).toBe(0);
   });
 
   test("readiness checks run inside the container (exec)", async () => {

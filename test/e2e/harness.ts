@@ -4,7 +4,8 @@
  */
 import { type ChannelCredentials, type ChannelOptions, credentials, Metadata } from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,7 +149,49 @@ export class Harness {
         // Already gone.
       }
     }
+    await removeCgroupsOf(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The hierarchies an agent may make its cgroups in: each v1 controller's, and v2's. */
+const CGROUP_TREES = "/sys/fs/cgroup";
+
+/**
+ * Removes the cgroups agents with data dirs under `dir` made (tessera/NODE.HASH, HASH naming
+ * the data dir), killing what is left in them: an agent killed for good leaves its copies'
+ * cgroups, as its copies, for its next start to take over.
+ */
+async function removeCgroupsOf(dir: string): Promise<void> {
+  const hashes = new Set<string>();
+  const walk = (d: string, depth: number) => {
+    hashes.add(createHash("sha256").update(d).digest("hex").slice(0, 8));
+    if (depth === 0) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name), depth - 1);
+  };
+  if (!existsSync(dir)) return;
+  walk(dir, 2);
+  const trees = existsSync(CGROUP_TREES) ? readdirSync(CGROUP_TREES).map((t) => join(CGROUP_TREES, t, "tessera")).filter((t) => existsSync(t)) : [];
+  for (const tree of trees) {
+    for (const parent of readdirSync(tree, { withFileTypes: true })) {
+      if (!parent.isDirectory() || !hashes.has(parent.name.slice(parent.name.lastIndexOf(".") + 1))) continue;
+      const at = join(tree, parent.name);
+      for (const copy of readdirSync(at, { withFileTypes: true })) {
+        if (!copy.isDirectory()) continue;
+        await eventually(`${join(at, copy.name)} removed`, () => {
+          for (const pid of readFileSync(join(at, copy.name, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+            try {
+              process.kill(Number(pid), "SIGKILL");
+            } catch {
+              // Already gone.
+            }
+          }
+          rmdirSync(join(at, copy.name));
+          return true;
+        });
+      }
+      rmdirSync(at);
+    }
   }
 }
 

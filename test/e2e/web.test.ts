@@ -104,8 +104,8 @@ describe.skipIf(skip)("the mosaic in a browser", () => {
     const asked = answers.filter(([path]) => path.startsWith("/api/"));
     expect(asked.length).toBeGreaterThan(0);
     expect(asked.filter(([path, status]) => path !== "/api/session" || status !== 401)).toEqual([]);
-    const statuses = await page.evaluate(async () => Promise.all(["/api/events", "/api/history?workload=web", "/api/logs?copy=web-0.1"].map(async (p) => (await fetch(p)).status)));
-    expect(statuses).toEqual([401, 401, 401]);
+    const statuses = await page.evaluate(async () => Promise.all(["/api/events", "/api/history?workload=web", "/api/logs?copy=web-0.1", "/api/usage?copy=web-0.1"].map(async (p) => (await fetch(p)).status)));
+    expect(statuses).toEqual([401, 401, 401, 401]);
     // A wrong token is refused and says so.
     await page.locator("#token").fill("tessera-admin-not-a-token");
     await page.locator("#signin button").click();

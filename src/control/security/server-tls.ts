@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { experimental, ServerCredentials } from "@grpc/grpc-js";
 import { hostOf } from "../../core/listen-address.js";
+import { hostAddresses } from "../../shell/host-addresses.js";
 import type { ControlPlaneOptions } from "../server.js";
 import { PostgresStore } from "../store/postgres/store.js";
 import type { Store } from "../store/store.js";
@@ -26,10 +27,20 @@ export interface Tls {
   close(): void;
 }
 
+/**
+ * What the server certificate names: the listen address, loopback, the hostname and every
+ * `--advertise`; listening on a wildcard, the host's own addresses too, since those are what
+ * other hosts dial (and HTTPS clients such as curl check the address they dialled).
+ */
+export function serverCertificateNames(listen: string, advertise: string[], addresses: string[]): string[] {
+  const host = hostOf(listen);
+  const wildcard = host === "0.0.0.0" || host === "::" || host === "";
+  return [...new Set([...(wildcard ? addresses : [host]), "127.0.0.1", "localhost", hostname(), ...advertise])];
+}
+
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */
 export async function openTls(opts: ControlPlaneOptions, store: Store): Promise<Tls> {
-  const host = hostOf(opts.listen);
-  const names = [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
+  const names = serverCertificateNames(opts.listen, opts.advertise ?? [], hostAddresses());
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
   // On PostgreSQL the CA is the cluster's, in the database; the server certificate stays this control plane's own.
   const source = store instanceof PostgresStore ? databaseCa(store, opts.caSecret!, opts.dataDir, opts.log) : undefined;

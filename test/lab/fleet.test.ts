@@ -1,0 +1,140 @@
+/**
+ * A fleet on four hosts (#29): a control plane on `cp`, agents on `a`, `b` and `c`, each host a
+ * network namespace with its own address and data dir, joined by token and CA hash only. The
+ * tests cut and heal links: an agent partitioned with its process alive, the control plane cut
+ * off from every agent, an agent killed with SIGKILL again and again.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pkiFiles } from "../../src/control/security/pki.js";
+import { eventually, instanceProcesses } from "../e2e/harness.js";
+import { type Host, Lab, labSuite, WEB_PORT } from "./lab.js";
+
+setDefaultTimeout(90_000);
+
+/** Short thresholds keep the lab quick: Suspect after 1 s of silence, Offline after 2 s. */
+const OFFLINE_MS = 2_000;
+const TICK_MS = 500;
+const CONTROL_FLAGS = ["--suspect-after", "1s", "--offline-after", `${OFFLINE_MS}ms`, "--tick", `${TICK_MS}ms`];
+const AGENT_FLAGS = ["--heartbeat", "250ms"];
+
+const suite = labSuite("the lab of hosts in network namespaces");
+let lab: Lab;
+let cp: Host;
+let agents: Host[];
+
+interface JsonInstance {
+  id: string;
+  name: string;
+  node?: string;
+  observedState: string;
+  desiredState: string;
+  ready?: boolean;
+  attempt?: number;
+  address?: string;
+  ports?: Array<{ name: string; hostPort: number }>;
+}
+
+/** ctl on host b, as an operator there would run it. */
+async function ctl(...args: string[]): Promise<string> {
+  const res = await lab.ctl(lab.host("b"), cp, args);
+  if (res.code !== 0) throw new Error(`ctl ${args.join(" ")} exited ${res.code}: ${res.stderr}`);
+  return res.stdout;
+}
+
+async function instances(workload: string): Promise<JsonInstance[]> {
+  return (JSON.parse(await ctl("get", "instances", workload, "-o", "json")) as { instances?: JsonInstance[] }).instances ?? [];
+}
+
+const running = (list: JsonInstance[]) => list.filter((i) => i.desiredState === "DESIRED_STATE_RUN" && i.observedState === "INSTANCE_STATE_RUNNING");
+
+/** A busybox httpd copy answering `<instance> on <host address>`, Ready once it answers. */
+async function applyWeb(name: string, replicas: number): Promise<void> {
+  const www = `"$(dirname "$TESSERA_STATUS")/www-$TESSERA_INSTANCE"`;
+  const manifest = {
+    name,
+    spec: {
+      command: "/bin/sh",
+      args: ["-c", `mkdir -p ${www} && echo "$TESSERA_INSTANCE on $TESSERA_HOST_IP" > ${www}/index.html && exec busybox httpd -f -p "$TESSERA_PORT_HTTP" -h ${www}`],
+      ports: [{ name: "http" }],
+      replicas,
+      checks: [{ name: "http", http: { portName: "http", path: "/" }, interval: "1s", timeout: "1s" }],
+    },
+  };
+  const file = join(lab.host("b").dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(manifest));
+  await ctl("apply", "-f", file, "--wait", "--timeout", "30");
+}
+
+/** What the agent's own resolver on a host answers for `<workload>.tessera`. */
+function dnsAnswers(host: Host, workload: string): string[] {
+  const r = lab.sh(host, ["dig", "@127.0.0.1", "-p", "5353", "+short", "+time=1", "+tries=1", `${workload}.tessera`, "A"]);
+  if (r.code !== 0) throw new Error(`dig on ${host.name} failed: ${r.out}`);
+  return r.out.split("\n").filter(Boolean).sort();
+}
+
+/** Live copies of a workload on a host, by instance id (a shim and what it runs count once: the shim). */
+function copiesOn(host: Host, workload: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const p of instanceProcesses(host.dir)) {
+    if (p.env.TESSERA_WORKLOAD !== workload) continue;
+    const id = p.env.TESSERA_INSTANCE_ID ?? p.env.TESSERA_INSTANCE ?? "";
+    const prev = found.get(id);
+    if (prev === undefined || p.pid < prev) found.set(id, p.pid);
+  }
+  return found;
+}
+
+describe.skipIf(suite.skip)("a fleet on four hosts", () => {
+  beforeAll(async () => {
+    lab = new Lab(["cp", "a", "b", "c"]);
+    cp = lab.host("cp");
+    agents = ["a", "b", "c"].map((n) => lab.host(n));
+    await lab.h.explaining(async () => {
+      await lab.startControl(cp, CONTROL_FLAGS);
+      for (const host of agents) lab.startAgent(host, cp, AGENT_FLAGS);
+      await eventually(
+        "three nodes Ready",
+        async () => {
+          const nodes = (JSON.parse(await ctl("get", "nodes", "-o", "json")) as { nodes?: Array<{ name: string; health: string }> }).nodes ?? [];
+          return nodes.filter((n) => n.health === "NODE_HEALTH_READY").length === 3 ? true : undefined;
+        },
+        20_000,
+        200,
+      );
+    });
+  });
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  test("agents on three hosts enroll across the network; endpoints, DNS and HTTP carry each host's address", async () => {
+    // The server certificate names the control plane's address on its host, so curl from
+    // another host, given only the CA, trusts the web page's HTTPS.
+    const cert = new X509Certificate(readFileSync(pkiFiles(cp.dir).serverCert));
+    expect(cert.subjectAltName).toContain(`IP Address:${cp.address}`);
+    const b = lab.host("b");
+    const page = lab.sh(b, ["curl", "-sS", "--max-time", "5", "--cacert", join(b.dir, "ca.pem"), `https://${cp.address}:${WEB_PORT}/healthz`]);
+    expect(page).toEqual({ code: 0, out: expect.any(String) });
+
+    await lab.h.explaining(() => applyWeb("web", 3));
+    const copies = running(await instances("web"));
+    expect(copies.map((i) => i.ready)).toEqual([true, true, true]);
+    // Spread puts one copy on each host, at its host's address.
+    expect(copies.map((i) => [i.node, i.address]).sort()).toEqual(agents.map((h) => [h.name, h.address]));
+    const endpoints = (JSON.parse(await ctl("get", "endpoints", "web", "-o", "json")) as { endpoints: Array<{ address: string; hostPort: number }> }).endpoints;
+    expect(endpoints.map((e) => e.address).sort()).toEqual(agents.map((h) => h.address).sort());
+
+    // From b, its own agent's resolver answers all three; the copies on a and c answer HTTP.
+    await eventually("b's resolver answering the three copies", () => (dnsAnswers(b, "web").length === 3 ? true : undefined), 5_000, 200);
+    expect(dnsAnswers(b, "web")).toEqual(agents.map((h) => h.address).sort());
+    for (const other of [lab.host("a"), lab.host("c")]) {
+      const copy = copies.find((i) => i.node === other.name)!;
+      const answer = lab.sh(b, ["curl", "-sS", "--max-time", "5", `http://${other.address}:${copy.ports![0]!.hostPort}/`]);
+      expect(answer).toEqual({ code: 0, out: `${copy.name} on ${other.address}\n` });
+    }
+    await ctl("delete", "workload", "web");
+  });
+});

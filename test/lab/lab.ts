@@ -1,0 +1,234 @@
+/**
+ * A fleet of hosts on one machine (#29): each host a network namespace with its own address,
+ * loopback and data dir, all on a private bridge. The bridge sits in a "switch" namespace of its
+ * own, so the machine's firewall (Docker sets FORWARD to DROP) never sees the traffic and
+ * nothing outside the lab's namespaces is changed. A host is cut off by setting its port on the
+ * switch down, and healed by setting it up; its processes keep running.
+ *
+ * Nothing crosses hosts but the network: tessera runs in a host with `ip netns exec`, each host
+ * with its own data dir; what an operator would copy (the join token, the CA) is copied as bytes.
+ *
+ * Every run has a name of its own (`tlab-<pid>-<random>`) and a random /24 in 198.18.0.0/15, so
+ * labs running side by side do not meet; a run finds what an earlier run that crashed left
+ * (its pid is gone) and removes it before making its own.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { caHashOf } from "../../src/shell/ca-hash.js";
+import { BINARY, Harness, isAlive, requireBinary, type Server } from "../e2e/harness.js";
+
+/** Namespaces and temporary directories of labs are named `tlab-<pid>-…`. */
+const FAMILY = "tlab";
+const DIR_FAMILY = "tessera-lab-";
+
+/** The control plane's ports in its host, as the README's multi-host section has them. */
+export const CONTROL_PORT = 7700;
+export const WEB_PORT = 7701;
+
+export interface Host {
+  /** The node name its agent takes. */
+  name: string;
+  /** Its network namespace. */
+  ns: string;
+  /** Its address on the lab's bridge. */
+  address: string;
+  /** Its own data dir: no other host reads it. */
+  dir: string;
+  /** Its port on the switch: down cuts the host off. */
+  port: string;
+}
+
+/** Why the lab cannot run here, or undefined when network namespaces can be made. */
+export function labUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return "network namespaces need root";
+  if (!Bun.which("ip")) return "the ip command (iproute2) is not installed";
+  const probe = `${FAMILY}-${process.pid}-probe`;
+  const made = ip(["netns", "add", probe]);
+  if (made.code !== 0) return `ip netns add fails here: ${made.out.trim()}`;
+  ip(["netns", "del", probe]);
+  return undefined;
+}
+
+/**
+ * Whether a lab suite runs: where namespaces cannot be made, its tests skip saying why, except
+ * under CI (TESSERA_CI=1), where they must run and so fail.
+ */
+export function labSuite(what: string): { skip: boolean } {
+  const reason = labUnavailable();
+  const skip = reason !== undefined && process.env.TESSERA_CI !== "1";
+  if (skip) console.warn(`SKIP ${what}: ${reason} (under TESSERA_CI=1 this is a failure)`);
+  return { skip };
+}
+
+function ip(args: string[]): { code: number; out: string } {
+  const r = spawnSync("ip", args, { encoding: "utf8" });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+
+function mustIp(args: string[]): void {
+  const r = ip(args);
+  if (r.code !== 0) throw new Error(`ip ${args.join(" ")} failed: ${r.out.trim()}`);
+}
+
+/** Ends every process in a namespace, then deletes it. */
+function removeNamespace(ns: string): void {
+  for (const pid of ip(["netns", "pids", ns]).out.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  ip(["netns", "del", ns]);
+}
+
+/** Removes the namespaces and directories of lab runs whose process is gone (crashed, killed). */
+function sweepCrashedRuns(): void {
+  const mine = new RegExp(`^${FAMILY}-(\\d+)-`);
+  for (const line of ip(["netns", "list"]).out.split("\n")) {
+    const ns = line.split(" ")[0] ?? "";
+    const owner = mine.exec(ns)?.[1];
+    if (owner !== undefined && !isAlive(Number(owner))) removeNamespace(ns);
+  }
+  for (const entry of readdirSync(tmpdir())) {
+    const owner = new RegExp(`^${DIR_FAMILY}(\\d+)-`).exec(entry)?.[1];
+    if (owner !== undefined && !isAlive(Number(owner))) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  }
+}
+
+export class Lab {
+  readonly h: Harness;
+  readonly hosts: Host[] = [];
+  private readonly run = `${FAMILY}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+  private readonly switchNs = `${this.run}-sw`;
+  /** A random /24 of 198.18.0.0/15 (the benchmarking range, never one the machine uses). */
+  private readonly subnet: string;
+  private readonly namespaces: string[] = [];
+
+  /** Makes the switch and one host per name: `names[0]` gets .1, the next .2, and so on. */
+  constructor(names: string[]) {
+    requireBinary();
+    const reason = labUnavailable();
+    if (reason) throw new Error(`the lab cannot run: ${reason}`);
+    sweepCrashedRuns();
+    const block = Math.floor(Math.random() * 512);
+    this.subnet = `198.${18 + (block >> 8)}.${block & 255}`;
+    this.h = new Harness(`${DIR_FAMILY}${process.pid}-`);
+    try {
+      this.addNamespace(this.switchNs);
+      mustIp(["-n", this.switchNs, "link", "add", "br0", "type", "bridge", "forward_delay", "0"]);
+      mustIp(["-n", this.switchNs, "link", "set", "br0", "up"]);
+      names.forEach((name, i) => this.addHost(name, i));
+    } catch (err) {
+      this.removeAll();
+      throw err;
+    }
+  }
+
+  private addNamespace(ns: string): void {
+    mustIp(["netns", "add", ns]);
+    this.namespaces.push(ns);
+    mustIp(["-n", ns, "link", "set", "lo", "up"]);
+  }
+
+  private addHost(name: string, i: number): void {
+    const host: Host = { name, ns: `${this.run}-${name}`, address: `${this.subnet}.${i + 1}`, dir: join(this.h.dir, name), port: `p${i}` };
+    this.addNamespace(host.ns);
+    mustIp(["-n", this.switchNs, "link", "add", host.port, "type", "veth", "peer", "name", "eth0", "netns", host.ns]);
+    mustIp(["-n", this.switchNs, "link", "set", host.port, "master", "br0", "up"]);
+    mustIp(["-n", host.ns, "addr", "add", `${host.address}/24`, "dev", "eth0"]);
+    mustIp(["-n", host.ns, "link", "set", "eth0", "up"]);
+    mkdirSync(host.dir, { recursive: true });
+    this.hosts.push(host);
+  }
+
+  host(name: string): Host {
+    const found = this.hosts.find((h) => h.name === name);
+    if (!found) throw new Error(`the lab has no host ${name}`);
+    return found;
+  }
+
+  /** Cuts a host off the network: its processes keep running, unheard. */
+  cut(host: Host): void {
+    mustIp(["-n", this.switchNs, "link", "set", host.port, "down"]);
+  }
+
+  heal(host: Host): void {
+    mustIp(["-n", this.switchNs, "link", "set", host.port, "up"]);
+  }
+
+  /** Starts `tessera ARGS...` on a host, its data dir the host's own. */
+  start(host: Host, args: string[]): Server {
+    return this.h.start(["netns", "exec", host.ns, BINARY, ...args], { TESSERA_DATA_DIR: host.dir }, "ip");
+  }
+
+  /** Runs `tessera ARGS...` on a host to completion. */
+  tessera(host: Host, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.h.run(["netns", "exec", host.ns, BINARY, ...args], { TESSERA_DATA_DIR: host.dir }, "ip");
+  }
+
+  /** Runs any command on a host (curl, dig) to completion. */
+  sh(host: Host, command: string[]): { code: number; out: string } {
+    const r = spawnSync("ip", ["netns", "exec", host.ns, ...command], { encoding: "utf8", timeout: 10_000 });
+    return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+  }
+
+  /** What an operator copies from one host to another (a token, the CA): the bytes, nothing shared. */
+  copy(from: Host, file: string, to: Host, as = file): string {
+    const bytes = readFileSync(join(from.dir, file));
+    writeFileSync(join(to.dir, as), bytes, { mode: 0o600 });
+    return join(to.dir, as);
+  }
+
+  /** Processes running in a host's namespace. */
+  pids(host: Host): number[] {
+    return ip(["netns", "pids", host.ns]).out.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number);
+  }
+
+  /**
+   * `tessera control` on a host, as the README's "Several hosts" section starts it: gRPC and
+   * the web page on every address of the host. Resolves once both listen.
+   */
+  async startControl(host: Host, flags: string[] = []): Promise<{ server: Server; address: string }> {
+    const server = this.start(host, ["control", "--listen", `0.0.0.0:${CONTROL_PORT}`, "--metrics-listen", `0.0.0.0:${WEB_PORT}`, "--data-dir", host.dir, ...flags]);
+    await server.waitForLog((l) => l.msg === "control plane listening");
+    await server.waitForLog((l) => l.msg === "http listening");
+    return { server, address: `${host.address}:${CONTROL_PORT}` };
+  }
+
+  /** `tessera agent` on a host, enrolling with the control plane's join token and CA hash only. */
+  startAgent(host: Host, control: Host, flags: string[] = []): Server {
+    const joinToken = readFileSync(join(control.dir, "join-token"), "utf8").trim();
+    const args = ["agent", "--control", `${control.address}:${CONTROL_PORT}`, "--name", host.name, "--data-dir", host.dir, "--join-token", joinToken, "--ca-hash", caHashIn(control)];
+    return this.start(host, [...args, ...flags]);
+  }
+
+  /** `tessera ctl ARGS...` on a host, with the admin token and a copy of the CA (ca.pem in its data dir). */
+  async ctl(host: Host, control: Host, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const caFile = join(host.dir, "ca.pem");
+    if (!existsSync(caFile)) this.copy(control, join("pki", "ca.pem"), host, "ca.pem");
+    const token = readFileSync(join(control.dir, "admin-token"), "utf8").trim();
+    return this.tessera(host, ["ctl", ...args, "--control", `${control.address}:${CONTROL_PORT}`, "--token", token, "--ca-file", caFile]);
+  }
+
+  /** Stops every process the lab started, then removes its namespaces and directories. */
+  async stop(): Promise<void> {
+    try {
+      await this.h.stop();
+    } finally {
+      this.removeAll();
+    }
+  }
+
+  private removeAll(): void {
+    for (const ns of this.namespaces.splice(0).reverse()) removeNamespace(ns);
+    if (existsSync(this.h?.dir ?? "")) rmSync(this.h.dir, { recursive: true, force: true });
+  }
+}
+
+/** The CA hash a control plane prints at its first start, read from the CA it wrote. */
+export function caHashIn(host: Host): string {
+  return caHashOf(readFileSync(join(host.dir, "pki", "ca.pem"), "utf8"));
+}

@@ -19,6 +19,7 @@ const OFFLINE_MS = 2_000;
 const TICK_MS = 500;
 const CONTROL_FLAGS = ["--suspect-after", "1s", "--offline-after", `${OFFLINE_MS}ms`, "--tick", `${TICK_MS}ms`];
 const AGENT_FLAGS = ["--heartbeat", "250ms"];
+const PARTITION_MS = 30_000;
 
 const suite = labSuite("the lab of hosts in network namespaces");
 let lab: Lab;
@@ -87,6 +88,20 @@ function copiesOn(host: Host, workload: string): Map<string, number> {
   return found;
 }
 
+/** Waits until the control plane has taken a heartbeat `node` sent after `since` (its stream is back, and has carried a second's worth). */
+async function heardSince(node: Host, since: number): Promise<void> {
+  await eventually(
+    `a heartbeat of ${node.name} sent after ${new Date(since).toISOString()}`,
+    async () => {
+      const nodes = (JSON.parse(await ctl("get", "nodes", "-o", "json")) as { nodes?: Array<{ name: string; health: string; lastHeartbeat?: string }> }).nodes ?? [];
+      const it = nodes.find((n) => n.name === node.name);
+      return it?.health === "NODE_HEALTH_READY" && Date.parse(it.lastHeartbeat ?? "") >= since ? true : undefined;
+    },
+    20_000,
+    200,
+  );
+}
+
 describe.skipIf(suite.skip)("a fleet on four hosts", () => {
   beforeAll(async () => {
     lab = new Lab(["cp", "a", "b", "c"]);
@@ -136,5 +151,45 @@ describe.skipIf(suite.skip)("a fleet on four hosts", () => {
       expect(answer).toEqual({ code: 0, out: `${copy.name} on ${other.address}\n` });
     }
     await ctl("delete", "workload", "web");
+  });
+
+  test("an agent cut off for 30 s: its copies run elsewhere within the Offline threshold, DNS forgets them, and on heal the stale ones stop", async () => {
+    const [a, b, c] = agents as [Host, Host, Host];
+    await lab.h.explaining(() => applyWeb("part", 3));
+    const stale = copiesOn(a, "part");
+    expect(stale.size).toBe(1);
+
+    lab.cut(a);
+    const cutAt = Date.now();
+    const replaced = await lab.h.explaining(() =>
+      eventually("three copies Running off a", async () => {
+        const list = running(await instances("part"));
+        return list.length === 3 && list.every((i) => i.node !== a.name && i.ready) ? list : undefined;
+      }, 15_000, 100),
+    );
+    const took = Date.now() - cutAt;
+    console.log(`partitioned agent's copy Running elsewhere after ${took} ms (Offline after ${OFFLINE_MS} ms, a turn every ${TICK_MS} ms)`);
+    expect(took).toBeLessThan(OFFLINE_MS + 2 * TICK_MS + 5_000);
+    for (const host of [b, c]) expect(dnsAnswers(host, "part")).not.toContain(a.address);
+    // The cut agent's process and its copy keep running, unheard.
+    expect([...copiesOn(a, "part").values()]).toEqual([...stale.values()]);
+
+    await Bun.sleep(Math.max(0, cutAt + PARTITION_MS - Date.now()));
+    lab.heal(a);
+    const healedAt = Date.now();
+    await lab.h.explaining(() => eventually("a's stale copy stopped", () => (copiesOn(a, "part").size === 0 ? true : undefined), 20_000, 100));
+    console.log(`stale copy stopped ${Date.now() - healedAt} ms after the link returned`);
+
+    // Settled at exactly three, the ones that replaced a's, and nothing starts again while a
+    // sends heartbeats on its new stream.
+    const settled = new Map(replaced.map((i) => [i.id, i.node]));
+    const pids = () => new Map([...agents.flatMap((h) => [...copiesOn(h, "part")])]);
+    const before = pids();
+    expect([...before.keys()].sort()).toEqual([...settled.keys()].sort());
+    await heardSince(a, Date.now() + 1_000);
+    expect(pids()).toEqual(before);
+    const after = running(await instances("part"));
+    expect(new Map(after.map((i) => [i.id, i.node]))).toEqual(settled);
+    await ctl("delete", "workload", "part");
   });
 });

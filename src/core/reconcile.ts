@@ -28,8 +28,8 @@ export interface Policy extends HealthThresholds, QuarantinePolicy {
    */
   recordedHealth?: boolean;
   /**
-   * While no node is Ready, Offline nodes' copies are kept rather than lost: the control plane
-   * cannot tell its own partition from theirs. Off where nodes are killed knowing they are gone
+   * While none of two nodes or more is Ready, Offline nodes' copies are kept rather than lost:
+   * the control plane cannot tell its own partition from theirs. Off where nodes are killed knowing they are gone
    * (sizing a fleet offline), so that a whole fleet's loss shows.
    */
   keepCopiesWhileNoNodeHeard: boolean;
@@ -180,10 +180,12 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });
   }
 
-  // A control plane that hears no node cannot tell its own partition from theirs, and a copy
-  // marked lost would have nowhere to go: while no node is Ready, Offline nodes' copies are
-  // kept (Kubernetes' node controller stops evicting in a full disruption for the same reason).
-  const fleetHeard = !policy.keepCopiesWhileNoNodeHeard || [...health.values()].some((h) => h === "ready");
+  // A control plane that hears none of several nodes cannot tell its own partition from
+  // theirs, and a copy marked lost would have nowhere to go: while no node is Ready, Offline
+  // nodes' copies are kept (Kubernetes' node controller stops evicting in a full disruption for
+  // the same reason). A single node's copies are lost as usual: their Pending replacements can
+  // only go back to it, and its return takes them back (reclaim).
+  const fleetHeard = !policy.keepCopiesWhileNoNodeHeard || health.size < 2 || [...health.values()].some((h) => h === "ready");
 
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {

@@ -113,6 +113,7 @@ test.each<[string, ClusterEvent, string]>([
     "node-a connected: process, cpu 4000m, memory 8192Mi, host volumes data=/srv/data,logs=/var/log:ro, version test",
   ],
   ["a first start", { type: "ListeningStarted", at: T0, cause: "start" }, "control plane listening to agents (started)"],
+  ["a node back after every node went Offline", { type: "ListeningStarted", at: T0, cause: "fleet-returned" }, "control plane listening to agents (a node is heard again after every node went Offline)"],
 ])("%s", (_, event, line) => {
   expect(summarizeEvent(event)).toBe(line);
 });

@@ -3,7 +3,7 @@
  * events and effects a plan turns into, and that planning again after executing changes nothing.
  */
 import { describe, expect, test } from "bun:test";
-import { decide } from "../../src/core/decide.js";
+import { type Command, decide } from "../../src/core/decide.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import { replay } from "../../src/core/cluster-events.js";
 import { planToEvents } from "../../src/core/plan-to-events.js";
@@ -426,14 +426,23 @@ describe("a node that goes Offline", () => {
 
 describe("a control plane that hears no node at all (#29)", () => {
   const { offlineAfterMs, startGraceMs } = DEFAULT_POLICY;
-  const hello = (node: string, ids: string[]) =>
-    ({ type: "AgentConnected", node, session: 2, executors: ["process"], version: "test", labels: {}, capacity: CAPACITY, instances: ids.map((id) => ({ id, generation: 1, state: "running" as const })) }) as const;
+  const hello = (node: string, ids: string[]): Command => ({
+    type: "AgentConnected",
+    node,
+    session: 2,
+    executors: ["process"],
+    version: "test",
+    labels: {},
+    capacity: CAPACITY,
+    instances: ids.map((id) => ({ id, generation: 1, state: "running" })),
+  });
 
   /** Two nodes each running a copy of web, then silent past the Offline threshold. */
-  function fleetCutOff(): { state: ClusterState; away: number; copies: Record<string, string> } {
+  function fleetCutOff(): { state: ClusterState; away: number; copies: { a: string; b: string } } {
     const state = replay([nodeConnected("a", T0), nodeConnected("b", T0), workloadApplied("web", T0, { spec: spec({ replicas: 2 }) })]);
     reconcileOnce(state, T0);
-    const copies = Object.fromEntries([...state.instances.values()].map((i) => [i.node!, i.id]));
+    const on = (node: string) => [...state.instances.values()].find((i) => i.node === node)!.id;
+    const copies = { a: on("a"), b: on("b") };
     for (const [node, id] of Object.entries(copies)) agentReports(state, T0, report(node, id, "provisioning"), report(node, id, "running"));
     return { state, away: T0 + offlineAfterMs + 1, copies };
   }
@@ -451,7 +460,7 @@ describe("a control plane that hears no node at all (#29)", () => {
     const { state, away, copies } = fleetCutOff();
     reconcileOnce(state, away);
     const back = away + 20_000;
-    const d = decide(state, hello("a", [copies.a!]), back);
+    const d = decide(state, hello("a", [copies.a]), back);
     expect(d.events[0]).toEqual({ type: "ListeningStarted", at: back, cause: "fleet-returned" });
     apply(state, d.events);
     const { plan: p } = reconcileOnce(state, back);
@@ -459,7 +468,7 @@ describe("a control plane that hears no node at all (#29)", () => {
     expect(p.place).toEqual([]);
     // b reconnects within the grace: its copy was never touched.
     const later = back + startGraceMs;
-    apply(state, [heartbeat("a", later), ...decide(state, hello("b", [copies.b!]), later).events]);
+    apply(state, [heartbeat("a", later), ...decide(state, hello("b", [copies.b]), later).events]);
     expect(isEmptyPlan(plan(state, later))).toBe(true);
     expect([...state.instances.values()].map((i) => [i.id, i.state])).toEqual([[copies.a, "running"], [copies.b, "running"]]);
   });
@@ -468,7 +477,7 @@ describe("a control plane that hears no node at all (#29)", () => {
     const { state, away, copies } = fleetCutOff();
     reconcileOnce(state, away);
     const back = away + 20_000;
-    apply(state, decide(state, hello("a", [copies.a!]), back).events);
+    apply(state, decide(state, hello("a", [copies.a]), back).events);
     const late = back + startGraceMs + offlineAfterMs + 1;
     apply(state, [heartbeat("a", late)]);
     const { plan: p } = reconcileOnce(state, late);
@@ -482,6 +491,13 @@ describe("a control plane that hears no node at all (#29)", () => {
     apply(state, [heartbeat("b", away)]);
     reconcileOnce(state, away);
     expect(decide(state, hello("a", []), away + 1_000).events.map((e) => e.type)).toEqual(["NodeConnected"]);
+  });
+
+  test("one node alone Offline loses its copies as usual: their replacements can only go back to it, which takes them back", () => {
+    const state = replay([nodeConnected("a", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    const id = [...state.instances.keys()][0]!;
+    expect(plan(state, T0 + offlineAfterMs + 1).markLost).toEqual([{ instance: id, node: "a" }]);
   });
 
   test("one node alone coming back records no grace: there is nobody else to wait for", () => {

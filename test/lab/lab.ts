@@ -23,9 +23,27 @@ import { BINARY, Harness, isAlive, requireBinary, type Server } from "../e2e/har
 const FAMILY = "tlab";
 const DIR_FAMILY = "tessera-lab-";
 
-/** The control plane's ports in its host, as the README's multi-host section has them. */
-export const CONTROL_PORT = 7700;
-export const WEB_PORT = 7701;
+/**
+ * The README's "Several hosts" commands, found by their first words (`tessera control`,
+ * `curl`), split into words with `$VARS` replaced: the lab runs what the README tells
+ * operators to run. `ca.pem` (a file the operator copied) is `caFile`.
+ */
+export function readmeCommand(start: string, vars: Record<string, string>, caFile?: string): string[] {
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Several hosts"));
+  const block = section.slice(section.indexOf("```sh") + 5, section.indexOf("```", section.indexOf("```sh") + 5));
+  const line = block.split("\n").find((l) => l.startsWith(`${start} `));
+  if (!line) throw new Error(`README.md's "Several hosts" has no command starting \`${start}\``);
+  return line.split(/\s+/).map((word) =>
+    word === "ca.pem" && caFile ? caFile : word.replace(/\$([A-Z_]+)/g, (_, name: string) => {
+      if (vars[name] === undefined) throw new Error(`README.md's \`${start}\` uses $${name}, which the lab does not give`);
+      return vars[name]!;
+    }),
+  );
+}
+
+/** The control plane's gRPC port on its host, as the README's `tessera control` has it. */
+const CONTROL_PORT = 7700;
 
 export interface Host {
   /** The node name its agent takes. */
@@ -192,7 +210,7 @@ export class Lab {
    * the web page on every address of the host. Resolves once both listen.
    */
   async startControl(host: Host, flags: string[] = []): Promise<{ server: Server; address: string }> {
-    const server = this.start(host, ["control", "--listen", `0.0.0.0:${CONTROL_PORT}`, "--metrics-listen", `0.0.0.0:${WEB_PORT}`, "--data-dir", host.dir, ...flags]);
+    const server = this.start(host, [...readmeCommand("tessera control", { DATA_DIR: host.dir }).slice(1), ...flags]);
     await server.waitForLog((l) => l.msg === "control plane listening");
     await server.waitForLog((l) => l.msg === "http listening");
     return { server, address: `${host.address}:${CONTROL_PORT}` };
@@ -200,17 +218,25 @@ export class Lab {
 
   /** `tessera agent` on a host, enrolling with the control plane's join token and CA hash only. */
   startAgent(host: Host, control: Host, flags: string[] = []): Server {
-    const joinToken = readFileSync(join(control.dir, "join-token"), "utf8").trim();
-    const args = ["agent", "--control", `${control.address}:${CONTROL_PORT}`, "--name", host.name, "--data-dir", host.dir, "--join-token", joinToken, "--ca-hash", caHashIn(control)];
-    return this.start(host, [...args, ...flags]);
+    const vars = { CONTROL_HOST: control.address, NAME: host.name, DATA_DIR: host.dir, JOIN_TOKEN: readFileSync(join(control.dir, "join-token"), "utf8").trim(), CA_HASH: caHashIn(control) };
+    return this.start(host, [...readmeCommand("tessera agent", vars).slice(1), ...flags]);
   }
 
-  /** `tessera ctl ARGS...` on a host, with the admin token and a copy of the CA (ca.pem in its data dir). */
+  /** `tessera ctl ARGS...` on a host, connected as the README's does it: the admin token and a copy of the CA. */
   async ctl(host: Host, control: Host, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const caFile = join(host.dir, "ca.pem");
-    if (!existsSync(caFile)) this.copy(control, join("pki", "ca.pem"), host, "ca.pem");
-    const token = readFileSync(join(control.dir, "admin-token"), "utf8").trim();
-    return this.tessera(host, ["ctl", ...args, "--control", `${control.address}:${CONTROL_PORT}`, "--token", token, "--ca-file", caFile]);
+    const readme = readmeCommand("tessera ctl", { CONTROL_HOST: control.address, ADMIN_TOKEN: readFileSync(join(control.dir, "admin-token"), "utf8").trim() }, this.caCopy(host, control));
+    return this.tessera(host, ["ctl", ...args, ...readme.slice(readme.indexOf("--control"))]);
+  }
+
+  /** The README's curl of the control plane's web page, from a host. */
+  curlWebPage(host: Host, control: Host): { code: number; out: string } {
+    return this.sh(host, [...readmeCommand("curl", { CONTROL_HOST: control.address }, this.caCopy(host, control)), "-fsS", "--max-time", "5"]);
+  }
+
+  /** The control plane's CA as an operator copied it to a host (its ca.pem), copied on first use. */
+  private caCopy(host: Host, control: Host): string {
+    const file = join(host.dir, "ca.pem");
+    return existsSync(file) ? file : this.copy(control, join("pki", "ca.pem"), host, "ca.pem");
   }
 
   /** Stops every process the lab started, then removes its namespaces and directories. */

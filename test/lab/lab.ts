@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { caHashOf } from "../../src/shell/ca-hash.js";
 import { BINARY, Harness, isAlive, requireBinary, type Server } from "../e2e/harness.js";
 
-/** Namespaces and temporary directories of labs are named `tlab-<pid>-…`. */
+/** A lab's namespaces are named `tlab-<pid>-…` and its directory `tessera-lab-<pid>-…`, <pid> the test run's. */
 const FAMILY = "tlab";
 const DIR_FAMILY = "tessera-lab-";
 

@@ -5,13 +5,12 @@
  */
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { experimental, ServerCredentials } from "@grpc/grpc-js";
-import { hostOf } from "../../core/listen-address.js";
 import { hostAddresses } from "../../shell/host-addresses.js";
 import type { ControlPlaneOptions } from "../server.js";
 import { PostgresStore } from "../store/postgres/store.js";
 import type { Store } from "../store/store.js";
+import { serverCertificateNames } from "../advertised.js";
 import { databaseCa } from "./ca-source.js";
 import { peerCertificate } from "./enrollment.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./pki.js";
@@ -25,17 +24,6 @@ export interface Tls {
   identifyAgent: (stream: { getAuthContext?: () => { sslPeerCertificate?: { raw?: Uint8Array } } }) => Promise<{ node: string } | { refusal: string }>;
   /** Stops the renewal checks. */
   close(): void;
-}
-
-/**
- * What the server certificate names: the listen address, loopback, the hostname and every
- * `--advertise`; listening on a wildcard, the host's own addresses too, since those are what
- * other hosts dial (and HTTPS clients such as curl check the address they dialled).
- */
-export function serverCertificateNames(listen: string, advertise: string[], addresses: string[]): string[] {
-  const host = hostOf(listen);
-  const wildcard = host === "0.0.0.0" || host === "::" || host === "";
-  return [...new Set([...(wildcard ? addresses : [host]), "127.0.0.1", "localhost", hostname(), ...advertise])];
 }
 
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */

@@ -9,8 +9,8 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pkiFiles } from "../../src/control/security/pki.js";
-import { descendantsOf, eventually, instanceProcesses, recordedInstancePids, type Server } from "../e2e/harness.js";
-import { type Host, Lab, labSuite } from "./lab.js";
+import { descendantsOf, eventually, recordedInstancePids, type Server } from "../e2e/harness.js";
+import { copiesOn, type Host, Lab, labSuite } from "./lab.js";
 
 setDefaultTimeout(90_000);
 
@@ -80,18 +80,6 @@ function dnsAnswers(host: Host, workload: string): string[] {
   const r = lab.sh(host, ["dig", "@127.0.0.1", "-p", "5353", "+short", "+time=1", "+tries=1", `${workload}.tessera`, "A"]);
   if (r.code !== 0) throw new Error(`dig on ${host.name} failed: ${r.out}`);
   return r.out.split("\n").filter(Boolean).sort();
-}
-
-/** Live copies of a workload on a host, by instance id (a shim and what it runs count once: the shim). */
-function copiesOn(host: Host, workload: string): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const p of instanceProcesses(host.dir)) {
-    if (p.env.TESSERA_WORKLOAD !== workload) continue;
-    const id = p.env.TESSERA_INSTANCE_ID ?? p.env.TESSERA_INSTANCE ?? "";
-    const prev = found.get(id);
-    if (prev === undefined || p.pid < prev) found.set(id, p.pid);
-  }
-  return found;
 }
 
 /** Live copies of a workload on every agent host: instance id → pid. */

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { caHashOf } from "../../src/shell/ca-hash.js";
-import { BINARY, Harness, isAlive, requireBinary, type Server } from "../e2e/harness.js";
+import { BINARY, Harness, instanceProcesses, isAlive, requireBinary, type Server } from "../e2e/harness.js";
 
 /** A lab's namespaces are named `tlab-<pid>-…` and its directory `tessera-lab-<pid>-…`, <pid> the test run's. */
 const FAMILY = "tlab";
@@ -177,6 +177,17 @@ export class Lab {
     mustIp(["-n", this.switchNs, "link", "set", host.port, "up"]);
   }
 
+  /** Cuts two hosts off from each other only (a blackhole route each way); both still reach the others. */
+  cutBetween(x: Host, y: Host): void {
+    mustIp(["-n", x.ns, "route", "add", "blackhole", `${y.address}/32`]);
+    mustIp(["-n", y.ns, "route", "add", "blackhole", `${x.address}/32`]);
+  }
+
+  healBetween(x: Host, y: Host): void {
+    mustIp(["-n", x.ns, "route", "del", "blackhole", `${y.address}/32`]);
+    mustIp(["-n", y.ns, "route", "del", "blackhole", `${x.address}/32`]);
+  }
+
   /** Starts `tessera ARGS...` on a host, its data dir the host's own. */
   start(host: Host, args: string[]): Server {
     return this.h.start(["netns", "exec", host.ns, BINARY, ...args], { TESSERA_DATA_DIR: host.dir }, "ip");
@@ -216,9 +227,12 @@ export class Lab {
     return { server, address: `${host.address}:${CONTROL_PORT}` };
   }
 
-  /** `tessera agent` on a host, enrolling with the control plane's join token and CA hash only. */
-  startAgent(host: Host, control: Host, flags: string[] = []): Server {
-    const vars = { CONTROL_HOST: control.address, NAME: host.name, DATA_DIR: host.dir, JOIN_TOKEN: readFileSync(join(control.dir, "join-token"), "utf8").trim(), CA_HASH: caHashIn(control) };
+  /**
+   * `tessera agent` on a host, enrolling with the control plane's join token and CA hash only;
+   * given `others`, it is told of those control planes too (`--control a:7700,b:7700,…`).
+   */
+  startAgent(host: Host, control: Host, flags: string[] = [], others: Host[] = []): Server {
+    const vars = { CONTROL_HOST: [control, ...others].map((c) => c.address).join(`:${CONTROL_PORT},`), NAME: host.name, DATA_DIR: host.dir, JOIN_TOKEN: readFileSync(join(control.dir, "join-token"), "utf8").trim(), CA_HASH: caHashIn(control) };
     return this.start(host, [...readmeCommand("tessera agent", vars).slice(1), ...flags]);
   }
 
@@ -252,6 +266,18 @@ export class Lab {
     for (const ns of this.namespaces.splice(0).reverse()) removeNamespace(ns);
     if (existsSync(this.h?.dir ?? "")) rmSync(this.h.dir, { recursive: true, force: true });
   }
+}
+
+/** Live copies of a workload on a host, by instance id (a shim and what it runs count once: the shim). */
+export function copiesOn(host: Host, workload: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const p of instanceProcesses(host.dir)) {
+    if (p.env.TESSERA_WORKLOAD !== workload) continue;
+    const id = p.env.TESSERA_INSTANCE_ID ?? p.env.TESSERA_INSTANCE ?? "";
+    const prev = found.get(id);
+    if (prev === undefined || p.pid < prev) found.set(id, p.pid);
+  }
+  return found;
 }
 
 /** The CA hash a control plane prints at its first start, read from the CA it wrote. */

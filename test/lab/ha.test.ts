@@ -42,6 +42,18 @@ async function runningCount(through: Host, workload: string): Promise<number> {
   return list.filter((i) => i.observedState === "INSTANCE_STATE_RUNNING").length;
 }
 
+/** The control plane leading now, as the roll says. */
+async function currentLeader(): Promise<Host> {
+  return eventually("a leader in the roll", async () => {
+    for (const p of planes) {
+      const r = await roles(p).catch(() => undefined);
+      const name = r && Object.keys(r).find((k) => r[k] === "LEADER");
+      if (name) return lab.host(name);
+    }
+    return undefined;
+  }, 20_000, 200);
+}
+
 describe.skipIf(suite.skip || pg.skip)("three control planes on three hosts, PostgreSQL on a fourth", () => {
   beforeAll(async () => {
     lab = new Lab(["db", "cp1", "cp2", "cp3", "a"]);
@@ -105,6 +117,43 @@ describe.skipIf(suite.skip || pg.skip)("three control planes on three hosts, Pos
         return r.cp1 === "STANDBY" && r[leader.name] === "LEADER" ? r : undefined;
       }, 20_000, 200),
     );
+    expect(copies("steady")).toEqual(before);
+  });
+
+  test("the leader cut off from everything: a standby leads, the agent follows, nothing restarts; every apply acknowledged meanwhile is in the final state", async () => {
+    const leader = await currentLeader();
+    const standbys = planes.filter((p) => p !== leader);
+    const before = copies("steady");
+    lab.cut(leader);
+    const cutAt = Date.now();
+    // A client given every control plane (the cut one last) applies all along: what it is told
+    // was applied must be there at the end.
+    const acked: string[] = [];
+    for (let n = 0; Date.now() - cutAt < 4 * TTL_MS; n++) {
+      const manifest = join(node.dir, `w${n}.json`);
+      writeFileSync(manifest, JSON.stringify({ name: `w${n}`, spec: { command: "/bin/sleep", args: ["3600"] } }));
+      const res = await lab.ctl(node, standbys[0]!, ["apply", "-f", manifest], [standbys[1]!, leader]);
+      if (res.code === 0) acked.push(`w${n}`);
+      await Bun.sleep(200);
+    }
+    const next = await lab.h.explaining(() => eventually("a standby leading", async () => {
+      const r = await roles(standbys[0]!);
+      return standbys.find((p) => r[p.name] === "LEADER");
+    }, 20_000, 200));
+    console.log(`${leader.name} cut off from everything; ${next.name} leads; ${acked.length} applies acknowledged meanwhile`);
+    expect(acked.length).toBeGreaterThan(0);
+    await lab.h.explaining(() => eventually("the agent's copies of w0 Running under the new leader", async () => ((await runningCount(next, acked[0]!)) === 1 ? true : undefined), 30_000, 200));
+    expect(copies("steady")).toEqual(before);
+
+    lab.heal(leader);
+    await lab.h.explaining(() =>
+      eventually(`${leader.name} standing by`, async () => {
+        const r = await roles(next);
+        return r[leader.name] === "STANDBY" && r[next.name] === "LEADER" ? r : undefined;
+      }, 20_000, 200),
+    );
+    const workloads = (JSON.parse(await ctl(next, "get", "workloads", "-o", "json")) as { workloads?: Array<{ name: string }> }).workloads ?? [];
+    expect(acked.filter((w) => !workloads.some((x) => x.name === w))).toEqual([]);
     expect(copies("steady")).toEqual(before);
   });
 });

@@ -236,9 +236,12 @@ export class Lab {
     return this.start(host, [...readmeCommand("tessera agent", vars).slice(1), ...flags]);
   }
 
-  /** `tessera ctl ARGS...` on a host, connected as the README's does it: the admin token and a copy of the CA. */
-  async ctl(host: Host, control: Host, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const readme = readmeCommand("tessera ctl", { CONTROL_HOST: control.address, ADMIN_TOKEN: readFileSync(join(control.dir, "admin-token"), "utf8").trim() }, this.caCopy(host, control));
+  /**
+   * `tessera ctl ARGS...` on a host, connected as the README's does it: the admin token and a
+   * copy of the CA; given `others`, it is told of those control planes too, after `control`.
+   */
+  async ctl(host: Host, control: Host, args: string[], others: Host[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+    const readme = readmeCommand("tessera ctl", { CONTROL_HOST: [control, ...others].map((c) => c.address).join(`:${CONTROL_PORT},`), ADMIN_TOKEN: readFileSync(join(control.dir, "admin-token"), "utf8").trim() }, this.caCopy(host, control));
     return this.tessera(host, ["ctl", ...args, ...readme.slice(readme.indexOf("--control"))]);
   }
 

@@ -3,19 +3,10 @@
  * what its hello advertises. Refusals name the flag; the control plane checks the same values
  * again (ports.ts validateNodePorts), since a hello may come from any agent.
  */
-import { networkInterfaces } from "node:os";
 import { UsageError } from "clipanion";
 import { describeRejection } from "../src/core/rejections.js";
 import { DEFAULT_PORT_RANGE, type NodePorts, type PortRange, validateNodePorts } from "../src/core/ports.js";
-
-/** The host's primary address: its first non-internal IPv4 address, else loopback. */
-export function primaryAddress(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    const found = list?.find((a) => a.family === "IPv4" && !a.internal);
-    if (found) return found.address;
-  }
-  return "127.0.0.1";
-}
+import { primaryAddress } from "../src/shell/host-addresses.js";
 
 /** `8080` or `20000-32000`. */
 function parseRange(text: string, flag: string): PortRange {

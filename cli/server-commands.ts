@@ -264,7 +264,7 @@ export class ControlCommand extends TesseraCommand {
   });
   leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it (and catches up with the leader's commits, should a notification of one be lost), at most a third of --lease-ttl (default 1s)" });
   insecure = Option.Counter("--insecure", { description: "plaintext and no credentials (every gRPC caller is admin; the web page is read-only); only on a loopback address unless given twice" });
-  advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
+  advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate, and the first names a wildcard --listen to the other control planes (default: the host's first IPv4 address)" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
 

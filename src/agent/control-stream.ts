@@ -29,16 +29,23 @@ const AGENT_CHANNEL_OPTIONS = {
 };
 
 /**
- * With several control planes, one that stops answering (frozen, cut off) must be noticed to
- * move to the next: HTTP/2 pings every 2 s, the connection given up after 2 s without answer.
+ * A control plane that stops answering (frozen, cut off) must be noticed: with several, to
+ * move to the next; with one, to dial it again, since a connection across a network cut looks
+ * open until TCP gives up on it, minutes later. HTTP/2 pings every 2 s, the connection given
+ * up after 2 s without answer.
  */
-const FAILOVER_CHANNEL_OPTIONS = {
+const KEEPALIVE_CHANNEL_OPTIONS = {
   "grpc.keepalive_time_ms": 2_000,
   "grpc.keepalive_timeout_ms": 2_000,
   "grpc.keepalive_permit_without_calls": 1,
 };
 
-/** With several control planes, one that accepts connections but does not finish them (frozen) is given this long. */
+/**
+ * A connection not made within this long is dialled afresh: with several control planes, one
+ * that accepts connections but does not finish them (frozen) makes way for the next; with one,
+ * an attempt made while the network was cut would otherwise wait for TCP's next SYN retry
+ * (which doubles, up to a minute apart) after the network is back.
+ */
 const CONNECT_TIMEOUT_MS = 3_000;
 
 export type Backoff = Pick<AgentOptions, "reconnectMs" | "maxReconnectMs">;
@@ -83,13 +90,12 @@ export class ControlStream {
     if (!parsed.ok) throw new Error(parsed.error);
     this.addresses = parsed.addresses;
     this.address = parsed.addresses[0]!;
-    if (this.addresses.length > 1) this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...FAILOVER_CHANNEL_OPTIONS };
+    this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
     this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
   }
 
-  /** Dials `address` from now on (the stream on the old client is already gone). */
+  /** Dials `address` from now on, on a new channel (the stream on the old client is already gone). */
   private moveTo(address: string): void {
-    if (address === this.address) return;
     this.client.close();
     this.address = address;
     this.client = new AgentGatewayClient(address, this.creds, this.channelOptions);
@@ -114,7 +120,7 @@ export class ControlStream {
   useIdentity(id: Identity): void {
     this.client.close();
     this.creds = channelCredentials(id);
-    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...(this.addresses.length > 1 ? FAILOVER_CHANNEL_OPTIONS : {}) };
+    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
     this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
     this.current?.cancel();
   }
@@ -128,14 +134,11 @@ export class ControlStream {
     this.current = stream;
     let ended = false;
     let connectTimedOut = false;
-    const connectTimer =
-      this.addresses.length > 1
-        ? setTimeout(() => {
-            if (this.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
-            connectTimedOut = true;
-            stream.cancel();
-          }, CONNECT_TIMEOUT_MS)
-        : undefined;
+    const connectTimer = setTimeout(() => {
+      if (this.client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+      connectTimedOut = true;
+      stream.cancel();
+    }, CONNECT_TIMEOUT_MS);
     const hello = this.handlers.hello();
     stream.write({ payload: { $case: "hello", value: hello } });
     this.synced = true;
@@ -168,6 +171,7 @@ export class ControlStream {
     stream.on("error", (err: ServiceError) => {
       // A standby names the leader; a control plane gone or unreachable makes way for the next.
       const refused = err.code === status.UNAVAILABLE && isNotLeader(err.details ?? "");
+      // With one address, "next" is the same one, dialled on a new channel.
       const next = refused || connectTimedOut || (this.addresses.length > 1 && err.code === status.UNAVAILABLE) ? nextAfter(this.addresses, this.address, refused ? leaderNamedIn(err.details) : undefined) : undefined;
       lost(connectTimedOut ? `no connection within ${CONNECT_TIMEOUT_MS} ms` : err.message, next);
     });

@@ -204,11 +204,16 @@ export class AgentGateway {
     );
   }
 
-  /** Ends every stream (shutdown, or a store that cannot record what agents say); agents reconnect. */
-  closeAll(why: string): void {
+  /**
+   * Ends every stream (shutdown, or a store that cannot record what agents say); agents
+   * reconnect. `unavailable`: ended with UNAVAILABLE saying why, which sends an agent given
+   * several control planes to the next (this one stepped down).
+   */
+  closeAll(why: string, unavailable = false): void {
     for (const [node, s] of this.sessions) {
       this.endStreamsOf(node, why);
-      s.stream.end();
+      if (unavailable) s.stream.emit("error", { code: status.UNAVAILABLE, details: why });
+      else s.stream.end();
     }
     this.sessions.clear();
   }

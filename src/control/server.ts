@@ -5,14 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../core/lease.js";
-import { hostOf } from "../core/listen-address.js";
 import type { Logger } from "../core/logger.js";
 import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import type { Policy } from "../core/reconcile.js";
@@ -20,6 +18,8 @@ import { AgentGatewayService, EnrollmentService } from "../gen/tessera/v1/agent_
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { lockDataDir } from "../shell/data-dir-lock.js";
 import { ensurePrivateDir } from "../shell/private-dir.js";
+import { hostAddresses } from "../shell/host-addresses.js";
+import { advertisedAddress } from "./advertised.js";
 import { openClusterStore } from "./cluster-store.js";
 import { controlPlaneId } from "./control-plane-id.js";
 import { type HttpServer, startHttpServer } from "./http-server.js";
@@ -153,6 +153,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   const tls = opts.insecure ? undefined : await openTls(opts, store);
   const metrics = new Metrics();
   let term: Term | undefined;
+  /** The term stepped down and answers reads only, until the database answers: agents go elsewhere. */
+  let suspended = false;
   let standby: Standby | undefined;
   let stopping = false;
   let leadership: LeadershipLoop | undefined;
@@ -173,7 +175,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   try {
     // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
     server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal));
-    server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => term?.agentGateway, refusal));
+    server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => (suspended ? undefined : term?.agentGateway), refusal));
     if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
     // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
     health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
@@ -206,6 +208,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       const started = performance.now();
       const kept = term;
       term = undefined;
+      suspended = false;
       if (kept) http?.serveWeb(undefined);
       await kept?.stop();
       // A standby's state, caught up: the lease is taken, so no earlier epoch commits again.
@@ -240,6 +243,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     const stepDown = async () => {
       const ending = term;
       term = undefined;
+      suspended = false;
       http?.serveWeb(undefined);
       setHealth("NOT_SERVING");
       await ending?.stop();
@@ -257,10 +261,16 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     if (store instanceof PostgresStore) {
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
       lease = new PostgresLease(opts.store!, timing.renewMs);
-      const suspend = async () => setHealth("NOT_SERVING");
+      // Its agents are sent away (refused naming why, as a standby refuses them): one given
+      // several control planes moves to the next, which names the leader once one leads.
+      const suspend = async () => {
+        setHealth("NOT_SERVING");
+        suspended = true;
+        term?.releaseAgents(refusal());
+      };
       // A term's state holds what it committed; a standby's what it followed.
       const appliedSeq = () => (term ? store.history.newestSeq() : (standby?.follower.appliedSeq ?? 0));
-      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
+      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
       follow();
       leadership.start();
     } else {
@@ -306,10 +316,4 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     server.forceShutdown();
     throw err;
   }
-}
-
-/** What other control planes and `get control-planes` show for this one: a wildcard host is this host's name. */
-function advertisedAddress(bound: string): string {
-  const host = hostOf(bound);
-  return host === "0.0.0.0" || host === "::" || host === "" || host === "[::]" ? `${hostname()}:${bound.slice(bound.lastIndexOf(":") + 1)}` : bound;
 }

@@ -37,6 +37,8 @@ export interface Term {
   view: ClusterView;
   /** Why changes are refused now (the store cannot write), or undefined: /readyz. */
   unavailable(): string | undefined;
+  /** Ends every agent's stream with UNAVAILABLE saying why: the term stepped down, and keeps answering reads only. */
+  releaseAgents(why: string): void;
   stop(): Promise<void>;
 }
 
@@ -118,6 +120,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },
       view: writer.view,
       unavailable: () => writer.unavailable(),
+      releaseAgents: (why) => gateway.closeAll(why, true),
       async stop() {
         const stopped = writer.stop();
         tokenStreams?.close();

@@ -35,8 +35,12 @@ import { instanceTemplate, kindOf } from "./spec.js";
 import type { HostVolume } from "./volumes.js";
 import { type IdentityEvent, identityEvolvers } from "./node-identity.js";
 
-/** Why a control plane (re)started listening to agents; more causes come with leadership. */
-export type ListeningCause = "start" | "store-recovered";
+/**
+ * Why a control plane (re)started listening to agents; more causes come with leadership.
+ * "fleet-returned": it had heard no node for the Offline threshold (it was the one cut off,
+ * most likely) and one came back: the others get the grace of a restart to follow.
+ */
+export type ListeningCause = "start" | "store-recovered" | "fleet-returned";
 
 /** Version of the event schema written to the log. Bump it when an event's shape changes. */
 export const EVENT_VERSION = 1;
@@ -131,7 +135,8 @@ export type ClusterEvent =
   | { type: "NodeDrainStarted"; at: number; name: string }
   /**
    * The control plane listens to agents from now on, after not hearing them: it started
-   * (with the state it stored), or its store could write again after failing.
+   * (with the state it stored), its store could write again after failing, or the first
+   * node came back after every node had gone Offline.
    */
   | { type: "ListeningStarted"; at: number; cause: ListeningCause }
   /**

@@ -22,7 +22,8 @@ import { nodeNames } from "./sim-scenario.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 
 /** Binpack empties nodes as demand falls, so scale-to-fit has nodes to let go. */
-const COST_POLICY: Policy = { ...DEFAULT_POLICY, placement: "binpack" };
+/** Killed nodes are known gone here: their copies are lost even when the whole fleet is. */
+const COST_POLICY: Policy = { ...DEFAULT_POLICY, placement: "binpack", keepCopiesWhileNoNodeHeard: false };
 const HOUR_MS = 3_600_000;
 /** As SimulatedFleet.settle's bound: a moment that takes more turns than this is a bug. */
 const MAX_SETTLE_TURNS = 50;

@@ -171,6 +171,13 @@ function release(state: ClusterState, inst: Instance): Effect {
  * wants its slot, and no other copy of that slot runs (a replacement that is only Pending,
  * Scheduled or Provisioning is cancelled in its favour, as Nomad's disconnect reconcile does).
  */
+/** Two nodes or more, and every one Offline: the control plane heard none of them. */
+function fleetWentSilent(state: ClusterState): boolean {
+  if (state.nodes.size < 2) return false;
+  for (const node of state.nodes.values()) if (node.health !== "offline") return false;
+  return true;
+}
+
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
   if (w === undefined || w.deleting) return false;
@@ -314,6 +321,10 @@ const deciders: { [K in CommandType]: Decider<K> } = {
 
   AgentConnected(state, c, now) {
     const events: ClusterEvent[] = [
+      // Every node silent past the Offline threshold at once says more about the control plane's
+      // own network than about the fleet: the first node back gives the others the grace of a
+      // restart to reconnect before their copies count as lost (see plan's fleet-silence rule).
+      ...(fleetWentSilent(state) ? [{ type: "ListeningStarted", at: now, cause: "fleet-returned" } as const] : []),
       { type: "NodeConnected", at: now, name: c.node, session: c.session, executors: c.executors, version: c.version, labels: c.labels, capacity: c.capacity, ...(c.ports ? { ports: c.ports } : {}), ...(c.volumes ? { volumes: c.volumes } : {}), ...(c.limits ? { limits: c.limits } : {}) },
     ];
     const effects: Effect[] = [];

@@ -7,7 +7,7 @@
  * InstanceEvent type, so a new event without a summary does not compile. The wire Event keeps
  * the fields as JSON (`detail`) for tools; this is the text a person reads.
  */
-import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
+import type { ClusterEvent, ClusterEventType, ListeningCause } from "./cluster-events.js";
 import type { InstanceEvent } from "./instance-machine.js";
 import type { AssignedPort } from "./ports.js";
 import { resolveSpec } from "./spec.js";
@@ -53,6 +53,12 @@ function shellWord(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
+const LISTENING_CAUSES: { [C in ListeningCause]: string } = {
+  start: "started",
+  "store-recovered": "its store writes again",
+  "fleet-returned": "a node is heard again after every node went Offline",
+};
+
 const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadApplied({ workload: w, previousSpec, undo }) {
     // A change of what runs back to an earlier generation's template keeps that generation's copies.
@@ -91,7 +97,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   NodeCordoned: (e) => `${e.name} cordoned: nothing new is placed on it`,
   NodeUncordoned: (e) => `${e.name} uncordoned`,
   NodeDrainStarted: (e) => `${e.name} draining: its copies move elsewhere`,
-  ListeningStarted: (e) => `control plane listening to agents (${e.cause === "start" ? "started" : "its store writes again"})`,
+  ListeningStarted: (e) => `control plane listening to agents (${LISTENING_CAUSES[e.cause]})`,
   TokenIssued: (e) => `${e.kind} token ${tokenId(e.hash)} issued by ${e.by}${e.expiresAt === undefined ? "" : `, expires in ${formatDurationMs(e.expiresAt - e.at)}`}${e.uses === undefined ? "" : `, ${e.uses} uses`}`,
   TokenRevoked: (e) => `${e.kind} token ${tokenId(e.hash)} revoked by ${e.by}`,
   NodeCertified: (e) => `${e.node} certified (serial ${e.serial}, ${e.via === "join" ? `join token ${tokenId(e.token ?? "")}` : e.via === "renewal" ? "renewal" : "adopted from its first connection"})`,

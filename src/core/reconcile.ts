@@ -28,6 +28,12 @@ export interface Policy extends HealthThresholds, QuarantinePolicy {
    * of a log, which keeps no heartbeats, feeds the recorded changes in as inputs (what-if.ts).
    */
   recordedHealth?: boolean;
+  /**
+   * While none of two nodes or more is Ready, Offline nodes' copies are kept rather than lost:
+   * the control plane cannot tell its own partition from theirs. Off where nodes are killed knowing they are gone
+   * (sizing a fleet offline), so that a whole fleet's loss shows.
+   */
+  keepCopiesWhileNoNodeHeard: boolean;
 }
 
 export const DEFAULT_POLICY: Policy = {
@@ -42,6 +48,7 @@ export const DEFAULT_POLICY: Policy = {
   crashLoopWindowMs: 60_000,
   quarantineMs: 300_000,
   lostRetentionMs: 300_000,
+  keepCopiesWhileNoNodeHeard: true,
 };
 
 /** Why a new instance is created. */
@@ -174,6 +181,13 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });
   }
 
+  // A control plane that hears none of several nodes cannot tell its own partition from
+  // theirs, and a copy marked lost would have nowhere to go: while no node is Ready, Offline
+  // nodes' copies are kept (Kubernetes' node controller stops evicting in a full disruption for
+  // the same reason). A single node's copies are lost as usual: their Pending replacements can
+  // only go back to it, and its return takes them back (reclaim).
+  const fleetHeard = !policy.keepCopiesWhileNoNodeHeard || health.size < 2 || [...health.values()].some((h) => h === "ready");
+
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
     let v = views.get(name);
@@ -204,7 +218,9 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
     }
     if (inst.node !== null && occupiesNode(inst.state)) {
       const h = health.get(inst.node);
-      if (h === "offline") {
+      if (h === "offline" && !fleetHeard) {
+        out.skip.push({ gate: "node-unreachable", node: inst.node, instance: inst.id, workload: inst.workload, reason: "node Offline, but no node is heard: the control plane may be the one cut off" });
+      } else if (h === "offline") {
         out.markLost.push({ instance: inst.id, node: inst.node });
         released.add(inst.id);
         lostSlot(inst);

@@ -161,7 +161,8 @@ function summarize(runs: StrategyReport[]): string {
 }
 
 function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyReport {
-  const fleet = new SimulatedFleet({ ...DEFAULT_POLICY, placement: strategy }, undefined, false);
+  // Killed nodes are known gone here: their copies are lost even when the whole fleet is.
+  const fleet = new SimulatedFleet({ ...DEFAULT_POLICY, placement: strategy, keepCopiesWhileNoNodeHeard: false }, undefined, false);
   const start = fleet.now;
   const groups = new Map(scenario.fleet.map((g) => [g.name, nodeNames(g)]));
   const fleetNodes = scenario.fleet.flatMap((g) => groups.get(g.name)!.map((name): FleetNode => ({ name, capacity: g.capacity, labels: g.labels })));

@@ -119,6 +119,7 @@ test.each<[string, ClusterEvent, string]>([
   ],
   ["a first start", { type: "ListeningStarted", at: T0, cause: "start" }, "control plane listening to agents (started)"],
   ["a failing check says why", { type: "InstanceCheckReported", at: T0, id: ID, check: "http", passing: false, detail: "GET http://10.0.0.1:20000/: connection refused" }, "web-1.9 check http failing: GET http://10.0.0.1:20000/: connection refused"],
+  ["a node back after every node went Offline", { type: "ListeningStarted", at: T0, cause: "fleet-returned" }, "control plane listening to agents (a node is heard again after every node went Offline)"],
 ])("%s", (_, event, line) => {
   expect(summarizeEvent(event)).toBe(line);
 });

@@ -3,7 +3,7 @@
  * events and effects a plan turns into, and that planning again after executing changes nothing.
  */
 import { describe, expect, test } from "bun:test";
-import { decide } from "../../src/core/decide.js";
+import { type Command, decide } from "../../src/core/decide.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import { replay } from "../../src/core/cluster-events.js";
 import { planToEvents } from "../../src/core/plan-to-events.js";
@@ -437,6 +437,94 @@ describe("a node that goes Offline", () => {
       back,
     );
     expect(hello.effects).toEqual([{ type: "StopInstance", node: "a", instanceId: "web-0.1", generation: 1, gracePeriodMs: 10_000 }]);
+  });
+});
+
+describe("a control plane that hears no node at all (#29)", () => {
+  const { offlineAfterMs, startGraceMs } = DEFAULT_POLICY;
+  const hello = (node: string, ids: string[]): Command => ({
+    type: "AgentConnected",
+    node,
+    session: 2,
+    executors: ["process"],
+    version: "test",
+    labels: {},
+    capacity: CAPACITY,
+    instances: ids.map((id) => ({ id, generation: 1, state: "running" })),
+  });
+
+  /** Two nodes each running a copy of web, then silent past the Offline threshold. */
+  function fleetCutOff(): { state: ClusterState; away: number; copies: { a: string; b: string } } {
+    const state = replay([nodeConnected("a", T0), nodeConnected("b", T0), workloadApplied("web", T0, { spec: spec({ replicas: 2 }) })]);
+    reconcileOnce(state, T0);
+    const on = (node: string) => [...state.instances.values()].find((i) => i.node === node)!.id;
+    const copies = { a: on("a"), b: on("b") };
+    for (const [node, id] of Object.entries(copies)) agentReports(state, T0, report(node, id, "provisioning"), report(node, id, "running"));
+    return { state, away: T0 + offlineAfterMs + 1, copies };
+  }
+
+  test("every node Offline: their copies are kept, not lost (it may be the one cut off, and they could go nowhere)", () => {
+    const { state, away, copies } = fleetCutOff();
+    const { plan: p } = reconcileOnce(state, away);
+    expect(p.health.map((h) => [h.node, h.to])).toEqual([["a", "offline"], ["b", "offline"]]);
+    expect(p.markLost).toEqual([]);
+    expect(p.skip).toContainEqual({ gate: "node-unreachable", node: "a", instance: copies.a, workload: "web", reason: "node Offline, but no node is heard: the control plane may be the one cut off" });
+    expect([...state.instances.values()].map((i) => i.state)).toEqual(["running", "running"]);
+  });
+
+  test("the first node back gives the others the grace of a restart: nothing is lost or placed while they reconnect", () => {
+    const { state, away, copies } = fleetCutOff();
+    reconcileOnce(state, away);
+    const back = away + 20_000;
+    const d = decide(state, hello("a", [copies.a]), back);
+    expect(d.events[0]).toEqual({ type: "ListeningStarted", at: back, cause: "fleet-returned" });
+    apply(state, d.events);
+    const { plan: p } = reconcileOnce(state, back);
+    expect(p.markLost).toEqual([]);
+    expect(p.place).toEqual([]);
+    // b reconnects within the grace: its copy was never touched.
+    const later = back + startGraceMs;
+    apply(state, [heartbeat("a", later), ...decide(state, hello("b", [copies.b]), later).events]);
+    expect(isEmptyPlan(plan(state, later))).toBe(true);
+    expect([...state.instances.values()].map((i) => [i.id, i.state])).toEqual([[copies.a, "running"], [copies.b, "running"]]);
+  });
+
+  test("a node that does not return within the grace is lost as usual, its copy replaced on the one that came back", () => {
+    const { state, away, copies } = fleetCutOff();
+    reconcileOnce(state, away);
+    const back = away + 20_000;
+    apply(state, decide(state, hello("a", [copies.a]), back).events);
+    const late = back + startGraceMs + offlineAfterMs + 1;
+    apply(state, [heartbeat("a", late)]);
+    const { plan: p } = reconcileOnce(state, late);
+    expect(p.markLost).toEqual([{ instance: copies.b, node: "b" }]);
+    expect(p.place).toEqual([expect.objectContaining({ workload: "web", cause: "lost", node: "a" })]);
+  });
+
+  test("a node that returns while another is heard changes nothing for the others", () => {
+    const state = replay([nodeConnected("a", T0), nodeConnected("b", T0)]);
+    const away = T0 + offlineAfterMs + 1;
+    apply(state, [heartbeat("b", away)]);
+    reconcileOnce(state, away);
+    expect(decide(state, hello("a", []), away + 1_000).events.map((e) => e.type)).toEqual(["NodeConnected"]);
+  });
+
+  test("one node alone Offline loses its copies as usual: their replacements can only go back to it, which takes them back", () => {
+    const state = replay([nodeConnected("a", T0), workloadApplied("web", T0)]);
+    reconcileOnce(state, T0);
+    const id = [...state.instances.keys()][0]!;
+    expect(plan(state, T0 + offlineAfterMs + 1).markLost).toEqual([{ instance: id, node: "a" }]);
+  });
+
+  test("one node alone coming back records no grace: there is nobody else to wait for", () => {
+    const state = replay([nodeConnected("a", T0)]);
+    reconcileOnce(state, T0 + offlineAfterMs + 1);
+    expect(decide(state, hello("a", []), T0 + 60_000).events.map((e) => e.type)).toEqual(["NodeConnected"]);
+  });
+
+  test("where nodes are killed knowing they are gone (sim, cost), a whole fleet's copies are lost", () => {
+    const { state, away } = fleetCutOff();
+    expect(plan(state, away, { ...DEFAULT_POLICY, keepCopiesWhileNoNodeHeard: false }).markLost).toHaveLength(2);
   });
 });
 

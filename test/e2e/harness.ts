@@ -34,8 +34,13 @@ export interface Server {
 const EXPLAIN_LINES = 25;
 
 export class Harness {
-  readonly dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
+  readonly dir: string;
   private readonly started: Server[] = [];
+
+  /** `dirPrefix` names the temporary directory (the lab finds a crashed run's by it). */
+  constructor(dirPrefix = "tessera-e2e-") {
+    this.dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  }
 
   /**
    * Every process runs as if on the control plane's host: ctl and agents find its CA, admin
@@ -123,9 +128,9 @@ export class Harness {
     }
   }
 
-  /** Runs `tessera ARGS...` to completion. */
-  async run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    const proc = Bun.spawn([BINARY, ...args], { cwd: this.dir, env: { ...process.env, ...this.localEnv(), ...env }, stdout: "pipe", stderr: "pipe" });
+  /** Runs `tessera ARGS...` (or another executable) to completion. */
+  async run(args: string[], env: Record<string, string> = {}, executable = BINARY): Promise<{ code: number; stdout: string; stderr: string }> {
+    const proc = Bun.spawn([executable, ...args], { cwd: this.dir, env: { ...process.env, ...this.localEnv(), ...env }, stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { code, stdout, stderr };
   }

@@ -5,7 +5,7 @@
  * TESSERA_CI=1 that is a failure (their beforeAll asserts `available`), like docker-engine.ts.
  */
 import { expect } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,8 +36,8 @@ export interface PostgresSuite {
   skip: boolean;
   /** Fails (a suite's setup) when PostgreSQL is not installed: under TESSERA_CI=1 it must be. */
   require(): void;
-  /** require(), then a private server (startPostgres). */
-  start(): Promise<PostgresServer>;
+  /** require(), then a private server (startPostgres), on a lab host if given. */
+  start(host?: { ns: string; address: string }): Promise<PostgresServer>;
 }
 
 /** A suite of PostgreSQL tests: they skip, visibly, without PostgreSQL, except under TESSERA_CI=1. */
@@ -50,9 +50,9 @@ export function postgresSuite(what: string): PostgresSuite {
     available,
     skip,
     require,
-    start: () => {
+    start: (host) => {
       require();
-      return startPostgres();
+      return startPostgres(host);
     },
   };
 }
@@ -68,25 +68,36 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Runs a command as the postgres user; throws with its output when it fails. */
-function asPostgres(cmd: string): void {
-  const r = Bun.spawnSync(["su", "postgres", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+/** Runs a command as the postgres user (in a network namespace, given one); throws with its output when it fails. */
+function asPostgres(cmd: string, ns?: string): void {
+  const r = Bun.spawnSync([...(ns ? ["ip", "netns", "exec", ns] : []), "su", "postgres", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stdout.toString()}${r.stderr.toString()}`);
 }
 
-/** Starts a private server with one database `tessera`. ~1 s. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Starts a private server with one database `tessera`. ~1 s. Given a host (a network namespace
+ * and its address, see test/lab), it runs there on port 5432 of that address, and databases are
+ * created over its Unix socket, which the filesystem shares across namespaces.
+ */
+export async function startPostgres(host?: { ns: string; address: string }): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), "tessera-pg-"));
   chmodSync(dir, 0o755);
   Bun.spawnSync(["chown", "postgres", dir]);
   const data = join(dir, "data");
-  const port = await freePort();
+  const port = host ? 5432 : await freePort();
+  const address = host?.address ?? "127.0.0.1";
   asPostgres(`${BIN}/initdb -A trust -U postgres -D ${data} >/dev/null`);
-  const start = () => asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off' -l ${dir}/log -w start >/dev/null`);
-  const stop = () => asPostgres(`${BIN}/pg_ctl -D ${data} -m immediate -w stop >/dev/null`);
+  // On a lab host, the other hosts connect over its network: trust them too (the lab is private).
+  if (host) appendFileSync(join(data, "pg_hba.conf"), "host all all 0.0.0.0/0 trust\n");
+  const start = () => asPostgres(`${BIN}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=${address} -c fsync=off' -l ${dir}/log -w start >/dev/null`, host?.ns);
+  const stop = () => asPostgres(`${BIN}/pg_ctl -D ${data} -m immediate -w stop >/dev/null`, host?.ns);
   start();
-  const urlOf = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  const urlOf = (db: string) => `postgres://postgres@${address}:${port}/${db}`;
   const createDatabase = async (name: string) => {
+    if (host) {
+      asPostgres(`${BIN}/psql -h ${dir} -p ${port} -U postgres -d postgres -qc 'CREATE DATABASE "${name}"'`);
+      return urlOf(name);
+    }
     const admin = new Bun.SQL(urlOf("postgres"));
     try {
       await admin.unsafe(`CREATE DATABASE "${name}"`);

@@ -460,6 +460,44 @@ describe("core invariants over random fleets and event sequences", () => {
     );
   });
 
+  test("36: a control plane cut off from every node, however long, changes nothing once they reconnect within the grace", () => {
+    const { startGraceMs, offlineAfterMs } = DEFAULT_POLICY;
+    fc.assert(
+      fc.property(
+        fleetArb,
+        fc.array(workloadArb, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: offlineAfterMs + 1, max: 60_000 }),
+        // Agents come back one by one, the last well within the grace (the lab measured up to 9 s).
+        fc.array(fc.integer({ min: 0, max: startGraceMs - 1_000 }), { minLength: 6, maxLength: 6 }),
+        (fleetNodes, workloads, cutMs, backAfter) => {
+          fc.pre(fleetNodes.length >= 2);
+          const fleet = new SimulatedFleet(DEFAULT_POLICY);
+          for (const n of fleetNodes) fleet.connect(n);
+          fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));
+          fleet.settle();
+          const running = () => [...fleet.state.instances.values()].filter((i) => i.state === "running" && i.desired === "run").map((i) => i.id).sort();
+          const before = running();
+          const from = fleet.events.length;
+          for (const n of fleetNodes) fleet.kill(n.name);
+          fleet.advance(cutMs);
+          const order = fleetNodes.map((n, i) => ({ n, at: backAfter[i]! })).sort((a, b) => a.at - b.at);
+          let at = 0;
+          for (const { n, at: when } of order) {
+            fleet.advance(when - at);
+            at = when;
+            fleet.connect(n);
+          }
+          fleet.advance(startGraceMs + offlineAfterMs + 2_000);
+          fleet.settle();
+          const hit = fleet.events.slice(from).filter((e) => e.type === "InstanceTransitioned" && before.includes(e.id) && (e.event.type === "lose" || e.event.type === "stop"));
+          expect(hit).toEqual([]);
+          expect(running()).toEqual(before);
+        },
+      ),
+      params,
+    );
+  });
+
   test("13: what-if with nothing moved replays a recorded log's turns as recorded, event for event", () => {
     fc.assert(
       fc.property(

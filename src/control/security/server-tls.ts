@@ -5,12 +5,12 @@
  */
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { experimental, ServerCredentials } from "@grpc/grpc-js";
-import { hostOf } from "../../core/listen-address.js";
+import { hostAddresses } from "../../shell/host-addresses.js";
 import type { ControlPlaneOptions } from "../server.js";
 import { PostgresStore } from "../store/postgres/store.js";
 import type { Store } from "../store/store.js";
+import { serverCertificateNames } from "../advertised.js";
 import { databaseCa } from "./ca-source.js";
 import { peerCertificate } from "./enrollment.js";
 import { Pki, pkiFiles, SERVER_LIFETIME_MS } from "./pki.js";
@@ -28,8 +28,7 @@ export interface Tls {
 
 /** The names and addresses this control plane serves as: its server certificate's, and the only Host headers its web page answers besides loopback. */
 export function servedNames(opts: Pick<ControlPlaneOptions, "listen" | "advertise">): string[] {
-  const host = hostOf(opts.listen);
-  return [...new Set([host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host, "127.0.0.1", "localhost", hostname(), ...(opts.advertise ?? [])])];
+  return serverCertificateNames(opts.listen, opts.advertise ?? [], hostAddresses());
 }
 
 /** CA and server certificate; TLS with optional client certificates (agents present theirs). */

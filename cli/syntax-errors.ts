@@ -47,7 +47,8 @@ const JSON_EXPECTED: Record<string, string> = {
 /** The first error of a JSON text (RFC 8259: no comments, no trailing commas), or undefined when there is none. */
 export function jsonSyntaxProblem(text: string): SyntaxProblem | undefined {
   // Loaded only now, on a refused text: no ctl command pays for it otherwise.
-  const { parse, printParseErrorCode } = require("jsonc-parser") as typeof JsonC;
+  // Its ESM build: the UMD one (the package's main) requires its parts by computed paths, which a compiled binary cannot resolve.
+  const { parse, printParseErrorCode } = require("jsonc-parser/lib/esm/main.js") as typeof JsonC;
   const errors: JsonC.ParseError[] = [];
   parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];

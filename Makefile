@@ -6,7 +6,7 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 # Use a Bun on PATH if there is one, else the one npm installs.
 BUN := $(or $(shell command -v bun 2>/dev/null),$(NODE_BIN)/bun)
 BUF := $(NODE_BIN)/buf
-PROTO := $(wildcard proto/tessera/v1/*.proto)
+PROTO := $(wildcard proto/tessera/v1/*.proto proto/google/api/*.proto)
 GEN_STAMP := src/gen/.stamp
 # The web page's HTML and CSS are bundled into the binary too.
 SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json

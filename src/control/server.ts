@@ -172,7 +172,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   });
   try {
     // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
-    server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal));
+    const controlPlane = throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal);
+    server.addService(tolerateUndecodable(ControlPlaneService), controlPlane);
     server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => term?.agentGateway, refusal));
     if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
     // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
@@ -198,6 +199,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
           names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
+          api: controlPlane,
         })
       : undefined;
 

@@ -23,12 +23,14 @@ node_modules/.stamp: package.json package-lock.json
 deps: node_modules/.stamp
 
 # src/gen is generated, never committed: TypeScript (ts-proto) plus the descriptor set the
-# binary embeds for strict proto3 JSON parsing. cli/gen-own-keys.ts keeps map keys such as
+# binary embeds for strict proto3 JSON parsing and the HTTP API's routes, and the OpenAPI
+# document of that API (cli/gen-openapi.ts). cli/gen-own-keys.ts keeps map keys such as
 # `__proto__` that ts-proto's decoder would drop.
-$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts node_modules/.stamp
+$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http-routes.ts node_modules/.stamp
 	cd proto && $(BUF) lint && rm -rf ../src/gen && $(BUF) generate
 	$(BUN) cli/gen-own-keys.ts src/gen
 	$(BUF) build proto -o src/gen/tessera.binpb
+	$(BUN) cli/gen-openapi.ts src/gen/openapi.json
 	@touch $@
 
 proto: $(GEN_STAMP)

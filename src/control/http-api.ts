@@ -10,6 +10,7 @@
  */
 import { type JsonObject, type JsonValue, ScalarType } from "@bufbuild/protobuf";
 import { Metadata, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import openapi from "../gen/openapi.json";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { protoJsonProblem, readProtoJson, toProtoJson } from "../shell/proto-json.js";
 import { fieldAt, type HttpRoute, matchRoute } from "./http-routes.js";
@@ -103,9 +104,17 @@ function callHandler(handlers: UntypedServiceImplementation, rpc: string, reques
   return new Promise((resolve, reject) => handler({ request, metadata, getPeer: () => "http", cancelled: false }, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
+/** The OpenAPI document, generated from the proto at build time (cli/gen-openapi.ts); as public as gRPC reflection. */
+const OPENAPI_PATH = "/v1/openapi.json";
+let openapiText: string | undefined;
+
 /** Answers a request under /v1/ from `handlers` (the ControlPlane service as the gRPC server serves it). */
 export async function serveHttpApi(handlers: UntypedServiceImplementation, req: Request): Promise<Response> {
   const { pathname } = new URL(req.url);
+  if (pathname === OPENAPI_PATH && (req.method === "GET" || req.method === "HEAD")) {
+    openapiText ??= JSON.stringify(openapi);
+    return new Response(openapiText, { headers: { "content-type": "application/json", "cache-control": "no-cache" } });
+  }
   const found = matchRoute(req.method, pathname);
   if (!found) return statusResponse({ code: status.NOT_FOUND, details: `path: no ${pathname} in the API (see /v1/openapi.json)` });
   if ("allow" in found) {

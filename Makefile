@@ -26,7 +26,7 @@ deps: node_modules/.stamp
 # binary embeds for strict proto3 JSON parsing and the HTTP API's routes, and the OpenAPI
 # document of that API (cli/gen-openapi.ts). cli/gen-own-keys.ts keeps map keys such as
 # `__proto__` that ts-proto's decoder would drop.
-$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http-routes.ts node_modules/.stamp
+$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http-routes.ts src/core/event-stream.ts node_modules/.stamp
 	cd proto && $(BUF) lint && rm -rf ../src/gen && $(BUF) generate
 	$(BUN) cli/gen-own-keys.ts src/gen
 	$(BUF) build proto -o src/gen/tessera.binpb

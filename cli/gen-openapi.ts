@@ -3,13 +3,15 @@
  * the proto, as `make proto` runs it after `buf build`: one operation per google.api.http
  * route (http-routes.ts reads them from the descriptor set, as the server does), the request
  * and response messages as schemas of their proto3 JSON form, errors as google.rpc.Status,
- * and the proto's comments as descriptions. The control plane serves it at /v1/openapi.json.
+ * and the proto's comments as descriptions; and the event stream, which no route declares. The control plane serves it at /v1/openapi.json.
  *
  *   bun cli/gen-openapi.ts src/gen/openapi.json
  */
 import { writeFileSync } from "node:fs";
 import { type DescEnum, type DescField, type DescFile, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import { fieldAt, type HttpRoute, httpRoutes } from "../src/control/http-routes.js";
+import { TOPICS } from "../src/core/event-stream.js";
+import { protoRegistry } from "../src/shell/proto-json.js";
 
 type Schema = Record<string, unknown>;
 const schemas: Record<string, Schema> = {};
@@ -118,6 +120,27 @@ function operation(route: HttpRoute, n: number): Schema {
   };
 }
 
+/** GET /v1/events/stream (src/control/event-stream.ts): the Watch RPC's events as NDJSON or SSE; not a google.api.http route, since it filters and resumes as Nomad's stream does. */
+function eventStream(): Schema {
+  const event = messageRef(protoRegistry().getMessage("tessera.v1.Event")!);
+  return {
+    operationId: "StreamEvents",
+    tags: ["ControlPlane"],
+    summary: "StreamEvents",
+    description:
+      "Committed events as newline-delimited JSON (one tessera.v1.Event per line; `{}` is a heartbeat while idle), or as Server-Sent Events with Accept: text/event-stream (each event's id is its sequence; Last-Event-ID resumes after it). A failure after the stream began ends it with a line {\"error\": google.rpc.Status}. Counted in the token's limit of open streams.",
+    parameters: [
+      { name: "from", in: "query", required: false, schema: { type: "integer", minimum: 0 }, description: "The first sequence wanted (0, the default: the oldest retained); resume with the last sequence seen + 1. Older than retention: 400 OUT_OF_RANGE." },
+      { name: "topic", in: "query", required: false, schema: { type: "array", items: { type: "string", enum: [...TOPICS] } }, style: "form", explode: true, description: "Only events of these topics." },
+      { name: "key", in: "query", required: false, schema: { type: "string" }, description: "Only events whose workload, node or instance id is this." },
+    ],
+    responses: {
+      "200": { description: "The stream.", content: { "application/x-ndjson": { schema: event }, "text/event-stream": { schema: { type: "string" } } } },
+      default: { description: "A refusal before the stream began: google.rpc.Status.", content: { "application/json": { schema: ref("google.rpc.Status") } } },
+    },
+  };
+}
+
 export function openApiDocument(version: string): Schema {
   schemas["google.rpc.Status"] = {
     type: "object",
@@ -132,6 +155,7 @@ export function openApiDocument(version: string): Schema {
     seen.set(route.rpc.name, n + 1);
     (paths[openApiPath(route)] ??= {})[route.method.toLowerCase()] = operation(route, n);
   }
+  paths["/v1/events/stream"] = { get: eventStream() };
   return {
     openapi: "3.0.3",
     info: {

@@ -17,6 +17,7 @@ import { MAX_MESSAGE_BYTES } from "../core/paging.js";
 import { refuseApiRequest } from "../core/web-request.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "./metrics.js";
+import { EVENT_STREAM_PATH, serveEventStream } from "./event-stream.js";
 import { serveHttpApi, statusResponse } from "./http-api.js";
 import { createWebApi, type WebApiDeps } from "./web-api.js";
 import { guardAll, type Route, SECURITY_HEADERS } from "./web-guard.js";
@@ -74,7 +75,7 @@ export function startHttpServer(opts: {
     if (opts.api && pathname.startsWith("/v1/")) {
       const refusal = refuseApiRequest({ host: req.headers.get("host"), origin: req.headers.get("origin"), fetchSite: req.headers.get("sec-fetch-site") }, tls ? "https" : "http", opts.names);
       if (refusal) return statusResponse({ code: status.PERMISSION_DENIED, details: refusal.error }, SECURITY_HEADERS);
-      return serveHttpApi(opts.api, req);
+      return pathname === EVENT_STREAM_PATH ? serveEventStream(opts.api, req) : serveHttpApi(opts.api, req);
     }
     // Reached by the page's paths only when no route has them: no term serves them yet, or none is there.
     if (isWebPath(pathname)) {

@@ -24,6 +24,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   NoEndedCopy: status.NOT_FOUND,
   NeverRan: status.NOT_FOUND,
   InvalidTransition: status.FAILED_PRECONDITION,
+  EventsNotRetained: status.OUT_OF_RANGE,
 };
 
 /** A grpc-js service error for a rejection. */

@@ -40,9 +40,9 @@ test("the served document is valid OpenAPI 3", async () => {
   await SwaggerParser.validate(structuredClone(doc) as never);
 });
 
-test("it has one operation per route of the proto, named by its RPC", () => {
+test("it has one operation per route of the proto, named by its RPC, and the event stream", () => {
   const operations = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
-  expect(operations.sort()).toEqual(httpRoutes().map((r) => r.rpc.name).sort());
+  expect(operations.sort()).toEqual([...httpRoutes().map((r) => r.rpc.name), "StreamEvents"].sort());
 });
 
 test("a client that knows only the document lists workloads", async () => {

@@ -107,10 +107,12 @@ const VALUE_NAMES: Record<string, string> = {
   "--dns-listen": "ADDR",
   "--executor": "KINDS",
   "--file": "FILE",
+  "--from": "SEQ",
   "--heartbeat": "DURATION",
   "--host-volume": "NAME=PATH",
   "--instance": "INSTANCE",
   "--join-token": "TOKEN",
+  "--key": "KEY",
   "--label": "KEY=VALUE",
   "--lease-renew": "DURATION",
   "--lease-ttl": "DURATION",
@@ -137,6 +139,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--timeout": "DURATION",
   "--to-revision": "N",
   "--token": "TOKEN",
+  "--topic": "TOPIC",
   "--what-if": "SEQ=SHIFT",
 };
 

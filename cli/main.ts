@@ -43,6 +43,7 @@ async function ctlCommands(): Promise<Commands> {
     w.RolloutHistoryCommand,
     q.RolloutUnquarantineCommand,
     l.HistoryCommand,
+    l.EventsCommand,
     l.LogsCommand,
     x.ExecCommand,
     n.CordonCommand,

@@ -7,7 +7,7 @@
  * already committed stops there. The HTTP event stream (event-stream.ts) is this handler too.
  */
 import { Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
-import { checkRetained } from "../core/event-stream.js";
+import { checkRetained, NEWEST_SEQUENCE_HEADER } from "../core/event-stream.js";
 import { validateName } from "../core/validate.js";
 import type { WatchRequest, WatchResponse } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent } from "../gen/tessera/v1/types.js";
@@ -16,8 +16,6 @@ import type { EventHistory } from "./store/store.js";
 import type { WatchHub } from "./watch-hub.js";
 import { toWireEvent } from "./wire.js";
 
-/** Response header of Watch: the newest sequence number assigned when the watch began. */
-export const NEWEST_SEQUENCE_HEADER = "tessera-newest-sequence";
 
 const eventBytes = (e: WireEvent) => WireEvent.encode(e).finish().length;
 

@@ -6,6 +6,9 @@
 import type { ClusterEventType } from "./cluster-events.js";
 import type { Rejection } from "./rejections.js";
 
+/** Response header of Watch: the newest sequence number assigned when the watch began. */
+export const NEWEST_SEQUENCE_HEADER = "tessera-newest-sequence";
+
 /** The topic of every event type: a new type must say which it belongs to. */
 const TOPIC_OF = {
   WorkloadApplied: "Workload",

@@ -59,6 +59,17 @@ function setAt(json: JsonObject, path: readonly string[], value: JsonValue) {
   at[path.at(-1)!] = value;
 }
 
+/** The value at a path of field names (by proto or JSON name), if the request gives one. */
+function valueAt(json: JsonObject, path: readonly string[], route: HttpRoute): JsonValue | undefined {
+  let at: JsonValue | undefined = json;
+  for (const [i, name] of path.entries()) {
+    if (typeof at !== "object" || at === null || Array.isArray(at)) return undefined;
+    const jsonName = fieldAt(route.rpc.input, path.slice(0, i + 1))?.jsonName ?? name;
+    at = at[name] ?? at[jsonName];
+  }
+  return at;
+}
+
 /** The query's parameters as fields of the request (by proto or JSON name); an unknown one is refused naming it. */
 function fromQuery(route: HttpRoute, query: URLSearchParams, json: JsonObject) {
   for (const key of new Set(query.keys())) {
@@ -92,7 +103,12 @@ async function requestJson(route: HttpRoute, params: Array<{ field: string[]; va
     } else if (text.trim() !== "") json[route.body] = body;
   }
   fromQuery(route, new URL(req.url).searchParams, json);
-  for (const p of params) setAt(json, p.field, p.value);
+  for (const p of params) {
+    // A body naming another workload than its path would apply one under the other's name.
+    const given = valueAt(json, p.field, route);
+    if (given !== undefined && given !== p.value) throw invalid(`${p.field.join(".")}: the path says "${p.value}", the request ${JSON.stringify(given)}`);
+    setAt(json, p.field, p.value);
+  }
   return json;
 }
 

@@ -128,6 +128,14 @@ describe("proto3 JSON in and out", () => {
     expect([workload.name, workload.spec.update.minHealthyTime]).toEqual(["short", "90s"]);
   });
 
+  test("a body naming another workload than the path is refused naming both; the same name is fine", async () => {
+    const res = await fetch(`${base()}/v1/workloads/one`, { method: "PUT", headers: authorized(), body: JSON.stringify({ ...manifest, name: "other" }) });
+    expect([res.status, ((await res.json()) as { message: string }).message]).toEqual([400, 'workload.name: the path says "one", the request "other"']);
+    expect((await invokeHttp(base(), admin, "GetWorkload", { name: "other" })).status).toBe(404);
+    const same = await fetch(`${base()}/v1/workloads/web`, { method: "PUT", headers: authorized(), body: JSON.stringify(manifest) });
+    expect(same.status).toBe(200);
+  });
+
   test("paging by page_size and page_token visits every workload once", async () => {
     for (const name of ["p-1", "p-2", "p-3"]) expect((await fetch(`${base()}/v1/workloads/${name}`, { method: "PUT", headers: authorized(), body: JSON.stringify(manifest.spec ? { spec: manifest.spec } : {}) })).status).toBe(200);
     const seen: string[] = [];

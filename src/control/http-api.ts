@@ -14,27 +14,7 @@ import openapi from "../gen/openapi.json";
 import { ControlPlaneService } from "../gen/tessera/v1/control_plane.js";
 import { protoJsonProblem, readProtoJson, toProtoJson } from "../shell/proto-json.js";
 import { fieldAt, type HttpRoute, matchRoute } from "./http-routes.js";
-
-/** google.rpc.Code → HTTP status, as google/rpc/code.proto and grpc-gateway map them. */
-export const HTTP_STATUS: Record<status, number> = {
-  [status.OK]: 200,
-  [status.CANCELLED]: 499,
-  [status.UNKNOWN]: 500,
-  [status.INVALID_ARGUMENT]: 400,
-  [status.DEADLINE_EXCEEDED]: 504,
-  [status.NOT_FOUND]: 404,
-  [status.ALREADY_EXISTS]: 409,
-  [status.PERMISSION_DENIED]: 403,
-  [status.RESOURCE_EXHAUSTED]: 429,
-  [status.FAILED_PRECONDITION]: 400,
-  [status.ABORTED]: 409,
-  [status.OUT_OF_RANGE]: 400,
-  [status.UNIMPLEMENTED]: 501,
-  [status.INTERNAL]: 500,
-  [status.UNAVAILABLE]: 503,
-  [status.DATA_LOSS]: 500,
-  [status.UNAUTHENTICATED]: 401,
-};
+import { HTTP_STATUS } from "./rejection-codes.js";
 
 export type RpcFailure = { code: status; details: string };
 

@@ -128,6 +128,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--plot": "FILE",
   "--port-range": "RANGE",
   "--reserved-ports": "PORTS",
+  "--restore": "FILE",
   "--sim-failure-rate": "RATE",
   "--sim-start-delay": "DURATION",
   "--start-grace": "DURATION",

@@ -16,7 +16,7 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c, q] = await Promise.all([
+  const [w, n, l, t, x, c, q, s] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
@@ -24,6 +24,7 @@ async function ctlCommands(): Promise<Commands> {
     import("./ctl/exec-command.js"),
     import("./ctl/control-plane-commands.js"),
     import("./ctl/quarantine-command.js"),
+    import("./ctl/snapshot-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -52,6 +53,7 @@ async function ctlCommands(): Promise<Commands> {
     t.TokenRotateCommand,
     t.TokenCreateCommand,
     c.GetControlPlanesCommand,
+    s.SnapshotSaveCommand,
   ];
 }
 

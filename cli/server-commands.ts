@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
 import { UINT32_MAX, wholeNumber } from "./argv.js";
 import { TesseraCommand } from "./base.js";
+import { InputError } from "./errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
@@ -247,6 +248,7 @@ export class ControlCommand extends TesseraCommand {
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
+  restore = Option.String("--restore", { description: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; a truncated or damaged file is refused" });
 
   async run() {
     const log = processLogger("control");
@@ -262,6 +264,8 @@ export class ControlCommand extends TesseraCommand {
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/server.js");
+    const dataDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
+    if (this.restore !== undefined) await restoreInto(this.restore, dataDir, pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") !== "", log);
     // The CA and token files are in place once it leads: on PostgreSQL a first control plane
     // writes them only then. The banner waits for that (a standby that never leads shows none).
     let leading!: () => void;
@@ -270,7 +274,7 @@ export class ControlCommand extends TesseraCommand {
       onLead: () => leading(),
       lease,
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
-      dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
+      dataDir,
       store: pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") || undefined,
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
@@ -436,3 +440,15 @@ export class DevCommand extends TesseraCommand {
   }
 }
 
+
+/** `--restore FILE`: the snapshot's files into the data dir, before the control plane opens it. */
+async function restoreInto(file: string, dataDir: string, postgres: boolean, log: ReturnType<typeof processLogger>): Promise<void> {
+  if (postgres) throw new UsageError("--restore: snapshots are of the SQLite store; on PostgreSQL restore the database's own backup");
+  const { restoreSnapshot } = await import("../src/control/snapshot-file.js");
+  try {
+    const meta = restoreSnapshot(file, dataDir);
+    log.info("restored from a snapshot", { file, cluster: meta.clusterId, sequence: meta.sequence, takenAt: meta.takenAt });
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+}

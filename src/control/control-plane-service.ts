@@ -28,6 +28,7 @@ import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
 import { createWatchHandler } from "./watch-service.js";
+import { createSnapshotHandler } from "./snapshot-service.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { CommandPort } from "./writer.js";
 
@@ -44,6 +45,8 @@ export interface ServiceDeps extends RpcDeps {
   policy: Policy;
   /** Mints tokens (RotateToken, CreateToken); absent when security is off. */
   tokens?: Tokens;
+  /** Takes a snapshot of the store (SaveSnapshot); none on PostgreSQL and on a standby. */
+  snapshot?: () => { header: Uint8Array; parts: Uint8Array[] };
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
@@ -116,6 +119,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
     watch: createWatchHandler(rpc, hub, history),
+    saveSnapshot: createSnapshotHandler(rpc, deps.snapshot),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state, history, gateway, log, workloadNamed, instancesOf }) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {

@@ -21,6 +21,8 @@ import { Tokens } from "./security/tokens.js";
 import { StreamLimits } from "./stream-limits.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import { takeSqliteSnapshot } from "./snapshot-file.js";
 import { WatchHub } from "./watch-hub.js";
 import type { WebApiDeps } from "./web-api.js";
 import { Writer } from "./writer.js";
@@ -104,6 +106,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         authenticate,
         tokens,
         controlPlanes: deps.controlPlanes,
+        snapshot: store instanceof SqliteStore ? () => takeSqliteSnapshot(opts.dataDir, Date.now()) : undefined,
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
         streams,
       }) as unknown as UntypedServiceImplementation,

@@ -35,6 +35,8 @@ export const METHOD_ACCESS = {
   RotateToken: "write",
   CreateToken: "write",
   ListControlPlanes: "read",
+  // Admin only: a snapshot holds the cluster CA's key and the token files.
+  SaveSnapshot: "write",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;
 

@@ -43,6 +43,7 @@ export const MINIMAL_REQUESTS: Record<ControlPlaneMethod, unknown> = {
   RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
   CreateToken: {},
   ListControlPlanes: {},
+  SaveSnapshot: {},
   Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
 };
 
@@ -59,7 +60,7 @@ export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promi
       call.write(requests.Exec as ExecRequest);
       return;
     }
-    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs") {
+    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs" || method === "SaveSnapshot") {
       const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
       call.on("data", () => {});
       call.on("error", (e: { code: status }) => resolve(e.code));

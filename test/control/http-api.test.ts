@@ -51,7 +51,7 @@ describe("routes from the proto", () => {
   test("every unary RPC has a route; streaming RPCs have none (the event stream serves Watch)", () => {
     expect(unary.filter((m) => !routeOf(m))).toEqual([]);
     expect(httpRoutes().filter((r) => r.rpc.methodKind !== "unary").map((r) => r.rpc.name)).toEqual([]);
-    expect(new Set([...unary, "Watch", "WatchEndpoints", "Logs", "Exec"])).toEqual(new Set(Object.keys(METHOD_ACCESS)));
+    expect(new Set([...unary, "Watch", "WatchEndpoints", "Logs", "Exec", "SaveSnapshot"])).toEqual(new Set(Object.keys(METHOD_ACCESS)));
   });
 });
 

@@ -390,6 +390,7 @@ function seedsFor(path: string): Buffer[] {
       return [cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_JOIN }), cp.rotateToken.requestSerialize({ kind: TokenKind.TOKEN_KIND_ADMIN })];
     case cp.createToken.path:
     case cp.listControlPlanes.path:
+    case cp.saveSnapshot.path:
     case EnrollmentService.getCa.path:
       return [Buffer.alloc(0)];
     case AgentGatewayService.connect.path:

@@ -1,13 +1,15 @@
 /**
  * Snapshots through dist/tessera (issue 34): `ctl snapshot save` during a storm of applies,
  * `control --restore` into a fresh data dir on another port: every workload acknowledged
- * before the save began is there, and the cluster's admin token works. A truncated or damaged
- * file, and a data dir that holds a database, are refused naming the problem.
+ * before the save began is there, and the cluster's admin token works. Restored in place of the
+ * control plane an agent was connected to, it adopts the agent's copies with none restarted. A
+ * truncated or damaged file, and a data dir that holds a database, are refused naming the
+ * problem.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { E2E_TIMEOUT_MS, Harness, requireBinary } from "./harness.js";
+import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
@@ -69,5 +71,39 @@ describe("snapshots", () => {
       const res = await h.run(["control", "--listen", "127.0.0.1:0", "--data-dir", join(h.dir, dir), "--restore", join(h.dir, file)]);
       expect([file, res.code, res.stderr]).toEqual([file, 2, expect.stringContaining(problem)]);
     }
+  });
+});
+
+describe("a control plane restored in place of the one its agent knew", () => {
+  const h = new Harness();
+
+  beforeAll(() => requireBinary());
+  afterAll(() => h.stop());
+
+  test("adopts the agent's running copies: none restarted", async () => {
+    const first = await h.startControl();
+    const ctl = (...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: first.address });
+    const agent = h.start(["agent", "--control", first.address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    writeFileSync(join(h.dir, "web.json"), JSON.stringify({ name: "web", spec: { command: "/bin/sleep", args: ["3600"], replicas: 2 } }));
+    expect((await ctl("apply", "-f", "web.json", "--wait")).code).toBe(0);
+    const sleeps = () => descendantsOf(agent.proc.pid).filter((c) => c.cmdline.join(" ") === "/bin/sleep 3600").map((c) => c.pid).sort();
+    const before = await eventually("two copies running", () => (sleeps().length === 2 ? sleeps() : undefined));
+    const copies = async () => ((JSON.parse((await ctl("get", "instances", "web", "-o", "json")).stdout) as { instances: Array<{ id: string; state: string }> }).instances).map((i) => `${i.id} ${i.state}`);
+    const ids = await copies();
+    expect((await ctl("snapshot", "save", join(h.dir, "web.snap"))).code).toBe(0);
+
+    first.server.proc.kill("SIGTERM");
+    await first.server.proc.exited;
+    const restored = h.start(["control", "--listen", first.address, "--metrics-listen", "127.0.0.1:0", "--data-dir", join(h.dir, "restored"), "--restore", join(h.dir, "web.snap")]);
+    await restored.waitForLog((l) => l.msg === "control plane listening");
+    // The agent reconnects (same address, same CA) and reports its copies; they stay.
+    await eventually("web 2/2 Running again", async () => {
+      const line = (await ctl("get", "workloads")).stdout.split("\n").find((l) => l.startsWith("web "));
+      return line?.includes("2/2") ? line : undefined;
+    }, 20_000);
+    await eventually("node-a heard by the restored control plane", async () => ((await ctl("get", "nodes")).stdout.match(/node-a\s+Ready/) ? true : undefined), 20_000);
+    expect(sleeps()).toEqual(before);
+    // The same copies, running: none replaced.
+    expect(await copies()).toEqual(ids);
   });
 });

@@ -130,6 +130,8 @@ const VALUE_NAMES: Record<string, string> = {
   "--reserved-ports": "PORTS",
   "--restore": "FILE",
   "--sim-failure-rate": "RATE",
+  "--snapshot-every": "DURATION",
+  "--snapshot-keep": "N",
   "--sim-start-delay": "DURATION",
   "--start-grace": "DURATION",
   "--store": "URL",

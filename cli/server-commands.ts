@@ -181,6 +181,8 @@ const CONTROL_CONFIG: ConfigSchema = {
   "lease-ttl": "string",
   "lease-renew": "string",
   "ca-secret-file": "string",
+  "snapshot-every": "string",
+  "snapshot-keep": "string",
 };
 
 const HOST_VOLUME_HELP =
@@ -248,6 +250,8 @@ export class ControlCommand extends TesseraCommand {
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
+  snapshotEvery = Option.String("--snapshot-every", { description: "while leading on SQLite, save a snapshot into DATA_DIR/snapshots this often (default 12h; 0 turns it off)" });
+  snapshotKeep = Option.String("--snapshot-keep", { description: "how many scheduled snapshots to keep, the newest (default 5)" });
   restore = Option.String("--restore", { description: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; a truncated or damaged file is refused" });
 
   async run() {
@@ -283,6 +287,7 @@ export class ControlCommand extends TesseraCommand {
       insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
       advertise: pick(this.advertise, cfg, "advertise", []),
       reinitialize: this.reinitialize,
+      snapshots: snapshotSchedule(pick(this.snapshotEvery, cfg, "snapshot-every", "12h"), pick(this.snapshotKeep, cfg, "snapshot-keep", "5")),
       caSecret: readCaSecret(this.caSecretFile ?? (cfg["ca-secret-file"] as string | undefined)),
     });
     const secure = !(this.insecure ?? cfg.insecure === true);
@@ -451,4 +456,11 @@ async function restoreInto(file: string, dataDir: string, postgres: boolean, log
   } catch (err) {
     throw new InputError((err as Error).message);
   }
+}
+
+/** `--snapshot-every` and `--snapshot-keep`: off at an interval of 0; at least one kept. */
+function snapshotSchedule(every: string, keep: string): { everyMs: number; keep: number } {
+  const kept = wholeNumber(keep, "--snapshot-keep", 1000);
+  if (kept === 0) throw new UsageError("--snapshot-keep: expected 1 or more (turn snapshots off with --snapshot-every 0)");
+  return { everyMs: parseDuration(every, "--snapshot-every"), keep: kept };
 }

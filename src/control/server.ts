@@ -34,6 +34,7 @@ import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
 import { describeDatabaseError } from "./store/postgres/unreachable.js";
 import { type Store, StoreUnreachable } from "./store/store.js";
+import type { SnapshotSchedule } from "./scheduled-snapshots.js";
 import { startTerm, type Term } from "./term.js";
 import { tolerateUndecodable } from "./undecodable.js";
 
@@ -72,6 +73,8 @@ export interface ControlPlaneOptions {
    * required with `store` unless insecure; every control plane on the database gets the same.
    */
   caSecret?: string;
+  /** Scheduled snapshots into DATA_DIR/snapshots while leading on SQLite (`--snapshot-every`, `--snapshot-keep`); none: off. */
+  snapshots?: SnapshotSchedule;
 }
 
 export interface RunningControlPlane {

@@ -23,6 +23,7 @@ import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { takeSqliteSnapshot } from "./snapshot-file.js";
+import { scheduleSnapshots } from "./scheduled-snapshots.js";
 import { WatchHub } from "./watch-hub.js";
 import type { WebApiDeps } from "./web-api.js";
 import { Writer } from "./writer.js";
@@ -94,6 +95,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     await tokens?.ensure();
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
+    const stopSnapshots = store instanceof SqliteStore && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -116,6 +118,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       view: writer.view,
       unavailable: () => writer.unavailable(),
       async stop() {
+        stopSnapshots?.();
         const stopped = writer.stop();
         gateway.closeAll("control plane shutting down");
         await stopped;

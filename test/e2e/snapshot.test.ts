@@ -7,8 +7,9 @@
  * problem.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readSnapshot } from "../../src/control/snapshot-file.js";
 import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -105,5 +106,26 @@ describe("a control plane restored in place of the one its agent knew", () => {
     expect(sleeps()).toEqual(before);
     // The same copies, running: none replaced.
     expect(await copies()).toEqual(ids);
+  });
+});
+
+describe("scheduled snapshots", () => {
+  const h = new Harness();
+
+  beforeAll(() => requireBinary());
+  afterAll(() => h.stop());
+
+  test("--snapshot-every and --snapshot-keep: owner-only files in DATA_DIR/snapshots, the newest kept, each valid", async () => {
+    const { server } = await h.startControl("127.0.0.1:0", {}, ["--snapshot-every", "200ms", "--snapshot-keep", "2"]);
+    let taken = 0;
+    await server.waitForLog((l) => l.msg === "scheduled snapshot taken" && ++taken === 4);
+    const dir = join(h.dir, "control", "snapshots");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".snap"));
+    expect(files.length).toBeLessThanOrEqual(3);
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
+      expect(readSnapshot(join(dir, f)).meta.files.map((x) => x.path)).toContain("tessera.db");
+    }
   });
 });

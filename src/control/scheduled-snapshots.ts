@@ -6,12 +6,17 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../core/logger.js";
-import { scheduledSnapshotName, snapshotsToDelete } from "../core/snapshot-retention.js";
+import { snapshotsToDelete } from "../core/snapshot-retention.js";
 import { takeSqliteSnapshot } from "./snapshot-file.js";
 
 export interface SnapshotSchedule {
   everyMs: number;
   keep: number;
+}
+
+/** A scheduled snapshot's file name: when it was taken, so that names sort as times do. */
+export function scheduledSnapshotName(now: number): string {
+  return `tessera-${new Date(now).toISOString().replace(/[:.]/g, "-")}.snap`;
 }
 
 /** Takes one scheduled snapshot and trims the folder; returns the file written. */

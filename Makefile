@@ -6,7 +6,7 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 # Use a Bun on PATH if there is one, else the one npm installs.
 BUN := $(or $(shell command -v bun 2>/dev/null),$(NODE_BIN)/bun)
 BUF := $(NODE_BIN)/buf
-PROTO := $(wildcard proto/tessera/v1/*.proto)
+PROTO := $(wildcard proto/tessera/v1/*.proto proto/google/api/*.proto)
 GEN_STAMP := src/gen/.stamp
 # The web page's HTML and CSS are bundled into the binary too.
 SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json
@@ -23,12 +23,14 @@ node_modules/.stamp: package.json package-lock.json
 deps: node_modules/.stamp
 
 # src/gen is generated, never committed: TypeScript (ts-proto) plus the descriptor set the
-# binary embeds for strict proto3 JSON parsing. cli/gen-own-keys.ts keeps map keys such as
+# binary embeds for strict proto3 JSON parsing and the HTTP API's routes, and the OpenAPI
+# document of that API (cli/gen-openapi.ts). cli/gen-own-keys.ts keeps map keys such as
 # `__proto__` that ts-proto's decoder would drop.
-$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts node_modules/.stamp
+$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http-routes.ts src/core/event-stream.ts node_modules/.stamp
 	cd proto && $(BUF) lint && rm -rf ../src/gen && $(BUF) generate
 	$(BUN) cli/gen-own-keys.ts src/gen
 	$(BUF) build proto -o src/gen/tessera.binpb
+	$(BUN) cli/gen-openapi.ts src/gen/openapi.json
 	@touch $@
 
 proto: $(GEN_STAMP)

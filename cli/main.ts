@@ -16,7 +16,7 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c, q, top] = await Promise.all([
+  const [w, n, l, t, x, c, q, top, s] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
@@ -25,6 +25,7 @@ async function ctlCommands(): Promise<Commands> {
     import("./ctl/control-plane-commands.js"),
     import("./ctl/quarantine-command.js"),
     import("./ctl/top-command.js"),
+    import("./ctl/snapshot-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -44,6 +45,7 @@ async function ctlCommands(): Promise<Commands> {
     w.RolloutHistoryCommand,
     q.RolloutUnquarantineCommand,
     l.HistoryCommand,
+    l.EventsCommand,
     l.LogsCommand,
     x.ExecCommand,
     n.CordonCommand,
@@ -59,6 +61,7 @@ async function ctlCommands(): Promise<Commands> {
     top.TopNodesCommand,
     top.TopWorkloadsCommand,
     top.TopInstancesCommand,
+    s.SnapshotSaveCommand,
   ];
 }
 

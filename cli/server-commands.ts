@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Command, Option, UsageError } from "clipanion";
 import { UINT32_MAX, wholeNumber } from "./argv.js";
 import { TesseraCommand } from "./base.js";
+import { InputError } from "./errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
@@ -196,6 +197,8 @@ const CONTROL_CONFIG: ConfigSchema = {
   "lease-ttl": "string",
   "lease-renew": "string",
   "ca-secret-file": "string",
+  "snapshot-every": "string",
+  "snapshot-keep": "string",
 };
 
 const HOST_VOLUME_HELP =
@@ -267,6 +270,9 @@ export class ControlCommand extends TesseraCommand {
   advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate, and the first names a wildcard --listen to the other control planes (default: the host's first IPv4 address)" });
   // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
   reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
+  snapshotEvery = Option.String("--snapshot-every", { description: "while leading on SQLite, save a snapshot into DATA_DIR/snapshots this often (default 12h; 0 turns it off)" });
+  snapshotKeep = Option.String("--snapshot-keep", { description: "how many scheduled snapshots to keep, the newest (default 5)" });
+  restore = Option.String("--restore", { description: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; a truncated or damaged file is refused" });
 
   async run() {
     const log = processLogger("control");
@@ -282,6 +288,8 @@ export class ControlCommand extends TesseraCommand {
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/server.js");
+    const dataDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
+    if (this.restore !== undefined) await restoreInto(this.restore, dataDir, pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") !== "", log);
     // The CA and token files are in place once it leads: on PostgreSQL a first control plane
     // writes them only then. The banner waits for that (a standby that never leads shows none).
     let leading!: () => void;
@@ -290,7 +298,7 @@ export class ControlCommand extends TesseraCommand {
       onLead: () => leading(),
       lease,
       listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
-      dataDir: pick(this.dataDir, cfg, "data-dir", defaultDataDir()),
+      dataDir,
       store: pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") || undefined,
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
@@ -299,6 +307,7 @@ export class ControlCommand extends TesseraCommand {
       insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
       advertise: pick(this.advertise, cfg, "advertise", []),
       reinitialize: this.reinitialize,
+      snapshots: snapshotSchedule(pick(this.snapshotEvery, cfg, "snapshot-every", "12h"), pick(this.snapshotKeep, cfg, "snapshot-keep", "5")),
       caSecret: readCaSecret(this.caSecretFile ?? (cfg["ca-secret-file"] as string | undefined)),
     });
     const secure = !(this.insecure ?? cfg.insecure === true);
@@ -479,3 +488,22 @@ export class DevCommand extends TesseraCommand {
   }
 }
 
+
+/** `--restore FILE`: the snapshot's files into the data dir, before the control plane opens it. */
+async function restoreInto(file: string, dataDir: string, postgres: boolean, log: ReturnType<typeof processLogger>): Promise<void> {
+  if (postgres) throw new UsageError("--restore: snapshots are of the SQLite store; on PostgreSQL restore the database's own backup");
+  const { restoreSnapshot } = await import("../src/control/snapshot-file.js");
+  try {
+    const meta = restoreSnapshot(file, dataDir);
+    log.info("restored from a snapshot", { file, cluster: meta.clusterId, sequence: meta.sequence, takenAt: meta.takenAt });
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+}
+
+/** `--snapshot-every` and `--snapshot-keep`: off at an interval of 0; at least one kept. */
+function snapshotSchedule(every: string, keep: string): { everyMs: number; keep: number } {
+  const kept = wholeNumber(keep, "--snapshot-keep", 1000);
+  if (kept === 0) throw new UsageError("--snapshot-keep: expected 1 or more (turn snapshots off with --snapshot-every 0)");
+  return { everyMs: parseDuration(every, "--snapshot-every"), keep: kept };
+}

@@ -1,9 +1,15 @@
-/** `tessera ctl` commands that read what happened: a workload's event history and its output. */
-import { type ClientReadableStream, status } from "@grpc/grpc-js";
+/** `tessera ctl` commands that read what happened: a workload's event history, the event stream, and output. */
+import { type ClientReadableStream, type Metadata, status } from "@grpc/grpc-js";
 import { Command, Option } from "clipanion";
-import { GetHistoryResponse, type LogsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { matchesEventFilter, NEWEST_SEQUENCE_HEADER, parseEventFilter, TOPICS } from "../../src/core/event-stream.js";
+import { isRejection } from "../../src/core/paging.js";
+import { describeRejection } from "../../src/core/rejections.js";
+import { GetHistoryResponse, type LogsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { Event } from "../../src/gen/tessera/v1/types.js";
+import { toProtoJson } from "../../src/shell/proto-json.js";
 import { UINT32_MAX, wholeNumber } from "../argv.js";
 import type { Ctl } from "../client.js";
+import { InputError } from "../errors.js";
 import { CtlCommand, ShowCommand } from "./ctl-command.js";
 import { historyTable, protoJson, renderDocument } from "./render.js";
 
@@ -60,6 +66,58 @@ export class LogsCommand extends CtlCommand {
     process.once("SIGINT", () => call.cancel());
     await new Promise<void>((resolve, reject) => {
       call.on("data", (line: LogsResponse) => this.context.stdout.write(prefix ? `${line.instance} | ${line.text}\n` : `${line.text}\n`));
+      call.on("end", resolve);
+      call.on("error", (err: { code: status; details: string }) => {
+        if (err.code === status.CANCELLED) return resolve();
+        reject(ctl.toRemoteError(err));
+      });
+    });
+  }
+}
+
+export class EventsCommand extends CtlCommand {
+  static paths = [["ctl", "events"]];
+  static usage = Command.Usage({
+    category: "Workloads",
+    description: "print the event log, one proto3 JSON Event per line, as GET /v1/events/stream serves it",
+    details: `
+      Every retained event from --from on (default: the oldest retained), then, with -f, each new one as it is committed. A --from older than retention is refused naming the oldest retained: read the state again and start there. Filter by --topic (${TOPICS.join(", ")}; repeatable) and --key (a workload, node or instance id).
+    `,
+    examples: [
+      ["Everything retained", "tessera ctl events"],
+      ["Follow web's workload events", "tessera ctl events --topic Workload --key web -f"],
+      ["Resume after sequence 41", "tessera ctl events --from 42 -f"],
+    ],
+  });
+  from = Option.String("--from", "0", { description: "the first sequence number to print (resume with the last one seen + 1)" });
+  topics = Option.Array("--topic", [], { description: `only events of this topic (${TOPICS.join(", ")}); repeatable` });
+  key = Option.String("--key", { description: "only events whose workload, node or instance id is this" });
+  follow = Option.Boolean("-f,--follow", false, { description: "keep printing events as they are committed" });
+
+  async runWith(ctl: Ctl) {
+    const from = wholeNumber(this.from, "--from");
+    const filter = parseEventFilter(this.topics, this.key);
+    if (isRejection(filter)) throw new InputError(`--${describeRejection(filter)}`);
+    await ctl.findLeader();
+    const call: ClientReadableStream<WatchResponse> = ctl.api.watch({ afterSequence: Math.max(0, from - 1), workload: "" });
+    process.once("SIGINT", () => call.cancel());
+    await new Promise<void>((resolve, reject) => {
+      /** Without -f: the newest sequence committed when the watch began, where printing stops. */
+      let newest = Number.POSITIVE_INFINITY;
+      const done = () => {
+        call.cancel();
+        resolve();
+      };
+      call.on("metadata", (md: Metadata) => {
+        if (this.follow) return;
+        newest = Number(md.get(NEWEST_SEQUENCE_HEADER)[0] ?? 0);
+        if (newest < from) done();
+      });
+      call.on("data", ({ event }: WatchResponse) => {
+        if (!event) return;
+        if (matchesEventFilter(event, filter)) this.context.stdout.write(`${JSON.stringify(toProtoJson("tessera.v1.Event", Event.encode(event).finish()))}\n`);
+        if (event.sequence >= newest) done();
+      });
       call.on("end", resolve);
       call.on("error", (err: { code: status; details: string }) => {
         if (err.code === status.CANCELLED) return resolve();

@@ -8,7 +8,7 @@ import { DesiredState, type Endpoint, type Event, type Instance, instanceStateTo
 import type { ClusterEvent } from "../../src/core/cluster-events.js";
 import { reasonWithStderr } from "../../src/core/stderr-tail.js";
 import { describeHostVolumes } from "../../src/core/volumes.js";
-import { toProtoJson } from "../manifest.js";
+import { toProtoJson } from "../../src/shell/proto-json.js";
 import { age, renderTable } from "../table.js";
 
 /** An enum value's proto name as a word: ("INSTANCE_STATE_RUNNING", "INSTANCE_STATE_") → "Running". */

@@ -5,7 +5,7 @@
  * handlers read its follower's state, and `submit` refuses (server.ts); with no agent streams
  * there, Logs and Exec are left out.
  */
-import { type Metadata, type ServerWritableStream, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import type { ApplyOutcome as CoreApplyOutcome, Command } from "../core/decide.js";
 import { forkState, type Instance, instancesOfWorkload } from "../core/cluster-state.js";
 import { nodeUse } from "../core/cluster-status.js";
@@ -15,7 +15,7 @@ import { isEmptyPlan, type Policy, summarize } from "../core/reconcile.js";
 import { runTurn } from "../core/turn.js";
 import { validateName } from "../core/validate.js";
 import type { ControlPlaneRow } from "../core/lease.js";
-import { ApplyOutcome, type ControlPlaneServer, ControlPlaneRole, TokenKind, type WatchRequest, type WatchResponse } from "../gen/tessera/v1/control_plane.js";
+import { ApplyOutcome, type ControlPlaneServer, ControlPlaneRole, TokenKind } from "../gen/tessera/v1/control_plane.js";
 import { Event as WireEvent, Instance as WireInstance, Node as WireNode, Workload as WireWorkload } from "../gen/tessera/v1/types.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import type { Tokens } from "./security/tokens.js";
@@ -24,10 +24,12 @@ import type { EndpointsHub } from "./endpoints-hub.js";
 import { createExecHandler } from "./exec-service.js";
 import { createLogsHandler } from "./logs-service.js";
 import { createIdentityHandlers } from "./identity-service.js";
-import { boundedWriter, caller, createRpc, cursorOf, invalid, refused, type RpcDeps } from "./rpc.js";
+import { caller, createRpc, cursorOf, invalid, refused, type RpcDeps } from "./rpc.js";
 import type { EventHistory } from "./store/store.js";
 import type { StoredEvent } from "./store/rows.js";
 import type { WatchHub } from "./watch-hub.js";
+import { createWatchHandler } from "./watch-service.js";
+import { createSnapshotHandler } from "./snapshot-service.js";
 import { toWireEvent, toWireInstance, toWireNode, toWireWorkload } from "./wire.js";
 import type { CommandPort } from "./writer.js";
 
@@ -44,6 +46,8 @@ export interface ServiceDeps extends RpcDeps {
   policy: Policy;
   /** Mints, lists and revokes tokens (identity-service.ts); absent when security is off. */
   tokens?: Tokens;
+  /** Takes a snapshot of the store (SaveSnapshot); none on PostgreSQL and on a standby. */
+  snapshot?: () => { header: Uint8Array; parts: Uint8Array[] };
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
@@ -80,7 +84,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
   const instancesOf = (workload: string): Instance[] => instancesOfWorkload(state, workload).sort(byName);
 
   const rpc = createRpc(deps);
-  const { unary, opened, finish, endWith } = rpc;
+  const { unary } = rpc;
 
   const mustName = (name: string, field = "name") => {
     const problem = validateName(name, field);
@@ -116,6 +120,8 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
   return {
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
     ...createIdentityHandlers(rpc, writer, deps.tokens),
+    watch: createWatchHandler(rpc, hub, history),
+    saveSnapshot: createSnapshotHandler(rpc, deps.snapshot),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state, history, gateway, log, workloadNamed, instancesOf }) } : {}),
 
     applyWorkload: unary("ApplyWorkload", async (req) => {
@@ -294,45 +300,6 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
       const page = takePage(rows, { ...cursor, size: Math.min(cursor.size, left) }, scope, { keyOf: seqKey, render: toWireEvent, sizeOf: eventBytes });
       return { events: page.items, nextPageToken: page.nextPageToken };
     }),
-
-    watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => {
-      const started = performance.now();
-      if (!opened(call, "Watch", started, "tessera.v1.WatchRequest")) return;
-      const req = call.request;
-      if (req.workload !== "") {
-        const problem = validateName(req.workload, "workload");
-        if (problem) return endWith(call, "Watch", started, refused(problem));
-      }
-      let ended = false;
-      const write = boundedWriter<WatchResponse>(call);
-      const end = hub.watch(
-        {
-          workload: req.workload || undefined,
-          send: (e) => {
-            if (ended) return false;
-            const event = toWireEvent(e);
-            if (!write({ event }, eventBytes(event))) {
-              ended = true;
-              endWith(call, "Watch", started, { code: status.RESOURCE_EXHAUSTED, details: `watcher too slow; resume with after_sequence ${e.seq - 1}` });
-              return false;
-            }
-            return true;
-          },
-        },
-        req.afterSequence,
-        (reason) => {
-          if (ended) return;
-          ended = true;
-          endWith(call, "Watch", started, { code: status.UNAVAILABLE, details: reason });
-        },
-      );
-      call.on("cancelled", () => {
-        if (ended) return;
-        ended = true;
-        end();
-        finish("Watch", started, status.CANCELLED);
-      });
-    },
 
   };
 

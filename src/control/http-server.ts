@@ -11,9 +11,14 @@
  * and its API goes through web-guard.ts; bodies are small (a sign-in's token at most).
  */
 import page from "../web/index.html";
+import { status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { hostOf, isLoopback } from "../core/listen-address.js";
+import { MAX_MESSAGE_BYTES } from "../core/paging.js";
+import { refuseApiRequest } from "../core/web-request.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "./metrics.js";
+import { EVENT_STREAM_PATH, serveEventStream } from "./event-stream.js";
+import { serveHttpApi, statusResponse } from "./http-api.js";
 import { createWebApi, type WebApiDeps } from "./web-api.js";
 import { guardAll, type Route, SECURITY_HEADERS } from "./web-guard.js";
 
@@ -28,8 +33,6 @@ export interface HttpServer {
 
 /** The page and the API's paths, answered 503 while no term serves them. */
 const isWebPath = (pathname: string) => pathname === "/" || pathname.startsWith("/api/");
-/** The largest request body read: a sign-in's JSON (Bun's default is 128 MiB). */
-const MAX_BODY_BYTES = 16 * 1024;
 
 /**
  * The page's files, each with its own headers. A compiled binary carries them as files (the
@@ -57,6 +60,8 @@ export function startHttpServer(opts: {
   tls?: { cert: string; key: string };
   /** Names and addresses the control plane serves as, besides loopback: the only Host headers the page and its API answer. */
   names: readonly string[];
+  /** The ControlPlane service as the gRPC server serves it: the HTTP/JSON API under /v1/ calls it. */
+  api?: UntypedServiceImplementation;
 }): HttpServer {
   const hostname = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
   const port = Number(opts.listen.slice(opts.listen.lastIndexOf(":") + 1));
@@ -67,6 +72,11 @@ export function startHttpServer(opts: {
   let serving = false;
   const fetch = async (req: Request): Promise<Response> => {
     const { pathname } = new URL(req.url);
+    if (opts.api && pathname.startsWith("/v1/")) {
+      const refusal = refuseApiRequest({ host: req.headers.get("host"), origin: req.headers.get("origin"), fetchSite: req.headers.get("sec-fetch-site") }, tls ? "https" : "http", opts.names);
+      if (refusal) return statusResponse({ code: status.PERMISSION_DENIED, details: refusal.error }, SECURITY_HEADERS);
+      return pathname === EVENT_STREAM_PATH ? serveEventStream(opts.api, req) : serveHttpApi(opts.api, req);
+    }
     // Reached by the page's paths only when no route has them: no term serves them yet, or none is there.
     if (isWebPath(pathname)) {
       const headers = { ...SECURITY_HEADERS, "cache-control": "no-store" };
@@ -88,12 +98,12 @@ export function startHttpServer(opts: {
         return new Response("not found\n", { status: 404 });
     }
   };
-  const server = Bun.serve({ hostname, port, tls, development: false, maxRequestBodySize: MAX_BODY_BYTES, fetch });
+  const server = Bun.serve({ hostname, port, tls, development: false, maxRequestBodySize: MAX_MESSAGE_BYTES, fetch });
   const address = `${hostname}:${server.port}`;
   const host = hostOf(opts.listen);
   const shown = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `${tls ? "https" : "http"}://${shown}:${server.port}/`;
-  opts.log.info("http listening", { address, url, paths: ["/", "/api/", "/metrics", "/healthz", "/readyz"] });
+  opts.log.info("http listening", { address, url, paths: ["/", "/api/", "/v1/", "/metrics", "/healthz", "/readyz"] });
   return {
     address,
     url,

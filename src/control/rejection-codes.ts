@@ -1,4 +1,4 @@
-/** The one table mapping core rejections to wire codes: gRPC status codes, and HTTP statuses for the web page's API. */
+/** The one table mapping core rejections to wire codes: gRPC status codes, and HTTP statuses for the HTTP/JSON API and the web page's API. */
 import { status } from "@grpc/grpc-js";
 import { describeRejection, type Rejection } from "../core/rejections.js";
 
@@ -26,6 +26,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   InvalidTransition: status.FAILED_PRECONDITION,
   NodeNameTaken: status.PERMISSION_DENIED,
   UnknownToken: status.NOT_FOUND,
+  EventsNotRetained: status.OUT_OF_RANGE,
 };
 
 /** A grpc-js service error for a rejection. */
@@ -33,17 +34,31 @@ export function rejectionError(r: Rejection): { code: status; details: string } 
   return { code: CODES[r.kind], details: describeRejection(r) };
 }
 
-/** gRPC status → HTTP status, for the codes CODES uses. */
-const HTTP: { [C in status]?: number } = {
+/** gRPC status → HTTP status, as google/rpc/code.proto and grpc-gateway map them: the HTTP/JSON API's. */
+export const HTTP_STATUS: Record<status, number> = {
+  [status.OK]: 200,
+  [status.CANCELLED]: 499,
+  [status.UNKNOWN]: 500,
   [status.INVALID_ARGUMENT]: 400,
+  [status.DEADLINE_EXCEEDED]: 504,
   [status.NOT_FOUND]: 404,
-  [status.FAILED_PRECONDITION]: 409,
-  [status.PERMISSION_DENIED]: 403,
   [status.ALREADY_EXISTS]: 409,
+  [status.PERMISSION_DENIED]: 403,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.FAILED_PRECONDITION]: 400,
+  [status.ABORTED]: 409,
+  [status.OUT_OF_RANGE]: 400,
+  [status.UNIMPLEMENTED]: 501,
+  [status.INTERNAL]: 500,
+  [status.UNAVAILABLE]: 503,
+  [status.DATA_LOSS]: 500,
   [status.UNAUTHENTICATED]: 401,
 };
 
+/** The web page's API: the same, but a refused change's precondition is a 409 Conflict, which the page shows as such. */
+const PAGE_HTTP: Record<status, number> = { ...HTTP_STATUS, [status.FAILED_PRECONDITION]: 409 };
+
 /** An HTTP status and message for a rejection. */
 export function rejectionHttp(r: Rejection): { status: number; error: string } {
-  return { status: HTTP[CODES[r.kind]] ?? 500, error: describeRejection(r) };
+  return { status: PAGE_HTTP[CODES[r.kind]], error: describeRejection(r) };
 }

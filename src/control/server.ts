@@ -34,6 +34,7 @@ import { PostgresLease } from "./store/postgres/lease.js";
 import { PostgresStore } from "./store/postgres/store.js";
 import { describeDatabaseError } from "./store/postgres/unreachable.js";
 import { type Store, StoreUnreachable } from "./store/store.js";
+import type { SnapshotSchedule } from "./scheduled-snapshots.js";
 import { startTerm, type Term } from "./term.js";
 import { tolerateUndecodable } from "./undecodable.js";
 
@@ -72,6 +73,8 @@ export interface ControlPlaneOptions {
    * required with `store` unless insecure; every control plane on the database gets the same.
    */
   caSecret?: string;
+  /** Scheduled snapshots into DATA_DIR/snapshots while leading on SQLite (`--snapshot-every`, `--snapshot-keep`); none: off. */
+  snapshots?: SnapshotSchedule;
 }
 
 export interface RunningControlPlane {
@@ -174,7 +177,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
   });
   try {
     // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
-    server.addService(tolerateUndecodable(ControlPlaneService), throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal));
+    const controlPlane = throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal);
+    server.addService(tolerateUndecodable(ControlPlaneService), controlPlane);
     server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => (suspended ? undefined : term?.agentGateway), refusal));
     if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
     // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
@@ -200,6 +204,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
           log: opts.log,
           tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
           names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
+          api: controlPlane,
         })
       : undefined;
 

@@ -22,6 +22,9 @@ import { StreamLimits } from "./stream-limits.js";
 import { TokenStreams } from "./token-streams.js";
 import type { ControlPlaneOptions } from "./server.js";
 import type { Store } from "./store/store.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import { takeSqliteSnapshot } from "./snapshot-file.js";
+import { scheduleSnapshots } from "./scheduled-snapshots.js";
 import { WatchHub } from "./watch-hub.js";
 import type { WebApiDeps } from "./web-api.js";
 import { Writer } from "./writer.js";
@@ -99,6 +102,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
+    const stopSnapshots = store instanceof SqliteStore && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -112,6 +116,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         tokens,
         tokenStreams,
         controlPlanes: deps.controlPlanes,
+        snapshot: store instanceof SqliteStore ? () => takeSqliteSnapshot(opts.dataDir, Date.now()) : undefined,
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
         streams,
       }) as unknown as UntypedServiceImplementation,
@@ -122,6 +127,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       unavailable: () => writer.unavailable(),
       releaseAgents: (why) => gateway.closeAll(why, true),
       async stop() {
+        stopSnapshots?.();
         const stopped = writer.stop();
         tokenStreams?.close();
         gateway.closeAll("control plane shutting down");

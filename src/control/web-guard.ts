@@ -16,6 +16,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
 };
 
+/** The largest request body the page's routes read: a sign-in's JSON. */
+const MAX_PAGE_BODY_BYTES = 16 * 1024;
+
 export type Handler = (req: Request & { params: Record<string, string> }) => Response | Promise<Response>;
 /** A route: one handler for every method, or one per method. */
 export type Route = Handler | Partial<Record<string, Handler>>;
@@ -40,6 +43,10 @@ export function guard(route: Route, opts: GuardOptions): Handler {
       opts.names,
     );
     if (refusal) return withHeaders(Response.json({ error: refusal.error }, { status: refusal.status, headers: { "cache-control": "no-store" } }));
+    // The listener takes the HTTP API's 4 MiB requests; the page sends at most a sign-in's token.
+    if (Number(req.headers.get("content-length") ?? 0) > MAX_PAGE_BODY_BYTES || req.headers.has("transfer-encoding")) {
+      return withHeaders(Response.json({ error: `body: expected at most ${MAX_PAGE_BODY_BYTES} bytes with a Content-Length` }, { status: 413, headers: { "cache-control": "no-store" } }));
+    }
     const handler = typeof route === "function" ? route : (route[req.method] ?? (req.method === "HEAD" ? route.GET : undefined));
     if (!handler) {
       const allow = Object.keys(route).join(", ");

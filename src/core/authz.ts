@@ -40,6 +40,8 @@ export const METHOD_ACCESS = {
   ApproveNode: "write",
   RemoveNode: "write",
   ListControlPlanes: "read",
+  // Admin only: a snapshot holds the cluster CA's key and the token files.
+  SaveSnapshot: "write",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;
 

@@ -36,6 +36,8 @@ export type Rejection =
   /** Enrolling with the join token as a node name that is enrolled already (node-identity.ts). */
   | { kind: "NodeNameTaken"; node: string }
   | { kind: "UnknownToken"; id: string }
+  /** Watch or the event stream resuming after `after`: retention has dropped events after it (the log now starts at `oldest`; 0: it is empty). */
+  | { kind: "EventsNotRetained"; after: number; oldest: number }
   | InvalidTransition;
 
 /** One line for humans and logs. */
@@ -55,6 +57,10 @@ export function describeRejection(r: Rejection): string {
       return `report for instance "${r.id}" carries generation ${r.reported}, older than ${r.current}`;
     case "UnknownNode":
       return `node "${r.name}" not found`;
+    case "EventsNotRetained":
+      return r.oldest > 0
+        ? `after_sequence ${r.after}: the events after it are no longer retained (the oldest is ${r.oldest}); read the state again and resume after ${r.oldest - 1} (from=${r.oldest} on the HTTP event stream)`
+        : `after_sequence ${r.after}: the events after it are no longer retained (the log is empty); read the state again and follow from 0`;
     case "NothingToUndo":
       return `workload "${r.name}" has no earlier spec to go back to`;
     case "QuarantinedSpec":

@@ -28,14 +28,33 @@ export interface WebRefusal {
 /** Methods that change nothing: the page, its data and its streams. */
 const SAFE = new Set(["GET", "HEAD"]);
 
+const hostRefusal = (req: Pick<WebRequest, "host">, names: readonly string[]): WebRefusal | undefined =>
+  hostServed(req.host, names) ? undefined : { status: 403, error: `Host: expected a name this control plane serves as (${["loopback", ...names].join(", ")}; more with --advertise), got "${req.host ?? ""}"` };
+
 /** Why a request is refused, or undefined when it may go on to its route. `names` are the names and addresses the control plane serves as. */
 export function refuseWebRequest(req: WebRequest, scheme: "http" | "https", names: readonly string[]): WebRefusal | undefined {
-  if (!hostServed(req.host, names)) return { status: 403, error: `Host: expected a name this control plane serves as (${["loopback", ...names].join(", ")}; more with --advertise), got "${req.host ?? ""}"` };
+  const wrongHost = hostRefusal(req, names);
+  if (wrongHost) return wrongHost;
   if (SAFE.has(req.method)) return undefined;
   if (req.fetchSite !== null && req.fetchSite !== "same-origin") return { status: 403, error: `Sec-Fetch-Site: expected same-origin for a ${req.method}, got "${req.fetchSite}"` };
   const own = `${scheme}://${req.host!.toLowerCase()}`;
   if (req.origin?.toLowerCase() !== own) return { status: 403, error: `Origin: expected ${own} for a ${req.method}, got ${req.origin === null ? "none" : `"${req.origin}"`}` };
   const type = req.contentType?.split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json") return { status: 415, error: `Content-Type: expected application/json for a ${req.method}, got ${req.contentType === null ? "none" : `"${req.contentType}"`}` };
+  return undefined;
+}
+
+/**
+ * Which requests the HTTP/JSON API (/v1/) serves. Its callers are scripts and tools carrying a
+ * bearer token, which a browser never adds by itself; but under --insecure there is no token,
+ * so a request a browser sends for a page of another site (a form's POST needs no preflight)
+ * is refused, and, as for the page, the Host must name this control plane.
+ */
+export function refuseApiRequest(req: Pick<WebRequest, "host" | "origin" | "fetchSite">, scheme: "http" | "https", names: readonly string[]): WebRefusal | undefined {
+  const wrongHost = hostRefusal(req, names);
+  if (wrongHost) return wrongHost;
+  if (req.fetchSite !== null && req.fetchSite !== "same-origin" && req.fetchSite !== "none") return { status: 403, error: `Sec-Fetch-Site: the API does not answer pages of other sites, got "${req.fetchSite}"` };
+  const own = `${scheme}://${req.host!.toLowerCase()}`;
+  if (req.origin !== null && req.origin.toLowerCase() !== own) return { status: 403, error: `Origin: the API does not answer pages of other sites (expected none or ${own}), got "${req.origin}"` };
   return undefined;
 }

@@ -16,39 +16,43 @@ export const withToken = (ca: Buffer, token?: string): ChannelCredentials =>
     }),
   );
 
+/** A minimal request of every method (the HTTP API's tests send them as proto3 JSON too). */
+export const MINIMAL_REQUESTS: Record<ControlPlaneMethod, unknown> = {
+  ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
+  ApplyWorkloads: { workloads: [{ name: "authz-2", labels: {}, spec: spec(), generation: 0 }] },
+  GetWorkload: { name: "authz" },
+  ListWorkloads: { pageSize: 0, pageToken: "" },
+  DeleteWorkload: { name: "authz" },
+  ListNodes: { pageSize: 0, pageToken: "" },
+  GetNode: { name: "node-a" },
+  ListInstances: { workload: "", pageSize: 0, pageToken: "" },
+  ListEndpoints: { workload: "", pageSize: 0, pageToken: "" },
+  WatchEndpoints: { workload: "" },
+  CordonNode: { name: "node-a" },
+  UncordonNode: { name: "node-a" },
+  DrainNode: { name: "node-a" },
+  RestartWorkload: { name: "authz" },
+  RollbackWorkload: { name: "authz", toRevision: 0 },
+  PromoteRollout: { name: "authz" },
+  PauseRollout: { name: "authz", paused: true },
+  LiftQuarantine: { name: "authz", node: "" },
+  Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
+  GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
+  Watch: { afterSequence: 0, workload: "" },
+  Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
+  RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
+  CreateToken: { kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 },
+  ListTokens: {},
+  RevokeToken: { id: "sha256:000000000000" },
+  ApproveNode: { name: "node-a" },
+  RemoveNode: { name: "node-never-enrolled" },
+  ListControlPlanes: {},
+  SaveSnapshot: {},
+  Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
+};
+
 export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promise<status> {
-  const requests: Record<ControlPlaneMethod, unknown> = {
-    ApplyWorkload: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
-    ApplyWorkloads: { workloads: [{ name: "authz-2", labels: {}, spec: spec(), generation: 0 }] },
-    GetWorkload: { name: "authz" },
-    ListWorkloads: { pageSize: 0, pageToken: "" },
-    DeleteWorkload: { name: "authz" },
-    ListNodes: { pageSize: 0, pageToken: "" },
-    GetNode: { name: "node-a" },
-    ListInstances: { workload: "", pageSize: 0, pageToken: "" },
-    ListEndpoints: { workload: "", pageSize: 0, pageToken: "" },
-    WatchEndpoints: { workload: "" },
-    CordonNode: { name: "node-a" },
-    UncordonNode: { name: "node-a" },
-    DrainNode: { name: "node-a" },
-    RestartWorkload: { name: "authz" },
-    RollbackWorkload: { name: "authz", toRevision: 0 },
-    PromoteRollout: { name: "authz" },
-    PauseRollout: { name: "authz", paused: true },
-    LiftQuarantine: { name: "authz", node: "" },
-    Plan: { workload: { name: "authz", labels: {}, spec: spec(), generation: 0 } },
-    GetHistory: { workload: "authz", limit: 0, pageSize: 0, pageToken: "" },
-    Watch: { afterSequence: 0, workload: "" },
-    Logs: { workload: "authz", instance: "", follow: false, tail: 0 },
-    RotateToken: { kind: TokenKind.TOKEN_KIND_JOIN },
-    CreateToken: { kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 },
-    ListTokens: {},
-    RevokeToken: { id: "sha256:000000000000" },
-    ApproveNode: { name: "node-a" },
-    RemoveNode: { name: "node-never-enrolled" },
-    ListControlPlanes: {},
-    Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
-  };
+  const requests = MINIMAL_REQUESTS;
   const name = method.charAt(0).toLowerCase() + method.slice(1);
   const fn = (c as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
   return new Promise((resolve) => {
@@ -60,7 +64,7 @@ export function invoke(c: ControlPlaneClient, method: ControlPlaneMethod): Promi
       call.write(requests.Exec as ExecRequest);
       return;
     }
-    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs") {
+    if (method === "Watch" || method === "WatchEndpoints" || method === "Logs" || method === "SaveSnapshot") {
       const call = fn.call(c, requests[method], new Metadata(), { deadline: new Date(Date.now() + 500) }) as NodeJS.EventEmitter;
       call.on("data", () => {});
       call.on("error", (e: { code: status }) => resolve(e.code));

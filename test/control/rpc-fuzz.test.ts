@@ -398,6 +398,7 @@ function seedsFor(path: string): Buffer[] {
       return [cp.removeNode.requestSerialize({ name: "fz-removed" })];
     case cp.listTokens.path:
     case cp.listControlPlanes.path:
+    case cp.saveSnapshot.path:
     case EnrollmentService.getCa.path:
       return [Buffer.alloc(0)];
     case AgentGatewayService.connect.path:

@@ -1,0 +1,102 @@
+/**
+ * Snapshot files (`tessera ctl snapshot save`, `tessera control --restore`): one header line,
+ * `tessera-snapshot 1 {JSON}`, naming the cluster, the sequence of the newest event inside,
+ * when it was taken, the files that follow (their paths in a data dir and sizes) and the
+ * SHA-256 of all of them; then those files' bytes, one after another. On SQLite they are the
+ * database as of one commit, the cluster CA and the token files: a data dir restored from it
+ * is the cluster's, so its agents' certificates and its tokens keep working.
+ */
+import { Database } from "bun:sqlite";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+const MAGIC = "tessera-snapshot 1 ";
+/** What a SQLite data dir's snapshot holds besides the database, when present. */
+const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token"];
+
+export interface SnapshotHeader {
+  clusterId: string;
+  /** The newest event's sequence in the snapshot (0: none). */
+  sequence: number;
+  /** ISO 8601. */
+  takenAt: string;
+  files: Array<{ path: string; bytes: number }>;
+  /** SHA-256 (hex) of every file's bytes, in order. */
+  sha256: string;
+}
+
+/**
+ * A consistent snapshot of a SQLite data dir: its header line and the files' bytes. VACUUM
+ * INTO on a reading connection copies one committed state and holds no lock against the
+ * writer, but bun:sqlite is synchronous: the writer's turns wait while it copies (a worker
+ * thread would free them; not yet).
+ */
+export function takeSqliteSnapshot(dataDir: string, now: number): { header: Uint8Array; parts: Uint8Array[]; meta: SnapshotHeader } {
+  const copy = join(dataDir, `snapshot-${randomUUID()}.db.tmp`);
+  try {
+    const reader = new Database(join(dataDir, "tessera.db"), { readonly: true });
+    try {
+      reader.run("VACUUM INTO ?", [copy]);
+    } finally {
+      reader.close();
+    }
+    const db = new Database(copy, { readonly: true });
+    const sequence = db.query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events").get()?.seq ?? 0;
+    const clusterId = db.query<{ value: string }, []>("SELECT value FROM meta WHERE key = 'cluster_id'").get()?.value ?? "";
+    db.close();
+    const parts: Array<{ path: string; data: Uint8Array }> = [{ path: "tessera.db", data: readFileSync(copy) }];
+    for (const path of SECRET_FILES) if (existsSync(join(dataDir, path))) parts.push({ path, data: readFileSync(join(dataDir, path)) });
+    const hash = createHash("sha256");
+    for (const p of parts) hash.update(p.data);
+    const meta: SnapshotHeader = { clusterId, sequence, takenAt: new Date(now).toISOString(), files: parts.map((p) => ({ path: p.path, bytes: p.data.length })), sha256: hash.digest("hex") };
+    return { header: new TextEncoder().encode(`${MAGIC}${JSON.stringify(meta)}\n`), parts: parts.map((p) => p.data), meta };
+  } finally {
+    rmSync(copy, { force: true });
+  }
+}
+
+/** The header and files of a snapshot file; throws naming the file and what is wrong (truncated, damaged, not a snapshot). */
+export function readSnapshot(file: string): { meta: SnapshotHeader; files: Array<{ path: string; data: Uint8Array }> } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const end = bytes.indexOf(10);
+  const first = bytes.subarray(0, end < 0 ? Math.min(bytes.length, 200) : end).toString("utf8");
+  if (!first.startsWith(MAGIC)) throw new Error(`${file}: not a Tessera snapshot (expected a first line starting "${MAGIC.trim()}")`);
+  if (end < 0) throw new Error(`${file}: truncated: its header line does not end`);
+  let meta: SnapshotHeader;
+  try {
+    meta = JSON.parse(first.slice(MAGIC.length)) as SnapshotHeader;
+  } catch {
+    throw new Error(`${file}: damaged: its header is not valid JSON`);
+  }
+  const expected = meta.files.reduce((n, f) => n + f.bytes, 0);
+  const body = bytes.subarray(end + 1);
+  if (body.length < expected) throw new Error(`${file}: truncated: its header announces ${expected} bytes of files, it holds ${body.length}`);
+  if (body.length > expected) throw new Error(`${file}: damaged: ${body.length - expected} bytes past the files its header announces`);
+  if (createHash("sha256").update(body).digest("hex") !== meta.sha256) throw new Error(`${file}: damaged: its SHA-256 does not match its header's`);
+  let at = 0;
+  const files = meta.files.map((f) => {
+    if (f.path !== "tessera.db" && !SECRET_FILES.includes(f.path)) throw new Error(`${file}: damaged: unexpected file "${f.path}"`);
+    const data = body.subarray(at, at + f.bytes);
+    at += f.bytes;
+    return { path: f.path, data };
+  });
+  return { meta, files };
+}
+
+/** Writes a snapshot's files into an empty data dir (owner-only); refuses a data dir that holds a database. */
+export function restoreSnapshot(file: string, dataDir: string): SnapshotHeader {
+  const { meta, files } = readSnapshot(file);
+  if (existsSync(join(dataDir, "tessera.db"))) throw new Error(`--restore: ${dataDir} already holds a database (tessera.db); restore into an empty --data-dir`);
+  for (const f of files) {
+    const path = join(dataDir, f.path);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, f.data, { mode: 0o600 });
+  }
+  return meta;
+}

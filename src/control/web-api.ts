@@ -32,6 +32,9 @@ export const SESSION_COOKIE = "tessera_session";
 /** Events GET /api/history returns by default, and at most. */
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 1_000;
+/** How often an open page stream checks that its session still stands (a revoked token's streams end within it). */
+const SESSION_CHECK_MS = 1_000;
+
 /** Log lines a copy's log stream starts with. */
 const LOG_TAIL = 100;
 /** A session id as web-sessions.ts makes it; a cookie value that is not one is no session. */
@@ -88,13 +91,19 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
     return denied ? refusal(denied) : who!;
   };
 
-  /** A stream counted against its caller's token; 429 past the limit. */
-  const stream = (key: string, open: (stream: SseStream) => () => void): Response => {
+  /**
+   * A stream counted against its caller's token (429 past the limit), ended with the session it
+   * was opened in: a sign-out, its time up, or its token revoked, rotated or expired.
+   */
+  const stream = (req: Request, key: string, open: (stream: SseStream) => () => void): Response => {
     const release = deps.streams.take(key);
     if (!release) return json({ error: `too many open streams for this token (at most ${deps.streams.perKey}); close some` }, 429);
     return sseResponse((s) => {
       const stop = open(s);
+      const session = cookieValue(req, cookie);
+      const watch = sessions && setInterval(() => sessions.callerOf(session) === undefined && s.close(), SESSION_CHECK_MS);
       return () => {
+        clearInterval(watch);
         release();
         stop();
       };
@@ -160,7 +169,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
 
     "/api/events": (req) => {
       const who = admit(req, "Watch");
-      return who instanceof Response ? who : stream(who.key, (s) => fleet.follow(s));
+      return who instanceof Response ? who : stream(req, who.key, (s) => fleet.follow(s));
     },
 
     /** A workload's last events, oldest first, as `ctl history` shows them. */
@@ -191,7 +200,7 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
       const copy = view.instances.get(id);
       if (!copy) return json({ error: `copy: no copy with id "${id}"` }, 404);
       const node = copy.node;
-      return stream(who.key, (s) => {
+      return stream(req, who.key, (s) => {
         if (node === null) {
           s.send("end", { reason: `${copy.name} has not been placed on a node` });
           s.close();

@@ -104,6 +104,26 @@ describe("with tokens", () => {
     expect((await signIn(web, admin())).status).toBe(200);
   });
 
+  test("an open page stream ends with its session: a revoked read-only token's event stream closes", async () => {
+    const ca = readFileSync(join(dir, "pki", "ca.pem"));
+    const c = new ControlPlaneClient(cp.address, withToken(ca, admin()), CHANNEL_OPTIONS);
+    const created = await new Promise<{ token: string }>((r, j) => c.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res))));
+    const { cookie } = await signIn(web, created.token);
+    const res = await fetch(`${web}/api/events`, { headers: { cookie: cookie! } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const listed = await new Promise<{ tokens: Array<{ id: string; kind: TokenKind }> }>((r, j) => c.listTokens({}, (e, l) => (e ? j(e) : r(l))));
+    const id = listed.tokens.find((t) => t.kind === TokenKind.TOKEN_KIND_READONLY)!.id;
+    await new Promise((r, j) => c.revokeToken({ id }, (e, out) => (e ? j(e) : r(out))));
+    c.close();
+    // Read until the stream ends; a deadline fails the test instead of hanging it.
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+    expect(await Promise.race([ended, Bun.sleep(10_000).then(() => false)])).toBe(true);
+  });
+
   test("a malformed cookie is no session: 401, not a 500", async () => {
     for (const cookie of ["tessera_session=%E0%A4%A", "tessera_session=%", "tessera_session==;=", "tessera_session=a b"]) {
       const res = await fetch(`${web}/api/session`, { headers: { cookie } });

@@ -158,7 +158,8 @@ export class Lab {
     mustIp(["-n", this.switchNs, "link", "set", host.port, "master", "br0", "up"]);
     mustIp(["-n", host.ns, "addr", "add", `${host.address}/24`, "dev", "eth0"]);
     mustIp(["-n", host.ns, "link", "set", "eth0", "up"]);
-    mkdirSync(host.dir, { recursive: true });
+    // Each host's data dir is its owner's alone, as Tessera requires of one.
+    mkdirSync(host.dir, { recursive: true, mode: 0o700 });
     this.hosts.push(host);
   }
 

@@ -155,6 +155,7 @@ export function nodeToRow(n: NodeRecord): NodeRow {
     volumes: n.volumes,
     connected: n.connected,
     session: n.session,
+    limits: n.limits ?? null,
   };
 }
 
@@ -173,6 +174,7 @@ export function nodeFromRow(r: NodeRow): NodeRecord {
     connected: r.connected,
     session: r.session,
     lastHeartbeatAt: r.lastHeartbeatAt,
+    ...(r.limits === null ? {} : { limits: r.limits }),
   };
 }
 

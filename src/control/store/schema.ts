@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { BatchOutcome } from "../../core/cluster-state.js";
+import type { BatchOutcome, NodeLimits } from "../../core/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../core/ports.js";
 import type { HostVolume } from "../../core/volumes.js";
 
@@ -111,6 +111,8 @@ export const nodes = sqliteTable("nodes", {
   /** Whether the leader had its agent's stream open at the commit, and which (a follower's snapshot holds them; a start drops them). */
   connected: integer("connected", { mode: "boolean" }).notNull().default(false),
   session: integer("session").notNull().default(0),
+  /** Whether its agent enforces copies' resources (cgroups), as its last hello said; null: it said nothing (simulated, older). */
+  limits: text("limits", { mode: "json" }).$type<NodeLimits>(),
 });
 
 /** API tokens: only their SHA-256 is kept. */

@@ -8,7 +8,7 @@
  */
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
-import type { BatchOutcome } from "../../../core/cluster-state.js";
+import type { BatchOutcome, NodeLimits } from "../../../core/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/ports.js";
 import type { HostVolume } from "../../../core/volumes.js";
 
@@ -103,6 +103,8 @@ export const nodes = pgTable("nodes", {
   volumes: jsonb("volumes").$type<HostVolume[]>().notNull().default([]),
   connected: boolean("connected").notNull().default(false),
   session: integer("session").notNull().default(0),
+  /** Whether its agent enforces copies' resources (cgroups), as its last hello said; null: it said nothing (simulated, older). */
+  limits: jsonb("limits").$type<NodeLimits>(),
 });
 
 export const tokens = pgTable("tokens", {

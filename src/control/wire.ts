@@ -1,6 +1,6 @@
 /** Mapping between the core's records and the generated wire types. */
 import { isLive } from "../core/instance-machine.js";
-import type { ClusterView, Instance, NodeRecord, Workload } from "../core/cluster-state.js";
+import { type ClusterView, type Instance, instanceSeq, type NodeRecord, type Workload } from "../core/cluster-state.js";
 import { availableCanaries, desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, stallCause, succeededIndexes } from "../core/cluster-status.js";
 import { waveOrder } from "../core/waves.js";
 import { quarantinesOf } from "../core/gates.js";
@@ -107,7 +107,8 @@ function describeRollout(w: Workload, r: RolloutStatus, canaries: number, curren
   if (canaries > 0) return `canary: ${held}`;
   if (r.phase === "complete") return reverted ? `complete (reverted from generation ${reverted.generation}: ${reverted.reason})` : "complete";
   if (reverted) return `reverting from generation ${reverted.generation}: ${reverted.reason}`;
-  const soaking = current.flatMap((i) => (isReady(i) && !isAvailable(i, minHealthyMs, now) ? [i] : [])).sort((a, b) => a.readySince! - b.readySince!)[0];
+  // The first to be available; of copies Ready at once, the oldest: the same on every control plane, whatever order it holds copies in.
+  const soaking = current.flatMap((i) => (isReady(i) && !isAvailable(i, minHealthyMs, now) ? [i] : [])).sort((a, b) => a.readySince! - b.readySince! || instanceSeq(a.id) - instanceSeq(b.id))[0];
   return soaking ? `soaking: ${soaking.id} available at ${new Date(soaking.readySince! + minHealthyMs).toISOString()}` : "progressing";
 }
 

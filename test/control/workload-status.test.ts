@@ -52,3 +52,15 @@ test("an undo is not reported as an earlier auto-revert", () => {
   expect(f.state.workloads.get("web")!.spec.args).toEqual(["v3"]);
   expect(status().rollout).toBe("complete");
 });
+
+test("copies soaking that became Ready at once: the status names the oldest, whatever order the copies are held in (a standby holds them in its rows' order)", () => {
+  const f = new SimulatedFleet();
+  f.connect({ name: "n1", capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {} });
+  f.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ args: ["v1"], replicas: 2 }), force: false }]);
+  f.settle();
+  const w = f.state.workloads.get("web")!;
+  const copies = instancesOfWorkload(f.state, "web");
+  const named = (order: typeof copies) => workloadStatus(f.state, w, order, f.now).rollout;
+  expect(named(copies)).toMatch(/^soaking: web-0\.\d+ available at /);
+  expect(named([...copies].reverse())).toBe(named(copies));
+});

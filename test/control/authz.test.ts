@@ -59,7 +59,11 @@ beforeAll(async () => {
   expect(readFileSync(join(dir, "admin-token"), "utf8").trim()).toBe(admin);
   const a = client(admin);
   readonly = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
-  expired = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 1, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
+  // Long enough to be above zero when the writer decides it, however loaded; then waited out.
+  expired = await new Promise<string>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 300, uses: 0 }, (e, res) => (e ? j(e) : r(res.token))));
+  const short = client(expired);
+  await eventually("the short token expired", async () => ((await invoke(short, "ListNodes")) === status.UNAUTHENTICATED ? true : undefined), 10_000, 50);
+  short.close();
   const made = await new Promise<{ token: string; id: string }>((r, j) => a.createToken({ kind: TokenKind.TOKEN_KIND_READONLY, ttlMs: 0, uses: 0 }, (e, res) => (e ? j(e) : r(res))));
   await new Promise<void>((r, j) => a.revokeToken({ id: made.id }, (e) => (e ? j(e) : r())));
   revokedReadonly = made.token;

@@ -70,17 +70,20 @@ test("a copy allocating past its memoryMb is OOM-killed with that reason, and re
     30_000,
     200,
   );
-  // Restarted under backoff like any crash: the wait from each kill to the next placement grows
-  // (measured from the kill, so that how long the copy took to reach its limit does not count).
+  // Restarted under backoff like any crash: each replacement is the next attempt, and waits at
+  // least its backoff (0.5 s doubling) from the kill to its placement. Only lower bounds: a
+  // loaded machine makes every wait longer, never shorter.
   const at = (l: string) => Date.parse(l.split(/\s+/)[1]!);
   const lines = history.split("\n");
-  const waits = lines.flatMap((l, k) => {
+  const restarts = lines.flatMap((l, k) => {
     if (!l.endsWith(reason)) return [];
-    const next = lines.slice(k + 1).find((m) => / placed on node-a$/.test(m));
-    return next ? [at(next) - at(l)] : [];
+    const created = lines.slice(k + 1).find((m) => /created \(generation \d+, attempt \d+\)/.test(m));
+    const placed = lines.slice(k + 1).find((m) => / placed on node-a$/.test(m));
+    return created && placed ? [{ attempt: Number(created.match(/attempt (\d+)/)![1]), wait: at(placed) - at(l) }] : [];
   });
-  expect(waits.length).toBeGreaterThanOrEqual(2);
-  expect(waits[1]!).toBeGreaterThan(waits[0]!);
+  expect(restarts.length).toBeGreaterThanOrEqual(2);
+  for (let k = 1; k < restarts.length; k++) expect(restarts[k]!.attempt).toBe(restarts[k - 1]!.attempt + 1);
+  for (const r of restarts) expect(r.wait).toBeGreaterThanOrEqual(500 * 2 ** (r.attempt - 1) - 50);
   expect((await ctl("get", "instances", "hog")).stdout + (await ctl("describe", "workload", "hog")).stdout).toContain(reason);
   expect((await ctl("delete", "workload", "hog")).code).toBe(0);
 });

@@ -39,7 +39,7 @@ describe("snapshots", () => {
         if ((await ctl(address, "apply", "-f", manifest(name))).code === 0) acknowledged.push(name);
       }
     })();
-    while (acknowledged.length < 5) await Bun.sleep(20);
+    await eventually("five applies acknowledged", () => (acknowledged.length >= 5 ? true : undefined), 20_000, 20);
     const before = [...acknowledged];
     const saved = await ctl(address, "snapshot", "save", join(h.dir, "cluster.snap"));
     storming = false;

@@ -10,7 +10,7 @@ PROTO := $(wildcard proto/tessera/v1/*.proto proto/google/api/*.proto)
 GEN_STAMP := src/gen/.stamp
 # The web page's HTML and CSS are bundled into the binary too.
 SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json
-MIGRATIONS := $(wildcard src/control/store/migrations/*.sql src/control/store/migrations/meta/*.json src/control/store/postgres/migrations/*.sql src/control/store/postgres/migrations/meta/*.json)
+MIGRATIONS := $(wildcard src/control/store/sqlite/migrations/*.sql src/control/store/sqlite/migrations/meta/*.json src/control/store/postgres/migrations/*.sql src/control/store/postgres/migrations/meta/*.json)
 
 .PHONY: build deps proto dev test typecheck migrations fixtures bench clean
 
@@ -26,7 +26,7 @@ deps: node_modules/.stamp
 # binary embeds for strict proto3 JSON parsing and the HTTP API's routes, and the OpenAPI
 # document of that API (cli/gen-openapi.ts). cli/gen-own-keys.ts keeps map keys such as
 # `__proto__` that ts-proto's decoder would drop.
-$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http-routes.ts src/core/event-stream.ts node_modules/.stamp
+$(GEN_STAMP): $(PROTO) proto/buf.yaml proto/buf.gen.yaml cli/gen-own-keys.ts cli/gen-openapi.ts src/control/http/http-routes.ts src/core/events/event-stream.ts node_modules/.stamp
 	cd proto && $(BUF) lint && rm -rf ../src/gen && $(BUF) generate
 	$(BUN) cli/gen-own-keys.ts src/gen
 	$(BUF) build proto -o src/gen/tessera.binpb
@@ -63,10 +63,10 @@ bench: build
 fixtures: $(GEN_STAMP)
 	$(BUN) test/fixtures/record.ts
 
-# Regenerates SQL migrations after a change to src/control/store/schema.ts and its mirror,
+# Regenerates SQL migrations after a change to src/control/store/sqlite/schema.ts and its mirror,
 # src/control/store/postgres/schema.ts: one folder of migrations per dialect.
 migrations: node_modules/.stamp
-	$(NODE_BIN)/drizzle-kit generate --config src/control/store/drizzle.config.ts
+	$(NODE_BIN)/drizzle-kit generate --config src/control/store/sqlite/drizzle.config.ts
 	$(NODE_BIN)/drizzle-kit generate --config src/control/store/postgres/drizzle.config.ts
 
 clean:

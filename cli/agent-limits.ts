@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { UsageError } from "clipanion";
 import { type Cgroups, detectCgroups } from "../src/agent/cgroups.js";
 import { DEFAULT_PIDS_MAX } from "../src/agent/process-executor.js";
-import type { Logger } from "../src/core/logger.js";
+import type { Logger } from "../src/shell/logger.js";
 import type { NodeLimits } from "../src/gen/tessera/v1/types.js";
 import { wholeNumber } from "./argv.js";
 

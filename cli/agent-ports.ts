@@ -4,8 +4,8 @@
  * again (ports.ts validateNodePorts), since a hello may come from any agent.
  */
 import { UsageError } from "clipanion";
-import { describeRejection } from "../src/core/rejections.js";
-import { DEFAULT_PORT_RANGE, type NodePorts, type PortRange, validateNodePorts } from "../src/core/ports.js";
+import { describeRejection } from "../src/core/model/rejections.js";
+import { DEFAULT_PORT_RANGE, type NodePorts, type PortRange, validateNodePorts } from "../src/core/model/ports.js";
 import { primaryAddress } from "../src/shell/host-addresses.js";
 
 /** `8080` or `20000-32000`. */

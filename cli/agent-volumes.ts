@@ -4,8 +4,8 @@
  * again (volumes.ts validateHostVolumes), since a hello may come from any agent.
  */
 import { UsageError } from "clipanion";
-import { describeRejection } from "../src/core/rejections.js";
-import { type HostVolume, validateHostVolumes } from "../src/core/volumes.js";
+import { describeRejection } from "../src/core/model/rejections.js";
+import { type HostVolume, validateHostVolumes } from "../src/core/model/volumes.js";
 
 export function parseHostVolumes(values: readonly string[]): HostVolume[] {
   const volumes = values.map((text): HostVolume => {

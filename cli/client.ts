@@ -1,8 +1,8 @@
 /** The ctl side of the ControlPlane API: a grpc-js client with deadlines and clear errors. */
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS } from "../src/shell/control-channel.js";
-import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../src/core/control-addresses.js";
-import { MAX_PAGE_SIZE, type PageRequest } from "../src/core/paging.js";
+import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../src/core/ha/control-addresses.js";
+import { MAX_PAGE_SIZE, type PageRequest } from "../src/core/views/paging.js";
 import { ControlPlaneClient, ControlPlaneRole } from "../src/gen/tessera/v1/control_plane.js";
 import { InputError, RemoteError } from "./errors.js";
 

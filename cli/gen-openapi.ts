@@ -9,8 +9,8 @@
  */
 import { writeFileSync } from "node:fs";
 import { type DescEnum, type DescField, type DescFile, type DescMessage, ScalarType } from "@bufbuild/protobuf";
-import { fieldAt, type HttpRoute, httpRoutes } from "../src/control/http-routes.js";
-import { TOPICS } from "../src/core/event-stream.js";
+import { fieldAt, type HttpRoute, httpRoutes } from "../src/control/http/http-routes.js";
+import { TOPICS } from "../src/core/events/event-stream.js";
 import { protoRegistry } from "../src/shell/proto-json.js";
 
 type Schema = Record<string, unknown>;
@@ -120,7 +120,7 @@ function operation(route: HttpRoute, n: number): Schema {
   };
 }
 
-/** GET /v1/events/stream (src/control/event-stream.ts): the Watch RPC's events as NDJSON or SSE; not a google.api.http route, since it filters and resumes as Nomad's stream does. */
+/** GET /v1/events/stream (src/control/http/event-stream.ts): the Watch RPC's events as NDJSON or SSE; not a google.api.http route, since it filters and resumes as Nomad's stream does. */
 function eventStream(): Schema {
   const event = messageRef(protoRegistry().getMessage("tessera.v1.Event")!);
   return {

@@ -2,7 +2,7 @@
  * The Logger implementation injected into control plane and agent: JSON lines on stderr when
  * it is not a terminal, readable lines otherwise; level from TESSERA_LOG.
  */
-import type { LogFields, Logger, LogLevel } from "../src/core/logger.js";
+import type { LogFields, Logger, LogLevel } from "../src/shell/logger.js";
 
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 

@@ -16,7 +16,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { JsonValue } from "@bufbuild/protobuf";
-import { MAX_MESSAGE_BYTES } from "../src/core/paging.js";
+import { MAX_MESSAGE_BYTES } from "../src/core/views/paging.js";
 import { Workload } from "../src/gen/tessera/v1/types.js";
 import { protoJsonProblem, readProtoJson } from "../src/shell/proto-json.js";
 import { InputError } from "./errors.js";

@@ -1,11 +1,11 @@
 /** `tessera replay`: re-run a data dir's event log through the core, offline, optionally with one event moved in time. */
 import { Command, Option, UsageError } from "clipanion";
 import { TesseraCommand } from "./base.js";
-import { readEventLog } from "../src/control/store/log-reader.js";
-import { replayLog, toLogged } from "../src/core/event-log.js";
-import { renderPlanJsonl } from "../src/core/plan-render.js";
-import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile.js";
-import { compareReruns, describeDecision, type LoggedInput, namesAsRecorded, recordedTurns, rerunInputs, shiftInput } from "../src/core/what-if.js";
+import { readEventLog } from "../src/control/store/sqlite/log-reader.js";
+import { replayLog, toLogged } from "../src/core/events/event-log.js";
+import { renderPlanJsonl } from "../src/core/reconcile/plan-render.js";
+import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile/reconcile.js";
+import { compareReruns, describeDecision, type LoggedInput, namesAsRecorded, recordedTurns, rerunInputs, shiftInput } from "../src/core/events/what-if.js";
 import { parseDuration } from "./duration.js";
 
 export class ReplayCommand extends TesseraCommand {

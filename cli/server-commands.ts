@@ -19,15 +19,15 @@ import { checkPassEnv, type Executor } from "../src/agent/executor.js";
 import { MultiExecutor } from "../src/agent/multi-executor.js";
 import { DEFAULT_PIDS_MAX, ProcessExecutor } from "../src/agent/process-executor.js";
 import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
-import { PLACEMENT_STRATEGIES } from "../src/core/placement.js";
-import { isLoopback } from "../src/core/listen-address.js";
-import { checkLeaseTiming } from "../src/core/lease.js";
-import { DEFAULT_POLICY } from "../src/core/reconcile.js";
-import type { Logger } from "../src/core/logger.js";
+import { PLACEMENT_STRATEGIES } from "../src/core/reconcile/placement.js";
+import { isLoopback } from "../src/core/ha/listen-address.js";
+import { checkLeaseTiming } from "../src/core/ha/lease.js";
+import { DEFAULT_POLICY } from "../src/core/reconcile/reconcile.js";
+import type { Logger } from "../src/shell/logger.js";
 import type { NodeLimits, Resources } from "../src/gen/tessera/v1/types.js";
 import { type LimitFlags, processLimits } from "./agent-limits.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
-import { parseAddressList } from "../src/core/control-addresses.js";
+import { parseAddressList } from "../src/core/ha/control-addresses.js";
 import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
 import { type ConfigSchema, loadConfig, pick } from "./config.js";
 import { parseDuration } from "./duration.js";
@@ -287,7 +287,7 @@ export class ControlCommand extends TesseraCommand {
     const lease = { ttlMs: parseDuration(pick(this.leaseTtl, cfg, "lease-ttl", "5s"), "--lease-ttl"), renewMs: parseDuration(pick(this.leaseRenew, cfg, "lease-renew", "1s"), "--lease-renew") };
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
-    const { startControlPlane } = await import("../src/control/server.js");
+    const { startControlPlane } = await import("../src/control/lifecycle/server.js");
     const dataDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
     if (this.restore !== undefined) await restoreInto(this.restore, dataDir, pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") !== "", log);
     // The CA and token files are in place once it leads: on PostgreSQL a first control plane
@@ -451,7 +451,7 @@ export class DevCommand extends TesseraCommand {
   async run() {
     const log = processLogger("dev");
     const dataDir = this.dataDir ?? defaultDataDir();
-    const [{ startControlPlane }, { Agent }] = await Promise.all([import("../src/control/server.js"), import("../src/agent/agent.js")]);
+    const [{ startControlPlane }, { Agent }] = await Promise.all([import("../src/control/lifecycle/server.js"), import("../src/agent/agent.js")]);
     const cp = await startControlPlane({
       listen: this.listen,
       dataDir,
@@ -492,7 +492,7 @@ export class DevCommand extends TesseraCommand {
 /** `--restore FILE`: the snapshot's files into the data dir, before the control plane opens it. */
 async function restoreInto(file: string, dataDir: string, postgres: boolean, log: ReturnType<typeof processLogger>): Promise<void> {
   if (postgres) throw new UsageError("--restore: snapshots are of the SQLite store; on PostgreSQL restore the database's own backup");
-  const { restoreSnapshot } = await import("../src/control/snapshot-file.js");
+  const { restoreSnapshot } = await import("../src/control/store/snapshot-file.js");
   try {
     const meta = restoreSnapshot(file, dataDir);
     log.info("restored from a snapshot", { file, cluster: meta.clusterId, sequence: meta.sequence, takenAt: meta.takenAt });

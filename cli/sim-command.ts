@@ -9,14 +9,14 @@ import { TesseraCommand } from "./base.js";
 import { InputError } from "./errors.js";
 import { parseDocument, readInput } from "./manifest.js";
 import { renderTable } from "./table.js";
-import { plotCost } from "../src/core/cost-plot.js";
-import { type CostReport, showCost, simulateCost } from "../src/core/cost-run.js";
-import { isCostScenario, parseCostScenario } from "../src/core/cost-scenario.js";
-import { formatDurationMs } from "../src/core/duration.js";
-import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/placement.js";
-import { describeRejection } from "../src/core/rejections.js";
-import { showMs, simulate, type SimReport } from "../src/core/sim-run.js";
-import { parseScenario } from "../src/core/sim-scenario.js";
+import { plotCost } from "../src/sim/cost-plot.js";
+import { type CostReport, showCost, simulateCost } from "../src/sim/cost-run.js";
+import { isCostScenario, parseCostScenario } from "../src/sim/cost-scenario.js";
+import { formatDurationMs } from "../src/core/model/duration.js";
+import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/reconcile/placement.js";
+import { describeRejection } from "../src/core/model/rejections.js";
+import { showMs, simulate, type SimReport } from "../src/sim/sim-run.js";
+import { parseScenario } from "../src/sim/sim-scenario.js";
 
 const OUTPUTS = ["table", "json"] as const;
 

@@ -1,9 +1,9 @@
 /** `tessera ctl` commands that read what happened: a workload's event history, the event stream, and output. */
 import { type ClientReadableStream, type Metadata, status } from "@grpc/grpc-js";
 import { Command, Option } from "clipanion";
-import { matchesEventFilter, NEWEST_SEQUENCE_HEADER, parseEventFilter, TOPICS } from "../../src/core/event-stream.js";
-import { isRejection } from "../../src/core/paging.js";
-import { describeRejection } from "../../src/core/rejections.js";
+import { matchesEventFilter, NEWEST_SEQUENCE_HEADER, parseEventFilter, TOPICS } from "../../src/core/events/event-stream.js";
+import { isRejection } from "../../src/core/views/paging.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
 import { GetHistoryResponse, type LogsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { Event } from "../../src/gen/tessera/v1/types.js";
 import { toProtoJson } from "../../src/shell/proto-json.js";

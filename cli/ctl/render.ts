@@ -5,9 +5,9 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { GetNodeResponse, GetWorkloadResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Endpoint, type Event, type Instance, instanceStateToJSON, type Node, type NodeLimits, nodeHealthToJSON, type Workload, WorkloadKind, workloadKindToJSON, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
-import { reasonWithStderr } from "../../src/core/stderr-tail.js";
-import { describeHostVolumes } from "../../src/core/volumes.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { reasonWithStderr } from "../../src/core/output/stderr-tail.js";
+import { describeHostVolumes } from "../../src/core/model/volumes.js";
 import { toProtoJson } from "../../src/shell/proto-json.js";
 import { age, renderTable } from "../table.js";
 

@@ -3,7 +3,7 @@ import { renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
 import { Command, Option } from "clipanion";
-import { readSnapshot } from "../../src/control/snapshot-file.js";
+import { readSnapshot } from "../../src/control/store/snapshot-file.js";
 import type { SaveSnapshotResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import type { Ctl } from "../client.js";
 import { InputError } from "../errors.js";

@@ -5,7 +5,7 @@
  * started) shows <unknown>.
  */
 import { Command, Option } from "clipanion";
-import { resolveSpec } from "../../src/core/spec.js";
+import { resolveSpec } from "../../src/core/model/spec.js";
 import type { Instance, ResourceUsage } from "../../src/gen/tessera/v1/types.js";
 import { InstanceState } from "../../src/gen/tessera/v1/types.js";
 import type { Ctl } from "../client.js";

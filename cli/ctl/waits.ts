@@ -7,7 +7,7 @@ import type { Writable } from "node:stream";
 import { DesiredState, InstanceState, type Workload, WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import type { Ctl } from "../client.js";
 import { RemoteError } from "../errors.js";
-import { formatDurationMs } from "../../src/core/duration.js";
+import { formatDurationMs } from "../../src/core/model/duration.js";
 import { describeDrainHolds, holdingNode } from "./drain-holds.js";
 import { formatInstanceState, progressOf } from "./render.js";
 

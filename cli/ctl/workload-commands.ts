@@ -4,7 +4,7 @@ import { Command, Option } from "clipanion";
 import { type AppliedWorkload, ApplyOutcome, GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState } from "../../src/gen/tessera/v1/types.js";
 import { oneOf, wholeNumber } from "../argv.js";
-import { rolloutRevisions } from "../../src/core/rollout-history.js";
+import { rolloutRevisions } from "../../src/core/events/rollout-history.js";
 import { clusterEventOf } from "./render.js";
 import type { Ctl } from "../client.js";
 import { parseDuration } from "../duration.js";

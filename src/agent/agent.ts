@@ -8,9 +8,9 @@
  * (commands run in copies for `tessera ctl exec`).
  * Shell, like all of src/agent.
  */
-import type { Logger } from "../core/logger.js";
-import { helloPorts, type NodePorts } from "../core/ports.js";
-import type { HostVolume } from "../core/volumes.js";
+import type { Logger } from "../shell/logger.js";
+import { helloPorts, type NodePorts } from "../core/model/ports.js";
+import type { HostVolume } from "../core/model/volumes.js";
 import type { ControlMessage, StreamLogs } from "../gen/tessera/v1/agent_gateway.js";
 import type { NodeLimits, Resources } from "../gen/tessera/v1/types.js";
 import { type DataDirLock, lockDataDir } from "../shell/data-dir-lock.js";

@@ -4,7 +4,7 @@
  * keeps the files). Shell: timers and Enrollment calls.
  */
 import { status } from "@grpc/grpc-js";
-import type { Logger } from "../core/logger.js";
+import type { Logger } from "../shell/logger.js";
 import { type Backoff, reconnectDelay } from "./control-stream.js";
 import { type Identity, type NodeCredentials, renewAt } from "./credentials.js";
 

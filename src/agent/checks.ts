@@ -6,7 +6,7 @@
  * again when what its probe says changes, since that is why its copy is not Ready (the control
  * plane shows it as the copy's reason and records it in the history).
  */
-import { durationMs } from "../core/spec.js";
+import { durationMs } from "../core/model/spec.js";
 import type { Check } from "../gen/tessera/v1/types.js";
 import type { StartRequest } from "./executor.js";
 

@@ -7,8 +7,8 @@
  * Shell: owns the gRPC client, the stream and their timers; what arrives goes to the agent.
  */
 import { type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, connectivityState, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { isNotLeader, leaderNamedIn, nextAfter, parseAddressList } from "../core/control-addresses.js";
-import type { Logger } from "../core/logger.js";
+import { isNotLeader, leaderNamedIn, nextAfter, parseAddressList } from "../core/ha/control-addresses.js";
+import type { Logger } from "../shell/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, type Hello } from "../gen/tessera/v1/agent_gateway.js";
 import { CHANNEL_OPTIONS } from "../shell/control-channel.js";
 import type { AgentOptions } from "./agent.js";
@@ -17,7 +17,7 @@ import { channelCredentials, type Identity } from "./credentials.js";
 /**
  * Reconnecting fast matters more than sparing a control plane that is down: its restart must
  * look like a blip to the fleet (it judges silence only from its start plus a grace, see
- * src/core/node-health.ts). A stream is retried within a second, and grpc-js's own connection
+ * src/core/model/node-health.ts). A stream is retried within a second, and grpc-js's own connection
  * backoff (1 s doubling to 120 s by default) is capped the same way, so an agent connects
  * within about a second of the control plane listening again, however long it was down.
  */

@@ -7,7 +7,7 @@ import { generateKeyPair, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ChannelCredentials, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../core/control-addresses.js";
+import { isNotLeader, leaderNamedIn, nextUntried, parseAddressList } from "../core/ha/control-addresses.js";
 import { EnrollmentClient } from "../gen/tessera/v1/agent_gateway.js";
 import { caHashOf } from "../shell/ca-hash.js";
 import { CHANNEL_OPTIONS } from "../shell/control-channel.js";

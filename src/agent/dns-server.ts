@@ -1,15 +1,15 @@
 /**
  * The agent's DNS server: answers for `tessera.` from the endpoints the control plane sends
  * (EndpointsUpdate), over UDP. Shell: the socket and the wire (dns-packet); what a name
- * resolves to is decided in src/core/dns-answers.ts.
+ * resolves to is decided in src/core/views/dns-answers.ts.
  */
 import type { udp } from "bun";
 import { isIPv6 } from "node:net";
 import type { Answer, DecodedPacket, Packet } from "dns-packet";
-import { answerDns, type DnsReply } from "../core/dns-answers.js";
-import { EndpointTable } from "../core/endpoint-table.js";
-import type { Endpoint } from "../core/endpoints.js";
-import type { Logger } from "../core/logger.js";
+import { answerDns, type DnsReply } from "../core/views/dns-answers.js";
+import { EndpointTable } from "../core/views/endpoint-table.js";
+import type { Endpoint } from "../core/views/endpoints.js";
+import type { Logger } from "../shell/logger.js";
 import type { EndpointsUpdate } from "../gen/tessera/v1/agent_gateway.js";
 
 /** Response codes (RFC 1035 4.1.1), the low bits of the header's flags. */

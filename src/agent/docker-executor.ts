@@ -9,9 +9,9 @@
  */
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
-import { resolveSpec } from "../core/spec.js";
-import { boundStderrTail, STDERR_TAIL_LINES } from "../core/stderr-tail.js";
-import type { VolumeMount } from "../core/volumes.js";
+import { resolveSpec } from "../core/model/spec.js";
+import { boundStderrTail, STDERR_TAIL_LINES } from "../core/output/stderr-tail.js";
+import type { VolumeMount } from "../core/model/volumes.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs } from "./ended-logs.js";
 import { type Adopted, type CopyCounters, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";

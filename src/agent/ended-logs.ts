@@ -6,13 +6,13 @@
  * file, the Docker executor copies a container's output out before it removes the container.
  * One file per copy, DATA_DIR/agent/ended-logs/ID.log, cut to its last `maxBytes` (the bound
  * live process logs are rotated at), whose modification time says when the copy ended. Which
- * of them stay is the core's decision (src/core/log-retention.ts), applied each time one is
+ * of them stay is the core's decision (src/core/output/log-retention.ts), applied each time one is
  * added. Copies whose start failed printed nothing and are not kept: they would push out
  * output that someone may want.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OUTPUT_RETENTION, type OutputRetention, outputsToDrop } from "../core/log-retention.js";
+import { OUTPUT_RETENTION, type OutputRetention, outputsToDrop } from "../core/output/log-retention.js";
 import { splitLines } from "./executor.js";
 import { emitInChunks, readLastBytes } from "./output-file.js";
 

@@ -4,8 +4,8 @@
  * They belong to the stream that asked for them: when it goes, they are killed. Shell.
  */
 import { constants } from "node:os";
-import { isExecSignal } from "../core/exec.js";
-import type { Logger } from "../core/logger.js";
+import { isExecSignal } from "../core/decide/exec.js";
+import type { Logger } from "../shell/logger.js";
 import type { ExecCommand, ExecInput, ExecOutput } from "../gen/tessera/v1/agent_gateway.js";
 import type { ExecProcess, Executor, Exit } from "./executor.js";
 

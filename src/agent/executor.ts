@@ -1,7 +1,7 @@
 /** What an executor is: something that starts and stops one instance's work. */
-import { expandSpec, identityEnvironment, portEnvironment } from "../core/port-env.js";
-import type { AssignedPort } from "../core/ports.js";
-import { type VolumeMount, volumeEnvironment } from "../core/volumes.js";
+import { expandSpec, identityEnvironment, portEnvironment } from "../core/model/port-env.js";
+import type { AssignedPort } from "../core/model/ports.js";
+import { type VolumeMount, volumeEnvironment } from "../core/model/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ProbeTarget } from "./checks.js";
 

@@ -4,8 +4,8 @@
  * it looks at the file system.
  */
 import { existsSync } from "node:fs";
-import { resolveSpec } from "../core/spec.js";
-import { type HostVolume, mountsOf, type VolumeMount } from "../core/volumes.js";
+import { resolveSpec } from "../core/model/spec.js";
+import { type HostVolume, mountsOf, type VolumeMount } from "../core/model/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 
 /** The copy's volumes with host paths filled in; throws the reason the copy cannot have them here. */

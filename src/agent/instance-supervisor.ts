@@ -2,17 +2,17 @@
  * The copies an agent holds and what becomes of them: adopting what a previous run left,
  * starting and stopping them on command, noticing exits nobody asked for, and running their
  * readiness and liveness checks. Every change goes through the state machine the control
- * plane's records use too (src/core/instance-machine.ts) and is reported. Shell: it drives
+ * plane's records use too (src/core/model/instance-machine.ts) and is reported. Shell: it drives
  * the executor.
  */
-import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/instance-machine.js";
-import type { Logger } from "../core/logger.js";
-import { protocolOf } from "../core/ports.js";
-import { resolveSpec } from "../core/spec.js";
-import { INSTANCE_STATE_TO_WIRE } from "../core/wire-enums.js";
+import { type InstanceEvent, type InstanceState, type ReportedState, transition } from "../core/model/instance-machine.js";
+import type { Logger } from "../shell/logger.js";
+import { protocolOf } from "../core/model/ports.js";
+import { resolveSpec } from "../core/model/spec.js";
+import { INSTANCE_STATE_TO_WIRE } from "../core/model/wire-enums.js";
 import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
-import type { HostVolume } from "../core/volumes.js";
+import type { HostVolume } from "../core/model/volumes.js";
 import { isLiveness, runChecks } from "./checks.js";
 import { resolveMounts } from "./host-volumes.js";
 import { describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";

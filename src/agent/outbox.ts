@@ -4,7 +4,7 @@
  * disconnected are kept, in order, for the next stream. Shell: writes to the gRPC stream.
  */
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import type { Logger } from "../core/logger.js";
+import type { Logger } from "../shell/logger.js";
 import type { AgentMessage, ControlMessage } from "../gen/tessera/v1/agent_gateway.js";
 
 type Stream = ClientDuplexStream<AgentMessage, ControlMessage>;

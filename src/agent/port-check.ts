@@ -7,7 +7,7 @@
  * its own error.
  */
 import { createServer } from "node:net";
-import type { AssignedPort } from "../core/ports.js";
+import type { AssignedPort } from "../core/model/ports.js";
 
 async function bindable(port: AssignedPort, address: string): Promise<boolean> {
   if (port.protocol === "udp") {

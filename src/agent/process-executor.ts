@@ -18,7 +18,7 @@
  */
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/stderr-tail.js";
+import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/output/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
 import { type Adopted, copyEnvironment, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";

@@ -3,7 +3,7 @@
  * 0700, and one that others can read or write is refused, as is a secret file, naming the fix.
  */
 import { mkdirSync, statSync } from "node:fs";
-import { looseMode } from "../core/file-modes.js";
+import { looseMode } from "../core/access/file-modes.js";
 
 /** Makes `dir` (0700, parents too) unless it is there; throws when others can read or write it. `flag` names where it came from. */
 export function ensurePrivateDir(dir: string, flag: string): void {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { createFileRegistry, type DescEnum, type DescField, type DescMessage, fromBinary, fromJson, type JsonObject, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import descriptorPath from "../gen/tessera.binpb" with { type: "file" };
-import { DURATION_EXPECTED, parseDurationMs } from "../core/duration.js";
+import { DURATION_EXPECTED, parseDurationMs } from "../core/model/duration.js";
 
 let registry: ReturnType<typeof createFileRegistry> | undefined;
 

@@ -8,7 +8,7 @@
  * Mutations ask for confirmation, then POST; only an admin is offered them. Signing out ends the
  * session on the control plane (the cookie holds only its id).
  */
-import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/fleet-view.js";
+import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/views/fleet-view.js";
 import { Mosaic } from "./mosaic.js";
 import { Panel, type WorkloadAction } from "./panel.js";
 

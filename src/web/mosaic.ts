@@ -6,7 +6,7 @@
  * drawn over a few frames, the page answering in between). Copy tiles are buttons with a
  * roving tabindex: Tab reaches the mosaic once, arrows move between copies, Enter picks one.
  */
-import { copyLabel, type Fleet, type FleetChange, nodeLabel, STATE_LETTER } from "../core/fleet-view.js";
+import { copyLabel, type Fleet, type FleetChange, nodeLabel, STATE_LETTER } from "../core/views/fleet-view.js";
 
 /** Tiles drawn per animation frame. */
 const BATCH = 2_000;

@@ -5,7 +5,7 @@
  * the workload's recent events that concern it (GET /api/history); its last log lines, then
  * what it prints (an EventSource on /api/logs). An admin also gets the workload's actions.
  */
-import { copyLabel, type Fleet } from "../core/fleet-view.js";
+import { copyLabel, type Fleet } from "../core/views/fleet-view.js";
 
 /** Log lines kept on the page. */
 const MAX_LINES = 500;

@@ -3,12 +3,12 @@
  * grpc-js AgentGateway server (plaintext, loopback) that records every message it receives
  * and sends the commands a test gives it.
  */
-import { NO_PORTS } from "../../src/core/ports.js";
+import { NO_PORTS } from "../../src/core/model/ports.js";
 import { afterEach, expect, test } from "bun:test";
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { Agent } from "../../src/agent/agent.js";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
-import type { Logger } from "../../src/core/logger.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { type AgentMessage, AgentGatewayService, type ControlMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { InstanceState } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Running, StartRequest } from "../../src/agent/executor.js";
 import { resolveMounts } from "../../src/agent/host-volumes.js";
 import { ProcessExecutor } from "../../src/agent/process-executor.js";
-import type { HostVolume } from "../../src/core/volumes.js";
+import type { HostVolume } from "../../src/core/model/volumes.js";
 import { type Volume, VolumeType } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";

@@ -12,8 +12,8 @@ import { type Import, lineOf, readImports } from "./source-scan.js";
 const ROOT = resolve(import.meta.dir, "..", "..");
 
 /** The layers: each source file belongs to one, by its folder; imports also reach the runtime and npm packages. */
-type Layer = "cli" | "src/core" | "src/gen" | "src/control" | "src/agent" | "src/shell" | "src/web" | "src/ (ambient declarations)" | "outside src/ and cli/" | "the runtime" | "an npm package" | "an unreadable import";
-const FOLDERS = ["cli", "src/core", "src/gen", "src/control", "src/agent", "src/shell", "src/web"] as const;
+type Layer = "cli" | "src/core" | "src/sim" | "src/gen" | "src/control" | "src/agent" | "src/shell" | "src/web" | "src/ (ambient declarations)" | "outside src/ and cli/" | "the runtime" | "an npm package" | "an unreadable import";
+const FOLDERS = ["cli", "src/core", "src/sim", "src/gen", "src/control", "src/agent", "src/shell", "src/web"] as const;
 const BUILTINS = new Set(builtinModules);
 
 /** The layer of a path relative to the root (forward slashes). */
@@ -49,6 +49,16 @@ const RULES: Rule[] = [
     text: "src/core imports only src/core, and types (`import type`) from src/gen: no bun:*, node:* or npm package, no shell",
     applies: (from) => from === "src/core",
     breaks: (to, i) => !(to === "src/core" || (to === "src/gen" && i.typeOnly)),
+  },
+  {
+    text: "src/sim is the simulator, pure like the core: it imports only src/sim, src/core and types (`import type`) from src/gen",
+    applies: (from) => from === "src/sim",
+    breaks: (to, i) => !(to === "src/sim" || to === "src/core" || (to === "src/gen" && i.typeOnly)),
+  },
+  {
+    text: "only cli/ runs the simulator: src/control, src/agent, src/shell and src/web never import src/sim",
+    applies: (from) => SHELLS.includes(from) || from === "src/shell" || from === "src/web",
+    breaks: (to) => to === "src/sim",
   },
   {
     text: "src/control never imports src/agent: the two shells share only src/core, src/gen and src/shell",
@@ -149,6 +159,10 @@ describe("the scanner itself", () => {
     ["src/core/x.ts", 'export { WorkloadSpec } from "../gen/tessera/v1/types.js";', rule("src/core")],
     ["src/core/x.ts", 'import { writeSecret } from "../shell/write-secret.js";', rule("src/core")],
     ["src/core/x.ts", 'import type { Writer } from "../control/writer.js";', rule("src/core")],
+    ["src/core/model/x.ts", 'import { SimulatedFleet } from "../../sim/simulated-fleet.js";', rule("src/core")],
+    ["src/sim/x.ts", 'import { readFileSync } from "node:fs";', rule("src/sim is")],
+    ["src/sim/x.ts", 'import { Writer } from "../control/writer.js";', rule("src/sim is")],
+    ["src/control/x.ts", 'import { runScenario } from "../sim/sim-run.js";', rule("only cli/")],
     ["src/control/x.ts", 'import type { Agent } from "../agent/agent.js";', rule("src/control never")],
     ["src/control/security/x.ts", 'const { Agent } = await import("../../agent/agent.js");', rule("src/control never")],
     ["src/agent/x.ts", 'export * from "../control/wire.js";', rule("src/agent never")],
@@ -168,6 +182,8 @@ describe("the scanner itself", () => {
     ["src/core/x.ts", 'import type { WorkloadSpec } from "../gen/tessera/v1/types.js";'],
     ["src/core/x.ts", 'export type { WorkloadSpec } from "../gen/tessera/v1/types.js";'],
     ["src/core/x.ts", 'import { transition } from "./instance-machine.js";'],
+    ["src/sim/x.ts", 'import { turn } from "../core/reconcile/turn.js";\nimport type { WorkloadSpec } from "../gen/tessera/v1/types.js";'],
+    ["cli/x.ts", 'import { runScenario } from "../src/sim/sim-run.js";'],
     ["src/core/x.ts", '// import fs from "node:fs";\nconst s = \'import { x } from "node:fs"\';\nconst u = import.meta.url === "" ? "import(\'node:os\')" : "";'],
     ["src/control/x.ts", 'import { writeSecret } from "../shell/write-secret.js";\nimport { decide } from "../core/decide.js";\nimport { Workload } from "../gen/tessera/v1/types.js";\nimport * as grpc from "@grpc/grpc-js";'],
     ["src/agent/x.ts", 'import { CHANNEL_OPTIONS } from "../shell/control-channel.js";\nimport { transition } from "../core/instance-machine.js";'],

@@ -1,5 +1,5 @@
 /**
- * src/core is PURE (ARCHITECTURE.md, Layers): it reads no clock and no randomness, touches no
+ * src/core and src/sim are PURE (ARCHITECTURE.md, Layers): they read no clock and no randomness, touches no
  * process and schedules nothing; now and randomness come in as inputs. This test reads the
  * sources (comments and strings ignored) and names each breach as `file:line: what — the
  * offending text`. What the core may import is boundaries.test.ts's job.
@@ -11,6 +11,7 @@ import { lex, lineOf } from "./source-scan.js";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const CORE = join(ROOT, "src", "core");
+const PURE_FOLDERS = [CORE, join(ROOT, "src", "sim")];
 
 const CODE_PATTERNS: Array<[RegExp, string]> = [
   [/\bDate\s*\.\s*now\b/g, "reads the clock (Date.now)"],
@@ -38,15 +39,16 @@ function breaches(file: string, src: string): string[] {
   return out.sort();
 }
 
-const files = readdirSync(CORE, { recursive: true, encoding: "utf8" })
-  .filter((f) => f.endsWith(".ts"))
-  .map((f) => join(CORE, f))
+const files = PURE_FOLDERS.flatMap((folder) =>
+  readdirSync(folder, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(folder, f)))
   .sort();
 
-describe("src/core is pure", () => {
-  test("the scan sees the core's files", () => {
-    const names = files.map((f) => relative(CORE, f));
-    for (const known of ["decide.ts", "instance-machine.ts", "cluster-events.ts", "reconcile.ts", "validate.ts"]) expect(names).toContain(known);
+describe("src/core and src/sim are pure", () => {
+  test("the scan sees the core's and the simulator's files", () => {
+    const names = files.map((f) => relative(ROOT, f).split(sep).join("/"));
+    for (const known of ["src/core/decide/decide.ts", "src/core/model/instance-machine.ts", "src/core/events/cluster-events.ts", "src/core/reconcile/reconcile.ts", "src/core/model/validate.ts", "src/sim/simulated-fleet.ts"]) expect(names).toContain(known);
   });
 
   test.each(files.map((f) => [relative(ROOT, f), f]))("%s", (_, file) => {

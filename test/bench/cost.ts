@@ -3,9 +3,9 @@
  * under a daily demand curve, every lifecycle strategy, through the real reconciler. Used by
  * `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
-import { type CostReport, simulateCost } from "../../src/core/cost-run.js";
-import { showMs } from "../../src/core/sim-run.js";
-import { type CostScenario, parseCostScenario } from "../../src/core/cost-scenario.js";
+import { type CostReport, simulateCost } from "../../src/sim/cost-run.js";
+import { showMs } from "../../src/sim/sim-run.js";
+import { type CostScenario, parseCostScenario } from "../../src/sim/cost-scenario.js";
 import { cells, type Section, stats, verdict } from "./report.js";
 
 const NODES = 1_000;

@@ -5,7 +5,7 @@
  * separate nodes would have. Used by the scale benchmark (3), the latency benchmark (2), the
  * endpoints benchmark (8) and the mosaic benchmark (9).
  */
-import { DEFAULT_PORT_RANGE, NO_PORTS, type NodePorts } from "../../src/core/ports.js";
+import { DEFAULT_PORT_RANGE, NO_PORTS, type NodePorts } from "../../src/core/model/ports.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
@@ -13,7 +13,7 @@ import { Agent } from "../../src/agent/agent.js";
 import { NodeCredentials } from "../../src/agent/credentials.js";
 import type { Running, StartRequest } from "../../src/agent/executor.js";
 import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
-import type { Logger } from "../../src/core/logger.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { type ApplyWorkloadsRequest, ControlPlaneClient, EndpointChange, type WatchEndpointsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Port, Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";

@@ -1,6 +1,6 @@
 /** A small run of the planner benchmark, so it cannot rot. No timing is asserted. */
 import { expect, test } from "bun:test";
-import { holdsNode } from "../../src/core/cluster-status.js";
+import { holdsNode } from "../../src/core/model/cluster-status.js";
 import { BENCH_RULES, buildFleet, runNearlyFull, runPlanner } from "./planner.js";
 
 test("planner benchmark, smoke size: every workload placed once, no node over capacity, then converged", () => {

@@ -2,13 +2,13 @@
  * The planner benchmark: one plan() pass over a large fleet, built deterministically.
  * Used by `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
-import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
-import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
-import { holdsNode } from "../../src/core/cluster-status.js";
-import { DEFAULT_PORT_RANGE } from "../../src/core/ports.js";
-import { planToEvents } from "../../src/core/plan-to-events.js";
-import { DEFAULT_POLICY, isEmptyPlan, type Plan, plan } from "../../src/core/reconcile.js";
-import { seededRandom } from "../../src/core/seeded-random.js";
+import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
+import { holdsNode } from "../../src/core/model/cluster-status.js";
+import { DEFAULT_PORT_RANGE } from "../../src/core/model/ports.js";
+import { planToEvents } from "../../src/core/reconcile/plan-to-events.js";
+import { DEFAULT_POLICY, isEmptyPlan, type Plan, plan } from "../../src/core/reconcile/reconcile.js";
+import { seededRandom } from "../../src/sim/seeded-random.js";
 import type { Placement } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { cells, round, type Section, stats, verdict } from "./report.js";

@@ -36,7 +36,7 @@ export function stats(xs: number[]): Stats {
   return { median: round(median), min: round(s[0]!), max: round(s[s.length - 1]!), runs: s.length };
 }
 
-export { percentile } from "../../src/core/percentile.js";
+export { percentile } from "../../src/sim/percentile.js";
 
 export function round(x: number, digits = 2): number {
   return +x.toFixed(digits);

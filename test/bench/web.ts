@@ -18,8 +18,8 @@
  * longest task in it (a long-task observer). Floor: JSON.parse of the same B messages in the page.
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { FLUSH_MS } from "../../src/control/fleet-hub.js";
-import { type FleetChange, type FleetSnapshot, mergeChanges } from "../../src/core/fleet-view.js";
+import { FLUSH_MS } from "../../src/control/writer/fleet-hub.js";
+import { type FleetChange, type FleetSnapshot, mergeChanges } from "../../src/core/views/fleet-view.js";
 import { DRAWN_MARK } from "../../src/web/mosaic.js";
 import { BenchCluster, pool } from "./fleet.js";
 import { cells, round, type Section, type Stats, stats, verdict } from "./report.js";

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
-import { advertisedAddress, serverCertificateNames } from "../../src/control/advertised.js";
+import { advertisedAddress, serverCertificateNames } from "../../src/control/lifecycle/advertised.js";
 
 describe("serverCertificateNames", () => {
   const host = ["198.18.7.1", "10.0.0.5"];

@@ -1,6 +1,6 @@
 /** What the authorization matrices call with: TLS credentials carrying a token, and every ControlPlane method once with a minimal request. */
 import { type ChannelCredentials, credentials, Metadata, status } from "@grpc/grpc-js";
-import type { ControlPlaneMethod } from "../../src/core/authz.js";
+import type { ControlPlaneMethod } from "../../src/core/access/authz.js";
 import { type ControlPlaneClient, type ExecRequest, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { spec } from "../core/fixtures.js";
 

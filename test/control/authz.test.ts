@@ -14,9 +14,9 @@ import { type ChannelCredentials, type ClientDuplexStream, credentials, status }
 import { generateNodeKey, NodeCredentials } from "../../src/agent/credentials.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { Pki } from "../../src/control/security/pki.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/authz.js";
-import type { Logger } from "../../src/core/logger.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import { METHOD_ACCESS, type ControlPlaneMethod } from "../../src/core/access/authz.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { invoke, withToken } from "./authz-calls.js";

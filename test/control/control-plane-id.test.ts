@@ -1,12 +1,12 @@
 /**
- * The control plane's id kept in its data dir (src/control/control-plane-id.ts): the same on a
+ * The control plane's id kept in its data dir (src/control/lifecycle/control-plane-id.ts): the same on a
  * restart, new for a data dir that was copied elsewhere or whose file is not one.
  */
 import { afterAll, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { controlPlaneId } from "../../src/control/control-plane-id.js";
+import { controlPlaneId } from "../../src/control/lifecycle/control-plane-id.js";
 
 const root = mkdtempSync(join(tmpdir(), "tessera-cp-id-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -3,8 +3,8 @@
  * store of each kind: placements, runs and ends, newest first, only of that workload.
  */
 import { expect, test } from "bun:test";
-import { emptyState } from "../../src/core/cluster-state.js";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
 import { apply, created, nodeConnected, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 import { storeBackends } from "./store-backends.js";
 

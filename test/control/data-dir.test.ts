@@ -9,9 +9,9 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../src/core/logger.js";
-import { clusterIdFile, ClusterStoreRefused, openClusterStore } from "../../src/control/cluster-store.js";
-import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import type { Logger } from "../../src/shell/logger.js";
+import { clusterIdFile, ClusterStoreRefused, openClusterStore } from "../../src/control/lifecycle/cluster-store.js";
+import { SqliteStore } from "../../src/control/store/sqlite/store.js";
 import { DataDirInUse, lockDataDir } from "../../src/shell/data-dir-lock.js";
 import { postgresSuite } from "../e2e/postgres-server.js";
 

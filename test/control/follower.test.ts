@@ -1,19 +1,19 @@
 /**
- * A follower on PostgreSQL (src/control/follower.ts) against a private server: it hears a
+ * A follower on PostgreSQL (src/control/lifecycle/follower.ts) against a private server: it hears a
  * leader's commits through NOTIFY (its fallback timer is far too slow to be what delivers
  * them) and folds them into a state equal to a fresh load; it hands over a state caught up
  * with the last commit; events retention dropped before it applied them mean a new snapshot.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
-import type { Command } from "../../src/core/decide.js";
-import { dropAgentStreams } from "../../src/core/cluster-events.js";
-import type { ClusterState, ClusterView } from "../../src/core/cluster-state.js";
-import { desiredCopies } from "../../src/core/cluster-status.js";
-import type { Logger } from "../../src/core/logger.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
-import { Follower } from "../../src/control/follower.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { dropAgentStreams } from "../../src/core/events/cluster-events.js";
+import type { ClusterState, ClusterView } from "../../src/core/model/cluster-state.js";
+import { desiredCopies } from "../../src/core/model/cluster-status.js";
+import type { Logger } from "../../src/shell/logger.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
+import { Follower } from "../../src/control/lifecycle/follower.js";
 import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { StoredEvent } from "../../src/control/store/rows.js";

@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { parseWorkload } from "../../cli/manifest.js";
-import { httpRoutes } from "../../src/control/http-routes.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/authz.js";
-import type { Logger } from "../../src/core/logger.js";
+import { httpRoutes } from "../../src/control/http/http-routes.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/access/authz.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { protoRegistry } from "../../src/shell/proto-json.js";
 import { invokeHttp, routeOf } from "./http-calls.js";
 

@@ -5,9 +5,9 @@
  */
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ControlPlaneService } from "../../src/gen/tessera/v1/control_plane.js";
-import { fieldAt, type HttpRoute, httpRoutes } from "../../src/control/http-routes.js";
+import { fieldAt, type HttpRoute, httpRoutes } from "../../src/control/http/http-routes.js";
 import { toProtoJson } from "../../src/shell/proto-json.js";
-import type { ControlPlaneMethod } from "../../src/core/authz.js";
+import type { ControlPlaneMethod } from "../../src/core/access/authz.js";
 import { MINIMAL_REQUESTS } from "./authz-calls.js";
 
 type Service = Record<string, { requestSerialize(m: never): Buffer }>;

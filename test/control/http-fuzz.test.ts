@@ -12,10 +12,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { type HttpRoute, httpRoutes } from "../../src/control/http-routes.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import type { ControlPlaneMethod } from "../../src/core/authz.js";
-import type { Logger } from "../../src/core/logger.js";
+import { type HttpRoute, httpRoutes } from "../../src/control/http/http-routes.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { ControlPlaneMethod } from "../../src/core/access/authz.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { MINIMAL_REQUESTS } from "./authz-calls.js";
 import { restOf } from "./http-calls.js";
 

@@ -4,9 +4,9 @@
  * is what the writer's state held (#27).
  */
 import { expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
 import { storeBackends } from "./store-backends.js";
 
 const T0 = 1_000_000;

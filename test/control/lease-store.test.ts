@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
-import type { Lease } from "../../src/core/lease.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
+import type { Lease } from "../../src/core/ha/lease.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
 import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { NotLeader, PostgresStore } from "../../src/control/store/postgres/store.js";
 import { eventually } from "../e2e/harness.js";

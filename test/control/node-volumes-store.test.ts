@@ -4,8 +4,8 @@
  * whose agent declared none (or predates them) has none.
  */
 import { expect, test } from "bun:test";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
 import { storeBackends } from "./store-backends.js";
 
 for (const backend of storeBackends("node volumes on PostgreSQL")) {

@@ -1,15 +1,15 @@
 /**
  * The control plane's observability pieces on their own, without a control plane: the
- * Prometheus registry (src/control/metrics.ts) and the HTTP listener that serves it with
- * /healthz and /readyz (src/control/http-server.ts). The end-to-end scrape of a running
+ * Prometheus registry (src/control/http/metrics.ts) and the HTTP listener that serves it with
+ * /healthz and /readyz (src/control/http/http-server.ts). The end-to-end scrape of a running
  * binary is in test/e2e/api.test.ts.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { type HttpServer, startHttpServer } from "../../src/control/http-server.js";
-import { Metrics } from "../../src/control/metrics.js";
-import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
-import type { Logger } from "../../src/core/logger.js";
-import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
+import { type HttpServer, startHttpServer } from "../../src/control/http/http-server.js";
+import { Metrics } from "../../src/control/http/metrics.js";
+import { INSTANCE_STATES } from "../../src/core/model/instance-machine.js";
+import type { Logger } from "../../src/shell/logger.js";
+import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
 import { apply, created, nodeConnected, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { httpRoutes } from "../../src/control/http-routes.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import type { Logger } from "../../src/core/logger.js";
+import { httpRoutes } from "../../src/control/http/http-routes.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { Logger } from "../../src/shell/logger.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 let cp: RunningControlPlane;

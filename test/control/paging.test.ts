@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import type { Logger } from "../../src/core/logger.js";
-import { DEFAULT_PAGE_SIZE, MAX_MESSAGE_BYTES, MAX_PAGE_SIZE } from "../../src/core/paging.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { Logger } from "../../src/shell/logger.js";
+import { DEFAULT_PAGE_SIZE, MAX_MESSAGE_BYTES, MAX_PAGE_SIZE } from "../../src/core/views/paging.js";
 import { AgentGatewayClient, type AgentMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
 import {
   ControlPlaneClient,

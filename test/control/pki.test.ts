@@ -12,8 +12,8 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { generateNodeKey } from "../../src/agent/credentials.js";
 import { Pki, pkiFiles } from "../../src/control/security/pki.js";
 import { CHANNEL_OPTIONS, CONTROL_SERVER_NAME } from "../../src/shell/control-channel.js";
-import { startControlPlane } from "../../src/control/server.js";
-import type { Logger } from "../../src/core/logger.js";
+import { startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { eventually } from "../e2e/harness.js";
 

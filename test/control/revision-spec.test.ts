@@ -4,8 +4,8 @@
  * revert's revision as the spec it went back to.
  */
 import { expect, test } from "bun:test";
-import { emptyState } from "../../src/core/cluster-state.js";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
 import { apply, nodeConnected, spec, T0, workloadApplied } from "../core/fixtures.js";
 import { storeBackends } from "./store-backends.js";
 

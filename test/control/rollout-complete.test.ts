@@ -4,9 +4,9 @@
  * wanted, and RolloutCompleted is recorded; revertedGeneration names what a revert undid.
  */
 import { describe, expect, test } from "bun:test";
-import { emptyState, instancesOfWorkload, type ClusterState } from "../../src/core/cluster-state.js";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
-import { workloadStatus } from "../../src/control/wire.js";
+import { emptyState, instancesOfWorkload, type ClusterState } from "../../src/core/model/cluster-state.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { workloadStatus } from "../../src/control/grpc/wire.js";
 import { apply, created, nodeConnected, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 
 const SOAK = spec({ replicas: 1, update: { maxSurge: 1, maxUnavailable: 0, minHealthyTime: { seconds: 3, nanos: 0 }, waves: [] } });

@@ -41,10 +41,10 @@ import * as x509 from "@peculiar/x509";
 import fc from "fast-check";
 import { channelCredentials, NodeCredentials } from "../../src/agent/credentials.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import type { Logger } from "../../src/core/logger.js";
-import { type PageRequest, type SortKey, takePage } from "../../src/core/paging.js";
-import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, MAX_SPEC_BYTES, validateName } from "../../src/core/validate.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { Logger } from "../../src/shell/logger.js";
+import { type PageRequest, type SortKey, takePage } from "../../src/core/views/paging.js";
+import { MAX_CPU_MILLIS, MAX_MEMORY_MB, MAX_REPLICAS, MAX_SPEC_BYTES, validateName } from "../../src/core/model/validate.js";
 import type { Duration } from "../../src/gen/google/protobuf/duration.js";
 import {
   AgentGatewayClient,
@@ -68,7 +68,7 @@ import {
 import { type Event as WireEvent, InstanceState, Workload, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";
 import { type PostgresServer, postgresSuite, startPostgres } from "../e2e/postgres-server.js";
-import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/authz.js";
+import { type ControlPlaneMethod, METHOD_ACCESS } from "../../src/core/access/authz.js";
 
 x509.cryptoProvider.set(crypto);
 

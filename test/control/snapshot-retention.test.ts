@@ -1,7 +1,7 @@
-/** Which scheduled snapshots are kept (src/core/snapshot-retention.ts), as a table. */
+/** Which scheduled snapshots are kept (src/core/events/snapshot-retention.ts), as a table. */
 import { expect, test } from "bun:test";
-import { scheduledSnapshotName } from "../../src/control/scheduled-snapshots.js";
-import { snapshotsToDelete } from "../../src/core/snapshot-retention.js";
+import { scheduledSnapshotName } from "../../src/control/lifecycle/scheduled-snapshots.js";
+import { snapshotsToDelete } from "../../src/core/events/snapshot-retention.js";
 
 const at = (iso: string) => scheduledSnapshotName(Date.parse(iso));
 

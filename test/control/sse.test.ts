@@ -1,6 +1,6 @@
 /** The page's Server-Sent Events streams are bounded: a reader that stops reading is cut off, and what fed the stream is stopped. */
 import { expect, test } from "bun:test";
-import { sseResponse } from "../../src/control/sse.js";
+import { sseResponse } from "../../src/control/http/sse.js";
 
 test("a stream nobody reads closes past its bound and stops its source", async () => {
   let stopped = 0;

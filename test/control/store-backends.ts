@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PostgresLease } from "../../src/control/store/postgres/lease.js";
 import { PostgresStore } from "../../src/control/store/postgres/store.js";
 import type { Retention } from "../../src/control/store/retention.js";
-import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import { SqliteStore } from "../../src/control/store/sqlite/store.js";
 import type { Store } from "../../src/control/store/store.js";
 import { type PostgresServer, postgresSuite } from "../e2e/postgres-server.js";
 

@@ -9,13 +9,13 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type SqliteMaintenanceStats, WAL_SIZE_LIMIT } from "../../src/control/store/maintenance.js";
-import { SqliteStore } from "../../src/control/store/sqlite-store.js";
+import { type SqliteMaintenanceStats, WAL_SIZE_LIMIT } from "../../src/control/store/sqlite/maintenance.js";
+import { SqliteStore } from "../../src/control/store/sqlite/store.js";
 import type { Store } from "../../src/control/store/store.js";
-import type { Command } from "../../src/core/decide.js";
-import type { ClusterState } from "../../src/core/cluster-state.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import type { ClusterState } from "../../src/core/model/cluster-state.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
 import { spec } from "../core/fixtures.js";
 import { storeBackends } from "./store-backends.js";
 
@@ -261,9 +261,9 @@ test("sqlite: a reader pinning the WAL is reported, and does not stall the write
 test("sqlite: a commit survives kill -9 right after it (synchronous=NORMAL, nothing checkpointed)", async () => {
   const dir = tempDir();
   const child = `
-    import { SqliteStore } from ${JSON.stringify(join(import.meta.dir, "../../src/control/store/sqlite-store.ts"))};
-    import { DEFAULT_POLICY } from ${JSON.stringify(join(import.meta.dir, "../../src/core/reconcile.ts"))};
-    import { runTurn } from ${JSON.stringify(join(import.meta.dir, "../../src/core/turn.ts"))};
+    import { SqliteStore } from ${JSON.stringify(join(import.meta.dir, "../../src/control/store/sqlite/store.ts"))};
+    import { DEFAULT_POLICY } from ${JSON.stringify(join(import.meta.dir, "../../src/core/reconcile/reconcile.ts"))};
+    import { runTurn } from ${JSON.stringify(join(import.meta.dir, "../../src/core/reconcile/turn.ts"))};
     import { spec } from ${JSON.stringify(join(import.meta.dir, "../core/fixtures.ts"))};
     const store = new SqliteStore(${JSON.stringify(dir)});
     const state = await store.load();

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { fingerprint } from "../../src/control/security/tokens.js";
-import { type RunningControlPlane, startControlPlane } from "../../src/control/server.js";
-import type { Logger } from "../../src/core/logger.js";
+import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
+import type { Logger } from "../../src/shell/logger.js";
 import { ControlPlaneClient, TokenKind, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 

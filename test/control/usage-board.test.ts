@@ -1,7 +1,7 @@
 /** The leader's usage board: a copy's sample counts only from the node it runs on, and only while it runs; totals per node and workload (#31). */
 import { expect, test } from "bun:test";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { UsageBoard } from "../../src/control/usage-board.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { UsageBoard } from "../../src/control/writer/usage-board.js";
 import { spec } from "../core/fixtures.js";
 
 const capacity = { cpuMillis: 64_000, memoryMb: 65_536 };

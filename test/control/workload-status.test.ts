@@ -4,9 +4,9 @@
  * the replicas with a copy of the current spec; the phase follows what serves.
  */
 import { expect, test } from "bun:test";
-import { instancesOfWorkload } from "../../src/core/cluster-state.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { workloadStatus } from "../../src/control/wire.js";
+import { instancesOfWorkload } from "../../src/core/model/cluster-state.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { workloadStatus } from "../../src/control/grpc/wire.js";
 import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 

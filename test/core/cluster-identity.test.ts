@@ -3,7 +3,7 @@
  * database, against the decision written out by hand; then --reinitialize over each.
  */
 import { describe, expect, test } from "bun:test";
-import { decideIdentity, type IdentityDecision, type IdentityFindings } from "../../src/core/cluster-identity.js";
+import { decideIdentity, type IdentityDecision, type IdentityFindings } from "../../src/core/ha/cluster-identity.js";
 
 const FRESH = "fresh-id";
 

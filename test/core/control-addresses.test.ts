@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isNotLeader, leaderNamedIn, nextAfter, nextUntried, parseAddressList } from "../../src/core/control-addresses.js";
+import { isNotLeader, leaderNamedIn, nextAfter, nextUntried, parseAddressList } from "../../src/core/ha/control-addresses.js";
 
 describe("parseAddressList", () => {
   test.each([

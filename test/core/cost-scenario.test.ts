@@ -1,7 +1,7 @@
 /** Cost scenarios (#21): what is read, the default combinations, and every refusal naming its field path. */
 import { describe, expect, test } from "bun:test";
-import { DAY_MS, isCostScenario, parseCostScenario } from "../../src/core/cost-scenario.js";
-import { describeRejection } from "../../src/core/rejections.js";
+import { DAY_MS, isCostScenario, parseCostScenario } from "../../src/sim/cost-scenario.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
 
 const pool = { name: "gp", count: 4, cpu_millis: 4000, memory_mb: 8192, price_per_hour: 0.2, boot: "2m" };
 const web = { workload: "web", resources: { cpu_millis: 1000, memory_mb: 1024 }, series: [{ at: "0s", replicas: 2 }] };

@@ -3,12 +3,12 @@
  * it returns as plain data. A refused command records nothing and leaves the state as it was.
  */
 import { describe, expect, test } from "bun:test";
-import { type Command, decide } from "../../src/core/decide.js";
-import type { Effect } from "../../src/core/effects.js";
-import type { InstanceEvent } from "../../src/core/instance-machine.js";
-import { type ClusterEvent, replay } from "../../src/core/cluster-events.js";
-import { type ClusterState, emptyState } from "../../src/core/cluster-state.js";
-import { isEmptyPlan, plan } from "../../src/core/reconcile.js";
+import { type Command, decide } from "../../src/core/decide/decide.js";
+import type { Effect } from "../../src/core/model/effects.js";
+import type { InstanceEvent } from "../../src/core/model/instance-machine.js";
+import { type ClusterEvent, replay } from "../../src/core/events/cluster-events.js";
+import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
+import { isEmptyPlan, plan } from "../../src/core/reconcile/reconcile.js";
 import { apply, CAPACITY, created, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SPEC = spec();

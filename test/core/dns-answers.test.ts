@@ -1,7 +1,7 @@
 /** The agents' DNS answers, name by name, from a fixed set of endpoints. */
 import { expect, test } from "bun:test";
-import { answerDns } from "../../src/core/dns-answers.js";
-import type { Endpoint } from "../../src/core/endpoints.js";
+import { answerDns } from "../../src/core/views/dns-answers.js";
+import type { Endpoint } from "../../src/core/views/endpoints.js";
 
 const ep = (name: string, address: string, hostPort: number, ready: boolean, portName = "http", protocol: "tcp" | "udp" = "tcp", seq = 1): Endpoint => ({
   workload: name.slice(0, name.lastIndexOf("-")),

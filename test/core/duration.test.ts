@@ -1,6 +1,6 @@
 /** Durations in flags and scenarios: Go's forms, a bare number as seconds, and back. */
 import { expect, test } from "bun:test";
-import { formatDurationMs, parseDurationMs } from "../../src/core/duration.js";
+import { formatDurationMs, parseDurationMs } from "../../src/core/model/duration.js";
 
 test.each([
   ["500ms", 500],

@@ -1,9 +1,9 @@
 /** Endpoints: one per port of each running, wanted copy, with its node's address and readiness. */
 import { expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide.js";
-import { endpointsOf } from "../../src/core/endpoints.js";
-import type { NodePorts } from "../../src/core/ports.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { endpointsOf } from "../../src/core/views/endpoints.js";
+import type { NodePorts } from "../../src/core/model/ports.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { Port } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

@@ -1,7 +1,7 @@
-/** The public event stream's decisions (src/core/event-stream.ts) as tables: topics, the filter, retention. */
+/** The public event stream's decisions (src/core/events/event-stream.ts) as tables: topics, the filter, retention. */
 import { describe, expect, test } from "bun:test";
-import { checkRetained, eventTopic, matchesEventFilter, parseEventFilter, TOPICS } from "../../src/core/event-stream.js";
-import { isRejection } from "../../src/core/paging.js";
+import { checkRetained, eventTopic, matchesEventFilter, parseEventFilter, TOPICS } from "../../src/core/events/event-stream.js";
+import { isRejection } from "../../src/core/views/paging.js";
 
 const ev = (type: string, over: Partial<{ workload: string; node: string; instance: string }> = {}) => ({ type, workload: "", node: "", instance: "", ...over });
 

@@ -3,10 +3,10 @@
  * all (it fails naming a type that has no row), and each line names the instance or node.
  */
 import { describe, expect, test } from "bun:test";
-import type { ClusterEvent, ClusterEventType } from "../../src/core/cluster-events.js";
-import { EVENT_FACTS } from "../../src/core/event-facts.js";
-import { summarizeEvent } from "../../src/core/event-summary.js";
-import { INSTANCE_EVENT_TYPES, type InstanceEventType } from "../../src/core/instance-machine.js";
+import type { ClusterEvent, ClusterEventType } from "../../src/core/events/cluster-events.js";
+import { EVENT_FACTS } from "../../src/core/events/event-facts.js";
+import { summarizeEvent } from "../../src/core/events/event-summary.js";
+import { INSTANCE_EVENT_TYPES, type InstanceEventType } from "../../src/core/model/instance-machine.js";
 import { created, nodeConnected, T0, transitioned, workloadApplied, spec } from "./fixtures.js";
 
 const ID = "web-1.9";

@@ -1,6 +1,6 @@
 /** Data dirs and secret files: only their owner may read or write them; a refusal names the fix. */
 import { expect, test } from "bun:test";
-import { looseMode } from "../../src/core/file-modes.js";
+import { looseMode } from "../../src/core/access/file-modes.js";
 
 test.each([
   [0o40700, "dir"],

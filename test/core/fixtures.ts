@@ -2,13 +2,13 @@
  * Builders for core tests: events and specs as plain data, and a fixed clock. Nothing here
  * runs anything; a test folds these events with `replay`/`evolve` and asserts on data.
  */
-import type { Command } from "../../src/core/decide.js";
-import type { InstanceEvent } from "../../src/core/instance-machine.js";
-import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
-import type { ClusterState } from "../../src/core/cluster-state.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import type { InstanceEvent } from "../../src/core/model/instance-machine.js";
+import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import type { ClusterState } from "../../src/core/model/cluster-state.js";
 import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { planToEvents, type PlanOutcome } from "../../src/core/plan-to-events.js";
-import { DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile.js";
+import { planToEvents, type PlanOutcome } from "../../src/core/reconcile/plan-to-events.js";
+import { DEFAULT_POLICY, type Plan, type Policy, plan } from "../../src/core/reconcile/reconcile.js";
 
 /** A fixed instant; every test clock is an offset from it. */
 export const T0 = 1_700_000_000_000;

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { emptyState } from "../../src/core/cluster-state.js";
-import { nodeUse } from "../../src/core/cluster-status.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import { nodeUse } from "../../src/core/model/cluster-status.js";
 import fc from "fast-check";
-import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, mergeChanges, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/fleet-view.js";
-import { INSTANCE_STATES } from "../../src/core/instance-machine.js";
+import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, mergeChanges, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/views/fleet-view.js";
+import { INSTANCE_STATES } from "../../src/core/model/instance-machine.js";
 import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 /** node-a with web-0 running on it and web-1 pending. */

@@ -1,9 +1,9 @@
 /** Table tests for every gate: each returns a named hold or nothing. */
 import { describe, expect, test } from "bun:test";
-import { cordonGate, disruptionGate, quarantineGate, restartBackoffMs, restartGate, surgeGate } from "../../src/core/gates.js";
-import { emptyState, type Instance, type NodeRecord } from "../../src/core/cluster-state.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { type ResolvedSpec, resolveSpec } from "../../src/core/spec.js";
+import { cordonGate, disruptionGate, quarantineGate, restartBackoffMs, restartGate, surgeGate } from "../../src/core/reconcile/gates.js";
+import { emptyState, type Instance, type NodeRecord } from "../../src/core/model/cluster-state.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { type ResolvedSpec, resolveSpec } from "../../src/core/model/spec.js";
 import { spec } from "./fixtures.js";
 
 const base = resolveSpec(spec());

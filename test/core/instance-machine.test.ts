@@ -15,7 +15,7 @@ import {
   occupiesNode,
   pathBetween,
   transition,
-} from "../../src/core/instance-machine.js";
+} from "../../src/core/model/instance-machine.js";
 
 /** One sample of each event type; the payload does not affect the target state. */
 const SAMPLE: { [E in InstanceEventType]: Extract<InstanceEvent, { type: E }> } = {

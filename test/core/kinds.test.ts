@@ -5,11 +5,11 @@
  * plane makes of a batch copy's exit 0.
  */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { decide } from "../../src/core/decide.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { validateWorkload } from "../../src/core/validate.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { validateWorkload } from "../../src/core/model/validate.js";
 import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { CAPACITY, spec } from "./fixtures.js";
 

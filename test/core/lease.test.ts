@@ -1,5 +1,5 @@
 /**
- * The lease decisions (src/core/lease.ts): every role × outcome, the deadline, the timing
+ * The lease decisions (src/core/ha/lease.ts): every role × outcome, the deadline, the timing
  * refusals, the standby's message and the control-planes listing.
  */
 import { describe, expect, test } from "bun:test";
@@ -14,7 +14,7 @@ import {
   onLeaseOutcome,
   onTick,
   stepDownAt,
-} from "../../src/core/lease.js";
+} from "../../src/core/ha/lease.js";
 
 const T = { ttlMs: 5_000, renewMs: 1_000 };
 const lease = (over: Partial<Lease> = {}): Lease => ({ holder: "me", address: "a:7700", epoch: 3, renewedAt: 100, expiresAt: 5_100, ...over });

@@ -3,9 +3,9 @@
  * agent enforces them (or whose operator allows it not to), with the reason it waits (#31).
  */
 import { describe, expect, test } from "bun:test";
-import type { NodeLimits } from "../../src/core/cluster-state.js";
-import type { Command } from "../../src/core/decide.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { NodeLimits } from "../../src/core/model/cluster-state.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { Resources } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

@@ -1,6 +1,6 @@
 /** Which ended copies' output an agent keeps: a table of cases (the property is in test/properties/log-retention.test.ts). */
 import { expect, test } from "bun:test";
-import { type EndedOutput, outputsToDrop } from "../../src/core/log-retention.js";
+import { type EndedOutput, outputsToDrop } from "../../src/core/output/log-retention.js";
 
 const ended = (instanceId: string, endedAt: number): EndedOutput => ({ instanceId, endedAt });
 

@@ -1,9 +1,9 @@
 /** Whose output `logs` reads: the last ended copy of each replica from the log's facts, and the copies to read per request. */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import type { InstanceState } from "../../src/core/instance-machine.js";
-import type { Rejection } from "../../src/core/rejections.js";
-import { type CopyFact, type CopyOnNode, lastEndedCopies, type LogsAsked, logTargets, replicasAsked } from "../../src/core/log-sources.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import type { InstanceState } from "../../src/core/model/instance-machine.js";
+import type { Rejection } from "../../src/core/model/rejections.js";
+import { type CopyFact, type CopyOnNode, lastEndedCopies, type LogsAsked, logTargets, replicasAsked } from "../../src/core/output/log-sources.js";
 
 /** A copy in the state: `ran` sets runningSince, `node` where it is placed. */
 function inst(id: string, state: InstanceState, over: { node?: string | null; ran?: boolean; failedAt?: number } = {}): Instance {

@@ -4,10 +4,10 @@
  * admin's; tokens expire, run out of uses and are revoked.
  */
 import { describe, expect, test } from "bun:test";
-import { emptyState } from "../../src/core/cluster-state.js";
-import { type Command, decide } from "../../src/core/decide.js";
-import { evolve } from "../../src/core/cluster-events.js";
-import { checkNodeCertificate, workingToken } from "../../src/core/node-identity.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import { type Command, decide } from "../../src/core/decide/decide.js";
+import { evolve } from "../../src/core/events/cluster-events.js";
+import { checkNodeCertificate, workingToken } from "../../src/core/access/node-identity.js";
 
 const T0 = 1_700_000_000_000;
 const JOIN = "a".repeat(64);

@@ -1,6 +1,6 @@
-/** Paging (src/core/paging.ts) as data: cursors from requests, pages cut by count and by bytes. */
+/** Paging (src/core/views/paging.ts) as data: cursors from requests, pages cut by count and by bytes. */
 import { describe, expect, test } from "bun:test";
-import { compareKeys, type Cursor, isRejection, MAX_PAGE_SIZE, newestWithin, PAGE_BYTES, readCursor, type SortKey, takePage } from "../../src/core/paging.js";
+import { compareKeys, type Cursor, isRejection, MAX_PAGE_SIZE, newestWithin, PAGE_BYTES, readCursor, type SortKey, takePage } from "../../src/core/views/paging.js";
 
 const items = (names: string[], bytes = 10) => names.map((name) => ({ name, bytes }));
 type Item = ReturnType<typeof items>[number];

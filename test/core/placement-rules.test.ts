@@ -1,11 +1,11 @@
 /** A workload's own placement rules: maxPerNode, spread (soft, hard, targets), affinity, through rollouts, drains and node loss. */
 import { describe, expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide.js";
-import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile/reconcile.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { WhenUnsatisfiable, type Placement, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { validateWorkload } from "../../src/core/validate.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { validateWorkload } from "../../src/core/model/validate.js";
 import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { spec, specWithoutSoak } from "./fixtures.js";
 

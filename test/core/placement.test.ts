@@ -1,9 +1,9 @@
 /** Placement: feasibility reasons, spread and binpack scoring, ties by name, no overcommit. */
 import { describe, expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide.js";
-import { CANDIDATE_LIMIT } from "../../src/core/placement.js";
-import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { CANDIDATE_LIMIT } from "../../src/core/reconcile/placement.js";
+import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile/reconcile.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "./fixtures.js";
 
 const node = (name: string, cpu = 4000, mem = 4096, labels: Record<string, string> = {}): FleetNode => ({

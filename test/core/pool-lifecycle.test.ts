@@ -1,7 +1,7 @@
 /** A pool's lifecycle decisions (#21): boots for waiting copies, idle releases, baselines, spot interruptions. */
 import { describe, expect, test } from "bun:test";
-import { baselineNodes, copiesPerNode, interruptionAfterMs, planBoots, planReleases, type PoolRoom } from "../../src/core/pool-lifecycle.js";
-import { seededRandom } from "../../src/core/seeded-random.js";
+import { baselineNodes, copiesPerNode, interruptionAfterMs, planBoots, planReleases, type PoolRoom } from "../../src/sim/pool-lifecycle.js";
+import { seededRandom } from "../../src/sim/seeded-random.js";
 
 const pool = (name: string, over: Partial<PoolRoom> = {}): PoolRoom => ({ name, capacity: { cpuMillis: 4000, memoryMb: 8192 }, labels: {}, coming: 0, available: 10, ...over });
 const copies = (count: number, cpuMillis = 1000, nodeSelector: Record<string, string> = {}) => ({ resources: { cpuMillis, memoryMb: 1024 }, nodeSelector, count });

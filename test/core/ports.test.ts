@@ -3,13 +3,13 @@
  * gets, the reasons it waits, the refusals of bad specs, and the variables copies learn them by.
  */
 import { describe, expect, test } from "bun:test";
-import { replay } from "../../src/core/cluster-events.js";
-import { type Command, decide } from "../../src/core/decide.js";
-import { expand, expandSpec, identityEnvironment, portEnvironment } from "../../src/core/port-env.js";
-import { type NodePorts, NO_PORTS } from "../../src/core/ports.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { validateWorkload } from "../../src/core/validate.js";
+import { replay } from "../../src/core/events/cluster-events.js";
+import { type Command, decide } from "../../src/core/decide/decide.js";
+import { expand, expandSpec, identityEnvironment, portEnvironment } from "../../src/core/model/port-env.js";
+import { type NodePorts, NO_PORTS } from "../../src/core/model/ports.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { validateWorkload } from "../../src/core/model/validate.js";
 import { type Port, WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 

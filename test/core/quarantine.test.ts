@@ -7,14 +7,14 @@
  * not run rolls no copy.
  */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { isReady, rolloutStatus } from "../../src/core/cluster-status.js";
-import { decide } from "../../src/core/decide.js";
-import { quarantinesOf } from "../../src/core/gates.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { resolveSpec } from "../../src/core/spec.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { isReady, rolloutStatus } from "../../src/core/model/cluster-status.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { quarantinesOf } from "../../src/core/reconcile/gates.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { resolveSpec } from "../../src/core/model/spec.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

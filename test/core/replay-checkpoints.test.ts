@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
-import { emptyState } from "../../src/core/cluster-state.js";
-import { fleetSnapshot } from "../../src/core/fleet-view.js";
-import { ReplayCheckpoints } from "../../src/core/replay-checkpoints.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import { fleetSnapshot } from "../../src/core/views/fleet-view.js";
+import { ReplayCheckpoints } from "../../src/core/events/replay-checkpoints.js";
 import { apply, created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 /** A log of `n` workloads, each one copy placed and running: 5 events each after the node's. */

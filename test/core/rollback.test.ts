@@ -1,9 +1,9 @@
 /** rollout undo in the core: the spec before the last change of what runs, and when there is none. */
 import { expect, test } from "bun:test";
-import { decide } from "../../src/core/decide.js";
-import { evolve, replay } from "../../src/core/cluster-events.js";
-import { isReady, rolloutStatus } from "../../src/core/cluster-status.js";
-import { resolveSpec } from "../../src/core/spec.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { evolve, replay } from "../../src/core/events/cluster-events.js";
+import { isReady, rolloutStatus } from "../../src/core/model/cluster-status.js";
+import { resolveSpec } from "../../src/core/model/spec.js";
 import { created, nodeConnected, spec, T0 } from "./fixtures.js";
 
 test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is not remembered", () => {

@@ -6,10 +6,10 @@
  * a drain while a canary is held moves old copies as copies of the last completed spec.
  */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { isReady } from "../../src/core/cluster-status.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { waveOf } from "../../src/core/waves.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { isReady } from "../../src/core/model/cluster-status.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { waveOf } from "../../src/core/reconcile/waves.js";
 import type { Check, UpdateStrategy, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

@@ -6,11 +6,11 @@
  * template keeps the copies that still run it; a Pending copy's reason is why it waits now.
  */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { rolloutStatus } from "../../src/core/cluster-status.js";
-import { rolloutRevisions } from "../../src/core/rollout-history.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { resolveSpec } from "../../src/core/spec.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { rolloutStatus } from "../../src/core/model/cluster-status.js";
+import { rolloutRevisions } from "../../src/core/events/rollout-history.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { resolveSpec } from "../../src/core/model/spec.js";
 import type { Check, UpdateStrategy, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

@@ -4,12 +4,12 @@
  * auto_revert going back to the last completed spec and quarantining the failed one.
  */
 import { describe, expect, test } from "bun:test";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { decide } from "../../src/core/decide.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { rolloutRevisions } from "../../src/core/rollout-history.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { waveOf } from "../../src/core/waves.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { rolloutRevisions } from "../../src/core/events/rollout-history.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { waveOf } from "../../src/core/reconcile/waves.js";
 import type { Check, UpdateStrategy, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";
 

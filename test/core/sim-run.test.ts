@@ -1,9 +1,9 @@
 /** `tessera sim`'s runner: strategies on a simulated fleet, what it reports, how it ranks. */
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { simulate, type StrategyReport } from "../../src/core/sim-run.js";
-import { parseScenario, type Scenario } from "../../src/core/sim-scenario.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { simulate, type StrategyReport } from "../../src/sim/sim-run.js";
+import { parseScenario, type Scenario } from "../../src/sim/sim-scenario.js";
 
 /** A scenario from its document, as `tessera sim` reads it. */
 function scenario(doc: unknown): Scenario {

@@ -1,7 +1,7 @@
 /** `tessera sim` scenarios: what is read, and every refusal naming its field path. */
 import { describe, expect, test } from "bun:test";
-import { describeRejection } from "../../src/core/rejections.js";
-import { MAX_SIM_NODES, parseScenario, SETTLE_AFTER_MS } from "../../src/core/sim-scenario.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { MAX_SIM_NODES, parseScenario, SETTLE_AFTER_MS } from "../../src/sim/sim-scenario.js";
 
 const group = { name: "n", count: 2, cpu_millis: 1000, memory_mb: 1024 };
 const web = { name: "web", replicas: 2 };

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { boundStderrTail, lastStderrLine, reasonWithStderr, STDERR_TAIL_BYTES, STDERR_TAIL_LINES } from "../../src/core/stderr-tail.js";
+import { boundStderrTail, lastStderrLine, reasonWithStderr, STDERR_TAIL_BYTES, STDERR_TAIL_LINES } from "../../src/core/output/stderr-tail.js";
 
 test.each([
   ["empty", "", ""],

@@ -4,15 +4,15 @@
  * variables it learns them by.
  */
 import { describe, expect, test } from "bun:test";
-import { replay } from "../../src/core/cluster-events.js";
-import { describeRejection } from "../../src/core/rejections.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { resolveSpec } from "../../src/core/spec.js";
-import { validateWorkload } from "../../src/core/validate.js";
-import { type HostVolume, mountsOf, validateHostVolumes, volumeEnvironment } from "../../src/core/volumes.js";
+import { replay } from "../../src/core/events/cluster-events.js";
+import { describeRejection } from "../../src/core/model/rejections.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { resolveSpec } from "../../src/core/model/spec.js";
+import { validateWorkload } from "../../src/core/model/validate.js";
+import { type HostVolume, mountsOf, validateHostVolumes, volumeEnvironment } from "../../src/core/model/volumes.js";
 import { type Volume, VolumeType } from "../../src/gen/tessera/v1/types.js";
 import { nodeConnected, spec, T0 } from "./fixtures.js";
-import type { Command } from "../../src/core/decide.js";
+import type { Command } from "../../src/core/decide/decide.js";
 
 const host = (name: string, path = `/srv/${name}`, readOnly = false): HostVolume => ({ name, path, readOnly });
 const node = (name: string, volumes?: HostVolume[]): FleetNode => ({ name, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {}, ...(volumes ? { volumes } : {}) });

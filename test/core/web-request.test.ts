@@ -1,7 +1,7 @@
 /** Which requests the web page's listener serves: loopback and served names in Host, and a change only from the page itself with a JSON body. */
 import { expect, test } from "bun:test";
-import { hostServed, isLoopback, isLoopbackHost } from "../../src/core/listen-address.js";
-import { refuseWebRequest, type WebRequest } from "../../src/core/web-request.js";
+import { hostServed, isLoopback, isLoopbackHost } from "../../src/core/ha/listen-address.js";
+import { refuseWebRequest, type WebRequest } from "../../src/core/access/web-request.js";
 
 test.each(["127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "localhost", "LOCALHOST", "localhost."])("%s is loopback", (host) => {
   expect(isLoopbackHost(host)).toBe(true);

@@ -1,9 +1,9 @@
 /** What-if over a recorded log: moving one input moves what the core decides from it. */
 import { expect, test } from "bun:test";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { isVolatile } from "../../src/core/cluster-events.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { isVolatile } from "../../src/core/events/cluster-events.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput } from "../../src/core/events/what-if.js";
 import { CAPACITY, specWithoutSoak as spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */

@@ -11,7 +11,7 @@ import { eventually, Harness, isAlive, recordedInstancePids, requireBinary, type
 
 setDefaultTimeout(90_000);
 
-/** The control plane's defaults (src/core/reconcile.ts DEFAULT_POLICY). */
+/** The control plane's defaults (src/core/reconcile/reconcile.ts DEFAULT_POLICY). */
 const OFFLINE_AFTER_MS = 5_000;
 const REPLICAS = 6;
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readSnapshot } from "../../src/control/snapshot-file.js";
+import { readSnapshot } from "../../src/control/store/snapshot-file.js";
 import { descendantsOf, E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, credentials, Metadata, status } from "@grpc/grpc-js";
-import { MAX_STREAMS_PER_TOKEN } from "../../src/control/stream-limits.js";
+import { MAX_STREAMS_PER_TOKEN } from "../../src/control/writer/stream-limits.js";
 import { ControlPlaneClient, type LogsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { BINARY, E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";

@@ -4,8 +4,8 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { simulateCost } from "../../src/core/cost-run.js";
-import { type CostScenario, parseCostScenario } from "../../src/core/cost-scenario.js";
+import { simulateCost } from "../../src/sim/cost-run.js";
+import { type CostScenario, parseCostScenario } from "../../src/sim/cost-scenario.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261127);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 100);

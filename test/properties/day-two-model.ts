@@ -4,9 +4,9 @@
  * and the small model of what the operator asked that the control plane is checked against.
  */
 import fc from "fast-check";
-import type { Instance } from "../../src/core/cluster-state.js";
-import { isReady } from "../../src/core/cluster-status.js";
-import type { FleetNode } from "../../src/core/simulated-fleet.js";
+import type { Instance } from "../../src/core/model/cluster-state.js";
+import { isReady } from "../../src/core/model/cluster-status.js";
+import type { FleetNode } from "../../src/sim/simulated-fleet.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 

@@ -11,20 +11,20 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import type { Effect } from "../../src/core/effects.js";
-import type { Instance, Workload } from "../../src/core/cluster-state.js";
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
-import { isReady, runsCurrentTemplate } from "../../src/core/cluster-status.js";
-import { touches } from "../../src/core/event-facts.js";
-import { answerDns } from "../../src/core/dns-answers.js";
-import { endpointsOf } from "../../src/core/endpoints.js";
-import { rolloutRevisions, specAtRevision } from "../../src/core/rollout-history.js";
-import { type ResolvedSpec, resolveSpec } from "../../src/core/spec.js";
-import { waveOf } from "../../src/core/waves.js";
-import type { TurnResult } from "../../src/core/turn.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { workloadStatus } from "../../src/control/wire.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import type { Effect } from "../../src/core/model/effects.js";
+import type { Instance, Workload } from "../../src/core/model/cluster-state.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { isReady, runsCurrentTemplate } from "../../src/core/model/cluster-status.js";
+import { touches } from "../../src/core/events/event-facts.js";
+import { answerDns } from "../../src/core/views/dns-answers.js";
+import { endpointsOf } from "../../src/core/views/endpoints.js";
+import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
+import { type ResolvedSpec, resolveSpec } from "../../src/core/model/spec.js";
+import { waveOf } from "../../src/core/reconcile/waves.js";
+import type { TurnResult } from "../../src/core/reconcile/turn.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { workloadStatus } from "../../src/control/grpc/wire.js";
 import { behaviourOf, FIRST_NODES, isRolloutStop, Model, NAMES, type Op, opArb, readyReplicas, SECOND_AGENT, specOf, tokenOf } from "./day-two-model.js";
 
 const SEED = Number(process.env.TESSERA_MODEL_SEED ?? 20261206);

@@ -5,9 +5,9 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { answerDns, copyLabel, type DnsRecord } from "../../src/core/dns-answers.js";
-import type { Endpoint } from "../../src/core/endpoints.js";
-import { instanceSeq } from "../../src/core/cluster-state.js";
+import { answerDns, copyLabel, type DnsRecord } from "../../src/core/views/dns-answers.js";
+import type { Endpoint } from "../../src/core/views/endpoints.js";
+import { instanceSeq } from "../../src/core/model/cluster-state.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

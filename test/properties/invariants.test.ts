@@ -4,23 +4,23 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { decide } from "../../src/core/decide.js";
-import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/instance-machine.js";
-import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/cluster-state.js";
-import { countsAgainstSurge, desiredCopies, holdsNode, isReady, succeededIndexes } from "../../src/core/cluster-status.js";
-import { qualifiesForSystem } from "../../src/core/placement.js";
-import { waveOf } from "../../src/core/waves.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/model/instance-machine.js";
+import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/model/cluster-state.js";
+import { countsAgainstSurge, desiredCopies, holdsNode, isReady, succeededIndexes } from "../../src/core/model/cluster-status.js";
+import { qualifiesForSystem } from "../../src/core/reconcile/placement.js";
+import { waveOf } from "../../src/core/reconcile/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { evolve, isVolatile, replay } from "../../src/core/cluster-events.js";
-import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile.js";
-import { simulate } from "../../src/core/sim-run.js";
-import { parseScenario, workloadNames } from "../../src/core/sim-scenario.js";
-import { durationMs, resolveSpec, SPEC_DEFAULTS } from "../../src/core/spec.js";
-import { runTurn, type TurnResult } from "../../src/core/turn.js";
+import { evolve, isVolatile, replay } from "../../src/core/events/cluster-events.js";
+import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile/reconcile.js";
+import { simulate } from "../../src/sim/sim-run.js";
+import { parseScenario, workloadNames } from "../../src/sim/sim-scenario.js";
+import { durationMs, resolveSpec, SPEC_DEFAULTS } from "../../src/core/model/spec.js";
+import { runTurn, type TurnResult } from "../../src/core/reconcile/turn.js";
 import { apply, created, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { recordedTurns, rerunInputs } from "../../src/core/what-if.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { recordedTurns, rerunInputs } from "../../src/core/events/what-if.js";
 import { StoredRows } from "./stored-rows.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);

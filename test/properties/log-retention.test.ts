@@ -6,8 +6,8 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { nameOfInstanceId } from "../../src/core/cluster-state.js";
-import { type EndedOutput, outputsToDrop } from "../../src/core/log-retention.js";
+import { nameOfInstanceId } from "../../src/core/model/cluster-state.js";
+import { type EndedOutput, outputsToDrop } from "../../src/core/output/log-retention.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261128);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

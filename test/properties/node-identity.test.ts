@@ -4,10 +4,10 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { evolve } from "../../src/core/cluster-events.js";
-import { emptyState } from "../../src/core/cluster-state.js";
-import { type Command, decide } from "../../src/core/decide.js";
-import { checkNodeCertificate } from "../../src/core/node-identity.js";
+import { evolve } from "../../src/core/events/cluster-events.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import { type Command, decide } from "../../src/core/decide/decide.js";
+import { checkNodeCertificate } from "../../src/core/access/node-identity.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

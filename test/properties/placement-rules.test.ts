@@ -9,10 +9,10 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { holdsNode } from "../../src/core/cluster-status.js";
-import { isEmptyPlan, plan } from "../../src/core/reconcile.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { holdsNode } from "../../src/core/model/cluster-status.js";
+import { isEmptyPlan, plan } from "../../src/core/reconcile/reconcile.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { Placement } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 

@@ -7,11 +7,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { replay } from "../../src/core/cluster-events.js";
-import type { Command } from "../../src/core/decide.js";
-import { holdsNode } from "../../src/core/cluster-status.js";
-import { portKey, portRequests } from "../../src/core/ports.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import { replay } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { holdsNode } from "../../src/core/model/cluster-status.js";
+import { portKey, portRequests } from "../../src/core/model/ports.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261127);

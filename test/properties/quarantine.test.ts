@@ -8,10 +8,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { quarantinesOf } from "../../src/core/gates.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { quarantinesOf } from "../../src/core/reconcile/gates.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);

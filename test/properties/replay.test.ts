@@ -6,12 +6,12 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { replayLog, toLogged } from "../../src/core/event-log.js";
-import { emptyState } from "../../src/core/cluster-state.js";
-import { renderPlanJsonl } from "../../src/core/plan-render.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { runTurn } from "../../src/core/turn.js";
-import type { RecordedTurn } from "../../src/core/simulated-fleet.js";
+import { replayLog, toLogged } from "../../src/core/events/event-log.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
+import { renderPlanJsonl } from "../../src/core/reconcile/plan-render.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { runTurn } from "../../src/core/reconcile/turn.js";
+import type { RecordedTurn } from "../../src/sim/simulated-fleet.js";
 
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
 const readJsonl = (file: string) =>

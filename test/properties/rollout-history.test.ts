@@ -7,9 +7,9 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { rolloutRevisions, specAtRevision } from "../../src/core/rollout-history.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { specWithoutSoak as spec } from "../core/fixtures.js";
 

@@ -8,12 +8,12 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { type ClusterEvent, evolve } from "../../src/core/cluster-events.js";
-import type { ClusterState, Instance } from "../../src/core/cluster-state.js";
-import { isReady, runsCurrentTemplate } from "../../src/core/cluster-status.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { waveOf } from "../../src/core/waves.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import type { ClusterState, Instance } from "../../src/core/model/cluster-state.js";
+import { isReady, runsCurrentTemplate } from "../../src/core/model/cluster-status.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { waveOf } from "../../src/core/reconcile/waves.js";
 import type { Check, UpdateStrategy } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 

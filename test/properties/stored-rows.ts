@@ -3,9 +3,9 @@
  * (turnWrites, as both stores run them) applied to rows, and the log's rows appended; read back
  * with the stores' own row mapping, as the snapshot a follower starts from (storedState).
  */
-import type { ClusterEvent } from "../../src/core/cluster-events.js";
-import { storedState } from "../../src/core/cluster-events.js";
-import type { ClusterState, NodeIdentity, TokenRecord } from "../../src/core/cluster-state.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { storedState } from "../../src/core/events/cluster-events.js";
+import type { ClusterState, NodeIdentity, TokenRecord } from "../../src/core/model/cluster-state.js";
 import { eventToRow, failuresFromRows, instanceFromRow, nodeFromRow, workloadFromRow } from "../../src/control/store/rows.js";
 import { turnWrites } from "../../src/control/store/turn-writes.js";
 

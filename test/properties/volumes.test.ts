@@ -8,10 +8,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { replay } from "../../src/core/cluster-events.js";
-import type { Command } from "../../src/core/decide.js";
-import { type FleetNode, SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import type { HostVolume, HostVolumeNeed } from "../../src/core/volumes.js";
+import { replay } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import type { HostVolume, HostVolumeNeed } from "../../src/core/model/volumes.js";
 import { spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261128);

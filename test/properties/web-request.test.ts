@@ -5,7 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { refuseWebRequest, type WebRequest } from "../../src/core/web-request.js";
+import { refuseWebRequest, type WebRequest } from "../../src/core/access/web-request.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261127);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 100);

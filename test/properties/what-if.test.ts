@@ -7,11 +7,11 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide.js";
-import { isVolatile } from "../../src/core/cluster-events.js";
-import { DEFAULT_POLICY } from "../../src/core/reconcile.js";
-import { SimulatedFleet } from "../../src/core/simulated-fleet.js";
-import { compareReruns, recordedTurns, rerunInputs, shiftInput } from "../../src/core/what-if.js";
+import type { Command } from "../../src/core/decide/decide.js";
+import { isVolatile } from "../../src/core/events/cluster-events.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { compareReruns, recordedTurns, rerunInputs, shiftInput } from "../../src/core/events/what-if.js";
 import { CAPACITY, specWithoutSoak as spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261122);

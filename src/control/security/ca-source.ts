@@ -6,7 +6,7 @@
  * in the first control plane's data dir keeps it, and its agents keep trusting it), a new one
  * otherwise.
  */
-import type { Logger } from "../../core/logger.js";
+import type { Logger } from "../../shell/logger.js";
 import type { PostgresStore } from "../store/postgres/store.js";
 import { CaSecretMismatch, openCaKey, sealCaKey } from "./ca-seal.js";
 import { type CaSource, createCa, pkiFiles, readDirCa } from "./pki.js";

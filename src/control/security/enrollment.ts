@@ -6,15 +6,15 @@
  * decides, the refused ones are never seen.
  */
 import { type Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
-import type { Logger } from "../../core/logger.js";
-import { validateName } from "../../core/validate.js";
+import type { Logger } from "../../shell/logger.js";
+import { validateName } from "../../core/model/validate.js";
 import type { EnrollmentServer, EnrollRequest, EnrollResponse } from "../../gen/tessera/v1/agent_gateway.js";
-import type { EnrollmentProof } from "../../core/node-identity.js";
+import type { EnrollmentProof } from "../../core/access/node-identity.js";
 import { NODE_LIFETIME_MS, type Pki } from "./pki.js";
-import { rejectionError } from "../rejection-codes.js";
-import { undecodable } from "../undecodable.js";
+import { rejectionError } from "../grpc/rejection-codes.js";
+import { undecodable } from "../grpc/undecodable.js";
 import { hashToken } from "./tokens.js";
-import type { CommandPort } from "../writer.js";
+import type { CommandPort } from "../writer/writer.js";
 
 /** The bearer token of a call, if any. */
 export function bearer(metadata: Metadata): string | undefined {

@@ -10,12 +10,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TokenKind } from "../../core/cluster-state.js";
-import { tokenId, workingToken } from "../../core/node-identity.js";
-import { describeRejection, type Rejection } from "../../core/rejections.js";
+import type { TokenKind } from "../../core/model/cluster-state.js";
+import { tokenId, workingToken } from "../../core/access/node-identity.js";
+import { describeRejection, type Rejection } from "../../core/model/rejections.js";
 import { writeSecret } from "../../shell/write-secret.js";
-import { rejectionError } from "../rejection-codes.js";
-import type { CommandPort } from "../writer.js";
+import { rejectionError } from "../grpc/rejection-codes.js";
+import type { CommandPort } from "../writer/writer.js";
 
 export type { TokenKind };
 

@@ -3,14 +3,14 @@
  * same functions `commit` wrote them with, so a column added to one direction cannot be
  * forgotten in the other. Specs are kept as proto3 JSON.
  */
-import { type ClusterEvent, EVENT_VERSION, type StoredState } from "../../core/cluster-events.js";
-import { type Instance, instanceName, type NodeRecord, type Workload, workloadOfInstanceId } from "../../core/cluster-state.js";
-import { touches } from "../../core/event-facts.js";
-import type { InstanceState } from "../../core/instance-machine.js";
-import type { CopyFact } from "../../core/log-sources.js";
-import { specAtRevision } from "../../core/rollout-history.js";
+import { type ClusterEvent, EVENT_VERSION, type StoredState } from "../../core/events/cluster-events.js";
+import { type Instance, instanceName, type NodeRecord, type Workload, workloadOfInstanceId } from "../../core/model/cluster-state.js";
+import { touches } from "../../core/events/event-facts.js";
+import type { InstanceState } from "../../core/model/instance-machine.js";
+import type { CopyFact } from "../../core/output/log-sources.js";
+import { specAtRevision } from "../../core/events/rollout-history.js";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
-import type * as schema from "./schema.js";
+import type * as schema from "./sqlite/schema.js";
 
 type WorkloadRow = typeof schema.workloads.$inferSelect;
 type InstanceRow = typeof schema.instances.$inferSelect;

@@ -5,10 +5,10 @@
  * holding a turn's events and the rows they changed. `load` reads those rows back into a state.
  * Both keep the same tables (schema.ts, postgres/schema.ts) through the same row mapping (rows.ts).
  */
-import type { ClusterEvent } from "../../core/cluster-events.js";
-import type { ClusterState } from "../../core/cluster-state.js";
+import type { ClusterEvent } from "../../core/events/cluster-events.js";
+import type { ClusterState } from "../../core/model/cluster-state.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
-import type { CopyFact } from "../../core/log-sources.js";
+import type { CopyFact } from "../../core/output/log-sources.js";
 import type { MaintenanceStats } from "./retention.js";
 import type { StoredEvent } from "./rows.js";
 

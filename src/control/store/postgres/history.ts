@@ -5,9 +5,9 @@
  */
 import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
-import type { StoredState } from "../../../core/cluster-events.js";
-import type { CopyFact } from "../../../core/log-sources.js";
-import { REVISION_EVENTS } from "../../../core/rollout-history.js";
+import type { StoredState } from "../../../core/events/cluster-events.js";
+import type { CopyFact } from "../../../core/output/log-sources.js";
+import { REVISION_EVENTS } from "../../../core/events/rollout-history.js";
 import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";
 import { copyFactFromRow, eventFromRow, failuresFromRows, revisionSpecIn, type StoredEvent } from "../rows.js";
 import type { EventHistory } from "../store.js";

@@ -1,14 +1,14 @@
 /**
  * The lease on leadership in PostgreSQL (postgres/schema.ts's `leadership`, one row) and the
  * roll of control planes on the database (`control_planes`): the SQL, nothing decided here
- * (src/core/lease.ts decides). Every comparison of times is made with the database's clock
+ * (src/core/ha/lease.ts decides). Every comparison of times is made with the database's clock
  * (`clock_timestamp()`), never the control plane's.
  *
  * It has a connection of its own, apart from the store's pool, so that a renewal never queues
  * behind readers; its statements time out well inside the TTL.
  */
 import { SQL } from "bun";
-import type { Lease, Member } from "../../../core/lease.js";
+import type { Lease, Member } from "../../../core/ha/lease.js";
 
 const CONNECT_TIMEOUT_S = 5;
 

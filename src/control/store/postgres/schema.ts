@@ -8,9 +8,9 @@
  */
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
-import type { BatchOutcome, NodeLimits } from "../../../core/cluster-state.js";
-import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/ports.js";
-import type { HostVolume } from "../../../core/volumes.js";
+import type { BatchOutcome, NodeLimits } from "../../../core/model/cluster-state.js";
+import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
+import type { HostVolume } from "../../../core/model/volumes.js";
 
 /** Epoch milliseconds: beyond int4, within a double. */
 const ms = (name: string) => bigint(name, { mode: "number" });

@@ -1,0 +1,399 @@
+/**
+ * The AgentGateway service: one bidirectional stream per agent. Messages become writer
+ * commands; effects for a node are written to its stream as ControlMessages, and every agent
+ * is kept up to date with the cluster's endpoints (its DNS answers from them).
+ */
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { Command, HeldInstance } from "../../core/decide/decide.js";
+import type { EndpointsDiff } from "../../core/views/endpoint-table.js";
+import type { Effect } from "../../core/model/effects.js";
+import { isReportedState } from "../../core/model/instance-machine.js";
+import type { Logger } from "../../shell/logger.js";
+import { sessionGate } from "../../core/reconcile/gates.js";
+import type { HealthThresholds } from "../../core/model/node-health.js";
+import { describeRejection } from "../../core/model/rejections.js";
+import { checkNodeCertificate } from "../../core/access/node-identity.js";
+import { rejectionError } from "./rejection-codes.js";
+import { validateExecutors, validateLabels, validateName } from "../../core/model/validate.js";
+import { nodePortsOf, validateNodePorts } from "../../core/model/ports.js";
+import { validateHostVolumes } from "../../core/model/volumes.js";
+import { instanceStateFromWire } from "../../core/model/wire-enums.js";
+import { undecodable } from "./undecodable.js";
+import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
+import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
+import type { EndpointsHub } from "../writer/endpoints-hub.js";
+import type { Writer } from "../writer/writer.js";
+
+type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
+
+interface Session {
+  id: number;
+  stream: Stream;
+  /** When the agent last sent anything on it (Date.now()); a quiet stream may be taken over. */
+  lastHeardAt: number;
+}
+
+interface LogSubscription {
+  node: string;
+  onLines(lines: string[]): void;
+  /** Called once: when the agent is done, failed, or went away. */
+  onEnd(error?: string): void;
+}
+
+/** How an exec'd command ended, or why it could not run (`nodeGone`: its node's stream is not there). */
+export type ExecEnd = { exitCode: number; signal: string } | { error: string; nodeGone: boolean };
+
+interface ExecSubscription {
+  node: string;
+  onOutput(stdout: Buffer, stderr: Buffer): void;
+  /** Called once: when the command ended, could not run, or its node went away. */
+  onEnd(end: ExecEnd): void;
+}
+
+/** Talks to a running exec: its stdin, the end of it, a signal. */
+export interface ExecHandle {
+  input(input: { stdin?: Buffer; stdinEof?: boolean; signal?: string }): void;
+  /** The caller went away: the command is killed and nothing more is passed on. */
+  cancel(): void;
+}
+
+/** How long what a hello says of limits may be (a reason such as "no cgroup v1 memory mount" is far shorter). */
+const MAX_LIMITS_TEXT = 1024;
+
+export class AgentGateway {
+  private readonly sessions = new Map<string, Session>();
+  private nextSession = 1;
+  private nextCommandId = 1;
+  private readonly logs = new Map<number, LogSubscription>();
+  private readonly execs = new Map<number, ExecSubscription>();
+  /** What the connected nodes' copies use (their agents' last samples). */
+  readonly usage = new UsageBoard();
+
+  constructor(
+    private readonly writer: Writer,
+    private readonly log: Logger,
+    private readonly thresholds: HealthThresholds,
+    /** The cluster's endpoints: a snapshot after each hello, then every difference, to every agent. */
+    private readonly endpoints: EndpointsHub,
+    /** Who the stream's client certificate says the caller is, and its serial; undefined: any node (--insecure). */
+    private readonly identify?: (stream: Stream) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>,
+  ) {
+    endpoints.subscribe((diff) => {
+      for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
+    });
+  }
+
+  readonly service: AgentGatewayServer = {
+    connect: (stream) => this.accept(stream),
+  };
+
+  /** Writes each effect to its node's stream; an absent node gets it again on reconnect. */
+  dispatch(effects: Effect[]): void {
+    for (const effect of effects) {
+      const session = this.sessions.get(effect.node);
+      if (!session) {
+        this.log.debug("effect held: node not connected", { node: effect.node, effect: effect.type });
+        continue;
+      }
+      if (effect.type === "DisconnectNode") {
+        const why = effect.removed ? `node ${effect.node} was removed` : `node ${effect.node} declared Offline`;
+        this.log.warn(`${why}; closing its stream`, { node: effect.node });
+        this.sessions.delete(effect.node);
+        this.endStreamsOf(effect.node, why);
+        const err = effect.removed ? { code: status.UNAUTHENTICATED, details: `${why}: its certificate is refused` } : { code: status.UNAVAILABLE, details: "node declared Offline; reconnect" };
+        session.stream.emit("error", err);
+        continue;
+      }
+      const commandId = this.nextCommandId++;
+      const msg: ControlMessage =
+        effect.type === "StartInstance"
+          ? {
+              commandId,
+              command: {
+                $case: "start",
+                value: {
+                  instanceId: effect.instanceId,
+                  name: effect.name,
+                  workload: effect.workload,
+                  generation: effect.generation,
+                  spec: effect.spec,
+                  ports: effect.ports,
+                  hostIp: effect.hostIp,
+                },
+              },
+            }
+          : {
+              commandId,
+              command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } },
+            };
+      session.stream.write(msg);
+    }
+  }
+
+  /**
+   * Asks a node's agent for an instance's output. Returns the function that cancels it;
+   * `onEnd` is called exactly once unless cancelled first.
+   */
+  openLogs(node: string, instanceId: string, tail: number, follow: boolean, sub: Omit<LogSubscription, "node">): () => void {
+    const session = this.sessions.get(node);
+    if (!session) {
+      sub.onEnd(`the output of ${instanceId} is on node ${node}, which is not connected`);
+      return () => {};
+    }
+    const commandId = this.nextCommandId++;
+    this.logs.set(commandId, { node, ...sub });
+    session.stream.write({ commandId, command: { $case: "logs", value: { instanceId, tail, follow } } });
+    return () => {
+      if (!this.logs.delete(commandId)) return;
+      this.sessions.get(node)?.stream.write({ commandId: this.nextCommandId++, command: { $case: "cancelLogs", value: { commandId } } });
+    };
+  }
+
+  /**
+   * Runs a command in an instance on a node (see ExecCommand). `onEnd` is called exactly once
+   * unless cancelled first.
+   */
+  openExec(node: string, instanceId: string, command: string[], stdin: boolean, sub: Omit<ExecSubscription, "node">): ExecHandle {
+    const session = this.sessions.get(node);
+    if (!session) {
+      sub.onEnd({ error: `node ${node} is not connected`, nodeGone: true });
+      return { input() {}, cancel() {} };
+    }
+    const commandId = this.nextCommandId++;
+    this.execs.set(commandId, { node, ...sub });
+    session.stream.write({ commandId, command: { $case: "exec", value: { instanceId, command, stdin } } });
+    const send = (input: { stdin?: Buffer; stdinEof?: boolean; signal?: string }) =>
+      this.sessions.get(node)?.stream.write({
+        commandId: this.nextCommandId++,
+        command: { $case: "execInput", value: { commandId, stdin: input.stdin ?? Buffer.alloc(0), stdinEof: input.stdinEof ?? false, signal: input.signal ?? "" } },
+      });
+    return {
+      input: (input) => {
+        if (this.execs.has(commandId)) send(input);
+      },
+      cancel: () => {
+        if (this.execs.delete(commandId)) send({ signal: "SIGKILL" });
+      },
+    };
+  }
+
+  /** Ends the log streams and execs of a node whose stream is gone. */
+  private endStreamsOf(node: string, why: string): void {
+    for (const [id, sub] of this.logs) {
+      if (sub.node !== node) continue;
+      this.logs.delete(id);
+      sub.onEnd(why);
+    }
+    for (const [id, sub] of this.execs) {
+      if (sub.node !== node) continue;
+      this.execs.delete(id);
+      sub.onEnd({ error: why, nodeGone: true });
+    }
+  }
+
+  /** Submits a command nobody waits for: the agent is not answered, so a refusal or a drop is only logged. */
+  private submitAndLogRefusal(command: Command, node: string): void {
+    this.writer.submit(command).then(
+      (d) => {
+        if (!d.rejection) return;
+        // Late reports after a reconnect are expected; anything else deserves attention.
+        const level = d.rejection.kind === "SupersededReport" ? "debug" : "warn";
+        this.log[level](`${command.type} refused`, { node, details: describeRejection(d.rejection) });
+      },
+      (err: Error) => this.log.debug(`${command.type} dropped`, { node, error: err.message }),
+    );
+  }
+
+  /**
+   * Ends every stream (shutdown, or a store that cannot record what agents say); agents
+   * reconnect. `unavailable`: ended with UNAVAILABLE saying why, which sends an agent given
+   * several control planes to the next (this one stepped down).
+   */
+  closeAll(why: string, unavailable = false): void {
+    for (const [node, s] of this.sessions) {
+      this.endStreamsOf(node, why);
+      if (unavailable) s.stream.emit("error", { code: status.UNAVAILABLE, details: why });
+      else s.stream.end();
+    }
+    this.sessions.clear();
+  }
+
+  /**
+   * Why a verified certificate may not speak for its node (it is not the node's current one:
+   * renewed, enrolled again, or removed), or undefined. A node without a recorded certificate
+   * (enrolled before they were recorded) has this one recorded now.
+   */
+  private async admitCertificate(node: string, serial: string, notAfter: number): Promise<string | undefined> {
+    const verdict = checkNodeCertificate(this.writer.view, node, serial);
+    if (verdict === undefined) return undefined;
+    if (verdict !== "adopt") return describeRejection(verdict);
+    const d = await this.writer.submit({ type: "CertifyNode", node, serial, notAfter, proof: { via: "connection" } });
+    return d.rejection && describeRejection(d.rejection);
+  }
+
+  private accept(stream: Stream): void {
+    const id = this.nextSession++;
+    let node: string | undefined;
+    let closed = false;
+    const refuse = (details: string, code = status.INVALID_ARGUMENT) => {
+      this.log.warn("agent stream refused", { details });
+      stream.emit("error", { code, details });
+    };
+    const identity = this.identify?.(stream);
+    // Messages are handled one after another: the hello waits for the certificate check.
+    let queue = Promise.resolve();
+    stream.on("data", (msg: AgentMessage) => {
+      const session = node === undefined ? undefined : this.sessions.get(node);
+      if (session?.id === id) session.lastHeardAt = Date.now();
+      queue = queue.then(() => handle(msg)).catch((err: Error) => refuse(`internal error: ${err.message}`, status.INTERNAL));
+    });
+
+    const handle = async (msg: AgentMessage): Promise<void> => {
+      if (closed) return;
+      const bad = undecodable(msg);
+      if (bad !== undefined) return refuse(`message: expected a tessera.v1.AgentMessage (${bad})`);
+      const payload = msg.payload;
+      if (node === undefined) {
+        if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
+        const hello = payload.value;
+        const ports = nodePortsOf(hello);
+        const volumes = hello.hostVolumes.map((v) => ({ name: v.name, path: v.path, readOnly: v.readOnly }));
+        const problem =
+          validateName(hello.node, "hello.node") ??
+          validateLabels(hello.labels, "hello.labels")[0] ??
+          validateExecutors(hello.executors, "hello.executors") ??
+          validateNodePorts(ports) ??
+          validateHostVolumes(volumes);
+        if (problem) return refuse(describeRejection(problem));
+        // Recorded in the node's NodeConnected event: bounded like any text an agent sends.
+        if ((hello.limits?.enforcedBy.length ?? 0) > MAX_LIMITS_TEXT || (hello.limits?.notEnforcedReason.length ?? 0) > MAX_LIMITS_TEXT) return refuse(`hello.limits: expected enforced_by and not_enforced_reason of at most ${MAX_LIMITS_TEXT} characters`);
+        if (identity) {
+          const who = await identity;
+          if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);
+          if (who.node !== hello.node) return refuse(`this certificate is for node ${who.node}; it cannot speak for node ${hello.node}`, status.PERMISSION_DENIED);
+          const notCurrent = await this.admitCertificate(who.node, who.serial, who.notAfter);
+          if (notCurrent) return refuse(notCurrent, status.UNAUTHENTICATED);
+        }
+        const instances: HeldInstance[] = [];
+        for (const h of hello.instances) {
+          const state = instanceStateFromWire(h.state);
+          if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
+          instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode, stderrTail: h.stderrTail });
+        }
+        const previous = this.sessions.get(hello.node);
+        const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
+        if (taken) {
+          const { code, details } = rejectionError(taken);
+          return refuse(details, code);
+        }
+        node = hello.node;
+        if (previous) previous.stream.end();
+        this.sessions.set(node, { id, stream, lastHeardAt: Date.now() });
+        sendEndpoints(stream, this.endpoints.snapshot());
+        this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
+        const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
+        // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
+        // end it, and the agent tries again.
+        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, ...(hello.limits ? { limits: hello.limits } : {}), instances }).then(
+          (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
+          (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
+        );
+        return;
+      }
+      return afterHello(node, payload, "");
+    };
+
+    /** Handles one message of a synced stream; `at` locates it inside a batch ("batch.messages[3]."). */
+    const afterHello = (node: string, payload: AgentMessage["payload"], at: string): void => {
+      switch (payload?.$case) {
+        case "heartbeat":
+          this.submitAndLogRefusal({ type: "Heartbeat", node, session: id }, node);
+          return;
+        case "report": {
+          const r = payload.value;
+          const state = instanceStateFromWire(r.state);
+          if (state === undefined || !isReportedState(state)) {
+            this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
+            return;
+          }
+          this.submitAndLogRefusal({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode, stderrTail: r.stderrTail }, node);
+          return;
+        }
+        case "check": {
+          const c = payload.value;
+          this.submitAndLogRefusal({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing, detail: c.detail }, node);
+          return;
+        }
+        case "logChunk": {
+          const chunk = payload.value;
+          const sub = this.logs.get(chunk.commandId);
+          if (!sub || sub.node !== node) return;
+          if (chunk.lines.length > 0) sub.onLines(chunk.lines);
+          if (chunk.eof) {
+            this.logs.delete(chunk.commandId);
+            sub.onEnd(chunk.error || undefined);
+          }
+          return;
+        }
+        case "execOutput": {
+          const out = payload.value;
+          const sub = this.execs.get(out.commandId);
+          if (!sub || sub.node !== node) return;
+          if (out.stdout.length > 0 || out.stderr.length > 0) sub.onOutput(out.stdout, out.stderr);
+          if (out.exited) {
+            this.execs.delete(out.commandId);
+            sub.onEnd(out.error !== "" ? { error: out.error, nodeGone: false } : { exitCode: out.exitCode, signal: out.signal });
+          }
+          return;
+        }
+        case "usage": {
+          // Volatile: not through the writer, not logged (a batch never carries one).
+          const copies = payload.value.copies;
+          if (copies.length > MAX_USAGE_COPIES) return refuse(`usage.copies: expected at most ${MAX_USAGE_COPIES}, got ${copies.length}`);
+          this.usage.record(node, copies, Date.now());
+          return;
+        }
+        case "ack":
+          if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
+          return;
+        case "batch": {
+          // Checked whole before any of it is handled: a refused batch changes nothing.
+          const messages = payload.value.messages;
+          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch" || m.payload.$case === "usage");
+          if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
+          messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
+          return;
+        }
+        case "hello":
+          return refuse("hello may only be sent once per stream");
+        default:
+          return refuse("message has no payload");
+      }
+    };
+
+    // grpc-js emits several of these for one ending; 'close' and friends all mean "gone".
+    const gone = () => {
+      if (closed) return;
+      closed = true;
+      if (node === undefined) return;
+      if (this.sessions.get(node)?.id === id) {
+        this.sessions.delete(node);
+        this.usage.forget(node);
+        this.endStreamsOf(node, `node ${node} disconnected`);
+      }
+      this.log.info("agent disconnected", { node, session: id });
+      this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: id }, node);
+    };
+    stream.on("end", () => {
+      gone();
+      stream.end();
+    });
+    stream.on("error", gone);
+    stream.on("close", gone);
+  }
+}
+
+/** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */
+function sendEndpoints(stream: Stream, diff: EndpointsDiff): void {
+  stream.write({ commandId: 0, command: { $case: "endpoints", value: diff } });
+}

@@ -1,8 +1,0 @@
-// drizzle-kit configuration: `make migrations` generates SQL from schema.ts into ./migrations.
-import { defineConfig } from "drizzle-kit";
-
-export default defineConfig({
-  dialect: "sqlite",
-  schema: "./src/control/store/schema.ts",
-  out: "./src/control/store/migrations",
-});

@@ -1,0 +1,115 @@
+/**
+ * One turn of the single writer, as a function: decide every queued command, reconcile once
+ * if anything changed, and return what happened. The writer (src/control/writer/writer.ts) is this
+ * plus I/O; replay tests fold recorded turns through it and compare the plans, and what-if
+ * (what-if.ts) runs a log's inputs through it, so replay decides as the writer did.
+ *
+ * Applies the returned events to `state` in place (see cluster-events.ts for why).
+ */
+import { type Command, type Decision, decide } from "../decide/decide.js";
+import type { Effect } from "../model/effects.js";
+import { type ClusterEvent, evolve, isVolatile } from "../events/cluster-events.js";
+import type { ClusterState } from "../model/cluster-state.js";
+import { planToEvents } from "./plan-to-events.js";
+import { isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
+
+export interface TurnResult {
+  decisions: Decision[];
+  events: ClusterEvent[];
+  effects: Effect[];
+  /** The reconcile pass, when one ran. */
+  plan?: Plan;
+}
+
+/** Upper bound on reconcile passes in one turn (each pass may enable the next). */
+const MAX_PASSES = 4;
+
+/** Decides one input of a turn against the state so far; the writer's is `decide`. */
+export type Decider<C> = (state: ClusterState, input: C, now: number) => Decision;
+
+/** How a turn runs. */
+export interface TurnOptions {
+  now: number;
+  policy: Policy;
+  /** Runs a reconcile pass even if nothing changed (the periodic tick). */
+  reconcile: boolean;
+  /**
+   * The writer is pacing its passes under load: a change alone does not start a pass; a later
+   * turn reconciles it. Default false: a command that produced a logged event starts one.
+   */
+  paced?: boolean;
+}
+
+/**
+ * Runs one turn of `commands`. Replay passes its own `decideInput`, which admits events
+ * already recorded once.
+ */
+export function runTurn(state: ClusterState, commands: Command[], opts: TurnOptions): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput: Decider<C> }): TurnResult;
+export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput?: Decider<C> }): TurnResult {
+  const { now, policy, reconcile, paced = false, decideInput = decide as Decider<C> } = opts;
+  const decisions: Decision[] = [];
+  const events: ClusterEvent[] = [];
+  const effects: Effect[] = [];
+  let due = reconcile;
+  for (const input of inputs) {
+    const decision = decideInput(state, input, now);
+    decisions.push(decision);
+    effects.push(...decision.effects);
+    for (const e of decision.events) {
+      evolve(state, e);
+      events.push(e);
+      if (!paced && !isVolatile(e)) due = true;
+    }
+  }
+  let last: Plan | undefined;
+  for (let pass = 0; due && pass < MAX_PASSES; pass++) {
+    const p = plan(state, now, policy);
+    last = last === undefined ? p : mergePlans(last, p);
+    // Reasons of Pending copies to record again are recorded, but give no pass more to do.
+    if (isEmptyPlan(p) && p.waiting.length === 0) break;
+    const c = planToEvents(state, p);
+    for (const e of c.events) evolve(state, e);
+    events.push(...c.events);
+    effects.push(...c.effects);
+    if (!enablesMore(p)) break;
+  }
+  return { decisions, events, effects, plan: last };
+}
+
+/**
+ * Whether applying `p` can give the next pass something to do. Copies it placed or scheduled
+ * are current and placed: the next pass keeps them; a slot it left pending or held stays so
+ * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
+ * a node for another action; a batch that finished or expired has its copies stopped next. The property for invariant 1 (idempotence, ARCHITECTURE.md)
+ * checks the claim on every turn; under a burst of applies it spares each turn a pass over
+ * every workload.
+ */
+function enablesMore(p: Plan): boolean {
+  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length + p.finish.length + p.expire.length + p.promote.length + p.revert.length > 0;
+}
+
+/** Concatenates the actions of consecutive passes; skips are those of the last pass. */
+function mergePlans(a: Plan, b: Plan): Plan {
+  return {
+    at: a.at,
+    health: [...a.health, ...b.health],
+    markLost: [...a.markLost, ...b.markLost],
+    place: [...a.place, ...b.place],
+    pend: [...a.pend, ...b.pend],
+    waiting: [...a.waiting, ...b.waiting],
+    schedule: [...a.schedule, ...b.schedule],
+    stop: [...a.stop, ...b.stop],
+    forget: [...a.forget, ...b.forget],
+    removeWorkload: [...a.removeWorkload, ...b.removeWorkload],
+    finish: [...a.finish, ...b.finish],
+    expire: [...a.expire, ...b.expire],
+    promote: [...a.promote, ...b.promote],
+    complete: [...a.complete, ...b.complete],
+    revert: [...a.revert, ...b.revert],
+    stalled: [...a.stalled, ...b.stalled],
+    wave: [...a.wave, ...b.wave],
+    held: [...a.held, ...b.held],
+    skip: b.skip,
+  };
+}

@@ -1,10 +1,12 @@
 /**
  * The HTTP/JSON API and the event stream through dist/tessera (issue 34): the README's curl
- * examples, run as written (the address and data dir swapped for this test's), and
+ * examples, run as written (the address and data dir swapped for this test's), a client that a
+ * standard generator (openapi-typescript-codegen) writes from the served OpenAPI document, and
  * `tessera ctl events` printing, filtering and resuming the event log.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { E2E_TIMEOUT_MS, Harness, requireBinary } from "./harness.js";
 
@@ -40,6 +42,31 @@ describe("HTTP/JSON API through the binary", () => {
     expect(stdout).toContain('"type":"WorkloadApplied"');
     expect(stdout).toContain('{"code":5,"message":"workload \\"nope\\" not found","details":[]}');
     expect(JSON.parse(readFileSync(join(h.dir, "tessera-openapi.json"), "utf8")).openapi).toStartWith("3.");
+  });
+
+  test("a client generated from /v1/openapi.json by a standard generator lists workloads", async () => {
+    const token = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+    await Bun.write(join(h.dir, "gen-client.json"), JSON.stringify({ name: "gen-client", spec: { command: "/bin/sleep", args: ["1"], replicas: 0 } }));
+    expect((await ctl("apply", "-f", join(h.dir, "gen-client.json"))).code).toBe(0);
+    const served = await fetch(`http://${http}/v1/openapi.json`);
+    expect(served.status).toBe(200);
+    const out = mkdtempSync(join(tmpdir(), "tessera-client-"));
+    try {
+      await Bun.write(join(out, "openapi.json"), await served.text());
+      const generator = join(import.meta.dir, "../../node_modules/.bin/openapi");
+      const gen = Bun.spawnSync([generator, "--input", join(out, "openapi.json"), "--output", join(out, "client"), "--client", "fetch"], { stderr: "pipe" });
+      expect({ code: gen.exitCode, stderr: gen.stderr.toString() }).toEqual({ code: 0, stderr: "" });
+      const client = await import(join(out, "client", "index.ts"));
+      client.OpenAPI.BASE = `http://${http}`;
+      client.OpenAPI.TOKEN = token;
+      const page = await client.ControlPlaneService.listWorkloads(100);
+      expect(page.workloads.map((w: { name: string }) => w.name)).toContain("gen-client");
+      client.OpenAPI.TOKEN = "not-a-token";
+      const refused = await client.ControlPlaneService.listWorkloads(100).then(() => "accepted", (e: { status: number }) => e.status);
+      expect(refused).toBe(401);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   test("ctl events prints what is committed and stops; --from resumes; --topic and --key filter", async () => {

@@ -16,17 +16,14 @@ import { InputError } from "./errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
-import { checkPassEnv, type Executor } from "../src/agent/executor.js";
-import { MultiExecutor } from "../src/agent/multi-executor.js";
-import { ProcessExecutor } from "../src/agent/process-executor.js";
-import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
+import { checkPassEnv } from "../src/agent/executor.js";
+import { DEFAULT_PROCESS_FLAGS, makeExecutor } from "./agent-executors.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/reconcile/placement.js";
 import { isLoopback } from "../src/core/ha/listen-address.js";
 import { checkLeaseTiming } from "../src/core/ha/lease.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile/reconcile.js";
 import type { Logger } from "../src/shell/logger.js";
-import type { NodeLimits, Resources } from "../src/gen/tessera/v1/types.js";
-import { type LimitFlags, processLimits } from "./agent-limits.js";
+import type { Resources } from "../src/gen/tessera/v1/types.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
 import { parseAddressList } from "../src/core/ha/control-addresses.js";
 import { DEFAULT_METRICS_LISTEN, localFile, readTrimmed } from "./defaults.js";
@@ -46,50 +43,6 @@ function untilSignal(): Promise<string> {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-}
-
-/** What a process executor is given: what passes from the agent's environment, how copies are limited. */
-interface ProcessFlags {
-  passEnv: string[];
-  limits: LimitFlags;
-}
-
-const DEFAULT_PROCESS_FLAGS: ProcessFlags = { passEnv: [], limits: { cgroups: "auto", pidsLimit: undefined, allowUnenforced: false } };
-
-/**
- * Executors from `--executor process,docker` (simulated stands alone), and with a process
- * executor, whether it enforces limits (what the hello says; unset without one).
- */
-async function makeExecutor(kinds: string, node: string, dataDir: string, log: Logger, simulated: SimulatedOptions = {}, proc = DEFAULT_PROCESS_FLAGS): Promise<{ executor: Executor; limits?: NodeLimits }> {
-  const list = kinds.split(",").map((k) => k.trim());
-  const executors: Executor[] = [];
-  let limits: NodeLimits | undefined;
-  for (const kind of list) {
-    switch (kind) {
-      case "process": {
-        const held = processLimits(proc.limits, node, dataDir, log);
-        limits = held.limits;
-        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv: proc.passEnv, cgroups: held.cgroups, pidsMax: held.pidsMax }));
-        break;
-      }
-      case "docker": {
-        const { DockerExecutor } = await import("../src/agent/docker-executor.js");
-        const docker = new DockerExecutor(node, join(dataDir, "agent"));
-        await docker.ping().catch((err: Error) => {
-          throw new UsageError(`--executor docker: ${err.message}`);
-        });
-        executors.push(docker);
-        break;
-      }
-      case "simulated":
-        if (list.length > 1) throw new UsageError("--executor: simulated cannot be combined with real executors");
-        executors.push(new SimulatedExecutor(simulated));
-        break;
-      default:
-        throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
-    }
-  }
-  return { executor: new MultiExecutor(executors), limits };
 }
 
 /** `k=v` flags into a label map; refuses anything else with the flag named. */

@@ -266,7 +266,7 @@ export class DevCommand extends TableCommand<typeof DEV_FLAGS> {
   static usage = Command.Usage({
     category: "Servers",
     description: "run a control plane and one local agent (process executor) in one process",
-    details: "Zero configuration: listens on 127.0.0.1:7700, keeps state in $TESSERA_DATA_DIR or ~/.tessera, names its node node-a. Ctrl-C stops everything it started.",
+    details: `Zero configuration: listens on ${DEV_FLAGS.listen.default}, keeps state in $TESSERA_DATA_DIR or ~/.tessera, names its node ${DEV_FLAGS.name.default}. Ctrl-C stops everything it started.`,
     examples: [["Start it, then use `tessera ctl` from another terminal", "tessera dev"]],
   });
 

@@ -83,8 +83,8 @@ function fallback(flag: Flag): unknown {
 export function resolveFlags<T extends FlagTable>(table: T, given: Record<string, unknown>, file: ConfigValues): FlagValues<T> {
   const values: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(table)) {
-    const fromFile = flag.flagOnly ? undefined : file[name];
-    values[name] = given[`--${name}`] ?? (flag.kind === "count" && fromFile !== undefined ? (fromFile === true ? 1 : 0) : fromFile) ?? fallback(flag);
+    const fromFile = flag.kind === "count" && name in file ? Number(file[name] === true) : file[name];
+    values[name] = given[`--${name}`] ?? fromFile ?? fallback(flag);
   }
   return values as FlagValues<T>;
 }

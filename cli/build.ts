@@ -70,7 +70,7 @@ const inlineProtos: BunPlugin = {
  * hello-world with the same settings to tell the Bun runtime's share from ours.
  *
  * splitting: each lazily imported module (the commands of cli/main.ts, the control plane,
- * agent and dockerode of cli/server-commands.ts) becomes its own chunk of the embedded bundle,
+ * agent and dockerode of cli/server-commands.ts and cli/agent-executors.ts) becomes its own chunk of the embedded bundle,
  * read only when imported. As one file, every process paged in and held bytecode and
  * function records of all modes (the control plane's X.509 and SQLite, dockerode with ssh2)
  * whichever mode it ran: an idle agent held ~2 MiB more (BENCHMARKS.md, Footprint).

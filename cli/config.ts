@@ -33,9 +33,3 @@ export function loadConfig(path: string, schema: ConfigSchema): ConfigValues {
   return values;
 }
 
-/** Flag, else config file, else default. */
-export function pick<T extends string | boolean | string[]>(flag: T | undefined, config: ConfigValues, key: string, fallback: T): T {
-  if (flag !== undefined) return flag;
-  const fromFile = config[key];
-  return fromFile !== undefined ? (fromFile as T) : fallback;
-}

@@ -8,28 +8,25 @@
  */
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { Command, Option, UsageError } from "clipanion";
-import { UINT32_MAX, wholeNumber } from "./argv.js";
-import { TesseraCommand } from "./base.js";
+import { Command, UsageError } from "clipanion";
+import { oneOf, UINT32_MAX, wholeNumber } from "./argv.js";
+import { TableCommand } from "./flag-table.js";
+import { AGENT_FLAGS, CONTROL_FLAGS, DEV_FLAGS } from "./server-flags.js";
 import { InputError } from "./errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "../src/agent/agent.js";
 import { NodeCredentials } from "../src/agent/credentials.js";
-import { checkPassEnv, type Executor } from "../src/agent/executor.js";
-import { MultiExecutor } from "../src/agent/multi-executor.js";
-import { DEFAULT_PIDS_MAX, ProcessExecutor } from "../src/agent/process-executor.js";
-import { type SimulatedOptions, SimulatedExecutor } from "../src/agent/simulated-executor.js";
+import { checkPassEnv } from "../src/agent/executor.js";
+import { DEFAULT_PROCESS_FLAGS, makeExecutor } from "./agent-executors.js";
 import { PLACEMENT_STRATEGIES } from "../src/core/reconcile/placement.js";
 import { isLoopback } from "../src/core/ha/listen-address.js";
 import { checkLeaseTiming } from "../src/core/ha/lease.js";
 import { DEFAULT_POLICY } from "../src/core/reconcile/reconcile.js";
 import type { Logger } from "../src/shell/logger.js";
-import type { NodeLimits, Resources } from "../src/gen/tessera/v1/types.js";
-import { type LimitFlags, processLimits } from "./agent-limits.js";
+import type { Resources } from "../src/gen/tessera/v1/types.js";
 import { caHashOf } from "../src/shell/ca-hash.js";
 import { parseAddressList } from "../src/core/ha/control-addresses.js";
-import { DEFAULT_DNS_LISTEN, DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, defaultControl, defaultDataDir, localFile, readTrimmed } from "./defaults.js";
-import { type ConfigSchema, loadConfig, pick } from "./config.js";
+import { DEFAULT_METRICS_LISTEN, localFile, readTrimmed } from "./defaults.js";
 import { parseDuration } from "./duration.js";
 import { processLogger } from "./log.js";
 import { VERSION } from "./version-command.js";
@@ -46,50 +43,6 @@ function untilSignal(): Promise<string> {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-}
-
-/** What a process executor is given: what passes from the agent's environment, how copies are limited. */
-interface ProcessFlags {
-  passEnv: string[];
-  limits: LimitFlags;
-}
-
-const DEFAULT_PROCESS_FLAGS: ProcessFlags = { passEnv: [], limits: { cgroups: "auto", pidsLimit: undefined, allowUnenforced: false } };
-
-/**
- * Executors from `--executor process,docker` (simulated stands alone), and with a process
- * executor, whether it enforces limits (what the hello says; unset without one).
- */
-async function makeExecutor(kinds: string, node: string, dataDir: string, log: Logger, simulated: SimulatedOptions = {}, proc = DEFAULT_PROCESS_FLAGS): Promise<{ executor: Executor; limits?: NodeLimits }> {
-  const list = kinds.split(",").map((k) => k.trim());
-  const executors: Executor[] = [];
-  let limits: NodeLimits | undefined;
-  for (const kind of list) {
-    switch (kind) {
-      case "process": {
-        const held = processLimits(proc.limits, node, dataDir, log);
-        limits = held.limits;
-        executors.push(new ProcessExecutor(join(dataDir, "agent"), node, { passEnv: proc.passEnv, cgroups: held.cgroups, pidsMax: held.pidsMax }));
-        break;
-      }
-      case "docker": {
-        const { DockerExecutor } = await import("../src/agent/docker-executor.js");
-        const docker = new DockerExecutor(node, join(dataDir, "agent"));
-        await docker.ping().catch((err: Error) => {
-          throw new UsageError(`--executor docker: ${err.message}`);
-        });
-        executors.push(docker);
-        break;
-      }
-      case "simulated":
-        if (list.length > 1) throw new UsageError("--executor: simulated cannot be combined with real executors");
-        executors.push(new SimulatedExecutor(simulated));
-        break;
-      default:
-        throw new UsageError(`--executor: expected process, docker or simulated (comma-separated), got "${kind}"`);
-    }
-  }
-  return { executor: new MultiExecutor(executors), limits };
 }
 
 /** `k=v` flags into a label map; refuses anything else with the flag named. */
@@ -179,59 +132,7 @@ async function runAgent(agent: Agent, log: Logger, stopInstances: boolean): Prom
   return 0;
 }
 
-const REINITIALIZE_HELP =
-  "when the data dir's database is refused (emptied, replaced, another cluster's, damaged): move it aside and start this cluster over with an empty state, keeping its CA and tokens";
-
-const CONTROL_CONFIG: ConfigSchema = {
-  listen: "string",
-  "data-dir": "string",
-  store: "string",
-  placement: "string",
-  "suspect-after": "string",
-  "offline-after": "string",
-  "start-grace": "string",
-  tick: "string",
-  "metrics-listen": "string",
-  advertise: "strings",
-  insecure: "boolean",
-  "lease-ttl": "string",
-  "lease-renew": "string",
-  "ca-secret-file": "string",
-  "snapshot-every": "string",
-  "snapshot-keep": "string",
-};
-
-const HOST_VOLUME_HELP =
-  "a directory copies on this node may use, NAME=PATH (:ro appended: read-only), named by workloads' spec.volumes; containers get it mounted, processes its path in TESSERA_VOLUME_<NAME> (repeatable)";
-
-const AGENT_CONFIG: ConfigSchema = {
-  control: "list",
-  name: "string",
-  simulated: "boolean",
-  executor: "string",
-  "data-dir": "string",
-  label: "strings",
-  "cpu-millis": "string",
-  "memory-mb": "string",
-  heartbeat: "string",
-  "advertise-address": "string",
-  "port-range": "string",
-  "reserved-ports": "strings",
-  "host-volume": "strings",
-  "pass-env": "strings",
-  cgroups: "string",
-  "pids-limit": "string",
-  "allow-unenforced-limits": "boolean",
-  "dns-listen": "string",
-  "join-token": "string",
-  "ca-hash": "string",
-  "ca-file": "string",
-  insecure: "boolean",
-  "sim-start-delay": "string",
-  "sim-failure-rate": "string",
-};
-
-export class ControlCommand extends TesseraCommand {
+export class ControlCommand extends TableCommand<typeof CONTROL_FLAGS> {
   static paths = [["control"]];
   static usage = Command.Usage({
     category: "Servers",
@@ -244,52 +145,25 @@ export class ControlCommand extends TesseraCommand {
       ["Keep the state in PostgreSQL", "tessera control --store postgres://tessera@db.internal:5432/tessera"],
     ],
   });
-  config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. offline-after = \"10s\")" });
-  listen = Option.String("--listen", { description: `host:port to serve gRPC on (default ${DEFAULT_LISTEN})` });
-  dataDir = Option.String("--data-dir", { description: "state directory, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  store = Option.String("--store", {
-    description: "keep the cluster's state in PostgreSQL, postgres://USER@HOST:PORT/DB (default $TESSERA_STORE; unset: SQLite in the data dir); give a URL with a password through $TESSERA_STORE, not on a command line others can read",
-  });
-  placement = Option.String("--placement", { description: "placement strategy: spread (default) or binpack" });
-  suspectAfter = Option.String("--suspect-after", { description: "heartbeat silence after which a node is Suspect (default 3s)" });
-  offlineAfter = Option.String("--offline-after", { description: "heartbeat silence after which a node is Offline and its instances replaced (default 5s)" });
-  startGrace = Option.String("--start-grace", {
-    description: "after a start, how long nodes not heard yet have to reconnect before their silence counts (default 10s): a restart must not replace what kept running",
-  });
-  tick = Option.String("--tick", { description: "interval of the periodic reconcile pass (default 2s)" });
-  metricsListen = Option.String("--metrics-listen", { description: `host:port for the web page (/), /metrics, /healthz, /readyz; HTTPS beyond loopback (default ${DEFAULT_METRICS_LISTEN}; "" turns it off)` });
-  leaseTtl = Option.String("--lease-ttl", {
-    description: "with --store postgres://…: how long the leader's lease lasts on the database's clock; a standby takes over this long after the leader is gone (default 5s)",
-  });
-  caSecretFile = Option.String("--ca-secret-file", {
-    description:
-      "with --store postgres://… (required there): a file holding the secret, at least 16 characters, that seals the cluster CA's key in the database; the same for every control plane on it (default: the secret itself in $TESSERA_CA_SECRET)",
-  });
-  leaseRenew = Option.String("--lease-renew", { description: "with --store postgres://…: how often the leader renews its lease and a standby tries to take it (and catches up with the leader's commits, should a notification of one be lost), at most a third of --lease-ttl (default 1s)" });
-  insecure = Option.Counter("--insecure", { description: "plaintext and no credentials (every gRPC caller is admin; the web page is read-only); only on a loopback address unless given twice" });
-  advertise = Option.Array("--advertise", { description: "another name or address agents dial (repeatable); goes into the server certificate, and the first names a wildcard --listen to the other control planes (default: the host's first IPv4 address)" });
-  // A flag only, not a --config key: it is a one-off act, not a setting to leave in a file.
-  reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
-  snapshotEvery = Option.String("--snapshot-every", { description: "while leading on SQLite, save a snapshot into DATA_DIR/snapshots this often (default 12h; 0 turns it off)" });
-  snapshotKeep = Option.String("--snapshot-keep", { description: "how many scheduled snapshots to keep, the newest (default 5)" });
-  restore = Option.String("--restore", { description: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; a truncated or damaged file is refused" });
+
+  constructor() {
+    super(CONTROL_FLAGS);
+  }
 
   async run() {
     const log = processLogger("control");
-    const cfg = this.config ? loadConfig(this.config, CONTROL_CONFIG) : {};
-    const placementName = pick(this.placement, cfg, "placement", "spread");
-    const placement = PLACEMENT_STRATEGIES.find((p) => p === placementName);
-    if (!placement) throw new UsageError(`--placement: expected ${PLACEMENT_STRATEGIES.join(" or ")}, got "${placementName}"`);
-    const suspectAfterMs = parseDuration(pick(this.suspectAfter, cfg, "suspect-after", "3s"), "--suspect-after");
-    const offlineAfterMs = parseDuration(pick(this.offlineAfter, cfg, "offline-after", "5s"), "--offline-after");
+    const f = this.flags();
+    const placement = oneOf(f.placement, "--placement", PLACEMENT_STRATEGIES);
+    const suspectAfterMs = parseDuration(f["suspect-after"], "--suspect-after");
+    const offlineAfterMs = parseDuration(f["offline-after"], "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
-    const startGraceMs = parseDuration(pick(this.startGrace, cfg, "start-grace", "10s"), "--start-grace");
-    const lease = { ttlMs: parseDuration(pick(this.leaseTtl, cfg, "lease-ttl", "5s"), "--lease-ttl"), renewMs: parseDuration(pick(this.leaseRenew, cfg, "lease-renew", "1s"), "--lease-renew") };
+    const startGraceMs = parseDuration(f["start-grace"], "--start-grace");
+    const lease = { ttlMs: parseDuration(f["lease-ttl"], "--lease-ttl"), renewMs: parseDuration(f["lease-renew"], "--lease-renew") };
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/lifecycle/server.js");
-    const dataDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
-    if (this.restore !== undefined) await restoreInto(this.restore, dataDir, pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") !== "", log);
+    const dataDir = f["data-dir"];
+    if (f.restore !== undefined) await restoreInto(f.restore, dataDir, f.store !== "", log);
     // The CA and token files are in place once it leads: on PostgreSQL a first control plane
     // writes them only then. The banner waits for that (a standby that never leads shows none).
     let leading!: () => void;
@@ -297,23 +171,23 @@ export class ControlCommand extends TesseraCommand {
     const cp = await startControlPlane({
       onLead: () => leading(),
       lease,
-      listen: pick(this.listen, cfg, "listen", DEFAULT_LISTEN),
+      listen: f.listen,
       dataDir,
-      store: pick(this.store, cfg, "store", process.env.TESSERA_STORE ?? "") || undefined,
+      store: f.store || undefined,
       log,
       policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
-      tickMs: parseDuration(pick(this.tick, cfg, "tick", "2s"), "--tick"),
-      metricsListen: pick(this.metricsListen, cfg, "metrics-listen", DEFAULT_METRICS_LISTEN) || undefined,
-      insecure: insecureAllowed(this.insecure ?? (cfg.insecure === true ? 1 : 0), pick(this.listen, cfg, "listen", DEFAULT_LISTEN)),
-      advertise: pick(this.advertise, cfg, "advertise", []),
-      reinitialize: this.reinitialize,
-      snapshots: snapshotSchedule(pick(this.snapshotEvery, cfg, "snapshot-every", "12h"), pick(this.snapshotKeep, cfg, "snapshot-keep", "5")),
-      caSecret: readCaSecret(this.caSecretFile ?? (cfg["ca-secret-file"] as string | undefined)),
+      tickMs: parseDuration(f.tick, "--tick"),
+      metricsListen: f["metrics-listen"] || undefined,
+      insecure: insecureAllowed(f.insecure, f.listen),
+      advertise: f.advertise,
+      reinitialize: f.reinitialize,
+      snapshots: snapshotSchedule(f["snapshot-every"], f["snapshot-keep"]),
+      caSecret: readCaSecret(f["ca-secret-file"]),
     });
-    const secure = !(this.insecure ?? cfg.insecure === true);
+    const secure = f.insecure === 0;
     void led.then(() => {
-      if (secure) announceSecurity(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), this.context.stdout);
-      announceWeb(cp.webUrl, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), secure, this.context.stdout);
+      if (secure) announceSecurity(dataDir, this.context.stdout);
+      announceWeb(cp.webUrl, dataDir, secure, this.context.stdout);
     });
     const signal = await untilSignal();
     log.info("stopping", { signal });
@@ -322,7 +196,7 @@ export class ControlCommand extends TesseraCommand {
   }
 }
 
-export class AgentCommand extends TesseraCommand {
+export class AgentCommand extends TableCommand<typeof AGENT_FLAGS> {
   static paths = [["agent"]];
   static usage = Command.Usage({
     category: "Servers",
@@ -335,95 +209,51 @@ export class AgentCommand extends TesseraCommand {
       ["Let copies use the host's proxy", "tessera agent --name node-a --pass-env HTTPS_PROXY"],
     ],
   });
-  config = Option.String("--config", { description: "TOML file whose keys mirror these flags (e.g. name = \"node-a\", label = [\"zone=a\"])" });
-  control = Option.String("--control", {
-    description: "control plane host:port, or several (a:7700,b:7700,c:7700): the agent finds the leader among them and moves to the next when it goes (default $TESSERA_CONTROL or 127.0.0.1:7700)",
-  });
-  name = Option.String("--name", { description: "this node's name, unique in the fleet (required, here or in --config)" });
-  simulated = Option.Boolean("--simulated", { description: "run nothing for real (same as --executor simulated)" });
-  executor = Option.String("--executor", { description: "process (default), docker, or both (process,docker); or simulated" });
-  dataDir = Option.String("--data-dir", { description: "where instance records and logs go, one agent's own, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  labels = Option.Array("--label", { description: "node label key=value (repeatable), matched by node_selector and by placement spread and affinity" });
-  cpuMillis = Option.String("--cpu-millis", { description: "CPU offered, in millicores (default: all cores)" });
-  memoryMb = Option.String("--memory-mb", { description: "memory offered, in MiB (default: all memory)" });
-  heartbeat = Option.String("--heartbeat", { description: "interval between heartbeats (default 1s)" });
-  advertiseAddress = Option.String("--advertise-address", { description: "IPv4 address copies on this node are reached at (default: the host's first non-loopback IPv4 address)" });
-  portRange = Option.String("--port-range", { description: "range dynamic ports are taken from (default 20000-32000)" });
-  reservedPorts = Option.Array("--reserved-ports", { description: "ports or ranges never given to copies, e.g. 22,8000-8100 (repeatable)" });
-  hostVolumes = Option.Array("--host-volume", { description: HOST_VOLUME_HELP });
-  passEnv = Option.Array("--pass-env", {
-    description: "a variable of the agent's environment that process copies, their checks and exec get too (repeatable); otherwise they get only PATH, HOME, LANG and their own TESSERA_ variables",
-  });
-  cgroups = Option.String("--cgroups", {
-    description: "auto (default): hold each process copy to the resources its spec states and a pids limit, in a cgroup of its own (v2, else v1); off: do not (the node then says limits: not enforced)",
-  });
-  pidsLimit = Option.String("--pids-limit", { description: `most processes a process copy may have at once, with cgroups (default ${DEFAULT_PIDS_MAX})` });
-  allowUnenforcedLimits = Option.Boolean("--allow-unenforced-limits", {
-    description: "where this agent cannot enforce limits (no usable cgroups, or --cgroups off), still take process copies whose spec states resources (otherwise they are placed elsewhere)",
-  });
-  dnsListen = Option.String("--dns-listen", {
-    description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
-  });
-  simStartDelay = Option.String("--sim-start-delay", { description: "simulated executor: time a start takes (default 0ms)" });
-  simFailureRate = Option.String("--sim-failure-rate", { description: "simulated executor: share of starts that fail, 0 to 1 (default 0)" });
-  joinToken = Option.String("--join-token", { description: "to enroll this node (default: the local control plane's data dir join-token)" });
-  caHash = Option.String("--ca-hash", { description: "sha256:... of the control plane's CA, to trust it on first contact" });
-  caFile = Option.String("--ca-file", { description: "the control plane's CA certificate (default: the local data dir's pki/ca.pem)" });
-  insecure = Option.Boolean("--insecure", { description: "plaintext, for a control plane started with --insecure" });
+
+  constructor() {
+    super(AGENT_FLAGS);
+  }
 
   async run() {
-    const cfg = this.config ? loadConfig(this.config, AGENT_CONFIG) : {};
-    const name = pick(this.name, cfg, "name", "");
+    const f = this.flags();
+    const name = f.name ?? "";
     if (name === "") throw new UsageError("--name: required (or `name` in --config): this node's name");
     const log = processLogger("agent").with({ node: name });
-    const kind = pick(this.simulated, cfg, "simulated", false) ? "simulated" : pick(this.executor, cfg, "executor", "process");
-    const failureRate = Number(pick(this.simFailureRate, cfg, "sim-failure-rate", "0"));
-    if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${this.simFailureRate}"`);
+    const kind = f.simulated ? "simulated" : f.executor;
+    const failureRate = Number(f["sim-failure-rate"]);
+    if (!(failureRate >= 0 && failureRate <= 1)) throw new UsageError(`--sim-failure-rate: expected a number from 0 to 1, got "${f["sim-failure-rate"]}"`);
+    const agentDir = f["data-dir"];
     // Copies' logs and the node's key are for its owner only.
-    ensurePrivateDir(pick(this.dataDir, cfg, "data-dir", defaultDataDir()), "--data-dir");
-    const passEnv = pick(this.passEnv, cfg, "pass-env", []);
-    const badPassEnv = checkPassEnv(passEnv);
+    ensurePrivateDir(agentDir, "--data-dir");
+    const badPassEnv = checkPassEnv(f["pass-env"]);
     if (badPassEnv) throw new UsageError(badPassEnv);
-    const simulated = { startDelayMs: parseDuration(pick(this.simStartDelay, cfg, "sim-start-delay", "0ms"), "--sim-start-delay"), failureRate };
-    const limitFlags = {
-      cgroups: pick(this.cgroups, cfg, "cgroups", "auto"),
-      pidsLimit: this.pidsLimit ?? (cfg["pids-limit"] as string | undefined),
-      allowUnenforced: pick(this.allowUnenforcedLimits, cfg, "allow-unenforced-limits", false),
-    };
-    const { executor, limits } = await makeExecutor(kind, name, pick(this.dataDir, cfg, "data-dir", defaultDataDir()), log, simulated, { passEnv, limits: limitFlags });
-    const cpu = this.cpuMillis ?? (cfg["cpu-millis"] as string | undefined);
-    const mem = this.memoryMb ?? (cfg["memory-mb"] as string | undefined);
-    const control = pick(this.control, cfg, "control", defaultControl());
+    const simulated = { startDelayMs: parseDuration(f["sim-start-delay"], "--sim-start-delay"), failureRate };
+    const limitFlags = { cgroups: f.cgroups, pidsLimit: f["pids-limit"], allowUnenforced: f["allow-unenforced-limits"] };
+    const { executor, limits } = await makeExecutor(kind, name, agentDir, log, simulated, { passEnv: f["pass-env"], limits: limitFlags });
+    const control = f.control;
     const addresses = parseAddressList(control, "--control");
     if (!addresses.ok) throw new UsageError(addresses.error);
-    const agentDir = pick(this.dataDir, cfg, "data-dir", defaultDataDir());
-    const insecure = pick(this.insecure, cfg, "insecure", false);
-    const caFile = this.caFile ?? (cfg["ca-file"] as string | undefined) ?? localFile("pki", "ca.pem");
     const { Agent } = await import("../src/agent/agent.js");
     const agent = new Agent({
       control,
-      credentials: insecure
+      credentials: f.insecure
         ? undefined
         : new NodeCredentials(agentDir, name, control, {
-            caPem: readTrimmed(caFile),
-            caHash: this.caHash ?? (cfg["ca-hash"] as string | undefined),
-            joinToken: this.joinToken ?? (cfg["join-token"] as string | undefined) ?? readTrimmed(localFile("join-token")),
+            caPem: readTrimmed(f["ca-file"] ?? localFile("pki", "ca.pem")),
+            caHash: f["ca-hash"],
+            joinToken: f["join-token"] ?? readTrimmed(localFile("join-token")),
           }),
       node: name,
       executor,
       limits,
       version: VERSION,
       log,
-      labels: parseLabels(pick(this.labels, cfg, "label", [])),
-      capacity: detectCapacity(kind === "simulated", cpu, mem),
-      ports: parseNodePorts(
-        this.advertiseAddress ?? (cfg["advertise-address"] as string | undefined),
-        this.portRange ?? (cfg["port-range"] as string | undefined),
-        pick(this.reservedPorts, cfg, "reserved-ports", []),
-      ),
-      hostVolumes: parseHostVolumes(pick(this.hostVolumes, cfg, "host-volume", [])),
-      heartbeatMs: parseDuration(pick(this.heartbeat, cfg, "heartbeat", "1s"), "--heartbeat"),
-      dnsListen: pick(this.dnsListen, cfg, "dns-listen", DEFAULT_DNS_LISTEN) || undefined,
+      labels: parseLabels(f.label),
+      capacity: detectCapacity(kind === "simulated", f["cpu-millis"], f["memory-mb"]),
+      ports: parseNodePorts(f["advertise-address"], f["port-range"], f["reserved-ports"]),
+      hostVolumes: parseHostVolumes(f["host-volume"]),
+      heartbeatMs: parseDuration(f.heartbeat, "--heartbeat"),
+      dnsListen: f["dns-listen"] || undefined,
       // A simulated agent runs nothing and keeps nothing there but its certificate (named by node).
       dataDir: kind === "simulated" ? undefined : agentDir,
     });
@@ -431,42 +261,39 @@ export class AgentCommand extends TesseraCommand {
   }
 }
 
-export class DevCommand extends TesseraCommand {
+export class DevCommand extends TableCommand<typeof DEV_FLAGS> {
   static paths = [["dev"]];
   static usage = Command.Usage({
     category: "Servers",
     description: "run a control plane and one local agent (process executor) in one process",
-    details: "Zero configuration: listens on 127.0.0.1:7700, keeps state in $TESSERA_DATA_DIR or ~/.tessera, names its node node-a. Ctrl-C stops everything it started.",
+    details: `Zero configuration: listens on ${DEV_FLAGS.listen.default}, keeps state in $TESSERA_DATA_DIR or ~/.tessera, names its node ${DEV_FLAGS.name.default}. Ctrl-C stops everything it started.`,
     examples: [["Start it, then use `tessera ctl` from another terminal", "tessera dev"]],
   });
-  listen = Option.String("--listen", DEFAULT_LISTEN, { description: "host:port to serve gRPC on" });
-  dataDir = Option.String("--data-dir", { description: "state directory, only its owner's (made 0700; one others can use is refused) (default $TESSERA_DATA_DIR or ~/.tessera)" });
-  name = Option.String("--name", "node-a", { description: "the local node's name" });
-  reinitialize = Option.Boolean("--reinitialize", false, { description: REINITIALIZE_HELP });
-  hostVolumes = Option.Array("--host-volume", [], { description: HOST_VOLUME_HELP });
-  dnsListen = Option.String("--dns-listen", {
-    description: `host:port to answer DNS on for tessera. names: A for <workload>.tessera, SRV for _<port>._<tcp|udp>.<workload>.tessera, from the control plane's endpoints (default ${DEFAULT_DNS_LISTEN}; "" turns it off)`,
-  });
+
+  constructor() {
+    super(DEV_FLAGS);
+  }
 
   async run() {
     const log = processLogger("dev");
-    const dataDir = this.dataDir ?? defaultDataDir();
+    const f = this.flags();
+    const dataDir = f["data-dir"];
     const [{ startControlPlane }, { Agent }] = await Promise.all([import("../src/control/lifecycle/server.js"), import("../src/agent/agent.js")]);
     const cp = await startControlPlane({
-      listen: this.listen,
+      listen: f.listen,
       dataDir,
       log: log.with({ component: "control" }),
       metricsListen: DEFAULT_METRICS_LISTEN,
-      reinitialize: this.reinitialize,
+      reinitialize: f.reinitialize,
     });
-    const agentLog = log.with({ component: "agent", node: this.name });
+    const agentLog = log.with({ component: "agent", node: f.name });
     // A sandbox on one machine, often not run as root: copies that state resources run there
     // unlimited (it says so at start) rather than wait for ever for a node that enforces them.
     const sandbox = { ...DEFAULT_PROCESS_FLAGS, limits: { ...DEFAULT_PROCESS_FLAGS.limits, allowUnenforced: true } };
-    const { executor, limits } = await makeExecutor("process", this.name, dataDir, agentLog, {}, sandbox);
+    const { executor, limits } = await makeExecutor("process", f.name, dataDir, agentLog, {}, sandbox);
     const agent = new Agent({
       control: cp.address,
-      node: this.name,
+      node: f.name,
       executor,
       limits,
       version: VERSION,
@@ -475,12 +302,12 @@ export class DevCommand extends TesseraCommand {
       capacity: detectCapacity(false, undefined, undefined),
       // A sandbox on this machine: its copies are reached on loopback.
       ports: parseNodePorts("127.0.0.1", undefined, []),
-      hostVolumes: parseHostVolumes(this.hostVolumes),
-      credentials: new NodeCredentials(dataDir, this.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
-      dnsListen: (this.dnsListen ?? DEFAULT_DNS_LISTEN) || undefined,
+      hostVolumes: parseHostVolumes(f["host-volume"]),
+      credentials: new NodeCredentials(dataDir, f.name, cp.address, { caPem: readTrimmed(join(dataDir, "pki", "ca.pem")), joinToken: readTrimmed(join(dataDir, "join-token")) }),
+      dnsListen: f["dns-listen"] || undefined,
       dataDir,
     });
-    this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${this.name}. Try: tessera ctl get nodes\n`);
+    this.context.stdout.write(`tessera dev: control plane on ${cp.address}, node ${f.name}. Try: tessera ctl get nodes\n`);
     announceWeb(cp.webUrl, dataDir, true, this.context.stdout);
     const code = await runAgent(agent, agentLog, true);
     await cp.stop();

@@ -2,6 +2,8 @@
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { configSchema, type FlagTable } from "../../cli/flag-table.js";
+import { AGENT_FLAGS, CONTROL_FLAGS } from "../../cli/server-flags.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -39,4 +41,28 @@ test("unknown keys and wrong types are refused with the key named", async () => 
   writeFileSync(bad, `name = "x"\nsimulated = "yes"\n`);
   const res2 = await h.run(["agent", "--config", bad]);
   expect(res2.stdout + res2.stderr).toContain('"simulated" expected a boolean');
+  // A value refused after reading is quoted as the file gave it.
+  writeFileSync(bad, `name = "x"\nsimulated = true\nsim-failure-rate = "2"\n`);
+  const res3 = await h.run(["agent", "--config", bad], { TESSERA_DATA_DIR: join(h.dir, "rate") });
+  expect(res3.stderr).toContain('--sim-failure-rate: expected a number from 0 to 1, got "2"');
+});
+
+/** A config file giving every key of a command's table: `given`'s values, else a placeholder of the key's kind. */
+function everyKey(table: FlagTable, given: Record<string, string>): string {
+  const value = (key: string, kind: string) => given[key] ?? (kind === "boolean" ? "false" : kind === "string" ? '"x"' : '["x"]');
+  return Object.entries(configSchema(table)).map(([key, kind]) => `${key} = ${value(key, kind)}\n`).join("");
+}
+
+test("config files take every key of the flag tables, and --help names each", async () => {
+  requireBinary();
+  const file = join(h.dir, "every.toml");
+  // The file is read whole before any value is checked: a refused key would be named instead.
+  writeFileSync(file, everyKey(CONTROL_FLAGS, { placement: '"nowhere"' }));
+  expect((await h.run(["control", "--config", file])).stderr).toContain('--placement: expected spread or binpack, got "nowhere"');
+  writeFileSync(file, everyKey(AGENT_FLAGS, { name: '""' }));
+  expect((await h.run(["agent", "--config", file])).stderr).toContain("--name: required");
+  for (const [command, table] of [["control", CONTROL_FLAGS], ["agent", AGENT_FLAGS]] as const) {
+    const help = (await h.run([command, "--help"])).stdout;
+    for (const key of Object.keys(configSchema(table))) expect(help).toContain(`  --${key} `);
+  }
 });

@@ -11,13 +11,14 @@
  * were let go or interrupted fall silent.
  */
 import type { Command } from "../core/decide/decide.js";
+import { formatDurationMs } from "../core/model/duration.js";
 import { nodeUse } from "../core/model/cluster-status.js";
 import { type CostScenario, type Demand, type Lifecycle, type LifecyclePlan, type NodePool, type Objective } from "./cost-scenario.js";
 import { percentile } from "./percentile.js";
 import { baselineNodes, interruptionAfterMs, planBoots, planReleases, type PoolRoom, type WaitingCopies } from "./pool-lifecycle.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile/reconcile.js";
 import { seededRandom } from "./seeded-random.js";
-import { showMs, simSpec } from "./sim-run.js";
+import { simSpec } from "./sim-run.js";
 import { nodeNames } from "./sim-scenario.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 
@@ -112,9 +113,9 @@ export function showCost(cost: number): string {
 function summarize(scenario: CostScenario, runs: LifecycleReport[]): string {
   const [first, second] = runs;
   if (first === undefined) return "no strategy simulated";
-  const bound = scenario.objective === "cheapest-within-wait" ? ` (bound ${showMs(scenario.maxP95WaitMs)}${first.meetsWaitBound ? "" : ", which none meets"})` : "";
-  const line = `${first.name} ranks first by ${scenario.objective}: cost ${showCost(first.cost)}, p95 wait ${showMs(first.waitMs.p95)}${bound}`;
-  return second === undefined ? line : `${line}; next ${second.name}: cost ${showCost(second.cost)}, p95 wait ${showMs(second.waitMs.p95)}`;
+  const bound = scenario.objective === "cheapest-within-wait" ? ` (bound ${formatDurationMs(scenario.maxP95WaitMs, "rounded")}${first.meetsWaitBound ? "" : ", which none meets"})` : "";
+  const line = `${first.name} ranks first by ${scenario.objective}: cost ${showCost(first.cost)}, p95 wait ${formatDurationMs(first.waitMs.p95, "rounded")}${bound}`;
+  return second === undefined ? line : `${line}; next ${second.name}: cost ${showCost(second.cost)}, p95 wait ${formatDurationMs(second.waitMs.p95, "rounded")}`;
 }
 
 function peakReplicas(demand: readonly Demand[]): number {

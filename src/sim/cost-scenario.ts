@@ -85,6 +85,16 @@ export function isCostScenario(doc: unknown): boolean {
   return typeof doc === "object" && doc !== null && !Array.isArray(doc) && ("pools" in doc || "demand" in doc);
 }
 
+/** What a forecast wants at `t`: its last step at or before `t`, none before its first. */
+export function replicasAt(d: Demand, t: number): number {
+  let r = 0;
+  for (const s of d.steps) {
+    if (s.at > t) break;
+    r = s.replicas;
+  }
+  return r;
+}
+
 /** Whether a pool can be kept the way a lifecycle asks. */
 export function supports(pool: NodePool, lifecycle: Lifecycle): boolean {
   if (lifecycle === "stopped-pool") return pool.stoppable !== undefined;

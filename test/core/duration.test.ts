@@ -43,3 +43,17 @@ test("an endless duration is never, exact or rounded", () => {
   expect(formatDurationMs(null)).toBe("never");
   expect(formatDurationMs(Number.POSITIVE_INFINITY)).toBe("never");
 });
+
+// Ages in ctl's tables, kubectl's way: one unit, floored; the clock skew of a future time is 0s.
+test.each<[number, string]>([
+  [-5_000, "0s"],
+  [999, "0s"],
+  [42_000, "42s"],
+  [119_999, "119s"],
+  [120_000, "2m"],
+  [7_199_000, "119m"],
+  [7_200_000, "2h"],
+  [172_800_000, "2d"],
+])("%d ms is %p as an age", (ms, text) => {
+  expect(formatDurationMs(ms, "age")).toBe(text);
+});

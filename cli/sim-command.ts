@@ -15,7 +15,7 @@ import { isCostScenario, parseCostScenario } from "../src/sim/cost-scenario.js";
 import { formatDurationMs } from "../src/core/model/duration.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/reconcile/placement.js";
 import { describeRejection } from "../src/core/model/rejections.js";
-import { showMs, simulate, type SimReport } from "../src/sim/sim-run.js";
+import { simulate, type SimReport } from "../src/sim/sim-run.js";
 import { parseScenario } from "../src/sim/sim-scenario.js";
 
 const OUTPUTS = ["table", "json"] as const;
@@ -76,8 +76,8 @@ function renderReport(report: SimReport): string {
       `${r.placed}/${r.desired}`,
       String(r.unschedulable),
       String(r.reschedules),
-      showMs(r.convergence[0]!.ms),
-      failures ? showMs(Math.max(...r.convergence.slice(1).map((c) => c.ms ?? Number.POSITIVE_INFINITY))) : "-",
+      formatDurationMs(r.convergence[0]!.ms, "rounded"),
+      failures ? formatDurationMs(Math.max(...r.convergence.slice(1).map((c) => c.ms ?? Number.POSITIVE_INFINITY)), "rounded") : "-",
       `${u.nodesUsed}/${u.nodesUsed + u.emptyNodes}`,
       String(u.emptyNodes),
       `${u.cpuPercent.mean}%/${u.cpuPercent.max}%`,
@@ -85,13 +85,13 @@ function renderReport(report: SimReport): string {
     ];
   });
   const lines = [
-    `${report.nodes} nodes, ${report.desiredReplicas} replicas, ${showMs(report.durationMs)} simulated`,
+    `${report.nodes} nodes, ${report.desiredReplicas} replicas, ${formatDurationMs(report.durationMs, "rounded")} simulated`,
     renderTable(["RANK", "STRATEGY", "PLACED", "UNSCHEDULABLE", "RESCHEDULES", "START", "RECOVERY", "NODES USED", "EMPTY", "CPU MEAN/MAX", "MEMORY MEAN/MAX"], rows),
   ];
   for (const r of report.strategies) for (const p of r.pending) lines.push(`${r.strategy}: ${p.workload} ×${p.replicas} pending: ${p.reason}`);
   for (const r of report.strategies) for (const v of r.violations) lines.push(`${r.strategy}: ${v.workload} departs from ${v.rule}: ${v.detail}`);
   for (const r of report.strategies) {
-    for (const ro of r.rollouts) lines.push(`${r.strategy}: rollout of ${ro.workload} at ${showMs(ro.at)}: ${ro.outcome}${ro.ms === null ? "" : ` in ${showMs(ro.ms)}`}`);
+    for (const ro of r.rollouts) lines.push(`${r.strategy}: rollout of ${ro.workload} at ${formatDurationMs(ro.at, "rounded")}: ${ro.outcome}${ro.ms === null ? "" : ` in ${formatDurationMs(ro.ms, "rounded")}`}`);
   }
   lines.push(report.summary);
   return lines.join("\n");
@@ -102,16 +102,16 @@ function renderCostReport(report: CostReport): string {
     String(r.rank),
     r.name,
     showCost(r.cost),
-    showMs(r.waitMs.p50),
-    showMs(r.waitMs.p95),
-    showMs(r.waitMs.max),
+    formatDurationMs(r.waitMs.p50, "rounded"),
+    formatDurationMs(r.waitMs.p95, "rounded"),
+    formatDurationMs(r.waitMs.max, "rounded"),
     String(r.unschedulableReplicaMinutes),
     String(r.boots),
     String(r.interruptions),
     String(r.reschedules),
     `${r.utilizationPercent}%`,
   ]);
-  const bound = report.objective === "cheapest-within-wait" ? `, p95 wait bound ${showMs(report.maxP95WaitMs)}` : "";
+  const bound = report.objective === "cheapest-within-wait" ? `, p95 wait bound ${formatDurationMs(report.maxP95WaitMs, "rounded")}` : "";
   return [
     `${report.nodes} nodes at most, ${report.peakReplicas} replicas at peak, ${formatDurationMs(report.durationMs)} simulated; ranked by ${report.objective}${bound}`,
     renderTable(["RANK", "STRATEGY", "COST", "WAIT P50", "WAIT P95", "WAIT MAX", "UNSCHEDULABLE REPLICA-MIN", "BOOTS", "INTERRUPTIONS", "RESCHEDULES", "UTILIZATION"], rows),

@@ -1,4 +1,5 @@
 /** kubectl-style plain tables and ages. */
+import { formatDurationMs } from "../src/core/model/duration.js";
 
 export function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -12,10 +13,5 @@ export function renderTable(header: string[], rows: string[][]): string {
 
 /** 42s, 5m, 3h, 2d: the age of something created at `then`. */
 export function age(then: Date | undefined, now: number): string {
-  if (!then) return "<unknown>";
-  const s = Math.max(0, Math.floor((now - then.getTime()) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  if (s < 172800) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
+  return then ? formatDurationMs(now - then.getTime(), "age") : "<unknown>";
 }

@@ -4,8 +4,8 @@
  * nodes up, one line per strategy; bottom: what each has spent so far. Hand-written SVG: a line
  * chart needs no library.
  */
-import type { CostReport, CostSample } from "./cost-run.js";
-import { showCost } from "./cost-run.js";
+import type { CostSample } from "./cost-lifecycle-run.js";
+import { type CostReport, showCost } from "./cost-run.js";
 
 const WIDTH = 960;
 const PANEL = 260;

@@ -9,6 +9,7 @@
 import type { Command } from "../core/decide/decide.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 import { isVolatile } from "../core/events/cluster-events.js";
+import { formatDurationMs } from "../core/model/duration.js";
 import type { Workload } from "../core/model/cluster-state.js";
 import { desiredCopies, nodeUse } from "../core/model/cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../core/reconcile/placement.js";
@@ -101,7 +102,7 @@ export interface SimReport {
  */
 const CRITERIA: Array<{ name: string; label: string; key: (r: StrategyReport) => number; show: (v: number) => string }> = [
   { name: "fewest unschedulable replicas", label: "unschedulable", key: (r) => r.unschedulable, show: String },
-  { name: "fastest convergence (the slowest of start and each failure)", label: "convergence", key: slowestConvergence, show: showMs },
+  { name: "fastest convergence (the slowest of start and each failure)", label: "convergence", key: slowestConvergence, show: (v) => formatDurationMs(v, "rounded") },
   { name: "fewest reschedules", label: "reschedules", key: (r) => r.reschedules, show: String },
   { name: "most empty nodes", label: "empty nodes", key: (r) => -r.utilization.emptyNodes, show: (v) => String(-v) },
 ];
@@ -109,15 +110,6 @@ const CRITERIA: Array<{ name: string; label: string; key: (r: StrategyReport) =>
 /** The slowest convergence of a run; Infinity when one never settled. */
 function slowestConvergence(r: StrategyReport): number {
   return Math.max(...r.convergence.map((c) => c.ms ?? Number.POSITIVE_INFINITY));
-}
-
-/** 0s, 7s, 1m05s, 2h10m, or "never". */
-export function showMs(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms)) return "never";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** Simulates the scenario under each strategy and ranks them. */

@@ -4,7 +4,7 @@
  * `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
 import { type CostReport, simulateCost } from "../../src/sim/cost-run.js";
-import { showMs } from "../../src/sim/sim-run.js";
+import { formatDurationMs } from "../../src/core/model/duration.js";
 import { type CostScenario, parseCostScenario } from "../../src/sim/cost-scenario.js";
 import { cells, type Section, stats, verdict } from "./report.js";
 
@@ -73,7 +73,7 @@ export async function benchCost(runs: number): Promise<Section> {
   }
   const total = stats(totals);
   const strategies = report!.strategies;
-  const rows = strategies.map((s) => `| ${s.name} | ${cells(stats(per[s.name]!), "ms")} | ${s.cost.toFixed(2)} | ${showMs(s.waitMs.p95)} | ${s.boots} | ${s.interruptions} | |`).join("\n");
+  const rows = strategies.map((s) => `| ${s.name} | ${cells(stats(per[s.name]!), "ms")} | ${s.cost.toFixed(2)} | ${formatDurationMs(s.waitMs.p95, "rounded")} | ${s.boots} | ${s.interruptions} | |`).join("\n");
   return {
     name: "cost",
     order: 11,

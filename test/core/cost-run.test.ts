@@ -1,6 +1,7 @@
 /** Cost runs (#21): each lifecycle's decisions through the real reconciler, what they cost and how long copies wait, and the ranking. */
 import { describe, expect, test } from "bun:test";
-import { type CostSample, type LifecycleReport, simulateCost } from "../../src/sim/cost-run.js";
+import type { CostSample, LifecycleReport } from "../../src/sim/cost-lifecycle-run.js";
+import { simulateCost } from "../../src/sim/cost-run.js";
 import { type CostScenario, parseCostScenario } from "../../src/sim/cost-scenario.js";
 
 const H = 3_600_000;

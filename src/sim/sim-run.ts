@@ -6,9 +6,9 @@
  * so convergence times measure what the control plane decides and how fast it notices a dead
  * node (Suspect after 3 s, Offline after 5 s), not how long real copies take to start.
  */
-import type { Command } from "../core/decide/decide.js";
+import type { Command } from "../core/decide/commands.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
-import { isVolatile } from "../core/events/cluster-events.js";
+import { isVolatile } from "../core/events/event-facts.js";
 import type { Workload } from "../core/model/cluster-state.js";
 import { desiredCopies, nodeUse } from "../core/model/cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../core/reconcile/placement.js";

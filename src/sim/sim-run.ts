@@ -139,11 +139,12 @@ export function simulate(scenario: Scenario, strategies: readonly PlacementStrat
     desiredReplicas: runs[0]?.desired ?? 0,
     rankedBy: [...CRITERIA.map((c) => c.name), "the default strategy"],
     strategies: runs,
-    summary: summarize(runs),
+    summary: explainRanking(runs),
   };
 }
 
-function summarize(runs: StrategyReport[]): string {
+/** Which strategy ranks first, and the first criterion (in ranking order) that sets it apart from the second. */
+function explainRanking(runs: StrategyReport[]): string {
   const [first, second] = runs;
   if (first === undefined) return "no strategy simulated";
   if (second === undefined) return `only ${first.strategy} simulated`;

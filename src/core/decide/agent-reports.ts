@@ -9,6 +9,7 @@ import { checkFailureReason, type ClusterState, type Instance, workloadOfInstanc
 import { kindOf, stopGracePeriodOf } from "../model/spec.js";
 import { accept, type Deciders, refuse } from "./decision.js";
 
+/** The instance event an agent's word leads to (a report, or a hello's catch-up); undefined for those only the control plane decides. */
 export function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: number, stderrTail?: string): InstanceEvent | undefined {
   switch (type) {
     case "provision":

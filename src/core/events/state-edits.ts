@@ -36,6 +36,7 @@ export function putInstance(state: ClusterState, inst: Instance): void {
   ids.add(inst.id);
 }
 
+/** Removes an instance, and its workload's index entry with its last one. */
 export function dropInstance(state: ClusterState, inst: Instance): void {
   state.instances.delete(inst.id);
   const ids = state.instancesByWorkload.get(inst.workload);

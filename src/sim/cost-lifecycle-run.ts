@@ -10,7 +10,7 @@
  * thousand turns. Every turn carries a heartbeat from each live agent, so only the nodes that
  * were let go or interrupted fall silent.
  */
-import type { Command } from "../core/decide/decide.js";
+import type { Command } from "../core/decide/commands.js";
 import { nodeUse } from "../core/model/cluster-status.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile/reconcile.js";
 import type { TurnResult } from "../core/reconcile/turn.js";

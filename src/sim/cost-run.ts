@@ -34,7 +34,7 @@ export function simulateCost(scenario: CostScenario): CostReport {
     objective: scenario.objective,
     maxP95WaitMs: scenario.maxP95WaitMs,
     strategies: runs,
-    summary: summarize(scenario, runs),
+    summary: describeTopTwo(scenario, runs),
   };
 }
 
@@ -53,7 +53,8 @@ export function showCost(cost: number): string {
   return cost.toFixed(2);
 }
 
-function summarize(scenario: CostScenario, runs: LifecycleReport[]): string {
+/** The first two runs by the scenario's objective, with their cost and p95 wait (and the wait bound, when it has one). */
+function describeTopTwo(scenario: CostScenario, runs: LifecycleReport[]): string {
   const [first, second] = runs;
   if (first === undefined) return "no strategy simulated";
   const bound = scenario.objective === "cheapest-within-wait" ? ` (bound ${formatDurationMs(scenario.maxP95WaitMs, "rounded")}${first.meetsWaitBound ? "" : ", which none meets"})` : "";

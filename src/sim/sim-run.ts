@@ -6,9 +6,9 @@
  * so convergence times measure what the control plane decides and how fast it notices a dead
  * node (Suspect after 3 s, Offline after 5 s), not how long real copies take to start.
  */
-import type { Command } from "../core/decide/decide.js";
+import type { Command } from "../core/decide/commands.js";
 import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
-import { isVolatile } from "../core/events/cluster-events.js";
+import { isVolatile } from "../core/events/event-facts.js";
 import { formatDurationMs } from "../core/model/duration.js";
 import type { Workload } from "../core/model/cluster-state.js";
 import { desiredCopies, nodeUse } from "../core/model/cluster-status.js";
@@ -131,11 +131,12 @@ export function simulate(scenario: Scenario, strategies: readonly PlacementStrat
     desiredReplicas: runs[0]?.desired ?? 0,
     rankedBy: [...CRITERIA.map((c) => c.name), "the default strategy"],
     strategies: runs,
-    summary: summarize(runs),
+    summary: explainRanking(runs),
   };
 }
 
-function summarize(runs: StrategyReport[]): string {
+/** Which strategy ranks first, and the first criterion (in ranking order) that sets it apart from the second. */
+function explainRanking(runs: StrategyReport[]): string {
   const [first, second] = runs;
   if (first === undefined) return "no strategy simulated";
   if (second === undefined) return `only ${first.strategy} simulated`;

@@ -8,10 +8,11 @@
  */
 import type { NodePorts } from "../core/model/ports.js";
 import type { HostVolume } from "../core/model/volumes.js";
-import type { Command } from "../core/decide/decide.js";
+import type { Command } from "../core/decide/commands.js";
 import type { Effect } from "../core/model/effects.js";
 import { type Capacity, type ClusterState, emptyState, type NodeLimits } from "../core/model/cluster-state.js";
-import { type ClusterEvent, isVolatile } from "../core/events/cluster-events.js";
+import type { ClusterEvent } from "../core/events/cluster-events.js";
+import { isVolatile } from "../core/events/event-facts.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "../core/reconcile/reconcile.js";
 import { runTurn, type TurnResult } from "../core/reconcile/turn.js";
 

@@ -2,7 +2,8 @@
  * The planner benchmark: one plan() pass over a large fleet, built deterministically.
  * Used by `make bench` (full size, several runs, medians) and by a smoke test (small).
  */
-import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { evolve } from "../../src/core/events/evolve.js";
 import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
 import { holdsNode } from "../../src/core/model/cluster-status.js";
 import { DEFAULT_PORT_RANGE } from "../../src/core/model/ports.js";

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
-import type { Command } from "../../src/core/decide/decide.js";
-import { dropAgentStreams } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { dropAgentStreams } from "../../src/core/events/stored-state.js";
 import type { ClusterState, ClusterView } from "../../src/core/model/cluster-state.js";
 import { desiredCopies } from "../../src/core/model/cluster-status.js";
 import type { Logger } from "../../src/shell/logger.js";

@@ -4,7 +4,7 @@
  * is what the writer's state held (#27).
  */
 import { expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { runTurn } from "../../src/core/reconcile/turn.js";
 import { storeBackends } from "./store-backends.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { type SqliteMaintenanceStats, WAL_SIZE_LIMIT } from "../../src/control/store/sqlite/maintenance.js";
 import { SqliteStore } from "../../src/control/store/sqlite/store.js";
 import type { Store } from "../../src/control/store/store.js";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import type { ClusterState } from "../../src/core/model/cluster-state.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { runTurn } from "../../src/core/reconcile/turn.js";

@@ -3,10 +3,12 @@
  * it returns as plain data. A refused command records nothing and leaves the state as it was.
  */
 import { describe, expect, test } from "bun:test";
-import { type Command, decide } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { decide } from "../../src/core/decide/decide.js";
 import type { Effect } from "../../src/core/model/effects.js";
 import type { InstanceEvent } from "../../src/core/model/instance-machine.js";
-import { type ClusterEvent, replay } from "../../src/core/events/cluster-events.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { replay } from "../../src/core/events/evolve.js";
 import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
 import { isEmptyPlan, plan } from "../../src/core/reconcile/reconcile.js";
 import { apply, CAPACITY, created, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";

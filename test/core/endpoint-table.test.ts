@@ -1,6 +1,6 @@
 /** The endpoint table: kept in step by recomputing only what events touch, and copied by its differences. */
 import { expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { diffOf, EndpointTable, hasChanges } from "../../src/core/views/endpoint-table.js";
 import { endpointsOf, type Endpoint } from "../../src/core/views/endpoints.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";

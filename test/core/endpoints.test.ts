@@ -1,6 +1,6 @@
 /** Endpoints: one per port of each running, wanted copy, with its node's address and readiness. */
 import { expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { endpointsOf } from "../../src/core/views/endpoints.js";
 import type { NodePorts } from "../../src/core/model/ports.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";

@@ -1,7 +1,7 @@
 /** What `exec` decides: which copy a command runs in, what is refused, what is recorded. */
 import { describe, expect, test } from "bun:test";
 import { type ClusterState } from "../../src/core/model/cluster-state.js";
-import { evolve, replay } from "../../src/core/events/cluster-events.js";
+import { evolve, replay } from "../../src/core/events/evolve.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { EXEC_SIGNALS, execTarget, isExecSignal, MAX_EXEC_COMMAND_BYTES, validateExecCommand } from "../../src/core/decide/exec.js";
 import { describeRejection, type Rejection } from "../../src/core/model/rejections.js";

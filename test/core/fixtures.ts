@@ -2,9 +2,10 @@
  * Builders for core tests: events and specs as plain data, and a fixed clock. Nothing here
  * runs anything; a test folds these events with `replay`/`evolve` and asserts on data.
  */
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import type { InstanceEvent } from "../../src/core/model/instance-machine.js";
-import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { evolve } from "../../src/core/events/evolve.js";
 import type { ClusterState } from "../../src/core/model/cluster-state.js";
 import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { planToEvents, type PlanOutcome } from "../../src/core/reconcile/plan-to-events.js";

@@ -96,7 +96,7 @@ describe("pathBetween", () => {
     { from: "running", to: "pending" },
     { from: "failed", to: "running" },
     { from: "stopping", to: "running" },
-    // Only the control plane reclaims a Lost copy (decide.ts); no report implies it.
+    // Only the control plane reclaims a Lost copy (decide/agent-sessions.ts); no report implies it.
     { from: "lost", to: "running" },
     { from: "lost", to: "stopping" },
     // Done is done: a succeeded run neither fails nor runs again.

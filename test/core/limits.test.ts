@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { NodeLimits } from "../../src/core/model/cluster-state.js";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { Resources } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "./fixtures.js";

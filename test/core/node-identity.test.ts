@@ -5,8 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { emptyState } from "../../src/core/model/cluster-state.js";
-import { type Command, decide } from "../../src/core/decide/decide.js";
-import { evolve } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { decide } from "../../src/core/decide/decide.js";
+import { evolve } from "../../src/core/events/evolve.js";
 import { checkNodeCertificate, workingToken } from "../../src/core/access/node-identity.js";
 
 const T0 = 1_700_000_000_000;

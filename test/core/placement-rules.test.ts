@@ -1,6 +1,6 @@
 /** A workload's own placement rules: maxPerNode, spread (soft, hard, targets), affinity, through rollouts, drains and node loss. */
 import { describe, expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile/reconcile.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { WhenUnsatisfiable, type Placement, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";

@@ -1,6 +1,6 @@
 /** Placement: feasibility reasons, spread and binpack scoring, ties by name, no overcommit. */
 import { describe, expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { CANDIDATE_LIMIT } from "../../src/core/reconcile/placement.js";
 import { DEFAULT_POLICY, type Policy } from "../../src/core/reconcile/reconcile.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";

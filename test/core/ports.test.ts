@@ -3,8 +3,9 @@
  * gets, the reasons it waits, the refusals of bad specs, and the variables copies learn them by.
  */
 import { describe, expect, test } from "bun:test";
-import { replay } from "../../src/core/events/cluster-events.js";
-import { type Command, decide } from "../../src/core/decide/decide.js";
+import { replay } from "../../src/core/events/evolve.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { decide } from "../../src/core/decide/decide.js";
 import { expand, expandSpec, identityEnvironment, portEnvironment } from "../../src/core/model/port-env.js";
 import { type NodePorts, NO_PORTS } from "../../src/core/model/ports.js";
 import { describeRejection } from "../../src/core/model/rejections.js";

@@ -3,9 +3,10 @@
  * events and effects a plan turns into, and that planning again after executing changes nothing.
  */
 import { describe, expect, test } from "bun:test";
-import { type Command, decide } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { decide } from "../../src/core/decide/decide.js";
 import type { ClusterState } from "../../src/core/model/cluster-state.js";
-import { replay } from "../../src/core/events/cluster-events.js";
+import { replay } from "../../src/core/events/evolve.js";
 import { planToEvents } from "../../src/core/reconcile/plan-to-events.js";
 import { DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile/reconcile.js";
 import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";

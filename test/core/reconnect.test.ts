@@ -1,7 +1,7 @@
 /** An agent that was disconnected: its hello tells how instances ended; late reports are superseded. */
 import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide/decide.js";
-import { replay } from "../../src/core/events/cluster-events.js";
+import { replay } from "../../src/core/events/evolve.js";
 import { CAPACITY, created, nodeConnected, report, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const running = () =>

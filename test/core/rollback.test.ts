@@ -1,7 +1,7 @@
 /** rollout undo in the core: the spec before the last change of what runs, and when there is none. */
 import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide/decide.js";
-import { evolve, replay } from "../../src/core/events/cluster-events.js";
+import { evolve, replay } from "../../src/core/events/evolve.js";
 import { isReady, rolloutStatus } from "../../src/core/model/cluster-status.js";
 import { resolveSpec } from "../../src/core/model/spec.js";
 import { created, nodeConnected, spec, T0 } from "./fixtures.js";

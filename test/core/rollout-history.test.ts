@@ -4,7 +4,7 @@
  * revision, reverts included.
  */
 import { describe, expect, test } from "bun:test";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";

@@ -4,7 +4,7 @@
  * variables it learns them by.
  */
 import { describe, expect, test } from "bun:test";
-import { replay } from "../../src/core/events/cluster-events.js";
+import { replay } from "../../src/core/events/evolve.js";
 import { describeRejection } from "../../src/core/model/rejections.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { resolveSpec } from "../../src/core/model/spec.js";
@@ -12,7 +12,7 @@ import { validateWorkload } from "../../src/core/model/validate.js";
 import { type HostVolume, mountsOf, validateHostVolumes, volumeEnvironment } from "../../src/core/model/volumes.js";
 import { type Volume, VolumeType } from "../../src/gen/tessera/v1/types.js";
 import { nodeConnected, spec, T0 } from "./fixtures.js";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 
 const host = (name: string, path = `/srv/${name}`, readOnly = false): HostVolume => ({ name, path, readOnly });
 const node = (name: string, volumes?: HostVolume[]): FleetNode => ({ name, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, labels: {}, ...(volumes ? { volumes } : {}) });

@@ -1,7 +1,7 @@
 /** What-if over a recorded log: moving one input moves what the core decides from it. */
 import { expect, test } from "bun:test";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
-import { isVolatile } from "../../src/core/events/cluster-events.js";
+import { isVolatile } from "../../src/core/events/event-facts.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput } from "../../src/core/events/what-if.js";
 import { CAPACITY, specWithoutSoak as spec } from "./fixtures.js";

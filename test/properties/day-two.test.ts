@@ -11,7 +11,7 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import type { Effect } from "../../src/core/model/effects.js";
 import type { Instance, Workload } from "../../src/core/model/cluster-state.js";
 import type { ClusterEvent } from "../../src/core/events/cluster-events.js";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/model/instance-machine.js";
 import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/model/cluster-state.js";
@@ -12,7 +12,8 @@ import { countsAgainstSurge, desiredCopies, holdsNode, isReady, succeededIndexes
 import { qualifiesForSystem } from "../../src/core/reconcile/placement.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { evolve, isVolatile, replay } from "../../src/core/events/cluster-events.js";
+import { evolve, replay } from "../../src/core/events/evolve.js";
+import { isVolatile } from "../../src/core/events/event-facts.js";
 import { DEFAULT_POLICY, isEmptyPlan, plan, type Policy } from "../../src/core/reconcile/reconcile.js";
 import { simulate } from "../../src/sim/sim-run.js";
 import { parseScenario, workloadNames } from "../../src/sim/sim-scenario.js";

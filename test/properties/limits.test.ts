@@ -7,9 +7,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { replay } from "../../src/core/events/cluster-events.js";
+import { replay } from "../../src/core/events/evolve.js";
 import type { NodeLimits, NodeRecord } from "../../src/core/model/cluster-state.js";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
 

@@ -4,9 +4,10 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { evolve } from "../../src/core/events/cluster-events.js";
+import { evolve } from "../../src/core/events/evolve.js";
 import { emptyState } from "../../src/core/model/cluster-state.js";
-import { type Command, decide } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { decide } from "../../src/core/decide/decide.js";
 import { checkNodeCertificate } from "../../src/core/access/node-identity.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);

@@ -9,7 +9,7 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { holdsNode } from "../../src/core/model/cluster-status.js";
 import { isEmptyPlan, plan } from "../../src/core/reconcile/reconcile.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";

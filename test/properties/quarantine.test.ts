@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { quarantinesOf } from "../../src/core/reconcile/gates.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";

@@ -7,7 +7,7 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";

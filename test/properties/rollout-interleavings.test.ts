@@ -8,8 +8,9 @@
  */
 import { describe, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
-import { type ClusterEvent, evolve } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { evolve } from "../../src/core/events/evolve.js";
 import type { ClusterState, Instance } from "../../src/core/model/cluster-state.js";
 import { isReady, runsCurrentTemplate } from "../../src/core/model/cluster-status.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";

@@ -4,7 +4,7 @@
  * with the stores' own row mapping, as the snapshot a follower starts from (storedState).
  */
 import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
-import { storedState } from "../../src/core/events/cluster-events.js";
+import { storedState } from "../../src/core/events/stored-state.js";
 import type { ClusterState, NodeIdentity, TokenRecord } from "../../src/core/model/cluster-state.js";
 import { eventToRow, failuresFromRows, instanceFromRow, nodeFromRow, workloadFromRow } from "../../src/control/store/rows.js";
 import { turnWrites } from "../../src/control/store/turn-writes.js";

@@ -8,8 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { replay } from "../../src/core/events/cluster-events.js";
-import type { Command } from "../../src/core/decide/decide.js";
+import { replay } from "../../src/core/events/evolve.js";
+import type { Command } from "../../src/core/decide/commands.js";
 import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { HostVolume, HostVolumeNeed } from "../../src/core/model/volumes.js";
 import { spec } from "../core/fixtures.js";

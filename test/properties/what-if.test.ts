@@ -7,8 +7,8 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Command } from "../../src/core/decide/decide.js";
-import { isVolatile } from "../../src/core/events/cluster-events.js";
+import type { Command } from "../../src/core/decide/commands.js";
+import { isVolatile } from "../../src/core/events/event-facts.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { compareReruns, recordedTurns, rerunInputs, shiftInput } from "../../src/core/events/what-if.js";

@@ -4,7 +4,7 @@
  * is kept up to date with the cluster's endpoints (its DNS answers from them).
  */
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { Command, HeldInstance } from "../../core/decide/decide.js";
+import type { Command, HeldInstance } from "../../core/decide/commands.js";
 import type { EndpointsDiff } from "../../core/views/endpoint-table.js";
 import type { Effect } from "../../core/model/effects.js";
 import { isReportedState } from "../../core/model/instance-machine.js";

@@ -6,7 +6,8 @@
  * there, Logs and Exec are left out.
  */
 import { status } from "@grpc/grpc-js";
-import type { ApplyOutcome as CoreApplyOutcome, Command } from "../../core/decide/decide.js";
+import type { ApplyOutcome as CoreApplyOutcome } from "../../core/decide/decision.js";
+import type { Command } from "../../core/decide/commands.js";
 import { forkState, type Instance, instancesOfWorkload } from "../../core/model/cluster-state.js";
 import { nodeUse } from "../../core/model/cluster-status.js";
 import { compareKeys, newestWithin, type SortKey, takePage } from "../../core/views/paging.js";

@@ -11,7 +11,7 @@
  * Which requests reach these routes at all (Host, Origin, JSON bodies) is web-guard.ts's.
  */
 import { authorize, type ControlPlaneMethod, type Role } from "../../core/access/authz.js";
-import type { Command } from "../../core/decide/decide.js";
+import type { Command } from "../../core/decide/commands.js";
 import type { Rejection } from "../../core/model/rejections.js";
 import { validateName } from "../../core/model/validate.js";
 import type { AgentGateway } from "../grpc/agent-gateway.js";

@@ -10,7 +10,8 @@
  * disconnected), and on a fallback timer. Events retention dropped before they were applied
  * mean a new snapshot. One catch-up at a time; a request during one runs another after it.
  */
-import { dropAgentStreams, evolve } from "../../core/events/cluster-events.js";
+import { dropAgentStreams } from "../../core/events/stored-state.js";
+import { evolve } from "../../core/events/evolve.js";
 import { type ClusterState, type ClusterView, emptyState } from "../../core/model/cluster-state.js";
 import type { Logger } from "../../shell/logger.js";
 import type { StoredEvent } from "../store/rows.js";

@@ -3,7 +3,8 @@
  * same functions `commit` wrote them with, so a column added to one direction cannot be
  * forgotten in the other. Specs are kept as proto3 JSON.
  */
-import { type ClusterEvent, EVENT_VERSION, type StoredState } from "../../core/events/cluster-events.js";
+import { type ClusterEvent, EVENT_VERSION } from "../../core/events/cluster-events.js";
+import type { StoredState } from "../../core/events/stored-state.js";
 import { type Instance, instanceName, type NodeRecord, type Workload, workloadOfInstanceId } from "../../core/model/cluster-state.js";
 import { touches } from "../../core/events/event-facts.js";
 import type { InstanceState } from "../../core/model/instance-machine.js";

@@ -4,9 +4,9 @@
  * Pure: each store runs it in one transaction, SQLite row by row through its compiled
  * statements, PostgreSQL in multi-row statements.
  */
-import { type ClusterEvent, isVolatile } from "../../core/events/cluster-events.js";
+import type { ClusterEvent } from "../../core/events/cluster-events.js";
 import type { ClusterState, NodeIdentity, TokenKind, TokenRecord } from "../../core/model/cluster-state.js";
-import { touches } from "../../core/events/event-facts.js";
+import { isVolatile, touches } from "../../core/events/event-facts.js";
 import { eventToRow, instanceToRow, nodeToRow, workloadToRow } from "./rows.js";
 
 export interface TurnWrites {

@@ -16,11 +16,13 @@
  * to come back as after a restart.
  */
 import { status } from "@grpc/grpc-js";
-import type { Command, Decision } from "../../core/decide/decide.js";
+import type { Command } from "../../core/decide/commands.js";
+import type { Decision } from "../../core/decide/decision.js";
 import type { Effect } from "../../core/model/effects.js";
 import type { Logger } from "../../shell/logger.js";
 import type { ClusterState, ClusterView } from "../../core/model/cluster-state.js";
-import { isVolatile, type ListeningCause } from "../../core/events/cluster-events.js";
+import { isVolatile } from "../../core/events/event-facts.js";
+import type { ListeningCause } from "../../core/events/cluster-events.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../../core/reconcile/reconcile.js";
 import { runTurn } from "../../core/reconcile/turn.js";
 import type { Metrics } from "../http/metrics.js";

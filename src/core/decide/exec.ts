@@ -1,9 +1,11 @@
 /**
- * What `exec` decides: whether a command may be run, in which copy, and which signals a caller
- * may send it. PURE. The shells carry the bytes (src/control/grpc/exec-service.ts, src/agent/exec-sessions.ts).
+ * What `exec` decides: whether a command may be run, in which copy, which signals a caller
+ * may send it, and the record that someone ran one (RecordExec). PURE. The shells carry the
+ * bytes (src/control/grpc/exec-service.ts, src/agent/exec-sessions.ts).
  */
 import { type ClusterView, type Instance, instanceSeq, instancesOfWorkload } from "../model/cluster-state.js";
 import type { Rejection } from "../model/rejections.js";
+import { accept, type Deciders, refuse } from "./decision.js";
 
 /** Arguments of one exec, bytes in all; the command is recorded in the event log. */
 export const MAX_EXEC_COMMAND_BYTES = 16 * 1024;
@@ -42,3 +44,13 @@ export function execTarget(state: ClusterView, workload: string, instance: strin
   const target = named.find(running) ?? named[0]!;
   return running(target) ? target : { kind: "NotRunning", workload, id: target.id, state: target.state };
 }
+
+export const execDeciders = {
+  RecordExec(state, c, now) {
+    const bad = validateExecCommand(c.command, "start.command");
+    if (bad) return refuse(bad);
+    const target = execTarget(state, c.workload, c.instance);
+    if ("kind" in target) return refuse(target);
+    return accept([{ type: "InstanceExecStarted", at: now, id: target.id, node: target.node!, command: c.command, by: c.by }]);
+  },
+} satisfies Partial<Deciders>;

@@ -80,7 +80,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
     volatile: false,
     origin(e) {
       switch (e.event.type) {
-        // What agents report, and a hello's taking back of a Lost copy (decide.ts).
+        // What agents report, and a hello's taking back of a Lost copy (decide/agent-sessions.ts).
         case "provision":
         case "run":
         case "fail":
@@ -142,4 +142,9 @@ export function fits(state: ClusterState, e: ClusterEvent): boolean {
 /** Whether a logged record names an event type this build knows. */
 export function isEventType(type: string): type is ClusterEventType {
   return Object.hasOwn(EVENT_FACTS, type);
+}
+
+/** Events that are applied but not logged. */
+export function isVolatile(event: ClusterEvent): boolean {
+  return EVENT_FACTS[event.type].volatile;
 }

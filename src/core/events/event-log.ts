@@ -3,7 +3,8 @@
  * with. `readLog` refuses records it cannot interpret instead of guessing. PURE.
  */
 import { isEventType } from "./event-facts.js";
-import { type ClusterEvent, EVENT_VERSION, evolve } from "./cluster-events.js";
+import { type ClusterEvent, EVENT_VERSION } from "./cluster-events.js";
+import { evolve } from "./evolve.js";
 import { type ClusterState, emptyState } from "../model/cluster-state.js";
 
 export type LoggedEvent = ClusterEvent & { v: number };

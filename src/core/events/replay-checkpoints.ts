@@ -8,7 +8,8 @@
  * states off it go, so what is kept stays evenly spread over the log however long it grows.
  * The log's past never changes, so nothing kept goes stale.
  */
-import { evolve, type ClusterEvent } from "./cluster-events.js";
+import type { ClusterEvent } from "./cluster-events.js";
+import { evolve } from "./evolve.js";
 import { type ClusterState, emptyState, forkState } from "../model/cluster-state.js";
 
 /** A fold in progress: `state` is the log folded through event `seq`. */

@@ -16,7 +16,7 @@
  * whatever id the re-run gave it; a what-if then differs from the log only where the change
  * reaches, and its decisions are told with the log's names for the same copies.
  */
-import type { Decision } from "../decide/decide.js";
+import type { Decision } from "../decide/decision.js";
 import { fits, originOf, touches } from "./event-facts.js";
 import type { ClusterEvent } from "./cluster-events.js";
 import { type ClusterState, emptyState } from "../model/cluster-state.js";

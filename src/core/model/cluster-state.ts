@@ -1,7 +1,7 @@
 /**
  * The control plane's view of the world: its records (workloads, instances, nodes, tokens, node identities),
  * the state that holds them with its per-workload index, and the read-only view readers get.
- * PURE. Nothing here changes a ClusterState: evolve (cluster-events.ts) does, one event at a time.
+ * PURE. Nothing here changes a ClusterState: evolve (events/evolve.ts) does, one event at a time.
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { InstanceState } from "./instance-machine.js";

@@ -166,10 +166,38 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     problems.push(invalid("workload.spec", "an object with at least `command` or `image`"));
     return problems;
   }
+  problems.push(
+    ...validateSize(spec, input.labels),
+    ...validateRun(spec),
+    ...validateKind(spec),
+    ...validatePorts(spec),
+    ...validateVolumes(spec, spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb),
+    ...validateReferences(spec),
+    ...validateWorkingDir(spec),
+    ...validateResources(spec),
+    ...validateLabels(spec.nodeSelector, "workload.spec.node_selector"),
+    ...validatePlacement(spec.placement, kindOf(spec), "workload.spec.placement"),
+    ...validateRestartPolicy(spec),
+    ...validateUpdate(spec),
+    ...validateChecks(spec),
+  );
+  const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
+  if (grace) problems.push(grace);
+  problems.push(...validateLabels(input.labels, "workload.labels"));
+  return problems;
+}
+
+/** The spec with its labels, as JSON, within MAX_SPEC_BYTES. */
+function validateSize(spec: WorkloadSpec, labels: Record<string, string>): Rejection[] {
   // Responses and agent commands carry the spec with more around it: keep it far below the
   // 4 MiB message limit so no answer about an accepted workload can exceed it.
-  const size = JSON.stringify(spec).length + JSON.stringify(input.labels).length;
-  if (size > MAX_SPEC_BYTES) problems.push(invalid("workload.spec", `at most ${MAX_SPEC_BYTES / 1024} KiB with its labels, got ${Math.ceil(size / 1024)} KiB`));
+  const size = JSON.stringify(spec).length + JSON.stringify(labels).length;
+  return size > MAX_SPEC_BYTES ? [invalid("workload.spec", `at most ${MAX_SPEC_BYTES / 1024} KiB with its labels, got ${Math.ceil(size / 1024)} KiB`)] : [];
+}
+
+/** What runs and how many: a command (absolute, for a process) or an image, the replicas, the environment, text without NUL. */
+function validateRun(spec: WorkloadSpec): Rejection[] {
+  const problems: Rejection[] = [];
   if (spec.image === "" && spec.command === "")
     problems.push(invalid("workload.spec.command", "a command to run (or set spec.image to run a container)"));
   if (spec.image === "" && spec.command !== "" && !spec.command.startsWith("/"))
@@ -187,32 +215,51 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
   ] as const) {
     if (value.includes("\0")) problems.push(invalid(`workload.spec.${field}`, "text without NUL bytes"));
   }
-  problems.push(...validateKind(spec), ...validatePorts(spec), ...validateVolumes(spec, spec.resources?.memoryMb || SPEC_DEFAULTS.memoryMb), ...validateReferences(spec));
+  return problems;
+}
+
+function validateWorkingDir(spec: WorkloadSpec): Rejection[] {
   // An expanded working dir is still absolute when it starts with "/".
-  if (spec.workingDir !== "" && !spec.workingDir.startsWith("/"))
-    problems.push(invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`));
-  if (spec.resources) {
-    if (spec.resources.cpuMillis > MAX_CPU_MILLIS)
-      problems.push(invalid("workload.spec.resources.cpu_millis", `at most ${MAX_CPU_MILLIS} (1024 cores), got ${spec.resources.cpuMillis}`));
-    if (spec.resources.memoryMb > MAX_MEMORY_MB)
-      problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
-  }
-  problems.push(...validateLabels(spec.nodeSelector, "workload.spec.node_selector"));
-  problems.push(...validatePlacement(spec.placement, kindOf(spec), "workload.spec.placement"));
-  if (spec.restartPolicy) {
-    if (![0, 1, 2, 3].includes(spec.restartPolicy.mode))
-      problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${spec.restartPolicy.mode}`));
-    const initial = durationProblem(spec.restartPolicy.initialBackoff, "workload.spec.restart_policy.initial_backoff");
-    const max = durationProblem(spec.restartPolicy.maxBackoff, "workload.spec.restart_policy.max_backoff");
-    if (initial) problems.push(initial);
-    if (max) problems.push(max);
-    const i = durationMs(spec.restartPolicy.initialBackoff);
-    const m = durationMs(spec.restartPolicy.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs;
-    if (!initial && !max && i !== undefined && i > m)
-      problems.push(invalid("workload.spec.restart_policy.max_backoff", `at least initial_backoff (${i} ms), got ${m} ms${spec.restartPolicy.maxBackoff ? "" : " (the default)"}`));
-  }
-  if (spec.update && spec.update.maxSurge === 0 && spec.update.maxUnavailable === 0)
-    problems.push(invalid("workload.spec.update", "max_surge or max_unavailable above 0 (with both 0 no copy can ever be replaced)"));
+  return spec.workingDir !== "" && !spec.workingDir.startsWith("/") ? [invalid("workload.spec.working_dir", `an absolute path, got "${spec.workingDir}"`)] : [];
+}
+
+function validateResources(spec: WorkloadSpec): Rejection[] {
+  const problems: Rejection[] = [];
+  if (!spec.resources) return problems;
+  if (spec.resources.cpuMillis > MAX_CPU_MILLIS)
+    problems.push(invalid("workload.spec.resources.cpu_millis", `at most ${MAX_CPU_MILLIS} (1024 cores), got ${spec.resources.cpuMillis}`));
+  if (spec.resources.memoryMb > MAX_MEMORY_MB)
+    problems.push(invalid("workload.spec.resources.memory_mb", `at most ${MAX_MEMORY_MB} (16 TiB), got ${spec.resources.memoryMb}`));
+  return problems;
+}
+
+/** The restart mode, each backoff a duration, and max_backoff at least initial_backoff. */
+function validateRestartPolicy(spec: WorkloadSpec): Rejection[] {
+  const problems: Rejection[] = [];
+  const policy = spec.restartPolicy;
+  if (!policy) return problems;
+  if (![0, 1, 2, 3].includes(policy.mode))
+    problems.push(invalid("workload.spec.restart_policy.mode", `RESTART_MODE_ALWAYS, RESTART_MODE_ON_FAILURE or RESTART_MODE_NEVER, got ${policy.mode}`));
+  const initial = durationProblem(policy.initialBackoff, "workload.spec.restart_policy.initial_backoff");
+  const max = durationProblem(policy.maxBackoff, "workload.spec.restart_policy.max_backoff");
+  if (initial) problems.push(initial);
+  if (max) problems.push(max);
+  const i = durationMs(policy.initialBackoff);
+  const m = durationMs(policy.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs;
+  if (!initial && !max && i !== undefined && i > m)
+    problems.push(invalid("workload.spec.restart_policy.max_backoff", `at least initial_backoff (${i} ms), got ${m} ms${policy.maxBackoff ? "" : " (the default)"}`));
+  return problems;
+}
+
+function validateUpdate(spec: WorkloadSpec): Rejection[] {
+  return spec.update && spec.update.maxSurge === 0 && spec.update.maxUnavailable === 0
+    ? [invalid("workload.spec.update", "max_surge or max_unavailable above 0 (with both 0 no copy can ever be replaced)")]
+    : [];
+}
+
+/** Each check: a name used once, a role, one probe that fits the spec's ports, thresholds and durations. */
+function validateChecks(spec: WorkloadSpec): Rejection[] {
+  const problems: Rejection[] = [];
   const names = new Set<string>();
   (spec.checks ?? []).forEach((c, i) => {
     const field = `workload.spec.checks[${i}]`;
@@ -239,8 +286,5 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
       if (problem) problems.push(problem);
     }
   });
-  const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
-  if (grace) problems.push(grace);
-  problems.push(...validateLabels(input.labels, "workload.labels"));
   return problems;
 }

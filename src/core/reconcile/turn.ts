@@ -4,11 +4,15 @@
  * plus I/O; replay tests fold recorded turns through it and compare the plans, and what-if
  * (what-if.ts) runs a log's inputs through it, so replay decides as the writer did.
  *
- * Applies the returned events to `state` in place (see cluster-events.ts for why).
+ * Applies the returned events to `state` in place (see events/evolve.ts for why).
  */
-import { type Command, type Decision, decide } from "../decide/decide.js";
+import type { Command } from "../decide/commands.js";
+import type { Decider, Decision } from "../decide/decision.js";
+import { decide } from "../decide/decide.js";
 import type { Effect } from "../model/effects.js";
-import { type ClusterEvent, evolve, isVolatile } from "../events/cluster-events.js";
+import type { ClusterEvent } from "../events/cluster-events.js";
+import { evolve } from "../events/evolve.js";
+import { isVolatile } from "../events/event-facts.js";
 import type { ClusterState } from "../model/cluster-state.js";
 import { planToEvents } from "./plan-to-events.js";
 import { isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
@@ -23,9 +27,6 @@ export interface TurnResult {
 
 /** Upper bound on reconcile passes in one turn (each pass may enable the next). */
 const MAX_PASSES = 4;
-
-/** Decides one input of a turn against the state so far; the writer's is `decide`. */
-export type Decider<C> = (state: ClusterState, input: C, now: number) => Decision;
 
 /** How a turn runs. */
 export interface TurnOptions {

@@ -5,7 +5,7 @@
  */
 import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
-import type { StoredState } from "../../../core/events/cluster-events.js";
+import type { StoredState } from "../../../core/events/stored-state.js";
 import type { CopyFact } from "../../../core/output/log-sources.js";
 import { REVISION_EVENTS } from "../../../core/events/rollout-history.js";
 import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";

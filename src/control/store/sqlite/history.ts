@@ -8,7 +8,7 @@
 import type { Database } from "bun:sqlite";
 import { and, asc, desc, eq, gt, inArray, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import type { StoredState } from "../../../core/events/cluster-events.js";
+import type { StoredState } from "../../../core/events/stored-state.js";
 import type { CopyFact } from "../../../core/output/log-sources.js";
 import { REVISION_EVENTS } from "../../../core/events/rollout-history.js";
 import type { WorkloadSpec } from "../../../gen/tessera/v1/types.js";

@@ -1,0 +1,104 @@
+/**
+ * Deciding what is asked of workloads: apply (one or several, all or nothing), delete,
+ * restart. PURE.
+ */
+import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import type { ClusterState, Workload } from "../model/cluster-state.js";
+import { type ClusterEvent, sameTemplate } from "../events/cluster-events.js";
+import { instanceTemplate } from "../model/spec.js";
+import type { Rejection } from "../model/rejections.js";
+import { validateName, validateWorkload } from "../model/validate.js";
+import type { CommandOf } from "./commands.js";
+import { accept, type ApplyOutcome, type Decision, type Deciders, refuse } from "./decision.js";
+
+/** Deep equality for plain JSON-like values (specs and label maps). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * Going back to the template before the last change (`rollout undo`, or that spec applied
+ * again): the generation its copies start at, so the copies still running it are kept (as
+ * auto_revert keeps them) and only those of the template undone are replaced. Undefined when
+ * they cannot be told apart: after a revert, or with no record of that generation.
+ */
+function keptFrom(prior: Workload | undefined, spec: WorkloadSpec): number | undefined {
+  if (prior === undefined || prior.reverted !== null || prior.previousSpec === null || prior.previousTemplateGeneration === 0) return undefined;
+  return sameTemplate(prior.previousSpec, spec) ? prior.previousTemplateGeneration : undefined;
+}
+
+/** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */
+function atIndex(r: Rejection, i: number): Rejection {
+  return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
+}
+
+/** Validates an apply and records what it changes: a new generation for a changed spec, none for labels alone. */
+export function applyWorkload(state: ClusterState, c: CommandOf<"ApplyWorkload">, now: number): Decision {
+  const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
+  if (problems.length > 0) return refuse(problems[0]!);
+  const spec = c.spec!;
+  const prior = state.workloads.get(c.name);
+  if (prior?.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+  const failed = prior?.quarantined.find((q) => sameTemplate(q.spec, spec));
+  if (failed !== undefined && !c.force) return refuse({ kind: "QuarantinedSpec", name: c.name, generation: failed.generation, reason: failed.reason });
+  const specChanged = prior === undefined || !sameValue(prior.spec, spec);
+  if (!specChanged && sameValue(prior.labels, c.labels)) return accept([], [], "unchanged");
+  const generation = prior === undefined ? 1 : specChanged ? prior.generation + 1 : prior.generation;
+  const templateChanged = prior === undefined || !sameValue(instanceTemplate(prior.spec), instanceTemplate(spec));
+  const templateGeneration = templateChanged ? (keptFrom(prior, spec) ?? generation) : prior.templateGeneration;
+  const workload: Extract<ClusterEvent, { type: "WorkloadApplied" }>["workload"] = {
+    name: c.name,
+    labels: c.labels,
+    spec,
+    generation,
+    templateGeneration,
+  };
+  // What runs changes: remember what ran before, for `rollout undo`.
+  const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
+  return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], prior === undefined ? "created" : specChanged ? "configured" : "relabeled");
+}
+
+export const workloadDeciders = {
+  ApplyWorkloads(state, c, now) {
+    if (c.workloads.length === 0) return refuse({ kind: "InvalidArgument", field: "workloads", expected: "at least one workload" });
+    const seen = new Set<string>();
+    const events: ClusterEvent[] = [];
+    const appliedEach: ApplyOutcome[] = [];
+    for (const [i, w] of c.workloads.entries()) {
+      if (seen.has(w.name)) return refuse({ kind: "InvalidArgument", field: `workloads[${i}].name`, expected: `a name not used earlier in the request, got "${w.name}" again` });
+      seen.add(w.name);
+      // Distinct names: each decision reads only its own workload, so all can read `state`.
+      const d = applyWorkload(state, { type: "ApplyWorkload", ...w, force: c.force }, now);
+      if (d.rejection) return refuse(atIndex(d.rejection, i));
+      events.push(...d.events);
+      appliedEach.push(d.applied!);
+    }
+    return { events, effects: [], appliedEach };
+  },
+  ApplyWorkload: applyWorkload,
+
+  DeleteWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (w.deleting) return accept();
+    return accept([{ type: "WorkloadDeleteRequested", at: now, name: c.name }]);
+  },
+
+  RestartWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (w.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+    // Every instance that exists now is replaced; ones created from here on are not.
+    return accept([{ type: "WorkloadRestartRequested", at: now, name: c.name, restartSeq: state.nextInstanceSeq }]);
+  },
+} satisfies Partial<Deciders>;

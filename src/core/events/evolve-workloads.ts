@@ -1,0 +1,119 @@
+/**
+ * How events change a workload and its rollout: applied, restarted, deleted, finished; a
+ * rollout promoted, paused, held, stalled, completed, reverted; a quarantine lifted. PURE,
+ * in place (see evolve.ts).
+ */
+import { STALLED } from "../model/cluster-state.js";
+import { sameTemplate } from "./cluster-events.js";
+import { type Evolvers, must } from "./state-edits.js";
+
+export const workloadEvolvers = {
+  WorkloadApplied(state, e) {
+    const prior = state.workloads.get(e.workload.name);
+    const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
+    // Back to the template an earlier generation's copies run (decide/workloads.ts keptFrom): they
+    // stay current, and the copies of the generations since are outdated.
+    const backTo = prior !== undefined && e.workload.templateGeneration < prior.templateGeneration;
+    // A crash-loop quarantine is the failed spec's: a changed one is placed at once.
+    if (templateChanged) state.crashes.delete(e.workload.name);
+    // A change that replaces no copy of a completed rollout completes at once: it is what
+    // auto_revert goes back to from now on.
+    const completedAtOnce = !templateChanged && prior.stable !== null && prior.stable.generation === prior.templateGeneration;
+    state.workloads.set(e.workload.name, {
+      ...e.workload,
+      deleting: false,
+      createdAt: prior?.createdAt ?? e.at,
+      restartSeq: prior?.restartSeq ?? 0,
+      templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
+      progressSince: templateChanged ? e.at : prior.progressSince,
+      previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
+      previousTemplateGeneration: e.previousSpec !== undefined && prior !== undefined ? prior.templateGeneration : (prior?.previousTemplateGeneration ?? 0),
+      // A batch whose runs change starts over.
+      failures: templateChanged ? 0 : prior.failures,
+      finished: templateChanged ? null : prior.finished,
+      promoted: templateChanged ? false : prior.promoted,
+      reverted: backTo ? { from: prior.templateGeneration, to: prior.generation } : templateChanged ? null : prior.reverted,
+      paused: prior?.paused ?? false,
+      wave: templateChanged ? -1 : prior.wave,
+      rolloutHold: templateChanged ? "" : prior.rolloutHold,
+      stable: completedAtOnce ? { spec: e.workload.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
+      quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
+    });
+  },
+  QuarantineLifted(state, e) {
+    must(state.workloads, e.name, "workload");
+    const byNode = state.crashes.get(e.name);
+    if (e.node !== undefined) byNode?.delete(e.node);
+    // A workload with no failure left has no entry: only workloads with one are looked at.
+    if (e.node === undefined || byNode?.size === 0) state.crashes.delete(e.name);
+  },
+  RolloutPaused(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    w.paused = e.paused;
+    // A paused rollout waits on an operator: its deadline counts again from the resume, and a
+    // stall recorded before no longer stands.
+    w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
+  },
+  RolloutHeld(state, e) {
+    must(state.workloads, e.name, "workload").rolloutHold = e.gate;
+  },
+  RolloutStalled(state, e) {
+    must(state.workloads, e.name, "workload").rolloutHold = STALLED;
+  },
+  RolloutWaveStarted(state, e) {
+    must(state.workloads, e.name, "workload").wave = e.wave;
+  },
+  RolloutPromoted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    w.promoted = true;
+    // The time its canaries waited for the promotion does not count against the deadline.
+    w.progressSince = e.at;
+    if (w.rolloutHold === STALLED) w.rolloutHold = "";
+  },
+  RolloutCompleted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    w.stable = { spec: w.spec, generation: e.generation };
+    w.rolloutHold = "";
+  },
+  RolloutReverted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    if (w.stable === null) throw new Error(`event log is inconsistent: ${e.name} reverted without a completed rollout`);
+    const failed = w.spec;
+    w.quarantined = [...w.quarantined.filter((q) => !sameTemplate(q.spec, failed)), { spec: failed, generation: e.failedGeneration, reason: e.reason }].slice(-MAX_QUARANTINED);
+    w.previousSpec = failed;
+    w.previousTemplateGeneration = w.templateGeneration;
+    // The restored spec's copies, still running, stay current; the failed spec's are outdated.
+    w.reverted = { from: w.templateGeneration, to: w.generation };
+    w.spec = w.stable.spec;
+    w.generation = e.generation;
+    w.templateGeneration = w.stable.generation;
+    w.templateChangedAt = e.at;
+    w.progressSince = e.at;
+    w.promoted = false;
+    w.wave = -1;
+    w.rolloutHold = "";
+    state.crashes.delete(e.name);
+  },
+  WorkloadRestartRequested(state, e) {
+    must(state.workloads, e.name, "workload").restartSeq = e.restartSeq;
+  },
+  WorkloadDeleteRequested(state, e) {
+    must(state.workloads, e.name, "workload").deleting = true;
+  },
+  WorkloadRemoved(state, e) {
+    must(state.workloads, e.name, "workload");
+    state.workloads.delete(e.name);
+    // A workload created again under the name starts without the old one's quarantine.
+    state.crashes.delete(e.name);
+  },
+  WorkloadFinished(state, e) {
+    must(state.workloads, e.name, "workload").finished = { at: e.at, outcome: e.outcome, reason: e.reason };
+  },
+  WorkloadExpired(state, e) {
+    must(state.workloads, e.name, "workload").deleting = true;
+  },
+} satisfies Partial<Evolvers>;
+
+/** Specs a workload remembers as failed rollouts, at most (the oldest goes). */
+const MAX_QUARANTINED = 10;

@@ -1,0 +1,45 @@
+/**
+ * What applying an event to a state is made of: the shape of the per-resource evolver tables,
+ * and the in-place edits that evolve and restoring a stored state share. PURE.
+ */
+import { CRASH_HISTORY, type ClusterState, type Instance } from "../model/cluster-state.js";
+import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
+
+/** Applies one event of type K to the state, in place. */
+export type Evolver<K extends ClusterEventType> = (state: ClusterState, event: Extract<ClusterEvent, { type: K }>) => void;
+
+/** An evolver for every event type: the compiler names the one forgotten. */
+export type Evolvers = { [K in ClusterEventType]: Evolver<K> };
+
+/** The entry an event refers to; a log that names a missing one is refused, loudly. */
+export function must<V>(map: Map<string, V>, key: string, what: string): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`event log is inconsistent: unknown ${what} ${key}`);
+  return value;
+}
+
+/** Appends a failure time to the bounded history of (workload, node). */
+export function recordCrash(state: ClusterState, workload: string, node: string, at: number): void {
+  let byNode = state.crashes.get(workload);
+  if (!byNode) state.crashes.set(workload, (byNode = new Map()));
+  const times = byNode.get(node) ?? [];
+  times.push(at);
+  if (times.length > CRASH_HISTORY) times.shift();
+  byNode.set(node, times);
+}
+
+/** Adds (or replaces) an instance and indexes it under its workload. */
+export function putInstance(state: ClusterState, inst: Instance): void {
+  state.instances.set(inst.id, inst);
+  let ids = state.instancesByWorkload.get(inst.workload);
+  if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
+  ids.add(inst.id);
+}
+
+/** Removes an instance, and its workload's index entry with its last one. */
+export function dropInstance(state: ClusterState, inst: Instance): void {
+  state.instances.delete(inst.id);
+  const ids = state.instancesByWorkload.get(inst.workload);
+  ids?.delete(inst.id);
+  if (ids?.size === 0) state.instancesByWorkload.delete(inst.workload);
+}

@@ -24,7 +24,6 @@ const SPLITTING = "being split (#28)";
 
 const ALLOWED: Allowed[] = [
   { file: "cli/server-commands.ts", why: SPLITTING },
-  { file: "src/agent/process-executor.ts", why: SPLITTING },
   { file: "src/control/grpc/agent-gateway.ts", fn: "accept(stream: Stream)", why: SPLITTING },
   { file: "src/control/grpc/control-plane-service.ts", fn: "function createControlPlaneService(", why: SPLITTING },
   { file: "src/control/grpc/logs-service.ts", fn: "function createLogsHandler(", why: SPLITTING },

@@ -16,15 +16,16 @@
  * is read, its status and stderr files go and its log is handed to ended-logs.ts, which keeps
  * the newest for `ctl logs --previous`: nothing a copy leaves outlives that retention.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { boundStderrTail, STDERR_TAIL_BYTES } from "../core/output/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
 import { EndedLogs, MAX_LOG_BYTES } from "./ended-logs.js";
-import { type Adopted, copyEnvironment, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
+import { type Adopted, copyEnvironment, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type Exit, hostEnvironment, type LogRequest, NoOutputRecorded, type Running, type StartRequest } from "./executor.js";
 import { InstanceRecords } from "./instance-records.js";
-import { emitInChunks, readLastBytes, readRange } from "./output-file.js";
+import { followLog, readLastBytes } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
+import { spawnExec } from "./process-exec.js";
 import type { Cgroups } from "./cgroups.js";
 import { environmentOf, joinCgroups, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
 /** Where a check reaches a copy that was told no address. */
@@ -58,45 +59,6 @@ interface Record {
   pid?: number;
   /** Kernel start time of the pid (clock ticks since boot): tells a reused pid apart. */
   startTime?: string;
-}
-
-/**
- * Runs an exec'd command as the leader of its own process group, so a signal reaches what it
- * starts too. A program that cannot be started reads as a shell reports it: a line on stderr
- * and exit code 127.
- */
-function spawnExec(req: ExecRequest, env: { [name: string]: string }, cwd: string): ExecProcess {
-  let proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
-  try {
-    proc = Bun.spawn(req.command, { cwd, env, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
-  } catch (err) {
-    req.output("stderr", Buffer.from(`tessera: cannot run ${req.command[0]}: ${(err as Error).message}\n`));
-    return { exited: Promise.resolve({ exitCode: 127, signal: null }), write() {}, endInput() {}, signal() {} };
-  }
-  const stdin = proc.stdin;
-  if (!req.stdin) stdin.end();
-  const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
-    for await (const chunk of stream) req.output(name, chunk);
-  };
-  const exited = Promise.all([proc.exited, pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]).then(
-    (): Exit => {
-      const signal = proc.signalCode;
-      return signal ? { exitCode: null, signal: String(signal) } : { exitCode: proc.exitCode, signal: null };
-    },
-  );
-  const ignoreEnded = (f: () => unknown) => {
-    try {
-      f();
-    } catch {
-      // The command already ended (or closed its stdin).
-    }
-  };
-  return {
-    exited,
-    write: (data) => ignoreEnded(() => (stdin.write(data), stdin.flush())),
-    endInput: () => ignoreEnded(() => stdin.end()),
-    signal: (name) => signalGroup(proc.pid, name),
-  };
 }
 
 export class ProcessExecutor implements Executor {
@@ -396,11 +358,7 @@ export class ProcessExecutor implements Executor {
     }
   }
 
-  /**
-   * A running copy's log, followed through rotation; an ended copy's kept output. The log is
-   * read through one open descriptor, so that when the copy ends and its log is moved to the
-   * ended copies' what it wrote last is still read, and the read ends there.
-   */
+  /** A running copy's log, followed through rotation; an ended copy's kept output. */
   async readLogs(req: LogRequest): Promise<void> {
     const path = this.logPath(req.instanceId);
     let fd: number;
@@ -410,29 +368,6 @@ export class ProcessExecutor implements Executor {
       if (await this.endedLogs.read(req.instanceId, req.tail, req.emit)) return;
       throw new NoOutputRecorded(req.instanceId);
     }
-    try {
-      let offset = fstatSync(fd).size;
-      const all = splitLines("", readRange(fd, 0, offset).toString("utf8"));
-      let carry = all.rest;
-      emitInChunks(req.tail > 0 ? all.lines.slice(-req.tail) : all.lines, req.emit);
-      while (req.follow && !req.signal.aborted) {
-        await Bun.sleep(POLL_MS);
-        const ended = !existsSync(path);
-        const size = fstatSync(fd).size;
-        if (size < offset) offset = 0; // truncated by rotation: start over
-        if (size > offset) {
-          const next = splitLines(carry, readRange(fd, offset, size).toString("utf8"));
-          offset = size;
-          carry = next.rest;
-          emitInChunks(next.lines, req.emit);
-        }
-        if (ended) {
-          if (carry !== "") req.emit([carry]);
-          return;
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
+    await followLog(fd, path, req, POLL_MS);
   }
 }

@@ -35,14 +35,19 @@ async function session(): Promise<Session | undefined> {
   throw new Error(`the control plane answered ${res.status}`);
 }
 
+/** The status line: what the page shows (live, past, signed out) and whether it is live. */
+function showStatus(text: string, live: boolean): void {
+  $("status").textContent = text;
+  $("status").dataset.live = String(live);
+}
+
 function showSignIn(error = ""): void {
   $("app").hidden = true;
   $("picker").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = error;
-  $("status").textContent = "signed out";
-  $("status").dataset.live = "false";
+  showStatus("signed out", false);
   $<HTMLInputElement>("token").focus();
 }
 
@@ -65,119 +70,138 @@ function follow({ role, signedIn }: Session): void {
   $("picker").hidden = false;
   $("signout").hidden = !signedIn;
   $("signout").onclick = () => void signOut();
-  const admin = role === "admin";
-  let fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
-  /** The fleet at an earlier event, while the slider shows one. */
-  let past: Fleet | undefined;
-  const current = () => past ?? fleet;
-  const panel = new Panel($("panel"), current, {
-    admin,
-    workloadAction: (workload, action: WorkloadAction) =>
-      void act(`/api/workloads/${encodeURIComponent(workload)}/${action}`, action === "delete" ? `Delete workload ${workload} and stop all its copies?` : `Rollout ${action} ${workload}?`),
-  });
-  const mosaic = new Mosaic($("mosaic"), current, {
-    admin,
-    select: (id) => panel.show(id),
-    nodeAction: (node, action) => void act(`/api/nodes/${encodeURIComponent(node)}/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} node ${node}?`),
-  });
-  const picker = $<HTMLSelectElement>("workload");
-  picker.onchange = () => {
-    mosaic.setPicked(picker.value);
-    showProgress();
-  };
-  const showProgress = () => {
-    const w = current().workloads.get(picker.value);
-    $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
-  };
-  /** The workloads the picker lists: a change naming only these leaves the list as it is. */
-  let listed = new Set<string>();
-  const showWorkloads = () => {
-    const names = [...current().workloads.keys()].sort();
-    const have = [...picker.options].slice(1).map((o) => o.value);
-    listed = new Set(names);
-    if (names.join("\n") !== have.join("\n")) {
-      const keep = picker.value;
-      picker.replaceChildren(new Option("(none)", ""), ...names.map((n) => new Option(n, n)));
-      picker.value = names.includes(keep) ? keep : "";
-      if (picker.value !== keep) mosaic.setPicked("");
-    }
-    showProgress();
-  };
-  const live = (text: string, on: boolean) => {
-    $("status").textContent = text;
-    $("status").dataset.live = String(on);
-  };
-  const slider = $<HTMLInputElement>("seq");
-  const showing = () => {
-    $("time").hidden = false;
-    slider.max = String(fleet.seq);
-    if (past === undefined) slider.value = slider.max;
-    $("live").hidden = past === undefined;
-    live(past === undefined ? `live · #${fleet.seq}` : `past · #${past.seq}`, past === undefined);
-  };
-  const redraw = () => {
-    mosaic.reset();
-    showWorkloads();
-    panel.refresh();
-    showing();
-  };
-  const goLive = () => {
-    past = undefined;
-    redraw();
-  };
-  let scrub: ReturnType<typeof setTimeout> | undefined;
-  slider.oninput = () => {
-    clearTimeout(scrub);
-    scrub = setTimeout(async () => {
-      const seq = Number(slider.value);
-      if (seq >= fleet.seq) return goLive();
-      const res = await fetch(`/api/at?seq=${seq}`);
-      if (!res.ok) return alert(((await res.json()) as { error: string }).error);
-      if (Number(slider.value) !== seq) return;
-      past = fleetOf((await res.json()) as FleetSnapshot);
-      redraw();
-    }, SCRUB_MS);
-  };
-  $("live").onclick = goLive;
+  new FleetPage(role === "admin").connect();
+}
 
+/** The signed-in page: the mosaic, the panel, the workload picker and the time slider, over one followed fleet. */
+class FleetPage {
+  private fleet: Fleet = fleetOf({ seq: 0, nodes: [], copies: [], workloads: [] });
+  /** The fleet at an earlier event, while the slider shows one. */
+  private past: Fleet | undefined;
+  private readonly panel: Panel;
+  private readonly mosaic: Mosaic;
+  private readonly picker = $<HTMLSelectElement>("workload");
+  private readonly slider = $<HTMLInputElement>("seq");
+  /** The workloads the picker lists: a change naming only these leaves the list as it is. */
+  private listed = new Set<string>();
+  private scrub: ReturnType<typeof setTimeout> | undefined;
   /** What changes asked of the header and panel, done once per animation frame however many arrive (a burst). */
-  const header = { frame: 0, relist: false, panel: false };
-  const showHeader = () => {
-    showing();
-    if (past === undefined) {
-      if (header.relist) showWorkloads();
-      else showProgress();
-      if (header.panel) panel.refresh();
-    }
-    Object.assign(header, { frame: 0, relist: false, panel: false });
-  };
-  const connect = () => {
+  private readonly header = { frame: 0, relist: false, panel: false };
+
+  constructor(admin: boolean) {
+    const current = () => this.current();
+    this.panel = new Panel($("panel"), current, {
+      admin,
+      workloadAction: (workload, action: WorkloadAction) =>
+        void act(`/api/workloads/${encodeURIComponent(workload)}/${action}`, action === "delete" ? `Delete workload ${workload} and stop all its copies?` : `Rollout ${action} ${workload}?`),
+    });
+    this.mosaic = new Mosaic($("mosaic"), current, {
+      admin,
+      select: (id) => this.panel.show(id),
+      nodeAction: (node, action) => void act(`/api/nodes/${encodeURIComponent(node)}/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} node ${node}?`),
+    });
+    this.picker.onchange = () => {
+      this.mosaic.setPicked(this.picker.value);
+      this.showProgress();
+    };
+    this.slider.oninput = () => {
+      clearTimeout(this.scrub);
+      this.scrub = setTimeout(() => void this.showPast(Number(this.slider.value)), SCRUB_MS);
+    };
+    $("live").onclick = () => this.goLive();
+  }
+
+  /** Follows the fleet: a snapshot, then changes, until the session ends. */
+  connect(): void {
     const events = new EventSource("/api/events");
     events.addEventListener("snapshot", (e) => {
-      fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
-      redraw();
+      this.fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
+      this.redraw();
     });
     events.addEventListener("change", (e) => {
       const c = JSON.parse((e as MessageEvent<string>).data) as FleetChange;
-      applyChange(fleet, c);
-      header.relist ||= c.goneWorkloads.length > 0 || c.workloads.some((w) => !listed.has(w.name));
-      header.panel ||= c.copies.some((x) => x.id === panel.selected) || c.goneCopies.includes(panel.selected);
-      if (past === undefined) mosaic.touch(c);
-      if (header.frame === 0) header.frame = requestAnimationFrame(showHeader);
+      applyChange(this.fleet, c);
+      const header = this.header;
+      header.relist ||= c.goneWorkloads.length > 0 || c.workloads.some((w) => !this.listed.has(w.name));
+      header.panel ||= c.copies.some((x) => x.id === this.panel.selected) || c.goneCopies.includes(this.panel.selected);
+      if (this.past === undefined) this.mosaic.touch(c);
+      if (header.frame === 0) header.frame = requestAnimationFrame(() => this.showHeader());
     });
     events.onerror = () => {
-      live("reconnecting…", false);
+      showStatus("reconnecting…", false);
       // The browser retries a dropped stream by itself; one answered with an error status
       // (signed out, token revoked) it closes: ask again whether the cookie is still good.
       if (events.readyState !== EventSource.CLOSED) return;
       setTimeout(async () => {
         const signed = await session().catch(() => "unreachable" as const);
         if (signed === undefined) showSignIn("the session ended: sign in again");
-        else connect();
+        else this.connect();
       }, RETRY_MS);
     };
-  };
-  connect();
+  }
+
+  private current(): Fleet {
+    return this.past ?? this.fleet;
+  }
+
+  private showProgress(): void {
+    const w = this.current().workloads.get(this.picker.value);
+    $("progress").textContent = w ? `${w.name}: ${w.ready} of ${w.desired} Ready, generation ${w.generation}${w.deleting ? ", deleting" : ""}` : "";
+  }
+
+  private showWorkloads(): void {
+    const picker = this.picker;
+    const names = [...this.current().workloads.keys()].sort();
+    const have = [...picker.options].slice(1).map((o) => o.value);
+    this.listed = new Set(names);
+    if (names.join("\n") !== have.join("\n")) {
+      const keep = picker.value;
+      picker.replaceChildren(new Option("(none)", ""), ...names.map((n) => new Option(n, n)));
+      picker.value = names.includes(keep) ? keep : "";
+      if (picker.value !== keep) this.mosaic.setPicked("");
+    }
+    this.showProgress();
+  }
+
+  private showing(): void {
+    $("time").hidden = false;
+    this.slider.max = String(this.fleet.seq);
+    if (this.past === undefined) this.slider.value = this.slider.max;
+    $("live").hidden = this.past === undefined;
+    showStatus(this.past === undefined ? `live · #${this.fleet.seq}` : `past · #${this.past.seq}`, this.past === undefined);
+  }
+
+  private redraw(): void {
+    this.mosaic.reset();
+    this.showWorkloads();
+    this.panel.refresh();
+    this.showing();
+  }
+
+  private goLive(): void {
+    this.past = undefined;
+    this.redraw();
+  }
+
+  /** Shows the fleet as it was at event `seq`, unless the slider moved on meanwhile. */
+  private async showPast(seq: number): Promise<void> {
+    if (seq >= this.fleet.seq) return this.goLive();
+    const res = await fetch(`/api/at?seq=${seq}`);
+    if (!res.ok) return alert(((await res.json()) as { error: string }).error);
+    if (Number(this.slider.value) !== seq) return;
+    this.past = fleetOf((await res.json()) as FleetSnapshot);
+    this.redraw();
+  }
+
+  private showHeader(): void {
+    this.showing();
+    if (this.past === undefined) {
+      if (this.header.relist) this.showWorkloads();
+      else this.showProgress();
+      if (this.header.panel) this.panel.refresh();
+    }
+    Object.assign(this.header, { frame: 0, relist: false, panel: false });
+  }
 }
 
 async function boot(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Reads TypeScript sources the way the architecture tests need them, without a parser: a
  * lexer that blanks comments (and string contents) while keeping every offset, and the
- * imports a file makes, static and dynamic. Shared by purity.test.ts and boundaries.test.ts.
+ * imports a file makes, static and dynamic, and the functions it defines. Shared by
+ * purity.test.ts, boundaries.test.ts and sizes.test.ts.
  */
 
 /**
@@ -143,4 +144,97 @@ export function lineOf(text: string, index: number): number {
   let line = 1;
   for (let k = 0; k < index; k++) if (text.charCodeAt(k) === 10) line++;
   return line;
+}
+
+/** One function body: where its header starts, how many lines it spans, the header as written. */
+export interface FunctionBlock {
+  line: number;
+  lines: number;
+  head: string;
+}
+
+/**
+ * Every function with a brace body in `src`, in order of its closing brace: a `{ … }` block whose
+ * header (the text back to the statement, member or argument before it) ends in `=>`, or in `)`
+ * with an optional return type. if/for/while/switch/catch/else/do/try blocks, classes,
+ * interfaces, enums and namespaces are not functions; an arrow whose body is an expression
+ * has no block and is not seen. Lengths run from the header's first line to the closing brace.
+ */
+export function functionBlocks(src: string): FunctionBlock[] {
+  const { bare } = lex(src);
+  const starts = lineStarts(bare);
+  const lineAt = (index: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+  const out: FunctionBlock[] = [];
+  const open: number[] = [];
+  for (let i = 0; i < bare.length; i++) {
+    if (bare[i] === "{") open.push(i);
+    else if (bare[i] === "}" && open.length > 0) {
+      const body = open.pop()!;
+      const headStart = headerStart(bare, body);
+      const head = bare.slice(headStart, body).replace(/\s+/g, " ").trim();
+      if (!isFunctionHead(head)) continue;
+      let first = headStart;
+      while (/\s/.test(bare[first]!)) first++;
+      const line = lineAt(first);
+      out.push({ line, lines: lineAt(i) - line + 1, head });
+    }
+  }
+  return out;
+}
+
+function lineStarts(text: string): number[] {
+  const out = [0];
+  for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) === 10) out.push(k + 1);
+  return out;
+}
+
+/**
+ * Where the header of the block opening at `body` starts: walking back over balanced
+ * brackets (parameters, destructuring, an object return type, type arguments), up to the `;` `,` or bracket
+ * that ends what came before. A `}` at the top level belongs to the header only while the
+ * header is still empty or continues a type (`): { a: string } {`, `): Promise<{ … }> {`).
+ */
+function headerStart(bare: string, body: number): number {
+  let depth = 0;
+  // Type arguments at the top level (`): Record<string, Route> {`): their commas are the header's.
+  let angles = 0;
+  let j = body - 1;
+  for (; j >= 0; j--) {
+    const c = bare[j]!;
+    if (depth === 0 && c === ">" && bare[j - 1] !== "=") angles++;
+    else if (depth === 0 && c === "<") angles--;
+    else if (c === ")" || c === "]") depth++;
+    else if (c === "}") {
+      if (depth === 0 && !/^\s*([>|&[=]|$)/.test(bare.slice(j + 1, body))) break;
+      depth++;
+    } else if (c === "(" || c === "[" || c === "{") {
+      if (depth === 0) break;
+      depth--;
+    } else if (depth === 0 && (c === ";" || (c === "," && angles <= 0))) break;
+  }
+  return j + 1;
+}
+
+const NOT_FUNCTIONS = /^(if|for|while|switch|catch|with|else|do|try|finally|case|default)\b|\b(class|interface|enum|namespace)\b/;
+
+/** Whether a block's header (whitespace collapsed) is a function's. */
+function isFunctionHead(head: string): boolean {
+  // What is inside brackets says nothing about what the header is: fold each bracketed group,
+  // innermost first, to one control character (\u0001 for a parenthesised one).
+  let folded = head;
+  for (let prev = ""; prev !== folded; ) {
+    prev = folded;
+    folded = folded.replace(/\([^()[\]{}]*\)/g, "\u0001").replace(/\[[^()[\]{}]*\]/g, "\u0002").replace(/\{[^()[\]{}]*\}/g, "\u0003");
+  }
+  if (NOT_FUNCTIONS.test(folded)) return false;
+  return /=>$/.test(folded) || /\u0001(\s*:\s*[^?\s][^?]*)?$/.test(folded);
 }

@@ -7,7 +7,7 @@ import { compareReruns, describeDecision, recordedTurns, rerunInputs, shiftInput
 import { CAPACITY, specWithoutSoak as spec } from "./fixtures.js";
 
 /** Two nodes, three copies; node-1 goes silent until it is Offline and its copies are replaced. */
-function lostNodeLog() {
+function lostNodeFleet(): SimulatedFleet {
   const fleet = new SimulatedFleet(DEFAULT_POLICY);
   for (const name of ["node-0", "node-1"]) fleet.connect({ name, capacity: CAPACITY, labels: {} });
   fleet.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
@@ -15,8 +15,13 @@ function lostNodeLog() {
   fleet.kill("node-1");
   fleet.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
   fleet.settle();
-  return fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+  return fleet;
 }
+
+/** The fleet's log as the store keeps it: the events that are not volatile, numbered. */
+const logOf = (fleet: SimulatedFleet) => fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+
+const lostNodeLog = () => logOf(lostNodeFleet());
 
 const losses = (turns: ReturnType<typeof rerunInputs>["turns"]) =>
   turns.flatMap((t) => t.decisions.flatMap((d) => (d.type === "InstanceTransitioned" && d.event.type === "lose" ? [`${t.at} ${d.id}`] : [])));
@@ -54,13 +59,7 @@ test("an input moved before what it names exists is skipped, not applied", () =>
  * replacements after api's copies: every id shifts, but the same copies are the same.
  */
 function lostNodeThenApplyLog() {
-  const fleet = new SimulatedFleet(DEFAULT_POLICY);
-  for (const name of ["node-0", "node-1"]) fleet.connect({ name, capacity: CAPACITY, labels: {} });
-  fleet.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 3 }) }]);
-  fleet.settle();
-  fleet.kill("node-1");
-  fleet.advance(DEFAULT_POLICY.offlineAfterMs + 2_000);
-  fleet.settle();
+  const fleet = lostNodeFleet();
   fleet.advance(10_000);
   fleet.turn([{ type: "ApplyWorkload", name: "api", labels: {}, spec: spec({ replicas: 2 }) }]);
   fleet.settle();
@@ -68,7 +67,7 @@ function lostNodeThenApplyLog() {
   fleet.settle();
   fleet.advance(40_000);
   fleet.settle();
-  return fleet.events.filter((e) => !isVolatile(e)).map((event, i) => ({ seq: i + 1, event }));
+  return logOf(fleet);
 }
 
 test("a node Offline 30 s later differs only in what follows from it: its copies' loss and replacement move, nothing else", () => {

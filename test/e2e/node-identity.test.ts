@@ -31,6 +31,20 @@ const refusedAgent = async (s: Server) => {
   return { code, said: s.logs.map((l) => JSON.stringify(l)).join("\n") };
 };
 
+/** A Watch of every workload under `token`, once it streams: `ended` is the error that ends it. */
+const watchWith = async (token: string) => {
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${token}`);
+  const ca = readFileSync(join(h.dir, "control", "pki", "ca.pem"));
+  const client = new ControlPlaneClient(address, credentials.createSsl(ca), CHANNEL_OPTIONS);
+  const watch: ClientReadableStream<WatchResponse> = client.watch({ afterSequence: 0, workload: "" }, md);
+  const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
+  let events = 0;
+  watch.on("data", () => events++);
+  await eventually("the watch streams", () => (events > 0 ? true : undefined));
+  return { client, ended };
+};
+
 beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
@@ -100,15 +114,7 @@ test("a revoked read-only token's open Watch ends UNAUTHENTICATED, and the token
   const token = created.stdout.trim();
   const id = /token (sha256:[0-9a-f]{12}) created/.exec(created.stderr)?.[1];
   expect(id).toBeDefined();
-  const md = new Metadata();
-  md.set("authorization", `Bearer ${token}`);
-  const ca = readFileSync(join(h.dir, "control", "pki", "ca.pem"));
-  const client = new ControlPlaneClient(address, credentials.createSsl(ca), CHANNEL_OPTIONS);
-  const watch: ClientReadableStream<WatchResponse> = client.watch({ afterSequence: 0, workload: "" }, md);
-  const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
-  let events = 0;
-  watch.on("data", () => events++);
-  await eventually("the watch streams", () => (events > 0 ? true : undefined));
+  const { client, ended } = await watchWith(token);
   expect(await ctl("token", "revoke", id!)).toBe(`token ${id} revoked`);
   const err = await ended;
   expect(err.code).toBe(status.UNAUTHENTICATED);
@@ -120,15 +126,7 @@ test("a revoked read-only token's open Watch ends UNAUTHENTICATED, and the token
 
 test("rotating the admin token ends the open streams of the one it replaced", async () => {
   const before = readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
-  const md = new Metadata();
-  md.set("authorization", `Bearer ${before}`);
-  const ca = readFileSync(join(h.dir, "control", "pki", "ca.pem"));
-  const client = new ControlPlaneClient(address, credentials.createSsl(ca), CHANNEL_OPTIONS);
-  const watch: ClientReadableStream<WatchResponse> = client.watch({ afterSequence: 0, workload: "" }, md);
-  const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
-  let events = 0;
-  watch.on("data", () => events++);
-  await eventually("the watch streams", () => (events > 0 ? true : undefined));
+  const { client, ended } = await watchWith(before);
   const after = await ctl("token", "rotate", "admin");
   expect(after).not.toBe(before);
   const err = await ended;

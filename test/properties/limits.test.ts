@@ -10,8 +10,9 @@ import fc from "fast-check";
 import { replay } from "../../src/core/events/evolve.js";
 import type { NodeLimits, NodeRecord } from "../../src/core/model/cluster-state.js";
 import type { Command } from "../../src/core/decide/commands.js";
-import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
+import { acceptedTurn, commonOp, opsArb, roomyNode } from "./random-fleet.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -23,16 +24,11 @@ const limitsArb: fc.Arbitrary<NodeLimits | undefined> = fc.oneof(
   fc.constant({ enforcedBy: "cgroup v2", notEnforcedReason: "", allowUnenforced: false }),
   fc.record({ enforcedBy: fc.constant(""), notEnforcedReason: fc.constant("no cgroup v1 memory mount"), allowUnenforced: fc.boolean() }),
 );
-const fleetArb = fc.array(limitsArb, { minLength: 1, maxLength: 4 }).map((all) =>
-  all.map((limits, i): FleetNode => ({ name: `node-${i}`, capacity: { cpuMillis: 1_000_000, memoryMb: 1_000_000 }, labels: {}, ...(limits ? { limits } : {}) })),
-);
-const opArb = fc.oneof(
+const fleetArb = fc.array(limitsArb, { minLength: 1, maxLength: 4 }).map((all) => all.map((limits, i) => roomyNode(i, limits ? { limits } : {})));
+const opArb = opsArb(
   { arbitrary: fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 2 }), replicas: fc.integer({ min: 0, max: 4 }), states: fc.boolean(), image: fc.boolean() }), weight: 3 },
-  fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constantFrom("kill" as const, "revive" as const), n: fc.integer({ min: 0, max: 3 }) }),
   // The node's agent restarts saying other things of limits (cgroups gone, --allow-unenforced-limits).
   fc.record({ op: fc.constant("restart" as const), n: fc.integer({ min: 0, max: 3 }), limits: limitsArb }),
-  fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
 );
 
 /** Whether a node may take a copy that states resources: the oracle, written apart from placement's. */
@@ -64,28 +60,20 @@ describe("limits over random fleets and specs", () => {
         for (const n of nodes) fleet.connect(n);
         fleet.turn();
         for (const o of ops) {
-          let commands: Command[] = [];
+          let commands: Command[] | "skip" = [];
           if (o.op === "apply") {
             const name = `w${o.w}`;
             if (fleet.state.workloads.get(name)?.deleting) continue;
             const resources = o.states ? { resources: { cpuMillis: 0, memoryMb: 64 } } : {};
             commands = [{ type: "ApplyWorkload", name, labels: {}, spec: spec({ replicas: o.replicas, image: o.image ? "busybox" : "", ...resources }) }];
-          } else if (o.op === "delete") {
-            if (!fleet.state.workloads.has(`w${o.w}`)) continue;
-            commands = [{ type: "DeleteWorkload", name: `w${o.w}` }];
-          } else if (o.op === "kill") {
-            if (o.n < nodes.length) fleet.kill(`node-${o.n}`);
-          } else if (o.op === "revive") {
-            if (o.n < nodes.length && fleet.dead.has(`node-${o.n}`)) fleet.connect(current[o.n]!);
           } else if (o.op === "restart") {
             if (o.n >= nodes.length) continue;
             const { limits: _, ...rest } = nodes[o.n]!;
             current[o.n] = { ...rest, ...(o.limits ? { limits: o.limits } : {}) };
             fleet.connect(current[o.n]!);
-          } else if (o.op === "advance") fleet.advance(o.ms);
-          const r = fleet.turn(commands);
-          for (const d of r.decisions) expect(d.rejection).toBeUndefined();
-          fleet.settle();
+          } else commands = commonOp(fleet, o, nodes.length, (n) => current[n]!);
+          if (commands === "skip") continue;
+          acceptedTurn(fleet, commands);
           for (const inst of fleet.state.instances.values()) {
             if (inst.state !== "pending" || inst.desired !== "run" || inst.reason === "") continue;
             if (!limited.get(`${inst.workload}@${inst.generation}`)) continue;

@@ -11,8 +11,9 @@ import { replay } from "../../src/core/events/evolve.js";
 import type { Command } from "../../src/core/decide/commands.js";
 import { holdsNode } from "../../src/core/model/cluster-status.js";
 import { portKey, portRequests } from "../../src/core/model/ports.js";
-import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
+import { acceptedTurn, commonOp, opsArb, roomyNode } from "./random-fleet.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261127);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -20,14 +21,7 @@ console.log(`fast-check seed ${SEED}, ${RUNS} runs per property (TESSERA_PROPERT
 
 const nodeArb = fc.record({ size: fc.integer({ min: 1, max: 6 }), reserved: fc.subarray([20000, 20002, 8080]) });
 const fleetArb = fc.array(nodeArb, { minLength: 1, maxLength: 4 }).map((ns) =>
-  ns.map(
-    (n, i): FleetNode => ({
-      name: `node-${i}`,
-      capacity: { cpuMillis: 1_000_000, memoryMb: 1_000_000 },
-      labels: {},
-      ports: { address: `10.0.0.${i + 1}`, range: { from: 20000, to: 20000 + n.size - 1 }, reserved: n.reserved.map((p) => ({ from: p, to: p })) },
-    }),
-  ),
+  ns.map((n, i) => roomyNode(i, { ports: { address: `10.0.0.${i + 1}`, range: { from: 20000, to: 20000 + n.size - 1 }, reserved: n.reserved.map((p) => ({ from: p, to: p })) } })),
 );
 const protocolArb = fc.constantFrom("", "udp");
 const workloadArb = fc.record({
@@ -37,12 +31,9 @@ const workloadArb = fc.record({
   dynamic: fc.array(protocolArb, { maxLength: 2 }),
   version: fc.integer({ min: 0, max: 1 }),
 });
-const opArb = fc.oneof(
+const opArb = opsArb(
   fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 2 }), spec: workloadArb }),
-  fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constantFrom("kill" as const, "revive" as const), n: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ op: fc.constant("crash" as const), pick: fc.nat() }),
-  fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
 );
 
 const PENDING_REASON = /^no node fits \((\d+ (port \d+(\/udp)? (taken on \S+ by \S+|reserved on \S+)|short of dynamic ports|not Ready)(, |\)$))+/;
@@ -85,27 +76,19 @@ describe("ports over random fleets and specs", () => {
         for (const n of nodes) fleet.connect(n);
         fleet.turn();
         for (const o of ops) {
-          let commands: Command[] = [];
+          let commands: Command[] | "skip" = [];
           if (o.op === "apply") {
             const ports = [...o.spec.statics, ...o.spec.dynamic.map((protocol) => ({ static: undefined, protocol }))].map((p, k) => ({ name: `p${k}`, to: undefined, ...p }));
             const s = spec({ replicas: o.spec.replicas, ports, args: [`v${o.spec.version}`] });
             const name = `w${o.w}`;
             if (fleet.state.workloads.get(name)?.deleting) continue;
             commands = [{ type: "ApplyWorkload", name, labels: {}, spec: s }];
-          } else if (o.op === "delete") {
-            if (!fleet.state.workloads.has(`w${o.w}`)) continue;
-            commands = [{ type: "DeleteWorkload", name: `w${o.w}` }];
-          } else if (o.op === "kill") {
-            if (o.n < nodes.length) fleet.kill(`node-${o.n}`);
-          } else if (o.op === "revive") {
-            if (o.n < nodes.length && fleet.dead.has(`node-${o.n}`)) fleet.connect(nodes[o.n]!);
           } else if (o.op === "crash") {
             const live = [...fleet.state.instances.values()].filter((i) => i.state === "running");
             if (live.length > 0) fleet.crash(live[o.pick % live.length]!.id);
-          } else if (o.op === "advance") fleet.advance(o.ms);
-          const r = fleet.turn(commands);
-          for (const d of r.decisions) expect(d.rejection).toBeUndefined();
-          fleet.settle();
+          } else commands = commonOp(fleet, o, nodes.length, (n) => nodes[n]!);
+          if (commands === "skip") continue;
+          acceptedTurn(fleet, commands);
           checkPorts(fleet);
         }
         const live = [...fleet.state.instances.values()].map((i) => [i.id, i.node, i.ports]);

@@ -10,9 +10,10 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { replay } from "../../src/core/events/evolve.js";
 import type { Command } from "../../src/core/decide/commands.js";
-import { type FleetNode, SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import type { HostVolume, HostVolumeNeed } from "../../src/core/model/volumes.js";
 import { spec } from "../core/fixtures.js";
+import { acceptedTurn, commonOp, opsArb, roomyNode } from "./random-fleet.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261128);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);
@@ -21,18 +22,13 @@ console.log(`fast-check seed ${SEED}, ${RUNS} runs per property (TESSERA_PROPERT
 const NAMES = ["data", "logs", "cache"];
 /** What one agent declares: a subset of NAMES, each read-only or not. */
 const declaredArb = fc.subarray(NAMES).chain((names) => fc.tuple(...names.map((name) => fc.boolean().map((readOnly): HostVolume => ({ name, path: `/srv/${name}`, readOnly })))));
-const fleetArb = fc.array(declaredArb, { minLength: 1, maxLength: 4 }).map((all) =>
-  all.map((volumes, i): FleetNode => ({ name: `node-${i}`, capacity: { cpuMillis: 1_000_000, memoryMb: 1_000_000 }, labels: {}, volumes })),
-);
+const fleetArb = fc.array(declaredArb, { minLength: 1, maxLength: 4 }).map((all) => all.map((volumes, i) => roomyNode(i, { volumes })));
 /** What one spec names: a subset of NAMES, each mounted read-only or not. */
 const needsArb = fc.subarray(NAMES).chain((names) => fc.tuple(...names.map((name) => fc.boolean().map((readOnly): HostVolumeNeed => ({ name, readOnly })))));
-const opArb = fc.oneof(
+const opArb = opsArb(
   { arbitrary: fc.record({ op: fc.constant("apply" as const), w: fc.integer({ min: 0, max: 2 }), replicas: fc.integer({ min: 0, max: 4 }), needs: needsArb }), weight: 3 },
-  fc.record({ op: fc.constant("delete" as const), w: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constantFrom("kill" as const, "revive" as const), n: fc.integer({ min: 0, max: 3 }) }),
   // The node's agent restarts declaring other host volumes.
   fc.record({ op: fc.constant("redeclare" as const), n: fc.integer({ min: 0, max: 3 }), volumes: declaredArb }),
-  fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 200, max: 8_000 }) }),
 );
 
 const PENDING_REASON = /^no node fits \((\d+ (lacks host volume \w+|host volume \w+ is read-only|not Ready)(, |\)$))+/;
@@ -68,27 +64,19 @@ describe("host volumes over random fleets and specs", () => {
         fleet.turn();
         const declared = nodes.map((n) => n.volumes!);
         for (const o of ops) {
-          let commands: Command[] = [];
+          let commands: Command[] | "skip" = [];
           if (o.op === "apply") {
             const name = `w${o.w}`;
             if (fleet.state.workloads.get(name)?.deleting) continue;
             const volumes = o.needs.map((n) => ({ name: n.name, type: 0, mountPath: "", readOnly: n.readOnly, source: "", sizeMb: 0 }));
             commands = [{ type: "ApplyWorkload", name, labels: {}, spec: spec({ replicas: o.replicas, volumes }) }];
-          } else if (o.op === "delete") {
-            if (!fleet.state.workloads.has(`w${o.w}`)) continue;
-            commands = [{ type: "DeleteWorkload", name: `w${o.w}` }];
-          } else if (o.op === "kill") {
-            if (o.n < nodes.length) fleet.kill(`node-${o.n}`);
-          } else if (o.op === "revive") {
-            if (o.n < nodes.length && fleet.dead.has(`node-${o.n}`)) fleet.connect({ ...nodes[o.n]!, volumes: declared[o.n]! });
           } else if (o.op === "redeclare") {
             if (o.n >= nodes.length) continue;
             declared[o.n] = o.volumes;
             fleet.connect({ ...nodes[o.n]!, volumes: o.volumes });
-          } else if (o.op === "advance") fleet.advance(o.ms);
-          const r = fleet.turn(commands);
-          for (const d of r.decisions) expect(d.rejection).toBeUndefined();
-          fleet.settle();
+          } else commands = commonOp(fleet, o, nodes.length, (n) => ({ ...nodes[n]!, volumes: declared[n]! }));
+          if (commands === "skip") continue;
+          acceptedTurn(fleet, commands);
           for (const inst of fleet.state.instances.values()) {
             if (inst.state !== "pending" || inst.desired !== "run" || inst.reason === "") continue;
             expect(inst.reason).toMatch(PENDING_REASON);

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { caHashOf } from "../../src/shell/ca-hash.js";
 import { BINARY, Harness, instanceProcesses, isAlive, requireBinary, type Server } from "../e2e/harness.js";
-import { judgeTools, needTools, type ToolNeed } from "../system-packages/need.js";
+import { judgeTools, needsRoot, needTools, type ToolNeed } from "../system-packages/need.js";
 import type { SystemTool } from "../system-packages/packages.js";
 
 /** A lab's namespaces are named `tlab-<pid>-…` and its directory `tessera-lab-<pid>-…`, <pid> the test run's. */
@@ -62,7 +62,8 @@ export interface Host {
 
 /** Why network namespaces cannot be made here, ip being installed, or undefined when they can. */
 function namespacesUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "network namespaces need root";
+  const root = needsRoot("making network namespaces")();
+  if (root) return root;
   const probe = `${FAMILY}-${process.pid}-probe`;
   const made = ip(["netns", "add", probe]);
   if (made.code !== 0) return `ip netns add fails here: ${made.out.trim()}`;

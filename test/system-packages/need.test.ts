@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { judgeTools, needTools } from "./need.js";
+import { judgeTools, needsRoot, needTools } from "./need.js";
 import { SYSTEM_PACKAGES } from "./packages.js";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -34,6 +34,18 @@ describe("judging what is here", () => {
     expect(asked).toBe(0);
     expect(judgeTools(["docker"], otherwise, { ci: false, found: only("docker", "dockerd") })).toEqual({ available: false, skip: true, reason: "no Docker engine answers" });
     expect(judgeTools(["docker"], () => undefined, { ci: false, found: only("docker", "dockerd") })).toEqual({ available: true, skip: false, reason: undefined });
+  });
+
+  test("root, when a test needs it, is asked of the process", () => {
+    const uid = spyOn(process, "getuid");
+    try {
+      uid.mockReturnValue(1000);
+      expect(judgeTools([], needsRoot("mounting a tmpfs"), { ci: false })).toEqual({ available: false, skip: true, reason: "mounting a tmpfs needs root" });
+      uid.mockReturnValue(0);
+      expect(judgeTools([], needsRoot("mounting a tmpfs"), { ci: false }).available).toBe(true);
+    } finally {
+      uid.mockRestore();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * How a test asks for the system tools it runs (packages.ts lists them): where one is missing,
- * its tests skip with one line naming the tool and the Debian package that brings it; under
+ * How a test asks for the system tools it runs (packages.ts lists them), and for what else it
+ * needs of the machine (root, a running engine): where one is missing, its tests skip with one
+ * line naming the tool and the Debian package that brings it, or what else is missing; under
  * TESSERA_CI=1 (.ci/run) they run instead, and `require()` fails them with the same words.
  */
 import { missingProgram, packageOf, type SystemTool } from "./packages.js";
@@ -52,3 +53,6 @@ export function needTools(what: string, tools: readonly SystemTool[], otherwise:
     },
   };
 }
+
+/** An `otherwise` for tests that need root, `doing` saying what for. */
+export const needsRoot = (doing: string) => () => (process.getuid?.() === 0 ? undefined : `${doing} needs root`);

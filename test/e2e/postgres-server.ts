@@ -8,7 +8,7 @@ import { appendFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { judgeTools, needTools } from "../system-packages/need.js";
+import { judgeTools, needTools, type ToolNeed } from "../system-packages/need.js";
 
 const BIN = "/usr/lib/postgresql/15/bin";
 
@@ -34,12 +34,7 @@ export function postgresAvailable(): boolean {
   return judgeTools(["postgresql"], postgresUser, { ci: true }).available;
 }
 
-export interface PostgresSuite {
-  available: boolean;
-  /** Whether its tests skip: never under TESSERA_CI=1, where a missing server must fail them. */
-  skip: boolean;
-  /** Fails (a suite's setup) when PostgreSQL is not installed: under TESSERA_CI=1 it must be. */
-  require(): void;
+export interface PostgresSuite extends ToolNeed {
   /** require(), then a private server (startPostgres), on a lab host if given. */
   start(host?: { ns: string; address: string }): Promise<PostgresServer>;
 }
@@ -48,9 +43,7 @@ export interface PostgresSuite {
 export function postgresSuite(what: string): PostgresSuite {
   const need = needTools(what, ["postgresql"], postgresUser);
   return {
-    available: need.available,
-    skip: need.skip,
-    require: need.require,
+    ...need,
     start: (host) => {
       need.require();
       return startPostgres(host);

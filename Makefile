@@ -12,7 +12,7 @@ GEN_STAMP := src/gen/.stamp
 SOURCES := $(shell find src cli \( -name '*.ts' -o -name '*.html' -o -name '*.css' \) -not -path 'src/gen/*' 2>/dev/null) package.json
 MIGRATIONS := $(wildcard src/control/store/sqlite/migrations/*.sql src/control/store/sqlite/migrations/meta/*.json src/control/store/postgres/migrations/*.sql src/control/store/postgres/migrations/meta/*.json)
 
-.PHONY: build deps proto dev test typecheck migrations fixtures bench clean
+.PHONY: build deps proto dev test system-packages typecheck migrations fixtures bench clean
 
 # npm install (not ci: npm drops optional platform packages of buf from the lock, and ci then
 # refuses it). Versions are pinned exactly in package.json; the stamp runs it once per change.
@@ -51,8 +51,14 @@ typecheck: $(GEN_STAMP)
 dev: build
 	./dist/tessera dev
 
+# The Debian packages the tests need (test/system-packages/packages.ts): as root with apt-get,
+# the missing ones are installed and a Docker engine started; elsewhere their tests skip, each
+# saying which package brings what it lacks (under TESSERA_CI=1 they fail instead).
+system-packages: deps
+	$(BUN) test/system-packages/install.ts
+
 # Every test, including end-to-end tests through dist/tessera. JUNIT=path also writes a JUnit report.
-test: build typecheck
+test: system-packages build typecheck
 	$(BUN) test --timeout 60000 $(if $(JUNIT),--reporter=junit --reporter-outfile=$(JUNIT))
 
 # Benchmarks: writes BENCHMARKS.md and bench-results/*.json (medians, min, max, ratios).

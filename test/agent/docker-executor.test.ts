@@ -2,7 +2,7 @@
  * The Docker executor against a real engine: what an agent killed mid-start leaves (containers
  * created but never started) is reported as not started, not as a clean exit; what a container
  * printed stays readable once it is removed, whoever removed it.
- * Skipped without an engine, a failure in CI (TESSERA_REQUIRE_DOCKER=1).
+ * Skipped without an engine, a failure in CI (TESSERA_CI=1).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,9 +17,9 @@ import { dockerSuite, ensureImage, IMAGE, sh } from "../e2e/docker-engine.js";
 
 setDefaultTimeout(30_000);
 
-const { available, skip } = dockerSuite("docker executor");
+const engine = dockerSuite("docker executor");
 
-describe.skipIf(skip)("docker executor", () => {
+describe.skipIf(engine.skip)("docker executor", () => {
   const docker = new Docker();
   const node = `adopt-test-${process.pid}`;
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-docker-"));
@@ -41,7 +41,7 @@ describe.skipIf(skip)("docker executor", () => {
     });
 
   beforeAll(() => {
-    expect(available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    engine.require();
     ensureImage();
   });
   afterAll(() => {

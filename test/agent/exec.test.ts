@@ -126,11 +126,11 @@ contract("process executor exec", () => {
   return { executor, workingDir, start: (id) => executor.start(request(id, { command: "/bin/sleep", args: ["3600"], workingDir })) };
 });
 
-const { available, skip } = dockerSuite("docker executor exec");
-describe.skipIf(skip)("docker", () => {
+const docker = dockerSuite("docker executor exec");
+describe.skipIf(docker.skip)("docker", () => {
   const node = `exec-test-${process.pid}`;
   beforeAll(() => {
-    expect(available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     ensureImage();
   });
   afterAll(() => {

@@ -1,7 +1,7 @@
 /**
  * A small run of the containers benchmark, so it cannot rot: both sides reach their replicas
  * and clean up. No timing is asserted. Follows the Docker tests' convention (docker-engine.ts):
- * skipped with a message without an engine, a failure when TESSERA_REQUIRE_DOCKER=1.
+ * skipped with a message without an engine, a failure when TESSERA_CI=1.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { dockerSuite, sh } from "../e2e/docker-engine.js";
@@ -9,11 +9,11 @@ import { floorLabel, measureContainers, swarmLabel, tesseraLabel } from "./conta
 
 setDefaultTimeout(90_000);
 
-const { available, skip } = dockerSuite("containers benchmark smoke");
+const docker = dockerSuite("containers benchmark smoke");
 const swarmState = () => sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).out.trim();
 
-test.skipIf(skip)("containers benchmark, smoke size: 3 replicas on Tessera, on Swarm and on the engine alone, all removed afterwards", async () => {
-  expect(available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+test.skipIf(docker.skip)("containers benchmark, smoke size: 3 replicas on Tessera, on Swarm and on the engine alone, all removed afterwards", async () => {
+  docker.require();
   const before = swarmState();
   const [run] = await measureContainers(3, 1);
   expect(run!.tessera.ms).toBeGreaterThan(0);

@@ -4,19 +4,19 @@
  * bench`. Without Chromium it skips, visibly; under TESSERA_CI=1 it fails instead.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { requireBinary } from "../e2e/harness.js";
-import { CHROMIUM, runWeb } from "./web.js";
+import { needTools } from "../system-packages/need.js";
+import { runWeb } from "./web.js";
 
 setDefaultTimeout(60_000);
-const skip = !existsSync(CHROMIUM) && process.env.TESSERA_CI !== "1";
-if (skip) console.warn(`SKIP the mosaic benchmark's smoke run: ${CHROMIUM} is missing (apt-get install chromium)`);
+const inChromium = needTools("the mosaic benchmark's smoke run", ["chromium"]);
 
 beforeAll(() => {
-  if (!skip) requireBinary();
+  if (!inChromium.skip) requireBinary();
 });
 
-test.skipIf(skip)("web, smoke size: 5 agents and 50 copies drawn in Chromium, then a burst of 20 changes drawn", async () => {
+test.skipIf(inChromium.skip)("web, smoke size: 5 agents and 50 copies drawn in Chromium, then a burst of 20 changes drawn", async () => {
+  inChromium.require();
   const [run] = await runWeb(5, 50, 20, 1);
   expect(run!.loadMs).toBeGreaterThan(0);
   expect(run!.snapshotMs).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type DescriptorProto, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { needTools } from "../system-packages/need.js";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const set = fromBinary(FileDescriptorSetSchema, readFileSync(join(ROOT, "src", "gen", "tessera.binpb")));
@@ -70,15 +71,13 @@ describe("proto contract", () => {
     ]);
   });
 
-  const protoc = Bun.which("protoc");
-  const required = process.env.TESSERA_CI === "1";
-  if (!protoc && !required) console.warn("SKIP: protoc not installed; standard C++/Java/Python codegen not checked (apt-get install protobuf-compiler)");
-  test.skipIf(!protoc && !required)("compiles unchanged with protoc's C++, Java and Python generators", () => {
-    expect(protoc, "protoc is required in CI (.ci/run installs protobuf-compiler)").toBeTruthy();
+  const protoc = needTools("standard C++/Java/Python codegen of the contract", ["protoc"]);
+  test.skipIf(protoc.skip)("compiles unchanged with protoc's C++, Java and Python generators", () => {
+    protoc.require();
     const out = mkdtempSync(join(tmpdir(), "tessera-protoc-"));
     try {
       const files = readdirSync(join(ROOT, "proto", "tessera", "v1")).map((f) => `tessera/v1/${f}`);
-      const run = Bun.spawnSync([protoc!, "-I", join(ROOT, "proto"), `--cpp_out=${out}`, `--java_out=${out}`, `--python_out=${out}`, ...files]);
+      const run = Bun.spawnSync(["protoc", "-I", join(ROOT, "proto"), `--cpp_out=${out}`, `--java_out=${out}`, `--python_out=${out}`, ...files]);
       expect(run.stderr.toString()).toBe("");
       expect(run.exitCode).toBe(0);
     } finally {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { needTools } from "../system-packages/need.js";
 import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -38,7 +39,11 @@ beforeAll(() =>
 );
 afterAll(() => h.stop());
 
-test("an HTTP server passing its readiness check makes the workload Ready", async () => {
+/** The copies these tests run are python3 http.server. */
+const python = needTools("checks against a python3 http.server", ["python3"]);
+
+test.skipIf(python.skip)("an HTTP server passing its readiness check makes the workload Ready", async () => {
+  python.require();
   const port = await freePort();
   const file = join(h.dir, "web.json");
   writeFileSync(
@@ -86,7 +91,8 @@ test("a check that cannot pass: Running but not Ready, and --wait says why", asy
   expect((await ctl("delete", "workload", "closed")).code).toBe(0);
 });
 
-test("a copy listening on the address it was told (TESSERA_HOST_IP) is checked there and gets Ready", async () => {
+test.skipIf(python.skip)("a copy listening on the address it was told (TESSERA_HOST_IP) is checked there and gets Ready", async () => {
+  python.require();
   const file = join(h.dir, "bound.json");
   writeFileSync(
     file,
@@ -141,7 +147,8 @@ test("a failing liveness check restarts the copy under its restart policy", asyn
   expect((await ctl("delete", "workload", "zombie")).code).toBe(0);
 });
 
-test("a rollout whose new copies never get Ready is reported stalled, and rollout undo goes back", async () => {
+test.skipIf(python.skip)("a rollout whose new copies never get Ready is reported stalled, and rollout undo goes back", async () => {
+  python.require();
   const port = await freePort();
   const closed = await freePort();
   const manifest = (check: object) =>

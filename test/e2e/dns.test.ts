@@ -8,10 +8,12 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { needTools } from "../system-packages/need.js";
 import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
+const resolver = needTools("the agent's DNS asked with dig", ["dig"]);
 const h = new Harness();
 let control = "";
 let dnsPort = 0;
@@ -51,6 +53,8 @@ async function instances(workload = "web"): Promise<JsonInstance[]> {
 
 beforeAll(() =>
   h.explaining(async () => {
+    if (resolver.skip) return;
+    resolver.require();
     requireBinary();
     const [range, cp] = await Promise.all([freeRange(4), h.startControl()]);
     control = cp.address;
@@ -68,7 +72,7 @@ beforeAll(() =>
 );
 afterAll(() => h.stop());
 
-test("A lists the Ready copies' address, SRV their ports with the copies' names as targets; unknown names are NXDOMAIN, others REFUSED", async () => {
+test.skipIf(resolver.skip)("A lists the Ready copies' address, SRV their ports with the copies' names as targets; unknown names are NXDOMAIN, others REFUSED", async () => {
   const copies = await instances();
   expect(copies.map((i) => [i.name, i.ready])).toEqual([
     ["web-0", true],
@@ -94,7 +98,7 @@ test("A lists the Ready copies' address, SRV their ports with the copies' names 
   expect((await dig("example.com", "A")).status).toBe("REFUSED");
 });
 
-test("a copy whose readiness check fails leaves the SRV answer and its own name; the other stays; with none Ready, A has no address", async () => {
+test.skipIf(resolver.skip)("a copy whose readiness check fails leaves the SRV answer and its own name; the other stays; with none Ready, A has no address", async () => {
   const copies = await instances();
   const leaving = copies.find((i) => i.name === "web-1")!.ports![0]!.hostPort;
   const staying = copies.find((i) => i.name === "web-0")!.ports![0]!.hostPort;
@@ -120,7 +124,7 @@ test("a copy whose readiness check fails leaves the SRV answer and its own name;
   expect(none.status).toBe("NOERROR");
 });
 
-test("a held canary and the copy it replaces, on two hosts: each its own SRV target with its own host's address; the replica's name, the canary's", async () => {
+test.skipIf(resolver.skip)("a held canary and the copy it replaces, on two hosts: each its own SRV target with its own host's address; the replica's name, the canary's", async () => {
   // A second host (127.0.0.2 is loopback too); its agent answers no DNS (node-a's does).
   const [range, fixed] = await Promise.all([freeRange(4), freeRange(1)]);
   h.start(["agent", "--control", control, "--name", "node-b", "--data-dir", join(h.dir, "agent-b"), "--advertise-address", "127.0.0.2", "--port-range", `${range.from}-${range.to}`, "--dns-listen", ""]);

@@ -1,8 +1,9 @@
 /**
  * What tests and benchmarks against a real Docker engine share: a shell helper, whether an
- * engine answers, the skip-or-fail convention, and the test image. No registry is reachable:
+ * engine answers, which tests skip without one, and the test image. No registry is reachable:
  * the image is a busybox rootfs made with `docker import` from the host's busybox.
  */
+import { needTools, type ToolNeed } from "../system-packages/need.js";
 
 export const IMAGE = "tessera-test/busybox:1";
 
@@ -16,21 +17,19 @@ export function dockerAvailable(): boolean {
 }
 
 /**
- * Whether Docker tests skip: in CI (TESSERA_REQUIRE_DOCKER=1) a missing engine must fail them,
- * so they run (and their beforeAll asserts `available`); locally they skip with a visible message.
+ * Tests against the engine need docker and busybox (the test image is made from it) and an
+ * engine that answers (`make test` starts one as root): without them they skip saying why, and
+ * under TESSERA_CI=1 they run, their setup failing at `require()`.
  */
-export function dockerSuite(what: string): { available: boolean; skip: boolean } {
-  const available = dockerAvailable();
-  const skip = !available && process.env.TESSERA_REQUIRE_DOCKER !== "1";
-  if (skip) console.warn(`SKIP ${what}: no Docker engine answers (set TESSERA_REQUIRE_DOCKER=1 to make this a failure)`);
-  return { available, skip };
+export function dockerSuite(what: string): ToolNeed {
+  return needTools(what, ["docker", "busybox"], () => (dockerAvailable() ? undefined : "no Docker engine answers (make test starts dockerd when run as root)"));
 }
 
 /** Builds the test image from the host's busybox when it is missing. */
 export function ensureImage(): void {
   if (sh(["docker", "image", "inspect", IMAGE]).code === 0) return;
   const busybox = Bun.which("busybox");
-  if (!busybox) throw new Error("busybox is not installed (apt-get install busybox-static)");
+  if (!busybox) throw new Error("busybox is not installed (Debian package busybox-static)");
   const script = `set -e; d=$(mktemp -d); mkdir -p $d/bin; cp ${busybox} $d/bin/busybox; for c in sh sleep echo cat ls env true false; do ln -s busybox $d/bin/$c; done; tar -C $d -c . | docker import -c 'ENV PATH=/bin' - ${IMAGE}; rm -rf $d`;
   const r = sh(["sh", "-c", script]);
   if (r.code !== 0) throw new Error(`cannot build ${IMAGE}: ${r.out}`);

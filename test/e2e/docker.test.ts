@@ -1,5 +1,5 @@
 /**
- * The Docker executor against a real engine, through dist/tessera. In CI (TESSERA_REQUIRE_DOCKER=1)
+ * The Docker executor against a real engine, through dist/tessera. In CI (TESSERA_CI=1)
  * a missing engine fails these tests; locally they are skipped with a visible message.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -10,9 +10,9 @@ import { checkUntilHeard, E2E_TIMEOUT_MS, eventually, Harness, requireBinary, ty
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
 
-const { available, skip } = dockerSuite("docker e2e");
+const docker = dockerSuite("docker e2e");
 
-describe.skipIf(skip)("docker executor", () => {
+describe.skipIf(docker.skip)("docker executor", () => {
   const h = new Harness();
   let address = "";
   let agent: Server;
@@ -28,7 +28,7 @@ describe.skipIf(skip)("docker executor", () => {
 
   beforeAll(async () => {
     requireBinary();
-    expect(available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     ensureImage();
     address = (await h.startControl()).address;
     agent = startAgent();

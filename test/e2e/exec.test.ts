@@ -102,7 +102,7 @@ describe("a process copy", () => {
 
 describe.skipIf(docker.skip)("a container copy", () => {
   test("prints the copy's environment, forwards stdin, returns the exit code", async () => {
-    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     ensureImage();
     await applyReady({ name: "shellbox", spec: { image: IMAGE, command: "/bin/sleep", args: ["3600"], env: { MARKER: "box-marker-8" } } });
     const env = await ctl("exec", "shellbox", "--", "sh", "-c", 'echo "$MARKER $TESSERA_INSTANCE"; exit 4');

@@ -82,7 +82,7 @@ test("a process that writes to stderr and exits 7 says so in get instances, desc
 
 describe.skipIf(docker.skip)("containers", () => {
   test("a container that writes to stderr and exits 7 says so in get instances, describe and history", async () => {
-    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     ensureImage();
     await apply({ name: "crashbox", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "echo before >&2; echo container-marker-42 >&2; exit 7"], restartPolicy: { mode: "RESTART_MODE_NEVER" } } });
     await expectReason("crashbox", "container-marker-42");

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { needTools } from "../system-packages/need.js";
 import { E2E_TIMEOUT_MS, Harness, requireBinary } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -33,7 +34,9 @@ describe("HTTP/JSON API through the binary", () => {
   });
   afterAll(() => h.stop());
 
-  test("the README's curl examples run as written", async () => {
+  const curl = needTools("the README's curl examples", ["curl"]);
+  test.skipIf(curl.skip)("the README's curl examples run as written", async () => {
+    curl.require();
     const script = readmeExamples().replaceAll("http://127.0.0.1:7701", `http://${http}`).replaceAll("~/.tessera", join(h.dir, "control"));
     const proc = Bun.spawn(["bash", "-e", "-c", script], { cwd: h.dir, stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);

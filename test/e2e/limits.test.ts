@@ -9,10 +9,12 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { needsRoot, needTools } from "../system-packages/need.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, isAlive, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(4 * E2E_TIMEOUT_MS);
 
+const asRoot = needTools("resource limits through cgroups", [], needsRoot("making cgroups"));
 const h = new Harness();
 let address = "";
 let metricsAddress = "";
@@ -45,8 +47,9 @@ const cpuNanos = (id: string) => {
 
 beforeAll(() =>
   h.explaining(async () => {
+    if (asRoot.skip) return;
+    asRoot.require();
     requireBinary();
-    if (process.getuid?.() !== 0) throw new Error("these tests make cgroups: run them as root");
     ({ address, metricsAddress } = await h.startControl());
     agent = startAgent();
     await agent.waitForLog((l) => l.msg === "limits enforced");
@@ -55,7 +58,7 @@ beforeAll(() =>
 );
 afterAll(() => h.stop());
 
-test("a copy allocating past its memoryMb is OOM-killed with that reason, and restarted under backoff", async () => {
+test.skipIf(asRoot.skip)("a copy allocating past its memoryMb is OOM-killed with that reason, and restarted under backoff", async () => {
   await apply({
     name: "hog",
     spec: { command: "/bin/sh", args: ["-c", "head -c 200m /dev/zero | tail"], resources: { memoryMb: 64 }, restartPolicy: { initialBackoff: "0.5s", maxBackoff: "4s" }, ...onNodeA },
@@ -88,7 +91,7 @@ test("a copy allocating past its memoryMb is OOM-killed with that reason, and re
   expect((await ctl("delete", "workload", "hog")).code).toBe(0);
 });
 
-test("a CPU burner with cpuMillis 200 uses about 0.2 of a core, measured from its cgroup", async () => {
+test.skipIf(asRoot.skip)("a CPU burner with cpuMillis 200 uses about 0.2 of a core, measured from its cgroup", async () => {
   await apply({ name: "burn", spec: { command: "/bin/sh", args: ["-c", "while :; do :; done"], resources: { cpuMillis: 200 }, ...onNodeA } });
   const [id] = await eventually("burn running", async () => ((await ctl("get", "instances", "burn")).stdout.includes("Running") ? await instanceIds("burn") : undefined));
   const t0 = performance.now();
@@ -101,7 +104,7 @@ test("a CPU burner with cpuMillis 200 uses about 0.2 of a core, measured from it
   expect((await ctl("delete", "workload", "burn")).code).toBe(0);
 });
 
-test("ctl top and /metrics show what a copy uses, agreeing with its cgroup", async () => {
+test.skipIf(asRoot.skip)("ctl top and /metrics show what a copy uses, agreeing with its cgroup", async () => {
   // Burns a fifth of a core and holds ~30 MiB (a shell variable) while it does.
   await apply({ name: "busy", spec: { command: "/bin/sh", args: ["-c", "x=$(head -c 30000000 /dev/zero | tr '\\0' a); while :; do :; done"], resources: { cpuMillis: 200, memoryMb: 256 }, ...onNodeA } });
   const [id] = await eventually("busy running", async () => ((await ctl("get", "instances", "busy")).stdout.includes("Running") ? await instanceIds("busy") : undefined));
@@ -143,7 +146,7 @@ test("ctl top and /metrics show what a copy uses, agreeing with its cgroup", asy
   expect((await ctl("delete", "workload", "busy")).code).toBe(0);
 });
 
-test("a fork bomb stops at the pids limit, the node survives, and delete removes it all", async () => {
+test.skipIf(asRoot.skip)("a fork bomb stops at the pids limit, the node survives, and delete removes it all", async () => {
   // Forks for ever, keeping every child: only the limit (64 for this agent) stops it.
   await apply({ name: "bomb", spec: { command: "/bin/sh", args: ["-c", "while :; do sleep 3600 & done 2>/dev/null"], resources: { cpuMillis: 100 }, ...onNodeA } });
   const [id] = await eventually("bomb running", async () => ((await ctl("get", "instances", "bomb")).stdout.includes("Running") ? await instanceIds("bomb") : undefined));
@@ -158,7 +161,7 @@ test("a fork bomb stops at the pids limit, the node survives, and delete removes
   await eventually("bomb's cgroup gone", () => (!copyCgroups().includes(id!) ? true : undefined), 15_000, 100);
 });
 
-test("after delete, and after kill -9 of the agent and a restart, no cgroup is left without a copy", async () => {
+test.skipIf(asRoot.skip)("after delete, and after kill -9 of the agent and a restart, no cgroup is left without a copy", async () => {
   await apply({ name: "keep", spec: { command: "/bin/sleep", args: ["3600"], resources: { memoryMb: 32 }, ...onNodeA } });
   await apply({ name: "brief", spec: { command: "/bin/sh", args: ["-c", "sleep 2"], resources: { memoryMb: 32 }, restartPolicy: { mode: "RESTART_MODE_NEVER" }, ...onNodeA } });
   const [keep] = await eventually("keep running", async () => ((await ctl("get", "instances", "keep")).stdout.includes("Running") ? await instanceIds("keep") : undefined));
@@ -178,7 +181,7 @@ test("after delete, and after kill -9 of the agent and a restart, no cgroup is l
   await eventually("no cgroup left", () => (copyCgroups().length === 0 ? true : undefined), 10_000, 100);
 });
 
-test("an agent that cannot enforce limits says so, and takes copies that state resources only when allowed", async () => {
+test.skipIf(asRoot.skip)("an agent that cannot enforce limits says so, and takes copies that state resources only when allowed", async () => {
   const strict = h.start(["agent", "--control", address, "--name", "node-b", "--data-dir", join(h.dir, "agent-b"), "--cgroups", "off", "--label", "limits=none"]);
   await strict.waitForLog((l) => l.msg === "limits: not enforced (--cgroups off)");
   await eventually("node-b Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-b\s+Ready/) ? true : undefined));

@@ -177,7 +177,7 @@ test("bad ports are refused at apply, naming the field", async () => {
 
 describe.skipIf(docker.skip)("with docker", () => {
   test("a busybox httpd container answers on its published port", async () => {
-    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     await apply({
       name: "box",
       spec: {

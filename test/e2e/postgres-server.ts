@@ -2,13 +2,13 @@
  * A private PostgreSQL for tests: initdb in a temporary directory, started as the `postgres`
  * user (the server refuses root) on a free loopback port, trust authentication, stopped with
  * `-m immediate` and its directory removed. Without PostgreSQL the suites skip, visibly; under
- * TESSERA_CI=1 that is a failure (their beforeAll asserts `available`), like docker-engine.ts.
+ * TESSERA_CI=1 that is a failure (their setup calls `require()`), like docker-engine.ts.
  */
-import { expect } from "bun:test";
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { judgeTools, needTools, type ToolNeed } from "../system-packages/need.js";
 
 const BIN = "/usr/lib/postgresql/15/bin";
 
@@ -26,32 +26,26 @@ export interface PostgresServer {
   remove(): void;
 }
 
+/** The `postgres` user the server runs as, which Debian's package makes. */
+const postgresUser = () => (Bun.spawnSync(["id", "postgres"]).exitCode === 0 ? undefined : "there is no postgres user to run the server as (Debian package postgresql makes it)");
+
+/** Whether PostgreSQL can be started here (for the benchmarks, which do not skip). */
 export function postgresAvailable(): boolean {
-  return existsSync(join(BIN, "initdb")) && Bun.spawnSync(["id", "postgres"]).exitCode === 0;
+  return judgeTools(["postgresql"], postgresUser, { ci: true }).available;
 }
 
-export interface PostgresSuite {
-  available: boolean;
-  /** Whether its tests skip: never under TESSERA_CI=1, where a missing server must fail them. */
-  skip: boolean;
-  /** Fails (a suite's setup) when PostgreSQL is not installed: under TESSERA_CI=1 it must be. */
-  require(): void;
+export interface PostgresSuite extends ToolNeed {
   /** require(), then a private server (startPostgres), on a lab host if given. */
   start(host?: { ns: string; address: string }): Promise<PostgresServer>;
 }
 
 /** A suite of PostgreSQL tests: they skip, visibly, without PostgreSQL, except under TESSERA_CI=1. */
 export function postgresSuite(what: string): PostgresSuite {
-  const available = postgresAvailable();
-  const skip = !available && process.env.TESSERA_CI !== "1";
-  if (skip) console.warn(`SKIP ${what}: PostgreSQL 15 is not installed (apt-get install postgresql; under TESSERA_CI=1 this is a failure)`);
-  const require = () => expect(available, "TESSERA_CI=1 but PostgreSQL 15 is not installed").toBe(true);
+  const need = needTools(what, ["postgresql"], postgresUser);
   return {
-    available,
-    skip,
-    require,
+    ...need,
     start: (host) => {
-      require();
+      need.require();
       return startPostgres(host);
     },
   };

@@ -84,7 +84,7 @@ test("a process copy that crashed: --previous and plain logs print what it wrote
 
 describe.skipIf(docker.skip)("containers", () => {
   test("a container that crashed and was removed: --previous and plain logs print what it wrote", async () => {
-    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     ensureImage();
     await apply({ name: "crashbox", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", "echo container-marker-7 >&2; exit 7"], restartPolicy: crashing } });
     await expectOutputOfGoneCopies("crashbox", "container-marker-7");

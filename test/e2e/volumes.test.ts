@@ -145,7 +145,7 @@ test("README's volumes example is accepted as written; planned here, its copy wo
 
 describe.skipIf(docker.skip)("with docker", () => {
   test("a container gets its host volume bind-mounted (its file is on the host), a read-only one, a Docker named volume and a tmpfs", async () => {
-    expect(docker.available, "TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers").toBe(true);
+    docker.require();
     const script = [
       'echo "hello from $TESSERA_INSTANCE at $TESSERA_VOLUME_DATA" > /data/from-container',
       "cat /proc/mounts > /data/mounts",

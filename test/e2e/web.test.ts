@@ -5,9 +5,10 @@
  * it fails instead.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { needTools } from "../system-packages/need.js";
 import { E2E_TIMEOUT_MS, eventually, freeRange, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -17,9 +18,7 @@ const ARTIFACTS = join(import.meta.dir, "..", "..", "test-artifacts", "web");
 /** How long the page may take to show what the control plane committed. */
 const SHOWN_MS = 10_000;
 
-const available = existsSync(CHROMIUM);
-const skip = !available && process.env.TESSERA_CI !== "1";
-if (skip) console.warn(`SKIP the mosaic's browser tests: ${CHROMIUM} is missing (apt-get install chromium; under TESSERA_CI=1 this is a failure)`);
+const inChromium = needTools("the mosaic's browser tests", ["chromium"]);
 
 const h = new Harness();
 let control: Server;
@@ -73,10 +72,10 @@ async function screenshot(page: Page, name: string): Promise<void> {
 const copy = (page: Page, name: string) => page.locator(`.copy[data-name="${name}"]`);
 const node = (page: Page, name: string) => page.locator(`.node[data-node="${name}"]`);
 
-describe.skipIf(skip)("the mosaic in a browser", () => {
+describe.skipIf(inChromium.skip)("the mosaic in a browser", () => {
   beforeAll(async () => {
     requireBinary();
-    expect(available).toBe(true);
+    inChromium.require();
     const ports = await freeRange(2);
     [grpcPort, httpPort] = [ports.from, ports.to];
     await startControl();
@@ -341,7 +340,8 @@ describe("the web page under --insecure", () => {
     expect((await fetch(`${origin}/api/session`, { headers: { host: "rebound.evil.example" } })).status).toBe(403);
     expect((await fetch(`${origin}/api/session`, { method: "POST", headers: { origin, "content-type": "application/json" }, body: JSON.stringify({ token: "x" }) })).status).toBe(409);
 
-    if (skip) return;
+    if (inChromium.skip) return;
+    inChromium.require();
     // In a browser: the fleet without signing in, and nothing to sign out of or change.
     const address = String((await server.waitForLog((l) => l.msg === "control plane listening")).address);
     writeFileSync(join(plain.dir, "idle.json"), JSON.stringify({ name: "idle", spec: { command: "/bin/sleep", args: ["3600"] } }));

@@ -25,7 +25,7 @@ const KILLS = 10;
 /** How soon after the link returns an agent is back: a fresh dial within the connect timeout (3 s) and a backoff (1 s), with room for load. */
 const HEAL_MS = 8_000;
 
-const suite = labSuite("the lab of hosts in network namespaces");
+const suite = labSuite("the lab of hosts in network namespaces", ["dig", "curl", "busybox"]);
 let lab: Lab;
 let cp: Host;
 let agents: Host[];
@@ -118,6 +118,7 @@ async function heardSince(node: Host, since: number): Promise<void> {
 
 describe.skipIf(suite.skip)("a fleet on four hosts", () => {
   beforeAll(async () => {
+    suite.require();
     lab = new Lab(["cp", "a", "b", "c"]);
     cp = lab.host("cp");
     agents = ["a", "b", "c"].map((n) => lab.host(n));

@@ -18,6 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { caHashOf } from "../../src/shell/ca-hash.js";
 import { BINARY, Harness, instanceProcesses, isAlive, requireBinary, type Server } from "../e2e/harness.js";
+import { judgeTools, needsRoot, needTools, type ToolNeed } from "../system-packages/need.js";
+import type { SystemTool } from "../system-packages/packages.js";
 
 /** A lab's namespaces are named `tlab-<pid>-…` and its directory `tessera-lab-<pid>-…`, <pid> the test run's. */
 const FAMILY = "tlab";
@@ -58,10 +60,10 @@ export interface Host {
   port: string;
 }
 
-/** Why the lab cannot run here, or undefined when network namespaces can be made. */
-export function labUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "network namespaces need root";
-  if (!Bun.which("ip")) return "the ip command (iproute2) is not installed";
+/** Why network namespaces cannot be made here, ip being installed, or undefined when they can. */
+function namespacesUnavailable(): string | undefined {
+  const root = needsRoot("making network namespaces")();
+  if (root) return root;
   const probe = `${FAMILY}-${process.pid}-probe`;
   const made = ip(["netns", "add", probe]);
   if (made.code !== 0) return `ip netns add fails here: ${made.out.trim()}`;
@@ -69,15 +71,18 @@ export function labUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Why the lab cannot run here, or undefined when network namespaces can be made. */
+export function labUnavailable(): string | undefined {
+  return judgeTools(["ip"], namespacesUnavailable, { ci: true }).reason;
+}
+
 /**
- * Whether a lab suite runs: where namespaces cannot be made, its tests skip saying why, except
- * under CI (TESSERA_CI=1), where they must run and so fail.
+ * Whether a lab suite runs, its hosts running `tools` too: where namespaces cannot be made or a
+ * tool is missing, its tests skip saying why, except under CI (TESSERA_CI=1), where they must
+ * run and so fail (at `require()`).
  */
-export function labSuite(what: string): { skip: boolean } {
-  const reason = labUnavailable();
-  const skip = reason !== undefined && process.env.TESSERA_CI !== "1";
-  if (skip) console.warn(`SKIP ${what}: ${reason} (under TESSERA_CI=1 this is a failure)`);
-  return { skip };
+export function labSuite(what: string, tools: SystemTool[] = []): ToolNeed {
+  return needTools(what, ["ip", ...tools], namespacesUnavailable);
 }
 
 function ip(args: string[]): { code: number; out: string } {

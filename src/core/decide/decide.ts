@@ -16,11 +16,11 @@ import {
   transition,
 } from "../model/instance-machine.js";
 import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, type NodeLimits, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
-import { type ClusterEvent, type ListeningCause, sameTemplate } from "../events/cluster-events.js";
+import type { ClusterEvent, ListeningCause } from "../events/cluster-events.js";
 import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "../model/cluster-status.js";
 import type { NodePorts } from "../model/ports.js";
 import type { HostVolume } from "../model/volumes.js";
-import { instanceTemplate, kindOf, resolveSpec, stopGracePeriodOf } from "../model/spec.js";
+import { instanceTemplate, kindOf, resolveSpec, sameTemplate, stopGracePeriodOf } from "../model/spec.js";
 import type { Rejection } from "../model/rejections.js";
 import { validateName, validateWorkload } from "../model/validate.js";
 import { execTarget, validateExecCommand } from "./exec.js";

@@ -31,7 +31,7 @@ import { EVENT_FACTS } from "./event-facts.js";
 import { type InstanceEvent, transition } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import { NO_PORTS, type NodePorts } from "../model/ports.js";
-import { instanceTemplate, kindOf } from "../model/spec.js";
+import { kindOf, sameTemplate } from "../model/spec.js";
 import type { HostVolume } from "../model/volumes.js";
 import { type IdentityEvent, identityEvolvers } from "../access/node-identity.js";
 
@@ -422,11 +422,6 @@ const evolvers: { [K in ClusterEventType]: Evolver<K> } = {
 
 /** Specs a workload remembers as failed rollouts, at most (the oldest goes). */
 const MAX_QUARANTINED = 10;
-
-/** Whether two specs run the same thing (what a rollout replaces copies for). */
-export function sameTemplate(a: WorkloadSpec, b: WorkloadSpec): boolean {
-  return JSON.stringify(instanceTemplate(a)) === JSON.stringify(instanceTemplate(b));
-}
 
 /**
  * Keeps `readySince`: set when the copy becomes Ready (running, every readiness check passing),

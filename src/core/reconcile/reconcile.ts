@@ -10,9 +10,9 @@ import { canaryGate, disruptionGate, pausedGate, quarantinesOf, type GateName, t
 import { occupiesNode } from "../model/instance-machine.js";
 import { waveOrder } from "./waves.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceName, instanceSeq, instancesOfWorkload, STALLED, type Workload } from "../model/cluster-state.js";
-import { availableAt, availableCanaries, countsAgainstSurge, holdsNode, isAvailable, isReady, rolloutStatus, runsCurrentTemplate, stallCause, waitingCanaries } from "../model/cluster-status.js";
+import { availableAt, availableCanaries, countsAgainstSurge, holdsNode, isAvailable, isReady, qualifiesForSystem, rolloutStatus, runsCurrentTemplate, stallCause, waitingCanaries } from "../model/cluster-status.js";
 import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "../model/node-health.js";
-import { type Choice, type NodeFilter, type PlacementStrategy, Placer, qualifiesForSystem } from "./placement.js";
+import { type Choice, type NodeFilter, type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { type ResolvedSpec, resolveSpec, sameTemplate } from "../model/spec.js";
 import { keptTemplate, serves, stopFirst } from "./replacement.js";

@@ -15,9 +15,10 @@ import {
   type ReportedState,
   transition,
 } from "../model/instance-machine.js";
-import { type Capacity, checkFailureReason, type ClusterState, type Instance, instanceSeq, type NodeLimits, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type Capacity, checkFailureReason, type ClusterState, type Instance, type NodeLimits, instancesOfWorkload, type TokenKind, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ClusterEvent, ListeningCause } from "../events/cluster-events.js";
-import { desiredCopies, runsCurrentTemplate, succeededIndexes, waitingCanaries } from "../model/cluster-status.js";
+import { desiredCopies, succeededIndexes, waitingCanaries } from "../model/cluster-status.js";
+import { isOutdated } from "../reconcile/copies.js";
 import type { NodePorts } from "../model/ports.js";
 import type { HostVolume } from "../model/volumes.js";
 import { instanceTemplate, kindOf, resolveSpec, sameTemplate, stopGracePeriodOf } from "../model/spec.js";
@@ -181,8 +182,8 @@ function fleetWentSilent(state: ClusterState): boolean {
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
   if (w === undefined || w.deleting) return false;
-  // A copy of an older template would only be replaced again: its replacement stays.
-  if (!runsCurrentTemplate(w, lost) || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
+  // An outdated copy (an older template, or one a restart replaces) would only be replaced again: its replacement stays.
+  if (isOutdated(w, lost)) return false;
   const spec = resolveSpec(w.spec);
   const copies = instancesOfWorkload(state, lost.workload);
   const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";

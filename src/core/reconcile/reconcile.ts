@@ -69,46 +69,6 @@ export interface NewInstance {
   cause: PlaceCause;
 }
 
-export interface Plan {
-  at: number;
-  /** Node health changes detected from heartbeats. */
-  health: Array<{ node: string; from: NodeHealth; to: NodeHealth }>;
-  /** Instances on nodes that went Offline. */
-  markLost: Array<{ instance: string; node: string }>;
-  /** New instances, each with the node it goes to (and its ports there, when it asks for any). */
-  place: Array<NewInstance & { node: string; ports?: AssignedPort[] }>;
-  /** New instances no node can take yet; they are recorded as Pending. */
-  pend: Array<NewInstance & { reason: string }>;
-  /** Pending instances still unplaceable for another reason than the one recorded: the reason is recorded again. */
-  waiting: Array<{ instance: string; reason: string }>;
-  /** Existing Pending instances that a node can now take. */
-  schedule: Array<{ instance: string; node: string; ports?: AssignedPort[] }>;
-  /** Instances to stop. */
-  stop: Array<{ instance: string; reason: string }>;
-  /** Stopped (or long-Lost) instances to drop from the view; their history stays in the log. */
-  forget: Array<{ instance: string }>;
-  /** Deleted workloads whose instances are all gone. */
-  removeWorkload: Array<{ name: string }>;
-  /** Batch workloads that are now Complete or Failed. */
-  finish: Array<{ name: string } & Omit<BatchOutcome, "at">>;
-  /** Finished batch workloads whose ttl_after_finished passed: they are deleted. */
-  expire: Array<{ name: string }>;
-  /** Rollouts whose canaries have all been available long enough (auto_promote). */
-  promote: Array<{ name: string }>;
-  /** Rollouts now complete: every replica has an available copy of the current template. */
-  complete: Array<{ name: string; generation: number }>;
-  /** Rollouts that failed under auto_revert: back to the last completed spec. */
-  revert: Array<{ name: string; reason: string }>;
-  /** Rollouts past their progress deadline that nothing reverts: recorded once, they go on trying. */
-  stalled: Array<{ name: string; generation: number; reason: string }>;
-  /** Rollouts moving on to their next wave (update.waves). */
-  wave: Array<{ name: string; wave: number; waves: number }>;
-  /** Rollouts whose holding delivery gate changed (gate "": none holds any more). */
-  held: Array<{ name: string; gate: string; reason: string }>;
-  /** What was held back, and why. Not a change. */
-  skip: Skip[];
-}
-
 /** Something the reconciler could not do yet: held by a gate, unplaceable, or waiting on a node. */
 export interface Skip {
   gate: GateName | "unplaceable" | "node-unreachable";
@@ -119,28 +79,114 @@ export interface Skip {
   until?: number;
 }
 
-/**
- * The buckets of actions. `waiting` is not one: a Pending copy's reason recorded again moves
- * nothing, and a placement later in the same pass may change it (the fleet filled up), so a
- * plan with only reasons to record counts as converged.
- */
-const BUCKETS = ["health", "markLost", "place", "pend", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "stalled", "wave", "held"] as const;
+/** One list of a plan: the type of its entries (on the type only), and what the list means to a turn. */
+interface Bucket<T> {
+  /**
+   * Its entries are changes: a plan with none is converged (isEmptyPlan). `waiting` is not: a
+   * Pending copy's reason recorded again moves nothing, and a placement later in the same pass
+   * may change it (the fleet filled up); nor are the skips, what was held back.
+   */
+  change: boolean;
+  /** Applying its entries can give the next pass something to do (enablesMore). */
+  enablesMore: boolean;
+  /** A turn's passes merged keep the last pass's entries alone (what is held now), not all of them. */
+  lastPassOnly?: true;
+  readonly entry?: T;
+}
+
+function bucket<T>(traits: Omit<Bucket<T>, "entry">): Bucket<T> {
+  return traits;
+}
+
+/** The lists of a plan, in the order a plan holds them: the Plan type and every function over its lists follow this one table. */
+const BUCKETS = {
+  /** Node health changes detected from heartbeats. */
+  health: bucket<{ node: string; from: NodeHealth; to: NodeHealth }>({ change: true, enablesMore: true }),
+  /** Instances on nodes that went Offline. */
+  markLost: bucket<{ instance: string; node: string }>({ change: true, enablesMore: true }),
+  /** New instances, each with the node it goes to (and its ports there, when it asks for any). */
+  place: bucket<NewInstance & { node: string; ports?: AssignedPort[] }>({ change: true, enablesMore: false }),
+  /** New instances no node can take yet; they are recorded as Pending. */
+  pend: bucket<NewInstance & { reason: string }>({ change: true, enablesMore: true }),
+  /** Pending instances still unplaceable for another reason than the one recorded: the reason is recorded again. */
+  waiting: bucket<{ instance: string; reason: string }>({ change: false, enablesMore: false }),
+  /** Existing Pending instances that a node can now take. */
+  schedule: bucket<{ instance: string; node: string; ports?: AssignedPort[] }>({ change: true, enablesMore: false }),
+  /** Instances to stop. */
+  stop: bucket<{ instance: string; reason: string }>({ change: true, enablesMore: true }),
+  /** Stopped (or long-Lost) instances to drop from the view; their history stays in the log. */
+  forget: bucket<{ instance: string }>({ change: true, enablesMore: true }),
+  /** Deleted workloads whose instances are all gone. */
+  removeWorkload: bucket<{ name: string }>({ change: true, enablesMore: true }),
+  /** Batch workloads that are now Complete or Failed. */
+  finish: bucket<{ name: string } & Omit<BatchOutcome, "at">>({ change: true, enablesMore: true }),
+  /** Finished batch workloads whose ttl_after_finished passed: they are deleted. */
+  expire: bucket<{ name: string }>({ change: true, enablesMore: true }),
+  /** Rollouts whose canaries have all been available long enough (auto_promote). */
+  promote: bucket<{ name: string }>({ change: true, enablesMore: true }),
+  /** Rollouts now complete: every replica has an available copy of the current template. */
+  complete: bucket<{ name: string; generation: number }>({ change: true, enablesMore: false }),
+  /** Rollouts that failed under auto_revert: back to the last completed spec. */
+  revert: bucket<{ name: string; reason: string }>({ change: true, enablesMore: true }),
+  /** Rollouts past their progress deadline that nothing reverts: recorded once, they go on trying. */
+  stalled: bucket<{ name: string; generation: number; reason: string }>({ change: true, enablesMore: false }),
+  /** Rollouts moving on to their next wave (update.waves). */
+  wave: bucket<{ name: string; wave: number; waves: number }>({ change: true, enablesMore: false }),
+  /** Rollouts whose holding delivery gate changed (gate "": none holds any more). */
+  held: bucket<{ name: string; gate: string; reason: string }>({ change: true, enablesMore: false }),
+  /** What was held back, and why. Not a change. */
+  skip: bucket<Skip>({ change: false, enablesMore: false, lastPassOnly: true }),
+};
+
+type BucketName = keyof typeof BUCKETS;
+type EntryOf<B> = B extends Bucket<infer T> ? T : never;
+type PlanLists = { [K in BucketName]: Array<EntryOf<(typeof BUCKETS)[K]>> };
+
+/** One record of a pass's actions, a list per bucket (BUCKETS says what each holds). */
+export interface Plan extends PlanLists {
+  at: number;
+}
+
+const NAMES = Object.keys(BUCKETS) as BucketName[];
+const CHANGES = NAMES.filter((b) => BUCKETS[b].change);
+const NOT_CHANGES = NAMES.filter((b) => !BUCKETS[b].change);
+const ENABLING = NAMES.filter((b) => BUCKETS[b].enablesMore);
 
 export function emptyPlan(at: number): Plan {
-  return { at, health: [], markLost: [], place: [], pend: [], waiting: [], schedule: [], stop: [], forget: [], removeWorkload: [], finish: [], expire: [], promote: [], complete: [], revert: [], stalled: [], wave: [], held: [], skip: [] };
+  const p = { at } as Plan;
+  for (const b of NAMES) (p as unknown as Record<BucketName, unknown[]>)[b] = [];
+  return p;
 }
 
 /** True when the plan asks for no change. Skips are not changes, nor Pending reasons to record again. */
 export function isEmptyPlan(plan: Plan): boolean {
-  return BUCKETS.every((b) => plan[b].length === 0);
+  return CHANGES.every((b) => plan[b].length === 0);
 }
 
 /** One line with the count of each bucket. */
 export function summarize(plan: Plan): string {
-  const parts = BUCKETS.filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);
-  if (plan.waiting.length > 0) parts.push(`waiting=${plan.waiting.length}`);
-  if (plan.skip.length > 0) parts.push(`skip=${plan.skip.length}`);
+  const parts = [...CHANGES, ...NOT_CHANGES].filter((b) => plan[b].length > 0).map((b) => `${b}=${plan[b].length}`);
   return isEmptyPlan(plan) ? `converged${plan.skip.length > 0 ? ` (${plan.skip.length} held)` : ""}` : parts.join(" ");
+}
+
+/**
+ * Whether applying `p` can give the next pass something to do. Copies it placed or scheduled
+ * are current and placed: the next pass keeps them; a slot it left pending or held stays so
+ * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
+ * a node for another action; a batch that finished or expired has its copies stopped next. The
+ * property for invariant 1 (idempotence, ARCHITECTURE.md) checks the claim on every turn; under
+ * a burst of applies it spares each turn a pass over every workload.
+ */
+export function enablesMore(p: Plan): boolean {
+  return ENABLING.some((b) => p[b].length > 0);
+}
+
+/** Concatenates the actions of consecutive passes; skips are those of the last pass. */
+export function mergePlans(a: Plan, b: Plan): Plan {
+  const merged = { at: a.at } as Plan;
+  const lists = merged as unknown as Record<BucketName, unknown[]>;
+  for (const k of NAMES) lists[k] = BUCKETS[k].lastPassOnly ? b[k] : [...a[k], ...b[k]];
+  return merged;
 }
 
 /**

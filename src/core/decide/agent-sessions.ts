@@ -4,10 +4,11 @@
  */
 import type { Effect } from "../model/effects.js";
 import { type InstanceState, pathBetween } from "../model/instance-machine.js";
-import { type ClusterState, type Instance, instanceSeq, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type Instance, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
-import { desiredCopies, runsCurrentTemplate, succeededIndexes } from "../model/cluster-status.js";
+import { desiredCopies, succeededIndexes } from "../model/cluster-status.js";
 import { resolveSpec, stopGracePeriodOf } from "../model/spec.js";
+import { isOutdated } from "../reconcile/copies.js";
 import { accept, type Deciders, refuse } from "./decision.js";
 import { instanceEventFor, succeeds } from "./agent-reports.js";
 
@@ -26,8 +27,8 @@ function fleetWentSilent(state: ClusterState): boolean {
 function reclaimable(state: ClusterState, lost: Instance): boolean {
   const w = state.workloads.get(lost.workload);
   if (w === undefined || w.deleting) return false;
-  // A copy of an older template would only be replaced again: its replacement stays.
-  if (!runsCurrentTemplate(w, lost) || (w.restartSeq > 0 && instanceSeq(lost.id) < w.restartSeq)) return false;
+  // An outdated copy (an older template, or one a restart replaces) would only be replaced again: its replacement stays.
+  if (isOutdated(w, lost)) return false;
   const spec = resolveSpec(w.spec);
   const copies = instancesOfWorkload(state, lost.workload);
   const runs = (i: Instance) => i.id !== lost.id && i.desired === "run" && i.state === "running";

@@ -4,7 +4,8 @@
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { ClusterState, Workload } from "../model/cluster-state.js";
-import { type ClusterEvent, sameTemplate } from "../events/cluster-events.js";
+import type { ClusterEvent } from "../events/cluster-events.js";
+import { sameTemplate } from "../model/spec.js";
 import { instanceTemplate } from "../model/spec.js";
 import type { Rejection } from "../model/rejections.js";
 import { validateName, validateWorkload } from "../model/validate.js";

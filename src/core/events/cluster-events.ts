@@ -1,6 +1,6 @@
 /**
  * The events that change the control plane's state: facts recorded in the log, past tense.
- * Types only, but for sameTemplate. How each one changes a state is evolve.ts's; what each one
+ * Types only. How each one changes a state is evolve.ts's; what each one
  * is (logged, its rows, input or decision) is event-facts.ts's.
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
@@ -8,7 +8,6 @@ import type { BatchOutcome, Capacity, NodeLimits, TokenKind, Workload } from "..
 import type { InstanceEvent } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { NodePorts } from "../model/ports.js";
-import { instanceTemplate } from "../model/spec.js";
 import type { HostVolume } from "../model/volumes.js";
 import type { EnrollmentProof } from "../access/node-identity.js";
 
@@ -145,7 +144,3 @@ export type ClusterEvent =
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];
 
-/** Whether two specs run the same thing (what a rollout replaces copies for). */
-export function sameTemplate(a: WorkloadSpec, b: WorkloadSpec): boolean {
-  return JSON.stringify(instanceTemplate(a)) === JSON.stringify(instanceTemplate(b));
-}

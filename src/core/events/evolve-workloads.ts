@@ -4,7 +4,7 @@
  * in place (see evolve.ts).
  */
 import { STALLED } from "../model/cluster-state.js";
-import { sameTemplate } from "./cluster-events.js";
+import { sameTemplate } from "../model/spec.js";
 import { type Evolvers, must } from "./state-edits.js";
 
 export const workloadEvolvers = {

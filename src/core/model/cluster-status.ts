@@ -1,10 +1,12 @@
 /**
  * What a state says once read: whether a copy is Ready or holds its node, what a node's copies
- * take of it, how many replicas a workload wants, where its rollout stands. PURE; reads only.
+ * take of it, how many replicas a workload wants (and which nodes a system workload wants),
+ * where its rollout stands. PURE; reads only.
  */
 import { occupiesNode } from "./instance-machine.js";
-import type { Capacity, ClusterView, Instance, Workload } from "./cluster-state.js";
-import { qualifiesForSystem } from "../reconcile/placement.js";
+import type { Capacity, ClusterView, Instance, NodeRecord, Workload } from "./cluster-state.js";
+import { cordonGate } from "../reconcile/gates.js";
+import type { NodeHealth } from "./node-health.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
 
 /**
@@ -122,6 +124,22 @@ export function desiredCopies(view: ClusterView, workload: Workload): number {
   let n = 0;
   for (const node of view.nodes.values()) if (qualifiesForSystem(node, node.health, spec)) n++;
   return n;
+}
+
+/** Whether the node runs the spec's executor (a simulated agent runs any). */
+export function offersExecutor(node: NodeRecord, spec: ResolvedSpec): boolean {
+  return node.executors.includes(spec.executor) || node.executors.includes("simulated");
+}
+
+/**
+ * Whether a system workload wants a copy on this node: it is Ready and connected, takes new
+ * work (not cordoned or draining), carries every node_selector label and runs the executor.
+ * Whether the copy fits (resources, ports, quarantine) is placement's to say (chooseOn).
+ */
+export function qualifiesForSystem(node: NodeRecord, health: NodeHealth | undefined, spec: ResolvedSpec): boolean {
+  if (!node.connected || health !== "ready" || cordonGate(node) !== undefined || !offersExecutor(node, spec)) return false;
+  for (const key in spec.nodeSelector) if (node.labels[key] !== spec.nodeSelector[key]) return false;
+  return true;
 }
 
 /** A batch's indexes whose run of its current template succeeded. */

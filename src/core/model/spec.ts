@@ -184,3 +184,8 @@ export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, AroundT
   const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, placement: _pl, ...template } = spec;
   return template;
 }
+
+/** Whether two specs run the same thing (what a rollout replaces copies for). */
+export function sameTemplate(a: WorkloadSpec, b: WorkloadSpec): boolean {
+  return JSON.stringify(instanceTemplate(a)) === JSON.stringify(instanceTemplate(b));
+}

@@ -20,13 +20,13 @@
  * soft spreads and affinities rank nodes by label values, so nodes are looked at group by group,
  * best-scoring first, and spread/binpack ranks within the group.
  */
-import { cordonGate, type QuarantinePolicy, quarantineGate } from "./gates.js";
+import { type QuarantinePolicy, quarantineGate } from "./gates.js";
 import type { ClusterState, Instance, NodeRecord } from "../model/cluster-state.js";
-import { holdsNode, nodeUse } from "../model/cluster-status.js";
+import { holdsNode, offersExecutor } from "../model/cluster-status.js";
 import type { NodeHealth } from "../model/node-health.js";
-import { PortPool } from "./port-pool.js";
+import { countCopy, type Fleet, fleetOf } from "./placement-fleet.js";
 import type { AssignedPort } from "../model/ports.js";
-import { allowedValues, capRefusal, countedReason, FleetLabels, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, WorkloadCopies } from "../model/placement-rules.js";
+import { allowedValues, capRefusal, countedReason, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, type WorkloadCopies } from "../model/placement-rules.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import { offeredVolume } from "../model/volumes.js";
 
@@ -52,30 +52,6 @@ const NO_COUNTS: ReadonlyMap<string, number> = new Map();
 
 /** Distinct refusal reasons shown when nothing fits; port reasons name nodes, so there may be many. */
 const MAX_REASONS = 6;
-
-/**
- * The fleet as seen by one reconcile pass, in arrays indexed like the sorted node list: the
- * inner loop runs CANDIDATE_LIMIT times per placement, so it must not allocate or hash.
- */
-interface Fleet {
-  nodes: NodeRecord[];
-  index: Map<string, number>;
-  cpuUsed: Float64Array;
-  memUsed: Float64Array;
-  cpuCapacity: Float64Array;
-  memCapacity: Float64Array;
-  /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
-  closed: Array<string | undefined>;
-  /** Copies per workload (per node index, per label value), for spread and the workload's rules. */
-  copies: Map<string, WorkloadCopies>;
-  /** Nodes by their label values (spread, affinity), built on first use. */
-  labels: FleetLabels;
-  /** Workloads with any failure history: only they can be quarantined anywhere. */
-  crashed: Set<string>;
-  /** Per executor kind, 1 for the nodes that can run it (built on first use). */
-  runs: Map<string, Uint8Array>;
-  ports: PortPool;
-}
 
 /** What one choose() looks up for every node, made once per call. */
 interface Reasons {
@@ -139,41 +115,7 @@ export class Placer {
   ) {}
 
   private view(): Fleet {
-    if (this.fleet) return this.fleet;
-    const { state, health, released } = this;
-    const nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const f: Fleet = {
-      nodes,
-      index: new Map(),
-      cpuUsed: new Float64Array(nodes.length),
-      memUsed: new Float64Array(nodes.length),
-      cpuCapacity: Float64Array.from(nodes, (node) => node.capacity.cpuMillis),
-      memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
-      closed: [],
-      copies: new Map(),
-      labels: new FleetLabels(nodes),
-      crashed: new Set(),
-      runs: new Map(),
-      ports: new PortPool(nodes),
-    };
-    f.closed = nodes.map((node, i) => {
-      f.index.set(node.name, i);
-      if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
-      return cordonGate(node)?.reason;
-    });
-    for (const workload of state.crashes.keys()) f.crashed.add(workload);
-    this.fleet = f;
-    for (const [name, use] of nodeUse(state, released)) {
-      const i = f.index.get(name);
-      if (i === undefined) continue;
-      f.cpuUsed[i] = use.allocated.cpuMillis;
-      f.memUsed[i] = use.allocated.memoryMb;
-      for (const inst of use.instances) {
-        this.count(i, inst.workload);
-        if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
-      }
-    }
-    return f;
+    return (this.fleet ??= fleetOf(this.state, this.health, this.released));
   }
 
   /** Reserves one instance's resources on node `i`. */
@@ -181,14 +123,7 @@ export class Placer {
     const f = this.fleet!;
     f.cpuUsed[i]! += cpuMillis;
     f.memUsed[i]! += memoryMb;
-    this.count(i, workload);
-  }
-
-  private count(i: number, workload: string): void {
-    const f = this.fleet!;
-    let c = f.copies.get(workload);
-    if (!c) f.copies.set(workload, (c = new WorkloadCopies()));
-    c.add(i, f.nodes[i]!);
+    countCopy(f, i, workload);
   }
 
   /**
@@ -415,19 +350,4 @@ export class Placer {
 /** Whether a process copy that states resources is held to them there: an agent that says nothing of limits (older, simulated) is taken at its word. */
 function limitsHold(node: NodeRecord): boolean {
   return node.limits === undefined || node.limits.enforcedBy !== "" || node.limits.allowUnenforced;
-}
-
-function offersExecutor(node: NodeRecord, spec: ResolvedSpec): boolean {
-  return node.executors.includes(spec.executor) || node.executors.includes("simulated");
-}
-
-/**
- * Whether a system workload wants a copy on this node: it is Ready and connected, takes new
- * work (not cordoned or draining), carries every node_selector label and runs the executor.
- * Whether the copy fits (resources, ports, quarantine) is placement's to say (chooseOn).
- */
-export function qualifiesForSystem(node: NodeRecord, health: NodeHealth | undefined, spec: ResolvedSpec): boolean {
-  if (!node.connected || health !== "ready" || cordonGate(node) !== undefined || !offersExecutor(node, spec)) return false;
-  for (const key in spec.nodeSelector) if (node.labels[key] !== spec.nodeSelector[key]) return false;
-  return true;
 }

@@ -2,7 +2,7 @@
  * How a service's replica slot gets its new copy when that is not simply "place one beside the
  * old": stop-then-start when the new copy fits only in the old one's place, which of several
  * old copies stays, and the spec old copies are kept on while a canary holds the rollout. PURE;
- * the reconciler (reconcile.ts) asks, and records what these decide in its plan.
+ * a slot's planning (plan-slot.ts) asks, and records what these decide in its plan.
  */
 import { isAvailable, isReady } from "../model/cluster-status.js";
 import type { Instance, Workload } from "../model/cluster-state.js";

@@ -15,7 +15,7 @@ import { evolve } from "../events/evolve.js";
 import { isVolatile } from "../events/event-facts.js";
 import type { ClusterState } from "../model/cluster-state.js";
 import { planToEvents } from "./plan-to-events.js";
-import { isEmptyPlan, type Plan, type Policy, plan } from "./reconcile.js";
+import { enablesMore, isEmptyPlan, mergePlans, type Plan, type Policy, plan } from "./reconcile.js";
 
 export interface TurnResult {
   decisions: Decision[];
@@ -76,41 +76,4 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
     if (!enablesMore(p)) break;
   }
   return { decisions, events, effects, plan: last };
-}
-
-/**
- * Whether applying `p` can give the next pass something to do. Copies it placed or scheduled
- * are current and placed: the next pass keeps them; a slot it left pending or held stays so
- * (the fleet only filled up). Stops, losses, forgetting and health changes can free a slot or
- * a node for another action; a batch that finished or expired has its copies stopped next. The property for invariant 1 (idempotence, ARCHITECTURE.md)
- * checks the claim on every turn; under a burst of applies it spares each turn a pass over
- * every workload.
- */
-function enablesMore(p: Plan): boolean {
-  return p.health.length + p.markLost.length + p.pend.length + p.stop.length + p.forget.length + p.removeWorkload.length + p.finish.length + p.expire.length + p.promote.length + p.revert.length > 0;
-}
-
-/** Concatenates the actions of consecutive passes; skips are those of the last pass. */
-function mergePlans(a: Plan, b: Plan): Plan {
-  return {
-    at: a.at,
-    health: [...a.health, ...b.health],
-    markLost: [...a.markLost, ...b.markLost],
-    place: [...a.place, ...b.place],
-    pend: [...a.pend, ...b.pend],
-    waiting: [...a.waiting, ...b.waiting],
-    schedule: [...a.schedule, ...b.schedule],
-    stop: [...a.stop, ...b.stop],
-    forget: [...a.forget, ...b.forget],
-    removeWorkload: [...a.removeWorkload, ...b.removeWorkload],
-    finish: [...a.finish, ...b.finish],
-    expire: [...a.expire, ...b.expire],
-    promote: [...a.promote, ...b.promote],
-    complete: [...a.complete, ...b.complete],
-    revert: [...a.revert, ...b.revert],
-    stalled: [...a.stalled, ...b.stalled],
-    wave: [...a.wave, ...b.wave],
-    held: [...a.held, ...b.held],
-    skip: b.skip,
-  };
 }

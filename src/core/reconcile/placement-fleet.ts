@@ -1,0 +1,78 @@
+/**
+ * The fleet as one reconcile pass's placements see it: nodes sorted by name, and what each
+ * holds (cpu, memory, ports, copies per workload) in arrays indexed like that list, so the
+ * placer's inner loop neither allocates nor hashes. PURE; the Placer (placement.ts) builds it
+ * on its first choice and reserves in it what it hands out.
+ */
+import { cordonGate } from "./gates.js";
+import type { ClusterState, NodeRecord } from "../model/cluster-state.js";
+import { nodeUse } from "../model/cluster-status.js";
+import type { NodeHealth } from "../model/node-health.js";
+import { FleetLabels, WorkloadCopies } from "../model/placement-rules.js";
+import { PortPool } from "./port-pool.js";
+
+export interface Fleet {
+  nodes: NodeRecord[];
+  index: Map<string, number>;
+  cpuUsed: Float64Array;
+  memUsed: Float64Array;
+  cpuCapacity: Float64Array;
+  memCapacity: Float64Array;
+  /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
+  closed: Array<string | undefined>;
+  /** Copies per workload (per node index, per label value), for spread and the workload's rules. */
+  copies: Map<string, WorkloadCopies>;
+  /** Nodes by their label values (spread, affinity), built on first use. */
+  labels: FleetLabels;
+  /** Workloads with any failure history: only they can be quarantined anywhere. */
+  crashed: Set<string>;
+  /** Per executor kind, 1 for the nodes that can run it (built on first use). */
+  runs: Map<string, Uint8Array>;
+  ports: PortPool;
+}
+
+/**
+ * The fleet with what its copies hold; `released` are copies the pass already gave up (lost):
+ * they no longer hold anything.
+ */
+export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHealth>, released: ReadonlySet<string>): Fleet {
+  const nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const f: Fleet = {
+    nodes,
+    index: new Map(),
+    cpuUsed: new Float64Array(nodes.length),
+    memUsed: new Float64Array(nodes.length),
+    cpuCapacity: Float64Array.from(nodes, (node) => node.capacity.cpuMillis),
+    memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
+    closed: [],
+    copies: new Map(),
+    labels: new FleetLabels(nodes),
+    crashed: new Set(),
+    runs: new Map(),
+    ports: new PortPool(nodes),
+  };
+  f.closed = nodes.map((node, i) => {
+    f.index.set(node.name, i);
+    if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
+    return cordonGate(node)?.reason;
+  });
+  for (const workload of state.crashes.keys()) f.crashed.add(workload);
+  for (const [name, use] of nodeUse(state, released)) {
+    const i = f.index.get(name);
+    if (i === undefined) continue;
+    f.cpuUsed[i] = use.allocated.cpuMillis;
+    f.memUsed[i] = use.allocated.memoryMb;
+    for (const inst of use.instances) {
+      countCopy(f, i, inst.workload);
+      if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
+    }
+  }
+  return f;
+}
+
+/** Counts one copy of `workload` on node `i`. */
+export function countCopy(f: Fleet, i: number, workload: string): void {
+  let c = f.copies.get(workload);
+  if (!c) f.copies.set(workload, (c = new WorkloadCopies()));
+  c.add(i, f.nodes[i]!);
+}

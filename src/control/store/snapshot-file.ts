@@ -26,13 +26,48 @@ export interface SnapshotHeader {
   sha256: string;
 }
 
+/** A snapshot: its header line and the files' bytes, in the order the header names them. */
+export interface Snapshot {
+  header: Uint8Array;
+  parts: Uint8Array[];
+  meta: SnapshotHeader;
+}
+
+/** What the main thread asks the snapshot worker (snapshot-worker.ts), and what it answers. */
+export interface SnapshotRequest {
+  dataDir: string;
+  now: number;
+}
+export type SnapshotReply = { ok: Snapshot } | { error: string };
+
 /**
- * A consistent snapshot of a SQLite data dir: its header line and the files' bytes. VACUUM
- * INTO on a reading connection copies one committed state and holds no lock against the
- * writer, but bun:sqlite is synchronous: the writer's turns wait while it copies (a worker
- * thread would free them; not yet).
+ * The worker's script. In the compiled binary it is an entrypoint of its own (cli/build.ts),
+ * embedded under its path from the repository's root, which a relative specifier names there;
+ * this module is then a chunk at the embedded root, so a URL relative to it would miss.
  */
-export function takeSqliteSnapshot(dataDir: string, now: number): { header: Uint8Array; parts: Uint8Array[]; meta: SnapshotHeader } {
+const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/control/store/snapshot-worker.ts" : new URL("./snapshot-worker.ts", import.meta.url).href;
+
+/**
+ * A consistent snapshot of a SQLite data dir, taken on a worker thread. VACUUM INTO on a
+ * reading connection copies one committed state and holds no lock against the writer, but
+ * bun:sqlite is synchronous: on the main thread the copy (and the reads and hash after it)
+ * would hold the writer's turns for as long as they take, seconds for a large store.
+ */
+export function takeSqliteSnapshot(dataDir: string, now: number): Promise<Snapshot> {
+  const worker = new Worker(WORKER_ENTRY);
+  return new Promise<Snapshot>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<SnapshotReply>) => {
+      const reply = event.data;
+      if ("ok" in reply) resolve(reply.ok);
+      else reject(new Error(reply.error));
+    };
+    worker.onerror = (event) => reject(new Error(`the snapshot worker failed: ${event.message}`));
+    worker.postMessage({ dataDir, now } satisfies SnapshotRequest);
+  }).finally(() => worker.terminate());
+}
+
+/** The snapshot itself, synchronous: run by the snapshot worker, never on the writer's thread. */
+export function copySqliteSnapshot(dataDir: string, now: number): Snapshot {
   const copy = join(dataDir, `snapshot-${randomUUID()}.db.tmp`);
   try {
     const reader = new Database(join(dataDir, "tessera.db"), { readonly: true });

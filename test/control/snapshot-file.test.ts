@@ -2,7 +2,8 @@
  * Taking a snapshot of a SQLite data dir (snapshot-file.ts), in process: the copy runs on a
  * worker thread, so the thread that calls it (the writer's) goes on taking turns and committing
  * meanwhile, and the snapshot is still one commit's state, readable as a snapshot file. A
- * failure in the worker comes back as the call's error.
+ * failure in the worker comes back as the call's error; snapshots asked for at once are each
+ * taken, one after another.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -61,4 +62,16 @@ test("the copy runs off the calling thread: writes commit on it while the snapsh
 
 test("a failure in the worker is the call's error", async () => {
   await expect(takeSqliteSnapshot(join(tempDir(), "missing"), 0)).rejects.toThrow(/unable to open database/);
+});
+
+test("snapshots asked for at once are all taken, one after another", async () => {
+  const dir = tempDir();
+  const store = new SqliteStore(dir);
+  store.sqlite.run("INSERT INTO meta (key, value) VALUES ('cluster_id', 'c-2')");
+  // Bursts of 25 at once, as the fuzz test sends them: each caller gets its own snapshot.
+  for (let burst = 0; burst < 4; burst++) {
+    const taken = await Promise.all(Array.from({ length: 25 }, (_, i) => takeSqliteSnapshot(dir, i)));
+    expect(taken.map((s) => [s.meta.clusterId, s.meta.takenAt])).toEqual(Array.from({ length: 25 }, (_, i) => ["c-2", new Date(i).toISOString()]));
+  }
+  await store.close();
 });

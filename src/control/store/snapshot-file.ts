@@ -47,6 +47,12 @@ export type SnapshotReply = { ok: Snapshot } | { error: string };
  */
 const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/control/store/snapshot-worker.ts" : new URL("./snapshot-worker.ts", import.meta.url).href;
 
+/** The worker, while snapshots are asked for: one serves a burst of them, and goes when none waits. */
+let worker: Worker | undefined;
+/** The last snapshot asked for: the next is taken after it (two copies at once would only contend for the database). */
+let last: Promise<unknown> = Promise.resolve();
+let waiting = 0;
+
 /**
  * A consistent snapshot of a SQLite data dir, taken on a worker thread. VACUUM INTO on a
  * reading connection copies one committed state and holds no lock against the writer, but
@@ -54,16 +60,32 @@ const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/cont
  * would hold the writer's turns for as long as they take, seconds for a large store.
  */
 export function takeSqliteSnapshot(dataDir: string, now: number): Promise<Snapshot> {
-  const worker = new Worker(WORKER_ENTRY);
+  waiting++;
+  const taken = last.then(() => askWorker({ dataDir, now }));
+  last = taken.catch(() => {});
+  return taken.finally(() => {
+    if (--waiting > 0) return;
+    worker?.terminate();
+    worker = undefined;
+  });
+}
+
+/** One snapshot from the worker (started if none runs); a worker that failed is not asked again. */
+function askWorker(request: SnapshotRequest): Promise<Snapshot> {
+  const w = (worker ??= new Worker(WORKER_ENTRY));
   return new Promise<Snapshot>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<SnapshotReply>) => {
+    w.onmessage = (event: MessageEvent<SnapshotReply>) => {
       const reply = event.data;
       if ("ok" in reply) resolve(reply.ok);
       else reject(new Error(reply.error));
     };
-    worker.onerror = (event) => reject(new Error(`the snapshot worker failed: ${event.message}`));
-    worker.postMessage({ dataDir, now } satisfies SnapshotRequest);
-  }).finally(() => worker.terminate());
+    w.onerror = (event) => {
+      if (worker === w) worker = undefined;
+      w.terminate();
+      reject(new Error(`the snapshot worker failed: ${event.message}`));
+    };
+    w.postMessage(request);
+  });
 }
 
 /** The snapshot itself, synchronous: run by the snapshot worker, never on the writer's thread. */
@@ -72,6 +94,8 @@ export function copySqliteSnapshot(dataDir: string, now: number): Snapshot {
   try {
     const reader = new Database(join(dataDir, "tessera.db"), { readonly: true });
     try {
+      // A checkpoint of the writer's may hold the WAL for a moment: wait for it here, off its thread.
+      reader.run("PRAGMA busy_timeout = 5000");
       reader.run("VACUUM INTO ?", [copy]);
     } finally {
       reader.close();

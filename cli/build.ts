@@ -79,7 +79,9 @@ export const COMPILE_SETTINGS = { minify: true, bytecode: true, format: "esm", t
 
 if (import.meta.main) {
   const outfile = process.argv[2] ?? join(ROOT, "dist", "tessera");
-  const result = await Bun.build({ entrypoints: [join(ROOT, "cli", "main.ts")], compile: { outfile }, ...COMPILE_SETTINGS, plugins: [inlineProtos] });
+  // The snapshot worker is an entrypoint of its own: a Worker's script is not found by following imports.
+  const entrypoints = [join(ROOT, "cli", "main.ts"), join(ROOT, "src", "control", "store", "snapshot-worker.ts")];
+  const result = await Bun.build({ entrypoints, compile: { outfile }, ...COMPILE_SETTINGS, plugins: [inlineProtos] });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
     process.exit(1);

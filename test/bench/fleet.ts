@@ -54,7 +54,7 @@ class CountingExecutor extends SimulatedExecutor {
  * thing it matched was delivered, at the first one it accepts; delivered before it waited is
  * not seen.
  */
-class Waiters<T> {
+export class Waiters<T> {
   private readonly byWorkload = new Map<string, Array<(x: T, at: number) => boolean>>();
 
   wait(workload: string, match: (x: T) => boolean): Promise<number> {

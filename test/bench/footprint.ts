@@ -5,12 +5,12 @@
  * the Bun runtime's own share is measured rather than assumed. Used by `make bench` (several
  * runs, medians) and by a smoke test (one short run).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMPILE_SETTINGS } from "../../cli/build.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { BINARY, eventually, Harness, requireBinary } from "../e2e/harness.js";
-import { cells, round, type Section, type Stats, stats, statusMib, verdict } from "./report.js";
+import { CLOCK_TICKS_PER_S, cells, cpuTicks, round, type Section, type Stats, stats, statusMib, verdict } from "./report.js";
 
 /** The runtime alone: prints a line like `tessera version`, or idles on a timer like a server. */
 const HELLO_SOURCE = `if (process.argv[2] === "idle") setInterval(() => {}, 1_000); else console.log("hello");\n`;
@@ -50,16 +50,6 @@ export function scratchWithModules(): string {
 }
 
 export const compileGrpcFloor = (dir: string) => compile(dir, "grpc-floor", GRPC_FLOOR_SOURCE);
-
-/** CPU time a process has used so far (user + system), in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-const CLOCK_TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim());
 
 /** Median wall time of `count` runs of each command, interleaved so both see the same machine. */
 function timeSpawns(commands: string[][], count: number): number[] {

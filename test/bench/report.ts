@@ -28,6 +28,16 @@ export function statusMib(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "R
   return Number(m[1]) / 1024;
 }
 
+/** CPU time a process has used so far (user + system), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export const CLOCK_TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim());
+
 export function stats(xs: number[]): Stats {
   if (xs.length === 0) throw new Error("no samples");
   const s = [...xs].sort((a, b) => a - b);

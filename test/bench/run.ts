@@ -13,11 +13,14 @@ import { benchCost } from "./cost.js";
 import { benchEndpoints } from "./endpoints.js";
 import { benchFailure } from "./failure.js";
 import { benchFootprint } from "./footprint.js";
+import { benchHttpApi } from "./http-api.js";
 import { benchLatency } from "./latency.js";
+import { benchLimits } from "./limits.js";
 import { benchPlanner } from "./planner.js";
 import { benchRestart } from "./restart.js";
 import type { Section } from "./report.js";
 import { benchScale } from "./scale.js";
+import { benchSnapshot } from "./snapshot.js";
 import { benchTakeover } from "./takeover.js";
 import { benchWeb } from "./web.js";
 
@@ -37,6 +40,9 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   web: benchWeb,
   takeover: benchTakeover,
   cost: benchCost,
+  limits: benchLimits,
+  "http-api": benchHttpApi,
+  snapshot: benchSnapshot,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

@@ -48,7 +48,7 @@ export interface ServiceDeps extends RpcDeps {
   /** Mints, lists and revokes tokens (identity-service.ts); absent when security is off. */
   tokens?: Tokens;
   /** Takes a snapshot of the store (SaveSnapshot); none on PostgreSQL and on a standby. */
-  snapshot?: () => { header: Uint8Array; parts: Uint8Array[] };
+  snapshot?: () => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }

@@ -11,7 +11,7 @@ import type { Rpc } from "./rpc.js";
 const CHUNK_BYTES = 1024 * 1024;
 
 /** `take` returns the file's parts in order; undefined: this store cannot be snapshotted here (PostgreSQL). */
-export function createSnapshotHandler(rpc: Rpc, take: (() => { header: Uint8Array; parts: Uint8Array[] }) | undefined) {
+export function createSnapshotHandler(rpc: Rpc, take: (() => Promise<{ header: Uint8Array; parts: Uint8Array[] }>) | undefined) {
   const { opened, finish, endWith } = rpc;
   return async (call: ServerWritableStream<SaveSnapshotRequest, SaveSnapshotResponse>): Promise<void> => {
     const started = performance.now();
@@ -19,9 +19,9 @@ export function createSnapshotHandler(rpc: Rpc, take: (() => { header: Uint8Arra
     if (!take) return endWith(call, "SaveSnapshot", started, { code: status.UNIMPLEMENTED, details: "snapshots are of the SQLite store; on PostgreSQL use the database's own backups (pg_dump)" });
     let gone = false;
     call.on("cancelled", () => (gone = true));
-    let snapshot: ReturnType<typeof take>;
+    let snapshot: Awaited<ReturnType<typeof take>>;
     try {
-      snapshot = take();
+      snapshot = await take();
     } catch (err) {
       return endWith(call, "SaveSnapshot", started, { code: status.INTERNAL, details: `cannot take a snapshot: ${(err as Error).message}` });
     }

@@ -20,10 +20,10 @@ export function scheduledSnapshotName(now: number): string {
 }
 
 /** Takes one scheduled snapshot and trims the folder; returns the file written. */
-export function takeScheduledSnapshot(dataDir: string, keep: number, now: number): string {
+export async function takeScheduledSnapshot(dataDir: string, keep: number, now: number): Promise<string> {
   const dir = join(dataDir, "snapshots");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const { header, parts } = takeSqliteSnapshot(dataDir, now);
+  const { header, parts } = await takeSqliteSnapshot(dataDir, now);
   const file = join(dir, scheduledSnapshotName(now));
   writeFileSync(`${file}.partial`, Buffer.concat([header, ...parts]), { mode: 0o600 });
   renameSync(`${file}.partial`, file);
@@ -34,12 +34,10 @@ export function takeScheduledSnapshot(dataDir: string, keep: number, now: number
 /** Starts the schedule; returns what stops it. */
 export function scheduleSnapshots(dataDir: string, schedule: SnapshotSchedule, log: Logger): () => void {
   const timer = setInterval(() => {
-    try {
-      const file = takeScheduledSnapshot(dataDir, schedule.keep, Date.now());
-      log.info("scheduled snapshot taken", { file });
-    } catch (err) {
-      log.error("scheduled snapshot failed", { error: (err as Error).message });
-    }
+    takeScheduledSnapshot(dataDir, schedule.keep, Date.now()).then(
+      (file) => log.info("scheduled snapshot taken", { file }),
+      (err: Error) => log.error("scheduled snapshot failed", { error: err.message }),
+    );
   }, schedule.everyMs);
   return () => clearInterval(timer);
 }

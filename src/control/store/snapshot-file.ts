@@ -26,17 +26,76 @@ export interface SnapshotHeader {
   sha256: string;
 }
 
+/** A snapshot: its header line and the files' bytes, in the order the header names them. */
+export interface Snapshot {
+  header: Uint8Array;
+  parts: Uint8Array[];
+  meta: SnapshotHeader;
+}
+
+/** What the main thread asks the snapshot worker (snapshot-worker.ts), and what it answers. */
+export interface SnapshotRequest {
+  dataDir: string;
+  now: number;
+}
+export type SnapshotReply = { ok: Snapshot } | { error: string };
+
 /**
- * A consistent snapshot of a SQLite data dir: its header line and the files' bytes. VACUUM
- * INTO on a reading connection copies one committed state and holds no lock against the
- * writer, but bun:sqlite is synchronous: the writer's turns wait while it copies (a worker
- * thread would free them; not yet).
+ * The worker's script. In the compiled binary it is an entrypoint of its own (cli/build.ts),
+ * embedded under its path from the repository's root, which a relative specifier names there;
+ * this module is then a chunk at the embedded root, so a URL relative to it would miss.
  */
-export function takeSqliteSnapshot(dataDir: string, now: number): { header: Uint8Array; parts: Uint8Array[]; meta: SnapshotHeader } {
+const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/control/store/snapshot-worker.ts" : new URL("./snapshot-worker.ts", import.meta.url).href;
+
+/** The worker, while snapshots are asked for: one serves a burst of them, and goes when none waits. */
+let worker: Worker | undefined;
+/** The last snapshot asked for: the next is taken after it (two copies at once would only contend for the database). */
+let last: Promise<unknown> = Promise.resolve();
+let waiting = 0;
+
+/**
+ * A consistent snapshot of a SQLite data dir, taken on a worker thread. VACUUM INTO on a
+ * reading connection copies one committed state and holds no lock against the writer, but
+ * bun:sqlite is synchronous: on the main thread the copy (and the reads and hash after it)
+ * would hold the writer's turns for as long as they take, seconds for a large store.
+ */
+export function takeSqliteSnapshot(dataDir: string, now: number): Promise<Snapshot> {
+  waiting++;
+  const taken = last.then(() => askWorker({ dataDir, now }));
+  last = taken.catch(() => {});
+  return taken.finally(() => {
+    if (--waiting > 0) return;
+    worker?.terminate();
+    worker = undefined;
+  });
+}
+
+/** One snapshot from the worker (started if none runs); a worker that failed is not asked again. */
+function askWorker(request: SnapshotRequest): Promise<Snapshot> {
+  const w = (worker ??= new Worker(WORKER_ENTRY));
+  return new Promise<Snapshot>((resolve, reject) => {
+    w.onmessage = (event: MessageEvent<SnapshotReply>) => {
+      const reply = event.data;
+      if ("ok" in reply) resolve(reply.ok);
+      else reject(new Error(reply.error));
+    };
+    w.onerror = (event) => {
+      if (worker === w) worker = undefined;
+      w.terminate();
+      reject(new Error(`the snapshot worker failed: ${event.message}`));
+    };
+    w.postMessage(request);
+  });
+}
+
+/** The snapshot itself, synchronous: run by the snapshot worker, never on the writer's thread. */
+export function copySqliteSnapshot(dataDir: string, now: number): Snapshot {
   const copy = join(dataDir, `snapshot-${randomUUID()}.db.tmp`);
   try {
     const reader = new Database(join(dataDir, "tessera.db"), { readonly: true });
     try {
+      // A checkpoint of the writer's may hold the WAL for a moment: wait for it here, off its thread.
+      reader.run("PRAGMA busy_timeout = 5000");
       reader.run("VACUUM INTO ?", [copy]);
     } finally {
       reader.close();

@@ -5,9 +5,13 @@
  * end-to-end tests.
  */
 import { expect, test } from "bun:test";
+import { needsRoot, needTools } from "../system-packages/need.js";
 import { runLimits } from "./limits.js";
 
-test("limits, smoke size: 2 starts per side, then the agent's CPU with 5 copies and with none", async () => {
+const asRoot = needTools("the limits benchmark's smoke run", [], needsRoot("making cgroups"));
+
+test.skipIf(asRoot.skip)("limits, smoke size: 2 starts per side, then the agent's CPU with 5 copies and with none", async () => {
+  asRoot.require();
   const [run] = await runLimits(1, { samples: 2, copies: 5, settleMs: 200, cpuWindowMs: 1_000 });
   expect(run!.limitedP50).toBeGreaterThan(0);
   expect(run!.unlimitedP50).toBeGreaterThan(0);

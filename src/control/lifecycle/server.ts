@@ -13,7 +13,6 @@ import descriptorPath from "../../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../../core/ha/lease.js";
 import type { Logger } from "../../shell/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../core/views/paging.js";
-import type { Policy } from "../../core/reconcile/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../../gen/tessera/v1/control_plane.js";
 import { lockDataDir } from "../../shell/data-dir-lock.js";
@@ -34,48 +33,9 @@ import { PostgresLease } from "../store/postgres/lease.js";
 import { PostgresStore } from "../store/postgres/store.js";
 import { describeDatabaseError } from "../store/postgres/unreachable.js";
 import { type Store, StoreUnreachable } from "../store/store.js";
-import type { SnapshotSchedule } from "./scheduled-snapshots.js";
+import type { ControlPlaneOptions } from "./options.js";
 import { startTerm, type Term } from "./term.js";
 import { tolerateUndecodable } from "../grpc/undecodable.js";
-
-export interface ControlPlaneOptions {
-  /** host:port to listen on; port 0 picks a free one. */
-  listen: string;
-  dataDir: string;
-  /**
-   * Called each time this control plane starts leading, once its term serves (its CA and
-   * token files in place): on SQLite before startControlPlane resolves; on PostgreSQL when it
-   * takes the lease, perhaps never.
-   */
-  onLead?: () => void;
-  /** postgres://USER@HOST:PORT/DB (`--store`): the state lives there; SQLite in the data dir without it. */
-  store?: string;
-  log: Logger;
-  policy?: Policy;
-  /** Periodic reconcile interval. */
-  tickMs?: number;
-  /** host:port for /metrics, /healthz and /readyz; none when unset. */
-  metricsListen?: string;
-  /** Plaintext and no credentials. Refused unless the caller checked it is acceptable (loopback, or forced). */
-  insecure?: boolean;
-  /** Extra names or addresses the server certificate must carry (what agents dial). */
-  advertise?: string[];
-  /** Lifetime of the server certificates this control plane issues (default 365 days; tests shorten it). */
-  serverCertLifetimeMs?: number;
-  /** How often the server certificate is checked for renewal (default hourly). */
-  certCheckMs?: number;
-  /** Start the cluster over with an empty state when its database is refused (emptied, replaced, damaged). */
-  reinitialize?: boolean;
-  /** The lease on leadership, on PostgreSQL (`--lease-ttl`, `--lease-renew`; default 5 s and 1 s). */
-  lease?: LeaseTiming;
-  /**
-   * Seals the cluster CA's key in the database (`--ca-secret-file` or `$TESSERA_CA_SECRET`):
-   * required with `store` unless insecure; every control plane on the database gets the same.
-   */
-  caSecret?: string;
-  /** Scheduled snapshots into DATA_DIR/snapshots while leading on SQLite (`--snapshot-every`, `--snapshot-keep`); none: off. */
-  snapshots?: SnapshotSchedule;
-}
 
 export interface RunningControlPlane {
   /** host:port actually bound. */

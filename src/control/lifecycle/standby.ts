@@ -17,7 +17,7 @@ import type { Tls } from "../security/server-tls.js";
 import { Tokens } from "../security/tokens.js";
 import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
-import type { ControlPlaneOptions } from "./server.js";
+import type { ControlPlaneOptions } from "./options.js";
 import type { PostgresStore } from "../store/postgres/store.js";
 import { authenticator } from "./term.js";
 import { WatchHub } from "../writer/watch-hub.js";

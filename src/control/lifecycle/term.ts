@@ -20,7 +20,7 @@ import type { Tls } from "../security/server-tls.js";
 import { Tokens } from "../security/tokens.js";
 import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
-import type { ControlPlaneOptions } from "./server.js";
+import type { ControlPlaneOptions } from "./options.js";
 import type { Store } from "../store/store.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { takeSqliteSnapshot } from "../store/snapshot-file.js";

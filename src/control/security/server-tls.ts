@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { experimental, ServerCredentials } from "@grpc/grpc-js";
 import { hostAddresses } from "../../shell/host-addresses.js";
-import type { ControlPlaneOptions } from "../lifecycle/server.js";
+import type { ControlPlaneOptions } from "../lifecycle/options.js";
 import { PostgresStore } from "../store/postgres/store.js";
 import type { Store } from "../store/store.js";
 import { serverCertificateNames } from "../lifecycle/advertised.js";

@@ -29,8 +29,7 @@ import { CaSecretRefused } from "../security/ca-source.js";
 import { pkiFiles } from "../security/pki.js";
 import { openTls, servedNames } from "../security/server-tls.js";
 import { type Standby, startStandby } from "./standby.js";
-import { PostgresLease } from "../store/postgres/lease.js";
-import { PostgresStore } from "../store/postgres/store.js";
+import type { PostgresLease } from "../store/postgres/lease.js";
 import { describeDatabaseError } from "../store/postgres/unreachable.js";
 import { type Store, StoreUnreachable } from "../store/store.js";
 import type { ControlPlaneOptions } from "./options.js";
@@ -115,6 +114,8 @@ function throughTerm(service: ServiceDefinition, handlers: () => UntypedServiceI
 async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTiming): Promise<RunningControlPlane> {
   const tls = opts.insecure ? undefined : await openTls(opts, store);
   const metrics = new Metrics();
+  // On a database control planes share: a lease on leading, and a standby between terms.
+  const shared = store.supports.lease;
   let term: Term | undefined;
   /** The term stepped down and answers reads only, until the database answers: agents go elsewhere. */
   let suspended = false;
@@ -200,9 +201,9 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       opts.onLead?.();
     };
     const follow = () => {
-      if (!stopping && standby === undefined && store instanceof PostgresStore) {
+      if (!stopping && standby === undefined && shared) {
         metrics.observeStandby();
-        standby = startStandby(opts, { store, tls, metrics, timing, controlPlanes, notLeader: refusal });
+        standby = startStandby(opts, { store: shared, tls, metrics, timing, controlPlanes, notLeader: refusal });
       }
     };
     const stepDown = async () => {
@@ -223,9 +224,9 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       return describeControlPlanes(members, current, newestSeq, dbNow, timing, FORGET_MEMBERS_MS);
     };
 
-    if (store instanceof PostgresStore) {
+    if (shared) {
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
-      lease = new PostgresLease(opts.store!, timing.renewMs);
+      lease = shared.openLease(timing.renewMs);
       // Its agents are sent away (refused naming why, as a standby refuses them): one given
       // several control planes moves to the next, which names the leader once one leads.
       const suspend = async () => {
@@ -235,7 +236,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       };
       // A term's state holds what it committed; a standby's what it followed.
       const appliedSeq = () => (term ? store.history.newestSeq() : (standby?.follower.appliedSeq ?? 0));
-      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
+      leadership = new LeadershipLoop({ lease, store: shared, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
       follow();
       leadership.start();
     } else {

@@ -22,8 +22,6 @@ import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
 import type { ControlPlaneOptions } from "./options.js";
 import type { Store } from "../store/store.js";
-import { SqliteStore } from "../store/sqlite/store.js";
-import { takeSqliteSnapshot } from "../store/snapshot-file.js";
 import { scheduleSnapshots } from "./scheduled-snapshots.js";
 import { WatchHub } from "../writer/watch-hub.js";
 import type { WebApiDeps } from "../http/web-api.js";
@@ -102,7 +100,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
-    const stopSnapshots = store instanceof SqliteStore && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
+    const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
       controlPlane: createControlPlaneService({
         writer,
@@ -116,7 +114,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
         tokens,
         tokenStreams,
         controlPlanes: deps.controlPlanes,
-        snapshot: store instanceof SqliteStore ? () => takeSqliteSnapshot(opts.dataDir, Date.now()) : undefined,
+        snapshot: store.supports.snapshot && (() => store.supports.snapshot!(Date.now())),
         observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
         streams,
       }) as unknown as UntypedServiceImplementation,

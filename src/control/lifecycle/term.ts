@@ -10,7 +10,7 @@ import type { ClusterState, ClusterView } from "../../core/model/cluster-state.j
 import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
-import { createControlPlaneService } from "../grpc/control-plane-service.js";
+import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
 import type { Metrics } from "../http/metrics.js";
@@ -58,6 +58,19 @@ export function authenticator(tokens: Tokens | undefined): { roleOf: (token: str
   return { roleOf, authenticate: (metadata) => roleOf(bearer(metadata)) };
 }
 
+/** The ControlPlane's handlers over a term's writer, hubs and agents. */
+function termControlPlane(opts: ControlPlaneOptions, deps: TermDeps, parts: Omit<ServiceDeps, "history" | "log" | "controlPlanes" | "snapshot" | "observeRpc">): UntypedServiceImplementation {
+  const { store, metrics } = deps;
+  return createControlPlaneService({
+    ...parts,
+    history: store.history,
+    log: opts.log,
+    controlPlanes: deps.controlPlanes,
+    snapshot: store.supports.snapshot && (() => store.supports.snapshot!(Date.now())),
+    observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+  }) as unknown as UntypedServiceImplementation;
+}
+
 /**
  * Starts the writer from what the store holds, or from the state this control plane followed
  * as a standby (`followed`), and what serves through it. On SQLite the one term lasts the process.
@@ -102,22 +115,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
     const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: createControlPlaneService({
-        writer,
-        history: store.history,
-        gateway,
-        hub,
-        endpoints,
-        policy,
-        log: opts.log,
-        authenticate,
-        tokens,
-        tokenStreams,
-        controlPlanes: deps.controlPlanes,
-        snapshot: store.supports.snapshot && (() => store.supports.snapshot!(Date.now())),
-        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
-        streams,
-      }) as unknown as UntypedServiceImplementation,
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

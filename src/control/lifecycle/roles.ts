@@ -49,10 +49,6 @@ export class Roles {
 
   constructor(private readonly deps: RolesDeps) {}
 
-  get kind(): Role["kind"] {
-    return this.role.kind;
-  }
-
   /** Why a call no role answers is refused: not the leader (naming it), or shutting down. */
   readonly refusal = (): string => this.deps.leadership()?.notLeader() ?? "control plane is shutting down";
 

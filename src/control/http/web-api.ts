@@ -137,7 +137,8 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
  */
 function mutation<M extends ControlPlaneMethod & Command["type"]>(ctx: WebContext, actions: Record<string, M>, field: "node" | "workload", known: (name: string) => true | Rejection, command: (method: M, name: string) => Command): Handler {
   return async (req) => {
-    const method = actions[req.params.action!];
+    // Its own names only: "constructor" or "__proto__" would find what every object has.
+    const method = Object.hasOwn(actions, req.params.action!) ? actions[req.params.action!] : undefined;
     if (!method) return json({ error: `action: expected one of ${Object.keys(actions).join(", ")}` }, 404);
     const who = ctx.admit(req, method);
     if (who instanceof Response) return who;

@@ -5,6 +5,7 @@
  * small; under --insecure the page only reads; the time slider's replay runs one at a time per token.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { credentials } from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import type { Logger } from "../../src/shell/logger.js";
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { withToken } from "./authz-calls.js";
+import { spec } from "../core/fixtures.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 
@@ -167,6 +169,18 @@ describe("under --insecure", () => {
     const res = await fetch(`${web}/api/nodes/n1/cordon`, { method: "POST", headers: fromPage(web), body: "{}" });
     expect(res.status).toBe(403);
     expect((await signIn(web, "anything")).status).toBe(409);
+  });
+
+  test("an action named like what every object has (constructor, toString, __proto__) is no action: 404, and no command reaches the writer", async () => {
+    const client = new ControlPlaneClient(cp.address, credentials.createInsecure(), CHANNEL_OPTIONS);
+    await new Promise((resolve, reject) => client.applyWorkload({ workload: { name: "web", labels: {}, spec: spec(), generation: 0 }, force: false }, (err, res) => (err ? reject(err) : resolve(res))));
+    client.close();
+    for (const action of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      // Before, such a name passed for a read-only action and the writer was handed a command it could not decide: the call never answered.
+      const res = await fetch(`${web}/api/workloads/web/${action}`, { method: "POST", headers: fromPage(web), body: "{}", signal: AbortSignal.timeout(10_000) });
+      expect([action, res.status, await res.json()]).toEqual([action, 404, { error: "action: expected one of restart, undo, delete" }]);
+      expect((await fetch(`${web}/api/nodes/web/${action}`, { method: "POST", headers: fromPage(web), body: "{}", signal: AbortSignal.timeout(10_000) })).status).toBe(404);
+    }
   });
 
   test("a foreign Origin or Host is refused as with tokens", async () => {

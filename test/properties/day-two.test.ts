@@ -24,7 +24,7 @@ import { type ResolvedSpec, resolveSpec } from "../../src/core/model/spec.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
 import type { TurnResult } from "../../src/core/reconcile/turn.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
-import { workloadStatus } from "../../src/control/grpc/wire.js";
+import { workloadStatus } from "../../src/core/views/workload-status.js";
 import { behaviourOf, FIRST_NODES, isRolloutStop, Model, NAMES, type Op, opArb, readyReplicas, SECOND_AGENT, specOf, tokenOf } from "./day-two-model.js";
 
 const SEED = Number(process.env.TESSERA_MODEL_SEED ?? 20261206);

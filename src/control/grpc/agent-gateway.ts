@@ -4,7 +4,8 @@
  * is kept up to date with the cluster's endpoints (its DNS answers from them).
  */
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { Command, HeldInstance } from "../../core/decide/commands.js";
+import type { Command } from "../../core/decide/commands.js";
+import { checkHello } from "../../core/access/agent-hello.js";
 import type { EndpointsDiff } from "../../core/views/endpoint-table.js";
 import type { Effect } from "../../core/model/effects.js";
 import { isReportedState } from "../../core/model/instance-machine.js";
@@ -14,9 +15,6 @@ import type { HealthThresholds } from "../../core/model/node-health.js";
 import { describeRejection } from "../../core/model/rejections.js";
 import { checkNodeCertificate } from "../../core/access/node-identity.js";
 import { rejectionError } from "./rejection-codes.js";
-import { validateExecutors, validateLabels, validateName } from "../../core/model/validate.js";
-import { nodePortsOf, validateNodePorts } from "../../core/model/ports.js";
-import { validateHostVolumes } from "../../core/model/volumes.js";
 import { instanceStateFromWire } from "../../core/model/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
@@ -57,8 +55,18 @@ export interface ExecHandle {
   cancel(): void;
 }
 
-/** How long what a hello says of limits may be (a reason such as "no cgroup v1 memory mount" is far shorter). */
-const MAX_LIMITS_TEXT = 1024;
+type Payload = NonNullable<AgentMessage["payload"]>;
+
+/** One agent stream as its messages are handled: its session id, and its node once its hello is accepted. */
+interface StreamState {
+  id: number;
+  stream: Stream;
+  node: string | undefined;
+  /** The stream ended: nothing more it sends is handled. */
+  closed: boolean;
+  /** Ends the stream with `code` (INVALID_ARGUMENT unless said), logging why. */
+  refuse(details: string, code?: status): void;
+}
 
 export class AgentGateway {
   private readonly sessions = new Map<string, Session>();
@@ -232,164 +240,145 @@ export class AgentGateway {
   }
 
   private accept(stream: Stream): void {
-    const id = this.nextSession++;
-    let node: string | undefined;
-    let closed = false;
-    const refuse = (details: string, code = status.INVALID_ARGUMENT) => {
-      this.log.warn("agent stream refused", { details });
-      stream.emit("error", { code, details });
+    const s: StreamState = {
+      id: this.nextSession++,
+      stream,
+      node: undefined,
+      closed: false,
+      refuse: (details, code = status.INVALID_ARGUMENT) => {
+        this.log.warn("agent stream refused", { details });
+        stream.emit("error", { code, details });
+      },
     };
     const identity = this.identify?.(stream);
+    const routes = this.routesFor(s);
     // Messages are handled one after another: the hello waits for the certificate check.
     let queue = Promise.resolve();
     stream.on("data", (msg: AgentMessage) => {
-      const session = node === undefined ? undefined : this.sessions.get(node);
-      if (session?.id === id) session.lastHeardAt = Date.now();
-      queue = queue.then(() => handle(msg)).catch((err: Error) => refuse(`internal error: ${err.message}`, status.INTERNAL));
+      const session = s.node === undefined ? undefined : this.sessions.get(s.node);
+      if (session?.id === s.id) session.lastHeardAt = Date.now();
+      queue = queue.then(() => handle(msg)).catch((err: Error) => s.refuse(`internal error: ${err.message}`, status.INTERNAL));
     });
-
     const handle = async (msg: AgentMessage): Promise<void> => {
-      if (closed) return;
+      if (s.closed) return;
       const bad = undecodable(msg);
-      if (bad !== undefined) return refuse(`message: expected a tessera.v1.AgentMessage (${bad})`);
-      const payload = msg.payload;
-      if (node === undefined) {
-        if (payload?.$case !== "hello") return refuse("first message on an agent stream must be hello");
-        const hello = payload.value;
-        const ports = nodePortsOf(hello);
-        const volumes = hello.hostVolumes.map((v) => ({ name: v.name, path: v.path, readOnly: v.readOnly }));
-        const problem =
-          validateName(hello.node, "hello.node") ??
-          validateLabels(hello.labels, "hello.labels")[0] ??
-          validateExecutors(hello.executors, "hello.executors") ??
-          validateNodePorts(ports) ??
-          validateHostVolumes(volumes);
-        if (problem) return refuse(describeRejection(problem));
-        // Recorded in the node's NodeConnected event: bounded like any text an agent sends.
-        if ((hello.limits?.enforcedBy.length ?? 0) > MAX_LIMITS_TEXT || (hello.limits?.notEnforcedReason.length ?? 0) > MAX_LIMITS_TEXT) return refuse(`hello.limits: expected enforced_by and not_enforced_reason of at most ${MAX_LIMITS_TEXT} characters`);
-        if (identity) {
-          const who = await identity;
-          if ("refusal" in who) return refuse(who.refusal, status.UNAUTHENTICATED);
-          if (who.node !== hello.node) return refuse(`this certificate is for node ${who.node}; it cannot speak for node ${hello.node}`, status.PERMISSION_DENIED);
-          const notCurrent = await this.admitCertificate(who.node, who.serial, who.notAfter);
-          if (notCurrent) return refuse(notCurrent, status.UNAUTHENTICATED);
-        }
-        const instances: HeldInstance[] = [];
-        for (const h of hello.instances) {
-          const state = instanceStateFromWire(h.state);
-          if (state === undefined) return refuse(`hello.instances.state: expected a known InstanceState, got ${h.state}`);
-          instances.push({ id: h.instanceId, generation: h.generation, state, reason: h.reason || undefined, exitCode: h.exitCode, stderrTail: h.stderrTail });
-        }
-        const previous = this.sessions.get(hello.node);
-        const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
-        if (taken) {
-          const { code, details } = rejectionError(taken);
-          return refuse(details, code);
-        }
-        node = hello.node;
-        if (previous) previous.stream.end();
-        this.sessions.set(node, { id, stream, lastHeardAt: Date.now() });
-        sendEndpoints(stream, this.endpoints.snapshot());
-        this.log.info("agent connected", { node, session: id, executors: hello.executors, holds: instances.length });
-        const capacity = { cpuMillis: hello.capacity?.cpuMillis ?? 0, memoryMb: hello.capacity?.memoryMb ?? 0 };
-        // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
-        // end it, and the agent tries again.
-        this.writer.submit({ type: "AgentConnected", node, session: id, executors: hello.executors, version: hello.version, labels: hello.labels, capacity, ports, volumes, ...(hello.limits ? { limits: hello.limits } : {}), instances }).then(
-          (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
-          (err: Error) => refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
-        );
-        return;
-      }
-      return afterHello(node, payload, "");
+      if (bad !== undefined) return s.refuse(`message: expected a tessera.v1.AgentMessage (${bad})`);
+      if (s.node === undefined) return this.hello(s, msg.payload, identity);
+      return routes.route(s.node, msg.payload, "");
     };
-
-    /** Handles one message of a synced stream; `at` locates it inside a batch ("batch.messages[3]."). */
-    const afterHello = (node: string, payload: AgentMessage["payload"], at: string): void => {
-      switch (payload?.$case) {
-        case "heartbeat":
-          this.submitAndLogRefusal({ type: "Heartbeat", node, session: id }, node);
-          return;
-        case "report": {
-          const r = payload.value;
-          const state = instanceStateFromWire(r.state);
-          if (state === undefined || !isReportedState(state)) {
-            this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
-            return;
-          }
-          this.submitAndLogRefusal({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode, stderrTail: r.stderrTail }, node);
-          return;
-        }
-        case "check": {
-          const c = payload.value;
-          this.submitAndLogRefusal({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing, detail: c.detail }, node);
-          return;
-        }
-        case "logChunk": {
-          const chunk = payload.value;
-          const sub = this.logs.get(chunk.commandId);
-          if (!sub || sub.node !== node) return;
-          if (chunk.lines.length > 0) sub.onLines(chunk.lines);
-          if (chunk.eof) {
-            this.logs.delete(chunk.commandId);
-            sub.onEnd(chunk.error || undefined);
-          }
-          return;
-        }
-        case "execOutput": {
-          const out = payload.value;
-          const sub = this.execs.get(out.commandId);
-          if (!sub || sub.node !== node) return;
-          if (out.stdout.length > 0 || out.stderr.length > 0) sub.onOutput(out.stdout, out.stderr);
-          if (out.exited) {
-            this.execs.delete(out.commandId);
-            sub.onEnd(out.error !== "" ? { error: out.error, nodeGone: false } : { exitCode: out.exitCode, signal: out.signal });
-          }
-          return;
-        }
-        case "usage": {
-          // Volatile: not through the writer, not logged (a batch never carries one).
-          const copies = payload.value.copies;
-          if (copies.length > MAX_USAGE_COPIES) return refuse(`usage.copies: expected at most ${MAX_USAGE_COPIES}, got ${copies.length}`);
-          this.usage.record(node, copies, Date.now());
-          return;
-        }
-        case "ack":
-          if (payload.value.error !== "") this.log.warn("command failed on agent", { node, command: payload.value.commandId, error: payload.value.error });
-          return;
-        case "batch": {
-          // Checked whole before any of it is handled: a refused batch changes nothing.
-          const messages = payload.value.messages;
-          const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch" || m.payload.$case === "usage");
-          if (bad >= 0) return refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
-          messages.forEach((m, i) => afterHello(node, m.payload, `batch.messages[${i}].`));
-          return;
-        }
-        case "hello":
-          return refuse("hello may only be sent once per stream");
-        default:
-          return refuse("message has no payload");
-      }
-    };
-
     // grpc-js emits several of these for one ending; 'close' and friends all mean "gone".
-    const gone = () => {
-      if (closed) return;
-      closed = true;
-      if (node === undefined) return;
-      if (this.sessions.get(node)?.id === id) {
-        this.sessions.delete(node);
-        this.usage.forget(node);
-        this.endStreamsOf(node, `node ${node} disconnected`);
-      }
-      this.log.info("agent disconnected", { node, session: id });
-      this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: id }, node);
-    };
+    const gone = () => this.gone(s);
     stream.on("end", () => {
       gone();
       stream.end();
     });
     stream.on("error", gone);
     stream.on("close", gone);
+  }
+
+  /** The first message: a hello the core accepts (agent-hello.ts), from the node's certificate, taking the node's session. */
+  private async hello(s: StreamState, payload: AgentMessage["payload"], identity: ReturnType<NonNullable<typeof this.identify>> | undefined): Promise<void> {
+    if (payload?.$case !== "hello") return s.refuse("first message on an agent stream must be hello");
+    const checked = checkHello(payload.value);
+    if ("refusal" in checked) return s.refuse(checked.refusal);
+    const hello = checked.hello;
+    if (identity) {
+      const who = await identity;
+      if ("refusal" in who) return s.refuse(who.refusal, status.UNAUTHENTICATED);
+      if (who.node !== hello.node) return s.refuse(`this certificate is for node ${who.node}; it cannot speak for node ${hello.node}`, status.PERMISSION_DENIED);
+      const notCurrent = await this.admitCertificate(who.node, who.serial, who.notAfter);
+      if (notCurrent) return s.refuse(notCurrent, status.UNAUTHENTICATED);
+    }
+    const previous = this.sessions.get(hello.node);
+    const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
+    if (taken) {
+      const { code, details } = rejectionError(taken);
+      return s.refuse(details, code);
+    }
+    const node = (s.node = hello.node);
+    if (previous) previous.stream.end();
+    this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now() });
+    sendEndpoints(s.stream, this.endpoints.snapshot());
+    this.log.info("agent connected", { node, session: s.id, executors: hello.executors, holds: hello.instances.length });
+    // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
+    // end it, and the agent tries again.
+    this.writer.submit({ type: "AgentConnected", session: s.id, ...hello }).then(
+      (d) => d.rejection && this.log.warn("AgentConnected refused", { node, details: describeRejection(d.rejection) }),
+      (err: Error) => s.refuse(`hello not recorded: ${err.message}`, status.UNAVAILABLE),
+    );
+  }
+
+  /**
+   * Where each message of a synced stream goes, one handler per kind (the compiler names one
+   * forgotten); `at` locates a message inside a batch ("batch.messages[3].").
+   */
+  private routesFor(s: StreamState): { route(node: string, payload: AgentMessage["payload"], at: string): void } {
+    const submit = (command: Command, node: string) => this.submitAndLogRefusal(command, node);
+    const routes: { [K in Payload["$case"]]: (node: string, value: Extract<Payload, { $case: K }>["value"], at: string) => void } = {
+      heartbeat: (node) => submit({ type: "Heartbeat", node, session: s.id }, node),
+      report: (node, r, at) => {
+        const state = instanceStateFromWire(r.state);
+        if (state === undefined || !isReportedState(state)) {
+          this.log.warn("report refused", { node, instance: r.instanceId, details: `${at}report.state: expected PROVISIONING, RUNNING, FAILED or STOPPED, got ${r.state}` });
+          return;
+        }
+        submit({ type: "ReportInstance", node, instanceId: r.instanceId, generation: r.generation, state, reason: r.reason, exitCode: r.exitCode, stderrTail: r.stderrTail }, node);
+      },
+      check: (node, c) => submit({ type: "ReportCheck", node, instanceId: c.instanceId, generation: c.generation, check: c.check, passing: c.passing, detail: c.detail }, node),
+      logChunk: (node, chunk) => {
+        const sub = this.logs.get(chunk.commandId);
+        if (!sub || sub.node !== node) return;
+        if (chunk.lines.length > 0) sub.onLines(chunk.lines);
+        if (chunk.eof) {
+          this.logs.delete(chunk.commandId);
+          sub.onEnd(chunk.error || undefined);
+        }
+      },
+      execOutput: (node, out) => {
+        const sub = this.execs.get(out.commandId);
+        if (!sub || sub.node !== node) return;
+        if (out.stdout.length > 0 || out.stderr.length > 0) sub.onOutput(out.stdout, out.stderr);
+        if (out.exited) {
+          this.execs.delete(out.commandId);
+          sub.onEnd(out.error !== "" ? { error: out.error, nodeGone: false } : { exitCode: out.exitCode, signal: out.signal });
+        }
+      },
+      // Volatile: not through the writer, not logged (a batch never carries one).
+      usage: (node, { copies }) => {
+        if (copies.length > MAX_USAGE_COPIES) return s.refuse(`usage.copies: expected at most ${MAX_USAGE_COPIES}, got ${copies.length}`);
+        this.usage.record(node, copies, Date.now());
+      },
+      ack: (node, ack) => {
+        if (ack.error !== "") this.log.warn("command failed on agent", { node, command: ack.commandId, error: ack.error });
+      },
+      batch: (node, { messages }) => {
+        // Checked whole before any of it is handled: a refused batch changes nothing.
+        const bad = messages.findIndex((m) => m.payload === undefined || m.payload.$case === "hello" || m.payload.$case === "batch" || m.payload.$case === "usage");
+        if (bad >= 0) return s.refuse(`batch.messages[${bad}]: expected a report, check, ack, log_chunk, exec_output or heartbeat, got ${messages[bad]!.payload?.$case ?? "no payload"}`);
+        messages.forEach((m, i) => route(node, m.payload, `batch.messages[${i}].`));
+      },
+      hello: () => s.refuse("hello may only be sent once per stream"),
+    };
+    const route = (node: string, payload: AgentMessage["payload"], at: string): void => {
+      if (payload === undefined) return s.refuse("message has no payload");
+      (routes[payload.$case] as (node: string, value: unknown, at: string) => void)(node, payload.value, at);
+    };
+    return { route };
+  }
+
+  /** The stream ended: its node's session, streams and usage go, and the core hears of it. */
+  private gone(s: StreamState): void {
+    if (s.closed) return;
+    s.closed = true;
+    const node = s.node;
+    if (node === undefined) return;
+    if (this.sessions.get(node)?.id === s.id) {
+      this.sessions.delete(node);
+      this.usage.forget(node);
+      this.endStreamsOf(node, `node ${node} disconnected`);
+    }
+    this.log.info("agent disconnected", { node, session: s.id });
+    this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: s.id }, node);
   }
 }
 

@@ -34,109 +34,120 @@ function nextCopy(instances: Instance[], replica: string, after: string): CopyOn
   return next && { id: next.id, node: next.node! };
 }
 
+/** Whether replica `name` has no next copy to come: its workload gone, deleting, scaled below it, or a batch that has ended. */
+function replicaEnded(state: ClusterView, workload: string, name: string): boolean {
+  const w = state.workloads.get(workload);
+  const index = Number(name.slice(name.lastIndexOf("-") + 1));
+  return w === undefined || w.deleting || w.finished !== null || index >= resolveSpec(w.spec).replicas;
+}
+
+/** The copies a request reads (the core's log-sources decides), and whether it named one copy by its id; refusals are thrown. */
+async function targetsOf(req: LogsRequest, deps: LogsDeps): Promise<{ targets: LogTarget[]; byCopy: boolean }> {
+  const w = deps.workloadNamed(req.workload, "workload");
+  const asked = { workload: w.name, instance: req.instance, previous: req.previous };
+  const replicas = resolveSpec(w.spec).replicas;
+  const instances = deps.instancesOf(w.name);
+  const wanted = replicasAsked(asked, replicas, instances);
+  if (!(wanted instanceof Set)) throw refused(wanted);
+  const found = logTargets(asked, replicas, instances, lastEndedCopies(await deps.history.copyFacts(w.name), wanted, instances));
+  if (!Array.isArray(found)) throw refused(found);
+  return { targets: found, byCopy: instances.some((i) => i.id === req.instance) };
+}
+
 export function createLogsHandler(rpc: Rpc, deps: LogsDeps): (call: ServerWritableStream<LogsRequest, LogsResponse>) => Promise<void> {
-  const { opened, finish, endWith } = rpc;
-  const { state, history, gateway, log, workloadNamed, instancesOf } = deps;
   return async (call) => {
     const started = performance.now();
-    if (!opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
-    const req = call.request;
-    let targets: LogTarget[];
-    let byCopy = false;
+    if (!rpc.opened(call, "Logs", started, "tessera.v1.LogsRequest")) return;
+    let asked: { targets: LogTarget[]; byCopy: boolean };
     try {
-      const w = workloadNamed(req.workload, "workload");
-      const asked = { workload: w.name, instance: req.instance, previous: req.previous };
-      const replicas = resolveSpec(w.spec).replicas;
-      const instances = instancesOf(w.name);
-      const wanted = replicasAsked(asked, replicas, instances);
-      if (!(wanted instanceof Set)) throw refused(wanted);
-      const found = logTargets(asked, replicas, instances, lastEndedCopies(await history.copyFacts(w.name), wanted, instances));
-      if (!Array.isArray(found)) throw refused(found);
-      targets = found;
-      byCopy = instances.some((i) => i.id === req.instance);
+      asked = await targetsOf(call.request, deps);
     } catch (err) {
       const known = typeof (err as RpcError).code === "number";
-      return endWith(call, "Logs", started, known ? (err as RpcError) : { code: status.UNAVAILABLE, details: `cannot read the event log: ${(err as Error).message}` });
+      return rpc.endWith(call, "Logs", started, known ? (err as RpcError) : { code: status.UNAVAILABLE, details: `cannot read the event log: ${(err as Error).message}` });
     }
     // The caller may have gone while the log was read.
-    if (call.cancelled) return finish("Logs", started, status.CANCELLED);
-    // A replica is followed from copy to copy; one copy asked by its id is read alone.
-    const followsReplicas = req.follow && !req.previous && !byCopy;
-    let open = targets.length;
-    let failure: string | undefined;
-    let done = false;
-    const write = boundedWriter<LogsResponse>(call);
-    /** Every read and wait opened; cancelling one that has ended does nothing. */
-    const cancels: Array<() => void> = [];
-    const close = () => {
-      if (done) return;
-      done = true;
-      for (const c of cancels) c();
-      if (failure && targets.length === 1) endWith(call, "Logs", started, { code: status.UNAVAILABLE, details: failure });
-      else {
-        finish("Logs", started, status.OK);
-        call.end();
-      }
-    };
-    const ended = () => {
-      if (--open === 0) close();
-    };
-    /** A follower that stops reading: its reads end on the agents too, and so does the call. */
-    const tooSlow = () => {
-      done = true;
-      for (const c of cancels) c();
-      endWith(call, "Logs", started, { code: status.RESOURCE_EXHAUSTED, details: "the client reads the log too slowly; ask again (with --tail) to go on" });
-    };
-    /** Waits for the copy that follows `after` in replica `name` to run, then reads all of it; ends when the replica is no longer wanted. */
-    const awaitNext = (name: string, after: string) => {
-      const timer = setInterval(() => {
-        if (done) return clearInterval(timer);
-        const w = state.workloads.get(req.workload);
-        const index = Number(name.slice(name.lastIndexOf("-") + 1));
-        // Gone, deleting, scaled below it, or a batch that has ended: no next copy comes.
-        if (w === undefined || w.deleting || w.finished !== null || index >= resolveSpec(w.spec).replicas) {
-          clearInterval(timer);
-          return ended();
-        }
-        const next = nextCopy(instancesOf(req.workload), name, after);
-        if (next === undefined) return;
-        clearInterval(timer);
-        read(name, [next], 0, 0);
-      }, NEXT_COPY_POLL_MS);
-      cancels.push(() => clearInterval(timer));
-    };
-    /** Reads a replica's k-th copy; one that fails before a line is sent gives way to the next. */
-    const read = (name: string, copies: CopyOnNode[], k: number, tail: number, earlier?: string) => {
-      const copy = copies[k]!;
-      let sent = false;
-      cancels.push(
-        // An ended copy prints nothing more: there is nothing to follow in it.
-        gateway.openLogs(copy.node, copy.id, tail, req.follow && !req.previous, {
-          onLines: (lines) => {
-            if (done) return;
-            sent = true;
-            for (const text of lines) if (!write({ instance: name, text }, Buffer.byteLength(text))) return tooSlow();
-          },
-          onEnd: (error) => {
-            if (done) return;
-            if (error && !sent && k + 1 < copies.length) return read(name, copies, k + 1, tail, error);
-            if (!error && followsReplicas) return awaitNext(name, copies[0]!.id);
-            if (error) {
-              failure = earlier ? `${earlier} (and its last ended copy: ${error})` : error;
-              log.warn("logs ended", { instance: copy.id, error });
-            }
-            ended();
-          },
-        }),
-      );
-    };
-    for (const t of targets) read(t.name, t.copies, 0, req.tail);
-    if (open === 0) close();
-    call.on("cancelled", () => {
-      if (done) return;
-      done = true;
-      for (const c of cancels) c();
-      finish("Logs", started, status.CANCELLED);
-    });
+    if (call.cancelled) return rpc.finish("Logs", started, status.CANCELLED);
+    streamLogs(rpc, deps, call, started, asked);
   };
+}
+
+/** Streams the targets' output to the call from their agents, following replicas from copy to copy when asked. */
+function streamLogs(rpc: Rpc, deps: LogsDeps, call: ServerWritableStream<LogsRequest, LogsResponse>, started: number, { targets, byCopy }: { targets: LogTarget[]; byCopy: boolean }): void {
+  const req = call.request;
+  // A replica is followed from copy to copy; one copy asked by its id is read alone.
+  const followsReplicas = req.follow && !req.previous && !byCopy;
+  let open = targets.length;
+  let failure: string | undefined;
+  let done = false;
+  const write = boundedWriter<LogsResponse>(call);
+  /** Every read and wait opened; cancelling one that has ended does nothing. */
+  const cancels: Array<() => void> = [];
+  const cancelAll = () => {
+    done = true;
+    for (const c of cancels) c();
+  };
+  const close = () => {
+    if (done) return;
+    cancelAll();
+    if (failure && targets.length === 1) rpc.endWith(call, "Logs", started, { code: status.UNAVAILABLE, details: failure });
+    else {
+      rpc.finish("Logs", started, status.OK);
+      call.end();
+    }
+  };
+  const ended = () => {
+    if (--open === 0) close();
+  };
+  /** A follower that stops reading: its reads end on the agents too, and so does the call. */
+  const tooSlow = () => {
+    cancelAll();
+    rpc.endWith(call, "Logs", started, { code: status.RESOURCE_EXHAUSTED, details: "the client reads the log too slowly; ask again (with --tail) to go on" });
+  };
+  /** Waits for the copy that follows `after` in replica `name` to run, then reads all of it; ends when the replica is no longer wanted. */
+  const awaitNext = (name: string, after: string) => {
+    const timer = setInterval(() => {
+      if (done) return clearInterval(timer);
+      if (replicaEnded(deps.state, req.workload, name)) {
+        clearInterval(timer);
+        return ended();
+      }
+      const next = nextCopy(deps.instancesOf(req.workload), name, after);
+      if (next === undefined) return;
+      clearInterval(timer);
+      read(name, [next], 0, 0);
+    }, NEXT_COPY_POLL_MS);
+    cancels.push(() => clearInterval(timer));
+  };
+  /** Reads a replica's k-th copy; one that fails before a line is sent gives way to the next. */
+  const read = (name: string, copies: CopyOnNode[], k: number, tail: number, earlier?: string) => {
+    const copy = copies[k]!;
+    let sent = false;
+    cancels.push(
+      // An ended copy prints nothing more: there is nothing to follow in it.
+      deps.gateway.openLogs(copy.node, copy.id, tail, req.follow && !req.previous, {
+        onLines: (lines) => {
+          if (done) return;
+          sent = true;
+          for (const text of lines) if (!write({ instance: name, text }, Buffer.byteLength(text))) return tooSlow();
+        },
+        onEnd: (error) => {
+          if (done) return;
+          if (error && !sent && k + 1 < copies.length) return read(name, copies, k + 1, tail, error);
+          if (!error && followsReplicas) return awaitNext(name, copies[0]!.id);
+          if (error) {
+            failure = earlier ? `${earlier} (and its last ended copy: ${error})` : error;
+            deps.log.warn("logs ended", { instance: copy.id, error });
+          }
+          ended();
+        },
+      }),
+    );
+  };
+  for (const t of targets) read(t.name, t.copies, 0, req.tail);
+  if (open === 0) close();
+  call.on("cancelled", () => {
+    if (done) return;
+    cancelAll();
+    rpc.finish("Logs", started, status.CANCELLED);
+  });
 }

@@ -1,119 +1,23 @@
-/** Mapping between the core's records and the generated wire types. */
-import { isLive } from "../../core/model/instance-machine.js";
-import { type ClusterView, type Instance, instanceSeq, type NodeRecord, type Workload } from "../../core/model/cluster-state.js";
-import { availableCanaries, desiredCopies, isAvailable, isReady, runsCurrentTemplate, waitingCanaries, type NodeUse, type RolloutStatus, rolloutStatus, stallCause, succeededIndexes } from "../../core/model/cluster-status.js";
-import { waveOrder } from "../../core/reconcile/waves.js";
-import { quarantinesOf } from "../../core/reconcile/gates.js";
-import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
+/** Mapping between the core's records and the generated wire types; what a status says is the core's (views/workload-status.ts). */
+import type { ClusterView, Instance, NodeRecord, Workload } from "../../core/model/cluster-state.js";
+import { isReady, type NodeUse } from "../../core/model/cluster-status.js";
 import { summarizeEvent } from "../../core/events/event-summary.js";
-import { type ResolvedSpec, resolveSpec } from "../../core/model/spec.js";
+import { workloadStatus } from "../../core/views/workload-status.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../../core/model/wire-enums.js";
 import {
   DesiredState,
   type Event as WireEvent,
   type Instance as WireInstance,
   type Node as WireNode,
-  type Quarantine as WireQuarantine,
   type ResourceUsage,
   type Workload as WireWorkload,
-  type WorkloadStatus,
 } from "../../gen/tessera/v1/types.js";
 import type { StoredEvent } from "../store/rows.js";
 
-export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now = Date.now()): WorkloadStatus {
-  const spec = resolveSpec(w.spec);
-  const desired = desiredCopies(view, w);
-  const wanted = instances.filter((i) => i.desired === "run");
-  const current = wanted.filter((i) => runsCurrentTemplate(w, i));
-  const running = current.filter((i) => i.state === "running").length;
-  // READY counts what serves, of any generation: a rollout's old copies serve until replaced.
-  const ready = wanted.filter(isReady).length;
-  const upToDate = new Set(current.flatMap((i) => (i.state === "failed" ? [] : [i.index]))).size;
-  const nodes = [...new Set(instances.flatMap((i) => (i.node !== null && i.desired === "run" && isLive(i.state) ? [i.node] : [])))].sort();
-  if (spec.kind === "batch") {
-    const succeeded = [...succeededIndexes(w, instances)].filter((i) => i < desired).length;
-    const phase = w.deleting ? "Deleting" : w.finished ? (w.finished.outcome === "complete" ? "Complete" : "Failed") : running > 0 ? "Running" : "Pending";
-    // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
-    const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
-    const rolloutComplete = w.finished?.outcome === "complete";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate, quarantines: quarantinesAt(view, w, now) };
-  }
-  const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
-  const serving = wanted.some((i) => i.state === "running");
-  const phase = w.deleting ? "Deleting" : desired === 0 ? "Stopped" : ready >= desired ? "Running" : !serving ? "Pending" : ready === 0 ? "NotReady" : "Degraded";
-  const rollout = rolloutStatus(w, spec, instances, now, desired);
-  const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
-  return {
-    desired,
-    running,
-    phase: rollout.phase === "stalled" && !w.deleting ? "Stalled" : phase,
-    deleting: w.deleting,
-    nodes,
-    ready,
-    rollout: describeRollout(w, rollout, canaries, current, spec.minHealthyMs, now, spec.waves.length > 0 ? waveHold(view, w, spec, instances, now) : undefined),
-    succeeded: 0,
-    failed: 0,
-    available,
-    upToDate,
-    rolloutComplete: rolloutDone(w, spec, instances, desired, available),
-    revertedGeneration: w.reverted?.to ?? 0,
-    quarantines: quarantinesAt(view, w, now),
-  };
-}
-
-/**
- * Whether a service's or system workload's rollout of its current generation is done: every
- * copy wanted is current and available and, for a service, its RolloutCompleted is recorded
- * (soaked and promoted: what `apply --wait` must not report early). A system workload records
- * no such event; a workload scaled to nothing has no rollout.
- */
-function rolloutDone(w: Workload, spec: ResolvedSpec, instances: Instance[], desired: number, available: number): boolean {
-  if (instances.some((i) => i.desired === "run" && !runsCurrentTemplate(w, i))) return false;
-  if (desired === 0) return !instances.some((i) => i.desired === "run");
-  return available >= desired && (spec.kind === "system" || w.stable?.generation === w.templateGeneration);
-}
-
-/** Where its current spec is in crash-loop quarantine, and until when (the policy's quarantine fields are not configurable). */
-function quarantinesAt(view: ClusterView, w: Workload, now: number): WireQuarantine[] {
-  return quarantinesOf(view, w.name, now, DEFAULT_POLICY).map((q) => ({ node: q.node, until: new Date(q.until!), reason: q.reason }));
-}
-
-/** A rollout's waves, and what holds the next one, as the reconciler's wave gate says. */
-function waveHold(view: ClusterView, w: Workload, spec: ResolvedSpec, instances: Instance[], now: number): { count: number; held?: string } {
-  const wanted = instances.filter((i) => i.desired === "run" && i.state !== "failed");
-  const old = wanted.filter((i) => !runsCurrentTemplate(w, i));
-  const order = waveOrder(view, w, spec.replicas, spec.waves, old, wanted.filter((i) => runsCurrentTemplate(w, i)), spec.minHealthyMs, now);
-  return { count: order.count, held: old.map((o) => order.gate(o)).find((h) => h !== undefined)?.reason };
-}
-
-/**
- * The rollout as `ctl describe` and `rollout status` show it: "complete", "progressing",
- * "paused (…)", "wave 2 of 3",
- * "canary: held until promoted (1 of 2 canaries available)", "soaking: web-0.7 available at
- * <time>", "reverting: <why>", "stalled: web-0: readiness checks not passing" (and the canary
- * hold, when a canary is what stalled).
- */
-function describeRollout(w: Workload, r: RolloutStatus, canaries: number, current: Instance[], minHealthyMs: number, now: number, waves: { count: number; held?: string } | undefined): string {
-  // Reverted by auto_revert (its failed spec quarantined), not gone back to by an undo.
-  const reverted = w.reverted !== null ? w.quarantined.find((q) => q.generation === w.reverted!.from) : undefined;
-  if (r.phase === "waiting" && r.on === "paused") return "paused (tessera ctl rollout resume to go on)";
-  const held = `held until promoted (${availableCanaries(w, current, canaries, minHealthyMs, now)} of ${canaries} canar${canaries === 1 ? "y" : "ies"} available)`;
-  if (r.phase === "stalled" && !reverted) {
-    const s = r.stuck;
-    const why = s === undefined ? stallCause(r) : s.state === "running" ? `${s.name}: ${isReady(s) ? "soaking" : "readiness checks not passing"}` : `${s.name} ${s.state}${s.reason ? `: ${s.reason}` : ""}`;
-    return `stalled: ${why}${canaries > 0 ? `; canary ${held}` : ""}`;
-  }
-  if (r.phase === "progressing" && waves !== undefined && w.wave >= 0) return `wave ${w.wave + 1} of ${waves.count}${waves.held ? `; ${waves.held}` : ""}`;
-  if (canaries > 0) return `canary: ${held}`;
-  if (r.phase === "complete") return reverted ? `complete (reverted from generation ${reverted.generation}: ${reverted.reason})` : "complete";
-  if (reverted) return `reverting from generation ${reverted.generation}: ${reverted.reason}`;
-  // The first to be available; of copies Ready at once, the oldest: the same on every control plane, whatever order it holds copies in.
-  const soaking = current.flatMap((i) => (isReady(i) && !isAvailable(i, minHealthyMs, now) ? [i] : [])).sort((a, b) => a.readySince! - b.readySince! || instanceSeq(a.id) - instanceSeq(b.id))[0];
-  return soaking ? `soaking: ${soaking.id} available at ${new Date(soaking.readySince! + minHealthyMs).toISOString()}` : "progressing";
-}
-
 export function toWireWorkload(view: ClusterView, w: Workload, instances: Instance[]): WireWorkload {
-  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: workloadStatus(view, w, instances), createdAt: new Date(w.createdAt) };
+  const status = workloadStatus(view, w, instances, Date.now());
+  const quarantines = status.quarantines.map((q) => ({ ...q, until: new Date(q.until) }));
+  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: { ...status, quarantines }, createdAt: new Date(w.createdAt) };
 }
 
 /** `nodes` tell where its ports answer: the address its node advertises. */

@@ -75,98 +75,116 @@ function cookieValue(req: Request, name: string): string | undefined {
 const NODE_ACTIONS = { cordon: "CordonNode", uncordon: "UncordonNode", drain: "DrainNode" } as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
 const WORKLOAD_ACTIONS = { restart: "RestartWorkload", undo: "RollbackWorkload", delete: "DeleteWorkload" } as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
 
-export function createWebApi(deps: WebApiDeps): Record<string, Route> {
-  const { writer, history, fleet, gateway } = deps;
-  const view = writer.view;
-  const cookie = deps.secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
-  const sessions = deps.roleOfHash && new WebSessions(deps.roleOfHash);
-
-  /** Who calls: the session's role and token (per-token limits count by it); without tokens everyone reads. */
-  const callerOf = (req: Request): { role: Role; key: string } | undefined => (sessions ? sessions.callerOf(cookieValue(req, cookie)) : { role: "readonly", key: "insecure" });
-
+/** What every route of the API reads through: the caller's admission, counted streams, the writer. */
+interface WebContext {
+  deps: WebApiDeps;
+  /** The session cookie's name (`__Host-` prefixed under TLS). */
+  cookie: string;
+  sessions: WebSessions | undefined;
   /** The call's caller when it may make `method`; otherwise the refusal (401 or 403). */
-  const admit = (req: Request, method: ControlPlaneMethod): { role: Role; key: string } | Response => {
-    const who = callerOf(req);
-    const denied = authorize(who?.role, method);
-    return denied ? refusal(denied) : who!;
-  };
-
+  admit(req: Request, method: ControlPlaneMethod): { role: Role; key: string } | Response;
   /**
    * A stream counted against its caller's token (429 past the limit), ended with the session it
    * was opened in: a sign-out, its time up, or its token revoked, rotated or expired.
    */
-  const stream = (req: Request, key: string, open: (stream: SseStream) => () => void): Response => {
-    const release = deps.streams.take(key);
-    if (!release) return json({ error: `too many open streams for this token (at most ${deps.streams.perKey}); close some` }, 429);
-    return sseResponse((s) => {
-      const stop = open(s);
-      const session = cookieValue(req, cookie);
-      const watch = sessions && setInterval(() => sessions.callerOf(session) === undefined && s.close(), SESSION_CHECK_MS);
-      return () => {
-        clearInterval(watch);
-        release();
-        stop();
-      };
-    });
-  };
+  stream(req: Request, key: string, open: (stream: SseStream) => () => void): Response;
+}
 
-  const submit = async (command: Command): Promise<Response> => {
-    const decision = await writer.submit(command);
+function webContext(deps: WebApiDeps): WebContext {
+  const cookie = deps.secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+  const sessions = deps.roleOfHash && new WebSessions(deps.roleOfHash);
+  /** Who calls: the session's role and token (per-token limits count by it); without tokens everyone reads. */
+  const callerOf = (req: Request): { role: Role; key: string } | undefined => (sessions ? sessions.callerOf(cookieValue(req, cookie)) : { role: "readonly", key: "insecure" });
+  return {
+    deps,
+    cookie,
+    sessions,
+    admit: (req, method) => {
+      const who = callerOf(req);
+      const denied = authorize(who?.role, method);
+      return denied ? refusal(denied) : who!;
+    },
+    stream: (req, key, open) => {
+      const release = deps.streams.take(key);
+      if (!release) return json({ error: `too many open streams for this token (at most ${deps.streams.perKey}); close some` }, 429);
+      return sseResponse((s) => {
+        const stop = open(s);
+        const session = cookieValue(req, cookie);
+        const watch = sessions && setInterval(() => sessions.callerOf(session) === undefined && s.close(), SESSION_CHECK_MS);
+        return () => {
+          clearInterval(watch);
+          release();
+          stop();
+        };
+      });
+    },
+  };
+}
+
+export function createWebApi(deps: WebApiDeps): Record<string, Route> {
+  const ctx = webContext(deps);
+  return {
+    "/api/session": sessionRoutes(ctx),
+    ...readRoutes(ctx),
+    "/api/nodes/:name/:action": { POST: mutation(ctx, NODE_ACTIONS, "node", (name) => ctx.deps.writer.view.nodes.has(name) || { kind: "UnknownNode", name }, (type, node) => ({ type, node })) },
+    "/api/workloads/:name/:action": { POST: mutation(ctx, WORKLOAD_ACTIONS, "workload", (name) => ctx.deps.writer.view.workloads.has(name) || { kind: "UnknownWorkload", name }, (type, name) => ({ type, name })) },
+  };
+}
+
+/**
+ * One of a node's or workload's actions (`actions` names each one's RPC, whose access it needs):
+ * the name checked, then found (or `known` says the refusal), then the writer's command.
+ */
+function mutation<M extends ControlPlaneMethod & Command["type"]>(ctx: WebContext, actions: Record<string, M>, field: "node" | "workload", known: (name: string) => true | Rejection, command: (method: M, name: string) => Command): Handler {
+  return async (req) => {
+    // Its own names only: "constructor" or "__proto__" would find what every object has.
+    const method = Object.hasOwn(actions, req.params.action!) ? actions[req.params.action!] : undefined;
+    if (!method) return json({ error: `action: expected one of ${Object.keys(actions).join(", ")}` }, 404);
+    const who = ctx.admit(req, method);
+    if (who instanceof Response) return who;
+    const name = req.params.name!;
+    const bad = validateName(name, field);
+    if (bad) return refusal(bad);
+    const found = known(name);
+    if (found !== true) return refusal(found);
+    const decision = await ctx.deps.writer.submit(command(method, name));
     return decision.rejection ? refusal(decision.rejection) : json({ ok: true });
   };
+}
 
-  const fleetAt = pastFleets(history);
-
-  const nodeAction: Handler = async (req) => {
-    const method = NODE_ACTIONS[req.params.action as keyof typeof NODE_ACTIONS];
-    if (!method) return json({ error: `action: expected one of ${Object.keys(NODE_ACTIONS).join(", ")}` }, 404);
-    const who = admit(req, method);
-    if (who instanceof Response) return who;
-    const name = req.params.name!;
-    const bad = validateName(name, "node");
-    if (bad) return refusal(bad);
-    if (!view.nodes.has(name)) return refusal({ kind: "UnknownNode", name });
-    return submit({ type: method, node: name });
-  };
-
-  const workloadAction: Handler = async (req) => {
-    const method = WORKLOAD_ACTIONS[req.params.action as keyof typeof WORKLOAD_ACTIONS];
-    if (!method) return json({ error: `action: expected one of ${Object.keys(WORKLOAD_ACTIONS).join(", ")}` }, 404);
-    const who = admit(req, method);
-    if (who instanceof Response) return who;
-    const name = req.params.name!;
-    const bad = validateName(name, "workload");
-    if (bad) return refusal(bad);
-    if (!view.workloads.has(name)) return refusal({ kind: "UnknownWorkload", name });
-    return submit({ type: method, name });
-  };
-
+/** Sign-in, the caller's role, sign-out. */
+function sessionRoutes({ deps, cookie, sessions, admit }: WebContext): Route {
   /** The cookie for a session id, or one that ends it at once. */
   const setCookie = (id: string, maxAge: number) => `${cookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${deps.secure ? "; Secure" : ""}`;
-
   return {
-    "/api/session": {
-      /** The caller's role, and whether it is signed in (under --insecure no one is: there is nothing to sign out of). */
-      GET: (req) => {
-        const who = admit(req, "Watch");
-        return who instanceof Response ? who : json({ role: who.role, signedIn: sessions !== undefined });
-      },
-      /** Signs in: `{"token": "..."}` opens a session; its id goes into an HttpOnly, SameSite=Strict cookie the page's script cannot read. */
-      POST: async (req) => {
-        if (!sessions) return json({ error: "this control plane runs with --insecure: it has no tokens, and the page is read-only without signing in" }, 409);
-        const body = (await req.json().catch(() => undefined)) as { token?: unknown } | undefined;
-        if (typeof body?.token !== "string" || body.token === "") return json({ error: "token: expected a non-empty string in a JSON body" }, 400);
-        const role = deps.roleOfHash!(hashToken(body.token));
-        if (role !== "admin" && role !== "readonly") return json({ error: "token: not an active admin or read-only token" }, 401);
-        return json({ role }, 200, { "set-cookie": setCookie(sessions.open(body.token, role), sessions.maxAgeSeconds) });
-      },
-      /** Signs out: the session ends here, whoever holds its id, and the browser drops the cookie. */
-      DELETE: (req) => {
-        sessions?.close(cookieValue(req, cookie));
-        return json({ ok: true }, 200, { "set-cookie": setCookie("", 0) });
-      },
+    /** The caller's role, and whether it is signed in (under --insecure no one is: there is nothing to sign out of). */
+    GET: (req) => {
+      const who = admit(req, "Watch");
+      return who instanceof Response ? who : json({ role: who.role, signedIn: sessions !== undefined });
     },
+    /** Signs in: `{"token": "..."}` opens a session; its id goes into an HttpOnly, SameSite=Strict cookie the page's script cannot read. */
+    POST: async (req) => {
+      if (!sessions) return json({ error: "this control plane runs with --insecure: it has no tokens, and the page is read-only without signing in" }, 409);
+      const body = (await req.json().catch(() => undefined)) as { token?: unknown } | undefined;
+      if (typeof body?.token !== "string" || body.token === "") return json({ error: "token: expected a non-empty string in a JSON body" }, 400);
+      const role = deps.roleOfHash!(hashToken(body.token));
+      if (role !== "admin" && role !== "readonly") return json({ error: "token: not an active admin or read-only token" }, 401);
+      return json({ role }, 200, { "set-cookie": setCookie(sessions.open(body.token, role), sessions.maxAgeSeconds) });
+    },
+    /** Signs out: the session ends here, whoever holds its id, and the browser drops the cookie. */
+    DELETE: (req) => {
+      sessions?.close(cookieValue(req, cookie));
+      return json({ ok: true }, 200, { "set-cookie": setCookie("", 0) });
+    },
+  };
+}
 
+/** The fleet's stream, a workload's history, the fleet at an earlier event, a copy's log lines and usage. */
+function readRoutes({ deps, admit, stream }: WebContext): Record<string, Route> {
+  const { history, fleet, gateway } = deps;
+  const view = deps.writer.view;
+  const fleetAt = pastFleets(history);
+  return {
     "/api/events": (req) => {
       const who = admit(req, "Watch");
       return who instanceof Response ? who : stream(req, who.key, (s) => fleet.follow(s));
@@ -225,8 +243,5 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
       if (!copy) return json({ error: `copy: no copy with id "${id}"` }, 404);
       return json({ usage: gateway.usage.ofInstance(copy) ?? null });
     },
-
-    "/api/nodes/:name/:action": { POST: nodeAction },
-    "/api/workloads/:name/:action": { POST: workloadAction },
   };
 }

@@ -15,13 +15,13 @@ import { evolve } from "../../core/events/evolve.js";
 import { type ClusterState, type ClusterView, emptyState } from "../../core/model/cluster-state.js";
 import type { Logger } from "../../shell/logger.js";
 import type { StoredEvent } from "../store/rows.js";
-import type { PostgresStore } from "../store/postgres/store.js";
+import type { SharedDatabase } from "../store/store.js";
 
 /** Events read per page while catching up. */
 const PAGE = 1_000;
 
 export interface FollowerOptions {
-  store: PostgresStore;
+  store: SharedDatabase;
   log: Logger;
   /** How often it catches up without being told (a missed NOTIFY costs at most this). */
   pollMs: number;

@@ -12,12 +12,12 @@
 import type { Logger } from "../../shell/logger.js";
 import { type Leadership, type LeadershipStep, type LeaseOutcome, type LeaseTiming, notLeaderMessage, onLeaseOutcome, onTick } from "../../core/ha/lease.js";
 import type { Candidate, PostgresLease } from "../store/postgres/lease.js";
-import type { PostgresStore } from "../store/postgres/store.js";
+import type { SharedDatabase } from "../store/store.js";
 import { describeDatabaseError } from "../store/postgres/unreachable.js";
 
 export interface LeadershipOptions {
   lease: PostgresLease;
-  store: PostgresStore;
+  store: SharedDatabase;
   me: Candidate;
   /** The newest event this control plane's state holds, recorded in the roll at each attempt (how far behind it is). */
   appliedSeq: () => number;

@@ -1,7 +1,8 @@
 /**
  * Starts the control plane: store, TLS, the gRPC server and the HTTP listener, which last the
- * process, and what they serve through: one term (term.ts) on SQLite; on PostgreSQL the
- * leadership loop's terms, and a standby (standby.ts) between them. The imperative shell's root.
+ * process, and what they serve through, the role it holds (roles.ts): one term (term.ts) on
+ * SQLite; on PostgreSQL the leadership loop's terms, and a standby (standby.ts) between them.
+ * The imperative shell's root.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -11,9 +12,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import descriptorPath from "../../gen/tessera.binpb" with { type: "file" };
 import { checkLeaseTiming, type ControlPlaneRow, DEFAULT_LEASE_TIMING, describeControlPlanes, type LeaseTiming } from "../../core/ha/lease.js";
-import type { Logger } from "../../shell/logger.js";
 import { MAX_MESSAGE_BYTES } from "../../core/views/paging.js";
-import type { Policy } from "../../core/reconcile/reconcile.js";
 import { AgentGatewayService, EnrollmentService } from "../../gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneService } from "../../gen/tessera/v1/control_plane.js";
 import { lockDataDir } from "../../shell/data-dir-lock.js";
@@ -28,54 +27,13 @@ import { Metrics } from "../http/metrics.js";
 import { checkCaSecret } from "../security/ca-seal.js";
 import { CaSecretRefused } from "../security/ca-source.js";
 import { pkiFiles } from "../security/pki.js";
-import { openTls, servedNames } from "../security/server-tls.js";
-import { type Standby, startStandby } from "./standby.js";
-import { PostgresLease } from "../store/postgres/lease.js";
-import { PostgresStore } from "../store/postgres/store.js";
+import { openTls, servedNames, type Tls } from "../security/server-tls.js";
+import type { PostgresLease } from "../store/postgres/lease.js";
 import { describeDatabaseError } from "../store/postgres/unreachable.js";
 import { type Store, StoreUnreachable } from "../store/store.js";
-import type { SnapshotSchedule } from "./scheduled-snapshots.js";
-import { startTerm, type Term } from "./term.js";
+import type { ControlPlaneOptions } from "./options.js";
+import { Roles } from "./roles.js";
 import { tolerateUndecodable } from "../grpc/undecodable.js";
-
-export interface ControlPlaneOptions {
-  /** host:port to listen on; port 0 picks a free one. */
-  listen: string;
-  dataDir: string;
-  /**
-   * Called each time this control plane starts leading, once its term serves (its CA and
-   * token files in place): on SQLite before startControlPlane resolves; on PostgreSQL when it
-   * takes the lease, perhaps never.
-   */
-  onLead?: () => void;
-  /** postgres://USER@HOST:PORT/DB (`--store`): the state lives there; SQLite in the data dir without it. */
-  store?: string;
-  log: Logger;
-  policy?: Policy;
-  /** Periodic reconcile interval. */
-  tickMs?: number;
-  /** host:port for /metrics, /healthz and /readyz; none when unset. */
-  metricsListen?: string;
-  /** Plaintext and no credentials. Refused unless the caller checked it is acceptable (loopback, or forced). */
-  insecure?: boolean;
-  /** Extra names or addresses the server certificate must carry (what agents dial). */
-  advertise?: string[];
-  /** Lifetime of the server certificates this control plane issues (default 365 days; tests shorten it). */
-  serverCertLifetimeMs?: number;
-  /** How often the server certificate is checked for renewal (default hourly). */
-  certCheckMs?: number;
-  /** Start the cluster over with an empty state when its database is refused (emptied, replaced, damaged). */
-  reinitialize?: boolean;
-  /** The lease on leadership, on PostgreSQL (`--lease-ttl`, `--lease-renew`; default 5 s and 1 s). */
-  lease?: LeaseTiming;
-  /**
-   * Seals the cluster CA's key in the database (`--ca-secret-file` or `$TESSERA_CA_SECRET`):
-   * required with `store` unless insecure; every control plane on the database gets the same.
-   */
-  caSecret?: string;
-  /** Scheduled snapshots into DATA_DIR/snapshots while leading on SQLite (`--snapshot-every`, `--snapshot-keep`); none: off. */
-  snapshots?: SnapshotSchedule;
-}
 
 export interface RunningControlPlane {
   /** host:port actually bound. */
@@ -151,170 +109,130 @@ function throughTerm(service: ServiceDefinition, handlers: () => UntypedServiceI
   return out;
 }
 
-/** The gRPC server, and the terms it serves through: one for the process on SQLite, one per lease taken on PostgreSQL. */
+/** The services, through the role's handlers (refused naming the leader when it has none); health and reflection. */
+function addServices(server: Server, tls: Tls | undefined, roles: Roles): { controlPlane: UntypedServiceImplementation; health: HealthImplementation } {
+  // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
+  const controlPlane = throughTerm(ControlPlaneService, () => roles.controlPlane(), roles.refusal);
+  server.addService(tolerateUndecodable(ControlPlaneService), controlPlane);
+  server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => roles.agentGateway(), roles.refusal));
+  if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => roles.enrollment(), roles.refusal));
+  // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
+  const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
+  health.addToServer(server);
+  const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
+  new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+  return { controlPlane, health };
+}
+
+/** Binds the gRPC server: the host:port bound (port 0 picks a free one). */
+async function bind(server: Server, listen: string, tls: Tls | undefined): Promise<string> {
+  const host = listen.slice(0, listen.lastIndexOf(":"));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return `${host}:${port}`;
+}
+
+/** The process's HTTP listener, not a term's: a standby too serves /metrics, and says why it is not ready. */
+function startHttp(opts: ControlPlaneOptions, tls: Tls | undefined, metrics: Metrics, roles: Roles, api: UntypedServiceImplementation): HttpServer | undefined {
+  if (!opts.metricsListen) return undefined;
+  return startHttpServer({
+    listen: opts.metricsListen,
+    metrics,
+    notReady: () => roles.notReady(),
+    refresh: () => {
+      const observed = roles.observed();
+      if (observed) metrics.observeState(observed.view, observed.usage);
+    },
+    log: opts.log,
+    tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
+    names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
+    api,
+  });
+}
+
+/** The control planes on the database (ListControlPlanes); without a lease, this one alone, leading. */
+async function listControlPlanes(lease: PostgresLease | undefined, address: string, store: Store, timing: LeaseTiming): Promise<ControlPlaneRow[]> {
+  if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0, behind: 0 }];
+  // The roll is the database's alone: out of reach, it is refused naming the database (reads of memory still answer).
+  const { lease: current, members, newestSeq, dbNow } = await lease.survey().catch((err: unknown) => {
+    throw new StoreUnreachable(`cannot list the control planes, which only the database knows: ${describeDatabaseError(err, store.location).message}`);
+  });
+  return describeControlPlanes(members, current, newestSeq, dbNow, timing, FORGET_MEMBERS_MS);
+}
+
+/** Stops the gRPC server; tryShutdown never calls back while a stream is open: fall back to force. */
+function shutdown(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, SHUTDOWN_GRACE_MS);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** The gRPC server, and the roles it serves through: one term for the process on SQLite; on a shared database, one per lease taken and a standby between them. */
 async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTiming): Promise<RunningControlPlane> {
   const tls = opts.insecure ? undefined : await openTls(opts, store);
   const metrics = new Metrics();
-  let term: Term | undefined;
-  /** The term stepped down and answers reads only, until the database answers: agents go elsewhere. */
-  let suspended = false;
-  let standby: Standby | undefined;
-  let stopping = false;
+  const shared = store.supports.lease;
+  // Made once each, as the server starts; the catch below ends those made.
   let leadership: LeadershipLoop | undefined;
   let lease: PostgresLease | undefined;
   let http: HttpServer | undefined;
-  let address = "";
-  const refusal = () => leadership?.notLeader() ?? "control plane is shutting down";
   let health: HealthImplementation | undefined;
+  let address = "";
   const setHealth = (s: "SERVING" | "NOT_SERVING") => {
     for (const name of ["", ...SERVICES]) health?.setStatus(name, s);
   };
-
+  const controlPlanes = () => listControlPlanes(lease, address, store, timing);
+  const roles = new Roles({ opts, store, tls, metrics, timing, controlPlanes, leadership: () => leadership, http: () => http, setHealth });
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
   try {
-    // A standby answers reads from the state it follows; everything else, and all of it before it has a state, is refused naming the leader.
-    const controlPlane = throughTerm(ControlPlaneService, () => term?.controlPlane ?? standby?.reads(), refusal);
-    server.addService(tolerateUndecodable(ControlPlaneService), controlPlane);
-    server.addService(tolerateUndecodable(AgentGatewayService), throughTerm(AgentGatewayService, () => (suspended ? undefined : term?.agentGateway), refusal));
-    if (tls) server.addService(tolerateUndecodable(EnrollmentService), throughTerm(EnrollmentService, () => term?.enrollment, refusal));
-    // Standard tools (grpcurl, grpc_health_probe) work without the .proto files.
-    health = new HealthImplementation({ "": "NOT_SERVING", [SERVICES[0]]: "NOT_SERVING", [SERVICES[1]]: "NOT_SERVING" });
-    health.addToServer(server);
-    const ours = loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath));
-    new ReflectionService(ours as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
-    const host = opts.listen.slice(0, opts.listen.lastIndexOf(":"));
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(opts.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    address = `${host}:${port}`;
-    // The process's, not a term's: a standby too serves /metrics, and says why it is not ready.
-    http = opts.metricsListen
-      ? startHttpServer({
-          listen: opts.metricsListen,
-          metrics,
-          notReady: () => (stopping ? "shutting down" : term ? term.unavailable() : leadership ? refusal() : "starting"),
-          refresh: () => {
-            const view = term?.view ?? standby?.follower.view;
-            if (view) metrics.observeState(view, term?.web.gateway?.usage);
-          },
-          log: opts.log,
-          tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },
-          names: servedNames({ listen: opts.metricsListen, advertise: servedNames(opts) }),
-          api: controlPlane,
-        })
-      : undefined;
-
-    const lead = async (epoch = 0) => {
-      // A term kept for reads while the database was down ends first: the new one loads what the database holds.
-      const started = performance.now();
-      const kept = term;
-      term = undefined;
-      suspended = false;
-      if (kept) http?.serveWeb(undefined);
-      await kept?.stop();
-      // A standby's state, caught up: the lease is taken, so no earlier epoch commits again.
-      const following = standby;
-      standby = undefined;
-      const followed = await following?.handOver();
-      metrics.observeTerm(epoch);
-      term = await startTerm(
-        opts,
-        {
-          store,
-          tls,
-          metrics,
-          controlPlanes,
-          writeFailed: () => leadership?.verify(),
-        },
-        followed?.state,
-      );
-      const ms = Math.round(performance.now() - started);
-      if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq, ms });
-      else if (leadership) opts.log.info("leading from a load of the database", { epoch, ms });
-      http?.serveWeb(term.web);
-      setHealth("SERVING");
-      opts.onLead?.();
-    };
-    const follow = () => {
-      if (!stopping && standby === undefined && store instanceof PostgresStore) {
-        metrics.observeStandby();
-        standby = startStandby(opts, { store, tls, metrics, timing, controlPlanes, notLeader: refusal });
-      }
-    };
-    const stepDown = async () => {
-      const ending = term;
-      term = undefined;
-      suspended = false;
-      http?.serveWeb(undefined);
-      setHealth("NOT_SERVING");
-      await ending?.stop();
-      follow();
-    };
-    const controlPlanes = async (): Promise<ControlPlaneRow[]> => {
-      if (!lease) return [{ id: "", address, role: "leader", epoch: 0, lastRenewal: 0, behind: 0 }];
-      // The roll is the database's alone: out of reach, it is refused naming the database (reads of memory still answer).
-      const { lease: current, members, newestSeq, dbNow } = await lease.survey().catch((err: unknown) => {
-        throw new StoreUnreachable(`cannot list the control planes, which only the database knows: ${describeDatabaseError(err, store.location).message}`);
-      });
-      return describeControlPlanes(members, current, newestSeq, dbNow, timing, FORGET_MEMBERS_MS);
-    };
-
-    if (store instanceof PostgresStore) {
+    const services = addServices(server, tls, roles);
+    health = services.health;
+    address = await bind(server, opts.listen, tls);
+    http = startHttp(opts, tls, metrics, roles, services.controlPlane);
+    if (shared) {
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
-      lease = new PostgresLease(opts.store!, timing.renewMs);
-      // Its agents are sent away (refused naming why, as a standby refuses them): one given
-      // several control planes moves to the next, which names the leader once one leads.
-      const suspend = async () => {
-        setHealth("NOT_SERVING");
-        suspended = true;
-        term?.releaseAgents(refusal());
-      };
-      // A term's state holds what it committed; a standby's what it followed.
-      const appliedSeq = () => (term ? store.history.newestSeq() : (standby?.follower.appliedSeq ?? 0));
-      leadership = new LeadershipLoop({ lease, store, me: { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) }, appliedSeq, timing, log: opts.log, lead, stepDown, suspend });
-      follow();
+      lease = shared.openLease(timing.renewMs);
+      const me = { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) };
+      leadership = new LeadershipLoop({ lease, store: shared, me, appliedSeq: () => roles.appliedSeq(), timing, log: opts.log, lead: (epoch) => roles.lead(epoch), stepDown: () => roles.stepDown(), suspend: () => roles.suspend() });
+      roles.follow();
       leadership.start();
     } else {
-      await lead();
+      await roles.lead();
     }
     opts.log.info("control plane listening", { address, dataDir: opts.dataDir, store: store.location, tls: tls !== undefined, ...(leadership ? { role: "standby until it takes the lease" } : {}) });
-
     return {
       address,
       httpAddress: http?.address,
       webUrl: http?.url,
       async stop() {
-        stopping = true;
+        roles.beginStopping();
         setHealth("NOT_SERVING");
         if (leadership) await leadership.stop();
-        else await stepDown();
-        await standby?.close();
+        else await roles.stepDown();
+        await roles.close();
         tls?.close();
-        // tryShutdown never calls back while a stream is open: fall back to force.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, SHUTDOWN_GRACE_MS);
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await shutdown(server);
         await http?.stop();
         await lease?.close();
         await store.close();
       },
     };
   } catch (err) {
-    stopping = true;
+    roles.beginStopping();
     await leadership?.stop();
-    await standby?.close();
-    await term?.stop();
+    await roles.close();
     await http?.stop();
     await lease?.close();
     tls?.close();

@@ -17,8 +17,8 @@ import type { Tls } from "../security/server-tls.js";
 import { Tokens } from "../security/tokens.js";
 import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
-import type { ControlPlaneOptions } from "./server.js";
-import type { PostgresStore } from "../store/postgres/store.js";
+import type { ControlPlaneOptions } from "./options.js";
+import type { SharedDatabase } from "../store/store.js";
 import { authenticator } from "./term.js";
 import { WatchHub } from "../writer/watch-hub.js";
 import { type CommandPort, WriterUnavailable } from "../writer/writer.js";
@@ -35,7 +35,7 @@ export interface Standby {
 }
 
 export interface StandbyDeps {
-  store: PostgresStore;
+  store: SharedDatabase;
   tls: Tls | undefined;
   metrics: Metrics;
   timing: LeaseTiming;

@@ -10,7 +10,7 @@ import type { ClusterState, ClusterView } from "../../core/model/cluster-state.j
 import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
-import { createControlPlaneService } from "../grpc/control-plane-service.js";
+import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
 import type { Metrics } from "../http/metrics.js";
@@ -20,10 +20,8 @@ import type { Tls } from "../security/server-tls.js";
 import { Tokens } from "../security/tokens.js";
 import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
-import type { ControlPlaneOptions } from "./server.js";
+import type { ControlPlaneOptions } from "./options.js";
 import type { Store } from "../store/store.js";
-import { SqliteStore } from "../store/sqlite/store.js";
-import { takeSqliteSnapshot } from "../store/snapshot-file.js";
 import { scheduleSnapshots } from "./scheduled-snapshots.js";
 import { WatchHub } from "../writer/watch-hub.js";
 import type { WebApiDeps } from "../http/web-api.js";
@@ -58,6 +56,19 @@ export interface TermDeps {
 export function authenticator(tokens: Tokens | undefined): { roleOf: (token: string | undefined) => Role | undefined; authenticate: Authenticate } {
   const roleOf = (token: string | undefined): Role | undefined => (!tokens ? "admin" : token === undefined ? undefined : tokens.kindOf(token));
   return { roleOf, authenticate: (metadata) => roleOf(bearer(metadata)) };
+}
+
+/** The ControlPlane's handlers over a term's writer, hubs and agents. */
+function termControlPlane(opts: ControlPlaneOptions, deps: TermDeps, parts: Omit<ServiceDeps, "history" | "log" | "controlPlanes" | "snapshot" | "observeRpc">): UntypedServiceImplementation {
+  const { store, metrics } = deps;
+  return createControlPlaneService({
+    ...parts,
+    history: store.history,
+    log: opts.log,
+    controlPlanes: deps.controlPlanes,
+    snapshot: store.supports.snapshot && (() => store.supports.snapshot!(Date.now())),
+    observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
+  }) as unknown as UntypedServiceImplementation;
 }
 
 /**
@@ -102,24 +113,9 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
-    const stopSnapshots = store instanceof SqliteStore && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
+    const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: createControlPlaneService({
-        writer,
-        history: store.history,
-        gateway,
-        hub,
-        endpoints,
-        policy,
-        log: opts.log,
-        authenticate,
-        tokens,
-        tokenStreams,
-        controlPlanes: deps.controlPlanes,
-        snapshot: store instanceof SqliteStore ? () => takeSqliteSnapshot(opts.dataDir, Date.now()) : undefined,
-        observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
-        streams,
-      }) as unknown as UntypedServiceImplementation,
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

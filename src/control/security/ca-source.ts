@@ -7,7 +7,7 @@
  * otherwise.
  */
 import type { Logger } from "../../shell/logger.js";
-import type { PostgresStore } from "../store/postgres/store.js";
+import type { ClusterCaStore } from "../store/store.js";
 import { CaSecretMismatch, openCaKey, sealCaKey } from "./ca-seal.js";
 import { type CaSource, createCa, pkiFiles, readDirCa } from "./pki.js";
 
@@ -17,7 +17,7 @@ export const CA_SECRET_MISMATCH = "--ca-secret-file: cannot decrypt the cluster 
 /** The CA's secret, or why a control plane on PostgreSQL cannot start without it. */
 export class CaSecretRefused extends Error {}
 
-export function databaseCa(store: PostgresStore, secret: string, dataDir: string, log: Logger): CaSource {
+export function databaseCa(store: ClusterCaStore, secret: string, dataDir: string, log: Logger): CaSource {
   return async () => {
     let from = "";
     const row = await store.clusterCa(async () => {

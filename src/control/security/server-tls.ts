@@ -7,8 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { experimental, ServerCredentials } from "@grpc/grpc-js";
 import { hostAddresses } from "../../shell/host-addresses.js";
-import type { ControlPlaneOptions } from "../lifecycle/server.js";
-import { PostgresStore } from "../store/postgres/store.js";
+import type { ControlPlaneOptions } from "../lifecycle/options.js";
 import type { Store } from "../store/store.js";
 import { serverCertificateNames } from "../lifecycle/advertised.js";
 import { databaseCa } from "./ca-source.js";
@@ -36,7 +35,7 @@ export async function openTls(opts: ControlPlaneOptions, store: Store): Promise<
   const names = servedNames(opts);
   const lifetimeMs = opts.serverCertLifetimeMs ?? SERVER_LIFETIME_MS;
   // On PostgreSQL the CA is the cluster's, in the database; the server certificate stays this control plane's own.
-  const source = store instanceof PostgresStore ? databaseCa(store, opts.caSecret!, opts.dataDir, opts.log) : undefined;
+  const source = store.supports.clusterCa && databaseCa(store.supports.clusterCa, opts.caSecret!, opts.dataDir, opts.log);
   const pki = await Pki.open(opts.dataDir, names, lifetimeMs, source);
   const files = pkiFiles(opts.dataDir);
   // The certificates are handed over right after grpc-js subscribes (a microtask: it must

@@ -11,6 +11,7 @@ import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { CopyFact } from "../../core/output/log-sources.js";
 import type { MaintenanceStats } from "./retention.js";
 import type { StoredEvent } from "./rows.js";
+import type { Fence, PostgresLease } from "./postgres/lease.js";
 
 /**
  * The store cannot be reached (PostgreSQL down or cut off), said in words naming it: a call that
@@ -79,5 +80,43 @@ export interface Store {
   recordClusterId(id: string): Promise<void>;
   /** Whether anything was ever recorded: a control plane ran on this database. */
   hasState(): Promise<boolean>;
+  /** What this store can do besides the above: the lifecycle asks this, never the store's class. */
+  readonly supports: StoreSupport;
   close(): Promise<void>;
+}
+
+/** What a store supports beyond Store; each is absent where it has none. */
+export interface StoreSupport {
+  /** Control planes sharing the database, one leading under a lease and the others following it (PostgreSQL). */
+  readonly lease?: SharedDatabase;
+  /** The cluster CA kept in the database, so that every control plane on it serves the same (PostgreSQL). */
+  readonly clusterCa?: ClusterCaStore;
+  /** A snapshot of the store's files, as SaveSnapshot sends it and scheduled snapshots keep it (SQLite, in the data dir). */
+  readonly snapshot?: (now: number) => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
+}
+
+/**
+ * A database several control planes share: one leads under a lease that fences its commits
+ * (leadership.ts), the others follow what it commits as standbys (follower.ts, standby.ts).
+ */
+export interface SharedDatabase {
+  readonly history: EventHistory & {
+    /** The newest sequence number is `seq` (a standby's followed state, handed to the term that starts). */
+    advance(seq: number): void;
+  };
+  readonly location: string;
+  /** The lease's own connection, apart from the store's pool; its statements time out after `statementTimeoutMs`. */
+  openLease(statementTimeoutMs: number): PostgresLease;
+  /** The lease every commit is checked against; none: commits are refused, saying `why`. */
+  fenceWith(fence: Fence | undefined, why?: string): void;
+  /** The state and the newest sequence number it holds, read in one transaction. */
+  loadWithSeq(): Promise<{ state: ClusterState; seq: number }>;
+  /** Hears each commit's newest sequence number; `listening` once heard from. Resolves to the function that stops. */
+  followCommits(committed: (seq: number) => void, listening: () => void): Promise<() => Promise<void>>;
+}
+
+/** Where the cluster CA is kept in the database: its certificate and its sealed key. */
+export interface ClusterCaStore {
+  /** The stored CA, or the one `create` makes stored now (`created`) when there is none: the first control plane's. */
+  clusterCa(create: () => Promise<{ cert: string; sealedKey: string }>): Promise<{ cert: string; sealedKey: string; created: boolean }>;
 }

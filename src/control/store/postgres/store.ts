@@ -14,11 +14,11 @@ import type { ClusterState, TokenKind } from "../../../core/model/cluster-state.
 import { embeddedMigrations } from "../embedded-migrations.js" with { type: "macro" };
 import { DEFAULT_RETENTION, type Retention } from "../retention.js";
 import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
-import type { Store } from "../store.js";
+import type { ClusterCaStore, SharedDatabase, Store, StoreSupport } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
 import { said } from "./unreachable.js";
-import type { Fence } from "./lease.js";
+import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 
@@ -77,9 +77,11 @@ function overwrite(table: PgTable) {
  */
 export class NotLeader extends Error {}
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   readonly history: PostgresEventHistory;
   readonly location: string;
+  /** Control planes share the database (a lease, standbys), and the cluster CA is kept in it. */
+  readonly supports: StoreSupport = { lease: this, clusterCa: this };
   private readonly retention: Retention;
   /** The lease every write is checked against; none: writes are refused (a standby). */
   private fence: Fence | undefined;
@@ -89,7 +91,8 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly client: SQL,
     private readonly db: PostgresDatabase,
-    url: string,
+    /** With its password: the lease's connection is opened with it (openLease). */
+    private readonly url: string,
     retention: Partial<Retention>,
   ) {
     this.location = redactUrl(url);
@@ -183,6 +186,10 @@ export class PostgresStore implements Store {
   async followCommits(committed: (seq: number) => void, listening: () => void): Promise<() => Promise<void>> {
     const subscription = await this.said(() => this.client.listen(COMMITS_CHANNEL, (payload) => committed(Number(payload)), listening));
     return () => subscription.unlisten();
+  }
+
+  openLease(statementTimeoutMs: number): PostgresLease {
+    return new PostgresLease(this.url, statementTimeoutMs);
   }
 
   /** From now on every write is checked against `fence` (the lease this control plane took), or refused (undefined). */

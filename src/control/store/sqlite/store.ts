@@ -18,7 +18,8 @@ import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, wo
 import * as schema from "./schema.js";
 import { SqliteEventHistory } from "./history.js";
 import { prepareWrites, type Writes } from "./statements.js";
-import type { Store } from "../store.js";
+import type { Store, StoreSupport } from "../store.js";
+import { takeSqliteSnapshot } from "../snapshot-file.js";
 import { turnWrites } from "../turn-writes.js";
 
 /** The meta row holding the cluster's id. */
@@ -37,8 +38,11 @@ export class SqliteStore implements Store {
   /** The database file. */
   readonly path: string;
   readonly location: string;
+  /** Snapshots of the data dir's database; no lease, no shared CA (one control plane per file). */
+  readonly supports: StoreSupport;
 
   constructor(dataDir: string, retention: Partial<Retention> = {}) {
+    this.supports = { snapshot: (now) => takeSqliteSnapshot(dataDir, now) };
     this.retention = { ...DEFAULT_RETENTION, ...retention };
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.path = join(dataDir, "tessera.db");

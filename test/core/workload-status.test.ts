@@ -1,14 +1,14 @@
 /**
- * A workload's status as the API reports it (wire.ts), during a rollout (#25): READY counts the
+ * A workload's status as the API reports it (views/workload-status.ts), during a rollout (#25): READY counts the
  * copies that serve, of any generation, as kubectl's READY does across ReplicaSets; UP-TO-DATE
  * the replicas with a copy of the current spec; the phase follows what serves.
  */
 import { expect, test } from "bun:test";
 import { instancesOfWorkload } from "../../src/core/model/cluster-state.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
-import { workloadStatus } from "../../src/control/grpc/wire.js";
+import { workloadStatus } from "../../src/core/views/workload-status.js";
 import type { Check, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
-import { spec } from "../core/fixtures.js";
+import { spec } from "./fixtures.js";
 
 const READY_CHECK: Check = { name: "ready", role: 1, interval: undefined, timeout: undefined, initialDelay: undefined, successThreshold: 0, failureThreshold: 0, probe: { $case: "tcp", value: { port: 8080, portName: "" } } };
 

@@ -6,8 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { emptyState, instancesOfWorkload, type ClusterState } from "../../src/core/model/cluster-state.js";
 import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
-import { workloadStatus } from "../../src/control/grpc/wire.js";
-import { apply, created, nodeConnected, spec, T0, transitioned, workloadApplied } from "../core/fixtures.js";
+import { workloadStatus } from "../../src/core/views/workload-status.js";
+import { apply, created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SOAK = spec({ replicas: 1, update: { maxSurge: 1, maxUnavailable: 0, minHealthyTime: { seconds: 3, nanos: 0 }, waves: [] } });
 

@@ -38,9 +38,16 @@ function targetOf(from: string, spec: string): { layer: Layer; path?: string } {
 interface Rule {
   /** The rule as ARCHITECTURE.md states it. */
   text: string;
-  applies: (from: Layer) => boolean;
-  breaks: (to: Layer, i: Import) => boolean;
+  /** `path`: the importing file, relative to the root. */
+  applies: (from: Layer, path: string) => boolean;
+  /** `path`: the imported file, relative to the root, when it is one of this tree's. */
+  breaks: (to: Layer, i: Import, path: string | undefined) => boolean;
 }
+
+/** The rooms of src/control that answer callers: they reach state only through the writer. */
+const HANDLER_ROOMS = ["src/control/grpc/", "src/control/http/"];
+/** What of the store a handler may know: its interface, never an implementation. */
+const STORE_INTERFACE = ["src/control/store/store.js", "src/control/store/rows.js", "src/control/store/store.ts", "src/control/store/rows.ts"];
 
 const SHELLS: Layer[] = ["src/control", "src/agent"];
 
@@ -59,6 +66,12 @@ const RULES: Rule[] = [
     text: "only cli/ runs the simulator: src/control, src/agent, src/shell and src/web never import src/sim",
     applies: (from) => SHELLS.includes(from) || from === "src/shell" || from === "src/web",
     breaks: (to) => to === "src/sim",
+  },
+  {
+    text: "src/control/grpc and src/control/http reach state only through the writer (commands in, its view out): of the store they know only its interface (store/store.ts, store/rows.ts), never an implementation, and they never evolve a state themselves (src/core/events/evolve.ts)",
+    applies: (_, path) => HANDLER_ROOMS.some((room) => path.startsWith(room)),
+    breaks: (_, __, path) =>
+      path !== undefined && ((path.startsWith("src/control/store/") && !STORE_INTERFACE.includes(path)) || /^src\/core\/events\/(evolve|stored-state)\.(js|ts)$/.test(path)),
   },
   {
     text: "src/control never imports src/agent: the two shells share only src/core, src/gen and src/shell",
@@ -110,7 +123,7 @@ function breaches(path: string, src: string): string[] {
   for (const i of readImports(src)) {
     const to = targetOf(path, i.spec);
     for (const rule of RULES) {
-      if (!rule.applies(from) || !rule.breaks(to.layer, i)) continue;
+      if (!rule.applies(from, path) || !rule.breaks(to.layer, i, to.path)) continue;
       const line = lineOf(src, i.index);
       const what = `${i.typeOnly ? "a type from " : ""}${to.path ?? to.layer}`;
       out.push(`${path}:${line}: imports "${i.spec}" (${what}) — breaks "${rule.text}" — ${lines[line - 1]!.trim()}`);
@@ -163,6 +176,9 @@ describe("the scanner itself", () => {
     ["src/sim/x.ts", 'import { readFileSync } from "node:fs";', rule("src/sim is")],
     ["src/sim/x.ts", 'import { Writer } from "../control/writer.js";', rule("src/sim is")],
     ["src/control/x.ts", 'import { runScenario } from "../sim/sim-run.js";', rule("only cli/")],
+    ["src/control/grpc/x.ts", 'import { SqliteStore } from "../store/sqlite/store.js";', rule("src/control/grpc and")],
+    ["src/control/http/x.ts", 'import type { PostgresStore } from "../store/postgres/store.js";', rule("src/control/grpc and")],
+    ["src/control/grpc/x.ts", 'import { evolve } from "../../core/events/evolve.js";', rule("src/control/grpc and")],
     ["src/control/x.ts", 'import type { Agent } from "../agent/agent.js";', rule("src/control never")],
     ["src/control/security/x.ts", 'const { Agent } = await import("../../agent/agent.js");', rule("src/control never")],
     ["src/agent/x.ts", 'export * from "../control/wire.js";', rule("src/agent never")],
@@ -184,6 +200,8 @@ describe("the scanner itself", () => {
     ["src/core/x.ts", 'import { transition } from "./instance-machine.js";'],
     ["src/sim/x.ts", 'import { turn } from "../core/reconcile/turn.js";\nimport type { WorkloadSpec } from "../gen/tessera/v1/types.js";'],
     ["cli/x.ts", 'import { runScenario } from "../src/sim/sim-run.js";'],
+    ["src/control/grpc/x.ts", 'import type { EventHistory } from "../store/store.js";\nimport type { StoredEvent } from "../store/rows.js";\nimport type { CommandPort } from "../writer/writer.js";'],
+    ["src/control/lifecycle/x.ts", 'import { SqliteStore } from "../store/sqlite/store.js";\nimport { evolve } from "../../core/events/evolve.js";'],
     ["src/core/x.ts", '// import fs from "node:fs";\nconst s = \'import { x } from "node:fs"\';\nconst u = import.meta.url === "" ? "import(\'node:os\')" : "";'],
     ["src/control/x.ts", 'import { writeSecret } from "../shell/write-secret.js";\nimport { decide } from "../core/decide.js";\nimport { Workload } from "../gen/tessera/v1/types.js";\nimport * as grpc from "@grpc/grpc-js";'],
     ["src/agent/x.ts", 'import { CHANNEL_OPTIONS } from "../shell/control-channel.js";\nimport { transition } from "../core/instance-machine.js";'],

@@ -89,6 +89,8 @@ const FUZZ_TEST_TIMEOUT_MS = Math.max(30_000, RAW_RUNS * 40);
 const DEADLINE_MS = 3_000;
 /** Watch and Logs may legitimately stay open: they are cut off after this. */
 const HOLD_MS = 400;
+/** The server streams that may stay open; the others (SaveSnapshot) must end within DEADLINE_MS like a unary call. */
+const HOLDS_OPEN = new Set<string>([ControlPlaneService.watch.path, ControlPlaneService.watchEndpoints.path, ControlPlaneService.logs.path]);
 /** The server's grpc.max_receive_message_length and max_send_message_length. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -207,7 +209,7 @@ function sendRaw(client: Client, path: string, kind: Kind, bytes: Uint8Array, me
     let messages = 0;
     const call =
       kind === "server"
-        ? client.makeServerStreamRequest(path, identity, identity, payload, metadata, { deadline: new Date(Date.now() + HOLD_MS) })
+        ? client.makeServerStreamRequest(path, identity, identity, payload, metadata, { deadline: new Date(Date.now() + (HOLDS_OPEN.has(path) ? HOLD_MS : DEADLINE_MS)) })
         : client.makeBidiStreamRequest(path, identity, identity, metadata, { deadline: new Date(Date.now() + DEADLINE_MS) });
     call.on("data", () => messages++);
     call.on("error", () => {});

@@ -2,10 +2,11 @@
  * Taking a snapshot of a SQLite data dir (snapshot-file.ts), in process: the copy runs on a
  * worker thread, so the thread that calls it (the writer's) goes on taking turns and committing
  * meanwhile, and the snapshot is still one commit's state, readable as a snapshot file. A
- * failure in the worker comes back as the call's error; snapshots asked for at once are each
- * taken, one after another.
+ * failure in the worker comes back as the call's error; snapshots asked for at once share the
+ * copies, each begun after its callers asked.
  */
 import { afterAll, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,14 +65,31 @@ test("a failure in the worker is the call's error", async () => {
   await expect(takeSqliteSnapshot(join(tempDir(), "missing"), 0)).rejects.toThrow(/unable to open database/);
 });
 
-test("snapshots asked for at once are all taken, one after another", async () => {
+test("snapshots asked for at once share the copies: each caller gets one begun after it asked", async () => {
   const dir = tempDir();
   const store = new SqliteStore(dir);
   store.sqlite.run("INSERT INTO meta (key, value) VALUES ('cluster_id', 'c-2')");
-  // Bursts of 25 at once, as the fuzz test sends them: each caller gets its own snapshot.
+  // Bursts of 25 at once, as the fuzz test sends them: all ask before the copy begins, so they
+  // share one; it holds what was committed before they asked. A second burst asked while a
+  // copy runs shares the copy after it.
   for (let burst = 0; burst < 4; burst++) {
-    const taken = await Promise.all(Array.from({ length: 25 }, (_, i) => takeSqliteSnapshot(dir, i)));
-    expect(taken.map((s) => [s.meta.clusterId, s.meta.takenAt])).toEqual(Array.from({ length: 25 }, (_, i) => ["c-2", new Date(i).toISOString()]));
+    store.sqlite.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('burst', ?)", [String(burst)]);
+    const taken = await Promise.all(Array.from({ length: 25 }, (_, i) => takeSqliteSnapshot(dir, 1_000 * burst + i)));
+    expect(new Set(taken).size).toBe(1);
+    expect(taken.map((s) => s.meta.clusterId)).toEqual(Array(25).fill("c-2"));
+    for (const s of new Set(taken)) {
+      const file = join(dir, "s.snap");
+      writeFileSync(file, Buffer.concat([s.header, ...s.parts]));
+      const db = Database.deserialize(readSnapshot(file).files.find((f) => f.path === "tessera.db")!.data);
+      expect(db.query<{ value: string }, []>("SELECT value FROM meta WHERE key = 'burst'").get()?.value).toBe(String(burst));
+      db.close();
+    }
   }
+  // Asked while a copy runs: a copy of its own, begun after the one running.
+  const running = takeSqliteSnapshot(dir, 1);
+  await Bun.sleep(0);
+  const [a, b] = await Promise.all([takeSqliteSnapshot(dir, 2), takeSqliteSnapshot(dir, 3)]);
+  expect(a).toBe(b!);
+  expect(a).not.toBe(await running);
   await store.close();
 });

@@ -51,6 +51,8 @@ const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/cont
 let worker: Worker | undefined;
 /** The last snapshot asked for: the next is taken after it (two copies at once would only contend for the database). */
 let last: Promise<unknown> = Promise.resolve();
+/** Per data dir, the snapshot asked for but not begun: who asks now shares it (it begins after their asking). */
+const queued = new Map<string, Promise<Snapshot>>();
 let waiting = 0;
 
 /**
@@ -61,8 +63,17 @@ let waiting = 0;
  */
 export function takeSqliteSnapshot(dataDir: string, now: number): Promise<Snapshot> {
   waiting++;
-  const taken = last.then(() => askWorker({ dataDir, now }));
-  last = taken.catch(() => {});
+  let taken = queued.get(dataDir);
+  if (taken === undefined) {
+    // Begins once the one before it ends; until then every caller of this data dir joins it,
+    // since it is taken after each of them asked (25 at once cost two copies, not 25).
+    taken = last.then(() => {
+      queued.delete(dataDir);
+      return askWorker({ dataDir, now });
+    });
+    queued.set(dataDir, taken);
+    last = taken.catch(() => {});
+  }
   return taken.finally(() => {
     if (--waiting > 0) return;
     worker?.terminate();

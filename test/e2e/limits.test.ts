@@ -147,8 +147,10 @@ test.skipIf(asRoot.skip)("ctl top and /metrics show what a copy uses, agreeing w
 });
 
 test.skipIf(asRoot.skip)("a fork bomb stops at the pids limit, the node survives, and delete removes it all", async () => {
-  // Forks for ever, keeping every child: only the limit (64 for this agent) stops it.
-  await apply({ name: "bomb", spec: { command: "/bin/sh", args: ["-c", "while :; do sleep 3600 & done 2>/dev/null"], resources: { cpuMillis: 100 }, ...onNodeA } });
+  // Forks for ever, keeping every child: only the limit (64 for this agent) stops it. bash, not
+  // sh: dash exits at its first refused fork, so the copy would end (and its cgroup go) right
+  // after the limit was met, and the test could miss it; bash waits and tries again.
+  await apply({ name: "bomb", spec: { command: "/bin/bash", args: ["-c", "while :; do sleep 3600 & done 2>/dev/null"], resources: { cpuMillis: 100 }, ...onNodeA } });
   const [id] = await eventually("bomb running", async () => ((await ctl("get", "instances", "bomb")).stdout.includes("Running") ? await instanceIds("bomb") : undefined));
   const refused = () => Number(readFileSync(join(parentIn("pids"), id!, "pids.events"), "utf8").match(/max (\d+)/)![1]);
   await eventually("forks refused at the limit", () => (refused() > 0 ? true : undefined), 15_000, 100);

@@ -117,6 +117,21 @@ test.skipIf(pg.skip)("saved during an apply storm and restored into a fresh data
   await store.close();
 });
 
+test.skipIf(pg.skip)("tables of several pages are read whole: every row restored, the events' sequence through the last", async () => {
+  const { store, turn } = await cluster();
+  await turn(Array.from({ length: 2_500 }, (_, i) => apply(`w-${i}`)));
+  const file = join(dir, "pages.snap");
+  const snapshot = await store.supports.snapshot!(0);
+  writeFileSync(file, Buffer.concat([snapshot.header, ...snapshot.parts]));
+  const url = await database();
+  await restoreFromSnapshot(file, join(dir, "pages-dir"), url);
+  const restored = await PostgresStore.open(url);
+  opened.push(restored);
+  expect(await names(restored)).toEqual(ordered(2_500));
+  expect(restored.history.newestSeq()).toBe(store.history.newestSeq());
+  expect(snapshot.meta.sequence).toBe(store.history.newestSeq());
+});
+
 test.skipIf(pg.skip)("refused naming the problem, nothing written: a database with rows, a truncated file, another store's snapshot, another cluster's data dir, another CA secret", async () => {
   const { file, url } = await savedDuringStorm();
   const whole = readFileSync(file);

@@ -8,22 +8,22 @@
  * `--ca-secret-file`, and the tokens it had keep working. The lease and the roll of control
  * planes are not taken: they belong to the control planes on a database, not to the cluster.
  */
-import { sql } from "drizzle-orm";
-import type { PgTable } from "drizzle-orm/pg-core";
+import { asc, gt, sql } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { packSnapshot, type Snapshot } from "../snapshot-file.js";
 import type { PostgresDatabase } from "./history.js";
 import * as schema from "./schema.js";
 
-/** The tables a snapshot holds, under their SQL names (the files' names). */
-const TABLES: Record<string, PgTable> = {
-  meta: schema.meta,
-  events: schema.events,
-  workloads: schema.workloads,
-  instances: schema.instances,
-  nodes: schema.nodes,
-  tokens: schema.tokens,
-  node_identities: schema.nodeIdentities,
-  cluster_ca: schema.clusterCa,
+/** The tables a snapshot holds, under their SQL names (the files' names), each with its primary key (what pages are read by). */
+const TABLES: Record<string, { table: PgTable; key: PgColumn; field: string }> = {
+  meta: { table: schema.meta, key: schema.meta.key, field: "key" },
+  events: { table: schema.events, key: schema.events.seq, field: "seq" },
+  workloads: { table: schema.workloads, key: schema.workloads.name, field: "name" },
+  instances: { table: schema.instances, key: schema.instances.id, field: "id" },
+  nodes: { table: schema.nodes, key: schema.nodes.name, field: "name" },
+  tokens: { table: schema.tokens, key: schema.tokens.id, field: "id" },
+  node_identities: { table: schema.nodeIdentities, key: schema.nodeIdentities.node, field: "node" },
+  cluster_ca: { table: schema.clusterCa, key: schema.clusterCa.id, field: "id" },
 };
 
 /** The sequences behind serial keys: set past the rows restored, so that new rows do not collide. */
@@ -32,41 +32,41 @@ const SEQUENCES: Array<{ table: string; column: string }> = [
   { table: "tokens", column: "id" },
 ];
 
-/** Rows per INSERT (the widest table, instances, 20 columns, stays well inside 65,535 parameters), and per encoding step. */
-const ROWS_PER_INSERT = 1_000;
+/**
+ * Rows per statement: per INSERT (the widest table, instances, 20 columns, stays well inside
+ * 65,535 parameters), and per page read. The client parses a result on the writer's thread:
+ * pages keep each parse, and the encoding after it, short, so the writer's turns go on between.
+ */
+const ROWS_PER_STATEMENT = 1_000;
 
 const fileOf = (table: string) => `postgres/${table}.jsonl`;
 
 /** Every table's rows in one snapshot of the database, as a snapshot file's parts. */
 export async function exportSnapshot(db: PostgresDatabase, now: number): Promise<Snapshot> {
-  const rows = await db.transaction(
+  const encoder = new TextEncoder();
+  let clusterId = "";
+  let sequence = 0;
+  const parts = await db.transaction(
     async (tx) => {
-      // One connection, one snapshot: the tables are read one after another.
-      const out: Record<string, Array<Record<string, unknown>>> = {};
-      for (const [name, table] of Object.entries(TABLES)) out[name] = await tx.select().from(table);
+      // One connection, one snapshot: the pages are read one after another, all as of the transaction's first.
+      const out: Array<{ path: string; data: Uint8Array }> = [];
+      for (const [name, { table, key, field }] of Object.entries(TABLES)) {
+        const chunks: Uint8Array[] = [];
+        for (let after: unknown; ; ) {
+          const page: Array<Record<string, unknown>> = await tx.select().from(table).where(after === undefined ? undefined : gt(key, after)).orderBy(asc(key)).limit(ROWS_PER_STATEMENT);
+          if (page.length === 0) break;
+          if (name === "meta") clusterId = String(page.find((r) => r.key === "cluster_id")?.value ?? clusterId);
+          if (name === "events") sequence = Number(page[page.length - 1]!.seq);
+          chunks.push(encoder.encode(page.map((r) => `${JSON.stringify(r)}\n`).join("")));
+          after = page[page.length - 1]![field];
+        }
+        out.push({ path: fileOf(name), data: Buffer.concat(chunks) });
+      }
       return out;
     },
     { isolationLevel: "repeatable read", accessMode: "read only" },
   );
-  const clusterId = String(rows.meta!.find((r) => r.key === "cluster_id")?.value ?? "");
-  const sequence = rows.events!.reduce((max, r) => Math.max(max, Number(r.seq)), 0);
-  const parts: Array<{ path: string; data: Uint8Array }> = [];
-  for (const name of Object.keys(TABLES)) parts.push({ path: fileOf(name), data: await jsonLines(rows[name]!) });
   return packSnapshot({ store: "postgres", clusterId, sequence, now }, parts);
-}
-
-/**
- * Rows as JSON lines, a thousand at a time with a yield between: on the writer's thread, so a
- * large table's encoding lets its turns in rather than holding them for its whole length.
- */
-async function jsonLines(rows: Array<Record<string, unknown>>): Promise<Uint8Array> {
-  const encoder = new TextEncoder();
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    chunks.push(encoder.encode(rows.slice(i, i + ROWS_PER_INSERT).map((r) => `${JSON.stringify(r)}\n`).join("")));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return Buffer.concat(chunks);
 }
 
 /** A snapshot's files as rows per table; throws naming a file that is not one of Tessera's tables or a line that is not a row. */
@@ -93,7 +93,7 @@ export function rowsOf(files: Array<{ path: string; data: Uint8Array }>): Map<st
 /** How many rows each of Tessera's tables holds, of those that do: none means an empty database. */
 export async function tablesWithRows(db: Pick<PostgresDatabase, "select">): Promise<string[]> {
   const found: string[] = [];
-  for (const [name, table] of Object.entries(TABLES)) {
+  for (const [name, { table }] of Object.entries(TABLES)) {
     const [row] = await db.select({ n: sql<string>`count(*)` }).from(table);
     if (Number(row?.n ?? 0) > 0) found.push(`${name}: ${row!.n} rows`);
   }
@@ -108,9 +108,9 @@ export async function importSnapshot(db: PostgresDatabase, rows: Map<string, Arr
   return db.transaction(async (tx) => {
     const occupied = await tablesWithRows(tx);
     if (occupied.length > 0) return occupied;
-    for (const [name, table] of Object.entries(TABLES)) {
+    for (const [name, { table }] of Object.entries(TABLES)) {
       const all = rows.get(name) ?? [];
-      for (let i = 0; i < all.length; i += ROWS_PER_INSERT) await tx.insert(table).values(all.slice(i, i + ROWS_PER_INSERT));
+      for (let i = 0; i < all.length; i += ROWS_PER_STATEMENT) await tx.insert(table).values(all.slice(i, i + ROWS_PER_STATEMENT));
     }
     for (const { table, column } of SEQUENCES) {
       await tx.execute(sql.raw(`SELECT setval(pg_get_serial_sequence('${table}', '${column}'), max("${column}")) FROM "${table}" HAVING max("${column}") IS NOT NULL`));

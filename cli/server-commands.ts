@@ -163,7 +163,8 @@ export class ControlCommand extends TableCommand<typeof CONTROL_FLAGS> {
     if (badLease) throw new UsageError(badLease);
     const { startControlPlane } = await import("../src/control/lifecycle/server.js");
     const dataDir = f["data-dir"];
-    if (f.restore !== undefined) await restoreInto(f.restore, dataDir, f.store !== "", log);
+    const caSecret = readCaSecret(f["ca-secret-file"]);
+    if (f.restore !== undefined) await restoreInto(f.restore, dataDir, f.store || undefined, f.insecure === 0 ? caSecret : undefined, log);
     // The CA and token files are in place once it leads: on PostgreSQL a first control plane
     // writes them only then. The banner waits for that (a standby that never leads shows none).
     let leading!: () => void;
@@ -182,7 +183,7 @@ export class ControlCommand extends TableCommand<typeof CONTROL_FLAGS> {
       advertise: f.advertise,
       reinitialize: f.reinitialize,
       snapshots: snapshotSchedule(f["snapshot-every"], f["snapshot-keep"]),
-      caSecret: readCaSecret(f["ca-secret-file"]),
+      caSecret,
     });
     const secure = f.insecure === 0;
     void led.then(() => {
@@ -316,13 +317,12 @@ export class DevCommand extends TableCommand<typeof DEV_FLAGS> {
 }
 
 
-/** `--restore FILE`: the snapshot's files into the data dir, before the control plane opens it. */
-async function restoreInto(file: string, dataDir: string, postgres: boolean, log: ReturnType<typeof processLogger>): Promise<void> {
-  if (postgres) throw new UsageError("--restore: snapshots are of the SQLite store; on PostgreSQL restore the database's own backup");
-  const { restoreSnapshot } = await import("../src/control/store/snapshot-file.js");
+/** `--restore FILE`: the snapshot's files into the data dir, or its rows into the `--store` database, before the control plane opens it. */
+async function restoreInto(file: string, dataDir: string, store: string | undefined, caSecret: string | undefined, log: ReturnType<typeof processLogger>): Promise<void> {
+  const { restoreFromSnapshot } = await import("../src/control/lifecycle/restore-snapshot.js");
   try {
-    const meta = restoreSnapshot(file, dataDir);
-    log.info("restored from a snapshot", { file, cluster: meta.clusterId, sequence: meta.sequence, takenAt: meta.takenAt });
+    const meta = await restoreFromSnapshot(file, dataDir, store, caSecret);
+    log.info("restored from a snapshot", { file, cluster: meta.clusterId, sequence: meta.sequence, takenAt: meta.takenAt, store: meta.store ?? "sqlite" });
   } catch (err) {
     throw new InputError((err as Error).message);
   }

@@ -81,12 +81,12 @@ export const CONTROL_FLAGS = {
     help: "another name or address agents dial (repeatable); goes into the server certificate, and the first names a wildcard --listen to the other control planes (default: the host's first IPv4 address)",
   },
   reinitialize,
-  "snapshot-every": { kind: "string", default: "12h", help: "while leading on SQLite, save a snapshot into DATA_DIR/snapshots this often (default {default}; 0 turns it off)" },
+  "snapshot-every": { kind: "string", default: "12h", help: "while leading, save a snapshot into DATA_DIR/snapshots this often (default {default}; 0 turns it off)" },
   "snapshot-keep": { kind: "string", default: "5", help: "how many scheduled snapshots to keep, the newest (default {default})" },
   restore: {
     kind: "string",
     flagOnly: true,
-    help: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; a truncated or damaged file is refused",
+    help: "start from a snapshot (`tessera ctl snapshot save`): its database, CA and token files go into --data-dir, which must hold no database; with --store postgres://…, its tables go into that database, which must be empty; a truncated or damaged file, or the other store's snapshot, is refused",
   },
 } satisfies FlagTable;
 

@@ -24,7 +24,7 @@ export class SnapshotSaveCommand extends CtlCommand {
     category: "Control planes",
     description: "save a consistent snapshot of the cluster to a file (restore it with tessera control --restore)",
     details:
-      "The leader's state as of one commit (its SQLite database, copied by VACUUM INTO on a worker thread, so the writer keeps taking turns), the cluster CA and the token files, with a header naming the cluster, the newest event's sequence and the time, and a SHA-256. The file is the owner's only: it holds the CA's key. Written whole, checked, then renamed into place. On PostgreSQL, use the database's own backups.",
+      "The leader's state as of one commit (its SQLite database, copied by VACUUM INTO on a worker thread, so the writer keeps taking turns), the cluster CA and the token files, with a header naming the store, the cluster, the newest event's sequence and the time, and a SHA-256. The file is the owner's only: it holds the CA's key. On PostgreSQL: Tessera's tables read in one REPEATABLE READ transaction, the CA's key sealed with the CA secret and tokens as hashes. Written whole, checked, then renamed into place.",
     examples: [["Save a snapshot", "tessera ctl snapshot save tessera.snap"]],
   });
   file = Option.String({ required: true });

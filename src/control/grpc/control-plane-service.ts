@@ -37,7 +37,7 @@ export interface ServiceDeps extends RpcDeps {
   policy: Policy;
   /** Mints, lists and revokes tokens (identity-service.ts); absent when security is off. */
   tokens?: Tokens;
-  /** Takes a snapshot of the store (SaveSnapshot); none on PostgreSQL and on a standby. */
+  /** Takes a snapshot of the store (SaveSnapshot), the leader's only: a standby has no handlers of a term. */
   snapshot?: () => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;

@@ -10,13 +10,13 @@ import type { Rpc } from "./rpc.js";
 /** Bytes per response message, well under the 4 MiB message limit. */
 const CHUNK_BYTES = 1024 * 1024;
 
-/** `take` returns the file's parts in order; undefined: this store cannot be snapshotted here (PostgreSQL). */
+/** `take` returns the file's parts in order; undefined: this store takes no snapshots (a store without Store.supports.snapshot). */
 export function createSnapshotHandler(rpc: Rpc, take: (() => Promise<{ header: Uint8Array; parts: Uint8Array[] }>) | undefined) {
   const { opened, finish, endWith } = rpc;
   return async (call: ServerWritableStream<SaveSnapshotRequest, SaveSnapshotResponse>): Promise<void> => {
     const started = performance.now();
     if (!opened(call, "SaveSnapshot", started, "tessera.v1.SaveSnapshotRequest")) return;
-    if (!take) return endWith(call, "SaveSnapshot", started, { code: status.UNIMPLEMENTED, details: "snapshots are of the SQLite store; on PostgreSQL use the database's own backups (pg_dump)" });
+    if (!take) return endWith(call, "SaveSnapshot", started, { code: status.UNIMPLEMENTED, details: "this control plane's store takes no snapshots" });
     let gone = false;
     call.on("cancelled", () => (gone = true));
     let snapshot: Awaited<ReturnType<typeof take>>;

@@ -42,6 +42,6 @@ export interface ControlPlaneOptions {
    * required with `store` unless insecure; every control plane on the database gets the same.
    */
   caSecret?: string;
-  /** Scheduled snapshots into DATA_DIR/snapshots while leading on SQLite (`--snapshot-every`, `--snapshot-keep`); none: off. */
+  /** Scheduled snapshots into DATA_DIR/snapshots while leading (`--snapshot-every`, `--snapshot-keep`); none: off. */
   snapshots?: SnapshotSchedule;
 }

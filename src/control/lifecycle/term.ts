@@ -113,7 +113,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
-    const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
+    const take = store.supports.snapshot;
+    const stopSnapshots = take && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(take, opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
       controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,

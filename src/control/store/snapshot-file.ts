@@ -1,10 +1,12 @@
 /**
  * Snapshot files (`tessera ctl snapshot save`, `tessera control --restore`): one header line,
- * `tessera-snapshot 1 {JSON}`, naming the cluster, the sequence of the newest event inside,
- * when it was taken, the files that follow (their paths in a data dir and sizes) and the
- * SHA-256 of all of them; then those files' bytes, one after another. On SQLite they are the
- * database as of one commit, the cluster CA and the token files: a data dir restored from it
- * is the cluster's, so its agents' certificates and its tokens keep working.
+ * `tessera-snapshot 1 {JSON}`, naming the store it was taken of, the cluster, the sequence of
+ * the newest event inside, when it was taken, the files that follow (their paths and sizes)
+ * and the SHA-256 of all of them; then those files' bytes, one after another. On SQLite they
+ * are the database as of one commit, the cluster CA and the token files: a data dir restored
+ * from it is the cluster's, so its agents' certificates and its tokens keep working. On
+ * PostgreSQL they are Tessera's tables, one JSON-lines file each (postgres/snapshot.ts): the
+ * CA's key stays sealed in them and tokens are hashes, so the file holds no secret in the clear.
  */
 import { Database } from "bun:sqlite";
 import { createHash, randomUUID } from "node:crypto";
@@ -15,7 +17,12 @@ const MAGIC = "tessera-snapshot 1 ";
 /** What a SQLite data dir's snapshot holds besides the database, when present. */
 const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token"];
 
+/** The store a snapshot was taken of; files written before PostgreSQL's had no `store` and are SQLite's. */
+export type SnapshotStore = "sqlite" | "postgres";
+
 export interface SnapshotHeader {
+  /** Absent in files written before PostgreSQL could be snapshotted: "sqlite". */
+  store?: SnapshotStore;
   clusterId: string;
   /** The newest event's sequence in the snapshot (0: none). */
   sequence: number;
@@ -117,13 +124,35 @@ export function copySqliteSnapshot(dataDir: string, now: number): Snapshot {
     db.close();
     const parts: Array<{ path: string; data: Uint8Array }> = [{ path: "tessera.db", data: readFileSync(copy) }];
     for (const path of SECRET_FILES) if (existsSync(join(dataDir, path))) parts.push({ path, data: readFileSync(join(dataDir, path)) });
-    const hash = createHash("sha256");
-    for (const p of parts) hash.update(p.data);
-    const meta: SnapshotHeader = { clusterId, sequence, takenAt: new Date(now).toISOString(), files: parts.map((p) => ({ path: p.path, bytes: p.data.length })), sha256: hash.digest("hex") };
-    return { header: new TextEncoder().encode(`${MAGIC}${JSON.stringify(meta)}\n`), parts: parts.map((p) => p.data), meta };
+    return packSnapshot({ store: "sqlite", clusterId, sequence, now }, parts);
   } finally {
     rmSync(copy, { force: true });
   }
+}
+
+/** A snapshot of `parts`, in order: its header names them, their sizes and their SHA-256. */
+export function packSnapshot(about: { store: SnapshotStore; clusterId: string; sequence: number; now: number }, parts: Array<{ path: string; data: Uint8Array }>): Snapshot {
+  const hash = createHash("sha256");
+  for (const p of parts) hash.update(p.data);
+  const meta: SnapshotHeader = {
+    store: about.store,
+    clusterId: about.clusterId,
+    sequence: about.sequence,
+    takenAt: new Date(about.now).toISOString(),
+    files: parts.map((p) => ({ path: p.path, bytes: p.data.length })),
+    sha256: hash.digest("hex"),
+  };
+  return { header: new TextEncoder().encode(`${MAGIC}${JSON.stringify(meta)}\n`), parts: parts.map((p) => p.data), meta };
+}
+
+/** The store a snapshot's header names (older files name none: SQLite's). */
+export function storeOf(meta: SnapshotHeader): SnapshotStore {
+  return meta.store ?? "sqlite";
+}
+
+/** Whether a file of a snapshot of `store` may have this path: SQLite's data dir files, or one file per PostgreSQL table. */
+function allowedPath(store: SnapshotStore, path: string): boolean {
+  return store === "sqlite" ? path === "tessera.db" || SECRET_FILES.includes(path) : /^postgres\/[a-z_]+\.jsonl$/.test(path);
 }
 
 /** The header and files of a snapshot file; throws naming the file and what is wrong (truncated, damaged, not a snapshot). */
@@ -144,6 +173,7 @@ export function readSnapshot(file: string): { meta: SnapshotHeader; files: Array
   } catch {
     throw new Error(`${file}: damaged: its header is not valid JSON`);
   }
+  if (meta.store !== undefined && meta.store !== "sqlite" && meta.store !== "postgres") throw new Error(`${file}: damaged: its header's store is ${JSON.stringify(meta.store)}, expected "sqlite" or "postgres"`);
   const expected = meta.files.reduce((n, f) => n + f.bytes, 0);
   const body = bytes.subarray(end + 1);
   if (body.length < expected) throw new Error(`${file}: truncated: its header announces ${expected} bytes of files, it holds ${body.length}`);
@@ -151,7 +181,7 @@ export function readSnapshot(file: string): { meta: SnapshotHeader; files: Array
   if (createHash("sha256").update(body).digest("hex") !== meta.sha256) throw new Error(`${file}: damaged: its SHA-256 does not match its header's`);
   let at = 0;
   const files = meta.files.map((f) => {
-    if (f.path !== "tessera.db" && !SECRET_FILES.includes(f.path)) throw new Error(`${file}: damaged: unexpected file "${f.path}"`);
+    if (!allowedPath(storeOf(meta), f.path)) throw new Error(`${file}: damaged: unexpected file "${f.path}"`);
     const data = body.subarray(at, at + f.bytes);
     at += f.bytes;
     return { path: f.path, data };
@@ -159,9 +189,14 @@ export function readSnapshot(file: string): { meta: SnapshotHeader; files: Array
   return { meta, files };
 }
 
-/** Writes a snapshot's files into an empty data dir (owner-only); refuses a data dir that holds a database. */
+/**
+ * Writes a SQLite snapshot's files into an empty data dir (owner-only); refuses a data dir that
+ * holds a database, and a PostgreSQL snapshot (its CA key is sealed with the cluster's CA
+ * secret: a SQLite data dir would need it in the clear).
+ */
 export function restoreSnapshot(file: string, dataDir: string): SnapshotHeader {
   const { meta, files } = readSnapshot(file);
+  if (storeOf(meta) === "postgres") throw new Error(`--restore: ${file} is a snapshot of a PostgreSQL store: restore it with --store postgres://… into an empty database`);
   if (existsSync(join(dataDir, "tessera.db"))) throw new Error(`--restore: ${dataDir} already holds a database (tessera.db); restore into an empty --data-dir`);
   for (const f of files) {
     const path = join(dataDir, f.path);

@@ -91,7 +91,7 @@ export interface StoreSupport {
   readonly lease?: SharedDatabase;
   /** The cluster CA kept in the database, so that every control plane on it serves the same (PostgreSQL). */
   readonly clusterCa?: ClusterCaStore;
-  /** A snapshot of the store's files, as SaveSnapshot sends it and scheduled snapshots keep it (SQLite, in the data dir). */
+  /** A snapshot file's parts, as SaveSnapshot sends it and scheduled snapshots keep it (SQLite: its data dir's files; PostgreSQL: its tables). */
   readonly snapshot?: (now: number) => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
 }
 

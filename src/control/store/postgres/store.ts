@@ -21,6 +21,7 @@ import { said } from "./unreachable.js";
 import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
+import { exportSnapshot, importSnapshot } from "./snapshot.js";
 
 /** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
 const POOL_MAX = 4;
@@ -80,8 +81,8 @@ export class NotLeader extends Error {}
 export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   readonly history: PostgresEventHistory;
   readonly location: string;
-  /** Control planes share the database (a lease, standbys), and the cluster CA is kept in it. */
-  readonly supports: StoreSupport = { lease: this, clusterCa: this };
+  /** Control planes share the database (a lease, standbys), the cluster CA is kept in it, and its tables are exported in one snapshot. */
+  readonly supports: StoreSupport = { lease: this, clusterCa: this, snapshot: (now) => this.said(() => exportSnapshot(this.db, now)) };
   private readonly retention: Retention;
   /** The lease every write is checked against; none: writes are refused (a standby). */
   private fence: Fence | undefined;
@@ -301,6 +302,11 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
     const row = await read();
     if (!row) throw new Error("the cluster CA was written but cannot be read back");
     return { ...row, created: inserted.length > 0 };
+  }
+
+  /** Writes a snapshot's rows (postgres/snapshot.ts) into this database if it holds none of Tessera's; else returns the tables that do. */
+  restore(rows: Map<string, Array<Record<string, unknown>>>): Promise<string[]> {
+    return this.said(() => importSnapshot(this.db, rows));
   }
 
   async hasState(): Promise<boolean> {

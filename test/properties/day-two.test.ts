@@ -135,9 +135,13 @@ class Run {
     if (shown !== serving) this.fail(`31: ${w.name} shows READY ${shown} with ${serving} Ready copies serving`);
   }
 
-  /** 30: undo and auto_revert keep the copies already on their target template (a drain still moves them). */
-  private checkUndoKeeps({ stopped }: TurnView): void {
+  /**
+   * 30: undo and auto_revert keep the copies already on their target template (a drain still
+   * moves them); the newest of the eras saying which template a copy runs is the current one.
+   */
+  private checkUndoKeeps({ w, stopped }: TurnView): void {
     for (const id of this.keep) if (isRolloutStop(stopped.get(id) ?? "") && !this.onDrainingNode(id)) this.fail(`30: ${id} already on the undo's target was stopped: ${stopped.get(id)}`);
+    if (w.eras.at(-1)?.template !== w.templateGeneration) this.fail(`30: ${w.name}'s newest era runs template ${w.eras.at(-1)?.template}, not the current ${w.templateGeneration}`);
   }
 
   /**

@@ -2,13 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { emptyState, type Instance, type Workload } from "../../src/core/model/cluster-state.js";
 import { resolveSpec } from "../../src/core/model/spec.js";
+import { erasBefore } from "../../src/core/model/template-eras.js";
 import { awaitsRollout, byNode, bySlot, dueForReplacement, isOutdated, newestCurrentFailure, newestFailure, nextAttempt, onDrainingNode, predatesRestart, replacementCause } from "../../src/core/reconcile/copies.js";
 import { apply, created, spec, T0, workloadApplied } from "./fixtures.js";
 
 /** The workload `web` at template generation `template`, restarted at `restartSeq`, reverted over `reverted` (inclusive). */
 function web(template: number, restartSeq = 0, reverted: { from: number; to: number } | null = null): Workload {
   const state = apply(emptyState(), [workloadApplied("web", T0, { generation: Math.max(template, reverted?.to ?? 0), templateGeneration: template })]);
-  return { ...state.workloads.get("web")!, restartSeq, reverted };
+  const w = state.workloads.get("web")!;
+  return { ...w, restartSeq, reverted, eras: erasBefore({ ...w, reverted, previousSpec: w.spec }) };
 }
 
 /** Copy `web-<index>.<seq>` of `generation`, in `state` on `node`. */

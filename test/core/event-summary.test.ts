@@ -105,7 +105,7 @@ test.each<[string, ClusterEvent, string]>([
   [
     "going back to an earlier generation's template says its copies are kept",
     { ...workloadApplied("web", T0, { generation: 4, templateGeneration: 2 }), previousSpec: spec({ args: ["v3"] }) } as ClusterEvent,
-    "web applied: generation 4, 1 replica, back to generation 2's template: only copies of the templates since are replaced",
+    "web applied: generation 4, 1 replica, back to generation 2's template: copies running it are kept, the others replaced",
   ],
   ["a created copy that cannot be placed says why", created(ID, T0, { reason: "no node has 500m cpu free" }), "web-1.9 created (generation 1, attempt 0), pending: no node has 500m cpu free"],
   ["a placement without ports names only the node", transitioned(ID, T0, { type: "place", node: "node-a" }), "web-1.9 placed on node-a"],

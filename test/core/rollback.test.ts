@@ -25,10 +25,12 @@ test("apply v1, v2, undo: back to v1 at a new generation; a scale-only change is
   const after = state.workloads.get("web")!;
   // Generation 1's copies run v1 still: they stay current; those of generations 2 and 3 (v2) do not.
   expect([after.generation, after.templateGeneration, after.reverted, after.spec.args, after.previousSpec?.args]).toEqual([4, 1, { from: 2, to: 3 }, ["v1"], ["v2"]]);
-  // Undoing the undo cannot tell v2's copies apart from v1's any more: every copy is replaced.
+  // Undoing the undo goes back to v2's template: the copies of generations 2 and 3 are current again.
   for (const e of decide(state, { type: "RollbackWorkload", name: "web" }, T0 + 40).events) evolve(state, e);
   const again = state.workloads.get("web")!;
-  expect([again.generation, again.templateGeneration, again.reverted, again.spec.args]).toEqual([5, 5, null, ["v2"]]);
+  expect([again.generation, again.templateGeneration, again.reverted, again.spec.args]).toEqual([5, 2, { from: 1, to: 4 }, ["v2"]]);
+  // No copy was ever made here: generation 1's era is dropped, the last two are kept.
+  expect(again.eras.map((e) => [e.from, e.template])).toEqual([[2, 2], [4, 1], [5, 2]]);
 });
 
 test("rollout status: progressing within the deadline, then stalled naming a copy that is not Ready", () => {

@@ -4,7 +4,8 @@
  * spec applied while the last one's copies still soak never takes a Ready copy below
  * replicas − max_unavailable; a static-port copy on the only node that matches rolls, its old
  * copy stopped first (or, under maxUnavailable 0, waits saying why); a drain while a canary is
- * held moves the old copies as the old spec.
+ * held moves the old copies as the old spec; an undo to an older revision mid-rollout keeps the
+ * copies already on it.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -85,7 +86,7 @@ beforeAll(() =>
   }),
 );
 afterAll(async () => {
-  for (const w of ["zoned", "soaked", "pinned", "held"]) await ctl("delete", "workload", w);
+  for (const w of ["zoned", "soaked", "pinned", "undone", "held"]) await ctl("delete", "workload", w);
   await h.stop();
 });
 
@@ -167,9 +168,32 @@ test("under maxUnavailable 0 the pinned copy's replacement waits Pending, saying
   await ctl("delete", "workload", "pinned0");
 });
 
+test("undo to revision 2 after v3 and v4, during wave 1: the copies of generation 2 stay, none replaced", async () => {
+  const waves = [{ nodeSelector: { zone: "a" } }, { nodeSelector: { zone: "b" } }];
+  // v3 and v4 soak 30 s: the undo comes while wave 1's surge copy still soaks.
+  const spec = (version: string, minHealthyTime = "0s") => manifest("undone", version, { replicas: 2, update: { maxSurge: 1, maxUnavailable: 0, minHealthyTime, waves } });
+  await apply(spec("v1"));
+  await eventually("undone v1 Ready", async () => ((await copies("undone")).filter((c) => c.ready).length === 2 ? true : undefined), 20_000);
+  await apply(spec("v2"));
+  await eventually("undone generation 2 complete", async () => ((await ctl("rollout", "status", "undone")).stdout.includes("generation 2: complete") ? true : undefined), 40_000);
+  const before = (await copies("undone")).map((c) => c.id).sort();
+  await apply(spec("v3", "30s"));
+  await eventually("wave 1 under way", async () => ((await copies("undone")).some((c) => c.generation === 3) ? true : undefined), 20_000);
+  await apply(spec("v4", "30s"));
+  const undo = await ctl("rollout", "undo", "undone", "--to-revision", "2");
+  expect(undo.stderr).toBe("");
+  expect(undo.code).toBe(0);
+  const after = await eventually("back to v2's copies only", async () => {
+    const now = await copies("undone");
+    return now.length === 2 && now.every((c) => c.ready) ? now.map((c) => c.id).sort() : undefined;
+  }, 30_000);
+  expect(after).toEqual(before);
+  expect((await ctl("history", "undone")).stdout).not.toMatch(new RegExp(`(${before.map((id) => id.replace(".", "\\.")).join("|")}) stopping`));
+});
+
 test("a drain while a canary is held moves the node's old copy as a copy of the old spec; the canary stays the only new one", async () => {
   // Only `held` on the fleet: its three copies one a node.
-  for (const w of ["zoned", "soaked", "pinned", "pinned0"]) await ctl("delete", "workload", w);
+  for (const w of ["zoned", "soaked", "pinned", "pinned0", "undone"]) await ctl("delete", "workload", w);
   await eventually("the fleet empty", async () => ((await ctl("get", "instances")).stdout.trim().split("\n").length <= 1 ? true : undefined), 20_000);
   const spec = (version: string) => manifest("held", version, { replicas: 3, update: { canary: 1, autoPromote: false } });
   await apply(spec("v1"));

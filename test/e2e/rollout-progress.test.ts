@@ -132,5 +132,5 @@ test("rollout undo mid-rollout keeps the copies that already run the spec it goe
   const after = await wantedIds();
   expect(after).toHaveLength(3);
   for (const id of untouched) expect(after).toContain(id);
-  expect((await ctl("history", "undo")).stdout).toContain("back to generation 2's template: only copies of the templates since are replaced");
+  expect((await ctl("history", "undo")).stdout).toContain("back to generation 2's template: copies running it are kept, the others replaced");
 });

@@ -22,6 +22,7 @@ import { endpointsOf } from "../../src/core/views/endpoints.js";
 import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
 import { type ResolvedSpec, resolveSpec } from "../../src/core/model/spec.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
+import { predatesRestart } from "../../src/core/reconcile/copies.js";
 import type { TurnResult } from "../../src/core/reconcile/turn.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { workloadStatus } from "../../src/core/views/workload-status.js";
@@ -81,6 +82,11 @@ class Run {
       if (model.deleted.has(token)) this.fail(`27: ${e.instanceId} started with ${token}, a spec of a deleted incarnation`);
     }
     for (const e of r.events) this.noteRevision(e);
+    // 30 for auto_revert: from here on, the copies already on the restored spec are the ones kept.
+    for (const e of r.events) {
+      const w = e.type === "RolloutReverted" ? fleet.state.workloads.get(e.name) : undefined;
+      if (w !== undefined) this.keep = new Set([...[...this.keep].filter((id) => this.fleet.state.instances.get(id)?.workload !== w.name), ...this.keptBy(w, tokenOf(w.spec))]);
+    }
     const stopped = new Map((r.plan?.stop ?? []).map((s) => [s.instance, s.reason]));
     for (const name of NAMES) {
       const w = fleet.state.workloads.get(name);
@@ -129,9 +135,13 @@ class Run {
     if (shown !== serving) this.fail(`31: ${w.name} shows READY ${shown} with ${serving} Ready copies serving`);
   }
 
-  /** 30: undo keeps the copies already on its target template (a drain still moves them). */
-  private checkUndoKeeps({ stopped }: TurnView): void {
+  /**
+   * 30: undo and auto_revert keep the copies already on their target template (a drain still
+   * moves them); the newest of the eras saying which template a copy runs is the current one.
+   */
+  private checkUndoKeeps({ w, stopped }: TurnView): void {
     for (const id of this.keep) if (isRolloutStop(stopped.get(id) ?? "") && !this.onDrainingNode(id)) this.fail(`30: ${id} already on the undo's target was stopped: ${stopped.get(id)}`);
+    if (w.eras.at(-1)?.template !== w.templateGeneration) this.fail(`30: ${w.name}'s newest era runs template ${w.eras.at(-1)?.template}, not the current ${w.templateGeneration}`);
   }
 
   /**
@@ -280,13 +290,11 @@ class Run {
   }
 
   /**
-   * The copies an undo to `token` keeps (30): those running it, when it is the spec before the
-   * last change and no going back is under way already. Going back further, or again mid-way,
-   * replaces them (ARCHITECTURE.md, invariant 30).
+   * The copies going back to `token` keeps (30): every copy wanted that runs it, whatever went
+   * before (an apply, an undo or a revert still under way); a restart's own replacements aside.
    */
   private keptBy(w: Workload, token: string): Set<string> {
-    if (w.reverted !== null || w.previousSpec === null || tokenOf(w.previousSpec) !== token) return new Set();
-    return new Set(this.copies(w.name).filter((i) => i.desired === "run" && this.copyToken.get(i.id) === token).map((i) => i.id));
+    return new Set(this.copies(w.name).filter((i) => i.desired === "run" && this.copyToken.get(i.id) === token && !predatesRestart(w, i)).map((i) => i.id));
   }
 
   /** `rollout undo`: to a revision of this incarnation the model knows (pick), or to the one before (0). */

@@ -10,6 +10,7 @@ import { touches } from "../../core/events/event-facts.js";
 import type { InstanceState } from "../../core/model/instance-machine.js";
 import type { CopyFact } from "../../core/output/log-sources.js";
 import { specAtRevision } from "../../core/events/rollout-history.js";
+import { erasBefore } from "../../core/model/template-eras.js";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type * as schema from "./sqlite/schema.js";
 
@@ -42,7 +43,6 @@ export function workloadToRow(w: Workload): WorkloadRow {
     templateChangedAt: w.templateChangedAt,
     progressSince: w.progressSince,
     previousSpec: w.previousSpec === null ? null : WireSpec.toJSON(w.previousSpec),
-    previousTemplateGeneration: w.previousTemplateGeneration,
     deleting: w.deleting,
     createdAt: w.createdAt,
     failures: w.failures,
@@ -51,6 +51,7 @@ export function workloadToRow(w: Workload): WorkloadRow {
     stable: w.stable === null ? null : { spec: WireSpec.toJSON(w.stable.spec), generation: w.stable.generation },
     quarantined: w.quarantined.map((q) => ({ spec: WireSpec.toJSON(q.spec), generation: q.generation, reason: q.reason })),
     reverted: w.reverted,
+    eras: w.eras.map((e) => ({ from: e.from, template: e.template, spec: WireSpec.toJSON(e.spec) })),
     paused: w.paused,
     wave: w.wave,
     rolloutHold: w.rolloutHold,
@@ -63,7 +64,8 @@ interface StoredSpecAt {
 }
 
 export function workloadFromRow(r: WorkloadRow): Workload {
-  return {
+  const eras = (r.eras as Array<{ from: number; template: number; spec: unknown }>).map((e) => ({ from: e.from, template: e.template, spec: WireSpec.fromJSON(e.spec) }));
+  const w: Workload = {
     name: r.name,
     labels: r.labels,
     spec: WireSpec.fromJSON(r.spec),
@@ -73,7 +75,6 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     templateChangedAt: r.templateChangedAt,
     progressSince: r.progressSince,
     previousSpec: r.previousSpec === null ? null : WireSpec.fromJSON(r.previousSpec),
-    previousTemplateGeneration: r.previousTemplateGeneration,
     deleting: r.deleting,
     createdAt: r.createdAt,
     failures: r.failures,
@@ -82,10 +83,13 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     stable: r.stable === null ? null : { spec: WireSpec.fromJSON((r.stable as StoredSpecAt).spec), generation: (r.stable as StoredSpecAt).generation },
     quarantined: (r.quarantined as Array<StoredSpecAt & { reason: string }>).map((q) => ({ spec: WireSpec.fromJSON(q.spec), generation: q.generation, reason: q.reason })),
     reverted: r.reverted,
+    eras,
     paused: r.paused,
     wave: r.wave,
     rolloutHold: r.rolloutHold,
   };
+  // A store from before eras were recorded: what it kept says which copies are current.
+  return eras.length > 0 ? w : { ...w, eras: erasBefore(w) };
 }
 
 export function instanceToRow(i: Instance): InstanceRow {

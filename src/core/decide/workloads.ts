@@ -7,6 +7,7 @@ import type { ClusterState, Workload } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { sameTemplate } from "../model/spec.js";
 import { instanceTemplate } from "../model/spec.js";
+import { eraRunning } from "../model/template-eras.js";
 import type { Rejection } from "../model/rejections.js";
 import { validateName, validateWorkload } from "../model/validate.js";
 import type { CommandOf } from "./commands.js";
@@ -24,14 +25,12 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Going back to the template before the last change (`rollout undo`, or that spec applied
- * again): the generation its copies start at, so the copies still running it are kept (as
- * auto_revert keeps them) and only those of the template undone are replaced. Undefined when
- * they cannot be told apart: after a revert, or with no record of that generation.
+ * Going back to a template copies still run (`rollout undo`, to any revision, or that spec
+ * applied again): that template's name, so the copies running it stay current (as auto_revert
+ * keeps them) and only the others are replaced (invariant 30). Undefined for a new template.
  */
 function keptFrom(prior: Workload | undefined, spec: WorkloadSpec): number | undefined {
-  if (prior === undefined || prior.reverted !== null || prior.previousSpec === null || prior.previousTemplateGeneration === 0) return undefined;
-  return sameTemplate(prior.previousSpec, spec) ? prior.previousTemplateGeneration : undefined;
+  return prior === undefined ? undefined : eraRunning(prior.eras, spec)?.template;
 }
 
 /** A refusal of one workload of an ApplyWorkloads, located: `workload.spec` → `workloads[3].spec`. */

@@ -26,7 +26,7 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "progressSince" | "previousSpec" | "previousTemplateGeneration" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "progressSince" | "previousSpec" | "eras" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;

@@ -62,7 +62,7 @@ const LISTENING_CAUSES: { [C in ListeningCause]: string } = {
 const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   WorkloadApplied({ workload: w, previousSpec, undo }) {
     // A change of what runs back to an earlier generation's template keeps that generation's copies.
-    const back = previousSpec !== undefined && w.templateGeneration < w.generation ? `, back to generation ${w.templateGeneration}'s template: only copies of the templates since are replaced` : "";
+    const back = previousSpec !== undefined && w.templateGeneration < w.generation ? `, back to generation ${w.templateGeneration}'s template: copies running it are kept, the others replaced` : "";
     const rollout = w.generation > 1 && w.templateGeneration === w.generation ? ", new template: copies are replaced" : back;
     const replicas = resolveSpec(w.spec).replicas;
     const how = undo === undefined ? "applied" : `rolled back${undo.to === undefined ? "" : ` to revision ${undo.to}`}`;

@@ -3,8 +3,9 @@
  * rollout promoted, paused, held, stalled, completed, reverted; a quarantine lifted. PURE,
  * in place (see evolve.ts).
  */
-import { STALLED } from "../model/cluster-state.js";
+import { type ClusterState, instancesOfWorkload, STALLED, type TemplateEra, type Workload } from "../model/cluster-state.js";
 import { sameTemplate } from "../model/spec.js";
+import { nextEras } from "../model/template-eras.js";
 import { type Evolvers, must } from "./state-edits.js";
 
 export const workloadEvolvers = {
@@ -12,8 +13,8 @@ export const workloadEvolvers = {
     const prior = state.workloads.get(e.workload.name);
     const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
     // Back to the template an earlier generation's copies run (decide/workloads.ts keptFrom): they
-    // stay current, and the copies of the generations since are outdated.
-    const backTo = prior !== undefined && e.workload.templateGeneration < prior.templateGeneration;
+    // stay current (their era's template is current again), the others are outdated.
+    const backTo = prior !== undefined && templateChanged && e.workload.templateGeneration < e.workload.generation;
     // A crash-loop quarantine is the failed spec's: a changed one is placed at once.
     if (templateChanged) state.crashes.delete(e.workload.name);
     // A change that replaces no copy of a completed rollout completes at once: it is what
@@ -27,7 +28,7 @@ export const workloadEvolvers = {
       templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
       progressSince: templateChanged ? e.at : prior.progressSince,
       previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
-      previousTemplateGeneration: e.previousSpec !== undefined && prior !== undefined ? prior.templateGeneration : (prior?.previousTemplateGeneration ?? 0),
+      eras: templateChanged ? erasAfter(state, prior, e.workload) : prior.eras,
       // A batch whose runs change starts over.
       failures: templateChanged ? 0 : prior.failures,
       finished: templateChanged ? null : prior.finished,
@@ -82,8 +83,8 @@ export const workloadEvolvers = {
     const failed = w.spec;
     w.quarantined = [...w.quarantined.filter((q) => !sameTemplate(q.spec, failed)), { spec: failed, generation: e.failedGeneration, reason: e.reason }].slice(-MAX_QUARANTINED);
     w.previousSpec = failed;
-    w.previousTemplateGeneration = w.templateGeneration;
     // The restored spec's copies, still running, stay current; the failed spec's are outdated.
+    w.eras = nextEras(w.eras, instancesOfWorkload(state, e.name), w.stable.generation, { from: e.generation, template: w.stable.generation, spec: w.stable.spec });
     w.reverted = { from: w.templateGeneration, to: w.generation };
     w.spec = w.stable.spec;
     w.generation = e.generation;
@@ -114,6 +115,12 @@ export const workloadEvolvers = {
     must(state.workloads, e.name, "workload").deleting = true;
   },
 } satisfies Partial<Evolvers>;
+
+/** A workload's eras once `applied` changed its template: from its generation on, copies run it. */
+function erasAfter(state: ClusterState, prior: Workload | undefined, applied: Pick<Workload, "generation" | "templateGeneration" | "spec">): TemplateEra[] {
+  const era = { from: applied.generation, template: applied.templateGeneration, spec: applied.spec };
+  return prior === undefined ? [era] : nextEras(prior.eras, instancesOfWorkload(state, prior.name), prior.stable?.generation, era);
+}
 
 /** Specs a workload remembers as failed rollouts, at most (the oldest goes). */
 const MAX_QUARANTINED = 10;

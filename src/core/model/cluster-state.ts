@@ -29,10 +29,11 @@ export interface Workload {
   /** The spec before that change: what `rollout undo` goes back to. */
   previousSpec: WorkloadSpec | null;
   /**
-   * The template generation of previousSpec: copies from it up to the change run that spec, so
-   * going back to it keeps them. 0 when not known (from before this was recorded).
+   * Which template the copies of each generation run, oldest first (model/template-eras.ts):
+   * a copy runs the current template when its era's is templateGeneration. The newest era is the
+   * current template's; eras no copy was made in are dropped at the next change.
    */
-  previousTemplateGeneration: number;
+  eras: TemplateEra[];
   /**
    * When the rollout's progress deadline started counting: its start, or the end of its last
    * wait on an operator (a promotion, a resume). A wait itself does not count.
@@ -50,8 +51,8 @@ export interface Workload {
   /** Specs whose rollout failed and was reverted: applying one again is refused unless forced. */
   quarantined: QuarantinedSpec[];
   /**
-   * After a revert, the generations whose copies run the failed spec (inclusive): outdated
-   * although newer than templateGeneration, which is the restored spec's. Null otherwise.
+   * After going back (a revert, an undo to a template copies still ran), the generations of the
+   * template gone back from (inclusive), for its status; eras say which copies are outdated. Null otherwise.
    */
   reverted: { from: number; to: number } | null;
   /** Its rollout is paused (`rollout pause`): no old copy is replaced until resumed. */
@@ -67,6 +68,13 @@ export interface Workload {
 
 /** Workload.rolloutHold of a rollout whose progress deadline passed (RolloutStalled). */
 export const STALLED = "stalled";
+
+/** Copies made from generation `from` on (until the next era) run the template first applied at `template`: that of `spec`. */
+export interface TemplateEra {
+  from: number;
+  template: number;
+  spec: WorkloadSpec;
+}
 
 /** A spec whose rollout failed and was reverted (auto_revert). */
 export interface QuarantinedSpec {

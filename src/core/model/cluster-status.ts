@@ -8,6 +8,7 @@ import type { Capacity, ClusterView, Instance, NodeRecord, Workload } from "./cl
 import { cordonGate } from "../reconcile/gates.js";
 import type { NodeHealth } from "./node-health.js";
 import { type ResolvedSpec, resolveSpec } from "./spec.js";
+import { templateOf } from "./template-eras.js";
 
 /**
  * Reserves resources on its node: it runs or is about to, or is being stopped while still
@@ -40,9 +41,13 @@ export function nodeUse(state: ClusterView, except?: ReadonlySet<string>): Map<s
   return out;
 }
 
-/** Whether a copy runs its workload's current template (a later change, or a revert, outdates it). */
+/**
+ * Whether a copy runs its workload's current template: its era's template is the current one
+ * (a later change outdates it; going back to its template makes it current again). The one
+ * place this is decided (ARCHITECTURE.md, invariant 30).
+ */
 export function runsCurrentTemplate(w: Workload, i: Instance): boolean {
-  return i.generation >= w.templateGeneration && !(w.reverted !== null && i.generation >= w.reverted.from && i.generation <= w.reverted.to);
+  return templateOf(w, i.generation) === w.templateGeneration;
 }
 
 /**

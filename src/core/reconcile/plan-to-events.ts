@@ -28,8 +28,8 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   let seq = state.nextInstanceSeq;
   /** The spec a copy of `generation` runs: a copy of the spec kept for old copies (moved while a canary holds the rollout) runs that. */
   const specOf = (workload: Workload, generation: number) => {
-    const kept = generation < workload.templateGeneration ? keptSpec(workload) : undefined;
-    return kept?.generation === generation ? kept : { generation: workload.generation, spec: workload.spec };
+    const kept = generation !== workload.generation ? keptSpec(workload) : undefined;
+    return kept !== undefined && kept.generation === generation && kept.template !== workload.templateGeneration ? { generation, spec: kept.spec } : { generation: workload.generation, spec: workload.spec };
   };
   const start = (id: string, node: string, workload: Workload, index: number, ports: AssignedPort[] | undefined, generation: number) =>
     effects.push({

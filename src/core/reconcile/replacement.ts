@@ -11,15 +11,21 @@ import type { NodeFilter, Placer } from "./placement.js";
 import type { PlaceCause, Plan } from "./reconcile.js";
 import { type ResolvedSpec, resolveSpec } from "../model/spec.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import { eraOfTemplate } from "../model/template-eras.js";
 
 /**
- * The spec a held canary's old copies keep, and the generation copies made of it get: the last
- * completed spec; without one, the spec before the change (the one of the generation before).
- * A copy older than its workload's template, started, runs it (plan-to-events.ts).
+ * The spec a held canary's old copies keep, the template it is, and the generation copies made
+ * of it get (its era's start, so that they run it: model/template-eras.ts): the last completed
+ * spec; without one, the template before the change. A copy of that generation, started, runs
+ * it (plan-to-events.ts).
  */
-export function keptSpec(workload: Workload): { spec: WorkloadSpec; generation: number } | undefined {
-  if (workload.stable !== null) return workload.stable;
-  return workload.previousSpec === null ? undefined : { spec: workload.previousSpec, generation: workload.templateGeneration - 1 };
+export function keptSpec(workload: Workload): { spec: WorkloadSpec; generation: number; template: number } | undefined {
+  if (workload.stable !== null) {
+    const { spec, generation: template } = workload.stable;
+    return { spec, template, generation: eraOfTemplate(workload.eras, template)?.from ?? template };
+  }
+  const before = workload.eras.findLast((e) => e.template !== workload.templateGeneration);
+  return before === undefined ? undefined : { spec: before.spec, generation: before.from, template: before.template };
 }
 
 /**
@@ -31,7 +37,7 @@ export function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload
   const kept = keptSpec(workload);
   if (kept === undefined) return undefined;
   return {
-    workload: { ...workload, spec: kept.spec, generation: kept.generation, templateGeneration: kept.generation, restartSeq: 0, reverted: null },
+    workload: { ...workload, spec: kept.spec, generation: kept.generation, templateGeneration: kept.template, restartSeq: 0, reverted: null },
     spec: { ...resolveSpec(kept.spec), replicas: spec.replicas, maxSurge: spec.maxSurge, maxUnavailable: spec.maxUnavailable, minHealthyMs: spec.minHealthyMs, canary: 0, waves: [] },
   };
 }

@@ -42,8 +42,6 @@ export const workloads = sqliteTable("workloads", {
   progressSince: integer("progress_since").notNull().default(0),
   /** proto3 JSON of the spec before the last template change, or null. */
   previousSpec: text("previous_spec", { mode: "json" }),
-  /** The template generation of previous_spec; 0: not known. */
-  previousTemplateGeneration: integer("previous_template_generation").notNull().default(0),
   deleting: integer("deleting", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at").notNull(),
   /** Batch: failed runs of the current template. */
@@ -58,6 +56,8 @@ export const workloads = sqliteTable("workloads", {
   quarantined: text("quarantined", { mode: "json" }).notNull().default([]),
   /** {from, to}: generations whose copies run a reverted spec, or null. */
   reverted: text("reverted", { mode: "json" }).$type<{ from: number; to: number }>(),
+  /** [{from, template, spec (proto3 JSON)}]: the template each generation's copies run; [] in a store from before. */
+  eras: text("eras", { mode: "json" }).notNull().default([]),
   /** Its rollout is paused. */
   paused: integer("paused", { mode: "boolean" }).notNull().default(false),
   /** The rollout wave being replaced; -1 before the first. */

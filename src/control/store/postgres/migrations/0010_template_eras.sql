@@ -1,0 +1,1 @@
+ALTER TABLE "workloads" ADD COLUMN "eras" jsonb DEFAULT '[]'::jsonb NOT NULL;

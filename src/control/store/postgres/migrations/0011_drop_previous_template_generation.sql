@@ -1,0 +1,1 @@
+ALTER TABLE "workloads" DROP COLUMN "previous_template_generation";

@@ -1,0 +1,1 @@
+ALTER TABLE `workloads` ADD `eras` text DEFAULT '[]' NOT NULL;

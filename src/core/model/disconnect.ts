@@ -51,3 +51,19 @@ export function validateDisconnect(spec: WorkloadSpec): Rejection[] {
     problems.push(invalid(`${field}.lost_after`, "none with replace: false (its copies are never replaced while their node is silent)"));
   return problems;
 }
+
+/** A copy an agent holds, with the deadline its spec gave it (stop_on_client_after). */
+export interface CopyDeadline {
+  instanceId: string;
+  stopOnClientAfterMs: number;
+}
+
+/**
+ * The agent's side: which copies to stop at `now`, having last heard a control plane at
+ * `lastHeardAt` (the agent shell knows when). A copy goes once the silence is longer than its
+ * deadline; the shell stops each once and forgets it.
+ */
+export function copiesPastDeadline(copies: Iterable<CopyDeadline>, lastHeardAt: number, now: number): string[] {
+  const silence = now - lastHeardAt;
+  return [...copies].filter((c) => silence > c.stopOnClientAfterMs).map((c) => c.instanceId);
+}

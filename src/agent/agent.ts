@@ -71,6 +71,8 @@ export class Agent {
   private readonly execs: ExecSessions;
   private readonly usage: UsageSampler;
   private readonly deadline: DisconnectDeadline;
+  /** The term the last start or stop came from. */
+  private lastTerm = { epoch: -1, leader: "" };
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
   private lock: DataDirLock | undefined;
@@ -154,6 +156,7 @@ export class Agent {
     }
     let error = "";
     try {
+      this.noteLeader(msg);
       switch (msg.command?.$case) {
         case "start":
           this.deadline.track(msg.command.value);
@@ -170,6 +173,17 @@ export class Agent {
       error = (err as Error).message;
     }
     this.outbox.ack({ payload: { $case: "ack", value: { commandId: msg.commandId, error } } });
+  }
+
+  /**
+   * Logs each change of the term commands come from (epoch, leader): the record an audit reads
+   * to check that no two leaders' commands reached this agent in one epoch.
+   */
+  private noteLeader(msg: ControlMessage): void {
+    const term = { epoch: msg.epoch ?? 0, leader: msg.leader ?? "" };
+    if (term.epoch === this.lastTerm.epoch && term.leader === this.lastTerm.leader) return;
+    this.lastTerm = term;
+    this.opts.log.info("commands from a leader", term);
   }
 
   private async streamLogs(commandId: number, req: StreamLogs): Promise<void> {

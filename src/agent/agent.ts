@@ -21,6 +21,7 @@ import { DnsServer, parseDnsListen } from "./dns-server.js";
 import { ExecSessions } from "./exec-sessions.js";
 import { type Executor, NoOutputRecorded } from "./executor.js";
 import { InstanceSupervisor } from "./instance-supervisor.js";
+import { DisconnectDeadline } from "./disconnect-deadline.js";
 import { Outbox } from "./outbox.js";
 import { UsageSampler } from "./usage-sampler.js";
 
@@ -69,6 +70,9 @@ export class Agent {
   private readonly logStreams = new Map<number, AbortController>();
   private readonly execs: ExecSessions;
   private readonly usage: UsageSampler;
+  private readonly deadline: DisconnectDeadline;
+  /** The term the last start or stop came from. */
+  private lastTerm = { epoch: -1, leader: "" };
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
   private lock: DataDirLock | undefined;
@@ -86,6 +90,7 @@ export class Agent {
     // Volatile: sent when a stream is up, never kept for the next one.
     this.usage = new UsageSampler(opts.executor, (copies) => this.outbox.sendNow({ payload: { $case: "usage", value: { copies } } }), opts.usageSampleMs);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
+    this.deadline = new DisconnectDeadline({ lastHeardAt: () => this.stream.lastHeardAt(), stop: (copy) => void this.instances.stop(copy).catch(() => {}) }, opts.log);
     if (opts.credentials) this.renewal = new CertificateRenewal(opts.credentials, opts.log, (id) => this.stream.useIdentity(id));
   }
 
@@ -106,6 +111,7 @@ export class Agent {
     }
     this.housekeeping = setInterval(() => this.opts.executor.housekeeping(), HOUSEKEEPING_MS);
     this.usage.start();
+    this.deadline.start();
     this.stream.connect();
   }
 
@@ -115,6 +121,7 @@ export class Agent {
     this.outbox.flush();
     clearInterval(this.housekeeping);
     this.usage.stop();
+    this.deadline.stop();
     this.renewal?.stop();
     this.endStreamed();
     this.dns?.close();
@@ -149,11 +156,14 @@ export class Agent {
     }
     let error = "";
     try {
+      this.noteLeader(msg);
       switch (msg.command?.$case) {
         case "start":
+          this.deadline.track(msg.command.value);
           await this.instances.start(msg.command.value);
           break;
         case "stop":
+          this.deadline.forget(msg.command.value.instanceId);
           await this.instances.stop(msg.command.value);
           break;
         default:
@@ -163,6 +173,17 @@ export class Agent {
       error = (err as Error).message;
     }
     this.outbox.ack({ payload: { $case: "ack", value: { commandId: msg.commandId, error } } });
+  }
+
+  /**
+   * Logs each change of the term commands come from (epoch, leader): the record an audit reads
+   * to check that no two leaders' commands reached this agent in one epoch.
+   */
+  private noteLeader(msg: ControlMessage): void {
+    const term = { epoch: msg.epoch ?? 0, leader: msg.leader ?? "" };
+    if (term.epoch === this.lastTerm.epoch && term.leader === this.lastTerm.leader) return;
+    this.lastTerm = term;
+    this.opts.log.info("commands from a leader", term);
   }
 
   private async streamLogs(commandId: number, req: StreamLogs): Promise<void> {

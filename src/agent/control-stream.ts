@@ -81,6 +81,10 @@ export class ControlStream {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private failures = 0;
   private closed = false;
+  /** The current stream has been answered (a hello's first answer is the endpoints). */
+  private answered = false;
+  /** When a control plane was last heard, while no answered stream is up. */
+  private heardAt = Date.now();
 
   constructor(
     private readonly opts: Pick<AgentOptions, "control" | "node" | "log" | "heartbeatMs"> & Backoff,
@@ -109,6 +113,16 @@ export class ControlStream {
   /** The stream, once it has carried our hello: reports written to it follow that hello. */
   get syncedStream(): ClientDuplexStream<AgentMessage, ControlMessage> | undefined {
     return this.synced ? this.current : undefined;
+  }
+
+  /**
+   * When a control plane was last heard: now while a stream it answered is up (a stream cut
+   * off by the network is given up within about 4 s: KEEPALIVE_CHANNEL_OPTIONS), else when
+   * the last such stream was lost; the agent's start before any. The disconnect block's
+   * deadline counts from it (disconnect-deadline.ts).
+   */
+  lastHeardAt(): number {
+    return this.answered ? Date.now() : this.heardAt;
   }
 
   /** Closed for good: no reconnecting. */
@@ -150,6 +164,8 @@ export class ControlStream {
     log.info("hello sent", { holds: hello.instances.length });
     stream.on("data", (msg: ControlMessage) => {
       this.failures = 0;
+      if (this.current === stream) this.answered = true;
+      this.heardAt = Date.now();
       this.handlers.command(msg);
     });
     const lost = (why: string, next?: string) => {
@@ -158,6 +174,8 @@ export class ControlStream {
       clearTimeout(connectTimer);
       this.synced = false;
       clearInterval(this.heartbeat);
+      if (this.current === stream && this.answered) this.heardAt = Date.now();
+      if (this.current === stream) this.answered = false;
       this.handlers.lost();
       if (this.current === stream) this.current = undefined;
       if (this.closed) return;

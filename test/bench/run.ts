@@ -16,6 +16,7 @@ import { benchFootprint } from "./footprint.js";
 import { benchHttpApi } from "./http-api.js";
 import { benchLatency } from "./latency.js";
 import { benchLimits } from "./limits.js";
+import { benchPartition } from "./partition.js";
 import { benchPlanner } from "./planner.js";
 import { benchRestart } from "./restart.js";
 import type { Section } from "./report.js";
@@ -43,6 +44,7 @@ const BENCHMARKS: Record<string, (runs: number) => Promise<Section>> = {
   limits: benchLimits,
   "http-api": benchHttpApi,
   snapshot: benchSnapshot,
+  partition: benchPartition,
 };
 
 /** Which run a result came from: the commit measured and when the run started. */

@@ -6,6 +6,7 @@ import type { Command } from "../../src/core/decide/commands.js";
 import type { InstanceEvent } from "../../src/core/model/instance-machine.js";
 import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
 import { evolve } from "../../src/core/events/evolve.js";
+import { decide } from "../../src/core/decide/decide.js";
 import type { ClusterState } from "../../src/core/model/cluster-state.js";
 import { WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { planToEvents, type PlanOutcome } from "../../src/core/reconcile/plan-to-events.js";
@@ -117,4 +118,13 @@ export function reconcileOnce(state: ClusterState, now: number, policy: Policy =
   const outcome = planToEvents(state, p);
   apply(state, outcome.events);
   return { plan: p, outcome };
+}
+
+/** Agents' reports decided and applied in order; a refusal fails the test. */
+export function agentReports(state: ClusterState, now: number, ...commands: ReturnType<typeof report>[]): void {
+  for (const c of commands) {
+    const d = decide(state, c, now);
+    if (d.rejection) throw new Error(`report refused: ${JSON.stringify(d.rejection)}`);
+    apply(state, d.events);
+  }
 }

@@ -9,19 +9,11 @@ import type { ClusterState } from "../../src/core/model/cluster-state.js";
 import { replay } from "../../src/core/events/evolve.js";
 import { planToEvents } from "../../src/core/reconcile/plan-to-events.js";
 import { DEFAULT_POLICY, emptyPlan, isEmptyPlan, nextWakeup, type Plan, plan, summarize } from "../../src/core/reconcile/reconcile.js";
-import { apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+import { agentReports, apply, CAPACITY, DEFAULT_RESOURCES as RES, heartbeat, nodeConnected, reconcileOnce, report, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const SPEC = spec();
 
 /** Reports from the agent go through decide(), as the writer does. */
-function agentReports(state: ClusterState, now: number, ...commands: ReturnType<typeof report>[]): void {
-  for (const c of commands) {
-    const d = decide(state, c, now);
-    if (d.rejection) throw new Error(`report refused: ${JSON.stringify(d.rejection)}`);
-    apply(state, d.events);
-  }
-}
-
 /** One node n1 and workload `web` (1 replica) whose instance web-0.1 runs on n1. */
 function oneRunning(): ClusterState {
   return replay([

@@ -25,6 +25,13 @@ const KILLS = 10;
 /** How soon after the link returns an agent is back: a fresh dial within the connect timeout (3 s) and a backoff (1 s), with room for load. */
 const HEAL_MS = 8_000;
 
+/**
+ * The disconnect blocks' cut (#29 item 6): `short` is lost after 4 s (past the Offline threshold,
+ * within the cut); `stopper`'s agent stops its copy 3 s after it gave up its stream (keepalive:
+ * within about 4 s of the cut), before the control plane replaces it at 12 s.
+ */
+const DISCONNECT = { cutMs: 15_000, shortMs: 4_000, stopMs: 3_000, stopperLostMs: 12_000 };
+
 const suite = labSuite("the lab of hosts in network namespaces", ["dig", "curl", "busybox"]);
 let lab: Lab;
 let cp: Host;
@@ -57,8 +64,8 @@ async function instances(workload: string): Promise<JsonInstance[]> {
 
 const running = (list: JsonInstance[]) => list.filter((i) => i.desiredState === "DESIRED_STATE_RUN" && i.observedState === "INSTANCE_STATE_RUNNING");
 
-/** A busybox httpd copy answering `<instance> on <host address>`, Ready once it answers. */
-async function applyWeb(name: string, replicas: number): Promise<void> {
+/** A busybox httpd copy answering `<instance> on <host address>`, Ready once it answers; `more` joins its spec. */
+async function applyWeb(name: string, replicas: number, more: Record<string, unknown> = {}): Promise<void> {
   const www = `"$(dirname "$TESSERA_STATUS")/www-$TESSERA_INSTANCE"`;
   const manifest = {
     name,
@@ -68,6 +75,7 @@ async function applyWeb(name: string, replicas: number): Promise<void> {
       ports: [{ name: "http" }],
       replicas,
       checks: [{ name: "http", http: { portName: "http", path: "/" }, interval: "1s", timeout: "1s" }],
+      ...more,
     },
   };
   const file = join(lab.host("b").dir, `${name}.json`);
@@ -207,6 +215,55 @@ describe.skipIf(suite.skip)("a fleet on four hosts", () => {
     const after = running(await instances("part"));
     expect(new Map(after.map((i) => [i.id, i.node]))).toEqual(settled);
     await ctl("delete", "workload", "part");
+  });
+
+  test("an agent cut off for 15 s under four disconnect blocks: kept shorter and longer than the cut, replace: false, and the agent's own stop", async () => {
+    const [a, b, c] = agents as [Host, Host, Host];
+    // One copy of each on every host (spread); what becomes of a's when a is cut off.
+    const blocks = {
+      short: { lostAfter: `${DISCONNECT.shortMs}ms` },
+      long: { lostAfter: "1h" },
+      solo: { replace: false },
+      stopper: { stopOnClientAfter: `${DISCONNECT.stopMs}ms`, lostAfter: `${DISCONNECT.stopperLostMs}ms` },
+    };
+    await lab.h.explaining(() => Promise.all(Object.entries(blocks).map(([name, disconnect]) => applyWeb(name, 3, { disconnect }))));
+    const onA = Object.fromEntries(Object.keys(blocks).map((w) => [w, copiesOn(a, w)]));
+    for (const copies of Object.values(onA)) expect(copies.size).toBe(1);
+
+    lab.cut(a);
+    const cutAt = Date.now();
+    const offA = async (w: string) => running(await instances(w)).filter((i) => i.node !== a.name && i.ready).length === 3;
+    await lab.h.explaining(async () => {
+      // The agent stops stopper's copy on its own, before the control plane replaces it.
+      await eventually("a's agent stopping stopper's copy", () => (copiesOn(a, "stopper").size === 0 ? true : undefined), DISCONNECT.stopperLostMs, 100);
+      const stoppedAt = Date.now() - cutAt;
+      await eventually("short's copy replaced", async () => ((await offA("short")) ? true : undefined), DISCONNECT.shortMs + 8_000, 100);
+      const shortAt = Date.now() - cutAt;
+      await eventually("stopper's copy replaced", async () => ((await offA("stopper")) ? true : undefined), DISCONNECT.stopperLostMs + 8_000, 100);
+      const stopperAt = Date.now() - cutAt;
+      console.log(`disconnect: short (lost_after ${DISCONNECT.shortMs} ms) replaced after ${shortAt} ms; stopper stopped by its agent after ${stoppedAt} ms, replaced after ${stopperAt} ms`);
+      expect(shortAt).toBeGreaterThanOrEqual(DISCONNECT.shortMs);
+      expect(stoppedAt).toBeLessThan(stopperAt);
+      expect(stopperAt).toBeGreaterThanOrEqual(DISCONNECT.stopperLostMs);
+    });
+    // Kept longer than the cut, and never replaced: a's copies run on, nothing runs in their place.
+    for (const w of ["long", "solo"]) {
+      expect(copiesOn(a, w)).toEqual(onA[w]!);
+      expect(running(await instances(w)).filter((i) => i.node !== a.name)).toHaveLength(2);
+      expect([...copiesOn(b, w).keys(), ...copiesOn(c, w).keys()]).toHaveLength(2);
+    }
+
+    await Bun.sleep(Math.max(0, cutAt + DISCONNECT.cutMs - Date.now()));
+    lab.heal(a);
+    await lab.h.explaining(() => heardSince(a, Date.now() + 1_000));
+    // Back: the copies kept are the same processes, taken back; every workload at exactly three.
+    await lab.h.explaining(() => eventually("short's stale copy stopped", () => (copiesOn(a, "short").size === 0 ? true : undefined), HEAL_MS, 100));
+    for (const w of ["long", "solo"]) expect(copiesOn(a, w)).toEqual(onA[w]!);
+    for (const w of Object.keys(blocks)) {
+      expect(livePids(w).size).toBe(3);
+      expect(running(await instances(w))).toHaveLength(3);
+      await ctl("delete", "workload", w);
+    }
   });
 
   test("the control plane cut off from every agent for 20 s: on heal, no copy is restarted or replaced", async () => {

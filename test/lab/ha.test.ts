@@ -21,6 +21,7 @@ let db: PostgresServer | undefined;
 let planes: Host[];
 let node: Host;
 const servers = new Map<string, Server>();
+let agent: Server;
 
 /** ctl on the agent's host, through one control plane. */
 async function ctl(through: Host, ...args: string[]): Promise<string> {
@@ -71,7 +72,7 @@ describe.skipIf(suite.skip || pg.skip)("three control planes on three hosts, Pos
         // A control plane joining the cluster gets no token files: the operator copies the first's.
         else for (const token of ["admin-token", "join-token"]) lab.copy(planes[0]!, token, cp);
       }
-      lab.startAgent(node, planes[0]!, ["--heartbeat", "250ms"], planes.slice(1));
+      agent = lab.startAgent(node, planes[0]!, ["--heartbeat", "250ms"], planes.slice(1));
       await eventually("three control planes in the roll, cp1 leading", async () => {
         const r = await roles(planes[0]!);
         return JSON.stringify(r) === JSON.stringify({ cp1: "LEADER", cp2: "STANDBY", cp3: "STANDBY" }) ? r : undefined;
@@ -155,5 +156,15 @@ describe.skipIf(suite.skip || pg.skip)("three control planes on three hosts, Pos
     const workloads = (JSON.parse(await ctl(next, "get", "workloads", "-o", "json")) as { workloads?: Array<{ name: string }> }).workloads ?? [];
     expect(acked.filter((w) => !workloads.some((x) => x.name === w))).toEqual([]);
     expect(copies("steady")).toEqual(before);
+  });
+
+  test("no two leaders' commands reached the agent in one epoch (its log of each term it was commanded from)", () => {
+    // After both tests: three leaders at least (cp1, then two takeovers), each in an epoch of its own.
+    const terms = agent.logs.filter((l) => l.msg === "commands from a leader").map((l) => ({ epoch: Number(l.epoch), leader: String(l.leader) }));
+    const leadersByEpoch = new Map<number, Set<string>>();
+    for (const t of terms) leadersByEpoch.set(t.epoch, (leadersByEpoch.get(t.epoch) ?? new Set()).add(t.leader));
+    console.log(`the agent was commanded in epochs ${[...leadersByEpoch.keys()].join(", ")}`);
+    expect(leadersByEpoch.size).toBeGreaterThanOrEqual(2);
+    for (const [epoch, leaders] of leadersByEpoch) expect({ epoch, leaders: [...leaders] }).toEqual({ epoch, leaders: [expect.stringMatching(/.+/)] });
   });
 });

@@ -24,6 +24,12 @@ import type { Writer } from "../writer/writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
 
+/** A leader's term: its lease epoch and control plane id (0 and "" on SQLite). */
+export interface LeaderTerm {
+  epoch: number;
+  leader: string;
+}
+
 interface Session {
   id: number;
   stream: Stream;
@@ -85,6 +91,8 @@ export class AgentGateway {
     private readonly endpoints: EndpointsHub,
     /** Who the stream's client certificate says the caller is, and its serial; undefined: any node (--insecure). */
     private readonly identify?: (stream: Stream) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>,
+    /** The term whose starts and stops this gateway sends: stamped on each, for the agents' audit. */
+    private readonly term: LeaderTerm = { epoch: 0, leader: "" },
   ) {
     endpoints.subscribe((diff) => {
       for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
@@ -117,6 +125,7 @@ export class AgentGateway {
         effect.type === "StartInstance"
           ? {
               commandId,
+              ...this.term,
               command: {
                 $case: "start",
                 value: {
@@ -132,6 +141,7 @@ export class AgentGateway {
             }
           : {
               commandId,
+              ...this.term,
               command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } },
             };
       session.stream.write(msg);

@@ -85,8 +85,8 @@ export class Roles {
     return this.role.kind === "standby" ? this.role.standby.follower.appliedSeq : 0;
   }
 
-  /** Starts a term: after the one kept for reads (it ends first), or from the standby's state. */
-  async lead(epoch = 0): Promise<void> {
+  /** Starts a term in `epoch` as `leader` (this control plane's id): after the one kept for reads (it ends first), or from the standby's state. */
+  async lead(epoch = 0, leader = ""): Promise<void> {
     const { opts, metrics } = this.deps;
     const started = performance.now();
     const was = this.role;
@@ -100,7 +100,7 @@ export class Roles {
     const followed = was.kind === "standby" ? await was.standby.handOver() : undefined;
     metrics.observeTerm(epoch);
     const { store, tls, controlPlanes } = this.deps;
-    const term = await startTerm(opts, { store, tls, metrics, controlPlanes, writeFailed: () => this.deps.leadership()?.verify() }, followed?.state);
+    const term = await startTerm(opts, { store, tls, metrics, controlPlanes, writeFailed: () => this.deps.leadership()?.verify(), term: { epoch, leader } }, followed?.state);
     this.role = { kind: "leading", term, suspended: false };
     const ms = Math.round(performance.now() - started);
     if (followed) opts.log.info("leading from memory", { epoch, seq: followed.seq, ms });

@@ -205,7 +205,7 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
       // Statements time out within a renewal interval: a hung one must not hold the next attempt past the deadline.
       lease = shared.openLease(timing.renewMs);
       const me = { id: controlPlaneId(opts.dataDir, randomUUID), address: advertisedAddress(address, opts.advertise ?? [], hostAddresses()) };
-      leadership = new LeadershipLoop({ lease, store: shared, me, appliedSeq: () => roles.appliedSeq(), timing, log: opts.log, lead: (epoch) => roles.lead(epoch), stepDown: () => roles.stepDown(), suspend: () => roles.suspend() });
+      leadership = new LeadershipLoop({ lease, store: shared, me, appliedSeq: () => roles.appliedSeq(), timing, log: opts.log, lead: (epoch) => roles.lead(epoch, me.id), stepDown: () => roles.stepDown(), suspend: () => roles.suspend() });
       roles.follow();
       leadership.start();
     } else {

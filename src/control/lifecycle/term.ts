@@ -9,7 +9,7 @@ import type { Role } from "../../core/access/authz.js";
 import type { ClusterState, ClusterView } from "../../core/model/cluster-state.js";
 import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
-import { AgentGateway } from "../grpc/agent-gateway.js";
+import { AgentGateway, type LeaderTerm } from "../grpc/agent-gateway.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
@@ -50,6 +50,8 @@ export interface TermDeps {
   controlPlanes: () => Promise<ControlPlaneRow[]>;
   /** A write failed: on a shared database, maybe because another control plane took the lease. */
   writeFailed?: () => void;
+  /** The lease's epoch and this control plane's id, stamped on what its agents are told; unset on SQLite. */
+  term?: LeaderTerm;
 }
 
 /** Who a call is: every role with security off, else the kind of the token it carries (tokens read from `tokens`' state). */
@@ -102,7 +104,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
+  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deps.term);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it before the caller
   // closes the store under it.

@@ -3,12 +3,13 @@
  * The reconciler asks them; tests table them. PURE.
  */
 import type { BatchOutcome, ClusterView, Instance, NodeRecord } from "../model/cluster-state.js";
+import type { DisconnectRules } from "../model/disconnect.js";
 import { formatDurationMs } from "../model/duration.js";
 import type { HealthThresholds } from "../model/node-health.js";
 import type { Rejection } from "../model/rejections.js";
 import type { ResolvedSpec } from "../model/spec.js";
 
-export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl" | "canary" | "soak" | "paused" | "wave";
+export type GateName = "restart-policy" | "restart-backoff" | "quarantine" | "cordon" | "surge" | "disruption" | "parallelism" | "ttl" | "canary" | "soak" | "paused" | "wave" | "disconnect";
 
 /** A gate's refusal: which gate, why, and (when it is a matter of time) from when it will allow. */
 export interface Hold {
@@ -65,6 +66,18 @@ export function quarantinesOf(state: ClusterView, workload: string, now: number,
     if (held) out.push({ node, ...held });
   }
   return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+/**
+ * The disconnect block: may a copy on an Offline node, silent since `silentSince`, be lost (and
+ * so replaced)? Never with replace: false, where the workload waits for the node; with
+ * lost_after, once the node has been silent that long (silence counted as node health counts it).
+ */
+export function disconnectGate(rules: DisconnectRules, silentSince: number, now: number): Hold | undefined {
+  if (!rules.replace) return { gate: "disconnect", reason: "disconnect.replace is false: its copy is kept, and the workload waits for the node" };
+  if (rules.lostAfterMs === undefined) return undefined;
+  const until = silentSince + rules.lostAfterMs + 1;
+  return now >= until ? undefined : { gate: "disconnect", reason: `disconnect.lost_after: kept until its node has been silent ${formatDurationMs(rules.lostAfterMs)}`, until };
 }
 
 /** Cordon and drain: may new work go to this node? */

@@ -11,7 +11,8 @@
  * effects that carry it out. Planning again after applying those events, at the same `now`,
  * yields an empty plan.
  */
-import { type GateName, type QuarantinePolicy, quarantinesOf } from "./gates.js";
+import { disconnectGate, type GateName, type Hold, type QuarantinePolicy, quarantinesOf } from "./gates.js";
+import { disconnectRules } from "../model/disconnect.js";
 import { occupiesNode } from "../model/instance-machine.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceSeq, type Workload } from "../model/cluster-state.js";
 import { countsAgainstSurge, runsCurrentTemplate } from "../model/cluster-status.js";
@@ -255,6 +256,7 @@ function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy,
   };
   const lostSlot = (inst: Instance) => (view(inst.workload).lostSlots ??= new Set()).add(inst.index);
   const released = new Set<string>();
+  let held: Hold | undefined;
   for (const inst of state.instances.values()) {
     if (inst.state === "stopped") {
       out.forget.push({ instance: inst.id });
@@ -276,6 +278,8 @@ function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy,
       const h = health.get(inst.node);
       if (h === "offline" && !heard) {
         out.skip.push({ gate: "node-unreachable", node: inst.node, instance: inst.id, workload: inst.workload, reason: "node Offline, but no node is heard: the control plane may be the one cut off" });
+      } else if (h === "offline" && (held = heldByDisconnect(state, inst, now, policy)) !== undefined) {
+        out.skip.push({ ...held, node: inst.node, instance: inst.id, workload: inst.workload });
       } else if (h === "offline") {
         out.markLost.push({ instance: inst.id, node: inst.node });
         released.add(inst.id);
@@ -296,6 +300,19 @@ function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy,
     v.running.push(inst);
   }
   return { views, released };
+}
+
+/**
+ * Whether a copy on an Offline node is kept rather than lost, by its workload's disconnect
+ * block (gates.ts disconnectGate). A deleted workload's copies, and those of a node an operator
+ * removed, are lost as usual: nothing would ever free them otherwise.
+ */
+function heldByDisconnect(state: ClusterState, inst: Instance, now: number, policy: Policy): Hold | undefined {
+  const w = state.workloads.get(inst.workload);
+  if (w === undefined || w.deleting || w.spec.disconnect === undefined || state.nodeIdentities.get(inst.node!)?.removed) return undefined;
+  const node = state.nodes.get(inst.node!);
+  if (node === undefined) return undefined;
+  return disconnectGate(disconnectRules(w.spec), heardFrom(node, state.listeningSince, policy), now);
 }
 
 /** One workload: removed once deleted and gone, its quarantines said, then planned by its kind. */

@@ -54,6 +54,8 @@ export function workloadToRow(w: Workload): WorkloadRow {
     paused: w.paused,
     wave: w.wave,
     rolloutHold: w.rolloutHold,
+    periodic: w.periodic,
+    runOf: w.runOf,
   };
 }
 
@@ -85,6 +87,8 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     paused: r.paused,
     wave: r.wave,
     rolloutHold: r.rolloutHold,
+    periodic: r.periodic ?? null,
+    runOf: r.runOf ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
 import { validateVolumes } from "./volumes.js";
+import { validateSchedule } from "./validate-schedule.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
 export const MAX_REPLICAS = 10_000;
@@ -180,6 +181,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     ...validateRestartPolicy(spec),
     ...validateUpdate(spec),
     ...validateChecks(spec),
+    ...validateSchedule(input.name, spec),
   );
   const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
   if (grace) problems.push(grace);

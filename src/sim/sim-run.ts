@@ -257,10 +257,7 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     ports: [],
     volumes: [],
     ...kindFields(w),
-    schedule: "",
-    timeZone: "",
-    concurrency: 0,
-    ...w.periodic,
+    ...{ schedule: "", timeZone: "", concurrency: 0, ...w.periodic },
     ...(u
       ? {
           update: { maxSurge: u.maxSurge, maxUnavailable: u.maxUnavailable, canary: u.canary, autoPromote: u.autoPromote, minHealthyTime: ms(u.minHealthyMs), autoRevert: u.autoRevert, waves: [] },

@@ -9,7 +9,7 @@ export class RunWorkloadCommand extends CtlCommand {
     category: "Workloads",
     description: "start a run of a periodic batch workload (spec.schedule) now",
     details:
-      "The run is a batch workload of its own, named WORKLOAD-YYYYMMDD-HHMMSS after the current second (UTC), with the workload's completions, parallelism and backoffLimit. It starts whatever the concurrency policy says, and the schedule goes on as before. It needs an admin token and is recorded in history. At most one run a second: a second `run` within the same second is refused.",
+      "The run is a batch workload of its own, named WORKLOAD-YYYYMMDD-HHMMSS-manual after the current second (UTC), with the workload's completions, parallelism and backoffLimit. It starts whatever the concurrency policy says, and the schedule goes on as before. It needs an admin token and is recorded in history. At most one run a second: a second `run` within the same second is refused.",
     examples: [["Run the nightly backup now", "tessera ctl run backup"]],
   });
   name = Option.String({ required: true });

@@ -54,7 +54,7 @@ describe("validation names the field", () => {
   });
 
   test("a name that leaves no room for the run's time is refused; a sound schedule is not", () => {
-    expect(problems({}, "b".repeat(48))).toEqual(["workload.name: at most 47 characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS), got 48"]);
+    expect(problems({}, "b".repeat(41))).toEqual(["workload.name: at most 40 characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS-manual), got 41"]);
     for (const s of ["0 3 * * *", "*/5 9-17 * jan-jun mon-fri", "@hourly", "@every 30s", "0 0 1,15 * *"]) expect([s, scheduleProblem(s)]).toEqual([s, undefined]);
     expect(problems({ schedule: "0 3 * * *", timeZone: "Europe/Paris", concurrency: ConcurrencyPolicy.CONCURRENCY_POLICY_REPLACE, keepRuns: 0 })).toEqual([]);
   });
@@ -63,6 +63,7 @@ describe("validation names the field", () => {
 describe("runs start on time, from the state and now alone", () => {
   test("a run is named after its time in UTC, to the second", () => {
     expect(runName("backup", Date.UTC(2026, 11, 6, 3, 0, 0, 999))).toBe("backup-20261206-030000");
+    expect(runName("backup", Date.UTC(2026, 11, 6, 3, 0, 0, 999), true)).toBe("backup-20261206-030000-manual");
   });
 
   test("nothing before the first time; at it, a run: a batch of its own with the spec's batch fields, without the schedule", () => {
@@ -150,12 +151,16 @@ describe("ctl run (RunWorkload)", () => {
     const at = NEXT + 12_345;
     const d = decide(state, { type: "RunWorkload", name: "backup" }, at);
     expect(d.rejection).toBeUndefined();
-    expect(ofType(d.events, "PeriodicRunStarted")).toEqual([{ type: "PeriodicRunStarted", at, name: "backup", run: runName("backup", at), due: NEXT + 12_000, manual: true }]);
+    expect(ofType(d.events, "PeriodicRunStarted")).toEqual([{ type: "PeriodicRunStarted", at, name: "backup", run: runName("backup", at, true), due: NEXT + 12_000, manual: true }]);
     const events = turn(at, [{ type: "RunWorkload", name: "backup" }]);
-    expect(state.workloads.get(runName("backup", at))?.runOf).toEqual({ workload: "backup", due: NEXT + 12_000, manual: true });
-    expect(ofType(events, "InstanceCreated").map((e) => e.workload)).toEqual([runName("backup", at)]);
+    expect(state.workloads.get(runName("backup", at, true))?.runOf).toEqual({ workload: "backup", due: NEXT + 12_000, manual: true });
+    expect(ofType(events, "InstanceCreated").map((e) => e.workload)).toEqual([runName("backup", at, true)]);
     expect(state.workloads.get("backup")!.periodic!.handled).toBe(NEXT);
-    expect(decide(state, { type: "RunWorkload", name: "backup" }, at + 500).rejection).toEqual({ kind: "RunExists", name: "backup", run: runName("backup", at) });
+    expect(decide(state, { type: "RunWorkload", name: "backup" }, at + 500).rejection).toEqual({ kind: "RunExists", name: "backup", run: runName("backup", at, true) });
+    // At a scheduled time's second, the run by hand and the one on schedule each have their own name.
+    const both = cluster();
+    const manual = both.turn(NEXT, [{ type: "RunWorkload", name: "backup" }]);
+    expect(ofType(manual, "PeriodicRunStarted").map((e) => e.run).sort()).toEqual([runName("backup", NEXT), runName("backup", NEXT, true)]);
   });
 
   test.each([

@@ -69,9 +69,12 @@ test("@every 3s with concurrency forbid: runs of 4 s never overlap, get workload
   expect(table.stdout).toMatch(/NAME\s+READY\s+STATUS.*LAST-RUN\s+OUTCOME\s+NEXT-RUN/);
   expect(table.stdout).toMatch(/tick\s+0\/0\s+Scheduled\s.*tick-\d{8}-\d{6}\s+(Running|Complete|Skipped)\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
 
+  const described = await ctl("describe", "workload", "tick");
+  expect(described.stdout).toMatch(/Status: +Scheduled; last run tick-\d{8}-\d{6}: \w+.*; next \d{4}-/);
+
   const run = await ctl("run", "tick");
   expect(run.stderr).toBe("");
-  const started = /^workload\/(tick-\d{8}-\d{6}) started$/.exec(run.stdout.trim());
+  const started = /^workload\/(tick-\d{8}-\d{6}-manual) started$/.exec(run.stdout.trim());
   expect(started).not.toBeNull();
   await eventually("the run by hand is listed", async () => ((await workloads()).some((w) => w.name === started![1]) ? true : undefined));
 });

@@ -114,7 +114,7 @@ export const workloadDeciders = {
     if (resolveSpec(w.spec).periodic === undefined) return refuse({ kind: "NotPeriodic", name: c.name });
     // Named after the second it starts, as a run on schedule is after the second it was due.
     const due = Math.floor(now / 1_000) * 1_000;
-    const run = runName(c.name, due);
+    const run = runName(c.name, due, true);
     if (state.workloads.has(run)) return refuse({ kind: "RunExists", name: c.name, run });
     return accept(runStarted(w, run, now, due, true));
   },

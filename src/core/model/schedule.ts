@@ -107,11 +107,18 @@ export function nextDue(schedule: Schedule, afterMs: number, cronNext: CronNext 
   return cronNext?.(schedule.cron, schedule.timeZone, afterMs);
 }
 
-/** Characters a run's name adds to its workload's: "-YYYYMMDD-HHMMSS". */
-export const RUN_SUFFIX_LENGTH = 16;
+/** What the name of a run started by hand (`ctl run`) ends with: it never takes a time's name. */
+const MANUAL_SUFFIX = "-manual";
 
-/** The name of a run due at `dueMs`: NAME-YYYYMMDD-HHMMSS, the time in UTC to the second (DNS-safe, sorts by time). */
-export function runName(workload: string, dueMs: number): string {
+/** Characters a run's name adds to its workload's, at most: "-YYYYMMDD-HHMMSS-manual". */
+export const RUN_SUFFIX_LENGTH = 16 + MANUAL_SUFFIX.length;
+
+/**
+ * The name of a run due at `dueMs`: NAME-YYYYMMDD-HHMMSS, the time in UTC to the second
+ * (DNS-safe, sorts by time); one started by hand at that second adds -manual, so that a
+ * `ctl run` at a scheduled time's second takes neither's name.
+ */
+export function runName(workload: string, dueMs: number, manual = false): string {
   const iso = isoTime(Math.floor(dueMs / 1_000) * 1_000);
-  return `${workload}-${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}`;
+  return `${workload}-${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}${manual ? MANUAL_SUFFIX : ""}`;
 }

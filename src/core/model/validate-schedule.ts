@@ -14,7 +14,7 @@ export const MAX_KEEP_RUNS = 100;
 /** A starting deadline under a second could not be met by a writer that wakes on time. */
 const MIN_STARTING_DEADLINE_MS = 1_000;
 
-/** The longest name a periodic batch may have: its runs add "-YYYYMMDD-HHMMSS" within 63 characters. */
+/** The longest name a periodic batch may have: its runs add "-YYYYMMDD-HHMMSS" (and "-manual") within 63 characters. */
 const MAX_PERIODIC_NAME = 63 - RUN_SUFFIX_LENGTH;
 
 const invalid = (field: string, expected: string): Rejection => ({ kind: "InvalidArgument", field, expected });
@@ -44,6 +44,6 @@ export function validateSchedule(name: string, spec: WorkloadSpec): Rejection[] 
     problems.push(invalid("workload.spec.starting_deadline", `at least ${formatDurationMs(MIN_STARTING_DEADLINE_MS)} (unset: no limit), got ${deadline / 1000}s`));
   }
   if (spec.keepRuns !== undefined && spec.keepRuns > MAX_KEEP_RUNS) problems.push(invalid("workload.spec.keep_runs", `at most ${MAX_KEEP_RUNS}, got ${spec.keepRuns}`));
-  if (name.length > MAX_PERIODIC_NAME) problems.push(invalid("workload.name", `at most ${MAX_PERIODIC_NAME} characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS), got ${name.length}`));
+  if (name.length > MAX_PERIODIC_NAME) problems.push(invalid("workload.name", `at most ${MAX_PERIODIC_NAME} characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS-manual), got ${name.length}`));
   return problems;
 }

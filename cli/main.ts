@@ -16,7 +16,7 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c, q, top, s] = await Promise.all([
+  const [w, n, l, t, x, c, q, top, s, run] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
@@ -26,6 +26,7 @@ async function ctlCommands(): Promise<Commands> {
     import("./ctl/quarantine-command.js"),
     import("./ctl/top-command.js"),
     import("./ctl/snapshot-command.js"),
+    import("./ctl/run-command.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -38,6 +39,7 @@ async function ctlCommands(): Promise<Commands> {
     n.DescribeNodeCommand,
     w.DeleteWorkloadCommand,
     w.RolloutRestartCommand,
+    run.RunWorkloadCommand,
     w.RolloutUndoCommand,
     w.RolloutPromoteCommand,
     w.RolloutStatusCommand,

@@ -7,6 +7,10 @@ import { renderPlanJsonl } from "../src/core/reconcile/plan-render.js";
 import { DEFAULT_POLICY, isEmptyPlan } from "../src/core/reconcile/reconcile.js";
 import { compareReruns, describeDecision, type LoggedInput, namesAsRecorded, recordedTurns, rerunInputs, shiftInput } from "../src/core/events/what-if.js";
 import { parseDuration } from "./duration.js";
+import { cronNext } from "../src/control/writer/cron.js";
+
+/** What-if decides with the writer's cron parser: periodic batches' runs start as recorded. */
+const REPLAY_POLICY = { ...DEFAULT_POLICY, cronNext };
 
 export class ReplayCommand extends TesseraCommand {
   static paths = [["replay"]];
@@ -38,7 +42,7 @@ export class ReplayCommand extends TesseraCommand {
     else if (log.length > 0) out(`note: the log was compacted before event ${log[0]!.seq}; replaying the retained window`);
     const turns = recordedTurns(log);
     const inputs = turns.flatMap((t) => t.inputs);
-    const baseline = rerunInputs(turns, DEFAULT_POLICY);
+    const baseline = rerunInputs(turns, REPLAY_POLICY);
 
     let shown = baseline;
     if (this.whatIf !== undefined) {
@@ -52,7 +56,7 @@ export class ReplayCommand extends TesseraCommand {
         throw new UsageError(`--what-if: event ${seq} ${any ? `is a decision (${any.event.type}), not an input; shift the input that led to it` : "is not in the log"}`);
       }
       out(`what if event ${seq} (${target.event.type}) had happened at ${new Date(target.event.at + shift).toISOString()} (${m[2]}${m[3]})?`);
-      shown = rerunInputs(shiftInput(turns, seq, shift), DEFAULT_POLICY);
+      shown = rerunInputs(shiftInput(turns, seq, shift), REPLAY_POLICY);
     }
 
     // Turns that decided nothing and skipped nothing are left out; a what-if's copies go by the log's names.

@@ -17,6 +17,7 @@ import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../src/core/reconc
 import { describeRejection } from "../src/core/model/rejections.js";
 import { simulate, type SimReport } from "../src/sim/sim-run.js";
 import { parseScenario } from "../src/sim/sim-scenario.js";
+import { cronNext } from "../src/control/writer/cron.js";
 
 const OUTPUTS = ["table", "json"] as const;
 
@@ -60,7 +61,7 @@ export class SimCommand extends TesseraCommand {
     if (this.plot !== undefined) throw new InputError("--plot: plots are drawn for cost scenarios (with pools and demand)");
     const parsed = parseScenario(doc);
     if ("problems" in parsed) throw new InputError(parsed.problems.map((p) => `${input.source}: ${describeRejection(p)}`).join("\n"));
-    const report = simulate(parsed.scenario, strategies);
+    const report = simulate(parsed.scenario, strategies, cronNext);
     this.out(format === "json" ? JSON.stringify(report, null, 2) : renderReport(report));
     return 0;
   }

@@ -123,7 +123,9 @@ export function describeWorkload(res: GetWorkloadResponse, endpoints: Endpoint[]
     `Name:        ${w.name}`,
     `Generation:  ${w.generation}`,
     `Kind:        ${formatKind(spec)}`,
-    spec.kind === WorkloadKind.WORKLOAD_KIND_BATCH
+    (spec.schedule ?? "") !== ""
+      ? `Status:      ${w.status?.phase}; last run ${w.status?.lastRun || "<none>"}${w.status?.lastRunOutcome ? `: ${w.status.lastRunOutcome}` : ""}; next ${w.status?.nextRunTime?.toISOString() ?? "<none>"}`
+      : spec.kind === WorkloadKind.WORKLOAD_KIND_BATCH
       ? `Status:      ${w.status?.phase} (${w.status?.succeeded}/${w.status?.desired} succeeded, ${w.status?.failed} failed, ${w.status?.running} running); ${w.status?.rollout}`
       : `Status:      ${w.status?.phase} (${w.status?.ready}/${w.status?.desired} ready, ${w.status?.upToDate} up-to-date, ${w.status?.running} of the current spec running); rollout ${w.status?.rollout}`,
     `Created:     ${w.createdAt?.toISOString()} (${age(w.createdAt, now)} ago)`,

@@ -2,7 +2,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "clipanion";
 import { type AppliedWorkload, ApplyOutcome, GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
-import { DesiredState } from "../../src/gen/tessera/v1/types.js";
+import { DesiredState, type Workload } from "../../src/gen/tessera/v1/types.js";
 import { oneOf, wholeNumber } from "../argv.js";
 import { rolloutRevisions } from "../../src/core/events/rollout-history.js";
 import { clusterEventOf } from "./render.js";
@@ -117,20 +117,30 @@ export class GetWorkloadsCommand extends GetCommand {
   async list(ctl: Ctl): Promise<Listing> {
     const res = { workloads: await ctl.all(ctl.api.listWorkloads, {}, (r) => r.workloads), nextPageToken: "" };
     const now = Date.now();
+    const periodic = res.workloads.some((w) => (w.spec?.schedule ?? "") !== "");
     return {
       json: protoJson("tessera.v1.ListWorkloadsResponse", ListWorkloadsResponse, res),
       // READY counts the copies that serve, of any generation (a batch: its runs that
       // succeeded, of its completions); UP-TO-DATE the replicas with a copy of the current spec.
-      header: ["NAME", "READY", "STATUS", "GEN", "UP-TO-DATE", "NODES", "AGE"],
+      // Periodic batches (spec.schedule) add their latest run, how it went, and the next time.
+      header: ["NAME", "READY", "STATUS", "GEN", "UP-TO-DATE", "NODES", "AGE", ...(periodic ? ["LAST-RUN", "OUTCOME", "NEXT-RUN"] : [])],
       rows: res.workloads.map((w) => {
         const s = w.status;
-        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), String(s?.upToDate ?? 0), s?.nodes.join(",") || "<none>", age(w.createdAt, now)];
+        return [w.name, progressOf(w), s?.phase ?? "", String(w.generation), String(s?.upToDate ?? 0), s?.nodes.join(",") || "<none>", age(w.createdAt, now), ...(periodic ? runColumns(w) : [])];
       }),
       wideHeader: ["KIND", "IMAGE", "COMMAND", "LABELS"],
       wideRows: res.workloads.map((w) => [formatKind(w.spec), w.spec?.image || "<none>", [w.spec?.command, ...(w.spec?.args ?? [])].join(" "), labelList(w.labels)]),
       empty: "No workloads.",
     };
   }
+}
+
+/** A periodic batch's LAST-RUN, OUTCOME (its first word; describe shows the rest) and NEXT-RUN (UTC); <none> for other workloads. */
+function runColumns(w: Workload): string[] {
+  const s = w.status;
+  if ((w.spec?.schedule ?? "") === "") return ["<none>", "<none>", "<none>"];
+  const outcome = s?.lastRunOutcome.split(":")[0] || "<none>";
+  return [s?.lastRun || "<none>", outcome, s?.nextRunTime ? `${s.nextRunTime.toISOString().slice(0, 19)}Z` : "<none>"];
 }
 
 export class GetInstancesCommand extends GetCommand {

@@ -15,6 +15,7 @@ import { desiredCopies, nodeUse } from "../core/model/cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../core/reconcile/placement.js";
 import { type RuleViolation, ruleViolations } from "../core/reconcile/placement-audit.js";
 import { DEFAULT_POLICY, type Plan } from "../core/reconcile/reconcile.js";
+import type { CronNext } from "../core/model/schedule.js";
 import { describeRejection } from "../core/model/rejections.js";
 import { resolveSpec, type WorkloadKindName } from "../core/model/spec.js";
 import { type Failure, type NodeSelection, nodeNames, type Scenario, type WorkloadMix, workloadNames } from "./sim-scenario.js";
@@ -71,6 +72,8 @@ export interface StrategyReport {
   convergence: Convergence[];
   /** The scenario's rollouts, in order. */
   rollouts: RolloutReport[];
+  /** Runs its periodic batches started (nothing exits in a simulation: a run never ends); only with periodic batches. */
+  periodicRuns?: number;
   /** At the end, where workloads' copies depart from their own placement rules (soft ones given up for room). */
   violations: RuleViolation[];
   /** Over the nodes alive at the end; percentages of capacity. */
@@ -113,8 +116,9 @@ function slowestConvergence(r: StrategyReport): number {
 }
 
 /** Simulates the scenario under each strategy and ranks them. */
-export function simulate(scenario: Scenario, strategies: readonly PlacementStrategy[] = PLACEMENT_STRATEGIES): SimReport {
-  const runs = strategies.map((s) => runStrategy(scenario, s));
+/** `cronNext`: the cron parser the writer is handed (cli/ hands it in), for periodic batches' cron schedules. */
+export function simulate(scenario: Scenario, strategies: readonly PlacementStrategy[] = PLACEMENT_STRATEGIES, cronNext?: CronNext): SimReport {
+  const runs = strategies.map((s) => runStrategy(scenario, s, cronNext));
   const order = (s: PlacementStrategy) => PLACEMENT_STRATEGIES.indexOf(s);
   runs.sort((a, b) => {
     for (const c of CRITERIA) {
@@ -153,15 +157,16 @@ function explainRanking(runs: StrategyReport[]): string {
   return `${first.strategy} ranks first as the default: tied on ${ties.join(", ")}`;
 }
 
-function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyReport {
+function runStrategy(scenario: Scenario, strategy: PlacementStrategy, cronNext: CronNext | undefined): StrategyReport {
   // Killed nodes are known gone here: their copies are lost even when the whole fleet is.
-  const fleet = new SimulatedFleet({ ...DEFAULT_POLICY, placement: strategy, keepCopiesWhileNoNodeHeard: false }, undefined, false);
+  const fleet = new SimulatedFleet({ ...DEFAULT_POLICY, placement: strategy, keepCopiesWhileNoNodeHeard: false, cronNext }, undefined, false);
   const start = fleet.now;
   const groups = new Map(scenario.fleet.map((g) => [g.name, nodeNames(g)]));
   const fleetNodes = scenario.fleet.flatMap((g) => groups.get(g.name)!.map((name): FleetNode => ({ name, capacity: g.capacity, labels: g.labels })));
   const byName = new Map(fleetNodes.map((n) => [n.name, n]));
 
   let reschedules = 0;
+  let periodicRuns = 0;
   let changed = false;
   let lastPlan: Plan | undefined;
   const rollouts: Array<RolloutReport & { generation: number }> = [];
@@ -169,6 +174,7 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
     if (r.plan) reschedules += r.plan.markLost.length;
     lastPlan = r.plan;
     if (r.events.some((e) => !isVolatile(e))) changed = true;
+    periodicRuns += r.events.filter((e) => e.type === "PeriodicRunStarted").length;
     for (const e of r.events) {
       if (e.type !== "RolloutCompleted" && e.type !== "RolloutReverted") continue;
       const generation = e.type === "RolloutCompleted" ? e.generation : e.failedGeneration;
@@ -227,7 +233,8 @@ function runStrategy(scenario: Scenario, strategy: PlacementStrategy): StrategyR
       open = [];
     }
   }
-  return { strategy, rank: 0, ...outcome(fleet, fleetNodes, lastPlan), reschedules, convergence, rollouts: rollouts.map(({ generation: _g, ...r }) => r) };
+  const periodic = scenario.workloads.some((w) => w.periodic) ? { periodicRuns } : {};
+  return { strategy, rank: 0, ...outcome(fleet, fleetNodes, lastPlan), reschedules, convergence, rollouts: rollouts.map(({ generation: _g, ...r }) => r), ...periodic };
 }
 
 /** A readiness check for a workload with rollout settings: what soak and a failing rollout are judged by. */
@@ -250,6 +257,7 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     ports: [],
     volumes: [],
     ...kindFields(w),
+    ...{ schedule: "", timeZone: "", concurrency: 0, ...w.periodic },
     ...(u
       ? {
           update: { maxSurge: u.maxSurge, maxUnavailable: u.maxUnavailable, canary: u.canary, autoPromote: u.autoPromote, minHealthyTime: ms(u.minHealthyMs), autoRevert: u.autoRevert, waves: [] },
@@ -322,7 +330,8 @@ function kindFields(w: WorkloadMix): Pick<WorkloadSpec, "kind" | "replicas" | "c
  */
 function wantedNow(fleet: SimulatedFleet, w: Workload): number {
   const spec = resolveSpec(w.spec);
-  return spec.kind === "batch" ? Math.min(spec.parallelism, spec.replicas) : desiredCopies(fleet.state, w);
+  // A periodic batch runs nothing itself; its runs are batches of their own.
+  return spec.periodic ? 0 : spec.kind === "batch" ? Math.min(spec.parallelism, spec.replicas) : desiredCopies(fleet.state, w);
 }
 
 function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan | undefined): Omit<StrategyReport, "strategy" | "rank" | "reschedules" | "convergence" | "rollouts"> {

@@ -9,6 +9,7 @@ import { SPEC_DEFAULTS, type WorkloadKindName } from "../core/model/spec.js";
 import { MAX_REPLICAS, validatePlacement } from "../core/model/validate.js";
 import type { Placement } from "../gen/tessera/v1/types.js";
 import { Reader, show } from "./scenario-reader.js";
+import { type PeriodicFields, readPeriodic, SCHEDULE_KEYS } from "./scenario-schedule.js";
 
 /**
  * Bounds on one run's work: every simulated second is one writer turn with a heartbeat per node
@@ -45,6 +46,8 @@ export interface WorkloadMix {
   update?: RolloutStrategy;
   /** Its own placement rules (`placement` of the spec); unset: none. */
   placement?: Placement;
+  /** A batch's schedule (a periodic batch: its runs start in the simulated fleet); unset: none. */
+  periodic?: PeriodicFields;
 }
 
 /** A scenario workload's rollout settings, as its spec's `update` and `progress_deadline` would say. */
@@ -92,7 +95,7 @@ export function nodeNames(g: Pick<NodeGroup, "name" | "count">): string[] {
 
 const SCENARIO_KEYS = ["fleet", "workloads", "failures", "duration"] as const;
 const GROUP_KEYS = ["name", "count", "cpu_millis", "memory_mb", "labels"] as const;
-const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector", "update", "placement"] as const;
+const WORKLOAD_KEYS = ["name", "count", "kind", "replicas", "completions", "parallelism", "resources", "node_selector", "update", "placement", ...SCHEDULE_KEYS] as const;
 const PLACEMENT_KEYS = ["max_per_node", "spread", "affinity"] as const;
 const SPREAD_KEYS = ["label", "weight", "targets", "when_unsatisfiable"] as const;
 const TARGET_KEYS = ["value", "percent"] as const;
@@ -139,7 +142,7 @@ function readFleet(r: Reader, v: unknown): { fleet: NodeGroup[]; nodes: Set<stri
 function readWorkloads(r: Reader, v: unknown, fleet: readonly NodeGroup[]): WorkloadMix[] {
   const workloads: WorkloadMix[] = [];
   const taken = new Set<string>();
-  r.objects(v, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update, placement)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
+  r.objects(v, "workloads", "workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update, placement, schedule, time_zone, concurrency, starting_deadline, keep_runs)", WORKLOAD_KEYS, "at least one workload").forEach(({ o, field }) => {
     const w = readWorkload(r, o, field);
     if (w === undefined) return;
     const names = workloadNames(w);
@@ -181,8 +184,10 @@ function readWorkload(r: Reader, o: Record<string, unknown>, field: string): Wor
   if (o.update !== undefined && kind !== undefined && kind !== "service") r.refuse(`${field}.update`, `none for a ${kind} workload (rollouts are simulated for services)`);
   const placement = o.placement === undefined || kind === undefined ? undefined : readPlacement(r, o.placement, `${field}.placement`, kind);
   if (o.placement !== undefined && placement === undefined) return undefined;
+  // The longest name the workload gets is its last copy's.
+  const periodic = kind === undefined || name === undefined ? undefined : readPeriodic(r, o, field, kind, count !== undefined && count > 1 ? `${name}-${count - 1}` : name);
   if (name === undefined || count === undefined || kind === undefined || replicas === undefined || parallelism === undefined || resources === undefined || nodeSelector === undefined) return undefined;
-  return { name, count, kind, replicas, parallelism, resources, nodeSelector, ...(update ? { update } : {}), ...(placement ? { placement } : {}) };
+  return { name, count, kind, replicas, parallelism, resources, nodeSelector, ...(update ? { update } : {}), ...(placement ? { placement } : {}), ...(periodic ? { periodic } : {}) };
 }
 
 /** A scenario workload's `update`: its rollout settings, each optional. */

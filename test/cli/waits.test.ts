@@ -9,7 +9,7 @@ function workload(generation: number, status: Partial<NonNullable<Workload["stat
     labels: {},
     generation,
     spec: { command: "/bin/sleep", ...spec } as Workload["spec"],
-    status: { desired: 3, running: 3, phase: "Running", deleting: false, nodes: [], ready: 3, rollout: "progressing", succeeded: 0, failed: 0, available: 3, rolloutComplete: false, revertedGeneration: 0, upToDate: 3, quarantines: [], ...status },
+    status: { desired: 3, running: 3, phase: "Running", deleting: false, nodes: [], ready: 3, rollout: "progressing", succeeded: 0, failed: 0, available: 3, rolloutComplete: false, revertedGeneration: 0, upToDate: 3, quarantines: [], lastRun: "", lastRunOutcome: "", ...status },
     createdAt: undefined,
   };
 }

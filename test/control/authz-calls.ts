@@ -32,6 +32,7 @@ export const MINIMAL_REQUESTS: Record<ControlPlaneMethod, unknown> = {
   UncordonNode: { name: "node-a" },
   DrainNode: { name: "node-a" },
   RestartWorkload: { name: "authz" },
+  RunWorkload: { name: "authz" },
   RollbackWorkload: { name: "authz", toRevision: 0 },
   PromoteRollout: { name: "authz" },
   PauseRollout: { name: "authz", paused: true },

@@ -336,6 +336,8 @@ function seedsFor(path: string): Buffer[] {
       return ["fz-seed", "web"].map((name) => cp.deleteWorkload.requestSerialize({ name }));
     case cp.restartWorkload.path:
       return named("fz-seed").map((name) => cp.restartWorkload.requestSerialize({ name }));
+    case cp.runWorkload.path:
+      return named("fz-seed").map((name) => cp.runWorkload.requestSerialize({ name }));
     case cp.rollbackWorkload.path:
       return named("fz-seed").map((name) => cp.rollbackWorkload.requestSerialize({ name, toRevision: 0 }));
     case cp.promoteRollout.path:
@@ -654,6 +656,7 @@ describe("well-formed but wrong requests", () => {
       { what: "GetWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.getWorkload({ name }, md, o, cb)) },
       { what: "DeleteWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.deleteWorkload({ name }, md, o, cb)) },
       { what: "RestartWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.restartWorkload({ name }, md, o, cb)) },
+      { what: "RunWorkload", kind: "workload", call: (name) => ask((md, o, cb) => typed.runWorkload({ name }, md, o, cb)) },
       { what: "PromoteRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.promoteRollout({ name }, md, o, cb)) },
       { what: "PauseRollout", kind: "workload", call: (name) => ask((md, o, cb) => typed.pauseRollout({ name, paused: true }, md, o, cb)) },
       { what: "LiftQuarantine", kind: "workload", call: (name) => ask((md, o, cb) => typed.liftQuarantine({ name, node: "" }, md, o, cb)) },

@@ -62,6 +62,8 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["NodeApproved", { type: "NodeApproved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 approved by the holder of token 1a2b: the next join-token enrollment may take the name"],
   ["NodeRemoved", { type: "NodeRemoved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 removed by the holder of token 1a2b: its certificates are refused"],
   ["NodeHeartbeatReceived", { type: "NodeHeartbeatReceived", at: T0, name: "node-a" }, "node-a heartbeat"],
+  ["PeriodicRunStarted", { type: "PeriodicRunStarted", at: T0, name: "backup", run: "backup-20231114-221320", due: T0, manual: true }, "backup started run backup-20231114-221320 (by hand)"],
+  ["PeriodicRunSkipped", { type: "PeriodicRunSkipped", at: T0, name: "backup", due: T0, reason: "run backup-20231114-221300 is still active (concurrency forbid)" }, "backup skipped its run due at 2023-11-14T22:13:20.000Z: run backup-20231114-221300 is still active (concurrency forbid)"],
 ];
 
 /** One row per instance transition. */

@@ -38,6 +38,9 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     update: undefined,
     stopGracePeriod: undefined,
     kind: WorkloadKind.WORKLOAD_KIND_UNSPECIFIED,
+    schedule: "",
+    timeZone: "",
+    concurrency: 0,
     ...over,
   };
 }

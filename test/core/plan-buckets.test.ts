@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { emptyPlan, enablesMore, isEmptyPlan, mergePlans, type Plan, summarize } from "../../src/core/reconcile/reconcile.js";
 import { T0 } from "./fixtures.js";
 
-const BUCKETS = ["health", "markLost", "place", "pend", "waiting", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "complete", "revert", "stalled", "wave", "held", "skip"] as const;
+const BUCKETS = ["health", "markLost", "place", "pend", "waiting", "schedule", "stop", "forget", "removeWorkload", "finish", "expire", "launch", "skipRun", "promote", "complete", "revert", "stalled", "wave", "held", "skip"] as const;
 type Name = (typeof BUCKETS)[number];
 
 /** A plan with one (placeholder) entry in `bucket`: these functions only count entries. */
@@ -24,7 +24,7 @@ describe("the plan's buckets", () => {
     const p = withOne(b);
     const change = b !== "waiting" && b !== "skip";
     expect(isEmptyPlan(p)).toBe(!change);
-    expect(enablesMore(p)).toBe(["health", "markLost", "pend", "stop", "forget", "removeWorkload", "finish", "expire", "promote", "revert"].includes(b));
+    expect(enablesMore(p)).toBe(["health", "markLost", "pend", "stop", "forget", "removeWorkload", "finish", "expire", "launch", "promote", "revert"].includes(b));
     expect(summarize(p)).toBe(change ? `${b}=1` : b === "skip" ? "converged (1 held)" : "converged");
   });
 

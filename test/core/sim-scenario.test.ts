@@ -39,7 +39,7 @@ describe("parseScenario", () => {
 
   test.each<[string, unknown, string[]]>([
     ["not an object", [1], ["scenario: expected an object with fleet, workloads, failures, duration, got a list"]],
-    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update, placement), got nothing"]],
+    ["missing parts", {}, ["fleet: expected a list of node groups (name, count, cpu_millis, memory_mb, labels), got nothing", "workloads: expected a list of workloads (name, count, kind, replicas, completions, parallelism, resources, node_selector, update, placement, schedule, time_zone, concurrency, starting_deadline, keep_runs), got nothing"]],
     ["a negative count", { fleet: [{ ...group, count: -3 }], workloads: [web] }, ["fleet[0].count: expected a positive integer, got -3"]],
     ["an unknown field", { fleet: [{ ...group, cpuMillis: 5 }], workloads: [web] }, ["fleet[0].cpuMillis: expected one of the fields name, count, cpu_millis, memory_mb, labels (unknown field)"]],
     ["a bad label", { fleet: [{ ...group, labels: { zone: 1 } }], workloads: [web] }, ["fleet[0].labels.zone: expected a string value, got 1"]],

@@ -28,7 +28,7 @@ const workloadArb = fc
       labels: {},
       generation: r.generation,
       spec: { command: "/bin/true", kind: r.kind, update: { autoRevert: r.autoRevert } } as Workload["spec"],
-      status: { desired: 2, running: 2, phase: r.phase, deleting: false, nodes: [], ready: 2, rollout: "…", succeeded: 0, failed: 0, available: 2, rolloutComplete: r.rolloutComplete, revertedGeneration: r.revertedGeneration, upToDate: 2, quarantines: [] },
+      status: { desired: 2, running: 2, phase: r.phase, deleting: false, nodes: [], ready: 2, rollout: "…", succeeded: 0, failed: 0, available: 2, rolloutComplete: r.rolloutComplete, revertedGeneration: r.revertedGeneration, upToDate: 2, quarantines: [], lastRun: "", lastRunOutcome: "" },
       createdAt: undefined,
     }),
   );

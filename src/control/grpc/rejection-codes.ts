@@ -15,6 +15,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   SupersededReport: status.FAILED_PRECONDITION,
   Unauthenticated: status.UNAUTHENTICATED,
   NothingToUndo: status.FAILED_PRECONDITION,
+  NotPeriodic: status.FAILED_PRECONDITION,
+  RunExists: status.ALREADY_EXISTS,
   QuarantinedSpec: status.FAILED_PRECONDITION,
   NothingToPromote: status.FAILED_PRECONDITION,
   NotQuarantined: status.FAILED_PRECONDITION,

@@ -1,6 +1,6 @@
 /**
- * The ControlPlane's rollout handlers: restart, roll back (undo), pause and resume, promote, and
- * lift a quarantine. Each looks the workload up, has the writer decide, and renders the workload
+ * The ControlPlane's rollout handlers: restart, roll back (undo), pause and resume, promote,
+ * lift a quarantine, and start a periodic batch's run now. Each looks the workload up, has the writer decide, and renders the workload
  * as it is then (resources.ts). Nothing here decides.
  */
 import type { Metadata } from "@grpc/grpc-js";
@@ -10,7 +10,7 @@ import type { EventHistory } from "../store/store.js";
 import { act, type Resources } from "./resources.js";
 import { caller, refused, type Rpc } from "./rpc.js";
 
-type RolloutsHandlers = Pick<ControlPlaneServer, "restartWorkload" | "rollbackWorkload" | "pauseRollout" | "promoteRollout" | "liftQuarantine">;
+type RolloutsHandlers = Pick<ControlPlaneServer, "restartWorkload" | "rollbackWorkload" | "pauseRollout" | "promoteRollout" | "liftQuarantine" | "runWorkload">;
 
 export function createRolloutsHandlers(rpc: Rpc, r: Resources, history: EventHistory): RolloutsHandlers {
   /** The workload looked up (and what else `lookUp` checks), `command` decided, the workload as it is now. */
@@ -45,5 +45,16 @@ export function createRolloutsHandlers(rpc: Rpc, r: Resources, history: EventHis
     ),
 
     promoteRollout: workloadAction("PromoteRollout", (req, metadata) => ({ type: "PromoteRollout", name: req.name, by: caller(metadata) })),
+
+    // The run is the workload the decision created (PeriodicRunStarted names it).
+    runWorkload: act(rpc, r, "RunWorkload", {
+      lookUp: (req: { name: string }) => void r.workloadNamed(req.name),
+      command: (req) => ({ type: "RunWorkload", name: req.name }),
+      render: (_req, decision) => {
+        const started = decision.events.find((e) => e.type === "PeriodicRunStarted");
+        const run = started === undefined ? undefined : r.state.workloads.get(started.run);
+        return { run: run === undefined ? undefined : r.wireWorkload(run) };
+      },
+    }),
   };
 }

@@ -13,11 +13,13 @@ import {
   type Workload as WireWorkload,
 } from "../../gen/tessera/v1/types.js";
 import type { StoredEvent } from "../store/rows.js";
+import { cronNext } from "../writer/cron.js";
 
 export function toWireWorkload(view: ClusterView, w: Workload, instances: Instance[]): WireWorkload {
-  const status = workloadStatus(view, w, instances, Date.now());
+  const { nextRunTime, ...status } = workloadStatus(view, w, instances, Date.now(), cronNext);
   const quarantines = status.quarantines.map((q) => ({ ...q, until: new Date(q.until) }));
-  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: { ...status, quarantines }, createdAt: new Date(w.createdAt) };
+  const next = nextRunTime === undefined ? {} : { nextRunTime: new Date(nextRunTime) };
+  return { name: w.name, labels: w.labels, spec: w.spec, generation: w.generation, status: { ...status, quarantines, ...next }, createdAt: new Date(w.createdAt) };
 }
 
 /** `nodes` tell where its ports answer: the address its node advertises. */

@@ -8,6 +8,7 @@ import { type ControlPlaneMethod, METHOD_ACCESS } from "../../core/access/authz.
 import type { ClusterState } from "../../core/model/cluster-state.js";
 import type { ControlPlaneRow, LeaseTiming } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
+import { cronNext } from "../writer/cron.js";
 import { ControlPlaneService } from "../../gen/tessera/v1/control_plane.js";
 import { createControlPlaneService } from "../grpc/control-plane-service.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
@@ -72,7 +73,7 @@ export function startStandby(opts: ControlPlaneOptions, deps: StandbyDeps): Stan
     endpoints,
     // Heartbeats reach the leader only: a plan here takes nodes' health as the leader recorded
     // it, rather than judging as silence the heartbeats it never hears (and marking copies lost).
-    policy: { ...(opts.policy ?? DEFAULT_POLICY), recordedHealth: true },
+    policy: { cronNext, ...(opts.policy ?? DEFAULT_POLICY), recordedHealth: true },
     log: opts.log,
     authenticate: authenticator(tokens).authenticate,
     tokens,

@@ -9,6 +9,7 @@ import type { Role } from "../../core/access/authz.js";
 import type { ClusterState, ClusterView } from "../../core/model/cluster-state.js";
 import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
+import { cronNext } from "../writer/cron.js";
 import { AgentGateway, type LeaderTerm } from "../grpc/agent-gateway.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
@@ -79,7 +80,8 @@ function termControlPlane(opts: ControlPlaneOptions, deps: TermDeps, parts: Omit
  */
 export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, followed?: ClusterState): Promise<Term> {
   const { store, tls, metrics } = deps;
-  const policy = opts.policy ?? DEFAULT_POLICY;
+  // The cron parser is the shell's (the core imports no package): every writer is handed it.
+  const policy = { cronNext, ...(opts.policy ?? DEFAULT_POLICY) };
   const hub = new WatchHub(store.history);
   // Made once tokens are (below); a turn that changed tokens ends the streams they no longer allow.
   let tokenStreams: TokenStreams | undefined;

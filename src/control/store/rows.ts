@@ -55,6 +55,8 @@ export function workloadToRow(w: Workload): WorkloadRow {
     paused: w.paused,
     wave: w.wave,
     rolloutHold: w.rolloutHold,
+    periodic: w.periodic,
+    runOf: w.runOf,
   };
 }
 
@@ -87,6 +89,8 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     paused: r.paused,
     wave: r.wave,
     rolloutHold: r.rolloutHold,
+    periodic: r.periodic ?? null,
+    runOf: r.runOf ?? null,
   };
   // A store from before eras were recorded: what it kept says which copies are current.
   return eras.length > 0 ? w : { ...w, eras: erasBefore(w) };

@@ -23,6 +23,7 @@ export const METHOD_ACCESS = {
   UncordonNode: "write",
   DrainNode: "write",
   RestartWorkload: "write",
+  RunWorkload: "write",
   RollbackWorkload: "write",
   PromoteRollout: "write",
   PauseRollout: "write",

@@ -34,6 +34,8 @@ export type Command =
   | { type: "LiftQuarantine"; name: string; node?: string; by: string }
   | { type: "DeleteWorkload"; name: string }
   | { type: "RestartWorkload"; name: string }
+  /** `ctl run`: a periodic batch starts a run now, whatever its concurrency policy. */
+  | { type: "RunWorkload"; name: string }
   /** `rollout undo`: to the spec before the last change, or `to` a revision (its spec, read from the log). */
   | { type: "RollbackWorkload"; name: string; to?: { revision: number; spec: WorkloadSpec } }
   | {

@@ -5,7 +5,9 @@
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { ClusterState, Workload } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
-import { sameTemplate } from "../model/spec.js";
+import { resolveSpec, sameTemplate } from "../model/spec.js";
+import { runName } from "../model/schedule.js";
+import { runStarted } from "../events/run-started.js";
 import { instanceTemplate } from "../model/spec.js";
 import { eraRunning } from "../model/template-eras.js";
 import type { Rejection } from "../model/rejections.js";
@@ -100,5 +102,19 @@ export const workloadDeciders = {
     if (w.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
     // Every instance that exists now is replaced; ones created from here on are not.
     return accept([{ type: "WorkloadRestartRequested", at: now, name: c.name, restartSeq: state.nextInstanceSeq }]);
+  },
+
+  RunWorkload(state, c, now) {
+    const nameProblem = validateName(c.name);
+    if (nameProblem) return refuse(nameProblem);
+    const w = state.workloads.get(c.name);
+    if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
+    if (w.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
+    if (resolveSpec(w.spec).periodic === undefined) return refuse({ kind: "NotPeriodic", name: c.name });
+    // Named after the second it starts, as a run on schedule is after the second it was due.
+    const due = Math.floor(now / 1_000) * 1_000;
+    const run = runName(c.name, due, true);
+    if (state.workloads.has(run)) return refuse({ kind: "RunExists", name: c.name, run });
+    return accept(runStarted(w, run, now, due, true));
   },
 } satisfies Partial<Deciders>;

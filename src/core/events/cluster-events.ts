@@ -4,7 +4,7 @@
  * is (logged, its rows, input or decision) is event-facts.ts's.
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
-import type { BatchOutcome, Capacity, NodeLimits, TokenKind, Workload } from "../model/cluster-state.js";
+import type { BatchOutcome, Capacity, NodeLimits, RunOf, TokenKind, Workload } from "../model/cluster-state.js";
 import type { InstanceEvent } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { NodePorts } from "../model/ports.js";
@@ -26,12 +26,14 @@ export type ClusterEvent =
   | {
       type: "WorkloadApplied";
       at: number;
-      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "progressSince" | "previousSpec" | "eras" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold">;
+      workload: Omit<Workload, "deleting" | "createdAt" | "restartSeq" | "templateChangedAt" | "progressSince" | "previousSpec" | "eras" | "failures" | "finished" | "promoted" | "stable" | "quarantined" | "reverted" | "paused" | "wave" | "rolloutHold" | "periodic" | "runOf">;
       previousSpec?: WorkloadSpec | null;
       /** Applied with force: a quarantined spec it names is no longer refused. */
       forced?: true;
       /** A `rollout undo`: `to` the revision asked for; absent for the spec before the last change. */
       undo?: { to?: number };
+      /** A periodic batch's run, created with this event (the reconciler's on schedule; `ctl run`'s when manual). */
+      run?: RunOf;
     }
   | { type: "WorkloadRestartRequested"; at: number; name: string; restartSeq: number }
   | { type: "WorkloadDeleteRequested"; at: number; name: string }
@@ -66,8 +68,18 @@ export type ClusterEvent =
   | { type: "RolloutReverted"; at: number; name: string; failedGeneration: number; generation: number; reason: string; to: number }
   /** A batch workload is Complete or Failed (the reconciler's verdict); its copies are done. */
   | ({ type: "WorkloadFinished"; name: string } & BatchOutcome)
-  /** A finished batch workload's ttl_after_finished passed: it is deleted as if asked to. */
-  | { type: "WorkloadExpired"; at: number; name: string }
+  /**
+   * A finished batch workload's ttl_after_finished passed, or a periodic batch's run is no
+   * longer kept (`reason`: beyond keep_runs, or replaced): it is deleted as if asked to.
+   */
+  | { type: "WorkloadExpired"; at: number; name: string; reason?: string }
+  /**
+   * A periodic batch started a run (`run`, a batch workload created by the WorkloadApplied that
+   * follows) for its time `due`: on schedule, or `manual` (`ctl run`, which moves no schedule).
+   */
+  | { type: "PeriodicRunStarted"; at: number; name: string; run: string; due: number; manual?: true }
+  /** A periodic batch's time `due` (and any missed before it) passed without a run, and why. */
+  | { type: "PeriodicRunSkipped"; at: number; name: string; due: number; reason: string }
   | {
       type: "InstanceCreated";
       at: number;

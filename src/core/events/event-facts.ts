@@ -55,7 +55,10 @@ const nodeExists = (state: ClusterState, e: { name: string }) => state.nodes.has
 const node = (e: { name: string }): Touched => ({ node: e.name });
 
 export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
-  WorkloadApplied: { touches: (e) => ({ workload: e.workload.name }), volatile: false, origin: input, fits: always },
+  // A periodic batch's run on schedule is the reconciler's; one started by hand, an input.
+  WorkloadApplied: { touches: (e) => ({ workload: e.workload.name }), volatile: false, origin: (e) => (e.run !== undefined && !e.run.manual ? "decision" : "input"), fits: always },
+  PeriodicRunStarted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: (e) => (e.manual ? "input" : "decision"), fits: workloadExists },
+  PeriodicRunSkipped: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadRestartRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadDeleteRequested: { touches: (e) => ({ workload: e.name }), volatile: false, origin: input, fits: workloadExists },
   WorkloadRemoved: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },

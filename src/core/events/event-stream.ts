@@ -17,6 +17,8 @@ const TOPIC_OF = {
   WorkloadFinished: "Workload",
   WorkloadRemoved: "Workload",
   WorkloadRestartRequested: "Workload",
+  PeriodicRunStarted: "Workload",
+  PeriodicRunSkipped: "Workload",
   QuarantineLifted: "Workload",
   RolloutCompleted: "Rollout",
   RolloutHeld: "Rollout",

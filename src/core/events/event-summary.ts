@@ -15,6 +15,7 @@ import { reasonWithStderr } from "../output/stderr-tail.js";
 import { describeHostVolumes } from "../model/volumes.js";
 import { tokenId } from "../access/node-identity.js";
 import { formatDurationMs } from "../model/duration.js";
+import { isoTime } from "../views/iso-time.js";
 
 type EventOf<K extends ClusterEventType> = Extract<ClusterEvent, { type: K }>;
 
@@ -80,7 +81,9 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   RolloutCompleted: (e) => `${e.name} rollout of generation ${e.generation} complete: every copy available`,
   RolloutReverted: (e) => `${e.name} rollout of generation ${e.failedGeneration} failed (${e.reason}): back to generation ${e.to}'s spec as generation ${e.generation}`,
   WorkloadFinished: (e) => `${e.name} ${e.outcome === "complete" ? "complete" : "failed"}: ${e.reason}`,
-  WorkloadExpired: (e) => `${e.name} expired: deleted after its ttl_after_finished`,
+  WorkloadExpired: (e) => `${e.name} expired: ${e.reason ?? "deleted after its ttl_after_finished"}`,
+  PeriodicRunStarted: (e) => `${e.name} started run ${e.run}${e.manual ? " (by hand)" : ""}`,
+  PeriodicRunSkipped: (e) => `${e.name} skipped its run due at ${isoTime(e.due)}: ${e.reason}`,
   InstanceCreated(e) {
     const made = `${e.id} created (generation ${e.generation}, attempt ${e.attempt})`;
     return e.reason === "" ? made : `${made}, pending: ${e.reason}`;

@@ -5,6 +5,7 @@
  */
 import { type ClusterState, instancesOfWorkload, STALLED, type TemplateEra, type Workload } from "../model/cluster-state.js";
 import { sameTemplate } from "../model/spec.js";
+import { runName } from "../model/schedule.js";
 import { nextEras } from "../model/template-eras.js";
 import { type Evolvers, must } from "./state-edits.js";
 
@@ -38,6 +39,8 @@ export const workloadEvolvers = {
       wave: templateChanged ? -1 : prior.wave,
       rolloutHold: templateChanged ? "" : prior.rolloutHold,
       stable: completedAtOnce ? { spec: e.workload.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
+      periodic: e.workload.spec.schedule ? (prior?.periodic ?? { handled: e.at, last: null }) : null,
+      runOf: e.run ?? prior?.runOf ?? null,
       quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
     });
   },
@@ -113,6 +116,15 @@ export const workloadEvolvers = {
   },
   WorkloadExpired(state, e) {
     must(state.workloads, e.name, "workload").deleting = true;
+  },
+  PeriodicRunStarted(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    // A run started by hand leaves the schedule where it was.
+    w.periodic = { handled: e.manual ? (w.periodic?.handled ?? e.at) : e.due, last: { run: e.run, due: e.due } };
+  },
+  PeriodicRunSkipped(state, e) {
+    const w = must(state.workloads, e.name, "workload");
+    w.periodic = { handled: e.due, last: { run: runName(e.name, e.due), due: e.due, skipped: e.reason } };
   },
 } satisfies Partial<Evolvers>;
 

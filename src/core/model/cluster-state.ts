@@ -64,6 +64,25 @@ export interface Workload {
    * its progress deadline passed (RolloutStalled); "" when none.
    */
   rolloutHold: string;
+  /** A periodic batch (spec.schedule): how far through its schedule it is; null for other workloads. */
+  periodic: PeriodicState | null;
+  /** A run of a periodic batch: which, and when it was due; null for other workloads. */
+  runOf: RunOf | null;
+}
+
+/** A periodic batch's progress through its schedule. */
+export interface PeriodicState {
+  /** The latest due time handled, run or skipped: the next run is the schedule's first time after it. */
+  handled: number;
+  /** Its latest run (started on schedule or by `ctl run`) or skipped time; null before the first. */
+  last: { run: string; due: number; skipped?: string } | null;
+}
+
+/** What a run of a periodic batch was started for: its time, on schedule or `manual` (`ctl run`). */
+export interface RunOf {
+  workload: string;
+  due: number;
+  manual?: true;
 }
 
 /** Workload.rolloutHold of a rollout whose progress deadline passed (RolloutStalled). */

@@ -20,6 +20,10 @@ export type Rejection =
   | { kind: "SupersededReport"; id: string; reported: InstanceState; current: InstanceState }
   | { kind: "Unauthenticated"; reason: string }
   | { kind: "NothingToUndo"; name: string }
+  /** `ctl run` of a workload without spec.schedule. */
+  | { kind: "NotPeriodic"; name: string }
+  /** `ctl run` within the second of another run of the workload: the run's name is taken. */
+  | { kind: "RunExists"; name: string; run: string }
   /** Applying exactly a spec whose rollout failed and was reverted, without force. */
   | { kind: "QuarantinedSpec"; name: string; generation: number; reason: string }
   | { kind: "NothingToPromote"; name: string; why: string }
@@ -61,6 +65,10 @@ export function describeRejection(r: Rejection): string {
       return r.oldest > 0
         ? `after_sequence ${r.after}: the events after it are no longer retained (the oldest is ${r.oldest}); read the state again and resume after ${r.oldest - 1} (from=${r.oldest} on the HTTP event stream)`
         : `after_sequence ${r.after}: the events after it are no longer retained (the log is empty); read the state again and follow from 0`;
+    case "NotPeriodic":
+      return `workload "${r.name}" has no schedule: only a periodic batch (spec.schedule) starts runs`;
+    case "RunExists":
+      return `workload "${r.run}" exists already: ${r.name} starts at most one run a second`;
     case "NothingToUndo":
       return `workload "${r.name}" has no earlier spec to go back to`;
     case "QuarantinedSpec":

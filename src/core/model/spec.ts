@@ -3,10 +3,11 @@
  * Defaults live here and nowhere else; the proto comments state the same values.
  */
 import type { Duration } from "../../gen/google/protobuf/duration.js";
-import type { RestartMode, WorkloadKind, WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import type { ConcurrencyPolicy, RestartMode, WorkloadKind, WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { ClusterState } from "./cluster-state.js";
 import { type PlacementRules, placementRules } from "./placement-rules.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
+import { readSchedule, type Schedule } from "./schedule.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
@@ -58,6 +59,20 @@ export interface ResolvedSpec {
   volumeShape: string;
   /** The workload's own placement rules (spec.placement). */
   placement: PlacementRules;
+  /** A periodic batch (spec.schedule): it runs nothing itself, it starts runs; undefined otherwise. */
+  periodic: PeriodicSpec | undefined;
+}
+
+export type ConcurrencyName = "allow" | "forbid" | "replace";
+
+/** What a periodic batch's spec says of its runs. */
+export interface PeriodicSpec {
+  schedule: Schedule;
+  concurrency: ConcurrencyName;
+  /** A missed run starts late within this; undefined: no limit. */
+  startingDeadlineMs: number | undefined;
+  /** Finished runs kept. */
+  keepRuns: number;
 }
 
 export const SPEC_DEFAULTS = {
@@ -76,6 +91,7 @@ export const SPEC_DEFAULTS = {
   completions: 1,
   parallelism: 1,
   backoffLimit: 6,
+  keepRuns: 3,
 } as const;
 
 /** A copy that ran for this many max_backoffs before failing restarts the backoff (30s → 5 min). */
@@ -104,6 +120,33 @@ const KINDS: { [K in WorkloadKind]: WorkloadKindName } = {
   3: "batch", // WORKLOAD_KIND_BATCH
   [-1]: "service", // UNRECOGNIZED
 };
+
+/** tessera.v1.ConcurrencyPolicy by number. */
+const CONCURRENCY: { [C in ConcurrencyPolicy]: ConcurrencyName } = {
+  0: "allow", // CONCURRENCY_POLICY_UNSPECIFIED
+  1: "allow", // CONCURRENCY_POLICY_ALLOW
+  2: "forbid", // CONCURRENCY_POLICY_FORBID
+  3: "replace", // CONCURRENCY_POLICY_REPLACE
+  [-1]: "allow", // UNRECOGNIZED
+};
+
+/** What a batch's schedule fields say, or undefined for a workload without a schedule. */
+function periodicOf(spec: WorkloadSpec, kind: WorkloadKindName): PeriodicSpec | undefined {
+  const schedule = kind === "batch" ? readSchedule(spec.schedule ?? "", spec.timeZone ?? "") : undefined;
+  if (schedule === undefined) return undefined;
+  return {
+    schedule,
+    concurrency: CONCURRENCY[spec.concurrency ?? 0] ?? "allow",
+    startingDeadlineMs: durationMs(spec.startingDeadline),
+    keepRuns: spec.keepRuns ?? SPEC_DEFAULTS.keepRuns,
+  };
+}
+
+/** The spec of a periodic batch's run: the batch it describes, without what schedules it. */
+export function runSpec(spec: WorkloadSpec): WorkloadSpec {
+  const { schedule: _s, timeZone: _z, concurrency: _c, startingDeadline: _d, keepRuns: _k, ...run } = spec;
+  return { ...run, schedule: "", timeZone: "", concurrency: 0 };
+}
 
 /** A workload's kind, without resolving the rest of its spec. */
 export function kindOf(spec: WorkloadSpec): WorkloadKindName {
@@ -160,6 +203,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     hostVolumes,
     volumeShape: volumeShape(hostVolumes),
     placement: placementRules(spec.placement),
+    periodic: periodicOf(spec, kind),
   };
 }
 

@@ -11,6 +11,7 @@ import { validateReferences } from "./port-env.js";
 import { validatePorts } from "./ports.js";
 import { validateVolumes } from "./volumes.js";
 import { validateDisconnect } from "./disconnect.js";
+import { validateSchedule } from "./validate-schedule.js";
 
 /** Upper bound on replicas per workload; a typo of 1000000 should not flood a fleet. */
 export const MAX_REPLICAS = 10_000;
@@ -182,6 +183,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     ...validateUpdate(spec),
     ...validateChecks(spec),
     ...validateDisconnect(spec),
+    ...validateSchedule(input.name, spec),
   );
   const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
   if (grace) problems.push(grace);

@@ -10,6 +10,7 @@ import type { Plan } from "./reconcile.js";
 import { AUTO_PROMOTE } from "../events/event-facts.js";
 import { keptSpec } from "./replacement.js";
 import { stopGracePeriodOf } from "../model/spec.js";
+import { runStarted } from "../events/run-started.js";
 
 /** What a plan amounts to: the events recording it and the effects carrying it out. */
 export interface PlanOutcome {
@@ -84,7 +85,9 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   for (const f of p.forget) events.push({ type: "InstanceRemoved", at, id: f.instance });
   for (const r of p.removeWorkload) events.push({ type: "WorkloadRemoved", at, name: r.name });
   for (const f of p.finish) events.push({ type: "WorkloadFinished", at, name: f.name, outcome: f.outcome, reason: f.reason });
-  for (const e of p.expire) events.push({ type: "WorkloadExpired", at, name: e.name });
+  for (const e of p.expire) events.push(e.reason === undefined ? { type: "WorkloadExpired", at, name: e.name } : { type: "WorkloadExpired", at, name: e.name, reason: e.reason });
+  for (const s of p.skipRun) events.push({ type: "PeriodicRunSkipped", at, name: s.name, due: s.due, reason: s.reason });
+  for (const l of p.launch) events.push(...runStarted(state.workloads.get(l.name)!, l.run, at, l.due));
   for (const c of p.complete) events.push({ type: "RolloutCompleted", at, name: c.name, generation: c.generation });
   for (const r of p.promote) events.push({ type: "RolloutPromoted", at, name: r.name, by: AUTO_PROMOTE });
   for (const h of p.held) events.push({ type: "RolloutHeld", at, name: h.name, gate: h.gate, reason: h.reason });
@@ -95,3 +98,4 @@ export function planToEvents(state: ClusterState, p: Plan): PlanOutcome {
   }
   return { events, effects };
 }
+

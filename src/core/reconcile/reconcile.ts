@@ -24,6 +24,8 @@ import { emptyView, type Pass, type WorkloadView } from "./pass.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
+import { nextRunAt, planOrphanRuns, planPeriodic, runsByWorkload } from "./plan-periodic.js";
+import type { CronNext } from "../model/schedule.js";
 
 export interface Policy extends HealthThresholds, QuarantinePolicy {
   placement: PlacementStrategy;
@@ -40,6 +42,12 @@ export interface Policy extends HealthThresholds, QuarantinePolicy {
    * (sizing a fleet offline), so that a whole fleet's loss shows.
    */
   keepCopiesWhileNoNodeHeard: boolean;
+  /**
+   * When a cron schedule is next due (spec.schedule): the shell's parser, handed in because the
+   * core imports no package. Replay, what-if and the simulator must be handed the same one.
+   * Absent: cron schedules never come due (@every ones still do).
+   */
+  cronNext?: CronNext;
 }
 
 export const DEFAULT_POLICY: Policy = {
@@ -121,8 +129,12 @@ const BUCKETS = {
   removeWorkload: bucket<{ name: string }>({ change: true, enablesMore: true }),
   /** Batch workloads that are now Complete or Failed. */
   finish: bucket<{ name: string } & Omit<BatchOutcome, "at">>({ change: true, enablesMore: true }),
-  /** Finished batch workloads whose ttl_after_finished passed: they are deleted. */
-  expire: bucket<{ name: string }>({ change: true, enablesMore: true }),
+  /** Finished batch workloads whose ttl_after_finished passed, and periodic runs no longer kept (reason): they are deleted. */
+  expire: bucket<{ name: string; reason?: string }>({ change: true, enablesMore: true }),
+  /** Periodic batches whose time has come: a run is started (a batch workload), planned by the next pass. */
+  launch: bucket<{ name: string; run: string; due: number }>({ change: true, enablesMore: true }),
+  /** Periodic batches' times that passed without a run, and why. */
+  skipRun: bucket<{ name: string; due: number; reason: string }>({ change: true, enablesMore: false }),
   /** Rollouts whose canaries have all been available long enough (auto_promote). */
   promote: bucket<{ name: string }>({ change: true, enablesMore: true }),
   /** Rollouts now complete: every replica has an available copy of the current template. */
@@ -203,6 +215,10 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
     else if (node.health === "suspect") at = Math.min(at, from + policy.offlineAfterMs + 1);
   }
   for (const s of last?.skip ?? []) if (s.until !== undefined) at = Math.min(at, s.until);
+  for (const w of state.workloads.values()) {
+    const periodic = w.periodic !== null && !w.deleting ? resolveSpec(w.spec).periodic : undefined;
+    if (periodic) at = Math.min(at, nextRunAt(w, periodic, policy.cronNext) ?? at);
+  }
   return Number.isFinite(at) ? at : undefined;
 }
 
@@ -212,7 +228,9 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const { health, draining } = judgeNodes(out, state, now, policy);
   const { views, released } = takeCensus(out, state, now, policy, health);
   const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };
-  for (const name of [...state.workloads.keys()].sort()) planWorkload(out, pass, state.workloads.get(name)!, views.get(name) ?? emptyView());
+  const runs = runsByWorkload(state.workloads.values());
+  if (runs.size > 0) planOrphanRuns(out, pass, runs, (w) => resolveSpec(w.spec).periodic !== undefined);
+  for (const name of [...state.workloads.keys()].sort()) planWorkload(out, pass, state.workloads.get(name)!, views.get(name) ?? emptyView(), runs, policy.cronNext);
   return out;
 }
 
@@ -316,7 +334,7 @@ function heldByDisconnect(state: ClusterState, inst: Instance, now: number, poli
 }
 
 /** One workload: removed once deleted and gone, its quarantines said, then planned by its kind. */
-function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView): void {
+function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView, runs: ReadonlyMap<string, Workload[]>, cronNext: CronNext | undefined): void {
   // In id order, each id parsed once: a large workload's sort would otherwise parse ids n log n
   // times. One copy (most workloads) is in order already: no parse, no allocation.
   if (v.running.length > 1) {
@@ -336,6 +354,7 @@ function planWorkload(out: Plan, pass: Pass, workload: Workload, v: WorkloadView
   }
   const spec = resolveSpec(workload.spec);
   if (spec.kind === "system") planSystem(out, pass, workload, spec, v.running);
+  else if (spec.periodic) planPeriodic(out, pass, workload, spec.periodic, runs.get(workload.name) ?? [], v.running, cronNext);
   else if (spec.kind === "batch") planBatch(out, pass, workload, spec, v);
   else planService(out, pass, workload, spec, v);
 }

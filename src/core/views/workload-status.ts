@@ -9,15 +9,19 @@ import { availableCanaries, desiredCopies, isAvailable, isReady, runsCurrentTemp
 import { waveOrder } from "../reconcile/waves.js";
 import { quarantinesOf } from "../reconcile/gates.js";
 import { DEFAULT_POLICY } from "../reconcile/reconcile.js";
-import { type ResolvedSpec, resolveSpec } from "../model/spec.js";
+import { type PeriodicSpec, type ResolvedSpec, resolveSpec } from "../model/spec.js";
+import type { CronNext } from "../model/schedule.js";
+import { nextRunAt } from "../reconcile/plan-periodic.js";
 import type { WorkloadStatus } from "../../gen/tessera/v1/types.js";
 import { isoTime } from "./iso-time.js";
 
 /** What the wire's WorkloadStatus says, its times in milliseconds (wire.ts makes them Dates). */
-export type WorkloadStatusView = Omit<WorkloadStatus, "quarantines"> & { quarantines: { node: string; until: number; reason: string }[] };
+export type WorkloadStatusView = Omit<WorkloadStatus, "quarantines" | "nextRunTime"> & { quarantines: { node: string; until: number; reason: string }[]; nextRunTime?: number };
 
-export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now: number): WorkloadStatusView {
+/** `cronNext`: the parser that says when a periodic batch's cron schedule is next due (the writer's). */
+export function workloadStatus(view: ClusterView, w: Workload, instances: Instance[], now: number, cronNext?: CronNext): WorkloadStatusView {
   const spec = resolveSpec(w.spec);
+  if (spec.periodic) return periodicStatus(view, w, spec.periodic, cronNext);
   const desired = desiredCopies(view, w);
   const wanted = instances.filter((i) => i.desired === "run");
   const current = wanted.filter((i) => runsCurrentTemplate(w, i));
@@ -32,7 +36,7 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     // For a batch, `rollout` tells how it ended: what `apply --wait` reports.
     const rollout = w.finished ? `${w.finished.outcome}: ${w.finished.reason}` : "progressing";
     const rolloutComplete = w.finished?.outcome === "complete";
-    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate, quarantines: quarantinesAt(view, w, now) };
+    return { desired, running, phase, deleting: w.deleting, nodes, ready, rollout, succeeded, failed: w.failures, available: ready, rolloutComplete, revertedGeneration: 0, upToDate, quarantines: quarantinesAt(view, w, now), lastRun: "", lastRunOutcome: "" };
   }
   const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
   const serving = wanted.some((i) => i.state === "running");
@@ -54,7 +58,23 @@ export function workloadStatus(view: ClusterView, w: Workload, instances: Instan
     rolloutComplete: rolloutDone(w, spec, instances, desired, available),
     revertedGeneration: w.reverted?.to ?? 0,
     quarantines: quarantinesAt(view, w, now),
+    lastRun: "",
+    lastRunOutcome: "",
   };
+}
+
+/**
+ * A periodic batch runs nothing itself: it is Scheduled, and says its latest run, how that
+ * stands (the run's own record while it is kept) and when the next is due.
+ */
+function periodicStatus(view: ClusterView, w: Workload, spec: PeriodicSpec, cronNext: CronNext | undefined): WorkloadStatusView {
+  const last = w.periodic?.last ?? null;
+  const run = last === null ? undefined : view.workloads.get(last.run);
+  const outcome =
+    last === null ? "" : last.skipped !== undefined ? `Skipped: ${last.skipped}` : run === undefined ? "Deleted" : run.finished ? `${run.finished.outcome === "complete" ? "Complete" : "Failed"}: ${run.finished.reason}` : run.deleting ? "Deleting" : "Running";
+  const next = w.deleting ? undefined : nextRunAt(w, spec, cronNext);
+  const status = { desired: 0, running: 0, phase: w.deleting ? "Deleting" : "Scheduled", deleting: w.deleting, nodes: [], ready: 0, rollout: "complete", succeeded: 0, failed: 0, available: 0, upToDate: 0, rolloutComplete: true, revertedGeneration: 0, quarantines: [] };
+  return { ...status, lastRun: last?.run ?? "", lastRunOutcome: outcome, ...(next !== undefined ? { nextRunTime: next } : {}) };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
-import type { BatchOutcome, NodeLimits } from "../../../core/model/cluster-state.js";
+import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
 import type { HostVolume } from "../../../core/model/volumes.js";
 
@@ -59,6 +59,10 @@ export const workloads = pgTable("workloads", {
   paused: boolean("paused").notNull().default(false),
   wave: integer("wave").notNull().default(-1),
   rolloutHold: text("rollout_hold").notNull().default(""),
+  /** A periodic batch: {handled, last} (the time handled last, its latest run or skip), or null. */
+  periodic: jsonb("periodic").$type<PeriodicState>(),
+  /** A periodic batch's run: {workload, due, manual?}, or null. */
+  runOf: jsonb("run_of").$type<RunOf>(),
 });
 
 export const instances = pgTable(

@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { BatchOutcome, NodeLimits } from "../../../core/model/cluster-state.js";
+import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
 import type { HostVolume } from "../../../core/model/volumes.js";
 
@@ -64,6 +64,10 @@ export const workloads = sqliteTable("workloads", {
   wave: integer("wave").notNull().default(-1),
   /** The delivery gate holding its rollout; "" when none. */
   rolloutHold: text("rollout_hold").notNull().default(""),
+  /** A periodic batch: {handled, last} (the time handled last, its latest run or skip), or null. */
+  periodic: text("periodic", { mode: "json" }).$type<PeriodicState>(),
+  /** A periodic batch's run: {workload, due, manual?}, or null. */
+  runOf: text("run_of", { mode: "json" }).$type<RunOf>(),
 });
 
 export const instances = sqliteTable(

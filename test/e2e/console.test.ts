@@ -75,7 +75,7 @@ async function screenshot(page: Page, name: string, docs = false): Promise<void>
   if (docs) {
     mkdirSync(DOCS, { recursive: true });
     // The README's copy: the first screen only, kept small.
-    await page.screenshot({ path: join(DOCS, `console-${name}.png`), type: "png", scale: "css", clip: { x: 0, y: 0, width: 1200, height: 700 } });
+    await page.screenshot({ path: join(DOCS, `console-${name}.png`), type: "png", scale: "css", clip: { x: 0, y: 0, width: 1200, height: 600 } });
   }
 }
 
@@ -160,6 +160,13 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     expect(await table.locator("th").first().getAttribute("aria-sort")).toBe("descending");
     await page.getByRole("searchbox", { name: "Filter workloads" }).fill("hug");
     expect(await names()).toEqual(["huge"]);
+    await page.getByRole("searchbox", { name: "Filter workloads" }).fill("");
+    // The time slider moves the table too: just before huge was applied, only web was there.
+    const applied = await page.evaluate(async () => ((await (await fetch("/api/log?limit=1000")).json()) as { events: Array<{ sequence: number; type: string; workload: string }> }).events.find((e) => e.type === "WorkloadApplied" && e.workload === "huge")!.sequence);
+    await page.locator("#seq").fill(String(applied - 1));
+    await eventually("the table as of before huge", async () => (JSON.stringify(await names()) === '["web"]' ? true : undefined), SHOWN_MS);
+    await page.getByRole("button", { name: "Back to live" }).click();
+    await eventually("the table live again", async () => ((await names()).length === 2 ? true : undefined), SHOWN_MS);
 
     await page.goto(`${web}/events?workload=huge`);
     const first = page.locator(".timeline li[data-seq]").first();
@@ -171,7 +178,7 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
   });
 
   test("a rollout walked from the page: a change with a canary waits, is promoted from the page, and completes", async () => {
-    const canary = { update: { canary: 1, autoPromote: false } };
+    const canary = { update: { canary: 1, autoPromote: false, minHealthyTime: "1s" } };
     await apply("roll", { command: "/bin/sleep", args: ["3600"], replicas: 2, ...canary });
     await eventually("roll Ready", async () => ((await ctl("get", "workloads")).stdout.match(/roll\s+2\/2/) ? true : undefined), SHOWN_MS);
     const page = await open(adminToken(), "/workloads/roll");

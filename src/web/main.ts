@@ -27,8 +27,8 @@ const RETRY_MS = 1_000;
 const SCRUB_MS = 150;
 /** How often the overview reads what the nodes use (the agents report about as often). */
 const USAGE_MS = 5_000;
-/** The overview's counts are drawn again at most this often (a burst of changes is one redraw). */
-const COUNTS_MS = 250;
+/** The overview's counts and the other pages are drawn again at most this often as the fleet moves (a burst of changes is one redraw; a table of 10,000 rows is not redrawn per frame). */
+const SETTLE_MS = 250;
 
 type Role = "admin" | "readonly";
 /** Without tokens (--insecure) every caller reads, signed in to nothing. */
@@ -101,8 +101,8 @@ class FleetPage {
   /** Every page but the overview, by the kind of place it shows. */
   private readonly pages: Record<Exclude<Place["page"], "overview">, PageView>;
   private place: Place | undefined = { page: "overview" };
-  /** The overview's counts, drawn at most once per COUNTS_MS however often the fleet moves. */
-  private counts: ReturnType<typeof setTimeout> | undefined;
+  /** The overview's counts or the page shown, drawn at most once per SETTLE_MS however often the fleet moves. */
+  private settle: ReturnType<typeof setTimeout> | undefined;
   private readonly usage: ReturnType<typeof setInterval>;
   private events: EventSource | undefined;
 
@@ -144,7 +144,7 @@ class FleetPage {
     for (const [kind, page] of Object.entries(this.pages)) page.el.hidden = place?.page !== kind;
     const page = this.pageOf(place);
     page?.open(place!);
-    if (place?.page === "overview") this.drawCounts();
+    if (place?.page === "overview") this.drawSoon();
     for (const a of document.querySelectorAll<HTMLAnchorElement>("#nav a")) {
       if (a.pathname === location.pathname || (a.pathname !== "/" && location.pathname.startsWith(`${a.pathname}/`))) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
@@ -158,19 +158,20 @@ class FleetPage {
   stop(): void {
     this.events?.close();
     clearInterval(this.usage);
-    clearTimeout(this.counts);
+    clearTimeout(this.settle);
   }
 
   private pageOf(place: Place | undefined): PageView | undefined {
     return place === undefined || place.page === "overview" ? undefined : this.pages[place.page];
   }
 
-  private drawCounts(): void {
-    if (this.counts !== undefined) return;
-    this.counts = setTimeout(() => {
-      this.counts = undefined;
+  private drawSoon(): void {
+    if (this.settle !== undefined) return;
+    this.settle = setTimeout(() => {
+      this.settle = undefined;
       if (this.place?.page === "overview") drawCounts($("counts"), this.current());
-    }, COUNTS_MS);
+      else this.pageOf(this.place)?.refresh();
+    }, SETTLE_MS);
   }
 
   /** What the nodes use, from the usage board, while the overview shows. */
@@ -246,7 +247,7 @@ class FleetPage {
     this.showWorkloads();
     this.panel.refresh();
     this.showing();
-    this.drawCounts();
+    this.drawSoon();
     this.pageOf(this.place)?.refresh();
     void this.readUsage();
   }
@@ -272,8 +273,7 @@ class FleetPage {
       if (this.header.relist) this.showWorkloads();
       else this.showProgress();
       if (this.header.panel) this.panel.refresh();
-      this.drawCounts();
-      this.pageOf(this.place)?.refresh();
+      this.drawSoon();
     }
     Object.assign(this.header, { frame: 0, relist: false, panel: false });
   }

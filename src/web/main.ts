@@ -96,6 +96,8 @@ class FleetPage {
   /** The workloads the picker lists: a change naming only these leaves the list as it is. */
   private listed = new Set<string>();
   private scrub: ReturnType<typeof setTimeout> | undefined;
+  /** The slider was moved and the past it asks for is not shown yet: live changes must not move it back meanwhile. */
+  private scrubbing = false;
   /** What changes asked of the header and panel, done once per animation frame however many arrive (a burst). */
   private readonly header = { frame: 0, relist: false, panel: false };
   /** Every page but the overview, by the kind of place it shows. */
@@ -129,6 +131,7 @@ class FleetPage {
     };
     this.slider.oninput = () => {
       clearTimeout(this.scrub);
+      this.scrubbing = true;
       this.scrub = setTimeout(() => void this.showPast(Number(this.slider.value)), SCRUB_MS);
     };
     $("live").onclick = () => this.goLive();
@@ -237,7 +240,7 @@ class FleetPage {
   private showing(): void {
     $("time").hidden = false;
     this.slider.max = String(this.fleet.seq);
-    if (this.past === undefined) this.slider.value = this.slider.max;
+    if (this.past === undefined && !this.scrubbing) this.slider.value = this.slider.max;
     $("live").hidden = this.past === undefined;
     showStatus(this.past === undefined ? `live · #${this.fleet.seq}` : `past · #${this.past.seq}`, this.past === undefined);
   }
@@ -253,6 +256,7 @@ class FleetPage {
   }
 
   private goLive(): void {
+    this.scrubbing = false;
     this.past = undefined;
     this.redraw();
   }
@@ -261,8 +265,12 @@ class FleetPage {
   private async showPast(seq: number): Promise<void> {
     if (seq >= this.fleet.seq) return this.goLive();
     const res = await fetch(`/api/at?seq=${seq}`);
-    if (!res.ok) return alert(((await res.json()) as { error: string }).error);
+    if (!res.ok) {
+      this.scrubbing = false;
+      return alert(((await res.json()) as { error: string }).error);
+    }
     if (Number(this.slider.value) !== seq) return;
+    this.scrubbing = false;
     this.past = fleetOf((await res.json()) as FleetSnapshot);
     this.redraw();
   }

@@ -198,8 +198,13 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
   });
 
   test("a node cordoned and uncordoned from its page, each confirmed; a read-only token is offered no action anywhere", async () => {
-    const page = await open(adminToken(), "/nodes/node-b");
-    await page.getByRole("button", { name: "Cordon" }).click();
+    const page = await open(adminToken(), "/nodes");
+    // Without a mouse: a link followed with Enter moves the focus to the page's heading; an action is a button Enter presses.
+    await page.getByRole("table", { name: "nodes" }).getByRole("link", { name: "node-b" }).focus();
+    await page.keyboard.press("Enter");
+    await eventually("the focus on node-b's heading", async () => ((await page.evaluate(() => document.activeElement?.textContent)) === "Node node-b" ? true : undefined), SHOWN_MS);
+    await page.getByRole("button", { name: "Cordon" }).focus();
+    await page.keyboard.press("Enter");
     await page.getByRole("button", { name: "Uncordon" }).waitFor({ timeout: SHOWN_MS });
     expect((await ctl("get", "nodes")).stdout).toContain("SchedulingDisabled");
     await screenshot(page, "node-cordoned");

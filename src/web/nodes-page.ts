@@ -15,16 +15,25 @@ const flagsOf = (n: NodeTile) => [n.cordoned ? "cordoned" : "", n.draining ? "dr
 const labelsOf = (n: NodeTile) => Object.entries(n.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
 const copiesOn = (ctx: PageContext, node: string) => [...ctx.fleet().copies.values()].filter((c) => c.node === node && c.desired === "run");
 
+/** How many wanted copies each node holds, in one pass over the copies. */
+function copiesPerNode(ctx: PageContext): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of ctx.fleet().copies.values()) if (c.node !== null && c.desired === "run") m.set(c.node, (m.get(c.node) ?? 0) + 1);
+  return m;
+}
+
+type NodeRow = NodeTile & { copies: number };
+
 export class NodesPage implements PageView {
   readonly el = h("section", { "aria-labelledby": "nodes-title" }, h("h2", { id: "nodes-title", tabindex: "-1", text: "Nodes" }));
-  private readonly table: Table<NodeTile>;
+  private readonly table: Table<NodeRow>;
 
   constructor(private readonly ctx: PageContext) {
-    this.table = new Table<NodeTile>("nodes", [
+    this.table = new Table<NodeRow>("nodes", [
       { title: "Name", value: (n) => n.name, cell: (n) => link(nodeHref(n.name), n.name) },
       { title: "Health", value: (n) => n.health },
       { title: "Flags", value: flagsOf },
-      { title: "Copies", value: (n) => copiesOn(ctx, n.name).length },
+      { title: "Copies", value: (n) => n.copies },
       { title: "CPU reserved", value: (n) => n.allocated.cpuMillis, cell: (n) => `${n.allocated.cpuMillis}m of ${n.capacity.cpuMillis}m` },
       { title: "Memory reserved", value: (n) => n.allocated.memoryMb, cell: (n) => `${n.allocated.memoryMb} of ${n.capacity.memoryMb} MB` },
       { title: "Labels", value: labelsOf },
@@ -37,7 +46,8 @@ export class NodesPage implements PageView {
   }
 
   refresh(): void {
-    this.table.show([...this.ctx.fleet().nodes.values()]);
+    const copies = copiesPerNode(this.ctx);
+    this.table.show([...this.ctx.fleet().nodes.values()].map((n) => ({ ...n, copies: copies.get(n.name) ?? 0 })));
   }
 
   close(): void {}

@@ -3,9 +3,13 @@
  * A sortable, filterable table: a filter box (rows whose cells contain the text, any column)
  * and a button per column heading (sorts by it; again: the other way), its order told by
  * aria-sort. Only the body is redrawn when rows change, so focus stays in the filter or on a
- * heading while the fleet moves.
+ * heading while the fleet moves. Every row is sorted and filtered, but only the first SHOWN are
+ * drawn ("Show more" draws more): 10,000 rows of cells would take the page's main thread.
  */
 import { h } from "./dom.js";
+
+/** Rows drawn at first, and added by each "Show more". */
+const SHOWN = 200;
 
 export interface Column<T> {
   title: string;
@@ -23,6 +27,9 @@ export class Table<T> {
   private rows: T[] = [];
   private by = 0;
   private dir: 1 | -1 = 1;
+  private limit = SHOWN;
+  private readonly table: HTMLTableElement;
+  private readonly more = h("p", { class: "more" });
 
   constructor(
     label: string,
@@ -42,7 +49,8 @@ export class Table<T> {
       this.heads.push(th);
       head.append(th);
     });
-    this.el = h("div", { class: "table" }, h("label", { class: "filter" }, "Filter ", this.filter), h("table", { "aria-label": label }, h("thead", {}, head), this.body));
+    this.table = h("table", { "aria-label": label }, h("thead", {}, head), this.body);
+    this.el = h("div", { class: "table" }, h("label", { class: "filter" }, "Filter ", this.filter), this.table, this.more);
   }
 
   show(rows: T[]): void {
@@ -60,6 +68,15 @@ export class Table<T> {
       return this.dir * (typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y)));
     });
     this.heads.forEach((th, i) => th.setAttribute("aria-sort", i === this.by ? (this.dir === 1 ? "ascending" : "descending") : "none"));
-    this.body.replaceChildren(...shown.map((r) => h("tr", {}, ...this.columns.map((c) => h("td", {}, c.cell ? c.cell(r) : String(c.value(r)))))));
+    this.body.replaceChildren(...shown.slice(0, this.limit).map((r) => h("tr", {}, ...this.columns.map((c) => h("td", {}, c.cell ? c.cell(r) : String(c.value(r)))))));
+    // How many rows match (benchmarks and tests read it), and a way to the rest.
+    this.table.dataset.rows = String(shown.length);
+    if (shown.length <= this.limit) return this.more.replaceChildren();
+    const b = h("button", { type: "button", text: "Show more" });
+    b.onclick = () => {
+      this.limit += SHOWN;
+      this.draw();
+    };
+    this.more.replaceChildren(`Showing ${this.limit} of ${shown.length}. `, b);
   }
 }

@@ -12,21 +12,33 @@ import { Panel } from "./panel.js";
 import { eventsHref, nodeHref, type Place, workloadHref } from "./routes.js";
 import { Table } from "./table.js";
 
-const nodesOf = (ctx: PageContext, w: string) => [...new Set([...ctx.fleet().copies.values()].flatMap((c) => (c.workload === w && c.node !== null && c.desired === "run" ? [c.node] : [])))].sort();
+/** Each workload's nodes (those its wanted copies are placed on), in one pass over the copies. */
+function nodesByWorkload(ctx: PageContext): Map<string, string> {
+  const sets = new Map<string, Set<string>>();
+  for (const c of ctx.fleet().copies.values()) {
+    if (c.node === null || c.desired !== "run") continue;
+    let s = sets.get(c.workload);
+    if (!s) sets.set(c.workload, (s = new Set()));
+    s.add(c.node);
+  }
+  return new Map([...sets].map(([w, s]) => [w, [...s].sort().join(", ")]));
+}
+
+type WorkloadRow = WorkloadTile & { nodes: string };
 
 export class WorkloadsPage implements PageView {
   readonly el = h("section", { "aria-labelledby": "workloads-title" }, h("h2", { id: "workloads-title", tabindex: "-1", text: "Workloads" }));
-  private readonly table: Table<WorkloadTile>;
+  private readonly table: Table<WorkloadRow>;
 
   constructor(private readonly ctx: PageContext) {
-    this.table = new Table<WorkloadTile>("workloads", [
+    this.table = new Table<WorkloadRow>("workloads", [
       { title: "Name", value: (w) => w.name, cell: (w) => link(workloadHref(w.name), w.name) },
       { title: "Kind", value: (w) => w.kind },
       { title: "READY", value: (w) => w.ready, cell: (w) => `${w.ready}/${w.desired}` },
       { title: "UP-TO-DATE", value: (w) => w.upToDate },
       { title: "Status", value: workloadStatusOf },
       { title: "Generation", value: (w) => w.generation },
-      { title: "Nodes", value: (w) => nodesOf(ctx, w.name).join(", ") },
+      { title: "Nodes", value: (w) => w.nodes },
       { title: "Age", value: (w) => -w.createdAt, cell: (w) => age(w.createdAt) },
     ]);
     this.el.append(this.table.el);
@@ -37,7 +49,8 @@ export class WorkloadsPage implements PageView {
   }
 
   refresh(): void {
-    this.table.show([...this.ctx.fleet().workloads.values()]);
+    const nodes = nodesByWorkload(this.ctx);
+    this.table.show([...this.ctx.fleet().workloads.values()].map((w) => ({ ...w, nodes: nodes.get(w.name) ?? "" })));
   }
 
   close(): void {}

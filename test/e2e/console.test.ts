@@ -197,7 +197,7 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     await screenshot(page, "rollout-complete");
   });
 
-  test("a node cordoned and uncordoned from its page, each confirmed; a read-only token is offered no action anywhere", async () => {
+  test("a node cordoned, uncordoned and drained from its page, each confirmed; a read-only token is offered no action anywhere", async () => {
     const page = await open(adminToken(), "/nodes");
     // Without a mouse: a link followed with Enter moves the focus to the page's heading; an action is a button Enter presses.
     await page.getByRole("table", { name: "nodes" }).getByRole("link", { name: "node-b" }).focus();
@@ -223,5 +223,11 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     }
     // The overview's node tiles show what their copies use, from the board `ctl top` reads.
     await reader.locator('.node[data-node="node-a"] .usage').filter({ hasText: /^using \d+m CPU, \d+ MiB$/ }).waitFor({ timeout: 12_000 });
-  });
+
+    // A drain from the page, with its progress: the copies still on the node, down to none.
+    await page.getByRole("button", { name: "Drain" }).click();
+    await page.locator(".pairs").first().filter({ hasText: /Draindraining: 0 copies still on it/ }).waitFor({ timeout: 25_000 });
+    await screenshot(page, "node-drained");
+    // A drain replaces each copy before stopping it: it can take longer than the other steps.
+  }, 45_000);
 });

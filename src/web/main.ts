@@ -1,22 +1,34 @@
 /// <reference lib="dom" />
 /**
- * The mosaic page's entry: signs in (a `?token=` in the address, or the form), then follows the
+ * The console's entry: signs in (a `?token=` in the address, or the form), then follows the
  * fleet over one EventSource on /api/events (a snapshot, then changes; after a control-plane
  * restart the browser reconnects by itself and a new snapshot replaces what the page held).
  * The time slider shows the fleet as it was at an earlier event (/api/at rebuilds it from the
  * log); live changes keep being folded in meanwhile, and "Back to live" shows them again.
  * Mutations ask for confirmation, then POST; only an admin is offered them. Signing out ends the
- * session on the control plane (the cookie holds only its id).
+ * session on the control plane (the cookie holds only its id). Every page (routes.ts) draws from
+ * the one followed fleet, or the past one the slider shows.
  */
 import { applyChange, type Fleet, type FleetChange, type FleetSnapshot, fleetOf } from "../core/views/fleet-view.js";
+import { act } from "./dom.js";
+import { EventsPage } from "./events-page.js";
 import { Mosaic } from "./mosaic.js";
+import { NodePage, NodesPage } from "./nodes-page.js";
+import { drawCounts, legend } from "./overview.js";
+import type { PageView } from "./page.js";
 import { Panel, type WorkloadAction } from "./panel.js";
+import { followAddress, type Place, placeOf } from "./routes.js";
+import { WorkloadPage, WorkloadsPage } from "./workloads-page.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 /** How soon a stream the browser gave up on (it answered an error status) is tried again. */
 const RETRY_MS = 1_000;
 /** The slider asks for the past once it rests this long. */
 const SCRUB_MS = 150;
+/** How often the overview reads what the nodes use (the agents report about as often). */
+const USAGE_MS = 5_000;
+/** The overview's counts and the other pages are drawn again at most this often as the fleet moves (a burst of changes is one redraw; a table of 10,000 rows is not redrawn per frame). */
+const SETTLE_MS = 250;
 
 type Role = "admin" | "readonly";
 /** Without tokens (--insecure) every caller reads, signed in to nothing. */
@@ -43,19 +55,12 @@ function showStatus(text: string, live: boolean): void {
 
 function showSignIn(error = ""): void {
   $("app").hidden = true;
-  $("picker").hidden = true;
+  $("nav").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = error;
   showStatus("signed out", false);
   $<HTMLInputElement>("token").focus();
-}
-
-/** Asks, then POSTs (a JSON body: the control plane takes no other for a change); a refusal is shown as the server words it. */
-async function act(path: string, question: string): Promise<void> {
-  if (!confirm(question)) return;
-  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-  if (!res.ok) alert(((await res.json()) as { error: string }).error);
 }
 
 /** Ends the session on the control plane, then reloads: the page starts over at the sign-in form. */
@@ -64,13 +69,19 @@ async function signOut(): Promise<void> {
   location.reload();
 }
 
+/** The page being followed (a new one after each sign-in), and the address it shows. */
+let followed: FleetPage | undefined;
+followAddress((place) => followed?.go(place, true));
+
 function follow({ role, signedIn }: Session): void {
   $("signin").hidden = true;
   $("app").hidden = false;
-  $("picker").hidden = false;
+  $("nav").hidden = false;
   $("signout").hidden = !signedIn;
   $("signout").onclick = () => void signOut();
-  new FleetPage(role === "admin").connect();
+  followed?.stop();
+  followed = new FleetPage(role === "admin");
+  followed.connect();
 }
 
 /** The signed-in page: the mosaic, the panel, the workload picker and the time slider, over one followed fleet. */
@@ -85,11 +96,25 @@ class FleetPage {
   /** The workloads the picker lists: a change naming only these leaves the list as it is. */
   private listed = new Set<string>();
   private scrub: ReturnType<typeof setTimeout> | undefined;
+  /** The slider was moved and the past it asks for is not shown yet: live changes must not move it back meanwhile. */
+  private scrubbing = false;
   /** What changes asked of the header and panel, done once per animation frame however many arrive (a burst). */
   private readonly header = { frame: 0, relist: false, panel: false };
+  /** Every page but the overview, by the kind of place it shows. */
+  private readonly pages: Record<Exclude<Place["page"], "overview">, PageView>;
+  private place: Place | undefined = { page: "overview" };
+  /** The overview's counts or the page shown, drawn at most once per SETTLE_MS however often the fleet moves. */
+  private settle: ReturnType<typeof setTimeout> | undefined;
+  private readonly usage: ReturnType<typeof setInterval>;
+  private events: EventSource | undefined;
 
   constructor(admin: boolean) {
     const current = () => this.current();
+    const ctx = { fleet: current, pastSeq: () => this.past?.seq, admin };
+    this.pages = { workloads: new WorkloadsPage(ctx), workload: new WorkloadPage(ctx), nodes: new NodesPage(ctx), node: new NodePage(ctx), events: new EventsPage(ctx) };
+    $("pages").replaceChildren(...Object.values(this.pages).map((p) => p.el));
+    $("legend").replaceChildren(legend());
+    this.usage = setInterval(() => void this.readUsage(), USAGE_MS);
     this.panel = new Panel($("panel"), current, {
       admin,
       workloadAction: (workload, action: WorkloadAction) =>
@@ -106,14 +131,63 @@ class FleetPage {
     };
     this.slider.oninput = () => {
       clearTimeout(this.scrub);
+      this.scrubbing = true;
       this.scrub = setTimeout(() => void this.showPast(Number(this.slider.value)), SCRUB_MS);
     };
     $("live").onclick = () => this.goLive();
+    this.go(placeOf(new URL(location.href)), false);
+  }
+
+  /** Shows a place's page (focus on its heading when the user went there), or says there is none. */
+  go(place: Place | undefined, moved: boolean): void {
+    this.pageOf(this.place)?.close();
+    this.place = place;
+    $("overview").hidden = place?.page !== "overview";
+    $("nowhere").hidden = place !== undefined;
+    for (const [kind, page] of Object.entries(this.pages)) page.el.hidden = place?.page !== kind;
+    const page = this.pageOf(place);
+    page?.open(place!);
+    if (place?.page === "overview") this.drawSoon();
+    for (const a of document.querySelectorAll<HTMLAnchorElement>("#nav a")) {
+      if (a.pathname === location.pathname || (a.pathname !== "/" && location.pathname.startsWith(`${a.pathname}/`))) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+    const heading = (page?.el ?? $("overview")).querySelector<HTMLElement>("h2");
+    document.title = `${heading?.textContent || "Not found"} · Tessera`;
+    if (moved) (heading ?? $("main")).focus();
+  }
+
+  /** Leaves: the stream closed, nothing polled. */
+  stop(): void {
+    this.events?.close();
+    clearInterval(this.usage);
+    clearTimeout(this.settle);
+  }
+
+  private pageOf(place: Place | undefined): PageView | undefined {
+    return place === undefined || place.page === "overview" ? undefined : this.pages[place.page];
+  }
+
+  private drawSoon(): void {
+    if (this.settle !== undefined) return;
+    this.settle = setTimeout(() => {
+      this.settle = undefined;
+      if (this.place?.page === "overview") drawCounts($("counts"), this.current());
+      else this.pageOf(this.place)?.refresh();
+    }, SETTLE_MS);
+  }
+
+  /** What the nodes use, from the usage board, while the overview shows. */
+  private async readUsage(): Promise<void> {
+    if (this.place?.page !== "overview") return;
+    const res = await fetch("/api/top");
+    if (res.ok) this.mosaic.setUsage(((await res.json()) as { nodes: Record<string, { cpuMillis: number; memoryBytes: number }> }).nodes);
   }
 
   /** Follows the fleet: a snapshot, then changes, until the session ends. */
   connect(): void {
     const events = new EventSource("/api/events");
+    this.events = events;
     events.addEventListener("snapshot", (e) => {
       this.fleet = fleetOf(JSON.parse((e as MessageEvent<string>).data) as FleetSnapshot);
       this.redraw();
@@ -166,7 +240,7 @@ class FleetPage {
   private showing(): void {
     $("time").hidden = false;
     this.slider.max = String(this.fleet.seq);
-    if (this.past === undefined) this.slider.value = this.slider.max;
+    if (this.past === undefined && !this.scrubbing) this.slider.value = this.slider.max;
     $("live").hidden = this.past === undefined;
     showStatus(this.past === undefined ? `live · #${this.fleet.seq}` : `past · #${this.past.seq}`, this.past === undefined);
   }
@@ -176,9 +250,13 @@ class FleetPage {
     this.showWorkloads();
     this.panel.refresh();
     this.showing();
+    this.drawSoon();
+    this.pageOf(this.place)?.refresh();
+    void this.readUsage();
   }
 
   private goLive(): void {
+    this.scrubbing = false;
     this.past = undefined;
     this.redraw();
   }
@@ -187,8 +265,12 @@ class FleetPage {
   private async showPast(seq: number): Promise<void> {
     if (seq >= this.fleet.seq) return this.goLive();
     const res = await fetch(`/api/at?seq=${seq}`);
-    if (!res.ok) return alert(((await res.json()) as { error: string }).error);
+    if (!res.ok) {
+      this.scrubbing = false;
+      return alert(((await res.json()) as { error: string }).error);
+    }
     if (Number(this.slider.value) !== seq) return;
+    this.scrubbing = false;
     this.past = fleetOf((await res.json()) as FleetSnapshot);
     this.redraw();
   }
@@ -199,6 +281,7 @@ class FleetPage {
       if (this.header.relist) this.showWorkloads();
       else this.showProgress();
       if (this.header.panel) this.panel.refresh();
+      this.drawSoon();
     }
     Object.assign(this.header, { frame: 0, relist: false, panel: false });
   }
@@ -215,7 +298,7 @@ async function boot(): Promise<void> {
   // The token leaves the address before anything else happens, then becomes the cookie.
   const token = new URLSearchParams(location.search).get("token");
   if (token !== null) {
-    history.replaceState(null, "", "/");
+    history.replaceState(null, "", location.pathname);
     const error = await signIn(token);
     if (error) return showSignIn(error);
   }

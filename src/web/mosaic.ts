@@ -24,7 +24,10 @@ interface NodeView {
   el: HTMLElement;
   title: HTMLElement;
   flags: HTMLElement;
+  labels: HTMLElement;
   use: HTMLElement;
+  /** What its copies use, from the usage board (`setUsage`). */
+  usage: HTMLElement;
   actions: HTMLElement;
   copies: HTMLElement;
   /** Its accessible name as last drawn: it names everything the tile shows. */
@@ -80,6 +83,14 @@ export class Mosaic {
     for (const x of c.copies) this.dirtyCopies.add(x.id);
     for (const id of c.goneCopies) this.dirtyCopies.add(id);
     this.schedule();
+  }
+
+  /** What each node's copies use, as their agents last sampled it; a node not named shows nothing. */
+  setUsage(nodes: Record<string, { cpuMillis: number; memoryBytes: number }>): void {
+    for (const [name, v] of this.nodes) {
+      const u = nodes[name];
+      v.usage.textContent = u ? `using ${u.cpuMillis}m CPU, ${Math.round(u.memoryBytes / 1048576)} MiB` : "";
+    }
   }
 
   /** Lights up a workload's copies ("" for none). */
@@ -224,6 +235,8 @@ export class Mosaic {
     v.el.dataset.draining = String(n.draining);
     v.el.setAttribute("aria-label", label);
     v.flags.textContent = [n.health[0]!.toUpperCase() + n.health.slice(1), n.cordoned ? "cordoned" : "", n.draining ? "draining" : ""].filter(Boolean).join(" · ");
+    v.labels.textContent = Object.entries(n.labels ?? {}).map(([k, val]) => `${k}=${val}`).join(" ");
+    v.labels.title = v.labels.textContent;
     const used = n.capacity.cpuMillis > 0 ? Math.min(100, (100 * n.allocated.cpuMillis) / n.capacity.cpuMillis) : 0;
     (v.use.firstElementChild as HTMLElement).style.width = `${used}%`;
     v.use.title = `${n.allocated.cpuMillis}m of ${n.capacity.cpuMillis}m CPU, ${n.allocated.memoryMb} of ${n.capacity.memoryMb} MB`;
@@ -256,22 +269,34 @@ export class Mosaic {
     el.dataset.node = name;
     el.setAttribute("role", "group");
     const title = document.createElement("h3");
-    title.textContent = name === UNPLACED ? "Not placed" : name;
+    if (name === UNPLACED) title.textContent = "Not placed";
+    else {
+      const a = document.createElement("a");
+      a.href = `/nodes/${encodeURIComponent(name)}`;
+      a.textContent = name;
+      title.append(a);
+    }
     const flags = document.createElement("div");
     flags.className = "flags";
+    const labels = document.createElement("div");
+    labels.className = "labels";
     const use = document.createElement("div");
     use.className = "use";
     use.append(document.createElement("div"));
+    // Copies not placed reserve no node: no capacity to show.
+    use.hidden = name === UNPLACED;
+    const usage = document.createElement("div");
+    usage.className = "usage";
     const actions = document.createElement("div");
     actions.className = "actions";
     const copies = document.createElement("div");
     copies.className = "copies";
-    el.append(title, flags, use, actions, copies);
+    el.append(title, flags, labels, use, usage, actions, copies);
     if (name === UNPLACED) {
       el.setAttribute("aria-label", "Copies not placed on a node");
       this.root.prepend(el);
     } else this.root.append(el);
-    const view = { el, title, flags, use, actions, copies, label: "" };
+    const view = { el, title, flags, labels, use, usage, actions, copies, label: "" };
     this.nodes.set(name, view);
     return view;
   }

@@ -48,6 +48,13 @@ export class Panel {
     });
   }
 
+  /** Stops following the copy's log. */
+  close(): void {
+    this.logs?.close();
+    this.id = "";
+    this.el.hidden = true;
+  }
+
   get selected(): string {
     return this.id;
   }

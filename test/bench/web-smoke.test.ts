@@ -15,7 +15,7 @@ beforeAll(() => {
   if (!inChromium.skip) requireBinary();
 });
 
-test.skipIf(inChromium.skip)("web, smoke size: 5 agents and 50 copies drawn in Chromium, then a burst of 20 changes drawn", async () => {
+test.skipIf(inChromium.skip)("web, smoke size: 5 agents and 50 copies drawn in Chromium, the workloads table sorted and filtered, then a burst of 20 changes drawn", async () => {
   inChromium.require();
   const [run] = await runWeb(5, 50, 20, 1);
   expect(run!.loadMs).toBeGreaterThan(0);
@@ -23,4 +23,6 @@ test.skipIf(inChromium.skip)("web, smoke size: 5 agents and 50 copies drawn in C
   expect(run!.burstMs).toBeGreaterThan(0);
   expect(run!.longestTaskMs).toBeGreaterThanOrEqual(0);
   expect(run!.parseMs).toBeGreaterThanOrEqual(0);
+  expect(run!.sortMs).toBeGreaterThan(0);
+  expect(run!.filterMs).toBeGreaterThan(0);
 });

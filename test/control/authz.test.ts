@@ -132,6 +132,14 @@ describe("the web page's API", () => {
     ["POST", "/api/nodes/nope/drain", "write"],
     ["POST", "/api/workloads/nope/restart", "write"],
     ["POST", "/api/workloads/nope/delete", "write"],
+    ["POST", "/api/workloads/nope/promote", "write"],
+    ["POST", "/api/workloads/nope/pause", "write"],
+    ["POST", "/api/workloads/nope/resume", "write"],
+    ["POST", "/api/workloads/nope/undo", "write"],
+    ["GET", "/api/workloads/nope", "read"],
+    ["GET", "/api/nodes/nope", "read"],
+    ["GET", "/api/top", "read"],
+    ["GET", "/api/log", "read"],
   ];
   const call = async (method: string, path: string, cookie: string | undefined) => {
     const res = await fetch(`${web()}${path}`, { method, headers: { ...fromPage(), ...(cookie ? { cookie } : {}) }, body: method === "GET" ? undefined : "{}" });

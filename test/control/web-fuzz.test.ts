@@ -50,7 +50,7 @@ afterAll(async () => {
 
 /** The API's paths (the page itself is a bundle when run from source: its guard is proven through the binary, test/e2e/web.test.ts). */
 const paths = fc.oneof(
-  fc.constantFrom("/api/session", "/api/events", "/api/history?workload=keep", "/api/at?seq=1", "/api/logs?copy=keep-0.1", "/api/workloads/keep/restart", "/api/workloads/keep/delete", "/api/workloads/keep/undo", "/api/nodes/n1/cordon", "/api/nowhere"),
+  fc.constantFrom("/api/session", "/api/events", "/api/history?workload=keep", "/api/at?seq=1", "/api/logs?copy=keep-0.1", "/api/workloads/keep/restart", "/api/workloads/keep/delete", "/api/workloads/keep/undo", "/api/workloads/keep/promote", "/api/workloads/keep/pause", "/api/workloads/keep", "/api/nodes/n1", "/api/top", "/api/log?after=0", "/api/nodes/n1/cordon", "/api/nowhere"),
   fc.string({ maxLength: 40 }).map((s) => `/api/${encodeURIComponent(s)}`),
   fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 })).map(([a, b]) => `/api/workloads/${encodeURIComponent(a)}/${encodeURIComponent(b)}`),
 );
@@ -93,4 +93,17 @@ test("random cookies, queries and bodies from the page itself are answered, neve
     }),
     { seed: SEED, numRuns: 150 },
   );
+});
+
+test("the page's undo names a bad revision, refuses one the log does not hold, and reads a workload and the fleet's log", async () => {
+  const post = (body: string) => fetch(`${web}/api/workloads/keep/undo`, { method: "POST", headers: { cookie, origin: web, "content-type": "application/json" }, body });
+  const bad = await post(JSON.stringify({ revision: "two" }));
+  expect([bad.status, await bad.json()]).toEqual([400, { error: "revision: expected a whole number from 1" }]);
+  const unknown = await post(JSON.stringify({ revision: 99 }));
+  expect(unknown.status).toBe(404);
+  const read = async (path: string) => (await fetch(`${web}${path}`, { headers: { cookie } })).json();
+  const w = (await read("/api/workloads/keep")) as { spec: { command: string }; status: { desired: number } };
+  expect(w.spec.command).toBe(spec().command);
+  const log = (await read("/api/log?limit=5")) as { events: Array<{ workload: string; type: string }> };
+  expect(log.events.some((e) => e.workload === "keep" && e.type === "WorkloadApplied")).toBe(true);
 });

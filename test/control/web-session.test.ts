@@ -178,7 +178,7 @@ describe("under --insecure", () => {
     for (const action of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
       // Before, such a name passed for a read-only action and the writer was handed a command it could not decide: the call never answered.
       const res = await fetch(`${web}/api/workloads/web/${action}`, { method: "POST", headers: fromPage(web), body: "{}", signal: AbortSignal.timeout(10_000) });
-      expect([action, res.status, await res.json()]).toEqual([action, 404, { error: "action: expected one of restart, undo, delete" }]);
+      expect([action, res.status, await res.json()]).toEqual([action, 404, { error: "action: expected one of restart, undo, delete, promote, pause, resume" }]);
       expect((await fetch(`${web}/api/nodes/web/${action}`, { method: "POST", headers: fromPage(web), body: "{}", signal: AbortSignal.timeout(10_000) })).status).toBe(404);
     }
   });

@@ -23,17 +23,17 @@ describe("fleet view", () => {
   test("a snapshot has every node, copy and workload, with the node's use and the rollout's progress", () => {
     const s = fleetSnapshot(fleet(), 7);
     expect(s.seq).toBe(7);
-    expect(s.nodes).toEqual([{ name: "node-a", health: "ready", cordoned: false, draining: false, capacity: expect.any(Object), allocated: DEFAULT_RESOURCES }]);
+    expect(s.nodes).toEqual([{ name: "node-a", health: "ready", cordoned: false, draining: false, capacity: expect.any(Object), allocated: DEFAULT_RESOURCES, labels: {} }]);
     expect(s.copies.map((c) => [c.name, c.state, c.node, c.ready])).toEqual([
       ["web-0", "running", "node-a", true],
       ["web-1", "pending", null, false],
     ]);
-    expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1 }]);
+    expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1, upToDate: 2, hold: "", paused: false, createdAt: T0 }]);
   });
 
-  test("a workload's ready count is `get workloads`' READY: an old copy still serving during a rollout counts", () => {
+  test("a workload's ready count is `get workloads`' READY: an old copy still serving during a rollout counts; UP-TO-DATE only the new spec's", () => {
     const state = apply(fleet(), [workloadApplied("web", T0 + 1, { spec: spec({ replicas: 2, args: ["v2"] }), generation: 2 })]);
-    expect(fleetSnapshot(state, 8).workloads).toEqual([{ name: "web", kind: "service", generation: 2, deleting: false, desired: 2, ready: 1 }]);
+    expect(fleetSnapshot(state, 8).workloads).toEqual([{ name: "web", kind: "service", generation: 2, deleting: false, desired: 2, ready: 1, upToDate: 0, hold: "", paused: false, createdAt: T0 }]);
   });
 
   test("a change carries what a commit touched, with each touched copy's workload and the nodes whose use moved", () => {
@@ -106,7 +106,7 @@ describe("mergeChanges", () => {
       .map(
         (r): FleetChange => ({
           seq,
-          nodes: r.nodes.map(({ k, v }) => ({ name: k, health: "ready", cordoned: v % 2 === 0, draining: false, capacity: { cpuMillis: v, memoryMb: v }, allocated: { cpuMillis: 0, memoryMb: 0 } })),
+          nodes: r.nodes.map(({ k, v }) => ({ name: k, health: "ready", cordoned: v % 2 === 0, draining: false, capacity: { cpuMillis: v, memoryMb: v }, allocated: { cpuMillis: 0, memoryMb: 0 }, labels: {} })),
           copies: r.copies.map(({ k, v }) => ({ id: k, name: k, workload: "w", generation: v, state: "running", desired: "run", ready: true, node: null, ports: [], reason: "" })),
           workloads: [],
           goneNodes: r.goneNodes,

@@ -1,6 +1,6 @@
 /**
  * The control plane's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the web
- * page (the mosaic) at / with its API under /api/. The page, its script and styles are bundled
+ * console at / (and its other pages, PAGE_PATHS) with its API under /api/. The page, its script and styles are bundled
  * into the binary (a Bun HTML import). TLS, with the control plane's server certificate, when
  * it listens beyond loopback.
  *
@@ -31,8 +31,12 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
+/** The console's pages (its router, src/web/routes.ts, reads the rest of the address): each serves the one HTML page, so a link or a reload lands where it points. */
+export const PAGE_PATHS = ["/", "/workloads", "/workloads/:name", "/nodes", "/nodes/:name", "/events"] as const;
+const PAGE_PATH = /^\/(?:(?:workloads|nodes)(?:\/[^/]+)?|events)?$/;
+
 /** The page and the API's paths, answered 503 while no term serves them. */
-const isWebPath = (pathname: string) => pathname === "/" || pathname.startsWith("/api/");
+const isWebPath = (pathname: string) => PAGE_PATH.test(pathname) || pathname.startsWith("/api/");
 
 /**
  * The page's files, each with its own headers. A compiled binary carries them as files (the
@@ -42,9 +46,9 @@ const isWebPath = (pathname: string) => pathname === "/" || pathname.startsWith(
 function pageRoutes(): Record<string, Route> {
   if (!page.files) return {};
   return Object.fromEntries(
-    page.files.map((f) => {
-      const path = f.loader === "html" ? "/" : `/${f.path.slice(f.path.lastIndexOf("/") + 1)}`;
-      return [path, { GET: () => new Response(Bun.file(f.path), { headers: { ...f.headers, "cache-control": f.loader === "html" ? "no-cache" : "public, max-age=31536000, immutable" } }) }];
+    page.files.flatMap((f) => {
+      const route = { GET: () => new Response(Bun.file(f.path), { headers: { ...f.headers, "cache-control": f.loader === "html" ? "no-cache" : "public, max-age=31536000, immutable" } }) };
+      return f.loader === "html" ? PAGE_PATHS.map((path) => [path, route]) : [[`/${f.path.slice(f.path.lastIndexOf("/") + 1)}`, route]];
     }),
   );
 }
@@ -111,7 +115,7 @@ export function startHttpServer(opts: {
       serving = web !== undefined;
       const guarded = web && guardAll({ ...pageRoutes(), ...createWebApi({ ...web, secure: tls !== undefined }) }, { scheme: tls ? "https" : "http", names: opts.names });
       // Routes left out of a reload stay: none is an empty table.
-      const routes = guarded ? { ...(page.files ? {} : { "/": page }), ...guarded } : {};
+      const routes = guarded ? { ...(page.files ? {} : Object.fromEntries(PAGE_PATHS.map((path) => [path, page]))), ...guarded } : {};
       server.reload({ routes: routes as Bun.Serve.Routes<undefined, string>, fetch });
     },
     async stop() {

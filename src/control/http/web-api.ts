@@ -22,6 +22,7 @@ import { type SseStream, sseResponse } from "./sse.js";
 import type { StreamLimits } from "../writer/stream-limits.js";
 import type { EventHistory } from "../store/store.js";
 import { pastFleets } from "./web-past.js";
+import { detailRoutes } from "./web-details.js";
 import type { Handler, Route } from "./web-guard.js";
 import { WebSessions } from "./web-sessions.js";
 import { toWireEvent } from "../grpc/wire.js";
@@ -53,8 +54,8 @@ export interface WebApiDeps {
   secure: boolean;
 }
 
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
-const refusal = (r: Rejection) => {
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
+export const refusal = (r: Rejection) => {
   const { status, error } = rejectionHttp(r);
   return json({ error }, status);
 };
@@ -73,10 +74,43 @@ function cookieValue(req: Request, name: string): string | undefined {
 
 /** What each mutation does, the RPC whose access it needs, and what it names. */
 const NODE_ACTIONS = { cordon: "CordonNode", uncordon: "UncordonNode", drain: "DrainNode" } as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
-const WORKLOAD_ACTIONS = { restart: "RestartWorkload", undo: "RollbackWorkload", delete: "DeleteWorkload" } as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
+const WORKLOAD_ACTIONS = {
+  restart: "RestartWorkload",
+  undo: "RollbackWorkload",
+  delete: "DeleteWorkload",
+  promote: "PromoteRollout",
+  pause: "PauseRollout",
+  resume: "PauseRollout",
+} as const satisfies Record<string, ControlPlaneMethod & Command["type"]>;
+
+/** Who a change from the page is recorded as made by (as `caller` names a gRPC call's token). */
+const byPage = (key: string) => `the web page, token ${key.slice(0, 8)}`;
+
+/**
+ * A workload action's command, as the rollout handlers make it. `undo` takes an optional
+ * `{"revision": N}` body: that generation's spec, read from the log, as `rollout undo --to-revision`.
+ */
+async function workloadCommand(history: EventHistory, action: keyof typeof WORKLOAD_ACTIONS, name: string, req: Request, key: string): Promise<Command | Rejection | string> {
+  switch (action) {
+    case "promote":
+      return { type: "PromoteRollout", name, by: byPage(key) };
+    case "pause":
+    case "resume":
+      return { type: "PauseRollout", name, paused: action === "pause", by: byPage(key) };
+    case "undo": {
+      const body = (await req.json().catch(() => ({}))) as { revision?: unknown };
+      if (body.revision === undefined) return { type: "RollbackWorkload", name };
+      if (typeof body.revision !== "number" || !Number.isInteger(body.revision) || body.revision < 1) return "revision: expected a whole number from 1";
+      const spec = await history.revisionSpec(name, body.revision);
+      return spec === undefined ? { kind: "UnknownRevision", name, revision: body.revision } : { type: "RollbackWorkload", name, to: { revision: body.revision, spec } };
+    }
+    default:
+      return { type: WORKLOAD_ACTIONS[action] as "RestartWorkload" | "DeleteWorkload", name };
+  }
+}
 
 /** What every route of the API reads through: the caller's admission, counted streams, the writer. */
-interface WebContext {
+export interface WebContext {
   deps: WebApiDeps;
   /** The session cookie's name (`__Host-` prefixed under TLS). */
   cookie: string;
@@ -126,8 +160,11 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
   return {
     "/api/session": sessionRoutes(ctx),
     ...readRoutes(ctx),
-    "/api/nodes/:name/:action": { POST: mutation(ctx, NODE_ACTIONS, "node", (name) => ctx.deps.writer.view.nodes.has(name) || { kind: "UnknownNode", name }, (type, node) => ({ type, node })) },
-    "/api/workloads/:name/:action": { POST: mutation(ctx, WORKLOAD_ACTIONS, "workload", (name) => ctx.deps.writer.view.workloads.has(name) || { kind: "UnknownWorkload", name }, (type, name) => ({ type, name })) },
+    ...detailRoutes(ctx),
+    "/api/nodes/:name/:action": { POST: mutation(ctx, NODE_ACTIONS, "node", (name) => ctx.deps.writer.view.nodes.has(name) || { kind: "UnknownNode", name }, (action, node) => ({ type: NODE_ACTIONS[action], node })) },
+    "/api/workloads/:name/:action": {
+      POST: mutation(ctx, WORKLOAD_ACTIONS, "workload", (name) => ctx.deps.writer.view.workloads.has(name) || { kind: "UnknownWorkload", name }, (action, name, req, key) => workloadCommand(deps.history, action, name, req, key)),
+    },
   };
 }
 
@@ -135,10 +172,17 @@ export function createWebApi(deps: WebApiDeps): Record<string, Route> {
  * One of a node's or workload's actions (`actions` names each one's RPC, whose access it needs):
  * the name checked, then found (or `known` says the refusal), then the writer's command.
  */
-function mutation<M extends ControlPlaneMethod & Command["type"]>(ctx: WebContext, actions: Record<string, M>, field: "node" | "workload", known: (name: string) => true | Rejection, command: (method: M, name: string) => Command): Handler {
+function mutation<A extends string>(
+  ctx: WebContext,
+  actions: Record<A, ControlPlaneMethod>,
+  field: "node" | "workload",
+  known: (name: string) => true | Rejection,
+  command: (action: A, name: string, req: Request, key: string) => Command | Promise<Command | Rejection | string>,
+): Handler {
   return async (req) => {
     // Its own names only: "constructor" or "__proto__" would find what every object has.
-    const method = Object.hasOwn(actions, req.params.action!) ? actions[req.params.action!] : undefined;
+    const action = req.params.action! as A;
+    const method = Object.hasOwn(actions, action) ? actions[action] : undefined;
     if (!method) return json({ error: `action: expected one of ${Object.keys(actions).join(", ")}` }, 404);
     const who = ctx.admit(req, method);
     if (who instanceof Response) return who;
@@ -147,7 +191,10 @@ function mutation<M extends ControlPlaneMethod & Command["type"]>(ctx: WebContex
     if (bad) return refusal(bad);
     const found = known(name);
     if (found !== true) return refusal(found);
-    const decision = await ctx.deps.writer.submit(command(method, name));
+    const made = await command(action, name, req, who.key);
+    if (typeof made === "string") return json({ error: made }, 400);
+    if (!("type" in made)) return refusal(made);
+    const decision = await ctx.deps.writer.submit(made);
     return decision.rejection ? refusal(decision.rejection) : json({ ok: true });
   };
 }

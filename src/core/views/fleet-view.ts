@@ -5,7 +5,7 @@
  * a change is folded into what the page holds. PURE: the control plane and the browser share it.
  */
 import { type Capacity, type ClusterView, type DesiredState, type Instance, type NodeRecord, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
-import { desiredCopies, holdsNode, isReady, nodeUse } from "../model/cluster-status.js";
+import { desiredCopies, holdsNode, isReady, nodeUse, runsCurrentTemplate } from "../model/cluster-status.js";
 import type { InstanceState } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { AssignedPort } from "../model/ports.js";
@@ -19,6 +19,7 @@ export interface NodeTile {
   capacity: Capacity;
   /** What the copies holding it reserve. */
   allocated: Capacity;
+  labels: Record<string, string>;
 }
 
 export interface CopyTile {
@@ -43,6 +44,13 @@ export interface WorkloadTile {
   /** Copies it wants, and how many of the current template are Ready: its rollout's progress. */
   desired: number;
   ready: number;
+  /** Replicas with a copy of the current template (as `get workloads` counts UP-TO-DATE). */
+  upToDate: number;
+  /** The gate holding its rollout (canary, soak, wave, paused, stalled); "" when none. */
+  hold: string;
+  paused: boolean;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
 }
 
 /** The whole fleet as of a sequence number of the event log. */
@@ -74,7 +82,7 @@ export interface Touched {
 const NOTHING: Capacity = { cpuMillis: 0, memoryMb: 0 };
 
 function nodeTile(n: Readonly<NodeRecord>, allocated: Capacity): NodeTile {
-  return { name: n.name, health: n.health, cordoned: !n.schedulable, draining: n.draining, capacity: n.capacity, allocated };
+  return { name: n.name, health: n.health, cordoned: !n.schedulable, draining: n.draining, capacity: n.capacity, allocated, labels: n.labels };
 }
 
 export function copyTile(i: Readonly<Instance>): CopyTile {
@@ -83,12 +91,25 @@ export function copyTile(i: Readonly<Instance>): CopyTile {
 
 function workloadTile(view: ClusterView, w: Readonly<Workload>): WorkloadTile {
   let ready = 0;
+  const current = new Set<number>();
   for (const id of view.instancesByWorkload.get(w.name) ?? []) {
     const i = view.instances.get(id)!;
     // As `get workloads` counts READY: every copy that serves, whichever spec it runs.
     if (i.desired === "run" && isReady(i)) ready++;
+    if (i.desired === "run" && runsCurrentTemplate(w, i) && i.state !== "failed") current.add(i.index);
   }
-  return { name: w.name, kind: resolveSpec(w.spec).kind, generation: w.generation, deleting: w.deleting, desired: desiredCopies(view, w), ready };
+  return {
+    name: w.name,
+    kind: resolveSpec(w.spec).kind,
+    generation: w.generation,
+    deleting: w.deleting,
+    desired: desiredCopies(view, w),
+    ready,
+    upToDate: current.size,
+    hold: w.rolloutHold,
+    paused: w.paused,
+    createdAt: w.createdAt,
+  };
 }
 
 export function fleetSnapshot(view: ClusterView, seq: number): FleetSnapshot {

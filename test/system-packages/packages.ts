@@ -27,7 +27,7 @@ export const SYSTEM_PACKAGES = [
   { name: "iproute2", tool: "ip", programs: ["ip"], tests: ["test/lab/lab.ts"] },
   { name: "curl", tool: "curl", programs: ["curl"], tests: ["test/e2e/http-api.test.ts", "test/lab/fleet.test.ts"] },
   { name: "python3", tool: "python3", programs: ["python3"], tests: ["test/e2e/checks.test.ts"] },
-  { name: "chromium", tool: "chromium", programs: ["/usr/bin/chromium"], tests: ["test/e2e/web.test.ts", "test/bench/web-smoke.test.ts"] },
+  { name: "chromium", tool: "chromium", programs: ["/usr/bin/chromium"], tests: ["test/e2e/web.test.ts", "test/e2e/console.test.ts", "test/bench/web-smoke.test.ts"] },
   // Every postgresSuite: the PostgreSQL store's tests, standbys, the lease, the HA lab.
   { name: "postgresql", tool: "postgresql", programs: ["/usr/lib/postgresql/15/bin/initdb"], tests: ["test/e2e/postgres-server.ts"] },
 ] as const satisfies readonly SystemPackage[];

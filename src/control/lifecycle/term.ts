@@ -11,6 +11,7 @@ import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
+import { clusterSealer } from "../security/secret-seal.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
 import type { Metrics } from "../http/metrics.js";
@@ -112,10 +113,11 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     await tokens?.ensure();
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
+    const sealer = await clusterSealer(opts, () => store.clusterId());
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
     const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams }),
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealer }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

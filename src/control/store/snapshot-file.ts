@@ -13,7 +13,8 @@ import { dirname, join } from "node:path";
 
 const MAGIC = "tessera-snapshot 1 ";
 /** What a SQLite data dir's snapshot holds besides the database, when present. */
-const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token"];
+// secrets.key: the cluster key the database's secrets are sealed with (security/secret-seal.ts).
+const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token", "secrets.key"];
 
 export interface SnapshotHeader {
   clusterId: string;

@@ -65,9 +65,9 @@ function putCommand(kind: Kind, verb: "create" | "update") {
       ],
     });
     name = Option.String({ required: true });
-    files = Option.Array("--from-file", [], { description: "KEY=PATH: a key whose value is the file's content" });
-    literals = Option.Array("--from-literal", [], { description: "KEY=VALUE: a key and its value" });
-    envFiles = Option.Array("--from-env-file", [], { description: "a file of KEY=VALUE lines (# comments)" });
+    files = Option.Array("--from-file", [], { description: "a key whose value is the file's content; repeatable" });
+    literals = Option.Array("--from-literal", [], { description: "a key and its value; repeatable" });
+    envFiles = Option.Array("--from-env-file", [], { description: "a file of KEY=VALUE lines (# comments), each a key; repeatable" });
 
     async runWith(ctl: Ctl) {
       const data = readValues({ files: this.files, literals: this.literals, envFiles: this.envFiles });

@@ -249,6 +249,9 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     checks: u ? [SIM_READY] : [],
     ports: [],
     volumes: [],
+    secrets: [],
+    configs: [],
+    secretEnv: {},
     ...kindFields(w),
     ...(u
       ? {

@@ -7,6 +7,7 @@ import type { RestartMode, WorkloadKind, WorkloadSpec } from "../../gen/tessera/
 import type { ClusterState } from "./cluster-state.js";
 import { type PlacementRules, placementRules } from "./placement-rules.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
+import { type SecretNeeds, secretNeeds } from "./secret-use.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
@@ -58,6 +59,8 @@ export interface ResolvedSpec {
   volumeShape: string;
   /** The workload's own placement rules (spec.placement). */
   placement: PlacementRules;
+  /** The secrets and configs its copies use: none may be missing where a copy is placed. */
+  secretNeeds: SecretNeeds;
 }
 
 export const SPEC_DEFAULTS = {
@@ -159,6 +162,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     volumes,
     hostVolumes,
     volumeShape: volumeShape(hostVolumes),
+    secretNeeds: secretNeeds(spec),
     placement: placementRules(spec.placement),
   };
 }

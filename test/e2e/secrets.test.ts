@@ -5,8 +5,9 @@
  * answers (invariant 37).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -28,8 +29,8 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     ({ server: control, address, metricsAddress: http } = await h.startControl());
-    agent = h.start(["agent", "--control", address, "--name", "sim-1", "--simulated", "--data-dir", join(h.dir, "agent")]);
-    await eventually("sim-1 Ready", async () => ((await ctl(["get", "nodes"])).stdout.includes("Ready") ? true : undefined));
+    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    await eventually("node-a Ready", async () => ((await ctl(["get", "nodes"])).stdout.includes("Ready") ? true : undefined));
   }),
 );
 afterAll(() => h.stop());
@@ -86,9 +87,35 @@ test("create, update and list secrets and configs; a read-only token lists and c
 
   control.proc.kill("SIGTERM");
   await control.proc.exited;
-  ({ server: control, address, metricsAddress: http } = await h.startControl());
+  // On the same address: the agent comes back to it.
+  ({ server: control, metricsAddress: http } = await h.startControl(address));
   expect(JSON.parse((await ctl(["get", "secrets", "-o", "json"])).stdout).secrets[0].version).toBe("2");
   expect((await ctl(["delete", "config", "app"])).stdout).toBe("config app deleted\n");
+});
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+/** The copy prints digests of its secret file and env (never the values), its config, the file's mode, and stays. */
+const READER = 'sha256sum "$TESSERA_SECRETS_DIR/db/token" | cut -d" " -f1; printf %s "$TOKEN" | sha256sum | cut -d" " -f1; cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf"; echo; stat -c %a "$TESSERA_SECRETS_DIR/db/token"; echo "$TESSERA_SECRETS_DIR"; exec sleep 3600';
+
+test("a process copy reads its secret file, its config file and its env; it waits Pending for a missing config; its files go when it ends", async () => {
+  const manifest = { name: "reader", spec: { command: "/bin/sh", args: ["-c", READER], secrets: [{ name: "db" }], configs: [{ name: "web-conf" }], secretEnv: { TOKEN: { secret: "db", key: "token" } } } };
+  writeFileSync(join(h.dir, "reader.json"), JSON.stringify(manifest));
+  expect((await ctl(["apply", "-f", join(h.dir, "reader.json")])).code).toBe(0);
+  await eventually("reader Pending for its config", async () => ((await ctl(["get", "instances", "reader"])).stdout.includes("config web-conf does not exist") ? true : undefined));
+  expect((await ctl(["config", "create", "web-conf", "--from-literal", "app.conf=listen 8080"])).code).toBe(0);
+  const lines = await h.explaining(() => eventually("reader's output", async () => {
+    const out = (await ctl(["logs", "reader"])).stdout.split("\n").map((l) => l.replace(/^reader-0 \| /, ""));
+    return out.length >= 5 && out[4] !== "" ? out : undefined;
+  }, 15_000)).catch(async (err) => {
+    throw new Error(`${(err as Error).message}\n${(await ctl(["get", "instances", "reader", "-o", "wide"])).stdout}\n${JSON.stringify(await ctl(["logs", "reader"]))}`);
+  });
+  expect(lines.slice(0, 4)).toEqual([sha256(VALUE), sha256(VALUE), "listen 8080", "400"]);
+  const dir = lines[4]!;
+  expect(dir).toStartWith("/dev/shm/");
+  expect(dir).not.toContain(h.dir);
+  expect(existsSync(join(dir, "db", "token"))).toBe(true);
+  expect((await ctl(["delete", "workload", "reader"])).code).toBe(0);
+  await eventually("the copy's secret files removed", () => (existsSync(dirname(dir)) ? undefined : true));
 });
 
 test("the leak scan: the values are in no file, log, answer, event or metric", async () => {

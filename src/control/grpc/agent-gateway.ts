@@ -18,7 +18,8 @@ import { rejectionError } from "./rejection-codes.js";
 import { instanceStateFromWire } from "../../core/model/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
-import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
+import type { AgentGatewayServer, AgentMessage, ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
+import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { EndpointsHub } from "../writer/endpoints-hub.js";
 import type { Writer } from "../writer/writer.js";
 
@@ -85,6 +86,8 @@ export class AgentGateway {
     private readonly endpoints: EndpointsHub,
     /** Who the stream's client certificate says the caller is, and its serial; undefined: any node (--insecure). */
     private readonly identify?: (stream: Stream) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>,
+    /** The values of the secrets and configs a spec uses, sent with each start (secret-seal.ts). */
+    private readonly deliver: (spec: WorkloadSpec) => DeliveredSet[] = () => [],
   ) {
     endpoints.subscribe((diff) => {
       for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
@@ -127,6 +130,8 @@ export class AgentGateway {
                   spec: effect.spec,
                   ports: effect.ports,
                   hostIp: effect.hostIp,
+                  // Only to the node the copy is placed on, in the start that places it there.
+                  delivered: this.deliver(effect.spec),
                 },
               },
             }

@@ -11,7 +11,9 @@ import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
-import { clusterSealer } from "../security/secret-seal.js";
+import { clusterSealer, deliveredSets } from "../security/secret-seal.js";
+import { secretNeeds } from "../../core/model/secret-use.js";
+import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
 import type { Metrics } from "../http/metrics.js";
@@ -103,7 +105,9 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent);
+  const sealer = await clusterSealer(opts, () => store.clusterId());
+  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealer);
+  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deliver);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it before the caller
   // closes the store under it.
@@ -113,7 +117,6 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     await tokens?.ensure();
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
-    const sealer = await clusterSealer(opts, () => store.clusterId());
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
     const stopSnapshots = store.supports.snapshot && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {

@@ -15,7 +15,8 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SecretKeyInfo, SecretKind } from "../../core/model/secrets.js";
+import { currentVersion, type SecretKeyInfo, type SecretKind, type SecretRecord, secretId } from "../../core/model/secrets.js";
+import type { SecretNeeds } from "../../core/model/secret-use.js";
 import { writeSecret } from "../../shell/write-secret.js";
 
 const VERSION = "v1";
@@ -108,4 +109,24 @@ export async function clusterSealer(opts: { dataDir: string; store?: string; caS
   if (opts.store === undefined) return new SecretSealer(dataDirClusterKey(opts.dataDir));
   if (opts.caSecret === undefined) return undefined;
   return new SecretSealer(await caSecretClusterKey(opts.caSecret, (await clusterId()) ?? ""));
+}
+
+/**
+ * The current values of what a spec uses, for the agent of a copy placed now (agent-gateway.ts):
+ * secrets opened with `sealer`, configs as they are. A set that does not exist, or whose
+ * payload this state does not hold, is left out: placement does not place such a copy.
+ */
+export function deliveredSets(
+  secrets: ReadonlyMap<string, Readonly<SecretRecord>>,
+  needs: SecretNeeds,
+  sealer: SecretSealer | undefined,
+): Array<{ kind: SecretKind; name: string; version: number; data: Record<string, Buffer> }> {
+  const wanted = new Map(needs.sets.map((s) => [secretId(s.kind, s.name), s]));
+  for (const k of needs.keys) wanted.set(secretId("secret", k.secret), { kind: "secret", name: k.secret });
+  return [...wanted.values()].flatMap(({ kind, name }) => {
+    const r = secrets.get(secretId(kind, name));
+    const v = r && currentVersion(r);
+    if (v?.payload === undefined || (kind === "secret" && !sealer)) return [];
+    return [{ kind, name, version: v.version, data: kind === "config" ? openConfig(v.payload) : sealer!.open(name, v.payload) }];
+  });
 }

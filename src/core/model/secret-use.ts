@@ -46,6 +46,10 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
   const problems: Rejection[] = [];
   const image = spec.image !== "";
   const u = usesOf(spec);
+  // Containers get no bind mount or env from secrets yet: refused rather than started without them.
+  if (image && (u.secrets.length > 0 || u.configs.length > 0 || Object.keys(u.secretEnv).length > 0)) {
+    problems.push(invalid("workload.spec.secrets", "process workloads only: secrets and configs are not yet delivered to containers"));
+  }
   for (const [field, list] of [["secrets", u.secrets], ["configs", u.configs]] as const) {
     const seen = new Set<string>();
     list.forEach((m, i) => {

@@ -252,6 +252,7 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     secrets: [],
     configs: [],
     secretEnv: {},
+    secretVersions: {},
     ...kindFields(w),
     ...(u
       ? {

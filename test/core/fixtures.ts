@@ -34,6 +34,7 @@ export function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
     secrets: [],
     configs: [],
     secretEnv: {},
+    secretVersions: {},
     resources: undefined,
     nodeSelector: {},
     restartPolicy: undefined,

@@ -14,8 +14,9 @@ setDefaultTimeout(E2E_TIMEOUT_MS);
 
 /** The value no byte Tessera writes or answers may hold, and the forms it could leak in. */
 const VALUE = `leak-canary-${crypto.randomUUID()}`;
+const ROTATED = `rotated-canary-${crypto.randomUUID()}`;
 const FILE_VALUE = `file-canary-${crypto.randomUUID()}`;
-const FORMS = [VALUE, FILE_VALUE].flatMap((v) => [v, Buffer.from(v).toString("base64"), Buffer.from(v).toString("base64url"), Buffer.from(v).toString("hex")]);
+const FORMS = [VALUE, ROTATED, FILE_VALUE].flatMap((v) => [v, Buffer.from(v).toString("base64"), Buffer.from(v).toString("base64url"), Buffer.from(v).toString("hex")]);
 
 const h = new Harness();
 let address = "";
@@ -98,25 +99,47 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 const READER = 'sha256sum "$TESSERA_SECRETS_DIR/db/token" | cut -d" " -f1; printf %s "$TOKEN" | sha256sum | cut -d" " -f1; cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf"; echo; stat -c %a "$TESSERA_SECRETS_DIR/db/token"; echo "$TESSERA_SECRETS_DIR"; exec sleep 3600';
 
 test("a process copy reads its secret file, its config file and its env; it waits Pending for a missing config; its files go when it ends", async () => {
-  const manifest = { name: "reader", spec: { command: "/bin/sh", args: ["-c", READER], secrets: [{ name: "db" }], configs: [{ name: "web-conf" }], secretEnv: { TOKEN: { secret: "db", key: "token" } } } };
+  const manifest = { name: "reader", spec: { command: "/bin/sh", args: ["-c", READER], secrets: [{ name: "db" }], configs: [{ name: "web-conf" }], secretEnv: { TOKEN: { secret: "db", key: "token" } }, update: { minHealthyTime: "1s" } } };
   writeFileSync(join(h.dir, "reader.json"), JSON.stringify(manifest));
   expect((await ctl(["apply", "-f", join(h.dir, "reader.json")])).code).toBe(0);
   await eventually("reader Pending for its config", async () => ((await ctl(["get", "instances", "reader"])).stdout.includes("config web-conf does not exist") ? true : undefined));
   expect((await ctl(["config", "create", "web-conf", "--from-literal", "app.conf=listen 8080"])).code).toBe(0);
-  const lines = await h.explaining(() => eventually("reader's output", async () => {
-    const out = (await ctl(["logs", "reader"])).stdout.split("\n").map((l) => l.replace(/^reader-0 \| /, ""));
-    return out.length >= 5 && out[4] !== "" ? out : undefined;
-  }, 15_000)).catch(async (err) => {
-    throw new Error(`${(err as Error).message}\n${(await ctl(["get", "instances", "reader", "-o", "wide"])).stdout}\n${JSON.stringify(await ctl(["logs", "reader"]))}`);
-  });
+  // Generation 2: the config's first version, made while it waited, rolled it (as any new version would).
+  const lines = await outputOfNewest(2);
   expect(lines.slice(0, 4)).toEqual([sha256(VALUE), sha256(VALUE), "listen 8080", "400"]);
   const dir = lines[4]!;
   expect(dir).toStartWith("/dev/shm/");
   expect(dir).not.toContain(h.dir);
   expect(existsSync(join(dir, "db", "token"))).toBe(true);
+
+  // Rotation: the new version rolls the copy; undo goes back to the version before.
+  expect((await ctl(["secret", "update", "db", "--from-literal", `token=${ROTATED}`])).stdout).toBe("secret db version 3\n");
+  expect((await outputOfNewest(3)).slice(0, 2)).toEqual([sha256(ROTATED), sha256(ROTATED)]);
+  const history = (await ctl(["rollout", "history", "reader"])).stdout;
+  expect(history).toMatch(/^2\s.*secret\/db=2,config\/web-conf=1$/m);
+  expect(history).toMatch(/^3\s.*secret\/db=3,config\/web-conf=1$/m);
+  expect((await ctl(["rollout", "undo", "reader"])).code).toBe(0);
+  // Undo keeps a copy of generation 2 still running, else starts one of generation 4: either runs version 2.
+  expect((await outputOfNewest((g) => g !== 3)).slice(0, 2)).toEqual([sha256(VALUE), sha256(VALUE)]);
+
   expect((await ctl(["delete", "workload", "reader"])).code).toBe(0);
-  await eventually("the copy's secret files removed", () => (existsSync(dirname(dir)) ? undefined : true));
+  await eventually("the copies' secret files removed", () => (existsSync(dirname(dir)) && readdirSync(dirname(dir)).length > 0 ? undefined : true), 15_000);
 });
+
+/** The output of reader's newest copy meant to run, once it has printed its 5 lines, when it is the only one and its generation is `generation` (or passes it). */
+function outputOfNewest(generation: number | ((g: number) => boolean)): Promise<string[]> {
+  const wanted = typeof generation === "number" ? (g: number) => g === generation : generation;
+  return h.explaining(() =>
+    eventually(`reader's copy of generation ${generation}`, async () => {
+      const listed = JSON.parse((await ctl(["get", "instances", "reader", "-o", "json"])).stdout) as { instances: Array<{ id: string; generation: string; desiredState: string }> };
+      const meant = listed.instances.filter((i) => i.desiredState === "DESIRED_STATE_RUN");
+      const newest = meant.at(-1);
+      if (meant.length !== 1 || !newest || !wanted(Number(newest.generation))) return undefined;
+      const out = (await ctl(["logs", "reader", "--instance", newest.id])).stdout.split("\n").map((l) => l.replace(/^reader-0(\.\d+)? \| /, ""));
+      return out.length >= 5 && out[4] !== "" ? out : undefined;
+    }, 20_000),
+  );
+}
 
 test("the leak scan: the values are in no file, log, answer, event or metric", async () => {
   const answers: string[] = [];

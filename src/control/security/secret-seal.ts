@@ -15,8 +15,8 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { currentVersion, type SecretKeyInfo, type SecretKind, type SecretRecord, secretId } from "../../core/model/secrets.js";
-import type { SecretNeeds } from "../../core/model/secret-use.js";
+import type { SecretKeyInfo, SecretKind, SecretRecord } from "../../core/model/secrets.js";
+import { type SecretNeeds, versionUsed } from "../../core/model/secret-use.js";
 import { writeSecret } from "../../shell/write-secret.js";
 
 const VERSION = "v1";
@@ -121,11 +121,10 @@ export function deliveredSets(
   needs: SecretNeeds,
   sealer: SecretSealer | undefined,
 ): Array<{ kind: SecretKind; name: string; version: number; data: Record<string, Buffer> }> {
-  const wanted = new Map(needs.sets.map((s) => [secretId(s.kind, s.name), s]));
-  for (const k of needs.keys) wanted.set(secretId("secret", k.secret), { kind: "secret", name: k.secret });
-  return [...wanted.values()].flatMap(({ kind, name }) => {
-    const r = secrets.get(secretId(kind, name));
-    const v = r && currentVersion(r);
+  return needs.sets.flatMap((need) => {
+    const { kind, name } = need;
+    // The version the copy's spec runs with (a rollout, an undo), not always the newest.
+    const v = versionUsed(secrets, need);
     if (v?.payload === undefined || (kind === "secret" && !sealer)) return [];
     return [{ kind, name, version: v.version, data: kind === "config" ? openConfig(v.payload) : sealer!.open(name, v.payload) }];
   });

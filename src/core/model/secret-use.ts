@@ -5,37 +5,67 @@
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { Rejection } from "./rejections.js";
-import { type SecretKind, type SecretRecord, currentVersion, secretId } from "./secrets.js";
+import { type SecretKind, type SecretRecord, type SecretVersion, currentVersion, secretId } from "./secrets.js";
 import { validateName } from "./validate.js";
 
-/** Everything a spec needs to exist: each set it mounts, each secret key its env names. */
+/** Everything a spec needs to exist: each set it uses (at the version it runs, when set), each secret key its env names. */
 export interface SecretNeeds {
-  sets: Array<{ kind: SecretKind; name: string }>;
+  sets: Array<{ kind: SecretKind; name: string; version?: number }>;
   keys: Array<{ secret: string; key: string }>;
 }
 
 /** The spec's fields, empty when absent: specs recorded before them (golden logs) lack them. */
-function usesOf(spec: WorkloadSpec): Pick<WorkloadSpec, "secrets" | "configs" | "secretEnv"> {
-  return { secrets: spec.secrets ?? [], configs: spec.configs ?? [], secretEnv: spec.secretEnv ?? {} };
+function usesOf(spec: WorkloadSpec): Pick<WorkloadSpec, "secrets" | "configs" | "secretEnv" | "secretVersions"> {
+  return { secrets: spec.secrets ?? [], configs: spec.configs ?? [], secretEnv: spec.secretEnv ?? {}, secretVersions: spec.secretVersions ?? {} };
 }
 
 export function secretNeeds(spec: WorkloadSpec): SecretNeeds {
   const u = usesOf(spec);
-  return {
-    sets: [...u.secrets.map((s) => ({ kind: "secret" as const, name: s.name })), ...u.configs.map((c) => ({ kind: "config" as const, name: c.name }))],
-    keys: Object.values(u.secretEnv).map((r) => ({ secret: r.secret, key: r.key })),
+  const set = (kind: SecretKind, name: string) => {
+    const version = u.secretVersions[secretId(kind, name)];
+    return version === undefined ? { kind, name } : { kind, name, version };
   };
+  const sets = [...u.secrets.map((s) => set("secret", s.name)), ...u.configs.map((c) => set("config", c.name))];
+  // A secret only its env names is needed at its version too.
+  for (const r of Object.values(u.secretEnv)) if (!sets.some((s) => s.kind === "secret" && s.name === r.secret)) sets.push(set("secret", r.secret));
+  return { sets, keys: Object.values(u.secretEnv).map((r) => ({ secret: r.secret, key: r.key })) };
+}
+
+/** The version of a set a copy runs with: the one its spec names, else the current one; undefined when not kept (or none). */
+export function versionUsed(secrets: ReadonlyMap<string, Readonly<SecretRecord>>, need: SecretNeeds["sets"][number]): SecretVersion | undefined {
+  const r = secrets.get(secretId(need.kind, need.name));
+  if (r === undefined) return undefined;
+  return need.version === undefined ? currentVersion(r) : r.versions.find((v) => v.version === need.version);
 }
 
 /** Why a copy using `needs` cannot run now (Pending), or undefined when all of it exists. */
 export function missingSecret(secrets: ReadonlyMap<string, Readonly<SecretRecord>>, needs: SecretNeeds): string | undefined {
-  for (const { kind, name } of needs.sets) if (!secrets.has(secretId(kind, name))) return `${kind} ${name} does not exist`;
+  for (const need of needs.sets) {
+    if (!secrets.has(secretId(need.kind, need.name))) return `${need.kind} ${need.name} does not exist`;
+    if (versionUsed(secrets, need) === undefined) return `${need.kind} ${need.name} version ${need.version} is no longer kept (apply the workload again to take the current one)`;
+  }
   for (const { secret, key } of needs.keys) {
-    const r = secrets.get(secretId("secret", secret));
-    if (r === undefined) return `secret ${secret} does not exist`;
-    if (!currentVersion(r).keys.some((k) => k.key === key)) return `secret ${secret} has no key ${key}`;
+    const v = versionUsed(secrets, needs.sets.find((s) => s.kind === "secret" && s.name === secret)!);
+    if (!v!.keys.some((k) => k.key === key)) return `secret ${secret} has no key ${key}`;
   }
   return undefined;
+}
+
+/** The spec with the versions it runs with set to the current ones of what it uses (an apply). */
+export function withCurrentVersions(secrets: ReadonlyMap<string, Readonly<SecretRecord>>, spec: WorkloadSpec): WorkloadSpec {
+  const secretVersions: Record<string, number> = {};
+  for (const { kind, name } of secretNeeds({ ...spec, secretVersions: {} }).sets) {
+    const r = secrets.get(secretId(kind, name));
+    if (r) secretVersions[secretId(kind, name)] = currentVersion(r).version;
+  }
+  // A spec recorded before versions (no field) stays as it was when it uses nothing: applying it again changes nothing.
+  if (spec.secretVersions === undefined && Object.keys(secretVersions).length === 0) return spec;
+  return { ...spec, secretVersions };
+}
+
+/** Whether a spec uses a set. */
+export function usesSet(spec: WorkloadSpec, kind: SecretKind, name: string): boolean {
+  return secretNeeds(spec).sets.some((s) => s.kind === kind && s.name === name);
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

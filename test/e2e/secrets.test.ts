@@ -143,10 +143,18 @@ function outputOfNewest(generation: number | ((g: number) => boolean)): Promise<
 
 test("the leak scan: the values are in no file, log, answer, event or metric", async () => {
   const answers: string[] = [];
-  for (const args of [["get", "secrets", "-o", "json"], ["events"], ["get", "configs", "-o", "yaml"], ["get", "nodes", "-o", "json"]]) answers.push((await ctl(args)).stdout);
+  for (const args of [["get", "secrets", "-o", "json"], ["events"], ["history", "reader"], ["get", "configs", "-o", "yaml"], ["get", "nodes", "-o", "json"]]) answers.push((await ctl(args)).stdout);
   const auth = { authorization: `Bearer ${admin()}` };
   for (const path of ["/v1/secrets", "/v1/configs", "/metrics"]) answers.push(await (await fetch(`http://${http}${path}`, { headers: auth })).text());
   answers.push(await followFor(`http://${http}/v1/events/stream?from=0`, auth, 1_000));
+  // The page's own API, signed in as the admin: its SSE of the fleet and the events.
+  const origin = `http://${http}`;
+  const signIn = await fetch(`${origin}/api/session`, { method: "POST", body: JSON.stringify({ token: admin() }), headers: { origin, "content-type": "application/json" } });
+  expect(signIn.status).toBe(200);
+  const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+  const page = await followFor(`${origin}/api/events`, { cookie }, 1_000);
+  expect(page).toContain("event: snapshot");
+  answers.push(page);
   control.proc.kill("SIGTERM");
   agent.proc.kill("SIGTERM");
   await Promise.all([control.proc.exited, agent.proc.exited]);

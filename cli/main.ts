@@ -16,7 +16,7 @@ async function serverCommands(): Promise<Commands> {
 }
 
 async function ctlCommands(): Promise<Commands> {
-  const [w, n, l, t, x, c, q, top, s, run] = await Promise.all([
+  const [w, n, l, t, x, c, q, top, s, run, sec] = await Promise.all([
     import("./ctl/workload-commands.js"),
     import("./ctl/node-commands.js"),
     import("./ctl/log-commands.js"),
@@ -27,6 +27,7 @@ async function ctlCommands(): Promise<Commands> {
     import("./ctl/top-command.js"),
     import("./ctl/snapshot-command.js"),
     import("./ctl/run-command.js"),
+    import("./ctl/secret-commands.js"),
   ]);
   return [
     w.ApplyCommand,
@@ -64,6 +65,14 @@ async function ctlCommands(): Promise<Commands> {
     top.TopWorkloadsCommand,
     top.TopInstancesCommand,
     s.SnapshotSaveCommand,
+    sec.SecretCreateCommand,
+    sec.SecretUpdateCommand,
+    sec.ConfigCreateCommand,
+    sec.ConfigUpdateCommand,
+    sec.GetSecretsCommand,
+    sec.GetConfigsCommand,
+    sec.DeleteSecretCommand,
+    sec.DeleteConfigCommand,
   ];
 }
 

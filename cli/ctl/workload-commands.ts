@@ -4,7 +4,7 @@ import { Command, Option } from "clipanion";
 import { type AppliedWorkload, ApplyOutcome, GetWorkloadResponse, ListEndpointsResponse, ListInstancesResponse, ListWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { DesiredState, type Workload } from "../../src/gen/tessera/v1/types.js";
 import { oneOf, wholeNumber } from "../argv.js";
-import { rolloutRevisions } from "../../src/core/events/rollout-history.js";
+import { rolloutRevisions, specAtRevision } from "../../src/core/events/rollout-history.js";
 import { clusterEventOf } from "./render.js";
 import type { Ctl } from "../client.js";
 import { parseDuration } from "../duration.js";
@@ -340,7 +340,15 @@ export class RolloutHistoryCommand extends CtlCommand {
     if (revisions.length === 0) return this.out(`No revisions of ${this.name} in the event log.`);
     // The last one's outcome is where its rollout stands now.
     const live = await ctl.call(ctl.api.getWorkload, { name: this.name }).then((r) => r.workload?.status?.rollout, () => undefined);
-    const rows = revisions.map((r, i) => [String(r.revision), new Date(r.at).toISOString(), r.cause, i === revisions.length - 1 && r.outcome === "in progress" && live ? live : r.outcome]);
-    this.out(renderTable(["REVISION", "TIME", "CAUSE", "OUTCOME"], rows));
+    // Which version of each secret and config a revision ran with (`rollout undo` restores
+    // them): a column only for a workload that uses any.
+    const versionsOf = (revision: number) =>
+      Object.entries(specAtRevision(events.map(clusterEventOf), revision)?.secretVersions ?? {})
+        .map(([id, v]) => `${id}=${v}`)
+        .join(",");
+    const versions = revisions.map((r) => versionsOf(r.revision));
+    const withVersions = versions.some((v) => v !== "");
+    const rows = revisions.map((r, i) => [String(r.revision), new Date(r.at).toISOString(), r.cause, i === revisions.length - 1 && r.outcome === "in progress" && live ? live : r.outcome, ...(withVersions ? [versions[i] || "<none>"] : [])]);
+    this.out(renderTable(["REVISION", "TIME", "CAUSE", "OUTCOME", ...(withVersions ? ["SECRETS"] : [])], rows));
   }
 }

@@ -24,6 +24,7 @@ import { InstanceSupervisor } from "./instance-supervisor.js";
 import { DisconnectDeadline } from "./disconnect-deadline.js";
 import { Outbox } from "./outbox.js";
 import { UsageSampler } from "./usage-sampler.js";
+import { SecretFiles } from "./secret-files.js";
 
 export interface AgentOptions {
   /** host:port of the control plane, or several comma-separated (the leader among them is followed). */
@@ -86,7 +87,8 @@ export class Agent {
       lost: () => this.endStreamed(),
     });
     this.outbox = new Outbox(this.stream, opts.log);
-    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes);
+    const secretFiles = opts.dataDir === undefined ? undefined : new SecretFiles(opts.dataDir);
+    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes, secretFiles);
     // Volatile: sent when a stream is up, never kept for the next one.
     this.usage = new UsageSampler(opts.executor, (copies) => this.outbox.sendNow({ payload: { $case: "usage", value: { copies } } }), opts.usageSampleMs);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));

@@ -17,6 +17,8 @@ export interface StartRequest {
   hostIp: string;
   /** Its spec's volumes, host volumes resolved to this node's paths (host-volumes.ts). */
   mounts: VolumeMount[];
+  /** Its secret_env values, and where its secret and config files are (secret-files.ts); absent: none. */
+  secretEnv?: Record<string, string>;
 }
 
 /** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
@@ -27,7 +29,7 @@ export function copyEnvironment(req: StartRequest): { env: Record<string, string
     ...volumeEnvironment(req.mounts, req.spec.image !== ""),
   };
   const expanded = expandSpec(req.spec, vars);
-  return { env: { ...expanded.env, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
+  return { env: { ...expanded.env, ...req.secretEnv, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
 }
 
 /** The agent's variables every process copy gets: enough to find programs, a home and a locale. */

@@ -15,6 +15,7 @@ import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { HostVolume } from "../core/model/volumes.js";
 import { isLiveness, runChecks } from "./checks.js";
 import { resolveMounts } from "./host-volumes.js";
+import type { SecretFiles } from "./secret-files.js";
 import { describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
 
 interface Held {
@@ -45,6 +46,8 @@ export class InstanceSupervisor {
     /** This node's name and the host volumes its agent declares: what copies' volumes resolve to. */
     private readonly node: string,
     private readonly hostVolumes: readonly HostVolume[],
+    /** Where copies' secrets and configs are written (a tmpfs); none: an agent without a data dir, given none. */
+    private readonly secretFiles?: SecretFiles,
   ) {}
 
   /** Takes over what a previous run of the agent left behind, running or ended. */
@@ -89,6 +92,7 @@ export class InstanceSupervisor {
           ports: cmd.ports.map((p) => ({ ...p, protocol: protocolOf(p.protocol) })),
           hostIp: cmd.hostIp,
           mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
+          secretEnv: this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered).env ?? {},
         };
         const running = await this.executor.start(req);
         h.running = running;
@@ -97,6 +101,7 @@ export class InstanceSupervisor {
         this.watchExit(h, running);
         await this.startChecks(h, req);
       } catch (err) {
+        this.secretFiles?.remove(h.id);
         this.apply(h, { type: "fail", reason: (err as Error).message }, true);
         throw err;
       }
@@ -201,6 +206,8 @@ export class InstanceSupervisor {
   /** An exit nobody asked for (or a liveness check caused) is a failure; one during a stop is handled by stop(). */
   private watchExit(h: Held, running: Running): void {
     void running.exited.then((exit) => {
+      // However it ended (a stop, a failure): its secrets go with it.
+      this.secretFiles?.remove(h.id);
       h.stopChecks?.();
       if (h.state !== "running") return;
       const fail = failOf(exit);

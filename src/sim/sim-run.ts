@@ -254,8 +254,7 @@ export function simSpec(w: WorkloadMix, version: number): WorkloadSpec {
     nodeSelector: w.nodeSelector,
     ...(w.placement ? { placement: w.placement } : {}),
     checks: u ? [SIM_READY] : [],
-    ports: [],
-    volumes: [],
+    ...{ ports: [], volumes: [], secrets: [], configs: [], secretEnv: {}, secretVersions: {} },
     ...kindFields(w),
     ...{ schedule: "", timeZone: "", concurrency: 0, ...w.periodic },
     ...(u

@@ -69,7 +69,7 @@ async function acked(gw: Gateway, commandId: number): Promise<void> {
 
 const start = (commandId: number, i: number): ControlMessage => ({
   commandId,
-  command: { $case: "start", value: { instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: spec(), ports: [], hostIp: "" } },
+  command: { $case: "start", value: { instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: spec(), ports: [], hostIp: "", delivered: [] } },
 });
 
 test("starting a copy sends provisioning, running and the ack in one AgentBatch, in that order", async () => {

@@ -18,7 +18,7 @@ import { spec } from "../core/fixtures.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 const cutOffAfter = (seconds: number, nanos = 0): WorkloadSpec => spec({ disconnect: { stopOnClientAfter: { seconds, nanos } } });
-const startOf = (i: number, s: WorkloadSpec): StartInstance => ({ instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: s, ports: [], hostIp: "" });
+const startOf = (i: number, s: WorkloadSpec): StartInstance => ({ instanceId: `w-${i}.${i + 1}`, name: `w-${i}`, workload: "w", generation: 1, spec: s, ports: [], hostIp: "", delivered: [] });
 
 test.each<{ silence: number; stopped: string[] }>([
   { silence: 10_000, stopped: [] },

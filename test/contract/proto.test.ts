@@ -48,8 +48,8 @@ function commentAt(fileName: string, path: number[]): string {
 }
 
 describe("proto contract", () => {
-  test("is package tessera.v1 with the three files", () => {
-    expect(ours.map((f) => f.name).sort()).toEqual(["tessera/v1/agent_gateway.proto", "tessera/v1/control_plane.proto", "tessera/v1/types.proto"]);
+  test("is package tessera.v1 with its four files", () => {
+    expect(ours.map((f) => f.name).sort()).toEqual(["tessera/v1/agent_gateway.proto", "tessera/v1/control_plane.proto", "tessera/v1/secrets.proto", "tessera/v1/types.proto"]);
     for (const f of ours) expect(f.package).toBe("tessera.v1");
   });
 

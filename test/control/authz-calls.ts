@@ -49,6 +49,12 @@ export const MINIMAL_REQUESTS: Record<ControlPlaneMethod, unknown> = {
   RemoveNode: { name: "node-never-enrolled" },
   ListControlPlanes: {},
   SaveSnapshot: {},
+  PutSecret: { name: "authz-secret", data: { password: new TextEncoder().encode("authz-value") }, create: true },
+  ListSecrets: {},
+  DeleteSecret: { name: "authz-secret-never" },
+  PutConfig: { name: "authz-config", data: { "app.conf": new TextEncoder().encode("a=1") }, create: true },
+  ListConfigs: {},
+  DeleteConfig: { name: "authz-config-never" },
   Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
 };
 

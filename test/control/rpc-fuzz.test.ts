@@ -400,6 +400,16 @@ function seedsFor(path: string): Buffer[] {
       return [cp.approveNode.requestSerialize({ name: "fz-approved" })];
     case cp.removeNode.path:
       return [cp.removeNode.requestSerialize({ name: "fz-removed" })];
+    case cp.putSecret.path:
+      return [cp.putSecret.requestSerialize({ name: "fz-secret", data: { password: Buffer.from("fz-value") }, create: true }), cp.putSecret.requestSerialize({ name: "fz-secret", data: { "a.b": Buffer.alloc(3) }, create: false })];
+    case cp.putConfig.path:
+      return [cp.putConfig.requestSerialize({ name: "fz-config", data: { "app.conf": Buffer.from("a=1") }, create: true })];
+    case cp.deleteSecret.path:
+      return [cp.deleteSecret.requestSerialize({ name: "fz-secret" })];
+    case cp.deleteConfig.path:
+      return [cp.deleteConfig.requestSerialize({ name: "fz-config" })];
+    case cp.listSecrets.path:
+    case cp.listConfigs.path:
     case cp.listTokens.path:
     case cp.listControlPlanes.path:
     case cp.saveSnapshot.path:

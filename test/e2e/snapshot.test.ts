@@ -55,6 +55,8 @@ describe("snapshots", () => {
     expect(names).toEqual(expect.arrayContaining(before));
     // The same cluster: its id; ctl above used the original data dir's CA and admin token.
     expect(readFileSync(join(h.dir, "restored", "cluster-id"), "utf8")).toBe(readFileSync(join(h.dir, "control", "cluster-id"), "utf8"));
+    // And the same cluster key: the secrets sealed under it open after a restore (#30).
+    expect(readFileSync(join(h.dir, "restored", "secrets.key"), "utf8")).toBe(readFileSync(join(h.dir, "control", "secrets.key"), "utf8"));
   });
 
   test("a truncated or damaged file, or a data dir holding a database, is refused naming the problem", async () => {

@@ -19,16 +19,11 @@ import { instanceStateFromWire } from "../../core/model/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
+import { commandMessage, type Deliver, type LeaderTerm } from "./agent-commands.js";
 import type { EndpointsHub } from "../writer/endpoints-hub.js";
 import type { Writer } from "../writer/writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
-
-/** A leader's term: its lease epoch and control plane id (0 and "" on SQLite). */
-export interface LeaderTerm {
-  epoch: number;
-  leader: string;
-}
 
 interface Session {
   id: number;
@@ -93,6 +88,8 @@ export class AgentGateway {
     private readonly identify?: (stream: Stream) => Promise<{ node: string; serial: string; notAfter: number } | { refusal: string }>,
     /** The term whose starts and stops this gateway sends: stamped on each, for the agents' audit. */
     private readonly term: LeaderTerm = { epoch: 0, leader: "" },
+    /** The values of the secrets and configs a spec uses, sent with each start (secret-seal.ts). */
+    private readonly deliver: Deliver = () => [],
   ) {
     endpoints.subscribe((diff) => {
       for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
@@ -120,31 +117,7 @@ export class AgentGateway {
         session.stream.emit("error", err);
         continue;
       }
-      const commandId = this.nextCommandId++;
-      const msg: ControlMessage =
-        effect.type === "StartInstance"
-          ? {
-              commandId,
-              ...this.term,
-              command: {
-                $case: "start",
-                value: {
-                  instanceId: effect.instanceId,
-                  name: effect.name,
-                  workload: effect.workload,
-                  generation: effect.generation,
-                  spec: effect.spec,
-                  ports: effect.ports,
-                  hostIp: effect.hostIp,
-                },
-              },
-            }
-          : {
-              commandId,
-              ...this.term,
-              command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } },
-            };
-      session.stream.write(msg);
+      session.stream.write(commandMessage(effect, this.nextCommandId++, this.term, this.deliver));
     }
   }
 

@@ -23,6 +23,8 @@ import { createNodesHandlers } from "./nodes-service.js";
 import { createResources } from "./resources.js";
 import { createRolloutsHandlers } from "./rollouts-service.js";
 import { createRpc, type RpcDeps } from "./rpc.js";
+import { createSecretsHandlers } from "./secrets-service.js";
+import type { SecretSealer } from "../security/secret-seal.js";
 import { createSnapshotHandler } from "./snapshot-service.js";
 import { createWatchHandler } from "./watch-service.js";
 import { createWorkloadsHandlers } from "./workloads-service.js";
@@ -39,6 +41,8 @@ export interface ServiceDeps extends RpcDeps {
   tokens?: Tokens;
   /** Takes a snapshot of the store (SaveSnapshot), the leader's only: a standby has no handlers of a term. */
   snapshot?: () => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
+  /** Seals secrets under the cluster key; absent on PostgreSQL with --insecure. */
+  sealer?: SecretSealer;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
@@ -58,6 +62,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     ...createRolloutsHandlers(rpc, r, history),
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
     ...createIdentityHandlers(rpc, writer, deps.tokens),
+    ...createSecretsHandlers(rpc, writer, deps.sealer),
     watch: createWatchHandler(rpc, hub, history),
     saveSnapshot: createSnapshotHandler(rpc, deps.snapshot),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state: r.state, history, gateway, log, workloadNamed: r.workloadNamed, instancesOf: r.instancesOf }) } : {}),

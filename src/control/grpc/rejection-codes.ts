@@ -28,6 +28,8 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   InvalidTransition: status.FAILED_PRECONDITION,
   NodeNameTaken: status.PERMISSION_DENIED,
   UnknownToken: status.NOT_FOUND,
+  UnknownSecret: status.NOT_FOUND,
+  SecretExists: status.ALREADY_EXISTS,
   EventsNotRetained: status.OUT_OF_RANGE,
 };
 

@@ -10,8 +10,12 @@ import type { ClusterState, ClusterView } from "../../core/model/cluster-state.j
 import type { ControlPlaneRow } from "../../core/ha/lease.js";
 import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 import { cronNext } from "../writer/cron.js";
-import { AgentGateway, type LeaderTerm } from "../grpc/agent-gateway.js";
+import { AgentGateway } from "../grpc/agent-gateway.js";
+import type { LeaderTerm } from "../grpc/agent-commands.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
+import { clusterSealer, deliveredSets } from "../security/secret-seal.js";
+import { secretNeeds } from "../../core/model/secret-use.js";
+import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
 import { FleetHub } from "../writer/fleet-hub.js";
 import type { Metrics } from "../http/metrics.js";
@@ -106,7 +110,9 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deps.term);
+  const sealer = await clusterSealer(opts, () => store.clusterId());
+  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealer);
+  const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deps.term, deliver);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it before the caller
   // closes the store under it.
@@ -120,7 +126,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const take = store.supports.snapshot;
     const stopSnapshots = take && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(take, opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams }),
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealer }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

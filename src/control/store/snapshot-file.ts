@@ -15,7 +15,8 @@ import { dirname, join } from "node:path";
 
 const MAGIC = "tessera-snapshot 1 ";
 /** What a SQLite data dir's snapshot holds besides the database, when present. */
-const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token"];
+// secrets.key: the cluster key the database's secrets are sealed with (security/secret-seal.ts).
+const SECRET_FILES = ["pki/ca.pem", "pki/ca.key", "admin-token", "join-token", "secrets.key"];
 
 /** The store a snapshot was taken of; files written before PostgreSQL's had no `store` and are SQLite's. */
 export type SnapshotStore = "sqlite" | "postgres";

@@ -6,7 +6,8 @@
  */
 import type { ClusterEvent } from "../../core/events/cluster-events.js";
 import type { ClusterState, NodeIdentity, TokenKind, TokenRecord } from "../../core/model/cluster-state.js";
-import { isVolatile, touches } from "../../core/events/event-facts.js";
+import { isVolatile, loggedForm, touches } from "../../core/events/event-facts.js";
+import { parseSecretId, type SecretKind, type SecretRecord } from "../../core/model/secrets.js";
 import { eventToRow, instanceToRow, nodeToRow, workloadToRow } from "./rows.js";
 
 export interface TurnWrites {
@@ -19,6 +20,8 @@ export interface TurnWrites {
   tokens: { kind: TokenKind; at: number; active: Array<{ hash: string } & TokenRecord> }[];
   /** Node identities that changed. */
   identities: Array<{ node: string } & NodeIdentity>;
+  /** Secrets and configs whose versions changed: each one's rows are rewritten (or deleted: `record` undefined). */
+  secrets: { kind: SecretKind; name: string; record: SecretRecord | undefined }[];
   /** Written when instances changed. */
   nextInstanceSeq: number | undefined;
   /** Written when the control plane started listening to agents (its node rows are all rewritten then). */
@@ -33,6 +36,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
   const tokenKinds = new Map<TokenKind, number>();
   let listening = false;
   const identityKeys = new Set<string>();
+  const secretKeys = new Set<string>();
   // Nor are the rows only volatile events changed: a node's heartbeat time is written with
   // its next logged change.
   for (const e of logged) {
@@ -43,11 +47,13 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
     if (t.tokens) tokenKinds.set(t.tokens, e.at);
     if (t.listening) listening = true;
     if (t.identity) identityKeys.add(t.identity);
+    if (t.secret) secretKeys.add(t.secret);
   }
   // Every agent stream closed: each node row says so, for a follower's snapshot.
   if (listening) for (const name of state.nodes.keys()) nodeKeys.add(name);
   const out: TurnWrites = {
-    events: logged.map((event) => ({ event, row: eventToRow(event) })),
+    // What the log holds, readers of the stored events see too: never a payload.
+    events: logged.map(loggedForm).map((event) => ({ event, row: eventToRow(event) })),
     workloads: { upsert: [], delete: [] },
     instances: { upsert: [], delete: [] },
     nodes: [],
@@ -56,6 +62,7 @@ export function turnWrites(events: ClusterEvent[], state: ClusterState): TurnWri
       const identity = state.nodeIdentities.get(node);
       return identity ? [{ node, ...identity }] : [];
     }),
+    secrets: [...secretKeys].map((id) => ({ ...parseSecretId(id), record: state.secrets.get(id) })),
     nextInstanceSeq: instanceKeys.size > 0 ? state.nextInstanceSeq : undefined,
     listeningSince: listening ? state.listeningSince : undefined,
   };

@@ -43,6 +43,13 @@ export const METHOD_ACCESS = {
   ListControlPlanes: "read",
   // Admin only: a snapshot holds the cluster CA's key and the token files.
   SaveSnapshot: "write",
+  PutSecret: "write",
+  // Names, keys, sizes, versions: never a value (no call answers one).
+  ListSecrets: "read",
+  DeleteSecret: "write",
+  PutConfig: "write",
+  ListConfigs: "read",
+  DeleteConfig: "write",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;
 

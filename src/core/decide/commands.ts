@@ -7,6 +7,7 @@ import type { InstanceState, ReportedState } from "../model/instance-machine.js"
 import type { Capacity, NodeLimits, TokenKind } from "../model/cluster-state.js";
 import type { ListeningCause } from "../events/cluster-events.js";
 import type { NodePorts } from "../model/ports.js";
+import type { SecretKeyInfo, SecretKind } from "../model/secrets.js";
 import type { HostVolume } from "../model/volumes.js";
 import type { EnrollmentProof } from "../access/node-identity.js";
 
@@ -65,6 +66,9 @@ export type Command =
   | { type: "RemoveNode"; node: string; by: string }
   /** Revoke a token by its id (tokenId: the first 12 hex digits of its hash). */
   | { type: "RevokeToken"; id: string; by: string }
+  /** Create (`create`) or update a secret or config: its keys and sizes, the shell's digest and opaque payload (secrets.ts). */
+  | { type: "PutSecret"; kind: SecretKind; name: string; keys: SecretKeyInfo[]; digest: string; payload: string; create: boolean; by: string }
+  | { type: "DeleteSecret"; kind: SecretKind; name: string; by: string }
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }

@@ -13,6 +13,7 @@ import { execDeciders } from "./exec.js";
 import { nodeIdentityDeciders } from "./node-identities.js";
 import { nodeDeciders } from "./nodes.js";
 import { rolloutDeciders } from "./rollouts.js";
+import { secretDeciders } from "./secrets.js";
 import { tokenDeciders } from "./tokens.js";
 import { workloadDeciders } from "./workloads.js";
 
@@ -23,6 +24,7 @@ const deciders: Deciders = {
   ...agentSessionDeciders,
   ...agentReportDeciders,
   ...tokenDeciders,
+  ...secretDeciders,
   ...nodeIdentityDeciders,
   ...execDeciders,
 };

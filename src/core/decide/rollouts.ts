@@ -46,7 +46,7 @@ export const rolloutDeciders = {
     const w = state.workloads.get(c.name);
     if (!w) return refuse({ kind: "UnknownWorkload", name: c.name });
     if (!c.to && !w.previousSpec) return refuse({ kind: "NothingToUndo", name: c.name });
-    const d = applyWorkload(state, { type: "ApplyWorkload", name: c.name, labels: w.labels, spec: c.to?.spec ?? w.previousSpec! }, now);
+    const d = applyWorkload(state, { type: "ApplyWorkload", name: c.name, labels: w.labels, spec: c.to?.spec ?? w.previousSpec! }, now, "recorded");
     // Recorded as an undo, so that `rollout history` says so.
     const undo = c.to ? { to: c.to.revision } : {};
     return { ...d, events: d.events.map((e) => (e.type === "WorkloadApplied" ? { ...e, undo } : e)) };

@@ -12,6 +12,7 @@ import { instanceTemplate } from "../model/spec.js";
 import { eraRunning } from "../model/template-eras.js";
 import type { Rejection } from "../model/rejections.js";
 import { validateName, validateWorkload } from "../model/validate.js";
+import { withCurrentVersions } from "../model/secret-use.js";
 import type { CommandOf } from "./commands.js";
 import { accept, type ApplyOutcome, type Decision, type Deciders, refuse } from "./decision.js";
 
@@ -40,11 +41,19 @@ function atIndex(r: Rejection, i: number): Rejection {
   return r.kind === "InvalidArgument" ? { ...r, field: r.field.replace(/^workload\b/, `workloads[${i}]`) } : r;
 }
 
-/** Validates an apply and records what it changes: a new generation for a changed spec, none for labels alone. */
-export function applyWorkload(state: ClusterState, c: CommandOf<"ApplyWorkload">, now: number): Decision {
+/**
+ * Validates an apply and records what it changes: a new generation for a changed spec, none for
+ * labels alone. The spec runs with the current versions of the secrets and configs it uses,
+ * unless it is a revision's own (`rollout undo`: "recorded", the versions it ran with).
+ */
+export function applyWorkload(state: ClusterState, c: CommandOf<"ApplyWorkload">, now: number, versions: "current" | "recorded" = "current"): Decision {
   const problems = validateWorkload({ name: c.name, labels: c.labels, spec: c.spec });
   if (problems.length > 0) return refuse(problems[0]!);
-  const spec = c.spec!;
+  return applySpec(state, c, versions === "current" ? withCurrentVersions(state.secrets, c.spec!) : c.spec!, now);
+}
+
+/** An apply of a valid spec as it is (a secret's new version rolled out: secrets.ts). */
+export function applySpec(state: ClusterState, c: Omit<CommandOf<"ApplyWorkload">, "spec">, spec: WorkloadSpec, now: number): Decision {
   const prior = state.workloads.get(c.name);
   if (prior?.deleting) return refuse({ kind: "WorkloadDeleting", name: c.name });
   const failed = prior?.quarantined.find((q) => sameTemplate(q.spec, spec));

@@ -8,6 +8,7 @@ import type { BatchOutcome, Capacity, NodeLimits, RunOf, TokenKind, Workload } f
 import type { InstanceEvent } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { NodePorts } from "../model/ports.js";
+import type { SecretKeyInfo, SecretKind } from "../model/secrets.js";
 import type { HostVolume } from "../model/volumes.js";
 import type { EnrollmentProof } from "../access/node-identity.js";
 
@@ -152,6 +153,13 @@ export type ClusterEvent =
   | { type: "NodeApproved"; at: number; node: string; by: string }
   | { type: "NodeRemoved"; at: number; node: string; by: string }
   | { type: "TokenRevoked"; at: number; hash: string; kind: TokenKind; by: string }
+  /**
+   * A secret's or config's new version: its keys and sizes and a digest, never a value. The
+   * payload (secrets.ts) rides along to the state and the store's rows; the log's record and
+   * every reader of the log get the event without it (event-facts.ts, loggedForm).
+   */
+  | { type: "SecretUpdated"; at: number; kind: SecretKind; name: string; version: number; keys: SecretKeyInfo[]; digest: string; by: string; payload?: string }
+  | { type: "SecretDeleted"; at: number; kind: SecretKind; name: string; by: string }
   /** Volatile: evolves the state but is not written to the log (one per node per second). */
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];

@@ -8,6 +8,7 @@
 import { transition } from "../model/instance-machine.js";
 import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
 import { type ClusterState, type TokenKind, workloadOfInstanceId } from "../model/cluster-state.js";
+import { secretId } from "../model/secrets.js";
 
 /** The records an event changes: the store rewrites their rows and indexes the event by them. */
 export interface Touched {
@@ -20,6 +21,8 @@ export interface Touched {
   listening?: true;
   /** The node whose identity (its current certificate, node-identity.ts) changed. */
   identity?: string;
+  /** The secret or config (its secretId) whose versions changed. */
+  secret?: string;
 }
 
 /**
@@ -123,7 +126,20 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   NodeApproved: { touches: (e) => ({ node: e.node, identity: e.node }), volatile: false, origin: input, fits: always },
   NodeRemoved: { touches: (e) => ({ node: e.node, identity: e.node }), volatile: false, origin: input, fits: always },
   NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
+  SecretUpdated: { touches: (e) => ({ secret: secretId(e.kind, e.name) }), volatile: false, origin: input, fits: always },
+  SecretDeleted: { touches: (e) => ({ secret: secretId(e.kind, e.name) }), volatile: false, origin: input, fits: (state, e) => state.secrets.has(secretId(e.kind, e.name)) },
 };
+
+/**
+ * An event as the log records it and every reader of the log (Watch, history, the event
+ * stream) sees it: a secret's payload is left out (invariant: no value in the log). Replay
+ * then rebuilds versions without payloads, which nothing decided needs.
+ */
+export function loggedForm(e: ClusterEvent): ClusterEvent {
+  if (e.type !== "SecretUpdated" || e.payload === undefined) return e;
+  const { payload: _, ...rest } = e;
+  return rest;
+}
 
 /** The entry of an event's own type. */
 function factsOf(e: ClusterEvent): Facts<ClusterEventType> {

@@ -45,6 +45,8 @@ const TOPIC_OF = {
   NodeRemoved: "Node",
   TokenIssued: "Token",
   TokenRevoked: "Token",
+  SecretUpdated: "Secret",
+  SecretDeleted: "Secret",
   ListeningStarted: "ControlPlane",
 } as const satisfies Record<ClusterEventType, string>;
 

@@ -11,6 +11,7 @@ import type { ClusterEvent } from "./cluster-events.js";
 import { accessEvolvers } from "./evolve-access.js";
 import { instanceEvolvers } from "./evolve-instances.js";
 import { nodeEvolvers } from "./evolve-nodes.js";
+import { secretEvolvers } from "./evolve-secrets.js";
 import { workloadEvolvers } from "./evolve-workloads.js";
 import type { Evolver, Evolvers } from "./state-edits.js";
 
@@ -19,6 +20,7 @@ const evolvers: Evolvers = {
   ...instanceEvolvers,
   ...nodeEvolvers,
   ...accessEvolvers,
+  ...secretEvolvers,
 };
 
 /** Applies one event to the state, in place. Throws only when the log itself is inconsistent. */

@@ -3,6 +3,7 @@
  * follower's (as the leader left it) and a new leader's (no agent stream survives). PURE.
  */
 import { runsCurrentTemplate } from "../model/cluster-status.js";
+import { type SecretRecord, secretId } from "../model/secrets.js";
 import { type ClusterState, emptyState, type Instance, type NodeIdentity, type NodeRecord, type TokenRecord, type Workload } from "../model/cluster-state.js";
 import { putInstance, recordCrash } from "./state-edits.js";
 
@@ -23,6 +24,8 @@ export interface StoredState {
   nodeIdentities?: Array<{ node: string } & NodeIdentity>;
   /** When the leader last started listening to agents; absent before it first did. */
   listeningSince?: number;
+  /** Secrets and configs; absent in a store from before them. */
+  secrets?: SecretRecord[];
 }
 
 /** The leader's state as its store kept it at its last commit: what a follower starts from. */
@@ -35,6 +38,7 @@ export function storedState(stored: StoredState): ClusterState {
   for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);
   for (const { hash, ...t } of stored.tokens) state.tokens.set(hash, t);
   for (const { node, ...identity } of stored.nodeIdentities ?? []) state.nodeIdentities.set(node, identity);
+  for (const r of stored.secrets ?? []) state.secrets.set(secretId(r.kind, r.name), r);
   if (stored.listeningSince !== undefined) state.listeningSince = stored.listeningSince;
   return state;
 }

@@ -7,6 +7,7 @@ import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { InstanceState } from "./instance-machine.js";
 import type { NodeHealth } from "./node-health.js";
 import type { AssignedPort, NodePorts } from "./ports.js";
+import type { SecretRecord } from "./secrets.js";
 import type { HostVolume } from "./volumes.js";
 
 export interface Workload {
@@ -213,6 +214,8 @@ export interface ClusterState {
   tokens: Map<string, TokenRecord>;
   /** The certificate each enrolled node may connect with (node-identity.ts). */
   nodeIdentities: Map<string, NodeIdentity>;
+  /** Secrets and configs by secretId (secrets.ts): their versions, never a readable value. */
+  secrets: Map<string, SecretRecord>;
 }
 
 /** What an API token may do: everything, read and watch only, or enroll a node. */
@@ -259,13 +262,14 @@ export interface ClusterView {
   readonly listeningSince: number;
   readonly tokens: ReadonlyMap<string, Readonly<TokenRecord>>;
   readonly nodeIdentities: ReadonlyMap<string, Readonly<NodeIdentity>>;
+  readonly secrets: ReadonlyMap<string, Readonly<SecretRecord>>;
 }
 
 /** How many failure times are kept per workload and node. */
 export const CRASH_HISTORY = 16;
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
 }
 
 /**
@@ -297,6 +301,8 @@ export function forkState(state: ClusterView): ClusterState {
     listeningSince: state.listeningSince,
     tokens: copyRecords(state.tokens),
     nodeIdentities: copyRecords(state.nodeIdentities),
+    // Versions are replaced, never changed in place (evolve-secrets.ts): the list is copied.
+    secrets: new Map([...state.secrets].map(([k, r]) => [k, { ...r, versions: [...r.versions] }])),
   };
 }
 

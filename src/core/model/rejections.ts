@@ -40,6 +40,9 @@ export type Rejection =
   /** Enrolling with the join token as a node name that is enrolled already (node-identity.ts). */
   | { kind: "NodeNameTaken"; node: string }
   | { kind: "UnknownToken"; id: string }
+  | { kind: "UnknownSecret"; secretKind: "secret" | "config"; name: string }
+  /** Creating a secret or config whose name is taken (update it instead). */
+  | { kind: "SecretExists"; secretKind: "secret" | "config"; name: string }
   /** Watch or the event stream resuming after `after`: retention has dropped events after it (the log now starts at `oldest`; 0: it is empty). */
   | { kind: "EventsNotRetained"; after: number; oldest: number }
   | InvalidTransition;
@@ -98,6 +101,10 @@ export function describeRejection(r: Rejection): string {
       return `node ${r.node} is enrolled already: its agent renews with its own certificate; to enroll it again (a new machine or data dir), an admin runs tessera ctl node approve ${r.node}`;
     case "UnknownToken":
       return `token ${r.id} not found (tessera ctl token list shows the active ones)`;
+    case "UnknownSecret":
+      return `${r.secretKind} "${r.name}" not found (tessera ctl get ${r.secretKind}s lists them)`;
+    case "SecretExists":
+      return `${r.secretKind} "${r.name}" exists already: change it with tessera ctl ${r.secretKind} update ${r.name}`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

@@ -8,6 +8,7 @@ import type { ClusterState } from "./cluster-state.js";
 import { type PlacementRules, placementRules } from "./placement-rules.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
 import { readSchedule, type Schedule } from "./schedule.js";
+import { type SecretNeeds, secretNeeds } from "./secret-use.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
@@ -61,6 +62,8 @@ export interface ResolvedSpec {
   placement: PlacementRules;
   /** A periodic batch (spec.schedule): it runs nothing itself, it starts runs; undefined otherwise. */
   periodic: PeriodicSpec | undefined;
+  /** The secrets and configs its copies use: none may be missing where a copy is placed. */
+  secretNeeds: SecretNeeds;
 }
 
 export type ConcurrencyName = "allow" | "forbid" | "replace";
@@ -202,6 +205,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     volumes,
     hostVolumes,
     volumeShape: volumeShape(hostVolumes),
+    secretNeeds: secretNeeds(spec),
     placement: placementRules(spec.placement),
     periodic: periodicOf(spec, kind),
   };

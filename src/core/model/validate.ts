@@ -8,6 +8,7 @@ import { formatDurationMs } from "./duration.js";
 import { durationMs, kindOf, SPEC_DEFAULTS, type WorkloadKindName } from "./spec.js";
 import type { Rejection } from "./rejections.js";
 import { validateReferences } from "./port-env.js";
+import { validateSecretUse } from "./secret-use.js";
 import { validatePorts } from "./ports.js";
 import { validateVolumes } from "./volumes.js";
 import { validateDisconnect } from "./disconnect.js";
@@ -184,6 +185,7 @@ export function validateWorkload(input: WorkloadInput): Rejection[] {
     ...validateChecks(spec),
     ...validateDisconnect(spec),
     ...validateSchedule(input.name, spec),
+    ...validateSecretUse(spec),
   );
   const grace = durationProblem(spec.stopGracePeriod, "workload.spec.stop_grace_period");
   if (grace) problems.push(grace);

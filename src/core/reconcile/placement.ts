@@ -29,6 +29,7 @@ import type { AssignedPort } from "../model/ports.js";
 import { allowedValues, capRefusal, countedReason, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, type WorkloadCopies } from "../model/placement-rules.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import { offeredVolume } from "../model/volumes.js";
+import { missingSecret } from "../model/secret-use.js";
 
 export type PlacementStrategy = "spread" | "binpack";
 export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["spread", "binpack"];
@@ -173,6 +174,8 @@ export class Placer {
     const f = this.view();
     const n = f.nodes.length;
     if (n === 0) return { reason: "no nodes" };
+    const missing = missingSecret(this.state.secrets, spec.secretNeeds);
+    if (missing !== undefined) return { reason: missing };
     const selector = Object.entries(spec.nodeSelector);
     // Quarantine depends on the workload: only shapes free of it are remembered; a cap or a hard
     // spread depends on the workload's own copies, so such a shape is remembered per workload.

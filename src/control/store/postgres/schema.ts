@@ -7,9 +7,10 @@
  * Times are epoch milliseconds (bigint read as numbers); JSON is jsonb.
  */
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
+import type { SecretKeyInfo } from "../../../core/model/secrets.js";
 import type { HostVolume } from "../../../core/model/volumes.js";
 
 /** Epoch milliseconds: beyond int4, within a double. */
@@ -129,6 +130,23 @@ export const nodeIdentities = pgTable("node_identities", {
   removed: boolean("removed").notNull().default(false),
   approved: boolean("approved").notNull().default(false),
 });
+
+/** The kept versions of each secret and config (../sqlite/schema.ts says what each column holds). */
+export const secretVersions = pgTable(
+  "secret_versions",
+  {
+    kind: text("kind", { enum: ["secret", "config"] }).notNull(),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    keys: jsonb("keys").$type<SecretKeyInfo[]>().notNull(),
+    digest: text("digest").notNull(),
+    payload: text("payload"),
+    by: text("by").notNull(),
+    at: ms("at").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name, t.version] })],
+);
 
 export const meta = pgTable("meta", {
   key: text("key").primaryKey(),

@@ -16,6 +16,7 @@ import { DEFAULT_RETENTION, type Retention } from "../retention.js";
 import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
 import type { ClusterCaStore, SharedDatabase, Store, StoreSupport } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
+import { secretsFromRows, secretToRows } from "../secret-rows.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
 import { said } from "./unreachable.js";
 import { type Fence, PostgresLease } from "./lease.js";
@@ -161,6 +162,7 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
       .from(schema.tokens)
       .where(isNull(schema.tokens.revokedAt));
     const nodeIdentities = await tx.select().from(schema.nodeIdentities);
+    const secrets = secretsFromRows(await tx.select().from(schema.secretVersions));
     const newest = await tx.select({ seq: sql<string | null>`MAX(${schema.events.seq})` }).from(schema.events);
     const restored = instances.map(instanceFromRow);
     const failures = await this.history.failures(new Map(restored.map((i) => [i.id, i.node])), tx);
@@ -172,6 +174,7 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
       failures,
       tokens,
       nodeIdentities,
+      secrets,
       listeningSince: listening[0] ? Number(listening[0].value) : undefined,
     });
     return { state, seq: Number(newest[0]?.seq ?? 0) };
@@ -251,6 +254,11 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
         }
       }
       for (const rows of chunks(writes.identities)) await tx.insert(schema.nodeIdentities).values(rows).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: overwrite(schema.nodeIdentities) });
+      for (const { kind, name, record } of writes.secrets) {
+        // Every kept version is rewritten: versions past versionsKept go, with their values.
+        await tx.delete(schema.secretVersions).where(and(eq(schema.secretVersions.kind, kind), eq(schema.secretVersions.name, name)));
+        if (record) await tx.insert(schema.secretVersions).values(secretToRows(record));
+      }
       if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
       if (writes.listeningSince !== undefined) await this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince));
       // Delivered to followers when (and only if) this transaction commits, in commit order.
@@ -310,7 +318,7 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   }
 
   async hasState(): Promise<boolean> {
-    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.meta];
+    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.secretVersions, schema.meta];
     const found = await Promise.all(tables.map((t) => this.db.select({ one: sql`1` }).from(t as PgTable).limit(1)));
     return found.some((rows) => rows.length > 0);
   }

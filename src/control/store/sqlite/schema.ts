@@ -6,9 +6,10 @@
  * restart does not replay the whole log.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
+import type { SecretKeyInfo } from "../../../core/model/secrets.js";
 import type { HostVolume } from "../../../core/model/volumes.js";
 
 export const events = sqliteTable(
@@ -141,6 +142,27 @@ export const nodeIdentities = sqliteTable("node_identities", {
   removed: integer("removed", { mode: "boolean" }).notNull().default(false),
   approved: integer("approved", { mode: "boolean" }).notNull().default(false),
 });
+
+/**
+ * The kept versions of each secret and config (core/model/secrets.ts), one row each. `payload`
+ * is a secret's values sealed under the cluster key (security/secret-seal.ts), or a config's
+ * contents; null for a version recorded without one.
+ */
+export const secretVersions = sqliteTable(
+  "secret_versions",
+  {
+    kind: text("kind", { enum: ["secret", "config"] }).notNull(),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    keys: text("keys", { mode: "json" }).$type<SecretKeyInfo[]>().notNull(),
+    digest: text("digest").notNull(),
+    payload: text("payload"),
+    by: text("by").notNull(),
+    at: integer("at").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name, t.version] })],
+);
 
 /** Small key/value facts, e.g. the next instance sequence number. */
 export const meta = sqliteTable("meta", {

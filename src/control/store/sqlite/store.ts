@@ -21,6 +21,7 @@ import { prepareWrites, type Writes } from "./statements.js";
 import type { Store, StoreSupport } from "../store.js";
 import { takeSqliteSnapshot } from "../snapshot-file.js";
 import { turnWrites } from "../turn-writes.js";
+import { secretsFromRows, secretToRows } from "../secret-rows.js";
 
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
@@ -104,7 +105,7 @@ export class SqliteStore implements Store {
   }
 
   async hasState(): Promise<boolean> {
-    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.meta];
+    const tables = [schema.events, schema.workloads, schema.instances, schema.nodes, schema.tokens, schema.nodeIdentities, schema.secretVersions, schema.meta];
     return tables.some((t) => this.db.select({ one: sql`1` }).from(t).limit(1).get() !== undefined);
   }
 
@@ -126,7 +127,8 @@ export class SqliteStore implements Store {
       )
       .all();
     const nodeIdentities = this.db.select().from(schema.nodeIdentities).all();
-    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens, nodeIdentities, listeningSince: listening ? Number(listening.value) : undefined });
+    const secrets = secretsFromRows(this.db.select().from(schema.secretVersions).all());
+    return restoreState({ workloads, instances, nodes, nextInstanceSeq: seq ? Number(seq.value) : 1, failures: this.history.failures(placedNow), tokens, nodeIdentities, listeningSince: listening ? Number(listening.value) : undefined, secrets });
   }
 
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
@@ -157,6 +159,11 @@ export class SqliteStore implements Store {
         }
       }
       for (const row of writes.identities) this.db.insert(schema.nodeIdentities).values(row).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: row }).run();
+      for (const { kind, name, record } of writes.secrets) {
+        // Every kept version is rewritten: versions past versionsKept go, with their values.
+        this.sqlite.query("DELETE FROM secret_versions WHERE kind = ? AND name = ?").run(kind, name);
+        if (record) for (const row of secretToRows(record)) this.db.insert(schema.secretVersions).values(row).run();
+      }
       if (writes.nextInstanceSeq !== undefined) w.upsertMeta({ key: "next_instance_seq", value: String(writes.nextInstanceSeq) });
       if (writes.listeningSince !== undefined) w.upsertMeta({ key: LISTENING_SINCE_KEY, value: String(writes.listeningSince) });
     })();

@@ -1,0 +1,63 @@
+/**
+ * The secrets and configs a copy uses, as files on a tmpfs (shell: file I/O): written before the
+ * copy starts, removed when it ends. Never in the agent's data dir: /dev/shm is memory, gone at
+ * a reboot, and each agent writes under a directory of its own (named by a hash of its data
+ * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
+ *
+ * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY; a process copy
+ * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DeliveredSet } from "../gen/tessera/v1/agent_gateway.js";
+import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
+
+/** Where the agent's secret files live: memory, never disk. */
+export const SECRETS_TMPFS = "/dev/shm";
+
+/** What a copy is given of its secrets and configs. */
+export interface CopySecrets {
+  /** TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR when it mounts any; its secret_env values. */
+  env: Record<string, string>;
+}
+
+export class SecretFiles {
+  private readonly root: string;
+
+  constructor(
+    dataDir: string,
+    private readonly tmpfs = SECRETS_TMPFS,
+  ) {
+    this.root = join(tmpfs, `tessera-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}`);
+  }
+
+  /** Writes what `spec` mounts and resolves its secret_env; throws naming what is missing. */
+  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[]): CopySecrets {
+    const byId = new Map(delivered.map((d) => [`${d.kind}/${d.name}`, d]));
+    const env: Record<string, string> = {};
+    for (const [name, ref] of Object.entries(spec.secretEnv ?? {})) {
+      const value = byId.get(`secret/${ref.secret}`)?.data[ref.key];
+      if (value === undefined) throw new Error(`secret_env ${name}: secret ${ref.secret} key ${ref.key} was not delivered with the start`);
+      env[name] = Buffer.from(value).toString("utf8");
+    }
+    const mounts = [...(spec.secrets ?? []).map((m) => ["secret", m.name] as const), ...(spec.configs ?? []).map((m) => ["config", m.name] as const)];
+    if (mounts.length === 0) return { env };
+    if (!existsSync(this.tmpfs)) throw new Error(`no tmpfs at ${this.tmpfs} to hold the copy's secrets`);
+    const base = join(this.root, instanceId);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    for (const [kind, name] of mounts) {
+      const set = byId.get(`${kind}/${name}`);
+      if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
+      const dir = join(base, `${kind}s`, name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), value, { mode: 0o400 });
+    }
+    return { env: { ...env, TESSERA_SECRETS_DIR: join(base, "secrets"), TESSERA_CONFIGS_DIR: join(base, "configs") } };
+  }
+
+  /** Removes a copy's files (when it ended or was stopped); nothing when it had none. */
+  remove(instanceId: string): void {
+    rmSync(join(this.root, instanceId), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Deciding secrets and configs: a new version when the set changed, a delete. PURE. The shell
+ * made the digest and the payload; the core judges names, keys and sizes, and numbers versions.
+ */
+import type { ClusterState } from "../model/cluster-state.js";
+import type { ClusterEvent } from "../events/cluster-events.js";
+import { usesSet } from "../model/secret-use.js";
+import { currentVersion, type SecretKind, secretId, validateSecretSet } from "../model/secrets.js";
+import { applySpec } from "./workloads.js";
+import { accept, type Deciders, refuse } from "./decision.js";
+
+/**
+ * A new version of what workloads use is rolled out to them: each gets a new generation whose
+ * spec names the new version, and its rollout runs under its own update strategy (a canary, waves,
+ * auto_revert back to the version before). Forced: the operator's change of a secret is not
+ * refused for a spec once quarantined.
+ */
+function rollUsers(state: ClusterState, kind: SecretKind, name: string, version: number, now: number): ClusterEvent[] {
+  const id = secretId(kind, name);
+  return [...state.workloads.values()]
+    .filter((w) => !w.deleting && usesSet(w.spec, kind, name))
+    .flatMap((w) => applySpec(state, { type: "ApplyWorkload", name: w.name, labels: w.labels, force: true }, { ...w.spec, secretVersions: { ...w.spec.secretVersions, [id]: version } }, now).events);
+}
+
+export const secretDeciders = {
+  PutSecret(state, c, now) {
+    const problem = validateSecretSet(c.kind, c.name, c.keys);
+    if (problem) return refuse(problem);
+    const prior = state.secrets.get(secretId(c.kind, c.name));
+    if (c.create && prior) return refuse({ kind: "SecretExists", secretKind: c.kind, name: c.name });
+    if (!c.create && !prior) return refuse({ kind: "UnknownSecret", secretKind: c.kind, name: c.name });
+    // The same values again are no new version: nothing to roll out.
+    if (prior && currentVersion(prior).digest === c.digest) return accept();
+    const version = prior ? currentVersion(prior).version + 1 : 1;
+    const keys = [...c.keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const updated: ClusterEvent = { type: "SecretUpdated", at: now, kind: c.kind, name: c.name, version, keys, digest: c.digest, by: c.by, payload: c.payload };
+    return accept([updated, ...rollUsers(state, c.kind, c.name, version, now)]);
+  },
+  DeleteSecret(state, c, now) {
+    if (!state.secrets.has(secretId(c.kind, c.name))) return refuse({ kind: "UnknownSecret", secretKind: c.kind, name: c.name });
+    return accept([{ type: "SecretDeleted", at: now, kind: c.kind, name: c.name, by: c.by }]);
+  },
+} satisfies Partial<Deciders>;

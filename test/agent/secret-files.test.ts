@@ -1,0 +1,42 @@
+/**
+ * A copy's secrets and configs as files (agent/secret-files.ts): owner-only, read-only files
+ * under a directory of the agent's own on the tmpfs, the env resolved, all removed at the end.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SecretFiles } from "../../src/agent/secret-files.js";
+import type { DeliveredSet } from "../../src/gen/tessera/v1/agent_gateway.js";
+import { spec } from "../core/fixtures.js";
+
+const tmpfs = mkdtempSync(join(tmpdir(), "tessera-shm-"));
+afterAll(() => rmSync(tmpfs, { recursive: true, force: true }));
+
+const delivered: DeliveredSet[] = [
+  { kind: "secret", name: "db", version: 2, data: { password: Buffer.from("pw"), user: Buffer.from("app") } },
+  { kind: "config", name: "app", version: 1, data: { "app.conf": Buffer.from("a=1") } },
+];
+const uses = spec({ secrets: [{ name: "db", mountPath: "" }], configs: [{ name: "app", mountPath: "" }], secretEnv: { PASSWORD: { secret: "db", key: "password" } } });
+
+test("files 0400 in 0700 directories, the env resolved; removed when the copy ends", () => {
+  const files = new SecretFiles("/var/lib/tessera-agent", tmpfs);
+  const { env } = files.write("web-0.1", uses, delivered);
+  expect(env.PASSWORD).toBe("pw");
+  expect(env.TESSERA_SECRETS_DIR!.startsWith(tmpfs)).toBe(true);
+  const password = join(env.TESSERA_SECRETS_DIR!, "db", "password");
+  expect(readFileSync(password, "utf8")).toBe("pw");
+  expect(statSync(password).mode & 0o777).toBe(0o400);
+  expect(statSync(join(env.TESSERA_SECRETS_DIR!, "db")).mode & 0o777).toBe(0o700);
+  expect(readFileSync(join(env.TESSERA_CONFIGS_DIR!, "app", "app.conf"), "utf8")).toBe("a=1");
+  files.remove("web-0.1");
+  expect(existsSync(join(env.TESSERA_SECRETS_DIR!, ".."))).toBe(false);
+});
+
+test("two agents on one host write apart; what was not delivered is refused naming it", () => {
+  const a = new SecretFiles("/data/a", tmpfs).write("web-0.1", uses, delivered).env.TESSERA_SECRETS_DIR;
+  const b = new SecretFiles("/data/b", tmpfs).write("web-0.1", uses, delivered).env.TESSERA_SECRETS_DIR;
+  expect(a).not.toBe(b);
+  expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", uses, delivered.slice(1))).toThrow("secret db key password was not delivered");
+  expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", spec({ configs: [{ name: "other", mountPath: "" }] }), delivered)).toThrow("config other was not delivered");
+});

@@ -1,0 +1,171 @@
+/**
+ * Secrets and configs through the compiled binary (#30): created from literals, files and an
+ * env file, listed without values (a read-only token may list, never write), kept across a
+ * restart; and the leak scan: after the run, a known secret value is nowhere Tessera writes or
+ * answers (invariant 39).
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
+
+setDefaultTimeout(E2E_TIMEOUT_MS);
+
+/** The value no byte Tessera writes or answers may hold, and the forms it could leak in. */
+const VALUE = `leak-canary-${crypto.randomUUID()}`;
+const ROTATED = `rotated-canary-${crypto.randomUUID()}`;
+const FILE_VALUE = `file-canary-${crypto.randomUUID()}`;
+const FORMS = [VALUE, ROTATED, FILE_VALUE].flatMap((v) => [v, Buffer.from(v).toString("base64"), Buffer.from(v).toString("base64url"), Buffer.from(v).toString("hex")]);
+
+const h = new Harness();
+let address = "";
+let http = "";
+let control: Server;
+let agent: Server;
+const ctl = (args: string[], env: Record<string, string> = {}) => h.run(["ctl", ...args], { TESSERA_CONTROL: address, ...env });
+const admin = () => readFileSync(join(h.dir, "control", "admin-token"), "utf8").trim();
+
+beforeAll(() =>
+  h.explaining(async () => {
+    requireBinary();
+    ({ server: control, address, metricsAddress: http } = await h.startControl());
+    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    await eventually("node-a Ready", async () => ((await ctl(["get", "nodes"])).stdout.includes("Ready") ? true : undefined));
+  }),
+);
+afterAll(() => h.stop());
+
+/** What a following stream sent within `ms` (it never ends by itself). */
+async function followFor(url: string, headers: Record<string, string>, ms: number): Promise<string> {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers, signal: abort.signal });
+  const reader = res.body!.getReader();
+  let text = "";
+  const stop = setTimeout(() => abort.abort(), ms);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+  } catch {
+    // Aborted at the end of the window: what came is in `text`.
+  } finally {
+    clearTimeout(stop);
+  }
+  return text;
+}
+
+/** Every file under a directory, with its path. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((p) => statSync(p).isFile());
+}
+
+test("create, update and list secrets and configs; a read-only token lists and cannot write; kept across a restart", async () => {
+  writeFileSync(join(h.dir, "password.txt"), FILE_VALUE);
+  writeFileSync(join(h.dir, "app.env"), "# comment\nUSER=app\nLEVEL=debug\n");
+  const created = await ctl(["secret", "create", "db", "--from-literal", `token=${VALUE}`, "--from-file", `password=${join(h.dir, "password.txt")}`, "--from-env-file", join(h.dir, "app.env")]);
+  expect(created).toMatchObject({ code: 0, stdout: "secret db version 1\n" });
+  expect((await ctl(["secret", "create", "db", "--from-literal", "x=y"])).stderr).toContain('secret "db" exists already');
+  expect((await ctl(["secret", "update", "db", "--from-literal", `token=${VALUE}`, "--from-literal", "rotated=2"])).stdout).toBe("secret db version 2\n");
+  const tooBig = await ctl(["secret", "update", "db", "--from-literal", `big=${"x".repeat(70_000)}`]);
+  expect(tooBig.stderr).toContain('secret.data["big"]: expected a value of at most 65536 bytes');
+  expect((await ctl(["config", "create", "app", "--from-literal", "app.conf=level=debug"])).code).toBe(0);
+
+  const listed = JSON.parse((await ctl(["get", "secrets", "-o", "json"])).stdout);
+  expect(listed.secrets).toEqual([expect.objectContaining({ name: "db", version: "2", keys: [{ key: "rotated", size: "1" }, { key: "token", size: String(VALUE.length) }] })]);
+  const configs = JSON.parse((await ctl(["get", "configs", "-o", "json"])).stdout);
+  expect(Buffer.from(configs.configs[0].data["app.conf"], "base64").toString()).toBe("level=debug");
+
+  const readonly = (await ctl(["token", "create", "--read-only"])).stdout.trim();
+  expect((await ctl(["get", "secrets"], { TESSERA_TOKEN: readonly })).stdout).toContain("token(");
+  const denied = await ctl(["secret", "update", "db", "--from-literal", "a=b"], { TESSERA_TOKEN: readonly });
+  expect(denied.code).not.toBe(0);
+  expect(denied.stderr).toContain("PutSecret");
+
+  control.proc.kill("SIGTERM");
+  await control.proc.exited;
+  // On the same address: the agent comes back to it.
+  ({ server: control, metricsAddress: http } = await h.startControl(address));
+  expect(JSON.parse((await ctl(["get", "secrets", "-o", "json"])).stdout).secrets[0].version).toBe("2");
+  expect((await ctl(["delete", "config", "app"])).stdout).toBe("config app deleted\n");
+});
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+/** The copy prints digests of its secret file and env (never the values), its config, the file's mode, and stays. */
+const READER = 'sha256sum "$TESSERA_SECRETS_DIR/db/token" | cut -d" " -f1; printf %s "$TOKEN" | sha256sum | cut -d" " -f1; cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf"; echo; stat -c %a "$TESSERA_SECRETS_DIR/db/token"; echo "$TESSERA_SECRETS_DIR"; exec sleep 3600';
+
+test("a process copy reads its secret file, its config file and its env; it waits Pending for a missing config; its files go when it ends", async () => {
+  const manifest = { name: "reader", spec: { command: "/bin/sh", args: ["-c", READER], secrets: [{ name: "db" }], configs: [{ name: "web-conf" }], secretEnv: { TOKEN: { secret: "db", key: "token" } }, update: { minHealthyTime: "1s" } } };
+  writeFileSync(join(h.dir, "reader.json"), JSON.stringify(manifest));
+  expect((await ctl(["apply", "-f", join(h.dir, "reader.json")])).code).toBe(0);
+  await eventually("reader Pending for its config", async () => ((await ctl(["get", "instances", "reader"])).stdout.includes("config web-conf does not exist") ? true : undefined));
+  expect((await ctl(["config", "create", "web-conf", "--from-literal", "app.conf=listen 8080"])).code).toBe(0);
+  // Generation 2: the config's first version, made while it waited, rolled it (as any new version would).
+  const lines = await outputOfNewest(2);
+  expect(lines.slice(0, 4)).toEqual([sha256(VALUE), sha256(VALUE), "listen 8080", "400"]);
+  const dir = lines[4]!;
+  expect(dir).toStartWith("/dev/shm/");
+  expect(dir).not.toContain(h.dir);
+  expect(existsSync(join(dir, "db", "token"))).toBe(true);
+
+  // Rotation: the new version rolls the copy; undo goes back to the version before.
+  expect((await ctl(["secret", "update", "db", "--from-literal", `token=${ROTATED}`])).stdout).toBe("secret db version 3\n");
+  expect((await outputOfNewest(3)).slice(0, 2)).toEqual([sha256(ROTATED), sha256(ROTATED)]);
+  const history = (await ctl(["rollout", "history", "reader"])).stdout;
+  expect(history).toMatch(/^2\s.*secret\/db=2,config\/web-conf=1$/m);
+  expect(history).toMatch(/^3\s.*secret\/db=3,config\/web-conf=1$/m);
+  expect((await ctl(["rollout", "undo", "reader"])).code).toBe(0);
+  // Undo keeps a copy of generation 2 still running, else starts one of generation 4: either runs version 2.
+  expect((await outputOfNewest((g) => g !== 3)).slice(0, 2)).toEqual([sha256(VALUE), sha256(VALUE)]);
+
+  expect((await ctl(["delete", "workload", "reader"])).code).toBe(0);
+  await eventually("the copies' secret files removed", () => (existsSync(dirname(dir)) && readdirSync(dirname(dir)).length > 0 ? undefined : true), 15_000);
+});
+
+/** The output of reader's newest copy meant to run, once it has printed its 5 lines, when it is the only one and its generation is `generation` (or passes it). */
+function outputOfNewest(generation: number | ((g: number) => boolean)): Promise<string[]> {
+  const wanted = typeof generation === "number" ? (g: number) => g === generation : generation;
+  return h.explaining(() =>
+    eventually(`reader's copy of generation ${generation}`, async () => {
+      const listed = JSON.parse((await ctl(["get", "instances", "reader", "-o", "json"])).stdout) as { instances: Array<{ id: string; generation: string; desiredState: string }> };
+      const meant = listed.instances.filter((i) => i.desiredState === "DESIRED_STATE_RUN");
+      const newest = meant.at(-1);
+      if (meant.length !== 1 || !newest || !wanted(Number(newest.generation))) return undefined;
+      const out = (await ctl(["logs", "reader", "--instance", newest.id])).stdout.split("\n").map((l) => l.replace(/^reader-0(\.\d+)? \| /, ""));
+      return out.length >= 5 && out[4] !== "" ? out : undefined;
+    }, 20_000),
+  );
+}
+
+test("the leak scan: the values are in no file, log, answer, event or metric", async () => {
+  const answers: string[] = [];
+  for (const args of [["get", "secrets", "-o", "json"], ["events"], ["history", "reader"], ["get", "configs", "-o", "yaml"], ["get", "nodes", "-o", "json"]]) answers.push((await ctl(args)).stdout);
+  const auth = { authorization: `Bearer ${admin()}` };
+  for (const path of ["/v1/secrets", "/v1/configs", "/metrics"]) answers.push(await (await fetch(`http://${http}${path}`, { headers: auth })).text());
+  answers.push(await followFor(`http://${http}/v1/events/stream?from=0`, auth, 1_000));
+  // The page's own API, signed in as the admin: its SSE of the fleet and the events.
+  const origin = `http://${http}`;
+  const signIn = await fetch(`${origin}/api/session`, { method: "POST", body: JSON.stringify({ token: admin() }), headers: { origin, "content-type": "application/json" } });
+  expect(signIn.status).toBe(200);
+  const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+  const page = await followFor(`${origin}/api/events`, { cookie }, 1_000);
+  expect(page).toContain("event: snapshot");
+  answers.push(page);
+  control.proc.kill("SIGTERM");
+  agent.proc.kill("SIGTERM");
+  await Promise.all([control.proc.exited, agent.proc.exited]);
+  expect(answers.join("\n")).toContain('"SecretUpdated"');
+  const logs = [control, agent].map((s) => JSON.stringify(s.logs));
+  const files = filesUnder(h.dir).filter((p) => !p.endsWith("password.txt"));
+  expect(files.some((p) => p.endsWith("tessera.db-wal") || p.endsWith("tessera.db"))).toBe(true);
+  const leaks = [
+    ...answers.map((text, i) => ({ where: `answer ${i}`, text })),
+    ...logs.map((text, i) => ({ where: `log ${i}`, text })),
+    ...files.map((p) => ({ where: p, text: readFileSync(p).toString("latin1") })),
+  ].filter(({ text }) => FORMS.some((f) => text.includes(f)));
+  expect(leaks.map((l) => l.where)).toEqual([]);
+});

@@ -1,6 +1,7 @@
 /**
  * Rollouts used in sequence, through the pure core on the simulated fleet (issue 26): a spec
- * arriving while the last one's copies still soak keeps the disruption budget; a wave's
+ * arriving while the last one's copies still soak keeps the disruption budget, and so does one
+ * with fewer replicas, for the copies past them that serve; a wave's
  * replacements stay in the waves that have started; a static-port copy on its only node is
  * stopped before its replacement starts when the budget allows it, and says why it waits when not;
  * a drain while a canary is held moves old copies as copies of the last completed spec.
@@ -61,6 +62,34 @@ describe("the disruption budget under applies arriving mid-rollout", () => {
     f.settle();
     expect(low).toEqual([]);
     expect(wanted(f).map((i) => `${i.generation}:${i.state}`)).toEqual(["4:running", "4:running", "4:running"]);
+  });
+
+  test("a spec with fewer replicas that never turns Ready keeps the copy past them that serves, until the slots kept serve", () => {
+    const f = new SimulatedFleet();
+    f.checksPass = (start) => start.spec.args[0] !== "never-ready";
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    const update = { maxSurge: 1, maxUnavailable: 0 };
+    apply(f, web("v1", update, { replicas: 2 }));
+    f.settle();
+    // Slot 0's copy has just crashed: slot 1's, past the replicas asked next, is the one that serves.
+    f.crash(wanted(f).find((i) => i.index === 0)!.id);
+    f.turn();
+    expect(serving(f)).toBe(1);
+    const low: string[] = [];
+    f.onTurn = () => {
+      if (serving(f) < 1) low.push(`${serving(f)} serving at +${f.now}`);
+    };
+    apply(f, web("never-ready", update, { replicas: 1 }));
+    f.advance(60_000);
+    expect(low).toEqual([]);
+    expect(f.plans.at(-1)!.skip.find((s) => s.gate === "disruption")).toMatchObject({ instance: "web-1.2", reason: "scaled down to 1, kept while max_unavailable: 0 available, floor 1" });
+    // A spec that turns Ready: once slot 0's copy of it is available, the one past the replicas goes.
+    apply(f, web("v3", update, { replicas: 1 }));
+    f.advance(30_000);
+    f.settle();
+    expect(low).toEqual([]);
+    expect(wanted(f).map((i) => `${i.index}:${i.generation}:${i.state}`)).toEqual(["0:3:running"]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Rollouts used in sequence, through the pure core on the simulated fleet (issue 26): a spec
  * arriving while the last one's copies still soak keeps the disruption budget, and so does one
- * with fewer replicas, for the copies past them that serve; a wave's
+ * with fewer replicas, for the copies past them that serve, and one replacing a check-less spec
+ * whose copies crash just after they turn Ready; a wave's
  * replacements stay in the waves that have started; a static-port copy on its only node is
  * stopped before its replacement starts when the budget allows it, and says why it waits when not;
  * a drain while a canary is held moves old copies as copies of the last completed spec.
@@ -90,6 +91,32 @@ describe("the disruption budget under applies arriving mid-rollout", () => {
     f.settle();
     expect(low).toEqual([]);
     expect(wanted(f).map((i) => `${i.index}:${i.generation}:${i.state}`)).toEqual(["0:3:running"]);
+  });
+
+  test("a copy of a check-less spec, barely Ready, does not count as serving for the spec with checks that replaces it", () => {
+    const f = new SimulatedFleet();
+    f.checksPass = (start) => start.spec.args[0] !== "never-ready";
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    // Without checks: Ready as they run, available after the 10 s default soak.
+    const checkless = (v: string, replicas: number) => web(v, { maxSurge: 1, maxUnavailable: 0 }, { replicas, checks: [] });
+    apply(f, checkless("v1", 1));
+    f.settle();
+    f.advance(15_000);
+    // v2 (two replicas) crashes at start: its copies run, Ready for an instant, then fail.
+    apply(f, checkless("v2", 2));
+    f.turn();
+    const v2 = wanted(f).filter((i) => i.generation === 2);
+    expect(v2.map((i) => `${i.index}:${isReady(i)}`)).toEqual(["0:true", "1:true"]);
+    const low: string[] = [];
+    f.onTurn = () => {
+      if (serving(f) < 1) low.push(`${serving(f)} serving at +${f.now}`);
+    };
+    apply(f, web("never-ready", { maxSurge: 0, maxUnavailable: 1 }, { replicas: 2 }));
+    for (const i of v2) f.crash(i.id);
+    f.advance(60_000);
+    expect(low).toEqual([]);
+    expect(wanted(f).filter((i) => i.generation === 1 && isReady(i))).toHaveLength(1);
   });
 });
 

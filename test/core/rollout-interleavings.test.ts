@@ -1,6 +1,8 @@
 /**
  * Rollouts used in sequence, through the pure core on the simulated fleet (issue 26): a spec
- * arriving while the last one's copies still soak keeps the disruption budget; a wave's
+ * arriving while the last one's copies still soak keeps the disruption budget, and so does one
+ * with fewer replicas, for the copies past them that serve, and one replacing a check-less spec
+ * whose copies crash just after they turn Ready; a wave's
  * replacements stay in the waves that have started; a static-port copy on its only node is
  * stopped before its replacement starts when the budget allows it, and says why it waits when not;
  * a drain while a canary is held moves old copies as copies of the last completed spec.
@@ -61,6 +63,60 @@ describe("the disruption budget under applies arriving mid-rollout", () => {
     f.settle();
     expect(low).toEqual([]);
     expect(wanted(f).map((i) => `${i.generation}:${i.state}`)).toEqual(["4:running", "4:running", "4:running"]);
+  });
+
+  test("a spec with fewer replicas that never turns Ready keeps the copy past them that serves, until the slots kept serve", () => {
+    const f = new SimulatedFleet();
+    f.checksPass = (start) => start.spec.args[0] !== "never-ready";
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    const update = { maxSurge: 1, maxUnavailable: 0 };
+    apply(f, web("v1", update, { replicas: 2 }));
+    f.settle();
+    // Slot 0's copy has just crashed: slot 1's, past the replicas asked next, is the one that serves.
+    f.crash(wanted(f).find((i) => i.index === 0)!.id);
+    f.turn();
+    expect(serving(f)).toBe(1);
+    const low: string[] = [];
+    f.onTurn = () => {
+      if (serving(f) < 1) low.push(`${serving(f)} serving at +${f.now}`);
+    };
+    apply(f, web("never-ready", update, { replicas: 1 }));
+    f.advance(60_000);
+    expect(low).toEqual([]);
+    expect(f.plans.at(-1)!.skip.find((s) => s.gate === "disruption")).toMatchObject({ instance: "web-1.2", reason: "scaled down to 1, kept while max_unavailable: 0 available, floor 1" });
+    // A spec that turns Ready: once slot 0's copy of it is available, the one past the replicas goes.
+    apply(f, web("v3", update, { replicas: 1 }));
+    f.advance(30_000);
+    f.settle();
+    expect(low).toEqual([]);
+    expect(wanted(f).map((i) => `${i.index}:${i.generation}:${i.state}`)).toEqual(["0:3:running"]);
+  });
+
+  test("a copy of a check-less spec, barely Ready, does not count as serving for the spec with checks that replaces it", () => {
+    const f = new SimulatedFleet();
+    f.checksPass = (start) => start.spec.args[0] !== "never-ready";
+    for (const name of ["n1", "n2", "n3"]) f.connect({ name, capacity: BIG, labels: {} });
+    f.settle();
+    // Without checks: Ready as they run, available after the 10 s default soak.
+    const checkless = (v: string, replicas: number) => web(v, { maxSurge: 1, maxUnavailable: 0 }, { replicas, checks: [] });
+    apply(f, checkless("v1", 1));
+    f.settle();
+    f.advance(15_000);
+    // v2 (two replicas) crashes at start: its copies run, Ready for an instant, then fail.
+    apply(f, checkless("v2", 2));
+    f.turn();
+    const v2 = wanted(f).filter((i) => i.generation === 2);
+    expect(v2.map((i) => `${i.index}:${isReady(i)}`)).toEqual(["0:true", "1:true"]);
+    const low: string[] = [];
+    f.onTurn = () => {
+      if (serving(f) < 1) low.push(`${serving(f)} serving at +${f.now}`);
+    };
+    apply(f, web("never-ready", { maxSurge: 0, maxUnavailable: 1 }, { replicas: 2 }));
+    for (const i of v2) f.crash(i.id);
+    f.advance(60_000);
+    expect(low).toEqual([]);
+    expect(wanted(f).filter((i) => i.generation === 1 && isReady(i))).toHaveLength(1);
   });
 });
 

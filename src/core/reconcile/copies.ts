@@ -3,9 +3,10 @@
  * outdated, which a rollout replaces, which failure holds the restart backoff, what attempt its
  * replacement is, and the copies grouped by replica slot or by node. PURE; reads only.
  */
-import { type Instance, instanceSeq, type Workload } from "../model/cluster-state.js";
+import { type Instance, instanceSeq, type TemplateEra, type Workload } from "../model/cluster-state.js";
 import { runsCurrentTemplate } from "../model/cluster-status.js";
-import type { ResolvedSpec } from "../model/spec.js";
+import { type ResolvedSpec, resolveSpec } from "../model/spec.js";
+import { eraOf } from "../model/template-eras.js";
 
 /** Started before the workload's last restart was asked for (`tessera restart`): the restart replaces it. */
 export function predatesRestart(workload: Workload, i: Instance): boolean {
@@ -21,6 +22,23 @@ export function predatesRestart(workload: Workload, i: Instance): boolean {
  */
 export function isOutdated(workload: Workload, i: Instance): boolean {
   return !runsCurrentTemplate(workload, i) || predatesRestart(workload, i);
+}
+
+/**
+ * How long a copy must have been Ready to count as available: the current spec's
+ * min_healthy_time, and for a copy of an older template its own spec's too when that is longer.
+ * A copy of a check-less spec soaks its 10 s default even once a spec with checks (0 s) replaces
+ * it: one that crashes at start, barely Ready, never counts as serving in the next rollout's budget.
+ */
+export function soakOf(workload: Workload, spec: ResolvedSpec): (i: Instance) => number {
+  const own = new Map<TemplateEra, number>();
+  return (i) => {
+    const era = runsCurrentTemplate(workload, i) ? undefined : eraOf(workload.eras, i.generation);
+    if (era === undefined) return spec.minHealthyMs;
+    let ms = own.get(era);
+    if (ms === undefined) own.set(era, (ms = resolveSpec(era.spec).minHealthyMs));
+    return Math.max(spec.minHealthyMs, ms);
+  };
 }
 
 /** On a node being drained: its copy runs again elsewhere. `draining` is usually empty, so the check is free. */

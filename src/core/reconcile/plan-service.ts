@@ -5,14 +5,14 @@
  */
 import { type Hold, pausedGate } from "./gates.js";
 import type { Instance, Workload } from "../model/cluster-state.js";
-import { isAvailable } from "../model/cluster-status.js";
+import { availableAt, isAvailable, isReady } from "../model/cluster-status.js";
 import type { ResolvedSpec } from "../model/spec.js";
-import { awaitsRollout, bySlot, dueForReplacement } from "./copies.js";
+import { awaitsRollout, bySlot, dueForReplacement, soakOf } from "./copies.js";
 import type { Pass, WorkloadView } from "./pass.js";
 import { heldPlan, planHeldSlot, recordDeliveryHold, recordWave, rolloutMilestones } from "./plan-rollout.js";
 import { planSlot, type SlotPlan } from "./plan-slot.js";
 import type { Plan } from "./reconcile.js";
-import { keptTemplate } from "./replacement.js";
+import { keptTemplate, serves } from "./replacement.js";
 import { waveOrder } from "./waves.js";
 
 export function planService(out: Plan, pass: Pass, workload: Workload, spec: ResolvedSpec, v: WorkloadView): void {
@@ -25,16 +25,19 @@ export function planService(out: Plan, pass: Pass, workload: Workload, spec: Res
   if (milestones === undefined) return;
   const canary = milestones.canaries;
   if (isSteady(insts, spec.replicas, isOutdated)) return;
-  const slots = bySlot(insts, spec.replicas, (i) => out.stop.push({ instance: i.id, reason: `scaled down to ${spec.replicas}` }));
+  const beyond: Instance[] = [];
+  const slots = bySlot(insts, spec.replicas, (i) => beyond.push(i));
+  const soak = soakOf(workload, spec);
   let available = 0;
   // Only available copies count (Ready, and soaked for min_healthy_time): a rollout or drain
   // waits for its replacements' checks and soak.
-  for (const slot of slots.values()) if (slot.some((i) => isAvailable(i, spec.minHealthyMs, now))) available++;
+  for (const slot of slots.values()) if (slot.some((i) => isAvailable(i, soak(i), now))) available++;
   // A rollout (a changed template, a restart) replaces old copies wave by wave; a drain does not wait.
   const rolledOut = (i: Instance) => awaitsRollout(workload, i);
   const waves = spec.waves.length > 0 ? waveOrder(pass.state, workload, spec.replicas, spec.waves, insts.filter(rolledOut), insts.filter((i) => i.state !== "failed" && !isOutdated(i)), spec.minHealthyMs, now) : undefined;
   const replaceGate = (old: Instance): Hold | undefined => pausedGate(workload.paused) ?? (rolledOut(old) ? waves?.gate(old) : undefined);
-  const c: SlotPlan = { out, placer: pass.placer, workload, spec, budget: { nonTerminal: v.nonTerminal, available }, now, only: waves?.placement, isOutdated, canaries: canary, replaceGate };
+  const c: SlotPlan = { out, placer: pass.placer, workload, spec, budget: { nonTerminal: v.nonTerminal, available }, now, only: waves?.placement, isOutdated, canaries: canary, replaceGate, soakOf: soak };
+  if (beyond.length > 0) scaleDown(c, beyond, [...slots.values()].flat());
 
   const placeBefore = out.place.length;
   const scheduleBefore = out.schedule.length;
@@ -48,6 +51,28 @@ export function planService(out: Plan, pass: Pass, workload: Workload, spec: Res
   }
   if (waves !== undefined) recordWave(out, pass, workload, waves, placeBefore, scheduleBefore);
   recordDeliveryHold(out, workload, skipsBefore, milestones.stalled);
+}
+
+/**
+ * The copies of slots past `replicas`: they go, but a Ready one only within the disruption budget
+ * (as the ReplicaSet controller keeps Ready pods, and the deployment controller an old
+ * ReplicaSet's within max_unavailable): while fewer than replicas − max_unavailable of the slots
+ * kept have an available copy (a spec applied with fewer replicas whose copies crash or never
+ * turn Ready, copies still soaking), the best serving of them stay to make up the difference.
+ * They count in no slot's budget: they leave once the slots kept serve.
+ */
+function scaleDown(c: SlotPlan, beyond: Instance[], kept: Instance[]): void {
+  const { out, workload, spec, budget } = c;
+  const floor = spec.replicas - spec.maxUnavailable;
+  const ready = beyond.filter(isReady).sort((a, b) => serves(b, c) - serves(a, c));
+  const staying = new Set(ready.slice(0, Math.max(0, floor - budget.available)));
+  // Copies of the slots kept that are Ready but soaking: the first to be available wakes the pass.
+  const soakEnds = kept.flatMap((i) => (isReady(i) && !isAvailable(i, c.soakOf(i), c.now) ? (availableAt(i, c.soakOf(i)) ?? []) : []));
+  const until = soakEnds.length > 0 ? { until: Math.min(...soakEnds) } : {};
+  for (const i of beyond) {
+    if (!staying.has(i)) out.stop.push({ instance: i.id, reason: `scaled down to ${spec.replicas}` });
+    else out.skip.push({ workload: workload.name, instance: i.id, gate: "disruption", reason: `scaled down to ${spec.replicas}, kept while max_unavailable: ${budget.available} available, floor ${floor}`, ...until });
+  }
 }
 
 /** Replica counts up to this take the steady-workload check (a bitmask of the slots seen). */

@@ -100,7 +100,7 @@ function keepCurrent(c: SlotPlan, index: number, current: Instance[], outdated: 
   const { out, workload, spec, now } = c;
   // Of several current copies (a held canary's slot keeps old copies of more than one spec),
   // the one serving best stays.
-  if (current.length > 1) current.sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
+  if (current.length > 1) current.sort((a, b) => serves(b, c) - serves(a, c));
   const keep = current[0]!;
   for (const dup of current.slice(1)) stop(c, dup, `duplicate of ${keep.id}`);
   for (const f of failed) stop(c, f, f.reason);
@@ -141,7 +141,7 @@ function replaceOld(c: SlotPlan, index: number, outdated: Instance[], failed: In
   const { workload, spec, now } = c;
   // Of several old copies (specs applied in a row), the one serving best stays: stopping the
   // others leaves the slot served as it was, which the budget counted.
-  const [old, ...extra] = outdated.length === 1 ? outdated : [...outdated].sort((a, b) => serves(b, spec.minHealthyMs, now) - serves(a, spec.minHealthyMs, now));
+  const [old, ...extra] = outdated.length === 1 ? outdated : [...outdated].sort((a, b) => serves(b, c) - serves(a, c));
   for (const o of extra) stop(c, o, "duplicate");
   const backoff = lastFailure === undefined ? undefined : restartGate(lastFailure, spec, now);
   if (backoff) {
@@ -198,11 +198,11 @@ function makeRoom(c: SlotPlan, old: Instance, cause: PlaceCause): void {
     stop(c, old, `${cause}: replaced`);
     return;
   }
-  const soaked = isAvailable(old, spec.minHealthyMs, now);
+  const soaked = isAvailable(old, c.soakOf(old), now);
   const refused = disruptionGate(budget.available, spec, soaked);
   if (refused) {
     // Old copies soaking (this one too) count once available: the budget may allow it then.
-    hold(c, soaked ? refused : { ...refused, until: availableAt(old, spec.minHealthyMs) }, old.id);
+    hold(c, soaked ? refused : { ...refused, until: availableAt(old, c.soakOf(old)) }, old.id);
     return;
   }
   if (soaked) budget.available--;

@@ -43,8 +43,8 @@ export function keptTemplate(workload: Workload, spec: ResolvedSpec): { workload
 }
 
 /** How well a copy serves, for choosing which of a slot's old copies stays: available, Ready, placed, Pending. */
-export function serves(i: Instance, minHealthyMs: number, now: number): number {
-  return isAvailable(i, minHealthyMs, now) ? 3 : isReady(i) ? 2 : i.state === "pending" ? 0 : 1;
+export function serves(i: Instance, c: Pick<SlotContext, "soakOf" | "now">): number {
+  return isAvailable(i, c.soakOf(i), c.now) ? 3 : isReady(i) ? 2 : i.state === "pending" ? 0 : 1;
 }
 
 /** What stopFirst reads of the slot's planning. */
@@ -56,6 +56,8 @@ export interface SlotContext {
   budget: { available: number };
   now: number;
   only: NodeFilter | undefined;
+  /** How long a copy must have been Ready to count as available (copies.ts soakOf). */
+  soakOf: (i: Instance) => number;
 }
 
 /**
@@ -66,7 +68,7 @@ export interface SlotContext {
  */
 export function stopFirst(out: Plan, c: SlotContext, old: Instance, cause: PlaceCause, unplaceable: string): string {
   if (!c.placer.fitsInPlaceOf(old, c.workload.name, c.spec, c.only)) return unplaceable;
-  const soaked = isAvailable(old, c.spec.minHealthyMs, c.now);
+  const soaked = isAvailable(old, c.soakOf(old), c.now);
   const refused = isReady(old) ? disruptionGate(c.budget.available, c.spec, soaked) : undefined;
   if (refused) {
     out.skip.push({ workload: c.workload.name, instance: old.id, ...refused });

@@ -230,4 +230,40 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     await screenshot(page, "node-drained");
     // A drain replaces each copy before stopping it: it can take longer than the other steps.
   }, 45_000);
+
+  test("an incident: a node dies, its copies move, the events page shows it, and the time slider shows the fleet before it", async () => {
+    const dead = h.start(["agent", "--control", address, "--name", "node-c", "--label", "zone=c", "--data-dir", join(h.dir, "node-c")]);
+    await eventually("node-c Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-c\s+Ready/) ? true : undefined), SHOWN_MS);
+    // Its copies on node-c only: the other nodes cordoned while they are placed.
+    for (const n of ["node-a", "node-b"]) expect((await ctl("cordon", n)).code).toBe(0);
+    await apply("inc", { command: "/bin/sleep", args: ["3600"], replicas: 2 });
+    await eventually("inc running on node-c", async () => ((await ctl("get", "instances", "inc")).stdout.match(/Running.*node-c/g)?.length === 2 ? true : undefined), SHOWN_MS);
+    for (const n of ["node-a", "node-b"]) expect((await ctl("uncordon", n)).code).toBe(0);
+    const page = await open(adminToken(), "/events");
+    await page.getByRole("searchbox", { name: "Workload" }).fill("inc");
+
+    dead.proc.kill("SIGKILL");
+    // Offline after the default 5 s of silence; its copies are lost and placed on the nodes left.
+    const lost = page.locator(".timeline li[data-seq]").filter({ hasText: "lost: its node went offline" });
+    await lost.nth(1).waitFor({ timeout: 15_000 });
+    await page.locator(".timeline li[data-seq]").filter({ hasText: /placed on node-[ab]/ }).nth(1).waitFor({ timeout: SHOWN_MS });
+    await screenshot(page, "incident-events");
+    const before = Number(await lost.first().getAttribute("data-seq")) - 1;
+    await page.getByRole("searchbox", { name: "Workload" }).fill("");
+    await page.getByRole("searchbox", { name: "Node" }).fill("node-c");
+    await page.locator(".timeline li[data-seq]").filter({ hasText: "node-c Offline" }).waitFor({ timeout: SHOWN_MS });
+    await axe(page, "events of an incident");
+    await page.goto(`${web}/nodes`);
+    await page.getByRole("table", { name: "nodes" }).locator("tr", { hasText: "node-c" }).filter({ hasText: /offline/i }).waitFor({ timeout: SHOWN_MS });
+
+    // The fleet before the incident: the overview as of the event before the first copy was lost.
+    await page.goto(`${web}/`);
+    const onDead = (state: string) => page.locator(`.node[data-node="node-c"] .copy[data-workload="inc"][data-state="${state}"]`).count();
+    await eventually("inc's copies Lost on node-c, live", async () => ((await onDead("lost")) === 2 ? true : undefined), SHOWN_MS);
+    await page.locator("#seq").fill(String(before));
+    await eventually("inc's copies Running on node-c as of before", async () => ((await onDead("running")) === 2 ? true : undefined), SHOWN_MS);
+    expect(await page.locator("#status").textContent()).toBe(`past · #${before}`);
+    await axe(page, "overview, past");
+    await screenshot(page, "incident-before");
+  }, 30_000);
 });

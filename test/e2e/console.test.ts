@@ -2,8 +2,10 @@
  * The console's pages (issue 35) in Debian's Chromium, driven by playwright-core against a
  * control plane and two agents started through dist/tessera: the addresses (reload, back and
  * forward), the overview's counts and legend, the tables, a rollout walked from the workload
- * page, a node cordoned from its page, the events page, and axe-core on every page in light
- * and dark (no serious or critical violation). Screenshots go to test-artifacts/web/, and with
+ * page, a node cordoned from its page, the events page, an incident (a node killed: its copies
+ * move, the events page and the time slider show it), a workload's previous copy's output, exec
+ * audit trail, YAML spec and periodic runs, and axe-core on every page in light and dark (no
+ * serious or critical violation). Screenshots go to test-artifacts/web/, and with
  * TESSERA_DOCS=1 the README's to docs/.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -266,4 +268,40 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     await axe(page, "overview, past");
     await screenshot(page, "incident-before");
   }, 30_000);
+
+  test("a workload's page: the previous copy's output, the exec audit trail without output, the spec as YAML, and a periodic batch's runs", async () => {
+    await apply("prev", { command: "/bin/sh", args: ["-c", "echo copy $TESSERA_INSTANCE_ID; exec sleep 3600"] });
+    const firstCopy = async () => (await ctl("get", "instances", "prev")).stdout.match(/prev-0\.\d+(?=.*Running)/)?.[0];
+    const ended = await eventually("prev running", firstCopy, SHOWN_MS);
+    expect((await ctl("rollout", "restart", "prev")).code).toBe(0);
+    await eventually("prev's next copy running", async () => ((await firstCopy()) ?? ended) !== ended || undefined, 20_000);
+    expect((await ctl("exec", "prev", "--", "sh", "-c", "echo $((6*7))")).stdout).toBe("42\n");
+    await apply("nightly", { kind: "batch", command: "/bin/true", schedule: "0 3 * * *" });
+    expect((await ctl("run", "nightly")).code).toBe(0);
+
+    const page = await open(adminToken(), "/workloads/prev");
+    await page.getByRole("table", { name: "copies" }).locator("tr", { hasText: "running" }).getByRole("button").click();
+    await page.getByRole("button", { name: "Previous copy's output" }).click();
+    await eventually("the ended copy's output", async () => ((await page.locator(".copy-panel pre").textContent())?.includes(`copy ${ended}`) ? true : undefined), SHOWN_MS);
+    const trail = page.locator(".exec-trail li").filter({ hasText: "ran sh -c" });
+    await trail.waitFor({ timeout: SHOWN_MS });
+    expect(await trail.textContent()).not.toContain("42");
+    await axe(page, "workload, previous output");
+    await screenshot(page, "workload-previous");
+
+    await page.goto(`${web}/workloads`);
+    const row = page.getByRole("table", { name: "workloads" }).locator("tr", { has: page.getByRole("link", { name: "nightly", exact: true }) });
+    await row.filter({ hasText: "0 3 * * *" }).waitFor({ timeout: SHOWN_MS });
+    await row.getByRole("link", { name: "nightly", exact: true }).click();
+    const schedule = page.locator(".pairs").filter({ hasText: "Next run" });
+    await schedule.filter({ hasText: /Last runnightly-\d{8}-\d{6}-manual/ }).filter({ hasText: /OutcomeComplete/ }).waitFor({ timeout: SHOWN_MS });
+    // It runs nothing itself: scheduled, wanting no copy.
+    expect(await page.locator(".pairs").first().textContent()).toContain("StatusscheduledREADY0/0");
+    expect(await schedule.textContent()).toMatch(/Next run\d{4}-\d\d-\d\dT03:00:00\.000Z/);
+    await page.getByRole("button", { name: "YAML" }).click();
+    expect(await page.getByLabel("Spec as YAML").textContent()).toContain("schedule: 0 3 * * *");
+    await axe(page, "periodic workload");
+    await screenshot(page, "workload-periodic", true);
+    expect(failed).toEqual([]);
+  });
 });

@@ -270,7 +270,8 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
   }, 30_000);
 
   test("a workload's page: the previous copy's output, the exec audit trail without output, the spec as YAML, and a periodic batch's runs", async () => {
-    await apply("prev", { command: "/bin/sh", args: ["-c", "echo copy $TESSERA_INSTANCE_ID; exec sleep 3600"] });
+    // No soak after the restart: the replaced copy ends as soon as the next one runs.
+    await apply("prev", { command: "/bin/sh", args: ["-c", "echo copy $TESSERA_INSTANCE_ID; exec sleep 3600"], update: { minHealthyTime: "0s" } });
     const firstCopy = async () => (await ctl("get", "instances", "prev")).stdout.match(/prev-0\.\d+(?=.*Running)/)?.[0];
     const ended = await eventually("prev running", firstCopy, SHOWN_MS);
     expect((await ctl("rollout", "restart", "prev")).code).toBe(0);

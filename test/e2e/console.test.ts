@@ -284,6 +284,9 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     await page.getByRole("table", { name: "copies" }).locator("tr", { hasText: "running" }).getByRole("button").click();
     await page.getByRole("button", { name: "Previous copy's output" }).click();
     await eventually("the ended copy's output", async () => ((await page.locator(".copy-panel pre").textContent())?.includes(`copy ${ended}`) ? true : undefined), SHOWN_MS);
+    // A copy never placed has no ended copy before it: the stream says so and ends.
+    const huge = (await ctl("get", "instances", "huge")).stdout.match(/huge-0\.\d+/)![0];
+    expect(await page.evaluate(async (id) => (await fetch(`/api/logs?copy=${id}&previous=1`)).text(), huge)).toContain("huge-0 has no ended copy whose output its agent keeps");
     const trail = page.locator(".exec-trail li").filter({ hasText: "ran sh -c" });
     await trail.waitFor({ timeout: SHOWN_MS });
     expect(await trail.textContent()).not.toContain("42");

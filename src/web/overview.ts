@@ -14,6 +14,7 @@ const FAILURES_LISTED = 5;
 /** A workload's status in a word, as the tables show it. */
 export function workloadStatusOf(w: WorkloadTile): string {
   if (w.deleting) return "deleting";
+  if (w.schedule !== "") return "scheduled";
   if (w.hold !== "") return `held: ${w.hold}`;
   if (w.upToDate < w.desired) return "rolling out";
   return w.ready >= w.desired ? "ready" : "degraded";

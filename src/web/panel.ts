@@ -3,7 +3,8 @@
  * The side panel of the copy picked: its workload, generation, node, ports, failure reason and
  * what it uses (GET /api/usage, its agent's last sample);
  * the workload's recent events that concern it (GET /api/history); its last log lines, then
- * what it prints (an EventSource on /api/logs). An admin also gets the workload's actions.
+ * what it prints (an EventSource on /api/logs), or, pressed "Previous copy", its replica's last
+ * ended copy's output (`ctl logs --previous`). An admin also gets the workload's actions.
  */
 import { copyLabel, type Fleet } from "../core/views/fleet-view.js";
 
@@ -27,6 +28,8 @@ export class Panel {
   private readonly details = document.createElement("div");
   private readonly events = document.createElement("ol");
   private readonly output = document.createElement("pre");
+  /** Pressed: the log shown is the replica's last ended copy's, not this copy's. */
+  private readonly previous = document.createElement("button");
   /** Bumped at each history request: an answer to an older one is dropped. */
   private asked = 0;
 
@@ -41,7 +44,14 @@ export class Panel {
     logsTitle.textContent = "Log";
     this.output.setAttribute("aria-label", "Log lines");
     this.output.setAttribute("aria-live", "off");
-    el.append(this.details, eventsTitle, this.events, logsTitle, this.output);
+    this.previous.type = "button";
+    this.previous.textContent = "Previous copy's output";
+    this.previous.setAttribute("aria-pressed", "false");
+    this.previous.onclick = () => {
+      this.previous.setAttribute("aria-pressed", String(this.previous.getAttribute("aria-pressed") !== "true"));
+      this.openLog();
+    };
+    el.append(this.details, eventsTitle, this.events, logsTitle, this.previous, this.output);
     el.addEventListener("click", (e) => {
       const b = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
       if (b) this.opts.workloadAction(b.dataset.workload!, b.dataset.action as WorkloadAction);
@@ -62,9 +72,17 @@ export class Panel {
   show(id: string): void {
     this.id = id;
     this.el.hidden = false;
+    this.previous.setAttribute("aria-pressed", "false");
+    this.openLog();
+    this.refresh();
+  }
+
+  /** Reads the copy's log and follows it, or its replica's last ended copy's output. */
+  private openLog(): void {
     this.output.textContent = "";
     this.logs?.close();
-    this.logs = new EventSource(`/api/logs?copy=${encodeURIComponent(id)}`);
+    const previous = this.previous.getAttribute("aria-pressed") === "true";
+    this.logs = new EventSource(`/api/logs?copy=${encodeURIComponent(this.id)}${previous ? "&previous=1" : ""}`);
     this.logs.addEventListener("lines", (e) => this.append(JSON.parse((e as MessageEvent<string>).data) as string[]));
     this.logs.addEventListener("end", (e) => {
       this.append([`— ${(JSON.parse((e as MessageEvent<string>).data) as { reason: string }).reason}`]);
@@ -72,7 +90,6 @@ export class Panel {
     });
     // A log stream is not resumed (it would repeat its tail): picking the copy again reopens it.
     this.logs.onerror = () => this.logs?.close();
-    this.refresh();
   }
 
   /** Redraws the details and reloads the events (the copy changed, or the fleet was reloaded). */

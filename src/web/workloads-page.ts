@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 /**
- * The workloads table (name, kind, READY, UP-TO-DATE, status, generation, nodes, age; sortable
- * and filterable) and a workload's page: its rollout and actions, spec as JSON, copies (a copy
- * picked opens the copy panel: its log, followed), endpoints, revision history and events.
+ * The workloads table (name, kind, READY, UP-TO-DATE, status, generation, nodes, age, schedule;
+ * sortable and filterable) and a workload's page: its rollout and actions, a periodic batch's
+ * runs, spec as JSON or YAML, copies (a copy picked opens the copy panel: its log, followed, or
+ * the previous copy's), endpoints, revision history, exec audit trail and events.
  */
 import type { CopyTile, WorkloadTile } from "../core/views/fleet-view.js";
 import { actionButton, age, getJson, h, link, pairs } from "./dom.js";
@@ -11,6 +12,7 @@ import type { PageContext, PageView } from "./page.js";
 import { Panel } from "./panel.js";
 import { eventsHref, nodeHref, type Place, workloadHref } from "./routes.js";
 import { Table } from "./table.js";
+import { execTrail, type PeriodicStatus, scheduleView, type SpecFormat, specView, type SpecViews } from "./workload-sections.js";
 
 /** Each workload's nodes (those its wanted copies are placed on), in one pass over the copies. */
 function nodesByWorkload(ctx: PageContext): Map<string, string> {
@@ -40,6 +42,7 @@ export class WorkloadsPage implements PageView {
       { title: "Generation", value: (w) => w.generation },
       { title: "Nodes", value: (w) => w.nodes },
       { title: "Age", value: (w) => -w.createdAt, cell: (w) => age(w.createdAt) },
+      { title: "Schedule", value: (w) => w.schedule },
     ]);
     this.el.append(this.table.el);
   }
@@ -56,9 +59,8 @@ export class WorkloadsPage implements PageView {
   close(): void {}
 }
 
-interface WorkloadDetail {
-  spec: object;
-  status: { phase: string; rollout: string };
+interface WorkloadDetail extends SpecViews {
+  status: PeriodicStatus & { phase: string; rollout: string };
   endpoints: { copy: string; port: string; address: string }[];
 }
 interface WireEvent {
@@ -86,6 +88,8 @@ export class WorkloadPage implements PageView {
   private offered = "";
   /** The picked copy's tile as the panel last drew it: the panel reads its events again only when it changed. */
   private picked = "";
+  /** The spec's format last chosen, kept as the page is redrawn. */
+  private format: SpecFormat = "JSON";
 
   constructor(private readonly ctx: PageContext) {
     this.copies = new Table<CopyTile>("copies", [
@@ -168,11 +172,13 @@ export class WorkloadPage implements PageView {
     const parts: Node[] = [];
     if (detail instanceof Error) parts.push(h("p", { role: "alert", text: detail.message }));
     else {
-      parts.push(h("h3", { text: "Rollout" }), h("p", { text: `${detail.status.phase}: ${detail.status.rollout}` }));
+      // A periodic batch has no rollout of its own: its runs are what it does.
+      parts.push(...(detail.spec.schedule ? scheduleView(detail.spec, detail.status) : [h("h3", { text: "Rollout" }), h("p", { text: `${detail.status.phase}: ${detail.status.rollout}` })]));
       parts.push(h("h3", { text: "Endpoints" }), h("ul", {}, ...(detail.endpoints.length === 0 ? [h("li", { text: "none" })] : detail.endpoints.map((e) => h("li", { text: `${e.copy} ${e.port}: ${e.address}` })))));
-      parts.push(h("h3", { text: "Spec" }), h("pre", { class: "spec", tabindex: "0", "aria-label": "Spec as JSON", text: JSON.stringify(detail.spec, null, 2) }));
+      parts.push(...specView(detail, this.format, (f) => (this.format = f)));
     }
     parts.push(h("h3", { text: "Revisions" }), h("ol", { class: "revisions" }, ...revisions.map((r) => h("li", { text: `generation ${r.generation}, applied ${new Date(r.at).toLocaleString()} (#${r.seq})` }))));
+    parts.push(...execTrail(events));
     parts.push(h("h3", { text: "Events" }), h("ol", { class: "timeline" }, ...events.slice(-50).map((e) => h("li", { text: `#${e.sequence} ${new Date(e.at).toLocaleTimeString()} ${e.summary}` }))));
     this.detail.replaceChildren(...parts);
   }

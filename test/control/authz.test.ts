@@ -128,6 +128,7 @@ describe("the web page's API", () => {
     ["GET", "/api/history?workload=nope", "read"],
     ["GET", "/api/at?seq=1", "read"],
     ["GET", "/api/logs?copy=nope", "read"],
+    ["GET", "/api/logs?copy=nope&previous=1", "read"],
     ["POST", "/api/nodes/nope/cordon", "write"],
     ["POST", "/api/nodes/nope/drain", "write"],
     ["POST", "/api/workloads/nope/restart", "write"],

@@ -50,7 +50,7 @@ afterAll(async () => {
 
 /** The API's paths (the page itself is a bundle when run from source: its guard is proven through the binary, test/e2e/web.test.ts). */
 const paths = fc.oneof(
-  fc.constantFrom("/api/session", "/api/events", "/api/history?workload=keep", "/api/at?seq=1", "/api/logs?copy=keep-0.1", "/api/workloads/keep/restart", "/api/workloads/keep/delete", "/api/workloads/keep/undo", "/api/workloads/keep/promote", "/api/workloads/keep/pause", "/api/workloads/keep", "/api/nodes/n1", "/api/top", "/api/log?after=0", "/api/nodes/n1/cordon", "/api/nowhere"),
+  fc.constantFrom("/api/session", "/api/events", "/api/history?workload=keep", "/api/at?seq=1", "/api/logs?copy=keep-0.1", "/api/logs?copy=keep-0.1&previous=1", "/api/workloads/keep/restart", "/api/workloads/keep/delete", "/api/workloads/keep/undo", "/api/workloads/keep/promote", "/api/workloads/keep/pause", "/api/workloads/keep", "/api/nodes/n1", "/api/top", "/api/log?after=0", "/api/nodes/n1/cordon", "/api/nowhere"),
   fc.string({ maxLength: 40 }).map((s) => `/api/${encodeURIComponent(s)}`),
   fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 })).map(([a, b]) => `/api/workloads/${encodeURIComponent(a)}/${encodeURIComponent(b)}`),
 );

@@ -4,6 +4,7 @@ import { nodeUse } from "../../src/core/model/cluster-status.js";
 import fc from "fast-check";
 import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, mergeChanges, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/views/fleet-view.js";
 import { INSTANCE_STATES } from "../../src/core/model/instance-machine.js";
+import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 /** node-a with web-0 running on it and web-1 pending. */
@@ -28,12 +29,24 @@ describe("fleet view", () => {
       ["web-0", "running", "node-a", true],
       ["web-1", "pending", null, false],
     ]);
-    expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1, upToDate: 2, hold: "", paused: false, createdAt: T0 }]);
+    expect(s.workloads).toEqual([{ name: "web", kind: "service", generation: 1, deleting: false, desired: 2, ready: 1, upToDate: 2, hold: "", paused: false, schedule: "", createdAt: T0 }]);
   });
 
   test("a workload's ready count is `get workloads`' READY: an old copy still serving during a rollout counts; UP-TO-DATE only the new spec's", () => {
     const state = apply(fleet(), [workloadApplied("web", T0 + 1, { spec: spec({ replicas: 2, args: ["v2"] }), generation: 2 })]);
-    expect(fleetSnapshot(state, 8).workloads).toEqual([{ name: "web", kind: "service", generation: 2, deleting: false, desired: 2, ready: 1, upToDate: 0, hold: "", paused: false, createdAt: T0 }]);
+    expect(fleetSnapshot(state, 8).workloads).toEqual([{ name: "web", kind: "service", generation: 2, deleting: false, desired: 2, ready: 1, upToDate: 0, hold: "", paused: false, schedule: "", createdAt: T0 }]);
+  });
+
+  test("a periodic batch's tile carries its schedule, with its time zone when one is set, and wants no copy (its runs do)", () => {
+    const state = apply(fleet(), [
+      workloadApplied("backup", T0, { spec: spec({ kind: WorkloadKind.WORKLOAD_KIND_BATCH, schedule: "0 3 * * *", timeZone: "Europe/Paris" }) }),
+      workloadApplied("nightly", T0, { spec: spec({ kind: WorkloadKind.WORKLOAD_KIND_BATCH, schedule: "@daily" }) }),
+    ]);
+    expect(fleetSnapshot(state, 9).workloads.map((w) => [w.name, w.schedule, w.desired])).toEqual([
+      ["web", "", 2],
+      ["backup", "0 3 * * * (Europe/Paris)", 0],
+      ["nightly", "@daily", 0],
+    ]);
   });
 
   test("a change carries what a commit touched, with each touched copy's workload and the nodes whose use moved", () => {

@@ -2,8 +2,10 @@
  * The console's pages (issue 35) in Debian's Chromium, driven by playwright-core against a
  * control plane and two agents started through dist/tessera: the addresses (reload, back and
  * forward), the overview's counts and legend, the tables, a rollout walked from the workload
- * page, a node cordoned from its page, the events page, and axe-core on every page in light
- * and dark (no serious or critical violation). Screenshots go to test-artifacts/web/, and with
+ * page, a node cordoned from its page, the events page, an incident (a node killed: its copies
+ * move, the events page and the time slider show it), a workload's previous copy's output, exec
+ * audit trail, YAML spec and periodic runs, and axe-core on every page in light and dark (no
+ * serious or critical violation). Screenshots go to test-artifacts/web/, and with
  * TESSERA_DOCS=1 the README's to docs/.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -230,4 +232,80 @@ describe.skipIf(inChromium.skip)("the console in a browser", () => {
     await screenshot(page, "node-drained");
     // A drain replaces each copy before stopping it: it can take longer than the other steps.
   }, 45_000);
+
+  test("an incident: a node dies, its copies move, the events page shows it, and the time slider shows the fleet before it", async () => {
+    const dead = h.start(["agent", "--control", address, "--name", "node-c", "--label", "zone=c", "--data-dir", join(h.dir, "node-c")]);
+    await eventually("node-c Ready", async () => ((await ctl("get", "nodes")).stdout.match(/node-c\s+Ready/) ? true : undefined), SHOWN_MS);
+    // Its copies on node-c only: the other nodes cordoned while they are placed.
+    for (const n of ["node-a", "node-b"]) expect((await ctl("cordon", n)).code).toBe(0);
+    await apply("inc", { command: "/bin/sleep", args: ["3600"], replicas: 2 });
+    await eventually("inc running on node-c", async () => ((await ctl("get", "instances", "inc")).stdout.match(/Running.*node-c/g)?.length === 2 ? true : undefined), SHOWN_MS);
+    for (const n of ["node-a", "node-b"]) expect((await ctl("uncordon", n)).code).toBe(0);
+    const page = await open(adminToken(), "/events");
+    await page.getByRole("searchbox", { name: "Workload" }).fill("inc");
+
+    dead.proc.kill("SIGKILL");
+    // Offline after the default 5 s of silence; its copies are lost and placed on the nodes left.
+    const lost = page.locator(".timeline li[data-seq]").filter({ hasText: "lost: its node went offline" });
+    await lost.nth(1).waitFor({ timeout: 15_000 });
+    await page.locator(".timeline li[data-seq]").filter({ hasText: /placed on node-[ab]/ }).nth(1).waitFor({ timeout: SHOWN_MS });
+    await screenshot(page, "incident-events");
+    const before = Number(await lost.first().getAttribute("data-seq")) - 1;
+    await page.getByRole("searchbox", { name: "Workload" }).fill("");
+    await page.getByRole("searchbox", { name: "Node" }).fill("node-c");
+    await page.locator(".timeline li[data-seq]").filter({ hasText: "node-c Offline" }).waitFor({ timeout: SHOWN_MS });
+    await axe(page, "events of an incident");
+    await page.goto(`${web}/nodes`);
+    await page.getByRole("table", { name: "nodes" }).locator("tr", { hasText: "node-c" }).filter({ hasText: /offline/i }).waitFor({ timeout: SHOWN_MS });
+
+    // The fleet before the incident: the overview as of the event before the first copy was lost.
+    await page.goto(`${web}/`);
+    const onDead = (state: string) => page.locator(`.node[data-node="node-c"] .copy[data-workload="inc"][data-state="${state}"]`).count();
+    await eventually("inc's copies Lost on node-c, live", async () => ((await onDead("lost")) === 2 ? true : undefined), SHOWN_MS);
+    await page.locator("#seq").fill(String(before));
+    await eventually("inc's copies Running on node-c as of before", async () => ((await onDead("running")) === 2 ? true : undefined), SHOWN_MS);
+    expect(await page.locator("#status").textContent()).toBe(`past · #${before}`);
+    await axe(page, "overview, past");
+    await screenshot(page, "incident-before");
+  }, 30_000);
+
+  test("a workload's page: the previous copy's output, the exec audit trail without output, the spec as YAML, and a periodic batch's runs", async () => {
+    // No soak after the restart: the replaced copy ends as soon as the next one runs.
+    await apply("prev", { command: "/bin/sh", args: ["-c", "echo copy $TESSERA_INSTANCE_ID; exec sleep 3600"], update: { minHealthyTime: "0s" } });
+    const firstCopy = async () => (await ctl("get", "instances", "prev")).stdout.match(/prev-0\.\d+(?=.*Running)/)?.[0];
+    const ended = await eventually("prev running", firstCopy, SHOWN_MS);
+    expect((await ctl("rollout", "restart", "prev")).code).toBe(0);
+    await eventually("prev's next copy running", async () => ((await firstCopy()) ?? ended) !== ended || undefined, 20_000);
+    expect((await ctl("exec", "prev", "--", "sh", "-c", "echo $((6*7))")).stdout).toBe("42\n");
+    await apply("nightly", { kind: "batch", command: "/bin/true", schedule: "0 3 * * *" });
+    expect((await ctl("run", "nightly")).code).toBe(0);
+
+    const page = await open(adminToken(), "/workloads/prev");
+    await page.getByRole("table", { name: "copies" }).locator("tr", { hasText: "running" }).getByRole("button").click();
+    await page.getByRole("button", { name: "Previous copy's output" }).click();
+    await eventually("the ended copy's output", async () => ((await page.locator(".copy-panel pre").textContent())?.includes(`copy ${ended}`) ? true : undefined), SHOWN_MS);
+    // A copy never placed has no ended copy before it: the stream says so and ends.
+    const huge = (await ctl("get", "instances", "huge")).stdout.match(/huge-0\.\d+/)![0];
+    expect(await page.evaluate(async (id) => (await fetch(`/api/logs?copy=${id}&previous=1`)).text(), huge)).toContain("huge-0 has no ended copy whose output its agent keeps");
+    const trail = page.locator(".exec-trail li").filter({ hasText: "ran sh -c" });
+    await trail.waitFor({ timeout: SHOWN_MS });
+    expect(await trail.textContent()).not.toContain("42");
+    await axe(page, "workload, previous output");
+    await screenshot(page, "workload-previous");
+
+    await page.goto(`${web}/workloads`);
+    const row = page.getByRole("table", { name: "workloads" }).locator("tr", { has: page.getByRole("link", { name: "nightly", exact: true }) });
+    await row.filter({ hasText: "0 3 * * *" }).waitFor({ timeout: SHOWN_MS });
+    await row.getByRole("link", { name: "nightly", exact: true }).click();
+    const schedule = page.locator(".pairs").filter({ hasText: "Next run" });
+    await schedule.filter({ hasText: /Last runnightly-\d{8}-\d{6}-manual/ }).filter({ hasText: /OutcomeComplete/ }).waitFor({ timeout: SHOWN_MS });
+    // It runs nothing itself: scheduled, wanting no copy.
+    expect(await page.locator(".pairs").first().textContent()).toContain("StatusscheduledREADY0/0");
+    expect(await schedule.textContent()).toMatch(/Next run\d{4}-\d\d-\d\dT03:00:00\.000Z/);
+    await page.getByRole("button", { name: "YAML" }).click();
+    expect(await page.getByLabel("Spec as YAML").textContent()).toContain("schedule: 0 3 * * *");
+    await axe(page, "periodic workload");
+    await screenshot(page, "workload-periodic", true);
+    expect(failed).toEqual([]);
+  });
 });

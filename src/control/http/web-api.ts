@@ -12,7 +12,9 @@
  */
 import { authorize, type ControlPlaneMethod, type Role } from "../../core/access/authz.js";
 import type { Command } from "../../core/decide/commands.js";
+import type { Instance } from "../../core/model/cluster-state.js";
 import type { Rejection } from "../../core/model/rejections.js";
+import { type CopyOnNode, lastEndedCopies } from "../../core/output/log-sources.js";
 import { validateName } from "../../core/model/validate.js";
 import type { AgentGateway } from "../grpc/agent-gateway.js";
 import type { FleetHub } from "../writer/fleet-hub.js";
@@ -257,24 +259,30 @@ function readRoutes({ deps, admit, stream }: WebContext): Record<string, Route> 
       return fleetAt(Number(new URL(req.url).searchParams.get("seq") ?? ""), who.key);
     },
 
-    /** A copy's last lines, then what it prints, as `line` events; `end` says why it stopped. */
-    "/api/logs": (req) => {
+    /**
+     * A copy's last lines, then what it prints, as `line` events; `end` says why it stopped. With
+     * `previous=1`, its replica's last ended copy's output instead (as `ctl logs --previous`).
+     */
+    "/api/logs": async (req) => {
       const who = admit(req, "Logs");
       if (who instanceof Response) return who;
-      const id = new URL(req.url).searchParams.get("copy") ?? "";
+      const query = new URL(req.url).searchParams;
+      const id = query.get("copy") ?? "";
       const copy = view.instances.get(id);
       if (!copy) return json({ error: `copy: no copy with id "${id}"` }, 404);
-      const node = copy.node;
+      const previous = query.get("previous") === "1";
+      const target = previous ? await lastEndedOf(history, view, copy) : copy.node === null ? undefined : { id, node: copy.node };
       return stream(req, who.key, (s) => {
-        if (node === null) {
-          s.send("end", { reason: `${copy.name} has not been placed on a node` });
+        if (target === undefined) {
+          s.send("end", { reason: previous ? `${copy.name} has no ended copy whose output its agent keeps` : `${copy.name} has not been placed on a node` });
           s.close();
           return () => {};
         }
-        return gateway.openLogs(node, id, LOG_TAIL, true, {
+        // An ended copy prints nothing more: it is read, not followed.
+        return gateway.openLogs(target.node, target.id, LOG_TAIL, !previous, {
           onLines: (lines) => void s.send("lines", lines),
           onEnd: (error) => {
-            s.send("end", { reason: error ?? "the copy's output ended" });
+            s.send("end", { reason: error ?? (previous ? `the end of ${target.id}'s output` : "the copy's output ended") });
             s.close();
           },
         });
@@ -291,4 +299,10 @@ function readRoutes({ deps, admit, stream }: WebContext): Record<string, Route> 
       return json({ usage: gateway.usage.ofInstance(copy) ?? null });
     },
   };
+}
+
+/** The copy's replica's last ended copy that ran (the core's log-sources decides, as for `ctl logs --previous`). */
+async function lastEndedOf(history: EventHistory, view: Writer["view"], copy: Instance): Promise<CopyOnNode | undefined> {
+  const instances = [...(view.instancesByWorkload.get(copy.workload) ?? [])].map((i) => view.instances.get(i)!);
+  return lastEndedCopies(await history.copyFacts(copy.workload), new Set([copy.name]), instances).get(copy.name);
 }

@@ -1,6 +1,6 @@
 /**
- * The console's detail reads, on top of the fleet's stream: a workload (its spec as JSON, its
- * status as `ctl describe` reports it, its endpoints), a node (labels, executors, host volumes,
+ * The console's detail reads, on top of the fleet's stream: a workload (its spec as JSON and
+ * YAML, its status as `ctl describe` reports it, a periodic batch's next run with it, its endpoints), a node (labels, executors, host volumes,
  * capacity), what the nodes use (the usage board `ctl top` reads), and the fleet's event log (the
  * events page). Each is admitted as the RPC that reads the same thing. Shell: reads the writer's
  * view and the log, decides nothing.
@@ -9,7 +9,9 @@ import type { Instance } from "../../core/model/cluster-state.js";
 import { validateName } from "../../core/model/validate.js";
 import { workloadStatus } from "../../core/views/workload-status.js";
 import { WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import type * as Yaml from "yaml";
 import { toWireEvent } from "../grpc/wire.js";
+import { cronNext } from "../writer/cron.js";
 import type { Route } from "./web-guard.js";
 import { json, refusal, type WebContext } from "./web-api.js";
 
@@ -30,12 +32,16 @@ export function detailRoutes({ deps, admit }: WebContext): Record<string, Route>
         const w = view.workloads.get(name);
         if (!w) return refusal({ kind: "UnknownWorkload", name });
         const copies = [...(view.instancesByWorkload.get(name) ?? [])].map((id) => view.instances.get(id)!);
+        const spec = WorkloadSpec.toJSON(w.spec);
+        // Loaded at the first workload page read: the control plane does not pay for it otherwise.
+        const { stringify } = require("yaml") as typeof Yaml;
         return json({
           name,
           labels: w.labels,
-          spec: WorkloadSpec.toJSON(w.spec),
+          spec,
+          specYaml: stringify(spec),
           createdAt: w.createdAt,
-          status: workloadStatus(view, w, copies, Date.now()),
+          status: workloadStatus(view, w, copies, Date.now(), cronNext),
           endpoints: endpointsOf(copies, (node) => view.nodes.get(node)?.ports.address ?? ""),
         });
       },

@@ -49,6 +49,8 @@ export interface WorkloadTile {
   /** The gate holding its rollout (canary, soak, wave, paused, stalled); "" when none. */
   hold: string;
   paused: boolean;
+  /** A periodic batch's cron schedule, with its time zone when not UTC; "" for any other workload. */
+  schedule: string;
   /** Milliseconds since the epoch. */
   createdAt: number;
 }
@@ -98,16 +100,19 @@ function workloadTile(view: ClusterView, w: Readonly<Workload>): WorkloadTile {
     if (i.desired === "run" && isReady(i)) ready++;
     if (i.desired === "run" && runsCurrentTemplate(w, i) && i.state !== "failed") current.add(i.index);
   }
+  const spec = resolveSpec(w.spec);
   return {
     name: w.name,
-    kind: resolveSpec(w.spec).kind,
+    kind: spec.kind,
     generation: w.generation,
     deleting: w.deleting,
-    desired: desiredCopies(view, w),
+    // A periodic batch runs nothing itself (its runs are workloads of their own): it wants no copy.
+    desired: spec.periodic ? 0 : desiredCopies(view, w),
     ready,
     upToDate: current.size,
     hold: w.rolloutHold,
     paused: w.paused,
+    schedule: w.spec.schedule === "" ? "" : `${w.spec.schedule}${w.spec.timeZone === "" ? "" : ` (${w.spec.timeZone})`}`,
     createdAt: w.createdAt,
   };
 }

@@ -2,17 +2,16 @@
  * Runs workloads as Docker containers through dockerode against a real engine
  * (/var/run/docker.sock, or DOCKER_HOST). Containers carry labels naming node, workload,
  * instance and generation, so a restarted agent finds its own; env, CPU and memory limits
- * come from the spec, mounts from its volumes (host volumes as bind mounts of the paths this
- * agent declares, Docker named volumes, tmpfs). Stop = docker stop with the grace period, then
- * remove. A container that ran has its output copied out to ended-logs.ts when it exits, before
+ * come from the spec, mounts from container-mounts.ts. Stop = docker stop with the grace
+ * period, then remove. A container that ran has its output copied out to ended-logs.ts when it exits, before
  * anything removes it, so `logs` of a removed container reads that copy.
  */
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { resolveSpec } from "../core/model/spec.js";
 import { boundStderrTail, STDERR_TAIL_LINES } from "../core/output/stderr-tail.js";
-import type { VolumeMount } from "../core/model/volumes.js";
 import type { ProbeTarget } from "./checks.js";
+import { mountsOf } from "./container-mounts.js";
 import { EndedLogs } from "./ended-logs.js";
 import { type Adopted, type CopyCounters, copyEnvironment, type ExecProcess, type ExecRequest, type Executor, type Exit, type LogRequest, NoOutputRecorded, type Running, type StartRequest, splitLines } from "./executor.js";
 
@@ -29,21 +28,6 @@ const COPY_OUT_MS = 10_000;
 
 export function containerName(instanceId: string): string {
   return `tessera-${instanceId}`;
-}
-
-/** The engine's own default for a tmpfs (as /tmp): anyone writes, only owners remove. */
-const TMPFS_MODE = 0o1777;
-
-/** A copy's volumes as the engine mounts them (host paths already resolved on this node). */
-function engineMount(m: VolumeMount): Docker.MountSettings {
-  switch (m.kind) {
-    case "host":
-      return { Type: "bind", Source: m.source, Target: m.mountPath, ReadOnly: m.readOnly };
-    case "volume":
-      return { Type: "volume", Source: m.source, Target: m.mountPath, ReadOnly: m.readOnly };
-    case "tmpfs":
-      return { Type: "tmpfs", Source: "", Target: m.mountPath, ReadOnly: m.readOnly, TmpfsOptions: { SizeBytes: m.sizeMb * 1024 * 1024, Mode: TMPFS_MODE } };
-  }
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -106,7 +90,7 @@ export class DockerExecutor implements Executor {
         NanoCpus: resources.cpuMillis * 1_000_000,
         Memory: resources.memoryMb * 1024 * 1024,
         PortBindings: published.length > 0 ? Object.fromEntries(published.map((p) => [p.key, [p.binding]])) : undefined,
-        Mounts: req.mounts.length > 0 ? req.mounts.map(engineMount) : undefined,
+        Mounts: mountsOf(req),
       },
     });
     try {

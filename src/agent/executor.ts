@@ -4,6 +4,7 @@ import type { AssignedPort } from "../core/model/ports.js";
 import { type VolumeMount, volumeEnvironment } from "../core/model/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { ProbeTarget } from "./checks.js";
+import type { CopySecrets } from "./secret-files.js";
 
 export interface StartRequest {
   instanceId: string;
@@ -18,7 +19,7 @@ export interface StartRequest {
   /** Its spec's volumes, host volumes resolved to this node's paths (host-volumes.ts). */
   mounts: VolumeMount[];
   /** Its secret_env values, and where its secret and config files are (secret-files.ts); absent: none. */
-  secretEnv?: Record<string, string>;
+  secrets?: CopySecrets;
 }
 
 /** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
@@ -29,7 +30,9 @@ export function copyEnvironment(req: StartRequest): { env: Record<string, string
     ...volumeEnvironment(req.mounts, req.spec.image !== ""),
   };
   const expanded = expandSpec(req.spec, vars);
-  return { env: { ...expanded.env, ...req.secretEnv, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
+  // A process is told where its files are; a container finds them at their mount paths.
+  const dirs: Record<string, string> = req.secrets?.dirs && req.spec.image === "" ? { TESSERA_SECRETS_DIR: req.secrets.dirs.secrets, TESSERA_CONFIGS_DIR: req.secrets.dirs.configs } : {};
+  return { env: { ...expanded.env, ...req.secrets?.env, ...dirs, ...vars }, args: expanded.args, workingDir: expanded.workingDir };
 }
 
 /** The agent's variables every process copy gets: enough to find programs, a home and a locale. */

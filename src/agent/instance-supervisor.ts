@@ -92,7 +92,7 @@ export class InstanceSupervisor {
           ports: cmd.ports.map((p) => ({ ...p, protocol: protocolOf(p.protocol) })),
           hostIp: cmd.hostIp,
           mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
-          secretEnv: this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered).env ?? {},
+          secrets: this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered),
         };
         const running = await this.executor.start(req);
         h.running = running;

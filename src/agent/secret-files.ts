@@ -5,7 +5,8 @@
  * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
  *
  * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY; a process copy
- * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two.
+ * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two, a container
+ * each NAME directory bind-mounted read-only at its mount_path (docker-executor.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -18,8 +19,12 @@ export const SECRETS_TMPFS = "/dev/shm";
 
 /** What a copy is given of its secrets and configs. */
 export interface CopySecrets {
-  /** TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR when it mounts any; its secret_env values. */
+  /** Its secret_env values. */
   env: Record<string, string>;
+  /** Where its secret and config directories are, when it mounts any: a process is told them (TESSERA_SECRETS_DIR, TESSERA_CONFIGS_DIR). */
+  dirs?: { secrets: string; configs: string };
+  /** Each mounted set's directory, and the mount_path a container mounts it at, read-only. */
+  binds: Array<{ source: string; mountPath: string }>;
 }
 
 export class SecretFiles {
@@ -41,19 +46,21 @@ export class SecretFiles {
       if (value === undefined) throw new Error(`secret_env ${name}: secret ${ref.secret} key ${ref.key} was not delivered with the start`);
       env[name] = Buffer.from(value).toString("utf8");
     }
-    const mounts = [...(spec.secrets ?? []).map((m) => ["secret", m.name] as const), ...(spec.configs ?? []).map((m) => ["config", m.name] as const)];
-    if (mounts.length === 0) return { env };
+    const mounts = [...(spec.secrets ?? []).map((m) => ["secret", m] as const), ...(spec.configs ?? []).map((m) => ["config", m] as const)];
+    if (mounts.length === 0) return { env, binds: [] };
     if (!existsSync(this.tmpfs)) throw new Error(`no tmpfs at ${this.tmpfs} to hold the copy's secrets`);
     const base = join(this.root, instanceId);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    for (const [kind, name] of mounts) {
+    const binds: CopySecrets["binds"] = [];
+    for (const [kind, { name, mountPath }] of mounts) {
       const set = byId.get(`${kind}/${name}`);
       if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
       const dir = join(base, `${kind}s`, name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), value, { mode: 0o400 });
+      binds.push({ source: dir, mountPath });
     }
-    return { env: { ...env, TESSERA_SECRETS_DIR: join(base, "secrets"), TESSERA_CONFIGS_DIR: join(base, "configs") } };
+    return { env, dirs: { secrets: join(base, "secrets"), configs: join(base, "configs") }, binds };
   }
 
   /** Removes a copy's files (when it ended or was stopped); nothing when it had none. */

@@ -19,10 +19,15 @@ const delivered: DeliveredSet[] = [
 ];
 const uses = spec({ secrets: [{ name: "db", mountPath: "" }], configs: [{ name: "app", mountPath: "" }], secretEnv: { PASSWORD: { secret: "db", key: "password" } } });
 
-test("files 0400 in 0700 directories, the env resolved; removed when the copy ends", () => {
+test("files 0400 in 0700 directories, the env resolved, each set's directory to bind at its mount path; removed when the copy ends", () => {
   const files = new SecretFiles("/var/lib/tessera-agent", tmpfs);
-  const { env } = files.write("web-0.1", uses, delivered);
-  expect(env.PASSWORD).toBe("pw");
+  const written = files.write("web-0.1", { ...uses, configs: [{ name: "app", mountPath: "/etc/app" }] }, delivered);
+  const env = { ...written.env, TESSERA_SECRETS_DIR: written.dirs!.secrets, TESSERA_CONFIGS_DIR: written.dirs!.configs };
+  expect(written.env).toEqual({ PASSWORD: "pw" });
+  expect(written.binds).toEqual([
+    { source: join(env.TESSERA_SECRETS_DIR, "db"), mountPath: "" },
+    { source: join(env.TESSERA_CONFIGS_DIR, "app"), mountPath: "/etc/app" },
+  ]);
   expect(env.TESSERA_SECRETS_DIR!.startsWith(tmpfs)).toBe(true);
   const password = join(env.TESSERA_SECRETS_DIR!, "db", "password");
   expect(readFileSync(password, "utf8")).toBe("pw");
@@ -34,8 +39,9 @@ test("files 0400 in 0700 directories, the env resolved; removed when the copy en
 });
 
 test("two agents on one host write apart; what was not delivered is refused naming it", () => {
-  const a = new SecretFiles("/data/a", tmpfs).write("web-0.1", uses, delivered).env.TESSERA_SECRETS_DIR;
-  const b = new SecretFiles("/data/b", tmpfs).write("web-0.1", uses, delivered).env.TESSERA_SECRETS_DIR;
+  const a = new SecretFiles("/data/a", tmpfs).write("web-0.1", uses, delivered).dirs?.secrets;
+  const b = new SecretFiles("/data/b", tmpfs).write("web-0.1", uses, delivered).dirs?.secrets;
+  expect(a).toBeDefined();
   expect(a).not.toBe(b);
   expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", uses, delivered.slice(1))).toThrow("secret db key password was not delivered");
   expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", spec({ configs: [{ name: "other", mountPath: "" }] }), delivered)).toThrow("config other was not delivered");

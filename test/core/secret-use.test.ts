@@ -20,12 +20,22 @@ describe("the spec's fields", () => {
     ["a secret name that is no DNS label", { secrets: [{ name: "Db", mountPath: "" }] }, "workload.spec.secrets[0].name"],
     ["a config named twice", { configs: [{ name: "app", mountPath: "" }, { name: "app", mountPath: "" }] }, "workload.spec.configs[1].name"],
     ["an image's relative mount path", { command: "", image: "nginx", secrets: [{ name: "db", mountPath: "run/db" }] }, "workload.spec.secrets[0].mount_path"],
+    ["an image's secret without a mount path", { command: "", image: "nginx", secrets: [{ name: "db", mountPath: "" }] }, "workload.spec.secrets[0].mount_path"],
+    ["an image's config mounted at /", { command: "", image: "nginx", configs: [{ name: "app", mountPath: "/" }] }, "workload.spec.configs[0].mount_path"],
+    ["an image's mount path not clean", { command: "", image: "nginx", configs: [{ name: "app", mountPath: "/etc/../app" }] }, "workload.spec.configs[0].mount_path"],
+    ["an image's config mounted where its secret is", { command: "", image: "nginx", secrets: [{ name: "db", mountPath: "/run/db" }], configs: [{ name: "app", mountPath: "/run/db" }] }, "workload.spec.configs[0].mount_path"],
+    ["an image's secret mounted where a volume is", { command: "", image: "nginx", volumes: [{ name: "data", type: 3, mountPath: "/run/db", source: "", readOnly: false, sizeMb: 1 }], secrets: [{ name: "db", mountPath: "/run/db" }] }, "workload.spec.secrets[0].mount_path"],
     ["an env name that is no variable name", { secretEnv: { "1X": { secret: "db", key: "password" } } }, "workload.spec.secret_env.1X"],
     ["an env name also in env", { env: { PASSWORD: "x" }, secretEnv: { PASSWORD: { secret: "db", key: "password" } } }, "workload.spec.secret_env.PASSWORD"],
     ["an env key that is no key", { secretEnv: { P: { secret: "db", key: "a/b" } } }, "workload.spec.secret_env.P.key"],
   ])("%s is refused naming the field", (_, over, field) => {
     const problems = validateWorkload({ name: "web", labels: {}, spec: spec(over as Partial<WorkloadSpec>) });
     expect(problems).toContainEqual(expect.objectContaining({ kind: "InvalidArgument", field }));
+  });
+
+  test("a container's secrets and configs at clean absolute paths, and its secret env, are accepted", () => {
+    const container = spec({ command: "", image: "nginx", secrets: [{ name: "db", mountPath: "/run/secrets/db" }], configs: [{ name: "app", mountPath: "/etc/app" }], secretEnv: { P: { secret: "db", key: "password" } } });
+    expect(validateWorkload({ name: "web", labels: {}, spec: container })).toEqual([]);
   });
 
   test("a process's secrets need no mount path", () => {

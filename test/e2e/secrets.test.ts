@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
 setDefaultTimeout(E2E_TIMEOUT_MS);
@@ -18,6 +19,8 @@ const ROTATED = `rotated-canary-${crypto.randomUUID()}`;
 const FILE_VALUE = `file-canary-${crypto.randomUUID()}`;
 const FORMS = [VALUE, ROTATED, FILE_VALUE].flatMap((v) => [v, Buffer.from(v).toString("base64"), Buffer.from(v).toString("base64url"), Buffer.from(v).toString("hex")]);
 
+/** A container's secrets are tested where an engine answers; the rest of the file runs without one. */
+const docker = dockerSuite("secrets in a container");
 const h = new Harness();
 let address = "";
 let http = "";
@@ -30,11 +33,16 @@ beforeAll(() =>
   h.explaining(async () => {
     requireBinary();
     ({ server: control, address, metricsAddress: http } = await h.startControl());
-    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent")]);
+    agent = h.start(["agent", "--control", address, "--name", "node-a", "--data-dir", join(h.dir, "agent"), ...(docker.available ? ["--executor", "process,docker"] : [])]);
     await eventually("node-a Ready", async () => ((await ctl(["get", "nodes"])).stdout.includes("Ready") ? true : undefined));
   }),
 );
-afterAll(() => h.stop());
+afterAll(async () => {
+  // A failed container test leaves its container behind: the agent leaves copies running when it exits.
+  const left = docker.available ? sh(["docker", "ps", "-a", "-q", "--filter", "label=tessera.workload=boxed", "--filter", "label=tessera.node=node-a"]).out.trim() : "";
+  if (left !== "") sh(["docker", "rm", "-f", ...left.split("\n")]);
+  await h.stop();
+});
 
 /** What a following stream sent within `ms` (it never ends by itself). */
 async function followFor(url: string, headers: Record<string, string>, ms: number): Promise<string> {
@@ -124,6 +132,30 @@ test("a process copy reads its secret file, its config file and its env; it wait
 
   expect((await ctl(["delete", "workload", "reader"])).code).toBe(0);
   await eventually("the copies' secret files removed", () => (existsSync(dirname(dir)) && readdirSync(dirname(dir)).length > 0 ? undefined : true), 15_000);
+});
+
+/** The container prints digests of its secret file and env, its config, the file's mode and whether it may write there, and stays. */
+const BOXED = "cd /run/secrets/db; /bin/busybox sha256sum token | /bin/busybox cut -d' ' -f1; printf %s \"$TOKEN\" | /bin/busybox sha256sum | /bin/busybox cut -d' ' -f1; cat /etc/app/app.conf; echo; /bin/busybox stat -c %a token; /bin/busybox touch new 2>/dev/null && echo rw || echo ro; exec sleep 3600";
+
+test.skipIf(docker.skip)("a container reads its secret file, its config file and its env at their mount paths, read-only; its files go when it ends", async () => {
+  docker.require();
+  ensureImage();
+  const manifest = { name: "boxed", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", BOXED], stopGracePeriod: "1s", secrets: [{ name: "db", mountPath: "/run/secrets/db" }], configs: [{ name: "web-conf", mountPath: "/etc/app" }], secretEnv: { TOKEN: { secret: "db", key: "token" } } } };
+  writeFileSync(join(h.dir, "boxed.json"), JSON.stringify(manifest));
+  expect((await ctl(["apply", "-f", join(h.dir, "boxed.json")])).code).toBe(0);
+  // The secret's current version is the rotated one.
+  const lines = await h.explaining(() =>
+    eventually("boxed's output", async () => {
+      const out = (await ctl(["logs", "boxed"])).stdout.split("\n").map((l) => l.replace(/^boxed-0 \| /, ""));
+      return out.length >= 5 && out[4] !== "" ? out : undefined;
+    }, 20_000),
+  );
+  expect(lines.slice(0, 5)).toEqual([sha256(ROTATED), sha256(ROTATED), "listen 8080", "400", "ro"]);
+  const id = sh(["docker", "ps", "-q", "--filter", "label=tessera.workload=boxed"]).out.trim();
+  const sources = sh(["docker", "inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", id]).out.trim().split(" ");
+  expect(sources.map((p) => p.startsWith("/dev/shm/"))).toEqual([true, true]);
+  expect((await ctl(["delete", "workload", "boxed"])).code).toBe(0);
+  await eventually("the container's secret files removed", () => (sources.some((p) => existsSync(p)) ? undefined : true), 15_000);
 });
 
 /** The output of reader's newest copy meant to run, once it has printed its 5 lines, when it is the only one and its generation is `generation` (or passes it). */

@@ -7,6 +7,7 @@ import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { Rejection } from "./rejections.js";
 import { type SecretKind, type SecretRecord, type SecretVersion, currentVersion, secretId } from "./secrets.js";
 import { validateName } from "./validate.js";
+import { containerPathProblem } from "./volumes.js";
 
 /** Everything a spec needs to exist: each set it uses (at the version it runs, when set), each secret key its env names. */
 export interface SecretNeeds {
@@ -76,10 +77,8 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
   const problems: Rejection[] = [];
   const image = spec.image !== "";
   const u = usesOf(spec);
-  // Containers get no bind mount or env from secrets yet: refused rather than started without them.
-  if (image && (u.secrets.length > 0 || u.configs.length > 0 || Object.keys(u.secretEnv).length > 0)) {
-    problems.push(invalid("workload.spec.secrets", "process workloads only: secrets and configs are not yet delivered to containers"));
-  }
+  // A container's mount paths, each used once (by a volume, a secret or a config).
+  const paths = new Map((spec.volumes ?? []).map((v, i) => [v.mountPath, `volumes[${i}]`]));
   for (const [field, list] of [["secrets", u.secrets], ["configs", u.configs]] as const) {
     const seen = new Set<string>();
     list.forEach((m, i) => {
@@ -88,7 +87,12 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
       if (bad) problems.push(bad);
       if (seen.has(m.name)) problems.push(invalid(`${at}.name`, `each ${field === "secrets" ? "secret" : "config"} once, got "${m.name}" again`));
       seen.add(m.name);
-      if (image && !(m.mountPath.startsWith("/") && m.mountPath !== "/")) problems.push(invalid(`${at}.mount_path`, `an absolute path in the container (not "/"), got "${m.mountPath}"`));
+      if (image) {
+        const problem = m.mountPath === "" ? "the absolute path in the container to mount its files at (read-only)" : containerPathProblem(m.mountPath);
+        if (problem) problems.push(invalid(`${at}.mount_path`, problem));
+        else if (paths.has(m.mountPath)) problems.push(invalid(`${at}.mount_path`, `a path not used by ${paths.get(m.mountPath)}, got "${m.mountPath}" again`));
+        else paths.set(m.mountPath, `${field}[${i}]`);
+      }
     });
   }
   for (const [name, ref] of Object.entries(u.secretEnv)) {

@@ -131,6 +131,15 @@ function absolutePathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/** What is wrong with a path to mount something at in a container (absolute, clean, not its root), or undefined. */
+export function containerPathProblem(path: string): string | undefined {
+  const problem = absolutePathProblem(path);
+  if (problem) return problem;
+  if (path === "/") return "a path other than / (the container's root)";
+  if (path.split("/").slice(1).some((s) => s === "" || s === "." || s === "..")) return `a path without '.', '..' or empty segments (nor a trailing '/'), got "${path}"`;
+  return undefined;
+}
+
 /** Problems with `spec.volumes`, each naming its field. `memoryMb`: what one copy reserves (bounds tmpfs). */
 export function validateVolumes(spec: { image: string; volumes?: Volume[] }, memoryMb: number, at = "workload.spec.volumes"): Rejection[] {
   const problems: Rejection[] = [];
@@ -150,11 +159,8 @@ export function validateVolumes(spec: { image: string; volumes?: Volume[] }, mem
       if (v.mountPath !== "") problems.push(invalid(`${field}.mount_path`, `no mount path for a process workload: it finds the volume at \${TESSERA_VOLUME_${envName(v.name)}} (set spec.image, or leave mount_path out)`));
     } else if (v.mountPath === "") problems.push(invalid(`${field}.mount_path`, "the absolute path in the container to mount it at"));
     else {
-      const problem = absolutePathProblem(v.mountPath);
-      const segments = v.mountPath.split("/").slice(1);
+      const problem = containerPathProblem(v.mountPath);
       if (problem) problems.push(invalid(`${field}.mount_path`, problem));
-      else if (v.mountPath === "/") problems.push(invalid(`${field}.mount_path`, "a path other than / (the container's root)"));
-      else if (segments.some((s) => s === "" || s === "." || s === "..")) problems.push(invalid(`${field}.mount_path`, `a path without '.', '..' or empty segments (nor a trailing '/'), got "${v.mountPath}"`));
       else if (paths.has(v.mountPath)) problems.push(invalid(`${field}.mount_path`, `a path not used by volumes[${paths.get(v.mountPath)}], got "${v.mountPath}" again`));
       else paths.set(v.mountPath, i);
     }

@@ -168,6 +168,9 @@ export class Agent {
           this.deadline.forget(msg.command.value.instanceId);
           await this.instances.stop(msg.command.value);
           break;
+        case "refreshSecrets":
+          await this.instances.refresh(msg.command.value);
+          break;
         default:
           error = "unknown command";
       }

@@ -150,6 +150,9 @@ export class DockerExecutor implements Executor {
         await container.remove({ force: true }).catch(() => {});
         return exit;
       },
+      async signal(name) {
+        await container.kill({ signal: name });
+      },
     };
   }
 

@@ -87,6 +87,8 @@ export interface Running {
   exited: Promise<Exit>;
   /** Asks it to end: SIGTERM (or equivalent), then kill after `gracePeriodMs`. Resolves on exit. */
   stop(gracePeriodMs: number): Promise<Exit>;
+  /** Sends the copy's own process (a container's first) a signal, e.g. SIGHUP when its secrets were refreshed; rejects when it cannot. */
+  signal(name: NodeJS.Signals): Promise<void>;
 }
 
 export interface LogRequest {

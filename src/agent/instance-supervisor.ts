@@ -10,7 +10,7 @@ import type { Logger } from "../shell/logger.js";
 import { protocolOf } from "../core/model/ports.js";
 import { resolveSpec } from "../core/model/spec.js";
 import { INSTANCE_STATE_TO_WIRE } from "../core/model/wire-enums.js";
-import type { AgentMessage, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
+import type { AgentMessage, RefreshSecrets, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { HostVolume } from "../core/model/volumes.js";
 import { isLiveness, runChecks } from "./checks.js";
@@ -107,6 +107,26 @@ export class InstanceSupervisor {
       }
     })();
     return h.op;
+  }
+
+  /**
+   * New versions of a running copy's secrets and configs (spec.on_change SIGNAL or NONE):
+   * written over its files, then its signal, if any, once it runs (after its start). Nothing
+   * when it holds these versions already, is not held here, or no longer runs.
+   */
+  refresh(cmd: RefreshSecrets): Promise<void> {
+    const h = this.held.get(cmd.instanceId);
+    const files = this.secretFiles;
+    if (!h || !files) return Promise.resolve();
+    const refreshed = h.op
+      .catch(() => {})
+      .then(async () => {
+        if (h.state !== "running" || !h.running || !files.refresh(h.id, cmd.delivered)) return;
+        this.log.info("secrets refreshed", { instance: h.id, signal: cmd.signal || "none" });
+        if (cmd.signal !== "") await h.running.signal(cmd.signal as NodeJS.Signals);
+      });
+    h.op = refreshed.catch(() => {});
+    return refreshed;
   }
 
   stop(cmd: StopInstance): Promise<void> {

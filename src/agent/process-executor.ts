@@ -27,7 +27,7 @@ import { followLog, readLastBytes } from "./output-file.js";
 import { assertPortsFree } from "./port-check.js";
 import { spawnExec } from "./process-exec.js";
 import type { Cgroups } from "./cgroups.js";
-import { environmentOf, joinCgroups, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
+import { copyProcesses, environmentOf, joinCgroups, liveShims, shimCommand, signalGroup, startTimeOf, untilShim } from "./shim.js";
 /** Where a check reaches a copy that was told no address. */
 const LOOPBACK = "127.0.0.1";
 /** How often a followed log file, or an adopted process, is checked. */
@@ -182,6 +182,12 @@ export class ProcessExecutor implements Executor {
         // Children that ignored SIGTERM die with the group.
         signalGroup(pid, "SIGKILL");
         return exit;
+      },
+      // The copy alone: its shim and tee would die of a SIGHUP to the group.
+      async signal(name) {
+        const copies = copyProcesses(pid);
+        if (copies.length === 0) throw new Error("the copy's process is gone");
+        for (const copy of copies) process.kill(copy, name);
       },
     };
   }

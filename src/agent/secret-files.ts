@@ -4,12 +4,13 @@
  * a reboot, and each agent writes under a directory of its own (named by a hash of its data
  * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
  *
- * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY; a process copy
+ * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY, and
+ * ROOT/INSTANCE/versions.json (the versions written, for a refresh); a process copy
  * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two, a container
  * each NAME directory bind-mounted read-only at its mount_path (docker-executor.ts).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeliveredSet } from "../gen/tessera/v1/agent_gateway.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
@@ -25,6 +26,18 @@ export interface CopySecrets {
   dirs?: { secrets: string; configs: string };
   /** Each mounted set's directory, and the mount_path a container mounts it at, read-only. */
   binds: Array<{ source: string; mountPath: string }>;
+}
+
+/** Beside a copy's directories: the version of each set it mounts (no value), read by refresh. */
+const VERSIONS = "versions.json";
+
+/** A copy's recorded versions; undefined when it mounts nothing (or its files are gone). */
+function readVersions(path: string): Record<string, number> | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, number>;
+  } catch {
+    return undefined;
+  }
 }
 
 export class SecretFiles {
@@ -52,6 +65,7 @@ export class SecretFiles {
     const base = join(this.root, instanceId);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const binds: CopySecrets["binds"] = [];
+    const versions: Record<string, number> = {};
     for (const [kind, { name, mountPath }] of mounts) {
       const set = byId.get(`${kind}/${name}`);
       if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
@@ -59,8 +73,36 @@ export class SecretFiles {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), value, { mode: 0o400 });
       binds.push({ source: dir, mountPath });
+      versions[`${kind}/${name}`] = set.version;
     }
+    writeFileSync(join(base, VERSIONS), JSON.stringify(versions), { mode: 0o600 });
     return { env, dirs: { secrets: join(base, "secrets"), configs: join(base, "configs") }, binds };
+  }
+
+  /**
+   * Writes new versions over a running copy's files (spec.on_change SIGNAL or NONE): each file
+   * replaced whole, a temporary file renamed over it, so that the copy reads the old file or
+   * the new, never half of one; keys no longer there removed. Only what the copy mounts is
+   * written (its secret_env is fixed at its start). Returns whether anything changed: false,
+   * writing nothing, when the copy holds these versions already (a refresh sent again).
+   */
+  refresh(instanceId: string, delivered: readonly DeliveredSet[]): boolean {
+    const base = join(this.root, instanceId);
+    const held = readVersions(join(base, VERSIONS));
+    if (held === undefined) return false;
+    const stale = delivered.filter((set) => held[`${set.kind}/${set.name}`] !== undefined && held[`${set.kind}/${set.name}`] !== set.version);
+    for (const set of stale) {
+      const dir = join(base, `${set.kind}s`, set.name);
+      const tmp = join(base, ".refresh");
+      for (const [key, value] of Object.entries(set.data)) {
+        writeFileSync(tmp, value, { mode: 0o400 });
+        renameSync(tmp, join(dir, key));
+      }
+      for (const key of readdirSync(dir)) if (!Object.hasOwn(set.data, key)) rmSync(join(dir, key), { force: true });
+      held[`${set.kind}/${set.name}`] = set.version;
+    }
+    if (stale.length > 0) writeFileSync(join(base, VERSIONS), JSON.stringify(held), { mode: 0o600 });
+    return stale.length > 0;
   }
 
   /** Removes a copy's files (when it ended or was stopped); nothing when it had none. */

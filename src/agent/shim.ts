@@ -57,6 +57,22 @@ function statOf(pid: number): string[] | undefined {
   }
 }
 
+/**
+ * The copy's own process under the shim leading group `shimPid`: SHIM's children are the
+ * subshell waiting for the copy and tee, so the copy is the process of the group whose parent
+ * is one of them. A signal meant for the copy (SIGHUP) goes to it alone.
+ */
+export function copyProcesses(shimPid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statOf(Number(entry));
+    if (fields !== undefined && Number(fields[2]) === shimPid) parentOf.set(Number(entry), Number(fields[1]));
+  }
+  const children = new Set([...parentOf].filter(([, parent]) => parent === shimPid).map(([pid]) => pid));
+  return [...parentOf].filter(([, parent]) => children.has(parent)).map(([pid]) => pid);
+}
+
 /** Field 22 of /proc/PID/stat. */
 export function startTimeOf(pid: number): string | undefined {
   return statOf(pid)?.[19];

@@ -50,6 +50,8 @@ export class SimulatedExecutor implements Executor {
         resolve({ exitCode: null, signal: "SIGTERM" });
         return exited;
       },
+      // Nothing runs to take it.
+      async signal() {},
     };
   }
 }

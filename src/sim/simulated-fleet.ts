@@ -163,6 +163,8 @@ export class SimulatedFleet {
         this.connect(this.nodes.get(e.node)!);
         continue;
       }
+      // Nothing runs to read files or take a signal.
+      if (e.type === "RefreshSecrets") continue;
       const held = this.held.get(e.node)!;
       const report = (state: "provisioning" | "running" | "stopped") =>
         this.inbox.push({ type: "ReportInstance", node: e.node, instanceId: e.instanceId, generation: e.generation, state, reason: "" });

@@ -46,3 +46,18 @@ test("two agents on one host write apart; what was not delivered is refused nami
   expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", uses, delivered.slice(1))).toThrow("secret db key password was not delivered");
   expect(() => new SecretFiles("/data/c", tmpfs).write("web-0.2", spec({ configs: [{ name: "other", mountPath: "" }] }), delivered)).toThrow("config other was not delivered");
 });
+
+test("a refresh writes new versions over the files (removing keys gone), and nothing for versions held already", () => {
+  const files = new SecretFiles("/data/r", tmpfs);
+  const { dirs } = files.write("web-0.3", uses, delivered);
+  const next: DeliveredSet[] = [{ kind: "secret", name: "db", version: 3, data: { password: Buffer.from("pw3") } }, delivered[1]!];
+  expect(files.refresh("web-0.3", next)).toBe(true);
+  expect(readFileSync(join(dirs!.secrets, "db", "password"), "utf8")).toBe("pw3");
+  expect(statSync(join(dirs!.secrets, "db", "password")).mode & 0o777).toBe(0o400);
+  expect(existsSync(join(dirs!.secrets, "db", "user"))).toBe(false);
+  expect(readFileSync(join(dirs!.configs, "app", "app.conf"), "utf8")).toBe("a=1");
+  // Sent again (a hello): nothing to write, no signal.
+  expect(files.refresh("web-0.3", next)).toBe(false);
+  files.remove("web-0.3");
+  expect(files.refresh("web-0.3", next)).toBe(false);
+});

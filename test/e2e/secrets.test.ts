@@ -1,7 +1,7 @@
 /**
  * Secrets and configs through the compiled binary (#30): created from literals, files and an
  * env file, listed without values (a read-only token may list, never write), kept across a
- * restart; and the leak scan: after the run, a known secret value is nowhere Tessera writes or
+ * restart; read by a process and a container; refreshed in place under onChange signal; and the leak scan: after the run, a known secret value is nowhere Tessera writes or
  * answers (invariant 39).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -156,6 +156,23 @@ test.skipIf(docker.skip)("a container reads its secret file, its config file and
   expect(sources.map((p) => p.startsWith("/dev/shm/"))).toEqual([true, true]);
   expect((await ctl(["delete", "workload", "boxed"])).code).toBe(0);
   await eventually("the container's secret files removed", () => (sources.some((p) => existsSync(p)) ? undefined : true), 15_000);
+});
+
+/** Prints its config at the start and again at each SIGHUP (a config is no secret). */
+const HUP = 'trap \'echo "hup $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf")"\' HUP; echo "start $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf")"; while :; do sleep 0.2; done';
+
+test("onChange signal: a new config version is written in the running copy, which gets SIGHUP; no copy is replaced", async () => {
+  const manifest = { name: "hup", spec: { command: "/bin/sh", args: ["-c", HUP], configs: [{ name: "web-conf" }], onChange: "signal", stopGracePeriod: "1s" } };
+  writeFileSync(join(h.dir, "hup.json"), JSON.stringify(manifest));
+  expect((await ctl(["apply", "-f", join(h.dir, "hup.json")])).code).toBe(0);
+  const output = (want: string) => h.explaining(() => eventually(`hup prints "${want}"`, async () => ((await ctl(["logs", "hup"])).stdout.includes(want) ? true : undefined), 15_000));
+  await output("hup-0 | start listen 8080");
+  const copies = async () => (JSON.parse((await ctl(["get", "instances", "hup", "-o", "json"])).stdout) as { instances: Array<{ id: string }> }).instances.map((i) => i.id);
+  const before = await copies();
+  expect((await ctl(["config", "update", "web-conf", "--from-literal", "app.conf=listen 9090"])).code).toBe(0);
+  await output("hup-0 | hup listen 9090");
+  expect(await copies()).toEqual(before);
+  expect((await ctl(["delete", "workload", "hup"])).code).toBe(0);
 });
 
 /** The output of reader's newest copy meant to run, once it has printed its 5 lines, when it is the only one and its generation is `generation` (or passes it). */

@@ -1,7 +1,8 @@
 /**
- * The ControlMessage that carries a start or a stop to its node's agent: stamped with the term
- * of the leader sending it (for the agents' audit of one leader per epoch), and a start with
- * the values of the secrets and configs its copy uses (to that node only, in that start).
+ * The ControlMessage that carries a start, a stop or a refresh of secrets to its node's agent:
+ * stamped with the term of the leader sending it (for the agents' audit of one leader per
+ * epoch), a start and a refresh with the values of the secrets and configs its copy uses (to
+ * that node only, in that message).
  */
 import type { Effect } from "../../core/model/effects.js";
 import type { ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
@@ -16,7 +17,11 @@ export interface LeaderTerm {
 /** What the gateway sends a start with: the values a spec's secrets and configs hold. */
 export type Deliver = (spec: WorkloadSpec) => DeliveredSet[];
 
-export function commandMessage(effect: Extract<Effect, { type: "StartInstance" | "StopInstance" }>, commandId: number, term: LeaderTerm, deliver: Deliver): ControlMessage {
+export function commandMessage(effect: Extract<Effect, { type: "StartInstance" | "StopInstance" | "RefreshSecrets" }>, commandId: number, term: LeaderTerm, deliver: Deliver): ControlMessage {
+  if (effect.type === "RefreshSecrets") {
+    const { instanceId, generation, spec, signal } = effect;
+    return { commandId, ...term, command: { $case: "refreshSecrets", value: { instanceId, generation, delivered: deliver(spec), signal: signal ? "SIGHUP" : "" } } };
+  }
   if (effect.type === "StopInstance") {
     return { commandId, ...term, command: { $case: "stop", value: { instanceId: effect.instanceId, gracePeriodMs: effect.gracePeriodMs, generation: effect.generation } } };
   }

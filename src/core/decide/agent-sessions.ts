@@ -9,6 +9,7 @@ import type { ClusterEvent } from "../events/cluster-events.js";
 import { desiredCopies, succeededIndexes } from "../model/cluster-status.js";
 import { resolveSpec, stopGracePeriodOf } from "../model/spec.js";
 import { isOutdated } from "../reconcile/copies.js";
+import { refreshOf } from "../model/secret-use.js";
 import { accept, type Deciders, refuse } from "./decision.js";
 import { instanceEventFor, succeeds } from "./agent-reports.js";
 
@@ -100,6 +101,13 @@ export const agentSessionDeciders = {
         const event = instanceEventFor(type, h === undefined ? "lost: the agent no longer holds it" : (h.reason ?? "reported on reconnect"), h?.exitCode, h?.stderrTail);
         if (event) events.push({ type: "InstanceTransitioned", at: now, id: inst.id, event });
       }
+    }
+    // Refreshes sent while the stream was down were lost: the versions each running copy should hold, again.
+    for (const h of c.instances) {
+      const inst = state.instances.get(h.id);
+      const w = inst && state.workloads.get(inst.workload);
+      const refresh = h.state === "running" && inst?.node === c.node && inst.desired === "run" && w && !w.deleting ? refreshOf({ id: h.id, node: c.node }, w.spec, w.generation) : undefined;
+      if (refresh) effects.push(refresh);
     }
     // Whatever the agent holds that the control plane does not want is stopped.
     for (const h of held.values()) {

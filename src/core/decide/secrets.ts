@@ -7,19 +7,20 @@ import type { ClusterEvent } from "../events/cluster-events.js";
 import { usesSet } from "../model/secret-use.js";
 import { currentVersion, type SecretKind, secretId, validateSecretSet } from "../model/secrets.js";
 import { applySpec } from "./workloads.js";
-import { accept, type Deciders, refuse } from "./decision.js";
+import { accept, type Decision, type Deciders, refuse } from "./decision.js";
 
 /**
  * A new version of what workloads use is rolled out to them: each gets a new generation whose
  * spec names the new version, and its rollout runs under its own update strategy (a canary, waves,
- * auto_revert back to the version before). Forced: the operator's change of a secret is not
+ * auto_revert back to the version before); under on_change SIGNAL or NONE its copies are sent
+ * the version in place instead (workloads.ts). Forced: the operator's change of a secret is not
  * refused for a spec once quarantined.
  */
-function rollUsers(state: ClusterState, kind: SecretKind, name: string, version: number, now: number): ClusterEvent[] {
+function rollUsers(state: ClusterState, kind: SecretKind, name: string, version: number, now: number): Decision[] {
   const id = secretId(kind, name);
   return [...state.workloads.values()]
     .filter((w) => !w.deleting && usesSet(w.spec, kind, name))
-    .flatMap((w) => applySpec(state, { type: "ApplyWorkload", name: w.name, labels: w.labels, force: true }, { ...w.spec, secretVersions: { ...w.spec.secretVersions, [id]: version } }, now).events);
+    .map((w) => applySpec(state, { type: "ApplyWorkload", name: w.name, labels: w.labels, force: true }, { ...w.spec, secretVersions: { ...w.spec.secretVersions, [id]: version } }, now));
 }
 
 export const secretDeciders = {
@@ -34,7 +35,9 @@ export const secretDeciders = {
     const version = prior ? currentVersion(prior).version + 1 : 1;
     const keys = [...c.keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const updated: ClusterEvent = { type: "SecretUpdated", at: now, kind: c.kind, name: c.name, version, keys, digest: c.digest, by: c.by, payload: c.payload };
-    return accept([updated, ...rollUsers(state, c.kind, c.name, version, now)]);
+    // Each user's new generation; under on_change SIGNAL or NONE, the refresh of its copies too.
+    const rolled = rollUsers(state, c.kind, c.name, version, now);
+    return accept([updated, ...rolled.flatMap((d) => d.events)], rolled.flatMap((d) => d.effects));
   },
   DeleteSecret(state, c, now) {
     if (!state.secrets.has(secretId(c.kind, c.name))) return refuse({ kind: "UnknownSecret", secretKind: c.kind, name: c.name });

@@ -12,7 +12,8 @@ import { instanceTemplate } from "../model/spec.js";
 import { eraRunning } from "../model/template-eras.js";
 import type { Rejection } from "../model/rejections.js";
 import { validateName, validateWorkload } from "../model/validate.js";
-import { withCurrentVersions } from "../model/secret-use.js";
+import { refreshOf, withCurrentVersions } from "../model/secret-use.js";
+import type { Effect } from "../model/effects.js";
 import type { CommandOf } from "./commands.js";
 import { accept, type ApplyOutcome, type Decision, type Deciders, refuse } from "./decision.js";
 
@@ -72,7 +73,16 @@ export function applySpec(state: ClusterState, c: Omit<CommandOf<"ApplyWorkload"
   };
   // What runs changes: remember what ran before, for `rollout undo`.
   const previousSpec = prior !== undefined && templateChanged ? prior.spec : undefined;
-  return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], [], prior === undefined ? "created" : specChanged ? "configured" : "relabeled");
+  const refreshes = prior !== undefined && !templateChanged ? refreshSecrets(state, prior, spec, generation) : [];
+  return accept([{ type: "WorkloadApplied", at: now, workload, ...(previousSpec ? { previousSpec } : {}), ...(failed ? { forced: true as const } : {}) }], refreshes, prior === undefined ? "created" : specChanged ? "configured" : "relabeled");
+}
+
+/** New versions of what a workload's copies use, under on_change SIGNAL or NONE: each copy placed to run (its start sent, or running) is sent them in place (secret-use.ts refreshOf). */
+function refreshSecrets(state: ClusterState, prior: Workload, spec: WorkloadSpec, generation: number): Effect[] {
+  if (sameValue(prior.spec.secretVersions ?? {}, spec.secretVersions ?? {})) return [];
+  return [...state.instances.values()]
+    .filter((i) => i.workload === prior.name && i.desired === "run" && i.node !== null && (i.state === "scheduled" || i.state === "running"))
+    .flatMap((i) => refreshOf({ id: i.id, node: i.node! }, spec, generation) ?? []);
 }
 
 export const workloadDeciders = {
@@ -80,6 +90,7 @@ export const workloadDeciders = {
     if (c.workloads.length === 0) return refuse({ kind: "InvalidArgument", field: "workloads", expected: "at least one workload" });
     const seen = new Set<string>();
     const events: ClusterEvent[] = [];
+    const effects: Effect[] = [];
     const appliedEach: ApplyOutcome[] = [];
     for (const [i, w] of c.workloads.entries()) {
       if (seen.has(w.name)) return refuse({ kind: "InvalidArgument", field: `workloads[${i}].name`, expected: `a name not used earlier in the request, got "${w.name}" again` });
@@ -88,9 +99,10 @@ export const workloadDeciders = {
       const d = applyWorkload(state, { type: "ApplyWorkload", ...w, force: c.force }, now);
       if (d.rejection) return refuse(atIndex(d.rejection, i));
       events.push(...d.events);
+      effects.push(...d.effects);
       appliedEach.push(d.applied!);
     }
-    return { events, effects: [], appliedEach };
+    return { events, effects, appliedEach };
   },
   ApplyWorkload: applyWorkload,
 

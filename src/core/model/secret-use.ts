@@ -4,6 +4,7 @@
  * not exist. PURE.
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import type { Effect } from "./effects.js";
 import type { Rejection } from "./rejections.js";
 import { type SecretKind, type SecretRecord, type SecretVersion, currentVersion, secretId } from "./secrets.js";
 import { validateName } from "./validate.js";
@@ -64,6 +65,29 @@ export function withCurrentVersions(secrets: ReadonlyMap<string, Readonly<Secret
   return { ...spec, secretVersions };
 }
 
+/** What a spec's copies do on a new version of what they use (spec.on_change). */
+export type ChangeMode = "restart" | "signal" | "none";
+
+/** tessera.v1.OnChange by number (the core imports only types from generated code); unset: restart. */
+const CHANGE_MODES: Record<number, ChangeMode> = { 0: "restart", 1: "restart", 2: "signal", 3: "none" };
+
+export function changeMode(spec: WorkloadSpec): ChangeMode {
+  return CHANGE_MODES[spec.onChange ?? 0] ?? "restart";
+}
+
+/**
+ * What a copy placed to run is sent when the versions its workload's spec names may not be
+ * those it holds (a new version, an undo, a hello after a stream was down): them, written in
+ * place, with SIGHUP under SIGNAL. Undefined under RESTART (a rollout carries them), or when
+ * the copy mounts nothing (its secret_env is fixed at its start). The agent writes nothing and
+ * sends no signal for versions it holds already.
+ */
+export function refreshOf(copy: { id: string; node: string }, spec: WorkloadSpec, generation: number): Effect | undefined {
+  const mode = changeMode(spec);
+  if (mode === "restart" || (spec.secrets ?? []).length + (spec.configs ?? []).length === 0) return undefined;
+  return { type: "RefreshSecrets", node: copy.node, instanceId: copy.id, generation, spec, signal: mode === "signal" };
+}
+
 /** Whether a spec uses a set. */
 export function usesSet(spec: WorkloadSpec, kind: SecretKind, name: string): boolean {
   return secretNeeds(spec).sets.some((s) => s.kind === kind && s.name === name);
@@ -95,6 +119,7 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
       }
     });
   }
+  if (spec.onChange !== undefined && CHANGE_MODES[spec.onChange] === undefined) problems.push(invalid("workload.spec.on_change", `ON_CHANGE_RESTART, ON_CHANGE_SIGNAL or ON_CHANGE_NONE, got ${spec.onChange}`));
   for (const [name, ref] of Object.entries(u.secretEnv)) {
     const at = `workload.spec.secret_env.${name}`;
     if (!ENV_NAME.test(name)) problems.push(invalid(at, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"));

@@ -8,7 +8,7 @@ import type { ClusterState } from "./cluster-state.js";
 import { type PlacementRules, placementRules } from "./placement-rules.js";
 import { type PortRequest, portRequests, portShape } from "./ports.js";
 import { readSchedule, type Schedule } from "./schedule.js";
-import { type SecretNeeds, secretNeeds } from "./secret-use.js";
+import { changeMode, type SecretNeeds, secretNeeds } from "./secret-use.js";
 import { type HostVolumeNeed, hostVolumeNeeds, type VolumeMount, volumeMounts, volumeShape } from "./volumes.js";
 
 export type RestartModeName = "always" | "on_failure" | "never";
@@ -228,9 +228,13 @@ type AroundTheRuns = "replicas" | "update" | "completions" | "parallelism" | "ba
  * live): those are read from the current spec when they apply, never from a copy's (a stop
  * sends the current grace period), so a change of them alone replaces nothing.
  */
-export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, AroundTheRuns> {
-  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, placement: _pl, ...template } = spec;
-  return template;
+export function instanceTemplate(spec: WorkloadSpec): Omit<WorkloadSpec, AroundTheRuns | "secretVersions" | "onChange"> & Partial<Pick<WorkloadSpec, "secretVersions" | "onChange">> {
+  const { replicas: _r, update: _u, completions: _c, parallelism: _p, backoffLimit: _b, ttlAfterFinished: _t, progressDeadline: _d, stopGracePeriod: _g, restartPolicy: _rp, placement: _pl, secretVersions, onChange, ...template } = spec;
+  // Under on_change SIGNAL or NONE the versions are written in place in the running copies
+  // (RefreshSecrets), so they are not part of what a copy runs. Unset and RESTART are one mode:
+  // a spec stored before the field runs what one naming RESTART runs.
+  if (changeMode(spec) !== "restart") return { ...template, onChange };
+  return secretVersions === undefined ? template : { ...template, secretVersions };
 }
 
 /** Whether two specs run the same thing (what a rollout replaces copies for). */

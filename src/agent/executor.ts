@@ -22,13 +22,18 @@ export interface StartRequest {
   secrets?: CopySecrets;
 }
 
-/** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
-export function copyEnvironment(req: StartRequest): { env: Record<string, string>; args: string[]; workingDir: string } {
-  const vars = {
+/** A copy's own TESSERA_ variables: which copy it is, its ports, its volumes (what its args and template configs may name). */
+export function copyVariables(req: Omit<StartRequest, "secrets">): Record<string, string> {
+  return {
     ...identityEnvironment(req.spec, req),
     ...portEnvironment(req.ports, req.hostIp),
     ...volumeEnvironment(req.mounts, req.spec.image !== ""),
   };
+}
+
+/** What a copy runs with: its spec's env plus its own variables, and its args and working dir with those expanded. */
+export function copyEnvironment(req: StartRequest): { env: Record<string, string>; args: string[]; workingDir: string } {
+  const vars = copyVariables(req);
   const expanded = expandSpec(req.spec, vars);
   // A process is told where its files are; a container finds them at their mount paths.
   const dirs: Record<string, string> = req.secrets?.dirs && req.spec.image === "" ? { TESSERA_SECRETS_DIR: req.secrets.dirs.secrets, TESSERA_CONFIGS_DIR: req.secrets.dirs.configs } : {};

@@ -16,7 +16,7 @@ import type { HostVolume } from "../core/model/volumes.js";
 import { isLiveness, runChecks } from "./checks.js";
 import { resolveMounts } from "./host-volumes.js";
 import type { SecretFiles } from "./secret-files.js";
-import { describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
+import { copyVariables, describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
 
 interface Held {
   id: string;
@@ -92,8 +92,9 @@ export class InstanceSupervisor {
           ports: cmd.ports.map((p) => ({ ...p, protocol: protocolOf(p.protocol) })),
           hostIp: cmd.hostIp,
           mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
-          secrets: this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered),
         };
+        // Its template configs name its variables.
+        req.secrets = this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered, copyVariables(req));
         const running = await this.executor.start(req);
         h.running = running;
         this.apply(h, { type: "run" }, true);

@@ -5,13 +5,14 @@
  * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
  *
  * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY, and
- * ROOT/INSTANCE/versions.json (the versions written, for a refresh); a process copy
+ * ROOT/INSTANCE/versions.json (the versions written and how, for a refresh); a process copy
  * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two, a container
  * each NAME directory bind-mounted read-only at its mount_path (docker-executor.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expand } from "../core/model/port-env.js";
 import type { DeliveredSet } from "../gen/tessera/v1/agent_gateway.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 
@@ -28,16 +29,30 @@ export interface CopySecrets {
   binds: Array<{ source: string; mountPath: string }>;
 }
 
-/** Beside a copy's directories: the version of each set it mounts (no value), read by refresh. */
-const VERSIONS = "versions.json";
+/**
+ * Beside a copy's directories, read by refresh: the version of each set it mounts, which of
+ * them are templates, and the copy's variables they are rendered with (no value of a set).
+ */
+const RECORD = "versions.json";
 
-/** A copy's recorded versions; undefined when it mounts nothing (or its files are gone). */
-function readVersions(path: string): Record<string, number> | undefined {
+interface CopyRecord {
+  versions: Record<string, number>;
+  templates: string[];
+  vars: Record<string, string>;
+}
+
+/** A copy's record; undefined when it mounts nothing (or its files are gone). */
+function readRecord(path: string): CopyRecord | undefined {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, number>;
+    return JSON.parse(readFileSync(path, "utf8")) as CopyRecord;
   } catch {
     return undefined;
   }
+}
+
+/** A file's content: a template config's `${TESSERA_...}` rendered with the copy's variables, anything else as it is. */
+function contentOf(value: Uint8Array, template: boolean, vars: Readonly<Record<string, string>>): Uint8Array | string {
+  return template ? expand(Buffer.from(value).toString("utf8"), vars) : value;
 }
 
 export class SecretFiles {
@@ -50,8 +65,8 @@ export class SecretFiles {
     this.root = join(tmpfs, `tessera-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}`);
   }
 
-  /** Writes what `spec` mounts and resolves its secret_env; throws naming what is missing. */
-  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[]): CopySecrets {
+  /** Writes what `spec` mounts (template configs rendered with `vars`, the copy's own) and resolves its secret_env; throws naming what is missing. */
+  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[], vars: Record<string, string> = {}): CopySecrets {
     const byId = new Map(delivered.map((d) => [`${d.kind}/${d.name}`, d]));
     const env: Record<string, string> = {};
     for (const [name, ref] of Object.entries(spec.secretEnv ?? {})) {
@@ -65,17 +80,18 @@ export class SecretFiles {
     const base = join(this.root, instanceId);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const binds: CopySecrets["binds"] = [];
-    const versions: Record<string, number> = {};
-    for (const [kind, { name, mountPath }] of mounts) {
+    const record: CopyRecord = { versions: {}, templates: [], vars };
+    for (const [kind, { name, mountPath, template }] of mounts) {
       const set = byId.get(`${kind}/${name}`);
       if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
       const dir = join(base, `${kind}s`, name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), value, { mode: 0o400 });
+      for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), contentOf(value, template === true, vars), { mode: 0o400 });
       binds.push({ source: dir, mountPath });
-      versions[`${kind}/${name}`] = set.version;
+      record.versions[`${kind}/${name}`] = set.version;
+      if (template) record.templates.push(`${kind}/${name}`);
     }
-    writeFileSync(join(base, VERSIONS), JSON.stringify(versions), { mode: 0o600 });
+    writeFileSync(join(base, RECORD), JSON.stringify(record), { mode: 0o600 });
     return { env, dirs: { secrets: join(base, "secrets"), configs: join(base, "configs") }, binds };
   }
 
@@ -88,20 +104,22 @@ export class SecretFiles {
    */
   refresh(instanceId: string, delivered: readonly DeliveredSet[]): boolean {
     const base = join(this.root, instanceId);
-    const held = readVersions(join(base, VERSIONS));
-    if (held === undefined) return false;
+    const record = readRecord(join(base, RECORD));
+    if (record === undefined) return false;
+    const held = record.versions;
     const stale = delivered.filter((set) => held[`${set.kind}/${set.name}`] !== undefined && held[`${set.kind}/${set.name}`] !== set.version);
     for (const set of stale) {
       const dir = join(base, `${set.kind}s`, set.name);
       const tmp = join(base, ".refresh");
+      const template = record.templates.includes(`${set.kind}/${set.name}`);
       for (const [key, value] of Object.entries(set.data)) {
-        writeFileSync(tmp, value, { mode: 0o400 });
+        writeFileSync(tmp, contentOf(value, template, record.vars), { mode: 0o400 });
         renameSync(tmp, join(dir, key));
       }
       for (const key of readdirSync(dir)) if (!Object.hasOwn(set.data, key)) rmSync(join(dir, key), { force: true });
       held[`${set.kind}/${set.name}`] = set.version;
     }
-    if (stale.length > 0) writeFileSync(join(base, VERSIONS), JSON.stringify(held), { mode: 0o600 });
+    if (stale.length > 0) writeFileSync(join(base, RECORD), JSON.stringify(record), { mode: 0o600 });
     return stale.length > 0;
   }
 

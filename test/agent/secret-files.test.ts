@@ -61,3 +61,16 @@ test("a refresh writes new versions over the files (removing keys gone), and not
   files.remove("web-0.3");
   expect(files.refresh("web-0.3", next)).toBe(false);
 });
+
+test("a template config is rendered with the copy's variables, at the start and at a refresh; other files are written as they are", () => {
+  const files = new SecretFiles("/data/t", tmpfs);
+  const templated = spec({ secrets: [{ name: "db", mountPath: "" }], configs: [{ name: "app", mountPath: "", template: true }] });
+  const text = (s: string): DeliveredSet[] => [{ kind: "secret", name: "db", version: 1, data: { password: Buffer.from("${TESSERA_PORT_HTTP}") } }, { kind: "config", name: "app", version: s === "v1" ? 1 : 2, data: { "app.conf": Buffer.from(`${s} listen \${TESSERA_PORT_HTTP}; $\${TESSERA_PORT_HTTP} \${TESSERA_NOT_MINE}`) } }];
+  const { dirs } = files.write("web-0.4", templated, text("v1"), { TESSERA_PORT_HTTP: "20001" });
+  const conf = join(dirs!.configs, "app", "app.conf");
+  expect(readFileSync(conf, "utf8")).toBe("v1 listen 20001; ${TESSERA_PORT_HTTP} ${TESSERA_NOT_MINE}");
+  expect(readFileSync(join(dirs!.secrets, "db", "password"), "utf8")).toBe("${TESSERA_PORT_HTTP}");
+  expect(files.refresh("web-0.4", text("v2"))).toBe(true);
+  expect(readFileSync(conf, "utf8")).toBe("v2 listen 20001; ${TESSERA_PORT_HTTP} ${TESSERA_NOT_MINE}");
+  files.remove("web-0.4");
+});

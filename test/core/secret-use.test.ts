@@ -25,6 +25,7 @@ describe("the spec's fields", () => {
     ["an image's mount path not clean", { command: "", image: "nginx", configs: [{ name: "app", mountPath: "/etc/../app" }] }, "workload.spec.configs[0].mount_path"],
     ["an image's config mounted where its secret is", { command: "", image: "nginx", secrets: [{ name: "db", mountPath: "/run/db" }], configs: [{ name: "app", mountPath: "/run/db" }] }, "workload.spec.configs[0].mount_path"],
     ["an image's secret mounted where a volume is", { command: "", image: "nginx", volumes: [{ name: "data", type: 3, mountPath: "/run/db", source: "", readOnly: false, sizeMb: 1 }], secrets: [{ name: "db", mountPath: "/run/db" }] }, "workload.spec.secrets[0].mount_path"],
+    ["a secret marked as a template", { secrets: [{ name: "db", mountPath: "", template: true }] }, "workload.spec.secrets[0].template"],
     ["an env name that is no variable name", { secretEnv: { "1X": { secret: "db", key: "password" } } }, "workload.spec.secret_env.1X"],
     ["an env name also in env", { env: { PASSWORD: "x" }, secretEnv: { PASSWORD: { secret: "db", key: "password" } } }, "workload.spec.secret_env.PASSWORD"],
     ["an env key that is no key", { secretEnv: { P: { secret: "db", key: "a/b" } } }, "workload.spec.secret_env.P.key"],

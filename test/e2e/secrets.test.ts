@@ -159,18 +159,20 @@ test.skipIf(docker.skip)("a container reads its secret file, its config file and
 });
 
 /** Prints its config at the start and again at each SIGHUP (a config is no secret). */
-const HUP = 'trap \'echo "hup $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf")"\' HUP; echo "start $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf")"; while :; do sleep 0.2; done';
+const HUP = 'trap \'echo "hup $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf") $(cat "$TESSERA_CONFIGS_DIR/page/port.conf")"\' HUP; echo "start $(cat "$TESSERA_CONFIGS_DIR/web-conf/app.conf") $(cat "$TESSERA_CONFIGS_DIR/page/port.conf")"; while :; do sleep 0.2; done';
 
-test("onChange signal: a new config version is written in the running copy, which gets SIGHUP; no copy is replaced", async () => {
-  const manifest = { name: "hup", spec: { command: "/bin/sh", args: ["-c", HUP], configs: [{ name: "web-conf" }], onChange: "signal", stopGracePeriod: "1s" } };
+test("onChange signal: a new config version is written in the running copy, which gets SIGHUP; no copy is replaced; a template config has the copy's port", async () => {
+  // A template config: rendered with the copy's own port by its agent.
+  expect((await ctl(["config", "create", "page", "--from-literal", "port.conf=port=${TESSERA_PORT_HTTP}"])).code).toBe(0);
+  const manifest = { name: "hup", spec: { command: "/bin/sh", args: ["-c", HUP], ports: [{ name: "http" }], configs: [{ name: "web-conf" }, { name: "page", template: true }], onChange: "signal", stopGracePeriod: "1s" } };
   writeFileSync(join(h.dir, "hup.json"), JSON.stringify(manifest));
   expect((await ctl(["apply", "-f", join(h.dir, "hup.json")])).code).toBe(0);
-  const output = (want: string) => h.explaining(() => eventually(`hup prints "${want}"`, async () => ((await ctl(["logs", "hup"])).stdout.includes(want) ? true : undefined), 15_000));
-  await output("hup-0 | start listen 8080");
+  const output = (want: RegExp) => h.explaining(() => eventually(`hup prints ${want}`, async () => (await ctl(["logs", "hup"])).stdout.match(want)?.[1], 15_000));
+  const port = await output(/^hup-0 \| start listen 8080 port=(\d+)$/m);
   const copies = async () => (JSON.parse((await ctl(["get", "instances", "hup", "-o", "json"])).stdout) as { instances: Array<{ id: string }> }).instances.map((i) => i.id);
   const before = await copies();
   expect((await ctl(["config", "update", "web-conf", "--from-literal", "app.conf=listen 9090"])).code).toBe(0);
-  await output("hup-0 | hup listen 9090");
+  expect(await output(/^hup-0 \| hup listen 9090 port=(\d+)$/m)).toBe(port);
   expect(await copies()).toEqual(before);
   expect((await ctl(["delete", "workload", "hup"])).code).toBe(0);
 });

@@ -109,6 +109,7 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
       const at = `workload.spec.${field}[${i}]`;
       const bad = validateName(m.name, `${at}.name`);
       if (bad) problems.push(bad);
+      if (m.template && field === "secrets") problems.push(invalid(`${at}.template`, "configs only: a secret's values are written as they are"));
       if (seen.has(m.name)) problems.push(invalid(`${at}.name`, `each ${field === "secrets" ? "secret" : "config"} once, got "${m.name}" again`));
       seen.add(m.name);
       if (image) {

@@ -1,8 +1,9 @@
 /**
  * Properties 39 and 40 (ARCHITECTURE.md). 39: no secret's payload is in what the log records, whatever the
  * sequence of puts and deletes; replaying the logged events gives the same versions, less the
- * payloads. 40: the versions workloads run with follow new versions and applies (fast-check,
- * fixed printed seed).
+ * payloads. 40: the versions workloads run with follow new versions and applies; under
+ * on_change SIGNAL or NONE no copy is replaced for them, and each running copy was last sent
+ * the versions its spec names (fast-check, fixed printed seed).
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
@@ -14,6 +15,8 @@ import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
 import { emptyState } from "../../src/core/model/cluster-state.js";
 import { secretNeeds, usesSet } from "../../src/core/model/secret-use.js";
 import { type SecretKeyInfo, secretId } from "../../src/core/model/secrets.js";
+import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
+import { OnChange } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
@@ -95,6 +98,44 @@ test("invariant 40: after a new version, every workload using it names it; an ap
           }
         }
       });
+    }),
+    params,
+  );
+});
+
+/** A step of a fleet whose workload refreshes in place: a new version of its config, a control plane restart, time. */
+type RefreshStep = { put: string } | { restart: number } | { advance: number };
+const refreshStepArb: fc.Arbitrary<RefreshStep> = fc.oneof(
+  fc.record({ put: fc.constantFrom("d1", "d2", "d3", "d4") }),
+  fc.record({ restart: fc.integer({ min: 0, max: 20_000 }) }),
+  fc.record({ advance: fc.integer({ min: 0, max: 10_000 }) }),
+);
+
+test("invariant 40 under on_change SIGNAL or NONE: no copy is replaced for a new version, and each running copy was last sent its spec's versions", () => {
+  fc.assert(
+    fc.property(fc.constantFrom(OnChange.ON_CHANGE_SIGNAL, OnChange.ON_CHANGE_NONE), fc.array(refreshStepArb, { maxLength: 15 }), (onChange, steps) => {
+      const f = new SimulatedFleet();
+      /** The versions each copy was last sent: by its start, then by each refresh. */
+      const sent = new Map<string, Record<string, number>>();
+      f.onTurn = (r) => {
+        for (const e of r.effects) if (e.type === "StartInstance" || e.type === "RefreshSecrets") sent.set(e.instanceId, e.spec.secretVersions);
+      };
+      f.connect({ name: "n1", capacity: { cpuMillis: 8_000, memoryMb: 8_192 }, labels: {} });
+      const put = (digest: string, create: boolean): Command => ({ type: "PutSecret", kind: "config", name: "app", keys: [{ key: "k", size: 1 }], digest, payload: "p", create, by: "admin" });
+      f.turn([put("d0", true)]);
+      f.turn([{ type: "ApplyWorkload", name: "web", labels: {}, spec: spec({ replicas: 2, configs: [{ name: "app", mountPath: "" }], onChange }) }]);
+      f.settle();
+      const running = () => [...f.state.instances.values()].filter((i) => i.desired === "run" && i.state === "running").map((i) => i.id);
+      const copies = running();
+      for (const step of steps) {
+        if ("put" in step) f.turn([put(step.put, false)]);
+        else if ("restart" in step) f.restart(step.restart, 100);
+        else f.advance(step.advance);
+        f.settle();
+      }
+      expect(running()).toEqual(copies);
+      const versions = f.state.workloads.get("web")!.spec.secretVersions;
+      for (const id of copies) expect(sent.get(id)).toEqual(versions);
     }),
     params,
   );

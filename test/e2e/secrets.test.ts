@@ -134,13 +134,13 @@ test("a process copy reads its secret file, its config file and its env; it wait
   await eventually("the copies' secret files removed", () => (existsSync(dirname(dir)) && readdirSync(dirname(dir)).length > 0 ? undefined : true), 15_000);
 });
 
-/** The container prints digests of its secret file and env, its config, the file's mode and whether it may write there, and stays. */
-const BOXED = "cd /run/secrets/db; /bin/busybox sha256sum token | /bin/busybox cut -d' ' -f1; printf %s \"$TOKEN\" | /bin/busybox sha256sum | /bin/busybox cut -d' ' -f1; cat /etc/app/app.conf; echo; /bin/busybox stat -c %a token; /bin/busybox touch new 2>/dev/null && echo rw || echo ro; exec sleep 3600";
+/** The container prints digests of its secret file and env, its config, the file's mode and whether it may write there, then its config at each SIGHUP. */
+const BOXED = "cd /run/secrets/db; /bin/busybox sha256sum token | /bin/busybox cut -d' ' -f1; printf %s \"$TOKEN\" | /bin/busybox sha256sum | /bin/busybox cut -d' ' -f1; cat /etc/app/app.conf; echo; /bin/busybox stat -c %a token; /bin/busybox touch new 2>/dev/null && echo rw || echo ro; trap \"echo hup \\$(cat /etc/app/app.conf)\" HUP; while :; do sleep 1; done";
 
-test.skipIf(docker.skip)("a container reads its secret file, its config file and its env at their mount paths, read-only; its files go when it ends", async () => {
+test.skipIf(docker.skip)("a container reads its secret file, its config file and its env at their mount paths, read-only; under onChange signal a new version reaches it in place with SIGHUP; its files go when it ends", async () => {
   docker.require();
   ensureImage();
-  const manifest = { name: "boxed", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", BOXED], stopGracePeriod: "1s", secrets: [{ name: "db", mountPath: "/run/secrets/db" }], configs: [{ name: "web-conf", mountPath: "/etc/app" }], secretEnv: { TOKEN: { secret: "db", key: "token" } } } };
+  const manifest = { name: "boxed", spec: { image: IMAGE, command: "/bin/sh", args: ["-c", BOXED], stopGracePeriod: "1s", secrets: [{ name: "db", mountPath: "/run/secrets/db" }], configs: [{ name: "web-conf", mountPath: "/etc/app" }], secretEnv: { TOKEN: { secret: "db", key: "token" } }, onChange: "signal" } };
   writeFileSync(join(h.dir, "boxed.json"), JSON.stringify(manifest));
   expect((await ctl(["apply", "-f", join(h.dir, "boxed.json")])).code).toBe(0);
   // The secret's current version is the rotated one.
@@ -154,6 +154,10 @@ test.skipIf(docker.skip)("a container reads its secret file, its config file and
   const id = sh(["docker", "ps", "-q", "--filter", "label=tessera.workload=boxed"]).out.trim();
   const sources = sh(["docker", "inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", id]).out.trim().split(" ");
   expect(sources.map((p) => p.startsWith("/dev/shm/"))).toEqual([true, true]);
+  // A new version reaches the mounted directory in place; the container's first process gets SIGHUP.
+  expect((await ctl(["config", "update", "web-conf", "--from-literal", "app.conf=listen 7070"])).code).toBe(0);
+  await h.explaining(() => eventually("boxed's SIGHUP", async () => ((await ctl(["logs", "boxed"])).stdout.includes("boxed-0 | hup listen 7070") ? true : undefined), 15_000));
+  expect(sh(["docker", "ps", "-q", "--filter", "label=tessera.workload=boxed"]).out.trim()).toBe(id);
   expect((await ctl(["delete", "workload", "boxed"])).code).toBe(0);
   await eventually("the container's secret files removed", () => (sources.some((p) => existsSync(p)) ? undefined : true), 15_000);
 });
@@ -168,7 +172,7 @@ test("onChange signal: a new config version is written in the running copy, whic
   writeFileSync(join(h.dir, "hup.json"), JSON.stringify(manifest));
   expect((await ctl(["apply", "-f", join(h.dir, "hup.json")])).code).toBe(0);
   const output = (want: RegExp) => h.explaining(() => eventually(`hup prints ${want}`, async () => (await ctl(["logs", "hup"])).stdout.match(want)?.[1], 15_000));
-  const port = await output(/^hup-0 \| start listen 8080 port=(\d+)$/m);
+  const port = await output(/^hup-0 \| start listen (?:8080|7070) port=(\d+)$/m);
   const copies = async () => (JSON.parse((await ctl(["get", "instances", "hup", "-o", "json"])).stdout) as { instances: Array<{ id: string }> }).instances.map((i) => i.id);
   const before = await copies();
   expect((await ctl(["config", "update", "web-conf", "--from-literal", "app.conf=listen 9090"])).code).toBe(0);

@@ -32,7 +32,7 @@ export class TokenCreateCommand extends CtlCommand {
     category: "Security",
     description: "create a read-only token (reads, watch, logs) or a bootstrap join token with an expiry and a number of uses",
     details:
-      "Prints the new token once, and its id on stderr (for `token revoke`). A join token created here stands beside the data dir's: it enrolls at most --uses nodes until --ttl has passed (24h when not given), and never a node name that is enrolled already (see `node approve`).",
+      "Prints the new token once, and its id on stderr (for `token revoke`). A join token created here stands beside the data dir's: it enrolls at most --uses nodes until --ttl has passed (24h when not given), and never a node name that is enrolled already (see `node approve`), but for an enrollment of it asked again with the key it was enrolled with (its answer was lost).",
     examples: [
       ["A token for a dashboard", "tessera ctl token create --read-only"],
       ["A read-only token for a day", "tessera ctl token create --read-only --ttl 24h"],

@@ -3,7 +3,7 @@
  * plane issued for it (Enrollment), kept in the agent's data dir with mode 0600 and renewed
  * after two thirds of its life.
  */
-import { generateKeyPair, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ChannelCredentials, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
@@ -100,7 +100,8 @@ export class NodeCredentials {
   async enroll(current: Identity | undefined): Promise<Identity> {
     const caPem = current?.caPem ?? (await this.trustedCa());
     if (!current && !this.settings.joinToken) throw new Error(`node ${this.node} has no certificate yet: give --join-token (from the control plane's data dir, join-token)`);
-    const { keyPem, publicKeyPem } = await generateNodeKey();
+    // A renewal brings a new key; an enrollment keeps its key until it is certified.
+    const { keyPem, publicKeyPem } = current ? await generateNodeKey() : await this.enrollmentKey();
     const creds = current ? credentials.createSsl(Buffer.from(caPem), Buffer.from(current.keyPem), Buffer.from(current.certPem)) : credentials.createSsl(Buffer.from(caPem));
     const md = new Metadata();
     if (!current) md.set("authorization", `Bearer ${this.settings.joinToken}`);
@@ -118,6 +119,24 @@ export class NodeCredentials {
     writeSecret(p.key, keyPem);
     writeSecret(p.cert, res.certificatePem);
     return { caPem, keyPem, certPem: res.certificatePem };
+  }
+
+  /**
+   * The key a join-token enrollment asks to certify, kept in the data dir before it is asked:
+   * when the answer is lost (a deadline under load, the network, a restart of the agent), the
+   * retry asks for the same key, which the control plane certifies again; another key would be
+   * refused, the name being enrolled already.
+   */
+  private async enrollmentKey(): Promise<{ keyPem: string; publicKeyPem: string }> {
+    const path = this.paths().key;
+    if (existsSync(path)) {
+      const keyPem = readFileSync(path, "utf8");
+      return { keyPem, publicKeyPem: createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "pem" }).toString() };
+    }
+    const key = await generateNodeKey();
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeSecret(path, key.keyPem);
+    return key;
   }
 
   /** The CA to trust: given locally, or fetched and checked against --ca-hash. */

@@ -32,20 +32,23 @@ const tokens: Command[] = [
   { type: "IssueToken", kind: "admin", hash: ADMIN, by: "start" },
   { type: "IssueToken", kind: "join", hash: JOIN, by: "start" },
 ];
-const join = (node: string, serial: string, token = JOIN): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "join", token } });
-const renew = (node: string, serial: string, presented: string): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "renewal", serial: presented } });
+const KEY = "1".repeat(64);
+const OTHER_KEY = "2".repeat(64);
+/** A join enrollment certifying the key KEY (`keyDigest`; null: a command without one). */
+const join = (node: string, serial: string, token = JOIN, keyDigest: string | null = KEY): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "join", token }, ...(keyDigest !== null && { keyDigest }) });
+const renew = (node: string, serial: string, presented: string, keyDigest = OTHER_KEY): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "renewal", serial: presented }, keyDigest });
 const connect = (node: string, serial: string): Command => ({ type: "CertifyNode", node, serial, notAfter: T0 + 1e9, proof: { via: "connection" } });
 
 describe("enrollment", () => {
   test.each<[string, Command[], Array<string | undefined>]>([
     ["a join token enrolls a new name", [join("n1", "01")], [undefined]],
-    ["a join token cannot take a name enrolled already: the takeover", [join("n1", "01"), join("n1", "02")], [undefined, "NodeNameTaken"]],
+    ["a join token cannot take a name enrolled already: the takeover", [join("n1", "01"), join("n1", "02", JOIN, OTHER_KEY)], [undefined, "NodeNameTaken"]],
     ["the node renews with its current certificate", [join("n1", "01"), renew("n1", "02", "01")], [undefined, undefined]],
     ["until the renewed certificate connects, the one before renews again (its answer was lost)", [join("n1", "01"), renew("n1", "02", "01"), renew("n1", "03", "01"), connect("n1", "03")], [undefined, undefined, undefined, undefined]],
     ["once the renewed certificate connected, the one before is refused", [join("n1", "01"), renew("n1", "02", "01"), connect("n1", "02"), renew("n1", "03", "01"), connect("n1", "01")], [undefined, undefined, undefined, "Unauthenticated", "Unauthenticated"]],
     ["a certificate lost to a later renewal is refused", [join("n1", "01"), renew("n1", "02", "01"), renew("n1", "03", "01"), connect("n1", "02")], [undefined, undefined, undefined, "Unauthenticated"]],
-    ["an approved name is taken by the next join, once", [join("n1", "01"), { type: "ApproveNode", node: "n1", by: "admin" }, join("n1", "02"), join("n1", "03")], [undefined, undefined, undefined, "NodeNameTaken"]],
-    ["a removed node's certificate does not renew; its name stays taken", [join("n1", "01"), { type: "RemoveNode", node: "n1", by: "admin" }, renew("n1", "02", "01"), join("n1", "03")], [undefined, undefined, "Unauthenticated", "NodeNameTaken"]],
+    ["an approved name is taken by the next join, once", [join("n1", "01"), { type: "ApproveNode", node: "n1", by: "admin" }, join("n1", "02", JOIN, OTHER_KEY), join("n1", "03")], [undefined, undefined, undefined, "NodeNameTaken"]],
+    ["a removed node's certificate does not renew; its name stays taken", [join("n1", "01"), { type: "RemoveNode", node: "n1", by: "admin" }, renew("n1", "02", "01"), join("n1", "03", JOIN, OTHER_KEY)], [undefined, undefined, "Unauthenticated", "NodeNameTaken"]],
     ["a removed node comes back when approved", [join("n1", "01"), { type: "RemoveNode", node: "n1", by: "admin" }, { type: "ApproveNode", node: "n1", by: "admin" }, join("n1", "02")], [undefined, undefined, undefined, undefined]],
     ["removing a name never enrolled is refused", [{ type: "RemoveNode", node: "n9", by: "admin" }], ["UnknownNode"]],
     ["a wrong token enrolls nothing", [join("n1", "01", READONLY)], ["Unauthenticated"]],
@@ -64,9 +67,56 @@ describe("enrollment", () => {
     expect(checkNodeCertificate(state, "old", "05")).toMatchObject({ kind: "Unauthenticated" });
   });
 
+  test("a key digest that is not one is refused naming the field", () => {
+    expect(run([...tokens, join("n1", "01", JOIN, "nope")]).state.nodeIdentities.has("n1")).toBe(false);
+    expect(decide(run(tokens).state, join("n1", "01", JOIN, "nope"), T0).rejection).toMatchObject({ kind: "InvalidArgument", field: "keyDigest" });
+  });
+
   test("removing closes the node's stream", () => {
     const { state } = run([...tokens, join("n1", "01")]);
     expect(decide(state, { type: "RemoveNode", node: "n1", by: "admin" }, T0).effects).toEqual([{ type: "DisconnectNode", node: "n1", removed: true }]);
+  });
+});
+
+describe("an enrollment asked again with the same key (its answer was lost)", () => {
+  const approve: Command = { type: "ApproveNode", node: "n1", by: "admin" };
+  const remove: Command = { type: "RemoveNode", node: "n1", by: "admin" };
+  test.each<[string, Command[], Array<string | undefined>]>([
+    ["the same key is certified again", [join("n1", "01"), join("n1", "02"), join("n1", "03")], [undefined, undefined, undefined]],
+    ["another key is refused", [join("n1", "01"), join("n1", "02", JOIN, OTHER_KEY)], [undefined, "NodeNameTaken"]],
+    ["a join without a key digest is refused", [join("n1", "01"), join("n1", "02", JOIN, null)], [undefined, "NodeNameTaken"]],
+    ["a removed node's key is refused", [join("n1", "01"), remove, join("n1", "02")], [undefined, undefined, "NodeNameTaken"]],
+    ["once the node renewed, its enrollment key is refused", [join("n1", "01"), renew("n1", "02", "01", KEY), join("n1", "03")], [undefined, undefined, "NodeNameTaken"]],
+    ["an identity recorded without a digest (from before it was kept) is refused as before", [join("n1", "01", JOIN, null), join("n1", "02")], [undefined, "NodeNameTaken"]],
+    ["a certificate adopted at connection has no digest: a join is refused", [connect("n1", "01"), join("n1", "02")], [undefined, "NodeNameTaken"]],
+    ["after an approval the next join takes the name with its own key, and that key alone enrolls again", [join("n1", "01"), approve, join("n1", "02", JOIN, OTHER_KEY), join("n1", "03", JOIN, OTHER_KEY), join("n1", "04")], [undefined, undefined, undefined, undefined, "NodeNameTaken"]],
+    ["the certificate issued again connects, and keeps the key's digest", [join("n1", "01"), join("n1", "02"), connect("n1", "02"), join("n1", "03")], [undefined, undefined, undefined, undefined]],
+    ["the join token must still work", [{ type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", uses: 1, keepOthers: true }, join("n1", "01", BOOTSTRAP), join("n1", "02", BOOTSTRAP)], [undefined, undefined, "Unauthenticated"]],
+  ])("%s", (_name, commands, expected) => {
+    expect(run([...tokens, ...commands]).refused.slice(tokens.length)).toEqual(expected);
+  });
+
+  test("the certificate the node may hold already stays good beside the one issued again, until that one connects", () => {
+    const { state } = run([...tokens, join("n1", "01"), join("n1", "02")]);
+    expect(state.nodeIdentities.get("n1")).toMatchObject({ serial: "01", pending: "02", keyDigest: KEY });
+    expect(checkNodeCertificate(state, "n1", "01")).toBeUndefined();
+    expect(checkNodeCertificate(state, "n1", "02")).toBe("adopt");
+    for (const e of decide(state, connect("n1", "02"), T0).events) evolve(state, e);
+    expect(state.nodeIdentities.get("n1")).toMatchObject({ serial: "02", pending: null, keyDigest: KEY });
+    expect(checkNodeCertificate(state, "n1", "01")).toMatchObject({ kind: "Unauthenticated" });
+  });
+
+  test("a join is refused while the node's stream is open, even with its key", () => {
+    const { state } = run([...tokens, join("n1", "01")]);
+    state.nodes.set("n1", { name: "n1", connected: true } as never);
+    expect(decide(state, join("n1", "02"), T0).rejection?.kind).toBe("NodeNameTaken");
+    state.nodes.set("n1", { name: "n1", connected: false } as never);
+    expect(decide(state, join("n1", "02"), T0).rejection).toBeUndefined();
+  });
+
+  test("the event records the key certified", () => {
+    const { state } = run(tokens);
+    expect(decide(state, join("n1", "01"), T0).events).toEqual([{ type: "NodeCertified", at: T0, node: "n1", serial: "01", notAfter: T0 + 1e9, via: "join", token: JOIN, keyDigest: KEY }]);
   });
 });
 

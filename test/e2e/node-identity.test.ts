@@ -1,13 +1,16 @@
 /**
  * Node identity and token lifetimes through the binary (#27): the join token cannot take over
  * an enrolled node, whether its agent is connected or gone; the node's own certificate still
- * connects; a removed node's certificate no longer does; an approved re-enrollment works; join
+ * connects; a removed node's certificate no longer does; an approved re-enrollment works; an
+ * enrollment whose answer was lost is asked again with the same key and certified again; join
  * tokens expire and run out of uses; a revoked token's open stream ends.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { generateNodeKey } from "../../src/agent/credentials.js";
+import { EnrollmentClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { CHANNEL_OPTIONS } from "../../src/shell/control-channel.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
@@ -73,6 +76,29 @@ test("the join token cannot take over an enrolled node, connected or gone; its o
   // The real agent restarting with its own certificate connects.
   agent("n1", "real");
   await eventually("the real agent is back", () => (connections("n1") === 2 ? true : undefined));
+});
+
+/** Enrolls `node` with the data dir's join token, as an agent does; resolves with the status code (0: certified). */
+const enroll = (node: string, publicKeyPem: string) => {
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${readFileSync(join(h.dir, "control", "join-token"), "utf8").trim()}`);
+  const client = new EnrollmentClient(address, credentials.createSsl(readFileSync(join(h.dir, "control", "pki", "ca.pem"))), CHANNEL_OPTIONS);
+  return new Promise<number>((resolve) => client.enroll({ node, publicKeyPem }, md, (err) => resolve(err?.code ?? 0))).finally(() => client.close());
+};
+
+test("an enrollment whose answer was lost is asked again with the same key and connects; another key is still refused", async () => {
+  // The agent keeps the key it enrolls with in its data dir before asking; the answer to its
+  // first enrollment never reaches it (here: the test asks, and drops the answer).
+  const dir = join(h.dir, "lost-answer");
+  mkdirSync(dir, { mode: 0o700 });
+  mkdirSync(join(dir, "agent", "pki"), { recursive: true, mode: 0o700 });
+  const key = await generateNodeKey();
+  writeFileSync(join(dir, "agent", "pki", "n5.key"), key.keyPem, { mode: 0o600 });
+  expect(await enroll("n5", key.publicKeyPem)).toBe(0);
+  expect(await enroll("n5", (await generateNodeKey()).publicKeyPem)).toBe(status.PERMISSION_DENIED);
+
+  agent("n5", "lost-answer");
+  await eventually("n5 connected with the certificate issued again", () => (connections("n5") === 1 ? true : undefined));
 });
 
 test("a removed node's certificate no longer connects; an approved re-enrollment does", async () => {

@@ -19,19 +19,21 @@ const T0 = 1_700_000_000_000;
 const JOIN = "a".repeat(64);
 const BOOTSTRAP = "b".repeat(64);
 const nodes = ["n1", "n2", "n3"];
+/** The digests of the public keys an agent may enroll with. */
+const keys = ["1".repeat(64), "2".repeat(64)];
 
 type Step =
-  | { op: "join"; node: string; bootstrap: boolean }
+  | { op: "join"; node: string; bootstrap: boolean; key: string }
   | { op: "renew" | "connect"; node: string; presented: number }
   | { op: "approve" | "remove"; node: string };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constant("join" as const), node: fc.constantFrom(...nodes), bootstrap: fc.boolean() }),
+  fc.record({ op: fc.constant("join" as const), node: fc.constantFrom(...nodes), bootstrap: fc.boolean(), key: fc.constantFrom(...keys) }),
   fc.record({ op: fc.constantFrom("renew" as const, "connect" as const), node: fc.constantFrom(...nodes), presented: fc.integer({ min: 0, max: 40 }) }),
   fc.record({ op: fc.constantFrom("approve" as const, "remove" as const), node: fc.constantFrom(...nodes) }),
 );
 
-test("invariant 33: a join token takes a name only when nobody holds it or an admin approved; only the current certificate (or the one its renewal issued) connects and renews", () => {
+test("invariant 33: a join token takes a name only when nobody holds it or an admin approved, or gives it again to the key it enrolled with (not since renewed nor removed); only the current certificate (or the one its renewal issued) connects and renews", () => {
   fc.assert(
     fc.property(fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 1, max: 4 }), (steps, uses) => {
       const state = emptyState();
@@ -42,9 +44,10 @@ test("invariant 33: a join token takes a name only when nobody holds it or an ad
       };
       apply({ type: "IssueToken", kind: "join", hash: JOIN, by: "start" });
       apply({ type: "IssueToken", kind: "join", hash: BOOTSTRAP, by: "admin", uses, keepOthers: true });
-      // The model: each name's current serial and the one a renewal issued (null once removed:
-      // nothing is accepted), its approval; the bootstrap token's uses.
-      type Held = { serial: number | undefined; pending: number | undefined } | null;
+      // The model: each name's current serial and the one a renewal (or an enrollment given
+      // again) issued (null once removed: nothing is accepted), the key its join enrolled
+      // (until it renews), its approval; the bootstrap token's uses.
+      type Held = { serial: number | undefined; pending: number | undefined; key?: string } | null;
       const current = new Map<string, Held>();
       const approved = new Set<string>();
       let usesLeft = uses;
@@ -62,11 +65,13 @@ test("invariant 33: a join token takes a name only when nobody holds it or an ad
         if (s.op === "join") {
           const next = ++serial;
           const free = !current.has(s.node) || approved.has(s.node);
+          const again = !free && held?.key === s.key;
           const tokenWorks = !s.bootstrap || usesLeft > 0;
-          const ok = apply({ type: "CertifyNode", node: s.node, serial: next.toString(16), notAfter: T0 + 1, proof: { via: "join", token: s.bootstrap ? BOOTSTRAP : JOIN } });
-          expect(ok).toBe(free && tokenWorks);
+          const ok = apply({ type: "CertifyNode", node: s.node, serial: next.toString(16), notAfter: T0 + 1, proof: { via: "join", token: s.bootstrap ? BOOTSTRAP : JOIN }, keyDigest: s.key });
+          expect(ok).toBe((free || again) && tokenWorks);
           if (ok) {
-            current.set(s.node, { serial: next, pending: undefined });
+            // Given again: the new certificate waits beside the current one, as a renewal's.
+            current.set(s.node, again ? { serial: held!.serial, pending: next, key: s.key } : { serial: next, pending: undefined, key: s.key });
             approved.delete(s.node);
             if (s.bootstrap) usesLeft--;
           }
@@ -82,7 +87,7 @@ test("invariant 33: a join token takes a name only when nobody holds it or an ad
           const verdict = accepts(s.node, presented);
           const ok = apply({ type: "CertifyNode", node: s.node, serial: presented.toString(16), notAfter: T0 + 1, proof: { via: "connection" } });
           expect(ok).toBe(verdict !== "refused");
-          if (verdict === "adopt") current.set(s.node, { serial: presented, pending: undefined });
+          if (verdict === "adopt") current.set(s.node, { serial: presented, pending: undefined, key: held?.pending === presented ? held.key : undefined });
         } else if (s.op === "approve") {
           apply({ type: "ApproveNode", node: s.node, by: "admin" });
           approved.add(s.node);

@@ -1,10 +1,12 @@
 /**
  * The Enrollment service: hands out the CA (no credentials; the caller checks its hash) and
  * certifies a node's public key for a valid join token (a name not enrolled yet, or one an
- * admin approved), or for the node's own current certificate (renewal). A certificate is
+ * admin approved, or the same key again: an enrollment whose answer was lost is asked again),
+ * or for the node's own current certificate (renewal). A certificate is
  * handed out only once the writer recorded it as the node's one (CertifyNode): the core
  * decides, the refused ones are never seen.
  */
+import { createHash, createPublicKey } from "node:crypto";
 import { type Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
 import type { Logger } from "../../shell/logger.js";
 import { validateName } from "../../core/model/validate.js";
@@ -21,6 +23,11 @@ export function bearer(metadata: Metadata): string | undefined {
   const value = metadata.get("authorization")[0];
   if (typeof value !== "string" || !value.startsWith("Bearer ")) return undefined;
   return value.slice("Bearer ".length).trim();
+}
+
+/** SHA-256 (hex) of a PEM public key's SubjectPublicKeyInfo: which key a certificate was issued for. */
+function publicKeyDigest(publicKeyPem: string): string {
+  return createHash("sha256").update(createPublicKey(publicKeyPem).export({ type: "spki", format: "der" })).digest("hex");
 }
 
 /** The DER of the client certificate a call presented over TLS, if any. */
@@ -52,12 +59,14 @@ export function createEnrollmentService(pki: Pki, writer: CommandPort, log: Logg
           proof = { via: "renewal", serial: who.serial };
         }
         let issued;
+        let keyDigest;
         try {
           issued = await pki.issueNode(req.node, req.publicKeyPem, NODE_LIFETIME_MS);
+          keyDigest = publicKeyDigest(req.publicKeyPem);
         } catch (err) {
           return callback({ code: status.INVALID_ARGUMENT, details: `public_key_pem: ${(err as Error).message}` });
         }
-        const d = await writer.submit({ type: "CertifyNode", node: req.node, serial: issued.serial, notAfter: issued.notAfter, proof });
+        const d = await writer.submit({ type: "CertifyNode", node: req.node, serial: issued.serial, notAfter: issued.notAfter, proof, keyDigest });
         if (d.rejection) {
           log.warn("enrollment refused", { node: req.node, via: proof.via, details: rejectionError(d.rejection).details });
           return callback(rejectionError(d.rejection));

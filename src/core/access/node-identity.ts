@@ -1,9 +1,9 @@
 /**
  * Who may speak for a node, and which tokens still work. PURE.
  *
- * A node name is enrolled once: the join token gets a name nobody holds, and from then on
- * only the node's current certificate (by serial) renews it and connects as it, until an
- * admin approves a new enrollment or removes the node. Tokens carry an expiry and, for join
+ * A node name is enrolled once: the join token gets a name nobody holds (or the same key
+ * again, see enrollsAgain), and from then on only the node's current certificate (by serial)
+ * renews it and connects as it, until an admin approves a new enrollment or removes the node. Tokens carry an expiry and, for join
  * tokens, a number of enrollments. The shell presents what it verified (a signature, a
  * serial, a token's hash); the checks are here.
  *
@@ -32,6 +32,21 @@ export function workingToken(view: ClusterView, hash: string, now: number): Read
   const t = view.tokens.get(hash);
   if (t === undefined || (t.expiresAt !== null && now >= t.expiresAt) || t.usesLeft === 0) return undefined;
   return t;
+}
+
+/**
+ * Whether a join-token enrollment of a name enrolled already is that enrollment again, and so
+ * accepted: the key to certify is the one the name was enrolled with (`keyDigest`, SHA-256 of
+ * its SubjectPublicKeyInfo), the node was not removed, has not renewed since (which clears
+ * the digest: from then on it proves itself with its certificate) and has no stream open. An
+ * agent whose enrollment answer was lost (a deadline, the network) asks again with the same
+ * key; a certificate for that key is of use only to whoever holds its private key, the node
+ * itself, and the certificate it may hold already stays good (events/evolve-access.ts).
+ */
+export function enrollsAgain(view: ClusterView, node: string, keyDigest: string | undefined): boolean {
+  const identity = view.nodeIdentities.get(node);
+  if (identity === undefined || identity.removed || identity.keyDigest === null) return false;
+  return identity.keyDigest === keyDigest && view.nodes.get(node)?.connected !== true;
 }
 
 /**

@@ -58,8 +58,12 @@ export type Command =
   | { type: "AgentDisconnected"; node: string; session: number }
   /** Issue an API token whose SHA-256 (hex) is `hash`; the shell made the secret. */
   | { type: "IssueToken"; kind: TokenKind; hash: string; by: string; expiresAt?: number; uses?: number; keepOthers?: boolean }
-  /** Record `serial` (valid until `notAfter`) as `node`'s one certificate, for `proof`. */
-  | { type: "CertifyNode"; node: string; serial: string; notAfter: number; proof: EnrollmentProof }
+  /**
+   * Record `serial` (valid until `notAfter`) as `node`'s one certificate, for `proof`.
+   * `keyDigest`: SHA-256 (hex) of the public key it certifies (enrollment and renewal; a
+   * connection presents a certificate, not a key).
+   */
+  | { type: "CertifyNode"; node: string; serial: string; notAfter: number; proof: EnrollmentProof; keyDigest?: string }
   /** Let the next join-token enrollment of `node` replace its certificate. */
   | { type: "ApproveNode"; node: string; by: string }
   /** Refuse the node's certificates from now on and close its stream. */

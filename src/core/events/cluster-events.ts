@@ -148,8 +148,10 @@ export type ClusterEvent =
   /**
    * `token`: the hash of the join token it used (one of its uses is spent). `renewed`: the
    * serial a renewal presented. Via "connection": the certificate is in use, and is the node's.
+   * `keyDigest`: SHA-256 (hex) of the public key certified (absent via "connection", and in
+   * logs from before it was recorded).
    */
-  | { type: "NodeCertified"; at: number; node: string; serial: string; notAfter: number; via: EnrollmentProof["via"]; token?: string; renewed?: string }
+  | { type: "NodeCertified"; at: number; node: string; serial: string; notAfter: number; via: EnrollmentProof["via"]; token?: string; renewed?: string; keyDigest?: string }
   | { type: "NodeApproved"; at: number; node: string; by: string }
   | { type: "NodeRemoved"; at: number; node: string; by: string }
   | { type: "TokenRevoked"; at: number; hash: string; kind: TokenKind; by: string }

@@ -241,6 +241,13 @@ export interface TokenRecord {
 export interface NodeIdentity {
   serial: string | null;
   pending: string | null;
+  /**
+   * SHA-256 (hex) of the public key (SubjectPublicKeyInfo) the name was enrolled with by a join
+   * token: the same key enrolls again (an enrollment whose answer was lost is retried). Null
+   * once the node renewed (from then on it proves itself with its certificate), for a
+   * certificate adopted or approved, and in records from before it was kept.
+   */
+  keyDigest: string | null;
   /** When the newest certificate issued for it expires. */
   notAfter: number;
   removed: boolean;

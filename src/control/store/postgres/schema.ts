@@ -129,6 +129,8 @@ export const nodeIdentities = pgTable("node_identities", {
   notAfter: ms("not_after").notNull(),
   removed: boolean("removed").notNull().default(false),
   approved: boolean("approved").notNull().default(false),
+  /** SHA-256 of the key its join-token enrollment certified; null once renewed, or from before it was kept. */
+  keyDigest: text("key_digest"),
 });
 
 /** The kept versions of each secret and config (../sqlite/schema.ts says what each column holds). */

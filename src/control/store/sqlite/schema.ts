@@ -141,6 +141,8 @@ export const nodeIdentities = sqliteTable("node_identities", {
   notAfter: integer("not_after").notNull(),
   removed: integer("removed", { mode: "boolean" }).notNull().default(false),
   approved: integer("approved", { mode: "boolean" }).notNull().default(false),
+  /** SHA-256 of the key its join-token enrollment certified; null once renewed, or from before it was kept. */
+  keyDigest: text("key_digest"),
 });
 
 /**

@@ -1,0 +1,1 @@
+ALTER TABLE "node_identities" ADD COLUMN "key_digest" text;

@@ -1,0 +1,1 @@
+ALTER TABLE `node_identities` ADD `key_digest` text;

@@ -83,7 +83,15 @@ async function gateway(port: number, received: AgentMessage[]): Promise<{ port: 
 test("an agent that hears no control plane stops the copies that asked for it, and says so when it is back", async () => {
   const received: AgentMessage[] = [];
   const first = await gateway(0, received);
-  const agent = new Agent({ control: `127.0.0.1:${first.port}`, node: "n1", executor: new SimulatedExecutor(), version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, ports: NO_PORTS, hostVolumes: [], log: silent, heartbeatMs: 200, reconnectMs: 100, maxReconnectMs: 200 });
+  // The executor says which copies the agent stopped: the signal the cut is waited on.
+  const stopped: string[] = [];
+  const executor = new SimulatedExecutor();
+  const start = executor.start.bind(executor);
+  executor.start = async (req) => {
+    const running = await start(req);
+    return { ...running, stop: (graceMs: number) => (stopped.push(req.instanceId), running.stop(graceMs)) };
+  };
+  const agent = new Agent({ control: `127.0.0.1:${first.port}`, node: "n1", executor, version: "test", labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, ports: NO_PORTS, hostVolumes: [], log: silent, heartbeatMs: 200, reconnectMs: 100, maxReconnectMs: 200 });
   cleanup.push(() => agent.close());
   await agent.start();
   await eventually("hello", async () => (received.length > 0 ? true : undefined));
@@ -91,9 +99,10 @@ test("an agent that hears no control plane stops the copies that asked for it, a
   first.send({ commandId: 2, command: { $case: "start", value: startOf(1, spec()) } });
   await eventually("both started", async () => (received.filter((m) => m.payload?.$case === "ack").length === 2 ? true : undefined));
   first.stop();
-  // The control plane must stay away past the deadline (0.5 s, checked every 0.5 s): a lower
-  // bound on the cut, not a wait for convergence. Then it is back on its address.
-  await Bun.sleep(1_500);
+  // The control plane stays away until the agent, on its own, stopped the copy whose deadline
+  // passed (0.5 s, checked every 0.5 s); then it is back on its address.
+  await eventually("the cut-off copy stopped by its agent", async () => (stopped.length > 0 ? true : undefined), 10_000);
+  expect(stopped).toEqual(["w-0.1"]);
   const after: AgentMessage[] = [];
   const second = await gateway(first.port, after);
   cleanup.push(() => second.stop());

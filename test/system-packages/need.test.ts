@@ -107,3 +107,9 @@ test("the list names exactly the files that ask for each tool (needTools, judgeT
   for (const [tool, files] of listed) expect({ tool, files: [...files].sort() }).toEqual({ tool, files: [...(asked.get(tool) ?? [])].sort() });
   for (const p of SYSTEM_PACKAGES) for (const file of p.tests) expect(existsSync(join(ROOT, file))).toBe(true);
 });
+
+test(".ci/run installs exactly the packages of the list, so a fresh CI machine has every tool", () => {
+  const ciRun = readFileSync(join(ROOT, ".ci", "run"), "utf8");
+  const listed = /^CI_PACKAGES=\(([^)]*)\)$/m.exec(ciRun)?.[1]?.trim().split(/\s+/) ?? [];
+  expect(listed.sort()).toEqual(SYSTEM_PACKAGES.map((p) => p.name).sort());
+});

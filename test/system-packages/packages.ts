@@ -1,7 +1,8 @@
 /**
  * The one list of the Debian packages the tests need beyond Bun and npm: what each brings, and
- * which tests use it. `make test` (and so .ci/run) installs the missing ones through install.ts
- * when it runs as root with apt-get; need.ts is how a test asks for one, skipping visibly when
+ * which tests use it. `make test` installs the missing ones through install.ts when it runs as
+ * root with apt-get; .ci/run installs the same names first, before Bun exists (need.test.ts
+ * holds its list equal to this one); need.ts is how a test asks for one, skipping visibly when
  * it is missing, or failing under TESSERA_CI=1.
  */
 import { existsSync } from "node:fs";

@@ -14,6 +14,7 @@ import { type Capacity, type ClusterState, emptyState, type NodeLimits } from ".
 import type { ClusterEvent } from "../core/events/cluster-events.js";
 import { isVolatile } from "../core/events/event-facts.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "../core/reconcile/reconcile.js";
+import type { QuietWorkloads } from "../core/reconcile/quiet.js";
 import { runTurn, type TurnResult } from "../core/reconcile/turn.js";
 
 export interface FleetNode {
@@ -55,6 +56,8 @@ export class SimulatedFleet {
   private inbox: Command[] = [];
   /** Every turn's result, for invariant checks. */
   onTurn: (result: TurnResult, fleet: SimulatedFleet) => void = () => {};
+  /** Workloads passes leave out, as the writer keeps them (reconcile/quiet.ts); undefined: every pass plans every workload. */
+  quiet: QuietWorkloads | undefined = new Map();
 
   constructor(
     readonly policy: Policy = DEFAULT_POLICY,
@@ -70,7 +73,7 @@ export class SimulatedFleet {
     const all = [...this.inbox, ...commands];
     this.inbox = [];
     if (this.record) this.turns.push({ now: this.now, reconcile, commands: structuredClone(all) });
-    const result = runTurn(this.state, all, { now: this.now, policy: this.policy, reconcile });
+    const result = runTurn(this.state, all, { now: this.now, policy: this.policy, reconcile, quiet: this.quiet });
     if (this.record) {
       this.events.push(...result.events);
       if (result.plan) this.plans.push(result.plan);

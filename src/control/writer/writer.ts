@@ -25,6 +25,7 @@ import { isVolatile } from "../../core/events/event-facts.js";
 import type { ListeningCause } from "../../core/events/cluster-events.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../../core/reconcile/reconcile.js";
 import { runTurn } from "../../core/reconcile/turn.js";
+import type { QuietWorkloads } from "../../core/reconcile/quiet.js";
 import type { Metrics } from "../http/metrics.js";
 import type { StoredEvent } from "../store/rows.js";
 import type { Store } from "../store/store.js";
@@ -81,6 +82,8 @@ export class Writer {
   /** Only this class's turn changes it; everyone else reads `view`. */
   private readonly state: ClusterState;
   private queue: Pending[] = [];
+  /** Workloads passes may leave out until an event touches them (core/reconcile/quiet.ts). */
+  private readonly quiet: QuietWorkloads = new Map();
   /** A turn is due or under way; `again` asks for another once it ends. */
   private scheduled = false;
   private again = false;
@@ -216,6 +219,7 @@ export class Writer {
   /** Memory goes back to what the store holds (a store that cannot be read keeps it owed). */
   private async reload(): Promise<void> {
     Object.assign(this.state, await this.opts.store.load());
+    this.quiet.clear();
     this.reloadOwed = false;
   }
 
@@ -268,7 +272,7 @@ export class Writer {
     const paced = started < this.reconcileNotBefore;
     const due = this.reconcileDue || (this.changesPending && !paced);
     this.reconcileDue = false;
-    const result = runTurn(this.state, batch.map((b) => b.command), { now: this.now(), policy: this.opts.policy, reconcile: due, paced });
+    const result = runTurn(this.state, batch.map((b) => b.command), { now: this.now(), policy: this.opts.policy, reconcile: due, paced, quiet: this.quiet });
     if (result.plan) {
       this.changesPending = false;
       const ended = performance.now();

@@ -6,7 +6,7 @@
  */
 import { cordonGate } from "./gates.js";
 import type { ClusterState, NodeRecord } from "../model/cluster-state.js";
-import { nodeUse } from "../model/cluster-status.js";
+import { holdsNode, nodeUse } from "../model/cluster-status.js";
 import type { NodeHealth } from "../model/node-health.js";
 import { FleetLabels, WorkloadCopies } from "../model/placement-rules.js";
 import { PortPool } from "./port-pool.js";
@@ -20,8 +20,13 @@ export interface Fleet {
   memCapacity: Float64Array;
   /** Why a node can take nothing new at all this pass (health, cordon), or undefined. */
   closed: Array<string | undefined>;
-  /** Copies per workload (per node index, per label value), for spread and the workload's rules. */
+  /**
+   * Copies per workload (per node index, per label value), for spread and the workload's rules:
+   * counted on first use (copiesOf), as few workloads of a pass ask.
+   */
   copies: Map<string, WorkloadCopies>;
+  state: ClusterState;
+  released: ReadonlySet<string>;
   /** Nodes by their label values (spread, affinity), built on first use. */
   labels: FleetLabels;
   /** Workloads with any failure history: only they can be quarantined anywhere. */
@@ -46,6 +51,8 @@ export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHea
     memCapacity: Float64Array.from(nodes, (node) => node.capacity.memoryMb),
     closed: [],
     copies: new Map(),
+    state,
+    released,
     labels: new FleetLabels(nodes),
     crashed: new Set(),
     runs: new Map(),
@@ -62,17 +69,26 @@ export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHea
     if (i === undefined) continue;
     f.cpuUsed[i] = use.allocated.cpuMillis;
     f.memUsed[i] = use.allocated.memoryMb;
-    for (const inst of use.instances) {
-      countCopy(f, i, inst.workload);
-      if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
-    }
+    for (const inst of use.instances) if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
   }
   return f;
 }
 
+/** The copies of `workload` holding a node, counted from the state on first use; then kept up to date by countCopy. */
+export function copiesOf(f: Fleet, workload: string): WorkloadCopies {
+  let c = f.copies.get(workload);
+  if (c) return c;
+  f.copies.set(workload, (c = new WorkloadCopies()));
+  for (const id of f.state.instancesByWorkload.get(workload) ?? []) {
+    const inst = f.state.instances.get(id)!;
+    if (inst.node === null || !holdsNode(inst) || f.released.has(id)) continue;
+    const i = f.index.get(inst.node);
+    if (i !== undefined) c.add(i, f.nodes[i]!);
+  }
+  return c;
+}
+
 /** Counts one copy of `workload` on node `i`. */
 export function countCopy(f: Fleet, i: number, workload: string): void {
-  let c = f.copies.get(workload);
-  if (!c) f.copies.set(workload, (c = new WorkloadCopies()));
-  c.add(i, f.nodes[i]!);
+  copiesOf(f, workload).add(i, f.nodes[i]!);
 }

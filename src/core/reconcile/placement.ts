@@ -24,7 +24,7 @@ import { type QuarantinePolicy, quarantineGate } from "./gates.js";
 import type { ClusterState, Instance, NodeRecord } from "../model/cluster-state.js";
 import { holdsNode, offersExecutor } from "../model/cluster-status.js";
 import type { NodeHealth } from "../model/node-health.js";
-import { countCopy, type Fleet, fleetOf } from "./placement-fleet.js";
+import { copiesOf, countCopy, type Fleet, fleetOf } from "./placement-fleet.js";
 import type { AssignedPort } from "../model/ports.js";
 import { allowedValues, capRefusal, countedReason, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, type WorkloadCopies } from "../model/placement-rules.js";
 import type { ResolvedSpec } from "../model/spec.js";
@@ -49,8 +49,6 @@ export interface NodeFilter {
 /** A node, with the ports the copy gets there when its spec asks for any. */
 export type Choice = { node: string; ports?: AssignedPort[] } | { reason: string };
 
-const NO_COUNTS: ReadonlyMap<string, number> = new Map();
-
 /** Distinct refusal reasons shown when nothing fits; port reasons name nodes, so there may be many. */
 const MAX_REASONS = 6;
 
@@ -68,7 +66,7 @@ interface Reasons {
   /** Likewise: the node offers it read-only, and the spec writes. */
   readOnlyVolume: string[];
   /** The workload's copies so far this pass. */
-  copies: WorkloadCopies | undefined;
+  copies: WorkloadCopies;
   /** spec.placement.maxPerNode (0: none), and the refusal of a node at it. */
   cap: number;
   capReason: string;
@@ -157,7 +155,7 @@ export class Placer {
       if (ports !== undefined) return ports;
     }
     if (reasons.crashed && quarantineGate(this.state, workload, node.name, this.now, this.quarantine)) return "crash-loop quarantine";
-    if (reasons.cap > 0 && (reasons.copies?.perNode.get(i) ?? 0) >= reasons.cap) return reasons.capReason;
+    if (reasons.cap > 0 && (reasons.copies.perNode.get(i) ?? 0) >= reasons.cap) return reasons.capReason;
     for (let h = 0; h < reasons.hard.length; h++) {
       const { rule, allowed, refusal } = reasons.hard[h]!;
       const value = node.labels[rule.label];
@@ -219,7 +217,7 @@ export class Placer {
    */
   private scan(f: Fleet, members: readonly number[] | undefined, start: number, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, reasons: Reasons, only: NodeFilter | undefined, best: Best, group?: NodeGroup): void {
     const n = members ? members.length : f.nodes.length;
-    const same = reasons.copies?.perNode;
+    const same = reasons.copies.perNode;
     for (let k = 0; k < n && best.found < CANDIDATE_LIMIT; k++) {
       const at = (start + k) % n;
       const i = members ? members[at]! : at;
@@ -228,7 +226,7 @@ export class Placer {
       const utilization = ((f.cpuUsed[i]! + spec.cpuMillis) / f.cpuCapacity[i]! + (f.memUsed[i]! + spec.memoryMb) / f.memCapacity[i]!) / 2;
       // Lower is better: spread wants fewest copies of this workload, then the least used node;
       // binpack the fullest node that still fits.
-      const first = this.strategy === "spread" ? (same?.get(i) ?? 0) : -utilization;
+      const first = this.strategy === "spread" ? (same.get(i) ?? 0) : -utilization;
       const second = this.strategy === "spread" ? utilization : 0;
       // Nodes are sorted by name, so the lower index is the lower name.
       if (best.i < 0 || first < best.first || (first === best.first && (second < best.second || (second === best.second && i < best.i)))) {
@@ -305,7 +303,7 @@ export class Placer {
   private reasonsFor(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): Reasons {
     let runs = f.runs.get(spec.executor);
     if (!runs) f.runs.set(spec.executor, (runs = Uint8Array.from(f.nodes, (node) => (offersExecutor(node, spec) ? 1 : 0))));
-    const copies = f.copies.get(workload);
+    const copies = copiesOf(f, workload);
     const rules = spec.placement;
     const reasons: Reasons = {
       runs,
@@ -324,11 +322,11 @@ export class Placer {
     for (const rule of rules.spread) {
       if (!rule.hard) continue;
       const byValue = f.labels.byValue(rule.label);
-      const counts = copies?.perValue(rule.label, f.nodes) ?? NO_COUNTS;
+      const counts = copies.perValue(rule.label, f.nodes);
       const hasRoom = (value: string) => byValue.get(value)!.some((i) => this.infeasible(f, i, workload, spec, selector, reasons, undefined) === undefined);
       const values = f.labels.values(rule.label);
       // A workload's first copy may go to any value: most workloads' only placement, so it is kept cheap.
-      const allowed = counts.size === 0 && rule.targets.size === 0 ? f.labels.allValues(rule.label) : allowedValues(rule, counts, copies?.total ?? 0, values, hasRoom);
+      const allowed = counts.size === 0 && rule.targets.size === 0 ? f.labels.allValues(rule.label) : allowedValues(rule, counts, copies.total, values, hasRoom);
       // Made when first asked: most placements never need the words.
       const refusals = new Map<string | undefined, string>();
       const refusal = (value: string | undefined) => {

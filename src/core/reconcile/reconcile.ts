@@ -21,6 +21,7 @@ import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
 import { emptyView, type Pass, type WorkloadView } from "./pass.js";
+import { atRest, type QuietScope, quietUntil } from "./quiet.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
@@ -222,16 +223,42 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
   return Number.isFinite(at) ? at : undefined;
 }
 
-/** Diffs desired against observed. Never mutates `state`. */
-export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY): Plan {
+/**
+ * Diffs desired against observed. Never mutates `state`. With a `scope`, the workloads it names
+ * quiet are left out, their held-back reasons said again (unless a node's health changed: then
+ * every workload is planned), and those found quiet are added to `scope.found` (quiet.ts).
+ */
+export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY, scope?: QuietScope): Plan {
   const out = emptyPlan(now);
   const { health, draining } = judgeNodes(out, state, now, policy);
-  const { views, released } = takeCensus(out, state, now, policy, health);
+  const skip = scope !== undefined && out.health.length === 0 && scope.skip.size > 0 ? scope.skip : undefined;
+  const { views, released } = takeCensus(out, state, now, policy, health, skip);
   const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };
   const runs = runsByWorkload(state.workloads.values());
   if (runs.size > 0) planOrphanRuns(out, pass, runs, (w) => resolveSpec(w.spec).periodic !== undefined);
-  for (const name of [...state.workloads.keys()].sort()) planWorkload(out, pass, state.workloads.get(name)!, views.get(name) ?? emptyView(), runs, policy.cronNext);
+  if (skip !== undefined) for (const q of skip.values()) if (q.skips.length > 0) out.skip.push(...q.skips);
+  const names = skip === undefined ? [...state.workloads.keys()] : [...state.workloads.keys()].filter((name) => !skip.has(name));
+  for (const name of names.sort()) {
+    const w = state.workloads.get(name)!;
+    const v = views.get(name) ?? emptyView();
+    const spec = resolveSpec(w.spec);
+    const rest = scope !== undefined && atRest(pass, w, spec, v);
+    const changes = rest ? changeCount(out) : -1;
+    const skipsBefore = out.skip.length;
+    planWorkload(out, pass, w, v, runs, policy.cronNext);
+    if (!rest || changeCount(out) !== changes) continue;
+    const skips = out.skip.slice(skipsBefore);
+    const until = quietUntil(w, spec, skips);
+    if (until > now) scope!.found.set(name, { until, skips });
+  }
   return out;
+}
+
+/** How many entries the plan holds besides what it held back. */
+function changeCount(p: Plan): number {
+  let n = 0;
+  for (const b of NAMES) if (b !== "skip") n += p[b].length;
+  return n;
 }
 
 /** Each node's health as this pass judges it (a change is planned), and the nodes being drained. */
@@ -264,7 +291,7 @@ function fleetHeard(policy: Policy, health: ReadonlyMap<string, NodeHealth>): bo
  * on Offline nodes lost, those on nodes not heard lately held; the rest counted by workload.
  * `released`: the copies lost in this pass, which hold no node any more.
  */
-function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: ReadonlyMap<string, NodeHealth>): { views: Map<string, WorkloadView>; released: Set<string> } {
+function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: ReadonlyMap<string, NodeHealth>, quiet: ReadonlyMap<string, unknown> | undefined): { views: Map<string, WorkloadView>; released: Set<string> } {
   const heard = fleetHeard(policy, health);
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
@@ -276,6 +303,7 @@ function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy,
   const released = new Set<string>();
   let held: Hold | undefined;
   for (const inst of state.instances.values()) {
+    if (quiet?.has(inst.workload)) continue;
     if (inst.state === "stopped") {
       out.forget.push({ instance: inst.id });
       continue;

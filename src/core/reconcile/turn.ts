@@ -15,6 +15,7 @@ import { evolve } from "../events/evolve.js";
 import { isVolatile } from "../events/event-facts.js";
 import type { ClusterState } from "../model/cluster-state.js";
 import { planToEvents } from "./plan-to-events.js";
+import { expireQuiet, type QuietWorkloads, unquiet } from "./quiet.js";
 import { enablesMore, isEmptyPlan, mergePlans, type Plan, type Policy, plan } from "./reconcile.js";
 
 export interface TurnResult {
@@ -39,6 +40,11 @@ export interface TurnOptions {
    * turn reconciles it. Default false: a command that produced a logged event starts one.
    */
   paced?: boolean;
+  /**
+   * The writer's quiet workloads (quiet.ts), kept up to date by this turn: its passes leave them
+   * out. Unset (replay, what-if): every pass plans every workload, deciding the same.
+   */
+  quiet?: QuietWorkloads;
 }
 
 /**
@@ -48,7 +54,7 @@ export interface TurnOptions {
 export function runTurn(state: ClusterState, commands: Command[], opts: TurnOptions): TurnResult;
 export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput: Decider<C> }): TurnResult;
 export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions & { decideInput?: Decider<C> }): TurnResult {
-  const { now, policy, reconcile, paced = false, decideInput = decide as Decider<C> } = opts;
+  const { now, policy, reconcile, paced = false, decideInput = decide as Decider<C>, quiet } = opts;
   const decisions: Decision[] = [];
   const events: ClusterEvent[] = [];
   const effects: Effect[] = [];
@@ -59,18 +65,29 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
     effects.push(...decision.effects);
     for (const e of decision.events) {
       evolve(state, e);
+      if (quiet) unquiet(quiet, e);
       events.push(e);
       if (!paced && !isVolatile(e)) due = true;
     }
   }
   let last: Plan | undefined;
   for (let pass = 0; due && pass < MAX_PASSES; pass++) {
-    const p = plan(state, now, policy);
+    if (quiet) expireQuiet(quiet, now);
+    const scope = quiet && { skip: quiet, found: new Map() };
+    const p = plan(state, now, policy, scope);
+    if (scope) {
+      // A pass that judged a node's health changed planned every workload: it found anew which are quiet.
+      if (p.health.length > 0) scope.skip.clear();
+      for (const [name, q] of scope.found) scope.skip.set(name, q);
+    }
     last = last === undefined ? p : mergePlans(last, p);
     // Reasons of Pending copies to record again are recorded, but give no pass more to do.
     if (isEmptyPlan(p) && p.waiting.length === 0) break;
     const c = planToEvents(state, p);
-    for (const e of c.events) evolve(state, e);
+    for (const e of c.events) {
+      evolve(state, e);
+      if (quiet) unquiet(quiet, e);
+    }
     events.push(...c.events);
     effects.push(...c.effects);
     if (!enablesMore(p)) break;

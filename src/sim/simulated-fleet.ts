@@ -14,7 +14,7 @@ import { type Capacity, type ClusterState, emptyState, type NodeLimits } from ".
 import type { ClusterEvent } from "../core/events/cluster-events.js";
 import { isVolatile } from "../core/events/event-facts.js";
 import { DEFAULT_POLICY, type Plan, type Policy } from "../core/reconcile/reconcile.js";
-import type { QuietWorkloads } from "../core/reconcile/quiet.js";
+import { QuietWorkloads } from "../core/reconcile/quiet.js";
 import { runTurn, type TurnResult } from "../core/reconcile/turn.js";
 
 export interface FleetNode {
@@ -57,7 +57,7 @@ export class SimulatedFleet {
   /** Every turn's result, for invariant checks. */
   onTurn: (result: TurnResult, fleet: SimulatedFleet) => void = () => {};
   /** Workloads passes leave out, as the writer keeps them (reconcile/quiet.ts); undefined: every pass plans every workload. */
-  quiet: QuietWorkloads | undefined = new Map();
+  quiet: QuietWorkloads | undefined = new QuietWorkloads();
 
   constructor(
     readonly policy: Policy = DEFAULT_POLICY,

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Command } from "../../src/core/decide/commands.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/model/instance-machine.js";
-import { type ClusterState, emptyState, forkState, type Instance, instancesOfWorkload } from "../../src/core/model/cluster-state.js";
+import { type ClusterState, emptyState, forkState, type Instance, instanceSeq, instancesOfWorkload } from "../../src/core/model/cluster-state.js";
 import { countsAgainstSurge, desiredCopies, holdsNode, isReady, qualifiesForSystem, succeededIndexes } from "../../src/core/model/cluster-status.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
@@ -161,6 +161,9 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
     const indexed = [...state.instancesByWorkload].flatMap(([w, ids]) => [...ids].map((id) => `${w}/${id}`)).sort();
     const actual = [...state.instances.values()].map((i) => `${i.workload}/${i.id}`).sort();
     if (JSON.stringify(indexed) !== JSON.stringify(actual)) throw new Error(`instance index out of step: ${JSON.stringify({ indexed, actual })}`);
+    //    The map holds them in the order they were created: a census of some workloads' copies lists them as a census of all does (quiet.ts).
+    const seqs = [...state.instances.keys()].map(instanceSeq);
+    if (seqs.some((q, k) => k > 0 && q <= seqs[k - 1]!)) throw new Error(`instances out of creation order: ${JSON.stringify(seqs)}`);
   };
 }
 

@@ -25,7 +25,7 @@ import { isVolatile } from "../../core/events/event-facts.js";
 import type { ListeningCause } from "../../core/events/cluster-events.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../../core/reconcile/reconcile.js";
 import { runTurn } from "../../core/reconcile/turn.js";
-import type { QuietWorkloads } from "../../core/reconcile/quiet.js";
+import { QuietWorkloads } from "../../core/reconcile/quiet.js";
 import type { Metrics } from "../http/metrics.js";
 import type { StoredEvent } from "../store/rows.js";
 import type { Store } from "../store/store.js";
@@ -83,7 +83,7 @@ export class Writer {
   private readonly state: ClusterState;
   private queue: Pending[] = [];
   /** Workloads passes may leave out until an event touches them (core/reconcile/quiet.ts). */
-  private readonly quiet: QuietWorkloads = new Map();
+  private readonly quiet = new QuietWorkloads();
   /** A turn is due or under way; `again` asks for another once it ends. */
   private scheduled = false;
   private again = false;
@@ -219,7 +219,7 @@ export class Writer {
   /** Memory goes back to what the store holds (a store that cannot be read keeps it owed). */
   private async reload(): Promise<void> {
     Object.assign(this.state, await this.opts.store.load());
-    this.quiet.clear();
+    this.quiet.forget();
     this.reloadOwed = false;
   }
 

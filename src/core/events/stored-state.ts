@@ -4,7 +4,7 @@
  */
 import { runsCurrentTemplate } from "../model/cluster-status.js";
 import { type SecretRecord, secretId } from "../model/secrets.js";
-import { type ClusterState, emptyState, type Instance, type NodeIdentity, type NodeRecord, type TokenRecord, type Workload } from "../model/cluster-state.js";
+import { type ClusterState, emptyState, type Instance, instanceSeq, type NodeIdentity, type NodeRecord, type TokenRecord, type Workload } from "../model/cluster-state.js";
 import { putInstance, recordCrash } from "./state-edits.js";
 
 /**
@@ -32,7 +32,8 @@ export interface StoredState {
 export function storedState(stored: StoredState): ClusterState {
   const state = emptyState();
   for (const w of stored.workloads) state.workloads.set(w.name, w);
-  for (const i of stored.instances) putInstance(state, i);
+  // In the order they were created, as evolve keeps them: a census lists what it finds in this order (reconcile/quiet.ts).
+  for (const i of [...stored.instances].sort((a, b) => instanceSeq(a.id) - instanceSeq(b.id))) putInstance(state, i);
   for (const n of stored.nodes) state.nodes.set(n.name, { ...n });
   state.nextInstanceSeq = stored.nextInstanceSeq;
   for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);

@@ -6,7 +6,7 @@
  */
 import { cordonGate } from "./gates.js";
 import type { ClusterState, NodeRecord } from "../model/cluster-state.js";
-import { holdsNode, nodeUse } from "../model/cluster-status.js";
+import { holdsNode } from "../model/cluster-status.js";
 import type { NodeHealth } from "../model/node-health.js";
 import { FleetLabels, WorkloadCopies } from "../model/placement-rules.js";
 import { PortPool } from "./port-pool.js";
@@ -64,12 +64,14 @@ export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHea
     return cordonGate(node)?.reason;
   });
   for (const workload of state.crashes.keys()) f.crashed.add(workload);
-  for (const [name, use] of nodeUse(state, released)) {
-    const i = f.index.get(name);
+  // What nodeUse (cluster-status.ts) counts, straight into the arrays: this runs over every copy in each pass that places one.
+  for (const inst of state.instances.values()) {
+    if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
+    const i = f.index.get(inst.node);
     if (i === undefined) continue;
-    f.cpuUsed[i] = use.allocated.cpuMillis;
-    f.memUsed[i] = use.allocated.memoryMb;
-    for (const inst of use.instances) if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
+    f.cpuUsed[i]! += inst.resources.cpuMillis;
+    f.memUsed[i]! += inst.resources.memoryMb;
+    if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
   }
   return f;
 }

@@ -21,7 +21,7 @@
  */
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { isVolatile, touches } from "../events/event-facts.js";
-import { type ClusterState, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type Instance, instanceSeq, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import { dueForReplacement } from "./copies.js";
 import type { Pass, WorkloadView } from "./pass.js";
@@ -33,33 +33,89 @@ export interface QuietEntry {
   skips: Skip[];
 }
 
-/** The writer's quiet workloads, by name. */
-export type QuietWorkloads = Map<string, QuietEntry>;
-
-/** What a pass is told and tells back: the workloads it may leave out, and those it found quiet. */
+/** What a pass is told (the quiet workloads and the others), and what it tells back. */
 export interface QuietScope {
-  skip: ReadonlyMap<string, QuietEntry>;
-  found: QuietWorkloads;
+  quiet: ReadonlyMap<string, QuietEntry>;
+  /** Of `quiet`, those that held something back. */
+  held: Iterable<QuietEntry>;
+  /** The workloads not quiet; undefined: plan every workload. */
+  awake: Iterable<string> | undefined;
+  /** Filled by the pass: the workloads it planned, those of them it found quiet, and whether it planned every workload. */
+  planned: string[];
+  found: Map<string, QuietEntry>;
+  everyWorkload: boolean;
 }
 
-/** After `e` is applied: what it may have changed is no longer quiet (see the module comment). */
-export function unquiet(quiet: QuietWorkloads, e: ClusterEvent): void {
-  if (quiet.size === 0 || isVolatile(e)) return;
-  const t = touches(e);
-  if (t.workload === undefined && t.instance === undefined) return quiet.clear();
-  if (t.workload !== undefined) quiet.delete(t.workload);
-  if (t.instance !== undefined) quiet.delete(workloadOfInstanceId(t.instance));
-}
+/**
+ * The writer's memory of quiet workloads: each workload is quiet (with its entry) or awake,
+ * so a pass visits the awake ones alone; `everything` until a pass over every workload has
+ * sorted them.
+ */
+export class QuietWorkloads {
+  private readonly quiet = new Map<string, QuietEntry>();
+  /** The quiet ones whose quiet ends at a known moment. */
+  private readonly ends = new Map<string, number>();
+  private readonly held = new Map<string, QuietEntry>();
+  private readonly awake = new Set<string>();
+  private everything = true;
 
-/** Before a pass at `now`: workloads whose quiet ended are planned again. */
-export function expireQuiet(quiet: QuietWorkloads, now: number): void {
-  for (const [name, q] of quiet) if (q.until <= now) quiet.delete(name);
+  /** What a pass at `now` is told; quiets ended by then are over. */
+  scope(now: number): QuietScope {
+    for (const [name, until] of this.ends) if (until <= now) this.wake(name);
+    return { quiet: this.quiet, held: this.held.values(), awake: this.everything ? undefined : this.awake, planned: [], found: new Map(), everyWorkload: false };
+  }
+
+  /**
+   * After a pass: those it found are quiet, every other workload it planned is awake (a
+   * workload gone is neither). A pass over every workload (asked for, or because it judged a
+   * node's health changed) sorts them all anew.
+   */
+  passed(pass: QuietScope): void {
+    if (pass.everyWorkload) this.forget();
+    this.everything = false;
+    this.awake.clear();
+    for (const name of pass.planned) if (!pass.found.has(name)) this.awake.add(name);
+    for (const [name, q] of pass.found) {
+      this.quiet.set(name, q);
+      if (Number.isFinite(q.until)) this.ends.set(name, q.until);
+      if (q.skips.length > 0) this.held.set(name, q);
+    }
+  }
+
+  /** After `e` is applied: what it may have changed is no longer quiet (see the module comment). */
+  touched(e: ClusterEvent): void {
+    if (this.everything || isVolatile(e)) return;
+    const t = touches(e);
+    if (t.workload === undefined && t.instance === undefined) return this.forget();
+    if (t.workload !== undefined) this.wake(t.workload);
+    if (t.instance !== undefined) this.wake(workloadOfInstanceId(t.instance));
+  }
+
+  /** Every workload is planned again (a store reloaded, a change about a node). */
+  forget(): void {
+    this.everything = true;
+    this.quiet.clear();
+    this.ends.clear();
+    this.held.clear();
+    this.awake.clear();
+  }
+
+  private wake(name: string): void {
+    this.awake.add(name);
+    if (!this.quiet.delete(name)) return;
+    this.ends.delete(name);
+    this.held.delete(name);
+  }
+
+  get size(): number {
+    return this.quiet.size;
+  }
 }
 
 /** Whether `workload`, as the census `v` found it, is at rest as the module comment says. */
 export function atRest(pass: Pass, workload: Workload, spec: ResolvedSpec, v: WorkloadView): boolean {
   if (workload.deleting || workload.paused || spec.kind !== "service" || spec.periodic !== undefined || pass.state.crashes.has(workload.name)) return false;
-  if (v.running.length !== spec.replicas || v.lostSlots !== undefined || copiesOf(pass.state, workload.name) !== v.running.length) return false;
+  if (v.running.length !== spec.replicas || v.lostSlots !== undefined || copyCount(pass.state, workload.name) !== v.running.length) return false;
   const complete = workload.stable?.generation === workload.templateGeneration;
   if (!complete && spec.waves.length > 0) return false;
   const outdated = dueForReplacement(workload, pass.draining);
@@ -84,6 +140,25 @@ export function quietUntil(workload: Workload, spec: ResolvedSpec, skips: Skip[]
   return until;
 }
 
-function copiesOf(state: ClusterState, workload: string): number {
+function copyCount(state: ClusterState, workload: string): number {
   return state.instancesByWorkload.get(workload)?.size ?? 0;
+}
+
+/** The awake workloads a pass looks at: those that exist, and those gone whose copies are still held. */
+export function awakeNames(state: ClusterState, awake: Iterable<string>): string[] {
+  const names: string[] = [];
+  for (const name of awake) if (state.workloads.has(name) || state.instancesByWorkload.has(name)) names.push(name);
+  return names;
+}
+
+/**
+ * The copies of `workloads`, in the order of the state's map (the order they were created in:
+ * evolve and stored-state.ts keep it), so a census of them lists what it finds as a census of
+ * every copy would.
+ */
+export function copiesOf(state: ClusterState, workloads: readonly string[]): Instance[] {
+  const ids: string[] = [];
+  for (const name of workloads) for (const id of state.instancesByWorkload.get(name) ?? []) ids.push(id);
+  const seqs = new Map(ids.map((id) => [id, instanceSeq(id)]));
+  return ids.sort((a, b) => seqs.get(a)! - seqs.get(b)!).map((id) => state.instances.get(id)!);
 }

@@ -21,7 +21,7 @@ import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
 import { emptyView, type Pass, type WorkloadView } from "./pass.js";
-import { atRest, type QuietScope, quietUntil } from "./quiet.js";
+import { atRest, awakeNames, copiesOf, type QuietScope, quietUntil } from "./quiet.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
@@ -224,22 +224,28 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
 }
 
 /**
- * Diffs desired against observed. Never mutates `state`. With a `scope`, the workloads it names
- * quiet are left out, their held-back reasons said again (unless a node's health changed: then
- * every workload is planned), and those found quiet are added to `scope.found` (quiet.ts).
+ * Diffs desired against observed. Never mutates `state`. With a `scope`, only its awake
+ * workloads are planned (unless a node's health changed: then every workload is), what its
+ * quiet ones held back is said again, and the pass tells back what it found (quiet.ts).
  */
 export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY, scope?: QuietScope): Plan {
   const out = emptyPlan(now);
   const { health, draining } = judgeNodes(out, state, now, policy);
-  const skip = scope !== undefined && out.health.length === 0 && scope.skip.size > 0 ? scope.skip : undefined;
-  const { views, released } = takeCensus(out, state, now, policy, health, skip);
+  const awake = out.health.length === 0 ? scope?.awake : undefined;
+  const names = awake === undefined ? [...state.workloads.keys()] : awakeNames(state, awake);
+  const { views, released } = takeCensus(out, state, now, policy, health, awake === undefined ? state.instances.values() : copiesOf(state, names));
   const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };
-  const runs = runsByWorkload(state.workloads.values());
+  // A periodic batch's runs are batches: never quiet, so the awake workloads hold them all.
+  const runs = runsByWorkload(awake === undefined ? state.workloads.values() : names.flatMap((name) => state.workloads.get(name) ?? []));
   if (runs.size > 0) planOrphanRuns(out, pass, runs, (w) => resolveSpec(w.spec).periodic !== undefined);
-  if (skip !== undefined) for (const q of skip.values()) if (q.skips.length > 0) out.skip.push(...q.skips);
-  const names = skip === undefined ? [...state.workloads.keys()] : [...state.workloads.keys()].filter((name) => !skip.has(name));
+  if (awake !== undefined) for (const q of scope!.held) out.skip.push(...q.skips);
+  if (scope !== undefined) {
+    scope.planned = awake === undefined ? [...names, ...state.instancesByWorkload.keys()] : names;
+    scope.everyWorkload = awake === undefined;
+  }
   for (const name of names.sort()) {
-    const w = state.workloads.get(name)!;
+    const w = state.workloads.get(name);
+    if (w === undefined) continue;
     const v = views.get(name) ?? emptyView();
     const spec = resolveSpec(w.spec);
     const rest = scope !== undefined && atRest(pass, w, spec, v);
@@ -291,7 +297,7 @@ function fleetHeard(policy: Policy, health: ReadonlyMap<string, NodeHealth>): bo
  * on Offline nodes lost, those on nodes not heard lately held; the rest counted by workload.
  * `released`: the copies lost in this pass, which hold no node any more.
  */
-function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: ReadonlyMap<string, NodeHealth>, quiet: ReadonlyMap<string, unknown> | undefined): { views: Map<string, WorkloadView>; released: Set<string> } {
+function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: ReadonlyMap<string, NodeHealth>, copies: Iterable<Instance>): { views: Map<string, WorkloadView>; released: Set<string> } {
   const heard = fleetHeard(policy, health);
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
@@ -302,8 +308,7 @@ function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy,
   const lostSlot = (inst: Instance) => (view(inst.workload).lostSlots ??= new Set()).add(inst.index);
   const released = new Set<string>();
   let held: Hold | undefined;
-  for (const inst of state.instances.values()) {
-    if (quiet?.has(inst.workload)) continue;
+  for (const inst of copies) {
     if (inst.state === "stopped") {
       out.forget.push({ instance: inst.id });
       continue;

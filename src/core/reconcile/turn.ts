@@ -15,7 +15,7 @@ import { evolve } from "../events/evolve.js";
 import { isVolatile } from "../events/event-facts.js";
 import type { ClusterState } from "../model/cluster-state.js";
 import { planToEvents } from "./plan-to-events.js";
-import { expireQuiet, type QuietWorkloads, unquiet } from "./quiet.js";
+import type { QuietWorkloads } from "./quiet.js";
 import { enablesMore, isEmptyPlan, mergePlans, type Plan, type Policy, plan } from "./reconcile.js";
 
 export interface TurnResult {
@@ -65,28 +65,23 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
     effects.push(...decision.effects);
     for (const e of decision.events) {
       evolve(state, e);
-      if (quiet) unquiet(quiet, e);
+      quiet?.touched(e);
       events.push(e);
       if (!paced && !isVolatile(e)) due = true;
     }
   }
   let last: Plan | undefined;
   for (let pass = 0; due && pass < MAX_PASSES; pass++) {
-    if (quiet) expireQuiet(quiet, now);
-    const scope = quiet && { skip: quiet, found: new Map() };
+    const scope = quiet?.scope(now);
     const p = plan(state, now, policy, scope);
-    if (scope) {
-      // A pass that judged a node's health changed planned every workload: it found anew which are quiet.
-      if (p.health.length > 0) scope.skip.clear();
-      for (const [name, q] of scope.found) scope.skip.set(name, q);
-    }
+    if (scope) quiet!.passed(scope);
     last = last === undefined ? p : mergePlans(last, p);
     // Reasons of Pending copies to record again are recorded, but give no pass more to do.
     if (isEmptyPlan(p) && p.waiting.length === 0) break;
     const c = planToEvents(state, p);
     for (const e of c.events) {
       evolve(state, e);
-      if (quiet) unquiet(quiet, e);
+      quiet?.touched(e);
     }
     events.push(...c.events);
     effects.push(...c.effects);

@@ -74,3 +74,32 @@ test("a template config is rendered with the copy's variables, at the start and 
   expect(readFileSync(conf, "utf8")).toBe("v2 listen 20001; ${TESSERA_PORT_HTTP} ${TESSERA_NOT_MINE}");
   files.remove("web-0.4");
 });
+
+test("a template naming another workload's endpoints is rendered at the start, and again when they change, returning the copy's on_change", () => {
+  const files = new SecretFiles("/data/e", tmpfs);
+  const db = (hostPort: number) => ({ workload: "db", instance: `db-0.${hostPort}`, name: "db-0", node: "n1", address: "10.0.0.1", portName: "pg", hostPort, protocol: "tcp" as const, ready: true });
+  let held = [db(20001)];
+  const endpointsOf = (w: string) => (w === "db" ? held : []);
+  const app: DeliveredSet[] = [{ kind: "config", name: "app", version: 1, data: { upstreams: Buffer.from('{{ endpoints "db" }}\n') } }];
+  const { dirs } = files.write("web-0.5", spec({ configs: [{ name: "app", mountPath: "", template: true }], onChange: 2 }), app, {}, endpointsOf);
+  const upstreams = join(dirs!.configs, "app", "upstreams");
+  expect(readFileSync(upstreams, "utf8")).toBe("10.0.0.1:20001\n");
+  // The same endpoints sent again (a hello): nothing written, no signal.
+  expect(files.rerender("web-0.5", endpointsOf)).toBeUndefined();
+  held = [db(20001), { ...db(20002), name: "db-1" }];
+  expect(files.rerender("web-0.5", endpointsOf)).toBe("signal");
+  expect(readFileSync(upstreams, "utf8")).toBe("10.0.0.1:20001\n10.0.0.1:20002\n");
+  expect(statSync(upstreams).mode & 0o777).toBe(0o400);
+  // A new version of the config is rendered with the endpoints held now.
+  expect(files.refresh("web-0.5", [{ ...app[0]!, version: 2, data: { upstreams: Buffer.from('{{ endpoints "db" "pg" }};') } }], endpointsOf)).toBe(true);
+  expect(readFileSync(upstreams, "utf8")).toBe("10.0.0.1:20001\n10.0.0.1:20002;");
+  files.remove("web-0.5");
+  expect(files.rerender("web-0.5", endpointsOf)).toBeUndefined();
+});
+
+test("a bad endpoints reference fails the copy's start naming the config, its key and the reference", () => {
+  const files = new SecretFiles("/data/b", tmpfs);
+  const bad: DeliveredSet[] = [{ kind: "config", name: "app", version: 1, data: { "app.conf": Buffer.from("{{ endpoints db }}") } }];
+  expect(() => files.write("web-0.6", spec({ configs: [{ name: "app", mountPath: "", template: true }] }), bad)).toThrow('config app key app.conf: {{ endpoints db }}: expected {{ endpoints "WORKLOAD" }}');
+  files.remove("web-0.6");
+});

@@ -13,7 +13,8 @@ import { cronNext } from "../writer/cron.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
 import type { LeaderTerm } from "../grpc/agent-commands.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
-import { clusterSealer, deliveredSets } from "../security/secret-seal.js";
+import { clusterSealer } from "../security/cluster-keys.js";
+import { deliveredSets, generationsInUse } from "../security/secret-seal.js";
 import { secretNeeds } from "../../core/model/secret-use.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
@@ -110,8 +111,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const sealer = await clusterSealer(opts, () => store.clusterId());
-  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealer);
+  const sealing = await clusterSealer(opts, () => store.clusterId(), generationsInUse(writer.view.secrets));
+  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealing?.sealer);
   const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deps.term, deliver);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it before the caller
@@ -126,7 +127,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const take = store.supports.snapshot;
     const stopSnapshots = take && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(take, opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealer }),
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealing }),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

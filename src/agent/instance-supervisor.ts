@@ -13,6 +13,7 @@ import { INSTANCE_STATE_TO_WIRE } from "../core/model/wire-enums.js";
 import type { AgentMessage, RefreshSecrets, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { HostVolume } from "../core/model/volumes.js";
+import type { FileOwner } from "../core/model/file-owner.js";
 import { isLiveness, runChecks } from "./checks.js";
 import { resolveMounts } from "./host-volumes.js";
 import type { EndpointsOf, SecretFiles } from "./secret-files.js";
@@ -98,7 +99,7 @@ export class InstanceSupervisor {
           mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
         };
         // Its template configs name its variables.
-        req.secrets = this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered, copyVariables(req), this.endpointsOf);
+        req.secrets = this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered, { vars: copyVariables(req), endpointsOf: this.endpointsOf, owner: await this.fileOwner(req) });
         const running = await this.executor.start(req);
         h.running = running;
         h.req = req;
@@ -113,6 +114,12 @@ export class InstanceSupervisor {
       }
     })();
     return h.op;
+  }
+
+  /** Whose a copy's secret and config files are: the agent's, or a container's numeric USER's (asked only when it mounts any). */
+  private async fileOwner(req: StartRequest): Promise<FileOwner | undefined> {
+    const mounts = (req.spec.secrets ?? []).length + (req.spec.configs ?? []).length;
+    return mounts > 0 && this.secretFiles ? this.executor.fileOwner?.(req) : undefined;
   }
 
   /**

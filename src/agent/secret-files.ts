@@ -2,17 +2,19 @@
  * The secrets and configs a copy uses, as files on a tmpfs (shell: file I/O): written before the
  * copy starts, removed when it ends. Never in the agent's data dir: /dev/shm is memory, gone at
  * a reboot, and each agent writes under a directory of its own (named by a hash of its data
- * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
+ * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files; a
+ * container's sets, NAME and its files, are its image's numeric USER's: file-owner.ts).
  *
  * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY, and
- * ROOT/INSTANCE/versions.json (the versions written and how, for a refresh); a process copy
+ * ROOT/INSTANCE/versions.json (the versions written and how, for a refresh and a rerender); a process copy
  * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two, a container
  * each NAME directory bind-mounted read-only at its mount_path (docker-executor.ts).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderTemplate } from "../core/model/config-template.js";
+import type { FileOwner } from "../core/model/file-owner.js";
 import { type ChangeMode, changeMode } from "../core/model/secret-use.js";
 import type { Endpoint } from "../core/views/endpoints.js";
 import type { DeliveredSet } from "../gen/tessera/v1/agent_gateway.js";
@@ -45,6 +47,23 @@ interface CopyRecord {
   templates: Record<string, Record<string, string>>;
   vars: Record<string, string>;
   onChange: ChangeMode;
+  /** Whose the sets' directories and files are, when not the agent's (a container's numeric USER). */
+  owner?: FileOwner;
+}
+
+/** How a copy's files are written: its variables, the endpoints held now, and whose they are. */
+export interface CopyContext {
+  vars?: Record<string, string>;
+  endpointsOf?: EndpointsOf;
+  owner?: FileOwner;
+}
+
+/**
+ * Gives a file or directory to the copy's user. Only root can: an agent running as another
+ * user runs no container of another user's either (no Docker), so its files stay its own.
+ */
+function own(path: string, owner: FileOwner | undefined): void {
+  if (owner !== undefined && process.getuid?.() === 0) chownSync(path, owner.uid, owner.gid ?? process.getgid!());
 }
 
 /** A workload's endpoints as the agent holds them now (the control plane's EndpointsUpdates). */
@@ -83,9 +102,10 @@ function readText(path: string): string | undefined {
 }
 
 /** One file replaced whole: a temporary file renamed over it, so a reader sees the old file or the new, never half. */
-function replaceFile(base: string, path: string, content: Uint8Array | string): void {
+function replaceFile(base: string, path: string, content: Uint8Array | string, owner: FileOwner | undefined): void {
   const tmp = join(base, ".refresh");
   writeFileSync(tmp, content, { mode: 0o400 });
+  own(tmp, owner);
   renameSync(tmp, path);
 }
 
@@ -107,9 +127,10 @@ export class SecretFiles {
 
   /**
    * Writes what `spec` mounts (template configs rendered with `vars`, the copy's own, and the
-   * endpoints held now) and resolves its secret_env; throws naming what is missing or bad.
+   * endpoints held now; each set's directory and files made `owner`'s) and resolves its
+   * secret_env; throws naming what is missing or bad.
    */
-  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[], vars: Record<string, string> = {}, endpointsOf = NO_ENDPOINTS): CopySecrets {
+  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[], { vars = {}, endpointsOf = NO_ENDPOINTS, owner }: CopyContext = {}): CopySecrets {
     const byId = new Map(delivered.map((d) => [`${d.kind}/${d.name}`, d]));
     const env: Record<string, string> = {};
     for (const [name, ref] of Object.entries(spec.secretEnv ?? {})) {
@@ -123,15 +144,19 @@ export class SecretFiles {
     const base = join(this.root, instanceId);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const binds: CopySecrets["binds"] = [];
-    const record: CopyRecord = { versions: {}, templates: {}, vars, onChange: changeMode(spec) };
+    const record: CopyRecord = { versions: {}, templates: {}, vars, onChange: changeMode(spec), ...(owner && { owner }) };
     for (const [kind, { name, mountPath, template }] of mounts) {
       const set = byId.get(`${kind}/${name}`);
       if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
       const id = `${kind}/${name}`;
       const dir = setDir(base, id);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      own(dir, owner);
       if (template) record.templates[id] = textsOf(set);
-      for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, vars, endpointsOf) : value, { mode: 0o400 });
+      for (const [key, value] of Object.entries(set.data)) {
+        writeFileSync(join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, vars, endpointsOf) : value, { mode: 0o400 });
+        own(join(dir, key), owner);
+      }
       binds.push({ source: dir, mountPath });
       record.versions[id] = set.version;
     }
@@ -157,7 +182,7 @@ export class SecretFiles {
       const dir = setDir(base, id);
       const template = record.templates[id] !== undefined;
       if (template) record.templates[id] = textsOf(set);
-      for (const [key, value] of Object.entries(set.data)) replaceFile(base, join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, record.vars, endpointsOf) : value);
+      for (const [key, value] of Object.entries(set.data)) replaceFile(base, join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, record.vars, endpointsOf) : value, record.owner);
       for (const key of readdirSync(dir)) if (!Object.hasOwn(set.data, key)) rmSync(join(dir, key), { force: true });
       held[id] = set.version;
     }
@@ -180,7 +205,7 @@ export class SecretFiles {
         const path = join(setDir(base, id), key);
         const now = rendered(id, key, text, record!.vars, endpointsOf);
         if (readText(path) === now) continue;
-        replaceFile(base, path, now);
+        replaceFile(base, path, now, record!.owner);
         changed = true;
       }
     }

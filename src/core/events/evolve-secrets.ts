@@ -23,7 +23,7 @@ export const secretEvolvers = {
     const by = new Map(e.versions.map((v) => [v.version, v]));
     const versions = prior.versions.map((v) => {
       const r = by.get(v.version);
-      // From the log (no payload): the new digest, and the payload, which replay does not hold, left out.
+      // From the log (no payload): the new digest; the payload held, if any, is kept as it was.
       return r === undefined ? v : { ...v, digest: r.digest, ...(r.payload !== undefined ? { payload: r.payload } : {}) };
     });
     state.secrets.set(id, { ...prior, versions });

@@ -14,7 +14,7 @@ import { evolve } from "../../src/core/events/evolve.js";
 import { emptyState } from "../../src/core/model/cluster-state.js";
 import { DataDirKeys } from "../../src/control/security/cluster-keys.js";
 import { rotateClusterKey } from "../../src/control/security/key-rotation.js";
-import { generationOf, SecretSealer } from "../../src/control/security/secret-seal.js";
+import { generationOf, SecretSealer, SecretSealMismatch } from "../../src/control/security/secret-seal.js";
 import type { CommandPort } from "../../src/control/writer/writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-rotation-"));
@@ -76,4 +76,13 @@ test("stopped after the new key was written, before the turn committed: the valu
   expect(await rotateClusterKey(writer, sealer, keys, "admin")).toMatchObject({ generation: 2, resealed: 3 });
   expect([...(await keys.load()).keys()]).toEqual([2]);
   expect(await openedFromFile(keys, writer)).toEqual(["one", "two", "three"]);
+});
+
+test("a stored value no kept key opens (a replaced secrets.key) stops the rotation before anything is written", async () => {
+  const { keys, writer } = await setUp("replaced-");
+  const before = await keys.load();
+  const stranger = new SecretSealer(new Map([[0, Buffer.alloc(32, 1)]]));
+  await expect(rotateClusterKey(writer, stranger, keys, "admin")).rejects.toThrow(SecretSealMismatch);
+  expect(await keys.load()).toEqual(before);
+  expect(stranger.generation).toBe(0);
 });

@@ -11,7 +11,7 @@ import type { ControlPlaneServer } from "../../gen/tessera/v1/control_plane.js";
 import type { SecretInfo } from "../../gen/tessera/v1/secrets.js";
 import type { ClusterSealing } from "../security/cluster-keys.js";
 import { rotateClusterKey } from "../security/key-rotation.js";
-import { openConfig } from "../security/secret-seal.js";
+import { openConfig, SecretSealMismatch } from "../security/secret-seal.js";
 import type { CommandPort } from "../writer/writer.js";
 import { caller, refused, type Rpc } from "./rpc.js";
 
@@ -61,7 +61,11 @@ export function createSecretsHandlers(rpc: Rpc, writer: CommandPort, sealing: Cl
     deleteConfig: unary("DeleteConfig", remove("config")),
     rotateClusterKey: unary("RotateClusterKey", async (_req, metadata) => {
       const { sealer, keys } = mustSealing();
-      const rotated = await rotateClusterKey(writer, sealer, keys, caller(metadata));
+      const rotated = await rotateClusterKey(writer, sealer, keys, caller(metadata)).catch((err: unknown) => {
+        // A stored value no key of this control plane opens (a replaced secrets.key): nothing was changed.
+        if (err instanceof SecretSealMismatch) throw { code: status.FAILED_PRECONDITION, details: `cannot rotate the cluster key: ${err.message}` };
+        throw err;
+      });
       if ("rejection" in rotated) throw refused(rotated.rejection);
       return rotated;
     }),

@@ -33,17 +33,16 @@ export function rotateClusterKey(writer: CommandPort, sealer: SecretSealer, keys
     const generation = Math.max(sealer.generation, ...inUse) + 1;
     const held = await keys.load(inUse);
     const keep = new Map([...held].filter(([g]) => inUse.has(g) || g === sealer.generation));
+    // Opened first: a value no key here opens stops the rotation before anything is written.
+    const opened = [...writer.view.secrets.values()]
+      .filter((r) => r.kind === "secret")
+      .flatMap((r) => r.versions.flatMap((v) => (v.payload === undefined ? [] : [{ name: r.name, version: v.version, from: v.payload, data: sealer.open(r.name, v.payload) }])));
     const key = await keys.add(generation, keep);
     sealer.use(generation, key);
-    const versions = [...writer.view.secrets.values()]
-      .filter((r) => r.kind === "secret")
-      .flatMap((r) =>
-        r.versions.flatMap((v) => {
-          if (v.payload === undefined) return [];
-          const sealed = sealer.seal("secret", r.name, sealer.open(r.name, v.payload));
-          return [{ name: r.name, version: v.version, from: v.payload, digest: sealed.digest, payload: sealed.payload }];
-        }),
-      );
+    const versions = opened.map(({ data, ...v }) => {
+      const sealed = sealer.seal("secret", v.name, data);
+      return { ...v, digest: sealed.digest, payload: sealed.payload };
+    });
     const d = await writer.submit({ type: "ResealSecrets", versions, by });
     if (d.rejection) return { rejection: d.rejection };
     // Whatever happened meanwhile, only the keys the stored values use, and the newest, stay.

@@ -73,6 +73,7 @@ async function ctlCommands(): Promise<Commands> {
     sec.GetConfigsCommand,
     sec.DeleteSecretCommand,
     sec.DeleteConfigCommand,
+    sec.RotateClusterKeyCommand,
   ];
 }
 

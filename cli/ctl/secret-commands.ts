@@ -1,5 +1,6 @@
 /**
- * `tessera ctl secret|config create|update NAME`, `get secrets|configs`, `delete secret|config`.
+ * `tessera ctl secret|config create|update NAME`, `get secrets|configs`, `delete secret|config`,
+ * `secret rotate-key`.
  * Values come from files, literals or an env file; a secret's are never shown again by
  * anything (the control plane answers names, keys, sizes and versions only).
  */
@@ -131,3 +132,18 @@ function deleteCommand(kind: Kind) {
 
 export const DeleteSecretCommand = deleteCommand("secret");
 export const DeleteConfigCommand = deleteCommand("config");
+
+export class RotateClusterKeyCommand extends CtlCommand {
+  static paths = [["ctl", "secret", "rotate-key"]];
+  static usage = Command.Usage({
+    category: "Secrets and configs",
+    description: "rotate the cluster key: every stored version of every secret sealed again under a new key, the old one dropped",
+    details: "One store transaction re-seals them all (the log records SecretResealed, no value). On SQLite the new key is written to the control plane's data dir (secrets.key) before anything is sealed under it; on PostgreSQL it is derived from the CA secret and a new generation. Copies keep running: they are sent the same values. Admin only.",
+    examples: [["Rotate", "tessera ctl secret rotate-key"]],
+  });
+
+  async runWith(ctl: Ctl) {
+    const { generation, resealed } = await ctl.call(ctl.api.rotateClusterKey, {});
+    this.out(`cluster key rotated: generation ${generation}, ${resealed} secret version${resealed === 1 ? "" : "s"} sealed again`);
+  }
+}

@@ -4,7 +4,8 @@
  * together and answers the commands that come down the stream; each part has its own file:
  * certificate-renewal.ts (its identity), control-stream.ts (the stream, hello, reconnecting),
  * outbox.ts (batching and the backlog), instance-supervisor.ts (the copies and their checks),
- * dns-server.ts (DNS answers from the endpoints the control plane sends), exec-sessions.ts
+ * cluster-endpoints.ts (the endpoints the control plane sends), dns-server.ts (DNS answers
+ * from them), exec-sessions.ts
  * (commands run in copies for `tessera ctl exec`).
  * Shell, like all of src/agent.
  */
@@ -17,6 +18,7 @@ import { type DataDirLock, lockDataDir } from "../shell/data-dir-lock.js";
 import { CertificateRenewal } from "./certificate-renewal.js";
 import { ControlStream } from "./control-stream.js";
 import type { NodeCredentials } from "./credentials.js";
+import { ClusterEndpoints } from "./cluster-endpoints.js";
 import { DnsServer, parseDnsListen } from "./dns-server.js";
 import { ExecSessions } from "./exec-sessions.js";
 import { type Executor, NoOutputRecorded } from "./executor.js";
@@ -76,6 +78,7 @@ export class Agent {
   private lastTerm = { epoch: -1, leader: "" };
   private housekeeping: ReturnType<typeof setInterval> | undefined;
   private dns: DnsServer | undefined;
+  private readonly endpoints: ClusterEndpoints;
   private lock: DataDirLock | undefined;
 
   constructor(private readonly opts: AgentOptions) {
@@ -87,8 +90,9 @@ export class Agent {
       lost: () => this.endStreamed(),
     });
     this.outbox = new Outbox(this.stream, opts.log);
+    this.endpoints = new ClusterEndpoints(opts.log);
     const secretFiles = opts.dataDir === undefined ? undefined : new SecretFiles(opts.dataDir);
-    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes, secretFiles);
+    this.instances = new InstanceSupervisor(opts.executor, opts.log, (msg) => this.outbox.report(msg), opts.node, opts.hostVolumes, secretFiles, this.endpoints.of);
     // Volatile: sent when a stream is up, never kept for the next one.
     this.usage = new UsageSampler(opts.executor, (copies) => this.outbox.sendNow({ payload: { $case: "usage", value: { copies } } }), opts.usageSampleMs);
     this.execs = new ExecSessions(opts.executor, opts.log, (out) => this.outbox.sendNow({ payload: { $case: "execOutput", value: out } }));
@@ -106,7 +110,7 @@ export class Agent {
       const at = parseDnsListen(this.opts.dnsListen);
       // Running copies is the agent's job and DNS an aid to it: a second agent on a host, whose
       // default port is taken, runs without DNS rather than not at all.
-      this.dns = await DnsServer.start(at, this.opts.log).catch((err: Error) => {
+      this.dns = await DnsServer.start(at, this.opts.log, this.endpoints.of).catch((err: Error) => {
         this.opts.log.error("not answering DNS", { error: err.message });
         return undefined;
       });
@@ -153,7 +157,9 @@ export class Agent {
     if (msg.command?.$case === "exec") return this.execs.start(msg.commandId, msg.command.value);
     if (msg.command?.$case === "execInput") return this.execs.input(msg.command.value);
     if (msg.command?.$case === "endpoints") {
-      this.dns?.update(msg.command.value);
+      this.endpoints.apply(msg.command.value);
+      // Template configs naming endpoints that changed are written again, under their on_change.
+      this.instances.rerender();
       return;
     }
     let error = "";

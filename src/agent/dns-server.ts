@@ -1,16 +1,14 @@
 /**
  * The agent's DNS server: answers for `tessera.` from the endpoints the control plane sends
- * (EndpointsUpdate), over UDP. Shell: the socket and the wire (dns-packet); what a name
+ * (EndpointsUpdate, held by cluster-endpoints.ts), over UDP. Shell: the socket and the wire (dns-packet); what a name
  * resolves to is decided in src/core/views/dns-answers.ts.
  */
 import type { udp } from "bun";
 import { isIPv6 } from "node:net";
 import type { Answer, DecodedPacket, Packet } from "dns-packet";
 import { answerDns, type DnsReply } from "../core/views/dns-answers.js";
-import { EndpointTable } from "../core/views/endpoint-table.js";
 import type { Endpoint } from "../core/views/endpoints.js";
 import type { Logger } from "../shell/logger.js";
-import type { EndpointsUpdate } from "../gen/tessera/v1/agent_gateway.js";
 
 /** Response codes (RFC 1035 4.1.1), the low bits of the header's flags. */
 const RCODES = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, REFUSED: 5 } as const;
@@ -35,14 +33,13 @@ export function parseDnsListen(listen: string): { host: string; port: number } {
 type UdpSocket = udp.Socket<"buffer">;
 
 export class DnsServer {
-  private readonly table = new EndpointTable();
   private socket!: UdpSocket;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(private readonly endpointsOf: (workload: string) => readonly Endpoint[]) {}
 
-  /** Listens on host:port (port 0 picks a free one). */
-  static async start({ host, port }: { host: string; port: number }, log: Logger): Promise<DnsServer> {
-    const server = new DnsServer(log);
+  /** Listens on host:port (port 0 picks a free one), answering from `endpointsOf`. */
+  static async start({ host, port }: { host: string; port: number }, log: Logger, endpointsOf: (workload: string) => readonly Endpoint[]): Promise<DnsServer> {
+    const server = new DnsServer(endpointsOf);
     try {
       server.socket = await Bun.udpSocket({
         hostname: host,
@@ -59,20 +56,6 @@ export class DnsServer {
     // The real port when 0 was asked: tests read it from this line.
     log.info("dns listening", { address: `${isIPv6(host) ? `[${host}]` : host}:${server.socket.port}` });
     return server;
-  }
-
-  /** Applies what the control plane sent. */
-  update(u: EndpointsUpdate): void {
-    const set: Endpoint[] = [];
-    for (const e of u.set) {
-      // A newer control plane's protocol this agent cannot name in an SRV owner.
-      if (e.protocol !== "tcp" && e.protocol !== "udp") {
-        this.log.warn("endpoint skipped", { instance: e.instance, details: `endpoints.set.protocol: expected tcp or udp, got "${e.protocol}"` });
-        continue;
-      }
-      set.push({ ...e, protocol: e.protocol });
-    }
-    this.table.apply({ full: u.full, set, removed: u.removed });
   }
 
   close(): void {
@@ -100,7 +83,7 @@ export class DnsServer {
     }
     if (query.type !== "query") return;
     const question = query.questions?.[0];
-    const reply: DnsReply | undefined = question && answerDns({ name: question.name, type: question.type }, (w) => this.table.list(w));
+    const reply: DnsReply | undefined = question && answerDns({ name: question.name, type: question.type }, this.endpointsOf);
     const rcode = reply ? RCODES[reply.rcode] : RCODES.FORMERR;
     const edns = query.additionals?.find((a) => a.type === "OPT");
     const limit = edns && "udpPayloadSize" in edns ? Math.max(PLAIN_UDP_LIMIT, Math.min(edns.udpPayloadSize, EDNS_UDP_SIZE)) : PLAIN_UDP_LIMIT;

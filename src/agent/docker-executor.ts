@@ -8,6 +8,7 @@
  */
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
+import { type FileOwner, fileOwnerOf } from "../core/model/file-owner.js";
 import { resolveSpec } from "../core/model/spec.js";
 import { boundStderrTail, STDERR_TAIL_LINES } from "../core/output/stderr-tail.js";
 import type { ProbeTarget } from "./checks.js";
@@ -63,6 +64,17 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       throw new Error(`image ${image} is not present on node ${this.node} and cannot be pulled: ${(err as Error).message}`);
     }
+  }
+
+  /** Its image's USER when numeric (the image pulled first when absent): whose the copy's secret files are. */
+  async fileOwner(req: StartRequest): Promise<FileOwner | undefined> {
+    const image = this.docker.getImage(req.spec.image);
+    const info = await image.inspect().catch(async (err: unknown) => {
+      if (statusCode(err) !== 404) throw err;
+      await this.pull(req.spec.image);
+      return image.inspect();
+    });
+    return fileOwnerOf(info.Config?.User ?? "");
   }
 
   async start(req: StartRequest): Promise<Running> {

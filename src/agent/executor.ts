@@ -1,5 +1,6 @@
 /** What an executor is: something that starts and stops one instance's work. */
 import { expandSpec, identityEnvironment, portEnvironment } from "../core/model/port-env.js";
+import type { FileOwner } from "../core/model/file-owner.js";
 import type { AssignedPort } from "../core/model/ports.js";
 import { type VolumeMount, volumeEnvironment } from "../core/model/volumes.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
@@ -152,6 +153,8 @@ export interface Executor {
   adopt(): Promise<Adopted[]>;
   /** Starts the work; rejects with a clear reason when it cannot. */
   start(req: StartRequest): Promise<Running>;
+  /** Whose a copy's secret and config files must be for it to read them (a container's numeric USER); absent or undefined: the agent's. */
+  fileOwner?(req: StartRequest): Promise<FileOwner | undefined>;
   /** Where and how readiness checks probe an instance; undefined when checks are simulated (they pass). */
   probeTarget(req: StartRequest): Promise<ProbeTarget | undefined>;
   /** Periodic upkeep, such as rotating log files. */

@@ -13,9 +13,10 @@ import { INSTANCE_STATE_TO_WIRE } from "../core/model/wire-enums.js";
 import type { AgentMessage, RefreshSecrets, RunningInstance, StartInstance, StopInstance } from "../gen/tessera/v1/agent_gateway.js";
 import type { Check, WorkloadSpec } from "../gen/tessera/v1/types.js";
 import type { HostVolume } from "../core/model/volumes.js";
+import type { FileOwner } from "../core/model/file-owner.js";
 import { isLiveness, runChecks } from "./checks.js";
 import { resolveMounts } from "./host-volumes.js";
-import type { SecretFiles } from "./secret-files.js";
+import type { EndpointsOf, SecretFiles } from "./secret-files.js";
 import { copyVariables, describeExit, type Executor, type Exit, type Running, type StartRequest } from "./executor.js";
 
 interface Held {
@@ -29,6 +30,8 @@ interface Held {
   /** Set when a failing liveness check is ending it: the reason its exit reports. */
   livenessFailure?: string;
   running?: Running;
+  /** What started it (unset for a copy adopted from a previous run): what a restart in place starts again. */
+  req?: StartRequest;
   /** Stops its readiness checks. */
   stopChecks?: () => void;
   /** Serializes operations on one instance (a stop waits for its start). */
@@ -48,6 +51,8 @@ export class InstanceSupervisor {
     private readonly hostVolumes: readonly HostVolume[],
     /** Where copies' secrets and configs are written (a tmpfs); none: an agent without a data dir, given none. */
     private readonly secretFiles?: SecretFiles,
+    /** The cluster's endpoints as the agent holds them: what template configs name. */
+    private readonly endpointsOf: EndpointsOf = () => [],
   ) {}
 
   /** Takes over what a previous run of the agent left behind, running or ended. */
@@ -94,9 +99,10 @@ export class InstanceSupervisor {
           mounts: resolveMounts(cmd.spec!, this.hostVolumes, this.node),
         };
         // Its template configs name its variables.
-        req.secrets = this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered, copyVariables(req));
+        req.secrets = this.secretFiles?.write(cmd.instanceId, cmd.spec!, cmd.delivered, { vars: copyVariables(req), endpointsOf: this.endpointsOf, owner: await this.fileOwner(req) });
         const running = await this.executor.start(req);
         h.running = running;
+        h.req = req;
         this.apply(h, { type: "run" }, true);
         this.log.info("instance running", { instance: h.id });
         this.watchExit(h, running);
@@ -108,6 +114,12 @@ export class InstanceSupervisor {
       }
     })();
     return h.op;
+  }
+
+  /** Whose a copy's secret and config files are: the agent's, or a container's numeric USER's (asked only when it mounts any). */
+  private async fileOwner(req: StartRequest): Promise<FileOwner | undefined> {
+    const mounts = (req.spec.secrets ?? []).length + (req.spec.configs ?? []).length;
+    return mounts > 0 && this.secretFiles ? this.executor.fileOwner?.(req) : undefined;
   }
 
   /**
@@ -122,12 +134,35 @@ export class InstanceSupervisor {
     const refreshed = h.op
       .catch(() => {})
       .then(async () => {
-        if (h.state !== "running" || !h.running || !files.refresh(h.id, cmd.delivered)) return;
+        if (h.state !== "running" || !h.running || !files.refresh(h.id, cmd.delivered, this.endpointsOf)) return;
         this.log.info("secrets refreshed", { instance: h.id, signal: cmd.signal || "none" });
         if (cmd.signal !== "") await h.running.signal(cmd.signal as NodeJS.Signals);
       });
     h.op = refreshed.catch(() => {});
     return refreshed;
+  }
+
+  /**
+   * After the cluster's endpoints changed: each running copy's template configs rendered again,
+   * and a copy whose files changed signalled (SIGHUP) or restarted in place under its
+   * on_change (restartInPlace says why in place); nothing for `none`.
+   */
+  rerender(): void {
+    const files = this.secretFiles;
+    if (!files) return;
+    for (const h of this.held.values()) {
+      h.op = h.op
+        .catch(() => {})
+        .then(async () => {
+          if (h.state !== "running" || !h.running) return;
+          const mode = files.rerender(h.id, this.endpointsOf);
+          if (mode === undefined) return;
+          this.log.info("template configs rendered anew for changed endpoints", { instance: h.id, onChange: mode });
+          if (mode === "signal") await h.running.signal("SIGHUP");
+          if (mode === "restart") await this.restartInPlace(h);
+        })
+        .catch((err: Error) => this.log.warn("template configs not rendered anew", { instance: h.id, error: err.message }));
+    }
   }
 
   stop(cmd: StopInstance): Promise<void> {
@@ -154,6 +189,37 @@ export class InstanceSupervisor {
   /** Stops every copy held (used by `tessera dev` on exit). */
   async stopAll(gracePeriodMs: number): Promise<void> {
     await Promise.all([...this.held.values()].map((h) => this.stop({ instanceId: h.id, gracePeriodMs, generation: h.generation })));
+  }
+
+  /**
+   * A copy restarted where it runs, the same copy to the control plane, as Nomad's template
+   * change_mode "restart" restarts a task inside its allocation: its files changed, and a program
+   * that reads them only at its start must start again. A rollout cannot do it: the control
+   * plane does not know what a template renders to. Stopped with its grace period, started
+   * again from what started it; a start that fails is the copy's failure. A copy adopted from a
+   * previous run of the agent has no start request here: its files are written, it runs on
+   * (logged).
+   */
+  private async restartInPlace(h: Held): Promise<void> {
+    const req = h.req;
+    if (!req) {
+      this.log.warn("template configs rewritten; a copy adopted from a previous run is not restarted in place", { instance: h.id });
+      return;
+    }
+    const old = h.running!;
+    h.stopChecks?.();
+    // Its exit is no failure: watchExit passes over a Running that is no longer the copy's.
+    h.running = undefined;
+    await old.stop(resolveSpec(req.spec).stopGracePeriodMs);
+    try {
+      const running = await this.executor.start(req);
+      h.running = running;
+      this.watchExit(h, running);
+      await this.startChecks(h, req);
+    } catch (err) {
+      this.secretFiles?.remove(h.id);
+      this.apply(h, { type: "fail", reason: `restarted in place for its template configs, it did not start again: ${(err as Error).message}` }, true);
+    }
   }
 
   /** Applies an event to a held instance; reports the new state when the agent originated it. */
@@ -227,6 +293,8 @@ export class InstanceSupervisor {
   /** An exit nobody asked for (or a liveness check caused) is a failure; one during a stop is handled by stop(). */
   private watchExit(h: Held, running: Running): void {
     void running.exited.then((exit) => {
+      // Replaced by a restart in place: the copy runs on.
+      if (h.running !== running) return;
       // However it ended (a stop, a failure): its secrets go with it.
       this.secretFiles?.remove(h.id);
       h.stopChecks?.();

@@ -3,6 +3,7 @@
  * image and to the process executor otherwise; adoption, upkeep and logs ask each; exec
  * goes to the one that runs the instance.
  */
+import type { FileOwner } from "../core/model/file-owner.js";
 import type { ProbeTarget } from "./checks.js";
 import { type Adopted, type CopyCounters, type ExecProcess, type ExecRequest, type Executor, type LogRequest, NoOutputRecorded, type Running, type StartRequest } from "./executor.js";
 
@@ -18,11 +19,21 @@ export class MultiExecutor implements Executor {
   }
 
   async start(req: StartRequest): Promise<Running> {
+    const e = this.executorFor(req);
+    this.owner.set(req.instanceId, e);
+    return e.start(req);
+  }
+
+  async fileOwner(req: StartRequest): Promise<FileOwner | undefined> {
+    return this.executorFor(req).fileOwner?.(req);
+  }
+
+  /** The one that runs a spec: docker for an image, process otherwise (simulated for either). */
+  private executorFor(req: StartRequest): Executor {
     const kind = req.spec.image !== "" ? "docker" : "process";
     const e = this.byKind.get(kind) ?? this.byKind.get("simulated");
     if (!e) throw new Error(`this node has no ${kind} executor (it offers ${this.kinds.join(", ")})`);
-    this.owner.set(req.instanceId, e);
-    return e.start(req);
+    return e;
   }
 
   async adopt(): Promise<Adopted[]> {

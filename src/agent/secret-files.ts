@@ -2,17 +2,21 @@
  * The secrets and configs a copy uses, as files on a tmpfs (shell: file I/O): written before the
  * copy starts, removed when it ends. Never in the agent's data dir: /dev/shm is memory, gone at
  * a reboot, and each agent writes under a directory of its own (named by a hash of its data
- * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files).
+ * dir, so agents sharing a host never meet), owner-only (0700 directories, 0400 files; a
+ * container's sets, NAME and its files, are its image's numeric USER's: file-owner.ts).
  *
  * Layout: ROOT/INSTANCE/secrets/NAME/KEY and ROOT/INSTANCE/configs/NAME/KEY, and
- * ROOT/INSTANCE/versions.json (the versions written and how, for a refresh); a process copy
+ * ROOT/INSTANCE/versions.json (the versions written and how, for a refresh and a rerender); a process copy
  * gets TESSERA_SECRETS_DIR and TESSERA_CONFIGS_DIR pointing at the middle two, a container
  * each NAME directory bind-mounted read-only at its mount_path (docker-executor.ts).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { expand } from "../core/model/port-env.js";
+import { renderTemplate } from "../core/model/config-template.js";
+import type { FileOwner } from "../core/model/file-owner.js";
+import { type ChangeMode, changeMode } from "../core/model/secret-use.js";
+import type { Endpoint } from "../core/views/endpoints.js";
 import type { DeliveredSet } from "../gen/tessera/v1/agent_gateway.js";
 import type { WorkloadSpec } from "../gen/tessera/v1/types.js";
 
@@ -30,16 +34,42 @@ export interface CopySecrets {
 }
 
 /**
- * Beside a copy's directories, read by refresh: the version of each set it mounts, which of
- * them are templates, and the copy's variables they are rendered with (no value of a set).
+ * Beside a copy's directories, read by refresh and rerender: the version of each set it
+ * mounts, each template config's files as delivered (configs are not secret: a template is
+ * rendered again when the endpoints it names change), the copy's variables they are rendered
+ * with, and what a change does to the copy (spec.on_change). No value of a secret.
  */
 const RECORD = "versions.json";
 
 interface CopyRecord {
   versions: Record<string, number>;
-  templates: string[];
+  /** Template config ("config/NAME") → key → its text as delivered. */
+  templates: Record<string, Record<string, string>>;
   vars: Record<string, string>;
+  onChange: ChangeMode;
+  /** Whose the sets' directories and files are, when not the agent's (a container's numeric USER). */
+  owner?: FileOwner;
 }
+
+/** How a copy's files are written: its variables, the endpoints held now, and whose they are. */
+export interface CopyContext {
+  vars?: Record<string, string>;
+  endpointsOf?: EndpointsOf;
+  owner?: FileOwner;
+}
+
+/**
+ * Gives a file or directory to the copy's user. Only root can: an agent running as another
+ * user runs no container of another user's either (no Docker), so its files stay its own.
+ */
+function own(path: string, owner: FileOwner | undefined): void {
+  if (owner !== undefined && process.getuid?.() === 0) chownSync(path, owner.uid, owner.gid ?? process.getgid!());
+}
+
+/** A workload's endpoints as the agent holds them now (the control plane's EndpointsUpdates). */
+export type EndpointsOf = (workload: string) => readonly Endpoint[];
+
+const NO_ENDPOINTS: EndpointsOf = () => [];
 
 /** A copy's record; undefined when it mounts nothing (or its files are gone). */
 function readRecord(path: string): CopyRecord | undefined {
@@ -50,9 +80,39 @@ function readRecord(path: string): CopyRecord | undefined {
   }
 }
 
-/** A file's content: a template config's `${TESSERA_...}` rendered with the copy's variables, anything else as it is. */
-function contentOf(value: Uint8Array, template: boolean, vars: Readonly<Record<string, string>>): Uint8Array | string {
-  return template ? expand(Buffer.from(value).toString("utf8"), vars) : value;
+/** A template file rendered for the copy; throws naming the config, the key and a bad reference. */
+function rendered(id: string, key: string, text: string, vars: Readonly<Record<string, string>>, endpointsOf: EndpointsOf): string {
+  const r = renderTemplate(`${id.replace("/", " ")} key ${key}`, text, vars, endpointsOf);
+  if ("error" in r) throw new Error(r.error);
+  return r.text;
+}
+
+/** A template config's files as text. */
+function textsOf(set: DeliveredSet): Record<string, string> {
+  return Object.fromEntries(Object.entries(set.data).map(([key, value]) => [key, Buffer.from(value).toString("utf8")]));
+}
+
+/** A file's text; undefined when it cannot be read (gone: written again). */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** One file replaced whole: a temporary file renamed over it, so a reader sees the old file or the new, never half. */
+function replaceFile(base: string, path: string, content: Uint8Array | string, owner: FileOwner | undefined): void {
+  const tmp = join(base, ".refresh");
+  writeFileSync(tmp, content, { mode: 0o400 });
+  own(tmp, owner);
+  renameSync(tmp, path);
+}
+
+/** The directory of a set ("config/NAME") under a copy's. */
+function setDir(base: string, id: string): string {
+  const [kind, name] = id.split("/") as [string, string];
+  return join(base, `${kind}s`, name);
 }
 
 export class SecretFiles {
@@ -65,8 +125,12 @@ export class SecretFiles {
     this.root = join(tmpfs, `tessera-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}`);
   }
 
-  /** Writes what `spec` mounts (template configs rendered with `vars`, the copy's own) and resolves its secret_env; throws naming what is missing. */
-  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[], vars: Record<string, string> = {}): CopySecrets {
+  /**
+   * Writes what `spec` mounts (template configs rendered with `vars`, the copy's own, and the
+   * endpoints held now; each set's directory and files made `owner`'s) and resolves its
+   * secret_env; throws naming what is missing or bad.
+   */
+  write(instanceId: string, spec: WorkloadSpec, delivered: readonly DeliveredSet[], { vars = {}, endpointsOf = NO_ENDPOINTS, owner }: CopyContext = {}): CopySecrets {
     const byId = new Map(delivered.map((d) => [`${d.kind}/${d.name}`, d]));
     const env: Record<string, string> = {};
     for (const [name, ref] of Object.entries(spec.secretEnv ?? {})) {
@@ -80,16 +144,21 @@ export class SecretFiles {
     const base = join(this.root, instanceId);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const binds: CopySecrets["binds"] = [];
-    const record: CopyRecord = { versions: {}, templates: [], vars };
+    const record: CopyRecord = { versions: {}, templates: {}, vars, onChange: changeMode(spec), ...(owner && { owner }) };
     for (const [kind, { name, mountPath, template }] of mounts) {
       const set = byId.get(`${kind}/${name}`);
       if (!set) throw new Error(`${kind} ${name} was not delivered with the start`);
-      const dir = join(base, `${kind}s`, name);
+      const id = `${kind}/${name}`;
+      const dir = setDir(base, id);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const [key, value] of Object.entries(set.data)) writeFileSync(join(dir, key), contentOf(value, template === true, vars), { mode: 0o400 });
+      own(dir, owner);
+      if (template) record.templates[id] = textsOf(set);
+      for (const [key, value] of Object.entries(set.data)) {
+        writeFileSync(join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, vars, endpointsOf) : value, { mode: 0o400 });
+        own(join(dir, key), owner);
+      }
       binds.push({ source: dir, mountPath });
-      record.versions[`${kind}/${name}`] = set.version;
-      if (template) record.templates.push(`${kind}/${name}`);
+      record.versions[id] = set.version;
     }
     writeFileSync(join(base, RECORD), JSON.stringify(record), { mode: 0o600 });
     return { env, dirs: { secrets: join(base, "secrets"), configs: join(base, "configs") }, binds };
@@ -102,25 +171,45 @@ export class SecretFiles {
    * written (its secret_env is fixed at its start). Returns whether anything changed: false,
    * writing nothing, when the copy holds these versions already (a refresh sent again).
    */
-  refresh(instanceId: string, delivered: readonly DeliveredSet[]): boolean {
+  refresh(instanceId: string, delivered: readonly DeliveredSet[], endpointsOf = NO_ENDPOINTS): boolean {
     const base = join(this.root, instanceId);
     const record = readRecord(join(base, RECORD));
     if (record === undefined) return false;
     const held = record.versions;
     const stale = delivered.filter((set) => held[`${set.kind}/${set.name}`] !== undefined && held[`${set.kind}/${set.name}`] !== set.version);
     for (const set of stale) {
-      const dir = join(base, `${set.kind}s`, set.name);
-      const tmp = join(base, ".refresh");
-      const template = record.templates.includes(`${set.kind}/${set.name}`);
-      for (const [key, value] of Object.entries(set.data)) {
-        writeFileSync(tmp, contentOf(value, template, record.vars), { mode: 0o400 });
-        renameSync(tmp, join(dir, key));
-      }
+      const id = `${set.kind}/${set.name}`;
+      const dir = setDir(base, id);
+      const template = record.templates[id] !== undefined;
+      if (template) record.templates[id] = textsOf(set);
+      for (const [key, value] of Object.entries(set.data)) replaceFile(base, join(dir, key), template ? rendered(id, key, record.templates[id]![key]!, record.vars, endpointsOf) : value, record.owner);
       for (const key of readdirSync(dir)) if (!Object.hasOwn(set.data, key)) rmSync(join(dir, key), { force: true });
-      held[`${set.kind}/${set.name}`] = set.version;
+      held[id] = set.version;
     }
     if (stale.length > 0) writeFileSync(join(base, RECORD), JSON.stringify(record), { mode: 0o600 });
     return stale.length > 0;
+  }
+
+  /**
+   * Renders a running copy's template configs again with the endpoints held now, replacing
+   * each file whose text changed (whole, as refresh does). Returns the copy's on_change when
+   * a file changed, for the caller to signal or restart it; undefined when none did (the same
+   * endpoints sent again, a change to workloads its templates do not name, no templates).
+   */
+  rerender(instanceId: string, endpointsOf: EndpointsOf): ChangeMode | undefined {
+    const base = join(this.root, instanceId);
+    const record = readRecord(join(base, RECORD));
+    let changed = false;
+    for (const [id, texts] of Object.entries(record?.templates ?? {})) {
+      for (const [key, text] of Object.entries(texts)) {
+        const path = join(setDir(base, id), key);
+        const now = rendered(id, key, text, record!.vars, endpointsOf);
+        if (readText(path) === now) continue;
+        replaceFile(base, path, now, record!.owner);
+        changed = true;
+      }
+    }
+    return changed ? record!.onChange : undefined;
   }
 
   /** Removes a copy's files (when it ended or was stopped); nothing when it had none. */

@@ -1,17 +1,31 @@
 /**
  * Writing a secret file (shell: file I/O), for both shells: the control plane's CA, server
- * key, tokens and cluster id, and the agent's key and certificate.
+ * key, tokens, cluster id and cluster key, and the agent's key and certificate.
  */
-import { chmodSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 
 /**
  * Writes a file readable by its owner only, whole (via rename): a reader, or a renewal cut
  * short, sees the old text or the new one, never half of one. The chmod covers a tmp file
- * left by an earlier write, which `mode` would not change.
+ * left by an earlier write, which `mode` would not change. Synced, file and directory, before
+ * it returns: the cluster key must be on disk before anything is sealed under it.
  */
 export function writeSecret(path: string, text: string): void {
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+  const dir = openSync(dirname(path), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

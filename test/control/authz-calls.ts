@@ -55,6 +55,7 @@ export const MINIMAL_REQUESTS: Record<ControlPlaneMethod, unknown> = {
   PutConfig: { name: "authz-config", data: { "app.conf": new TextEncoder().encode("a=1") }, create: true },
   ListConfigs: {},
   DeleteConfig: { name: "authz-config-never" },
+  RotateClusterKey: {},
   Exec: { request: { $case: "start", value: { workload: "authz", instance: "", command: ["true"], stdin: false } } },
 };
 

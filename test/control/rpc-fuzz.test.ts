@@ -410,6 +410,7 @@ function seedsFor(path: string): Buffer[] {
       return [cp.deleteConfig.requestSerialize({ name: "fz-config" })];
     case cp.listSecrets.path:
     case cp.listConfigs.path:
+    case cp.rotateClusterKey.path:
     case cp.listTokens.path:
     case cp.listControlPlanes.path:
     case cp.saveSnapshot.path:

@@ -60,6 +60,7 @@ const BY_TYPE: Array<[ClusterEventType, ClusterEvent, string]> = [
   ["TokenRevoked", { type: "TokenRevoked", at: T0, kind: "join", hash: "ab".repeat(32), by: "the holder of token 1a2b" }, "join token sha256:abababababab revoked by the holder of token 1a2b"],
   ["SecretUpdated", { type: "SecretUpdated", at: T0, kind: "secret", name: "db", version: 2, keys: [{ key: "password", size: 12 }], digest: "hmac-sha256:00", by: "the holder of token 1a2b", payload: "v1.sealed" }, "secret db version 2 (password 12 B) by the holder of token 1a2b"],
   ["SecretDeleted", { type: "SecretDeleted", at: T0, kind: "config", name: "app", by: "the holder of token 1a2b" }, "config app deleted by the holder of token 1a2b"],
+  ["SecretResealed", { type: "SecretResealed", at: T0, name: "db", versions: [{ version: 1, digest: "hmac-sha256:01", payload: "v2.1.x.y" }, { version: 2, digest: "hmac-sha256:02" }], by: "the holder of token 1a2b" }, "secret db sealed again under a new cluster key (versions 1, 2) by the holder of token 1a2b"],
   ["NodeCertified", { type: "NodeCertified", at: T0, node: "n1", serial: "1f", notAfter: T0, via: "renewal" }, "n1 certified (serial 1f, renewal)"],
   ["NodeApproved", { type: "NodeApproved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 approved by the holder of token 1a2b: the next join-token enrollment may take the name"],
   ["NodeRemoved", { type: "NodeRemoved", at: T0, node: "n1", by: "the holder of token 1a2b" }, "n1 removed by the holder of token 1a2b: its certificates are refused"],

@@ -107,3 +107,43 @@ describe("invariant 39: the log holds no payload", () => {
     expect(replayed.versions[0]).toEqual({ version: 1, keys: [{ key: "password", size: 8 }], digest: "d1", by: "admin", at: T0 });
   });
 });
+
+describe("the cluster key rotated: every sealed version sealed again, in one decision", () => {
+  const reseal = (versions: Array<[string, number, string]>): Command => ({
+    type: "ResealSecrets",
+    versions: versions.map(([name, version, from]) => ({ name, version, from, digest: `new-${from}`, payload: `resealed-${from}` })),
+    by: "admin",
+  });
+  const before = () => run([put(), put({ create: false, digest: "d2", payload: "sealed-2" }), put({ name: "api", payload: "sealed-api" }), put({ kind: "config", name: "conf", payload: "plain" })]).state;
+
+  test("each secret's versions get their new digest and payload; configs are not sealed and are left alone", () => {
+    const state = before();
+    const d = decide(state, reseal([["db", 1, "sealed-1"], ["db", 2, "sealed-2"], ["api", 1, "sealed-api"]]), T0 + 10);
+    expect(d.rejection).toBeUndefined();
+    expect(d.events.map((e) => e.type)).toEqual(["SecretResealed", "SecretResealed"]);
+    for (const e of d.events) evolve(state, e);
+    expect(state.secrets.get("secret/db")!.versions.map((v) => [v.version, v.digest, v.payload, v.by, v.at])).toEqual([
+      [1, "new-sealed-1", "resealed-sealed-1", "admin", T0],
+      [2, "new-sealed-2", "resealed-sealed-2", "admin", T0 + 1],
+    ]);
+    expect(state.secrets.get("config/conf")!.versions[0]!.payload).toBe("plain");
+  });
+
+  test.each([
+    ["a version left out", [["db", 1, "sealed-1"], ["api", 1, "sealed-api"]], { name: "db", version: 2 }],
+    ["a version whose payload changed since it was read", [["db", 1, "sealed-1"], ["db", 2, "sealed-OLD"], ["api", 1, "sealed-api"]], { name: "db", version: 2 }],
+  ] as const)("%s is refused: no value may stay under the old key", (_, versions, at) => {
+    const d = decide(before(), reseal(versions as unknown as Array<[string, number, string]>), T0);
+    expect(d.rejection).toEqual({ kind: "SecretsChanged", ...at });
+    expect(d.events).toEqual([]);
+  });
+
+  test("the log's form holds the new digests and no payload; replaying it keeps the versions less their payloads", () => {
+    const state = before();
+    const [event] = decide(state, reseal([["db", 1, "sealed-1"], ["db", 2, "sealed-2"], ["api", 1, "sealed-api"]]), T0).events;
+    const logged = loggedForm(event!);
+    expect(JSON.stringify(logged)).not.toContain("resealed-");
+    const log = [...run([put(), put({ create: false, digest: "d2", payload: "sealed-2" })]).decisions.flatMap((d) => d.events), logged].map(loggedForm);
+    expect(replay(log).secrets.get("secret/db")!.versions.map((v) => [v.digest, v.payload])).toEqual([["new-sealed-1", undefined], ["new-sealed-2", undefined]]);
+  });
+});

@@ -1,13 +1,16 @@
 /**
  * Secrets and configs through the compiled binary (#30): created from literals, files and an
  * env file, listed without values (a read-only token may list, never write), kept across a
- * restart; read by a process and a container; refreshed in place under onChange signal; and the leak scan: after the run, a known secret value is nowhere Tessera writes or
+ * restart; read by a process and a container; refreshed in place under onChange signal; the
+ * cluster key rotated; and the leak scan: after the run, a known secret value is nowhere Tessera writes or
  * answers (invariant 39).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { Database } from "bun:sqlite";
+import { generationOf, SecretSealer, SecretSealMismatch } from "../../src/control/security/secret-seal.js";
 import { dockerSuite, ensureImage, IMAGE, sh } from "./docker-engine.js";
 import { E2E_TIMEOUT_MS, eventually, Harness, requireBinary, type Server } from "./harness.js";
 
@@ -179,6 +182,35 @@ test("onChange signal: a new config version is written in the running copy, whic
   expect(await output(/^hup-0 \| hup listen 9090 port=(\d+)$/m)).toBe(port);
   expect(await copies()).toEqual(before);
   expect((await ctl(["delete", "workload", "hup"])).code).toBe(0);
+});
+
+test("the cluster key rotated: every secret sealed again under a new key kept alone in secrets.key (0600), which the old key opens none of; after a restart a new copy reads the right value", async () => {
+  const keyFile = join(h.dir, "control", "secrets.key");
+  const oldKey = Buffer.from(readFileSync(keyFile, "utf8").trim(), "base64");
+  expect((await ctl(["secret", "rotate-key"])).stdout).toMatch(/^cluster key rotated: generation 1, [1-9]\d* secret versions? sealed again\n$/);
+  expect(readFileSync(keyFile, "utf8")).toMatch(/^1:\S+\n$/);
+  expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  const stored = new Database(join(h.dir, "control", "tessera.db"), { readonly: true });
+  const rows = stored.query("SELECT name, payload FROM secret_versions WHERE kind = 'secret'").all() as Array<{ name: string; payload: string }>;
+  stored.close();
+  expect(rows.length).toBeGreaterThan(0);
+  for (const { name, payload } of rows) {
+    expect(generationOf(payload)).toBe(1);
+    // Not even taken for the new generation does the old key open it.
+    expect(() => new SecretSealer(new Map([[1, oldKey]])).open(name, payload)).toThrow(SecretSealMismatch);
+  }
+  control.proc.kill("SIGTERM");
+  await control.proc.exited;
+  ({ server: control, metricsAddress: http } = await h.startControl(address));
+  const manifest = { name: "after-rotation", spec: { command: "/bin/sh", args: ["-c", READER], secrets: [{ name: "db" }], configs: [{ name: "web-conf" }], secretEnv: { TOKEN: { secret: "db", key: "token" } } } };
+  writeFileSync(join(h.dir, "after-rotation.json"), JSON.stringify(manifest));
+  expect((await ctl(["apply", "-f", join(h.dir, "after-rotation.json")])).code).toBe(0);
+  const printed = await h.explaining(() => eventually("after-rotation prints its digests", async () => {
+    const lines = (await ctl(["logs", "after-rotation"])).stdout.split("\n").map((l) => l.replace(/^after-rotation-0 \| /, ""));
+    return lines.length >= 2 && lines[1] !== "" ? lines : undefined;
+  }, 15_000));
+  expect(printed.slice(0, 2)).toEqual([sha256(ROTATED), sha256(ROTATED)]);
+  expect((await ctl(["delete", "workload", "after-rotation"])).code).toBe(0);
 });
 
 /** The output of reader's newest copy meant to run, once it has printed its 5 lines, when it is the only one and its generation is `generation` (or passes it). */

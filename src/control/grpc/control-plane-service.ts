@@ -24,7 +24,7 @@ import { createResources } from "./resources.js";
 import { createRolloutsHandlers } from "./rollouts-service.js";
 import { createRpc, type RpcDeps } from "./rpc.js";
 import { createSecretsHandlers } from "./secrets-service.js";
-import type { SecretSealer } from "../security/secret-seal.js";
+import type { ClusterSealing } from "../security/cluster-keys.js";
 import { createSnapshotHandler } from "./snapshot-service.js";
 import { createWatchHandler } from "./watch-service.js";
 import { createWorkloadsHandlers } from "./workloads-service.js";
@@ -41,8 +41,8 @@ export interface ServiceDeps extends RpcDeps {
   tokens?: Tokens;
   /** Takes a snapshot of the store (SaveSnapshot), the leader's only: a standby has no handlers of a term. */
   snapshot?: () => Promise<{ header: Uint8Array; parts: Uint8Array[] }>;
-  /** Seals secrets under the cluster key; absent on PostgreSQL with --insecure. */
-  sealer?: SecretSealer;
+  /** Seals secrets under the cluster key, and keeps its generations; absent on PostgreSQL with --insecure. */
+  sealing?: ClusterSealing;
   /** The control planes on this one's database (ListControlPlanes). */
   controlPlanes: () => Promise<ControlPlaneRow[]>;
 }
@@ -62,7 +62,7 @@ export function createControlPlaneService(deps: ServiceDeps): ControlPlaneHandle
     ...createRolloutsHandlers(rpc, r, history),
     ...createEndpointsHandlers(rpc, writer, deps.endpoints),
     ...createIdentityHandlers(rpc, writer, deps.tokens),
-    ...createSecretsHandlers(rpc, writer, deps.sealer),
+    ...createSecretsHandlers(rpc, writer, deps.sealing),
     watch: createWatchHandler(rpc, hub, history),
     saveSnapshot: createSnapshotHandler(rpc, deps.snapshot),
     ...(gateway ? { exec: createExecHandler(rpc, writer, gateway), logs: createLogsHandler(rpc, { state: r.state, history, gateway, log, workloadNamed: r.workloadNamed, instancesOf: r.instancesOf }) } : {}),

@@ -30,6 +30,7 @@ const CODES: { [K in Rejection["kind"]]: status } = {
   UnknownToken: status.NOT_FOUND,
   UnknownSecret: status.NOT_FOUND,
   SecretExists: status.ALREADY_EXISTS,
+  SecretsChanged: status.ABORTED,
   EventsNotRetained: status.OUT_OF_RANGE,
 };
 

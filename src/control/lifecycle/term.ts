@@ -13,7 +13,8 @@ import { cronNext } from "../writer/cron.js";
 import { AgentGateway } from "../grpc/agent-gateway.js";
 import type { LeaderTerm } from "../grpc/agent-commands.js";
 import { createControlPlaneService, type ServiceDeps } from "../grpc/control-plane-service.js";
-import { clusterSealer, deliveredSets } from "../security/secret-seal.js";
+import { clusterSealer } from "../security/cluster-keys.js";
+import { deliveredSets, generationsInUse } from "../security/secret-seal.js";
 import { secretNeeds } from "../../core/model/secret-use.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { EndpointsHub } from "../writer/endpoints-hub.js";
@@ -27,7 +28,7 @@ import { StreamLimits } from "../writer/stream-limits.js";
 import { TokenStreams } from "../writer/token-streams.js";
 import type { ControlPlaneOptions } from "./options.js";
 import type { Store } from "../store/store.js";
-import { scheduleSnapshots } from "./scheduled-snapshots.js";
+import { scheduleSnapshots, type TakeSnapshot } from "./scheduled-snapshots.js";
 import { WatchHub } from "../writer/watch-hub.js";
 import type { WebApiDeps } from "../http/web-api.js";
 import { Writer } from "../writer/writer.js";
@@ -66,14 +67,14 @@ export function authenticator(tokens: Tokens | undefined): { roleOf: (token: str
 }
 
 /** The ControlPlane's handlers over a term's writer, hubs and agents. */
-function termControlPlane(opts: ControlPlaneOptions, deps: TermDeps, parts: Omit<ServiceDeps, "history" | "log" | "controlPlanes" | "snapshot" | "observeRpc">): UntypedServiceImplementation {
+function termControlPlane(opts: ControlPlaneOptions, deps: TermDeps, parts: Omit<ServiceDeps, "history" | "log" | "controlPlanes" | "snapshot" | "observeRpc">, take: TakeSnapshot | undefined): UntypedServiceImplementation {
   const { store, metrics } = deps;
   return createControlPlaneService({
     ...parts,
     history: store.history,
     log: opts.log,
     controlPlanes: deps.controlPlanes,
-    snapshot: store.supports.snapshot && (() => store.supports.snapshot!(Date.now())),
+    snapshot: take && (() => take(Date.now())),
     observeRpc: (method, code, seconds) => metrics.observeRpc(method, code, seconds),
   }) as unknown as UntypedServiceImplementation;
 }
@@ -110,8 +111,8 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
   }, followed);
   const endpoints = new EndpointsHub(writer.view, () => store.history.newestSeq());
   const fleet = new FleetHub(writer.view, () => store.history.newestSeq());
-  const sealer = await clusterSealer(opts, () => store.clusterId());
-  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealer);
+  const sealing = await clusterSealer(opts, () => store.clusterId(), generationsInUse(writer.view.secrets));
+  const deliver = (spec: WorkloadSpec) => deliveredSets(writer.view.secrets, secretNeeds(spec), sealing?.sealer);
   const gateway = new AgentGateway(writer, opts.log, policy, endpoints, tls?.identifyAgent, deps.term, deliver);
   writer.start();
   // From here on the writer takes turns: a start that fails must stop it before the caller
@@ -123,10 +124,13 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
     const { authenticate } = authenticator(tokens);
     const streams = new StreamLimits();
     tokenStreams = tokens && new TokenStreams((token) => tokens.kindOf(token) !== undefined, opts.log);
-    const take = store.supports.snapshot;
+    const raw = store.supports.snapshot;
+    // The database and secrets.key are read while no rotation of the cluster key runs: a
+    // snapshot never holds values beside a key file that does not open them.
+    const take: TakeSnapshot | undefined = raw && sealing ? (now) => sealing.sealer.exclusive(() => raw(now)) : raw;
     const stopSnapshots = take && opts.snapshots && opts.snapshots.everyMs > 0 ? scheduleSnapshots(take, opts.dataDir, opts.snapshots, opts.log) : undefined;
     return {
-      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealer }),
+      controlPlane: termControlPlane(opts, deps, { writer, gateway, hub, endpoints, policy, authenticate, tokens, tokenStreams, streams, sealing }, take),
       agentGateway: gateway.service as unknown as UntypedServiceImplementation,
       enrollment: tls && tokens ? (createEnrollmentService(tls.pki, writer, opts.log) as unknown as UntypedServiceImplementation) : undefined,
       web: { writer, history: store.history, fleet, gateway, roleOfHash: tokens && ((hash) => tokens.kindOfHash(hash)), streams },

@@ -5,24 +5,21 @@
  * HMAC under the same key: a guessable value cannot be confirmed from the log. Configs are not
  * secret: their payload is their contents, their digest a SHA-256.
  *
- * The cluster key: on SQLite 32 random bytes in the data dir (secrets.key, 0600), made at the
- * first start; on PostgreSQL derived with scrypt from the CA secret every control plane is
- * given (`--ca-secret-file`) and the cluster's id, so all of them hold the same key and the
- * database alone opens nothing, as the cluster CA's key (ca-seal.ts).
+ * The cluster key has generations (cluster-keys.ts: where each is kept; key-rotation.ts: how a
+ * new one replaces the last): a payload names the generation it is sealed under, so each
+ * value opens with its own key while a rotation moves them all to the next.
  *
- * Sealed form: `v1.NONCE.CIPHERTEXT+TAG`, base64url; the plaintext is the values as JSON.
+ * Sealed form: `v1.NONCE.CIPHERTEXT+TAG` (generation 0, the first key) or
+ * `v2.GENERATION.NONCE.CIPHERTEXT+TAG`, base64url; the plaintext is the values as JSON.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import type { SecretKeyInfo, SecretKind, SecretRecord } from "../../core/model/secrets.js";
 import { type SecretNeeds, versionUsed } from "../../core/model/secret-use.js";
-import { writeSecret } from "../../shell/write-secret.js";
 
-const VERSION = "v1";
+/** The form of a payload of generation 0, and of any later one. */
+const FIRST = "v1";
+const LATER = "v2";
 const TAG_BYTES = 16;
-/** The file of the cluster key in a SQLite control plane's data dir. */
-export const CLUSTER_KEY_FILE = "secrets.key";
 
 /** A payload that does not open: another cluster key, or a row not written by Tessera. */
 export class SecretSealMismatch extends Error {}
@@ -42,39 +39,98 @@ function canonical(data: SecretData): string {
   return JSON.stringify(Object.keys(data).sort().map((k) => [k, Buffer.from(data[k]!).toString("base64")]));
 }
 
+/** The generation of the cluster key a secret's payload is sealed under; undefined when it is in no form this version reads. */
+export function generationOf(payload: string): number | undefined {
+  const parts = payload.split(".");
+  if (parts[0] === FIRST && parts.length === 3) return 0;
+  const generation = Number(parts[1]);
+  return parts[0] === LATER && parts.length === 4 && Number.isSafeInteger(generation) && generation > 0 ? generation : undefined;
+}
+
+/** The generations the secrets' kept versions are sealed under (what must stay kept). */
+export function generationsInUse(secrets: ReadonlyMap<string, Readonly<SecretRecord>>): Set<number> {
+  const used = new Set<number>();
+  for (const r of secrets.values()) {
+    if (r.kind !== "secret") continue;
+    for (const v of r.versions) {
+      const g = v.payload === undefined ? undefined : generationOf(v.payload);
+      if (g !== undefined) used.add(g);
+    }
+  }
+  return used;
+}
+
+/**
+ * Seals with the newest generation of the cluster key it holds, opens with the generation a
+ * payload names. A rotation gives it the next generation (use) and, once every value is sealed
+ * under that, lets it forget the older ones (forgetOlder).
+ */
 export class SecretSealer {
-  constructor(private readonly key: Buffer) {}
+  private readonly keys: Map<number, Buffer>;
+  private current: number;
+  /** Puts and rotations one at a time (exclusive): a value is never sealed under a key a rotation is retiring. */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  constructor(keys: ReadonlyMap<number, Buffer>) {
+    if (keys.size === 0) throw new Error("a sealer needs a cluster key");
+    this.keys = new Map(keys);
+    this.current = Math.max(...keys.keys());
+  }
+
+  /** The generation new values are sealed under. */
+  get generation(): number {
+    return this.current;
+  }
+
+  /** Runs `fn` after every earlier one has ended: sealing and submitting, or a rotation, whole. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
+  /** Seals from now on under a new generation's key (a rotation); the older ones still open what they sealed. */
+  use(generation: number, key: Buffer): void {
+    this.keys.set(generation, key);
+    this.current = generation;
+  }
+
+  /** Forgets every generation but the current one (a rotation's values all sealed under it). */
+  forgetOlder(): void {
+    for (const g of this.keys.keys()) if (g !== this.current) this.keys.delete(g);
+  }
 
   /** A secret's or config's record of `data`; a secret's payload sealed, a fresh nonce each time. */
   seal(kind: SecretKind, name: string, data: SecretData): SealedSet {
     const keys = Object.keys(data).map((key) => ({ key, size: data[key]!.byteLength }));
     const plain = canonical(data);
     if (kind === "config") return { keys, digest: `sha256:${createHash("sha256").update(plain).digest("hex")}`, payload: Buffer.from(plain).toString("base64url") };
-    const digest = `hmac-sha256:${createHmac("sha256", this.key).update(plain).digest("hex")}`;
+    const key = this.keys.get(this.current)!;
+    const digest = `hmac-sha256:${createHmac("sha256", key).update(plain).digest("hex")}`;
     const nonce = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key, nonce);
+    const cipher = createCipheriv("aes-256-gcm", key, nonce);
     cipher.setAAD(Buffer.from(`tessera secret ${name}`));
-    const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final(), cipher.getAuthTag()]);
-    return { keys, digest, payload: [VERSION, nonce.toString("base64url"), body.toString("base64url")].join(".") };
+    const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final(), cipher.getAuthTag()]).toString("base64url");
+    const form = this.current === 0 ? [FIRST] : [LATER, String(this.current)];
+    return { keys, digest, payload: [...form, nonce.toString("base64url"), body].join(".") };
   }
 
   /** The values of a secret's payload `seal` made; throws SecretSealMismatch when it does not open. */
   open(name: string, payload: string): Record<string, Buffer> {
-    let plain: string;
-    {
-      const [version, nonce, body] = payload.split(".");
-      if (version !== VERSION || !nonce || !body) throw new SecretSealMismatch(`secret ${name}: its sealed values are not in a form this version reads`);
-      const bytes = Buffer.from(body, "base64url");
-      const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(nonce, "base64url"));
-      decipher.setAAD(Buffer.from(`tessera secret ${name}`));
-      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-      try {
-        plain = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()]).toString("utf8");
-      } catch {
-        throw new SecretSealMismatch(`secret ${name}: the cluster key does not open its sealed values`);
-      }
+    const generation = generationOf(payload);
+    if (generation === undefined) throw new SecretSealMismatch(`secret ${name}: its sealed values are not in a form this version reads`);
+    const key = this.keys.get(generation);
+    if (key === undefined) throw new SecretSealMismatch(`secret ${name}: sealed under generation ${generation} of the cluster key, which this control plane does not hold`);
+    const [nonce, body] = payload.split(".").slice(-2) as [string, string];
+    const bytes = Buffer.from(body, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64url"));
+    decipher.setAAD(Buffer.from(`tessera secret ${name}`));
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    try {
+      return fromCanonical(Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()]).toString("utf8"));
+    } catch {
+      throw new SecretSealMismatch(`secret ${name}: the cluster key does not open its sealed values`);
     }
-    return fromCanonical(plain);
   }
 }
 
@@ -86,29 +142,6 @@ function fromCanonical(plain: string): Record<string, Buffer> {
 /** A config's contents from its payload: not sealed, so a standby without the key reads them too. */
 export function openConfig(payload: string): Record<string, Buffer> {
   return fromCanonical(Buffer.from(payload, "base64url").toString("utf8"));
-}
-
-/** The data dir's cluster key, made (32 random bytes, 0600) at the first start. */
-export function dataDirClusterKey(dataDir: string): Buffer {
-  const path = join(dataDir, CLUSTER_KEY_FILE);
-  if (!existsSync(path)) writeSecret(path, randomBytes(32).toString("base64"));
-  const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
-  if (key.length !== 32) throw new Error(`${path}: expected a 32-byte key in base64, got ${key.length} bytes`);
-  return key;
-}
-
-/** The cluster key on PostgreSQL: the CA secret stretched with scrypt, salted with the cluster's id. */
-export function caSecretClusterKey(caSecret: string, clusterId: string): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(caSecret, `tessera secrets ${clusterId}`, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
-/** The sealer of this control plane: the data dir's key on SQLite, the CA secret's on PostgreSQL; none on PostgreSQL without a CA secret (--insecure). */
-export async function clusterSealer(opts: { dataDir: string; store?: string; caSecret?: string }, clusterId: () => Promise<string | undefined>): Promise<SecretSealer | undefined> {
-  if (opts.store === undefined) return new SecretSealer(dataDirClusterKey(opts.dataDir));
-  if (opts.caSecret === undefined) return undefined;
-  return new SecretSealer(await caSecretClusterKey(opts.caSecret, (await clusterId()) ?? ""));
 }
 
 /**

@@ -50,6 +50,7 @@ export const METHOD_ACCESS = {
   PutConfig: "write",
   ListConfigs: "read",
   DeleteConfig: "write",
+  RotateClusterKey: "write",
 } as const satisfies Record<string, Access>;
 export type ControlPlaneMethod = keyof typeof METHOD_ACCESS;
 

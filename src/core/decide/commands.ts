@@ -73,6 +73,12 @@ export type Command =
   /** Create (`create`) or update a secret or config: its keys and sizes, the shell's digest and opaque payload (secrets.ts). */
   | { type: "PutSecret"; kind: SecretKind; name: string; keys: SecretKeyInfo[]; digest: string; payload: string; create: boolean; by: string }
   | { type: "DeleteSecret"; kind: SecretKind; name: string; by: string }
+  /**
+   * Every kept version of every secret sealed again under a new cluster key (its rotation):
+   * `from` is the payload it replaces, which must still be the version's; refused unless it
+   * covers every sealed version, so no value stays under the old key.
+   */
+  | { type: "ResealSecrets"; versions: Array<{ name: string; version: number; from: string; digest: string; payload: string }>; by: string }
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }

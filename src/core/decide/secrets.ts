@@ -39,6 +39,19 @@ export const secretDeciders = {
     const rolled = rollUsers(state, c.kind, c.name, version, now);
     return accept([updated, ...rolled.flatMap((d) => d.events)], rolled.flatMap((d) => d.effects));
   },
+  ResealSecrets(state, c, now) {
+    const given = new Map(c.versions.map((v) => [`${v.name}\n${v.version}`, v]));
+    const events: ClusterEvent[] = [];
+    for (const r of state.secrets.values()) {
+      if (r.kind !== "secret") continue;
+      const versions = r.versions.filter((v) => v.payload !== undefined);
+      for (const v of versions) if (given.get(`${r.name}\n${v.version}`)?.from !== v.payload) return refuse({ kind: "SecretsChanged", name: r.name, version: v.version });
+      if (versions.length === 0) continue;
+      const resealed = versions.map((v) => given.get(`${r.name}\n${v.version}`)!);
+      events.push({ type: "SecretResealed", at: now, name: r.name, versions: resealed.map(({ version, digest, payload }) => ({ version, digest, payload })), by: c.by });
+    }
+    return accept(events);
+  },
   DeleteSecret(state, c, now) {
     if (!state.secrets.has(secretId(c.kind, c.name))) return refuse({ kind: "UnknownSecret", secretKind: c.kind, name: c.name });
     return accept([{ type: "SecretDeleted", at: now, kind: c.kind, name: c.name, by: c.by }]);

@@ -8,7 +8,7 @@ import type { BatchOutcome, Capacity, NodeLimits, RunOf, TokenKind, Workload } f
 import type { InstanceEvent } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { NodePorts } from "../model/ports.js";
-import type { SecretKeyInfo, SecretKind } from "../model/secrets.js";
+import type { ResealedVersion, SecretKeyInfo, SecretKind } from "../model/secrets.js";
 import type { HostVolume } from "../model/volumes.js";
 import type { EnrollmentProof } from "../access/node-identity.js";
 
@@ -162,6 +162,11 @@ export type ClusterEvent =
    */
   | { type: "SecretUpdated"; at: number; kind: SecretKind; name: string; version: number; keys: SecretKeyInfo[]; digest: string; by: string; payload?: string }
   | { type: "SecretDeleted"; at: number; kind: SecretKind; name: string; by: string }
+  /**
+   * A secret's kept versions sealed again under a new cluster key (its rotation): each one's
+   * new digest (an HMAC under the new key) and payload; the log's record has no payloads.
+   */
+  | { type: "SecretResealed"; at: number; name: string; versions: ResealedVersion[]; by: string }
   /** Volatile: evolves the state but is not written to the log (one per node per second). */
   | { type: "NodeHeartbeatReceived"; at: number; name: string };
 export type ClusterEventType = ClusterEvent["type"];

@@ -128,6 +128,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   NodeHeartbeatReceived: { touches: node, volatile: true, origin: input, fits: nodeExists },
   SecretUpdated: { touches: (e) => ({ secret: secretId(e.kind, e.name) }), volatile: false, origin: input, fits: always },
   SecretDeleted: { touches: (e) => ({ secret: secretId(e.kind, e.name) }), volatile: false, origin: input, fits: (state, e) => state.secrets.has(secretId(e.kind, e.name)) },
+  SecretResealed: { touches: (e) => ({ secret: secretId("secret", e.name) }), volatile: false, origin: input, fits: (state, e) => state.secrets.has(secretId("secret", e.name)) },
 };
 
 /**
@@ -136,6 +137,7 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
  * then rebuilds versions without payloads, which nothing decided needs.
  */
 export function loggedForm(e: ClusterEvent): ClusterEvent {
+  if (e.type === "SecretResealed") return { ...e, versions: e.versions.map((v) => ({ version: v.version, digest: v.digest })) };
   if (e.type !== "SecretUpdated" || e.payload === undefined) return e;
   const { payload: _, ...rest } = e;
   return rest;

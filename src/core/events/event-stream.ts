@@ -47,6 +47,7 @@ const TOPIC_OF = {
   TokenRevoked: "Token",
   SecretUpdated: "Secret",
   SecretDeleted: "Secret",
+  SecretResealed: "Secret",
   ListeningStarted: "ControlPlane",
 } as const satisfies Record<ClusterEventType, string>;
 

@@ -104,6 +104,7 @@ const SUMMARIES: { [K in ClusterEventType]: (e: EventOf<K>) => string } = {
   TokenIssued: (e) => `${e.kind} token ${tokenId(e.hash)} issued by ${e.by}${e.expiresAt === undefined ? "" : `, expires in ${formatDurationMs(e.expiresAt - e.at)}`}${e.uses === undefined ? "" : `, ${e.uses} uses`}`,
   SecretUpdated: (e) => `${e.kind} ${e.name} version ${e.version} (${e.keys.map((k) => `${k.key} ${k.size} B`).join(", ")}) by ${e.by}`,
   SecretDeleted: (e) => `${e.kind} ${e.name} deleted by ${e.by}`,
+  SecretResealed: (e) => `secret ${e.name} sealed again under a new cluster key (versions ${e.versions.map((v) => v.version).join(", ")}) by ${e.by}`,
   TokenRevoked: (e) => `${e.kind} token ${tokenId(e.hash)} revoked by ${e.by}`,
   NodeCertified: (e) => `${e.node} certified (serial ${e.serial}, ${e.via === "join" ? `join token ${tokenId(e.token ?? "")}` : e.via === "renewal" ? "renewal" : "adopted from its first connection"})`,
   NodeApproved: (e) => `${e.node} approved by ${e.by}: the next join-token enrollment may take the name`,

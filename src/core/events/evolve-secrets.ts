@@ -17,4 +17,15 @@ export const secretEvolvers = {
   SecretDeleted(state, e) {
     state.secrets.delete(secretId(e.kind, e.name));
   },
+  SecretResealed(state, e) {
+    const id = secretId("secret", e.name);
+    const prior = state.secrets.get(id)!;
+    const by = new Map(e.versions.map((v) => [v.version, v]));
+    const versions = prior.versions.map((v) => {
+      const r = by.get(v.version);
+      // From the log (no payload): the new digest; the payload held, if any, is kept as it was.
+      return r === undefined ? v : { ...v, digest: r.digest, ...(r.payload !== undefined ? { payload: r.payload } : {}) };
+    });
+    state.secrets.set(id, { ...prior, versions });
+  },
 } satisfies Partial<Evolvers>;

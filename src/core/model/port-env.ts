@@ -53,8 +53,9 @@ export function portEnvironment(ports: readonly AssignedPort[], hostIp: string):
   return env;
 }
 
-/** `$${` (a literal `${`) or `${TESSERA_...}`. */
-const REFERENCE = /\$\$\{|\$\{(TESSERA_[A-Za-z0-9_]*)\}/g;
+/** `$${` (a literal `${`) or `${TESSERA_...}`: its source, which template configs extend (config-template.ts). */
+export const VARIABLE_REFERENCE = String.raw`\$\$\{|\$\{(TESSERA_[A-Za-z0-9_]*)\}`;
+const REFERENCE = new RegExp(VARIABLE_REFERENCE, "g");
 
 /** `text` with every `${TESSERA_...}` replaced from `vars` and `$${` turned into `${`; an unknown name is left as written. */
 export function expand(text: string, vars: Readonly<Record<string, string>>): string {

@@ -43,6 +43,8 @@ export type Rejection =
   | { kind: "UnknownSecret"; secretKind: "secret" | "config"; name: string }
   /** Creating a secret or config whose name is taken (update it instead). */
   | { kind: "SecretExists"; secretKind: "secret" | "config"; name: string }
+  /** A re-sealing (a rotation of the cluster key) that does not cover every sealed version the state holds. */
+  | { kind: "SecretsChanged"; name: string; version: number }
   /** Watch or the event stream resuming after `after`: retention has dropped events after it (the log now starts at `oldest`; 0: it is empty). */
   | { kind: "EventsNotRetained"; after: number; oldest: number }
   | InvalidTransition;
@@ -105,6 +107,8 @@ export function describeRejection(r: Rejection): string {
       return `${r.secretKind} "${r.name}" not found (tessera ctl get ${r.secretKind}s lists them)`;
     case "SecretExists":
       return `${r.secretKind} "${r.name}" exists already: change it with tessera ctl ${r.secretKind} update ${r.name}`;
+    case "SecretsChanged":
+      return `secret "${r.name}" version ${r.version} changed while the cluster key was rotated, or was not re-sealed: rotate again`;
     case "InvalidTransition":
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }

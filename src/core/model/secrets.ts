@@ -29,6 +29,13 @@ export interface SecretVersion {
   payload?: string;
 }
 
+/** One version of a secret sealed again (a rotation of the cluster key): its new digest and payload (absent in the log). */
+export interface ResealedVersion {
+  version: number;
+  digest: string;
+  payload?: string;
+}
+
 export interface SecretRecord {
   kind: SecretKind;
   name: string;

@@ -299,7 +299,9 @@ export class AgentGateway {
     if (previous) previous.stream.end();
     this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now() });
     sendEndpoints(s.stream, this.endpoints.snapshot());
-    s.stream.write(intervalMessage(this.heartbeats.toldMs));
+    // A new stream beats at the agent's own interval: only a stretched one needs telling (and an
+    // agent older than the message is not sent what it would refuse as unknown).
+    if (this.heartbeats.toldMs > 0) s.stream.write(intervalMessage(this.heartbeats.toldMs));
     this.log.info("agent connected", { node, session: s.id, executors: hello.executors, holds: hello.instances.length });
     // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
     // end it, and the agent tries again.

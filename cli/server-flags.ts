@@ -53,7 +53,7 @@ export const CONTROL_FLAGS = {
   "max-heartbeats-per-second": {
     kind: "string",
     default: String(DEFAULT_POLICY.maxHeartbeatsPerSecond),
-    help: "the whole fleet's heartbeats a second, at most: past this many nodes every agent is told a longer interval (whole seconds) and --suspect-after and --offline-after grow with it (default {default}: every second, and those thresholds, up to {default} nodes)",
+    help: "the whole fleet's heartbeats a second, at most: past this many nodes every agent is told a longer interval (whole seconds) and --suspect-after and --offline-after grow with it (default {default}: up to that many nodes beat every second, with those thresholds as given)",
   },
   "start-grace": {
     kind: "string",

@@ -123,6 +123,7 @@ const VALUE_NAMES: Record<string, string> = {
   "--lease-ttl": "DURATION",
   "--limit": "N",
   "--listen": "ADDR",
+  "--max-heartbeats-per-second": "N",
   "--memory-mb": "N",
   "--metrics-listen": "ADDR",
   "--name": "NAME",

@@ -158,6 +158,8 @@ export class ControlCommand extends TableCommand<typeof CONTROL_FLAGS> {
     const offlineAfterMs = parseDuration(f["offline-after"], "--offline-after");
     if (offlineAfterMs <= suspectAfterMs) throw new UsageError("--offline-after: expected a longer silence than --suspect-after");
     const startGraceMs = parseDuration(f["start-grace"], "--start-grace");
+    const maxHeartbeatsPerSecond = wholeNumber(f["max-heartbeats-per-second"], "--max-heartbeats-per-second");
+    if (maxHeartbeatsPerSecond === 0) throw new UsageError("--max-heartbeats-per-second: expected 1 or more");
     const lease = { ttlMs: parseDuration(f["lease-ttl"], "--lease-ttl"), renewMs: parseDuration(f["lease-renew"], "--lease-renew") };
     const badLease = checkLeaseTiming(lease);
     if (badLease) throw new UsageError(badLease);
@@ -176,7 +178,7 @@ export class ControlCommand extends TableCommand<typeof CONTROL_FLAGS> {
       dataDir,
       store: f.store || undefined,
       log,
-      policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs },
+      policy: { ...DEFAULT_POLICY, placement, suspectAfterMs, offlineAfterMs, startGraceMs, maxHeartbeatsPerSecond },
       tickMs: parseDuration(f.tick, "--tick"),
       metricsListen: f["metrics-listen"] || undefined,
       insecure: insecureAllowed(f.insecure, f.listen),

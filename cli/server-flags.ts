@@ -50,6 +50,11 @@ export const CONTROL_FLAGS = {
   placement: { kind: "string", default: DEFAULT_POLICY.placement, help: "placement strategy: {default} (default) or binpack" },
   "suspect-after": { kind: "string", default: formatDurationMs(DEFAULT_POLICY.suspectAfterMs), help: "heartbeat silence after which a node is Suspect (default {default})" },
   "offline-after": { kind: "string", default: formatDurationMs(DEFAULT_POLICY.offlineAfterMs), help: "heartbeat silence after which a node is Offline and its instances replaced (default {default})" },
+  "max-heartbeats-per-second": {
+    kind: "string",
+    default: String(DEFAULT_POLICY.maxHeartbeatsPerSecond),
+    help: "the whole fleet's heartbeats a second, at most: past this many nodes every agent is told a longer interval (whole seconds) and --suspect-after and --offline-after grow with it (default {default}: up to that many nodes beat every second, with those thresholds as given)",
+  },
   "start-grace": {
     kind: "string",
     default: formatDurationMs(DEFAULT_POLICY.startGraceMs),

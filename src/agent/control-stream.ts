@@ -78,6 +78,8 @@ export class ControlStream {
   /** The current stream has carried our hello. */
   private synced = false;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The interval heartbeats go at now: the agent's own until the control plane tells another. */
+  private intervalMs: number;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private failures = 0;
   private closed = false;
@@ -96,6 +98,36 @@ export class ControlStream {
     this.address = parsed.addresses[0]!;
     this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
     this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
+    this.intervalMs = this.ownIntervalMs;
+  }
+
+  /** The agent's own `--heartbeat`. */
+  private get ownIntervalMs(): number {
+    return this.opts.heartbeatMs ?? 1_000;
+  }
+
+  /**
+   * Heartbeats on `stream` every `intervalMs` from now (at once too when `now`): a fleet
+   * told a longer interval beats no faster than the control plane asked, and one told a
+   * shorter one is heard within it.
+   */
+  private beat(stream: ClientDuplexStream<AgentMessage, ControlMessage>, intervalMs: number, now: boolean): void {
+    const send = () => {
+      const ok = stream.write({ payload: { $case: "heartbeat", value: {} } });
+      this.opts.log.debug("heartbeat", { buffered: !ok });
+    };
+    clearInterval(this.heartbeat);
+    this.intervalMs = intervalMs;
+    if (now) send();
+    this.heartbeat = setInterval(send, intervalMs);
+  }
+
+  /** The control plane's interval (0: our own), adopted when it differs from the one in use. */
+  private adoptInterval(stream: ClientDuplexStream<AgentMessage, ControlMessage>, toldMs: number): void {
+    const intervalMs = toldMs > 0 ? toldMs : this.ownIntervalMs;
+    if (intervalMs === this.intervalMs || this.current !== stream) return;
+    this.opts.log.info("heartbeat interval", { intervalMs, told: toldMs > 0 });
+    this.beat(stream, intervalMs, true);
   }
 
   /** Dials `address` from now on, on a new channel (the stream on the old client is already gone). */
@@ -117,9 +149,12 @@ export class ControlStream {
 
   /**
    * When a control plane was last heard: now while a stream it answered is up (a stream cut
-   * off by the network is given up within about 4 s: KEEPALIVE_CHANNEL_OPTIONS), else when
-   * the last such stream was lost; the agent's start before any. The disconnect block's
-   * deadline counts from it (disconnect-deadline.ts).
+   * off by the network is given up within about 4 s: KEEPALIVE_CHANNEL_OPTIONS), else one
+   * heartbeat interval before the last such stream was lost (the control plane counts its
+   * silence from the last heartbeat it took, which may be that much older, and the interval
+   * grows with the fleet); the agent's start before any. The disconnect block's deadline
+   * counts from it (disconnect-deadline.ts), so that a copy is stopped here before the control
+   * plane replaces it, whatever the fleet's interval.
    */
   lastHeardAt(): number {
     return this.answered ? Date.now() : this.heardAt;
@@ -157,15 +192,14 @@ export class ControlStream {
     stream.write({ payload: { $case: "hello", value: hello } });
     this.synced = true;
     this.handlers.synced(stream);
-    this.heartbeat = setInterval(() => {
-      const ok = stream.write({ payload: { $case: "heartbeat", value: {} } });
-      log.debug("heartbeat", { buffered: !ok });
-    }, this.opts.heartbeatMs ?? 1_000);
+    // Each stream starts at the agent's own interval: this control plane may tell another.
+    this.beat(stream, this.ownIntervalMs, false);
     log.info("hello sent", { holds: hello.instances.length });
     stream.on("data", (msg: ControlMessage) => {
       this.failures = 0;
       if (this.current === stream) this.answered = true;
       this.heardAt = Date.now();
+      if (msg.command?.$case === "heartbeatInterval") return this.adoptInterval(stream, msg.command.value.intervalMs);
       this.handlers.command(msg);
     });
     const lost = (why: string, next?: string) => {
@@ -174,7 +208,7 @@ export class ControlStream {
       clearTimeout(connectTimer);
       this.synced = false;
       clearInterval(this.heartbeat);
-      if (this.current === stream && this.answered) this.heardAt = Date.now();
+      if (this.current === stream && this.answered) this.heardAt = Date.now() - this.intervalMs;
       if (this.current === stream) this.answered = false;
       this.handlers.lost();
       if (this.current === stream) this.current = undefined;

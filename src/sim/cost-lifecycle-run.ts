@@ -12,6 +12,7 @@
  */
 import type { Command } from "../core/decide/commands.js";
 import { nodeUse } from "../core/model/cluster-status.js";
+import { fleetHeartbeat } from "../core/model/heartbeat.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile/reconcile.js";
 import type { TurnResult } from "../core/reconcile/turn.js";
 import { type CostScenario, type Demand, type Lifecycle, type LifecyclePlan, type NodePool, replicasAt } from "./cost-scenario.js";
@@ -363,8 +364,8 @@ class LifecycleRun {
     this.totals.interruptions++;
     this.killedAt.set(n.node.name, this.now);
     this.fleet.kill(n.node.name);
-    // Its copies are replaced once its silence makes it Offline.
-    this.offlineChecks.push(this.now + COST_POLICY.offlineAfterMs + 1);
+    // Its copies are replaced once its silence makes it Offline (the threshold of the fleet's size).
+    this.offlineChecks.push(this.now + fleetHeartbeat(this.fleet.state, COST_POLICY).offlineAfterMs + 1);
   }
 
   /** The run's report at the scenario's end: copies still waiting count their wait so far. */

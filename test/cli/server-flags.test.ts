@@ -111,4 +111,5 @@ test("the control plane's health and lease defaults are the core's", () => {
   expect([ms("suspect-after"), ms("offline-after"), ms("start-grace")]).toEqual([DEFAULT_POLICY.suspectAfterMs, DEFAULT_POLICY.offlineAfterMs, DEFAULT_POLICY.startGraceMs]);
   expect([ms("lease-ttl"), ms("lease-renew")]).toEqual([DEFAULT_LEASE_TIMING.ttlMs, DEFAULT_LEASE_TIMING.renewMs]);
   expect(values.placement).toBe(DEFAULT_POLICY.placement);
+  expect(Number(values["max-heartbeats-per-second"])).toBe(DEFAULT_POLICY.maxHeartbeatsPerSecond);
 });

@@ -10,6 +10,7 @@ import { Metrics } from "../../src/control/http/metrics.js";
 import { INSTANCE_STATES } from "../../src/core/model/instance-machine.js";
 import type { Logger } from "../../src/shell/logger.js";
 import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
+import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { apply, created, nodeConnected, T0, transitioned, workloadApplied } from "../core/fixtures.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
@@ -63,6 +64,17 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe("Metrics", () => {
+  test("the fleet's heartbeat interval and thresholds, for its size (#33)", async () => {
+    const m = new Metrics();
+    m.observeState(tinyState(), undefined, DEFAULT_POLICY);
+    const small = await m.registry.metrics();
+    expect([sample(small, "tessera_heartbeat_interval_seconds"), sample(small, "tessera_node_suspect_after_seconds"), sample(small, "tessera_node_offline_after_seconds")]).toEqual([1, 3, 5]);
+    // Three nodes at a cap of one heartbeat a second: every 3 s, Suspect after 5 s, Offline after 7 s.
+    m.observeState(tinyState(), undefined, { ...DEFAULT_POLICY, maxHeartbeatsPerSecond: 1 });
+    const capped = await m.registry.metrics();
+    expect([sample(capped, "tessera_heartbeat_interval_seconds"), sample(capped, "tessera_node_suspect_after_seconds"), sample(capped, "tessera_node_offline_after_seconds")]).toEqual([3, 5, 7]);
+  });
+
   test("observeState sets every health and every state, zeros included", async () => {
     const m = new Metrics();
     m.observeState(tinyState());

@@ -167,6 +167,9 @@ describe("observability", () => {
     expect(metrics).toMatch(/^tessera_reconcile_duration_seconds_count \d+$/m);
     expect(metrics).toMatch(/^tessera_rpc_duration_seconds_count\{method="ApplyWorkloads",code="OK"\} \d+$/m);
     expect(metrics).toMatch(/^tessera_store_commit_duration_seconds_count \d+$/m);
+    // Two nodes beat every second, with the default thresholds (#33).
+    expect(metrics).toMatch(/^tessera_heartbeat_interval_seconds 1$/m);
+    expect(metrics).toMatch(/^tessera_node_offline_after_seconds 5$/m);
     expect((await fetch(`http://${http}/nope`)).status).toBe(404);
   });
 });

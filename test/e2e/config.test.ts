@@ -45,6 +45,12 @@ test("unknown keys and wrong types are refused with the key named", async () => 
   writeFileSync(bad, `name = "x"\nsimulated = true\nsim-failure-rate = "2"\n`);
   const res3 = await h.run(["agent", "--config", bad], { TESSERA_DATA_DIR: join(h.dir, "rate") });
   expect(res3.stderr).toContain('--sim-failure-rate: expected a number from 0 to 1, got "2"');
+  // The cap on the fleet's heartbeats a second (#33): a whole number, at least one.
+  for (const [value, said] of [["0", "expected 1 or more"], ["many", 'expected a whole number, got "many"']] as const) {
+    const res4 = await h.run(["control", "--max-heartbeats-per-second", value, "--data-dir", join(h.dir, "cap")]);
+    expect(res4.code).toBe(2);
+    expect(res4.stderr).toContain(`--max-heartbeats-per-second: ${said}`);
+  }
 });
 
 /** A config file giving every key of a command's table: `given`'s values, else a placeholder of the key's kind. */

@@ -11,7 +11,7 @@ import type { Effect } from "../../core/model/effects.js";
 import { isReportedState } from "../../core/model/instance-machine.js";
 import type { Logger } from "../../shell/logger.js";
 import { sessionGate } from "../../core/reconcile/gates.js";
-import type { HealthThresholds } from "../../core/model/node-health.js";
+import type { HeartbeatPolicy } from "../../core/model/heartbeat.js";
 import { describeRejection } from "../../core/model/rejections.js";
 import { checkNodeCertificate } from "../../core/access/node-identity.js";
 import { rejectionError } from "./rejection-codes.js";
@@ -21,6 +21,7 @@ import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
 import { commandMessage, type Deliver, type LeaderTerm } from "./agent-commands.js";
 import type { EndpointsHub } from "../writer/endpoints-hub.js";
+import { AgentHeartbeats, intervalMessage } from "./agent-heartbeats.js";
 import type { Writer } from "../writer/writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
@@ -77,11 +78,14 @@ export class AgentGateway {
   private readonly execs = new Map<number, ExecSubscription>();
   /** What the connected nodes' copies use (their agents' last samples). */
   readonly usage = new UsageBoard();
+  /** The fleet's interval and thresholds, and the beats heard, handed over a window at a time. */
+  private readonly heartbeats: AgentHeartbeats;
 
   constructor(
     private readonly writer: Writer,
     private readonly log: Logger,
-    private readonly thresholds: HealthThresholds,
+    /** The configured thresholds and the cap on the fleet's heartbeats a second (heartbeat.ts scales them to the fleet). */
+    policy: HeartbeatPolicy,
     /** The cluster's endpoints: a snapshot after each hello, then every difference, to every agent. */
     private readonly endpoints: EndpointsHub,
     /** Who the stream's client certificate says the caller is, and its serial; undefined: any node (--insecure). */
@@ -91,9 +95,21 @@ export class AgentGateway {
     /** The values of the secrets and configs a spec uses, sent with each start (secret-seal.ts). */
     private readonly deliver: Deliver = () => [],
   ) {
+    this.heartbeats = new AgentHeartbeats(writer, policy, log);
     endpoints.subscribe((diff) => {
       for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
     });
+  }
+
+  /**
+   * After a commit: when it connected or removed a node, the fleet's heartbeat interval may
+   * have changed, and then every agent is told the new one.
+   */
+  fleetMayHaveChanged(events: ReadonlyArray<{ event: { type: string } }>): void {
+    if (!events.some((e) => e.event.type === "NodeConnected" || e.event.type === "NodeRemoved")) return;
+    if (!this.heartbeats.refresh()) return;
+    const told = intervalMessage(this.heartbeats.toldMs);
+    for (const s of this.sessions.values()) s.stream.write(told);
   }
 
   readonly service: AgentGatewayServer = {
@@ -207,6 +223,7 @@ export class AgentGateway {
       else s.stream.end();
     }
     this.sessions.clear();
+    this.heartbeats.drop();
   }
 
   /**
@@ -273,7 +290,7 @@ export class AgentGateway {
       if (notCurrent) return s.refuse(notCurrent, status.UNAUTHENTICATED);
     }
     const previous = this.sessions.get(hello.node);
-    const taken = sessionGate(hello.node, previous, Date.now(), this.thresholds);
+    const taken = sessionGate(hello.node, previous, Date.now(), this.heartbeats.thresholds);
     if (taken) {
       const { code, details } = rejectionError(taken);
       return s.refuse(details, code);
@@ -282,6 +299,9 @@ export class AgentGateway {
     if (previous) previous.stream.end();
     this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now() });
     sendEndpoints(s.stream, this.endpoints.snapshot());
+    // A new stream beats at the agent's own interval: only a stretched one needs telling (and an
+    // agent older than the message is not sent what it would refuse as unknown).
+    if (this.heartbeats.toldMs > 0) s.stream.write(intervalMessage(this.heartbeats.toldMs));
     this.log.info("agent connected", { node, session: s.id, executors: hello.executors, holds: hello.instances.length });
     // A hello that cannot be recorded (the store refuses writes) leaves the stream useless:
     // end it, and the agent tries again.
@@ -298,7 +318,7 @@ export class AgentGateway {
   private routesFor(s: StreamState): { route(node: string, payload: AgentMessage["payload"], at: string): void } {
     const submit = (command: Command, node: string) => this.submitAndLogRefusal(command, node);
     const routes: { [K in Payload["$case"]]: (node: string, value: Extract<Payload, { $case: K }>["value"], at: string) => void } = {
-      heartbeat: (node) => submit({ type: "Heartbeat", node, session: s.id }, node),
+      heartbeat: (node) => this.heartbeats.beat(node, s.id),
       report: (node, r, at) => {
         const state = instanceStateFromWire(r.state);
         if (state === undefined || !isReportedState(state)) {

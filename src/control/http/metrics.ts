@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { INSTANCE_STATES } from "../../core/model/instance-machine.js";
 import type { ClusterView } from "../../core/model/cluster-state.js";
 import type { UsageBoard } from "../writer/usage-board.js";
+import { fleetHeartbeat, type HeartbeatPolicy } from "../../core/model/heartbeat.js";
 
 const HEALTHS = ["ready", "suspect", "offline"] as const;
 /**
@@ -31,6 +32,10 @@ export class Metrics {
   private readonly applied = new Gauge({ name: "tessera_applied_seq", help: "Sequence number of the newest committed event in this control plane's state (its commits as the leader, those it followed as a standby)", registers: [this.registry] });
   private readonly behind = new Gauge({ name: "tessera_behind_events", help: "Committed events this control plane has heard of and not yet applied (0 on the leader)", registers: [this.registry] });
   private readonly role = new Gauge({ name: "tessera_role", help: "1 for this control plane's role (leader or standby), 0 for the other", labelNames: ["role"], registers: [this.registry] });
+  // The fleet's heartbeat interval and the thresholds that follow it (heartbeat.ts), as agents are told and nodes judged now.
+  private readonly heartbeatInterval = new Gauge({ name: "tessera_heartbeat_interval_seconds", help: "Interval the fleet heartbeats at (1: each agent at its own --heartbeat)", registers: [this.registry] });
+  private readonly suspectAfter = new Gauge({ name: "tessera_node_suspect_after_seconds", help: "Silence after which a node is Suspect, for the fleet's size", registers: [this.registry] });
+  private readonly offlineAfter = new Gauge({ name: "tessera_node_offline_after_seconds", help: "Silence after which a node is Offline, for the fleet's size", registers: [this.registry] });
   private readonly terms = new Counter({ name: "tessera_leader_terms_total", help: "Times this control plane began leading", registers: [this.registry] });
   // What copies use, summed per workload and per node (never per copy: the label sets stay as
   // small as the fleet's workloads and nodes). From the agents' last samples, on the leader.
@@ -47,9 +52,19 @@ export class Metrics {
     for (const name of HEAP_WALKING) this.registry.removeSingleMetric(name);
   }
 
-  /** Sets the gauges from the current state (every label value, zeros included), and usage when this control plane hears the agents (`usage`). */
-  observeState(state: ClusterView, usage?: UsageBoard): void {
+  /**
+   * Sets the gauges from the current state (every label value, zeros included), usage when this
+   * control plane hears the agents (`usage`), and the heartbeat's timing for the fleet's size
+   * under `heartbeat`.
+   */
+  observeState(state: ClusterView, usage?: UsageBoard, heartbeat?: HeartbeatPolicy): void {
     this.observeUsage(usage?.totals(state));
+    if (heartbeat) {
+      const t = fleetHeartbeat(state, heartbeat);
+      this.heartbeatInterval.set(t.intervalMs / 1_000);
+      this.suspectAfter.set(t.suspectAfterMs / 1_000);
+      this.offlineAfter.set(t.offlineAfterMs / 1_000);
+    }
     const byHealth = new Map<string, number>(HEALTHS.map((h) => [h, 0]));
     for (const n of state.nodes.values()) byHealth.set(n.health, byHealth.get(n.health)! + 1);
     for (const [health, count] of byHealth) this.nodes.set({ health }, count);

@@ -34,6 +34,7 @@ import { type Store, StoreUnreachable } from "../store/store.js";
 import type { ControlPlaneOptions } from "./options.js";
 import { Roles } from "./roles.js";
 import { tolerateUndecodable } from "../grpc/undecodable.js";
+import { DEFAULT_POLICY } from "../../core/reconcile/reconcile.js";
 
 export interface RunningControlPlane {
   /** host:port actually bound. */
@@ -142,7 +143,7 @@ function startHttp(opts: ControlPlaneOptions, tls: Tls | undefined, metrics: Met
     notReady: () => roles.notReady(),
     refresh: () => {
       const observed = roles.observed();
-      if (observed) metrics.observeState(observed.view, observed.usage);
+      if (observed) metrics.observeState(observed.view, observed.usage, opts.policy ?? DEFAULT_POLICY);
     },
     log: opts.log,
     tls: tls && { cert: pkiFiles(opts.dataDir).serverCert, key: pkiFiles(opts.dataDir).serverKey },

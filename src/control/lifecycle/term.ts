@@ -101,6 +101,7 @@ export async function startTerm(opts: ControlPlaneOptions, deps: TermDeps, follo
       hub.publish(events);
       endpoints.publish(events);
       fleet.publish(events);
+      gateway.fleetMayHaveChanged(events);
       if (events.some((e) => e.event.type === "TokenRevoked" || e.event.type === "TokenIssued")) tokenStreams?.sweep();
     },
     storeFailed: (reason) => {

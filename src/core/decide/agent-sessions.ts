@@ -3,6 +3,7 @@
  * its heartbeats, its stream closing; and the control plane starting to listen to agents. PURE.
  */
 import type { Effect } from "../model/effects.js";
+import type { Rejection } from "../model/rejections.js";
 import { type InstanceState, pathBetween } from "../model/instance-machine.js";
 import { type ClusterState, type Instance, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
@@ -12,6 +13,16 @@ import { isOutdated } from "../reconcile/copies.js";
 import { refreshOf } from "../model/secret-use.js";
 import { accept, type Deciders, refuse } from "./decision.js";
 import { instanceEventFor, succeeds } from "./agent-reports.js";
+
+/** Why a heartbeat of `beat.session` is not taken, or undefined. */
+function heartbeatRefusal(state: ClusterState, beat: { node: string; session: number }): Rejection | undefined {
+  const node = state.nodes.get(beat.node);
+  if (!node) return { kind: "UnknownNode", name: beat.node };
+  // An Offline node's instances were given up; it comes back only through a new hello,
+  // which reconciles what it still runs.
+  if (node.session !== beat.session || node.health === "offline") return { kind: "StaleSession", node: beat.node };
+  return undefined;
+}
 
 /** Two nodes or more, and every one Offline: the control plane heard none of them. */
 function fleetWentSilent(state: ClusterState): boolean {
@@ -123,12 +134,14 @@ export const agentSessionDeciders = {
   },
 
   Heartbeat(state, c, now) {
-    const node = state.nodes.get(c.node);
-    if (!node) return refuse({ kind: "UnknownNode", name: c.node });
-    // An Offline node's instances were given up; it comes back only through a new hello,
-    // which reconciles what it still runs.
-    if (node.session !== c.session || node.health === "offline") return refuse({ kind: "StaleSession", node: c.node });
-    return accept([{ type: "NodeHeartbeatReceived", at: now, name: c.node }]);
+    const refusal = heartbeatRefusal(state, c);
+    return refusal ? refuse(refusal) : accept([{ type: "NodeHeartbeatReceived", at: now, name: c.node }]);
+  },
+
+  // Each beat as a Heartbeat alone; a refused one (its stream replaced or given up since the
+  // window opened) is dropped: it only says that stream was alive, and another holds the node.
+  Heartbeats(state, c, now) {
+    return accept(c.beats.filter((b) => heartbeatRefusal(state, b) === undefined).map((b) => ({ type: "NodeHeartbeatReceived", at: now, name: b.node })));
   },
 
   StartListening(_state, c, now) {

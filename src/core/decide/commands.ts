@@ -82,6 +82,11 @@ export type Command =
   /** The control plane listens to agents from now on (see ListeningStarted). */
   | { type: "StartListening"; cause: ListeningCause }
   | { type: "Heartbeat"; node: string; session: number }
+  /**
+   * The heartbeats the agent gateway heard in a short window, one per node (issue 33): one
+   * command, not one each, so a large fleet's beats cost the writer a few turns a second.
+   */
+  | { type: "Heartbeats"; beats: Array<{ node: string; session: number }> }
   /** A readiness check's verdict; a failing one says why in `detail` (what its last probe said). */
   | { type: "ReportCheck"; node: string; instanceId: string; generation: number; check: string; passing: boolean; detail?: string }
   | { type: "CordonNode"; node: string }

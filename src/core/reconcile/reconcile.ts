@@ -16,7 +16,8 @@ import { disconnectRules } from "../model/disconnect.js";
 import { occupiesNode } from "../model/instance-machine.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceSeq, type Workload } from "../model/cluster-state.js";
 import { countsAgainstSurge, runsCurrentTemplate } from "../model/cluster-status.js";
-import { type HealthThresholds, heardFrom, type NodeHealth, nodeHealth } from "../model/node-health.js";
+import { heardFrom, type NodeHealth, nodeHealth } from "../model/node-health.js";
+import { DEFAULT_MAX_HEARTBEATS_PER_SECOND, fleetHeartbeat, type HeartbeatPolicy } from "../model/heartbeat.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
@@ -28,7 +29,7 @@ import { planBatch } from "./plan-batch.js";
 import { nextRunAt, planOrphanRuns, planPeriodic, runsByWorkload } from "./plan-periodic.js";
 import type { CronNext } from "../model/schedule.js";
 
-export interface Policy extends HealthThresholds, QuarantinePolicy {
+export interface Policy extends HeartbeatPolicy, QuarantinePolicy {
   placement: PlacementStrategy;
   /** How long a Lost instance stays visible before it is forgotten. */
   lostRetentionMs: number;
@@ -59,6 +60,7 @@ export const DEFAULT_POLICY: Policy = {
   // start with a large fleet reconnecting at once. A node that never returns is Offline
   // startGraceMs + offlineAfterMs after the start.
   startGraceMs: 10_000,
+  maxHeartbeatsPerSecond: DEFAULT_MAX_HEARTBEATS_PER_SECOND,
   crashLoopFailures: 5,
   crashLoopWindowMs: 60_000,
   quarantineMs: 300_000,
@@ -210,10 +212,11 @@ export function mergePlans(a: Plan, b: Plan): Plan {
  */
 export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | undefined): number | undefined {
   let at = Number.POSITIVE_INFINITY;
+  const t = fleetHeartbeat(state, policy);
   for (const node of state.nodes.values()) {
-    const from = heardFrom(node, state.listeningSince, policy);
-    if (node.health === "ready") at = Math.min(at, from + policy.suspectAfterMs + 1);
-    else if (node.health === "suspect") at = Math.min(at, from + policy.offlineAfterMs + 1);
+    const from = heardFrom(node, state.listeningSince, t);
+    if (node.health === "ready") at = Math.min(at, from + t.suspectAfterMs + 1);
+    else if (node.health === "suspect") at = Math.min(at, from + t.offlineAfterMs + 1);
   }
   for (const s of last?.skip ?? []) if (s.until !== undefined) at = Math.min(at, s.until);
   for (const w of state.workloads.values()) {
@@ -272,8 +275,10 @@ function judgeNodes(out: Plan, state: ClusterState, now: number, policy: Policy)
   const health = new Map<string, NodeHealth>();
   /** Nodes being drained: their copies count as outdated. Usually none, so the check is free. */
   const draining = new Set<string>();
+  // The thresholds of the fleet's size (heartbeat.ts): the same for every node of a pass.
+  const t = fleetHeartbeat(state, policy);
   for (const node of state.nodes.values()) {
-    const h = policy.recordedHealth ? node.health : nodeHealth(node, now, policy, state.listeningSince);
+    const h = policy.recordedHealth ? node.health : nodeHealth(node, now, t, state.listeningSince);
     health.set(node.name, h);
     if (node.draining) draining.add(node.name);
     if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });

@@ -1,11 +1,12 @@
 /**
  * The control plane's store on PostgreSQL (store.ts's Store, `--store postgres://…`):
  * drizzle-orm over Bun's built-in client, a bounded pool of prepared-statement connections.
- * A commit is one transaction of multi-row statements (one per table and kind of write): on
- * loopback a round trip costs about as much as writing a thousand rows in one.
+ * A commit is one transaction of one statement per table and kind of write, whatever the
+ * number of rows (recordset.ts): on loopback a round trip costs about as much as writing a
+ * thousand rows in one.
  */
 import { SQL } from "bun";
-import { and, eq, getTableColumns, inArray, isNull, notInArray, sql } from "drizzle-orm";
+import { and, eq, isNull, notInArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { ClusterEvent } from "../../../core/events/cluster-events.js";
@@ -23,11 +24,10 @@ import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 import { exportSnapshot, importSnapshot } from "./snapshot.js";
+import { recordsetDelete, recordsetInsert } from "./recordset.js";
 
 /** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
 const POOL_MAX = 4;
-/** Rows per multi-row statement: well inside PostgreSQL's 65,535 parameters for the widest table. */
-const ROWS_PER_STATEMENT = 1_000;
 const CONNECT_TIMEOUT_S = 5;
 
 /** The advisory lock migrations are run under (any constant: "tessera" in ASCII). */
@@ -35,6 +35,15 @@ const MIGRATION_LOCK = "7310020693061771617";
 
 /** What a leader's commits NOTIFY (the newest sequence number each wrote) and followers LISTEN to. */
 const COMMITS_CHANNEL = "tessera_events";
+
+/** A turn's rows, one statement per table and kind of write (recordset.ts). */
+const APPEND_EVENTS = recordsetInsert(schema.events, { omit: ["seq"], returning: ["seq"] });
+const UPSERT_WORKLOADS = recordsetInsert(schema.workloads, { conflict: "name" });
+const DELETE_WORKLOADS = recordsetDelete(schema.workloads, "name");
+const UPSERT_INSTANCES = recordsetInsert(schema.instances, { conflict: "id" });
+const DELETE_INSTANCES = recordsetDelete(schema.instances, "id");
+const UPSERT_NODES = recordsetInsert(schema.nodes, { conflict: "name" });
+const UPSERT_IDENTITIES = recordsetInsert(schema.nodeIdentities, { conflict: "node" });
 
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
@@ -60,17 +69,6 @@ export function checkUrl(url: string): void {
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`expected postgres://USER@HOST:PORT/DB, got a ${u.protocol}// URL`);
   if (u.hostname === "" || u.pathname.length <= 1) throw new Error("expected postgres://USER@HOST:PORT/DB: the host or the database is missing");
-}
-
-function chunks<T>(rows: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
-}
-
-/** On a conflict on the key, the whole row is overwritten from `excluded`. */
-function overwrite(table: PgTable) {
-  return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
 }
 
 /**
@@ -228,17 +226,17 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
     const stored = await this.said(() => this.db.transaction(async (tx) => {
       const fence = await this.checkFence(tx);
       const stored: StoredEvent[] = [];
-      for (const batch of chunks(writes.events)) {
-        // The sequence hands out numbers in VALUES order; sorted, they pair up with the batch.
-        const rows = batch.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
-        const seqs = (await tx.insert(schema.events).values(rows).returning({ seq: schema.events.seq })).map((r) => r.seq).sort((a, b) => a - b);
-        batch.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
+      if (writes.events.length > 0) {
+        // The sequence hands out numbers in the rows' order; sorted, they pair up with them.
+        const rows = writes.events.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
+        const seqs = (await tx.execute<{ seq: string }>(APPEND_EVENTS(rows))).map((r) => Number(r.seq)).sort((a, b) => a - b);
+        writes.events.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
       }
-      for (const rows of chunks(writes.workloads.upsert)) await tx.insert(schema.workloads).values(rows).onConflictDoUpdate({ target: schema.workloads.name, set: overwrite(schema.workloads) });
-      for (const names of chunks(writes.workloads.delete)) await tx.delete(schema.workloads).where(inArray(schema.workloads.name, names));
-      for (const rows of chunks(writes.instances.upsert)) await tx.insert(schema.instances).values(rows).onConflictDoUpdate({ target: schema.instances.id, set: overwrite(schema.instances) });
-      for (const ids of chunks(writes.instances.delete)) await tx.delete(schema.instances).where(inArray(schema.instances.id, ids));
-      for (const rows of chunks(writes.nodes)) await tx.insert(schema.nodes).values(rows).onConflictDoUpdate({ target: schema.nodes.name, set: overwrite(schema.nodes) });
+      if (writes.workloads.upsert.length > 0) await tx.execute(UPSERT_WORKLOADS(writes.workloads.upsert));
+      if (writes.workloads.delete.length > 0) await tx.execute(DELETE_WORKLOADS(writes.workloads.delete));
+      if (writes.instances.upsert.length > 0) await tx.execute(UPSERT_INSTANCES(writes.instances.upsert));
+      if (writes.instances.delete.length > 0) await tx.execute(DELETE_INSTANCES(writes.instances.delete));
+      if (writes.nodes.length > 0) await tx.execute(UPSERT_NODES(writes.nodes));
       for (const { kind, at, active } of writes.tokens) {
         // Rows of the kind no longer active are revoked; active ones are there (once).
         const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active.map((t) => t.hash)) : undefined;
@@ -253,7 +251,7 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
             });
         }
       }
-      for (const rows of chunks(writes.identities)) await tx.insert(schema.nodeIdentities).values(rows).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: overwrite(schema.nodeIdentities) });
+      if (writes.identities.length > 0) await tx.execute(UPSERT_IDENTITIES(writes.identities));
       for (const { kind, name, record } of writes.secrets) {
         // Every kept version is rewritten: versions past versionsKept go, with their values.
         await tx.delete(schema.secretVersions).where(and(eq(schema.secretVersions.kind, kind), eq(schema.secretVersions.name, name)));

@@ -53,15 +53,35 @@ export function postgresSuite(what: string): PostgresSuite {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Linux's ephemeral ports start here by default: outgoing connections take ports from there up. */
+const EPHEMERAL_FROM = 32_768;
+const LOW_PORTS_FROM = 20_000;
+
+/** Whether `port` can be listened on now (0: any port), and which it was. */
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+    s.once("error", () => resolve(undefined));
+    s.listen(port, "127.0.0.1", () => {
+      const bound = (s.address() as { port: number }).port;
+      s.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port below the ephemeral range, where no outgoing connection can take it before the server
+ * binds it (a machine running thousands of connections may have no ephemeral port left), or
+ * else any free one.
+ */
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await tryListen(LOW_PORTS_FROM + Math.floor(Math.random() * (EPHEMERAL_FROM - LOW_PORTS_FROM)));
+    if (port !== undefined) return port;
+  }
+  const any = await tryListen(0);
+  if (any === undefined) throw new Error("no free port on 127.0.0.1 for PostgreSQL");
+  return any;
 }
 
 /** Runs a command as the postgres user (in a network namespace, given one); throws with its output when it fails. */

@@ -53,9 +53,16 @@ export function postgresSuite(what: string): PostgresSuite {
   };
 }
 
-/** Linux's ephemeral ports start here by default: outgoing connections take ports from there up. */
-const EPHEMERAL_FROM = 32_768;
-const LOW_PORTS_FROM = 20_000;
+/** Where this machine's ephemeral ports start (outgoing connections take ports from there up); Linux's default otherwise. */
+function ephemeralFrom(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+/** Ports from here up need no privilege to listen on. */
+const UNPRIVILEGED_FROM = 1_024;
 
 /** Whether `port` can be listened on now (0: any port), and which it was. */
 function tryListen(port: number): Promise<number | undefined> {
@@ -75,8 +82,9 @@ function tryListen(port: number): Promise<number | undefined> {
  * else any free one.
  */
 async function freePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await tryListen(LOW_PORTS_FROM + Math.floor(Math.random() * (EPHEMERAL_FROM - LOW_PORTS_FROM)));
+  const below = ephemeralFrom();
+  for (let i = 0; i < 20 && below > UNPRIVILEGED_FROM; i++) {
+    const port = await tryListen(UNPRIVILEGED_FROM + Math.floor(Math.random() * (below - UNPRIVILEGED_FROM)));
     if (port !== undefined) return port;
   }
   const any = await tryListen(0);

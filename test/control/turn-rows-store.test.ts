@@ -66,3 +66,24 @@ for (const backend of storeBackends("a turn's rows on PostgreSQL")) {
     await restarted.close();
   });
 }
+
+for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) => b.name === "postgres")) {
+  test.skipIf(backend.skip)("postgres: a turn the database refuses (a NUL byte an agent reported) is refused in one line naming the statement and PostgreSQL's reason, not its rows; nothing of it is written", async () => {
+    const { store, reopen } = await backend.fresh();
+    const state = await store.load();
+    const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: true });
+    await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+    const applied = turn(Array.from({ length: 50 }, (_, i): Command => ({ type: "ApplyWorkload", name: `w${i}`, labels: {}, spec: spec() })));
+    await store.commit(applied.events, state);
+    const starts = applied.effects.flatMap((e) => (e.type === "StartInstance" ? [e] : []));
+    const failed = turn(starts.map((e): Command => ({ type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "failed", reason: "exit 1", exitCode: 1, stderrTail: "a NUL \0 in its stderr" })));
+    const refused = await store.commit(failed.events, state).then(() => undefined, (err: Error) => err);
+    expect(refused?.message).toStartWith('the database refused INSERT INTO "instances" …: unsupported Unicode escape sequence');
+    expect(refused!.message.length).toBeLessThan(200);
+    await store.close();
+
+    const restarted = await reopen();
+    expect([...(await restarted.load()).instances.values()].filter((i) => i.state === "failed")).toEqual([]);
+    await restarted.close();
+  });
+}

@@ -1,11 +1,12 @@
 /**
  * The control plane's store on PostgreSQL (store.ts's Store, `--store postgres://…`):
  * drizzle-orm over Bun's built-in client, a bounded pool of prepared-statement connections.
- * A commit is one transaction of multi-row statements (one per table and kind of write): on
- * loopback a round trip costs about as much as writing a thousand rows in one.
+ * A commit is one transaction of one statement per table and kind of write, whatever the
+ * number of rows (recordset.ts): on loopback a round trip costs about as much as writing a
+ * thousand rows in one.
  */
 import { SQL } from "bun";
-import { and, eq, getTableColumns, inArray, isNull, notInArray, sql } from "drizzle-orm";
+import { and, eq, isNull, notInArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { ClusterEvent } from "../../../core/events/cluster-events.js";
@@ -23,11 +24,10 @@ import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 import { exportSnapshot, importSnapshot } from "./snapshot.js";
+import { recordsetDelete, recordsetInsert } from "./recordset.js";
 
 /** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
 const POOL_MAX = 4;
-/** Rows per multi-row statement: well inside PostgreSQL's 65,535 parameters for the widest table. */
-const ROWS_PER_STATEMENT = 1_000;
 const CONNECT_TIMEOUT_S = 5;
 
 /** The advisory lock migrations are run under (any constant: "tessera" in ASCII). */
@@ -35,6 +35,15 @@ const MIGRATION_LOCK = "7310020693061771617";
 
 /** What a leader's commits NOTIFY (the newest sequence number each wrote) and followers LISTEN to. */
 const COMMITS_CHANNEL = "tessera_events";
+
+/** A turn's rows, one statement per table and kind of write (recordset.ts). */
+const APPEND_EVENTS = recordsetInsert(schema.events, { omit: ["seq"], returning: ["seq"] });
+const UPSERT_WORKLOADS = recordsetInsert(schema.workloads, { conflict: "name" });
+const DELETE_WORKLOADS = recordsetDelete(schema.workloads, "name");
+const UPSERT_INSTANCES = recordsetInsert(schema.instances, { conflict: "id" });
+const DELETE_INSTANCES = recordsetDelete(schema.instances, "id");
+const UPSERT_NODES = recordsetInsert(schema.nodes, { conflict: "name" });
+const UPSERT_IDENTITIES = recordsetInsert(schema.nodeIdentities, { conflict: "node" });
 
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
@@ -62,15 +71,23 @@ export function checkUrl(url: string): void {
   if (u.hostname === "" || u.pathname.length <= 1) throw new Error("expected postgres://USER@HOST:PORT/DB: the host or the database is missing");
 }
 
-function chunks<T>(rows: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
+/** The fence's check: the lease is ours, in our epoch, in force on the database's clock (see checkFence). */
+function fenceCheck(fence: Fence) {
+  return sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`;
 }
 
-/** On a conflict on the key, the whole row is overwritten from `excluded`. */
-function overwrite(table: PgTable) {
-  return Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]));
+/**
+ * Statements sent together, their answers (in their order) once all are in. A failure fails the
+ * whole, with the first one's reason (those after it may only say the transaction was aborted);
+ * `check` looks at the answers first, so that a refusal by the fence is what is said.
+ */
+async function settled<T extends readonly unknown[]>(statements: T, check?: (results: unknown[]) => void): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(statements);
+  const values = results.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+  if (check && results[0]?.status === "fulfilled") check(values);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return values as { [K in keyof T]: Awaited<T[K]> };
 }
 
 /**
@@ -208,37 +225,53 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   }
 
   /**
-   * Inside a write's transaction, first: the lease must still be ours, in our epoch, in force
-   * on the database's clock. FOR SHARE holds the row until the transaction ends, so a take
+   * Inside a write's transaction, before its COMMIT: the lease must still be ours, in our
+   * epoch, in force on the database's clock. FOR SHARE holds the row until the transaction
+   * ends (whether the turn's rows were written before or after it in the transaction), so a take
    * (an UPDATE of it) waits for this commit: no write of an earlier epoch lands after a later
    * epoch has begun, and the new leader's load sees it.
    */
   private async checkFence(tx: Pick<PostgresDatabase, "execute">): Promise<Fence> {
-    const fence = this.fence;
-    if (fence === undefined) throw new NotLeader(`not the leader: ${this.unfenced}`);
-    const held = await tx.execute(
-      sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`,
-    );
-    if (held.length === 0) throw new NotLeader(`not the leader any more: the lease of epoch ${fence.epoch} is no longer this control plane's (taken over, or expired)`);
+    const fence = this.heldFence();
+    this.refuseUnless(fence, await tx.execute(fenceCheck(fence)));
     return fence;
+  }
+
+  /** The fence commits are checked against; none: refused before anything is sent. */
+  private heldFence(): Fence {
+    if (this.fence === undefined) throw new NotLeader(`not the leader: ${this.unfenced}`);
+    return this.fence;
+  }
+
+  /** What the fence's check found: no row, the lease is not ours in our epoch. */
+  private refuseUnless(fence: Fence, held: unknown[]): void {
+    if (held.length === 0) throw new NotLeader(`not the leader any more: the lease of epoch ${fence.epoch} is no longer this control plane's (taken over, or expired)`);
   }
 
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);
     const stored = await this.said(() => this.db.transaction(async (tx) => {
-      const fence = await this.checkFence(tx);
-      const stored: StoredEvent[] = [];
-      for (const batch of chunks(writes.events)) {
-        // The sequence hands out numbers in VALUES order; sorted, they pair up with the batch.
-        const rows = batch.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
-        const seqs = (await tx.insert(schema.events).values(rows).returning({ seq: schema.events.seq })).map((r) => r.seq).sort((a, b) => a - b);
-        batch.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
-      }
-      for (const rows of chunks(writes.workloads.upsert)) await tx.insert(schema.workloads).values(rows).onConflictDoUpdate({ target: schema.workloads.name, set: overwrite(schema.workloads) });
-      for (const names of chunks(writes.workloads.delete)) await tx.delete(schema.workloads).where(inArray(schema.workloads.name, names));
-      for (const rows of chunks(writes.instances.upsert)) await tx.insert(schema.instances).values(rows).onConflictDoUpdate({ target: schema.instances.id, set: overwrite(schema.instances) });
-      for (const ids of chunks(writes.instances.delete)) await tx.delete(schema.instances).where(inArray(schema.instances.id, ids));
-      for (const rows of chunks(writes.nodes)) await tx.insert(schema.nodes).values(rows).onConflictDoUpdate({ target: schema.nodes.name, set: overwrite(schema.nodes) });
+      const fence = this.heldFence();
+      const rows = writes.events.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
+      // The fence and the turn's rows in one round trip: the client sends a transaction's
+      // statements without waiting for each answer (they touch different rows: any order
+      // writes the same). Whatever the fence finds, it finds before the COMMIT; if the lease is
+      // gone, or any statement fails, the transaction writes nothing.
+      const [, appended] = await settled([
+        tx.execute(fenceCheck(fence)),
+        rows.length > 0 ? tx.execute<{ seq: string }>(APPEND_EVENTS(rows)) : [],
+        ...(writes.workloads.upsert.length > 0 ? [tx.execute(UPSERT_WORKLOADS(writes.workloads.upsert))] : []),
+        ...(writes.workloads.delete.length > 0 ? [tx.execute(DELETE_WORKLOADS(writes.workloads.delete))] : []),
+        ...(writes.instances.upsert.length > 0 ? [tx.execute(UPSERT_INSTANCES(writes.instances.upsert))] : []),
+        ...(writes.instances.delete.length > 0 ? [tx.execute(DELETE_INSTANCES(writes.instances.delete))] : []),
+        ...(writes.nodes.length > 0 ? [tx.execute(UPSERT_NODES(writes.nodes))] : []),
+        ...(writes.identities.length > 0 ? [tx.execute(UPSERT_IDENTITIES(writes.identities))] : []),
+        ...(writes.nextInstanceSeq !== undefined ? [this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq))] : []),
+        ...(writes.listeningSince !== undefined ? [this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince))] : []),
+      ], (results) => this.refuseUnless(fence, results[0] as unknown[]));
+      // The sequence hands out numbers in the rows' order; sorted, they pair up with them.
+      const seqs = (appended as Array<{ seq: string }>).map((r) => Number(r.seq)).sort((a, b) => a - b);
+      const stored = writes.events.map(({ event, row }, i): StoredEvent => ({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
       for (const { kind, at, active } of writes.tokens) {
         // Rows of the kind no longer active are revoked; active ones are there (once).
         const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active.map((t) => t.hash)) : undefined;
@@ -253,14 +286,11 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
             });
         }
       }
-      for (const rows of chunks(writes.identities)) await tx.insert(schema.nodeIdentities).values(rows).onConflictDoUpdate({ target: schema.nodeIdentities.node, set: overwrite(schema.nodeIdentities) });
       for (const { kind, name, record } of writes.secrets) {
         // Every kept version is rewritten: versions past versionsKept go, with their values.
         await tx.delete(schema.secretVersions).where(and(eq(schema.secretVersions.kind, kind), eq(schema.secretVersions.name, name)));
         if (record) await tx.insert(schema.secretVersions).values(secretToRows(record));
       }
-      if (writes.nextInstanceSeq !== undefined) await this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq));
-      if (writes.listeningSince !== undefined) await this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince));
       // Delivered to followers when (and only if) this transaction commits, in commit order.
       if (stored.length > 0) await tx.execute(sql`SELECT pg_notify(${COMMITS_CHANNEL}, ${String(stored[stored.length - 1]!.seq)})`);
       return stored;

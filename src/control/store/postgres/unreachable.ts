@@ -22,7 +22,7 @@ export function describeDatabaseError(err: unknown, location: string): Error {
   const cause = (err as { cause?: unknown } | undefined)?.cause;
   if (err instanceof Error && err.message.startsWith("Failed query") && cause !== undefined) {
     const said = describeDatabaseError(cause, location);
-    return said instanceof StoreUnreachable ? said : err;
+    return said instanceof StoreUnreachable ? said : refusal(err.message, said);
   }
   const code = (err as { code?: unknown } | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
@@ -31,6 +31,17 @@ export function describeDatabaseError(err: unknown, location: string): Error {
   const terminated = (err as { errno?: unknown } | undefined)?.errno === "57P01" || /terminating connection due to administrator command/.test(message);
   if (failure === undefined && !terminated && !/^(Failed to connect|Connection closed)/i.test(message)) return err instanceof Error ? err : new Error(message);
   return new StoreUnreachable(`the database cannot be reached (PostgreSQL at ${location}: ${failure ?? (terminated ? "the server is shutting down" : message.toLowerCase())})`);
+}
+
+/**
+ * A statement PostgreSQL refused, said by its first words and PostgreSQL's reason: drizzle's own
+ * message goes on to repeat the whole statement and every parameter, which for a commit is every
+ * row of the turn (megabytes, in a log line and in every refused caller's answer).
+ */
+function refusal(failedQuery: string, reason: Error): Error {
+  const statement = failedQuery.slice("Failed query: ".length).split(/\s+/).slice(0, 3).join(" ");
+  const detail = (reason as { detail?: unknown }).detail;
+  return new Error(`the database refused ${statement} …: ${reason.message}${typeof detail === "string" && detail !== "" ? ` (${detail})` : ""}`, { cause: reason });
 }
 
 /** Runs a read or write, a database that cannot be reached said in words (describeDatabaseError). */

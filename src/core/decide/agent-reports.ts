@@ -10,14 +10,24 @@ import { kindOf, stopGracePeriodOf } from "../model/spec.js";
 import { accept, type Deciders, refuse } from "./decision.js";
 
 /** The instance event an agent's word leads to (a report, or a hello's catch-up); undefined for those only the control plane decides. */
-export function instanceEventFor(type: InstanceEventType, reason: string, exitCode?: number, stderrTail?: string): InstanceEvent | undefined {
+/**
+ * Text an agent reported, as the log and the store keep it: a NUL (a program's stderr may hold
+ * one) becomes U+FFFD. PostgreSQL refuses NUL in text, and a turn it refuses takes no change
+ * until the store writes again: one copy's output must not stop the control plane.
+ */
+function recordable(text: string): string {
+  return text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text;
+}
+
+export function instanceEventFor(type: InstanceEventType, reported: string, exitCode?: number, stderrTail?: string): InstanceEvent | undefined {
+  const reason = recordable(reported);
   switch (type) {
     case "provision":
     case "run":
       return { type };
     case "fail": {
       // Whatever size the agent sent, the event log keeps a bounded tail; none, no key.
-      const tail = boundStderrTail(stderrTail ?? "");
+      const tail = boundStderrTail(recordable(stderrTail ?? ""));
       return tail === "" ? { type, reason, exitCode } : { type, reason, exitCode, stderrTail: tail };
     }
     // Only a hello's catch-up leads here (no report is of a stop).
@@ -95,7 +105,7 @@ export const agentReportDeciders = {
     // A verdict about a copy that no longer runs arrived late: nothing to record.
     if (inst.state !== "running") return refuse({ kind: "SupersededReport", id: inst.id, reported: "running", current: inst.state });
     // A failing check is recorded with why, and again when why changes: it is the copy's reason.
-    const detail = c.passing || !c.detail ? undefined : c.detail.slice(0, CHECK_DETAIL_CHARS);
+    const detail = c.passing || !c.detail ? undefined : recordable(c.detail.slice(0, CHECK_DETAIL_CHARS));
     if (inst.passing.includes(c.check) === c.passing && (detail === undefined || inst.reason === checkFailureReason(c.check, detail))) return accept();
     return accept([{ type: "InstanceCheckReported", at: now, id: inst.id, check: c.check, passing: c.passing, ...(detail === undefined ? {} : { detail }) }]);
   },

@@ -10,6 +10,7 @@ import type { Command } from "../../src/core/decide/commands.js";
 import { dropAgentStreams } from "../../src/core/events/stored-state.js";
 import type { ClusterState, ClusterView } from "../../src/core/model/cluster-state.js";
 import { desiredCopies } from "../../src/core/model/cluster-status.js";
+import { secretId } from "../../src/core/model/secrets.js";
 import type { Logger } from "../../src/shell/logger.js";
 import { DEFAULT_POLICY } from "../../src/core/reconcile/reconcile.js";
 import { runTurn } from "../../src/core/reconcile/turn.js";
@@ -113,6 +114,18 @@ test.skipIf(pg.skip)("handing over: caught up with the last commit, agent stream
   const handed = (await follower.handOver())!;
   expect(handed.seq).toBe(stored.at(-1)!.seq);
   expect([...handed.state.nodes.values()].every((n) => !n.connected && n.session === 0)).toBe(true);
+  expect(comparable(handed.state)).toEqual(comparable(await standby.load()));
+});
+
+test.skipIf(pg.skip)("handing over: a secret's version committed after the snapshot comes with its sealed value, which the log it folded does not keep", async () => {
+  const { standby, turn } = await cluster();
+  await turn([connect("n1")]);
+  const follower = new Follower({ store: standby, log: silent, pollMs: 3_600_000 });
+  follower.start();
+  await eventually("the first snapshot", () => follower.ready || undefined, 5_000);
+  await turn([{ type: "PutSecret", kind: "secret", name: "db", keys: [{ key: "password", size: 6 }], digest: "d1", payload: "v1.sealed-after-the-snapshot", create: true, by: "admin" }]);
+  const handed = (await follower.handOver())!;
+  expect(handed.state.secrets.get(secretId("secret", "db"))?.versions.map((v) => v.payload)).toEqual(["v1.sealed-after-the-snapshot"]);
   expect(comparable(handed.state)).toEqual(comparable(await standby.load()));
 });
 

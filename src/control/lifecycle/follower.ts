@@ -13,6 +13,7 @@
 import { dropAgentStreams } from "../../core/events/stored-state.js";
 import { evolve } from "../../core/events/evolve.js";
 import { type ClusterState, type ClusterView, emptyState } from "../../core/model/cluster-state.js";
+import { secretId } from "../../core/model/secrets.js";
 import type { Logger } from "../../shell/logger.js";
 import type { StoredEvent } from "../store/rows.js";
 import type { SharedDatabase } from "../store/store.js";
@@ -154,6 +155,9 @@ export class Follower {
     if (!this.loaded) return undefined;
     try {
       await this.step(false);
+      // The log keeps no secret's value: a version committed after the snapshot has none here.
+      // The lease is taken, so the rows read now are those of the last commit folded.
+      this.state.secrets = new Map((await this.opts.store.secrets()).map((r) => [secretId(r.kind, r.name), r]));
     } catch (err) {
       this.opts.log.warn("could not catch up with the last commits; loading instead", { error: (err as Error).message, seq: this.seq });
       return undefined;

@@ -7,6 +7,7 @@
  */
 import type { ClusterEvent } from "../../core/events/cluster-events.js";
 import type { ClusterState } from "../../core/model/cluster-state.js";
+import type { SecretRecord } from "../../core/model/secrets.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { CopyFact } from "../../core/output/log-sources.js";
 import type { MaintenanceStats } from "./retention.js";
@@ -111,6 +112,8 @@ export interface SharedDatabase {
   fenceWith(fence: Fence | undefined, why?: string): void;
   /** The state and the newest sequence number it holds, read in one transaction. */
   loadWithSeq(): Promise<{ state: ClusterState; seq: number }>;
+  /** Every secret and config with its sealed values: what a standby's state, folded from the log, lacks. */
+  secrets(): Promise<SecretRecord[]>;
   /** Hears each commit's newest sequence number; `listening` once heard from. Resolves to the function that stops. */
   followCommits(committed: (seq: number) => void, listening: () => void): Promise<() => Promise<void>>;
 }

@@ -12,6 +12,7 @@ import type { PgTable } from "drizzle-orm/pg-core";
 import type { ClusterEvent } from "../../../core/events/cluster-events.js";
 import { dropAgentStreams, storedState } from "../../../core/events/stored-state.js";
 import type { ClusterState, TokenKind } from "../../../core/model/cluster-state.js";
+import type { SecretRecord } from "../../../core/model/secrets.js";
 import { embeddedMigrations } from "../embedded-migrations.js" with { type: "macro" };
 import { DEFAULT_RETENTION, type Retention } from "../retention.js";
 import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
@@ -165,6 +166,11 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
    */
   loadWithSeq(): Promise<{ state: ClusterState; seq: number }> {
     return this.said(() => this.db.transaction((tx) => this.loadState(tx), { isolationLevel: "repeatable read", accessMode: "read only" }));
+  }
+
+  /** Every secret and config as stored, sealed values included (the log, which a standby folds, keeps none). */
+  secrets(): Promise<SecretRecord[]> {
+    return this.said(async () => secretsFromRows(await this.db.select().from(schema.secretVersions)));
   }
 
   private async loadState(tx: Pick<PostgresDatabase, "select">): Promise<{ state: ClusterState; seq: number }> {

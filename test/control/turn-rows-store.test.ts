@@ -68,7 +68,7 @@ for (const backend of storeBackends("a turn's rows on PostgreSQL")) {
 }
 
 for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) => b.name === "postgres")) {
-  test.skipIf(backend.skip)("postgres: a turn the database refuses (a NUL byte an agent reported) is refused in one line naming the statement and PostgreSQL's reason, not its rows; nothing of it is written", async () => {
+  test.skipIf(backend.skip)("postgres: a turn the database refuses (a NUL byte in a row) is refused in one line naming the statement and PostgreSQL's reason, not its rows; nothing of it is written", async () => {
     const { store, reopen } = await backend.fresh();
     const state = await store.load();
     const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: true });
@@ -77,6 +77,8 @@ for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) =
     await store.commit(applied.events, state);
     const starts = applied.effects.flatMap((e) => (e.type === "StartInstance" ? [e] : []));
     const failed = turn(starts.map((e): Command => ({ type: "ReportInstance", node: "n1", instanceId: e.instanceId, generation: e.generation, state: "failed", reason: "exit 1", exitCode: 1, stderrTail: "a NUL \0 in its stderr" })));
+    // The core records an agent's NUL as U+FFFD (the test below): a row holding one stands for any text PostgreSQL refuses.
+    for (const i of state.instances.values()) if (i.state === "failed") i.stderrTail = "a NUL \0 in its stderr";
     const refused = await store.commit(failed.events, state).then(() => undefined, (err: Error) => err);
     expect(refused?.message).toStartWith('the database refused INSERT INTO "instances" …: unsupported Unicode escape sequence');
     expect(refused!.message.length).toBeLessThan(200);
@@ -85,5 +87,22 @@ for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) =
     const restarted = await reopen();
     expect([...(await restarted.load()).instances.values()].filter((i) => i.state === "failed")).toEqual([]);
     await restarted.close();
+  });
+}
+
+for (const backend of storeBackends("an agent's NUL byte on PostgreSQL").filter((b) => b.name === "postgres")) {
+  test.skipIf(backend.skip)("postgres: a failure whose stderr holds a NUL byte commits, recorded with U+FFFD, and the store takes the next turn", async () => {
+    const { store } = await backend.fresh();
+    const state = await store.load();
+    const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: true });
+    await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+    const applied = turn([{ type: "ApplyWorkload", name: "w", labels: {}, spec: spec() }]);
+    await store.commit(applied.events, state);
+    const start = applied.effects.find((e) => e.type === "StartInstance")!;
+    const failed = turn([{ type: "ReportInstance", node: "n1", instanceId: start.instanceId, generation: start.generation, state: "failed", reason: "exit\0 1", exitCode: 1, stderrTail: "a NUL \0 in its stderr" }]);
+    await store.commit(failed.events, state);
+    const stored = (await store.load()).instances.get(start.instanceId)!;
+    expect([stored.reason, stored.stderrTail]).toEqual(["exit\uFFFD 1", "a NUL \uFFFD in its stderr"]);
+    await store.close();
   });
 }

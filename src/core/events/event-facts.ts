@@ -77,7 +77,8 @@ export const EVENT_FACTS: { [K in ClusterEventType]: Facts<K> } = {
   RolloutReverted: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadFinished: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
   WorkloadExpired: { touches: (e) => ({ workload: e.name }), volatile: false, origin: decision, fits: notInput },
-  InstanceCreated: { touches: (e) => ({ workload: e.workload, instance: e.id }), volatile: false, origin: decision, fits: notInput },
+  // Its workload's row is unchanged (no rewrite per placement); the log's workload column comes from the id.
+  InstanceCreated: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: notInput },
   InstanceWaiting: { touches: (e) => ({ instance: e.id }), volatile: false, origin: decision, fits: notInput },
   InstanceCheckReported: { touches: (e) => ({ instance: e.id }), volatile: false, origin: input, fits: (state, e) => state.instances.has(e.id) },
   InstanceTransitioned: {

@@ -109,7 +109,8 @@ export class BenchCluster {
     const joinToken = readFileSync(join(controlDir, "join-token"), "utf8").trim();
     const nodes = Array.from({ length: agents }, (_, i) => `sim-${String(i).padStart(5, "0")}`);
     await this.fleet.start(nodes, { control: address, caPem, joinToken, dir: join(this.harness.dir, "agents"), ports }, fleet);
-    await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), 120_000, 100);
+    // Ten thousand hellos take their time on two cores: the deadline grows with the fleet.
+    await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), Math.max(120_000, agents * 20), 100);
     const { creds, options } = adminChannel(controlDir);
     this.client = new ControlPlaneClient(address, creds, options);
   }
@@ -166,7 +167,9 @@ export class BenchCluster {
   /**
    * Resolves once the control plane counts `n` instances Running. Waits (without polling the
    * control plane) until the agents have started `n` copies, then polls /metrics until the
-   * control plane has committed their reports.
+   * control plane has committed their reports: every 5 ms per 10,000 copies, so the polls cost
+   * the control plane (which counts its instances to answer) the same share of the time at every
+   * size while the clock's resolution stays a fixed fraction of it.
    */
   async untilRunning(n: number): Promise<void> {
     if (this.started < n) {
@@ -178,7 +181,7 @@ export class BenchCluster {
       await Promise.race([enough, this.fleet.died]);
       this.onStart = () => {};
     }
-    await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), 60_000, 5);
+    await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), Math.max(60_000, n * 2), Math.max(5, n / 2_000));
   }
 
   /** Resolves when an instance of `workload` is reported Running. */

@@ -1,9 +1,10 @@
 /**
  * The benchmark's simulated agents, spread over worker processes (agent-worker.ts): the hard
  * limit on open files is per process (20,000 on the benchmark machine, not raisable), every
- * agent holds a descriptor (PER_AGENT_FDS, measured), and one process running 10,000 agents
- * would spend one core on them while the control plane waits. What the
- * workers tell (copies started) arrives here with the time it happened on this process's clock.
+ * agent holds a descriptor (PER_AGENT_FDS, measured), and one process's event loop, one core at
+ * most, would pace 10,000 agents' heartbeats and reports instead of the control plane doing so.
+ * What the workers tell (copies started) arrives here with the time it happened on this
+ * process's clock.
  */
 import type { Subprocess } from "bun";
 import type { WorkerMessage, WorkerStart } from "./agent-worker.js";
@@ -70,11 +71,6 @@ export class AgentFleet {
     if (m.type === "up") up.resolve();
     else if (m.type === "failed") up.reject(new Error(`a benchmark agent worker failed: ${m.error}`));
     else for (const [workload, atEpochMs] of m.copies) this.started(workload, atEpochMs - performance.timeOrigin);
-  }
-
-  /** The worker processes' ids. */
-  get pids(): number[] {
-    return this.workers.map((w) => w.pid);
   }
 
   /** CPU the fleet's processes have used so far (user + system), in clock ticks. */

@@ -191,7 +191,8 @@ export class BenchCluster {
 
   /**
    * Resolves, with the time it did, when an agent has started a copy of `workload`: the moment
-   * the agent reports it Running (and, with no readiness checks, Ready).
+   * the agent reports it Running (and, with no readiness checks, Ready), as its worker stamped it
+   * on the clock this process shares, not when the worker's message arrived.
    */
   untilCopyStarted(workload: string): Promise<number> {
     return this.starts.wait(workload, () => true);

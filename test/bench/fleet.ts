@@ -178,8 +178,16 @@ export class BenchCluster {
           if (this.started >= n) resolve();
         };
       });
-      await Promise.race([enough, this.fleet.died]);
-      this.onStart = () => {};
+      // A fleet that cannot get its copies started (a control plane out of descriptors) fails the run instead of hanging it.
+      const limitMs = Math.max(120_000, n * 3);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the agents started ${this.started} of ${n} copies within ${limitMs} ms`)), limitMs)));
+      try {
+        await Promise.race([enough, this.fleet.died, late]);
+      } finally {
+        clearTimeout(timer);
+        this.onStart = () => {};
+      }
     }
     await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), Math.max(60_000, n * 2), Math.max(5, n / 2_000));
   }

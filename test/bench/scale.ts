@@ -137,10 +137,11 @@ export async function benchScale(runs: number): Promise<Section> {
     main.push(await runScale(AGENTS, WORKLOADS));
     console.log(`run ${r + 1}/${runs}:`, main[main.length - 1]);
   }
-  const larger: ScaleRun[] = [];
+  // A larger size that fails is a row saying so: the sizes before it were measured all the same.
+  const larger: Array<ScaleRun | FailedRun> = [];
   for (const [agents, workloads] of LARGER) {
     const last = agents === LARGER[LARGER.length - 1]![0];
-    larger.push(await runScale(agents, workloads, last ? { idleMs: IDLE_MS } : {}));
+    larger.push(await runScale(agents, workloads, last ? { idleMs: IDLE_MS } : {}).catch((err: unknown) => ({ agents, workloads, failed: String(err) })));
     console.log(`${agents} agents:`, larger[larger.length - 1]);
   }
   const s = {
@@ -157,7 +158,7 @@ export async function benchScale(runs: number): Promise<Section> {
   const calls = Math.ceil(WORKLOADS / BATCH);
   const first: SizeRow = { agents: AGENTS, workloads: WORKLOADS, runs, convergeMs: s.convergeMs.median, controlPeakRssMb: s.controlPeakRssMb.median, benchCpuS: s.benchCpuS.median, controlCpuS: s.controlCpuS.median };
   const largest = larger[larger.length - 1]!;
-  const growth = round(largest.convergeMs / largest.workloads / (first.convergeMs / first.workloads), 2);
+  const growth = "failed" in largest ? undefined : round(largest.convergeMs / largest.workloads / (first.convergeMs / first.workloads), 2);
   return {
     name: "scale",
     order: 3,
@@ -190,6 +191,13 @@ ${growthSection(first, larger, growth)}`,
   };
 }
 
+/** A larger size whose run did not finish, and why. */
+interface FailedRun {
+  agents: number;
+  workloads: number;
+  failed: string;
+}
+
 /** One size's row: the medians of its runs, or its one run. */
 interface SizeRow {
   agents: number;
@@ -202,14 +210,21 @@ interface SizeRow {
 }
 
 /** The sizes side by side (the growth shows), the largest one's goals and its idle row. */
-function growthSection(first: SizeRow, larger: ScaleRun[], growth: number): string {
+function growthSection(first: SizeRow, larger: Array<ScaleRun | FailedRun>, growth: number | undefined): string {
   const rows = [first, ...larger.map((r) => ({ ...r, runs: 1 }))];
   const largest = larger[larger.length - 1]!;
   const n = (x: number) => x.toLocaleString("en");
   const cpu = (cpuS: number, ms: number) => `${round(cpuS, 1)} s (${round((cpuS / (ms / 1000)) * 100, 0)} %)`;
-  const row = (r: SizeRow) =>
-    `| ${n(r.agents)} | ${n(r.workloads)} | ${r.runs === 1 ? "1" : `median of ${r.runs}`} | ${round(r.convergeMs, 0)} ms | ${n(round((r.workloads / r.convergeMs) * 1000, 0))} | ${round((r.convergeMs / r.workloads) * 1000, 0)} µs | ${round(r.controlPeakRssMb, 0)} MiB | ${cpu(r.benchCpuS, r.convergeMs)} | ${cpu(r.controlCpuS, r.convergeMs)} |`;
-  const idle = largest.idle;
+  const row = (r: SizeRow | (FailedRun & { runs: number })) =>
+    "failed" in r
+      ? `| ${n(r.agents)} | ${n(r.workloads)} | 1 | failed: ${r.failed.replaceAll("|", "/").replaceAll("\n", " ")} | | | | | |`
+      : `| ${n(r.agents)} | ${n(r.workloads)} | ${r.runs === 1 ? "1" : `median of ${r.runs}`} | ${round(r.convergeMs, 0)} ms | ${n(round((r.workloads / r.convergeMs) * 1000, 0))} | ${round((r.convergeMs / r.workloads) * 1000, 0)} µs | ${round(r.controlPeakRssMb, 0)} MiB | ${cpu(r.benchCpuS, r.convergeMs)} | ${cpu(r.controlCpuS, r.convergeMs)} |`;
+  const idle = "failed" in largest ? undefined : largest.idle;
+  const goals =
+    "failed" in largest || growth === undefined
+      ? `- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads: not measured (the run failed) ${verdict(false)}; growth and idle not measured.`
+      : `- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads → all Running: ${round(largest.convergeMs, 0)} ms (goal ≤ ${n(GOAL_LARGEST_MS)} ms ${verdict(largest.convergeMs <= GOAL_LARGEST_MS)}); control plane peak RSS ${round(largest.controlPeakRssMb, 0)} MiB (goal ≤ ${n(GOAL_LARGEST_RSS_MB)} MiB ${verdict(largest.controlPeakRssMb <= GOAL_LARGEST_RSS_MB)}).
+- Growth: time per workload at ${n(largest.workloads)} ÷ at ${n(first.workloads)} = ${growth}× (goal ≤ ${GOAL_GROWTH}× ${verdict(growth <= GOAL_GROWTH)}).`;
   return `### Growth: ${rows.map((r) => n(r.agents)).join(", ")} agents
 
 The same measure at three sizes, ten workloads per agent; the larger sizes run once each (starting
@@ -222,7 +237,6 @@ floor stays a floor while the benchmark's side leaves the control plane the core
 |---|---|---|---|---|---|---|---|---|
 ${rows.map(row).join("\n")}
 
-- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads → all Running: ${round(largest.convergeMs, 0)} ms (goal ≤ ${n(GOAL_LARGEST_MS)} ms ${verdict(largest.convergeMs <= GOAL_LARGEST_MS)}); control plane peak RSS ${round(largest.controlPeakRssMb, 0)} MiB (goal ≤ ${n(GOAL_LARGEST_RSS_MB)} MiB ${verdict(largest.controlPeakRssMb <= GOAL_LARGEST_RSS_MB)}).
-- Growth: time per workload at ${n(largest.workloads)} ÷ at ${n(first.workloads)} = ${growth}× (goal ≤ ${GOAL_GROWTH}× ${verdict(growth <= GOAL_GROWTH)}).
+${goals}
 ${idle ? `- Idle: ${n(largest.agents)} connected agents and ${n(largest.workloads)} running copies, nothing changing for ${round(idle.seconds, 0)} s (heartbeats, metrics, watches): the control plane used ${round(idle.controlCpuPct, 1)} % of one core (goal ≤ ${GOAL_IDLE_PCT} % ${verdict(idle.controlCpuPct <= GOAL_IDLE_PCT)}); the benchmark's side ${round(idle.benchCpuPct, 1)} %.\n` : ""}`;
 }

@@ -20,6 +20,17 @@ test("scale, smoke size: 20 agents, 200 workloads, all Running", async () => {
   expect(r.floorMs).toBeGreaterThan(0);
   expect(r.unaryFloorMs).toBeGreaterThan(0);
   expect(r.controlPeakRssMb).toBeGreaterThan(0);
+  expect(r.controlCpuS).toBeGreaterThan(0);
+  expect(r.idle).toBeUndefined();
+});
+
+test("scale, split over worker processes: 4 agents 2 to a process, 20 workloads, all Running, then measured idle", async () => {
+  const r = await runScale(4, 20, { fleet: { perWorker: 2 }, idleMs: 200 });
+  expect(r.convergeMs).toBeGreaterThanOrEqual(r.applyMs);
+  expect(r.benchCpuS).toBeGreaterThanOrEqual(0);
+  expect(r.idle!.seconds).toBeGreaterThan(0);
+  expect(r.idle!.controlCpuPct).toBeGreaterThanOrEqual(0);
+  expect(r.idle!.benchCpuPct).toBeGreaterThanOrEqual(0);
 });
 
 test("latency, smoke size: apply → Running and the bare round trip, measured", async () => {

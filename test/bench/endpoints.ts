@@ -4,8 +4,9 @@
  * a bare grpc-js unary round trip over TLS, sampled alternately in the same process.
  *
  * "Ready" is when the agent's executor has started the copy: the agent reports it Running at
- * once, and with no readiness checks a running copy is Ready. The agent runs in this process,
- * so that moment is read from the same clock as the watch's arrival.
+ * once, and with no readiness checks a running copy is Ready. The agent runs in a worker process
+ * (agent-fleet.ts), which stamps that moment on the clock both processes share, so it is compared
+ * with the watch's arrival whatever the worker's message took to come.
  */
 import { BenchCluster, LOOPBACK_PORTS } from "./fleet.js";
 import { startFloor } from "./floor.js";
@@ -96,7 +97,8 @@ export async function benchEndpoints(runs: number): Promise<Section> {
 One WatchEndpoints stream is held open for the whole run. Each sample applies a one-replica
 workload asking for one dynamic port; the interval measured runs from the moment the agent has
 started the copy (it reports it Running at once, and with no readiness checks a running copy is
-Ready; the agent runs in the benchmark's process, so this is read on the same clock) until the
+Ready; the agent runs in a worker process of the benchmark, which stamps the moment on the clock
+both share, so the worker's message to the benchmark adds nothing) until the
 endpoint, Ready, arrives on the watch: the agent's report, the control plane's writer turn and
 its push to the watcher. The apply call → the endpoint row is the whole path a client sees, for
 context. ${SAMPLES.toLocaleString("en")} samples per run, alternating with the floor (a bare grpc-js unary round trip over TLS,

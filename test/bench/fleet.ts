@@ -1,58 +1,27 @@
 /**
  * A benchmark cluster: a real control plane (dist/tessera control: its own process, TLS, the
- * embedded defaults) and agents in this process (the real Agent on the simulated executor:
- * nothing runs), each with its own certificate, connection and Connect stream, as a fleet of
- * separate nodes would have. Used by the scale benchmark (3), the latency benchmark (2), the
- * endpoints benchmark (8) and the mosaic benchmark (9).
+ * embedded defaults) and agents in worker processes (agent-fleet.ts: the real Agent on the
+ * simulated executor, nothing runs), each with its own certificate, connection and Connect
+ * stream, as a fleet of separate nodes would have. Used by the scale benchmark (3), the latency
+ * benchmark (2), the restart benchmark, the endpoints benchmark (8), the mosaic benchmark (9),
+ * the placements of the takeover benchmark (10) and the HTTP API benchmark.
  */
 import { DEFAULT_PORT_RANGE, NO_PORTS, type NodePorts } from "../../src/core/model/ports.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientReadableStream, status } from "@grpc/grpc-js";
-import { Agent } from "../../src/agent/agent.js";
-import { NodeCredentials } from "../../src/agent/credentials.js";
-import type { Running, StartRequest } from "../../src/agent/executor.js";
-import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
-import type { Logger } from "../../src/shell/logger.js";
 import { type ApplyWorkloadsRequest, ControlPlaneClient, EndpointChange, type WatchEndpointsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Port, Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
-import { statusMib } from "./report.js";
+import { AgentFleet, type FleetOptions } from "./agent-fleet.js";
+import { cpuTicks, statusMib } from "./report.js";
 
-/** A logger that drops everything: a thousand agents' lines would be the benchmark. */
-const SILENT: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => SILENT };
-
-/** Agents enrolling at once: a fleet comes up over time, not in one instant of 1,000 TLS handshakes. */
-const ENROLL_CONCURRENCY = 50;
-
-/** Runs `task` `count` times, at most `width` at once. */
-export async function pool(width: number, count: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-}
-
-/** The simulated executor, telling of each copy it started (so a waiter knows when to look). */
-class CountingExecutor extends SimulatedExecutor {
-  constructor(private readonly started: (req: StartRequest) => void) {
-    super();
-  }
-
-  /** The agent reports the copy Running as soon as this resolves (instance-supervisor.ts). */
-  override async start(req: StartRequest): Promise<Running> {
-    const running = await super.start(req);
-    this.started(req);
-    return running;
-  }
-}
+export { pool } from "./pool.js";
 
 /**
  * Who waits for what, per workload: each waiter resolves, with the time (performance.now()) the
- * thing it matched was delivered, at the first one it accepts; delivered before it waited is
- * not seen.
+ * thing it matched was delivered (or the time it happened, when the deliverer knows it), at the
+ * first one it accepts; delivered before it waited is not seen.
  */
 export class Waiters<T> {
   private readonly byWorkload = new Map<string, Array<(x: T, at: number) => boolean>>();
@@ -65,10 +34,9 @@ export class Waiters<T> {
     });
   }
 
-  deliver(workload: string, x: T): void {
+  deliver(workload: string, x: T, at = performance.now()): void {
     const waiting = this.byWorkload.get(workload);
     if (!waiting) return;
-    const at = performance.now();
     const left = waiting.filter((w) => !w(x, at));
     if (left.length > 0) this.byWorkload.set(workload, left);
     else this.byWorkload.delete(workload);
@@ -92,7 +60,11 @@ export const LOOPBACK_PORTS: NodePorts = { address: "127.0.0.1", range: DEFAULT_
 
 export class BenchCluster {
   private readonly harness = new Harness();
-  private readonly agents: Agent[] = [];
+  private readonly fleet = new AgentFleet((workload, at) => {
+    this.started++;
+    this.onStart();
+    this.starts.deliver(workload, at, at);
+  });
   private control!: Server;
   private address = "";
   private env: Record<string, string> = {};
@@ -108,17 +80,17 @@ export class BenchCluster {
   private readonly endpointChanges = new Waiters<WatchEndpointsResponse>();
   private watchingEndpoints: ClientReadableStream<WatchEndpointsResponse> | undefined;
   /** Per workload, who waits for an agent to start one of its copies (see untilCopyStarted). */
-  private readonly starts = new Waiters<StartRequest>();
+  private readonly starts = new Waiters<number>();
 
   /**
    * Starts the control plane and `agents` agents; resolves when every node is Ready. The agents
    * advertise `ports` (by default none: no copy asking for a port fits). `env` goes to the
    * control plane (TESSERA_STORE: PostgreSQL instead of the embedded SQLite).
    */
-  static async start(agents: number, ports: NodePorts = NO_PORTS, env: Record<string, string> = {}): Promise<BenchCluster> {
+  static async start(agents: number, ports: NodePorts = NO_PORTS, env: Record<string, string> = {}, fleet: FleetOptions = {}): Promise<BenchCluster> {
     const c = new BenchCluster();
     try {
-      await c.boot(agents, ports, env);
+      await c.boot(agents, ports, env, fleet);
     } catch (err) {
       await c.stop();
       throw err;
@@ -126,7 +98,7 @@ export class BenchCluster {
     return c;
   }
 
-  private async boot(agents: number, ports: NodePorts, env: Record<string, string>): Promise<void> {
+  private async boot(agents: number, ports: NodePorts, env: Record<string, string>, fleet: FleetOptions): Promise<void> {
     this.env = { TESSERA_LOG: "info", ...env };
     const { server, address, metricsAddress } = await this.harness.startControl("127.0.0.1:0", this.env);
     this.control = server;
@@ -135,28 +107,10 @@ export class BenchCluster {
     const controlDir = join(this.harness.dir, "control");
     const caPem = readFileSync(join(controlDir, "pki", "ca.pem"), "utf8");
     const joinToken = readFileSync(join(controlDir, "join-token"), "utf8").trim();
-    await pool(ENROLL_CONCURRENCY, agents, async (i) => {
-      const node = `sim-${String(i).padStart(5, "0")}`;
-      const agent = new Agent({
-        control: address,
-        node,
-        executor: new CountingExecutor((req) => {
-          this.started++;
-          this.onStart();
-          this.starts.deliver(req.workload, req);
-        }),
-        version: "bench",
-        ports,
-        hostVolumes: [],
-        log: SILENT,
-        labels: {},
-        capacity: { cpuMillis: 64_000, memoryMb: 262_144 },
-        credentials: new NodeCredentials(join(this.harness.dir, "agents", node), node, address, { caPem, joinToken }),
-      });
-      this.agents.push(agent);
-      await agent.start();
-    });
-    await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), 120_000, 100);
+    const nodes = Array.from({ length: agents }, (_, i) => `sim-${String(i).padStart(5, "0")}`);
+    await this.fleet.start(nodes, { control: address, caPem, joinToken, dir: join(this.harness.dir, "agents"), ports }, fleet);
+    // Ten thousand hellos take their time on two cores: the deadline grows with the fleet.
+    await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), Math.max(120_000, agents * 20), 100);
     const { creds, options } = adminChannel(controlDir);
     this.client = new ControlPlaneClient(address, creds, options);
   }
@@ -177,6 +131,11 @@ export class BenchCluster {
   /** The control plane's /metrics. */
   async scrape(): Promise<string> {
     return (await fetch(`http://${this.metricsAddress}/metrics`)).text();
+  }
+
+  /** CPU used so far (user + system, clock ticks) by the benchmark's side (this process and the agents' workers) and by the control plane. */
+  cpuTicks(): { bench: number; control: number } {
+    return { bench: cpuTicks(process.pid) + this.fleet.cpuTicks(), control: cpuTicks(this.control.proc.pid) };
   }
 
   /** The control plane's peak RSS so far, MiB. */
@@ -208,18 +167,29 @@ export class BenchCluster {
   /**
    * Resolves once the control plane counts `n` instances Running. Waits (without polling the
    * control plane) until the agents have started `n` copies, then polls /metrics until the
-   * control plane has committed their reports.
+   * control plane has committed their reports: every 5 ms per 10,000 copies, so the polls cost
+   * the control plane (which counts its instances to answer) the same share of the time at every
+   * size while the clock's resolution stays a fixed fraction of it.
    */
   async untilRunning(n: number): Promise<void> {
     if (this.started < n) {
-      await new Promise<void>((resolve) => {
+      const enough = new Promise<void>((resolve) => {
         this.onStart = () => {
           if (this.started >= n) resolve();
         };
       });
-      this.onStart = () => {};
+      // A fleet that cannot get its copies started (a control plane out of descriptors) fails the run instead of hanging it.
+      const limitMs = Math.max(120_000, n * 3);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the agents started ${this.started} of ${n} copies within ${limitMs} ms`)), limitMs)));
+      try {
+        await Promise.race([enough, this.fleet.died, late]);
+      } finally {
+        clearTimeout(timer);
+        this.onStart = () => {};
+      }
     }
-    await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), 60_000, 5);
+    await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), Math.max(60_000, n * 2), Math.max(5, n / 2_000));
   }
 
   /** Resolves when an instance of `workload` is reported Running. */
@@ -229,7 +199,8 @@ export class BenchCluster {
 
   /**
    * Resolves, with the time it did, when an agent has started a copy of `workload`: the moment
-   * the agent reports it Running (and, with no readiness checks, Ready).
+   * the agent reports it Running (and, with no readiness checks, Ready), as its worker stamped it
+   * on the clock this process shares, not when the worker's message arrived.
    */
   untilCopyStarted(workload: string): Promise<number> {
     return this.starts.wait(workload, () => true);
@@ -303,7 +274,7 @@ export class BenchCluster {
     this.watching?.cancel();
     this.watchingEndpoints?.cancel();
     this.client?.close();
-    for (const a of this.agents) a.close();
+    await this.fleet.stop();
     await this.harness.stop();
   }
 }

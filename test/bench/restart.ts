@@ -61,7 +61,7 @@ export async function benchRestart(runs: number): Promise<Section> {
     results: { agents: AGENTS, workloads: WORKLOADS, goalMs: GOAL_MS, reconnectMs: s, restarted, lost, runs: all },
     markdown: `## 7. Restart: kill -9 of the control plane under ${AGENTS.toLocaleString("en")} agents and ${WORKLOADS.toLocaleString("en")} copies
 
-The fleet of benchmark 3 (simulated agents in the benchmark's process, each with its own TLS
+The fleet of benchmark 3 (simulated agents in the benchmark's worker processes, each with its own TLS
 connection), converged; the control plane (\`dist/tessera control\`) is killed with SIGKILL and
 started again at once on the same address and data dir, ${runs} times. Measured from the new
 process listening until every agent's hello was taken; counted over all runs: copies started

@@ -2,12 +2,16 @@
  * Benchmark 3, scale: N simulated agents (each its own TLS connection and Connect stream) and
  * W one-replica workloads applied in ApplyWorkloads batches; timed from the first apply until
  * the control plane counts every instance Running. The floor: the same batches as bare grpc-js
- * unary calls over TLS, in the same run; and, labelled apart, one bare call per workload.
+ * unary calls over TLS, in the same run; and, labelled apart, one bare call per workload. Three
+ * sizes show how the cost grows, each with both sides' CPU (so a slow benchmark side would show),
+ * and the largest, once converged, is measured idle.
  */
 import { ApplyOutcome, ApplyWorkloadsRequest, ApplyWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
+import { NO_PORTS } from "../../src/core/model/ports.js";
+import { AGENTS_PER_WORKER, type FleetOptions } from "./agent-fleet.js";
 import { applyRequest, BenchCluster, pool } from "./fleet.js";
 import { startFloor } from "./floor.js";
-import { cells, round, type Section, stats, verdict } from "./report.js";
+import { CLOCK_TICKS_PER_S, cells, round, type Section, stats, verdict } from "./report.js";
 
 /** Workloads per ApplyWorkloads call, and calls in flight (a few `ctl apply -f DIR` at once). */
 const BATCH = Number(process.env.TESSERA_BENCH_BATCH ?? 500);
@@ -29,43 +33,103 @@ export interface ScaleRun {
   /** One bare 64-byte call per workload, UNARY_CONCURRENCY in flight: what telling a server about each workload one by one costs. */
   unaryFloorMs: number;
   controlPeakRssMb: number;
+  /** CPU seconds from the first apply to every instance Running: the benchmark's side (its process and the agents' workers) and the control plane. */
+  benchCpuS: number;
+  controlCpuS: number;
+  /** Asked for: once converged, nothing changing for `seconds`, each side's CPU as % of one core. */
+  idle?: IdleRun;
 }
 
-export async function runScale(agents: number, workloads: number): Promise<ScaleRun> {
-  const c = await BenchCluster.start(agents);
+export interface IdleRun {
+  seconds: number;
+  controlCpuPct: number;
+  benchCpuPct: number;
+}
+
+export interface ScaleOptions {
+  /** How the agents are spread over worker processes (the smoke test asks for tiny workers). */
+  fleet?: FleetOptions;
+  /** Once converged, measure the idle cluster for this long. */
+  idleMs?: number;
+}
+
+export async function runScale(agents: number, workloads: number, opts: ScaleOptions = {}): Promise<ScaleRun> {
+  const c = await BenchCluster.start(agents, NO_PORTS, {}, opts.fleet);
   try {
     const batches = Math.ceil(workloads / BATCH);
     const batch = (b: number) => Array.from({ length: Math.min(BATCH, workloads - b * BATCH) }, (_, i) => `w-${b * BATCH + i}`);
-    // What the control plane answers each batch (new workloads: generation 1, changed), keyed
-    // by the request's size; the handshake's warm-up call, of no batch's size, is echoed.
-    const answers = new Map<number, Buffer>();
-    for (let b = 0; b < batches; b++) {
-      const names = batch(b);
-      const answer = ApplyWorkloadsResponse.encode({ applied: names.map((name) => ({ name, generation: 1, changed: true, outcome: ApplyOutcome.APPLY_OUTCOME_CREATED })) }).finish();
-      answers.set(ApplyWorkloadsRequest.encode(applyRequest(names)).finish().length, Buffer.from(answer));
-    }
-    const floor = await startFloor(c.controlDir, (request) => answers.get(request.length) ?? request);
-    const f0 = performance.now();
-    await pool(BATCHES_IN_FLIGHT, batches, async (b) => void (await floor.roundTrip(Buffer.from(ApplyWorkloadsRequest.encode(applyRequest(batch(b))).finish()))));
-    const floorMs = performance.now() - f0;
-    const u0 = performance.now();
-    await pool(UNARY_CONCURRENCY, workloads, async () => void (await floor.roundTrip()));
-    const unaryFloorMs = performance.now() - u0;
-    floor.close();
+    const { floorMs, unaryFloorMs } = await measureFloors(c.controlDir, workloads, batches, batch);
+    const cpu0 = c.cpuTicks();
     const t0 = performance.now();
     await pool(BATCHES_IN_FLIGHT, batches, (b) => c.apply(...batch(b)));
     const applyMs = performance.now() - t0;
     await c.untilRunning(workloads);
     const convergeMs = performance.now() - t0;
-    return { agents, workloads, applyMs, convergeMs, floorMs, unaryFloorMs, controlPeakRssMb: c.controlPeakRssMb() };
+    const cpu1 = c.cpuTicks();
+    const run: ScaleRun = {
+      agents,
+      workloads,
+      applyMs,
+      convergeMs,
+      floorMs,
+      unaryFloorMs,
+      controlPeakRssMb: c.controlPeakRssMb(),
+      benchCpuS: (cpu1.bench - cpu0.bench) / CLOCK_TICKS_PER_S,
+      controlCpuS: (cpu1.control - cpu0.control) / CLOCK_TICKS_PER_S,
+    };
+    if (opts.idleMs !== undefined) run.idle = await measureIdle(c, opts.idleMs);
+    return run;
   } finally {
     await c.stop();
   }
 }
 
+/** The floors of one size: its batches as bare calls, then one bare call per workload (server and client in this process). */
+async function measureFloors(controlDir: string, workloads: number, batches: number, batch: (b: number) => string[]): Promise<{ floorMs: number; unaryFloorMs: number }> {
+  // What the control plane answers each batch (new workloads: generation 1, changed), keyed
+  // by the request's size; the handshake's warm-up call, of no batch's size, is echoed.
+  const answers = new Map<number, Buffer>();
+  for (let b = 0; b < batches; b++) {
+    const names = batch(b);
+    const answer = ApplyWorkloadsResponse.encode({ applied: names.map((name) => ({ name, generation: 1, changed: true, outcome: ApplyOutcome.APPLY_OUTCOME_CREATED })) }).finish();
+    answers.set(ApplyWorkloadsRequest.encode(applyRequest(names)).finish().length, Buffer.from(answer));
+  }
+  const floor = await startFloor(controlDir, (request) => answers.get(request.length) ?? request);
+  try {
+    const f0 = performance.now();
+    await pool(BATCHES_IN_FLIGHT, batches, async (b) => void (await floor.roundTrip(Buffer.from(ApplyWorkloadsRequest.encode(applyRequest(batch(b))).finish()))));
+    const floorMs = performance.now() - f0;
+    const u0 = performance.now();
+    await pool(UNARY_CONCURRENCY, workloads, async () => void (await floor.roundTrip()));
+    return { floorMs, unaryFloorMs: performance.now() - u0 };
+  } finally {
+    floor.close();
+  }
+}
+
+/** Each side's CPU over `ms` of a converged cluster with nothing changing: heartbeats, metrics and watches only. */
+async function measureIdle(c: BenchCluster, ms: number): Promise<IdleRun> {
+  const cpu0 = c.cpuTicks();
+  const t0 = performance.now();
+  await Bun.sleep(ms);
+  const cpu1 = c.cpuTicks();
+  const seconds = (performance.now() - t0) / 1000;
+  const pct = (ticks: number) => (ticks / CLOCK_TICKS_PER_S / seconds) * 100;
+  return { seconds, controlCpuPct: pct(cpu1.control - cpu0.control), benchCpuPct: pct(cpu1.bench - cpu0.bench) };
+}
 const AGENTS = 1_000;
-const MANY_AGENTS = 5_000;
 const WORKLOADS = 10_000;
+/** The larger sizes, one run each: starting 10,000 agents is minutes of enrollment on two cores. */
+const LARGER: Array<[agents: number, workloads: number]> = [
+  [5_000, 50_000],
+  [10_000, 100_000],
+];
+const GOAL_LARGEST_MS = 20_000;
+const GOAL_LARGEST_RSS_MB = 2_048;
+const GOAL_GROWTH = 1.5;
+/** Nothing changing, the largest cluster: the control plane's CPU, % of one core. */
+const IDLE_MS = 30_000;
+const GOAL_IDLE_PCT = 25;
 
 export async function benchScale(runs: number): Promise<Section> {
   const main: ScaleRun[] = [];
@@ -73,27 +137,38 @@ export async function benchScale(runs: number): Promise<Section> {
     main.push(await runScale(AGENTS, WORKLOADS));
     console.log(`run ${r + 1}/${runs}:`, main[main.length - 1]);
   }
-  // Once: starting 5,000 agents takes minutes of enrollment on two cores.
-  const many = await runScale(MANY_AGENTS, WORKLOADS);
-  console.log("5,000 agents:", many);
+  // A larger size that fails is a row saying so: the sizes before it were measured all the same.
+  const larger: Array<ScaleRun | FailedRun> = [];
+  for (const [agents, workloads] of LARGER) {
+    const last = agents === LARGER[LARGER.length - 1]![0];
+    larger.push(await runScale(agents, workloads, last ? { idleMs: IDLE_MS } : {}).catch((err: unknown) => ({ agents, workloads, failed: String(err) })));
+    console.log(`${agents} agents:`, larger[larger.length - 1]);
+  }
   const s = {
     convergeMs: stats(main.map((r) => r.convergeMs)),
     applyMs: stats(main.map((r) => r.applyMs)),
     floorMs: stats(main.map((r) => r.floorMs)),
     unaryFloorMs: stats(main.map((r) => r.unaryFloorMs)),
     controlPeakRssMb: stats(main.map((r) => r.controlPeakRssMb)),
+    benchCpuS: stats(main.map((r) => r.benchCpuS)),
+    controlCpuS: stats(main.map((r) => r.controlCpuS)),
   };
   const perSecond = round((WORKLOADS / s.convergeMs.median) * 1000, 0);
   const ratio = (x: number) => round(x / s.floorMs.median, 1);
   const calls = Math.ceil(WORKLOADS / BATCH);
+  const first: SizeRow = { agents: AGENTS, workloads: WORKLOADS, runs, convergeMs: s.convergeMs.median, controlPeakRssMb: s.controlPeakRssMb.median, benchCpuS: s.benchCpuS.median, controlCpuS: s.controlCpuS.median };
+  const largest = larger[larger.length - 1]!;
+  const growth = "failed" in largest ? undefined : round(largest.convergeMs / largest.workloads / (first.convergeMs / first.workloads), 2);
   return {
     name: "scale",
     order: 3,
-    results: { agents: AGENTS, workloads: WORKLOADS, batch: BATCH, batchesInFlight: BATCHES_IN_FLIGHT, unaryConcurrency: UNARY_CONCURRENCY, goalMs: GOAL_MS, goalRssMb: GOAL_RSS_MB, ...s, runs: main, manyAgents: many },
+    results: { agents: AGENTS, workloads: WORKLOADS, batch: BATCH, batchesInFlight: BATCHES_IN_FLIGHT, unaryConcurrency: UNARY_CONCURRENCY, goalMs: GOAL_MS, goalRssMb: GOAL_RSS_MB, ...s, runs: main, larger, growth, goalLargestMs: GOAL_LARGEST_MS, goalLargestRssMb: GOAL_LARGEST_RSS_MB, goalGrowth: GOAL_GROWTH, goalIdlePct: GOAL_IDLE_PCT },
     markdown: `## 3. Scale: ${AGENTS.toLocaleString("en")} simulated agents, ${WORKLOADS.toLocaleString("en")} workloads → all Running
 
-Each agent has its own certificate, TLS connection and Connect stream (in the benchmark's
-process; the control plane is \`dist/tessera control\` in its own, on the same two cores). A
+Each agent has its own certificate, TLS connection and Connect stream (the agents run in worker
+processes of the benchmark, ${AGENTS_PER_WORKER.toLocaleString("en")} to a process: each holds one descriptor, and the
+open-files limit is per process; the control plane is \`dist/tessera control\` in its own, all on
+the same two cores). A
 client applies one-replica workloads with ApplyWorkloads, ${BATCH} per call and ${BATCHES_IN_FLIGHT} calls in flight
 (what a few \`tessera ctl apply -f DIR\` at once send); the clock runs from the first apply until
 the control plane counts every instance Running. Floor: the same ${calls} calls as bare grpc-js unary
@@ -112,7 +187,56 @@ The last row, not a floor for these calls, is what sending each workload in a ca
 
 End to end: ${perSecond.toLocaleString("en")} workloads placed and running per second (goal 5,000/s).
 
-${MANY_AGENTS.toLocaleString("en")} agents (one run): all Running after ${round(many.convergeMs, 0)} ms (applies ${round(many.applyMs, 0)} ms, floor ${round(many.floorMs, 0)} ms, one call per workload ${round(many.unaryFloorMs, 0)} ms), control plane peak RSS ${round(many.controlPeakRssMb, 0)} MiB.
-`,
+${growthSection(first, larger, growth)}`,
   };
+}
+
+/** A larger size whose run did not finish, and why. */
+interface FailedRun {
+  agents: number;
+  workloads: number;
+  failed: string;
+}
+
+/** One size's row: the medians of its runs, or its one run. */
+interface SizeRow {
+  agents: number;
+  workloads: number;
+  runs: number;
+  convergeMs: number;
+  controlPeakRssMb: number;
+  benchCpuS: number;
+  controlCpuS: number;
+}
+
+/** The sizes side by side (the growth shows), the largest one's goals and its idle row. */
+function growthSection(first: SizeRow, larger: Array<ScaleRun | FailedRun>, growth: number | undefined): string {
+  const rows = [first, ...larger.map((r) => ({ ...r, runs: 1 }))];
+  const largest = larger[larger.length - 1]!;
+  const n = (x: number) => x.toLocaleString("en");
+  const cpu = (cpuS: number, ms: number) => `${round(cpuS, 1)} s (${round((cpuS / (ms / 1000)) * 100, 0)} %)`;
+  const row = (r: SizeRow | (FailedRun & { runs: number })) =>
+    "failed" in r
+      ? `| ${n(r.agents)} | ${n(r.workloads)} | 1 | failed: ${r.failed.replaceAll("|", "/").replaceAll("\n", " ")} | | | | | |`
+      : `| ${n(r.agents)} | ${n(r.workloads)} | ${r.runs === 1 ? "1" : `median of ${r.runs}`} | ${round(r.convergeMs, 0)} ms | ${n(round((r.workloads / r.convergeMs) * 1000, 0))} | ${round((r.convergeMs / r.workloads) * 1000, 0)} µs | ${round(r.controlPeakRssMb, 0)} MiB | ${cpu(r.benchCpuS, r.convergeMs)} | ${cpu(r.controlCpuS, r.convergeMs)} |`;
+  const idle = "failed" in largest ? undefined : largest.idle;
+  const goals =
+    "failed" in largest || growth === undefined
+      ? `- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads: not measured (the run failed) ${verdict(false)}; growth and idle not measured.`
+      : `- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads → all Running: ${round(largest.convergeMs, 0)} ms (goal ≤ ${n(GOAL_LARGEST_MS)} ms ${verdict(largest.convergeMs <= GOAL_LARGEST_MS)}); control plane peak RSS ${round(largest.controlPeakRssMb, 0)} MiB (goal ≤ ${n(GOAL_LARGEST_RSS_MB)} MiB ${verdict(largest.controlPeakRssMb <= GOAL_LARGEST_RSS_MB)}).
+- Growth: time per workload at ${n(largest.workloads)} ÷ at ${n(first.workloads)} = ${growth}× (goal ≤ ${GOAL_GROWTH}× ${verdict(growth <= GOAL_GROWTH)}).`;
+  return `### Growth: ${rows.map((r) => n(r.agents)).join(", ")} agents
+
+The same measure at three sizes, ten workloads per agent; the larger sizes run once each (starting
+${n(largest.agents)} agents is minutes of enrollment on two cores). CPU is each side's user + system
+time from the first apply until all Running (/proc/PID/stat), with its share of one core over that
+time: the benchmark's side is its own process and the agents' worker processes. On two cores, the
+floor stays a floor while the benchmark's side leaves the control plane the core it can use.
+
+| agents | workloads | runs | apply → all Running | placements/s | time per workload | control plane peak RSS | CPU, benchmark side | CPU, control plane |
+|---|---|---|---|---|---|---|---|---|
+${rows.map(row).join("\n")}
+
+${goals}
+${idle ? `- Idle: ${n(largest.agents)} connected agents and ${n(largest.workloads)} running copies, nothing changing for ${round(idle.seconds, 0)} s (heartbeats, metrics, watches): the control plane used ${round(idle.controlCpuPct, 1)} % of one core (goal ≤ ${GOAL_IDLE_PCT} % ${verdict(idle.controlCpuPct <= GOAL_IDLE_PCT)}); the benchmark's side ${round(idle.benchCpuPct, 1)} %.\n` : ""}`;
 }

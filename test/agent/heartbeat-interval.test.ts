@@ -134,3 +134,54 @@ test("told an interval, an agent beats at once; cut off, it counts its silence f
     gw.stop();
   }
 });
+
+/** A bare AgentGateway that answers each heartbeat (as the control plane does for an agent that asks) while `answering`, and counts hellos. */
+async function answeringGateway(): Promise<{ port: number; hellos: Hello[]; answering: { on: boolean }; lastAnswerAt: () => number; stop(): void }> {
+  const server = new Server();
+  const hellos: Hello[] = [];
+  const answering = { on: true };
+  let last = 0;
+  server.addService(AgentGatewayService, {
+    connect: (s: ServerDuplexStream<AgentMessage, ControlMessage>) => {
+      s.on("data", (m: AgentMessage) => {
+        if (m.payload?.$case === "hello") {
+          hellos.push(m.payload.value);
+          s.write({ commandId: 0, command: { $case: "endpoints", value: { full: true, set: [], removed: [] } } });
+        }
+        if (m.payload?.$case === "heartbeat" && answering.on) {
+          s.write(intervalMessage(0));
+          last = Date.now();
+        }
+      });
+      s.on("error", () => {});
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { port, hellos, answering, lastAnswerAt: () => last, stop: () => server.forceShutdown() };
+}
+
+test("an agent asks for its heartbeats to be answered, keeps a stream that answers, and gives up one gone quiet (open but silent) within two intervals and 2 s", async () => {
+  const gw = await answeringGateway();
+  const lines: Line[] = [];
+  const stream = new ControlStream({ control: `127.0.0.1:${gw.port}`, node: "n1", log: recording(lines), heartbeatMs: 200, reconnectMs: 100, maxReconnectMs: 200 }, { hello: () => Hello.fromPartial({ node: "n1" }), synced() {}, command() {}, lost() {} });
+  try {
+    stream.connect();
+    await eventually("the hello", () => (gw.hellos.length === 1 ? true : undefined), 10_000, 10);
+    expect(gw.hellos[0]!.answerHeartbeats).toBe(true);
+    // Answered, it stays: still one hello after ten intervals and more than the silence allowed (2.4 s).
+    const answeredUntil = Date.now() + 3_000;
+    await eventually("3 s answered", () => (Date.now() >= answeredUntil ? true : undefined), 5_000, 50);
+    expect(gw.hellos.length).toBe(1);
+    // Gone quiet: the connection stays open, nothing answers.
+    gw.answering.on = false;
+    const quietAt = Date.now();
+    await eventually("the stream given up and dialled afresh", () => (gw.hellos.length === 2 ? true : undefined), 10_000, 10);
+    const gaveUp = lines.find((l) => l.msg === "control plane stream lost; reconnecting");
+    expect(String(gaveUp?.fields.why)).toStartWith("no word from the control plane in");
+    // Two intervals and 2 s of silence, noticed at the next beat: about 2.4–2.6 s after the last answer.
+    expect(Date.now() - quietAt).toBeGreaterThanOrEqual(2_400 - 200);
+  } finally {
+    stream.close();
+    gw.stop();
+  }
+});

@@ -66,6 +66,8 @@ interface StreamState {
   node: string | undefined;
   /** The stream ended: nothing more it sends is handled. */
   closed: boolean;
+  /** Its hello asked for each heartbeat to be answered (the agent judges the stream by the answers). */
+  answerHeartbeats?: boolean;
   /** Ends the stream with `code` (INVALID_ARGUMENT unless said), logging why. */
   refuse(details: string, code?: status): void;
 }
@@ -296,6 +298,7 @@ export class AgentGateway {
       return s.refuse(details, code);
     }
     const node = (s.node = hello.node);
+    s.answerHeartbeats = payload.value.answerHeartbeats;
     if (previous) previous.stream.end();
     this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now() });
     sendEndpoints(s.stream, this.endpoints.snapshot());
@@ -318,7 +321,10 @@ export class AgentGateway {
   private routesFor(s: StreamState): { route(node: string, payload: AgentMessage["payload"], at: string): void } {
     const submit = (command: Command, node: string) => this.submitAndLogRefusal(command, node);
     const routes: { [K in Payload["$case"]]: (node: string, value: Extract<Payload, { $case: K }>["value"], at: string) => void } = {
-      heartbeat: (node) => this.heartbeats.beat(node, s.id),
+      heartbeat: (node) => {
+        this.heartbeats.beat(node, s.id);
+        if (s.answerHeartbeats) s.stream.write(intervalMessage(this.heartbeats.toldMs));
+      },
       report: (node, r, at) => {
         const state = instanceStateFromWire(r.state);
         if (state === undefined || !isReportedState(state)) {

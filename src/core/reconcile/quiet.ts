@@ -15,7 +15,7 @@
  * about anything else (a node, a secret, listening) ends every quiet, and a pass that judges a
  * node's health changed plans everything: those change what a census of any copy says.
  *
- * The map is the writer's memory, not state: a pass given none plans everything (replay,
+ * This memory (QuietWorkloads) is the writer's, not state: a pass given none plans everything (replay,
  * what-if) and decides exactly what a pass given one decides (invariant 41, ARCHITECTURE.md).
  * PURE.
  */

@@ -5,21 +5,20 @@ import { evolve, replay } from "../../src/core/events/evolve.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { EXEC_SIGNALS, execTarget, isExecSignal, MAX_EXEC_COMMAND_BYTES, validateExecCommand } from "../../src/core/decide/exec.js";
 import { describeRejection, type Rejection } from "../../src/core/model/rejections.js";
-import { created, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
+import { created, nodeConnected, runningCopy, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 /**
  * web (3 replicas) on n1: web-0.1 Running; web-1.2 failed and web-1.4, its replacement,
  * Running; web-2.3 Running but being stopped. idle (1 replica): idle-0.5 only Scheduled.
  */
 function cluster(): ClusterState {
-  const running = (id: string) => [created(id, T0), transitioned(id, T0, { type: "place", node: "n1" }), transitioned(id, T0, { type: "provision" }), transitioned(id, T0, { type: "run" })];
   return replay([
     nodeConnected("n1", T0),
     workloadApplied("web", T0, { spec: spec({ replicas: 3 }) }),
-    ...running("web-0.1"),
-    ...running("web-1.2"),
+    ...runningCopy("web-0.1", T0),
+    ...runningCopy("web-1.2", T0),
     transitioned("web-1.2", T0, { type: "fail", reason: "exited with code 1", exitCode: 1 }),
-    ...running("web-2.3"),
+    ...runningCopy("web-2.3", T0),
     transitioned("web-2.3", T0, { type: "stop", reason: "scaled down" }),
     created("web-1.4", T0, { attempt: 1 }),
     transitioned("web-1.4", T0, { type: "place", node: "n1" }),

@@ -103,6 +103,11 @@ export function transitioned(id: string, at: number, event: InstanceEvent): Clus
   return { type: "InstanceTransitioned", at, id, event };
 }
 
+/** A copy created, placed on `node` and Running: its events, generation 1. */
+export function runningCopy(id: string, at: number, node = "n1"): ClusterEvent[] {
+  return [created(id, at), transitioned(id, at, { type: "place", node }), transitioned(id, at, { type: "provision" }), transitioned(id, at, { type: "run" })];
+}
+
 /** An agent's report, as the gateway enqueues it. */
 export function report(
   node: string,

@@ -2,16 +2,13 @@
 import { expect, test } from "bun:test";
 import { decide } from "../../src/core/decide/decide.js";
 import { replay } from "../../src/core/events/evolve.js";
-import { CAPACITY, created, nodeConnected, report, T0, transitioned, workloadApplied } from "./fixtures.js";
+import { CAPACITY, nodeConnected, report, runningCopy, T0, transitioned, workloadApplied } from "./fixtures.js";
 
 const running = () =>
   replay([
     nodeConnected("n1", T0),
     workloadApplied("web", T0),
-    created("web-0.1", T0),
-    transitioned("web-0.1", T0, { type: "place", node: "n1" }),
-    transitioned("web-0.1", T0, { type: "provision" }),
-    transitioned("web-0.1", T0, { type: "run" }),
+    ...runningCopy("web-0.1", T0),
   ]);
 
 test("an instance that died while disconnected is recorded with its reason and exit code", () => {

@@ -6,28 +6,21 @@
 import { describe, expect, test } from "bun:test";
 import { decide } from "../../src/core/decide/decide.js";
 import { emptyState } from "../../src/core/model/cluster-state.js";
-import { apply, created, nodeConnected, T0, transitioned, workloadApplied } from "./fixtures.js";
+import { apply, nodeConnected, runningCopy, T0, workloadApplied } from "./fixtures.js";
 
-function runningCopy() {
-  return apply(emptyState(), [
-    nodeConnected("n1", T0),
-    workloadApplied("web", T0),
-    created("web-0.1", T0),
-    transitioned("web-0.1", T0, { type: "place", node: "n1" }),
-    transitioned("web-0.1", T0, { type: "provision" }),
-    transitioned("web-0.1", T0, { type: "run" }),
-  ]);
+function stateWithRunningCopy() {
+  return apply(emptyState(), [nodeConnected("n1", T0), workloadApplied("web", T0), ...runningCopy("web-0.1", T0)]);
 }
 
 describe("agent reports with NUL bytes", () => {
   test("a failure's reason and stderr tail are recorded with U+FFFD for each NUL", () => {
-    const d = decide(runningCopy(), { type: "ReportInstance", node: "n1", instanceId: "web-0.1", generation: 1, state: "failed", reason: "exit\u0000ed", exitCode: 1, stderrTail: "bad\u0000line" }, T0 + 1);
+    const d = decide(stateWithRunningCopy(), { type: "ReportInstance", node: "n1", instanceId: "web-0.1", generation: 1, state: "failed", reason: "exit\u0000ed", exitCode: 1, stderrTail: "bad\u0000line" }, T0 + 1);
     expect(d.rejection).toBeUndefined();
     expect(d.events).toEqual([{ type: "InstanceTransitioned", at: T0 + 1, id: "web-0.1", event: { type: "fail", reason: "exit\uFFFDed", exitCode: 1, stderrTail: "bad\uFFFDline" } }]);
   });
 
   test("a failing check's detail is recorded with U+FFFD for each NUL", () => {
-    const state = runningCopy();
+    const state = stateWithRunningCopy();
     state.instances.get("web-0.1")!.readinessChecks = ["ready"];
     const d = decide(state, { type: "ReportCheck", node: "n1", instanceId: "web-0.1", generation: 1, check: "ready", passing: false, detail: "refused\u0000" }, T0 + 1);
     expect(d.rejection).toBeUndefined();

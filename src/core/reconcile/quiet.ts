@@ -156,7 +156,7 @@ export function awakeNames(state: ClusterState, awake: Iterable<string>): string
  * evolve and stored-state.ts keep it), so a census of them lists what it finds as a census of
  * every copy would.
  */
-export function copiesOf(state: ClusterState, workloads: readonly string[]): Instance[] {
+export function awakeCopies(state: ClusterState, workloads: readonly string[]): Instance[] {
   const ids: string[] = [];
   for (const name of workloads) for (const id of state.instancesByWorkload.get(name) ?? []) ids.push(id);
   const seqs = new Map(ids.map((id) => [id, instanceSeq(id)]));

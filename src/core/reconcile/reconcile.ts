@@ -22,7 +22,7 @@ import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
 import { emptyView, type Pass, type WorkloadView } from "./pass.js";
-import { atRest, awakeNames, copiesOf, type QuietScope, quietUntil } from "./quiet.js";
+import { atRest, awakeCopies, awakeNames, type QuietScope, quietUntil } from "./quiet.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
@@ -236,7 +236,7 @@ export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_
   const { health, draining } = judgeNodes(out, state, now, policy);
   const awake = out.health.length === 0 ? scope?.awake : undefined;
   const names = awake === undefined ? [...state.workloads.keys()] : awakeNames(state, awake);
-  const { views, released } = takeCensus(out, state, now, policy, health, awake === undefined ? state.instances.values() : copiesOf(state, names));
+  const { views, released } = takeCensus(out, state, now, policy, health, awake === undefined ? state.instances.values() : awakeCopies(state, names));
   const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };
   // A periodic batch's runs are batches: never quiet, so the awake workloads hold them all.
   const runs = runsByWorkload(awake === undefined ? state.workloads.values() : names.flatMap((name) => state.workloads.get(name) ?? []));

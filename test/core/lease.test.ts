@@ -13,6 +13,7 @@ import {
   notLeaderMessage,
   onLeaseOutcome,
   onTick,
+  retryAfter,
   stepDownAt,
 } from "../../src/core/ha/lease.js";
 
@@ -96,6 +97,15 @@ test.each([
   [{ ttlMs: Number.NaN, renewMs: 1_000 }, "--lease-ttl: expected at least 1s, got NaNms"],
 ])("checkLeaseTiming(%j)", (t, expected) => {
   expect(checkLeaseTiming(t)).toBe(expected);
+});
+
+test.each([
+  ["no lease: the renewal interval", undefined, 0, 1_000],
+  ["a live leader's lease, a TTL ahead: the renewal interval", lease({ expiresAt: 5_100 }), 100, 1_000],
+  ["a lease running out within the interval: just past its expiry", lease({ expiresAt: 5_100 }), 4_700, 405],
+  ["a lease already out: at once", lease({ expiresAt: 5_100 }), 6_000, 0],
+] as Array<[string, Lease | undefined, number, number]>)("retryAfter: %s", (_, held, dbNow, expected) => {
+  expect(retryAfter(held, dbNow, T)).toBe(expected);
 });
 
 test("a standby names the leader only while its lease is in force", () => {

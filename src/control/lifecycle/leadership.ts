@@ -10,7 +10,7 @@
  * database does not answer. Starting and stopping terms are chained: never two at once.
  */
 import type { Logger } from "../../shell/logger.js";
-import { type Leadership, type LeadershipStep, type LeaseOutcome, type LeaseTiming, notLeaderMessage, onLeaseOutcome, onTick } from "../../core/ha/lease.js";
+import { type Leadership, type LeadershipStep, type LeaseOutcome, type LeaseTiming, notLeaderMessage, onLeaseOutcome, onTick, retryAfter } from "../../core/ha/lease.js";
 import type { Candidate, PostgresLease } from "../store/postgres/lease.js";
 import type { SharedDatabase } from "../store/store.js";
 import { describeDatabaseError } from "../store/postgres/unreachable.js";
@@ -35,6 +35,8 @@ export class LeadershipLoop {
   private leadership: Leadership = { role: "standby" };
   private attempt: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** A standby's attempt at the moment the lease it was refused runs out (retryAfter), when that comes before the next tick. */
+  private early: ReturnType<typeof setTimeout> | undefined;
   /** Terms start and stop in order. */
   private transitions: Promise<void> = Promise.resolve();
   /** What a standby refuses calls with (changes, or all before it follows a state), as of the last attempt. */
@@ -81,12 +83,22 @@ export class LeadershipLoop {
         const { lease: current, dbNow } = await lease.survey();
         this.refusal = notLeaderMessage(current, dbNow);
         outcome = { type: "Refused", lease: current };
+        this.retryEarly(retryAfter(current, dbNow, timing));
       }
     } catch (err) {
       outcome = { type: "Failed", reason: describeDatabaseError(err, this.opts.store.location).message };
       if (this.leadership.role === "standby") this.refusal = `not the leader; the database cannot be reached to find out who is (${outcome.reason})`;
     }
     if (!this.stopped) this.apply(onLeaseOutcome(this.leadership, outcome, performance.now(), timing), outcome);
+  }
+
+  /** Ticks again in `delayMs` when that is before the next regular tick. */
+  private retryEarly(delayMs: number): void {
+    if (delayMs >= this.opts.timing.renewMs || this.early !== undefined) return;
+    this.early = setTimeout(() => {
+      this.early = undefined;
+      this.tick();
+    }, delayMs);
   }
 
   private apply(step: LeadershipStep, outcome?: LeaseOutcome): void {
@@ -151,6 +163,7 @@ export class LeadershipLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.early);
     await this.attempt;
     const held = this.leadership;
     // A term kept for reads ends too.

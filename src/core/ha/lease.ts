@@ -46,6 +46,20 @@ export function stepDownAt(sentAt: number, t: LeaseTiming): number {
   return sentAt + t.ttlMs - t.renewMs;
 }
 
+/** How far past a lease's expiry a standby tries to take it: the database's times are rounded to the microsecond. */
+const EXPIRY_MARGIN_MS = 5;
+
+/**
+ * How long a standby refused `lease` (the database's clock read `dbNow`) waits before its next
+ * attempt: the renewal interval, or less when the lease runs out sooner. A leader renews a whole
+ * TTL ahead, so a live one's lease never runs out within an interval and standbys keep to it;
+ * a dead leader's lease is taken the moment it expires, not up to an interval later.
+ */
+export function retryAfter(lease: Lease | undefined, dbNow: number, t: LeaseTiming): number {
+  if (lease === undefined) return t.renewMs;
+  return Math.max(0, Math.min(t.renewMs, lease.expiresAt - dbNow + EXPIRY_MARGIN_MS));
+}
+
 /**
  * A standby `servingReads` led until the database stopped answering: it keeps its term's memory
  * to answer reads from (changes refused) until the database answers again, and then either

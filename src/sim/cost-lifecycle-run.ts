@@ -11,7 +11,6 @@
  * were let go or interrupted fall silent.
  */
 import type { Command } from "../core/decide/commands.js";
-import { nodeUse } from "../core/model/cluster-status.js";
 import { fleetHeartbeat } from "../core/model/heartbeat.js";
 import { DEFAULT_POLICY, type Policy } from "../core/reconcile/reconcile.js";
 import type { TurnResult } from "../core/reconcile/turn.js";
@@ -251,13 +250,12 @@ class LifecycleRun {
 
   /** Notes which up nodes hold no copy (and since when); returns the CPU the copies reserve. */
   private markIdle(): number {
-    const use = nodeUse(this.fleet.state);
     let reservedCpu = 0;
     for (const n of this.nodes) {
       if (n.phase !== "up") continue;
-      const u = use.get(n.node.name);
-      reservedCpu += u?.allocated.cpuMillis ?? 0;
-      if (u !== undefined && u.instances.length > 0) n.idleSince = null;
+      const load = this.fleet.state.nodeLoad.get(n.node.name);
+      reservedCpu += load?.cpuMillis ?? 0;
+      if (load !== undefined) n.idleSince = null;
       else n.idleSince ??= this.now;
     }
     return reservedCpu;

@@ -11,7 +11,7 @@ import { type FleetNode, SimulatedFleet } from "./simulated-fleet.js";
 import { isVolatile } from "../core/events/event-facts.js";
 import { formatDurationMs } from "../core/model/duration.js";
 import type { Workload } from "../core/model/cluster-state.js";
-import { desiredCopies, nodeUse } from "../core/model/cluster-status.js";
+import { allocatedOn, desiredCopies } from "../core/model/cluster-status.js";
 import { type PlacementStrategy, PLACEMENT_STRATEGIES } from "../core/reconcile/placement.js";
 import { type RuleViolation, ruleViolations } from "../core/reconcile/placement-audit.js";
 import { DEFAULT_POLICY, type Plan } from "../core/reconcile/reconcile.js";
@@ -305,8 +305,7 @@ function choose(fleet: SimulatedFleet, groups: Map<string, string[]>, sel: NodeS
   if ("nodes" in sel) return sel.nodes.filter(eligible);
   const members = groups.get(sel.group)!.filter(eligible);
   if (kill) {
-    const use = nodeUse(fleet.state);
-    const load = (n: string) => use.get(n)?.instances.length ?? 0;
+    const load = (n: string) => fleet.state.nodeLoad.get(n)?.copies.size ?? 0;
     members.sort((a, b) => load(b) - load(a) || (a < b ? -1 : 1));
   } else members.sort();
   return members.slice(0, sel.count ?? members.length);
@@ -361,15 +360,14 @@ function outcome(fleet: SimulatedFleet, fleetNodes: FleetNode[], lastPlan: Plan 
       pending.set(key, p);
     }
   }
-  const use = nodeUse(fleet.state);
   const nodes: NodeReport[] = fleetNodes.map((n) => {
-    const u = use.get(n.name);
+    const u = allocatedOn(fleet.state, n.name);
     return {
       name: n.name,
       alive: !fleet.dead.has(n.name),
-      cpuMillis: { used: u?.allocated.cpuMillis ?? 0, capacity: n.capacity.cpuMillis },
-      memoryMb: { used: u?.allocated.memoryMb ?? 0, capacity: n.capacity.memoryMb },
-      instances: (u?.instances ?? []).map((i) => i.name).sort(),
+      cpuMillis: { used: u.cpuMillis, capacity: n.capacity.cpuMillis },
+      memoryMb: { used: u.memoryMb, capacity: n.capacity.memoryMb },
+      instances: [...(fleet.state.nodeLoad.get(n.name)?.copies ?? [])].map((id) => fleet.state.instances.get(id)!.name).sort(),
     };
   });
   const alive = nodes.filter((n) => n.alive);

@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { emptyState } from "../../src/core/model/cluster-state.js";
-import { nodeUse } from "../../src/core/model/cluster-status.js";
 import fc from "fast-check";
-import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, mergeChanges, nodeLabel, NodeUseTable, STATE_LETTER } from "../../src/core/views/fleet-view.js";
+import { applyChange, copyLabel, type FleetChange, fleetChange, fleetOf, fleetSnapshot, HeldNodes, mergeChanges, nodeLabel, STATE_LETTER } from "../../src/core/views/fleet-view.js";
 import { INSTANCE_STATES } from "../../src/core/model/instance-machine.js";
 import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { apply, created, DEFAULT_RESOURCES, nodeConnected, spec, T0, transitioned, workloadApplied } from "./fixtures.js";
@@ -51,11 +50,11 @@ describe("fleet view", () => {
 
   test("a change carries what a commit touched, with each touched copy's workload and the nodes whose use moved", () => {
     const state = fleet();
-    const use = new NodeUseTable(state);
+    const held = new HeldNodes(state);
     apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "exited with code 1" })]);
-    const moved = use.refresh(state, ["web-0.1"]);
+    const moved = held.refresh(state, ["web-0.1"]);
     expect([...moved]).toEqual(["node-a"]);
-    const c = fleetChange(state, 8, { workloads: [], instances: ["web-0.1"], nodes: moved }, use);
+    const c = fleetChange(state, 8, { workloads: [], instances: ["web-0.1"], nodes: moved });
     expect(c.copies.map((x) => [x.id, x.state, x.reason])).toEqual([["web-0.1", "failed", "exited with code 1"]]);
     expect(c.nodes.map((n) => [n.name, n.allocated.cpuMillis])).toEqual([["node-a", 0]]);
     expect(c.workloads.map((w) => [w.name, w.ready])).toEqual([["web", 0]]);
@@ -63,36 +62,35 @@ describe("fleet view", () => {
 
   test("a touched workload does not bring its copies; what is gone is named, a gone copy's workload with it", () => {
     const state = fleet();
-    const use = new NodeUseTable(state);
-    expect(fleetChange(state, 9, { workloads: ["web"], instances: [], nodes: [] }, use).copies).toEqual([]);
-    const gone = fleetChange(state, 9, { workloads: [], instances: ["db-0.3"], nodes: ["node-z"] }, use);
+    expect(fleetChange(state, 9, { workloads: ["web"], instances: [], nodes: [] }).copies).toEqual([]);
+    const gone = fleetChange(state, 9, { workloads: [], instances: ["db-0.3"], nodes: ["node-z"] });
     expect([gone.goneWorkloads, gone.goneCopies, gone.goneNodes]).toEqual([["db"], ["db-0.3"], ["node-z"]]);
   });
 
-  test("the node-use table, refreshed with each commit's copies, holds what summing over every copy gives", () => {
+  test("HeldNodes names, for each commit's copies, the nodes whose use moved: one a copy left, one it came to", () => {
     const state = fleet();
-    const use = new NodeUseTable(state);
-    const steps = [
-      [created("web-2.3", T0), transitioned("web-2.3", T0, { type: "place", node: "node-a", ports: [] })],
-      [transitioned("web-2.3", T0, { type: "provision" }), transitioned("web-0.1", T0, { type: "stop", reason: "scaled down" })],
-      [transitioned("web-0.1", T0, { type: "finish" })],
+    const held = new HeldNodes(state);
+    const steps: Array<[ReturnType<typeof transitioned>[], string[]]> = [
+      [[created("web-2.3", T0), transitioned("web-2.3", T0, { type: "place", node: "node-a", ports: [] })], ["node-a"]],
+      [[transitioned("web-2.3", T0, { type: "provision" })], []],
+      [[transitioned("web-0.1", T0, { type: "stop", reason: "scaled down" })], []],
+      [[transitioned("web-0.1", T0, { type: "finish" })], ["node-a"]],
     ];
-    for (const events of steps) {
+    for (const [events, moved] of steps) {
       apply(state, events);
-      use.refresh(state, events.map((e) => (e as { id: string }).id));
-      expect(use.allocated("node-a")).toEqual(nodeUse(state).get("node-a")?.allocated ?? { cpuMillis: 0, memoryMb: 0 });
+      expect([...held.refresh(state, events.map((e) => (e as { id: string }).id))]).toEqual(moved);
     }
-    expect(use.allocated("node-a")).toEqual(DEFAULT_RESOURCES);
+    expect(fleetChange(state, 9, { workloads: [], instances: [], nodes: ["node-a"] }).nodes[0]!.allocated).toEqual(DEFAULT_RESOURCES);
   });
 
   test("the page folds changes into its fleet and ignores one older than what it holds", () => {
     const state = fleet();
     const f = fleetOf(fleetSnapshot(state, 7));
     apply(state, [transitioned("web-0.1", T0, { type: "fail", reason: "boom" })]);
-    applyChange(f, fleetChange(state, 8, { workloads: [], instances: ["web-0.1", "web-9.9"], nodes: [] }, new NodeUseTable(state)));
+    applyChange(f, fleetChange(state, 8, { workloads: [], instances: ["web-0.1", "web-9.9"], nodes: [] }));
     expect(f.copies.get("web-0.1")!.state).toBe("failed");
     expect(f.seq).toBe(8);
-    applyChange(f, fleetChange(fleet(), 5, { workloads: [], instances: ["web-0.1"], nodes: [] }, new NodeUseTable(fleet())));
+    applyChange(f, fleetChange(fleet(), 5, { workloads: [], instances: ["web-0.1"], nodes: [] }));
     expect(f.copies.get("web-0.1")!.state).toBe("failed");
   });
 

@@ -8,7 +8,7 @@ import type { Command } from "../../src/core/decide/commands.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { INSTANCE_EVENT_TYPES, INSTANCE_STATES, type InstanceEvent, type InstanceEventType, pathBetween, transition } from "../../src/core/model/instance-machine.js";
 import { type ClusterState, emptyState, forkState, type Instance, instanceSeq, instancesOfWorkload } from "../../src/core/model/cluster-state.js";
-import { countsAgainstSurge, desiredCopies, holdsNode, isReady, qualifiesForSystem, succeededIndexes } from "../../src/core/model/cluster-status.js";
+import { countsAgainstSurge, desiredCopies, heldNode, holdsNode, isReady, qualifiesForSystem, succeededIndexes } from "../../src/core/model/cluster-status.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
 import { type UpdateStrategy, WorkloadKind, type WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { evolve, replay } from "../../src/core/events/evolve.js";
@@ -161,6 +161,16 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
     const indexed = [...state.instancesByWorkload].flatMap(([w, ids]) => [...ids].map((id) => `${w}/${id}`)).sort();
     const actual = [...state.instances.values()].map((i) => `${i.workload}/${i.id}`).sort();
     if (JSON.stringify(indexed) !== JSON.stringify(actual)) throw new Error(`instance index out of step: ${JSON.stringify({ indexed, actual })}`);
+    //    So does the per-node load: each node's copies are those holding it (holdsNode), and its sums theirs.
+    const load = new Map<string, { cpuMillis: number; memoryMb: number; copies: string[] }>();
+    for (const i of state.instances.values()) {
+      const node = heldNode(i);
+      if (node === null) continue;
+      const l = load.get(node) ?? { cpuMillis: 0, memoryMb: 0, copies: [] };
+      load.set(node, { cpuMillis: l.cpuMillis + i.resources.cpuMillis, memoryMb: l.memoryMb + i.resources.memoryMb, copies: [...l.copies, i.id].sort() });
+    }
+    const kept = new Map([...state.nodeLoad].map(([node, l]) => [node, { cpuMillis: l.cpuMillis, memoryMb: l.memoryMb, copies: [...l.copies].sort() }]));
+    expect(kept).toEqual(load);
     //    The map holds them in the order they were created: a census of some workloads' copies lists them as a census of all does (quiet.ts).
     const seqs = [...state.instances.keys()].map(instanceSeq);
     if (seqs.some((q, k) => k > 0 && q <= seqs[k - 1]!)) throw new Error(`instances out of creation order: ${JSON.stringify(seqs)}`);

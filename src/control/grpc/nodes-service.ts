@@ -2,7 +2,6 @@
  * The ControlPlane's node handlers: list, get, cordon, uncordon and drain. They look the node up,
  * have the writer decide, and render it (resources.ts). Nothing here decides.
  */
-import { nodeUse } from "../../core/model/cluster-status.js";
 import { takePage } from "../../core/views/paging.js";
 import type { ControlPlaneServer } from "../../gen/tessera/v1/control_plane.js";
 import { Node as WireNode } from "../../gen/tessera/v1/types.js";
@@ -30,9 +29,8 @@ export function createNodesHandlers(rpc: Rpc, r: Resources, history: EventHistor
   return {
     listNodes: rpc.unary("ListNodes", (req) => {
       const cursor = cursorOf(req, "nodes");
-      const use = nodeUse(state);
       const used = gateway?.usage.totals(state).nodes;
-      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(n, use.get(n.name), heard, used?.get(n.name)), sizeOf: nodeBytes });
+      const page = takePage(state.nodes.values(), cursor, "nodes", { keyOf: nameKey, render: (n) => toWireNode(state, n, heard, used?.get(n.name)), sizeOf: nodeBytes });
       return { nodes: page.items, nextPageToken: page.nextPageToken };
     }),
 

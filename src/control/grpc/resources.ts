@@ -9,7 +9,6 @@ import type { ControlPlaneMethod } from "../../core/access/authz.js";
 import type { Command } from "../../core/decide/commands.js";
 import type { Decision } from "../../core/decide/decision.js";
 import { type ClusterView, type Instance, instancesOfWorkload, type NodeRecord, type Workload } from "../../core/model/cluster-state.js";
-import { nodeUse } from "../../core/model/cluster-status.js";
 import { validateName } from "../../core/model/validate.js";
 import { compareKeys, newestWithin, type SortKey } from "../../core/views/paging.js";
 import { Event as WireEvent, type Instance as WireInstance, type Node as WireNode, type Workload as WireWorkload } from "../../gen/tessera/v1/types.js";
@@ -81,7 +80,7 @@ export function createResources(writer: CommandPort, gateway: AgentGateway | und
       return decision;
     },
     wireWorkload: (w) => toWireWorkload(state, w, instancesOf(w.name)),
-    wireNode: (name) => toWireNode(state.nodes.get(name)!, nodeUse(state).get(name), heard, gateway?.usage.totals(state).nodes.get(name)),
+    wireNode: (name) => toWireNode(state, state.nodes.get(name)!, heard, gateway?.usage.totals(state).nodes.get(name)),
     wireInstance: (i) => toWireInstance(i, state.nodes, gateway?.usage.ofInstance(i)),
     recent: (events) => newestWithin(events.map(toWireEvent), eventBytes),
   };

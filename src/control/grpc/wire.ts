@@ -1,6 +1,6 @@
 /** Mapping between the core's records and the generated wire types; what a status says is the core's (views/workload-status.ts). */
 import type { ClusterView, Instance, NodeRecord, Workload } from "../../core/model/cluster-state.js";
-import { isReady, type NodeUse } from "../../core/model/cluster-status.js";
+import { allocatedOn, isReady } from "../../core/model/cluster-status.js";
 import { summarizeEvent } from "../../core/events/event-summary.js";
 import { workloadStatus } from "../../core/views/workload-status.js";
 import { INSTANCE_STATE_TO_WIRE, NODE_HEALTH_TO_WIRE } from "../../core/model/wire-enums.js";
@@ -51,17 +51,17 @@ export function toWireInstance(i: Instance, nodes: ClusterView["nodes"], usage?:
  * leaves the last heartbeat unknown: its record's is the last one a commit carried, and its
  * age would show a silence the leader, whose judgment `health` is, did not hear.
  */
-export function toWireNode(n: NodeRecord, use: NodeUse | undefined, heard: boolean, usage?: ResourceUsage): WireNode {
+export function toWireNode(state: ClusterView, n: NodeRecord, heard: boolean, usage?: ResourceUsage): WireNode {
   return {
     name: n.name,
     executors: n.executors,
     health: NODE_HEALTH_TO_WIRE[n.health],
     lastHeartbeat: heard ? new Date(n.lastHeartbeatAt) : undefined,
     version: n.version,
-    instances: use?.instances.length ?? 0,
+    instances: state.nodeLoad.get(n.name)?.copies.size ?? 0,
     labels: n.labels,
     capacity: n.capacity,
-    allocated: use?.allocated ?? { cpuMillis: 0, memoryMb: 0 },
+    allocated: allocatedOn(state, n.name),
     schedulable: n.schedulable,
     draining: n.draining,
     address: n.ports.address,

@@ -4,12 +4,12 @@
  * one message (a page takes a burst of changes as one message much faster than as many; a
  * change still reaches it well within a second). After each commit the writer hands it the logged
  * events; the change of the records they touch (the log's index columns, from the core's
- * event-facts table) is computed ONCE, with each node's use kept by differences in one
- * NodeUseTable, encoded once, and the same bytes go to every stream. Like every reader of the
+ * event-facts table) is computed ONCE, the nodes whose use they moved found by one
+ * HeldNodes, encoded once, and the same bytes go to every stream. Like every reader of the
  * view it runs between turns, so a new stream's snapshot and the changes after it line up.
  */
 import type { ClusterView } from "../../core/model/cluster-state.js";
-import { type FleetChange, fleetChange, fleetSnapshot, mergeChanges, NodeUseTable } from "../../core/views/fleet-view.js";
+import { type FleetChange, fleetChange, fleetSnapshot, HeldNodes, mergeChanges } from "../../core/views/fleet-view.js";
 import { type SseStream, sseFrame } from "../http/sse.js";
 import type { StoredEvent } from "../store/rows.js";
 
@@ -18,7 +18,7 @@ export const FLUSH_MS = 50;
 
 export class FleetHub {
   private readonly streams = new Set<SseStream>();
-  private readonly use: NodeUseTable;
+  private readonly held: HeldNodes;
   /** Changes of commits since the last flush, merged; sent when the window ends. */
   private pending: FleetChange | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -28,7 +28,7 @@ export class FleetHub {
     /** The sequence number of the newest logged event. */
     private readonly newestSeq: () => number,
   ) {
-    this.use = new NodeUseTable(view);
+    this.held = new HeldNodes(view);
   }
 
   /** Sends the fleet as of now, then every commit's change; returns the function that ends it. */
@@ -46,11 +46,11 @@ export class FleetHub {
       if (e.instance) instances.add(e.instance);
       if (e.workload) workloads.add(e.workload);
     }
-    const nodes = this.use.refresh(this.view, instances);
+    const nodes = this.held.refresh(this.view, instances);
     if (this.streams.size === 0) return;
     for (const e of events) if (e.node) nodes.add(e.node);
     // Computed at its own commit, so each record is as that commit left it; merged for sending.
-    const change = fleetChange(this.view, events.at(-1)!.seq, { workloads, instances, nodes }, this.use);
+    const change = fleetChange(this.view, events.at(-1)!.seq, { workloads, instances, nodes });
     this.pending = this.pending === undefined ? change : mergeChanges(this.pending, change);
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }

@@ -3,11 +3,11 @@
  * instance machine, a readiness check's verdict, removed. PURE, in place (see evolve.ts).
  * A copy's failure also counts toward its batch's backoff and its crash-loop quarantine.
  */
-import { runsCurrentTemplate } from "../model/cluster-status.js";
+import { heldNode, runsCurrentTemplate } from "../model/cluster-status.js";
 import { checkFailureReason, type ClusterState, type Instance, instanceName, instanceSeq, isCheckFailure } from "../model/cluster-state.js";
 import { transition } from "../model/instance-machine.js";
 import { kindOf } from "../model/spec.js";
-import { dropInstance, type Evolvers, must, putInstance, recordCrash } from "./state-edits.js";
+import { dropInstance, type Evolvers, moveLoad, must, putInstance, recordCrash } from "./state-edits.js";
 
 export const instanceEvolvers = {
   InstanceCreated(state, e) {
@@ -37,6 +37,7 @@ export const instanceEvolvers = {
   },
   InstanceTransitioned(state, e) {
     const inst = must(state.instances, e.id, "instance");
+    const held = heldNode(inst);
     const result = transition(inst.state, e.event);
     if (!result.ok) throw new Error(`event log is inconsistent: ${inst.id} cannot ${e.event.type} from ${inst.state}`);
     // A run of a batch that failed (not a copy failing to stop) counts toward its backoff limit.
@@ -84,6 +85,7 @@ export const instanceEvolvers = {
         break;
     }
     trackReady(inst, e.at);
+    moveLoad(state, inst, held, heldNode(inst));
   },
   InstanceWaiting(state, e) {
     must(state.instances, e.id, "instance").reason = e.reason;

@@ -3,6 +3,7 @@
  * and the in-place edits that evolve and restoring a stored state share. PURE.
  */
 import { CRASH_HISTORY, type ClusterState, type Instance } from "../model/cluster-state.js";
+import { heldNode } from "../model/cluster-status.js";
 import type { ClusterEvent, ClusterEventType } from "./cluster-events.js";
 
 /** Applies one event of type K to the state, in place. */
@@ -28,18 +29,47 @@ export function recordCrash(state: ClusterState, workload: string, node: string,
   byNode.set(node, times);
 }
 
-/** Adds (or replaces) an instance and indexes it under its workload. */
+/** Adds (or replaces) an instance and indexes it under its workload and the node it holds. */
 export function putInstance(state: ClusterState, inst: Instance): void {
+  const old = state.instances.get(inst.id);
+  if (old !== undefined) moveLoad(state, old, heldNode(old), null);
   state.instances.set(inst.id, inst);
   let ids = state.instancesByWorkload.get(inst.workload);
   if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
   ids.add(inst.id);
+  moveLoad(state, inst, null, heldNode(inst));
 }
 
 /** Removes an instance, and its workload's index entry with its last one. */
 export function dropInstance(state: ClusterState, inst: Instance): void {
+  moveLoad(state, inst, heldNode(inst), null);
   state.instances.delete(inst.id);
   const ids = state.instancesByWorkload.get(inst.workload);
   ids?.delete(inst.id);
   if (ids?.size === 0) state.instancesByWorkload.delete(inst.workload);
+}
+
+/**
+ * Moves a copy's share of node load (state.nodeLoad) from the node it held, `from`, to the one
+ * it holds now, `to` (either null: none). A copy's resources never change in place.
+ */
+export function moveLoad(state: ClusterState, inst: Instance, from: string | null, to: string | null): void {
+  if (from === to) return;
+  if (from !== null) {
+    const load = state.nodeLoad.get(from)!;
+    load.copies.delete(inst.id);
+    // The node's last copy takes the entry with it: sums of many moves never drift.
+    if (load.copies.size === 0) state.nodeLoad.delete(from);
+    else {
+      load.cpuMillis -= inst.resources.cpuMillis;
+      load.memoryMb -= inst.resources.memoryMb;
+    }
+  }
+  if (to !== null) {
+    let load = state.nodeLoad.get(to);
+    if (!load) state.nodeLoad.set(to, (load = { cpuMillis: 0, memoryMb: 0, copies: new Set() }));
+    load.copies.add(inst.id);
+    load.cpuMillis += inst.resources.cpuMillis;
+    load.memoryMb += inst.resources.memoryMb;
+  }
 }

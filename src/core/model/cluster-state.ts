@@ -191,11 +191,21 @@ export interface NodeRecord {
   lastHeartbeatAt: number;
 }
 
+/** The copies holding one node (holdsNode, cluster-status.ts) and the resources they reserve there. */
+export interface NodeLoad {
+  cpuMillis: number;
+  memoryMb: number;
+  /** Their ids. */
+  copies: Set<string>;
+}
+
 export interface ClusterState {
   workloads: Map<string, Workload>;
   instances: Map<string, Instance>;
   /** Instance ids of each workload: an index over `instances`, kept in step by evolve. */
   instancesByWorkload: Map<string, Set<string>>;
+  /** What the copies holding each node take of it (nodes none holds are absent): an index over `instances`, kept in step by evolve. */
+  nodeLoad: Map<string, NodeLoad>;
   nodes: Map<string, NodeRecord>;
   /** Next instance sequence number; makes instance ids unique without randomness. */
   nextInstanceSeq: number;
@@ -263,6 +273,7 @@ export interface ClusterView {
   readonly workloads: ReadonlyMap<string, Readonly<Workload>>;
   readonly instances: ReadonlyMap<string, Readonly<Instance>>;
   readonly instancesByWorkload: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly nodeLoad: ReadonlyMap<string, Readonly<{ cpuMillis: number; memoryMb: number; copies: ReadonlySet<string> }>>;
   readonly nodes: ReadonlyMap<string, Readonly<NodeRecord>>;
   readonly nextInstanceSeq: number;
   readonly crashes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
@@ -276,14 +287,14 @@ export interface ClusterView {
 export const CRASH_HISTORY = 16;
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodeLoad: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
 }
 
 /**
  * A copy of `state` that turns can run on without touching the original (what-if plans).
  * Records are copied one level deep: evolve only reassigns their fields and replaces what
  * they hold (specs, labels, resources, check lists are never changed in place); the two things
- * it does change in place, crash histories and the per-workload index sets, are copied too.
+ * it does change in place, crash histories and the indexes (per workload, per node), are copied too.
  * A property test runs random turns on forks and checks the original is untouched.
  * structuredClone did the same in ~180 ms for 10,000 workloads (2.2 s for 100,000), on the
  * control plane's one thread.
@@ -302,6 +313,7 @@ export function forkState(state: ClusterView): ClusterState {
     workloads: copyRecords(state.workloads),
     instances: copyRecords(state.instances),
     instancesByWorkload: index,
+    nodeLoad: new Map([...state.nodeLoad].map(([node, l]) => [node, { ...l, copies: new Set(l.copies) }])),
     nodes: copyRecords(state.nodes),
     nextInstanceSeq: state.nextInstanceSeq,
     crashes,

@@ -18,27 +18,15 @@ export function holdsNode(inst: Instance): boolean {
   return occupiesNode(inst.state) && !(inst.state === "stopping" && inst.failedAt !== null);
 }
 
-/** What the copies holding a node (holdsNode) take of it. */
-export interface NodeUse {
-  instances: Instance[];
-  allocated: Capacity;
+/** The node a copy holds (holdsNode), or null. */
+export function heldNode(inst: Instance): string | null {
+  return inst.node !== null && holdsNode(inst) ? inst.node : null;
 }
 
-/**
- * Per node: the instances holding it and the resources they reserve. `except` leaves out
- * instances a reconcile pass has already given up (lost ones: they no longer hold anything).
- */
-export function nodeUse(state: ClusterView, except?: ReadonlySet<string>): Map<string, NodeUse> {
-  const out = new Map<string, NodeUse>();
-  for (const i of state.instances.values()) {
-    if (i.node === null || !holdsNode(i) || except?.has(i.id)) continue;
-    let u = out.get(i.node);
-    if (!u) out.set(i.node, (u = { instances: [], allocated: { cpuMillis: 0, memoryMb: 0 } }));
-    u.instances.push(i);
-    u.allocated.cpuMillis += i.resources.cpuMillis;
-    u.allocated.memoryMb += i.resources.memoryMb;
-  }
-  return out;
+/** What the copies holding `node` take of it (the state's nodeLoad index). */
+export function allocatedOn(state: ClusterView, node: string): Capacity {
+  const load = state.nodeLoad.get(node);
+  return load ? { cpuMillis: load.cpuMillis, memoryMb: load.memoryMb } : { cpuMillis: 0, memoryMb: 0 };
 }
 
 /**

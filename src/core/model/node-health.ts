@@ -12,6 +12,29 @@
 
 export type NodeHealth = "ready" | "suspect" | "offline";
 
+/**
+ * Node health as one reconcile pass judges it: each node's recorded health, but where the pass
+ * plans a change. Only the changes are kept, so a pass over a steady fleet builds nothing per node.
+ */
+export class JudgedHealth {
+  constructor(
+    private readonly nodes: ReadonlyMap<string, { health: NodeHealth }>,
+    private readonly changes: ReadonlyMap<string, NodeHealth>,
+    /** Some node is Ready. */
+    readonly anyReady: boolean,
+  ) {}
+
+  /** The health of the node named `node`, or undefined when there is no such node. */
+  get(node: string): NodeHealth | undefined {
+    return this.changes.size === 0 ? this.nodes.get(node)?.health : (this.changes.get(node) ?? this.nodes.get(node)?.health);
+  }
+
+  /** The same, of a node's record. */
+  of(node: { name: string; health: NodeHealth }): NodeHealth {
+    return this.changes.size === 0 ? node.health : (this.changes.get(node.name) ?? node.health);
+  }
+}
+
 export interface HealthThresholds {
   /** Silence after which a node is Suspect. */
   suspectAfterMs: number;

@@ -4,7 +4,7 @@
  * Pending copy that waits. PURE.
  */
 import type { ClusterState, Instance, Workload } from "../model/cluster-state.js";
-import type { NodeHealth } from "../model/node-health.js";
+import type { JudgedHealth } from "../model/node-health.js";
 import type { AssignedPort } from "../model/ports.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import type { QuarantinePolicy } from "./gates.js";
@@ -15,7 +15,7 @@ import type { NewInstance, PlaceCause, Plan } from "./reconcile.js";
 export interface Pass {
   state: ClusterState;
   /** Node health as this pass judges it. */
-  health: ReadonlyMap<string, NodeHealth>;
+  health: JudgedHealth;
   /** Nodes being drained. */
   draining: ReadonlySet<string>;
   placer: Placer;

@@ -1,15 +1,16 @@
 /**
  * The fleet as one reconcile pass's placements see it: nodes sorted by name, and what each
  * holds (cpu, memory, ports, copies per workload) in arrays indexed like that list, so the
- * placer's inner loop neither allocates nor hashes. PURE; the Placer (placement.ts) builds it
+ * placer's inner loop neither allocates nor hashes. What the copies hold comes from the state's
+ * nodeLoad index, so building it costs the fleet's nodes, not its copies. PURE; the Placer (placement.ts) builds it
  * on its first choice and reserves in it what it hands out.
  */
 import { cordonGate } from "./gates.js";
 import type { ClusterState, NodeRecord } from "../model/cluster-state.js";
-import { holdsNode } from "../model/cluster-status.js";
-import type { NodeHealth } from "../model/node-health.js";
+import { heldNode } from "../model/cluster-status.js";
+import type { JudgedHealth } from "../model/node-health.js";
 import { FleetLabels, WorkloadCopies } from "../model/placement-rules.js";
-import { PortPool } from "./port-pool.js";
+import { type PortHolding, PortPool } from "./port-pool.js";
 
 export interface Fleet {
   nodes: NodeRecord[];
@@ -40,7 +41,7 @@ export interface Fleet {
  * The fleet with what its copies hold; `released` are copies the pass already gave up (lost):
  * they no longer hold anything.
  */
-export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHealth>, released: ReadonlySet<string>): Fleet {
+export function fleetOf(state: ClusterState, health: JudgedHealth, released: ReadonlySet<string>): Fleet {
   const nodes = [...state.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const f: Fleet = {
     nodes,
@@ -56,24 +57,38 @@ export function fleetOf(state: ClusterState, health: ReadonlyMap<string, NodeHea
     labels: new FleetLabels(nodes),
     crashed: new Set(),
     runs: new Map(),
-    ports: new PortPool(nodes),
+    ports: new PortPool(nodes, (i) => holdings(state, nodes[i]!.name, released)),
   };
   f.closed = nodes.map((node, i) => {
     f.index.set(node.name, i);
-    if (!node.connected || health.get(node.name) !== "ready") return "not Ready";
+    if (!node.connected || health.of(node) !== "ready") return "not Ready";
     return cordonGate(node)?.reason;
   });
   for (const workload of state.crashes.keys()) f.crashed.add(workload);
-  // What nodeUse (cluster-status.ts) counts, straight into the arrays: this runs over every copy in each pass that places one.
-  for (const inst of state.instances.values()) {
-    if (inst.node === null || !holdsNode(inst) || released.has(inst.id)) continue;
-    const i = f.index.get(inst.node);
+  // Node use from the state's index (kept by evolve), less what the copies the pass gave up held.
+  for (const [node, load] of state.nodeLoad) {
+    const i = f.index.get(node);
     if (i === undefined) continue;
-    f.cpuUsed[i]! += inst.resources.cpuMillis;
-    f.memUsed[i]! += inst.resources.memoryMb;
-    if (inst.ports.length > 0) f.ports.hold(i, inst.name, inst.ports);
+    f.cpuUsed[i] = load.cpuMillis;
+    f.memUsed[i] = load.memoryMb;
+  }
+  for (const id of released) {
+    const inst = state.instances.get(id);
+    const node = inst === undefined ? null : heldNode(inst);
+    const i = node === null ? undefined : f.index.get(node);
+    if (i === undefined) continue;
+    f.cpuUsed[i]! -= inst!.resources.cpuMillis;
+    f.memUsed[i]! -= inst!.resources.memoryMb;
   }
   return f;
+}
+
+/** The ports of the copies holding `node`, but those the pass gave up. */
+function* holdings(state: ClusterState, node: string, released: ReadonlySet<string>): Iterable<PortHolding> {
+  for (const id of state.nodeLoad.get(node)?.copies ?? []) {
+    const inst = state.instances.get(id)!;
+    if (inst.ports.length > 0 && !released.has(id)) yield { holder: inst.name, ports: inst.ports };
+  }
 }
 
 /** The copies of `workload` holding a node, counted from the state on first use; then kept up to date by countCopy. */
@@ -83,8 +98,9 @@ export function copiesOf(f: Fleet, workload: string): WorkloadCopies {
   f.copies.set(workload, (c = new WorkloadCopies()));
   for (const id of f.state.instancesByWorkload.get(workload) ?? []) {
     const inst = f.state.instances.get(id)!;
-    if (inst.node === null || !holdsNode(inst) || f.released.has(id)) continue;
-    const i = f.index.get(inst.node);
+    const node = heldNode(inst);
+    if (node === null || f.released.has(id)) continue;
+    const i = f.index.get(node);
     if (i !== undefined) c.add(i, f.nodes[i]!);
   }
   return c;

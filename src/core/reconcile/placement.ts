@@ -23,7 +23,7 @@
 import { type QuarantinePolicy, quarantineGate } from "./gates.js";
 import type { ClusterState, Instance, NodeRecord } from "../model/cluster-state.js";
 import { holdsNode, offersExecutor } from "../model/cluster-status.js";
-import type { NodeHealth } from "../model/node-health.js";
+import type { JudgedHealth } from "../model/node-health.js";
 import { copiesOf, countCopy, type Fleet, fleetOf } from "./placement-fleet.js";
 import type { AssignedPort } from "../model/ports.js";
 import { allowedValues, capRefusal, countedReason, groupScore, type NodeGroup, type SpreadRule, spreadRefusal, type WorkloadCopies } from "../model/placement-rules.js";
@@ -105,7 +105,7 @@ export class Placer {
 
   constructor(
     private readonly state: ClusterState,
-    private readonly health: ReadonlyMap<string, NodeHealth>,
+    private readonly health: JudgedHealth,
     private readonly now: number,
     private readonly strategy: PlacementStrategy,
     private readonly quarantine: QuarantinePolicy,

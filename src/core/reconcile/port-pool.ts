@@ -39,20 +39,21 @@ function reservedIn(range: PortRange, reserved: readonly PortRange[]): number {
   return count;
 }
 
+/** A copy holding ports on a node: its name and the ports. */
+export interface PortHolding {
+  holder: string;
+  ports: readonly AssignedPort[];
+}
+
 export class PortPool {
   private readonly use: Array<NodePortUse | undefined>;
-  /** Holdings recorded before a node's use is made (from the state's copies). */
-  private readonly pending = new Map<number, Array<[string, string]>>();
 
-  constructor(private readonly nodes: readonly NodeRecord[]) {
+  constructor(
+    private readonly nodes: readonly NodeRecord[],
+    /** The copies holding node `i` now, asked the first time a copy with ports looks at it. */
+    private readonly holdings: (i: number) => Iterable<PortHolding>,
+  ) {
     this.use = new Array(nodes.length);
-  }
-
-  /** Records the ports an existing copy holds on node `i`. */
-  hold(i: number, holder: string, ports: readonly AssignedPort[]): void {
-    let list = this.pending.get(i);
-    if (!list) this.pending.set(i, (list = []));
-    for (const p of ports) list.push([portKey(p.protocol, p.hostPort), holder]);
   }
 
   private useOf(i: number): NodePortUse {
@@ -62,7 +63,7 @@ export class PortPool {
     const size = Math.max(0, range.to - range.from + 1) - reservedIn(range, reserved);
     u = { held: new Map(), free: { tcp: size, udp: size }, next: { tcp: range.from, udp: range.from } };
     this.use[i] = u;
-    for (const [key, holder] of this.pending.get(i) ?? []) this.take(u, i, key, holder);
+    for (const { holder, ports } of this.holdings(i)) for (const p of ports) this.take(u, i, portKey(p.protocol, p.hostPort), holder);
     return u;
   }
 

@@ -16,7 +16,8 @@ import { disconnectRules } from "../model/disconnect.js";
 import { occupiesNode } from "../model/instance-machine.js";
 import { type BatchOutcome, type Capacity, type ClusterState, type Instance, instanceSeq, type Workload } from "../model/cluster-state.js";
 import { countsAgainstSurge, runsCurrentTemplate } from "../model/cluster-status.js";
-import { heardFrom, type NodeHealth, nodeHealth } from "../model/node-health.js";
+import { heardFrom, type JudgedHealth, type NodeHealth } from "../model/node-health.js";
+import { judgeNodes } from "./judge-nodes.js";
 import { DEFAULT_MAX_HEARTBEATS_PER_SECOND, fleetHeartbeat, type HeartbeatPolicy } from "../model/heartbeat.js";
 import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
@@ -233,7 +234,7 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
  */
 export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY, scope?: QuietScope): Plan {
   const out = emptyPlan(now);
-  const { health, draining } = judgeNodes(out, state, now, policy);
+  const { health, draining } = judgeNodes(out.health, state, now, policy);
   const awake = out.health.length === 0 ? scope?.awake : undefined;
   const names = awake === undefined ? [...state.workloads.keys()] : awakeNames(state, awake);
   const { views, released } = takeCensus(out, state, now, policy, health, awake === undefined ? state.instances.values() : awakeCopies(state, names));
@@ -270,22 +271,6 @@ function changeCount(p: Plan): number {
   return n;
 }
 
-/** Each node's health as this pass judges it (a change is planned), and the nodes being drained. */
-function judgeNodes(out: Plan, state: ClusterState, now: number, policy: Policy): { health: Map<string, NodeHealth>; draining: Set<string> } {
-  const health = new Map<string, NodeHealth>();
-  /** Nodes being drained: their copies count as outdated. Usually none, so the check is free. */
-  const draining = new Set<string>();
-  // The thresholds of the fleet's size (heartbeat.ts): the same for every node of a pass.
-  const t = fleetHeartbeat(state, policy);
-  for (const node of state.nodes.values()) {
-    const h = policy.recordedHealth ? node.health : nodeHealth(node, now, t, state.listeningSince);
-    health.set(node.name, h);
-    if (node.draining) draining.add(node.name);
-    if (h !== node.health) out.health.push({ node: node.name, from: node.health, to: h });
-  }
-  return { health, draining };
-}
-
 /**
  * A control plane that hears none of several nodes cannot tell its own partition from
  * theirs, and a copy marked lost would have nowhere to go: while no node is Ready, Offline
@@ -293,8 +278,8 @@ function judgeNodes(out: Plan, state: ClusterState, now: number, policy: Policy)
  * the same reason). A single node's copies are lost as usual: their Pending replacements can
  * only go back to it, and its return takes them back (reclaim).
  */
-function fleetHeard(policy: Policy, health: ReadonlyMap<string, NodeHealth>): boolean {
-  return !policy.keepCopiesWhileNoNodeHeard || health.size < 2 || [...health.values()].some((h) => h === "ready");
+function fleetHeard(policy: Policy, state: ClusterState, health: JudgedHealth): boolean {
+  return !policy.keepCopiesWhileNoNodeHeard || state.nodes.size < 2 || health.anyReady;
 }
 
 /**
@@ -302,8 +287,8 @@ function fleetHeard(policy: Policy, health: ReadonlyMap<string, NodeHealth>): bo
  * on Offline nodes lost, those on nodes not heard lately held; the rest counted by workload.
  * `released`: the copies lost in this pass, which hold no node any more.
  */
-function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: ReadonlyMap<string, NodeHealth>, copies: Iterable<Instance>): { views: Map<string, WorkloadView>; released: Set<string> } {
-  const heard = fleetHeard(policy, health);
+function takeCensus(out: Plan, state: ClusterState, now: number, policy: Policy, health: JudgedHealth, copies: Iterable<Instance>): { views: Map<string, WorkloadView>; released: Set<string> } {
+  const heard = fleetHeard(policy, state, health);
   const views = new Map<string, WorkloadView>();
   const view = (name: string) => {
     let v = views.get(name);

@@ -5,7 +5,7 @@
  * a change is folded into what the page holds. PURE: the control plane and the browser share it.
  */
 import { type Capacity, type ClusterView, type DesiredState, type Instance, type NodeRecord, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
-import { desiredCopies, holdsNode, isReady, nodeUse, runsCurrentTemplate } from "../model/cluster-status.js";
+import { allocatedOn, desiredCopies, heldNode, isReady, runsCurrentTemplate } from "../model/cluster-status.js";
 import type { InstanceState } from "../model/instance-machine.js";
 import type { NodeHealth } from "../model/node-health.js";
 import type { AssignedPort } from "../model/ports.js";
@@ -81,8 +81,6 @@ export interface Touched {
   nodes: Iterable<string>;
 }
 
-const NOTHING: Capacity = { cpuMillis: 0, memoryMb: 0 };
-
 function nodeTile(n: Readonly<NodeRecord>, allocated: Capacity): NodeTile {
   return { name: n.name, health: n.health, cordoned: !n.schedulable, draining: n.draining, capacity: n.capacity, allocated, labels: n.labels };
 }
@@ -118,73 +116,54 @@ function workloadTile(view: ClusterView, w: Readonly<Workload>): WorkloadTile {
 }
 
 export function fleetSnapshot(view: ClusterView, seq: number): FleetSnapshot {
-  const use = nodeUse(view);
   return {
     seq,
-    nodes: [...view.nodes.values()].map((n) => nodeTile(n, use.get(n.name)?.allocated ?? NOTHING)),
+    nodes: [...view.nodes.values()].map((n) => nodeTile(n, allocatedOn(view, n.name))),
     copies: [...view.instances.values()].map(copyTile),
     workloads: [...view.workloads.values()].map((w) => workloadTile(view, w)),
   };
 }
 
 /**
- * Each node's use, kept by differences: what every copy holding a node (holdsNode) takes of it.
- * A commit moves only the shares of the copies it touched, so following the fleet costs what
- * each commit touched, not a sum over every copy (nodeUse) per commit.
+ * Which node each copy held at the last commit followed, so that a commit's touched copies name
+ * every node whose use (the state's nodeLoad) it moved, a node one of them just left included.
  */
-export class NodeUseTable {
-  /** Per copy holding a node: that node and what it takes. */
-  private readonly shares = new Map<string, { node: string; take: Capacity }>();
-  private readonly used = new Map<string, Capacity>();
+export class HeldNodes {
+  private readonly held = new Map<string, string>();
 
   constructor(view: ClusterView) {
     this.refresh(view, view.instances.keys());
   }
 
-  /** Moves these copies' shares to what the view holds of them; returns the nodes whose use changed. */
+  /** Follows these copies to what the view holds of them; returns the nodes whose use changed. */
   refresh(view: ClusterView, ids: Iterable<string>): Set<string> {
     const moved = new Set<string>();
     for (const id of ids) {
-      const before = this.shares.get(id);
+      const before = this.held.get(id);
       const i = view.instances.get(id);
-      const now = i && i.node !== null && holdsNode(i) ? { node: i.node, take: i.resources } : undefined;
-      if (before?.node === now?.node && before?.take === now?.take) continue;
-      if (before) {
-        this.add(before.node, before.take, -1);
-        this.shares.delete(id);
-        moved.add(before.node);
+      const now = i === undefined ? null : heldNode(i);
+      if (before === (now ?? undefined)) continue;
+      if (before !== undefined) {
+        this.held.delete(id);
+        moved.add(before);
       }
-      if (now) {
-        this.add(now.node, now.take, 1);
-        this.shares.set(id, now);
-        moved.add(now.node);
+      if (now !== null) {
+        this.held.set(id, now);
+        moved.add(now);
       }
     }
     return moved;
   }
-
-  /** What the copies holding `node` take of it. */
-  allocated(node: string): Capacity {
-    const u = this.used.get(node);
-    return u ? { ...u } : NOTHING;
-  }
-
-  private add(node: string, take: Capacity, sign: 1 | -1): void {
-    const u = this.used.get(node) ?? { cpuMillis: 0, memoryMb: 0 };
-    u.cpuMillis += sign * take.cpuMillis;
-    u.memoryMb += sign * take.memoryMb;
-    this.used.set(node, u);
-  }
 }
 
 /**
- * The records a commit touched, as they are now, each node's use read from `use` (refreshed
- * with the commit's copies first; the nodes whose use it moved belong in `touched.nodes`). A
+ * The records a commit touched, as they are now (the nodes whose use it moved, HeldNodes, belong
+ * in `touched.nodes`). A
  * touched copy's workload is touched too (its rollout's progress). A copy's tile changes only
  * through events that name it (a delete or restart stops copies one event each), so a touched
  * workload does not bring its copies.
  */
-export function fleetChange(view: ClusterView, seq: number, touched: Touched, use: NodeUseTable): FleetChange {
+export function fleetChange(view: ClusterView, seq: number, touched: Touched): FleetChange {
   const workloads = new Set(touched.workloads);
   const change: FleetChange = { seq, nodes: [], copies: [], workloads: [], goneNodes: [], goneCopies: [], goneWorkloads: [] };
   for (const id of new Set(touched.instances)) {
@@ -200,7 +179,7 @@ export function fleetChange(view: ClusterView, seq: number, touched: Touched, us
   }
   for (const name of new Set(touched.nodes)) {
     const n = view.nodes.get(name);
-    if (n) change.nodes.push(nodeTile(n, use.allocated(name)));
+    if (n) change.nodes.push(nodeTile(n, allocatedOn(view, name)));
     else change.goneNodes.push(name);
   }
   return change;

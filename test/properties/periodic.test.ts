@@ -17,6 +17,7 @@ import { isVolatile } from "../../src/core/events/event-facts.js";
 import { evolve, replay } from "../../src/core/events/evolve.js";
 import { type ClusterState, emptyState } from "../../src/core/model/cluster-state.js";
 import { DEFAULT_POLICY, nextWakeup, type Plan, type Policy } from "../../src/core/reconcile/reconcile.js";
+import { QuietWorkloads } from "../../src/core/reconcile/quiet.js";
 import { runTurn } from "../../src/core/reconcile/turn.js";
 import { cronNext } from "../../src/control/writer/cron.js";
 import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
@@ -64,13 +65,15 @@ class Cluster {
   readonly log: ClusterEvent[] = [];
   readonly stored = new StoredRows();
   lastPlan: Plan | undefined;
+  /** The writer's quiet workloads: its passes and its wakeup look at the awake ones only. */
+  readonly quiet = new QuietWorkloads();
   /** What a standby holds: a snapshot of the store, and where the log stood then. */
   standby = { state: emptyState(), from: 0 };
   /** Runs started: the test deletes each once started, as if done (runs never finish without nodes). */
   private done: Command[] = [];
 
   turn(now: number, commands: Command[] = []): void {
-    const r = runTurn(this.state, [...this.done, ...commands], { now, policy: POLICY, reconcile: true });
+    const r = runTurn(this.state, [...this.done, ...commands], { now, policy: POLICY, reconcile: true, quiet: this.quiet });
     this.done = r.events.flatMap((e) => (e.type === "PeriodicRunStarted" ? [{ type: "DeleteWorkload" as const, name: e.run }] : []));
     this.log.push(...r.events.filter((e) => !isVolatile(e)));
     this.stored.commit(r.events, this.state);
@@ -86,6 +89,7 @@ class Cluster {
       for (const e of this.log.slice(this.standby.from)) evolve(this.state, structuredClone(e));
     }
     this.lastPlan = undefined;
+    this.quiet.forget();
     this.standby = { state: this.stored.snapshot(), from: this.log.length };
   }
 }
@@ -104,7 +108,7 @@ describe("38: a periodic batch fires its schedule's times once each", () => {
         // Past the end by more than a down time: a time at the end that was missed has started late.
         for (let turns = 0; now <= end + 15 * MINUTE; turns++) {
           if (turns > 5_000) throw new Error("the writer never went to sleep");
-          const wake = nextWakeup(cluster.state, POLICY, cluster.lastPlan) ?? Number.POSITIVE_INFINITY;
+          const wake = nextWakeup(cluster.state, POLICY, cluster.lastPlan, cluster.quiet.awake) ?? Number.POSITIVE_INFINITY;
           const down = downs[0];
           if (down !== undefined && down.at < wake) {
             downs.shift();

@@ -2,12 +2,13 @@
  * Invariant 41 (#33): a pass that leaves out the writer's quiet workloads decides exactly what a
  * pass over every workload decides. Two simulated fleets take the same random operations, one
  * keeping the quiet set as the writer does, one planning everything (as replay and what-if do):
- * every event, in order, and every plan are the same.
+ * every event, in order, and every plan are the same; and the writer's next wakeup, looked for
+ * among the awake workloads, is the one found among all.
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Command } from "../../src/core/decide/commands.js";
-import { DEFAULT_POLICY, type Plan } from "../../src/core/reconcile/reconcile.js";
+import { DEFAULT_POLICY, nextWakeup, type Plan } from "../../src/core/reconcile/reconcile.js";
 import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { spec } from "../core/fixtures.js";
 import { anyWorkloadArb, applyCommand, fleetArb, opArb, perform } from "./random-ops.js";
@@ -33,7 +34,13 @@ describe("quiet workloads (#33)", () => {
         const quiet = new SimulatedFleet(DEFAULT_POLICY);
         const full = new SimulatedFleet(DEFAULT_POLICY);
         full.quiet = undefined;
-        quiet.onTurn = () => void (leftOut += quiet.quiet!.size);
+        let last: Plan | undefined;
+        quiet.onTurn = (r) => {
+          leftOut += quiet.quiet!.size;
+          last = r.plan ?? last;
+          // The writer's wakeup looks for periodic batches among the awake workloads only.
+          expect(nextWakeup(quiet.state, DEFAULT_POLICY, last, quiet.quiet!.awake)).toBe(nextWakeup(quiet.state, DEFAULT_POLICY, last));
+        };
         for (const fleet of [quiet, full]) {
           for (const n of nodes) fleet.connect(n);
           fleet.turn(workloads.map((w, i) => applyCommand(`w${i}`, w)));

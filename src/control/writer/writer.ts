@@ -169,7 +169,7 @@ export class Writer {
 
   /** Reconciles again when the core says something will be due (a node going silent, a hold expiring). */
   private armWakeup(): void {
-    const at = nextWakeup(this.state, this.opts.policy, this.lastPlan);
+    const at = nextWakeup(this.state, this.opts.policy, this.lastPlan, this.quiet.awake);
     if (at === undefined || (this.wakeup && this.wakeup.at <= at)) return;
     if (this.wakeup) clearTimeout(this.wakeup.timer);
     const timer = setTimeout(() => {

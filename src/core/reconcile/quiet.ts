@@ -56,13 +56,13 @@ export class QuietWorkloads {
   /** The quiet ones whose quiet ends at a known moment. */
   private readonly ends = new Map<string, number>();
   private readonly held = new Map<string, QuietEntry>();
-  private readonly awake = new Set<string>();
+  private readonly awakeSet = new Set<string>();
   private everything = true;
 
   /** What a pass at `now` is told; quiets ended by then are over. */
   scope(now: number): QuietScope {
     for (const [name, until] of this.ends) if (until <= now) this.wake(name);
-    return { quiet: this.quiet, held: this.held.values(), awake: this.everything ? undefined : this.awake, planned: [], found: new Map(), everyWorkload: false };
+    return { quiet: this.quiet, held: this.held.values(), awake: this.awake, planned: [], found: new Map(), everyWorkload: false };
   }
 
   /**
@@ -73,8 +73,8 @@ export class QuietWorkloads {
   passed(pass: QuietScope): void {
     if (pass.everyWorkload) this.forget();
     this.everything = false;
-    this.awake.clear();
-    for (const name of pass.planned) if (!pass.found.has(name)) this.awake.add(name);
+    this.awakeSet.clear();
+    for (const name of pass.planned) if (!pass.found.has(name)) this.awakeSet.add(name);
     for (const [name, q] of pass.found) {
       this.quiet.set(name, q);
       if (Number.isFinite(q.until)) this.ends.set(name, q.until);
@@ -97,11 +97,11 @@ export class QuietWorkloads {
     this.quiet.clear();
     this.ends.clear();
     this.held.clear();
-    this.awake.clear();
+    this.awakeSet.clear();
   }
 
   private wake(name: string): void {
-    this.awake.add(name);
+    this.awakeSet.add(name);
     if (!this.quiet.delete(name)) return;
     this.ends.delete(name);
     this.held.delete(name);
@@ -109,6 +109,11 @@ export class QuietWorkloads {
 
   get size(): number {
     return this.quiet.size;
+  }
+
+  /** The workloads that are not quiet; undefined while every workload is (before a pass sorted them). */
+  get awake(): ReadonlySet<string> | undefined {
+    return this.everything ? undefined : this.awakeSet;
   }
 }
 
@@ -142,6 +147,14 @@ export function quietUntil(workload: Workload, spec: ResolvedSpec, skips: Skip[]
 
 function copyCount(state: ClusterState, workload: string): number {
   return state.instancesByWorkload.get(workload)?.size ?? 0;
+}
+
+/** The awake workloads that exist. */
+export function* awakeWorkloads(state: ClusterState, awake: Iterable<string>): Iterable<Workload> {
+  for (const name of awake) {
+    const w = state.workloads.get(name);
+    if (w !== undefined) yield w;
+  }
 }
 
 /** The awake workloads a pass looks at: those that exist, and those gone whose copies are still held. */

@@ -23,7 +23,7 @@ import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
 import { emptyView, type Pass, type WorkloadView } from "./pass.js";
-import { atRest, awakeCopies, awakeNames, type QuietScope, quietUntil } from "./quiet.js";
+import { atRest, awakeCopies, awakeNames, awakeWorkloads, type QuietScope, quietUntil } from "./quiet.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
@@ -209,9 +209,11 @@ export function mergePlans(a: Plan, b: Plan): Plan {
 /**
  * When planning next could decide something new without any input arriving: a node's
  * silence crossing a health threshold, or a gate's hold expiring. Undefined when nothing is
- * pending. The writer wakes up then instead of waiting for its periodic tick.
+ * pending. The writer wakes up then instead of waiting for its periodic tick. `awake`: the
+ * writer's workloads that are not quiet (quiet.ts), where the periodic batches are (one is never
+ * quiet); without it every workload is looked at.
  */
-export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | undefined): number | undefined {
+export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | undefined, awake?: ReadonlySet<string>): number | undefined {
   let at = Number.POSITIVE_INFINITY;
   const t = fleetHeartbeat(state, policy);
   for (const node of state.nodes.values()) {
@@ -220,7 +222,7 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
     else if (node.health === "suspect") at = Math.min(at, from + t.offlineAfterMs + 1);
   }
   for (const s of last?.skip ?? []) if (s.until !== undefined) at = Math.min(at, s.until);
-  for (const w of state.workloads.values()) {
+  for (const w of awake === undefined ? state.workloads.values() : awakeWorkloads(state, awake)) {
     const periodic = w.periodic !== null && !w.deleting ? resolveSpec(w.spec).periodic : undefined;
     if (periodic) at = Math.min(at, nextRunAt(w, periodic, policy.cronNext) ?? at);
   }

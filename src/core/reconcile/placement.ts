@@ -302,7 +302,10 @@ export class Placer {
   /** What choose() and chooseOn() look up for every node they check, made once per call. */
   private reasonsFor(f: Fleet, workload: string, spec: ResolvedSpec, selector: Array<[string, string]>): Reasons {
     let runs = f.runs.get(spec.executor);
-    if (!runs) f.runs.set(spec.executor, (runs = Uint8Array.from(f.nodes, (node) => (offersExecutor(node, spec) ? 1 : 0))));
+    if (!runs) {
+      f.runs.set(spec.executor, (runs = new Uint8Array(f.nodes.length)));
+      for (let i = 0; i < f.nodes.length; i++) runs[i] = offersExecutor(f.nodes[i]!, spec) ? 1 : 0;
+    }
     const copies = copiesOf(f, workload);
     const rules = spec.placement;
     const reasons: Reasons = {

@@ -64,6 +64,8 @@ export function expand(text: string, vars: Readonly<Record<string, string>>): st
 
 /** The `${TESSERA_...}` names `text` refers to (escaped ones are not references). */
 function references(text: string): string[] {
+  // Most text refers to nothing: skip the regex and its arrays (every spec applied is checked).
+  if (!text.includes("${")) return [];
   return [...text.matchAll(REFERENCE)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]));
 }
 
@@ -78,7 +80,7 @@ export function expandSpec(spec: WorkloadSpec, vars: Readonly<Record<string, str
 
 /** Every `${TESSERA_...}` no copy of `spec` would have, refused naming its field. */
 export function validateReferences(spec: WorkloadSpec): Rejection[] {
-  const known = knownVariables(spec);
+  let known: Set<string> | undefined;
   const fields: Array<[string, string]> = [
     ...spec.args.map((a, i): [string, string] => [`args[${i}]`, a]),
     ...Object.entries(spec.env).map(([k, v]): [string, string] => [`env.${k}`, v]),
@@ -86,7 +88,7 @@ export function validateReferences(spec: WorkloadSpec): Rejection[] {
   ];
   return fields.flatMap(([field, text]) =>
     references(text)
-      .filter((name) => !known.has(name))
-      .map((name): Rejection => ({ kind: "InvalidArgument", field: `workload.spec.${field}`, expected: `a variable a copy has (${[...known].sort().join(", ")}), got \${${name}}` })),
+      .filter((name) => !(known ??= knownVariables(spec)).has(name))
+      .map((name): Rejection => ({ kind: "InvalidArgument", field: `workload.spec.${field}`, expected: `a variable a copy has (${[...known!].sort().join(", ")}), got \${${name}}` })),
   );
 }

@@ -2,8 +2,8 @@
  * The control plane's store on PostgreSQL (store.ts's Store, `--store postgres://…`):
  * drizzle-orm over Bun's built-in client, a bounded pool of prepared-statement connections.
  * A commit is one transaction of one statement per table and kind of write, whatever the
- * number of rows (recordset.ts), sent in one go and committed in a second round trip: on
- * loopback a round trip costs about as much as writing a thousand rows in one.
+ * number of rows (recordset.ts), sent with its BEGIN and COMMIT in one round trip: on loopback
+ * a round trip costs about as much as writing a thousand rows in one.
  */
 import { type ReservedSQL, SQL } from "bun";
 import { eq, isNull, type SQL as Statement, sql } from "drizzle-orm";
@@ -25,7 +25,7 @@ import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 import { exportSnapshot, importSnapshot } from "./snapshot.js";
-import { COMMITS_CHANNEL, fenceCheck, turnStatements, upsertMeta } from "./turn-statements.js";
+import { abortedByFence, COMMITS_CHANNEL, fenceCheck, fenceOrAbort, turnStatements, upsertMeta } from "./turn-statements.js";
 
 /** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
 const POOL_MAX = 4;
@@ -61,21 +61,6 @@ export function checkUrl(url: string): void {
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`expected postgres://USER@HOST:PORT/DB, got a ${u.protocol}// URL`);
   if (u.hostname === "" || u.pathname.length <= 1) throw new Error("expected postgres://USER@HOST:PORT/DB: the host or the database is missing");
-}
-
-/**
- * Statements sent together, their answers (in their order) once all are in. A failure fails the
- * whole, with the first one's reason (those after it may only say the transaction was aborted);
- * `check` looks at the answer of the statement at `at` first (if it has one), so that a refusal
- * by the fence is what is said.
- */
-async function settled(statements: Array<PromiseLike<unknown>>, check: { at: number; verify: (answer: unknown) => void }): Promise<unknown[]> {
-  const results = await Promise.allSettled(statements);
-  const checked = results[check.at];
-  if (checked?.status === "fulfilled") check.verify(checked.value);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value);
 }
 
 /**
@@ -242,19 +227,20 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   }
 
   /**
-   * One transaction sent in one go (BEGIN, the fence's check, the turn's statements, the NOTIFY:
-   * the connection does not wait for each answer), then COMMIT once the answers are in and the
-   * fence held. Whatever the fence finds, it finds before the COMMIT; if the lease is gone, or
-   * any statement fails, the transaction is rolled back and writes nothing. Everything is built
-   * before the first await (turn-statements.ts): the state may change meanwhile.
+   * One transaction in ONE round trip: BEGIN, the fence, the turn's statements, the NOTIFY and
+   * the COMMIT sent together (the connection does not wait for each answer; they run in that
+   * order). The fence aborts the transaction when the lease is not ours (fenceOrAbort), and so
+   * does any statement that fails: the COMMIT then ends it as a ROLLBACK and nothing is written.
+   * Everything is built before the first await (turn-statements.ts): the writer decides its next
+   * turn meanwhile.
    */
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);
     const fence = this.heldFence();
     // Volatile events only (heartbeats): nothing to write, so no round trip.
     if (writes.events.length === 0) return [];
-    const statements = [fenceCheck(fence), ...turnStatements(this.db, writes, fence)];
-    const [, appended] = await this.said(() => this.inOneGo(statements, (held) => this.refuseUnless(fence, held as unknown[])));
+    const statements = [fenceOrAbort(fence), ...turnStatements(this.db, writes, fence)];
+    const [, appended] = await this.said(() => this.inOneGo(statements, fence));
     // The sequence hands out numbers in the rows' order; sorted, they pair up with them.
     const seqs = (appended as Array<{ seq: string }>).map((r) => Number(r.seq)).sort((a, b) => a - b);
     const stored = writes.events.map(({ event, row }, i): StoredEvent => ({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
@@ -263,19 +249,26 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
   }
 
   /**
-   * `statements` in one transaction on one connection, sent without waiting for each answer
-   * (they touch different rows: any order writes the same; they run in the order given); their
-   * answers after the COMMIT, which is sent only if `fence` accepts the first one's answer.
+   * `statements` (the fence's first) between BEGIN and COMMIT on one connection, sent together;
+   * their answers once committed. A refusal by the fence is what is said, not the aborted
+   * transaction that follows from it.
    */
-  private async inOneGo(statements: Statement[], fence: (answer: unknown) => void): Promise<unknown[]> {
+  private async inOneGo(statements: Statement[], fence: Fence): Promise<unknown[]> {
     const connection = await this.client.reserve();
     try {
-      // Each is sent when then'd (run): BEGIN first, then the statements in their order.
-      const begun = connection.unsafe("BEGIN").then((rows: unknown[]) => rows);
-      const [, ...results] = await settled([begun, ...statements.map((s) => this.run(connection, s))], { at: 1, verify: fence });
-      await connection.unsafe("COMMIT");
-      return results;
+      // Each is sent when then'd, in this order.
+      const sent = [connection.unsafe("BEGIN").then((rows: unknown[]) => rows), ...statements.map((s) => this.run(connection, s)), connection.unsafe("COMMIT").then((r: { command?: string }) => r)];
+      const results = await Promise.allSettled(sent);
+      const fenced = results[1];
+      if (fenced?.status === "rejected" && abortedByFence(fenced.reason)) this.refuseUnless(fence, []);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const values = results.map((r) => (r as PromiseFulfilledResult<unknown>).value);
+      // Ended as a ROLLBACK without any statement failing: never seen, but then nothing was written.
+      if ((values.at(-1) as { command?: string }).command !== "COMMIT") throw new Error("the database rolled the turn's transaction back");
+      return values.slice(1, -1);
     } catch (err) {
+      // The transaction is over unless the COMMIT never reached the server (a broken connection): end it.
       await connection.unsafe("ROLLBACK").then(
         () => {},
         () => {},

@@ -30,6 +30,24 @@ export function fenceCheck(fence: Fence): SQL {
   return sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`;
 }
 
+/**
+ * The fence's check inside a commit sent in one go, COMMIT included (PostgresStore.commit): the
+ * lease not ours divides by zero, which aborts the transaction, so the COMMIT that follows ends
+ * it as a ROLLBACK. FOR SHARE holds the lease's row as fenceCheck's does.
+ */
+export function fenceOrAbort(fence: Fence): SQL {
+  return sql`SELECT 1 / COUNT(*) AS held FROM (${fenceCheck(fence)}) AS fence`;
+}
+
+/** SQLSTATE division_by_zero: how fenceOrAbort refuses. */
+const DIVISION_BY_ZERO = "22012";
+
+/** Whether a commit's failure is fenceOrAbort's refusal (the client's error, or drizzle's around it). */
+export function abortedByFence(err: unknown): boolean {
+  const e = err as { errno?: unknown; cause?: { errno?: unknown } } | undefined;
+  return e?.errno === DIVISION_BY_ZERO || e?.cause?.errno === DIVISION_BY_ZERO;
+}
+
 export function upsertMeta(key: string, value: string): SQL {
   return sql`INSERT INTO ${schema.meta} (${sql.identifier(schema.meta.key.name)}, ${sql.identifier(schema.meta.value.name)}) VALUES (${key}, ${value}) ON CONFLICT (${sql.identifier(schema.meta.key.name)}) DO UPDATE SET ${sql.identifier(schema.meta.value.name)} = excluded.${sql.identifier(schema.meta.value.name)}`;
 }

@@ -176,3 +176,27 @@ test("a failed commit refuses the turn decided behind it too: memory goes back t
   await writer.stop();
   inner.close();
 });
+
+test("stopping waits for the commit of a turn decided behind the one committing", async () => {
+  const inner = new SqliteStore(join(dir, "pipelined-stop"));
+  const { store, control } = gatedStore(inner);
+  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
+  writer.start();
+  await writer.submit(apply("before"));
+  control.gating = true;
+  const first = writer.submit(apply("first"));
+  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  const second = writer.submit(apply("second"));
+  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("second") ? true : undefined), 5_000, 5);
+  let stopped = false;
+  const stopping = writer.stop().then(() => (stopped = true));
+  control.gates[0]!.open();
+  await eventually("the second turn committing", () => (control.gates.length === 2 ? true : undefined), 5_000, 5);
+  expect(stopped).toBe(false);
+  control.gates[1]!.open();
+  await stopping;
+  expect((await first).applied).toBe("created");
+  expect((await second).applied).toBe("created");
+  expect([...(await inner.load()).workloads.keys()].sort()).toEqual(["before", "first", "second"]);
+  inner.close();
+});

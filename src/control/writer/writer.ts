@@ -206,7 +206,13 @@ export class Writer {
     clearTimeout(this.pacingTimer);
     for (const item of this.queue) item.reject(new WriterUnavailable("control plane is shutting down"));
     this.queue = [];
-    return Promise.all([this.current?.catch(() => undefined), this.settling]).then(() => undefined);
+    return this.drain();
+  }
+
+  /** The turn under way, then the commit it may have started (no turn starts once stopped). */
+  private async drain(): Promise<void> {
+    await this.current?.catch(() => undefined);
+    await this.settling;
   }
 
   /** The store refused a write: memory goes back to what it holds; commands are refused until a probe succeeds. */

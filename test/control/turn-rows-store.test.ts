@@ -106,3 +106,18 @@ for (const backend of storeBackends("an agent's NUL byte on PostgreSQL").filter(
     await store.close();
   });
 }
+
+for (const backend of storeBackends("a turn with nothing to write on PostgreSQL").filter((b) => b.name === "postgres")) {
+  test.skipIf(backend.skip)("postgres: a turn of volatile events only (heartbeats) writes nothing and sends nothing: it commits without a connection", async () => {
+    const { store } = await backend.fresh();
+    const state = await store.load();
+    const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: false });
+    await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+    const beat = turn([{ type: "Heartbeat", node: "n1", session: 1 }]);
+    expect(beat.events.length).toBeGreaterThan(0);
+    // Closed: whatever would be sent now fails.
+    await store.close();
+    expect(await store.commit(beat.events, state)).toEqual([]);
+    await expect(store.commit(turn([{ type: "ApplyWorkload", name: "w", labels: {}, spec: spec() }]).events, state)).rejects.toThrow();
+  });
+}

@@ -105,3 +105,98 @@ test("a store that refuses writes (read-only): memory stays as stored, commands 
   writer.stop();
   store.close();
 });
+
+/**
+ * A SQLite store whose commits, while `gating`, wait for the test's word: a commit under way as
+ * long as the test likes, as PostgreSQL's round trips are. The rows are read at the call, as
+ * Store.commit says (from a copy of the state then), and written or refused when the gate opens.
+ */
+function gatedStore(inner: SqliteStore) {
+  const gates: Array<{ open: () => void; fail: (err: Error) => void }> = [];
+  const control = { gates, gating: false };
+  const commit: SqliteStore["commit"] = (events, state) => {
+    if (!control.gating) return inner.commit(events, state);
+    const then = structuredClone(state);
+    return new Promise((resolve, reject) => gates.push({ open: () => resolve(inner.commit(events, then)), fail: reject }));
+  };
+  const store = new Proxy(inner, {
+    get: (target, key) => (key === "commit" ? commit : Reflect.get(target, key, target)),
+  });
+  return { store, control };
+}
+
+const apply = (name: string) => ({ type: "ApplyWorkload" as const, name, labels: {}, spec: spec() });
+
+test("the next turn is decided while a commit is under way, committed after it, and answered only once committed", async () => {
+  const inner = new SqliteStore(join(dir, "pipelined"));
+  const { store, control } = gatedStore(inner);
+  // Unpaced: each change is reconciled in its own turn, so no pass takes a turn of its own.
+  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
+  writer.start();
+  await writer.submit(apply("before"));
+  control.gating = true;
+  const first = writer.submit(apply("first"));
+  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  let answered = false;
+  const second = writer.submit(apply("second")).then((d) => ((answered = true), d));
+  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("second") ? true : undefined), 5_000, 5);
+  // Its commit waits for the first one's, and its caller for its commit.
+  expect(control.gates).toHaveLength(1);
+  expect(answered).toBe(false);
+  control.gating = false;
+  control.gates[0]!.open();
+  expect((await first).applied).toBe("created");
+  expect((await second).applied).toBe("created");
+  // The log in the turns' order.
+  const applied = (await inner.history.eventsAfter(0, 1_000)).filter((e) => e.event.type === "WorkloadApplied").map((e) => e.workload);
+  expect(applied).toEqual(["before", "first", "second"]);
+  await writer.stop();
+  inner.close();
+});
+
+test("a failed commit refuses the turn decided behind it too: memory goes back to the store, both callers get UNAVAILABLE", async () => {
+  const inner = new SqliteStore(join(dir, "pipelined-failure"));
+  const { store, control } = gatedStore(inner);
+  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
+  writer.start();
+  await writer.submit(apply("kept"));
+  control.gating = true;
+  const refused = (name: string) => writer.submit(apply(name)).then(() => undefined, (err: unknown) => err);
+  const first = refused("lost-1");
+  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  const second = refused("lost-2");
+  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("lost-2") ? true : undefined), 5_000, 5);
+  control.gating = false;
+  control.gates[0]!.fail(new Error("disk full"));
+  expect(await first).toMatchObject({ code: 14, details: expect.stringContaining("disk full") });
+  expect(await second).toMatchObject({ code: 14, details: expect.stringContaining("disk full") });
+  expect([...writer.view.workloads.keys()]).toEqual(["kept"]);
+  expect([...(await inner.load()).workloads.keys()]).toEqual(["kept"]);
+  // (Writes resuming after a failure: the read-only test above.)
+  await writer.stop();
+  inner.close();
+});
+
+test("stopping waits for the commit of a turn decided behind the one committing", async () => {
+  const inner = new SqliteStore(join(dir, "pipelined-stop"));
+  const { store, control } = gatedStore(inner);
+  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
+  writer.start();
+  await writer.submit(apply("before"));
+  control.gating = true;
+  const first = writer.submit(apply("first"));
+  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  const second = writer.submit(apply("second"));
+  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("second") ? true : undefined), 5_000, 5);
+  let stopped = false;
+  const stopping = writer.stop().then(() => (stopped = true));
+  control.gates[0]!.open();
+  await eventually("the second turn committing", () => (control.gates.length === 2 ? true : undefined), 5_000, 5);
+  expect(stopped).toBe(false);
+  control.gates[1]!.open();
+  await stopping;
+  expect((await first).applied).toBe("created");
+  expect((await second).applied).toBe("created");
+  expect([...(await inner.load()).workloads.keys()].sort()).toEqual(["before", "first", "second"]);
+  inner.close();
+});

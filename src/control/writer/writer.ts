@@ -5,13 +5,16 @@
  * every command, reconcile once if anything changed: a burst of applies costs one pass, not
  * one each; under load passes are paced, see PACING), commits the turn's events and rows in
  * ONE store transaction, and only then answers the callers and hands the effects to the
- * agent gateway. One turn at a time: the next waits for the commit (SQLite's is done when it
- * returns; PostgreSQL's is a round trip, during which readers may see the turn's state
- * before it is committed, and no caller has been answered yet).
+ * agent gateway. SQLite's commit is done when it returns; PostgreSQL's takes round trips, during
+ * which the next turn is decided (on the state the committing turn left: one task still changes
+ * it) and then waits: it commits only once the previous commit is done, so the log keeps the
+ * order of the turns. Readers may see a turn's state before it is committed; no caller has
+ * been answered yet.
  *
  * A commit that fails (a full disk, a read-only file) leaves memory as the store is: the state
- * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, and so does every
- * command until a probe write succeeds again. Agents are disconnected meanwhile (their
+ * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, so do the callers of
+ * the turn decided behind it (its changes went with the reload), and every command until a
+ * probe write succeeds again. Agents are disconnected meanwhile (their
  * hellos cannot be recorded); recovery records ListeningStarted, so they get the same grace
  * to come back as after a restart.
  */
@@ -24,7 +27,7 @@ import type { ClusterState, ClusterView } from "../../core/model/cluster-state.j
 import { isVolatile } from "../../core/events/event-facts.js";
 import type { ListeningCause } from "../../core/events/cluster-events.js";
 import { nextWakeup, type Plan, type Policy, summarize } from "../../core/reconcile/reconcile.js";
-import { runTurn } from "../../core/reconcile/turn.js";
+import { runTurn, type TurnResult } from "../../core/reconcile/turn.js";
 import { QuietWorkloads } from "../../core/reconcile/quiet.js";
 import type { Metrics } from "../http/metrics.js";
 import type { StoredEvent } from "../store/rows.js";
@@ -87,8 +90,10 @@ export class Writer {
   /** A turn is due or under way; `again` asks for another once it ends. */
   private scheduled = false;
   private again = false;
-  /** The turn under way, if one is: stopping waits for its commit. */
+  /** The turn under way, if one is: stopping waits for it. */
   private current: Promise<void> | undefined;
+  /** The last turn's commit and what follows it (settle), until done: false if the store refused it. */
+  private settling: Promise<boolean> | undefined;
   /** Memory may hold a failed turn's changes: it is reloaded before changes are taken again. */
   private reloadOwed = false;
   /** A pass is owed regardless of pacing: the periodic tick, a wakeup, the first turn. */
@@ -192,7 +197,7 @@ export class Writer {
     );
   }
 
-  /** Stops taking turns; queued commands are refused. Resolves once a turn under way has ended (its commit too). */
+  /** Stops taking turns; queued commands are refused. Resolves once a turn under way has ended, and the last commit. */
   stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -201,7 +206,13 @@ export class Writer {
     clearTimeout(this.pacingTimer);
     for (const item of this.queue) item.reject(new WriterUnavailable("control plane is shutting down"));
     this.queue = [];
-    return this.current?.catch(() => undefined) ?? Promise.resolve();
+    return this.drain();
+  }
+
+  /** The turn under way, then the commit it may have started (no turn starts once stopped). */
+  private async drain(): Promise<void> {
+    await this.current?.catch(() => undefined);
+    await this.settling;
   }
 
   /** The store refused a write: memory goes back to what it holds; commands are refused until a probe succeeds. */
@@ -265,7 +276,12 @@ export class Writer {
 
   private async turn(): Promise<void> {
     if (this.stopped) return;
-    if (this.storeProblem !== undefined) return this.probeStore();
+    if (this.storeProblem !== undefined) {
+      // The failed commit's reset of memory ends first; what follows the probe commits anew.
+      await this.settling;
+      this.settling = undefined;
+      return this.probeStore();
+    }
     const batch = this.queue;
     this.queue = [];
     const started = performance.now();
@@ -293,6 +309,24 @@ export class Writer {
         ms: +(performance.now() - started).toFixed(2),
       });
     }
+    // The previous turn may still be committing (PostgreSQL: a round trip): this one was decided
+    // on its changes, so it commits after it, and not at all if it failed (memory went back to
+    // what the store holds, which has neither turn's changes).
+    if (this.settling !== undefined && !(await this.settling)) {
+      const refusal = new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem ?? "an earlier change was not recorded"}`);
+      for (const item of batch) item.reject(refusal);
+      return;
+    }
+    // Not awaited: the next turn is decided while this one commits.
+    this.settling = this.settle(batch, result);
+  }
+
+  /**
+   * Commits a decided turn, then answers its callers and carries its effects out; false if the
+   * store refused it (memory was reset to what it holds). The store reads the state at the call
+   * (Store.commit), before the next turn changes it.
+   */
+  private async settle(batch: Pending[], result: TurnResult): Promise<boolean> {
     let stored: StoredEvent[] = [];
     try {
       if (result.events.length > 0) {
@@ -306,7 +340,8 @@ export class Writer {
       // until it can write again. Nothing of this turn happened: no answer, no effect.
       const refusal = new WriterUnavailable(`control plane cannot record changes: ${err instanceof Error ? err.message : String(err)}`);
       for (const item of batch) item.reject(refusal);
-      return this.failStore(err);
+      await this.failStore(err);
+      return false;
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     if (stored.length > 0) this.opts.committed?.(stored);
@@ -316,20 +351,30 @@ export class Writer {
     // early merely runs a pass that finds nothing. nextWakeup visits every node: not per turn.
     if (result.plan || !this.wakeup || result.events.some((e) => e.type === "NodeConnected")) this.armWakeup();
     if (this.maintenanceDue) {
-      // The writer owns the store: maintenance runs between turns, never inside one.
-      this.maintenanceDue = false;
-      let stats: Awaited<ReturnType<Store["maintain"]>>;
-      try {
-        stats = await this.opts.store.maintain(this.now());
-      } catch (err) {
+      const failed = await this.maintain();
+      if (failed !== undefined) {
         this.opts.dispatch(result.effects);
-        return this.failStore(err);
+        await this.failStore(failed.err);
+        return false;
       }
-      if (stats.warning) this.opts.log.warn(stats.warning, stats);
-      else this.opts.log.debug("store maintenance", stats);
-      // Deleting is behind (its time budget ran out): go on after the next turn.
-      if (stats.more) this.maintenanceDue = true;
     }
     if (result.effects.length > 0) this.opts.dispatch(result.effects);
+    return true;
+  }
+
+  /** Trims the store between commits (the writer owns it); what the store failed with, if it did. */
+  private async maintain(): Promise<{ err: unknown } | undefined> {
+    this.maintenanceDue = false;
+    let stats: Awaited<ReturnType<Store["maintain"]>>;
+    try {
+      stats = await this.opts.store.maintain(this.now());
+    } catch (err) {
+      return { err };
+    }
+    if (stats.warning) this.opts.log.warn(stats.warning, stats);
+    else this.opts.log.debug("store maintenance", stats);
+    // Deleting is behind (its time budget ran out): go on after the next turn.
+    if (stats.more) this.maintenanceDue = true;
+    return undefined;
   }
 }

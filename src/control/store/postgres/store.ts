@@ -2,13 +2,13 @@
  * The control plane's store on PostgreSQL (store.ts's Store, `--store postgres://…`):
  * drizzle-orm over Bun's built-in client, a bounded pool of prepared-statement connections.
  * A commit is one transaction of one statement per table and kind of write, whatever the
- * number of rows (recordset.ts): on loopback a round trip costs about as much as writing a
- * thousand rows in one.
+ * number of rows (recordset.ts), sent with its BEGIN and COMMIT in one round trip: on loopback
+ * a round trip costs about as much as writing a thousand rows in one.
  */
-import { SQL } from "bun";
-import { and, eq, isNull, notInArray, sql } from "drizzle-orm";
+import { type ReservedSQL, SQL } from "bun";
+import { eq, isNull, type SQL as Statement, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sql";
-import type { PgTable } from "drizzle-orm/pg-core";
+import { PgDialect, type PgTable } from "drizzle-orm/pg-core";
 import type { ClusterEvent } from "../../../core/events/cluster-events.js";
 import { dropAgentStreams, storedState } from "../../../core/events/stored-state.js";
 import type { ClusterState, TokenKind } from "../../../core/model/cluster-state.js";
@@ -18,14 +18,14 @@ import { DEFAULT_RETENTION, type Retention } from "../retention.js";
 import { instanceFromRow, LISTENING_SINCE_KEY, nodeFromRow, type StoredEvent, workloadFromRow } from "../rows.js";
 import type { ClusterCaStore, SharedDatabase, Store, StoreSupport } from "../store.js";
 import { turnWrites } from "../turn-writes.js";
-import { secretsFromRows, secretToRows } from "../secret-rows.js";
+import { secretsFromRows } from "../secret-rows.js";
 import { PostgresEventHistory, type PostgresDatabase } from "./history.js";
 import { said } from "./unreachable.js";
 import { type Fence, PostgresLease } from "./lease.js";
 import { maintain, type PostgresMaintenanceStats } from "./maintenance.js";
 import * as schema from "./schema.js";
 import { exportSnapshot, importSnapshot } from "./snapshot.js";
-import { recordsetDelete, recordsetInsert } from "./recordset.js";
+import { abortedByFence, COMMITS_CHANNEL, fenceCheck, fenceOrAbort, turnStatements, upsertMeta } from "./turn-statements.js";
 
 /** Connections at most: the writer's transaction, and readers (GetHistory, Watch, logs) beside it. */
 const POOL_MAX = 4;
@@ -34,17 +34,8 @@ const CONNECT_TIMEOUT_S = 5;
 /** The advisory lock migrations are run under (any constant: "tessera" in ASCII). */
 const MIGRATION_LOCK = "7310020693061771617";
 
-/** What a leader's commits NOTIFY (the newest sequence number each wrote) and followers LISTEN to. */
-const COMMITS_CHANNEL = "tessera_events";
-
-/** A turn's rows, one statement per table and kind of write (recordset.ts). */
-const APPEND_EVENTS = recordsetInsert(schema.events, { omit: ["seq"], returning: ["seq"] });
-const UPSERT_WORKLOADS = recordsetInsert(schema.workloads, { conflict: "name" });
-const DELETE_WORKLOADS = recordsetDelete(schema.workloads, "name");
-const UPSERT_INSTANCES = recordsetInsert(schema.instances, { conflict: "id" });
-const DELETE_INSTANCES = recordsetDelete(schema.instances, "id");
-const UPSERT_NODES = recordsetInsert(schema.nodes, { conflict: "name" });
-const UPSERT_IDENTITIES = recordsetInsert(schema.nodeIdentities, { conflict: "node" });
+/** Renders drizzle's statements for a reserved connection (commit), as drizzle does for its own. */
+const DIALECT = new PgDialect();
 
 /** The meta row holding the cluster's id. */
 const CLUSTER_ID_KEY = "cluster_id";
@@ -70,25 +61,6 @@ export function checkUrl(url: string): void {
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`expected postgres://USER@HOST:PORT/DB, got a ${u.protocol}// URL`);
   if (u.hostname === "" || u.pathname.length <= 1) throw new Error("expected postgres://USER@HOST:PORT/DB: the host or the database is missing");
-}
-
-/** The fence's check: the lease is ours, in our epoch, in force on the database's clock (see checkFence). */
-function fenceCheck(fence: Fence) {
-  return sql`SELECT 1 FROM leadership WHERE id = 1 AND holder = ${fence.holder} AND epoch = ${fence.epoch} AND expires_at > clock_timestamp() FOR SHARE`;
-}
-
-/**
- * Statements sent together, their answers (in their order) once all are in. A failure fails the
- * whole, with the first one's reason (those after it may only say the transaction was aborted);
- * `check` looks at the answers first, so that a refusal by the fence is what is said.
- */
-async function settled<T extends readonly unknown[]>(statements: T, check?: (results: unknown[]) => void): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
-  const results = await Promise.allSettled(statements);
-  const values = results.map((r) => (r.status === "fulfilled" ? r.value : undefined));
-  if (check && results[0]?.status === "fulfilled") check(values);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return values as { [K in keyof T]: Awaited<T[K]> };
 }
 
 /**
@@ -254,59 +226,72 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
     if (held.length === 0) throw new NotLeader(`not the leader any more: the lease of epoch ${fence.epoch} is no longer this control plane's (taken over, or expired)`);
   }
 
+  /**
+   * One transaction in ONE round trip: BEGIN, the fence, the turn's statements, the NOTIFY and
+   * the COMMIT sent together (the connection does not wait for each answer; they run in that
+   * order). The fence aborts the transaction when the lease is not ours (fenceOrAbort), and so
+   * does any statement that fails: the COMMIT then ends it as a ROLLBACK and nothing is written.
+   * Everything is built before the first await (turn-statements.ts): the writer decides its next
+   * turn meanwhile.
+   */
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);
-    const stored = await this.said(() => this.db.transaction(async (tx) => {
-      const fence = this.heldFence();
-      const rows = writes.events.map((e) => ({ ...e.row, leader: fence.holder, epoch: fence.epoch }));
-      // The fence and the turn's rows in one round trip: the client sends a transaction's
-      // statements without waiting for each answer (they touch different rows: any order
-      // writes the same). Whatever the fence finds, it finds before the COMMIT; if the lease is
-      // gone, or any statement fails, the transaction writes nothing.
-      const [, appended] = await settled([
-        tx.execute(fenceCheck(fence)),
-        rows.length > 0 ? tx.execute<{ seq: string }>(APPEND_EVENTS(rows)) : [],
-        ...(writes.workloads.upsert.length > 0 ? [tx.execute(UPSERT_WORKLOADS(writes.workloads.upsert))] : []),
-        ...(writes.workloads.delete.length > 0 ? [tx.execute(DELETE_WORKLOADS(writes.workloads.delete))] : []),
-        ...(writes.instances.upsert.length > 0 ? [tx.execute(UPSERT_INSTANCES(writes.instances.upsert))] : []),
-        ...(writes.instances.delete.length > 0 ? [tx.execute(DELETE_INSTANCES(writes.instances.delete))] : []),
-        ...(writes.nodes.length > 0 ? [tx.execute(UPSERT_NODES(writes.nodes))] : []),
-        ...(writes.identities.length > 0 ? [tx.execute(UPSERT_IDENTITIES(writes.identities))] : []),
-        ...(writes.nextInstanceSeq !== undefined ? [this.upsertMeta(tx, "next_instance_seq", String(writes.nextInstanceSeq))] : []),
-        ...(writes.listeningSince !== undefined ? [this.upsertMeta(tx, LISTENING_SINCE_KEY, String(writes.listeningSince))] : []),
-      ], (results) => this.refuseUnless(fence, results[0] as unknown[]));
-      // The sequence hands out numbers in the rows' order; sorted, they pair up with them.
-      const seqs = (appended as Array<{ seq: string }>).map((r) => Number(r.seq)).sort((a, b) => a - b);
-      const stored = writes.events.map(({ event, row }, i): StoredEvent => ({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
-      for (const { kind, at, active } of writes.tokens) {
-        // Rows of the kind no longer active are revoked; active ones are there (once).
-        const stillActive = active.length > 0 ? notInArray(schema.tokens.hash, active.map((t) => t.hash)) : undefined;
-        await tx.update(schema.tokens).set({ revokedAt: at }).where(and(eq(schema.tokens.role, kind), isNull(schema.tokens.revokedAt), stillActive));
-        if (active.length > 0) {
-          await tx
-            .insert(schema.tokens)
-            .values(active.map((t) => ({ role: kind, hash: t.hash, createdAt: t.createdAt, expiresAt: t.expiresAt, usesLeft: t.usesLeft })))
-            .onConflictDoUpdate({
-              target: schema.tokens.hash,
-              set: { role: sql.raw(`excluded."role"`), revokedAt: null, expiresAt: sql.raw(`excluded."expires_at"`), usesLeft: sql.raw(`excluded."uses_left"`) },
-            });
-        }
-      }
-      for (const { kind, name, record } of writes.secrets) {
-        // Every kept version is rewritten: versions past versionsKept go, with their values.
-        await tx.delete(schema.secretVersions).where(and(eq(schema.secretVersions.kind, kind), eq(schema.secretVersions.name, name)));
-        if (record) await tx.insert(schema.secretVersions).values(secretToRows(record));
-      }
-      // Delivered to followers when (and only if) this transaction commits, in commit order.
-      if (stored.length > 0) await tx.execute(sql`SELECT pg_notify(${COMMITS_CHANNEL}, ${String(stored[stored.length - 1]!.seq)})`);
-      return stored;
-    }));
-    if (stored.length > 0) this.history.advance(stored[stored.length - 1]!.seq);
+    const fence = this.heldFence();
+    // Volatile events only (heartbeats): nothing to write, so no round trip.
+    if (writes.events.length === 0) return [];
+    const statements = [fenceOrAbort(fence), ...turnStatements(this.db, writes, fence)];
+    const [, appended] = await this.said(() => this.inOneGo(statements, fence));
+    // The sequence hands out numbers in the rows' order; sorted, they pair up with them.
+    const seqs = (appended as Array<{ seq: string }>).map((r) => Number(r.seq)).sort((a, b) => a - b);
+    const stored = writes.events.map(({ event, row }, i): StoredEvent => ({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
+    this.history.advance(stored[stored.length - 1]!.seq);
     return stored;
   }
 
-  private async upsertMeta(db: Pick<PostgresDatabase, "insert">, key: string, value: string): Promise<void> {
-    await db.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } });
+  /**
+   * `statements` (the fence's first) between BEGIN and COMMIT on one connection, sent together;
+   * their answers once committed. A refusal by the fence is what is said, not the aborted
+   * transaction that follows from it.
+   */
+  private async inOneGo(statements: Statement[], fence: Fence): Promise<unknown[]> {
+    const connection = await this.client.reserve();
+    try {
+      // Each is sent when then'd, in this order.
+      const sent = [connection.unsafe("BEGIN").then((rows: unknown[]) => rows), ...statements.map((s) => this.run(connection, s)), connection.unsafe("COMMIT").then((r: { command?: string }) => r)];
+      const results = await Promise.allSettled(sent);
+      const fenced = results[1];
+      if (fenced?.status === "rejected" && abortedByFence(fenced.reason)) this.refuseUnless(fence, []);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const values = results.map((r) => (r as PromiseFulfilledResult<unknown>).value);
+      // Ended as a ROLLBACK without any statement failing: never seen, but then nothing was written.
+      if ((values.at(-1) as { command?: string }).command !== "COMMIT") throw new Error("the database rolled the turn's transaction back");
+      return values.slice(1, -1);
+    } catch (err) {
+      // The transaction is over unless the COMMIT never reached the server (a broken connection): end it.
+      await connection.unsafe("ROLLBACK").then(
+        () => {},
+        () => {},
+      );
+      throw err;
+    } finally {
+      connection.release();
+    }
+  }
+
+  /** A drizzle statement on a connection of the pool's, sent and refused as drizzle would (describeDatabaseError reads its refusal). */
+  private run(connection: ReservedSQL, statement: Statement): Promise<unknown[]> {
+    const q = DIALECT.sqlToQuery(statement);
+    return connection.unsafe(q.sql, q.params as unknown[]).then(
+      (rows: unknown[]) => rows,
+      (err: unknown) => {
+        throw new Error(`Failed query: ${q.sql}`, { cause: err });
+      },
+    );
+  }
+
+  private async upsertMeta(db: Pick<PostgresDatabase, "execute">, key: string, value: string): Promise<void> {
+    await db.execute(upsertMeta(key, value));
   }
 
   /** Trims the event log to the retention (postgres/maintenance.ts). */

@@ -90,12 +90,18 @@ for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) =
   });
 }
 
+/** A fresh store of `backend` with node n1 connected, committed; `turn` runs the writer's turn on its state. */
+async function withNode(backend: ReturnType<typeof storeBackends>[number], reconcile: boolean) {
+  const { store } = await backend.fresh();
+  const state = await store.load();
+  const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile });
+  await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+  return { store, state, turn };
+}
+
 for (const backend of storeBackends("an agent's NUL byte on PostgreSQL").filter((b) => b.name === "postgres")) {
   test.skipIf(backend.skip)("postgres: a failure whose stderr holds a NUL byte commits, recorded with U+FFFD, and the store takes the next turn", async () => {
-    const { store } = await backend.fresh();
-    const state = await store.load();
-    const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: true });
-    await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+    const { store, state, turn } = await withNode(backend, true);
     const applied = turn([{ type: "ApplyWorkload", name: "w", labels: {}, spec: spec() }]);
     await store.commit(applied.events, state);
     const start = applied.effects.find((e) => e.type === "StartInstance")!;
@@ -109,10 +115,7 @@ for (const backend of storeBackends("an agent's NUL byte on PostgreSQL").filter(
 
 for (const backend of storeBackends("a turn with nothing to write on PostgreSQL").filter((b) => b.name === "postgres")) {
   test.skipIf(backend.skip)("postgres: a turn of volatile events only (heartbeats) writes nothing and sends nothing: it commits without a connection", async () => {
-    const { store } = await backend.fresh();
-    const state = await store.load();
-    const turn = (commands: Command[]) => runTurn(state, commands, { now: 1_000_000, policy: DEFAULT_POLICY, reconcile: false });
-    await store.commit(turn([{ type: "AgentConnected", node: "n1", session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 64_000, memoryMb: 65_536 }, instances: [] }]).events, state);
+    const { store, state, turn } = await withNode(backend, false);
     const beat = turn([{ type: "Heartbeat", node: "n1", session: 1 }]);
     expect(beat.events.length).toBeGreaterThan(0);
     // Closed: whatever would be sent now fails.

@@ -127,19 +127,29 @@ function gatedStore(inner: SqliteStore) {
 
 const apply = (name: string) => ({ type: "ApplyWorkload" as const, name, labels: {}, spec: spec() });
 
-test("the next turn is decided while a commit is under way, committed after it, and answered only once committed", async () => {
-  const inner = new SqliteStore(join(dir, "pipelined"));
+/** An unpaced writer on a gated SQLite store (`name` in the test dir) that committed `before`; commits are held from then on. */
+async function gatedWriter(name: string, before: string) {
+  const inner = new SqliteStore(join(dir, name));
   const { store, control } = gatedStore(inner);
   // Unpaced: each change is reconciled in its own turn, so no pass takes a turn of its own.
   const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
   writer.start();
-  await writer.submit(apply("before"));
+  await writer.submit(apply(before));
   control.gating = true;
+  /** The first turn submitted since is held at its commit. */
+  const firstCommitting = () => eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  /** A turn applying `workload` was decided behind it. */
+  const decidedBehind = (workload: string) => eventually("the second turn decided meanwhile", () => (writer.view.workloads.has(workload) ? true : undefined), 5_000, 5);
+  return { inner, control, writer, firstCommitting, decidedBehind };
+}
+
+test("the next turn is decided while a commit is under way, committed after it, and answered only once committed", async () => {
+  const { inner, control, writer, firstCommitting, decidedBehind } = await gatedWriter("pipelined", "before");
   const first = writer.submit(apply("first"));
-  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  await firstCommitting();
   let answered = false;
   const second = writer.submit(apply("second")).then((d) => ((answered = true), d));
-  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("second") ? true : undefined), 5_000, 5);
+  await decidedBehind("second");
   // Its commit waits for the first one's, and its caller for its commit.
   expect(control.gates).toHaveLength(1);
   expect(answered).toBe(false);
@@ -155,17 +165,12 @@ test("the next turn is decided while a commit is under way, committed after it, 
 });
 
 test("a failed commit refuses the turn decided behind it too: memory goes back to the store, both callers get UNAVAILABLE", async () => {
-  const inner = new SqliteStore(join(dir, "pipelined-failure"));
-  const { store, control } = gatedStore(inner);
-  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
-  writer.start();
-  await writer.submit(apply("kept"));
-  control.gating = true;
+  const { inner, control, writer, firstCommitting, decidedBehind } = await gatedWriter("pipelined-failure", "kept");
   const refused = (name: string) => writer.submit(apply(name)).then(() => undefined, (err: unknown) => err);
   const first = refused("lost-1");
-  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  await firstCommitting();
   const second = refused("lost-2");
-  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("lost-2") ? true : undefined), 5_000, 5);
+  await decidedBehind("lost-2");
   control.gating = false;
   control.gates[0]!.fail(new Error("disk full"));
   expect(await first).toMatchObject({ code: 14, details: expect.stringContaining("disk full") });
@@ -178,16 +183,11 @@ test("a failed commit refuses the turn decided behind it too: memory goes back t
 });
 
 test("stopping waits for the commit of a turn decided behind the one committing", async () => {
-  const inner = new SqliteStore(join(dir, "pipelined-stop"));
-  const { store, control } = gatedStore(inner);
-  const writer = await Writer.open({ store, policy: DEFAULT_POLICY, tickMs: 60_000, log: silent, dispatch: () => {}, pacing: 0 });
-  writer.start();
-  await writer.submit(apply("before"));
-  control.gating = true;
+  const { inner, control, writer, firstCommitting, decidedBehind } = await gatedWriter("pipelined-stop", "before");
   const first = writer.submit(apply("first"));
-  await eventually("the first turn committing", () => (control.gates.length === 1 ? true : undefined), 5_000, 5);
+  await firstCommitting();
   const second = writer.submit(apply("second"));
-  await eventually("the second turn decided meanwhile", () => (writer.view.workloads.has("second") ? true : undefined), 5_000, 5);
+  await decidedBehind("second");
   let stopped = false;
   const stopping = writer.stop().then(() => (stopped = true));
   control.gates[0]!.open();

@@ -69,7 +69,7 @@ export const CONTROL_FLAGS = {
   "lease-ttl": {
     kind: "string",
     default: formatDurationMs(DEFAULT_LEASE_TIMING.ttlMs),
-    help: "with --store postgres://…: how long the leader's lease lasts on the database's clock; a standby takes over this long after the leader is gone (default {default})",
+    help: "with --store postgres://…: how long the leader's lease lasts on the database's clock; a standby takes over this long after a leader that froze or lost its host; one whose process died is replaced at the next attempt (default {default})",
   },
   "ca-secret-file": {
     kind: "string",

@@ -384,7 +384,9 @@ Two control planes (\`dist/tessera control\`) on one private PostgreSQL 15, the 
 apply ${BATCH} one-replica workloads per call, each call to whichever control plane answers as the
 leader; ${BEFORE_KILL_MS} ms into the storm the leader is killed with SIGKILL. Measured from the kill,
 ${n} takeovers (each run kills the other control plane; the killed one comes back standing by).
-The lease's TTL is the floor: a standby may not lead before the dead leader's lease expires.
+The killed leader's database session ends with its process, and with it the lock its epoch
+holds: a standby takes the lease at its next attempt (every ${LEASE_RENEW}) without waiting out the TTL,
+which bounds only a leader that froze or lost its host.
 
 | measure | median | min | max | goal |
 |---|---|---|---|---|

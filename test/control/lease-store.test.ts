@@ -1,8 +1,11 @@
 /**
  * The lease in PostgreSQL (src/control/store/postgres/lease.ts) and the fence every write of
  * the store checks (postgres/store.ts), against a private server: taking, renewing, expiry on
- * the database's clock, the epoch bumped at each take; a deposed leader's commit refused once
- * another took the lease, and the log telling which leader committed in which epoch.
+ * the database's clock, the epoch bumped at each take; a leader whose session ended (a killed
+ * process) replaced at once, not a TTL later, and one whose connection was replaced keeping its
+ * lease; a deposed leader's commit refused once another took the lease, and the log telling
+ * which leader committed in which epoch. Each control plane has a lease client (a session) of
+ * its own, as in a cluster.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
@@ -28,13 +31,30 @@ afterAll(async () => {
   server?.remove();
 });
 
+/** A lease client: one control plane's session on the database. */
+function client(url: string): PostgresLease {
+  const lease = new PostgresLease(url, 2_000);
+  opened.push(lease);
+  return lease;
+}
+
 /** A migrated database and a lease client on it. */
 async function fresh(): Promise<{ url: string; store: PostgresStore; lease: PostgresLease }> {
   const url = await server!.createDatabase(`lease_${++databases}`);
   const store = await PostgresStore.open(url);
-  const lease = new PostgresLease(url, 2_000);
-  opened.push(store, lease);
-  return { url, store, lease };
+  opened.push(store);
+  return { url, store, lease: client(url) };
+}
+
+/** Ends the sessions holding the leadership lock of `epoch`, as the database does when their process dies. */
+async function endSessionsLocking(url: string, epoch: number): Promise<number> {
+  const sql = new SQL(url);
+  try {
+    const rows: Array<{ ended: boolean }> = await sql`SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = ${epoch} AND objsubid = 2 AND granted`;
+    return rows.filter((r) => r.ended).length;
+  } finally {
+    await sql.close();
+  }
 }
 
 const A = { id: "cp-a", address: "127.0.0.1:7001" };
@@ -51,36 +71,69 @@ function connect(state: Awaited<ReturnType<PostgresStore["load"]>>, node: string
 }
 
 test.skipIf(pg.skip)("take, refuse, renew, expire on the database's clock, take again in the next epoch", async () => {
-  const { lease } = await fresh();
-  const first = (await lease.take(A, 60_000))!;
+  const { url, lease: a } = await fresh();
+  const b = client(url);
+  const first = (await a.take(A, 60_000))!;
   expect(first).toMatchObject({ holder: "cp-a", address: A.address, epoch: 1 });
   expect(first.expiresAt - first.renewedAt).toBeCloseTo(60_000, -1);
   // Held and in force: nobody else takes it.
-  expect(await lease.take(B, 60_000)).toBeUndefined();
-  const renewed = (await lease.renew(fenceOf(first), 60_000))!;
+  expect(await b.take(B, 60_000)).toBeUndefined();
+  const renewed = (await a.renew(fenceOf(first), 60_000))!;
   expect(renewed.epoch).toBe(1);
   expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
   // A renewal in another epoch is no renewal.
-  expect(await lease.renew({ holder: "cp-a", epoch: 2 }, 60_000)).toBeUndefined();
+  expect(await a.renew({ holder: "cp-a", epoch: 2 }, 60_000)).toBeUndefined();
 
-  // A short lease, then B polls until the database says it expired.
-  const short = (await lease.renew(fenceOf(first), 300))!;
-  const taken = await eventually("B takes the expired lease", () => lease.take(B, 60_000), 5_000, 20);
+  // A short lease, then B polls until the database says it expired (A's session lives on: only the TTL frees it).
+  const short = (await a.renew(fenceOf(first), 300))!;
+  const taken = await eventually("B takes the expired lease", () => b.take(B, 60_000), 5_000, 20);
   expect(taken).toMatchObject({ holder: "cp-b", address: B.address, epoch: 2 });
   expect(taken.renewedAt).toBeGreaterThanOrEqual(short.expiresAt);
   // A cannot renew what it lost.
-  expect(await lease.renew(fenceOf(first), 60_000)).toBeUndefined();
+  expect(await a.renew(fenceOf(first), 60_000)).toBeUndefined();
   // Released, it can be taken at once, and every take bumps the epoch.
-  await lease.release(fenceOf(taken));
-  expect((await lease.take(A, 60_000))!.epoch).toBe(3);
+  await b.release(fenceOf(taken));
+  expect((await a.take(A, 60_000))!.epoch).toBe(3);
   // Taken again by its own holder (a control plane that stepped down): a new epoch.
-  expect((await lease.take(A, 60_000))!.epoch).toBe(4);
+  expect((await a.take(A, 60_000))!.epoch).toBe(4);
+});
+
+test.skipIf(pg.skip)("a leader's session ends (its process killed): a standby takes the lease at once, a whole TTL early, and holds it against a third", async () => {
+  const { url, lease: a } = await fresh();
+  const b = client(url);
+  const c = client(url);
+  const held = (await a.take(A, 600_000))!;
+  expect(await b.take(B, 600_000)).toBeUndefined();
+  // The leader's process dies: its kernel closes the socket and the database ends the session.
+  expect(await endSessionsLocking(url, held.epoch)).toBe(1);
+  const taken = await eventually("B takes the lease of a leader with no session", () => b.take(B, 600_000), 5_000, 20);
+  expect(taken).toMatchObject({ holder: "cp-b", epoch: held.epoch + 1 });
+  // Ten minutes were left on A's lease: only its ended session let B in.
+  expect(taken.renewedAt).toBeLessThan(held.expiresAt - 500_000);
+  // B's own session holds the new epoch's lock: a third is refused while B lives.
+  expect(await c.take({ id: "cp-c", address: "127.0.0.1:7003" }, 600_000)).toBeUndefined();
+  expect(await b.renew(fenceOf(taken), 600_000)).toMatchObject({ holder: "cp-b", epoch: taken.epoch });
+});
+
+test.skipIf(pg.skip)("a leader whose connection was replaced (a database restart, a broken socket) takes its epoch's lock again at its renewal: standbys wait", async () => {
+  const { url, lease: a } = await fresh();
+  const b = client(url);
+  const held = (await a.take(A, 600_000))!;
+  expect(await endSessionsLocking(url, held.epoch)).toBe(1);
+  // The client reconnects; the renewal on the new session takes the lock again.
+  const renewed = await eventually("A renews on a new connection", () => a.renew(fenceOf(held), 600_000).catch(() => undefined), 5_000, 20);
+  expect(renewed.epoch).toBe(held.epoch);
+  expect(await b.take(B, 600_000)).toBeUndefined();
+  // And that session's end frees it again.
+  expect(await endSessionsLocking(url, held.epoch)).toBe(1);
+  expect(await eventually("B takes it once A's session ends", () => b.take(B, 600_000), 5_000, 20)).toMatchObject({ holder: "cp-b", epoch: held.epoch + 1 });
 });
 
 test.skipIf(pg.skip)("a deposed leader's commit is refused inside its transaction; the log says who committed in which epoch", async () => {
   const { url, store: a, lease } = await fresh();
   const b = await PostgresStore.open(url);
   opened.push(b);
+  const leaseOfB = client(url);
   const state = await a.load();
 
   // Without the lease, nothing is written.
@@ -93,7 +146,7 @@ test.skipIf(pg.skip)("a deposed leader's commit is refused inside its transactio
   await a.probe(2);
 
   // A is paused past its lease (it does not renew); B takes over in the next epoch.
-  const leaseB = await eventually("B takes the lease after A's expiry", () => lease.take(B, 60_000), 5_000, 20);
+  const leaseB = await eventually("B takes the lease after A's expiry", () => leaseOfB.take(B, 60_000), 5_000, 20);
   expect(leaseB.epoch).toBe(leaseA.epoch + 1);
   b.fenceWith(fenceOf(leaseB));
   const stateB = await b.load();

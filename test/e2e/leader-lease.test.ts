@@ -2,10 +2,11 @@
  * Several control planes on one PostgreSQL database (issue 20), through dist/tessera: one
  * leads, the other stands by, following its commits: it answers reads from that state (an
  * apply on the leader shows on the standby) and refuses changes with UNAVAILABLE, naming the
- * leader. The leader killed with -9: the standby still answers reads, leads from memory within
- * the lease's TTL and a few seconds, and the agent's copies are adopted (same ids, same
- * processes); an apply afterwards converges. A leader frozen with
- * SIGSTOP past its lease, then resumed: it steps down, and the event log shows no two control
+ * leader. The leader killed with -9: its database session ends with it, so the standby leads
+ * from memory at its next attempt, long before the lease's TTL (a minute here) runs out, and
+ * the agent's copies are adopted (same ids, same processes); an apply afterwards converges. A
+ * leader frozen with SIGSTOP (its session lives on) past its lease, then resumed: the standby
+ * waited out the TTL, the resumed one steps down, and the event log shows no two control
  * planes committing in one epoch and no epoch's commits after a later one's.
  *
  * The second control plane starts with an empty data dir: the cluster CA is in the database
@@ -31,6 +32,8 @@ const REPLICAS = 2;
 const TTL_MS = 5_000;
 /** A takeover may take the TTL, a renewal interval to notice, and a start (load, bind). */
 const TAKEOVER_MS = TTL_MS + 3_000;
+/** The first leader's lease: what a kill -9 would make the standby wait, were the leader's session not watched. */
+const LONG_TTL_MS = 60_000;
 
 const pg = postgresSuite("several control planes on PostgreSQL, end to end");
 const h = new Harness();
@@ -44,8 +47,8 @@ let env: Record<string, string> = {};
 const ctl = (address: string, ...args: string[]) => h.run(["ctl", ...args], { TESSERA_CONTROL: address });
 
 /** Starts a control plane on the shared database; resolves once it listens, gRPC and HTTP (leading or not). */
-async function startControl(dataDir: string, listen = "127.0.0.1:0"): Promise<{ server: Server; address: string; http: string }> {
-  const s = h.start(["control", "--listen", listen, "--data-dir", dataDir, "--metrics-listen", "127.0.0.1:0", "--lease-ttl", `${TTL_MS}ms`, "--lease-renew", "1s"], env);
+async function startControl(dataDir: string, listen = "127.0.0.1:0", ttlMs = TTL_MS): Promise<{ server: Server; address: string; http: string }> {
+  const s = h.start(["control", "--listen", listen, "--data-dir", dataDir, "--metrics-listen", "127.0.0.1:0", "--lease-ttl", `${ttlMs}ms`, "--lease-renew", "1s"], env);
   const line = await s.waitForLog((l) => l.msg === "control plane listening", 20_000);
   const http = await s.waitForLog((l) => l.msg === "http listening", 20_000);
   return { server: s, address: String(line.address), http: String(http.address) };
@@ -103,7 +106,7 @@ beforeAll(() =>
     requireBinary();
     server = await pg.start();
     env = { TESSERA_STORE: server.url, TESSERA_CA_SECRET: "leader-lease test CA secret" };
-    a = await startControl(dirA);
+    a = await startControl(dirA, "127.0.0.1:0", LONG_TTL_MS);
     await a.server.waitForLog(leadingServes, 20_000);
     b = await startControl(dirB);
     // B got the cluster's CA from the database (the certificate, never the key) and its own server certificate; no tokens were rotated for it.
@@ -121,7 +124,7 @@ afterAll(async () => {
   server?.remove();
 });
 
-test.skipIf(pg.skip)("one leads, the other follows it, answering reads and naming it for changes; kill -9 of the leader: the standby leads from memory within the TTL and adopts the agent's copies; an apply converges", async () => {
+test.skipIf(pg.skip)("one leads, the other follows it, answering reads and naming it for changes; kill -9 of the leader: the standby leads from memory long before its lease's TTL and adopts the agent's copies; an apply converges", async () => {
   const planes = await eventually("both control planes in the roll", async () => {
     const p = await controlPlanes(a.address);
     return p.length === 2 ? p : undefined;
@@ -180,12 +183,9 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   const killed = Date.now();
   a.server.proc.kill("SIGKILL");
   await a.server.proc.exited;
-  // Before the lease expires, the standby answers reads from memory, the leader gone...
+  // The standby answers reads from memory, the leader gone, whether or not it leads yet.
   expect(await running(b.address, "web", REPLICAS)).toEqual(before);
-  // ...and still names the dead leader for changes: ctl tries both and says so.
-  const none = await ctl(`${b.address},${a.address}`, "apply", "-f", "web.json");
-  expect(none.code).not.toBe(0);
-  expect(none.stderr).toContain(`no control plane answered as the leader; tried ${b.address} (not the leader; the leader is at ${a.address} (epoch ${epochA})), ${a.address} (unreachable)`);
+  // A minute was left on A's lease: B leads because A's session ended with its process.
   const leading = await b.server.waitForLog((l) => l.msg === "leading", TAKEOVER_MS + 5_000);
   const takeoverMs = Date.now() - killed;
   // It starts from the state it followed, not a load of the database.
@@ -195,8 +195,7 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   const ended = await eventually("the standby's Watch ended", () => watchEnded, 5_000);
   expect({ code: ended.code, details: ended.details }).toEqual({ code: status.UNAVAILABLE, details: "this control plane leads now: watch again" });
   watcher.close();
-  console.log(`takeover after kill -9: ${takeoverMs} ms (lease TTL ${TTL_MS} ms)`);
-  expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_MS);
+  console.log(`takeover after kill -9: ${takeoverMs} ms (lease TTL ${LONG_TTL_MS} ms)`);
   expect(Number(leading.epoch)).toBe(epochA + 1);
 
   // Its HTTP listener, the same since it started, now serves the page (a token wanted) and is ready.
@@ -223,9 +222,12 @@ test.skipIf(pg.skip)("one leads, the other follows it, answering reads and namin
   expect(await running(b.address, "web", REPLICAS)).toEqual(before);
   expect(recordedInstancePids(agentDir).filter(isAlive).sort()).toEqual(expect.arrayContaining(pids));
 
-  const after = await controlPlanes(b.address);
+  // A is gone from the roll once unheard for a TTL.
+  const after = await eventually("A gone from the roll", async () => {
+    const roll = await controlPlanes(b.address);
+    return roll.find((p) => p.address === a.address)?.role === "CONTROL_PLANE_ROLE_GONE" ? roll : undefined;
+  });
   expect(after[0]).toMatchObject({ address: b.address, role: "CONTROL_PLANE_ROLE_LEADER", epoch: String(epochA + 1) });
-  expect(after.find((p) => p.address === a.address)?.role).toBe("CONTROL_PLANE_ROLE_GONE");
   expectFenced(await audit());
 });
 

@@ -8,7 +8,7 @@
  * from a snapshot taken earlier plus the logged events after it. The times run are then those
  * of the cron parser read on its own (croner, or @every's multiples), each once, none skipped.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import fc from "fast-check";
 import { Cron } from "croner";
 import type { Command } from "../../src/core/decide/commands.js";
@@ -23,6 +23,9 @@ import { cronNext } from "../../src/control/writer/cron.js";
 import { WorkloadKind } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { StoredRows } from "./stored-rows.js";
+
+// Each property folds hundreds of generated histories: seconds of CPU, several times that on a loaded machine.
+setDefaultTimeout(30_000);
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 20);

@@ -6,7 +6,7 @@
  * before it, so every stop and every placement is judged at the moment it happens. Each
  * property names its invariants by their numbers in ARCHITECTURE.md.
  */
-import { describe, test } from "bun:test";
+import { describe, setDefaultTimeout, test } from "bun:test";
 import fc from "fast-check";
 import type { Command } from "../../src/core/decide/commands.js";
 import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
@@ -17,6 +17,9 @@ import { SimulatedFleet } from "../../src/sim/simulated-fleet.js";
 import { waveOf } from "../../src/core/reconcile/waves.js";
 import type { Check, UpdateStrategy } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
+
+// Each property folds hundreds of generated histories: seconds of CPU, several times that on a loaded machine.
+setDefaultTimeout(30_000);
 
 const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
 const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 200);

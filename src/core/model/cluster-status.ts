@@ -84,9 +84,11 @@ export type RolloutStatus =
   | { phase: "stalled"; stuck?: Instance; available: number; desired: number };
 
 export function rolloutStatus(w: Workload, spec: ResolvedSpec, instances: Instance[], now: number, desired: number): RolloutStatus {
-  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
-  const available = current.filter((i) => isAvailable(i, spec.minHealthyMs, now)).length;
+  // Asked for every workload in every pass: counted without a copy of the list.
+  let available = 0;
+  for (const i of instances) if (i.desired === "run" && runsCurrentTemplate(w, i) && isAvailable(i, spec.minHealthyMs, now)) available++;
   if (available >= desired) return { phase: "complete" };
+  const current = instances.filter((i) => i.desired === "run" && runsCurrentTemplate(w, i));
   if (w.paused) return { phase: "waiting", on: "paused" };
   const canaries = spec.kind === "service" ? waitingCanaries(w, spec, instances) : 0;
   if (canaries > 0 && availableCanaries(w, current, canaries, spec.minHealthyMs, now) === canaries) return { phase: "waiting", on: "promotion" };

@@ -44,8 +44,12 @@ export interface PlacementRules {
 export const DEFAULT_WEIGHT = 50;
 const WAIT = 2; // tessera.v1.WhenUnsatisfiable.WHEN_UNSATISFIABLE_WAIT
 
+/** The rules of a spec without any (most specs), shared: a resolved spec is never changed. */
+const NO_RULES: PlacementRules = Object.freeze({ maxPerNode: 0, spread: Object.freeze([]) as never[], affinity: Object.freeze([]) as never[], rankLabels: Object.freeze([]) as never[], ownCounts: false });
+
 /** The rules of a spec's placement, defaults applied. */
 export function placementRules(p: Placement | undefined): PlacementRules {
+  if (p === undefined || (!p.maxPerNode && !p.spread?.length && !p.affinity?.length)) return NO_RULES;
   const spread = (p?.spread ?? []).map((s) => ({
     label: s.label,
     weight: s.weight || DEFAULT_WEIGHT,

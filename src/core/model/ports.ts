@@ -64,9 +64,15 @@ export function portRequests(spec: WorkloadSpec): PortRequest[] {
  */
 export function portShape(requests: readonly PortRequest[]): string {
   if (requests.length === 0) return "";
-  const statics = requests.filter((r) => r.static !== undefined).map((r) => portKey(r.protocol, r.static!)).sort();
-  const dynamic = PORT_PROTOCOLS.map((p) => requests.filter((r) => r.static === undefined && r.protocol === p).length);
-  return `${statics.join(",")};${dynamic.join(",")}`;
+  const statics: string[] = [];
+  let tcp = 0;
+  let udp = 0;
+  for (const r of requests) {
+    if (r.static !== undefined) statics.push(portKey(r.protocol, r.static));
+    else if (r.protocol === "udp") udp++;
+    else tcp++;
+  }
+  return `${statics.sort().join(",")};${tcp},${udp}`;
 }
 
 /** `udp/53`: a port and protocol, as held on a node. */

@@ -21,8 +21,12 @@ function usesOf(spec: WorkloadSpec): Pick<WorkloadSpec, "secrets" | "configs" | 
   return { secrets: spec.secrets ?? [], configs: spec.configs ?? [], secretEnv: spec.secretEnv ?? {}, secretVersions: spec.secretVersions ?? {} };
 }
 
+/** What a spec using no secret or config needs (most specs), shared: a resolved spec is never changed. */
+const NO_NEEDS: SecretNeeds = Object.freeze({ sets: Object.freeze([]) as never[], keys: Object.freeze([]) as never[] });
+
 export function secretNeeds(spec: WorkloadSpec): SecretNeeds {
   const u = usesOf(spec);
+  if (u.secrets.length === 0 && u.configs.length === 0 && Object.keys(u.secretEnv).length === 0) return NO_NEEDS;
   const set = (kind: SecretKind, name: string) => {
     const version = u.secretVersions[secretId(kind, name)];
     return version === undefined ? { kind, name } : { kind, name, version };

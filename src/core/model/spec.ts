@@ -175,6 +175,7 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
   const volumes = volumeMounts(spec, memoryMb);
   const hostVolumes = hostVolumeNeeds(volumes);
   const readinessChecks = (spec.checks ?? []).filter((c) => c.role !== 2).map((c) => c.name);
+  const ports = portRequests(spec);
   return {
     kind,
     replicas: kind === "system" ? 0 : kind === "batch" ? (spec.completions ?? SPEC_DEFAULTS.completions) : (spec.replicas ?? SPEC_DEFAULTS.replicas),
@@ -197,8 +198,8 @@ function resolveNow(spec: WorkloadSpec): ResolvedSpec {
     restartResetMs: RESTART_RESET_FACTOR * (durationMs(spec.restartPolicy?.maxBackoff) ?? SPEC_DEFAULTS.maxBackoffMs),
     readinessChecks,
     progressDeadlineMs: durationMs(spec.progressDeadline) ?? SPEC_DEFAULTS.progressDeadlineMs,
-    ports: portRequests(spec),
-    portShape: portShape(portRequests(spec)),
+    ports,
+    portShape: portShape(ports),
     parallelism: spec.parallelism ?? SPEC_DEFAULTS.parallelism,
     backoffLimit: spec.backoffLimit ?? SPEC_DEFAULTS.backoffLimit,
     ttlAfterFinishedMs: durationMs(spec.ttlAfterFinished),

@@ -70,6 +70,7 @@ export function hostVolumeNeeds(mounts: readonly VolumeMount[]): HostVolumeNeed[
 
 /** What feasibility depends on in a spec's volumes, as one string: its host volumes and whether it writes to them. "" when none. */
 export function volumeShape(needs: readonly HostVolumeNeed[]): string {
+  if (needs.length === 0) return "";
   return needs
     .map((n) => `${n.name}:${n.readOnly ? "ro" : "rw"}`)
     .sort()

@@ -175,10 +175,11 @@ export class Placer {
     const missing = missingSecret(this.state.secrets, spec.secretNeeds);
     if (missing !== undefined) return { reason: missing };
     const selector = Object.entries(spec.nodeSelector);
-    // Quarantine depends on the workload: only shapes free of it are remembered; a cap or a hard
-    // spread depends on the workload's own copies, so such a shape is remembered per workload.
+    // Quarantine depends on the workload: only shapes free of it are remembered. The shape is
+    // made only when something is remembered or ranks by it: most copies fit the first time.
     const rules = spec.placement;
-    const shape = f.crashed.has(workload) ? undefined : `${rules.ownCounts ? workload : ""}\n${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.statesLimits}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
+    const remembered = !f.crashed.has(workload);
+    const shape = remembered && (this.fitsNowhere.size > 0 || rules.rankLabels.length > 0) ? shapeOf(workload, spec, selector, only) : undefined;
     if (shape !== undefined && this.fitsNowhere.size > 0) {
       const known = this.fitsNowhere.get(shape);
       if (known !== undefined) return { reason: known };
@@ -199,7 +200,7 @@ export class Placer {
       if (sorted.length > MAX_REASONS) shown.push(`${sorted.slice(MAX_REASONS).reduce((sum, [, count]) => sum + count, 0)} for other reasons`);
       const detail = shown.join(", ");
       const reason = `no node fits (${detail})`;
-      if (shape !== undefined) this.fitsNowhere.set(shape, reason);
+      if (remembered) this.fitsNowhere.set(shape ?? shapeOf(workload, spec, selector, only), reason);
       return { reason };
     }
     // Spread moves on past the chosen node; binpack starts the next look at it, so it fills
@@ -349,6 +350,15 @@ export class Placer {
     if (spec.ports.length === 0) return { node: f.nodes[i]!.name };
     return { node: f.nodes[i]!.name, ports: f.ports.assign(i, holder, spec.ports, spec.executor === "docker") };
   }
+}
+
+/**
+ * What feasibility depends on in a spec, as one string: under it a copy that fits nowhere is
+ * remembered for the rest of the pass. A cap or a hard spread depends on the workload's own
+ * copies, so such a shape is the workload's own.
+ */
+function shapeOf(workload: string, spec: ResolvedSpec, selector: Array<[string, string]>, only: NodeFilter | undefined): string {
+  return `${spec.placement.ownCounts ? workload : ""}\n${spec.executor}\n${spec.cpuMillis}\n${spec.memoryMb}\n${spec.statesLimits}\n${spec.portShape}\n${spec.volumeShape}\n${JSON.stringify(selector)}${only === undefined ? "" : `\n${only.key()}`}`;
 }
 
 /** Whether a process copy that states resources is held to them there: an agent that says nothing of limits (older, simulated) is taken at its word. */

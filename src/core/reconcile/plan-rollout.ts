@@ -36,8 +36,9 @@ export function rolloutMilestones(out: Plan, pass: Pass, workload: Workload, spe
   }
   // Copies Ready but still soaking: the pass when the first becomes available is a wakeup.
   // (Without min_healthy_time a Ready copy is available at once: nothing soaks.)
-  const soakEnds = spec.minHealthyMs === 0 ? [] : insts.flatMap((i) => (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now) ? (availableAt(i, spec.minHealthyMs) ?? []) : []));
-  if (soakEnds.length > 0) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: Math.min(...soakEnds) });
+  let soakEnd = Number.POSITIVE_INFINITY;
+  if (spec.minHealthyMs > 0) for (const i of insts) if (runsCurrentTemplate(workload, i) && !isAvailable(i, spec.minHealthyMs, now)) soakEnd = Math.min(soakEnd, availableAt(i, spec.minHealthyMs) ?? soakEnd);
+  if (soakEnd < Number.POSITIVE_INFINITY) out.skip.push({ workload: workload.name, gate: "soak", reason: `new copies soaking for min_healthy_time ${spec.minHealthyMs / 1000}s`, until: soakEnd });
   const revertible = spec.autoRevert && workload.stable !== null && !sameTemplate(workload.stable.spec, workload.spec);
   // New copies crash-looping (the current template quarantined on a node: its failure history
   // is the current template's alone) fail the rollout before its deadline. Looked for only where

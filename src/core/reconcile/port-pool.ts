@@ -63,67 +63,73 @@ export class PortPool {
     const size = Math.max(0, range.to - range.from + 1) - reservedIn(range, reserved);
     u = { held: new Map(), free: { tcp: size, udp: size }, next: { tcp: range.from, udp: range.from } };
     this.use[i] = u;
-    for (const { holder, ports } of this.holdings(i)) for (const p of ports) this.take(u, i, portKey(p.protocol, p.hostPort), holder);
+    for (const { holder, ports } of this.holdings(i)) for (const p of ports) this.take(u, i, p.protocol, p.hostPort, holder);
     return u;
   }
 
   /** Marks a port held, counting it against the range when it lies there. */
-  private take(u: NodePortUse, i: number, key: string, holder: string): void {
+  private take(u: NodePortUse, i: number, protocol: PortProtocol, port: number, holder: string): void {
+    const key = portKey(protocol, port);
     if (u.held.has(key)) return;
     u.held.set(key, holder);
-    const slash = key.indexOf("/");
-    const protocol = key.slice(0, slash) as PortProtocol;
-    const port = Number(key.slice(slash + 1));
     const { range, reserved } = this.nodes[i]!.ports;
     if (port >= range.from && port <= range.to && !isReserved(reserved, port)) u.free[protocol]--;
   }
 
   /**
    * Why node `i` cannot give these ports, or undefined when it can; with `except`, as if the
-   * ports copy `except` holds were free (what stopping it first would give back).
+   * ports copy `except` holds were free (what stopping it first would give back). Runs for
+   * every node a copy with ports looks at: it allocates nothing.
    */
   refusal(i: number, requests: readonly PortRequest[], except?: string): string | undefined {
     const node = this.nodes[i]!;
     if (node.ports.address === "") return "advertises no ports (agent without --advertise-address)";
     const u = this.useOf(i);
     const { range, reserved } = node.ports;
-    const need: Record<PortProtocol, number> = { tcp: 0, udp: 0 };
-    const freed: Record<PortProtocol, number> = { tcp: 0, udp: 0 };
-    if (except !== undefined) {
-      for (const [key, holder] of u.held) {
-        if (holder !== except) continue;
-        const slash = key.indexOf("/");
-        const port = Number(key.slice(slash + 1));
-        if (port >= range.from && port <= range.to && !isReserved(reserved, port)) freed[key.slice(0, slash) as PortProtocol]++;
-      }
-    }
+    // Dynamic ports needed per protocol; a static port inside the range leaves one dynamic port fewer.
+    let tcp = 0;
+    let udp = 0;
     for (const r of requests) {
-      if (r.static === undefined) {
-        need[r.protocol]++;
-        continue;
+      if (r.static !== undefined) {
+        const holder = u.held.get(portKey(r.protocol, r.static));
+        if (holder !== undefined && holder !== except) return `port ${describePort(r.protocol, r.static)} taken on ${node.name} by ${holder}`;
+        if (isReserved(reserved, r.static)) return `port ${describePort(r.protocol, r.static)} reserved on ${node.name}`;
+        if (r.static < range.from || r.static > range.to) continue;
       }
-      const holder = u.held.get(portKey(r.protocol, r.static));
-      if (holder !== undefined && holder !== except) return `port ${describePort(r.protocol, r.static)} taken on ${node.name} by ${holder}`;
-      if (isReserved(reserved, r.static)) return `port ${describePort(r.protocol, r.static)} reserved on ${node.name}`;
-      // A static port inside the range leaves one dynamic port fewer.
-      if (r.static >= range.from && r.static <= range.to) need[r.protocol]++;
+      if (r.protocol === "udp") udp++;
+      else tcp++;
     }
-    if (need.tcp > u.free.tcp + freed.tcp || need.udp > u.free.udp + freed.udp) return "short of dynamic ports";
+    if (tcp <= u.free.tcp && udp <= u.free.udp) return undefined;
+    const freed = except === undefined ? undefined : this.heldInRange(u, node, except);
+    if (tcp > u.free.tcp + (freed?.tcp ?? 0) || udp > u.free.udp + (freed?.udp ?? 0)) return "short of dynamic ports";
     return undefined;
+  }
+
+  /** The ports of the range copy `holder` holds on a node, per protocol. */
+  private heldInRange(u: NodePortUse, node: NodeRecord, holder: string): Record<PortProtocol, number> {
+    const { range, reserved } = node.ports;
+    const held: Record<PortProtocol, number> = { tcp: 0, udp: 0 };
+    for (const [key, by] of u.held) {
+      if (by !== holder) continue;
+      const slash = key.indexOf("/");
+      const port = Number(key.slice(slash + 1));
+      if (port >= range.from && port <= range.to && !isReserved(reserved, port)) held[key.slice(0, slash) as PortProtocol]++;
+    }
+    return held;
   }
 
   /** Gives copy `holder` its ports on node `i` (refusal() said they fit), in request order. */
   assign(i: number, holder: string, requests: readonly PortRequest[], image: boolean): AssignedPort[] {
     const u = this.useOf(i);
     const { range, reserved } = this.nodes[i]!.ports;
-    for (const r of requests) if (r.static !== undefined) this.take(u, i, portKey(r.protocol, r.static), holder);
+    for (const r of requests) if (r.static !== undefined) this.take(u, i, r.protocol, r.static, holder);
     return requests.map((r) => {
       let port = r.static;
       if (port === undefined) {
         port = u.next[r.protocol];
         while (port <= range.to && (u.held.has(portKey(r.protocol, port)) || isReserved(reserved, port))) port++;
         u.next[r.protocol] = port + 1;
-        this.take(u, i, portKey(r.protocol, port), holder);
+        this.take(u, i, r.protocol, port, holder);
       }
       return { name: r.name, hostPort: port, protocol: r.protocol, containerPort: image ? (r.to ?? port) : 0 };
     });

@@ -161,6 +161,10 @@ function watch(fleet: SimulatedFleet, policy: Policy): void {
     const indexed = [...state.instancesByWorkload].flatMap(([w, ids]) => [...ids].map((id) => `${w}/${id}`)).sort();
     const actual = [...state.instances.values()].map((i) => `${i.workload}/${i.id}`).sort();
     if (JSON.stringify(indexed) !== JSON.stringify(actual)) throw new Error(`instance index out of step: ${JSON.stringify({ indexed, actual })}`);
+    //    So does the per-node index: each node's ids are the instances placed on it, whatever their state.
+    const byNode = [...state.instancesByNode].flatMap(([n, ids]) => [...ids].map((id) => `${n}/${id}`)).sort();
+    const placed = [...state.instances.values()].flatMap((i) => (i.node === null ? [] : [`${i.node}/${i.id}`])).sort();
+    if (JSON.stringify(byNode) !== JSON.stringify(placed)) throw new Error(`node index out of step: ${JSON.stringify({ byNode, placed })}`);
     //    So does the per-node load: each node's copies are those holding it (holdsNode), and its sums theirs.
     const load = new Map<string, { cpuMillis: number; memoryMb: number; copies: string[] }>();
     for (const i of state.instances.values()) {

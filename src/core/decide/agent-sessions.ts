@@ -5,7 +5,7 @@
 import type { Effect } from "../model/effects.js";
 import type { Rejection } from "../model/rejections.js";
 import { type InstanceState, pathBetween } from "../model/instance-machine.js";
-import { type ClusterState, type Instance, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type Instance, instanceSeq, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { desiredCopies, succeededIndexes } from "../model/cluster-status.js";
 import { resolveSpec, stopGracePeriodOf } from "../model/spec.js";
@@ -69,9 +69,12 @@ export const agentSessionDeciders = {
     const stop = (instanceId: string, generation: number) =>
       effects.push({ type: "StopInstance", node: c.node, instanceId, generation, gracePeriodMs: stopGracePeriodOf(state, workloadOfInstanceId(instanceId)) });
 
-    // Catch the record up with what the agent holds; resend what it never received.
-    for (const inst of state.instances.values()) {
-      if (inst.node !== c.node || inst.state === "stopped" || inst.state === "pending") continue;
+    // Catch the record up with what the agent holds; resend what it never received. The node's
+    // own copies (its index), in the order they were created, as a walk over every copy meets them.
+    const placed = [...(state.instancesByNode.get(c.node) ?? [])].sort((a, b) => instanceSeq(a) - instanceSeq(b));
+    for (const id of placed) {
+      const inst = state.instances.get(id)!;
+      if (inst.state === "stopped" || inst.state === "pending") continue;
       const h = held.get(inst.id);
       held.delete(inst.id);
       if (inst.state === "succeeded") {

@@ -7,7 +7,7 @@ import { heldNode, runsCurrentTemplate } from "../model/cluster-status.js";
 import { checkFailureReason, type ClusterState, type Instance, instanceName, instanceSeq, isCheckFailure } from "../model/cluster-state.js";
 import { transition } from "../model/instance-machine.js";
 import { kindOf } from "../model/spec.js";
-import { dropInstance, type Evolvers, moveLoad, must, putInstance, recordCrash } from "./state-edits.js";
+import { dropInstance, type Evolvers, moveLoad, must, placeOn, putInstance, recordCrash } from "./state-edits.js";
 
 export const instanceEvolvers = {
   InstanceCreated(state, e) {
@@ -54,7 +54,7 @@ export const instanceEvolvers = {
     }
     switch (e.event.type) {
       case "place":
-        inst.node = e.event.node;
+        placeOn(state, inst, e.event.node);
         inst.ports = e.event.ports ?? [];
         inst.reason = "";
         break;

@@ -29,24 +29,44 @@ export function recordCrash(state: ClusterState, workload: string, node: string,
   byNode.set(node, times);
 }
 
-/** Adds (or replaces) an instance and indexes it under its workload and the node it holds. */
+/** Adds `id` under `key` of an index. */
+function indexAdd(index: Map<string, Set<string>>, key: string, id: string): void {
+  let ids = index.get(key);
+  if (!ids) index.set(key, (ids = new Set()));
+  ids.add(id);
+}
+
+/** Removes `id` from under `key` of an index, and the key's entry with its last id. */
+function indexDelete(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key);
+  ids?.delete(id);
+  if (ids?.size === 0) index.delete(key);
+}
+
+/** Adds (or replaces) an instance and indexes it under its workload, the node it was placed on and the node it holds. */
 export function putInstance(state: ClusterState, inst: Instance): void {
   const old = state.instances.get(inst.id);
   if (old !== undefined) moveLoad(state, old, heldNode(old), null);
+  if (old?.node != null && old.node !== inst.node) indexDelete(state.instancesByNode, old.node, inst.id);
   state.instances.set(inst.id, inst);
-  let ids = state.instancesByWorkload.get(inst.workload);
-  if (!ids) state.instancesByWorkload.set(inst.workload, (ids = new Set()));
-  ids.add(inst.id);
+  indexAdd(state.instancesByWorkload, inst.workload, inst.id);
+  if (inst.node !== null) indexAdd(state.instancesByNode, inst.node, inst.id);
   moveLoad(state, inst, null, heldNode(inst));
 }
 
-/** Removes an instance, and its workload's index entry with its last one. */
+/** Places an instance on `node`, moving it in the per-node index (its load moves with its state: moveLoad). */
+export function placeOn(state: ClusterState, inst: Instance, node: string): void {
+  if (inst.node !== null) indexDelete(state.instancesByNode, inst.node, inst.id);
+  inst.node = node;
+  indexAdd(state.instancesByNode, node, inst.id);
+}
+
+/** Removes an instance, and its index entries (a workload's or node's with its last one). */
 export function dropInstance(state: ClusterState, inst: Instance): void {
   moveLoad(state, inst, heldNode(inst), null);
   state.instances.delete(inst.id);
-  const ids = state.instancesByWorkload.get(inst.workload);
-  ids?.delete(inst.id);
-  if (ids?.size === 0) state.instancesByWorkload.delete(inst.workload);
+  indexDelete(state.instancesByWorkload, inst.workload, inst.id);
+  if (inst.node !== null) indexDelete(state.instancesByNode, inst.node, inst.id);
 }
 
 /**

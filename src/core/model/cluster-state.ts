@@ -206,6 +206,8 @@ export interface ClusterState {
   instancesByWorkload: Map<string, Set<string>>;
   /** What the copies holding each node take of it (nodes none holds are absent): an index over `instances`, kept in step by evolve. */
   nodeLoad: Map<string, NodeLoad>;
+  /** Instance ids of each node they were placed on, in whatever state: an index over `instances`, kept in step by evolve. */
+  instancesByNode: Map<string, Set<string>>;
   nodes: Map<string, NodeRecord>;
   /** Next instance sequence number; makes instance ids unique without randomness. */
   nextInstanceSeq: number;
@@ -274,6 +276,7 @@ export interface ClusterView {
   readonly instances: ReadonlyMap<string, Readonly<Instance>>;
   readonly instancesByWorkload: ReadonlyMap<string, ReadonlySet<string>>;
   readonly nodeLoad: ReadonlyMap<string, Readonly<{ cpuMillis: number; memoryMb: number; copies: ReadonlySet<string> }>>;
+  readonly instancesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   readonly nodes: ReadonlyMap<string, Readonly<NodeRecord>>;
   readonly nextInstanceSeq: number;
   readonly crashes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
@@ -287,7 +290,7 @@ export interface ClusterView {
 export const CRASH_HISTORY = 16;
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodeLoad: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodeLoad: new Map(), instancesByNode: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
 }
 
 /**
@@ -305,15 +308,15 @@ export function forkState(state: ClusterView): ClusterState {
     for (const [k, v] of m) out.set(k, { ...v });
     return out;
   };
-  const index = new Map<string, Set<string>>();
-  for (const [k, ids] of state.instancesByWorkload) index.set(k, new Set(ids));
+  const copyIndex = (m: ReadonlyMap<string, ReadonlySet<string>>) => new Map([...m].map(([k, ids]) => [k, new Set(ids)]));
   const crashes = new Map<string, Map<string, number[]>>();
   for (const [w, byNode] of state.crashes) crashes.set(w, new Map([...byNode].map(([n, times]) => [n, [...times]])));
   return {
     workloads: copyRecords(state.workloads),
     instances: copyRecords(state.instances),
-    instancesByWorkload: index,
+    instancesByWorkload: copyIndex(state.instancesByWorkload),
     nodeLoad: new Map([...state.nodeLoad].map(([node, l]) => [node, { ...l, copies: new Set(l.copies) }])),
+    instancesByNode: copyIndex(state.instancesByNode),
     nodes: copyRecords(state.nodes),
     nextInstanceSeq: state.nextInstanceSeq,
     crashes,

@@ -12,8 +12,11 @@
  * its own copies and spec and the clock, so it stays quiet until an event touches it (its spec,
  * one of its copies) or its `until`: the first copy's soak ending, or the rollout's progress
  * deadline passing. Meanwhile a pass repeats what its planning held back (`skips`). An event
- * about anything else (a node, a secret, listening) ends every quiet, and a pass that judges a
- * node's health changed plans everything: those change what a census of any copy says.
+ * about a node (connected, gone, cordoned, draining, its health) ends the quiet of the workloads
+ * with copies on it, and a pass that judges a node's health changed plans those too: what a
+ * census says of a copy depends on its own node alone, and a quiet workload places nothing (a
+ * workload with a copy to place, a system workload or one whose copy is on a node not Ready is
+ * never quiet). An event about anything else (a secret, tokens, listening) ends every quiet.
  *
  * This memory (QuietWorkloads) is the writer's, not state: a pass given none plans everything (replay,
  * what-if) and decides exactly what a pass given one decides (invariant 41, ARCHITECTURE.md).
@@ -21,7 +24,7 @@
  */
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { isVolatile, touches } from "../events/event-facts.js";
-import { type ClusterState, type Instance, instanceSeq, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type ClusterView, type Instance, instanceSeq, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import { dueForReplacement } from "./copies.js";
 import type { Pass, WorkloadView } from "./pass.js";
@@ -82,13 +85,15 @@ export class QuietWorkloads {
     }
   }
 
-  /** After `e` is applied: what it may have changed is no longer quiet (see the module comment). */
-  touched(e: ClusterEvent): void {
+  /** After `e` is applied to `state`: what it may have changed is no longer quiet (see the module comment). */
+  touched(e: ClusterEvent, state: ClusterView): void {
     if (this.everything || isVolatile(e)) return;
     const t = touches(e);
-    if (t.workload === undefined && t.instance === undefined) return this.forget();
     if (t.workload !== undefined) this.wake(t.workload);
     if (t.instance !== undefined) this.wake(workloadOfInstanceId(t.instance));
+    if (t.workload !== undefined || t.instance !== undefined) return;
+    if (t.node === undefined || t.tokens !== undefined || t.listening !== undefined || t.secret !== undefined) return this.forget();
+    for (const name of workloadsOn(state, [t.node])) this.wake(name);
   }
 
   /** Every workload is planned again (a store reloaded, a change about a node). */
@@ -143,6 +148,13 @@ export function quietUntil(workload: Workload, spec: ResolvedSpec, skips: Skip[]
   for (const s of skips) if (s.until !== undefined) until = Math.min(until, s.until);
   if (workload.stable?.generation !== workload.templateGeneration) until = Math.min(until, workload.progressSince + spec.progressDeadlineMs + 1);
   return until;
+}
+
+/** The workloads with copies placed on any of `nodes` (in whatever state). */
+export function workloadsOn(state: ClusterView, nodes: Iterable<string>): Set<string> {
+  const names = new Set<string>();
+  for (const node of nodes) for (const id of state.instancesByNode.get(node) ?? []) names.add(workloadOfInstanceId(id));
+  return names;
 }
 
 function copyCount(state: ClusterState, workload: string): number {

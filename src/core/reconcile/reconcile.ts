@@ -23,7 +23,7 @@ import { type PlacementStrategy, Placer } from "./placement.js";
 import type { AssignedPort } from "../model/ports.js";
 import { resolveSpec } from "../model/spec.js";
 import { emptyView, type Pass, type WorkloadView } from "./pass.js";
-import { atRest, awakeCopies, awakeNames, awakeWorkloads, type QuietScope, quietUntil } from "./quiet.js";
+import { atRest, awakeCopies, awakeNames, awakeWorkloads, type QuietScope, quietUntil, workloadsOn } from "./quiet.js";
 import { planService } from "./plan-service.js";
 import { planSystem } from "./plan-system.js";
 import { planBatch } from "./plan-batch.js";
@@ -231,13 +231,14 @@ export function nextWakeup(state: ClusterState, policy: Policy, last: Plan | und
 
 /**
  * Diffs desired against observed. Never mutates `state`. With a `scope`, only its awake
- * workloads are planned (unless a node's health changed: then every workload is), what its
+ * workloads are planned (and those with copies on a node whose health it judges changed), what its
  * quiet ones held back is said again, and the pass tells back what it found (quiet.ts).
  */
 export function plan(state: ClusterState, now: number, policy: Policy = DEFAULT_POLICY, scope?: QuietScope): Plan {
   const out = emptyPlan(now);
   const { health, draining } = judgeNodes(out.health, state, now, policy);
-  const awake = out.health.length === 0 ? scope?.awake : undefined;
+  // A node's health judged changed: the workloads with copies there are planned too.
+  const awake = scope?.awake === undefined || out.health.length === 0 ? scope?.awake : new Set([...scope.awake, ...workloadsOn(state, out.health.map((h) => h.node))]);
   const names = awake === undefined ? [...state.workloads.keys()] : awakeNames(state, awake);
   const { views, released } = takeCensus(out, state, now, policy, health, awake === undefined ? state.instances.values() : awakeCopies(state, names));
   const pass: Pass = { state, health, draining, placer: new Placer(state, health, now, policy.placement, policy, released), now, quarantine: policy };

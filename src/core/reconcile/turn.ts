@@ -65,7 +65,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
     effects.push(...decision.effects);
     for (const e of decision.events) {
       evolve(state, e);
-      quiet?.touched(e);
+      quiet?.touched(e, state);
       events.push(e);
       if (!paced && !isVolatile(e)) due = true;
     }
@@ -81,7 +81,7 @@ export function runTurn<C>(state: ClusterState, inputs: C[], opts: TurnOptions &
     const c = planToEvents(state, p);
     for (const e of c.events) {
       evolve(state, e);
-      quiet?.touched(e);
+      quiet?.touched(e, state);
     }
     events.push(...c.events);
     effects.push(...c.effects);

@@ -4,10 +4,12 @@
  * serves both; postgres/store.ts does not compile when they drift). A column added there is
  * added here too, then `make migrations` generates both dialects' SQL.
  *
- * Times are epoch milliseconds (bigint read as numbers); JSON is jsonb.
+ * Times are epoch milliseconds (bigint read as numbers); JSON is json, kept as the control plane
+ * wrote it: nothing queries inside it, and jsonb would parse every value of a commit a second
+ * time, after json_to_recordset parsed the commit's rows (recordset.ts), to store it.
  */
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, check, index, integer, json, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
 import type { SecretKeyInfo } from "../../../core/model/secrets.js";
@@ -40,30 +42,30 @@ export const events = pgTable(
 
 export const workloads = pgTable("workloads", {
   name: text("name").primaryKey(),
-  labels: jsonb("labels").$type<Record<string, string>>().notNull(),
-  spec: jsonb("spec").$type<unknown>().notNull(),
+  labels: json("labels").$type<Record<string, string>>().notNull(),
+  spec: json("spec").$type<unknown>().notNull(),
   generation: integer("generation").notNull(),
   templateGeneration: integer("template_generation").notNull().default(1),
   restartSeq: integer("restart_seq").notNull().default(0),
   templateChangedAt: ms("template_changed_at").notNull().default(0),
   progressSince: ms("progress_since").notNull().default(0),
-  previousSpec: jsonb("previous_spec").$type<unknown>(),
+  previousSpec: json("previous_spec").$type<unknown>(),
   deleting: boolean("deleting").notNull(),
   createdAt: ms("created_at").notNull(),
   failures: integer("failures").notNull().default(0),
-  finished: jsonb("finished").$type<BatchOutcome>(),
+  finished: json("finished").$type<BatchOutcome>(),
   promoted: boolean("promoted").notNull().default(false),
-  stable: jsonb("stable").$type<unknown>(),
-  quarantined: jsonb("quarantined").$type<unknown>().notNull().default([]),
-  reverted: jsonb("reverted").$type<{ from: number; to: number }>(),
-  eras: jsonb("eras").$type<unknown>().notNull().default([]),
+  stable: json("stable").$type<unknown>(),
+  quarantined: json("quarantined").$type<unknown>().notNull().default([]),
+  reverted: json("reverted").$type<{ from: number; to: number }>(),
+  eras: json("eras").$type<unknown>().notNull().default([]),
   paused: boolean("paused").notNull().default(false),
   wave: integer("wave").notNull().default(-1),
   rolloutHold: text("rollout_hold").notNull().default(""),
   /** A periodic batch: {handled, last} (the time handled last, its latest run or skip), or null. */
-  periodic: jsonb("periodic").$type<PeriodicState>(),
+  periodic: json("periodic").$type<PeriodicState>(),
   /** A periodic batch's run: {workload, due, manual?}, or null. */
-  runOf: jsonb("run_of").$type<RunOf>(),
+  runOf: json("run_of").$type<RunOf>(),
 });
 
 export const instances = pgTable(
@@ -79,9 +81,9 @@ export const instances = pgTable(
     attempt: integer("attempt").notNull(),
     cpuMillis: integer("cpu_millis").notNull().default(0),
     memoryMb: integer("memory_mb").notNull().default(0),
-    readinessChecks: jsonb("readiness_checks").$type<string[]>().notNull().default([]),
-    passing: jsonb("passing").$type<string[]>().notNull().default([]),
-    ports: jsonb("ports").$type<AssignedPort[]>().notNull().default([]),
+    readinessChecks: json("readiness_checks").$type<string[]>().notNull().default([]),
+    passing: json("passing").$type<string[]>().notNull().default([]),
+    ports: json("ports").$type<AssignedPort[]>().notNull().default([]),
     reason: text("reason").notNull(),
     exitCode: integer("exit_code"),
     stderrTail: text("stderr_tail").notNull().default(""),
@@ -95,21 +97,21 @@ export const instances = pgTable(
 
 export const nodes = pgTable("nodes", {
   name: text("name").primaryKey(),
-  executors: jsonb("executors").$type<string[]>().notNull(),
+  executors: json("executors").$type<string[]>().notNull(),
   version: text("version").notNull(),
   lastHeartbeatAt: ms("last_heartbeat_at").notNull(),
-  labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
+  labels: json("labels").$type<Record<string, string>>().notNull().default({}),
   cpuMillis: integer("cpu_millis").notNull().default(0),
   memoryMb: integer("memory_mb").notNull().default(0),
   health: text("health", { enum: ["ready", "suspect", "offline"] }).notNull().default("offline"),
   schedulable: boolean("schedulable").notNull().default(true),
   draining: boolean("draining").notNull().default(false),
-  ports: jsonb("ports").$type<NodePorts>().notNull().default(NO_PORTS),
-  volumes: jsonb("volumes").$type<HostVolume[]>().notNull().default([]),
+  ports: json("ports").$type<NodePorts>().notNull().default(NO_PORTS),
+  volumes: json("volumes").$type<HostVolume[]>().notNull().default([]),
   connected: boolean("connected").notNull().default(false),
   session: integer("session").notNull().default(0),
   /** Whether its agent enforces copies' resources (cgroups), as its last hello said; null: it said nothing (simulated, older). */
-  limits: jsonb("limits").$type<NodeLimits>(),
+  limits: json("limits").$type<NodeLimits>(),
 });
 
 export const tokens = pgTable("tokens", {
@@ -140,7 +142,7 @@ export const secretVersions = pgTable(
     kind: text("kind", { enum: ["secret", "config"] }).notNull(),
     name: text("name").notNull(),
     version: integer("version").notNull(),
-    keys: jsonb("keys").$type<SecretKeyInfo[]>().notNull(),
+    keys: json("keys").$type<SecretKeyInfo[]>().notNull(),
     digest: text("digest").notNull(),
     payload: text("payload"),
     by: text("by").notNull(),

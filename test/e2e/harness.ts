@@ -368,10 +368,14 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
+/** Where ranges are looked for: below the kernel's ephemeral ports (32768 and up), which every outgoing connection and every listener on port 0 takes from. */
+const RANGES_FROM = 20_000;
+const RANGES_TO = 32_000;
+
 /** `count` consecutive free loopback ports: an agent's dynamic range. */
 export async function freeRange(count: number): Promise<{ from: number; to: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const from = 40000 + Math.floor(Math.random() * 20000);
+    const from = RANGES_FROM + Math.floor(Math.random() * (RANGES_TO - RANGES_FROM - count));
     const ports = Array.from({ length: count }, (_, k) => from + k);
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return { from, to: from + count - 1 };
   }

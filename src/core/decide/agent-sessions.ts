@@ -5,7 +5,7 @@
 import type { Effect } from "../model/effects.js";
 import type { Rejection } from "../model/rejections.js";
 import { type InstanceState, pathBetween } from "../model/instance-machine.js";
-import { type ClusterState, type Instance, instanceSeq, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type Instance, inCreationOrder, instancesOfWorkload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { desiredCopies, succeededIndexes } from "../model/cluster-status.js";
 import { resolveSpec, stopGracePeriodOf } from "../model/spec.js";
@@ -71,8 +71,7 @@ export const agentSessionDeciders = {
 
     // Catch the record up with what the agent holds; resend what it never received. The node's
     // own copies (its index), in the order they were created, as a walk over every copy meets them.
-    const placed = [...(state.instancesByNode.get(c.node) ?? [])].sort((a, b) => instanceSeq(a) - instanceSeq(b));
-    for (const id of placed) {
+    for (const id of inCreationOrder(state.instancesByNode.get(c.node) ?? [])) {
       const inst = state.instances.get(id)!;
       if (inst.state === "stopped" || inst.state === "pending") continue;
       const h = held.get(inst.id);

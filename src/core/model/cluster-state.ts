@@ -338,6 +338,16 @@ export function instanceSeq(id: string): number {
   return Number(id.slice(id.lastIndexOf(".") + 1));
 }
 
+/**
+ * Instance ids in the order they were created (the state's map keeps that order; an index's
+ * sets keep the order ids joined them): what a walk over every copy meets them in.
+ */
+export function inCreationOrder(ids: Iterable<string>): string[] {
+  const seqs = new Map<string, number>();
+  for (const id of ids) seqs.set(id, instanceSeq(id));
+  return [...seqs.keys()].sort((a, b) => seqs.get(a)! - seqs.get(b)!);
+}
+
 export function instanceName(workload: string, index: number): string {
   return `${workload}-${index}`;
 }

@@ -6,7 +6,7 @@
  * on its first choice and reserves in it what it hands out.
  */
 import { cordonGate } from "./gates.js";
-import { type ClusterState, instanceSeq, type NodeRecord } from "../model/cluster-state.js";
+import { type ClusterState, inCreationOrder, type NodeRecord } from "../model/cluster-state.js";
 import { heldNode } from "../model/cluster-status.js";
 import type { JudgedHealth } from "../model/node-health.js";
 import { FleetLabels, WorkloadCopies } from "../model/placement-rules.js";
@@ -94,12 +94,12 @@ export function fleetOf(state: ClusterState, health: JudgedHealth, released: Rea
  * from the store does not keep, and the first holder of a port is the one named.
  */
 function holdings(state: ClusterState, node: string, released: ReadonlySet<string>): PortHolding[] {
-  const out: Array<PortHolding & { seq: number }> = [];
-  for (const id of state.nodeLoad.get(node)?.copies ?? []) {
+  const out: PortHolding[] = [];
+  for (const id of inCreationOrder(state.nodeLoad.get(node)?.copies ?? [])) {
     const inst = state.instances.get(id)!;
-    if (inst.ports.length > 0 && !released.has(id)) out.push({ holder: inst.name, ports: inst.ports, seq: instanceSeq(id) });
+    if (inst.ports.length > 0 && !released.has(id)) out.push({ holder: inst.name, ports: inst.ports });
   }
-  return out.sort((a, b) => a.seq - b.seq);
+  return out;
 }
 
 /** The copies of `workload` holding a node, counted from the state on first use; then kept up to date by countCopy. */

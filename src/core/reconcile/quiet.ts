@@ -24,7 +24,7 @@
  */
 import type { ClusterEvent } from "../events/cluster-events.js";
 import { isVolatile, touches } from "../events/event-facts.js";
-import { type ClusterState, type ClusterView, type Instance, instanceSeq, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
+import { type ClusterState, type ClusterView, type Instance, inCreationOrder, type Workload, workloadOfInstanceId } from "../model/cluster-state.js";
 import type { ResolvedSpec } from "../model/spec.js";
 import { dueForReplacement } from "./copies.js";
 import type { Pass, WorkloadView } from "./pass.js";
@@ -184,6 +184,5 @@ export function awakeNames(state: ClusterState, awake: Iterable<string>): string
 export function awakeCopies(state: ClusterState, workloads: readonly string[]): Instance[] {
   const ids: string[] = [];
   for (const name of workloads) for (const id of state.instancesByWorkload.get(name) ?? []) ids.push(id);
-  const seqs = new Map(ids.map((id) => [id, instanceSeq(id)]));
-  return ids.sort((a, b) => seqs.get(a)! - seqs.get(b)!).map((id) => state.instances.get(id)!);
+  return inCreationOrder(ids).map((id) => state.instances.get(id)!);
 }

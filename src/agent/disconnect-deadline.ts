@@ -30,6 +30,7 @@ export interface DeadlineHooks {
 export class DisconnectDeadline {
   private readonly tracked = new Map<string, Tracked>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private running = false;
 
   constructor(
     private readonly hooks: DeadlineHooks,
@@ -42,11 +43,13 @@ export class DisconnectDeadline {
     const after = spec === undefined ? undefined : disconnectRules(spec).stopOnClientAfterMs;
     if (spec === undefined || after === undefined) return;
     this.tracked.set(cmd.instanceId, { instanceId: cmd.instanceId, stopOnClientAfterMs: after, generation: cmd.generation, gracePeriodMs: resolveSpec(spec).stopGracePeriodMs });
+    this.arm();
   }
 
   /** A copy stopped by the control plane: no deadline of its own any more. */
   forget(instanceId: string): void {
     this.tracked.delete(instanceId);
+    this.arm();
   }
 
   /** Stops the copies past their deadline, once each. */
@@ -56,16 +59,30 @@ export class DisconnectDeadline {
     for (const id of copiesPastDeadline(this.tracked.values(), heard, now)) {
       const t = this.tracked.get(id)!;
       this.tracked.delete(id);
+      this.arm();
       this.log.warn("stopping a copy: no control plane heard for longer than its disconnect.stop_on_client_after", { instance: id, silentMs: now - heard, stopOnClientAfterMs: t.stopOnClientAfterMs });
       this.hooks.stop(t);
     }
   }
 
+  /** Checks on a timer from now on, while a tracked copy has a deadline (most agents have none). */
   start(): void {
-    this.timer = setInterval(() => this.check(), CHECK_MS);
+    this.running = true;
+    this.arm();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.running = false;
+    this.arm();
+  }
+
+  /** The timer runs while started and something is tracked: ten thousand idle agents in one process were each woken twice a second for nothing. */
+  private arm(): void {
+    const wanted = this.running && this.tracked.size > 0;
+    if (wanted && this.timer === undefined) this.timer = setInterval(() => this.check(), CHECK_MS);
+    if (!wanted && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 }

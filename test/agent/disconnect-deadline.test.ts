@@ -3,7 +3,7 @@
  * stop_on_client_after is stopped once the agent has heard no control plane for that long.
  * The deadlines on a fake clock, then a real Agent whose control plane goes away and comes back.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, jest, test } from "bun:test";
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { Agent } from "../../src/agent/agent.js";
 import { DisconnectDeadline } from "../../src/agent/disconnect-deadline.js";
@@ -53,6 +53,30 @@ test("the deadlines on a fake clock: each copy that asked for one is stopped onc
     { instanceId: "w-0.1", gracePeriodMs: 10_000 },
     { instanceId: "w-2.3", gracePeriodMs: 3_000 },
   ]);
+});
+
+test("the timer runs only while a copy with a deadline is tracked: an agent without one is never woken for it", () => {
+  jest.useFakeTimers();
+  try {
+    let checks = 0;
+    const d = new DisconnectDeadline({ lastHeardAt: () => (checks++, Date.now()), stop: () => {} }, silent);
+    d.start();
+    d.track(startOf(1, spec()));
+    jest.advanceTimersByTime(5_000);
+    expect(checks).toBe(0);
+    d.track(startOf(2, cutOffAfter(60)));
+    jest.advanceTimersByTime(5_000);
+    expect(checks).toBe(10);
+    d.forget("w-2.3");
+    jest.advanceTimersByTime(5_000);
+    expect(checks).toBe(10);
+    d.track(startOf(3, cutOffAfter(60)));
+    d.stop();
+    jest.advanceTimersByTime(5_000);
+    expect(checks).toBe(10);
+  } finally {
+    jest.useRealTimers();
+  }
 });
 
 let cleanup: Array<() => void> = [];

@@ -40,9 +40,19 @@ function placeholders(table: SQLiteTable, omit: string[] = []) {
   );
 }
 
-/** An upsert of whole rows: a conflict on `target` overwrites the row from `excluded` (drizzle's documented pattern). */
-function upsert<T extends SQLiteTable>(sqlite: Database, db: BunSQLiteDatabase<typeof schema>, table: T, target: SQLiteColumn) {
-  const set = Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]));
+/**
+ * An upsert of whole rows: a conflict on `target` overwrites the row from `excluded` (drizzle's
+ * documented pattern), all but `target` and the `fixed` columns, which a row's key determines.
+ * SQLite rewrites the entries of every index on a column the SET names, whatever the values: left
+ * out, an update touches only the table's B-tree.
+ */
+function upsert<T extends SQLiteTable>(sqlite: Database, db: BunSQLiteDatabase<typeof schema>, table: T, target: SQLiteColumn, fixed: SQLiteColumn[] = []) {
+  const kept = new Set([target, ...fixed]);
+  const set = Object.fromEntries(
+    Object.entries(getTableColumns(table))
+      .filter(([, col]) => !kept.has(col))
+      .map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]),
+  );
   return compile(sqlite, db.insert(table).values(placeholders(table) as never).onConflictDoUpdate({ target, set: set as never }));
 }
 
@@ -53,7 +63,8 @@ export function prepareWrites(sqlite: Database, db: BunSQLiteDatabase<typeof sch
     appendEvent: compile(sqlite, db.insert(schema.events).values(placeholders(schema.events, ["seq"]) as never)),
     upsertWorkload: upsert(sqlite, db, schema.workloads, schema.workloads.name),
     deleteWorkload: compile(sqlite, db.delete(schema.workloads).where(eq(schema.workloads.name, sql.placeholder("name")))),
-    upsertInstance: upsert(sqlite, db, schema.instances, schema.instances.id),
+    // An instance's id names its workload and index (instanceName).
+    upsertInstance: upsert(sqlite, db, schema.instances, schema.instances.id, [schema.instances.workload, schema.instances.index]),
     deleteInstance: compile(sqlite, db.delete(schema.instances).where(eq(schema.instances.id, sql.placeholder("id")))),
     upsertNode: upsert(sqlite, db, schema.nodes, schema.nodes.name),
     upsertMeta: upsert(sqlite, db, schema.meta, schema.meta.key),

@@ -65,7 +65,7 @@ export function reconnectDelay(failures: number, backoff: Backoff): number {
 /** What the stream asks of the agent: the hello to open with, and what to do with what happens on it. */
 export interface StreamHandlers {
   /** The hello for a new stream: the node and every copy it holds, as they are now. */
-  hello(): Omit<Hello, "answerHeartbeats">;
+  hello(): Omit<Hello, "answerHeartbeats" | "acceptsBatches">;
   /** Right after the hello, on the same stream: what was kept while disconnected. */
   synced(stream: ClientDuplexStream<AgentMessage, ControlMessage>): void;
   command(msg: ControlMessage): void;
@@ -211,7 +211,7 @@ export class ControlStream {
     }, CONNECT_TIMEOUT_MS);
     const hello = this.handlers.hello();
     this.answering = false;
-    stream.write({ payload: { $case: "hello", value: { ...hello, answerHeartbeats: true } } });
+    stream.write({ payload: { $case: "hello", value: { ...hello, answerHeartbeats: true, acceptsBatches: true } } });
     this.synced = true;
     this.handlers.synced(stream);
     // Each stream starts at the agent's own interval: this control plane may tell another.
@@ -221,11 +221,14 @@ export class ControlStream {
       this.failures = 0;
       if (this.current === stream) this.answered = true;
       this.heardAt = Date.now();
-      if (msg.command?.$case === "heartbeatInterval") {
-        if (this.current === stream) this.answering = true;
-        return this.adoptInterval(stream, msg.command.value.intervalMs);
+      // A batch's commands are handled as if each had come alone, in order (one level: a batch
+      // inside goes to the handler, which refuses it as an unknown command).
+      for (const m of msg.command?.$case === "batch" ? msg.command.value.messages : [msg]) {
+        if (m.command?.$case === "heartbeatInterval") {
+          if (this.current === stream) this.answering = true;
+          this.adoptInterval(stream, m.command.value.intervalMs);
+        } else this.handlers.command(m);
       }
-      this.handlers.command(msg);
     });
     const lost = (why: string, next?: string) => {
       if (ended) return;

@@ -105,3 +105,25 @@ test("log chunks are never batched: each goes as its own message", async () => {
   await eventually("the end of the logs", async () => (gw.received.some((m) => m.payload?.$case === "logChunk") ? true : undefined));
   expect(gw.received.map((m) => m.payload?.$case)).toEqual(["hello", "logChunk"]);
 });
+
+test("a ControlBatch's commands are carried out in order, each acknowledged as if it had come alone; a batch inside one is refused", async () => {
+  const { gw } = await connected();
+  const hello = gw.received[0]!.payload;
+  expect(hello?.$case === "hello" && hello.value.acceptsBatches).toBe(true);
+  const stop: ControlMessage = { commandId: 3, command: { $case: "stop", value: { instanceId: "gone-0.1", gracePeriodMs: 0, generation: 1 } } };
+  const nested: ControlMessage = { commandId: 4, command: { $case: "batch", value: { messages: [start(5, 5)] } } };
+  gw.send({ commandId: 0, command: { $case: "batch", value: { messages: [start(1, 0), start(2, 1), stop, nested] } } });
+  await eventually("four acks", async () => (unpacked(gw.received).filter((m) => m.payload?.$case === "ack").length === 4 ? true : undefined));
+  const sent = unpacked(gw.received.slice(1));
+  // Acks come as each command ends (a start waits for its copy), as they would unbatched.
+  const acks = sent.flatMap((m) => (m.payload?.$case === "ack" ? [m.payload.value] : [])).sort((a, b) => a.commandId - b.commandId);
+  expect(acks).toEqual([
+    { commandId: 1, error: "" },
+    { commandId: 2, error: "" },
+    { commandId: 3, error: "" },
+    { commandId: 4, error: "unknown command" },
+  ]);
+  // Both starts ran, the stop of a copy it does not hold was answered, the nested batch's start never ran.
+  const reports = sent.flatMap((m) => (m.payload?.$case === "report" ? [`${m.payload.value.instanceId} ${InstanceState[m.payload.value.state]}`] : []));
+  expect(reports.filter((r) => !r.includes("PROVISIONING")).sort()).toEqual(["gone-0.1 INSTANCE_STATE_STOPPED", "w-0.1 INSTANCE_STATE_RUNNING", "w-1.2 INSTANCE_STATE_RUNNING"]);
+});

@@ -208,7 +208,7 @@ function hello(creds: ChannelCredentials, node: string): Promise<status> {
   const refused = new Promise<status>((resolve) => stream.on("error", (e: { code: status }) => resolve(e.code)));
   stream.on("data", () => {});
   const sentAt = Date.now();
-  stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false } } });
+  stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
   // Stops polling once the stream was refused (its answer is then the refusal).
   const recorded = eventually(`the hello of ${node} recorded`, () =>
     settled

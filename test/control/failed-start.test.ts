@@ -33,7 +33,7 @@ test("a control plane whose start fails leaves no writer running on the closed s
   const agents = new AgentGatewayClient(first.address, credentials.createInsecure());
   const stream = agents.connect();
   stream.on("error", () => {});
-  stream.write({ payload: { $case: "hello", value: { node: "n1", executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false } } });
+  stream.write({ payload: { $case: "hello", value: { node: "n1", executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
   const reader = new ControlPlaneClient(first.address, credentials.createInsecure());
   await eventually("n1 known", () => new Promise<true | undefined>((r) => reader.getNode({ name: "n1" }, (e) => r(e ? undefined : true))));
   reader.close();

@@ -201,7 +201,7 @@ describe("ListInstances and ListNodes", () => {
   test("nodes page by name", async () => {
     const agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
     const hello = (node: string): AgentMessage => ({
-      payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false } },
+      payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } },
     });
     const streams = ["node-c", "node-a", "node-b"].map((node) => {
       const s = agents.connect();
@@ -282,7 +282,7 @@ describe("GetNode", () => {
       const s = agents.connect();
       s.on("data", () => {});
       s.on("error", () => {});
-      s.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false } } });
+      s.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
       await eventually(`${node} connected`, async () => ((await lastEvent(node))?.type === "NodeConnected" ? true : undefined), 10_000, 20);
       s.end();
       await eventually(`${node} disconnected`, async () => ((await lastEvent(node))?.type === "NodeDisconnected" ? true : undefined), 10_000, 20);

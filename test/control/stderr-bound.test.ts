@@ -50,7 +50,7 @@ function connect(instances: Extract<AgentMessage["payload"], { $case: "hello" }>
   const starts: StartInstance[] = [];
   stream.on("data", (m: ControlMessage) => m.command?.$case === "start" && starts.push(m.command.value));
   stream.on("error", () => {});
-  stream.write({ payload: { $case: "hello", value: { node: NODE, executors: ["process"], version: "t", instances, labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false } } });
+  stream.write({ payload: { $case: "hello", value: { node: NODE, executors: ["process"], version: "t", instances, labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
   // Heard from every 500 ms: far inside the Suspect threshold.
   const beat = setInterval(() => stream.write({ payload: { $case: "heartbeat", value: {} } }), 500);
   return {

@@ -2,11 +2,11 @@
  * The ControlMessage that carries a start, a stop or a refresh of secrets to its node's agent:
  * stamped with the term of the leader sending it (for the agents' audit of one leader per
  * epoch), a start and a refresh with the values of the secrets and configs its copy uses (to
- * that node only, in that message).
+ * that node only, in that message); and what carries a turn's commands to one node (carried).
  */
 import type { Effect } from "../../core/model/effects.js";
 import type { ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
-import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
+import { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 
 /** A leader's term: its lease epoch and control plane id (0 and "" on SQLite). */
 export interface LeaderTerm {
@@ -27,4 +27,51 @@ export function commandMessage(effect: Extract<Effect, { type: "StartInstance" |
   }
   const { instanceId, name, workload, generation, spec, ports, hostIp } = effect;
   return { commandId, ...term, command: { $case: "start", value: { instanceId, name, workload, generation, spec, ports, hostIp, delivered: deliver(spec) } } };
+}
+
+/** What one ControlBatch carries at most, by the estimate below: a quarter of the 4 MiB message limit. */
+export const BATCH_BYTES = 1024 * 1024;
+
+/** Beyond its spec and values, what a command holds (ids, names, ports) is well under this. */
+const COMMAND_BYTES = 4096;
+
+/** Encoded sizes by spec object: a workload's copies share one (and a spec is never changed). */
+const specBytes = new WeakMap<WorkloadSpec, number>();
+
+/** A command's encoded size, from above: its spec's, its values', and COMMAND_BYTES. */
+function estimate(m: ControlMessage): number {
+  const c = m.command;
+  if (c?.$case !== "start" && c?.$case !== "refreshSecrets") return COMMAND_BYTES;
+  let bytes = COMMAND_BYTES;
+  for (const set of c.value.delivered) for (const [key, value] of Object.entries(set.data)) bytes += key.length + value.length + 16;
+  const spec = c.$case === "start" ? c.value.spec : undefined;
+  if (spec === undefined) return bytes;
+  let own = specBytes.get(spec);
+  if (own === undefined) specBytes.set(spec, (own = WorkloadSpec.encode(spec).finish().length));
+  return bytes + own;
+}
+
+/**
+ * What carries a turn's commands to one node, in order: when its agent takes batches, several
+ * as one ControlBatch, as many as fit in BATCH_BYTES (a copy's spec may be 256 KiB, its values
+ * more), one alone as itself; else each alone.
+ */
+export function carried(messages: ControlMessage[], acceptsBatches: boolean): ControlMessage[] {
+  if (!acceptsBatches || messages.length < 2) return messages;
+  const out: ControlMessage[] = [];
+  let group: ControlMessage[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (group.length > 0) out.push(group.length === 1 ? group[0]! : { commandId: 0, command: { $case: "batch", value: { messages: group } } });
+    group = [];
+    bytes = 0;
+  };
+  for (const m of messages) {
+    const size = estimate(m);
+    if (bytes + size > BATCH_BYTES) close();
+    group.push(m);
+    bytes += size;
+  }
+  close();
+  return out;
 }

@@ -19,7 +19,8 @@ import { instanceStateFromWire } from "../../core/model/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
-import { commandMessage, type Deliver, type LeaderTerm } from "./agent-commands.js";
+import { carried, commandMessage, type Deliver, type LeaderTerm } from "./agent-commands.js";
+import type { ExecHandle, ExecSubscription, LogSubscription } from "./agent-subscriptions.js";
 import type { EndpointsHub } from "../writer/endpoints-hub.js";
 import { AgentHeartbeats, intervalMessage } from "./agent-heartbeats.js";
 import type { Writer } from "../writer/writer.js";
@@ -31,30 +32,8 @@ interface Session {
   stream: Stream;
   /** When the agent last sent anything on it (Date.now()); a quiet stream may be taken over. */
   lastHeardAt: number;
-}
-
-interface LogSubscription {
-  node: string;
-  onLines(lines: string[]): void;
-  /** Called once: when the agent is done, failed, or went away. */
-  onEnd(error?: string): void;
-}
-
-/** How an exec'd command ended, or why it could not run (`nodeGone`: its node's stream is not there). */
-export type ExecEnd = { exitCode: number; signal: string } | { error: string; nodeGone: boolean };
-
-interface ExecSubscription {
-  node: string;
-  onOutput(stdout: Buffer, stderr: Buffer): void;
-  /** Called once: when the command ended, could not run, or its node went away. */
-  onEnd(end: ExecEnd): void;
-}
-
-/** Talks to a running exec: its stdin, the end of it, a signal. */
-export interface ExecHandle {
-  input(input: { stdin?: Buffer; stdinEof?: boolean; signal?: string }): void;
-  /** The caller went away: the command is killed and nothing more is passed on. */
-  cancel(): void;
+  /** Its hello said it takes a ControlBatch: a turn's commands to it go as one message. */
+  acceptsBatches: boolean;
 }
 
 type Payload = NonNullable<AgentMessage["payload"]>;
@@ -118,8 +97,13 @@ export class AgentGateway {
     connect: (stream) => this.accept(stream),
   };
 
-  /** Writes each effect to its node's stream; an absent node gets it again on reconnect. */
+  /**
+   * Writes each effect to its node's stream, in order; an absent node gets it again on
+   * reconnect. A node's commands of one turn go as one ControlBatch when its agent takes one:
+   * a rollout's copies on few nodes cost one message per node, not one per copy.
+   */
   dispatch(effects: Effect[]): void {
+    const outgoing = new Map<Session, ControlMessage[]>();
     for (const effect of effects) {
       const session = this.sessions.get(effect.node);
       if (!session) {
@@ -127,6 +111,9 @@ export class AgentGateway {
         continue;
       }
       if (effect.type === "DisconnectNode") {
+        // What the turn sent it before goes first.
+        sendCommands(session, outgoing.get(session) ?? []);
+        outgoing.delete(session);
         const why = effect.removed ? `node ${effect.node} was removed` : `node ${effect.node} declared Offline`;
         this.log.warn(`${why}; closing its stream`, { node: effect.node });
         this.sessions.delete(effect.node);
@@ -135,8 +122,12 @@ export class AgentGateway {
         session.stream.emit("error", err);
         continue;
       }
-      session.stream.write(commandMessage(effect, this.nextCommandId++, this.term, this.deliver));
+      const message = commandMessage(effect, this.nextCommandId++, this.term, this.deliver);
+      const queued = outgoing.get(session);
+      if (queued) queued.push(message);
+      else outgoing.set(session, [message]);
     }
+    for (const [session, messages] of outgoing) sendCommands(session, messages);
   }
 
   /**
@@ -300,7 +291,7 @@ export class AgentGateway {
     const node = (s.node = hello.node);
     s.answerHeartbeats = payload.value.answerHeartbeats;
     if (previous) previous.stream.end();
-    this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now() });
+    this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now(), acceptsBatches: payload.value.acceptsBatches });
     sendEndpoints(s.stream, this.endpoints.snapshot());
     // A new stream beats at the agent's own interval: only a stretched one needs telling (and an
     // agent older than the message is not sent what it would refuse as unknown).
@@ -389,6 +380,10 @@ export class AgentGateway {
     this.log.info("agent disconnected", { node, session: s.id });
     this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: s.id }, node);
   }
+}
+
+function sendCommands(session: Session, messages: ControlMessage[]): void {
+  for (const m of carried(messages, session.acceptsBatches)) session.stream.write(m);
 }
 
 /** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */

@@ -7,7 +7,7 @@ import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { EXEC_SIGNALS, isExecSignal } from "../../core/decide/exec.js";
 import { validateName } from "../../core/model/validate.js";
 import type { ExecRequest, ExecResponse, ExecStart } from "../../gen/tessera/v1/control_plane.js";
-import type { ExecHandle } from "./agent-gateway.js";
+import type { ExecHandle } from "./agent-subscriptions.js";
 import type { AgentGateway } from "./agent-gateway.js";
 import { undecodable } from "./undecodable.js";
 import { boundedWriter, caller, invalid, refused, type Rpc, type RpcError } from "./rpc.js";

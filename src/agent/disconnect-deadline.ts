@@ -59,10 +59,10 @@ export class DisconnectDeadline {
     for (const id of copiesPastDeadline(this.tracked.values(), heard, now)) {
       const t = this.tracked.get(id)!;
       this.tracked.delete(id);
-      this.arm();
       this.log.warn("stopping a copy: no control plane heard for longer than its disconnect.stop_on_client_after", { instance: id, silentMs: now - heard, stopOnClientAfterMs: t.stopOnClientAfterMs });
       this.hooks.stop(t);
     }
+    this.arm();
   }
 
   /** Checks on a timer from now on, while a tracked copy has a deadline (most agents have none). */

@@ -5,6 +5,7 @@
  * that node only, in that message); and what carries a turn's commands to one node (carried).
  */
 import type { Effect } from "../../core/model/effects.js";
+import { MAX_MESSAGE_BYTES } from "../../core/views/paging.js";
 import type { ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
 import { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 
@@ -29,8 +30,8 @@ export function commandMessage(effect: Extract<Effect, { type: "StartInstance" |
   return { commandId, ...term, command: { $case: "start", value: { instanceId, name, workload, generation, spec, ports, hostIp, delivered: deliver(spec) } } };
 }
 
-/** What one ControlBatch carries at most, by the estimate below: a quarter of the 4 MiB message limit. */
-export const BATCH_BYTES = 1024 * 1024;
+/** What one ControlBatch carries at most, by the estimate below: a quarter of the message limit. */
+export const BATCH_BYTES = MAX_MESSAGE_BYTES / 4;
 
 /** Beyond its spec and values, what a command holds (ids, names, ports) is well under this. */
 const COMMAND_BYTES = 4096;

@@ -1,6 +1,7 @@
 /**
  * A turn's rows as each store writes them (PostgreSQL: one statement per table, its rows as one
- * JSON parameter, whatever their number): a turn bigger than any batch commits whole, its events
+ * JSON parameter, whatever their number; SQLite: 64 rows to a statement, the rest one at a time):
+ * a turn bigger than any batch, and not a multiple of one, commits whole, its events
  * numbered in log order, and every row reads back as the state held it, strings the SQL or the
  * JSON would otherwise mangle included; rows overwritten by a later turn and rows deleted too.
  */

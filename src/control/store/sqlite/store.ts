@@ -137,15 +137,13 @@ export class SqliteStore implements Store {
     const stored: StoredEvent[] = [];
     const w = this.statements;
     this.sqlite.transaction(() => {
-      for (const { event, row } of writes.events) {
-        const seq = Number(w.appendEvent(row).lastInsertRowid);
-        stored.push({ seq, workload: row.workload, instance: row.instance, node: row.node, event });
-      }
-      for (const row of writes.workloads.upsert) w.upsertWorkload(row);
+      const seqs = w.appendEvents(writes.events.map((e) => e.row));
+      writes.events.forEach(({ event, row }, i) => stored.push({ seq: seqs[i]!, workload: row.workload, instance: row.instance, node: row.node, event }));
+      w.upsertWorkloads(writes.workloads.upsert);
       for (const name of writes.workloads.delete) w.deleteWorkload({ name });
-      for (const row of writes.instances.upsert) w.upsertInstance(row);
+      w.upsertInstances(writes.instances.upsert);
       for (const id of writes.instances.delete) w.deleteInstance({ id });
-      for (const row of writes.nodes) w.upsertNode(row);
+      w.upsertNodes(writes.nodes);
       for (const { kind, at, active } of writes.tokens) {
         // Rows of the kind no longer active are revoked; active ones are there (once).
         this.sqlite

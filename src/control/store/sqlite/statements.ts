@@ -20,7 +20,7 @@ type Row = Record<string, unknown>;
  * The widest table (workloads, 23 columns) then binds 1,472 parameters, far under SQLite's
  * limit of 32,766.
  */
-export const ROWS_PER_STATEMENT = 64;
+const ROWS_PER_STATEMENT = 64;
 
 /** A placeholder's row and column: `i:key` names column `key` of the i-th row of a batch, `key` that of the only row. */
 function placeholderOf(name: string): { offset: number; key: string } {

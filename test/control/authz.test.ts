@@ -21,6 +21,7 @@ import { AgentGatewayClient, type AgentMessage, type ControlMessage, EnrollmentC
 import { ControlPlaneClient, TokenKind } from "../../src/gen/tessera/v1/control_plane.js";
 import { invoke, withToken } from "./authz-calls.js";
 import { eventually } from "../e2e/harness.js";
+import { bareHello } from "./bare-hello.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 let cp: RunningControlPlane;
@@ -208,7 +209,7 @@ function hello(creds: ChannelCredentials, node: string): Promise<status> {
   const refused = new Promise<status>((resolve) => stream.on("error", (e: { code: status }) => resolve(e.code)));
   stream.on("data", () => {});
   const sentAt = Date.now();
-  stream.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
+  stream.write(bareHello(node));
   // Stops polling once the stream was refused (its answer is then the refusal).
   const recorded = eventually(`the hello of ${node} recorded`, () =>
     settled

@@ -17,6 +17,7 @@ import { type AgentMessage, AgentGatewayClient, ControlMessage } from "../../src
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { eventually } from "../e2e/harness.js";
 import { spec } from "../core/fixtures.js";
+import { bareHello } from "./bare-hello.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 const dir = mkdtempSync(join(tmpdir(), "tessera-command-batches-"));
@@ -45,12 +46,7 @@ function agent(node: string, acceptsBatches: boolean): ControlMessage[] {
   streams.push(s);
   s.on("data", (m: ControlMessage) => received.push(m));
   s.on("error", () => {});
-  s.write({
-    payload: {
-      $case: "hello",
-      value: { node, executors: ["process"], version: "t", instances: [], labels: { tier: node }, capacity: { cpuMillis: 4000, memoryMb: 4096 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches },
-    },
-  });
+  s.write(bareHello(node, { executors: ["process"], labels: { tier: node }, capacity: { cpuMillis: 4000, memoryMb: 4096 }, acceptsBatches }));
   return received;
 }
 

@@ -15,6 +15,7 @@ import { AgentGatewayClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { NodeHealth } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";
+import { bareHello } from "./bare-hello.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-failed-start-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ test("a control plane whose start fails leaves no writer running on the closed s
   const agents = new AgentGatewayClient(first.address, credentials.createInsecure());
   const stream = agents.connect();
   stream.on("error", () => {});
-  stream.write({ payload: { $case: "hello", value: { node: "n1", executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
+  stream.write(bareHello("n1"));
   const reader = new ControlPlaneClient(first.address, credentials.createInsecure());
   await eventually("n1 known", () => new Promise<true | undefined>((r) => reader.getNode({ name: "n1" }, (e) => r(e ? undefined : true))));
   reader.close();

@@ -12,7 +12,7 @@ import { type CallOptions, credentials, Metadata, type ServiceError, status } fr
 import { type RunningControlPlane, startControlPlane } from "../../src/control/lifecycle/server.js";
 import type { Logger } from "../../src/shell/logger.js";
 import { DEFAULT_PAGE_SIZE, MAX_MESSAGE_BYTES, MAX_PAGE_SIZE } from "../../src/core/views/paging.js";
-import { AgentGatewayClient, type AgentMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
+import { AgentGatewayClient } from "../../src/gen/tessera/v1/agent_gateway.js";
 import {
   ControlPlaneClient,
   GetHistoryResponse,
@@ -27,6 +27,7 @@ import {
 import type { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { spec } from "../core/fixtures.js";
 import { eventually } from "../e2e/harness.js";
+import { bareHello } from "./bare-hello.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 let cp: RunningControlPlane;
@@ -200,14 +201,11 @@ describe("ListInstances and ListNodes", () => {
 
   test("nodes page by name", async () => {
     const agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
-    const hello = (node: string): AgentMessage => ({
-      payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } },
-    });
     const streams = ["node-c", "node-a", "node-b"].map((node) => {
       const s = agents.connect();
       s.on("data", () => {});
       s.on("error", () => {});
-      s.write(hello(node));
+      s.write(bareHello(node));
       return s;
     });
     try {
@@ -282,7 +280,7 @@ describe("GetNode", () => {
       const s = agents.connect();
       s.on("data", () => {});
       s.on("error", () => {});
-      s.write({ payload: { $case: "hello", value: { node, executors: ["simulated"], version: "t", instances: [], labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
+      s.write(bareHello(node));
       await eventually(`${node} connected`, async () => ((await lastEvent(node))?.type === "NodeConnected" ? true : undefined), 10_000, 20);
       s.end();
       await eventually(`${node} disconnected`, async () => ((await lastEvent(node))?.type === "NodeDisconnected" ? true : undefined), 10_000, 20);

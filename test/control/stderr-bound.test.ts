@@ -16,6 +16,7 @@ import { AgentGatewayClient, type AgentMessage, type ControlMessage, type StartI
 import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Event as WireEvent, type Instance as WireInstance, InstanceState, RestartMode, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { eventually } from "../e2e/harness.js";
+import { bareHello } from "./bare-hello.js";
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
 const NODE = "n-stderr";
@@ -50,7 +51,7 @@ function connect(instances: Extract<AgentMessage["payload"], { $case: "hello" }>
   const starts: StartInstance[] = [];
   stream.on("data", (m: ControlMessage) => m.command?.$case === "start" && starts.push(m.command.value));
   stream.on("error", () => {});
-  stream.write({ payload: { $case: "hello", value: { node: NODE, executors: ["process"], version: "t", instances, labels: {}, capacity: { cpuMillis: 1000, memoryMb: 1024 }, advertiseAddress: "", reservedPorts: [], hostVolumes: [], answerHeartbeats: false, acceptsBatches: false } } });
+  stream.write(bareHello(NODE, { executors: ["process"], instances }));
   // Heard from every 500 ms: far inside the Suspect threshold.
   const beat = setInterval(() => stream.write({ payload: { $case: "heartbeat", value: {} } }), 500);
   return {

@@ -10,6 +10,7 @@ import { touches } from "../../core/events/event-facts.js";
 import type { InstanceState } from "../../core/model/instance-machine.js";
 import type { CopyFact } from "../../core/output/log-sources.js";
 import { specAtRevision } from "../../core/events/rollout-history.js";
+import { sharingEmpties } from "../../core/model/shared-empties.js";
 import { erasBefore } from "../../core/model/template-eras.js";
 import { WorkloadSpec as WireSpec } from "../../gen/tessera/v1/types.js";
 import type * as schema from "./sqlite/schema.js";
@@ -93,7 +94,7 @@ export function workloadFromRow(r: WorkloadRow): Workload {
     runOf: r.runOf ?? null,
   };
   // A store from before eras were recorded: what it kept says which copies are current.
-  return eras.length > 0 ? w : { ...w, eras: erasBefore(w) };
+  return sharingEmpties(eras.length > 0 ? w : { ...w, eras: erasBefore(w) });
 }
 
 export function instanceToRow(i: Instance): InstanceRow {
@@ -123,7 +124,7 @@ export function instanceToRow(i: Instance): InstanceRow {
 
 /** The name is not stored: it follows from the workload and index. */
 export function instanceFromRow(r: InstanceRow): Instance {
-  return {
+  return sharingEmpties({
     id: r.id,
     name: instanceName(r.workload, r.index),
     workload: r.workload,
@@ -144,7 +145,7 @@ export function instanceFromRow(r: InstanceRow): Instance {
     runningSince: r.runningSince,
     readySince: r.readySince,
     updatedAt: r.updatedAt,
-  };
+  });
 }
 
 /** `connected` and `session` are the leader's as of the commit: a follower's snapshot holds them, a start drops them (restoreState). */

@@ -6,6 +6,7 @@
 import { heldNode, runsCurrentTemplate } from "../model/cluster-status.js";
 import { checkFailureReason, type ClusterState, type Instance, instanceName, instanceSeq, isCheckFailure } from "../model/cluster-state.js";
 import { transition } from "../model/instance-machine.js";
+import { noneYet } from "../model/shared-empties.js";
 import { kindOf } from "../model/spec.js";
 import { dropInstance, type Evolvers, moveLoad, must, placeOn, putInstance, recordCrash } from "./state-edits.js";
 
@@ -23,9 +24,9 @@ export const instanceEvolvers = {
       state: "pending",
       attempt: e.attempt,
       resources: e.resources,
-      readinessChecks: e.readinessChecks ?? [],
-      passing: [],
-      ports: [],
+      readinessChecks: e.readinessChecks?.length ? e.readinessChecks : noneYet(),
+      passing: noneYet(),
+      ports: noneYet(),
       reason: e.reason,
       exitCode: null,
       stderrTail: "",
@@ -48,14 +49,14 @@ export const instanceEvolvers = {
     // keeps its last verdicts: if its node returns and it is reclaimed, they still hold (the
     // agent's reports of any change while away follow its hello).
     if ((inst.state !== "running" && inst.state !== "lost") || e.event.type === "run") {
-      inst.passing = [];
+      inst.passing = noneYet();
       // Nor does a check's failure say any more why it is not Ready.
       if (isCheckFailure(inst.reason)) inst.reason = "";
     }
     switch (e.event.type) {
       case "place":
         placeOn(state, inst, e.event.node);
-        inst.ports = e.event.ports ?? [];
+        inst.ports = e.event.ports?.length ? e.event.ports : noneYet();
         inst.reason = "";
         break;
       case "fail":

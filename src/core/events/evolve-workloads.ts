@@ -6,12 +6,14 @@
 import { type ClusterState, instancesOfWorkload, STALLED, type TemplateEra, type Workload } from "../model/cluster-state.js";
 import { sameTemplate } from "../model/spec.js";
 import { runName } from "../model/schedule.js";
+import { noneYet, sharingEmpties } from "../model/shared-empties.js";
 import { nextEras } from "../model/template-eras.js";
 import { type Evolvers, must } from "./state-edits.js";
 
 export const workloadEvolvers = {
   WorkloadApplied(state, e) {
     const prior = state.workloads.get(e.workload.name);
+    const applied = sharingEmpties(e.workload);
     const templateChanged = prior === undefined || prior.templateGeneration !== e.workload.templateGeneration;
     // Back to the template an earlier generation's copies run (decide/workloads.ts keptFrom): they
     // stay current (their era's template is current again), the others are outdated.
@@ -22,14 +24,14 @@ export const workloadEvolvers = {
     // auto_revert goes back to from now on.
     const completedAtOnce = !templateChanged && prior.stable !== null && prior.stable.generation === prior.templateGeneration;
     state.workloads.set(e.workload.name, {
-      ...e.workload,
+      ...applied,
       deleting: false,
       createdAt: prior?.createdAt ?? e.at,
       restartSeq: prior?.restartSeq ?? 0,
       templateChangedAt: templateChanged ? e.at : prior.templateChangedAt,
       progressSince: templateChanged ? e.at : prior.progressSince,
-      previousSpec: e.previousSpec !== undefined ? e.previousSpec : (prior?.previousSpec ?? null),
-      eras: templateChanged ? erasAfter(state, prior, e.workload) : prior.eras,
+      previousSpec: e.previousSpec !== undefined ? sharingEmpties(e.previousSpec) : (prior?.previousSpec ?? null),
+      eras: templateChanged ? erasAfter(state, prior, applied) : prior.eras,
       // A batch whose runs change starts over.
       failures: templateChanged ? 0 : prior.failures,
       finished: templateChanged ? null : prior.finished,
@@ -38,10 +40,10 @@ export const workloadEvolvers = {
       paused: prior?.paused ?? false,
       wave: templateChanged ? -1 : prior.wave,
       rolloutHold: templateChanged ? "" : prior.rolloutHold,
-      stable: completedAtOnce ? { spec: e.workload.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
+      stable: completedAtOnce ? { spec: applied.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
       periodic: e.workload.spec.schedule ? (prior?.periodic ?? { handled: e.at, last: null }) : null,
       runOf: e.run ?? prior?.runOf ?? null,
-      quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? []),
+      quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? noneYet()),
     });
   },
   QuarantineLifted(state, e) {

@@ -28,7 +28,7 @@ describe("sharingEmpties", () => {
     );
   });
 
-  test("a decoded spec: its ten empty fields become the shared ones, what holds something is kept as it was", () => {
+  test("a decoded spec: its nine empty fields become the shared ones, what holds something is kept as it was", () => {
     const spec = WorkloadSpec.fromPartial({ command: "/bin/sleep", args: ["60"], resources: { cpuMillis: 100, memoryMb: 64 } });
     const shared = sharingEmpties(spec);
     expect(shared).not.toBe(spec);

@@ -126,8 +126,8 @@ const AGENTS = 1_000;
 const WORKLOADS = 10_000;
 /**
  * The larger sizes and their runs: starting 10,000 agents is minutes of enrollment on two cores,
- * so the middle size runs once; the largest, whose goals these are, thrice for a median (runs of
- * one build spread by a fifth on this machine).
+ * so the middle size runs once; the largest, whose goals these are, three times for a median
+ * (runs of one build spread by a fifth on this machine).
  */
 const LARGER: Array<{ agents: number; workloads: number; runs: number }> = [
   { agents: 5_000, workloads: 50_000, runs: 1 },
@@ -265,8 +265,8 @@ function growthSection(first: SizeRow, larger: LargerSize[], growth: number | un
   return `### Growth: ${rows.map((r) => n(r.agents)).join(", ")} agents
 
 The same measure at three sizes, ten workloads per agent; the larger sizes run fewer times than
-the first (starting ${n(largest.agents)} agents is minutes of enrollment on two cores), the largest thrice
-for its median, its idle row measured after its last run. CPU is each side's user + system
+the first (starting ${n(largest.agents)} agents is minutes of enrollment on two cores), the largest as often
+as its row says, for its median, its idle row measured after its last run. CPU is each side's user + system
 time from the first apply until all Running (/proc/PID/stat), with its share of one core over that
 time: the benchmark's side is its own process and the agents' worker processes. On two cores, the
 floor stays a floor while the benchmark's side leaves the control plane the core it can use.

@@ -1,6 +1,6 @@
 /**
- * A turn's rows as each store writes them (PostgreSQL: one statement per table, its rows as one
- * JSON parameter, whatever their number; SQLite: 64 rows to a statement, the rest one at a time):
+ * A turn's rows as each store writes them (PostgreSQL: one statement per table whatever the
+ * number of its rows, postgres/recordset.ts; SQLite: 64 rows to a statement, the rest one at a time):
  * a turn bigger than any batch, and not a multiple of one, commits whole, its events
  * numbered in log order, and every row reads back as the state held it, strings the SQL or the
  * JSON would otherwise mangle included; rows overwritten by a later turn and rows deleted too.
@@ -81,7 +81,7 @@ for (const backend of storeBackends("a refused turn on PostgreSQL").filter((b) =
     // The core records an agent's NUL as U+FFFD (the test below): a row holding one stands for any text PostgreSQL refuses.
     for (const i of state.instances.values()) if (i.state === "failed") i.stderrTail = "a NUL \0 in its stderr";
     const refused = await store.commit(failed.events, state).then(() => undefined, (err: Error) => err);
-    expect(refused?.message).toStartWith('the database refused INSERT INTO "instances" …: unsupported Unicode escape sequence');
+    expect(refused?.message).toStartWith('the database refused INSERT INTO "instances" …: invalid byte sequence for encoding "UTF8": 0x00');
     expect(refused!.message.length).toBeLessThan(200);
     await store.close();
 

@@ -6,7 +6,7 @@
  *
  * Times are epoch milliseconds (bigint read as numbers); JSON is json, kept as the control plane
  * wrote it: nothing queries inside it, and jsonb would parse every value of a commit a second
- * time, after json_to_recordset parsed the commit's rows (recordset.ts), to store it.
+ * time, after the json cast checked it (recordset.ts), to store it.
  */
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, check, index, integer, json, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";

@@ -2,7 +2,7 @@
  * A turn's writes (turn-writes.ts) as the statements of its PostgreSQL transaction, all built
  * when the commit is called: the writer decides its next turn while this one commits
  * (writer.ts), so nothing of the state may be read later, and each table's rows are turned
- * into JSON once, here (recordset.ts).
+ * into text once, here (recordset.ts).
  */
 import { and, eq, isNull, notInArray, type SQL, sql } from "drizzle-orm";
 import { LISTENING_SINCE_KEY } from "../rows.js";

@@ -59,7 +59,7 @@ export interface WriterOptions {
   /** Interval of the periodic reconcile pass. */
   tickMs: number;
   log: Logger;
-  /** Carries effects out; called after the turn that produced them committed. */
+  /** Carries effects out; called after the turn that produced them committed, before `committed`. */
   dispatch: (effects: Effect[]) => void;
   /** Hears every committed, logged event (with its sequence number), in order. */
   committed?: (events: StoredEvent[]) => void;
@@ -344,6 +344,8 @@ export class Writer {
       return false;
     }
     batch.forEach((item, i) => item.resolve(result.decisions[i]!));
+    // The agents' commands before what watchers hear: a copy starting is what an apply waits for.
+    if (result.effects.length > 0) this.opts.dispatch(result.effects);
     if (stored.length > 0) this.opts.committed?.(stored);
     if (result.plan) this.lastPlan = result.plan;
     // The next wakeup comes earlier only through a pass (its holds, health changes) or a node
@@ -353,12 +355,10 @@ export class Writer {
     if (this.maintenanceDue) {
       const failed = await this.maintain();
       if (failed !== undefined) {
-        this.opts.dispatch(result.effects);
         await this.failStore(failed.err);
         return false;
       }
     }
-    if (result.effects.length > 0) this.opts.dispatch(result.effects);
     return true;
   }
 

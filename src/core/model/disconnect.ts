@@ -6,7 +6,7 @@
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { durationMs } from "./spec.js";
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
 
 export interface DisconnectRules {
   /** Silence of the copy's node after which it is lost and replaced; undefined: the Offline threshold. */
@@ -28,10 +28,6 @@ export function disconnectRules(spec: WorkloadSpec): DisconnectRules {
 /** A disconnect time longer than a week is almost certainly a mistake. */
 export const MAX_DISCONNECT_MS = 7 * 86_400_000;
 
-function invalid(field: string, expected: string): Rejection {
-  return { kind: "InvalidArgument", field, expected };
-}
-
 /** Problems with spec.disconnect, each naming its field. */
 export function validateDisconnect(spec: WorkloadSpec): Rejection[] {
   const d = spec.disconnect;
@@ -43,12 +39,12 @@ export function validateDisconnect(spec: WorkloadSpec): Rejection[] {
     ["stop_on_client_after", d.stopOnClientAfter],
   ] as const) {
     if (value === undefined) continue;
-    if (value.seconds < 0 || value.nanos < 0 || value.nanos > 999_999_999) problems.push(invalid(`${field}.${name}`, "a non-negative duration (nanos from 0 to 999999999)"));
-    else if (durationMs(value)! > MAX_DISCONNECT_MS) problems.push(invalid(`${field}.${name}`, `at most 168h (a week), got ${durationMs(value)! / 1000}s`));
-    else if (durationMs(value) === 0) problems.push(invalid(`${field}.${name}`, `a duration above 0 (unset: ${name === "lost_after" ? "the Offline threshold" : "never"})`));
+    if (value.seconds < 0 || value.nanos < 0 || value.nanos > 999_999_999) problems.push(invalidArgument(`${field}.${name}`, "a non-negative duration (nanos from 0 to 999999999)"));
+    else if (durationMs(value)! > MAX_DISCONNECT_MS) problems.push(invalidArgument(`${field}.${name}`, `at most 168h (a week), got ${durationMs(value)! / 1000}s`));
+    else if (durationMs(value) === 0) problems.push(invalidArgument(`${field}.${name}`, `a duration above 0 (unset: ${name === "lost_after" ? "the Offline threshold" : "never"})`));
   }
   if (d.replace === false && d.lostAfter !== undefined)
-    problems.push(invalid(`${field}.lost_after`, "none with replace: false (its copies are never replaced while their node is silent)"));
+    problems.push(invalidArgument(`${field}.lost_after`, "none with replace: false (its copies are never replaced while their node is silent)"));
   return problems;
 }
 

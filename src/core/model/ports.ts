@@ -5,7 +5,8 @@
  */
 import type { Hello } from "../../gen/tessera/v1/agent_gateway.js";
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
+import { isDnsLabel } from "./dns-label.js";
 
 export type PortProtocol = "tcp" | "udp";
 export const PORT_PROTOCOLS: readonly PortProtocol[] = ["tcp", "udp"];
@@ -85,12 +86,6 @@ export function describePort(protocol: PortProtocol, port: number): string {
   return protocol === "tcp" ? String(port) : `${port}/udp`;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function invalid(field: string, expected: string): Rejection {
-  return { kind: "InvalidArgument", field, expected };
-}
-
 const inPortRange = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
 
 /** Problems with `spec.ports`, each naming its field. */
@@ -100,22 +95,22 @@ export function validatePorts(spec: WorkloadSpec, at = "workload.spec.ports"): R
   const statics = new Map<string, number>();
   (spec.ports ?? []).forEach((p, i) => {
     const field = `${at}[${i}]`;
-    if (!DNS_LABEL.test(p.name) || p.name.length > 63) problems.push(invalid(`${field}.name`, `a DNS label (lower-case letters, digits, '-'), got "${p.name}"`));
-    else if (names.has(p.name)) problems.push(invalid(`${field}.name`, `a name not used by another port, got "${p.name}" twice`));
+    if (!isDnsLabel(p.name)) problems.push(invalidArgument(`${field}.name`, `a DNS label (lower-case letters, digits, '-'), got "${p.name}"`));
+    else if (names.has(p.name)) problems.push(invalidArgument(`${field}.name`, `a name not used by another port, got "${p.name}" twice`));
     names.add(p.name);
-    if (p.protocol !== "" && !(PORT_PROTOCOLS as readonly string[]).includes(p.protocol)) problems.push(invalid(`${field}.protocol`, `tcp or udp, got "${p.protocol}"`));
+    if (p.protocol !== "" && !(PORT_PROTOCOLS as readonly string[]).includes(p.protocol)) problems.push(invalidArgument(`${field}.protocol`, `tcp or udp, got "${p.protocol}"`));
     if (p.static !== undefined) {
-      if (!inPortRange(p.static)) problems.push(invalid(`${field}.static`, `1-65535, got ${p.static}`));
+      if (!inPortRange(p.static)) problems.push(invalidArgument(`${field}.static`, `1-65535, got ${p.static}`));
       else {
         const key = portKey(protocolOf(p.protocol), p.static);
         const other = statics.get(key);
-        if (other !== undefined) problems.push(invalid(`${field}.static`, `a host port not taken by ports[${other}], got ${p.static} again`));
+        if (other !== undefined) problems.push(invalidArgument(`${field}.static`, `a host port not taken by ports[${other}], got ${p.static} again`));
         else statics.set(key, i);
       }
     }
     if (p.to !== undefined) {
-      if (spec.image === "") problems.push(invalid(`${field}.to`, "no container port for a process workload (set spec.image, or leave `to` out)"));
-      else if (!inPortRange(p.to)) problems.push(invalid(`${field}.to`, `1-65535, got ${p.to}`));
+      if (spec.image === "") problems.push(invalidArgument(`${field}.to`, "no container port for a process workload (set spec.image, or leave `to` out)"));
+      else if (!inPortRange(p.to)) problems.push(invalidArgument(`${field}.to`, `1-65535, got ${p.to}`));
     }
   });
   return problems;
@@ -125,9 +120,9 @@ export function validatePorts(spec: WorkloadSpec, at = "workload.spec.ports"): R
 export function validateNodePorts(ports: NodePorts, at = "hello"): Rejection | undefined {
   if (ports.address === "") return undefined;
   if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(ports.address) || ports.address.split(".").some((o) => Number(o) > 255))
-    return invalid(`${at}.advertise_address`, `an IPv4 address, got "${ports.address}"`);
+    return invalidArgument(`${at}.advertise_address`, `an IPv4 address, got "${ports.address}"`);
   const rangeProblem = (r: PortRange, field: string) =>
-    !inPortRange(r.from) || !inPortRange(r.to) || r.from > r.to ? invalid(field, `ports from 1 to 65535, from ≤ to, got ${r.from}-${r.to}`) : undefined;
+    !inPortRange(r.from) || !inPortRange(r.to) || r.from > r.to ? invalidArgument(field, `ports from 1 to 65535, from ≤ to, got ${r.from}-${r.to}`) : undefined;
   return rangeProblem(ports.range, `${at}.port_range`) ?? ports.reserved.map((r, i) => rangeProblem(r, `${at}.reserved_ports[${i}]`)).find((p) => p !== undefined);
 }
 

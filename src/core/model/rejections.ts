@@ -113,3 +113,8 @@ export function describeRejection(r: Rejection): string {
       return `invalid transition: cannot ${r.event} an instance that is ${r.from}`;
   }
 }
+
+/** A field of a request that is not what was expected: which field, and what it should be (with what it was). */
+export function invalidArgument(field: string, expected: string): Rejection {
+  return { kind: "InvalidArgument", field, expected };
+}

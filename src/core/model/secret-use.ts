@@ -5,7 +5,7 @@
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import type { Effect } from "./effects.js";
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
 import { type SecretKind, type SecretRecord, type SecretVersion, currentVersion, secretId } from "./secrets.js";
 import { validateName } from "./validate.js";
 import { containerPathProblem } from "./volumes.js";
@@ -98,7 +98,6 @@ export function usesSet(spec: WorkloadSpec, kind: SecretKind, name: string): boo
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const invalid = (field: string, expected: string): Rejection => ({ kind: "InvalidArgument", field, expected });
 
 /** Problems with what a spec uses, each naming its field. */
 export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
@@ -113,25 +112,25 @@ export function validateSecretUse(spec: WorkloadSpec): Rejection[] {
       const at = `workload.spec.${field}[${i}]`;
       const bad = validateName(m.name, `${at}.name`);
       if (bad) problems.push(bad);
-      if (m.template && field === "secrets") problems.push(invalid(`${at}.template`, "configs only: a secret's values are written as they are"));
-      if (seen.has(m.name)) problems.push(invalid(`${at}.name`, `each ${field === "secrets" ? "secret" : "config"} once, got "${m.name}" again`));
+      if (m.template && field === "secrets") problems.push(invalidArgument(`${at}.template`, "configs only: a secret's values are written as they are"));
+      if (seen.has(m.name)) problems.push(invalidArgument(`${at}.name`, `each ${field === "secrets" ? "secret" : "config"} once, got "${m.name}" again`));
       seen.add(m.name);
       if (image) {
         const problem = m.mountPath === "" ? "the absolute path in the container to mount its files at (read-only)" : containerPathProblem(m.mountPath);
-        if (problem) problems.push(invalid(`${at}.mount_path`, problem));
-        else if (paths.has(m.mountPath)) problems.push(invalid(`${at}.mount_path`, `a path not used by ${paths.get(m.mountPath)}, got "${m.mountPath}" again`));
+        if (problem) problems.push(invalidArgument(`${at}.mount_path`, problem));
+        else if (paths.has(m.mountPath)) problems.push(invalidArgument(`${at}.mount_path`, `a path not used by ${paths.get(m.mountPath)}, got "${m.mountPath}" again`));
         else paths.set(m.mountPath, `${field}[${i}]`);
       }
     });
   }
-  if (spec.onChange !== undefined && CHANGE_MODES[spec.onChange] === undefined) problems.push(invalid("workload.spec.on_change", `ON_CHANGE_RESTART, ON_CHANGE_SIGNAL or ON_CHANGE_NONE, got ${spec.onChange}`));
+  if (spec.onChange !== undefined && CHANGE_MODES[spec.onChange] === undefined) problems.push(invalidArgument("workload.spec.on_change", `ON_CHANGE_RESTART, ON_CHANGE_SIGNAL or ON_CHANGE_NONE, got ${spec.onChange}`));
   for (const [name, ref] of Object.entries(u.secretEnv)) {
     const at = `workload.spec.secret_env.${name}`;
-    if (!ENV_NAME.test(name)) problems.push(invalid(at, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"));
-    else if (Object.hasOwn(spec.env, name)) problems.push(invalid(at, `a name not also in env, got "${name}" in both`));
+    if (!ENV_NAME.test(name)) problems.push(invalidArgument(at, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"));
+    else if (Object.hasOwn(spec.env, name)) problems.push(invalidArgument(at, `a name not also in env, got "${name}" in both`));
     const bad = validateName(ref.secret, `${at}.secret`);
     if (bad) problems.push(bad);
-    if (!/^[A-Za-z0-9._-]{1,253}$/.test(ref.key)) problems.push(invalid(`${at}.key`, `a key of the secret, got "${ref.key}"`));
+    if (!/^[A-Za-z0-9._-]{1,253}$/.test(ref.key)) problems.push(invalidArgument(`${at}.key`, `a key of the secret, got "${ref.key}"`));
   }
   return problems;
 }

@@ -7,7 +7,7 @@
  * sealed under the cluster key; for a config, its contents. The payload is held in memory and in
  * the store's rows so the shell can deliver it, and is never logged (event-facts.ts).
  */
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
 import { validateName } from "./validate.js";
 
 export type SecretKind = "secret" | "config";
@@ -72,20 +72,18 @@ export function currentVersion(r: Readonly<SecretRecord>): SecretVersion {
   return r.versions[r.versions.length - 1]!;
 }
 
-const invalid = (field: string, expected: string): Rejection => ({ kind: "InvalidArgument", field, expected });
-
 /** The first problem with a set's name and keys, naming the field; undefined when it is within the limits. */
 export function validateSecretSet(kind: SecretKind, name: string, keys: readonly SecretKeyInfo[]): Rejection | undefined {
   const nameProblem = validateName(name, `${kind}.name`);
   if (nameProblem) return nameProblem;
-  if (keys.length === 0) return invalid(`${kind}.data`, "at least one key");
-  if (keys.length > SECRET_LIMITS.keys) return invalid(`${kind}.data`, `at most ${SECRET_LIMITS.keys} keys, got ${keys.length}`);
+  if (keys.length === 0) return invalidArgument(`${kind}.data`, "at least one key");
+  if (keys.length > SECRET_LIMITS.keys) return invalidArgument(`${kind}.data`, `at most ${SECRET_LIMITS.keys} keys, got ${keys.length}`);
   let total = 0;
   for (const { key, size } of keys) {
-    if (!KEY_NAME.test(key) || key === "." || key === "..") return invalid(`${kind}.data["${key}"]`, "a key of letters, digits, '.', '_' and '-' (a file name), not '.' or '..'");
-    if (size > SECRET_LIMITS.valueBytes) return invalid(`${kind}.data["${key}"]`, `a value of at most ${SECRET_LIMITS.valueBytes} bytes (64 KiB), got ${size}`);
+    if (!KEY_NAME.test(key) || key === "." || key === "..") return invalidArgument(`${kind}.data["${key}"]`, "a key of letters, digits, '.', '_' and '-' (a file name), not '.' or '..'");
+    if (size > SECRET_LIMITS.valueBytes) return invalidArgument(`${kind}.data["${key}"]`, `a value of at most ${SECRET_LIMITS.valueBytes} bytes (64 KiB), got ${size}`);
     total += size;
   }
-  if (total > SECRET_LIMITS.totalBytes) return invalid(`${kind}.data`, `at most ${SECRET_LIMITS.totalBytes} bytes (256 KiB) in all, got ${total}`);
+  if (total > SECRET_LIMITS.totalBytes) return invalidArgument(`${kind}.data`, `at most ${SECRET_LIMITS.totalBytes} bytes (256 KiB) in all, got ${total}`);
   return undefined;
 }

@@ -4,7 +4,7 @@
  */
 import type { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 import { formatDurationMs } from "./duration.js";
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
 import { knownTimeZone, RUN_SUFFIX_LENGTH, scheduleProblem } from "./schedule.js";
 import { durationMs, kindOf } from "./spec.js";
 
@@ -17,8 +17,6 @@ const MIN_STARTING_DEADLINE_MS = 1_000;
 /** The longest name a periodic batch may have: its runs add "-YYYYMMDD-HHMMSS" (and "-manual") within 63 characters. */
 const MAX_PERIODIC_NAME = 63 - RUN_SUFFIX_LENGTH;
 
-const invalid = (field: string, expected: string): Rejection => ({ kind: "InvalidArgument", field, expected });
-
 /** Every problem with the schedule fields of `spec` (named `name`); empty when they are sound or absent. */
 export function validateSchedule(name: string, spec: WorkloadSpec): Rejection[] {
   const schedule = spec.schedule ?? "";
@@ -29,21 +27,21 @@ export function validateSchedule(name: string, spec: WorkloadSpec): Rejection[] 
     ["keep_runs", spec.keepRuns !== undefined],
   ] as const;
   if (schedule.trim() === "") {
-    return others.filter(([, set]) => set).map(([field]) => invalid(`workload.spec.${field}`, "none without a schedule (only a periodic batch, with spec.schedule, has it)"));
+    return others.filter(([, set]) => set).map(([field]) => invalidArgument(`workload.spec.${field}`, "none without a schedule (only a periodic batch, with spec.schedule, has it)"));
   }
   const kind = kindOf(spec);
-  if (kind !== "batch") return [invalid("workload.spec.schedule", `none for a ${kind} workload: only kind batch runs on a schedule`)];
+  if (kind !== "batch") return [invalidArgument("workload.spec.schedule", `none for a ${kind} workload: only kind batch runs on a schedule`)];
   const problems: Rejection[] = [];
   const problem = scheduleProblem(schedule);
-  if (problem) problems.push(invalid("workload.spec.schedule", problem));
-  if (!knownTimeZone(spec.timeZone ?? "")) problems.push(invalid("workload.spec.time_zone", `an IANA time zone (Europe/Paris, America/New_York; empty: UTC), got "${spec.timeZone}"`));
-  else if ((spec.timeZone ?? "") !== "" && schedule.trim().startsWith("@every")) problems.push(invalid("workload.spec.time_zone", "none with @every, which counts from the epoch in no zone"));
-  if (![0, 1, 2, 3].includes(spec.concurrency ?? 0)) problems.push(invalid("workload.spec.concurrency", `allow, forbid or replace, got ${spec.concurrency}`));
+  if (problem) problems.push(invalidArgument("workload.spec.schedule", problem));
+  if (!knownTimeZone(spec.timeZone ?? "")) problems.push(invalidArgument("workload.spec.time_zone", `an IANA time zone (Europe/Paris, America/New_York; empty: UTC), got "${spec.timeZone}"`));
+  else if ((spec.timeZone ?? "") !== "" && schedule.trim().startsWith("@every")) problems.push(invalidArgument("workload.spec.time_zone", "none with @every, which counts from the epoch in no zone"));
+  if (![0, 1, 2, 3].includes(spec.concurrency ?? 0)) problems.push(invalidArgument("workload.spec.concurrency", `allow, forbid or replace, got ${spec.concurrency}`));
   const deadline = durationMs(spec.startingDeadline);
   if (deadline !== undefined && (deadline < MIN_STARTING_DEADLINE_MS || spec.startingDeadline!.seconds < 0 || spec.startingDeadline!.nanos < 0)) {
-    problems.push(invalid("workload.spec.starting_deadline", `at least ${formatDurationMs(MIN_STARTING_DEADLINE_MS)} (unset: no limit), got ${deadline / 1000}s`));
+    problems.push(invalidArgument("workload.spec.starting_deadline", `at least ${formatDurationMs(MIN_STARTING_DEADLINE_MS)} (unset: no limit), got ${deadline / 1000}s`));
   }
-  if (spec.keepRuns !== undefined && spec.keepRuns > MAX_KEEP_RUNS) problems.push(invalid("workload.spec.keep_runs", `at most ${MAX_KEEP_RUNS}, got ${spec.keepRuns}`));
-  if (name.length > MAX_PERIODIC_NAME) problems.push(invalid("workload.name", `at most ${MAX_PERIODIC_NAME} characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS-manual), got ${name.length}`));
+  if (spec.keepRuns !== undefined && spec.keepRuns > MAX_KEEP_RUNS) problems.push(invalidArgument("workload.spec.keep_runs", `at most ${MAX_KEEP_RUNS}, got ${spec.keepRuns}`));
+  if (name.length > MAX_PERIODIC_NAME) problems.push(invalidArgument("workload.name", `at most ${MAX_PERIODIC_NAME} characters for a periodic batch (its runs add -YYYYMMDD-HHMMSS-manual), got ${name.length}`));
   return problems;
 }

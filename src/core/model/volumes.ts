@@ -8,7 +8,8 @@
  */
 import type { Volume, VolumeType } from "../../gen/tessera/v1/types.js";
 import { envName } from "./port-env.js";
-import type { Rejection } from "./rejections.js";
+import { invalidArgument, type Rejection } from "./rejections.js";
+import { isDnsLabel } from "./dns-label.js";
 
 /** A directory an agent offers to copies on its node (--host-volume NAME=PATH[:ro]). */
 export interface HostVolume {
@@ -115,14 +116,8 @@ export function describeHostVolumes(volumes: readonly HostVolume[]): string {
   return volumes.map((v) => `${v.name}=${v.path}${v.readOnly ? ":ro" : ""}`).join(",");
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function invalid(field: string, expected: string): Rejection {
-  return { kind: "InvalidArgument", field, expected };
-}
-
 function nameProblem(name: string, field: string): Rejection | undefined {
-  return DNS_LABEL.test(name) && name.length <= 63 ? undefined : invalid(field, `a DNS label (lower-case letters, digits, '-'; at most 63 characters), got "${name}"`);
+  return isDnsLabel(name) ? undefined : invalidArgument(field, `a DNS label (lower-case letters, digits, '-'; at most 63 characters), got "${name}"`);
 }
 
 /** What is wrong with a path that must be absolute, or undefined. */
@@ -151,27 +146,27 @@ export function validateVolumes(spec: { image: string; volumes?: Volume[] }, mem
     const field = `${at}[${i}]`;
     const named = nameProblem(v.name, `${field}.name`);
     if (named) problems.push(named);
-    else if (names.has(v.name)) problems.push(invalid(`${field}.name`, `a name not used by another volume, got "${v.name}" twice`));
+    else if (names.has(v.name)) problems.push(invalidArgument(`${field}.name`, `a name not used by another volume, got "${v.name}" twice`));
     names.add(v.name);
     const kind = kindOf(v);
-    if (kind === undefined) problems.push(invalid(`${field}.type`, `VOLUME_TYPE_HOST, VOLUME_TYPE_VOLUME or VOLUME_TYPE_TMPFS, got ${v.type}`));
-    else if (kind !== "host" && !image) problems.push(invalid(`${field}.type`, `a host volume for a process workload (${kind === "volume" ? "Docker named volumes" : "tmpfs"} are for containers: set spec.image)`));
+    if (kind === undefined) problems.push(invalidArgument(`${field}.type`, `VOLUME_TYPE_HOST, VOLUME_TYPE_VOLUME or VOLUME_TYPE_TMPFS, got ${v.type}`));
+    else if (kind !== "host" && !image) problems.push(invalidArgument(`${field}.type`, `a host volume for a process workload (${kind === "volume" ? "Docker named volumes" : "tmpfs"} are for containers: set spec.image)`));
     if (!image) {
-      if (v.mountPath !== "") problems.push(invalid(`${field}.mount_path`, `no mount path for a process workload: it finds the volume at \${TESSERA_VOLUME_${envName(v.name)}} (set spec.image, or leave mount_path out)`));
-    } else if (v.mountPath === "") problems.push(invalid(`${field}.mount_path`, "the absolute path in the container to mount it at"));
+      if (v.mountPath !== "") problems.push(invalidArgument(`${field}.mount_path`, `no mount path for a process workload: it finds the volume at \${TESSERA_VOLUME_${envName(v.name)}} (set spec.image, or leave mount_path out)`));
+    } else if (v.mountPath === "") problems.push(invalidArgument(`${field}.mount_path`, "the absolute path in the container to mount it at"));
     else {
       const problem = containerPathProblem(v.mountPath);
-      if (problem) problems.push(invalid(`${field}.mount_path`, problem));
-      else if (paths.has(v.mountPath)) problems.push(invalid(`${field}.mount_path`, `a path not used by volumes[${paths.get(v.mountPath)}], got "${v.mountPath}" again`));
+      if (problem) problems.push(invalidArgument(`${field}.mount_path`, problem));
+      else if (paths.has(v.mountPath)) problems.push(invalidArgument(`${field}.mount_path`, `a path not used by volumes[${paths.get(v.mountPath)}], got "${v.mountPath}" again`));
       else paths.set(v.mountPath, i);
     }
     if (kind === "volume") {
       if (!DOCKER_VOLUME_NAME.test(v.source))
-        problems.push(invalid(`${field}.source`, `a Docker volume name ([A-Za-z0-9][A-Za-z0-9_.-]+), not a path: host paths are mounted only as host volumes their agent declares, got "${v.source}"`));
-    } else if (v.source !== "") problems.push(invalid(`${field}.source`, `no source for ${kind === "tmpfs" ? "tmpfs" : "a host volume (its name says which of the node's host volumes)"}, got "${v.source}"`));
+        problems.push(invalidArgument(`${field}.source`, `a Docker volume name ([A-Za-z0-9][A-Za-z0-9_.-]+), not a path: host paths are mounted only as host volumes their agent declares, got "${v.source}"`));
+    } else if (v.source !== "") problems.push(invalidArgument(`${field}.source`, `no source for ${kind === "tmpfs" ? "tmpfs" : "a host volume (its name says which of the node's host volumes)"}, got "${v.source}"`));
     if (kind === "tmpfs") {
-      if (v.sizeMb > memoryMb) problems.push(invalid(`${field}.size_mb`, `at most the copy's memory (resources.memory_mb, ${memoryMb}), which tmpfs pages count against, got ${v.sizeMb}`));
-    } else if (v.sizeMb !== 0) problems.push(invalid(`${field}.size_mb`, `no size but for tmpfs, got ${v.sizeMb}`));
+      if (v.sizeMb > memoryMb) problems.push(invalidArgument(`${field}.size_mb`, `at most the copy's memory (resources.memory_mb, ${memoryMb}), which tmpfs pages count against, got ${v.sizeMb}`));
+    } else if (v.sizeMb !== 0) problems.push(invalidArgument(`${field}.size_mb`, `no size but for tmpfs, got ${v.sizeMb}`));
   });
   return problems;
 }
@@ -182,10 +177,10 @@ export function validateHostVolumes(volumes: readonly HostVolume[], at = "hello.
   for (const [i, v] of volumes.entries()) {
     const named = nameProblem(v.name, `${at}[${i}].name`);
     if (named) return named;
-    if (names.has(v.name)) return invalid(`${at}[${i}].name`, `a name not used by another host volume, got "${v.name}" twice`);
+    if (names.has(v.name)) return invalidArgument(`${at}[${i}].name`, `a name not used by another host volume, got "${v.name}" twice`);
     names.add(v.name);
     const problem = absolutePathProblem(v.path);
-    if (problem) return invalid(`${at}[${i}].path`, problem);
+    if (problem) return invalidArgument(`${at}[${i}].path`, problem);
   }
   return undefined;
 }

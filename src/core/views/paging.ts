@@ -4,7 +4,7 @@
  * limit whatever the items weigh. The token names the last item returned (its sort key), not a
  * position: items added or removed between pages are neither skipped nor repeated.
  */
-import type { Rejection } from "../model/rejections.js";
+import { invalidArgument, type Rejection } from "../model/rejections.js";
 
 export const DEFAULT_PAGE_SIZE = 500;
 export const MAX_PAGE_SIZE = 1000;
@@ -51,8 +51,6 @@ interface Token {
   n: number;
 }
 
-const invalid = (field: string, expected: string): Rejection => ({ kind: "InvalidArgument", field, expected });
-
 function encodeToken(t: Token): string {
   const bytes = new TextEncoder().encode(JSON.stringify(t));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -75,11 +73,11 @@ function decodeToken(token: string): Token | undefined {
  * bound to (e.g. `instances:web`): a token from another method or request is refused.
  */
 export function readCursor(req: PageRequest, scope: string): Cursor | Rejection {
-  if (!Number.isInteger(req.pageSize) || req.pageSize < 0) return invalid("page_size", `0 (the default, ${DEFAULT_PAGE_SIZE}) or a positive number of items, got ${req.pageSize}`);
+  if (!Number.isInteger(req.pageSize) || req.pageSize < 0) return invalidArgument("page_size", `0 (the default, ${DEFAULT_PAGE_SIZE}) or a positive number of items, got ${req.pageSize}`);
   const size = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
   if (req.pageToken === "") return { returned: 0, size };
   const t = decodeToken(req.pageToken);
-  if (!t || t.s !== scope) return invalid("page_token", "the next_page_token of an earlier answer to the same request (or empty for the first page)");
+  if (!t || t.s !== scope) return invalidArgument("page_token", "the next_page_token of an earlier answer to the same request (or empty for the first page)");
   return { returned: t.n, after: t.k, size };
 }
 

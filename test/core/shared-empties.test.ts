@@ -2,6 +2,9 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { noneYet, sharingEmpties } from "../../src/core/model/shared-empties.js";
 import { WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
+import type { ClusterEvent } from "../../src/core/events/cluster-events.js";
+import { evolve } from "../../src/core/events/evolve.js";
+import { emptyState } from "../../src/core/model/cluster-state.js";
 
 /** Every empty array and empty plain object in `value`, at any depth. */
 function empties(value: unknown, out: object[] = []): object[] {
@@ -45,4 +48,14 @@ describe("sharingEmpties", () => {
       (sharingEmpties({}) as Record<string, string>).key = "x";
     }).toThrow(TypeError);
   });
+});
+
+test("a forced apply that lifts a workload's only quarantine leaves it the shared empty list, as any applied record", () => {
+  const state = emptyState();
+  const spec = WorkloadSpec.fromPartial({ command: "/bin/sleep", args: ["60"], replicas: 1, resources: { cpuMillis: 100, memoryMb: 64 } });
+  const applied = (forced?: true): ClusterEvent => ({ type: "WorkloadApplied", at: 1, workload: { name: "w", labels: {}, spec, generation: 1, templateGeneration: 1 }, forced });
+  evolve(state, applied());
+  state.workloads.get("w")!.quarantined = [{ spec, generation: 1, reason: "rolled back" }];
+  evolve(state, applied(true));
+  expect(state.workloads.get("w")!.quarantined).toBe(noneYet());
 });

@@ -6,7 +6,7 @@
 import { type ClusterState, instancesOfWorkload, STALLED, type TemplateEra, type Workload } from "../model/cluster-state.js";
 import { sameTemplate } from "../model/spec.js";
 import { runName } from "../model/schedule.js";
-import { noneYet, sharingEmpties } from "../model/shared-empties.js";
+import { sharingEmpties } from "../model/shared-empties.js";
 import { nextEras } from "../model/template-eras.js";
 import { type Evolvers, must } from "./state-edits.js";
 
@@ -43,7 +43,7 @@ export const workloadEvolvers = {
       stable: completedAtOnce ? { spec: applied.spec, generation: prior.stable!.generation } : (prior?.stable ?? null),
       periodic: e.workload.spec.schedule ? (prior?.periodic ?? { handled: e.at, last: null }) : null,
       runOf: e.run ?? prior?.runOf ?? null,
-      quarantined: e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? noneYet()),
+      quarantined: sharingEmpties(e.forced ? (prior?.quarantined ?? []).filter((q) => !sameTemplate(q.spec, e.workload.spec)) : (prior?.quarantined ?? [])),
     });
   },
   QuarantineLifted(state, e) {

@@ -3,7 +3,7 @@
  * min and max, since absolute times on shared machines are noisy and only ratios measured in
  * the same run compare fairly.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface Stats {
   median: number;
@@ -29,11 +29,36 @@ export function statusMib(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "R
 }
 
 /** CPU time a process has used so far (user + system), in clock ticks. */
-export function cpuTicks(pid: number): number {
+/** A process's /proc stat fields after its command name (which may hold spaces): state is [0], ppid [1], utime [11], stime [12], cutime [13], cstime [14]. */
+function statFields(pid: number | string): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+export function cpuTicks(pid: number): number {
+  const fields = statFields(pid);
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The CPU a server of processes has used, in clock ticks: its parent's own, its ended children's
+ * (counted to the parent when it reaps them) and its running children's. PostgreSQL's postmaster
+ * and the backends serving its connections, say.
+ */
+export function cpuTicksWithChildren(parent: number): number {
+  const own = statFields(parent);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fields: string[];
+    try {
+      fields = statFields(pid);
+    } catch {
+      continue; // it ended meanwhile (and its time went to its parent)
+    }
+    if (Number(fields[1]) === parent) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks;
 }
 
 export const CLOCK_TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim());

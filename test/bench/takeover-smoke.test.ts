@@ -7,7 +7,8 @@
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { requireBinary } from "../e2e/harness.js";
 import { postgresSuite } from "../e2e/postgres-server.js";
-import { runPlacements, runTakeover } from "./takeover.js";
+import { runPlacements } from "./placements.js";
+import { runTakeover } from "./takeover.js";
 
 setDefaultTimeout(120_000);
 const pg = postgresSuite("the takeover benchmark's smoke test");
@@ -27,8 +28,11 @@ test.skipIf(pg.skip)("takeover, smoke size: 5 agents, kill -9 of the leader mid-
   expect(run!.leadingMs).toBeGreaterThan(0);
 });
 
-test.skipIf(pg.skip)("placements, smoke size: the same load on SQLite and on PostgreSQL, both measured", async () => {
+test.skipIf(pg.skip)("placements, smoke size: the same load on SQLite and on PostgreSQL, both measured, with their CPU by process", async () => {
   const r = await runPlacements(5, 50);
   expect(r.sqlitePerS).toBeGreaterThan(0);
   expect(r.postgresPerS).toBeGreaterThan(0);
+  // SQLite's writes are the control plane's own: no database server spends anything.
+  expect(r.sqliteCpu.database).toBe(0);
+  for (const cpu of [r.sqliteCpu, r.postgresCpu]) for (const us of Object.values(cpu)) expect(Number.isFinite(us) && us >= 0).toBe(true);
 });

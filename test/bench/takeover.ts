@@ -10,9 +10,7 @@
  * the new leader holds them and as the agents run them. The killed control plane is started
  * again on its data dir and address, standing by, so each run kills the other one.
  *
- * Next to it, how far one leader goes: the same placement load (one-replica workloads applied
- * in batches, until every copy runs) on one control plane on SQLite and one on PostgreSQL,
- * placements/s as a ratio measured in the same run.
+ * Next to it, how far one leader goes (placements.ts).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +25,8 @@ import { type ApplyWorkloadsRequest, ControlPlaneClient } from "../../src/gen/te
 import { type Instance, InstanceState, type Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, leadingServes, type Server } from "../e2e/harness.js";
 import { type PostgresServer, postgresAvailable, startPostgres } from "../e2e/postgres-server.js";
-import { applyRequest, BenchCluster, pool } from "./fleet.js";
+import { applyRequest, pool } from "./fleet.js";
+import { benchPlacements } from "./placements.js";
 import { cells, type Section, stats, verdict } from "./report.js";
 
 const SILENT: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => SILENT };
@@ -317,41 +316,10 @@ export async function runTakeover(agents: number, workers: number, batch: number
   }
 }
 
-export interface PlacementRun {
-  sqlitePerS: number;
-  postgresPerS: number;
-}
-
-/** `workloads` one-replica workloads applied in batches of 500, 4 calls at once, until every copy runs: placements/s on SQLite, then on PostgreSQL. */
-export async function runPlacements(agents: number, workloads: number): Promise<PlacementRun> {
-  const once = async (env: Record<string, string>) => {
-    const c = await BenchCluster.start(agents, NO_PORTS, env);
-    try {
-      const BATCH = 500;
-      const t0 = performance.now();
-      await pool(4, Math.ceil(workloads / BATCH), (b) => c.apply(...Array.from({ length: Math.min(BATCH, workloads - b * BATCH) }, (_, i) => `p-${b * BATCH + i}`)));
-      await c.untilRunning(workloads);
-      return workloads / ((performance.now() - t0) / 1000);
-    } finally {
-      await c.stop();
-    }
-  };
-  const sqlitePerS = await once({});
-  const pg = await startPostgres();
-  try {
-    const postgresPerS = await once({ TESSERA_STORE: pg.url, TESSERA_CA_SECRET: "placement benchmark CA secret" });
-    return { sqlitePerS, postgresPerS };
-  } finally {
-    pg.remove();
-  }
-}
-
 const AGENTS = 50;
 const WORKERS = 4;
 const BATCH = 5;
 const BEFORE_KILL_MS = 1_500;
-const PLACE_AGENTS = 100;
-const PLACE_WORKLOADS = 5_000;
 /** Each takeover costs a lease TTL and a convergence: at most this many. */
 const MAX_RUNS = 5;
 
@@ -360,23 +328,16 @@ export async function benchTakeover(runs: number): Promise<Section> {
   const n = Math.min(runs, MAX_RUNS);
   const all = await runTakeover(AGENTS, WORKERS, BATCH, BEFORE_KILL_MS, n);
   all.forEach((r, i) => console.log(`takeover ${i + 1}/${n}:`, r));
-  const places: PlacementRun[] = [];
-  for (let i = 0; i < n; i++) {
-    places.push(await runPlacements(PLACE_AGENTS, PLACE_WORKLOADS));
-    console.log(`placements ${i + 1}/${n}:`, places.at(-1));
-  }
+  const places = await benchPlacements(n);
   const leading = stats(all.map((r) => r.leadingMs));
   const applied = stats(all.map((r) => r.applyRunningMs));
-  const sqlite = stats(places.map((p) => p.sqlitePerS));
-  const postgres = stats(places.map((p) => p.postgresPerS));
-  const ratio = stats(places.map((p) => p.postgresPerS / p.sqlitePerS));
   const acked = all.reduce((s, r) => s + r.acked, 0);
   const missing = all.reduce((s, r) => s + r.missing, 0);
   const over = all.reduce((s, r) => s + r.overReplicated + r.overReplicatedOnAgents, 0);
   return {
     name: "takeover",
     order: 10,
-    results: { agents: AGENTS, workers: WORKERS, batch: BATCH, beforeKillMs: BEFORE_KILL_MS, leaseTtl: LEASE_TTL, leaseRenew: LEASE_RENEW, goalMs: GOAL_MS, mustMs: MUST_MS, leadingMs: leading, applyRunningMs: applied, acked, missing, overReplicated: over, runs: all, placements: { agents: PLACE_AGENTS, workloads: PLACE_WORKLOADS, sqlitePerS: sqlite, postgresPerS: postgres, ratio, runs: places } },
+    results: { agents: AGENTS, workers: WORKERS, batch: BATCH, beforeKillMs: BEFORE_KILL_MS, leaseTtl: LEASE_TTL, leaseRenew: LEASE_RENEW, goalMs: GOAL_MS, mustMs: MUST_MS, leadingMs: leading, applyRunningMs: applied, acked, missing, overReplicated: over, runs: all, placements: places.results },
     markdown: `## 10. Takeover: kill -9 of the leader during an apply storm, and how far one leader goes
 
 Two control planes (\`dist/tessera control\`) on one private PostgreSQL 15, the lease as shipped
@@ -396,14 +357,6 @@ which bounds only a leader that froze or lost its host.
 Acknowledged applies: **${acked}**, missing afterwards: **${missing}**; workloads with more live copies
 than replicas (as the new leader holds them, and as the agents run them): **${over}** (goal 0 ${verdict(missing === 0 && over === 0)}).
 
-How far one leader goes: ${PLACE_WORKLOADS.toLocaleString("en")} one-replica workloads on ${PLACE_AGENTS} agents (batches of 500,
-4 calls at once) until every copy runs, on one control plane; the writer is one thread.
-
-| store | median | min | max |
-|---|---|---|---|
-| SQLite (embedded) | ${cells(sqlite, "placements/s")} |
-| PostgreSQL 15 (loopback) | ${cells(postgres, "placements/s")} |
-| PostgreSQL / SQLite | ${cells(ratio, "×")} |
-`,
+${places.markdown}`,
   };
 }

@@ -20,6 +20,8 @@ export interface PostgresServer {
   port: number;
   /** Creates another empty database on the same server and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** The process id of its postmaster, the parent of the backends serving connections. */
+  postmasterPid(): number;
   /** Stops the server (immediate: like a crash; the data dir survives until `remove`). */
   stop(): void;
   /** Starts it again on the same port and data. */
@@ -146,6 +148,7 @@ export async function startPostgres(host?: { ns: string; address: string }): Pro
     url,
     port,
     createDatabase,
+    postmasterPid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     stop() {
       if (running) stop();
       running = false;

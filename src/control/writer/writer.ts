@@ -13,8 +13,8 @@
  * caller has been answered yet.
  *
  * A commit that fails (a full disk, a read-only file) leaves memory as the store is: the state
- * is reloaded from it, the turn's callers get UNAVAILABLE with the reason, so do the callers of
- * the turn decided behind it (its changes went with the reload), and every command until a
+ * is reloaded from it, the callers of its turns get UNAVAILABLE with the reason, so do those of
+ * the turns decided behind it (their changes went with the reload), and every command until a
  * probe write succeeds again. Agents are disconnected meanwhile (their
  * hellos cannot be recorded); recovery records ListeningStarted, so they get the same grace
  * to come back as after a restart.

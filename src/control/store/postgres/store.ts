@@ -231,8 +231,8 @@ export class PostgresStore implements Store, SharedDatabase, ClusterCaStore {
    * the COMMIT sent together (the connection does not wait for each answer; they run in that
    * order). The fence aborts the transaction when the lease is not ours (fenceOrAbort), and so
    * does any statement that fails: the COMMIT then ends it as a ROLLBACK and nothing is written.
-   * Everything is built before the first await (turn-statements.ts): the writer decides its next
-   * turn meanwhile.
+   * Everything is built before the first await (turn-statements.ts): the writer goes on deciding
+   * turns meanwhile.
    */
   async commit(events: ClusterEvent[], state: ClusterState): Promise<StoredEvent[]> {
     const writes = turnWrites(events, state);

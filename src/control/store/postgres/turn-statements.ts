@@ -1,6 +1,6 @@
 /**
  * A turn's writes (turn-writes.ts) as the statements of its PostgreSQL transaction, all built
- * when the commit is called: the writer decides its next turn while this one commits
+ * when the commit is called: the writer goes on deciding turns while this one commits
  * (writer.ts), so nothing of the state may be read later, and each table's rows are turned
  * into text once, here (recordset.ts).
  */

@@ -80,6 +80,11 @@ describe("the reconciler judges nodes by the thresholds of the fleet as recorded
     for (const e of removed.events) evolve(state, e);
     expect(fleetSize(state)).toBe(2);
     expect(nextWakeup(state, capped, undefined)).toBe(T0 + 3_001);
+    // Approved and enrolled again, it counts again.
+    evolve(state, { type: "NodeApproved", at: T0, node: "a", by: "admin" });
+    expect(fleetSize(state)).toBe(2);
+    evolve(state, { type: "NodeCertified", at: T0, node: "a", serial: "0b", notAfter: T0 + 1, via: "join" });
+    expect(fleetSize(state)).toBe(3);
   });
 });
 

@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { evolve } from "../../src/core/events/evolve.js";
 import { emptyState } from "../../src/core/model/cluster-state.js";
+import { storedState } from "../../src/core/events/stored-state.js";
 import type { Command } from "../../src/core/decide/commands.js";
 import { decide } from "../../src/core/decide/decide.js";
 import { checkNodeCertificate } from "../../src/core/access/node-identity.js";
@@ -100,6 +101,12 @@ test("invariant 33: a join token takes a name only when nobody holds it or an ad
             approved.delete(s.node);
           }
         }
+        // The index of removed names (what the fleet's size leaves out) is in step with the
+        // identities, live and as rebuilt from the stored rows.
+        const removed = [...state.nodeIdentities].flatMap(([n, identity]) => (identity.removed ? [n] : [])).sort();
+        expect([...state.removedNodes].sort()).toEqual(removed);
+        const rows = [...state.nodeIdentities].map(([node, identity]) => ({ node, ...identity }));
+        expect([...storedState({ workloads: [], instances: [], nodes: [], nextInstanceSeq: 1, failures: [], tokens: [], nodeIdentities: rows }).removedNodes].sort()).toEqual(removed);
         for (const n of nodes) {
           for (let k = 0; k <= serial; k++) {
             const verdict = checkNodeCertificate(state, n, k.toString(16));

@@ -32,6 +32,7 @@ export const accessEvolvers = {
       const keep = prior?.serial == null || e.renewed === prior.pending ? (e.renewed ?? null) : prior.serial;
       state.nodeIdentities.set(e.node, { serial: keep, pending: e.serial, notAfter: e.notAfter, removed: false, approved, keyDigest: null });
     }
+    state.removedNodes.delete(e.node);
     const token = e.token === undefined ? undefined : state.tokens.get(e.token);
     if (token?.usesLeft != null) token.usesLeft = Math.max(0, token.usesLeft - 1);
   },
@@ -41,5 +42,6 @@ export const accessEvolvers = {
   },
   NodeRemoved(state, e) {
     state.nodeIdentities.set(e.node, { serial: null, pending: null, notAfter: 0, removed: true, approved: false, keyDigest: null });
+    state.removedNodes.add(e.node);
   },
 } satisfies Partial<Evolvers>;

@@ -38,7 +38,10 @@ export function storedState(stored: StoredState): ClusterState {
   state.nextInstanceSeq = stored.nextInstanceSeq;
   for (const f of stored.failures) if (isCurrentFailure(state, f)) recordCrash(state, f.workload, f.node, f.at);
   for (const { hash, ...t } of stored.tokens) state.tokens.set(hash, t);
-  for (const { node, ...identity } of stored.nodeIdentities ?? []) state.nodeIdentities.set(node, { ...identity, keyDigest: identity.keyDigest ?? null });
+  for (const { node, ...identity } of stored.nodeIdentities ?? []) {
+    state.nodeIdentities.set(node, { ...identity, keyDigest: identity.keyDigest ?? null });
+    if (identity.removed) state.removedNodes.add(node);
+  }
   for (const r of stored.secrets ?? []) state.secrets.set(secretId(r.kind, r.name), r);
   if (stored.listeningSince !== undefined) state.listeningSince = stored.listeningSince;
   return state;

@@ -226,6 +226,11 @@ export interface ClusterState {
   tokens: Map<string, TokenRecord>;
   /** The certificate each enrolled node may connect with (node-identity.ts). */
   nodeIdentities: Map<string, NodeIdentity>;
+  /**
+   * The names whose identity is removed (kept by evolve, an index of nodeIdentities): the fleet's
+   * size (heartbeat.ts), read on every pass, leaves them out without visiting every node.
+   */
+  removedNodes: Set<string>;
   /** Secrets and configs by secretId (secrets.ts): their versions, never a readable value. */
   secrets: Map<string, SecretRecord>;
 }
@@ -283,6 +288,7 @@ export interface ClusterView {
   readonly listeningSince: number;
   readonly tokens: ReadonlyMap<string, Readonly<TokenRecord>>;
   readonly nodeIdentities: ReadonlyMap<string, Readonly<NodeIdentity>>;
+  readonly removedNodes: ReadonlySet<string>;
   readonly secrets: ReadonlyMap<string, Readonly<SecretRecord>>;
 }
 
@@ -290,7 +296,7 @@ export interface ClusterView {
 export const CRASH_HISTORY = 16;
 
 export function emptyState(): ClusterState {
-  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodeLoad: new Map(), instancesByNode: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), secrets: new Map() };
+  return { workloads: new Map(), instances: new Map(), instancesByWorkload: new Map(), nodeLoad: new Map(), instancesByNode: new Map(), nodes: new Map(), nextInstanceSeq: 1, crashes: new Map(), listeningSince: Number.NEGATIVE_INFINITY, tokens: new Map(), nodeIdentities: new Map(), removedNodes: new Set(), secrets: new Map() };
 }
 
 /**
@@ -323,6 +329,7 @@ export function forkState(state: ClusterView): ClusterState {
     listeningSince: state.listeningSince,
     tokens: copyRecords(state.tokens),
     nodeIdentities: copyRecords(state.nodeIdentities),
+    removedNodes: new Set(state.removedNodes),
     // Versions are replaced, never changed in place (evolve-secrets.ts): the list is copied.
     secrets: new Map([...state.secrets].map(([k, r]) => [k, { ...r, versions: [...r.versions] }])),
   };

@@ -63,13 +63,14 @@ export function heartbeatTiming(fleet: number, policy: HeartbeatPolicy): Heartbe
 /** What the fleet's size is read from. */
 export interface FleetRecord {
   nodes: ReadonlyMap<string, unknown>;
-  nodeIdentities: ReadonlyMap<string, { removed: boolean }>;
+  /** The names whose identity is removed (ClusterState.removedNodes). */
+  removedNodes: ReadonlySet<string>;
 }
 
-/** The nodes known and not removed. */
+/** The nodes known and not removed: what it visits is the removed names, not the fleet. */
 export function fleetSize(state: FleetRecord): number {
   let removed = 0;
-  for (const [name, identity] of state.nodeIdentities) if (identity.removed && state.nodes.has(name)) removed++;
+  for (const name of state.removedNodes) if (state.nodes.has(name)) removed++;
   return state.nodes.size - removed;
 }
 

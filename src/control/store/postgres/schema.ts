@@ -76,6 +76,11 @@ export const workloads = pgTable("workloads", {
   runOf: json("run_of").$type<RunOf>(),
 });
 
+/**
+ * A copy's row is rewritten as it moves through its states: its pages are filled to half
+ * (fillfactor 50, migration 0017, written by hand: drizzle declares no storage parameters), so
+ * that a new version fits beside the old one and writes no new entry in the indexes (a HOT update).
+ */
 export const instances = pgTable(
   "instances",
   {

@@ -153,3 +153,27 @@ test("a stream that ends is not sent to again", async () => {
   expect(s.frames).toHaveLength(had);
   await cp.stop();
 });
+
+test("a page opened after commits nobody watched, then copies leaving their nodes: what it folds is what the view holds, the nodes' use included", async () => {
+  const cp = await start("unwatched");
+  for (const node of ["n1", "n2"]) {
+    await cp.writer.submit({ type: "AgentConnected", node, session: 1, executors: ["process"], version: "t", labels: {}, capacity: { cpuMillis: 4_000, memoryMb: 4_096 }, instances: [] });
+  }
+  await cp.apply("web", 4);
+  await cp.apply("db", 2);
+  const copies = (w: string) => [...cp.writer.view.instances.values()].filter((i) => i.workload === w);
+  await eventually("copies placed on the nodes", () => (copies("web").length + copies("db").length === 6 && [...copies("web"), ...copies("db")].every((i) => i.node !== null) ? true : undefined), 5_000, 5);
+  await cp.writer.submit({ type: "DeleteWorkload", name: "web" });
+  await eventually("web's copies told to stop", () => (copies("web").every((i) => i.desired === "stop") ? true : undefined), 5_000, 5);
+  // Watched from here on: the very next commit moves copies off n1 and n2.
+  const page = recorder();
+  cp.hub.follow(page.stream);
+  expect(page.snapshot().nodes.map((n) => n.allocated.cpuMillis).reduce((a, b) => a + b)).toBeGreaterThan(0);
+  await Promise.all(copies("web").map((i) => cp.writer.submit({ type: "ReportInstance", node: i.node!, instanceId: i.id, generation: i.generation, state: "stopped", reason: "", exitCode: 0, stderrTail: "" })));
+  await eventually("web's copies gone", () => (copies("web").length === 0 ? true : undefined), 5_000, 5);
+  await flushed(cp, page);
+  const folded = fleetOf(page.snapshot());
+  for (const c of page.changes()) applyChange(folded, c);
+  expect(folded).toEqual(fleetOf(fleetSnapshot(cp.writer.view, cp.store.history.newestSeq())));
+  await cp.stop();
+});

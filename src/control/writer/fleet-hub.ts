@@ -18,7 +18,12 @@ export const FLUSH_MS = 50;
 
 export class FleetHub {
   private readonly streams = new Set<SseStream>();
-  private readonly held: HeldNodes;
+  /**
+   * Where each copy was as of the last commit, while any stream follows: built with the first
+   * one's snapshot (from the same view), dropped when the last ends. Unwatched, a commit costs
+   * the hub nothing; a page opening then pays one pass over the copies, as its snapshot does.
+   */
+  private held: HeldNodes | undefined;
   /** Changes of commits since the last flush, merged; sent when the window ends. */
   private pending: FleetChange | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -27,27 +32,30 @@ export class FleetHub {
     private readonly view: ClusterView,
     /** The sequence number of the newest logged event. */
     private readonly newestSeq: () => number,
-  ) {
-    this.held = new HeldNodes(view);
-  }
+  ) {}
 
   /** Sends the fleet as of now, then every commit's change; returns the function that ends it. */
   follow(stream: SseStream): () => void {
     const end = () => void this.streams.delete(stream);
-    if (stream.send("snapshot", fleetSnapshot(this.view, this.newestSeq()))) this.streams.add(stream);
+    if (!stream.send("snapshot", fleetSnapshot(this.view, this.newestSeq()))) return end;
+    this.held ??= new HeldNodes(this.view);
+    this.streams.add(stream);
     return end;
   }
 
-  /** Called by the writer after each commit. The table follows every commit, watched or not. */
+  /** Called by the writer after each commit. */
   publish(events: StoredEvent[]): void {
+    if (this.streams.size === 0) {
+      this.held = undefined;
+      return;
+    }
     const instances = new Set<string>();
     const workloads = new Set<string>();
     for (const e of events) {
       if (e.instance) instances.add(e.instance);
       if (e.workload) workloads.add(e.workload);
     }
-    const nodes = this.held.refresh(this.view, instances);
-    if (this.streams.size === 0) return;
+    const nodes = this.held!.refresh(this.view, instances);
     for (const e of events) if (e.node) nodes.add(e.node);
     // Computed at its own commit, so each record is as that commit left it; merged for sending.
     const change = fleetChange(this.view, events.at(-1)!.seq, { workloads, instances, nodes });

@@ -33,10 +33,12 @@ const AGENT_CHANNEL_OPTIONS = {
  * move to the next; with one, to dial it again, since a connection across a network cut looks
  * open until TCP gives up on it, minutes later. The agent asks for its heartbeats to be
  * answered (Hello.answer_heartbeats) and gives a stream up after SILENCE_INTERVALS intervals
- * and SILENCE_SLACK_MS without a word (4 s at 1 s): that costs the control plane a message a
- * heartbeat, which the fleet's cap bounds, where HTTP/2 pings every 2 s from every agent cost
- * it 5,000 a second at 10,000 agents (issue 33). The pings stay, rare, for a control plane
- * that does not answer heartbeats (older than that field).
+ * and SILENCE_SLACK_MS without a word (4 s at 1 s): any message is a word, and the control
+ * plane answers a stream's first beat, then a beat only when it sent nothing else since the one
+ * before. That costs it at most a message a heartbeat, which the fleet's cap bounds, where
+ * HTTP/2 pings every 2 s from every agent cost it 5,000 a second at 10,000 agents (issue 33).
+ * The pings stay, rare, for a control plane that does not answer heartbeats (older than that
+ * field).
  */
 const KEEPALIVE_CHANNEL_OPTIONS = {
   "grpc.keepalive_time_ms": 30_000,

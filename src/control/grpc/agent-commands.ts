@@ -2,11 +2,14 @@
  * The ControlMessage that carries a start, a stop or a refresh of secrets to its node's agent:
  * stamped with the term of the leader sending it (for the agents' audit of one leader per
  * epoch), a start and a refresh with the values of the secrets and configs its copy uses (to
- * that node only, in that message); and what carries a turn's commands to one node (carried).
+ * that node only, in that message); what carries a turn's commands to one node (carried); and
+ * the writing of commands and endpoints to a node's stream (sendCommands, sendEndpoints).
  */
 import type { Effect } from "../../core/model/effects.js";
 import { MAX_MESSAGE_BYTES } from "../../core/views/paging.js";
-import type { ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { EndpointsDiff } from "../../core/views/endpoint-table.js";
+import type { AgentMessage, ControlMessage, DeliveredSet } from "../../gen/tessera/v1/agent_gateway.js";
 import { WorkloadSpec } from "../../gen/tessera/v1/types.js";
 
 /** A leader's term: its lease epoch and control plane id (0 and "" on SQLite). */
@@ -75,4 +78,27 @@ export function carried(messages: ControlMessage[], acceptsBatches: boolean): Co
   }
   close();
   return out;
+}
+
+/** A node's session: the stream of its agent's accepted hello. */
+export interface AgentSession {
+  id: number;
+  stream: ServerDuplexStream<AgentMessage, ControlMessage>;
+  /** When the agent last sent anything on it (Date.now()); a quiet stream may be taken over. */
+  lastHeardAt: number;
+  /** Its hello said it takes a ControlBatch: a turn's commands to it go as one message. */
+  acceptsBatches: boolean;
+  /** Written to since its agent's last heartbeat: the agent heard the stream alive (agent-gateway.ts answers beats). */
+  spoke: boolean;
+}
+
+export function sendCommands(session: AgentSession, messages: ControlMessage[]): void {
+  for (const m of carried(messages, session.acceptsBatches)) session.stream.write(m);
+  if (messages.length > 0) session.spoke = true;
+}
+
+/** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */
+export function sendEndpoints(session: AgentSession, diff: EndpointsDiff): void {
+  session.stream.write({ commandId: 0, command: { $case: "endpoints", value: diff } });
+  session.spoke = true;
 }

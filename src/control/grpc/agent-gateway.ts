@@ -6,7 +6,6 @@
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Command } from "../../core/decide/commands.js";
 import { checkHello } from "../../core/access/agent-hello.js";
-import type { EndpointsDiff } from "../../core/views/endpoint-table.js";
 import type { Effect } from "../../core/model/effects.js";
 import { isReportedState } from "../../core/model/instance-machine.js";
 import type { Logger } from "../../shell/logger.js";
@@ -19,22 +18,13 @@ import { instanceStateFromWire } from "../../core/model/wire-enums.js";
 import { undecodable } from "./undecodable.js";
 import { MAX_USAGE_COPIES, UsageBoard } from "../writer/usage-board.js";
 import type { AgentGatewayServer, AgentMessage, ControlMessage } from "../../gen/tessera/v1/agent_gateway.js";
-import { carried, commandMessage, type Deliver, type LeaderTerm } from "./agent-commands.js";
+import { type AgentSession as Session, commandMessage, type Deliver, type LeaderTerm, sendCommands, sendEndpoints } from "./agent-commands.js";
 import type { ExecHandle, ExecSubscription, LogSubscription } from "./agent-subscriptions.js";
 import type { EndpointsHub } from "../writer/endpoints-hub.js";
 import { AgentHeartbeats, intervalMessage } from "./agent-heartbeats.js";
 import type { Writer } from "../writer/writer.js";
 
 type Stream = ServerDuplexStream<AgentMessage, ControlMessage>;
-
-interface Session {
-  id: number;
-  stream: Stream;
-  /** When the agent last sent anything on it (Date.now()); a quiet stream may be taken over. */
-  lastHeardAt: number;
-  /** Its hello said it takes a ControlBatch: a turn's commands to it go as one message. */
-  acceptsBatches: boolean;
-}
 
 type Payload = NonNullable<AgentMessage["payload"]>;
 
@@ -45,8 +35,9 @@ interface StreamState {
   node: string | undefined;
   /** The stream ended: nothing more it sends is handled. */
   closed: boolean;
-  /** Its hello asked for each heartbeat to be answered (the agent judges the stream by the answers). */
+  /** Its hello asked for heartbeats to be answered (the agent judges the stream by what it hears); one was. */
   answerHeartbeats?: boolean;
+  answered?: boolean;
   /** Ends the stream with `code` (INVALID_ARGUMENT unless said), logging why. */
   refuse(details: string, code?: status): void;
 }
@@ -78,7 +69,7 @@ export class AgentGateway {
   ) {
     this.heartbeats = new AgentHeartbeats(writer, policy, log);
     endpoints.subscribe((diff) => {
-      for (const s of this.sessions.values()) sendEndpoints(s.stream, diff);
+      for (const s of this.sessions.values()) sendEndpoints(s, diff);
     });
   }
 
@@ -291,8 +282,9 @@ export class AgentGateway {
     const node = (s.node = hello.node);
     s.answerHeartbeats = payload.value.answerHeartbeats;
     if (previous) previous.stream.end();
-    this.sessions.set(node, { id: s.id, stream: s.stream, lastHeardAt: Date.now(), acceptsBatches: payload.value.acceptsBatches });
-    sendEndpoints(s.stream, this.endpoints.snapshot());
+    const session: Session = { id: s.id, stream: s.stream, lastHeardAt: Date.now(), acceptsBatches: payload.value.acceptsBatches, spoke: false };
+    this.sessions.set(node, session);
+    sendEndpoints(session, this.endpoints.snapshot());
     // A new stream beats at the agent's own interval: only a stretched one needs telling (and an
     // agent older than the message is not sent what it would refuse as unknown).
     if (this.heartbeats.toldMs > 0) s.stream.write(intervalMessage(this.heartbeats.toldMs));
@@ -314,7 +306,14 @@ export class AgentGateway {
     const routes: { [K in Payload["$case"]]: (node: string, value: Extract<Payload, { $case: K }>["value"], at: string) => void } = {
       heartbeat: (node) => {
         this.heartbeats.beat(node, s.id);
-        if (s.answerHeartbeats) s.stream.write(intervalMessage(this.heartbeats.toldMs));
+        // The agent judges its stream by any word on it: a beat after which the stream carried
+        // one needs no answer (under a burst, most), but a stream's first beat is answered.
+        const session = this.sessions.get(node);
+        if (s.answerHeartbeats && !(session?.id === s.id && session.spoke && s.answered)) {
+          s.stream.write(intervalMessage(this.heartbeats.toldMs));
+          s.answered = true;
+        }
+        if (session?.id === s.id) session.spoke = false;
       },
       report: (node, r, at) => {
         const state = instanceStateFromWire(r.state);
@@ -380,13 +379,4 @@ export class AgentGateway {
     this.log.info("agent disconnected", { node, session: s.id });
     this.submitAndLogRefusal({ type: "AgentDisconnected", node, session: s.id }, node);
   }
-}
-
-function sendCommands(session: Session, messages: ControlMessage[]): void {
-  for (const m of carried(messages, session.acceptsBatches)) session.stream.write(m);
-}
-
-/** Endpoint updates are not acknowledged: the next hello's snapshot covers a lost one. */
-function sendEndpoints(stream: Stream, diff: EndpointsDiff): void {
-  stream.write({ commandId: 0, command: { $case: "endpoints", value: diff } });
 }

@@ -35,8 +35,9 @@ interface StreamState {
   node: string | undefined;
   /** The stream ended: nothing more it sends is handled. */
   closed: boolean;
-  /** Its hello asked for heartbeats to be answered (the agent judges the stream by what it hears); one was. */
+  /** Its hello asked for heartbeats to be answered (the agent judges the stream by what it hears). */
   answerHeartbeats?: boolean;
+  /** A beat of it was answered: the agent knows this control plane answers, and checks for silence. */
   answered?: boolean;
   /** Ends the stream with `code` (INVALID_ARGUMENT unless said), logging why. */
   refuse(details: string, code?: status): void;

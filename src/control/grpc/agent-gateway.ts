@@ -308,7 +308,7 @@ export class AgentGateway {
       heartbeat: (node) => {
         this.heartbeats.beat(node, s.id);
         // The agent judges its stream by any word on it: a beat after which the stream carried
-        // one needs no answer (under a burst, most), but a stream's first beat is answered.
+        // one needs no answer (under a burst, many), but a stream's first beat is answered.
         const session = this.sessions.get(node);
         if (s.answerHeartbeats && !(session?.id === s.id && session.spoke && s.answered)) {
           s.stream.write(intervalMessage(this.heartbeats.toldMs));

@@ -4,54 +4,20 @@
  * control plane (in this process, plaintext) and two bare agent streams; and, as a property,
  * that batches keep every command in order and stay far below the message limit.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { BATCH_BYTES, carried } from "../../src/control/grpc/agent-commands.js";
-import { startControlPlane } from "../../src/control/lifecycle/server.js";
-import type { Logger } from "../../src/shell/logger.js";
-import { type AgentMessage, AgentGatewayClient, ControlMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
-import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
+import { ControlMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { eventually } from "../e2e/harness.js";
 import { spec } from "../core/fixtures.js";
-import { bareHello } from "./bare-hello.js";
+import { plaintextCluster } from "./plaintext-cluster.js";
 
-const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
-const dir = mkdtempSync(join(tmpdir(), "tessera-command-batches-"));
-let cp: Awaited<ReturnType<typeof startControlPlane>>;
-let agents: AgentGatewayClient;
-let client: ControlPlaneClient;
-const streams: ClientDuplexStream<AgentMessage, ControlMessage>[] = [];
-
-beforeAll(async () => {
-  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, insecure: true });
-  agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
-  client = new ControlPlaneClient(cp.address, credentials.createInsecure());
-});
-afterAll(async () => {
-  for (const s of streams) s.cancel();
-  agents.close();
-  client.close();
-  await cp.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const cluster = plaintextCluster("command-batches");
 
 /** A bare agent on node `node` (labelled tier=`node`) that records what it is sent. */
-function agent(node: string, acceptsBatches: boolean): ControlMessage[] {
-  const received: ControlMessage[] = [];
-  const s = agents.connect();
-  streams.push(s);
-  s.on("data", (m: ControlMessage) => received.push(m));
-  s.on("error", () => {});
-  s.write(bareHello(node, { executors: ["process"], labels: { tier: node }, capacity: { cpuMillis: 4000, memoryMb: 4096 }, acceptsBatches }));
-  return received;
-}
+const agent = (node: string, acceptsBatches: boolean): ControlMessage[] => cluster.agent(node, { acceptsBatches }).received;
 
-const apply = (name: string, tier: string) =>
-  new Promise<void>((resolve, reject) => client.applyWorkload({ workload: { name, labels: {}, spec: spec({ replicas: 3, nodeSelector: { tier } }), generation: 0 } }, (err) => (err ? reject(err) : resolve())));
+const apply = (name: string, tier: string) => cluster.apply(name, tier, 3);
 
 /** The starts a node was sent, batches opened: [message index, instance id]. */
 const starts = (received: ControlMessage[]) =>
@@ -60,7 +26,7 @@ const starts = (received: ControlMessage[]) =>
 test("a turn's three starts go to an agent that takes batches as one ControlBatch, and to an older agent one by one", async () => {
   const batching = agent("batching", true);
   const older = agent("older", false);
-  await eventually("both nodes known", () => new Promise<true | undefined>((r) => client.listNodes({ pageSize: 0, pageToken: "" }, (e, res) => r(!e && res.nodes.length === 2 ? true : undefined))));
+  await cluster.nodesKnown("batching", "older");
   await apply("on-batching", "batching");
   await apply("on-older", "older");
   await eventually("three starts each", async () => (starts(batching).length === 3 && starts(older).length === 3 ? true : undefined));

@@ -6,66 +6,36 @@
  * agent streams, each ended by a second hello once its beats are sent: the gateway handles a
  * stream's messages in order, so every answer they got arrives before the end.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
-import { startControlPlane } from "../../src/control/lifecycle/server.js";
-import type { Logger } from "../../src/shell/logger.js";
-import { type AgentMessage, AgentGatewayClient, ControlMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
-import { ControlPlaneClient } from "../../src/gen/tessera/v1/control_plane.js";
+import { expect, test } from "bun:test";
+import type { ControlMessage } from "../../src/gen/tessera/v1/agent_gateway.js";
 import { eventually } from "../e2e/harness.js";
-import { spec } from "../core/fixtures.js";
 import { bareHello } from "./bare-hello.js";
+import { plaintextCluster } from "./plaintext-cluster.js";
 
-const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => silent };
-const dir = mkdtempSync(join(tmpdir(), "tessera-heartbeat-answers-"));
-let cp: Awaited<ReturnType<typeof startControlPlane>>;
-let agents: AgentGatewayClient;
-let client: ControlPlaneClient;
-const streams: ClientDuplexStream<AgentMessage, ControlMessage>[] = [];
+const cluster = plaintextCluster("heartbeat-answers");
 
-beforeAll(async () => {
-  cp = await startControlPlane({ listen: "127.0.0.1:0", dataDir: dir, log: silent, insecure: true });
-  agents = new AgentGatewayClient(cp.address, credentials.createInsecure());
-  client = new ControlPlaneClient(cp.address, credentials.createInsecure());
-});
-afterAll(async () => {
-  for (const s of streams) s.cancel();
-  agents.close();
-  client.close();
-  await cp.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** A bare agent on `node` (labelled tier=`node`): what it is sent, and a heartbeat to send. */
+/** A bare agent on `node` (labelled tier=`node`): how many answers and starts it was sent, and a heartbeat to send. */
 function agent(node: string, answerHeartbeats: boolean) {
-  const received: ControlMessage[] = [];
-  const s = agents.connect();
-  streams.push(s);
-  s.on("data", (m: ControlMessage) => received.push(m));
-  let ended = false;
-  s.on("error", () => (ended = true));
-  s.write(bareHello(node, { executors: ["process"], labels: { tier: node }, capacity: { cpuMillis: 4000, memoryMb: 4096 }, answerHeartbeats, acceptsBatches: true }));
-  const answers = () => received.filter((m) => m.command?.$case === "heartbeatInterval").length;
-  const starts = () => received.flatMap((m) => (m.command?.$case === "batch" ? m.command.value.messages : [m])).filter((m) => m.command?.$case === "start").length;
-  return { received, answers, starts, beat: () => s.write({ payload: { $case: "heartbeat", value: {} } }), send: (m: AgentMessage) => s.write(m), ended: () => ended };
+  const a = cluster.agent(node, { answerHeartbeats, acceptsBatches: true });
+  const opened = () => a.received.flatMap((m: ControlMessage) => (m.command?.$case === "batch" ? m.command.value.messages : [m]));
+  return {
+    ...a,
+    answers: () => a.received.filter((m) => m.command?.$case === "heartbeatInterval").length,
+    starts: () => opened().filter((m) => m.command?.$case === "start").length,
+    beat: () => a.send({ payload: { $case: "heartbeat", value: {} } }),
+  };
 }
-
-const apply = (name: string, tier: string) =>
-  new Promise<void>((resolve, reject) => client.applyWorkload({ workload: { name, labels: {}, spec: spec({ replicas: 1, nodeSelector: { tier } }), generation: 0 } }, (err) => (err ? reject(err) : resolve())));
 
 test("the first beat is answered, a beat after which commands went down is not, the next quiet one is", async () => {
   const a = agent("busy", true);
-  await eventually("the node known", () => new Promise<true | undefined>((r) => client.listNodes({ pageSize: 0, pageToken: "" }, (e, res) => r(!e && res.nodes.some((n) => n.name === "busy") ? true : undefined))));
+  await cluster.nodesKnown("busy");
   // The hello's endpoints went down already: the first beat is answered all the same.
   a.beat();
   await eventually("the first beat answered", () => (a.answers() === 1 ? true : undefined));
   // Nothing since: answered.
   a.beat();
   await eventually("a quiet beat answered", () => (a.answers() === 2 ? true : undefined));
-  await apply("on-busy", "busy");
+  await cluster.apply("on-busy", "busy", 1);
   await eventually("its start", () => (a.starts() === 1 ? true : undefined));
   // The start went down after the last beat: this one is not answered, the one after it is.
   a.beat();
@@ -79,7 +49,7 @@ test("the first beat is answered, a beat after which commands went down is not, 
 
 test("an agent that does not ask is never answered", async () => {
   const older = agent("older", false);
-  await eventually("the node known", () => new Promise<true | undefined>((r) => client.listNodes({ pageSize: 0, pageToken: "" }, (e, res) => r(!e && res.nodes.some((n) => n.name === "older") ? true : undefined))));
+  await cluster.nodesKnown("older");
   older.beat();
   older.beat();
   // A second hello is refused, ending the stream: the gateway handles a stream's messages in

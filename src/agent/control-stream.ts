@@ -26,6 +26,10 @@ const MAX_RECONNECT_MS = 1_000;
 const AGENT_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": RECONNECT_MS,
   "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_MS,
+  // A channel's own subchannels: grpc-js's shared pool is searched entry by entry, comparing
+  // credentials, so a process running many agents (the benchmark's workers) would connect its
+  // n-th in O(n); an agent's channels have nothing to share.
+  "grpc.use_local_subchannel_pool": 1,
 };
 
 /**
@@ -45,6 +49,8 @@ const KEEPALIVE_CHANNEL_OPTIONS = {
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.keepalive_permit_without_calls": 1,
 };
+/** Every channel the agent dials its control plane on, TLS or not (the server name only matters to TLS). */
+const DIAL_OPTIONS: ChannelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
 const SILENCE_INTERVALS = 2;
 const SILENCE_SLACK_MS = 2_000;
 
@@ -81,7 +87,6 @@ export class ControlStream {
   /** The control plane dialed now. */
   private address: string;
   private creds: ChannelCredentials = credentials.createInsecure();
-  private channelOptions: ChannelOptions = AGENT_CHANNEL_OPTIONS;
   private current: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
   /** The current stream has carried our hello. */
   private synced = false;
@@ -108,8 +113,7 @@ export class ControlStream {
     if (!parsed.ok) throw new Error(parsed.error);
     this.addresses = parsed.addresses;
     this.address = parsed.addresses[0]!;
-    this.channelOptions = { ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
-    this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
+    this.client = new AgentGatewayClient(this.address, this.creds, DIAL_OPTIONS);
     this.intervalMs = this.ownIntervalMs;
   }
 
@@ -157,7 +161,7 @@ export class ControlStream {
   private moveTo(address: string): void {
     this.client.close();
     this.address = address;
-    this.client = new AgentGatewayClient(address, this.creds, this.channelOptions);
+    this.client = new AgentGatewayClient(address, this.creds, DIAL_OPTIONS);
   }
 
   /** The stream, if there is one (it may not have carried a hello yet). */
@@ -192,8 +196,7 @@ export class ControlStream {
   useIdentity(id: Identity): void {
     this.client.close();
     this.creds = channelCredentials(id);
-    this.channelOptions = { ...CHANNEL_OPTIONS, ...AGENT_CHANNEL_OPTIONS, ...KEEPALIVE_CHANNEL_OPTIONS };
-    this.client = new AgentGatewayClient(this.address, this.creds, this.channelOptions);
+    this.client = new AgentGatewayClient(this.address, this.creds, DIAL_OPTIONS);
     this.current?.cancel();
   }
 

@@ -196,6 +196,8 @@ async function serve(opts: ControlPlaneOptions, store: Store, timing: LeaseTimin
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    // No channelz service is served: its per-call and per-message counters would be kept for no one.
+    "grpc.enable_channelz": 0,
   });
   try {
     const services = addServices(server, tls, roles);

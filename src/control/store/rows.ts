@@ -201,8 +201,35 @@ export function eventToRow(e: ClusterEvent): Omit<EventRow, "seq"> {
     workload: t.workload ?? (t.instance ? workloadOfInstanceId(t.instance) : null),
     instance: t.instance ?? null,
     node: t.node ?? (e.type === "InstanceTransitioned" && e.event.type === "place" ? e.event.node : null),
-    data: JSON.stringify(e),
+    data: eventData(e),
   };
+}
+
+/**
+ * An event's `data` column: the event as JSON, a WorkloadApplied's specs as proto3 JSON (what
+ * the workloads table keeps: the defaults left out, less than half the object's bytes).
+ */
+function eventData(e: ClusterEvent): string {
+  if (e.type !== "WorkloadApplied") return JSON.stringify(e);
+  const { previousSpec } = e;
+  return JSON.stringify({ ...e, workload: { ...e.workload, spec: WireSpec.toJSON(e.workload.spec) }, ...(previousSpec ? { previousSpec: WireSpec.toJSON(previousSpec) } : {}) });
+}
+
+/** The event a `data` column holds (eventData's inverse). */
+export function eventOfData(data: string): ClusterEvent {
+  const e = JSON.parse(data) as ClusterEvent;
+  if (e.type !== "WorkloadApplied") return e;
+  const { previousSpec } = e;
+  return { ...e, workload: { ...e.workload, spec: storedSpec(e.workload.spec) }, ...(previousSpec ? { previousSpec: storedSpec(previousSpec) } : {}) };
+}
+
+/**
+ * A spec as an event's row holds it: proto3 JSON, or the object whole as rows written before
+ * were. The whole object always has `kind`, a number; proto3 JSON writes an enum by its name,
+ * or leaves it out. (The two differ beyond defaults: a oneof is `{$case, value}` in the object.)
+ */
+function storedSpec(stored: unknown): WireSpec {
+  return typeof (stored as { kind?: unknown }).kind === "number" ? (stored as WireSpec) : WireSpec.fromJSON(stored);
 }
 
 /** The spec of revision `revision` among a workload's rows of the REVISION_EVENTS types, oldest first. */
@@ -211,7 +238,7 @@ export function revisionSpecIn(rows: EventRow[], revision: number): WireSpec | u
 }
 
 export function eventFromRow(r: EventRow): StoredEvent {
-  return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: JSON.parse(r.data) as ClusterEvent };
+  return { seq: r.seq, workload: r.workload, instance: r.instance, node: r.node, event: eventOfData(r.data) };
 }
 
 /** A row of the log's copy facts: an instance's place, run, fail or finish (`kind`). */

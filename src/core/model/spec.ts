@@ -145,10 +145,13 @@ function periodicOf(spec: WorkloadSpec, kind: WorkloadKindName): PeriodicSpec | 
   };
 }
 
-/** The spec of a periodic batch's run: the batch it describes, without what schedules it. */
+/**
+ * The spec of a periodic batch's run: the batch it describes, without what schedules it. Its
+ * fields keep their places, so the run's spec reads back from the store (proto3 JSON, fields in
+ * the proto's order) as the same text: sameTemplate compares specs as text.
+ */
 export function runSpec(spec: WorkloadSpec): WorkloadSpec {
-  const { schedule: _s, timeZone: _z, concurrency: _c, startingDeadline: _d, keepRuns: _k, ...run } = spec;
-  return { ...run, schedule: "", timeZone: "", concurrency: 0 };
+  return { ...spec, schedule: "", timeZone: "", concurrency: 0, startingDeadline: undefined, keepRuns: undefined };
 }
 
 /** A workload's kind, without resolving the rest of its spec. */

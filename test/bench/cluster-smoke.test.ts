@@ -29,6 +29,8 @@ test("scale, split over worker processes: 4 agents 2 to a process, 20 workloads,
   expect(r.convergeMs).toBeGreaterThanOrEqual(r.applyMs);
   expect(r.benchCpuS).toBeGreaterThanOrEqual(0);
   expect(r.idle!.seconds).toBeGreaterThan(0);
+  // The idle window waited for the rollouts to complete: each copy's soak ends after all Running.
+  expect(r.idle!.eventsSettling).toBeGreaterThanOrEqual(20);
   expect(r.idle!.controlCpuPct).toBeGreaterThanOrEqual(0);
   expect(r.idle!.benchCpuPct).toBeGreaterThanOrEqual(0);
 });

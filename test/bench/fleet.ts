@@ -46,7 +46,7 @@ export class Waiters<T> {
 /** `name` from Prometheus text, summed over the series whose labels contain `labels`. */
 export function metric(text: string, name: string, labels = ""): number {
   let total = 0;
-  for (const line of text.split("\n")) if (line.startsWith(`${name}{`) && line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  for (const line of text.split("\n")) if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
   return total;
 }
 
@@ -190,6 +190,30 @@ export class BenchCluster {
       }
     }
     await eventually(`${n} instances Running`, async () => (metric(await this.scrape(), "tessera_instances", 'state="running"') >= n ? true : undefined), Math.max(60_000, n * 2), Math.max(5, n / 2_000));
+  }
+
+  /**
+   * Resolves once the control plane's log has stopped growing, its newest sequence number the
+   * same over `quietMs` (polled every 250 ms). Resolves with how long after the call the log
+   * last grew, and by how many events it grew meanwhile.
+   */
+  async untilSettled(quietMs: number): Promise<{ ms: number; events: number }> {
+    const t0 = performance.now();
+    let first: number | undefined;
+    let seq = -1;
+    let since = t0;
+    await eventually(
+      `the event log to stop growing for ${quietMs} ms`,
+      async () => {
+        const now = metric(await this.scrape(), "tessera_applied_seq");
+        first ??= now;
+        if (now !== seq) [seq, since] = [now, performance.now()];
+        return performance.now() - since >= quietMs ? true : undefined;
+      },
+      120_000,
+      250,
+    );
+    return { ms: since - t0, events: seq - first! };
   }
 
   /** Resolves when an instance of `workload` is reported Running. */

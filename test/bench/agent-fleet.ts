@@ -7,7 +7,7 @@
  * process's clock.
  */
 import type { Subprocess } from "bun";
-import type { WorkerMessage, WorkerStart } from "./agent-worker.js";
+import type { WorkerCommand, WorkerMessage, WorkerStart } from "./agent-worker.js";
 import { cpuTicks } from "./report.js";
 
 /**
@@ -28,8 +28,19 @@ export interface FleetOptions {
   perWorker?: number;
 }
 
+/** An agent killed: when, and its last heartbeat before (performance.now() of this process; undefined: none since its hello), and the copies it held. */
+export interface Killed {
+  at: number;
+  lastBeat: number | undefined;
+  copies: number;
+}
+
 export class AgentFleet {
   private readonly workers: Subprocess[] = [];
+  /** Node → the worker running its agent. */
+  private readonly workerOf = new Map<string, Subprocess>();
+  /** Node → who waits for its agent's kill to be done. */
+  private readonly kills = new Map<string, PromiseWithResolvers<Killed>>();
   private stopping = false;
   /** Rejects if a worker dies before stop(): whoever waits on the fleet must not wait forever. */
   readonly died: Promise<never>;
@@ -61,7 +72,9 @@ export class AgentFleet {
           if (!this.stopping) this.die(err);
           up.reject(err);
         });
-        worker.send({ ...settings, nodes: nodes.slice(w * perWorker, (w + 1) * perWorker), concurrency } satisfies WorkerStart);
+        const mine = nodes.slice(w * perWorker, (w + 1) * perWorker);
+        for (const node of mine) this.workerOf.set(node, worker);
+        worker.send({ type: "start", ...settings, nodes: mine, concurrency } satisfies WorkerCommand);
         return Promise.race([up.promise, this.died]);
       }),
     );
@@ -70,7 +83,18 @@ export class AgentFleet {
   private receive(m: WorkerMessage, up: PromiseWithResolvers<void>): void {
     if (m.type === "up") up.resolve();
     else if (m.type === "failed") up.reject(new Error(`a benchmark agent worker failed: ${m.error}`));
+    else if (m.type === "killed") this.kills.get(m.node)?.resolve({ at: m.atEpochMs - performance.timeOrigin, lastBeat: m.lastBeatEpochMs > 0 ? m.lastBeatEpochMs - performance.timeOrigin : undefined, copies: m.copies });
     else for (const [workload, atEpochMs] of m.copies) this.started(workload, atEpochMs - performance.timeOrigin);
+  }
+
+  /** Kills the agent of `node` (as kill -9 would, as the control plane sees it); resolves when it is gone. */
+  kill(node: string): Promise<Killed> {
+    const worker = this.workerOf.get(node);
+    if (!worker) return Promise.reject(new Error(`no agent ${node} in this fleet`));
+    const done = Promise.withResolvers<Killed>();
+    this.kills.set(node, done);
+    worker.send({ type: "kill", node } satisfies WorkerCommand);
+    return Promise.race([done.promise, this.died]).finally(() => this.kills.delete(node));
   }
 
   /** CPU the fleet's processes have used so far (user + system), in clock ticks. */

@@ -14,7 +14,9 @@ import { SimulatedExecutor } from "../../src/agent/simulated-executor.js";
 import type { Logger } from "../../src/shell/logger.js";
 import { pool } from "./pool.js";
 
-/** What the parent sends, once. */
+/** What the parent sends: once, the agents to start; then perhaps agents to kill. */
+export type WorkerCommand = ({ type: "start" } & WorkerStart) | { type: "kill"; node: string };
+
 export interface WorkerStart {
   control: string;
   caPem: string;
@@ -33,13 +35,34 @@ export interface WorkerStart {
  * processes on one machine share), so the parent can place it on its own clock whatever the
  * channel's delay.
  */
-export type WorkerMessage = { type: "up" } | { type: "failed"; error: string } | { type: "started"; copies: Array<[workload: string, atEpochMs: number]> };
+export type WorkerMessage =
+  | { type: "up" }
+  | { type: "failed"; error: string }
+  | { type: "started"; copies: Array<[workload: string, atEpochMs: number]> }
+  /** An agent killed: when, its last heartbeat (0: none since its hello), and the copies it held. */
+  | { type: "killed"; node: string; atEpochMs: number; lastBeatEpochMs: number; copies: number };
 
-/** A logger that drops everything: a thousand agents' lines would be the benchmark. */
-const SILENT: Logger = { error() {}, warn() {}, info() {}, debug() {}, with: () => SILENT };
+/**
+ * A logger that drops everything (a thousand agents' lines would be the benchmark) but the time
+ * of the agent's last heartbeat (control-stream.ts logs each at debug).
+ */
+function silent(beat: { at: number }): Logger {
+  const log: Logger = {
+    error() {},
+    warn() {},
+    info() {},
+    debug(msg) {
+      if (msg === "heartbeat") beat.at = performance.timeOrigin + performance.now();
+    },
+    with: () => log,
+  };
+  return log;
+}
 
-/** The simulated executor, telling of each copy it started. */
+/** The simulated executor, telling of each copy it started, and counting those it holds. */
 class CountingExecutor extends SimulatedExecutor {
+  held = 0;
+
   constructor(private readonly started: (req: StartRequest) => void) {
     super();
   }
@@ -47,10 +70,15 @@ class CountingExecutor extends SimulatedExecutor {
   /** The agent reports the copy Running as soon as this resolves (instance-supervisor.ts). */
   override async start(req: StartRequest): Promise<Running> {
     const running = await super.start(req);
+    this.held++;
+    void running.exited.then(() => this.held--);
     this.started(req);
     return running;
   }
 }
+
+/** The agents of this process, by node, with their executors. */
+const agents = new Map<string, { agent: Agent; executor: CountingExecutor; beat: { at: number } }>();
 
 function send(m: WorkerMessage): void {
   process.send!(m);
@@ -66,24 +94,42 @@ function started(req: StartRequest): void {
 async function run(s: WorkerStart): Promise<void> {
   await pool(s.concurrency, s.nodes.length, async (i) => {
     const node = s.nodes[i]!;
-    await new Agent({
+    const executor = new CountingExecutor(started);
+    const beat = { at: 0 };
+    const agent = new Agent({
       control: s.control,
       node,
-      executor: new CountingExecutor(started),
+      executor,
       version: "bench",
       ports: s.ports,
       hostVolumes: [],
-      log: SILENT,
+      log: silent(beat),
       labels: {},
       capacity: { cpuMillis: 64_000, memoryMb: 262_144 },
       credentials: new NodeCredentials(join(s.dir, node), node, s.control, { caPem: s.caPem, joinToken: s.joinToken }),
-    }).start();
+    });
+    agents.set(node, { agent, executor, beat });
+    await agent.start();
   });
   send({ type: "up" });
 }
 
-process.once("message", (s: WorkerStart) => {
-  run(s).catch((err: unknown) => {
+/**
+ * Kills the agent of `node` as kill -9 would, as the control plane sees it: its stream and
+ * connection end and it says nothing more (its simulated copies end with it).
+ */
+function kill(node: string): void {
+  const a = agents.get(node);
+  if (!a) return send({ type: "failed", error: `no agent ${node} in this process` });
+  agents.delete(node);
+  const atEpochMs = performance.timeOrigin + performance.now();
+  a.agent.close();
+  send({ type: "killed", node, atEpochMs, lastBeatEpochMs: a.beat.at, copies: a.executor.held });
+}
+
+process.on("message", (m: WorkerCommand) => {
+  if (m.type === "kill") return kill(m.node);
+  run(m).catch((err: unknown) => {
     send({ type: "failed", error: String(err) });
     process.exit(1);
   });

@@ -24,13 +24,17 @@ test("scale, smoke size: 20 agents, 200 workloads, all Running", async () => {
   expect(r.idle).toBeUndefined();
 });
 
-test("scale, split over worker processes: 4 agents 2 to a process, 20 workloads, all Running, then measured idle", async () => {
-  const r = await runScale(4, 20, { fleet: { perWorker: 2 }, idleMs: 200 });
+test("scale, split over worker processes: 4 agents 2 to a process, 20 workloads, all Running, then measured idle, then one agent killed and its copies replaced", async () => {
+  const r = await runScale(4, 20, { fleet: { perWorker: 2 }, idleMs: 200, failover: true });
   expect(r.convergeMs).toBeGreaterThanOrEqual(r.applyMs);
   expect(r.benchCpuS).toBeGreaterThanOrEqual(0);
   expect(r.idle!.seconds).toBeGreaterThan(0);
   // The idle window waited for the rollouts to complete: each copy's soak ends after all Running.
   expect(r.idle!.eventsSettling).toBeGreaterThanOrEqual(20);
+  // The spread placer gave the first agent some of the 20 copies; they ran elsewhere once it was Offline (4 nodes: every second, 5 s).
+  expect(r.failover!.copies).toBeGreaterThan(0);
+  expect([r.failover!.intervalMs, r.failover!.offlineAfterMs]).toEqual([1_000, 5_000]);
+  expect(r.failover!.sinceBeatMs).toBeDefined();
   expect(r.idle!.controlCpuPct).toBeGreaterThanOrEqual(0);
   expect(r.idle!.benchCpuPct).toBeGreaterThanOrEqual(0);
 });

@@ -13,7 +13,7 @@ import { type ClientReadableStream, status } from "@grpc/grpc-js";
 import { type ApplyWorkloadsRequest, ControlPlaneClient, EndpointChange, type WatchEndpointsResponse, type WatchResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { type Port, Event as WireEvent, Workload } from "../../src/gen/tessera/v1/types.js";
 import { adminChannel, eventually, Harness, type Server } from "../e2e/harness.js";
-import { AgentFleet, type FleetOptions } from "./agent-fleet.js";
+import { AgentFleet, type FleetOptions, type Killed } from "./agent-fleet.js";
 import { cpuTicks, statusMib } from "./report.js";
 
 export { pool } from "./pool.js";
@@ -57,6 +57,9 @@ export function applyRequest(names: string[], ports: Port[] = []): ApplyWorkload
 
 /** What agents advertise when a benchmark asks for ports: loopback and the default dynamic range. */
 export const LOOPBACK_PORTS: NodePorts = { address: "127.0.0.1", range: DEFAULT_PORT_RANGE, reserved: [] };
+
+/** The name of the benchmark fleet's `i`-th node. */
+export const simNode = (i: number) => `sim-${String(i).padStart(5, "0")}`;
 
 export class BenchCluster {
   private readonly harness = new Harness();
@@ -107,7 +110,7 @@ export class BenchCluster {
     const controlDir = join(this.harness.dir, "control");
     const caPem = readFileSync(join(controlDir, "pki", "ca.pem"), "utf8");
     const joinToken = readFileSync(join(controlDir, "join-token"), "utf8").trim();
-    const nodes = Array.from({ length: agents }, (_, i) => `sim-${String(i).padStart(5, "0")}`);
+    const nodes = Array.from({ length: agents }, (_, i) => simNode(i));
     await this.fleet.start(nodes, { control: address, caPem, joinToken, dir: join(this.harness.dir, "agents"), ports }, fleet);
     // Ten thousand hellos take their time on two cores: the deadline grows with the fleet.
     await eventually("every node Ready", async () => (metric(await this.scrape(), "tessera_nodes", 'health="ready"') === agents ? true : undefined), Math.max(120_000, agents * 20), 100);
@@ -164,24 +167,29 @@ export class BenchCluster {
     await removed;
   }
 
+  /** Kills the agent of `node` as kill -9 would, as the control plane sees it: when, and how many copies it held. */
+  killAgent(node: string): Promise<Killed> {
+    return this.fleet.kill(node);
+  }
+
   /**
    * Resolves once the control plane counts `n` instances Running. Waits (without polling the
-   * control plane) until the agents have started `n` copies, then polls /metrics until the
+   * control plane) until the agents have started `starts` copies in all, then polls /metrics until the
    * control plane has committed their reports: every 5 ms per 10,000 copies, so the polls cost
    * the control plane (which counts its instances to answer) the same share of the time at every
    * size while the clock's resolution stays a fixed fraction of it.
    */
-  async untilRunning(n: number): Promise<void> {
-    if (this.started < n) {
+  async untilRunning(n: number, starts = n): Promise<void> {
+    if (this.started < starts) {
       const enough = new Promise<void>((resolve) => {
         this.onStart = () => {
-          if (this.started >= n) resolve();
+          if (this.started >= starts) resolve();
         };
       });
       // A fleet that cannot get its copies started (a control plane out of descriptors) fails the run instead of hanging it.
-      const limitMs = Math.max(120_000, n * 3);
+      const limitMs = Math.max(120_000, starts * 3);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the agents started ${this.started} of ${n} copies within ${limitMs} ms`)), limitMs)));
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the agents started ${this.started} of ${starts} copies within ${limitMs} ms`)), limitMs)));
       try {
         await Promise.race([enough, this.fleet.died, late]);
       } finally {

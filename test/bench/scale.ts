@@ -4,7 +4,7 @@
  * the control plane counts every instance Running. The floor: the same batches as bare grpc-js
  * unary calls over TLS, in the same run; and, labelled apart, one bare call per workload. Three
  * sizes show how the cost grows, each with both sides' CPU (so a slow benchmark side would show),
- * and the largest, once converged, is measured idle.
+ * and the largest, once converged, is measured idle, then loses an agent (scale-failover.ts).
  */
 import { ApplyOutcome, ApplyWorkloadsRequest, ApplyWorkloadsResponse } from "../../src/gen/tessera/v1/control_plane.js";
 import { NO_PORTS } from "../../src/core/model/ports.js";
@@ -12,6 +12,7 @@ import { SPEC_DEFAULTS } from "../../src/core/model/spec.js";
 import { AGENTS_PER_WORKER, type FleetOptions } from "./agent-fleet.js";
 import { applyRequest, BenchCluster, pool } from "./fleet.js";
 import { startFloor } from "./floor.js";
+import { type FailoverRun, failoverLine, measureFailover } from "./scale-failover.js";
 import { CLOCK_TICKS_PER_S, cells, round, type Section, stats, verdict } from "./report.js";
 
 /** Workloads per ApplyWorkloads call, and calls in flight (a few `ctl apply -f DIR` at once). */
@@ -39,6 +40,8 @@ export interface ScaleRun {
   controlCpuS: number;
   /** Asked for: once converged, nothing changing for `seconds`, each side's CPU as % of one core. */
   idle?: IdleRun;
+  /** Asked for: then kill -9 of one agent, until its copies run elsewhere. */
+  failover?: FailoverRun;
 }
 
 export interface IdleRun {
@@ -56,6 +59,8 @@ export interface ScaleOptions {
   fleet?: FleetOptions;
   /** Once converged, measure the idle cluster for this long. */
   idleMs?: number;
+  /** Then kill one agent and time its copies' replacement. */
+  failover?: boolean;
   /**
    * Measure the floors first (default true). The larger sizes do not: 100,000 bare calls at
    * 256 in flight keep both cores busy for tens of seconds with 10,000 agents connected, which
@@ -88,6 +93,7 @@ export async function runScale(agents: number, workloads: number, opts: ScaleOpt
       controlCpuS: (cpu1.control - cpu0.control) / CLOCK_TICKS_PER_S,
     };
     if (opts.idleMs !== undefined) run.idle = await measureIdle(c, opts.idleMs);
+    if (opts.failover) run.failover = await measureFailover(c, agents, workloads);
     return run;
   } finally {
     await c.stop();
@@ -244,22 +250,23 @@ function sizeRow(runs: ScaleRun[]): SizeRow {
   };
 }
 
-/** A larger size: its row, each run, and (the largest) the idle cluster after its last run; or why it failed. */
-type LargerSize = (SizeRow & { each: ScaleRun[]; idle?: IdleRun }) | FailedRun;
+/** A larger size: its row, each run, and (the largest) the idle cluster and a failover after its last run; or why it failed. */
+type LargerSize = (SizeRow & { each: ScaleRun[]; idle?: IdleRun; failover?: FailoverRun }) | FailedRun;
 
-/** Runs one larger size `runs` times, measuring the last run idle when `idle`; the first failure ends it. */
+/** Runs one larger size `runs` times, measuring the last run idle and then a failover when `idle`; the first failure ends it. */
 async function runLarger(size: (typeof LARGER)[number], idle: boolean): Promise<LargerSize> {
   const each: ScaleRun[] = [];
   try {
     for (let r = 0; r < size.runs; r++) {
       const last = r === size.runs - 1;
-      each.push(await runScale(size.agents, size.workloads, { floors: false, ...(idle && last ? { idleMs: IDLE_MS } : {}) }));
+      each.push(await runScale(size.agents, size.workloads, { floors: false, ...(idle && last ? { idleMs: IDLE_MS, failover: true } : {}) }));
       console.log(`${size.agents} agents, run ${r + 1}/${size.runs}:`, each[each.length - 1]);
     }
   } catch (err) {
     return { agents: size.agents, workloads: size.workloads, failed: String(err) };
   }
-  return { ...sizeRow(each), each, idle: each[each.length - 1]!.idle };
+  const last = each[each.length - 1]!;
+  return { ...sizeRow(each), each, idle: last.idle, failover: last.failover };
 }
 
 /** The sizes side by side (the growth shows), the largest one's goals and its idle row. */
@@ -273,6 +280,7 @@ function growthSection(first: SizeRow, larger: LargerSize[], growth: number | un
       ? `| ${n(r.agents)} | ${n(r.workloads)} | 1 | failed: ${r.failed.replaceAll("|", "/").replaceAll("\n", " ")} | | | | | |`
       : `| ${n(r.agents)} | ${n(r.workloads)} | ${r.runs === 1 ? "1" : `median of ${r.runs}`} | ${round(r.convergeMs, 0)} ms | ${n(round((r.workloads / r.convergeMs) * 1000, 0))} | ${round((r.convergeMs / r.workloads) * 1000, 0)} µs | ${round(r.controlPeakRssMb, 0)} MiB | ${cpu(r.benchCpuS, r.convergeMs)} | ${cpu(r.controlCpuS, r.convergeMs)} |`;
   const idle = "failed" in largest ? undefined : largest.idle;
+  const failover = "failed" in largest ? undefined : largest.failover;
   const goals =
     "failed" in largest || growth === undefined
       ? `- ${n(largest.agents)} agents, ${n(largest.workloads)} workloads: not measured (the run failed) ${verdict(false)}; growth and idle not measured.`
@@ -282,7 +290,7 @@ function growthSection(first: SizeRow, larger: LargerSize[], growth: number | un
 
 The same measure at three sizes, ten workloads per agent; the larger sizes run fewer times than
 the first (starting ${n(largest.agents)} agents is minutes of enrollment on two cores), the largest as often
-as its row says, for its median, its idle row measured after its last run. CPU is each side's user + system
+as its row says, for its median, its idle and failure rows measured after its last run. CPU is each side's user + system
 time from the first apply until all Running (/proc/PID/stat), with its share of one core over that
 time: the benchmark's side is its own process and the agents' worker processes. On two cores, the
 floor stays a floor while the benchmark's side leaves the control plane the core it can use.
@@ -292,5 +300,5 @@ floor stays a floor while the benchmark's side leaves the control plane the core
 ${rows.map(row).join("\n")}
 
 ${goals}
-${idle ? `- Idle: ${n(largest.agents)} connected agents and ${n(largest.workloads)} running copies, nothing changing for ${round(idle.seconds, 0)} s (heartbeats, metrics, watches), from when the log stopped growing, ${round(idle.settledS, 1)} s and ${n(idle.eventsSettling)} events after all Running (each rollout completes once its copy has soaked): the control plane used ${round(idle.controlCpuPct, 1)} % of one core (goal ≤ ${GOAL_IDLE_PCT} % ${verdict(idle.controlCpuPct <= GOAL_IDLE_PCT)}); the benchmark's side ${round(idle.benchCpuPct, 1)} %.\n` : ""}`;
+${idle ? `- Idle: ${n(largest.agents)} connected agents and ${n(largest.workloads)} running copies, nothing changing for ${round(idle.seconds, 0)} s (heartbeats, metrics, watches), from when the log stopped growing, ${round(idle.settledS, 1)} s and ${n(idle.eventsSettling)} events after all Running (each rollout completes once its copy has soaked): the control plane used ${round(idle.controlCpuPct, 1)} % of one core (goal ≤ ${GOAL_IDLE_PCT} % ${verdict(idle.controlCpuPct <= GOAL_IDLE_PCT)}); the benchmark's side ${round(idle.benchCpuPct, 1)} %.\n` : ""}${failover ? `${failoverLine(largest.agents, failover)}\n` : ""}`;
 }

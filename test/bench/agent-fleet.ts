@@ -90,7 +90,8 @@ export class AgentFleet {
   /** Kills the agent of `node` (as kill -9 would, as the control plane sees it); resolves when it is gone. */
   kill(node: string): Promise<Killed> {
     const worker = this.workerOf.get(node);
-    if (!worker) return Promise.reject(new Error(`no agent ${node} in this fleet`));
+    if (!worker) return Promise.reject(new Error(`no agent ${node} in this fleet (or killed already)`));
+    this.workerOf.delete(node);
     const done = Promise.withResolvers<Killed>();
     this.kills.set(node, done);
     worker.send({ type: "kill", node } satisfies WorkerCommand);

@@ -116,7 +116,8 @@ async function run(s: WorkerStart): Promise<void> {
 
 /**
  * Kills the agent of `node` as kill -9 would, as the control plane sees it: its stream and
- * connection end and it says nothing more (its simulated copies end with it).
+ * connection end and it says nothing more (Agent.close sends what it had queued first, which at
+ * rest is nothing); its simulated copies run nothing that could outlive it.
  */
 function kill(node: string): void {
   const a = agents.get(node);

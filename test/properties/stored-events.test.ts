@@ -12,6 +12,10 @@ import { runSpec } from "../../src/core/model/spec.js";
 import { CheckRole, ConcurrencyPolicy, OnChange, RestartMode, VolumeType, WhenUnsatisfiable, WorkloadKind, WorkloadSpec } from "../../src/gen/tessera/v1/types.js";
 import { T0 } from "../core/fixtures.js";
 
+const SEED = Number(process.env.TESSERA_PROPERTY_SEED ?? 20261206);
+const RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 300);
+console.log(`fast-check seed ${SEED}, ${RUNS} runs per property (TESSERA_PROPERTY_SEED / TESSERA_PROPERTY_RUNS to change)`);
+
 const some = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 const anyOf = (e: Record<string, string | number>) => fc.constantFrom(...Object.values(e).filter((v): v is number => typeof v === "number" && v >= 0));
 const word = fc.string({ maxLength: 8 });
@@ -107,9 +111,8 @@ test("8: a WorkloadApplied read back from its row is the event written, as text 
       const written = eventToRow(e).data;
       expect(JSON.stringify(readBack(written))).toBe(JSON.stringify(e));
       expect(readBack(written)).toEqual(e);
-      // Never longer than the whole object, and a spec that states little is written short.
-      expect(written.length).toBeLessThanOrEqual(JSON.stringify(e).length);
     }),
+    { seed: SEED, numRuns: RUNS },
   );
 });
 
@@ -118,9 +121,12 @@ test("8: a row from before, holding the specs whole, reads back as the event it 
     fc.property(appliedArb, (e) => {
       expect(JSON.stringify(readBack(JSON.stringify(e)))).toBe(JSON.stringify(e));
     }),
+    { seed: SEED, numRuns: RUNS },
   );
 });
 
+// Not shorter for every spec: proto3 JSON names an enum (WHEN_UNSATISFIABLE_…) where the object
+// holds its number, so a spec of many enums set may take a few bytes more. Most state little.
 test("the specs are written as proto3 JSON: a spec of defaults takes less than half the object's bytes", () => {
   const e: ClusterEvent = { type: "WorkloadApplied", at: T0, workload: { name: "web", labels: {}, spec: WorkloadSpec.fromPartial({ command: "/bin/sleep", args: ["3600"] }), generation: 1, templateGeneration: 1 } };
   const data = eventToRow(e).data;
